@@ -1,0 +1,104 @@
+# fkex: functional key exchange. See README.md.
+#
+#   make            libfkex.a and the fkex binary
+#   make test       the whole suite, normally and under ASan/UBSan, plus fuzz corpora
+#   make demo       a narrated walk-through
+#   make bench      fkex bench abe
+#   make fuzz       libFuzzer targets (clang)
+#   make install / uninstall / clean
+#
+# BLST_DIR=/path/to/blst builds an existing blst tree instead of fetching one.
+
+CC      ?= cc
+AR      ?= ar
+CFLAGS  ?= -O2 -g
+LDFLAGS ?=
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR  ?= $(PREFIX)/bin
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+MANDIR  ?= $(PREFIX)/share/man
+BUILD   ?= build
+
+# SAN=1 builds everything under AddressSanitizer and UBSan.
+ifeq ($(SAN),1)
+CFLAGS += -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+FKEX_CFLAGS = -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L \
+              -Iinclude -Isrc -Ideps/include
+LIBS = deps/lib/libblst.a -lsodium -lm
+
+LIB_SRC  = $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c src/*.c)))
+CLI_SRC  = $(sort $(wildcard src/cli/*.c))
+TEST_SRC = $(sort $(wildcard tests/*.c))
+BENCH_SRC = $(sort $(wildcard bench/*.c))
+FUZZ_SRC = $(sort $(wildcard fuzz/*.c))
+
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o) $(BENCH_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
+HEADERS  = $(wildcard include/fkex/*.h src/*.h src/*/*.h bench/*.h tests/*.h)
+
+all: $(BUILD)/libfkex.a $(BUILD)/fkex $(BUILD)/fkex-tests
+ifeq ($(BUILD),build)
+all: fkex
+fkex: $(BUILD)/fkex
+	cp $< $@
+endif
+
+deps/stamp: scripts/deps.sh
+	sh scripts/deps.sh
+deps: FORCE
+	@sh scripts/deps.sh
+
+$(BUILD)/%.o: %.c $(HEADERS) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(FKEX_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libfkex.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/fkex: $(CLI_OBJ) $(BUILD)/libfkex.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libfkex.a $(LIBS)
+
+$(BUILD)/fkex-tests: $(TEST_OBJ) $(BUILD)/libfkex.a
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libfkex.a $(LIBS)
+
+test: all
+	sh scripts/test.sh
+
+demo: all
+	sh scripts/demo.sh
+
+bench: all
+	./fkex bench abe
+
+# libFuzzer targets: clang, linked against the library built with the same flags.
+FUZZ_CC = clang
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_BINS = $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
+fuzz: $(FUZZ_BINS)
+$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC) $(HEADERS) | deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FKEX_CFLAGS) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR)/fkex $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(BUILD)/fkex $(DESTDIR)$(BINDIR)/fkex
+	install -m 644 $(BUILD)/libfkex.a $(DESTDIR)$(LIBDIR)/libfkex.a
+	install -m 644 include/fkex/*.h $(DESTDIR)$(INCDIR)/fkex/
+	install -m 644 docs/fkex.1 $(DESTDIR)$(MANDIR)/man1/fkex.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/fkex $(DESTDIR)$(LIBDIR)/libfkex.a $(DESTDIR)$(MANDIR)/man1/fkex.1
+	rm -rf $(DESTDIR)$(INCDIR)/fkex
+
+clean:
+	rm -rf build fkex
+
+FORCE:
+.PHONY: all test demo bench fuzz install uninstall clean deps FORCE

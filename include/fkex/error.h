@@ -1,0 +1,37 @@
+/*
+ * fkex/error.h: the typed errors every libfkex function returns.
+ *
+ * The library never prints. It returns one of these, and the CLI turns it
+ * into "fkex: error: ..." with fkex_strerror().
+ */
+#ifndef FKEX_ERROR_H
+#define FKEX_ERROR_H
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FKEX_WUR __attribute__((warn_unused_result))
+#else
+#define FKEX_WUR
+#endif
+
+typedef enum {
+    FKEX_OK = 0,
+    FKEX_ERR_ARGUMENT,            /* caller passed something out of range */
+    FKEX_ERR_NO_MEMORY,
+    FKEX_ERR_IO,                  /* read/write on a stream failed */
+    FKEX_ERR_BAD_ENCODING,        /* bytes are malformed or non-canonical */
+    FKEX_ERR_TRUNCATED,           /* input ended early */
+    FKEX_ERR_UNSUPPORTED,         /* unknown version, kind, scheme or curve */
+    FKEX_ERR_NOT_IN_GROUP,        /* point off the curve or outside the subgroup */
+    FKEX_ERR_POLICY_SYNTAX,       /* policy text does not parse */
+    FKEX_ERR_POLICY_LIMIT,        /* policy too large or too deep */
+    FKEX_ERR_POLICY_UNSATISFIED,  /* the key's attributes do not satisfy the policy */
+    FKEX_ERR_ATTRIBUTE,           /* malformed attribute in a key request */
+    FKEX_ERR_AUTHENTICATION,      /* ciphertext failed its integrity check */
+    FKEX_ERR_WRONG_AUTHORITY,     /* key and ciphertext come from different authorities */
+    FKEX_ERR_WRONG_KIND           /* e.g. a public key where a ciphertext was expected */
+} fkex_err;
+
+/* A short, stable, lower-case sentence for the error. Never NULL. */
+const char *fkex_strerror(fkex_err err);
+
+#endif

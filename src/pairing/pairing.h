@@ -1,0 +1,130 @@
+/*
+ * pairing/pairing.h: BLS12-381 over blst.
+ *
+ * G1, G2 (points, kept projective), GT (Fp12), Fr (scalars, Montgomery form)
+ * and the randomness source. Everything here is pure computation: no I/O, no
+ * clocks, no global state beyond tables computed once from constants.
+ *
+ * Decoding is validation: every point that comes from bytes is canonical,
+ * on the curve, in its prime-order subgroup and not the identity; every GT
+ * element is in the cyclotomic subgroup of order r.
+ *
+ * Costs (one core, see SCHEMES.md): G1 mul ~75 us, G2 mul ~150 us,
+ * hash to G1 ~50 us, one full pairing ~0.57 ms.
+ */
+#ifndef FKEX_PAIRING_H
+#define FKEX_PAIRING_H
+
+typedef blst_fr   fkex_fr;
+typedef blst_p1   fkex_g1;
+typedef blst_p2   fkex_g2;
+typedef blst_fp12 fkex_gt;
+
+#define FKEX_FR_BYTES 32
+#define FKEX_G1_BYTES 48
+#define FKEX_G2_BYTES 96
+#define FKEX_GT_BYTES 576
+
+/* ---- randomness ----------------------------------------------------------
+ * All randomness enters through an fkex_rng. The system one reads
+ * libsodium's randombytes; the deterministic one is ChaCha20 keyed by a
+ * 32-byte seed, for known-answer tests and for the Fujisaki-Okamoto
+ * re-encryption, which must replay the encryptor's coins exactly. */
+typedef struct {
+    int deterministic;
+    uint8_t key[32];
+    uint64_t block;   /* next ChaCha20 block counter */
+} fkex_rng;
+
+void fkex_rng_init_system(fkex_rng *rng);
+void fkex_rng_init_seed(fkex_rng *rng, const uint8_t seed[32]);
+void fkex_rng_fill(fkex_rng *rng, uint8_t *out, size_t len);
+void fkex_rng_wipe(fkex_rng *rng);
+
+/* ---- Fr --------------------------------------------------------------- */
+void fkex_fr_zero(fkex_fr *out);
+void fkex_fr_one(fkex_fr *out);
+void fkex_fr_from_u64(fkex_fr *out, uint64_t v);
+/* Uniform in Fr: 64 random bytes reduced mod r (bias < 2^-128). */
+void fkex_fr_random(fkex_fr *out, fkex_rng *rng);
+void fkex_fr_add(fkex_fr *out, const fkex_fr *a, const fkex_fr *b);
+void fkex_fr_sub(fkex_fr *out, const fkex_fr *a, const fkex_fr *b);
+void fkex_fr_mul(fkex_fr *out, const fkex_fr *a, const fkex_fr *b);
+void fkex_fr_neg(fkex_fr *out, const fkex_fr *a);
+/* Inverse; the inverse of 0 is 0. */
+void fkex_fr_inv(fkex_fr *out, const fkex_fr *a);
+int fkex_fr_is_zero(const fkex_fr *a);
+int fkex_fr_is_one(const fkex_fr *a);
+int fkex_fr_equal(const fkex_fr *a, const fkex_fr *b);
+/* Canonical big-endian bytes; decoding rejects values >= r. */
+void fkex_fr_to_bytes(uint8_t out[32], const fkex_fr *a);
+fkex_err fkex_fr_from_bytes(fkex_fr *out, const uint8_t in[32]) FKEX_WUR;
+/* Little-endian scalar bytes as blst's multiplication routines take them. */
+void fkex_fr_to_scalar_le(uint8_t out[32], const fkex_fr *a);
+
+/* ---- G1 ----------------------------------------------------------------- */
+void fkex_g1_generator(fkex_g1 *out);
+void fkex_g1_add(fkex_g1 *out, const fkex_g1 *a, const fkex_g1 *b);
+void fkex_g1_neg(fkex_g1 *out, const fkex_g1 *a);
+/* Constant time in the scalar. */
+void fkex_g1_mul(fkex_g1 *out, const fkex_g1 *p, const fkex_fr *k);
+int fkex_g1_equal(const fkex_g1 *a, const fkex_g1 *b);
+int fkex_g1_is_identity(const fkex_g1 *a);
+void fkex_g1_to_bytes(uint8_t out[48], const fkex_g1 *a);
+/* Canonical compressed form, on the curve, in G1, not the identity. */
+fkex_err fkex_g1_from_bytes(fkex_g1 *out, const uint8_t in[48]) FKEX_WUR;
+/* RFC 9380 hash_to_curve, BLS12381G1_XMD:SHA-256_SSWU_RO_, with an fkex
+ * domain-separation tag naming the purpose (e.g. "ATTR"): distinct purposes
+ * can never collide, whatever the message. */
+void fkex_g1_hash(fkex_g1 *out, const char *purpose, const uint8_t *msg, size_t len);
+
+/* ---- G2 ----------------------------------------------------------------- */
+void fkex_g2_generator(fkex_g2 *out);
+void fkex_g2_add(fkex_g2 *out, const fkex_g2 *a, const fkex_g2 *b);
+void fkex_g2_neg(fkex_g2 *out, const fkex_g2 *a);
+void fkex_g2_mul(fkex_g2 *out, const fkex_g2 *p, const fkex_fr *k);
+int fkex_g2_equal(const fkex_g2 *a, const fkex_g2 *b);
+int fkex_g2_is_identity(const fkex_g2 *a);
+void fkex_g2_to_bytes(uint8_t out[96], const fkex_g2 *a);
+fkex_err fkex_g2_from_bytes(fkex_g2 *out, const uint8_t in[96]) FKEX_WUR;
+
+/* ---- fixed-base multiplication -------------------------------------------
+ * A comb over blst_p{1,2}s_mult_wbits: the base B is split into
+ * B_j = 2^(32 j) B for j = 0..7, the scalar into eight 32-bit limbs, and
+ * k B = sum_j k_j B_j is one 8-point multi-scalar multiplication with 32
+ * shared doublings. Constant time in the scalar (Booth gather). */
+#define FKEX_FIXED_WBITS 5
+#define FKEX_FIXED_POINTS 8
+#define FKEX_FIXED_TABLE (FKEX_FIXED_POINTS << (FKEX_FIXED_WBITS - 1))
+typedef struct { blst_p1_affine table[FKEX_FIXED_TABLE]; } fkex_g1_fixed;
+typedef struct { blst_p2_affine table[FKEX_FIXED_TABLE]; } fkex_g2_fixed;
+
+void fkex_g1_fixed_init(fkex_g1_fixed *t, const fkex_g1 *base);
+void fkex_g1_fixed_mul(fkex_g1 *out, const fkex_g1_fixed *t, const fkex_fr *k);
+void fkex_g2_fixed_init(fkex_g2_fixed *t, const fkex_g2 *base);
+void fkex_g2_fixed_mul(fkex_g2 *out, const fkex_g2_fixed *t, const fkex_fr *k);
+/* Tables for the standard generators, computed once. */
+const fkex_g1_fixed *fkex_g1_generator_table(void);
+const fkex_g2_fixed *fkex_g2_generator_table(void);
+
+/* ---- GT and pairings ----------------------------------------------------- */
+void fkex_gt_one(fkex_gt *out);
+void fkex_gt_mul(fkex_gt *out, const fkex_gt *a, const fkex_gt *b);
+int fkex_gt_equal(const fkex_gt *a, const fkex_gt *b);
+/* a^k by cyclotomic squaring with a fixed 4-bit window and a constant-time
+ * table scan: the same sequence of operations for every k. a must be in GT. */
+void fkex_gt_pow(fkex_gt *out, const fkex_gt *a, const fkex_fr *k);
+void fkex_gt_to_bytes(uint8_t out[576], const fkex_gt *a);
+/* Canonical (every coordinate < p) and in the order-r subgroup. */
+fkex_err fkex_gt_from_bytes(fkex_gt *out, const uint8_t in[576]) FKEX_WUR;
+
+/* e(P, Q): one Miller loop and one final exponentiation. */
+void fkex_pairing(fkex_gt *out, const fkex_g1 *p, const fkex_g2 *q);
+
+/* prod_i e(P_i, Q_i) as one multi-Miller loop (blst_pairing_raw_aggregate,
+ * eight pairs per shared loop) and ONE final exponentiation. The points are
+ * affine; infinity pairs contribute 1. */
+void fkex_pairing_multi(fkex_gt *out, const blst_p1_affine *p,
+                        const blst_p2_affine *q, size_t n);
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * policy/policy.h: the policy language and its linear secret-sharing scheme.
+ *
+ * Grammar (keywords are case-insensitive; attributes are case-sensitive):
+ *
+ *   policy     := or_expr
+ *   or_expr    := and_expr { "or" and_expr }
+ *   and_expr   := primary { "and" primary }
+ *   primary    := "(" or_expr ")"
+ *              |  NUMBER "of" "(" or_expr { "," or_expr } ")"     k-of-n gate
+ *              |  NAME CMP NUMBER                                 numeric comparison
+ *              |  ATTRIBUTE
+ *   CMP        := "<" | "<=" | ">" | ">=" | "=="
+ *   ATTRIBUTE  := [A-Za-z_][A-Za-z0-9_.:@/-]*   (not a keyword)
+ *   NAME       := [A-Za-z_][A-Za-z0-9_]*        (numeric attribute name)
+ *   NUMBER     := decimal, 0 .. 2^64-1, no leading zeros
+ *
+ * A key carries numeric attributes as "year=5". Both sides expand them into
+ * FKEX_NUMERIC_BITS "bag of bits" attributes (Bethencourt-Sahai-Waters 2007)
+ * named "year#b<i>=<bit>"; '#' cannot occur in a user attribute, so the
+ * expanded names never collide with user attributes.
+ *
+ * Limits: FKEX_POLICY_MAX_LEAVES leaves after expansion, FKEX_POLICY_MAX_DEPTH
+ * nesting. Parsing, printing and compiling allocate (this is an edge layer);
+ * everything else is pure.
+ */
+#ifndef FKEX_POLICY_H
+#define FKEX_POLICY_H
+
+#define FKEX_POLICY_MAX_LEAVES 1024
+#define FKEX_POLICY_MAX_DEPTH 64
+#define FKEX_POLICY_MAX_TEXT 65535
+#define FKEX_ATTR_MAX_LEN 255
+#define FKEX_NUMERIC_BITS 64
+
+typedef struct fkex_policy fkex_policy;   /* parsed, canonical AST */
+
+typedef struct {
+    size_t column;        /* 1-based column of the offending character */
+    char message[128];    /* e.g. "expected ')'" */
+} fkex_policy_error;
+
+/* Parse text (not necessarily NUL-terminated). AND/OR chains are flattened,
+ * so parse(print(p)) == p structurally. On failure *out is NULL and err
+ * says where and what. */
+fkex_err fkex_policy_parse(fkex_policy **out, const char *text, size_t len,
+                           fkex_policy_error *err) FKEX_WUR;
+void fkex_policy_free(fkex_policy *p);
+/* Canonical text: lower-case keywords, single spaces, parentheses only where
+ * needed. Returns a malloc'd NUL-terminated string. */
+fkex_err fkex_policy_print(char **out, const fkex_policy *p) FKEX_WUR;
+int fkex_policy_equal(const fkex_policy *a, const fkex_policy *b);
+
+/* ---- attributes --------------------------------------------------------- */
+/* Checks one user attribute as it may appear in a key: "ONE",
+ * "dept:telematics", or a numeric "year=5". */
+fkex_err fkex_attr_check(const char *attr) FKEX_WUR;
+/* Expands key attributes into the names that carry key components: plain
+ * attributes stay as they are, "year=5" becomes 64 names "year#b<i>=<bit>".
+ * *out is a malloc'd array of malloc'd strings, sorted and without
+ * duplicates (an error if two inputs collide). Free with fkex_attrs_free. */
+fkex_err fkex_attrs_expand(char ***out, size_t *count,
+                           const char *const *attrs, size_t nattrs) FKEX_WUR;
+void fkex_attrs_free(char **attrs, size_t count);
+
+/* ---- LSSS ----------------------------------------------------------------
+ * A policy compiles to (M, rho): rows of M over Fr, each labelled with an
+ * expanded attribute name. AND/OR follow Lewko-Waters (appendix G):
+ *   OR  child vectors:  v, v
+ *   AND child vectors:  v||1, (0..0)||-1      (counter c grows by one)
+ * A k-of-n gate (1 < k < n) gets k-1 new columns and child j = 1..n the
+ * Vandermonde row v||(j, j^2, .., j^(k-1)); a 1-of-n gate is an OR and an
+ * n-of-n gate an AND. The target vector is (1, 0, .., 0). Rows are sparse. */
+typedef struct {
+    uint32_t col;
+    fkex_fr value;
+} fkex_lsss_entry;
+
+typedef struct fkex_lsss_node fkex_lsss_node;  /* private: the expanded tree */
+
+typedef struct {
+    size_t rows, cols;
+    char **attr;              /* attr[i] = rho(i), expanded name */
+    size_t *row_start;        /* row i = entry[row_start[i] .. row_start[i+1]) */
+    fkex_lsss_entry *entry;
+    fkex_lsss_node *tree;     /* for satisfaction */
+} fkex_lsss;
+
+fkex_err fkex_lsss_compile(fkex_lsss **out, const fkex_policy *p) FKEX_WUR;
+void fkex_lsss_free(fkex_lsss *l);
+
+/* lambda_i = M_i . v for every row; v has l->cols entries (v_1 = secret). */
+void fkex_lsss_share(fkex_fr *lambda, const fkex_lsss *l, const fkex_fr *v);
+
+/* A minimal satisfying set: rows I, for each the index of the matching key
+ * attribute, and coefficients omega with sum_{i in I} omega_i M_i = (1,0..0).
+ * all_one is set when every omega_i is 1 (pure AND/OR), so a decryptor can
+ * skip the scalar multiplications. "Minimal" = fewest rows. */
+typedef struct {
+    size_t count;
+    size_t *row;
+    size_t *key_attr;
+    fkex_fr *omega;
+    int all_one;
+} fkex_lsss_solution;
+
+/* key_attrs: the key's expanded names, sorted (as fkex_attrs_expand gives).
+ * Returns FKEX_ERR_POLICY_UNSATISFIED when no subset satisfies the policy. */
+fkex_err fkex_lsss_satisfy(fkex_lsss_solution *sol, const fkex_lsss *l,
+                           const char *const *key_attrs, size_t nkey) FKEX_WUR;
+void fkex_lsss_solution_free(fkex_lsss_solution *sol);
+
+#endif

@@ -1,0 +1,91 @@
+/* The test runner: runs every suite (or those named on the command line). */
+#include <stdlib.h>
+#include <unistd.h>
+#include "test.h"
+
+void suite_pairing(void);
+void suite_policy(void);
+void suite_wire(void);
+void suite_stream(void);
+void suite_waters(void);
+void suite_format(void);
+void suite_cli(void);
+
+static const struct {
+    const char *name;
+    void (*fn)(void);
+} suites[] = {
+    { "pairing", suite_pairing },
+    { "policy", suite_policy },
+    { "wire", suite_wire },
+    { "stream", suite_stream },
+    { "waters", suite_waters },
+    { "format", suite_format },
+    { "cli", suite_cli },
+};
+
+int test_case_failed;
+static int passed, failed;
+
+void test_fail(const char *what, const char *file, int line)
+{
+    if (test_case_failed < 5)
+        fprintf(stderr, "    %s:%d: CHECK(%s) failed\n", file, line, what);
+    test_case_failed++;
+}
+
+void test_run(const char *name, void (*fn)(void))
+{
+    test_case_failed = 0;
+    fn();
+    if (test_case_failed) {
+        failed++;
+        fprintf(stderr, "FAIL %s\n", name);
+    } else {
+        passed++;
+        fprintf(stderr, "ok   %s\n", name);
+    }
+}
+
+void test_rng(fkex_rng *rng, const char *label)
+{
+    uint8_t seed[32];
+    crypto_hash_sha256(seed, (const uint8_t *)label, strlen(label));
+    fkex_rng_init_seed(rng, seed);
+}
+
+const char *test_tmpdir(void)
+{
+    static char dir[64];
+    if (!dir[0]) {
+        strcpy(dir, "/tmp/fkex-test-XXXXXX");
+        if (!mkdtemp(dir)) {
+            perror("mkdtemp");
+            exit(2);
+        }
+    }
+    return dir;
+}
+
+int main(int argc, char **argv)
+{
+    if (sodium_init() < 0)
+        return 2;
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(suites); i++) {
+        int wanted = argc < 2;
+        for (int a = 1; a < argc; a++)
+            wanted |= strcmp(argv[a], suites[i].name) == 0;
+        if (!wanted)
+            continue;
+        fprintf(stderr, "== %s\n", suites[i].name);
+        suites[i].fn();
+    }
+    if (test_tmpdir()[0]) {
+        char cmd[96];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", test_tmpdir());
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", test_tmpdir());
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
