@@ -1,0 +1,5 @@
+#include "test.h"
+
+void suite_cli(void)
+{
+}
