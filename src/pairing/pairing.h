@@ -103,9 +103,6 @@ void fkex_g1_fixed_init(fkex_g1_fixed *t, const fkex_g1 *base);
 void fkex_g1_fixed_mul(fkex_g1 *out, const fkex_g1_fixed *t, const fkex_fr *k);
 void fkex_g2_fixed_init(fkex_g2_fixed *t, const fkex_g2 *base);
 void fkex_g2_fixed_mul(fkex_g2 *out, const fkex_g2_fixed *t, const fkex_fr *k);
-/* Tables for the standard generators, computed once. */
-const fkex_g1_fixed *fkex_g1_generator_table(void);
-const fkex_g2_fixed *fkex_g2_generator_table(void);
 
 /* ---- GT and pairings ----------------------------------------------------- */
 void fkex_gt_one(fkex_gt *out);
@@ -120,6 +117,10 @@ fkex_err fkex_gt_from_bytes(fkex_gt *out, const uint8_t in[576]) FKEX_WUR;
 
 /* e(P, Q): one Miller loop and one final exponentiation. */
 void fkex_pairing(fkex_gt *out, const fkex_g1 *p, const fkex_g2 *q);
+
+/* Stack storage for blst's opaque pairing context (must cover
+ * blst_pairing_sizeof(); the tests check it). */
+#define FKEX_PAIRING_CTX_BYTES 8192
 
 /* prod_i e(P_i, Q_i) as one multi-Miller loop (blst_pairing_raw_aggregate,
  * eight pairs per shared loop) and ONE final exponentiation. The points are

@@ -1,0 +1,44 @@
+/*
+ * pairing/g2.c: the group G2 of BLS12-381 (points over Fp2, 96-byte
+ * compressed form).
+ */
+#include "inner.h"
+
+void fkex_g2_generator(fkex_g2 *out) { *out = *blst_p2_generator(); }
+void fkex_g2_add(fkex_g2 *out, const fkex_g2 *a, const fkex_g2 *b) { blst_p2_add_or_double(out, a, b); }
+
+void fkex_g2_neg(fkex_g2 *out, const fkex_g2 *a)
+{
+    *out = *a;
+    blst_p2_cneg(out, 1);
+}
+
+void fkex_g2_mul(fkex_g2 *out, const fkex_g2 *p, const fkex_fr *k)
+{
+    uint8_t le[32];
+    fkex_fr_to_scalar_le(le, k);
+    blst_p2_mult(out, p, le, 255);
+    sodium_memzero(le, sizeof le);
+}
+
+int fkex_g2_equal(const fkex_g2 *a, const fkex_g2 *b) { return blst_p2_is_equal(a, b); }
+int fkex_g2_is_identity(const fkex_g2 *a) { return blst_p2_is_inf(a); }
+
+void fkex_g2_to_bytes(uint8_t out[96], const fkex_g2 *a) { blst_p2_compress(out, a); }
+
+fkex_err fkex_g2_from_bytes(fkex_g2 *out, const uint8_t in[96])
+{
+    blst_p2_affine aff;
+    uint8_t again[96];
+    if (blst_p2_uncompress(&aff, in) != BLST_SUCCESS)
+        return FKEX_ERR_BAD_ENCODING;
+    blst_p2_affine_compress(again, &aff);
+    if (memcmp(again, in, 96) != 0)
+        return FKEX_ERR_BAD_ENCODING;
+    if (blst_p2_affine_is_inf(&aff))
+        return FKEX_ERR_NOT_IN_GROUP;
+    if (!blst_p2_affine_in_g2(&aff))
+        return FKEX_ERR_NOT_IN_GROUP;
+    blst_p2_from_affine(out, &aff);
+    return FKEX_OK;
+}
