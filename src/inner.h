@@ -17,6 +17,8 @@
 #include <sodium.h>
 
 #include "fkex/error.h"
+#include "fkex/rng.h"
+#include "fkex/abe.h"
 
 #define FKEX_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -31,5 +33,6 @@ static inline uint64_t load64_be(const uint8_t *p) { return ((uint64_t)load32_be
 #include "policy/policy.h"
 #include "wire/wire.h"
 #include "crypto/stream.h"
+#include "abe/scheme.h"
 
 #endif

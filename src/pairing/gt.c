@@ -25,34 +25,44 @@ static void gt_select(fkex_gt *out, const fkex_gt table[16], unsigned index)
     sodium_memzero(acc, sizeof acc);
 }
 
+void fkex_gt_table_init(fkex_gt_table *t, const fkex_gt *a)
+{
+    fkex_gt_one(&t->power[0]);
+    for (int i = 1; i < 16; i++)
+        blst_fp12_mul(&t->power[i], &t->power[i - 1], a);
+}
+
 /* a^k, left to right over 4-bit windows of k (64 windows of 256 bits): four
  * cyclotomic squarings (Granger-Scott, valid because a is in GT) and one
- * multiplication by table[window] per window, whatever the window's value. */
-void fkex_gt_pow(fkex_gt *out, const fkex_gt *a, const fkex_fr *k)
+ * multiplication by power[window] per window, whatever the window's value. */
+void fkex_gt_pow_table(fkex_gt *out, const fkex_gt_table *t, const fkex_fr *k)
 {
-    fkex_gt table[16], acc, pick;
+    fkex_gt acc, pick;
     uint8_t le[32];
 
-    fkex_gt_one(&table[0]);
-    for (int i = 1; i < 16; i++)
-        blst_fp12_mul(&table[i], &table[i - 1], a);
     fkex_fr_to_scalar_le(le, k);
-
     fkex_gt_one(&acc);
     for (int byte = 31; byte >= 0; byte--) {
         for (int half = 1; half >= 0; half--) {
             unsigned window = (le[byte] >> (4 * half)) & 0xf;
             for (int s = 0; s < 4; s++)
                 blst_fp12_cyclotomic_sqr(&acc, &acc);
-            gt_select(&pick, table, window);
+            gt_select(&pick, t->power, window);
             blst_fp12_mul(&acc, &acc, &pick);
         }
     }
     *out = acc;
     sodium_memzero(le, sizeof le);
-    sodium_memzero(table, sizeof table);
     sodium_memzero(&acc, sizeof acc);
     sodium_memzero(&pick, sizeof pick);
+}
+
+void fkex_gt_pow(fkex_gt *out, const fkex_gt *a, const fkex_fr *k)
+{
+    fkex_gt_table t;
+    fkex_gt_table_init(&t, a);
+    fkex_gt_pow_table(out, &t, k);
+    sodium_memzero(&t, sizeof t);
 }
 
 /* blst_bendian_from_fp12 writes, for i = 0..2 and j = 0..1, the two Fp
@@ -82,42 +92,40 @@ void fkex_pairing(fkex_gt *out, const fkex_g1 *p, const fkex_g2 *q)
 {
     blst_p1_affine pa;
     blst_p2_affine qa;
+    fkex_multi_pairing m;
     blst_p1_to_affine(&pa, p);
     blst_p2_to_affine(&qa, q);
-    fkex_pairing_multi(out, &pa, &qa, 1);
+    fkex_multi_pairing_init(&m);
+    fkex_multi_pairing_add(&m, &pa, &qa);
+    fkex_multi_pairing_finish(out, &m);
 }
 
-/* The pairing context lives on the stack in FKEX_PAIRING_CTX_BYTES;
- * blst_pairing_sizeof() is about 3 KiB for blst 0.3.10 (tested). */
-
-
-void fkex_pairing_multi(fkex_gt *out, const blst_p1_affine *p,
-                        const blst_p2_affine *q, size_t n)
+void fkex_multi_pairing_init(fkex_multi_pairing *m)
 {
-    _Alignas(64) uint8_t storage[FKEX_PAIRING_CTX_BYTES];
-    blst_pairing *ctx = (blst_pairing *)storage;
-    fkex_gt ml;
-    size_t used = 0;
+    m->used = 0;
+    blst_pairing_init((blst_pairing *)m->ctx, 1, NULL, 0);
+}
 
-    if (blst_pairing_sizeof() > sizeof storage) {
-        fkex_gt_one(out);   /* unreachable with the pinned blst; tested */
+void fkex_multi_pairing_add(fkex_multi_pairing *m, const blst_p1_affine *p,
+                            const blst_p2_affine *q)
+{
+    /* e(O, Q) = e(P, O) = 1: such pairs stay out of the Miller loop. */
+    if (blst_p1_affine_is_inf(p) || blst_p2_affine_is_inf(q))
         return;
-    }
-    blst_pairing_init(ctx, 1, NULL, 0);
-    for (size_t i = 0; i < n; i++) {
-        /* e(O, Q) = e(P, O) = 1: leave such pairs out of the Miller loop. */
-        if (blst_p1_affine_is_inf(&p[i]) || blst_p2_affine_is_inf(&q[i]))
-            continue;
-        blst_pairing_raw_aggregate(ctx, &q[i], &p[i]);
-        used++;
-    }
-    if (used == 0) {
+    blst_pairing_raw_aggregate((blst_pairing *)m->ctx, q, p);
+    m->used++;
+}
+
+void fkex_multi_pairing_finish(fkex_gt *out, fkex_multi_pairing *m)
+{
+    if (m->used == 0) {
         fkex_gt_one(out);
-        return;
+    } else {
+        fkex_gt ml;
+        /* as_fp12 commits the pending pairs and returns the Miller product. */
+        ml = *blst_pairing_as_fp12((blst_pairing *)m->ctx);
+        blst_final_exp(out, &ml);
+        sodium_memzero(&ml, sizeof ml);
     }
-    blst_pairing_commit(ctx);
-    ml = *blst_pairing_as_fp12(ctx);
-    blst_final_exp(out, &ml);
-    sodium_memzero(storage, sizeof storage);
-    sodium_memzero(&ml, sizeof ml);
+    sodium_memzero(m, sizeof *m);
 }

@@ -25,21 +25,7 @@ typedef blst_fp12 fkex_gt;
 #define FKEX_G2_BYTES 96
 #define FKEX_GT_BYTES 576
 
-/* ---- randomness ----------------------------------------------------------
- * All randomness enters through an fkex_rng. The system one reads
- * libsodium's randombytes; the deterministic one is ChaCha20 keyed by a
- * 32-byte seed, for known-answer tests and for the Fujisaki-Okamoto
- * re-encryption, which must replay the encryptor's coins exactly. */
-typedef struct {
-    int deterministic;
-    uint8_t key[32];
-    uint64_t block;   /* next ChaCha20 block counter */
-} fkex_rng;
-
-void fkex_rng_init_system(fkex_rng *rng);
-void fkex_rng_init_seed(fkex_rng *rng, const uint8_t seed[32]);
-void fkex_rng_fill(fkex_rng *rng, uint8_t *out, size_t len);
-void fkex_rng_wipe(fkex_rng *rng);
+/* Randomness: fkex_rng, in include/fkex/rng.h. */
 
 /* ---- Fr --------------------------------------------------------------- */
 void fkex_fr_zero(fkex_fr *out);
@@ -109,7 +95,12 @@ void fkex_gt_one(fkex_gt *out);
 void fkex_gt_mul(fkex_gt *out, const fkex_gt *a, const fkex_gt *b);
 int fkex_gt_equal(const fkex_gt *a, const fkex_gt *b);
 /* a^k by cyclotomic squaring with a fixed 4-bit window and a constant-time
- * table scan: the same sequence of operations for every k. a must be in GT. */
+ * table scan: the same sequence of operations for every k. a must be in GT.
+ * fkex_gt_pow_table takes the window table a^0..a^15 precomputed, for a
+ * fixed base. */
+typedef struct { fkex_gt power[16]; } fkex_gt_table;
+void fkex_gt_table_init(fkex_gt_table *t, const fkex_gt *a);
+void fkex_gt_pow_table(fkex_gt *out, const fkex_gt_table *t, const fkex_fr *k);
 void fkex_gt_pow(fkex_gt *out, const fkex_gt *a, const fkex_fr *k);
 void fkex_gt_to_bytes(uint8_t out[576], const fkex_gt *a);
 /* Canonical (every coordinate < p) and in the order-r subgroup. */
@@ -118,14 +109,20 @@ fkex_err fkex_gt_from_bytes(fkex_gt *out, const uint8_t in[576]) FKEX_WUR;
 /* e(P, Q): one Miller loop and one final exponentiation. */
 void fkex_pairing(fkex_gt *out, const fkex_g1 *p, const fkex_g2 *q);
 
-/* Stack storage for blst's opaque pairing context (must cover
- * blst_pairing_sizeof(); the tests check it). */
-#define FKEX_PAIRING_CTX_BYTES 8192
+/* prod_i e(P_i, Q_i) as one multi-Miller loop (blst_pairing_raw_aggregate
+ * shares the squarings of eight pairs at a time) and ONE final
+ * exponentiation. Points are affine and already validated; a pair with the
+ * identity contributes 1. The context lives in the struct: no allocation. */
+#define FKEX_PAIRING_CTX_BYTES 8192   /* >= blst_pairing_sizeof(), tested */
+typedef struct {
+    _Alignas(64) uint8_t ctx[FKEX_PAIRING_CTX_BYTES];
+    size_t used;
+} fkex_multi_pairing;
 
-/* prod_i e(P_i, Q_i) as one multi-Miller loop (blst_pairing_raw_aggregate,
- * eight pairs per shared loop) and ONE final exponentiation. The points are
- * affine; infinity pairs contribute 1. */
-void fkex_pairing_multi(fkex_gt *out, const blst_p1_affine *p,
-                        const blst_p2_affine *q, size_t n);
+void fkex_multi_pairing_init(fkex_multi_pairing *m);
+void fkex_multi_pairing_add(fkex_multi_pairing *m, const blst_p1_affine *p,
+                            const blst_p2_affine *q);
+/* Writes the product and wipes the context. */
+void fkex_multi_pairing_finish(fkex_gt *out, fkex_multi_pairing *m);
 
 #endif

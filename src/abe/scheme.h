@@ -1,0 +1,53 @@
+/*
+ * abe/scheme.h: what a CP-ABE scheme provides to the generic KEM in abe.c.
+ *
+ * A scheme works on its own structures (opaque here) and produces the KEM
+ * secret as a GT element Z; abe.c owns headers, fingerprints, key
+ * derivation and the Fujisaki-Okamoto transform. Adding FAME means one more
+ * table like fkex_waters11 and one line in abe.c's scheme list.
+ */
+#ifndef FKEX_ABE_SCHEME_H
+#define FKEX_ABE_SCHEME_H
+
+#define FKEX_SCHEME_WATERS11 1
+#define FKEX_CURVE_BLS12_381 1
+#define FKEX_FORMAT_VERSION 1
+
+typedef struct {
+    uint8_t id;
+    const char *name;
+    /* Structure sizes; abe.c allocates them (zeroed) and frees them (wiped). */
+    size_t mpk_size, msk_size;
+    size_t (*key_size)(size_t nattrs);
+    size_t (*ct_size)(size_t rows);
+
+    void (*setup)(void *msk, fkex_rng *rng);
+    void (*mpk_from_msk)(void *mpk, const void *msk);
+    /* names: expanded attribute names, sorted (fkex_attrs_expand). */
+    void (*keygen)(void *key, const void *msk, const void *mpk, size_t nnames,
+                   const char *const *names, fkex_rng *rng);
+    fkex_err (*encap)(fkex_gt *z, void *ct, const void *mpk, const fkex_lsss *lsss,
+                      fkex_rng *rng);
+    void (*decap)(fkex_gt *z, const void *key, const void *ct,
+                  const fkex_lsss_solution *sol);
+    /* 1 iff two ciphertexts for the same LSSS are identical. */
+    int (*ct_equal)(const void *a, const void *b, size_t rows);
+
+    /* Bodies. Decoders validate every element. */
+    void (*mpk_encode)(fkex_writer *w, const void *mpk);
+    fkex_err (*mpk_decode)(void *mpk, fkex_reader *r);
+    void (*msk_encode)(fkex_writer *w, const void *msk);
+    fkex_err (*msk_decode)(void *msk, fkex_reader *r);
+    void (*key_encode)(fkex_writer *w, const void *key, size_t nnames);
+    fkex_err (*key_decode)(void *key, fkex_reader *r, size_t nnames);
+    void (*ct_encode)(fkex_writer *w, const void *ct, size_t rows);
+    fkex_err (*ct_decode)(void *ct, fkex_reader *r, size_t rows);
+} fkex_abe_scheme;
+
+extern const fkex_abe_scheme fkex_waters11;
+
+/* The header of abe/object.c, for the encoders in abe.c. */
+void fkex_header_encode(fkex_writer *w, fkex_kind kind, uint8_t scheme,
+                        const uint8_t fp[FKEX_FINGERPRINT_BYTES], size_t body_len);
+
+#endif

@@ -1,0 +1,414 @@
+/*
+ * abe/waters11.c: Waters, "Ciphertext-Policy Attribute-Based Encryption: An
+ * Expressive, Efficient, and Provably Secure Realization" (PKC 2011, ePrint
+ * 2008/290), section 3, the large-universe variant with the attribute map T
+ * a random oracle, written for a type-3 pairing e: G1 x G2 -> GT.
+ *
+ * Placement (SCHEMES.md): T(x) = H(x) in G1 appears in C_i and K_x, so those
+ * live in G1 with C'; K, L and D_i live in G2.
+ *
+ *   Setup     alpha, a <-$ Fr;  mpk = (g1^a, Y = e(g1, g2)^alpha)
+ *   KeyGen(S) t <-$ Fr;  K = g2^alpha (g2^a)^t,  L = g2^t,  K_x = H(x)^t
+ *   Encrypt   v = (s, y_2..y_n),  lambda_i = M_i . v,  r_i <-$ Fr
+ *             C' = g1^s,  C_i = (g1^a)^lambda_i H(rho(i))^-r_i,  D_i = g2^r_i
+ *             Z = Y^s  (the KEM secret; the paper's C = M Y^s)
+ *   Decrypt   Z = e(C', K) / prod_{i in I} (e(C_i, L) e(K_rho(i), D_i))^omega_i
+ *
+ * The master secret is kept as the scalars (alpha, a) rather than the
+ * paper's group element g^alpha: K = g2^(alpha + a t) is the same element
+ * and costs one fixed-base multiplication instead of two.
+ */
+#include "inner.h"
+
+typedef struct {
+    fkex_fr alpha, a;
+} waters_msk;
+
+typedef struct {
+    fkex_g1 g1a;                   /* g1^a */
+    fkex_gt y;                     /* e(g1, g2)^alpha */
+    /* Precomputed for encryption and key generation (not encoded). */
+    fkex_g1_fixed g1_table, g1a_table;
+    fkex_g2_fixed g2_table;
+    fkex_gt_table y_table;
+} waters_mpk;
+
+typedef struct {
+    blst_p2_affine k, l;
+    blst_p1_affine kx[];           /* one per expanded attribute, sorted */
+} waters_key;
+
+typedef struct {
+    blst_p1_affine c;              /* C_i */
+    blst_p2_affine d;              /* D_i */
+} waters_row;
+
+typedef struct {
+    blst_p1_affine c0;             /* C' */
+    waters_row row[];
+} waters_ct;
+
+#define ATTR_HASH "ATTR"          /* H = hash_to_G1 with this purpose */
+
+static size_t key_size(size_t n) { return sizeof(waters_key) + n * sizeof(blst_p1_affine); }
+static size_t ct_size(size_t rows) { return sizeof(waters_ct) + rows * sizeof(waters_row); }
+
+static void hash_attr(fkex_g1 *out, const char *name)
+{
+    fkex_g1_hash(out, ATTR_HASH, (const uint8_t *)name, strlen(name));
+}
+
+static void setup(void *msk_, fkex_rng *rng)
+{
+    waters_msk *msk = msk_;
+    fkex_fr_random(&msk->alpha, rng);
+    fkex_fr_random(&msk->a, rng);
+}
+
+static void mpk_tables(waters_mpk *mpk)
+{
+    fkex_g1 g1;
+    fkex_g2 g2;
+    fkex_g1_generator(&g1);
+    fkex_g2_generator(&g2);
+    fkex_g1_fixed_init(&mpk->g1_table, &g1);
+    fkex_g1_fixed_init(&mpk->g1a_table, &mpk->g1a);
+    fkex_g2_fixed_init(&mpk->g2_table, &g2);
+    fkex_gt_table_init(&mpk->y_table, &mpk->y);
+}
+
+static void mpk_from_msk(void *mpk_, const void *msk_)
+{
+    waters_mpk *mpk = mpk_;
+    const waters_msk *msk = msk_;
+    fkex_g1 g1;
+    fkex_g2 g2;
+    fkex_gt e;
+    fkex_g1_generator(&g1);
+    fkex_g2_generator(&g2);
+    fkex_g1_mul(&mpk->g1a, &g1, &msk->a);
+    fkex_pairing(&e, &g1, &g2);
+    fkex_gt_pow(&mpk->y, &e, &msk->alpha);
+    mpk_tables(mpk);
+}
+
+/* KeyGen(MSK, S): t <-$ Fr, K = g2^(alpha + a t), L = g2^t, K_x = H(x)^t. */
+static void keygen(void *key_, const void *msk_, const void *mpk_, size_t n,
+                   const char *const *names, fkex_rng *rng)
+{
+    waters_key *key = key_;
+    const waters_msk *msk = msk_;
+    const waters_mpk *mpk = mpk_;
+    fkex_fr t, e;
+    fkex_g2 k, l;
+    fkex_g1 kx[16];
+    const blst_p1 *ptrs[16];
+
+    fkex_fr_random(&t, rng);
+    fkex_fr_mul(&e, &msk->a, &t);
+    fkex_fr_add(&e, &e, &msk->alpha);
+    fkex_g2_fixed_mul(&k, &mpk->g2_table, &e);
+    fkex_g2_fixed_mul(&l, &mpk->g2_table, &t);
+    blst_p2_to_affine(&key->k, &k);
+    blst_p2_to_affine(&key->l, &l);
+
+    /* K_x in batches, so one inversion converts a batch to affine. */
+    for (size_t done = 0; done < n;) {
+        size_t batch = n - done < 16 ? n - done : 16;
+        for (size_t j = 0; j < batch; j++) {
+            fkex_g1 h;
+            hash_attr(&h, names[done + j]);
+            fkex_g1_mul(&kx[j], &h, &t);
+            ptrs[j] = &kx[j];
+        }
+        blst_p1s_to_affine(&key->kx[done], ptrs, batch);
+        done += batch;
+    }
+    sodium_memzero(&t, sizeof t);
+    sodium_memzero(&e, sizeof e);
+    sodium_memzero(&k, sizeof k);
+    sodium_memzero(kx, sizeof kx);
+}
+
+/* Encrypt(PK, (M, rho)) with v = (s, y_2, .., y_n) and r_i, all from rng in
+ * that order (the Fujisaki-Okamoto check replays them). */
+static fkex_err encap(fkex_gt *z, void *ct_, const void *mpk_, const fkex_lsss *lsss,
+                      fkex_rng *rng)
+{
+    waters_ct *ct = ct_;
+    const waters_mpk *mpk = mpk_;
+    fkex_fr *v = NULL, lambda, r;
+    fkex_g1 c0, c[16], h;
+    fkex_g2 d[16];
+    const blst_p1 *cp[16];
+    const blst_p2 *dp[16];
+    size_t cols = lsss->cols;
+
+    /* v is small for most policies; large thresholds can make it long. */
+    fkex_fr vsmall[64];
+    v = cols <= 64 ? vsmall : sodium_allocarray(cols, sizeof *v);
+    if (v == NULL)
+        return FKEX_ERR_NO_MEMORY;
+    for (size_t j = 0; j < cols; j++)
+        fkex_fr_random(&v[j], rng);
+
+    fkex_g1_fixed_mul(&c0, &mpk->g1_table, &v[0]);          /* C' = g1^s */
+    blst_p1_to_affine(&ct->c0, &c0);
+    fkex_gt_pow_table(z, &mpk->y_table, &v[0]);              /* Z = Y^s */
+
+    for (size_t done = 0; done < lsss->rows;) {
+        size_t batch = lsss->rows - done < 16 ? lsss->rows - done : 16;
+        for (size_t j = 0; j < batch; j++) {
+            size_t i = done + j;
+            const fkex_lsss_entry *e = &lsss->entry[lsss->row_start[i]];
+            size_t ne = lsss->row_start[i + 1] - lsss->row_start[i];
+            fkex_fr_zero(&lambda);                           /* lambda_i = M_i . v */
+            for (size_t k = 0; k < ne; k++) {
+                fkex_fr p;
+                fkex_fr_mul(&p, &e[k].value, &v[e[k].col]);
+                fkex_fr_add(&lambda, &lambda, &p);
+            }
+            fkex_fr_random(&r, rng);
+            fkex_g1_fixed_mul(&c[j], &mpk->g1a_table, &lambda);  /* (g1^a)^lambda_i */
+            hash_attr(&h, lsss->attr[i]);
+            fkex_fr_neg(&r, &r);
+            fkex_g1_mul(&h, &h, &r);                          /* H(rho(i))^-r_i */
+            fkex_fr_neg(&r, &r);
+            fkex_g1_add(&c[j], &c[j], &h);
+            fkex_g2_fixed_mul(&d[j], &mpk->g2_table, &r);     /* D_i = g2^r_i */
+            cp[j] = &c[j];
+            dp[j] = &d[j];
+        }
+        for (size_t j = 0; j < batch; j++) {
+            blst_p1_to_affine(&ct->row[done + j].c, cp[j]);
+            blst_p2_to_affine(&ct->row[done + j].d, dp[j]);
+        }
+        done += batch;
+    }
+    sodium_memzero(v, cols * sizeof *v);
+    if (v != vsmall)
+        sodium_free(v);
+    sodium_memzero(&lambda, sizeof lambda);
+    sodium_memzero(&r, sizeof r);
+    sodium_memzero(&c0, sizeof c0);
+    return FKEX_OK;
+}
+
+static void neg_p1(blst_p1_affine *p) { blst_fp_cneg(&p->y, &p->y, 1); }
+
+/* Decrypt, aggregated (SCHEMES.md):
+ *   Z = FE( ML(C', K) * ML(-sum_{i in I} omega_i C_i, L)
+ *           * prod_{i in I} ML(-omega_i K_rho(i), D_i) )
+ * |I| + 2 Miller loops sharing their squarings, one final exponentiation.
+ * With every omega_i = 1 (pure AND/OR) there is no scalar multiplication. */
+static void decap(fkex_gt *z, const void *key_, const void *ct_, const fkex_lsss_solution *sol)
+{
+    const waters_key *key = key_;
+    const waters_ct *ct = ct_;
+    fkex_multi_pairing m;
+    fkex_g1 sum, t;
+    blst_p1_affine a;
+
+    fkex_multi_pairing_init(&m);
+    fkex_multi_pairing_add(&m, &ct->c0, &key->k);
+
+    memset(&sum, 0, sizeof sum);   /* the identity */
+    for (size_t j = 0; j < sol->count; j++) {
+        const waters_row *row = &ct->row[sol->row[j]];
+        if (sol->all_one) {
+            blst_p1_add_or_double_affine(&sum, &sum, &row->c);
+            a = key->kx[sol->key_attr[j]];
+        } else {
+            blst_p1_from_affine(&t, &row->c);
+            fkex_g1_mul(&t, &t, &sol->omega[j]);
+            fkex_g1_add(&sum, &sum, &t);
+            blst_p1_from_affine(&t, &key->kx[sol->key_attr[j]]);
+            fkex_g1_mul(&t, &t, &sol->omega[j]);
+            blst_p1_to_affine(&a, &t);
+        }
+        neg_p1(&a);
+        fkex_multi_pairing_add(&m, &a, &row->d);
+    }
+    blst_p1_to_affine(&a, &sum);
+    neg_p1(&a);
+    fkex_multi_pairing_add(&m, &a, &key->l);
+    fkex_multi_pairing_finish(z, &m);
+    sodium_memzero(&a, sizeof a);
+    sodium_memzero(&t, sizeof t);
+}
+
+static int ct_equal(const void *a_, const void *b_, size_t rows)
+{
+    const waters_ct *a = a_, *b = b_;
+    int same = blst_p1_affine_is_equal(&a->c0, &b->c0);
+    for (size_t i = 0; i < rows; i++) {
+        same &= blst_p1_affine_is_equal(&a->row[i].c, &b->row[i].c);
+        same &= blst_p2_affine_is_equal(&a->row[i].d, &b->row[i].d);
+    }
+    return same;
+}
+
+/* ---- bodies -------------------------------------------------------------- */
+
+static void put_p1(fkex_writer *w, const blst_p1_affine *p)
+{
+    uint8_t b[48];
+    blst_p1_affine_compress(b, p);
+    fkex_writer_put(w, b, sizeof b);
+}
+
+static void put_p2(fkex_writer *w, const blst_p2_affine *p)
+{
+    uint8_t b[96];
+    blst_p2_affine_compress(b, p);
+    fkex_writer_put(w, b, sizeof b);
+}
+
+static fkex_err get_p1(blst_p1_affine *out, fkex_reader *r)
+{
+    const uint8_t *b;
+    fkex_g1 p;
+    if (fkex_reader_view(r, &b, 48) != 0)
+        return FKEX_ERR_TRUNCATED;
+    fkex_err err = fkex_g1_from_bytes(&p, b);
+    if (err == FKEX_OK)
+        blst_p1_to_affine(out, &p);
+    return err;
+}
+
+static fkex_err get_p2(blst_p2_affine *out, fkex_reader *r)
+{
+    const uint8_t *b;
+    fkex_g2 p;
+    if (fkex_reader_view(r, &b, 96) != 0)
+        return FKEX_ERR_TRUNCATED;
+    fkex_err err = fkex_g2_from_bytes(&p, b);
+    if (err == FKEX_OK)
+        blst_p2_to_affine(out, &p);
+    return err;
+}
+
+static void mpk_encode(fkex_writer *w, const void *mpk_)
+{
+    const waters_mpk *mpk = mpk_;
+    uint8_t b[576];
+    fkex_g1_to_bytes(b, &mpk->g1a);
+    fkex_writer_put(w, b, 48);
+    fkex_gt_to_bytes(b, &mpk->y);
+    fkex_writer_put(w, b, 576);
+}
+
+static fkex_err mpk_decode(void *mpk_, fkex_reader *r)
+{
+    waters_mpk *mpk = mpk_;
+    const uint8_t *b;
+    fkex_err err;
+    if (fkex_reader_view(r, &b, 48) != 0)
+        return FKEX_ERR_TRUNCATED;
+    if ((err = fkex_g1_from_bytes(&mpk->g1a, b)) != FKEX_OK)
+        return err;
+    if (fkex_reader_view(r, &b, 576) != 0)
+        return FKEX_ERR_TRUNCATED;
+    if ((err = fkex_gt_from_bytes(&mpk->y, b)) != FKEX_OK)
+        return err;
+    if (blst_fp12_is_one(&mpk->y))
+        return FKEX_ERR_NOT_IN_GROUP;   /* alpha = 0 would make Z public */
+    mpk_tables(mpk);
+    return FKEX_OK;
+}
+
+static void msk_encode(fkex_writer *w, const void *msk_)
+{
+    const waters_msk *msk = msk_;
+    uint8_t b[32];
+    fkex_fr_to_bytes(b, &msk->alpha);
+    fkex_writer_put(w, b, 32);
+    fkex_fr_to_bytes(b, &msk->a);
+    fkex_writer_put(w, b, 32);
+    sodium_memzero(b, sizeof b);
+}
+
+static fkex_err msk_decode(void *msk_, fkex_reader *r)
+{
+    waters_msk *msk = msk_;
+    const uint8_t *b;
+    if (fkex_reader_view(r, &b, 32) != 0)
+        return FKEX_ERR_TRUNCATED;
+    if (fkex_fr_from_bytes(&msk->alpha, b) != FKEX_OK)
+        return FKEX_ERR_BAD_ENCODING;
+    if (fkex_reader_view(r, &b, 32) != 0)
+        return FKEX_ERR_TRUNCATED;
+    if (fkex_fr_from_bytes(&msk->a, b) != FKEX_OK)
+        return FKEX_ERR_BAD_ENCODING;
+    if (fkex_fr_is_zero(&msk->alpha) || fkex_fr_is_zero(&msk->a))
+        return FKEX_ERR_BAD_ENCODING;
+    return FKEX_OK;
+}
+
+static void key_encode(fkex_writer *w, const void *key_, size_t n)
+{
+    const waters_key *key = key_;
+    put_p2(w, &key->k);
+    put_p2(w, &key->l);
+    for (size_t i = 0; i < n; i++)
+        put_p1(w, &key->kx[i]);
+}
+
+static fkex_err key_decode(void *key_, fkex_reader *r, size_t n)
+{
+    waters_key *key = key_;
+    fkex_err err;
+    if ((err = get_p2(&key->k, r)) != FKEX_OK || (err = get_p2(&key->l, r)) != FKEX_OK)
+        return err;
+    for (size_t i = 0; i < n; i++)
+        if ((err = get_p1(&key->kx[i], r)) != FKEX_OK)
+            return err;
+    return FKEX_OK;
+}
+
+static void ct_encode(fkex_writer *w, const void *ct_, size_t rows)
+{
+    const waters_ct *ct = ct_;
+    put_p1(w, &ct->c0);
+    for (size_t i = 0; i < rows; i++) {
+        put_p1(w, &ct->row[i].c);
+        put_p2(w, &ct->row[i].d);
+    }
+}
+
+static fkex_err ct_decode(void *ct_, fkex_reader *r, size_t rows)
+{
+    waters_ct *ct = ct_;
+    fkex_err err;
+    if ((err = get_p1(&ct->c0, r)) != FKEX_OK)
+        return err;
+    for (size_t i = 0; i < rows; i++) {
+        if ((err = get_p1(&ct->row[i].c, r)) != FKEX_OK ||
+            (err = get_p2(&ct->row[i].d, r)) != FKEX_OK)
+            return err;
+    }
+    return FKEX_OK;
+}
+
+const fkex_abe_scheme fkex_waters11 = {
+    .id = FKEX_SCHEME_WATERS11,
+    .name = "waters11",
+    .mpk_size = sizeof(waters_mpk),
+    .msk_size = sizeof(waters_msk),
+    .key_size = key_size,
+    .ct_size = ct_size,
+    .setup = setup,
+    .mpk_from_msk = mpk_from_msk,
+    .keygen = keygen,
+    .encap = encap,
+    .decap = decap,
+    .ct_equal = ct_equal,
+    .mpk_encode = mpk_encode,
+    .mpk_decode = mpk_decode,
+    .msk_encode = msk_encode,
+    .msk_decode = msk_decode,
+    .key_encode = key_encode,
+    .key_decode = key_decode,
+    .ct_encode = ct_encode,
+    .ct_decode = ct_decode,
+};
