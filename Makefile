@@ -28,7 +28,7 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 FKEX_CFLAGS = -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L \
-              -Iinclude -Isrc -Ideps/include
+              -Iinclude -Isrc -Ibench -Ideps/include
 LIBS = deps/lib/libblst.a -lsodium -lm
 
 LIB_SRC  = $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c src/*.c)))

@@ -48,6 +48,12 @@ else
     stamp="npm:$blst_pkg:$blst_integrity"
 fi
 
+# blst picks its fastest x86-64 code (mulx/adcx) only when told the CPU has
+# ADX; the build runs on the machine that uses it, so ask /proc/cpuinfo.
+blst_flags=""
+grep -qw adx /proc/cpuinfo 2>/dev/null && blst_flags="-D__ADX__"
+stamp="$stamp $blst_flags"
+
 if [ -f "$deps/lib/libblst.a" ] && [ "$(cat "$deps/stamp" 2>/dev/null)" = "$stamp" ]; then
     exit 0
 fi
@@ -73,7 +79,7 @@ fi
 say "building libblst.a"
 rm -rf "$deps/build" "$deps/include" "$deps/lib"
 mkdir -p "$deps/build" "$deps/include" "$deps/lib"
-(cd "$deps/build" && CFLAGS="-O2 -fno-builtin -fPIC -Wall -Wextra" sh "$src/build.sh" >build.log 2>&1) ||
+(cd "$deps/build" && CFLAGS="-O2 -fno-builtin -fPIC -Wall -Wextra" sh "$src/build.sh" $blst_flags >build.log 2>&1) ||
     die "blst build failed; see $deps/build/build.log"
 cp "$deps/build/libblst.a" "$deps/lib/"
 cp "$src/bindings/blst.h" "$src/bindings/blst_aux.h" "$deps/include/"

@@ -746,3 +746,15 @@ void fkex_abe_ct_bytes(const uint8_t **bytes, size_t *len, const fkex_abe_ct *ct
     *bytes = ct->bytes;
     *len = ct->len;
 }
+
+const fkex_abe_scheme *fkex_abe_ct_scheme(const fkex_abe_ct *ct) { return ct->scheme; }
+const void *fkex_abe_mpk_impl(const fkex_abe_mpk *mpk) { return mpk->impl; }
+const void *fkex_abe_key_impl(const fkex_abe_key *key) { return key->impl; }
+const void *fkex_abe_ct_impl(const fkex_abe_ct *ct) { return ct->impl; }
+const fkex_lsss *fkex_abe_ct_lsss(const fkex_abe_ct *ct) { return ct->lsss; }
+
+void fkex_abe_key_names(const char *const **names, size_t *n, const fkex_abe_key *key)
+{
+    *names = (const char *const *)key->names;
+    *n = key->nnames;
+}

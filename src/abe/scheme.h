@@ -46,6 +46,16 @@ typedef struct {
 
 extern const fkex_abe_scheme fkex_waters11;
 
+/* The scheme and its structures behind the generic objects, for the
+ * benchmarks, which time the scheme's own operations. */
+const fkex_abe_scheme *fkex_abe_ct_scheme(const fkex_abe_ct *ct);
+const void *fkex_abe_mpk_impl(const fkex_abe_mpk *mpk);
+const void *fkex_abe_key_impl(const fkex_abe_key *key);
+const void *fkex_abe_ct_impl(const fkex_abe_ct *ct);
+const fkex_lsss *fkex_abe_ct_lsss(const fkex_abe_ct *ct);
+/* Expanded attribute names of a key, sorted. */
+void fkex_abe_key_names(const char *const **names, size_t *n, const fkex_abe_key *key);
+
 /* The header of abe/object.c, for the encoders in abe.c. */
 void fkex_header_encode(fkex_writer *w, fkex_kind kind, uint8_t scheme,
                         const uint8_t fp[FKEX_FINGERPRINT_BYTES], size_t body_len);

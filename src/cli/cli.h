@@ -1,0 +1,81 @@
+/*
+ * cli/cli.h: what the subcommands share: exit codes, error reporting, and
+ * files (read whole, armor detected; written atomically or exclusively).
+ *
+ * One file per subcommand, each exposing <name>_main, dispatched from the
+ * table in main.c (the wireguard-tools layout).
+ */
+#ifndef FKEX_CLI_H
+#define FKEX_CLI_H
+
+#include <stdio.h>
+#include "inner.h"
+
+#define EXIT_DENIED 1   /* policy not satisfied, authentication failed */
+#define EXIT_USAGE 2    /* usage or fatal error */
+
+int setup_main(int argc, char **argv);
+int keygen_main(int argc, char **argv);
+int encrypt_main(int argc, char **argv);
+int decrypt_main(int argc, char **argv);
+int inspect_main(int argc, char **argv);
+int bench_main(int argc, char **argv);
+
+/* "fkex: error: ..." and "fkex: hint: ..." on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Reports err (with what it concerns) and returns the exit code for it. */
+int cli_fail(fkex_err err, const char *what);
+int cli_exit_code(fkex_err err);
+/* Prints a policy error with the text and a caret under the column. */
+void cli_policy_error(const char *text, const fkex_policy_error *perr);
+
+/* Reads a whole object file ("-" is stdin), removing armor if present, and
+ * checks that it is an fkex object. On failure prints why and returns -1. */
+int cli_read_object(uint8_t **data, size_t *len, fkex_header *h, const char *path);
+/* Loads public parameters from a public-parameters file, a user key or a
+ * master key (each carries them). */
+int cli_load_mpk(fkex_abe_mpk **mpk, const char *path);
+int cli_load_key(fkex_abe_key **key, const char *path);
+int cli_load_msk(fkex_abe_msk **msk, const char *path);
+
+/* Writes an object to path ("-" is stdout), armored if asked. Secret
+ * objects are created O_EXCL with mode 0600; every file is created
+ * exclusively, so nothing is ever overwritten. Refuses binary output to a
+ * terminal. */
+int cli_write_object(const char *path, const uint8_t *data, size_t len,
+                     fkex_kind kind, int armor);
+
+/* ---- streams over files ---------------------------------------------- */
+typedef struct {
+    fkex_source source;
+    FILE *f;
+    uint8_t peek[32];             /* bytes read ahead to detect armor */
+    size_t npeek, peek_off;
+} cli_file_source;
+
+typedef struct {
+    fkex_sink sink;
+    FILE *f;
+} cli_file_sink;
+
+void cli_file_source_init(cli_file_source *s, FILE *f);
+/* Reads ahead up to sizeof peek bytes; they are replayed by the source. */
+void cli_file_source_peek(cli_file_source *s);
+void cli_file_sink_init(cli_file_sink *s, FILE *f);
+
+/* An output file that appears only when complete: written to a temporary
+ * file in the same directory, renamed into place by commit, removed by
+ * abort. path "-" is stdout, where nothing can be taken back. */
+typedef struct {
+    FILE *f;
+    char *path, *tmp;
+} cli_output;
+
+int cli_output_open(cli_output *o, const char *path);
+int cli_output_commit(cli_output *o);
+void cli_output_abort(cli_output *o);
+
+int cli_is_help(const char *arg);
+
+#endif

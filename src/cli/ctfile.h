@@ -1,0 +1,20 @@
+/*
+ * cli/ctfile.h: an encrypted file opened for reading: after
+ * cli_ctfile_open, c->src yields the payload stream that follows the
+ * ciphertext object (armor removed if there was any).
+ */
+#ifndef FKEX_CLI_CTFILE_H
+#define FKEX_CLI_CTFILE_H
+
+typedef struct {
+    FILE *f;
+    cli_file_source file;
+    fkex_armor_reader armor;
+    fkex_source *src;
+} cli_ctfile;
+
+/* Returns 0, or the exit code after printing why. */
+int cli_ctfile_open(cli_ctfile *c, const char *path, fkex_abe_ct **ct);
+void cli_ctfile_close(cli_ctfile *c);
+
+#endif

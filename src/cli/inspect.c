@@ -1,0 +1,182 @@
+/*
+ * cli/inspect.c: `fkex inspect FILE` says what an fkex file is. It decodes
+ * (and so validates) the object, and never prints a secret.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include "cli/cli.h"
+#include "cli/attrs.h"
+#include "cli/ctfile.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: fkex inspect [FILE]\n\n"
+               "Shows the kind, scheme, curve and authority of an fkex file; the policy\n"
+               "of a ciphertext; the attributes and expiry of a key; and sizes. Secrets\n"
+               "are never shown. FILE defaults to stdin; armor is detected.\n");
+}
+
+static void common(fkex_kind kind, uint8_t scheme, const uint8_t fp[FKEX_FINGERPRINT_BYTES])
+{
+    char text[20];
+    fkex_fingerprint_text(text, fp);
+    printf("kind:       %s\n", fkex_kind_name(kind));
+    printf("scheme:     %s (Waters 2011 CP-ABE)\n", fkex_scheme_name(scheme));
+    printf("curve:      BLS12-381 (about 128-bit security)\n");
+    printf("authority:  %s\n", text);
+}
+
+static int inspect_ciphertext(const char *path)
+{
+    cli_ctfile file;
+    fkex_abe_ct *ct = NULL;
+    uint8_t fp[FKEX_FINGERPRINT_BYTES], buf[65536];
+    const uint8_t *bytes;
+    size_t len, got, payload = 0;
+    int rc = cli_ctfile_open(&file, path, &ct);
+    if (rc != 0) {
+        cli_ctfile_close(&file);
+        return rc;
+    }
+    do {
+        if (file.src->read(file.src, buf, sizeof buf, &got) != FKEX_OK) {
+            cli_error("%s: cannot read the payload", path);
+            rc = EXIT_USAGE;
+            break;
+        }
+        payload += got;
+    } while (got > 0);
+    if (rc == 0) {
+        fkex_abe_ct_fingerprint(fp, ct);
+        fkex_abe_ct_bytes(&bytes, &len, ct);
+        common(FKEX_KIND_CIPHERTEXT, bytes[6], fp);
+        printf("mode:       %s\n", fkex_abe_ct_mode(ct) == FKEX_ABE_CCA
+                                       ? "IND-CCA (Fujisaki-Okamoto)" : "IND-CPA KEM");
+        printf("policy:     %s\n", fkex_abe_ct_policy(ct));
+        printf("rows:       %zu\n", fkex_abe_ct_rows(ct));
+        printf("size:       %zu bytes (encapsulation %zu, encrypted payload %zu)\n",
+               len + payload, len, payload);
+    }
+    fkex_abe_ct_free(ct);
+    cli_ctfile_close(&file);
+    return rc;
+}
+
+static void print_key(const fkex_abe_key *key)
+{
+    const char *const *attrs;
+    size_t n;
+    const char *expires = NULL;
+    fkex_abe_key_attrs(&attrs, &n, key);
+    printf("attributes:");
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(attrs[i], CLI_EXPIRES_ATTR "=", sizeof CLI_EXPIRES_ATTR) == 0)
+            expires = attrs[i] + sizeof CLI_EXPIRES_ATTR;
+        else
+            printf(" %s", attrs[i]);
+    }
+    printf("\n");
+    if (expires && strlen(expires) == 6)
+        printf("expires:    end of %.4s-%.2s\n", expires, expires + 4);
+    else
+        printf("expires:    never (no expiry attribute)\n");
+}
+
+int inspect_main(int argc, char **argv)
+{
+    const char *path = "-";
+    uint8_t *data;
+    size_t len;
+    fkex_header h;
+    fkex_err err = FKEX_OK;
+    int c;
+
+    while ((c = getopt(argc, argv, "h")) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            return 0;
+        }
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (argc > 1 && cli_is_help(argv[1])) {
+        usage(stdout);
+        return 0;
+    }
+    if (optind < argc)
+        path = argv[optind++];
+    if (optind != argc) {
+        cli_error("unexpected argument '%s'", argv[optind]);
+        return EXIT_USAGE;
+    }
+
+    /* A ciphertext can be a large file: stream it. Other objects are small. */
+    {
+        FILE *f = strcmp(path, "-") == 0 ? NULL : fopen(path, "rb");
+        uint8_t peek[64];
+        size_t n = f ? fread(peek, 1, sizeof peek, f) : 0;
+        int is_ct = 0;
+        if (f) {
+            if (n >= 6 && memcmp(peek, "FKEX", 4) == 0)
+                is_ct = peek[5] == FKEX_KIND_CIPHERTEXT;
+            else if (fkex_armor_detect(peek, n))
+                is_ct = n >= 26 && memcmp(peek, "-----BEGIN FKEX CIPHERTEXT", 26) == 0;
+            fclose(f);
+            if (is_ct)
+                return inspect_ciphertext(path);
+        }
+    }
+    if (cli_read_object(&data, &len, &h, path) != 0)
+        return EXIT_USAGE;
+    switch (h.kind) {
+    case FKEX_KIND_PUBLIC_PARAMS: {
+        fkex_abe_mpk *mpk;
+        if ((err = fkex_abe_mpk_decode(&mpk, data, len)) == FKEX_OK) {
+            common(h.kind, h.scheme, h.fingerprint);
+            printf("size:       %zu bytes\n", len);
+            fkex_abe_mpk_free(mpk);
+        }
+        break;
+    }
+    case FKEX_KIND_MASTER_KEY: {
+        fkex_abe_msk *msk;
+        if ((err = fkex_abe_msk_decode(&msk, data, len)) == FKEX_OK) {
+            common(h.kind, h.scheme, h.fingerprint);
+            printf("secret:     yes (not shown); it issues every key of this authority\n");
+            printf("size:       %zu bytes\n", len);
+            fkex_abe_msk_free(msk);
+        }
+        break;
+    }
+    case FKEX_KIND_USER_KEY: {
+        fkex_abe_key *key;
+        if ((err = fkex_abe_key_decode(&key, data, len)) == FKEX_OK) {
+            common(h.kind, h.scheme, h.fingerprint);
+            print_key(key);
+            printf("secret:     yes (not shown)\n");
+            printf("size:       %zu bytes\n", len);
+            fkex_abe_key_free(key);
+        }
+        break;
+    }
+    case FKEX_KIND_CIPHERTEXT: {
+        /* Read from stdin: the object was read whole; validate it. */
+        fkex_abe_ct *ct;
+        size_t objlen = FKEX_HEADER_BYTES + h.body_len;
+        err = len < objlen ? FKEX_ERR_TRUNCATED : fkex_abe_ct_decode(&ct, data, objlen);
+        if (err == FKEX_OK) {
+            common(h.kind, h.scheme, h.fingerprint);
+            printf("policy:     %s\n", fkex_abe_ct_policy(ct));
+            printf("rows:       %zu\n", fkex_abe_ct_rows(ct));
+            printf("size:       %zu bytes (encapsulation %zu, encrypted payload %zu)\n",
+                   len, objlen, len - objlen);
+            fkex_abe_ct_free(ct);
+        }
+        break;
+    }
+    }
+    fkex_abe_bytes_free(data, len);
+    if (err != FKEX_OK)
+        return cli_fail(err, path);
+    return 0;
+}

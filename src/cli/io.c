@@ -1,0 +1,448 @@
+/*
+ * cli/io.c: files for the subcommands. All reading and writing of files
+ * happens here, at the edge; the library sees only byte buffers and
+ * fkex_source/fkex_sink callbacks.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "cli/cli.h"
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("fkex: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void cli_hint(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("fkex: hint: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_exit_code(fkex_err err)
+{
+    switch (err) {
+    case FKEX_OK:
+        return 0;
+    case FKEX_ERR_POLICY_UNSATISFIED:
+    case FKEX_ERR_AUTHENTICATION:
+    case FKEX_ERR_WRONG_AUTHORITY:
+        return EXIT_DENIED;
+    default:
+        return EXIT_USAGE;
+    }
+}
+
+int cli_fail(fkex_err err, const char *what)
+{
+    if (what)
+        cli_error("%s: %s", what, fkex_strerror(err));
+    else
+        cli_error("%s", fkex_strerror(err));
+    return cli_exit_code(err);
+}
+
+void cli_policy_error(const char *text, const fkex_policy_error *perr)
+{
+    cli_error("policy: %s at column %zu", perr->message, perr->column);
+    if (strlen(text) <= 200 && strchr(text, '\n') == NULL) {
+        fprintf(stderr, "    %s\n    %*s^\n", text, (int)(perr->column ? perr->column - 1 : 0), "");
+    }
+}
+
+int cli_is_help(const char *arg)
+{
+    return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+/* ---- streams ------------------------------------------------------------ */
+
+static fkex_err file_read(fkex_source *src, uint8_t *buf, size_t cap, size_t *got)
+{
+    cli_file_source *s = (cli_file_source *)src;
+    *got = 0;
+    if (s->peek_off < s->npeek) {
+        size_t n = s->npeek - s->peek_off < cap ? s->npeek - s->peek_off : cap;
+        memcpy(buf, s->peek + s->peek_off, n);
+        s->peek_off += n;
+        *got = n;
+        return FKEX_OK;
+    }
+    *got = fread(buf, 1, cap, s->f);
+    return ferror(s->f) ? FKEX_ERR_IO : FKEX_OK;
+}
+
+void cli_file_source_init(cli_file_source *s, FILE *f)
+{
+    memset(s, 0, sizeof *s);
+    s->source.read = file_read;
+    s->f = f;
+}
+
+void cli_file_source_peek(cli_file_source *s)
+{
+    s->npeek = fread(s->peek, 1, sizeof s->peek, s->f);
+    s->peek_off = 0;
+}
+
+static fkex_err file_write(fkex_sink *snk, const uint8_t *buf, size_t len)
+{
+    cli_file_sink *s = (cli_file_sink *)snk;
+    return fwrite(buf, 1, len, s->f) == len ? FKEX_OK : FKEX_ERR_IO;
+}
+
+void cli_file_sink_init(cli_file_sink *s, FILE *f)
+{
+    s->sink.write = file_write;
+    s->f = f;
+}
+
+/* ---- reading objects ------------------------------------------------------ */
+
+static int read_all(uint8_t **data, size_t *len, const char *path)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    uint8_t *buf = NULL;
+    size_t n = 0, cap = 0;
+    if (!f) {
+        cli_error("cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    for (;;) {
+        if (n == cap) {
+            /* Objects are small; a larger file is not an object. */
+            if (cap >= 2 * (size_t)FKEX_BODY_MAX) {
+                cli_error("%s is too large to be an fkex key or parameters file", path);
+                goto fail;
+            }
+            cap = cap ? 2 * cap : 4096;
+            uint8_t *bigger = realloc(buf, cap);
+            if (!bigger) {
+                cli_error("out of memory reading %s", path);
+                goto fail;
+            }
+            buf = bigger;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f)) {
+        cli_error("cannot read %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (f != stdin)
+        fclose(f);
+    *data = buf;
+    *len = n;
+    return 0;
+fail:
+    if (buf) {
+        sodium_memzero(buf, cap);
+        free(buf);
+    }
+    if (f != stdin)
+        fclose(f);
+    return -1;
+}
+
+int cli_read_object(uint8_t **data, size_t *len, fkex_header *h, const char *path)
+{
+    uint8_t *raw;
+    size_t rawlen;
+    fkex_err err;
+    if (read_all(&raw, &rawlen, path) != 0)
+        return -1;
+    if (fkex_armor_detect(raw, rawlen)) {
+        char kind[FKEX_ARMOR_KIND_MAX + 1];
+        uint8_t *bin;
+        size_t binlen;
+        err = fkex_armor_decode(&bin, &binlen, kind, raw, rawlen);
+        fkex_abe_bytes_free(raw, rawlen);
+        if (err != FKEX_OK) {
+            cli_error("%s: bad armor: %s", path, fkex_strerror(err));
+            return -1;
+        }
+        raw = bin;
+        rawlen = binlen;
+    }
+    if (rawlen < FKEX_HEADER_BYTES || memcmp(raw, "FKEX", 4) != 0) {
+        cli_error("%s is not an fkex file", path);
+        fkex_abe_bytes_free(raw, rawlen);
+        return -1;
+    }
+    if ((err = fkex_header_decode(h, raw)) != FKEX_OK) {
+        cli_error("%s: %s", path, fkex_strerror(err));
+        if (err == FKEX_ERR_UNSUPPORTED)
+            cli_hint("it may come from a newer version of fkex");
+        fkex_abe_bytes_free(raw, rawlen);
+        return -1;
+    }
+    *data = raw;
+    *len = rawlen;
+    return 0;
+}
+
+static int expect_kind(const fkex_header *h, fkex_kind want, const char *path)
+{
+    if (h->kind == want)
+        return 0;
+    cli_error("%s is a %s, not a %s", path, fkex_kind_name(h->kind), fkex_kind_name(want));
+    return -1;
+}
+
+int cli_load_mpk(fkex_abe_mpk **mpk, const char *path)
+{
+    uint8_t *data;
+    size_t len;
+    fkex_header h;
+    fkex_err err = FKEX_OK;
+    *mpk = NULL;
+    if (cli_read_object(&data, &len, &h, path) != 0)
+        return -1;
+    if (h.kind == FKEX_KIND_PUBLIC_PARAMS) {
+        err = fkex_abe_mpk_decode(mpk, data, len);
+    } else if (h.kind == FKEX_KIND_USER_KEY || h.kind == FKEX_KIND_MASTER_KEY) {
+        /* Keys carry their authority's public parameters: re-encode them. */
+        fkex_abe_key *key = NULL;
+        fkex_abe_msk *msk = NULL;
+        const fkex_abe_mpk *inner;
+        uint8_t *pub;
+        size_t publen;
+        if (h.kind == FKEX_KIND_USER_KEY)
+            err = fkex_abe_key_decode(&key, data, len);
+        else
+            err = fkex_abe_msk_decode(&msk, data, len);
+        if (err == FKEX_OK) {
+            inner = key ? fkex_abe_key_mpk(key) : fkex_abe_msk_mpk(msk);
+            if ((err = fkex_abe_mpk_encode(&pub, &publen, inner)) == FKEX_OK) {
+                err = fkex_abe_mpk_decode(mpk, pub, publen);
+                free(pub);
+            }
+        }
+        fkex_abe_key_free(key);
+        fkex_abe_msk_free(msk);
+    } else {
+        cli_error("%s is a %s, not public parameters", path, fkex_kind_name(h.kind));
+        fkex_abe_bytes_free(data, len);
+        return -1;
+    }
+    fkex_abe_bytes_free(data, len);
+    if (err != FKEX_OK) {
+        cli_error("%s: %s", path, fkex_strerror(err));
+        return -1;
+    }
+    return 0;
+}
+
+/* Secrets should not be readable by others (wireguard's genkey warns too). */
+static void warn_if_exposed(const char *path)
+{
+    struct stat st;
+    if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && (st.st_mode & 077))
+        fprintf(stderr, "fkex: warning: %s is readable by other users (mode %03o)\n",
+                path, (unsigned)(st.st_mode & 0777));
+}
+
+int cli_load_key(fkex_abe_key **key, const char *path)
+{
+    uint8_t *data;
+    size_t len;
+    fkex_header h;
+    fkex_err err;
+    *key = NULL;
+    if (cli_read_object(&data, &len, &h, path) != 0)
+        return -1;
+    if (expect_kind(&h, FKEX_KIND_USER_KEY, path) != 0) {
+        fkex_abe_bytes_free(data, len);
+        return -1;
+    }
+    warn_if_exposed(path);
+    err = fkex_abe_key_decode(key, data, len);
+    fkex_abe_bytes_free(data, len);
+    if (err != FKEX_OK) {
+        cli_error("%s: %s", path, fkex_strerror(err));
+        return -1;
+    }
+    return 0;
+}
+
+int cli_load_msk(fkex_abe_msk **msk, const char *path)
+{
+    uint8_t *data;
+    size_t len;
+    fkex_header h;
+    fkex_err err;
+    *msk = NULL;
+    if (cli_read_object(&data, &len, &h, path) != 0)
+        return -1;
+    if (expect_kind(&h, FKEX_KIND_MASTER_KEY, path) != 0) {
+        fkex_abe_bytes_free(data, len);
+        return -1;
+    }
+    warn_if_exposed(path);
+    err = fkex_abe_msk_decode(msk, data, len);
+    fkex_abe_bytes_free(data, len);
+    if (err != FKEX_OK) {
+        cli_error("%s: %s", path, fkex_strerror(err));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- writing objects ---------------------------------------------------- */
+
+static int write_fd_all(int fd, const uint8_t *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int cli_write_object(const char *path, const uint8_t *data, size_t len, fkex_kind kind, int armor)
+{
+    int secret = kind == FKEX_KIND_MASTER_KEY || kind == FKEX_KIND_USER_KEY;
+    char *text = NULL;
+    size_t textlen = 0;
+    int fd, rc = 0;
+
+    if (armor) {
+        fkex_err err = fkex_armor_encode(&text, &textlen, fkex_kind_armor(kind), data, len);
+        if (err != FKEX_OK)
+            return cli_fail(err, "armor"), -1;
+        data = (const uint8_t *)text;
+        len = textlen;
+    }
+    if (strcmp(path, "-") == 0) {
+        if (!armor && isatty(STDOUT_FILENO)) {
+            cli_error("refusing to write binary output to a terminal");
+            cli_hint("use -a for text armor, or -o FILE");
+            rc = -1;
+        } else if (write_fd_all(STDOUT_FILENO, data, len) != 0) {
+            cli_error("cannot write to standard output: %s", strerror(errno));
+            rc = -1;
+        }
+    } else {
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL, secret ? 0600 : 0644);
+        if (fd < 0) {
+            cli_error("cannot create %s: %s", path, strerror(errno));
+            if (errno == EEXIST)
+                cli_hint("fkex never overwrites a file; remove it or choose another name");
+            rc = -1;
+        } else {
+            if (write_fd_all(fd, data, len) != 0 || fsync(fd) != 0) {
+                cli_error("cannot write %s: %s", path, strerror(errno));
+                rc = -1;
+            }
+            if (close(fd) != 0 && rc == 0) {
+                cli_error("cannot write %s: %s", path, strerror(errno));
+                rc = -1;
+            }
+            if (rc != 0)
+                unlink(path);
+        }
+    }
+    if (text)
+        fkex_abe_bytes_free((uint8_t *)text, textlen);
+    return rc;
+}
+
+/* ---- outputs that appear whole ------------------------------------------ */
+
+int cli_output_open(cli_output *o, const char *path)
+{
+    memset(o, 0, sizeof *o);
+    if (strcmp(path, "-") == 0) {
+        o->f = stdout;
+        return 0;
+    }
+    size_t n = strlen(path);
+    o->path = strdup(path);
+    o->tmp = malloc(n + 16);
+    if (!o->path || !o->tmp) {
+        cli_error("out of memory");
+        cli_output_abort(o);
+        return -1;
+    }
+    memcpy(o->tmp, path, n);
+    memcpy(o->tmp + n, ".fkex-XXXXXX", 13);
+    int fd = mkstemp(o->tmp);
+    if (fd < 0) {
+        cli_error("cannot create a file next to %s: %s", path, strerror(errno));
+        free(o->tmp);
+        o->tmp = NULL;
+        cli_output_abort(o);
+        return -1;
+    }
+    o->f = fdopen(fd, "wb");
+    if (!o->f) {
+        close(fd);
+        cli_output_abort(o);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_output_commit(cli_output *o)
+{
+    int rc = 0;
+    if (!o->path) {
+        if (fflush(stdout) != 0) {
+            cli_error("cannot write to standard output: %s", strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    mode_t mask = umask(0);
+    umask(mask);
+    if (fflush(o->f) != 0 || fchmod(fileno(o->f), 0666 & ~mask) != 0 || fsync(fileno(o->f)) != 0) {
+        cli_error("cannot write %s: %s", o->path, strerror(errno));
+        rc = -1;
+    }
+    if (fclose(o->f) != 0 && rc == 0) {
+        cli_error("cannot write %s: %s", o->path, strerror(errno));
+        rc = -1;
+    }
+    o->f = NULL;
+    if (rc == 0 && rename(o->tmp, o->path) != 0) {
+        cli_error("cannot create %s: %s", o->path, strerror(errno));
+        rc = -1;
+    }
+    if (rc != 0)
+        unlink(o->tmp);
+    free(o->tmp);
+    free(o->path);
+    o->tmp = o->path = NULL;
+    return rc;
+}
+
+void cli_output_abort(cli_output *o)
+{
+    if (o->f && o->f != stdout)
+        fclose(o->f);
+    if (o->tmp)
+        unlink(o->tmp);
+    free(o->tmp);
+    free(o->path);
+    memset(o, 0, sizeof *o);
+}
