@@ -1,0 +1,61 @@
+#!/bin/sh
+# `make test`: the whole suite twice, normally and under AddressSanitizer +
+# UndefinedBehaviorSanitizer, then every libFuzzer target over its checked-in
+# corpus. Ends with one line: "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+
+passed=0
+failed=0
+
+# run_suite LABEL TESTS FKEX: runs a test binary, adds its counts.
+run_suite() {
+    echo "==> test suite ($1)"
+    out=$(FKEX_BIN="$3" "$2" | tail -n 1)
+    echo "$1: $out"
+    p=$(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+    f=$(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+    if [ -z "$p" ]; then
+        echo "$1: the runner crashed or printed no summary"
+        failed=$((failed + 1))
+        return
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+}
+
+run_suite normal build/fkex-tests ./fkex
+
+echo "==> building under ASan and UBSan"
+if make -s BUILD=build/asan SAN=1 build/asan/fkex build/asan/fkex-tests; then
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        run_suite sanitized build/asan/fkex-tests build/asan/fkex
+else
+    echo "sanitized build failed"
+    failed=$((failed + 1))
+fi
+
+echo "==> fuzz targets over their corpora"
+if make -s fuzz; then
+    for src in fuzz/*.c; do
+        name=$(basename "$src" .c)
+        corpus="fuzz/corpus/${name#fuzz_}"
+        if [ ! -d "$corpus" ] || [ -z "$(ls "$corpus")" ]; then
+            echo "fuzz $name: no corpus in $corpus"
+            failed=$((failed + 1))
+        elif "build/fuzz/$name" -runs=0 "$corpus" >"build/fuzz/$name.log" 2>&1; then
+            echo "fuzz $name: $(ls "$corpus" | wc -l) inputs ok"
+            passed=$((passed + 1))
+        else
+            echo "fuzz $name: FAILED (see build/fuzz/$name.log)"
+            tail -n 20 "build/fuzz/$name.log"
+            failed=$((failed + 1))
+        fi
+    done
+else
+    echo "fuzz build failed"
+    failed=$((failed + 1))
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
