@@ -30,7 +30,7 @@ typedef struct {
     /* Precomputed for encryption and key generation (not encoded). */
     fkex_g1_fixed g1_table, g1a_table;
     fkex_g2_fixed g2_table;
-    fkex_gt_table y_table;
+    fkex_gt_fixed y_table;
 } waters_mpk;
 
 typedef struct {
@@ -74,7 +74,7 @@ static void mpk_tables(waters_mpk *mpk)
     fkex_g1_fixed_init(&mpk->g1_table, &g1);
     fkex_g1_fixed_init(&mpk->g1a_table, &mpk->g1a);
     fkex_g2_fixed_init(&mpk->g2_table, &g2);
-    fkex_gt_table_init(&mpk->y_table, &mpk->y);
+    fkex_gt_fixed_init(&mpk->y_table, &mpk->y);
 }
 
 static void mpk_from_msk(void *mpk_, const void *msk_)
@@ -142,6 +142,8 @@ static fkex_err encap(fkex_gt *z, void *ct_, const void *mpk_, const fkex_lsss *
     fkex_g2 d[16];
     const blst_p1 *cp[16];
     const blst_p2 *dp[16];
+    blst_p1_affine ca[16];
+    blst_p2_affine da[16];
     size_t cols = lsss->cols;
 
     /* v is small for most policies; large thresholds can make it long. */
@@ -154,7 +156,7 @@ static fkex_err encap(fkex_gt *z, void *ct_, const void *mpk_, const fkex_lsss *
 
     fkex_g1_fixed_mul(&c0, &mpk->g1_table, &v[0]);          /* C' = g1^s */
     blst_p1_to_affine(&ct->c0, &c0);
-    fkex_gt_pow_table(z, &mpk->y_table, &v[0]);              /* Z = Y^s */
+    fkex_gt_fixed_pow(z, &mpk->y_table, &v[0]);              /* Z = Y^s */
 
     for (size_t done = 0; done < lsss->rows;) {
         size_t batch = lsss->rows - done < 16 ? lsss->rows - done : 16;
@@ -179,9 +181,12 @@ static fkex_err encap(fkex_gt *z, void *ct_, const void *mpk_, const fkex_lsss *
             cp[j] = &c[j];
             dp[j] = &d[j];
         }
+        /* One inversion per batch (Montgomery's trick) instead of per point. */
+        blst_p1s_to_affine(ca, cp, batch);
+        blst_p2s_to_affine(da, dp, batch);
         for (size_t j = 0; j < batch; j++) {
-            blst_p1_to_affine(&ct->row[done + j].c, cp[j]);
-            blst_p2_to_affine(&ct->row[done + j].d, dp[j]);
+            ct->row[done + j].c = ca[j];
+            ct->row[done + j].d = da[j];
         }
         done += batch;
     }

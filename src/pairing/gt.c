@@ -25,21 +25,22 @@ static void gt_select(fkex_gt *out, const fkex_gt table[16], unsigned index)
     sodium_memzero(acc, sizeof acc);
 }
 
-void fkex_gt_table_init(fkex_gt_table *t, const fkex_gt *a)
+static void powers(fkex_gt power[16], const fkex_gt *a)
 {
-    fkex_gt_one(&t->power[0]);
+    fkex_gt_one(&power[0]);
     for (int i = 1; i < 16; i++)
-        blst_fp12_mul(&t->power[i], &t->power[i - 1], a);
+        blst_fp12_mul(&power[i], &power[i - 1], a);
 }
 
-/* a^k, left to right over 4-bit windows of k (64 windows of 256 bits): four
- * cyclotomic squarings (Granger-Scott, valid because a is in GT) and one
+/* a^k, left to right over the 64 4-bit windows of k: four cyclotomic
+ * squarings (Granger-Scott, valid because a is in GT) and one
  * multiplication by power[window] per window, whatever the window's value. */
-void fkex_gt_pow_table(fkex_gt *out, const fkex_gt_table *t, const fkex_fr *k)
+void fkex_gt_pow(fkex_gt *out, const fkex_gt *a, const fkex_fr *k)
 {
-    fkex_gt acc, pick;
+    fkex_gt power[16], acc, pick;
     uint8_t le[32];
 
+    powers(power, a);
     fkex_fr_to_scalar_le(le, k);
     fkex_gt_one(&acc);
     for (int byte = 31; byte >= 0; byte--) {
@@ -47,7 +48,42 @@ void fkex_gt_pow_table(fkex_gt *out, const fkex_gt_table *t, const fkex_fr *k)
             unsigned window = (le[byte] >> (4 * half)) & 0xf;
             for (int s = 0; s < 4; s++)
                 blst_fp12_cyclotomic_sqr(&acc, &acc);
-            gt_select(&pick, t->power, window);
+            gt_select(&pick, power, window);
+            blst_fp12_mul(&acc, &acc, &pick);
+        }
+    }
+    *out = acc;
+    sodium_memzero(le, sizeof le);
+    sodium_memzero(power, sizeof power);
+    sodium_memzero(&acc, sizeof acc);
+    sodium_memzero(&pick, sizeof pick);
+}
+
+void fkex_gt_fixed_init(fkex_gt_fixed *t, const fkex_gt *a)
+{
+    fkex_gt base = *a;
+    for (int j = 0; j < 8; j++) {
+        if (j > 0)
+            for (int s = 0; s < 32; s++)
+                blst_fp12_cyclotomic_sqr(&base, &base);
+        powers(t->power[j], &base);
+    }
+}
+
+void fkex_gt_fixed_pow(fkex_gt *out, const fkex_gt_fixed *t, const fkex_fr *k)
+{
+    fkex_gt acc, pick;
+    uint8_t le[32];
+
+    fkex_fr_to_scalar_le(le, k);
+    fkex_gt_one(&acc);
+    /* Window w (from the top) of every limb j: limb j is le[4j .. 4j+3]. */
+    for (int w = 7; w >= 0; w--) {
+        for (int s = 0; s < 4; s++)
+            blst_fp12_cyclotomic_sqr(&acc, &acc);
+        for (int j = 0; j < 8; j++) {
+            unsigned window = (le[4 * j + w / 2] >> (4 * (w % 2))) & 0xf;
+            gt_select(&pick, t->power[j], window);
             blst_fp12_mul(&acc, &acc, &pick);
         }
     }
@@ -55,14 +91,6 @@ void fkex_gt_pow_table(fkex_gt *out, const fkex_gt_table *t, const fkex_fr *k)
     sodium_memzero(le, sizeof le);
     sodium_memzero(&acc, sizeof acc);
     sodium_memzero(&pick, sizeof pick);
-}
-
-void fkex_gt_pow(fkex_gt *out, const fkex_gt *a, const fkex_fr *k)
-{
-    fkex_gt_table t;
-    fkex_gt_table_init(&t, a);
-    fkex_gt_pow_table(out, &t, k);
-    sodium_memzero(&t, sizeof t);
 }
 
 /* blst_bendian_from_fp12 writes, for i = 0..2 and j = 0..1, the two Fp

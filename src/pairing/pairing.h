@@ -96,12 +96,16 @@ void fkex_gt_mul(fkex_gt *out, const fkex_gt *a, const fkex_gt *b);
 int fkex_gt_equal(const fkex_gt *a, const fkex_gt *b);
 /* a^k by cyclotomic squaring with a fixed 4-bit window and a constant-time
  * table scan: the same sequence of operations for every k. a must be in GT.
- * fkex_gt_pow_table takes the window table a^0..a^15 precomputed, for a
- * fixed base. */
-typedef struct { fkex_gt power[16]; } fkex_gt_table;
-void fkex_gt_table_init(fkex_gt_table *t, const fkex_gt *a);
-void fkex_gt_pow_table(fkex_gt *out, const fkex_gt_table *t, const fkex_fr *k);
+ * ~256 squarings and 64 multiplications. */
 void fkex_gt_pow(fkex_gt *out, const fkex_gt *a, const fkex_fr *k);
+
+/* Fixed base: the same comb as G1/G2. With a_j = a^(2^(32 j)) and k_j the
+ * 32-bit limbs of k, a^k = prod_j a_j^k_j: 32 shared squarings and 64
+ * multiplications by entries picked in constant time from 16-entry tables
+ * (73 KiB in all). */
+typedef struct { fkex_gt power[8][16]; } fkex_gt_fixed;
+void fkex_gt_fixed_init(fkex_gt_fixed *t, const fkex_gt *a);
+void fkex_gt_fixed_pow(fkex_gt *out, const fkex_gt_fixed *t, const fkex_fr *k);
 void fkex_gt_to_bytes(uint8_t out[576], const fkex_gt *a);
 /* Canonical (every coordinate < p) and in the order-r subgroup. */
 fkex_err fkex_gt_from_bytes(fkex_gt *out, const uint8_t in[576]) FKEX_WUR;
