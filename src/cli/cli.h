@@ -33,6 +33,10 @@ void cli_policy_error(const char *text, const fkex_policy_error *perr);
 /* Reads a whole object file ("-" is stdin), removing armor if present, and
  * checks that it is an fkex object. On failure prints why and returns -1. */
 int cli_read_object(uint8_t **data, size_t *len, fkex_header *h, const char *path);
+int cli_read_object_from(uint8_t **data, size_t *len, fkex_header *h, fkex_source *src,
+                         const char *name);
+/* "a user key", "public parameters": for sentences. */
+const char *cli_kind_phrase(fkex_kind kind);
 /* Loads public parameters from a public-parameters file, a user key or a
  * master key (each carries them). */
 int cli_load_mpk(fkex_abe_mpk **mpk, const char *path);
@@ -65,8 +69,9 @@ void cli_file_source_peek(cli_file_source *s);
 void cli_file_sink_init(cli_file_sink *s, FILE *f);
 
 /* An output file that appears only when complete: written to a temporary
- * file in the same directory, renamed into place by commit, removed by
- * abort. path "-" is stdout, where nothing can be taken back. */
+ * file in the same directory, linked into place by commit (never over an
+ * existing file), removed by abort. path "-" is stdout, where nothing can
+ * be taken back. */
 typedef struct {
     FILE *f;
     char *path, *tmp;
@@ -77,5 +82,7 @@ int cli_output_commit(cli_output *o);
 void cli_output_abort(cli_output *o);
 
 int cli_is_help(const char *arg);
+/* 1 if both paths name the same existing file (links included). */
+int cli_same_file(const char *a, const char *b);
 
 #endif

@@ -7,16 +7,9 @@
 #include "cli/cli.h"
 #include "cli/ctfile.h"
 
-int cli_ctfile_open(cli_ctfile *c, const char *path, fkex_abe_ct **ct)
+int cli_ctfile_begin(cli_ctfile *c, const char *path)
 {
-    uint8_t head[FKEX_HEADER_BYTES];
-    uint8_t *obj = NULL;
-    size_t got;
-    fkex_header h;
-    fkex_err err;
-
     memset(c, 0, sizeof *c);
-    *ct = NULL;
     c->f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!c->f) {
         cli_error("cannot open %s: %s", path, strerror(errno));
@@ -25,6 +18,34 @@ int cli_ctfile_open(cli_ctfile *c, const char *path, fkex_abe_ct **ct)
     cli_file_source_init(&c->file, c->f);
     cli_file_source_peek(&c->file);
     c->src = &c->file.source;
+    return 0;
+}
+
+int cli_ctfile_is_ciphertext(const cli_ctfile *c)
+{
+    static const char armor[] = "-----BEGIN FKEX CIPHERTEXT-----";
+    const uint8_t *p = c->file.peek;
+    size_t n = c->file.npeek;
+    if (n >= 6 && memcmp(p, "FKEX", 4) == 0)
+        return p[5] == FKEX_KIND_CIPHERTEXT;
+    return n >= sizeof armor - 1 && memcmp(p, armor, sizeof armor - 1) == 0;
+}
+
+int cli_ctfile_open(cli_ctfile *c, const char *path, fkex_abe_ct **ct)
+{
+    int rc = cli_ctfile_begin(c, path);
+    return rc ? rc : cli_ctfile_read(c, path, ct);
+}
+
+int cli_ctfile_read(cli_ctfile *c, const char *path, fkex_abe_ct **ct)
+{
+    uint8_t head[FKEX_HEADER_BYTES];
+    uint8_t *obj = NULL;
+    size_t got;
+    fkex_header h;
+    fkex_err err;
+
+    *ct = NULL;
     if (fkex_armor_detect(c->file.peek, c->file.npeek)) {
         if ((err = fkex_armor_reader_begin(&c->armor, &c->file.source)) != FKEX_OK) {
             cli_error("%s: bad armor: %s", path, fkex_strerror(err));
@@ -49,11 +70,17 @@ int cli_ctfile_open(cli_ctfile *c, const char *path, fkex_abe_ct **ct)
         return EXIT_DENIED;
     }
     if ((err = fkex_header_decode(&h, head)) != FKEX_OK) {
-        cli_error("%s: %s", path, fkex_strerror(err));
-        return EXIT_USAGE;
+        if (err == FKEX_ERR_UNSUPPORTED) {
+            cli_error("%s: %s", path, fkex_strerror(err));
+            cli_hint("it may come from a newer version of fkex");
+            return EXIT_USAGE;
+        }
+        cli_error("%s: the ciphertext is corrupt or has been tampered with (%s)", path,
+                  fkex_strerror(err));
+        return EXIT_DENIED;
     }
     if (h.kind != FKEX_KIND_CIPHERTEXT) {
-        cli_error("%s is a %s, not a ciphertext", path, fkex_kind_name(h.kind));
+        cli_error("%s is %s, not a ciphertext", path, cli_kind_phrase(h.kind));
         return EXIT_USAGE;
     }
     if (!(obj = malloc(sizeof head + h.body_len))) {

@@ -13,8 +13,14 @@ typedef struct {
     fkex_source *src;
 } cli_ctfile;
 
-/* Returns 0, or the exit code after printing why. */
+/* Each returns 0, or the exit code after printing why. open = begin + read. */
 int cli_ctfile_open(cli_ctfile *c, const char *path, fkex_abe_ct **ct);
+/* Opens path ("-" is stdin) and reads ahead a few bytes, kept for replay. */
+int cli_ctfile_begin(cli_ctfile *c, const char *path);
+/* 1 if the bytes read ahead start a ciphertext, binary or armored. */
+int cli_ctfile_is_ciphertext(const cli_ctfile *c);
+/* Reads and validates the ciphertext object. */
+int cli_ctfile_read(cli_ctfile *c, const char *path, fkex_abe_ct **ct);
 void cli_ctfile_close(cli_ctfile *c);
 
 #endif

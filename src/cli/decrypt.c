@@ -49,6 +49,11 @@ int decrypt_main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
+    if (strcmp(in, "-") != 0 && strcmp(out, "-") != 0 && cli_same_file(in, out)) {
+        cli_error("the output %s is the input", out);
+        cli_hint("fkex never overwrites its input");
+        goto out;
+    }
     if (cli_load_key(&sk, key_path) != 0)
         goto out;
     if ((rc = cli_ctfile_open(&file, in, &ct)) != 0)

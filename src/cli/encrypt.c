@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include "cli/cli.h"
 #include "cli/attrs.h"
@@ -22,12 +21,6 @@ static void usage(FILE *f)
                "  -v, --valid-at MONTH  also require keys not expired before MONTH (YYYY-MM)\n"
                "  -a, --armor           text armor (needed to write to a terminal)\n"
                "  -o, --output OUT      the encrypted file; it appears only when complete\n");
-}
-
-static int same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 int encrypt_main(int argc, char **argv)
@@ -93,7 +86,7 @@ int encrypt_main(int argc, char **argv)
             goto out;
         }
     }
-    if (strcmp(in, "-") != 0 && strcmp(out, "-") != 0 && same_file(in, out)) {
+    if (strcmp(in, "-") != 0 && strcmp(out, "-") != 0 && cli_same_file(in, out)) {
         cli_error("the output %s is the input", out);
         cli_hint("fkex never overwrites its input");
         goto out;

@@ -26,20 +26,18 @@ static void common(fkex_kind kind, uint8_t scheme, const uint8_t fp[FKEX_FINGERP
     printf("authority:  %s\n", text);
 }
 
-static int inspect_ciphertext(const char *path)
+/* The ciphertext object is decoded (validated); the payload is only counted. */
+static int inspect_ciphertext(cli_ctfile *file, const char *path)
 {
-    cli_ctfile file;
     fkex_abe_ct *ct = NULL;
     uint8_t fp[FKEX_FINGERPRINT_BYTES], buf[65536];
     const uint8_t *bytes;
     size_t len, got, payload = 0;
-    int rc = cli_ctfile_open(&file, path, &ct);
-    if (rc != 0) {
-        cli_ctfile_close(&file);
+    int rc = cli_ctfile_read(file, path, &ct);
+    if (rc != 0)
         return rc;
-    }
     do {
-        if (file.src->read(file.src, buf, sizeof buf, &got) != FKEX_OK) {
+        if (file->src->read(file->src, buf, sizeof buf, &got) != FKEX_OK) {
             cli_error("%s: cannot read the payload", path);
             rc = EXIT_USAGE;
             break;
@@ -58,7 +56,6 @@ static int inspect_ciphertext(const char *path)
                len + payload, len, payload);
     }
     fkex_abe_ct_free(ct);
-    cli_ctfile_close(&file);
     return rc;
 }
 
@@ -82,16 +79,51 @@ static void print_key(const fkex_abe_key *key)
         printf("expires:    never (no expiry attribute)\n");
 }
 
+/* Keys and parameters are small objects: decode them whole. */
+static fkex_err inspect_object(const uint8_t *data, size_t len, const fkex_header *h)
+{
+    fkex_err err = FKEX_ERR_WRONG_KIND;
+    if (h->kind == FKEX_KIND_PUBLIC_PARAMS) {
+        fkex_abe_mpk *mpk;
+        if ((err = fkex_abe_mpk_decode(&mpk, data, len)) == FKEX_OK) {
+            common(h->kind, h->scheme, h->fingerprint);
+            fkex_abe_mpk_free(mpk);
+        }
+    } else if (h->kind == FKEX_KIND_MASTER_KEY) {
+        fkex_abe_msk *msk;
+        if ((err = fkex_abe_msk_decode(&msk, data, len)) == FKEX_OK) {
+            common(h->kind, h->scheme, h->fingerprint);
+            printf("secret:     yes (not shown); it issues every key of this authority\n");
+            fkex_abe_msk_free(msk);
+        }
+    } else if (h->kind == FKEX_KIND_USER_KEY) {
+        fkex_abe_key *key;
+        if ((err = fkex_abe_key_decode(&key, data, len)) == FKEX_OK) {
+            common(h->kind, h->scheme, h->fingerprint);
+            print_key(key);
+            printf("secret:     yes (not shown)\n");
+            fkex_abe_key_free(key);
+        }
+    }
+    if (err == FKEX_OK)
+        printf("size:       %zu bytes\n", len);
+    return err;
+}
+
 int inspect_main(int argc, char **argv)
 {
+    static const struct option opts[] = {
+        { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
+    };
     const char *path = "-";
+    cli_ctfile file;
     uint8_t *data;
     size_t len;
     fkex_header h;
-    fkex_err err = FKEX_OK;
-    int c;
+    int c, rc;
 
-    while ((c = getopt(argc, argv, "h")) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'h') {
             usage(stdout);
             return 0;
@@ -99,84 +131,24 @@ int inspect_main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (argc > 1 && cli_is_help(argv[1])) {
-        usage(stdout);
-        return 0;
-    }
     if (optind < argc)
         path = argv[optind++];
     if (optind != argc) {
         cli_error("unexpected argument '%s'", argv[optind]);
         return EXIT_USAGE;
     }
-
-    /* A ciphertext can be a large file: stream it. Other objects are small. */
-    {
-        FILE *f = strcmp(path, "-") == 0 ? NULL : fopen(path, "rb");
-        uint8_t peek[64];
-        size_t n = f ? fread(peek, 1, sizeof peek, f) : 0;
-        int is_ct = 0;
-        if (f) {
-            if (n >= 6 && memcmp(peek, "FKEX", 4) == 0)
-                is_ct = peek[5] == FKEX_KIND_CIPHERTEXT;
-            else if (fkex_armor_detect(peek, n))
-                is_ct = n >= 26 && memcmp(peek, "-----BEGIN FKEX CIPHERTEXT", 26) == 0;
-            fclose(f);
-            if (is_ct)
-                return inspect_ciphertext(path);
-        }
+    /* A ciphertext can be a large file, so it is streamed, not read whole. */
+    if ((rc = cli_ctfile_begin(&file, path)) != 0)
+        return rc;
+    if (cli_ctfile_is_ciphertext(&file)) {
+        rc = inspect_ciphertext(&file, path);
+    } else if (cli_read_object_from(&data, &len, &h, &file.file.source, path) != 0) {
+        rc = EXIT_USAGE;
+    } else {
+        fkex_err err = inspect_object(data, len, &h);
+        fkex_abe_bytes_free(data, len);
+        rc = err == FKEX_OK ? 0 : cli_fail(err, path);
     }
-    if (cli_read_object(&data, &len, &h, path) != 0)
-        return EXIT_USAGE;
-    switch (h.kind) {
-    case FKEX_KIND_PUBLIC_PARAMS: {
-        fkex_abe_mpk *mpk;
-        if ((err = fkex_abe_mpk_decode(&mpk, data, len)) == FKEX_OK) {
-            common(h.kind, h.scheme, h.fingerprint);
-            printf("size:       %zu bytes\n", len);
-            fkex_abe_mpk_free(mpk);
-        }
-        break;
-    }
-    case FKEX_KIND_MASTER_KEY: {
-        fkex_abe_msk *msk;
-        if ((err = fkex_abe_msk_decode(&msk, data, len)) == FKEX_OK) {
-            common(h.kind, h.scheme, h.fingerprint);
-            printf("secret:     yes (not shown); it issues every key of this authority\n");
-            printf("size:       %zu bytes\n", len);
-            fkex_abe_msk_free(msk);
-        }
-        break;
-    }
-    case FKEX_KIND_USER_KEY: {
-        fkex_abe_key *key;
-        if ((err = fkex_abe_key_decode(&key, data, len)) == FKEX_OK) {
-            common(h.kind, h.scheme, h.fingerprint);
-            print_key(key);
-            printf("secret:     yes (not shown)\n");
-            printf("size:       %zu bytes\n", len);
-            fkex_abe_key_free(key);
-        }
-        break;
-    }
-    case FKEX_KIND_CIPHERTEXT: {
-        /* Read from stdin: the object was read whole; validate it. */
-        fkex_abe_ct *ct;
-        size_t objlen = FKEX_HEADER_BYTES + h.body_len;
-        err = len < objlen ? FKEX_ERR_TRUNCATED : fkex_abe_ct_decode(&ct, data, objlen);
-        if (err == FKEX_OK) {
-            common(h.kind, h.scheme, h.fingerprint);
-            printf("policy:     %s\n", fkex_abe_ct_policy(ct));
-            printf("rows:       %zu\n", fkex_abe_ct_rows(ct));
-            printf("size:       %zu bytes (encapsulation %zu, encrypted payload %zu)\n",
-                   len, objlen, len - objlen);
-            fkex_abe_ct_free(ct);
-        }
-        break;
-    }
-    }
-    fkex_abe_bytes_free(data, len);
-    if (err != FKEX_OK)
-        return cli_fail(err, path);
-    return 0;
+    cli_ctfile_close(&file);
+    return rc;
 }

@@ -111,41 +111,41 @@ void cli_file_sink_init(cli_file_sink *s, FILE *f)
 
 /* ---- reading objects ------------------------------------------------------ */
 
-static int read_all(uint8_t **data, size_t *len, const char *path)
+/* Reads a whole (small) object from src; name is for messages. */
+static int read_all(uint8_t **data, size_t *len, fkex_source *src, const char *name)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     uint8_t *buf = NULL;
-    size_t n = 0, cap = 0;
-    if (!f) {
-        cli_error("cannot open %s: %s", path, strerror(errno));
-        return -1;
-    }
+    size_t n = 0, cap = 0, got;
     for (;;) {
         if (n == cap) {
             /* Objects are small; a larger file is not an object. */
             if (cap >= 2 * (size_t)FKEX_BODY_MAX) {
-                cli_error("%s is too large to be an fkex key or parameters file", path);
+                cli_error("%s is too large to be an fkex key or parameters file", name);
                 goto fail;
             }
-            cap = cap ? 2 * cap : 4096;
-            uint8_t *bigger = realloc(buf, cap);
+            size_t bigger_cap = cap ? 2 * cap : 4096;
+            uint8_t *bigger = malloc(bigger_cap);
             if (!bigger) {
-                cli_error("out of memory reading %s", path);
+                cli_error("out of memory reading %s", name);
                 goto fail;
+            }
+            /* Copy and wipe rather than realloc: this may be a key. */
+            if (buf) {
+                memcpy(bigger, buf, n);
+                sodium_memzero(buf, cap);
+                free(buf);
             }
             buf = bigger;
+            cap = bigger_cap;
         }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
+        if (src->read(src, buf + n, cap - n, &got) != FKEX_OK) {
+            cli_error("cannot read %s: %s", name, strerror(errno));
+            goto fail;
+        }
         if (got == 0)
             break;
+        n += got;
     }
-    if (ferror(f)) {
-        cli_error("cannot read %s: %s", path, strerror(errno));
-        goto fail;
-    }
-    if (f != stdin)
-        fclose(f);
     *data = buf;
     *len = n;
     return 0;
@@ -154,17 +154,16 @@ fail:
         sodium_memzero(buf, cap);
         free(buf);
     }
-    if (f != stdin)
-        fclose(f);
     return -1;
 }
 
-int cli_read_object(uint8_t **data, size_t *len, fkex_header *h, const char *path)
+int cli_read_object_from(uint8_t **data, size_t *len, fkex_header *h, fkex_source *src,
+                         const char *name)
 {
     uint8_t *raw;
     size_t rawlen;
     fkex_err err;
-    if (read_all(&raw, &rawlen, path) != 0)
+    if (read_all(&raw, &rawlen, src, name) != 0)
         return -1;
     if (fkex_armor_detect(raw, rawlen)) {
         char kind[FKEX_ARMOR_KIND_MAX + 1];
@@ -173,19 +172,19 @@ int cli_read_object(uint8_t **data, size_t *len, fkex_header *h, const char *pat
         err = fkex_armor_decode(&bin, &binlen, kind, raw, rawlen);
         fkex_abe_bytes_free(raw, rawlen);
         if (err != FKEX_OK) {
-            cli_error("%s: bad armor: %s", path, fkex_strerror(err));
+            cli_error("%s: bad armor: %s", name, fkex_strerror(err));
             return -1;
         }
         raw = bin;
         rawlen = binlen;
     }
     if (rawlen < FKEX_HEADER_BYTES || memcmp(raw, "FKEX", 4) != 0) {
-        cli_error("%s is not an fkex file", path);
+        cli_error("%s is not an fkex file", name);
         fkex_abe_bytes_free(raw, rawlen);
         return -1;
     }
     if ((err = fkex_header_decode(h, raw)) != FKEX_OK) {
-        cli_error("%s: %s", path, fkex_strerror(err));
+        cli_error("%s: %s", name, fkex_strerror(err));
         if (err == FKEX_ERR_UNSUPPORTED)
             cli_hint("it may come from a newer version of fkex");
         fkex_abe_bytes_free(raw, rawlen);
@@ -196,11 +195,39 @@ int cli_read_object(uint8_t **data, size_t *len, fkex_header *h, const char *pat
     return 0;
 }
 
+int cli_read_object(uint8_t **data, size_t *len, fkex_header *h, const char *path)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    cli_file_source src;
+    int rc;
+    if (!f) {
+        cli_error("cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    cli_file_source_init(&src, f);
+    rc = cli_read_object_from(data, len, h, &src.source, path);
+    if (f != stdin)
+        fclose(f);
+    return rc;
+}
+
+/* "a user key", "public parameters": for sentences. */
+const char *cli_kind_phrase(fkex_kind kind)
+{
+    switch (kind) {
+    case FKEX_KIND_PUBLIC_PARAMS: return "public parameters";
+    case FKEX_KIND_MASTER_KEY: return "a master key";
+    case FKEX_KIND_USER_KEY: return "a user key";
+    case FKEX_KIND_CIPHERTEXT: return "a ciphertext";
+    }
+    return "an unknown object";
+}
+
 static int expect_kind(const fkex_header *h, fkex_kind want, const char *path)
 {
     if (h->kind == want)
         return 0;
-    cli_error("%s is a %s, not a %s", path, fkex_kind_name(h->kind), fkex_kind_name(want));
+    cli_error("%s is %s, not %s", path, cli_kind_phrase(h->kind), cli_kind_phrase(want));
     return -1;
 }
 
@@ -236,7 +263,7 @@ int cli_load_mpk(fkex_abe_mpk **mpk, const char *path)
         fkex_abe_key_free(key);
         fkex_abe_msk_free(msk);
     } else {
-        cli_error("%s is a %s, not public parameters", path, fkex_kind_name(h.kind));
+        cli_error("%s is %s, not public parameters", path, cli_kind_phrase(h.kind));
         fkex_abe_bytes_free(data, len);
         return -1;
     }
@@ -367,6 +394,12 @@ int cli_write_object(const char *path, const uint8_t *data, size_t len, fkex_kin
     return rc;
 }
 
+int cli_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 /* ---- outputs that appear whole ------------------------------------------ */
 
 int cli_output_open(cli_output *o, const char *path)
@@ -375,6 +408,11 @@ int cli_output_open(cli_output *o, const char *path)
     if (strcmp(path, "-") == 0) {
         o->f = stdout;
         return 0;
+    }
+    if (access(path, F_OK) == 0) {
+        cli_error("%s already exists", path);
+        cli_hint("fkex never overwrites a file; remove it or choose another name");
+        return -1;
     }
     size_t n = strlen(path);
     o->path = strdup(path);
@@ -424,12 +462,12 @@ int cli_output_commit(cli_output *o)
         rc = -1;
     }
     o->f = NULL;
-    if (rc == 0 && rename(o->tmp, o->path) != 0) {
+    /* link() rather than rename(): it fails if the name appeared meanwhile. */
+    if (rc == 0 && link(o->tmp, o->path) != 0) {
         cli_error("cannot create %s: %s", o->path, strerror(errno));
         rc = -1;
     }
-    if (rc != 0)
-        unlink(o->tmp);
+    unlink(o->tmp);
     free(o->tmp);
     free(o->path);
     o->tmp = o->path = NULL;
