@@ -2,14 +2,14 @@
  * pairing/fixed.c: fixed-base multiplication by a comb over blst's
  * multi-point windowed multiplication.
  *
- * k B = sum_{j=0..7} k_j (2^(32 j) B), where k_j are the 32-bit limbs of k:
- * an 8-point MSM with 32-bit scalars shares 32 doublings instead of 255.
- * blst_p{1,2}s_mult_wbits gathers table entries in constant time (Booth
- * encoding, full-row scan), so the cost does not depend on k.
+ * k B = sum_j k_j (2^(LIMB_BITS j) B), where k_j are the limbs of k: a
+ * FKEX_FIXED_POINTS-point MSM with short scalars shares LIMB_BITS doublings
+ * instead of 255. blst_p{1,2}s_mult_wbits gathers table entries in constant
+ * time (Booth encoding, full-row scan), so the cost does not depend on k.
  */
 #include "inner.h"
 
-#define LIMB_BITS 32
+#define LIMB_BITS (256 / FKEX_FIXED_POINTS)
 
 static void g1_powers(blst_p1_affine aff[FKEX_FIXED_POINTS], const fkex_g1 *base)
 {
@@ -65,7 +65,7 @@ static void scalar_limbs(uint8_t le[32], const uint8_t *ptrs[FKEX_FIXED_POINTS],
 {
     fkex_fr_to_scalar_le(le, k);
     for (size_t j = 0; j < FKEX_FIXED_POINTS; j++)
-        ptrs[j] = le + 4 * j;
+        ptrs[j] = le + (LIMB_BITS / 8) * j;
 }
 
 void fkex_g1_fixed_mul(fkex_g1 *out, const fkex_g1_fixed *t, const fkex_fr *k)
