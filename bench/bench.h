@@ -4,7 +4,8 @@
  * Each figure is the median of repeated runs, in ms and in
  * pairing-equivalents: the time divided by one full pairing (Miller loop
  * and final exponentiation) measured in the same run, so that the figures
- * hold across machines.
+ * hold across machines. The pairing is timed interleaved with the operation,
+ * so that a busy machine slows both alike.
  */
 #ifndef FKEX_BENCH_H
 #define FKEX_BENCH_H
@@ -13,8 +14,9 @@
 
 double bench_now_ms(void);
 double bench_median(double *samples, size_t n);
-/* Median time of one full pairing, in ms. */
-double bench_pairing_ms(void);
+/* Times fn over runs (at most 64), interleaved with full pairings so that
+ * both see the same machine: *op_ms and *pairing_ms are the two medians. */
+void bench_time(double *op_ms, double *pairing_ms, int runs, void (*fn)(void *), void *arg);
 
 int bench_abe(int json);
 
