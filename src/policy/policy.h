@@ -18,11 +18,23 @@
  * A key carries numeric attributes as "year=5". Both sides expand them into
  * FKEX_NUMERIC_BITS "bag of bits" attributes (Bethencourt-Sahai-Waters 2007)
  * named "year#b<i>=<bit>"; '#' cannot occur in a user attribute, so the
- * expanded names never collide with user attributes.
+ * expanded names never collide with user attributes. A numeric NAME has at
+ * most FKEX_ATTR_MAX_LEN - 6 characters, so every name in a key or a matrix,
+ * expanded or not, has at most FKEX_ATTR_MAX_LEN.
  *
- * Limits: FKEX_POLICY_MAX_LEAVES leaves after expansion, FKEX_POLICY_MAX_DEPTH
- * nesting. Parsing, printing and compiling allocate (this is an edge layer);
- * everything else is pure.
+ * Canonical form: AND/OR chains are flattened; "1 of (..)" is an OR and
+ * "n of (..)" (n children) an AND, so a threshold node always has 1 < k < n;
+ * "1 of (x)" and "(x)" are x. Comparisons stay as written ("year >= 5" is
+ * not rewritten to "year > 4") and become bits only in fkex_lsss_compile.
+ * "x >= 0" and "x <= 2^64-1" mean "the key has some value for x"; "x < 0"
+ * and "x > 2^64-1" can never hold and are syntax errors.
+ *
+ * Limits: FKEX_POLICY_MAX_TEXT bytes of text, and of canonical text;
+ * FKEX_POLICY_MAX_LEAVES leaves after expansion (a comparison counts its
+ * bits, up to 64); FKEX_POLICY_MAX_DEPTH levels of nested parentheses
+ * (groups and thresholds alike), checked before the parser descends.
+ * Parsing, printing and compiling allocate (this is an edge layer); every
+ * allocation failure is FKEX_ERR_NO_MEMORY and leaks nothing.
  */
 #ifndef FKEX_POLICY_H
 #define FKEX_POLICY_H
@@ -36,29 +48,35 @@
 typedef struct fkex_policy fkex_policy;   /* parsed, canonical AST */
 
 typedef struct {
-    size_t column;        /* 1-based column of the offending character */
-    char message[128];    /* e.g. "expected ')'" */
+    size_t column;        /* 1-based byte column of the offending token;
+                             len + 1 when the text ended too early */
+    char message[128];    /* e.g. "expected ')'", no column, no newline */
 } fkex_policy_error;
 
 /* Parse text (not necessarily NUL-terminated). AND/OR chains are flattened,
  * so parse(print(p)) == p structurally. On failure *out is NULL and err
- * says where and what. */
+ * (which may be NULL) says where and what: FKEX_ERR_POLICY_SYNTAX, or
+ * FKEX_ERR_POLICY_LIMIT for the limits above. */
 fkex_err fkex_policy_parse(fkex_policy **out, const char *text, size_t len,
                            fkex_policy_error *err) FKEX_WUR;
 void fkex_policy_free(fkex_policy *p);
 /* Canonical text: lower-case keywords, single spaces, parentheses only where
- * needed. Returns a malloc'd NUL-terminated string. */
+ * needed (an OR inside an AND), ", " between threshold children. Returns a
+ * malloc'd NUL-terminated string of at most FKEX_POLICY_MAX_TEXT bytes;
+ * print(parse(print(p))) == print(p). */
 fkex_err fkex_policy_print(char **out, const fkex_policy *p) FKEX_WUR;
 int fkex_policy_equal(const fkex_policy *a, const fkex_policy *b);
 
 /* ---- attributes --------------------------------------------------------- */
 /* Checks one user attribute as it may appear in a key: "ONE",
- * "dept:telematics", or a numeric "year=5". */
+ * "dept:telematics" (the ATTRIBUTE rule), or a numeric "year=5" (NAME '='
+ * NUMBER, canonical decimal). FKEX_ERR_ATTRIBUTE if malformed. */
 fkex_err fkex_attr_check(const char *attr) FKEX_WUR;
 /* Expands key attributes into the names that carry key components: plain
  * attributes stay as they are, "year=5" becomes 64 names "year#b<i>=<bit>".
  * *out is a malloc'd array of malloc'd strings, sorted and without
- * duplicates (an error if two inputs collide). Free with fkex_attrs_free. */
+ * duplicates: FKEX_ERR_ATTRIBUTE if two inputs collide, including two
+ * values for one numeric name. Free with fkex_attrs_free. */
 fkex_err fkex_attrs_expand(char ***out, size_t *count,
                            const char *const *attrs, size_t nattrs) FKEX_WUR;
 void fkex_attrs_free(char **attrs, size_t count);
@@ -70,7 +88,12 @@ void fkex_attrs_free(char **attrs, size_t count);
  *   AND child vectors:  v||1, (0..0)||-1      (counter c grows by one)
  * A k-of-n gate (1 < k < n) gets k-1 new columns and child j = 1..n the
  * Vandermonde row v||(j, j^2, .., j^(k-1)); a 1-of-n gate is an OR and an
- * n-of-n gate an AND. The target vector is (1, 0, .., 0). Rows are sparse. */
+ * n-of-n gate an AND. The target vector is (1, 0, .., 0). Column indices
+ * are 0-based, column 0 carries the secret. Rows are sparse, with entries in
+ * increasing column order, numbered left to right as the leaves appear in
+ * the policy; comparisons expand from the top bit down. AND and OR add
+ * only coefficients 1 and -1; each row below a k-of-n gate carries k-1 more
+ * entries (a 1000-of-1024 gate is a dense 1024 x 1000 block). */
 typedef struct {
     uint32_t col;
     fkex_fr value;
@@ -89,7 +112,8 @@ typedef struct {
 fkex_err fkex_lsss_compile(fkex_lsss **out, const fkex_policy *p) FKEX_WUR;
 void fkex_lsss_free(fkex_lsss *l);
 
-/* lambda_i = M_i . v for every row; v has l->cols entries (v_1 = secret). */
+/* lambda_i = M_i . v for every row; v has l->cols entries (v[0] = secret).
+ * O(entries). */
 void fkex_lsss_share(fkex_fr *lambda, const fkex_lsss *l, const fkex_fr *v);
 
 /* A minimal satisfying set: rows I, for each the index of the matching key
@@ -104,8 +128,13 @@ typedef struct {
     int all_one;
 } fkex_lsss_solution;
 
-/* key_attrs: the key's expanded names, sorted (as fkex_attrs_expand gives).
- * Returns FKEX_ERR_POLICY_UNSATISFIED when no subset satisfies the policy. */
+/* key_attrs: the key's expanded names, strictly increasing by strcmp (as
+ * fkex_attrs_expand gives; FKEX_ERR_ARGUMENT otherwise). Returns
+ * FKEX_ERR_POLICY_UNSATISFIED when no subset satisfies the policy; on any
+ * error *sol is all zero and owns nothing. Rows come out in increasing
+ * order; omega_i is the product of the Lagrange coefficients at 0 of the
+ * threshold gates above row i. Iterative: O(rows log nkey + sum of k^2 over
+ * the threshold gates). */
 fkex_err fkex_lsss_satisfy(fkex_lsss_solution *sol, const fkex_lsss *l,
                            const char *const *key_attrs, size_t nkey) FKEX_WUR;
 void fkex_lsss_solution_free(fkex_lsss_solution *sol);
