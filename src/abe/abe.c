@@ -17,10 +17,14 @@
 #include <stdlib.h>
 #include "inner.h"
 
+/* Public parameters are immutable once made, and carry precomputed tables
+ * (a few hundred KiB), so keys share their authority's copy: refs counts
+ * the holders. The library is not thread-safe across shared objects. */
 struct fkex_abe_mpk {
     const fkex_abe_scheme *scheme;
     uint8_t fp[FKEX_FINGERPRINT_BYTES];
     void *impl;
+    size_t refs;
 };
 
 struct fkex_abe_msk {
@@ -35,7 +39,7 @@ struct fkex_abe_key {
     size_t nattrs;
     char **names;                /* expanded names, sorted; one key part each */
     size_t nnames;
-    void *impl;                  /* sodium_malloc */
+    void *impl;                  /* wiped on free */
     size_t impl_size;
 };
 
@@ -124,7 +128,7 @@ static void strings_free(char **s, size_t n)
 
 void fkex_abe_mpk_free(fkex_abe_mpk *mpk)
 {
-    if (!mpk)
+    if (!mpk || --mpk->refs > 0)
         return;
     free(mpk->impl);
     free(mpk);
@@ -143,7 +147,10 @@ void fkex_abe_key_free(fkex_abe_key *key)
 {
     if (!key)
         return;
-    sodium_free(key->impl);
+    if (key->impl) {
+        sodium_memzero(key->impl, key->impl_size);
+        free(key->impl);
+    }
     fkex_abe_mpk_free(key->mpk);
     strings_free(key->attrs, key->nattrs);
     fkex_attrs_free(key->names, key->nnames);
@@ -248,6 +255,7 @@ static fkex_err mpk_alloc(fkex_abe_mpk **out, const fkex_abe_scheme *scheme)
     if (!mpk)
         return FKEX_ERR_NO_MEMORY;
     mpk->scheme = scheme;
+    mpk->refs = 1;
     if (!(mpk->impl = calloc(1, scheme->mpk_size))) {
         free(mpk);
         return FKEX_ERR_NO_MEMORY;
@@ -373,16 +381,6 @@ fkex_err fkex_abe_msk_decode(fkex_abe_msk **out, const uint8_t *in, size_t len)
 
 /* ---- user keys ------------------------------------------------------------ */
 
-static fkex_err mpk_clone(fkex_abe_mpk **out, const fkex_abe_mpk *mpk)
-{
-    fkex_err err = mpk_alloc(out, mpk->scheme);
-    if (err != FKEX_OK)
-        return err;
-    memcpy((*out)->impl, mpk->impl, mpk->scheme->mpk_size);
-    memcpy((*out)->fp, mpk->fp, 32);
-    return FKEX_OK;
-}
-
 static int strcmp_ptr(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -408,7 +406,10 @@ static fkex_err key_attrs(fkex_abe_key *key, const char *const *attrs, size_t n)
     }
     qsort(key->attrs, n, sizeof *key->attrs, strcmp_ptr);
     key->impl_size = key->mpk->scheme->key_size(key->nnames);
-    if (!(key->impl = secret_alloc(key->impl_size)))
+    /* Plain heap, wiped on free: sodium_malloc's guard pages and mlock cost
+     * more than the rest of a small key's generation. The master key keeps
+     * them. */
+    if (!(key->impl = calloc(1, key->impl_size)))
         return FKEX_ERR_NO_MEMORY;
     return FKEX_OK;
 }
@@ -421,8 +422,9 @@ fkex_err fkex_abe_keygen(fkex_abe_key **out, const fkex_abe_msk *msk,
     *out = NULL;
     if (!key)
         return FKEX_ERR_NO_MEMORY;
-    if ((err = mpk_clone(&key->mpk, msk->mpk)) != FKEX_OK ||
-        (err = key_attrs(key, attrs, nattrs)) != FKEX_OK) {
+    key->mpk = msk->mpk;
+    key->mpk->refs++;
+    if ((err = key_attrs(key, attrs, nattrs)) != FKEX_OK) {
         fkex_abe_key_free(key);
         return err;
     }
