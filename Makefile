@@ -86,16 +86,23 @@ $(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC) $(HEADERS) | deps
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FKEX_CFLAGS) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
 
+# blst is installed privately, under LIBDIR/fkex, for static linking through
+# pkg-config (libfkex.pc's Libs.private).
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR)/fkex $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/fkex $(DESTDIR)$(LIBDIR)/pkgconfig \
+		$(DESTDIR)$(INCDIR)/fkex $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(BUILD)/fkex $(DESTDIR)$(BINDIR)/fkex
 	install -m 644 $(BUILD)/libfkex.a $(DESTDIR)$(LIBDIR)/libfkex.a
+	install -m 644 deps/lib/libblst.a $(DESTDIR)$(LIBDIR)/fkex/libblst.a
 	install -m 644 include/fkex/*.h $(DESTDIR)$(INCDIR)/fkex/
 	install -m 644 docs/fkex.1 $(DESTDIR)$(MANDIR)/man1/fkex.1
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|' \
+		libfkex.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libfkex.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/fkex $(DESTDIR)$(LIBDIR)/libfkex.a $(DESTDIR)$(MANDIR)/man1/fkex.1
-	rm -rf $(DESTDIR)$(INCDIR)/fkex
+	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/libfkex.pc
+	rm -rf $(DESTDIR)$(INCDIR)/fkex $(DESTDIR)$(LIBDIR)/fkex
 
 clean:
 	rm -rf build fkex

@@ -18,6 +18,7 @@
 
 #include "fkex/error.h"
 #include "fkex/rng.h"
+#include "fkex/policy.h"
 #include "fkex/abe.h"
 
 #define FKEX_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

@@ -29,12 +29,12 @@
 #include <stdint.h>
 #include "fkex/error.h"
 #include "fkex/rng.h"
+#include "fkex/policy.h"
 
 typedef struct fkex_abe_mpk fkex_abe_mpk;
 typedef struct fkex_abe_msk fkex_abe_msk;
 typedef struct fkex_abe_key fkex_abe_key;
 typedef struct fkex_abe_ct  fkex_abe_ct;
-typedef struct fkex_policy  fkex_policy;   /* see fkex_policy_parse */
 
 typedef enum { FKEX_ABE_CPA = 1, FKEX_ABE_CCA = 2 } fkex_abe_mode;
 
