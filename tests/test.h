@@ -24,4 +24,28 @@ void test_rng(fkex_rng *rng, const char *label);
 /* Directory for scratch files of this run (created on first use). */
 const char *test_tmpdir(void);
 
+/* ---- in-memory streams, as awkward as a test wants them (tests/memio.c) -- */
+typedef struct {
+    const uint8_t *p;
+    size_t len, off;
+    size_t step;        /* at most this many bytes per read; 0 for no limit */
+    fkex_err err;       /* if set, returned by every read once off == fail_at */
+    size_t fail_at;
+    int eofs;           /* reads that reported the end */
+} mem_src;
+
+typedef struct {
+    uint8_t *p;
+    size_t len, cap;
+    size_t writes;
+    size_t fail_after;  /* if nonzero, writes fail once len would pass it */
+} mem_snk;
+
+fkex_source src_make(mem_src *m, const void *p, size_t len, size_t step);
+fkex_sink snk_make(mem_snk *m);
+fkex_err snk_write(fkex_sink *s, const uint8_t *buf, size_t len);
+void snk_free(mem_snk *m);
+/* Deterministic filler bytes (xorshift) for plaintexts. */
+void fill(uint8_t *p, size_t n, uint32_t seed);
+
 #endif

@@ -284,21 +284,22 @@ static void warn_if_exposed(const char *path)
                 path, (unsigned)(st.st_mode & 0777));
 }
 
-int cli_load_key(fkex_abe_key **key, const char *path)
+/* Reads a secret object of the given kind, warning if others can read it. */
+static int read_secret(uint8_t **data, size_t *len, const char *path, fkex_kind kind)
 {
-    uint8_t *data;
-    size_t len;
     fkex_header h;
-    fkex_err err;
-    *key = NULL;
-    if (cli_read_object(&data, &len, &h, path) != 0)
+    if (cli_read_object(data, len, &h, path) != 0)
         return -1;
-    if (expect_kind(&h, FKEX_KIND_USER_KEY, path) != 0) {
-        fkex_abe_bytes_free(data, len);
+    if (expect_kind(&h, kind, path) != 0) {
+        fkex_abe_bytes_free(*data, *len);
         return -1;
     }
     warn_if_exposed(path);
-    err = fkex_abe_key_decode(key, data, len);
+    return 0;
+}
+
+static int decoded(fkex_err err, uint8_t *data, size_t len, const char *path)
+{
     fkex_abe_bytes_free(data, len);
     if (err != FKEX_OK) {
         cli_error("%s: %s", path, fkex_strerror(err));
@@ -307,27 +308,24 @@ int cli_load_key(fkex_abe_key **key, const char *path)
     return 0;
 }
 
+int cli_load_key(fkex_abe_key **key, const char *path)
+{
+    uint8_t *data;
+    size_t len;
+    *key = NULL;
+    if (read_secret(&data, &len, path, FKEX_KIND_USER_KEY) != 0)
+        return -1;
+    return decoded(fkex_abe_key_decode(key, data, len), data, len, path);
+}
+
 int cli_load_msk(fkex_abe_msk **msk, const char *path)
 {
     uint8_t *data;
     size_t len;
-    fkex_header h;
-    fkex_err err;
     *msk = NULL;
-    if (cli_read_object(&data, &len, &h, path) != 0)
+    if (read_secret(&data, &len, path, FKEX_KIND_MASTER_KEY) != 0)
         return -1;
-    if (expect_kind(&h, FKEX_KIND_MASTER_KEY, path) != 0) {
-        fkex_abe_bytes_free(data, len);
-        return -1;
-    }
-    warn_if_exposed(path);
-    err = fkex_abe_msk_decode(msk, data, len);
-    fkex_abe_bytes_free(data, len);
-    if (err != FKEX_OK) {
-        cli_error("%s: %s", path, fkex_strerror(err));
-        return -1;
-    }
-    return 0;
+    return decoded(fkex_abe_msk_decode(msk, data, len), data, len, path);
 }
 
 /* ---- writing objects ---------------------------------------------------- */
