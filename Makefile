@@ -68,7 +68,11 @@ $(BUILD)/fkex: $(CLI_OBJ) $(BUILD)/libfkex.a
 $(BUILD)/fkex-tests: $(TEST_OBJ) $(BUILD)/libfkex.a
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libfkex.a $(LIBS)
 
-test: all
+# Constant-time checks under valgrind (tests/ctgrind/ctgrind.c).
+$(BUILD)/fkex-ctgrind: tests/ctgrind/ctgrind.c $(BUILD)/libfkex.a
+	$(CC) $(FKEX_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libfkex.a $(LIBS)
+
+test: all $(BUILD)/fkex-ctgrind
 	sh scripts/test.sh
 
 demo: all

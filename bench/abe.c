@@ -106,7 +106,7 @@ static void op_decrypt_cca(void *arg)
     fkex_abe_ct *ct;
     uint8_t key[32];
     if (fkex_abe_ct_decode(&ct, x->cca_bytes, x->cca_len) == FKEX_OK) {
-        if (fkex_abe_decap(key, x->key, ct) != FKEX_OK)
+        if (fkex_abe_decap(key, x->key, ct, FKEX_ABE_CCA) != FKEX_OK)
             fprintf(stderr, "bench: decrypt_cca failed\n");
         fkex_abe_ct_free(ct);
     }

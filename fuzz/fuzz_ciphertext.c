@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fkex_abe_ct_bytes(&b, &len, ct);
     if (len != size || memcmp(b, data, size) != 0)
         abort();
-    fkex_err err = fkex_abe_decap(k, key, ct);
+    fkex_err err = fkex_abe_decap(k, key, ct, fkex_abe_ct_mode(ct));
     if (err != FKEX_OK && err != FKEX_ERR_POLICY_UNSATISFIED && err != FKEX_ERR_WRONG_AUTHORITY &&
         err != FKEX_ERR_AUTHENTICATION)
         abort();

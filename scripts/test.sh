@@ -26,6 +26,14 @@ run_suite() {
 
 run_suite normal build/fkex-tests ./fkex
 
+echo "==> constant time: secrets marked undefined under valgrind (tests/ctgrind)"
+if valgrind -q --error-exitcode=1 --suppressions=tests/ctgrind/ctgrind.supp build/fkex-ctgrind; then
+    passed=$((passed + 1))
+else
+    echo "ctgrind: a branch or an address depends on a secret"
+    failed=$((failed + 1))
+fi
+
 echo "==> building under ASan and UBSan"
 if make -s BUILD=build/asan SAN=1 build/asan/fkex build/asan/fkex-tests; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

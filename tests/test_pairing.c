@@ -211,7 +211,7 @@ static void test_fixed_base(void)
             fkex_fr_one(&k);
             fkex_fr_neg(&k, &k);
         } else if (i < 6) {
-            /* scalars with full 32-bit limbs (all ones in each limb) */
+            /* scalars whose low bytes are all ones: every window at its maximum */
             memset(bytes, 0, sizeof bytes);
             memset(bytes + 32 - 4 * (i - 1), 0xff, 4 * (i - 1));
             bytes[0] &= 0x3f;
@@ -336,6 +336,19 @@ static void test_hash_domain_separation(void)
     CHECK(blst_p1_affine_in_g1(&aff));
     fkex_g1_hash(&b, "ATTR", (const uint8_t *)"ONE ", 4);
     CHECK(!fkex_g1_equal(&a, &b));
+    /* Purposes too long for a 255-byte tag (RFC 9380 §5.3.3) stay distinct. */
+    {
+        char p1[300], p2[300];
+        memset(p1, 'X', sizeof p1 - 1);
+        p1[sizeof p1 - 1] = '\0';
+        memcpy(p2, p1, sizeof p2);
+        p2[290] = 'Y';
+        fkex_g1_hash(&a, p1, (const uint8_t *)"ONE", 3);
+        fkex_g1_hash(&b, p2, (const uint8_t *)"ONE", 3);
+        CHECK(!fkex_g1_equal(&a, &b));
+        blst_p1_to_affine(&aff, &a);
+        CHECK(blst_p1_affine_in_g1(&aff));
+    }
 }
 
 void suite_pairing(void)

@@ -1212,8 +1212,27 @@ static void deep_policy(void)
     free(s);
 }
 
+/* A policy from a stranger cannot make the matrix arbitrarily large. */
+static void matrix_bound(void)
+{
+    char *text = malloc(16 * 1024);
+    size_t len = (size_t)sprintf(text, "1000 of (");
+    fkex_policy *p;
+    fkex_lsss *l;
+    for (int i = 0; i < 1024; i++)
+        len += (size_t)sprintf(text + len, "%sA%d", i ? ", " : "", i);
+    len += (size_t)sprintf(text + len, ")");
+    CHECK_OK(fkex_policy_parse(&p, text, len, NULL));
+    if (p) {
+        CHECK_ERR(fkex_lsss_compile(&l, p), FKEX_ERR_POLICY_LIMIT);
+        fkex_policy_free(p);
+    }
+    free(text);
+}
+
 void suite_policy(void)
 {
+    RUN(matrix_bound);
     RUN(canonical_forms);
     RUN(equality);
     RUN(random_round_trips);

@@ -86,7 +86,7 @@ static void test_known_answers(void)
     strcpy(line[3], "kem_key ");
     hex(line[3] + 8, kem, 32);
 
-    CHECK_OK(fkex_abe_decap(again, key, ct));
+    CHECK_OK(fkex_abe_decap(again, key, ct, FKEX_ABE_CCA));
     CHECK(memcmp(again, kem, 32) == 0);
 
     if (getenv("FKEX_WRITE_VECTORS")) {
@@ -276,7 +276,7 @@ static void test_random_policies(void)
             CHECK(key != NULL);
             if (!key)
                 continue;
-            fkex_err err = fkex_abe_decap(got, key, ct);
+            fkex_err err = fkex_abe_decap(got, key, ct, mode);
             if (eval(tree, has, value)) {
                 CHECK_OK(err);
                 CHECK(memcmp(got, kem, 32) == 0);
@@ -373,8 +373,8 @@ static void test_collusion(void)
     for (int mode = FKEX_ABE_CPA; mode <= FKEX_ABE_CCA; mode++) {
         fkex_abe_ct *ct;
         CHECK_OK(fkex_abe_encap(kem, &ct, mpk, p, (fkex_abe_mode)mode, &rng));
-        CHECK_ERR(fkex_abe_decap(got, alice, ct), FKEX_ERR_POLICY_UNSATISFIED);
-        CHECK_ERR(fkex_abe_decap(got, bob, ct), FKEX_ERR_POLICY_UNSATISFIED);
+        CHECK_ERR(fkex_abe_decap(got, alice, ct, (fkex_abe_mode)mode), FKEX_ERR_POLICY_UNSATISFIED);
+        CHECK_ERR(fkex_abe_decap(got, bob, ct, (fkex_abe_mode)mode), FKEX_ERR_POLICY_UNSATISFIED);
         CHECK_OK(fkex_abe_key_encode(&a, &la, alice));
         CHECK_OK(fkex_abe_key_encode(&b, &lb, bob));
         CHECK_OK(fkex_abe_key_encode(&c, &lc, carol));
@@ -383,7 +383,7 @@ static void test_collusion(void)
         memcpy(c + lc - 48, b + lb - 48, 48);      /* K_B from bob */
         CHECK_OK(fkex_abe_key_decode(&franken, c, lc));
         if (franken) {
-            fkex_err err = fkex_abe_decap(got, franken, ct);
+            fkex_err err = fkex_abe_decap(got, franken, ct, (fkex_abe_mode)mode);
             if (mode == FKEX_ABE_CCA)
                 CHECK_ERR(err, FKEX_ERR_AUTHENTICATION);
             else
@@ -391,7 +391,7 @@ static void test_collusion(void)
             fkex_abe_key_free(franken);
         }
         /* The honest key works, so the failure is the collusion's. */
-        CHECK_OK(fkex_abe_decap(got, carol, ct));
+        CHECK_OK(fkex_abe_decap(got, carol, ct, (fkex_abe_mode)mode));
         CHECK(memcmp(got, kem, 32) == 0);
         fkex_abe_bytes_free(a, la);
         fkex_abe_bytes_free(b, lb);
@@ -432,7 +432,7 @@ static void test_tampering(void)
         memcpy(copy, bytes, len);
         copy[i] ^= (uint8_t)(1u << (i % 8));
         if (fkex_abe_ct_decode(&bad, copy, len) == FKEX_OK) {
-            if (fkex_abe_decap(got, key, bad) == FKEX_OK)
+            if (fkex_abe_decap(got, key, bad, FKEX_ABE_CCA) == FKEX_OK)
                 accepted++;
             fkex_abe_ct_free(bad);
         }
@@ -448,7 +448,7 @@ static void test_tampering(void)
     CHECK_ERR(fkex_abe_ct_decode(&bad, copy, len + 1), FKEX_ERR_BAD_ENCODING);
     /* The untouched ciphertext still decrypts. */
     CHECK_OK(fkex_abe_ct_decode(&bad, bytes, len));
-    CHECK_OK(fkex_abe_decap(got, key, bad));
+    CHECK_OK(fkex_abe_decap(got, key, bad, FKEX_ABE_CCA));
     CHECK(memcmp(got, kem, 32) == 0);
     fkex_abe_ct_free(bad);
     free(copy);
@@ -542,7 +542,7 @@ static void test_wrong_authority(void)
     CHECK_OK(fkex_abe_setup(&mpk2, &msk2, "waters11", &rng));
     key2 = keygen(msk2, "ONE", &rng);
     CHECK_OK(fkex_abe_encap(kem, &ct, mpk1, p, FKEX_ABE_CCA, &rng));
-    CHECK_ERR(fkex_abe_decap(got, key2, ct), FKEX_ERR_WRONG_AUTHORITY);
+    CHECK_ERR(fkex_abe_decap(got, key2, ct, FKEX_ABE_CCA), FKEX_ERR_WRONG_AUTHORITY);
     CHECK(sodium_is_zero(got, 32));
     {
         fkex_abe_mpk *none_mpk;
@@ -576,8 +576,10 @@ static void test_kem_binding(void)
     CHECK_OK(fkex_abe_encap(k1, &c1, mpk, p, FKEX_ABE_CPA, &rng));
     CHECK_OK(fkex_abe_encap(k2, &c2, mpk, p, FKEX_ABE_CPA, &rng));
     CHECK(memcmp(k1, k2, 32) != 0);
-    CHECK_OK(fkex_abe_decap(k2, key, c1));
+    CHECK_OK(fkex_abe_decap(k2, key, c1, FKEX_ABE_CPA));
     CHECK(memcmp(k1, k2, 32) == 0);
+    /* The caller, not the ciphertext, chooses the mode. */
+    CHECK_ERR(fkex_abe_decap(k2, key, c1, FKEX_ABE_CCA), FKEX_ERR_AUTHENTICATION);
     CHECK(fkex_abe_ct_mode(c1) == FKEX_ABE_CPA);
     CHECK(strcmp(fkex_abe_ct_policy(c1), PROTOTYPE) == 0);
     CHECK(fkex_abe_ct_rows(c1) == 4);

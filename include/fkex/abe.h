@@ -48,6 +48,9 @@ typedef enum {
 #define FKEX_HEADER_BYTES 44
 #define FKEX_FINGERPRINT_BYTES 32
 #define FKEX_BODY_MAX (4u << 20)   /* no object body is larger */
+/* A key has at most this many parts: attributes, a numeric one counting
+ * 64 (so at most 64 numeric attributes, or 4096 plain ones). */
+#define FKEX_KEY_MAX_NAMES 4096
 
 /* What an object says about itself, read from its 44-byte header. */
 typedef struct {
@@ -74,9 +77,13 @@ fkex_err fkex_abe_keygen(fkex_abe_key **key, const fkex_abe_msk *msk,
                          const char *const *attrs, size_t nattrs, fkex_rng *rng) FKEX_WUR;
 fkex_err fkex_abe_encap(uint8_t key[32], fkex_abe_ct **ct, const fkex_abe_mpk *mpk,
                         const fkex_policy *policy, fkex_abe_mode mode, fkex_rng *rng) FKEX_WUR;
-/* FKEX_ERR_WRONG_AUTHORITY, FKEX_ERR_POLICY_UNSATISFIED or (CCA)
+/* The caller says which mode it accepts: a ciphertext of the other mode is
+ * FKEX_ERR_AUTHENTICATION (file tools accept only FKEX_ABE_CCA, so nobody
+ * gets a CPA decapsulation oracle from them). Otherwise
+ * FKEX_ERR_WRONG_AUTHORITY, FKEX_ERR_POLICY_UNSATISFIED or (CCA)
  * FKEX_ERR_AUTHENTICATION; key is written only on success. */
-fkex_err fkex_abe_decap(uint8_t key[32], const fkex_abe_key *sk, const fkex_abe_ct *ct) FKEX_WUR;
+fkex_err fkex_abe_decap(uint8_t key[32], const fkex_abe_key *sk, const fkex_abe_ct *ct,
+                        fkex_abe_mode mode) FKEX_WUR;
 
 /* ---- encodings (out is malloc'd; secret encodings are wiped by
  * fkex_abe_bytes_free) -------------------------------------------------- */

@@ -225,7 +225,7 @@ static fkex_err unwrap(fkex_header *h, fkex_reader *body, const uint8_t *in, siz
 }
 
 /* fingerprint = SHA-256("fkex v1 authority" || 0 || scheme || curve || mpk body) */
-static void mpk_fingerprint(fkex_abe_mpk *mpk)
+static fkex_err mpk_fingerprint(fkex_abe_mpk *mpk)
 {
     fkex_writer w;
     crypto_hash_sha256_state st;
@@ -233,12 +233,17 @@ static void mpk_fingerprint(fkex_abe_mpk *mpk)
     const uint8_t ids[2] = { mpk->scheme->id, FKEX_CURVE_BLS12_381 };
     fkex_writer_init(&w);
     mpk->scheme->mpk_encode(&w, mpk->impl);
+    if (w.failed) {
+        fkex_writer_free(&w);
+        return FKEX_ERR_NO_MEMORY;
+    }
     crypto_hash_sha256_init(&st);
     crypto_hash_sha256_update(&st, (const uint8_t *)label, sizeof label);
     crypto_hash_sha256_update(&st, ids, 2);
     crypto_hash_sha256_update(&st, w.buf, w.len);
     crypto_hash_sha256_final(&st, mpk->fp);
     fkex_writer_free(&w);
+    return FKEX_OK;
 }
 
 fkex_err fkex_abe_mpk_encode(uint8_t **out, size_t *len, const fkex_abe_mpk *mpk)
@@ -276,11 +281,10 @@ fkex_err fkex_abe_mpk_decode(fkex_abe_mpk **out, const uint8_t *in, size_t len)
     if ((err = mpk_alloc(&mpk, scheme_by_id(h.scheme))) != FKEX_OK)
         return err;
     if ((err = mpk->scheme->mpk_decode(mpk->impl, &r)) == FKEX_OK &&
-        (err = fkex_reader_end(&r)) == FKEX_OK) {
-        mpk_fingerprint(mpk);
-        if (sodium_memcmp(mpk->fp, h.fingerprint, 32) != 0)
-            err = FKEX_ERR_BAD_ENCODING;
-    }
+        (err = fkex_reader_end(&r)) == FKEX_OK &&
+        (err = mpk_fingerprint(mpk)) == FKEX_OK &&
+        sodium_memcmp(mpk->fp, h.fingerprint, 32) != 0)
+        err = FKEX_ERR_BAD_ENCODING;
     if (err != FKEX_OK) {
         fkex_abe_mpk_free(mpk);
         return err;
@@ -295,8 +299,7 @@ static fkex_err msk_finish(fkex_abe_msk *msk)
     if (err != FKEX_OK)
         return err;
     msk->scheme->mpk_from_msk(msk->mpk->impl, msk->impl);
-    mpk_fingerprint(msk->mpk);
-    return FKEX_OK;
+    return mpk_fingerprint(msk->mpk);
 }
 
 static fkex_err msk_alloc(fkex_abe_msk **out, const fkex_abe_scheme *scheme)
@@ -397,6 +400,9 @@ static fkex_err key_attrs(fkex_abe_key *key, const char *const *attrs, size_t n)
             return err;
     if ((err = fkex_attrs_expand(&key->names, &key->nnames, attrs, n)) != FKEX_OK)
         return err;
+    /* 48 B per name: the bound keeps every key well under FKEX_BODY_MAX. */
+    if (key->nnames > FKEX_KEY_MAX_NAMES)
+        return FKEX_ERR_POLICY_LIMIT;
     if (!(key->attrs = calloc(n ? n : 1, sizeof *key->attrs)))
         return FKEX_ERR_NO_MEMORY;
     for (size_t i = 0; i < n; i++) {
@@ -694,13 +700,16 @@ static fkex_err fo_check(const fkex_abe_key *sk, const fkex_abe_ct *ct,
     return err;
 }
 
-fkex_err fkex_abe_decap(uint8_t key[32], const fkex_abe_key *sk, const fkex_abe_ct *ct)
+fkex_err fkex_abe_decap(uint8_t key[32], const fkex_abe_key *sk, const fkex_abe_ct *ct,
+                        fkex_abe_mode mode)
 {
     fkex_lsss_solution sol;
     fkex_gt z;
     uint8_t k[32], mask[32];
     fkex_err err;
 
+    if (ct->mode != mode)
+        return FKEX_ERR_AUTHENTICATION;
     if (sodium_memcmp(sk->mpk->fp, ct->fp, 32) != 0 || sk->mpk->scheme != ct->scheme)
         return FKEX_ERR_WRONG_AUTHORITY;
     if ((err = fkex_lsss_satisfy(&sol, ct->lsss, (const char *const *)sk->names, sk->nnames)) != FKEX_OK)

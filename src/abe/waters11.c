@@ -127,6 +127,7 @@ static void keygen(void *key_, const void *msk_, const void *mpk_, size_t n,
     sodium_memzero(&t, sizeof t);
     sodium_memzero(&e, sizeof e);
     sodium_memzero(&k, sizeof k);
+    sodium_memzero(&l, sizeof l);
     sodium_memzero(kx, sizeof kx);
 }
 
@@ -137,7 +138,7 @@ static fkex_err encap(fkex_gt *z, void *ct_, const void *mpk_, const fkex_lsss *
 {
     waters_ct *ct = ct_;
     const waters_mpk *mpk = mpk_;
-    fkex_fr *v = NULL, lambda, r;
+    fkex_fr *v = NULL, lambda, r, term;
     fkex_g1 c0, c[16], h;
     fkex_g2 d[16];
     const blst_p1 *cp[16];
@@ -166,9 +167,8 @@ static fkex_err encap(fkex_gt *z, void *ct_, const void *mpk_, const fkex_lsss *
             size_t ne = lsss->row_start[i + 1] - lsss->row_start[i];
             fkex_fr_zero(&lambda);                           /* lambda_i = M_i . v */
             for (size_t k = 0; k < ne; k++) {
-                fkex_fr p;
-                fkex_fr_mul(&p, &e[k].value, &v[e[k].col]);
-                fkex_fr_add(&lambda, &lambda, &p);
+                fkex_fr_mul(&term, &e[k].value, &v[e[k].col]);
+                fkex_fr_add(&lambda, &lambda, &term);
             }
             fkex_fr_random(&r, rng);
             fkex_g1_fixed_mul(&c[j], &mpk->g1a_table, &lambda);  /* (g1^a)^lambda_i */
@@ -194,8 +194,12 @@ static fkex_err encap(fkex_gt *z, void *ct_, const void *mpk_, const fkex_lsss *
     if (v != vsmall)
         sodium_free(v);
     sodium_memzero(&lambda, sizeof lambda);
+    sodium_memzero(&term, sizeof term);
     sodium_memzero(&r, sizeof r);
+    sodium_memzero(&h, sizeof h);       /* with C_i it would give (g1^a)^lambda_i */
     sodium_memzero(&c0, sizeof c0);
+    sodium_memzero(c, sizeof c);
+    sodium_memzero(d, sizeof d);
     return FKEX_OK;
 }
 
@@ -253,13 +257,15 @@ static int ct_equal(const void *a_, const void *b_, size_t rows)
     return same;
 }
 
-/* ---- bodies -------------------------------------------------------------- */
+/* ---- bodies ----------------------------------------------------------------
+ * Key parts pass through these helpers too, so their copies are wiped. */
 
 static void put_p1(fkex_writer *w, const blst_p1_affine *p)
 {
     uint8_t b[48];
     blst_p1_affine_compress(b, p);
     fkex_writer_put(w, b, sizeof b);
+    sodium_memzero(b, sizeof b);
 }
 
 static void put_p2(fkex_writer *w, const blst_p2_affine *p)
@@ -267,6 +273,7 @@ static void put_p2(fkex_writer *w, const blst_p2_affine *p)
     uint8_t b[96];
     blst_p2_affine_compress(b, p);
     fkex_writer_put(w, b, sizeof b);
+    sodium_memzero(b, sizeof b);
 }
 
 static fkex_err get_p1(blst_p1_affine *out, fkex_reader *r)
@@ -278,6 +285,7 @@ static fkex_err get_p1(blst_p1_affine *out, fkex_reader *r)
     fkex_err err = fkex_g1_from_bytes(&p, b);
     if (err == FKEX_OK)
         blst_p1_to_affine(out, &p);
+    sodium_memzero(&p, sizeof p);
     return err;
 }
 
@@ -290,6 +298,7 @@ static fkex_err get_p2(blst_p2_affine *out, fkex_reader *r)
     fkex_err err = fkex_g2_from_bytes(&p, b);
     if (err == FKEX_OK)
         blst_p2_to_affine(out, &p);
+    sodium_memzero(&p, sizeof p);
     return err;
 }
 

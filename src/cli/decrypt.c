@@ -60,7 +60,7 @@ int decrypt_main(int argc, char **argv)
         goto out;
     rc = EXIT_USAGE;
 
-    err = fkex_abe_decap(key, sk, ct);
+    err = fkex_abe_decap(key, sk, ct, FKEX_ABE_CCA);
     if (err == FKEX_ERR_WRONG_AUTHORITY) {
         uint8_t a[FKEX_FINGERPRINT_BYTES], b[FKEX_FINGERPRINT_BYTES];
         char ta[20], tb[20];

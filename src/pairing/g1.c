@@ -31,38 +31,55 @@ fkex_err fkex_g1_from_bytes(fkex_g1 *out, const uint8_t in[48])
 {
     blst_p1_affine aff;
     uint8_t again[48];
+    fkex_err err = FKEX_OK;
+    /* Uncompressing checks the curve equation and x < p, not the subgroup. */
     if (blst_p1_uncompress(&aff, in) != BLST_SUCCESS)
-        return FKEX_ERR_BAD_ENCODING;
+        err = FKEX_ERR_BAD_ENCODING;
     /* Canonical: the one encoding blst would write for this point. */
-    blst_p1_affine_compress(again, &aff);
-    if (memcmp(again, in, 48) != 0)
-        return FKEX_ERR_BAD_ENCODING;
-    if (blst_p1_affine_is_inf(&aff))
-        return FKEX_ERR_NOT_IN_GROUP;
-    /* Uncompressing checks the curve equation, not the subgroup. */
-    if (!blst_p1_affine_in_g1(&aff))
-        return FKEX_ERR_NOT_IN_GROUP;
-    blst_p1_from_affine(out, &aff);
-    return FKEX_OK;
+    if (err == FKEX_OK) {
+        blst_p1_affine_compress(again, &aff);
+        if (memcmp(again, in, sizeof again) != 0)
+            err = FKEX_ERR_BAD_ENCODING;
+    }
+    if (err == FKEX_OK && (blst_p1_affine_is_inf(&aff) || !blst_p1_affine_in_g1(&aff)))
+        err = FKEX_ERR_NOT_IN_GROUP;
+    if (err == FKEX_OK)
+        blst_p1_from_affine(out, &aff);
+    /* Key parts are decoded here too. */
+    sodium_memzero(&aff, sizeof aff);
+    sodium_memzero(again, sizeof again);
+    return err;
 }
 
 /* DST = "FKEX-V1-<PURPOSE>-BLS12381G1_XMD:SHA-256_SSWU_RO_" (RFC 9380 §3.1):
  * the purpose is part of the tag, so an attribute string can never hash to
- * the same point as an internal constant, whatever its bytes. */
+ * the same point as an internal constant, whatever its bytes. A tag longer
+ * than 255 bytes is replaced as RFC 9380 §5.3.3 says:
+ * "H2C-OVERSIZE-DST-" || SHA-256(tag). */
 void fkex_g1_hash(fkex_g1 *out, const char *purpose, const uint8_t *msg, size_t len)
 {
-    char dst[96];
-    size_t plen = strlen(purpose);
     static const char prefix[] = "FKEX-V1-";
     static const char suffix[] = "-BLS12381G1_XMD:SHA-256_SSWU_RO_";
-    if (plen > sizeof dst - sizeof prefix - sizeof suffix)
-        plen = sizeof dst - sizeof prefix - sizeof suffix;
-    size_t n = 0;
-    memcpy(dst, prefix, sizeof prefix - 1);
-    n += sizeof prefix - 1;
-    memcpy(dst + n, purpose, plen);
-    n += plen;
-    memcpy(dst + n, suffix, sizeof suffix - 1);
-    n += sizeof suffix - 1;
-    blst_hash_to_g1(out, msg, len, (const uint8_t *)dst, n, NULL, 0);
+    static const char oversize[] = "H2C-OVERSIZE-DST-";
+    uint8_t dst[255];
+    size_t plen = strlen(purpose), n;
+    if (sizeof prefix - 1 + plen + sizeof suffix - 1 <= sizeof dst) {
+        n = 0;
+        memcpy(dst, prefix, sizeof prefix - 1);
+        n += sizeof prefix - 1;
+        memcpy(dst + n, purpose, plen);
+        n += plen;
+        memcpy(dst + n, suffix, sizeof suffix - 1);
+        n += sizeof suffix - 1;
+    } else {
+        crypto_hash_sha256_state st;
+        crypto_hash_sha256_init(&st);
+        crypto_hash_sha256_update(&st, (const uint8_t *)prefix, sizeof prefix - 1);
+        crypto_hash_sha256_update(&st, (const uint8_t *)purpose, plen);
+        crypto_hash_sha256_update(&st, (const uint8_t *)suffix, sizeof suffix - 1);
+        memcpy(dst, oversize, sizeof oversize - 1);
+        crypto_hash_sha256_final(&st, dst + sizeof oversize - 1);
+        n = sizeof oversize - 1 + crypto_hash_sha256_BYTES;
+    }
+    blst_hash_to_g1(out, msg, len, dst, n, NULL, 0);
 }

@@ -30,15 +30,22 @@ fkex_err fkex_g2_from_bytes(fkex_g2 *out, const uint8_t in[96])
 {
     blst_p2_affine aff;
     uint8_t again[96];
+    fkex_err err = FKEX_OK;
+    /* Uncompressing checks the curve equation and x < p, not the subgroup. */
     if (blst_p2_uncompress(&aff, in) != BLST_SUCCESS)
-        return FKEX_ERR_BAD_ENCODING;
-    blst_p2_affine_compress(again, &aff);
-    if (memcmp(again, in, 96) != 0)
-        return FKEX_ERR_BAD_ENCODING;
-    if (blst_p2_affine_is_inf(&aff))
-        return FKEX_ERR_NOT_IN_GROUP;
-    if (!blst_p2_affine_in_g2(&aff))
-        return FKEX_ERR_NOT_IN_GROUP;
-    blst_p2_from_affine(out, &aff);
-    return FKEX_OK;
+        err = FKEX_ERR_BAD_ENCODING;
+    /* Canonical: the one encoding blst would write for this point. */
+    if (err == FKEX_OK) {
+        blst_p2_affine_compress(again, &aff);
+        if (memcmp(again, in, sizeof again) != 0)
+            err = FKEX_ERR_BAD_ENCODING;
+    }
+    if (err == FKEX_OK && (blst_p2_affine_is_inf(&aff) || !blst_p2_affine_in_g2(&aff)))
+        err = FKEX_ERR_NOT_IN_GROUP;
+    if (err == FKEX_OK)
+        blst_p2_from_affine(out, &aff);
+    /* Key parts are decoded here too. */
+    sodium_memzero(&aff, sizeof aff);
+    sodium_memzero(again, sizeof again);
+    return err;
 }

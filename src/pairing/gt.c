@@ -8,21 +8,9 @@ void fkex_gt_one(fkex_gt *out) { *out = *blst_fp12_one(); }
 void fkex_gt_mul(fkex_gt *out, const fkex_gt *a, const fkex_gt *b) { blst_fp12_mul(out, a, b); }
 int fkex_gt_equal(const fkex_gt *a, const fkex_gt *b) { return blst_fp12_is_equal(a, b); }
 
-/* out = table[index], reading every entry: no secret-dependent address. */
 static void gt_select(fkex_gt *out, const fkex_gt table[16], unsigned index)
 {
-    uint64_t acc[sizeof(fkex_gt) / 8] = { 0 };
-    for (unsigned i = 0; i < 16; i++) {
-        uint64_t w[sizeof(fkex_gt) / 8];
-        /* mask = all ones iff i == index, computed without a branch */
-        uint64_t diff = (uint64_t)(i ^ index);
-        uint64_t mask = ((diff | (0 - diff)) >> 63) - 1;
-        memcpy(w, &table[i], sizeof w);
-        for (size_t j = 0; j < FKEX_ARRAY_LEN(acc); j++)
-            acc[j] |= w[j] & mask;
-    }
-    memcpy(out, acc, sizeof acc);
-    sodium_memzero(acc, sizeof acc);
+    fkex_ct_select(out, table, sizeof *out, 16, index);
 }
 
 static void powers(fkex_gt power[16], const fkex_gt *a)

@@ -75,18 +75,17 @@ void fkex_g2_to_bytes(uint8_t out[96], const fkex_g2 *a);
 fkex_err fkex_g2_from_bytes(fkex_g2 *out, const uint8_t in[96]) FKEX_WUR;
 
 /* ---- fixed-base multiplication -------------------------------------------
- * A comb over blst_p{1,2}s_mult_wbits: the base B is split into
- * B_j = 2^(16 j) B for j = 0..15, the scalar into sixteen 16-bit limbs, and
- * k B = sum_j k_j B_j is one 16-point multi-scalar multiplication with 16
- * shared doublings. Constant time in the scalar (Booth gather over whole
- * table rows). 16 points and 6-bit windows measured fastest of 4..32 points
- * and 4..7 bits: about 2x a plain multiplication, for 48 KiB (G1) and
- * 96 KiB (G2) of table. */
-#define FKEX_FIXED_WBITS 6
+ * A constant-time comb (pairing/fixed.c): 16 sub-bases 2^(16 j) B, each
+ * with a table of its 16 multiples; 16 doublings and 64 additions per
+ * multiplication, for 24 KiB (G1) or 48 KiB (G2) of table. */
 #define FKEX_FIXED_POINTS 16
-#define FKEX_FIXED_TABLE (FKEX_FIXED_POINTS << (FKEX_FIXED_WBITS - 1))
-typedef struct { blst_p1_affine table[FKEX_FIXED_TABLE]; } fkex_g1_fixed;
-typedef struct { blst_p2_affine table[FKEX_FIXED_TABLE]; } fkex_g2_fixed;
+#define FKEX_FIXED_ENTRIES 16
+typedef struct { blst_p1_affine table[FKEX_FIXED_POINTS][FKEX_FIXED_ENTRIES]; } fkex_g1_fixed;
+typedef struct { blst_p2_affine table[FKEX_FIXED_POINTS][FKEX_FIXED_ENTRIES]; } fkex_g2_fixed;
+
+/* out = table[index] (entries of entry_bytes: a multiple of 8, at most
+ * FKEX_GT_BYTES), reading every entry, so that no address depends on index. */
+void fkex_ct_select(void *out, const void *table, size_t entry_bytes, size_t n, size_t index);
 
 void fkex_g1_fixed_init(fkex_g1_fixed *t, const fkex_g1 *base);
 void fkex_g1_fixed_mul(fkex_g1 *out, const fkex_g1_fixed *t, const fkex_fr *k);

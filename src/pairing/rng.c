@@ -2,8 +2,9 @@
  * pairing/rng.c: where randomness comes from.
  *
  * System: libsodium's randombytes_buf. Deterministic: the ChaCha20 keystream
- * (IETF, zero nonce) under a 32-byte seed, consumed in whole 64-byte blocks
- * so that the output depends only on the seed and the sequence of requests.
+ * (original variant: zero nonce, 64-bit block counter, so it never wraps)
+ * under a 32-byte seed, consumed in whole 64-byte blocks so that the output
+ * depends only on the seed and the sequence of requests.
  */
 #include "inner.h"
 
@@ -21,14 +22,14 @@ void fkex_rng_init_seed(fkex_rng *rng, const uint8_t seed[32])
 
 void fkex_rng_fill(fkex_rng *rng, uint8_t *out, size_t len)
 {
-    static const uint8_t nonce[crypto_stream_chacha20_ietf_NONCEBYTES];
+    static const uint8_t nonce[crypto_stream_chacha20_NONCEBYTES];
     if (!rng->deterministic) {
         randombytes_buf(out, len);
         return;
     }
     size_t blocks = (len + 63) / 64;
     memset(out, 0, len);
-    crypto_stream_chacha20_ietf_xor_ic(out, out, len, nonce, (uint32_t)rng->block, rng->key);
+    crypto_stream_chacha20_xor_ic(out, out, len, nonce, rng->block, rng->key);
     rng->block += blocks;
 }
 

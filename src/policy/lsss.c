@@ -139,8 +139,13 @@ static fkex_err fill_matrix(fkex_lsss *l)
     c.l = l;
     c.gate = gate;
     c.cols = 1;
+    size_t entries = count_entries(gate, 0, 1);
+    /* Ciphertexts carry policies from strangers: a 1000-of-1024 gate fits in
+     * 6 KB of text but makes a dense 1024 x 1000 matrix. Bound the work. */
+    if (entries > FKEX_LSSS_MAX_ENTRIES)
+        return FKEX_ERR_POLICY_LIMIT;
     c.scratch = malloc(stack * sizeof *c.scratch);
-    l->entry = malloc(count_entries(gate, 0, 1) * sizeof *l->entry);
+    l->entry = malloc(entries * sizeof *l->entry);
     if (!c.scratch || !l->entry) {
         free(c.scratch);
         return FKEX_ERR_NO_MEMORY;

@@ -36,6 +36,12 @@ typedef struct {
     fkex_fr value;
 } fkex_lsss_entry;
 
+/* At most this many nonzero entries in a matrix (10 MiB): AND/OR
+ * policies stay below it (a row has one entry per AND above it, plus one:
+ * at most 1024 rows of 64 + 64 + 1);
+ * large thresholds over many children reach it. */
+#define FKEX_LSSS_MAX_ENTRIES (1u << 18)
+
 typedef struct fkex_lsss_node fkex_lsss_node;  /* private: the expanded tree */
 
 typedef struct {
