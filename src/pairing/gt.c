@@ -10,7 +10,8 @@ int fkex_gt_equal(const fkex_gt *a, const fkex_gt *b) { return blst_fp12_is_equa
 
 static void gt_select(fkex_gt *out, const fkex_gt table[16], unsigned index)
 {
-    fkex_ct_select(out, table, sizeof *out, 16, index);
+    fkex_ct_select(out->fp6[0].fp2[0].fp[0].l, table[0].fp6[0].fp2[0].fp[0].l, FKEX_LIMBS(*out),
+                   16, index);
 }
 
 static void powers(fkex_gt power[16], const fkex_gt *a)
