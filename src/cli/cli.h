@@ -51,22 +51,30 @@ int cli_write_object(const char *path, const uint8_t *data, size_t len,
                      fkex_kind kind, int armor);
 
 /* ---- streams over files ---------------------------------------------- */
+/* Each remembers the errno of its first failure, so that the message can
+ * say which file failed and why. */
 typedef struct {
     fkex_source source;
     FILE *f;
     uint8_t peek[32];             /* bytes read ahead to detect armor */
     size_t npeek, peek_off;
+    int error;
 } cli_file_source;
 
 typedef struct {
     fkex_sink sink;
     FILE *f;
+    int error;
 } cli_file_sink;
 
 void cli_file_source_init(cli_file_source *s, FILE *f);
 /* Reads ahead up to sizeof peek bytes; they are replayed by the source. */
 void cli_file_source_peek(cli_file_source *s);
 void cli_file_sink_init(cli_file_sink *s, FILE *f);
+/* Reports a failed stream: an I/O error names the file that failed and
+ * why; anything else is reported against `what`. Returns the exit code. */
+int cli_stream_fail(fkex_err err, const char *what, const cli_file_source *in,
+                    const char *in_name, const cli_file_sink *out, const char *out_name);
 
 /* An output file that appears only when complete: written to a temporary
  * file in the same directory, linked into place by commit (never over an

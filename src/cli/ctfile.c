@@ -58,8 +58,14 @@ int cli_ctfile_read(cli_ctfile *c, const char *path, fkex_abe_ct **ct)
         c->src = &c->armor.source;
     }
     if ((err = fkex_source_read_full(c->src, head, sizeof head, &got)) != FKEX_OK) {
+        /* Armor that says "ciphertext" and is damaged is a damaged ciphertext. */
+        if (err == FKEX_ERR_TRUNCATED || err == FKEX_ERR_BAD_ENCODING) {
+            cli_error("%s: the ciphertext is corrupt or has been tampered with (%s)", path,
+                      fkex_strerror(err));
+            return EXIT_DENIED;
+        }
         cli_error("%s: %s", path, fkex_strerror(err));
-        return cli_exit_code(err) == EXIT_DENIED ? EXIT_DENIED : EXIT_USAGE;
+        return EXIT_USAGE;
     }
     if (got < 4 || memcmp(head, "FKEX", 4) != 0) {
         cli_error("%s is not an fkex file", path);

@@ -2,14 +2,98 @@
  * cli/decrypt.c: `fkex decrypt` opens a file with a user key.
  */
 #include <getopt.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include "cli/cli.h"
 #include "cli/ctfile.h"
+
+/* Plaintext bound for a terminal is held until the whole file has
+ * authenticated, and shown only if it is text: a stranger's file must not
+ * write escape sequences to the screen. */
+#define TERMINAL_MAX (1u << 20)
+
+typedef struct {
+    fkex_sink sink;
+    uint8_t *buf;
+    size_t len;
+    int too_big;
+} held;
+
+static fkex_err held_write(fkex_sink *s, const uint8_t *p, size_t n)
+{
+    held *h = (held *)s;
+    if (n > TERMINAL_MAX - h->len) {
+        h->too_big = 1;
+        return FKEX_ERR_IO;
+    }
+    memcpy(h->buf + h->len, p, n);
+    h->len += n;
+    return FKEX_OK;
+}
+
+/* Text: printable ASCII, tab, newline, carriage return, and bytes of
+ * UTF-8 sequences; no other control character. */
+static int is_text(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r') || p[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+/* A payload that fails to decrypt is damaged (exit 1), unless a file could
+ * not be read or written (exit 2). */
+static int stream_failed(fkex_err err, const cli_ctfile *file, const char *in,
+                         const cli_file_sink *sink, const char *out)
+{
+    if (err == FKEX_ERR_BAD_ENCODING)   /* e.g. bytes after the last chunk */
+        err = FKEX_ERR_AUTHENTICATION;
+    int rc = cli_stream_fail(err, in, &file->file, in, sink, out);
+    return err == FKEX_ERR_IO || err == FKEX_ERR_NO_MEMORY ? rc : EXIT_DENIED;
+}
+
+static int decrypt_to_terminal(cli_ctfile *file, const char *in, const uint8_t key[32],
+                               const fkex_abe_ct *ct)
+{
+    held h = { { held_write, NULL }, malloc(TERMINAL_MAX), 0, 0 };
+    const uint8_t *ctb;
+    size_t ctlen;
+    int rc = 0;
+    fkex_err err;
+    if (!h.buf) {
+        cli_error("out of memory");
+        return EXIT_USAGE;
+    }
+    fkex_abe_ct_bytes(&ctb, &ctlen, ct);
+    err = fkex_stream_decrypt(&h.sink, file->src, key, ctb, ctlen);
+    if (h.too_big) {
+        cli_error("the plaintext is too large to show on a terminal");
+        cli_hint("use -o FILE, or redirect standard output");
+        rc = EXIT_USAGE;
+    } else if (err != FKEX_OK) {
+        rc = stream_failed(err, file, in, NULL, "-");
+    } else if (!is_text(h.buf, h.len)) {
+        cli_error("refusing to write binary plaintext to a terminal");
+        cli_hint("use -o FILE, or redirect standard output");
+        rc = EXIT_USAGE;
+    } else if (fwrite(h.buf, 1, h.len, stdout) != h.len || fflush(stdout) != 0) {
+        cli_error("cannot write to standard output");
+        rc = EXIT_USAGE;
+    }
+    sodium_memzero(h.buf, TERMINAL_MAX);
+    free(h.buf);
+    return rc;
+}
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: fkex decrypt --key FILE [-o OUT] [IN]\n\n"
                "Decrypts IN (default: stdin; armor is detected) to OUT (default: stdout).\n"
-               "OUT appears only once the whole file has authenticated.\n\n"
+               "With -o, OUT appears only once the whole file has authenticated. On\n"
+               "standard output each 64 KiB chunk is written once it authenticates, so a\n"
+               "damaged file can leave its authentic beginning there (and exit 1); on a\n"
+               "terminal, text is shown only after the whole file authenticated, and\n"
+               "binary plaintext is refused.\n\n"
                "  -k, --key FILE     your user key\n"
                "  -o, --output OUT   where to write the plaintext\n\n"
                "Exit codes: 0 decrypted; 1 the key does not satisfy the policy, comes\n"
@@ -82,6 +166,10 @@ int decrypt_main(int argc, char **argv)
         rc = cli_fail(err, in);
         goto out;
     }
+    if (strcmp(out, "-") == 0 && isatty(STDOUT_FILENO)) {
+        rc = decrypt_to_terminal(&file, in, key, ct);
+        goto out;
+    }
     if (cli_output_open(&o, out) != 0)
         goto out;
     {
@@ -93,10 +181,7 @@ int decrypt_main(int argc, char **argv)
         err = fkex_stream_decrypt(&sink.sink, file.src, key, ctb, ctlen);
         if (err != FKEX_OK) {
             cli_output_abort(&o);
-            if (err == FKEX_ERR_BAD_ENCODING)   /* e.g. bytes after the last chunk */
-                err = FKEX_ERR_AUTHENTICATION;
-            cli_error("%s: %s", in, fkex_strerror(err));
-            rc = err == FKEX_ERR_IO || err == FKEX_ERR_NO_MEMORY ? EXIT_USAGE : EXIT_DENIED;
+            rc = stream_failed(err, &file, in, &sink, out);
             goto out;
         }
     }

@@ -18,7 +18,8 @@ static void usage(FILE *f)
                "  -p, --policy POLICY   e.g. \"(ONE or THREE) and (TWO or FOUR)\",\n"
                "                        \"dept:telematics and (year >= 5 or role:professor)\",\n"
                "                        \"2 of (A, B, C)\"; `and` binds tighter than `or`\n"
-               "  -v, --valid-at MONTH  also require keys not expired before MONTH (YYYY-MM)\n"
+               "  -v, --valid-at MONTH  also require a key issued with --expires MONTH or\n"
+               "                        later (YYYY-MM); keys without an expiry do not qualify\n"
                "  -a, --armor           text armor (needed to write to a terminal)\n"
                "  -o, --output OUT      the encrypted file; it appears only when complete\n");
 }
@@ -76,8 +77,10 @@ int encrypt_main(int argc, char **argv)
             goto out;
         }
         size_t n = strlen(policy_text) + 64;
-        if (!(full_policy = malloc(n)))
+        if (!(full_policy = malloc(n))) {
+            cli_error("out of memory");
             goto out;
+        }
         snprintf(full_policy, n, "(%s) and " CLI_EXPIRES_ATTR " >= %u", policy_text, month);
         fkex_policy_free(policy);
         policy = NULL;
@@ -134,7 +137,7 @@ int encrypt_main(int argc, char **argv)
             err = fkex_armor_writer_end(&aw);
         if (err != FKEX_OK) {
             cli_output_abort(&o);
-            rc = cli_fail(err, "encrypt");
+            rc = cli_stream_fail(err, "encrypt", &src, in, &file, out);
             goto out;
         }
     }

@@ -76,7 +76,8 @@ static void print_key(const fkex_abe_key *key)
     if (expires && strlen(expires) == 6)
         printf("expires:    end of %.4s-%.2s\n", expires, expires + 4);
     else
-        printf("expires:    never (no expiry attribute)\n");
+        printf("expires:    never (no expiry attribute: files encrypted with --valid-at\n"
+               "            will not open with it)\n");
 }
 
 /* Keys and parameters are small objects: decode them whole. */

@@ -81,7 +81,11 @@ static fkex_err file_read(fkex_source *src, uint8_t *buf, size_t cap, size_t *go
         return FKEX_OK;
     }
     *got = fread(buf, 1, cap, s->f);
-    return ferror(s->f) ? FKEX_ERR_IO : FKEX_OK;
+    if (ferror(s->f)) {
+        s->error = errno ? errno : EIO;
+        return FKEX_ERR_IO;
+    }
+    return FKEX_OK;
 }
 
 void cli_file_source_init(cli_file_source *s, FILE *f)
@@ -100,13 +104,34 @@ void cli_file_source_peek(cli_file_source *s)
 static fkex_err file_write(fkex_sink *snk, const uint8_t *buf, size_t len)
 {
     cli_file_sink *s = (cli_file_sink *)snk;
-    return fwrite(buf, 1, len, s->f) == len ? FKEX_OK : FKEX_ERR_IO;
+    if (fwrite(buf, 1, len, s->f) != len) {
+        s->error = errno ? errno : EIO;
+        return FKEX_ERR_IO;
+    }
+    return FKEX_OK;
 }
 
 void cli_file_sink_init(cli_file_sink *s, FILE *f)
 {
+    memset(s, 0, sizeof *s);
     s->sink.write = file_write;
     s->f = f;
+}
+
+int cli_stream_fail(fkex_err err, const char *what, const cli_file_source *in,
+                    const char *in_name, const cli_file_sink *out, const char *out_name)
+{
+    const char *name = strcmp(in_name, "-") == 0 ? "standard input" : in_name;
+    if (err == FKEX_ERR_IO && in && in->error) {
+        cli_error("cannot read %s: %s", name, strerror(in->error));
+        return EXIT_USAGE;
+    }
+    name = strcmp(out_name, "-") == 0 ? "standard output" : out_name;
+    if (err == FKEX_ERR_IO && out && out->error) {
+        cli_error("cannot write %s: %s", name, strerror(out->error));
+        return EXIT_USAGE;
+    }
+    return cli_fail(err, what);
 }
 
 /* ---- reading objects ------------------------------------------------------ */
@@ -163,10 +188,10 @@ int cli_read_object_from(uint8_t **data, size_t *len, fkex_header *h, fkex_sourc
     uint8_t *raw;
     size_t rawlen;
     fkex_err err;
+    char kind[FKEX_ARMOR_KIND_MAX + 1] = "";
     if (read_all(&raw, &rawlen, src, name) != 0)
         return -1;
     if (fkex_armor_detect(raw, rawlen)) {
-        char kind[FKEX_ARMOR_KIND_MAX + 1];
         uint8_t *bin;
         size_t binlen;
         err = fkex_armor_decode(&bin, &binlen, kind, raw, rawlen);
@@ -187,6 +212,12 @@ int cli_read_object_from(uint8_t **data, size_t *len, fkex_header *h, fkex_sourc
         cli_error("%s: %s", name, fkex_strerror(err));
         if (err == FKEX_ERR_UNSUPPORTED)
             cli_hint("it may come from a newer version of fkex");
+        fkex_abe_bytes_free(raw, rawlen);
+        return -1;
+    }
+    /* The armor's label must name what the bytes are. */
+    if (kind[0] && strcmp(kind, fkex_kind_armor(h->kind)) != 0) {
+        cli_error("%s: the armor says %s but holds %s", name, kind, cli_kind_phrase(h->kind));
         fkex_abe_bytes_free(raw, rawlen);
         return -1;
     }
@@ -432,6 +463,7 @@ int cli_output_open(cli_output *o, const char *path)
     }
     o->f = fdopen(fd, "wb");
     if (!o->f) {
+        cli_error("cannot write next to %s: %s", path, strerror(errno));
         close(fd);
         cli_output_abort(o);
         return -1;

@@ -68,8 +68,10 @@ int setup_main(int argc, char **argv)
     }
     mpk_path = join(dir, "mpk.fkex");
     msk_path = join(dir, "msk.fkex");
-    if (!mpk_path || !msk_path)
+    if (!mpk_path || !msk_path) {
+        cli_error("out of memory");
         goto out;
+    }
     if (access(mpk_path, F_OK) == 0 || access(msk_path, F_OK) == 0) {
         cli_error("%s already holds an authority", dir);
         cli_hint("fkex never overwrites keys; choose another --dir");
