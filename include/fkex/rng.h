@@ -21,6 +21,5 @@ typedef struct {
 void fkex_rng_init_system(fkex_rng *rng);
 void fkex_rng_init_seed(fkex_rng *rng, const uint8_t seed[32]);
 void fkex_rng_fill(fkex_rng *rng, uint8_t *out, size_t len);
-void fkex_rng_wipe(fkex_rng *rng);
 
 #endif

@@ -7,12 +7,6 @@
 void fkex_g1_generator(fkex_g1 *out) { *out = *blst_p1_generator(); }
 void fkex_g1_add(fkex_g1 *out, const fkex_g1 *a, const fkex_g1 *b) { blst_p1_add_or_double(out, a, b); }
 
-void fkex_g1_neg(fkex_g1 *out, const fkex_g1 *a)
-{
-    *out = *a;
-    blst_p1_cneg(out, 1);
-}
-
 /* blst_p1_mult is constant time for 255-bit scalars (GLV with fixed windows). */
 void fkex_g1_mul(fkex_g1 *out, const fkex_g1 *p, const fkex_fr *k)
 {
@@ -23,7 +17,6 @@ void fkex_g1_mul(fkex_g1 *out, const fkex_g1 *p, const fkex_fr *k)
 }
 
 int fkex_g1_equal(const fkex_g1 *a, const fkex_g1 *b) { return blst_p1_is_equal(a, b); }
-int fkex_g1_is_identity(const fkex_g1 *a) { return blst_p1_is_inf(a); }
 
 void fkex_g1_to_bytes(uint8_t out[48], const fkex_g1 *a) { blst_p1_compress(out, a); }
 

@@ -5,13 +5,6 @@
 #include "inner.h"
 
 void fkex_g2_generator(fkex_g2 *out) { *out = *blst_p2_generator(); }
-void fkex_g2_add(fkex_g2 *out, const fkex_g2 *a, const fkex_g2 *b) { blst_p2_add_or_double(out, a, b); }
-
-void fkex_g2_neg(fkex_g2 *out, const fkex_g2 *a)
-{
-    *out = *a;
-    blst_p2_cneg(out, 1);
-}
 
 void fkex_g2_mul(fkex_g2 *out, const fkex_g2 *p, const fkex_fr *k)
 {
@@ -22,7 +15,6 @@ void fkex_g2_mul(fkex_g2 *out, const fkex_g2 *p, const fkex_fr *k)
 }
 
 int fkex_g2_equal(const fkex_g2 *a, const fkex_g2 *b) { return blst_p2_is_equal(a, b); }
-int fkex_g2_is_identity(const fkex_g2 *a) { return blst_p2_is_inf(a); }
 
 void fkex_g2_to_bytes(uint8_t out[96], const fkex_g2 *a) { blst_p2_compress(out, a); }
 

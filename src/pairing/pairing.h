@@ -51,11 +51,9 @@ void fkex_fr_to_scalar_le(uint8_t out[32], const fkex_fr *a);
 /* ---- G1 ----------------------------------------------------------------- */
 void fkex_g1_generator(fkex_g1 *out);
 void fkex_g1_add(fkex_g1 *out, const fkex_g1 *a, const fkex_g1 *b);
-void fkex_g1_neg(fkex_g1 *out, const fkex_g1 *a);
 /* Constant time in the scalar. */
 void fkex_g1_mul(fkex_g1 *out, const fkex_g1 *p, const fkex_fr *k);
 int fkex_g1_equal(const fkex_g1 *a, const fkex_g1 *b);
-int fkex_g1_is_identity(const fkex_g1 *a);
 void fkex_g1_to_bytes(uint8_t out[48], const fkex_g1 *a);
 /* Canonical compressed form, on the curve, in G1, not the identity. */
 fkex_err fkex_g1_from_bytes(fkex_g1 *out, const uint8_t in[48]) FKEX_WUR;
@@ -66,11 +64,8 @@ void fkex_g1_hash(fkex_g1 *out, const char *purpose, const uint8_t *msg, size_t 
 
 /* ---- G2 ----------------------------------------------------------------- */
 void fkex_g2_generator(fkex_g2 *out);
-void fkex_g2_add(fkex_g2 *out, const fkex_g2 *a, const fkex_g2 *b);
-void fkex_g2_neg(fkex_g2 *out, const fkex_g2 *a);
 void fkex_g2_mul(fkex_g2 *out, const fkex_g2 *p, const fkex_fr *k);
 int fkex_g2_equal(const fkex_g2 *a, const fkex_g2 *b);
-int fkex_g2_is_identity(const fkex_g2 *a);
 void fkex_g2_to_bytes(uint8_t out[96], const fkex_g2 *a);
 fkex_err fkex_g2_from_bytes(fkex_g2 *out, const uint8_t in[96]) FKEX_WUR;
 

@@ -33,7 +33,3 @@ void fkex_rng_fill(fkex_rng *rng, uint8_t *out, size_t len)
     rng->block += blocks;
 }
 
-void fkex_rng_wipe(fkex_rng *rng)
-{
-    sodium_memzero(rng, sizeof *rng);
-}
