@@ -10,6 +10,7 @@ void suite_stream(void);
 void suite_waters(void);
 void suite_format(void);
 void suite_cli(void);
+void suite_hpke(void);
 
 static const struct {
     const char *name;
@@ -22,6 +23,7 @@ static const struct {
     { "waters", suite_waters },
     { "format", suite_format },
     { "cli", suite_cli },
+    { "hpke", suite_hpke },
 };
 
 int test_case_failed;

@@ -1,0 +1,249 @@
+/*
+ * crypto/hpke.c: RFC 9180 base mode for DHKEM(X25519, HKDF-SHA256),
+ * HKDF-SHA256, ChaCha20-Poly1305.
+ *
+ *   DHKEM (§4.1):   dh = X25519(skE, pkR), enc = pkE,
+ *                   shared = ExtractAndExpand(dh, enc || pkR)
+ *   KeySchedule (§5.1), mode_base, empty psk and psk_id:
+ *                   key, base_nonce, exporter_secret
+ *   Context (§5.2): nonce = base_nonce XOR I2OSP(seq, Nn)
+ *
+ * The sequence number is 64 bits, padded on the left with zeros, which
+ * §5.2 allows provided that its overflow is an error. Secrets on the stack
+ * are wiped on every path; the only branches are on public lengths, roles
+ * and counters, and on libsodium's verdicts (tag check, zero DH output).
+ */
+#include "inner.h"
+#include "crypto/hkdf.h"
+#include "crypto/hpke.h"
+
+#define ROLE_SENDER 1
+#define ROLE_RECIPIENT 2
+
+/* suite_id = concat("KEM", I2OSP(kem_id, 2)) */
+static const uint8_t kem_suite[5] = { 'K', 'E', 'M', 0x00, 0x20 };
+/* suite_id = concat("HPKE", I2OSP(kem_id, 2), I2OSP(kdf_id, 2), I2OSP(aead_id, 2)) */
+static const uint8_t hpke_suite[10] = { 'H', 'P', 'K', 'E', 0x00, 0x20, 0x00, 0x01, 0x00, 0x03 };
+
+/* §7.1.3: dkp_prk = LabeledExtract("", "dkp_prk", ikm);
+ * sk = LabeledExpand(dkp_prk, "sk", "", Nsk). */
+static fkex_err derive(uint8_t sk[32], uint8_t pk[32], const uint8_t *ikm, size_t ikmlen)
+{
+    uint8_t prk[32];
+    fkex_hkdf_labeled_extract(prk, kem_suite, sizeof kem_suite, NULL, 0, "dkp_prk", ikm, ikmlen);
+    fkex_err err = fkex_hkdf_labeled_expand(sk, 32, prk, kem_suite, sizeof kem_suite, "sk", NULL, 0);
+    if (err == FKEX_OK && crypto_scalarmult_curve25519_base(pk, sk) != 0)
+        err = FKEX_ERR_NOT_IN_GROUP;   /* not for a clamped scalar */
+    if (err != FKEX_OK) {
+        sodium_memzero(sk, 32);
+        memset(pk, 0, 32);
+    }
+    sodium_memzero(prk, sizeof prk);
+    return err;
+}
+
+fkex_err fkex_hpke_keypair_derive(uint8_t sk[32], uint8_t pk[32], const uint8_t *ikm,
+                                  size_t ikmlen)
+{
+    if (ikmlen < FKEX_HPKE_NSK)
+        return FKEX_ERR_ARGUMENT;
+    return derive(sk, pk, ikm, ikmlen);
+}
+
+/* §4: GenerateKeyPair may be DeriveKeyPair(random(Nsk)). */
+void fkex_hpke_keypair_generate(uint8_t sk[32], uint8_t pk[32], fkex_rng *rng)
+{
+    uint8_t ikm[FKEX_HPKE_NSK];
+    fkex_rng_fill(rng, ikm, sizeof ikm);
+    if (derive(sk, pk, ikm, sizeof ikm) != FKEX_OK) {
+        /* Unreachable (see derive); sk and pk are zero then. */
+    }
+    sodium_memzero(ikm, sizeof ikm);
+}
+
+/* §4.1: eae_prk = LabeledExtract("", "eae_prk", dh);
+ * shared = LabeledExpand(eae_prk, "shared_secret", kem_context, Nsecret),
+ * kem_context = enc || pkRm. */
+static fkex_err extract_and_expand(uint8_t shared[32], const uint8_t dh[32],
+                                   const uint8_t enc[32], const uint8_t pkR[32])
+{
+    uint8_t prk[32], kem_context[64];
+    memcpy(kem_context, enc, 32);
+    memcpy(kem_context + 32, pkR, 32);
+    fkex_hkdf_labeled_extract(prk, kem_suite, sizeof kem_suite, NULL, 0, "eae_prk", dh, 32);
+    fkex_err err = fkex_hkdf_labeled_expand(shared, 32, prk, kem_suite, sizeof kem_suite,
+                                            "shared_secret", kem_context, sizeof kem_context);
+    sodium_memzero(prk, sizeof prk);
+    return err;
+}
+
+/* §4.1 Encap, with skE given. crypto_scalarmult_curve25519 fails when the
+ * result is all zero, i.e. pkR is a low-order point (§7.1.4). */
+fkex_err fkex_hpke_encap_derand(uint8_t shared[32], uint8_t enc[32], const uint8_t pkR[32],
+                                const uint8_t skE[32])
+{
+    uint8_t dh[32], pkE[32];
+    fkex_err err = FKEX_OK;
+    if (crypto_scalarmult_curve25519_base(pkE, skE) != 0 ||
+        crypto_scalarmult_curve25519(dh, skE, pkR) != 0)
+        err = FKEX_ERR_NOT_IN_GROUP;
+    if (err == FKEX_OK)
+        err = extract_and_expand(shared, dh, pkE, pkR);
+    if (err == FKEX_OK) {
+        memcpy(enc, pkE, 32);
+    } else {
+        sodium_memzero(shared, 32);
+        memset(enc, 0, 32);
+    }
+    sodium_memzero(dh, sizeof dh);
+    return err;
+}
+
+/* §4.1 Decap: dh = X25519(skR, enc), kem_context = enc || pk(skR). */
+fkex_err fkex_hpke_decap(uint8_t shared[32], const uint8_t enc[32], const uint8_t skR[32])
+{
+    uint8_t dh[32], pkR[32];
+    fkex_err err = FKEX_OK;
+    if (crypto_scalarmult_curve25519(dh, skR, enc) != 0 ||
+        crypto_scalarmult_curve25519_base(pkR, skR) != 0)
+        err = FKEX_ERR_NOT_IN_GROUP;
+    if (err == FKEX_OK)
+        err = extract_and_expand(shared, dh, enc, pkR);
+    if (err != FKEX_OK)
+        sodium_memzero(shared, 32);
+    sodium_memzero(dh, sizeof dh);
+    return err;
+}
+
+/* §5.1 KeySchedule for mode_base (0x00), psk = psk_id = "". */
+static fkex_err key_schedule(fkex_hpke_context *ctx, const uint8_t shared[32],
+                             const uint8_t *info, size_t infolen, int role)
+{
+    uint8_t ksc[1 + 32 + 32], secret[32];
+    const uint8_t *S = hpke_suite;
+    const size_t Sn = sizeof hpke_suite;
+    ksc[0] = 0x00;   /* mode_base */
+    fkex_hkdf_labeled_extract(ksc + 1, S, Sn, NULL, 0, "psk_id_hash", NULL, 0);
+    fkex_hkdf_labeled_extract(ksc + 33, S, Sn, NULL, 0, "info_hash", info, infolen);
+    fkex_hkdf_labeled_extract(secret, S, Sn, shared, 32, "secret", NULL, 0);
+    fkex_err err = fkex_hkdf_labeled_expand(ctx->key, sizeof ctx->key, secret, S, Sn, "key",
+                                            ksc, sizeof ksc);
+    if (err == FKEX_OK)
+        err = fkex_hkdf_labeled_expand(ctx->base_nonce, sizeof ctx->base_nonce, secret, S, Sn,
+                                       "base_nonce", ksc, sizeof ksc);
+    if (err == FKEX_OK)
+        err = fkex_hkdf_labeled_expand(ctx->exporter_secret, sizeof ctx->exporter_secret,
+                                       secret, S, Sn, "exp", ksc, sizeof ksc);
+    ctx->seq = 0;
+    ctx->role = role;
+    if (err != FKEX_OK)
+        fkex_hpke_context_wipe(ctx);
+    sodium_memzero(secret, sizeof secret);
+    return err;
+}
+
+fkex_err fkex_hpke_setup_base_s_derand(uint8_t enc[32], fkex_hpke_context *ctx,
+                                       const uint8_t pkR[32], const uint8_t *info,
+                                       size_t infolen, const uint8_t skE[32])
+{
+    uint8_t shared[32];
+    fkex_err err = fkex_hpke_encap_derand(shared, enc, pkR, skE);
+    if (err == FKEX_OK)
+        err = key_schedule(ctx, shared, info, infolen, ROLE_SENDER);
+    else
+        fkex_hpke_context_wipe(ctx);
+    sodium_memzero(shared, sizeof shared);
+    return err;
+}
+
+fkex_err fkex_hpke_setup_base_s(uint8_t enc[32], fkex_hpke_context *ctx, const uint8_t pkR[32],
+                                const uint8_t *info, size_t infolen, fkex_rng *rng)
+{
+    uint8_t skE[32], pkE[32];
+    fkex_hpke_keypair_generate(skE, pkE, rng);
+    fkex_err err = fkex_hpke_setup_base_s_derand(enc, ctx, pkR, info, infolen, skE);
+    sodium_memzero(skE, sizeof skE);
+    return err;
+}
+
+fkex_err fkex_hpke_setup_base_r(fkex_hpke_context *ctx, const uint8_t enc[32],
+                                const uint8_t skR[32], const uint8_t *info, size_t infolen)
+{
+    uint8_t shared[32];
+    fkex_err err = fkex_hpke_decap(shared, enc, skR);
+    if (err == FKEX_OK)
+        err = key_schedule(ctx, shared, info, infolen, ROLE_RECIPIENT);
+    else
+        fkex_hpke_context_wipe(ctx);
+    sodium_memzero(shared, sizeof shared);
+    return err;
+}
+
+/* §5.2 ComputeNonce: base_nonce XOR I2OSP(seq, Nn). */
+static void compute_nonce(uint8_t nonce[FKEX_HPKE_NN], const fkex_hpke_context *ctx)
+{
+    uint8_t seq[8];
+    store64_be(seq, ctx->seq);
+    memcpy(nonce, ctx->base_nonce, FKEX_HPKE_NN);
+    for (size_t i = 0; i < 8; i++)
+        nonce[FKEX_HPKE_NN - 8 + i] ^= seq[i];
+}
+
+/* The last sequence number is never used: §5.2 IncrementSeq refuses to
+ * step past the maximum, so the message that would need it is refused. */
+static int usable(const fkex_hpke_context *ctx, int role)
+{
+    return ctx->role == role && ctx->seq != UINT64_MAX;
+}
+
+fkex_err fkex_hpke_seal(uint8_t *ct, fkex_hpke_context *ctx, const uint8_t *aad, size_t aadlen,
+                        const uint8_t *pt, size_t ptlen)
+{
+    uint8_t nonce[FKEX_HPKE_NN];
+    if (!usable(ctx, ROLE_SENDER) || ptlen > crypto_aead_chacha20poly1305_ietf_MESSAGEBYTES_MAX)
+        return FKEX_ERR_ARGUMENT;
+    compute_nonce(nonce, ctx);
+    crypto_aead_chacha20poly1305_ietf_encrypt(ct, NULL, pt, ptlen, aad, aadlen, NULL, nonce,
+                                              ctx->key);
+    ctx->seq++;
+    return FKEX_OK;
+}
+
+/* Verify first (libsodium checks the tag and writes nothing when m is
+ * NULL), then decrypt: RFC 8439 §2.8 encrypts from block counter 1. */
+fkex_err fkex_hpke_open(uint8_t *pt, fkex_hpke_context *ctx, const uint8_t *aad, size_t aadlen,
+                        const uint8_t *ct, size_t ctlen)
+{
+    uint8_t nonce[FKEX_HPKE_NN];
+    if (!usable(ctx, ROLE_RECIPIENT))
+        return FKEX_ERR_ARGUMENT;
+    if (ctlen < FKEX_HPKE_NT)
+        return FKEX_ERR_TRUNCATED;
+    size_t ptlen = ctlen - FKEX_HPKE_NT;
+    if (ptlen > crypto_aead_chacha20poly1305_ietf_MESSAGEBYTES_MAX)
+        return FKEX_ERR_ARGUMENT;
+    compute_nonce(nonce, ctx);
+    if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(NULL, NULL, ct, ptlen, ct + ptlen,
+                                                           aad, aadlen, nonce, ctx->key) != 0)
+        return FKEX_ERR_AUTHENTICATION;
+    if (ptlen > 0)
+        crypto_stream_chacha20_ietf_xor_ic(pt, ct, ptlen, nonce, 1, ctx->key);
+    ctx->seq++;
+    return FKEX_OK;
+}
+
+/* §5.3: LabeledExpand(exporter_secret, "sec", exporter_context, L). */
+fkex_err fkex_hpke_export(uint8_t *out, size_t outlen, const fkex_hpke_context *ctx,
+                          const uint8_t *exporter_context, size_t exporter_contextlen)
+{
+    if (ctx->role != ROLE_SENDER && ctx->role != ROLE_RECIPIENT)
+        return FKEX_ERR_ARGUMENT;
+    return fkex_hkdf_labeled_expand(out, outlen, ctx->exporter_secret, hpke_suite,
+                                    sizeof hpke_suite, "sec", exporter_context,
+                                    exporter_contextlen);
+}
+
+void fkex_hpke_context_wipe(fkex_hpke_context *ctx)
+{
+    sodium_memzero(ctx, sizeof *ctx);
+}
