@@ -34,6 +34,8 @@ static inline uint64_t load64_be(const uint8_t *p) { return ((uint64_t)load32_be
 #include "policy/policy.h"
 #include "wire/wire.h"
 #include "crypto/stream.h"
+#include "crypto/hkdf.h"
+#include "crypto/hpke.h"
 #include "abe/scheme.h"
 
 #endif

@@ -6,8 +6,6 @@
  */
 #include <stdlib.h>
 #include "test.h"
-#include "crypto/hkdf.h"
-#include "crypto/hpke.h"
 
 /* Strict hex: even length, [0-9a-fA-F] only. Returns the byte count or -1. */
 static long unhex(uint8_t *out, size_t cap, const char *hex)

@@ -6,7 +6,6 @@
  * suite id and info are never copied together.
  */
 #include "inner.h"
-#include "crypto/hkdf.h"
 
 typedef struct {
     const uint8_t *p;

@@ -14,8 +14,6 @@
  * and counters, and on libsodium's verdicts (tag check, zero DH output).
  */
 #include "inner.h"
-#include "crypto/hkdf.h"
-#include "crypto/hpke.h"
 
 #define ROLE_SENDER 1
 #define ROLE_RECIPIENT 2

@@ -125,6 +125,25 @@ int main(void)
         fkex_abe_mpk_free(mpk);
         fkex_abe_msk_free(msk);
     }
+    /* HPKE: the recipient's private key is secret through setup and open. */
+    {
+        uint8_t skR[32], pkR[32], enc[32], ct[5 + FKEX_HPKE_NT], pt[5];
+        fkex_hpke_context s, r;
+        fkex_hpke_keypair_generate(skR, pkR, &rng);
+        if (fkex_hpke_setup_base_s(enc, &s, pkR, (const uint8_t *)"info", 4, &rng) != FKEX_OK ||
+            fkex_hpke_seal(ct, &s, NULL, 0, (const uint8_t *)"hello", 5) != FKEX_OK)
+            return 2;
+        PUBLIC(enc, sizeof enc);
+        PUBLIC(ct, sizeof ct);
+        SECRET(skR, sizeof skR);
+        if (fkex_hpke_setup_base_r(&r, enc, skR, (const uint8_t *)"info", 4) != FKEX_OK ||
+            fkex_hpke_open(pt, &r, NULL, 0, ct, sizeof ct) != FKEX_OK)
+            return 2;
+        PUBLIC(pt, sizeof pt);
+        expect(memcmp(pt, "hello", 5) == 0, "HPKE open");
+        fkex_hpke_context_wipe(&s);
+        fkex_hpke_context_wipe(&r);
+    }
     printf("ctgrind: %s\n", failures ? "FAILED" : "ok");
     return failures ? 1 : 0;
 }
