@@ -351,6 +351,49 @@ static void test_scheme_algebra(void)
     fkex_abe_msk_free(msk);
 }
 
+/* A large threshold: 200 of 300 attributes gives 200 columns and
+ * reconstruction coefficients that are not 1. */
+static void test_large_threshold(void)
+{
+    fkex_rng rng;
+    fkex_abe_mpk *mpk;
+    fkex_abe_msk *msk;
+    fkex_abe_key *key, *short_key;
+    fkex_abe_ct *ct;
+    fkex_policy *p;
+    char *text = malloc(300 * 8 + 32), names[300][8];
+    const char *attrs[300];
+    size_t len = (size_t)sprintf(text, "200 of (");
+    uint8_t kem[32], got[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(names[i], sizeof names[i], "T%d", i);
+        attrs[i] = names[i];
+        len += (size_t)sprintf(text + len, "%s%s", i ? ", " : "", names[i]);
+    }
+    sprintf(text + len, ")");
+    test_rng(&rng, "large threshold");
+    CHECK_OK(fkex_abe_setup(&mpk, &msk, "waters11", &rng));
+    p = parse(text);
+    CHECK(p != NULL);
+    if (p) {
+        CHECK_OK(fkex_abe_encap(kem, &ct, mpk, p, FKEX_ABE_CCA, &rng));
+        CHECK(fkex_abe_ct_lsss(ct)->cols == 200);
+        /* Attributes 50..249: exactly 200 of them. */
+        CHECK_OK(fkex_abe_keygen(&key, msk, attrs + 50, 200, &rng));
+        CHECK_OK(fkex_abe_decap(got, key, ct, FKEX_ABE_CCA));
+        CHECK(memcmp(got, kem, 32) == 0);
+        CHECK_OK(fkex_abe_keygen(&short_key, msk, attrs + 50, 199, &rng));
+        CHECK_ERR(fkex_abe_decap(got, short_key, ct, FKEX_ABE_CCA), FKEX_ERR_POLICY_UNSATISFIED);
+        fkex_abe_key_free(key);
+        fkex_abe_key_free(short_key);
+        fkex_abe_ct_free(ct);
+        fkex_policy_free(p);
+    }
+    free(text);
+    fkex_abe_mpk_free(mpk);
+    fkex_abe_msk_free(msk);
+}
+
 /* Two keys that each fail ({A} and {B} for "A and B") stay useless when
  * their parts are combined: K, L and K_A from one, K_B from the other. */
 static void test_collusion(void)
@@ -596,6 +639,7 @@ void suite_waters(void)
     RUN(test_known_answers);
     RUN(test_scheme_algebra);
     RUN(test_random_policies);
+    RUN(test_large_threshold);
     RUN(test_collusion);
     RUN(test_tampering);
     RUN(test_subgroup_points_rejected);

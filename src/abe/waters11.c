@@ -138,7 +138,7 @@ static fkex_err encap(fkex_gt *z, void *ct_, const void *mpk_, const fkex_lsss *
 {
     waters_ct *ct = ct_;
     const waters_mpk *mpk = mpk_;
-    fkex_fr *v = NULL, lambda, r, term;
+    fkex_fr v[FKEX_POLICY_MAX_LEAVES], lambda, r, term;
     fkex_g1 c0, c[16], h;
     fkex_g2 d[16];
     const blst_p1 *cp[16];
@@ -147,11 +147,10 @@ static fkex_err encap(fkex_gt *z, void *ct_, const void *mpk_, const fkex_lsss *
     blst_p2_affine da[16];
     size_t cols = lsss->cols;
 
-    /* v is small for most policies; large thresholds can make it long. */
-    fkex_fr vsmall[64];
-    v = cols <= 64 ? vsmall : sodium_allocarray(cols, sizeof *v);
-    if (v == NULL)
-        return FKEX_ERR_NO_MEMORY;
+    /* A tree with L leaves adds sum (children - 1) = L - 1 columns at most,
+     * so v fits on the stack (32 KiB) and encryption allocates nothing. */
+    if (cols > FKEX_POLICY_MAX_LEAVES)
+        return FKEX_ERR_POLICY_LIMIT;
     for (size_t j = 0; j < cols; j++)
         fkex_fr_random(&v[j], rng);
 
@@ -191,8 +190,6 @@ static fkex_err encap(fkex_gt *z, void *ct_, const void *mpk_, const fkex_lsss *
         done += batch;
     }
     sodium_memzero(v, cols * sizeof *v);
-    if (v != vsmall)
-        sodium_free(v);
     sodium_memzero(&lambda, sizeof lambda);
     sodium_memzero(&term, sizeof term);
     sodium_memzero(&r, sizeof r);
