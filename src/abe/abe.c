@@ -66,6 +66,12 @@ static const fkex_abe_scheme *scheme_by_id(uint8_t id)
     return NULL;
 }
 
+const char *fkex_scheme_name(uint8_t scheme)
+{
+    const fkex_abe_scheme *s = scheme_by_id(scheme);
+    return s ? s->name : NULL;
+}
+
 /* ---- key derivation -------------------------------------------------------- */
 
 typedef struct {

@@ -62,11 +62,6 @@ const char *fkex_kind_armor(fkex_kind kind)
     return "UNKNOWN";
 }
 
-const char *fkex_scheme_name(uint8_t scheme)
-{
-    return scheme == FKEX_SCHEME_WATERS11 ? fkex_waters11.name : NULL;
-}
-
 /* RFC 4648 base32 (lower case) of the first 10 bytes: 16 characters, shown
  * in groups of four. 80 bits is plenty to tell authorities apart by eye. */
 void fkex_fingerprint_text(char out[20], const uint8_t fp[FKEX_FINGERPRINT_BYTES])
