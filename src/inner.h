@@ -36,6 +36,8 @@ static inline uint64_t load64_be(const uint8_t *p) { return ((uint64_t)load32_be
 #include "crypto/stream.h"
 #include "crypto/hkdf.h"
 #include "crypto/hpke.h"
+#include "crypto/sign.h"
 #include "abe/scheme.h"
+#include "gke/gke.h"
 
 #endif

@@ -28,7 +28,11 @@ typedef enum {
     FKEX_ERR_ATTRIBUTE,           /* malformed attribute in a key request */
     FKEX_ERR_AUTHENTICATION,      /* ciphertext failed its integrity check */
     FKEX_ERR_WRONG_AUTHORITY,     /* key and ciphertext come from different authorities */
-    FKEX_ERR_WRONG_KIND           /* e.g. a public key where a ciphertext was expected */
+    FKEX_ERR_WRONG_KIND,          /* e.g. a public key where a ciphertext was expected */
+    FKEX_ERR_REPLAY,              /* a protocol message that was already accepted */
+    FKEX_ERR_WRONG_EPOCH,         /* a protocol message for another epoch */
+    FKEX_ERR_WRONG_ROOM,          /* a protocol message for another room or descriptor */
+    FKEX_ERR_UNEXPECTED           /* a protocol message this party is not waiting for */
 } fkex_err;
 
 /* A short, stable, lower-case sentence for the error. Never NULL. */

@@ -111,3 +111,51 @@ fkex_err fkex_hkdf_labeled_expand(uint8_t *out, size_t outlen, const uint8_t prk
     };
     return expand(out, outlen, prk, v, FKEX_ARRAY_LEN(v));
 }
+
+/* PROTOCOL.md's KDF-Expand(secret, label, context): the info is
+ * "fkex v1 " || label || 0x00 || context. Labels are C strings, so the
+ * zero byte ends the label unambiguously and no two (label, context)
+ * pairs give the same info. */
+void fkex_kdf_expand(uint8_t out[32], const uint8_t secret[32], const char *label,
+                     const uint8_t *context, size_t contextlen)
+{
+    static const uint8_t prefix[8] = { 'f', 'k', 'e', 'x', ' ', 'v', '1', ' ' };
+    static const uint8_t zero = 0;
+    piece v[4] = {
+        { prefix, sizeof prefix },
+        { (const uint8_t *)label, strlen(label) },
+        { &zero, 1 },
+        { context, contextlen },
+    };
+    (void)expand(out, 32, secret, v, FKEX_ARRAY_LEN(v));   /* 32 bytes: never fails */
+}
+
+void fkex_mac(uint8_t tag[32], const uint8_t key[32], const uint8_t *msg, size_t len)
+{
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, key, 32);
+    crypto_auth_hmacsha256_update(&st, msg, len);
+    crypto_auth_hmacsha256_final(&st, tag);
+    sodium_memzero(&st, sizeof st);
+}
+
+int fkex_mac_verify(const uint8_t tag[32], const uint8_t key[32], const uint8_t *msg, size_t len)
+{
+    uint8_t want[32];
+    fkex_mac(want, key, msg, len);
+    int ok = sodium_memcmp(want, tag, 32);
+    sodium_memzero(want, sizeof want);
+    return ok == 0 ? 0 : -1;
+}
+
+/* transcript' = SHA-256("fkex v1 transcript" || transcript || message). */
+void fkex_transcript_extend(uint8_t transcript[32], const uint8_t *msg, size_t len)
+{
+    static const char label[] = "fkex v1 transcript";
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, (const uint8_t *)label, sizeof label - 1);
+    crypto_hash_sha256_update(&st, transcript, 32);
+    crypto_hash_sha256_update(&st, msg, len);
+    crypto_hash_sha256_final(&st, transcript);
+}

@@ -2,7 +2,8 @@
  * crypto/hkdf.h: HKDF-SHA256 (RFC 5869) over libsodium's HMAC-SHA256, and
  * the labeled variants RFC 9180 §4 defines for HPKE.
  *
- * This is the protocol's KDF. Nothing here allocates: the labeled inputs
+ * This is the protocol's KDF; the end of this header adds fkex's own
+ * labels, the MAC and the transcript hash. Nothing here allocates: the labeled inputs
  * are fed to HMAC piece by piece, so info, salt and ikm have no length
  * limit beyond HMAC's own. Expand gives at most FKEX_HKDF_MAX_OUT bytes
  * (255 blocks); it may write over its own prk (ck = Expand(ck, ...)).
@@ -43,5 +44,20 @@ fkex_err fkex_hkdf_labeled_expand(uint8_t *out, size_t outlen, const uint8_t prk
                                   const uint8_t *suite_id, size_t suite_idlen,
                                   const char *label, const uint8_t *info,
                                   size_t infolen) FKEX_WUR;
+
+/* ---- fkex's own labels (PROTOCOL.md) ------------------------------------
+ * KDF-Expand(secret, label, context) gives 32 bytes with the info
+ * "fkex v1 " || label || 0x00 || context. KDF-Extract is fkex_hkdf_extract. */
+void fkex_kdf_expand(uint8_t out[32], const uint8_t secret[32], const char *label,
+                     const uint8_t *context, size_t contextlen);
+
+/* MAC = HMAC-SHA256 with a 32-byte key; verify compares in constant time
+ * and returns 0 or -1. */
+void fkex_mac(uint8_t tag[32], const uint8_t key[32], const uint8_t *msg, size_t len);
+int fkex_mac_verify(const uint8_t tag[32], const uint8_t key[32], const uint8_t *msg,
+                    size_t len) FKEX_WUR;
+
+/* The transcript hash chain: t = SHA-256("fkex v1 transcript" || t || msg). */
+void fkex_transcript_extend(uint8_t transcript[32], const uint8_t *msg, size_t len);
 
 #endif

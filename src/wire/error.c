@@ -24,6 +24,10 @@ const char *fkex_strerror(fkex_err err)
     case FKEX_ERR_AUTHENTICATION:     return "the ciphertext has been tampered with or is corrupt";
     case FKEX_ERR_WRONG_AUTHORITY:    return "the key and the ciphertext come from different authorities";
     case FKEX_ERR_WRONG_KIND:         return "the input is not the kind of object expected";
+    case FKEX_ERR_REPLAY:             return "the message was already received (a replay)";
+    case FKEX_ERR_WRONG_EPOCH:        return "the message belongs to another epoch of the room";
+    case FKEX_ERR_WRONG_ROOM:         return "the message belongs to another room";
+    case FKEX_ERR_UNEXPECTED:         return "the message was not expected at this point of the protocol";
     }
     return "unknown error";
 }
