@@ -37,7 +37,9 @@ static inline uint64_t load64_be(const uint8_t *p) { return ((uint64_t)load32_be
 #include "crypto/hkdf.h"
 #include "crypto/hpke.h"
 #include "crypto/sign.h"
+#include "wire/ratchet_msg.h"
 #include "abe/scheme.h"
 #include "gke/gke.h"
+#include "gke/ratchet.h"
 
 #endif

@@ -11,6 +11,7 @@ void suite_waters(void);
 void suite_format(void);
 void suite_cli(void);
 void suite_hpke(void);
+void suite_ratchet(void);
 
 static const struct {
     const char *name;
@@ -24,6 +25,7 @@ static const struct {
     { "format", suite_format },
     { "cli", suite_cli },
     { "hpke", suite_hpke },
+    { "ratchet", suite_ratchet },
 };
 
 int test_case_failed;

@@ -81,3 +81,25 @@ fkex_err fkex_reader_end(const fkex_reader *r)
         return FKEX_ERR_BAD_ENCODING;
     return FKEX_OK;
 }
+
+int fkex_reader_u64(fkex_reader *r, uint64_t *v)
+{
+    uint8_t b[8];
+    if (fkex_reader_get(r, b, sizeof b) != 0)
+        return -1;
+    *v = load64_be(b);
+    return 0;
+}
+
+int fkex_reader_bytes32(fkex_reader *r, const uint8_t **data, size_t *len, size_t max)
+{
+    uint32_t n;
+    if (fkex_reader_u32(r, &n) != 0)
+        return -1;
+    if (n > max) {
+        r->failed = 1;
+        return -1;
+    }
+    *len = n;
+    return fkex_reader_view(r, data, n);
+}

@@ -23,8 +23,11 @@ void fkex_writer_put(fkex_writer *w, const void *data, size_t len);
 void fkex_writer_u8(fkex_writer *w, uint8_t v);
 void fkex_writer_u16(fkex_writer *w, uint16_t v);      /* big-endian */
 void fkex_writer_u32(fkex_writer *w, uint32_t v);
+void fkex_writer_u64(fkex_writer *w, uint64_t v);
 /* u16 length then the bytes; fails the writer if len > 65535. */
 void fkex_writer_bytes16(fkex_writer *w, const void *data, size_t len);
+/* u32 length then the bytes. */
+void fkex_writer_bytes32(fkex_writer *w, const void *data, size_t len);
 /* Wipes and frees the buffer. */
 void fkex_writer_free(fkex_writer *w);
 
@@ -40,8 +43,11 @@ int fkex_reader_get(fkex_reader *r, void *out, size_t len) FKEX_WUR;
 int fkex_reader_u8(fkex_reader *r, uint8_t *v) FKEX_WUR;
 int fkex_reader_u16(fkex_reader *r, uint16_t *v) FKEX_WUR;
 int fkex_reader_u32(fkex_reader *r, uint32_t *v) FKEX_WUR;
+int fkex_reader_u64(fkex_reader *r, uint64_t *v) FKEX_WUR;
 /* Points *data into the input (no copy). */
 int fkex_reader_bytes16(fkex_reader *r, const uint8_t **data, size_t *len) FKEX_WUR;
+/* u32 length (at most max, else the reader fails) then the bytes, in place. */
+int fkex_reader_bytes32(fkex_reader *r, const uint8_t **data, size_t *len, size_t max) FKEX_WUR;
 /* Borrow len bytes in place. */
 int fkex_reader_view(fkex_reader *r, const uint8_t **data, size_t len) FKEX_WUR;
 /* FKEX_OK iff nothing failed and every byte was consumed;

@@ -87,6 +87,23 @@ void fkex_writer_bytes16(fkex_writer *w, const void *data, size_t len)
     fkex_writer_put(w, data, len);
 }
 
+void fkex_writer_u64(fkex_writer *w, uint64_t v)
+{
+    uint8_t b[8];
+    store64_be(b, v);
+    fkex_writer_put(w, b, sizeof b);
+}
+
+void fkex_writer_bytes32(fkex_writer *w, const void *data, size_t len)
+{
+    if (len > UINT32_MAX) {
+        w->failed = 1;
+        return;
+    }
+    fkex_writer_u32(w, (uint32_t)len);
+    fkex_writer_put(w, data, len);
+}
+
 void fkex_writer_free(fkex_writer *w)
 {
     if (w->buf) {

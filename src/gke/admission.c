@@ -1,0 +1,437 @@
+/*
+ * gke/admission.c: a join, from JoinRequest to Welcome (PROTOCOL.md,
+ * "Join", steps 1 to 6), for both the joiner and the sponsor.
+ *
+ *   1 J -> S  JoinRequest {room_id, descriptor_hash, V_J, X_J, C_J}, sig_J
+ *   2 S -> J  Challenge {ctx_e, C_S, e_S.pub, tag_S}, sig_S
+ *             th    = H(JoinRequest || C_S || e_S.pub || group_context_e)
+ *             tag_S = MAC(KDF(k_J', "sponsor", th), th)
+ *   3 J -> S  Proof {tag_J = MAC(KDF(K_w, "joiner"), th)}, sig_J
+ *             K_w   = KDF-Extract(salt = th, ikm = k_S' || k_J || X25519(x_J, e_S.pub))
+ *   4 S       commit (commit.c) and Welcome = AEAD_{KDF(K_w, "welcome")}(state, aad = th)
+ *   6 J       opens the Welcome, checks the confirmation tag, sends JoinAck
+ *
+ * In th the variable-length parts carry a u32 length, so no two inputs
+ * hash alike. ABE is the CCA KEM; each side decapsulates once and
+ * encapsulates once, whatever the size of the room.
+ */
+#include <stdlib.h>
+#include "inner.h"
+#include "gke/ratchet_state.h"
+
+/* ---- helpers ----------------------------------------------------------------- */
+
+static void transcript_th(uint8_t th[32], const uint8_t *request, size_t request_len,
+                          const uint8_t *ct, size_t ctlen, const uint8_t e_pub[32],
+                          const fkex_group_context *c)
+{
+    static const char label[] = "fkex v1 join";
+    crypto_hash_sha256_state h;
+    uint8_t n[4], ctx[8 + 32 + 32 + 32];
+    crypto_hash_sha256_init(&h);
+    crypto_hash_sha256_update(&h, (const uint8_t *)label, sizeof label - 1);
+    store32_be(n, (uint32_t)request_len);
+    crypto_hash_sha256_update(&h, n, 4);
+    crypto_hash_sha256_update(&h, request, request_len);
+    store32_be(n, (uint32_t)ctlen);
+    crypto_hash_sha256_update(&h, n, 4);
+    crypto_hash_sha256_update(&h, ct, ctlen);
+    crypto_hash_sha256_update(&h, e_pub, 32);
+    store64_be(ctx, c->epoch);
+    memcpy(ctx + 8, c->transcript_hash, 32);
+    memcpy(ctx + 40, c->roster_hash, 32);
+    memcpy(ctx + 72, c->descriptor_hash, 32);
+    crypto_hash_sha256_update(&h, ctx, sizeof ctx);
+    crypto_hash_sha256_final(&h, th);
+}
+
+/* tag = MAC(KDF-Expand(key, label, ""), th) */
+static void keyed_tag(uint8_t tag[32], const uint8_t key[32], const char *label,
+                      const uint8_t th[32])
+{
+    uint8_t k[32];
+    fkex_kdf_expand(k, key, label, NULL, 0);
+    fkex_mac(tag, k, th, 32);
+    sodium_memzero(k, sizeof k);
+}
+
+/* K_w = KDF-Extract(salt = th, ikm = k_S || k_J || dh) */
+static void welcome_key(uint8_t k_w[32], const uint8_t th[32], const uint8_t k_s[32],
+                        const uint8_t k_j[32], const uint8_t dh[32])
+{
+    uint8_t ikm[96];
+    memcpy(ikm, k_s, 32);
+    memcpy(ikm + 32, k_j, 32);
+    memcpy(ikm + 64, dh, 32);
+    fkex_hkdf_extract(k_w, th, 32, ikm, sizeof ikm);
+    sodium_memzero(ikm, sizeof ikm);
+}
+
+/* X25519, refusing a low-order peer (an all-zero result). */
+static fkex_err x25519(uint8_t out[32], const uint8_t sk[32], const uint8_t pk[32])
+{
+    return crypto_scalarmult(out, sk, pk) == 0 ? FKEX_OK : FKEX_ERR_NOT_IN_GROUP;
+}
+
+/* Decodes an ABE ciphertext, checks that it is under the room's effective
+ * policy, and decapsulates it with this member's key (CCA). */
+static fkex_err open_room_ct(uint8_t k[32], const fkex_ratchet *st, const uint8_t *bytes,
+                             size_t len)
+{
+    fkex_abe_ct *ct;
+    char *want;
+    fkex_err err = fkex_abe_ct_decode(&ct, bytes, len);
+    if (err != FKEX_OK)
+        return err;
+    if ((err = fkex_policy_print(&want, st->policy)) != FKEX_OK) {
+        fkex_abe_ct_free(ct);
+        return err;
+    }
+    if (strcmp(want, fkex_abe_ct_policy(ct)) != 0)
+        err = FKEX_ERR_WRONG_ROOM;
+    else
+        err = fkex_abe_decap(k, st->abe_key, ct, FKEX_ABE_CCA);
+    free(want);
+    fkex_abe_ct_free(ct);
+    return err;
+}
+
+/* ---- 1. JoinRequest (joiner) ----------------------------------------------------- */
+
+fkex_err admission_request(fkex_ratchet *st, fkex_rng *rng, fkex_gke_out *out)
+{
+    fkex_rmsg_join_request m = { 0 };
+    fkex_abe_ct *ct;
+    fkex_writer w;
+    fkex_err err = fkex_abe_encap(st->k_j, &ct, fkex_abe_key_mpk(st->abe_key), st->policy,
+                                  FKEX_ABE_CCA, rng);
+    if (err != FKEX_OK)
+        return err;
+    memcpy(m.room_id, st->room_id, 32);
+    memcpy(m.descriptor_hash, st->descriptor_hash, 32);
+    m.leaf = st->self;
+    fkex_abe_ct_bytes(&m.abe_ct, &m.abe_ctlen, ct);
+    fkex_writer_init(&w);
+    fkex_rmsg_join_request_encode(&w, &m);
+    fkex_abe_ct_free(ct);
+    if ((err = ratchet_sign_append(&w, st->sig_sk, "join request")) != FKEX_OK ||
+        !(st->join_request = malloc(w.len))) {
+        fkex_writer_free(&w);
+        return err != FKEX_OK ? err : FKEX_ERR_NO_MEMORY;
+    }
+    memcpy(st->join_request, w.buf, w.len);
+    st->join_request_len = w.len;
+    return ratchet_emit(out, &w);
+}
+
+/* ---- 2. Challenge (sponsor) --------------------------------------------------------- */
+
+fkex_err admission_on_request(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex_rng *rng,
+                              fkex_gke_out *out)
+{
+    fkex_rmsg_join_request req;
+    fkex_rmsg_challenge ch = { 0 };
+    pending_join pj = { 0 };
+    fkex_abe_ct *ct_s = NULL;
+    fkex_writer w;
+    uint8_t k_j[32], k_s[32], e_sk[32], dh[32];
+    fkex_err err = fkex_rmsg_join_request_decode(&req, msg, len);
+    if (err != FKEX_OK)
+        return err;
+    if (sodium_memcmp(req.descriptor_hash, st->descriptor_hash, 32) != 0)
+        return FKEX_ERR_WRONG_ROOM;   /* another, perhaps older, descriptor */
+    if (fkex_sign_verify(req.sig, req.leaf.sig_pk, "join request", msg, req.signed_len) != 0)
+        return FKEX_ERR_AUTHENTICATION;
+    ratchet_leaf_id(pj.joiner_id, &req.leaf);
+    for (uint32_t i = 0; i < st->nleaves; i++)
+        if (memcmp(st->leaves[i].sig_pk, req.leaf.sig_pk, 32) == 0 ||
+            memcmp(st->leaves[i].hpke_pk, req.leaf.hpke_pk, 32) == 0)
+            return FKEX_ERR_REPLAY;
+    for (size_t i = 0; i < st->njoins; i++)
+        if (memcmp(st->joins[i].joiner_id, pj.joiner_id, 32) == 0)
+            return FKEX_ERR_REPLAY;
+    if (st->nleaves + st->njoins >= FKEX_ROOM_MAX_MEMBERS)
+        return FKEX_ERR_ARGUMENT;
+    void *grown = realloc(st->joins, (st->njoins + 1) * sizeof *st->joins);
+    if (!grown)
+        return FKEX_ERR_NO_MEMORY;
+    st->joins = grown;
+
+    /* k_J' = ABE.Decap(sk_S, C_J): the group proves its attributes. */
+    if ((err = open_room_ct(k_j, st, req.abe_ct, req.abe_ctlen)) != FKEX_OK)
+        return err;
+    err = fkex_abe_encap(k_s, &ct_s, fkex_abe_key_mpk(st->abe_key), st->policy, FKEX_ABE_CCA, rng);
+    if (err != FKEX_OK)
+        goto done;
+    fkex_rng_fill(rng, e_sk, sizeof e_sk);
+    crypto_scalarmult_base(ch.ephemeral_pk, e_sk);
+    if ((err = x25519(dh, e_sk, req.leaf.hpke_pk)) != FKEX_OK)
+        goto done;
+
+    memcpy(ch.room_id, st->room_id, 32);
+    ratchet_group_context(&ch.context, st);
+    memcpy(ch.joiner_id, pj.joiner_id, 32);
+    ch.sponsor_index = st->index;
+    memcpy(ch.sponsor_pk, st->self.sig_pk, 32);
+    fkex_abe_ct_bytes(&ch.abe_ct, &ch.abe_ctlen, ct_s);
+    transcript_th(pj.th, msg, len, ch.abe_ct, ch.abe_ctlen, ch.ephemeral_pk, &ch.context);
+    keyed_tag(ch.tag, k_j, "sponsor", pj.th);
+    welcome_key(pj.k_w, pj.th, k_s, k_j, dh);
+    pj.leaf = req.leaf;
+
+    fkex_writer_init(&w);
+    fkex_rmsg_challenge_encode(&w, &ch);
+    if ((err = ratchet_sign_append(&w, st->sig_sk, "challenge")) != FKEX_OK) {
+        fkex_writer_free(&w);
+        goto done;
+    }
+    if ((err = ratchet_emit(out, &w)) != FKEX_OK)
+        goto done;
+    st->joins[st->njoins++] = pj;
+done:
+    fkex_abe_ct_free(ct_s);
+    sodium_memzero(k_j, sizeof k_j);
+    sodium_memzero(k_s, sizeof k_s);
+    sodium_memzero(e_sk, sizeof e_sk);
+    sodium_memzero(dh, sizeof dh);
+    sodium_memzero(&pj, sizeof pj);
+    return err;
+}
+
+/* ---- 3. Proof (joiner) ------------------------------------------------------------- */
+
+static fkex_err abort_join(fkex_ratchet *st, fkex_err why, fkex_gke_out *out)
+{
+    fkex_err err = fkex_gke_out_event(out, FKEX_GKE_EV_ABORTED, why, 0, 0, 0, NULL, 0);
+    if (err != FKEX_OK)
+        return err;
+    ratchet_wipe_join(st);
+    st->phase = RATCHET_GONE;
+    return FKEX_OK;
+}
+
+fkex_err admission_on_challenge(fkex_ratchet *st, const uint8_t *msg, size_t len,
+                                fkex_gke_out *out)
+{
+    fkex_rmsg_challenge ch;
+    fkex_rmsg_proof pr = { 0 };
+    fkex_writer w;
+    uint8_t th[32], want[32], k_s[32], dh[32], k_w[32];
+    fkex_err err = fkex_rmsg_challenge_decode(&ch, msg, len);
+    if (err != FKEX_OK)
+        return err;
+    if (sodium_memcmp(ch.joiner_id, st->leaf_id, 32) != 0)
+        return FKEX_ERR_UNEXPECTED;
+    if (sodium_memcmp(ch.context.descriptor_hash, st->descriptor_hash, 32) != 0)
+        return FKEX_ERR_WRONG_ROOM;
+    if (fkex_sign_verify(ch.sig, ch.sponsor_pk, "challenge", msg, ch.signed_len) != 0)
+        return FKEX_ERR_AUTHENTICATION;
+    transcript_th(th, st->join_request, st->join_request_len, ch.abe_ct, ch.abe_ctlen,
+                  ch.ephemeral_pk, &ch.context);
+
+    /* tag_S shows that the sponsor decapsulated C_J: the group has the
+     * attributes. Without it, nobody who could be trusted answered. */
+    keyed_tag(want, st->k_j, "sponsor", th);
+    if (sodium_memcmp(want, ch.tag, 32) != 0)
+        return abort_join(st, FKEX_ERR_AUTHENTICATION, out);
+    /* k_S' = ABE.Decap(sk_J, C_S): fails unless J satisfies P. */
+    if ((err = open_room_ct(k_s, st, ch.abe_ct, ch.abe_ctlen)) != FKEX_OK)
+        return abort_join(st, err, out);
+    if ((err = x25519(dh, st->hpke_sk, ch.ephemeral_pk)) != FKEX_OK) {
+        sodium_memzero(k_s, sizeof k_s);
+        return err;
+    }
+    welcome_key(k_w, th, k_s, st->k_j, dh);
+    sodium_memzero(k_s, sizeof k_s);
+    sodium_memzero(dh, sizeof dh);
+
+    memcpy(pr.room_id, st->room_id, 32);
+    memcpy(pr.joiner_id, st->leaf_id, 32);
+    memcpy(pr.th, th, 32);
+    keyed_tag(pr.tag, k_w, "joiner", th);
+    fkex_writer_init(&w);
+    fkex_rmsg_proof_encode(&w, &pr);
+    if ((err = ratchet_sign_append(&w, st->sig_sk, "proof")) != FKEX_OK ||
+        (err = ratchet_emit(out, &w)) != FKEX_OK) {
+        fkex_writer_free(&w);
+        sodium_memzero(k_w, sizeof k_w);
+        return err;
+    }
+    ratchet_wipe_join(st);
+    memcpy(st->k_w, k_w, 32);
+    memcpy(st->th, th, 32);
+    memcpy(st->sponsor_pk, ch.sponsor_pk, 32);
+    sodium_memzero(k_w, sizeof k_w);
+    st->phase = RATCHET_PROOF_SENT;
+    return FKEX_OK;
+}
+
+/* ---- 3b. the sponsor checks the Proof ---------------------------------------------- */
+
+fkex_err admission_on_proof(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex_gke_out *out)
+{
+    fkex_rmsg_proof pr;
+    pending_join *pj = NULL;
+    uint8_t want[32];
+    fkex_err err = fkex_rmsg_proof_decode(&pr, msg, len);
+    if (err != FKEX_OK)
+        return err;
+    for (size_t i = 0; i < st->njoins && !pj; i++)
+        if (memcmp(st->joins[i].joiner_id, pr.joiner_id, 32) == 0 &&
+            memcmp(st->joins[i].th, pr.th, 32) == 0)
+            pj = &st->joins[i];
+    if (!pj)
+        return FKEX_ERR_UNEXPECTED;   /* not this sponsor's, or from an older epoch */
+    if (fkex_sign_verify(pr.sig, pj->leaf.sig_pk, "proof", msg, pr.signed_len) != 0)
+        return FKEX_ERR_AUTHENTICATION;
+    keyed_tag(want, pj->k_w, "joiner", pj->th);
+    if (sodium_memcmp(want, pr.tag, 32) != 0)
+        return FKEX_ERR_AUTHENTICATION;   /* J could not decapsulate C_S */
+    if (pj->admitted)
+        return FKEX_ERR_REPLAY;
+    if ((err = fkex_gke_out_event(out, FKEX_GKE_EV_ADMITTED, FKEX_OK, st->keys.epoch,
+                                  st->nleaves, 0, NULL, 0)) != FKEX_OK)
+        return err;
+    pj->admitted = 1;
+    return FKEX_OK;
+}
+
+/* ---- 4. Welcome (sponsor, while building the commit) -------------------------------- */
+
+fkex_err admission_welcome(const fkex_ratchet *st, const pending_join *j,
+                           const uint8_t content_hash[32], uint64_t epoch,
+                           const uint8_t epoch_secret[32], const epoch_keys *keys,
+                           const fkex_leaf *leaves, uint32_t nleaves,
+                           const uint8_t confirmation_tag[32], fkex_gke_out *out)
+{
+    fkex_welcome_state ws = { 0 };
+    fkex_rmsg_welcome m = { 0 };
+    fkex_writer plain, w;
+    uint8_t key[32], *sealed;
+    static const uint8_t nonce[12];   /* K_w, so the key, is used once */
+    fkex_err err;
+
+    ws.epoch = epoch;
+    memcpy(ws.epoch_secret, epoch_secret, 32);
+    memcpy(ws.transcript_hash, keys->transcript_hash, 32);
+    memcpy(ws.confirmation_tag, confirmation_tag, 32);
+    ws.nleaves = nleaves;
+    ws.leaves = (const uint8_t *)leaves;   /* fkex_leaf is V || X, 64 bytes */
+    ws.descriptor = st->descriptor;
+    ws.descriptorlen = st->descriptor_len;
+    fkex_writer_init(&plain);
+    fkex_welcome_state_encode(&plain, &ws);
+    sodium_memzero(&ws, sizeof ws);
+    if (plain.failed || !(sealed = malloc(plain.len + 16))) {
+        fkex_writer_free(&plain);
+        return FKEX_ERR_NO_MEMORY;
+    }
+    fkex_kdf_expand(key, j->k_w, "welcome", NULL, 0);
+    crypto_aead_chacha20poly1305_ietf_encrypt(sealed, NULL, plain.buf, plain.len, j->th, 32,
+                                              NULL, nonce, key);
+    sodium_memzero(key, sizeof key);
+
+    memcpy(m.room_id, st->room_id, 32);
+    memcpy(m.joiner_id, j->joiner_id, 32);
+    memcpy(m.th, j->th, 32);
+    memcpy(m.commit_hash, content_hash, 32);
+    m.sealed = sealed;
+    m.sealedlen = plain.len + 16;
+    fkex_writer_free(&plain);
+    fkex_writer_init(&w);
+    fkex_rmsg_welcome_encode(&w, &m);
+    free(sealed);
+    err = ratchet_emit(out, &w);
+    return err;
+}
+
+/* ---- 6. the joiner opens its Welcome and acknowledges --------------------------------- */
+
+fkex_err admission_on_welcome(fkex_ratchet *st, const uint8_t *msg, size_t len,
+                              fkex_gke_out *out)
+{
+    fkex_rmsg_welcome m;
+    fkex_welcome_state ws = { 0 };
+    fkex_rmsg_join_ack ack = { 0 };
+    epoch_keys keys;
+    fkex_leaf *leaves = NULL;
+    fkex_writer w;
+    uint8_t key[32], roster_hash[32], tag[32], desc_hash[32], *plain;
+    unsigned long long plainlen;
+    static const uint8_t nonce[12];
+    uint32_t self = UINT32_MAX, sponsor = UINT32_MAX;
+    fkex_err err = fkex_rmsg_welcome_decode(&m, msg, len);
+    if (err != FKEX_OK)
+        return err;
+    if (sodium_memcmp(m.joiner_id, st->leaf_id, 32) != 0 || sodium_memcmp(m.th, st->th, 32) != 0)
+        return FKEX_ERR_UNEXPECTED;
+    if (m.sealedlen < 16 || !(plain = malloc(m.sealedlen)))
+        return m.sealedlen < 16 ? FKEX_ERR_TRUNCATED : FKEX_ERR_NO_MEMORY;
+    fkex_kdf_expand(key, st->k_w, "welcome", NULL, 0);
+    if (crypto_aead_chacha20poly1305_ietf_decrypt(plain, &plainlen, NULL, m.sealed, m.sealedlen,
+                                                  m.th, 32, nonce, key) != 0) {
+        err = FKEX_ERR_AUTHENTICATION;
+        goto done;
+    }
+    if ((err = fkex_welcome_state_decode(&ws, plain, (size_t)plainlen)) != FKEX_OK)
+        goto done;
+    /* The descriptor must be the one this joiner pinned and proved for. */
+    crypto_hash_sha256(desc_hash, ws.descriptor, ws.descriptorlen);
+    if (sodium_memcmp(desc_hash, st->descriptor_hash, 32) != 0) {
+        err = FKEX_ERR_WRONG_ROOM;
+        goto done;
+    }
+    if (!(leaves = malloc((size_t)ws.nleaves * sizeof *leaves))) {
+        err = FKEX_ERR_NO_MEMORY;
+        goto done;
+    }
+    memcpy(leaves, ws.leaves, (size_t)ws.nleaves * sizeof *leaves);
+    for (uint32_t i = 0; i < ws.nleaves; i++) {
+        if (memcmp(&leaves[i], &st->self, sizeof st->self) == 0)
+            self = i;
+        if (memcmp(leaves[i].sig_pk, st->sponsor_pk, 32) == 0)
+            sponsor = i;
+    }
+    if (self == UINT32_MAX || sponsor == UINT32_MAX) {
+        err = FKEX_ERR_AUTHENTICATION;
+        goto done;
+    }
+    ratchet_roster_hash(roster_hash, leaves, ws.nleaves);
+    schedule_from_secret(&keys, ws.epoch_secret, st->room_id, ws.epoch, ws.transcript_hash,
+                         roster_hash);
+    schedule_confirmation_tag(tag, &keys);
+    if (sodium_memcmp(tag, ws.confirmation_tag, 32) != 0) {
+        err = FKEX_ERR_AUTHENTICATION;
+        goto done;
+    }
+
+    memcpy(ack.room_id, st->room_id, 32);
+    ack.epoch = ws.epoch;
+    ack.sender = self;
+    ratchet_ack_tag(ack.tag, &keys, st->leaf_id);
+    fkex_writer_init(&w);
+    fkex_rmsg_join_ack_encode(&w, &ack);
+    if ((err = ratchet_sign_append(&w, st->sig_sk, "join ack")) != FKEX_OK ||
+        (err = ratchet_emit(out, &w)) != FKEX_OK ||
+        (err = fkex_gke_out_event(out, FKEX_GKE_EV_JOINED, FKEX_OK, ws.epoch, ws.nleaves, self,
+                                  NULL, 0)) != FKEX_OK) {
+        fkex_writer_free(&w);
+        goto done;
+    }
+    /* The roster's members are acknowledged as far as this joiner knows. */
+    if ((err = ratchet_enter_epoch(st, &keys, leaves, ws.nleaves)) != FKEX_OK) {
+        leaves = NULL;   /* taken, and freed, by ratchet_enter_epoch */
+        goto done;
+    }
+    leaves = NULL;
+    memset(st->acked, 1, st->nleaves);
+    ratchet_wipe_join(st);
+done:
+    sodium_memzero(key, sizeof key);
+    sodium_memzero(&keys, sizeof keys);
+    sodium_memzero(&ws, sizeof ws);
+    sodium_memzero(plain, m.sealedlen);
+    free(plain);
+    free(leaves);
+    return err;
+}

@@ -1,0 +1,225 @@
+/*
+ * gke/appmsg.c: application messages (PROTOCOL.md, "Application messages").
+ *
+ * Each sender has a hash chain in each epoch:
+ *   ck_0     = KDF-Expand(encryption_secret, "sender", leaf_id)
+ *   ck_{g+1} = KDF-Expand(ck_g, "chain")
+ *   mk_g     = KDF-Expand(ck_g, "key")
+ * A message is {room_id, epoch, leaf_index, g, AEAD_{mk_g}(content, aad =
+ * header)}, signed with the sender's leaf key. mk_g is used once, so the
+ * AEAD nonce is zero. Receivers keep the current epoch and one previous
+ * one (for late messages), refuse generations already used, and keep the
+ * keys of skipped generations (at most RATCHET_MAX_SKIP per sender) until
+ * those messages arrive. Used keys are wiped: forward secrecy inside an
+ * epoch.
+ *
+ * Cost: sending one Ed25519 signature and two HMACs; receiving one
+ * verification and two HMACs per generation advanced.
+ */
+#include <stdlib.h>
+#include "inner.h"
+#include "gke/ratchet_state.h"
+
+static const uint8_t zero_nonce[12];
+
+fkex_err appmsg_reading_init(reading_epoch *r, uint64_t epoch,
+                             const uint8_t encryption_secret[32], const fkex_leaf *leaves,
+                             uint32_t nleaves)
+{
+    memset(r, 0, sizeof *r);
+    r->leaves = malloc((size_t)nleaves * sizeof *leaves);
+    r->chains = calloc(nleaves, sizeof *r->chains);
+    if (!r->leaves || !r->chains) {
+        free(r->leaves);
+        free(r->chains);
+        memset(r, 0, sizeof *r);
+        return FKEX_ERR_NO_MEMORY;
+    }
+    memcpy(r->leaves, leaves, (size_t)nleaves * sizeof *leaves);
+    memcpy(r->encryption_secret, encryption_secret, 32);
+    r->nleaves = nleaves;
+    r->epoch = epoch;
+    r->valid = 1;
+    return FKEX_OK;
+}
+
+static void chain_free(chain *c)
+{
+    if (!c)
+        return;
+    if (c->skipped_mk) {
+        sodium_memzero(c->skipped_mk, RATCHET_MAX_SKIP * sizeof *c->skipped_mk);
+        free(c->skipped_mk);
+    }
+    sodium_memzero(c, sizeof *c);
+    free(c);
+}
+
+void appmsg_reading_wipe(reading_epoch *r)
+{
+    if (r->chains)
+        for (uint32_t i = 0; i < r->nleaves; i++)
+            chain_free(r->chains[i]);
+    free(r->chains);
+    free(r->leaves);
+    sodium_memzero(r, sizeof *r);
+}
+
+/* ---- sending ---------------------------------------------------------------- */
+
+fkex_err fkex_ratchet_send(fkex_ratchet *st, const uint8_t *content, size_t len,
+                           fkex_gke_out *out)
+{
+    fkex_rmsg_application m = { 0 };
+    fkex_writer w;
+    uint8_t mk[32], next[32], *ct;
+    fkex_err err;
+    if (st->phase != RATCHET_MEMBER)
+        return FKEX_ERR_UNEXPECTED;
+    if (len > FKEX_MESSAGE_MAX - crypto_aead_chacha20poly1305_ietf_ABYTES)
+        return FKEX_ERR_ARGUMENT;
+    if (st->send_generation == UINT32_MAX)
+        return FKEX_ERR_ARGUMENT;   /* the epoch must change first */
+    if (!(ct = malloc(len + crypto_aead_chacha20poly1305_ietf_ABYTES)))
+        return FKEX_ERR_NO_MEMORY;
+    memcpy(m.room_id, st->room_id, 32);
+    m.epoch = st->keys.epoch;
+    m.sender = st->index;
+    m.generation = st->send_generation;
+
+    /* The header (everything before the ciphertext) is the AEAD's aad. */
+    fkex_writer_init(&w);
+    fkex_rmsg_application_encode(&w, &m);
+    size_t header_len = w.len - 4;
+    fkex_kdf_expand(mk, st->send_ck, "key", NULL, 0);
+    fkex_kdf_expand(next, st->send_ck, "chain", NULL, 0);
+    crypto_aead_chacha20poly1305_ietf_encrypt(ct, NULL, content, len, w.buf, header_len, NULL,
+                                              zero_nonce, mk);
+    sodium_memzero(mk, sizeof mk);
+    w.len = 0;
+    m.ct = ct;
+    m.ctlen = len + crypto_aead_chacha20poly1305_ietf_ABYTES;
+    fkex_rmsg_application_encode(&w, &m);
+    free(ct);
+    if ((err = ratchet_sign_append(&w, st->sig_sk, "message")) != FKEX_OK ||
+        (err = ratchet_emit(out, &w)) != FKEX_OK) {
+        fkex_writer_free(&w);
+        sodium_memzero(next, sizeof next);
+        return err;
+    }
+    memcpy(st->send_ck, next, 32);
+    sodium_memzero(next, sizeof next);
+    st->send_generation++;
+    return FKEX_OK;
+}
+
+/* ---- receiving ---------------------------------------------------------------- */
+
+static fkex_err chain_get(chain **out, reading_epoch *r, uint32_t sender)
+{
+    uint8_t id[32];
+    if (!r->chains[sender]) {
+        chain *c = calloc(1, sizeof *c);
+        if (!c)
+            return FKEX_ERR_NO_MEMORY;
+        ratchet_leaf_id(id, &r->leaves[sender]);
+        fkex_kdf_expand(c->ck, r->encryption_secret, "sender", id, 32);
+        r->chains[sender] = c;
+    }
+    *out = r->chains[sender];
+    return FKEX_OK;
+}
+
+/* mk_g for g >= c->next, without changing the chain. */
+static void chain_peek(uint8_t mk[32], const chain *c, uint32_t g)
+{
+    uint8_t ck[32];
+    memcpy(ck, c->ck, 32);
+    for (uint32_t i = c->next; i < g; i++)
+        fkex_kdf_expand(ck, ck, "chain", NULL, 0);
+    fkex_kdf_expand(mk, ck, "key", NULL, 0);
+    sodium_memzero(ck, sizeof ck);
+}
+
+/* Moves the chain past g, keeping the keys of the generations skipped. */
+static void chain_advance(chain *c, uint32_t g)
+{
+    for (; c->next < g; c->next++) {
+        fkex_kdf_expand(c->skipped_mk[c->nskipped], c->ck, "key", NULL, 0);
+        c->skipped_gen[c->nskipped++] = c->next;
+        fkex_kdf_expand(c->ck, c->ck, "chain", NULL, 0);
+    }
+    fkex_kdf_expand(c->ck, c->ck, "chain", NULL, 0);
+    c->next = g + 1;
+}
+
+static void skipped_drop(chain *c, uint32_t i)
+{
+    c->nskipped--;
+    memcpy(c->skipped_mk[i], c->skipped_mk[c->nskipped], 32);
+    c->skipped_gen[i] = c->skipped_gen[c->nskipped];
+    sodium_memzero(c->skipped_mk[c->nskipped], 32);
+}
+
+fkex_err appmsg_on_message(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex_gke_out *out)
+{
+    fkex_rmsg_application m;
+    reading_epoch *r = NULL;
+    chain *c;
+    uint8_t mk[32], *plain;
+    uint32_t slot = UINT32_MAX;
+    fkex_err err = fkex_rmsg_application_decode(&m, msg, len);
+    if (err != FKEX_OK)
+        return err;
+    if (st->current.valid && m.epoch == st->current.epoch)
+        r = &st->current;
+    else if (st->previous.valid && m.epoch == st->previous.epoch)
+        r = &st->previous;
+    else
+        return FKEX_ERR_WRONG_EPOCH;
+    if (m.sender >= r->nleaves)
+        return FKEX_ERR_BAD_ENCODING;
+    if (memcmp(r->leaves[m.sender].sig_pk, st->self.sig_pk, 32) == 0)
+        return FKEX_ERR_REPLAY;   /* this member's own message, echoed */
+    if (fkex_sign_verify(m.sig, r->leaves[m.sender].sig_pk, "message", msg, m.signed_len) != 0)
+        return FKEX_ERR_AUTHENTICATION;
+    if ((err = chain_get(&c, r, m.sender)) != FKEX_OK)
+        return err;
+    if (m.generation < c->next) {
+        for (uint32_t i = 0; i < c->nskipped && slot == UINT32_MAX; i++)
+            if (c->skipped_gen[i] == m.generation)
+                slot = i;
+        if (slot == UINT32_MAX)
+            return FKEX_ERR_REPLAY;
+        memcpy(mk, c->skipped_mk[slot], 32);
+    } else {
+        uint32_t skip = m.generation - c->next;
+        if (skip > RATCHET_MAX_SKIP - c->nskipped)
+            return FKEX_ERR_UNEXPECTED;   /* too far ahead */
+        if (skip && !c->skipped_mk &&
+            !(c->skipped_mk = calloc(RATCHET_MAX_SKIP, sizeof *c->skipped_mk)))
+            return FKEX_ERR_NO_MEMORY;
+        chain_peek(mk, c, m.generation);
+    }
+    size_t plainlen = m.ctlen - crypto_aead_chacha20poly1305_ietf_ABYTES;
+    if (!(plain = malloc(plainlen ? plainlen : 1))) {
+        sodium_memzero(mk, sizeof mk);
+        return FKEX_ERR_NO_MEMORY;
+    }
+    if (crypto_aead_chacha20poly1305_ietf_decrypt(plain, NULL, NULL, m.ct, m.ctlen, msg,
+                                                  m.header_len, zero_nonce, mk) != 0)
+        err = FKEX_ERR_AUTHENTICATION;
+    else
+        err = fkex_gke_out_event(out, FKEX_GKE_EV_MESSAGE, FKEX_OK, m.epoch, r->nleaves,
+                                 m.sender, plain, plainlen);
+    sodium_memzero(mk, sizeof mk);
+    sodium_memzero(plain, plainlen);
+    free(plain);
+    if (err != FKEX_OK)
+        return err;
+    if (slot != UINT32_MAX)
+        skipped_drop(c, slot);
+    else
+        chain_advance(c, m.generation);
+    return FKEX_OK;
+}

@@ -1,0 +1,393 @@
+/*
+ * gke/commit.c: building and applying commits (PROTOCOL.md, join step 4,
+ * "Leave and remove", "Updates, re-attestation, policy change").
+ *
+ * A commit moves the room from epoch e to e+1. Its content lists the
+ * admitted joiners (Add), the members who go (Remove), the committer's new
+ * HPKE key (Update), a re-attestation's ABE ciphertext (psk) and a new
+ * descriptor. Then:
+ *   transcript_{e+1} = H(transcript_e, content)
+ *   epoch_secret_{e+1} = KDF-Extract(init_secret_e, commit_secret || psk)
+ *   confirmation_tag = MAC(confirmation_key_{e+1}, transcript_{e+1})
+ *   signature of the committer over content || confirmation_tag
+ *   membership_tag = MAC(membership_key_e, content || confirmation_tag || signature)
+ * commit_secret goes to the members who stay either sealed under the old
+ * epoch's "add" key (nobody leaves and no key changes: symmetric work for
+ * everyone) or by the star of star.c (a removal or an update: those who
+ * leave, or whose old key leaked, must not learn it).
+ *
+ * Costs, n members: the committer O(n) HPKE seals for a star, otherwise
+ * O(1); every other member one signature check, one HPKE open or AEAD,
+ * a dozen HMACs, and O(n) to copy the roster; a re-attestation adds one
+ * ABE encapsulation (committer) or decapsulation (everyone else).
+ */
+#include <stdlib.h>
+#include "inner.h"
+#include "gke/ratchet_state.h"
+
+/* The key of an add-only commit's commit_secret. */
+static void add_key(uint8_t key[32], const epoch_keys *keys, const uint8_t nonce[32])
+{
+    fkex_kdf_expand(key, keys->add_secret, "add", nonce, 32);
+}
+
+static const uint8_t zero_nonce[12];
+
+/* The roster after the commit: the old one without the removed members,
+ * with the committer's new key, then the joiners. Checks that indices are
+ * in range and that no key appears twice. *out is malloc'd. */
+static fkex_err next_roster(fkex_leaf **out, uint32_t *n, const fkex_ratchet *st,
+                            const fkex_rmsg_commit *c)
+{
+    uint32_t count = st->nleaves - c->nremoves + c->nadds, k = 0, r = 0;
+    fkex_leaf *leaves;
+    if (c->nremoves >= st->nleaves || count > FKEX_ROOM_MAX_MEMBERS)
+        return FKEX_ERR_BAD_ENCODING;
+    if (!(leaves = malloc((size_t)count * sizeof *leaves)))
+        return FKEX_ERR_NO_MEMORY;
+    for (uint32_t i = 0; i < st->nleaves; i++) {
+        if (r < c->nremoves && load32_be(c->removes + 4 * r) == i) {
+            r++;
+            continue;
+        }
+        leaves[k] = st->leaves[i];
+        if (i == c->committer && c->has_update)
+            memcpy(leaves[k].hpke_pk, c->update_pk, 32);
+        k++;
+    }
+    if (r != c->nremoves) {   /* an index past the end */
+        free(leaves);
+        return FKEX_ERR_BAD_ENCODING;
+    }
+    if (c->nadds)
+        memcpy(leaves + k, c->adds, (size_t)c->nadds * sizeof *leaves);
+    /* No signing key and no HPKE key twice: O(n^2) in the added leaves only. */
+    for (uint32_t i = k; i < count; i++)
+        for (uint32_t j = 0; j < i; j++)
+            if (memcmp(leaves[i].sig_pk, leaves[j].sig_pk, 32) == 0 ||
+                memcmp(leaves[i].hpke_pk, leaves[j].hpke_pk, 32) == 0) {
+                free(leaves);
+                return FKEX_ERR_BAD_ENCODING;
+            }
+    if (c->has_update)
+        for (uint32_t j = 0; j < count; j++)
+            if (memcmp(leaves[j].sig_pk, st->leaves[c->committer].sig_pk, 32) != 0 &&
+                memcmp(leaves[j].hpke_pk, c->update_pk, 32) == 0) {
+                free(leaves);
+                return FKEX_ERR_BAD_ENCODING;
+            }
+    *out = leaves;
+    *n = count;
+    return FKEX_OK;
+}
+
+static int removes(const fkex_rmsg_commit *c, uint32_t index)
+{
+    for (uint32_t r = 0; r < c->nremoves; r++)
+        if (load32_be(c->removes + 4 * r) == index)
+            return 1;
+    return 0;
+}
+
+/* ---- building ------------------------------------------------------------------ */
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+fkex_err fkex_ratchet_commit(fkex_ratchet *st, const fkex_commit_options *opt, fkex_rng *rng,
+                             fkex_gke_out *out)
+{
+    static const fkex_commit_options none = { 0 };
+    fkex_rmsg_commit c = { 0 };
+    fkex_writer w;
+    fkex_leaf *leaves = NULL;
+    fkex_abe_ct *psk_ct = NULL;
+    pending_commit pc = { 0 };
+    epoch_keys keys = { 0 };
+    uint8_t *adds = NULL, *rm = NULL, key[32], epoch_secret[32], transcript[32];
+    uint8_t roster_hash[32], ctx[SCHEDULE_CONTEXT_BYTES], tag[32];
+    uint32_t *idx = NULL, nleaves = 0, nidx = 0, nadds = 0;
+    size_t nmsgs = out->nmsgs, nevents = out->nevents;
+    fkex_err err;
+
+    if (!opt)
+        opt = &none;
+    if (st->phase != RATCHET_MEMBER || st->commit.active)
+        return FKEX_ERR_UNEXPECTED;
+
+    /* Removals: the proposed members other than this one, by index. */
+    if (st->nremovals && !(idx = malloc(st->nremovals * sizeof *idx)))
+        return FKEX_ERR_NO_MEMORY;
+    for (size_t i = 0; i < st->nremovals; i++)
+        for (uint32_t j = 0; j < st->nleaves; j++)
+            if (j != st->index && memcmp(st->removals[i], st->leaves[j].sig_pk, 32) == 0)
+                idx[nidx++] = j;
+    if (nidx)
+        qsort(idx, nidx, sizeof *idx, cmp_u32);
+    for (size_t i = 0; i < st->njoins; i++)
+        nadds += st->joins[i].admitted ? 1 : 0;
+    if (!nadds && !nidx && !opt->update && !opt->reattest && !opt->descriptor) {
+        free(idx);
+        return FKEX_ERR_UNEXPECTED;   /* nothing to commit */
+    }
+    if ((nidx && !(rm = malloc(4 * (size_t)nidx))) ||
+        (nadds && !(adds = malloc(64 * (size_t)nadds)))) {
+        err = FKEX_ERR_NO_MEMORY;
+        goto done;
+    }
+    for (uint32_t i = 0; i < nidx; i++)
+        store32_be(rm + 4 * i, idx[i]);
+    for (size_t i = 0, k = 0; i < st->njoins; i++)
+        if (st->joins[i].admitted)
+            memcpy(adds + 64 * k++, &st->joins[i].leaf, 64);
+
+    memcpy(c.room_id, st->room_id, 32);
+    c.epoch = st->keys.epoch;
+    c.committer = st->index;
+    fkex_rng_fill(rng, c.nonce, 32);
+    c.nadds = nadds;
+    c.adds = adds;
+    c.nremoves = nidx;
+    c.removes = rm;
+    fkex_rng_fill(rng, pc.commit_secret, 32);
+    if (opt->update) {
+        c.has_update = pc.has_update = 1;
+        fkex_hpke_keypair_generate(pc.new_hpke_sk, pc.new_hpke_pk, rng);
+        memcpy(c.update_pk, pc.new_hpke_pk, 32);
+    }
+    if (opt->reattest || opt->descriptor) {
+        /* psk = k for (k, C) = ABE.Encap(P_effective), under the new
+         * descriptor's policy if the commit changes it. */
+        fkex_policy *changed = NULL;
+        if (opt->descriptor &&
+            (err = ratchet_descriptor_policy(&changed, NULL, st, opt->descriptor,
+                                             opt->descriptor_len)) != FKEX_OK)
+            goto done;
+        err = fkex_abe_encap(pc.psk, &psk_ct, fkex_abe_key_mpk(st->abe_key),
+                             changed ? changed : st->policy, FKEX_ABE_CCA, rng);
+        fkex_policy_free(changed);
+        if (err != FKEX_OK)
+            goto done;
+        pc.has_psk = 1;
+        fkex_abe_ct_bytes(&c.psk_ct, &c.psk_ctlen, psk_ct);
+        c.descriptor = opt->descriptor;
+        c.descriptorlen = opt->descriptor ? opt->descriptor_len : 0;
+    }
+    c.dist = (nidx || opt->update) ? FKEX_DIST_STAR : FKEX_DIST_GROUP;
+    if (c.dist == FKEX_DIST_GROUP) {
+        add_key(key, &st->keys, c.nonce);
+        crypto_aead_chacha20poly1305_ietf_encrypt(c.group_sealed, NULL, pc.commit_secret, 32,
+                                                  NULL, 0, NULL, zero_nonce, key);
+    }
+    if ((err = next_roster(&leaves, &nleaves, st, &c)) != FKEX_OK)
+        goto done;
+
+    /* Content, then the schedule of epoch e+1, then tags and slices. */
+    fkex_writer_init(&w);
+    fkex_rmsg_commit_encode(&w, &c);
+    if (w.failed) {
+        err = FKEX_ERR_NO_MEMORY;
+        fkex_writer_free(&w);
+        goto done;
+    }
+    crypto_hash_sha256(pc.content_hash, w.buf, w.len);
+    memcpy(transcript, st->keys.transcript_hash, 32);
+    fkex_transcript_extend(transcript, w.buf, w.len);
+    ratchet_roster_hash(roster_hash, leaves, nleaves);
+    schedule_next(&keys, epoch_secret, st->keys.init_secret, pc.commit_secret,
+                  pc.has_psk ? pc.psk : NULL, st->room_id, c.epoch + 1, transcript, roster_hash);
+    schedule_confirmation_tag(tag, &keys);
+    fkex_writer_put(&w, tag, 32);
+    if ((err = ratchet_sign_append(&w, st->sig_sk, "commit")) != FKEX_OK) {
+        fkex_writer_free(&w);
+        goto done;
+    }
+    fkex_mac(key, st->keys.membership_key, w.buf, w.len);
+    fkex_writer_put(&w, key, 32);
+    if (c.dist == FKEX_DIST_STAR) {
+        /* Everyone who stays, but not this member and not the joiners (the
+         * roster's tail), who get Welcomes. */
+        schedule_context(ctx, st->room_id, c.epoch + 1, transcript, roster_hash);
+        uint32_t self = UINT32_MAX;
+        for (uint32_t i = 0; i < nleaves - nadds; i++)
+            if (memcmp(leaves[i].sig_pk, st->self.sig_pk, 32) == 0)
+                self = i;
+        err = dist_seal(&w, leaves, nleaves - nadds, self, pc.commit_secret, ctx, sizeof ctx, rng);
+    } else {
+        fkex_writer_u32(&w, 0);
+        err = w.failed ? FKEX_ERR_NO_MEMORY : FKEX_OK;
+    }
+    if (err != FKEX_OK || (err = ratchet_emit(out, &w)) != FKEX_OK) {
+        fkex_writer_free(&w);
+        goto done;
+    }
+    for (size_t i = 0; i < st->njoins; i++)
+        if (st->joins[i].admitted &&
+            (err = admission_welcome(st, &st->joins[i], pc.content_hash, c.epoch + 1,
+                                     epoch_secret, &keys, leaves, nleaves, tag, out)) != FKEX_OK)
+            goto done;
+    pc.active = 1;
+    st->commit = pc;
+done:
+    if (err != FKEX_OK)
+        fkex_gke_out_truncate(out, nmsgs, nevents);
+    fkex_abe_ct_free(psk_ct);
+    free(idx);
+    free(rm);
+    free(adds);
+    free(leaves);
+    sodium_memzero(&pc, sizeof pc);
+    sodium_memzero(&keys, sizeof keys);
+    sodium_memzero(epoch_secret, sizeof epoch_secret);
+    sodium_memzero(key, sizeof key);
+    return err;
+}
+
+/* ---- applying ------------------------------------------------------------------ */
+
+/* This member cannot follow the room into the next epoch: it was removed,
+ * or its attributes no longer satisfy the policy. */
+static fkex_err leave_room(fkex_ratchet *st, fkex_err why, fkex_gke_out *out)
+{
+    fkex_err err = fkex_gke_out_event(out, FKEX_GKE_EV_LEFT, why, st->keys.epoch + 1, 0,
+                                      st->index, NULL, 0);
+    if (err != FKEX_OK)
+        return err;
+    appmsg_reading_wipe(&st->current);
+    appmsg_reading_wipe(&st->previous);
+    sodium_memzero(&st->keys, sizeof st->keys);
+    sodium_memzero(st->send_ck, sizeof st->send_ck);
+    sodium_memzero(&st->commit, sizeof st->commit);
+    sodium_memzero(st->hpke_sk, sizeof st->hpke_sk);
+    st->phase = RATCHET_GONE;
+    return FKEX_OK;
+}
+
+/* The psk of a re-attestation: the ciphertext must be under the room's
+ * effective policy after the commit. */
+static fkex_err open_psk(uint8_t psk[32], const fkex_ratchet *st, const fkex_rmsg_commit *c,
+                         const fkex_policy *policy)
+{
+    fkex_abe_ct *ct;
+    char *want;
+    fkex_err err = fkex_abe_ct_decode(&ct, c->psk_ct, c->psk_ctlen);
+    if (err != FKEX_OK)
+        return err;
+    if ((err = fkex_policy_print(&want, policy)) == FKEX_OK) {
+        err = strcmp(want, fkex_abe_ct_policy(ct)) == 0
+                  ? fkex_abe_decap(psk, st->abe_key, ct, FKEX_ABE_CCA)
+                  : FKEX_ERR_WRONG_ROOM;
+        free(want);
+    }
+    fkex_abe_ct_free(ct);
+    return err;
+}
+
+fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex_gke_out *out)
+{
+    fkex_rmsg_commit c;
+    fkex_leaf *leaves = NULL;
+    fkex_policy *changed = NULL;
+    epoch_keys keys = { 0 };
+    uint8_t commit_secret[32], psk[32], epoch_secret[32], key[32], tag[32], content_hash[32];
+    uint8_t transcript[32], roster_hash[32], ctx[SCHEDULE_CONTEXT_BYTES];
+    uint32_t nleaves = 0;
+    int own;
+    fkex_err err = fkex_rmsg_commit_decode(&c, msg, len);
+    if (err != FKEX_OK)
+        return err;
+    if (c.epoch < st->keys.epoch)
+        return FKEX_ERR_REPLAY;
+    if (c.epoch > st->keys.epoch)
+        return FKEX_ERR_WRONG_EPOCH;
+    if (c.committer >= st->nleaves)
+        return FKEX_ERR_BAD_ENCODING;
+    /* Tags before anything else: the relay cannot inject a commit. */
+    if (fkex_mac_verify(c.membership_tag, st->keys.membership_key, msg, c.tagged_len) != 0 ||
+        fkex_sign_verify(c.sig, st->leaves[c.committer].sig_pk, "commit", msg, c.signed_len) != 0)
+        return FKEX_ERR_AUTHENTICATION;
+    if (removes(&c, c.committer) || ((c.nremoves || c.has_update) && c.dist != FKEX_DIST_STAR) ||
+        (c.descriptor && !c.psk_ct))
+        return FKEX_ERR_BAD_ENCODING;
+    crypto_hash_sha256(content_hash, msg, c.content_len);
+    own = c.committer == st->index;
+    if (own && !(st->commit.active && sodium_memcmp(content_hash, st->commit.content_hash, 32) == 0))
+        return FKEX_ERR_AUTHENTICATION;   /* signed with this member's key, yet not its commit */
+    if (removes(&c, st->index))
+        return leave_room(st, FKEX_OK, out);
+    if (c.descriptor &&
+        (err = ratchet_descriptor_policy(&changed, NULL, st, c.descriptor, c.descriptorlen)) != FKEX_OK)
+        return err;
+    if ((err = next_roster(&leaves, &nleaves, st, &c)) != FKEX_OK)
+        goto done;
+    memcpy(transcript, st->keys.transcript_hash, 32);
+    fkex_transcript_extend(transcript, msg, c.content_len);
+    ratchet_roster_hash(roster_hash, leaves, nleaves);
+
+    /* commit_secret: remembered (own), the add key, or this member's slice. */
+    if (own) {
+        memcpy(commit_secret, st->commit.commit_secret, 32);
+    } else if (c.dist == FKEX_DIST_GROUP) {
+        add_key(key, &st->keys, c.nonce);
+        if (crypto_aead_chacha20poly1305_ietf_decrypt(commit_secret, NULL, NULL, c.group_sealed,
+                                                      FKEX_SEALED_SECRET, NULL, 0, zero_nonce,
+                                                      key) != 0) {
+            err = FKEX_ERR_AUTHENTICATION;
+            goto done;
+        }
+    } else {
+        schedule_context(ctx, st->room_id, c.epoch + 1, transcript, roster_hash);
+        if ((err = dist_open(commit_secret, &c, &st->self, st->hpke_sk, ctx, sizeof ctx)) != FKEX_OK)
+            goto done;
+    }
+    if (c.psk_ct) {
+        if (own) {
+            memcpy(psk, st->commit.psk, 32);
+        } else if ((err = open_psk(psk, st, &c, changed ? changed : st->policy)) != FKEX_OK) {
+            if (err == FKEX_ERR_POLICY_UNSATISFIED)
+                err = leave_room(st, err, out);   /* expired, or outside a new policy */
+            goto done;
+        }
+    }
+    schedule_next(&keys, epoch_secret, st->keys.init_secret, commit_secret,
+                  c.psk_ct ? psk : NULL, st->room_id, c.epoch + 1, transcript, roster_hash);
+    schedule_confirmation_tag(tag, &keys);
+    if (sodium_memcmp(tag, c.confirmation_tag, 32) != 0) {
+        err = FKEX_ERR_AUTHENTICATION;   /* a forged slice or a wrong psk */
+        goto done;
+    }
+
+    /* Accepted: everything below changes the state. */
+    for (uint32_t r = 0; r < c.nremoves && err == FKEX_OK; r++)
+        err = fkex_gke_out_event(out, FKEX_GKE_EV_REMOVED, FKEX_OK, c.epoch + 1, nleaves,
+                                 load32_be(c.removes + 4 * r), NULL, 0);
+    for (uint32_t a = 0; a < c.nadds && err == FKEX_OK; a++)
+        err = fkex_gke_out_event(out, FKEX_GKE_EV_ADDED, FKEX_OK, c.epoch + 1, nleaves,
+                                 nleaves - c.nadds + a, NULL, 0);
+    if (err == FKEX_OK)
+        err = fkex_gke_out_event(out, FKEX_GKE_EV_EPOCH, FKEX_OK, c.epoch + 1, nleaves, 0, NULL, 0);
+    if (err == FKEX_OK && c.descriptor)
+        err = ratchet_set_descriptor(st, c.descriptor, c.descriptorlen);
+    if (err != FKEX_OK)
+        goto done;
+    if (own && st->commit.has_update) {
+        memcpy(st->hpke_sk, st->commit.new_hpke_sk, 32);
+        memcpy(st->self.hpke_pk, st->commit.new_hpke_pk, 32);
+        ratchet_leaf_id(st->leaf_id, &st->self);
+    }
+    sodium_memzero(&st->commit, sizeof st->commit);   /* a losing own commit is void too */
+    err = ratchet_enter_epoch(st, &keys, leaves, nleaves);
+    leaves = NULL;   /* taken */
+done:
+    fkex_policy_free(changed);
+    free(leaves);
+    sodium_memzero(&keys, sizeof keys);
+    sodium_memzero(commit_secret, sizeof commit_secret);
+    sodium_memzero(psk, sizeof psk);
+    sodium_memzero(epoch_secret, sizeof epoch_secret);
+    sodium_memzero(key, sizeof key);
+    return err;
+}

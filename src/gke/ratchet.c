@@ -1,0 +1,532 @@
+/*
+ * gke/ratchet.c: the ratchet state machine's frame: rooms and descriptors,
+ * creation, the dispatch of received messages, Remove proposals, JoinAcks,
+ * epoch changes and the accessors. The protocol's steps live in
+ * admission.c, commit.c and appmsg.c (see gke/ratchet_state.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include "inner.h"
+#include "gke/ratchet_state.h"
+
+/* ---- rooms ------------------------------------------------------------- */
+
+void fkex_room_id(uint8_t room_id[32], const uint8_t admin_pk[32], const uint8_t *name,
+                  size_t namelen)
+{
+    static const char label[] = "fkex v1 room";
+    crypto_hash_sha256_state h;
+    crypto_hash_sha256_init(&h);
+    crypto_hash_sha256_update(&h, (const uint8_t *)label, sizeof label - 1);
+    crypto_hash_sha256_update(&h, admin_pk, 32);
+    crypto_hash_sha256_update(&h, name, namelen);
+    crypto_hash_sha256_final(&h, room_id);
+}
+
+fkex_err fkex_room_descriptor_create(uint8_t **out, size_t *outlen, const char *name,
+                                     const char *policy, uint32_t version, uint32_t options,
+                                     const uint8_t admin_sk[64])
+{
+    fkex_policy *p;
+    char *canonical;
+    fkex_writer w;
+    fkex_rmsg_descriptor d = { 0 };
+    fkex_err err;
+    size_t namelen = strlen(name);
+    if (namelen == 0 || namelen > FKEX_ROOM_NAME_MAX || (options & ~FKEX_ROOM_REQUIRE_PERIOD))
+        return FKEX_ERR_ARGUMENT;
+    if ((err = fkex_policy_parse(&p, policy, strlen(policy), NULL)) != FKEX_OK)
+        return err;
+    err = fkex_policy_print(&canonical, p);
+    fkex_policy_free(p);
+    if (err != FKEX_OK)
+        return err;
+    d.name = (const uint8_t *)name;
+    d.namelen = namelen;
+    d.policy = (const uint8_t *)canonical;
+    d.policylen = strlen(canonical);
+    memcpy(d.admin_pk, admin_sk + 32, 32);   /* libsodium: seed || public key */
+    d.version = version;
+    d.options = options;
+    fkex_writer_init(&w);
+    fkex_rmsg_descriptor_encode(&w, &d);
+    free(canonical);
+    if ((err = ratchet_sign_append(&w, admin_sk, "descriptor")) != FKEX_OK) {
+        fkex_writer_free(&w);
+        return err;
+    }
+    *out = w.buf;
+    *outlen = w.len;
+    return FKEX_OK;
+}
+
+fkex_err fkex_room_descriptor_check(fkex_rmsg_descriptor *d, const uint8_t room_id[32],
+                                    const uint8_t *in, size_t len)
+{
+    uint8_t id[32];
+    fkex_policy *p;
+    char *canonical;
+    fkex_err err = fkex_rmsg_descriptor_decode(d, in, len);
+    if (err != FKEX_OK)
+        return err;
+    if (fkex_sign_verify(d->sig, d->admin_pk, "descriptor", in, d->signed_len) != 0)
+        return FKEX_ERR_AUTHENTICATION;
+    fkex_room_id(id, d->admin_pk, d->name, d->namelen);
+    if (sodium_memcmp(id, room_id, 32) != 0)
+        return FKEX_ERR_WRONG_ROOM;
+    if ((err = fkex_policy_parse(&p, (const char *)d->policy, d->policylen, NULL)) != FKEX_OK)
+        return err;
+    err = fkex_policy_print(&canonical, p);
+    fkex_policy_free(p);
+    if (err != FKEX_OK)
+        return err;
+    if (strlen(canonical) != d->policylen || memcmp(canonical, d->policy, d->policylen) != 0)
+        err = FKEX_ERR_BAD_ENCODING;
+    free(canonical);
+    return err;
+}
+
+/* ---- helpers shared by the protocol files ------------------------------------ */
+
+void ratchet_leaf_id(uint8_t id[32], const fkex_leaf *leaf)
+{
+    crypto_hash_sha256(id, leaf->sig_pk, 64);   /* H(V || X): the two keys are adjacent */
+}
+
+void ratchet_roster_hash(uint8_t out[32], const fkex_leaf *leaves, uint32_t n)
+{
+    crypto_hash_sha256(out, (const uint8_t *)leaves, (size_t)n * sizeof *leaves);
+}
+
+fkex_err ratchet_sign_append(fkex_writer *w, const uint8_t sk[64], const char *label)
+{
+    uint8_t sig[64];
+    fkex_err err;
+    if (w->failed)
+        return FKEX_ERR_NO_MEMORY;
+    if ((err = fkex_sign(sig, sk, label, w->buf, w->len)) != FKEX_OK)
+        return err;
+    fkex_writer_put(w, sig, sizeof sig);
+    return w->failed ? FKEX_ERR_NO_MEMORY : FKEX_OK;
+}
+
+/* Hands the writer's bytes to out, addressed to the relay. */
+fkex_err ratchet_emit(fkex_gke_out *out, fkex_writer *w)
+{
+    if (w->failed) {
+        fkex_writer_free(w);
+        return FKEX_ERR_NO_MEMORY;
+    }
+    fkex_err err = fkex_gke_out_msg(out, FKEX_GKE_TO_ROOM, w->buf, w->len);
+    fkex_writer_init(w);
+    return err;
+}
+
+void ratchet_group_context(fkex_group_context *c, const fkex_ratchet *st)
+{
+    c->epoch = st->keys.epoch;
+    memcpy(c->transcript_hash, st->keys.transcript_hash, 32);
+    memcpy(c->roster_hash, st->keys.roster_hash, 32);
+    memcpy(c->descriptor_hash, st->descriptor_hash, 32);
+}
+
+static fkex_err effective_policy(fkex_policy **out, const char *text, uint32_t options,
+                                 const char *period)
+{
+    if (!(options & FKEX_ROOM_REQUIRE_PERIOD))
+        return fkex_policy_parse(out, text, strlen(text), NULL);
+    if (!period)
+        return FKEX_ERR_ARGUMENT;
+    size_t n = strlen(text) + strlen(period) + 32;
+    char *full = malloc(n);
+    if (!full)
+        return FKEX_ERR_NO_MEMORY;
+    snprintf(full, n, "(%s) and period:%s", text, period);
+    fkex_err err = fkex_policy_parse(out, full, strlen(full), NULL);
+    free(full);
+    return err;
+}
+
+fkex_err ratchet_descriptor_policy(fkex_policy **policy, char **text, const fkex_ratchet *st,
+                                   const uint8_t *descriptor, size_t len)
+{
+    fkex_rmsg_descriptor d;
+    char *t;
+    fkex_err err = fkex_room_descriptor_check(&d, st->room_id, descriptor, len);
+    if (err != FKEX_OK)
+        return err;
+    if (st->descriptor) {
+        /* A change: the same admin, a higher version. */
+        if (sodium_memcmp(d.admin_pk, st->admin_pk, 32) != 0)
+            return FKEX_ERR_AUTHENTICATION;
+        if (d.version <= st->descriptor_version)
+            return FKEX_ERR_REPLAY;
+    }
+    if (!(t = malloc(d.policylen + 1)))
+        return FKEX_ERR_NO_MEMORY;
+    memcpy(t, d.policy, d.policylen);
+    t[d.policylen] = 0;
+    err = effective_policy(policy, t, d.options, st->period);
+    if (err == FKEX_OK && text)
+        *text = t;
+    else
+        free(t);
+    return err;
+}
+
+fkex_err ratchet_set_descriptor(fkex_ratchet *st, const uint8_t *descriptor, size_t len)
+{
+    fkex_rmsg_descriptor d;
+    fkex_policy *policy;
+    char *text;
+    uint8_t *copy;
+    fkex_err err = ratchet_descriptor_policy(&policy, &text, st, descriptor, len);
+    if (err != FKEX_OK)
+        return err;
+    if (!(copy = malloc(len))) {
+        free(text);
+        fkex_policy_free(policy);
+        return FKEX_ERR_NO_MEMORY;
+    }
+    memcpy(copy, descriptor, len);
+    err = fkex_rmsg_descriptor_decode(&d, copy, len);   /* checked above: cannot fail */
+    free(st->descriptor);
+    free(st->policy_text);
+    fkex_policy_free(st->policy);
+    st->descriptor = copy;
+    st->descriptor_len = len;
+    crypto_hash_sha256(st->descriptor_hash, copy, len);
+    memcpy(st->admin_pk, d.admin_pk, 32);
+    st->descriptor_version = d.version;
+    st->options = d.options;
+    st->policy_text = text;
+    st->policy = policy;
+    return err;
+}
+
+/* ---- creation -------------------------------------------------------------- */
+
+static fkex_err start(fkex_ratchet **out, const fkex_ratchet_config *cfg, fkex_rng *rng)
+{
+    fkex_ratchet *st = calloc(1, sizeof *st);
+    fkex_err err;
+    if (!st)
+        return FKEX_ERR_NO_MEMORY;
+    memcpy(st->room_id, cfg->room_id, 32);
+    st->abe_key = cfg->key;
+    if (cfg->period && !(st->period = strdup(cfg->period))) {
+        free(st);
+        return FKEX_ERR_NO_MEMORY;
+    }
+    if ((err = ratchet_set_descriptor(st, cfg->descriptor, cfg->descriptor_len)) != FKEX_OK) {
+        fkex_ratchet_free(st);
+        return err;
+    }
+    fkex_sign_keypair(st->self.sig_pk, st->sig_sk, rng);
+    fkex_hpke_keypair_generate(st->hpke_sk, st->self.hpke_pk, rng);
+    ratchet_leaf_id(st->leaf_id, &st->self);
+    *out = st;
+    return FKEX_OK;
+}
+
+fkex_err fkex_ratchet_create(fkex_ratchet **out, const fkex_ratchet_config *cfg, fkex_rng *rng)
+{
+    fkex_ratchet *st;
+    epoch_keys keys;
+    uint8_t epoch_secret[32], transcript[32] = { 0 }, roster_hash[32];
+    fkex_leaf *leaves;
+    fkex_err err = start(&st, cfg, rng);
+    if (err != FKEX_OK)
+        return err;
+    if (!(leaves = malloc(sizeof *leaves))) {
+        fkex_ratchet_free(st);
+        return FKEX_ERR_NO_MEMORY;
+    }
+    leaves[0] = st->self;
+    ratchet_roster_hash(roster_hash, leaves, 1);
+    /* The founder's epoch 0 comes from a random epoch secret. */
+    fkex_rng_fill(rng, epoch_secret, sizeof epoch_secret);
+    schedule_from_secret(&keys, epoch_secret, st->room_id, 0, transcript, roster_hash);
+    sodium_memzero(epoch_secret, sizeof epoch_secret);
+    err = ratchet_enter_epoch(st, &keys, leaves, 1);
+    sodium_memzero(&keys, sizeof keys);
+    if (err != FKEX_OK) {
+        fkex_ratchet_free(st);
+        return err;
+    }
+    st->acked[0] = 1;
+    *out = st;
+    return FKEX_OK;
+}
+
+fkex_err fkex_ratchet_join(fkex_ratchet **out, const fkex_ratchet_config *cfg, fkex_rng *rng,
+                           fkex_gke_out *o)
+{
+    fkex_ratchet *st;
+    fkex_err err = start(&st, cfg, rng);
+    if (err != FKEX_OK)
+        return err;
+    if ((err = admission_request(st, rng, o)) != FKEX_OK) {
+        fkex_ratchet_free(st);
+        return err;
+    }
+    st->phase = RATCHET_JOIN_SENT;
+    *out = st;
+    return FKEX_OK;
+}
+
+/* ---- epochs ------------------------------------------------------------------ */
+
+fkex_err ratchet_enter_epoch(fkex_ratchet *st, const epoch_keys *keys, fkex_leaf *leaves,
+                             uint32_t nleaves)
+{
+    reading_epoch next = { 0 };
+    uint8_t *acked = calloc(nleaves, 1);
+    fkex_err err;
+    if (!acked) {
+        free(leaves);
+        return FKEX_ERR_NO_MEMORY;
+    }
+    err = appmsg_reading_init(&next, keys->epoch, keys->encryption_secret, leaves, nleaves);
+    if (err != FKEX_OK) {
+        free(acked);
+        free(leaves);
+        return err;
+    }
+    /* Members who were here before need no JoinAck. */
+    for (uint32_t i = 0; i < nleaves; i++)
+        for (uint32_t j = 0; j < st->nleaves && !acked[i]; j++)
+            acked[i] = memcmp(leaves[i].sig_pk, st->leaves[j].sig_pk, 32) == 0 && st->acked[j];
+    for (uint32_t i = 0; i < nleaves; i++)
+        if (memcmp(leaves[i].sig_pk, st->self.sig_pk, 32) == 0)
+            st->index = i;
+    appmsg_reading_wipe(&st->previous);
+    st->previous = st->current;
+    st->current = next;
+    free(st->leaves);
+    free(st->acked);
+    st->leaves = leaves;
+    st->acked = acked;
+    st->nleaves = nleaves;
+    sodium_memzero(&st->keys, sizeof st->keys);
+    st->keys = *keys;
+    fkex_kdf_expand(st->send_ck, keys->encryption_secret, "sender", st->leaf_id, 32);
+    st->send_generation = 0;
+    st->phase = RATCHET_MEMBER;
+
+    /* Admissions were bound to the old group context; proposals to old
+     * members who are gone are done. */
+    for (size_t i = 0; i < st->njoins; i++)
+        sodium_memzero(&st->joins[i], sizeof st->joins[i]);
+    st->njoins = 0;
+    size_t kept = 0;
+    for (size_t i = 0; i < st->nremovals; i++)
+        for (uint32_t j = 0; j < nleaves; j++)
+            if (memcmp(st->removals[i], leaves[j].sig_pk, 32) == 0) {
+                memmove(st->removals[kept++], st->removals[i], 32);
+                break;
+            }
+    st->nremovals = kept;
+    return FKEX_OK;
+}
+
+void ratchet_wipe_join(fkex_ratchet *st)
+{
+    if (st->join_request) {
+        free(st->join_request);
+        st->join_request = NULL;
+    }
+    sodium_memzero(st->k_j, sizeof st->k_j);
+    sodium_memzero(st->k_w, sizeof st->k_w);
+    sodium_memzero(st->th, sizeof st->th);
+}
+
+/* ---- proposals and acknowledgements ---------------------------------------------- */
+
+fkex_err fkex_ratchet_propose_remove(fkex_ratchet *st, uint32_t index, fkex_gke_out *out)
+{
+    fkex_rmsg_remove m = { 0 };
+    fkex_writer w;
+    fkex_err err;
+    if (st->phase != RATCHET_MEMBER)
+        return FKEX_ERR_UNEXPECTED;
+    if (index >= st->nleaves)
+        return FKEX_ERR_ARGUMENT;
+    memcpy(m.room_id, st->room_id, 32);
+    m.epoch = st->keys.epoch;
+    m.proposer = st->index;
+    m.target = index;
+    fkex_writer_init(&w);
+    fkex_rmsg_remove_encode(&w, &m);
+    if ((err = ratchet_sign_append(&w, st->sig_sk, "remove")) != FKEX_OK) {
+        fkex_writer_free(&w);
+        return err;
+    }
+    return ratchet_emit(out, &w);
+}
+
+static fkex_err on_remove(fkex_ratchet *st, const uint8_t *msg, size_t len)
+{
+    fkex_rmsg_remove m;
+    fkex_err err = fkex_rmsg_remove_decode(&m, msg, len);
+    if (err != FKEX_OK)
+        return err;
+    if (m.epoch != st->keys.epoch)
+        return FKEX_ERR_WRONG_EPOCH;
+    if (m.proposer >= st->nleaves || m.target >= st->nleaves)
+        return FKEX_ERR_BAD_ENCODING;
+    if (fkex_sign_verify(m.sig, st->leaves[m.proposer].sig_pk, "remove", msg, m.signed_len) != 0)
+        return FKEX_ERR_AUTHENTICATION;
+    for (size_t i = 0; i < st->nremovals; i++)
+        if (memcmp(st->removals[i], st->leaves[m.target].sig_pk, 32) == 0)
+            return FKEX_ERR_REPLAY;
+    void *grown = realloc(st->removals, (st->nremovals + 1) * sizeof *st->removals);
+    if (!grown)
+        return FKEX_ERR_NO_MEMORY;
+    st->removals = grown;
+    memcpy(st->removals[st->nremovals++], st->leaves[m.target].sig_pk, 32);
+    return FKEX_OK;
+}
+
+/* JoinAck tag: MAC(confirmation_key, "ack" || leaf_id || transcript_hash). */
+void ratchet_ack_tag(uint8_t tag[32], const epoch_keys *keys, const uint8_t leaf_id[32])
+{
+    uint8_t in[3 + 32 + 32] = { 'a', 'c', 'k' };
+    memcpy(in + 3, leaf_id, 32);
+    memcpy(in + 35, keys->transcript_hash, 32);
+    fkex_mac(tag, keys->confirmation_key, in, sizeof in);
+}
+
+static fkex_err on_join_ack(fkex_ratchet *st, const uint8_t *msg, size_t len)
+{
+    fkex_rmsg_join_ack m;
+    uint8_t id[32], want[32];
+    fkex_err err = fkex_rmsg_join_ack_decode(&m, msg, len);
+    if (err != FKEX_OK)
+        return err;
+    if (m.epoch != st->keys.epoch)
+        return FKEX_ERR_WRONG_EPOCH;
+    if (m.sender >= st->nleaves)
+        return FKEX_ERR_BAD_ENCODING;
+    if (fkex_sign_verify(m.sig, st->leaves[m.sender].sig_pk, "join ack", msg, m.signed_len) != 0)
+        return FKEX_ERR_AUTHENTICATION;
+    ratchet_leaf_id(id, &st->leaves[m.sender]);
+    ratchet_ack_tag(want, &st->keys, id);
+    if (sodium_memcmp(want, m.tag, 32) != 0)
+        return FKEX_ERR_AUTHENTICATION;
+    if (st->acked[m.sender])
+        return FKEX_ERR_REPLAY;
+    st->acked[m.sender] = 1;
+    return FKEX_OK;
+}
+
+/* ---- dispatch ------------------------------------------------------------------- */
+
+static fkex_err dispatch(fkex_ratchet *st, fkex_rmsg_type type, const uint8_t *msg, size_t len,
+                         fkex_rng *rng, fkex_gke_out *out)
+{
+    switch (st->phase) {
+    case RATCHET_JOIN_SENT:
+        return type == FKEX_RMSG_CHALLENGE ? admission_on_challenge(st, msg, len, out)
+                                           : FKEX_ERR_UNEXPECTED;
+    case RATCHET_PROOF_SENT:
+        return type == FKEX_RMSG_WELCOME ? admission_on_welcome(st, msg, len, out)
+                                         : FKEX_ERR_UNEXPECTED;
+    case RATCHET_MEMBER:
+        break;
+    case RATCHET_GONE:
+        return FKEX_ERR_UNEXPECTED;
+    }
+    switch (type) {
+    case FKEX_RMSG_JOIN_REQUEST: return admission_on_request(st, msg, len, rng, out);
+    case FKEX_RMSG_PROOF:        return admission_on_proof(st, msg, len, out);
+    case FKEX_RMSG_COMMIT:       return commit_on_commit(st, msg, len, out);
+    case FKEX_RMSG_JOIN_ACK:     return on_join_ack(st, msg, len);
+    case FKEX_RMSG_REMOVE:       return on_remove(st, msg, len);
+    case FKEX_RMSG_APPLICATION:  return appmsg_on_message(st, msg, len, out);
+    default:                     return FKEX_ERR_UNEXPECTED;
+    }
+}
+
+fkex_err fkex_ratchet_receive(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex_rng *rng,
+                              fkex_gke_out *out)
+{
+    fkex_rmsg_type type;
+    uint8_t room[32];
+    size_t nmsgs = out->nmsgs, nevents = out->nevents;
+    fkex_err err = fkex_rmsg_peek(&type, room, msg, len);
+    if (err != FKEX_OK)
+        return err;
+    if (type == FKEX_RMSG_DESCRIPTOR || sodium_memcmp(room, st->room_id, 32) != 0)
+        return FKEX_ERR_WRONG_ROOM;
+    err = dispatch(st, type, msg, len, rng, out);
+    if (err != FKEX_OK)
+        fkex_gke_out_truncate(out, nmsgs, nevents);
+    return err;
+}
+
+fkex_err fkex_ratchet_set_period(fkex_ratchet *st, const char *period)
+{
+    fkex_policy *policy;
+    char *copy = strdup(period);
+    fkex_err err;
+    if (!copy)
+        return FKEX_ERR_NO_MEMORY;
+    if ((err = effective_policy(&policy, st->policy_text, st->options, copy)) != FKEX_OK) {
+        free(copy);
+        return err;
+    }
+    free(st->period);
+    fkex_policy_free(st->policy);
+    st->period = copy;
+    st->policy = policy;
+    return FKEX_OK;
+}
+
+/* ---- accessors ------------------------------------------------------------------ */
+
+int fkex_ratchet_is_member(const fkex_ratchet *st) { return st->phase == RATCHET_MEMBER; }
+uint64_t fkex_ratchet_epoch(const fkex_ratchet *st) { return st->keys.epoch; }
+uint32_t fkex_ratchet_members(const fkex_ratchet *st) { return st->nleaves; }
+uint32_t fkex_ratchet_index(const fkex_ratchet *st) { return st->index; }
+
+void fkex_ratchet_epoch_authenticator(uint8_t out[32], const fkex_ratchet *st)
+{
+    memcpy(out, st->keys.epoch_authenticator, 32);
+}
+
+int fkex_ratchet_acked(const fkex_ratchet *st, uint32_t index)
+{
+    return index < st->nleaves && st->acked[index];
+}
+
+void fkex_ratchet_leaf_key(uint8_t out[32], const fkex_ratchet *st)
+{
+    memcpy(out, st->self.sig_pk, 32);
+}
+
+void fkex_ratchet_leaf_id(uint8_t out[32], const fkex_ratchet *st)
+{
+    memcpy(out, st->leaf_id, 32);
+}
+
+void fkex_ratchet_free(fkex_ratchet *st)
+{
+    if (!st)
+        return;
+    ratchet_wipe_join(st);
+    appmsg_reading_wipe(&st->current);
+    appmsg_reading_wipe(&st->previous);
+    free(st->descriptor);
+    free(st->policy_text);
+    free(st->period);
+    fkex_policy_free(st->policy);
+    free(st->leaves);
+    free(st->acked);
+    if (st->joins)
+        sodium_memzero(st->joins, st->njoins * sizeof *st->joins);
+    free(st->joins);
+    free(st->removals);
+    sodium_memzero(st, sizeof *st);
+    free(st);
+}

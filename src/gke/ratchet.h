@@ -1,0 +1,124 @@
+/*
+ * gke/ratchet.h: the room protocol, ratchet mode (PROTOCOL.md, version 1).
+ *
+ * ABE is used for admission only: a joiner and a sponsor each encapsulate
+ * under the room's policy and each decapsulate the other's, so both sides
+ * prove their attributes; ephemeral X25519 and HPKE supply the secrecy.
+ * Each join costs the joiner and the sponsor one ABE encapsulation, one
+ * decapsulation and one X25519; everyone else does symmetric work only.
+ * A removal costs the committer one HPKE seal per remaining member and
+ * every other member one HPKE open.
+ *
+ * The state machine does no I/O and reads no clock. Messages it emits go
+ * to the relay (FKEX_GKE_TO_ROOM), which routes them by type:
+ *   JoinRequest  to the sponsor it names (the online member with the lowest index)
+ *   Challenge, Welcome  to the joiner they name (joiner_id = H(V_J || X_J))
+ *   Proof        to the sponsor that sent the Challenge
+ *   Commit       ordered, first valid one per epoch wins, then to every
+ *                member (each with only its own slice, fkex_rmsg_commit_view)
+ *                including the committer, whose commit takes effect only
+ *                when it comes back: the relay's order decides
+ *   JoinAck, Remove, Application  to every member
+ * Timeouts (a silent sponsor, a missing JoinAck) are the caller's: it
+ * reacts with fkex_ratchet_propose_remove.
+ *
+ * The caller owns the ABE key, which must outlive the state.
+ * A room that requires a period (FKEX_ROOM_REQUIRE_PERIOD) has the
+ * effective policy "(P) and period:<period>", the period coming from the
+ * caller's clock.
+ */
+#ifndef FKEX_RATCHET_H
+#define FKEX_RATCHET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "fkex/abe.h"
+#include "gke/gke.h"
+#include "wire/ratchet_msg.h"
+
+typedef struct fkex_ratchet fkex_ratchet;
+
+/* ---- rooms ------------------------------------------------------------ */
+
+/* room_id = H("fkex v1 room" || admin_pk || name). */
+void fkex_room_id(uint8_t room_id[32], const uint8_t admin_pk[32], const uint8_t *name,
+                  size_t namelen);
+/* An admin-signed descriptor. policy is parsed and printed canonically.
+ * *out is malloc'd. Errors: FKEX_ERR_ARGUMENT (empty or overlong name),
+ * the policy's parse errors. */
+fkex_err fkex_room_descriptor_create(uint8_t **out, size_t *outlen, const char *name,
+                                     const char *policy, uint32_t version, uint32_t options,
+                                     const uint8_t admin_sk[64]) FKEX_WUR;
+/* Decodes and checks a descriptor: the admin's signature, a canonical
+ * policy, and that it names the pinned room. d borrows from in.
+ * Errors: decoding errors, FKEX_ERR_AUTHENTICATION, FKEX_ERR_WRONG_ROOM. */
+fkex_err fkex_room_descriptor_check(fkex_rmsg_descriptor *d, const uint8_t room_id[32],
+                                    const uint8_t *in, size_t len) FKEX_WUR;
+
+/* ---- members ------------------------------------------------------------ */
+
+/* What a member starts from. */
+typedef struct {
+    const fkex_abe_key *key;       /* this member's attributes */
+    uint8_t room_id[32];           /* pinned from the invitation */
+    const uint8_t *descriptor;     /* the admin-signed descriptor */
+    size_t descriptor_len;
+    const char *period;            /* the current period, for rooms that require one; else NULL */
+} fkex_ratchet_config;
+
+/* The founder: epoch 0, a roster of one, a random init_secret.
+ * Errors: the descriptor's (fkex_room_descriptor_check), FKEX_ERR_ARGUMENT
+ * (a room that requires a period and none given). */
+fkex_err fkex_ratchet_create(fkex_ratchet **st, const fkex_ratchet_config *cfg,
+                             fkex_rng *rng) FKEX_WUR;
+/* A joiner: the same checks, then a JoinRequest into out. */
+fkex_err fkex_ratchet_join(fkex_ratchet **st, const fkex_ratchet_config *cfg, fkex_rng *rng,
+                           fkex_gke_out *out) FKEX_WUR;
+/* Any message from the relay. FKEX_OK if accepted (out has what follows);
+ * otherwise it was refused and nothing changed. A joiner whose join fails
+ * for good (the group did not prove its attributes, or its own attributes
+ * do not satisfy the policy) gets FKEX_GKE_EV_ABORTED and FKEX_OK. */
+fkex_err fkex_ratchet_receive(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex_rng *rng,
+                              fkex_gke_out *out) FKEX_WUR;
+
+/* What a commit carries beyond the admitted joiners and proposed removals. */
+typedef struct {
+    int update;                  /* replace this member's HPKE key */
+    int reattest;                /* inject an ABE-encapsulated psk */
+    const uint8_t *descriptor;   /* a new admin-signed descriptor (forces reattest) */
+    size_t descriptor_len;
+} fkex_commit_options;
+
+/* Commits everything pending: admitted joiners (one Welcome each), proposed
+ * removals, and the options (NULL for none). FKEX_ERR_UNEXPECTED when
+ * there is nothing to commit or a commit of this member is still waiting
+ * for the relay. The commit takes effect when the relay returns it. */
+fkex_err fkex_ratchet_commit(fkex_ratchet *st, const fkex_commit_options *opt, fkex_rng *rng,
+                             fkex_gke_out *out) FKEX_WUR;
+/* Proposes Remove(index); index = this member's own to leave. */
+fkex_err fkex_ratchet_propose_remove(fkex_ratchet *st, uint32_t index, fkex_gke_out *out) FKEX_WUR;
+/* An application message in the current epoch. */
+fkex_err fkex_ratchet_send(fkex_ratchet *st, const uint8_t *content, size_t len,
+                           fkex_gke_out *out) FKEX_WUR;
+/* A new period for rooms with FKEX_ROOM_REQUIRE_PERIOD, whose effective
+ * policy is "(P) and period:<period>"; the next reattest commit uses it. */
+fkex_err fkex_ratchet_set_period(fkex_ratchet *st, const char *period) FKEX_WUR;
+
+/* ---- what a member knows -------------------------------------------------- */
+int fkex_ratchet_is_member(const fkex_ratchet *st);
+uint64_t fkex_ratchet_epoch(const fkex_ratchet *st);
+uint32_t fkex_ratchet_members(const fkex_ratchet *st);
+uint32_t fkex_ratchet_index(const fkex_ratchet *st);
+/* Members compare this to detect a fork (PROTOCOL.md, key schedule). */
+void fkex_ratchet_epoch_authenticator(uint8_t out[32], const fkex_ratchet *st);
+/* 1 once member `index` has sent a valid JoinAck for its epoch. */
+int fkex_ratchet_acked(const fkex_ratchet *st, uint32_t index);
+/* This member's signing key V, which the relay addresses slices to. */
+void fkex_ratchet_leaf_key(uint8_t out[32], const fkex_ratchet *st);
+/* This party's leaf id H(V || X) (a joiner's too: Challenges name it). */
+void fkex_ratchet_leaf_id(uint8_t out[32], const fkex_ratchet *st);
+
+/* Wipes every secret and frees. */
+void fkex_ratchet_free(fkex_ratchet *st);
+
+#endif

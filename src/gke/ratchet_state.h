@@ -1,0 +1,204 @@
+/*
+ * gke/ratchet_state.h: the ratchet state machine's private state, shared
+ * by the files of src/gke that implement it:
+ *   ratchet.c    creation, dispatch, proposals, acks, accessors
+ *   schedule.c   the key schedule (PROTOCOL.md, "Key schedule")
+ *   star.c       distribution of the commit secret (the star; TreeKEM later)
+ *   admission.c  JoinRequest, Challenge, Proof, Welcome
+ *   commit.c     building and applying commits
+ *   appmsg.c     application messages and sender chains
+ */
+#ifndef FKEX_RATCHET_STATE_H
+#define FKEX_RATCHET_STATE_H
+
+#include "gke/ratchet.h"
+
+#define RATCHET_MAX_SKIP 1024      /* generations a receiver may skip ahead */
+
+/* The secrets of one epoch that outlive its key schedule. */
+typedef struct {
+    uint64_t epoch;
+    uint8_t init_secret[32];
+    uint8_t add_secret[32];         /* keys the commit secret of add-only commits */
+    uint8_t encryption_secret[32];
+    uint8_t membership_key[32];
+    uint8_t confirmation_key[32];
+    uint8_t epoch_authenticator[32];
+    uint8_t transcript_hash[32];
+    uint8_t roster_hash[32];
+} epoch_keys;
+
+/* A sender's hash chain in one epoch (PROTOCOL.md, application messages). */
+typedef struct {
+    uint32_t next;                  /* generation of ck */
+    uint8_t ck[32];
+    uint32_t nskipped;
+    uint32_t skipped_gen[RATCHET_MAX_SKIP];
+    uint8_t (*skipped_mk)[32];      /* RATCHET_MAX_SKIP keys, allocated on first skip */
+} chain;
+
+/* What receivers keep of an epoch to read its messages. */
+typedef struct {
+    int valid;
+    uint64_t epoch;
+    uint8_t encryption_secret[32];
+    uint32_t nleaves;
+    fkex_leaf *leaves;
+    chain **chains;                 /* per sender, made on first use */
+} reading_epoch;
+
+/* A sponsor's view of one joiner (PROTOCOL.md, join steps 2 to 4). */
+typedef struct {
+    uint8_t joiner_id[32];
+    fkex_leaf leaf;
+    uint8_t th[32];
+    uint8_t k_w[32];
+    int admitted;
+} pending_join;
+
+/* A commit this member sent, waiting for the relay's order. */
+typedef struct {
+    int active;
+    uint8_t content_hash[32];
+    uint8_t commit_secret[32];
+    uint8_t psk[32];
+    int has_psk;
+    int has_update;
+    uint8_t new_hpke_sk[32];
+    uint8_t new_hpke_pk[32];
+} pending_commit;
+
+typedef enum {
+    RATCHET_JOIN_SENT = 1,   /* joiner: JoinRequest out, waiting for a Challenge */
+    RATCHET_PROOF_SENT,      /* joiner: Proof out, waiting for the Welcome */
+    RATCHET_MEMBER,
+    RATCHET_GONE             /* removed, left, or the join aborted */
+} ratchet_phase;
+
+struct fkex_ratchet {
+    ratchet_phase phase;
+    uint8_t room_id[32];
+    const fkex_abe_key *abe_key;
+
+    /* The room: the current descriptor and its effective policy. */
+    uint8_t *descriptor;
+    size_t descriptor_len;
+    uint8_t descriptor_hash[32];
+    uint8_t admin_pk[32];
+    uint32_t descriptor_version;
+    uint32_t options;
+    char *policy_text;              /* canonical, from the descriptor */
+    char *period;                   /* for FKEX_ROOM_REQUIRE_PERIOD */
+    fkex_policy *policy;            /* effective */
+
+    /* This member's leaf. */
+    uint8_t sig_sk[64];
+    uint8_t hpke_sk[32];
+    fkex_leaf self;
+    uint8_t leaf_id[32];
+    uint32_t index;
+
+    /* The group at the current epoch. */
+    uint32_t nleaves;
+    fkex_leaf *leaves;
+    uint8_t *acked;
+    epoch_keys keys;
+    uint32_t send_generation;
+    uint8_t send_ck[32];
+    reading_epoch current, previous;
+
+    /* Sponsor and committer. */
+    pending_join *joins;
+    size_t njoins;
+    uint8_t (*removals)[32];        /* V of each member proposed for removal */
+    size_t nremovals;
+    pending_commit commit;
+
+    /* Joiner. */
+    uint8_t *join_request;
+    size_t join_request_len;
+    uint8_t k_j[32];
+    uint8_t th[32];
+    uint8_t k_w[32];
+    uint8_t sponsor_pk[32];
+};
+
+/* ---- ratchet.c ------------------------------------------------------------ */
+void ratchet_leaf_id(uint8_t id[32], const fkex_leaf *leaf);
+void ratchet_roster_hash(uint8_t out[32], const fkex_leaf *leaves, uint32_t n);
+/* Checks a descriptor for this room (and, if the room has one already,
+ * that it comes from the same admin with a higher version), and gives its
+ * effective policy (and, if text is not NULL, its policy text). */
+fkex_err ratchet_descriptor_policy(fkex_policy **policy, char **text, const fkex_ratchet *st,
+                                   const uint8_t *descriptor, size_t len) FKEX_WUR;
+/* Sets the descriptor (copied) and the effective policy. */
+fkex_err ratchet_set_descriptor(fkex_ratchet *st, const uint8_t *descriptor, size_t len) FKEX_WUR;
+/* Installs a new epoch: keys, roster (taken), and reading state. */
+fkex_err ratchet_enter_epoch(fkex_ratchet *st, const epoch_keys *keys, fkex_leaf *leaves,
+                             uint32_t nleaves) FKEX_WUR;
+void ratchet_group_context(fkex_group_context *c, const fkex_ratchet *st);
+void ratchet_wipe_join(fkex_ratchet *st);
+/* JoinAck's tag: MAC(confirmation_key, "ack" || leaf_id || transcript_hash). */
+void ratchet_ack_tag(uint8_t tag[32], const epoch_keys *keys, const uint8_t leaf_id[32]);
+fkex_err ratchet_sign_append(fkex_writer *w, const uint8_t sk[64], const char *label) FKEX_WUR;
+fkex_err ratchet_emit(fkex_gke_out *out, fkex_writer *w) FKEX_WUR;
+
+/* ---- schedule.c ------------------------------------------------------------- */
+/* epoch_secret = Extract(init_secret, commit_secret || psk), then the
+ * epoch's keys under context = room_id || epoch || transcript || H(roster). */
+void schedule_next(epoch_keys *next, uint8_t epoch_secret[32], const uint8_t init_secret[32],
+                   const uint8_t commit_secret[32], const uint8_t *psk,
+                   const uint8_t room_id[32], uint64_t epoch, const uint8_t transcript[32],
+                   const uint8_t roster_hash[32]);
+/* The epoch's keys from its epoch_secret (what a Welcome gives). */
+void schedule_from_secret(epoch_keys *keys, const uint8_t epoch_secret[32],
+                          const uint8_t room_id[32], uint64_t epoch,
+                          const uint8_t transcript[32], const uint8_t roster_hash[32]);
+/* The context bytes: room_id || u64 epoch || transcript || roster hash. */
+#define SCHEDULE_CONTEXT_BYTES (32 + 8 + 32 + 32)
+void schedule_context(uint8_t out[SCHEDULE_CONTEXT_BYTES], const uint8_t room_id[32],
+                      uint64_t epoch, const uint8_t transcript[32], const uint8_t roster_hash[32]);
+void schedule_confirmation_tag(uint8_t tag[32], const epoch_keys *keys);
+
+/* ---- star.c: distributing commit_secret to the members who stay ------------- */
+/* Seals commit_secret to each leaf of `to` except skip (this member);
+ * appends the u32 count and the slices to w. O(n) HPKE seals. */
+fkex_err dist_seal(fkex_writer *w, const fkex_leaf *to, uint32_t n, uint32_t skip,
+                   const uint8_t commit_secret[32], const uint8_t *info, size_t infolen,
+                   fkex_rng *rng) FKEX_WUR;
+/* Opens the slice addressed to `self` among the commit's slices. O(slices)
+ * to find it, one HPKE open. FKEX_ERR_AUTHENTICATION if there is none or
+ * it does not open. */
+fkex_err dist_open(uint8_t commit_secret[32], const fkex_rmsg_commit *c, const fkex_leaf *self,
+                   const uint8_t hpke_sk[32], const uint8_t *info, size_t infolen) FKEX_WUR;
+
+/* ---- admission.c ------------------------------------------------------------- */
+fkex_err admission_request(fkex_ratchet *st, fkex_rng *rng, fkex_gke_out *out) FKEX_WUR;
+fkex_err admission_on_request(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex_rng *rng,
+                              fkex_gke_out *out) FKEX_WUR;
+fkex_err admission_on_challenge(fkex_ratchet *st, const uint8_t *msg, size_t len,
+                                fkex_gke_out *out) FKEX_WUR;
+fkex_err admission_on_proof(fkex_ratchet *st, const uint8_t *msg, size_t len,
+                            fkex_gke_out *out) FKEX_WUR;
+fkex_err admission_on_welcome(fkex_ratchet *st, const uint8_t *msg, size_t len,
+                              fkex_gke_out *out) FKEX_WUR;
+/* The Welcome for an admitted joiner of a commit being built. */
+fkex_err admission_welcome(const fkex_ratchet *st, const pending_join *j,
+                           const uint8_t content_hash[32], uint64_t epoch,
+                           const uint8_t epoch_secret[32], const epoch_keys *keys,
+                           const fkex_leaf *leaves, uint32_t nleaves,
+                           const uint8_t confirmation_tag[32], fkex_gke_out *out) FKEX_WUR;
+
+/* ---- commit.c ------------------------------------------------------------------ */
+fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len,
+                          fkex_gke_out *out) FKEX_WUR;
+
+/* ---- appmsg.c ------------------------------------------------------------------- */
+fkex_err appmsg_on_message(fkex_ratchet *st, const uint8_t *msg, size_t len,
+                           fkex_gke_out *out) FKEX_WUR;
+fkex_err appmsg_reading_init(reading_epoch *r, uint64_t epoch,
+                             const uint8_t encryption_secret[32], const fkex_leaf *leaves,
+                             uint32_t nleaves) FKEX_WUR;
+void appmsg_reading_wipe(reading_epoch *r);
+
+#endif

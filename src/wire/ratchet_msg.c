@@ -1,0 +1,436 @@
+/*
+ * wire/ratchet_msg.c: encoders and strict decoders of the ratchet
+ * protocol's messages (layouts in wire/ratchet_msg.h and docs/FORMATS.md).
+ * Each is O(length of the message).
+ */
+#include <stdlib.h>
+#include "inner.h"
+
+static void put_head(fkex_writer *w, fkex_rmsg_type type, const uint8_t room_id[32])
+{
+    fkex_writer_u8(w, (uint8_t)type);
+    fkex_writer_u8(w, FKEX_RATCHET_VERSION);
+    if (room_id)
+        fkex_writer_put(w, room_id, 32);
+}
+
+/* Type and version, then the room id unless room_id is NULL. */
+static fkex_err get_head(fkex_reader *r, fkex_rmsg_type type, uint8_t room_id[32])
+{
+    uint8_t t, v;
+    if (fkex_reader_u8(r, &t) != 0 || fkex_reader_u8(r, &v) != 0)
+        return FKEX_ERR_TRUNCATED;
+    if (t != type)
+        return FKEX_ERR_WRONG_KIND;
+    if (v != FKEX_RATCHET_VERSION)
+        return FKEX_ERR_UNSUPPORTED;
+    if (room_id && fkex_reader_get(r, room_id, 32) != 0)
+        return FKEX_ERR_TRUNCATED;
+    return FKEX_OK;
+}
+
+/* The end of a decode: a short read is TRUNCATED, leftovers BAD_ENCODING. */
+static fkex_err finish(const fkex_reader *r)
+{
+    return fkex_reader_end(r);
+}
+
+fkex_err fkex_rmsg_peek(fkex_rmsg_type *type, uint8_t room_id[32], const uint8_t *in, size_t len)
+{
+    if (len < 2)
+        return FKEX_ERR_TRUNCATED;
+    if (in[0] < FKEX_RMSG_DESCRIPTOR || in[0] > FKEX_RMSG_APPLICATION)
+        return FKEX_ERR_BAD_ENCODING;
+    if (in[1] != FKEX_RATCHET_VERSION)
+        return FKEX_ERR_UNSUPPORTED;
+    *type = (fkex_rmsg_type)in[0];
+    memset(room_id, 0, 32);
+    if (*type == FKEX_RMSG_DESCRIPTOR)
+        return FKEX_OK;
+    if (len < 34)
+        return FKEX_ERR_TRUNCATED;
+    memcpy(room_id, in + 2, 32);
+    return FKEX_OK;
+}
+
+/* ---- descriptor ------------------------------------------------------ */
+
+void fkex_rmsg_descriptor_encode(fkex_writer *w, const fkex_rmsg_descriptor *m)
+{
+    put_head(w, FKEX_RMSG_DESCRIPTOR, NULL);
+    fkex_writer_bytes16(w, m->name, m->namelen);
+    fkex_writer_bytes16(w, m->policy, m->policylen);
+    fkex_writer_put(w, m->admin_pk, 32);
+    fkex_writer_u32(w, m->version);
+    fkex_writer_u32(w, m->options);
+}
+
+fkex_err fkex_rmsg_descriptor_decode(fkex_rmsg_descriptor *m, const uint8_t *in, size_t len)
+{
+    fkex_reader r;
+    fkex_err err;
+    memset(m, 0, sizeof *m);
+    fkex_reader_init(&r, in, len);
+    if ((err = get_head(&r, FKEX_RMSG_DESCRIPTOR, NULL)) != FKEX_OK)
+        return err;
+    if (fkex_reader_bytes16(&r, &m->name, &m->namelen) != 0 ||
+        fkex_reader_bytes16(&r, &m->policy, &m->policylen) != 0 ||
+        fkex_reader_get(&r, m->admin_pk, 32) != 0 || fkex_reader_u32(&r, &m->version) != 0 ||
+        fkex_reader_u32(&r, &m->options) != 0)
+        return FKEX_ERR_TRUNCATED;
+    m->signed_len = r.off;
+    if (fkex_reader_get(&r, m->sig, 64) != 0)
+        return FKEX_ERR_TRUNCATED;
+    if ((err = finish(&r)) != FKEX_OK)
+        return err;
+    if (m->namelen == 0 || m->namelen > FKEX_ROOM_NAME_MAX || m->policylen == 0 ||
+        (m->options & ~FKEX_ROOM_REQUIRE_PERIOD) != 0)
+        return FKEX_ERR_BAD_ENCODING;
+    return FKEX_OK;
+}
+
+/* ---- join request, challenge, proof ------------------------------------ */
+
+void fkex_rmsg_join_request_encode(fkex_writer *w, const fkex_rmsg_join_request *m)
+{
+    put_head(w, FKEX_RMSG_JOIN_REQUEST, m->room_id);
+    fkex_writer_put(w, m->descriptor_hash, 32);
+    fkex_writer_put(w, m->leaf.sig_pk, 32);
+    fkex_writer_put(w, m->leaf.hpke_pk, 32);
+    fkex_writer_bytes32(w, m->abe_ct, m->abe_ctlen);
+}
+
+fkex_err fkex_rmsg_join_request_decode(fkex_rmsg_join_request *m, const uint8_t *in, size_t len)
+{
+    fkex_reader r;
+    fkex_err err;
+    memset(m, 0, sizeof *m);
+    fkex_reader_init(&r, in, len);
+    if ((err = get_head(&r, FKEX_RMSG_JOIN_REQUEST, m->room_id)) != FKEX_OK)
+        return err;
+    if (fkex_reader_get(&r, m->descriptor_hash, 32) != 0 ||
+        fkex_reader_get(&r, m->leaf.sig_pk, 32) != 0 ||
+        fkex_reader_get(&r, m->leaf.hpke_pk, 32) != 0 ||
+        fkex_reader_bytes32(&r, &m->abe_ct, &m->abe_ctlen, FKEX_ABE_CT_MAX) != 0)
+        return FKEX_ERR_TRUNCATED;
+    m->signed_len = r.off;
+    if (fkex_reader_get(&r, m->sig, 64) != 0)
+        return FKEX_ERR_TRUNCATED;
+    return finish(&r);
+}
+
+static void put_context(fkex_writer *w, const fkex_group_context *c)
+{
+    fkex_writer_u64(w, c->epoch);
+    fkex_writer_put(w, c->transcript_hash, 32);
+    fkex_writer_put(w, c->roster_hash, 32);
+    fkex_writer_put(w, c->descriptor_hash, 32);
+}
+
+static int get_context(fkex_reader *r, fkex_group_context *c)
+{
+    return fkex_reader_u64(r, &c->epoch) | fkex_reader_get(r, c->transcript_hash, 32) |
+           fkex_reader_get(r, c->roster_hash, 32) | fkex_reader_get(r, c->descriptor_hash, 32);
+}
+
+void fkex_rmsg_challenge_encode(fkex_writer *w, const fkex_rmsg_challenge *m)
+{
+    put_head(w, FKEX_RMSG_CHALLENGE, m->room_id);
+    put_context(w, &m->context);
+    fkex_writer_put(w, m->joiner_id, 32);
+    fkex_writer_u32(w, m->sponsor_index);
+    fkex_writer_put(w, m->sponsor_pk, 32);
+    fkex_writer_bytes32(w, m->abe_ct, m->abe_ctlen);
+    fkex_writer_put(w, m->ephemeral_pk, 32);
+    fkex_writer_put(w, m->tag, 32);
+}
+
+fkex_err fkex_rmsg_challenge_decode(fkex_rmsg_challenge *m, const uint8_t *in, size_t len)
+{
+    fkex_reader r;
+    fkex_err err;
+    memset(m, 0, sizeof *m);
+    fkex_reader_init(&r, in, len);
+    if ((err = get_head(&r, FKEX_RMSG_CHALLENGE, m->room_id)) != FKEX_OK)
+        return err;
+    if (get_context(&r, &m->context) != 0 || fkex_reader_get(&r, m->joiner_id, 32) != 0 ||
+        fkex_reader_u32(&r, &m->sponsor_index) != 0 ||
+        fkex_reader_get(&r, m->sponsor_pk, 32) != 0 ||
+        fkex_reader_bytes32(&r, &m->abe_ct, &m->abe_ctlen, FKEX_ABE_CT_MAX) != 0 ||
+        fkex_reader_get(&r, m->ephemeral_pk, 32) != 0 || fkex_reader_get(&r, m->tag, 32) != 0)
+        return FKEX_ERR_TRUNCATED;
+    m->signed_len = r.off;
+    if (fkex_reader_get(&r, m->sig, 64) != 0)
+        return FKEX_ERR_TRUNCATED;
+    return finish(&r);
+}
+
+void fkex_rmsg_proof_encode(fkex_writer *w, const fkex_rmsg_proof *m)
+{
+    put_head(w, FKEX_RMSG_PROOF, m->room_id);
+    fkex_writer_put(w, m->joiner_id, 32);
+    fkex_writer_put(w, m->th, 32);
+    fkex_writer_put(w, m->tag, 32);
+}
+
+fkex_err fkex_rmsg_proof_decode(fkex_rmsg_proof *m, const uint8_t *in, size_t len)
+{
+    fkex_reader r;
+    fkex_err err;
+    memset(m, 0, sizeof *m);
+    fkex_reader_init(&r, in, len);
+    if ((err = get_head(&r, FKEX_RMSG_PROOF, m->room_id)) != FKEX_OK)
+        return err;
+    if (fkex_reader_get(&r, m->joiner_id, 32) != 0 || fkex_reader_get(&r, m->th, 32) != 0 ||
+        fkex_reader_get(&r, m->tag, 32) != 0)
+        return FKEX_ERR_TRUNCATED;
+    m->signed_len = r.off;
+    if (fkex_reader_get(&r, m->sig, 64) != 0)
+        return FKEX_ERR_TRUNCATED;
+    return finish(&r);
+}
+
+/* ---- commit ------------------------------------------------------------ */
+
+void fkex_rmsg_commit_encode(fkex_writer *w, const fkex_rmsg_commit *m)
+{
+    put_head(w, FKEX_RMSG_COMMIT, m->room_id);
+    fkex_writer_u64(w, m->epoch);
+    fkex_writer_u32(w, m->committer);
+    fkex_writer_put(w, m->nonce, 32);
+    fkex_writer_u32(w, m->nadds);
+    fkex_writer_put(w, m->adds, (size_t)m->nadds * 64);
+    fkex_writer_u32(w, m->nremoves);
+    fkex_writer_put(w, m->removes, (size_t)m->nremoves * 4);
+    fkex_writer_u8(w, m->has_update ? 1 : 0);
+    if (m->has_update)
+        fkex_writer_put(w, m->update_pk, 32);
+    fkex_writer_bytes32(w, m->psk_ct, m->psk_ctlen);
+    fkex_writer_bytes32(w, m->descriptor, m->descriptorlen);
+    fkex_writer_u8(w, m->dist);
+    if (m->dist == FKEX_DIST_GROUP)
+        fkex_writer_put(w, m->group_sealed, FKEX_SEALED_SECRET);
+}
+
+fkex_err fkex_rmsg_commit_decode(fkex_rmsg_commit *m, const uint8_t *in, size_t len)
+{
+    fkex_reader r;
+    fkex_err err;
+    uint8_t upd;
+    memset(m, 0, sizeof *m);
+    fkex_reader_init(&r, in, len);
+    if ((err = get_head(&r, FKEX_RMSG_COMMIT, m->room_id)) != FKEX_OK)
+        return err;
+    if (fkex_reader_u64(&r, &m->epoch) != 0 || fkex_reader_u32(&r, &m->committer) != 0 ||
+        fkex_reader_get(&r, m->nonce, 32) != 0 || fkex_reader_u32(&r, &m->nadds) != 0)
+        return FKEX_ERR_TRUNCATED;
+    if (m->nadds > FKEX_ROOM_MAX_MEMBERS)
+        return FKEX_ERR_BAD_ENCODING;
+    if (fkex_reader_view(&r, &m->adds, (size_t)m->nadds * 64) != 0 ||
+        fkex_reader_u32(&r, &m->nremoves) != 0)
+        return FKEX_ERR_TRUNCATED;
+    if (m->nremoves > FKEX_ROOM_MAX_MEMBERS)
+        return FKEX_ERR_BAD_ENCODING;
+    if (fkex_reader_view(&r, &m->removes, (size_t)m->nremoves * 4) != 0 ||
+        fkex_reader_u8(&r, &upd) != 0)
+        return FKEX_ERR_TRUNCATED;
+    if (upd > 1)
+        return FKEX_ERR_BAD_ENCODING;
+    m->has_update = upd;
+    if (upd && fkex_reader_get(&r, m->update_pk, 32) != 0)
+        return FKEX_ERR_TRUNCATED;
+    if (fkex_reader_bytes32(&r, &m->psk_ct, &m->psk_ctlen, FKEX_ABE_CT_MAX) != 0 ||
+        fkex_reader_bytes32(&r, &m->descriptor, &m->descriptorlen, 1u << 16) != 0 ||
+        fkex_reader_u8(&r, &m->dist) != 0)
+        return FKEX_ERR_TRUNCATED;
+    if (m->dist == FKEX_DIST_GROUP) {
+        if (fkex_reader_get(&r, m->group_sealed, FKEX_SEALED_SECRET) != 0)
+            return FKEX_ERR_TRUNCATED;
+    } else if (m->dist != FKEX_DIST_STAR) {
+        return FKEX_ERR_BAD_ENCODING;
+    }
+    m->content_len = r.off;
+    if (fkex_reader_get(&r, m->confirmation_tag, 32) != 0)
+        return FKEX_ERR_TRUNCATED;
+    m->signed_len = r.off;
+    if (fkex_reader_get(&r, m->sig, 64) != 0)
+        return FKEX_ERR_TRUNCATED;
+    m->tagged_len = r.off;
+    if (fkex_reader_get(&r, m->membership_tag, 32) != 0 || fkex_reader_u32(&r, &m->nslices) != 0)
+        return FKEX_ERR_TRUNCATED;
+    if (m->nslices > FKEX_ROOM_MAX_MEMBERS || (m->dist == FKEX_DIST_GROUP && m->nslices))
+        return FKEX_ERR_BAD_ENCODING;
+    if (fkex_reader_view(&r, &m->slices, (size_t)m->nslices * FKEX_SLICE_BYTES) != 0)
+        return FKEX_ERR_TRUNCATED;
+    if ((err = finish(&r)) != FKEX_OK)
+        return err;
+    /* Removals are listed once each, in increasing order. */
+    for (uint32_t i = 1; i < m->nremoves; i++)
+        if (load32_be(m->removes + 4 * i) <= load32_be(m->removes + 4 * (i - 1)))
+            return FKEX_ERR_BAD_ENCODING;
+    if (m->psk_ctlen == 0)
+        m->psk_ct = NULL;
+    if (m->descriptorlen == 0)
+        m->descriptor = NULL;
+    return FKEX_OK;
+}
+
+fkex_err fkex_rmsg_commit_view(uint8_t **out, size_t *outlen, const uint8_t *commit, size_t len,
+                               const uint8_t to[32])
+{
+    fkex_rmsg_commit m;
+    fkex_err err = fkex_rmsg_commit_decode(&m, commit, len);
+    const uint8_t *mine = NULL;
+    if (err != FKEX_OK)
+        return err;
+    for (uint32_t i = 0; i < m.nslices && !mine; i++)
+        if (memcmp(m.slices + (size_t)i * FKEX_SLICE_BYTES, to, 32) == 0)
+            mine = m.slices + (size_t)i * FKEX_SLICE_BYTES;
+    size_t head = m.tagged_len + 32;
+    *outlen = head + 4 + (mine ? FKEX_SLICE_BYTES : 0);
+    if (!(*out = malloc(*outlen)))
+        return FKEX_ERR_NO_MEMORY;
+    memcpy(*out, commit, head);
+    store32_be(*out + head, mine ? 1 : 0);
+    if (mine)
+        memcpy(*out + head + 4, mine, FKEX_SLICE_BYTES);
+    return FKEX_OK;
+}
+
+/* ---- welcome ----------------------------------------------------------- */
+
+void fkex_rmsg_welcome_encode(fkex_writer *w, const fkex_rmsg_welcome *m)
+{
+    put_head(w, FKEX_RMSG_WELCOME, m->room_id);
+    fkex_writer_put(w, m->joiner_id, 32);
+    fkex_writer_put(w, m->th, 32);
+    fkex_writer_put(w, m->commit_hash, 32);
+    fkex_writer_bytes32(w, m->sealed, m->sealedlen);
+}
+
+fkex_err fkex_rmsg_welcome_decode(fkex_rmsg_welcome *m, const uint8_t *in, size_t len)
+{
+    fkex_reader r;
+    fkex_err err;
+    memset(m, 0, sizeof *m);
+    fkex_reader_init(&r, in, len);
+    if ((err = get_head(&r, FKEX_RMSG_WELCOME, m->room_id)) != FKEX_OK)
+        return err;
+    if (fkex_reader_get(&r, m->joiner_id, 32) != 0 || fkex_reader_get(&r, m->th, 32) != 0 ||
+        fkex_reader_get(&r, m->commit_hash, 32) != 0 ||
+        fkex_reader_bytes32(&r, &m->sealed, &m->sealedlen, 64u << 20) != 0)
+        return FKEX_ERR_TRUNCATED;
+    return finish(&r);
+}
+
+void fkex_welcome_state_encode(fkex_writer *w, const fkex_welcome_state *m)
+{
+    fkex_writer_u64(w, m->epoch);
+    fkex_writer_put(w, m->epoch_secret, 32);
+    fkex_writer_put(w, m->transcript_hash, 32);
+    fkex_writer_put(w, m->confirmation_tag, 32);
+    fkex_writer_u32(w, m->nleaves);
+    fkex_writer_put(w, m->leaves, (size_t)m->nleaves * 64);
+    fkex_writer_bytes32(w, m->descriptor, m->descriptorlen);
+}
+
+fkex_err fkex_welcome_state_decode(fkex_welcome_state *m, const uint8_t *in, size_t len)
+{
+    fkex_reader r;
+    memset(m, 0, sizeof *m);
+    fkex_reader_init(&r, in, len);
+    if (fkex_reader_u64(&r, &m->epoch) != 0 || fkex_reader_get(&r, m->epoch_secret, 32) != 0 ||
+        fkex_reader_get(&r, m->transcript_hash, 32) != 0 ||
+        fkex_reader_get(&r, m->confirmation_tag, 32) != 0 ||
+        fkex_reader_u32(&r, &m->nleaves) != 0)
+        return FKEX_ERR_TRUNCATED;
+    if (m->nleaves == 0 || m->nleaves > FKEX_ROOM_MAX_MEMBERS)
+        return FKEX_ERR_BAD_ENCODING;
+    if (fkex_reader_view(&r, &m->leaves, (size_t)m->nleaves * 64) != 0 ||
+        fkex_reader_bytes32(&r, &m->descriptor, &m->descriptorlen, 1u << 16) != 0)
+        return FKEX_ERR_TRUNCATED;
+    return finish(&r);
+}
+
+/* ---- join ack, remove, application --------------------------------------- */
+
+void fkex_rmsg_join_ack_encode(fkex_writer *w, const fkex_rmsg_join_ack *m)
+{
+    put_head(w, FKEX_RMSG_JOIN_ACK, m->room_id);
+    fkex_writer_u64(w, m->epoch);
+    fkex_writer_u32(w, m->sender);
+    fkex_writer_put(w, m->tag, 32);
+}
+
+fkex_err fkex_rmsg_join_ack_decode(fkex_rmsg_join_ack *m, const uint8_t *in, size_t len)
+{
+    fkex_reader r;
+    fkex_err err;
+    memset(m, 0, sizeof *m);
+    fkex_reader_init(&r, in, len);
+    if ((err = get_head(&r, FKEX_RMSG_JOIN_ACK, m->room_id)) != FKEX_OK)
+        return err;
+    if (fkex_reader_u64(&r, &m->epoch) != 0 || fkex_reader_u32(&r, &m->sender) != 0 ||
+        fkex_reader_get(&r, m->tag, 32) != 0)
+        return FKEX_ERR_TRUNCATED;
+    m->signed_len = r.off;
+    if (fkex_reader_get(&r, m->sig, 64) != 0)
+        return FKEX_ERR_TRUNCATED;
+    return finish(&r);
+}
+
+void fkex_rmsg_remove_encode(fkex_writer *w, const fkex_rmsg_remove *m)
+{
+    put_head(w, FKEX_RMSG_REMOVE, m->room_id);
+    fkex_writer_u64(w, m->epoch);
+    fkex_writer_u32(w, m->proposer);
+    fkex_writer_u32(w, m->target);
+}
+
+fkex_err fkex_rmsg_remove_decode(fkex_rmsg_remove *m, const uint8_t *in, size_t len)
+{
+    fkex_reader r;
+    fkex_err err;
+    memset(m, 0, sizeof *m);
+    fkex_reader_init(&r, in, len);
+    if ((err = get_head(&r, FKEX_RMSG_REMOVE, m->room_id)) != FKEX_OK)
+        return err;
+    if (fkex_reader_u64(&r, &m->epoch) != 0 || fkex_reader_u32(&r, &m->proposer) != 0 ||
+        fkex_reader_u32(&r, &m->target) != 0)
+        return FKEX_ERR_TRUNCATED;
+    m->signed_len = r.off;
+    if (fkex_reader_get(&r, m->sig, 64) != 0)
+        return FKEX_ERR_TRUNCATED;
+    return finish(&r);
+}
+
+void fkex_rmsg_application_encode(fkex_writer *w, const fkex_rmsg_application *m)
+{
+    put_head(w, FKEX_RMSG_APPLICATION, m->room_id);
+    fkex_writer_u64(w, m->epoch);
+    fkex_writer_u32(w, m->sender);
+    fkex_writer_u32(w, m->generation);
+    fkex_writer_bytes32(w, m->ct, m->ctlen);
+}
+
+fkex_err fkex_rmsg_application_decode(fkex_rmsg_application *m, const uint8_t *in, size_t len)
+{
+    fkex_reader r;
+    fkex_err err;
+    memset(m, 0, sizeof *m);
+    fkex_reader_init(&r, in, len);
+    if ((err = get_head(&r, FKEX_RMSG_APPLICATION, m->room_id)) != FKEX_OK)
+        return err;
+    if (fkex_reader_u64(&r, &m->epoch) != 0 || fkex_reader_u32(&r, &m->sender) != 0 ||
+        fkex_reader_u32(&r, &m->generation) != 0)
+        return FKEX_ERR_TRUNCATED;
+    m->header_len = r.off;
+    if (fkex_reader_bytes32(&r, &m->ct, &m->ctlen, FKEX_MESSAGE_MAX) != 0)
+        return FKEX_ERR_TRUNCATED;
+    if (m->ctlen < crypto_aead_chacha20poly1305_ietf_ABYTES)
+        return FKEX_ERR_BAD_ENCODING;
+    m->signed_len = r.off;
+    if (fkex_reader_get(&r, m->sig, 64) != 0)
+        return FKEX_ERR_TRUNCATED;
+    return finish(&r);
+}

@@ -1,0 +1,240 @@
+/*
+ * wire/ratchet_msg.h: the canonical encodings of the ratchet protocol's
+ * messages (PROTOCOL.md, ratchet mode version 1).
+ *
+ * Every message starts with its type and the version (1), and every message
+ * but the descriptor then names its room id. Integers are big-endian;
+ * variable-length fields carry a u32 length. A decoder borrows: the structs
+ * point into the input, which must outlive them. Decoding checks layout
+ * only (lengths, counts, ordering, no trailing bytes); signatures, MACs,
+ * points and ABE ciphertexts are checked by the state machine, which knows
+ * the keys. Every encoder writes exactly what its decoder accepts, so
+ * decode(encode(m)) re-encodes to the same bytes.
+ *
+ * A signed message is encoded in two steps: *_encode writes the body into
+ * a writer, the sender signs w.buf (label = the message's name), then
+ * appends the signature (and, for a commit, the tags and slices).
+ * `signed_len` in a decoded struct is the length of that body.
+ */
+#ifndef FKEX_RATCHET_MSG_H
+#define FKEX_RATCHET_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "fkex/error.h"
+#include "wire/wire.h"
+
+#define FKEX_RATCHET_VERSION 1
+#define FKEX_ROOM_MAX_MEMBERS 65536u
+#define FKEX_ROOM_NAME_MAX 255
+#define FKEX_MESSAGE_MAX (1u << 20)      /* application ciphertext */
+#define FKEX_ABE_CT_MAX (8u << 20)       /* an ABE ciphertext inside a message */
+
+typedef enum {
+    FKEX_RMSG_DESCRIPTOR = 1,
+    FKEX_RMSG_JOIN_REQUEST = 2,
+    FKEX_RMSG_CHALLENGE = 3,
+    FKEX_RMSG_PROOF = 4,
+    FKEX_RMSG_COMMIT = 5,
+    FKEX_RMSG_WELCOME = 6,
+    FKEX_RMSG_JOIN_ACK = 7,
+    FKEX_RMSG_REMOVE = 8,
+    FKEX_RMSG_APPLICATION = 9
+} fkex_rmsg_type;
+
+/* A member's leaf: its signing key V and HPKE key X. */
+typedef struct {
+    uint8_t sig_pk[32];
+    uint8_t hpke_pk[32];
+} fkex_leaf;
+
+/* Descriptor D = {name, policy, admin_pk, version, options}, admin-signed. */
+#define FKEX_ROOM_REQUIRE_PERIOD 1u
+typedef struct {
+    const uint8_t *name;
+    size_t namelen;
+    const uint8_t *policy;   /* canonical policy text */
+    size_t policylen;
+    uint8_t admin_pk[32];
+    uint32_t version;
+    uint32_t options;
+    uint8_t sig[64];
+    size_t signed_len;
+} fkex_rmsg_descriptor;
+
+/* JoinRequest {room_id, descriptor_hash, V_J, X_J, C_J}, signed by s_J. */
+typedef struct {
+    uint8_t room_id[32];
+    uint8_t descriptor_hash[32];
+    fkex_leaf leaf;
+    const uint8_t *abe_ct;
+    size_t abe_ctlen;
+    uint8_t sig[64];
+    size_t signed_len;
+} fkex_rmsg_join_request;
+
+/* The group context a sponsor states in its Challenge. */
+typedef struct {
+    uint64_t epoch;
+    uint8_t transcript_hash[32];
+    uint8_t roster_hash[32];
+    uint8_t descriptor_hash[32];
+} fkex_group_context;
+
+/* Challenge {C_S, e_S.pub, tag_S}, signed by the sponsor's leaf key. */
+typedef struct {
+    uint8_t room_id[32];
+    fkex_group_context context;
+    uint8_t joiner_id[32];
+    uint32_t sponsor_index;
+    uint8_t sponsor_pk[32];
+    const uint8_t *abe_ct;
+    size_t abe_ctlen;
+    uint8_t ephemeral_pk[32];
+    uint8_t tag[32];
+    uint8_t sig[64];
+    size_t signed_len;
+} fkex_rmsg_challenge;
+
+/* Proof {tag_J}, signed by s_J; th names the Challenge it answers. */
+typedef struct {
+    uint8_t room_id[32];
+    uint8_t joiner_id[32];
+    uint8_t th[32];
+    uint8_t tag[32];
+    uint8_t sig[64];
+    size_t signed_len;
+} fkex_rmsg_proof;
+
+/* Commit: content (everything up to and including the distribution), then
+ * confirmation_tag, signature (over content || confirmation_tag),
+ * membership_tag (over all of that), then the HPKE slices of a star. */
+#define FKEX_DIST_GROUP 1   /* commit_secret sealed under the old epoch's "add" key */
+#define FKEX_DIST_STAR 2    /* commit_secret sealed to each member's X by HPKE */
+#define FKEX_SEALED_SECRET 48   /* 32-byte secret + 16-byte tag */
+typedef struct {
+    uint8_t to[32];         /* the recipient's signing key V_j */
+    uint8_t enc[32];
+    uint8_t ct[FKEX_SEALED_SECRET];
+} fkex_slice;
+
+typedef struct {
+    uint8_t room_id[32];
+    uint64_t epoch;           /* the epoch the commit leaves */
+    uint32_t committer;
+    uint8_t nonce[32];
+    uint32_t nadds;
+    const uint8_t *adds;      /* nadds * 64 bytes: V || X */
+    uint32_t nremoves;
+    const uint8_t *removes;   /* nremoves * 4 bytes, strictly increasing */
+    int has_update;
+    uint8_t update_pk[32];
+    const uint8_t *psk_ct;    /* ABE ciphertext of a re-attestation, or NULL */
+    size_t psk_ctlen;
+    const uint8_t *descriptor;   /* a new descriptor, or NULL */
+    size_t descriptorlen;
+    uint8_t dist;
+    uint8_t group_sealed[FKEX_SEALED_SECRET];
+    size_t content_len;
+    uint8_t confirmation_tag[32];
+    uint8_t sig[64];
+    size_t signed_len;        /* content || confirmation_tag */
+    uint8_t membership_tag[32];
+    size_t tagged_len;        /* ... || sig */
+    uint32_t nslices;
+    const uint8_t *slices;    /* nslices * sizeof(fkex_slice) wire bytes */
+} fkex_rmsg_commit;
+#define FKEX_SLICE_BYTES (32 + 32 + FKEX_SEALED_SECRET)
+
+/* Welcome: AEAD_{KDF(K_w, "welcome")}(state, aad = th). */
+typedef struct {
+    uint8_t room_id[32];
+    uint8_t joiner_id[32];
+    uint8_t th[32];
+    uint8_t commit_hash[32];  /* H(content) of the commit it belongs to */
+    const uint8_t *sealed;
+    size_t sealedlen;
+} fkex_rmsg_welcome;
+
+/* What a Welcome seals. */
+typedef struct {
+    uint64_t epoch;
+    uint8_t epoch_secret[32];
+    uint8_t transcript_hash[32];
+    uint8_t confirmation_tag[32];
+    uint32_t nleaves;
+    const uint8_t *leaves;    /* nleaves * 64 bytes */
+    const uint8_t *descriptor;
+    size_t descriptorlen;
+} fkex_welcome_state;
+
+/* JoinAck {MAC(confirmation_key, "ack" || leaf_id || transcript)}, signed. */
+typedef struct {
+    uint8_t room_id[32];
+    uint64_t epoch;
+    uint32_t sender;
+    uint8_t tag[32];
+    uint8_t sig[64];
+    size_t signed_len;
+} fkex_rmsg_join_ack;
+
+/* Remove(target) proposal, signed by a member (its own leave or a kick). */
+typedef struct {
+    uint8_t room_id[32];
+    uint64_t epoch;
+    uint32_t proposer;
+    uint32_t target;
+    uint8_t sig[64];
+    size_t signed_len;
+} fkex_rmsg_remove;
+
+/* {room_id, epoch, leaf_index, generation, AEAD(content, aad = header)}, signed. */
+typedef struct {
+    uint8_t room_id[32];
+    uint64_t epoch;
+    uint32_t sender;
+    uint32_t generation;
+    size_t header_len;        /* the AEAD's associated data: all before the ciphertext */
+    const uint8_t *ct;
+    size_t ctlen;
+    uint8_t sig[64];
+    size_t signed_len;
+} fkex_rmsg_application;
+
+/* Type and room of any message, for routing: FKEX_ERR_BAD_ENCODING or
+ * FKEX_ERR_UNSUPPORTED (another version). room_id is zero for a descriptor. */
+fkex_err fkex_rmsg_peek(fkex_rmsg_type *type, uint8_t room_id[32], const uint8_t *in,
+                        size_t len) FKEX_WUR;
+
+void fkex_rmsg_descriptor_encode(fkex_writer *w, const fkex_rmsg_descriptor *m);
+void fkex_rmsg_join_request_encode(fkex_writer *w, const fkex_rmsg_join_request *m);
+void fkex_rmsg_challenge_encode(fkex_writer *w, const fkex_rmsg_challenge *m);
+void fkex_rmsg_proof_encode(fkex_writer *w, const fkex_rmsg_proof *m);
+/* The commit content only; the committer then appends confirmation_tag,
+ * its signature over all so far, membership_tag over all so far, and the
+ * slice count (u32) and slices. */
+void fkex_rmsg_commit_encode(fkex_writer *w, const fkex_rmsg_commit *m);
+void fkex_rmsg_welcome_encode(fkex_writer *w, const fkex_rmsg_welcome *m);
+void fkex_welcome_state_encode(fkex_writer *w, const fkex_welcome_state *m);
+void fkex_rmsg_join_ack_encode(fkex_writer *w, const fkex_rmsg_join_ack *m);
+void fkex_rmsg_remove_encode(fkex_writer *w, const fkex_rmsg_remove *m);
+void fkex_rmsg_application_encode(fkex_writer *w, const fkex_rmsg_application *m);
+
+fkex_err fkex_rmsg_descriptor_decode(fkex_rmsg_descriptor *m, const uint8_t *in, size_t len) FKEX_WUR;
+fkex_err fkex_rmsg_join_request_decode(fkex_rmsg_join_request *m, const uint8_t *in, size_t len) FKEX_WUR;
+fkex_err fkex_rmsg_challenge_decode(fkex_rmsg_challenge *m, const uint8_t *in, size_t len) FKEX_WUR;
+fkex_err fkex_rmsg_proof_decode(fkex_rmsg_proof *m, const uint8_t *in, size_t len) FKEX_WUR;
+fkex_err fkex_rmsg_commit_decode(fkex_rmsg_commit *m, const uint8_t *in, size_t len) FKEX_WUR;
+fkex_err fkex_rmsg_welcome_decode(fkex_rmsg_welcome *m, const uint8_t *in, size_t len) FKEX_WUR;
+fkex_err fkex_welcome_state_decode(fkex_welcome_state *m, const uint8_t *in, size_t len) FKEX_WUR;
+fkex_err fkex_rmsg_join_ack_decode(fkex_rmsg_join_ack *m, const uint8_t *in, size_t len) FKEX_WUR;
+fkex_err fkex_rmsg_remove_decode(fkex_rmsg_remove *m, const uint8_t *in, size_t len) FKEX_WUR;
+fkex_err fkex_rmsg_application_decode(fkex_rmsg_application *m, const uint8_t *in, size_t len) FKEX_WUR;
+
+/* The relay's cut of a star commit: the commit with only the slice
+ * addressed to `to` (or none, if there is none for it). *out is malloc'd.
+ * O(slices). */
+fkex_err fkex_rmsg_commit_view(uint8_t **out, size_t *outlen, const uint8_t *commit,
+                               size_t len, const uint8_t to[32]) FKEX_WUR;
+
+#endif
