@@ -33,6 +33,7 @@ static inline uint64_t load64_be(const uint8_t *p) { return ((uint64_t)load32_be
 #include "pairing/pairing.h"
 #include "policy/policy.h"
 #include "wire/wire.h"
+#include "wire/seed_msg.h"
 #include "crypto/stream.h"
 #include "crypto/hkdf.h"
 #include "crypto/hpke.h"
@@ -41,5 +42,6 @@ static inline uint64_t load64_be(const uint8_t *p) { return ((uint64_t)load32_be
 #include "abe/scheme.h"
 #include "gke/gke.h"
 #include "gke/ratchet.h"
+#include "gke/seed.h"
 
 #endif

@@ -11,6 +11,7 @@ void suite_waters(void);
 void suite_format(void);
 void suite_cli(void);
 void suite_hpke(void);
+void suite_seed(void);
 void suite_ratchet(void);
 
 static const struct {
@@ -25,6 +26,7 @@ static const struct {
     { "format", suite_format },
     { "cli", suite_cli },
     { "hpke", suite_hpke },
+    { "seed", suite_seed },
     { "ratchet", suite_ratchet },
 };
 
