@@ -260,7 +260,8 @@ size_t room_run(room *r, size_t max_steps)
 
 /* ---- setting up ------------------------------------------------------------ */
 
-fkex_err room_open(room *r, const char *policy, const fkex_abe_key *founder, const char *seed)
+fkex_err room_open(room *r, const char *policy, uint32_t options, const char *period,
+                   const fkex_abe_key *founder, const char *seed)
 {
     uint8_t s[32], pk[32];
     fkex_ratchet_config cfg = { 0 };
@@ -269,8 +270,9 @@ fkex_err room_open(room *r, const char *policy, const fkex_abe_key *founder, con
     crypto_hash_sha256(s, (const uint8_t *)seed, strlen(seed));
     fkex_rng_init_seed(&r->rng, s);
     fkex_sign_keypair(pk, r->admin_sk, &r->rng);
+    r->period = period;
     if ((err = fkex_room_descriptor_create(&r->descriptor, &r->descriptor_len, "room", policy, 1,
-                                           0, r->admin_sk)) != FKEX_OK)
+                                           options, r->admin_sk)) != FKEX_OK)
         return err;
     fkex_room_id(r->room_id, pk, (const uint8_t *)"room", 4);
     for (int i = 0; i < ROOM_MAX_PARTIES; i++)
@@ -279,6 +281,7 @@ fkex_err room_open(room *r, const char *policy, const fkex_abe_key *founder, con
     memcpy(cfg.room_id, r->room_id, 32);
     cfg.descriptor = r->descriptor;
     cfg.descriptor_len = r->descriptor_len;
+    cfg.period = period;
     if ((err = fkex_ratchet_create(&r->parties[0].st, &cfg, &r->rng)) != FKEX_OK)
         return err;
     r->parties[0].key = founder;
@@ -327,6 +330,7 @@ int room_join_start(room *r, const fkex_abe_key *key, fkex_err *err)
     memcpy(cfg.room_id, r->room_id, 32);
     cfg.descriptor = r->descriptor;
     cfg.descriptor_len = r->descriptor_len;
+    cfg.period = r->period;
     fkex_gke_out_init(&out);
     double t0 = cpu_ms();
     *err = fkex_ratchet_join(&pt->st, &cfg, &r->rng, &out);

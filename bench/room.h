@@ -82,11 +82,15 @@ struct room {
     uint8_t admin_sk[64];
     uint8_t *descriptor;
     size_t descriptor_len;
+    const char *period;
     fkex_rng rng;
 };
 
-/* A room named "room" with the given policy, founded by party 0 with key. */
-fkex_err room_open(room *r, const char *policy, const fkex_abe_key *founder, const char *seed) FKEX_WUR;
+/* A room named "room" with the given policy and descriptor options,
+ * founded by party 0 with key; period is every party's current period
+ * (NULL unless the options require one). seed makes the run reproducible. */
+fkex_err room_open(room *r, const char *policy, uint32_t options, const char *period,
+                   const fkex_abe_key *founder, const char *seed) FKEX_WUR;
 void room_close(room *r);
 
 /* A new party starts joining; returns its id, or -1 (then *err says why). */
