@@ -8,7 +8,9 @@
  *             tag_S = MAC(KDF(k_J', "sponsor", th), th)
  *   3 J -> S  Proof {tag_J = MAC(KDF(K_w, "joiner"), th)}, sig_J
  *             K_w   = KDF-Extract(salt = th, ikm = k_S' || k_J || X25519(x_J, e_S.pub))
- *   4 S       commit (commit.c) and Welcome = AEAD_{KDF(K_w, "welcome")}(state, aad = th)
+ *   4 S       commit (commit.c) and Welcome = AEAD_{KDF(K_w, "welcome")}(state,
+ *             aad = th || commit_hash): the relay routes Welcomes by the
+ *             hash of their commit, so it is authenticated too
  *   6 J       opens the Welcome, checks the confirmation tag, sends JoinAck
  *
  * In th the variable-length parts carry a u32 length, so no two inputs
@@ -65,6 +67,12 @@ static void welcome_key(uint8_t k_w[32], const uint8_t th[32], const uint8_t k_s
     memcpy(ikm + 64, dh, 32);
     fkex_hkdf_extract(k_w, th, 32, ikm, sizeof ikm);
     sodium_memzero(ikm, sizeof ikm);
+}
+
+static void welcome_aad(uint8_t aad[64], const uint8_t th[32], const uint8_t commit_hash[32])
+{
+    memcpy(aad, th, 32);
+    memcpy(aad + 32, commit_hash, 32);
 }
 
 /* X25519, refusing a low-order peer (an all-zero result). */
@@ -307,7 +315,7 @@ fkex_err admission_welcome(const fkex_ratchet *st, const pending_join *j,
     fkex_welcome_state ws = { 0 };
     fkex_rmsg_welcome m = { 0 };
     fkex_writer plain, w;
-    uint8_t key[32], *sealed;
+    uint8_t key[32], aad[64], *sealed;
     static const uint8_t nonce[12];   /* K_w, so the key, is used once */
     fkex_err err;
 
@@ -326,9 +334,10 @@ fkex_err admission_welcome(const fkex_ratchet *st, const pending_join *j,
         fkex_writer_free(&plain);
         return FKEX_ERR_NO_MEMORY;
     }
+    welcome_aad(aad, j->th, content_hash);
     fkex_kdf_expand(key, j->k_w, "welcome", NULL, 0);
-    crypto_aead_chacha20poly1305_ietf_encrypt(sealed, NULL, plain.buf, plain.len, j->th, 32,
-                                              NULL, nonce, key);
+    crypto_aead_chacha20poly1305_ietf_encrypt(sealed, NULL, plain.buf, plain.len, aad,
+                                              sizeof aad, NULL, nonce, key);
     sodium_memzero(key, sizeof key);
 
     memcpy(m.room_id, st->room_id, 32);
@@ -356,7 +365,7 @@ fkex_err admission_on_welcome(fkex_ratchet *st, const uint8_t *msg, size_t len,
     epoch_keys keys;
     fkex_leaf *leaves = NULL;
     fkex_writer w;
-    uint8_t key[32], roster_hash[32], tag[32], desc_hash[32], *plain;
+    uint8_t key[32], aad[64], roster_hash[32], tag[32], desc_hash[32], *plain;
     unsigned long long plainlen;
     static const uint8_t nonce[12];
     uint32_t self = UINT32_MAX, sponsor = UINT32_MAX;
@@ -367,9 +376,10 @@ fkex_err admission_on_welcome(fkex_ratchet *st, const uint8_t *msg, size_t len,
         return FKEX_ERR_UNEXPECTED;
     if (m.sealedlen < 16 || !(plain = malloc(m.sealedlen)))
         return m.sealedlen < 16 ? FKEX_ERR_TRUNCATED : FKEX_ERR_NO_MEMORY;
+    welcome_aad(aad, m.th, m.commit_hash);
     fkex_kdf_expand(key, st->k_w, "welcome", NULL, 0);
     if (crypto_aead_chacha20poly1305_ietf_decrypt(plain, &plainlen, NULL, m.sealed, m.sealedlen,
-                                                  m.th, 32, nonce, key) != 0) {
+                                                  aad, sizeof aad, nonce, key) != 0) {
         err = FKEX_ERR_AUTHENTICATION;
         goto done;
     }
