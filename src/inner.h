@@ -34,6 +34,7 @@ static inline uint64_t load64_be(const uint8_t *p) { return ((uint64_t)load32_be
 #include "policy/policy.h"
 #include "wire/wire.h"
 #include "wire/seed_msg.h"
+#include "wire/dh_msg.h"
 #include "crypto/stream.h"
 #include "crypto/hkdf.h"
 #include "crypto/hpke.h"
@@ -43,5 +44,6 @@ static inline uint64_t load64_be(const uint8_t *p) { return ((uint64_t)load32_be
 #include "gke/gke.h"
 #include "gke/ratchet.h"
 #include "gke/seed.h"
+#include "gke/dh.h"
 
 #endif

@@ -12,6 +12,7 @@ void suite_format(void);
 void suite_cli(void);
 void suite_hpke(void);
 void suite_seed(void);
+void suite_dh(void);
 void suite_ratchet(void);
 
 static const struct {
@@ -27,6 +28,7 @@ static const struct {
     { "cli", suite_cli },
     { "hpke", suite_hpke },
     { "seed", suite_seed },
+    { "dh", suite_dh },
     { "ratchet", suite_ratchet },
 };
 
