@@ -428,13 +428,10 @@ fkex_err admission_on_welcome(fkex_ratchet *st, const uint8_t *msg, size_t len,
         fkex_writer_free(&w);
         goto done;
     }
-    /* The roster's members are acknowledged as far as this joiner knows. */
-    if ((err = ratchet_enter_epoch(st, &keys, leaves, ws.nleaves)) != FKEX_OK) {
-        leaves = NULL;   /* taken, and freed, by ratchet_enter_epoch */
+    err = ratchet_enter_epoch(st, &keys, leaves, ws.nleaves, NULL);
+    leaves = NULL;   /* taken, and freed on failure, by ratchet_enter_epoch */
+    if (err != FKEX_OK)
         goto done;
-    }
-    leaves = NULL;
-    memset(st->acked, 1, st->nleaves);
     ratchet_wipe_join(st);
 done:
     sodium_memzero(key, sizeof key);

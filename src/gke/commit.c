@@ -379,7 +379,7 @@ fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex
         ratchet_leaf_id(st->leaf_id, &st->self);
     }
     sodium_memzero(&st->commit, sizeof st->commit);   /* a losing own commit is void too */
-    err = ratchet_enter_epoch(st, &keys, leaves, nleaves);
+    err = ratchet_enter_epoch(st, &keys, leaves, nleaves, &c);
     leaves = NULL;   /* taken */
 done:
     fkex_policy_free(changed);

@@ -248,13 +248,12 @@ fkex_err fkex_ratchet_create(fkex_ratchet **out, const fkex_ratchet_config *cfg,
     fkex_rng_fill(rng, epoch_secret, sizeof epoch_secret);
     schedule_from_secret(&keys, epoch_secret, st->room_id, 0, transcript, roster_hash);
     sodium_memzero(epoch_secret, sizeof epoch_secret);
-    err = ratchet_enter_epoch(st, &keys, leaves, 1);
+    err = ratchet_enter_epoch(st, &keys, leaves, 1, NULL);
     sodium_memzero(&keys, sizeof keys);
     if (err != FKEX_OK) {
         fkex_ratchet_free(st);
         return err;
     }
-    st->acked[0] = 1;
     *out = st;
     return FKEX_OK;
 }
@@ -278,7 +277,7 @@ fkex_err fkex_ratchet_join(fkex_ratchet **out, const fkex_ratchet_config *cfg, f
 /* ---- epochs ------------------------------------------------------------------ */
 
 fkex_err ratchet_enter_epoch(fkex_ratchet *st, const epoch_keys *keys, fkex_leaf *leaves,
-                             uint32_t nleaves)
+                             uint32_t nleaves, const fkex_rmsg_commit *c)
 {
     reading_epoch next = { 0 };
     uint8_t *acked = calloc(nleaves, 1);
@@ -293,10 +292,21 @@ fkex_err ratchet_enter_epoch(fkex_ratchet *st, const epoch_keys *keys, fkex_leaf
         free(leaves);
         return err;
     }
-    /* Members who were here before need no JoinAck. */
-    for (uint32_t i = 0; i < nleaves; i++)
-        for (uint32_t j = 0; j < st->nleaves && !acked[i]; j++)
-            acked[i] = memcmp(leaves[i].sig_pk, st->leaves[j].sig_pk, 32) == 0 && st->acked[j];
+    /* JoinAcks carry over: a commit keeps the old members in order, less
+     * the removed ones, and appends the joiners, who owe one. Without a
+     * commit (founding, a Welcome) nobody is owed one that this party
+     * could check. O(n). */
+    if (c) {
+        for (uint32_t i = 0, k = 0, r = 0; i < st->nleaves; i++) {
+            if (r < c->nremoves && load32_be(c->removes + 4 * r) == i) {
+                r++;
+                continue;
+            }
+            acked[k++] = st->acked[i];
+        }
+    } else {
+        memset(acked, 1, nleaves);
+    }
     for (uint32_t i = 0; i < nleaves; i++)
         if (memcmp(leaves[i].sig_pk, st->self.sig_pk, 32) == 0)
             st->index = i;

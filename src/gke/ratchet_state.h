@@ -133,9 +133,11 @@ fkex_err ratchet_descriptor_policy(fkex_policy **policy, char **text, const fkex
                                    const uint8_t *descriptor, size_t len) FKEX_WUR;
 /* Sets the descriptor (copied) and the effective policy. */
 fkex_err ratchet_set_descriptor(fkex_ratchet *st, const uint8_t *descriptor, size_t len) FKEX_WUR;
-/* Installs a new epoch: keys, roster (taken), and reading state. */
+/* Installs a new epoch: keys, roster (taken, freed on failure too), and
+ * reading state. c is the commit that made it, or NULL (founding, a
+ * Welcome). */
 fkex_err ratchet_enter_epoch(fkex_ratchet *st, const epoch_keys *keys, fkex_leaf *leaves,
-                             uint32_t nleaves) FKEX_WUR;
+                             uint32_t nleaves, const fkex_rmsg_commit *c) FKEX_WUR;
 void ratchet_group_context(fkex_group_context *c, const fkex_ratchet *st);
 void ratchet_wipe_join(fkex_ratchet *st);
 /* JoinAck's tag: MAC(confirmation_key, "ack" || leaf_id || transcript_hash). */
