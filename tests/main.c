@@ -14,6 +14,7 @@ void suite_hpke(void);
 void suite_seed(void);
 void suite_dh(void);
 void suite_ratchet(void);
+void suite_crypto(void);
 
 static const struct {
     const char *name;
@@ -30,6 +31,7 @@ static const struct {
     { "seed", suite_seed },
     { "dh", suite_dh },
     { "ratchet", suite_ratchet },
+    { "crypto", suite_crypto },
 };
 
 int test_case_failed;
