@@ -783,6 +783,55 @@ static void test_elements(void)
     CHECK(fkex_dh_elem_check(p) != FKEX_ERR_BAD_ENCODING);
 }
 
+/* BD and GDH.2 authenticate nobody: a relay in the middle runs the
+ * protocol with each side, shares a key with each, and nobody can tell.
+ * (This is why they are baselines only; docs/COMPARISON.md.) */
+static void pump(fkex_bd *to, fkex_gke_out *from)
+{
+    for (size_t i = 0; i < from->nmsgs; i++) {
+        fkex_gke_out sink;
+        fkex_gke_out_init(&sink);
+        CHECK_OK(fkex_bd_receive(to, from->msgs[i].bytes, from->msgs[i].len, &sink));
+        fkex_gke_out_clear(&sink);
+    }
+}
+
+static void test_bd_man_in_the_middle(void)
+{
+    uint8_t room[32] = { 9 }, ka[32], kb[32], kma[32], kmb[32];
+    fkex_rng ra, rb, rm;
+    fkex_bd *a, *b, *m_as_b, *m_as_a;
+    fkex_gke_out oa, ob, oma, omb;
+    test_rng(&ra, "mitm a");
+    test_rng(&rb, "mitm b");
+    test_rng(&rm, "mitm relay");
+    fkex_gke_out_init(&oa);
+    fkex_gke_out_init(&ob);
+    fkex_gke_out_init(&oma);
+    fkex_gke_out_init(&omb);
+    CHECK_OK(fkex_bd_start(&a, room, 1, 2, 0, &ra, &oa));
+    CHECK_OK(fkex_bd_start(&b, room, 1, 2, 1, &rb, &ob));
+    CHECK_OK(fkex_bd_start(&m_as_b, room, 1, 2, 1, &rm, &omb));   /* facing a */
+    CHECK_OK(fkex_bd_start(&m_as_a, room, 1, 2, 0, &rm, &oma));   /* facing b */
+    pump(m_as_b, &oa);
+    pump(a, &omb);
+    pump(m_as_a, &ob);
+    pump(b, &oma);
+    CHECK(fkex_bd_key(ka, a) == 0 && fkex_bd_key(kb, b) == 0);
+    CHECK(fkex_bd_key(kma, m_as_b) == 0 && fkex_bd_key(kmb, m_as_a) == 0);
+    CHECK(memcmp(ka, kma, 32) == 0);   /* the relay holds a's key */
+    CHECK(memcmp(kb, kmb, 32) == 0);   /* and b's */
+    CHECK(memcmp(ka, kb, 32) != 0);    /* and a and b cannot tell */
+    fkex_bd_free(a);
+    fkex_bd_free(b);
+    fkex_bd_free(m_as_a);
+    fkex_bd_free(m_as_b);
+    fkex_gke_out_clear(&oa);
+    fkex_gke_out_clear(&ob);
+    fkex_gke_out_clear(&oma);
+    fkex_gke_out_clear(&omb);
+}
+
 void suite_dh(void)
 {
     RUN(test_codec);
@@ -795,4 +844,5 @@ void suite_dh(void)
     RUN(test_bd_refusals);
     RUN(test_bd_identity_key);
     RUN(test_rerun);
+    RUN(test_bd_man_in_the_middle);
 }
