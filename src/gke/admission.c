@@ -5,7 +5,7 @@
  *   1 J -> S  JoinRequest {room_id, descriptor_hash, V_J, X_J, C_J}, sig_J
  *   2 S -> J  Challenge {ctx_e, C_S, e_S.pub, tag_S}, sig_S
  *             th    = H(JoinRequest || C_S || e_S.pub || group_context_e)
- *             tag_S = MAC(KDF(k_J', "sponsor", th), th)
+ *             tag_S = MAC(KDF(k_J', "sponsor", th), th)   (KDF-Expand, context th)
  *   3 J -> S  Proof {tag_J = MAC(KDF(K_w, "joiner"), th)}, sig_J
  *             K_w   = KDF-Extract(salt = th, ikm = k_S' || k_J || X25519(x_J, e_S.pub))
  *   4 S       commit (commit.c) and Welcome = AEAD_{KDF(K_w, "welcome")}(state,
@@ -47,12 +47,19 @@ static void transcript_th(uint8_t th[32], const uint8_t *request, size_t request
     crypto_hash_sha256_final(&h, th);
 }
 
-/* tag = MAC(KDF-Expand(key, label, ""), th) */
-static void keyed_tag(uint8_t tag[32], const uint8_t key[32], const char *label,
-                      const uint8_t th[32])
+/* tag_S = MAC(KDF(k_J', "sponsor", th), th); tag_J = MAC(KDF(K_w, "joiner"), th) */
+static void sponsor_tag(uint8_t tag[32], const uint8_t k_j[32], const uint8_t th[32])
 {
     uint8_t k[32];
-    fkex_kdf_expand(k, key, label, NULL, 0);
+    fkex_kdf_expand(k, k_j, "sponsor", th, 32);
+    fkex_mac(tag, k, th, 32);
+    sodium_memzero(k, sizeof k);
+}
+
+static void joiner_tag(uint8_t tag[32], const uint8_t k_w[32], const uint8_t th[32])
+{
+    uint8_t k[32];
+    fkex_kdf_expand(k, k_w, "joiner", NULL, 0);
     fkex_mac(tag, k, th, 32);
     sodium_memzero(k, sizeof k);
 }
@@ -73,6 +80,14 @@ static void welcome_aad(uint8_t aad[64], const uint8_t th[32], const uint8_t com
 {
     memcpy(aad, th, 32);
     memcpy(aad + 32, commit_hash, 32);
+}
+
+/* Forgets pending join i, keeping the others in arrival order. */
+static void drop_join(fkex_ratchet *st, size_t i)
+{
+    memmove(&st->joins[i], &st->joins[i + 1], (st->njoins - i - 1) * sizeof st->joins[0]);
+    st->njoins--;
+    sodium_memzero(&st->joins[st->njoins], sizeof st->joins[0]);
 }
 
 /* X25519, refusing a low-order peer (an all-zero result). */
@@ -134,6 +149,19 @@ fkex_err admission_request(fkex_ratchet *st, fkex_rng *rng, fkex_gke_out *out)
 
 /* ---- 2. Challenge (sponsor) --------------------------------------------------------- */
 
+/* Anyone can encapsulate under a public policy, so unproved JoinRequests
+ * must not crowd out real ones: the oldest join not yet admitted goes.
+ * When every slot holds an admitted joiner, the sponsor commits first. */
+static fkex_err evict_one(fkex_ratchet *st)
+{
+    for (size_t i = 0; i < st->njoins; i++)
+        if (!st->joins[i].admitted) {
+            drop_join(st, i);
+            return FKEX_OK;
+        }
+    return FKEX_ERR_ARGUMENT;
+}
+
 fkex_err admission_on_request(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex_rng *rng,
                               fkex_gke_out *out)
 {
@@ -156,14 +184,13 @@ fkex_err admission_on_request(fkex_ratchet *st, const uint8_t *msg, size_t len, 
             memcmp(st->leaves[i].hpke_pk, req.leaf.hpke_pk, 32) == 0)
             return FKEX_ERR_REPLAY;
     for (size_t i = 0; i < st->njoins; i++)
-        if (memcmp(st->joins[i].joiner_id, pj.joiner_id, 32) == 0)
+        if (memcmp(st->joins[i].leaf.sig_pk, req.leaf.sig_pk, 32) == 0 ||
+            memcmp(st->joins[i].leaf.hpke_pk, req.leaf.hpke_pk, 32) == 0)
             return FKEX_ERR_REPLAY;
     if (st->nleaves + st->njoins >= FKEX_ROOM_MAX_MEMBERS)
         return FKEX_ERR_ARGUMENT;
-    void *grown = realloc(st->joins, (st->njoins + 1) * sizeof *st->joins);
-    if (!grown)
-        return FKEX_ERR_NO_MEMORY;
-    st->joins = grown;
+    if (st->njoins == RATCHET_MAX_PENDING && (err = evict_one(st)) != FKEX_OK)
+        return err;
 
     /* k_J' = ABE.Decap(sk_S, C_J): the group proves its attributes. */
     if ((err = open_room_ct(k_j, st, req.abe_ct, req.abe_ctlen)) != FKEX_OK)
@@ -183,7 +210,7 @@ fkex_err admission_on_request(fkex_ratchet *st, const uint8_t *msg, size_t len, 
     memcpy(ch.sponsor_pk, st->self.sig_pk, 32);
     fkex_abe_ct_bytes(&ch.abe_ct, &ch.abe_ctlen, ct_s);
     transcript_th(pj.th, msg, len, ch.abe_ct, ch.abe_ctlen, ch.ephemeral_pk, &ch.context);
-    keyed_tag(ch.tag, k_j, "sponsor", pj.th);
+    sponsor_tag(ch.tag, k_j, pj.th);
     welcome_key(pj.k_w, pj.th, k_s, k_j, dh);
     pj.leaf = req.leaf;
 
@@ -213,8 +240,7 @@ static fkex_err abort_join(fkex_ratchet *st, fkex_err why, fkex_gke_out *out)
     fkex_err err = fkex_gke_out_event(out, FKEX_GKE_EV_ABORTED, why, 0, 0, 0, NULL, 0);
     if (err != FKEX_OK)
         return err;
-    ratchet_wipe_join(st);
-    st->phase = RATCHET_GONE;
+    ratchet_gone(st);
     return FKEX_OK;
 }
 
@@ -239,12 +265,13 @@ fkex_err admission_on_challenge(fkex_ratchet *st, const uint8_t *msg, size_t len
 
     /* tag_S shows that the sponsor decapsulated C_J: the group has the
      * attributes. Without it, nobody who could be trusted answered. */
-    keyed_tag(want, st->k_j, "sponsor", th);
+    sponsor_tag(want, st->k_j, th);
     if (sodium_memcmp(want, ch.tag, 32) != 0)
         return abort_join(st, FKEX_ERR_AUTHENTICATION, out);
-    /* k_S' = ABE.Decap(sk_J, C_S): fails unless J satisfies P. */
+    /* k_S' = ABE.Decap(sk_J, C_S): fails unless J satisfies P. Other
+     * failures (a malformed C_S, memory) leave the join waiting. */
     if ((err = open_room_ct(k_s, st, ch.abe_ct, ch.abe_ctlen)) != FKEX_OK)
-        return abort_join(st, err, out);
+        return err == FKEX_ERR_POLICY_UNSATISFIED ? abort_join(st, err, out) : err;
     if ((err = x25519(dh, st->hpke_sk, ch.ephemeral_pk)) != FKEX_OK) {
         sodium_memzero(k_s, sizeof k_s);
         return err;
@@ -256,7 +283,7 @@ fkex_err admission_on_challenge(fkex_ratchet *st, const uint8_t *msg, size_t len
     memcpy(pr.room_id, st->room_id, 32);
     memcpy(pr.joiner_id, st->leaf_id, 32);
     memcpy(pr.th, th, 32);
-    keyed_tag(pr.tag, k_w, "joiner", th);
+    joiner_tag(pr.tag, k_w, th);
     fkex_writer_init(&w);
     fkex_rmsg_proof_encode(&w, &pr);
     if ((err = ratchet_sign_append(&w, st->sig_sk, "proof")) != FKEX_OK ||
@@ -269,6 +296,7 @@ fkex_err admission_on_challenge(fkex_ratchet *st, const uint8_t *msg, size_t len
     memcpy(st->k_w, k_w, 32);
     memcpy(st->th, th, 32);
     memcpy(st->sponsor_pk, ch.sponsor_pk, 32);
+    st->join_epoch = ch.context.epoch;
     sodium_memzero(k_w, sizeof k_w);
     st->phase = RATCHET_PROOF_SENT;
     return FKEX_OK;
@@ -280,6 +308,7 @@ fkex_err admission_on_proof(fkex_ratchet *st, const uint8_t *msg, size_t len, fk
 {
     fkex_rmsg_proof pr;
     pending_join *pj = NULL;
+    size_t at = 0;
     uint8_t want[32];
     fkex_err err = fkex_rmsg_proof_decode(&pr, msg, len);
     if (err != FKEX_OK)
@@ -287,16 +316,21 @@ fkex_err admission_on_proof(fkex_ratchet *st, const uint8_t *msg, size_t len, fk
     for (size_t i = 0; i < st->njoins && !pj; i++)
         if (memcmp(st->joins[i].joiner_id, pr.joiner_id, 32) == 0 &&
             memcmp(st->joins[i].th, pr.th, 32) == 0)
-            pj = &st->joins[i];
+            pj = &st->joins[at = i];
     if (!pj)
         return FKEX_ERR_UNEXPECTED;   /* not this sponsor's, or from an older epoch */
     if (fkex_sign_verify(pr.sig, pj->leaf.sig_pk, "proof", msg, pr.signed_len) != 0)
         return FKEX_ERR_AUTHENTICATION;
-    keyed_tag(want, pj->k_w, "joiner", pj->th);
-    if (sodium_memcmp(want, pr.tag, 32) != 0)
-        return FKEX_ERR_AUTHENTICATION;   /* J could not decapsulate C_S */
     if (pj->admitted)
         return FKEX_ERR_REPLAY;
+    joiner_tag(want, pj->k_w, pj->th);
+    if (sodium_memcmp(want, pr.tag, 32) != 0) {
+        /* J itself signed a wrong proof: it could not decapsulate C_S. It
+         * is dropped (PROTOCOL.md, join step 3); this is the one refusal
+         * that changes the sponsor's state. */
+        drop_join(st, at);
+        return FKEX_ERR_AUTHENTICATION;
+    }
     if ((err = fkex_gke_out_event(out, FKEX_GKE_EV_ADMITTED, FKEX_OK, st->keys.epoch,
                                   st->nleaves, 0, NULL, 0)) != FKEX_OK)
         return err;
@@ -385,6 +419,10 @@ fkex_err admission_on_welcome(fkex_ratchet *st, const uint8_t *msg, size_t len,
     }
     if ((err = fkex_welcome_state_decode(&ws, plain, (size_t)plainlen)) != FKEX_OK)
         goto done;
+    if (ws.epoch != st->join_epoch + 1) {   /* the epoch after the one the sponsor named */
+        err = FKEX_ERR_WRONG_EPOCH;
+        goto done;
+    }
     /* The descriptor must be the one this joiner pinned and proved for. */
     crypto_hash_sha256(desc_hash, ws.descriptor, ws.descriptorlen);
     if (sodium_memcmp(desc_hash, st->descriptor_hash, 32) != 0) {
@@ -396,6 +434,8 @@ fkex_err admission_on_welcome(fkex_ratchet *st, const uint8_t *msg, size_t len,
         goto done;
     }
     memcpy(leaves, ws.leaves, (size_t)ws.nleaves * sizeof *leaves);
+    if ((err = ratchet_roster_unique(leaves, ws.nleaves)) != FKEX_OK)
+        goto done;
     for (uint32_t i = 0; i < ws.nleaves; i++) {
         if (memcmp(&leaves[i], &st->self, sizeof st->self) == 0)
             self = i;

@@ -90,7 +90,11 @@ fkex_err fkex_ratchet_send(fkex_ratchet *st, const uint8_t *content, size_t len,
     /* The header (everything before the ciphertext) is the AEAD's aad. */
     fkex_writer_init(&w);
     fkex_rmsg_application_encode(&w, &m);
-    size_t header_len = w.len - 4;
+    if (w.failed) {
+        free(ct);
+        return FKEX_ERR_NO_MEMORY;
+    }
+    size_t header_len = w.len - 4;   /* all but the ciphertext's (empty) length */
     fkex_kdf_expand(mk, st->send_ck, "key", NULL, 0);
     fkex_kdf_expand(next, st->send_ck, "chain", NULL, 0);
     crypto_aead_chacha20poly1305_ietf_encrypt(ct, NULL, content, len, w.buf, header_len, NULL,
@@ -177,8 +181,8 @@ fkex_err appmsg_on_message(fkex_ratchet *st, const uint8_t *msg, size_t len, fke
         r = &st->previous;
     else
         return FKEX_ERR_WRONG_EPOCH;
-    if (m.sender >= r->nleaves)
-        return FKEX_ERR_BAD_ENCODING;
+    if (m.sender >= r->nleaves || m.generation == UINT32_MAX)
+        return FKEX_ERR_BAD_ENCODING;   /* no sender reaches the last generation */
     if (memcmp(r->leaves[m.sender].sig_pk, st->self.sig_pk, 32) == 0)
         return FKEX_ERR_REPLAY;   /* this member's own message, echoed */
     if (fkex_sign_verify(m.sig, r->leaves[m.sender].sig_pk, "message", msg, m.signed_len) != 0)

@@ -256,13 +256,7 @@ static fkex_err leave_room(fkex_ratchet *st, fkex_err why, fkex_gke_out *out)
                                       st->index, NULL, 0);
     if (err != FKEX_OK)
         return err;
-    appmsg_reading_wipe(&st->current);
-    appmsg_reading_wipe(&st->previous);
-    sodium_memzero(&st->keys, sizeof st->keys);
-    sodium_memzero(st->send_ck, sizeof st->send_ck);
-    sodium_memzero(&st->commit, sizeof st->commit);
-    sodium_memzero(st->hpke_sk, sizeof st->hpke_sk);
-    st->phase = RATCHET_GONE;
+    ratchet_gone(st);
     return FKEX_OK;
 }
 

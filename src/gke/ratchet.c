@@ -90,7 +90,39 @@ fkex_err fkex_room_descriptor_check(fkex_rmsg_descriptor *d, const uint8_t room_
 
 void ratchet_leaf_id(uint8_t id[32], const fkex_leaf *leaf)
 {
-    crypto_hash_sha256(id, leaf->sig_pk, 64);   /* H(V || X): the two keys are adjacent */
+    crypto_hash_sha256_state h;
+    crypto_hash_sha256_init(&h);
+    crypto_hash_sha256_update(&h, leaf->sig_pk, 32);
+    crypto_hash_sha256_update(&h, leaf->hpke_pk, 32);
+    crypto_hash_sha256_final(&h, id);
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+    return memcmp(a, b, 32);
+}
+
+/* Sorts copies of the keys and compares neighbours: O(n log n). */
+static fkex_err keys_unique(const fkex_leaf *leaves, uint32_t n, size_t offset)
+{
+    uint8_t (*k)[32] = malloc((size_t)n * 32 + 1);
+    fkex_err err = FKEX_OK;
+    if (!k)
+        return FKEX_ERR_NO_MEMORY;
+    for (uint32_t i = 0; i < n; i++)
+        memcpy(k[i], (const uint8_t *)&leaves[i] + offset, 32);
+    qsort(k, n, 32, cmp_key);
+    for (uint32_t i = 1; i < n && err == FKEX_OK; i++)
+        if (memcmp(k[i - 1], k[i], 32) == 0)
+            err = FKEX_ERR_BAD_ENCODING;
+    free(k);
+    return err;
+}
+
+fkex_err ratchet_roster_unique(const fkex_leaf *leaves, uint32_t n)
+{
+    fkex_err err = keys_unique(leaves, n, offsetof(fkex_leaf, sig_pk));
+    return err != FKEX_OK ? err : keys_unique(leaves, n, offsetof(fkex_leaf, hpke_pk));
 }
 
 void ratchet_roster_hash(uint8_t out[32], const fkex_leaf *leaves, uint32_t n)
@@ -326,9 +358,7 @@ fkex_err ratchet_enter_epoch(fkex_ratchet *st, const epoch_keys *keys, fkex_leaf
 
     /* Admissions were bound to the old group context; proposals to old
      * members who are gone are done. */
-    for (size_t i = 0; i < st->njoins; i++)
-        sodium_memzero(&st->joins[i], sizeof st->joins[i]);
-    st->njoins = 0;
+    ratchet_drop_joins(st);
     size_t kept = 0;
     for (size_t i = 0; i < st->nremovals; i++)
         for (uint32_t j = 0; j < nleaves; j++)
@@ -338,6 +368,26 @@ fkex_err ratchet_enter_epoch(fkex_ratchet *st, const epoch_keys *keys, fkex_leaf
             }
     st->nremovals = kept;
     return FKEX_OK;
+}
+
+void ratchet_drop_joins(fkex_ratchet *st)
+{
+    sodium_memzero(st->joins, sizeof st->joins);
+    st->njoins = 0;
+}
+
+void ratchet_gone(fkex_ratchet *st)
+{
+    ratchet_wipe_join(st);
+    ratchet_drop_joins(st);
+    appmsg_reading_wipe(&st->current);
+    appmsg_reading_wipe(&st->previous);
+    sodium_memzero(&st->keys, sizeof st->keys);
+    sodium_memzero(st->send_ck, sizeof st->send_ck);
+    sodium_memzero(&st->commit, sizeof st->commit);
+    sodium_memzero(st->hpke_sk, sizeof st->hpke_sk);
+    sodium_memzero(st->sig_sk, sizeof st->sig_sk);
+    st->phase = RATCHET_GONE;
 }
 
 void ratchet_wipe_join(fkex_ratchet *st)
@@ -524,18 +574,13 @@ void fkex_ratchet_free(fkex_ratchet *st)
 {
     if (!st)
         return;
-    ratchet_wipe_join(st);
-    appmsg_reading_wipe(&st->current);
-    appmsg_reading_wipe(&st->previous);
+    ratchet_gone(st);
     free(st->descriptor);
     free(st->policy_text);
     free(st->period);
     fkex_policy_free(st->policy);
     free(st->leaves);
     free(st->acked);
-    if (st->joins)
-        sodium_memzero(st->joins, st->njoins * sizeof *st->joins);
-    free(st->joins);
     free(st->removals);
     sodium_memzero(st, sizeof *st);
     free(st);

@@ -14,6 +14,7 @@
 #include "gke/ratchet.h"
 
 #define RATCHET_MAX_SKIP 1024      /* generations a receiver may skip ahead */
+#define RATCHET_MAX_PENDING 64     /* joins a sponsor tracks at once */
 
 /* The secrets of one epoch that outlive its key schedule. */
 typedef struct {
@@ -107,14 +108,16 @@ struct fkex_ratchet {
     uint8_t send_ck[32];
     reading_epoch current, previous;
 
-    /* Sponsor and committer. */
-    pending_join *joins;
+    /* Sponsor and committer: joins in arrival order; when the table is
+     * full, a new JoinRequest evicts the oldest join not yet admitted. */
+    pending_join joins[RATCHET_MAX_PENDING];
     size_t njoins;
     uint8_t (*removals)[32];        /* V of each member proposed for removal */
     size_t nremovals;
     pending_commit commit;
 
     /* Joiner. */
+    uint64_t join_epoch;            /* the epoch the Challenge named */
     uint8_t *join_request;
     size_t join_request_len;
     uint8_t k_j[32];
@@ -126,6 +129,8 @@ struct fkex_ratchet {
 /* ---- ratchet.c ------------------------------------------------------------ */
 void ratchet_leaf_id(uint8_t id[32], const fkex_leaf *leaf);
 void ratchet_roster_hash(uint8_t out[32], const fkex_leaf *leaves, uint32_t n);
+/* FKEX_ERR_BAD_ENCODING if a signing key or an HPKE key appears twice. */
+fkex_err ratchet_roster_unique(const fkex_leaf *leaves, uint32_t n) FKEX_WUR;
 /* Checks a descriptor for this room (and, if the room has one already,
  * that it comes from the same admin with a higher version), and gives its
  * effective policy (and, if text is not NULL, its policy text). */
@@ -140,6 +145,11 @@ fkex_err ratchet_enter_epoch(fkex_ratchet *st, const epoch_keys *keys, fkex_leaf
                              uint32_t nleaves, const fkex_rmsg_commit *c) FKEX_WUR;
 void ratchet_group_context(fkex_group_context *c, const fkex_ratchet *st);
 void ratchet_wipe_join(fkex_ratchet *st);
+/* This party is done (removed, fallen out, or its join aborted): every
+ * secret is wiped now, not at fkex_ratchet_free. */
+void ratchet_gone(fkex_ratchet *st);
+/* Forgets the admissions in progress (their keys are wiped). */
+void ratchet_drop_joins(fkex_ratchet *st);
 /* JoinAck's tag: MAC(confirmation_key, "ack" || leaf_id || transcript_hash). */
 void ratchet_ack_tag(uint8_t tag[32], const epoch_keys *keys, const uint8_t leaf_id[32]);
 fkex_err ratchet_sign_append(fkex_writer *w, const uint8_t sk[64], const char *label) FKEX_WUR;

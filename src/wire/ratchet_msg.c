@@ -129,8 +129,10 @@ static void put_context(fkex_writer *w, const fkex_group_context *c)
 
 static int get_context(fkex_reader *r, fkex_group_context *c)
 {
-    return fkex_reader_u64(r, &c->epoch) | fkex_reader_get(r, c->transcript_hash, 32) |
-           fkex_reader_get(r, c->roster_hash, 32) | fkex_reader_get(r, c->descriptor_hash, 32);
+    if (fkex_reader_u64(r, &c->epoch) != 0 || fkex_reader_get(r, c->transcript_hash, 32) != 0 ||
+        fkex_reader_get(r, c->roster_hash, 32) != 0 || fkex_reader_get(r, c->descriptor_hash, 32) != 0)
+        return -1;
+    return 0;
 }
 
 void fkex_rmsg_challenge_encode(fkex_writer *w, const fkex_rmsg_challenge *m)
@@ -240,7 +242,7 @@ fkex_err fkex_rmsg_commit_decode(fkex_rmsg_commit *m, const uint8_t *in, size_t 
     if (upd && fkex_reader_get(&r, m->update_pk, 32) != 0)
         return FKEX_ERR_TRUNCATED;
     if (fkex_reader_bytes32(&r, &m->psk_ct, &m->psk_ctlen, FKEX_ABE_CT_MAX) != 0 ||
-        fkex_reader_bytes32(&r, &m->descriptor, &m->descriptorlen, 1u << 16) != 0 ||
+        fkex_reader_bytes32(&r, &m->descriptor, &m->descriptorlen, FKEX_DESCRIPTOR_MAX) != 0 ||
         fkex_reader_u8(&r, &m->dist) != 0)
         return FKEX_ERR_TRUNCATED;
     if (m->dist == FKEX_DIST_GROUP) {
@@ -347,7 +349,7 @@ fkex_err fkex_welcome_state_decode(fkex_welcome_state *m, const uint8_t *in, siz
     if (m->nleaves == 0 || m->nleaves > FKEX_ROOM_MAX_MEMBERS)
         return FKEX_ERR_BAD_ENCODING;
     if (fkex_reader_view(&r, &m->leaves, (size_t)m->nleaves * 64) != 0 ||
-        fkex_reader_bytes32(&r, &m->descriptor, &m->descriptorlen, 1u << 16) != 0)
+        fkex_reader_bytes32(&r, &m->descriptor, &m->descriptorlen, FKEX_DESCRIPTOR_MAX) != 0)
         return FKEX_ERR_TRUNCATED;
     return finish(&r);
 }

@@ -29,6 +29,9 @@
 #define FKEX_ROOM_NAME_MAX 255
 #define FKEX_MESSAGE_MAX (1u << 20)      /* application ciphertext */
 #define FKEX_ABE_CT_MAX (8u << 20)       /* an ABE ciphertext inside a message */
+/* The largest descriptor: two bytes16 fields, the admin key, two u32, the
+ * signature and the header. */
+#define FKEX_DESCRIPTOR_MAX (2 + 2 + FKEX_ROOM_NAME_MAX + 2 + 65535 + 32 + 4 + 4 + 64)
 
 typedef enum {
     FKEX_RMSG_DESCRIPTOR = 1,
@@ -42,11 +45,13 @@ typedef enum {
     FKEX_RMSG_APPLICATION = 9
 } fkex_rmsg_type;
 
-/* A member's leaf: its signing key V and HPKE key X. */
+/* A member's leaf: its signing key V and HPKE key X. Rosters go on the
+ * wire as arrays of these, 64 bytes each. */
 typedef struct {
     uint8_t sig_pk[32];
     uint8_t hpke_pk[32];
 } fkex_leaf;
+_Static_assert(sizeof(fkex_leaf) == 64, "a leaf is V || X, with no padding");
 
 /* Descriptor D = {name, policy, admin_pk, version, options}, admin-signed. */
 #define FKEX_ROOM_REQUIRE_PERIOD 1u
