@@ -171,12 +171,14 @@ static void test_lying_joiner_refused(void)
     CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_UNEXPECTED);   /* th names no challenge */
     /* With the right th, the tag still cannot be right. */
     crypto_hash_sha256(pr.th, (const uint8_t *)"x", 1);
+    CHECK(r->parties[0].st->njoins == 1);
     memcpy(pr.th, r->parties[0].st->joins[0].th, 32);
     w.len = 0;
     fkex_rmsg_proof_encode(&w, &pr);
     CHECK_OK(ratchet_sign_append(&w, r->parties[eve].st->sig_sk, "proof"));
     CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_AUTHENTICATION);
     CHECK(r->parties[0].admitted == 0);
+    CHECK(r->parties[0].st->njoins == 0);   /* eve is dropped */
     CHECK_ERR(room_commit(r, 0, NULL), FKEX_ERR_UNEXPECTED);
     CHECK(r->epoch == 0 && r->nroster == 1);
     fkex_writer_free(&w);
@@ -228,7 +230,7 @@ static void test_relay_cannot_play_the_group(void)
         ratchet_leaf_id(c.joiner_id, &q.leaf);
         fkex_sign_keypair(relay_pk, relay_sk, &r->rng);
         memcpy(c.sponsor_pk, relay_pk, 32);
-        CHECK_OK(fkex_abe_encap(k, &ct, world.mpk, r->parties[0].st->policy, FKEX_ABE_CCA, &r->rng));
+        CHECK_OK(fkex_abe_encap(k, &ct, world.mpk, r->parties[0].st->room.policy, FKEX_ABE_CCA, &r->rng));
         fkex_abe_ct_bytes(&c.abe_ct, &c.abe_ctlen, ct);
         crypto_scalarmult_base(c.ephemeral_pk, k);
         /* Its best guess at k_J: eve's decapsulation, which fails, or random. */
@@ -397,7 +399,21 @@ static void test_policy_change_reattests(void)
     CHECK(r->parties[bob].left && r->parties[bob].left_err == FKEX_ERR_POLICY_UNSATISFIED);
     CHECK(r->parties[carol].left && r->parties[carol].left_err == FKEX_ERR_POLICY_UNSATISFIED);
     CHECK(fkex_ratchet_is_member(r->parties[0].st) && fkex_ratchet_epoch(r->parties[0].st) == 3);
-    CHECK(strcmp(r->parties[0].st->policy_text, "ONE and TWO") == 0);
+    CHECK(strcmp(r->parties[0].st->room.policy_text, "ONE and TWO") == 0);
+    /* They owe an ack for the re-attested epoch and cannot send it: the
+     * caller's timeout removes them. */
+    CHECK(fkex_ratchet_acked(r->parties[0].st, 0));
+    CHECK(!fkex_ratchet_acked(r->parties[0].st, 1) && !fkex_ratchet_acked(r->parties[0].st, 2));
+    fkex_gke_out o;
+    fkex_gke_out_init(&o);
+    CHECK_OK(fkex_ratchet_propose_remove(r->parties[0].st, 1, &o));
+    CHECK_OK(fkex_ratchet_propose_remove(r->parties[0].st, 2, &o));
+    for (size_t i = 0; i < o.nmsgs; i++)
+        CHECK_OK(room_inject(r, 0, o.msgs[i].bytes, o.msgs[i].len));
+    fkex_gke_out_clear(&o);
+    CHECK_OK(room_commit(r, 0, NULL));
+    room_run(r, 100);
+    CHECK(fkex_ratchet_members(r->parties[0].st) == 1 && fkex_ratchet_epoch(r->parties[0].st) == 4);
     /* An older descriptor version is refused. */
     uint8_t *old;
     size_t oldlen;
@@ -431,7 +447,7 @@ static void test_require_period(void)
               FKEX_ERR_ARGUMENT);
     room_close(r);
     CHECK_OK(room_open(r, PROTOTYPE, FKEX_ROOM_REQUIRE_PERIOD, "2026-11", a, "period"));
-    CHECK(strcmp(r->parties[0].st->policy_text, PROTOTYPE) == 0);
+    CHECK(strcmp(r->parties[0].st->room.policy_text, PROTOTYPE) == 0);
     int o = room_join(r, old);
     CHECK(r->parties[o].aborted && r->parties[o].abort_err == FKEX_ERR_POLICY_UNSATISFIED);
     int q = room_join(r, b);
@@ -444,6 +460,24 @@ static void test_require_period(void)
     room_run(r, 100);
     CHECK(r->parties[0].left && r->parties[0].left_err == FKEX_ERR_POLICY_UNSATISFIED);
     CHECK(fkex_ratchet_is_member(r->parties[q].st) && fkex_ratchet_epoch(r->parties[q].st) == 2);
+    room_free(r);
+
+    /* A lapsed member cannot stay by committing the re-attestation
+     * itself: the committer decapsulates too. */
+    r = malloc(sizeof *r);
+    CHECK_OK(room_open(r, PROTOTYPE, FKEX_ROOM_REQUIRE_PERIOD, "2026-11", a, "period 2"));
+    q = room_join(r, b);
+    CHECK(r->parties[q].joined);
+    CHECK_OK(fkex_ratchet_set_period(r->parties[0].st, "2026-12"));
+    CHECK_ERR(room_commit(r, 0, &re), FKEX_ERR_POLICY_UNSATISFIED);
+    CHECK(r->epoch == 1 && room_agree(r));
+    /* Joiners admitted under one period wait for no re-attestation. */
+    CHECK_OK(fkex_ratchet_set_period(r->parties[0].st, "2026-11"));
+    fkex_err err;
+    int c = room_join_start(r, b, &err);
+    room_run(r, 100);
+    CHECK(c >= 0 && r->parties[0].admitted == 2);
+    CHECK_ERR(room_commit(r, 0, &re), FKEX_ERR_UNEXPECTED);
     room_free(r);
     fkex_abe_key_free(a);
     fkex_abe_key_free(b);
@@ -617,11 +651,16 @@ static void test_replays_refused(void)
     fkex_ratchet_epoch_authenticator(after, r->parties[0].st);
     CHECK(memcmp(before, after, 32) == 0 && room_agree(r));
 
-    /* After another epoch, the old commit is still a replay and the old
-     * JoinAck names an old epoch. */
+    /* After another epoch, the old commit is still a replay, and so is the
+     * old JoinAck (a late one would still count); two epochs on, it names
+     * an epoch nobody keeps. */
     int carol = room_join(r, world.carol);
     CHECK(r->parties[carol].joined);
     CHECK_ERR(room_inject(r, bob, commit->bytes, commit->len), FKEX_ERR_REPLAY);
+    CHECK_ERR(room_inject(r, 0, ack->bytes, ack->len), FKEX_ERR_REPLAY);
+    fkex_commit_options upd = { .update = 1 };
+    CHECK_OK(room_commit(r, carol, &upd));
+    room_run(r, 100);
     CHECK_ERR(room_inject(r, 0, ack->bytes, ack->len), FKEX_ERR_WRONG_EPOCH);
     /* A JoinRequest for another room, and one for an older descriptor. */
     uint8_t other[32];
@@ -984,6 +1023,98 @@ static void test_churn(void)
     room_free(r);
 }
 
+/* A commit can overtake a JoinAck in flight: the ack still counts. */
+static int hold_acks(room *r, int to, uint8_t *frame, size_t len, void *ctx)
+{
+    fkex_rmsg_type ty;
+    uint8_t id[32];
+    if (fkex_rmsg_peek(&ty, id, frame, len) != FKEX_OK || ty != FKEX_RMSG_JOIN_ACK || to != 0)
+        return 0;
+    (void)tap_frames(r, to, frame, len, ctx);   /* kept for later... */
+    return 1;                                   /* ...and not delivered now */
+}
+
+static void test_late_join_ack(void)
+{
+    room *r = room_new("late ack");
+    tap t = { 0, { { 0 } }, { 0 }, 0 };
+    r->tamper = hold_acks;
+    r->tamper_ctx = &t;
+    int bob = room_join(r, world.bob);
+    r->tamper = NULL;
+    CHECK(t.n == 1 && !fkex_ratchet_acked(r->parties[0].st, bob));
+    fkex_commit_options upd = { .update = 1 };
+    CHECK_OK(room_commit(r, 0, &upd));
+    room_run(r, 100);
+    CHECK(r->epoch == 2 && room_agree(r));
+    CHECK_OK(room_inject(r, 0, t.frames[0].bytes, t.frames[0].len));
+    CHECK(fkex_ratchet_acked(r->parties[0].st, bob));
+    tap_free(&t);
+    room_free(r);
+}
+
+/* JoinRequests cost nothing to make (the policy is public): a flood of
+ * them fills at most RATCHET_MAX_PENDING slots, the oldest unproved ones
+ * give way, and a real joiner still gets in. */
+static void test_join_flood(void)
+{
+    room *r = room_new("flood");
+    int bob = room_join(r, world.bob);
+    fkex_ratchet_config cfg = { .key = world.carol, .descriptor = r->descriptor,
+                                .descriptor_len = r->descriptor_len };
+    memcpy(cfg.room_id, r->room_id, 32);
+    for (int i = 0; i < RATCHET_MAX_PENDING + 6; i++) {
+        fkex_ratchet *x;
+        fkex_gke_out o;
+        fkex_gke_out_init(&o);
+        CHECK_OK(fkex_ratchet_join(&x, &cfg, &r->rng, &o));
+        fkex_gke_out sink;
+        fkex_gke_out_init(&sink);
+        CHECK_OK(fkex_ratchet_receive(r->parties[0].st, o.msgs[0].bytes, o.msgs[0].len,
+                                      &r->rng, &sink));
+        fkex_gke_out_clear(&sink);
+        fkex_gke_out_clear(&o);
+        fkex_ratchet_free(x);
+    }
+    CHECK(r->parties[0].st->njoins == RATCHET_MAX_PENDING);
+    int carol = room_join(r, world.carol);
+    CHECK(r->parties[carol].joined && room_agree(r) && r->nroster == 3);
+    (void)bob;
+    room_free(r);
+}
+
+/* Forward secrecy inside an epoch: once bob has read alice's message, his
+ * whole state (taken right then) no longer opens it. encryption_secret is
+ * gone, alice's leaf has left the secret tree, and her chain has moved on. */
+static void test_state_compromise_in_epoch(void)
+{
+    room *r = room_new("in epoch");
+    int bob = room_join(r, world.bob);
+    (void)room_join(r, world.carol);
+    tap t = { bob, { { 0 } }, { 0 }, 0 };
+    r->tamper = tap_frames;
+    r->tamper_ctx = &t;
+    CHECK_OK(room_send(r, 0, "before the break-in"));
+    room_run(r, 100);
+    r->tamper = NULL;
+    const fkex_ratchet *st = r->parties[bob].st;
+    CHECK(sodium_is_zero(st->keys.encryption_secret, 32));
+    for (size_t i = 0; i < st->current.nfrontier; i++)
+        CHECK(!(st->current.frontier[i].lo <= 0 && 0 < st->current.frontier[i].hi));
+    CHECK(st->current.chains[0] && st->current.chains[0]->next == 1 &&
+          st->current.chains[0]->nskipped == 0);
+    const room_frame *m = tapped(&t, FKEX_RMSG_APPLICATION, bob);
+    CHECK(m != NULL);
+    if (m)
+        CHECK_ERR(room_inject(r, bob, m->bytes, m->len), FKEX_ERR_REPLAY);
+    /* The tree still serves the senders bob has not heard from. */
+    CHECK_OK(room_send(r, 2, "carol speaks later"));
+    room_run(r, 100);
+    CHECK(r->parties[bob].messages == 2);
+    tap_free(&t);
+    room_free(r);
+}
+
 void suite_ratchet(void)
 {
     world_open();
@@ -1005,5 +1136,8 @@ void suite_ratchet(void)
     RUN(test_forward_secrecy);
     RUN(test_message_window);
     RUN(test_churn);
+    RUN(test_late_join_ack);
+    RUN(test_join_flood);
+    RUN(test_state_compromise_in_epoch);
     world_close();
 }

@@ -106,7 +106,7 @@ static fkex_err open_room_ct(uint8_t k[32], const fkex_ratchet *st, const uint8_
     fkex_err err = fkex_abe_ct_decode(&ct, bytes, len);
     if (err != FKEX_OK)
         return err;
-    if ((err = fkex_policy_print(&want, st->policy)) != FKEX_OK) {
+    if ((err = fkex_policy_print(&want, st->room.policy)) != FKEX_OK) {
         fkex_abe_ct_free(ct);
         return err;
     }
@@ -126,12 +126,12 @@ fkex_err admission_request(fkex_ratchet *st, fkex_rng *rng, fkex_gke_out *out)
     fkex_rmsg_join_request m = { 0 };
     fkex_abe_ct *ct;
     fkex_writer w;
-    fkex_err err = fkex_abe_encap(st->k_j, &ct, fkex_abe_key_mpk(st->abe_key), st->policy,
+    fkex_err err = fkex_abe_encap(st->k_j, &ct, fkex_abe_key_mpk(st->abe_key), st->room.policy,
                                   FKEX_ABE_CCA, rng);
     if (err != FKEX_OK)
         return err;
     memcpy(m.room_id, st->room_id, 32);
-    memcpy(m.descriptor_hash, st->descriptor_hash, 32);
+    memcpy(m.descriptor_hash, st->room.hash, 32);
     m.leaf = st->self;
     fkex_abe_ct_bytes(&m.abe_ct, &m.abe_ctlen, ct);
     fkex_writer_init(&w);
@@ -174,7 +174,7 @@ fkex_err admission_on_request(fkex_ratchet *st, const uint8_t *msg, size_t len, 
     fkex_err err = fkex_rmsg_join_request_decode(&req, msg, len);
     if (err != FKEX_OK)
         return err;
-    if (sodium_memcmp(req.descriptor_hash, st->descriptor_hash, 32) != 0)
+    if (sodium_memcmp(req.descriptor_hash, st->room.hash, 32) != 0)
         return FKEX_ERR_WRONG_ROOM;   /* another, perhaps older, descriptor */
     if (fkex_sign_verify(req.sig, req.leaf.sig_pk, "join request", msg, req.signed_len) != 0)
         return FKEX_ERR_AUTHENTICATION;
@@ -195,7 +195,7 @@ fkex_err admission_on_request(fkex_ratchet *st, const uint8_t *msg, size_t len, 
     /* k_J' = ABE.Decap(sk_S, C_J): the group proves its attributes. */
     if ((err = open_room_ct(k_j, st, req.abe_ct, req.abe_ctlen)) != FKEX_OK)
         return err;
-    err = fkex_abe_encap(k_s, &ct_s, fkex_abe_key_mpk(st->abe_key), st->policy, FKEX_ABE_CCA, rng);
+    err = fkex_abe_encap(k_s, &ct_s, fkex_abe_key_mpk(st->abe_key), st->room.policy, FKEX_ABE_CCA, rng);
     if (err != FKEX_OK)
         goto done;
     fkex_rng_fill(rng, e_sk, sizeof e_sk);
@@ -256,7 +256,7 @@ fkex_err admission_on_challenge(fkex_ratchet *st, const uint8_t *msg, size_t len
         return err;
     if (sodium_memcmp(ch.joiner_id, st->leaf_id, 32) != 0)
         return FKEX_ERR_UNEXPECTED;
-    if (sodium_memcmp(ch.context.descriptor_hash, st->descriptor_hash, 32) != 0)
+    if (sodium_memcmp(ch.context.descriptor_hash, st->room.hash, 32) != 0)
         return FKEX_ERR_WRONG_ROOM;
     if (fkex_sign_verify(ch.sig, ch.sponsor_pk, "challenge", msg, ch.signed_len) != 0)
         return FKEX_ERR_AUTHENTICATION;
@@ -359,8 +359,8 @@ fkex_err admission_welcome(const fkex_ratchet *st, const pending_join *j,
     memcpy(ws.confirmation_tag, confirmation_tag, 32);
     ws.nleaves = nleaves;
     ws.leaves = (const uint8_t *)leaves;   /* fkex_leaf is V || X, 64 bytes */
-    ws.descriptor = st->descriptor;
-    ws.descriptorlen = st->descriptor_len;
+    ws.descriptor = st->room.bytes;
+    ws.descriptorlen = st->room.len;
     fkex_writer_init(&plain);
     fkex_welcome_state_encode(&plain, &ws);
     sodium_memzero(&ws, sizeof ws);
@@ -395,10 +395,9 @@ fkex_err admission_on_welcome(fkex_ratchet *st, const uint8_t *msg, size_t len,
 {
     fkex_rmsg_welcome m;
     fkex_welcome_state ws = { 0 };
-    fkex_rmsg_join_ack ack = { 0 };
+    next_epoch next = { 0 };
     epoch_keys keys;
     fkex_leaf *leaves = NULL;
-    fkex_writer w;
     uint8_t key[32], aad[64], roster_hash[32], tag[32], desc_hash[32], *plain;
     unsigned long long plainlen;
     static const uint8_t nonce[12];
@@ -425,7 +424,7 @@ fkex_err admission_on_welcome(fkex_ratchet *st, const uint8_t *msg, size_t len,
     }
     /* The descriptor must be the one this joiner pinned and proved for. */
     crypto_hash_sha256(desc_hash, ws.descriptor, ws.descriptorlen);
-    if (sodium_memcmp(desc_hash, st->descriptor_hash, 32) != 0) {
+    if (sodium_memcmp(desc_hash, st->room.hash, 32) != 0) {
         err = FKEX_ERR_WRONG_ROOM;
         goto done;
     }
@@ -455,25 +454,19 @@ fkex_err admission_on_welcome(fkex_ratchet *st, const uint8_t *msg, size_t len,
         goto done;
     }
 
-    memcpy(ack.room_id, st->room_id, 32);
-    ack.epoch = ws.epoch;
-    ack.sender = self;
-    ratchet_ack_tag(ack.tag, &keys, st->leaf_id);
-    fkex_writer_init(&w);
-    fkex_rmsg_join_ack_encode(&w, &ack);
-    if ((err = ratchet_sign_append(&w, st->sig_sk, "join ack")) != FKEX_OK ||
-        (err = ratchet_emit(out, &w)) != FKEX_OK ||
-        (err = fkex_gke_out_event(out, FKEX_GKE_EV_JOINED, FKEX_OK, ws.epoch, ws.nleaves, self,
-                                  NULL, 0)) != FKEX_OK) {
-        fkex_writer_free(&w);
-        goto done;
-    }
-    err = ratchet_enter_epoch(st, &keys, leaves, ws.nleaves, NULL);
-    leaves = NULL;   /* taken, and freed on failure, by ratchet_enter_epoch */
+    err = ratchet_prepare_epoch(&next, st, &keys, leaves, ws.nleaves, NULL, NULL, 0);
+    leaves = NULL;   /* taken */
+    if (err == FKEX_OK)
+        err = ratchet_ack(out, st, &keys, next.leaves, next.nleaves);
+    if (err == FKEX_OK)
+        err = fkex_gke_out_event(out, FKEX_GKE_EV_JOINED, FKEX_OK, ws.epoch, ws.nleaves, self,
+                                 NULL, 0);
     if (err != FKEX_OK)
         goto done;
+    ratchet_install_epoch(st, &next, &keys);
     ratchet_wipe_join(st);
 done:
+    ratchet_next_epoch_free(&next);
     sodium_memzero(key, sizeof key);
     sodium_memzero(&keys, sizeof keys);
     sodium_memzero(&ws, sizeof ws);

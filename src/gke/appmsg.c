@@ -2,9 +2,19 @@
  * gke/appmsg.c: application messages (PROTOCOL.md, "Application messages").
  *
  * Each sender has a hash chain in each epoch:
- *   ck_0     = KDF-Expand(encryption_secret, "sender", leaf_id)
+ *   ck_0     = KDF-Expand(leaf_secret_i, "sender", leaf_id)
  *   ck_{g+1} = KDF-Expand(ck_g, "chain")
  *   mk_g     = KDF-Expand(ck_g, "key")
+ * PROTOCOL.md derives ck_0 from encryption_secret directly; that would keep
+ * encryption_secret for the whole epoch (whoever takes the state later
+ * reads every message of the epoch) or cost every member n derivations per
+ * epoch. So, as MLS does (RFC 9420 §9), leaf secrets come from a secret
+ * tree over the roster: the root is encryption_secret, a node of leaves
+ * lo..hi-1 splits at mid = lo + (hi - lo) / 2 into
+ *   left  = KDF-Expand(node, "left",  lo || mid || hi)   (u32 each)
+ *   right = KDF-Expand(node, "right", lo || mid || hi)
+ * and a node's secret is wiped once split. A member derives a sender's
+ * leaf when it first hears from it, in O(log n) expansions.
  * A message is {room_id, epoch, leaf_index, g, AEAD_{mk_g}(content, aad =
  * header)}, signed with the sender's leaf key. mk_g is used once, so the
  * AEAD nonce is zero. Receivers keep the current epoch and one previous
@@ -22,25 +32,82 @@
 
 static const uint8_t zero_nonce[12];
 
-fkex_err appmsg_reading_init(reading_epoch *r, uint64_t epoch,
-                             const uint8_t encryption_secret[32], const fkex_leaf *leaves,
+fkex_err appmsg_reading_init(reading_epoch *r, const epoch_keys *keys, const fkex_leaf *leaves,
                              uint32_t nleaves)
 {
     memset(r, 0, sizeof *r);
     r->leaves = malloc((size_t)nleaves * sizeof *leaves);
     r->chains = calloc(nleaves, sizeof *r->chains);
-    if (!r->leaves || !r->chains) {
+    r->frontier = malloc((size_t)nleaves * sizeof *r->frontier);
+    if (!r->leaves || !r->chains || !r->frontier) {
         free(r->leaves);
         free(r->chains);
+        free(r->frontier);
         memset(r, 0, sizeof *r);
         return FKEX_ERR_NO_MEMORY;
     }
     memcpy(r->leaves, leaves, (size_t)nleaves * sizeof *leaves);
-    memcpy(r->encryption_secret, encryption_secret, 32);
+    r->frontier[0].lo = 0;
+    r->frontier[0].hi = nleaves;
+    memcpy(r->frontier[0].secret, keys->encryption_secret, 32);
+    r->nfrontier = 1;
+    memcpy(r->confirmation_key, keys->confirmation_key, 32);
+    memcpy(r->transcript_hash, keys->transcript_hash, 32);
     r->nleaves = nleaves;
-    r->epoch = epoch;
+    r->epoch = keys->epoch;
     r->valid = 1;
     return FKEX_OK;
+}
+
+/* The secret of leaf i, taken out of the tree: O(log n) expansions the
+ * first time; -1 if it was taken before. */
+static int tree_take(uint8_t out[32], reading_epoch *r, uint32_t i)
+{
+    size_t k = 0;
+    while (k < r->nfrontier && !(r->frontier[k].lo <= i && i < r->frontier[k].hi))
+        k++;
+    if (k == r->nfrontier)
+        return -1;
+    tree_node node = r->frontier[k];
+    r->frontier[k] = r->frontier[--r->nfrontier];
+    sodium_memzero(&r->frontier[r->nfrontier], sizeof r->frontier[0]);
+    while (node.hi - node.lo > 1) {
+        uint32_t mid = node.lo + (node.hi - node.lo) / 2;
+        uint8_t ctx[12];
+        tree_node left = { node.lo, mid, { 0 } }, right = { mid, node.hi, { 0 } };
+        store32_be(ctx, node.lo);
+        store32_be(ctx + 4, mid);
+        store32_be(ctx + 8, node.hi);
+        fkex_kdf_expand(left.secret, node.secret, "left", ctx, sizeof ctx);
+        fkex_kdf_expand(right.secret, node.secret, "right", ctx, sizeof ctx);
+        /* The frontier covers disjoint ranges, so it never outgrows n. */
+        r->frontier[r->nfrontier++] = i < mid ? right : left;
+        node = i < mid ? left : right;
+        sodium_memzero(&left, sizeof left);
+        sodium_memzero(&right, sizeof right);
+    }
+    memcpy(out, node.secret, 32);
+    sodium_memzero(&node, sizeof node);
+    return 0;
+}
+
+/* ck_0 of sender i: KDF-Expand(leaf_secret_i, "sender", leaf_id_i). */
+static int chain_root(uint8_t ck[32], reading_epoch *r, uint32_t i)
+{
+    uint8_t leaf[32], id[32];
+    if (tree_take(leaf, r, i) != 0)
+        return -1;
+    ratchet_leaf_id(id, &r->leaves[i]);
+    fkex_kdf_expand(ck, leaf, "sender", id, 32);
+    sodium_memzero(leaf, sizeof leaf);
+    return 0;
+}
+
+void appmsg_send_init(fkex_ratchet *st)
+{
+    st->send_generation = 0;
+    if (chain_root(st->send_ck, &st->current, st->index) != 0)
+        sodium_memzero(st->send_ck, sizeof st->send_ck);
 }
 
 static void chain_free(chain *c)
@@ -60,6 +127,9 @@ void appmsg_reading_wipe(reading_epoch *r)
     if (r->chains)
         for (uint32_t i = 0; i < r->nleaves; i++)
             chain_free(r->chains[i]);
+    if (r->frontier)
+        sodium_memzero(r->frontier, r->nleaves * sizeof *r->frontier);
+    free(r->frontier);
     free(r->chains);
     free(r->leaves);
     sodium_memzero(r, sizeof *r);
@@ -121,13 +191,14 @@ fkex_err fkex_ratchet_send(fkex_ratchet *st, const uint8_t *content, size_t len,
 
 static fkex_err chain_get(chain **out, reading_epoch *r, uint32_t sender)
 {
-    uint8_t id[32];
     if (!r->chains[sender]) {
         chain *c = calloc(1, sizeof *c);
         if (!c)
             return FKEX_ERR_NO_MEMORY;
-        ratchet_leaf_id(id, &r->leaves[sender]);
-        fkex_kdf_expand(c->ck, r->encryption_secret, "sender", id, 32);
+        if (chain_root(c->ck, r, sender) != 0) {
+            free(c);
+            return FKEX_ERR_REPLAY;   /* this member's own leaf */
+        }
         r->chains[sender] = c;
     }
     *out = r->chains[sender];

@@ -33,6 +33,16 @@ static void add_key(uint8_t key[32], const epoch_keys *keys, const uint8_t nonce
 
 static const uint8_t zero_nonce[12];
 
+/* 0 for a low-order X25519 key (every scalar gives the all-zero point). */
+static int x25519_usable(const uint8_t pk[32])
+{
+    static const uint8_t scalar[32] = { 9 };
+    uint8_t out[32];
+    int ok = crypto_scalarmult(out, scalar, pk) == 0;
+    sodium_memzero(out, sizeof out);
+    return ok;
+}
+
 /* The roster after the commit: the old one without the removed members,
  * with the committer's new key, then the joiners. Checks that indices are
  * in range and that no key appears twice. *out is malloc'd. */
@@ -61,7 +71,18 @@ static fkex_err next_roster(fkex_leaf **out, uint32_t *n, const fkex_ratchet *st
     }
     if (c->nadds)
         memcpy(leaves + k, c->adds, (size_t)c->nadds * sizeof *leaves);
-    /* No signing key and no HPKE key twice: O(n^2) in the added leaves only. */
+    /* Every new HPKE key must be usable: a low-order one would make every
+     * later star commit fail (one X25519 per new key). */
+    for (uint32_t i = k; i < count; i++)
+        if (!x25519_usable(leaves[i].hpke_pk)) {
+            free(leaves);
+            return FKEX_ERR_NOT_IN_GROUP;
+        }
+    if (c->has_update && !x25519_usable(c->update_pk)) {
+        free(leaves);
+        return FKEX_ERR_NOT_IN_GROUP;
+    }
+    /* No signing key and no HPKE key twice: O(n) per added leaf. */
     for (uint32_t i = k; i < count; i++)
         for (uint32_t j = 0; j < i; j++)
             if (memcmp(leaves[i].sig_pk, leaves[j].sig_pk, 32) == 0 ||
@@ -129,9 +150,12 @@ fkex_err fkex_ratchet_commit(fkex_ratchet *st, const fkex_commit_options *opt, f
         qsort(idx, nidx, sizeof *idx, cmp_u32);
     for (size_t i = 0; i < st->njoins; i++)
         nadds += st->joins[i].admitted ? 1 : 0;
-    if (!nadds && !nidx && !opt->update && !opt->reattest && !opt->descriptor) {
+    if ((!nadds && !nidx && !opt->update && !opt->reattest && !opt->descriptor) ||
+        (nadds && (opt->reattest || opt->descriptor))) {
+        /* Nothing to commit; or joiners admitted under the policy a
+         * re-attestation is about to replace: commit them first. */
         free(idx);
-        return FKEX_ERR_UNEXPECTED;   /* nothing to commit */
+        return FKEX_ERR_UNEXPECTED;
     }
     if ((nidx && !(rm = malloc(4 * (size_t)nidx))) ||
         (nadds && !(adds = malloc(64 * (size_t)nadds)))) {
@@ -160,15 +184,21 @@ fkex_err fkex_ratchet_commit(fkex_ratchet *st, const fkex_commit_options *opt, f
     }
     if (opt->reattest || opt->descriptor) {
         /* psk = k for (k, C) = ABE.Encap(P_effective), under the new
-         * descriptor's policy if the commit changes it. */
-        fkex_policy *changed = NULL;
+         * descriptor's policy if the commit changes it. The committer
+         * re-attests too: it decapsulates C like everyone else, so a key
+         * that lapsed cannot stay by committing. */
+        room_descriptor changed = { 0 };
+        uint8_t check[32];
         if (opt->descriptor &&
-            (err = ratchet_descriptor_policy(&changed, NULL, st, opt->descriptor,
-                                             opt->descriptor_len)) != FKEX_OK)
+            (err = ratchet_descriptor_prepare(&changed, st, opt->descriptor,
+                                              opt->descriptor_len)) != FKEX_OK)
             goto done;
-        err = fkex_abe_encap(pc.psk, &psk_ct, fkex_abe_key_mpk(st->abe_key),
-                             changed ? changed : st->policy, FKEX_ABE_CCA, rng);
-        fkex_policy_free(changed);
+        const fkex_policy *p = changed.policy ? changed.policy : st->room.policy;
+        err = fkex_abe_encap(pc.psk, &psk_ct, fkex_abe_key_mpk(st->abe_key), p, FKEX_ABE_CCA, rng);
+        if (err == FKEX_OK)
+            err = fkex_abe_decap(check, st->abe_key, psk_ct, FKEX_ABE_CCA);
+        sodium_memzero(check, sizeof check);
+        ratchet_descriptor_free(&changed);
         if (err != FKEX_OK)
             goto done;
         pc.has_psk = 1;
@@ -284,7 +314,8 @@ fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex
 {
     fkex_rmsg_commit c;
     fkex_leaf *leaves = NULL;
-    fkex_policy *changed = NULL;
+    room_descriptor changed = { 0 };
+    next_epoch next = { 0 };
     epoch_keys keys = { 0 };
     uint8_t commit_secret[32], psk[32], epoch_secret[32], key[32], tag[32], content_hash[32];
     uint8_t transcript[32], roster_hash[32], ctx[SCHEDULE_CONTEXT_BYTES];
@@ -303,8 +334,11 @@ fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex
     if (fkex_mac_verify(c.membership_tag, st->keys.membership_key, msg, c.tagged_len) != 0 ||
         fkex_sign_verify(c.sig, st->leaves[c.committer].sig_pk, "commit", msg, c.signed_len) != 0)
         return FKEX_ERR_AUTHENTICATION;
+    /* Removals and updates go by star; a new descriptor comes with a
+     * re-attestation; a re-attestation adds nobody (joiners were admitted
+     * under the policy it replaces); nobody removes itself. */
     if (removes(&c, c.committer) || ((c.nremoves || c.has_update) && c.dist != FKEX_DIST_STAR) ||
-        (c.descriptor && !c.psk_ct))
+        (c.descriptor && !c.psk_ct) || (c.psk_ct && c.nadds))
         return FKEX_ERR_BAD_ENCODING;
     crypto_hash_sha256(content_hash, msg, c.content_len);
     own = c.committer == st->index;
@@ -313,7 +347,7 @@ fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex
     if (removes(&c, st->index))
         return leave_room(st, FKEX_OK, out);
     if (c.descriptor &&
-        (err = ratchet_descriptor_policy(&changed, NULL, st, c.descriptor, c.descriptorlen)) != FKEX_OK)
+        (err = ratchet_descriptor_prepare(&changed, st, c.descriptor, c.descriptorlen)) != FKEX_OK)
         return err;
     if ((err = next_roster(&leaves, &nleaves, st, &c)) != FKEX_OK)
         goto done;
@@ -340,7 +374,7 @@ fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex
     if (c.psk_ct) {
         if (own) {
             memcpy(psk, st->commit.psk, 32);
-        } else if ((err = open_psk(psk, st, &c, changed ? changed : st->policy)) != FKEX_OK) {
+        } else if ((err = open_psk(psk, st, &c, changed.policy ? changed.policy : st->room.policy)) != FKEX_OK) {
             if (err == FKEX_ERR_POLICY_UNSATISFIED)
                 err = leave_room(st, err, out);   /* expired, or outside a new policy */
             goto done;
@@ -354,7 +388,10 @@ fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex
         goto done;
     }
 
-    /* Accepted: everything below changes the state. */
+    /* Accepted. Everything that can fail comes first; then the install. */
+    err = ratchet_prepare_epoch(&next, st, &keys, leaves, nleaves, &c, c.descriptor,
+                                c.descriptorlen);
+    leaves = NULL;   /* taken */
     for (uint32_t r = 0; r < c.nremoves && err == FKEX_OK; r++)
         err = fkex_gke_out_event(out, FKEX_GKE_EV_REMOVED, FKEX_OK, c.epoch + 1, nleaves,
                                  load32_be(c.removes + 4 * r), NULL, 0);
@@ -363,8 +400,9 @@ fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex
                                  nleaves - c.nadds + a, NULL, 0);
     if (err == FKEX_OK)
         err = fkex_gke_out_event(out, FKEX_GKE_EV_EPOCH, FKEX_OK, c.epoch + 1, nleaves, 0, NULL, 0);
-    if (err == FKEX_OK && c.descriptor)
-        err = ratchet_set_descriptor(st, c.descriptor, c.descriptorlen);
+    /* After a re-attestation, each member shows that it followed. */
+    if (err == FKEX_OK && c.psk_ct && !own)
+        err = ratchet_ack(out, st, &keys, next.leaves, nleaves);
     if (err != FKEX_OK)
         goto done;
     if (own && st->commit.has_update) {
@@ -373,10 +411,10 @@ fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex
         ratchet_leaf_id(st->leaf_id, &st->self);
     }
     sodium_memzero(&st->commit, sizeof st->commit);   /* a losing own commit is void too */
-    err = ratchet_enter_epoch(st, &keys, leaves, nleaves, &c);
-    leaves = NULL;   /* taken */
+    ratchet_install_epoch(st, &next, &keys);
 done:
-    fkex_policy_free(changed);
+    ratchet_next_epoch_free(&next);
+    ratchet_descriptor_free(&changed);
     free(leaves);
     sodium_memzero(&keys, sizeof keys);
     sodium_memzero(commit_secret, sizeof commit_secret);

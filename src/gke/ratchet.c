@@ -159,7 +159,7 @@ void ratchet_group_context(fkex_group_context *c, const fkex_ratchet *st)
     c->epoch = st->keys.epoch;
     memcpy(c->transcript_hash, st->keys.transcript_hash, 32);
     memcpy(c->roster_hash, st->keys.roster_hash, 32);
-    memcpy(c->descriptor_hash, st->descriptor_hash, 32);
+    memcpy(c->descriptor_hash, st->room.hash, 32);
 }
 
 static fkex_err effective_policy(fkex_policy **out, const char *text, uint32_t options,
@@ -179,61 +179,47 @@ static fkex_err effective_policy(fkex_policy **out, const char *text, uint32_t o
     return err;
 }
 
-fkex_err ratchet_descriptor_policy(fkex_policy **policy, char **text, const fkex_ratchet *st,
-                                   const uint8_t *descriptor, size_t len)
+fkex_err ratchet_descriptor_prepare(room_descriptor *out, const fkex_ratchet *st,
+                                    const uint8_t *bytes, size_t len)
 {
     fkex_rmsg_descriptor d;
-    char *t;
-    fkex_err err = fkex_room_descriptor_check(&d, st->room_id, descriptor, len);
+    room_descriptor r = { 0 };
+    fkex_err err = fkex_room_descriptor_check(&d, st->room_id, bytes, len);
     if (err != FKEX_OK)
         return err;
-    if (st->descriptor) {
+    if (st->room.bytes) {
         /* A change: the same admin, a higher version. */
-        if (sodium_memcmp(d.admin_pk, st->admin_pk, 32) != 0)
+        if (sodium_memcmp(d.admin_pk, st->room.admin_pk, 32) != 0)
             return FKEX_ERR_AUTHENTICATION;
-        if (d.version <= st->descriptor_version)
+        if (d.version <= st->room.version)
             return FKEX_ERR_REPLAY;
     }
-    if (!(t = malloc(d.policylen + 1)))
-        return FKEX_ERR_NO_MEMORY;
-    memcpy(t, d.policy, d.policylen);
-    t[d.policylen] = 0;
-    err = effective_policy(policy, t, d.options, st->period);
-    if (err == FKEX_OK && text)
-        *text = t;
-    else
-        free(t);
-    return err;
-}
-
-fkex_err ratchet_set_descriptor(fkex_ratchet *st, const uint8_t *descriptor, size_t len)
-{
-    fkex_rmsg_descriptor d;
-    fkex_policy *policy;
-    char *text;
-    uint8_t *copy;
-    fkex_err err = ratchet_descriptor_policy(&policy, &text, st, descriptor, len);
-    if (err != FKEX_OK)
-        return err;
-    if (!(copy = malloc(len))) {
-        free(text);
-        fkex_policy_free(policy);
+    if (!(r.policy_text = malloc(d.policylen + 1)) || !(r.bytes = malloc(len))) {
+        ratchet_descriptor_free(&r);
         return FKEX_ERR_NO_MEMORY;
     }
-    memcpy(copy, descriptor, len);
-    err = fkex_rmsg_descriptor_decode(&d, copy, len);   /* checked above: cannot fail */
-    free(st->descriptor);
-    free(st->policy_text);
-    fkex_policy_free(st->policy);
-    st->descriptor = copy;
-    st->descriptor_len = len;
-    crypto_hash_sha256(st->descriptor_hash, copy, len);
-    memcpy(st->admin_pk, d.admin_pk, 32);
-    st->descriptor_version = d.version;
-    st->options = d.options;
-    st->policy_text = text;
-    st->policy = policy;
-    return err;
+    memcpy(r.policy_text, d.policy, d.policylen);
+    r.policy_text[d.policylen] = 0;
+    if ((err = effective_policy(&r.policy, r.policy_text, d.options, st->period)) != FKEX_OK) {
+        ratchet_descriptor_free(&r);
+        return err;
+    }
+    memcpy(r.bytes, bytes, len);
+    r.len = len;
+    crypto_hash_sha256(r.hash, bytes, len);
+    memcpy(r.admin_pk, d.admin_pk, 32);
+    r.version = d.version;
+    r.options = d.options;
+    *out = r;
+    return FKEX_OK;
+}
+
+void ratchet_descriptor_free(room_descriptor *d)
+{
+    free(d->bytes);
+    free(d->policy_text);
+    fkex_policy_free(d->policy);
+    memset(d, 0, sizeof *d);
 }
 
 /* ---- creation -------------------------------------------------------------- */
@@ -250,7 +236,8 @@ static fkex_err start(fkex_ratchet **out, const fkex_ratchet_config *cfg, fkex_r
         free(st);
         return FKEX_ERR_NO_MEMORY;
     }
-    if ((err = ratchet_set_descriptor(st, cfg->descriptor, cfg->descriptor_len)) != FKEX_OK) {
+    if ((err = ratchet_descriptor_prepare(&st->room, st, cfg->descriptor,
+                                          cfg->descriptor_len)) != FKEX_OK) {
         fkex_ratchet_free(st);
         return err;
     }
@@ -263,9 +250,11 @@ static fkex_err start(fkex_ratchet **out, const fkex_ratchet_config *cfg, fkex_r
 
 fkex_err fkex_ratchet_create(fkex_ratchet **out, const fkex_ratchet_config *cfg, fkex_rng *rng)
 {
+    static const uint8_t no_commit[32];
     fkex_ratchet *st;
+    next_epoch next;
     epoch_keys keys;
-    uint8_t epoch_secret[32], transcript[32] = { 0 }, roster_hash[32];
+    uint8_t init_secret[32], epoch_secret[32], transcript[32] = { 0 }, roster_hash[32];
     fkex_leaf *leaves;
     fkex_err err = start(&st, cfg, rng);
     if (err != FKEX_OK)
@@ -276,11 +265,16 @@ fkex_err fkex_ratchet_create(fkex_ratchet **out, const fkex_ratchet_config *cfg,
     }
     leaves[0] = st->self;
     ratchet_roster_hash(roster_hash, leaves, 1);
-    /* The founder's epoch 0 comes from a random epoch secret. */
-    fkex_rng_fill(rng, epoch_secret, sizeof epoch_secret);
-    schedule_from_secret(&keys, epoch_secret, st->room_id, 0, transcript, roster_hash);
+    /* The founder starts epoch 0 with a random init_secret (and, as
+     * nothing is committed, an all-zero commit secret). */
+    fkex_rng_fill(rng, init_secret, sizeof init_secret);
+    schedule_next(&keys, epoch_secret, init_secret, no_commit, NULL, st->room_id, 0, transcript,
+                  roster_hash);
+    sodium_memzero(init_secret, sizeof init_secret);
     sodium_memzero(epoch_secret, sizeof epoch_secret);
-    err = ratchet_enter_epoch(st, &keys, leaves, 1, NULL);
+    err = ratchet_prepare_epoch(&next, st, &keys, leaves, 1, NULL, NULL, 0);
+    if (err == FKEX_OK)
+        ratchet_install_epoch(st, &next, &keys);
     sodium_memzero(&keys, sizeof keys);
     if (err != FKEX_OK) {
         fkex_ratchet_free(st);
@@ -308,52 +302,78 @@ fkex_err fkex_ratchet_join(fkex_ratchet **out, const fkex_ratchet_config *cfg, f
 
 /* ---- epochs ------------------------------------------------------------------ */
 
-fkex_err ratchet_enter_epoch(fkex_ratchet *st, const epoch_keys *keys, fkex_leaf *leaves,
-                             uint32_t nleaves, const fkex_rmsg_commit *c)
+fkex_err ratchet_prepare_epoch(next_epoch *n, const fkex_ratchet *st, const epoch_keys *keys,
+                               fkex_leaf *leaves, uint32_t nleaves, const fkex_rmsg_commit *c,
+                               const uint8_t *descriptor, size_t descriptor_len)
 {
-    reading_epoch next = { 0 };
-    uint8_t *acked = calloc(nleaves, 1);
     fkex_err err;
-    if (!acked) {
-        free(leaves);
+    memset(n, 0, sizeof *n);
+    n->leaves = leaves;
+    n->nleaves = nleaves;
+    if (!(n->acked = calloc(nleaves, 1))) {
+        ratchet_next_epoch_free(n);
         return FKEX_ERR_NO_MEMORY;
     }
-    err = appmsg_reading_init(&next, keys->epoch, keys->encryption_secret, leaves, nleaves);
-    if (err != FKEX_OK) {
-        free(acked);
-        free(leaves);
+    if ((err = appmsg_reading_init(&n->reading, keys, leaves, nleaves)) != FKEX_OK ||
+        (descriptor && (err = ratchet_descriptor_prepare(&n->room, st, descriptor,
+                                                         descriptor_len)) != FKEX_OK)) {
+        ratchet_next_epoch_free(n);
         return err;
     }
+    n->has_room = descriptor != NULL;
     /* JoinAcks carry over: a commit keeps the old members in order, less
-     * the removed ones, and appends the joiners, who owe one. Without a
-     * commit (founding, a Welcome) nobody is owed one that this party
-     * could check. O(n). */
-    if (c) {
+     * the removed ones, and appends the joiners, who owe one. After a
+     * re-attestation everyone but the committer owes one (members whose
+     * keys fell out cannot send it). Without a commit (founding, a
+     * Welcome) nobody owes this party one. O(n). */
+    if (c && !c->psk_ct) {
         for (uint32_t i = 0, k = 0, r = 0; i < st->nleaves; i++) {
             if (r < c->nremoves && load32_be(c->removes + 4 * r) == i) {
                 r++;
                 continue;
             }
-            acked[k++] = st->acked[i];
+            n->acked[k++] = st->acked[i];
         }
+    } else if (c) {
+        for (uint32_t i = 0; i < nleaves; i++)
+            n->acked[i] = memcmp(leaves[i].sig_pk, st->leaves[c->committer].sig_pk, 32) == 0;
     } else {
-        memset(acked, 1, nleaves);
+        memset(n->acked, 1, nleaves);
     }
-    for (uint32_t i = 0; i < nleaves; i++)
-        if (memcmp(leaves[i].sig_pk, st->self.sig_pk, 32) == 0)
+    return FKEX_OK;
+}
+
+void ratchet_next_epoch_free(next_epoch *n)
+{
+    free(n->leaves);
+    free(n->acked);
+    appmsg_reading_wipe(&n->reading);
+    ratchet_descriptor_free(&n->room);
+    memset(n, 0, sizeof *n);
+}
+
+void ratchet_install_epoch(fkex_ratchet *st, next_epoch *n, const epoch_keys *keys)
+{
+    for (uint32_t i = 0; i < n->nleaves; i++)
+        if (memcmp(n->leaves[i].sig_pk, st->self.sig_pk, 32) == 0)
             st->index = i;
+    if (n->has_room) {
+        ratchet_descriptor_free(&st->room);
+        st->room = n->room;
+    }
     appmsg_reading_wipe(&st->previous);
     st->previous = st->current;
-    st->current = next;
+    st->current = n->reading;
     free(st->leaves);
     free(st->acked);
-    st->leaves = leaves;
-    st->acked = acked;
-    st->nleaves = nleaves;
+    st->leaves = n->leaves;
+    st->acked = n->acked;
+    st->nleaves = n->nleaves;
+    memset(n, 0, sizeof *n);
     sodium_memzero(&st->keys, sizeof st->keys);
     st->keys = *keys;
-    fkex_kdf_expand(st->send_ck, keys->encryption_secret, "sender", st->leaf_id, 32);
-    st->send_generation = 0;
+    appmsg_send_init(st);
+    sodium_memzero(st->keys.encryption_secret, 32);   /* it lives on only in the tree */
     st->phase = RATCHET_MEMBER;
 
     /* Admissions were bound to the old group context; proposals to old
@@ -361,13 +381,12 @@ fkex_err ratchet_enter_epoch(fkex_ratchet *st, const epoch_keys *keys, fkex_leaf
     ratchet_drop_joins(st);
     size_t kept = 0;
     for (size_t i = 0; i < st->nremovals; i++)
-        for (uint32_t j = 0; j < nleaves; j++)
-            if (memcmp(st->removals[i], leaves[j].sig_pk, 32) == 0) {
+        for (uint32_t j = 0; j < st->nleaves; j++)
+            if (memcmp(st->removals[i], st->leaves[j].sig_pk, 32) == 0) {
                 memmove(st->removals[kept++], st->removals[i], 32);
                 break;
             }
     st->nremovals = kept;
-    return FKEX_OK;
 }
 
 void ratchet_drop_joins(fkex_ratchet *st)
@@ -448,35 +467,75 @@ static fkex_err on_remove(fkex_ratchet *st, const uint8_t *msg, size_t len)
     return FKEX_OK;
 }
 
-/* JoinAck tag: MAC(confirmation_key, "ack" || leaf_id || transcript_hash). */
-void ratchet_ack_tag(uint8_t tag[32], const epoch_keys *keys, const uint8_t leaf_id[32])
+void ratchet_ack_tag(uint8_t tag[32], const uint8_t confirmation_key[32],
+                     const uint8_t transcript_hash[32], const uint8_t leaf_id[32])
 {
     uint8_t in[3 + 32 + 32] = { 'a', 'c', 'k' };
     memcpy(in + 3, leaf_id, 32);
-    memcpy(in + 35, keys->transcript_hash, 32);
-    fkex_mac(tag, keys->confirmation_key, in, sizeof in);
+    memcpy(in + 35, transcript_hash, 32);
+    fkex_mac(tag, confirmation_key, in, sizeof in);
 }
 
+fkex_err ratchet_ack(fkex_gke_out *out, const fkex_ratchet *st, const epoch_keys *keys,
+                     const fkex_leaf *leaves, uint32_t nleaves)
+{
+    fkex_rmsg_join_ack ack = { 0 };
+    fkex_writer w;
+    uint8_t id[32];
+    fkex_err err;
+    ack.sender = nleaves;
+    for (uint32_t i = 0; i < nleaves; i++)
+        if (memcmp(leaves[i].sig_pk, st->self.sig_pk, 32) == 0)
+            ack.sender = i;
+    if (ack.sender == nleaves)
+        return FKEX_ERR_ARGUMENT;
+    memcpy(ack.room_id, st->room_id, 32);
+    ack.epoch = keys->epoch;
+    ratchet_leaf_id(id, &leaves[ack.sender]);
+    ratchet_ack_tag(ack.tag, keys->confirmation_key, keys->transcript_hash, id);
+    fkex_writer_init(&w);
+    fkex_rmsg_join_ack_encode(&w, &ack);
+    if ((err = ratchet_sign_append(&w, st->sig_sk, "join ack")) != FKEX_OK) {
+        fkex_writer_free(&w);
+        return err;
+    }
+    return ratchet_emit(out, &w);
+}
+
+/* A JoinAck for the current epoch, or for the previous one (a commit may
+ * overtake an ack in flight): checked with that epoch's roster and keys,
+ * then credited to the sender's place in the current roster. */
 static fkex_err on_join_ack(fkex_ratchet *st, const uint8_t *msg, size_t len)
 {
     fkex_rmsg_join_ack m;
+    const reading_epoch *r;
     uint8_t id[32], want[32];
+    uint32_t now = UINT32_MAX;
     fkex_err err = fkex_rmsg_join_ack_decode(&m, msg, len);
     if (err != FKEX_OK)
         return err;
-    if (m.epoch != st->keys.epoch)
+    if (st->current.valid && m.epoch == st->current.epoch)
+        r = &st->current;
+    else if (st->previous.valid && m.epoch == st->previous.epoch)
+        r = &st->previous;
+    else
         return FKEX_ERR_WRONG_EPOCH;
-    if (m.sender >= st->nleaves)
+    if (m.sender >= r->nleaves)
         return FKEX_ERR_BAD_ENCODING;
-    if (fkex_sign_verify(m.sig, st->leaves[m.sender].sig_pk, "join ack", msg, m.signed_len) != 0)
+    if (fkex_sign_verify(m.sig, r->leaves[m.sender].sig_pk, "join ack", msg, m.signed_len) != 0)
         return FKEX_ERR_AUTHENTICATION;
-    ratchet_leaf_id(id, &st->leaves[m.sender]);
-    ratchet_ack_tag(want, &st->keys, id);
+    ratchet_leaf_id(id, &r->leaves[m.sender]);
+    ratchet_ack_tag(want, r->confirmation_key, r->transcript_hash, id);
     if (sodium_memcmp(want, m.tag, 32) != 0)
         return FKEX_ERR_AUTHENTICATION;
-    if (st->acked[m.sender])
+    for (uint32_t i = 0; i < st->nleaves; i++)
+        if (memcmp(st->leaves[i].sig_pk, r->leaves[m.sender].sig_pk, 32) == 0)
+            now = i;
+    if (now == UINT32_MAX)
+        return FKEX_ERR_UNEXPECTED;   /* removed since */
+    if (st->acked[now])
         return FKEX_ERR_REPLAY;
-    st->acked[m.sender] = 1;
+    st->acked[now] = 1;
     return FKEX_OK;
 }
 
@@ -532,14 +591,15 @@ fkex_err fkex_ratchet_set_period(fkex_ratchet *st, const char *period)
     fkex_err err;
     if (!copy)
         return FKEX_ERR_NO_MEMORY;
-    if ((err = effective_policy(&policy, st->policy_text, st->options, copy)) != FKEX_OK) {
+    if ((err = effective_policy(&policy, st->room.policy_text, st->room.options, copy)) != FKEX_OK) {
         free(copy);
         return err;
     }
     free(st->period);
-    fkex_policy_free(st->policy);
+    fkex_policy_free(st->room.policy);
     st->period = copy;
-    st->policy = policy;
+    st->room.policy = policy;
+    ratchet_drop_joins(st);   /* admitted under the old period's policy */
     return FKEX_OK;
 }
 
@@ -575,10 +635,8 @@ void fkex_ratchet_free(fkex_ratchet *st)
     if (!st)
         return;
     ratchet_gone(st);
-    free(st->descriptor);
-    free(st->policy_text);
+    ratchet_descriptor_free(&st->room);
     free(st->period);
-    fkex_policy_free(st->policy);
     free(st->leaves);
     free(st->acked);
     free(st->removals);

@@ -38,14 +38,26 @@ typedef struct {
     uint8_t (*skipped_mk)[32];      /* RATCHET_MAX_SKIP keys, allocated on first skip */
 } chain;
 
-/* What receivers keep of an epoch to read its messages. */
+/* A subtree of the secret tree: the secret of leaves lo .. hi-1. */
+typedef struct {
+    uint32_t lo, hi;
+    uint8_t secret[32];
+} tree_node;
+
+/* What a member keeps of an epoch to read its messages (and to check late
+ * JoinAcks). Sender chains come from a secret tree over the roster (see
+ * appmsg.c): the frontier holds the subtrees nobody has derived yet, so
+ * encryption_secret itself is not kept. */
 typedef struct {
     int valid;
     uint64_t epoch;
-    uint8_t encryption_secret[32];
     uint32_t nleaves;
     fkex_leaf *leaves;
     chain **chains;                 /* per sender, made on first use */
+    tree_node *frontier;            /* at most nleaves nodes */
+    size_t nfrontier;
+    uint8_t confirmation_key[32];
+    uint8_t transcript_hash[32];
 } reading_epoch;
 
 /* A sponsor's view of one joiner (PROTOCOL.md, join steps 2 to 4). */
@@ -69,6 +81,29 @@ typedef struct {
     uint8_t new_hpke_pk[32];
 } pending_commit;
 
+/* A checked descriptor and the policy it makes effective. */
+typedef struct {
+    uint8_t *bytes;
+    size_t len;
+    uint8_t hash[32];
+    uint8_t admin_pk[32];
+    uint32_t version;
+    uint32_t options;
+    char *policy_text;              /* canonical, as the descriptor has it */
+    fkex_policy *policy;            /* effective: with the period if required */
+} room_descriptor;
+
+/* Everything a new epoch needs that can fail, made before any state
+ * changes, so that installing it cannot fail. */
+typedef struct {
+    fkex_leaf *leaves;
+    uint32_t nleaves;
+    uint8_t *acked;
+    reading_epoch reading;
+    int has_room;
+    room_descriptor room;
+} next_epoch;
+
 typedef enum {
     RATCHET_JOIN_SENT = 1,   /* joiner: JoinRequest out, waiting for a Challenge */
     RATCHET_PROOF_SENT,      /* joiner: Proof out, waiting for the Welcome */
@@ -82,15 +117,8 @@ struct fkex_ratchet {
     const fkex_abe_key *abe_key;
 
     /* The room: the current descriptor and its effective policy. */
-    uint8_t *descriptor;
-    size_t descriptor_len;
-    uint8_t descriptor_hash[32];
-    uint8_t admin_pk[32];
-    uint32_t descriptor_version;
-    uint32_t options;
-    char *policy_text;              /* canonical, from the descriptor */
+    room_descriptor room;
     char *period;                   /* for FKEX_ROOM_REQUIRE_PERIOD */
-    fkex_policy *policy;            /* effective */
 
     /* This member's leaf. */
     uint8_t sig_sk[64];
@@ -105,7 +133,7 @@ struct fkex_ratchet {
     uint8_t *acked;
     epoch_keys keys;
     uint32_t send_generation;
-    uint8_t send_ck[32];
+    uint8_t send_ck[32];            /* this member's chain; all-zero when it has none */
     reading_epoch current, previous;
 
     /* Sponsor and committer: joins in arrival order; when the table is
@@ -132,17 +160,20 @@ void ratchet_roster_hash(uint8_t out[32], const fkex_leaf *leaves, uint32_t n);
 /* FKEX_ERR_BAD_ENCODING if a signing key or an HPKE key appears twice. */
 fkex_err ratchet_roster_unique(const fkex_leaf *leaves, uint32_t n) FKEX_WUR;
 /* Checks a descriptor for this room (and, if the room has one already,
- * that it comes from the same admin with a higher version), and gives its
- * effective policy (and, if text is not NULL, its policy text). */
-fkex_err ratchet_descriptor_policy(fkex_policy **policy, char **text, const fkex_ratchet *st,
-                                   const uint8_t *descriptor, size_t len) FKEX_WUR;
-/* Sets the descriptor (copied) and the effective policy. */
-fkex_err ratchet_set_descriptor(fkex_ratchet *st, const uint8_t *descriptor, size_t len) FKEX_WUR;
-/* Installs a new epoch: keys, roster (taken, freed on failure too), and
- * reading state. c is the commit that made it, or NULL (founding, a
- * Welcome). */
-fkex_err ratchet_enter_epoch(fkex_ratchet *st, const epoch_keys *keys, fkex_leaf *leaves,
-                             uint32_t nleaves, const fkex_rmsg_commit *c) FKEX_WUR;
+ * that it comes from the same admin with a higher version); d gets a copy
+ * and the effective policy under st's period. */
+fkex_err ratchet_descriptor_prepare(room_descriptor *d, const fkex_ratchet *st,
+                                    const uint8_t *bytes, size_t len) FKEX_WUR;
+void ratchet_descriptor_free(room_descriptor *d);
+/* Prepares epoch keys->epoch: takes leaves (freed on failure too). c is
+ * the commit that makes it, or NULL (founding, a Welcome); descriptor, if
+ * not NULL, the room's new descriptor. */
+fkex_err ratchet_prepare_epoch(next_epoch *n, const fkex_ratchet *st, const epoch_keys *keys,
+                               fkex_leaf *leaves, uint32_t nleaves, const fkex_rmsg_commit *c,
+                               const uint8_t *descriptor, size_t descriptor_len) FKEX_WUR;
+/* Installs it; n is emptied. Cannot fail. */
+void ratchet_install_epoch(fkex_ratchet *st, next_epoch *n, const epoch_keys *keys);
+void ratchet_next_epoch_free(next_epoch *n);
 void ratchet_group_context(fkex_group_context *c, const fkex_ratchet *st);
 void ratchet_wipe_join(fkex_ratchet *st);
 /* This party is done (removed, fallen out, or its join aborted): every
@@ -151,7 +182,12 @@ void ratchet_gone(fkex_ratchet *st);
 /* Forgets the admissions in progress (their keys are wiped). */
 void ratchet_drop_joins(fkex_ratchet *st);
 /* JoinAck's tag: MAC(confirmation_key, "ack" || leaf_id || transcript_hash). */
-void ratchet_ack_tag(uint8_t tag[32], const epoch_keys *keys, const uint8_t leaf_id[32]);
+void ratchet_ack_tag(uint8_t tag[32], const uint8_t confirmation_key[32],
+                     const uint8_t transcript_hash[32], const uint8_t leaf_id[32]);
+/* This member's JoinAck for the epoch of keys, whose roster is leaves:
+ * after a Welcome, and after a re-attestation. */
+fkex_err ratchet_ack(fkex_gke_out *out, const fkex_ratchet *st, const epoch_keys *keys,
+                     const fkex_leaf *leaves, uint32_t nleaves) FKEX_WUR;
 fkex_err ratchet_sign_append(fkex_writer *w, const uint8_t sk[64], const char *label) FKEX_WUR;
 fkex_err ratchet_emit(fkex_gke_out *out, fkex_writer *w) FKEX_WUR;
 
@@ -208,9 +244,10 @@ fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len,
 /* ---- appmsg.c ------------------------------------------------------------------- */
 fkex_err appmsg_on_message(fkex_ratchet *st, const uint8_t *msg, size_t len,
                            fkex_gke_out *out) FKEX_WUR;
-fkex_err appmsg_reading_init(reading_epoch *r, uint64_t epoch,
-                             const uint8_t encryption_secret[32], const fkex_leaf *leaves,
+fkex_err appmsg_reading_init(reading_epoch *r, const epoch_keys *keys, const fkex_leaf *leaves,
                              uint32_t nleaves) FKEX_WUR;
+/* This member's own chain for the current epoch, from the tree. */
+void appmsg_send_init(fkex_ratchet *st);
 void appmsg_reading_wipe(reading_epoch *r);
 
 #endif
