@@ -945,8 +945,17 @@ static void test_message_window(void)
     CHECK(r->parties[carol].joined);
     CHECK_OK(room_inject(r, bob, o.msgs[0].bytes, o.msgs[0].len));
     CHECK(r->parties[bob].messages == 4 && r->parties[bob].last_message_epoch == 1);
+    uint8_t *again = malloc(o.msgs[0].len);
+    size_t again_len = o.msgs[0].len;
+    memcpy(again, o.msgs[0].bytes, again_len);
     CHECK_ERR(room_inject(r, carol, o.msgs[0].bytes, o.msgs[0].len), FKEX_ERR_WRONG_EPOCH);
     fkex_gke_out_clear(&o);
+    /* Once the caller forgets the previous epoch, its messages are gone
+     * (this one now fails as from an unknown epoch, not as a replay). */
+    CHECK_ERR(room_inject(r, bob, again, again_len), FKEX_ERR_REPLAY);
+    fkex_ratchet_forget_previous(r->parties[bob].st);
+    CHECK_ERR(room_inject(r, bob, again, again_len), FKEX_ERR_WRONG_EPOCH);
+    free(again);
     /* Late by two: its keys are gone. */
     CHECK_OK(fkex_ratchet_send(r->parties[0].st, (const uint8_t *)"later", 5, &o));
     fkex_commit_options upd = { .update = 1 };

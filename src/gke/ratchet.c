@@ -603,6 +603,11 @@ fkex_err fkex_ratchet_set_period(fkex_ratchet *st, const char *period)
     return FKEX_OK;
 }
 
+void fkex_ratchet_forget_previous(fkex_ratchet *st)
+{
+    appmsg_reading_wipe(&st->previous);
+}
+
 /* ---- accessors ------------------------------------------------------------------ */
 
 int fkex_ratchet_is_member(const fkex_ratchet *st) { return st->phase == RATCHET_MEMBER; }

@@ -75,9 +75,12 @@ fkex_err fkex_ratchet_create(fkex_ratchet **st, const fkex_ratchet_config *cfg,
 fkex_err fkex_ratchet_join(fkex_ratchet **st, const fkex_ratchet_config *cfg, fkex_rng *rng,
                            fkex_gke_out *out) FKEX_WUR;
 /* Any message from the relay. FKEX_OK if accepted (out has what follows);
- * otherwise it was refused and nothing changed. A joiner whose join fails
+ * otherwise it was refused and nothing changed (one exception: a sponsor
+ * drops a joiner whose signed Proof is wrong). A joiner whose join fails
  * for good (the group did not prove its attributes, or its own attributes
- * do not satisfy the policy) gets FKEX_GKE_EV_ABORTED and FKEX_OK. */
+ * do not satisfy the policy) gets FKEX_GKE_EV_ABORTED and FKEX_OK; a
+ * member that cannot follow a commit (removed, or its attributes fell
+ * out at a re-attestation) gets FKEX_GKE_EV_LEFT and FKEX_OK. */
 fkex_err fkex_ratchet_receive(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex_rng *rng,
                               fkex_gke_out *out) FKEX_WUR;
 
@@ -104,6 +107,10 @@ fkex_err fkex_ratchet_send(fkex_ratchet *st, const uint8_t *content, size_t len,
  * policy is "(P) and period:<period>"; the next reattest commit uses it. */
 fkex_err fkex_ratchet_set_period(fkex_ratchet *st, const char *period) FKEX_WUR;
 
+/* Wipes what is kept of the previous epoch for late messages and acks;
+ * the caller does this once late traffic has had its time. */
+void fkex_ratchet_forget_previous(fkex_ratchet *st);
+
 /* ---- what a member knows -------------------------------------------------- */
 int fkex_ratchet_is_member(const fkex_ratchet *st);
 uint64_t fkex_ratchet_epoch(const fkex_ratchet *st);
@@ -111,7 +118,9 @@ uint32_t fkex_ratchet_members(const fkex_ratchet *st);
 uint32_t fkex_ratchet_index(const fkex_ratchet *st);
 /* Members compare this to detect a fork (PROTOCOL.md, key schedule). */
 void fkex_ratchet_epoch_authenticator(uint8_t out[32], const fkex_ratchet *st);
-/* 1 once member `index` has sent a valid JoinAck for its epoch. */
+/* 1 once member `index` has sent the JoinAck it owes: a joiner after its
+ * Welcome, every member after a re-attestation. A caller removes members
+ * whose ack does not come in time. */
 int fkex_ratchet_acked(const fkex_ratchet *st, uint32_t index);
 /* This member's signing key V, which the relay addresses slices to. */
 void fkex_ratchet_leaf_key(uint8_t out[32], const fkex_ratchet *st);
