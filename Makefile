@@ -3,7 +3,7 @@
 #   make            libfkex.a and the fkex binary
 #   make test       the whole suite, normally and under ASan/UBSan, plus fuzz corpora
 #   make demo       a narrated walk-through
-#   make bench      fkex bench abe
+#   make bench      fkex bench abe, fkex bench gke
 #   make fuzz       libFuzzer targets (clang)
 #   make install / uninstall / clean
 #
@@ -80,6 +80,7 @@ demo: all
 
 bench: all
 	./fkex bench abe
+	./fkex bench gke
 
 # libFuzzer targets: clang, linked against the library built with the same flags.
 FUZZ_CC = clang

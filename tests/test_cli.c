@@ -1493,6 +1493,86 @@ static void cli_input_kept(void)
     free(before);
 }
 
+/* `fkex bench gke`: a test of function, not of speed. Every protocol and
+ * event reports its roles with positive figures; usage errors exit 2. */
+static void cli_bench_gke(void)
+{
+    static const char *const protos[] = { "ratchet", "seed", "gdh2", "bd" };
+    static const char *const events[] = { "join", "leave" };
+    static const char *const roles[] = { "joiner", "sponsor", "member", "room" };
+    /* Which roles each (protocol, event) must report at n = 3. */
+    static const char *const want[4][2] = {
+        { "joiner sponsor member room", "sponsor member room" },
+        { "joiner member room", "sponsor member room" },
+        { "joiner member room", "sponsor member room" },
+        { "joiner member room", "member room" },
+    };
+    int seen[4][2][4] = { { { 0 } } }, rows = 0, bad = 0;
+    const char *p;
+
+    EXPECT(FX(NULL, NULL, "bench", "gke", "--json", "--members", "3,2"), 0);
+    CHECK(out_text && strncmp(out_text, "{\"pairing_ms\": ", 15) == 0);
+    CHECK(out_text && atof(out_text + 15) > 0);
+    for (p = out_text ? strstr(out_text, "{\"protocol\"") : NULL; p;
+         p = strstr(p + 1, "{\"protocol\"")) {
+        char proto[16], event[16], role[16], extra[8];
+        size_t n;
+        double ms, pe, bytes;
+        int pi = -1, ei = -1, ri = -1;
+        if (sscanf(p, "{\"protocol\": \"%15[^\"]\", \"event\": \"%15[^\"]\", \"n\": %zu, "
+                      "\"role\": \"%15[^\"]\", \"median_ms\": %lf, \"pe\": %lf, \"bytes\": %lf, "
+                      "\"extrapolated\": %7[a-z]",
+                   proto, event, &n, role, &ms, &pe, &bytes, extra) != 8) {
+            bad++;
+            continue;
+        }
+        for (int i = 0; i < 4; i++) {
+            pi = strcmp(proto, protos[i]) == 0 ? i : pi;
+            ri = strcmp(role, roles[i]) == 0 ? i : ri;
+        }
+        for (int i = 0; i < 2; i++)
+            ei = strcmp(event, events[i]) == 0 ? i : ei;
+        if (pi < 0 || ei < 0 || ri < 0 || (n != 2 && n != 3) || !(ms > 0) || !(pe > 0) ||
+            bytes < 0 || strcmp(extra, "false") != 0) {
+            bad++;
+            continue;
+        }
+        if (n == 3)
+            seen[pi][ei][ri]++;
+        rows++;
+    }
+    CHECK(bad == 0);
+    CHECK(rows > 0);
+    for (int i = 0; i < 4; i++)
+        for (int e = 0; e < 2; e++)
+            for (int r = 0; r < 4; r++) {
+                int wanted = strstr(want[i][e], roles[r]) != NULL;
+                if ((seen[i][e][r] == 1) != wanted) {
+                    fprintf(stderr, "    %s %s n=3: role %s seen %d times\n", protos[i],
+                            events[e], roles[r], seen[i][e][r]);
+                    CHECK(!"roles as documented");
+                }
+            }
+    CHECK(out_text && strstr(out_text, "\"relay_bytes\": ") != NULL);
+
+    EXPECT(FX(NULL, NULL, "bench", "gke", "--help"), 0);
+    CHECK(printed("usage: fkex bench"));
+    CHECK(printed("COMMITTER"));
+    EXPECT(FX(NULL, NULL, "bench", "gke", "--members", "2,x"), 2);
+    CHECK(says("bad --members"));
+    CHECK(strstr(err_text, "fkex: hint: ") != NULL);
+    EXPECT(FX(NULL, NULL, "bench", "gke", "--members", "1"), 2);
+    EXPECT(FX(NULL, NULL, "bench", "gke", "--members", "2,,3"), 2);
+    EXPECT(FX(NULL, NULL, "bench", "gke", "--members", ""), 2);
+    EXPECT(FX(NULL, NULL, "bench", "gke", "--members", "-5"), 2);
+    EXPECT(FX(NULL, NULL, "bench", "gke", "--members", "99999999999999999999999"), 2);
+    EXPECT(FX(NULL, NULL, "bench", "gke", "--members"), 2);
+    EXPECT(FX(NULL, NULL, "bench", "gke", "--frobnicate"), 2);
+    CHECK(says("unexpected argument '--frobnicate'"));
+    EXPECT(FX(NULL, NULL, "bench", "abe", "--members", "2"), 2);
+    CHECK(out_len == 0);
+}
+
 void suite_cli(void)
 {
     double start = now();
@@ -1534,6 +1614,7 @@ void suite_cli(void)
     RUN(cli_numeric);
     RUN(cli_inspect);
     RUN(cli_input_kept);
+    RUN(cli_bench_gke);
     fprintf(stderr, "    %lu runs of %s in %.1f s\n", runs, bin, now() - start);
     free(out_text);
     free(err_text);
