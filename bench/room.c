@@ -96,16 +96,14 @@ static void relay_commit(room *r, const uint8_t *bytes, size_t len)
         free(view);
     }
     r->epoch++;
-    int *next = malloc(((size_t)r->nroster + c.nadds + 1) * sizeof *next), n = 0;
+    /* The roster moves as the members' does (gke/roster.c): removals,
+     * highest first, are filled by the last member; joiners go last. */
+    int *next = malloc(((size_t)r->nroster + c.nadds + 1) * sizeof *next), n = r->nroster;
     if (!next)
         abort();
-    for (int i = 0, k = 0; i < r->nroster; i++) {
-        if ((uint32_t)k < c.nremoves && load32_be(c.removes + 4 * k) == (uint32_t)i) {
-            k++;
-            continue;
-        }
-        next[n++] = r->roster[i];
-    }
+    memcpy(next, r->roster, (size_t)n * sizeof *next);
+    for (uint32_t k = c.nremoves; k-- > 0;)
+        next[load32_be(c.removes + 4 * k)] = next[--n];
     for (uint32_t a = 0; a < c.nadds; a++) {
         int p = party_by_v(r, c.adds + 64 * a);
         if (p >= 0)

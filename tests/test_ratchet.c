@@ -1022,6 +1022,17 @@ static void test_churn(void)
         }
         ok = room_agree(r);
         CHECK(ok);
+        /* The incremental roster hash equals the hash of the whole roster,
+         * and the relay's roster order is the members' order. */
+        const fkex_ratchet *st0 = r->parties[r->roster[0]].st;
+        fkex_leaf *copy = malloc((size_t)st0->nleaves * sizeof *copy);
+        roster whole;
+        memcpy(copy, st0->leaves, (size_t)st0->nleaves * sizeof *copy);
+        CHECK_OK(roster_whole(&whole, copy, st0->nleaves));
+        CHECK(memcmp(whole.hash, st0->keys.roster_hash, 32) == 0);
+        roster_free(&whole);
+        for (int i = 0; i < r->nroster; i++)
+            CHECK(memcmp(st0->leaves[i].sig_pk, r->parties[r->roster[i]].v, 32) == 0);
         for (int p = 0; p < r->nparties; p++)
             if (r->parties[p].messages != expected[p]) {
                 CHECK(r->parties[p].messages == expected[p]);

@@ -48,15 +48,14 @@ fkex_err fkex_hpke_keypair_derive(uint8_t sk[32], uint8_t pk[32], const uint8_t 
     return derive(sk, pk, ikm, ikmlen);
 }
 
-/* §4: GenerateKeyPair may be DeriveKeyPair(random(Nsk)). */
+/* §4 GenerateKeyPair: any randomized key generation. For X25519 that is
+ * 32 random bytes, which X25519 clamps (RFC 7748 §6.1); DeriveKeyPair is
+ * the deterministic variant and costs two HMACs more. */
 void fkex_hpke_keypair_generate(uint8_t sk[32], uint8_t pk[32], fkex_rng *rng)
 {
-    uint8_t ikm[FKEX_HPKE_NSK];
-    fkex_rng_fill(rng, ikm, sizeof ikm);
-    if (derive(sk, pk, ikm, sizeof ikm) != FKEX_OK) {
-        /* Unreachable (see derive); sk and pk are zero then. */
-    }
-    sodium_memzero(ikm, sizeof ikm);
+    fkex_rng_fill(rng, sk, 32);
+    if (crypto_scalarmult_curve25519_base(pk, sk) != 0)
+        memset(pk, 0, 32);   /* unreachable: a clamped scalar gives no low-order point */
 }
 
 /* §4.1: eae_prk = LabeledExtract("", "eae_prk", dh);
@@ -75,15 +74,15 @@ static fkex_err extract_and_expand(uint8_t shared[32], const uint8_t dh[32],
     return err;
 }
 
-/* §4.1 Encap, with skE given. crypto_scalarmult_curve25519 fails when the
- * result is all zero, i.e. pkR is a low-order point (§7.1.4). */
-fkex_err fkex_hpke_encap_derand(uint8_t shared[32], uint8_t enc[32], const uint8_t pkR[32],
-                                const uint8_t skE[32])
+/* §4.1 Encap with the ephemeral key pair given (pkE = pk(skE)).
+ * crypto_scalarmult_curve25519 fails when the result is all zero, i.e.
+ * pkR is a low-order point (§7.1.4). */
+static fkex_err encap_with(uint8_t shared[32], uint8_t enc[32], const uint8_t pkR[32],
+                           const uint8_t skE[32], const uint8_t pkE[32])
 {
-    uint8_t dh[32], pkE[32];
+    uint8_t dh[32];
     fkex_err err = FKEX_OK;
-    if (crypto_scalarmult_curve25519_base(pkE, skE) != 0 ||
-        crypto_scalarmult_curve25519(dh, skE, pkR) != 0)
+    if (crypto_scalarmult_curve25519(dh, skE, pkR) != 0)
         err = FKEX_ERR_NOT_IN_GROUP;
     if (err == FKEX_OK)
         err = extract_and_expand(shared, dh, pkE, pkR);
@@ -97,13 +96,29 @@ fkex_err fkex_hpke_encap_derand(uint8_t shared[32], uint8_t enc[32], const uint8
     return err;
 }
 
-/* §4.1 Decap: dh = X25519(skR, enc), kem_context = enc || pk(skR). */
-fkex_err fkex_hpke_decap(uint8_t shared[32], const uint8_t enc[32], const uint8_t skR[32])
+fkex_err fkex_hpke_encap_derand(uint8_t shared[32], uint8_t enc[32], const uint8_t pkR[32],
+                                const uint8_t skE[32])
+{
+    uint8_t pkE[32];
+    if (crypto_scalarmult_curve25519_base(pkE, skE) != 0) {
+        sodium_memzero(shared, 32);
+        memset(enc, 0, 32);
+        return FKEX_ERR_NOT_IN_GROUP;
+    }
+    return encap_with(shared, enc, pkR, skE, pkE);
+}
+
+/* §4.1 Decap: dh = X25519(skR, enc), kem_context = enc || pk(skR); pkR
+ * may be given by a recipient that keeps it, saving one X25519. */
+static fkex_err decap_with(uint8_t shared[32], const uint8_t enc[32], const uint8_t skR[32],
+                           const uint8_t *known_pkR)
 {
     uint8_t dh[32], pkR[32];
     fkex_err err = FKEX_OK;
+    if (known_pkR)
+        memcpy(pkR, known_pkR, 32);
     if (crypto_scalarmult_curve25519(dh, skR, enc) != 0 ||
-        crypto_scalarmult_curve25519_base(pkR, skR) != 0)
+        (!known_pkR && crypto_scalarmult_curve25519_base(pkR, skR) != 0))
         err = FKEX_ERR_NOT_IN_GROUP;
     if (err == FKEX_OK)
         err = extract_and_expand(shared, dh, enc, pkR);
@@ -113,16 +128,36 @@ fkex_err fkex_hpke_decap(uint8_t shared[32], const uint8_t enc[32], const uint8_
     return err;
 }
 
-/* §5.1 KeySchedule for mode_base (0x00), psk = psk_id = "". */
+fkex_err fkex_hpke_decap(uint8_t shared[32], const uint8_t enc[32], const uint8_t skR[32])
+{
+    return decap_with(shared, enc, skR, NULL);
+}
+
+/* psk_id_hash = LabeledExtract("", "psk_id_hash", "") for this suite, a
+ * constant in base mode: the start of every key_schedule_context in
+ * RFC 9180 §A.2, which tests/test_hpke.c checks. */
+static const uint8_t psk_id_hash_base[32] = {
+    0x43, 0x1d, 0xf6, 0xcd, 0x95, 0xe1, 0x1f, 0xf4, 0x9d, 0x70, 0x13, 0x56, 0x3b, 0xaf, 0x7f, 0x11,
+    0x58, 0x8c, 0x75, 0xa6, 0x61, 0x1e, 0xe2, 0xa4, 0x40, 0x4a, 0x49, 0x30, 0x6a, 0xe4, 0xcf, 0xc5,
+};
+
+void fkex_hpke_info_hash(uint8_t out[32], const uint8_t *info, size_t infolen)
+{
+    fkex_hkdf_labeled_extract(out, hpke_suite, sizeof hpke_suite, NULL, 0, "info_hash", info,
+                              infolen);
+}
+
+/* §5.1 KeySchedule for mode_base (0x00), psk = psk_id = "", with
+ * info_hash = LabeledExtract("", "info_hash", info) given. */
 static fkex_err key_schedule(fkex_hpke_context *ctx, const uint8_t shared[32],
-                             const uint8_t *info, size_t infolen, int role)
+                             const uint8_t info_hash[32], int role)
 {
     uint8_t ksc[1 + 32 + 32], secret[32];
     const uint8_t *S = hpke_suite;
     const size_t Sn = sizeof hpke_suite;
     ksc[0] = 0x00;   /* mode_base */
-    fkex_hkdf_labeled_extract(ksc + 1, S, Sn, NULL, 0, "psk_id_hash", NULL, 0);
-    fkex_hkdf_labeled_extract(ksc + 33, S, Sn, NULL, 0, "info_hash", info, infolen);
+    memcpy(ksc + 1, psk_id_hash_base, 32);
+    memcpy(ksc + 33, info_hash, 32);
     fkex_hkdf_labeled_extract(secret, S, Sn, shared, 32, "secret", NULL, 0);
     fkex_err err = fkex_hkdf_labeled_expand(ctx->key, sizeof ctx->key, secret, S, Sn, "key",
                                             ksc, sizeof ksc);
@@ -140,41 +175,78 @@ static fkex_err key_schedule(fkex_hpke_context *ctx, const uint8_t shared[32],
     return err;
 }
 
+static fkex_err setup_s(uint8_t enc[32], fkex_hpke_context *ctx, const uint8_t pkR[32],
+                        const uint8_t info_hash[32], const uint8_t skE[32], const uint8_t pkE[32])
+{
+    uint8_t shared[32];
+    fkex_err err = encap_with(shared, enc, pkR, skE, pkE);
+    if (err == FKEX_OK)
+        err = key_schedule(ctx, shared, info_hash, ROLE_SENDER);
+    else
+        fkex_hpke_context_wipe(ctx);
+    sodium_memzero(shared, sizeof shared);
+    return err;
+}
+
 fkex_err fkex_hpke_setup_base_s_derand(uint8_t enc[32], fkex_hpke_context *ctx,
                                        const uint8_t pkR[32], const uint8_t *info,
                                        size_t infolen, const uint8_t skE[32])
 {
-    uint8_t shared[32];
-    fkex_err err = fkex_hpke_encap_derand(shared, enc, pkR, skE);
-    if (err == FKEX_OK)
-        err = key_schedule(ctx, shared, info, infolen, ROLE_SENDER);
-    else
+    uint8_t pkE[32], info_hash[32];
+    if (crypto_scalarmult_curve25519_base(pkE, skE) != 0) {
         fkex_hpke_context_wipe(ctx);
-    sodium_memzero(shared, sizeof shared);
+        memset(enc, 0, 32);
+        return FKEX_ERR_NOT_IN_GROUP;
+    }
+    fkex_hpke_info_hash(info_hash, info, infolen);
+    return setup_s(enc, ctx, pkR, info_hash, skE, pkE);
+}
+
+fkex_err fkex_hpke_setup_base_s_hashed(uint8_t enc[32], fkex_hpke_context *ctx,
+                                       const uint8_t pkR[32], const uint8_t info_hash[32],
+                                       fkex_rng *rng)
+{
+    uint8_t skE[32], pkE[32];
+    fkex_hpke_keypair_generate(skE, pkE, rng);
+    fkex_err err = setup_s(enc, ctx, pkR, info_hash, skE, pkE);
+    sodium_memzero(skE, sizeof skE);
     return err;
 }
 
 fkex_err fkex_hpke_setup_base_s(uint8_t enc[32], fkex_hpke_context *ctx, const uint8_t pkR[32],
                                 const uint8_t *info, size_t infolen, fkex_rng *rng)
 {
-    uint8_t skE[32], pkE[32];
-    fkex_hpke_keypair_generate(skE, pkE, rng);
-    fkex_err err = fkex_hpke_setup_base_s_derand(enc, ctx, pkR, info, infolen, skE);
-    sodium_memzero(skE, sizeof skE);
+    uint8_t info_hash[32];
+    fkex_hpke_info_hash(info_hash, info, infolen);
+    return fkex_hpke_setup_base_s_hashed(enc, ctx, pkR, info_hash, rng);
+}
+
+static fkex_err setup_r(fkex_hpke_context *ctx, const uint8_t enc[32], const uint8_t skR[32],
+                        const uint8_t *pkR, const uint8_t info_hash[32])
+{
+    uint8_t shared[32];
+    fkex_err err = decap_with(shared, enc, skR, pkR);
+    if (err == FKEX_OK)
+        err = key_schedule(ctx, shared, info_hash, ROLE_RECIPIENT);
+    else
+        fkex_hpke_context_wipe(ctx);
+    sodium_memzero(shared, sizeof shared);
     return err;
 }
 
 fkex_err fkex_hpke_setup_base_r(fkex_hpke_context *ctx, const uint8_t enc[32],
                                 const uint8_t skR[32], const uint8_t *info, size_t infolen)
 {
-    uint8_t shared[32];
-    fkex_err err = fkex_hpke_decap(shared, enc, skR);
-    if (err == FKEX_OK)
-        err = key_schedule(ctx, shared, info, infolen, ROLE_RECIPIENT);
-    else
-        fkex_hpke_context_wipe(ctx);
-    sodium_memzero(shared, sizeof shared);
-    return err;
+    uint8_t info_hash[32];
+    fkex_hpke_info_hash(info_hash, info, infolen);
+    return setup_r(ctx, enc, skR, NULL, info_hash);
+}
+
+fkex_err fkex_hpke_setup_base_r_hashed(fkex_hpke_context *ctx, const uint8_t enc[32],
+                                       const uint8_t skR[32], const uint8_t pkR[32],
+                                       const uint8_t info_hash[32])
+{
+    return setup_r(ctx, enc, skR, pkR, info_hash);
 }
 
 /* §5.2 ComputeNonce: base_nonce XOR I2OSP(seq, Nn). */

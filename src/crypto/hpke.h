@@ -19,9 +19,10 @@
  * is FKEX_ERR_NOT_IN_GROUP (RFC 9180 §7.1.4). Private keys are the 32 bytes
  * DeriveKeyPair produces (RFC 9180 §7.1.3); X25519 clamps them.
  *
- * Cost: setup_s is two fixed-base X25519 multiplications, one variable-base
- * and about ten HMACs; setup_r one of each and about eight HMACs; seal and
- * open one ChaCha20-Poly1305 pass over the message.
+ * Cost: setup_s is one fixed-base X25519 multiplication, one variable-base
+ * and seven HMACs (six with a precomputed info hash); setup_r one of each
+ * (one variable-base if the recipient gives its public key) and seven
+ * HMACs; seal and open one ChaCha20-Poly1305 pass over the message.
  */
 #ifndef FKEX_HPKE_H
 #define FKEX_HPKE_H
@@ -54,7 +55,7 @@ typedef struct {
  * (Nsk), else FKEX_ERR_ARGUMENT. */
 fkex_err fkex_hpke_keypair_derive(uint8_t sk[32], uint8_t pk[32],
                                   const uint8_t *ikm, size_t ikmlen) FKEX_WUR;
-/* GenerateKeyPair: DeriveKeyPair of 32 bytes from rng. */
+/* GenerateKeyPair: 32 random bytes from rng as the private key. */
 void fkex_hpke_keypair_generate(uint8_t sk[32], uint8_t pk[32], fkex_rng *rng);
 
 /* DHKEM Encap with a given ephemeral private key, and Decap (RFC 9180
@@ -74,6 +75,19 @@ fkex_err fkex_hpke_setup_base_s(uint8_t enc[32], fkex_hpke_context *ctx, const u
 fkex_err fkex_hpke_setup_base_s_derand(uint8_t enc[32], fkex_hpke_context *ctx,
                                        const uint8_t pkR[32], const uint8_t *info,
                                        size_t infolen, const uint8_t skE[32]) FKEX_WUR;
+/* For a sender sealing to many recipients under one info (a star commit):
+ * info_hash = LabeledExtract("", "info_hash", info) once, then one
+ * SetupBaseS per recipient; the result is SetupBaseS(pkR, info). A
+ * recipient that keeps its public key passes it to the _r variant, which
+ * saves recomputing pk(skR): one X25519. */
+void fkex_hpke_info_hash(uint8_t out[32], const uint8_t *info, size_t infolen);
+fkex_err fkex_hpke_setup_base_s_hashed(uint8_t enc[32], fkex_hpke_context *ctx,
+                                       const uint8_t pkR[32], const uint8_t info_hash[32],
+                                       fkex_rng *rng) FKEX_WUR;
+fkex_err fkex_hpke_setup_base_r_hashed(fkex_hpke_context *ctx, const uint8_t enc[32],
+                                       const uint8_t skR[32], const uint8_t pkR[32],
+                                       const uint8_t info_hash[32]) FKEX_WUR;
+
 /* SetupBaseR(enc, skR, info) -> ctx. Errors: FKEX_ERR_NOT_IN_GROUP. A
  * wrong enc or skR is not detected here: the first Open fails. */
 fkex_err fkex_hpke_setup_base_r(fkex_hpke_context *ctx, const uint8_t enc[32],

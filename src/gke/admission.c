@@ -397,8 +397,9 @@ fkex_err admission_on_welcome(fkex_ratchet *st, const uint8_t *msg, size_t len,
     fkex_welcome_state ws = { 0 };
     next_epoch next = { 0 };
     epoch_keys keys;
+    roster r = { 0 };
     fkex_leaf *leaves = NULL;
-    uint8_t key[32], aad[64], roster_hash[32], tag[32], desc_hash[32], *plain;
+    uint8_t key[32], aad[64], tag[32], desc_hash[32], *plain;
     unsigned long long plainlen;
     static const uint8_t nonce[12];
     uint32_t self = UINT32_MAX, sponsor = UINT32_MAX;
@@ -445,19 +446,21 @@ fkex_err admission_on_welcome(fkex_ratchet *st, const uint8_t *msg, size_t len,
         err = FKEX_ERR_AUTHENTICATION;
         goto done;
     }
-    ratchet_roster_hash(roster_hash, leaves, ws.nleaves);
+    err = roster_whole(&r, leaves, ws.nleaves);
+    leaves = NULL;   /* taken */
+    if (err != FKEX_OK)
+        goto done;
     schedule_from_secret(&keys, ws.epoch_secret, st->room_id, ws.epoch, ws.transcript_hash,
-                         roster_hash);
+                         r.hash);
     schedule_confirmation_tag(tag, &keys);
     if (sodium_memcmp(tag, ws.confirmation_tag, 32) != 0) {
         err = FKEX_ERR_AUTHENTICATION;
         goto done;
     }
 
-    err = ratchet_prepare_epoch(&next, st, &keys, leaves, ws.nleaves, NULL, NULL, 0);
-    leaves = NULL;   /* taken */
+    err = ratchet_prepare_epoch(&next, st, &keys, &r, NULL, NULL, 0);
     if (err == FKEX_OK)
-        err = ratchet_ack(out, st, &keys, next.leaves, next.nleaves);
+        err = ratchet_ack(out, st, &keys, next.roster.leaves, next.roster.n);
     if (err == FKEX_OK)
         err = fkex_gke_out_event(out, FKEX_GKE_EV_JOINED, FKEX_OK, ws.epoch, ws.nleaves, self,
                                  NULL, 0);
@@ -467,6 +470,7 @@ fkex_err admission_on_welcome(fkex_ratchet *st, const uint8_t *msg, size_t len,
     ratchet_wipe_join(st);
 done:
     ratchet_next_epoch_free(&next);
+    roster_free(&r);
     sodium_memzero(key, sizeof key);
     sodium_memzero(&keys, sizeof keys);
     sodium_memzero(&ws, sizeof ws);

@@ -33,75 +33,6 @@ static void add_key(uint8_t key[32], const epoch_keys *keys, const uint8_t nonce
 
 static const uint8_t zero_nonce[12];
 
-/* 0 for a low-order X25519 key (every scalar gives the all-zero point). */
-static int x25519_usable(const uint8_t pk[32])
-{
-    static const uint8_t scalar[32] = { 9 };
-    uint8_t out[32];
-    int ok = crypto_scalarmult(out, scalar, pk) == 0;
-    sodium_memzero(out, sizeof out);
-    return ok;
-}
-
-/* The roster after the commit: the old one without the removed members,
- * with the committer's new key, then the joiners. Checks that indices are
- * in range and that no key appears twice. *out is malloc'd. */
-static fkex_err next_roster(fkex_leaf **out, uint32_t *n, const fkex_ratchet *st,
-                            const fkex_rmsg_commit *c)
-{
-    uint32_t count = st->nleaves - c->nremoves + c->nadds, k = 0, r = 0;
-    fkex_leaf *leaves;
-    if (c->nremoves >= st->nleaves || count > FKEX_ROOM_MAX_MEMBERS)
-        return FKEX_ERR_BAD_ENCODING;
-    if (!(leaves = malloc((size_t)count * sizeof *leaves)))
-        return FKEX_ERR_NO_MEMORY;
-    for (uint32_t i = 0; i < st->nleaves; i++) {
-        if (r < c->nremoves && load32_be(c->removes + 4 * r) == i) {
-            r++;
-            continue;
-        }
-        leaves[k] = st->leaves[i];
-        if (i == c->committer && c->has_update)
-            memcpy(leaves[k].hpke_pk, c->update_pk, 32);
-        k++;
-    }
-    if (r != c->nremoves) {   /* an index past the end */
-        free(leaves);
-        return FKEX_ERR_BAD_ENCODING;
-    }
-    if (c->nadds)
-        memcpy(leaves + k, c->adds, (size_t)c->nadds * sizeof *leaves);
-    /* Every new HPKE key must be usable: a low-order one would make every
-     * later star commit fail (one X25519 per new key). */
-    for (uint32_t i = k; i < count; i++)
-        if (!x25519_usable(leaves[i].hpke_pk)) {
-            free(leaves);
-            return FKEX_ERR_NOT_IN_GROUP;
-        }
-    if (c->has_update && !x25519_usable(c->update_pk)) {
-        free(leaves);
-        return FKEX_ERR_NOT_IN_GROUP;
-    }
-    /* No signing key and no HPKE key twice: O(n) per added leaf. */
-    for (uint32_t i = k; i < count; i++)
-        for (uint32_t j = 0; j < i; j++)
-            if (memcmp(leaves[i].sig_pk, leaves[j].sig_pk, 32) == 0 ||
-                memcmp(leaves[i].hpke_pk, leaves[j].hpke_pk, 32) == 0) {
-                free(leaves);
-                return FKEX_ERR_BAD_ENCODING;
-            }
-    if (c->has_update)
-        for (uint32_t j = 0; j < count; j++)
-            if (memcmp(leaves[j].sig_pk, st->leaves[c->committer].sig_pk, 32) != 0 &&
-                memcmp(leaves[j].hpke_pk, c->update_pk, 32) == 0) {
-                free(leaves);
-                return FKEX_ERR_BAD_ENCODING;
-            }
-    *out = leaves;
-    *n = count;
-    return FKEX_OK;
-}
-
 static int removes(const fkex_rmsg_commit *c, uint32_t index)
 {
     for (uint32_t r = 0; r < c->nremoves; r++)
@@ -124,13 +55,13 @@ fkex_err fkex_ratchet_commit(fkex_ratchet *st, const fkex_commit_options *opt, f
     static const fkex_commit_options none = { 0 };
     fkex_rmsg_commit c = { 0 };
     fkex_writer w;
-    fkex_leaf *leaves = NULL;
+    roster next = { 0 };
     fkex_abe_ct *psk_ct = NULL;
     pending_commit pc = { 0 };
     epoch_keys keys = { 0 };
     uint8_t *adds = NULL, *rm = NULL, key[32], epoch_secret[32], transcript[32];
-    uint8_t roster_hash[32], ctx[SCHEDULE_CONTEXT_BYTES], tag[32];
-    uint32_t *idx = NULL, nleaves = 0, nidx = 0, nadds = 0;
+    uint8_t ctx[SCHEDULE_CONTEXT_BYTES], tag[32];
+    uint32_t *idx = NULL, nidx = 0, nadds = 0;
     size_t nmsgs = out->nmsgs, nevents = out->nevents;
     fkex_err err;
 
@@ -212,7 +143,7 @@ fkex_err fkex_ratchet_commit(fkex_ratchet *st, const fkex_commit_options *opt, f
         crypto_aead_chacha20poly1305_ietf_encrypt(c.group_sealed, NULL, pc.commit_secret, 32,
                                                   NULL, 0, NULL, zero_nonce, key);
     }
-    if ((err = next_roster(&leaves, &nleaves, st, &c)) != FKEX_OK)
+    if ((err = roster_next(&next, st, &c)) != FKEX_OK)
         goto done;
 
     /* Content, then the schedule of epoch e+1, then tags and slices. */
@@ -226,9 +157,8 @@ fkex_err fkex_ratchet_commit(fkex_ratchet *st, const fkex_commit_options *opt, f
     crypto_hash_sha256(pc.content_hash, w.buf, w.len);
     memcpy(transcript, st->keys.transcript_hash, 32);
     fkex_transcript_extend(transcript, w.buf, w.len);
-    ratchet_roster_hash(roster_hash, leaves, nleaves);
     schedule_next(&keys, epoch_secret, st->keys.init_secret, pc.commit_secret,
-                  pc.has_psk ? pc.psk : NULL, st->room_id, c.epoch + 1, transcript, roster_hash);
+                  pc.has_psk ? pc.psk : NULL, st->room_id, c.epoch + 1, transcript, next.hash);
     schedule_confirmation_tag(tag, &keys);
     fkex_writer_put(&w, tag, 32);
     if ((err = ratchet_sign_append(&w, st->sig_sk, "commit")) != FKEX_OK) {
@@ -240,12 +170,13 @@ fkex_err fkex_ratchet_commit(fkex_ratchet *st, const fkex_commit_options *opt, f
     if (c.dist == FKEX_DIST_STAR) {
         /* Everyone who stays, but not this member and not the joiners (the
          * roster's tail), who get Welcomes. */
-        schedule_context(ctx, st->room_id, c.epoch + 1, transcript, roster_hash);
+        schedule_context(ctx, st->room_id, c.epoch + 1, transcript, next.hash);
         uint32_t self = UINT32_MAX;
-        for (uint32_t i = 0; i < nleaves - nadds; i++)
-            if (memcmp(leaves[i].sig_pk, st->self.sig_pk, 32) == 0)
+        for (uint32_t i = 0; i < next.n - nadds; i++)
+            if (memcmp(next.leaves[i].sig_pk, st->self.sig_pk, 32) == 0)
                 self = i;
-        err = dist_seal(&w, leaves, nleaves - nadds, self, pc.commit_secret, ctx, sizeof ctx, rng);
+        err = dist_seal(&w, next.leaves, next.n - nadds, self, pc.commit_secret, ctx, sizeof ctx,
+                        rng);
     } else {
         fkex_writer_u32(&w, 0);
         err = w.failed ? FKEX_ERR_NO_MEMORY : FKEX_OK;
@@ -257,7 +188,7 @@ fkex_err fkex_ratchet_commit(fkex_ratchet *st, const fkex_commit_options *opt, f
     for (size_t i = 0; i < st->njoins; i++)
         if (st->joins[i].admitted &&
             (err = admission_welcome(st, &st->joins[i], pc.content_hash, c.epoch + 1,
-                                     epoch_secret, &keys, leaves, nleaves, tag, out)) != FKEX_OK)
+                                     epoch_secret, &keys, next.leaves, next.n, tag, out)) != FKEX_OK)
             goto done;
     pc.active = 1;
     st->commit = pc;
@@ -268,7 +199,7 @@ done:
     free(idx);
     free(rm);
     free(adds);
-    free(leaves);
+    roster_free(&next);
     sodium_memzero(&pc, sizeof pc);
     sodium_memzero(&keys, sizeof keys);
     sodium_memzero(epoch_secret, sizeof epoch_secret);
@@ -313,13 +244,12 @@ static fkex_err open_psk(uint8_t psk[32], const fkex_ratchet *st, const fkex_rms
 fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex_gke_out *out)
 {
     fkex_rmsg_commit c;
-    fkex_leaf *leaves = NULL;
+    roster r = { 0 };
     room_descriptor changed = { 0 };
     next_epoch next = { 0 };
     epoch_keys keys = { 0 };
     uint8_t commit_secret[32], psk[32], epoch_secret[32], key[32], tag[32], content_hash[32];
-    uint8_t transcript[32], roster_hash[32], ctx[SCHEDULE_CONTEXT_BYTES];
-    uint32_t nleaves = 0;
+    uint8_t transcript[32], ctx[SCHEDULE_CONTEXT_BYTES];
     int own;
     fkex_err err = fkex_rmsg_commit_decode(&c, msg, len);
     if (err != FKEX_OK)
@@ -349,11 +279,10 @@ fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex
     if (c.descriptor &&
         (err = ratchet_descriptor_prepare(&changed, st, c.descriptor, c.descriptorlen)) != FKEX_OK)
         return err;
-    if ((err = next_roster(&leaves, &nleaves, st, &c)) != FKEX_OK)
+    if ((err = roster_next(&r, st, &c)) != FKEX_OK)
         goto done;
     memcpy(transcript, st->keys.transcript_hash, 32);
     fkex_transcript_extend(transcript, msg, c.content_len);
-    ratchet_roster_hash(roster_hash, leaves, nleaves);
 
     /* commit_secret: remembered (own), the add key, or this member's slice. */
     if (own) {
@@ -367,7 +296,7 @@ fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex
             goto done;
         }
     } else {
-        schedule_context(ctx, st->room_id, c.epoch + 1, transcript, roster_hash);
+        schedule_context(ctx, st->room_id, c.epoch + 1, transcript, r.hash);
         if ((err = dist_open(commit_secret, &c, &st->self, st->hpke_sk, ctx, sizeof ctx)) != FKEX_OK)
             goto done;
     }
@@ -381,7 +310,7 @@ fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex
         }
     }
     schedule_next(&keys, epoch_secret, st->keys.init_secret, commit_secret,
-                  c.psk_ct ? psk : NULL, st->room_id, c.epoch + 1, transcript, roster_hash);
+                  c.psk_ct ? psk : NULL, st->room_id, c.epoch + 1, transcript, r.hash);
     schedule_confirmation_tag(tag, &keys);
     if (sodium_memcmp(tag, c.confirmation_tag, 32) != 0) {
         err = FKEX_ERR_AUTHENTICATION;   /* a forged slice or a wrong psk */
@@ -389,9 +318,8 @@ fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex
     }
 
     /* Accepted. Everything that can fail comes first; then the install. */
-    err = ratchet_prepare_epoch(&next, st, &keys, leaves, nleaves, &c, c.descriptor,
-                                c.descriptorlen);
-    leaves = NULL;   /* taken */
+    uint32_t nleaves = r.n;
+    err = ratchet_prepare_epoch(&next, st, &keys, &r, &c, c.descriptor, c.descriptorlen);
     for (uint32_t r = 0; r < c.nremoves && err == FKEX_OK; r++)
         err = fkex_gke_out_event(out, FKEX_GKE_EV_REMOVED, FKEX_OK, c.epoch + 1, nleaves,
                                  load32_be(c.removes + 4 * r), NULL, 0);
@@ -402,7 +330,7 @@ fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex
         err = fkex_gke_out_event(out, FKEX_GKE_EV_EPOCH, FKEX_OK, c.epoch + 1, nleaves, 0, NULL, 0);
     /* After a re-attestation, each member shows that it followed. */
     if (err == FKEX_OK && c.psk_ct && !own)
-        err = ratchet_ack(out, st, &keys, next.leaves, nleaves);
+        err = ratchet_ack(out, st, &keys, next.roster.leaves, nleaves);
     if (err != FKEX_OK)
         goto done;
     if (own && st->commit.has_update) {
@@ -415,7 +343,7 @@ fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex
 done:
     ratchet_next_epoch_free(&next);
     ratchet_descriptor_free(&changed);
-    free(leaves);
+    roster_free(&r);
     sodium_memzero(&keys, sizeof keys);
     sodium_memzero(commit_secret, sizeof commit_secret);
     sodium_memzero(psk, sizeof psk);

@@ -88,48 +88,6 @@ fkex_err fkex_room_descriptor_check(fkex_rmsg_descriptor *d, const uint8_t room_
 
 /* ---- helpers shared by the protocol files ------------------------------------ */
 
-void ratchet_leaf_id(uint8_t id[32], const fkex_leaf *leaf)
-{
-    crypto_hash_sha256_state h;
-    crypto_hash_sha256_init(&h);
-    crypto_hash_sha256_update(&h, leaf->sig_pk, 32);
-    crypto_hash_sha256_update(&h, leaf->hpke_pk, 32);
-    crypto_hash_sha256_final(&h, id);
-}
-
-static int cmp_key(const void *a, const void *b)
-{
-    return memcmp(a, b, 32);
-}
-
-/* Sorts copies of the keys and compares neighbours: O(n log n). */
-static fkex_err keys_unique(const fkex_leaf *leaves, uint32_t n, size_t offset)
-{
-    uint8_t (*k)[32] = malloc((size_t)n * 32 + 1);
-    fkex_err err = FKEX_OK;
-    if (!k)
-        return FKEX_ERR_NO_MEMORY;
-    for (uint32_t i = 0; i < n; i++)
-        memcpy(k[i], (const uint8_t *)&leaves[i] + offset, 32);
-    qsort(k, n, 32, cmp_key);
-    for (uint32_t i = 1; i < n && err == FKEX_OK; i++)
-        if (memcmp(k[i - 1], k[i], 32) == 0)
-            err = FKEX_ERR_BAD_ENCODING;
-    free(k);
-    return err;
-}
-
-fkex_err ratchet_roster_unique(const fkex_leaf *leaves, uint32_t n)
-{
-    fkex_err err = keys_unique(leaves, n, offsetof(fkex_leaf, sig_pk));
-    return err != FKEX_OK ? err : keys_unique(leaves, n, offsetof(fkex_leaf, hpke_pk));
-}
-
-void ratchet_roster_hash(uint8_t out[32], const fkex_leaf *leaves, uint32_t n)
-{
-    crypto_hash_sha256(out, (const uint8_t *)leaves, (size_t)n * sizeof *leaves);
-}
-
 fkex_err ratchet_sign_append(fkex_writer *w, const uint8_t sk[64], const char *label)
 {
     uint8_t sig[64];
@@ -254,8 +212,9 @@ fkex_err fkex_ratchet_create(fkex_ratchet **out, const fkex_ratchet_config *cfg,
     fkex_ratchet *st;
     next_epoch next;
     epoch_keys keys;
-    uint8_t init_secret[32], epoch_secret[32], transcript[32] = { 0 }, roster_hash[32];
+    uint8_t init_secret[32], epoch_secret[32], transcript[32] = { 0 };
     fkex_leaf *leaves;
+    roster r;
     fkex_err err = start(&st, cfg, rng);
     if (err != FKEX_OK)
         return err;
@@ -264,15 +223,18 @@ fkex_err fkex_ratchet_create(fkex_ratchet **out, const fkex_ratchet_config *cfg,
         return FKEX_ERR_NO_MEMORY;
     }
     leaves[0] = st->self;
-    ratchet_roster_hash(roster_hash, leaves, 1);
+    if ((err = roster_whole(&r, leaves, 1)) != FKEX_OK) {
+        fkex_ratchet_free(st);
+        return err;
+    }
     /* The founder starts epoch 0 with a random init_secret (and, as
      * nothing is committed, an all-zero commit secret). */
     fkex_rng_fill(rng, init_secret, sizeof init_secret);
     schedule_next(&keys, epoch_secret, init_secret, no_commit, NULL, st->room_id, 0, transcript,
-                  roster_hash);
+                  r.hash);
     sodium_memzero(init_secret, sizeof init_secret);
     sodium_memzero(epoch_secret, sizeof epoch_secret);
-    err = ratchet_prepare_epoch(&next, st, &keys, leaves, 1, NULL, NULL, 0);
+    err = ratchet_prepare_epoch(&next, st, &keys, &r, NULL, NULL, 0);
     if (err == FKEX_OK)
         ratchet_install_epoch(st, &next, &keys);
     sodium_memzero(&keys, sizeof keys);
@@ -303,49 +265,42 @@ fkex_err fkex_ratchet_join(fkex_ratchet **out, const fkex_ratchet_config *cfg, f
 /* ---- epochs ------------------------------------------------------------------ */
 
 fkex_err ratchet_prepare_epoch(next_epoch *n, const fkex_ratchet *st, const epoch_keys *keys,
-                               fkex_leaf *leaves, uint32_t nleaves, const fkex_rmsg_commit *c,
+                               roster *r, const fkex_rmsg_commit *c,
                                const uint8_t *descriptor, size_t descriptor_len)
 {
     fkex_err err;
     memset(n, 0, sizeof *n);
-    n->leaves = leaves;
-    n->nleaves = nleaves;
-    if (!(n->acked = calloc(nleaves, 1))) {
+    n->roster = *r;
+    memset(r, 0, sizeof *r);
+    if (!(n->acked = calloc(n->roster.n, 1))) {
         ratchet_next_epoch_free(n);
         return FKEX_ERR_NO_MEMORY;
     }
-    if ((err = appmsg_reading_init(&n->reading, keys, leaves, nleaves)) != FKEX_OK ||
+    if ((err = appmsg_reading_init(&n->reading, keys, n->roster.leaves, n->roster.n)) != FKEX_OK ||
         (descriptor && (err = ratchet_descriptor_prepare(&n->room, st, descriptor,
                                                          descriptor_len)) != FKEX_OK)) {
         ratchet_next_epoch_free(n);
         return err;
     }
     n->has_room = descriptor != NULL;
-    /* JoinAcks carry over: a commit keeps the old members in order, less
-     * the removed ones, and appends the joiners, who owe one. After a
-     * re-attestation everyone but the committer owes one (members whose
-     * keys fell out cannot send it). Without a commit (founding, a
-     * Welcome) nobody owes this party one. O(n). */
-    if (c && !c->psk_ct) {
-        for (uint32_t i = 0, k = 0, r = 0; i < st->nleaves; i++) {
-            if (r < c->nremoves && load32_be(c->removes + 4 * r) == i) {
-                r++;
-                continue;
-            }
-            n->acked[k++] = st->acked[i];
-        }
-    } else if (c) {
-        for (uint32_t i = 0; i < nleaves; i++)
-            n->acked[i] = memcmp(leaves[i].sig_pk, st->leaves[c->committer].sig_pk, 32) == 0;
-    } else {
-        memset(n->acked, 1, nleaves);
+    /* JoinAcks carry over to each member's new place, and joiners owe
+     * one. After a re-attestation everyone but the committer owes one
+     * (members whose keys fell out cannot send it). Without a commit
+     * (founding, a Welcome) nobody owes this party one. O(n). */
+    for (uint32_t i = 0; i < n->roster.n; i++) {
+        if (!c)
+            n->acked[i] = 1;
+        else if (c->psk_ct)
+            n->acked[i] = n->roster.from[i] == c->committer;
+        else
+            n->acked[i] = n->roster.from[i] != UINT32_MAX && st->acked[n->roster.from[i]];
     }
     return FKEX_OK;
 }
 
 void ratchet_next_epoch_free(next_epoch *n)
 {
-    free(n->leaves);
+    roster_free(&n->roster);
     free(n->acked);
     appmsg_reading_wipe(&n->reading);
     ratchet_descriptor_free(&n->room);
@@ -354,8 +309,8 @@ void ratchet_next_epoch_free(next_epoch *n)
 
 void ratchet_install_epoch(fkex_ratchet *st, next_epoch *n, const epoch_keys *keys)
 {
-    for (uint32_t i = 0; i < n->nleaves; i++)
-        if (memcmp(n->leaves[i].sig_pk, st->self.sig_pk, 32) == 0)
+    for (uint32_t i = 0; i < n->roster.n; i++)
+        if (memcmp(n->roster.leaves[i].sig_pk, st->self.sig_pk, 32) == 0)
             st->index = i;
     if (n->has_room) {
         ratchet_descriptor_free(&st->room);
@@ -365,10 +320,13 @@ void ratchet_install_epoch(fkex_ratchet *st, next_epoch *n, const epoch_keys *ke
     st->previous = st->current;
     st->current = n->reading;
     free(st->leaves);
+    free(st->chunks);
     free(st->acked);
-    st->leaves = n->leaves;
+    st->leaves = n->roster.leaves;
+    st->chunks = n->roster.chunks;
+    st->nleaves = n->roster.n;
     st->acked = n->acked;
-    st->nleaves = n->nleaves;
+    free(n->roster.from);
     memset(n, 0, sizeof *n);
     sodium_memzero(&st->keys, sizeof st->keys);
     st->keys = *keys;
@@ -643,6 +601,7 @@ void fkex_ratchet_free(fkex_ratchet *st)
     ratchet_descriptor_free(&st->room);
     free(st->period);
     free(st->leaves);
+    free(st->chunks);
     free(st->acked);
     free(st->removals);
     sodium_memzero(st, sizeof *st);

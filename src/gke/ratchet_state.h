@@ -2,6 +2,7 @@
  * gke/ratchet_state.h: the ratchet state machine's private state, shared
  * by the files of src/gke that implement it:
  *   ratchet.c    creation, dispatch, proposals, acks, accessors
+ *   roster.c     the roster's order after a commit, its hash, its checks
  *   schedule.c   the key schedule (PROTOCOL.md, "Key schedule")
  *   star.c       distribution of the commit secret (the star; TreeKEM later)
  *   admission.c  JoinRequest, Challenge, Proof, Welcome
@@ -93,11 +94,19 @@ typedef struct {
     fkex_policy *policy;            /* effective: with the period if required */
 } room_descriptor;
 
+/* A roster and its hash (roster.c). */
+typedef struct {
+    fkex_leaf *leaves;
+    uint32_t n;
+    uint32_t *from;          /* new index -> old index, UINT32_MAX for a joiner; NULL if whole */
+    uint8_t (*chunks)[32];   /* hashes of its chunks of 32 leaves */
+    uint8_t hash[32];        /* H(roster) */
+} roster;
+
 /* Everything a new epoch needs that can fail, made before any state
  * changes, so that installing it cannot fail. */
 typedef struct {
-    fkex_leaf *leaves;
-    uint32_t nleaves;
+    roster roster;
     uint8_t *acked;
     reading_epoch reading;
     int has_room;
@@ -130,6 +139,7 @@ struct fkex_ratchet {
     /* The group at the current epoch. */
     uint32_t nleaves;
     fkex_leaf *leaves;
+    uint8_t (*chunks)[32];          /* the roster's chunk hashes (roster.c) */
     uint8_t *acked;
     epoch_keys keys;
     uint32_t send_generation;
@@ -154,22 +164,30 @@ struct fkex_ratchet {
     uint8_t sponsor_pk[32];
 };
 
-/* ---- ratchet.c ------------------------------------------------------------ */
+/* ---- roster.c ------------------------------------------------------------------ */
 void ratchet_leaf_id(uint8_t id[32], const fkex_leaf *leaf);
-void ratchet_roster_hash(uint8_t out[32], const fkex_leaf *leaves, uint32_t n);
-/* FKEX_ERR_BAD_ENCODING if a signing key or an HPKE key appears twice. */
+/* FKEX_ERR_BAD_ENCODING if a signing key or an HPKE key appears twice. O(n). */
 fkex_err ratchet_roster_unique(const fkex_leaf *leaves, uint32_t n) FKEX_WUR;
+/* A roster given whole (founding, a Welcome), hashed in full; leaves taken
+ * (freed on failure too). */
+fkex_err roster_whole(roster *out, fkex_leaf *leaves, uint32_t n) FKEX_WUR;
+/* The roster after commit c: its indices in range, every new key usable
+ * and unique; only the chunks it touched are rehashed. */
+fkex_err roster_next(roster *out, const fkex_ratchet *st, const fkex_rmsg_commit *c) FKEX_WUR;
+void roster_free(roster *r);
+
+/* ---- ratchet.c -------------------------------------------------------------------- */
 /* Checks a descriptor for this room (and, if the room has one already,
  * that it comes from the same admin with a higher version); d gets a copy
  * and the effective policy under st's period. */
 fkex_err ratchet_descriptor_prepare(room_descriptor *d, const fkex_ratchet *st,
                                     const uint8_t *bytes, size_t len) FKEX_WUR;
 void ratchet_descriptor_free(room_descriptor *d);
-/* Prepares epoch keys->epoch: takes leaves (freed on failure too). c is
- * the commit that makes it, or NULL (founding, a Welcome); descriptor, if
- * not NULL, the room's new descriptor. */
+/* Prepares epoch keys->epoch: takes r (freed on failure too). c is the
+ * commit that makes it, or NULL (founding, a Welcome); descriptor, if not
+ * NULL, the room's new descriptor. */
 fkex_err ratchet_prepare_epoch(next_epoch *n, const fkex_ratchet *st, const epoch_keys *keys,
-                               fkex_leaf *leaves, uint32_t nleaves, const fkex_rmsg_commit *c,
+                               roster *r, const fkex_rmsg_commit *c,
                                const uint8_t *descriptor, size_t descriptor_len) FKEX_WUR;
 /* Installs it; n is emptied. Cannot fail. */
 void ratchet_install_epoch(fkex_ratchet *st, next_epoch *n, const epoch_keys *keys);

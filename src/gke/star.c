@@ -20,6 +20,8 @@ fkex_err dist_seal(fkex_writer *w, const fkex_leaf *to, uint32_t n, uint32_t ski
                    const uint8_t commit_secret[32], const uint8_t *info, size_t infolen,
                    fkex_rng *rng)
 {
+    uint8_t info_hash[32];
+    fkex_hpke_info_hash(info_hash, info, infolen);
     fkex_writer_u32(w, n - (skip < n ? 1 : 0));
     for (uint32_t i = 0; i < n; i++) {
         fkex_hpke_context ctx;
@@ -27,7 +29,7 @@ fkex_err dist_seal(fkex_writer *w, const fkex_leaf *to, uint32_t n, uint32_t ski
         fkex_err err;
         if (i == skip)
             continue;
-        err = fkex_hpke_setup_base_s(enc, &ctx, to[i].hpke_pk, info, infolen, rng);
+        err = fkex_hpke_setup_base_s_hashed(enc, &ctx, to[i].hpke_pk, info_hash, rng);
         if (err == FKEX_OK)
             err = fkex_hpke_seal(ct, &ctx, NULL, 0, commit_secret, 32);
         fkex_hpke_context_wipe(&ctx);
@@ -45,11 +47,13 @@ fkex_err dist_open(uint8_t commit_secret[32], const fkex_rmsg_commit *c, const f
 {
     for (uint32_t i = 0; i < c->nslices; i++) {
         const uint8_t *s = c->slices + (size_t)i * FKEX_SLICE_BYTES;
+        uint8_t info_hash[32];
         fkex_hpke_context ctx;
         fkex_err err;
         if (memcmp(s, self->sig_pk, 32) != 0)
             continue;
-        err = fkex_hpke_setup_base_r(&ctx, s + 32, hpke_sk, info, infolen);
+        fkex_hpke_info_hash(info_hash, info, infolen);
+        err = fkex_hpke_setup_base_r_hashed(&ctx, s + 32, hpke_sk, self->hpke_pk, info_hash);
         if (err == FKEX_OK)
             err = fkex_hpke_open(commit_secret, &ctx, NULL, 0, s + 64, FKEX_SEALED_SECRET);
         fkex_hpke_context_wipe(&ctx);
