@@ -15,7 +15,7 @@ static const struct {
     { "encrypt", encrypt_main, "encrypt a file under a policy" },
     { "decrypt", decrypt_main, "decrypt a file with a user key" },
     { "inspect", inspect_main, "show what an fkex file is, without its secrets" },
-    { "bench", bench_main, "measure the schemes (fkex bench abe)" },
+    { "bench", bench_main, "measure the schemes (fkex bench abe) and the group key exchanges (gke)" },
 };
 
 static void usage(FILE *f)
