@@ -52,7 +52,8 @@
 #include "room.h"
 
 #define POLICY "(ONE or THREE) and (TWO or FOUR)"
-#define BATCH 100           /* ratchet joiners admitted per commit while building */
+#define BATCH 50            /* ratchet joiners admitted per commit while building (a
+                               sponsor tracks at most RATCHET_MAX_PENDING joins) */
 #define SEED_FULL 10        /* seed rooms up to this size run every member */
 #define BUDGET_S 60.0       /* the most one measured event may take */
 
