@@ -14,6 +14,7 @@ void suite_hpke(void);
 void suite_seed(void);
 void suite_dh(void);
 void suite_ratchet(void);
+void suite_ratchet_checks(void);
 void suite_crypto(void);
 
 static const struct {
@@ -31,6 +32,7 @@ static const struct {
     { "seed", suite_seed },
     { "dh", suite_dh },
     { "ratchet", suite_ratchet },
+    { "ratchet_checks", suite_ratchet_checks },
     { "crypto", suite_crypto },
 };
 

@@ -1,0 +1,1273 @@
+/*
+ * Mutation-driven tests of the ratchet protocol's checks (PROTOCOL.md,
+ * "What each party must verify"). Each case below was written against a
+ * mutation of src/gke or src/wire/ratchet_msg.c that disables one check and
+ * that no test of tests/test_ratchet.c noticed: the case fails when that
+ * check is removed. The comment of each case names the check.
+ *
+ * Most cases play a member gone rogue (it holds the membership key, the
+ * epoch secrets and its own signing key) or a relay, and build messages
+ * that are right in every respect but the one under test, so that only
+ * the check under test can refuse them.
+ */
+#include <stdlib.h>
+#include "test.h"
+#include "room.h"
+#include "gke/ratchet_state.h"
+
+#define PROTOTYPE "(ONE or THREE) and (TWO or FOUR)"
+
+static struct {
+    fkex_abe_mpk *mpk;
+    fkex_abe_msk *msk;
+    fkex_abe_key *alice, *bob, *carol;   /* {ONE TWO} {THREE FOUR} {ONE FOUR} */
+} cw;
+
+static fkex_abe_key *keygen(const char *list, fkex_rng *rng)
+{
+    const char *attrs[16];
+    char buf[256], *save = NULL;
+    size_t n = 0;
+    fkex_abe_key *key = NULL;
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *t = strtok_r(buf, " ", &save); t && n < 16; t = strtok_r(NULL, " ", &save))
+        attrs[n++] = t;
+    if (fkex_abe_keygen(&key, cw.msk, attrs, n, rng) != FKEX_OK)
+        return NULL;
+    return key;
+}
+
+static void world_open(void)
+{
+    fkex_rng rng;
+    test_rng(&rng, "ratchet checks world");
+    if (fkex_abe_setup(&cw.mpk, &cw.msk, "waters11", &rng) != FKEX_OK)
+        abort();
+    cw.alice = keygen("ONE TWO", &rng);
+    cw.bob = keygen("THREE FOUR", &rng);
+    cw.carol = keygen("ONE FOUR", &rng);
+}
+
+static void world_close(void)
+{
+    fkex_abe_key_free(cw.alice);
+    fkex_abe_key_free(cw.bob);
+    fkex_abe_key_free(cw.carol);
+    fkex_abe_mpk_free(cw.mpk);
+    fkex_abe_msk_free(cw.msk);
+}
+
+static room *room_new(const char *seed)
+{
+    room *r = malloc(sizeof *r);
+    if (!r || room_open(r, PROTOTYPE, 0, NULL, cw.alice, seed) != FKEX_OK)
+        abort();
+    return r;
+}
+
+/* alice (0), bob (1) and carol (2), at epoch 2. */
+static room *room3(const char *seed)
+{
+    room *r = room_new(seed);
+    int b = room_join(r, cw.bob), c = room_join(r, cw.carol);
+    if (b != 1 || c != 2 || !r->parties[c].joined || r->epoch != 2)
+        abort();
+    return r;
+}
+
+static void room_free(room *r)
+{
+    room_close(r);
+    free(r);
+}
+
+/* ---- taps, injections -------------------------------------------------------------- */
+
+/* Keeps a copy of every frame delivered; drops the types in `drop`. */
+typedef struct {
+    uint32_t drop;
+    room_frame frames[64];
+    int to[64];
+    size_t n;
+} tap;
+
+static int tap_fn(room *r, int to, uint8_t *frame, size_t len, void *ctx)
+{
+    tap *t = ctx;
+    fkex_rmsg_type ty;
+    uint8_t id[32];
+    (void)r;
+    if (t->n < FKEX_ARRAY_LEN(t->frames)) {
+        t->frames[t->n].bytes = malloc(len);
+        memcpy(t->frames[t->n].bytes, frame, len);
+        t->frames[t->n].len = len;
+        t->to[t->n++] = to;
+    }
+    return fkex_rmsg_peek(&ty, id, frame, len) == FKEX_OK && ((t->drop >> ty) & 1);
+}
+
+static void tap_free(tap *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->frames[i].bytes);
+}
+
+static const room_frame *tapped(const tap *t, fkex_rmsg_type type, int to)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        fkex_rmsg_type ty;
+        uint8_t id[32];
+        if (fkex_rmsg_peek(&ty, id, t->frames[i].bytes, t->frames[i].len) == FKEX_OK &&
+            ty == type && (to < 0 || t->to[i] == to))
+            return &t->frames[i];
+    }
+    return NULL;
+}
+
+/* The bytes with one byte more at the end. */
+static fkex_err inject_longer(room *r, int p, const uint8_t *bytes, size_t len)
+{
+    uint8_t *b = malloc(len + 1);
+    memcpy(b, bytes, len);
+    b[len] = 0;
+    fkex_err err = room_inject(r, p, b, len + 1);
+    free(b);
+    return err;
+}
+
+static void sign(fkex_writer *w, const uint8_t sk[64], const char *label)
+{
+    CHECK_OK(ratchet_sign_append(w, sk, label));
+}
+
+/* An ABE ciphertext under `policy` (text); *ct to free. */
+static void encap(uint8_t k[32], fkex_abe_ct **ct, const char *policy, fkex_rng *rng)
+{
+    fkex_policy *p;
+    if (fkex_policy_parse(&p, policy, strlen(policy), NULL) != FKEX_OK ||
+        fkex_abe_encap(k, ct, cw.mpk, p, FKEX_ABE_CCA, rng) != FKEX_OK)
+        abort();
+    fkex_policy_free(p);
+}
+
+/* ---- forging commits ------------------------------------------------------------------ */
+
+/* The roster a receiver without roster_next's checks would compute
+ * (roster.c): the committer's update, the removals highest first (the
+ * last leaf fills the slot), then the joiners. Indices are in range. */
+static uint32_t plain_roster(fkex_leaf *out, const fkex_ratchet *st, const fkex_rmsg_commit *c)
+{
+    uint32_t m = st->nleaves;
+    memcpy(out, st->leaves, (size_t)m * sizeof *out);
+    if (c->has_update && c->committer < m)
+        memcpy(out[c->committer].hpke_pk, c->update_pk, 32);
+    for (uint32_t k = c->nremoves; k-- > 0;) {
+        uint32_t i = load32_be(c->removes + 4 * k);
+        m--;
+        if (i < st->nleaves)
+            out[i] = out[m];
+    }
+    if (c->nadds)
+        memcpy(out + m, c->adds, (size_t)c->nadds * 64);
+    return m + c->nadds;
+}
+
+/* H(roster) of leaves (copied). */
+static void roster_hash_of(uint8_t hash[32], const fkex_leaf *leaves, uint32_t n)
+{
+    roster ro;
+    fkex_leaf *copy = malloc((n ? n : 1) * sizeof *copy);
+    memcpy(copy, leaves, (size_t)n * sizeof *copy);
+    if (roster_whole(&ro, copy, n) != FKEX_OK)
+        abort();
+    memcpy(hash, ro.hash, 32);
+    roster_free(&ro);
+}
+
+typedef struct {
+    fkex_rmsg_commit c;     /* the content; epoch, room and nonce are filled in */
+    uint8_t cs[32];         /* commit secret */
+    const uint8_t *psk;     /* with c.psk_ct */
+    const uint8_t *sig_sk;  /* the signer */
+    int wrong_tag;          /* confirmation tag over another commit secret */
+} forge;
+
+/* A commit of the group `st` is in (its membership key, init secret and
+ * transcript), signed with f->sig_sk, with a confirmation tag for the
+ * roster a receiver would compute, and star slices for every old member
+ * who stays but the committer. */
+static void forge_commit(fkex_writer *w, const fkex_ratchet *st, forge *f, fkex_rng *rng)
+{
+    uint8_t key[32], transcript[32], rh[32], es[32], tag[32], other[32];
+    uint8_t ctx[SCHEDULE_CONTEXT_BYTES];
+    static const uint8_t zero_nonce[12];
+    fkex_leaf roster[40];
+    epoch_keys k;
+    memcpy(f->c.room_id, st->room_id, 32);
+    if (f->c.dist == FKEX_DIST_GROUP) {
+        fkex_kdf_expand(key, st->keys.add_secret, "add", f->c.nonce, 32);
+        crypto_aead_chacha20poly1305_ietf_encrypt(f->c.group_sealed, NULL, f->cs, 32, NULL, 0,
+                                                  NULL, zero_nonce, key);
+    }
+    uint32_t n = plain_roster(roster, st, &f->c);
+    fkex_writer_init(w);
+    fkex_rmsg_commit_encode(w, &f->c);
+    memcpy(transcript, st->keys.transcript_hash, 32);
+    fkex_transcript_extend(transcript, w->buf, w->len);
+    roster_hash_of(rh, roster, n);
+    memcpy(other, f->cs, 32);
+    other[0] ^= (uint8_t)(f->wrong_tag ? 1 : 0);
+    schedule_next(&k, es, st->keys.init_secret, other, f->psk, st->room_id, f->c.epoch + 1,
+                  transcript, rh);
+    schedule_confirmation_tag(tag, &k);
+    fkex_writer_put(w, tag, 32);
+    sign(w, f->sig_sk, "commit");
+    fkex_mac(key, st->keys.membership_key, w->buf, w->len);
+    fkex_writer_put(w, key, 32);
+    if (f->c.dist == FKEX_DIST_GROUP) {
+        fkex_writer_u32(w, 0);
+    } else {
+        fkex_leaf to[32];
+        uint32_t nto = 0;
+        for (uint32_t i = 0; i < n - f->c.nadds && i < 32; i++)
+            if (i >= st->nleaves || f->c.committer >= st->nleaves ||
+                memcmp(roster[i].sig_pk, st->leaves[f->c.committer].sig_pk, 32) != 0)
+                to[nto++] = roster[i];
+        schedule_context(ctx, st->room_id, f->c.epoch + 1, transcript, rh);
+        CHECK_OK(dist_seal(w, to, nto, UINT32_MAX, f->cs, ctx, sizeof ctx, rng));
+    }
+    CHECK(!w->failed);
+}
+
+/* A commit by `committer` (a party) for the current epoch of `st`: no
+ * content yet, GROUP distribution, random nonce and commit secret. */
+static void forge_init(forge *f, room *r, int committer)
+{
+    memset(f, 0, sizeof *f);
+    f->c.epoch = fkex_ratchet_epoch(r->parties[committer].st);
+    f->c.committer = fkex_ratchet_index(r->parties[committer].st);
+    f->c.dist = FKEX_DIST_GROUP;
+    fkex_rng_fill(&r->rng, f->c.nonce, 32);
+    fkex_rng_fill(&r->rng, f->cs, 32);
+    f->sig_sk = r->parties[committer].st->sig_sk;
+}
+
+/* Injects a forged commit into party p; its epoch must stay unchanged on refusal. */
+static fkex_err inject_forged(room *r, int p, forge *f, int from)
+{
+    fkex_writer w;
+    uint64_t before = fkex_ratchet_epoch(r->parties[p].st);
+    forge_commit(&w, r->parties[from].st, f, &r->rng);
+    fkex_err err = room_inject(r, p, w.buf, w.len);
+    if (err != FKEX_OK)
+        CHECK(fkex_ratchet_epoch(r->parties[p].st) == before);
+    fkex_writer_free(&w);
+    return err;
+}
+
+/* ---- descriptors (ratchet.c: fkex_room_descriptor_check; ratchet_msg.c) ---------- */
+
+/* Kills: the admin's signature on a descriptor (ratchet.c, descriptor
+ * check), the canonical policy text, and the decoder's rules: no trailing
+ * bytes, no unknown option, a name of 1..255 bytes. */
+static void test_descriptor_checks(void)
+{
+    room *r = room_new("descriptor checks");
+    fkex_rmsg_descriptor d;
+    uint8_t *v2;
+    size_t v2len;
+    CHECK_OK(fkex_room_descriptor_create(&v2, &v2len, "room", "ONE and TWO", 2, 0, r->admin_sk));
+    CHECK_OK(fkex_room_descriptor_check(&d, r->room_id, v2, v2len));
+    /* Changed after signing (the version, right before the options). */
+    v2[v2len - 64 - 5] ^= 1;
+    CHECK_ERR(fkex_room_descriptor_check(&d, r->room_id, v2, v2len), FKEX_ERR_AUTHENTICATION);
+    /* A joiner refuses such a descriptor too. */
+    fkex_ratchet_config cfg = { .key = cw.bob, .descriptor = v2, .descriptor_len = v2len };
+    memcpy(cfg.room_id, r->room_id, 32);
+    fkex_ratchet *x = NULL;
+    fkex_gke_out out;
+    fkex_gke_out_init(&out);
+    CHECK_ERR(fkex_ratchet_join(&x, &cfg, &r->rng, &out), FKEX_ERR_AUTHENTICATION);
+    v2[v2len - 64 - 5] ^= 1;
+    /* And a commit carrying it is refused by every member. */
+    free(v2);
+
+    /* Signed by the admin, but the policy not in canonical form, an
+     * unknown option, an empty name. */
+    static const struct {
+        const char *name, *policy;
+        uint32_t options;
+        fkex_err want;
+    } bad[] = {
+        { "room", "(ONE and TWO)", 0, FKEX_ERR_BAD_ENCODING },
+        { "room", "ONE  and TWO", 0, FKEX_ERR_BAD_ENCODING },
+        { "room", "ONE and TWO", 2, FKEX_ERR_BAD_ENCODING },
+        { "", "ONE and TWO", 0, FKEX_ERR_BAD_ENCODING },
+    };
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(bad); i++) {
+        fkex_rmsg_descriptor m = { 0 };
+        fkex_writer w;
+        m.name = (const uint8_t *)bad[i].name;
+        m.namelen = strlen(bad[i].name);
+        m.policy = (const uint8_t *)bad[i].policy;
+        m.policylen = strlen(bad[i].policy);
+        memcpy(m.admin_pk, r->admin_sk + 32, 32);
+        m.version = 3;
+        m.options = bad[i].options;
+        fkex_writer_init(&w);
+        fkex_rmsg_descriptor_encode(&w, &m);
+        sign(&w, r->admin_sk, "descriptor");
+        uint8_t id[32];
+        fkex_room_id(id, m.admin_pk, m.name, m.namelen);
+        fkex_err err = fkex_room_descriptor_check(&d, id, w.buf, w.len);
+        CHECK(err == bad[i].want);
+        if (err != bad[i].want)
+            fprintf(stderr, "    descriptor case %zu: %s\n", i, fkex_strerror(err));
+        fkex_writer_free(&w);
+    }
+    /* A 256-byte name: the decoder refuses it whoever signed it. */
+    {
+        char name[257];
+        memset(name, 'n', 256);
+        name[256] = 0;
+        fkex_rmsg_descriptor m = { 0 };
+        fkex_writer w;
+        m.name = (const uint8_t *)name;
+        m.namelen = 256;
+        m.policy = (const uint8_t *)"ONE";
+        m.policylen = 3;
+        memcpy(m.admin_pk, r->admin_sk + 32, 32);
+        fkex_writer_init(&w);
+        fkex_rmsg_descriptor_encode(&w, &m);
+        sign(&w, r->admin_sk, "descriptor");
+        CHECK_ERR(fkex_rmsg_descriptor_decode(&d, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
+        fkex_writer_free(&w);
+    }
+    /* The room's own descriptor with a byte after the signature. */
+    uint8_t *longer = malloc(r->descriptor_len + 1);
+    memcpy(longer, r->descriptor, r->descriptor_len);
+    longer[r->descriptor_len] = 0;
+    CHECK_ERR(fkex_room_descriptor_check(&d, r->room_id, longer, r->descriptor_len + 1),
+              FKEX_ERR_BAD_ENCODING);
+    free(longer);
+    fkex_gke_out_clear(&out);
+    room_free(r);
+}
+
+/* ---- Remove proposals (ratchet.c on_remove) --------------------------------------- */
+
+static void remove_msg(fkex_writer *w, const room *r, uint64_t epoch, uint32_t proposer,
+                       uint32_t target, const uint8_t sk[64])
+{
+    fkex_rmsg_remove m = { 0 };
+    memcpy(m.room_id, r->room_id, 32);
+    m.epoch = epoch;
+    m.proposer = proposer;
+    m.target = target;
+    fkex_writer_init(w);
+    fkex_rmsg_remove_encode(w, &m);
+    sign(w, sk, "remove");
+}
+
+/* Kills: Remove's epoch check (an old proposal names an index of an old
+ * roster), its index bounds, the duplicate-proposal check, and the
+ * decoder's no-trailing-bytes rule. */
+static void test_remove_checks(void)
+{
+    room *r = room3("remove checks");
+    fkex_ratchet *alice = r->parties[0].st;
+    const uint8_t *bob_sk = r->parties[1].st->sig_sk;
+    fkex_writer old, w;
+    /* bob proposes to remove carol at epoch 2; the relay keeps it. */
+    remove_msg(&old, r, 2, 1, 2, bob_sk);
+    fkex_commit_options upd = { .update = 1 };
+    CHECK_OK(room_commit(r, 0, &upd));
+    room_run(r, 1000);
+    CHECK(r->epoch == 3 && room_agree(r));
+    CHECK_ERR(room_inject(r, 0, old.buf, old.len), FKEX_ERR_WRONG_EPOCH);
+    CHECK(alice->nremovals == 0);
+    /* Indices out of range. */
+    remove_msg(&w, r, 3, 1, 7, bob_sk);
+    CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
+    fkex_writer_free(&w);
+    remove_msg(&w, r, 3, 7, 2, bob_sk);
+    CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
+    fkex_writer_free(&w);
+    CHECK(alice->nremovals == 0);
+    /* The proposal with a byte more, then as it is, then again. */
+    remove_msg(&w, r, 3, 1, 2, bob_sk);
+    CHECK_ERR(inject_longer(r, 0, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
+    CHECK(alice->nremovals == 0);
+    CHECK_OK(room_inject(r, 0, w.buf, w.len));
+    CHECK(alice->nremovals == 1);
+    CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_REPLAY);
+    CHECK(alice->nremovals == 1);
+    fkex_writer_free(&w);
+    fkex_writer_free(&old);
+    room_free(r);
+}
+
+/* ---- JoinAck (ratchet.c on_join_ack) ------------------------------------------------ */
+
+/* Kills: the JoinAck's confirmation MAC, its sender bound, and the
+ * decoder's no-trailing-bytes rule. The relay holds bob's real JoinAck
+ * back, so alice has not seen bob confirm the key. */
+static void test_join_ack_checks(void)
+{
+    room *r = room_new("join ack checks");
+    tap t = { 1u << FKEX_RMSG_JOIN_ACK, { { 0 } }, { 0 }, 0 };
+    r->tamper = tap_fn;
+    r->tamper_ctx = &t;
+    int bob = room_join(r, cw.bob);
+    r->tamper = NULL;
+    CHECK(r->parties[bob].joined && r->epoch == 1);
+    const room_frame *ack = tapped(&t, FKEX_RMSG_JOIN_ACK, 0);
+    CHECK(ack != NULL);
+    if (!ack) {
+        room_free(r);
+        return;
+    }
+    CHECK(!fkex_ratchet_acked(r->parties[0].st, 1));
+    fkex_rmsg_join_ack m;
+    fkex_writer w;
+    CHECK_OK(fkex_rmsg_join_ack_decode(&m, ack->bytes, ack->len));
+    /* Signed by bob, but a tag that is not MAC(confirmation_key, ...). */
+    m.tag[0] ^= 1;
+    fkex_writer_init(&w);
+    fkex_rmsg_join_ack_encode(&w, &m);
+    sign(&w, r->parties[bob].st->sig_sk, "join ack");
+    CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_AUTHENTICATION);
+    CHECK(!fkex_ratchet_acked(r->parties[0].st, 1));
+    /* A sender past the roster. */
+    m.tag[0] ^= 1;
+    m.sender = 9;
+    w.len = 0;
+    fkex_rmsg_join_ack_encode(&w, &m);
+    sign(&w, r->parties[bob].st->sig_sk, "join ack");
+    CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
+    /* The real one with a byte more, then as it is. */
+    CHECK_ERR(inject_longer(r, 0, ack->bytes, ack->len), FKEX_ERR_BAD_ENCODING);
+    CHECK(!fkex_ratchet_acked(r->parties[0].st, 1));
+    CHECK_OK(room_inject(r, 0, ack->bytes, ack->len));
+    CHECK(fkex_ratchet_acked(r->parties[0].st, 1));
+    fkex_writer_free(&w);
+    tap_free(&t);
+    room_free(r);
+}
+
+/* ---- JoinRequest (admission.c admission_on_request) --------------------------------- */
+
+/* A JoinRequest of joiner x with some fields replaced, signed with sk. */
+static void forge_request(fkex_writer *w, const fkex_ratchet *x, const uint8_t *sig_pk,
+                          const uint8_t *hpke_pk, const uint8_t *ct, size_t ctlen,
+                          const uint8_t sk[64])
+{
+    fkex_rmsg_join_request q;
+    CHECK_OK(fkex_rmsg_join_request_decode(&q, x->join_request, x->join_request_len));
+    if (sig_pk)
+        memcpy(q.leaf.sig_pk, sig_pk, 32);
+    if (hpke_pk)
+        memcpy(q.leaf.hpke_pk, hpke_pk, 32);
+    if (ct) {
+        q.abe_ct = ct;
+        q.abe_ctlen = ctlen;
+    }
+    fkex_writer_init(w);
+    fkex_rmsg_join_request_encode(w, &q);
+    sign(w, sk, "join request");
+}
+
+static fkex_ratchet *new_joiner(room *r, const fkex_abe_key *key)
+{
+    fkex_ratchet_config cfg = { .key = key, .descriptor = r->descriptor,
+                                .descriptor_len = r->descriptor_len };
+    fkex_ratchet *x = NULL;
+    fkex_gke_out out;
+    memcpy(cfg.room_id, r->room_id, 32);
+    fkex_gke_out_init(&out);
+    CHECK_OK(fkex_ratchet_join(&x, &cfg, &r->rng, &out));
+    fkex_gke_out_clear(&out);
+    return x;
+}
+
+/* Kills, at the sponsor: the low-order check on X_J (X25519 of e_S with
+ * X_J), the policy of C_J (a ciphertext under a policy the sponsor
+ * satisfies but that is not the room's), a JoinRequest whose V or whose X
+ * is a member's, a JoinRequest replayed while its join is pending, and
+ * the decoder's no-trailing-bytes rule. Each refusal
+ * leaves no pending join and sends nothing. */
+static void test_join_request_checks(void)
+{
+    room *r = room_new("join request checks");
+    int bob = room_join(r, cw.bob);
+    fkex_ratchet *alice = r->parties[0].st;
+    fkex_ratchet *x = new_joiner(r, cw.carol);
+    fkex_writer w;
+    size_t before = r->parties[0].bytes_sent;
+    static const uint8_t low_order[2][32] = { { 0 }, { 1 } };   /* u = 0 and u = 1 */
+    for (int i = 0; i < 2; i++) {
+        forge_request(&w, x, NULL, low_order[i], NULL, 0, x->sig_sk);
+        CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_NOT_IN_GROUP);
+        fkex_writer_free(&w);
+    }
+    /* C_J under "ONE", which alice satisfies. */
+    uint8_t k[32];
+    fkex_abe_ct *ct;
+    const uint8_t *ctb;
+    size_t ctlen;
+    encap(k, &ct, "ONE", &r->rng);
+    fkex_abe_ct_bytes(&ctb, &ctlen, ct);
+    forge_request(&w, x, NULL, NULL, ctb, ctlen, x->sig_sk);
+    CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_WRONG_ROOM);
+    fkex_writer_free(&w);
+    fkex_abe_ct_free(ct);
+    /* bob's V (signed by bob) with a new X; a new V with bob's X. */
+    forge_request(&w, x, r->parties[bob].st->self.sig_pk, NULL, NULL, 0,
+                  r->parties[bob].st->sig_sk);
+    CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_REPLAY);
+    fkex_writer_free(&w);
+    forge_request(&w, x, NULL, r->parties[bob].st->self.hpke_pk, NULL, 0, x->sig_sk);
+    CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_REPLAY);
+    fkex_writer_free(&w);
+    /* A byte after the signature. */
+    CHECK_ERR(inject_longer(r, 0, x->join_request, x->join_request_len), FKEX_ERR_BAD_ENCODING);
+    CHECK(alice->njoins == 0 && r->parties[0].bytes_sent == before);
+    /* The request itself is fine: a Challenge, once. */
+    CHECK_OK(room_inject(r, 0, x->join_request, x->join_request_len));
+    size_t once = r->parties[0].bytes_sent;
+    CHECK(alice->njoins == 1 && once > before);
+    CHECK_ERR(room_inject(r, 0, x->join_request, x->join_request_len), FKEX_ERR_REPLAY);
+    CHECK(alice->njoins == 1 && r->parties[0].bytes_sent == once);
+    fkex_ratchet_free(x);
+    room_free(r);
+}
+
+/* ---- Challenge (admission.c admission_on_challenge) ---------------------------------- */
+
+/* th as admission.c computes it. */
+static void join_th(uint8_t th[32], const uint8_t *request, size_t request_len, const uint8_t *ct,
+                    size_t ctlen, const uint8_t e_pub[32], const fkex_group_context *c)
+{
+    static const char label[] = "fkex v1 join";
+    crypto_hash_sha256_state h;
+    uint8_t n[4], ctx[8 + 32 + 32 + 32];
+    crypto_hash_sha256_init(&h);
+    crypto_hash_sha256_update(&h, (const uint8_t *)label, sizeof label - 1);
+    store32_be(n, (uint32_t)request_len);
+    crypto_hash_sha256_update(&h, n, 4);
+    crypto_hash_sha256_update(&h, request, request_len);
+    store32_be(n, (uint32_t)ctlen);
+    crypto_hash_sha256_update(&h, n, 4);
+    crypto_hash_sha256_update(&h, ct, ctlen);
+    crypto_hash_sha256_update(&h, e_pub, 32);
+    store64_be(ctx, c->epoch);
+    memcpy(ctx + 8, c->transcript_hash, 32);
+    memcpy(ctx + 40, c->roster_hash, 32);
+    memcpy(ctx + 72, c->descriptor_hash, 32);
+    crypto_hash_sha256_update(&h, ctx, sizeof ctx);
+    crypto_hash_sha256_final(&h, th);
+}
+
+/* A Challenge from sponsor s to joiner j with a valid tag_S (the test
+ * knows k_J), C_S under `policy`, the ephemeral key e_pub (NULL: a fresh
+ * one), and optionally another joiner id or descriptor hash. */
+static void forge_challenge(fkex_writer *w, const fkex_ratchet *s, const fkex_ratchet *j,
+                            const char *policy, const uint8_t *e_pub, const uint8_t *joiner_id,
+                            const uint8_t *descriptor_hash, fkex_rng *rng)
+{
+    fkex_rmsg_challenge ch = { 0 };
+    fkex_abe_ct *ct;
+    uint8_t k[32], th[32], tk[32], e_sk[32];
+    const uint8_t *ctb;
+    size_t ctlen;
+    encap(k, &ct, policy, rng);
+    fkex_abe_ct_bytes(&ctb, &ctlen, ct);
+    memcpy(ch.room_id, s->room_id, 32);
+    ratchet_group_context(&ch.context, s);
+    if (descriptor_hash)
+        memcpy(ch.context.descriptor_hash, descriptor_hash, 32);
+    memcpy(ch.joiner_id, joiner_id ? joiner_id : j->leaf_id, 32);
+    ch.sponsor_index = s->index;
+    memcpy(ch.sponsor_pk, s->self.sig_pk, 32);
+    ch.abe_ct = ctb;
+    ch.abe_ctlen = ctlen;
+    if (e_pub) {
+        memcpy(ch.ephemeral_pk, e_pub, 32);
+    } else {
+        fkex_rng_fill(rng, e_sk, 32);
+        crypto_scalarmult_base(ch.ephemeral_pk, e_sk);
+    }
+    join_th(th, j->join_request, j->join_request_len, ctb, ctlen, ch.ephemeral_pk, &ch.context);
+    fkex_kdf_expand(tk, j->k_j, "sponsor", th, 32);
+    fkex_mac(ch.tag, tk, th, 32);
+    fkex_writer_init(w);
+    fkex_rmsg_challenge_encode(w, &ch);
+    sign(w, s->sig_sk, "challenge");
+    fkex_abe_ct_free(ct);
+}
+
+/* Kills, at the joiner: the Challenge's joiner id, the descriptor hash of
+ * its group context (a rollback to an older descriptor), the low-order
+ * check on e_S, the policy of C_S (a ciphertext the joiner can open, under
+ * a policy that is not the room's), and the decoder's
+ * no-trailing-bytes rule. Every Challenge here carries a valid tag_S, so
+ * only the check under test can refuse it. */
+static void test_challenge_checks(void)
+{
+    room *r = room_new("challenge checks");
+    tap t = { 1u << FKEX_RMSG_JOIN_REQUEST, { { 0 } }, { 0 }, 0 };
+    fkex_err err;
+    fkex_writer w;
+    r->tamper = tap_fn;
+    r->tamper_ctx = &t;
+    int bob = room_join_start(r, cw.bob, &err);
+    int carol = room_join_start(r, cw.carol, &err);
+    room_run(r, 100);
+    r->tamper = NULL;
+    CHECK(bob > 0 && carol > 0 && r->parties[0].st->njoins == 0);
+    fkex_ratchet *alice = r->parties[0].st, *b = r->parties[bob].st;
+    uint8_t other[32], old_hash[32];
+    fkex_rng_fill(&r->rng, other, 32);
+    /* Another joiner's Challenge. */
+    forge_challenge(&w, alice, b, alice->room.policy_text, NULL, other, NULL, &r->rng);
+    CHECK_ERR(room_inject(r, bob, w.buf, w.len), FKEX_ERR_UNEXPECTED);
+    fkex_writer_free(&w);
+    /* A group context naming another descriptor of the room (an older
+     * one, say), although tag_S is right for it. */
+    uint8_t *d1;
+    size_t d1len;
+    CHECK_OK(fkex_room_descriptor_create(&d1, &d1len, "room", "ONE or THREE", 0, 0, r->admin_sk));
+    crypto_hash_sha256(old_hash, d1, d1len);
+    free(d1);
+    forge_challenge(&w, alice, b, alice->room.policy_text, NULL, NULL, old_hash, &r->rng);
+    CHECK_ERR(room_inject(r, bob, w.buf, w.len), FKEX_ERR_WRONG_ROOM);
+    fkex_writer_free(&w);
+    /* A low-order e_S. */
+    static const uint8_t zero[32];
+    forge_challenge(&w, alice, b, alice->room.policy_text, zero, NULL, NULL, &r->rng);
+    CHECK_ERR(room_inject(r, bob, w.buf, w.len), FKEX_ERR_NOT_IN_GROUP);
+    fkex_writer_free(&w);
+    /* A byte after the signature. */
+    forge_challenge(&w, alice, b, alice->room.policy_text, NULL, NULL, NULL, &r->rng);
+    CHECK_ERR(inject_longer(r, bob, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
+    CHECK(!r->parties[bob].aborted && b->phase == RATCHET_JOIN_SENT);
+    /* The same Challenge as it is: a Proof. */
+    CHECK_OK(room_inject(r, bob, w.buf, w.len));
+    CHECK(b->phase == RATCHET_PROOF_SENT);
+    fkex_writer_free(&w);
+    /* C_S under "ONE or FOUR": carol {ONE FOUR} can open it, but it is not
+     * the room's policy. She refuses it (and keeps waiting). */
+    forge_challenge(&w, alice, r->parties[carol].st, "ONE or FOUR", NULL, NULL, NULL, &r->rng);
+    CHECK_ERR(room_inject(r, carol, w.buf, w.len), FKEX_ERR_WRONG_ROOM);
+    CHECK(!r->parties[carol].aborted && r->parties[carol].st->phase == RATCHET_JOIN_SENT);
+    fkex_writer_free(&w);
+    tap_free(&t);
+    room_free(r);
+}
+
+/* ---- Proof (admission.c admission_on_proof) ------------------------------------------- */
+
+/* Kills: the Proof's joiner id, the replay of an accepted Proof, and the
+ * decoder's no-trailing-bytes rule. */
+static void test_proof_checks(void)
+{
+    room *r = room_new("proof checks");
+    tap t = { 1u << FKEX_RMSG_PROOF, { { 0 } }, { 0 }, 0 };
+    fkex_err err;
+    r->tamper = tap_fn;
+    r->tamper_ctx = &t;
+    int bob = room_join_start(r, cw.bob, &err);
+    room_run(r, 100);
+    r->tamper = NULL;
+    const room_frame *proof = tapped(&t, FKEX_RMSG_PROOF, 0);
+    CHECK(proof != NULL && r->parties[0].admitted == 0);
+    if (!proof) {
+        room_free(r);
+        return;
+    }
+    /* The Proof under another joiner id, signed by bob. */
+    fkex_rmsg_proof pr;
+    fkex_writer w;
+    CHECK_OK(fkex_rmsg_proof_decode(&pr, proof->bytes, proof->len));
+    pr.joiner_id[0] ^= 1;
+    fkex_writer_init(&w);
+    fkex_rmsg_proof_encode(&w, &pr);
+    sign(&w, r->parties[bob].st->sig_sk, "proof");
+    CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_UNEXPECTED);
+    CHECK_ERR(inject_longer(r, 0, proof->bytes, proof->len), FKEX_ERR_BAD_ENCODING);
+    CHECK(r->parties[0].admitted == 0);
+    CHECK_OK(room_inject(r, 0, proof->bytes, proof->len));
+    CHECK(r->parties[0].admitted == 1);
+    CHECK_ERR(room_inject(r, 0, proof->bytes, proof->len), FKEX_ERR_REPLAY);
+    CHECK(r->parties[0].admitted == 1);
+    fkex_writer_free(&w);
+    tap_free(&t);
+    room_free(r);
+}
+
+/* ---- Welcome (admission.c admission_on_welcome) ---------------------------------------- */
+
+/* Reseals a Welcome state for joiner j (who holds K_w and th), with the
+ * commit hash of the real Welcome m; extra appends bytes to the plaintext. */
+static void reseal_welcome(fkex_writer *w, const fkex_ratchet *j, const fkex_rmsg_welcome *m,
+                           const fkex_welcome_state *ws, size_t extra)
+{
+    fkex_writer plain;
+    uint8_t key[32], aad[64], *sealed;
+    static const uint8_t nonce[12];
+    fkex_rmsg_welcome out = *m;
+    fkex_writer_init(&plain);
+    fkex_welcome_state_encode(&plain, ws);
+    for (size_t i = 0; i < extra; i++)
+        fkex_writer_u8(&plain, 0);
+    sealed = malloc(plain.len + 16);
+    memcpy(aad, j->th, 32);
+    memcpy(aad + 32, m->commit_hash, 32);
+    fkex_kdf_expand(key, j->k_w, "welcome", NULL, 0);
+    crypto_aead_chacha20poly1305_ietf_encrypt(sealed, NULL, plain.buf, plain.len, aad, sizeof aad,
+                                              NULL, nonce, key);
+    out.sealed = sealed;
+    out.sealedlen = plain.len + 16;
+    fkex_writer_init(w);
+    fkex_rmsg_welcome_encode(w, &out);
+    free(sealed);
+    fkex_writer_free(&plain);
+}
+
+/* The confirmation tag of a Welcome state, recomputed for its roster. */
+static void welcome_tag(fkex_welcome_state *ws, const uint8_t room_id[32])
+{
+    epoch_keys k;
+    uint8_t rh[32];
+    roster_hash_of(rh, (const fkex_leaf *)ws->leaves, ws->nleaves);
+    schedule_from_secret(&k, ws->epoch_secret, room_id, ws->epoch, ws->transcript_hash, rh);
+    schedule_confirmation_tag(ws->confirmation_tag, &k);
+}
+
+/* Kills, at the joiner: the Welcome's confirmation tag, its descriptor
+ * (another valid descriptor of the room), a roster without the sponsor, a
+ * roster without the joiner, and the strict decoding of the Welcome and
+ * of its sealed state (no trailing bytes). Each forged Welcome is sealed
+ * under the joiner's real K_w (as only the sponsor could), so only the
+ * check under test can refuse it. */
+static void test_welcome_checks(void)
+{
+    room *r = room_new("welcome checks");
+    tap t = { 1u << FKEX_RMSG_WELCOME, { { 0 } }, { 0 }, 0 };
+    r->tamper = tap_fn;
+    r->tamper_ctx = &t;
+    int bob = room_join(r, cw.bob);
+    r->tamper = NULL;
+    const room_frame *wf = tapped(&t, FKEX_RMSG_WELCOME, bob);
+    fkex_ratchet *b = r->parties[bob].st;
+    CHECK(wf != NULL && b->phase == RATCHET_PROOF_SENT && r->epoch == 1);
+    if (!wf) {
+        room_free(r);
+        return;
+    }
+    fkex_rmsg_welcome m;
+    fkex_welcome_state ws, v;
+    uint8_t key[32], aad[64], *plain = malloc(wf->len), leaves[4 * 64], *d2;
+    unsigned long long plainlen;
+    static const uint8_t nonce[12];
+    size_t d2len;
+    fkex_writer w;
+    CHECK_OK(fkex_rmsg_welcome_decode(&m, wf->bytes, wf->len));
+    memcpy(aad, b->th, 32);
+    memcpy(aad + 32, m.commit_hash, 32);
+    fkex_kdf_expand(key, b->k_w, "welcome", NULL, 0);
+    CHECK(crypto_aead_chacha20poly1305_ietf_decrypt(plain, &plainlen, NULL, m.sealed, m.sealedlen,
+                                                    aad, sizeof aad, nonce, key) == 0);
+    CHECK_OK(fkex_welcome_state_decode(&ws, plain, (size_t)plainlen));
+    CHECK(ws.nleaves == 2);
+    /* A wrong confirmation tag. */
+    v = ws;
+    v.confirmation_tag[0] ^= 1;
+    reseal_welcome(&w, b, &m, &v, 0);
+    CHECK_ERR(room_inject(r, bob, w.buf, w.len), FKEX_ERR_AUTHENTICATION);
+    fkex_writer_free(&w);
+    /* Another descriptor of the same room and admin. */
+    CHECK_OK(fkex_room_descriptor_create(&d2, &d2len, "room", "ONE or THREE", 2, 0, r->admin_sk));
+    v = ws;
+    v.descriptor = d2;
+    v.descriptorlen = d2len;
+    reseal_welcome(&w, b, &m, &v, 0);
+    CHECK_ERR(room_inject(r, bob, w.buf, w.len), FKEX_ERR_WRONG_ROOM);
+    fkex_writer_free(&w);
+    free(d2);
+    /* The sponsor (alice, leaf 0), then the joiner (leaf 1), replaced by
+     * a stranger; the confirmation tag made right for that roster. */
+    for (int i = 0; i < 2; i++) {
+        memcpy(leaves, ws.leaves, 2 * 64);
+        fkex_rng_fill(&r->rng, leaves + 64 * i, 64);
+        v = ws;
+        v.leaves = leaves;
+        welcome_tag(&v, r->room_id);
+        reseal_welcome(&w, b, &m, &v, 0);
+        CHECK_ERR(room_inject(r, bob, w.buf, w.len), FKEX_ERR_AUTHENTICATION);
+        fkex_writer_free(&w);
+    }
+    /* A byte after the sealed state, inside the AEAD. */
+    reseal_welcome(&w, b, &m, &ws, 1);
+    CHECK_ERR(room_inject(r, bob, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
+    fkex_writer_free(&w);
+    /* A byte after the Welcome. */
+    CHECK_ERR(inject_longer(r, bob, wf->bytes, wf->len), FKEX_ERR_BAD_ENCODING);
+    CHECK(b->phase == RATCHET_PROOF_SENT && !r->parties[bob].joined);
+    /* The real one. */
+    CHECK_OK(room_inject(r, bob, wf->bytes, wf->len));
+    room_run(r, 100);
+    CHECK(r->parties[bob].joined && room_agree(r));
+    free(plain);
+    tap_free(&t);
+    room_free(r);
+}
+
+/* ---- commits (commit.c commit_on_commit, next_roster) ---------------------------------- */
+
+/* Kills, at a member: the committer's signature (bob, holding the
+ * membership key, signs a commit naming alice), the future-epoch check,
+ * the committer bound, "signed with this member's key yet not its
+ * commit", and the confirmation tag. A well-formed commit by bob is then
+ * accepted, so the forging itself is sound. */
+static void test_commit_auth_checks(void)
+{
+    room *r = room3("commit auth checks");
+    forge f;
+    /* bob's commit, naming alice as committer. */
+    forge_init(&f, r, 1);
+    f.c.committer = 0;
+    CHECK_ERR(inject_forged(r, 2, &f, 1), FKEX_ERR_AUTHENTICATION);
+    /* For the next epoch, under this epoch's membership key. */
+    forge_init(&f, r, 1);
+    f.c.epoch++;
+    CHECK_ERR(inject_forged(r, 2, &f, 1), FKEX_ERR_WRONG_EPOCH);
+    /* A committer past the roster. */
+    forge_init(&f, r, 1);
+    f.c.committer = 7;
+    CHECK_ERR(inject_forged(r, 2, &f, 1), FKEX_ERR_BAD_ENCODING);
+    /* alice's own key (leaked), a commit she never made, the commit
+     * secret her state would use if it did not check. */
+    forge_init(&f, r, 0);
+    memset(f.cs, 0, 32);
+    CHECK_ERR(inject_forged(r, 0, &f, 0), FKEX_ERR_AUTHENTICATION);
+    /* A confirmation tag over another commit secret. */
+    forge_init(&f, r, 1);
+    f.wrong_tag = 1;
+    CHECK_ERR(inject_forged(r, 2, &f, 1), FKEX_ERR_AUTHENTICATION);
+    CHECK(room_agree(r));
+    /* Control: the same commit, right. */
+    forge_init(&f, r, 1);
+    CHECK_OK(inject_forged(r, 2, &f, 1));
+    CHECK(fkex_ratchet_epoch(r->parties[2].st) == 3);
+    room_free(r);
+}
+
+/* Kills: a committer removing itself (it would know the next epoch),
+ * a removal or an update distributed under the old epoch's add key (the
+ * removed member, or whoever holds the old HPKE key, would read the next
+ * epoch), a descriptor change without a re-attestation, and the policy of
+ * a re-attestation's ABE ciphertext. */
+static void test_commit_content_checks(void)
+{
+    room *r = room3("commit content checks");
+    fkex_ratchet *alice = r->parties[0].st;
+    forge f;
+    uint8_t rm[4];
+    /* bob removes himself, by star. */
+    forge_init(&f, r, 1);
+    store32_be(rm, 1);
+    f.c.nremoves = 1;
+    f.c.removes = rm;
+    f.c.dist = FKEX_DIST_STAR;
+    CHECK_ERR(inject_forged(r, 0, &f, 1), FKEX_ERR_BAD_ENCODING);
+    /* bob removes carol, under the add key. */
+    forge_init(&f, r, 1);
+    store32_be(rm, 2);
+    f.c.nremoves = 1;
+    f.c.removes = rm;
+    CHECK_ERR(inject_forged(r, 0, &f, 1), FKEX_ERR_BAD_ENCODING);
+    /* bob updates his key, under the add key. */
+    forge_init(&f, r, 1);
+    f.c.has_update = 1;
+    crypto_scalarmult_base(f.c.update_pk, f.cs);
+    CHECK_ERR(inject_forged(r, 0, &f, 1), FKEX_ERR_BAD_ENCODING);
+    /* A new descriptor without a psk. */
+    uint8_t *d2;
+    size_t d2len;
+    CHECK_OK(fkex_room_descriptor_create(&d2, &d2len, "room", "ONE and TWO", 2, 0, r->admin_sk));
+    forge_init(&f, r, 1);
+    f.c.descriptor = d2;
+    f.c.descriptorlen = d2len;
+    CHECK_ERR(inject_forged(r, 0, &f, 1), FKEX_ERR_BAD_ENCODING);
+    CHECK(strcmp(alice->room.policy_text, PROTOTYPE) == 0);
+    free(d2);
+    /* A re-attestation under "ONE or THREE", which everyone satisfies. */
+    uint8_t psk[32];
+    fkex_abe_ct *ct;
+    encap(psk, &ct, "ONE or THREE", &r->rng);
+    forge_init(&f, r, 1);
+    fkex_abe_ct_bytes(&f.c.psk_ct, &f.c.psk_ctlen, ct);
+    f.psk = psk;
+    CHECK_ERR(inject_forged(r, 0, &f, 1), FKEX_ERR_WRONG_ROOM);
+    fkex_abe_ct_free(ct);
+    CHECK(room_agree(r));
+    /* Control: under the room's policy it is accepted. */
+    encap(psk, &ct, alice->room.policy_text, &r->rng);
+    forge_init(&f, r, 1);
+    fkex_abe_ct_bytes(&f.c.psk_ct, &f.c.psk_ctlen, ct);
+    f.psk = psk;
+    CHECK_OK(inject_forged(r, 0, &f, 1));
+    CHECK(fkex_ratchet_epoch(alice) == 3);
+    fkex_abe_ct_free(ct);
+    room_free(r);
+}
+
+/* Kills, in next_roster: an added leaf with a member's V, an added leaf
+ * with a member's X, and an update to another member's X. (Removal
+ * indices past the roster: test_commit_removal_out_of_range.) */
+static void test_commit_roster_checks(void)
+{
+    room *r = room3("commit roster checks");
+    const fkex_ratchet *carol = r->parties[2].st;
+    forge f;
+    uint8_t add[64];
+    /* bob adds a leaf with carol's V, then one with carol's X. */
+    for (int i = 0; i < 2; i++) {
+        forge_init(&f, r, 1);
+        fkex_rng_fill(&r->rng, add, 64);
+        memcpy(add + 32 * i, i ? carol->self.hpke_pk : carol->self.sig_pk, 32);
+        f.c.nadds = 1;
+        f.c.adds = add;
+        CHECK_ERR(inject_forged(r, 0, &f, 1), FKEX_ERR_BAD_ENCODING);
+    }
+    /* bob updates to carol's X. */
+    forge_init(&f, r, 1);
+    f.c.has_update = 1;
+    memcpy(f.c.update_pk, carol->self.hpke_pk, 32);
+    f.c.dist = FKEX_DIST_STAR;
+    CHECK_ERR(inject_forged(r, 0, &f, 1), FKEX_ERR_BAD_ENCODING);
+    CHECK(room_agree(r));
+    /* Control: a new leaf of fresh keys is added. */
+    forge_init(&f, r, 1);
+    fkex_rng_fill(&r->rng, add, 64);
+    f.c.nadds = 1;
+    f.c.adds = add;
+    CHECK_OK(inject_forged(r, 0, &f, 1));
+    CHECK(fkex_ratchet_members(r->parties[0].st) == 4);
+    room_free(r);
+}
+
+/* A member finds its own slice among all of a star commit's slices (a
+ * relay that does not cut the commit into views). Kills dist_open's test
+ * of the slice's recipient. */
+static void test_full_star_commit(void)
+{
+    room *r = room3("full star commit");
+    fkex_commit_options upd = { .update = 1 };
+    fkex_gke_out o;
+    fkex_gke_out_init(&o);
+    CHECK_OK(fkex_ratchet_commit(r->parties[2].st, &upd, &r->rng, &o));
+    fkex_rmsg_commit c;
+    CHECK_OK(fkex_rmsg_commit_decode(&c, o.msgs[0].bytes, o.msgs[0].len));
+    CHECK(c.dist == FKEX_DIST_STAR && c.nslices == 2);
+    /* bob's slice is the second. */
+    CHECK(memcmp(c.slices + FKEX_SLICE_BYTES, r->parties[1].v, 32) == 0);
+    CHECK_OK(room_inject(r, 1, o.msgs[0].bytes, o.msgs[0].len));
+    CHECK(fkex_ratchet_epoch(r->parties[1].st) == 3);
+    fkex_gke_out_clear(&o);
+    room_free(r);
+}
+
+/* ---- the commit decoder's rules (ratchet_msg.c) ------------------------------------------ */
+
+typedef struct {
+    fkex_rmsg_commit c;
+    uint32_t nslices;
+    int trailing;
+} commit_bytes;
+
+/* Content, then 32 + 64 + 32 bytes of tags, then nslices slices. */
+static void build_commit(fkex_writer *w, const commit_bytes *b)
+{
+    static const uint8_t tags[128], slice[FKEX_SLICE_BYTES];
+    fkex_writer_init(w);
+    fkex_rmsg_commit_encode(w, &b->c);
+    fkex_writer_put(w, tags, sizeof tags);
+    fkex_writer_u32(w, b->nslices);
+    for (uint32_t i = 0; i < b->nslices; i++)
+        fkex_writer_put(w, slice, sizeof slice);
+    if (b->trailing)
+        fkex_writer_u8(w, 0);
+}
+
+static fkex_err decode_built(const commit_bytes *b, size_t patch, uint8_t value)
+{
+    fkex_writer w;
+    fkex_rmsg_commit c;
+    build_commit(&w, b);
+    if (patch)
+        w.buf[patch] = value;
+    fkex_err err = w.failed ? FKEX_ERR_NO_MEMORY : fkex_rmsg_commit_decode(&c, w.buf, w.len);
+    fkex_writer_free(&w);
+    return err;
+}
+
+/* Kills the commit decoder's rules: at most FKEX_ROOM_MAX_MEMBERS adds,
+ * removals and slices; an update flag of 0 or 1; a distribution of GROUP
+ * or STAR; no slices with GROUP; no trailing bytes; removals strictly
+ * increasing (no repeat, no disorder). Each message is complete, so only
+ * the rule under test can refuse it. */
+static void test_commit_decoder_rules(void)
+{
+    commit_bytes b;
+    uint8_t rm[8];
+    memset(&b, 0, sizeof b);
+    b.c.dist = FKEX_DIST_GROUP;
+    CHECK_OK(decode_built(&b, 0, 0));
+    /* Offsets with no adds and no removals: the update flag at 86, then
+     * (no update) 4 + 4 bytes of empty psk and descriptor, dist at 95. */
+    b.c.dist = FKEX_DIST_STAR;
+    CHECK_OK(decode_built(&b, 0, 0));
+    CHECK_ERR(decode_built(&b, 95, 3), FKEX_ERR_BAD_ENCODING);
+    b.c.dist = FKEX_DIST_GROUP;
+    b.c.has_update = 1;
+    CHECK_OK(decode_built(&b, 0, 0));
+    CHECK_ERR(decode_built(&b, 86, 2), FKEX_ERR_BAD_ENCODING);
+    b.c.has_update = 0;
+    b.nslices = 1;
+    CHECK_ERR(decode_built(&b, 0, 0), FKEX_ERR_BAD_ENCODING);   /* GROUP with a slice */
+    b.nslices = 0;
+    b.trailing = 1;
+    CHECK_ERR(decode_built(&b, 0, 0), FKEX_ERR_BAD_ENCODING);
+    b.trailing = 0;
+    /* Removals: 1, 1 and 2, 1. */
+    b.c.nremoves = 2;
+    b.c.removes = rm;
+    b.c.dist = FKEX_DIST_STAR;
+    store32_be(rm, 1);
+    store32_be(rm + 4, 2);
+    CHECK_OK(decode_built(&b, 0, 0));
+    store32_be(rm + 4, 1);
+    CHECK_ERR(decode_built(&b, 0, 0), FKEX_ERR_BAD_ENCODING);
+    store32_be(rm, 2);
+    CHECK_ERR(decode_built(&b, 0, 0), FKEX_ERR_BAD_ENCODING);
+    b.c.nremoves = 0;
+    /* One more than the room can hold: slices, adds, removals. */
+    const uint32_t over = FKEX_ROOM_MAX_MEMBERS + 1;
+    b.nslices = over;
+    CHECK_ERR(decode_built(&b, 0, 0), FKEX_ERR_BAD_ENCODING);
+    b.nslices = 0;
+    uint8_t *adds = calloc(over, 64);
+    for (uint32_t i = 0; i < over; i++)
+        store32_be(adds + 64 * i, i);
+    b.c.nadds = over;
+    b.c.adds = adds;
+    CHECK_ERR(decode_built(&b, 0, 0), FKEX_ERR_BAD_ENCODING);
+    b.c.nadds = 0;
+    uint8_t *many = malloc(4 * (size_t)over);
+    for (uint32_t i = 0; i < over; i++)
+        store32_be(many + 4 * i, i);
+    b.c.nremoves = over;
+    b.c.removes = many;
+    CHECK_ERR(decode_built(&b, 0, 0), FKEX_ERR_BAD_ENCODING);
+    free(many);
+    free(adds);
+}
+
+/* Kills the header rules: the decoders check the type and the version,
+ * and fkex_rmsg_peek checks the type's range, the version, and that the
+ * room id is there. */
+static void test_header_rules(void)
+{
+    commit_bytes b;
+    fkex_writer w;
+    fkex_rmsg_commit c;
+    fkex_rmsg_join_ack a;
+    fkex_rmsg_type type;
+    uint8_t id[32];
+    memset(&b, 0, sizeof b);
+    b.c.dist = FKEX_DIST_GROUP;
+    build_commit(&w, &b);
+    CHECK_OK(fkex_rmsg_commit_decode(&c, w.buf, w.len));
+    CHECK_ERR(fkex_rmsg_join_ack_decode(&a, w.buf, w.len), FKEX_ERR_WRONG_KIND);
+    w.buf[1] = FKEX_RATCHET_VERSION + 1;
+    CHECK_ERR(fkex_rmsg_commit_decode(&c, w.buf, w.len), FKEX_ERR_UNSUPPORTED);
+    CHECK_ERR(fkex_rmsg_peek(&type, id, w.buf, w.len), FKEX_ERR_UNSUPPORTED);
+    w.buf[1] = FKEX_RATCHET_VERSION;
+    w.buf[0] = FKEX_RMSG_APPLICATION + 1;
+    CHECK_ERR(fkex_rmsg_peek(&type, id, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
+    w.buf[0] = 0;
+    CHECK_ERR(fkex_rmsg_peek(&type, id, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
+    w.buf[0] = FKEX_RMSG_COMMIT;
+    uint8_t *shortb = malloc(20);
+    memcpy(shortb, w.buf, 20);
+    CHECK_ERR(fkex_rmsg_peek(&type, id, shortb, 20), FKEX_ERR_TRUNCATED);
+    free(shortb);
+    fkex_writer_free(&w);
+}
+
+/* ---- application messages (appmsg.c) -------------------------------------------------------- */
+
+/* Kills: the sender bound, a ciphertext shorter than its tag, the
+ * decoder's no-trailing-bytes rule, and the sender's refusal to let its
+ * generation wrap. */
+static void test_message_checks(void)
+{
+    room *r = room_new("message checks");
+    int bob = room_join(r, cw.bob);
+    fkex_ratchet *b = r->parties[bob].st;
+    fkex_rmsg_application m = { 0 };
+    fkex_writer w;
+    uint8_t ct[16] = { 0 };
+    memcpy(m.room_id, r->room_id, 32);
+    m.epoch = 1;
+    m.sender = 9;
+    m.ct = ct;
+    m.ctlen = sizeof ct;
+    fkex_writer_init(&w);
+    fkex_rmsg_application_encode(&w, &m);
+    sign(&w, b->sig_sk, "message");
+    CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
+    m.sender = 1;
+    m.ctlen = 0;
+    w.len = 0;
+    fkex_rmsg_application_encode(&w, &m);
+    sign(&w, b->sig_sk, "message");
+    CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
+    fkex_writer_free(&w);
+    fkex_gke_out o;
+    fkex_gke_out_init(&o);
+    CHECK_OK(fkex_ratchet_send(b, (const uint8_t *)"hi", 2, &o));
+    CHECK_ERR(inject_longer(r, 0, o.msgs[0].bytes, o.msgs[0].len), FKEX_ERR_BAD_ENCODING);
+    CHECK(r->parties[0].messages == 0);
+    CHECK_OK(room_inject(r, 0, o.msgs[0].bytes, o.msgs[0].len));
+    CHECK(r->parties[0].messages == 1);
+    fkex_gke_out_clear(&o);
+    /* The last generation of an epoch. */
+    b->send_generation = UINT32_MAX;
+    CHECK_ERR(fkex_ratchet_send(b, (const uint8_t *)"x", 1, &o), FKEX_ERR_ARGUMENT);
+    CHECK(o.nmsgs == 0);
+    fkex_gke_out_clear(&o);
+    room_free(r);
+}
+
+/* ---- the local API's guards ----------------------------------------------------------- */
+
+/* Kills: send and propose_remove only for members, send's length bound,
+ * propose_remove's index bound, one pending commit at a time, and a
+ * member never committing its own removal. */
+static void test_local_api_guards(void)
+{
+    room *r = room_new("api guards");
+    int bob = room_join(r, cw.bob);
+    fkex_ratchet *x = new_joiner(r, cw.carol);
+    fkex_gke_out o;
+    fkex_gke_out_init(&o);
+    CHECK_ERR(fkex_ratchet_send(x, (const uint8_t *)"x", 1, &o), FKEX_ERR_UNEXPECTED);
+    CHECK_ERR(fkex_ratchet_propose_remove(x, 0, &o), FKEX_ERR_UNEXPECTED);
+    uint8_t *big = calloc(FKEX_MESSAGE_MAX, 1);
+    CHECK_ERR(fkex_ratchet_send(r->parties[0].st, big, FKEX_MESSAGE_MAX, &o), FKEX_ERR_ARGUMENT);
+    free(big);
+    CHECK_ERR(fkex_ratchet_propose_remove(r->parties[0].st, 2, &o), FKEX_ERR_ARGUMENT);
+    CHECK(o.nmsgs == 0);
+    fkex_commit_options upd = { .update = 1 };
+    CHECK_OK(fkex_ratchet_commit(r->parties[bob].st, &upd, &r->rng, &o));
+    CHECK_ERR(fkex_ratchet_commit(r->parties[bob].st, &upd, &r->rng, &o), FKEX_ERR_UNEXPECTED);
+    CHECK(o.nmsgs == 1);
+    fkex_gke_out_clear(&o);
+    /* alice proposes her own removal; she cannot commit it herself. */
+    CHECK_OK(fkex_ratchet_propose_remove(r->parties[0].st, 0, &o));
+    CHECK_OK(room_inject(r, 0, o.msgs[0].bytes, o.msgs[0].len));
+    fkex_gke_out_clear(&o);
+    CHECK_ERR(fkex_ratchet_commit(r->parties[0].st, NULL, &r->rng, &o), FKEX_ERR_UNEXPECTED);
+    fkex_gke_out_clear(&o);
+    fkex_ratchet_free(x);
+    room_free(r);
+}
+
+/* Found as a BUG at de63141 (commit.c next_roster, fixed since): a commit whose removal indices go past the
+ * roster overflows the heap. next_roster allocates count = nleaves -
+ * nremoves + nadds leaves, but copies every leaf that no removal index
+ * matches before it checks (r != c->nremoves) that all indices were in
+ * range: with a removal of index 5 in a roster of 3 it writes a 64-byte
+ * leaf past a 128-byte block (and the joiners after it). Any member can
+ * send such a commit (signature and membership tag are checked first, the
+ * confirmation tag after), and every other member overflows. ASan reports
+ * it; without ASan the heap is corrupted. Expected: FKEX_ERR_BAD_ENCODING
+ * and nothing written. This also covers the count check (nremoves >=
+ * nleaves) and the range check, which cannot be exercised without it. */
+static void test_commit_removal_out_of_range(void)
+{
+    room *r = room3("commit removal range");
+    forge f;
+    uint8_t rm[12];
+    /* bob removes index 5. */
+    forge_init(&f, r, 1);
+    store32_be(rm, 5);
+    f.c.nremoves = 1;
+    f.c.removes = rm;
+    f.c.dist = FKEX_DIST_STAR;
+    CHECK_ERR(inject_forged(r, 0, &f, 1), FKEX_ERR_BAD_ENCODING);
+    /* bob removes 0, 5 and 6: three removals in a roster of three (to
+     * carol, who stays). */
+    forge_init(&f, r, 1);
+    store32_be(rm, 0);
+    store32_be(rm + 4, 5);
+    store32_be(rm + 8, 6);
+    f.c.nremoves = 3;
+    f.c.removes = rm;
+    CHECK_ERR(inject_forged(r, 2, &f, 1), FKEX_ERR_BAD_ENCODING);
+    room_free(r);
+}
+
+/* Found as a BUG at de63141 (fixed since in roster.c): an Update's new HPKE key
+ * is never checked to be a valid X25519 key. A member can commit a
+ * low-order update_pk; everyone accepts it, and afterwards every star
+ * commit (any removal or update) fails to build, because sealing to that
+ * key fails: nobody can remove anyone any more. */
+static void test_update_key_low_order(void)
+{
+    room *r = room3("update low order");
+    forge f;
+    forge_init(&f, r, 1);
+    f.c.has_update = 1;
+    memset(f.c.update_pk, 0, 32);
+    f.c.dist = FKEX_DIST_STAR;
+    fkex_err err = inject_forged(r, 0, &f, 1);
+    CHECK(err == FKEX_ERR_NOT_IN_GROUP);
+    if (err == FKEX_OK) {
+        /* alice now cannot remove carol. */
+        fkex_gke_out o;
+        fkex_gke_out_init(&o);
+        CHECK_OK(fkex_ratchet_propose_remove(r->parties[0].st, 2, &o));
+        CHECK_OK(room_inject(r, 0, o.msgs[0].bytes, o.msgs[0].len));
+        fkex_gke_out_clear(&o);
+        CHECK_OK(fkex_ratchet_commit(r->parties[0].st, NULL, &r->rng, &o));
+        fkex_gke_out_clear(&o);
+    }
+    room_free(r);
+}
+
+void suite_ratchet_checks(void)
+{
+    world_open();
+    RUN(test_descriptor_checks);
+    RUN(test_remove_checks);
+    RUN(test_join_ack_checks);
+    RUN(test_join_request_checks);
+    RUN(test_challenge_checks);
+    RUN(test_proof_checks);
+    RUN(test_welcome_checks);
+    RUN(test_commit_auth_checks);
+    RUN(test_commit_content_checks);
+    RUN(test_commit_roster_checks);
+    RUN(test_full_star_commit);
+    RUN(test_commit_decoder_rules);
+    RUN(test_header_rules);
+    RUN(test_message_checks);
+    RUN(test_local_api_guards);
+    RUN(test_commit_removal_out_of_range);
+    RUN(test_update_key_low_order);
+    world_close();
+}
