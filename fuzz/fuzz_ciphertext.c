@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "inner.h"
+#include "seeds.h"
 
 static fkex_abe_key *key;
 
@@ -41,17 +42,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
             uint8_t k[32];
             const uint8_t *b;
             size_t len;
-            char path[512];
+            char name[32];
             if (fkex_policy_parse(&p, seeds[i], strlen(seeds[i]), &perr) != FKEX_OK ||
                 fkex_abe_encap(k, &ct, mpk, p, (fkex_abe_mode)mode, &rng) != FKEX_OK)
                 abort();
             fkex_abe_ct_bytes(&b, &len, ct);
-            snprintf(path, sizeof path, "%s/ct%zu-%s", dir, i, mode == FKEX_ABE_CPA ? "cpa" : "cca");
-            FILE *f = fopen(path, "wb");
-            if (f) {
-                fwrite(b, 1, len, f);
-                fclose(f);
-            }
+            snprintf(name, sizeof name, "ct%zu-%s", i, mode == FKEX_ABE_CPA ? "cpa" : "cca");
+            write_seed(dir, name, b, len);
             fkex_abe_ct_free(ct);
             fkex_policy_free(p);
         }

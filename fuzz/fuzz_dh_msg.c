@@ -12,17 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "inner.h"
-
-static void write_seed(const char *dir, const char *name, const uint8_t *p, size_t n)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (f) {
-        fwrite(p, 1, n, f);
-        fclose(f);
-    }
-}
+#include "seeds.h"
 
 /* A GDH.2 (bd = 0) or BD room of at most 8 members, FIFO delivery. */
 enum { MAXN = 8, MAXQ = 512 };

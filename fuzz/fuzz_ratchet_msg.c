@@ -11,19 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "inner.h"
+#include "seeds.h"
 
 /* ---- seeds --------------------------------------------------------------------- */
-
-static void put(const char *dir, const char *name, const uint8_t *bytes, size_t len)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (f) {
-        fwrite(bytes, 1, len, f);
-        fclose(f);
-    }
-}
 
 static void must(fkex_err err)
 {
@@ -37,7 +27,7 @@ static void pass(const char *dir, const char *name, fkex_gke_out *from, fkex_rat
 {
     if (from->nmsgs < 1)
         abort();
-    put(dir, name, from->msgs[0].bytes, from->msgs[0].len);
+    write_seed(dir, name, from->msgs[0].bytes, from->msgs[0].len);
     must(fkex_ratchet_receive(to, from->msgs[0].bytes, from->msgs[0].len, rng, out));
 }
 
@@ -62,7 +52,7 @@ static void write_seeds(const char *dir)
     fkex_sign_keypair(admin_pk, admin_sk, &rng);
     must(fkex_room_descriptor_create(&d, &dlen, "room", "(ONE or THREE) and (TWO or FOUR)", 1, 0,
                                      admin_sk));
-    put(dir, "descriptor", d, dlen);
+    write_seed(dir, "descriptor", d, dlen);
     fkex_room_id(cfg.room_id, admin_pk, (const uint8_t *)"room", 4);
     cfg.descriptor = d;
     cfg.descriptor_len = dlen;
@@ -82,26 +72,26 @@ static void write_seeds(const char *dir)
     must(fkex_ratchet_commit(a, NULL, &rng, &o2));      /* commit, welcome */
     if (o2.nmsgs != 2)
         abort();
-    put(dir, "commit-add", o2.msgs[0].bytes, o2.msgs[0].len);
+    write_seed(dir, "commit-add", o2.msgs[0].bytes, o2.msgs[0].len);
     fkex_ratchet_leaf_key(v, a);
     must(fkex_rmsg_commit_view(&view, &vlen, o2.msgs[0].bytes, o2.msgs[0].len, v));
     must(fkex_ratchet_receive(a, view, vlen, &rng, &o3));
     free(view);
-    put(dir, "welcome", o2.msgs[1].bytes, o2.msgs[1].len);
+    write_seed(dir, "welcome", o2.msgs[1].bytes, o2.msgs[1].len);
     must(fkex_ratchet_receive(b, o2.msgs[1].bytes, o2.msgs[1].len, &rng, &o1));   /* join ack */
-    put(dir, "join-ack", o1.msgs[o1.nmsgs - 1].bytes, o1.msgs[o1.nmsgs - 1].len);
+    write_seed(dir, "join-ack", o1.msgs[o1.nmsgs - 1].bytes, o1.msgs[o1.nmsgs - 1].len);
     fkex_gke_out_clear(&o1);
     fkex_gke_out_clear(&o2);
     fkex_gke_out_clear(&o3);
     must(fkex_ratchet_send(a, (const uint8_t *)"hello", 5, &o1));
-    put(dir, "application", o1.msgs[0].bytes, o1.msgs[0].len);
+    write_seed(dir, "application", o1.msgs[0].bytes, o1.msgs[0].len);
     must(fkex_ratchet_propose_remove(b, fkex_ratchet_index(b), &o2));
-    put(dir, "remove", o2.msgs[0].bytes, o2.msgs[0].len);
+    write_seed(dir, "remove", o2.msgs[0].bytes, o2.msgs[0].len);
     must(fkex_ratchet_receive(a, o2.msgs[0].bytes, o2.msgs[0].len, &rng, &o3));
     fkex_commit_options upd = { .update = 1 };
     fkex_gke_out_clear(&o1);
     must(fkex_ratchet_commit(a, &upd, &rng, &o1));       /* a star commit */
-    put(dir, "commit-star", o1.msgs[0].bytes, o1.msgs[0].len);
+    write_seed(dir, "commit-star", o1.msgs[0].bytes, o1.msgs[0].len);
     fkex_gke_out_clear(&o1);
     fkex_gke_out_clear(&o2);
     fkex_gke_out_clear(&o3);

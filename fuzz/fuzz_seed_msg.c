@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "inner.h"
+#include "seeds.h"
 
 static const char *const policies[] = {
     "(ONE or THREE) and (TWO or FOUR)", "ONE", "2 of (ONE, TWO, THREE)",
@@ -17,13 +18,7 @@ static const char *const policies[] = {
 
 static void put(const char *dir, const char *name, uint8_t *bytes, size_t len)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (f) {
-        fwrite(bytes, 1, len, f);
-        fclose(f);
-    }
+    write_seed(dir, name, bytes, len);
     free(bytes);
 }
 

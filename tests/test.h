@@ -21,6 +21,9 @@ void test_run(const char *name, void (*fn)(void));
 
 /* A deterministic RNG seeded from a label, for reproducible tests. */
 void test_rng(fkex_rng *rng, const char *label);
+/* A user key for space-separated attributes ("ONE TWO year=5"); NULL if
+ * keygen refuses them. */
+fkex_abe_key *test_keygen(const fkex_abe_msk *msk, const char *list, fkex_rng *rng);
 /* Directory for scratch files of this run (created on first use). */
 const char *test_tmpdir(void);
 

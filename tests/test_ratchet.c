@@ -18,30 +18,16 @@ static struct {
     fkex_abe_key *alice, *bob, *eve, *carol;   /* {ONE TWO} {THREE FOUR} {FIVE} {ONE FOUR} */
 } world;
 
-static fkex_abe_key *keygen(const char *list, fkex_rng *rng)
-{
-    const char *attrs[16];
-    char buf[256], *save = NULL;
-    size_t n = 0;
-    fkex_abe_key *key = NULL;
-    snprintf(buf, sizeof buf, "%s", list);
-    for (char *t = strtok_r(buf, " ", &save); t && n < 16; t = strtok_r(NULL, " ", &save))
-        attrs[n++] = t;
-    if (fkex_abe_keygen(&key, world.msk, attrs, n, rng) != FKEX_OK)
-        return NULL;
-    return key;
-}
-
 static void world_open(void)
 {
     fkex_rng rng;
     test_rng(&rng, "ratchet world");
     if (fkex_abe_setup(&world.mpk, &world.msk, "waters11", &rng) != FKEX_OK)
         abort();
-    world.alice = keygen("ONE TWO", &rng);
-    world.bob = keygen("THREE FOUR", &rng);
-    world.eve = keygen("FIVE", &rng);
-    world.carol = keygen("ONE FOUR", &rng);
+    world.alice = test_keygen(world.msk, "ONE TWO", &rng);
+    world.bob = test_keygen(world.msk, "THREE FOUR", &rng);
+    world.eve = test_keygen(world.msk, "FIVE", &rng);
+    world.carol = test_keygen(world.msk, "ONE FOUR", &rng);
 }
 
 static void world_close(void)
@@ -264,7 +250,7 @@ static void test_other_authority_refused(void)
     test_rng(&rng, "other authority");
     CHECK_OK(fkex_abe_setup(&mpk, &msk, "waters11", &rng));
     world.msk = msk;
-    fkex_abe_key *mallory = keygen("ONE TWO THREE FOUR", &rng);
+    fkex_abe_key *mallory = test_keygen(world.msk, "ONE TWO THREE FOUR", &rng);
     world.msk = saved;
     room *r = room_new("other authority");
     int m = room_join(r, mallory);
@@ -439,9 +425,9 @@ static void test_require_period(void)
 {
     fkex_rng rng;
     test_rng(&rng, "period keys");
-    fkex_abe_key *a = keygen("ONE TWO period:2026-11", &rng);
-    fkex_abe_key *b = keygen("THREE FOUR period:2026-11 period:2026-12", &rng);
-    fkex_abe_key *old = keygen("THREE FOUR period:2026-10", &rng);
+    fkex_abe_key *a = test_keygen(world.msk, "ONE TWO period:2026-11", &rng);
+    fkex_abe_key *b = test_keygen(world.msk, "THREE FOUR period:2026-11 period:2026-12", &rng);
+    fkex_abe_key *old = test_keygen(world.msk, "THREE FOUR period:2026-10", &rng);
     room *r = malloc(sizeof *r);
     CHECK_ERR(room_open(r, PROTOTYPE, FKEX_ROOM_REQUIRE_PERIOD, NULL, a, "period"),
               FKEX_ERR_ARGUMENT);
@@ -840,7 +826,7 @@ static void test_forward_secrecy(void)
      * every attribute of the policy. */
     fkex_rng rng;
     test_rng(&rng, "adversary");
-    fkex_abe_key *all = keygen("ONE TWO THREE FOUR", &rng);
+    fkex_abe_key *all = test_keygen(world.msk, "ONE TWO THREE FOUR", &rng);
     const fkex_abe_key *keys[] = { world.alice, world.bob, world.carol, world.eve, all };
     uint8_t ks[64][32];
     size_t nk = 0;

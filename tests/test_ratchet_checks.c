@@ -23,29 +23,15 @@ static struct {
     fkex_abe_key *alice, *bob, *carol;   /* {ONE TWO} {THREE FOUR} {ONE FOUR} */
 } cw;
 
-static fkex_abe_key *keygen(const char *list, fkex_rng *rng)
-{
-    const char *attrs[16];
-    char buf[256], *save = NULL;
-    size_t n = 0;
-    fkex_abe_key *key = NULL;
-    snprintf(buf, sizeof buf, "%s", list);
-    for (char *t = strtok_r(buf, " ", &save); t && n < 16; t = strtok_r(NULL, " ", &save))
-        attrs[n++] = t;
-    if (fkex_abe_keygen(&key, cw.msk, attrs, n, rng) != FKEX_OK)
-        return NULL;
-    return key;
-}
-
 static void world_open(void)
 {
     fkex_rng rng;
     test_rng(&rng, "ratchet checks world");
     if (fkex_abe_setup(&cw.mpk, &cw.msk, "waters11", &rng) != FKEX_OK)
         abort();
-    cw.alice = keygen("ONE TWO", &rng);
-    cw.bob = keygen("THREE FOUR", &rng);
-    cw.carol = keygen("ONE FOUR", &rng);
+    cw.alice = test_keygen(cw.msk, "ONE TWO", &rng);
+    cw.bob = test_keygen(cw.msk, "THREE FOUR", &rng);
+    cw.carol = test_keygen(cw.msk, "ONE FOUR", &rng);
 }
 
 static void world_close(void)

@@ -19,20 +19,6 @@ static fkex_policy *policy;
 /* Satisfying attribute sets, used in turn. */
 static const char *const good[] = { "ONE TWO", "THREE FOUR", "ONE FOUR", "THREE TWO" };
 
-static fkex_abe_key *keygen(const char *list, fkex_rng *rng)
-{
-    const char *attrs[8];
-    char buf[128], *save = NULL;
-    size_t n = 0;
-    fkex_abe_key *key = NULL;
-    snprintf(buf, sizeof buf, "%s", list);
-    for (char *t = strtok_r(buf, " ", &save); t && n < 8; t = strtok_r(NULL, " ", &save))
-        attrs[n++] = t;
-    if (fkex_abe_keygen(&key, msk, attrs, n, rng) != FKEX_OK)
-        return NULL;
-    return key;
-}
-
 /* ---- the simulated room ------------------------------------------------------
  * The relay's messages go to every active member in order; what members
  * send goes to the relay at once, and what the relay answers is queued
@@ -119,7 +105,7 @@ static void sim_join(sim *s, int i, const char *attrs)
 {
     fkex_gke_out o;
     fkex_gke_out_init(&o);
-    s->key[i] = keygen(attrs, &s->rng);
+    s->key[i] = test_keygen(msk, attrs, &s->rng);
     CHECK(s->key[i] != NULL);
     CHECK_OK(fkex_seed_join(&s->m[i], s->room, policy, s->key[i], &s->rng, &o));
     CHECK(o.nmsgs == 1 && o.nevents == 0);
@@ -291,7 +277,7 @@ static void pending_join(sim *s, int i, const char *attrs, uint8_t **ks, size_t 
 {
     fkex_gke_out o;
     fkex_gke_out_init(&o);
-    s->key[i] = keygen(attrs, &s->rng);
+    s->key[i] = test_keygen(msk, attrs, &s->rng);
     CHECK(s->key[i] != NULL);
     CHECK_OK(fkex_seed_join(&s->m[i], s->room, policy, s->key[i], &s->rng, &o));
     to_relay(s, &o);
@@ -659,7 +645,7 @@ static void test_weakness_no_forward_secrecy(void)
     CHECK(agree(&s, got) && memcmp(got, k_then, 32) != 0);
 
     /* The authority derives a fresh key after the fact. */
-    later = keygen("THREE FOUR", &s.rng);
+    later = test_keygen(msk, "THREE FOUR", &s.rng);
     CHECK(later != NULL);
     memset(got, 0, 32);
     CHECK_OK(fkex_seed_recover(got, later, rec, reclen));

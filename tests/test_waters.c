@@ -18,20 +18,6 @@ static fkex_policy *parse(const char *text)
     return p;
 }
 
-static fkex_abe_key *keygen(const fkex_abe_msk *msk, const char *list, fkex_rng *rng)
-{
-    const char *attrs[16];
-    char buf[256], *save = NULL;
-    size_t n = 0;
-    fkex_abe_key *key = NULL;
-    snprintf(buf, sizeof buf, "%s", list);
-    for (char *t = strtok_r(buf, " ", &save); t && n < 16; t = strtok_r(NULL, " ", &save))
-        attrs[n++] = t;
-    if (fkex_abe_keygen(&key, msk, attrs, n, rng) != FKEX_OK)
-        return NULL;
-    return key;
-}
-
 static void hex(char *out, const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -66,7 +52,7 @@ static void test_known_answers(void)
 
     test_rng(&rng, "fkex kat waters11");
     CHECK_OK(fkex_abe_setup(&mpk, &msk, "waters11", &rng));
-    key = keygen(msk, "ONE TWO", &rng);
+    key = test_keygen(msk, "ONE TWO", &rng);
     CHECK(key != NULL && p != NULL);
     if (!key || !p)
         return;
@@ -94,7 +80,7 @@ static void test_known_answers(void)
         CHECK(f != NULL);
         if (f) {
             fprintf(f, "# Waters 2011 over BLS12-381: deterministic-RNG known answers.\n"
-                       "# seed = SHA-256(\"fkex kat waters11\"); setup; keygen(ONE TWO);\n"
+                       "# seed = SHA-256(\"fkex kat waters11\"); setup; test_keygen(ONE TWO);\n"
                        "# CCA encap under " PROTOTYPE ".\n"
                        "# SHA-256 of each encoding, and the 32-byte KEM key.\n");
             for (int i = 0; i < 4; i++)
@@ -271,7 +257,7 @@ static void test_random_policies(void)
                 snprintf(list + strlen(list), sizeof list - strlen(list), "n=%ld", value);
             if (!list[0])
                 snprintf(list, sizeof list, "Z");
-            fkex_abe_key *key = keygen(msk, list, &rng);
+            fkex_abe_key *key = test_keygen(msk, list, &rng);
             uint8_t got[32] = { 0 };
             CHECK(key != NULL);
             if (!key)
@@ -319,7 +305,7 @@ static void test_scheme_algebra(void)
     CHECK_OK(fkex_abe_setup(&mpk, &msk, "waters11", &rng));
     for (size_t i = 0; i < FKEX_ARRAY_LEN(cases); i++) {
         fkex_policy *p = parse(cases[i].policy);
-        fkex_abe_key *key = keygen(msk, cases[i].attrs, &rng);
+        fkex_abe_key *key = test_keygen(msk, cases[i].attrs, &rng);
         fkex_abe_ct *ct;
         uint8_t kem[32];
         CHECK(p && key);
@@ -407,9 +393,9 @@ static void test_collusion(void)
     size_t la, lb, lc;
     test_rng(&rng, "collusion");
     CHECK_OK(fkex_abe_setup(&mpk, &msk, "waters11", &rng));
-    alice = keygen(msk, "A", &rng);
-    bob = keygen(msk, "B", &rng);
-    carol = keygen(msk, "A B", &rng);       /* a template with the right shape */
+    alice = test_keygen(msk, "A", &rng);
+    bob = test_keygen(msk, "B", &rng);
+    carol = test_keygen(msk, "A B", &rng);       /* a template with the right shape */
     CHECK(alice && bob && carol && p);
     if (!alice || !bob || !carol || !p)
         return;
@@ -464,7 +450,7 @@ static void test_tampering(void)
     size_t len, accepted = 0;
     test_rng(&rng, "tampering");
     CHECK_OK(fkex_abe_setup(&mpk, &msk, "waters11", &rng));
-    key = keygen(msk, "ONE TWO", &rng);
+    key = test_keygen(msk, "ONE TWO", &rng);
     CHECK(key && p);
     if (!key || !p)
         return;
@@ -538,7 +524,7 @@ static void test_subgroup_points_rejected(void)
     size_t len, kl;
     test_rng(&rng, "subgroup ct");
     CHECK_OK(fkex_abe_setup(&mpk, &msk, "waters11", &rng));
-    key = keygen(msk, "ONE", &rng);
+    key = test_keygen(msk, "ONE", &rng);
     CHECK_OK(fkex_abe_encap(kem, &ct, mpk, p, FKEX_ABE_CPA, &rng));
     fkex_abe_ct_bytes(&bytes, &len, ct);
     copy = malloc(len);
@@ -583,7 +569,7 @@ static void test_wrong_authority(void)
     test_rng(&rng, "authorities");
     CHECK_OK(fkex_abe_setup(&mpk1, &msk1, "waters11", &rng));
     CHECK_OK(fkex_abe_setup(&mpk2, &msk2, "waters11", &rng));
-    key2 = keygen(msk2, "ONE", &rng);
+    key2 = test_keygen(msk2, "ONE", &rng);
     CHECK_OK(fkex_abe_encap(kem, &ct, mpk1, p, FKEX_ABE_CCA, &rng));
     CHECK_ERR(fkex_abe_decap(got, key2, ct, FKEX_ABE_CCA), FKEX_ERR_WRONG_AUTHORITY);
     CHECK(sodium_is_zero(got, 32));
@@ -615,7 +601,7 @@ static void test_kem_binding(void)
     uint8_t k1[32], k2[32];
     test_rng(&rng, "binding");
     CHECK_OK(fkex_abe_setup(&mpk, &msk, "waters11", &rng));
-    key = keygen(msk, "THREE FOUR", &rng);
+    key = test_keygen(msk, "THREE FOUR", &rng);
     CHECK_OK(fkex_abe_encap(k1, &c1, mpk, p, FKEX_ABE_CPA, &rng));
     CHECK_OK(fkex_abe_encap(k2, &c2, mpk, p, FKEX_ABE_CPA, &rng));
     CHECK(memcmp(k1, k2, 32) != 0);

@@ -246,11 +246,7 @@ fkex_err appmsg_on_message(fkex_ratchet *st, const uint8_t *msg, size_t len, fke
     fkex_err err = fkex_rmsg_application_decode(&m, msg, len);
     if (err != FKEX_OK)
         return err;
-    if (st->current.valid && m.epoch == st->current.epoch)
-        r = &st->current;
-    else if (st->previous.valid && m.epoch == st->previous.epoch)
-        r = &st->previous;
-    else
+    if (!(r = ratchet_reading(st, m.epoch)))
         return FKEX_ERR_WRONG_EPOCH;
     if (m.sender >= r->nleaves || m.generation == UINT32_MAX)
         return FKEX_ERR_BAD_ENCODING;   /* no sender reaches the last generation */

@@ -460,6 +460,15 @@ fkex_err ratchet_ack(fkex_gke_out *out, const fkex_ratchet *st, const epoch_keys
     return ratchet_emit(out, &w);
 }
 
+reading_epoch *ratchet_reading(fkex_ratchet *st, uint64_t epoch)
+{
+    if (st->current.valid && epoch == st->current.epoch)
+        return &st->current;
+    if (st->previous.valid && epoch == st->previous.epoch)
+        return &st->previous;
+    return NULL;
+}
+
 /* A JoinAck for the current epoch, or for the previous one (a commit may
  * overtake an ack in flight): checked with that epoch's roster and keys,
  * then credited to the sender's place in the current roster. */
@@ -472,11 +481,7 @@ static fkex_err on_join_ack(fkex_ratchet *st, const uint8_t *msg, size_t len)
     fkex_err err = fkex_rmsg_join_ack_decode(&m, msg, len);
     if (err != FKEX_OK)
         return err;
-    if (st->current.valid && m.epoch == st->current.epoch)
-        r = &st->current;
-    else if (st->previous.valid && m.epoch == st->previous.epoch)
-        r = &st->previous;
-    else
+    if (!(r = ratchet_reading(st, m.epoch)))
         return FKEX_ERR_WRONG_EPOCH;
     if (m.sender >= r->nleaves)
         return FKEX_ERR_BAD_ENCODING;

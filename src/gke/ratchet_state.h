@@ -193,6 +193,8 @@ fkex_err ratchet_prepare_epoch(next_epoch *n, const fkex_ratchet *st, const epoc
 void ratchet_install_epoch(fkex_ratchet *st, next_epoch *n, const epoch_keys *keys);
 void ratchet_next_epoch_free(next_epoch *n);
 void ratchet_group_context(fkex_group_context *c, const fkex_ratchet *st);
+/* What is kept of that epoch (the current or the previous one), or NULL. */
+reading_epoch *ratchet_reading(fkex_ratchet *st, uint64_t epoch);
 void ratchet_wipe_join(fkex_ratchet *st);
 /* This party is done (removed, fallen out, or its join aborted): every
  * secret is wiped now, not at fkex_ratchet_free. */
