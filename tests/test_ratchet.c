@@ -671,6 +671,61 @@ static void test_replays_refused(void)
     room_free(r);
 }
 
+/* Post-compromise security: an attacker copies bob's whole state at epoch
+ * 2. bob then commits an Update; the attacker, holding every secret bob
+ * had, opens no slice of that commit and cannot reach epoch 3: its best
+ * candidate epoch secrets do not match epoch 3's authenticator. */
+static void test_post_compromise(void)
+{
+    room *r = room_new("pcs");
+    int bob = room_join(r, world.bob);
+    (void)room_join(r, world.carol);
+    tap t = { 0, { { 0 } }, { 0 }, 0 };
+    const fkex_ratchet *b = r->parties[bob].st;
+    uint8_t stolen_sk[32], stolen_init[32], stolen_add[32];
+    memcpy(stolen_sk, b->hpke_sk, 32);
+    memcpy(stolen_init, b->keys.init_secret, 32);
+    memcpy(stolen_add, b->keys.add_secret, 32);
+    fkex_leaf stolen_leaf = b->self;
+    r->tamper = tap_frames;
+    r->tamper_ctx = &t;
+    fkex_commit_options upd = { .update = 1 };
+    CHECK_OK(room_commit(r, bob, &upd));
+    room_run(r, 100);
+    r->tamper = NULL;
+    CHECK(r->epoch == 3 && room_agree(r));
+    const room_frame *f = tapped(&t, FKEX_RMSG_COMMIT, 0);
+    CHECK(f != NULL);
+    if (f) {
+        fkex_rmsg_commit c;
+        uint8_t secret[32], ctx[SCHEDULE_CONTEXT_BYTES];
+        const fkex_ratchet *a = r->parties[0].st;
+        CHECK_OK(fkex_rmsg_commit_decode(&c, f->bytes, f->len));
+        CHECK(c.dist == FKEX_DIST_STAR);
+        schedule_context(ctx, r->room_id, 3, a->keys.transcript_hash, a->keys.roster_hash);
+        /* alice's view has alice's slice: the stolen key opens it not as bob... */
+        CHECK_ERR(dist_open(secret, &c, &stolen_leaf, stolen_sk, ctx, sizeof ctx),
+                  FKEX_ERR_AUTHENTICATION);
+        /* ...nor as alice, whose slice it is. */
+        CHECK_ERR(dist_open(secret, &c, &a->self, stolen_sk, ctx, sizeof ctx),
+                  FKEX_ERR_AUTHENTICATION);
+        /* Guesses from what was stolen: epoch 3 from the old init secret
+         * with a zero, the add key, or the old HPKE key as commit secret. */
+        const uint8_t *guesses[] = { stolen_add, stolen_sk, stolen_init };
+        for (size_t g = 0; g < FKEX_ARRAY_LEN(guesses); g++) {
+            epoch_keys k;
+            uint8_t es[32];
+            schedule_next(&k, es, stolen_init, guesses[g], NULL, r->room_id, 3,
+                          a->keys.transcript_hash, a->keys.roster_hash);
+            CHECK(memcmp(k.epoch_authenticator, a->keys.epoch_authenticator, 32) != 0);
+        }
+    }
+    /* And bob's key did change. */
+    CHECK(memcmp(stolen_leaf.hpke_pk, r->parties[bob].st->self.hpke_pk, 32) != 0);
+    tap_free(&t);
+    room_free(r);
+}
+
 /* ---- injection and forks --------------------------------------------------------------- */
 
 /* A commit from outside the group: the relay (or a removed member) signs a
@@ -1132,6 +1187,7 @@ void suite_ratchet(void)
     RUN(test_batched_join);
     RUN(test_next_sponsor_when_first_offline);
     RUN(test_update);
+    RUN(test_post_compromise);
     RUN(test_removed_member_locked_out);
     RUN(test_policy_change_reattests);
     RUN(test_require_period);
