@@ -6,53 +6,14 @@
  */
 #include <stdlib.h>
 #include "test.h"
-#include "room.h"
+#include "gke_world.h"
 #include "gke/ratchet_state.h"
 
-#define PROTOTYPE "(ONE or THREE) and (TWO or FOUR)"
-
 /* One authority and the prototype's users, shared by the cases. */
-static struct {
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
-    fkex_abe_key *alice, *bob, *eve, *carol;   /* {ONE TWO} {THREE FOUR} {FIVE} {ONE FOUR} */
-} world;
+static gke_world world;
 
-static void world_open(void)
-{
-    fkex_rng rng;
-    test_rng(&rng, "ratchet world");
-    if (fkex_abe_setup(&world.mpk, &world.msk, "waters11", &rng) != FKEX_OK)
-        abort();
-    world.alice = test_keygen(world.msk, "ONE TWO", &rng);
-    world.bob = test_keygen(world.msk, "THREE FOUR", &rng);
-    world.eve = test_keygen(world.msk, "FIVE", &rng);
-    world.carol = test_keygen(world.msk, "ONE FOUR", &rng);
-}
-
-static void world_close(void)
-{
-    fkex_abe_key_free(world.alice);
-    fkex_abe_key_free(world.bob);
-    fkex_abe_key_free(world.eve);
-    fkex_abe_key_free(world.carol);
-    fkex_abe_mpk_free(world.mpk);
-    fkex_abe_msk_free(world.msk);
-}
-
-static room *room_new(const char *seed)
-{
-    room *r = malloc(sizeof *r);
-    if (!r || room_open(r, PROTOTYPE, 0, NULL, world.alice, seed) != FKEX_OK)
-        abort();
-    return r;
-}
-
-static void room_free(room *r)
-{
-    room_close(r);
-    free(r);
-}
+static room *room_new(const char *seed) { return gke_room_new(&world, seed); }
+static void room_free(room *r) { gke_room_free(r); }
 
 /* ---- the happy path -------------------------------------------------------------- */
 
@@ -116,31 +77,38 @@ static void test_unsatisfied_joiner_never_added(void)
 
 /* A joiner that lies: eve sends a Proof although she could not decapsulate
  * C_S. The sponsor refuses it, admits nobody, and has nothing to commit. */
-static int capture_challenge(room *r, int to, uint8_t *frame, size_t len, void *ctx)
+/* The relay keeps the first frame of a type for itself (not delivered). */
+typedef struct {
+    fkex_rmsg_type type;
+    room_frame frame;
+} catch_one;
+
+static int catch_first(room *r, int to, uint8_t *frame, size_t len, void *ctx)
 {
+    catch_one *c = ctx;
     fkex_rmsg_type t;
     uint8_t id[32];
     (void)r;
     (void)to;
-    if (fkex_rmsg_peek(&t, id, frame, len) == FKEX_OK && t == FKEX_RMSG_CHALLENGE) {
-        room_frame *keep = ctx;
-        keep->bytes = malloc(len);
-        memcpy(keep->bytes, frame, len);
-        keep->len = len;
-        return 1;
-    }
-    return 0;
+    if (c->frame.bytes || fkex_rmsg_peek(&t, id, frame, len) != FKEX_OK || t != c->type)
+        return 0;
+    c->frame.bytes = malloc(len);
+    memcpy(c->frame.bytes, frame, len);
+    c->frame.len = len;
+    return 1;
 }
 
 static void test_lying_joiner_refused(void)
 {
     room *r = room_new("liar");
-    room_frame ch = { 0 };
+    catch_one caught = { FKEX_RMSG_CHALLENGE, { 0 } };
+    room_frame ch;
     fkex_err err;
-    r->tamper = capture_challenge;
-    r->tamper_ctx = &ch;
+    r->tamper = catch_first;
+    r->tamper_ctx = &caught;
     int eve = room_join_start(r, world.eve, &err);
     room_run(r, 100);
+    ch = caught.frame;
     CHECK(ch.bytes != NULL);
     /* eve answers with a Proof whose tag is made up, correctly signed. */
     fkex_rmsg_challenge c;
@@ -176,32 +144,18 @@ static void test_lying_joiner_refused(void)
  * sign and encapsulate, but it cannot decapsulate C_J, so its tag_S is a
  * guess: the joiner aborts. Equally with eve's key, which does not
  * satisfy the policy. */
-static int drop_join_requests(room *r, int to, uint8_t *frame, size_t len, void *ctx)
-{
-    fkex_rmsg_type t;
-    uint8_t id[32];
-    (void)r;
-    (void)to;
-    if (fkex_rmsg_peek(&t, id, frame, len) == FKEX_OK && t == FKEX_RMSG_JOIN_REQUEST) {
-        room_frame *keep = ctx;
-        keep->bytes = malloc(len);
-        memcpy(keep->bytes, frame, len);
-        keep->len = len;
-        return 1;
-    }
-    return 0;
-}
-
 static void test_relay_cannot_play_the_group(void)
 {
     for (int with_eve = 0; with_eve < 2; with_eve++) {
         room *r = room_new(with_eve ? "relay with eve" : "relay alone");
-        room_frame jr = { 0 };
+        catch_one caught = { FKEX_RMSG_JOIN_REQUEST, { 0 } };
+        room_frame jr;
         fkex_err err;
-        r->tamper = drop_join_requests;
-        r->tamper_ctx = &jr;
+        r->tamper = catch_first;
+        r->tamper_ctx = &caught;
         int bob = room_join_start(r, world.bob, &err);
         room_run(r, 100);
+        jr = caught.frame;
         CHECK(jr.bytes != NULL);
         fkex_rmsg_join_request q;
         CHECK_OK(fkex_rmsg_join_request_decode(&q, jr.bytes, jr.len));
@@ -1178,7 +1132,7 @@ static void test_state_compromise_in_epoch(void)
 
 void suite_ratchet(void)
 {
-    world_open();
+    gke_world_open(&world, "ratchet world");
     RUN(test_join_and_talk);
     RUN(test_unsatisfied_joiner_never_added);
     RUN(test_lying_joiner_refused);
@@ -1201,5 +1155,5 @@ void suite_ratchet(void)
     RUN(test_late_join_ack);
     RUN(test_join_flood);
     RUN(test_state_compromise_in_epoch);
-    world_close();
+    gke_world_close(&world);
 }

@@ -12,44 +12,13 @@
  */
 #include <stdlib.h>
 #include "test.h"
-#include "room.h"
+#include "gke_world.h"
 #include "gke/ratchet_state.h"
 
-#define PROTOTYPE "(ONE or THREE) and (TWO or FOUR)"
+static gke_world cw;
 
-static struct {
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
-    fkex_abe_key *alice, *bob, *carol;   /* {ONE TWO} {THREE FOUR} {ONE FOUR} */
-} cw;
-
-static void world_open(void)
-{
-    fkex_rng rng;
-    test_rng(&rng, "ratchet checks world");
-    if (fkex_abe_setup(&cw.mpk, &cw.msk, "waters11", &rng) != FKEX_OK)
-        abort();
-    cw.alice = test_keygen(cw.msk, "ONE TWO", &rng);
-    cw.bob = test_keygen(cw.msk, "THREE FOUR", &rng);
-    cw.carol = test_keygen(cw.msk, "ONE FOUR", &rng);
-}
-
-static void world_close(void)
-{
-    fkex_abe_key_free(cw.alice);
-    fkex_abe_key_free(cw.bob);
-    fkex_abe_key_free(cw.carol);
-    fkex_abe_mpk_free(cw.mpk);
-    fkex_abe_msk_free(cw.msk);
-}
-
-static room *room_new(const char *seed)
-{
-    room *r = malloc(sizeof *r);
-    if (!r || room_open(r, PROTOTYPE, 0, NULL, cw.alice, seed) != FKEX_OK)
-        abort();
-    return r;
-}
+static room *room_new(const char *seed) { return gke_room_new(&cw, seed); }
+static void room_free(room *r) { gke_room_free(r); }
 
 /* alice (0), bob (1) and carol (2), at epoch 2. */
 static room *room3(const char *seed)
@@ -59,12 +28,6 @@ static room *room3(const char *seed)
     if (b != 1 || c != 2 || !r->parties[c].joined || r->epoch != 2)
         abort();
     return r;
-}
-
-static void room_free(room *r)
-{
-    room_close(r);
-    free(r);
 }
 
 /* ---- taps, injections -------------------------------------------------------------- */
@@ -1237,7 +1200,7 @@ static void test_update_key_low_order(void)
 
 void suite_ratchet_checks(void)
 {
-    world_open();
+    gke_world_open(&cw, "ratchet checks world");
     RUN(test_descriptor_checks);
     RUN(test_remove_checks);
     RUN(test_join_ack_checks);
@@ -1255,5 +1218,5 @@ void suite_ratchet_checks(void)
     RUN(test_local_api_guards);
     RUN(test_commit_removal_out_of_range);
     RUN(test_update_key_low_order);
-    world_close();
+    gke_world_close(&cw);
 }

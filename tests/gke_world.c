@@ -1,0 +1,41 @@
+/* tests/gke_world.c: the authority, users and rooms of tests/gke_world.h. */
+#include <stdlib.h>
+#include "gke_world.h"
+
+void gke_world_open(gke_world *w, const char *label)
+{
+    fkex_rng rng;
+    test_rng(&rng, label);
+    if (fkex_abe_setup(&w->mpk, &w->msk, "waters11", &rng) != FKEX_OK)
+        abort();
+    w->alice = test_keygen(w->msk, "ONE TWO", &rng);
+    w->bob = test_keygen(w->msk, "THREE FOUR", &rng);
+    w->carol = test_keygen(w->msk, "ONE FOUR", &rng);
+    w->eve = test_keygen(w->msk, "FIVE", &rng);
+    if (!w->alice || !w->bob || !w->carol || !w->eve)
+        abort();
+}
+
+void gke_world_close(gke_world *w)
+{
+    fkex_abe_key_free(w->alice);
+    fkex_abe_key_free(w->bob);
+    fkex_abe_key_free(w->carol);
+    fkex_abe_key_free(w->eve);
+    fkex_abe_mpk_free(w->mpk);
+    fkex_abe_msk_free(w->msk);
+}
+
+room *gke_room_new(const gke_world *w, const char *seed)
+{
+    room *r = malloc(sizeof *r);
+    if (!r || room_open(r, PROTOTYPE, 0, NULL, w->alice, seed) != FKEX_OK)
+        abort();
+    return r;
+}
+
+void gke_room_free(room *r)
+{
+    room_close(r);
+    free(r);
+}

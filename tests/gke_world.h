@@ -1,0 +1,28 @@
+/*
+ * tests/gke_world.h: what the room-protocol suites share: one authority,
+ * the prototype's users, and rooms under the prototype's policy founded by
+ * alice (bench/room.h is the room itself).
+ */
+#ifndef FKEX_TESTS_GKE_WORLD_H
+#define FKEX_TESTS_GKE_WORLD_H
+
+#include "test.h"
+#include "room.h"
+
+#define PROTOTYPE "(ONE or THREE) and (TWO or FOUR)"
+
+typedef struct {
+    fkex_abe_mpk *mpk;
+    fkex_abe_msk *msk;
+    /* {ONE TWO} {THREE FOUR} {ONE FOUR} satisfy PROTOTYPE; {FIVE} does not */
+    fkex_abe_key *alice, *bob, *carol, *eve;
+} gke_world;
+
+/* Deterministic from label; aborts if the authority cannot be made. */
+void gke_world_open(gke_world *w, const char *label);
+void gke_world_close(gke_world *w);
+/* A room of alice alone, at epoch 0; seed makes its run reproducible. */
+room *gke_room_new(const gke_world *w, const char *seed);
+void gke_room_free(room *r);
+
+#endif
