@@ -1573,6 +1573,78 @@ static void cli_bench_gke(void)
     CHECK(out_len == 0);
 }
 
+/* fkex room: create, invite, set-policy. The invitation pins the room id
+ * H("fkex v1 room" || admin key || name); files are never overwritten; the
+ * admin key is 0600 and refused when others can read it. */
+static void cli_room(void)
+{
+    char d[512], invite[200];
+    mkcase(d, "room");
+    const char *r = at(d, "lab");
+    EXPECT(FX(NULL, NULL, "room", "create", "lab", "--policy", "(ONE or THREE) and (TWO or FOUR)",
+              "--relay", "127.0.0.1:7710", "--dir", r), 0);
+    CHECK(printed("fkex://127.0.0.1:7710/"));
+    CHECK(out_text && strlen(out_text) == strlen("fkex://127.0.0.1:7710/") + 64 + 1);
+    snprintf(invite, sizeof invite, "%s", out_text ? out_text : "");
+    CHECK(mode_of(at(r, "admin.key")) == 0600);
+    CHECK(exists(at(r, "descriptor.1")) && exists(at(r, "relay")));
+
+    /* The room id is the hash of the admin key and the name. */
+    size_t len;
+    uint8_t *armored = slurp(at(r, "descriptor.1"), &len), *desc = NULL;
+    char kind[FKEX_ARMOR_KIND_MAX + 1];
+    size_t dlen = 0;
+    fkex_rmsg_descriptor m;
+    CHECK(armored && fkex_armor_decode(&desc, &dlen, kind, armored, len) == FKEX_OK);
+    if (desc) {
+        uint8_t id[32];
+        char hex[65];
+        CHECK(strcmp(kind, "ROOM DESCRIPTOR") == 0);
+        CHECK_OK(fkex_rmsg_descriptor_decode(&m, desc, dlen));
+        fkex_room_id(id, m.admin_pk, m.name, m.namelen);
+        sodium_bin2hex(hex, sizeof hex, id, 32);
+        CHECK(strstr(invite, hex) != NULL);
+        CHECK(m.version == 1 && m.policylen == strlen("(ONE or THREE) and (TWO or FOUR)"));
+        fkex_rmsg_descriptor chk;
+        CHECK_OK(fkex_room_descriptor_check(&chk, id, desc, dlen));
+    }
+    free(armored);
+    free(desc);
+
+    EXPECT(FX(NULL, NULL, "room", "invite", "--dir", r), 0);
+    CHECK(out_text && strcmp(out_text, invite) == 0);
+
+    /* A new policy is the next signed version; the invitation stays. */
+    EXPECT(FX(NULL, NULL, "room", "set-policy", "--dir", r, "--policy", "ONE and TWO"), 0);
+    CHECK(exists(at(r, "descriptor.2")));
+    EXPECT(FX(NULL, NULL, "room", "invite", "--dir", r), 0);
+    CHECK(out_text && strcmp(out_text, invite) == 0);
+
+    /* Refusals: an existing room, a bad policy (with its column), a bad
+     * address, a missing name, an exposed admin key, an empty directory. */
+    EXPECT(FX(NULL, NULL, "room", "create", "lab", "--policy", "ONE", "--relay", "h:1", "--dir", r),
+           2);
+    CHECK(says("already holds a room"));
+    EXPECT(FX(NULL, NULL, "room", "create", "x", "--policy", "ONE and (", "--relay", "h:1", "--dir",
+              at(d, "x")), 2);
+    CHECK(says("column"));
+    EXPECT(FX(NULL, NULL, "room", "create", "x", "--policy", "ONE", "--relay", "nohost", "--dir",
+              at(d, "x")), 2);
+    CHECK(says("not a relay address"));
+    EXPECT(FX(NULL, NULL, "room", "create", "--policy", "ONE", "--relay", "h:1", "--dir",
+              at(d, "x")), 2);
+    CHECK(says("NAME"));
+    CHECK(chmod(at(r, "admin.key"), 0644) == 0);
+    EXPECT(FX(NULL, NULL, "room", "set-policy", "--dir", r, "--policy", "TWO"), 2);
+    CHECK(says("readable by others"));
+    CHECK(!exists(at(r, "descriptor.3")));
+    EXPECT(FX(NULL, NULL, "room", "invite", "--dir", d), 2);
+    CHECK(says("holds no room"));
+    EXPECT(FX(NULL, NULL, "room", "frobnicate"), 2);
+    EXPECT(FX(NULL, NULL, "room", "create", "--help"), 0);
+    CHECK(printed("usage: fkex room create"));
+}
+
 void suite_cli(void)
 {
     double start = now();
@@ -1615,6 +1687,7 @@ void suite_cli(void)
     RUN(cli_inspect);
     RUN(cli_input_kept);
     RUN(cli_bench_gke);
+    RUN(cli_room);
     fprintf(stderr, "    %lu runs of %s in %.1f s\n", runs, bin, now() - start);
     free(out_text);
     free(err_text);

@@ -20,6 +20,7 @@ int encrypt_main(int argc, char **argv);
 int decrypt_main(int argc, char **argv);
 int inspect_main(int argc, char **argv);
 int bench_main(int argc, char **argv);
+int room_main(int argc, char **argv);
 
 /* "fkex: error: ..." and "fkex: hint: ..." on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

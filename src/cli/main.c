@@ -15,6 +15,7 @@ static const struct {
     { "encrypt", encrypt_main, "encrypt a file under a policy" },
     { "decrypt", decrypt_main, "decrypt a file with a user key" },
     { "inspect", inspect_main, "show what an fkex file is, without its secrets" },
+    { "room", room_main, "create a room, print its invitation, change its policy" },
     { "bench", bench_main, "measure the schemes (fkex bench abe) and the group key exchanges (gke)" },
 };
 

@@ -1,0 +1,493 @@
+/*
+ * cli/room.c: `fkex room create | invite | set-policy`, a room's admin side.
+ *
+ * A room directory holds:
+ *   DIR/admin.key        the admin's Ed25519 key (mode 0600), armored
+ *                        "FKEX ROOM ADMIN KEY": version 1 || seed || public key
+ *   DIR/descriptor.N     the admin-signed descriptor of version N, armored
+ *                        "FKEX ROOM DESCRIPTOR" (wire/ratchet_msg.h); the
+ *                        highest N is the room's current one
+ *   DIR/relay            the relay's address, "HOST:PORT"
+ * Files are never overwritten: a policy change writes the next version.
+ * The invitation, fkex://HOST:PORT/ROOMID (64 hex digits), pins the room
+ * id, so a relay cannot hand a joiner another room or another admin's
+ * descriptor.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "cli/cli.h"
+
+#define ADMIN_ARMOR "ROOM ADMIN KEY"
+#define DESCRIPTOR_ARMOR "ROOM DESCRIPTOR"
+#define ADMIN_FILE_BYTES (1 + 64)
+#define MAX_VERSIONS 100000
+
+static char *path_in(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* Writes data, armored as `kind` (or as it is if kind is NULL), to a new
+ * file: never over an existing one. */
+static int write_new(const char *path, const char *kind, const uint8_t *data, size_t len,
+                     mode_t mode)
+{
+    char *text;
+    size_t tlen;
+    fkex_err err = FKEX_OK;
+    if (kind) {
+        err = fkex_armor_encode(&text, &tlen, kind, data, len);
+    } else if ((text = malloc(len + 1)) != NULL) {
+        memcpy(text, data, len);
+        tlen = len;
+    } else {
+        err = FKEX_ERR_NO_MEMORY;
+    }
+    if (err != FKEX_OK)
+        return cli_fail(err, path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
+    if (fd < 0) {
+        cli_error("cannot create %s: %s", path, strerror(errno));
+        if (errno == EEXIST)
+            cli_hint("fkex never overwrites room files; choose another --dir");
+        sodium_memzero(text, tlen);
+        free(text);
+        return EXIT_USAGE;
+    }
+    ssize_t w = write(fd, text, tlen);
+    int ok = w == (ssize_t)tlen && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    sodium_memzero(text, tlen);
+    free(text);
+    if (!ok) {
+        cli_error("cannot write %s: %s", path, strerror(errno));
+        unlink(path);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* Reads an armored file of the given kind; *out is malloc'd. */
+static int read_armored(uint8_t **out, size_t *outlen, const char *path, const char *kind)
+{
+    char got[FKEX_ARMOR_KIND_MAX + 1];
+    uint8_t buf[1 << 17];
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cli_error("cannot open %s: %s", path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    size_t n = fread(buf, 1, sizeof buf, f);
+    int toolong = n == sizeof buf;
+    fclose(f);
+    if (toolong) {
+        cli_error("%s is too large to be a room file", path);
+        return EXIT_USAGE;
+    }
+    fkex_err err = fkex_armor_decode(out, outlen, got, buf, n);
+    sodium_memzero(buf, sizeof buf);
+    if (err != FKEX_OK)
+        return cli_fail(err, path);
+    if (strcmp(got, kind) != 0) {
+        cli_error("%s holds a %s, not a %s", path, got, kind);
+        sodium_memzero(*out, *outlen);
+        free(*out);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* The admin key: version 1 || Ed25519 seed (32) || public key (32); the
+ * public key must be the seed's. */
+static int load_admin(uint8_t sk[64], const char *dir)
+{
+    char *path = path_in(dir, "admin.key");
+    uint8_t *data = NULL, pk[32], check[64];
+    size_t len = 0;
+    struct stat st;
+    int rc = EXIT_USAGE;
+    if (!path)
+        return EXIT_USAGE;
+    if (stat(path, &st) == 0 && (st.st_mode & 077)) {
+        cli_error("%s is readable by others (mode %03o)", path, (unsigned)(st.st_mode & 0777));
+        cli_hint("run: chmod 600 %s", path);
+        goto out;
+    }
+    if ((rc = read_armored(&data, &len, path, ADMIN_ARMOR)) != 0)
+        goto out;
+    rc = EXIT_USAGE;
+    if (len != ADMIN_FILE_BYTES || data[0] != 1) {
+        cli_error("%s: %s", path, fkex_strerror(FKEX_ERR_BAD_ENCODING));
+        goto out;
+    }
+    crypto_sign_seed_keypair(pk, check, data + 1);
+    if (sodium_memcmp(pk, data + 33, 32) != 0) {
+        cli_error("%s: the public key does not match the secret key", path);
+        goto out;
+    }
+    memcpy(sk, check, 64);
+    rc = 0;
+out:
+    sodium_memzero(check, sizeof check);
+    if (data) {
+        sodium_memzero(data, len);
+        free(data);
+    }
+    free(path);
+    return rc;
+}
+
+/* The highest N with DIR/descriptor.N, or 0. */
+static uint32_t latest_version(const char *dir)
+{
+    uint32_t v = 0;
+    for (uint32_t n = 1; n < MAX_VERSIONS; n++) {
+        char name[32];
+        snprintf(name, sizeof name, "descriptor.%u", n);
+        char *p = path_in(dir, name);
+        int exists = p && access(p, F_OK) == 0;
+        free(p);
+        if (!exists)
+            break;
+        v = n;
+    }
+    return v;
+}
+
+static int load_descriptor(uint8_t **d, size_t *len, fkex_rmsg_descriptor *m, const char *dir,
+                           uint32_t version)
+{
+    char name[32];
+    snprintf(name, sizeof name, "descriptor.%u", version);
+    char *p = path_in(dir, name);
+    int rc = p ? read_armored(d, len, p, DESCRIPTOR_ARMOR) : EXIT_USAGE;
+    if (rc == 0) {
+        fkex_err err = fkex_rmsg_descriptor_decode(m, *d, *len);
+        if (err == FKEX_OK &&
+            fkex_sign_verify(m->sig, m->admin_pk, "descriptor", *d, m->signed_len) != 0)
+            err = FKEX_ERR_AUTHENTICATION;
+        if (err != FKEX_OK) {
+            rc = cli_fail(err, p);
+            free(*d);
+        }
+    }
+    free(p);
+    return rc;
+}
+
+static int read_relay(char out[300], const char *dir)
+{
+    char *p = path_in(dir, "relay");
+    FILE *f = p ? fopen(p, "r") : NULL;
+    int rc = EXIT_USAGE;
+    if (!f) {
+        cli_error("cannot open %s: %s", p ? p : dir, strerror(errno));
+    } else if (!fgets(out, 300, f)) {
+        cli_error("%s is empty", p);
+    } else {
+        out[strcspn(out, "\r\n")] = 0;
+        rc = 0;
+    }
+    if (f)
+        fclose(f);
+    free(p);
+    return rc;
+}
+
+/* HOST:PORT with a port of 1 .. 65535 and a host without '/' or spaces. */
+static int valid_address(const char *a)
+{
+    const char *colon = strrchr(a, ':');
+    char *end;
+    if (!colon || colon == a || strlen(a) > 255 || strpbrk(a, "/ \t@"))
+        return 0;
+    long port = strtol(colon + 1, &end, 10);
+    return *end == 0 && colon[1] && port >= 1 && port <= 65535;
+}
+
+static void print_invite(const char *relay, const uint8_t room_id[32])
+{
+    char hex[65];
+    sodium_bin2hex(hex, sizeof hex, room_id, 32);
+    printf("fkex://%s/%s\n", relay, hex);
+}
+
+/* ---- create --------------------------------------------------------------- */
+
+static void usage_create(FILE *f)
+{
+    fprintf(f, "usage: fkex room create NAME --policy POLICY --relay HOST:PORT --dir DIR\n"
+               "                        [--require-period]\n\n"
+               "Creates a room in DIR: the admin's signing key (DIR/admin.key, mode 0600),\n"
+               "the signed descriptor naming the room's policy (DIR/descriptor.1) and the\n"
+               "relay's address, then prints the invitation. Only users whose attributes\n"
+               "satisfy the policy can join.\n\n"
+               "  -p, --policy POLICY   who may join, e.g. \"(ONE or THREE) and (TWO or FOUR)\"\n"
+               "  -r, --relay ADDR      the relay that hosts the room, HOST:PORT\n"
+               "  -d, --dir DIR         where to keep the room's files (created, mode 0700)\n"
+               "      --require-period  members must also hold the current period:<P>\n"
+               "                        attribute (keys that expire drop out)\n");
+}
+
+static int room_create(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "policy", required_argument, 0, 'p' }, { "relay", required_argument, 0, 'r' },
+        { "dir", required_argument, 0, 'd' }, { "require-period", no_argument, 0, 'P' },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    const char *policy = NULL, *relay = NULL, *dir = NULL, *name;
+    uint32_t options = 0;
+    uint8_t pk[32], sk[64], admin[ADMIN_FILE_BYTES], room_id[32], *d = NULL;
+    size_t dlen = 0;
+    fkex_policy *p = NULL;
+    fkex_policy_error perr;
+    fkex_rng rng;
+    int c, rc = EXIT_USAGE;
+    char *path = NULL;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "p:r:d:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p': policy = optarg; break;
+        case 'r': relay = optarg; break;
+        case 'd': dir = optarg; break;
+        case 'P': options |= FKEX_ROOM_REQUIRE_PERIOD; break;
+        case 'h': usage_create(stdout); return 0;
+        default: usage_create(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc)
+        cli_error("missing the room's NAME");
+    else if (optind + 1 < argc)
+        cli_error("unexpected argument '%s'", argv[optind + 1]);
+    else if (!policy || !relay || !dir)
+        cli_error("missing --policy, --relay or --dir");
+    if (optind + 1 != argc || !policy || !relay || !dir) {
+        usage_create(stderr);
+        return EXIT_USAGE;
+    }
+    name = argv[optind];
+    if (!*name || strlen(name) > FKEX_ROOM_NAME_MAX) {
+        cli_error("a room name has 1 to %d bytes", FKEX_ROOM_NAME_MAX);
+        return EXIT_USAGE;
+    }
+    if (!valid_address(relay)) {
+        cli_error("'%s' is not a relay address", relay);
+        cli_hint("give HOST:PORT, e.g. 127.0.0.1:7710");
+        return EXIT_USAGE;
+    }
+    if (fkex_policy_parse(&p, policy, strlen(policy), &perr) != FKEX_OK) {
+        cli_policy_error(policy, &perr);
+        return EXIT_USAGE;
+    }
+    fkex_policy_free(p);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        cli_error("cannot create %s: %s", dir, strerror(errno));
+        return EXIT_USAGE;
+    }
+    if (latest_version(dir) != 0 || (path = path_in(dir, "admin.key")) == NULL ||
+        access(path, F_OK) == 0) {
+        cli_error("%s already holds a room", dir);
+        cli_hint("fkex never overwrites room files; choose another --dir");
+        goto out;
+    }
+    fkex_rng_init_system(&rng);
+    fkex_sign_keypair(pk, sk, &rng);
+    fkex_err err = fkex_room_descriptor_create(&d, &dlen, name, policy, 1, options, sk);
+    if (err != FKEX_OK) {
+        rc = cli_fail(err, "the descriptor");
+        goto out;
+    }
+    admin[0] = 1;
+    memcpy(admin + 1, sk, 64);   /* seed || public key */
+    if ((rc = write_new(path, ADMIN_ARMOR, admin, sizeof admin, 0600)) != 0)
+        goto out;
+    free(path);
+    path = path_in(dir, "descriptor.1");
+    if (!path || (rc = write_new(path, DESCRIPTOR_ARMOR, d, dlen, 0644)) != 0)
+        goto out;
+    free(path);
+    path = path_in(dir, "relay");
+    char line[300];
+    snprintf(line, sizeof line, "%s\n", relay);
+    if (!path || (rc = write_new(path, NULL, (const uint8_t *)line, strlen(line), 0644)) != 0)
+        goto out;
+    fkex_room_id(room_id, pk, (const uint8_t *)name, strlen(name));
+    fprintf(stderr, "room '%s' created in %s; invite members with:\n", name, dir);
+    print_invite(relay, room_id);
+    rc = 0;
+out:
+    sodium_memzero(sk, sizeof sk);
+    sodium_memzero(admin, sizeof admin);
+    free(d);
+    free(path);
+    return rc;
+}
+
+/* ---- invite, set-policy ------------------------------------------------------ */
+
+static void usage_invite(FILE *f)
+{
+    fprintf(f, "usage: fkex room invite --dir DIR\n\n"
+               "Prints the room's invitation, fkex://HOST:PORT/ROOMID. The room id is the\n"
+               "hash of the admin's key and the room's name: a client that joins with it\n"
+               "accepts no other room's descriptor.\n");
+}
+
+static int room_invite(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "dir", required_argument, 0, 'd' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    const char *dir = NULL;
+    char relay[300];
+    uint8_t *d, room_id[32];
+    size_t dlen;
+    fkex_rmsg_descriptor m;
+    int c, rc;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': dir = optarg; break;
+        case 'h': usage_invite(stdout); return 0;
+        default: usage_invite(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind != argc)
+        cli_error("unexpected argument '%s'", argv[optind]);
+    else if (!dir)
+        cli_error("missing --dir");
+    if (!dir || optind != argc) {
+        usage_invite(stderr);
+        return EXIT_USAGE;
+    }
+    uint32_t v = latest_version(dir);
+    if (v == 0) {
+        cli_error("%s holds no room", dir);
+        cli_hint("create one with: fkex room create NAME --policy ... --relay ... --dir %s", dir);
+        return EXIT_USAGE;
+    }
+    if ((rc = load_descriptor(&d, &dlen, &m, dir, v)) != 0 || (rc = read_relay(relay, dir)) != 0)
+        return rc;
+    fkex_room_id(room_id, m.admin_pk, m.name, m.namelen);
+    print_invite(relay, room_id);
+    free(d);
+    return 0;
+}
+
+static void usage_set_policy(FILE *f)
+{
+    fprintf(f, "usage: fkex room set-policy --dir DIR --policy POLICY\n\n"
+               "Signs the next version of the room's descriptor with the new policy\n"
+               "(DIR/descriptor.N+1). Members move to it through a re-attestation: each\n"
+               "must decapsulate under the new policy to stay, so members whose\n"
+               "attributes no longer satisfy it fall out.\n");
+}
+
+static int room_set_policy(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "dir", required_argument, 0, 'd' }, { "policy", required_argument, 0, 'p' },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    const char *dir = NULL, *policy = NULL;
+    uint8_t sk[64], *d = NULL, *nd = NULL;
+    size_t dlen, ndlen;
+    fkex_rmsg_descriptor m;
+    fkex_policy *p;
+    fkex_policy_error perr;
+    char name[FKEX_ROOM_NAME_MAX + 1], file[32];
+    int c, rc;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:p:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': dir = optarg; break;
+        case 'p': policy = optarg; break;
+        case 'h': usage_set_policy(stdout); return 0;
+        default: usage_set_policy(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind != argc)
+        cli_error("unexpected argument '%s'", argv[optind]);
+    else if (!dir || !policy)
+        cli_error("missing --dir or --policy");
+    if (!dir || !policy || optind != argc) {
+        usage_set_policy(stderr);
+        return EXIT_USAGE;
+    }
+    if (fkex_policy_parse(&p, policy, strlen(policy), &perr) != FKEX_OK) {
+        cli_policy_error(policy, &perr);
+        return EXIT_USAGE;
+    }
+    fkex_policy_free(p);
+    uint32_t v = latest_version(dir);
+    if (v == 0 || v + 1 >= MAX_VERSIONS) {
+        cli_error(v ? "%s has too many descriptor versions" : "%s holds no room", dir);
+        return EXIT_USAGE;
+    }
+    if ((rc = load_admin(sk, dir)) != 0)
+        return rc;
+    if ((rc = load_descriptor(&d, &dlen, &m, dir, v)) != 0)
+        goto out;
+    rc = EXIT_USAGE;
+    if (sodium_memcmp(m.admin_pk, sk + 32, 32) != 0) {
+        cli_error("%s/admin.key is not the key that signed the room's descriptor", dir);
+        goto out;
+    }
+    memcpy(name, m.name, m.namelen);
+    name[m.namelen] = 0;
+    fkex_err err = fkex_room_descriptor_create(&nd, &ndlen, name, policy, m.version + 1,
+                                               m.options, sk);
+    if (err != FKEX_OK) {
+        rc = cli_fail(err, "the descriptor");
+        goto out;
+    }
+    snprintf(file, sizeof file, "descriptor.%u", v + 1);
+    char *path = path_in(dir, file);
+    rc = path ? write_new(path, DESCRIPTOR_ARMOR, nd, ndlen, 0644) : EXIT_USAGE;
+    if (rc == 0)
+        fprintf(stderr, "%s: version %u of the room's descriptor\n", path, m.version + 1);
+    free(path);
+out:
+    sodium_memzero(sk, sizeof sk);
+    free(d);
+    free(nd);
+    return rc;
+}
+
+/* ---- dispatch ------------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: fkex room create NAME --policy POLICY --relay HOST:PORT --dir DIR\n"
+               "       fkex room invite --dir DIR\n"
+               "       fkex room set-policy --dir DIR --policy POLICY\n\n"
+               "A room's admin side: its signing key, its signed descriptor (name and\n"
+               "policy) and its invitation. `fkex room <command> --help` says more.\n");
+}
+
+int room_main(int argc, char **argv)
+{
+    if (argc < 2 || cli_is_help(argv[1])) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    if (strcmp(argv[1], "create") == 0)
+        return room_create(argc - 1, argv + 1);
+    if (strcmp(argv[1], "invite") == 0)
+        return room_invite(argc - 1, argv + 1);
+    if (strcmp(argv[1], "set-policy") == 0)
+        return room_set_policy(argc - 1, argv + 1);
+    cli_error("unknown room command '%s'", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}
