@@ -1,0 +1,534 @@
+/*
+ * relay/store.c: the relay's SQLite store (relay/store.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sqlite3.h>
+#include "inner.h"
+#include "relay/store.h"
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS rooms(room_id BLOB PRIMARY KEY, descriptor BLOB NOT NULL,"
+    " epoch INTEGER NOT NULL, next_seq INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS members(room_id BLOB NOT NULL, v BLOB NOT NULL,"
+    " position INTEGER NOT NULL, state INTEGER NOT NULL, since INTEGER NOT NULL,"
+    " PRIMARY KEY(room_id, v)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS log(id INTEGER PRIMARY KEY, room_id BLOB NOT NULL,"
+    " seq INTEGER NOT NULL, recipient BLOB, frame BLOB NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS log_by_seq ON log(room_id, seq);"
+    "CREATE TABLE IF NOT EXISTS commits(room_id BLOB NOT NULL, hash BLOB NOT NULL,"
+    " epoch INTEGER NOT NULL, won INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " PRIMARY KEY(room_id, hash)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS held(id INTEGER PRIMARY KEY, room_id BLOB NOT NULL,"
+    " commit_hash BLOB NOT NULL, recipient BLOB NOT NULL, frame BLOB NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS held_by_commit ON held(room_id, commit_hash);"
+    "CREATE TABLE IF NOT EXISTS joins(room_id BLOB NOT NULL, joiner_id BLOB NOT NULL,"
+    " v BLOB NOT NULL, sponsor BLOB, state INTEGER NOT NULL, sent_at INTEGER NOT NULL,"
+    " request BLOB NOT NULL, PRIMARY KEY(room_id, joiner_id)) WITHOUT ROWID;";
+
+enum {
+    S_BEGIN, S_COMMIT, S_ROLLBACK,
+    S_ROOM_INSERT, S_ROOM_GET, S_ROOM_SET, S_ROOMS,
+    S_MEMBERS_DELETE, S_MEMBER_INSERT, S_MEMBERS_LOAD,
+    S_LOG_APPEND, S_LOG_REPLAY, S_LOG_COUNT, S_LOG_FIRST, S_LOG_PRUNE,
+    S_COMMIT_PUT, S_COMMIT_STATUS,
+    S_HELD_PUT, S_HELD_SELECT, S_HELD_DELETE, S_HELD_COUNT,
+    S_JOIN_PUT, S_JOIN_DELETE, S_JOINS_LOAD,
+    S_COUNT
+};
+
+static const char *const sql[S_COUNT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_ROOM_INSERT] = "INSERT INTO rooms(room_id, descriptor, epoch, next_seq) VALUES(?1, ?2, 0, 1)",
+    [S_ROOM_GET] = "SELECT epoch, next_seq, descriptor FROM rooms WHERE room_id = ?1",
+    [S_ROOM_SET] = "UPDATE rooms SET epoch = ?2, next_seq = ?3 WHERE room_id = ?1",
+    [S_ROOMS] = "SELECT room_id FROM rooms ORDER BY room_id",
+    [S_MEMBERS_DELETE] = "DELETE FROM members WHERE room_id = ?1",
+    [S_MEMBER_INSERT] = "INSERT INTO members(room_id, v, position, state, since)"
+                        " VALUES(?1, ?2, ?3, 1, ?4)",
+    [S_MEMBERS_LOAD] = "SELECT v, since FROM members WHERE room_id = ?1 ORDER BY position",
+    [S_LOG_APPEND] = "INSERT INTO log(room_id, seq, recipient, frame) VALUES(?1, ?2, ?3, ?4)",
+    [S_LOG_REPLAY] = "SELECT seq, frame FROM log WHERE room_id = ?1 AND seq > ?2 AND"
+                     " (recipient = ?3 OR (recipient IS NULL AND seq > ?4)) ORDER BY seq, id",
+    [S_LOG_COUNT] = "SELECT count(*) FROM log WHERE room_id = ?1 AND seq = ?2",
+    [S_LOG_FIRST] = "SELECT coalesce(min(seq), 0) FROM log WHERE room_id = ?1",
+    [S_LOG_PRUNE] = "DELETE FROM log WHERE room_id = ?1 AND seq < ?2",
+    [S_COMMIT_PUT] = "INSERT OR IGNORE INTO commits(room_id, hash, epoch, won, seq)"
+                     " VALUES(?1, ?2, ?3, ?4, ?5)",
+    [S_COMMIT_STATUS] = "SELECT won FROM commits WHERE room_id = ?1 AND hash = ?2",
+    [S_HELD_PUT] = "INSERT INTO held(room_id, commit_hash, recipient, frame) VALUES(?1, ?2, ?3, ?4)",
+    [S_HELD_SELECT] = "SELECT recipient, frame FROM held WHERE room_id = ?1 AND commit_hash = ?2"
+                      " ORDER BY id",
+    [S_HELD_DELETE] = "DELETE FROM held WHERE room_id = ?1 AND commit_hash = ?2",
+    [S_HELD_COUNT] = "SELECT count(*) FROM held WHERE room_id = ?1",
+    [S_JOIN_PUT] = "INSERT OR REPLACE INTO joins(room_id, joiner_id, v, sponsor, state, sent_at,"
+                   " request) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_JOIN_DELETE] = "DELETE FROM joins WHERE room_id = ?1 AND joiner_id = ?2",
+    [S_JOINS_LOAD] = "SELECT joiner_id, v, sponsor, state, sent_at, request FROM joins"
+                     " WHERE room_id = ?1 ORDER BY sent_at, joiner_id",
+};
+
+struct relay_store {
+    sqlite3 *db;
+    sqlite3_stmt *st[S_COUNT];
+};
+
+const char *relay_store_error(const relay_store *s)
+{
+    return sqlite3_errmsg(s->db);
+}
+
+fkex_err relay_store_open(relay_store **out, const char *path, char *err, size_t errlen)
+{
+    relay_store *s = calloc(1, sizeof *s);
+    char *msg = NULL;
+    *out = NULL;
+    if (!s)
+        return FKEX_ERR_NO_MEMORY;
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_busy_timeout(s->db, 5000);
+    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                            " PRAGMA foreign_keys=ON;", NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK)
+        goto fail;
+    for (int i = 0; i < S_COUNT; i++)
+        if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
+            SQLITE_OK)
+            goto fail;
+    *out = s;
+    return FKEX_OK;
+fail:
+    snprintf(err, errlen, "%s: %s", path, msg ? msg : s->db ? sqlite3_errmsg(s->db) : "cannot open");
+    sqlite3_free(msg);
+    relay_store_close(s);
+    return FKEX_ERR_IO;
+}
+
+void relay_store_close(relay_store *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+/* Resets and returns statement i, ready for binding. */
+static sqlite3_stmt *stmt(relay_store *s, int i)
+{
+    sqlite3_reset(s->st[i]);
+    sqlite3_clear_bindings(s->st[i]);
+    return s->st[i];
+}
+
+static int bind_id(sqlite3_stmt *q, int col, const uint8_t id[32])
+{
+    return sqlite3_bind_blob(q, col, id, 32, SQLITE_STATIC);
+}
+
+static int bind_u64(sqlite3_stmt *q, int col, uint64_t v)
+{
+    /* Seqs and epochs stay below 2^63; UINT64_MAX ("none") saturates. */
+    return sqlite3_bind_int64(q, col, v > INT64_MAX ? INT64_MAX : (sqlite3_int64)v);
+}
+
+/* Runs a statement that returns no rows. */
+static fkex_err run(sqlite3_stmt *q)
+{
+    int rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    if (rc == SQLITE_CONSTRAINT)
+        return FKEX_ERR_REPLAY;
+    return rc == SQLITE_DONE ? FKEX_OK : FKEX_ERR_IO;
+}
+
+/* One integer from a one-row query. */
+static fkex_err scalar(sqlite3_stmt *q, uint64_t *v)
+{
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        *v = (uint64_t)sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW ? FKEX_OK : FKEX_ERR_IO;
+}
+
+static int blob32(sqlite3_stmt *q, int col, uint8_t out[32])
+{
+    if (sqlite3_column_type(q, col) != SQLITE_BLOB || sqlite3_column_bytes(q, col) != 32)
+        return -1;
+    memcpy(out, sqlite3_column_blob(q, col), 32);
+    return 0;
+}
+
+fkex_err relay_store_begin(relay_store *s)
+{
+    return run(stmt(s, S_BEGIN));
+}
+
+fkex_err relay_store_commit(relay_store *s)
+{
+    return run(stmt(s, S_COMMIT));
+}
+
+void relay_store_rollback(relay_store *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        (void)run(stmt(s, S_ROLLBACK));
+}
+
+/* ---- rooms ------------------------------------------------------------------------ */
+
+fkex_err relay_store_room_insert(relay_store *s, const uint8_t room_id[32], const uint8_t *desc,
+                                 size_t len)
+{
+    sqlite3_stmt *q = stmt(s, S_ROOM_INSERT);
+    bind_id(q, 1, room_id);
+    sqlite3_bind_blob(q, 2, desc, (int)len, SQLITE_STATIC);
+    return run(q);
+}
+
+fkex_err relay_store_room_get(relay_store *s, const uint8_t room_id[32], uint64_t *epoch,
+                              uint64_t *next_seq, uint8_t **desc, size_t *desclen)
+{
+    sqlite3_stmt *q = stmt(s, S_ROOM_GET);
+    fkex_err err = FKEX_OK;
+    bind_id(q, 1, room_id);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_DONE) {
+        err = FKEX_ERR_WRONG_ROOM;
+    } else if (rc != SQLITE_ROW) {
+        err = FKEX_ERR_IO;
+    } else {
+        if (epoch)
+            *epoch = (uint64_t)sqlite3_column_int64(q, 0);
+        if (next_seq)
+            *next_seq = (uint64_t)sqlite3_column_int64(q, 1);
+        if (desc) {
+            size_t n = (size_t)sqlite3_column_bytes(q, 2);
+            if (!(*desc = malloc(n ? n : 1))) {
+                err = FKEX_ERR_NO_MEMORY;
+            } else {
+                if (n)
+                    memcpy(*desc, sqlite3_column_blob(q, 2), n);
+                *desclen = n;
+            }
+        }
+    }
+    sqlite3_reset(q);
+    return err;
+}
+
+fkex_err relay_store_room_set(relay_store *s, const uint8_t room_id[32], uint64_t epoch,
+                              uint64_t next_seq)
+{
+    sqlite3_stmt *q = stmt(s, S_ROOM_SET);
+    bind_id(q, 1, room_id);
+    bind_u64(q, 2, epoch);
+    bind_u64(q, 3, next_seq);
+    fkex_err err = run(q);
+    if (err == FKEX_OK && sqlite3_changes(s->db) != 1)
+        return FKEX_ERR_WRONG_ROOM;
+    return err;
+}
+
+fkex_err relay_store_rooms(relay_store *s, uint8_t (**ids)[32], size_t *n)
+{
+    sqlite3_stmt *q = stmt(s, S_ROOMS);
+    uint8_t (*v)[32] = NULL;
+    size_t cap = 0;
+    int rc;
+    *n = 0;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 8;
+            uint8_t (*t)[32] = realloc(v, cap * 32);
+            if (!t) {
+                free(v);
+                sqlite3_reset(q);
+                return FKEX_ERR_NO_MEMORY;
+            }
+            v = t;
+        }
+        if (blob32(q, 0, v[*n]) == 0)
+            (*n)++;
+    }
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE) {
+        free(v);
+        return FKEX_ERR_IO;
+    }
+    *ids = v;
+    return FKEX_OK;
+}
+
+/* ---- members ---------------------------------------------------------------------- */
+
+fkex_err relay_store_members_put(relay_store *s, const uint8_t room_id[32],
+                                 const relay_store_member *m, uint32_t n)
+{
+    sqlite3_stmt *q = stmt(s, S_MEMBERS_DELETE);
+    fkex_err err;
+    bind_id(q, 1, room_id);
+    if ((err = run(q)) != FKEX_OK)
+        return err;
+    for (uint32_t i = 0; i < n; i++) {
+        q = stmt(s, S_MEMBER_INSERT);
+        bind_id(q, 1, room_id);
+        sqlite3_bind_blob(q, 2, m[i].v, 32, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 3, i);
+        bind_u64(q, 4, m[i].since);
+        if ((err = run(q)) != FKEX_OK)
+            return err;
+    }
+    return FKEX_OK;
+}
+
+fkex_err relay_store_members_load(relay_store *s, const uint8_t room_id[32],
+                                  relay_store_member **out, uint32_t *n)
+{
+    sqlite3_stmt *q = stmt(s, S_MEMBERS_LOAD);
+    relay_store_member *m = NULL;
+    uint32_t cap = 0;
+    int rc;
+    *n = 0;
+    bind_id(q, 1, room_id);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            relay_store_member *t = realloc(m, cap * sizeof *t);
+            if (!t) {
+                free(m);
+                sqlite3_reset(q);
+                return FKEX_ERR_NO_MEMORY;
+            }
+            m = t;
+        }
+        if (blob32(q, 0, m[*n].v) != 0) {
+            rc = SQLITE_CORRUPT;
+            break;
+        }
+        m[(*n)++].since = (uint64_t)sqlite3_column_int64(q, 1);
+    }
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE) {
+        free(m);
+        return FKEX_ERR_IO;
+    }
+    *out = m;
+    return FKEX_OK;
+}
+
+/* ---- log -------------------------------------------------------------------------- */
+
+fkex_err relay_store_log_append(relay_store *s, const uint8_t room_id[32], uint64_t seq,
+                                const uint8_t *recipient, const uint8_t *frame, size_t len)
+{
+    sqlite3_stmt *q = stmt(s, S_LOG_APPEND);
+    bind_id(q, 1, room_id);
+    bind_u64(q, 2, seq);
+    if (recipient)
+        sqlite3_bind_blob(q, 3, recipient, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 4, frame, (int)len, SQLITE_STATIC);
+    return run(q);
+}
+
+fkex_err relay_store_log_replay(relay_store *s, const uint8_t room_id[32], const uint8_t v[32],
+                                uint64_t after, uint64_t since, relay_store_frame_fn fn, void *ctx)
+{
+    sqlite3_stmt *q = stmt(s, S_LOG_REPLAY);
+    fkex_err err = FKEX_OK;
+    int rc;
+    bind_id(q, 1, room_id);
+    bind_u64(q, 2, after);
+    sqlite3_bind_blob(q, 3, v, 32, SQLITE_STATIC);
+    bind_u64(q, 4, since);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const uint8_t *f = sqlite3_column_blob(q, 1);
+        size_t n = (size_t)sqlite3_column_bytes(q, 1);
+        if ((err = fn(ctx, (uint64_t)sqlite3_column_int64(q, 0), f, n)) != FKEX_OK)
+            break;
+    }
+    sqlite3_reset(q);
+    if (err == FKEX_OK && rc != SQLITE_DONE)
+        err = FKEX_ERR_IO;
+    return err;
+}
+
+fkex_err relay_store_log_count(relay_store *s, const uint8_t room_id[32], uint64_t seq,
+                               uint64_t *n)
+{
+    sqlite3_stmt *q = stmt(s, S_LOG_COUNT);
+    bind_id(q, 1, room_id);
+    bind_u64(q, 2, seq);
+    return scalar(q, n);
+}
+
+fkex_err relay_store_log_first(relay_store *s, const uint8_t room_id[32], uint64_t *seq)
+{
+    sqlite3_stmt *q = stmt(s, S_LOG_FIRST);
+    bind_id(q, 1, room_id);
+    return scalar(q, seq);
+}
+
+fkex_err relay_store_log_prune(relay_store *s, const uint8_t room_id[32], uint64_t below)
+{
+    sqlite3_stmt *q = stmt(s, S_LOG_PRUNE);
+    bind_id(q, 1, room_id);
+    bind_u64(q, 2, below);
+    return run(q);
+}
+
+/* ---- commits and held Welcomes ---------------------------------------------------- */
+
+fkex_err relay_store_commit_put(relay_store *s, const uint8_t room_id[32], const uint8_t hash[32],
+                                uint64_t epoch, int won, uint64_t seq)
+{
+    sqlite3_stmt *q = stmt(s, S_COMMIT_PUT);
+    bind_id(q, 1, room_id);
+    bind_id(q, 2, hash);
+    bind_u64(q, 3, epoch);
+    sqlite3_bind_int(q, 4, won ? 1 : 0);
+    bind_u64(q, 5, seq);
+    return run(q);
+}
+
+fkex_err relay_store_commit_status(relay_store *s, const uint8_t room_id[32],
+                                   const uint8_t hash[32], int *status)
+{
+    sqlite3_stmt *q = stmt(s, S_COMMIT_STATUS);
+    bind_id(q, 1, room_id);
+    bind_id(q, 2, hash);
+    int rc = sqlite3_step(q);
+    *status = rc == SQLITE_ROW ? (sqlite3_column_int(q, 0) ? 1 : 2) : 0;
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? FKEX_OK : FKEX_ERR_IO;
+}
+
+fkex_err relay_store_held_put(relay_store *s, const uint8_t room_id[32],
+                              const uint8_t commit_hash[32], const uint8_t recipient[32],
+                              const uint8_t *frame, size_t len)
+{
+    sqlite3_stmt *q = stmt(s, S_HELD_PUT);
+    bind_id(q, 1, room_id);
+    bind_id(q, 2, commit_hash);
+    bind_id(q, 3, recipient);
+    sqlite3_bind_blob(q, 4, frame, (int)len, SQLITE_STATIC);
+    return run(q);
+}
+
+fkex_err relay_store_held_take(relay_store *s, const uint8_t room_id[32],
+                               const uint8_t commit_hash[32], relay_store_held_fn fn, void *ctx)
+{
+    sqlite3_stmt *q = stmt(s, S_HELD_SELECT);
+    fkex_err err = FKEX_OK;
+    int rc = SQLITE_DONE;
+    bind_id(q, 1, room_id);
+    bind_id(q, 2, commit_hash);
+    while (fn && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        uint8_t to[32];
+        if (blob32(q, 0, to) != 0) {
+            rc = SQLITE_CORRUPT;
+            break;
+        }
+        if ((err = fn(ctx, to, sqlite3_column_blob(q, 1), (size_t)sqlite3_column_bytes(q, 1))) !=
+            FKEX_OK)
+            break;
+    }
+    sqlite3_reset(q);
+    if (err != FKEX_OK)
+        return err;
+    if (rc != SQLITE_DONE)
+        return FKEX_ERR_IO;
+    q = stmt(s, S_HELD_DELETE);
+    bind_id(q, 1, room_id);
+    bind_id(q, 2, commit_hash);
+    return run(q);
+}
+
+fkex_err relay_store_held_count(relay_store *s, const uint8_t room_id[32], uint64_t *n)
+{
+    sqlite3_stmt *q = stmt(s, S_HELD_COUNT);
+    bind_id(q, 1, room_id);
+    return scalar(q, n);
+}
+
+/* ---- pending joins ---------------------------------------------------------------- */
+
+fkex_err relay_store_join_put(relay_store *s, const uint8_t room_id[32], const relay_store_join *j)
+{
+    sqlite3_stmt *q = stmt(s, S_JOIN_PUT);
+    bind_id(q, 1, room_id);
+    bind_id(q, 2, j->joiner_id);
+    bind_id(q, 3, j->v);
+    if (j->has_sponsor)
+        bind_id(q, 4, j->sponsor);
+    sqlite3_bind_int(q, 5, j->state);
+    bind_u64(q, 6, j->sent_at);
+    sqlite3_bind_blob(q, 7, j->request, (int)j->request_len, SQLITE_STATIC);
+    return run(q);
+}
+
+fkex_err relay_store_join_delete(relay_store *s, const uint8_t room_id[32],
+                                 const uint8_t joiner_id[32])
+{
+    sqlite3_stmt *q = stmt(s, S_JOIN_DELETE);
+    bind_id(q, 1, room_id);
+    bind_id(q, 2, joiner_id);
+    return run(q);
+}
+
+fkex_err relay_store_joins_load(relay_store *s, const uint8_t room_id[32], relay_store_join **out,
+                                size_t *n)
+{
+    sqlite3_stmt *q = stmt(s, S_JOINS_LOAD);
+    relay_store_join *j = NULL;
+    size_t cap = 0;
+    fkex_err err = FKEX_OK;
+    int rc;
+    *n = 0;
+    bind_id(q, 1, room_id);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 8;
+            relay_store_join *t = realloc(j, cap * sizeof *t);
+            if (!t) {
+                err = FKEX_ERR_NO_MEMORY;
+                break;
+            }
+            j = t;
+        }
+        relay_store_join *e = &j[*n];
+        memset(e, 0, sizeof *e);
+        if (blob32(q, 0, e->joiner_id) || blob32(q, 1, e->v)) {
+            err = FKEX_ERR_IO;
+            break;
+        }
+        e->has_sponsor = blob32(q, 2, e->sponsor) == 0;
+        e->state = sqlite3_column_int(q, 3);
+        e->sent_at = (uint64_t)sqlite3_column_int64(q, 4);
+        e->request_len = (size_t)sqlite3_column_bytes(q, 5);
+        if (!(e->request = malloc(e->request_len ? e->request_len : 1))) {
+            err = FKEX_ERR_NO_MEMORY;
+            break;
+        }
+        if (e->request_len)
+            memcpy(e->request, sqlite3_column_blob(q, 5), e->request_len);
+        (*n)++;
+    }
+    sqlite3_reset(q);
+    if (err == FKEX_OK && rc != SQLITE_DONE)
+        err = FKEX_ERR_IO;
+    if (err != FKEX_OK) {
+        for (size_t i = 0; i < *n; i++)
+            free(j[i].request);
+        free(j);
+        *n = 0;
+        return err;
+    }
+    *out = j;
+    return FKEX_OK;
+}

@@ -1,0 +1,129 @@
+/*
+ * relay/store.h: what the relay keeps in SQLite, so that it can replay
+ * what a member missed and resume every room after a restart.
+ *
+ *   rooms(room_id, descriptor, epoch, next_seq)
+ *   members(room_id, v, position, state, since)   the roster, by leaf key V
+ *   log(room_id, seq, recipient V or NULL, frame) every accepted delivery
+ *   commits(room_id, hash, epoch, won, seq)        commits seen: won or lost
+ *   held(room_id, commit_hash, recipient, frame)  Welcomes waiting for their commit
+ *   joins(room_id, joiner_id, v, sponsor, state, sent_at, request)
+ *
+ * A broadcast is one log row with recipient NULL: it is a member's if its
+ * seq is above the member's `since` (the seq of the commit that added it).
+ * A star commit is one row per recipient (its slice); everything else
+ * addressed (JoinRequest, Challenge, Proof, Welcome) is one row.
+ *
+ * The database runs in WAL mode with synchronous=FULL: a committed
+ * transaction is on disk, which is what lets the relay acknowledge. The
+ * caller brackets each step in relay_store_begin/commit (or rollback);
+ * every statement is prepared once at open. The store makes no decision:
+ * relay/room.c does.
+ *
+ * Pruning is by seq: relay_store_log_prune drops a room's rows below a seq
+ * (relay/room.c keeps the last RELAY_LOG_KEEP). A client whose last seq
+ * is older than the first kept row cannot be replayed to and must rejoin.
+ */
+#ifndef FKEX_RELAY_STORE_H
+#define FKEX_RELAY_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "fkex/error.h"
+
+typedef struct relay_store relay_store;
+
+typedef struct {
+    uint8_t v[32];
+    uint64_t since;       /* broadcasts with a higher seq are its */
+} relay_store_member;
+
+#define RELAY_JOIN_WAITING 0      /* sent to a sponsor, no Challenge yet */
+#define RELAY_JOIN_CHALLENGED 1   /* the sponsor answered */
+#define RELAY_JOIN_ADDED 2        /* its commit won; its Welcome is due */
+typedef struct {
+    uint8_t joiner_id[32];
+    uint8_t v[32];
+    uint8_t sponsor[32];
+    int has_sponsor;
+    int state;
+    uint64_t sent_at;     /* ms, the caller's clock */
+    uint8_t *request;     /* the JoinRequest, to send again (owned) */
+    size_t request_len;
+} relay_store_join;
+
+/* Opens (creating) the database at path. On failure, a sentence in err. */
+fkex_err relay_store_open(relay_store **s, const char *path, char *err, size_t errlen) FKEX_WUR;
+void relay_store_close(relay_store *s);
+/* SQLite's last error message (for logs). */
+const char *relay_store_error(const relay_store *s);
+
+fkex_err relay_store_begin(relay_store *s) FKEX_WUR;
+fkex_err relay_store_commit(relay_store *s) FKEX_WUR;
+void relay_store_rollback(relay_store *s);
+
+/* Errors here: FKEX_ERR_IO (SQLite failed), FKEX_ERR_NO_MEMORY,
+ * FKEX_ERR_WRONG_ROOM (no such room), FKEX_ERR_REPLAY (exists already). */
+fkex_err relay_store_room_insert(relay_store *s, const uint8_t room_id[32], const uint8_t *desc,
+                                 size_t len) FKEX_WUR;
+/* Any output may be NULL; *desc is malloc'd. */
+fkex_err relay_store_room_get(relay_store *s, const uint8_t room_id[32], uint64_t *epoch,
+                              uint64_t *next_seq, uint8_t **desc, size_t *desclen) FKEX_WUR;
+fkex_err relay_store_room_set(relay_store *s, const uint8_t room_id[32], uint64_t epoch,
+                              uint64_t next_seq) FKEX_WUR;
+/* Every room id, for resuming after a restart. *ids is malloc'd, 32 bytes each. */
+fkex_err relay_store_rooms(relay_store *s, uint8_t (**ids)[32], size_t *n) FKEX_WUR;
+
+/* Replaces the room's roster: O(n) rows. */
+fkex_err relay_store_members_put(relay_store *s, const uint8_t room_id[32],
+                                 const relay_store_member *m, uint32_t n) FKEX_WUR;
+/* The roster in position order; *m is malloc'd. */
+fkex_err relay_store_members_load(relay_store *s, const uint8_t room_id[32],
+                                  relay_store_member **m, uint32_t *n) FKEX_WUR;
+
+fkex_err relay_store_log_append(relay_store *s, const uint8_t room_id[32], uint64_t seq,
+                                const uint8_t *recipient, const uint8_t *frame,
+                                size_t len) FKEX_WUR;
+typedef fkex_err (*relay_store_frame_fn)(void *ctx, uint64_t seq, const uint8_t *frame,
+                                         size_t len);
+/* Calls fn, in seq order, for every row after `after` addressed to v, and
+ * every broadcast after max(after, since) (since = UINT64_MAX for a party
+ * that is not a member). Stops at fn's first error and returns it. */
+fkex_err relay_store_log_replay(relay_store *s, const uint8_t room_id[32], const uint8_t v[32],
+                                uint64_t after, uint64_t since, relay_store_frame_fn fn,
+                                void *ctx) FKEX_WUR;
+/* Rows of the room at seq (for tests and checks). */
+fkex_err relay_store_log_count(relay_store *s, const uint8_t room_id[32], uint64_t seq,
+                               uint64_t *n) FKEX_WUR;
+/* The lowest seq kept (0 if the log is empty). */
+fkex_err relay_store_log_first(relay_store *s, const uint8_t room_id[32], uint64_t *seq) FKEX_WUR;
+fkex_err relay_store_log_prune(relay_store *s, const uint8_t room_id[32], uint64_t below) FKEX_WUR;
+
+/* won: 1 won, 0 lost. */
+fkex_err relay_store_commit_put(relay_store *s, const uint8_t room_id[32], const uint8_t hash[32],
+                                uint64_t epoch, int won, uint64_t seq) FKEX_WUR;
+/* *status: 0 unknown, 1 won, 2 lost. */
+fkex_err relay_store_commit_status(relay_store *s, const uint8_t room_id[32],
+                                   const uint8_t hash[32], int *status) FKEX_WUR;
+
+fkex_err relay_store_held_put(relay_store *s, const uint8_t room_id[32],
+                              const uint8_t commit_hash[32], const uint8_t recipient[32],
+                              const uint8_t *frame, size_t len) FKEX_WUR;
+typedef fkex_err (*relay_store_held_fn)(void *ctx, const uint8_t recipient[32],
+                                        const uint8_t *frame, size_t len);
+/* Calls fn (if not NULL) for each Welcome held for commit_hash, then
+ * deletes them. */
+fkex_err relay_store_held_take(relay_store *s, const uint8_t room_id[32],
+                               const uint8_t commit_hash[32], relay_store_held_fn fn,
+                               void *ctx) FKEX_WUR;
+fkex_err relay_store_held_count(relay_store *s, const uint8_t room_id[32], uint64_t *n) FKEX_WUR;
+
+fkex_err relay_store_join_put(relay_store *s, const uint8_t room_id[32],
+                              const relay_store_join *j) FKEX_WUR;
+fkex_err relay_store_join_delete(relay_store *s, const uint8_t room_id[32],
+                                 const uint8_t joiner_id[32]) FKEX_WUR;
+/* *j is malloc'd, and each request in it. */
+fkex_err relay_store_joins_load(relay_store *s, const uint8_t room_id[32], relay_store_join **j,
+                                size_t *n) FKEX_WUR;
+
+#endif

@@ -1,0 +1,183 @@
+/*
+ * wire/relay_msg.c: the client <-> relay envelopes of wire/relay_msg.h.
+ */
+#include "inner.h"
+#include "wire/relay_msg.h"
+
+void fkex_relay_msg_encode(fkex_writer *w, const fkex_relay_msg *m)
+{
+    fkex_writer_u8(w, (uint8_t)m->kind);
+    fkex_writer_u8(w, FKEX_RELAY_VERSION);
+    switch (m->kind) {
+    case FKEX_RELAY_HELLO:
+        fkex_writer_put(w, m->room_id, 32);
+        fkex_writer_u64(w, m->seq);
+        fkex_writer_u8(w, m->has_leaf ? 1 : 0);
+        if (m->has_leaf)
+            fkex_writer_put(w, m->leaf, 32);
+        break;
+    case FKEX_RELAY_NONCE:
+        fkex_writer_put(w, m->nonce, 32);
+        break;
+    case FKEX_RELAY_AUTH:
+        fkex_writer_put(w, m->sig, 64);
+        break;
+    case FKEX_RELAY_READY:
+        fkex_writer_put(w, m->room_id, 32);
+        fkex_writer_u64(w, m->epoch);
+        fkex_writer_u64(w, m->relay_seq);
+        break;
+    case FKEX_RELAY_CREATE_ROOM:
+        fkex_writer_bytes32(w, m->data, m->datalen);
+        fkex_writer_put(w, m->leaf, 32);
+        fkex_writer_put(w, m->sig, 64);
+        break;
+    case FKEX_RELAY_GET_DESCRIPTOR:
+        fkex_writer_put(w, m->room_id, 32);
+        break;
+    case FKEX_RELAY_DESCRIPTOR:
+        fkex_writer_put(w, m->room_id, 32);
+        fkex_writer_bytes32(w, m->data, m->datalen);
+        break;
+    case FKEX_RELAY_SUBMIT:
+    case FKEX_RELAY_DELIVER:
+        fkex_writer_put(w, m->room_id, 32);
+        fkex_writer_u64(w, m->seq);
+        fkex_writer_bytes32(w, m->data, m->datalen);
+        break;
+    case FKEX_RELAY_ACCEPTED:
+        fkex_writer_u64(w, m->seq);
+        fkex_writer_u64(w, m->relay_seq);
+        break;
+    case FKEX_RELAY_ERROR:
+        fkex_writer_u16(w, m->code);
+        fkex_writer_u64(w, m->seq);
+        fkex_writer_bytes16(w, m->data, m->datalen);
+        break;
+    case FKEX_RELAY_PING:
+    case FKEX_RELAY_PONG:
+        fkex_writer_u64(w, m->cookie);
+        break;
+    default:
+        w->failed = 1;
+    }
+}
+
+static int printable(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 0x20 || p[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+fkex_err fkex_relay_msg_decode(fkex_relay_msg *m, const uint8_t *in, size_t len)
+{
+    fkex_reader r;
+    uint8_t kind, version, flag;
+    memset(m, 0, sizeof *m);
+    if (len > FKEX_RELAY_ENVELOPE_MAX)
+        return FKEX_ERR_BAD_ENCODING;
+    fkex_reader_init(&r, in, len);
+    if (fkex_reader_u8(&r, &kind) || fkex_reader_u8(&r, &version))
+        return FKEX_ERR_TRUNCATED;
+    if (kind < FKEX_RELAY_HELLO || kind > FKEX_RELAY_PONG)
+        return FKEX_ERR_BAD_ENCODING;
+    if (version != FKEX_RELAY_VERSION)
+        return FKEX_ERR_UNSUPPORTED;
+    m->kind = (fkex_relay_kind)kind;
+    switch (m->kind) {
+    case FKEX_RELAY_HELLO:
+        if (fkex_reader_get(&r, m->room_id, 32) || fkex_reader_u64(&r, &m->seq) ||
+            fkex_reader_u8(&r, &flag))
+            break;
+        if (flag > 1)
+            return FKEX_ERR_BAD_ENCODING;
+        m->has_leaf = flag;
+        if (flag && fkex_reader_get(&r, m->leaf, 32))
+            break;
+        break;
+    case FKEX_RELAY_NONCE:
+        (void)!fkex_reader_get(&r, m->nonce, 32);
+        break;
+    case FKEX_RELAY_AUTH:
+        (void)!fkex_reader_get(&r, m->sig, 64);
+        break;
+    case FKEX_RELAY_READY:
+        (void)!(fkex_reader_get(&r, m->room_id, 32) || fkex_reader_u64(&r, &m->epoch) ||
+                fkex_reader_u64(&r, &m->relay_seq));
+        break;
+    case FKEX_RELAY_CREATE_ROOM:
+        (void)!(fkex_reader_bytes32(&r, &m->data, &m->datalen, FKEX_DESCRIPTOR_MAX) ||
+                fkex_reader_get(&r, m->leaf, 32) || fkex_reader_get(&r, m->sig, 64));
+        break;
+    case FKEX_RELAY_GET_DESCRIPTOR:
+        (void)!fkex_reader_get(&r, m->room_id, 32);
+        break;
+    case FKEX_RELAY_DESCRIPTOR:
+        (void)!(fkex_reader_get(&r, m->room_id, 32) ||
+                fkex_reader_bytes32(&r, &m->data, &m->datalen, FKEX_DESCRIPTOR_MAX));
+        break;
+    case FKEX_RELAY_SUBMIT:
+    case FKEX_RELAY_DELIVER:
+        (void)!(fkex_reader_get(&r, m->room_id, 32) || fkex_reader_u64(&r, &m->seq) ||
+                fkex_reader_bytes32(&r, &m->data, &m->datalen, FKEX_RELAY_MESSAGE_MAX));
+        break;
+    case FKEX_RELAY_ACCEPTED:
+        (void)!(fkex_reader_u64(&r, &m->seq) || fkex_reader_u64(&r, &m->relay_seq));
+        break;
+    case FKEX_RELAY_ERROR:
+        if (fkex_reader_u16(&r, &m->code) || fkex_reader_u64(&r, &m->seq) ||
+            fkex_reader_bytes16(&r, &m->data, &m->datalen))
+            break;
+        if (m->datalen > FKEX_RELAY_TEXT_MAX || !printable(m->data, m->datalen))
+            return FKEX_ERR_BAD_ENCODING;
+        break;
+    case FKEX_RELAY_PING:
+    case FKEX_RELAY_PONG:
+        (void)!fkex_reader_u64(&r, &m->cookie);
+        break;
+    }
+    return fkex_reader_end(&r);
+}
+
+static void auth_body(uint8_t body[96], const uint8_t a[32], const uint8_t b[32],
+                      const uint8_t c[32])
+{
+    memcpy(body, a, 32);
+    memcpy(body + 32, b, 32);
+    if (c)
+        memcpy(body + 64, c, 32);
+}
+
+fkex_err fkex_relay_auth_sign(uint8_t sig[64], const uint8_t sk[64], const uint8_t room_id[32],
+                              const uint8_t nonce[32], const uint8_t v[32])
+{
+    uint8_t body[96];
+    auth_body(body, room_id, nonce, v);
+    return fkex_sign(sig, sk, "relay auth", body, sizeof body);
+}
+
+int fkex_relay_auth_verify(const uint8_t sig[64], const uint8_t room_id[32],
+                           const uint8_t nonce[32], const uint8_t v[32])
+{
+    uint8_t body[96];
+    auth_body(body, room_id, nonce, v);
+    return fkex_sign_verify(sig, v, "relay auth", body, sizeof body);
+}
+
+fkex_err fkex_relay_create_sign(uint8_t sig[64], const uint8_t admin_sk[64],
+                                const uint8_t room_id[32], const uint8_t founder[32])
+{
+    uint8_t body[96];
+    auth_body(body, room_id, founder, NULL);
+    return fkex_sign(sig, admin_sk, "relay create", body, 64);
+}
+
+int fkex_relay_create_verify(const uint8_t sig[64], const uint8_t admin_pk[32],
+                             const uint8_t room_id[32], const uint8_t founder[32])
+{
+    uint8_t body[96];
+    auth_body(body, room_id, founder, NULL);
+    return fkex_sign_verify(sig, admin_pk, "relay create", body, 64);
+}

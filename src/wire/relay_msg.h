@@ -1,0 +1,100 @@
+/*
+ * wire/relay_msg.h: the client <-> relay protocol. One frame of the
+ * transport (a length-prefixed frame, src/net) carries one envelope:
+ *
+ *   u8 kind || u8 version (1) || body
+ *
+ * The envelope carries room messages (wire/ratchet_msg.h) opaquely; the
+ * relay parses only their public headers, to route them. Integers are
+ * big-endian; bytes16/bytes32 are a u16/u32 length and the bytes. The
+ * decoder is strict (known kind and version, lengths bounded, flags 0 or 1,
+ * printable error text, no trailing bytes) and borrows from its input, so
+ * encode(decode(x)) == x for every accepted x.
+ *
+ * A session: HELLO names the room, the last relay seq the client has seen
+ * and, to act as a leaf (a member, or a joiner by its JoinRequest's V),
+ * the leaf key V. The relay answers a HELLO with V by NONCE; the client
+ * signs it (AUTH, fkex_relay_auth_sign) and the relay answers READY, then
+ * DELIVERs everything addressed to V since `last_seq`. SUBMIT carries one
+ * room message; ACCEPTED says it is persisted (relay seq 0: a Welcome held
+ * until its commit wins), ERROR that it was refused.
+ */
+#ifndef FKEX_RELAY_MSG_H
+#define FKEX_RELAY_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "fkex/error.h"
+#include "wire/wire.h"
+
+#define FKEX_RELAY_VERSION 1
+/* The largest room message a SUBMIT or DELIVER carries: a star commit of
+ * the largest room with a re-attestation ciphertext fits. */
+#define FKEX_RELAY_MESSAGE_MAX (16u << 20)
+#define FKEX_RELAY_ENVELOPE_MAX (FKEX_RELAY_MESSAGE_MAX + 64)
+#define FKEX_RELAY_TEXT_MAX 1024
+
+typedef enum {
+    FKEX_RELAY_HELLO = 1,          /* c->r: room_id, last_seq, u8 has_leaf, [V] */
+    FKEX_RELAY_NONCE = 2,          /* r->c: nonce */
+    FKEX_RELAY_AUTH = 3,           /* c->r: sig of the nonce by V */
+    FKEX_RELAY_READY = 4,          /* r->c: room_id, epoch, head seq */
+    FKEX_RELAY_CREATE_ROOM = 5,    /* c->r: bytes32 descriptor, founder V, admin sig */
+    FKEX_RELAY_GET_DESCRIPTOR = 6, /* c->r: room_id */
+    FKEX_RELAY_DESCRIPTOR = 7,     /* r->c: room_id, bytes32 descriptor */
+    FKEX_RELAY_SUBMIT = 8,         /* c->r: room_id, client seq, bytes32 message */
+    FKEX_RELAY_ACCEPTED = 9,       /* r->c: client seq, relay seq */
+    FKEX_RELAY_DELIVER = 10,       /* r->c: room_id, relay seq, bytes32 message */
+    FKEX_RELAY_ERROR = 11,         /* r->c: u16 code, client seq (0: none), bytes16 text */
+    FKEX_RELAY_PING = 12,          /* either way: u64 cookie */
+    FKEX_RELAY_PONG = 13           /* the answer: the same cookie */
+} fkex_relay_kind;
+
+/* ERROR codes. */
+typedef enum {
+    FKEX_RELAY_E_BAD_FRAME = 1,     /* undecodable envelope or room message */
+    FKEX_RELAY_E_NO_ROOM = 2,       /* unknown room */
+    FKEX_RELAY_E_ROOM_EXISTS = 3,
+    FKEX_RELAY_E_BAD_DESCRIPTOR = 4, /* bad admin signature or room id */
+    FKEX_RELAY_E_AUTH = 5,          /* not authenticated, or the AUTH signature is wrong */
+    FKEX_RELAY_E_STALE = 6,         /* a commit for another epoch, or one that lost */
+    FKEX_RELAY_E_NOT_ROUTABLE = 7,  /* nobody to route it to, or not the sender's to send */
+    FKEX_RELAY_E_BUSY = 8,          /* too many pending joins */
+    FKEX_RELAY_E_INTERNAL = 9,      /* storage failed: nothing was accepted */
+    FKEX_RELAY_E_HISTORY_GONE = 10  /* the frames after last_seq were pruned */
+} fkex_relay_error;
+
+typedef struct {
+    fkex_relay_kind kind;
+    uint8_t room_id[32];      /* HELLO READY GET_DESCRIPTOR DESCRIPTOR SUBMIT DELIVER */
+    uint64_t seq;             /* HELLO: last seen; SUBMIT ACCEPTED ERROR: client seq; DELIVER: relay seq */
+    uint64_t relay_seq;       /* ACCEPTED; READY: head seq */
+    uint64_t epoch;           /* READY */
+    int has_leaf;             /* HELLO */
+    uint8_t leaf[32];         /* HELLO (if has_leaf), CREATE_ROOM: founder V */
+    uint8_t nonce[32];        /* NONCE */
+    uint8_t sig[64];          /* AUTH: V's; CREATE_ROOM: the admin's */
+    uint16_t code;            /* ERROR */
+    uint64_t cookie;          /* PING PONG */
+    const uint8_t *data;      /* SUBMIT DELIVER: room message; CREATE_ROOM DESCRIPTOR: descriptor; ERROR: text */
+    size_t datalen;
+} fkex_relay_msg;
+
+void fkex_relay_msg_encode(fkex_writer *w, const fkex_relay_msg *m);
+/* Errors: FKEX_ERR_BAD_ENCODING, FKEX_ERR_TRUNCATED, FKEX_ERR_UNSUPPORTED
+ * (another version). m borrows from in. */
+fkex_err fkex_relay_msg_decode(fkex_relay_msg *m, const uint8_t *in, size_t len) FKEX_WUR;
+
+/* AUTH: V's signature, label "relay auth", over room_id || nonce || V. */
+fkex_err fkex_relay_auth_sign(uint8_t sig[64], const uint8_t sk[64], const uint8_t room_id[32],
+                              const uint8_t nonce[32], const uint8_t v[32]) FKEX_WUR;
+int fkex_relay_auth_verify(const uint8_t sig[64], const uint8_t room_id[32],
+                           const uint8_t nonce[32], const uint8_t v[32]) FKEX_WUR;
+/* CREATE_ROOM: the admin's signature, label "relay create", over
+ * room_id || founder V: only the admin names the founder. */
+fkex_err fkex_relay_create_sign(uint8_t sig[64], const uint8_t admin_sk[64],
+                                const uint8_t room_id[32], const uint8_t founder[32]) FKEX_WUR;
+int fkex_relay_create_verify(const uint8_t sig[64], const uint8_t admin_pk[32],
+                             const uint8_t room_id[32], const uint8_t founder[32]) FKEX_WUR;
+
+#endif
