@@ -1,0 +1,624 @@
+/*
+ * relay/room.c: one room's routing (relay/room.h).
+ */
+#include <stdlib.h>
+#include "inner.h"
+#include "wire/relay_msg.h"
+#include "relay/room.h"
+
+/* ---- output ----------------------------------------------------------------------- */
+
+void relay_out_init(relay_out *out)
+{
+    memset(out, 0, sizeof *out);
+}
+
+void relay_out_clear(relay_out *out)
+{
+    for (size_t i = 0; i < out->nframes; i++)
+        free(out->frames[i]);
+    free(out->frames);
+    free(out->d);
+    relay_out_init(out);
+}
+
+/* A copy of bytes that lives as long as out. */
+static const uint8_t *out_frame(relay_out *out, const uint8_t *bytes, size_t len)
+{
+    if (out->nframes == out->framecap) {
+        size_t cap = out->framecap ? 2 * out->framecap : 8;
+        uint8_t **f = realloc(out->frames, cap * sizeof *f);
+        if (!f)
+            return NULL;
+        out->frames = f;
+        out->framecap = cap;
+    }
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        return NULL;
+    if (len)
+        memcpy(copy, bytes, len);
+    out->frames[out->nframes++] = copy;
+    return copy;
+}
+
+static fkex_err out_add(relay_out *out, const uint8_t to[32], uint64_t seq, const uint8_t *bytes,
+                        size_t len)
+{
+    if (!bytes)
+        return FKEX_ERR_NO_MEMORY;
+    if (out->n == out->cap) {
+        size_t cap = out->cap ? 2 * out->cap : 8;
+        relay_delivery *d = realloc(out->d, cap * sizeof *d);
+        if (!d)
+            return FKEX_ERR_NO_MEMORY;
+        out->d = d;
+        out->cap = cap;
+    }
+    relay_delivery *d = &out->d[out->n++];
+    memcpy(d->to, to, 32);
+    d->seq = seq;
+    d->bytes = bytes;
+    d->len = len;
+    return FKEX_OK;
+}
+
+/* ---- the room in memory ------------------------------------------------------------- */
+
+static void free_joins(relay_store_join *j, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(j[i].request);
+    free(j);
+}
+
+void relay_room_free(relay_room *r)
+{
+    if (!r)
+        return;
+    free(r->members);
+    free_joins(r->joins, r->njoins);
+    free(r);
+}
+
+long relay_room_member(const relay_room *r, const uint8_t v[32])
+{
+    for (uint32_t i = 0; i < r->nmembers; i++)
+        if (memcmp(r->members[i].v, v, 32) == 0)
+            return (long)i;
+    return -1;
+}
+
+void relay_room_set_online(relay_room *r, const uint8_t v[32], int online)
+{
+    long i = relay_room_member(r, v);
+    if (i >= 0)
+        r->members[i].online = online;
+}
+
+static relay_store_join *join_by_id(relay_room *r, const uint8_t id[32])
+{
+    for (size_t i = 0; i < r->njoins; i++)
+        if (memcmp(r->joins[i].joiner_id, id, 32) == 0)
+            return &r->joins[i];
+    return NULL;
+}
+
+static void join_forget(relay_room *r, relay_store_join *j)
+{
+    free(j->request);
+    *j = r->joins[--r->njoins];
+}
+
+/* (Re)reads everything but the online flags, which it keeps by V. */
+static fkex_err reload(relay_room *r)
+{
+    relay_store_member *m;
+    relay_store_join *j;
+    uint32_t n;
+    size_t nj;
+    uint64_t epoch, next;
+    fkex_err err;
+    if ((err = relay_store_room_get(r->store, r->room_id, &epoch, &next, NULL, NULL)) != FKEX_OK)
+        return err;
+    if ((err = relay_store_members_load(r->store, r->room_id, &m, &n)) != FKEX_OK)
+        return err;
+    if ((err = relay_store_joins_load(r->store, r->room_id, &j, &nj)) != FKEX_OK) {
+        free(m);
+        return err;
+    }
+    relay_member *mm = calloc(n ? n : 1, sizeof *mm);
+    if (!mm) {
+        free(m);
+        free_joins(j, nj);
+        return FKEX_ERR_NO_MEMORY;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        memcpy(mm[i].v, m[i].v, 32);
+        mm[i].since = m[i].since;
+        long old = relay_room_member(r, m[i].v);
+        mm[i].online = old >= 0 && r->members[old].online;
+    }
+    free(m);
+    free(r->members);
+    free_joins(r->joins, r->njoins);
+    r->members = mm;
+    r->nmembers = n;
+    r->joins = j;
+    r->njoins = nj;
+    r->epoch = epoch;
+    r->next_seq = next;
+    return FKEX_OK;
+}
+
+fkex_err relay_room_load(relay_room **out, relay_store *s, const uint8_t room_id[32])
+{
+    relay_room *r = calloc(1, sizeof *r);
+    fkex_err err;
+    *out = NULL;
+    if (!r)
+        return FKEX_ERR_NO_MEMORY;
+    r->store = s;
+    memcpy(r->room_id, room_id, 32);
+    r->sponsor_timeout_ms = RELAY_SPONSOR_TIMEOUT_MS;
+    r->keep = RELAY_LOG_KEEP;
+    if ((err = reload(r)) != FKEX_OK) {
+        relay_room_free(r);
+        return err;
+    }
+    *out = r;
+    return FKEX_OK;
+}
+
+fkex_err relay_room_create(relay_room **out, relay_store *s, const uint8_t *desc, size_t len,
+                           const uint8_t founder[32], const uint8_t sig[64])
+{
+    fkex_rmsg_descriptor d;
+    uint8_t room_id[32];
+    relay_store_member m = { { 0 }, 0 };
+    fkex_err err;
+    *out = NULL;
+    if ((err = fkex_rmsg_descriptor_decode(&d, desc, len)) != FKEX_OK)
+        return err;
+    fkex_room_id(room_id, d.admin_pk, d.name, d.namelen);
+    if ((err = fkex_room_descriptor_check(&d, room_id, desc, len)) != FKEX_OK)
+        return err;
+    if (fkex_relay_create_verify(sig, d.admin_pk, room_id, founder) != 0)
+        return FKEX_ERR_AUTHENTICATION;
+    memcpy(m.v, founder, 32);
+    if ((err = relay_store_begin(s)) != FKEX_OK)
+        return err;
+    if ((err = relay_store_room_insert(s, room_id, desc, len)) != FKEX_OK ||
+        (err = relay_store_members_put(s, room_id, &m, 1)) != FKEX_OK ||
+        (err = relay_store_commit(s)) != FKEX_OK) {
+        relay_store_rollback(s);
+        return err;
+    }
+    return relay_room_load(out, s, room_id);
+}
+
+/* ---- steps -------------------------------------------------------------------------- */
+
+/* A refusal: code and why. */
+#define REFUSE(code, text) do { out->why = (text); return (code); } while (0)
+
+/* Stores and delivers one addressed frame under seq. */
+static fkex_err addressed(relay_room *r, const uint8_t to[32], uint64_t seq, const uint8_t *bytes,
+                          size_t len, relay_out *out)
+{
+    fkex_err err = relay_store_log_append(r->store, r->room_id, seq, to, bytes, len);
+    if (err != FKEX_OK)
+        return err;
+    return out_add(out, to, seq, out_frame(out, bytes, len), len);
+}
+
+static long first_online(const relay_room *r)
+{
+    for (uint32_t i = 0; i < r->nmembers; i++)
+        if (r->members[i].online)
+            return (long)i;
+    return -1;
+}
+
+/* The next online member after j's sponsor, in roster order, wrapping;
+ * -1 if there is no other. */
+static long next_sponsor(const relay_room *r, const relay_store_join *j)
+{
+    long cur = j->has_sponsor ? relay_room_member(r, j->sponsor) : -1;
+    if (cur < 0)
+        return first_online(r);
+    for (uint32_t k = 1; k < r->nmembers; k++) {
+        uint32_t i = (uint32_t)(cur + k) % r->nmembers;
+        if (r->members[i].online)
+            return (long)i;
+    }
+    return -1;
+}
+
+/* leaf id = H(V || X), as a Challenge and a Welcome name their joiner. */
+static void leaf_id(uint8_t id[32], const uint8_t leaf[64])
+{
+    crypto_hash_sha256(id, leaf, 64);
+}
+
+static int join_request(relay_room *r, const uint8_t from[32], const uint8_t *msg, size_t len,
+                        uint64_t now, relay_out *out, fkex_err *err)
+{
+    fkex_rmsg_join_request q;
+    relay_store_join j = { 0 }, *old;
+    if (fkex_rmsg_join_request_decode(&q, msg, len) != FKEX_OK)
+        REFUSE(FKEX_RELAY_E_BAD_FRAME, "a malformed JoinRequest");
+    if (memcmp(q.leaf.sig_pk, from, 32) != 0)
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a JoinRequest for another leaf key than the sender's");
+    if (relay_room_member(r, from) >= 0)
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a member cannot join again");
+    leaf_id(j.joiner_id, (const uint8_t *)&q.leaf);
+    old = join_by_id(r, j.joiner_id);
+    if (!old && r->njoins >= RELAY_MAX_JOINS)
+        REFUSE(FKEX_RELAY_E_BUSY, "too many joins are pending in this room");
+    memcpy(j.v, from, 32);
+    j.state = RELAY_JOIN_WAITING;
+    j.sent_at = now;
+    j.request = (uint8_t *)msg;
+    j.request_len = len;
+    long s = first_online(r);
+    out->seq = r->next_seq++;
+    if (s >= 0) {
+        j.has_sponsor = 1;
+        memcpy(j.sponsor, r->members[s].v, 32);
+        if ((*err = addressed(r, j.sponsor, out->seq, msg, len, out)) != FKEX_OK)
+            return 0;
+    }
+    if ((*err = relay_store_join_put(r->store, r->room_id, &j)) != FKEX_OK)
+        return 0;
+    /* In memory: a copy of the request, kept to send it again. */
+    if (!(j.request = malloc(len))) {
+        *err = FKEX_ERR_NO_MEMORY;
+        return 0;
+    }
+    memcpy(j.request, msg, len);
+    if (old) {
+        free(old->request);
+        *old = j;
+    } else {
+        relay_store_join *t = realloc(r->joins, (r->njoins + 1) * sizeof *t);
+        if (!t) {
+            free(j.request);
+            *err = FKEX_ERR_NO_MEMORY;
+            return 0;
+        }
+        r->joins = t;
+        r->joins[r->njoins++] = j;
+    }
+    return 0;
+}
+
+static int challenge(relay_room *r, const uint8_t from[32], const uint8_t *msg, size_t len,
+                     uint64_t now, relay_out *out, fkex_err *err)
+{
+    fkex_rmsg_challenge c;
+    relay_store_join *j;
+    if (fkex_rmsg_challenge_decode(&c, msg, len) != FKEX_OK)
+        REFUSE(FKEX_RELAY_E_BAD_FRAME, "a malformed Challenge");
+    if (!(j = join_by_id(r, c.joiner_id)) || j->state != RELAY_JOIN_WAITING)
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a Challenge for no waiting joiner");
+    if (!j->has_sponsor || memcmp(j->sponsor, from, 32) != 0 || memcmp(c.sponsor_pk, from, 32) != 0)
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a Challenge from a member that is not the named sponsor");
+    out->seq = r->next_seq++;
+    j->state = RELAY_JOIN_CHALLENGED;
+    j->sent_at = now;
+    if ((*err = relay_store_join_put(r->store, r->room_id, j)) == FKEX_OK)
+        *err = addressed(r, j->v, out->seq, msg, len, out);
+    return 0;
+}
+
+static int proof(relay_room *r, const uint8_t from[32], const uint8_t *msg, size_t len,
+                 relay_out *out, fkex_err *err)
+{
+    fkex_rmsg_proof p;
+    relay_store_join *j;
+    if (fkex_rmsg_proof_decode(&p, msg, len) != FKEX_OK)
+        REFUSE(FKEX_RELAY_E_BAD_FRAME, "a malformed Proof");
+    if (!(j = join_by_id(r, p.joiner_id)) || memcmp(j->v, from, 32) != 0 ||
+        j->state != RELAY_JOIN_CHALLENGED)
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a Proof from no challenged joiner");
+    out->seq = r->next_seq++;
+    *err = addressed(r, j->sponsor, out->seq, msg, len, out);
+    return 0;
+}
+
+/* A released Welcome: the next seq, to its joiner, whose join is done. */
+typedef struct {
+    relay_room *r;
+    relay_out *out;
+} release_ctx;
+
+static fkex_err release(void *ctx, const uint8_t to[32], const uint8_t *frame, size_t len)
+{
+    release_ctx *c = ctx;
+    relay_room *r = c->r;
+    fkex_rmsg_welcome w;
+    fkex_err err = addressed(r, to, r->next_seq++, frame, len, c->out);
+    relay_store_join *j;
+    if (err == FKEX_OK && fkex_rmsg_welcome_decode(&w, frame, len) == FKEX_OK &&
+        (j = join_by_id(r, w.joiner_id)) != NULL) {
+        if ((err = relay_store_join_delete(r->store, r->room_id, j->joiner_id)) == FKEX_OK)
+            join_forget(r, j);
+    }
+    return err;
+}
+
+static int welcome(relay_room *r, const uint8_t from[32], const uint8_t *msg, size_t len,
+                   relay_out *out, fkex_err *err)
+{
+    fkex_rmsg_welcome w;
+    relay_store_join *j;
+    int status;
+    if (fkex_rmsg_welcome_decode(&w, msg, len) != FKEX_OK)
+        REFUSE(FKEX_RELAY_E_BAD_FRAME, "a malformed Welcome");
+    if (relay_room_member(r, from) < 0)
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a Welcome from a non-member");
+    if (!(j = join_by_id(r, w.joiner_id)))
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a Welcome for no pending joiner");
+    if ((*err = relay_store_commit_status(r->store, r->room_id, w.commit_hash, &status)) != FKEX_OK)
+        return 0;
+    if (status == 2)
+        REFUSE(FKEX_RELAY_E_STALE, "a Welcome for a commit that lost");
+    if (status == 0) {   /* held: persisted, ordered when its commit wins */
+        out->seq = 0;
+        *err = relay_store_held_put(r->store, r->room_id, w.commit_hash, j->v, msg, len);
+        return 0;
+    }
+    out->seq = r->next_seq;
+    release_ctx c = { r, out };
+    *err = release(&c, j->v, msg, len);
+    return 0;
+}
+
+static int commit(relay_room *r, const uint8_t from[32], const uint8_t *msg, size_t len,
+                  relay_out *out, fkex_err *err)
+{
+    fkex_rmsg_commit c;
+    uint8_t hash[32];
+    int status;
+    if (fkex_rmsg_commit_decode(&c, msg, len) != FKEX_OK)
+        REFUSE(FKEX_RELAY_E_BAD_FRAME, "a malformed commit");
+    crypto_hash_sha256(hash, msg, c.content_len);
+    if ((*err = relay_store_commit_status(r->store, r->room_id, hash, &status)) != FKEX_OK)
+        return 0;
+    if (status == 1)
+        REFUSE(FKEX_RELAY_E_STALE, "this commit was accepted already");
+    if (c.epoch != r->epoch) {
+        /* It lost (or never could win): its Welcomes go too. This is
+         * stored, so the refusal is durable; the caller commits it. */
+        if ((*err = relay_store_commit_put(r->store, r->room_id, hash, c.epoch, 0, 0)) == FKEX_OK)
+            *err = relay_store_held_take(r->store, r->room_id, hash, NULL, NULL);
+        if (*err == FKEX_OK)
+            *err = relay_store_commit(r->store);
+        out->why = "a commit for another epoch: another commit won";
+        return *err == FKEX_OK ? FKEX_RELAY_E_STALE : 0;
+    }
+    uint32_t n = r->nmembers;
+    if (c.committer >= n || memcmp(r->members[c.committer].v, from, 32) != 0)
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a commit from another member than its committer");
+    if (c.nremoves >= n || (uint64_t)n - c.nremoves + c.nadds > FKEX_ROOM_MAX_MEMBERS ||
+        (c.nremoves && load32_be(c.removes + 4 * (c.nremoves - 1)) >= n))
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a commit whose roster does not add up");
+    for (uint32_t a = 0; a < c.nadds; a++) {
+        const uint8_t *v = c.adds + 64 * a;
+        if (relay_room_member(r, v) >= 0)
+            REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a commit that adds a member twice");
+        for (uint32_t b = 0; b < a; b++)
+            if (memcmp(c.adds + 64 * b, v, 32) == 0)
+                REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a commit that adds a member twice");
+    }
+
+    /* It wins. Each member of the old roster gets its view; a commit
+     * without slices and removals is the same for all, stored once. */
+    uint64_t seq = r->next_seq++;
+    out->seq = seq;
+    if (c.nslices == 0 && c.nremoves == 0) {
+        if ((*err = relay_store_log_append(r->store, r->room_id, seq, NULL, msg, len)) != FKEX_OK)
+            return 0;
+        const uint8_t *f = out_frame(out, msg, len);
+        for (uint32_t i = 0; i < n; i++)
+            if ((*err = out_add(out, r->members[i].v, seq, f, len)) != FKEX_OK)
+                return 0;
+    } else {
+        for (uint32_t i = 0; i < n; i++) {
+            uint8_t *view;
+            size_t vlen;
+            if ((*err = fkex_rmsg_commit_view(&view, &vlen, msg, len, r->members[i].v)) != FKEX_OK)
+                return 0;
+            *err = addressed(r, r->members[i].v, seq, view, vlen, out);
+            free(view);
+            if (*err != FKEX_OK)
+                return 0;
+        }
+    }
+    if ((*err = relay_store_commit_put(r->store, r->room_id, hash, c.epoch, 1, seq)) != FKEX_OK)
+        return 0;
+
+    /* The roster moves as the members' does (gke/roster.c). */
+    relay_member *next = malloc(((size_t)n + c.nadds + 1) * sizeof *next);
+    relay_store_member *rows = malloc(((size_t)n + c.nadds + 1) * sizeof *rows);
+    uint32_t m = n;
+    if (!next || !rows) {
+        free(next);
+        free(rows);
+        *err = FKEX_ERR_NO_MEMORY;
+        return 0;
+    }
+    memcpy(next, r->members, (size_t)n * sizeof *next);
+    for (uint32_t k = c.nremoves; k-- > 0;)
+        next[load32_be(c.removes + 4 * k)] = next[--m];
+    for (uint32_t a = 0; a < c.nadds; a++, m++) {
+        memset(&next[m], 0, sizeof next[m]);
+        memcpy(next[m].v, c.adds + 64 * a, 32);
+        next[m].since = seq;
+    }
+    for (uint32_t i = 0; i < m; i++) {
+        memcpy(rows[i].v, next[i].v, 32);
+        rows[i].since = next[i].since;
+    }
+    *err = relay_store_members_put(r->store, r->room_id, rows, m);
+    free(rows);
+    free(r->members);
+    r->members = next;
+    r->nmembers = m;
+    r->epoch++;
+    if (*err != FKEX_OK)
+        return 0;
+    /* Its joiners are added: their Welcomes are due. */
+    for (uint32_t a = 0; a < c.nadds; a++) {
+        uint8_t id[32];
+        relay_store_join *j;
+        leaf_id(id, c.adds + 64 * a);
+        if ((j = join_by_id(r, id)) != NULL) {
+            j->state = RELAY_JOIN_ADDED;
+            if ((*err = relay_store_join_put(r->store, r->room_id, j)) != FKEX_OK)
+                return 0;
+        }
+    }
+    release_ctx rc = { r, out };
+    *err = relay_store_held_take(r->store, r->room_id, hash, release, &rc);
+    return 0;
+}
+
+static int broadcast(relay_room *r, const uint8_t from[32], const uint8_t *msg, size_t len,
+                     relay_out *out, fkex_err *err)
+{
+    if (relay_room_member(r, from) < 0)
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "only members send to the room");
+    out->seq = r->next_seq++;
+    if ((*err = relay_store_log_append(r->store, r->room_id, out->seq, NULL, msg, len)) != FKEX_OK)
+        return 0;
+    const uint8_t *f = out_frame(out, msg, len);
+    for (uint32_t i = 0; i < r->nmembers; i++)
+        if ((*err = out_add(out, r->members[i].v, out->seq, f, len)) != FKEX_OK)
+            return 0;
+    return 0;
+}
+
+/* Ends a step: prunes, stores the room's counters, commits; or, if the
+ * step failed, rolls back and rereads the room. */
+static int finish(relay_room *r, int code, fkex_err err, relay_out *out)
+{
+    if (code == 0 && err == FKEX_OK && r->next_seq > r->keep)
+        err = relay_store_log_prune(r->store, r->room_id, r->next_seq - r->keep);
+    if (code == 0 && err == FKEX_OK)
+        err = relay_store_room_set(r->store, r->room_id, r->epoch, r->next_seq);
+    if (code == 0 && err == FKEX_OK)
+        err = relay_store_commit(r->store);
+    if (code == 0 && err == FKEX_OK)
+        return 0;
+    relay_store_rollback(r->store);
+    if (err != FKEX_OK) {
+        (void)reload(r);
+        relay_out_clear(out);
+        out->why = "the relay could not store the message";
+        return FKEX_RELAY_E_INTERNAL;
+    }
+    relay_out_clear(out);
+    return code;
+}
+
+int relay_room_submit(relay_room *r, const uint8_t from[32], const uint8_t *msg, size_t len,
+                      uint64_t now, relay_out *out)
+{
+    fkex_rmsg_type type;
+    uint8_t room_id[32];
+    fkex_err err = FKEX_OK;
+    int code;
+    const char *why;
+    relay_out_clear(out);
+    if (len > FKEX_RELAY_MESSAGE_MAX || fkex_rmsg_peek(&type, room_id, msg, len) != FKEX_OK)
+        REFUSE(FKEX_RELAY_E_BAD_FRAME, "not a room message");
+    if (type == FKEX_RMSG_DESCRIPTOR)
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a descriptor is not sent to a room");
+    if (memcmp(room_id, r->room_id, 32) != 0)
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a message for another room");
+    if ((err = relay_store_begin(r->store)) != FKEX_OK)
+        REFUSE(FKEX_RELAY_E_INTERNAL, "the relay could not store the message");
+    switch (type) {
+    case FKEX_RMSG_JOIN_REQUEST: code = join_request(r, from, msg, len, now, out, &err); break;
+    case FKEX_RMSG_CHALLENGE:    code = challenge(r, from, msg, len, now, out, &err); break;
+    case FKEX_RMSG_PROOF:        code = proof(r, from, msg, len, out, &err); break;
+    case FKEX_RMSG_WELCOME:      code = welcome(r, from, msg, len, out, &err); break;
+    case FKEX_RMSG_COMMIT:
+        code = commit(r, from, msg, len, out, &err);
+        if (code == FKEX_RELAY_E_STALE && err == FKEX_OK) {   /* stored as lost, committed */
+            why = out->why;
+            relay_out_clear(out);
+            out->why = why;
+            return code;
+        }
+        break;
+    default:                     code = broadcast(r, from, msg, len, out, &err); break;
+    }
+    why = out->why;
+    code = finish(r, code, err, out);
+    if (code && !out->why)
+        out->why = why;
+    return code;
+}
+
+int relay_room_tick(relay_room *r, uint64_t now, relay_out *out)
+{
+    fkex_err err = FKEX_OK;
+    relay_out_clear(out);
+    if (relay_store_begin(r->store) != FKEX_OK)
+        REFUSE(FKEX_RELAY_E_INTERNAL, "the relay could not store the message");
+    for (size_t i = 0; i < r->njoins && err == FKEX_OK;) {
+        relay_store_join *j = &r->joins[i];
+        if (now >= j->sent_at && now - j->sent_at >= RELAY_JOIN_EXPIRY_MS) {
+            if ((err = relay_store_join_delete(r->store, r->room_id, j->joiner_id)) == FKEX_OK)
+                join_forget(r, j);
+            continue;
+        }
+        i++;
+        if (j->state != RELAY_JOIN_WAITING ||
+            (j->has_sponsor && (now < j->sent_at || now - j->sent_at < r->sponsor_timeout_ms)))
+            continue;
+        long s = next_sponsor(r, j);
+        if (s < 0)
+            continue;   /* nobody else online: it keeps waiting where it is */
+        j->has_sponsor = 1;
+        memcpy(j->sponsor, r->members[s].v, 32);
+        j->sent_at = now;
+        if ((err = addressed(r, j->sponsor, r->next_seq++, j->request, j->request_len, out)) ==
+            FKEX_OK)
+            err = relay_store_join_put(r->store, r->room_id, j);
+    }
+    return finish(r, 0, err, out);
+}
+
+typedef struct {
+    relay_out *out;
+    const uint8_t *v;
+} replay_ctx;
+
+static fkex_err replay_one(void *ctx, uint64_t seq, const uint8_t *frame, size_t len)
+{
+    replay_ctx *c = ctx;
+    return out_add(c->out, c->v, seq, out_frame(c->out, frame, len), len);
+}
+
+int relay_room_replay(relay_room *r, const uint8_t v[32], uint64_t after, relay_out *out)
+{
+    uint64_t first;
+    long i = relay_room_member(r, v);
+    replay_ctx c = { out, v };
+    relay_out_clear(out);
+    if (relay_store_log_first(r->store, r->room_id, &first) != FKEX_OK)
+        REFUSE(FKEX_RELAY_E_INTERNAL, "the relay could not read its log");
+    if (first > 1 && after + 1 < first && (i < 0 || r->members[i].since + 1 < first))
+        REFUSE(FKEX_RELAY_E_HISTORY_GONE, "the frames since that seq are no longer kept");
+    if (relay_store_log_replay(r->store, r->room_id, v, after,
+                               i >= 0 ? r->members[i].since : UINT64_MAX, replay_one,
+                               &c) != FKEX_OK) {
+        relay_out_clear(out);
+        REFUSE(FKEX_RELAY_E_INTERNAL, "the relay could not read its log");
+    }
+    return 0;
+}

@@ -1,0 +1,116 @@
+/*
+ * relay/room.h: the relay's routing of one room, as pure functions over a
+ * room struct and the store: no sockets, no clock (times come in as
+ * parameters, in ms), no key that can read the room.
+ *
+ * It routes as gke/ratchet.h says and bench/room.c does in-process:
+ *   JoinRequest  to the sponsor: the first online roster member; if no
+ *                Challenge comes within the sponsor timeout,
+ *                relay_room_tick sends it to the next online member
+ *   Challenge    from the named sponsor only, to the joiner (joiner_id =
+ *                H(V_J || X_J), learnt from its JoinRequest)
+ *   Proof        from the joiner, to the sponsor that challenged it
+ *   Commit       the first one whose epoch is the room's wins; later ones
+ *                are refused (FKEX_RELAY_E_STALE). The winner goes to every
+ *                member of the old roster, each with only its own slice
+ *                (fkex_rmsg_commit_view), and the roster moves as
+ *                gke/roster.c moves it: removals, highest first, filled
+ *                from the end; joiners appended
+ *   Welcome      held until its commit (by content hash) wins, then to its
+ *                joiner; dropped if that commit lost
+ *   JoinAck, Remove, Application  from a member, to every member
+ * Parties are addressed by their leaf signing key V, which the daemon has
+ * authenticated (HELLO/NONCE/AUTH): a member by its roster V, a joiner by
+ * its JoinRequest's V. Beyond that the relay checks only what routing
+ * needs: a commit comes from the roster member it names, adds no V twice
+ * and removes indices that exist.
+ *
+ * Every accepted message is persisted, in one transaction, before
+ * relay_room_submit returns; it gets the room's next seq (a held Welcome
+ * gets one when it is released). A broadcast is stored once; a star commit
+ * once per recipient. A failed transaction is rolled back and the room
+ * reloaded from the store, so memory never runs ahead of the disk.
+ *
+ * Cost: a submit is O(1) SQLite writes, except a commit: O(n) (its slices
+ * and the roster, rewritten whole).
+ */
+#ifndef FKEX_RELAY_ROOM_H
+#define FKEX_RELAY_ROOM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "fkex/error.h"
+#include "relay/store.h"
+
+#define RELAY_SPONSOR_TIMEOUT_MS 10000u
+#define RELAY_JOIN_EXPIRY_MS (10u * 60u * 1000u)   /* a join stuck in any state is forgotten */
+#define RELAY_MAX_JOINS 256                         /* pending joins per room */
+#define RELAY_LOG_KEEP 100000u                      /* log rows (seqs) kept per room */
+
+typedef struct {
+    uint8_t v[32];
+    uint64_t since;         /* broadcasts after this seq are its */
+    int online;
+} relay_member;
+
+typedef struct {
+    relay_store *store;
+    uint8_t room_id[32];
+    uint64_t epoch;
+    uint64_t next_seq;
+    relay_member *members;  /* the roster, in order */
+    uint32_t nmembers;
+    relay_store_join *joins;
+    size_t njoins;
+    uint64_t sponsor_timeout_ms;
+    uint64_t keep;          /* seqs of log kept */
+} relay_room;
+
+/* One frame for one party. bytes point into the relay_out. */
+typedef struct {
+    uint8_t to[32];
+    uint64_t seq;
+    const uint8_t *bytes;
+    size_t len;
+} relay_delivery;
+
+typedef struct {
+    relay_delivery *d;
+    size_t n, cap;
+    uint8_t **frames;
+    size_t nframes, framecap;
+    uint64_t seq;           /* the accepted message's seq; 0 for a held Welcome */
+    const char *why;        /* for a refusal: a short sentence */
+} relay_out;
+
+void relay_out_init(relay_out *out);
+void relay_out_clear(relay_out *out);
+
+/* Creates a room from the admin-signed descriptor and the admin's
+ * signature naming its founder (fkex_relay_create_sign). Errors: decoding,
+ * FKEX_ERR_AUTHENTICATION, FKEX_ERR_REPLAY (exists), FKEX_ERR_IO. */
+fkex_err relay_room_create(relay_room **r, relay_store *s, const uint8_t *desc, size_t len,
+                           const uint8_t founder[32], const uint8_t sig[64]) FKEX_WUR;
+/* Resumes a room from the store (everyone offline). FKEX_ERR_WRONG_ROOM if
+ * there is none. */
+fkex_err relay_room_load(relay_room **r, relay_store *s, const uint8_t room_id[32]) FKEX_WUR;
+void relay_room_free(relay_room *r);
+
+/* Returns 0 when accepted (out->seq, out->d), or the FKEX_RELAY_E_* code of
+ * the refusal (out->why; nothing stored, nothing delivered). */
+int relay_room_submit(relay_room *r, const uint8_t from[32], const uint8_t *msg, size_t len,
+                      uint64_t now, relay_out *out) FKEX_WUR;
+/* Sponsor timeouts: a JoinRequest that waited timeout ms without a
+ * Challenge (or had nobody online) goes to the next online member; joins
+ * stuck for RELAY_JOIN_EXPIRY_MS are forgotten. Returns 0 or a code. */
+int relay_room_tick(relay_room *r, uint64_t now, relay_out *out) FKEX_WUR;
+/* What v missed: its frames with seq > after. FKEX_RELAY_E_HISTORY_GONE if
+ * some were pruned. */
+int relay_room_replay(relay_room *r, const uint8_t v[32], uint64_t after, relay_out *out) FKEX_WUR;
+
+/* A member's connection came or went (sponsors are named among online ones). */
+void relay_room_set_online(relay_room *r, const uint8_t v[32], int online);
+/* Its roster index, or -1. */
+long relay_room_member(const relay_room *r, const uint8_t v[32]);
+
+#endif
