@@ -1,0 +1,248 @@
+/*
+ * kms/kms.h: the key authority (`fkex kms`) and enrolment (`fkex enroll`).
+ *
+ * Everything here but serve.c is a function over bytes, so it is tested
+ * without sockets (tests/test_kms.c):
+ *   token.c  the one-time enrolment token: codec, address check, the pin
+ *   seal.c   a secret sealed with a passphrase (Argon2id, XChaCha20-Poly1305)
+ *   store.c  the SQLite database: tokens (hashed), the audit table, settings
+ *   enrol.c  the enrolment protocol's messages, client and server side
+ *   kms.c    the authority: its sealed secrets, and the answer to a request
+ *   serve.c  the daemon: a libuv loop around fkex_kms_answer
+ * docs/FORMATS.md ("Enrolment") has the layouts; docs/ARCHITECTURE.md why.
+ *
+ * Ownership: buffers returned through uint8_t ** are malloc'd (free them
+ * with fkex_abe_bytes_free, which wipes), except where a comment says
+ * sodium_malloc. Opaque objects have their own _free.
+ */
+#ifndef FKEX_KMS_H
+#define FKEX_KMS_H
+
+#include "inner.h"
+
+/* ---- tokens (token.c) ------------------------------------------------------
+ * Text: "fkex1-" base64url (no padding) of
+ *   version (1) | u8 n | address (n bytes, "host:port") | pin (32) |
+ *   id (16) | secret (32) | expires_at (u64, unix seconds) | check (8)
+ * where check = SHA-256("fkex v1 token\0" || everything before it)[0..8].
+ * The check catches typos and truncation; the secret is what authenticates
+ * (the authority keeps only its hash), and the pin what authenticates the
+ * authority. */
+#define FKEX_TOKEN_PREFIX "fkex1-"
+#define FKEX_TOKEN_ID_BYTES 16
+#define FKEX_TOKEN_SECRET_BYTES 32
+#define FKEX_ADDR_MAX 255
+#define FKEX_TOKEN_TEXT_MAX 512     /* more than any valid token */
+
+typedef struct {
+    char addr[FKEX_ADDR_MAX + 1];                /* where the authority listens */
+    uint8_t pin[32];                             /* fkex_enrol_pin of its key */
+    uint8_t id[FKEX_TOKEN_ID_BYTES];
+    uint8_t secret[FKEX_TOKEN_SECRET_BYTES];
+    uint64_t expires_at;                         /* unix seconds */
+} fkex_token;
+
+/* out gets NUL-terminated text; FKEX_ERR_ARGUMENT if the address is not
+ * valid (fkex_addr_check) or cap is too small. */
+fkex_err fkex_token_encode(char *out, size_t cap, const fkex_token *t) FKEX_WUR;
+/* Strict: prefix, canonical base64url, version, address, check, no
+ * trailing bytes. Leading and trailing white space is ignored. Errors:
+ * FKEX_ERR_BAD_ENCODING, FKEX_ERR_TRUNCATED, FKEX_ERR_UNSUPPORTED
+ * (another version); *t is zero then. */
+fkex_err fkex_token_decode(fkex_token *t, const char *text, size_t len) FKEX_WUR;
+void fkex_token_wipe(fkex_token *t);
+/* 0 if addr is "host:port": host a name, IPv4 address or [IPv6], port
+ * 1..65535 without leading zeros; else -1. allow_port0 accepts port 0 (a
+ * listening address: "pick a free port"). */
+int fkex_addr_check(const char *addr, int allow_port0) FKEX_WUR;
+/* The pin of an enrolment key: SHA-256("fkex v1 enrolment key\0" || pk). */
+void fkex_enrol_pin(uint8_t pin[32], const uint8_t pk[32]);
+/* The token id as 32 lower-case hex digits (and a NUL). */
+void fkex_token_id_hex(char out[2 * FKEX_TOKEN_ID_BYTES + 1], const uint8_t id[FKEX_TOKEN_ID_BYTES]);
+
+/* ---- a secret sealed with a passphrase (seal.c) ----------------------------
+ *   "FKEXSEAL" | version (1) | kdf (1 = Argon2id v1.3) | opslimit (u32) |
+ *   memlimit (u64, bytes) | salt (16) | nonce (24) | u32 n | ciphertext (n)
+ * ciphertext = XChaCha20-Poly1305(key, nonce, aad = every byte before it),
+ * key = Argon2id(passphrase, salt, opslimit, memlimit). Sealing uses
+ * libsodium's INTERACTIVE limits (2 passes, 64 MiB: about 0.1 s). Opening
+ * accepts limits between the MIN and the SENSITIVE ones only, so a file
+ * cannot make the loader spend unbounded memory. */
+#define FKEX_SEALED_MAX (8u << 20)
+fkex_err fkex_sealed_encode(uint8_t **out, size_t *len, const uint8_t *pt, size_t ptlen,
+                            const char *pass, size_t passlen, fkex_rng *rng) FKEX_WUR;
+/* *pt is sodium_malloc'd (free with sodium_free); written only if the tag
+ * verifies. Errors: FKEX_ERR_AUTHENTICATION (wrong passphrase or changed
+ * bytes), FKEX_ERR_BAD_ENCODING, FKEX_ERR_TRUNCATED, FKEX_ERR_UNSUPPORTED,
+ * FKEX_ERR_NO_MEMORY. */
+fkex_err fkex_sealed_decode(uint8_t **pt, size_t *ptlen, const uint8_t *in, size_t len,
+                            const char *pass, size_t passlen) FKEX_WUR;
+
+/* ---- what an enrolment can come to ------------------------------------------ */
+typedef enum {
+    FKEX_ENROL_ISSUED = 0,     /* the key is in the reply */
+    FKEX_ENROL_UNKNOWN = 1,    /* no such token, or the wrong secret */
+    FKEX_ENROL_USED = 2,       /* the token was used already */
+    FKEX_ENROL_EXPIRED = 3,    /* the token expired */
+    FKEX_ENROL_MALFORMED = 4,  /* the request did not open (wrong key, bad bytes) */
+    FKEX_ENROL_FAILED = 5      /* the authority failed (database, keygen) */
+} fkex_enrol_status;
+
+const char *fkex_enrol_status_text(fkex_enrol_status st);   /* "token already used" ... */
+
+/* ---- the database (store.c) ------------------------------------------------
+ * One SQLite file in WAL mode, busy timeout 10 s:
+ *   tokens(id TEXT PRIMARY KEY, secret_hash BLOB, attrs TEXT, key_expires
+ *          TEXT, expires_at INTEGER, created_at INTEGER, used_at INTEGER)
+ *   audit(token_id TEXT, attrs TEXT, issued_at INTEGER)  -- no identity, no IP
+ *   settings(name TEXT PRIMARY KEY, value BLOB)
+ * Several processes may share it (kms token while kms serve runs). */
+typedef struct fkex_kms_store fkex_kms_store;
+
+/* Opens (creating the tables if missing) the database at path, which must
+ * exist unless create is set; create makes it O_EXCL with mode 0600. */
+fkex_err fkex_store_open(fkex_kms_store **s, const char *path, int create, char err[128]) FKEX_WUR;
+void fkex_store_close(fkex_kms_store *s);
+fkex_err fkex_store_setting_set(fkex_kms_store *s, const char *name, const uint8_t *v,
+                                size_t len) FKEX_WUR;
+/* FKEX_ERR_ARGUMENT if there is no such setting or it is longer than cap. */
+fkex_err fkex_store_setting_get(fkex_kms_store *s, const char *name, uint8_t *v, size_t cap,
+                                size_t *len) FKEX_WUR;
+/* Records a token: its id and SHA-256(secret), never the secret. attrs is
+ * the space-separated list the key will carry; key_expires ("2026-12") is
+ * for people and may be NULL. */
+fkex_err fkex_store_token_add(fkex_kms_store *s, const fkex_token *t, const char *attrs,
+                              const char *key_expires, uint64_t created_at) FKEX_WUR;
+/* Looks a token up: the secret's hash is compared in constant time, and
+ * only a holder of the secret learns whether it was used or expired.
+ * *attrs (malloc'd) is set only for FKEX_ENROL_ISSUED ("may be issued"). */
+fkex_err fkex_store_token_check(fkex_kms_store *s, fkex_enrol_status *st, char **attrs,
+                                const uint8_t id[FKEX_TOKEN_ID_BYTES],
+                                const uint8_t secret[FKEX_TOKEN_SECRET_BYTES],
+                                uint64_t now) FKEX_WUR;
+/* Uses the token up and writes the audit row, in one transaction:
+ * UPDATE tokens SET used_at = now WHERE id = ? AND used_at IS NULL AND
+ * expires_at > now; *won is 1 iff that changed one row (then the audit row
+ * is written). Of two racing uses, exactly one wins. */
+fkex_err fkex_store_token_use(fkex_kms_store *s, int *won, const uint8_t id[FKEX_TOKEN_ID_BYTES],
+                              const char *attrs, uint64_t now) FKEX_WUR;
+
+/* ---- the enrolment protocol (enrol.c) ----------------------------------------
+ * Every frame starts "FKEN" | version (1) | type:
+ *   1 HELLO    client -> authority: nothing more
+ *   2 KEY      authority -> client: the enrolment public key (32)
+ *   3 REQUEST  client -> authority: enc (32) | HPKE ciphertext of
+ *              id (16) | secret (32) | reply public key (32)
+ *   4 REPLY    authority -> client: enc (32) | HPKE ciphertext of
+ *              status (1) | the user key (the rest; empty unless issued)
+ *   5 REFUSED  authority -> client: status (1), unauthenticated, for
+ *              requests the authority could not open
+ * REQUEST: HPKE base mode to the pinned enrolment key, info "fkex v1 enrol
+ * request", aad the 6-byte frame header. REPLY: to the client's fresh reply
+ * key, info "fkex v1 enrol reply" || b, where b = Export(request context,
+ * "fkex v1 enrol binding", 32): only the holder of the enrolment key can
+ * compute b, so the reply is bound to this request and to the authority. */
+#define FKEX_ENROL_HEADER 6
+#define FKEX_ENROL_REQUEST_BYTES (FKEX_ENROL_HEADER + 32 + 80 + FKEX_HPKE_NT)
+#define FKEX_ENROL_REPLY_MAX (FKEX_ENROL_HEADER + 32 + 1 + FKEX_HEADER_BYTES + FKEX_BODY_MAX + FKEX_HPKE_NT)
+
+typedef enum {
+    FKEX_ENROL_HELLO = 1, FKEX_ENROL_KEY = 2, FKEX_ENROL_REQUEST = 3,
+    FKEX_ENROL_REPLY = 4, FKEX_ENROL_REFUSED = 5
+} fkex_enrol_type;
+
+/* Client side. */
+typedef struct {
+    uint8_t reply_sk[32];
+    uint8_t binding[32];
+    int ready;
+} fkex_enrol_client;
+
+void fkex_enrol_hello(uint8_t out[FKEX_ENROL_HEADER]);
+/* Reads a KEY frame. */
+fkex_err fkex_enrol_key_decode(uint8_t pk[32], const uint8_t *in, size_t len) FKEX_WUR;
+/* A REQUEST for token t, sealed to pk, which must match t's pin (else
+ * FKEX_ERR_WRONG_AUTHORITY, nothing is sealed). c keeps what the reply
+ * needs. out holds FKEX_ENROL_REQUEST_BYTES. */
+fkex_err fkex_enrol_request_seal(uint8_t out[FKEX_ENROL_REQUEST_BYTES], fkex_enrol_client *c,
+                                 const uint8_t pk[32], const fkex_token *t,
+                                 fkex_rng *rng) FKEX_WUR;
+/* Reads a REPLY (or REFUSED) frame. *key (malloc'd) is set only when *st
+ * is FKEX_ENROL_ISSUED. A REFUSED frame gives FKEX_OK with *st from it;
+ * a REPLY that does not open is FKEX_ERR_AUTHENTICATION. */
+fkex_err fkex_enrol_reply_open(fkex_enrol_status *st, uint8_t **key, size_t *keylen,
+                               fkex_enrol_client *c, const uint8_t *in, size_t len) FKEX_WUR;
+void fkex_enrol_client_wipe(fkex_enrol_client *c);
+
+/* Authority side. */
+typedef struct {
+    fkex_enrol_type type;                       /* HELLO or REQUEST */
+    uint8_t id[FKEX_TOKEN_ID_BYTES];
+    uint8_t secret[FKEX_TOKEN_SECRET_BYTES];
+    uint8_t reply_pk[32];
+    uint8_t binding[32];
+} fkex_enrol_req;
+
+/* Reads a HELLO or opens a REQUEST with the enrolment key pair. Errors:
+ * FKEX_ERR_BAD_ENCODING, FKEX_ERR_TRUNCATED, FKEX_ERR_UNSUPPORTED,
+ * FKEX_ERR_AUTHENTICATION (sealed to another key, or changed). */
+fkex_err fkex_enrol_request_open(fkex_enrol_req *r, const uint8_t *in, size_t len,
+                                 const uint8_t sk[32], const uint8_t pk[32]) FKEX_WUR;
+void fkex_enrol_key_encode(uint8_t out[FKEX_ENROL_HEADER + 32], const uint8_t pk[32]);
+fkex_err fkex_enrol_reply_seal(uint8_t **out, size_t *len, const fkex_enrol_req *r,
+                               fkex_enrol_status st, const uint8_t *key, size_t keylen,
+                               fkex_rng *rng) FKEX_WUR;
+void fkex_enrol_refusal(uint8_t out[FKEX_ENROL_HEADER + 1], fkex_enrol_status st);
+void fkex_enrol_req_wipe(fkex_enrol_req *r);
+
+/* ---- the authority (kms.c) --------------------------------------------------
+ * Its secrets, the enrolment HPKE private key and the master key's
+ * encoding, live in one sodium_malloc'd region kept PROT_NONE except while
+ * an enrolment uses them. The sealed plaintext is
+ *   version (1) | enrolment private key (32) | u32 n | master key (n). */
+typedef struct fkex_kms fkex_kms;
+
+/* A new authority: its sealed secrets (for DIR/kms.sealed), public
+ * parameters (DIR/mpk.fkex) and enrolment public key. */
+fkex_err fkex_kms_create(uint8_t **sealed, size_t *sealedlen, uint8_t **mpk, size_t *mpklen,
+                         uint8_t enrol_pk[32], const char *pass, size_t passlen,
+                         fkex_rng *rng) FKEX_WUR;
+/* Opens sealed secrets (FKEX_ERR_AUTHENTICATION: wrong passphrase or
+ * changed file). Checks that the master key decodes. */
+fkex_err fkex_kms_open(fkex_kms **k, const uint8_t *sealed, size_t len, const char *pass,
+                       size_t passlen) FKEX_WUR;
+void fkex_kms_enrol_pk(uint8_t pk[32], const fkex_kms *k);
+/* Wipes and frees. */
+void fkex_kms_free(fkex_kms *k);
+
+/* What one request came to, for the log: never a secret. */
+typedef struct {
+    fkex_enrol_type type;                       /* HELLO or REQUEST; 0 if unreadable */
+    fkex_enrol_status status;
+    char token_id[2 * FKEX_TOKEN_ID_BYTES + 1]; /* "" unless the request opened */
+} fkex_kms_report;
+
+/* Answers one frame: a KEY for a HELLO; for a REQUEST, checks the token,
+ * issues the key, uses the token up (with its audit row) and seals the
+ * reply; a REFUSED frame for what does not open. Always gives a reply
+ * unless memory runs out. Cost: one HPKE open and seal, and for an issued
+ * key one master-key decode and one keygen (milliseconds). */
+fkex_err fkex_kms_answer(uint8_t **reply, size_t *replylen, fkex_kms_report *rep, fkex_kms *k,
+                         fkex_kms_store *st, const uint8_t *req, size_t reqlen, uint64_t now,
+                         fkex_rng *rng) FKEX_WUR;
+
+/* ---- the daemon (serve.c) ----------------------------------------------------
+ * Runs until SIGTERM or SIGINT: listens on addr, answers each frame with
+ * fkex_kms_answer, then stops the server, and returns FKEX_OK. Does not
+ * fork. on_ready gets the bound address ("127.0.0.1:PORT") once
+ * listening; log (may be NULL) gets one line per answered request. */
+typedef struct {
+    void (*on_ready)(void *ctx, const char *addr);
+    void (*log)(void *ctx, const char *line);
+    void *ctx;
+} fkex_kms_hooks;
+
+fkex_err fkex_kms_serve(fkex_kms *k, fkex_kms_store *st, const char *addr,
+                        const fkex_kms_hooks *hooks, char err[128]) FKEX_WUR;
+
+#endif
