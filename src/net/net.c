@@ -1,0 +1,619 @@
+/*
+ * net/net.c: connections, servers and the one-shot request over libuv TCP.
+ *
+ * A connection owns one uv_tcp_t (and, once it has been paused in the middle
+ * of a read, one uv_idle_t that hands the held bytes over after resume). It is
+ * freed when the last of its handles has closed, right after its close
+ * callback: that is what makes fkex_conn_close safe from inside callbacks.
+ *
+ * Sends first try the socket directly (uv_try_write); only what the kernel
+ * did not take is copied into a write request. The sum of those copies is
+ * the queue that max_queued bounds.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include "inner.h"
+#include "net/net.h"
+
+#define READ_CHUNK (64 * 1024)
+
+struct fkex_server {
+    uv_tcp_t tcp;
+    uv_loop_t *loop;
+    fkex_net_limits lim;
+    void (*on_accept)(fkex_server *s, fkex_conn *c);
+    void *data;
+    fkex_conn *conns;            /* live (not closing) connections */
+    uint16_t port;
+    int stopping;
+};
+
+struct fkex_conn {
+    uv_tcp_t tcp;
+    uv_idle_t idle;              /* delivers held bytes after resume */
+    uv_connect_t connect_req;
+    fkex_server *server;
+    fkex_conn *prev, *next;      /* in server->conns */
+    fkex_net_limits lim;
+    fkex_frame_parser parser;
+    fkex_frame_cb on_frame;
+    fkex_close_cb on_close;
+    void *data;
+    void (*on_connected)(fkex_conn *c, int status);
+    uint8_t *held;               /* read but not delivered: paused mid-read */
+    size_t nheld;
+    size_t queued;               /* bytes in write requests not yet completed */
+    int connected, reading, paused, closing, idle_init;
+    int open_handles;
+    char peer[64];
+    char why[96];
+};
+
+typedef struct {
+    uv_write_t req;
+    fkex_conn *c;
+    size_t len;
+    uint8_t bytes[];
+} write_req;
+
+static void set_err(char err[128], const char *fmt, const char *a, const char *b)
+{
+    if (err)
+        snprintf(err, 128, fmt, a, b);
+}
+
+static fkex_net_limits limits_or_default(const fkex_net_limits *lim)
+{
+    fkex_net_limits d = { FKEX_NET_DEFAULT_MAX_FRAME, FKEX_NET_DEFAULT_MAX_QUEUED };
+    return lim ? *lim : d;
+}
+
+/* "HOST:PORT" with HOST an IPv4 address or [IPv6]; port 0 only if allowed. */
+static fkex_err parse_addr(struct sockaddr_storage *ss, const char *addr, int port0_ok, char err[128])
+{
+    char host[64];
+    const char *colon, *h = addr;
+    size_t hlen;
+    if (!addr)
+        addr = "";
+    if (addr[0] == '[') {
+        const char *close = strchr(addr, ']');
+        if (!close || close[1] != ':')
+            goto bad;
+        h = addr + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(addr, ':');
+        if (!colon)
+            goto bad;
+        hlen = (size_t)(colon - addr);
+    }
+    if (hlen == 0 || hlen >= sizeof host)
+        goto bad;
+    memcpy(host, h, hlen);
+    host[hlen] = 0;
+    unsigned long port = 0;
+    const char *p = colon + 1;
+    if (!*p || strlen(p) > 5)
+        goto bad;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9')
+            goto bad;
+        port = port * 10 + (unsigned long)(*p - '0');
+    }
+    if (port > 65535 || (port == 0 && !port0_ok))
+        goto bad;
+    memset(ss, 0, sizeof *ss);
+    if (addr[0] == '[') {
+        if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss) != 0)
+            goto bad;
+    } else if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss) != 0) {
+        goto bad;
+    }
+    return FKEX_OK;
+bad:
+    set_err(err, "bad address \"%.40s\": want HOST:PORT, HOST an IPv4 address or [IPv6]%s", addr, "");
+    return FKEX_ERR_ARGUMENT;
+}
+
+/* "127.0.0.1:53122" or "[::1]:53122". */
+static void format_addr(char *out, size_t cap, const struct sockaddr_storage *ss)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        uv_ip4_name(a, ip, sizeof ip);
+        snprintf(out, cap, "%s:%u", ip, (unsigned)ntohs(a->sin_port));
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        uv_ip6_name(a, ip, sizeof ip);
+        snprintf(out, cap, "[%s]:%u", ip, (unsigned)ntohs(a->sin6_port));
+    } else {
+        snprintf(out, cap, "?");
+    }
+}
+
+static void set_peer(fkex_conn *c)
+{
+    struct sockaddr_storage ss;
+    int n = sizeof ss;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &n) == 0)
+        format_addr(c->peer, sizeof c->peer, &ss);
+}
+
+/* ---- connections -------------------------------------------------------- */
+
+static fkex_conn *conn_new(uv_loop_t *loop, const fkex_net_limits *lim)
+{
+    fkex_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    if (uv_tcp_init(loop, &c->tcp) != 0) {
+        free(c);
+        return NULL;
+    }
+    c->tcp.data = c;
+    c->open_handles = 1;
+    c->lim = *lim;
+    fkex_frame_parser_init(&c->parser, lim->max_frame);
+    snprintf(c->peer, sizeof c->peer, "?");
+    return c;
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+    fkex_conn *c = h->data;
+    if (--c->open_handles > 0)
+        return;
+    if (c->on_close)
+        c->on_close(c, c->why);
+    fkex_frame_parser_free(&c->parser);
+    free(c->held);
+    free(c);
+}
+
+static void unlink_conn(fkex_conn *c)
+{
+    if (!c->server)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->server->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->server = NULL;
+    c->prev = c->next = NULL;
+}
+
+void fkex_conn_close(fkex_conn *c, const char *why)
+{
+    if (!c || c->closing)
+        return;
+    c->closing = 1;
+    snprintf(c->why, sizeof c->why, "%s", why ? why : "closed");
+    unlink_conn(c);
+    if (c->idle_init) {
+        c->open_handles++;
+        uv_close((uv_handle_t *)&c->idle, handle_closed);
+    }
+    /* Pending writes complete with UV_ECANCELED before handle_closed runs. */
+    uv_close((uv_handle_t *)&c->tcp, handle_closed);
+}
+
+void fkex_conn_set(fkex_conn *c, fkex_frame_cb on_frame, fkex_close_cb on_close, void *data)
+{
+    c->on_frame = on_frame;
+    c->on_close = on_close;
+    c->data = data;
+}
+
+void *fkex_conn_data(const fkex_conn *c) { return c->data; }
+const char *fkex_conn_peer(const fkex_conn *c) { return c->peer; }
+fkex_server *fkex_conn_server(const fkex_conn *c) { return c->server; }
+size_t fkex_conn_queued(const fkex_conn *c) { return c->queued; }
+
+static void write_done(uv_write_t *req, int status)
+{
+    write_req *w = (write_req *)req;
+    fkex_conn *c = w->c;
+    c->queued -= w->len;
+    free(w);
+    if (status < 0 && status != UV_ECANCELED)
+        fkex_conn_close(c, uv_strerror(status));
+}
+
+int fkex_conn_send(fkex_conn *c, const uint8_t *frame, size_t len)
+{
+    uint8_t hdr[4];
+    size_t total, done = 0;
+    if (c->closing)
+        return -1;
+    if (len > UINT32_MAX) {
+        fkex_conn_close(c, "frame too large");
+        return -1;
+    }
+    store32_be(hdr, (uint32_t)len);
+    total = 4 + len;
+    if (c->connected) {
+        uv_buf_t bufs[2] = { uv_buf_init((char *)hdr, 4), uv_buf_init((char *)(uintptr_t)frame, (unsigned)len) };
+        int r = len > UINT_MAX ? UV_EAGAIN : uv_try_write((uv_stream_t *)&c->tcp, bufs, 2);
+        if (r >= 0)
+            done = (size_t)r;
+        else if (r != UV_EAGAIN) {
+            fkex_conn_close(c, uv_strerror(r));
+            return -1;
+        }
+        if (done == total)
+            return 0;
+    }
+    size_t rest = total - done;
+    if (rest > c->lim.max_queued || c->queued > c->lim.max_queued - rest) {
+        fkex_conn_close(c, "slow reader");
+        return -1;
+    }
+    write_req *w = malloc(sizeof *w + rest);
+    if (!w) {
+        fkex_conn_close(c, "out of memory");
+        return -1;
+    }
+    w->c = c;
+    w->len = rest;
+    if (done < 4) {
+        memcpy(w->bytes, hdr + done, 4 - done);
+        if (len)
+            memcpy(w->bytes + 4 - done, frame, len);
+    } else {
+        memcpy(w->bytes, frame + (done - 4), rest);
+    }
+    uv_buf_t buf = uv_buf_init((char *)w->bytes, (unsigned)rest);
+    int r = rest > UINT_MAX ? UV_E2BIG : uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, write_done);
+    if (r != 0) {
+        free(w);
+        fkex_conn_close(c, uv_strerror(r));
+        return -1;
+    }
+    c->queued += rest;
+    return 0;
+}
+
+/* Parser sink: one frame to the user; stop once the user closed or paused. */
+static int deliver_frame(void *ctx, const uint8_t *frame, size_t len)
+{
+    fkex_conn *c = ctx;
+    if (c->on_frame)
+        c->on_frame(c, frame, len);
+    return c->closing || c->paused;
+}
+
+/* Feeds bytes to the parser; what a pause left unparsed is held for resume. */
+static void deliver(fkex_conn *c, const uint8_t *p, size_t n)
+{
+    size_t used = 0;
+    fkex_err e = fkex_frame_parser_feed(&c->parser, p, n, &used, deliver_frame, c);
+    if (e != FKEX_OK) {
+        fkex_conn_close(c, e == FKEX_ERR_BAD_ENCODING ? "frame too large" : "out of memory");
+        return;
+    }
+    if (used == n || c->closing)
+        return;
+    uint8_t *h = realloc(c->held, c->nheld + (n - used));
+    if (!h) {
+        fkex_conn_close(c, "out of memory");
+        return;
+    }
+    memcpy(h + c->nheld, p + used, n - used);
+    c->held = h;
+    c->nheld += n - used;
+}
+
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    (void)h;
+    (void)hint;
+    char *p = malloc(READ_CHUNK);
+    *buf = uv_buf_init(p, p ? READ_CHUNK : 0);
+}
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    fkex_conn *c = s->data;
+    if (nread > 0 && !c->closing)
+        deliver(c, (const uint8_t *)buf->base, (size_t)nread);
+    else if (nread == UV_EOF)
+        fkex_conn_close(c, fkex_frame_parser_partial(&c->parser) ? "truncated frame" : "connection closed by peer");
+    else if (nread == UV_ENOBUFS)
+        fkex_conn_close(c, "out of memory");
+    else if (nread < 0)
+        fkex_conn_close(c, uv_strerror((int)nread));
+    free(buf->base);
+}
+
+static void start_reading(fkex_conn *c)
+{
+    if (c->closing || c->paused || c->reading || !c->connected || c->nheld)
+        return;
+    int r = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+    if (r != 0)
+        fkex_conn_close(c, uv_strerror(r));
+    else
+        c->reading = 1;
+}
+
+void fkex_conn_pause(fkex_conn *c)
+{
+    if (c->closing || c->paused)
+        return;
+    c->paused = 1;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+    if (c->idle_init)
+        uv_idle_stop(&c->idle);
+}
+
+/* After resume: the held bytes first, then the socket again. */
+static void idle_cb(uv_idle_t *i)
+{
+    fkex_conn *c = i->data;
+    uint8_t *p = c->held;
+    size_t n = c->nheld;
+    uv_idle_stop(i);
+    c->held = NULL;
+    c->nheld = 0;
+    if (n)
+        deliver(c, p, n);
+    free(p);
+    start_reading(c);
+}
+
+void fkex_conn_resume(fkex_conn *c)
+{
+    if (c->closing || !c->paused)
+        return;
+    c->paused = 0;
+    if (!c->nheld) {
+        start_reading(c);
+        return;
+    }
+    if (!c->idle_init) {
+        if (uv_idle_init(c->tcp.loop, &c->idle) != 0) {
+            fkex_conn_close(c, "out of memory");
+            return;
+        }
+        c->idle.data = c;
+        c->idle_init = 1;
+    }
+    uv_idle_start(&c->idle, idle_cb);
+}
+
+static void connected_cb(uv_connect_t *req, int status)
+{
+    fkex_conn *c = req->data;
+    if (c->closing)
+        return;
+    if (status == 0) {
+        c->connected = 1;
+        uv_tcp_nodelay(&c->tcp, 1);
+        set_peer(c);
+    }
+    if (c->on_connected)
+        c->on_connected(c, status);
+    if (status < 0)
+        fkex_conn_close(c, uv_strerror(status));
+    else
+        start_reading(c);
+}
+
+fkex_err fkex_conn_connect(fkex_conn **out, uv_loop_t *loop, const char *addr, const fkex_net_limits *lim,
+                           void (*on_connected)(fkex_conn *c, int status), char err[128])
+{
+    struct sockaddr_storage ss;
+    fkex_net_limits l = limits_or_default(lim);
+    fkex_err e;
+    *out = NULL;
+    if ((e = parse_addr(&ss, addr, 0, err)) != FKEX_OK)
+        return e;
+    fkex_conn *c = conn_new(loop, &l);
+    if (!c) {
+        set_err(err, "out of memory%s%s", "", "");
+        return FKEX_ERR_NO_MEMORY;
+    }
+    format_addr(c->peer, sizeof c->peer, &ss);
+    c->on_connected = on_connected;
+    c->connect_req.data = c;
+    uv_tcp_nodelay(&c->tcp, 1);
+    int r = uv_tcp_connect(&c->connect_req, &c->tcp, (const struct sockaddr *)&ss, connected_cb);
+    if (r != 0) {
+        set_err(err, "%s: %s", c->peer, uv_strerror(r));
+        fkex_conn_close(c, uv_strerror(r));
+        return FKEX_ERR_IO;
+    }
+    *out = c;
+    return FKEX_OK;
+}
+
+/* ---- servers ------------------------------------------------------------ */
+
+static void accepted_cb(uv_stream_t *ls, int status)
+{
+    fkex_server *s = ls->data;
+    if (status < 0 || s->stopping)
+        return;
+    fkex_conn *c = conn_new(s->loop, &s->lim);
+    if (!c)
+        return;
+    if (uv_accept(ls, (uv_stream_t *)&c->tcp) != 0) {
+        fkex_conn_close(c, "accept failed");
+        return;
+    }
+    c->connected = 1;
+    uv_tcp_nodelay(&c->tcp, 1);
+    set_peer(c);
+    c->server = s;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    if (s->on_accept)
+        s->on_accept(s, c);
+    start_reading(c);
+}
+
+static void server_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+fkex_err fkex_server_start(fkex_server **out, uv_loop_t *loop, const char *addr, const fkex_net_limits *lim,
+                           void (*on_accept)(fkex_server *s, fkex_conn *c), void *data, char err[128])
+{
+    struct sockaddr_storage ss;
+    fkex_err e;
+    *out = NULL;
+    if ((e = parse_addr(&ss, addr, 1, err)) != FKEX_OK)
+        return e;
+    fkex_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        set_err(err, "out of memory%s%s", "", "");
+        return FKEX_ERR_NO_MEMORY;
+    }
+    s->loop = loop;
+    s->lim = limits_or_default(lim);
+    s->on_accept = on_accept;
+    s->data = data;
+    if (uv_tcp_init(loop, &s->tcp) != 0) {
+        free(s);
+        set_err(err, "out of memory%s%s", "", "");
+        return FKEX_ERR_NO_MEMORY;
+    }
+    s->tcp.data = s;
+    int r = uv_tcp_bind(&s->tcp, (const struct sockaddr *)&ss, 0);
+    if (r == 0)
+        r = uv_listen((uv_stream_t *)&s->tcp, 128, accepted_cb);
+    struct sockaddr_storage bound;
+    int n = sizeof bound;
+    if (r == 0)
+        r = uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&bound, &n);
+    if (r != 0) {
+        set_err(err, "%.60s: %s", addr, uv_strerror(r));
+        s->stopping = 1;
+        uv_close((uv_handle_t *)&s->tcp, server_closed);
+        return FKEX_ERR_IO;
+    }
+    s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                : ((struct sockaddr_in *)&bound)->sin_port);
+    *out = s;
+    return FKEX_OK;
+}
+
+uint16_t fkex_server_port(const fkex_server *s) { return s->port; }
+void *fkex_server_data(const fkex_server *s) { return s->data; }
+
+void fkex_server_stop(fkex_server *s)
+{
+    if (!s || s->stopping)
+        return;
+    s->stopping = 1;
+    while (s->conns)
+        fkex_conn_close(s->conns, "server stopped");
+    uv_close((uv_handle_t *)&s->tcp, server_closed);
+}
+
+/* ---- one request, one reply ---------------------------------------------- */
+
+typedef struct {
+    const uint8_t *req;
+    size_t reqlen;
+    uint8_t *reply;
+    size_t replylen;
+    int done;
+    fkex_conn *c;
+    uv_timer_t timer;
+    char err[128];
+} request;
+
+static void req_connected(fkex_conn *c, int status)
+{
+    request *q = fkex_conn_data(c);
+    if (status == 0)
+        (void)fkex_conn_send(c, q->req, q->reqlen);     /* a failure closes c */
+}
+
+static void req_frame(fkex_conn *c, const uint8_t *frame, size_t len)
+{
+    request *q = fkex_conn_data(c);
+    if (q->done)
+        return;
+    q->reply = malloc(len ? len : 1);
+    if (!q->reply) {
+        fkex_conn_close(c, "out of memory");
+        return;
+    }
+    if (len)
+        memcpy(q->reply, frame, len);
+    q->replylen = len;
+    q->done = 1;
+    fkex_conn_close(c, "done");
+}
+
+static void req_closed(fkex_conn *c, const char *why)
+{
+    request *q = fkex_conn_data(c);
+    q->c = NULL;
+    if (!q->done && !q->err[0])
+        snprintf(q->err, sizeof q->err, "%s", why);
+    uv_close((uv_handle_t *)&q->timer, NULL);    /* then the loop has nothing left */
+}
+
+static void req_timeout(uv_timer_t *t)
+{
+    request *q = t->data;
+    if (!q->err[0])
+        snprintf(q->err, sizeof q->err, "timed out");
+    if (q->c)
+        fkex_conn_close(q->c, "timed out");
+}
+
+fkex_err fkex_net_request(uint8_t **reply, size_t *replylen, const char *addr, const uint8_t *req, size_t reqlen,
+                          const fkex_net_limits *lim, unsigned timeout_ms, char err[128])
+{
+    uv_loop_t loop;
+    request q;
+    fkex_err e = FKEX_OK;
+    *reply = NULL;
+    *replylen = 0;
+    memset(&q, 0, sizeof q);
+    q.req = req;
+    q.reqlen = reqlen;
+    if (uv_loop_init(&loop) != 0) {
+        set_err(err, "cannot create an event loop%s%s", "", "");
+        return FKEX_ERR_IO;
+    }
+    if (uv_timer_init(&loop, &q.timer) != 0) {
+        uv_loop_close(&loop);
+        set_err(err, "cannot create a timer%s%s", "", "");
+        return FKEX_ERR_IO;
+    }
+    q.timer.data = &q;
+    e = fkex_conn_connect(&q.c, &loop, addr, lim, req_connected, err);
+    if (e == FKEX_OK) {
+        fkex_conn_set(q.c, req_frame, req_closed, &q);
+        uv_timer_start(&q.timer, req_timeout, timeout_ms, 0);
+    } else {
+        uv_close((uv_handle_t *)&q.timer, NULL);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    (void)uv_loop_close(&loop);
+    if (e != FKEX_OK)
+        return e;
+    if (!q.done) {
+        set_err(err, "%s%s", q.err[0] ? q.err : "no reply", "");
+        return FKEX_ERR_IO;
+    }
+    *reply = q.reply;
+    *replylen = q.replylen;
+    return FKEX_OK;
+}

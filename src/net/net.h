@@ -1,0 +1,132 @@
+/*
+ * net/net.h: length-prefixed frames over TCP on a libuv loop.
+ *
+ * The thin network layer of the daemons (fkex kms, fkex relay) and of the
+ * chat client. A frame is a u32 big-endian length, then that many bytes (a
+ * zero-length frame is allowed). Sizes are bounded both ways: a peer that
+ * announces a frame longer than max_frame is cut off before its body
+ * arrives, and a peer that does not read is cut off once the bytes waiting
+ * to be written to it pass max_queued ("slow reader"), so memory per
+ * connection never grows without bound.
+ *
+ * Ownership: the loop belongs to the caller; fkex_server and fkex_conn are
+ * owned by this layer and freed by it once libuv has closed their handles,
+ * i.e. on a later turn of the loop. Closing is idempotent and safe from
+ * inside any callback. Nothing here prints: errors go into the caller's err
+ * buffer or become the reason handed to the close callback.
+ *
+ * Everything runs on the loop's thread. No global state. Writes to a peer
+ * that has gone away raise SIGPIPE: processes that use this layer must
+ * ignore it (signal(SIGPIPE, SIG_IGN)), as every daemon does.
+ *
+ * Only the I/O edges include this header; src/inner.h does not.
+ */
+#ifndef FKEX_NET_H
+#define FKEX_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "fkex/error.h"
+
+/* ---- the incremental frame parser (no sockets: tests and fuzz/fuzz_frames.c) */
+
+/* Called once per complete frame; frame is valid only during the call (it may
+ * point into the fed bytes). Returns 0 to go on, nonzero to stop feeding. */
+typedef int (*fkex_frame_sink)(void *ctx, const uint8_t *frame, size_t len);
+
+typedef struct {
+    size_t max_frame;
+    uint8_t hdr[4];
+    size_t nhdr;           /* header bytes seen of the current frame, 0..4 */
+    size_t want;           /* its body length, once nhdr == 4 */
+    uint8_t *buf;          /* the body so far, when it spans feeds */
+    size_t have, cap;
+    fkex_err failed;       /* sticky: once a feed fails, every later one does */
+} fkex_frame_parser;
+
+void fkex_frame_parser_init(fkex_frame_parser *p, size_t max_frame);
+/* Parses len bytes, calling sink for each frame they complete. *used (if not
+ * NULL) says how many bytes were consumed: all of them unless the sink asked
+ * to stop, in which case the caller feeds the rest later. The result is the
+ * same however a stream is split into feeds. O(len) plus one copy of any
+ * frame that spans feeds; a body buffer grows with the bytes that actually
+ * arrive, never ahead of them to the announced length.
+ * Errors: FKEX_ERR_BAD_ENCODING when a frame announces more than max_frame
+ * (as soon as its 4-byte header is complete), FKEX_ERR_NO_MEMORY. */
+fkex_err fkex_frame_parser_feed(fkex_frame_parser *p, const uint8_t *data, size_t len, size_t *used,
+                                fkex_frame_sink sink, void *ctx) FKEX_WUR;
+/* 1 if the parser holds part of a frame (a stream ending now is truncated). */
+int fkex_frame_parser_partial(const fkex_frame_parser *p);
+/* Frees the body buffer; the parser may be initialised again. */
+void fkex_frame_parser_free(fkex_frame_parser *p);
+
+/* ---- connections and servers ------------------------------------------- */
+typedef struct fkex_conn fkex_conn;
+typedef struct fkex_server fkex_server;
+typedef struct {
+    size_t max_frame;    /* a frame longer than this closes the connection ("frame too large") */
+    size_t max_queued;   /* bytes waiting to be written; passing it closes the connection ("slow reader") */
+} fkex_net_limits;
+typedef void (*fkex_frame_cb)(fkex_conn *c, const uint8_t *frame, size_t len);
+typedef void (*fkex_close_cb)(fkex_conn *c, const char *why);   /* called once; c is freed after it returns */
+
+/* Used when a function is given lim == NULL. */
+#define FKEX_NET_DEFAULT_MAX_FRAME  (1u << 20)
+#define FKEX_NET_DEFAULT_MAX_QUEUED (8u << 20)
+
+/* Listens on "HOST:PORT" (IPv4 dotted or [IPv6]; PORT 0 = a free port, read back with fkex_server_port).
+ * Each accepted connection is handed to on_accept, which sets its callbacks
+ * with fkex_conn_set (and may pause or close it); reading starts when
+ * on_accept returns. Errors: FKEX_ERR_ARGUMENT (bad address), FKEX_ERR_IO
+ * (bind or listen failed), with a sentence in err. On an error after the
+ * handle was created, the loop frees it on its next run. */
+fkex_err fkex_server_start(fkex_server **s, uv_loop_t *loop, const char *addr, const fkex_net_limits *lim,
+                           void (*on_accept)(fkex_server *s, fkex_conn *c), void *data, char err[128]) FKEX_WUR;
+uint16_t fkex_server_port(const fkex_server *s);
+void *fkex_server_data(const fkex_server *s);
+/* Stops listening and closes every connection (their close callbacks run); frees s once the loop has closed the handles.
+ * The close reason is "server stopped". s must not be used after this call. */
+void fkex_server_stop(fkex_server *s);
+
+/* Connects to "HOST:PORT". *c is set at once, so fkex_conn_set may be called
+ * before the connection completes; frames sent before then are queued.
+ * on_connected gets status 0, or a libuv error (uv_strerror(status)): then
+ * the connection closes with that sentence as its reason. Errors (nothing
+ * is called back, *c = NULL): FKEX_ERR_ARGUMENT, FKEX_ERR_IO. */
+fkex_err fkex_conn_connect(fkex_conn **c, uv_loop_t *loop, const char *addr, const fkex_net_limits *lim,
+                           void (*on_connected)(fkex_conn *c, int status), char err[128]) FKEX_WUR;
+void fkex_conn_set(fkex_conn *c, fkex_frame_cb on_frame, fkex_close_cb on_close, void *data);
+void *fkex_conn_data(const fkex_conn *c);
+const char *fkex_conn_peer(const fkex_conn *c);      /* "127.0.0.1:53122", for logs */
+/* The server that accepted c, or NULL (an outgoing connection, or c is closing). */
+fkex_server *fkex_conn_server(const fkex_conn *c);
+/* Queues a copy of one frame. 0, or -1 if the connection is closing or the queue would pass max_queued
+ * (then the connection is closed with "slow reader": memory never grows without bound).
+ * The frame is written at once as far as the socket takes it; only the rest
+ * is copied and counted against max_queued (4 header bytes included). */
+int fkex_conn_send(fkex_conn *c, const uint8_t *frame, size_t len);
+/* Bytes copied and waiting to be written: never more than max_queued. */
+size_t fkex_conn_queued(const fkex_conn *c);
+/* Closes at once: bytes still queued are dropped, no more frames are
+ * delivered, and the close callback runs on a later turn of the loop with
+ * why (copied; the first reason wins). Idempotent. */
+void fkex_conn_close(fkex_conn *c, const char *why);
+/* Stops and restarts reading (a client that applies backpressure itself; tests of slow readers).
+ * A pause inside on_frame takes effect at once: frames already read but not
+ * yet delivered are held and delivered, in order, after resume. */
+void fkex_conn_pause(fkex_conn *c);
+void fkex_conn_resume(fkex_conn *c);
+
+/* The close reasons this layer gives (besides a libuv sentence such as
+ * "connection refused" or "connection reset by peer", and "server stopped"):
+ * "frame too large", "slow reader", "connection closed by peer",
+ * "truncated frame" (the peer closed in the middle of a frame), "out of memory". */
+
+/* One request, one reply, on a private loop: for CLIs (fkex enroll) and tests. Waits at most timeout_ms.
+ * *reply is malloc'd. Errors: FKEX_ERR_IO with a sentence in err ("connection refused", "timed out", ...). */
+fkex_err fkex_net_request(uint8_t **reply, size_t *replylen, const char *addr, const uint8_t *req, size_t reqlen,
+                          const fkex_net_limits *lim, unsigned timeout_ms, char err[128]) FKEX_WUR;
+
+#endif

@@ -1,0 +1,816 @@
+/*
+ * test_net.c: the frame parser without sockets, then real sockets on
+ * 127.0.0.1 (ports chosen by the kernel): echo, limits, slow readers,
+ * refused and silent peers, and a server stopped with live connections.
+ *
+ * Every loop runs under a failsafe timer (10 s) that stops it, and every
+ * loop in the code is bounded in count.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include "test.h"
+#include "net/net.h"
+
+#define FAILSAFE_MS 10000
+
+/* ---- the parser, without sockets --------------------------------------- */
+
+typedef struct {
+    size_t n;
+    size_t lens[64];
+    uint8_t hash[64][32];
+    size_t stop_after;       /* the sink asks to stop after this many frames (0: never) */
+} got_frames;
+
+static int collect(void *ctx, const uint8_t *frame, size_t len)
+{
+    got_frames *g = ctx;
+    if (g->n < 64) {
+        g->lens[g->n] = len;
+        crypto_hash_sha256(g->hash[g->n], frame, len);
+    }
+    g->n++;
+    return g->stop_after && g->n % g->stop_after == 0;
+}
+
+/* Frames of these sizes, back to back. */
+static uint8_t *make_stream(size_t *outlen, const size_t *sizes, size_t n)
+{
+    size_t total = 0, off = 0;
+    for (size_t i = 0; i < n; i++)
+        total += 4 + sizes[i];
+    uint8_t *s = malloc(total);
+    for (size_t i = 0; i < n; i++) {
+        store32_be(s + off, (uint32_t)sizes[i]);
+        fill(s + off + 4, sizes[i], (uint32_t)i + 1);
+        off += 4 + sizes[i];
+    }
+    *outlen = total;
+    return s;
+}
+
+static void parser_splits(void)
+{
+    static const size_t sizes[] = { 0, 1, 3, 4, 5, 300, 0, 0, 5000, 70000, 2 };
+    size_t len;
+    uint8_t *s = make_stream(&len, sizes, FKEX_ARRAY_LEN(sizes));
+    got_frames whole;
+    fkex_frame_parser p;
+
+    memset(&whole, 0, sizeof whole);
+    fkex_frame_parser_init(&p, 70000);
+    CHECK_OK(fkex_frame_parser_feed(&p, s, len, NULL, collect, &whole));
+    CHECK(!fkex_frame_parser_partial(&p));
+    fkex_frame_parser_free(&p);
+    CHECK(whole.n == FKEX_ARRAY_LEN(sizes));
+    for (size_t i = 0; i < whole.n && i < FKEX_ARRAY_LEN(sizes); i++)
+        CHECK(whole.lens[i] == sizes[i]);
+
+    /* Every chunk size from 1 to 9, then a few large ones; and a sink that
+     * stops after every frame, fed the rest again. */
+    static const size_t steps[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 4095, 65536, 100000 };
+    for (size_t k = 0; k < FKEX_ARRAY_LEN(steps); k++) {
+        for (int stopping = 0; stopping < 2; stopping++) {
+            got_frames g;
+            memset(&g, 0, sizeof g);
+            g.stop_after = stopping ? 1 : 0;
+            fkex_frame_parser_init(&p, 70000);
+            size_t off = 0, rounds = 0;
+            while (off < len && rounds++ < 4 * len) {
+                size_t n = len - off < steps[k] ? len - off : steps[k], used;
+                CHECK_OK(fkex_frame_parser_feed(&p, s + off, n, &used, collect, &g));
+                CHECK(used <= n);
+                CHECK(stopping || used == n);
+                off += used;
+            }
+            CHECK(!fkex_frame_parser_partial(&p));
+            fkex_frame_parser_free(&p);
+            CHECK(g.n == whole.n);
+            CHECK(memcmp(g.lens, whole.lens, sizeof g.lens) == 0);
+            CHECK(memcmp(g.hash, whole.hash, sizeof g.hash) == 0);
+        }
+    }
+    free(s);
+}
+
+static void parser_limits(void)
+{
+    static const size_t sizes[] = { 100, 101 };
+    size_t len, used;
+    uint8_t *s = make_stream(&len, sizes, 2);
+    got_frames g;
+    fkex_frame_parser p;
+
+    /* Exactly max_frame passes; one more fails as soon as the header is in. */
+    memset(&g, 0, sizeof g);
+    fkex_frame_parser_init(&p, 100);
+    CHECK_ERR(fkex_frame_parser_feed(&p, s, 104 + 3, &used, collect, &g), FKEX_OK);
+    CHECK(g.n == 1 && used == 107);
+    CHECK(fkex_frame_parser_partial(&p));
+    CHECK_ERR(fkex_frame_parser_feed(&p, s + 107, 1, &used, collect, &g), FKEX_ERR_BAD_ENCODING);
+    /* Sticky. */
+    CHECK_ERR(fkex_frame_parser_feed(&p, s + 108, len - 108, &used, collect, &g), FKEX_ERR_BAD_ENCODING);
+    CHECK(used == 0 && g.n == 1);
+    fkex_frame_parser_free(&p);
+
+    /* The largest header a peer can send, with no body. */
+    static const uint8_t huge[4] = { 0xff, 0xff, 0xff, 0xff };
+    fkex_frame_parser_init(&p, 1u << 20);
+    CHECK_ERR(fkex_frame_parser_feed(&p, huge, 4, NULL, collect, &g), FKEX_ERR_BAD_ENCODING);
+    fkex_frame_parser_free(&p);
+
+    /* A body announced but not sent: partial, and nothing allocated ahead. */
+    fkex_frame_parser_init(&p, 1u << 20);
+    static const uint8_t big[6] = { 0x00, 0x10, 0x00, 0x00, 1, 2 };
+    CHECK_OK(fkex_frame_parser_feed(&p, big, 6, NULL, collect, &g));
+    CHECK(fkex_frame_parser_partial(&p));
+    CHECK(p.cap <= 4096);
+    fkex_frame_parser_free(&p);
+    free(s);
+}
+
+/* ---- a loop with a failsafe --------------------------------------------- */
+
+typedef struct {
+    uv_loop_t loop;
+    uv_timer_t failsafe;
+    int timed_out;
+} tloop;
+
+static void failsafe_cb(uv_timer_t *t)
+{
+    tloop *l = t->data;
+    l->timed_out = 1;
+    uv_stop(&l->loop);
+}
+
+static void tloop_init(tloop *l)
+{
+    memset(l, 0, sizeof *l);
+    CHECK(uv_loop_init(&l->loop) == 0);
+    CHECK(uv_timer_init(&l->loop, &l->failsafe) == 0);
+    l->failsafe.data = l;
+    CHECK(uv_timer_start(&l->failsafe, failsafe_cb, FAILSAFE_MS, 0) == 0);
+    uv_unref((uv_handle_t *)&l->failsafe);    /* the loop ends when the test's handles do */
+}
+
+/* Runs the loop until nothing is left (or the failsafe fires), then closes it. */
+static void tloop_run(tloop *l)
+{
+    uv_run(&l->loop, UV_RUN_DEFAULT);
+    CHECK(!l->timed_out);
+    uv_close((uv_handle_t *)&l->failsafe, NULL);
+    uv_run(&l->loop, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&l->loop) == 0);
+}
+
+static void server_addr(char out[64], const fkex_server *s)
+{
+    snprintf(out, 64, "127.0.0.1:%u", (unsigned)fkex_server_port(s));
+}
+
+/* ---- echo ---------------------------------------------------------------- */
+
+#define BURST 1000
+static const size_t echo_sizes[] = { 0, 1, 65535, 1u << 20 };
+
+typedef struct {
+    fkex_server *server;
+    fkex_conn *client;
+    size_t received;           /* frames back at the client */
+    int bad;                   /* a frame that came back wrong or out of order */
+    int server_closes, client_closes;
+    char client_why[96];
+    char peer[64];
+} echo_state;
+
+static void echo_frame(fkex_conn *c, const uint8_t *frame, size_t len)
+{
+    if (fkex_conn_send(c, frame, len) != 0)
+        fkex_conn_close(c, "echo failed");
+}
+
+static void echo_server_closed(fkex_conn *c, const char *why)
+{
+    echo_state *st = fkex_conn_data(c);
+    (void)why;
+    st->server_closes++;
+}
+
+static void echo_accept(fkex_server *s, fkex_conn *c)
+{
+    echo_state *st = fkex_server_data(s);
+    CHECK(fkex_conn_server(c) == s);
+    snprintf(st->peer, sizeof st->peer, "%s", fkex_conn_peer(c));
+    fkex_conn_set(c, echo_frame, echo_server_closed, st);
+}
+
+static void echo_client_frame(fkex_conn *c, const uint8_t *frame, size_t len)
+{
+    echo_state *st = fkex_conn_data(c);
+    size_t i = st->received++;
+    if (i < FKEX_ARRAY_LEN(echo_sizes)) {
+        uint8_t *want = malloc(echo_sizes[i] + 1);
+        fill(want, echo_sizes[i], (uint32_t)i);
+        if (len != echo_sizes[i] || memcmp(frame, want, len) != 0)
+            st->bad++;
+        free(want);
+    } else {
+        uint8_t want[8];
+        store32_be(want, (uint32_t)(i - FKEX_ARRAY_LEN(echo_sizes)));
+        store32_be(want + 4, 0xec40ec40u);
+        if (len != 8 || memcmp(frame, want, 8) != 0)
+            st->bad++;
+    }
+    if (st->received == FKEX_ARRAY_LEN(echo_sizes) + BURST) {
+        fkex_conn_close(c, "done");
+        fkex_conn_close(c, "twice");           /* idempotent */
+        CHECK(fkex_conn_send(c, frame, len) == -1);
+        fkex_server_stop(st->server);
+    }
+}
+
+static void echo_client_closed(fkex_conn *c, const char *why)
+{
+    echo_state *st = fkex_conn_data(c);
+    st->client_closes++;
+    snprintf(st->client_why, sizeof st->client_why, "%s", why);
+}
+
+static void echo_connected(fkex_conn *c, int status)
+{
+    CHECK(status == 0);
+    if (status != 0)
+        return;
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(echo_sizes); i++) {
+        uint8_t *f = malloc(echo_sizes[i] + 1);
+        fill(f, echo_sizes[i], (uint32_t)i);
+        CHECK(fkex_conn_send(c, f, echo_sizes[i]) == 0);
+        free(f);
+    }
+    for (uint32_t i = 0; i < BURST; i++) {
+        uint8_t f[8];
+        store32_be(f, i);
+        store32_be(f + 4, 0xec40ec40u);
+        CHECK(fkex_conn_send(c, f, 8) == 0);
+    }
+}
+
+static void echo(void)
+{
+    tloop l;
+    echo_state st;
+    char err[128], addr[64];
+    fkex_net_limits lim = { 2u << 20, 16u << 20 };
+    memset(&st, 0, sizeof st);
+    tloop_init(&l);
+    CHECK_OK(fkex_server_start(&st.server, &l.loop, "127.0.0.1:0", &lim, echo_accept, &st, err));
+    CHECK(fkex_server_port(st.server) != 0);
+    server_addr(addr, st.server);
+    CHECK_OK(fkex_conn_connect(&st.client, &l.loop, addr, &lim, echo_connected, err));
+    fkex_conn_set(st.client, echo_client_frame, echo_client_closed, &st);
+    tloop_run(&l);
+    CHECK(st.received == FKEX_ARRAY_LEN(echo_sizes) + BURST);
+    CHECK(st.bad == 0);
+    CHECK(st.server_closes == 1 && st.client_closes == 1);
+    CHECK(strcmp(st.client_why, "done") == 0);
+    CHECK(strncmp(st.peer, "127.0.0.1:", 10) == 0);
+}
+
+/* ---- a raw client: exact bytes, then waits for the server to hang up ----- */
+
+typedef struct {
+    uv_tcp_t tcp;
+    uv_connect_t connect;
+    uv_write_t write;
+    uv_shutdown_t shutdown;
+    const uint8_t *bytes;
+    size_t len;
+    int shut;                 /* half-close after writing */
+    int hung_up;              /* the server closed on us */
+} raw_client;
+
+static void raw_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    static char sink[4096];   /* read and thrown away */
+    (void)h;
+    (void)hint;
+    *buf = uv_buf_init(sink, sizeof sink);
+}
+
+static void raw_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    raw_client *r = s->data;
+    (void)buf;
+    if (n < 0) {
+        r->hung_up = 1;
+        uv_close((uv_handle_t *)&r->tcp, NULL);
+    }
+}
+
+static void raw_written(uv_write_t *w, int status)
+{
+    (void)w;
+    (void)status;
+}
+
+static void raw_connected(uv_connect_t *req, int status)
+{
+    raw_client *r = req->data;
+    CHECK(status == 0);
+    uv_buf_t b = uv_buf_init((char *)(uintptr_t)r->bytes, (unsigned)r->len);
+    CHECK(uv_write(&r->write, (uv_stream_t *)&r->tcp, &b, 1, raw_written) == 0);
+    if (r->shut)
+        CHECK(uv_shutdown(&r->shutdown, (uv_stream_t *)&r->tcp, NULL) == 0);
+    CHECK(uv_read_start((uv_stream_t *)&r->tcp, raw_alloc, raw_read) == 0);
+}
+
+static void raw_start(raw_client *r, uv_loop_t *loop, uint16_t port, const uint8_t *bytes, size_t len, int shut)
+{
+    struct sockaddr_in sa;
+    memset(r, 0, sizeof *r);
+    r->bytes = bytes;
+    r->len = len;
+    r->shut = shut;
+    CHECK(uv_ip4_addr("127.0.0.1", port, &sa) == 0);
+    CHECK(uv_tcp_init(loop, &r->tcp) == 0);
+    r->tcp.data = r;
+    r->connect.data = r;
+    CHECK(uv_tcp_connect(&r->connect, &r->tcp, (const struct sockaddr *)&sa, raw_connected) == 0);
+}
+
+/* ---- limits --------------------------------------------------------------- */
+
+typedef struct {
+    fkex_server *server;
+    int accepted, closed, frames;
+    char why[4][96];
+} limit_state;
+
+static void count_frame(fkex_conn *c, const uint8_t *frame, size_t len)
+{
+    limit_state *st = fkex_conn_data(c);
+    (void)frame;
+    (void)len;
+    st->frames++;
+}
+
+static void limit_closed(fkex_conn *c, const char *why)
+{
+    limit_state *st = fkex_conn_data(c);
+    if (st->closed < 4)
+        snprintf(st->why[st->closed], sizeof st->why[0], "%s", why);
+    if (++st->closed == 3)
+        fkex_server_stop(st->server);
+}
+
+static void limit_accept(fkex_server *s, fkex_conn *c)
+{
+    limit_state *st = fkex_server_data(s);
+    st->accepted++;
+    fkex_conn_set(c, count_frame, limit_closed, st);
+}
+
+static int saw(const limit_state *st, const char *why)
+{
+    int n = 0;
+    for (int i = 0; i < st->closed && i < 4; i++)
+        n += strcmp(st->why[i], why) == 0;
+    return n;
+}
+
+static void frame_too_large(void)
+{
+    tloop l;
+    limit_state st;
+    char err[128];
+    fkex_net_limits lim = { 1024, 1u << 20 };
+    raw_client whole, trunc, cut;
+    uint8_t *big = calloc(1, 4 + 1025);
+    static const uint8_t announce[4 + 10] = { 0x00, 0x10, 0x00, 0x00, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
+    static const uint8_t half[4 + 1024 + 4 + 10] = { 0, 0, 4, 0, [1028] = 0, 0, 0, 100 };
+
+    store32_be(big, 1025);
+    memset(&st, 0, sizeof st);
+    tloop_init(&l);
+    CHECK_OK(fkex_server_start(&st.server, &l.loop, "127.0.0.1:0", &lim, limit_accept, &st, err));
+    uint16_t port = fkex_server_port(st.server);
+    /* A whole frame one byte too long. */
+    raw_start(&whole, &l.loop, port, big, 4 + 1025, 0);
+    /* A header announcing 1 MiB, then 10 bytes, and the socket left open:
+     * the server must not wait for the rest. */
+    raw_start(&trunc, &l.loop, port, announce, sizeof announce, 0);
+    /* One frame of exactly max_frame, then a frame cut off by the end of the
+     * stream. */
+    raw_start(&cut, &l.loop, port, half, sizeof half, 1);
+    tloop_run(&l);
+    CHECK(st.accepted == 3 && st.closed == 3);
+    CHECK(saw(&st, "frame too large") == 2);
+    CHECK(saw(&st, "truncated frame") == 1);
+    CHECK(st.frames == 1);
+    CHECK(whole.hung_up && trunc.hung_up && cut.hung_up);
+    free(big);
+}
+
+/* ---- slow reader ------------------------------------------------------------ */
+
+#define SLOW_MAX_QUEUED (256u * 1024)
+#define SLOW_FRAME (16u * 1024)
+
+typedef struct {
+    fkex_server *server;
+    fkex_conn *client;
+    size_t sent, max_seen, client_bytes;
+    int refused, after_close, server_closes, client_closes;
+    char server_why[96], client_why[96];
+} slow_state;
+
+static void slow_server_closed(fkex_conn *c, const char *why)
+{
+    slow_state *st = fkex_conn_data(c);
+    st->server_closes++;
+    snprintf(st->server_why, sizeof st->server_why, "%s", why);
+    /* Now let the client drain what the kernel holds, and see the end. */
+    fkex_conn_resume(st->client);
+}
+
+/* The client asks; the server floods it while it does not read. */
+static void slow_server_frame(fkex_conn *c, const uint8_t *frame, size_t len)
+{
+    slow_state *st = fkex_conn_data(c);
+    uint8_t *f = calloc(1, SLOW_FRAME);
+    (void)frame;
+    (void)len;
+    for (int i = 0; i < 100000; i++) {
+        if (fkex_conn_send(c, f, SLOW_FRAME) != 0) {
+            st->refused = 1;
+            break;
+        }
+        st->sent++;
+        if (fkex_conn_queued(c) > st->max_seen)
+            st->max_seen = fkex_conn_queued(c);
+    }
+    st->after_close = fkex_conn_send(c, f, 1);
+    free(f);
+}
+
+static void slow_accept(fkex_server *s, fkex_conn *c)
+{
+    fkex_conn_set(c, slow_server_frame, slow_server_closed, fkex_server_data(s));
+}
+
+static void slow_client_frame(fkex_conn *c, const uint8_t *frame, size_t len)
+{
+    slow_state *st = fkex_conn_data(c);
+    (void)frame;
+    st->client_bytes += 4 + len;
+}
+
+static void slow_client_closed(fkex_conn *c, const char *why)
+{
+    slow_state *st = fkex_conn_data(c);
+    st->client_closes++;
+    snprintf(st->client_why, sizeof st->client_why, "%s", why);
+    fkex_server_stop(st->server);
+}
+
+static void slow_reader(void)
+{
+    tloop l;
+    slow_state st;
+    char err[128], addr[64];
+    fkex_net_limits lim = { 1u << 20, SLOW_MAX_QUEUED };
+    static const uint8_t go[2] = "go";
+    memset(&st, 0, sizeof st);
+    tloop_init(&l);
+    CHECK_OK(fkex_server_start(&st.server, &l.loop, "127.0.0.1:0", &lim, slow_accept, &st, err));
+    server_addr(addr, st.server);
+    CHECK_OK(fkex_conn_connect(&st.client, &l.loop, addr, &lim, NULL, err));
+    fkex_conn_set(st.client, slow_client_frame, slow_client_closed, &st);
+    fkex_conn_pause(st.client);                        /* before it ever reads */
+    CHECK(fkex_conn_send(st.client, go, sizeof go) == 0);  /* queued until connected */
+    tloop_run(&l);
+    CHECK(st.refused);
+    CHECK(st.after_close == -1);
+    CHECK(st.max_seen <= SLOW_MAX_QUEUED);
+    CHECK(st.max_seen > SLOW_MAX_QUEUED - (4 + SLOW_FRAME));   /* it did fill up */
+    CHECK(st.server_closes == 1 && strcmp(st.server_why, "slow reader") == 0);
+    CHECK(st.client_closes == 1);
+    /* The client got at most what was sent (the queue was dropped at close). */
+    CHECK(st.client_bytes <= st.sent * (4 + SLOW_FRAME));
+    CHECK(st.client_bytes > 0);
+}
+
+/* ---- pause inside on_frame holds the rest of the read, in order ------------ */
+
+typedef struct {
+    fkex_server *server;
+    fkex_conn *client;
+    uv_timer_t timer;
+    uint32_t next;
+    int bad, pauses;
+} hold_state;
+
+static void hold_resume(uv_timer_t *t)
+{
+    hold_state *st = t->data;
+    fkex_conn_resume(st->client);
+}
+
+static void hold_frame(fkex_conn *c, const uint8_t *frame, size_t len)
+{
+    hold_state *st = fkex_conn_data(c);
+    if (len != 4 || load32_be(frame) != st->next)
+        st->bad++;
+    st->next++;
+    if (st->next % 10 == 0 && st->pauses < 50) {
+        /* Pause in the middle of a read; a timer resumes. */
+        st->pauses++;
+        fkex_conn_pause(c);
+        uv_timer_start(&st->timer, hold_resume, 1, 0);
+    }
+    if (st->next == 200) {
+        fkex_conn_close(c, "done");
+        uv_close((uv_handle_t *)&st->timer, NULL);
+        fkex_server_stop(st->server);
+    }
+}
+
+static void hold_accept(fkex_server *s, fkex_conn *c)
+{
+    (void)s;
+    for (uint32_t i = 0; i < 200; i++) {
+        uint8_t f[4];
+        store32_be(f, i);
+        CHECK(fkex_conn_send(c, f, 4) == 0);
+    }
+}
+
+static void pause_in_frame(void)
+{
+    tloop l;
+    hold_state st;
+    char err[128], addr[64];
+    memset(&st, 0, sizeof st);
+    tloop_init(&l);
+    CHECK(uv_timer_init(&l.loop, &st.timer) == 0);
+    st.timer.data = &st;
+    CHECK_OK(fkex_server_start(&st.server, &l.loop, "127.0.0.1:0", NULL, hold_accept, &st, err));
+    server_addr(addr, st.server);
+    CHECK_OK(fkex_conn_connect(&st.client, &l.loop, addr, NULL, NULL, err));
+    fkex_conn_set(st.client, hold_frame, NULL, &st);
+    tloop_run(&l);
+    CHECK(st.next == 200 && st.bad == 0);
+    CHECK(st.pauses > 0);
+}
+
+/* ---- refused, silent, and the one-shot request ------------------------------ */
+
+typedef struct {
+    int status, connected_calls, closes;
+    char why[96];
+} refused_state;
+
+static void refused_connected(fkex_conn *c, int status)
+{
+    refused_state *st = fkex_conn_data(c);
+    st->status = status;
+    st->connected_calls++;
+}
+
+static void refused_closed(fkex_conn *c, const char *why)
+{
+    refused_state *st = fkex_conn_data(c);
+    st->closes++;
+    snprintf(st->why, sizeof st->why, "%s", why);
+}
+
+/* A port that was just free: listen on port 0, stop. */
+static uint16_t closed_port(void)
+{
+    tloop l;
+    fkex_server *s;
+    char err[128];
+    uint16_t port = 0;
+    tloop_init(&l);
+    CHECK_OK(fkex_server_start(&s, &l.loop, "127.0.0.1:0", NULL, NULL, NULL, err));
+    port = fkex_server_port(s);
+    fkex_server_stop(s);
+    tloop_run(&l);
+    return port;
+}
+
+static void refused(void)
+{
+    tloop l;
+    refused_state st;
+    fkex_conn *c;
+    char err[128], addr[64];
+    uint8_t *reply = NULL;
+    size_t replylen = 0;
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)closed_port());
+
+    err[0] = 0;
+    CHECK_ERR(fkex_net_request(&reply, &replylen, addr, (const uint8_t *)"hi", 2, NULL, 2000, err), FKEX_ERR_IO);
+    CHECK(strcmp(err, "connection refused") == 0);
+    CHECK(reply == NULL);
+
+    memset(&st, 0, sizeof st);
+    tloop_init(&l);
+    CHECK_OK(fkex_conn_connect(&c, &l.loop, addr, NULL, refused_connected, err));
+    fkex_conn_set(c, NULL, refused_closed, &st);
+    tloop_run(&l);
+    CHECK(st.connected_calls == 1 && st.status == UV_ECONNREFUSED);
+    CHECK(st.closes == 1 && strcmp(st.why, "connection refused") == 0);
+}
+
+static void bad_addresses(void)
+{
+    static const char *bad[] = { "", "127.0.0.1", "127.0.0.1:", ":80", "localhost:80", "127.0.0.1:65536",
+                                 "127.0.0.1:-1", "127.0.0.1:8x", "::1:80", "[::1]80", "[::1", "1.2.3:80",
+                                 "127.0.0.1:123456" };
+    tloop l;
+    char err[128];
+    tloop_init(&l);
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(bad); i++) {
+        fkex_server *s = (fkex_server *)1;
+        fkex_conn *c = (fkex_conn *)1;
+        err[0] = 0;
+        CHECK_ERR(fkex_server_start(&s, &l.loop, bad[i], NULL, NULL, NULL, err), FKEX_ERR_ARGUMENT);
+        CHECK(s == NULL && strstr(err, "bad address") != NULL);
+        CHECK_ERR(fkex_conn_connect(&c, &l.loop, bad[i], NULL, NULL, err), FKEX_ERR_ARGUMENT);
+        CHECK(c == NULL);
+    }
+    /* Port 0 is for listening only. */
+    fkex_conn *c;
+    CHECK_ERR(fkex_conn_connect(&c, &l.loop, "127.0.0.1:0", NULL, NULL, err), FKEX_ERR_ARGUMENT);
+    /* IPv6, and a port already taken. */
+    fkex_server *s6 = NULL, *s, *s2;
+    if (fkex_server_start(&s6, &l.loop, "[::1]:0", NULL, NULL, NULL, err) == FKEX_OK) {
+        CHECK(fkex_server_port(s6) != 0);
+        fkex_server_stop(s6);
+    }
+    CHECK_OK(fkex_server_start(&s, &l.loop, "127.0.0.1:0", NULL, NULL, NULL, err));
+    char addr[64];
+    server_addr(addr, s);
+    CHECK_ERR(fkex_server_start(&s2, &l.loop, addr, NULL, NULL, NULL, err), FKEX_ERR_IO);
+    CHECK(strstr(err, "address already in use") != NULL);
+    fkex_server_stop(s);
+    tloop_run(&l);
+}
+
+/* A server on a loop nobody runs: the kernel accepts, nobody answers. */
+static void request_timeout(void)
+{
+    tloop l;
+    fkex_server *s;
+    char err[128], addr[64];
+    uint8_t *reply = NULL;
+    size_t replylen = 0;
+    tloop_init(&l);
+    CHECK_OK(fkex_server_start(&s, &l.loop, "127.0.0.1:0", NULL, NULL, NULL, err));
+    server_addr(addr, s);
+    uint64_t t0 = uv_hrtime();
+    CHECK_ERR(fkex_net_request(&reply, &replylen, addr, (const uint8_t *)"hi", 2, NULL, 200, err), FKEX_ERR_IO);
+    uint64_t ms = (uv_hrtime() - t0) / 1000000;
+    CHECK(strcmp(err, "timed out") == 0);
+    CHECK(ms >= 150 && ms < 5000);
+    CHECK(reply == NULL);
+    fkex_server_stop(s);
+    tloop_run(&l);
+}
+
+/* An echo server on its own thread, for fkex_net_request. */
+typedef struct {
+    tloop l;
+    fkex_server *server;
+    uv_async_t stop;
+    uv_sem_t ready;
+} echo_thread;
+
+static void echo_thread_accept(fkex_server *s, fkex_conn *c)
+{
+    (void)s;
+    fkex_conn_set(c, echo_frame, NULL, NULL);
+}
+
+static void echo_thread_stop(uv_async_t *a)
+{
+    echo_thread *t = a->data;
+    fkex_server_stop(t->server);
+    uv_close((uv_handle_t *)a, NULL);
+}
+
+static void echo_thread_main(void *arg)
+{
+    echo_thread *t = arg;
+    tloop_run(&t->l);
+}
+
+static void request_reply(void)
+{
+    echo_thread t;
+    uv_thread_t tid;
+    char err[128], addr[64];
+    uint8_t *reply = NULL, req[3000];
+    size_t replylen = 0;
+    fkex_net_limits small = { 1000, 1u << 20 };
+    fill(req, sizeof req, 7);
+    memset(&t, 0, sizeof t);
+    tloop_init(&t.l);
+    CHECK_OK(fkex_server_start(&t.server, &t.l.loop, "127.0.0.1:0", NULL, echo_thread_accept, &t, err));
+    CHECK(uv_async_init(&t.l.loop, &t.stop, echo_thread_stop) == 0);
+    t.stop.data = &t;
+    server_addr(addr, t.server);
+    CHECK(uv_thread_create(&tid, echo_thread_main, &t) == 0);
+
+    CHECK_OK(fkex_net_request(&reply, &replylen, addr, req, 1000, NULL, 5000, err));
+    CHECK(replylen == 1000 && reply && memcmp(reply, req, 1000) == 0);
+    free(reply);
+    reply = NULL;
+    CHECK_OK(fkex_net_request(&reply, &replylen, addr, req, 0, NULL, 5000, err));
+    CHECK(replylen == 0 && reply != NULL);
+    free(reply);
+    reply = NULL;
+    /* A reply larger than the caller's max_frame. */
+    CHECK_ERR(fkex_net_request(&reply, &replylen, addr, req, sizeof req, &small, 5000, err), FKEX_ERR_IO);
+    CHECK(strcmp(err, "frame too large") == 0 && reply == NULL);
+
+    uv_async_send(&t.stop);
+    CHECK(uv_thread_join(&tid) == 0);
+}
+
+/* ---- stopping a server with live connections ----------------------------- */
+
+#define NCLIENTS 5
+
+typedef struct {
+    fkex_server *server;
+    int frames, server_closes, client_closes, stopped_reasons;
+} stop_state;
+
+static void stop_server_closed(fkex_conn *c, const char *why)
+{
+    stop_state *st = fkex_conn_data(c);
+    st->server_closes++;
+    st->stopped_reasons += strcmp(why, "server stopped") == 0;
+}
+
+static void stop_frame(fkex_conn *c, const uint8_t *frame, size_t len)
+{
+    stop_state *st = fkex_conn_data(c);
+    (void)frame;
+    (void)len;
+    if (++st->frames == NCLIENTS)
+        fkex_server_stop(st->server);   /* from inside a callback of one of its connections */
+}
+
+static void stop_accept(fkex_server *s, fkex_conn *c)
+{
+    fkex_conn_set(c, stop_frame, stop_server_closed, fkex_server_data(s));
+}
+
+static void stop_client_closed(fkex_conn *c, const char *why)
+{
+    stop_state *st = fkex_conn_data(c);
+    (void)why;
+    st->client_closes++;
+}
+
+static void stop_with_live_conns(void)
+{
+    tloop l;
+    stop_state st;
+    char err[128], addr[64];
+    fkex_conn *c[NCLIENTS];
+    memset(&st, 0, sizeof st);
+    tloop_init(&l);
+    CHECK_OK(fkex_server_start(&st.server, &l.loop, "127.0.0.1:0", NULL, stop_accept, &st, err));
+    server_addr(addr, st.server);
+    for (int i = 0; i < NCLIENTS; i++) {
+        CHECK_OK(fkex_conn_connect(&c[i], &l.loop, addr, NULL, NULL, err));
+        fkex_conn_set(c[i], NULL, stop_client_closed, &st);
+        CHECK(fkex_conn_send(c[i], (const uint8_t *)"x", 1) == 0);
+    }
+    tloop_run(&l);       /* returns: every handle closed */
+    CHECK(st.frames == NCLIENTS);
+    CHECK(st.server_closes == NCLIENTS && st.stopped_reasons == NCLIENTS);
+    CHECK(st.client_closes == NCLIENTS);
+}
+
+void suite_net(void)
+{
+    /* Writes to a peer that has gone raise SIGPIPE; the daemons ignore it too. */
+    signal(SIGPIPE, SIG_IGN);
+    RUN(parser_splits);
+    RUN(parser_limits);
+    RUN(echo);
+    RUN(frame_too_large);
+    RUN(slow_reader);
+    RUN(pause_in_frame);
+    RUN(refused);
+    RUN(bad_addresses);
+    RUN(request_timeout);
+    RUN(request_reply);
+    RUN(stop_with_live_conns);
+}
