@@ -16,6 +16,7 @@ void suite_dh(void);
 void suite_ratchet(void);
 void suite_ratchet_checks(void);
 void suite_crypto(void);
+void suite_relay(void);
 void suite_net(void);
 
 static const struct {
@@ -35,6 +36,7 @@ static const struct {
     { "ratchet", suite_ratchet },
     { "ratchet_checks", suite_ratchet_checks },
     { "crypto", suite_crypto },
+    { "relay", suite_relay },
     { "net", suite_net },
 };
 
