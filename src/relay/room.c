@@ -376,7 +376,7 @@ static int welcome(relay_room *r, const uint8_t from[32], const uint8_t *msg, si
 }
 
 static int commit(relay_room *r, const uint8_t from[32], const uint8_t *msg, size_t len,
-                  relay_out *out, fkex_err *err)
+                  relay_out *out, fkex_err *err, int *durable)
 {
     fkex_rmsg_commit c;
     uint8_t hash[32];
@@ -389,14 +389,12 @@ static int commit(relay_room *r, const uint8_t from[32], const uint8_t *msg, siz
     if (status == 1)
         REFUSE(FKEX_RELAY_E_STALE, "this commit was accepted already");
     if (c.epoch != r->epoch) {
-        /* It lost (or never could win): its Welcomes go too. This is
-         * stored, so the refusal is durable; the caller commits it. */
+        /* It lost (or never could win), and its Welcomes with it: stored,
+         * so that they stay refused. */
         if ((*err = relay_store_commit_put(r->store, r->room_id, hash, c.epoch, 0, 0)) == FKEX_OK)
             *err = relay_store_held_take(r->store, r->room_id, hash, NULL, NULL);
-        if (*err == FKEX_OK)
-            *err = relay_store_commit(r->store);
-        out->why = "a commit for another epoch: another commit won";
-        return *err == FKEX_OK ? FKEX_RELAY_E_STALE : 0;
+        *durable = 1;
+        REFUSE(FKEX_RELAY_E_STALE, "a commit for another epoch: another commit won");
     }
     uint32_t n = r->nmembers;
     if (c.committer >= n || memcmp(r->members[c.committer].v, from, 32) != 0)
@@ -501,9 +499,20 @@ static int broadcast(relay_room *r, const uint8_t from[32], const uint8_t *msg, 
 }
 
 /* Ends a step: prunes, stores the room's counters, commits; or, if the
- * step failed, rolls back and rereads the room. */
-static int finish(relay_room *r, int code, fkex_err err, relay_out *out)
+ * step failed, rolls back and rereads the room. A durable refusal (a
+ * commit that lost) is committed too, with nothing delivered. */
+static int finish(relay_room *r, int code, fkex_err err, relay_out *out, int durable)
 {
+    if (code && durable && err == FKEX_OK) {
+        err = relay_store_commit(r->store);
+        if (err == FKEX_OK) {
+            const char *why = out->why;
+            relay_out_clear(out);
+            out->why = why;
+            return code;
+        }
+        code = 0;
+    }
     if (code == 0 && err == FKEX_OK && r->next_seq > r->keep)
         err = relay_store_log_prune(r->store, r->room_id, r->next_seq - r->keep);
     if (code == 0 && err == FKEX_OK)
@@ -529,7 +538,7 @@ int relay_room_submit(relay_room *r, const uint8_t from[32], const uint8_t *msg,
     fkex_rmsg_type type;
     uint8_t room_id[32];
     fkex_err err = FKEX_OK;
-    int code;
+    int code, durable = 0;
     const char *why;
     relay_out_clear(out);
     if (len > FKEX_RELAY_MESSAGE_MAX || fkex_rmsg_peek(&type, room_id, msg, len) != FKEX_OK)
@@ -545,19 +554,11 @@ int relay_room_submit(relay_room *r, const uint8_t from[32], const uint8_t *msg,
     case FKEX_RMSG_CHALLENGE:    code = challenge(r, from, msg, len, now, out, &err); break;
     case FKEX_RMSG_PROOF:        code = proof(r, from, msg, len, out, &err); break;
     case FKEX_RMSG_WELCOME:      code = welcome(r, from, msg, len, out, &err); break;
-    case FKEX_RMSG_COMMIT:
-        code = commit(r, from, msg, len, out, &err);
-        if (code == FKEX_RELAY_E_STALE && err == FKEX_OK) {   /* stored as lost, committed */
-            why = out->why;
-            relay_out_clear(out);
-            out->why = why;
-            return code;
-        }
-        break;
+    case FKEX_RMSG_COMMIT:       code = commit(r, from, msg, len, out, &err, &durable); break;
     default:                     code = broadcast(r, from, msg, len, out, &err); break;
     }
     why = out->why;
-    code = finish(r, code, err, out);
+    code = finish(r, code, err, out, durable);
     if (code && !out->why)
         out->why = why;
     return code;
@@ -590,7 +591,7 @@ int relay_room_tick(relay_room *r, uint64_t now, relay_out *out)
             FKEX_OK)
             err = relay_store_join_put(r->store, r->room_id, j);
     }
-    return finish(r, 0, err, out);
+    return finish(r, 0, err, out, 0);
 }
 
 typedef struct {
