@@ -20,6 +20,8 @@ int encrypt_main(int argc, char **argv);
 int decrypt_main(int argc, char **argv);
 int inspect_main(int argc, char **argv);
 int bench_main(int argc, char **argv);
+int kms_main(int argc, char **argv);
+int enroll_main(int argc, char **argv);
 int room_main(int argc, char **argv);
 
 /* "fkex: error: ..." and "fkex: hint: ..." on stderr. */

@@ -15,6 +15,8 @@ static const struct {
     { "encrypt", encrypt_main, "encrypt a file under a policy" },
     { "decrypt", decrypt_main, "decrypt a file with a user key" },
     { "inspect", inspect_main, "show what an fkex file is, without its secrets" },
+    { "kms", kms_main, "the key authority: init, token (one-time enrolment), serve" },
+    { "enroll", enroll_main, "redeem an enrolment token for a user key" },
     { "room", room_main, "create a room, print its invitation, change its policy" },
     { "bench", bench_main, "measure the schemes (fkex bench abe) and the group key exchanges (gke)" },
 };

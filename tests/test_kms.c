@@ -1,0 +1,817 @@
+/*
+ * The key authority: the token codec, the sealed secrets, the SQLite store
+ * (single use, also when two connections race), the enrolment protocol as
+ * functions over bytes; then end to end, the real binary ($FKEX_BIN) as
+ * `kms serve` daemons on 127.0.0.1 with free ports and `enroll` clients.
+ *
+ * Every child is waited for with a deadline and killed if it overstays;
+ * every daemon a case starts is killed when the case ends, pass or fail.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <sqlite3.h>
+#include "test.h"
+#include "kms/kms.h"
+
+#define PASS "correct horse battery staple"
+#define CHILD_SECONDS 60.0
+
+/* ---- unit tests -------------------------------------------------------------- */
+
+static void sample_token(fkex_token *t, const char *label)
+{
+    fkex_rng rng;
+    memset(t, 0, sizeof *t);
+    test_rng(&rng, label);
+    strcpy(t->addr, "127.0.0.1:7700");
+    fkex_rng_fill(&rng, t->pin, 32);
+    fkex_rng_fill(&rng, t->id, sizeof t->id);
+    fkex_rng_fill(&rng, t->secret, sizeof t->secret);
+    t->expires_at = 1900000000;
+}
+
+static void kms_token_roundtrip(void)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    fkex_token t, u;
+    char text[FKEX_TOKEN_TEXT_MAX], bad[FKEX_TOKEN_TEXT_MAX + 8];
+    size_t n;
+    sample_token(&t, "token");
+    CHECK_OK(fkex_token_encode(text, sizeof text, &t));
+    CHECK(strncmp(text, "fkex1-", 6) == 0);
+    CHECK_OK(fkex_token_decode(&u, text, strlen(text)));
+    CHECK(memcmp(&t, &u, sizeof t) == 0);
+    /* white space around it is fine (copied from a terminal) */
+    snprintf(bad, sizeof bad, "  %s\n", text);
+    CHECK_OK(fkex_token_decode(&u, bad, strlen(bad)));
+    CHECK(memcmp(&t, &u, sizeof t) == 0);
+    n = strlen(text);
+    /* every character changed to every other one of the alphabet: refused */
+    for (size_t i = 0; i < n; i++) {
+        for (size_t a = 0; a < sizeof alphabet - 1; a += 7) {
+            memcpy(bad, text, n + 1);
+            if (bad[i] == alphabet[a])
+                continue;
+            bad[i] = alphabet[a];
+            fkex_err err = fkex_token_decode(&u, bad, n);
+            CHECK(err != FKEX_OK);
+            if (err == FKEX_OK)
+                fprintf(stderr, "    position %zu -> %c accepted\n", i, alphabet[a]);
+        }
+    }
+    /* every truncation, and an extra character */
+    for (size_t k = 0; k < n; k++)
+        CHECK(fkex_token_decode(&u, text, k) != FKEX_OK);
+    memcpy(bad, text, n);
+    bad[n] = 'A';
+    CHECK(fkex_token_decode(&u, bad, n + 1) != FKEX_OK);
+    CHECK_ERR(fkex_token_decode(&u, "fkex2-AAAA", 10), FKEX_ERR_UNSUPPORTED);
+    /* an address the token may not carry */
+    strcpy(t.addr, "127.0.0.1:0");
+    CHECK_ERR(fkex_token_encode(text, sizeof text, &t), FKEX_ERR_ARGUMENT);
+    strcpy(t.addr, "127.0.0.1:7700");
+    CHECK_ERR(fkex_token_encode(text, 20, &t), FKEX_ERR_ARGUMENT);
+}
+
+/* Every byte of the binary body flipped, the base64 re-made around it. */
+static void kms_token_bytes(void)
+{
+    fkex_token t, u;
+    char text[FKEX_TOKEN_TEXT_MAX], bad[FKEX_TOKEN_TEXT_MAX];
+    uint8_t body[512];
+    size_t blen;
+    sample_token(&t, "token bytes");
+    CHECK_OK(fkex_token_encode(text, sizeof text, &t));
+    CHECK(sodium_base642bin(body, sizeof body, text + 6, strlen(text + 6), NULL, &blen, NULL,
+                            sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0);
+    for (size_t i = 0; i < blen; i++) {
+        for (int bit = 0; bit < 8; bit++) {
+            body[i] ^= (uint8_t)(1 << bit);
+            memcpy(bad, "fkex1-", 6);
+            sodium_bin2base64(bad + 6, sizeof bad - 6, body, blen, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+            CHECK(fkex_token_decode(&u, bad, strlen(bad)) != FKEX_OK);
+            body[i] ^= (uint8_t)(1 << bit);
+        }
+    }
+}
+
+static void kms_addr(void)
+{
+    static const char *const good[] = { "127.0.0.1:7700", "localhost:1", "[::1]:65535", "kms.example.org:443" };
+    static const char *const bad[] = { "", ":7700", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536",
+                                       "127.0.0.1:07700", "127.0.0.1:0", "a b:1", "[::1:1", "[]:1",
+                                       "-x:1", "127.0.0.1:1x", "h\n:1" };
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(good); i++)
+        CHECK(fkex_addr_check(good[i], 0) == 0);
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(bad); i++)
+        CHECK(fkex_addr_check(bad[i], 0) != 0);
+    CHECK(fkex_addr_check("127.0.0.1:0", 1) == 0);
+}
+
+static void kms_sealed(void)
+{
+    fkex_rng rng;
+    uint8_t secret[100], *sealed, *pt;
+    size_t len, ptlen;
+    test_rng(&rng, "sealed");
+    fill(secret, sizeof secret, 7);
+    CHECK_OK(fkex_sealed_encode(&sealed, &len, secret, sizeof secret, PASS, strlen(PASS), &rng));
+    CHECK_OK(fkex_sealed_decode(&pt, &ptlen, sealed, len, PASS, strlen(PASS)));
+    CHECK(ptlen == sizeof secret && memcmp(pt, secret, ptlen) == 0);
+    sodium_free(pt);
+    CHECK_ERR(fkex_sealed_decode(&pt, &ptlen, sealed, len, "wrong", 5), FKEX_ERR_AUTHENTICATION);
+    CHECK(pt == NULL);
+    /* one flipped bit in each part: magic, version, kdf, limits, salt,
+     * nonce, length, ciphertext, tag (each try costs an Argon2id run) */
+    static const size_t where[] = { 0, 8, 9, 13, 20, 22, 40, 65, 66, 100, 120 };
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(where); i++) {
+        if (where[i] >= len)
+            continue;
+        sealed[where[i]] ^= 1;
+        CHECK(fkex_sealed_decode(&pt, &ptlen, sealed, len, PASS, strlen(PASS)) != FKEX_OK);
+        CHECK(pt == NULL);
+        sealed[where[i]] ^= 1;
+    }
+    for (size_t k = 0; k < len; k += k < 70 ? 1 : 37)
+        CHECK(fkex_sealed_decode(&pt, &ptlen, sealed, k, PASS, strlen(PASS)) != FKEX_OK);
+    free(sealed);
+}
+
+static const char *scratch(const char *name)
+{
+    static char ring[8][512];
+    static unsigned next;
+    char *p = ring[next++ % 8];
+    snprintf(p, 512, "%s/%s", test_tmpdir(), name);
+    return p;
+}
+
+static void kms_store_single_use(void)
+{
+    fkex_kms_store *a, *b;
+    fkex_token t, other;
+    fkex_enrol_status st;
+    char *attrs, err[128];
+    int won;
+    const char *path = scratch("store.db");
+    sample_token(&t, "store");
+    sample_token(&other, "store other");
+    CHECK_OK(fkex_store_open(&a, path, 1, err));
+    CHECK_ERR(fkex_store_open(&b, path, 1, err), FKEX_ERR_IO);   /* never over a file */
+    CHECK_OK(fkex_store_open(&b, path, 0, err));
+    {
+        struct stat sb;
+        CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+    }
+    CHECK_OK(fkex_store_token_add(a, &t, "ONE TWO", NULL, 1000));
+    /* unknown id, wrong secret: the same answer */
+    CHECK_OK(fkex_store_token_check(a, &st, &attrs, other.id, t.secret, 1001));
+    CHECK(st == FKEX_ENROL_UNKNOWN && attrs == NULL);
+    CHECK_OK(fkex_store_token_check(a, &st, &attrs, t.id, other.secret, 1001));
+    CHECK(st == FKEX_ENROL_UNKNOWN && attrs == NULL);
+    CHECK_OK(fkex_store_token_check(a, &st, &attrs, t.id, t.secret, t.expires_at));
+    CHECK(st == FKEX_ENROL_EXPIRED && attrs == NULL);
+    /* both connections may issue; exactly one uses the token up */
+    CHECK_OK(fkex_store_token_check(a, &st, &attrs, t.id, t.secret, 1001));
+    CHECK(st == FKEX_ENROL_ISSUED && attrs && strcmp(attrs, "ONE TWO") == 0);
+    free(attrs);
+    CHECK_OK(fkex_store_token_check(b, &st, &attrs, t.id, t.secret, 1001));
+    CHECK(st == FKEX_ENROL_ISSUED);
+    free(attrs);
+    CHECK_OK(fkex_store_token_use(b, &won, t.id, "ONE TWO", 1002));
+    CHECK(won == 1);
+    CHECK_OK(fkex_store_token_use(a, &won, t.id, "ONE TWO", 1002));
+    CHECK(won == 0);
+    CHECK_OK(fkex_store_token_check(a, &st, &attrs, t.id, t.secret, 1003));
+    CHECK(st == FKEX_ENROL_USED && attrs == NULL);
+    /* an expired token cannot be used up either */
+    CHECK_OK(fkex_store_token_add(a, &other, "X", "2026-12", 1000));
+    CHECK_OK(fkex_store_token_use(a, &won, other.id, "X", other.expires_at));
+    CHECK(won == 0);
+    fkex_store_close(a);
+    fkex_store_close(b);
+}
+
+/* Two threads, two connections, one token, released together. */
+typedef struct {
+    const char *path;
+    const fkex_token *t;
+    pthread_barrier_t *go;
+    int won;
+    fkex_err err;
+} racer;
+
+static void *race(void *arg)
+{
+    racer *r = arg;
+    fkex_kms_store *s;
+    char msg[128];
+    r->err = fkex_store_open(&s, r->path, 0, msg);
+    pthread_barrier_wait(r->go);
+    if (r->err == FKEX_OK) {
+        r->err = fkex_store_token_use(s, &r->won, r->t->id, "RACE", 2000);
+        fkex_store_close(s);
+    }
+    return NULL;
+}
+
+static void kms_store_race(void)
+{
+    const char *path = scratch("race.db");
+    fkex_kms_store *s;
+    char msg[128];
+    int total = 0;
+    CHECK_OK(fkex_store_open(&s, path, 1, msg));
+    for (int round = 0; round < 20; round++) {
+        fkex_token t;
+        char label[32];
+        pthread_barrier_t go;
+        pthread_t th[2];
+        racer r[2];
+        snprintf(label, sizeof label, "race %d", round);
+        sample_token(&t, label);
+        CHECK_OK(fkex_store_token_add(s, &t, "RACE", NULL, 1000));
+        pthread_barrier_init(&go, NULL, 2);
+        for (int i = 0; i < 2; i++) {
+            r[i] = (racer){ path, &t, &go, 0, FKEX_OK };
+            pthread_create(&th[i], NULL, race, &r[i]);
+        }
+        for (int i = 0; i < 2; i++)
+            pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&go);
+        CHECK(r[0].err == FKEX_OK && r[1].err == FKEX_OK);
+        CHECK(r[0].won + r[1].won == 1);
+        total += r[0].won + r[1].won;
+    }
+    /* the audit has one row per win */
+    {
+        sqlite3 *db;
+        sqlite3_stmt *q;
+        CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+        CHECK(sqlite3_prepare_v2(db, "SELECT count(*) FROM audit", -1, &q, NULL) == SQLITE_OK);
+        CHECK(sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == total);
+        sqlite3_finalize(q);
+        sqlite3_close(db);
+    }
+    fkex_store_close(s);
+}
+
+/* The whole enrolment, over bytes: client, authority, store. */
+static void kms_enrol_protocol(void)
+{
+    fkex_rng rng;
+    uint8_t *sealed, *mpk, pk[32], pk2[32], hello[FKEX_ENROL_HEADER], req[FKEX_ENROL_REQUEST_BYTES];
+    uint8_t *reply, *key;
+    size_t sealedlen, mpklen, replylen, keylen;
+    fkex_kms *k, *k2;
+    fkex_kms_store *st;
+    fkex_kms_report rep;
+    fkex_enrol_client c;
+    fkex_enrol_status status;
+    fkex_token t;
+    char msg[128];
+
+    test_rng(&rng, "enrol");
+    CHECK_OK(fkex_kms_create(&sealed, &sealedlen, &mpk, &mpklen, pk, PASS, strlen(PASS), &rng));
+    CHECK_ERR(fkex_kms_open(&k, sealed, sealedlen, "nope", 4), FKEX_ERR_AUTHENTICATION);
+    CHECK_OK(fkex_kms_open(&k, sealed, sealedlen, PASS, strlen(PASS)));
+    free(sealed);
+    fkex_abe_bytes_free(mpk, mpklen);
+    CHECK_OK(fkex_kms_create(&sealed, &sealedlen, &mpk, &mpklen, pk2, PASS, strlen(PASS), &rng));
+    CHECK_OK(fkex_kms_open(&k2, sealed, sealedlen, PASS, strlen(PASS)));
+    free(sealed);
+    fkex_abe_bytes_free(mpk, mpklen);
+    CHECK_OK(fkex_store_open(&st, scratch("enrol.db"), 1, msg));
+
+    sample_token(&t, "enrol token");
+    fkex_enrol_pin(t.pin, pk);
+    CHECK_OK(fkex_store_token_add(st, &t, "ONE TWO year=5", NULL, 1000));
+
+    /* HELLO gives the enrolment key */
+    fkex_enrol_hello(hello);
+    CHECK_OK(fkex_kms_answer(&reply, &replylen, &rep, k, st, hello, sizeof hello, 1001, &rng));
+    uint8_t got[32];
+    CHECK_OK(fkex_enrol_key_decode(got, reply, replylen));
+    CHECK(memcmp(got, pk, 32) == 0 && rep.type == FKEX_ENROL_HELLO);
+    free(reply);
+
+    /* the other authority's key does not match the pin: nothing is sealed */
+    CHECK_ERR(fkex_enrol_request_seal(req, &c, pk2, &t, &rng), FKEX_ERR_WRONG_AUTHORITY);
+
+    /* a request sealed to another key does not open: an unauthenticated refusal */
+    {
+        fkex_token t2 = t;
+        fkex_enrol_pin(t2.pin, pk2);
+        CHECK_OK(fkex_enrol_request_seal(req, &c, pk2, &t2, &rng));
+        CHECK_OK(fkex_kms_answer(&reply, &replylen, &rep, k, st, req, sizeof req, 1001, &rng));
+        CHECK(rep.status == FKEX_ENROL_MALFORMED);
+        CHECK_OK(fkex_enrol_reply_open(&status, &key, &keylen, &c, reply, replylen));
+        CHECK(status == FKEX_ENROL_MALFORMED && key == NULL);
+        free(reply);
+    }
+
+    /* every byte of a request flipped: refused, and the token not spent */
+    CHECK_OK(fkex_enrol_request_seal(req, &c, pk, &t, &rng));
+    for (size_t i = 0; i < sizeof req; i++) {
+        req[i] ^= 0x40;
+        CHECK_OK(fkex_kms_answer(&reply, &replylen, &rep, k, st, req, sizeof req, 1001, &rng));
+        CHECK(rep.status == FKEX_ENROL_MALFORMED);
+        free(reply);
+        req[i] ^= 0x40;
+    }
+    for (size_t n = 0; n < sizeof req; n += 9) {
+        CHECK_OK(fkex_kms_answer(&reply, &replylen, &rep, k, st, req, n, 1001, &rng));
+        CHECK(rep.status == FKEX_ENROL_MALFORMED);
+        free(reply);
+    }
+
+    /* the real thing */
+    CHECK_OK(fkex_kms_answer(&reply, &replylen, &rep, k, st, req, sizeof req, 1001, &rng));
+    CHECK(rep.type == FKEX_ENROL_REQUEST && rep.status == FKEX_ENROL_ISSUED);
+    {
+        char hex[33];
+        fkex_token_id_hex(hex, t.id);
+        CHECK(strcmp(rep.token_id, hex) == 0);
+    }
+    /* a changed reply does not open; nor does it open for another request */
+    {
+        fkex_enrol_client other;
+        uint8_t req2[FKEX_ENROL_REQUEST_BYTES];
+        CHECK_OK(fkex_enrol_request_seal(req2, &other, pk, &t, &rng));
+        CHECK_ERR(fkex_enrol_reply_open(&status, &key, &keylen, &other, reply, replylen),
+                  FKEX_ERR_AUTHENTICATION);
+        fkex_enrol_client_wipe(&other);
+        for (size_t i = 6; i < replylen; i += replylen / 40 + 1) {
+            reply[i] ^= 1;
+            CHECK(fkex_enrol_reply_open(&status, &key, &keylen, &c, reply, replylen) != FKEX_OK);
+            CHECK(key == NULL);
+            reply[i] ^= 1;
+        }
+    }
+    CHECK_OK(fkex_enrol_reply_open(&status, &key, &keylen, &c, reply, replylen));
+    CHECK(status == FKEX_ENROL_ISSUED);
+    {
+        fkex_abe_key *uk = NULL;
+        const char *const *attrs;
+        size_t n;
+        CHECK_OK(fkex_abe_key_decode(&uk, key, keylen));
+        if (uk) {
+            fkex_abe_key_attrs(&attrs, &n, uk);
+            CHECK(n == 3 && strcmp(attrs[0], "ONE") == 0);
+        }
+        fkex_abe_key_free(uk);
+    }
+    fkex_abe_bytes_free(key, keylen);
+    free(reply);
+
+    /* once only, and the reply says so, authenticated */
+    CHECK_OK(fkex_enrol_request_seal(req, &c, pk, &t, &rng));
+    CHECK_OK(fkex_kms_answer(&reply, &replylen, &rep, k, st, req, sizeof req, 1002, &rng));
+    CHECK(rep.status == FKEX_ENROL_USED);
+    CHECK_OK(fkex_enrol_reply_open(&status, &key, &keylen, &c, reply, replylen));
+    CHECK(status == FKEX_ENROL_USED && key == NULL);
+    free(reply);
+
+    fkex_enrol_client_wipe(&c);
+    fkex_store_close(st);
+    fkex_kms_free(k);
+    fkex_kms_free(k2);
+}
+
+/* ---- end to end --------------------------------------------------------------- */
+
+static const char *bin;
+static char root[512];
+static pid_t daemons[8];
+static size_t ndaemons;
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+extern char **environ;
+
+/* Starts fkex argv (NULL-terminated, argv[0] filled in) with stdout and
+ * stderr to files; -1 if it cannot. */
+static pid_t start(const char *out, const char *err, const char **argv)
+{
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    int rc;
+    argv[0] = bin;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    fflush(stdout);
+    fflush(stderr);
+    rc = posix_spawnp(&pid, bin, &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        fprintf(stderr, "    cannot run %s: %s\n", bin, strerror(rc));
+        return -1;
+    }
+    return pid;
+}
+
+/* The exit code, or -1 if it did not exit in `seconds` (then it is killed)
+ * or died of a signal. Polls: no SIGCHLD games. */
+static int finish(pid_t pid, double seconds)
+{
+    double deadline = now_s() + seconds;
+    int status;
+    if (pid < 0)
+        return -1;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            break;
+        if (r < 0 && errno != EINTR)
+            return -1;
+        if (now_s() > deadline) {
+            fprintf(stderr, "    pid %d overstayed %.0f s: killed\n", (int)pid, seconds);
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        nap_ms(10);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+    if (!f)
+        return strdup("");
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
+    if (buf && n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n)
+        buf[0] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static char last_out[600], last_err[600];
+
+/* Runs fkex to completion: FK("kms", "token", ...). */
+static int fk(const char *first, ...)
+{
+    const char *argv[24];
+    size_t n = 1;
+    va_list ap;
+    argv[n++] = first;
+    va_start(ap, first);
+    while (n < 23 && (argv[n] = va_arg(ap, const char *)) != NULL)
+        n++;
+    va_end(ap);
+    argv[n] = NULL;
+    snprintf(last_out, sizeof last_out, "%s/out", root);
+    snprintf(last_err, sizeof last_err, "%s/err", root);
+    int rc = finish(start(last_out, last_err, argv), CHILD_SECONDS);
+    return rc;
+}
+#define FK(...) fk(__VA_ARGS__, (const char *)NULL)
+
+static int said(const char *phrase)
+{
+    char *e = slurp(last_err);
+    int ok = strstr(e, phrase) != NULL;
+    if (!ok)
+        fprintf(stderr, "    stderr lacks \"%s\": %s\n", phrase, e);
+    free(e);
+    return ok;
+}
+
+static int expect(int rc, int want, int line)
+{
+    if (rc != want) {
+        char *e = slurp(last_err);
+        fprintf(stderr, "    line %d: exited %d, expected %d; stderr: %s\n", line, rc, want, e);
+        free(e);
+    }
+    return rc == want;
+}
+#define EXPECT(call, want) CHECK(expect((call), (want), __LINE__))
+
+static const char *at(const char *name)
+{
+    static char ring[16][700];
+    static unsigned next;
+    char *p = ring[next++ % 16];
+    snprintf(p, sizeof ring[0], "%s/%s", root, name);
+    return p;
+}
+
+/* Starts `kms serve` on a free port; its address into addr. */
+static pid_t serve(char addr[64], const char *dir, const char *name)
+{
+    char out[700], err[700];
+    const char *argv[] = { NULL, "kms", "serve", "--dir", dir, "--listen", "127.0.0.1:0", "-v", NULL };
+    double deadline = now_s() + CHILD_SECONDS;
+    pid_t pid;
+    snprintf(out, sizeof out, "%s/%s.out", root, name);
+    snprintf(err, sizeof err, "%s/%s.err", root, name);
+    if ((pid = start(out, err, argv)) < 0)
+        return -1;
+    if (ndaemons < FKEX_ARRAY_LEN(daemons))
+        daemons[ndaemons++] = pid;
+    while (now_s() < deadline) {
+        char *text = slurp(out), *p = strstr(text, "listening on ");
+        int status;
+        if (p && strchr(p, '\n') && sscanf(p, "listening on %63s", addr) == 1) {
+            free(text);
+            return pid;
+        }
+        free(text);
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            char *e = slurp(err);
+            fprintf(stderr, "    kms serve exited early: %s\n", e);
+            free(e);
+            daemons[--ndaemons] = 0;
+            return -1;
+        }
+        nap_ms(20);
+    }
+    fprintf(stderr, "    kms serve never said where it listens\n");
+    return -1;
+}
+
+/* SIGTERM; the daemon must exit 0 within 5 s. */
+static int stop(pid_t pid)
+{
+    int rc;
+    kill(pid, SIGTERM);
+    rc = finish(pid, 5.0);
+    for (size_t i = 0; i < ndaemons; i++)
+        if (daemons[i] == pid)
+            daemons[i] = 0;
+    return rc;
+}
+
+static void kill_daemons(void)
+{
+    for (size_t i = 0; i < ndaemons; i++) {
+        if (daemons[i] > 0) {
+            kill(daemons[i], SIGKILL);
+            waitpid(daemons[i], NULL, 0);
+        }
+        daemons[i] = 0;
+    }
+    ndaemons = 0;
+}
+
+static int token(char out[FKEX_TOKEN_TEXT_MAX], const char *dir, const char *addr,
+                 const char *expires)
+{
+    if (!expect(FK("kms", "token", "--dir", dir, "--attrs", "ONE TWO year=5", "--key-expires",
+                   "2030-12", "--expires", expires, "--address", addr), 0, __LINE__)) {
+        test_fail("kms token works", __FILE__, __LINE__);
+        return -1;
+    }
+    char *text = slurp(last_out);
+    int ok = sscanf(text, "%511s", out) == 1;
+    free(text);
+    return ok ? 0 : -1;
+}
+
+static int mode_of(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
+}
+
+static long audit_rows(const char *db_path)
+{
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    long n = -1;
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM audit", -1, &q, NULL) == SQLITE_OK) {
+        if (sqlite3_step(q) == SQLITE_ROW)
+            n = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+    }
+    sqlite3_close(db);
+    return n;
+}
+
+static void kms_e2e(void)
+{
+    char a_addr[64], b_addr[64], tok[FKEX_TOKEN_TEXT_MAX], tok2[FKEX_TOKEN_TEXT_MAX];
+    char a[700], b[700];
+    pid_t sa, sb;
+    long issued = 0;
+
+    snprintf(a, sizeof a, "%s", at("authA"));
+    snprintf(b, sizeof b, "%s", at("authB"));
+    EXPECT(FK("kms", "init", "--dir", a), 0);
+    CHECK(mode_of(at("authA/kms.sealed")) == 0600);
+    CHECK(mode_of(at("authA/kms.db")) == 0600);
+    EXPECT(FK("kms", "init", "--dir", a), 2);   /* never over an authority */
+    EXPECT(FK("kms", "init", "--dir", b), 0);
+    if ((sa = serve(a_addr, a, "serveA")) < 0 || (sb = serve(b_addr, b, "serveB")) < 0) {
+        CHECK(!"both daemons start");
+        goto out;
+    }
+
+    /* enrol, and the key opens what the policy lets it */
+    if (token(tok, a, a_addr, "1h") != 0)
+        goto out;
+    EXPECT(FK("enroll", tok, "-o", at("alice.key")), 0);
+    issued++;
+    CHECK(mode_of(at("alice.key")) == 0600);
+    {
+        FILE *f = fopen(at("msg.txt"), "w");
+        if (f) {
+            fputs("for ONE with year >= 3\n", f);
+            fclose(f);
+        }
+    }
+    EXPECT(FK("encrypt", "--mpk", at("authA/mpk.fkex"), "--policy", "ONE and year >= 3", "--valid-at",
+              "2030-12", "-o", at("msg.fkex"), at("msg.txt")), 0);
+    EXPECT(FK("decrypt", "--key", at("alice.key"), "-o", at("msg.out"), at("msg.fkex")), 0);
+    {
+        char *x = slurp(at("msg.txt")), *y = slurp(at("msg.out"));
+        CHECK(strcmp(x, y) == 0 && x[0]);
+        free(x);
+        free(y);
+    }
+    EXPECT(FK("encrypt", "--mpk", at("authA/mpk.fkex"), "--policy", "THREE", "-o", at("no.fkex"),
+              at("msg.txt")), 0);
+    EXPECT(FK("decrypt", "--key", at("alice.key"), "-o", at("no.out"), at("no.fkex")), 1);
+
+    /* once only */
+    EXPECT(FK("enroll", tok, "-o", at("again.key")), 1);
+    CHECK(said("token already used"));
+    CHECK(access(at("again.key"), F_OK) != 0);
+
+    /* a busy output file does not spend the token */
+    if (token(tok, a, a_addr, "1h") != 0)
+        goto out;
+    EXPECT(FK("enroll", tok, "-o", at("alice.key")), 2);
+    EXPECT(FK("enroll", tok, "-o", at("kept.key")), 0);
+    issued++;
+
+    /* two enrolments racing for one token: exactly one key */
+    if (token(tok, a, a_addr, "1h") != 0)
+        goto out;
+    {
+        const char *a1[] = { NULL, "enroll", tok, "-o", at("race1.key"), NULL };
+        const char *a2[] = { NULL, "enroll", tok, "-o", at("race2.key"), NULL };
+        pid_t p1 = start(at("race1.out"), at("race1.err"), a1);
+        pid_t p2 = start(at("race2.out"), at("race2.err"), a2);
+        int r1 = finish(p1, CHILD_SECONDS), r2 = finish(p2, CHILD_SECONDS);
+        CHECK((r1 == 0 && r2 == 1) || (r1 == 1 && r2 == 0));
+        CHECK((access(at("race1.key"), F_OK) == 0) + (access(at("race2.key"), F_OK) == 0) == 1);
+        issued++;
+    }
+
+    /* expired */
+    if (token(tok, a, a_addr, "1s") != 0)
+        goto out;
+    sleep(2);
+    EXPECT(FK("enroll", tok, "-o", at("late.key")), 1);
+    CHECK(said("token expired"));
+
+    /* tampered: one character; and a well-formed token with another secret */
+    if (token(tok, a, a_addr, "1h") != 0)
+        goto out;
+    memcpy(tok2, tok, sizeof tok);
+    tok2[strlen(tok2) / 2] = tok2[strlen(tok2) / 2] == 'A' ? 'B' : 'A';
+    EXPECT(FK("enroll", tok2, "-o", at("t1.key")), 1);
+    CHECK(said("damaged"));
+    {
+        fkex_token t;
+        CHECK_OK(fkex_token_decode(&t, tok, strlen(tok)));
+        t.secret[0] ^= 1;
+        CHECK_OK(fkex_token_encode(tok2, sizeof tok2, &t));
+        EXPECT(FK("enroll", tok2, "-o", at("t2.key")), 1);
+        CHECK(said("token not recognised"));
+        /* unpinned: the token edited to name the other authority */
+        t.secret[0] ^= 1;
+        strcpy(t.addr, b_addr);
+        CHECK_OK(fkex_token_encode(tok2, sizeof tok2, &t));
+        EXPECT(FK("enroll", tok2, "-o", at("t3.key")), 1);
+        CHECK(said("not the authority this token pins"));
+        CHECK(access(at("t3.key"), F_OK) != 0);
+        fkex_token_wipe(&t);
+    }
+    /* none of that spent the token */
+    EXPECT(FK("enroll", tok, "-o", at("bob.key")), 0);
+    issued++;
+
+    /* the audit lists exactly the issued keys, without identities */
+    CHECK(audit_rows(at("authA/kms.db")) == issued);
+    CHECK(audit_rows(at("authB/kms.db")) == 0);
+    {
+        sqlite3 *db;
+        sqlite3_stmt *q;
+        CHECK(sqlite3_open_v2(at("authA/kms.db"), &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+        CHECK(sqlite3_prepare_v2(db, "SELECT * FROM audit", -1, &q, NULL) == SQLITE_OK);
+        CHECK(sqlite3_column_count(q) == 3);
+        CHECK(strcmp(sqlite3_column_name(q, 0), "token_id") == 0);
+        CHECK(sqlite3_step(q) == SQLITE_ROW &&
+              strcmp((const char *)sqlite3_column_text(q, 1), "ONE TWO year=5 expires=203012") == 0);
+        sqlite3_finalize(q);
+        sqlite3_close(db);
+    }
+    /* the log names tokens, never secrets or peers */
+    {
+        char *log = slurp(at("serveA.err"));
+        CHECK(strstr(log, "key issued") != NULL && strstr(log, "token already used") != NULL);
+        CHECK(strstr(log, tok) == NULL && strstr(log, "fkex1-") == NULL);
+        free(log);
+    }
+
+    CHECK(stop(sa) == 0);
+    CHECK(stop(sb) == 0);
+out:
+    kill_daemons();
+}
+
+static void kms_e2e_refusals(void)
+{
+    char c[700], addr[64], tok[FKEX_TOKEN_TEXT_MAX];
+    pid_t s;
+    snprintf(c, sizeof c, "%s", at("authC"));
+    EXPECT(FK("kms", "--help"), 0);
+    EXPECT(FK("kms", "init", "--help"), 0);
+    EXPECT(FK("kms", "token", "--help"), 0);
+    EXPECT(FK("kms", "serve", "--help"), 0);
+    EXPECT(FK("enroll", "--help"), 0);
+    EXPECT(FK("kms", "bogus"), 2);
+    EXPECT(FK("kms", "init", "--dir", c), 0);
+    EXPECT(FK("kms", "token", "--dir", c, "--attrs", "ONE ONE"), 2);
+    EXPECT(FK("kms", "token", "--dir", c, "--attrs", "ONE", "--expires", "7w"), 2);
+    EXPECT(FK("kms", "token", "--dir", c, "--attrs", "ONE", "--key-expires", "2026-13"), 2);
+    /* a wrong passphrase */
+    setenv("FKEX_PASSPHRASE", "not it", 1);
+    EXPECT(FK("kms", "serve", "--dir", c, "--listen", "127.0.0.1:0"), 1);
+    CHECK(said("wrong passphrase"));
+    setenv("FKEX_PASSPHRASE", PASS, 1);
+    /* sealed keys others can read are refused */
+    chmod(at("authC/kms.sealed"), 0644);
+    EXPECT(FK("kms", "serve", "--dir", c, "--listen", "127.0.0.1:0"), 2);
+    CHECK(said("readable by other users"));
+    chmod(at("authC/kms.sealed"), 0600);
+    /* nobody listening */
+    if ((s = serve(addr, c, "serveC")) < 0) {
+        CHECK(!"the daemon starts");
+        goto out;
+    }
+    if (token(tok, c, addr, "1h") != 0)
+        goto out;
+    CHECK(stop(s) == 0);
+    EXPECT(FK("enroll", tok, "-o", at("nobody.key")), 2);
+    CHECK(said("cannot reach"));
+    CHECK(access(at("nobody.key"), F_OK) != 0);
+out:
+    kill_daemons();
+}
+
+void suite_kms(void)
+{
+    RUN(kms_token_roundtrip);
+    RUN(kms_token_bytes);
+    RUN(kms_addr);
+    RUN(kms_sealed);
+    RUN(kms_store_single_use);
+    RUN(kms_store_race);
+    RUN(kms_enrol_protocol);
+
+    bin = getenv("FKEX_BIN") ? getenv("FKEX_BIN") : "./fkex";
+    snprintf(root, sizeof root, "%s/kms", test_tmpdir());
+    if (mkdir(root, 0700) != 0) {
+        fprintf(stderr, "    mkdir %s: %s\n", root, strerror(errno));
+        return;
+    }
+    setenv("FKEX_PASSPHRASE", PASS, 1);
+    RUN(kms_e2e);
+    RUN(kms_e2e_refusals);
+    unsetenv("FKEX_PASSPHRASE");
+}
