@@ -508,24 +508,26 @@ typedef struct {
     fkex_conn *client;
     uv_timer_t timer;
     uint32_t next;
-    int bad, pauses;
+    int bad, pauses, paused_now;
 } hold_state;
 
 static void hold_resume(uv_timer_t *t)
 {
     hold_state *st = t->data;
+    st->paused_now = 0;
     fkex_conn_resume(st->client);
 }
 
 static void hold_frame(fkex_conn *c, const uint8_t *frame, size_t len)
 {
     hold_state *st = fkex_conn_data(c);
-    if (len != 4 || load32_be(frame) != st->next)
+    if (len != 4 || load32_be(frame) != st->next || st->paused_now)
         st->bad++;
     st->next++;
     if (st->next % 10 == 0 && st->pauses < 50) {
         /* Pause in the middle of a read; a timer resumes. */
         st->pauses++;
+        st->paused_now = 1;
         fkex_conn_pause(c);
         uv_timer_start(&st->timer, hold_resume, 1, 0);
     }

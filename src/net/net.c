@@ -10,6 +10,8 @@
  * did not take is copied into a write request. The sum of those copies is
  * the queue that max_queued bounds.
  */
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "inner.h"
@@ -56,10 +58,15 @@ typedef struct {
     uint8_t bytes[];
 } write_req;
 
-static void set_err(char err[128], const char *fmt, const char *a, const char *b)
+static void set_err(char err[128], const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_err(char err[128], const char *fmt, ...)
 {
-    if (err)
-        snprintf(err, 128, fmt, a, b);
+    va_list ap;
+    if (!err)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, 128, fmt, ap);
+    va_end(ap);
 }
 
 static fkex_net_limits limits_or_default(const fkex_net_limits *lim)
@@ -72,10 +79,11 @@ static fkex_net_limits limits_or_default(const fkex_net_limits *lim)
 static fkex_err parse_addr(struct sockaddr_storage *ss, const char *addr, int port0_ok, char err[128])
 {
     char host[64];
-    const char *colon, *h = addr;
+    const char *colon, *h;
     size_t hlen;
     if (!addr)
         addr = "";
+    h = addr;
     if (addr[0] == '[') {
         const char *close = strchr(addr, ']');
         if (!close || close[1] != ':')
@@ -113,7 +121,7 @@ static fkex_err parse_addr(struct sockaddr_storage *ss, const char *addr, int po
     }
     return FKEX_OK;
 bad:
-    set_err(err, "bad address \"%.40s\": want HOST:PORT, HOST an IPv4 address or [IPv6]%s", addr, "");
+    set_err(err, "bad address \"%.40s\": want HOST:PORT, HOST an IPv4 address or [IPv6]", addr);
     return FKEX_ERR_ARGUMENT;
 }
 
@@ -418,7 +426,7 @@ fkex_err fkex_conn_connect(fkex_conn **out, uv_loop_t *loop, const char *addr, c
         return e;
     fkex_conn *c = conn_new(loop, &l);
     if (!c) {
-        set_err(err, "out of memory%s%s", "", "");
+        set_err(err, "out of memory");
         return FKEX_ERR_NO_MEMORY;
     }
     format_addr(c->peer, sizeof c->peer, &ss);
@@ -477,7 +485,7 @@ fkex_err fkex_server_start(fkex_server **out, uv_loop_t *loop, const char *addr,
         return e;
     fkex_server *s = calloc(1, sizeof *s);
     if (!s) {
-        set_err(err, "out of memory%s%s", "", "");
+        set_err(err, "out of memory");
         return FKEX_ERR_NO_MEMORY;
     }
     s->loop = loop;
@@ -486,7 +494,7 @@ fkex_err fkex_server_start(fkex_server **out, uv_loop_t *loop, const char *addr,
     s->data = data;
     if (uv_tcp_init(loop, &s->tcp) != 0) {
         free(s);
-        set_err(err, "out of memory%s%s", "", "");
+        set_err(err, "out of memory");
         return FKEX_ERR_NO_MEMORY;
     }
     s->tcp.data = s;
@@ -589,12 +597,12 @@ fkex_err fkex_net_request(uint8_t **reply, size_t *replylen, const char *addr, c
     q.req = req;
     q.reqlen = reqlen;
     if (uv_loop_init(&loop) != 0) {
-        set_err(err, "cannot create an event loop%s%s", "", "");
+        set_err(err, "cannot create an event loop");
         return FKEX_ERR_IO;
     }
     if (uv_timer_init(&loop, &q.timer) != 0) {
         uv_loop_close(&loop);
-        set_err(err, "cannot create a timer%s%s", "", "");
+        set_err(err, "cannot create a timer");
         return FKEX_ERR_IO;
     }
     q.timer.data = &q;
@@ -610,7 +618,7 @@ fkex_err fkex_net_request(uint8_t **reply, size_t *replylen, const char *addr, c
     if (e != FKEX_OK)
         return e;
     if (!q.done) {
-        set_err(err, "%s%s", q.err[0] ? q.err : "no reply", "");
+        set_err(err, "%s", q.err[0] ? q.err : "no reply");
         return FKEX_ERR_IO;
     }
     *reply = q.reply;

@@ -87,14 +87,16 @@ fkex_err fkex_server_start(fkex_server **s, uv_loop_t *loop, const char *addr, c
 uint16_t fkex_server_port(const fkex_server *s);
 void *fkex_server_data(const fkex_server *s);
 /* Stops listening and closes every connection (their close callbacks run); frees s once the loop has closed the handles.
- * The close reason is "server stopped". s must not be used after this call. */
+ * The close reason is "server stopped". s must not be used after this call,
+ * and what the close callbacks use must live until the loop has run them. */
 void fkex_server_stop(fkex_server *s);
 
 /* Connects to "HOST:PORT". *c is set at once, so fkex_conn_set may be called
  * before the connection completes; frames sent before then are queued.
  * on_connected gets status 0, or a libuv error (uv_strerror(status)): then
- * the connection closes with that sentence as its reason. Errors (nothing
- * is called back, *c = NULL): FKEX_ERR_ARGUMENT, FKEX_ERR_IO. */
+ * the connection closes with that sentence as its reason; it is not called
+ * if c is closed first. Errors (nothing is called back, *c = NULL):
+ * FKEX_ERR_ARGUMENT (bad address), FKEX_ERR_IO. Port 0 is refused. */
 fkex_err fkex_conn_connect(fkex_conn **c, uv_loop_t *loop, const char *addr, const fkex_net_limits *lim,
                            void (*on_connected)(fkex_conn *c, int status), char err[128]) FKEX_WUR;
 void fkex_conn_set(fkex_conn *c, fkex_frame_cb on_frame, fkex_close_cb on_close, void *data);
@@ -125,7 +127,9 @@ void fkex_conn_resume(fkex_conn *c);
  * "truncated frame" (the peer closed in the middle of a frame), "out of memory". */
 
 /* One request, one reply, on a private loop: for CLIs (fkex enroll) and tests. Waits at most timeout_ms.
- * *reply is malloc'd. Errors: FKEX_ERR_IO with a sentence in err ("connection refused", "timed out", ...). */
+ * *reply is malloc'd. Errors: FKEX_ERR_IO with a sentence in err ("connection refused", "timed out", ...).
+ * The reply is the first frame back; the connection is then closed. A bad
+ * address is FKEX_ERR_ARGUMENT. lim == NULL takes the defaults. */
 fkex_err fkex_net_request(uint8_t **reply, size_t *replylen, const char *addr, const uint8_t *req, size_t reqlen,
                           const fkex_net_limits *lim, unsigned timeout_ms, char err[128]) FKEX_WUR;
 
