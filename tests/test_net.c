@@ -687,13 +687,16 @@ typedef struct {
     tloop l;
     fkex_server *server;
     uv_async_t stop;
-    uv_sem_t ready;
+    int hang_up;             /* close every connection at once instead of echoing */
 } echo_thread;
 
 static void echo_thread_accept(fkex_server *s, fkex_conn *c)
 {
-    (void)s;
-    fkex_conn_set(c, echo_frame, NULL, NULL);
+    echo_thread *t = fkex_server_data(s);
+    if (t->hang_up)
+        fkex_conn_close(c, "go away");
+    else
+        fkex_conn_set(c, echo_frame, NULL, NULL);
 }
 
 static void echo_thread_stop(uv_async_t *a)
@@ -709,6 +712,42 @@ static void echo_thread_main(void *arg)
     tloop_run(&t->l);
 }
 
+static void echo_thread_start(echo_thread *t, uv_thread_t *tid, char addr[64], int hang_up)
+{
+    char err[128];
+    memset(t, 0, sizeof *t);
+    t->hang_up = hang_up;
+    tloop_init(&t->l);
+    CHECK_OK(fkex_server_start(&t->server, &t->l.loop, "127.0.0.1:0", NULL, echo_thread_accept, t, err));
+    CHECK(uv_async_init(&t->l.loop, &t->stop, echo_thread_stop) == 0);
+    t->stop.data = t;
+    server_addr(addr, t->server);
+    CHECK(uv_thread_create(tid, echo_thread_main, t) == 0);
+}
+
+/* A request far larger than the socket buffers, to a server that hangs up:
+ * the writes fail (EPIPE or a reset), and with SIGPIPE at its default the
+ * process must survive it. */
+static void request_sigpipe(void)
+{
+    echo_thread t;
+    uv_thread_t tid;
+    char err[128], addr[64];
+    size_t n = 6u << 20, replylen;
+    uint8_t *req = calloc(1, n), *reply = NULL;
+    echo_thread_start(&t, &tid, addr, 1);
+    signal(SIGPIPE, SIG_DFL);
+    for (int i = 0; i < 3; i++) {
+        err[0] = 0;
+        CHECK_ERR(fkex_net_request(&reply, &replylen, addr, req, n, NULL, 5000, err), FKEX_ERR_IO);
+        CHECK(err[0] != 0 && reply == NULL);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    uv_async_send(&t.stop);
+    CHECK(uv_thread_join(&tid) == 0);
+    free(req);
+}
+
 static void request_reply(void)
 {
     echo_thread t;
@@ -718,13 +757,7 @@ static void request_reply(void)
     size_t replylen = 0;
     fkex_net_limits small = { 1000, 1u << 20 };
     fill(req, sizeof req, 7);
-    memset(&t, 0, sizeof t);
-    tloop_init(&t.l);
-    CHECK_OK(fkex_server_start(&t.server, &t.l.loop, "127.0.0.1:0", NULL, echo_thread_accept, &t, err));
-    CHECK(uv_async_init(&t.l.loop, &t.stop, echo_thread_stop) == 0);
-    t.stop.data = &t;
-    server_addr(addr, t.server);
-    CHECK(uv_thread_create(&tid, echo_thread_main, &t) == 0);
+    echo_thread_start(&t, &tid, addr, 0);
 
     CHECK_OK(fkex_net_request(&reply, &replylen, addr, req, 1000, NULL, 5000, err));
     CHECK(replylen == 1000 && reply && memcmp(reply, req, 1000) == 0);
@@ -814,5 +847,6 @@ void suite_net(void)
     RUN(bad_addresses);
     RUN(request_timeout);
     RUN(request_reply);
+    RUN(request_sigpipe);
     RUN(stop_with_live_conns);
 }

@@ -11,6 +11,7 @@
  * the queue that max_queued bounds.
  */
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -585,14 +586,35 @@ static void req_timeout(uv_timer_t *t)
         fkex_conn_close(q->c, "timed out");
 }
 
-fkex_err fkex_net_request(uint8_t **reply, size_t *replylen, const char *addr, const uint8_t *req, size_t reqlen,
-                          const fkex_net_limits *lim, unsigned timeout_ms, char err[128])
+/* A CLI need not ignore SIGPIPE: the request blocks it on this thread and
+ * swallows one it raised, then restores the mask. No global state changes. */
+static int pipe_block(sigset_t *old)
+{
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    return pthread_sigmask(SIG_BLOCK, &pipe, old);
+}
+
+static void pipe_restore(const sigset_t *old)
+{
+    sigset_t pipe, pending;
+    struct timespec zero = { 0, 0 };
+    if (sigismember(old, SIGPIPE))
+        return;                       /* the caller blocked it already */
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
+        (void)sigtimedwait(&pipe, NULL, &zero);
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+static fkex_err request_run(uint8_t **reply, size_t *replylen, const char *addr, const uint8_t *req,
+                            size_t reqlen, const fkex_net_limits *lim, unsigned timeout_ms, char err[128])
 {
     uv_loop_t loop;
     request q;
     fkex_err e = FKEX_OK;
-    *reply = NULL;
-    *replylen = 0;
     memset(&q, 0, sizeof q);
     q.req = req;
     q.reqlen = reqlen;
@@ -624,4 +646,17 @@ fkex_err fkex_net_request(uint8_t **reply, size_t *replylen, const char *addr, c
     *reply = q.reply;
     *replylen = q.replylen;
     return FKEX_OK;
+}
+
+fkex_err fkex_net_request(uint8_t **reply, size_t *replylen, const char *addr, const uint8_t *req, size_t reqlen,
+                          const fkex_net_limits *lim, unsigned timeout_ms, char err[128])
+{
+    sigset_t old;
+    *reply = NULL;
+    *replylen = 0;
+    if (pipe_block(&old) != 0)
+        return request_run(reply, replylen, addr, req, reqlen, lim, timeout_ms, err);
+    fkex_err e = request_run(reply, replylen, addr, req, reqlen, lim, timeout_ms, err);
+    pipe_restore(&old);
+    return e;
 }

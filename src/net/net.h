@@ -16,8 +16,10 @@
  * buffer or become the reason handed to the close callback.
  *
  * Everything runs on the loop's thread. No global state. Writes to a peer
- * that has gone away raise SIGPIPE: processes that use this layer must
- * ignore it (signal(SIGPIPE, SIG_IGN)), as every daemon does.
+ * that has gone away raise SIGPIPE: a process that runs its own loop must
+ * ignore it (signal(SIGPIPE, SIG_IGN)), as every daemon does;
+ * fkex_net_request guards itself (it blocks SIGPIPE on its thread while it
+ * runs), so a CLI needs nothing.
  *
  * Only the I/O edges include this header; src/inner.h does not.
  */
