@@ -147,8 +147,16 @@ fkex_err fkex_token_decode(fkex_token *t, const char *text, size_t len)
     len -= prefix;
     if (len > sodium_base64_ENCODED_LEN(BODY_MAX, sodium_base64_VARIANT_URLSAFE_NO_PADDING))
         return FKEX_ERR_BAD_ENCODING;
-    /* libsodium rejects non-canonical trailing bits; any character it did
-     * not consume (end != text + len) is an error too. */
+    /* libsodium 1.0.18 decodes any byte >= 0x80 as '_' (63): check the
+     * alphabet first (fuzz/fuzz_token.c found it). libsodium rejects
+     * non-canonical trailing bits; a character it did not consume
+     * (end != text + len) is an error too. */
+    for (size_t i = 0; i < len; i++) {
+        char ch = text[i];
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '_'))
+            return FKEX_ERR_BAD_ENCODING;
+    }
     if (sodium_base642bin(body, sizeof body, text, len, NULL, &blen, &end,
                           sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
         end != text + len)
