@@ -18,6 +18,7 @@ void suite_ratchet_checks(void);
 void suite_crypto(void);
 void suite_relay(void);
 void suite_net(void);
+void suite_chat(void);
 void suite_kms(void);
 
 static const struct {
@@ -39,6 +40,7 @@ static const struct {
     { "crypto", suite_crypto },
     { "relay", suite_relay },
     { "net", suite_net },
+    { "chat", suite_chat },
     { "kms", suite_kms },
 };
 

@@ -1,0 +1,71 @@
+/*
+ * chat/chat.h: the chat client's pieces that are not the network or the
+ * screen: what a message carries, and the `--batch` JSON lines.
+ *
+ *   content.c  a room message's content: nickname, text, time sent
+ *   json.c     the batch interface: commands read from stdin, events
+ *              written to stdout, one JSON object per line
+ *
+ * Everything here parses bytes others control (messages from members, lines
+ * from a script), so decoding is strict and bounded, and each decoder has a
+ * fuzz target.
+ */
+#ifndef FKEX_CHAT_H
+#define FKEX_CHAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "fkex/error.h"
+
+/* ---- content.c ------------------------------------------------------------ */
+
+#define CHAT_NICK_MAX 64
+#define CHAT_TEXT_MAX 4096
+
+/* u8 version (1) || bytes16 nick || bytes16 text || u64 milliseconds since
+ * 1970. nick and text are UTF-8 without control characters (nick) or with
+ * only newlines and tabs (text). Borrowed from the input on decode. */
+typedef struct {
+    const char *nick;
+    size_t nicklen;
+    const char *text;
+    size_t textlen;
+    uint64_t sent_ms;
+} chat_content;
+
+/* *out is malloc'd. FKEX_ERR_ARGUMENT if a field is too long or not
+ * acceptable UTF-8. */
+fkex_err chat_content_encode(uint8_t **out, size_t *outlen, const chat_content *c) FKEX_WUR;
+fkex_err chat_content_decode(chat_content *c, const uint8_t *in, size_t len) FKEX_WUR;
+/* 1 if s is well-formed UTF-8 (no overlongs, no surrogates, at most
+ * U+10FFFF) and has no control characters other than those `allowed`
+ * lists ("" for none, "\n\t" for text). */
+int chat_utf8_ok(const char *s, size_t len, const char *allowed);
+
+/* ---- json.c ------------------------------------------------------------------ */
+
+typedef enum {
+    CHAT_CMD_SEND = 1,   /* {"send": "text"} */
+    CHAT_CMD_LEAVE,      /* {"cmd": "leave"} */
+    CHAT_CMD_QUIT        /* {"cmd": "quit"} */
+} chat_cmd_kind;
+
+typedef struct {
+    chat_cmd_kind kind;
+    char text[CHAT_TEXT_MAX + 1];   /* for SEND, NUL-terminated UTF-8 */
+    size_t textlen;
+} chat_cmd;
+
+/* Parses one line (without its newline): one JSON object with exactly one
+ * known member. Errors: FKEX_ERR_BAD_ENCODING (not JSON, unknown member,
+ * bad escape or UTF-8), FKEX_ERR_ARGUMENT (text too long); err says why,
+ * for the error event. */
+fkex_err chat_cmd_parse(chat_cmd *cmd, const char *line, size_t len, char err[96]) FKEX_WUR;
+
+/* Appends s to a JSON string being built (without the quotes), escaping
+ * '"', '\\' and control characters, and replacing invalid UTF-8 by U+FFFD.
+ * Returns the bytes written, or the bytes needed if out is too small
+ * (nothing is written past cap then). */
+size_t chat_json_escape(char *out, size_t cap, const char *s, size_t len);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * chat/content.c: what a room message carries (PROTOCOL.md, application
+ * messages: "the nickname, the text and a timestamp"), as the plaintext
+ * inside the ratchet's AEAD. Senders are members, but members can be
+ * hostile, so decoding is strict: bounded lengths, well-formed UTF-8, no
+ * control characters that could repaint a terminal.
+ */
+#include <stdlib.h>
+#include "inner.h"
+#include "chat/chat.h"
+
+#define CONTENT_VERSION 1
+
+/* One code point at s (at most len bytes): its length, or 0 if malformed. */
+static size_t utf8_char(const unsigned char *s, size_t len, uint32_t *cp)
+{
+    size_t n;
+    uint32_t c = s[0], min;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if ((c & 0xe0) == 0xc0)
+        n = 2, c &= 0x1f, min = 0x80;
+    else if ((c & 0xf0) == 0xe0)
+        n = 3, c &= 0x0f, min = 0x800;
+    else if ((c & 0xf8) == 0xf0)
+        n = 4, c &= 0x07, min = 0x10000;
+    else
+        return 0;
+    if (n > len)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        c = (c << 6) | (s[i] & 0x3f);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return n;
+}
+
+int chat_utf8_ok(const char *s, size_t len, const char *allowed)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t n = utf8_char(p + i, len - i, &cp);
+        if (n == 0)
+            return 0;
+        /* C0, DEL and C1 controls, unless allowed (newline, tab in text). */
+        if ((cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) && !(cp < 0x80 && cp && strchr(allowed, (int)cp)))
+            return 0;
+        i += n;
+    }
+    return 1;
+}
+
+static int acceptable(const chat_content *c)
+{
+    return c->nicklen >= 1 && c->nicklen <= CHAT_NICK_MAX && c->textlen <= CHAT_TEXT_MAX &&
+           chat_utf8_ok(c->nick, c->nicklen, "") && chat_utf8_ok(c->text, c->textlen, "\n\t");
+}
+
+fkex_err chat_content_encode(uint8_t **out, size_t *outlen, const chat_content *c)
+{
+    fkex_writer w;
+    if (!acceptable(c))
+        return FKEX_ERR_ARGUMENT;
+    fkex_writer_init(&w);
+    fkex_writer_u8(&w, CONTENT_VERSION);
+    fkex_writer_bytes16(&w, c->nick, c->nicklen);
+    fkex_writer_bytes16(&w, c->text, c->textlen);
+    fkex_writer_u64(&w, c->sent_ms);
+    if (w.failed) {
+        fkex_writer_free(&w);
+        return FKEX_ERR_NO_MEMORY;
+    }
+    *out = w.buf;
+    *outlen = w.len;
+    return FKEX_OK;
+}
+
+fkex_err chat_content_decode(chat_content *c, const uint8_t *in, size_t len)
+{
+    fkex_reader r;
+    uint8_t version;
+    const uint8_t *nick, *text;
+    fkex_err err;
+    memset(c, 0, sizeof *c);
+    fkex_reader_init(&r, in, len);
+    if (fkex_reader_u8(&r, &version) != 0 || fkex_reader_bytes16(&r, &nick, &c->nicklen) != 0 ||
+        fkex_reader_bytes16(&r, &text, &c->textlen) != 0 || fkex_reader_u64(&r, &c->sent_ms) != 0)
+        return FKEX_ERR_TRUNCATED;
+    if ((err = fkex_reader_end(&r)) != FKEX_OK)
+        return err;
+    if (version != CONTENT_VERSION)
+        return FKEX_ERR_UNSUPPORTED;
+    c->nick = (const char *)nick;
+    c->text = (const char *)text;
+    return acceptable(c) ? FKEX_OK : FKEX_ERR_BAD_ENCODING;
+}

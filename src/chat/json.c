@@ -1,0 +1,214 @@
+/*
+ * chat/json.c: `fkex chat --batch` speaks JSON lines. This is the small
+ * part of JSON it needs (RFC 8259): one object per line, string members
+ * only, escapes including \uXXXX and surrogate pairs, and nothing else.
+ * Output strings are escaped so that any member's text is a valid JSON
+ * string, whatever bytes it holds.
+ */
+#include <stdio.h>
+#include "inner.h"
+#include "chat/chat.h"
+
+typedef struct {
+    const char *p, *end;
+    char *err;
+} parser;
+
+static fkex_err fail(parser *ps, const char *why)
+{
+    snprintf(ps->err, 96, "%s", why);
+    return FKEX_ERR_BAD_ENCODING;
+}
+
+static void skip_ws(parser *ps)
+{
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\r' || *ps->p == '\n'))
+        ps->p++;
+}
+
+static int hex4(const char *p, uint32_t *v)
+{
+    *v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0)
+            return -1;
+        *v = (*v << 4) | (uint32_t)d;
+    }
+    return 0;
+}
+
+static size_t put_utf8(char *out, uint32_t cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xc0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xe0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        out[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    out[0] = (char)(0xf0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    out[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* A JSON string into out (at most cap bytes, NUL-terminated). */
+static fkex_err string(parser *ps, char *out, size_t cap, size_t *outlen)
+{
+    size_t n = 0;
+    if (ps->p >= ps->end || *ps->p != '"')
+        return fail(ps, "expected a string");
+    ps->p++;
+    for (;;) {
+        char buf[4];
+        size_t k;
+        if (ps->p >= ps->end)
+            return fail(ps, "unterminated string");
+        unsigned char c = (unsigned char)*ps->p++;
+        if (c == '"')
+            break;
+        if (c < 0x20)
+            return fail(ps, "control character in a string");
+        if (c != '\\') {
+            buf[0] = (char)c;
+            k = 1;
+        } else {
+            if (ps->p >= ps->end)
+                return fail(ps, "unterminated escape");
+            char e = *ps->p++;
+            uint32_t cp;
+            switch (e) {
+            case '"': case '\\': case '/': buf[0] = e; k = 1; break;
+            case 'b': buf[0] = '\b'; k = 1; break;
+            case 'f': buf[0] = '\f'; k = 1; break;
+            case 'n': buf[0] = '\n'; k = 1; break;
+            case 'r': buf[0] = '\r'; k = 1; break;
+            case 't': buf[0] = '\t'; k = 1; break;
+            case 'u':
+                if (ps->end - ps->p < 4 || hex4(ps->p, &cp) != 0)
+                    return fail(ps, "bad \\u escape");
+                ps->p += 4;
+                if (cp >= 0xdc00 && cp <= 0xdfff)
+                    return fail(ps, "lone low surrogate");
+                if (cp >= 0xd800 && cp <= 0xdbff) {
+                    uint32_t lo;
+                    if (ps->end - ps->p < 6 || ps->p[0] != '\\' || ps->p[1] != 'u' ||
+                        hex4(ps->p + 2, &lo) != 0 || lo < 0xdc00 || lo > 0xdfff)
+                        return fail(ps, "lone high surrogate");
+                    ps->p += 6;
+                    cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                }
+                k = put_utf8(buf, cp);
+                break;
+            default:
+                return fail(ps, "bad escape");
+            }
+        }
+        if (n + k > cap) {
+            snprintf(ps->err, 96, "text longer than %zu bytes", cap);
+            return FKEX_ERR_ARGUMENT;
+        }
+        memcpy(out + n, buf, k);
+        n += k;
+    }
+    out[n] = 0;
+    *outlen = n;
+    if (!chat_utf8_ok(out, n, "\n\t"))
+        return fail(ps, "invalid UTF-8, or a control character other than newline or tab");
+    return FKEX_OK;
+}
+
+fkex_err chat_cmd_parse(chat_cmd *cmd, const char *line, size_t len, char err[96])
+{
+    parser ps = { line, line + len, err };
+    char key[16], value[16];
+    size_t klen, vlen;
+    fkex_err e;
+    memset(cmd, 0, sizeof *cmd);
+    err[0] = 0;
+    skip_ws(&ps);
+    if (ps.p >= ps.end || *ps.p++ != '{')
+        return fail(&ps, "expected a JSON object");
+    skip_ws(&ps);
+    if ((e = string(&ps, key, sizeof key - 1, &klen)) != FKEX_OK)
+        return e == FKEX_ERR_ARGUMENT ? fail(&ps, "unknown member") : e;
+    skip_ws(&ps);
+    if (ps.p >= ps.end || *ps.p++ != ':')
+        return fail(&ps, "expected ':'");
+    skip_ws(&ps);
+    if (strcmp(key, "send") == 0) {
+        if ((e = string(&ps, cmd->text, CHAT_TEXT_MAX, &cmd->textlen)) != FKEX_OK)
+            return e;
+        cmd->kind = CHAT_CMD_SEND;
+    } else if (strcmp(key, "cmd") == 0) {
+        if ((e = string(&ps, value, sizeof value - 1, &vlen)) != FKEX_OK)
+            return e == FKEX_ERR_ARGUMENT ? fail(&ps, "unknown command") : e;
+        if (strcmp(value, "leave") == 0)
+            cmd->kind = CHAT_CMD_LEAVE;
+        else if (strcmp(value, "quit") == 0)
+            cmd->kind = CHAT_CMD_QUIT;
+        else
+            return fail(&ps, "unknown command (leave, quit)");
+    } else {
+        return fail(&ps, "unknown member (send, cmd)");
+    }
+    skip_ws(&ps);
+    if (ps.p >= ps.end || *ps.p++ != '}')
+        return fail(&ps, "expected '}' (one member per line)");
+    skip_ws(&ps);
+    if (ps.p != ps.end)
+        return fail(&ps, "trailing characters after the object");
+    return FKEX_OK;
+}
+
+size_t chat_json_escape(char *out, size_t cap, const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = 0;
+    for (size_t i = 0; i < len;) {
+        char buf[8];
+        size_t k = 0, adv = 1;
+        unsigned char c = p[i];
+        if (c == '"' || c == '\\') {
+            buf[0] = '\\';
+            buf[1] = (char)c;
+            k = 2;
+        } else if (c == '\n') {
+            memcpy(buf, "\\n", 2), k = 2;
+        } else if (c == '\t') {
+            memcpy(buf, "\\t", 2), k = 2;
+        } else if (c < 0x20 || c == 0x7f) {
+            k = (size_t)snprintf(buf, sizeof buf, "\\u%04x", c);
+        } else if (c < 0x80) {
+            buf[0] = (char)c;
+            k = 1;
+        } else {
+            /* A whole well-formed character passes; a bad byte is U+FFFD. */
+            size_t m = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+            if (m <= len - i && chat_utf8_ok(s + i, m, "")) {
+                memcpy(buf, s + i, m);
+                k = adv = m;
+            } else {
+                memcpy(buf, "\xef\xbf\xbd", 3);
+                k = 3;
+            }
+        }
+        if (n + k <= cap)
+            memcpy(out + n, buf, k);
+        n += k;
+        i += adv;
+    }
+    return n;
+}

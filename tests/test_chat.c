@@ -1,0 +1,180 @@
+/*
+ * The chat client's parsers: message content (from other members) and the
+ * --batch JSON lines (from scripts): round trips, limits and refusals.
+ */
+#include <stdlib.h>
+#include "test.h"
+#include "chat/chat.h"
+
+static void test_content_round_trip(void)
+{
+    static const char text[] = "hello\n\tworld \xc3\xa9\xe2\x82\xac\xf0\x9f\x99\x82";
+    chat_content c = { "alice", 5, text, sizeof text - 1, 1764115200123ull }, d;
+    uint8_t *b;
+    size_t n;
+    CHECK_OK(chat_content_encode(&b, &n, &c));
+    CHECK_OK(chat_content_decode(&d, b, n));
+    CHECK(d.nicklen == 5 && memcmp(d.nick, "alice", 5) == 0);
+    CHECK(d.textlen == c.textlen && memcmp(d.text, c.text, c.textlen) == 0);
+    CHECK(d.sent_ms == c.sent_ms);
+    /* Every truncation and any trailing byte are refused. */
+    for (size_t i = 0; i < n; i++)
+        CHECK(chat_content_decode(&d, b, i) != FKEX_OK);
+    uint8_t *longer = malloc(n + 1);
+    memcpy(longer, b, n);
+    longer[n] = 0;
+    CHECK_ERR(chat_content_decode(&d, longer, n + 1), FKEX_ERR_BAD_ENCODING);
+    b[0] = 2;
+    CHECK_ERR(chat_content_decode(&d, b, n), FKEX_ERR_UNSUPPORTED);
+    free(longer);
+    free(b);
+    /* An empty text is a message; an empty nickname is not. */
+    chat_content e = { "bob", 3, "", 0, 0 };
+    CHECK_OK(chat_content_encode(&b, &n, &e));
+    free(b);
+    e.nicklen = 0;
+    CHECK_ERR(chat_content_encode(&b, &n, &e), FKEX_ERR_ARGUMENT);
+}
+
+static void test_content_refusals(void)
+{
+    static const char *const bad[] = {
+        "\xc0\xaf",               /* overlong '/' */
+        "\xe0\x80\xaf",           /* overlong */
+        "\xed\xa0\x80",           /* a surrogate */
+        "\xf4\x90\x80\x80",       /* past U+10FFFF */
+        "\xc3",                   /* truncated */
+        "\x80",                   /* a lone continuation byte */
+        "\x1b[2J",                /* ESC: a terminal escape */
+        "\xc2\x9b" "2J",          /* C1 CSI */
+        "a\rb",                   /* carriage return */
+        "\x7f",                   /* DEL */
+    };
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(bad); i++) {
+        chat_content c = { "eve", 3, bad[i], strlen(bad[i]), 0 };
+        uint8_t *b;
+        size_t n;
+        CHECK_ERR(chat_content_encode(&b, &n, &c), FKEX_ERR_ARGUMENT);
+        /* The same bytes arriving from a member are refused too. */
+        fkex_writer w;
+        chat_content d;
+        fkex_writer_init(&w);
+        fkex_writer_u8(&w, 1);
+        fkex_writer_bytes16(&w, "eve", 3);
+        fkex_writer_bytes16(&w, bad[i], strlen(bad[i]));
+        fkex_writer_u64(&w, 0);
+        CHECK_ERR(chat_content_decode(&d, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
+        fkex_writer_free(&w);
+    }
+    /* A nickname takes no newline; limits hold. */
+    chat_content c = { "a\nb", 3, "x", 1, 0 };
+    uint8_t *b;
+    size_t n;
+    CHECK_ERR(chat_content_encode(&b, &n, &c), FKEX_ERR_ARGUMENT);
+    char big[CHAT_TEXT_MAX + 2];
+    memset(big, 'x', sizeof big);
+    chat_content t = { "a", 1, big, CHAT_TEXT_MAX, 0 };
+    CHECK_OK(chat_content_encode(&b, &n, &t));
+    free(b);
+    t.textlen = CHAT_TEXT_MAX + 1;
+    CHECK_ERR(chat_content_encode(&b, &n, &t), FKEX_ERR_ARGUMENT);
+    chat_content k = { big, CHAT_NICK_MAX + 1, "x", 1, 0 };
+    CHECK_ERR(chat_content_encode(&b, &n, &k), FKEX_ERR_ARGUMENT);
+}
+
+static int parses(const char *line, chat_cmd_kind kind, const char *text)
+{
+    chat_cmd c;
+    char err[96];
+    if (chat_cmd_parse(&c, line, strlen(line), err) != FKEX_OK) {
+        fprintf(stderr, "    %s: %s\n", line, err);
+        return 0;
+    }
+    return c.kind == kind && (!text || (c.textlen == strlen(text) && strcmp(c.text, text) == 0));
+}
+
+static int refused(const char *line)
+{
+    chat_cmd c;
+    char err[96];
+    return chat_cmd_parse(&c, line, strlen(line), err) != FKEX_OK && err[0] != 0;
+}
+
+static void test_json_commands(void)
+{
+    CHECK(parses("{\"send\": \"hello\"}", CHAT_CMD_SEND, "hello"));
+    CHECK(parses("  { \"send\" :\"\" }  ", CHAT_CMD_SEND, ""));
+    CHECK(parses("{\"cmd\": \"leave\"}", CHAT_CMD_LEAVE, NULL));
+    CHECK(parses("{\"cmd\":\"quit\"}", CHAT_CMD_QUIT, NULL));
+    CHECK(parses("{\"send\": \"a\\\"b\\\\c\\/d\\n\\te\"}", CHAT_CMD_SEND, "a\"b\\c/d\n\te"));
+    CHECK(parses("{\"send\": \"\\u00e9\\u20ac\\ud83d\\ude42\"}", CHAT_CMD_SEND,
+                 "\xc3\xa9\xe2\x82\xac\xf0\x9f\x99\x82"));
+    CHECK(parses("{\"send\": \"caf\xc3\xa9\"}", CHAT_CMD_SEND, "caf\xc3\xa9"));
+    CHECK(refused(""));
+    CHECK(refused("[]"));
+    CHECK(refused("{}"));
+    CHECK(refused("{\"send\": 5}"));
+    CHECK(refused("{\"send\": \"x\""));
+    CHECK(refused("{\"send\": \"x\"} {"));
+    CHECK(refused("{\"send\": \"x\", \"cmd\": \"quit\"}"));
+    CHECK(refused("{\"cmd\": \"dance\"}"));
+    CHECK(refused("{\"shout\": \"x\"}"));
+    CHECK(refused("{\"send\": \"\\ud83d\"}"));       /* lone high surrogate */
+    CHECK(refused("{\"send\": \"\\ude42\"}"));       /* lone low surrogate */
+    CHECK(refused("{\"send\": \"\\u00\"}"));
+    CHECK(refused("{\"send\": \"\\x41\"}"));
+    CHECK(refused("{\"send\": \"\\u001b[2J\"}"));    /* a terminal escape */
+    CHECK(refused("{\"send\": \"a\tb\"}"));           /* raw control in a string */
+    CHECK(refused("{\"send\": \"\xc0\xaf\"}"));       /* overlong UTF-8 */
+    /* The text limit. */
+    size_t n = CHAT_TEXT_MAX + 20;
+    char *line = malloc(n + 1);
+    memcpy(line, "{\"send\": \"", 10);
+    memset(line + 10, 'x', CHAT_TEXT_MAX + 1);
+    memcpy(line + 11 + CHAT_TEXT_MAX, "\"}", 3);
+    chat_cmd c;
+    char err[96];
+    CHECK_ERR(chat_cmd_parse(&c, line, strlen(line), err), FKEX_ERR_ARGUMENT);
+    line[10 + CHAT_TEXT_MAX] = '"';
+    line[11 + CHAT_TEXT_MAX] = '}';
+    CHECK_OK(chat_cmd_parse(&c, line, 12 + CHAT_TEXT_MAX, err));
+    CHECK(c.textlen == CHAT_TEXT_MAX);
+    free(line);
+}
+
+/* Whatever bytes a member's text holds, the escaped form is a JSON string
+ * that parses back to it (invalid UTF-8 becoming U+FFFD). */
+static void test_json_escape(void)
+{
+    char out[256], line[300];
+    size_t n = chat_json_escape(out, sizeof out, "say \"hi\"\\\n\t\x01\x7f", 13);
+    CHECK(n == strlen("say \\\"hi\\\"\\\\\\n\\t\\u0001\\u007f"));
+    CHECK(memcmp(out, "say \\\"hi\\\"\\\\\\n\\t\\u0001\\u007f", n) == 0);
+    n = chat_json_escape(out, sizeof out, "\xc3\xa9\xc3\x28\xf0\x9f\x99\x82", 8);
+    CHECK(n == 2 + 3 + 1 + 4 && memcmp(out, "\xc3\xa9\xef\xbf\xbd(\xf0\x9f\x99\x82", n) == 0);
+    CHECK(chat_json_escape(NULL, 0, "abc", 3) == 3);   /* measuring */
+    fkex_rng rng;
+    test_rng(&rng, "json escape");
+    for (int round = 0; round < 2000; round++) {
+        uint8_t raw[40];
+        fkex_rng_fill(&rng, raw, sizeof raw);
+        size_t len = raw[0] % 40;
+        n = chat_json_escape(out, sizeof out, (const char *)raw + 1, len > 39 ? 39 : len);
+        CHECK(n < sizeof out);
+        snprintf(line, sizeof line, "{\"send\": \"%.*s\"}", (int)n, out);
+        chat_cmd c;
+        char err[96];
+        fkex_err e = chat_cmd_parse(&c, line, strlen(line), err);
+        /* Escaped control characters other than \n and \t are refused as
+         * input, which is right: everything else parses. */
+        CHECK(e == FKEX_OK || strstr(err, "control") != NULL);
+    }
+}
+
+void suite_chat(void)
+{
+    RUN(test_content_round_trip);
+    RUN(test_content_refusals);
+    RUN(test_json_commands);
+    RUN(test_json_escape);
+}
