@@ -18,6 +18,7 @@ static const struct {
     { "kms", kms_main, "the key authority: init, token (one-time enrolment), serve" },
     { "enroll", enroll_main, "redeem an enrolment token for a user key" },
     { "room", room_main, "create a room, print its invitation, change its policy" },
+    { "relay", relay_main, "the relay daemon: orders, stores and replays each room's messages" },
     { "bench", bench_main, "measure the schemes (fkex bench abe) and the group key exchanges (gke)" },
 };
 

@@ -1,0 +1,653 @@
+/*
+ * relay/serve.c: the relay's daemon: a libuv loop around relay/room.h.
+ *
+ * One thread, no fork. Every room of the store is loaded at start (all its
+ * members offline); a connection becomes a session by HELLO and, to act as
+ * a leaf, NONCE/AUTH; the relay answers READY, replays what that V missed
+ * since the HELLO's seq, and only then counts a roster member online, so a
+ * sponsor is never named on a connection still catching up. A joiner's
+ * session is addressed by the V of its JoinRequest, as room.h routes; when
+ * the commit that adds it wins, it is counted online like any member.
+ *
+ * A member whose last connection drops keeps its place, and stays online
+ * for the core (the log keeps what it misses), for the grace period; then
+ * it is marked offline, so sponsorship moves on. The relay removes nobody:
+ * members do, by proposal.
+ *
+ * SIGTERM and SIGINT stop the server and the timer and let the loop drain,
+ * so every handle is closed before we return. Everything accepted is in
+ * SQLite already (the core commits before it returns), so nothing is lost.
+ *
+ * Cost: routing a delivery is O(connections) (a linear scan: the relay is
+ * sized for rooms of tens of members and a few hundred connections).
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include "inner.h"
+#include "net/net.h"
+#include "relay/room.h"
+#include "relay/serve.h"
+#include "wire/relay_msg.h"
+
+#define TICK_MS 1000
+
+typedef struct serve_state serve_state;
+
+enum { SESSION_NEW, SESSION_NONCE, SESSION_READY };
+
+typedef struct conn_state {
+    serve_state *s;
+    fkex_conn *conn;
+    struct conn_state *prev, *next;
+    int state;
+    relay_room *room;
+    int has_leaf;
+    uint8_t v[32];
+    uint8_t nonce[32];
+    uint64_t last_seq;   /* the HELLO's */
+    int member;          /* counted online as a roster member */
+} conn_state;
+
+/* A member whose connections all dropped: online until the grace ends. */
+typedef struct {
+    relay_room *r;
+    uint8_t v[32];
+    uint64_t since;
+} absent_member;
+
+struct serve_state {
+    relay_store *store;
+    const relay_hooks *hooks;
+    uv_loop_t *loop;
+    fkex_server *server;
+    uv_signal_t sigterm, sigint;
+    uv_timer_t tick;
+    relay_room **rooms;
+    size_t nrooms;
+    conn_state *conns;
+    absent_member *absent;
+    size_t nabsent, absentcap;
+    uint64_t grace_ms;
+    int stopping;
+};
+
+static void logf_(serve_state *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(serve_state *s, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    if (!s->hooks || !s->hooks->log)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    s->hooks->log(s->hooks->ctx, line);
+}
+
+/* The first 4 bytes in hex: public identifiers (room ids, leaf keys), for logs. */
+static const char *short_hex(char buf[9], const uint8_t id[32])
+{
+    sodium_bin2hex(buf, 9, id, 4);
+    return buf;
+}
+
+/* Wall-clock ms: join times are persisted, so they must survive a restart. */
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static relay_room *room_find(serve_state *s, const uint8_t id[32])
+{
+    for (size_t i = 0; i < s->nrooms; i++)
+        if (memcmp(s->rooms[i]->room_id, id, 32) == 0)
+            return s->rooms[i];
+    return NULL;
+}
+
+static uint64_t head_seq(const relay_room *r)
+{
+    return r->next_seq ? r->next_seq - 1 : 0;
+}
+
+/* ---- sending ---------------------------------------------------------------- */
+
+/* 0, or -1 if the connection is closing (a slow reader is cut off by net). */
+static int send_msg(conn_state *cs, const fkex_relay_msg *m)
+{
+    fkex_writer w;
+    int rc = -1;
+    if (!cs->conn)
+        return -1;
+    fkex_writer_init(&w);
+    fkex_relay_msg_encode(&w, m);
+    if (!w.failed)
+        rc = fkex_conn_send(cs->conn, w.buf, w.len);
+    else
+        fkex_conn_close(cs->conn, "out of memory");
+    free(w.buf);   /* public bytes: no need to wipe a copy of a DELIVER */
+    return rc;
+}
+
+static void send_error(conn_state *cs, int code, uint64_t seq, const char *why)
+{
+    fkex_relay_msg m = { 0 };
+    size_t n = strlen(why);
+    m.kind = FKEX_RELAY_ERROR;
+    m.code = (uint16_t)code;
+    m.seq = seq;
+    m.data = (const uint8_t *)why;
+    m.datalen = n > FKEX_RELAY_TEXT_MAX ? FKEX_RELAY_TEXT_MAX : n;
+    (void)send_msg(cs, &m);
+}
+
+static int send_deliver(conn_state *cs, const uint8_t room_id[32], const relay_delivery *d)
+{
+    fkex_relay_msg m = { 0 };
+    m.kind = FKEX_RELAY_DELIVER;
+    memcpy(m.room_id, room_id, 32);
+    m.seq = d->seq;
+    m.data = d->bytes;
+    m.datalen = d->len;
+    return send_msg(cs, &m);
+}
+
+static void send_descriptor(conn_state *cs, const uint8_t room_id[32], const uint8_t *desc,
+                            size_t len)
+{
+    fkex_relay_msg m = { 0 };
+    m.kind = FKEX_RELAY_DESCRIPTOR;
+    memcpy(m.room_id, room_id, 32);
+    m.data = desc;
+    m.datalen = len;
+    (void)send_msg(cs, &m);
+}
+
+/* Each delivery to every session of its V in room r; the others get theirs
+ * from the log when they come back. O(deliveries x connections). */
+static void route(serve_state *s, relay_room *r, const relay_out *out)
+{
+    for (size_t i = 0; i < out->n; i++)
+        for (conn_state *cs = s->conns, *next; cs; cs = next) {
+            next = cs->next;
+            if (cs->state == SESSION_READY && cs->room == r && cs->has_leaf &&
+                memcmp(cs->v, out->d[i].to, 32) == 0)
+                (void)send_deliver(cs, r->room_id, &out->d[i]);
+        }
+}
+
+/* ---- presence ----------------------------------------------------------------- */
+
+static void absent_remove(serve_state *s, relay_room *r, const uint8_t v[32])
+{
+    for (size_t i = 0; i < s->nabsent;) {
+        if (s->absent[i].r == r && memcmp(s->absent[i].v, v, 32) == 0)
+            s->absent[i] = s->absent[--s->nabsent];
+        else
+            i++;
+    }
+}
+
+static void absent_add(serve_state *s, relay_room *r, const uint8_t v[32], uint64_t now)
+{
+    char vh[9];
+    absent_remove(s, r, v);
+    if (s->grace_ms == 0 || s->nabsent == s->absentcap) {
+        absent_member *t = NULL;
+        if (s->grace_ms > 0) {
+            size_t cap = s->absentcap ? 2 * s->absentcap : 16;
+            t = realloc(s->absent, cap * sizeof *t);
+            if (t) {
+                s->absent = t;
+                s->absentcap = cap;
+            }
+        }
+        if (!t) {   /* no grace (or no memory for one): offline at once */
+            relay_room_set_online(r, v, 0);
+            logf_(s, "member %s is offline: it keeps its place; sponsorship moves on",
+                  short_hex(vh, v));
+            return;
+        }
+    }
+    memcpy(s->absent[s->nabsent].v, v, 32);
+    s->absent[s->nabsent].r = r;
+    s->absent[s->nabsent].since = now;
+    s->nabsent++;
+}
+
+/* Counts sessions whose V the roster now holds (a joiner whose commit won)
+ * online, and forgets members that left. O(connections x members). */
+static void refresh_members(serve_state *s, relay_room *r)
+{
+    char vh[9];
+    for (conn_state *cs = s->conns; cs; cs = cs->next) {
+        if (cs->state != SESSION_READY || cs->room != r || !cs->has_leaf)
+            continue;
+        int m = relay_room_member(r, cs->v) >= 0;
+        if (m && !cs->member) {
+            cs->member = 1;
+            relay_room_set_online(r, cs->v, 1);
+            absent_remove(s, r, cs->v);
+            logf_(s, "%s: joiner %s is now a member", fkex_conn_peer(cs->conn), short_hex(vh, cs->v));
+        } else if (!m && cs->member) {
+            cs->member = 0;
+            logf_(s, "%s: %s is no longer a member", fkex_conn_peer(cs->conn), short_hex(vh, cs->v));
+        }
+    }
+    for (size_t i = 0; i < s->nabsent;) {
+        if (s->absent[i].r == r && relay_room_member(r, s->absent[i].v) < 0)
+            s->absent[i] = s->absent[--s->nabsent];
+        else
+            i++;
+    }
+}
+
+/* ---- frames --------------------------------------------------------------------- */
+
+static void on_hello(conn_state *cs, const fkex_relay_msg *m)
+{
+    serve_state *s = cs->s;
+    relay_room *r;
+    char rh[9];
+    if (cs->state != SESSION_NEW) {
+        send_error(cs, FKEX_RELAY_E_BAD_FRAME, 0, "this connection already has a session");
+        return;
+    }
+    if (!(r = room_find(s, m->room_id))) {
+        send_error(cs, FKEX_RELAY_E_NO_ROOM, 0, "no such room at this relay");
+        logf_(s, "%s: hello for unknown room %s", fkex_conn_peer(cs->conn), short_hex(rh, m->room_id));
+        return;
+    }
+    cs->room = r;
+    cs->last_seq = m->seq;
+    cs->has_leaf = m->has_leaf;
+    if (m->has_leaf) {
+        fkex_relay_msg n = { 0 };
+        memcpy(cs->v, m->leaf, 32);
+        randombytes_buf(cs->nonce, 32);
+        n.kind = FKEX_RELAY_NONCE;
+        memcpy(n.nonce, cs->nonce, 32);
+        cs->state = SESSION_NONCE;
+        (void)send_msg(cs, &n);
+        return;
+    }
+    fkex_relay_msg rd = { 0 };
+    rd.kind = FKEX_RELAY_READY;
+    memcpy(rd.room_id, r->room_id, 32);
+    rd.epoch = r->epoch;
+    rd.relay_seq = head_seq(r);
+    cs->state = SESSION_READY;
+    (void)send_msg(cs, &rd);
+    logf_(s, "%s: anonymous session in room %s", fkex_conn_peer(cs->conn), short_hex(rh, r->room_id));
+}
+
+static void on_auth(conn_state *cs, const fkex_relay_msg *m)
+{
+    serve_state *s = cs->s;
+    relay_room *r = cs->room;
+    relay_out out;
+    fkex_relay_msg rd = { 0 };
+    char vh[9], rh[9];
+    int code;
+    size_t sent = 0;
+    if (cs->state != SESSION_NONCE) {
+        send_error(cs, FKEX_RELAY_E_AUTH, 0, "AUTH answers a NONCE");
+        return;
+    }
+    int ok = fkex_relay_auth_verify(m->sig, r->room_id, cs->nonce, cs->v) == 0;
+    sodium_memzero(cs->nonce, 32);   /* one signature per nonce */
+    if (!ok) {
+        cs->state = SESSION_NEW;
+        send_error(cs, FKEX_RELAY_E_AUTH, 0, "the signature does not verify for that leaf key");
+        logf_(s, "%s: authentication failed for %s", fkex_conn_peer(cs->conn), short_hex(vh, cs->v));
+        return;
+    }
+    /* One session per leaf: an older one (a connection the client lost
+     * track of) gives way. */
+    for (conn_state *o = s->conns; o; o = o->next)
+        if (o != cs && o->conn && o->state == SESSION_READY && o->room == r && o->has_leaf &&
+            memcmp(o->v, cs->v, 32) == 0) {
+            o->member = 0;
+            o->state = SESSION_NEW;
+            fkex_conn_close(o->conn, "replaced by a new session");
+        }
+    cs->state = SESSION_READY;
+    rd.kind = FKEX_RELAY_READY;
+    memcpy(rd.room_id, r->room_id, 32);
+    rd.epoch = r->epoch;
+    rd.relay_seq = head_seq(r);
+    if (send_msg(cs, &rd) != 0)
+        return;
+    relay_out_init(&out);
+    code = relay_room_replay(r, cs->v, cs->last_seq, &out);
+    if (code != 0) {
+        send_error(cs, code, 0, out.why ? out.why : "cannot replay");
+    } else {
+        for (size_t i = 0; i < out.n; i++) {
+            if (send_deliver(cs, r->room_id, &out.d[i]) != 0)
+                break;
+            sent++;
+        }
+    }
+    relay_out_clear(&out);
+    if (!cs->conn)
+        return;
+    long idx = relay_room_member(r, cs->v);
+    if (idx >= 0) {
+        cs->member = 1;
+        relay_room_set_online(r, cs->v, 1);
+        absent_remove(s, r, cs->v);
+    }
+    logf_(s, "%s: %s %s in room %s (epoch %llu), replayed %zu frame%s after seq %llu",
+          fkex_conn_peer(cs->conn), idx >= 0 ? "member" : "leaf", short_hex(vh, cs->v),
+          short_hex(rh, r->room_id), (unsigned long long)r->epoch, sent, sent == 1 ? "" : "s",
+          (unsigned long long)cs->last_seq);
+}
+
+static void on_submit(conn_state *cs, const fkex_relay_msg *m)
+{
+    serve_state *s = cs->s;
+    relay_room *r = cs->room;
+    relay_out out;
+    fkex_relay_msg a = { 0 };
+    char vh[9];
+    int code;
+    uint64_t epoch;
+    if (cs->state != SESSION_READY || !cs->has_leaf) {
+        send_error(cs, FKEX_RELAY_E_AUTH, m->seq, "submit after HELLO with a leaf key and AUTH");
+        return;
+    }
+    if (memcmp(m->room_id, r->room_id, 32) != 0) {
+        send_error(cs, FKEX_RELAY_E_NOT_ROUTABLE, m->seq, "this session is for another room");
+        return;
+    }
+    epoch = r->epoch;
+    relay_out_init(&out);
+    code = relay_room_submit(r, cs->v, m->data, m->datalen, now_ms(), &out);
+    if (code != 0) {
+        const char *why = out.why ? out.why : "refused";
+        send_error(cs, code, m->seq, why);
+        logf_(s, "%s: refused from %s: %s", fkex_conn_peer(cs->conn), short_hex(vh, cs->v), why);
+        relay_out_clear(&out);
+        return;
+    }
+    /* Persisted: the core committed before it returned. */
+    a.kind = FKEX_RELAY_ACCEPTED;
+    a.seq = m->seq;
+    a.relay_seq = out.seq;
+    (void)send_msg(cs, &a);
+    route(s, r, &out);
+    relay_out_clear(&out);
+    if (r->epoch != epoch) {
+        char rh[9];
+        logf_(s, "room %s: epoch %llu, %u member%s", short_hex(rh, r->room_id),
+              (unsigned long long)r->epoch, r->nmembers, r->nmembers == 1 ? "" : "s");
+        refresh_members(s, r);
+    }
+}
+
+static void on_create(conn_state *cs, const fkex_relay_msg *m)
+{
+    serve_state *s = cs->s;
+    relay_room *r = NULL, **t;
+    char rh[9], vh[9];
+    fkex_err err = relay_room_create(&r, s->store, m->data, m->datalen, m->leaf, m->sig);
+    if (err != FKEX_OK) {
+        int code = err == FKEX_ERR_REPLAY ? FKEX_RELAY_E_ROOM_EXISTS
+                 : err == FKEX_ERR_IO || err == FKEX_ERR_NO_MEMORY ? FKEX_RELAY_E_INTERNAL
+                 : FKEX_RELAY_E_BAD_DESCRIPTOR;
+        send_error(cs, code, 0, code == FKEX_RELAY_E_ROOM_EXISTS ? "the room exists already"
+                                : code == FKEX_RELAY_E_INTERNAL ? "the relay could not store the room"
+                                : "the descriptor or the admin signature is not valid");
+        logf_(s, "%s: create room refused: %s", fkex_conn_peer(cs->conn), fkex_strerror(err));
+        return;
+    }
+    if (!(t = realloc(s->rooms, (s->nrooms + 1) * sizeof *t))) {
+        /* It is stored: the next start loads it. */
+        relay_room_free(r);
+        send_error(cs, FKEX_RELAY_E_INTERNAL, 0, "the relay is out of memory");
+        return;
+    }
+    s->rooms = t;
+    s->rooms[s->nrooms++] = r;
+    logf_(s, "%s: room %s created, founder %s", fkex_conn_peer(cs->conn), short_hex(rh, r->room_id),
+          short_hex(vh, m->leaf));
+    send_descriptor(cs, r->room_id, m->data, m->datalen);
+}
+
+static void on_get_descriptor(conn_state *cs, const fkex_relay_msg *m)
+{
+    uint8_t *desc = NULL;
+    size_t len = 0;
+    if (!room_find(cs->s, m->room_id)) {
+        send_error(cs, FKEX_RELAY_E_NO_ROOM, 0, "no such room at this relay");
+        return;
+    }
+    if (relay_store_room_get(cs->s->store, m->room_id, NULL, NULL, &desc, &len) != FKEX_OK) {
+        send_error(cs, FKEX_RELAY_E_INTERNAL, 0, "the relay could not read the room");
+        return;
+    }
+    send_descriptor(cs, m->room_id, desc, len);
+    free(desc);
+}
+
+static void on_frame(fkex_conn *c, const uint8_t *frame, size_t len)
+{
+    conn_state *cs = fkex_conn_data(c);
+    fkex_relay_msg m;
+    if (fkex_relay_msg_decode(&m, frame, len) != FKEX_OK) {
+        send_error(cs, FKEX_RELAY_E_BAD_FRAME, 0, "not a relay envelope of version 1");
+        return;
+    }
+    switch (m.kind) {
+    case FKEX_RELAY_HELLO: on_hello(cs, &m); break;
+    case FKEX_RELAY_AUTH: on_auth(cs, &m); break;
+    case FKEX_RELAY_SUBMIT: on_submit(cs, &m); break;
+    case FKEX_RELAY_CREATE_ROOM: on_create(cs, &m); break;
+    case FKEX_RELAY_GET_DESCRIPTOR: on_get_descriptor(cs, &m); break;
+    case FKEX_RELAY_PING: {
+        fkex_relay_msg p = { 0 };
+        p.kind = FKEX_RELAY_PONG;
+        p.cookie = m.cookie;
+        (void)send_msg(cs, &p);
+        break;
+    }
+    case FKEX_RELAY_PONG: break;
+    default:
+        send_error(cs, FKEX_RELAY_E_BAD_FRAME, 0, "not a message a client sends");
+        break;
+    }
+}
+
+static void on_close(fkex_conn *c, const char *why)
+{
+    conn_state *cs = fkex_conn_data(c);
+    serve_state *s = cs->s;
+    char vh[9];
+    cs->conn = NULL;
+    if (cs->prev)
+        cs->prev->next = cs->next;
+    else
+        s->conns = cs->next;
+    if (cs->next)
+        cs->next->prev = cs->prev;
+    if (cs->state == SESSION_READY && cs->has_leaf) {
+        if (cs->member && !s->stopping) {
+            absent_add(s, cs->room, cs->v, now_ms());
+            logf_(s, "%s: member %s disconnected (%s): its place is kept; offline after %llu s",
+                  fkex_conn_peer(c), short_hex(vh, cs->v), why,
+                  (unsigned long long)(s->grace_ms / 1000));
+        } else {
+            logf_(s, "%s: %s disconnected (%s)", fkex_conn_peer(c), short_hex(vh, cs->v), why);
+        }
+    } else {
+        logf_(s, "%s: disconnected (%s)", fkex_conn_peer(c), why);
+    }
+    sodium_memzero(cs, sizeof *cs);
+    free(cs);
+}
+
+static void on_accept(fkex_server *srv, fkex_conn *c)
+{
+    serve_state *s = fkex_server_data(srv);
+    conn_state *cs = calloc(1, sizeof *cs);
+    if (!cs) {
+        fkex_conn_close(c, "out of memory");
+        return;
+    }
+    cs->s = s;
+    cs->conn = c;
+    cs->next = s->conns;
+    if (s->conns)
+        s->conns->prev = cs;
+    s->conns = cs;
+    fkex_conn_set(c, on_frame, on_close, cs);
+}
+
+/* ---- the clock ------------------------------------------------------------------ */
+
+static void on_tick(uv_timer_t *t)
+{
+    serve_state *s = t->data;
+    uint64_t now = now_ms();
+    relay_out out;
+    char vh[9], rh[9];
+    relay_out_init(&out);
+    for (size_t i = 0; i < s->nrooms; i++) {
+        relay_room *r = s->rooms[i];
+        int code = relay_room_tick(r, now, &out);
+        if (code != 0)
+            logf_(s, "room %s: tick failed: %s", short_hex(rh, r->room_id),
+                  out.why ? out.why : "error");
+        else if (out.n > 0) {
+            logf_(s, "room %s: a JoinRequest goes to the next sponsor", short_hex(rh, r->room_id));
+            route(s, r, &out);
+        }
+        relay_out_clear(&out);
+    }
+    for (size_t i = 0; i < s->nabsent;) {
+        absent_member *a = &s->absent[i];
+        if (now >= a->since && now - a->since >= s->grace_ms) {
+            relay_room_set_online(a->r, a->v, 0);
+            logf_(s, "room %s: member %s offline after the %llu s grace: it keeps its place "
+                     "(members remove it by proposal); sponsorship moves on",
+                  short_hex(rh, a->r->room_id), short_hex(vh, a->v),
+                  (unsigned long long)(s->grace_ms / 1000));
+            s->absent[i] = s->absent[--s->nabsent];
+        } else {
+            i++;
+        }
+    }
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    serve_state *s = h->data;
+    if (s->stopping)
+        return;
+    s->stopping = 1;
+    logf_(s, "%s: shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    fkex_server_stop(s->server);
+    s->server = NULL;
+    uv_timer_stop(&s->tick);
+    uv_close((uv_handle_t *)&s->tick, NULL);
+    uv_signal_stop(&s->sigterm);
+    uv_signal_stop(&s->sigint);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+}
+
+static fkex_err load_rooms(serve_state *s, char err[128])
+{
+    uint8_t (*ids)[32] = NULL;
+    size_t n = 0;
+    fkex_err e;
+    if ((e = relay_store_rooms(s->store, &ids, &n)) != FKEX_OK) {
+        snprintf(err, 128, "cannot read the rooms: %s", relay_store_error(s->store));
+        return e;
+    }
+    if (n && !(s->rooms = calloc(n, sizeof *s->rooms))) {
+        free(ids);
+        snprintf(err, 128, "out of memory");
+        return FKEX_ERR_NO_MEMORY;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((e = relay_room_load(&s->rooms[s->nrooms], s->store, ids[i])) != FKEX_OK) {
+            char rh[9];
+            snprintf(err, 128, "cannot load room %s: %s", short_hex(rh, ids[i]), fkex_strerror(e));
+            free(ids);
+            return e;
+        }
+        s->nrooms++;
+    }
+    free(ids);
+    return FKEX_OK;
+}
+
+fkex_err relay_serve(relay_store *st, const char *addr, uint64_t grace_ms, const relay_hooks *hooks,
+                     char err[128])
+{
+    uv_loop_t loop;
+    serve_state s;
+    fkex_net_limits lim = { FKEX_RELAY_ENVELOPE_MAX, RELAY_MAX_QUEUED };
+    fkex_err e;
+    char bound[300];
+    int rc;
+
+    err[0] = '\0';
+    memset(&s, 0, sizeof s);
+    s.store = st;
+    s.hooks = hooks;
+    s.loop = &loop;
+    s.grace_ms = grace_ms;
+    signal(SIGPIPE, SIG_IGN);
+    if ((e = load_rooms(&s, err)) != FKEX_OK)
+        goto out;
+    if ((rc = uv_loop_init(&loop)) != 0) {
+        snprintf(err, 128, "cannot start the event loop: %s", uv_strerror(rc));
+        e = FKEX_ERR_IO;
+        goto out;
+    }
+    if ((e = fkex_server_start(&s.server, &loop, addr, &lim, on_accept, &s, err)) != FKEX_OK) {
+        uv_run(&loop, UV_RUN_DEFAULT);   /* frees what the failed start made */
+        uv_loop_close(&loop);
+        goto out;
+    }
+    uv_timer_init(&loop, &s.tick);
+    s.tick.data = &s;
+    uv_timer_start(&s.tick, on_tick, TICK_MS, TICK_MS);
+    uv_signal_init(&loop, &s.sigterm);
+    uv_signal_init(&loop, &s.sigint);
+    s.sigterm.data = s.sigint.data = &s;
+    uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&s.sigint, on_signal, SIGINT);
+
+    /* The bound address: the host as given, the port as bound (port 0). */
+    {
+        const char *colon = strrchr(addr, ':');
+        int hostlen = colon ? (int)(colon - addr) : (int)strlen(addr);
+        snprintf(bound, sizeof bound, "%.*s:%u", hostlen, addr, (unsigned)fkex_server_port(s.server));
+    }
+    if (hooks && hooks->on_ready)
+        hooks->on_ready(hooks->ctx, bound);
+    logf_(&s, "listening on %s: %zu room%s, grace %llu s", bound, s.nrooms, s.nrooms == 1 ? "" : "s",
+          (unsigned long long)(grace_ms / 1000));
+
+    uv_run(&loop, UV_RUN_DEFAULT);
+    rc = uv_loop_close(&loop);
+    if (rc != 0) {
+        snprintf(err, 128, "the event loop did not close: %s", uv_strerror(rc));
+        e = FKEX_ERR_IO;
+    }
+out:
+    for (size_t i = 0; i < s.nrooms; i++)
+        relay_room_free(s.rooms[i]);
+    free(s.rooms);
+    free(s.absent);
+    return e;
+}
