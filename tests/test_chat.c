@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include "test.h"
 #include "chat/chat.h"
+#include "chat/view.h"
 
 static void test_content_round_trip(void)
 {
@@ -171,10 +172,111 @@ static void test_json_escape(void)
     }
 }
 
+/* ---- the screen's model -------------------------------------------------------- */
+
+typedef struct {
+    char rows[8][64];
+    size_t n;
+} rows_seen;
+
+static void keep_row(const char *text, size_t len, void *ctx)
+{
+    rows_seen *r = ctx;
+    if (r->n < 8)
+        snprintf(r->rows[r->n++], 64, "%.*s", (int)len, text);
+}
+
+static void test_view_wrap(void)
+{
+    view_line l = { VIEW_MESSAGE, "alice: h\xc3\xa9llo world\nbye", 0 };
+    l.len = strlen(l.text);
+    rows_seen r = { { { 0 } }, 0 };
+    view_wrap(&l, 8, keep_row, &r);
+    /* 8 code points per row (é is one), a newline ends a row. */
+    CHECK(r.n == 4);
+    CHECK(strcmp(r.rows[0], "alice: h") == 0);
+    CHECK(strcmp(r.rows[1], "\xc3\xa9llo wor") == 0);
+    CHECK(strcmp(r.rows[2], "ld") == 0);
+    CHECK(strcmp(r.rows[3], "bye") == 0);
+    CHECK(view_rows(&l, 100) == 2);
+    view_line empty = { VIEW_SYSTEM, "", 0 };
+    CHECK(view_rows(&empty, 10) == 1);
+}
+
+static void test_view_scrollback(void)
+{
+    view_scrollback s;
+    view_scrollback_init(&s);
+    char text[32];
+    for (int i = 0; i < VIEW_MAX_LINES + 10; i++) {
+        snprintf(text, sizeof text, "line %d", i);
+        CHECK(view_add(&s, VIEW_MESSAGE, text, strlen(text)) == 0);
+    }
+    CHECK(s.count == VIEW_MAX_LINES);
+    CHECK(strcmp(view_line_at(&s, 0)->text, "line 10") == 0);   /* the oldest went */
+    CHECK(view_line_at(&s, VIEW_MAX_LINES) == NULL);
+    /* Paging is bounded at both ends, and new lines keep a reader's place. */
+    view_page_down(&s, 20);
+    CHECK(s.scroll == 0);
+    view_page_up(&s, 20, 80);
+    CHECK(s.scroll == 20);
+    CHECK(view_add(&s, VIEW_SYSTEM, "bob joined", 10) == 0);
+    CHECK(s.scroll == 21);
+    for (int i = 0; i < 1000; i++)
+        view_page_up(&s, 20, 80);
+    CHECK(s.scroll == VIEW_MAX_LINES - 20);
+    view_page_down(&s, 1000000);
+    CHECK(s.scroll == 0);
+    view_scrollback_free(&s);
+}
+
+static void test_view_input(void)
+{
+    view_input in;
+    view_input_clear(&in);
+    CHECK(view_input_insert(&in, "hello wörld", strlen("hello wörld")) == 0);
+    view_input_left(&in);                 /* before 'd' */
+    view_input_left(&in);                 /* before 'l' */
+    view_input_left(&in);                 /* before 'r' */
+    view_input_backspace(&in);            /* removes 'ö' (two bytes) */
+    CHECK(strcmp(in.buf, "hello wrld") == 0 && in.cursor == 7);
+    CHECK(view_input_insert(&in, "o", 1) == 0);
+    CHECK(strcmp(in.buf, "hello world") == 0);
+    view_input_end(&in);
+    view_input_kill_word(&in);
+    CHECK(strcmp(in.buf, "hello ") == 0 && in.cursor == 6);
+    view_input_home(&in);
+    view_input_delete(&in);
+    CHECK(strcmp(in.buf, "ello ") == 0 && in.cursor == 0);
+    view_input_right(&in);
+    view_input_kill_to_end(&in);
+    CHECK(strcmp(in.buf, "e") == 0 && in.cursor == 1);
+    view_input_kill_to_start(&in);
+    CHECK(in.len == 0 && in.cursor == 0);
+    /* Controls and bad UTF-8 never enter; nor does text past the limit. */
+    CHECK(view_input_insert(&in, "\x1b[2J", 4) == -1);
+    CHECK(view_input_insert(&in, "\xc3", 1) == -1);
+    CHECK(in.len == 0);
+    char big[CHAT_TEXT_MAX];
+    memset(big, 'x', sizeof big);
+    CHECK(view_input_insert(&in, big, sizeof big) == 0);
+    CHECK(view_input_insert(&in, "y", 1) == -1);
+    /* Moving at the ends stays put. */
+    view_input_right(&in);
+    CHECK(in.cursor == in.len);
+    view_input_clear(&in);
+    view_input_left(&in);
+    view_input_backspace(&in);
+    CHECK(in.cursor == 0 && in.len == 0);
+}
+
 void suite_chat(void)
 {
     RUN(test_content_round_trip);
     RUN(test_content_refusals);
     RUN(test_json_commands);
     RUN(test_json_escape);
+    RUN(test_view_wrap);
+    RUN(test_view_scrollback);
+    RUN(test_view_input);
 }
