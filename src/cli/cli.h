@@ -24,6 +24,7 @@ int kms_main(int argc, char **argv);
 int enroll_main(int argc, char **argv);
 int room_main(int argc, char **argv);
 int relay_main(int argc, char **argv);
+int chat_main(int argc, char **argv);
 
 /* "fkex: error: ..." and "fkex: hint: ..." on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -19,6 +19,7 @@ static const struct {
     { "enroll", enroll_main, "redeem an enrolment token for a user key" },
     { "room", room_main, "create a room, print its invitation, change its policy" },
     { "relay", relay_main, "the relay daemon: orders, stores and replays each room's messages" },
+    { "chat", chat_main, "join a room and talk: --batch speaks JSON lines (for scripts)" },
     { "bench", bench_main, "measure the schemes (fkex bench abe) and the group key exchanges (gke)" },
 };
 

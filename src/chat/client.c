@@ -1,0 +1,717 @@
+/*
+ * chat/client.c: one member's session (chat/client.h). A single relay
+ * connection carries everything; the ratchet state machine decides, and
+ * this file moves its messages and reports its events.
+ *
+ * Session: connect; a founder sends CREATE_ROOM (the admin's signature
+ * naming its leaf V) then HELLO; a joiner sends GET_DESCRIPTOR, checks the
+ * DESCRIPTOR against the invitation's room id, builds its JoinRequest and
+ * sends HELLO with the request's V. NONCE is answered by AUTH, and after
+ * READY every room message goes out as SUBMIT and comes in as DELIVER.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include "inner.h"
+#include "chat/chat.h"
+#include "chat/client.h"
+#include "net/net.h"
+#include "wire/relay_msg.h"
+/* For the leaf's signing key, which AUTH needs and ratchet.h does not
+ * expose: see relay_auth. */
+#include "gke/ratchet_state.h"
+
+#define QUIT_DRAIN_MS 5000u       /* quit waits this long for ACCEPTED of what was sent */
+#define FORGET_PREVIOUS_MS 10000u /* late messages of the previous epoch are read this long */
+#define MAX_QUEUED_TEXTS 256      /* texts sent before the member has joined */
+
+struct chat_client {
+    uv_loop_t *loop;
+    chat_client_config cfg;
+    char addr[300];
+    char nick[CHAT_NICK_MAX + 1];
+    uint8_t admin_sk[64];
+    uint8_t *desc;              /* founder: the descriptor; joiner: the relay's, once checked */
+    size_t desclen;
+    int founder;
+
+    fkex_conn *conn;
+    fkex_rng rng;
+    fkex_ratchet *st;
+    uint8_t v[32];
+    fkex_gke_out held;          /* the JoinRequest, until READY */
+
+    uint64_t next_cseq, last_seq;
+    uint64_t unacked;           /* SUBMITs not yet answered */
+    uint64_t commit_cseq;
+    uint64_t reported_epoch;
+    int ready, joined, leaving, quitting;
+    int want_commit, commit_inflight;
+
+    char *texts[MAX_QUEUED_TEXTS];
+    size_t textlens[MAX_QUEUED_TEXTS];
+    size_t ntexts;
+
+    uv_timer_t deadline;        /* connect, join, leave, quit: one at a time */
+    uv_timer_t forget;
+    int closing, open_handles, exit_code, done;
+};
+
+/* ---- invitations ---------------------------------------------------------------- */
+
+fkex_err chat_invite_parse(char addr[300], uint8_t room_id[32], const char *invite)
+{
+    static const char scheme[] = "fkex://";
+    size_t bin;
+    const char *end;
+    if (!invite || strncmp(invite, scheme, sizeof scheme - 1) != 0)
+        return FKEX_ERR_ARGUMENT;
+    const char *host = invite + sizeof scheme - 1, *slash = strrchr(host, '/');
+    if (!slash || slash == host || (size_t)(slash - host) >= 300 || strlen(slash + 1) != 64)
+        return FKEX_ERR_ARGUMENT;
+    if (sodium_hex2bin(room_id, 32, slash + 1, 64, NULL, &bin, &end) != 0 || bin != 32 || *end)
+        return FKEX_ERR_ARGUMENT;
+    memcpy(addr, host, (size_t)(slash - host));
+    addr[slash - host] = 0;
+    const char *colon = strrchr(addr, ':');
+    char *pend;
+    long port = colon ? strtol(colon + 1, &pend, 10) : 0;
+    if (!colon || colon == addr || !colon[1] || *pend || port < 1 || port > 65535 ||
+        strpbrk(addr, " \t@/"))
+        return FKEX_ERR_ARGUMENT;
+    return FKEX_OK;
+}
+
+/* ---- events and the end --------------------------------------------------------------- */
+
+static void emit(chat_client *c, const chat_event *ev)
+{
+    if (c->cfg.on_event)
+        c->cfg.on_event(c->cfg.ctx, ev);
+}
+
+static void handle_closed(chat_client *c)
+{
+    if (--c->open_handles == 0 && !c->done) {
+        chat_event ev = { .kind = CHAT_EV_DONE, .exit_code = c->exit_code };
+        c->done = 1;
+        emit(c, &ev);
+    }
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    handle_closed(h->data);
+}
+
+/* Ends the session: every handle is closed, then DONE. */
+static void finish(chat_client *c, int exit_code)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    c->exit_code = exit_code;
+    c->open_handles = 2;
+    uv_timer_stop(&c->deadline);
+    uv_timer_stop(&c->forget);
+    if (c->conn) {
+        c->open_handles++;
+        fkex_conn_close(c->conn, "session over");
+    }
+    uv_close((uv_handle_t *)&c->deadline, timer_closed);
+    uv_close((uv_handle_t *)&c->forget, timer_closed);
+}
+
+static void report(chat_client *c, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void report(chat_client *c, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    chat_event ev = { .kind = CHAT_EV_ERROR, .code = code, .message = msg };
+    emit(c, &ev);
+}
+
+#define FAIL(c, exit_code, code, ...) do { report(c, code, __VA_ARGS__); finish(c, exit_code); } while (0)
+
+/* ---- to the relay ---------------------------------------------------------------------- */
+
+static void send_envelope(chat_client *c, const fkex_relay_msg *m)
+{
+    fkex_writer w;
+    if (c->closing || !c->conn)
+        return;
+    fkex_writer_init(&w);
+    fkex_relay_msg_encode(&w, m);
+    if (w.failed)
+        FAIL(c, 2, "out_of_memory", "out of memory");
+    else
+        (void)fkex_conn_send(c->conn, w.buf, w.len);   /* a failure closes the connection */
+    fkex_writer_free(&w);
+}
+
+static void submit(chat_client *c, const uint8_t *msg, size_t len)
+{
+    fkex_relay_msg m = { .kind = FKEX_RELAY_SUBMIT };
+    fkex_rmsg_type type;
+    uint8_t room[32];
+    memcpy(m.room_id, c->cfg.room_id, 32);
+    m.seq = ++c->next_cseq;
+    m.data = msg;
+    m.datalen = len;
+    if (fkex_rmsg_peek(&type, room, msg, len) == FKEX_OK && type == FKEX_RMSG_COMMIT) {
+        c->commit_inflight = 1;
+        c->commit_cseq = m.seq;
+    }
+    c->unacked++;
+    send_envelope(c, &m);
+}
+
+static void hello(chat_client *c)
+{
+    fkex_relay_msg m = { .kind = FKEX_RELAY_HELLO, .has_leaf = 1 };
+    memcpy(m.room_id, c->cfg.room_id, 32);
+    memcpy(m.leaf, c->v, 32);
+    m.seq = c->last_seq;
+    send_envelope(c, &m);
+}
+
+/* ---- the state machine's output ------------------------------------------------------------ */
+
+static void send_text(chat_client *c, const char *text, size_t len);
+static void propose_leave(chat_client *c);
+
+static void on_message(chat_client *c, const fkex_gke_event *e)
+{
+    chat_content cc;
+    if (chat_content_decode(&cc, e->data, e->len) != FKEX_OK)
+        return;   /* a member sent something that is not a chat message: nothing to show */
+    chat_event ev = { .kind = CHAT_EV_MESSAGE, .epoch = e->epoch, .nick = cc.nick,
+                      .nicklen = cc.nicklen, .text = cc.text, .textlen = cc.textlen,
+                      .sent_ms = cc.sent_ms };
+    emit(c, &ev);
+}
+
+static void joined(chat_client *c, uint64_t epoch, uint32_t members)
+{
+    chat_event ev = { .kind = CHAT_EV_JOINED, .epoch = epoch, .members = members };
+    c->joined = 1;
+    c->reported_epoch = epoch;
+    uv_timer_stop(&c->deadline);
+    /* What was said before the join goes first, so that a front end that
+     * quits on this event loses none of it. */
+    for (size_t i = 0; i < c->ntexts && !c->closing; i++)
+        send_text(c, c->texts[i], c->textlens[i]);
+    for (size_t i = 0; i < c->ntexts; i++) {
+        sodium_memzero(c->texts[i], c->textlens[i]);
+        free(c->texts[i]);
+    }
+    c->ntexts = 0;
+    if (!c->closing)
+        emit(c, &ev);
+}
+
+static void forget_previous(uv_timer_t *t)
+{
+    chat_client *c = t->data;
+    if (c->st && !c->closing)
+        fkex_ratchet_forget_previous(c->st);
+}
+
+static void absorb(chat_client *c, fkex_gke_out *out)
+{
+    for (size_t i = 0; i < out->nmsgs && !c->closing; i++) {
+        if (c->ready) {
+            submit(c, out->msgs[i].bytes, out->msgs[i].len);
+        } else if (fkex_gke_out_msg(&c->held, out->msgs[i].to, out->msgs[i].bytes,
+                                    out->msgs[i].len) == FKEX_OK) {
+            out->msgs[i].bytes = NULL;   /* held now owns it */
+            out->msgs[i].len = 0;
+        } else {
+            out->msgs[i].bytes = NULL;   /* freed by the failed append */
+            FAIL(c, 2, "out_of_memory", "out of memory");
+        }
+    }
+    for (size_t i = 0; i < out->nevents && !c->closing; i++) {
+        const fkex_gke_event *e = &out->events[i];
+        switch (e->kind) {
+        case FKEX_GKE_EV_JOINED:
+            c->commit_inflight = 0;
+            joined(c, e->epoch, e->members);
+            break;
+        case FKEX_GKE_EV_EPOCH:
+            c->commit_inflight = 0;
+            uv_timer_start(&c->forget, forget_previous, FORGET_PREVIOUS_MS, 0);
+            if (c->joined && e->epoch != c->reported_epoch) {
+                chat_event ev = { .kind = CHAT_EV_EPOCH, .epoch = e->epoch, .members = e->members };
+                c->reported_epoch = e->epoch;
+                emit(c, &ev);
+            }
+            if (c->leaving && fkex_ratchet_is_member(c->st))
+                propose_leave(c);   /* a proposal names its epoch: make it again */
+            break;
+        case FKEX_GKE_EV_ADMITTED:
+            c->want_commit = 1;
+            break;
+        case FKEX_GKE_EV_MESSAGE:
+            on_message(c, e);
+            break;
+        case FKEX_GKE_EV_ABORTED:
+            if (e->err == FKEX_ERR_POLICY_UNSATISFIED) {
+                fkex_rmsg_descriptor d;
+                int ok = fkex_rmsg_descriptor_decode(&d, c->desc, c->desclen) == FKEX_OK;
+                FAIL(c, 1, "policy_unsatisfied",
+                     "your key's attributes do not satisfy this room's policy: %.*s",
+                     ok ? (int)d.policylen : 1, ok ? (const char *)d.policy : "?");
+            } else if (e->err == FKEX_ERR_AUTHENTICATION) {
+                FAIL(c, 1, "group_unproven",
+                     "the room's members did not prove that their attributes satisfy its "
+                     "policy (is someone impersonating the room?)");
+            } else {
+                FAIL(c, 1, "join_failed", "the join failed: %s", fkex_strerror(e->err));
+            }
+            break;
+        case FKEX_GKE_EV_LEFT: {
+            chat_event ev = { .kind = CHAT_EV_LEFT };
+            int asked = c->leaving;
+            c->joined = 0;
+            if (e->err == FKEX_ERR_POLICY_UNSATISFIED)
+                report(c, "policy_unsatisfied",
+                       "your key's attributes no longer satisfy this room's policy");
+            else if (!asked)
+                report(c, "removed", "you were removed from the room");
+            emit(c, &ev);
+            finish(c, asked && e->err == FKEX_OK ? 0 : 1);
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    fkex_gke_out_clear(out);
+}
+
+static void maybe_commit(chat_client *c)
+{
+    fkex_gke_out out;
+    if (!c->want_commit || c->commit_inflight || !c->joined || c->closing)
+        return;
+    c->want_commit = 0;
+    fkex_gke_out_init(&out);
+    fkex_err err = fkex_ratchet_commit(c->st, NULL, &c->rng, &out);
+    if (err == FKEX_OK)
+        absorb(c, &out);
+    else if (err != FKEX_ERR_UNEXPECTED)   /* UNEXPECTED: nothing left to commit */
+        report(c, "commit_failed", "could not commit: %s", fkex_strerror(err));
+    fkex_gke_out_clear(&out);
+}
+
+static void propose_leave(chat_client *c)
+{
+    fkex_gke_out out;
+    fkex_gke_out_init(&out);
+    fkex_err err = fkex_ratchet_propose_remove(c->st, fkex_ratchet_index(c->st), &out);
+    if (err == FKEX_OK)
+        absorb(c, &out);
+    else
+        FAIL(c, 2, "leave_failed", "could not propose to leave: %s", fkex_strerror(err));
+    fkex_gke_out_clear(&out);
+}
+
+static void send_text(chat_client *c, const char *text, size_t len)
+{
+    struct timespec ts;
+    uint8_t *content = NULL;
+    size_t clen = 0;
+    fkex_gke_out out;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    chat_content cc = { .nick = c->nick, .nicklen = strlen(c->nick), .text = text, .textlen = len,
+                        .sent_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u };
+    fkex_err err = chat_content_encode(&content, &clen, &cc);
+    if (err != FKEX_OK) {
+        report(c, "bad_text", "not sent: the text must be UTF-8 of at most %d bytes, without "
+                              "control characters other than newlines and tabs", CHAT_TEXT_MAX);
+        return;
+    }
+    fkex_gke_out_init(&out);
+    err = fkex_ratchet_send(c->st, content, clen, &out);
+    sodium_memzero(content, clen);
+    free(content);
+    if (err == FKEX_OK)
+        absorb(c, &out);
+    else
+        report(c, "not_sent", "not sent: %s", fkex_strerror(err));
+    fkex_gke_out_clear(&out);
+}
+
+/* ---- from the relay ---------------------------------------------------------------------------- */
+
+static void on_descriptor(chat_client *c, const fkex_relay_msg *m)
+{
+    fkex_rmsg_descriptor d;
+    fkex_gke_out out;
+    if (c->founder || c->st)
+        return;
+    fkex_err err = fkex_room_descriptor_check(&d, c->cfg.room_id, m->data, m->datalen);
+    if (err != FKEX_OK) {
+        FAIL(c, 2, "bad_descriptor",
+             "the relay's descriptor is not the invitation's room (%s); the relay may be "
+             "misbehaving", fkex_strerror(err));
+        return;
+    }
+    if ((c->desc = malloc(m->datalen)) == NULL) {
+        FAIL(c, 2, "out_of_memory", "out of memory");
+        return;
+    }
+    memcpy(c->desc, m->data, m->datalen);
+    c->desclen = m->datalen;
+    fkex_ratchet_config cfg = { .key = c->cfg.key, .descriptor = c->desc,
+                                .descriptor_len = c->desclen };
+    memcpy(cfg.room_id, c->cfg.room_id, 32);
+    fkex_gke_out_init(&out);
+    err = fkex_ratchet_join(&c->st, &cfg, &c->rng, &out);
+    if (err != FKEX_OK) {
+        fkex_gke_out_clear(&out);
+        if (err == FKEX_ERR_ARGUMENT && (d.options & FKEX_ROOM_REQUIRE_PERIOD))
+            FAIL(c, 2, "unsupported", "this room requires a period, which the chat client "
+                                      "does not support yet");
+        else
+            FAIL(c, 2, "join_failed", "cannot join: %s", fkex_strerror(err));
+        return;
+    }
+    fkex_ratchet_leaf_key(c->v, c->st);
+    absorb(c, &out);    /* held until READY */
+    hello(c);
+}
+
+static void on_deadline(uv_timer_t *t);
+
+/* AUTH: the leaf key V signs the relay's nonce. gke/ratchet.h has no call
+ * for this yet (it belongs there, next to the other uses of sig_sk), so
+ * this reads the key from the state machine's private header. */
+static fkex_err relay_auth(uint8_t sig[64], const chat_client *c, const uint8_t nonce[32])
+{
+    return fkex_relay_auth_sign(sig, c->st->sig_sk, c->cfg.room_id, nonce, c->v);
+}
+
+static void on_ready(chat_client *c)
+{
+    if (c->ready)
+        return;
+    c->ready = 1;
+    uv_timer_stop(&c->deadline);
+    for (size_t i = 0; i < c->held.nmsgs && !c->closing; i++)
+        submit(c, c->held.msgs[i].bytes, c->held.msgs[i].len);
+    fkex_gke_out_clear(&c->held);
+    if (c->closing)
+        return;
+    if (c->founder)
+        joined(c, fkex_ratchet_epoch(c->st), fkex_ratchet_members(c->st));
+    else if (!c->joined)
+        uv_timer_start(&c->deadline, on_deadline, c->cfg.join_timeout_ms, 0);
+}
+
+static void on_deliver(chat_client *c, const fkex_relay_msg *m)
+{
+    fkex_gke_out out;
+    fkex_rmsg_type type;
+    uint8_t room[32];
+    if (!c->st || sodium_memcmp(m->room_id, c->cfg.room_id, 32) != 0 || m->seq <= c->last_seq)
+        return;   /* not ours, or seen already */
+    c->last_seq = m->seq;
+    fkex_gke_out_init(&out);
+    /* Our own broadcasts come back too; the state machine refuses them. */
+    if (fkex_ratchet_receive(c->st, m->data, m->datalen, &c->rng, &out) != FKEX_OK) {
+        fkex_gke_out_clear(&out);
+        return;
+    }
+    if (fkex_rmsg_peek(&type, room, m->data, m->datalen) == FKEX_OK && type == FKEX_RMSG_REMOVE &&
+        fkex_ratchet_is_member(c->st)) {
+        fkex_rmsg_remove r;
+        if (fkex_rmsg_remove_decode(&r, m->data, m->datalen) == FKEX_OK) {
+            uint32_t committer = r.target == 0 ? 1 : 0;   /* the lowest-index other member */
+            if (fkex_ratchet_index(c->st) == committer)
+                c->want_commit = 1;
+        }
+    }
+    absorb(c, &out);
+}
+
+static void on_relay_error(chat_client *c, const fkex_relay_msg *m)
+{
+    char text[FKEX_RELAY_TEXT_MAX + 1];
+    size_t n = m->datalen < FKEX_RELAY_TEXT_MAX ? m->datalen : FKEX_RELAY_TEXT_MAX;
+    memcpy(text, m->data, n);   /* printable ASCII: the decoder checked */
+    text[n] = 0;
+    if (m->seq != 0 && m->seq <= c->next_cseq) {
+        if (c->unacked)
+            c->unacked--;
+        if (m->seq == c->commit_cseq && m->code == FKEX_RELAY_E_STALE)
+            return;   /* another member's commit won; its epoch will come */
+        report(c, "refused", "the relay refused a message: %s", text);
+        return;
+    }
+    if (c->ready) {
+        report(c, "relay_error", "the relay says: %s", text);
+        return;
+    }
+    switch (m->code) {
+    case FKEX_RELAY_E_NO_ROOM:
+        FAIL(c, 2, "no_room", "the relay at %s does not host this room (%s)", c->addr, text);
+        break;
+    case FKEX_RELAY_E_ROOM_EXISTS:
+        FAIL(c, 2, "room_exists", "the relay at %s already hosts this room: join it without "
+                                  "--found", c->addr);
+        break;
+    default:
+        FAIL(c, 2, "relay_refused", "the relay at %s refused us: %s", c->addr, text);
+        break;
+    }
+}
+
+static void on_frame(fkex_conn *conn, const uint8_t *frame, size_t len)
+{
+    chat_client *c = fkex_conn_data(conn);
+    fkex_relay_msg m, r = { 0 };
+    if (c->closing)
+        return;
+    if (fkex_relay_msg_decode(&m, frame, len) != FKEX_OK) {
+        FAIL(c, 2, "relay_error", "the relay sent a frame that does not decode");
+        return;
+    }
+    switch (m.kind) {
+    case FKEX_RELAY_NONCE:
+        r.kind = FKEX_RELAY_AUTH;
+        if (!c->st || relay_auth(r.sig, c, m.nonce) != FKEX_OK) {
+            FAIL(c, 2, "relay_error", "cannot answer the relay's challenge");
+            return;
+        }
+        send_envelope(c, &r);
+        break;
+    case FKEX_RELAY_READY:
+        if (sodium_memcmp(m.room_id, c->cfg.room_id, 32) == 0)
+            on_ready(c);
+        break;
+    case FKEX_RELAY_DESCRIPTOR:
+        on_descriptor(c, &m);
+        break;
+    case FKEX_RELAY_ACCEPTED:
+        if (c->unacked)
+            c->unacked--;
+        break;
+    case FKEX_RELAY_DELIVER:
+        on_deliver(c, &m);
+        break;
+    case FKEX_RELAY_ERROR:
+        on_relay_error(c, &m);
+        break;
+    case FKEX_RELAY_PING:
+        r.kind = FKEX_RELAY_PONG;
+        r.cookie = m.cookie;
+        send_envelope(c, &r);
+        break;
+    default:
+        break;
+    }
+    maybe_commit(c);
+    if (c->quitting && c->unacked == 0)
+        finish(c, 0);
+}
+
+static void on_close(fkex_conn *conn, const char *why)
+{
+    chat_client *c = fkex_conn_data(conn);
+    c->conn = NULL;
+    if (c->closing) {
+        handle_closed(c);
+        return;
+    }
+    if (!c->ready)
+        FAIL(c, 2, "relay_unreachable", "cannot reach the relay at %s: %s", c->addr, why);
+    else
+        FAIL(c, 2, "relay_lost", "lost the connection to the relay at %s: %s", c->addr, why);
+}
+
+static void on_connected(fkex_conn *conn, int status)
+{
+    chat_client *c = fkex_conn_data(conn);
+    fkex_relay_msg m = { 0 };
+    if (status != 0 || c->closing)
+        return;   /* the close callback reports it */
+    memcpy(m.room_id, c->cfg.room_id, 32);
+    if (c->founder) {
+        m.kind = FKEX_RELAY_CREATE_ROOM;
+        m.data = c->desc;
+        m.datalen = c->desclen;
+        memcpy(m.leaf, c->v, 32);
+        if (fkex_relay_create_sign(m.sig, c->admin_sk, c->cfg.room_id, c->v) != FKEX_OK) {
+            FAIL(c, 2, "internal", "cannot sign the room's creation");
+            return;
+        }
+        send_envelope(c, &m);
+        hello(c);
+    } else {
+        m.kind = FKEX_RELAY_GET_DESCRIPTOR;
+        send_envelope(c, &m);
+    }
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    chat_client *c = t->data;
+    if (c->closing)
+        return;
+    if (c->quitting)
+        finish(c, 0);   /* what was not accepted by now is lost */
+    else if (!c->ready)
+        FAIL(c, 2, "relay_unreachable", "the relay at %s did not answer within %u s", c->addr,
+             c->cfg.connect_timeout_ms / 1000);
+    else if (!c->joined && !c->leaving)
+        FAIL(c, 2, "join_timeout",
+             "no member admitted us within %u s (is a member of the room online?)",
+             c->cfg.join_timeout_ms / 1000);
+    else if (c->leaving)
+        FAIL(c, 2, "leave_timeout", "no member committed our leave within %u s",
+             c->cfg.leave_timeout_ms / 1000);
+}
+
+/* ---- the front end's calls ---------------------------------------------------------------------- */
+
+fkex_err chat_client_start(chat_client **out, uv_loop_t *loop, const chat_client_config *cfg)
+{
+    char err[128];
+    fkex_err e;
+    chat_client *c;
+    *out = NULL;
+    if (!cfg->relay || !cfg->key || !cfg->nick || strlen(cfg->nick) > CHAT_NICK_MAX ||
+        !cfg->nick[0] || !chat_utf8_ok(cfg->nick, strlen(cfg->nick), "") ||
+        strlen(cfg->relay) >= sizeof c->addr || (cfg->found_descriptor && !cfg->admin_sk))
+        return FKEX_ERR_ARGUMENT;
+    if ((c = calloc(1, sizeof *c)) == NULL)
+        return FKEX_ERR_NO_MEMORY;
+    c->loop = loop;
+    c->cfg = *cfg;
+    if (!c->cfg.connect_timeout_ms)
+        c->cfg.connect_timeout_ms = 15000;
+    if (!c->cfg.join_timeout_ms)
+        c->cfg.join_timeout_ms = 60000;
+    if (!c->cfg.leave_timeout_ms)
+        c->cfg.leave_timeout_ms = 15000;
+    snprintf(c->addr, sizeof c->addr, "%s", cfg->relay);
+    snprintf(c->nick, sizeof c->nick, "%s", cfg->nick);
+    c->cfg.relay = c->addr;
+    c->cfg.nick = c->nick;
+    c->cfg.found_descriptor = NULL;
+    c->cfg.admin_sk = NULL;
+    fkex_gke_out_init(&c->held);
+    fkex_rng_init_system(&c->rng);
+    if (cfg->found_descriptor) {
+        c->founder = 1;
+        memcpy(c->admin_sk, cfg->admin_sk, 64);
+        if ((c->desc = malloc(cfg->found_descriptor_len)) == NULL) {
+            chat_client_free(c);
+            return FKEX_ERR_NO_MEMORY;
+        }
+        memcpy(c->desc, cfg->found_descriptor, cfg->found_descriptor_len);
+        c->desclen = cfg->found_descriptor_len;
+        fkex_ratchet_config rc = { .key = cfg->key, .descriptor = c->desc,
+                                   .descriptor_len = c->desclen };
+        memcpy(rc.room_id, cfg->room_id, 32);
+        if ((e = fkex_ratchet_create(&c->st, &rc, &c->rng)) != FKEX_OK) {
+            chat_client_free(c);
+            return e;
+        }
+        fkex_ratchet_leaf_key(c->v, c->st);
+    }
+    static const fkex_net_limits lim = { FKEX_RELAY_ENVELOPE_MAX + 16, 4 * FKEX_RELAY_ENVELOPE_MAX };
+    if ((e = fkex_conn_connect(&c->conn, loop, c->addr, &lim, on_connected, err)) != FKEX_OK) {
+        chat_client_free(c);
+        return e;
+    }
+    fkex_conn_set(c->conn, on_frame, on_close, c);
+    uv_timer_init(loop, &c->deadline);
+    uv_timer_init(loop, &c->forget);
+    c->deadline.data = c->forget.data = c;
+    uv_timer_start(&c->deadline, on_deadline, c->cfg.connect_timeout_ms, 0);
+    *out = c;
+    return FKEX_OK;
+}
+
+void chat_client_send(chat_client *c, const char *text, size_t len)
+{
+    if (c->closing || c->leaving || c->quitting)
+        return;
+    if (c->joined) {
+        send_text(c, text, len);
+        return;
+    }
+    char *copy = c->ntexts < MAX_QUEUED_TEXTS ? malloc(len + 1) : NULL;
+    if (!copy) {
+        report(c, "not_sent", "not sent: too many messages wait for the join");
+        return;
+    }
+    memcpy(copy, text, len);
+    copy[len] = 0;
+    c->texts[c->ntexts] = copy;
+    c->textlens[c->ntexts++] = len;
+}
+
+void chat_client_leave(chat_client *c)
+{
+    if (c->closing || c->leaving)
+        return;
+    if (!c->joined) {
+        finish(c, 0);   /* not in the room: nothing to leave */
+        return;
+    }
+    if (fkex_ratchet_members(c->st) == 1) {
+        /* Nobody is left to commit our removal: the room empties when the
+         * relay's grace period ends. */
+        chat_event ev = { .kind = CHAT_EV_LEFT };
+        emit(c, &ev);
+        finish(c, 0);
+        return;
+    }
+    c->leaving = 1;
+    uv_timer_start(&c->deadline, on_deadline, c->cfg.leave_timeout_ms, 0);
+    propose_leave(c);
+}
+
+void chat_client_quit(chat_client *c)
+{
+    if (c->closing)
+        return;
+    c->quitting = 1;
+    if (c->unacked == 0 || !c->conn) {
+        finish(c, 0);
+        return;
+    }
+    uv_timer_start(&c->deadline, on_deadline, QUIT_DRAIN_MS, 0);
+}
+
+int chat_client_joined(const chat_client *c)
+{
+    return c->joined;
+}
+
+void chat_client_free(chat_client *c)
+{
+    if (!c)
+        return;
+    fkex_ratchet_free(c->st);
+    fkex_gke_out_clear(&c->held);
+    if (c->desc) {
+        sodium_memzero(c->desc, c->desclen);
+        free(c->desc);
+    }
+    for (size_t i = 0; i < c->ntexts; i++) {
+        sodium_memzero(c->texts[i], c->textlens[i]);
+        free(c->texts[i]);
+    }
+    sodium_memzero(c, sizeof *c);
+    free(c);
+}

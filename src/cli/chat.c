@@ -1,0 +1,542 @@
+/*
+ * cli/chat.c: `fkex chat INVITE --key FILE --batch`: the options, and the
+ * batch front end of the session in chat/client.c. Commands come as JSON
+ * lines on stdin, events go as JSON lines to stdout (chat/chat.h parses and
+ * escapes them); errors are also said on stderr as "fkex: error: ...".
+ *
+ * With --found DIR (a room directory of `fkex room create`), this member
+ * founds the room at the relay, with the admin's key of DIR.
+ *
+ * End of input quits once the member has joined (so a script may pipe a
+ * few lines and close). Everything the session knows lives in memory and
+ * is wiped at exit.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "cli/cli.h"
+#include "chat/chat.h"
+#include "chat/client.h"
+
+#define LINE_MAX_BYTES (6 * CHAT_TEXT_MAX + 256)   /* a text of \uXXXX escapes, and the rest */
+
+typedef struct {
+    uv_loop_t loop;
+    chat_client *client;
+    uint8_t room_id[32];
+    union {
+        uv_stream_t stream;
+        uv_pipe_t pipe;
+        uv_tty_t tty;
+        uv_tcp_t tcp;
+    } in;
+    int in_stream;              /* stdin is a stream handle (else read with uv_fs_read) */
+    int in_open, reading;
+    uv_fs_t fsreq;
+    char fsbuf[4096];
+    int64_t fsoff;
+    char *line;
+    size_t linelen;
+    int overlong;               /* discarding the rest of a line that was too long */
+    int eof, done_input;        /* end of input seen; no more commands wanted */
+    uv_signal_t sigint, sigterm;
+    int exit_code;
+} batch;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: fkex chat INVITE --key FILE --batch [--nick NAME] [--found DIR]\n"
+               "                 [--mode ratchet]\n\n"
+               "Joins the room of the invitation (fkex://HOST:PORT/ROOMID) with your key. The\n"
+               "room's members check your attributes against its policy, and you check\n"
+               "theirs; nobody else, the relay included, can read the room.\n\n"
+               "  -k, --key FILE    your user key (fkex keygen, fkex enroll)\n"
+               "  -b, --batch       speak JSON lines instead of the terminal interface:\n"
+               "                      stdin:  {\"send\": \"text\"}  {\"cmd\": \"leave\"}  {\"cmd\": \"quit\"}\n"
+               "                      stdout: {\"event\": \"joined\"|\"epoch\"|\"message\"|\"error\"|\"left\", ...}\n"
+               "                    end of input quits once joined\n"
+               "  -n, --nick NAME   the name the room sees on your messages (default: anonymous)\n"
+               "  -f, --found DIR   found the room: DIR is its directory (fkex room create),\n"
+               "                    whose admin key names you as the first member\n"
+               "  -m, --mode MODE   ratchet (the default; seed mode is not in the chat client yet)\n\n"
+               "leave removes you from the room (a commit by another member); quit only\n"
+               "disconnects, and the relay keeps your place for its grace period.\n"
+               "Exit codes: 0 ok; 1 your attributes do not satisfy the policy, the group did\n"
+               "not prove its attributes, or you were removed; 2 usage, relay or other error.\n");
+}
+
+/* ---- events to stdout ------------------------------------------------------------- */
+
+static void put_string(const char *s, size_t len)
+{
+    char small[512];
+    size_t need = chat_json_escape(small, sizeof small, s, len);
+    putchar('"');
+    if (need <= sizeof small) {
+        fwrite(small, 1, need, stdout);
+    } else {
+        char *big = malloc(need);
+        if (big) {
+            chat_json_escape(big, need, s, len);
+            fwrite(big, 1, need, stdout);
+            sodium_memzero(big, need);
+            free(big);
+        }
+    }
+    putchar('"');
+}
+
+static void close_input(batch *b);
+
+static void on_event(void *ctx, const chat_event *ev)
+{
+    batch *b = ctx;
+    char hex[65];
+    switch (ev->kind) {
+    case CHAT_EV_JOINED:
+        sodium_bin2hex(hex, sizeof hex, b->room_id, 32);
+        printf("{\"event\": \"joined\", \"room\": \"%s\", \"epoch\": %llu, \"members\": %u}\n", hex,
+               (unsigned long long)ev->epoch, ev->members);
+        break;
+    case CHAT_EV_EPOCH:
+        printf("{\"event\": \"epoch\", \"epoch\": %llu, \"members\": %u}\n",
+               (unsigned long long)ev->epoch, ev->members);
+        break;
+    case CHAT_EV_MESSAGE:
+        fputs("{\"event\": \"message\", \"from\": ", stdout);
+        put_string(ev->nick, ev->nicklen);
+        fputs(", \"text\": ", stdout);
+        put_string(ev->text, ev->textlen);
+        printf(", \"epoch\": %llu}\n", (unsigned long long)ev->epoch);
+        break;
+    case CHAT_EV_ERROR:
+        fputs("{\"event\": \"error\", \"code\": ", stdout);
+        put_string(ev->code, strlen(ev->code));
+        fputs(", \"message\": ", stdout);
+        put_string(ev->message, strlen(ev->message));
+        fputs("}\n", stdout);
+        cli_error("%s", ev->message);
+        break;
+    case CHAT_EV_LEFT:
+        fputs("{\"event\": \"left\"}\n", stdout);
+        break;
+    case CHAT_EV_DONE:
+        b->exit_code = ev->exit_code;
+        close_input(b);
+        break;
+    }
+    fflush(stdout);
+    if (ev->kind == CHAT_EV_JOINED && b->eof)
+        chat_client_quit(b->client);
+}
+
+/* ---- commands from stdin ------------------------------------------------------------ */
+
+static void command(batch *b, const char *line, size_t len)
+{
+    chat_cmd cmd;
+    char err[96];
+    if (b->done_input)
+        return;
+    while (len && line[len - 1] == '\r')
+        len--;
+    if (len == 0)
+        return;
+    if (chat_cmd_parse(&cmd, line, len, err) != FKEX_OK) {
+        fputs("{\"event\": \"error\", \"code\": \"bad_command\", \"message\": ", stdout);
+        put_string(err, strlen(err));
+        fputs("}\n", stdout);
+        fflush(stdout);
+        return;
+    }
+    switch (cmd.kind) {
+    case CHAT_CMD_SEND:
+        chat_client_send(b->client, cmd.text, cmd.textlen);
+        break;
+    case CHAT_CMD_LEAVE:
+        b->done_input = 1;
+        chat_client_leave(b->client);
+        break;
+    case CHAT_CMD_QUIT:
+        b->done_input = 1;
+        chat_client_quit(b->client);
+        break;
+    }
+    sodium_memzero(&cmd, sizeof cmd);
+}
+
+static void feed(batch *b, const char *p, size_t n)
+{
+    while (n) {
+        const char *nl = memchr(p, '\n', n);
+        size_t take = nl ? (size_t)(nl - p) : n;
+        if (!b->overlong) {
+            if (b->linelen + take > LINE_MAX_BYTES) {
+                b->overlong = 1;
+                b->linelen = 0;
+                fputs("{\"event\": \"error\", \"code\": \"bad_command\", \"message\": "
+                      "\"the line is too long\"}\n", stdout);
+                fflush(stdout);
+            } else {
+                memcpy(b->line + b->linelen, p, take);
+                b->linelen += take;
+            }
+        }
+        if (!nl)
+            return;
+        if (!b->overlong)
+            command(b, b->line, b->linelen);
+        sodium_memzero(b->line, b->linelen);
+        b->linelen = 0;
+        b->overlong = 0;
+        p = nl + 1;
+        n -= take + 1;
+    }
+}
+
+static void at_eof(batch *b)
+{
+    if (b->linelen && !b->overlong)
+        command(b, b->line, b->linelen);   /* a last line without its newline */
+    b->linelen = 0;
+    b->eof = 1;
+    if (!b->done_input && b->client && chat_client_joined(b->client)) {
+        b->done_input = 1;
+        chat_client_quit(b->client);
+    }
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    batch *b = h->data;
+    (void)hint;
+    *buf = uv_buf_init(b->fsbuf, sizeof b->fsbuf);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    batch *b = s->data;
+    if (n > 0) {
+        feed(b, buf->base, (size_t)n);
+    } else if (n < 0) {
+        uv_read_stop(s);
+        b->reading = 0;
+        at_eof(b);
+    }
+}
+
+static void fs_read_next(batch *b);
+
+static void on_fs_read(uv_fs_t *req)
+{
+    batch *b = req->data;
+    ssize_t n = req->result;
+    uv_fs_req_cleanup(req);
+    b->reading = 0;
+    if (n > 0) {
+        b->fsoff += n;
+        feed(b, b->fsbuf, (size_t)n);
+        if (b->in_open)
+            fs_read_next(b);
+    } else if (b->in_open) {
+        b->in_open = 0;
+        at_eof(b);
+    }
+}
+
+static void fs_read_next(batch *b)
+{
+    uv_buf_t buf = uv_buf_init(b->fsbuf, sizeof b->fsbuf);
+    b->fsreq.data = b;
+    if (uv_fs_read(&b->loop, &b->fsreq, STDIN_FILENO, &buf, 1, -1, on_fs_read) == 0)
+        b->reading = 1;
+    else
+        at_eof(b);
+}
+
+static void open_input(batch *b)
+{
+    uv_handle_type t = uv_guess_handle(STDIN_FILENO);
+    int rc = -1;
+    if (t == UV_TTY)
+        rc = uv_tty_init(&b->loop, &b->in.tty, STDIN_FILENO, 1);
+    else if (t == UV_NAMED_PIPE && (rc = uv_pipe_init(&b->loop, &b->in.pipe, 0)) == 0 &&
+             (rc = uv_pipe_open(&b->in.pipe, STDIN_FILENO)) != 0)
+        uv_close((uv_handle_t *)&b->in.pipe, NULL);
+    else if (t == UV_TCP && (rc = uv_tcp_init(&b->loop, &b->in.tcp)) == 0 &&
+             (rc = uv_tcp_open(&b->in.tcp, STDIN_FILENO)) != 0)
+        uv_close((uv_handle_t *)&b->in.tcp, NULL);
+    if (rc == 0) {
+        b->in_stream = 1;
+        b->in_open = 1;
+        b->in.stream.data = b;
+        if (uv_read_start(&b->in.stream, on_alloc, on_read) == 0)
+            b->reading = 1;
+        return;
+    }
+    /* A file, /dev/null, or what libuv cannot poll: plain reads (which do not block long). */
+    b->in_open = 1;
+    fs_read_next(b);
+}
+
+static void close_input(batch *b)
+{
+    if (b->in_open && b->in_stream)
+        uv_close((uv_handle_t *)&b->in.stream, NULL);
+    b->in_open = 0;   /* a file read in flight finishes and stops */
+    uv_close((uv_handle_t *)&b->sigint, NULL);
+    uv_close((uv_handle_t *)&b->sigterm, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    batch *b = h->data;
+    (void)signum;
+    b->done_input = 1;
+    chat_client_quit(b->client);
+}
+
+/* ---- founding: the room directory ----------------------------------------------------- */
+
+static char *path_in(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* Reads an armored file of `kind`; *out is malloc'd. */
+static int read_armored(uint8_t **out, size_t *outlen, const char *path, const char *kind)
+{
+    char got[FKEX_ARMOR_KIND_MAX + 1];
+    static uint8_t buf[1 << 17];
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cli_error("cannot open %s: %s", path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    fkex_err err = n == sizeof buf ? FKEX_ERR_BAD_ENCODING
+                                   : fkex_armor_decode(out, outlen, got, buf, n);
+    sodium_memzero(buf, n);
+    if (err != FKEX_OK)
+        return cli_fail(err, path);
+    if (strcmp(got, kind) != 0) {
+        cli_error("%s holds a %s, not a %s", path, got, kind);
+        sodium_memzero(*out, *outlen);
+        free(*out);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* DIR/admin.key (mode 0600) and the highest DIR/descriptor.N, which must be
+ * the invitation's room and signed by that admin. */
+static int load_room_dir(uint8_t admin_sk[64], uint8_t **desc, size_t *desclen, const char *dir,
+                         const uint8_t room_id[32])
+{
+    char *path = path_in(dir, "admin.key"), name[32];
+    uint8_t *data = NULL, pk[32];
+    size_t len = 0;
+    struct stat st;
+    fkex_rmsg_descriptor d;
+    uint32_t version = 0;
+    int rc = EXIT_USAGE;
+    *desc = NULL;
+    if (!path)
+        return EXIT_USAGE;
+    if (stat(path, &st) == 0 && (st.st_mode & 077)) {
+        cli_error("%s is readable by others (mode %03o)", path, (unsigned)(st.st_mode & 0777));
+        cli_hint("run: chmod 600 %s", path);
+        goto out;
+    }
+    if ((rc = read_armored(&data, &len, path, "ROOM ADMIN KEY")) != 0)
+        goto out;
+    rc = EXIT_USAGE;
+    if (len != 65 || data[0] != 1) {
+        cli_error("%s: %s", path, fkex_strerror(FKEX_ERR_BAD_ENCODING));
+        goto out;
+    }
+    crypto_sign_seed_keypair(pk, admin_sk, data + 1);
+    if (sodium_memcmp(pk, data + 33, 32) != 0) {
+        cli_error("%s: the public key does not match the secret key", path);
+        goto out;
+    }
+    for (uint32_t n = 1; n < 100000; n++) {
+        char *p;
+        snprintf(name, sizeof name, "descriptor.%u", n);
+        if ((p = path_in(dir, name)) == NULL)
+            goto out;
+        int exists = access(p, F_OK) == 0;
+        free(p);
+        if (!exists)
+            break;
+        version = n;
+    }
+    if (version == 0) {
+        cli_error("%s holds no room", dir);
+        cli_hint("create one with: fkex room create NAME --policy ... --relay ... --dir %s", dir);
+        goto out;
+    }
+    free(path);
+    snprintf(name, sizeof name, "descriptor.%u", version);
+    if ((path = path_in(dir, name)) == NULL ||
+        (rc = read_armored(desc, desclen, path, "ROOM DESCRIPTOR")) != 0)
+        goto out;
+    rc = EXIT_USAGE;
+    fkex_err err = fkex_room_descriptor_check(&d, room_id, *desc, *desclen);
+    if (err == FKEX_ERR_WRONG_ROOM) {
+        cli_error("%s is not the room of the invitation", dir);
+        goto out;
+    }
+    if (err != FKEX_OK) {
+        rc = cli_fail(err, path);
+        goto out;
+    }
+    if (sodium_memcmp(d.admin_pk, pk, 32) != 0) {
+        cli_error("%s/admin.key is not the key that signed the room's descriptor", dir);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (rc != 0) {
+        sodium_memzero(admin_sk, 64);
+        free(*desc);
+        *desc = NULL;
+    }
+    if (data) {
+        sodium_memzero(data, len);
+        free(data);
+    }
+    free(path);
+    return rc;
+}
+
+/* ---- main ------------------------------------------------------------------------- */
+
+int chat_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "key", required_argument, 0, 'k' }, { "batch", no_argument, 0, 'b' },
+        { "nick", required_argument, 0, 'n' }, { "mode", required_argument, 0, 'm' },
+        { "found", required_argument, 0, 'f' }, { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
+    };
+    const char *key_path = NULL, *nick = "anonymous", *mode = "ratchet", *found = NULL;
+    int batch_mode = 0, c, rc;
+    char addr[300];
+    uint8_t admin_sk[64], *desc = NULL;
+    size_t desclen = 0;
+    fkex_abe_key *key = NULL;
+    static batch b;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "k:bn:m:f:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k': key_path = optarg; break;
+        case 'b': batch_mode = 1; break;
+        case 'n': nick = optarg; break;
+        case 'm': mode = optarg; break;
+        case 'f': found = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc)
+        cli_error("missing the INVITE (fkex://HOST:PORT/ROOMID, from fkex room invite)");
+    else if (optind + 1 < argc)
+        cli_error("unexpected argument '%s'", argv[optind + 1]);
+    else if (!key_path)
+        cli_error("missing --key");
+    if (optind + 1 != argc || !key_path) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(mode, "seed") == 0) {
+        cli_error("seed mode is not available in the chat client yet");
+        cli_hint("use --mode ratchet (the default)");
+        return EXIT_USAGE;
+    }
+    if (strcmp(mode, "ratchet") != 0) {
+        cli_error("unknown mode '%s': ratchet is the only one", mode);
+        return EXIT_USAGE;
+    }
+    if (!batch_mode) {
+        cli_error("the terminal interface is not built yet");
+        cli_hint("use --batch, which speaks JSON lines on stdin and stdout");
+        return EXIT_USAGE;
+    }
+    if (!*nick || strlen(nick) > CHAT_NICK_MAX || !chat_utf8_ok(nick, strlen(nick), "")) {
+        cli_error("a nickname is 1 to %d bytes of UTF-8 without control characters", CHAT_NICK_MAX);
+        return EXIT_USAGE;
+    }
+    memset(&b, 0, sizeof b);
+    if (chat_invite_parse(addr, b.room_id, argv[optind]) != FKEX_OK) {
+        cli_error("'%s' is not an invitation", argv[optind]);
+        cli_hint("an invitation looks like fkex://HOST:PORT/ROOMID (fkex room invite prints it)");
+        return EXIT_USAGE;
+    }
+    if (found && (rc = load_room_dir(admin_sk, &desc, &desclen, found, b.room_id)) != 0)
+        return rc;
+    if ((rc = cli_load_key(&key, key_path)) != 0) {
+        sodium_memzero(admin_sk, sizeof admin_sk);
+        free(desc);
+        return rc;
+    }
+    if ((b.line = malloc(LINE_MAX_BYTES)) == NULL || uv_loop_init(&b.loop) != 0) {
+        cli_error("out of memory");
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    chat_client_config cfg = { .relay = addr, .key = key, .nick = nick, .on_event = on_event,
+                               .ctx = &b };
+    memcpy(cfg.room_id, b.room_id, 32);
+    if (found) {
+        cfg.found_descriptor = desc;
+        cfg.found_descriptor_len = desclen;
+        cfg.admin_sk = admin_sk;
+    }
+    fkex_err err = chat_client_start(&b.client, &b.loop, &cfg);
+    sodium_memzero(admin_sk, sizeof admin_sk);   /* the client keeps its own copy */
+    if (err != FKEX_OK) {
+        if (err == FKEX_ERR_ARGUMENT)
+            cli_error("'%s' is not a relay address", addr);
+        else
+            cli_fail(err, found ? "founding the room" : NULL);
+        rc = err == FKEX_ERR_ARGUMENT ? EXIT_USAGE : cli_exit_code(err);
+        uv_run(&b.loop, UV_RUN_DEFAULT);
+        (void)uv_loop_close(&b.loop);
+        goto out;
+    }
+    uv_signal_init(&b.loop, &b.sigint);
+    uv_signal_init(&b.loop, &b.sigterm);
+    b.sigint.data = b.sigterm.data = &b;
+    uv_signal_start(&b.sigint, on_signal, SIGINT);
+    uv_signal_start(&b.sigterm, on_signal, SIGTERM);
+    open_input(&b);
+    uv_run(&b.loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&b.loop) != 0)
+        cli_error("the event loop did not close cleanly");
+    rc = b.exit_code;
+out:
+    chat_client_free(b.client);
+    b.client = NULL;
+    fkex_abe_key_free(key);
+    if (desc) {
+        sodium_memzero(desc, desclen);
+        free(desc);
+    }
+    if (b.line) {
+        sodium_memzero(b.line, LINE_MAX_BYTES);
+        free(b.line);
+    }
+    sodium_memzero(&b, sizeof b);
+    return rc;
+}
