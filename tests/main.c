@@ -20,6 +20,7 @@ void suite_relay(void);
 void suite_net(void);
 void suite_chat(void);
 void suite_kms(void);
+void suite_relay_daemon(void);
 
 static const struct {
     const char *name;
@@ -42,6 +43,7 @@ static const struct {
     { "net", suite_net },
     { "chat", suite_chat },
     { "kms", suite_kms },
+    { "relay_daemon", suite_relay_daemon },
 };
 
 int test_case_failed;
