@@ -21,6 +21,7 @@ void suite_net(void);
 void suite_chat(void);
 void suite_kms(void);
 void suite_relay_daemon(void);
+void suite_chat_e2e(void);
 
 static const struct {
     const char *name;
@@ -44,6 +45,7 @@ static const struct {
     { "chat", suite_chat },
     { "kms", suite_kms },
     { "relay_daemon", suite_relay_daemon },
+    { "chat_e2e", suite_chat_e2e },
 };
 
 int test_case_failed;

@@ -1,0 +1,496 @@
+/*
+ * tests/test_chat_e2e.c: `fkex chat --batch` end to end. Real processes
+ * ($FKEX_BIN) on 127.0.0.1: a relay on a free port, an authority, a room,
+ * and members that speak JSON lines through pipes. Every wait is bounded
+ * (STEP_SECONDS per step), and every process is killed on every path.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "test.h"
+
+#define STEP_SECONDS 20.0
+#define MAX_PROCS 16
+
+extern char **environ;
+
+static const char *bin;
+static char root[512];
+static char invite[256];
+static pid_t relay_pid = -1;
+
+typedef struct {
+    pid_t pid;
+    int in, out;        /* our ends of its stdin and stdout; -1 once closed */
+    char *buf;          /* everything it printed */
+    size_t len, cap;
+    char err[700];      /* where its stderr goes */
+    int status;         /* exit code once reaped; -2 before */
+} proc;
+
+static proc *procs[MAX_PROCS];
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const char *at(const char *name)
+{
+    static char ring[16][700];
+    static unsigned next;
+    char *p = ring[next++ % 16];
+    snprintf(p, sizeof ring[0], "%s/%s", root, name);
+    return p;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+    if (!f)
+        return strdup("");
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
+    if (buf && n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n)
+        buf[0] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* Exit code, or -1 if it did not exit in time (then it is killed). */
+static int reap(pid_t pid, double seconds)
+{
+    double deadline = now_s() + seconds;
+    int status;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            break;
+        if (r < 0 && errno != EINTR)
+            return -1;
+        if (now_s() > deadline) {
+            fprintf(stderr, "    pid %d overstayed %.0f s: killed\n", (int)pid, seconds);
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        nap_ms(10);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Runs fkex to completion, output to files: FK("setup", ...). */
+static int fk(const char *first, ...)
+{
+    const char *argv[24] = { bin, first };
+    size_t n = 2;
+    va_list ap;
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    va_start(ap, first);
+    while (n < 23 && (argv[n] = va_arg(ap, const char *)) != NULL)
+        n++;
+    va_end(ap);
+    argv[n] = NULL;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, at("fk.out"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, at("fk.err"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    fflush(stderr);
+    int rc = posix_spawnp(&pid, bin, &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return -1;
+    rc = reap(pid, STEP_SECONDS);
+    if (rc != 0) {
+        char *e = slurp(at("fk.err"));
+        fprintf(stderr, "    fkex %s exited %d: %s\n", first, rc, e);
+        free(e);
+    }
+    return rc;
+}
+#define FK(...) fk(__VA_ARGS__, (const char *)NULL)
+
+/* Starts `fkex chat INVITE --key KEY --batch --nick NICK [extra...]` with pipes. */
+static proc *chat_start(const char *nick, const char *key, const char *extra1, const char *extra2)
+{
+    const char *argv[16] = { bin, "chat", invite, "--key", key, "--batch", "--nick", nick,
+                             extra1, extra2, NULL };
+    int pin[2], pout[2];
+    posix_spawn_file_actions_t fa;
+    proc *p = calloc(1, sizeof *p);
+    if (!p || pipe(pin) != 0 || pipe(pout) != 0)
+        abort();
+    for (int i = 0; i < 2; i++) {   /* the child gets its ends by dup2, which clears this */
+        fcntl(pin[i], F_SETFD, FD_CLOEXEC);
+        fcntl(pout[i], F_SETFD, FD_CLOEXEC);
+    }
+    snprintf(p->err, sizeof p->err, "%s/%s.err", root, nick);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, pin[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
+    posix_spawn_file_actions_addopen(&fa, 2, p->err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    fflush(stderr);
+    int rc = posix_spawnp(&p->pid, bin, &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(pin[0]);
+    close(pout[1]);
+    p->in = pin[1];
+    p->out = pout[0];
+    p->status = -2;
+    fcntl(p->out, F_SETFL, O_NONBLOCK);
+    if (rc != 0) {
+        fprintf(stderr, "    cannot run %s: %s\n", bin, strerror(rc));
+        p->pid = -1;
+    }
+    for (size_t i = 0; i < MAX_PROCS; i++)
+        if (!procs[i]) {
+            procs[i] = p;
+            break;
+        }
+    return p;
+}
+
+/* Reads what is there (waiting up to ms for something). 0 at end of output. */
+static int pump(proc *p, int ms)
+{
+    struct pollfd pf = { p->out, POLLIN, 0 };
+    char tmp[65536];
+    if (p->out < 0)
+        return 0;
+    if (poll(&pf, 1, ms) <= 0)
+        return 1;
+    for (;;) {
+        ssize_t n = read(p->out, tmp, sizeof tmp);
+        if (n > 0) {
+            if (p->len + (size_t)n + 1 > p->cap) {
+                p->cap = (p->len + (size_t)n + 1) * 2;
+                if (!(p->buf = realloc(p->buf, p->cap)))
+                    abort();
+            }
+            memcpy(p->buf + p->len, tmp, (size_t)n);
+            p->len += (size_t)n;
+            p->buf[p->len] = 0;
+            continue;
+        }
+        if (n == 0) {
+            close(p->out);
+            p->out = -1;
+            return 0;
+        }
+        return errno == EAGAIN || errno == EINTR;
+    }
+}
+
+/* Complete lines of p's output that contain needle. */
+static size_t count(const proc *p, const char *needle)
+{
+    size_t n = 0;
+    const char *s = p->buf ? p->buf : "";
+    for (;;) {
+        const char *nl = strchr(s, '\n');
+        if (!nl)
+            return n;
+        const char *hit = strstr(s, needle);
+        if (hit && hit < nl)
+            n++;
+        s = nl + 1;
+    }
+}
+
+/* Waits until `want` lines contain needle. */
+static int wait_for(proc *p, const char *needle, size_t want, double seconds)
+{
+    double deadline = now_s() + seconds;
+    while (count(p, needle) < want) {
+        if (now_s() > deadline || !pump(p, 50)) {
+            if (count(p, needle) >= want)
+                break;
+            char *e = slurp(p->err);
+            fprintf(stderr, "    waited for %zu x %s, saw %zu; stdout:\n%.2000s\n    stderr: %s\n",
+                    want, needle, count(p, needle), p->buf ? p->buf : "", e);
+            free(e);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void say(proc *p, const char *line)
+{
+    size_t len = strlen(line), off = 0;
+    while (off < len + 1) {
+        ssize_t n = off < len ? write(p->in, line + off, len - off) : write(p->in, "\n", 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        off += (size_t)n;
+    }
+}
+
+/* Its exit code (after reading the rest of its output), -1 if it had to be killed. */
+static int finish(proc *p, double seconds)
+{
+    double deadline = now_s() + seconds;
+    if (p->pid < 0)
+        return -1;
+    while (p->out >= 0 && now_s() < deadline)
+        pump(p, 50);
+    p->status = reap(p->pid, deadline - now_s() > 0.5 ? deadline - now_s() : 0.5);
+    p->pid = -1;
+    return p->status;
+}
+
+static void procs_free(void)
+{
+    for (size_t i = 0; i < MAX_PROCS; i++) {
+        proc *p = procs[i];
+        if (!p)
+            continue;
+        if (p->pid > 0) {
+            kill(p->pid, SIGKILL);
+            waitpid(p->pid, NULL, 0);
+        }
+        if (p->in >= 0)
+            close(p->in);
+        if (p->out >= 0)
+            close(p->out);
+        free(p->buf);
+        free(p);
+        procs[i] = NULL;
+    }
+}
+
+static int relay_start(char addr[64])
+{
+    const char *argv[] = { bin, "relay", "--listen", "127.0.0.1:0", "--db", at("relay.db"), "-v",
+                           NULL };
+    posix_spawn_file_actions_t fa;
+    double deadline = now_s() + STEP_SECONDS;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, at("relay.out"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, at("relay.err"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    fflush(stderr);
+    int rc = posix_spawnp(&relay_pid, bin, &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        relay_pid = -1;
+        return -1;
+    }
+    while (now_s() < deadline) {
+        char *text = slurp(at("relay.out")), *p = strstr(text, "listening on ");
+        if (p && strchr(p, '\n') && sscanf(p, "listening on %63s", addr) == 1) {
+            free(text);
+            return 0;
+        }
+        free(text);
+        if (waitpid(relay_pid, NULL, WNOHANG) == relay_pid) {
+            relay_pid = -1;
+            fprintf(stderr, "    fkex relay exited early\n");
+            return -1;
+        }
+        nap_ms(20);
+    }
+    return -1;
+}
+
+static void relay_stop(void)
+{
+    if (relay_pid > 0) {
+        kill(relay_pid, SIGTERM);
+        CHECK(reap(relay_pid, 5.0) == 0);
+    }
+    relay_pid = -1;
+}
+
+/* A relay, an authority with keys for alice, bob, carol and eve, and a room. */
+static int world(const char *name)
+{
+    char addr[64];
+    snprintf(root, sizeof root, "%s/chat-%s", test_tmpdir(), name);
+    if (mkdir(root, 0700) != 0)
+        return -1;
+    if (relay_start(addr) != 0)
+        return -1;
+    if (FK("setup", "--dir", at("auth")) != 0 ||
+        FK("keygen", "--msk", at("auth/msk.fkex"), "--attrs", "ONE TWO", "-o", at("alice.key")) != 0 ||
+        FK("keygen", "--msk", at("auth/msk.fkex"), "--attrs", "THREE FOUR", "-o", at("bob.key")) != 0 ||
+        FK("keygen", "--msk", at("auth/msk.fkex"), "--attrs", "ONE FOUR", "-o", at("carol.key")) != 0 ||
+        FK("keygen", "--msk", at("auth/msk.fkex"), "--attrs", "FIVE", "-o", at("eve.key")) != 0 ||
+        FK("room", "create", "lab", "--policy", "(ONE or THREE) and (TWO or FOUR)", "--relay", addr,
+           "--dir", at("R")) != 0)
+        return -1;
+    char *out = slurp(at("fk.out"));
+    int ok = sscanf(out, "%255s", invite) == 1 && strncmp(invite, "fkex://", 7) == 0;
+    free(out);
+    return ok ? 0 : -1;
+}
+
+static void teardown(void)
+{
+    procs_free();
+    relay_stop();
+}
+
+/* Each of `texts` (prefix0 .. prefixN-1) arrived exactly once at p. */
+static int each_once(const proc *p, const char *prefix, int n)
+{
+    char needle[96];
+    for (int i = 0; i < n; i++) {
+        snprintf(needle, sizeof needle, "\"text\": \"%s%d\"", prefix, i);
+        if (count(p, needle) != 1) {
+            fprintf(stderr, "    %s arrived %zu times\n", needle, count(p, needle));
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void send_many(proc *p, const char *prefix, int n)
+{
+    char line[96];
+    for (int i = 0; i < n; i++) {
+        snprintf(line, sizeof line, "{\"send\": \"%s%d\"}", prefix, i);
+        say(p, line);
+    }
+}
+
+#define STEP(cond) do { if (!(cond)) { CHECK(cond); teardown(); return; } } while (0)
+
+static void chat_e2e_two(void)
+{
+    STEP(world("two") == 0);
+    proc *alice = chat_start("alice", at("alice.key"), "--found", at("R"));
+    STEP(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    CHECK(count(alice, "\"epoch\": 0, \"members\": 1") == 1);
+
+    proc *bob = chat_start("bob", at("bob.key"), NULL, NULL);
+    STEP(wait_for(bob, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    CHECK(count(bob, "\"epoch\": 1, \"members\": 2") == 1);
+    STEP(wait_for(alice, "{\"event\": \"epoch\", \"epoch\": 1, \"members\": 2}", 1, STEP_SECONDS));
+
+    /* messages both ways: each arrives once at the other, none comes back */
+    send_many(alice, "from alice ", 5);
+    send_many(bob, "from bob ", 5);
+    STEP(wait_for(bob, "\"from\": \"alice\"", 5, STEP_SECONDS));
+    STEP(wait_for(alice, "\"from\": \"bob\"", 5, STEP_SECONDS));
+    CHECK(each_once(bob, "from alice ", 5) && each_once(alice, "from bob ", 5));
+    CHECK(count(alice, "\"from\": \"alice\"") == 0 && count(bob, "\"from\": \"bob\"") == 0);
+    /* a bad line is an error event, not the end */
+    say(bob, "{\"send\": 5}");
+    STEP(wait_for(bob, "\"code\": \"bad_command\"", 1, STEP_SECONDS));
+
+    /* eve's attributes do not satisfy the policy: one sentence, exit 1 */
+    proc *eve = chat_start("eve", at("eve.key"), NULL, NULL);
+    int rc = finish(eve, STEP_SECONDS);
+    CHECK(rc == 1);
+    CHECK(count(eve, "\"code\": \"policy_unsatisfied\"") == 1);
+    CHECK(count(eve, "do not satisfy this room's policy: (ONE or THREE) and (TWO or FOUR)") == 1);
+    CHECK(count(eve, "\"event\": \"joined\"") == 0);
+    char *e = slurp(eve->err);
+    CHECK(strstr(e, "fkex: error: your key's attributes do not satisfy this room's policy") != NULL);
+    free(e);
+
+    /* bob leaves; alice commits it and is alone */
+    say(bob, "{\"cmd\": \"leave\"}");
+    STEP(wait_for(bob, "{\"event\": \"left\"}", 1, STEP_SECONDS));
+    CHECK(finish(bob, STEP_SECONDS) == 0);
+    STEP(wait_for(alice, "{\"event\": \"epoch\", \"epoch\": 2, \"members\": 1}", 1, STEP_SECONDS));
+
+    say(alice, "{\"cmd\": \"quit\"}");
+    CHECK(finish(alice, STEP_SECONDS) == 0);
+    CHECK(count(alice, "\"event\": \"error\"") == 0 && count(alice, "\"event\": \"left\"") == 0);
+    teardown();
+}
+
+/* A relay that is not there: relay_unreachable, exit 2. */
+static void chat_e2e_unreachable(void)
+{
+    snprintf(root, sizeof root, "%s/chat-unreachable", test_tmpdir());
+    STEP(mkdir(root, 0700) == 0);
+    STEP(FK("setup", "--dir", at("auth")) == 0);
+    STEP(FK("keygen", "--msk", at("auth/msk.fkex"), "--attrs", "ONE", "-o", at("k.key")) == 0);
+    /* port 1 on 127.0.0.1: nothing listens there */
+    snprintf(invite, sizeof invite, "fkex://127.0.0.1:1/%064d", 0);
+    proc *p = chat_start("nobody", at("k.key"), NULL, NULL);
+    CHECK(finish(p, STEP_SECONDS) == 2);
+    CHECK(count(p, "\"code\": \"relay_unreachable\"") == 1);
+    teardown();
+}
+
+/* Three members, 100 messages from each; one leaves, the others go on. */
+static void chat_e2e_three(void)
+{
+    STEP(world("three") == 0);
+    proc *alice = chat_start("alice", at("alice.key"), "--found", at("R"));
+    STEP(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    proc *bob = chat_start("bob", at("bob.key"), NULL, NULL);
+    STEP(wait_for(bob, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    proc *carol = chat_start("carol", at("carol.key"), NULL, NULL);
+    STEP(wait_for(carol, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    CHECK(count(carol, "\"epoch\": 2, \"members\": 3") == 1);
+    STEP(wait_for(alice, "\"epoch\": 2, \"members\": 3", 1, STEP_SECONDS));
+    STEP(wait_for(bob, "\"epoch\": 2, \"members\": 3", 1, STEP_SECONDS));
+
+    send_many(alice, "a", 100);
+    send_many(bob, "b", 100);
+    send_many(carol, "c", 100);
+    STEP(wait_for(alice, "\"event\": \"message\"", 200, STEP_SECONDS));
+    STEP(wait_for(bob, "\"event\": \"message\"", 200, STEP_SECONDS));
+    STEP(wait_for(carol, "\"event\": \"message\"", 200, STEP_SECONDS));
+    CHECK(each_once(alice, "b", 100) && each_once(alice, "c", 100));
+    CHECK(each_once(bob, "a", 100) && each_once(bob, "c", 100));
+    CHECK(each_once(carol, "a", 100) && each_once(carol, "b", 100));
+
+    /* alice (index 0) leaves: bob, now the lowest other index, commits it */
+    say(alice, "{\"cmd\": \"leave\"}");
+    STEP(wait_for(alice, "{\"event\": \"left\"}", 1, STEP_SECONDS));
+    CHECK(finish(alice, STEP_SECONDS) == 0);
+    STEP(wait_for(bob, "{\"event\": \"epoch\", \"epoch\": 3, \"members\": 2}", 1, STEP_SECONDS));
+    STEP(wait_for(carol, "{\"event\": \"epoch\", \"epoch\": 3, \"members\": 2}", 1, STEP_SECONDS));
+    say(carol, "{\"send\": \"after alice\"}");
+    STEP(wait_for(bob, "\"text\": \"after alice\"", 1, STEP_SECONDS));
+    say(bob, "{\"cmd\": \"quit\"}");
+    say(carol, "{\"cmd\": \"quit\"}");
+    CHECK(finish(bob, STEP_SECONDS) == 0);
+    CHECK(finish(carol, STEP_SECONDS) == 0);
+    teardown();
+}
+
+void suite_chat_e2e(void)
+{
+    bin = getenv("FKEX_BIN") ? getenv("FKEX_BIN") : "./fkex";
+    if (access(bin, X_OK) != 0) {
+        fprintf(stderr, "    cannot run %s: set FKEX_BIN to the fkex binary\n", bin);
+        test_fail("FKEX_BIN names the fkex binary", __FILE__, __LINE__);
+        return;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    RUN(chat_e2e_two);
+    RUN(chat_e2e_unreachable);
+    RUN(chat_e2e_three);
+    signal(SIGPIPE, SIG_DFL);
+}
