@@ -484,10 +484,10 @@ int chat_main(int argc, char **argv)
     }
     if (found && (rc = load_room_dir(admin_sk, &desc, &desclen, found, b.room_id)) != 0)
         return rc;
-    if ((rc = cli_load_key(&key, key_path)) != 0) {
+    if (cli_load_key(&key, key_path) != 0) {   /* it said why */
         sodium_memzero(admin_sk, sizeof admin_sk);
         free(desc);
-        return rc;
+        return EXIT_USAGE;
     }
     if ((b.line = malloc(LINE_MAX_BYTES)) == NULL || uv_loop_init(&b.loop) != 0) {
         cli_error("out of memory");
