@@ -33,6 +33,9 @@
 #include "wire/relay_msg.h"
 
 #define TICK_MS 1000
+/* A connection without a session after this long is closed, so that
+ * connections that never authenticate cannot pile up. */
+#define SESSION_TIMEOUT_MS 30000u
 
 typedef struct serve_state serve_state;
 
@@ -48,6 +51,7 @@ typedef struct conn_state {
     uint8_t v[32];
     uint8_t nonce[32];
     uint64_t last_seq;   /* the HELLO's */
+    uint64_t accepted_at;
     int member;          /* counted online as a roster member */
 } conn_state;
 
@@ -502,6 +506,7 @@ static void on_accept(fkex_server *srv, fkex_conn *c)
     }
     cs->s = s;
     cs->conn = c;
+    cs->accepted_at = now_ms();
     cs->next = s->conns;
     if (s->conns)
         s->conns->prev = cs;
@@ -530,6 +535,11 @@ static void on_tick(uv_timer_t *t)
         }
         relay_out_clear(&out);
     }
+    /* O(connections) a second. */
+    for (conn_state *cs = s->conns; cs; cs = cs->next)
+        if (cs->conn && cs->state != SESSION_READY && now >= cs->accepted_at &&
+            now - cs->accepted_at >= SESSION_TIMEOUT_MS)
+            fkex_conn_close(cs->conn, "no session within 30 s");
     for (size_t i = 0; i < s->nabsent;) {
         absent_member *a = &s->absent[i];
         if (now >= a->since && now - a->since >= s->grace_ms) {
