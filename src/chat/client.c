@@ -452,6 +452,10 @@ static void on_relay_error(chat_client *c, const fkex_relay_msg *m)
             c->unacked--;
         if (m->seq == c->commit_cseq && m->code == FKEX_RELAY_E_STALE)
             return;   /* another member's commit won; its epoch will come */
+        if (!c->joined && !c->founder) {   /* the JoinRequest: nothing else is sent yet */
+            FAIL(c, 2, "join_refused", "the relay refused our request to join: %s", text);
+            return;
+        }
         report(c, "refused", "the relay refused a message: %s", text);
         return;
     }

@@ -477,6 +477,9 @@ int chat_main(int argc, char **argv)
         return EXIT_USAGE;
     }
     memset(&b, 0, sizeof b);
+    /* Our own buffer for stdout, which holds the room's plaintext: wiped at exit. */
+    static char outbuf[1 << 16];
+    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     if (chat_invite_parse(addr, b.room_id, argv[optind]) != FKEX_OK) {
         cli_error("'%s' is not an invitation", argv[optind]);
         cli_hint("an invitation looks like fkex://HOST:PORT/ROOMID (fkex room invite prints it)");
@@ -538,5 +541,7 @@ out:
         free(b.line);
     }
     sodium_memzero(&b, sizeof b);
+    fflush(stdout);
+    sodium_memzero(outbuf, sizeof outbuf);
     return rc;
 }
