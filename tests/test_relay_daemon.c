@@ -25,7 +25,6 @@
 #include <time.h>
 #include <unistd.h>
 #include "gke_world.h"
-#include "gke/ratchet_state.h"   /* the leaf's signing key, to answer NONCE */
 #include "net/net.h"
 #include "wire/relay_msg.h"
 
@@ -293,7 +292,7 @@ static void on_frame(fkex_conn *c, const uint8_t *frame, size_t len)
     case FKEX_RELAY_NONCE: {
         fkex_relay_msg a = { 0 };
         a.kind = FKEX_RELAY_AUTH;
-        CHECK_OK(fkex_relay_auth_sign(a.sig, p->st->sig_sk, room_id, m.nonce, p->v));
+        CHECK_OK(fkex_ratchet_relay_auth(a.sig, p->st, m.nonce));
         send_env(p, &a);
         break;
     }

@@ -18,9 +18,6 @@
 #include "chat/client.h"
 #include "net/net.h"
 #include "wire/relay_msg.h"
-/* For the leaf's signing key, which AUTH needs and ratchet.h does not
- * expose: see relay_auth. */
-#include "gke/ratchet_state.h"
 
 #define QUIT_DRAIN_MS 5000u       /* quit waits this long for ACCEPTED of what was sent */
 #define FORGET_PREVIOUS_MS 10000u /* late messages of the previous epoch are read this long */
@@ -390,12 +387,10 @@ static void on_descriptor(chat_client *c, const fkex_relay_msg *m)
 
 static void on_deadline(uv_timer_t *t);
 
-/* AUTH: the leaf key V signs the relay's nonce. gke/ratchet.h has no call
- * for this yet (it belongs there, next to the other uses of sig_sk), so
- * this reads the key from the state machine's private header. */
+/* AUTH: the leaf key V signs the relay's nonce. */
 static fkex_err relay_auth(uint8_t sig[64], const chat_client *c, const uint8_t nonce[32])
 {
-    return fkex_relay_auth_sign(sig, c->st->sig_sk, c->cfg.room_id, nonce, c->v);
+    return fkex_ratchet_relay_auth(sig, c->st, nonce);
 }
 
 static void on_ready(chat_client *c)

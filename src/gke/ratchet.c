@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include "inner.h"
 #include "gke/ratchet_state.h"
+#include "wire/relay_msg.h"
 
 /* ---- rooms ------------------------------------------------------------- */
 
@@ -564,6 +565,13 @@ fkex_err fkex_ratchet_set_period(fkex_ratchet *st, const char *period)
     st->room.policy = policy;
     ratchet_drop_joins(st);   /* admitted under the old period's policy */
     return FKEX_OK;
+}
+
+fkex_err fkex_ratchet_relay_auth(uint8_t sig[64], const fkex_ratchet *st, const uint8_t nonce[32])
+{
+    if (st->phase == RATCHET_GONE)
+        return FKEX_ERR_UNEXPECTED;   /* its keys are wiped */
+    return fkex_relay_auth_sign(sig, st->sig_sk, st->room_id, nonce, st->self.sig_pk);
 }
 
 void fkex_ratchet_forget_previous(fkex_ratchet *st)

@@ -107,6 +107,13 @@ fkex_err fkex_ratchet_send(fkex_ratchet *st, const uint8_t *content, size_t len,
  * policy is "(P) and period:<period>"; the next reattest commit uses it. */
 fkex_err fkex_ratchet_set_period(fkex_ratchet *st, const char *period) FKEX_WUR;
 
+/* The relay's AUTH (wire/relay_msg.h): this member's leaf key signs the
+ * relay's session nonce, with the room id and its own key V, so that the
+ * relay gives it back its place. The label ("relay auth") keeps it apart
+ * from every room message. */
+fkex_err fkex_ratchet_relay_auth(uint8_t sig[64], const fkex_ratchet *st,
+                                 const uint8_t nonce[32]) FKEX_WUR;
+
 /* Wipes what is kept of the previous epoch for late messages and acks;
  * the caller does this once late traffic has had its time. */
 void fkex_ratchet_forget_previous(fkex_ratchet *st);
