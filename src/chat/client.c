@@ -547,7 +547,9 @@ static void on_connected(fkex_conn *conn, int status)
         m.data = c->desc;
         m.datalen = c->desclen;
         memcpy(m.leaf, c->v, 32);
-        if (fkex_relay_create_sign(m.sig, c->admin_sk, c->cfg.room_id, c->v) != FKEX_OK) {
+        fkex_err err = fkex_relay_create_sign(m.sig, c->admin_sk, c->cfg.room_id, c->v);
+        sodium_memzero(c->admin_sk, sizeof c->admin_sk);   /* needed for this one signature */
+        if (err != FKEX_OK) {
             FAIL(c, 2, "internal", "cannot sign the room's creation");
             return;
         }

@@ -529,6 +529,7 @@ int chat_main(int argc, char **argv)
         cli_error("the event loop did not close cleanly");
     rc = b.exit_code;
 out:
+    sodium_memzero(admin_sk, sizeof admin_sk);
     chat_client_free(b.client);
     b.client = NULL;
     fkex_abe_key_free(key);

@@ -101,6 +101,10 @@ int enroll_main(int argc, char **argv)
     }
     if (read_token_text(text, sizeof text, argv[optind]) != 0)
         return EXIT_USAGE;
+    /* The token is a secret until it is spent: take it out of our command
+     * line, where other users could read it (/proc/PID/cmdline). Passing it
+     * on standard input (TOKEN = -) never shows it at all. */
+    sodium_memzero(argv[optind], strlen(argv[optind]));
     if ((err = fkex_token_decode(&t, text, strlen(text))) != FKEX_OK) {
         if (err == FKEX_ERR_UNSUPPORTED) {
             cli_error("this token comes from a newer version of fkex");

@@ -130,6 +130,9 @@ static int passphrase(char *buf, size_t cap, int confirm)
             return -1;
         }
         strcpy(buf, env);
+        /* Not left for /proc/PID/environ for the daemon's whole life. */
+        sodium_memzero((char *)env, strlen(env));
+        unsetenv("FKEX_PASSPHRASE");
     } else {
         if (ask(buf, cap, "passphrase for the authority's master key: ") != 0)
             return -1;

@@ -124,7 +124,11 @@ fkex_err fkex_enrol_reply_open(fkex_enrol_status *st, uint8_t **key, size_t *key
     if (t == FKEX_ENROL_REFUSED) {
         if (len != FKEX_ENROL_HEADER + 1)
             return len < FKEX_ENROL_HEADER + 1 ? FKEX_ERR_TRUNCATED : FKEX_ERR_BAD_ENCODING;
-        if (in[FKEX_ENROL_HEADER] == FKEX_ENROL_ISSUED || in[FKEX_ENROL_HEADER] > FKEX_ENROL_FAILED)
+        /* Unsealed, so anyone on the path could send it: it may only say
+         * that the request could not be opened. Every other status comes
+         * sealed, so that nobody can make a user believe a good token is
+         * spent. */
+        if (in[FKEX_ENROL_HEADER] != FKEX_ENROL_MALFORMED)
             return FKEX_ERR_BAD_ENCODING;
         *st = (fkex_enrol_status)in[FKEX_ENROL_HEADER];
         return FKEX_OK;
@@ -155,6 +159,7 @@ fkex_err fkex_enrol_reply_open(fkex_enrol_status *st, uint8_t **key, size_t *key
     *st = (fkex_enrol_status)pt[0];
     if (*st == FKEX_ENROL_ISSUED) {
         memmove(pt, pt + 1, n - 1);
+        sodium_memzero(pt + n - 1, 1);   /* the caller frees n - 1 bytes */
         *key = pt;
         *keylen = n - 1;
     } else {

@@ -383,6 +383,10 @@ static int commit(relay_room *r, const uint8_t from[32], const uint8_t *msg, siz
     int status;
     if (fkex_rmsg_commit_decode(&c, msg, len) != FKEX_OK)
         REFUSE(FKEX_RELAY_E_BAD_FRAME, "a malformed commit");
+    /* Only members' commits are looked at, even to be refused as stale: a
+     * stranger must not fill the store with lost commits. */
+    if (relay_room_member(r, from) < 0)
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "only members commit");
     crypto_hash_sha256(hash, msg, c.content_len);
     if ((*err = relay_store_commit_status(r->store, r->room_id, hash, &status)) != FKEX_OK)
         return 0;
