@@ -1622,16 +1622,19 @@ static void cli_room(void)
 
     /* Refusals: an existing room, a bad policy (with its column), a bad
      * address, a missing name, an exposed admin key, an empty directory. */
-    EXPECT(FX(NULL, NULL, "room", "create", "lab", "--policy", "ONE", "--relay", "h:1", "--dir", r),
+    EXPECT(FX(NULL, NULL, "room", "create", "lab", "--policy", "ONE", "--relay", "127.0.0.1:1", "--dir", r),
            2);
     CHECK(says("already holds a room"));
-    EXPECT(FX(NULL, NULL, "room", "create", "x", "--policy", "ONE and (", "--relay", "h:1", "--dir",
+    EXPECT(FX(NULL, NULL, "room", "create", "x", "--policy", "ONE and (", "--relay", "127.0.0.1:1", "--dir",
               at(d, "x")), 2);
     CHECK(says("column"));
     EXPECT(FX(NULL, NULL, "room", "create", "x", "--policy", "ONE", "--relay", "nohost", "--dir",
               at(d, "x")), 2);
     CHECK(says("not a relay address"));
-    EXPECT(FX(NULL, NULL, "room", "create", "--policy", "ONE", "--relay", "h:1", "--dir",
+    EXPECT(FX(NULL, NULL, "room", "create", "x", "--policy", "ONE", "--relay", "localhost:7710",
+              "--dir", at(d, "x")), 2);   /* names are not resolved */
+    CHECK(says("not a relay address"));
+    EXPECT(FX(NULL, NULL, "room", "create", "--policy", "ONE", "--relay", "127.0.0.1:1", "--dir",
               at(d, "x")), 2);
     CHECK(says("NAME"));
     CHECK(chmod(at(r, "admin.key"), 0644) == 0);

@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "cli/attrs.h"
 #include "kms/kms.h"
+#include "net/net.h"
 
 #define DEFAULT_ADDR "127.0.0.1:7700"
 #define PASS_MAX 1024
@@ -296,8 +297,9 @@ static int kms_init(int argc, char **argv)
         usage_init(stderr);
         return EXIT_USAGE;
     }
-    if (fkex_addr_check(addr, 0) != 0) {
-        cli_error("--address: '%s' is not HOST:PORT", addr);
+    if (fkex_addr_check(addr, 0) != 0 || !fkex_net_address_ok(addr)) {
+        cli_error("--address: '%s' is not HOST:PORT with a numeric HOST", addr);
+        cli_hint("e.g. 127.0.0.1:7700 or [::1]:7700 (names are not resolved)");
         return EXIT_USAGE;
     }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
@@ -510,8 +512,9 @@ static int kms_token(int argc, char **argv)
         cli_error("--expires: '%s' is not a duration like 30s, 15m, 12h or 7d (at most a year)", expires);
         return EXIT_USAGE;
     }
-    if (addr && fkex_addr_check(addr, 0) != 0) {
-        cli_error("--address: '%s' is not HOST:PORT", addr);
+    if (addr && (fkex_addr_check(addr, 0) != 0 || !fkex_net_address_ok(addr))) {
+        cli_error("--address: '%s' is not HOST:PORT with a numeric HOST", addr);
+        cli_hint("e.g. 127.0.0.1:7700 or [::1]:7700 (names are not resolved)");
         return EXIT_USAGE;
     }
     if (!(attrs = token_attrs(attrs_text, key_expires)))

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cli/cli.h"
+#include "net/net.h"
 
 #define ADMIN_ARMOR "ROOM ADMIN KEY"
 #define DESCRIPTOR_ARMOR "ROOM DESCRIPTOR"
@@ -202,17 +203,6 @@ static int read_relay(char out[300], const char *dir)
     return rc;
 }
 
-/* HOST:PORT with a port of 1 .. 65535 and a host without '/' or spaces. */
-static int valid_address(const char *a)
-{
-    const char *colon = strrchr(a, ':');
-    char *end;
-    if (!colon || colon == a || strlen(a) > 255 || strpbrk(a, "/ \t@"))
-        return 0;
-    long port = strtol(colon + 1, &end, 10);
-    return *end == 0 && colon[1] && port >= 1 && port <= 65535;
-}
-
 static void print_invite(const char *relay, const uint8_t room_id[32])
 {
     char hex[65];
@@ -280,9 +270,9 @@ static int room_create(int argc, char **argv)
         cli_error("a room name has 1 to %d bytes", FKEX_ROOM_NAME_MAX);
         return EXIT_USAGE;
     }
-    if (!valid_address(relay)) {
+    if (!fkex_net_address_ok(relay)) {
         cli_error("'%s' is not a relay address", relay);
-        cli_hint("give HOST:PORT, e.g. 127.0.0.1:7710");
+        cli_hint("give HOST:PORT with a numeric HOST, e.g. 127.0.0.1:7710 or [::1]:7710");
         return EXIT_USAGE;
     }
     if (fkex_policy_parse(&p, policy, strlen(policy), &perr) != FKEX_OK) {

@@ -126,6 +126,13 @@ bad:
     return FKEX_ERR_ARGUMENT;
 }
 
+int fkex_net_address_ok(const char *addr)
+{
+    struct sockaddr_storage ss;
+    char err[128];
+    return parse_addr(&ss, addr, 0, err) == FKEX_OK;
+}
+
 /* "127.0.0.1:53122" or "[::1]:53122". */
 static void format_addr(char *out, size_t cap, const struct sockaddr_storage *ss)
 {

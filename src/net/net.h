@@ -128,6 +128,11 @@ void fkex_conn_resume(fkex_conn *c);
  * "frame too large", "slow reader", "connection closed by peer",
  * "truncated frame" (the peer closed in the middle of a frame), "out of memory". */
 
+/* 1 if addr is an address this layer connects to: "HOST:PORT", HOST an
+ * IPv4 address or [IPv6], PORT 1..65535 (names are not resolved: that
+ * would block the loop). For commands that write an address down for later. */
+int fkex_net_address_ok(const char *addr);
+
 /* One request, one reply, on a private loop: for CLIs (fkex enroll) and tests. Waits at most timeout_ms.
  * *reply is malloc'd. Errors: FKEX_ERR_IO with a sentence in err ("connection refused", "timed out", ...).
  * The reply is the first frame back; the connection is then closed. A bad
