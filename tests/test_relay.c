@@ -621,6 +621,29 @@ static void test_reconnect_replay(void)
     net_close(n);
 }
 
+/* A member further behind than the relay keeps is told so (HISTORY_GONE),
+ * even when pruning left no row of the room at all: it must not believe it
+ * missed nothing. (keep is lowered from RELAY_LOG_KEEP only to run fast.) */
+static void test_history_gone(void)
+{
+    net *n = net_open("history");
+    int b = join(n, world.bob, 0);
+    relay_out out;
+    relay_out_init(&out);
+    n->r->keep = 4;
+    set_online(n, b, 0);
+    for (int k = 0; k < 6; k++)
+        say(n, 0, "while bob is away");
+    run(n);
+    CHECK(relay_room_replay(n->r, n->p[b].v, n->p[b].last_seq, &out) == FKEX_RELAY_E_HISTORY_GONE);
+    relay_out_clear(&out);
+    /* Still gone when every row has been pruned. */
+    CHECK_OK(relay_store_log_prune(n->s, n->room_id, n->r->next_seq + 1));
+    CHECK(relay_room_replay(n->r, n->p[b].v, n->p[b].last_seq, &out) == FKEX_RELAY_E_HISTORY_GONE);
+    relay_out_clear(&out);
+    net_close(n);
+}
+
 static void test_restart(void)
 {
     net *n = net_open("restart");
@@ -701,6 +724,7 @@ void suite_relay(void)
     RUN(test_welcome_held);
     RUN(test_sponsor_timeout);
     RUN(test_reconnect_replay);
+    RUN(test_history_gone);
     RUN(test_restart);
     RUN(test_refusals);
     gke_world_close(&world);

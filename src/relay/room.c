@@ -617,7 +617,12 @@ int relay_room_replay(relay_room *r, const uint8_t v[32], uint64_t after, relay_
     relay_out_clear(out);
     if (relay_store_log_first(r->store, r->room_id, &first) != FKEX_OK)
         REFUSE(FKEX_RELAY_E_INTERNAL, "the relay could not read its log");
-    if (first > 1 && after + 1 < first && (i < 0 || r->members[i].since + 1 < first))
+    /* Seqs below next_seq - keep were pruned (finish() prunes exactly so),
+     * even when no row is left to show it. */
+    uint64_t kept = r->next_seq > r->keep ? r->next_seq - r->keep : 1;
+    if (first > kept)
+        kept = first;
+    if (kept > 1 && after + 1 < kept && (i < 0 || r->members[i].since + 1 < kept))
         REFUSE(FKEX_RELAY_E_HISTORY_GONE, "the frames since that seq are no longer kept");
     if (relay_store_log_replay(r->store, r->room_id, v, after,
                                i >= 0 ? r->members[i].since : UINT64_MAX, replay_one,
