@@ -85,12 +85,20 @@ bench: all
 
 # libFuzzer targets: clang, linked against the library built with the same flags.
 FUZZ_CC = clang
-FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_SAN = -g -O1 -fno-sanitize-recover=all
+FUZZ_FLAGS = $(FUZZ_SAN) -fsanitize=fuzzer,address,undefined
 FUZZ_BINS = $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
+# The library is compiled once, instrumented, and every target links it.
+FUZZ_LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
 fuzz: $(FUZZ_BINS)
-$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC) $(HEADERS) | deps
+$(BUILD)/fuzz/obj/%.o: %.c $(HEADERS) | deps
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FKEX_CFLAGS) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
+	$(FUZZ_CC) $(FKEX_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+$(BUILD)/fuzz/libfkex-fuzz.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+$(BUILD)/fuzz/%: fuzz/%.c fuzz/seeds.h $(BUILD)/fuzz/libfkex-fuzz.a | deps
+	$(FUZZ_CC) $(FKEX_CFLAGS) $(FUZZ_FLAGS) -o $@ $< $(BUILD)/fuzz/libfkex-fuzz.a $(LIBS)
 
 # blst is installed privately, under LIBDIR/fkex, for static linking through
 # pkg-config (libfkex.pc's Libs.private).
