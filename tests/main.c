@@ -1,5 +1,9 @@
 /* The test runner: runs every suite (or those named on the command line). */
 #include <stdlib.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "test.h"
 
@@ -90,6 +94,49 @@ fkex_abe_key *test_keygen(const fkex_abe_msk *msk, const char *list, fkex_rng *r
     if (fkex_abe_keygen(&key, msk, attrs, n, rng) != FKEX_OK)
         return NULL;
     return key;
+}
+
+char *test_read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+    if (!f)
+        return strdup("");
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
+    if (buf && n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n)
+        buf[0] = '\0';
+    fclose(f);
+    return buf;
+}
+
+int test_reap(int pid, double seconds)
+{
+    struct timespec ts, nap = { 0, 10 * 1000 * 1000 };
+    int status;
+    if (pid <= 0)
+        return -1;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double deadline = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + seconds;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            break;
+        if (r < 0 && errno != EINTR)
+            return -1;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        if ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9 > deadline) {
+            fprintf(stderr, "    pid %d overstayed %.0f s: killed\n", pid, seconds);
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        nanosleep(&nap, NULL);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 const char *test_tmpdir(void)

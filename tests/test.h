@@ -24,6 +24,12 @@ void test_rng(fkex_rng *rng, const char *label);
 /* A user key for space-separated attributes ("ONE TWO year=5"); NULL if
  * keygen refuses them. */
 fkex_abe_key *test_keygen(const fkex_abe_msk *msk, const char *list, fkex_rng *rng);
+/* A whole file as a NUL-terminated string ("" if it cannot be read);
+ * malloc'd. */
+char *test_read_text(const char *path);
+/* Waits for a child: its exit code, or -1 if it died of a signal or did
+ * not exit within `seconds` (then it is killed). Polls. */
+int test_reap(int pid, double seconds);
 /* Directory for scratch files of this run (created on first use). */
 const char *test_tmpdir(void);
 

@@ -63,45 +63,6 @@ static const char *at(const char *name)
     return p;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-    if (!f)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
-    if (buf && n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n)
-        buf[0] = '\0';
-    fclose(f);
-    return buf;
-}
-
-/* Exit code, or -1 if it did not exit in time (then it is killed). */
-static int reap(pid_t pid, double seconds)
-{
-    double deadline = now_s() + seconds;
-    int status;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            break;
-        if (r < 0 && errno != EINTR)
-            return -1;
-        if (now_s() > deadline) {
-            fprintf(stderr, "    pid %d overstayed %.0f s: killed\n", (int)pid, seconds);
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            return -1;
-        }
-        nap_ms(10);
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /* Runs fkex to completion, output to files: FK("setup", ...). */
 static int fk(const char *first, ...)
 {
@@ -124,9 +85,9 @@ static int fk(const char *first, ...)
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0)
         return -1;
-    rc = reap(pid, STEP_SECONDS);
+    rc = test_reap(pid, STEP_SECONDS);
     if (rc != 0 && !fk_quiet) {
-        char *e = slurp(at("fk.err"));
+        char *e = test_read_text(at("fk.err"));
         fprintf(stderr, "    fkex %s exited %d: %s\n", first, rc, e);
         free(e);
     }
@@ -229,7 +190,7 @@ static int wait_for(proc *p, const char *needle, size_t want, double seconds)
         if (now_s() > deadline || !pump(p, 50)) {
             if (count(p, needle) >= want)
                 break;
-            char *e = slurp(p->err);
+            char *e = test_read_text(p->err);
             fprintf(stderr, "    waited for %zu x %s, saw %zu; stdout:\n%.2000s\n    stderr: %s\n",
                     want, needle, count(p, needle), p->buf ? p->buf : "", e);
             free(e);
@@ -260,7 +221,7 @@ static int finish(proc *p, double seconds)
         return -1;
     while (p->out >= 0 && now_s() < deadline)
         pump(p, 50);
-    p->status = reap(p->pid, deadline - now_s() > 0.5 ? deadline - now_s() : 0.5);
+    p->status = test_reap(p->pid, deadline - now_s() > 0.5 ? deadline - now_s() : 0.5);
     p->pid = -1;
     return p->status;
 }
@@ -303,7 +264,7 @@ static int relay_start(char addr[64])
         return -1;
     }
     while (now_s() < deadline) {
-        char *text = slurp(at("relay.out")), *p = strstr(text, "listening on ");
+        char *text = test_read_text(at("relay.out")), *p = strstr(text, "listening on ");
         if (p && strchr(p, '\n') && sscanf(p, "listening on %63s", addr) == 1) {
             free(text);
             return 0;
@@ -323,7 +284,7 @@ static void relay_stop(void)
 {
     if (relay_pid > 0) {
         kill(relay_pid, SIGTERM);
-        CHECK(reap(relay_pid, 5.0) == 0);
+        CHECK(test_reap(relay_pid, 5.0) == 0);
     }
     relay_pid = -1;
 }
@@ -345,7 +306,7 @@ static int world(const char *name)
         FK("room", "create", "lab", "--policy", "(ONE or THREE) and (TWO or FOUR)", "--relay", addr,
            "--dir", at("R")) != 0)
         return -1;
-    char *out = slurp(at("fk.out"));
+    char *out = test_read_text(at("fk.out"));
     int ok = sscanf(out, "%255s", invite) == 1 && strncmp(invite, "fkex://", 7) == 0;
     free(out);
     return ok ? 0 : -1;
@@ -412,7 +373,7 @@ static void chat_e2e_two(void)
     CHECK(count(eve, "\"code\": \"policy_unsatisfied\"") == 1);
     CHECK(count(eve, "do not satisfy this room's policy: (ONE or THREE) and (TWO or FOUR)") == 1);
     CHECK(count(eve, "\"event\": \"joined\"") == 0);
-    char *e = slurp(eve->err);
+    char *e = test_read_text(eve->err);
     CHECK(strstr(e, "fkex: error: your key's attributes do not satisfy this room's policy") != NULL);
     free(e);
 
@@ -520,7 +481,7 @@ static void chat_e2e_usage(void)
     snprintf(root, sizeof root, "%s/chat-usage", test_tmpdir());
     STEP(mkdir(root, 0700) == 0);
     CHECK(FK("chat", "--help") == 0);
-    char *out = slurp(at("fk.out"));
+    char *out = test_read_text(at("fk.out"));
     CHECK(strstr(out, "usage: fkex chat INVITE --key FILE --batch") != NULL);
     free(out);
     const char *inv = "fkex://127.0.0.1:1/0000000000000000000000000000000000000000000000000000000000000000";
@@ -528,7 +489,7 @@ static void chat_e2e_usage(void)
     CHECK(FK("chat") == 2);
     CHECK(FK("chat", inv, "--batch") == 2);                           /* no --key */
     CHECK(FK("chat", inv, "--key", at("none"), "--batch", "--mode", "seed") == 2);
-    char *err = slurp(at("fk.err"));
+    char *err = test_read_text(at("fk.err"));
     CHECK(strstr(err, "seed mode is not available") != NULL);
     free(err);
     CHECK(FK("chat", inv, "--key", at("none"), "--batch", "--mode", "other") == 2);

@@ -440,48 +440,6 @@ static pid_t start(const char *out, const char *err, const char **argv)
     return pid;
 }
 
-/* The exit code, or -1 if it did not exit in `seconds` (then it is killed)
- * or died of a signal. Polls: no SIGCHLD games. */
-static int finish(pid_t pid, double seconds)
-{
-    double deadline = now_s() + seconds;
-    int status;
-    if (pid < 0)
-        return -1;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            break;
-        if (r < 0 && errno != EINTR)
-            return -1;
-        if (now_s() > deadline) {
-            fprintf(stderr, "    pid %d overstayed %.0f s: killed\n", (int)pid, seconds);
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            return -1;
-        }
-        nap_ms(10);
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-    if (!f)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
-    if (buf && n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n)
-        buf[0] = '\0';
-    fclose(f);
-    return buf;
-}
-
 static char last_out[600], last_err[600];
 
 /* Runs fkex to completion: FK("kms", "token", ...). */
@@ -498,14 +456,14 @@ static int fk(const char *first, ...)
     argv[n] = NULL;
     snprintf(last_out, sizeof last_out, "%s/out", root);
     snprintf(last_err, sizeof last_err, "%s/err", root);
-    int rc = finish(start(last_out, last_err, argv), CHILD_SECONDS);
+    int rc = test_reap(start(last_out, last_err, argv), CHILD_SECONDS);
     return rc;
 }
 #define FK(...) fk(__VA_ARGS__, (const char *)NULL)
 
 static int said(const char *phrase)
 {
-    char *e = slurp(last_err);
+    char *e = test_read_text(last_err);
     int ok = strstr(e, phrase) != NULL;
     if (!ok)
         fprintf(stderr, "    stderr lacks \"%s\": %s\n", phrase, e);
@@ -516,7 +474,7 @@ static int said(const char *phrase)
 static int expect(int rc, int want, int line)
 {
     if (rc != want) {
-        char *e = slurp(last_err);
+        char *e = test_read_text(last_err);
         fprintf(stderr, "    line %d: exited %d, expected %d; stderr: %s\n", line, rc, want, e);
         free(e);
     }
@@ -547,7 +505,7 @@ static pid_t serve(char addr[64], const char *dir, const char *name)
     if (ndaemons < FKEX_ARRAY_LEN(daemons))
         daemons[ndaemons++] = pid;
     while (now_s() < deadline) {
-        char *text = slurp(out), *p = strstr(text, "listening on ");
+        char *text = test_read_text(out), *p = strstr(text, "listening on ");
         int status;
         if (p && strchr(p, '\n') && sscanf(p, "listening on %63s", addr) == 1) {
             free(text);
@@ -555,7 +513,7 @@ static pid_t serve(char addr[64], const char *dir, const char *name)
         }
         free(text);
         if (waitpid(pid, &status, WNOHANG) == pid) {
-            char *e = slurp(err);
+            char *e = test_read_text(err);
             fprintf(stderr, "    kms serve exited early: %s\n", e);
             free(e);
             daemons[--ndaemons] = 0;
@@ -572,7 +530,7 @@ static int stop(pid_t pid)
 {
     int rc;
     kill(pid, SIGTERM);
-    rc = finish(pid, 5.0);
+    rc = test_reap(pid, 5.0);
     for (size_t i = 0; i < ndaemons; i++)
         if (daemons[i] == pid)
             daemons[i] = 0;
@@ -599,7 +557,7 @@ static int token(char out[FKEX_TOKEN_TEXT_MAX], const char *dir, const char *add
         test_fail("kms token works", __FILE__, __LINE__);
         return -1;
     }
-    char *text = slurp(last_out);
+    char *text = test_read_text(last_out);
     int ok = sscanf(text, "%511s", out) == 1;
     free(text);
     return ok ? 0 : -1;
@@ -662,7 +620,7 @@ static void kms_e2e(void)
               "2030-12", "-o", at("msg.fkex"), at("msg.txt")), 0);
     EXPECT(FK("decrypt", "--key", at("alice.key"), "-o", at("msg.out"), at("msg.fkex")), 0);
     {
-        char *x = slurp(at("msg.txt")), *y = slurp(at("msg.out"));
+        char *x = test_read_text(at("msg.txt")), *y = test_read_text(at("msg.out"));
         CHECK(strcmp(x, y) == 0 && x[0]);
         free(x);
         free(y);
@@ -691,7 +649,7 @@ static void kms_e2e(void)
         const char *a2[] = { NULL, "enroll", tok, "-o", at("race2.key"), NULL };
         pid_t p1 = start(at("race1.out"), at("race1.err"), a1);
         pid_t p2 = start(at("race2.out"), at("race2.err"), a2);
-        int r1 = finish(p1, CHILD_SECONDS), r2 = finish(p2, CHILD_SECONDS);
+        int r1 = test_reap(p1, CHILD_SECONDS), r2 = test_reap(p2, CHILD_SECONDS);
         CHECK((r1 == 0 && r2 == 1) || (r1 == 1 && r2 == 0));
         CHECK((access(at("race1.key"), F_OK) == 0) + (access(at("race2.key"), F_OK) == 0) == 1);
         issued++;
@@ -748,7 +706,7 @@ static void kms_e2e(void)
     }
     /* the log names tokens, never secrets or peers */
     {
-        char *log = slurp(at("serveA.err"));
+        char *log = test_read_text(at("serveA.err"));
         CHECK(strstr(log, "key issued") != NULL && strstr(log, "token already used") != NULL);
         CHECK(strstr(log, tok) == NULL && strstr(log, "fkex1-") == NULL);
         free(log);

@@ -56,23 +56,6 @@ static uint64_t mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-    if (!f)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
-    if (buf && n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n)
-        buf[0] = '\0';
-    fclose(f);
-    return buf;
-}
-
 static const char *at(const char *name)
 {
     static char ring[8][700];
@@ -109,7 +92,7 @@ static pid_t relay_start(char addr[64], const char *name)
     }
     daemon_pid = pid;
     while (mono_ms() < deadline) {
-        char *text = slurp(out), *p = strstr(text, "listening on ");
+        char *text = test_read_text(out), *p = strstr(text, "listening on ");
         int status;
         if (p && strchr(p, '\n') && sscanf(p, "listening on %63s", addr) == 1) {
             free(text);
@@ -117,7 +100,7 @@ static pid_t relay_start(char addr[64], const char *name)
         }
         free(text);
         if (waitpid(pid, &status, WNOHANG) == pid) {
-            char *e = slurp(err);
+            char *e = test_read_text(err);
             fprintf(stderr, "    fkex relay exited early: %s\n", e);
             free(e);
             daemon_pid = -1;
@@ -182,12 +165,12 @@ static long rss_kib(pid_t pid)
 static int logged(const char *name, const char *phrase)
 {
     uint64_t deadline = mono_ms() + 10000;
-    char *e = slurp(at(name));
+    char *e = test_read_text(at(name));
     int ok;
     while (!(ok = strstr(e, phrase) != NULL) && mono_ms() < deadline) {
         free(e);
         nap_ms(50);
-        e = slurp(at(name));
+        e = test_read_text(at(name));
     }
     if (!ok)
         fprintf(stderr, "    %s lacks \"%s\": %s\n", name, phrase, e);
