@@ -2,7 +2,8 @@
 #
 #   make            libfkex.a and the fkex binary
 #   make test       the whole suite, normally and under ASan/UBSan, plus fuzz corpora
-#   make demo       a narrated walk-through
+#   make demo       the whole system on loopback, narrated (TUI=1: then the chat in tmux)
+#   make demo-files CP-ABE file encryption, narrated
 #   make bench      fkex bench abe, fkex bench gke
 #   make fuzz       libFuzzer targets (clang)
 #   make install / uninstall / clean
@@ -77,7 +78,10 @@ test: all $(BUILD)/fkex-ctgrind
 	sh scripts/test.sh
 
 demo: all
-	sh scripts/demo.sh
+	TUI=$(TUI) sh scripts/demo.sh
+
+demo-files: all
+	sh scripts/demo-files.sh
 
 bench: all
 	./fkex bench abe
@@ -122,4 +126,4 @@ clean:
 	rm -rf build fkex
 
 FORCE:
-.PHONY: all test demo bench fuzz install uninstall clean deps FORCE
+.PHONY: all test demo demo-files bench fuzz install uninstall clean deps FORCE

@@ -1,10 +1,17 @@
 #!/bin/sh
-# scripts/demo.sh: `make demo`, a narrated walk-through of fkex.
+# scripts/demo.sh: `make demo`, the whole system on loopback, narrated.
 #
-# An authority issues keys to alice {ONE, TWO}, bob {THREE, FOUR} and eve
-# {FIVE}; a note is encrypted under the prototype policy
-# (ONE or THREE) and (TWO or FOUR). Alice and bob read it; eve is refused.
-# Exits 0 only if all of that happens exactly so.
+# A key authority (fkex kms) enrols alice {ONE, TWO}, bob {THREE, FOUR} and
+# eve {FIVE} with one-time tokens; a relay (fkex relay) hosts a room with
+# the prototype's policy (ONE or THREE) and (TWO or FOUR). alice founds it,
+# bob joins (epoch 1), they talk, eve is refused, alice leaves (epoch 2).
+# The clients run in batch mode (JSON lines); the narration shows what each
+# of them reports.
+#
+#   make demo               the narrated run; exits 0 only if all of that happens
+#   make demo TUI=1         then the same room in the terminal interface, in tmux
+#
+# Every process it starts is stopped at the end, whatever happens.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,18 +22,27 @@ if [ ! -x "$bin" ]; then
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/fkex-demo.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+pids="" daemons=""
+tmux_socket="fkex-demo-$$"
+cleanup() {
+    for fd in 4 5 6 7; do eval "exec $fd>&-" 2>/dev/null || true; done
+    for pid in $pids; do kill "$pid" 2>/dev/null || true; done
+    for pid in $pids; do wait "$pid" 2>/dev/null || true; done
+    tmux -L "$tmux_socket" kill-server 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
 trap 'exit 130' INT TERM
 cd "$work"
 
 policy='(ONE or THREE) and (TWO or FOUR)'
-note='Meet at the lab at nine. Bring the prototype.'
+export FKEX_PASSPHRASE="demo passphrase: never use one like it"
 
 say() { printf '\n==> %s\n' "$*"; }
 die() { printf '\ndemo: FAILED: %s\n' "$*" >&2; exit 1; }
 
 # Shows the command as one would type it, then runs it.
-fkex() {
+show() {
     printf '$ fkex'
     for arg in "$@"; do
         case $arg in
@@ -35,39 +51,157 @@ fkex() {
         esac
     done
     printf '\n'
-    "$bin" "$@"
+}
+fkex() { show "$@"; "$bin" "$@"; }
+
+# wait_for FILE PATTERN [COUNT]: until FILE has COUNT lines matching (20 s at most).
+wait_for() {
+    i=0
+    while [ "$(grep -c -- "$2" "$1" 2>/dev/null || true)" -lt "${3:-1}" ]; do
+        i=$((i + 1))
+        [ $i -le 200 ] || die "$1 never showed: $2"
+        sleep 0.1
+    done
 }
 
-say "An authority: public parameters for everyone, a master key kept secret"
-fkex setup --dir authority
+# A daemon: starts it with its output in NAME.out/.err, waits for
+# "listening on HOST:PORT" and sets $addr.
+daemon() {
+    name=$1
+    shift
+    show "$@"
+    "$bin" "$@" > "$name.out" 2> "$name.err" &
+    pids="$pids $!"
+    daemons="$daemons $!"
+    wait_for "$name.out" 'listening on '
+    addr=$(sed -n 's/^listening on \([^ ]*\).*/\1/p' "$name.out")
+    printf '  (%s listens on %s)\n' "$name" "$addr"
+}
 
-say "The authority issues keys: alice {ONE, TWO}, bob {THREE, FOUR}, eve {FIVE}"
-fkex keygen --msk authority/msk.fkex --attrs "ONE TWO" -o alice.key
-fkex keygen --msk authority/msk.fkex --attrs "THREE FOUR" -o bob.key
-fkex keygen --msk authority/msk.fkex --attrs "FIVE" -o eve.key
+# A batch-mode member NAME on file descriptor FD: commands go into the fifo
+# NAME.in, events come out in NAME.out.
+member() {
+    name=$1 fd=$2
+    shift 2
+    mkfifo "$name.in"
+    show chat "$invite" --key "$name.key" --nick "$name" --batch "$@"
+    "$bin" chat "$invite" --key "$name.key" --nick "$name" --batch "$@" \
+        < "$name.in" > "$name.out" 2> "$name.err" &
+    pids="$pids $!"
+    eval "${name}_pid=$!"
+    eval "exec $fd>$name.in"
+}
+
+# tell NAME FD LINE: a command to NAME's client, shown.
+tell() {
+    printf '  %s -> %s\n' "$1" "$3"
+    printf '%s\n' "$3" >&"$2"
+}
+
+# Prints NAME's events that match PATTERN, as that member saw them.
+events() {
+    grep -- "$2" "$1.out" | sed "s/^/  $1 <- /"
+}
+
+say "A key authority: the CP-ABE master key, sealed with a passphrase"
+fkex kms init --dir kms
+daemon kms kms serve --dir kms --listen 127.0.0.1:0
+kms_addr=$addr
+
+say "One-time enrolment tokens; each user redeems theirs for a key"
+for who in alice:"ONE TWO" bob:"THREE FOUR" eve:FIVE; do
+    name=${who%%:*}
+    attrs=${who#*:}
+    "$bin" kms token --dir kms --attrs "$attrs" --address "$kms_addr" > "$name.token"
+    printf '  %s {%s}\n' "$name" "$attrs"
+    show enroll "$(cut -c1-24 "$name.token")..." -o "$name.key"
+    "$bin" enroll "$(cat "$name.token")" -o "$name.key" 2> "$name.enroll" || die "$name could not enroll: $(cat "$name.enroll")"
+    sed "s/^/  /" "$name.enroll"
+done
 fkex inspect alice.key
 
-say "Anyone with the public parameters encrypts a note under a policy"
-printf '%s\n' "$note" > note.txt
-fkex encrypt --mpk authority/mpk.fkex --policy "$policy" -o note.fkex note.txt
-
-say "The ciphertext says who may open it, and nothing else"
-fkex inspect note.fkex
-
-for who in alice bob; do
-    say "$who's attributes satisfy the policy: $who reads the note"
-    fkex decrypt --key "$who.key" -o "$who.txt" note.fkex
-    cat "$who.txt"
-    [ "$(cat "$who.txt")" = "$note" ] || die "$who decrypted something else"
-done
-
-say "eve's attribute FIVE does not: eve is refused, and gets no file"
+say "The same token does not work twice"
 rc=0
-fkex decrypt --key eve.key -o eve.txt note.fkex 2> eve.err || rc=$?
-cat eve.err
-printf '(exit code %s)\n' "$rc"
-[ "$rc" -eq 1 ] || die "eve's decryption should exit 1, it exited $rc"
-grep -q 'fkex: error: .*do not satisfy the policy' eve.err || die "eve was not told why"
-[ ! -e eve.txt ] || die "eve's refused decryption left a file"
+"$bin" enroll "$(cat alice.token)" -o again.key 2> again.err || rc=$?
+sed 's/^/  /' again.err
+[ "$rc" -eq 1 ] || die "a used token should exit 1, it exited $rc"
 
-say "Done: alice and bob read the note; eve could not."
+say "A relay, and a room whose policy is the prototype's"
+daemon relay relay --listen 127.0.0.1:0 --db relay.db -v
+show room create lab --policy "$policy" --relay "$addr" --dir lab
+"$bin" room create lab --policy "$policy" --relay "$addr" --dir lab > lab.invite 2>&1
+invite=$(grep '^fkex://' lab.invite)
+printf '  invitation: %s\n' "$invite"
+
+say "alice founds the room: epoch 0, one member"
+member alice 4 --found lab
+wait_for alice.out '"event": "joined"'
+events alice '"joined"'
+
+say "bob joins: his attributes satisfy the policy, alice's client proves hers; epoch 1"
+member bob 5
+wait_for bob.out '"event": "joined"'
+wait_for alice.out '"epoch": 1'
+events bob '"joined"'
+events alice '"epoch": 1'
+
+say "They talk; the relay carries ciphertext only"
+tell alice 4 '{"send": "hello bob, the lab at nine?"}'
+wait_for bob.out '"event": "message"'
+tell bob 5 '{"send": "hello alice: nine it is"}'
+wait_for alice.out '"event": "message"'
+events bob '"message"'
+events alice '"message"'
+
+say "eve's attribute FIVE does not satisfy the policy: she is refused"
+rc=0
+show chat "$invite" --key eve.key --nick eve --batch
+"$bin" chat "$invite" --key eve.key --nick eve --batch < /dev/null > eve.out 2> eve.err || rc=$?
+events eve '"error"'
+printf '  (exit code %s)\n' "$rc"
+[ "$rc" -eq 1 ] || die "eve should exit 1, she exited $rc"
+grep -q '"code": "policy_unsatisfied"' eve.out || die "eve was not told why"
+grep -q '"event": "message"\|"event": "joined"' eve.out && die "eve saw the room"
+
+say "alice leaves: bob's client commits her removal; epoch 2, a key alice never sees"
+tell alice 4 '{"cmd": "leave"}'
+wait_for alice.out '"event": "left"'
+wait_for bob.out '"epoch": 2'
+events alice '"left"'
+events bob '"epoch": 2'
+exec 4>&-
+rc=0
+wait "$alice_pid" || rc=$?
+[ "$rc" -eq 0 ] || die "alice's client exited $rc"
+
+if [ "${TUI:-}" = 1 ]; then
+    say "The terminal interface: carol {ONE, FOUR} joins bob's room in tmux"
+    "$bin" kms token --dir kms --attrs "ONE FOUR" --address "$kms_addr" > carol.token
+    fkex enroll "$(cat carol.token)" -o carol.key >/dev/null
+    tmux -L "$tmux_socket" new-session -d -s demo -x 100 -y 30 \
+        "'$bin' chat '$invite' --key carol.key --nick carol"
+    printf '  tmux -L %s attach -t demo    (type; /who, /help; /quit to end)\n' "$tmux_socket"
+    echo '{"send": "carol, welcome: type something"}' >&5
+    if [ -t 0 ]; then
+        tmux -L "$tmux_socket" attach -t demo || true
+    else
+        sleep 5
+        tmux -L "$tmux_socket" capture-pane -p -t demo | sed 's/^/  | /'
+    fi
+fi
+
+say "bob quits; the relay and the authority stop"
+tell bob 5 '{"cmd": "quit"}'
+exec 5>&-
+rc=0
+wait "$bob_pid" || rc=$?
+[ "$rc" -eq 0 ] || die "bob's client exited $rc"
+for pid in $daemons; do kill -TERM "$pid"; done
+for pid in $daemons; do
+    rc=0
+    wait "$pid" || rc=$?
+    [ "$rc" -eq 0 ] || die "a daemon did not stop cleanly on SIGTERM (exit $rc)"
+done
+pids=""
+
+say "Done: alice and bob talked in a room only their attributes open; eve could not enter."
