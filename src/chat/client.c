@@ -23,6 +23,19 @@
 #define FORGET_PREVIOUS_MS 10000u /* late messages of the previous epoch are read this long */
 #define MAX_QUEUED_TEXTS 256      /* texts sent before the member has joined */
 
+/* A member as front ends see it: its V and the last nickname on its messages. */
+typedef struct {
+    uint8_t v[32];
+    char nick[CHAT_NICK_MAX + 1];
+} roster_entry;
+
+/* The roster of one epoch, by index. */
+typedef struct {
+    roster_entry *e;
+    uint32_t n;
+    uint64_t epoch;
+} roster_view;
+
 struct chat_client {
     uv_loop_t *loop;
     chat_client_config cfg;
@@ -49,6 +62,11 @@ struct chat_client {
     char *texts[MAX_QUEUED_TEXTS];
     size_t textlens[MAX_QUEUED_TEXTS];
     size_t ntexts;
+
+    /* Nicknames are kept by V, not by index: a removal moves the last leaf
+     * into the freed slot. The previous epoch's view names the senders of
+     * late messages and the members a commit removes. */
+    roster_view cur, prev;
 
     uv_timer_t deadline;        /* connect, join, leave, quit: one at a time */
     uv_timer_t forget;
@@ -182,14 +200,112 @@ static void hello(chat_client *c)
 static void send_text(chat_client *c, const char *text, size_t len);
 static void propose_leave(chat_client *c);
 
+/* ---- the roster front ends see ---------------------------------------------------- */
+
+static void roster_view_free(roster_view *r)
+{
+    if (r->e) {
+        sodium_memzero(r->e, r->n * sizeof *r->e);
+        free(r->e);
+    }
+    memset(r, 0, sizeof *r);
+}
+
+static int by_leaf(const void *a, const void *b)
+{
+    return memcmp((*(const roster_entry *const *)a)->v, (*(const roster_entry *const *)b)->v, 32);
+}
+
+/* The entry of `v` in r, through `sorted` (r's entries ordered by V). */
+static roster_entry *roster_find(roster_entry **sorted, uint32_t n, const uint8_t v[32])
+{
+    roster_entry key, *k = &key;
+    memcpy(key.v, v, 32);
+    roster_entry **hit = n ? bsearch(&k, sorted, n, sizeof *sorted, by_leaf) : NULL;
+    return hit ? *hit : NULL;
+}
+
+/* After a new epoch: the current roster from the state machine, each
+ * member keeping the nickname seen before. O(n log n). */
+static void roster_refresh(chat_client *c)
+{
+    uint32_t n = fkex_ratchet_members(c->st), old = c->cur.n;
+    roster_view next = { .n = n, .epoch = fkex_ratchet_epoch(c->st) };
+    roster_entry **sorted = old ? malloc(old * sizeof *sorted) : NULL;
+    if (!(next.e = calloc(n ? n : 1, sizeof *next.e)) || (old && !sorted)) {
+        free(next.e);
+        free(sorted);
+        report(c, "out_of_memory", "out of memory: the member list is not up to date");
+        return;
+    }
+    for (uint32_t i = 0; i < old; i++)
+        sorted[i] = &c->cur.e[i];
+    qsort(sorted, old, sizeof *sorted, by_leaf);
+    for (uint32_t i = 0; i < n; i++) {
+        if (fkex_ratchet_member_key(next.e[i].v, c->st, i) != 0)
+            continue;
+        roster_entry *was = roster_find(sorted, old, next.e[i].v);
+        if (was)
+            memcpy(next.e[i].nick, was->nick, sizeof was->nick);
+    }
+    free(sorted);
+    roster_view_free(&c->prev);
+    c->prev = c->cur;
+    c->cur = next;
+}
+
+/* Member `index` of `epoch`, if this client still knows that epoch. */
+static roster_entry *roster_at(chat_client *c, uint64_t epoch, uint32_t index)
+{
+    roster_view *r = c->cur.e && c->cur.epoch == epoch ? &c->cur
+                   : c->prev.e && c->prev.epoch == epoch ? &c->prev : NULL;
+    return r && index < r->n ? &r->e[index] : NULL;
+}
+
+static void note_nick(roster_entry *e, const chat_content *cc)
+{
+    memcpy(e->nick, cc->nick, cc->nicklen);   /* at most CHAT_NICK_MAX: decoded */
+    e->nick[cc->nicklen] = 0;
+}
+
 static void on_message(chat_client *c, const fkex_gke_event *e)
 {
     chat_content cc;
     if (chat_content_decode(&cc, e->data, e->len) != FKEX_OK)
         return;   /* a member sent something that is not a chat message: nothing to show */
+    roster_entry *from = roster_at(c, e->epoch, e->member);
+    if (from)
+        note_nick(from, &cc);
+    /* A late message of the previous epoch names its sender there; the
+     * nickname belongs to the member, wherever it sits now. O(n), rare. */
+    for (uint32_t i = 0; from && e->epoch != c->cur.epoch && i < c->cur.n; i++)
+        if (memcmp(c->cur.e[i].v, from->v, 32) == 0)
+            note_nick(&c->cur.e[i], &cc);
     chat_event ev = { .kind = CHAT_EV_MESSAGE, .epoch = e->epoch, .nick = cc.nick,
                       .nicklen = cc.nicklen, .text = cc.text, .textlen = cc.textlen,
-                      .sent_ms = cc.sent_ms };
+                      .sent_ms = cc.sent_ms, .member = e->member, .leaf = from ? from->v : NULL };
+    emit(c, &ev);
+}
+
+/* ADDED and REMOVED: the commit is installed, the roster views are not yet
+ * (the EPOCH event that follows refreshes them). */
+static void on_membership(chat_client *c, const fkex_gke_event *e)
+{
+    uint8_t v[32];
+    chat_event ev = { .epoch = e->epoch, .members = e->members, .member = e->member };
+    if (e->kind == FKEX_GKE_EV_ADDED) {
+        ev.kind = CHAT_EV_ADDED;
+        if (fkex_ratchet_member_key(v, c->st, e->member) == 0)
+            ev.leaf = v;
+    } else {
+        roster_entry *gone = roster_at(c, e->epoch - 1, e->member);
+        ev.kind = CHAT_EV_REMOVED;
+        if (gone) {
+            ev.leaf = gone->v;
+            ev.nick = gone->nick;
+            ev.nicklen = strlen(gone->nick);
+        }
+    }
     emit(c, &ev);
 }
 
@@ -198,6 +314,7 @@ static void joined(chat_client *c, uint64_t epoch, uint32_t members)
     chat_event ev = { .kind = CHAT_EV_JOINED, .epoch = epoch, .members = members };
     c->joined = 1;
     c->reported_epoch = epoch;
+    roster_refresh(c);
     uv_timer_stop(&c->deadline);
     /* What was said before the join goes first, so that a front end that
      * quits on this event loses none of it. */
@@ -243,6 +360,8 @@ static void absorb(chat_client *c, fkex_gke_out *out)
         case FKEX_GKE_EV_EPOCH:
             c->commit_inflight = 0;
             uv_timer_start(&c->forget, forget_previous, FORGET_PREVIOUS_MS, 0);
+            if (c->joined)
+                roster_refresh(c);
             if (c->joined && e->epoch != c->reported_epoch) {
                 chat_event ev = { .kind = CHAT_EV_EPOCH, .epoch = e->epoch, .members = e->members };
                 c->reported_epoch = e->epoch;
@@ -256,6 +375,11 @@ static void absorb(chat_client *c, fkex_gke_out *out)
             break;
         case FKEX_GKE_EV_MESSAGE:
             on_message(c, e);
+            break;
+        case FKEX_GKE_EV_ADDED:
+        case FKEX_GKE_EV_REMOVED:
+            if (c->joined)
+                on_membership(c, e);
             break;
         case FKEX_GKE_EV_ABORTED:
             if (e->err == FKEX_ERR_POLICY_UNSATISFIED) {
@@ -343,6 +467,13 @@ static void send_text(chat_client *c, const char *text, size_t len)
     else
         report(c, "not_sent", "not sent: %s", fkex_strerror(err));
     fkex_gke_out_clear(&out);
+    if (err == FKEX_OK && !c->closing) {
+        chat_event ev = { .kind = CHAT_EV_MESSAGE, .epoch = fkex_ratchet_epoch(c->st),
+                          .nick = cc.nick, .nicklen = cc.nicklen, .text = text, .textlen = len,
+                          .sent_ms = cc.sent_ms, .member = fkex_ratchet_index(c->st), .own = 1,
+                          .leaf = c->v };
+        emit(c, &ev);
+    }
 }
 
 /* ---- from the relay ---------------------------------------------------------------------------- */
@@ -699,12 +830,74 @@ int chat_client_joined(const chat_client *c)
     return c->joined;
 }
 
+fkex_err chat_client_set_nick(chat_client *c, const char *nick)
+{
+    size_t len = strlen(nick);
+    if (len == 0 || len > CHAT_NICK_MAX || !chat_utf8_ok(nick, len, ""))
+        return FKEX_ERR_ARGUMENT;
+    memcpy(c->nick, nick, len + 1);
+    return FKEX_OK;
+}
+
+void chat_client_status(chat_status *s, const chat_client *c)
+{
+    fkex_rmsg_descriptor d;
+    memset(s, 0, sizeof *s);
+    memcpy(s->room_id, c->cfg.room_id, 32);
+    if (c->closing)
+        s->state = CHAT_CLOSED;
+    else if (c->joined)
+        s->state = CHAT_ONLINE;
+    else if (c->ready || (!c->founder && c->st))   /* a joiner has the descriptor */
+        s->state = CHAT_JOINING;
+    else
+        s->state = CHAT_CONNECTING;
+    if (s->state == CHAT_ONLINE && fkex_ratchet_is_member(c->st)) {
+        s->epoch = fkex_ratchet_epoch(c->st);
+        s->members = fkex_ratchet_members(c->st);
+        s->index = fkex_ratchet_index(c->st);
+    }
+    if (c->desc && fkex_rmsg_descriptor_decode(&d, c->desc, c->desclen) == FKEX_OK) {
+        s->name = (const char *)d.name;
+        s->namelen = d.namelen;
+        s->policy = (const char *)d.policy;
+        s->policylen = d.policylen;
+    }
+}
+
+void chat_fingerprint(char out[CHAT_FINGERPRINT_LEN + 1], const uint8_t id[32])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < 8; i++) {
+        if (i && i % 2 == 0)
+            out[o++] = ' ';
+        out[o++] = hex[id[i] >> 4];
+        out[o++] = hex[id[i] & 15];
+    }
+    out[o] = 0;
+}
+
+int chat_client_member(chat_member *m, const chat_client *c, uint32_t index)
+{
+    if (!c->joined || !c->cur.e || index >= c->cur.n)
+        return -1;
+    const roster_entry *e = &c->cur.e[index];
+    memcpy(m->leaf, e->v, 32);
+    chat_fingerprint(m->pseudonym, e->v);
+    m->own = sodium_memcmp(e->v, c->v, 32) == 0;
+    m->nick = m->own ? c->nick : e->nick;
+    return 0;
+}
+
 void chat_client_free(chat_client *c)
 {
     if (!c)
         return;
     fkex_ratchet_free(c->st);
     fkex_gke_out_clear(&c->held);
+    roster_view_free(&c->cur);
+    roster_view_free(&c->prev);
     if (c->desc) {
         sodium_memzero(c->desc, c->desclen);
         free(c->desc);

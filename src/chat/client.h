@@ -38,11 +38,20 @@ typedef enum {
     CHAT_EV_MESSAGE,      /* nick, text, sent_ms, epoch */
     CHAT_EV_ERROR,        /* code, message; fatal if the session ends (a DONE follows) */
     CHAT_EV_LEFT,         /* this member is no longer in the room */
-    CHAT_EV_DONE          /* the session is over, every handle closed: exit_code */
+    CHAT_EV_DONE,         /* the session is over, every handle closed: exit_code */
+    CHAT_EV_ADDED,        /* a member joined: member, leaf; epoch and members after it */
+    CHAT_EV_REMOVED       /* a member was removed (or left): member, leaf, nick; epoch,
+                           * members after it. An EPOCH event follows ADDED and REMOVED. */
 } chat_event_kind;
 
 /* Strings are valid during the callback only; nick and text are checked
- * UTF-8 (chat_content_decode), not NUL-terminated. */
+ * UTF-8 (chat_content_decode), not NUL-terminated.
+ *
+ * A member is known by its leaf key V (`leaf`, 32 bytes): indexes change
+ * when members leave, since the last leaf moves into the freed slot.
+ * This member's own messages come back as MESSAGE events with own = 1
+ * once they are encrypted and on their way (the relay's copy is not read),
+ * so that a front end shows them in the order they were sent. */
 typedef struct {
     chat_event_kind kind;
     uint64_t epoch;
@@ -55,6 +64,10 @@ typedef struct {
     const char *code;      /* ERROR: "policy_unsatisfied", "relay_unreachable", ... */
     const char *message;   /* ERROR: one sentence for a person */
     int exit_code;         /* DONE: 0 ok; 1 policy not satisfied, group unproven, removed; 2 other */
+    uint32_t member;       /* MESSAGE: the sender's index in epoch; ADDED: its index in the
+                            * new epoch; REMOVED: its index in the one before */
+    int own;               /* MESSAGE: this member sent it */
+    const uint8_t *leaf;   /* MESSAGE, ADDED, REMOVED: the member's V; NULL if unknown */
 } chat_event;
 
 typedef void (*chat_event_cb)(void *ctx, const chat_event *ev);
@@ -95,6 +108,53 @@ void chat_client_leave(chat_client *c);
 void chat_client_quit(chat_client *c);
 /* 1 once the member has joined and not left. */
 int chat_client_joined(const chat_client *c);
+/* Changes the nickname on the messages sent from now on.
+ * FKEX_ERR_ARGUMENT (nothing changes) unless 1 to CHAT_NICK_MAX bytes of
+ * UTF-8 without control characters. */
+fkex_err chat_client_set_nick(chat_client *c, const char *nick) FKEX_WUR;
+
+/* ---- what a front end shows -------------------------------------------------- */
+
+typedef enum {
+    CHAT_CONNECTING = 1,   /* to the relay, or waiting for its descriptor */
+    CHAT_JOINING,          /* connected; the admission is under way */
+    CHAT_ONLINE,           /* a member of the room */
+    CHAT_CLOSED            /* the session is ending or over */
+} chat_conn_state;
+
+typedef struct {
+    chat_conn_state state;
+    uint64_t epoch;            /* ONLINE only (else 0) */
+    uint32_t members;          /* ONLINE only (else 0) */
+    uint32_t index;            /* this member's index, ONLINE only */
+    const char *name;          /* the room's name and policy from its descriptor, */
+    size_t namelen;            /* not NUL-terminated, NULL until the descriptor is */
+    const char *policy;        /* known; valid until the next call into the client */
+    size_t policylen;
+    uint8_t room_id[32];
+} chat_status;
+
+/* O(1) (the descriptor is decoded, not checked again). */
+void chat_client_status(chat_status *s, const chat_client *c);
+
+#define CHAT_FINGERPRINT_LEN 19    /* "1a2b 3c4d 5e6f 7a8b" */
+/* The first 8 bytes of id as 4 groups of 4 hex digits: the room
+ * fingerprint (of the room id) and a member's pseudonym (of its V), short
+ * enough for people to compare aloud. */
+void chat_fingerprint(char out[CHAT_FINGERPRINT_LEN + 1], const uint8_t id[32]);
+
+typedef struct {
+    uint8_t leaf[32];          /* V */
+    char pseudonym[CHAT_FINGERPRINT_LEN + 1];
+    const char *nick;          /* the last nickname seen on its messages; "" if none yet */
+    int own;                   /* this member */
+} chat_member;
+
+/* Member `index` of the current epoch (0 .. members - 1 of the status);
+ * nick is valid until the next event. -1 if out of range or not a member.
+ * O(1). */
+int chat_client_member(chat_member *m, const chat_client *c, uint32_t index) FKEX_WUR;
+
 /* After DONE (or before start returned an error): wipes and frees. */
 void chat_client_free(chat_client *c);
 

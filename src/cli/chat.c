@@ -106,6 +106,8 @@ static void on_event(void *ctx, const chat_event *ev)
                (unsigned long long)ev->epoch, ev->members);
         break;
     case CHAT_EV_MESSAGE:
+        if (ev->own)
+            return;   /* a script knows what it sent */
         fputs("{\"event\": \"message\", \"from\": ", stdout);
         put_string(ev->nick, ev->nicklen);
         fputs(", \"text\": ", stdout);
@@ -127,6 +129,9 @@ static void on_event(void *ctx, const chat_event *ev)
         b->exit_code = ev->exit_code;
         close_input(b);
         break;
+    case CHAT_EV_ADDED:
+    case CHAT_EV_REMOVED:
+        return;   /* the epoch event that follows says how many members there are */
     }
     fflush(stdout);
     if (ev->kind == CHAT_EV_JOINED && b->eof)

@@ -601,6 +601,14 @@ void fkex_ratchet_leaf_key(uint8_t out[32], const fkex_ratchet *st)
     memcpy(out, st->self.sig_pk, 32);
 }
 
+int fkex_ratchet_member_key(uint8_t out[32], const fkex_ratchet *st, uint32_t index)
+{
+    if (st->phase != RATCHET_MEMBER || index >= st->nleaves)
+        return -1;
+    memcpy(out, st->leaves[index].sig_pk, 32);
+    return 0;
+}
+
 void fkex_ratchet_leaf_id(uint8_t out[32], const fkex_ratchet *st)
 {
     memcpy(out, st->leaf_id, 32);

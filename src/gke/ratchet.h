@@ -131,6 +131,10 @@ void fkex_ratchet_epoch_authenticator(uint8_t out[32], const fkex_ratchet *st);
 int fkex_ratchet_acked(const fkex_ratchet *st, uint32_t index);
 /* This member's signing key V, which the relay addresses slices to. */
 void fkex_ratchet_leaf_key(uint8_t out[32], const fkex_ratchet *st);
+/* Member `index`'s signing key V in the current roster: what front ends
+ * know a member by (a removal moves the last leaf into the freed slot, so
+ * an index names a member for one epoch only). -1 if out of range. */
+int fkex_ratchet_member_key(uint8_t out[32], const fkex_ratchet *st, uint32_t index) FKEX_WUR;
 /* This party's leaf id H(V || X) (a joiner's too: Challenges name it). */
 void fkex_ratchet_leaf_id(uint8_t out[32], const fkex_ratchet *st);
 
