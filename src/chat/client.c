@@ -240,7 +240,8 @@ static void roster_refresh(chat_client *c)
     }
     for (uint32_t i = 0; i < old; i++)
         sorted[i] = &c->cur.e[i];
-    qsort(sorted, old, sizeof *sorted, by_leaf);
+    if (old)   /* qsort may not be given NULL, even for no elements */
+        qsort(sorted, old, sizeof *sorted, by_leaf);
     for (uint32_t i = 0; i < n; i++) {
         if (fkex_ratchet_member_key(next.e[i].v, c->st, i) != 0)
             continue;
