@@ -4,7 +4,9 @@
  * A frame that lies whole inside one feed is handed to the sink in place; only
  * a frame that spans feeds is copied, into a buffer that grows (doubling) with
  * the bytes that have arrived, so a peer that announces max_frame and then
- * trickles costs what it sent, not what it announced.
+ * trickles costs what it sent, not what it announced. The buffer is freed
+ * as soon as its frame is out: a connection between frames holds none
+ * (a relay keeps thousands of idle ones).
  */
 #include <stdlib.h>
 #include "inner.h"
@@ -46,13 +48,12 @@ static int reserve(fkex_frame_parser *p, size_t n)
     return 0;
 }
 
-/* The frame is out: back to reading a header; a large buffer is given back. */
+/* The frame is out: back to reading a header, holding no buffer. */
 static void reset(fkex_frame_parser *p)
 {
     p->nhdr = 0;
     p->want = p->have = 0;
-    if (p->cap > 64 * 1024)
-        fkex_frame_parser_free(p);
+    fkex_frame_parser_free(p);
 }
 
 fkex_err fkex_frame_parser_feed(fkex_frame_parser *p, const uint8_t *data, size_t len, size_t *used,
@@ -101,20 +102,15 @@ fkex_err fkex_frame_parser_feed(fkex_frame_parser *p, const uint8_t *data, size_
         p->have += n;
         off += n;
         if (p->have == p->want) {
-            /* Hand the buffer out and take it back: the sink may not feed
-             * this parser, but reset() must not free what it is reading. */
+            /* Hand the buffer out: reset() must not free what the sink
+             * is reading. */
             uint8_t *frame = p->buf;
-            size_t flen = p->have, fcap = p->cap;
+            size_t flen = p->have;
             p->buf = NULL;
             p->cap = 0;
             reset(p);
             stop = sink(ctx, frame, flen);
-            if (!p->buf && fcap <= 64 * 1024) {
-                p->buf = frame;
-                p->cap = fcap;
-            } else {
-                free(frame);
-            }
+            free(frame);
         }
     }
     if (used)

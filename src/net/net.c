@@ -6,10 +6,21 @@
  * freed when the last of its handles has closed, right after its close
  * callback: that is what makes fkex_conn_close safe from inside callbacks.
  *
- * Sends first try the socket directly (uv_try_write); only what the kernel
- * did not take is copied into a write request. The sum of those copies is
- * the queue that max_queued bounds.
+ * Output: a connection keeps a list of frames not yet handed to the kernel
+ * (shared blocks, fkex_frame_buf, or private copies: the same thing with
+ * one reference). A flush writes them all with one writev as far as the
+ * socket takes them (uv_try_write) and hands the rest to one uv_write that
+ * holds their references: no copy. fkex_conn_send writes straight from the
+ * caller's bytes when nothing is queued, and copies only what the kernel
+ * did not take. `queued` counts every byte not yet written (a shared frame
+ * whole, per connection): that is what max_queued bounds.
+ *
+ * Input: a server's connections read into one buffer that the server owns
+ * (libuv reads a socket and calls back before it reads the next), so an
+ * idle connection holds no read buffer; the parser copies only the part of
+ * a frame that spans reads.
  */
+#include <sys/uio.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -27,9 +38,24 @@ struct fkex_server {
     void (*on_accept)(fkex_server *s, fkex_conn *c);
     void *data;
     fkex_conn *conns;            /* live (not closing) connections */
+    fkex_conn *dirty;            /* connections with frames queued but not flushed */
+    uint8_t *rbuf;               /* the read buffer its connections share (READ_CHUNK) */
+    int rbuf_busy;
     uint16_t port;
     int stopping;
 };
+
+struct fkex_frame_buf {
+    size_t refs;
+    size_t len;                  /* 4 + body */
+    uint8_t bytes[];             /* u32 length, then the body */
+};
+
+/* A frame not yet handed to the kernel, from byte off. */
+typedef struct {
+    fkex_frame_buf *b;
+    size_t off;
+} out_ent;
 
 struct fkex_conn {
     uv_tcp_t tcp;
@@ -37,6 +63,7 @@ struct fkex_conn {
     uv_connect_t connect_req;
     fkex_server *server;
     fkex_conn *prev, *next;      /* in server->conns */
+    fkex_conn *dprev, *dnext;    /* in server->dirty, while dirty */
     fkex_net_limits lim;
     fkex_frame_parser parser;
     fkex_frame_cb on_frame;
@@ -45,8 +72,12 @@ struct fkex_conn {
     void (*on_connected)(fkex_conn *c, int status);
     uint8_t *held;               /* read but not delivered: paused mid-read */
     size_t nheld;
-    size_t queued;               /* bytes in write requests not yet completed */
-    int connected, reading, paused, closing, idle_init;
+    out_ent *pend;               /* queued, not yet flushed, in order */
+    size_t npend, pendcap;
+    size_t queued;               /* bytes not yet written: pend and write requests */
+    size_t inflight;             /* write requests not yet completed */
+    int connected, reading, paused, closing, idle_init, dirty;
+    fkex_server *rbuf_from;      /* the server whose buffer the read in progress uses */
     int open_handles;
     char peer[64];
     char why[96];
@@ -55,8 +86,9 @@ struct fkex_conn {
 typedef struct {
     uv_write_t req;
     fkex_conn *c;
-    size_t len;
-    uint8_t bytes[];
+    size_t len;                  /* bytes it writes */
+    size_t n;
+    out_ent ents[];              /* the references it holds */
 } write_req;
 
 static void set_err(char err[128], const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -177,6 +209,50 @@ static fkex_conn *conn_new(uv_loop_t *loop, const fkex_net_limits *lim)
     return c;
 }
 
+/* ---- shared frames ----------------------------------------------------------- */
+
+fkex_frame_buf *fkex_frame_buf_new(size_t len)
+{
+    fkex_frame_buf *b;
+    if (len > UINT32_MAX || len > SIZE_MAX - sizeof *b - 4 || !(b = malloc(sizeof *b + 4 + len)))
+        return NULL;
+    b->refs = 1;
+    b->len = 4 + len;
+    store32_be(b->bytes, (uint32_t)len);
+    return b;
+}
+
+uint8_t *fkex_frame_buf_body(fkex_frame_buf *b) { return b->bytes + 4; }
+
+void fkex_frame_buf_unref(fkex_frame_buf *b)
+{
+    if (b && --b->refs == 0)
+        free(b);
+}
+
+static void drop_pending(fkex_conn *c)
+{
+    for (size_t i = 0; i < c->npend; i++) {
+        c->queued -= c->pend[i].b->len - c->pend[i].off;
+        fkex_frame_buf_unref(c->pend[i].b);
+    }
+    c->npend = 0;
+}
+
+static void undirty(fkex_conn *c)
+{
+    if (!c->dirty)
+        return;
+    if (c->dprev)
+        c->dprev->dnext = c->dnext;
+    else if (c->server)
+        c->server->dirty = c->dnext;
+    if (c->dnext)
+        c->dnext->dprev = c->dprev;
+    c->dprev = c->dnext = NULL;
+    c->dirty = 0;
+}
+
 static void handle_closed(uv_handle_t *h)
 {
     fkex_conn *c = h->data;
@@ -185,6 +261,8 @@ static void handle_closed(uv_handle_t *h)
     if (c->on_close)
         c->on_close(c, c->why);
     fkex_frame_parser_free(&c->parser);
+    drop_pending(c);
+    free(c->pend);
     free(c->held);
     free(c);
 }
@@ -193,6 +271,7 @@ static void unlink_conn(fkex_conn *c)
 {
     if (!c->server)
         return;
+    undirty(c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -210,6 +289,7 @@ void fkex_conn_close(fkex_conn *c, const char *why)
     c->closing = 1;
     snprintf(c->why, sizeof c->why, "%s", why ? why : "closed");
     unlink_conn(c);
+    drop_pending(c);
     if (c->idle_init) {
         c->open_handles++;
         uv_close((uv_handle_t *)&c->idle, handle_closed);
@@ -235,15 +315,164 @@ static void write_done(uv_write_t *req, int status)
     write_req *w = (write_req *)req;
     fkex_conn *c = w->c;
     c->queued -= w->len;
+    c->inflight--;
+    for (size_t i = 0; i < w->n; i++)
+        fkex_frame_buf_unref(w->ents[i].b);
     free(w);
     if (status < 0 && status != UV_ECANCELED)
         fkex_conn_close(c, uv_strerror(status));
 }
 
+/* Room for one more entry in c's queue; 0 or -1 (then c is closed). */
+static int pend_reserve(fkex_conn *c)
+{
+    if (c->npend < c->pendcap)
+        return 0;
+    size_t cap = c->pendcap ? 2 * c->pendcap : 8;
+    out_ent *p = realloc(c->pend, cap * sizeof *p);
+    if (!p) {
+        fkex_conn_close(c, "out of memory");
+        return -1;
+    }
+    c->pend = p;
+    c->pendcap = cap;
+    return 0;
+}
+
+/* Takes ownership of the reference b, from byte off; counts it against
+ * max_queued. 0, or -1 (c is closed, b released). */
+static int pend_push(fkex_conn *c, fkex_frame_buf *b, size_t off)
+{
+    size_t rest = b->len - off;
+    if (rest > c->lim.max_queued || c->queued > c->lim.max_queued - rest) {
+        fkex_frame_buf_unref(b);
+        fkex_conn_close(c, "slow reader");
+        return -1;
+    }
+    if (pend_reserve(c) != 0) {
+        fkex_frame_buf_unref(b);
+        return -1;
+    }
+    c->pend[c->npend].b = b;
+    c->pend[c->npend].off = off;
+    c->npend++;
+    c->queued += rest;
+    return 0;
+}
+
+int fkex_conn_queue(fkex_conn *c, fkex_frame_buf *b)
+{
+    if (c->closing)
+        return -1;
+    b->refs++;
+    if (pend_push(c, b, 0) != 0)
+        return -1;
+    if (c->server && !c->dirty) {
+        c->dirty = 1;
+        c->dprev = NULL;
+        c->dnext = c->server->dirty;
+        if (c->dnext)
+            c->dnext->dprev = c;
+        c->server->dirty = c;
+    }
+    return 0;
+}
+
+#define FLUSH_IOV 256
+
+/* Drops n written bytes from the head of the queue. */
+static void pend_consume(fkex_conn *c, size_t *head, size_t n)
+{
+    c->queued -= n;
+    while (n > 0) {
+        out_ent *e = &c->pend[*head];
+        size_t rest = e->b->len - e->off;
+        if (n < rest) {
+            e->off += n;
+            return;
+        }
+        n -= rest;
+        fkex_frame_buf_unref(e->b);
+        (*head)++;
+    }
+}
+
+void fkex_conn_flush(fkex_conn *c)
+{
+    uv_buf_t small[FLUSH_IOV], *bufs = small;
+    size_t head = 0;
+    undirty(c);
+    if (c->closing || c->npend == 0)
+        return;
+    /* Straight to the socket while it takes everything offered. */
+    while (c->connected && c->inflight == 0 && head < c->npend) {
+        size_t k = c->npend - head < FLUSH_IOV ? c->npend - head : FLUSH_IOV, total = 0;
+        for (size_t i = 0; i < k; i++) {
+            out_ent *e = &c->pend[head + i];
+            small[i] = uv_buf_init((char *)e->b->bytes + e->off, (unsigned)(e->b->len - e->off));
+            total += e->b->len - e->off;
+        }
+        int r = uv_try_write((uv_stream_t *)&c->tcp, small, (unsigned)k);
+        if (r == UV_EAGAIN)
+            break;
+        if (r < 0) {
+            fkex_conn_close(c, uv_strerror(r));
+            return;
+        }
+        pend_consume(c, &head, (size_t)r);
+        if ((size_t)r < total)
+            break;
+    }
+    size_t n = c->npend - head;
+    if (n == 0) {
+        c->npend = 0;
+        return;
+    }
+    /* The rest by reference, in one request. */
+    write_req *w = malloc(sizeof *w + n * sizeof w->ents[0]);
+    if (n > FLUSH_IOV)
+        bufs = malloc(n * sizeof *bufs);
+    if (!w || !bufs) {
+        free(w);
+        if (bufs != small)
+            free(bufs);
+        fkex_conn_close(c, "out of memory");
+        return;
+    }
+    w->c = c;
+    w->n = n;
+    w->len = 0;
+    for (size_t i = 0; i < n; i++) {
+        out_ent *e = &c->pend[head + i];
+        w->ents[i] = *e;
+        bufs[i] = uv_buf_init((char *)e->b->bytes + e->off, (unsigned)(e->b->len - e->off));
+        w->len += e->b->len - e->off;
+    }
+    c->npend = 0;   /* the references are the request's now */
+    int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, (unsigned)n, write_done);
+    if (bufs != small)
+        free(bufs);
+    if (r != 0) {
+        c->queued -= w->len;
+        for (size_t i = 0; i < n; i++)
+            fkex_frame_buf_unref(w->ents[i].b);
+        free(w);
+        fkex_conn_close(c, uv_strerror(r));
+        return;
+    }
+    c->inflight++;
+}
+
+void fkex_server_flush(fkex_server *s)
+{
+    while (s->dirty)
+        fkex_conn_flush(s->dirty);   /* unlinks it */
+}
+
 int fkex_conn_send(fkex_conn *c, const uint8_t *frame, size_t len)
 {
     uint8_t hdr[4];
-    size_t total, done = 0;
+    size_t done = 0;
     if (c->closing)
         return -1;
     if (len > UINT32_MAX) {
@@ -251,47 +480,30 @@ int fkex_conn_send(fkex_conn *c, const uint8_t *frame, size_t len)
         return -1;
     }
     store32_be(hdr, (uint32_t)len);
-    total = 4 + len;
-    if (c->connected) {
+    /* Nothing ahead of it: from the caller's bytes, copying only the rest. */
+    if (c->connected && c->npend == 0 && c->inflight == 0) {
         uv_buf_t bufs[2] = { uv_buf_init((char *)hdr, 4), uv_buf_init((char *)(uintptr_t)frame, (unsigned)len) };
-        int r = len > UINT_MAX ? UV_EAGAIN : uv_try_write((uv_stream_t *)&c->tcp, bufs, 2);
+        int r = len > UINT_MAX - 4 ? UV_EAGAIN : uv_try_write((uv_stream_t *)&c->tcp, bufs, 2);
         if (r >= 0)
             done = (size_t)r;
         else if (r != UV_EAGAIN) {
             fkex_conn_close(c, uv_strerror(r));
             return -1;
         }
-        if (done == total)
+        if (done == 4 + len)
             return 0;
     }
-    size_t rest = total - done;
-    if (rest > c->lim.max_queued || c->queued > c->lim.max_queued - rest) {
-        fkex_conn_close(c, "slow reader");
-        return -1;
-    }
-    write_req *w = malloc(sizeof *w + rest);
-    if (!w) {
+    fkex_frame_buf *b = fkex_frame_buf_new(len);
+    if (!b) {
         fkex_conn_close(c, "out of memory");
         return -1;
     }
-    w->c = c;
-    w->len = rest;
-    if (done < 4) {
-        memcpy(w->bytes, hdr + done, 4 - done);
-        if (len)
-            memcpy(w->bytes + 4 - done, frame, len);
-    } else {
-        memcpy(w->bytes, frame + (done - 4), rest);
-    }
-    uv_buf_t buf = uv_buf_init((char *)w->bytes, (unsigned)rest);
-    int r = rest > UINT_MAX ? UV_E2BIG : uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, write_done);
-    if (r != 0) {
-        free(w);
-        fkex_conn_close(c, uv_strerror(r));
+    if (len)
+        memcpy(b->bytes + 4, frame, len);
+    if (pend_push(c, b, done) != 0)
         return -1;
-    }
-    c->queued += rest;
-    return 0;
+    fkex_conn_flush(c);
+    return c->closing ? -1 : 0;
 }
 
 /* Parser sink: one frame to the user; stop once the user closed or paused. */
@@ -324,11 +536,22 @@ static void deliver(fkex_conn *c, const uint8_t *p, size_t n)
     c->nheld += n - used;
 }
 
+/* A server's connections share its buffer (libuv calls read_cb before it
+ * reads another socket); an outgoing connection reads into a fresh one. */
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
-    (void)h;
+    fkex_conn *c = h->data;
+    fkex_server *s = c->server;
+    char *p;
     (void)hint;
-    char *p = malloc(READ_CHUNK);
+    c->rbuf_from = NULL;
+    if (s && !s->rbuf_busy && (s->rbuf || (s->rbuf = malloc(READ_CHUNK)))) {
+        s->rbuf_busy = 1;
+        c->rbuf_from = s;
+        *buf = uv_buf_init((char *)s->rbuf, READ_CHUNK);
+        return;
+    }
+    p = malloc(READ_CHUNK);
     *buf = uv_buf_init(p, p ? READ_CHUNK : 0);
 }
 
@@ -343,7 +566,11 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         fkex_conn_close(c, "out of memory");
     else if (nread < 0)
         fkex_conn_close(c, uv_strerror((int)nread));
-    free(buf->base);
+    if (c->rbuf_from)
+        c->rbuf_from->rbuf_busy = 0;   /* still alive: a server is freed on a later turn */
+    else
+        free(buf->base);
+    c->rbuf_from = NULL;
 }
 
 static void start_reading(fkex_conn *c)
@@ -480,7 +707,9 @@ static void accepted_cb(uv_stream_t *ls, int status)
 
 static void server_closed(uv_handle_t *h)
 {
-    free(h->data);
+    fkex_server *s = h->data;
+    free(s->rbuf);
+    free(s);
 }
 
 fkex_err fkex_server_start(fkex_server **out, uv_loop_t *loop, const char *addr, const fkex_net_limits *lim,
@@ -508,7 +737,7 @@ fkex_err fkex_server_start(fkex_server **out, uv_loop_t *loop, const char *addr,
     s->tcp.data = s;
     int r = uv_tcp_bind(&s->tcp, (const struct sockaddr *)&ss, 0);
     if (r == 0)
-        r = uv_listen((uv_stream_t *)&s->tcp, 128, accepted_cb);
+        r = uv_listen((uv_stream_t *)&s->tcp, 1024, accepted_cb);   /* bursts of clients (the kernel caps it at somaxconn) */
     struct sockaddr_storage bound;
     int n = sizeof bound;
     if (r == 0)

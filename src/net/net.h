@@ -108,11 +108,37 @@ const char *fkex_conn_peer(const fkex_conn *c);      /* "127.0.0.1:53122", for l
 fkex_server *fkex_conn_server(const fkex_conn *c);
 /* Queues a copy of one frame. 0, or -1 if the connection is closing or the queue would pass max_queued
  * (then the connection is closed with "slow reader": memory never grows without bound).
- * The frame is written at once as far as the socket takes it; only the rest
- * is copied and counted against max_queued (4 header bytes included). */
+ * The frame is written at once as far as the socket takes it, after
+ * anything queued with fkex_conn_queue; only the rest is copied and counted
+ * against max_queued (4 header bytes included). */
 int fkex_conn_send(fkex_conn *c, const uint8_t *frame, size_t len);
-/* Bytes copied and waiting to be written: never more than max_queued. */
+/* Bytes waiting to be written (copies, and shared frames counted whole): never more than max_queued. */
 size_t fkex_conn_queued(const fkex_conn *c);
+
+/* ---- shared frames: one encoding for many connections -------------------- */
+/* A frame that goes to many connections (a broadcast) is built once: the
+ * 4-byte header and the body in one reference-counted block. Each connection
+ * that queues it holds a reference until the kernel has taken its bytes
+ * (or the connection closed), and counts its whole length against its own
+ * max_queued as if it were a copy: each connection's bound is unchanged
+ * while the memory is shared, so a slow reader that is cut off frees only
+ * its references. Single-threaded, like the rest of this layer. */
+typedef struct fkex_frame_buf fkex_frame_buf;
+/* A block for a body of len bytes, header written, one reference (the
+ * caller's); NULL if out of memory or len > UINT32_MAX. */
+fkex_frame_buf *fkex_frame_buf_new(size_t len);
+uint8_t *fkex_frame_buf_body(fkex_frame_buf *b);
+void fkex_frame_buf_unref(fkex_frame_buf *b);
+/* Queues a reference to b behind what c has queued. Nothing is written
+ * until fkex_conn_flush or fkex_server_flush (or the next fkex_conn_send,
+ * which flushes), so that a loop turn's frames to c leave in one vectored
+ * write. 0, or -1 as fkex_conn_send ("slow reader": c is closed). */
+int fkex_conn_queue(fkex_conn *c, fkex_frame_buf *b);
+/* Writes what c has queued: one writev for all of it as far as the socket
+ * takes it; the rest goes to libuv by reference (no copy). */
+void fkex_conn_flush(fkex_conn *c);
+/* fkex_conn_flush for every connection of s with queued frames: O(those). */
+void fkex_server_flush(fkex_server *s);
 /* Closes at once: bytes still queued are dropped, no more frames are
  * delivered, and the close callback runs on a later turn of the loop with
  * why (copied; the first reason wins). Idempotent. */

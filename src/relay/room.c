@@ -151,6 +151,11 @@ static fkex_err reload(relay_room *r)
     return FKEX_OK;
 }
 
+fkex_err relay_room_reload(relay_room *r)
+{
+    return reload(r);
+}
+
 fkex_err relay_room_load(relay_room **out, relay_store *s, const uint8_t room_id[32])
 {
     relay_room *r = calloc(1, sizeof *r);

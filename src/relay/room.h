@@ -27,7 +27,10 @@
  *
  * Every accepted message is persisted, in one transaction, before
  * relay_room_submit returns; it gets the room's next seq (a held Welcome
- * gets one when it is released). A broadcast is stored once; a star commit
+ * gets one when it is released). Inside a store batch (group commit,
+ * relay/store.h) that transaction is a savepoint, and the message is
+ * persisted only when the batch ends: the caller holds every
+ * acknowledgement and delivery until then. A broadcast is stored once; a star commit
  * once per recipient. A failed transaction is rolled back and the room
  * reloaded from the store, so memory never runs ahead of the disk.
  *
@@ -95,6 +98,9 @@ fkex_err relay_room_create(relay_room **r, relay_store *s, const uint8_t *desc, 
  * there is none. */
 fkex_err relay_room_load(relay_room **r, relay_store *s, const uint8_t room_id[32]) FKEX_WUR;
 void relay_room_free(relay_room *r);
+/* Rereads the room from the store, keeping the online flags (after a
+ * batch that failed as a whole, relay/store.h). */
+fkex_err relay_room_reload(relay_room *r) FKEX_WUR;
 
 /* Returns 0 when accepted (out->seq, out->d), or the FKEX_RELAY_E_* code of
  * the refusal (out->why; nothing stored, nothing delivered). */

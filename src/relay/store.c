@@ -27,7 +27,7 @@ static const char schema[] =
     " request BLOB NOT NULL, PRIMARY KEY(room_id, joiner_id)) WITHOUT ROWID;";
 
 enum {
-    S_BEGIN, S_COMMIT, S_ROLLBACK,
+    S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
     S_ROOM_INSERT, S_ROOM_GET, S_ROOM_SET, S_ROOMS,
     S_MEMBERS_DELETE, S_MEMBER_INSERT, S_MEMBERS_LOAD,
     S_LOG_APPEND, S_LOG_REPLAY, S_LOG_COUNT, S_LOG_FIRST, S_LOG_PRUNE,
@@ -41,6 +41,9 @@ static const char *const sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
+    [S_SAVEPOINT] = "SAVEPOINT step",
+    [S_RELEASE] = "RELEASE step",
+    [S_ROLLBACK_TO] = "ROLLBACK TO step",
     [S_ROOM_INSERT] = "INSERT INTO rooms(room_id, descriptor, epoch, next_seq) VALUES(?1, ?2, 0, 1)",
     [S_ROOM_GET] = "SELECT epoch, next_seq, descriptor FROM rooms WHERE room_id = ?1",
     [S_ROOM_SET] = "UPDATE rooms SET epoch = ?2, next_seq = ?3 WHERE room_id = ?1",
@@ -73,6 +76,8 @@ static const char *const sql[S_COUNT] = {
 struct relay_store {
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
+    int batch;          /* inside relay_store_batch_begin/end */
+    int batch_failed;   /* a step could not be undone alone */
 };
 
 const char *relay_store_error(const relay_store *s)
@@ -166,18 +171,55 @@ static int blob32(sqlite3_stmt *q, int col, uint8_t out[32])
 
 fkex_err relay_store_begin(relay_store *s)
 {
+    if (s->batch)
+        return s->batch_failed ? FKEX_ERR_IO : run(stmt(s, S_SAVEPOINT));
     return run(stmt(s, S_BEGIN));
 }
 
 fkex_err relay_store_commit(relay_store *s)
 {
-    return run(stmt(s, S_COMMIT));
+    return run(stmt(s, s->batch ? S_RELEASE : S_COMMIT));
 }
 
 void relay_store_rollback(relay_store *s)
 {
-    if (!sqlite3_get_autocommit(s->db))
+    if (sqlite3_get_autocommit(s->db)) {
+        /* SQLite gave up the whole transaction (an I/O error, a full disk). */
+        if (s->batch)
+            s->batch_failed = 1;
+        return;
+    }
+    if (!s->batch) {
         (void)run(stmt(s, S_ROLLBACK));
+        return;
+    }
+    if (run(stmt(s, S_ROLLBACK_TO)) != FKEX_OK || run(stmt(s, S_RELEASE)) != FKEX_OK)
+        s->batch_failed = 1;
+}
+
+fkex_err relay_store_batch_begin(relay_store *s)
+{
+    fkex_err err;
+    if (s->batch)
+        return FKEX_ERR_UNEXPECTED;
+    if ((err = run(stmt(s, S_BEGIN))) != FKEX_OK)
+        return err;
+    s->batch = 1;
+    s->batch_failed = 0;
+    return FKEX_OK;
+}
+
+fkex_err relay_store_batch_end(relay_store *s)
+{
+    fkex_err err = FKEX_ERR_IO;
+    if (!s->batch)
+        return FKEX_ERR_UNEXPECTED;
+    s->batch = 0;
+    if (!s->batch_failed && !sqlite3_get_autocommit(s->db))
+        err = run(stmt(s, S_COMMIT));
+    if (err != FKEX_OK && !sqlite3_get_autocommit(s->db))
+        (void)run(stmt(s, S_ROLLBACK));
+    return err;
 }
 
 /* ---- rooms ------------------------------------------------------------------------ */

@@ -62,6 +62,15 @@ fkex_err relay_store_begin(relay_store *s) FKEX_WUR;
 fkex_err relay_store_commit(relay_store *s) FKEX_WUR;
 void relay_store_rollback(relay_store *s);
 
+/* Group commit. Between batch_begin and batch_end, begin/commit/rollback
+ * are a savepoint, its release and its rollback: each step still succeeds
+ * or fails alone, while the batch reaches the disk in one transaction
+ * (one fsync of the WAL) at batch_end. Nothing of a batch may be
+ * acknowledged before batch_end returns FKEX_OK; on an error the whole
+ * batch is rolled back and the caller rereads what it kept in memory. */
+fkex_err relay_store_batch_begin(relay_store *s) FKEX_WUR;
+fkex_err relay_store_batch_end(relay_store *s) FKEX_WUR;
+
 /* Errors here: FKEX_ERR_IO (SQLite failed), FKEX_ERR_NO_MEMORY,
  * FKEX_ERR_WRONG_ROOM (no such room), FKEX_ERR_REPLAY (exists already). */
 fkex_err relay_store_room_insert(relay_store *s, const uint8_t room_id[32], const uint8_t *desc,
