@@ -19,7 +19,7 @@
 #include "chat/client.h"
 
 #define STEP_SECONDS 20.0
-#define MAX_PROCS 16
+#define MAX_PROCS 160
 
 extern char **environ;
 
@@ -198,6 +198,24 @@ static int wait_for(proc *p, const char *needle, size_t want, double seconds)
         }
     }
     return 1;
+}
+
+/* Reads whatever any running member printed, waiting up to ms in all. */
+static void pump_all(int ms)
+{
+    struct pollfd pf[MAX_PROCS];
+    proc *who[MAX_PROCS];
+    nfds_t n = 0;
+    for (size_t i = 0; i < MAX_PROCS; i++)
+        if (procs[i] && procs[i]->out >= 0) {
+            pf[n] = (struct pollfd){ procs[i]->out, POLLIN, 0 };
+            who[n++] = procs[i];
+        }
+    if (n == 0 || poll(pf, n, ms) <= 0)
+        return;
+    for (nfds_t i = 0; i < n; i++)
+        if (pf[i].revents)
+            pump(who[i], 0);
 }
 
 static void say(proc *p, const char *line)
@@ -404,7 +422,9 @@ static void chat_e2e_unreachable(void)
     teardown();
 }
 
-/* Three members, 100 messages from each; one leaves, the others go on. */
+/* Three members exchange 1000 messages (334 + 333 + 333): each arrives once at
+ * both others, and nobody reports a message it could not read; then one
+ * leaves and the others go on. */
 static void chat_e2e_three(void)
 {
     STEP(world("three") == 0);
@@ -418,15 +438,34 @@ static void chat_e2e_three(void)
     STEP(wait_for(alice, "\"epoch\": 2, \"members\": 3", 1, STEP_SECONDS));
     STEP(wait_for(bob, "\"epoch\": 2, \"members\": 3", 1, STEP_SECONDS));
 
-    send_many(alice, "a", 100);
-    send_many(bob, "b", 100);
-    send_many(carol, "c", 100);
-    STEP(wait_for(alice, "\"event\": \"message\"", 200, STEP_SECONDS));
-    STEP(wait_for(bob, "\"event\": \"message\"", 200, STEP_SECONDS));
-    STEP(wait_for(carol, "\"event\": \"message\"", 200, STEP_SECONDS));
-    CHECK(each_once(alice, "b", 100) && each_once(alice, "c", 100));
-    CHECK(each_once(bob, "a", 100) && each_once(bob, "c", 100));
-    CHECK(each_once(carol, "a", 100) && each_once(carol, "b", 100));
+    /* in rounds, reading between them, so that no pipe fills */
+    for (int round = 0; round < 10; round++) {
+        char pa[16], pb[16], pc[16];
+        snprintf(pa, sizeof pa, "a%d.", round);
+        snprintf(pb, sizeof pb, "b%d.", round);
+        snprintf(pc, sizeof pc, "c%d.", round);
+        send_many(alice, pa, round < 4 ? 34 : 33);
+        send_many(bob, pb, round < 3 ? 34 : 33);
+        send_many(carol, pc, round < 3 ? 34 : 33);
+        pump_all(10);
+    }
+    STEP(wait_for(alice, "\"event\": \"message\"", 666, STEP_SECONDS));
+    STEP(wait_for(bob, "\"event\": \"message\"", 667, STEP_SECONDS));
+    STEP(wait_for(carol, "\"event\": \"message\"", 667, STEP_SECONDS));
+    for (int round = 0; round < 10; round++) {
+        char pa[16], pb[16], pc[16];
+        snprintf(pa, sizeof pa, "a%d.", round);
+        snprintf(pb, sizeof pb, "b%d.", round);
+        snprintf(pc, sizeof pc, "c%d.", round);
+        int na = round < 4 ? 34 : 33, nb = round < 3 ? 34 : 33, nc = nb;
+        CHECK(each_once(alice, pb, nb) && each_once(alice, pc, nc));
+        CHECK(each_once(bob, pa, na) && each_once(bob, pc, nc));
+        CHECK(each_once(carol, pa, na) && each_once(carol, pb, nb));
+    }
+    CHECK(count(alice, "\"event\": \"message\"") == 666);
+    CHECK(count(bob, "\"event\": \"message\"") == 667 && count(carol, "\"event\": \"message\"") == 667);
+    CHECK(count(alice, "\"event\": \"error\"") + count(bob, "\"event\": \"error\"") +
+          count(carol, "\"event\": \"error\"") == 0);
 
     /* alice (index 0) leaves: bob, now the lowest other index, commits it */
     say(alice, "{\"cmd\": \"leave\"}");
@@ -441,6 +480,169 @@ static void chat_e2e_three(void)
     CHECK(finish(bob, STEP_SECONDS) == 0);
     CHECK(finish(carol, STEP_SECONDS) == 0);
     teardown();
+}
+
+/* The epoch in p's last joined or epoch event; -1 if none. */
+static long last_epoch(const proc *p, long *members)
+{
+    long epoch = -1;
+    const char *s = p->buf ? p->buf : "";
+    for (const char *hit; (hit = strstr(s, "\"epoch\": ")) != NULL; s = hit + 1) {
+        const char *line = hit;
+        while (line > p->buf && line[-1] != '\n')
+            line--;
+        if (!strchr(hit, '\n') || strstr(line, "\"event\": \"message\"") == line + 1)
+            continue;   /* an incomplete line, or a message's epoch */
+        long m = -1;
+        if (sscanf(hit, "\"epoch\": %ld, \"members\": %ld", &epoch, &m) == 2 && members)
+            *members = m;
+    }
+    return epoch;
+}
+
+#define CHURN_CLIENTS 20
+#define CHURN_SECONDS 30.0
+enum { CH_OFF, CH_JOINING, CH_IN, CH_LEAVING };
+
+/* Churn: alice founds and stays; 20 others join and leave at random for 30 s
+ * and send messages while they are in. Then every join and leave settles,
+ * and: everyone still in reports the same epoch and member count; alice got
+ * every message sent by a member exactly once (no message lost, none twice);
+ * the members still in hear each other. */
+static void chat_e2e_churn(void)
+{
+    char name[16], key[32], text[64], line[128];
+    struct { int state; proc *p; int sent; } c[CHURN_CLIENTS];
+    /* each sent text, to be found at alice */
+    static char sent[4096][24];
+    size_t nsent = 0, starts = 0, leaves = 0;
+    uint32_t seed = (uint32_t)time(NULL), r = seed;
+#define NEXT() (r = r * 1103515245u + 12345u, (r >> 8) & 0xffff)
+
+    memset(c, 0, sizeof c);
+    STEP(world("churn") == 0);
+    for (int i = 0; i < CHURN_CLIENTS; i++) {
+        snprintf(key, sizeof key, "c%02d.key", i);
+        STEP(FK("keygen", "--msk", at("auth/msk.fkex"), "--attrs", i % 2 ? "THREE FOUR" : "ONE TWO",
+                "-o", at(key)) == 0);
+    }
+    proc *alice = chat_start("alice", at("alice.key"), "--found", at("R"));
+    STEP(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
+
+    double end = now_s() + CHURN_SECONDS, next = now_s();
+    while (now_s() < end) {
+        pump_all(20);
+        for (int i = 0; i < CHURN_CLIENTS; i++) {
+            proc *p = c[i].p;
+            if (!p)
+                continue;
+            STEP(count(p, "\"event\": \"error\"") == 0);
+            if (c[i].state == CH_JOINING && count(p, "\"event\": \"joined\"") == 1)
+                c[i].state = CH_IN;
+            if (c[i].state == CH_LEAVING && p->out < 0) {
+                STEP(count(p, "{\"event\": \"left\"}") == 1);
+                STEP(finish(p, STEP_SECONDS) == 0);
+                c[i].state = CH_OFF;
+                c[i].p = NULL;
+            }
+        }
+        if (now_s() < next)
+            continue;
+        next = now_s() + 0.2 + (double)(NEXT() % 500) / 1000.0;
+        int i = (int)(NEXT() % CHURN_CLIENTS), roll = (int)(NEXT() % 10);
+        if (c[i].state == CH_OFF) {
+            snprintf(name, sizeof name, "c%02d", i);
+            snprintf(key, sizeof key, "c%02d.key", i);
+            STEP(starts < MAX_PROCS - 8);
+            c[i].p = chat_start(name, at(key), NULL, NULL);
+            c[i].state = CH_JOINING;
+            starts++;
+        } else if (c[i].state == CH_IN && roll < 3) {
+            say(c[i].p, "{\"cmd\": \"leave\"}");
+            c[i].state = CH_LEAVING;
+            leaves++;
+        } else if (c[i].state == CH_IN && nsent + 3 < 4096) {
+            for (int k = 0; k < 3; k++) {
+                snprintf(text, sizeof text, "c%02d.%d", i, c[i].sent++);
+                snprintf(line, sizeof line, "{\"send\": \"%s\"}", text);
+                say(c[i].p, line);
+                memcpy(sent[nsent++], text, strlen(text) + 1);
+            }
+        }
+    }
+
+    /* settle: joins finish, leaves finish */
+    double deadline = now_s() + 3 * STEP_SECONDS;
+    int unsettled = 1;
+    while (unsettled && now_s() < deadline) {
+        pump_all(50);
+        unsettled = 0;
+        for (int i = 0; i < CHURN_CLIENTS; i++) {
+            proc *p = c[i].p;
+            if (c[i].state == CH_JOINING && count(p, "\"event\": \"joined\"") == 1)
+                c[i].state = CH_IN;
+            if (c[i].state == CH_LEAVING && p->out < 0) {
+                CHECK(count(p, "{\"event\": \"left\"}") == 1 && finish(p, STEP_SECONDS) == 0);
+                c[i].state = CH_OFF;
+            }
+            unsettled |= c[i].state == CH_JOINING || c[i].state == CH_LEAVING;
+        }
+    }
+    if (unsettled)
+        fprintf(stderr, "    churn (seed %u) did not settle\n", seed);
+    STEP(!unsettled);
+
+    /* everyone in agrees: same epoch, same count */
+    long in = 1, epoch = -1, members = -1;
+    for (int i = 0; i < CHURN_CLIENTS; i++)
+        in += c[i].state == CH_IN;
+    deadline = now_s() + STEP_SECONDS;
+    int agree = 0;
+    while (!agree && now_s() < deadline) {
+        pump_all(50);
+        epoch = last_epoch(alice, &members);
+        agree = members == in;
+        for (int i = 0; i < CHURN_CLIENTS; i++) {
+            long m = -1;
+            if (c[i].state == CH_IN)
+                agree &= last_epoch(c[i].p, &m) == epoch && m == in;
+        }
+    }
+    fprintf(stderr, "    churn (seed %u): %zu joins, %zu leaves, %zu messages; %ld members at epoch %ld\n",
+            seed, starts, leaves, nsent, in, epoch);
+    CHECK(agree);
+
+    /* alice got every message exactly once */
+    for (size_t k = 0; k < nsent; k++) {
+        snprintf(line, sizeof line, "\"text\": \"%.23s\"", sent[k]);
+        if (!wait_for(alice, line, 1, STEP_SECONDS) || count(alice, line) != 1) {
+            fprintf(stderr, "    churn (seed %u): %s reached alice %zu times\n", seed, sent[k],
+                    count(alice, line));
+            CHECK(!"every message reaches alice exactly once");
+            break;
+        }
+    }
+
+    /* those still in hear each other */
+    say(alice, "{\"send\": \"last word\"}");
+    for (int i = 0; i < CHURN_CLIENTS; i++)
+        if (c[i].state == CH_IN) {
+            snprintf(line, sizeof line, "{\"send\": \"bye from c%02d\"}", i);
+            say(c[i].p, line);
+            snprintf(line, sizeof line, "\"text\": \"bye from c%02d\"", i);
+            CHECK(wait_for(alice, line, 1, STEP_SECONDS));
+            CHECK(wait_for(c[i].p, "\"text\": \"last word\"", 1, STEP_SECONDS));
+        }
+    say(alice, "{\"cmd\": \"quit\"}");
+    CHECK(finish(alice, STEP_SECONDS) == 0);
+    for (int i = 0; i < CHURN_CLIENTS; i++)
+        if (c[i].state == CH_IN) {
+            say(c[i].p, "{\"cmd\": \"quit\"}");
+            CHECK(finish(c[i].p, STEP_SECONDS) == 0);
+            CHECK(count(c[i].p, "\"event\": \"error\"") == 0);
+        }
+    teardown();
+#undef NEXT
 }
 
 /* Invitations: fkex://HOST:PORT/ROOMID, nothing else. */
@@ -514,5 +716,6 @@ void suite_chat_e2e(void)
     RUN(chat_e2e_two);
     RUN(chat_e2e_unreachable);
     RUN(chat_e2e_three);
+    RUN(chat_e2e_churn);
     signal(SIGPIPE, SIG_DFL);
 }
