@@ -2,7 +2,8 @@
  * chat/chat.h: the chat client's pieces that are not the network or the
  * screen: what a message carries, and the `--batch` JSON lines.
  *
- *   content.c  a room message's content: nickname, text, time sent
+ *   content.c  a room message's content: nickname, text, time sent; and
+ *              the UTF-8 it is checked as
  *   json.c     the batch interface: commands read from stdin, events
  *              written to stdout, one JSON object per line
  *
@@ -41,6 +42,10 @@ fkex_err chat_content_decode(chat_content *c, const uint8_t *in, size_t len) FKE
  * U+10FFFF) and has no control characters other than those `allowed`
  * lists ("" for none, "\n\t" for text). */
 int chat_utf8_ok(const char *s, size_t len, const char *allowed);
+/* One code point of s (len > 0 bytes): its length, or 0 if malformed. */
+size_t chat_utf8_decode(uint32_t *cp, const char *s, size_t len);
+/* cp (at most U+10FFFF) as UTF-8: its length, 1 to 4. */
+size_t chat_utf8_encode(char out[4], uint32_t cp);
 
 /* ---- json.c ------------------------------------------------------------------ */
 

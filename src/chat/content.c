@@ -11,9 +11,9 @@
 
 #define CONTENT_VERSION 1
 
-/* One code point at s (at most len bytes): its length, or 0 if malformed. */
-static size_t utf8_char(const unsigned char *s, size_t len, uint32_t *cp)
+size_t chat_utf8_decode(uint32_t *cp, const char *text, size_t len)
 {
+    const unsigned char *s = (const unsigned char *)text;
     size_t n;
     uint32_t c = s[0], min;
     if (c < 0x80) {
@@ -41,12 +41,35 @@ static size_t utf8_char(const unsigned char *s, size_t len, uint32_t *cp)
     return n;
 }
 
+size_t chat_utf8_encode(char out[4], uint32_t cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xc0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xe0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        out[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    out[0] = (char)(0xf0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    out[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
 int chat_utf8_ok(const char *s, size_t len, const char *allowed)
 {
-    const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        size_t n = utf8_char(p + i, len - i, &cp);
+        size_t n = chat_utf8_decode(&cp, s + i, len - i);
         if (n == 0)
             return 0;
         /* C0, DEL and C1 controls, unless allowed (newline, tab in text). */

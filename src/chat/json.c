@@ -40,30 +40,6 @@ static int hex4(const char *p, uint32_t *v)
     return 0;
 }
 
-static size_t put_utf8(char *out, uint32_t cp)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xc0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xe0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        out[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    out[0] = (char)(0xf0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    out[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
 /* A JSON string into out (at most cap bytes, NUL-terminated). */
 static fkex_err string(parser *ps, char *out, size_t cap, size_t *outlen)
 {
@@ -110,7 +86,7 @@ static fkex_err string(parser *ps, char *out, size_t cap, size_t *outlen)
                     ps->p += 6;
                     cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                 }
-                k = put_utf8(buf, cp);
+                k = chat_utf8_encode(buf, cp);
                 break;
             default:
                 return fail(ps, "bad escape");

@@ -1,8 +1,11 @@
 /*
- * cli/chat.c: `fkex chat INVITE --key FILE --batch`: the options, and the
- * batch front end of the session in chat/client.c. Commands come as JSON
- * lines on stdin, events go as JSON lines to stdout (chat/chat.h parses and
- * escapes them); errors are also said on stderr as "fkex: error: ...".
+ * cli/chat.c: `fkex chat INVITE --key FILE [--batch]`: the options, and
+ * the two front ends of the session in chat/client.c. Without --batch it
+ * runs the terminal interface (chat/tui.c) and says on stderr, once the
+ * terminal is restored, the error that ended the session. With --batch,
+ * commands come as JSON lines on stdin, events go as JSON lines to stdout
+ * (chat/chat.h parses and escapes them); errors are also said on stderr as
+ * "fkex: error: ...".
  *
  * With --found DIR (a room directory of `fkex room create`), this member
  * founds the room at the relay, with the admin's key of DIR.
@@ -20,6 +23,7 @@
 #include "cli/cli.h"
 #include "chat/chat.h"
 #include "chat/client.h"
+#include "chat/tui.h"
 
 #define LINE_MAX_BYTES (6 * CHAT_TEXT_MAX + 256)   /* a text of \uXXXX escapes, and the rest */
 
@@ -49,7 +53,7 @@ typedef struct {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: fkex chat INVITE --key FILE --batch [--nick NAME] [--found DIR]\n"
-               "                 [--mode ratchet]\n\n"
+               "       fkex chat INVITE --key FILE [--nick NAME] [--found DIR]\n\n"
                "Joins the room of the invitation (fkex://HOST:PORT/ROOMID) with your key. The\n"
                "room's members check your attributes against its policy, and you check\n"
                "theirs; nobody else, the relay included, can read the room.\n\n"
@@ -62,6 +66,14 @@ static void usage(FILE *f)
                "  -f, --found DIR   found the room: DIR is its directory (fkex room create),\n"
                "                    whose admin key names you as the first member\n"
                "  -m, --mode MODE   ratchet (the default; seed mode is not in the chat client yet)\n\n"
+               "Without --batch, the terminal interface: messages above, then a status line\n"
+               "(room name, epoch, members, room fingerprint, connection state, your nick),\n"
+               "then the line you type.\n"
+               "  keys      Enter sends; Left Right Home End ^A ^E ^B ^F move; Backspace Delete\n"
+               "            ^D ^U ^K ^W delete; PgUp PgDn scroll; ^L redraws; ^C quits\n"
+               "  commands  /help; /who lists the members (pseudonym: the start of its key;\n"
+               "            the last nickname seen); /nick NAME; /leave; /quit;\n"
+               "            //text sends a line that starts with /\n\n"
                "leave removes you from the room (a commit by another member); quit only\n"
                "disconnects, and the relay keeps your place for its grace period.\n"
                "Exit codes: 0 ok; 1 your attributes do not satisfy the policy, the group did\n"
@@ -423,6 +435,64 @@ out:
     return rc;
 }
 
+/* ---- running ------------------------------------------------------------------------ */
+
+/* chat_client_start refused: why, and the exit code. */
+static int start_failed(fkex_err err, const char *addr, const char *found)
+{
+    if (err == FKEX_ERR_ARGUMENT)
+        cli_error("'%s' is not a relay address", addr);
+    else
+        cli_fail(err, found ? "founding the room" : NULL);
+    return err == FKEX_ERR_ARGUMENT ? EXIT_USAGE : cli_exit_code(err);
+}
+
+static int run_batch(batch *b, chat_client_config *cfg, uint8_t admin_sk[64], const char *found)
+{
+    int rc;
+    if ((b->line = malloc(LINE_MAX_BYTES)) == NULL || uv_loop_init(&b->loop) != 0) {
+        cli_error("out of memory");
+        return EXIT_USAGE;
+    }
+    cfg->on_event = on_event;
+    cfg->ctx = b;
+    fkex_err err = chat_client_start(&b->client, &b->loop, cfg);
+    sodium_memzero(admin_sk, 64);   /* the client keeps its own copy */
+    if (err != FKEX_OK) {
+        rc = start_failed(err, cfg->relay, found);
+        uv_run(&b->loop, UV_RUN_DEFAULT);
+        (void)uv_loop_close(&b->loop);
+        return rc;
+    }
+    uv_signal_init(&b->loop, &b->sigint);
+    uv_signal_init(&b->loop, &b->sigterm);
+    b->sigint.data = b->sigterm.data = b;
+    uv_signal_start(&b->sigint, on_signal, SIGINT);
+    uv_signal_start(&b->sigterm, on_signal, SIGTERM);
+    open_input(b);
+    uv_run(&b->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&b->loop) != 0)
+        cli_error("the event loop did not close cleanly");
+    return b->exit_code;
+}
+
+/* The terminal interface (chat/tui.c) prints nothing outside the screen:
+ * the error that ended the session is said here, once the terminal is back. */
+static int run_tui(const chat_client_config *cfg, uint8_t admin_sk[64], const char *found)
+{
+    char error[CHAT_TUI_ERROR_MAX];
+    chat_tui *t;
+    fkex_err err = chat_tui_start(&t, cfg);
+    sodium_memzero(admin_sk, 64);
+    if (err != FKEX_OK)
+        return start_failed(err, cfg->relay, found);
+    int code = chat_tui_run(t, error);
+    if (code != 0 && error[0])
+        cli_error("%s", error);
+    sodium_memzero(error, sizeof error);
+    return code;
+}
+
 /* ---- main ------------------------------------------------------------------------- */
 
 int chat_main(int argc, char **argv)
@@ -472,8 +542,8 @@ int chat_main(int argc, char **argv)
         cli_error("unknown mode '%s': ratchet is the only one", mode);
         return EXIT_USAGE;
     }
-    if (!batch_mode) {
-        cli_error("the terminal interface is not built yet");
+    if (!batch_mode && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+        cli_error("the terminal interface needs a terminal on stdin and stdout");
         cli_hint("use --batch, which speaks JSON lines on stdin and stdout");
         return EXIT_USAGE;
     }
@@ -497,43 +567,15 @@ int chat_main(int argc, char **argv)
         free(desc);
         return EXIT_USAGE;
     }
-    if ((b.line = malloc(LINE_MAX_BYTES)) == NULL || uv_loop_init(&b.loop) != 0) {
-        cli_error("out of memory");
-        rc = EXIT_USAGE;
-        goto out;
-    }
     signal(SIGPIPE, SIG_IGN);
-    chat_client_config cfg = { .relay = addr, .key = key, .nick = nick, .on_event = on_event,
-                               .ctx = &b };
+    chat_client_config cfg = { .relay = addr, .key = key, .nick = nick };
     memcpy(cfg.room_id, b.room_id, 32);
     if (found) {
         cfg.found_descriptor = desc;
         cfg.found_descriptor_len = desclen;
         cfg.admin_sk = admin_sk;
     }
-    fkex_err err = chat_client_start(&b.client, &b.loop, &cfg);
-    sodium_memzero(admin_sk, sizeof admin_sk);   /* the client keeps its own copy */
-    if (err != FKEX_OK) {
-        if (err == FKEX_ERR_ARGUMENT)
-            cli_error("'%s' is not a relay address", addr);
-        else
-            cli_fail(err, found ? "founding the room" : NULL);
-        rc = err == FKEX_ERR_ARGUMENT ? EXIT_USAGE : cli_exit_code(err);
-        uv_run(&b.loop, UV_RUN_DEFAULT);
-        (void)uv_loop_close(&b.loop);
-        goto out;
-    }
-    uv_signal_init(&b.loop, &b.sigint);
-    uv_signal_init(&b.loop, &b.sigterm);
-    b.sigint.data = b.sigterm.data = &b;
-    uv_signal_start(&b.sigint, on_signal, SIGINT);
-    uv_signal_start(&b.sigterm, on_signal, SIGTERM);
-    open_input(&b);
-    uv_run(&b.loop, UV_RUN_DEFAULT);
-    if (uv_loop_close(&b.loop) != 0)
-        cli_error("the event loop did not close cleanly");
-    rc = b.exit_code;
-out:
+    rc = batch_mode ? run_batch(&b, &cfg, admin_sk, found) : run_tui(&cfg, admin_sk, found);
     sodium_memzero(admin_sk, sizeof admin_sk);
     chat_client_free(b.client);
     b.client = NULL;
