@@ -27,6 +27,7 @@ static const char *bin;
 static char root[512];
 static char invite[256];
 static pid_t relay_pid = -1;
+static char relay_addr[64];
 static int fk_quiet;           /* refusals are expected: do not print their stderr */
 
 typedef struct {
@@ -264,10 +265,10 @@ static void procs_free(void)
     }
 }
 
-static int relay_start(char addr[64])
+/* Starts the relay on listen (HOST:0 for a free port); addr gets where it listens. */
+static int relay_start(char addr[64], const char *listen)
 {
-    const char *argv[] = { bin, "relay", "--listen", "127.0.0.1:0", "--db", at("relay.db"), "-v",
-                           NULL };
+    const char *argv[] = { bin, "relay", "--listen", listen, "--db", at("relay.db"), "-v", NULL };
     posix_spawn_file_actions_t fa;
     double deadline = now_s() + STEP_SECONDS;
     posix_spawn_file_actions_init(&fa);
@@ -314,7 +315,7 @@ static int world(const char *name)
     snprintf(root, sizeof root, "%s/chat-%s", test_tmpdir(), name);
     if (mkdir(root, 0700) != 0)
         return -1;
-    if (relay_start(addr) != 0)
+    if (relay_start(addr, "127.0.0.1:0") != 0)
         return -1;
     if (FK("setup", "--dir", at("auth")) != 0 ||
         FK("keygen", "--msk", at("auth/msk.fkex"), "--attrs", "ONE TWO", "-o", at("alice.key")) != 0 ||
@@ -327,6 +328,8 @@ static int world(const char *name)
     char *out = test_read_text(at("fk.out"));
     int ok = sscanf(out, "%255s", invite) == 1 && strncmp(invite, "fkex://", 7) == 0;
     free(out);
+    if (ok)
+        snprintf(relay_addr, sizeof relay_addr, "%s", addr);
     return ok ? 0 : -1;
 }
 
@@ -479,6 +482,68 @@ static void chat_e2e_three(void)
     say(carol, "{\"cmd\": \"quit\"}");
     CHECK(finish(bob, STEP_SECONDS) == 0);
     CHECK(finish(carol, STEP_SECONDS) == 0);
+    teardown();
+}
+
+/* The relay is killed (SIGKILL) while two members talk, and started again
+ * on the same database: the members reconnect by themselves, send again
+ * what it had not answered, and every message arrives exactly once at each
+ * other member; the room goes on at the right epoch. */
+static void chat_e2e_relay_killed(void)
+{
+    char addr[64];
+    STEP(world("killed") == 0);
+    proc *alice = chat_start("alice", at("alice.key"), "--found", at("R"));
+    STEP(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    proc *bob = chat_start("bob", at("bob.key"), NULL, NULL);
+    STEP(wait_for(bob, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    proc *carol = chat_start("carol", at("carol.key"), NULL, NULL);
+    STEP(wait_for(carol, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    STEP(wait_for(alice, "\"epoch\": 2, \"members\": 3", 1, STEP_SECONDS));
+    STEP(wait_for(bob, "\"epoch\": 2, \"members\": 3", 1, STEP_SECONDS));
+
+    for (int round = 0; round < 8; round++) {
+        char pa[16], pb[16];
+        snprintf(pa, sizeof pa, "a%d.", round);
+        snprintf(pb, sizeof pb, "b%d.", round);
+        send_many(alice, pa, 25);
+        send_many(bob, pb, 25);
+        pump_all(round == 3 ? 0 : 30);
+        if (round == 3) {   /* in the middle of it */
+            kill(relay_pid, SIGKILL);
+            CHECK(test_reap(relay_pid, 5.0) == -1);   /* killed, not exited */
+            relay_pid = -1;
+            STEP(relay_start(addr, relay_addr) == 0 && strcmp(addr, relay_addr) == 0);
+        }
+    }
+    for (int round = 0; round < 8; round++) {
+        char pa[16], pb[16];
+        snprintf(pa, sizeof pa, "a%d.", round);
+        snprintf(pb, sizeof pb, "b%d.", round);
+        STEP(wait_for(bob, pa, 25, STEP_SECONDS) && wait_for(alice, pb, 25, STEP_SECONDS));
+        STEP(wait_for(carol, pa, 25, STEP_SECONDS) && wait_for(carol, pb, 25, STEP_SECONDS));
+        CHECK(each_once(bob, pa, 25) && each_once(alice, pb, 25));
+        CHECK(each_once(carol, pa, 25) && each_once(carol, pb, 25));
+    }
+    /* each noticed, and came back */
+    CHECK(wait_for(alice, "\"state\": \"online\"", 1, STEP_SECONDS));
+    CHECK(wait_for(bob, "\"state\": \"online\"", 1, STEP_SECONDS));
+    CHECK(wait_for(carol, "\"state\": \"online\"", 1, STEP_SECONDS));
+    CHECK(count(alice, "\"event\": \"error\"") + count(bob, "\"event\": \"error\"") +
+          count(carol, "\"event\": \"error\"") == 0);
+
+    /* the room goes on: carol leaves, epoch 3 */
+    say(carol, "{\"cmd\": \"leave\"}");
+    STEP(wait_for(carol, "{\"event\": \"left\"}", 1, STEP_SECONDS));
+    CHECK(finish(carol, STEP_SECONDS) == 0);
+    STEP(wait_for(alice, "{\"event\": \"epoch\", \"epoch\": 3, \"members\": 2}", 1, STEP_SECONDS));
+    STEP(wait_for(bob, "{\"event\": \"epoch\", \"epoch\": 3, \"members\": 2}", 1, STEP_SECONDS));
+    say(alice, "{\"send\": \"after the crash\"}");
+    STEP(wait_for(bob, "\"text\": \"after the crash\"", 1, STEP_SECONDS));
+    say(alice, "{\"cmd\": \"quit\"}");
+    say(bob, "{\"cmd\": \"quit\"}");
+    CHECK(finish(alice, STEP_SECONDS) == 0);
+    CHECK(finish(bob, STEP_SECONDS) == 0);
     teardown();
 }
 
@@ -716,6 +781,7 @@ void suite_chat_e2e(void)
     RUN(chat_e2e_two);
     RUN(chat_e2e_unreachable);
     RUN(chat_e2e_three);
+    RUN(chat_e2e_relay_killed);
     RUN(chat_e2e_churn);
     signal(SIGPIPE, SIG_DFL);
 }

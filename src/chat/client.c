@@ -22,6 +22,18 @@
 #define QUIT_DRAIN_MS 5000u       /* quit waits this long for ACCEPTED of what was sent */
 #define FORGET_PREVIOUS_MS 10000u /* late messages of the previous epoch are read this long */
 #define MAX_QUEUED_TEXTS 256      /* texts sent before the member has joined */
+#define MAX_UNANSWERED 4096       /* SUBMITs kept until the relay answers them */
+#define RETRY_FIRST_MS 200u       /* reconnecting: the first wait, doubled each time ... */
+#define RETRY_MAX_MS 5000u        /* ... up to this */
+
+/* A SUBMIT the relay has not answered yet: sent again after a reconnection,
+ * since the relay may have lost it (or its answer). A copy the relay did
+ * store is harmless: members refuse what they have read already. */
+typedef struct {
+    uint64_t seq;
+    uint8_t *bytes;
+    size_t len;
+} unanswered;
 
 /* A member as front ends see it: its V and the last nickname on its messages. */
 typedef struct {
@@ -53,7 +65,8 @@ struct chat_client {
     fkex_gke_out held;          /* the JoinRequest, until READY */
 
     uint64_t next_cseq, last_seq;
-    uint64_t unacked;           /* SUBMITs not yet answered */
+    unanswered *unacked;        /* SUBMITs not yet answered, oldest first */
+    size_t nunacked, unackedcap;
     uint64_t commit_cseq;
     uint64_t reported_epoch;
     int ready, joined, leaving, quitting;
@@ -70,6 +83,12 @@ struct chat_client {
 
     uv_timer_t deadline;        /* connect, join, leave, quit: one at a time */
     uv_timer_t forget;
+    /* A member whose connection drops dials again (backing off) until the
+     * relay answers or reconnect_ms has passed since the drop. */
+    uv_timer_t retry;
+    int reconnecting;
+    unsigned retry_ms;
+    uint64_t lost_at;
     int closing, open_handles, exit_code, done;
 };
 
@@ -127,15 +146,17 @@ static void finish(chat_client *c, int exit_code)
         return;
     c->closing = 1;
     c->exit_code = exit_code;
-    c->open_handles = 2;
+    c->open_handles = 3;
     uv_timer_stop(&c->deadline);
     uv_timer_stop(&c->forget);
+    uv_timer_stop(&c->retry);
     if (c->conn) {
         c->open_handles++;
         fkex_conn_close(c->conn, "session over");
     }
     uv_close((uv_handle_t *)&c->deadline, timer_closed);
     uv_close((uv_handle_t *)&c->forget, timer_closed);
+    uv_close((uv_handle_t *)&c->retry, timer_closed);
 }
 
 static void report(chat_client *c, const char *code, const char *fmt, ...)
@@ -169,21 +190,61 @@ static void send_envelope(chat_client *c, const fkex_relay_msg *m)
     fkex_writer_free(&w);
 }
 
-static void submit(chat_client *c, const uint8_t *msg, size_t len)
+static void send_submit(chat_client *c, const unanswered *u)
 {
     fkex_relay_msg m = { .kind = FKEX_RELAY_SUBMIT };
+    memcpy(m.room_id, c->cfg.room_id, 32);
+    m.seq = u->seq;
+    m.data = u->bytes;
+    m.datalen = u->len;
+    send_envelope(c, &m);
+}
+
+/* Sends msg (a copy is kept until the relay answers). While reconnecting it
+ * is only kept: READY sends it. */
+static void submit(chat_client *c, const uint8_t *msg, size_t len)
+{
     fkex_rmsg_type type;
     uint8_t room[32];
-    memcpy(m.room_id, c->cfg.room_id, 32);
-    m.seq = ++c->next_cseq;
-    m.data = msg;
-    m.datalen = len;
+    unanswered *u;
+    if (c->nunacked == c->unackedcap) {
+        size_t cap = c->unackedcap ? 2 * c->unackedcap : 16;
+        unanswered *grown = cap <= MAX_UNANSWERED ? realloc(c->unacked, cap * sizeof *grown) : NULL;
+        if (!grown) {
+            report(c, "not_sent", "not sent: the relay has not answered %zu messages", c->nunacked);
+            return;
+        }
+        c->unacked = grown;
+        c->unackedcap = cap;
+    }
+    u = &c->unacked[c->nunacked];
+    if ((u->bytes = malloc(len ? len : 1)) == NULL) {
+        report(c, "not_sent", "not sent: out of memory");
+        return;
+    }
+    memcpy(u->bytes, msg, len);
+    u->len = len;
+    u->seq = ++c->next_cseq;
+    c->nunacked++;
     if (fkex_rmsg_peek(&type, room, msg, len) == FKEX_OK && type == FKEX_RMSG_COMMIT) {
         c->commit_inflight = 1;
-        c->commit_cseq = m.seq;
+        c->commit_cseq = u->seq;
     }
-    c->unacked++;
-    send_envelope(c, &m);
+    if (!c->reconnecting)
+        send_submit(c, u);
+}
+
+/* The relay answered SUBMIT seq (ACCEPTED or ERROR): it and anything older
+ * is settled (the relay answers in order). */
+static void answered(chat_client *c, uint64_t seq)
+{
+    size_t k = 0;
+    while (k < c->nunacked && c->unacked[k].seq <= seq)
+        free(c->unacked[k++].bytes);
+    if (k == 0)
+        return;   /* (and unacked may be NULL, which memmove may not be given) */
+    memmove(c->unacked, c->unacked + k, (c->nunacked - k) * sizeof *c->unacked);
+    c->nunacked -= k;
 }
 
 static void hello(chat_client *c)
@@ -527,6 +588,16 @@ static fkex_err relay_auth(uint8_t sig[64], const chat_client *c, const uint8_t 
 
 static void on_ready(chat_client *c)
 {
+    if (c->reconnecting) {
+        chat_event ev = { .kind = CHAT_EV_CONNECTION, .code = "online",
+                          .message = "reconnected to the relay" };
+        c->reconnecting = 0;
+        c->retry_ms = 0;
+        for (size_t i = 0; i < c->nunacked; i++)
+            send_submit(c, &c->unacked[i]);
+        emit(c, &ev);
+        return;
+    }
     if (c->ready)
         return;
     c->ready = 1;
@@ -575,8 +646,7 @@ static void on_relay_error(chat_client *c, const fkex_relay_msg *m)
     memcpy(text, m->data, n);   /* printable ASCII: the decoder checked */
     text[n] = 0;
     if (m->seq != 0 && m->seq <= c->next_cseq) {
-        if (c->unacked)
-            c->unacked--;
+        answered(c, m->seq);
         if (m->seq == c->commit_cseq && m->code == FKEX_RELAY_E_STALE)
             return;   /* another member's commit won; its epoch will come */
         if (!c->joined && !c->founder) {   /* the JoinRequest: nothing else is sent yet */
@@ -631,8 +701,7 @@ static void on_frame(fkex_conn *conn, const uint8_t *frame, size_t len)
         on_descriptor(c, &m);
         break;
     case FKEX_RELAY_ACCEPTED:
-        if (c->unacked)
-            c->unacked--;
+        answered(c, m.seq);
         break;
     case FKEX_RELAY_DELIVER:
         on_deliver(c, &m);
@@ -649,8 +718,17 @@ static void on_frame(fkex_conn *conn, const uint8_t *frame, size_t len)
         break;
     }
     maybe_commit(c);
-    if (c->quitting && c->unacked == 0)
+    if (c->quitting && c->nunacked == 0)
         finish(c, 0);
+}
+
+static fkex_err dial(chat_client *c);
+
+static void on_retry(uv_timer_t *t)
+{
+    chat_client *c = t->data;
+    if (!c->closing && dial(c) != FKEX_OK)
+        FAIL(c, 2, "relay_lost", "cannot connect to the relay at %s again", c->addr);
 }
 
 static void on_close(fkex_conn *conn, const char *why)
@@ -661,10 +739,35 @@ static void on_close(fkex_conn *conn, const char *why)
         handle_closed(c);
         return;
     }
-    if (!c->ready)
+    if (!c->ready) {
         FAIL(c, 2, "relay_unreachable", "cannot reach the relay at %s: %s", c->addr, why);
-    else
+        return;
+    }
+    if (!c->joined || c->quitting) {
+        /* A joiner's admission is not resumed (it may start again); what a
+         * quitting member sent and the relay did not answer may be lost. */
         FAIL(c, 2, "relay_lost", "lost the connection to the relay at %s: %s", c->addr, why);
+        return;
+    }
+    uint64_t now = uv_now(c->loop);
+    if (!c->reconnecting) {
+        chat_event ev = { .kind = CHAT_EV_CONNECTION, .code = "reconnecting" };
+        char msg[400];
+        snprintf(msg, sizeof msg, "lost the connection to the relay at %s (%s); reconnecting",
+                 c->addr, why);
+        ev.message = msg;
+        c->reconnecting = 1;
+        c->lost_at = now;
+        emit(c, &ev);
+    } else if (now - c->lost_at >= c->cfg.reconnect_ms) {
+        FAIL(c, 2, "relay_lost", "lost the connection to the relay at %s and could not "
+                                 "reconnect within %u s: %s", c->addr, c->cfg.reconnect_ms / 1000, why);
+        return;
+    }
+    c->retry_ms = c->retry_ms ? c->retry_ms * 2 : RETRY_FIRST_MS;
+    if (c->retry_ms > RETRY_MAX_MS)
+        c->retry_ms = RETRY_MAX_MS;
+    uv_timer_start(&c->retry, on_retry, c->retry_ms, 0);
 }
 
 static void on_connected(fkex_conn *conn, int status)
@@ -674,7 +777,9 @@ static void on_connected(fkex_conn *conn, int status)
     if (status != 0 || c->closing)
         return;   /* the close callback reports it */
     memcpy(m.room_id, c->cfg.room_id, 32);
-    if (c->founder) {
+    if (c->reconnecting) {
+        hello(c);   /* the relay replays what we missed since last_seq */
+    } else if (c->founder) {
         m.kind = FKEX_RELAY_CREATE_ROOM;
         m.data = c->desc;
         m.datalen = c->desclen;
@@ -714,9 +819,18 @@ static void on_deadline(uv_timer_t *t)
 
 /* ---- the front end's calls ---------------------------------------------------------------------- */
 
+static fkex_err dial(chat_client *c)
+{
+    static const fkex_net_limits lim = { FKEX_RELAY_ENVELOPE_MAX + 16, 4 * FKEX_RELAY_ENVELOPE_MAX };
+    char err[128];
+    fkex_err e = fkex_conn_connect(&c->conn, c->loop, c->addr, &lim, on_connected, err);
+    if (e == FKEX_OK)
+        fkex_conn_set(c->conn, on_frame, on_close, c);
+    return e;
+}
+
 fkex_err chat_client_start(chat_client **out, uv_loop_t *loop, const chat_client_config *cfg)
 {
-    char err[128];
     fkex_err e;
     chat_client *c;
     *out = NULL;
@@ -734,6 +848,8 @@ fkex_err chat_client_start(chat_client **out, uv_loop_t *loop, const chat_client
         c->cfg.join_timeout_ms = 60000;
     if (!c->cfg.leave_timeout_ms)
         c->cfg.leave_timeout_ms = 15000;
+    if (!c->cfg.reconnect_ms)
+        c->cfg.reconnect_ms = 60000;
     snprintf(c->addr, sizeof c->addr, "%s", cfg->relay);
     snprintf(c->nick, sizeof c->nick, "%s", cfg->nick);
     c->cfg.relay = c->addr;
@@ -760,15 +876,14 @@ fkex_err chat_client_start(chat_client **out, uv_loop_t *loop, const chat_client
         }
         fkex_ratchet_leaf_key(c->v, c->st);
     }
-    static const fkex_net_limits lim = { FKEX_RELAY_ENVELOPE_MAX + 16, 4 * FKEX_RELAY_ENVELOPE_MAX };
-    if ((e = fkex_conn_connect(&c->conn, loop, c->addr, &lim, on_connected, err)) != FKEX_OK) {
+    if ((e = dial(c)) != FKEX_OK) {
         chat_client_free(c);
         return e;
     }
-    fkex_conn_set(c->conn, on_frame, on_close, c);
     uv_timer_init(loop, &c->deadline);
     uv_timer_init(loop, &c->forget);
-    c->deadline.data = c->forget.data = c;
+    uv_timer_init(loop, &c->retry);
+    c->deadline.data = c->forget.data = c->retry.data = c;
     uv_timer_start(&c->deadline, on_deadline, c->cfg.connect_timeout_ms, 0);
     *out = c;
     return FKEX_OK;
@@ -819,7 +934,7 @@ void chat_client_quit(chat_client *c)
     if (c->closing)
         return;
     c->quitting = 1;
-    if (c->unacked == 0 || !c->conn) {
+    if (c->nunacked == 0 || !c->conn) {
         finish(c, 0);
         return;
     }
@@ -847,6 +962,8 @@ void chat_client_status(chat_status *s, const chat_client *c)
     memcpy(s->room_id, c->cfg.room_id, 32);
     if (c->closing)
         s->state = CHAT_CLOSED;
+    else if (c->reconnecting)
+        s->state = CHAT_RECONNECTING;
     else if (c->joined)
         s->state = CHAT_ONLINE;
     else if (c->ready || (!c->founder && c->st))   /* a joiner has the descriptor */
@@ -907,6 +1024,8 @@ void chat_client_free(chat_client *c)
         sodium_memzero(c->texts[i], c->textlens[i]);
         free(c->texts[i]);
     }
+    answered(c, UINT64_MAX);
+    free(c->unacked);
     sodium_memzero(c, sizeof *c);
     free(c);
 }

@@ -16,10 +16,14 @@
  *   - a sponsor commits once its state machine admits joiners (several
  *     admitted together go in one commit);
  *   - when a member proposes its own removal, the lowest-index other member
- *     commits it.
- * Not yet: reconnecting after the relay goes away (the session ends with
- * "relay_lost"), removing members whose JoinAck never comes, periodic
- * Updates, rooms that require a period.
+ *     commits it;
+ *   - a member whose connection drops dials again, backing off, and says
+ *     HELLO with the last seq it read: the relay replays what it missed, and
+ *     the client sends again every SUBMIT the relay had not answered (a
+ *     duplicate the relay did store is refused by the members' replay
+ *     windows). A joiner still in its admission ends with "relay_lost".
+ * Not yet: removing members whose JoinAck never comes, periodic Updates,
+ * rooms that require a period.
  */
 #ifndef FKEX_CHAT_CLIENT_H
 #define FKEX_CHAT_CLIENT_H
@@ -40,8 +44,10 @@ typedef enum {
     CHAT_EV_LEFT,         /* this member is no longer in the room */
     CHAT_EV_DONE,         /* the session is over, every handle closed: exit_code */
     CHAT_EV_ADDED,        /* a member joined: member, leaf; epoch and members after it */
-    CHAT_EV_REMOVED       /* a member was removed (or left): member, leaf, nick; epoch,
+    CHAT_EV_REMOVED,      /* a member was removed (or left): member, leaf, nick; epoch,
                            * members after it. An EPOCH event follows ADDED and REMOVED. */
+    CHAT_EV_CONNECTION    /* a member's connection: code "reconnecting" (it dropped; the
+                           * client dials again) or "online" (back, nothing missed) */
 } chat_event_kind;
 
 /* Strings are valid during the callback only; nick and text are checked
@@ -85,6 +91,8 @@ typedef struct {
     unsigned connect_timeout_ms;    /* to READY (0: 15 s) */
     unsigned join_timeout_ms;       /* JoinRequest to Welcome (0: 60 s) */
     unsigned leave_timeout_ms;      /* Remove proposal to the commit (0: 15 s) */
+    unsigned reconnect_ms;          /* a member dials again for this long (0: 60 s, the
+                                     * relay's default grace) */
     chat_event_cb on_event;
     void *ctx;
 } chat_client_config;
@@ -119,7 +127,8 @@ typedef enum {
     CHAT_CONNECTING = 1,   /* to the relay, or waiting for its descriptor */
     CHAT_JOINING,          /* connected; the admission is under way */
     CHAT_ONLINE,           /* a member of the room */
-    CHAT_CLOSED            /* the session is ending or over */
+    CHAT_CLOSED,           /* the session is ending or over */
+    CHAT_RECONNECTING      /* a member whose connection dropped, dialling again */
 } chat_conn_state;
 
 typedef struct {

@@ -144,6 +144,13 @@ static void on_event(void *ctx, const chat_event *ev)
     case CHAT_EV_ADDED:
     case CHAT_EV_REMOVED:
         return;   /* the epoch event that follows says how many members there are */
+    case CHAT_EV_CONNECTION:
+        fputs("{\"event\": \"connection\", \"state\": ", stdout);
+        put_string(ev->code, strlen(ev->code));
+        fputs(", \"message\": ", stdout);
+        put_string(ev->message, strlen(ev->message));
+        fputs("}\n", stdout);
+        break;
     }
     fflush(stdout);
     if (ev->kind == CHAT_EV_JOINED && b->eof)
