@@ -151,6 +151,7 @@ static const char *state_name(chat_conn_state s)
     case CHAT_CONNECTING: return "connecting";
     case CHAT_JOINING: return "joining";
     case CHAT_ONLINE: return "online";
+    case CHAT_RECONNECTING: return "reconnecting";
     default: return "closed";
     }
 }
@@ -310,6 +311,9 @@ static void on_event(void *ctx, const chat_event *ev)
         break;
     case CHAT_EV_LEFT:
         add_line(t, VIEW_SYSTEM, "-- you left the room");
+        break;
+    case CHAT_EV_CONNECTION:
+        add_line(t, VIEW_SYSTEM, "-- %s", ev->message);
         break;
     case CHAT_EV_DONE:
         t->exit_code = ev->exit_code;
