@@ -26,6 +26,16 @@ run_suite() {
 
 run_suite normal build/fkex-tests ./fkex
 
+# The README promises `make demo` works: the whole system on loopback.
+echo "==> make demo (scripts/demo.sh)"
+if sh scripts/demo.sh > build/demo.log 2>&1; then
+    passed=$((passed + 1))
+else
+    tail -n 20 build/demo.log
+    echo "demo: failed (the whole run is in build/demo.log)"
+    failed=$((failed + 1))
+fi
+
 echo "==> constant time: secrets marked undefined under valgrind (tests/ctgrind)"
 if valgrind -q --error-exitcode=1 --suppressions=tests/ctgrind/ctgrind.supp build/fkex-ctgrind; then
     passed=$((passed + 1))

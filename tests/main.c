@@ -26,6 +26,7 @@ void suite_chat(void);
 void suite_kms(void);
 void suite_relay_daemon(void);
 void suite_chat_e2e(void);
+void suite_tui(void);
 
 static const struct {
     const char *name;
@@ -50,6 +51,7 @@ static const struct {
     { "kms", suite_kms },
     { "relay_daemon", suite_relay_daemon },
     { "chat_e2e", suite_chat_e2e },
+    { "tui", suite_tui },
 };
 
 int test_case_failed;
