@@ -115,6 +115,20 @@ char *test_read_text(const char *path)
     return buf;
 }
 
+double test_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void test_nap_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
 int test_reap(int pid, double seconds)
 {
     struct timespec ts, nap = { 0, 10 * 1000 * 1000 };

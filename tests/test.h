@@ -30,6 +30,10 @@ char *test_read_text(const char *path);
 /* Waits for a child: its exit code, or -1 if it died of a signal or did
  * not exit within `seconds` (then it is killed). Polls. */
 int test_reap(int pid, double seconds);
+/* Seconds on the monotonic clock, for deadlines. */
+double test_now(void);
+/* Sleeps ms milliseconds, signals or not. */
+void test_nap_ms(long ms);
 /* Directory for scratch files of this run (created on first use). */
 const char *test_tmpdir(void);
 

@@ -40,20 +40,6 @@ typedef struct {      /* a --batch member */
 static batch_proc batches[4];
 static size_t nbatches;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void nap_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 static const char *at(const char *name)
 {
     static char ring[8][600];
@@ -102,23 +88,30 @@ static int fk(const char *first, ...)
 }
 #define FK(...) fk(__VA_ARGS__, (const char *)NULL)
 
-/* Waits until the file at path contains needle. */
-static int file_wait(const char *path, const char *needle, double seconds)
+/* Polls read(what) (a malloc'd text) until it holds needle: 1, or 0 after
+ * seconds, saying what it held. */
+static int wait_text(char *(*read)(const char *), const char *what, const char *needle,
+                     double seconds)
 {
-    double deadline = now_s() + seconds;
+    double deadline = test_now() + seconds;
     for (;;) {
-        char *text = test_read_text(path);
+        char *text = read(what);
         int found = strstr(text, needle) != NULL;
-        if (found || now_s() > deadline) {
+        if (found || test_now() > deadline) {
             if (!found)
-                fprintf(stderr, "    %s: no \"%s\" within %.0f s; it holds:\n%.1500s\n", path,
+                fprintf(stderr, "    %s: no \"%s\" within %.0f s; it holds:\n%.3000s\n", what,
                         needle, seconds, text);
             free(text);
             return found;
         }
         free(text);
-        nap_ms(50);
+        test_nap_ms(50);
     }
+}
+
+static int file_wait(const char *path, const char *needle, double seconds)
+{
+    return wait_text(test_read_text, path, needle, seconds);
 }
 
 /* ---- the world: a relay, an authority, a room ------------------------------------ */
@@ -246,20 +239,7 @@ static char *screen(const char *nick)
 
 static int screen_wait(const char *nick, const char *needle)
 {
-    double deadline = now_s() + WAIT_SECONDS;
-    for (;;) {
-        char *s = screen(nick);
-        int found = strstr(s, needle) != NULL;
-        if (found || now_s() > deadline) {
-            if (!found)
-                fprintf(stderr, "    %s's screen: no \"%s\" within %.0f s; it shows:\n%s\n", nick,
-                        needle, WAIT_SECONDS, s);
-            free(s);
-            return found;
-        }
-        free(s);
-        nap_ms(100);
-    }
+    return wait_text(screen, nick, needle, WAIT_SECONDS);
 }
 
 /* Types text (literally) and Enter. */
@@ -336,9 +316,9 @@ static void teardown(void)
         char *t = test_read_text(at(name));
         pid_t pid = (pid_t)atoi(t);
         free(t);
-        double deadline = now_s() + 8;
-        while (ours(pid) && now_s() < deadline)
-            nap_ms(50);   /* the hangup makes it quit */
+        double deadline = test_now() + 8;
+        while (ours(pid) && test_now() < deadline)
+            test_nap_ms(50);   /* the hangup makes it quit */
         if (ours(pid))
             kill(pid, SIGKILL);
     }
