@@ -25,5 +25,10 @@ int bench_abe(int json);
  * progress on stderr. Returns an exit code. */
 #define BENCH_GKE_MAX 65535
 int bench_gke(const size_t *sizes, size_t nsizes, int json, const char *plot, int verbose);
+/* `fkex bench relay` (bench/relay.c): the relay daemon's fan-out,
+ * latency, idle connections and join time on loopback, and Redis pub/sub
+ * under the same load generator when redis-server is installed; verbose
+ * reports progress on stderr. Returns an exit code. */
+int bench_relay(int json, int verbose);
 
 #endif

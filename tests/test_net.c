@@ -501,6 +501,201 @@ static void slow_reader(void)
     CHECK(st.client_bytes > 0);
 }
 
+/* ---- shared frames: one block for many connections, one of them cut off ---- */
+
+#define SHARED_FRAME (1u << 20)
+#define SHARED_FRAMES 24
+#define SHARED_MAX_QUEUED (3u << 20)
+
+typedef struct {
+    fkex_server *server;
+    fkex_conn *slow, *fast;          /* the clients */
+    fkex_conn *to_slow, *to_fast;    /* their server sides (to_slow: while it takes frames) */
+    fkex_conn *slow_side;            /* until it closes */
+    int next, slow_cut, fast_frames, bad, slow_closes;
+    size_t max_queued_seen;
+    char slow_why[96];
+} shared_state;
+
+/* The next frame, as one block queued to both clients. */
+static void shared_push(shared_state *st)
+{
+    fkex_frame_buf *b = fkex_frame_buf_new(SHARED_FRAME);
+    CHECK(b != NULL);
+    if (!b)
+        return;
+    memset(fkex_frame_buf_body(b), st->next & 0xff, SHARED_FRAME);
+    st->next++;
+    if (st->to_slow && fkex_conn_queue(st->to_slow, b) != 0) {
+        st->slow_cut = 1;
+        st->to_slow = NULL;
+    }
+    if (st->to_slow && fkex_conn_queued(st->to_slow) > st->max_queued_seen)
+        st->max_queued_seen = fkex_conn_queued(st->to_slow);
+    CHECK(fkex_conn_queue(st->to_fast, b) == 0);
+    fkex_frame_buf_unref(b);   /* the queues hold it now */
+    fkex_server_flush(st->server);
+}
+
+static void shared_server_frame(fkex_conn *c, const uint8_t *frame, size_t len)
+{
+    shared_state *st = fkex_conn_data(c);
+    int hello;
+    if (len != 1)
+        return;
+    hello = frame[0] == 's' || frame[0] == 'f';
+    if (frame[0] == 's')
+        st->to_slow = st->slow_side = c;
+    else if (frame[0] == 'f')
+        st->to_fast = c;
+    /* The first block once both are here; then one per 'n' from the reader. */
+    if ((hello && st->to_slow && st->to_fast && st->next == 0) ||
+        (frame[0] == 'n' && st->next < SHARED_FRAMES))
+        shared_push(st);
+}
+
+static void shared_server_closed(fkex_conn *c, const char *why)
+{
+    shared_state *st = fkex_conn_data(c);
+    if (c == st->slow_side) {
+        snprintf(st->slow_why, sizeof st->slow_why, "%s", why);
+        st->to_slow = st->slow_side = NULL;
+    }
+}
+
+static void shared_accept(fkex_server *s, fkex_conn *c)
+{
+    fkex_conn_set(c, shared_server_frame, shared_server_closed, fkex_server_data(s));
+}
+
+static void shared_fast_frame(fkex_conn *c, const uint8_t *frame, size_t len)
+{
+    shared_state *st = fkex_conn_data(c);
+    static const uint8_t more = 'n';
+    int ok = len == SHARED_FRAME;
+    for (size_t i = 0; ok && i < len; i += 4093)
+        ok = frame[i] == (st->fast_frames & 0xff);
+    if (!ok || frame[len - 1] != (st->fast_frames & 0xff))
+        st->bad++;
+    if (++st->fast_frames < SHARED_FRAMES) {
+        (void)fkex_conn_send(c, &more, 1);
+        return;
+    }
+    fkex_conn_close(c, "done");
+    fkex_server_stop(st->server);
+    fkex_conn_resume(st->slow);   /* let it see the end */
+}
+
+static void shared_fast_closed(fkex_conn *c, const char *why)
+{
+    (void)c;
+    (void)why;
+}
+
+static void shared_slow_frame(fkex_conn *c, const uint8_t *frame, size_t len)
+{
+    (void)c;
+    (void)frame;
+    (void)len;
+}
+
+static void shared_slow_closed(fkex_conn *c, const char *why)
+{
+    shared_state *st = fkex_conn_data(c);
+    (void)why;
+    st->slow_closes++;
+}
+
+/* One block goes to a reader and to a client that never reads; the latter
+ * is cut off with its writes in flight, and the reader still gets every
+ * byte of every block (under ASan: no block is freed while referenced). */
+static void shared_frames(void)
+{
+    tloop l;
+    shared_state st;
+    char err[128], addr[64];
+    fkex_net_limits lim = { 2u << 20, SHARED_MAX_QUEUED };
+    static const uint8_t s = 's', f = 'f';
+    memset(&st, 0, sizeof st);
+    tloop_init(&l);
+    CHECK_OK(fkex_server_start(&st.server, &l.loop, "127.0.0.1:0", &lim, shared_accept, &st, err));
+    server_addr(addr, st.server);
+    CHECK_OK(fkex_conn_connect(&st.slow, &l.loop, addr, &lim, NULL, err));
+    fkex_conn_set(st.slow, shared_slow_frame, shared_slow_closed, &st);
+    fkex_conn_pause(st.slow);
+    CHECK(fkex_conn_send(st.slow, &s, 1) == 0);
+    CHECK_OK(fkex_conn_connect(&st.fast, &l.loop, addr, &lim, NULL, err));
+    fkex_conn_set(st.fast, shared_fast_frame, shared_fast_closed, &st);
+    CHECK(fkex_conn_send(st.fast, &f, 1) == 0);
+    tloop_run(&l);
+    CHECK(st.fast_frames == SHARED_FRAMES);
+    CHECK(st.bad == 0);
+    CHECK(st.slow_cut);
+    CHECK(strcmp(st.slow_why, "slow reader") == 0);
+    CHECK(st.max_queued_seen <= SHARED_MAX_QUEUED);
+    CHECK(st.slow_closes == 1);
+}
+
+/* Frames queued in one turn leave in order, with a plain send after them. */
+typedef struct {
+    fkex_server *server;
+    fkex_conn *client;
+    int got, bad;
+} order_state;
+
+static void order_server_frame(fkex_conn *c, const uint8_t *frame, size_t len)
+{
+    order_state *st = fkex_conn_data(c);
+    uint8_t last = 200;
+    (void)frame;
+    (void)len;
+    for (uint8_t i = 0; i < 200; i++) {
+        fkex_frame_buf *b = fkex_frame_buf_new(1);
+        CHECK(b != NULL);
+        if (!b)
+            return;
+        fkex_frame_buf_body(b)[0] = i;
+        CHECK(fkex_conn_queue(c, b) == 0);
+        fkex_frame_buf_unref(b);
+    }
+    CHECK(fkex_conn_send(c, &last, 1) == 0);   /* flushes what is queued first */
+    (void)st;
+}
+
+static void order_accept(fkex_server *s, fkex_conn *c)
+{
+    fkex_conn_set(c, order_server_frame, NULL, fkex_server_data(s));
+}
+
+static void order_client_frame(fkex_conn *c, const uint8_t *frame, size_t len)
+{
+    order_state *st = fkex_conn_data(c);
+    if (len != 1 || frame[0] != st->got)
+        st->bad++;
+    if (++st->got == 201) {
+        fkex_conn_close(c, "done");
+        fkex_server_stop(st->server);
+    }
+}
+
+static void queue_order(void)
+{
+    tloop l;
+    order_state st;
+    char err[128], addr[64];
+    static const uint8_t go = 'g';
+    memset(&st, 0, sizeof st);
+    tloop_init(&l);
+    CHECK_OK(fkex_server_start(&st.server, &l.loop, "127.0.0.1:0", NULL, order_accept, &st, err));
+    server_addr(addr, st.server);
+    CHECK_OK(fkex_conn_connect(&st.client, &l.loop, addr, NULL, NULL, err));
+    fkex_conn_set(st.client, order_client_frame, NULL, &st);
+    CHECK(fkex_conn_send(st.client, &go, 1) == 0);
+    tloop_run(&l);
+    CHECK(st.got == 201);
+    CHECK(st.bad == 0);
+}
+
 /* ---- pause inside on_frame holds the rest of the read, in order ------------ */
 
 typedef struct {
@@ -842,6 +1037,8 @@ void suite_net(void)
     RUN(echo);
     RUN(frame_too_large);
     RUN(slow_reader);
+    RUN(shared_frames);
+    RUN(queue_order);
     RUN(pause_in_frame);
     RUN(refused);
     RUN(bad_addresses);

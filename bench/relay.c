@@ -1,0 +1,602 @@
+/*
+ * bench/relay.c: `fkex bench relay`: what the relay daemon sustains, on
+ * loopback, against Redis pub/sub driven by the same load generator.
+ *
+ * Processes: `fkex relay` (this binary, /proc/self/exe) with its database
+ * on disk (WAL, synchronous=FULL); this process, the load generator
+ * (bench/loadgen.c); for the join test, four processes that keep the
+ * room's members live (bench/relay_members.c); redis-server if installed.
+ * They all share the machine's cores, as the issue's anchors did.
+ *
+ * The room is real: 100 members, each a ratchet state machine, joined one
+ * by one through the relay (JoinRequest, Challenge, Proof, Commit,
+ * Welcome), so the relay's roster holds 100 leaf keys it authenticated.
+ * The generator then takes over their sessions (it signs each relay nonce
+ * with the member's leaf key) and publishes 256-byte messages shaped as
+ * application messages, which the relay stores and fans out as it does any
+ * application message; their content is opaque to it (it never decrypts).
+ *
+ *   throughput   publishers keep a window of unacknowledged SUBMITs; we
+ *                count DELIVERs at the 100 members per second
+ *   latency      1,000 messages a second from one member; per delivery,
+ *                receive time minus the send time in the message
+ *   idle         anonymous sessions (HELLO, READY) up to 10,000; the
+ *                relay's VmRSS before and after
+ *   join         a new member joins the room of 100 live members (spread
+ *                over four processes), timed from its first step until it
+ *                can decrypt; it then leaves, so every join is into 100
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "bench.h"
+#include "loadgen.h"
+#include "relay_members.h"
+#include "wire/relay_msg.h"
+
+#define MEMBERS 100
+#define PUBLISHERS 4
+#define WINDOW 256
+#define WARMUP_S 1.0
+#define RUN_S 5.0
+#define PACE 1000.0
+#define IDLE_TARGET 10000
+#define WORKERS 4
+#define JOINS 10
+#define POLICY "(ONE or THREE) and (TWO or FOUR)"
+#define WAIT_MS 120000u
+
+extern char **environ;
+
+typedef struct {
+    double rate;                       /* deliveries/s */
+    double p50, p99, p999;             /* ms at 1k msg/s */
+    size_t samples;
+    int idle;                          /* connections held */
+    double kb_per_conn;
+    char idle_why[128];
+    int ok;
+    char why[160];
+} server_figures;
+
+typedef struct {
+    int verbose;
+    char dir[256];
+    pid_t relay, redis;
+    pid_t workers[WORKERS];
+    char addr[64];
+    uint16_t port;
+    fkex_abe_mpk *mpk;
+    fkex_abe_msk *msk;
+    fkex_abe_key *key[2];
+    rm_room room;
+    int room_open;
+    uint64_t rlimit;
+    char rlimit_note[128];
+} bench_relay_ctx;
+
+static bench_relay_ctx *cur;
+
+static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void progress(const char *fmt, ...)
+{
+    va_list ap;
+    if (!cur || !cur->verbose)
+        return;
+    va_start(ap, fmt);
+    fprintf(stderr, "bench relay: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static long rss_kib(pid_t pid)
+{
+    char path[64], line[256];
+    long kib = -1;
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    if (!(f = fopen(path, "r")))
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}
+
+/* ---- processes ------------------------------------------------------------- */
+
+static pid_t spawn(const char *path, const char *const *argv, const char *out)
+{
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+    fflush(NULL);
+    int rc = posix_spawn(&pid, path, &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    return rc == 0 ? pid : -1;
+}
+
+static void stop(pid_t *pid, int sig)
+{
+    if (*pid <= 0)
+        return;
+    kill(*pid, sig);
+    for (int i = 0; i < 500; i++) {
+        if (waitpid(*pid, NULL, WNOHANG) == *pid) {
+            *pid = -1;
+            return;
+        }
+        nap_ms(10);
+    }
+    kill(*pid, SIGKILL);
+    waitpid(*pid, NULL, 0);
+    *pid = -1;
+}
+
+static int relay_start(bench_relay_ctx *b)
+{
+    char db[320], out[320], exe[512];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    const char *argv[] = { exe, "relay", "--listen", "127.0.0.1:0", "--db", db, "--grace", "600", NULL };
+    if (n <= 0)
+        return -1;
+    exe[n] = 0;
+    snprintf(db, sizeof db, "%s/relay.db", b->dir);
+    snprintf(out, sizeof out, "%s/relay.out", b->dir);
+    if ((b->relay = spawn(exe, argv, out)) < 0)
+        return -1;
+    for (int i = 0; i < 1000; i++) {
+        char line[256] = "";
+        FILE *f = fopen(out, "r");
+        if (f) {
+            int got = fgets(line, sizeof line, f) && sscanf(line, "listening on %63s", b->addr) == 1;
+            fclose(f);
+            if (got) {
+                const char *colon = strrchr(b->addr, ':');
+                b->port = (uint16_t)atoi(colon + 1);
+                return 0;
+            }
+        }
+        if (waitpid(b->relay, NULL, WNOHANG) == b->relay) {
+            b->relay = -1;
+            return -1;
+        }
+        nap_ms(10);
+    }
+    return -1;
+}
+
+static uint16_t free_port(void)
+{
+    struct sockaddr_in sa = { 0 };
+    socklen_t len = sizeof sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    uint16_t port = 0;
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+        port = ntohs(sa.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+/* redis-server on a free port, not durable (the anchors' setting). */
+static int redis_start(bench_relay_ctx *b, const char *path, uint16_t *port)
+{
+    char portstr[8], out[320], maxc[16];
+    lg_idle h;
+    char why[128];
+    *port = free_port();
+    snprintf(portstr, sizeof portstr, "%u", (unsigned)*port);
+    snprintf(maxc, sizeof maxc, "%d", IDLE_TARGET + 200);
+    snprintf(out, sizeof out, "%s/redis.out", b->dir);
+    const char *argv[] = { path, "--port", portstr, "--bind", "127.0.0.1", "--save", "",
+                           "--appendonly", "no", "--maxclients", maxc, "--daemonize", "no",
+                           "--protected-mode", "no", NULL };
+    if (*port == 0 || (b->redis = spawn(path, argv, out)) < 0)
+        return -1;
+    for (int i = 0; i < 500; i++) {
+        if (lg_idle_open(&h, LG_RESP, *port, NULL, 1, why) == 1) {
+            lg_idle_close(&h);
+            return 0;
+        }
+        lg_idle_close(&h);
+        nap_ms(10);
+    }
+    stop(&b->redis, SIGKILL);
+    return -1;
+}
+
+static const char *find_redis(void)
+{
+    static const char *const paths[] = { "/usr/bin/redis-server", "/usr/local/bin/redis-server",
+                                         "/usr/sbin/redis-server" };
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+        if (access(paths[i], X_OK) == 0)
+            return paths[i];
+    return NULL;
+}
+
+/* ---- the room -------------------------------------------------------------------- */
+
+/* The head seq: an anonymous HELLO is answered by READY. */
+static int head_seq(bench_relay_ctx *b, uint64_t *head)
+{
+    fkex_relay_msg m = { 0 }, r;
+    fkex_writer w;
+    uint8_t *rep = NULL;
+    size_t replen;
+    char err[128];
+    fkex_err e;
+    m.kind = FKEX_RELAY_HELLO;
+    memcpy(m.room_id, b->room.room_id, 32);
+    fkex_writer_init(&w);
+    fkex_relay_msg_encode(&w, &m);
+    e = w.failed ? FKEX_ERR_NO_MEMORY : fkex_net_request(&rep, &replen, b->addr, w.buf, w.len, NULL, 10000, err);
+    fkex_writer_free(&w);
+    if (e != FKEX_OK)
+        return -1;
+    int ok = fkex_relay_msg_decode(&r, rep, replen) == FKEX_OK && r.kind == FKEX_RELAY_READY;
+    if (ok)
+        *head = r.relay_seq;
+    free(rep);
+    return ok ? 0 : -1;
+}
+
+static int sign_member(void *ctx, int i, const uint8_t nonce[32], uint8_t sig[64])
+{
+    rm_room *r = ctx;
+    return fkex_ratchet_relay_auth(sig, r->m[i]->st, nonce) == FKEX_OK ? 0 : -1;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double quantile(const double *sorted, size_t n, double q)
+{
+    size_t k = (size_t)(q * (double)(n - 1) + 0.5);
+    return n ? sorted[k < n ? k : n - 1] : 0;
+}
+
+/* Throughput, latency and idle connections against one server. */
+static void measure(bench_relay_ctx *b, server_figures *f, lg_proto proto, uint16_t port, pid_t pid,
+                    const uint8_t (*v)[32], uint64_t after)
+{
+    lg g;
+    lg_idle h;
+    const char *name = proto == LG_FKEX ? "fkex" : "redis";
+    memset(f, 0, sizeof *f);
+    /* Idle first, on a fresh process: memory freed by a busy phase stays
+     * resident and would hide what connections cost. */
+    long before = rss_kib(pid);
+    int want = IDLE_TARGET;
+    if ((uint64_t)want + 64 > b->rlimit)
+        want = (int)(b->rlimit - 64);
+    f->idle = lg_idle_open(&h, proto, port, b->room.room_id, want, f->idle_why);
+    nap_ms(200);
+    long after_kib = rss_kib(pid);
+    if (f->idle > 0 && before > 0 && after_kib > 0)
+        f->kb_per_conn = (double)(after_kib - before) * 1.024 / f->idle;   /* KiB to kB */
+    if (!f->idle_why[0] && f->idle < IDLE_TARGET)
+        snprintf(f->idle_why, sizeof f->idle_why, "%s", b->rlimit_note);
+    progress("%s: %d idle connections, %.2f kB each (RSS %ld -> %ld KiB)%s%s", name, f->idle,
+             f->kb_per_conn, before, after_kib, f->idle_why[0] ? ": " : "", f->idle_why);
+    lg_idle_close(&h);
+    progress("%s: %d subscribers, %d publishers", name, MEMBERS, PUBLISHERS);
+    if (lg_open(&g, proto, port, b->room.room_id, MEMBERS, PUBLISHERS, v, after, sign_member, &b->room) != 0) {
+        snprintf(f->why, sizeof f->why, "%s: %s", name, g.why);
+        lg_close(&g);
+        return;
+    }
+    if (lg_blast(&g, WINDOW, WARMUP_S, RUN_S, &f->rate) != 0) {
+        snprintf(f->why, sizeof f->why, "%s throughput: %s", name, g.why);
+        lg_close(&g);
+        return;
+    }
+    progress("%s: %.0f deliveries/s", name, f->rate);
+    if (lg_paced(&g, PACE, WARMUP_S, RUN_S) != 0 || g.nlat == 0) {
+        snprintf(f->why, sizeof f->why, "%s latency: %s", name, g.why[0] ? g.why : "no samples");
+        lg_close(&g);
+        return;
+    }
+    qsort(g.lat, g.nlat, sizeof *g.lat, cmp_double);
+    f->samples = g.nlat;
+    f->p50 = quantile(g.lat, g.nlat, 0.50);
+    f->p99 = quantile(g.lat, g.nlat, 0.99);
+    f->p999 = quantile(g.lat, g.nlat, 0.999);
+    progress("%s: latency p50 %.3f p99 %.3f p99.9 %.3f ms (%zu samples)", name, f->p50, f->p99,
+             f->p999, f->samples);
+    lg_close(&g);
+
+    f->ok = 1;
+}
+
+/* A child keeping members [from, to) live until it is killed. */
+static void worker(bench_relay_ctx *b, int from, int to, uint64_t after, int ready_fd)
+{
+    char err[128];
+    if (rm_after_fork(&b->room) != FKEX_OK || rm_dial(&b->room, from, to, after, WAIT_MS, err) != FKEX_OK)
+        _exit(1);
+    if (write(ready_fd, "r", 1) != 1)
+        _exit(1);
+    close(ready_fd);
+    rm_run(&b->room, NULL);
+    _exit(0);
+}
+
+static int join_latency(bench_relay_ctx *b, double *samples, int *n, char why[160])
+{
+    uint64_t head;
+    int fds[2];
+    char err[128];
+    *n = 0;
+    if (head_seq(b, &head) != 0 || pipe(fds) != 0) {
+        snprintf(why, 160, "cannot read the room's head");
+        return -1;
+    }
+    for (int k = 0; k < WORKERS; k++) {
+        int from = MEMBERS * k / WORKERS, to = MEMBERS * (k + 1) / WORKERS;
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(fds[0]);
+            worker(b, from, to, head, fds[1]);
+        }
+        b->workers[k] = pid;
+    }
+    close(fds[1]);
+    for (int k = 0; k < WORKERS; k++) {
+        char c;
+        struct pollfd p = { fds[0], POLLIN, 0 };
+        if (poll(&p, 1, (int)WAIT_MS) != 1 || read(fds[0], &c, 1) != 1) {
+            close(fds[0]);
+            snprintf(why, 160, "the member processes did not come up");
+            return -1;
+        }
+    }
+    close(fds[0]);
+    progress("join: %d members live in %d processes", MEMBERS, WORKERS);
+    for (int j = 0; j < JOINS; j++) {
+        if (rm_join_timed(&b->room, &samples[*n], WAIT_MS, err) != FKEX_OK) {
+            snprintf(why, 160, "join %d: %s", j + 1, err);
+            return -1;
+        }
+        progress("join %d: %.1f ms", j + 1, samples[*n]);
+        (*n)++;
+    }
+    return 0;
+}
+
+/* ---- the run ----------------------------------------------------------------------- */
+
+static void raise_nofile(bench_relay_ctx *b)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        b->rlimit = 1024;
+        return;
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+        (void)getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    b->rlimit = rl.rlim_cur;
+    snprintf(b->rlimit_note, sizeof b->rlimit_note, "RLIMIT_NOFILE is %llu (the hard limit)",
+             (unsigned long long)rl.rlim_cur);
+}
+
+static void cleanup(bench_relay_ctx *b)
+{
+    char path[320];
+    for (int k = 0; k < WORKERS; k++)
+        stop(&b->workers[k], SIGKILL);
+    stop(&b->redis, SIGTERM);
+    stop(&b->relay, SIGTERM);
+    if (b->room_open)
+        rm_close(&b->room);
+    b->room_open = 0;
+    fkex_abe_key_free(b->key[0]);
+    fkex_abe_key_free(b->key[1]);
+    fkex_abe_mpk_free(b->mpk);
+    fkex_abe_msk_free(b->msk);
+    if (b->dir[0]) {
+        static const char *const files[] = { "relay.db", "relay.db-wal", "relay.db-shm", "relay.out",
+                                             "redis.out" };
+        for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+            snprintf(path, sizeof path, "%s/%s", b->dir, files[i]);
+            unlink(path);
+        }
+        rmdir(b->dir);
+    }
+}
+
+static void noop(void *arg)
+{
+    (void)arg;
+}
+
+static void print_json_figures(const char *name, const server_figures *f)
+{
+    printf("\"%s\": {\"ok\": %s, \"deliveries_per_s\": %.0f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, "
+           "\"p999_ms\": %.3f, \"latency_samples\": %zu, \"idle_connections\": %d, "
+           "\"kb_per_idle_connection\": %.2f, \"idle_limited_by\": \"%s\", \"error\": \"%s\"}",
+           name, f->ok ? "true" : "false", f->rate, f->p50, f->p99, f->p999, f->samples, f->idle,
+           f->kb_per_conn, f->idle_why, f->why);
+}
+
+static void print_table_row(const char *name, const server_figures *f)
+{
+    if (!f->ok) {
+        printf("  %-8s failed: %s\n", name, f->why);
+        return;
+    }
+    printf("  %-8s %12.0f %9.3f %9.3f %9.3f %9d %9.2f\n", name, f->rate, f->p50, f->p99, f->p999,
+           f->idle, f->kb_per_conn);
+}
+
+int bench_relay(int json, int verbose)
+{
+    static bench_relay_ctx b;
+    server_figures fx, rx;
+    fkex_rng rng;
+    char err[128], why[160] = "";
+    const char *redis = find_redis();
+    const char *ones[] = { "ONE", "TWO" }, *threes[] = { "THREE", "FOUR" };
+    const char *tmp = getenv("TMPDIR");
+    double joins[JOINS], join_med = 0, join_p99 = 0, pairing_ms = 0, op_ms;
+    int njoins = 0, rc = 2;
+    uint64_t head;
+    uint8_t (*v)[32] = NULL;
+
+    memset(&b, 0, sizeof b);
+    memset(&rx, 0, sizeof rx);
+    b.verbose = verbose;
+    b.relay = b.redis = -1;
+    for (int k = 0; k < WORKERS; k++)
+        b.workers[k] = -1;
+    cur = &b;
+    signal(SIGPIPE, SIG_IGN);
+    raise_nofile(&b);
+    fkex_rng_init_system(&rng);
+    /* On disk, not tmpfs: durability costs what it costs. */
+    snprintf(b.dir, sizeof b.dir, "%s/fkex-bench-relay.XXXXXX", tmp && *tmp ? tmp : "/var/tmp");
+    if (!mkdtemp(b.dir)) {
+        fprintf(stderr, "fkex: error: cannot make a scratch directory %s: %s\n", b.dir, strerror(errno));
+        b.dir[0] = 0;
+        return 2;
+    }
+    bench_time(&op_ms, &pairing_ms, 16, noop, NULL);
+
+    if (fkex_abe_setup(&b.mpk, &b.msk, "waters11", &rng) != FKEX_OK ||
+        fkex_abe_keygen(&b.key[0], b.msk, ones, 2, &rng) != FKEX_OK ||
+        fkex_abe_keygen(&b.key[1], b.msk, threes, 2, &rng) != FKEX_OK) {
+        snprintf(why, sizeof why, "cannot make the authority's keys");
+        goto out;
+    }
+    if (relay_start(&b) != 0) {
+        snprintf(why, sizeof why, "fkex relay did not start (see its output)");
+        goto out;
+    }
+    progress("relay %s (pid %d), database in %s", b.addr, (int)b.relay, b.dir);
+    double t0 = bench_now_ms();
+    if (rm_open(&b.room, b.addr, POLICY, b.key[0], b.key[1], err) != FKEX_OK) {
+        snprintf(why, sizeof why, "the room: %s", err);
+        goto out;
+    }
+    b.room_open = 1;
+    if (rm_grow(&b.room, MEMBERS - 1, 10, WAIT_MS, err) != FKEX_OK || head_seq(&b, &head) != 0 ||
+        rm_settle(&b.room, head, WAIT_MS, err) != FKEX_OK) {
+        snprintf(why, sizeof why, "building the room: %s", err);
+        goto out;
+    }
+    progress("room of %d members built through the relay in %.1f s (seq %llu)", b.room.n,
+             (bench_now_ms() - t0) / 1e3, (unsigned long long)head);
+    rm_hang_up(&b.room);
+    /* A fresh relay for the measurements: it resumes the room from its
+     * database, as after any restart. */
+    stop(&b.relay, SIGTERM);
+    if (relay_start(&b) != 0) {
+        snprintf(why, sizeof why, "fkex relay did not restart on its database");
+        goto out;
+    }
+    snprintf(b.room.addr, sizeof b.room.addr, "%s", b.addr);   /* a new port */
+    if (!(v = malloc(MEMBERS * sizeof *v)))
+        goto out;
+    for (int i = 0; i < MEMBERS; i++)
+        memcpy(v[i], b.room.m[i]->v, 32);
+
+    measure(&b, &fx, LG_FKEX, b.port, b.relay, (const uint8_t (*)[32])v, head);
+    if (!fx.ok) {
+        snprintf(why, sizeof why, "%s", fx.why);
+        goto out;
+    }
+    if (join_latency(&b, joins, &njoins, why) != 0)
+        goto out;
+    for (int k = 0; k < WORKERS; k++)
+        stop(&b.workers[k], SIGKILL);
+    join_med = bench_median(joins, (size_t)njoins);   /* sorts */
+    join_p99 = quantile(joins, (size_t)njoins, 0.99);
+
+    if (redis) {
+        uint16_t rport;
+        if (redis_start(&b, redis, &rport) == 0) {
+            measure(&b, &rx, LG_RESP, rport, b.redis, NULL, 0);
+            stop(&b.redis, SIGTERM);
+        } else {
+            snprintf(rx.why, sizeof rx.why, "redis-server did not start");
+        }
+    } else {
+        snprintf(rx.why, sizeof rx.why, "redis-server is not installed (apt-get install redis-server)");
+    }
+    rc = 0;
+
+out:
+    free(v);
+    cleanup(&b);
+    if (rc != 0) {
+        fprintf(stderr, "fkex: error: bench relay: %s\n", why[0] ? why : "failed");
+        return rc;
+    }
+    if (json) {
+        printf("{\"pairing_ms\": %.4f, \"members\": %d, \"message_bytes\": %d, \"publishers\": %d, "
+               "\"window\": %d, \"paced_per_s\": %.0f, \"rlimit_nofile\": %llu, ",
+               pairing_ms, MEMBERS, LG_MSG, PUBLISHERS, WINDOW, PACE, (unsigned long long)b.rlimit);
+        print_json_figures("fkex", &fx);
+        printf(", ");
+        print_json_figures("redis", &rx);
+        printf(", \"ratio_deliveries\": %.3f, \"ratio_p99\": %.3f, ",
+               rx.ok && rx.rate > 0 ? fx.rate / rx.rate : 0, rx.ok && rx.p99 > 0 ? fx.p99 / rx.p99 : 0);
+        printf("\"join\": {\"n\": %d, \"median_ms\": %.2f, \"p99_ms\": %.2f, \"median_pe\": %.1f, "
+               "\"p99_pe\": %.1f}}\n",
+               njoins, join_med, join_p99, join_med / pairing_ms, join_p99 / pairing_ms);
+        return 0;
+    }
+    printf("fkex bench relay: %d members, %d-byte messages, %d publishers (window %d), loopback;\n"
+           "fkex durable (SQLite WAL, synchronous=FULL, on disk); Redis pub/sub with --save \"\" --appendonly no\n\n",
+           MEMBERS, LG_MSG, PUBLISHERS, WINDOW);
+    printf("  %-8s %12s %9s %9s %9s %9s %9s\n", "server", "deliveries/s", "p50 ms", "p99 ms",
+           "p99.9 ms", "idle conn", "kB/conn");
+    print_table_row("fkex", &fx);
+    print_table_row("redis", &rx);
+    if (rx.ok)
+        printf("\n  fkex/redis: deliveries/s %.2f, p99 %.2f\n", fx.rate / rx.rate, fx.p99 / rx.p99);
+    if (fx.idle_why[0])
+        printf("  fkex idle connections limited by: %s\n", fx.idle_why);
+    if (rx.ok && rx.idle_why[0])
+        printf("  redis idle connections limited by: %s\n", rx.idle_why);
+    printf("\n  join into %d live members (%d joins): median %.1f ms (%.1f pe), p99 %.1f ms (%.1f pe)\n",
+           MEMBERS, njoins, join_med, join_med / pairing_ms, join_p99, join_p99 / pairing_ms);
+    printf("  one pairing: %.3f ms; latency at %.0f msg/s over %zu deliveries\n", pairing_ms, PACE,
+           fx.samples);
+    return 0;
+}

@@ -1,0 +1,83 @@
+/*
+ * bench/relay_members.h: real room members over the network, for
+ * `fkex bench relay` (bench/relay.c).
+ *
+ * Each member is a ratchet state machine (gke/ratchet.h) with its own
+ * connection to a running `fkex relay` (src/net, wire/relay_msg.h), on one
+ * libuv loop: it authenticates its leaf key, feeds every DELIVER to its
+ * ratchet and submits what the ratchet emits. The first member sponsors
+ * joins: it commits once a joiner is admitted, and commits the removal a
+ * member proposes. So a room built here is a room as the relay sees it
+ * from clients, with every commit real.
+ *
+ * A room of many members can be split across processes (fork after it is
+ * built): each process dials its share of the members again from the
+ * relay seq the room had reached, and keeps them live.
+ */
+#ifndef FKEX_BENCH_RELAY_MEMBERS_H
+#define FKEX_BENCH_RELAY_MEMBERS_H
+
+#include <uv.h>
+#include "inner.h"
+#include "net/net.h"
+
+#define RM_MAX 256
+
+typedef struct rm_room rm_room;
+
+typedef struct {
+    rm_room *room;
+    fkex_ratchet *st;
+    uint8_t v[32];
+    fkex_conn *c;
+    int ready, closed, joined, left, aborted, sponsor;
+    int want_commit;          /* sponsor: something to commit */
+    int admitted, commit_at;  /* sponsor: admissions so far, and how many make a commit */
+    uint64_t last_seq;        /* the last relay seq delivered */
+    uint64_t client_seq;
+    unsigned errors, refused;
+    fkex_gke_out pending;     /* sent once READY (a joiner's JoinRequest) */
+} rm_member;
+
+struct rm_room {
+    uv_loop_t loop;
+    uv_timer_t waker;
+    char addr[64];
+    uint8_t room_id[32];
+    uint8_t *desc;
+    size_t desclen;
+    const fkex_abe_key *keys[2];   /* members alternate between them */
+    fkex_rng rng;
+    rm_member *m[RM_MAX];
+    int n;
+};
+
+/* Creates the room at the relay (the admin's CREATE_ROOM) with its founder
+ * as member 0, connected. Errors: FKEX_ERR_IO with a sentence in err. */
+fkex_err rm_open(rm_room *r, const char *addr, const char *policy, const fkex_abe_key *k0,
+                 const fkex_abe_key *k1, char err[128]) FKEX_WUR;
+/* Joins `count` members through the relay, `wave` at a time (the sponsor
+ * commits each wave's admissions together); every member stays connected.
+ * Waits at most timeout_ms. */
+fkex_err rm_grow(rm_room *r, int count, int wave, unsigned timeout_ms, char err[128]) FKEX_WUR;
+/* One join, timed: from the joiner's first step (its state and
+ * JoinRequest, its connection and AUTH) until it can decrypt (JOINED);
+ * then it proposes its own removal and waits for the commit, so the room
+ * is back to its size. *ms is the join's wall time. */
+fkex_err rm_join_timed(rm_room *r, double *ms, unsigned timeout_ms, char err[128]) FKEX_WUR;
+/* Runs the loop until every connected member has seen relay seq `head`
+ * (commits and acks still in flight are processed). */
+fkex_err rm_settle(rm_room *r, uint64_t head, unsigned timeout_ms, char err[128]) FKEX_WUR;
+/* Closes every connection (the members keep their state). */
+void rm_hang_up(rm_room *r);
+/* Dials members [from, to) again from relay seq `after` (their state is
+ * current up to it) and waits until all are READY. */
+fkex_err rm_dial(rm_room *r, int from, int to, uint64_t after, unsigned timeout_ms,
+                 char err[128]) FKEX_WUR;
+/* Runs the loop until *stop is nonzero (or forever if stop is NULL). */
+void rm_run(rm_room *r, volatile int *stop);
+/* A fresh loop after fork(): the inherited one is abandoned, never closed. */
+fkex_err rm_after_fork(rm_room *r) FKEX_WUR;
+void rm_close(rm_room *r);
+
+#endif
