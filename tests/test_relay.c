@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sqlite3.h>
 #include "gke_world.h"
 #include "wire/relay_msg.h"
 #include "relay/store.h"
@@ -681,6 +682,88 @@ static void test_restart(void)
     net_close(n);
 }
 
+/* Rows of the log at or above seq, as another connection to the database
+ * sees them: what is on disk, not what the relay's transaction holds. */
+static uint64_t rows_seen(const net *n, uint64_t seq)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    uint64_t rows = UINT64_MAX;
+    if (sqlite3_open_v2(n->path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM log WHERE seq >= ?1", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_bind_int64(q, 1, (sqlite3_int64)seq) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        rows = (uint64_t)sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return rows;
+}
+
+/* Party p's next application message, not submitted (the caller does). */
+static void app_msg(net *n, int p, const char *text, fkex_gke_out *out)
+{
+    fkex_gke_out_init(out);
+    CHECK_OK(fkex_ratchet_send(n->p[p].st, (const uint8_t *)text, strlen(text), out));
+    CHECK(out->nmsgs == 1);
+    crypto_hash_sha256(n->p[p].sent[n->p[p].nsent++ % 16], out->msgs[0].bytes, out->msgs[0].len);
+}
+
+/* Group commit (the daemon's turn): several submits in one store batch
+ * are taken or refused each alone, get consecutive seqs in order, and
+ * reach the disk together only when the batch ends; until then another
+ * reader sees none of them (so nothing may be acknowledged before). */
+static void test_group_commit(void)
+{
+    net *n = net_open("group commit");
+    int b = join(n, world.bob, 0);
+    fkex_gke_out m[3];
+    relay_out out[4];
+    uint8_t stranger[32];
+    uint64_t first;
+    run(n);
+    memset(stranger, 0x5a, sizeof stranger);
+    first = n->r->next_seq;
+    app_msg(n, 0, "one", &m[0]);
+    app_msg(n, b, "two", &m[1]);
+    app_msg(n, 0, "three", &m[2]);
+    for (int i = 0; i < 4; i++)
+        relay_out_init(&out[i]);
+    CHECK_OK(relay_store_batch_begin(n->s));
+    CHECK_ERR(relay_store_batch_begin(n->s), FKEX_ERR_UNEXPECTED);
+    CHECK(relay_room_submit(n->r, n->p[0].v, m[0].msgs[0].bytes, m[0].msgs[0].len, n->now, &out[0]) == 0);
+    /* refused inside its step (a non-member's broadcast): its savepoint is undone */
+    CHECK(relay_room_submit(n->r, stranger, m[1].msgs[0].bytes, m[1].msgs[0].len, n->now, &out[1]) ==
+          FKEX_RELAY_E_NOT_ROUTABLE);
+    CHECK(relay_room_submit(n->r, n->p[b].v, m[1].msgs[0].bytes, m[1].msgs[0].len, n->now, &out[2]) == 0);
+    CHECK(relay_room_submit(n->r, n->p[0].v, m[2].msgs[0].bytes, m[2].msgs[0].len, n->now, &out[3]) == 0);
+    CHECK(out[0].seq == first && out[2].seq == first + 1 && out[3].seq == first + 2);
+    CHECK(out[1].n == 0);
+    CHECK(rows_seen(n, first) == 0);
+    CHECK_OK(relay_store_batch_end(n->s));
+    CHECK_ERR(relay_store_batch_end(n->s), FKEX_ERR_UNEXPECTED);
+    CHECK(rows_seen(n, first) == 3);
+    /* Only now are they delivered: in order, each once. */
+    for (int i = 0; i < 4; i++) {
+        route(n, &out[i]);
+        relay_out_clear(&out[i]);
+    }
+    run(n);
+    CHECK(n->p[0].messages == 1 && n->p[b].messages == 2);
+    for (int i = 0; i < n->np; i++)
+        CHECK(n->p[i].refused == 0);
+    /* A restart resumes after the batch. */
+    relay_room_free(n->r);
+    relay_store_close(n->s);
+    char err[256];
+    CHECK_OK(relay_store_open(&n->s, n->path, err, sizeof err));
+    CHECK_OK(relay_room_load(&n->r, n->s, n->room_id));
+    CHECK(n->r->next_seq == first + 3);
+    set_online(n, 0, 1);
+    set_online(n, b, 1);
+    for (int i = 0; i < 3; i++)
+        fkex_gke_out_clear(&m[i]);
+    net_close(n);
+}
+
 static void test_refusals(void)
 {
     net *n = net_open("refuse");
@@ -726,6 +809,7 @@ void suite_relay(void)
     RUN(test_reconnect_replay);
     RUN(test_history_gone);
     RUN(test_restart);
+    RUN(test_group_commit);
     RUN(test_refusals);
     gke_world_close(&world);
 }
