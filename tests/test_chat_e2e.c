@@ -96,11 +96,13 @@ static int fk(const char *first, ...)
 }
 #define FK(...) fk(__VA_ARGS__, (const char *)NULL)
 
-/* Starts `fkex chat INVITE --key KEY --batch --nick NICK [extra...]` with pipes. */
-static proc *chat_start(const char *nick, const char *key, const char *extra1, const char *extra2)
+/* Starts `fkex chat INVITE --key KEY --batch --nick NICK [extra...]` with pipes;
+ * extra is NULL-terminated (or NULL). */
+static proc *chat_start(const char *nick, const char *key, const char *const *extra)
 {
-    const char *argv[16] = { bin, "chat", invite, "--key", key, "--batch", "--nick", nick,
-                             extra1, extra2, NULL };
+    const char *argv[16] = { bin, "chat", invite, "--key", key, "--batch", "--nick", nick };
+    for (size_t i = 0; extra && extra[i] && i < 7; i++)
+        argv[8 + i] = extra[i];
     int pin[2], pout[2];
     posix_spawn_file_actions_t fa;
     proc *p = calloc(1, sizeof *p);
@@ -362,16 +364,18 @@ static void send_many(proc *p, const char *prefix, int n)
     }
 }
 
+#define FOUND ((const char *[]){ "--found", at("R"), NULL })
+
 #define STEP(cond) do { if (!(cond)) { CHECK(cond); teardown(); return; } } while (0)
 
 static void chat_e2e_two(void)
 {
     STEP(world("two") == 0);
-    proc *alice = chat_start("alice", at("alice.key"), "--found", at("R"));
+    proc *alice = chat_start("alice", at("alice.key"), FOUND);
     STEP(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
     CHECK(count(alice, "\"epoch\": 0, \"members\": 1") == 1);
 
-    proc *bob = chat_start("bob", at("bob.key"), NULL, NULL);
+    proc *bob = chat_start("bob", at("bob.key"), NULL);
     STEP(wait_for(bob, "\"event\": \"joined\"", 1, STEP_SECONDS));
     CHECK(count(bob, "\"epoch\": 1, \"members\": 2") == 1);
     STEP(wait_for(alice, "{\"event\": \"epoch\", \"epoch\": 1, \"members\": 2}", 1, STEP_SECONDS));
@@ -388,7 +392,7 @@ static void chat_e2e_two(void)
     STEP(wait_for(bob, "\"code\": \"bad_command\"", 1, STEP_SECONDS));
 
     /* eve's attributes do not satisfy the policy: one sentence, exit 1 */
-    proc *eve = chat_start("eve", at("eve.key"), NULL, NULL);
+    proc *eve = chat_start("eve", at("eve.key"), NULL);
     int rc = finish(eve, STEP_SECONDS);
     CHECK(rc == 1);
     CHECK(count(eve, "\"code\": \"policy_unsatisfied\"") == 1);
@@ -419,7 +423,7 @@ static void chat_e2e_unreachable(void)
     STEP(FK("keygen", "--msk", at("auth/msk.fkex"), "--attrs", "ONE", "-o", at("k.key")) == 0);
     /* port 1 on 127.0.0.1: nothing listens there */
     snprintf(invite, sizeof invite, "fkex://127.0.0.1:1/%064d", 0);
-    proc *p = chat_start("nobody", at("k.key"), NULL, NULL);
+    proc *p = chat_start("nobody", at("k.key"), NULL);
     CHECK(finish(p, STEP_SECONDS) == 2);
     CHECK(count(p, "\"code\": \"relay_unreachable\"") == 1);
     teardown();
@@ -431,11 +435,11 @@ static void chat_e2e_unreachable(void)
 static void chat_e2e_three(void)
 {
     STEP(world("three") == 0);
-    proc *alice = chat_start("alice", at("alice.key"), "--found", at("R"));
+    proc *alice = chat_start("alice", at("alice.key"), FOUND);
     STEP(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
-    proc *bob = chat_start("bob", at("bob.key"), NULL, NULL);
+    proc *bob = chat_start("bob", at("bob.key"), NULL);
     STEP(wait_for(bob, "\"event\": \"joined\"", 1, STEP_SECONDS));
-    proc *carol = chat_start("carol", at("carol.key"), NULL, NULL);
+    proc *carol = chat_start("carol", at("carol.key"), NULL);
     STEP(wait_for(carol, "\"event\": \"joined\"", 1, STEP_SECONDS));
     CHECK(count(carol, "\"epoch\": 2, \"members\": 3") == 1);
     STEP(wait_for(alice, "\"epoch\": 2, \"members\": 3", 1, STEP_SECONDS));
@@ -485,6 +489,33 @@ static void chat_e2e_three(void)
     teardown();
 }
 
+/* Updates on a timer (--update-interval 1): the epoch moves on by itself
+ * with the same two members, and they keep hearing each other. */
+static void chat_e2e_updates(void)
+{
+    static const char *every_second[] = { "--update-interval", "1", NULL };
+    STEP(world("updates") == 0);
+    proc *alice = chat_start("alice", at("alice.key"),
+                             (const char *[]){ "--found", at("R"), "--update-interval", "1", NULL });
+    STEP(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    proc *bob = chat_start("bob", at("bob.key"), every_second);
+    STEP(wait_for(bob, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    /* epochs 2, 3 and 4 come from Updates alone */
+    STEP(wait_for(alice, "\"epoch\": 4, \"members\": 2", 1, STEP_SECONDS));
+    STEP(wait_for(bob, "\"epoch\": 4, \"members\": 2", 1, STEP_SECONDS));
+    say(alice, "{\"send\": \"after updates\"}");
+    say(bob, "{\"send\": \"me too\"}");
+    STEP(wait_for(bob, "\"text\": \"after updates\"", 1, STEP_SECONDS));
+    STEP(wait_for(alice, "\"text\": \"me too\"", 1, STEP_SECONDS));
+    CHECK(count(alice, "\"members\": 3") + count(bob, "\"members\": 3") == 0);
+    CHECK(count(alice, "\"event\": \"error\"") + count(bob, "\"event\": \"error\"") == 0);
+    say(alice, "{\"cmd\": \"quit\"}");
+    say(bob, "{\"cmd\": \"quit\"}");
+    CHECK(finish(alice, STEP_SECONDS) == 0);
+    CHECK(finish(bob, STEP_SECONDS) == 0);
+    teardown();
+}
+
 /* The relay is killed (SIGKILL) while two members talk, and started again
  * on the same database: the members reconnect by themselves, send again
  * what it had not answered, and every message arrives exactly once at each
@@ -493,11 +524,11 @@ static void chat_e2e_relay_killed(void)
 {
     char addr[64];
     STEP(world("killed") == 0);
-    proc *alice = chat_start("alice", at("alice.key"), "--found", at("R"));
+    proc *alice = chat_start("alice", at("alice.key"), FOUND);
     STEP(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
-    proc *bob = chat_start("bob", at("bob.key"), NULL, NULL);
+    proc *bob = chat_start("bob", at("bob.key"), NULL);
     STEP(wait_for(bob, "\"event\": \"joined\"", 1, STEP_SECONDS));
-    proc *carol = chat_start("carol", at("carol.key"), NULL, NULL);
+    proc *carol = chat_start("carol", at("carol.key"), NULL);
     STEP(wait_for(carol, "\"event\": \"joined\"", 1, STEP_SECONDS));
     STEP(wait_for(alice, "\"epoch\": 2, \"members\": 3", 1, STEP_SECONDS));
     STEP(wait_for(bob, "\"epoch\": 2, \"members\": 3", 1, STEP_SECONDS));
@@ -591,7 +622,7 @@ static void chat_e2e_churn(void)
         STEP(FK("keygen", "--msk", at("auth/msk.fkex"), "--attrs", i % 2 ? "THREE FOUR" : "ONE TWO",
                 "-o", at(key)) == 0);
     }
-    proc *alice = chat_start("alice", at("alice.key"), "--found", at("R"));
+    proc *alice = chat_start("alice", at("alice.key"), FOUND);
     STEP(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
 
     double end = now_s() + CHURN_SECONDS, next = now_s();
@@ -619,7 +650,7 @@ static void chat_e2e_churn(void)
             snprintf(name, sizeof name, "c%02d", i);
             snprintf(key, sizeof key, "c%02d.key", i);
             STEP(starts < MAX_PROCS - 8);
-            c[i].p = chat_start(name, at(key), NULL, NULL);
+            c[i].p = chat_start(name, at(key), NULL);
             c[i].state = CH_JOINING;
             starts++;
         } else if (c[i].state == CH_IN && roll < 3) {
@@ -764,6 +795,8 @@ static void chat_e2e_usage(void)
     CHECK(FK("chat", "fkex://nowhere", "--key", at("none"), "--batch") == 2);
     CHECK(FK("chat", inv, "--key", at("none"), "--batch") == 2);      /* no such key file */
     CHECK(FK("chat", inv, "--key", at("none"), "--batch", "--nick", "") == 2);
+    CHECK(FK("chat", inv, "--key", at("none"), "--batch", "--update-interval", "0") == 2);
+    CHECK(FK("chat", inv, "--key", at("none"), "--batch", "--update-interval", "1x") == 2);
     fk_quiet = 0;
 }
 
@@ -781,6 +814,7 @@ void suite_chat_e2e(void)
     RUN(chat_e2e_two);
     RUN(chat_e2e_unreachable);
     RUN(chat_e2e_three);
+    RUN(chat_e2e_updates);
     RUN(chat_e2e_relay_killed);
     RUN(chat_e2e_churn);
     signal(SIGPIPE, SIG_DFL);

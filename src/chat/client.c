@@ -25,6 +25,8 @@
 #define MAX_UNANSWERED 4096       /* SUBMITs kept until the relay answers them */
 #define RETRY_FIRST_MS 200u       /* reconnecting: the first wait, doubled each time ... */
 #define RETRY_MAX_MS 5000u        /* ... up to this */
+#define TICK_MS 1000u             /* housekeeping: Updates */
+#define UPDATE_AFTER_SENT 1000u   /* an Update after this many messages sent, too */
 
 /* A SUBMIT the relay has not answered yet: sent again after a reconnection,
  * since the relay may have lost it (or its answer). A copy the relay did
@@ -89,6 +91,12 @@ struct chat_client {
     int reconnecting;
     unsigned retry_ms;
     uint64_t lost_at;
+    /* Updates (PROTOCOL.md: on a timer, and after N messages): a commit
+     * replacing this member's X_i, for post-compromise security. */
+    uv_timer_t tick;
+    uint64_t updated_at;        /* uv_now of the last Update accepted (or of the join) */
+    uint64_t sent_since_update;
+    uint64_t update_cseq;       /* the SUBMIT carrying our Update, 0 if none in flight */
     int closing, open_handles, exit_code, done;
 };
 
@@ -146,10 +154,11 @@ static void finish(chat_client *c, int exit_code)
         return;
     c->closing = 1;
     c->exit_code = exit_code;
-    c->open_handles = 3;
+    c->open_handles = 4;
     uv_timer_stop(&c->deadline);
     uv_timer_stop(&c->forget);
     uv_timer_stop(&c->retry);
+    uv_timer_stop(&c->tick);
     if (c->conn) {
         c->open_handles++;
         fkex_conn_close(c->conn, "session over");
@@ -157,6 +166,7 @@ static void finish(chat_client *c, int exit_code)
     uv_close((uv_handle_t *)&c->deadline, timer_closed);
     uv_close((uv_handle_t *)&c->forget, timer_closed);
     uv_close((uv_handle_t *)&c->retry, timer_closed);
+    uv_close((uv_handle_t *)&c->tick, timer_closed);
 }
 
 static void report(chat_client *c, const char *code, const char *fmt, ...)
@@ -239,6 +249,8 @@ static void submit(chat_client *c, const uint8_t *msg, size_t len)
 static void answered(chat_client *c, uint64_t seq)
 {
     size_t k = 0;
+    if (c->update_cseq && seq >= c->update_cseq)
+        c->update_cseq = 0;   /* accepted (it won) or refused: settled either way */
     while (k < c->nunacked && c->unacked[k].seq <= seq)
         free(c->unacked[k++].bytes);
     if (k == 0)
@@ -375,6 +387,7 @@ static void joined(chat_client *c, uint64_t epoch, uint32_t members)
 {
     chat_event ev = { .kind = CHAT_EV_JOINED, .epoch = epoch, .members = members };
     c->joined = 1;
+    c->updated_at = uv_now(c->loop);
     c->reported_epoch = epoch;
     roster_refresh(c);
     uv_timer_stop(&c->deadline);
@@ -493,6 +506,37 @@ static void maybe_commit(chat_client *c)
     fkex_gke_out_clear(&out);
 }
 
+/* An Update when one is due, unless a commit of ours is under way (a lost
+ * one leaves it due, for the next tick). It carries whatever else is
+ * pending too. */
+static void maybe_update(chat_client *c)
+{
+    fkex_gke_out out;
+    fkex_commit_options opt = { .update = 1 };
+    uint64_t now = uv_now(c->loop);
+    if (!c->joined || c->closing || c->leaving || c->reconnecting || c->commit_inflight ||
+        c->update_cseq || fkex_ratchet_members(c->st) < 2 ||   /* alone: nobody to lock out */
+        (now - c->updated_at < c->cfg.update_interval_ms && c->sent_since_update < UPDATE_AFTER_SENT))
+        return;
+    fkex_gke_out_init(&out);
+    fkex_err err = fkex_ratchet_commit(c->st, &opt, &c->rng, &out);
+    if (err == FKEX_OK) {
+        c->want_commit = 0;   /* this commit carries what was pending */
+        absorb(c, &out);
+        if (c->commit_inflight)
+            c->update_cseq = c->commit_cseq;
+    } else if (err != FKEX_ERR_UNEXPECTED) {
+        report(c, "commit_failed", "could not commit an Update: %s", fkex_strerror(err));
+        c->updated_at = now;   /* not again at once */
+    }
+    fkex_gke_out_clear(&out);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    maybe_update(t->data);
+}
+
 static void propose_leave(chat_client *c)
 {
     fkex_gke_out out;
@@ -524,10 +568,12 @@ static void send_text(chat_client *c, const char *text, size_t len)
     err = fkex_ratchet_send(c->st, content, clen, &out);
     sodium_memzero(content, clen);
     free(content);
-    if (err == FKEX_OK)
+    if (err == FKEX_OK) {
+        c->sent_since_update++;
         absorb(c, &out);
-    else
+    } else {
         report(c, "not_sent", "not sent: %s", fkex_strerror(err));
+    }
     fkex_gke_out_clear(&out);
     if (err == FKEX_OK && !c->closing) {
         chat_event ev = { .kind = CHAT_EV_MESSAGE, .epoch = fkex_ratchet_epoch(c->st),
@@ -701,6 +747,10 @@ static void on_frame(fkex_conn *conn, const uint8_t *frame, size_t len)
         on_descriptor(c, &m);
         break;
     case FKEX_RELAY_ACCEPTED:
+        if (c->update_cseq && m.seq >= c->update_cseq) {   /* our Update won */
+            c->updated_at = uv_now(c->loop);
+            c->sent_since_update = 0;
+        }
         answered(c, m.seq);
         break;
     case FKEX_RELAY_DELIVER:
@@ -850,6 +900,8 @@ fkex_err chat_client_start(chat_client **out, uv_loop_t *loop, const chat_client
         c->cfg.leave_timeout_ms = 15000;
     if (!c->cfg.reconnect_ms)
         c->cfg.reconnect_ms = 60000;
+    if (!c->cfg.update_interval_ms)
+        c->cfg.update_interval_ms = 15 * 60 * 1000;
     snprintf(c->addr, sizeof c->addr, "%s", cfg->relay);
     snprintf(c->nick, sizeof c->nick, "%s", cfg->nick);
     c->cfg.relay = c->addr;
@@ -883,7 +935,9 @@ fkex_err chat_client_start(chat_client **out, uv_loop_t *loop, const chat_client
     uv_timer_init(loop, &c->deadline);
     uv_timer_init(loop, &c->forget);
     uv_timer_init(loop, &c->retry);
-    c->deadline.data = c->forget.data = c->retry.data = c;
+    uv_timer_init(loop, &c->tick);
+    c->deadline.data = c->forget.data = c->retry.data = c->tick.data = c;
+    uv_timer_start(&c->tick, on_tick, TICK_MS, TICK_MS);
     uv_timer_start(&c->deadline, on_deadline, c->cfg.connect_timeout_ms, 0);
     *out = c;
     return FKEX_OK;

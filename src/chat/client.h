@@ -22,8 +22,10 @@
  *     the client sends again every SUBMIT the relay had not answered (a
  *     duplicate the relay did store is refused by the members' replay
  *     windows). A joiner still in its admission ends with "relay_lost".
- * Not yet: removing members whose JoinAck never comes, periodic Updates,
- * rooms that require a period.
+ *   - a member commits an Update (a new X_i: post-compromise security)
+ *     every update_interval_ms and after 1000 messages sent.
+ * Not yet: removing members whose JoinAck never comes, rooms that require
+ * a period.
  */
 #ifndef FKEX_CHAT_CLIENT_H
 #define FKEX_CHAT_CLIENT_H
@@ -93,6 +95,8 @@ typedef struct {
     unsigned leave_timeout_ms;      /* Remove proposal to the commit (0: 15 s) */
     unsigned reconnect_ms;          /* a member dials again for this long (0: 60 s, the
                                      * relay's default grace) */
+    unsigned update_interval_ms;    /* an Update commit this often (0: 15 min), and after
+                                     * every 1000 messages sent */
     chat_event_cb on_event;
     void *ctx;
 } chat_client_config;

@@ -25,6 +25,7 @@
 #include "chat/client.h"
 #include "chat/tui.h"
 
+#define UPDATE_MAX_S (7u * 24 * 3600)   /* --update-interval: a week at most */
 #define LINE_MAX_BYTES (6 * CHAT_TEXT_MAX + 256)   /* a text of \uXXXX escapes, and the rest */
 
 typedef struct {
@@ -60,12 +61,17 @@ static void usage(FILE *f)
                "  -k, --key FILE    your user key (fkex keygen, fkex enroll)\n"
                "  -b, --batch       speak JSON lines instead of the terminal interface:\n"
                "                      stdin:  {\"send\": \"text\"}  {\"cmd\": \"leave\"}  {\"cmd\": \"quit\"}\n"
-               "                      stdout: {\"event\": \"joined\"|\"epoch\"|\"message\"|\"error\"|\"left\", ...}\n"
+               "                      stdout: {\"event\": \"joined\"|\"epoch\"|\"message\"|\"error\"|\"left\"|\n"
+               "                                \"connection\", ...}\n"
                "                    end of input quits once joined\n"
                "  -n, --nick NAME   the name the room sees on your messages (default: anonymous)\n"
                "  -f, --found DIR   found the room: DIR is its directory (fkex room create),\n"
                "                    whose admin key names you as the first member\n"
-               "  -m, --mode MODE   ratchet (the default; seed mode is not in the chat client yet)\n\n"
+               "  -m, --mode MODE   ratchet (the default; seed mode is not in the chat client yet)\n"
+               "  -u, --update-interval SECONDS\n"
+               "                    commit an Update (a fresh key of yours, which locks out\n"
+               "                    whoever stole your state) this often; default 900, and\n"
+               "                    after every 1000 messages you send\n\n"
                "Without --batch, the terminal interface: messages above, then a status line\n"
                "(room name, epoch, members, room fingerprint, connection state, your nick),\n"
                "then the line you type.\n"
@@ -508,10 +514,11 @@ int chat_main(int argc, char **argv)
         { "key", required_argument, 0, 'k' }, { "batch", no_argument, 0, 'b' },
         { "nick", required_argument, 0, 'n' }, { "mode", required_argument, 0, 'm' },
         { "found", required_argument, 0, 'f' }, { "help", no_argument, 0, 'h' },
-        { 0, 0, 0, 0 },
+        { "update-interval", required_argument, 0, 'u' }, { 0, 0, 0, 0 },
     };
     const char *key_path = NULL, *nick = "anonymous", *mode = "ratchet", *found = NULL;
     int batch_mode = 0, c, rc;
+    unsigned update_s = 0;
     char addr[300];
     uint8_t admin_sk[64], *desc = NULL;
     size_t desclen = 0;
@@ -519,13 +526,26 @@ int chat_main(int argc, char **argv)
     static batch b;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "k:bn:m:f:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "k:bn:m:f:hu:", opts, NULL)) != -1) {
         switch (c) {
         case 'k': key_path = optarg; break;
         case 'b': batch_mode = 1; break;
         case 'n': nick = optarg; break;
         case 'm': mode = optarg; break;
         case 'f': found = optarg; break;
+        case 'u': {
+            char *end;
+            unsigned long v;
+            errno = 0;
+            v = strtoul(optarg, &end, 10);
+            if (errno || end == optarg || *end || optarg[0] == '-' || v < 1 || v > UPDATE_MAX_S) {
+                cli_error("--update-interval: '%s' is not a number of seconds (1 to %u)", optarg,
+                          UPDATE_MAX_S);
+                return EXIT_USAGE;
+            }
+            update_s = (unsigned)v;
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EXIT_USAGE;
         }
@@ -575,7 +595,8 @@ int chat_main(int argc, char **argv)
         return EXIT_USAGE;
     }
     signal(SIGPIPE, SIG_IGN);
-    chat_client_config cfg = { .relay = addr, .key = key, .nick = nick };
+    chat_client_config cfg = { .relay = addr, .key = key, .nick = nick,
+                               .update_interval_ms = update_s * 1000u };
     memcpy(cfg.room_id, b.room_id, 32);
     if (found) {
         cfg.found_descriptor = desc;
