@@ -249,17 +249,18 @@ static void type_line(const char *nick, const char *text)
     CHECK(tmux("send-keys -t %s Enter", nick) == 0);
 }
 
-/* NICK's exit code, once its script has written it; -1 if it does not. */
-static int tui_exit_code(const char *nick)
+/* The number NICK's script writes to NICK.suffix ("rc": the exit code,
+ * "pid"), once written; -1 if it is not. */
+static int tui_number(const char *nick, const char *suffix)
 {
     char name[64];
-    snprintf(name, sizeof name, "%s.rc", nick);
+    snprintf(name, sizeof name, "%s.%s", nick, suffix);
     if (!file_wait(at(name), "\n", WAIT_SECONDS))
         return -1;
     char *t = test_read_text(at(name));
-    int rc = atoi(t);
+    int n = atoi(t);
     free(t);
-    return rc;
+    return n;
 }
 
 /* The terminal's modes after the member are those it found. */
@@ -275,18 +276,6 @@ static int tty_restored(const char *nick)
     free(a);
     free(b);
     return same;
-}
-
-static pid_t tui_pid(const char *nick)
-{
-    char name[64];
-    snprintf(name, sizeof name, "%s.pid", nick);
-    if (!file_wait(at(name), "\n", WAIT_SECONDS))
-        return -1;
-    char *t = test_read_text(at(name));
-    pid_t pid = (pid_t)atoi(t);
-    free(t);
-    return pid;
 }
 
 /* 1 while pid is still one of our terminal members (its command line
@@ -392,7 +381,7 @@ static void tui_chat(void)
 
     /* /quit: exit 0, the screen and the tty modes as they were */
     type_line("bob", "/quit");
-    CHECK(tui_exit_code("bob") == 0);
+    CHECK(tui_number("bob", "rc") == 0);
     CHECK(tty_restored("bob"));
     CHECK(screen_wait("bob", "exited 0"));
     s = screen("bob");
@@ -404,7 +393,7 @@ static void tui_chat(void)
 static void tui_refused(void)
 {
     STEP(tui_start("eve") == 0);
-    CHECK(tui_exit_code("eve") == 1);
+    CHECK(tui_number("eve", "rc") == 1);
     CHECK(tty_restored("eve"));
     CHECK(screen_wait("eve", "fkex: error: your key's attributes do not satisfy this room's policy"));
     CHECK(screen_wait("eve", "exited 1"));
@@ -415,10 +404,10 @@ static void tui_sigterm(void)
 {
     STEP(tui_start("carol") == 0);
     STEP(screen_wait("carol", "| online | carol"));
-    pid_t pid = tui_pid("carol");
+    pid_t pid = (pid_t)tui_number("carol", "pid");
     STEP(pid > 0);
     CHECK(kill(pid, SIGTERM) == 0);
-    CHECK(tui_exit_code("carol") == 0);
+    CHECK(tui_number("carol", "rc") == 0);
     CHECK(tty_restored("carol"));
     CHECK(screen_wait("carol", "exited 0"));
 }
