@@ -20,6 +20,7 @@
 #include "fkex/rng.h"
 #include "fkex/policy.h"
 #include "fkex/abe.h"
+#include "fkex/ibe.h"
 
 #define FKEX_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -41,6 +42,7 @@ static inline uint64_t load64_be(const uint8_t *p) { return ((uint64_t)load32_be
 #include "crypto/sign.h"
 #include "wire/ratchet_msg.h"
 #include "abe/scheme.h"
+#include "ibe/ibe.h"
 #include "gke/gke.h"
 #include "gke/ratchet.h"
 #include "gke/seed.h"

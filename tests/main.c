@@ -27,6 +27,7 @@ void suite_kms(void);
 void suite_relay_daemon(void);
 void suite_chat_e2e(void);
 void suite_tui(void);
+void suite_ibe(void);
 
 static const struct {
     const char *name;
@@ -52,6 +53,7 @@ static const struct {
     { "relay_daemon", suite_relay_daemon },
     { "chat_e2e", suite_chat_e2e },
     { "tui", suite_tui },
+    { "ibe", suite_ibe },
 };
 
 int test_case_failed;

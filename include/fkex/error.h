@@ -32,7 +32,8 @@ typedef enum {
     FKEX_ERR_REPLAY,              /* a protocol message that was already accepted */
     FKEX_ERR_WRONG_EPOCH,         /* a protocol message for another epoch */
     FKEX_ERR_WRONG_ROOM,          /* a protocol message for another room or descriptor */
-    FKEX_ERR_UNEXPECTED           /* a protocol message this party is not waiting for */
+    FKEX_ERR_UNEXPECTED,          /* a protocol message this party is not waiting for */
+    FKEX_ERR_WRONG_IDENTITY       /* an identity-based key for another name (or none) */
 } fkex_err;
 
 /* A short, stable, lower-case sentence for the error. Never NULL. */

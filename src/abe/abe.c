@@ -24,6 +24,7 @@ struct fkex_abe_mpk {
     const fkex_abe_scheme *scheme;
     uint8_t fp[FKEX_FINGERPRINT_BYTES];
     void *impl;
+    fkex_ibe_pub *ibe;           /* Boneh-Franklin parameters, or NULL */
     size_t refs;
 };
 
@@ -31,6 +32,7 @@ struct fkex_abe_msk {
     const fkex_abe_scheme *scheme;
     fkex_abe_mpk *mpk;
     void *impl;                  /* sodium_malloc: guarded, wiped on free */
+    fkex_ibe_master *ibe;        /* sodium_malloc too, or NULL */
 };
 
 struct fkex_abe_key {
@@ -41,6 +43,7 @@ struct fkex_abe_key {
     size_t nnames;
     void *impl;                  /* wiped on free */
     size_t impl_size;
+    fkex_ibe_ukey *ibe;          /* the identity key, or NULL; wiped on free */
 };
 
 struct fkex_abe_ct {
@@ -69,29 +72,18 @@ static const fkex_abe_scheme *scheme_by_id(uint8_t id)
 const char *fkex_scheme_name(uint8_t scheme)
 {
     const fkex_abe_scheme *s = scheme_by_id(scheme);
+    if (scheme == FKEX_SCHEME_BF01)
+        return "bf01";   /* identity-based ciphertexts only (ibe/ct.c) */
     return s ? s->name : NULL;
 }
 
 /* ---- key derivation -------------------------------------------------------- */
 
-typedef struct {
-    const void *data;
-    size_t len;
-} part;
+typedef fkex_kdf_part part;
 
 static void kdf(uint8_t out[32], const char *label, const part *parts, size_t n)
 {
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, NULL, 0, 32);
-    crypto_generichash_update(&st, (const uint8_t *)label, strlen(label) + 1);
-    for (size_t i = 0; i < n; i++) {
-        uint8_t len[8];
-        store64_be(len, (uint64_t)parts[i].len);
-        crypto_generichash_update(&st, len, sizeof len);
-        crypto_generichash_update(&st, parts[i].data, parts[i].len);
-    }
-    crypto_generichash_final(&st, out, 32);
-    sodium_memzero(&st, sizeof st);
+    fkex_kdf(out, 32, label, parts, n);
 }
 
 static void gt_kdf(uint8_t out[32], const char *label, const fkex_gt *z,
@@ -137,6 +129,7 @@ void fkex_abe_mpk_free(fkex_abe_mpk *mpk)
     if (!mpk || --mpk->refs > 0)
         return;
     free(mpk->impl);
+    free(mpk->ibe);
     free(mpk);
 }
 
@@ -145,6 +138,8 @@ void fkex_abe_msk_free(fkex_abe_msk *msk)
     if (!msk)
         return;
     sodium_free(msk->impl);   /* sodium_free wipes */
+    if (msk->ibe)
+        sodium_free(msk->ibe);
     fkex_abe_mpk_free(msk->mpk);
     free(msk);
 }
@@ -156,6 +151,10 @@ void fkex_abe_key_free(fkex_abe_key *key)
     if (key->impl) {
         sodium_memzero(key->impl, key->impl_size);
         free(key->impl);
+    }
+    if (key->ibe) {
+        sodium_memzero(key->ibe, sizeof *key->ibe);
+        free(key->ibe);
     }
     fkex_abe_mpk_free(key->mpk);
     strings_free(key->attrs, key->nattrs);
@@ -220,8 +219,8 @@ static fkex_err unwrap(fkex_header *h, fkex_reader *body, const uint8_t *in, siz
         return FKEX_ERR_TRUNCATED;
     if ((err = fkex_header_decode(h, in)) != FKEX_OK)
         return err;
-    if (h->kind != kind)
-        return FKEX_ERR_WRONG_KIND;
+    if (h->kind != kind || !scheme_by_id(h->scheme))
+        return FKEX_ERR_WRONG_KIND;   /* e.g. an identity-based ciphertext */
     if (len - FKEX_HEADER_BYTES < h->body_len)
         return FKEX_ERR_TRUNCATED;
     if (len - FKEX_HEADER_BYTES > h->body_len)
@@ -230,7 +229,28 @@ static fkex_err unwrap(fkex_header *h, fkex_reader *body, const uint8_t *in, siz
     return FKEX_OK;
 }
 
-/* fingerprint = SHA-256("fkex v1 authority" || 0 || scheme || curve || mpk body) */
+/* An object body's optional IBE section starts with its tag; absent, the
+ * body ends (ibe/keys.c). 1 if there is one, 0 if not, -1 if malformed. */
+static int ibe_section(fkex_reader *r)
+{
+    uint8_t tag;
+    if (r->off == r->len)
+        return 0;
+    if (fkex_reader_u8(r, &tag) != 0 || tag != FKEX_IBE_SECTION)
+        return -1;
+    return 1;
+}
+
+/* The scheme's public parameters, then the IBE section if any. */
+static void mpk_body(fkex_writer *w, const fkex_abe_mpk *mpk)
+{
+    mpk->scheme->mpk_encode(w, mpk->impl);
+    if (mpk->ibe)
+        fkex_ibe_pub_encode(w, mpk->ibe);
+}
+
+/* fingerprint = SHA-256("fkex v1 authority" || 0 || scheme || curve || mpk body),
+ * the body with its IBE section: one fingerprint names both. */
 static fkex_err mpk_fingerprint(fkex_abe_mpk *mpk)
 {
     fkex_writer w;
@@ -238,7 +258,7 @@ static fkex_err mpk_fingerprint(fkex_abe_mpk *mpk)
     static const char label[] = "fkex v1 authority";
     const uint8_t ids[2] = { mpk->scheme->id, FKEX_CURVE_BLS12_381 };
     fkex_writer_init(&w);
-    mpk->scheme->mpk_encode(&w, mpk->impl);
+    mpk_body(&w, mpk);
     if (w.failed) {
         fkex_writer_free(&w);
         return FKEX_ERR_NO_MEMORY;
@@ -256,7 +276,7 @@ fkex_err fkex_abe_mpk_encode(uint8_t **out, size_t *len, const fkex_abe_mpk *mpk
 {
     fkex_writer body;
     fkex_writer_init(&body);
-    mpk->scheme->mpk_encode(&body, mpk->impl);
+    mpk_body(&body, mpk);
     return wrap(out, len, FKEX_KIND_PUBLIC_PARAMS, mpk->scheme->id, mpk->fp, &body);
 }
 
@@ -275,6 +295,16 @@ static fkex_err mpk_alloc(fkex_abe_mpk **out, const fkex_abe_scheme *scheme)
     return FKEX_OK;
 }
 
+static fkex_err mpk_decode_ibe(fkex_abe_mpk *mpk, fkex_reader *r)
+{
+    int has = ibe_section(r);
+    if (has <= 0)
+        return has == 0 ? FKEX_OK : FKEX_ERR_BAD_ENCODING;
+    if (!(mpk->ibe = calloc(1, sizeof *mpk->ibe)))
+        return FKEX_ERR_NO_MEMORY;
+    return fkex_ibe_pub_decode(mpk->ibe, r);
+}
+
 fkex_err fkex_abe_mpk_decode(fkex_abe_mpk **out, const uint8_t *in, size_t len)
 {
     fkex_header h;
@@ -287,6 +317,7 @@ fkex_err fkex_abe_mpk_decode(fkex_abe_mpk **out, const uint8_t *in, size_t len)
     if ((err = mpk_alloc(&mpk, scheme_by_id(h.scheme))) != FKEX_OK)
         return err;
     if ((err = mpk->scheme->mpk_decode(mpk->impl, &r)) == FKEX_OK &&
+        (err = mpk_decode_ibe(mpk, &r)) == FKEX_OK &&
         (err = fkex_reader_end(&r)) == FKEX_OK &&
         (err = mpk_fingerprint(mpk)) == FKEX_OK &&
         sodium_memcmp(mpk->fp, h.fingerprint, 32) != 0)
@@ -305,6 +336,11 @@ static fkex_err msk_finish(fkex_abe_msk *msk)
     if (err != FKEX_OK)
         return err;
     msk->scheme->mpk_from_msk(msk->mpk->impl, msk->impl);
+    if (msk->ibe) {
+        if (!(msk->mpk->ibe = calloc(1, sizeof *msk->mpk->ibe)))
+            return FKEX_ERR_NO_MEMORY;
+        fkex_ibe_pub_from_master(msk->mpk->ibe, msk->ibe);
+    }
     return mpk_fingerprint(msk->mpk);
 }
 
@@ -361,7 +397,19 @@ fkex_err fkex_abe_msk_encode(uint8_t **out, size_t *len, const fkex_abe_msk *msk
     fkex_writer body;
     fkex_writer_init(&body);
     msk->scheme->msk_encode(&body, msk->impl);
+    if (msk->ibe)
+        fkex_ibe_master_encode(&body, msk->ibe);
     return wrap(out, len, FKEX_KIND_MASTER_KEY, msk->scheme->id, msk->mpk->fp, &body);
+}
+
+static fkex_err msk_decode_ibe(fkex_abe_msk *msk, fkex_reader *r)
+{
+    int has = ibe_section(r);
+    if (has <= 0)
+        return has == 0 ? FKEX_OK : FKEX_ERR_BAD_ENCODING;
+    if (!(msk->ibe = secret_alloc(sizeof *msk->ibe)))
+        return FKEX_ERR_NO_MEMORY;
+    return fkex_ibe_master_decode(msk->ibe, r);
 }
 
 fkex_err fkex_abe_msk_decode(fkex_abe_msk **out, const uint8_t *in, size_t len)
@@ -376,6 +424,7 @@ fkex_err fkex_abe_msk_decode(fkex_abe_msk **out, const uint8_t *in, size_t len)
     if ((err = msk_alloc(&msk, scheme_by_id(h.scheme))) != FKEX_OK)
         return err;
     if ((err = msk->scheme->msk_decode(msk->impl, &r)) == FKEX_OK &&
+        (err = msk_decode_ibe(msk, &r)) == FKEX_OK &&
         (err = fkex_reader_end(&r)) == FKEX_OK &&
         (err = msk_finish(msk)) == FKEX_OK &&
         sodium_memcmp(msk->mpk->fp, h.fingerprint, 32) != 0)
@@ -463,6 +512,8 @@ fkex_err fkex_abe_key_encode(uint8_t **out, size_t *len, const fkex_abe_key *key
     for (size_t i = 0; i < key->nattrs; i++)
         fkex_writer_bytes16(&body, key->attrs[i], strlen(key->attrs[i]));
     key->mpk->scheme->key_encode(&body, key->impl, key->nnames);
+    if (key->ibe)
+        fkex_ibe_ukey_encode(&body, key->ibe);
     return wrap(out, len, FKEX_KIND_USER_KEY, key->mpk->scheme->id, key->mpk->fp, &body);
 }
 
@@ -510,6 +561,16 @@ static fkex_err key_decode_body(fkex_abe_key *key, const fkex_header *h, fkex_re
         return err;
     if ((err = key->mpk->scheme->key_decode(key->impl, r, key->nnames)) != FKEX_OK)
         return err;
+    int has = ibe_section(r);
+    /* An identity key needs its authority's IBE parameters. */
+    if (has < 0 || (has && !key->mpk->ibe))
+        return FKEX_ERR_BAD_ENCODING;
+    if (has) {
+        if (!(key->ibe = calloc(1, sizeof *key->ibe)))
+            return FKEX_ERR_NO_MEMORY;
+        if ((err = fkex_ibe_ukey_decode(key->ibe, r)) != FKEX_OK)
+            return err;
+    }
     return fkex_reader_end(r);
 }
 
@@ -774,4 +835,24 @@ void fkex_abe_key_names(const char *const **names, size_t *n, const fkex_abe_key
 {
     *names = (const char *const *)key->names;
     *n = key->nnames;
+}
+
+/* ---- what the IBE layer keeps here (ibe/ibe.h) ------------------------------ */
+
+const fkex_ibe_pub *fkex_abe_mpk_ibe(const fkex_abe_mpk *mpk) { return mpk->ibe; }
+const fkex_ibe_master *fkex_abe_msk_ibe(const fkex_abe_msk *msk) { return msk->ibe; }
+const fkex_ibe_ukey *fkex_abe_key_ibe(const fkex_abe_key *key) { return key->ibe; }
+
+fkex_err fkex_abe_msk_set_ibe(fkex_abe_msk *msk, fkex_ibe_master *m)
+{
+    /* Keys issued before keep the old public parameters (reference counted). */
+    msk->ibe = m;
+    fkex_abe_mpk_free(msk->mpk);
+    msk->mpk = NULL;
+    return msk_finish(msk);
+}
+
+void fkex_abe_key_set_ibe(fkex_abe_key *key, fkex_ibe_ukey *uk)
+{
+    key->ibe = uk;
 }

@@ -23,6 +23,10 @@ fkex_err fkex_header_decode(fkex_header *h, const uint8_t in[FKEX_HEADER_BYTES])
         return FKEX_ERR_UNSUPPORTED;
     if (h->kind < FKEX_KIND_PUBLIC_PARAMS || h->kind > FKEX_KIND_CIPHERTEXT)
         return FKEX_ERR_UNSUPPORTED;
+    /* Boneh-Franklin makes ciphertexts only: its parameters and keys ride
+     * in the CP-ABE scheme's objects (ibe/keys.c). */
+    if (h->scheme == FKEX_SCHEME_BF01 && h->kind != FKEX_KIND_CIPHERTEXT)
+        return FKEX_ERR_UNSUPPORTED;
     if (h->body_len > FKEX_BODY_MAX)
         return FKEX_ERR_BAD_ENCODING;
     return FKEX_OK;

@@ -39,6 +39,7 @@ int cli_exit_code(fkex_err err)
     case FKEX_ERR_POLICY_UNSATISFIED:
     case FKEX_ERR_AUTHENTICATION:
     case FKEX_ERR_WRONG_AUTHORITY:
+    case FKEX_ERR_WRONG_IDENTITY:
         return EXIT_DENIED;
     default:
         return EXIT_USAGE;

@@ -60,4 +60,16 @@ int fkex_mac_verify(const uint8_t tag[32], const uint8_t key[32], const uint8_t 
 /* The transcript hash chain: t = SHA-256("fkex v1 transcript" || t || msg). */
 void fkex_transcript_extend(uint8_t transcript[32], const uint8_t *msg, size_t len);
 
+/* ---- the objects' KDF (FORMATS.md, "Key derivation"; crypto/kdf.c) -------
+ * KDF(label, parts) = BLAKE2b(label || 0 || for each part: u64 length ||
+ * part), outlen bytes (1..64): the KEMs' keys, masks and FO coins. The
+ * lengths make the parts unambiguous whatever their contents. */
+typedef struct {
+    const void *data;
+    size_t len;
+} fkex_kdf_part;
+
+void fkex_kdf(uint8_t *out, size_t outlen, const char *label, const fkex_kdf_part *parts,
+              size_t n);
+
 #endif

@@ -126,6 +126,21 @@ fkex_err fkex_gt_from_bytes(fkex_gt *out, const uint8_t in[576]) FKEX_WUR;
 /* e(P, Q): one Miller loop and one final exponentiation. */
 void fkex_pairing(fkex_gt *out, const fkex_g1 *p, const fkex_g2 *q);
 
+/* A fixed G2 point with its Miller-loop lines precomputed (68 line
+ * coefficients, 19.5 KiB; blst_precompute_lines): each pairing with it
+ * then skips the G2 doublings and additions, which are most of a Miller
+ * loop. The point is affine and already validated. */
+typedef struct {
+    blst_p2_affine q;
+    blst_fp6 lines[68];
+} fkex_g2_lines;
+
+void fkex_g2_lines_init(fkex_g2_lines *t, const fkex_g2 *q);
+/* e(P, Q) for the precomputed Q: the Miller loop over the lines and one
+ * final exponentiation. P must not be the identity, which blst's loop
+ * does not special-case (no branch on P, so P may be secret). */
+void fkex_pairing_lines(fkex_gt *out, const fkex_g1 *p, const fkex_g2_lines *t);
+
 /* prod_i e(P_i, Q_i) as one multi-Miller loop (blst_pairing_raw_aggregate
  * shares the squarings of eight pairs at a time) and ONE final
  * exponentiation. Points are affine and already validated; a pair with the

@@ -1,0 +1,143 @@
+/*
+ * ibe/keys.c: Boneh-Franklin's part of the authority's objects.
+ *
+ * Each object body ends, when it has one, with an IBE section (abe/abe.c
+ * writes the objects; FORMATS.md has the layouts):
+ *   public parameters  u8 1 | P_pub (G2)
+ *   master key         u8 1 | s (scalar)
+ *   user key           u8 1 | bytes16 identity | d_ID (G1)
+ * Objects made before IBE existed have no section and still decode.
+ */
+#include <stdlib.h>
+#include "inner.h"
+
+void fkex_ibe_pub_encode(fkex_writer *w, const fkex_ibe_pub *pub)
+{
+    uint8_t b[96];
+    blst_p2_affine_compress(b, &pub->ppub.q);
+    fkex_writer_u8(w, FKEX_IBE_SECTION);
+    fkex_writer_put(w, b, sizeof b);
+}
+
+fkex_err fkex_ibe_pub_decode(fkex_ibe_pub *pub, fkex_reader *r)
+{
+    const uint8_t *b;
+    fkex_g2 ppub;
+    fkex_err err;
+    if (fkex_reader_view(r, &b, 96) != 0)
+        return FKEX_ERR_TRUNCATED;
+    if ((err = fkex_g2_from_bytes(&ppub, b)) != FKEX_OK)   /* not O: s = 0 is refused */
+        return err;
+    fkex_ibe_pub_from_ppub(pub, &ppub);
+    return FKEX_OK;
+}
+
+void fkex_ibe_master_encode(fkex_writer *w, const fkex_ibe_master *m)
+{
+    uint8_t b[32];
+    fkex_fr_to_bytes(b, &m->s);
+    fkex_writer_u8(w, FKEX_IBE_SECTION);
+    fkex_writer_put(w, b, sizeof b);
+    sodium_memzero(b, sizeof b);
+}
+
+fkex_err fkex_ibe_master_decode(fkex_ibe_master *m, fkex_reader *r)
+{
+    const uint8_t *b;
+    if (fkex_reader_view(r, &b, 32) != 0)
+        return FKEX_ERR_TRUNCATED;
+    if (fkex_fr_from_bytes(&m->s, b) != FKEX_OK || fkex_fr_is_zero(&m->s))
+        return FKEX_ERR_BAD_ENCODING;
+    return FKEX_OK;
+}
+
+void fkex_ibe_ukey_encode(fkex_writer *w, const fkex_ibe_ukey *uk)
+{
+    uint8_t b[48];
+    blst_p1_affine_compress(b, &uk->d);
+    fkex_writer_u8(w, FKEX_IBE_SECTION);
+    fkex_writer_bytes16(w, uk->id, uk->idlen);
+    fkex_writer_put(w, b, sizeof b);
+    sodium_memzero(b, sizeof b);
+}
+
+fkex_err fkex_ibe_ukey_decode(fkex_ibe_ukey *uk, fkex_reader *r)
+{
+    const uint8_t *id, *b;
+    size_t idlen;
+    fkex_g1 d;
+    fkex_err err;
+    if (fkex_reader_bytes16(r, &id, &idlen) != 0)
+        return FKEX_ERR_TRUNCATED;
+    if (!fkex_ibe_identity_canonical(id, idlen))
+        return FKEX_ERR_BAD_ENCODING;
+    if (fkex_reader_view(r, &b, 48) != 0)
+        return FKEX_ERR_TRUNCATED;
+    if ((err = fkex_g1_from_bytes(&d, b)) != FKEX_OK)
+        return err;
+    blst_p1_to_affine(&uk->d, &d);
+    memcpy(uk->id, id, idlen);
+    uk->id[idlen] = '\0';
+    uk->idlen = idlen;
+    sodium_memzero(&d, sizeof d);
+    return FKEX_OK;
+}
+
+fkex_err fkex_ibe_setup(fkex_abe_mpk **mpk, fkex_abe_msk *msk, fkex_rng *rng)
+{
+    fkex_ibe_master *m;
+    uint8_t *bytes;
+    size_t len;
+    fkex_err err;
+    *mpk = NULL;
+    if (fkex_abe_msk_ibe(msk))
+        return FKEX_ERR_ARGUMENT;
+    if (!(m = sodium_malloc(sizeof *m)))
+        return FKEX_ERR_NO_MEMORY;
+    do
+        fkex_fr_random(&m->s, rng);                     /* s <-$ Fr* */
+    while (fkex_fr_is_zero(&m->s));
+    if ((err = fkex_abe_msk_set_ibe(msk, m)) != FKEX_OK)
+        return err;
+    /* The caller gets its own copy of the new public parameters. */
+    if ((err = fkex_abe_mpk_encode(&bytes, &len, fkex_abe_msk_mpk(msk))) != FKEX_OK)
+        return err;
+    err = fkex_abe_mpk_decode(mpk, bytes, len);
+    free(bytes);
+    return err;
+}
+
+int fkex_ibe_available(const fkex_abe_mpk *mpk)
+{
+    return fkex_abe_mpk_ibe(mpk) != NULL;
+}
+
+fkex_err fkex_ibe_keygen(fkex_abe_key *key, const fkex_abe_msk *msk, const char *identity)
+{
+    const fkex_ibe_master *m = fkex_abe_msk_ibe(msk);
+    uint8_t a[FKEX_FINGERPRINT_BYTES], b[FKEX_FINGERPRINT_BYTES];
+    char id[FKEX_IBE_ID_MAX + 1];
+    fkex_ibe_ukey *uk;
+    fkex_err err;
+    if (!m)
+        return FKEX_ERR_UNSUPPORTED;
+    fkex_abe_mpk_fingerprint(a, fkex_abe_msk_mpk(msk));
+    fkex_abe_mpk_fingerprint(b, fkex_abe_key_mpk(key));
+    if (memcmp(a, b, sizeof a) != 0)
+        return FKEX_ERR_WRONG_AUTHORITY;
+    if (fkex_abe_key_ibe(key))
+        return FKEX_ERR_ARGUMENT;
+    if ((err = fkex_ibe_identity(id, identity, strlen(identity))) != FKEX_OK)
+        return err;
+    if (!(uk = calloc(1, sizeof *uk)))
+        return FKEX_ERR_NO_MEMORY;
+    fkex_ibe_extract(uk, m, id, strlen(id));
+    fkex_abe_key_set_ibe(key, uk);
+    return FKEX_OK;
+}
+
+const char *fkex_ibe_key_identity(const fkex_abe_key *key)
+{
+    const fkex_ibe_ukey *uk = fkex_abe_key_ibe(key);
+    return uk ? uk->id : NULL;
+}
