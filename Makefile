@@ -4,7 +4,7 @@
 #   make test       the whole suite, normally and under ASan/UBSan, plus fuzz corpora
 #   make demo       the whole system on loopback, narrated (TUI=1: then the chat in tmux)
 #   make demo-files CP-ABE file encryption, narrated
-#   make bench      fkex bench abe, fkex bench gke, fkex bench relay
+#   make bench      fkex bench abe, fkex bench ibe, fkex bench gke, fkex bench relay
 #   make fuzz       libFuzzer targets (clang)
 #   make install / uninstall / clean
 #
@@ -85,6 +85,7 @@ demo-files: all
 
 bench: all
 	./fkex bench abe
+	./fkex bench ibe
 	./fkex bench gke
 	./fkex bench relay
 

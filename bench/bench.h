@@ -19,6 +19,8 @@ double bench_median(double *samples, size_t n);
 void bench_time(double *op_ms, double *pairing_ms, int runs, void (*fn)(void *), void *arg);
 
 int bench_abe(int json);
+/* `fkex bench ibe` (bench/ibe.c): Boneh-Franklin and IBAKE. */
+int bench_ibe(int json);
 /* `fkex bench gke` (bench/gke.c): join and leave costs of the ratchet, seed
  * mode, GDH.2 and BD for rooms of sizes[] (ascending, 2 .. BENCH_GKE_MAX);
  * plot, if not NULL, is an SVG drawn with gnuplot; verbose reports
