@@ -1648,6 +1648,127 @@ static void cli_room(void)
     CHECK(printed("usage: fkex room create"));
 }
 
+/* fkex keygen --identity, fkex ibe encrypt/decrypt, and inspect on them. */
+static void cli_ibe(void)
+{
+    char d[512], carol[512], dan[512], pt[512], ct[512], act[512], *before;
+    size_t len;
+    uint8_t *bytes;
+    if (fixture() != 0)
+        return;
+    mkcase(d, "ibe");
+    join(carol, sizeof carol, d, "carol.key");
+    join(dan, sizeof dan, d, "dan.key");
+    EXPECT(FX(NULL, NULL, "keygen", "--msk", msk_a, "--identity", "  Carol@Example.ORG ", "--attrs",
+              "ONE", "-o", carol), 0);
+    CHECK(mode_of(carol) == 0600);
+    EXPECT(FX(NULL, NULL, "keygen", "--msk", msk_a, "--identity", "dan@example.org", "-o", dan), 0);
+    EXPECT(FX(NULL, NULL, "inspect", carol), 0);
+    CHECK(printed("identity:   carol@example.org"));
+    CHECK(printed("attributes: ONE"));
+    EXPECT(FX(NULL, NULL, "inspect", mpk_a), 0);
+    CHECK(printed("identities: yes"));
+    EXPECT(FX(NULL, NULL, "keygen", "--msk", msk_a, "--identity", "a\tb", "-o", at(d, "bad.key")), 2);
+    CHECK(says("is not an identity"));
+    CHECK(!exists(at(d, "bad.key")));
+    EXPECT(FX(NULL, NULL, "keygen", "--msk", msk_a, "-o", at(d, "bad.key")), 2);
+    CHECK(says("missing --attrs or --identity"));
+
+    join(pt, sizeof pt, d, "plain");
+    CHECK(spit(pt, "for carol only\n", 15) == 0);
+    join(ct, sizeof ct, d, "m.fkex");
+    EXPECT(FX(pt, NULL, "ibe", "encrypt", "--mpk", mpk_a, "--to", "CAROL@example.org", "-o", ct), 0);
+    EXPECT(FX(NULL, NULL, "inspect", ct), 0);
+    CHECK(printed("bf01") && printed("identity:   carol@example.org"));
+    EXPECT(FX(NULL, NULL, "ibe", "decrypt", "--key", carol, ct), 0);
+    CHECK(strcmp(out_text, "for carol only\n") == 0);
+    /* Armored, through pipes, with a user key standing in for the parameters. */
+    join(act, sizeof act, d, "m.asc");
+    EXPECT(FX(pt, act, "ibe", "encrypt", "-a", "--mpk", dan, "--to", "carol@example.org"), 0);
+    EXPECT(FX(act, NULL, "ibe", "decrypt", "--key", carol), 0);
+    CHECK(strcmp(out_text, "for carol only\n") == 0);
+
+    /* Refusals: another identity, no identity, another authority. */
+    before = listing(d);
+    EXPECT(FX(NULL, NULL, "ibe", "decrypt", "--key", dan, "-o", at(d, "out"), ct), 1);
+    CHECK(says("was encrypted to carol@example.org; this key is for dan@example.org"));
+    EXPECT(FX(NULL, NULL, "ibe", "decrypt", "--key", alice, "-o", at(d, "out"), ct), 1);
+    CHECK(says("this key has no identity"));
+    EXPECT(FX(NULL, NULL, "ibe", "decrypt", "--key", mallory, "-o", at(d, "out"), ct), 1);
+    CHECK(says("from authority"));
+    CHECK(unchanged(d, before));
+    /* The other tool says which one to use. */
+    EXPECT(FX(NULL, NULL, "decrypt", "--key", carol, ct), 2);
+    CHECK(says("encrypted to an identity"));
+    CHECK(strstr(err_text, "fkex ibe decrypt") != NULL);
+    {
+        const char *abe = seal(d, "abe.fkex", "policy\n", "ONE", NULL);
+        CHECK(abe != NULL);
+        if (abe) {
+            EXPECT(FX(NULL, NULL, "ibe", "decrypt", "--key", carol, abe), 2);
+            CHECK(says("encrypted under a policy"));
+            EXPECT(FX(NULL, NULL, "decrypt", "--key", carol, abe), 0);   /* carol has ONE */
+        }
+    }
+    /* Every byte of the encapsulation flipped: exit 1, nothing written. */
+    bytes = slurp(ct, &len);
+    CHECK(bytes != NULL && len > 191);
+    for (size_t i = 8; bytes && i < 191; i += 7) {
+        bytes[i] ^= 0x04;
+        CHECK(spit(at(d, "t.fkex"), bytes, len) == 0);
+        EXPECT(FX(NULL, NULL, "ibe", "decrypt", "--key", carol, "-o", at(d, "t.out"),
+                  at(d, "t.fkex")), 1);
+        CHECK(!exists(at(d, "t.out")));
+        unlink(at(d, "t.fkex"));
+        bytes[i] ^= 0x04;
+    }
+    free(bytes);
+    /* Usage. */
+    EXPECT(FX(NULL, NULL, "ibe", "encrypt", "--mpk", mpk_a, "--to", "", "-o", at(d, "x")), 2);
+    CHECK(says("is not an identity"));
+    EXPECT(FX(NULL, NULL, "ibe", "encrypt", "--mpk", mpk_a), 2);
+    CHECK(says("missing --to"));
+    EXPECT(FX(NULL, NULL, "ibe", "frob"), 2);
+    CHECK(says("unknown ibe command"));
+    EXPECT(FX(NULL, NULL, "ibe", "--help"), 0);
+    CHECK(printed("usage: fkex ibe encrypt"));
+    EXPECT(FX(NULL, NULL, "ibe", "encrypt", "--help"), 0);
+    CHECK(printed("usage: fkex ibe encrypt"));
+    EXPECT(FX(NULL, NULL, "ibe", "decrypt", "--help"), 0);
+    CHECK(printed("usage: fkex ibe decrypt"));
+    /* Parameters from before IBE are read, and refused with a reason. */
+    {
+        fkex_rng rng;
+        fkex_abe_mpk *mpk;
+        fkex_abe_msk *msk;
+        uint8_t *b;
+        size_t blen;
+        fkex_rng_init_system(&rng);
+        CHECK_OK(fkex_abe_setup(&mpk, &msk, "waters11", &rng));
+        CHECK_OK(fkex_abe_mpk_encode(&b, &blen, mpk));
+        CHECK(spit(at(d, "old-mpk.fkex"), b, blen) == 0);
+        fkex_abe_bytes_free(b, blen);
+        CHECK_OK(fkex_abe_msk_encode(&b, &blen, msk));
+        CHECK(spit(at(d, "old-msk.fkex"), b, blen) == 0);
+        chmod(at(d, "old-msk.fkex"), 0600);
+        fkex_abe_bytes_free(b, blen);
+        fkex_abe_mpk_free(mpk);
+        fkex_abe_msk_free(msk);
+        EXPECT(FX(pt, NULL, "ibe", "encrypt", "--mpk", at(d, "old-mpk.fkex"), "--to", "carol@example.org",
+                  "-o", at(d, "x")), 2);
+        CHECK(says("no identity-based parameters"));
+        EXPECT(FX(NULL, NULL, "inspect", at(d, "old-mpk.fkex")), 0);
+        CHECK(printed("identities: no"));
+        EXPECT(FX(pt, NULL, "encrypt", "--mpk", at(d, "old-mpk.fkex"), "--policy", "ONE", "-o",
+                  at(d, "y")), 0);
+        EXPECT(FX(NULL, NULL, "keygen", "--msk", at(d, "old-msk.fkex"), "--identity", "x@y", "-o",
+                  at(d, "z.key")), 2);
+        CHECK(strstr(err_text, "fkex: hint: ") != NULL);
+        CHECK(!exists(at(d, "z.key")));
+    }
+    free(before);
+}
+
 void suite_cli(void)
 {
     double start = now();
@@ -1687,6 +1808,7 @@ void suite_cli(void)
     RUN(cli_wrong_kind);
     RUN(cli_valid_at);
     RUN(cli_numeric);
+    RUN(cli_ibe);
     RUN(cli_inspect);
     RUN(cli_input_kept);
     RUN(cli_bench_gke);

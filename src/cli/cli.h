@@ -25,6 +25,7 @@ int enroll_main(int argc, char **argv);
 int room_main(int argc, char **argv);
 int relay_main(int argc, char **argv);
 int chat_main(int argc, char **argv);
+int ibe_main(int argc, char **argv);
 
 /* "fkex: error: ..." and "fkex: hint: ..." on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -95,6 +96,16 @@ int cli_output_commit(cli_output *o);
 void cli_output_abort(cli_output *o);
 
 int cli_is_help(const char *arg);
+
+/* `fkex GROUP SUB ...` for a group of subcommands: runs the one named by
+ * argv[1] with argv + 1, prints usage for none or --help, and names the
+ * subcommands (`list`, e.g. "init, token and serve") for an unknown one. */
+typedef struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+} cli_subcommand;
+int cli_dispatch(int argc, char **argv, const cli_subcommand *subs, size_t n,
+                 void (*usage)(FILE *), const char *group, const char *list);
 /* 1 if both paths name the same existing file (links included). */
 int cli_same_file(const char *a, const char *b);
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "cli/cli.h"
 #include "cli/attrs.h"
+#include "cli/payload.h"
 
 static void usage(FILE *f)
 {
@@ -43,8 +44,6 @@ int encrypt_main(int argc, char **argv)
     fkex_policy_error perr;
     fkex_abe_ct *ct = NULL;
     uint8_t key[32];
-    FILE *inf = NULL;
-    cli_output o = { 0 };
     fkex_err err;
 
     while ((c = getopt_long(argc, argv, "m:p:v:o:ah", opts, NULL)) != -1) {
@@ -89,65 +88,24 @@ int encrypt_main(int argc, char **argv)
             goto out;
         }
     }
-    if (strcmp(in, "-") != 0 && strcmp(out, "-") != 0 && cli_same_file(in, out)) {
-        cli_error("the output %s is the input", out);
-        cli_hint("fkex never overwrites its input");
+    if (cli_seal_check(in, out, armor) != 0)
         goto out;
-    }
-    if (!armor && strcmp(out, "-") == 0 && isatty(STDOUT_FILENO)) {
-        cli_error("refusing to write binary output to a terminal");
-        cli_hint("use -a for text armor, or -o FILE");
-        goto out;
-    }
     if (cli_load_mpk(&mpk, mpk_path) != 0)
         goto out;
-    inf = strcmp(in, "-") == 0 ? stdin : fopen(in, "rb");
-    if (!inf) {
-        cli_error("cannot open %s: %s", in, strerror(errno));
-        goto out;
-    }
     fkex_rng rng;
     fkex_rng_init_system(&rng);
     if ((err = fkex_abe_encap(key, &ct, mpk, policy, FKEX_ABE_CCA, &rng)) != FKEX_OK) {
         rc = cli_fail(err, "encrypt");
         goto out;
     }
-    if (cli_output_open(&o, out) != 0)
-        goto out;
     {
-        cli_file_sink file;
-        cli_file_source src;
-        fkex_armor_writer aw;
-        fkex_sink *sink = &file.sink;
         const uint8_t *ctb;
         size_t ctlen;
-        cli_file_sink_init(&file, o.f);
-        cli_file_source_init(&src, inf);
         fkex_abe_ct_bytes(&ctb, &ctlen, ct);
-        err = FKEX_OK;
-        if (armor) {
-            err = fkex_armor_writer_begin(&aw, &file.sink, fkex_kind_armor(FKEX_KIND_CIPHERTEXT));
-            sink = &aw.sink;
-        }
-        if (err == FKEX_OK)
-            err = sink->write(sink, ctb, ctlen);
-        if (err == FKEX_OK)
-            err = fkex_stream_encrypt(sink, &src.source, key, ctb, ctlen);
-        if (err == FKEX_OK && armor)
-            err = fkex_armor_writer_end(&aw);
-        if (err != FKEX_OK) {
-            cli_output_abort(&o);
-            rc = cli_stream_fail(err, "encrypt", &src, in, &file, out);
-            goto out;
-        }
+        rc = cli_seal_file(in, out, armor, key, ctb, ctlen);
     }
-    if (cli_output_commit(&o) != 0)
-        goto out;
-    rc = 0;
 out:
     sodium_memzero(key, sizeof key);
-    if (inf && inf != stdin)
-        fclose(inf);
     fkex_abe_ct_free(ct);
     fkex_policy_free(policy);
     fkex_abe_mpk_free(mpk);

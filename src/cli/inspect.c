@@ -12,8 +12,9 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: fkex inspect [FILE]\n\n"
                "Shows the kind, scheme, curve and authority of an fkex file; the policy\n"
-               "of a ciphertext; the attributes and expiry of a key; and sizes. Secrets\n"
-               "are never shown. FILE defaults to stdin; armor is detected.\n");
+               "or identity of a ciphertext; the attributes, expiry and identity of a key;\n"
+               "whether an authority issues identity-based keys; and sizes. Secrets are\n"
+               "never shown. FILE defaults to stdin; armor is detected.\n");
 }
 
 static void common(fkex_kind kind, uint8_t scheme, const uint8_t fp[FKEX_FINGERPRINT_BYTES])
@@ -21,7 +22,9 @@ static void common(fkex_kind kind, uint8_t scheme, const uint8_t fp[FKEX_FINGERP
     char text[20];
     fkex_fingerprint_text(text, fp);
     printf("kind:       %s\n", fkex_kind_name(kind));
-    printf("scheme:     %s (Waters 2011 CP-ABE)\n", fkex_scheme_name(scheme));
+    printf("scheme:     %s (%s)\n", fkex_scheme_name(scheme),
+           scheme == FKEX_SCHEME_BF01 ? "Boneh-Franklin 2001 identity-based encryption"
+                                      : "Waters 2011 CP-ABE");
     printf("curve:      BLS12-381 (about 128-bit security)\n");
     printf("authority:  %s\n", text);
 }
@@ -30,10 +33,11 @@ static void common(fkex_kind kind, uint8_t scheme, const uint8_t fp[FKEX_FINGERP
 static int inspect_ciphertext(cli_ctfile *file, const char *path)
 {
     fkex_abe_ct *ct = NULL;
+    fkex_ibe_ct *ibe = NULL;
     uint8_t fp[FKEX_FINGERPRINT_BYTES], buf[65536];
     const uint8_t *bytes;
     size_t len, got, payload = 0;
-    int rc = cli_ctfile_read(file, path, &ct);
+    int rc = cli_ctfile_read_any(file, path, &ct, &ibe);
     if (rc != 0)
         return rc;
     do {
@@ -44,7 +48,15 @@ static int inspect_ciphertext(cli_ctfile *file, const char *path)
         }
         payload += got;
     } while (got > 0);
-    if (rc == 0) {
+    if (rc == 0 && ibe) {
+        fkex_ibe_ct_fingerprint(fp, ibe);
+        fkex_ibe_ct_bytes(&bytes, &len, ibe);
+        common(FKEX_KIND_CIPHERTEXT, bytes[6], fp);
+        printf("mode:       IND-CCA (Fujisaki-Okamoto: FullIdent)\n");
+        printf("identity:   %s\n", fkex_ibe_ct_identity(ibe));
+        printf("size:       %zu bytes (encapsulation %zu, encrypted payload %zu)\n",
+               len + payload, len, payload);
+    } else if (rc == 0) {
         fkex_abe_ct_fingerprint(fp, ct);
         fkex_abe_ct_bytes(&bytes, &len, ct);
         common(FKEX_KIND_CIPHERTEXT, bytes[6], fp);
@@ -56,6 +68,7 @@ static int inspect_ciphertext(cli_ctfile *file, const char *path)
                len + payload, len, payload);
     }
     fkex_abe_ct_free(ct);
+    fkex_ibe_ct_free(ibe);
     return rc;
 }
 
@@ -65,7 +78,9 @@ static void print_key(const fkex_abe_key *key)
     size_t n;
     const char *expires = NULL;
     fkex_abe_key_attrs(&attrs, &n, key);
-    printf("attributes:");
+    printf("identity:   %s\n", fkex_ibe_key_identity(key) ? fkex_ibe_key_identity(key)
+                                                           : "none (attributes only)");
+    printf("attributes:%s", n ? "" : " none");
     for (size_t i = 0; i < n; i++) {
         if (strncmp(attrs[i], CLI_EXPIRES_ATTR "=", sizeof CLI_EXPIRES_ATTR) == 0)
             expires = attrs[i] + sizeof CLI_EXPIRES_ATTR;
@@ -73,11 +88,20 @@ static void print_key(const fkex_abe_key *key)
             printf(" %s", attrs[i]);
     }
     printf("\n");
+    if (n == 0)
+        return;
     if (expires && strlen(expires) == 6)
         printf("expires:    end of %.4s-%.2s\n", expires, expires + 4);
     else
         printf("expires:    never (no expiry attribute: files encrypted with --valid-at\n"
                "            will not open with it)\n");
+}
+
+static void identities(const fkex_abe_mpk *mpk)
+{
+    printf("identities: %s\n", fkex_ibe_available(mpk)
+                                   ? "yes (Boneh-Franklin: fkex keygen --identity, fkex ibe)"
+                                   : "no (made before fkex had identity-based keys)");
 }
 
 /* Keys and parameters are small objects: decode them whole. */
@@ -88,12 +112,14 @@ static fkex_err inspect_object(const uint8_t *data, size_t len, const fkex_heade
         fkex_abe_mpk *mpk;
         if ((err = fkex_abe_mpk_decode(&mpk, data, len)) == FKEX_OK) {
             common(h->kind, h->scheme, h->fingerprint);
+            identities(mpk);
             fkex_abe_mpk_free(mpk);
         }
     } else if (h->kind == FKEX_KIND_MASTER_KEY) {
         fkex_abe_msk *msk;
         if ((err = fkex_abe_msk_decode(&msk, data, len)) == FKEX_OK) {
             common(h->kind, h->scheme, h->fingerprint);
+            identities(fkex_abe_msk_mpk(msk));
             printf("secret:     yes (not shown); it issues every key of this authority\n");
             fkex_abe_msk_free(msk);
         }

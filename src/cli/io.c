@@ -68,6 +68,25 @@ int cli_is_help(const char *arg)
     return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
 }
 
+int cli_dispatch(int argc, char **argv, const cli_subcommand *subs, size_t n,
+                 void (*usage)(FILE *), const char *group, const char *list)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (cli_is_help(argv[1])) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(argv[1], subs[i].name) == 0)
+            return subs[i].fn(argc - 1, argv + 1);
+    cli_error("unknown %s command '%s'", group, argv[1]);
+    cli_hint("the %s commands are %s", group, list);
+    return EXIT_USAGE;
+}
+
 /* ---- streams ------------------------------------------------------------ */
 
 static fkex_err file_read(fkex_source *src, uint8_t *buf, size_t cap, size_t *got)

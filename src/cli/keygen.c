@@ -9,13 +9,18 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: fkex keygen --msk DIR/msk.fkex --attrs \"ONE TWO dept:x year=5\"\n"
-               "                   [--expires YYYY-MM] [-a] -o FILE\n\n"
-               "Issues a key for a set of attributes. The key file is self-contained: it\n"
-               "embeds the authority's public parameters and fingerprint. It is created\n"
-               "with mode 0600 and never overwrites a file; -o - writes to stdout.\n\n"
+               "                   [--identity alice@example.org] [--expires YYYY-MM] [-a] -o FILE\n"
+               "       fkex keygen --msk DIR/msk.fkex --identity alice@example.org [-a] -o FILE\n\n"
+               "Issues a key for a set of attributes, an identity, or both. The key file is\n"
+               "self-contained: it embeds the authority's public parameters and\n"
+               "fingerprint. It is created with mode 0600 and never overwrites a file;\n"
+               "-o - writes to stdout.\n\n"
                "  -m, --msk FILE        the authority's master key\n"
                "  -t, --attrs LIST      attributes, separated by spaces or commas:\n"
                "                        names (ONE, dept:telematics) and numbers (year=5)\n"
+               "  -i, --identity ID     also (or only) the identity-based key for ID, for\n"
+               "                        fkex ibe decrypt; normalised: white space around it\n"
+               "                        dropped, ASCII letters lower-cased\n"
                "  -e, --expires YYYY-MM add the attribute expires=YYYYMM; encryptors who\n"
                "                        write `expires >= YYYYMM` (or use encrypt --valid-at)\n"
                "                        lock the key out after that month\n"
@@ -28,13 +33,15 @@ int keygen_main(int argc, char **argv)
     static const struct option opts[] = {
         { "msk", required_argument, 0, 'm' },
         { "attrs", required_argument, 0, 't' },
+        { "identity", required_argument, 0, 'i' },
         { "expires", required_argument, 0, 'e' },
         { "output", required_argument, 0, 'o' },
         { "armor", no_argument, 0, 'a' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
-    const char *msk_path = NULL, *attrs_text = NULL, *expires = NULL, *out = NULL;
+    const char *msk_path = NULL, *attrs_text = NULL, *expires = NULL, *out = NULL, *identity = NULL;
+    char id[FKEX_IBE_ID_MAX + 1];
     int armor = 0, c, rc = EXIT_USAGE;
     char **attrs = NULL;
     size_t nattrs = 0;
@@ -45,10 +52,11 @@ int keygen_main(int argc, char **argv)
     fkex_rng rng;
     fkex_err err;
 
-    while ((c = getopt_long(argc, argv, "m:t:e:o:ah", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:t:i:e:o:ah", opts, NULL)) != -1) {
         switch (c) {
         case 'm': msk_path = optarg; break;
         case 't': attrs_text = optarg; break;
+        case 'i': identity = optarg; break;
         case 'e': expires = optarg; break;
         case 'o': out = optarg; break;
         case 'a': armor = 1; break;
@@ -56,13 +64,21 @@ int keygen_main(int argc, char **argv)
         default: usage(stderr); return EXIT_USAGE;
         }
     }
-    if (!msk_path || !attrs_text || !out || optind != argc) {
+    if (!msk_path || (!attrs_text && !identity) || !out || optind != argc) {
         cli_error(optind != argc ? "unexpected argument '%s'" : "missing %s",
-                  optind != argc ? argv[optind] : !msk_path ? "--msk" : !attrs_text ? "--attrs" : "-o");
+                  optind != argc ? argv[optind]
+                  : !msk_path    ? "--msk"
+                  : !out         ? "-o"
+                                 : "--attrs or --identity");
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (cli_split_attrs(&attrs, &nattrs, attrs_text) != 0)
+    if (identity && fkex_ibe_identity(id, identity, strlen(identity)) != FKEX_OK) {
+        cli_error("--identity: '%s' is not an identity", identity);
+        cli_hint("an identity is 1 to 255 bytes of UTF-8 without control characters");
+        return EXIT_USAGE;
+    }
+    if (attrs_text && cli_split_attrs(&attrs, &nattrs, attrs_text) != 0)
         return EXIT_USAGE;
     if (expires) {
         unsigned month;
@@ -81,7 +97,7 @@ int keygen_main(int argc, char **argv)
         attrs = bigger;
         nattrs++;
     }
-    if (nattrs == 0) {
+    if (nattrs == 0 && attrs_text) {
         cli_error("--attrs names no attribute");
         goto out;
     }
@@ -99,6 +115,13 @@ int keygen_main(int argc, char **argv)
         rc = cli_fail(err, "keygen");
         if (err == FKEX_ERR_ATTRIBUTE)
             cli_hint("each attribute may appear once, and a number only once per name");
+        goto out;
+    }
+    if (identity && (err = fkex_ibe_keygen(key, msk, id)) != FKEX_OK) {
+        rc = cli_fail(err, "keygen");
+        if (err == FKEX_ERR_UNSUPPORTED)
+            cli_hint("%s was made before fkex had identity-based keys; a new authority has them",
+                     msk_path);
         goto out;
     }
     if ((err = fkex_abe_key_encode(&bytes, &len, key)) != FKEX_OK) {

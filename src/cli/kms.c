@@ -659,21 +659,9 @@ out:
 
 int kms_main(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
-    if (cli_is_help(argv[1])) {
-        usage(stdout);
-        return 0;
-    }
-    if (strcmp(argv[1], "init") == 0)
-        return kms_init(argc - 1, argv + 1);
-    if (strcmp(argv[1], "token") == 0)
-        return kms_token(argc - 1, argv + 1);
-    if (strcmp(argv[1], "serve") == 0)
-        return kms_serve(argc - 1, argv + 1);
-    cli_error("unknown kms command '%s'", argv[1]);
-    cli_hint("the kms commands are init, token and serve");
-    return EXIT_USAGE;
+    static const cli_subcommand subs[] = {
+        { "init", kms_init }, { "token", kms_token }, { "serve", kms_serve },
+    };
+    return cli_dispatch(argc, argv, subs, FKEX_ARRAY_LEN(subs), usage, "kms",
+                        "init, token and serve");
 }

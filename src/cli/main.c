@@ -11,16 +11,17 @@ static const struct {
     const char *summary;
 } commands[] = {
     { "setup", setup_main, "create an authority: public parameters and master key" },
-    { "keygen", keygen_main, "issue a user key for a set of attributes" },
+    { "keygen", keygen_main, "issue a user key for a set of attributes and/or an identity" },
     { "encrypt", encrypt_main, "encrypt a file under a policy" },
     { "decrypt", decrypt_main, "decrypt a file with a user key" },
+    { "ibe", ibe_main, "encrypt a file to an identity (alice@example.org), decrypt it" },
     { "inspect", inspect_main, "show what an fkex file is, without its secrets" },
     { "kms", kms_main, "the key authority: init, token (one-time enrolment), serve" },
     { "enroll", enroll_main, "redeem an enrolment token for a user key" },
     { "room", room_main, "create a room, print its invitation, change its policy" },
     { "relay", relay_main, "the relay daemon: orders, stores and replays each room's messages" },
     { "chat", chat_main, "join a room and talk: --batch speaks JSON lines (for scripts)" },
-    { "bench", bench_main, "measure the schemes (fkex bench abe) and the group key exchanges (gke)" },
+    { "bench", bench_main, "measure the schemes (fkex bench abe, ibe) and the group key exchanges (gke)" },
 };
 
 static void usage(FILE *f)

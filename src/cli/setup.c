@@ -14,6 +14,8 @@ static void usage(FILE *f)
                "Creates a new authority in DIR:\n"
                "  DIR/mpk.fkex  public parameters: give them to everyone who encrypts\n"
                "  DIR/msk.fkex  the master key (mode 0600): it issues every user key\n"
+               "Both carry the CP-ABE scheme's parameters and Boneh-Franklin identity-based\n"
+               "ones (fkex keygen --identity, fkex ibe), under one authority fingerprint.\n"
                "Neither file is ever overwritten.\n\n"
                "  -d, --dir DIR      where to create the files (created if missing)\n"
                "  -s, --scheme NAME  the CP-ABE scheme (default: waters11)\n"
@@ -84,6 +86,12 @@ int setup_main(int argc, char **argv)
             cli_hint("the schemes are: waters11");
         goto out;
     }
+    /* The identity-based parameters join before anything is written. */
+    fkex_abe_mpk_free(mpk);
+    if ((err = fkex_ibe_setup(&mpk, msk, &rng)) != FKEX_OK) {
+        rc = cli_fail(err, "setup");
+        goto out;
+    }
     if ((err = fkex_abe_msk_encode(&msk_bytes, &msk_len, msk)) != FKEX_OK ||
         (err = fkex_abe_mpk_encode(&mpk_bytes, &mpk_len, mpk)) != FKEX_OK) {
         rc = cli_fail(err, "setup");
@@ -101,7 +109,7 @@ int setup_main(int argc, char **argv)
         char text[20];
         fkex_abe_mpk_fingerprint(fp, mpk);
         fkex_fingerprint_text(text, fp);
-        printf("authority %s (%s, BLS12-381)\n  public parameters: %s\n  master key:        %s (keep it secret)\n",
+        printf("authority %s (%s and bf01 identity-based, BLS12-381)\n  public parameters: %s\n  master key:        %s (keep it secret)\n",
                text, scheme, mpk_path, msk_path);
     }
     rc = 0;
