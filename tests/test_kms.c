@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sqlite3.h>
 #include <time.h>
 #include <unistd.h>
-#include <sqlite3.h>
 #include "test.h"
 #include "kms/kms.h"
 
@@ -167,7 +167,7 @@ static void kms_store_single_use(void)
     fkex_kms_store *a, *b;
     fkex_token t, other;
     fkex_enrol_status st;
-    char *attrs, err[128];
+    char *attrs, *identity, err[128];
     int won;
     const char *path = scratch("store.db");
     sample_token(&t, "store");
@@ -179,33 +179,90 @@ static void kms_store_single_use(void)
         struct stat sb;
         CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
     }
-    CHECK_OK(fkex_store_token_add(a, &t, "ONE TWO", NULL, 1000));
+    CHECK_OK(fkex_store_token_add(a, &t, "ONE TWO", NULL, NULL, 1000));
     /* unknown id, wrong secret: the same answer */
-    CHECK_OK(fkex_store_token_check(a, &st, &attrs, other.id, t.secret, 1001));
+    CHECK_OK(fkex_store_token_check(a, &st, &attrs, &identity, other.id, t.secret, 1001));
     CHECK(st == FKEX_ENROL_UNKNOWN && attrs == NULL);
-    CHECK_OK(fkex_store_token_check(a, &st, &attrs, t.id, other.secret, 1001));
+    CHECK_OK(fkex_store_token_check(a, &st, &attrs, &identity, t.id, other.secret, 1001));
     CHECK(st == FKEX_ENROL_UNKNOWN && attrs == NULL);
-    CHECK_OK(fkex_store_token_check(a, &st, &attrs, t.id, t.secret, t.expires_at));
+    CHECK_OK(fkex_store_token_check(a, &st, &attrs, &identity, t.id, t.secret, t.expires_at));
     CHECK(st == FKEX_ENROL_EXPIRED && attrs == NULL);
     /* both connections may issue; exactly one uses the token up */
-    CHECK_OK(fkex_store_token_check(a, &st, &attrs, t.id, t.secret, 1001));
+    CHECK_OK(fkex_store_token_check(a, &st, &attrs, &identity, t.id, t.secret, 1001));
     CHECK(st == FKEX_ENROL_ISSUED && attrs && strcmp(attrs, "ONE TWO") == 0);
+    CHECK(identity == NULL);
     free(attrs);
-    CHECK_OK(fkex_store_token_check(b, &st, &attrs, t.id, t.secret, 1001));
+    CHECK_OK(fkex_store_token_check(b, &st, &attrs, &identity, t.id, t.secret, 1001));
     CHECK(st == FKEX_ENROL_ISSUED);
     free(attrs);
-    CHECK_OK(fkex_store_token_use(b, &won, t.id, "ONE TWO", 1002));
+    CHECK_OK(fkex_store_token_use(b, &won, t.id, "ONE TWO", NULL, 1002));
     CHECK(won == 1);
-    CHECK_OK(fkex_store_token_use(a, &won, t.id, "ONE TWO", 1002));
+    CHECK_OK(fkex_store_token_use(a, &won, t.id, "ONE TWO", NULL, 1002));
     CHECK(won == 0);
-    CHECK_OK(fkex_store_token_check(a, &st, &attrs, t.id, t.secret, 1003));
+    CHECK_OK(fkex_store_token_check(a, &st, &attrs, &identity, t.id, t.secret, 1003));
     CHECK(st == FKEX_ENROL_USED && attrs == NULL);
     /* an expired token cannot be used up either */
-    CHECK_OK(fkex_store_token_add(a, &other, "X", "2026-12", 1000));
-    CHECK_OK(fkex_store_token_use(a, &won, other.id, "X", other.expires_at));
+    CHECK_OK(fkex_store_token_add(a, &other, "X", NULL, "2026-12", 1000));
+    CHECK_OK(fkex_store_token_use(a, &won, other.id, "X", NULL, other.expires_at));
     CHECK(won == 0);
+    /* a token for an identity (and no attributes): the identity comes back,
+     * and the audit row records it */
+    {
+        fkex_token u;
+        sqlite3 *db;
+        sqlite3_stmt *q;
+        sample_token(&u, "store identity");
+        CHECK_OK(fkex_store_token_add(a, &u, "", "carol@example.org", NULL, 1000));
+        CHECK_OK(fkex_store_token_check(a, &st, &attrs, &identity, u.id, u.secret, 1001));
+        CHECK(st == FKEX_ENROL_ISSUED && attrs && attrs[0] == '\0');
+        CHECK(identity && strcmp(identity, "carol@example.org") == 0);
+        CHECK_OK(fkex_store_token_use(a, &won, u.id, attrs, identity, 1002));
+        CHECK(won == 1);
+        free(attrs);
+        free(identity);
+        CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+        CHECK(sqlite3_prepare_v2(db, "SELECT identity FROM audit WHERE identity IS NOT NULL", -1, &q,
+                                 NULL) == SQLITE_OK);
+        CHECK(sqlite3_step(q) == SQLITE_ROW &&
+              strcmp((const char *)sqlite3_column_text(q, 0), "carol@example.org") == 0);
+        CHECK(sqlite3_step(q) == SQLITE_DONE);
+        sqlite3_finalize(q);
+        sqlite3_close(db);
+    }
     fkex_store_close(a);
     fkex_store_close(b);
+}
+
+/* A database from before identity-based keys gains the identity columns
+ * when opened, and its tokens still issue. */
+static void kms_store_migrates(void)
+{
+    const char *path = scratch("old.db");
+    fkex_kms_store *s;
+    fkex_token t;
+    fkex_enrol_status st;
+    char *attrs, *identity, err[128];
+    sqlite3 *db;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db,
+                       "CREATE TABLE tokens (id TEXT PRIMARY KEY, secret_hash BLOB NOT NULL,"
+                       " attrs TEXT NOT NULL, key_expires TEXT, expires_at INTEGER NOT NULL,"
+                       " created_at INTEGER NOT NULL, used_at INTEGER);"
+                       "CREATE TABLE audit (token_id TEXT NOT NULL, attrs TEXT NOT NULL,"
+                       " issued_at INTEGER NOT NULL);",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    CHECK_OK(fkex_store_open(&s, path, 0, err));
+    sample_token(&t, "migrated");
+    CHECK_OK(fkex_store_token_add(s, &t, "ONE", "dave@example.org", NULL, 1000));
+    CHECK_OK(fkex_store_token_check(s, &st, &attrs, &identity, t.id, t.secret, 1001));
+    CHECK(st == FKEX_ENROL_ISSUED && identity && strcmp(identity, "dave@example.org") == 0);
+    free(attrs);
+    free(identity);
+    fkex_store_close(s);
+    /* Opening again finds the columns there. */
+    CHECK_OK(fkex_store_open(&s, path, 0, err));
+    fkex_store_close(s);
 }
 
 /* Two threads, two connections, one token, released together. */
@@ -225,7 +282,7 @@ static void *race(void *arg)
     r->err = fkex_store_open(&s, r->path, 0, msg);
     pthread_barrier_wait(r->go);
     if (r->err == FKEX_OK) {
-        r->err = fkex_store_token_use(s, &r->won, r->t->id, "RACE", 2000);
+        r->err = fkex_store_token_use(s, &r->won, r->t->id, "RACE", NULL, 2000);
         fkex_store_close(s);
     }
     return NULL;
@@ -246,7 +303,7 @@ static void kms_store_race(void)
         racer r[2];
         snprintf(label, sizeof label, "race %d", round);
         sample_token(&t, label);
-        CHECK_OK(fkex_store_token_add(s, &t, "RACE", NULL, 1000));
+        CHECK_OK(fkex_store_token_add(s, &t, "RACE", NULL, NULL, 1000));
         pthread_barrier_init(&go, NULL, 2);
         for (int i = 0; i < 2; i++) {
             r[i] = (racer){ path, &t, &go, 0, FKEX_OK };
@@ -301,7 +358,7 @@ static void kms_enrol_protocol(void)
 
     sample_token(&t, "enrol token");
     fkex_enrol_pin(t.pin, pk);
-    CHECK_OK(fkex_store_token_add(st, &t, "ONE TWO year=5", NULL, 1000));
+    CHECK_OK(fkex_store_token_add(st, &t, "ONE TWO year=5", "alice@example.org", NULL, 1000));
 
     /* HELLO gives the enrolment key */
     fkex_enrol_hello(hello);
@@ -374,6 +431,8 @@ static void kms_enrol_protocol(void)
         if (uk) {
             fkex_abe_key_attrs(&attrs, &n, uk);
             CHECK(n == 3 && strcmp(attrs[0], "ONE") == 0);
+            CHECK(fkex_ibe_key_identity(uk) &&
+                  strcmp(fkex_ibe_key_identity(uk), "alice@example.org") == 0);
         }
         fkex_abe_key_free(uk);
     }
@@ -689,7 +748,23 @@ static void kms_e2e(void)
     EXPECT(FK("enroll", tok, "-o", at("bob.key")), 0);
     issued++;
 
-    /* the audit lists exactly the issued keys, without identities */
+    /* a token for an identity alone: the key opens files sent to that name */
+    EXPECT(FK("kms", "token", "--dir", a, "--identity", " Carol@Example.org", "--address", a_addr), 0);
+    {
+        char *text = test_read_text(last_out);
+        CHECK(sscanf(text, "%511s", tok) == 1);
+        free(text);
+    }
+    EXPECT(FK("enroll", tok, "-o", at("carol.key")), 0);
+    issued++;
+    EXPECT(FK("ibe", "encrypt", "--mpk", at("authA/mpk.fkex"), "--to", "carol@example.org", "-o",
+              at("carol.fkex"), at("msg.txt")), 0);
+    EXPECT(FK("ibe", "decrypt", "--key", at("carol.key"), "-o", at("carol.out"), at("carol.fkex")), 0);
+    EXPECT(FK("ibe", "decrypt", "--key", at("bob.key"), "-o", at("bob.out"), at("carol.fkex")), 1);
+    EXPECT(FK("kms", "token", "--dir", a, "--identity", "a\nb", "--address", a_addr), 2);
+
+    /* the audit lists exactly the issued keys and the identity-based
+     * identity each carries, never who enrolled */
     CHECK(audit_rows(at("authA/kms.db")) == issued);
     CHECK(audit_rows(at("authB/kms.db")) == 0);
     {
@@ -697,10 +772,19 @@ static void kms_e2e(void)
         sqlite3_stmt *q;
         CHECK(sqlite3_open_v2(at("authA/kms.db"), &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
         CHECK(sqlite3_prepare_v2(db, "SELECT * FROM audit", -1, &q, NULL) == SQLITE_OK);
-        CHECK(sqlite3_column_count(q) == 3);
+        CHECK(sqlite3_column_count(q) == 4);
         CHECK(strcmp(sqlite3_column_name(q, 0), "token_id") == 0);
+        CHECK(strcmp(sqlite3_column_name(q, 3), "identity") == 0);
         CHECK(sqlite3_step(q) == SQLITE_ROW &&
               strcmp((const char *)sqlite3_column_text(q, 1), "ONE TWO year=5 expires=203012") == 0);
+        CHECK(sqlite3_column_type(q, 3) == SQLITE_NULL);
+        sqlite3_finalize(q);
+        CHECK(sqlite3_prepare_v2(db, "SELECT attrs, identity FROM audit WHERE identity IS NOT NULL",
+                                 -1, &q, NULL) == SQLITE_OK);
+        CHECK(sqlite3_step(q) == SQLITE_ROW &&
+              strcmp((const char *)sqlite3_column_text(q, 0), "") == 0 &&
+              strcmp((const char *)sqlite3_column_text(q, 1), "carol@example.org") == 0);
+        CHECK(sqlite3_step(q) == SQLITE_DONE);
         sqlite3_finalize(q);
         sqlite3_close(db);
     }
@@ -765,6 +849,7 @@ void suite_kms(void)
     RUN(kms_addr);
     RUN(kms_sealed);
     RUN(kms_store_single_use);
+    RUN(kms_store_migrates);
     RUN(kms_store_race);
     RUN(kms_enrol_protocol);
 

@@ -39,7 +39,8 @@ static void usage_init(FILE *f)
     fprintf(f, "usage: fkex kms init --dir DIR [--address HOST:PORT]\n\n"
                "Creates an authority in DIR (created mode 0700 if missing):\n"
                "  DIR/kms.sealed  master key and enrolment key, sealed with the passphrase (0600)\n"
-               "  DIR/mpk.fkex    public parameters: give them to everyone who encrypts\n"
+               "  DIR/mpk.fkex    public parameters (CP-ABE and identity-based): give them\n"
+               "                  to everyone who encrypts\n"
                "  DIR/kms.db      tokens (hashed) and the audit of issued keys (0600)\n"
                "Nothing is ever overwritten.\n\n"
                "  -d, --dir DIR            where the authority lives\n"
@@ -49,13 +50,18 @@ static void usage_init(FILE *f)
 
 static void usage_token(FILE *f)
 {
-    fprintf(f, "usage: fkex kms token --dir DIR --attrs LIST [--expires 7d]\n"
-               "                      [--key-expires YYYY-MM] [--address HOST:PORT]\n\n"
+    fprintf(f, "usage: fkex kms token --dir DIR --attrs LIST [--identity ID] [--expires 7d]\n"
+               "                      [--key-expires YYYY-MM] [--address HOST:PORT]\n"
+               "       fkex kms token --dir DIR --identity ID [--expires 7d] ...\n\n"
                "Prints a one-time enrolment token: whoever runs `fkex enroll TOKEN` gets a\n"
-               "key for these attributes, once. The token names the authority's address\n"
-               "and pins its enrolment key; it is a secret until used.\n\n"
+               "key for these attributes and/or this identity, once. The token names the\n"
+               "authority's address and pins its enrolment key; it is a secret until used.\n"
+               "The authority's database keeps what it grants, and its audit table what\n"
+               "each token issued.\n\n"
                "  -d, --dir DIR            the authority\n"
                "  -t, --attrs LIST         attributes, separated by spaces or commas\n"
+               "  -i, --identity ID        the identity-based key for ID (fkex ibe decrypt),\n"
+               "                           normalised: trimmed, ASCII letters lower-cased\n"
                "  -e, --expires TIME       how long the token may be used: 30s, 15m, 12h,\n"
                "                           7d (default 7d)\n"
                "  -k, --key-expires MONTH  the key carries expires=YYYYMM (as keygen --expires)\n"
@@ -349,7 +355,7 @@ static int kms_init(int argc, char **argv)
         fkex_fingerprint_text(fp, h.fingerprint);
         fkex_enrol_pin(pin, pk);
         fkex_fingerprint_text(pintext, pin);
-        printf("authority %s (waters11, BLS12-381)\n"
+        printf("authority %s (waters11 and bf01 identity-based, BLS12-381)\n"
                "  enrolment key:     %s\n"
                "  address:           %s\n"
                "  public parameters: %s\n"
@@ -412,12 +418,12 @@ static int parse_duration(uint64_t *secs, const char *text)
 }
 
 /* The attribute list the key will carry, validated as keygen would, joined
- * by spaces. */
+ * by spaces ("" for none). */
 static char *token_attrs(const char *text, const char *key_expires)
 {
     char **attrs = NULL, **expanded = NULL, *joined = NULL;
     size_t n = 0, nexp = 0, total = 1;
-    if (cli_split_attrs(&attrs, &n, text) != 0)
+    if (text && cli_split_attrs(&attrs, &n, text) != 0)
         return NULL;
     if (key_expires) {
         unsigned month;
@@ -436,7 +442,7 @@ static char *token_attrs(const char *text, const char *key_expires)
         attrs = bigger;
         n++;
     }
-    if (n == 0) {
+    if (n == 0 && text) {
         cli_error("--attrs names no attribute");
         goto out;
     }
@@ -469,11 +475,30 @@ out:
     return joined;
 }
 
+/* An authority from before identity-based keys cannot issue them: say so
+ * now, not at enrolment. Its public parameters tell. */
+static int has_identities(const char *dir)
+{
+    char *path = path_in(dir, "mpk.fkex");
+    fkex_abe_mpk *mpk = NULL;
+    int rc = -1;
+    if (path && cli_load_mpk(&mpk, path) == 0) {
+        if (fkex_ibe_available(mpk))
+            rc = 0;
+        else
+            cli_error("the authority in %s was made before fkex had identity-based keys", dir);
+    }
+    fkex_abe_mpk_free(mpk);
+    free(path);
+    return rc;
+}
+
 static int kms_token(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "dir", required_argument, 0, 'd' },
         { "attrs", required_argument, 0, 't' },
+        { "identity", required_argument, 0, 'i' },
         { "expires", required_argument, 0, 'e' },
         { "key-expires", required_argument, 0, 'k' },
         { "address", required_argument, 0, 'A' },
@@ -481,7 +506,8 @@ static int kms_token(int argc, char **argv)
         { 0, 0, 0, 0 },
     };
     const char *dir = NULL, *attrs_text = NULL, *expires = "7d", *key_expires = NULL, *addr = NULL;
-    char *attrs = NULL, text[FKEX_TOKEN_TEXT_MAX];
+    const char *identity = NULL;
+    char *attrs = NULL, text[FKEX_TOKEN_TEXT_MAX], id[FKEX_IBE_ID_MAX + 1];
     uint8_t pk[32];
     size_t pklen, addrlen;
     uint64_t lifetime, now = (uint64_t)time(NULL);
@@ -491,10 +517,11 @@ static int kms_token(int argc, char **argv)
     int c, rc = EXIT_USAGE;
 
     memset(&t, 0, sizeof t);
-    while ((c = getopt_long(argc, argv, "d:t:e:k:A:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:t:i:e:k:A:h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': dir = optarg; break;
         case 't': attrs_text = optarg; break;
+        case 'i': identity = optarg; break;
         case 'e': expires = optarg; break;
         case 'k': key_expires = optarg; break;
         case 'A': addr = optarg; break;
@@ -502,10 +529,15 @@ static int kms_token(int argc, char **argv)
         default: usage_token(stderr); return EXIT_USAGE;
         }
     }
-    if (!dir || !attrs_text || optind != argc) {
+    if (!dir || (!attrs_text && !identity) || optind != argc) {
         cli_error(optind != argc ? "unexpected argument '%s'" : "missing %s",
-                  optind != argc ? argv[optind] : !dir ? "--dir" : "--attrs");
+                  optind != argc ? argv[optind] : !dir ? "--dir" : "--attrs or --identity");
         usage_token(stderr);
+        return EXIT_USAGE;
+    }
+    if (identity && fkex_ibe_identity(id, identity, strlen(identity)) != FKEX_OK) {
+        cli_error("--identity: '%s' is not an identity", identity);
+        cli_hint("an identity is 1 to 255 bytes of UTF-8 without control characters");
         return EXIT_USAGE;
     }
     if (parse_duration(&lifetime, expires) != 0) {
@@ -520,6 +552,8 @@ static int kms_token(int argc, char **argv)
     if (!(attrs = token_attrs(attrs_text, key_expires)))
         return EXIT_USAGE;
     if (open_store(&st, dir, 0) != 0)
+        goto out;
+    if (identity && has_identities(dir) != 0)
         goto out;
     if (fkex_store_setting_get(st, "enrol_pk", pk, sizeof pk, &pklen) != FKEX_OK || pklen != 32) {
         cli_error("%s/kms.db has no enrolment key", dir);
@@ -542,7 +576,7 @@ static int kms_token(int argc, char **argv)
         cli_error("cannot make a token for the address '%s'", t.addr);
         goto out;
     }
-    if (fkex_store_token_add(st, &t, attrs, key_expires, now) != FKEX_OK) {
+    if (fkex_store_token_add(st, &t, attrs, identity ? id : NULL, key_expires, now) != FKEX_OK) {
         cli_error("cannot record the token in %s/kms.db", dir);
         goto out;
     }

@@ -28,6 +28,12 @@ fkex_err fkex_kms_create(uint8_t **sealed, size_t *sealedlen, uint8_t **mpk, siz
     *sealedlen = *mpklen = 0;
     if ((err = fkex_abe_setup(&p, &m, "waters11", rng)) != FKEX_OK)
         return err;
+    /* Identity-based parameters too, before the fingerprint is published. */
+    fkex_abe_mpk_free(p);
+    if ((err = fkex_ibe_setup(&p, m, rng)) != FKEX_OK) {
+        fkex_abe_msk_free(m);
+        return err;
+    }
     if ((err = fkex_abe_msk_encode(&mskb, &msklen, m)) != FKEX_OK ||
         (err = fkex_abe_mpk_encode(mpk, mpklen, p)) != FKEX_OK)
         goto out;
@@ -126,8 +132,10 @@ static fkex_err split(char **copy, const char ***list, size_t *n, const char *at
     return FKEX_OK;
 }
 
-/* Issues a key for attrs: the secrets are readable only meanwhile. */
-static fkex_err issue(uint8_t **key, size_t *keylen, fkex_kms *k, const char *attrs, fkex_rng *rng)
+/* Issues a key for attrs and identity (NULL: none): the secrets are
+ * readable only meanwhile. */
+static fkex_err issue(uint8_t **key, size_t *keylen, fkex_kms *k, const char *attrs,
+                      const char *identity, fkex_rng *rng)
 {
     fkex_abe_msk *msk = NULL;
     fkex_abe_key *uk = NULL;
@@ -142,7 +150,8 @@ static fkex_err issue(uint8_t **key, size_t *keylen, fkex_kms *k, const char *at
     sodium_mprotect_readonly(k->region);
     err = fkex_abe_msk_decode(&msk, k->region + 37, k->regionlen - 37);
     sodium_mprotect_noaccess(k->region);
-    if (err == FKEX_OK && (err = fkex_abe_keygen(&uk, msk, list, n, rng)) == FKEX_OK)
+    if (err == FKEX_OK && (err = fkex_abe_keygen(&uk, msk, list, n, rng)) == FKEX_OK &&
+        (!identity || (err = fkex_ibe_keygen(uk, msk, identity)) == FKEX_OK))
         err = fkex_abe_key_encode(key, keylen, uk);
     fkex_abe_key_free(uk);
     fkex_abe_msk_free(msk);
@@ -166,7 +175,7 @@ fkex_err fkex_kms_answer(uint8_t **reply, size_t *replylen, fkex_kms_report *rep
 {
     fkex_enrol_req r;
     fkex_enrol_status status;
-    char *attrs = NULL;
+    char *attrs = NULL, *identity = NULL;
     uint8_t *key = NULL;
     size_t keylen = 0;
     int won = 0;
@@ -194,12 +203,12 @@ fkex_err fkex_kms_answer(uint8_t **reply, size_t *replylen, fkex_kms_report *rep
     fkex_token_id_hex(rep->token_id, r.id);
     /* Check, issue, then use up: the audit row is written in the same
      * transaction that uses the token, so it lists exactly the keys sent. */
-    if (fkex_store_token_check(st, &status, &attrs, r.id, r.secret, now) != FKEX_OK)
+    if (fkex_store_token_check(st, &status, &attrs, &identity, r.id, r.secret, now) != FKEX_OK)
         status = FKEX_ENROL_FAILED;
-    if (status == FKEX_ENROL_ISSUED && issue(&key, &keylen, k, attrs, rng) != FKEX_OK)
+    if (status == FKEX_ENROL_ISSUED && issue(&key, &keylen, k, attrs, identity, rng) != FKEX_OK)
         status = FKEX_ENROL_FAILED;
     if (status == FKEX_ENROL_ISSUED) {
-        if (fkex_store_token_use(st, &won, r.id, attrs, now) != FKEX_OK)
+        if (fkex_store_token_use(st, &won, r.id, attrs, identity, now) != FKEX_OK)
             status = FKEX_ENROL_FAILED;
         else if (!won)
             status = FKEX_ENROL_USED;   /* another enrolment got there first */
@@ -213,6 +222,7 @@ fkex_err fkex_kms_answer(uint8_t **reply, size_t *replylen, fkex_kms_report *rep
     err = fkex_enrol_reply_seal(reply, replylen, &r, status, key, keylen, rng);
     fkex_abe_bytes_free(key, keylen);
     free(attrs);
+    free(identity);
     fkex_enrol_req_wipe(&r);
     return err;
 }

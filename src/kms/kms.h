@@ -93,8 +93,11 @@ const char *fkex_enrol_status_text(fkex_enrol_status st);   /* "token already us
 /* ---- the database (store.c) ------------------------------------------------
  * One SQLite file in WAL mode, busy timeout 10 s:
  *   tokens(id TEXT PRIMARY KEY, secret_hash BLOB, attrs TEXT, key_expires
- *          TEXT, expires_at INTEGER, created_at INTEGER, used_at INTEGER)
- *   audit(token_id TEXT, attrs TEXT, issued_at INTEGER)  -- no identity, no IP
+ *          TEXT, expires_at INTEGER, created_at INTEGER, used_at INTEGER,
+ *          identity TEXT)
+ *   audit(token_id TEXT, attrs TEXT, issued_at INTEGER, identity TEXT)
+ *          -- identity: the IBE identity issued (or NULL); never an IP
+ * Databases from before the identity columns get them when opened.
  *   settings(name TEXT PRIMARY KEY, value BLOB)
  * Several processes may share it (kms token while kms serve runs). */
 typedef struct fkex_kms_store fkex_kms_store;
@@ -109,15 +112,18 @@ fkex_err fkex_store_setting_set(fkex_kms_store *s, const char *name, const uint8
 fkex_err fkex_store_setting_get(fkex_kms_store *s, const char *name, uint8_t *v, size_t cap,
                                 size_t *len) FKEX_WUR;
 /* Records a token: its id and SHA-256(secret), never the secret. attrs is
- * the space-separated list the key will carry; key_expires ("2026-12") is
+ * the space-separated list the key will carry (may be ""), identity the
+ * normalised identity it will carry (or NULL); key_expires ("2026-12") is
  * for people and may be NULL. */
 fkex_err fkex_store_token_add(fkex_kms_store *s, const fkex_token *t, const char *attrs,
-                              const char *key_expires, uint64_t created_at) FKEX_WUR;
+                              const char *identity, const char *key_expires,
+                              uint64_t created_at) FKEX_WUR;
 /* Looks a token up: the secret's hash is compared in constant time, and
  * only a holder of the secret learns whether it was used or expired.
- * *attrs (malloc'd) is set only for FKEX_ENROL_ISSUED ("may be issued"). */
+ * *attrs and *identity (malloc'd; *identity NULL if the token names none)
+ * are set only for FKEX_ENROL_ISSUED ("may be issued"). */
 fkex_err fkex_store_token_check(fkex_kms_store *s, fkex_enrol_status *st, char **attrs,
-                                const uint8_t id[FKEX_TOKEN_ID_BYTES],
+                                char **identity, const uint8_t id[FKEX_TOKEN_ID_BYTES],
                                 const uint8_t secret[FKEX_TOKEN_SECRET_BYTES],
                                 uint64_t now) FKEX_WUR;
 /* Uses the token up and writes the audit row, in one transaction:
@@ -125,7 +131,7 @@ fkex_err fkex_store_token_check(fkex_kms_store *s, fkex_enrol_status *st, char *
  * expires_at > now; *won is 1 iff that changed one row (then the audit row
  * is written). Of two racing uses, exactly one wins. */
 fkex_err fkex_store_token_use(fkex_kms_store *s, int *won, const uint8_t id[FKEX_TOKEN_ID_BYTES],
-                              const char *attrs, uint64_t now) FKEX_WUR;
+                              const char *attrs, const char *identity, uint64_t now) FKEX_WUR;
 
 /* ---- the enrolment protocol (enrol.c) ----------------------------------------
  * Every frame starts "FKEN" | version (1) | type:
@@ -203,7 +209,8 @@ void fkex_enrol_req_wipe(fkex_enrol_req *r);
 typedef struct fkex_kms fkex_kms;
 
 /* A new authority: its sealed secrets (for DIR/kms.sealed), public
- * parameters (DIR/mpk.fkex) and enrolment public key. */
+ * parameters (DIR/mpk.fkex, with Boneh-Franklin parameters) and enrolment
+ * public key. */
 fkex_err fkex_kms_create(uint8_t **sealed, size_t *sealedlen, uint8_t **mpk, size_t *mpklen,
                          uint8_t enrol_pk[32], const char *pass, size_t passlen,
                          fkex_rng *rng) FKEX_WUR;

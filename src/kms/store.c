@@ -1,7 +1,7 @@
 /*
  * kms/store.c: the authority's SQLite database. Tokens are kept as
  * SHA-256 of their secret; the audit table says which token issued which
- * attributes when, and nothing about who.
+ * attributes and identity when, and nothing about who redeemed it.
  *
  * Single use is the UPDATE's WHERE clause (used_at IS NULL), checked with
  * sqlite3_changes() inside a write transaction: two connections, or two
@@ -27,16 +27,40 @@ static const char schema[] =
     "  secret_hash BLOB NOT NULL,"
     "  attrs TEXT NOT NULL,"
     "  key_expires TEXT,"
+    "  identity TEXT,"
     "  expires_at INTEGER NOT NULL,"
     "  created_at INTEGER NOT NULL,"
     "  used_at INTEGER);"
     "CREATE TABLE IF NOT EXISTS audit ("
     "  token_id TEXT NOT NULL,"
     "  attrs TEXT NOT NULL,"
-    "  issued_at INTEGER NOT NULL);"
+    "  issued_at INTEGER NOT NULL,"
+    "  identity TEXT);"
     "CREATE TABLE IF NOT EXISTS settings ("
     "  name TEXT PRIMARY KEY,"
     "  value BLOB NOT NULL);";
+
+/* Databases made before identity-based keys lack the identity columns:
+ * added on open (NULL for the rows there). */
+static int migrate(sqlite3 *db)
+{
+    static const char *const tables[] = { "tokens", "audit" };
+    for (size_t i = 0; i < 2; i++) {
+        char sql[96];
+        sqlite3_stmt *st;
+        int has = 0;
+        snprintf(sql, sizeof sql, "SELECT 1 FROM pragma_table_info('%s') WHERE name = 'identity'",
+                 tables[i]);
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+            return -1;
+        has = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+        snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN identity TEXT", tables[i]);
+        if (!has && sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+            return -1;
+    }
+    return 0;
+}
 
 static void say(char err[128], const char *what, sqlite3 *db)
 {
@@ -66,7 +90,7 @@ fkex_err fkex_store_open(fkex_kms_store **out, const char *path, int create, cha
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
             SQLITE_OK ||
         sqlite3_busy_timeout(s->db, 10000) != SQLITE_OK ||
-        sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK || migrate(s->db) != 0) {
         say(err, path, s->db);
         fkex_store_close(s);
         return FKEX_ERR_IO;
@@ -132,7 +156,7 @@ fkex_err fkex_store_setting_get(fkex_kms_store *s, const char *name, uint8_t *v,
 }
 
 fkex_err fkex_store_token_add(fkex_kms_store *s, const fkex_token *t, const char *attrs,
-                              const char *key_expires, uint64_t created_at)
+                              const char *identity, const char *key_expires, uint64_t created_at)
 {
     char id[2 * FKEX_TOKEN_ID_BYTES + 1];
     uint8_t hash[32];
@@ -140,8 +164,8 @@ fkex_err fkex_store_token_add(fkex_kms_store *s, const fkex_token *t, const char
     int rc;
     if (t->expires_at > INT64_MAX || created_at > INT64_MAX)
         return FKEX_ERR_ARGUMENT;
-    st = prepare(s, "INSERT INTO tokens (id, secret_hash, attrs, key_expires, expires_at, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)");
+    st = prepare(s, "INSERT INTO tokens (id, secret_hash, attrs, key_expires, expires_at, created_at,"
+                    " identity) VALUES (?, ?, ?, ?, ?, ?, ?)");
     if (!st)
         return FKEX_ERR_IO;
     fkex_token_id_hex(id, t->id);
@@ -155,13 +179,17 @@ fkex_err fkex_store_token_add(fkex_kms_store *s, const fkex_token *t, const char
         sqlite3_bind_null(st, 4);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)t->expires_at);
     sqlite3_bind_int64(st, 6, (sqlite3_int64)created_at);
+    if (identity)
+        sqlite3_bind_text(st, 7, identity, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 7);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? FKEX_OK : FKEX_ERR_IO;
 }
 
 fkex_err fkex_store_token_check(fkex_kms_store *s, fkex_enrol_status *status, char **attrs,
-                                const uint8_t id[FKEX_TOKEN_ID_BYTES],
+                                char **identity, const uint8_t id[FKEX_TOKEN_ID_BYTES],
                                 const uint8_t secret[FKEX_TOKEN_SECRET_BYTES], uint64_t now)
 {
     char hex[2 * FKEX_TOKEN_ID_BYTES + 1];
@@ -171,7 +199,8 @@ fkex_err fkex_store_token_check(fkex_kms_store *s, fkex_enrol_status *status, ch
     fkex_err err = FKEX_OK;
     *status = FKEX_ENROL_UNKNOWN;
     *attrs = NULL;
-    st = prepare(s, "SELECT secret_hash, attrs, expires_at, used_at FROM tokens WHERE id = ?");
+    *identity = NULL;
+    st = prepare(s, "SELECT secret_hash, attrs, expires_at, used_at, identity FROM tokens WHERE id = ?");
     if (!st)
         return FKEX_ERR_IO;
     fkex_token_id_hex(hex, id);
@@ -195,10 +224,14 @@ fkex_err fkex_store_token_check(fkex_kms_store *s, fkex_enrol_status *status, ch
             *status = FKEX_ENROL_EXPIRED;
         } else {
             const char *a = (const char *)sqlite3_column_text(st, 1);
-            if (!a || !(*attrs = strdup(a)))
+            const char *i = (const char *)sqlite3_column_text(st, 4);
+            if (!a || !(*attrs = strdup(a)) || (i && !(*identity = strdup(i)))) {
                 err = a ? FKEX_ERR_NO_MEMORY : FKEX_ERR_IO;
-            else
+                free(*attrs);
+                *attrs = NULL;
+            } else {
                 *status = FKEX_ENROL_ISSUED;
+            }
         }
     } else if (rc != SQLITE_DONE) {
         err = FKEX_ERR_IO;
@@ -214,7 +247,7 @@ static int exec(fkex_kms_store *s, const char *sql)
 }
 
 fkex_err fkex_store_token_use(fkex_kms_store *s, int *won, const uint8_t id[FKEX_TOKEN_ID_BYTES],
-                              const char *attrs, uint64_t now)
+                              const char *attrs, const char *identity, uint64_t now)
 {
     char hex[2 * FKEX_TOKEN_ID_BYTES + 1];
     sqlite3_stmt *up = NULL, *audit = NULL;
@@ -228,7 +261,7 @@ fkex_err fkex_store_token_use(fkex_kms_store *s, int *won, const uint8_t id[FKEX
     if (exec(s, "BEGIN IMMEDIATE") != 0)
         return FKEX_ERR_IO;
     up = prepare(s, "UPDATE tokens SET used_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ?");
-    audit = prepare(s, "INSERT INTO audit (token_id, attrs, issued_at) VALUES (?, ?, ?)");
+    audit = prepare(s, "INSERT INTO audit (token_id, attrs, issued_at, identity) VALUES (?, ?, ?, ?)");
     if (!up || !audit)
         goto rollback;
     sqlite3_bind_int64(up, 1, (sqlite3_int64)now);
@@ -240,6 +273,10 @@ fkex_err fkex_store_token_use(fkex_kms_store *s, int *won, const uint8_t id[FKEX
         sqlite3_bind_text(audit, 1, hex, -1, SQLITE_STATIC);
         sqlite3_bind_text(audit, 2, attrs, -1, SQLITE_STATIC);
         sqlite3_bind_int64(audit, 3, (sqlite3_int64)now);
+        if (identity)
+            sqlite3_bind_text(audit, 4, identity, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(audit, 4);
         if (sqlite3_step(audit) != SQLITE_DONE)
             goto rollback;
         *won = 1;
