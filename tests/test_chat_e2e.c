@@ -341,6 +341,26 @@ static void teardown(void)
     relay_stop();
 }
 
+#define FOUND ((const char *[]){ "--found", at("R"), NULL })
+
+/* A world, and alice (founding), bob and carol in its room at epoch 2. */
+static int three_members(const char *name, proc **alice, proc **bob, proc **carol)
+{
+    if (world(name) != 0)
+        return -1;
+    *alice = chat_start("alice", at("alice.key"), FOUND);
+    if (!wait_for(*alice, "\"event\": \"joined\"", 1, STEP_SECONDS))
+        return -1;
+    *bob = chat_start("bob", at("bob.key"), NULL);
+    if (!wait_for(*bob, "\"event\": \"joined\"", 1, STEP_SECONDS))
+        return -1;
+    *carol = chat_start("carol", at("carol.key"), NULL);
+    if (!wait_for(*carol, "\"event\": \"joined\"", 1, STEP_SECONDS))
+        return -1;
+    return wait_for(*alice, "\"epoch\": 2, \"members\": 3", 1, STEP_SECONDS) &&
+           wait_for(*bob, "\"epoch\": 2, \"members\": 3", 1, STEP_SECONDS) ? 0 : -1;
+}
+
 /* Each of `texts` (prefix0 .. prefixN-1) arrived exactly once at p. */
 static int each_once(const proc *p, const char *prefix, int n)
 {
@@ -363,8 +383,6 @@ static void send_many(proc *p, const char *prefix, int n)
         say(p, line);
     }
 }
-
-#define FOUND ((const char *[]){ "--found", at("R"), NULL })
 
 #define STEP(cond) do { if (!(cond)) { CHECK(cond); teardown(); return; } } while (0)
 
@@ -434,16 +452,9 @@ static void chat_e2e_unreachable(void)
  * leaves and the others go on. */
 static void chat_e2e_three(void)
 {
-    STEP(world("three") == 0);
-    proc *alice = chat_start("alice", at("alice.key"), FOUND);
-    STEP(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
-    proc *bob = chat_start("bob", at("bob.key"), NULL);
-    STEP(wait_for(bob, "\"event\": \"joined\"", 1, STEP_SECONDS));
-    proc *carol = chat_start("carol", at("carol.key"), NULL);
-    STEP(wait_for(carol, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    proc *alice, *bob, *carol;
+    STEP(three_members("three", &alice, &bob, &carol) == 0);
     CHECK(count(carol, "\"epoch\": 2, \"members\": 3") == 1);
-    STEP(wait_for(alice, "\"epoch\": 2, \"members\": 3", 1, STEP_SECONDS));
-    STEP(wait_for(bob, "\"epoch\": 2, \"members\": 3", 1, STEP_SECONDS));
 
     /* in rounds, reading between them, so that no pipe fills */
     for (int round = 0; round < 10; round++) {
@@ -489,6 +500,45 @@ static void chat_e2e_three(void)
     teardown();
 }
 
+/* fkex room set-policy: the relay hands the new descriptor to a member, who
+ * commits it (a re-attestation); bob's attributes no longer satisfy it, so
+ * he falls out (exit 1) and, his ack never coming, the others remove him.
+ * Joiners get the new policy. */
+static void chat_e2e_set_policy(void)
+{
+    static const char new_policy[] = "ONE and (TWO or FOUR)";
+    proc *alice, *bob, *carol;
+    STEP(three_members("policy", &alice, &bob, &carol) == 0);
+
+    STEP(FK("room", "set-policy", "--dir", at("R"), "--policy", new_policy) == 0);
+    STEP(wait_for(alice, "{\"event\": \"policy\", \"policy\": \"ONE and (TWO or FOUR)\", \"epoch\": 3}",
+                  1, STEP_SECONDS));
+    STEP(wait_for(carol, "\"event\": \"policy\"", 1, STEP_SECONDS));
+    CHECK(finish(bob, STEP_SECONDS) == 1);
+    CHECK(count(bob, "\"code\": \"policy_unsatisfied\"") == 1 &&
+          count(bob, "{\"event\": \"left\"}") == 1);
+    /* the others remove bob once his ack is overdue (15 s) */
+    STEP(wait_for(alice, "{\"event\": \"epoch\", \"epoch\": 4, \"members\": 2}", 1, 2 * STEP_SECONDS));
+    STEP(wait_for(carol, "{\"event\": \"epoch\", \"epoch\": 4, \"members\": 2}", 1, STEP_SECONDS));
+    say(carol, "{\"send\": \"just us\"}");
+    STEP(wait_for(alice, "\"text\": \"just us\"", 1, STEP_SECONDS));
+
+    /* the relay has it: sent again, it is refused */
+    fk_quiet = 1;
+    CHECK(FK("room", "publish", "--dir", at("R")) == 1);
+    fk_quiet = 0;
+    /* a joiner gets the new descriptor: bob's key is refused under it */
+    proc *bob2 = chat_start("bob2", at("bob.key"), NULL);
+    CHECK(finish(bob2, STEP_SECONDS) == 1);
+    CHECK(count(bob2, "do not satisfy this room's policy: ONE and (TWO or FOUR)") == 1);
+    CHECK(count(alice, "\"event\": \"error\"") + count(carol, "\"event\": \"error\"") == 0);
+    say(alice, "{\"cmd\": \"quit\"}");
+    say(carol, "{\"cmd\": \"quit\"}");
+    CHECK(finish(alice, STEP_SECONDS) == 0);
+    CHECK(finish(carol, STEP_SECONDS) == 0);
+    teardown();
+}
+
 /* Updates on a timer (--update-interval 1): the epoch moves on by itself
  * with the same two members, and they keep hearing each other. */
 static void chat_e2e_updates(void)
@@ -523,15 +573,8 @@ static void chat_e2e_updates(void)
 static void chat_e2e_relay_killed(void)
 {
     char addr[64];
-    STEP(world("killed") == 0);
-    proc *alice = chat_start("alice", at("alice.key"), FOUND);
-    STEP(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
-    proc *bob = chat_start("bob", at("bob.key"), NULL);
-    STEP(wait_for(bob, "\"event\": \"joined\"", 1, STEP_SECONDS));
-    proc *carol = chat_start("carol", at("carol.key"), NULL);
-    STEP(wait_for(carol, "\"event\": \"joined\"", 1, STEP_SECONDS));
-    STEP(wait_for(alice, "\"epoch\": 2, \"members\": 3", 1, STEP_SECONDS));
-    STEP(wait_for(bob, "\"epoch\": 2, \"members\": 3", 1, STEP_SECONDS));
+    proc *alice, *bob, *carol;
+    STEP(three_members("killed", &alice, &bob, &carol) == 0);
 
     for (int round = 0; round < 8; round++) {
         char pa[16], pb[16];
@@ -815,6 +858,7 @@ void suite_chat_e2e(void)
     RUN(chat_e2e_unreachable);
     RUN(chat_e2e_three);
     RUN(chat_e2e_updates);
+    RUN(chat_e2e_set_policy);
     RUN(chat_e2e_relay_killed);
     RUN(chat_e2e_churn);
     signal(SIGPIPE, SIG_DFL);

@@ -794,6 +794,66 @@ static void test_refusals(void)
     net_close(n);
 }
 
+/* The admin's next descriptor: checked, kept (across a restart), handed to
+ * one online member after another, and done once a commit carries it. */
+static void test_set_descriptor(void)
+{
+    net *n = net_open("policy");
+    int b = join(n, world.bob, 0);
+    uint8_t *v2 = NULL, *forged = NULL, *v1 = NULL, to[32], other_pk[32], other_sk[64];
+    size_t l2, lf, l1, len;
+    const uint8_t *d;
+    relay_out out;
+    relay_out_init(&out);
+    CHECK_OK(fkex_room_descriptor_create(&v2, &l2, "room", "ONE and (TWO or FOUR)", 2, 0,
+                                         n->admin_sk));
+    CHECK_OK(fkex_room_descriptor_create(&v1, &l1, "room", "ONE", 1, 0, n->admin_sk));
+    fkex_sign_keypair(other_pk, other_sk, &n->rng);
+    CHECK_OK(fkex_room_descriptor_create(&forged, &lf, "room", "ONE", 3, 0, other_sk));
+    /* another admin's (another room), the same version, garbage: refused */
+    CHECK(relay_room_set_descriptor(n->r, forged, lf, &out) == FKEX_RELAY_E_BAD_DESCRIPTOR);
+    CHECK(relay_room_set_descriptor(n->r, v1, l1, &out) == FKEX_RELAY_E_BAD_DESCRIPTOR);
+    CHECK(relay_room_set_descriptor(n->r, v2, l2 - 1, &out) == FKEX_RELAY_E_BAD_DESCRIPTOR);
+    CHECK(relay_room_pending_due(n->r, 1000, to, &d, &len) == 0);
+    CHECK(relay_room_set_descriptor(n->r, v2, l2, &out) == 0);
+    CHECK(relay_room_set_descriptor(n->r, v2, l2, &out) == FKEX_RELAY_E_BAD_DESCRIPTOR);
+    /* kept across a restart */
+    relay_room_free(n->r);
+    CHECK_OK(relay_room_load(&n->r, n->s, n->room_id));
+    set_online(n, 0, 1);
+    set_online(n, b, 1);
+    /* alice's turn, then (no commit within the sponsor timeout) bob's */
+    CHECK(relay_room_pending_due(n->r, 1000, to, &d, &len) == 1);
+    CHECK(memcmp(to, n->p[0].v, 32) == 0 && len == l2 && memcmp(d, v2, l2) == 0);
+    CHECK(relay_room_pending_due(n->r, 1001, to, &d, &len) == 0);
+    CHECK(relay_room_pending_due(n->r, 1000 + RELAY_SPONSOR_TIMEOUT_MS, to, &d, &len) == 1);
+    CHECK(memcmp(to, n->p[b].v, 32) == 0);
+    /* bob cannot commit it (a committer decapsulates its own re-attestation,
+     * and bob's {THREE, FOUR} do not satisfy it); alice does: the room's
+     * descriptor now, nothing pending, and bob falls out */
+    fkex_commit_options opt = { .descriptor = v2, .descriptor_len = l2 };
+    fkex_gke_out o;
+    fkex_gke_out_init(&o);
+    CHECK(fkex_ratchet_commit(n->p[b].st, &opt, &n->rng, &o) == FKEX_ERR_POLICY_UNSATISFIED);
+    fkex_gke_out_clear(&o);
+    do_commit(n, 0, &opt, NULL);
+    run(n);
+    CHECK(n->last_code == 0 && n->r->epoch == 2 && fkex_ratchet_epoch(n->p[0].st) == 2);
+    CHECK(!fkex_ratchet_is_member(n->p[b].st));
+    uint8_t *stored = NULL;
+    size_t slen = 0;
+    CHECK_OK(relay_store_room_get(n->s, n->room_id, NULL, NULL, &stored, &slen));
+    CHECK(slen == l2 && memcmp(stored, v2, l2) == 0);
+    CHECK(relay_room_pending_due(n->r, 10 * RELAY_SPONSOR_TIMEOUT_MS, to, &d, &len) == 0);
+    free(stored);
+    free(v1);
+    free(v2);
+    free(forged);
+    sodium_memzero(other_sk, sizeof other_sk);
+    relay_out_clear(&out);
+    net_close(n);
+}
+
 void suite_relay(void)
 {
     RUN(test_envelopes);
@@ -811,5 +871,6 @@ void suite_relay(void)
     RUN(test_restart);
     RUN(test_group_commit);
     RUN(test_refusals);
+    RUN(test_set_descriptor);
     gke_world_close(&world);
 }

@@ -27,6 +27,7 @@
 #define RETRY_MAX_MS 5000u        /* ... up to this */
 #define TICK_MS 1000u             /* housekeeping: Updates */
 #define UPDATE_AFTER_SENT 1000u   /* an Update after this many messages sent, too */
+#define ACK_TIMEOUT_MS 15000u     /* a JoinAck owed longer than this: the member is removed */
 
 /* A SUBMIT the relay has not answered yet: sent again after a reconnection,
  * since the relay may have lost it (or its answer). A copy the relay did
@@ -97,6 +98,13 @@ struct chat_client {
     uint64_t updated_at;        /* uv_now of the last Update accepted (or of the join) */
     uint64_t sent_since_update;
     uint64_t update_cseq;       /* the SUBMIT carrying our Update, 0 if none in flight */
+    /* Acks (PROTOCOL.md: a missing JoinAck within the timeout leads any
+     * member to commit Remove): since when this epoch has owed some. */
+    uint64_t acks_owed_since;
+    /* A new descriptor from the admin, through the relay, for this member
+     * to commit (a policy change forces a re-attestation). */
+    uint8_t *new_desc;
+    size_t new_desclen;
     int closing, open_handles, exit_code, done;
 };
 
@@ -272,6 +280,7 @@ static void hello(chat_client *c)
 
 static void send_text(chat_client *c, const char *text, size_t len);
 static void propose_leave(chat_client *c);
+static void descriptor_changed(chat_client *c, uint64_t epoch);
 
 /* ---- the roster front ends see ---------------------------------------------------- */
 
@@ -434,6 +443,9 @@ static void absorb(chat_client *c, fkex_gke_out *out)
             break;
         case FKEX_GKE_EV_EPOCH:
             c->commit_inflight = 0;
+            c->acks_owed_since = 0;
+            if (c->joined)
+                descriptor_changed(c, e->epoch);
             uv_timer_start(&c->forget, forget_previous, FORGET_PREVIOUS_MS, 0);
             if (c->joined)
                 roster_refresh(c);
@@ -532,9 +544,127 @@ static void maybe_update(chat_client *c)
     fkex_gke_out_clear(&out);
 }
 
+/* Members that owe an ack (after a join or a re-attestation) and have not
+ * sent it within ACK_TIMEOUT_MS are proposed for removal, and the proposal
+ * committed. Among the members that did ack, the one with the lowest index
+ * acts first; each next one waits another timeout, in case those before it
+ * are gone. */
+static void check_acks(chat_client *c)
+{
+    uint32_t n, me, rank = 0, missing = 0;
+    uint64_t now = uv_now(c->loop);
+    if (!c->joined || c->closing || c->leaving || c->reconnecting)
+        return;
+    n = fkex_ratchet_members(c->st);
+    me = fkex_ratchet_index(c->st);
+    for (uint32_t i = 0; i < n; i++) {
+        if (!fkex_ratchet_acked(c->st, i))
+            missing++;
+        else if (i < me)
+            rank++;
+    }
+    if (!missing || !fkex_ratchet_acked(c->st, me)) {
+        c->acks_owed_since = 0;
+        return;
+    }
+    if (!c->acks_owed_since)
+        c->acks_owed_since = now;
+    if (now - c->acks_owed_since < (uint64_t)ACK_TIMEOUT_MS * (1 + rank))
+        return;
+    c->acks_owed_since = now;   /* the next try, if this one is lost, after another timeout */
+    for (uint32_t i = 0; i < n && !c->closing; i++) {
+        fkex_gke_out out;
+        if (fkex_ratchet_acked(c->st, i))
+            continue;
+        fkex_gke_out_init(&out);
+        if (fkex_ratchet_propose_remove(c->st, i, &out) == FKEX_OK) {
+            absorb(c, &out);
+            c->want_commit = 1;
+        }
+        fkex_gke_out_clear(&out);
+    }
+    maybe_commit(c);
+}
+
+/* Commits the admin's new descriptor, unless a commit of ours is under way
+ * (then at the next tick) or the room has it already. */
+static void maybe_adopt(chat_client *c)
+{
+    fkex_gke_out out;
+    size_t curlen;
+    const uint8_t *cur;
+    fkex_rmsg_descriptor now, next;
+    if (!c->new_desc || !c->joined || c->closing || c->commit_inflight || c->reconnecting)
+        return;
+    cur = fkex_ratchet_descriptor(c->st, &curlen);
+    if (fkex_rmsg_descriptor_decode(&now, cur, curlen) != FKEX_OK ||
+        fkex_rmsg_descriptor_decode(&next, c->new_desc, c->new_desclen) != FKEX_OK ||
+        next.version <= now.version) {
+        free(c->new_desc);   /* installed already (by us or another member), or older */
+        c->new_desc = NULL;
+        return;
+    }
+    fkex_commit_options opt = { .descriptor = c->new_desc, .descriptor_len = c->new_desclen };
+    fkex_gke_out_init(&out);
+    fkex_err err = fkex_ratchet_commit(c->st, &opt, &c->rng, &out);
+    if (err == FKEX_OK) {
+        c->want_commit = 0;   /* this commit carries what was pending */
+        absorb(c, &out);
+    } else if (err != FKEX_ERR_UNEXPECTED) {
+        /* Our attributes do not satisfy the new policy (a committer
+         * decapsulates its own re-attestation): the relay hands it to
+         * another member, whose commit makes us fall out. Anything else is
+         * a descriptor that should not have come. */
+        if (err != FKEX_ERR_POLICY_UNSATISFIED)
+            report(c, "bad_descriptor", "the relay passed on a descriptor that cannot be "
+                                        "committed: %s", fkex_strerror(err));
+        free(c->new_desc);
+        c->new_desc = NULL;
+    }
+    fkex_gke_out_clear(&out);
+}
+
+static void adopt_descriptor(chat_client *c, const uint8_t *bytes, size_t len)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy) {
+        report(c, "out_of_memory", "out of memory: a policy change is not committed");
+        return;
+    }
+    memcpy(copy, bytes, len);
+    free(c->new_desc);
+    c->new_desc = copy;
+    c->new_desclen = len;
+    maybe_adopt(c);
+}
+
 static void on_tick(uv_timer_t *t)
 {
-    maybe_update(t->data);
+    chat_client *c = t->data;
+    maybe_adopt(c);
+    check_acks(c);
+    maybe_update(c);
+}
+
+/* After an epoch: if its commit brought a new descriptor, it is the room's
+ * now (the status line shows its policy), and the front end is told. */
+static void descriptor_changed(chat_client *c, uint64_t epoch)
+{
+    size_t len;
+    const uint8_t *cur = fkex_ratchet_descriptor(c->st, &len);
+    fkex_rmsg_descriptor d;
+    uint8_t *copy;
+    if (!cur || (len == c->desclen && memcmp(cur, c->desc, len) == 0) || !(copy = malloc(len)))
+        return;
+    memcpy(copy, cur, len);
+    free(c->desc);
+    c->desc = copy;
+    c->desclen = len;
+    if (fkex_rmsg_descriptor_decode(&d, c->desc, c->desclen) == FKEX_OK) {
+        chat_event ev = { .kind = CHAT_EV_POLICY, .epoch = epoch, .text = (const char *)d.policy,
+                          .textlen = d.policylen };
+        emit(c, &ev);
+    }
 }
 
 static void propose_leave(chat_client *c)
@@ -590,6 +720,10 @@ static void on_descriptor(chat_client *c, const fkex_relay_msg *m)
 {
     fkex_rmsg_descriptor d;
     fkex_gke_out out;
+    if (c->joined) {
+        adopt_descriptor(c, m->data, m->datalen);
+        return;
+    }
     if (c->founder || c->st)
         return;
     fkex_err err = fkex_room_descriptor_check(&d, c->cfg.room_id, m->data, m->datalen);
@@ -1080,6 +1214,7 @@ void chat_client_free(chat_client *c)
     }
     answered(c, UINT64_MAX);
     free(c->unacked);
+    free(c->new_desc);
     sodium_memzero(c, sizeof *c);
     free(c);
 }

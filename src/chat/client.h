@@ -23,9 +23,14 @@
  *     duplicate the relay did store is refused by the members' replay
  *     windows). A joiner still in its admission ends with "relay_lost".
  *   - a member commits an Update (a new X_i: post-compromise security)
- *     every update_interval_ms and after 1000 messages sent.
- * Not yet: removing members whose JoinAck never comes, rooms that require
- * a period.
+ *     every update_interval_ms and after 1000 messages sent;
+ *   - members that owe an ack (after their join, or after a re-attestation)
+ *     and do not send it within 15 s are proposed for removal and removed:
+ *     this is how members whose attributes no longer satisfy a new policy
+ *     leave the roster;
+ *   - a member that the relay hands the admin's new descriptor (fkex room
+ *     set-policy) commits it, which forces a re-attestation.
+ * Not yet: rooms that require a period.
  */
 #ifndef FKEX_CHAT_CLIENT_H
 #define FKEX_CHAT_CLIENT_H
@@ -48,8 +53,9 @@ typedef enum {
     CHAT_EV_ADDED,        /* a member joined: member, leaf; epoch and members after it */
     CHAT_EV_REMOVED,      /* a member was removed (or left): member, leaf, nick; epoch,
                            * members after it. An EPOCH event follows ADDED and REMOVED. */
-    CHAT_EV_CONNECTION    /* a member's connection: code "reconnecting" (it dropped; the
+    CHAT_EV_CONNECTION,   /* a member's connection: code "reconnecting" (it dropped; the
                            * client dials again) or "online" (back, nothing missed) */
+    CHAT_EV_POLICY        /* the room's policy changed (a re-attestation): text, epoch */
 } chat_event_kind;
 
 /* Strings are valid during the callback only; nick and text are checked

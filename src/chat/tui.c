@@ -312,6 +312,10 @@ static void on_event(void *ctx, const chat_event *ev)
     case CHAT_EV_LEFT:
         add_line(t, VIEW_SYSTEM, "-- you left the room");
         break;
+    case CHAT_EV_POLICY:
+        add_line(t, VIEW_SYSTEM, "-- the room's policy is now: %.*s (epoch %llu)",
+                 (int)ev->textlen, ev->text, (unsigned long long)ev->epoch);
+        break;
     case CHAT_EV_CONNECTION:
         add_line(t, VIEW_SYSTEM, "-- %s", ev->message);
         break;

@@ -150,6 +150,11 @@ static void on_event(void *ctx, const chat_event *ev)
     case CHAT_EV_ADDED:
     case CHAT_EV_REMOVED:
         return;   /* the epoch event that follows says how many members there are */
+    case CHAT_EV_POLICY:
+        fputs("{\"event\": \"policy\", \"policy\": ", stdout);
+        put_string(ev->text, ev->textlen);
+        printf(", \"epoch\": %llu}\n", (unsigned long long)ev->epoch);
+        break;
     case CHAT_EV_CONNECTION:
         fputs("{\"event\": \"connection\", \"state\": ", stdout);
         put_string(ev->code, strlen(ev->code));

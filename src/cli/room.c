@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include "cli/cli.h"
 #include "net/net.h"
+#include "wire/relay_msg.h"
 
 #define ADMIN_ARMOR "ROOM ADMIN KEY"
 #define DESCRIPTOR_ARMOR "ROOM DESCRIPTOR"
@@ -325,6 +326,34 @@ out:
 
 /* ---- invite, set-policy ------------------------------------------------------ */
 
+/* The options of invite and publish: --dir DIR, and --help. -1 with *dir
+ * set, or the exit code (help printed, or a usage error said). */
+static int only_dir(const char **dir, int argc, char **argv, void (*usage)(FILE *))
+{
+    static const struct option opts[] = {
+        { "dir", required_argument, 0, 'd' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    int c;
+    *dir = NULL;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': *dir = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind != argc)
+        cli_error("unexpected argument '%s'", argv[optind]);
+    else if (!*dir)
+        cli_error("missing --dir");
+    if (!*dir || optind != argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    return -1;
+}
+
 static void usage_invite(FILE *f)
 {
     fprintf(f, "usage: fkex room invite --dir DIR\n\n"
@@ -335,31 +364,14 @@ static void usage_invite(FILE *f)
 
 static int room_invite(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "dir", required_argument, 0, 'd' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
-    };
-    const char *dir = NULL;
+    const char *dir;
     char relay[300];
     uint8_t *d, room_id[32];
     size_t dlen;
     fkex_rmsg_descriptor m;
-    int c, rc;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': dir = optarg; break;
-        case 'h': usage_invite(stdout); return 0;
-        default: usage_invite(stderr); return EXIT_USAGE;
-        }
-    }
-    if (optind != argc)
-        cli_error("unexpected argument '%s'", argv[optind]);
-    else if (!dir)
-        cli_error("missing --dir");
-    if (!dir || optind != argc) {
-        usage_invite(stderr);
-        return EXIT_USAGE;
-    }
+    int rc;
+    if ((rc = only_dir(&dir, argc, argv, usage_invite)) >= 0)
+        return rc;
     uint32_t v = latest_version(dir);
     if (v == 0) {
         cli_error("%s holds no room", dir);
@@ -374,13 +386,92 @@ static int room_invite(int argc, char **argv)
     return 0;
 }
 
+/* Hands the relay of DIR the descriptor d (SET_DESCRIPTOR): it keeps it
+ * until an online member commits it. 0, EXIT_DENIED if the relay refused
+ * it, EXIT_USAGE if the relay could not be reached. */
+static int publish(const char *dir, const uint8_t *d, size_t dlen, const fkex_rmsg_descriptor *m)
+{
+    static const fkex_net_limits lim = { FKEX_RELAY_TEXT_MAX + 64, FKEX_DESCRIPTOR_MAX + 128 };
+    char relay[300], msg[128];
+    fkex_relay_msg req = { .kind = FKEX_RELAY_SET_DESCRIPTOR, .data = d, .datalen = dlen }, ans;
+    fkex_writer w;
+    uint8_t *reply = NULL;
+    size_t replylen = 0;
+    int rc;
+    if ((rc = read_relay(relay, dir)) != 0)
+        return rc;
+    fkex_room_id(req.room_id, m->admin_pk, m->name, m->namelen);
+    fkex_writer_init(&w);
+    fkex_relay_msg_encode(&w, &req);
+    if (w.failed) {
+        fkex_writer_free(&w);
+        return cli_fail(FKEX_ERR_NO_MEMORY, "the request");
+    }
+    fkex_err err = fkex_net_request(&reply, &replylen, relay, w.buf, w.len, &lim, 15000, msg);
+    fkex_writer_free(&w);
+    if (err != FKEX_OK) {
+        cli_error("cannot reach the relay at %s: %s", relay, msg);
+        cli_hint("the new descriptor is written; send it again with: fkex room publish --dir %s", dir);
+        return EXIT_USAGE;
+    }
+    rc = EXIT_USAGE;
+    if (fkex_relay_msg_decode(&ans, reply, replylen) != FKEX_OK) {
+        cli_error("%s did not answer as an fkex relay", relay);
+    } else if (ans.kind == FKEX_RELAY_ACCEPTED) {
+        fprintf(stderr, "the relay at %s has version %u; the next member online commits it, and "
+                        "members whose attributes do not satisfy \"%.*s\" fall out\n",
+                relay, m->version, (int)m->policylen, (const char *)m->policy);
+        rc = 0;
+    } else if (ans.kind == FKEX_RELAY_ERROR) {
+        cli_error("the relay at %s refused version %u: %.*s", relay, m->version, (int)ans.datalen,
+                  (const char *)ans.data);
+        rc = ans.code == FKEX_RELAY_E_BAD_DESCRIPTOR ? EXIT_DENIED : EXIT_USAGE;
+    } else {
+        cli_error("%s answered with an unexpected message", relay);
+    }
+    free(reply);
+    return rc;
+}
+
 static void usage_set_policy(FILE *f)
 {
     fprintf(f, "usage: fkex room set-policy --dir DIR --policy POLICY\n\n"
                "Signs the next version of the room's descriptor with the new policy\n"
-               "(DIR/descriptor.N+1). Members move to it through a re-attestation: each\n"
-               "must decapsulate under the new policy to stay, so members whose\n"
-               "attributes no longer satisfy it fall out.\n");
+               "(DIR/descriptor.N+1) and hands it to the room's relay, which passes it to\n"
+               "an online member to commit. Members move to it through a re-attestation:\n"
+               "each must decapsulate under the new policy to stay, so members whose\n"
+               "attributes no longer satisfy it fall out.\n\n"
+               "Exit codes: 0 the relay has it; 1 the relay refused it; 2 usage, files, or\n"
+               "the relay could not be reached (then: fkex room publish --dir DIR).\n");
+}
+
+static void usage_publish(FILE *f)
+{
+    fprintf(f, "usage: fkex room publish --dir DIR\n\n"
+               "Hands the room's relay the latest descriptor in DIR again, after a\n"
+               "set-policy that could not reach it. A relay that has it, or a newer one,\n"
+               "refuses it (exit 1).\n");
+}
+
+static int room_publish(int argc, char **argv)
+{
+    const char *dir;
+    uint8_t *d = NULL;
+    size_t dlen;
+    fkex_rmsg_descriptor m;
+    int rc;
+    if ((rc = only_dir(&dir, argc, argv, usage_publish)) >= 0)
+        return rc;
+    uint32_t v = latest_version(dir);
+    if (v == 0) {
+        cli_error("%s holds no room", dir);
+        return EXIT_USAGE;
+    }
+    if ((rc = load_descriptor(&d, &dlen, &m, dir, v)) != 0)
+        return rc;
+    rc = publish(dir, d, dlen, &m);
+    free(d);
+    return rc;
 }
 
 static int room_set_policy(int argc, char **argv)
@@ -447,6 +538,9 @@ static int room_set_policy(int argc, char **argv)
     if (rc == 0)
         fprintf(stderr, "%s: version %u of the room's descriptor\n", path, m.version + 1);
     free(path);
+    fkex_rmsg_descriptor next;
+    if (rc == 0 && fkex_rmsg_descriptor_decode(&next, nd, ndlen) == FKEX_OK)
+        rc = publish(dir, nd, ndlen, &next);
 out:
     sodium_memzero(sk, sizeof sk);
     free(d);
@@ -460,7 +554,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: fkex room create NAME --policy POLICY --relay HOST:PORT --dir DIR\n"
                "       fkex room invite --dir DIR\n"
-               "       fkex room set-policy --dir DIR --policy POLICY\n\n"
+               "       fkex room set-policy --dir DIR --policy POLICY\n"
+               "       fkex room publish --dir DIR\n\n"
                "A room's admin side: its signing key, its signed descriptor (name and\n"
                "policy) and its invitation. `fkex room <command> --help` says more.\n");
 }
@@ -477,6 +572,8 @@ int room_main(int argc, char **argv)
         return room_invite(argc - 1, argv + 1);
     if (strcmp(argv[1], "set-policy") == 0)
         return room_set_policy(argc - 1, argv + 1);
+    if (strcmp(argv[1], "publish") == 0)
+        return room_publish(argc - 1, argv + 1);
     cli_error("unknown room command '%s'", argv[1]);
     usage(stderr);
     return EXIT_USAGE;

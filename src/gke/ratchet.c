@@ -596,6 +596,12 @@ int fkex_ratchet_acked(const fkex_ratchet *st, uint32_t index)
     return index < st->nleaves && st->acked[index];
 }
 
+const uint8_t *fkex_ratchet_descriptor(const fkex_ratchet *st, size_t *len)
+{
+    *len = st->room.len;
+    return st->room.bytes;
+}
+
 void fkex_ratchet_leaf_key(uint8_t out[32], const fkex_ratchet *st)
 {
     memcpy(out, st->self.sig_pk, 32);

@@ -78,6 +78,7 @@ void relay_room_free(relay_room *r)
         return;
     free(r->members);
     free_joins(r->joins, r->njoins);
+    free(r->pending);
     free(r);
 }
 
@@ -119,8 +120,15 @@ static fkex_err reload(relay_room *r)
     size_t nj;
     uint64_t epoch, next;
     fkex_err err;
+    uint8_t *pending;
+    size_t pendinglen;
     if ((err = relay_store_room_get(r->store, r->room_id, &epoch, &next, NULL, NULL)) != FKEX_OK)
         return err;
+    if ((err = relay_store_pending_get(r->store, r->room_id, &pending, &pendinglen)) != FKEX_OK)
+        return err;
+    free(r->pending);
+    r->pending = pending;
+    r->pendinglen = pendinglen;
     if ((err = relay_store_members_load(r->store, r->room_id, &m, &n)) != FKEX_OK)
         return err;
     if ((err = relay_store_joins_load(r->store, r->room_id, &j, &nj)) != FKEX_OK) {
@@ -380,6 +388,82 @@ static int welcome(relay_room *r, const uint8_t from[32], const uint8_t *msg, si
     return 0;
 }
 
+/* 1 if desc is a descriptor of this room (the admin's signature checked)
+ * with a version above the room's current one: *version gets it. */
+static int descriptor_newer(relay_room *r, const uint8_t *desc, size_t len, uint32_t *version,
+                            fkex_err *err)
+{
+    fkex_rmsg_descriptor d, cur;
+    uint8_t *now = NULL;
+    size_t nowlen = 0;
+    int newer;
+    if (fkex_room_descriptor_check(&d, r->room_id, desc, len) != FKEX_OK)
+        return 0;
+    if ((*err = relay_store_room_get(r->store, r->room_id, NULL, NULL, &now, &nowlen)) != FKEX_OK)
+        return 0;
+    newer = fkex_rmsg_descriptor_decode(&cur, now, nowlen) == FKEX_OK && d.version > cur.version;
+    free(now);
+    *version = d.version;
+    return newer;
+}
+
+int relay_room_set_descriptor(relay_room *r, const uint8_t *desc, size_t len, relay_out *out)
+{
+    fkex_rmsg_descriptor p;
+    fkex_err err = FKEX_OK;
+    uint32_t version;
+    uint8_t *copy;
+    relay_out_clear(out);
+    if (!descriptor_newer(r, desc, len, &version, &err)) {
+        if (err != FKEX_OK)
+            REFUSE(FKEX_RELAY_E_INTERNAL, "the relay could not read the room");
+        REFUSE(FKEX_RELAY_E_BAD_DESCRIPTOR, "not this room's admin-signed descriptor of a newer "
+                                            "version");
+    }
+    if (r->pending && fkex_rmsg_descriptor_decode(&p, r->pending, r->pendinglen) == FKEX_OK &&
+        version <= p.version)
+        REFUSE(FKEX_RELAY_E_BAD_DESCRIPTOR, "a descriptor of this version or newer is pending");
+    if (!(copy = malloc(len)))
+        REFUSE(FKEX_RELAY_E_INTERNAL, "the relay is out of memory");
+    memcpy(copy, desc, len);
+    if ((err = relay_store_begin(r->store)) != FKEX_OK ||
+        (err = relay_store_pending_put(r->store, r->room_id, desc, len)) != FKEX_OK ||
+        (err = relay_store_commit(r->store)) != FKEX_OK) {
+        relay_store_rollback(r->store);
+        free(copy);
+        REFUSE(FKEX_RELAY_E_INTERNAL, "the relay could not store the descriptor");
+    }
+    free(r->pending);
+    r->pending = copy;
+    r->pendinglen = len;
+    r->pending_sent_at = 0;
+    r->pending_turn = 0;
+    return 0;
+}
+
+int relay_room_pending_due(relay_room *r, uint64_t now, uint8_t to[32], const uint8_t **desc,
+                           size_t *len)
+{
+    uint32_t online = 0, k;
+    if (!r->pending || (r->pending_sent_at && now >= r->pending_sent_at &&
+                        now - r->pending_sent_at < r->sponsor_timeout_ms))
+        return 0;
+    for (uint32_t i = 0; i < r->nmembers; i++)
+        online += r->members[i].online != 0;
+    if (online == 0)
+        return 0;
+    k = r->pending_turn++ % online;
+    for (uint32_t i = 0; i < r->nmembers; i++)
+        if (r->members[i].online && k-- == 0) {
+            memcpy(to, r->members[i].v, 32);
+            break;
+        }
+    r->pending_sent_at = now ? now : 1;
+    *desc = r->pending;
+    *len = r->pendinglen;
+    return 1;
+}
+
 static int commit(relay_room *r, const uint8_t from[32], const uint8_t *msg, size_t len,
                   relay_out *out, fkex_err *err, int *durable)
 {
@@ -418,6 +502,26 @@ static int commit(relay_room *r, const uint8_t from[32], const uint8_t *msg, siz
         for (uint32_t b = 0; b < a; b++)
             if (memcmp(c.adds + 64 * b, v, 32) == 0)
                 REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a commit that adds a member twice");
+    }
+    uint32_t version = 0;
+    if (c.descriptorlen && !descriptor_newer(r, c.descriptor, c.descriptorlen, &version, err)) {
+        if (*err != FKEX_OK)
+            return 0;
+        REFUSE(FKEX_RELAY_E_BAD_DESCRIPTOR, "a commit whose descriptor is not the admin's, newer");
+    }
+    if (c.descriptorlen) {
+        fkex_rmsg_descriptor p;
+        if ((*err = relay_store_descriptor_set(r->store, r->room_id, c.descriptor,
+                                               c.descriptorlen)) != FKEX_OK)
+            return 0;
+        if (r->pending && (fkex_rmsg_descriptor_decode(&p, r->pending, r->pendinglen) != FKEX_OK ||
+                           p.version <= version)) {
+            if ((*err = relay_store_pending_delete(r->store, r->room_id)) != FKEX_OK)
+                return 0;
+            free(r->pending);   /* (a failed step rereads it from the store) */
+            r->pending = NULL;
+            r->pendinglen = 0;
+        }
     }
 
     /* It wins. Each member of the old roster gets its view; a commit

@@ -19,6 +19,9 @@
  *   Welcome      held until its commit (by content hash) wins, then to its
  *                joiner; dropped if that commit lost
  *   JoinAck, Remove, Application  from a member, to every member
+ * A commit may carry the room's next descriptor: it must be the admin's,
+ * for this room, of a higher version; when it wins, it is the descriptor
+ * the relay gives joiners, and the pending one (if no newer) is done.
  * Parties are addressed by their leaf signing key V, which the daemon has
  * authenticated (HELLO/NONCE/AUTH): a member by its roster V, a joiner by
  * its JoinRequest's V. Beyond that the relay checks only what routing
@@ -67,6 +70,12 @@ typedef struct {
     size_t njoins;
     uint64_t sponsor_timeout_ms;
     uint64_t keep;          /* seqs of log kept */
+    /* The admin's next descriptor, until a commit carries it; handed to
+     * one online member after another, a sponsor timeout apart. */
+    uint8_t *pending;
+    size_t pendinglen;
+    uint64_t pending_sent_at;
+    uint32_t pending_turn;
 } relay_room;
 
 /* One frame for one party. bytes point into the relay_out. */
@@ -113,6 +122,18 @@ int relay_room_tick(relay_room *r, uint64_t now, relay_out *out) FKEX_WUR;
 /* What v missed: its frames with seq > after. FKEX_RELAY_E_HISTORY_GONE if
  * some were pruned. */
 int relay_room_replay(relay_room *r, const uint8_t v[32], uint64_t after, relay_out *out) FKEX_WUR;
+
+/* The admin's next descriptor (SET_DESCRIPTOR): checked (this room, the
+ * admin's signature, a version above the room's and any pending one) and
+ * kept until a commit carrying it wins. Returns 0 or the code of the
+ * refusal (out->why). */
+int relay_room_set_descriptor(relay_room *r, const uint8_t *desc, size_t len,
+                              relay_out *out) FKEX_WUR;
+/* The pending descriptor, if it is due to be handed to a member now: the
+ * first online one at once, then the next online one each sponsor
+ * timeout until a commit carries it. 1 (to, *desc set) or 0. */
+int relay_room_pending_due(relay_room *r, uint64_t now, uint8_t to[32], const uint8_t **desc,
+                           size_t *len);
 
 /* A member's connection came or went (sponsors are named among online ones). */
 void relay_room_set_online(relay_room *r, const uint8_t v[32], int online);

@@ -595,6 +595,53 @@ static void on_create(conn_state *cs, const fkex_relay_msg *m)
     send_descriptor(cs, r->room_id, m->data, m->datalen);
 }
 
+/* The pending descriptor to the member whose turn it is, if due. */
+static void hand_pending(serve_state *s, relay_room *r, uint64_t now)
+{
+    uint8_t to[32];
+    const uint8_t *desc;
+    size_t len;
+    char rh[9], vh[9];
+    if (!relay_room_pending_due(r, now, to, &desc, &len))
+        return;
+    conn_state *cs = relay_index_get(&s->sessions, r, to);
+    if (!cs || !cs->conn)
+        return;
+    send_descriptor(cs, r->room_id, desc, len);
+    logf_(s, "room %s: the admin's next descriptor goes to member %s to commit",
+          short_hex(rh, r->room_id), short_hex(vh, to));
+}
+
+/* The admin's next descriptor (fkex room set-policy). No session is needed:
+ * the admin's signature inside it is what counts. */
+static void on_set_descriptor(conn_state *cs, const fkex_relay_msg *m)
+{
+    serve_state *s = cs->s;
+    relay_room *r = room_find(s, m->room_id);
+    relay_out out;
+    fkex_relay_msg a = { 0 };
+    char rh[9];
+    if (!r) {
+        send_error(cs, FKEX_RELAY_E_NO_ROOM, 0, "no such room at this relay");
+        return;
+    }
+    relay_out_init(&out);
+    int code = relay_room_set_descriptor(r, m->data, m->datalen, &out);
+    if (code != 0) {
+        send_error(cs, code, 0, out.why ? out.why : "refused");
+        logf_(s, "%s: new descriptor for room %s refused: %s", fkex_conn_peer(cs->conn),
+              short_hex(rh, r->room_id), out.why ? out.why : "refused");
+        relay_out_clear(&out);
+        return;
+    }
+    relay_out_clear(&out);
+    a.kind = FKEX_RELAY_ACCEPTED;
+    (void)send_msg(cs, &a);
+    logf_(s, "%s: room %s: a new descriptor is pending until a member commits it",
+          fkex_conn_peer(cs->conn), short_hex(rh, r->room_id));
+    hand_pending(s, r, now_ms());
+}
+
 static void on_get_descriptor(conn_state *cs, const fkex_relay_msg *m)
 {
     uint8_t *desc = NULL;
@@ -625,6 +672,7 @@ static void on_frame(fkex_conn *c, const uint8_t *frame, size_t len)
     case FKEX_RELAY_SUBMIT: on_submit(cs, &m); break;
     case FKEX_RELAY_CREATE_ROOM: on_create(cs, &m); break;
     case FKEX_RELAY_GET_DESCRIPTOR: on_get_descriptor(cs, &m); break;
+    case FKEX_RELAY_SET_DESCRIPTOR: on_set_descriptor(cs, &m); break;
     case FKEX_RELAY_PING: {
         fkex_relay_msg p = { 0 };
         p.kind = FKEX_RELAY_PONG;
@@ -710,6 +758,7 @@ static void on_tick(uv_timer_t *t)
             route(s, r, &out);
         }
         relay_out_clear(&out);
+        hand_pending(s, r, now);
     }
     if (s->server)
         fkex_server_flush(s->server);

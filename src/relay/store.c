@@ -24,7 +24,9 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS held_by_commit ON held(room_id, commit_hash);"
     "CREATE TABLE IF NOT EXISTS joins(room_id BLOB NOT NULL, joiner_id BLOB NOT NULL,"
     " v BLOB NOT NULL, sponsor BLOB, state INTEGER NOT NULL, sent_at INTEGER NOT NULL,"
-    " request BLOB NOT NULL, PRIMARY KEY(room_id, joiner_id)) WITHOUT ROWID;";
+    " request BLOB NOT NULL, PRIMARY KEY(room_id, joiner_id)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS pending(room_id BLOB PRIMARY KEY, descriptor BLOB NOT NULL)"
+    " WITHOUT ROWID;";
 
 enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
@@ -34,6 +36,7 @@ enum {
     S_COMMIT_PUT, S_COMMIT_STATUS,
     S_HELD_PUT, S_HELD_SELECT, S_HELD_DELETE, S_HELD_COUNT,
     S_JOIN_PUT, S_JOIN_DELETE, S_JOINS_LOAD,
+    S_DESCRIPTOR_SET, S_PENDING_PUT, S_PENDING_GET, S_PENDING_DELETE,
     S_COUNT
 };
 
@@ -71,6 +74,10 @@ static const char *const sql[S_COUNT] = {
     [S_JOIN_DELETE] = "DELETE FROM joins WHERE room_id = ?1 AND joiner_id = ?2",
     [S_JOINS_LOAD] = "SELECT joiner_id, v, sponsor, state, sent_at, request FROM joins"
                      " WHERE room_id = ?1 ORDER BY sent_at, joiner_id",
+    [S_DESCRIPTOR_SET] = "UPDATE rooms SET descriptor = ?2 WHERE room_id = ?1",
+    [S_PENDING_PUT] = "INSERT OR REPLACE INTO pending(room_id, descriptor) VALUES(?1, ?2)",
+    [S_PENDING_GET] = "SELECT descriptor FROM pending WHERE room_id = ?1",
+    [S_PENDING_DELETE] = "DELETE FROM pending WHERE room_id = ?1",
 };
 
 struct relay_store {
@@ -222,6 +229,18 @@ fkex_err relay_store_batch_end(relay_store *s)
     return err;
 }
 
+/* A copy of column col's blob in *out (malloc'd). */
+static fkex_err blob_copy(sqlite3_stmt *q, int col, uint8_t **out, size_t *len)
+{
+    size_t n = (size_t)sqlite3_column_bytes(q, col);
+    if (!(*out = malloc(n ? n : 1)))
+        return FKEX_ERR_NO_MEMORY;
+    if (n)
+        memcpy(*out, sqlite3_column_blob(q, col), n);
+    *len = n;
+    return FKEX_OK;
+}
+
 /* ---- rooms ------------------------------------------------------------------------ */
 
 fkex_err relay_store_room_insert(relay_store *s, const uint8_t room_id[32], const uint8_t *desc,
@@ -249,16 +268,8 @@ fkex_err relay_store_room_get(relay_store *s, const uint8_t room_id[32], uint64_
             *epoch = (uint64_t)sqlite3_column_int64(q, 0);
         if (next_seq)
             *next_seq = (uint64_t)sqlite3_column_int64(q, 1);
-        if (desc) {
-            size_t n = (size_t)sqlite3_column_bytes(q, 2);
-            if (!(*desc = malloc(n ? n : 1))) {
-                err = FKEX_ERR_NO_MEMORY;
-            } else {
-                if (n)
-                    memcpy(*desc, sqlite3_column_blob(q, 2), n);
-                *desclen = n;
-            }
-        }
+        if (desc)
+            err = blob_copy(q, 2, desc, desclen);
     }
     sqlite3_reset(q);
     return err;
@@ -573,4 +584,51 @@ fkex_err relay_store_joins_load(relay_store *s, const uint8_t room_id[32], relay
     }
     *out = j;
     return FKEX_OK;
+}
+
+/* ---- descriptors ------------------------------------------------------------------ */
+
+fkex_err relay_store_descriptor_set(relay_store *s, const uint8_t room_id[32], const uint8_t *desc,
+                                    size_t len)
+{
+    sqlite3_stmt *q = stmt(s, S_DESCRIPTOR_SET);
+    bind_id(q, 1, room_id);
+    sqlite3_bind_blob(q, 2, desc, (int)len, SQLITE_STATIC);
+    fkex_err err = run(q);
+    if (err == FKEX_OK && sqlite3_changes(s->db) != 1)
+        return FKEX_ERR_WRONG_ROOM;
+    return err;
+}
+
+fkex_err relay_store_pending_put(relay_store *s, const uint8_t room_id[32], const uint8_t *desc,
+                                 size_t len)
+{
+    sqlite3_stmt *q = stmt(s, S_PENDING_PUT);
+    bind_id(q, 1, room_id);
+    sqlite3_bind_blob(q, 2, desc, (int)len, SQLITE_STATIC);
+    return run(q);
+}
+
+fkex_err relay_store_pending_get(relay_store *s, const uint8_t room_id[32], uint8_t **desc,
+                                 size_t *len)
+{
+    sqlite3_stmt *q = stmt(s, S_PENDING_GET);
+    fkex_err err = FKEX_OK;
+    *desc = NULL;
+    *len = 0;
+    bind_id(q, 1, room_id);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        err = blob_copy(q, 0, desc, len);
+    else if (rc != SQLITE_DONE)
+        err = FKEX_ERR_IO;
+    sqlite3_reset(q);
+    return err;
+}
+
+fkex_err relay_store_pending_delete(relay_store *s, const uint8_t room_id[32])
+{
+    sqlite3_stmt *q = stmt(s, S_PENDING_DELETE);
+    bind_id(q, 1, room_id);
+    return run(q);
 }

@@ -8,6 +8,7 @@
  *   commits(room_id, hash, epoch, won, seq)        commits seen: won or lost
  *   held(room_id, commit_hash, recipient, frame)  Welcomes waiting for their commit
  *   joins(room_id, joiner_id, v, sponsor, state, sent_at, request)
+ *   pending(room_id, descriptor)   the admin's next descriptor, until a commit carries it
  *
  * A broadcast is one log row with recipient NULL: it is a member's if its
  * seq is above the member's `since` (the seq of the commit that added it).
@@ -80,6 +81,16 @@ fkex_err relay_store_room_get(relay_store *s, const uint8_t room_id[32], uint64_
                               uint64_t *next_seq, uint8_t **desc, size_t *desclen) FKEX_WUR;
 fkex_err relay_store_room_set(relay_store *s, const uint8_t room_id[32], uint64_t epoch,
                               uint64_t next_seq) FKEX_WUR;
+/* The room's descriptor, once a commit carrying a new one has won. */
+fkex_err relay_store_descriptor_set(relay_store *s, const uint8_t room_id[32], const uint8_t *desc,
+                                    size_t len) FKEX_WUR;
+/* The admin's next descriptor (fkex room set-policy), kept until a commit
+ * carries it: put replaces; get gives *desc NULL if there is none. */
+fkex_err relay_store_pending_put(relay_store *s, const uint8_t room_id[32], const uint8_t *desc,
+                                 size_t len) FKEX_WUR;
+fkex_err relay_store_pending_get(relay_store *s, const uint8_t room_id[32], uint8_t **desc,
+                                 size_t *len) FKEX_WUR;
+fkex_err relay_store_pending_delete(relay_store *s, const uint8_t room_id[32]) FKEX_WUR;
 /* Every room id, for resuming after a restart. *ids is malloc'd, 32 bytes each. */
 fkex_err relay_store_rooms(relay_store *s, uint8_t (**ids)[32], size_t *n) FKEX_WUR;
 

@@ -36,6 +36,7 @@ void fkex_relay_msg_encode(fkex_writer *w, const fkex_relay_msg *m)
         fkex_writer_put(w, m->room_id, 32);
         break;
     case FKEX_RELAY_DESCRIPTOR:
+    case FKEX_RELAY_SET_DESCRIPTOR:
         fkex_writer_put(w, m->room_id, 32);
         fkex_writer_bytes32(w, m->data, m->datalen);
         break;
@@ -81,7 +82,7 @@ fkex_err fkex_relay_msg_decode(fkex_relay_msg *m, const uint8_t *in, size_t len)
     fkex_reader_init(&r, in, len);
     if (fkex_reader_u8(&r, &kind) || fkex_reader_u8(&r, &version))
         return FKEX_ERR_TRUNCATED;
-    if (kind < FKEX_RELAY_HELLO || kind > FKEX_RELAY_PONG)
+    if (kind < FKEX_RELAY_HELLO || kind > FKEX_RELAY_SET_DESCRIPTOR)
         return FKEX_ERR_BAD_ENCODING;
     if (version != FKEX_RELAY_VERSION)
         return FKEX_ERR_UNSUPPORTED;
@@ -115,6 +116,7 @@ fkex_err fkex_relay_msg_decode(fkex_relay_msg *m, const uint8_t *in, size_t len)
         (void)!fkex_reader_get(&r, m->room_id, 32);
         break;
     case FKEX_RELAY_DESCRIPTOR:
+    case FKEX_RELAY_SET_DESCRIPTOR:
         (void)!(fkex_reader_get(&r, m->room_id, 32) ||
                 fkex_reader_bytes32(&r, &m->data, &m->datalen, FKEX_DESCRIPTOR_MAX));
         break;

@@ -18,6 +18,12 @@
  * DELIVERs everything addressed to V since `last_seq`. SUBMIT carries one
  * room message; ACCEPTED says it is persisted (relay seq 0: a Welcome held
  * until its commit wins), ERROR that it was refused.
+ *
+ * SET_DESCRIPTOR carries the admin's next descriptor (fkex room set-policy);
+ * it needs no session, since the admin's signature inside it is the
+ * authority. The relay answers ACCEPTED (seq 0) or ERROR, keeps it, and
+ * hands it as DESCRIPTOR to a member to commit (the sponsor first); once a
+ * commit carrying it wins, it is the room's descriptor.
  */
 #ifndef FKEX_RELAY_MSG_H
 #define FKEX_RELAY_MSG_H
@@ -47,7 +53,8 @@ typedef enum {
     FKEX_RELAY_DELIVER = 10,       /* r->c: room_id, relay seq, bytes32 message */
     FKEX_RELAY_ERROR = 11,         /* r->c: u16 code, client seq (0: none), bytes16 text */
     FKEX_RELAY_PING = 12,          /* either way: u64 cookie */
-    FKEX_RELAY_PONG = 13           /* the answer: the same cookie */
+    FKEX_RELAY_PONG = 13,          /* the answer: the same cookie */
+    FKEX_RELAY_SET_DESCRIPTOR = 14 /* c->r: room_id, bytes32 descriptor: the admin's next version */
 } fkex_relay_kind;
 
 /* ERROR codes. */
@@ -76,7 +83,8 @@ typedef struct {
     uint8_t sig[64];          /* AUTH: V's; CREATE_ROOM: the admin's */
     uint16_t code;            /* ERROR */
     uint64_t cookie;          /* PING PONG */
-    const uint8_t *data;      /* SUBMIT DELIVER: room message; CREATE_ROOM DESCRIPTOR: descriptor; ERROR: text */
+    const uint8_t *data;      /* SUBMIT DELIVER: room message; CREATE_ROOM (SET_)DESCRIPTOR: descriptor;
+                               * ERROR: text */
     size_t datalen;
 } fkex_relay_msg;
 
