@@ -288,11 +288,13 @@ typedef struct {
     size_t len;
     int shut;                 /* half-close after writing */
     int hung_up;              /* the server closed on us */
+    uint8_t got[256];         /* the first bytes it sent us */
+    size_t ngot;
 } raw_client;
 
 static void raw_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
-    static char sink[4096];   /* read and thrown away */
+    static char sink[4096];   /* read, and the first bytes kept */
     (void)h;
     (void)hint;
     *buf = uv_buf_init(sink, sizeof sink);
@@ -301,7 +303,11 @@ static void raw_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 static void raw_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     raw_client *r = s->data;
-    (void)buf;
+    if (n > 0 && r->ngot < sizeof r->got) {
+        size_t k = (size_t)n < sizeof r->got - r->ngot ? (size_t)n : sizeof r->got - r->ngot;
+        memcpy(r->got + r->ngot, buf->base, k);
+        r->ngot += k;
+    }
     if (n < 0) {
         r->hung_up = 1;
         uv_close((uv_handle_t *)&r->tcp, NULL);
@@ -319,7 +325,8 @@ static void raw_connected(uv_connect_t *req, int status)
     raw_client *r = req->data;
     CHECK(status == 0);
     uv_buf_t b = uv_buf_init((char *)(uintptr_t)r->bytes, (unsigned)r->len);
-    CHECK(uv_write(&r->write, (uv_stream_t *)&r->tcp, &b, 1, raw_written) == 0);
+    if (r->len)
+        CHECK(uv_write(&r->write, (uv_stream_t *)&r->tcp, &b, 1, raw_written) == 0);
     if (r->shut)
         CHECK(uv_shutdown(&r->shutdown, (uv_stream_t *)&r->tcp, NULL) == 0);
     CHECK(uv_read_start((uv_stream_t *)&r->tcp, raw_alloc, raw_read) == 0);
@@ -410,6 +417,205 @@ static void frame_too_large(void)
     CHECK(st.frames == 1);
     CHECK(whole.hung_up && trunc.hung_up && cut.hung_up);
     free(big);
+}
+
+/* ---- rejects: the peer is told why, then the connection ends -------------- */
+
+#define REJECT_TIMEOUT_MS 200
+
+typedef struct {
+    fkex_server *server;
+    int closed, frames;
+    char why[5][96];
+} reject_state;
+
+static void reject_say(fkex_conn *c, const char *why)
+{
+    CHECK(fkex_conn_send(c, (const uint8_t *)why, strlen(why)) == 0);
+}
+
+static void reject_frame(fkex_conn *c, const uint8_t *frame, size_t len)
+{
+    reject_state *st = fkex_conn_data(c);
+    (void)frame;
+    (void)len;
+    st->frames++;
+    /* a well-formed frame: answered, and the connection finished */
+    reject_say(c, "ok");
+    fkex_conn_finish(c, "done");
+    CHECK(fkex_conn_send(c, (const uint8_t *)"late", 4) == -1);
+}
+
+static void reject_closed(fkex_conn *c, const char *why)
+{
+    reject_state *st = fkex_conn_data(c);
+    if (st->closed < 5)
+        snprintf(st->why[st->closed], sizeof st->why[0], "%s", why);
+    /* the four that broke (or finished) are done: stop the silent one */
+    if (++st->closed == 4)
+        fkex_server_stop(st->server);
+}
+
+static void reject_accept(fkex_server *s, fkex_conn *c)
+{
+    fkex_conn_set(c, reject_frame, reject_closed, fkex_server_data(s));
+    fkex_conn_set_reject(c, reject_say);
+}
+
+/* Whether a raw client got exactly one frame back, holding text. */
+static int got_frame(const raw_client *r, const char *text)
+{
+    size_t n = strlen(text);
+    return r->ngot == 4 + n && load32_be(r->got) == n && memcmp(r->got + 4, text, n) == 0;
+}
+
+static int count_why(const reject_state *st, const char *why)
+{
+    int n = 0;
+    for (int i = 0; i < st->closed && i < 5; i++)
+        n += strcmp(st->why[i], why) == 0;
+    return n;
+}
+
+static void reject_reasons(void)
+{
+    tloop l;
+    reject_state st;
+    char err[128];
+    fkex_net_limits lim = { 1024, 1u << 20 };
+    raw_client big, trunc, slow, good, silent;
+    static const uint8_t announce[4 + 10] = { 0x00, 0x10, 0x00, 0x00, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
+    static const uint8_t cut[4 + 3] = { 0, 0, 0, 10, 1, 2, 3 };
+    static const uint8_t started[2] = { 0, 0 };
+    static const uint8_t whole[4 + 5] = { 0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o' };
+
+    memset(&st, 0, sizeof st);
+    tloop_init(&l);
+    CHECK_OK(fkex_server_start(&st.server, &l.loop, "127.0.0.1:0", &lim, reject_accept, &st, err));
+    fkex_server_set_frame_timeout(st.server, REJECT_TIMEOUT_MS);
+    uint16_t port = fkex_server_port(st.server);
+    uint64_t t0 = uv_now(&l.loop);
+    /* a length over the maximum, the socket left open */
+    raw_start(&big, &l.loop, port, announce, sizeof announce, 0);
+    /* part of a frame, then the end of the stream */
+    raw_start(&trunc, &l.loop, port, cut, sizeof cut, 1);
+    /* half a header, then nothing: the frame times out */
+    raw_start(&slow, &l.loop, port, started, sizeof started, 0);
+    /* a whole frame: answered, then finished by the server */
+    raw_start(&good, &l.loop, port, whole, sizeof whole, 0);
+    /* nothing at all: no frame begun, so no frame deadline */
+    raw_start(&silent, &l.loop, port, whole, 0, 0);
+    tloop_run(&l);
+    CHECK(st.closed == 5 && st.frames == 1);
+    CHECK(uv_now(&l.loop) - t0 >= REJECT_TIMEOUT_MS);
+    CHECK(count_why(&st, "frame too large") == 1 && count_why(&st, "truncated frame") == 1);
+    CHECK(count_why(&st, "frame timed out") == 1 && count_why(&st, "done") == 1);
+    CHECK(strcmp(st.why[4], "server stopped") == 0);
+    /* each heard why, then the end of the stream */
+    CHECK(big.hung_up && got_frame(&big, "frame too large"));
+    CHECK(trunc.hung_up && got_frame(&trunc, "truncated frame"));
+    CHECK(slow.hung_up && got_frame(&slow, "frame timed out"));
+    CHECK(good.hung_up && got_frame(&good, "ok"));
+    CHECK(silent.hung_up && silent.ngot == 0);
+}
+
+/* finish: everything queued arrives, then the end of the stream. */
+#define FINISH_FRAME (1u << 20)
+#define FINISH_FRAMES 6
+
+typedef struct {
+    fkex_server *server;
+    int frames, client_closes, server_closes, paused;
+    char server_why[96], client_why[96];
+    uv_loop_t *loop;
+    fkex_conn *client;
+    uint64_t finished_at, closed_at;
+} finish_state;
+
+static void finish_server_frame(fkex_conn *c, const uint8_t *frame, size_t len)
+{
+    finish_state *st = fkex_conn_data(c);
+    uint8_t *f = calloc(1, FINISH_FRAME);
+    (void)frame;
+    (void)len;
+    for (int i = 0; i < FINISH_FRAMES; i++) {
+        f[0] = (uint8_t)i;
+        CHECK(fkex_conn_send(c, f, FINISH_FRAME) == 0);
+    }
+    CHECK(fkex_conn_queued(c) > 0);   /* more than the kernel took at once */
+    free(f);
+    st->finished_at = uv_now(st->loop);
+    fkex_conn_finish(c, "bye");
+}
+
+static void finish_server_closed(fkex_conn *c, const char *why)
+{
+    finish_state *st = fkex_conn_data(c);
+    (void)c;
+    st->server_closes++;
+    st->closed_at = uv_now(st->loop);
+    snprintf(st->server_why, sizeof st->server_why, "%s", why);
+    if (st->paused) {
+        fkex_server_stop(st->server);
+        fkex_conn_close(st->client, "test over");
+    }
+}
+
+static void finish_accept(fkex_server *s, fkex_conn *c)
+{
+    fkex_conn_set(c, finish_server_frame, finish_server_closed, fkex_server_data(s));
+}
+
+static void finish_client_frame(fkex_conn *c, const uint8_t *frame, size_t len)
+{
+    finish_state *st = fkex_conn_data(c);
+    (void)c;
+    CHECK(len == FINISH_FRAME && frame[0] == (uint8_t)st->frames);
+    st->frames++;
+}
+
+static void finish_client_closed(fkex_conn *c, const char *why)
+{
+    finish_state *st = fkex_conn_data(c);
+    (void)c;
+    st->client_closes++;
+    snprintf(st->client_why, sizeof st->client_why, "%s", why);
+    if (!st->paused)
+        fkex_server_stop(st->server);
+}
+
+static void finish_run(finish_state *st, int paused)
+{
+    tloop l;
+    char err[128], addr[64];
+    fkex_net_limits lim = { 2u << 20, 16u << 20 };
+    static const uint8_t go[2] = "go";
+    memset(st, 0, sizeof *st);
+    st->paused = paused;
+    tloop_init(&l);
+    st->loop = &l.loop;
+    CHECK_OK(fkex_server_start(&st->server, &l.loop, "127.0.0.1:0", &lim, finish_accept, st, err));
+    server_addr(addr, st->server);
+    CHECK_OK(fkex_conn_connect(&st->client, &l.loop, addr, &lim, NULL, err));
+    fkex_conn_set(st->client, finish_client_frame, finish_client_closed, st);
+    CHECK(fkex_conn_send(st->client, go, sizeof go) == 0);
+    if (paused)
+        fkex_conn_pause(st->client);   /* reads nothing: the server's writes never end */
+    tloop_run(&l);
+}
+
+static void finish_flushes(void)
+{
+    finish_state st;
+    finish_run(&st, 0);
+    CHECK(st.frames == FINISH_FRAMES);
+    CHECK(st.client_closes == 1 && strcmp(st.client_why, "connection closed by peer") == 0);
+    CHECK(st.server_closes == 1 && strcmp(st.server_why, "bye") == 0);
+    /* a peer that never reads: closed by the linger timer, not later */
+    finish_run(&st, 1);
+    CHECK(st.server_closes == 1 && strcmp(st.server_why, "bye") == 0);
+    CHECK(st.closed_at - st.finished_at >= FKEX_NET_LINGER_MS - 10);
+    CHECK(st.closed_at - st.finished_at < FKEX_NET_LINGER_MS + 1000);
 }
 
 /* ---- slow reader ------------------------------------------------------------ */
@@ -1036,6 +1242,8 @@ void suite_net(void)
     RUN(parser_limits);
     RUN(echo);
     RUN(frame_too_large);
+    RUN(reject_reasons);
+    RUN(finish_flushes);
     RUN(slow_reader);
     RUN(shared_frames);
     RUN(queue_order);

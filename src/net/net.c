@@ -19,6 +19,14 @@
  * (libuv reads a socket and calls back before it reads the next), so an
  * idle connection holds no read buffer; the parser copies only the part of
  * a frame that spans reads.
+ *
+ * Abuse: a connection left in the middle of a frame is on its server's
+ * `partial` list (one check after each read: a frame that arrives whole
+ * never touches it), which a timer walks for frames past their deadline.
+ * A framing error goes to the reject callback, then fkex_conn_finish: the
+ * last frames are flushed, the write side shut down, and what the peer
+ * still sends thrown away until it hangs up or the linger timer (one
+ * uv_timer_t, allocated only then) ends it.
  */
 #include <sys/uio.h>
 #include <limits.h>
@@ -30,6 +38,7 @@
 #include "net/net.h"
 
 #define READ_CHUNK (64 * 1024)
+#define ACCEPT_RETRY_MS 100
 
 struct fkex_server {
     uv_tcp_t tcp;
@@ -39,10 +48,17 @@ struct fkex_server {
     void *data;
     fkex_conn *conns;            /* live (not closing) connections */
     fkex_conn *dirty;            /* connections with frames queued but not flushed */
+    fkex_conn *partial;          /* connections in the middle of a frame (frame_timeout_ms) */
     uint8_t *rbuf;               /* the read buffer its connections share (READ_CHUNK) */
     int rbuf_busy;
     uint16_t port;
     int stopping;
+    int open_handles;            /* tcp and the two timers, once started */
+    uv_timer_t sweep;            /* frames past their deadline */
+    uv_timer_t retry;            /* an accept that found no memory */
+    uint64_t frame_timeout_ms;
+    uint64_t accept_failures;
+    const char *accept_why;
 };
 
 struct fkex_frame_buf {
@@ -64,10 +80,13 @@ struct fkex_conn {
     fkex_server *server;
     fkex_conn *prev, *next;      /* in server->conns */
     fkex_conn *dprev, *dnext;    /* in server->dirty, while dirty */
+    fkex_conn *pprev, *pnext;    /* in server->partial, while in_partial */
+    uint64_t partial_since;      /* uv_now when the frame in progress began */
     fkex_net_limits lim;
     fkex_frame_parser parser;
     fkex_frame_cb on_frame;
     fkex_close_cb on_close;
+    fkex_reject_cb on_reject;
     void *data;
     void (*on_connected)(fkex_conn *c, int status);
     uint8_t *held;               /* read but not delivered: paused mid-read */
@@ -77,10 +96,19 @@ struct fkex_conn {
     size_t queued;               /* bytes not yet written: pend and write requests */
     size_t inflight;             /* write requests not yet completed */
     int connected, reading, paused, closing, idle_init, dirty;
+    int in_partial, frame_done;  /* frame_done: a frame completed during this read */
+    int finishing, eof, shut;    /* fkex_conn_finish; the peer ended its side; ours is shut */
+    struct linger_state *linger; /* while finishing */
     fkex_server *rbuf_from;      /* the server whose buffer the read in progress uses */
     int open_handles;
     char peer[64];
     char why[96];
+};
+
+/* What a finishing connection needs, allocated only then. */
+struct linger_state {
+    uv_timer_t timer;
+    uv_shutdown_t req;
 };
 
 typedef struct {
@@ -90,6 +118,9 @@ typedef struct {
     size_t n;
     out_ent ents[];              /* the references it holds */
 } write_req;
+
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 static void set_err(char err[128], const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_err(char err[128], const char *fmt, ...)
@@ -253,6 +284,44 @@ static void undirty(fkex_conn *c)
     c->dirty = 0;
 }
 
+static void unpartial(fkex_conn *c)
+{
+    if (!c->in_partial)
+        return;
+    if (c->pprev)
+        c->pprev->pnext = c->pnext;
+    else if (c->server)
+        c->server->partial = c->pnext;
+    if (c->pnext)
+        c->pnext->pprev = c->pprev;
+    c->pprev = c->pnext = NULL;
+    c->in_partial = 0;
+}
+
+/* After a read: on the partial list while the parser holds part of a
+ * frame, since the moment that frame began. O(1). */
+static void track_partial(fkex_conn *c)
+{
+    fkex_server *s = c->server;
+    int partial = fkex_frame_parser_partial(&c->parser), done = c->frame_done;
+    c->frame_done = 0;
+    if (!s || !s->frame_timeout_ms || c->closing || c->finishing || !partial) {
+        unpartial(c);
+        return;
+    }
+    if (c->in_partial && !done)
+        return;               /* the same frame, still coming */
+    c->partial_since = uv_now(s->loop);
+    if (c->in_partial)
+        return;
+    c->in_partial = 1;
+    c->pprev = NULL;
+    c->pnext = s->partial;
+    if (c->pnext)
+        c->pnext->pprev = c;
+    s->partial = c;
+}
+
 static void handle_closed(uv_handle_t *h)
 {
     fkex_conn *c = h->data;
@@ -264,6 +333,7 @@ static void handle_closed(uv_handle_t *h)
     drop_pending(c);
     free(c->pend);
     free(c->held);
+    free(c->linger);
     free(c);
 }
 
@@ -272,6 +342,7 @@ static void unlink_conn(fkex_conn *c)
     if (!c->server)
         return;
     undirty(c);
+    unpartial(c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -287,12 +358,17 @@ void fkex_conn_close(fkex_conn *c, const char *why)
     if (!c || c->closing)
         return;
     c->closing = 1;
-    snprintf(c->why, sizeof c->why, "%s", why ? why : "closed");
+    if (!c->finishing)   /* a finishing connection keeps the reason it was finished for */
+        snprintf(c->why, sizeof c->why, "%s", why ? why : "closed");
     unlink_conn(c);
     drop_pending(c);
     if (c->idle_init) {
         c->open_handles++;
         uv_close((uv_handle_t *)&c->idle, handle_closed);
+    }
+    if (c->linger) {
+        c->open_handles++;
+        uv_close((uv_handle_t *)&c->linger->timer, handle_closed);
     }
     /* Pending writes complete with UV_ECANCELED before handle_closed runs. */
     uv_close((uv_handle_t *)&c->tcp, handle_closed);
@@ -303,6 +379,11 @@ void fkex_conn_set(fkex_conn *c, fkex_frame_cb on_frame, fkex_close_cb on_close,
     c->on_frame = on_frame;
     c->on_close = on_close;
     c->data = data;
+}
+
+void fkex_conn_set_reject(fkex_conn *c, fkex_reject_cb on_reject)
+{
+    c->on_reject = on_reject;
 }
 
 void *fkex_conn_data(const fkex_conn *c) { return c->data; }
@@ -362,7 +443,7 @@ static int pend_push(fkex_conn *c, fkex_frame_buf *b, size_t off)
 
 int fkex_conn_queue(fkex_conn *c, fkex_frame_buf *b)
 {
-    if (c->closing)
+    if (c->closing || c->finishing)
         return -1;
     b->refs++;
     if (pend_push(c, b, 0) != 0)
@@ -473,7 +554,7 @@ int fkex_conn_send(fkex_conn *c, const uint8_t *frame, size_t len)
 {
     uint8_t hdr[4];
     size_t done = 0;
-    if (c->closing)
+    if (c->closing || c->finishing)
         return -1;
     if (len > UINT32_MAX) {
         fkex_conn_close(c, "frame too large");
@@ -506,13 +587,94 @@ int fkex_conn_send(fkex_conn *c, const uint8_t *frame, size_t len)
     return c->closing ? -1 : 0;
 }
 
-/* Parser sink: one frame to the user; stop once the user closed or paused. */
+/* Parser sink: one frame to the user; stop once the user closed, paused or finished. */
 static int deliver_frame(void *ctx, const uint8_t *frame, size_t len)
 {
     fkex_conn *c = ctx;
+    c->frame_done = 1;
     if (c->on_frame)
         c->on_frame(c, frame, len);
-    return c->closing || c->paused;
+    return c->closing || c->paused || c->finishing;
+}
+
+/* ---- ending a connection that broke the rules ------------------------------ */
+
+static void linger_expired(uv_timer_t *t)
+{
+    fkex_conn_close(t->data, NULL);
+}
+
+static void shutdown_done(uv_shutdown_t *req, int status)
+{
+    fkex_conn *c = req->data;
+    if (c->closing)
+        return;
+    c->shut = 1;
+    if (status < 0 || c->eof)
+        fkex_conn_close(c, NULL);
+}
+
+/* While finishing: whatever arrives is thrown away (alloc_cb's buffers). */
+static void finishing_read(fkex_conn *c, ssize_t nread)
+{
+    if (nread >= 0)
+        return;
+    c->eof = 1;
+    if (c->shut || nread != UV_EOF)
+        fkex_conn_close(c, NULL);
+}
+
+void fkex_conn_finish(fkex_conn *c, const char *why)
+{
+    if (!c || c->closing || c->finishing)
+        return;
+    c->finishing = 1;
+    snprintf(c->why, sizeof c->why, "%s", why ? why : "closed");
+    unpartial(c);
+    if (c->idle_init)
+        uv_idle_stop(&c->idle);
+    free(c->held);                  /* read, never to be delivered */
+    c->held = NULL;
+    c->nheld = 0;
+    fkex_conn_flush(c);
+    if (c->closing)
+        return;
+    if (!c->connected) {            /* nothing was said yet: nothing to flush */
+        fkex_conn_close(c, NULL);
+        return;
+    }
+    struct linger_state *l = malloc(sizeof *l);
+    if (!l || uv_timer_init(c->tcp.loop, &l->timer) != 0) {
+        free(l);
+        fkex_conn_close(c, NULL);
+        return;
+    }
+    c->linger = l;
+    l->timer.data = c;
+    l->req.data = c;
+    uv_timer_start(&l->timer, linger_expired, FKEX_NET_LINGER_MS, 0);
+    /* libuv shuts the write side down once the writes queued before it are done. */
+    if (uv_shutdown(&l->req, (uv_stream_t *)&c->tcp, shutdown_done) != 0) {
+        fkex_conn_close(c, NULL);
+        return;
+    }
+    c->paused = 0;
+    if (!c->reading && !c->eof) {   /* to see the peer hang up */
+        if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0)
+            c->reading = 1;
+    }
+}
+
+/* The peer broke the framing (why): let the user say so, then finish. */
+static void reject(fkex_conn *c, const char *why)
+{
+    unpartial(c);
+    if (!c->on_reject) {
+        fkex_conn_close(c, why);
+        return;
+    }
+    c->on_reject(c, why);
+    fkex_conn_finish(c, why);   /* if the callback did not already */
 }
 
 /* Feeds bytes to the parser; what a pause left unparsed is held for resume. */
@@ -520,10 +682,15 @@ static void deliver(fkex_conn *c, const uint8_t *p, size_t n)
 {
     size_t used = 0;
     fkex_err e = fkex_frame_parser_feed(&c->parser, p, n, &used, deliver_frame, c);
-    if (e != FKEX_OK) {
-        fkex_conn_close(c, e == FKEX_ERR_BAD_ENCODING ? "frame too large" : "out of memory");
+    if (e == FKEX_ERR_BAD_ENCODING && !c->closing && !c->finishing) {
+        reject(c, "frame too large");
         return;
     }
+    if (e != FKEX_OK) {
+        fkex_conn_close(c, "out of memory");
+        return;
+    }
+    track_partial(c);
     if (used == n || c->closing)
         return;
     uint8_t *h = realloc(c->held, c->nheld + (n - used));
@@ -555,17 +722,30 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     *buf = uv_buf_init(p, p ? READ_CHUNK : 0);
 }
 
-static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+/* What one read means for c. */
+static void on_read(fkex_conn *c, ssize_t nread, const uv_buf_t *buf)
 {
-    fkex_conn *c = s->data;
-    if (nread > 0 && !c->closing)
+    if (c->closing)
+        return;
+    if (c->finishing)
+        finishing_read(c, nread);
+    else if (nread > 0)
         deliver(c, (const uint8_t *)buf->base, (size_t)nread);
-    else if (nread == UV_EOF)
-        fkex_conn_close(c, fkex_frame_parser_partial(&c->parser) ? "truncated frame" : "connection closed by peer");
+    else if (nread == UV_EOF && fkex_frame_parser_partial(&c->parser)) {
+        c->eof = 1;
+        reject(c, "truncated frame");
+    } else if (nread == UV_EOF)
+        fkex_conn_close(c, "connection closed by peer");
     else if (nread == UV_ENOBUFS)
         fkex_conn_close(c, "out of memory");
     else if (nread < 0)
         fkex_conn_close(c, uv_strerror((int)nread));
+}
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    fkex_conn *c = s->data;
+    on_read(c, nread, buf);
     if (c->rbuf_from)
         c->rbuf_from->rbuf_busy = 0;   /* still alive: a server is freed on a later turn */
     else
@@ -680,17 +860,25 @@ fkex_err fkex_conn_connect(fkex_conn **out, uv_loop_t *loop, const char *addr, c
 
 /* ---- servers ------------------------------------------------------------ */
 
-static void accepted_cb(uv_stream_t *ls, int status)
+static void accept_failed(fkex_server *s, const char *why)
 {
-    fkex_server *s = ls->data;
-    if (status < 0 || s->stopping)
-        return;
+    s->accept_failures++;
+    s->accept_why = why;
+}
+
+/* Takes the connection libuv holds for s: 0, or -1 if there was no memory
+ * for it (it stays in libuv's hands, and libuv stops watching the socket
+ * until an accept succeeds: the retry timer tries again). */
+static int accept_one(fkex_server *s)
+{
     fkex_conn *c = conn_new(s->loop, &s->lim);
     if (!c)
-        return;
-    if (uv_accept(ls, (uv_stream_t *)&c->tcp) != 0) {
+        return -1;
+    int r = uv_accept((uv_stream_t *)&s->tcp, (uv_stream_t *)&c->tcp);
+    if (r != 0) {
+        accept_failed(s, uv_strerror(r));
         fkex_conn_close(c, "accept failed");
-        return;
+        return 0;
     }
     c->connected = 1;
     uv_tcp_nodelay(&c->tcp, 1);
@@ -703,11 +891,69 @@ static void accepted_cb(uv_stream_t *ls, int status)
     if (s->on_accept)
         s->on_accept(s, c);
     start_reading(c);
+    return 0;
+}
+
+static void retry_accept(uv_timer_t *t)
+{
+    fkex_server *s = t->data;
+    if (!s->stopping && accept_one(s) != 0)
+        uv_timer_start(&s->retry, retry_accept, ACCEPT_RETRY_MS, 0);
+}
+
+static void accepted_cb(uv_stream_t *ls, int status)
+{
+    fkex_server *s = ls->data;
+    if (s->stopping)
+        return;
+    if (status < 0) {            /* EMFILE and the like: libuv dropped it and goes on */
+        accept_failed(s, uv_strerror(status));
+        return;
+    }
+    if (accept_one(s) != 0) {
+        accept_failed(s, "out of memory");
+        uv_timer_start(&s->retry, retry_accept, ACCEPT_RETRY_MS, 0);
+    }
+}
+
+/* Rejects the connections whose frame in progress is past its deadline. */
+static void sweep_partial(uv_timer_t *t)
+{
+    fkex_server *s = t->data;
+    uint64_t now = uv_now(s->loop);
+    for (fkex_conn *c = s->partial, *next; c; c = next) {
+        next = c->pnext;
+        if (now - c->partial_since >= s->frame_timeout_ms)
+            reject(c, "frame timed out");   /* unlinks c only */
+    }
+}
+
+void fkex_server_set_frame_timeout(fkex_server *s, uint64_t ms)
+{
+    uint64_t every = ms / 4;
+    s->frame_timeout_ms = ms;
+    if (!ms) {
+        uv_timer_stop(&s->sweep);
+        while (s->partial)
+            unpartial(s->partial);
+        return;
+    }
+    every = every < 10 ? 10 : every > 1000 ? 1000 : every;
+    uv_timer_start(&s->sweep, sweep_partial, every, every);
+}
+
+uint64_t fkex_server_accept_failures(const fkex_server *s, const char **last_why)
+{
+    if (last_why)
+        *last_why = s->accept_why;
+    return s->accept_failures;
 }
 
 static void server_closed(uv_handle_t *h)
 {
     fkex_server *s = h->data;
+    if (--s->open_handles > 0)
+        return;
     free(s->rbuf);
     free(s);
 }
@@ -735,6 +981,7 @@ fkex_err fkex_server_start(fkex_server **out, uv_loop_t *loop, const char *addr,
         return FKEX_ERR_NO_MEMORY;
     }
     s->tcp.data = s;
+    s->open_handles = 1;
     int r = uv_tcp_bind(&s->tcp, (const struct sockaddr *)&ss, 0);
     if (r == 0)
         r = uv_listen((uv_stream_t *)&s->tcp, 1024, accepted_cb);   /* bursts of clients (the kernel caps it at somaxconn) */
@@ -750,6 +997,10 @@ fkex_err fkex_server_start(fkex_server **out, uv_loop_t *loop, const char *addr,
     }
     s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                 : ((struct sockaddr_in *)&bound)->sin_port);
+    (void)uv_timer_init(loop, &s->sweep);     /* cannot fail on Linux */
+    (void)uv_timer_init(loop, &s->retry);
+    s->sweep.data = s->retry.data = s;
+    s->open_handles += 2;
     *out = s;
     return FKEX_OK;
 }
@@ -764,6 +1015,8 @@ void fkex_server_stop(fkex_server *s)
     s->stopping = 1;
     while (s->conns)
         fkex_conn_close(s->conns, "server stopped");
+    uv_close((uv_handle_t *)&s->sweep, server_closed);
+    uv_close((uv_handle_t *)&s->retry, server_closed);
     uv_close((uv_handle_t *)&s->tcp, server_closed);
 }
 

@@ -68,11 +68,18 @@ void fkex_frame_parser_free(fkex_frame_parser *p);
 typedef struct fkex_conn fkex_conn;
 typedef struct fkex_server fkex_server;
 typedef struct {
-    size_t max_frame;    /* a frame longer than this closes the connection ("frame too large") */
+    size_t max_frame;    /* a frame longer than this is rejected ("frame too large") */
     size_t max_queued;   /* bytes waiting to be written; passing it closes the connection ("slow reader") */
 } fkex_net_limits;
 typedef void (*fkex_frame_cb)(fkex_conn *c, const uint8_t *frame, size_t len);
 typedef void (*fkex_close_cb)(fkex_conn *c, const char *why);   /* called once; c is freed after it returns */
+/* The peer broke the framing: why is "frame too large", "frame timed out"
+ * or "truncated frame" (the peer ended its stream inside a frame). The
+ * callback may send one last frame saying so (fkex_conn_send); then the
+ * connection is finished (fkex_conn_finish): what was sent is flushed and
+ * the connection closed, with why as its reason. Without a reject
+ * callback the connection is closed at once. No frame is delivered after. */
+typedef void (*fkex_reject_cb)(fkex_conn *c, const char *why);
 
 /* Used when a function is given lim == NULL. */
 #define FKEX_NET_DEFAULT_MAX_FRAME  (1u << 20)
@@ -87,6 +94,12 @@ typedef void (*fkex_close_cb)(fkex_conn *c, const char *why);   /* called once; 
 fkex_err fkex_server_start(fkex_server **s, uv_loop_t *loop, const char *addr, const fkex_net_limits *lim,
                            void (*on_accept)(fkex_server *s, fkex_conn *c), void *data, char err[128]) FKEX_WUR;
 uint16_t fkex_server_port(const fkex_server *s);
+/* A connection of s that began a frame (sent part of its header or body)
+ * must complete it within ms, or it is rejected ("frame timed out"): a
+ * peer that trickles bytes (slowloris) holds a connection only this long.
+ * 0 (the default): no deadline. One timer per server checks, every
+ * ms/4 (at most every second), O(connections in the middle of a frame). */
+void fkex_server_set_frame_timeout(fkex_server *s, uint64_t ms);
 void *fkex_server_data(const fkex_server *s);
 /* Stops listening and closes every connection (their close callbacks run); frees s once the loop has closed the handles.
  * The close reason is "server stopped". s must not be used after this call,
@@ -102,6 +115,8 @@ void fkex_server_stop(fkex_server *s);
 fkex_err fkex_conn_connect(fkex_conn **c, uv_loop_t *loop, const char *addr, const fkex_net_limits *lim,
                            void (*on_connected)(fkex_conn *c, int status), char err[128]) FKEX_WUR;
 void fkex_conn_set(fkex_conn *c, fkex_frame_cb on_frame, fkex_close_cb on_close, void *data);
+/* Sets the reject callback (NULL: a framing error closes at once). */
+void fkex_conn_set_reject(fkex_conn *c, fkex_reject_cb on_reject);
 void *fkex_conn_data(const fkex_conn *c);
 const char *fkex_conn_peer(const fkex_conn *c);      /* "127.0.0.1:53122", for logs */
 /* The server that accepted c, or NULL (an outgoing connection, or c is closing). */
@@ -143,6 +158,17 @@ void fkex_server_flush(fkex_server *s);
  * delivered, and the close callback runs on a later turn of the loop with
  * why (copied; the first reason wins). Idempotent. */
 void fkex_conn_close(fkex_conn *c, const char *why);
+/* Closes after what is queued has been written: no more frames are
+ * delivered or accepted for sending (fkex_conn_send returns -1), the
+ * queue is flushed, the write side is shut down (the peer reads the last
+ * frames, then the end of the stream), and what the peer still sends is
+ * read and thrown away until it ends its side, so that no reset overtakes
+ * the last frames. Bounded: the connection is closed at the latest
+ * FKEX_NET_LINGER_MS after this call, written or not (a peer that does
+ * not read). The close callback gets why. Idempotent; a later
+ * fkex_conn_close closes at once, keeping this why. */
+void fkex_conn_finish(fkex_conn *c, const char *why);
+#define FKEX_NET_LINGER_MS 2000u
 /* Stops and restarts reading (a client that applies backpressure itself; tests of slow readers).
  * A pause inside on_frame takes effect at once: frames already read but not
  * yet delivered are held and delivered, in order, after resume. */
@@ -151,8 +177,17 @@ void fkex_conn_resume(fkex_conn *c);
 
 /* The close reasons this layer gives (besides a libuv sentence such as
  * "connection refused" or "connection reset by peer", and "server stopped"):
- * "frame too large", "slow reader", "connection closed by peer",
- * "truncated frame" (the peer closed in the middle of a frame), "out of memory". */
+ * "frame too large", "frame timed out", "slow reader", "connection closed
+ * by peer", "truncated frame" (the peer closed in the middle of a frame),
+ * "out of memory"; and the why of fkex_conn_finish. */
+
+/* Connections the server could not take: the kernel's accept failed (too
+ * many open files: libuv then accepts and closes the waiting connections,
+ * so that the listening socket does not spin) or there was no memory for
+ * one (then it stays in the backlog and is taken again 100 ms later). The
+ * server goes on accepting either way. The count since start, and the
+ * last reason (NULL if none), for the daemon's log. */
+uint64_t fkex_server_accept_failures(const fkex_server *s, const char **last_why);
 
 /* 1 if addr is an address this layer connects to: "HOST:PORT", HOST an
  * IPv4 address or [IPv6], PORT 1..65535 (names are not resolved: that
