@@ -325,20 +325,27 @@ static void net_close(net *n)
     free(n);
 }
 
-/* A new party sends its JoinRequest (not run). */
-static int join_start(net *n, const fkex_abe_key *key)
+/* A new party and its JoinRequest in *out (not sent). */
+static int join_make(net *n, const fkex_abe_key *key, fkex_gke_out *out)
 {
     fkex_ratchet_config cfg = { 0 };
-    fkex_gke_out out;
     int p = n->np++;
     cfg.key = key;
     memcpy(cfg.room_id, n->room_id, 32);
     cfg.descriptor = n->desc;
     cfg.descriptor_len = n->desclen;
-    fkex_gke_out_init(&out);
-    CHECK_OK(fkex_ratchet_join(&n->p[p].st, &cfg, &n->rng, &out));
+    fkex_gke_out_init(out);
+    CHECK_OK(fkex_ratchet_join(&n->p[p].st, &cfg, &n->rng, out));
     fkex_ratchet_leaf_key(n->p[p].v, n->p[p].st);
     n->p[p].connected = 1;
+    return p;
+}
+
+/* A new party sends its JoinRequest (not run). */
+static int join_start(net *n, const fkex_abe_key *key)
+{
+    fkex_gke_out out;
+    int p = join_make(n, key, &out);
     absorb(n, p, &out);
     return p;
 }
@@ -574,7 +581,7 @@ static void test_sponsor_timeout(void)
     set_online(n, c, 1);
     /* alice catches up from the log: the JoinRequest she sat on, the commit */
     n->p[0].mute = 0;
-    CHECK(relay_room_replay(n->r, n->p[0].v, n->p[0].last_seq, &out) == 0);
+    CHECK(relay_room_replay(n->r, n->p[0].v, n->p[0].last_seq, 0, &out) == 0);
     CHECK(out.n >= 2);
     route(n, &out);
     relay_out_clear(&out);
@@ -600,7 +607,7 @@ static void test_reconnect_replay(void)
     say(n, d, "four");
     run(n);
     CHECK(n->p[b].nmissed >= 4);
-    CHECK(relay_room_replay(n->r, n->p[b].v, last, &out) == 0);
+    CHECK(relay_room_replay(n->r, n->p[b].v, last, 0, &out) == 0);
     /* exactly what it missed, in order */
     CHECK(out.n == n->p[b].nmissed);
     for (size_t i = 0; i < out.n && i < n->p[b].nmissed; i++)
@@ -611,7 +618,7 @@ static void test_reconnect_replay(void)
     run(n);
     CHECK(n->p[b].messages == 4 && agree(n));
     /* a newcomer's replay from 0 holds nothing from before it joined */
-    CHECK(relay_room_replay(n->r, n->p[d].v, 0, &out) == 0);
+    CHECK(relay_room_replay(n->r, n->p[d].v, 0, 0, &out) == 0);
     for (size_t i = 0; i < out.n; i++) {
         fkex_rmsg_type t;
         uint8_t room[32];
@@ -636,11 +643,11 @@ static void test_history_gone(void)
     for (int k = 0; k < 6; k++)
         say(n, 0, "while bob is away");
     run(n);
-    CHECK(relay_room_replay(n->r, n->p[b].v, n->p[b].last_seq, &out) == FKEX_RELAY_E_HISTORY_GONE);
+    CHECK(relay_room_replay(n->r, n->p[b].v, n->p[b].last_seq, 0, &out) == FKEX_RELAY_E_HISTORY_GONE);
     relay_out_clear(&out);
     /* Still gone when every row has been pruned. */
     CHECK_OK(relay_store_log_prune(n->s, n->room_id, n->r->next_seq + 1));
-    CHECK(relay_room_replay(n->r, n->p[b].v, n->p[b].last_seq, &out) == FKEX_RELAY_E_HISTORY_GONE);
+    CHECK(relay_room_replay(n->r, n->p[b].v, n->p[b].last_seq, 0, &out) == FKEX_RELAY_E_HISTORY_GONE);
     relay_out_clear(&out);
     net_close(n);
 }
@@ -851,6 +858,140 @@ static void test_set_descriptor(void)
     free(forged);
     sodium_memzero(other_sk, sizeof other_sk);
     relay_out_clear(&out);
+/* A JoinRequest costs its sender nothing: it takes no seq (no log row)
+ * until a sponsor is named; one leaf key has one join pending (the same
+ * JoinRequest sent again is taken once); a room holds max_joins; a
+ * JoinRequest is at most RELAY_JOIN_REQUEST_MAX bytes. */
+static void test_join_limits(void)
+{
+    net *n = net_open("join limits");
+    relay_out out;
+    fkex_gke_out jr;
+    relay_out_init(&out);
+    int c = join_make(n, world.carol, &jr);
+    CHECK(jr.nmsgs == 1);
+    const uint8_t *req = jr.msgs[0].bytes;
+    size_t reqlen = jr.msgs[0].len;
+
+    /* nobody online: taken, but no seq until a sponsor is named */
+    set_online(n, 0, 0);
+    uint64_t next = n->r->next_seq;
+    CHECK(submit(n, c, req, reqlen) == 0 && n->last_seq == 0);
+    CHECK(n->r->next_seq == next && n->r->njoins == 1);
+    /* sent again: taken once */
+    CHECK(submit(n, c, req, reqlen) == 0 && n->last_seq == 0);
+    CHECK(n->r->next_seq == next && n->r->njoins == 1);
+    /* another JoinRequest from the same leaf key (another X): too many joins */
+    uint8_t *other = malloc(reqlen);
+    memcpy(other, req, reqlen);
+    uint8_t *x = NULL;
+    for (size_t i = 0; i + 64 <= reqlen && !x; i++)
+        if (memcmp(other + i, n->p[c].v, 32) == 0)
+            x = other + i + 32;      /* X follows V in the leaf */
+    CHECK(x != NULL);
+    if (x)
+        x[0] ^= 1;
+    relay_out_clear(&out);
+    CHECK(relay_room_submit(n->r, n->p[c].v, other, reqlen, n->now, &out) == FKEX_RELAY_E_BUSY);
+    CHECK(out.why && strstr(out.why, "too many joins"));
+    CHECK(n->r->next_seq == next && n->r->njoins == 1);
+    /* larger than the cap: refused before anything is decoded */
+    uint8_t *big = calloc(1, RELAY_JOIN_REQUEST_MAX + 1);
+    memcpy(big, req, reqlen);
+    CHECK(relay_room_submit(n->r, n->p[c].v, big, RELAY_JOIN_REQUEST_MAX + 1, n->now, &out) ==
+          FKEX_RELAY_E_BAD_FRAME);
+    CHECK(out.why && strstr(out.why, "256 KiB"));
+    free(big);
+    free(other);
+
+    /* alice comes back: the tick names her, and only now is a seq taken */
+    set_online(n, 0, 1);
+    CHECK(relay_room_tick(n->r, n->now, &out) == 0);
+    CHECK(out.n == 1 && out.d[0].seq == next && n->r->next_seq == next + 1);
+    route(n, &out);
+    relay_out_clear(&out);
+    run(n);
+    CHECK(n->p[0].admitted == 1);
+
+    /* a room holds max_joins: the next is refused, nothing stored */
+    n->r->max_joins = 2;
+    (void)join_start(n, world.bob);
+    run(n);
+    CHECK(n->r->njoins == 2);
+    next = n->r->next_seq;
+    int e = join_start(n, world.eve);
+    CHECK(n->last_code == FKEX_RELAY_E_BUSY && n->r->njoins == 2 && n->r->next_seq == next);
+    (void)e;
+    /* carol's join goes on */
+    do_commit(n, 0, NULL, NULL);
+    run(n);
+    CHECK(n->p[c].joined);
+    fkex_gke_out_clear(&jr);
+    net_close(n);
+}
+
+/* A long replay comes in pages: each stops past max_bytes, and the pages
+ * together are the whole replay, in order. */
+static void test_replay_pages(void)
+{
+    net *n = net_open("replay pages");
+    int b = join(n, world.bob, 0);
+    relay_out out, whole;
+    relay_out_init(&out);
+    relay_out_init(&whole);
+    uint64_t last = n->p[b].last_seq;
+    set_online(n, b, 0);
+    for (int k = 0; k < 10; k++)
+        say(n, 0, "while bob is away");
+    run(n);
+    CHECK(relay_room_replay(n->r, n->p[b].v, last, 0, &whole) == 0);
+    CHECK(whole.n == 10 && !whole.more);
+    size_t got = 0, pages = 0;
+    uint64_t after = last;
+    do {
+        CHECK(relay_room_replay(n->r, n->p[b].v, after, 2 * whole.d[0].len, &out) == 0);
+        CHECK(out.n >= 1 && out.n <= 2);
+        for (size_t i = 0; i < out.n && got < whole.n; i++, got++)
+            CHECK(out.d[i].seq == whole.d[got].seq && out.d[i].len == whole.d[got].len);
+        if (out.n)
+            after = out.d[out.n - 1].seq;
+        pages++;
+    } while (out.more && pages < 20);
+    CHECK(got == 10 && pages >= 5);
+    /* past the end: an empty page, nothing more */
+    CHECK(relay_room_replay(n->r, n->p[b].v, after, 1, &out) == 0 && out.n == 0 && !out.more);
+    relay_out_clear(&out);
+    relay_out_clear(&whole);
+    net_close(n);
+}
+
+/* A step fails and the room cannot be reread from the store: the room is
+ * out of service (its memory may be stale), and says so to every call. */
+static void test_room_failed(void)
+{
+    net *n = net_open("room failed");
+    int b = join(n, world.bob, 0);
+    relay_out out;
+    sqlite3 *db;
+    relay_out_init(&out);
+    say(n, 0, "before");
+    run(n);
+    CHECK(n->p[b].messages == 1 && !n->r->failed);
+    /* another hand takes away the tables a step writes and a reread reads */
+    CHECK(sqlite3_open(n->path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "DROP TABLE log; DROP TABLE joins;", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    say(n, 0, "lost");
+    CHECK(n->last_code == FKEX_RELAY_E_INTERNAL && n->r->failed);
+    run(n);
+    CHECK(n->p[b].messages == 1);
+    CHECK(relay_room_submit(n->r, n->p[0].v, (const uint8_t *)"x", 1, 0, &out) == FKEX_RELAY_E_INTERNAL);
+    CHECK(out.why && strstr(out.why, "out of service"));
+    CHECK(relay_room_tick(n->r, 0, &out) == FKEX_RELAY_E_INTERNAL);
+    CHECK(relay_room_replay(n->r, n->p[b].v, 0, 0, &out) == FKEX_RELAY_E_INTERNAL);
+    CHECK(relay_room_reload(n->r) != FKEX_OK && n->r->failed);
+    relay_out_clear(&out);
+    n->qhead = n->qtail = 0;
     net_close(n);
 }
 
@@ -872,5 +1013,8 @@ void suite_relay(void)
     RUN(test_group_commit);
     RUN(test_refusals);
     RUN(test_set_descriptor);
+    RUN(test_join_limits);
+    RUN(test_replay_pages);
+    RUN(test_room_failed);
     gke_world_close(&world);
 }

@@ -13,10 +13,14 @@
 #define DEFAULT_ADDR "127.0.0.1:7710"
 #define DEFAULT_DB "relay.db"
 #define GRACE_MAX (7u * 86400u)
+#define TIMEOUT_MAX 3600u
+#define CONNS_MAX 10000000u
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: fkex relay [--listen 127.0.0.1:7710] [--db FILE] [--grace SECONDS] [-v]\n\n"
+    fprintf(f, "usage: fkex relay [--listen 127.0.0.1:7710] [--db FILE] [--grace SECONDS]\n"
+               "                  [--frame-timeout SECONDS] [--session-timeout SECONDS]\n"
+               "                  [--max-connections N] [-v]\n\n"
                "Relays rooms until SIGTERM or SIGINT: orders each room's handshake messages,\n"
                "names sponsors for joins, stores every accepted message before acknowledging\n"
                "it, and replays what a member missed when it comes back. Prints \"listening on\n"
@@ -27,8 +31,31 @@ static void usage(FILE *f)
                "  -g, --grace SECONDS     how long a member that dropped stays online for its\n"
                "                          room (default 60); after it, sponsorship moves on.\n"
                "                          Nobody is removed by the relay: members do that\n"
+               "      --frame-timeout SECONDS\n"
+               "                          a frame begun must be complete within this (default\n"
+               "                          10); a client that trickles bytes is told so and cut off\n"
+               "      --session-timeout SECONDS\n"
+               "                          a connection must say HELLO (and AUTH), or have asked\n"
+               "                          for a descriptor, within this (default 30)\n"
+               "      --max-connections N connections held at once (default 20000, or less if\n"
+               "                          the open-file limit is lower); past it a client is told\n"
+               "                          the relay is full and cut off\n"
                "  -v, --verbose           log sessions and refusals to stderr (public keys\n"
                "                          abbreviated; the relay holds no secret)\n");
+}
+
+/* A whole number from min to max for option name; -1 after saying why. */
+static int parse_number(const char *name, const char *arg, unsigned long min, unsigned long max,
+                        const char *what, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtoul(arg, &end, 10);
+    if (errno || end == arg || *end || arg[0] == '-' || *out < min || *out > max) {
+        cli_error("--%s: '%s' is not a number of %s (%lu to %lu)", name, arg, what, min, max);
+        return -1;
+    }
+    return 0;
 }
 
 static void on_ready(void *ctx, const char *addr)
@@ -50,32 +77,47 @@ int relay_main(int argc, char **argv)
         { "listen", required_argument, 0, 'l' },
         { "db", required_argument, 0, 'd' },
         { "grace", required_argument, 0, 'g' },
+        { "frame-timeout", required_argument, 0, 'F' },
+        { "session-timeout", required_argument, 0, 'S' },
+        { "max-connections", required_argument, 0, 'C' },
         { "verbose", no_argument, 0, 'v' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
     const char *listen = DEFAULT_ADDR, *db = DEFAULT_DB;
-    unsigned long grace = RELAY_DEFAULT_GRACE_MS / 1000;
+    unsigned long n;
+    relay_options opt;
     relay_hooks hooks = { on_ready, NULL, NULL };
     relay_store *st = NULL;
     char msg[256];
     fkex_err err;
     int c;
 
+    relay_options_default(&opt);
     while ((c = getopt_long(argc, argv, "l:d:g:vh", opts, NULL)) != -1) {
         switch (c) {
         case 'l': listen = optarg; break;
         case 'd': db = optarg; break;
-        case 'g': {
-            char *end;
-            errno = 0;
-            grace = strtoul(optarg, &end, 10);
-            if (errno || end == optarg || *end || optarg[0] == '-' || grace > GRACE_MAX) {
-                cli_error("--grace: '%s' is not a number of seconds (0 to %u)", optarg, GRACE_MAX);
+        case 'g':
+            if (parse_number("grace", optarg, 0, GRACE_MAX, "seconds", &n) != 0)
                 return EXIT_USAGE;
-            }
+            opt.grace_ms = (uint64_t)n * 1000u;
             break;
-        }
+        case 'F':
+            if (parse_number("frame-timeout", optarg, 1, TIMEOUT_MAX, "seconds", &n) != 0)
+                return EXIT_USAGE;
+            opt.frame_timeout_ms = (uint64_t)n * 1000u;
+            break;
+        case 'S':
+            if (parse_number("session-timeout", optarg, 1, TIMEOUT_MAX, "seconds", &n) != 0)
+                return EXIT_USAGE;
+            opt.session_timeout_ms = (uint64_t)n * 1000u;
+            break;
+        case 'C':
+            if (parse_number("max-connections", optarg, 1, CONNS_MAX, "connections", &n) != 0)
+                return EXIT_USAGE;
+            opt.max_conns = n;
+            break;
         case 'v': hooks.log = on_log; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EXIT_USAGE;
@@ -95,7 +137,7 @@ int relay_main(int argc, char **argv)
         cli_error("%s: %s", db, msg[0] ? msg : "cannot open the database");
         return EXIT_USAGE;
     }
-    err = relay_serve(st, listen, (uint64_t)grace * 1000u, &hooks, msg);
+    err = relay_serve(st, listen, &opt, &hooks, msg);
     relay_store_close(st);
     if (err != FKEX_OK) {
         cli_error("%s", msg[0] ? msg : fkex_strerror(err));

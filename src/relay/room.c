@@ -105,6 +105,14 @@ static relay_store_join *join_by_id(relay_room *r, const uint8_t id[32])
     return NULL;
 }
 
+static relay_store_join *join_by_v(relay_room *r, const uint8_t v[32])
+{
+    for (size_t i = 0; i < r->njoins; i++)
+        if (memcmp(r->joins[i].v, v, 32) == 0)
+            return &r->joins[i];
+    return NULL;
+}
+
 static void join_forget(relay_room *r, relay_store_join *j)
 {
     free(j->request);
@@ -161,7 +169,10 @@ static fkex_err reload(relay_room *r)
 
 fkex_err relay_room_reload(relay_room *r)
 {
-    return reload(r);
+    fkex_err err = reload(r);
+    if (err != FKEX_OK)
+        r->failed = 1;
+    return err;
 }
 
 fkex_err relay_room_load(relay_room **out, relay_store *s, const uint8_t room_id[32])
@@ -175,6 +186,7 @@ fkex_err relay_room_load(relay_room **out, relay_store *s, const uint8_t room_id
     memcpy(r->room_id, room_id, 32);
     r->sponsor_timeout_ms = RELAY_SPONSOR_TIMEOUT_MS;
     r->keep = RELAY_LOG_KEEP;
+    r->max_joins = RELAY_MAX_JOINS;
     if ((err = reload(r)) != FKEX_OK) {
         relay_room_free(r);
         return err;
@@ -214,6 +226,8 @@ fkex_err relay_room_create(relay_room **out, relay_store *s, const uint8_t *desc
 
 /* A refusal: code and why. */
 #define REFUSE(code, text) do { out->why = (text); return (code); } while (0)
+#define OUT_OF_SERVICE "this room is out of service at this relay: its store could not be reread"
+
 
 /* Stores and delivers one addressed frame under seq. */
 static fkex_err addressed(relay_room *r, const uint8_t to[32], uint64_t seq, const uint8_t *bytes,
@@ -259,6 +273,8 @@ static int join_request(relay_room *r, const uint8_t from[32], const uint8_t *ms
 {
     fkex_rmsg_join_request q;
     relay_store_join j = { 0 }, *old;
+    if (len > RELAY_JOIN_REQUEST_MAX)
+        REFUSE(FKEX_RELAY_E_BAD_FRAME, "a JoinRequest larger than 256 KiB");
     if (fkex_rmsg_join_request_decode(&q, msg, len) != FKEX_OK)
         REFUSE(FKEX_RELAY_E_BAD_FRAME, "a malformed JoinRequest");
     if (memcmp(q.leaf.sig_pk, from, 32) != 0)
@@ -266,43 +282,47 @@ static int join_request(relay_room *r, const uint8_t from[32], const uint8_t *ms
     if (relay_room_member(r, from) >= 0)
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a member cannot join again");
     leaf_id(j.joiner_id, (const uint8_t *)&q.leaf);
-    old = join_by_id(r, j.joiner_id);
-    if (!old && r->njoins >= RELAY_MAX_JOINS)
+    if ((old = join_by_v(r, from)) != NULL) {
+        /* Sent again (a client resends what was not answered before its
+         * connection dropped): taken, and nothing stored twice; the
+         * sponsor timeout sends it on if need be. */
+        if (memcmp(old->joiner_id, j.joiner_id, 32) == 0) {
+            out->seq = 0;
+            return 0;
+        }
+        REFUSE(FKEX_RELAY_E_BUSY, "too many joins: this leaf key has a JoinRequest pending");
+    }
+    if (r->njoins >= r->max_joins)
         REFUSE(FKEX_RELAY_E_BUSY, "too many joins are pending in this room");
     memcpy(j.v, from, 32);
     j.state = RELAY_JOIN_WAITING;
     j.sent_at = now;
     j.request = (uint8_t *)msg;
     j.request_len = len;
+    /* A seq (and a log row) only with a sponsor: relay_room_tick names one
+     * when a member comes online. */
     long s = first_online(r);
-    out->seq = r->next_seq++;
+    out->seq = 0;
     if (s >= 0) {
         j.has_sponsor = 1;
         memcpy(j.sponsor, r->members[s].v, 32);
+        out->seq = r->next_seq++;
         if ((*err = addressed(r, j.sponsor, out->seq, msg, len, out)) != FKEX_OK)
             return 0;
     }
     if ((*err = relay_store_join_put(r->store, r->room_id, &j)) != FKEX_OK)
         return 0;
     /* In memory: a copy of the request, kept to send it again. */
-    if (!(j.request = malloc(len))) {
+    relay_store_join *t = realloc(r->joins, (r->njoins + 1) * sizeof *t);
+    if (!t || !(j.request = malloc(len))) {
+        if (t)
+            r->joins = t;
         *err = FKEX_ERR_NO_MEMORY;
         return 0;
     }
     memcpy(j.request, msg, len);
-    if (old) {
-        free(old->request);
-        *old = j;
-    } else {
-        relay_store_join *t = realloc(r->joins, (r->njoins + 1) * sizeof *t);
-        if (!t) {
-            free(j.request);
-            *err = FKEX_ERR_NO_MEMORY;
-            return 0;
-        }
-        r->joins = t;
-        r->joins[r->njoins++] = j;
-    }
+    r->joins = t;
+    r->joins[r->njoins++] = j;
     return 0;
 }
 
@@ -636,7 +656,9 @@ static int finish(relay_room *r, int code, fkex_err err, relay_out *out, int dur
         return 0;
     relay_store_rollback(r->store);
     if (err != FKEX_OK) {
-        (void)reload(r);
+        /* Memory ran ahead of the store: reread it, or refuse from now on. */
+        if (reload(r) != FKEX_OK)
+            r->failed = 1;
         relay_out_clear(out);
         out->why = "the relay could not store the message";
         return FKEX_RELAY_E_INTERNAL;
@@ -654,6 +676,8 @@ int relay_room_submit(relay_room *r, const uint8_t from[32], const uint8_t *msg,
     int code, durable = 0;
     const char *why;
     relay_out_clear(out);
+    if (r->failed)
+        REFUSE(FKEX_RELAY_E_INTERNAL, OUT_OF_SERVICE);
     if (len > FKEX_RELAY_MESSAGE_MAX || fkex_rmsg_peek(&type, room_id, msg, len) != FKEX_OK)
         REFUSE(FKEX_RELAY_E_BAD_FRAME, "not a room message");
     if (type == FKEX_RMSG_DESCRIPTOR)
@@ -681,6 +705,8 @@ int relay_room_tick(relay_room *r, uint64_t now, relay_out *out)
 {
     fkex_err err = FKEX_OK;
     relay_out_clear(out);
+    if (r->failed)
+        REFUSE(FKEX_RELAY_E_INTERNAL, OUT_OF_SERVICE);
     if (relay_store_begin(r->store) != FKEX_OK)
         REFUSE(FKEX_RELAY_E_INTERNAL, "the relay could not store the message");
     for (size_t i = 0; i < r->njoins && err == FKEX_OK;) {
@@ -710,20 +736,31 @@ int relay_room_tick(relay_room *r, uint64_t now, relay_out *out)
 typedef struct {
     relay_out *out;
     const uint8_t *v;
+    size_t bytes, max_bytes;
 } replay_ctx;
 
 static fkex_err replay_one(void *ctx, uint64_t seq, const uint8_t *frame, size_t len)
 {
     replay_ctx *c = ctx;
-    return out_add(c->out, c->v, seq, out_frame(c->out, frame, len), len);
+    fkex_err err;
+    if (c->max_bytes && c->bytes >= c->max_bytes) {
+        c->out->more = 1;
+        return FKEX_ERR_UNEXPECTED;   /* stops the store's walk: the page is full */
+    }
+    c->bytes += len;
+    err = out_add(c->out, c->v, seq, out_frame(c->out, frame, len), len);
+    return err;
 }
 
-int relay_room_replay(relay_room *r, const uint8_t v[32], uint64_t after, relay_out *out)
+int relay_room_replay(relay_room *r, const uint8_t v[32], uint64_t after, size_t max_bytes,
+                      relay_out *out)
 {
     uint64_t first;
     long i = relay_room_member(r, v);
-    replay_ctx c = { out, v };
+    replay_ctx c = { out, v, 0, max_bytes };
     relay_out_clear(out);
+    if (r->failed)
+        REFUSE(FKEX_RELAY_E_INTERNAL, OUT_OF_SERVICE);
     if (relay_store_log_first(r->store, r->room_id, &first) != FKEX_OK)
         REFUSE(FKEX_RELAY_E_INTERNAL, "the relay could not read its log");
     /* Seqs below next_seq - keep were pruned (finish() prunes exactly so),
@@ -735,7 +772,7 @@ int relay_room_replay(relay_room *r, const uint8_t v[32], uint64_t after, relay_
         REFUSE(FKEX_RELAY_E_HISTORY_GONE, "the frames since that seq are no longer kept");
     if (relay_store_log_replay(r->store, r->room_id, v, after,
                                i >= 0 ? r->members[i].since : UINT64_MAX, replay_one,
-                               &c) != FKEX_OK) {
+                               &c) != FKEX_OK && !out->more) {
         relay_out_clear(out);
         REFUSE(FKEX_RELAY_E_INTERNAL, "the relay could not read its log");
     }

@@ -37,6 +37,20 @@
  * once per recipient. A failed transaction is rolled back and the room
  * reloaded from the store, so memory never runs ahead of the disk.
  *
+ * Abuse: a JoinRequest costs its sender nothing, so the relay bounds what
+ * one costs the room. Each leaf key V has at most one join pending (one
+ * session speaks for one V: one per connection); a second JoinRequest
+ * from that V is refused as "too many joins" (FKEX_RELAY_E_BUSY), the
+ * same one sent again is taken without storing it twice; a room holds at
+ * most max_joins of them; each is at most RELAY_JOIN_REQUEST_MAX bytes;
+ * and a JoinRequest takes a seq and a log row only when a sponsor is
+ * named for it, so that joins nobody can serve evict no history.
+ *
+ * A room whose state could not be reread from the store after a failed
+ * write (relay_room_reload, or the reread inside a failed step) is
+ * `failed`: its memory may be stale, so every later call refuses
+ * (FKEX_RELAY_E_INTERNAL) and the daemon stops serving it.
+ *
  * Cost: a submit is O(1) SQLite writes, except a commit: O(n) (its slices
  * and the roster, rewritten whole).
  */
@@ -51,6 +65,11 @@
 #define RELAY_SPONSOR_TIMEOUT_MS 10000u
 #define RELAY_JOIN_EXPIRY_MS (10u * 60u * 1000u)   /* a join stuck in any state is forgotten */
 #define RELAY_MAX_JOINS 256                         /* pending joins per room */
+/* A JoinRequest is V, X, an ABE ciphertext under the room's policy and a
+ * signature: at most 1024 rows of 144 B plus the policy's text (under
+ * 64 KiB) and headers, about 215 KiB. The relay keeps each pending one in
+ * memory, so this bounds a room's joins at RELAY_MAX_JOINS x 256 KiB. */
+#define RELAY_JOIN_REQUEST_MAX (256u << 10)
 #define RELAY_LOG_KEEP 100000u                      /* log rows (seqs) kept per room */
 
 typedef struct {
@@ -76,6 +95,8 @@ typedef struct {
     size_t pendinglen;
     uint64_t pending_sent_at;
     uint32_t pending_turn;
+    size_t max_joins;       /* pending joins (RELAY_MAX_JOINS) */
+    int failed;             /* memory may be stale: refuse everything */
 } relay_room;
 
 /* One frame for one party. bytes point into the relay_out. */
@@ -91,8 +112,10 @@ typedef struct {
     size_t n, cap;
     uint8_t **frames;
     size_t nframes, framecap;
-    uint64_t seq;           /* the accepted message's seq; 0 for a held Welcome */
+    uint64_t seq;           /* the accepted message's seq; 0 for a held Welcome, or a
+                               JoinRequest waiting for a sponsor (or sent again) */
     const char *why;        /* for a refusal: a short sentence */
+    int more;               /* relay_room_replay: the page is full; ask again after its last seq */
 } relay_out;
 
 void relay_out_init(relay_out *out);
@@ -108,7 +131,8 @@ fkex_err relay_room_create(relay_room **r, relay_store *s, const uint8_t *desc, 
 fkex_err relay_room_load(relay_room **r, relay_store *s, const uint8_t room_id[32]) FKEX_WUR;
 void relay_room_free(relay_room *r);
 /* Rereads the room from the store, keeping the online flags (after a
- * batch that failed as a whole, relay/store.h). */
+ * batch that failed as a whole, relay/store.h). On an error the room is
+ * marked failed (see above). */
 fkex_err relay_room_reload(relay_room *r) FKEX_WUR;
 
 /* Returns 0 when accepted (out->seq, out->d), or the FKEX_RELAY_E_* code of
@@ -119,9 +143,12 @@ int relay_room_submit(relay_room *r, const uint8_t from[32], const uint8_t *msg,
  * Challenge (or had nobody online) goes to the next online member; joins
  * stuck for RELAY_JOIN_EXPIRY_MS are forgotten. Returns 0 or a code. */
 int relay_room_tick(relay_room *r, uint64_t now, relay_out *out) FKEX_WUR;
-/* What v missed: its frames with seq > after. FKEX_RELAY_E_HISTORY_GONE if
- * some were pruned. */
-int relay_room_replay(relay_room *r, const uint8_t v[32], uint64_t after, relay_out *out) FKEX_WUR;
+/* What v missed: its frames with seq > after, in seq order, stopping once
+ * they pass max_bytes (0: no limit; a page holds at least one frame) with
+ * out->more set, so that a daemon can send a long replay page by page as
+ * the connection drains. FKEX_RELAY_E_HISTORY_GONE if some were pruned. */
+int relay_room_replay(relay_room *r, const uint8_t v[32], uint64_t after, size_t max_bytes,
+                      relay_out *out) FKEX_WUR;
 
 /* The admin's next descriptor (SET_DESCRIPTOR): checked (this room, the
  * admin's signature, a version above the room's and any pending one) and

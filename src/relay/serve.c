@@ -21,6 +21,20 @@
  * ACCEPTED or DELIVER of the batch sent. Under load a turn carries many
  * SUBMITs and the fsync is shared; at rest a SUBMIT waits for no other.
  *
+ * Replay is paced: what a member missed is read from the log a page
+ * (REPLAY_PAGE_BYTES) at a time, the next page once its connection has
+ * drained below REPLAY_LOW_WATER (checked each loop turn, O(sessions
+ * replaying)), so a member further behind than the queue cap is not cut
+ * off as a slow reader. Meanwhile nothing is routed to it live: what
+ * arrives is in the log, and the last page reaches the head; then it is
+ * counted online and routed to like any member.
+ *
+ * Abuse (serve.h): framing errors are net's (a reject callback sends the
+ * ERROR), undecodable envelopes and deadlines are ours; either way the
+ * ERROR is written, then the connection closed (fkex_conn_finish). A room
+ * whose state cannot be reread after a failed write is out of service:
+ * its sessions are closed with ERROR 9 and nobody is served stale state.
+ *
  * Fan-out: a delivery finds its session through an index by (room, V),
  * and a message that goes to many (a broadcast) is encoded once, as one
  * shared frame (net.h fkex_frame_buf) that every recipient's queue
@@ -37,6 +51,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <time.h>
 #include "inner.h"
 #include "net/net.h"
@@ -46,9 +61,13 @@
 #include "wire/relay_msg.h"
 
 #define TICK_MS 1000
-/* A connection without a session after this long is closed, so that
- * connections that never authenticate cannot pile up. */
-#define SESSION_TIMEOUT_MS 30000u
+#define OUT_OF_SERVICE "this room is out of service at this relay: its store could not be reread"
+/* A replay page, and how far a replaying connection's queue must drain
+ * before the next page: far below RELAY_MAX_QUEUED, whatever the backlog. */
+#define REPLAY_PAGE_BYTES (1u << 20)
+#define REPLAY_LOW_WATER (1u << 20)
+/* Open files the daemon needs besides its connections. */
+#define RESERVED_FDS 64
 /* A turn's batch runs at once when it reaches this many SUBMITs or bytes,
  * so that a flood cannot hold an unbounded queue. */
 #define BATCH_MAX 4096
@@ -68,8 +87,13 @@ typedef struct conn_state {
     uint8_t v[32];
     uint8_t nonce[32];
     uint64_t last_seq;   /* the HELLO's */
-    uint64_t accepted_at;
+    uint64_t accepted_at;  /* uv_now */
+    int served;          /* a descriptor request answered: as good as a session */
     int member;          /* counted online as a roster member */
+    int replaying;       /* on s->replays: the log is being sent, nothing live */
+    uint64_t replay_after; /* the last seq the replay sent */
+    size_t replayed;
+    struct conn_state *rprev, *rnext;
 } conn_state;
 
 /* A SUBMIT read this turn, run with the turn's batch. cs is NULL once its
@@ -110,7 +134,12 @@ struct serve_state {
     size_t nbatch, batchcap, batch_bytes;
     absent_member *absent;
     size_t nabsent, absentcap;
-    uint64_t grace_ms;
+    conn_state *replays;         /* sessions whose replay is not yet written */
+    relay_options opt;
+    size_t nconns;               /* conn_states: the connections counted against max_conns */
+    int at_cap;                  /* said so in the log */
+    uint64_t refused;            /* connections refused at the cap, since it was reached */
+    uint64_t accept_failures;    /* logged so far */
     int stopping;
 };
 
@@ -158,23 +187,28 @@ static uint64_t head_seq(const relay_room *r)
 /* ---- sending ---------------------------------------------------------------- */
 
 /* 0, or -1 if the connection is closing (a slow reader is cut off by net). */
-static int send_msg(conn_state *cs, const fkex_relay_msg *m)
+static int conn_send_msg(fkex_conn *c, const fkex_relay_msg *m)
 {
     fkex_writer w;
     int rc = -1;
-    if (!cs->conn)
+    if (!c)
         return -1;
     fkex_writer_init(&w);
     fkex_relay_msg_encode(&w, m);
     if (!w.failed)
-        rc = fkex_conn_send(cs->conn, w.buf, w.len);
+        rc = fkex_conn_send(c, w.buf, w.len);
     else
-        fkex_conn_close(cs->conn, "out of memory");
+        fkex_conn_close(c, "out of memory");
     free(w.buf);   /* public bytes: no need to wipe a copy of a DELIVER */
     return rc;
 }
 
-static void send_error(conn_state *cs, int code, uint64_t seq, const char *why)
+static int send_msg(conn_state *cs, const fkex_relay_msg *m)
+{
+    return conn_send_msg(cs->conn, m);
+}
+
+static void conn_error(fkex_conn *c, int code, uint64_t seq, const char *why)
 {
     fkex_relay_msg m = { 0 };
     size_t n = strlen(why);
@@ -183,7 +217,22 @@ static void send_error(conn_state *cs, int code, uint64_t seq, const char *why)
     m.seq = seq;
     m.data = (const uint8_t *)why;
     m.datalen = n > FKEX_RELAY_TEXT_MAX ? FKEX_RELAY_TEXT_MAX : n;
-    (void)send_msg(cs, &m);
+    (void)conn_send_msg(c, &m);
+}
+
+static void send_error(conn_state *cs, int code, uint64_t seq, const char *why)
+{
+    conn_error(cs->conn, code, seq, why);
+}
+
+/* The client broke the protocol: it is told why, and the connection ends
+ * once that is written. */
+static void send_error_and_finish(conn_state *cs, int code, const char *why)
+{
+    if (!cs->conn)
+        return;
+    send_error(cs, code, 0, why);
+    fkex_conn_finish(cs->conn, why);
 }
 
 static int send_deliver(conn_state *cs, const uint8_t room_id[32], const relay_delivery *d)
@@ -231,7 +280,7 @@ static void route(serve_state *s, relay_room *r, const relay_out *out)
     for (size_t i = 0; i < out->n; i++) {
         const relay_delivery *d = &out->d[i];
         conn_state *cs = relay_index_get(&s->sessions, r, d->to);
-        if (!cs || !cs->conn)
+        if (!cs || !cs->conn || cs->replaying)   /* a replay reads it from the log */
             continue;
         if (b && (d->bytes != out->d[i - 1].bytes || d->seq != out->d[i - 1].seq)) {
             fkex_frame_buf_unref(b);
@@ -270,9 +319,9 @@ static void absent_add(serve_state *s, relay_room *r, const uint8_t v[32], uint6
 {
     char vh[9];
     absent_remove(s, r, v);
-    if (s->grace_ms == 0 || s->nabsent == s->absentcap) {
+    if (s->opt.grace_ms == 0 || s->nabsent == s->absentcap) {
         absent_member *t = NULL;
-        if (s->grace_ms > 0) {
+        if (s->opt.grace_ms > 0) {
             size_t cap = s->absentcap ? 2 * s->absentcap : 16;
             t = realloc(s->absent, cap * sizeof *t);
             if (t) {
@@ -320,6 +369,19 @@ static void refresh_members(serve_state *s, relay_room *r)
     }
 }
 
+/* A room whose memory may be stale (relay/room.h `failed`): said once in
+ * the log, and every session in it closed with ERROR 9; a HELLO for it is
+ * refused from now on. O(connections), once per room. */
+static void out_of_service(serve_state *s, relay_room *r)
+{
+    char rh[9];
+    logf_(s, "room %s: its state could not be reread from the store (%s): no longer served",
+          short_hex(rh, r->room_id), relay_store_error(s->store));
+    for (conn_state *cs = s->conns; cs; cs = cs->next)
+        if (cs->room == r && cs->conn)
+            send_error_and_finish(cs, FKEX_RELAY_E_INTERNAL, OUT_OF_SERVICE);
+}
+
 /* ---- frames --------------------------------------------------------------------- */
 
 static void on_hello(conn_state *cs, const fkex_relay_msg *m)
@@ -334,6 +396,10 @@ static void on_hello(conn_state *cs, const fkex_relay_msg *m)
     if (!(r = room_find(s, m->room_id))) {
         send_error(cs, FKEX_RELAY_E_NO_ROOM, 0, "no such room at this relay");
         logf_(s, "%s: hello for unknown room %s", fkex_conn_peer(cs->conn), short_hex(rh, m->room_id));
+        return;
+    }
+    if (r->failed) {
+        send_error(cs, FKEX_RELAY_E_INTERNAL, 0, OUT_OF_SERVICE);
         return;
     }
     cs->room = r;
@@ -359,15 +425,90 @@ static void on_hello(conn_state *cs, const fkex_relay_msg *m)
     logf_(s, "%s: anonymous session in room %s", fkex_conn_peer(cs->conn), short_hex(rh, r->room_id));
 }
 
+/* ---- paced replay --------------------------------------------------------------- */
+
+static void replay_unlink(conn_state *cs)
+{
+    serve_state *s = cs->s;
+    if (!cs->replaying)
+        return;
+    if (cs->rprev)
+        cs->rprev->rnext = cs->rnext;
+    else
+        s->replays = cs->rnext;
+    if (cs->rnext)
+        cs->rnext->rprev = cs->rprev;
+    cs->rprev = cs->rnext = NULL;
+    cs->replaying = 0;
+}
+
+/* The replay is written (or could not be): the session is live, and a
+ * roster member is counted online. */
+static void replay_done(conn_state *cs)
+{
+    serve_state *s = cs->s;
+    relay_room *r = cs->room;
+    char vh[9], rh[9];
+    replay_unlink(cs);
+    if (!cs->conn)
+        return;
+    long idx = relay_room_member(r, cs->v);
+    if (idx >= 0) {
+        cs->member = 1;
+        relay_room_set_online(r, cs->v, 1);
+        absent_remove(s, r, cs->v);
+    }
+    logf_(s, "%s: %s %s in room %s (epoch %llu), replayed %zu frame%s after seq %llu",
+          fkex_conn_peer(cs->conn), idx >= 0 ? "member" : "leaf", short_hex(vh, cs->v),
+          short_hex(rh, r->room_id), (unsigned long long)r->epoch, cs->replayed,
+          cs->replayed == 1 ? "" : "s", (unsigned long long)cs->last_seq);
+}
+
+/* Sends pages of cs's replay while its queue is below the low water. */
+static void replay_pump(conn_state *cs)
+{
+    relay_out out;
+    relay_out_init(&out);
+    while (cs->replaying && cs->conn && fkex_conn_queued(cs->conn) < REPLAY_LOW_WATER) {
+        int code = relay_room_replay(cs->room, cs->v, cs->replay_after, REPLAY_PAGE_BYTES, &out);
+        if (code != 0) {
+            send_error(cs, code, 0, out.why ? out.why : "cannot replay");
+            replay_done(cs);
+            break;
+        }
+        int cut = 0;
+        for (size_t i = 0; i < out.n && !cut; i++) {
+            if (send_deliver(cs, cs->room->room_id, &out.d[i]) != 0)
+                cut = 1;   /* closing: its close callback comes */
+            else {
+                cs->replay_after = out.d[i].seq;
+                cs->replayed++;
+            }
+        }
+        if (cut)
+            replay_unlink(cs);
+        else if (!out.more)
+            replay_done(cs);
+        relay_out_clear(&out);
+    }
+    relay_out_clear(&out);
+}
+
+/* Each turn: the next pages of the replays whose connections drained. */
+static void replay_pump_all(serve_state *s)
+{
+    for (conn_state *cs = s->replays, *next; cs; cs = next) {
+        next = cs->rnext;
+        replay_pump(cs);
+    }
+}
+
 static void on_auth(conn_state *cs, const fkex_relay_msg *m)
 {
     serve_state *s = cs->s;
     relay_room *r = cs->room;
-    relay_out out;
     fkex_relay_msg rd = { 0 };
-    char vh[9], rh[9];
-    int code;
-    size_t sent = 0;
+    char vh[9];
     if (cs->state != SESSION_NONCE) {
         send_error(cs, FKEX_RELAY_E_AUTH, 0, "AUTH answers a NONCE");
         return;
@@ -401,30 +542,15 @@ static void on_auth(conn_state *cs, const fkex_relay_msg *m)
     rd.relay_seq = head_seq(r);
     if (send_msg(cs, &rd) != 0)
         return;
-    relay_out_init(&out);
-    code = relay_room_replay(r, cs->v, cs->last_seq, &out);
-    if (code != 0) {
-        send_error(cs, code, 0, out.why ? out.why : "cannot replay");
-    } else {
-        for (size_t i = 0; i < out.n; i++) {
-            if (send_deliver(cs, r->room_id, &out.d[i]) != 0)
-                break;
-            sent++;
-        }
-    }
-    relay_out_clear(&out);
-    if (!cs->conn)
-        return;
-    long idx = relay_room_member(r, cs->v);
-    if (idx >= 0) {
-        cs->member = 1;
-        relay_room_set_online(r, cs->v, 1);
-        absent_remove(s, r, cs->v);
-    }
-    logf_(s, "%s: %s %s in room %s (epoch %llu), replayed %zu frame%s after seq %llu",
-          fkex_conn_peer(cs->conn), idx >= 0 ? "member" : "leaf", short_hex(vh, cs->v),
-          short_hex(rh, r->room_id), (unsigned long long)r->epoch, sent, sent == 1 ? "" : "s",
-          (unsigned long long)cs->last_seq);
+    cs->replaying = 1;
+    cs->replay_after = cs->last_seq;
+    cs->replayed = 0;
+    cs->rprev = NULL;
+    cs->rnext = s->replays;
+    if (s->replays)
+        s->replays->rprev = cs;
+    s->replays = cs;
+    replay_pump(cs);   /* a short replay is written at once */
 }
 
 /* An ACCEPTED or ERROR, queued behind the connection's deliveries of the turn. */
@@ -453,6 +579,7 @@ static void run_batch(serve_state *s)
         pending_submit *p = &s->batch[i];
         relay_room *r = p->r;
         uint64_t epoch = r->epoch;
+        int was_failed = r->failed;
         if (p->code)
             continue;
         if (err != FKEX_OK) {
@@ -463,6 +590,8 @@ static void run_batch(serve_state *s)
         p->code = relay_room_submit(r, p->v, p->msg, p->len, now_ms(), &p->out);
         if (p->code)
             p->why = p->out.why ? p->out.why : "refused";
+        if (r->failed && !was_failed)
+            out_of_service(s, r);
         if (r->epoch != epoch) {
             logf_(s, "room %s: epoch %llu, %u member%s", short_hex(rh, r->room_id),
                   (unsigned long long)r->epoch, r->nmembers, r->nmembers == 1 ? "" : "s");
@@ -483,10 +612,14 @@ static void run_batch(serve_state *s)
             }
         }
         for (size_t i = 0; i < s->nrooms; i++) {
-            if (relay_room_reload(s->rooms[i]) != FKEX_OK)
-                logf_(s, "room %s: cannot reread it: %s", short_hex(rh, s->rooms[i]->room_id),
-                      relay_store_error(s->store));
-            refresh_members(s, s->rooms[i]);
+            relay_room *r = s->rooms[i];
+            if (r->failed)
+                continue;
+            if (relay_room_reload(r) != FKEX_OK) {
+                out_of_service(s, r);   /* never serve what memory ran ahead with */
+                continue;
+            }
+            refresh_members(s, r);
         }
     }
     for (size_t i = 0; i < n; i++) {
@@ -520,7 +653,13 @@ static void run_batch(serve_state *s)
 
 static void on_turn(uv_check_t *h)
 {
-    run_batch(h->data);
+    serve_state *s = h->data;
+    run_batch(s);
+    if (s->replays) {
+        replay_pump_all(s);
+        if (s->server)
+            fkex_server_flush(s->server);
+    }
 }
 
 /* Queued for the turn's batch, in the order read; refusals that need no
@@ -592,6 +731,7 @@ static void on_create(conn_state *cs, const fkex_relay_msg *m)
     s->rooms[s->nrooms++] = r;
     logf_(s, "%s: room %s created, founder %s", fkex_conn_peer(cs->conn), short_hex(rh, r->room_id),
           short_hex(vh, m->leaf));
+    cs->served = 1;
     send_descriptor(cs, r->room_id, m->data, m->datalen);
 }
 
@@ -654,6 +794,7 @@ static void on_get_descriptor(conn_state *cs, const fkex_relay_msg *m)
         send_error(cs, FKEX_RELAY_E_INTERNAL, 0, "the relay could not read the room");
         return;
     }
+    cs->served = 1;
     send_descriptor(cs, m->room_id, desc, len);
     free(desc);
 }
@@ -663,7 +804,7 @@ static void on_frame(fkex_conn *c, const uint8_t *frame, size_t len)
     conn_state *cs = fkex_conn_data(c);
     fkex_relay_msg m;
     if (fkex_relay_msg_decode(&m, frame, len) != FKEX_OK) {
-        send_error(cs, FKEX_RELAY_E_BAD_FRAME, 0, "not a relay envelope of version 1");
+        send_error_and_finish(cs, FKEX_RELAY_E_BAD_FRAME, "not a relay envelope of version 1");
         return;
     }
     switch (m.kind) {
@@ -682,9 +823,27 @@ static void on_frame(fkex_conn *c, const uint8_t *frame, size_t len)
     }
     case FKEX_RELAY_PONG: break;
     default:
-        send_error(cs, FKEX_RELAY_E_BAD_FRAME, 0, "not a message a client sends");
+        send_error_and_finish(cs, FKEX_RELAY_E_BAD_FRAME, "not a message a client sends");
         break;
     }
+}
+
+/* net's reject callback: the framing broke (net.h); say which way. */
+static void on_reject(fkex_conn *c, const char *why)
+{
+    conn_state *cs = fkex_conn_data(c);
+    char text[160];
+    if (strcmp(why, "frame too large") == 0)
+        snprintf(text, sizeof text, "frame too large: a frame is at most %u bytes",
+                 (unsigned)FKEX_RELAY_ENVELOPE_MAX);
+    else if (strcmp(why, "frame timed out") == 0)
+        snprintf(text, sizeof text, "frame timed out: a frame must be complete within %llu s",
+                 (unsigned long long)(cs->s->opt.frame_timeout_ms / 1000));
+    else if (strcmp(why, "truncated frame") == 0)
+        snprintf(text, sizeof text, "truncated frame: the stream ended inside a frame");
+    else
+        snprintf(text, sizeof text, "%s", why);
+    conn_error(c, FKEX_RELAY_E_BAD_FRAME, 0, text);
 }
 
 static void on_close(fkex_conn *c, const char *why)
@@ -701,15 +860,17 @@ static void on_close(fkex_conn *c, const char *why)
         cs->next->prev = cs->prev;
     if (cs->has_leaf && cs->room)
         relay_index_del(&s->sessions, cs->room, cs->v, cs);
+    replay_unlink(cs);
+    s->nconns--;
     for (size_t i = 0; i < s->nbatch; i++)   /* O(batch): at most one turn's */
         if (s->batch[i].cs == cs)
             s->batch[i].cs = NULL;
     if (cs->state == SESSION_READY && cs->has_leaf) {
         if (cs->member && !s->stopping) {
-            absent_add(s, cs->room, cs->v, now_ms());
+            absent_add(s, cs->room, cs->v, uv_now(s->loop));
             logf_(s, "%s: member %s disconnected (%s): its place is kept; offline after %llu s",
                   fkex_conn_peer(c), short_hex(vh, cs->v), why,
-                  (unsigned long long)(s->grace_ms / 1000));
+                  (unsigned long long)(s->opt.grace_ms / 1000));
         } else {
             logf_(s, "%s: %s disconnected (%s)", fkex_conn_peer(c), short_hex(vh, cs->v), why);
         }
@@ -723,34 +884,72 @@ static void on_close(fkex_conn *c, const char *why)
 static void on_accept(fkex_server *srv, fkex_conn *c)
 {
     serve_state *s = fkex_server_data(srv);
-    conn_state *cs = calloc(1, sizeof *cs);
-    if (!cs) {
+    conn_state *cs;
+    if (s->nconns >= s->opt.max_conns) {
+        /* Told, then closed once that is written; it holds no state. */
+        if (!s->at_cap)
+            logf_(s, "%s: refused: %zu connections, the cap (--max-connections); refusing new "
+                     "ones until some close", fkex_conn_peer(c), s->nconns);
+        s->at_cap = 1;
+        s->refused++;
+        conn_error(c, FKEX_RELAY_E_BUSY, 0, "the relay is full (too many connections): try again later");
+        fkex_conn_finish(c, "too many connections");
+        return;
+    }
+    if (!(cs = calloc(1, sizeof *cs))) {
         fkex_conn_close(c, "out of memory");
         return;
     }
+    s->nconns++;
     cs->s = s;
     cs->conn = c;
-    cs->accepted_at = now_ms();
+    cs->accepted_at = uv_now(s->loop);
     cs->next = s->conns;
     if (s->conns)
         s->conns->prev = cs;
     s->conns = cs;
     fkex_conn_set(c, on_frame, on_close, cs);
+    fkex_conn_set_reject(c, on_reject);
 }
 
 /* ---- the clock ------------------------------------------------------------------ */
 
+/* Once a second: connections refused at the cap, and accepts that failed
+ * (EMFILE: the open-file limit is below the cap), said once per second at
+ * most, so that a flood cannot flood the log. */
+static void log_accepting(serve_state *s)
+{
+    const char *why = NULL;
+    uint64_t failures = s->server ? fkex_server_accept_failures(s->server, &why) : 0;
+    if (failures > s->accept_failures) {
+        logf_(s, "%llu connection%s could not be accepted (%s): the server goes on accepting",
+              (unsigned long long)(failures - s->accept_failures),
+              failures - s->accept_failures == 1 ? "" : "s", why ? why : "?");
+        s->accept_failures = failures;
+    }
+    if (s->at_cap && s->nconns < s->opt.max_conns) {
+        logf_(s, "below the cap of %zu connections again: %llu refused meanwhile",
+              s->opt.max_conns, (unsigned long long)s->refused);
+        s->at_cap = 0;
+        s->refused = 0;
+    }
+}
+
 static void on_tick(uv_timer_t *t)
 {
     serve_state *s = t->data;
-    uint64_t now = now_ms();
+    uint64_t now = now_ms(), mono = uv_now(s->loop);
     relay_out out;
     char vh[9], rh[9];
     relay_out_init(&out);
     for (size_t i = 0; i < s->nrooms; i++) {
         relay_room *r = s->rooms[i];
+        if (r->failed)
+            continue;
         int code = relay_room_tick(r, now, &out);
-        if (code != 0)
+        if (r->failed)
+            out_of_service(s, r);
+        else if (code != 0)
             logf_(s, "room %s: tick failed: %s", short_hex(rh, r->room_id),
                   out.why ? out.why : "error");
         else if (out.n > 0) {
@@ -764,17 +963,22 @@ static void on_tick(uv_timer_t *t)
         fkex_server_flush(s->server);
     /* O(connections) a second. */
     for (conn_state *cs = s->conns; cs; cs = cs->next)
-        if (cs->conn && cs->state != SESSION_READY && now >= cs->accepted_at &&
-            now - cs->accepted_at >= SESSION_TIMEOUT_MS)
-            fkex_conn_close(cs->conn, "no session within 30 s");
+        if (cs->conn && cs->state != SESSION_READY && !cs->served &&
+            mono - cs->accepted_at >= s->opt.session_timeout_ms) {
+            char why[96];
+            snprintf(why, sizeof why, "no session within %llu s: say HELLO (and AUTH) first",
+                     (unsigned long long)(s->opt.session_timeout_ms / 1000));
+            send_error_and_finish(cs, FKEX_RELAY_E_AUTH, why);
+        }
+    log_accepting(s);
     for (size_t i = 0; i < s->nabsent;) {
         absent_member *a = &s->absent[i];
-        if (now >= a->since && now - a->since >= s->grace_ms) {
+        if (mono - a->since >= s->opt.grace_ms) {
             relay_room_set_online(a->r, a->v, 0);
             logf_(s, "room %s: member %s offline after the %llu s grace: it keeps its place "
                      "(members remove it by proposal); sponsorship moves on",
                   short_hex(rh, a->r->room_id), short_hex(vh, a->v),
-                  (unsigned long long)(s->grace_ms / 1000));
+                  (unsigned long long)(s->opt.grace_ms / 1000));
             s->absent[i] = s->absent[--s->nabsent];
         } else {
             i++;
@@ -829,8 +1033,21 @@ static fkex_err load_rooms(serve_state *s, char err[128])
     return FKEX_OK;
 }
 
-fkex_err relay_serve(relay_store *st, const char *addr, uint64_t grace_ms, const relay_hooks *hooks,
-                     char err[128])
+void relay_options_default(relay_options *o)
+{
+    struct rlimit rl;
+    o->grace_ms = RELAY_DEFAULT_GRACE_MS;
+    o->frame_timeout_ms = RELAY_DEFAULT_FRAME_TIMEOUT_MS;
+    o->session_timeout_ms = RELAY_DEFAULT_SESSION_TIMEOUT_MS;
+    o->max_conns = RELAY_DEFAULT_MAX_CONNS;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < RELAY_DEFAULT_MAX_CONNS + RESERVED_FDS)
+        o->max_conns = rl.rlim_cur > 2 * RESERVED_FDS ? (size_t)rl.rlim_cur - RESERVED_FDS
+                                                      : (size_t)rl.rlim_cur / 2;
+}
+
+fkex_err relay_serve(relay_store *st, const char *addr, const relay_options *opt,
+                     const relay_hooks *hooks, char err[128])
 {
     uv_loop_t loop;
     serve_state s;
@@ -844,7 +1061,7 @@ fkex_err relay_serve(relay_store *st, const char *addr, uint64_t grace_ms, const
     s.store = st;
     s.hooks = hooks;
     s.loop = &loop;
-    s.grace_ms = grace_ms;
+    s.opt = *opt;
     relay_index_init(&s.sessions);
     signal(SIGPIPE, SIG_IGN);
     if ((e = load_rooms(&s, err)) != FKEX_OK)
@@ -859,6 +1076,7 @@ fkex_err relay_serve(relay_store *st, const char *addr, uint64_t grace_ms, const
         uv_loop_close(&loop);
         goto out;
     }
+    fkex_server_set_frame_timeout(s.server, opt->frame_timeout_ms);
     uv_timer_init(&loop, &s.tick);
     s.tick.data = &s;
     uv_timer_start(&s.tick, on_tick, TICK_MS, TICK_MS);
@@ -879,8 +1097,10 @@ fkex_err relay_serve(relay_store *st, const char *addr, uint64_t grace_ms, const
     }
     if (hooks && hooks->on_ready)
         hooks->on_ready(hooks->ctx, bound);
-    logf_(&s, "listening on %s: %zu room%s, grace %llu s", bound, s.nrooms, s.nrooms == 1 ? "" : "s",
-          (unsigned long long)(grace_ms / 1000));
+    logf_(&s, "listening on %s: %zu room%s, grace %llu s, frame timeout %llu s, session timeout "
+              "%llu s, at most %zu connections", bound, s.nrooms, s.nrooms == 1 ? "" : "s",
+          (unsigned long long)(opt->grace_ms / 1000), (unsigned long long)(opt->frame_timeout_ms / 1000),
+          (unsigned long long)(opt->session_timeout_ms / 1000), opt->max_conns);
 
     uv_run(&loop, UV_RUN_DEFAULT);
     rc = uv_loop_close(&loop);

@@ -4,8 +4,16 @@
  *
  * It holds every room of the store in memory (loaded at start), one
  * session per connection (HELLO, NONCE, AUTH, READY, then the replay of
- * what the leaf missed), and a 1 s timer for sponsor timeouts and the
- * grace period. It holds no key that can read a room, and logs no secret.
+ * what the leaf missed), and a 1 s timer for sponsor timeouts, the grace
+ * period and the session deadline. It holds no key that can read a room,
+ * and logs no secret.
+ *
+ * Against abusive clients: a frame that does not decode, a length over
+ * the maximum, a stream that ends inside a frame, a frame not completed
+ * within frame_timeout_ms, and a connection without a session after
+ * session_timeout_ms each get an ERROR saying so, then the connection is
+ * closed once that frame is written (net.h fkex_conn_finish); nobody else
+ * is touched. Past max_conns a new connection gets ERROR 8 and is closed.
  *
  * Runs until SIGTERM or SIGINT, then closes every connection and returns
  * FKEX_OK. Does not fork. on_ready gets the bound address ("HOST:PORT")
@@ -19,9 +27,29 @@
 #include "relay/store.h"
 
 #define RELAY_DEFAULT_GRACE_MS 60000u
+/* A frame begun must be complete within this (slowloris). */
+#define RELAY_DEFAULT_FRAME_TIMEOUT_MS 10000u
+/* A connection must have a session (READY) or an answered descriptor
+ * request within this, or it is closed with an ERROR saying so. */
+#define RELAY_DEFAULT_SESSION_TIMEOUT_MS 30000u
+/* Connections held at once; fewer if the open-file limit is lower
+ * (relay_default_max_conns). */
+#define RELAY_DEFAULT_MAX_CONNS 20000u
 /* Bytes waiting to be written to one connection before it is cut off as a
  * slow reader: a few of the largest envelopes. */
 #define RELAY_MAX_QUEUED (64u << 20)
+
+typedef struct {
+    uint64_t grace_ms;
+    uint64_t frame_timeout_ms;
+    uint64_t session_timeout_ms;
+    size_t max_conns;        /* past it, a new connection gets ERROR 8 and is closed */
+} relay_options;
+
+/* The defaults above; max_conns is RELAY_DEFAULT_MAX_CONNS or, if lower,
+ * RLIMIT_NOFILE less what the daemon needs besides (the database, its
+ * journal, the loop: 64), so that the cap and not EMFILE refuses. */
+void relay_options_default(relay_options *o);
 
 typedef struct {
     void (*on_ready)(void *ctx, const char *addr);
@@ -31,7 +59,7 @@ typedef struct {
 
 /* Errors: FKEX_ERR_ARGUMENT (bad address), FKEX_ERR_IO (bind, the loop, or
  * the store could not be read at start), with a sentence in err. */
-fkex_err relay_serve(relay_store *st, const char *addr, uint64_t grace_ms, const relay_hooks *hooks,
-                     char err[128]) FKEX_WUR;
+fkex_err relay_serve(relay_store *st, const char *addr, const relay_options *opt,
+                     const relay_hooks *hooks, char err[128]) FKEX_WUR;
 
 #endif
