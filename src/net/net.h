@@ -181,12 +181,16 @@ void fkex_conn_resume(fkex_conn *c);
  * by peer", "truncated frame" (the peer closed in the middle of a frame),
  * "out of memory"; and the why of fkex_conn_finish. */
 
-/* Connections the server could not take: the kernel's accept failed (too
- * many open files: libuv then accepts and closes the waiting connections,
- * so that the listening socket does not spin) or there was no memory for
- * one (then it stays in the backlog and is taken again 100 ms later). The
- * server goes on accepting either way. The count since start, and the
- * last reason (NULL if none), for the daemon's log. */
+/* Connections the server could not take: libuv reported an accept error,
+ * uv_accept failed, or there was no memory for one (then it stays in the
+ * backlog and is taken again 100 ms later: libuv stops watching the
+ * listening socket until a connection is taken, so without the retry the
+ * server would accept nothing more). The server goes on accepting either
+ * way. The count since start, and the last reason (NULL if none), for the
+ * daemon's log. Out of file descriptors (EMFILE), libuv accepts and closes
+ * the waiting connections itself (so that the listening socket does not
+ * spin) without telling: a daemon keeps its connections below its
+ * open-file limit instead. */
 uint64_t fkex_server_accept_failures(const fkex_server *s, const char **last_why);
 
 /* 1 if addr is an address this layer connects to: "HOST:PORT", HOST an

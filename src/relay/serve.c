@@ -1101,6 +1101,15 @@ fkex_err relay_serve(relay_store *st, const char *addr, const relay_options *opt
               "%llu s, at most %zu connections", bound, s.nrooms, s.nrooms == 1 ? "" : "s",
           (unsigned long long)(opt->grace_ms / 1000), (unsigned long long)(opt->frame_timeout_ms / 1000),
           (unsigned long long)(opt->session_timeout_ms / 1000), opt->max_conns);
+    {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+            opt->max_conns + RESERVED_FDS > rl.rlim_cur)
+            logf_(&s, "warning: %zu connections is more than the open-file limit (%llu) allows: "
+                      "past it the kernel refuses connections (EMFILE) and libuv drops them unanswered; "
+                      "raise the limit (ulimit -n) or lower --max-connections",
+                  opt->max_conns, (unsigned long long)rl.rlim_cur);
+    }
 
     uv_run(&loop, UV_RUN_DEFAULT);
     rc = uv_loop_close(&loop);
