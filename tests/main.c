@@ -25,6 +25,7 @@ void suite_net(void);
 void suite_chat(void);
 void suite_kms(void);
 void suite_relay_daemon(void);
+void suite_relay_abuse(void);
 void suite_chat_e2e(void);
 void suite_tui(void);
 void suite_ibe(void);
@@ -51,6 +52,7 @@ static const struct {
     { "chat", suite_chat },
     { "kms", suite_kms },
     { "relay_daemon", suite_relay_daemon },
+    { "relay_abuse", suite_relay_abuse },
     { "chat_e2e", suite_chat_e2e },
     { "tui", suite_tui },
     { "ibe", suite_ibe },
