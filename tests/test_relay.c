@@ -858,6 +858,9 @@ static void test_set_descriptor(void)
     free(forged);
     sodium_memzero(other_sk, sizeof other_sk);
     relay_out_clear(&out);
+    net_close(n);
+}
+
 /* A JoinRequest costs its sender nothing: it takes no seq (no log row)
  * until a sponsor is named; one leaf key has one join pending (the same
  * JoinRequest sent again is taken once); a room holds max_joins; a
