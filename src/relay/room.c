@@ -434,6 +434,8 @@ int relay_room_set_descriptor(relay_room *r, const uint8_t *desc, size_t len, re
     uint32_t version;
     uint8_t *copy;
     relay_out_clear(out);
+    if (r->failed)
+        REFUSE(FKEX_RELAY_E_INTERNAL, OUT_OF_SERVICE);
     if (!descriptor_newer(r, desc, len, &version, &err)) {
         if (err != FKEX_OK)
             REFUSE(FKEX_RELAY_E_INTERNAL, "the relay could not read the room");
@@ -465,7 +467,7 @@ int relay_room_pending_due(relay_room *r, uint64_t now, uint8_t to[32], const ui
                            size_t *len)
 {
     uint32_t online = 0, k;
-    if (!r->pending || (r->pending_sent_at && now >= r->pending_sent_at &&
+    if (r->failed || !r->pending || (r->pending_sent_at && now >= r->pending_sent_at &&
                         now - r->pending_sent_at < r->sponsor_timeout_ms))
         return 0;
     for (uint32_t i = 0; i < r->nmembers; i++)

@@ -776,6 +776,7 @@ static void on_set_descriptor(conn_state *cs, const fkex_relay_msg *m)
     }
     relay_out_clear(&out);
     a.kind = FKEX_RELAY_ACCEPTED;
+    cs->served = 1;   /* answered: no session deadline */
     (void)send_msg(cs, &a);
     logf_(s, "%s: room %s: a new descriptor is pending until a member commits it",
           fkex_conn_peer(cs->conn), short_hex(rh, r->room_id));
