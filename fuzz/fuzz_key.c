@@ -1,6 +1,7 @@
 /*
  * fuzz/fuzz_key.c: the user-key decoder (and, through it, the public
- * parameters decoder: every key embeds them). Whatever decodes must
+ * parameters decoder: every key embeds them), with and without the
+ * identity-based sections. Whatever decodes must
  * re-encode to exactly the input: decoding accepts canonical bytes only.
  *
  * FKEX_FUZZ_SEEDS=DIR writes a seed corpus of valid keys into DIR.
@@ -39,6 +40,25 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                 fkex_abe_key_encode(&b, &len, key) != FKEX_OK)
                 abort();
             snprintf(name, sizeof name, "key%zu", i);
+            write_seed(dir, name, b, len);
+            fkex_abe_bytes_free(b, len);
+            fkex_abe_key_free(key);
+        }
+        /* Keys with an identity-based part (the authority then has IBE
+         * parameters): with attributes and without. */
+        fkex_abe_mpk_free(mpk);
+        if (fkex_ibe_setup(&mpk, msk, &rng) != FKEX_OK)
+            abort();
+        for (size_t i = 0; i < 2; i++) {
+            fkex_abe_key *key;
+            uint8_t *b;
+            size_t len;
+            char name[32];
+            if (fkex_abe_keygen(&key, msk, sets[1], i ? 2 : 0, &rng) != FKEX_OK ||
+                fkex_ibe_keygen(key, msk, i ? "alice@example.org" : "\xc3\xa9va") != FKEX_OK ||
+                fkex_abe_key_encode(&b, &len, key) != FKEX_OK)
+                abort();
+            snprintf(name, sizeof name, "ibe-key%zu", i);
             write_seed(dir, name, b, len);
             fkex_abe_bytes_free(b, len);
             fkex_abe_key_free(key);
