@@ -16,6 +16,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include "bench.h"
 
 #define RUNS 41
@@ -26,7 +27,9 @@ typedef struct {
     uint8_t ct[FKEX_IBE_CT_MAX];
     size_t ctlen;
     fkex_rng rng;
-    double init_ms[RUNS + 1], resp_ms[RUNS + 1];
+    double init_ms[RUNS + 1], resp_ms[RUNS + 1], pair_ms[RUNS + 1];
+    fkex_g1 p;
+    fkex_g2 q;
     int round;
     int failed;
 } ctx;
@@ -65,7 +68,18 @@ static void op_decap(void *arg)
         x->failed = 1;
 }
 
-/* A whole exchange; each side's calls are timed apart. */
+/* Thread CPU time: a side's calls are short slices of a longer exchange,
+ * which wall-clock time on a shared machine stretches by whole scheduler
+ * quanta. */
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* A whole exchange; each side's calls are timed apart, and one pairing on
+ * the same clock. */
 static void op_ibake(void *arg)
 {
     ctx *x = arg;
@@ -74,24 +88,28 @@ static void op_ibake(void *arg)
     size_t n1, n2, n3, n0;
     double t0, t1, t2, t3, t4;
     fkex_err err = FKEX_OK;
-    t0 = bench_now_ms();
+    t0 = cpu_ms();
     if (fkex_ibake_init(&a, FKEX_IBAKE_INITIATOR, x->alice, "bob@example.org") != FKEX_OK ||
         fkex_ibake_start(&a, m1, &n1, &x->rng) != FKEX_OK)
         err = FKEX_ERR_ARGUMENT;
-    t1 = bench_now_ms();
+    t1 = cpu_ms();
     if (err == FKEX_OK && (fkex_ibake_init(&b, FKEX_IBAKE_RESPONDER, x->bob, NULL) != FKEX_OK ||
                            fkex_ibake_receive(&b, m2, &n2, m1, n1, &x->rng) != FKEX_OK))
         err = FKEX_ERR_ARGUMENT;
-    t2 = bench_now_ms();
+    t2 = cpu_ms();
     if (err == FKEX_OK && fkex_ibake_receive(&a, m3, &n3, m2, n2, &x->rng) != FKEX_OK)
         err = FKEX_ERR_ARGUMENT;
-    t3 = bench_now_ms();
+    t3 = cpu_ms();
     if (err == FKEX_OK && fkex_ibake_receive(&b, none, &n0, m3, n3, &x->rng) != FKEX_OK)
         err = FKEX_ERR_ARGUMENT;
-    t4 = bench_now_ms();
+    t4 = cpu_ms();
     if (err != FKEX_OK || !fkex_ibake_done(&a) || !fkex_ibake_done(&b))
         x->failed = 1;
     if (x->round <= RUNS) {
+        fkex_gt e;
+        double p0 = cpu_ms();
+        fkex_pairing(&e, &x->p, &x->q);
+        x->pair_ms[x->round] = cpu_ms() - p0;
         x->init_ms[x->round] = (t1 - t0) + (t3 - t2);
         x->resp_ms[x->round] = (t2 - t1) + (t4 - t3);
         x->round++;
@@ -131,6 +149,8 @@ int bench_ibe(int json)
         return 2;
     }
     x.mpk = mpk;
+    fkex_g1_generator(&x.p);
+    fkex_g2_generator(&x.q);
     x.alice = alice;
     x.bob = bob;
     fkex_ibe_ct_bytes(&b, &x.ctlen, ct);
@@ -147,12 +167,13 @@ int bench_ibe(int json)
     }
     /* The warm-up run is round 0; rounds 1..RUNS are the timed ones. */
     bench_time(&full_ms, &pairing[nres], RUNS, op_ibake, &x);
+    double pair_cpu = bench_median(x.pair_ms + 1, RUNS);
     res[nres].op = "ibake_initiator";
     res[nres].ms = bench_median(x.init_ms + 1, RUNS);
-    res[nres].pe = res[nres].ms / pairing[nres];
+    res[nres].pe = res[nres].ms / pair_cpu;
     res[nres + 1].op = "ibake_responder";
     res[nres + 1].ms = bench_median(x.resp_ms + 1, RUNS);
-    res[nres + 1].pe = res[nres + 1].ms / pairing[nres];
+    res[nres + 1].pe = res[nres + 1].ms / pair_cpu;
     pairing[nres + 1] = pairing[nres];
     nres += 2;
     pairing_ms = bench_median(pairing, nres);
@@ -177,7 +198,8 @@ int bench_ibe(int json)
         printf("\nciphertext to alice@example.org: %zu bytes (header 44, identity 2 + 17,\n"
                "U 96, V 32). encap_gtexp computes the mask as e(Q_ID, P_pub)^r instead of\n"
                "e(r Q_ID, P_pub), for comparison only. An IBAKE side is every call that\n"
-               "side makes in one exchange.\n", x.ctlen);
+               "side makes in one exchange, in thread CPU time, and its pe divides by a\n"
+               "pairing on that clock.\n", x.ctlen);
     }
     fkex_ibe_ct_free(ct);
     fkex_abe_key_free(alice);
