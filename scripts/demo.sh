@@ -177,16 +177,17 @@ wait "$alice_pid" || rc=$?
 if [ "${TUI:-}" = 1 ]; then
     say "The terminal interface: carol {ONE, FOUR} joins bob's room in tmux"
     "$bin" kms token --dir kms --attrs "ONE FOUR" --address "$kms_addr" > carol.token
-    fkex enroll "$(cat carol.token)" -o carol.key >/dev/null
+    "$bin" enroll "$(cat carol.token)" -o carol.key 2> carol.enroll || die "carol could not enroll"
     tmux -L "$tmux_socket" new-session -d -s demo -x 100 -y 30 \
         "'$bin' chat '$invite' --key carol.key --nick carol"
+    wait_for bob.out '"epoch": 3'
+    tell bob 5 '{"send": "carol, welcome: type something"}'
     printf '  tmux -L %s attach -t demo    (type; /who, /help; /quit to end)\n' "$tmux_socket"
-    echo '{"send": "carol, welcome: type something"}' >&5
     if [ -t 0 ]; then
         tmux -L "$tmux_socket" attach -t demo || true
     else
-        sleep 5
-        tmux -L "$tmux_socket" capture-pane -p -t demo | sed 's/^/  | /'
+        sleep 2
+        tmux -L "$tmux_socket" capture-pane -p -t demo | grep -v '^ *$' | sed 's/^/  | /'
     fi
 fi
 
