@@ -157,11 +157,13 @@ static void stop(pid_t *pid, int sig)
     *pid = -1;
 }
 
-static int relay_start(bench_relay_ctx *b)
+/* sync: "full" or "normal" (fkex relay --sync). */
+static int relay_start(bench_relay_ctx *b, const char *sync)
 {
     char db[320], out[320], exe[512];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    const char *argv[] = { exe, "relay", "--listen", "127.0.0.1:0", "--db", db, "--grace", "600", NULL };
+    const char *argv[] = { exe, "relay", "--listen", "127.0.0.1:0", "--db", db, "--grace", "600",
+                           "--sync", sync, NULL };
     if (n <= 0)
         return -1;
     exe[n] = 0;
@@ -467,7 +469,7 @@ static void print_table_row(const char *name, const server_figures *f)
 int bench_relay(int json, int verbose)
 {
     static bench_relay_ctx b;
-    server_figures fx, rx;
+    server_figures fx, fn, rx;
     fkex_rng rng;
     char err[128], why[160] = "";
     const char *redis = find_redis();
@@ -480,6 +482,7 @@ int bench_relay(int json, int verbose)
 
     memset(&b, 0, sizeof b);
     memset(&rx, 0, sizeof rx);
+    memset(&fn, 0, sizeof fn);
     b.verbose = verbose;
     b.relay = b.redis = -1;
     for (int k = 0; k < WORKERS; k++)
@@ -503,7 +506,7 @@ int bench_relay(int json, int verbose)
         snprintf(why, sizeof why, "cannot make the authority's keys");
         goto out;
     }
-    if (relay_start(&b) != 0) {
+    if (relay_start(&b, "full") != 0) {
         snprintf(why, sizeof why, "fkex relay did not start (see its output)");
         goto out;
     }
@@ -525,7 +528,7 @@ int bench_relay(int json, int verbose)
     /* A fresh relay for the measurements: it resumes the room from its
      * database, as after any restart. */
     stop(&b.relay, SIGTERM);
-    if (relay_start(&b) != 0) {
+    if (relay_start(&b, "full") != 0) {
         snprintf(why, sizeof why, "fkex relay did not restart on its database");
         goto out;
     }
@@ -546,6 +549,21 @@ int bench_relay(int json, int verbose)
         stop(&b.workers[k], SIGKILL);
     join_med = bench_median(joins, (size_t)njoins);   /* sorts */
     join_p99 = quantile(joins, (size_t)njoins, 0.99);
+
+    /* The same relay with --sync normal: durable through a crash of the
+     * relay, not through a power loss, as a broker that fsyncs on a timer
+     * (JetStream's default). */
+    stop(&b.relay, SIGTERM);
+    if (relay_start(&b, "normal") != 0) {
+        snprintf(why, sizeof why, "fkex relay --sync normal did not start on the database");
+        goto out;
+    }
+    snprintf(b.room.addr, sizeof b.room.addr, "%s", b.addr);
+    if (head_seq(&b, &head) != 0) {
+        snprintf(why, sizeof why, "fkex relay --sync normal: no head seq");
+        goto out;
+    }
+    measure(&b, &fn, LG_FKEX, b.port, b.relay, (const uint8_t (*)[32])v, head);
 
     if (redis) {
         uint16_t rport;
@@ -573,6 +591,8 @@ out:
                pairing_ms, MEMBERS, LG_MSG, PUBLISHERS, WINDOW, PACE, (unsigned long long)b.rlimit);
         print_json_figures("fkex", &fx);
         printf(", ");
+        print_json_figures("fkex_sync_normal", &fn);
+        printf(", ");
         print_json_figures("redis", &rx);
         printf(", \"ratio_deliveries\": %.3f, \"ratio_p99\": %.3f, ",
                rx.ok && rx.rate > 0 ? fx.rate / rx.rate : 0, rx.ok && rx.p99 > 0 ? fx.p99 / rx.p99 : 0);
@@ -582,11 +602,13 @@ out:
         return 0;
     }
     printf("fkex bench relay: %d members, %d-byte messages, %d publishers (window %d), loopback;\n"
-           "fkex durable (SQLite WAL, synchronous=FULL, on disk); Redis pub/sub with --save \"\" --appendonly no\n\n",
+           "fkex durable (SQLite WAL, synchronous=FULL, on disk); fkex-nrm: --sync normal (durable\n"
+           "through a relay crash, not a power loss); Redis pub/sub with --save \"\" --appendonly no\n\n",
            MEMBERS, LG_MSG, PUBLISHERS, WINDOW);
     printf("  %-8s %12s %9s %9s %9s %9s %9s\n", "server", "deliveries/s", "p50 ms", "p99 ms",
            "p99.9 ms", "idle conn", "kB/conn");
     print_table_row("fkex", &fx);
+    print_table_row("fkex-nrm", &fn);
     print_table_row("redis", &rx);
     if (rx.ok)
         printf("\n  fkex/redis: deliveries/s %.2f, p99 %.2f\n", fx.rate / rx.rate, fx.p99 / rx.p99);

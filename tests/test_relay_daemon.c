@@ -162,7 +162,9 @@ static void relay_e2e(void)
     /* restart on the same database */
     CHECK(rh_relay_stop(pid) == 0);
     RH_WAIT(alice.closed && bob.closed && admin.closed);
-    if ((pid = rh_relay_start(addr, "relay2", NULL, 0)) < 0) {
+    /* again, with --sync normal: the same database, and nothing else changes */
+    static const char *const normal[] = { "--sync", "normal", NULL };
+    if ((pid = rh_relay_start(addr, "relay2", normal, 0)) < 0) {
         CHECK(!"the relay starts again");
         goto out;
     }
@@ -226,6 +228,8 @@ static void relay_usage(void)
 {
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "%s relay --grace x >/dev/null 2>&1", rh_bin);
+    CHECK(WEXITSTATUS(system(cmd)) == 2);
+    snprintf(cmd, sizeof cmd, "%s relay --sync sometimes >/dev/null 2>&1", rh_bin);
     CHECK(WEXITSTATUS(system(cmd)) == 2);
     snprintf(cmd, sizeof cmd, "%s relay --listen nowhere >/dev/null 2>&1", rh_bin);
     CHECK(WEXITSTATUS(system(cmd)) == 2);

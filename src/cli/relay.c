@@ -20,7 +20,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: fkex relay [--listen 127.0.0.1:7710] [--db FILE] [--grace SECONDS]\n"
                "                  [--frame-timeout SECONDS] [--session-timeout SECONDS]\n"
-               "                  [--max-connections N] [-v]\n\n"
+               "                  [--max-connections N] [--sync full|normal] [-v]\n\n"
                "Relays rooms until SIGTERM or SIGINT: orders each room's handshake messages,\n"
                "names sponsors for joins, stores every accepted message before acknowledging\n"
                "it, and replays what a member missed when it comes back. Prints \"listening on\n"
@@ -40,6 +40,11 @@ static void usage(FILE *f)
                "      --max-connections N connections held at once (default 20000, or less if\n"
                "                          the open-file limit is lower); past it a client is told\n"
                "                          the relay is full and cut off\n"
+               "      --sync full|normal  full (the default): a message is on disk before it is\n"
+               "                          acknowledged, through a power loss (one fsync per\n"
+               "                          loop turn); normal: through a crash of the relay,\n"
+               "                          but a power loss may lose the last ones (as a broker\n"
+               "                          that fsyncs on a timer); a shorter wait per message\n"
                "  -v, --verbose           log sessions and refusals to stderr (public keys\n"
                "                          abbreviated; the relay holds no secret)\n");
 }
@@ -80,6 +85,7 @@ int relay_main(int argc, char **argv)
         { "frame-timeout", required_argument, 0, 'F' },
         { "session-timeout", required_argument, 0, 'S' },
         { "max-connections", required_argument, 0, 'C' },
+        { "sync", required_argument, 0, 'Y' },
         { "verbose", no_argument, 0, 'v' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
@@ -91,7 +97,7 @@ int relay_main(int argc, char **argv)
     relay_store *st = NULL;
     char msg[256];
     fkex_err err;
-    int c;
+    int c, sync_full = 1;
 
     relay_options_default(&opt);
     while ((c = getopt_long(argc, argv, "l:d:g:vh", opts, NULL)) != -1) {
@@ -118,6 +124,13 @@ int relay_main(int argc, char **argv)
                 return EXIT_USAGE;
             opt.max_conns = n;
             break;
+        case 'Y':
+            if (strcmp(optarg, "full") != 0 && strcmp(optarg, "normal") != 0) {
+                cli_error("--sync: '%s' is neither full nor normal", optarg);
+                return EXIT_USAGE;
+            }
+            sync_full = strcmp(optarg, "full") == 0;
+            break;
         case 'v': hooks.log = on_log; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EXIT_USAGE;
@@ -135,6 +148,11 @@ int relay_main(int argc, char **argv)
     }
     if (relay_store_open(&st, db, msg, sizeof msg) != FKEX_OK) {
         cli_error("%s: %s", db, msg[0] ? msg : "cannot open the database");
+        return EXIT_USAGE;
+    }
+    if (relay_store_set_sync(st, sync_full) != FKEX_OK) {
+        cli_error("%s: cannot set --sync", db);
+        relay_store_close(st);
         return EXIT_USAGE;
     }
     err = relay_serve(st, listen, &opt, &hooks, msg);

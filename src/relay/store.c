@@ -119,6 +119,12 @@ fail:
     return FKEX_ERR_IO;
 }
 
+fkex_err relay_store_set_sync(relay_store *s, int full)
+{
+    const char *q = full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;";
+    return sqlite3_exec(s->db, q, NULL, NULL, NULL) == SQLITE_OK ? FKEX_OK : FKEX_ERR_IO;
+}
+
 void relay_store_close(relay_store *s)
 {
     if (!s)

@@ -56,6 +56,12 @@ typedef struct {
 /* Opens (creating) the database at path. On failure, a sentence in err. */
 fkex_err relay_store_open(relay_store **s, const char *path, char *err, size_t errlen) FKEX_WUR;
 void relay_store_close(relay_store *s);
+/* How far a committed transaction is durable. full (the default,
+ * synchronous=FULL): on disk, through a power loss. Otherwise
+ * (synchronous=NORMAL in WAL mode): through a crash of the relay, but the
+ * last transactions may roll back if the machine loses power, as with a
+ * broker that fsyncs on a timer (NATS JetStream's default). */
+fkex_err relay_store_set_sync(relay_store *s, int full) FKEX_WUR;
 /* SQLite's last error message (for logs). */
 const char *relay_store_error(const relay_store *s);
 
