@@ -672,7 +672,22 @@ static void test_ibake_success(void)
         /* An attribute-only key cannot take part. */
         fkex_abe_key *plain = id_key(&w.a, "ONE", NULL, &w.rng);
         CHECK_ERR(fkex_ibake_init(&fresh_a, FKEX_IBAKE_RESPONDER, plain, NULL), FKEX_ERR_WRONG_IDENTITY);
+        /* ... and a state whose init failed takes nothing (no crash on its
+         * missing key). */
+        CHECK_ERR(fkex_ibake_receive(&fresh_a, out, &n, u.m[0], u.len[0], &w.rng), FKEX_ERR_UNEXPECTED);
+        CHECK(n == 0 && !fkex_ibake_done(&fresh_a));
         fkex_abe_key_free(plain);
+    }
+    /* An empty input is not a replay of a message never sent: a fresh
+     * initiator's m1 and m2 slots are empty, and must match nothing. */
+    {
+        uint8_t out[FKEX_IBAKE_MSG_MAX];
+        size_t n;
+        fkex_ibake fresh, before;
+        CHECK_OK(fkex_ibake_init(&fresh, FKEX_IBAKE_INITIATOR, w.alice, "bob@example.org"));
+        before = fresh;
+        CHECK_ERR(fkex_ibake_receive(&fresh, out, &n, out, 0, &w.rng), FKEX_ERR_UNEXPECTED);
+        CHECK(n == 0 && memcmp(&before, &fresh, sizeof before) == 0);
     }
     world_free(&w);
 }

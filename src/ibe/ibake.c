@@ -94,6 +94,10 @@ static void session_key(uint8_t out[32], const uint8_t z[32], const char *a, con
 static fkex_err out_of_turn(const fkex_ibake *st, const uint8_t *in, size_t len)
 {
     uint8_t h[32];
+    /* Only messages we took or sent count: an empty m1/m2 slot (a fresh
+     * state) matches nothing, not an empty input. */
+    if (len == 0)
+        return FKEX_ERR_UNEXPECTED;
     if ((len == st->m1len && memcmp(in, st->m1, len) == 0) ||
         (len == st->m2len && memcmp(in, st->m2, len) == 0))
         return FKEX_ERR_REPLAY;
@@ -187,17 +191,19 @@ fkex_err fkex_ibake_receive(fkex_ibake *st, uint8_t out[FKEX_IBAKE_MSG_MAX], siz
                             const uint8_t *in, size_t len, fkex_rng *rng)
 {
     fkex_ibake_payload p;
-    uint8_t type, want;
-    const char *self = self_id(st);
+    uint8_t type, want = 0;
+    const char *self;
     fkex_err err;
 
     *outlen = 0;
-    if (st->role == FKEX_IBAKE_RESPONDER)
+    /* A state whose init failed (no key, no role) awaits nothing. */
+    if (st->key && st->role == FKEX_IBAKE_RESPONDER)
         want = st->state == READY ? 1 : st->state == AWAIT_3 ? 3 : 0;
-    else
+    else if (st->key && st->role == FKEX_IBAKE_INITIATOR)
         want = st->state == AWAIT_2 ? 2 : 0;
     if (want == 0 || (len >= 1 && in[0] != want))
         return out_of_turn(st, in, len);
+    self = self_id(st);
     if ((err = fkex_ibake_open(&p, &type, st->key, in, len)) != FKEX_OK)
         goto out;
     /* Both identities ride in every message (RFC 6539): the recipient must
