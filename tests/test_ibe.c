@@ -93,6 +93,49 @@ static void test_identity_normalisation(void)
     CHECK(!fkex_ibe_identity_canonical((const uint8_t *)" alice", 6));
 }
 
+/* ---- H1 against RFC 9380 ------------------------------------------------------- */
+
+static void unhex(uint8_t *out, const char *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        sscanf(h + 2 * i, "%2x", &v);
+        out[i] = (uint8_t)v;
+    }
+}
+
+/* H1 is blst's hash_to_curve, suite BLS12381G1_XMD:SHA-256_SSWU_RO_: the
+ * suite's own vectors (RFC 9380, appendix J.9.1, x then y), and Q_ID is
+ * that suite under the tag FORMATS.md gives, so another implementation
+ * can recompute it. */
+static void test_h1_rfc9380(void)
+{
+    static const char quux[] = "QUUX-V01-CS02-with-BLS12381G1_XMD:SHA-256_SSWU_RO_";
+    static const char tag[] = "FKEX-V1-IBE-ID-BLS12381G1_XMD:SHA-256_SSWU_RO_";
+    static const struct { const char *msg, *xy; } v[] = {
+        { "", "052926add2207b76ca4fa57a8734416c8dc95e24501772c814278700eed6d1e4e8cf62d9c09db0fac349612b759e79a1"
+              "08ba738453bfed09cb546dbb0783dbb3a5f1f566ed67bb6be0e8c67e2e81a4cc68ee29813bb7994998f3eae0c9c6a265" },
+        { "abc", "03567bc5ef9c690c2ab2ecdf6a96ef1c139cc0b2f284dca0a9a7943388a49a3aee664ba5379a7655d3c68900be2f6903"
+                 "0b9c15f3fe6e5cf4211f346271d7b01c8f3b28be689c8429c85b67af215533311f0b8dfaaa154fa6b88176c229f2885d" },
+    };
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(v); i++) {
+        fkex_g1 p;
+        uint8_t got[96], want[96];
+        blst_hash_to_g1(&p, (const uint8_t *)v[i].msg, strlen(v[i].msg), (const uint8_t *)quux,
+                        sizeof quux - 1, NULL, 0);
+        blst_p1_serialize(got, &p);
+        unhex(want, v[i].xy, sizeof want);
+        CHECK(memcmp(got, want, sizeof want) == 0);
+    }
+    {
+        fkex_g1 q, ref;
+        fkex_ibe_hash_id(&q, "alice@example.org", 17);
+        blst_hash_to_g1(&ref, (const uint8_t *)"alice@example.org", 17, (const uint8_t *)tag,
+                        sizeof tag - 1, NULL, 0);
+        CHECK(fkex_g1_equal(&q, &ref));
+    }
+}
+
 /* ---- the scheme's equations --------------------------------------------------- */
 
 static void test_algebra(void)
@@ -844,6 +887,31 @@ static void test_ibake_mitm(void)
     CHECK_ERR(fkex_ibake_receive(&ib, out, &n, forged, nf, &w.rng), FKEX_ERR_AUTHENTICATION);
     CHECK(memcmp(&before, &ib, sizeof before) == 0 && !fkex_ibake_done(&ib));
 
+    /* Mallory as a legitimate peer relaying: alice talks to mallory, who
+     * opens message 1 (it is hers), learns xP and re-sends it to bob in
+     * alice's name. Bob's answer echoes xP correctly but names bob as its
+     * sender and is sealed to alice: mallory can neither read nor rewrap
+     * it, and alice, who expects mallory, refuses it as it stands. */
+    {
+        fkex_ibake ma, mb;
+        uint8_t relay[FKEX_IBAKE_MSG_MAX];
+        size_t nr;
+        CHECK_OK(fkex_ibake_init(&ma, FKEX_IBAKE_INITIATOR, w.alice, "mallory@example.org"));
+        CHECK_OK(fkex_ibake_init(&mb, FKEX_IBAKE_RESPONDER, w.bob, NULL));
+        CHECK_OK(fkex_ibake_start(&ma, m1, &n1, &w.rng));
+        CHECK_OK(fkex_ibake_open(&p, &type, w.mallory, m1, n1));
+        CHECK(type == 1 && memcmp(p.share[0], ma.xp, 32) == 0);
+        strcpy(p.recipient, "bob@example.org");
+        p.recipient_len = 15;
+        CHECK_OK(fkex_ibake_seal(relay, &nr, 1, w.a.mpk, &p, &w.rng));
+        CHECK_OK(fkex_ibake_receive(&mb, m2, &n2, relay, nr, &w.rng));
+        CHECK_ERR(fkex_ibake_open(&p, &type, w.mallory, m2, n2), FKEX_ERR_WRONG_IDENTITY);
+        before = ma;
+        CHECK_ERR(fkex_ibake_receive(&ma, out, &n, m2, n2, &w.rng), FKEX_ERR_WRONG_IDENTITY);
+        CHECK(n == 0 && memcmp(&before, &ma, sizeof before) == 0 && !fkex_ibake_done(&ma));
+        CHECK(!fkex_ibake_done(&mb));
+    }
+
     /* A responder that names its peer refuses anyone else's message 1. */
     {
         fkex_ibake only;
@@ -1032,6 +1100,7 @@ static void test_ibake_passive_authority(void)
 void suite_ibe(void)
 {
     RUN(test_identity_normalisation);
+    RUN(test_h1_rfc9380);
     RUN(test_algebra);
     RUN(test_roundtrip);
     RUN(test_wrong_key);
