@@ -16,6 +16,7 @@
 #include "inner.h"
 #include "chat/chat.h"
 #include "chat/client.h"
+#include "chat/seed_client.h"
 #include "net/net.h"
 #include "wire/relay_msg.h"
 
@@ -52,6 +53,7 @@ typedef struct {
 } roster_view;
 
 struct chat_client {
+    seed_client *seed;          /* a seed-mode session (CHAT_MODE_SEED): every call goes there */
     uv_loop_t *loop;
     chat_client_config cfg;
     char addr[300];
@@ -733,6 +735,11 @@ static void on_descriptor(chat_client *c, const fkex_relay_msg *m)
              "misbehaving", fkex_strerror(err));
         return;
     }
+    if (d.options & FKEX_ROOM_SEED_MODE) {
+        FAIL(c, 2, "wrong_mode", "this room runs seed mode, the 2014 prototype's protocol, which "
+                                 "is NOT secure; join it with --mode seed only to compare");
+        return;
+    }
     if ((c->desc = malloc(m->datalen)) == NULL) {
         FAIL(c, 2, "out_of_memory", "out of memory");
         return;
@@ -1018,7 +1025,17 @@ fkex_err chat_client_start(chat_client **out, uv_loop_t *loop, const chat_client
     fkex_err e;
     chat_client *c;
     *out = NULL;
-    if (!cfg->relay || !cfg->key || !cfg->nick || strlen(cfg->nick) > CHAT_NICK_MAX ||
+    if (cfg->mode == CHAT_MODE_SEED) {
+        if (!(c = calloc(1, sizeof *c)))
+            return FKEX_ERR_NO_MEMORY;
+        if ((e = seed_client_start(&c->seed, loop, cfg)) != FKEX_OK) {
+            free(c);
+            return e;
+        }
+        *out = c;
+        return FKEX_OK;
+    }
+    if (cfg->mode != CHAT_MODE_RATCHET || !cfg->relay || !cfg->key || !cfg->nick || strlen(cfg->nick) > CHAT_NICK_MAX ||
         !cfg->nick[0] || !chat_utf8_ok(cfg->nick, strlen(cfg->nick), "") ||
         strlen(cfg->relay) >= sizeof c->addr || (cfg->found_descriptor && !cfg->admin_sk))
         return FKEX_ERR_ARGUMENT;
@@ -1079,6 +1096,10 @@ fkex_err chat_client_start(chat_client **out, uv_loop_t *loop, const chat_client
 
 void chat_client_send(chat_client *c, const char *text, size_t len)
 {
+    if (c->seed) {
+        seed_client_send(c->seed, text, len);
+        return;
+    }
     if (c->closing || c->leaving || c->quitting)
         return;
     if (c->joined) {
@@ -1098,6 +1119,10 @@ void chat_client_send(chat_client *c, const char *text, size_t len)
 
 void chat_client_leave(chat_client *c)
 {
+    if (c->seed) {
+        seed_client_leave(c->seed);
+        return;
+    }
     if (c->closing || c->leaving)
         return;
     if (!c->joined) {
@@ -1119,6 +1144,10 @@ void chat_client_leave(chat_client *c)
 
 void chat_client_quit(chat_client *c)
 {
+    if (c->seed) {
+        seed_client_quit(c->seed);
+        return;
+    }
     if (c->closing)
         return;
     c->quitting = 1;
@@ -1131,11 +1160,15 @@ void chat_client_quit(chat_client *c)
 
 int chat_client_joined(const chat_client *c)
 {
+    if (c->seed)
+        return seed_client_joined(c->seed);
     return c->joined;
 }
 
 fkex_err chat_client_set_nick(chat_client *c, const char *nick)
 {
+    if (c->seed)
+        return seed_client_set_nick(c->seed, nick);
     size_t len = strlen(nick);
     if (len == 0 || len > CHAT_NICK_MAX || !chat_utf8_ok(nick, len, ""))
         return FKEX_ERR_ARGUMENT;
@@ -1146,6 +1179,10 @@ fkex_err chat_client_set_nick(chat_client *c, const char *nick)
 void chat_client_status(chat_status *s, const chat_client *c)
 {
     fkex_rmsg_descriptor d;
+    if (c->seed) {
+        seed_client_status(s, c->seed);
+        return;
+    }
     memset(s, 0, sizeof *s);
     memcpy(s->room_id, c->cfg.room_id, 32);
     if (c->closing)
@@ -1186,6 +1223,8 @@ void chat_fingerprint(char out[CHAT_FINGERPRINT_LEN + 1], const uint8_t id[32])
 
 int chat_client_member(chat_member *m, const chat_client *c, uint32_t index)
 {
+    if (c->seed)
+        return seed_client_member(m, c->seed, index);
     if (!c->joined || !c->cur.e || index >= c->cur.n)
         return -1;
     const roster_entry *e = &c->cur.e[index];
@@ -1200,6 +1239,11 @@ void chat_client_free(chat_client *c)
 {
     if (!c)
         return;
+    if (c->seed) {
+        seed_client_free(c->seed);
+        free(c);
+        return;
+    }
     fkex_ratchet_free(c->st);
     fkex_gke_out_clear(&c->held);
     roster_view_free(&c->cur);

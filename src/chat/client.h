@@ -31,6 +31,9 @@
  *   - a member that the relay hands the admin's new descriptor (fkex room
  *     set-policy) commits it, which forces a re-attestation.
  * Not yet: rooms that require a period.
+ *
+ * With mode CHAT_MODE_SEED the session is chat/seed_client.c's (the 2014
+ * prototype's protocol, NOT secure) behind this same API and events.
  */
 #ifndef FKEX_CHAT_CLIENT_H
 #define FKEX_CHAT_CLIENT_H
@@ -86,7 +89,17 @@ typedef struct {
 
 typedef void (*chat_event_cb)(void *ctx, const chat_event *ev);
 
+/* The room's protocol. It is in the room's signed descriptor too, and
+ * must match: a client refuses a room of the other mode with a sentence
+ * saying which it is (joining a seed room, which is NOT secure, is never
+ * silent). */
+typedef enum {
+    CHAT_MODE_RATCHET = 0,   /* PROTOCOL.md: the default */
+    CHAT_MODE_SEED           /* the 2014 prototype's (gke/seed.h), for comparison: chat/seed_client.c */
+} chat_mode;
+
 typedef struct {
+    chat_mode mode;
     const char *relay;              /* HOST:PORT, from the invitation */
     uint8_t room_id[32];            /* pinned by the invitation */
     const fkex_abe_key *key;        /* the user's attributes; must outlive the client */

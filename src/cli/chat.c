@@ -53,8 +53,8 @@ typedef struct {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: fkex chat INVITE --key FILE --batch [--nick NAME] [--found DIR]\n"
-               "       fkex chat INVITE --key FILE [--nick NAME] [--found DIR]\n\n"
+    fprintf(f, "usage: fkex chat INVITE --key FILE --batch [--nick NAME] [--found DIR] [--mode M]\n"
+               "       fkex chat INVITE --key FILE [--nick NAME] [--found DIR] [--mode M]\n\n"
                "Joins the room of the invitation (fkex://HOST:PORT/ROOMID) with your key. The\n"
                "room's members check your attributes against its policy, and you check\n"
                "theirs; nobody else, the relay included, can read the room.\n\n"
@@ -67,7 +67,12 @@ static void usage(FILE *f)
                "  -n, --nick NAME   the name the room sees on your messages (default: anonymous)\n"
                "  -f, --found DIR   found the room: DIR is its directory (fkex room create),\n"
                "                    whose admin key names you as the first member\n"
-               "  -m, --mode MODE   ratchet (the default; seed mode is not in the chat client yet)\n"
+               "  -m, --mode MODE   ratchet (the default) or seed; it must be the room's mode\n"
+               "                    (fkex room create --mode). seed is the 2014 prototype's\n"
+               "                    protocol, kept for comparison and NOT secure: anyone with\n"
+               "                    a satisfying key, a departed member or the authority,\n"
+               "                    reads every epoch from the relay's log, and nothing is\n"
+               "                    signed. --update-interval does not apply to it\n"
                "  -u, --update-interval SECONDS\n"
                "                    commit an Update (a fresh key of yours, which locks out\n"
                "                    whoever stole your state) this often; default 900, and\n"
@@ -453,6 +458,26 @@ out:
     return rc;
 }
 
+/* The room's mode (its descriptor's) against --mode: a seed room, which
+ * is NOT secure, is never entered without asking for it. */
+static int check_mode(const uint8_t *desc, size_t len, chat_mode mode, const char *dir)
+{
+    fkex_rmsg_descriptor d;
+    if (fkex_rmsg_descriptor_decode(&d, desc, len) != FKEX_OK)
+        return EXIT_USAGE;   /* load_room_dir checked it */
+    int seed = (d.options & FKEX_ROOM_SEED_MODE) != 0;
+    if (seed == (mode == CHAT_MODE_SEED))
+        return 0;
+    if (seed) {
+        cli_error("%s is a seed-mode room: the 2014 prototype's protocol, which is NOT secure", dir);
+        cli_hint("to found it anyway, for comparison, add --mode seed");
+    } else {
+        cli_error("%s is a ratchet room", dir);
+        cli_hint("drop --mode seed");
+    }
+    return EXIT_USAGE;
+}
+
 /* ---- running ------------------------------------------------------------------------ */
 
 /* chat_client_start refused: why, and the exit code. */
@@ -565,13 +590,8 @@ int chat_main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (strcmp(mode, "seed") == 0) {
-        cli_error("seed mode is not available in the chat client yet");
-        cli_hint("use --mode ratchet (the default)");
-        return EXIT_USAGE;
-    }
-    if (strcmp(mode, "ratchet") != 0) {
-        cli_error("unknown mode '%s': ratchet is the only one", mode);
+    if (strcmp(mode, "seed") != 0 && strcmp(mode, "ratchet") != 0) {
+        cli_error("unknown mode '%s': ratchet or seed", mode);
         return EXIT_USAGE;
     }
     if (!batch_mode && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
@@ -594,13 +614,19 @@ int chat_main(int argc, char **argv)
     }
     if (found && (rc = load_room_dir(admin_sk, &desc, &desclen, found, b.room_id)) != 0)
         return rc;
+    chat_mode cmode = strcmp(mode, "seed") == 0 ? CHAT_MODE_SEED : CHAT_MODE_RATCHET;
+    if (found && (rc = check_mode(desc, desclen, cmode, found)) != 0) {
+        sodium_memzero(admin_sk, sizeof admin_sk);
+        free(desc);
+        return rc;
+    }
     if (cli_load_key(&key, key_path) != 0) {   /* it said why */
         sodium_memzero(admin_sk, sizeof admin_sk);
         free(desc);
         return EXIT_USAGE;
     }
     signal(SIGPIPE, SIG_IGN);
-    chat_client_config cfg = { .relay = addr, .key = key, .nick = nick,
+    chat_client_config cfg = { .mode = cmode, .relay = addr, .key = key, .nick = nick,
                                .update_interval_ms = update_s * 1000u };
     memcpy(cfg.room_id, b.room_id, 32);
     if (found) {

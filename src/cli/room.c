@@ -216,7 +216,7 @@ static void print_invite(const char *relay, const uint8_t room_id[32])
 static void usage_create(FILE *f)
 {
     fprintf(f, "usage: fkex room create NAME --policy POLICY --relay HOST:PORT --dir DIR\n"
-               "                        [--require-period]\n\n"
+               "                        [--require-period] [--mode ratchet|seed]\n\n"
                "Creates a room in DIR: the admin's signing key (DIR/admin.key, mode 0600),\n"
                "the signed descriptor naming the room's policy (DIR/descriptor.1) and the\n"
                "relay's address, then prints the invitation. Only users whose attributes\n"
@@ -225,7 +225,11 @@ static void usage_create(FILE *f)
                "  -r, --relay ADDR      the relay that hosts the room, HOST:PORT\n"
                "  -d, --dir DIR         where to keep the room's files (created, mode 0700)\n"
                "      --require-period  members must also hold the current period:<P>\n"
-               "                        attribute (keys that expire drop out)\n");
+               "                        attribute (keys that expire drop out)\n"
+               "  -m, --mode MODE       ratchet (the default) or seed: the 2014 prototype's\n"
+               "                        protocol, kept for comparison and NOT secure (no\n"
+               "                        forward secrecy, no lock-out of departed members,\n"
+               "                        no authentication); members join with --mode seed\n");
 }
 
 static int room_create(int argc, char **argv)
@@ -233,7 +237,7 @@ static int room_create(int argc, char **argv)
     static const struct option opts[] = {
         { "policy", required_argument, 0, 'p' }, { "relay", required_argument, 0, 'r' },
         { "dir", required_argument, 0, 'd' }, { "require-period", no_argument, 0, 'P' },
-        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        { "mode", required_argument, 0, 'm' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     const char *policy = NULL, *relay = NULL, *dir = NULL, *name;
     uint32_t options = 0;
@@ -246,12 +250,20 @@ static int room_create(int argc, char **argv)
     char *path = NULL;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "p:r:d:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "p:r:d:m:h", opts, NULL)) != -1) {
         switch (c) {
         case 'p': policy = optarg; break;
         case 'r': relay = optarg; break;
         case 'd': dir = optarg; break;
         case 'P': options |= FKEX_ROOM_REQUIRE_PERIOD; break;
+        case 'm':
+            if (strcmp(optarg, "seed") == 0) {
+                options |= FKEX_ROOM_SEED_MODE;
+            } else if (strcmp(optarg, "ratchet") != 0) {
+                cli_error("unknown mode '%s': ratchet or seed", optarg);
+                return EXIT_USAGE;
+            }
+            break;
         case 'h': usage_create(stdout); return 0;
         default: usage_create(stderr); return EXIT_USAGE;
         }
@@ -264,6 +276,10 @@ static int room_create(int argc, char **argv)
         cli_error("missing --policy, --relay or --dir");
     if (optind + 1 != argc || !policy || !relay || !dir) {
         usage_create(stderr);
+        return EXIT_USAGE;
+    }
+    if ((options & FKEX_ROOM_SEED_MODE) && (options & FKEX_ROOM_REQUIRE_PERIOD)) {
+        cli_error("a seed-mode room cannot require a period: the prototype's protocol has none");
         return EXIT_USAGE;
     }
     name = argv[optind];
@@ -522,6 +538,12 @@ static int room_set_policy(int argc, char **argv)
     rc = EXIT_USAGE;
     if (sodium_memcmp(m.admin_pk, sk + 32, 32) != 0) {
         cli_error("%s/admin.key is not the key that signed the room's descriptor", dir);
+        goto out;
+    }
+    if (m.options & FKEX_ROOM_SEED_MODE) {
+        cli_error("%s is a seed-mode room, which keeps its policy: the prototype's protocol "
+                  "has no re-attestation", dir);
+        cli_hint("create a new room for the new policy");
         goto out;
     }
     memcpy(name, m.name, m.namelen);

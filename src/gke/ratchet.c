@@ -34,7 +34,7 @@ fkex_err fkex_room_descriptor_create(uint8_t **out, size_t *outlen, const char *
     fkex_rmsg_descriptor d = { 0 };
     fkex_err err;
     size_t namelen = strlen(name);
-    if (namelen == 0 || namelen > FKEX_ROOM_NAME_MAX || (options & ~FKEX_ROOM_REQUIRE_PERIOD))
+    if (namelen == 0 || namelen > FKEX_ROOM_NAME_MAX || !FKEX_ROOM_OPTIONS_OK(options))
         return FKEX_ERR_ARGUMENT;
     if ((err = fkex_policy_parse(&p, policy, strlen(policy), NULL)) != FKEX_OK)
         return err;
@@ -146,6 +146,8 @@ fkex_err ratchet_descriptor_prepare(room_descriptor *out, const fkex_ratchet *st
     fkex_err err = fkex_room_descriptor_check(&d, st->room_id, bytes, len);
     if (err != FKEX_OK)
         return err;
+    if (d.options & FKEX_ROOM_SEED_MODE)
+        return FKEX_ERR_UNSUPPORTED;   /* a seed-mode room is gke/seed.h's, never the ratchet's */
     if (st->room.bytes) {
         /* A change: the same admin, a higher version. */
         if (sodium_memcmp(d.admin_pk, st->room.admin_pk, 32) != 0)

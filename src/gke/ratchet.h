@@ -44,7 +44,8 @@ typedef struct fkex_ratchet fkex_ratchet;
 void fkex_room_id(uint8_t room_id[32], const uint8_t admin_pk[32], const uint8_t *name,
                   size_t namelen);
 /* An admin-signed descriptor. policy is parsed and printed canonically.
- * *out is malloc'd. Errors: FKEX_ERR_ARGUMENT (empty or overlong name),
+ * *out is malloc'd. Errors: FKEX_ERR_ARGUMENT (empty or overlong name,
+ * unknown options, or seed mode with a period),
  * the policy's parse errors. */
 fkex_err fkex_room_descriptor_create(uint8_t **out, size_t *outlen, const char *name,
                                      const char *policy, uint32_t version, uint32_t options,
@@ -67,7 +68,8 @@ typedef struct {
 } fkex_ratchet_config;
 
 /* The founder: epoch 0, a roster of one, a random init_secret.
- * Errors: the descriptor's (fkex_room_descriptor_check), FKEX_ERR_ARGUMENT
+ * Errors: the descriptor's (fkex_room_descriptor_check), FKEX_ERR_UNSUPPORTED
+ * (a seed-mode room, FKEX_ROOM_SEED_MODE: gke/seed.h's), FKEX_ERR_ARGUMENT
  * (a room that requires a period and none given). */
 fkex_err fkex_ratchet_create(fkex_ratchet **st, const fkex_ratchet_config *cfg,
                              fkex_rng *rng) FKEX_WUR;

@@ -421,6 +421,16 @@ uint32_t fkex_seed_index(const fkex_seed *st)
     return st->status == MEMBER ? st->self : FKEX_SEED_NEW;
 }
 
+size_t fkex_seed_members(const fkex_seed *st)
+{
+    return st->status == MEMBER ? st->n : 0;
+}
+
+uint32_t fkex_seed_member(const fkex_seed *st, size_t i)
+{
+    return st->status == MEMBER && i < st->n ? st->roster[i] : FKEX_SEED_NEW;
+}
+
 uint64_t fkex_seed_decaps(const fkex_seed *st)
 {
     return st->decaps;
@@ -540,6 +550,48 @@ fkex_err fkex_seed_relay_receive(fkex_seed_relay *r, const uint8_t *msg, size_t 
     if (err != FKEX_OK)
         fkex_gke_out_truncate(out, nm, ne);
     return err;
+}
+
+uint32_t fkex_seed_relay_next(const fkex_seed_relay *r)
+{
+    return r->next;
+}
+
+const fkex_seed_entry *fkex_seed_relay_entry(const fkex_seed_relay *r, size_t i)
+{
+    return i < r->n ? &r->entries[i] : NULL;
+}
+
+fkex_err fkex_seed_relay_restore(fkex_seed_relay **out, const uint8_t room_id[32], uint64_t epoch,
+                                 uint32_t next, const uint32_t *indices,
+                                 const uint8_t *const *cts, const size_t *ctlens, size_t n)
+{
+    fkex_seed_relay *r;
+    fkex_err err;
+    *out = NULL;
+    if (n > FKEX_SEED_MAX_MEMBERS || (n > 0 && epoch == 0))
+        return FKEX_ERR_ARGUMENT;
+    for (size_t i = 0; i < n; i++)
+        if (indices[i] >= next || (i > 0 && indices[i] <= indices[i - 1]))
+            return FKEX_ERR_ARGUMENT;
+    if ((err = fkex_seed_relay_new(&r, room_id)) != FKEX_OK)
+        return err;
+    r->epoch = epoch;
+    r->next = next;
+    if (n && !(r->entries = calloc(n, sizeof *r->entries))) {
+        fkex_seed_relay_free(r);
+        return FKEX_ERR_NO_MEMORY;
+    }
+    r->cap = n;
+    for (; r->n < n; r->n++) {
+        r->entries[r->n].index = indices[r->n];
+        if ((err = fkex_abe_ct_decode(&r->entries[r->n].ct, cts[r->n], ctlens[r->n])) != FKEX_OK) {
+            fkex_seed_relay_free(r);
+            return err;
+        }
+    }
+    *out = r;
+    return FKEX_OK;
 }
 
 fkex_err fkex_seed_relay_remove(fkex_seed_relay *r, uint32_t index, fkex_gke_out *out)

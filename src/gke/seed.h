@@ -99,6 +99,10 @@ int fkex_seed_key(uint8_t key[32], const fkex_seed *st) FKEX_WUR;
 uint64_t fkex_seed_epoch(const fkex_seed *st);
 /* This member's index, or FKEX_SEED_NEW before joining. */
 uint32_t fkex_seed_index(const fkex_seed *st);
+/* The members of the current epoch: how many, and the i-th index in
+ * increasing order (FKEX_SEED_NEW if i is out of range). */
+size_t fkex_seed_members(const fkex_seed *st);
+uint32_t fkex_seed_member(const fkex_seed *st, size_t i);
 /* ABE decapsulations done in accepted steps (a refused step changes
  * nothing, this counter included). */
 uint64_t fkex_seed_decaps(const fkex_seed *st);
@@ -132,5 +136,43 @@ fkex_err fkex_seed_relay_remove(fkex_seed_relay *relay, uint32_t index,
 uint64_t fkex_seed_relay_epoch(const fkex_seed_relay *relay);
 size_t fkex_seed_relay_members(const fkex_seed_relay *relay);
 void fkex_seed_relay_free(fkex_seed_relay *relay);
+
+/* What a daemon persists to resume the relay after a restart: the epoch,
+ * the index the next joiner gets, and every member's current entry
+ * (i < members, in increasing index; the ciphertext stays the relay's). */
+uint32_t fkex_seed_relay_next(const fkex_seed_relay *relay);
+const fkex_seed_entry *fkex_seed_relay_entry(const fkex_seed_relay *relay, size_t i);
+/* A relay resumed from that: n entries given as index and ciphertext
+ * encoding, in increasing index, all below next. Each ciphertext is
+ * decoded strictly again (a subgroup check per element: O(n) decodes).
+ * FKEX_ERR_ARGUMENT for inconsistent state, or a decoding error. */
+fkex_err fkex_seed_relay_restore(fkex_seed_relay **relay, const uint8_t room_id[32],
+                                 uint64_t epoch, uint32_t next, const uint32_t *indices,
+                                 const uint8_t *const *cts, const size_t *ctlens,
+                                 size_t n) FKEX_WUR;
+
+/* ---- application messages (gke/seed_app.c) ---------------------------------
+ * The prototype encrypted chat lines under the epoch key with AES; fkex
+ * uses libsodium's XChaCha20-Poly1305 (IETF) under K directly, with a
+ * random 24-byte nonce and the message's header as additional data. As in
+ * the prototype nothing is signed: any holder of K (every member, every
+ * departed member, anyone with a satisfying key and the KeySet) can write
+ * a message in any member's name, and replays are not detected here (the
+ * chat client drops a nonce it has seen, which is bookkeeping, not
+ * authentication). */
+
+/* An Application from `sender` in `epoch`, sealed under key. *out is
+ * malloc'd. FKEX_ERR_ARGUMENT for content over FKEX_SEED_APP_MAX bytes. */
+fkex_err fkex_seed_app_seal(uint8_t **out, size_t *outlen, const uint8_t key[32],
+                            const uint8_t room_id[32], uint64_t epoch, uint32_t sender,
+                            const uint8_t *content, size_t len, fkex_rng *rng) FKEX_WUR;
+/* Opens an Application under key (the caller picks the key by
+ * fkex_seed_msg_peek's epoch). *content is malloc'd and written only if
+ * the tag verifies; m gets the header fields (m->box is left NULL).
+ * FKEX_ERR_WRONG_KIND (not an Application), FKEX_ERR_WRONG_ROOM,
+ * FKEX_ERR_AUTHENTICATION (wrong key, or tampered), decoding errors. */
+fkex_err fkex_seed_app_open(uint8_t **content, size_t *len, fkex_seed_msg *m,
+                            const uint8_t key[32], const uint8_t room_id[32],
+                            const uint8_t *msg, size_t msglen) FKEX_WUR;
 
 #endif

@@ -5,6 +5,7 @@
 #include "inner.h"
 #include "wire/relay_msg.h"
 #include "relay/room.h"
+#include "relay/seed_room.h"
 
 /* ---- output ----------------------------------------------------------------------- */
 
@@ -76,6 +77,7 @@ void relay_room_free(relay_room *r)
 {
     if (!r)
         return;
+    relay_seed_free(r->seed);
     free(r->members);
     free_joins(r->joins, r->njoins);
     free(r->pending);
@@ -95,6 +97,8 @@ void relay_room_set_online(relay_room *r, const uint8_t v[32], int online)
     long i = relay_room_member(r, v);
     if (i >= 0)
         r->members[i].online = online;
+    if (i >= 0 && r->seed)
+        relay_seed_set_online(r, v, online);
 }
 
 static relay_store_join *join_by_id(relay_room *r, const uint8_t id[32])
@@ -164,7 +168,7 @@ static fkex_err reload(relay_room *r)
     r->njoins = nj;
     r->epoch = epoch;
     r->next_seq = next;
-    return FKEX_OK;
+    return r->seed ? relay_seed_reload(r) : FKEX_OK;
 }
 
 fkex_err relay_room_reload(relay_room *r)
@@ -187,7 +191,8 @@ fkex_err relay_room_load(relay_room **out, relay_store *s, const uint8_t room_id
     r->sponsor_timeout_ms = RELAY_SPONSOR_TIMEOUT_MS;
     r->keep = RELAY_LOG_KEEP;
     r->max_joins = RELAY_MAX_JOINS;
-    if ((err = reload(r)) != FKEX_OK) {
+    r->grace_ms = RELAY_SEED_GRACE_MS;
+    if ((err = reload(r)) != FKEX_OK || (err = relay_seed_attach(r)) != FKEX_OK) {
         relay_room_free(r);
         return err;
     }
@@ -213,8 +218,10 @@ fkex_err relay_room_create(relay_room **out, relay_store *s, const uint8_t *desc
     memcpy(m.v, founder, 32);
     if ((err = relay_store_begin(s)) != FKEX_OK)
         return err;
+    /* A seed room's founder is a member once it joins, like anyone. */
     if ((err = relay_store_room_insert(s, room_id, desc, len)) != FKEX_OK ||
-        (err = relay_store_members_put(s, room_id, &m, 1)) != FKEX_OK ||
+        (err = relay_store_members_put(s, room_id, &m,
+                                       d.options & FKEX_ROOM_SEED_MODE ? 0 : 1)) != FKEX_OK ||
         (err = relay_store_commit(s)) != FKEX_OK) {
         relay_store_rollback(s);
         return err;
@@ -436,6 +443,9 @@ int relay_room_set_descriptor(relay_room *r, const uint8_t *desc, size_t len, re
     relay_out_clear(out);
     if (r->failed)
         REFUSE(FKEX_RELAY_E_INTERNAL, OUT_OF_SERVICE);
+    if (r->seed || relay_seed_descriptor(desc, len))
+        REFUSE(FKEX_RELAY_E_BAD_DESCRIPTOR, "a room's mode never changes, and a seed-mode room "
+                                            "keeps its policy");
     if (!descriptor_newer(r, desc, len, &version, &err)) {
         if (err != FKEX_OK)
             REFUSE(FKEX_RELAY_E_INTERNAL, "the relay could not read the room");
@@ -623,14 +633,21 @@ static int broadcast(relay_room *r, const uint8_t from[32], const uint8_t *msg, 
 {
     if (relay_room_member(r, from) < 0)
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "only members send to the room");
+    *err = relay_room_broadcast(r, msg, len, out);
+    return 0;
+}
+
+fkex_err relay_room_broadcast(relay_room *r, const uint8_t *msg, size_t len, relay_out *out)
+{
+    fkex_err err;
     out->seq = r->next_seq++;
-    if ((*err = relay_store_log_append(r->store, r->room_id, out->seq, NULL, msg, len)) != FKEX_OK)
-        return 0;
+    if ((err = relay_store_log_append(r->store, r->room_id, out->seq, NULL, msg, len)) != FKEX_OK)
+        return err;
     const uint8_t *f = out_frame(out, msg, len);
     for (uint32_t i = 0; i < r->nmembers; i++)
-        if ((*err = out_add(out, r->members[i].v, out->seq, f, len)) != FKEX_OK)
-            return 0;
-    return 0;
+        if ((err = out_add(out, r->members[i].v, out->seq, f, len)) != FKEX_OK)
+            return err;
+    return FKEX_OK;
 }
 
 /* Ends a step: prunes, stores the room's counters, commits; or, if the
@@ -680,6 +697,8 @@ int relay_room_submit(relay_room *r, const uint8_t from[32], const uint8_t *msg,
     relay_out_clear(out);
     if (r->failed)
         REFUSE(FKEX_RELAY_E_INTERNAL, OUT_OF_SERVICE);
+    if (r->seed)
+        return relay_seed_submit(r, from, msg, len, out);
     if (len > FKEX_RELAY_MESSAGE_MAX || fkex_rmsg_peek(&type, room_id, msg, len) != FKEX_OK)
         REFUSE(FKEX_RELAY_E_BAD_FRAME, "not a room message");
     if (type == FKEX_RMSG_DESCRIPTOR)
@@ -709,6 +728,8 @@ int relay_room_tick(relay_room *r, uint64_t now, relay_out *out)
     relay_out_clear(out);
     if (r->failed)
         REFUSE(FKEX_RELAY_E_INTERNAL, OUT_OF_SERVICE);
+    if (r->seed)
+        return relay_seed_tick(r, now, out);
     if (relay_store_begin(r->store) != FKEX_OK)
         REFUSE(FKEX_RELAY_E_INTERNAL, "the relay could not store the message");
     for (size_t i = 0; i < r->njoins && err == FKEX_OK;) {
@@ -779,4 +800,22 @@ int relay_room_replay(relay_room *r, const uint8_t v[32], uint64_t after, size_t
         REFUSE(FKEX_RELAY_E_INTERNAL, "the relay could not read its log");
     }
     return 0;
+}
+
+/* ---- for relay/seed_room.c ------------------------------------------------------------ */
+
+const uint8_t *relay_out_frame(relay_out *out, const uint8_t *bytes, size_t len)
+{
+    return out_frame(out, bytes, len);
+}
+
+fkex_err relay_out_add(relay_out *out, const uint8_t to[32], uint64_t seq, const uint8_t *bytes,
+                       size_t len)
+{
+    return out_add(out, to, seq, bytes, len);
+}
+
+int relay_room_step_end(relay_room *r, int code, fkex_err err, relay_out *out)
+{
+    return finish(r, code, err, out, 0);
 }

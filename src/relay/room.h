@@ -78,6 +78,8 @@ typedef struct {
     int online;
 } relay_member;
 
+struct relay_seed;   /* relay/seed_room.h: what a seed-mode room keeps besides */
+
 typedef struct {
     relay_store *store;
     uint8_t room_id[32];
@@ -97,6 +99,12 @@ typedef struct {
     uint32_t pending_turn;
     size_t max_joins;       /* pending joins (RELAY_MAX_JOINS) */
     int failed;             /* memory may be stale: refuse everything */
+    /* Seed mode (FKEX_ROOM_SEED_MODE in the descriptor): the 2014
+     * prototype's protocol, routed by relay/seed_room.c; NULL for a
+     * ratchet room. grace_ms: how long a seed member that has not come
+     * back after a restart keeps its place before the relay removes it. */
+    struct relay_seed *seed;
+    uint64_t grace_ms;
 } relay_room;
 
 /* One frame for one party. bytes point into the relay_out. */
@@ -166,5 +174,18 @@ int relay_room_pending_due(relay_room *r, uint64_t now, uint8_t to[32], const ui
 void relay_room_set_online(relay_room *r, const uint8_t v[32], int online);
 /* Its roster index, or -1. */
 long relay_room_member(const relay_room *r, const uint8_t v[32]);
+
+/* ---- for relay/seed_room.c, which routes seed-mode rooms over the same
+ * room struct, store and log ---------------------------------------------- */
+/* A copy of bytes that lives as long as out; NULL if out of memory. */
+const uint8_t *relay_out_frame(relay_out *out, const uint8_t *bytes, size_t len);
+fkex_err relay_out_add(relay_out *out, const uint8_t to[32], uint64_t seq, const uint8_t *bytes,
+                       size_t len) FKEX_WUR;
+/* Stores msg under the room's next seq (out->seq) for every member. */
+fkex_err relay_room_broadcast(relay_room *r, const uint8_t *msg, size_t len,
+                              relay_out *out) FKEX_WUR;
+/* Ends a step begun with relay_store_begin: as relay_room_submit ends
+ * its own (prune, counters, commit; or roll back and reread). */
+int relay_room_step_end(relay_room *r, int code, fkex_err err, relay_out *out) FKEX_WUR;
 
 #endif

@@ -579,6 +579,7 @@ static void run_batch(serve_state *s)
         pending_submit *p = &s->batch[i];
         relay_room *r = p->r;
         uint64_t epoch = r->epoch;
+        uint32_t nmembers = r->nmembers;   /* a seed-mode Leave changes the roster, not the epoch */
         int was_failed = r->failed;
         if (p->code)
             continue;
@@ -592,7 +593,7 @@ static void run_batch(serve_state *s)
             p->why = p->out.why ? p->out.why : "refused";
         if (r->failed && !was_failed)
             out_of_service(s, r);
-        if (r->epoch != epoch) {
+        if (r->epoch != epoch || r->nmembers != nmembers) {
             logf_(s, "room %s: epoch %llu, %u member%s", short_hex(rh, r->room_id),
                   (unsigned long long)r->epoch, r->nmembers, r->nmembers == 1 ? "" : "s");
             refresh_members(s, r);
@@ -728,6 +729,7 @@ static void on_create(conn_state *cs, const fkex_relay_msg *m)
         return;
     }
     s->rooms = t;
+    r->grace_ms = s->opt.grace_ms;   /* seed rooms remove members by it */
     s->rooms[s->nrooms++] = r;
     logf_(s, "%s: room %s created, founder %s", fkex_conn_peer(cs->conn), short_hex(rh, r->room_id),
           short_hex(vh, m->leaf));
@@ -954,7 +956,9 @@ static void on_tick(uv_timer_t *t)
             logf_(s, "room %s: tick failed: %s", short_hex(rh, r->room_id),
                   out.why ? out.why : "error");
         else if (out.n > 0) {
-            logf_(s, "room %s: a JoinRequest goes to the next sponsor", short_hex(rh, r->room_id));
+            logf_(s, r->seed ? "room %s: members offline past the grace leave (seed mode)"
+                             : "room %s: a JoinRequest goes to the next sponsor",
+                  short_hex(rh, r->room_id));
             route(s, r, &out);
         }
         relay_out_clear(&out);
@@ -1028,7 +1032,7 @@ static fkex_err load_rooms(serve_state *s, char err[128])
             free(ids);
             return e;
         }
-        s->nrooms++;
+        s->rooms[s->nrooms++]->grace_ms = s->opt.grace_ms;
     }
     free(ids);
     return FKEX_OK;

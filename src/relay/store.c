@@ -92,6 +92,11 @@ const char *relay_store_error(const relay_store *s)
     return sqlite3_errmsg(s->db);
 }
 
+sqlite3 *relay_store_db(relay_store *s)
+{
+    return s->db;
+}
+
 fkex_err relay_store_open(relay_store **out, const char *path, char *err, size_t errlen)
 {
     relay_store *s = calloc(1, sizeof *s);

@@ -64,6 +64,9 @@ void relay_store_close(relay_store *s);
 fkex_err relay_store_set_sync(relay_store *s, int full) FKEX_WUR;
 /* SQLite's last error message (for logs). */
 const char *relay_store_error(const relay_store *s);
+/* The database, for relay/seed_room.c's own tables (inside the same
+ * transactions, so a seed step is as atomic as any other). */
+struct sqlite3 *relay_store_db(relay_store *s);
 
 fkex_err relay_store_begin(relay_store *s) FKEX_WUR;
 fkex_err relay_store_commit(relay_store *s) FKEX_WUR;

@@ -84,7 +84,7 @@ fkex_err fkex_rmsg_descriptor_decode(fkex_rmsg_descriptor *m, const uint8_t *in,
     if ((err = finish(&r)) != FKEX_OK)
         return err;
     if (m->namelen == 0 || m->namelen > FKEX_ROOM_NAME_MAX || m->policylen == 0 ||
-        (m->options & ~FKEX_ROOM_REQUIRE_PERIOD) != 0)
+        !FKEX_ROOM_OPTIONS_OK(m->options))
         return FKEX_ERR_BAD_ENCODING;
     return FKEX_OK;
 }

@@ -55,6 +55,14 @@ _Static_assert(sizeof(fkex_leaf) == 64, "a leaf is V || X, with no padding");
 
 /* Descriptor D = {name, policy, admin_pk, version, options}, admin-signed. */
 #define FKEX_ROOM_REQUIRE_PERIOD 1u
+/* The room runs seed mode (gke/seed.h: the 2014 prototype's protocol, NOT
+ * secure, for comparison), not the ratchet. A room's mode never changes;
+ * seed rooms have no periods, so the two bits never go together. */
+#define FKEX_ROOM_SEED_MODE 2u
+#define FKEX_ROOM_OPTIONS_OK(o) \
+    (((o) & ~(FKEX_ROOM_REQUIRE_PERIOD | FKEX_ROOM_SEED_MODE)) == 0 && \
+     ((o) & (FKEX_ROOM_REQUIRE_PERIOD | FKEX_ROOM_SEED_MODE)) != \
+         (FKEX_ROOM_REQUIRE_PERIOD | FKEX_ROOM_SEED_MODE))
 typedef struct {
     const uint8_t *name;
     size_t namelen;

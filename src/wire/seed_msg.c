@@ -1,5 +1,5 @@
 /*
- * wire/seed_msg.c: canonical encodings of seed mode's three messages
+ * wire/seed_msg.c: canonical encodings of seed mode's four messages
  * (layouts in wire/seed_msg.h).
  *
  * The decoder is strict in the same way as every other fkex decoder: each
@@ -17,7 +17,8 @@
 
 static int known_type(uint8_t t)
 {
-    return t == FKEX_SEED_MSG_ENCAP || t == FKEX_SEED_MSG_KEYSET || t == FKEX_SEED_MSG_LEAVE;
+    return t == FKEX_SEED_MSG_ENCAP || t == FKEX_SEED_MSG_KEYSET || t == FKEX_SEED_MSG_LEAVE ||
+           t == FKEX_SEED_MSG_APP;
 }
 
 fkex_err fkex_seed_msg_peek(uint8_t *type, uint8_t room_id[32], uint64_t *epoch,
@@ -41,6 +42,7 @@ void fkex_seed_msg_clear(fkex_seed_msg *m)
     for (size_t i = 0; i < m->count; i++)
         fkex_abe_ct_free(m->entries[i].ct);
     free(m->entries);
+    free(m->box);
     memset(m, 0, sizeof *m);
 }
 
@@ -59,6 +61,11 @@ static fkex_err get_ct(fkex_abe_ct **ct, fkex_reader *r)
     return fkex_abe_ct_decode(ct, p, n);
 }
 
+static int box_len_ok(size_t n)
+{
+    return n >= FKEX_SEED_APP_TAG && n <= (size_t)FKEX_SEED_APP_MAX + FKEX_SEED_APP_TAG;
+}
+
 static fkex_err decode_body(fkex_seed_msg *m, fkex_reader *r)
 {
     uint32_t count;
@@ -73,6 +80,22 @@ static fkex_err decode_body(fkex_seed_msg *m, fkex_reader *r)
         if (fkex_reader_u32(r, &m->index) != 0)
             return FKEX_ERR_TRUNCATED;
         return m->index == FKEX_SEED_NEW ? FKEX_ERR_BAD_ENCODING : FKEX_OK;
+    case FKEX_SEED_MSG_APP: {
+        uint32_t n;
+        const uint8_t *p;
+        if (fkex_reader_u32(r, &m->index) != 0 || fkex_reader_get(r, m->nonce, sizeof m->nonce) != 0 ||
+            fkex_reader_u32(r, &n) != 0)
+            return FKEX_ERR_TRUNCATED;
+        if (m->index == FKEX_SEED_NEW || !box_len_ok(n))
+            return FKEX_ERR_BAD_ENCODING;
+        if (fkex_reader_view(r, &p, n) != 0)
+            return FKEX_ERR_TRUNCATED;
+        if (!(m->box = malloc(n)))
+            return FKEX_ERR_NO_MEMORY;
+        memcpy(m->box, p, n);
+        m->boxlen = n;
+        return FKEX_OK;
+    }
     default:   /* FKEX_SEED_MSG_KEYSET */
         if (fkex_reader_u32(r, &count) != 0)
             return FKEX_ERR_TRUNCATED;
@@ -213,6 +236,25 @@ fkex_err fkex_seed_leave_encode(uint8_t **out, size_t *len, const uint8_t room_i
     return finish(out, len, &w);
 }
 
+fkex_err fkex_seed_app_encode(uint8_t **out, size_t *len, const uint8_t room_id[32],
+                              uint64_t epoch, uint32_t sender,
+                              const uint8_t nonce[FKEX_SEED_APP_NONCE], const uint8_t *box,
+                              size_t boxlen)
+{
+    fkex_writer w;
+    *out = NULL;
+    *len = 0;
+    if (sender == FKEX_SEED_NEW || !box_len_ok(boxlen))
+        return FKEX_ERR_ARGUMENT;
+    fkex_writer_init(&w);
+    put_header(&w, FKEX_SEED_MSG_APP, room_id, epoch);
+    fkex_writer_u32(&w, sender);
+    fkex_writer_put(&w, nonce, FKEX_SEED_APP_NONCE);
+    fkex_writer_u32(&w, (uint32_t)boxlen);
+    fkex_writer_put(&w, box, boxlen);
+    return finish(out, len, &w);
+}
+
 fkex_err fkex_seed_msg_encode(uint8_t **out, size_t *len, const fkex_seed_msg *m)
 {
     switch (m->type) {
@@ -222,6 +264,9 @@ fkex_err fkex_seed_msg_encode(uint8_t **out, size_t *len, const fkex_seed_msg *m
         return fkex_seed_keyset_encode(out, len, m->room_id, m->epoch, m->entries, m->count);
     case FKEX_SEED_MSG_LEAVE:
         return fkex_seed_leave_encode(out, len, m->room_id, m->epoch, m->index);
+    case FKEX_SEED_MSG_APP:
+        return fkex_seed_app_encode(out, len, m->room_id, m->epoch, m->index, m->nonce, m->box,
+                                    m->boxlen);
     default:
         *out = NULL;
         *len = 0;

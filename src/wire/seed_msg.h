@@ -19,6 +19,13 @@
  *        indices strictly increasing, none FKEX_SEED_NEW.
  *   0x53 Leave (relay -> everyone)
  *        index u32 (not FKEX_SEED_NEW); epoch is the epoch being left.
+ *        A member sends its own Leave to the relay to ask to go (fkex chat's
+ *        leave); the relay then announces one for its current epoch.
+ *   0x54 Application (member -> relay -> everyone)
+ *        sender u32 (not FKEX_SEED_NEW) | nonce [24] |
+ *        box_len u32 (16 .. FKEX_SEED_APP_MAX + 16) | box [box_len]
+ *        box = XChaCha20-Poly1305(K_epoch, nonce, content), the additional
+ *        data being every byte before box. Not signed (gke/seed.h).
  *
  * Each ct is a whole fkex_abe_ct encoding (abe.h), at most
  * FKEX_HEADER_BYTES + FKEX_BODY_MAX bytes, parsed strictly by
@@ -47,6 +54,11 @@
 #define FKEX_SEED_MSG_ENCAP 0x51
 #define FKEX_SEED_MSG_KEYSET 0x52
 #define FKEX_SEED_MSG_LEAVE 0x53
+#define FKEX_SEED_MSG_APP 0x54
+
+#define FKEX_SEED_APP_MAX (1u << 20)   /* plaintext bytes of one Application */
+#define FKEX_SEED_APP_NONCE 24
+#define FKEX_SEED_APP_TAG 16
 
 #define FKEX_SEED_HEADER_BYTES 42
 #define FKEX_SEED_MAX_MEMBERS 65536u
@@ -61,10 +73,13 @@ typedef struct {
     uint8_t type;
     uint8_t room_id[32];
     uint64_t epoch;
-    uint32_t index;              /* Encapsulation, Leave */
+    uint32_t index;              /* Encapsulation, Leave; Application: the sender */
     fkex_abe_ct *ct;             /* Encapsulation */
     fkex_seed_entry *entries;    /* KeySet */
     size_t count;
+    uint8_t nonce[FKEX_SEED_APP_NONCE];   /* Application */
+    uint8_t *box;                /* Application: the AEAD ciphertext and tag (owned) */
+    size_t boxlen;
 } fkex_seed_msg;
 
 /* Reads only the fixed header, so that a state machine can refuse another
@@ -88,5 +103,9 @@ fkex_err fkex_seed_keyset_encode(uint8_t **out, size_t *len, const uint8_t room_
                                  size_t count) FKEX_WUR;
 fkex_err fkex_seed_leave_encode(uint8_t **out, size_t *len, const uint8_t room_id[32],
                                 uint64_t epoch, uint32_t index) FKEX_WUR;
+fkex_err fkex_seed_app_encode(uint8_t **out, size_t *len, const uint8_t room_id[32],
+                              uint64_t epoch, uint32_t sender,
+                              const uint8_t nonce[FKEX_SEED_APP_NONCE], const uint8_t *box,
+                              size_t boxlen) FKEX_WUR;
 
 #endif
