@@ -26,6 +26,7 @@ void suite_chat(void);
 void suite_kms(void);
 void suite_relay_daemon(void);
 void suite_relay_abuse(void);
+void suite_relay_seed(void);
 void suite_chat_e2e(void);
 void suite_tui(void);
 void suite_ibe(void);
@@ -53,6 +54,7 @@ static const struct {
     { "kms", suite_kms },
     { "relay_daemon", suite_relay_daemon },
     { "relay_abuse", suite_relay_abuse },
+    { "relay_seed", suite_relay_seed },
     { "chat_e2e", suite_chat_e2e },
     { "tui", suite_tui },
     { "ibe", suite_ibe },
