@@ -1,7 +1,9 @@
 /*
  * fuzz/fuzz_seed_msg.c: the seed-mode message decoder (wire/seed_msg.h).
  * Whatever decodes must re-encode to exactly the input, and the header
- * peek must agree with the full decode.
+ * peek must agree with the full decode. An Application is also opened
+ * (gke/seed_app.c) under a fixed key: it must fail unless it decoded, and
+ * never write content without a valid tag.
  *
  * The authority is deterministic, so FKEX_FUZZ_SEEDS=DIR writes seed
  * messages of every type whose ciphertexts are valid, which lets the
@@ -58,6 +60,12 @@ static void write_seeds(const char *dir)
     if (fkex_seed_leave_encode(&b, &len, room, 4, 5) != FKEX_OK)
         abort();
     put(dir, "leave", b, len);
+    if (fkex_seed_app_seal(&b, &len, k, room, 4, 2, (const uint8_t *)"hello", 5, &rng) != FKEX_OK)
+        abort();
+    put(dir, "app", b, len);
+    if (fkex_seed_app_seal(&b, &len, k, room, 9, 0, NULL, 0, &rng) != FKEX_OK)
+        abort();
+    put(dir, "app-empty", b, len);
     for (size_t i = 0; i < FKEX_ARRAY_LEN(e); i++)
         fkex_abe_ct_free(e[i].ct);
     fkex_abe_mpk_free(mpk);
@@ -95,6 +103,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (len != size || memcmp(again, data, size) != 0)
         abort();
     free(again);
+    if (m.type == FKEX_SEED_MSG_APP) {
+        static const uint8_t key[32] = { 7 };
+        fkex_seed_msg h;
+        uint8_t *plain;
+        size_t plen;
+        fkex_err err = fkex_seed_app_open(&plain, &plen, &h, key, m.room_id, data, size);
+        if (err == FKEX_OK) {
+            if (h.index != m.index || plen + FKEX_SEED_APP_TAG != m.boxlen)
+                abort();
+            free(plain);
+            fkex_seed_msg_clear(&h);
+        } else if (plain || h.box || err != FKEX_ERR_AUTHENTICATION) {
+            abort();
+        }
+    }
     fkex_seed_msg_clear(&m);
     return 0;
 }
