@@ -325,35 +325,23 @@ static int encapsulation(relay_room *r, const uint8_t from[32], const uint8_t *m
     return 0;
 }
 
-static int leave(relay_room *r, const uint8_t from[32], const uint8_t *msg, size_t len,
-                 relay_out *out, fkex_err *err)
-{
-    fkex_seed_msg m;
-    long i = relay_room_member(r, from);
-    if (fkex_seed_msg_decode(&m, msg, len) != FKEX_OK)
-        REFUSE(FKEX_RELAY_E_BAD_FRAME, "not a valid Leave");
-    uint32_t idx = m.index;
-    fkex_seed_msg_clear(&m);
-    if (i < 0 || index_of(r, i) != idx)
-        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a member asks for its own Leave only");
-    *err = remove_member(r, i, out);
-    return 0;
-}
-
-static int application(relay_room *r, const uint8_t from[32], const uint8_t *msg, size_t len,
+/* A Leave (a member asking to go) or an Application: from a member, in its
+ * own index's name (which the message states: nothing else binds it). */
+static int from_member(relay_room *r, const uint8_t from[32], const uint8_t *msg, size_t len,
                        relay_out *out, fkex_err *err)
 {
     fkex_seed_msg m;
     long i = relay_room_member(r, from);
     if (fkex_seed_msg_decode(&m, msg, len) != FKEX_OK)
-        REFUSE(FKEX_RELAY_E_BAD_FRAME, "not a valid Application");
-    uint32_t sender = m.index;
+        REFUSE(FKEX_RELAY_E_BAD_FRAME, "not a valid seed-mode message");
+    int leave = m.type == FKEX_SEED_MSG_LEAVE;
+    uint32_t idx = m.index;
     fkex_seed_msg_clear(&m);
     if (i < 0)
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "only members send to the room");
-    if (index_of(r, i) != sender)
+    if (index_of(r, i) != idx)
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a message in another member's name");
-    *err = relay_room_broadcast(r, msg, len, out);
+    *err = leave ? remove_member(r, i, out) : relay_room_broadcast(r, msg, len, out);
     return 0;
 }
 
@@ -373,11 +361,10 @@ int relay_seed_submit(relay_room *r, const uint8_t from[32], const uint8_t *msg,
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "only the relay sends KeySets");
     if (relay_store_begin(r->store) != FKEX_OK)
         REFUSE(FKEX_RELAY_E_INTERNAL, "the relay could not store the message");
-    switch (type) {
-    case FKEX_SEED_MSG_ENCAP: code = encapsulation(r, from, msg, len, out, &err); break;
-    case FKEX_SEED_MSG_LEAVE: code = leave(r, from, msg, len, out, &err); break;
-    default:                  code = application(r, from, msg, len, out, &err); break;
-    }
+    if (type == FKEX_SEED_MSG_ENCAP)
+        code = encapsulation(r, from, msg, len, out, &err);
+    else
+        code = from_member(r, from, msg, len, out, &err);
     why = out->why;
     code = relay_room_step_end(r, code, err, out);
     if (code && !out->why)
