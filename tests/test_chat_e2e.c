@@ -270,9 +270,12 @@ static void procs_free(void)
 }
 
 /* Starts the relay on listen (HOST:0 for a free port); addr gets where it listens. */
+static const char *relay_grace = "60";   /* seconds, the relay's default */
+
 static int relay_start(char addr[64], const char *listen)
 {
-    const char *argv[] = { bin, "relay", "--listen", listen, "--db", at("relay.db"), "-v", NULL };
+    const char *argv[] = { bin, "relay", "--listen", listen, "--db", at("relay.db"), "--grace",
+                           relay_grace, "-v", NULL };
     posix_spawn_file_actions_t fa;
     double deadline = now_s() + STEP_SECONDS;
     posix_spawn_file_actions_init(&fa);
@@ -341,6 +344,13 @@ static void teardown(void)
 {
     procs_free();
     relay_stop();
+}
+
+/* p quits (without leaving) and exits 0. */
+static void quit_ok(proc *p)
+{
+    say(p, "{\"cmd\": \"quit\"}");
+    CHECK(finish(p, STEP_SECONDS) == 0);
 }
 
 #define FOUND ((const char *[]){ "--found", at("R"), NULL })
@@ -534,10 +544,31 @@ static void chat_e2e_set_policy(void)
     CHECK(finish(bob2, STEP_SECONDS) == 1);
     CHECK(count(bob2, "do not satisfy this room's policy: ONE and (TWO or FOUR)") == 1);
     CHECK(count(alice, "\"event\": \"error\"") + count(carol, "\"event\": \"error\"") == 0);
-    say(alice, "{\"cmd\": \"quit\"}");
-    say(carol, "{\"cmd\": \"quit\"}");
-    CHECK(finish(alice, STEP_SECONDS) == 0);
-    CHECK(finish(carol, STEP_SECONDS) == 0);
+    quit_ok(alice);
+    quit_ok(carol);
+    teardown();
+}
+
+/* A member that vanishes without leaving (its process killed) is named by
+ * the relay once its grace period (1 s here) is over, and the others remove
+ * it: the room goes on with two, and a member that comes back later in its
+ * place is a new one. */
+static void chat_e2e_gone(void)
+{
+    proc *alice, *bob, *carol;
+    relay_grace = "1";
+    int ok = three_members("gone", &alice, &bob, &carol) == 0;
+    relay_grace = "60";
+    STEP(ok);
+    kill(bob->pid, SIGKILL);
+    CHECK(finish(bob, STEP_SECONDS) == -1 || bob->status != 0);
+    STEP(wait_for(alice, "{\"event\": \"epoch\", \"epoch\": 3, \"members\": 2}", 1, STEP_SECONDS));
+    STEP(wait_for(carol, "{\"event\": \"epoch\", \"epoch\": 3, \"members\": 2}", 1, STEP_SECONDS));
+    say(carol, "{\"send\": \"bob is gone\"}");
+    STEP(wait_for(alice, "\"text\": \"bob is gone\"", 1, STEP_SECONDS));
+    CHECK(count(alice, "\"event\": \"error\"") + count(carol, "\"event\": \"error\"") == 0);
+    quit_ok(alice);
+    quit_ok(carol);
     teardown();
 }
 
@@ -561,10 +592,8 @@ static void chat_e2e_updates(void)
     STEP(wait_for(alice, "\"text\": \"me too\"", 1, STEP_SECONDS));
     CHECK(count(alice, "\"members\": 3") + count(bob, "\"members\": 3") == 0);
     CHECK(count(alice, "\"event\": \"error\"") + count(bob, "\"event\": \"error\"") == 0);
-    say(alice, "{\"cmd\": \"quit\"}");
-    say(bob, "{\"cmd\": \"quit\"}");
-    CHECK(finish(alice, STEP_SECONDS) == 0);
-    CHECK(finish(bob, STEP_SECONDS) == 0);
+    quit_ok(alice);
+    quit_ok(bob);
     teardown();
 }
 
@@ -616,10 +645,8 @@ static void chat_e2e_relay_killed(void)
     STEP(wait_for(bob, "{\"event\": \"epoch\", \"epoch\": 3, \"members\": 2}", 1, STEP_SECONDS));
     say(alice, "{\"send\": \"after the crash\"}");
     STEP(wait_for(bob, "\"text\": \"after the crash\"", 1, STEP_SECONDS));
-    say(alice, "{\"cmd\": \"quit\"}");
-    say(bob, "{\"cmd\": \"quit\"}");
-    CHECK(finish(alice, STEP_SECONDS) == 0);
-    CHECK(finish(bob, STEP_SECONDS) == 0);
+    quit_ok(alice);
+    quit_ok(bob);
     teardown();
 }
 
@@ -1076,6 +1103,7 @@ void suite_chat_e2e(void)
     RUN(chat_e2e_unreachable);
     RUN(chat_e2e_three);
     RUN(chat_e2e_updates);
+    RUN(chat_e2e_gone);
     RUN(chat_e2e_set_policy);
     RUN(chat_e2e_relay_killed);
     RUN(chat_e2e_churn);

@@ -48,7 +48,7 @@ static void test_envelopes(void)
     m.relay_seq = 99;
     m.epoch = 4;
     m.cookie = 77;
-    for (int k = FKEX_RELAY_HELLO; k <= FKEX_RELAY_PONG; k++) {
+    for (int k = FKEX_RELAY_HELLO; k <= FKEX_RELAY_GONE; k++) {
         m.kind = (fkex_relay_kind)k;
         m.data = msg;
         m.datalen = sizeof msg;
@@ -76,7 +76,7 @@ static void test_envelopes(void)
     hello[1] = 1;
     hello[0] = 0;
     CHECK_ERR(fkex_relay_msg_decode(&d, hello, sizeof hello), FKEX_ERR_BAD_ENCODING);
-    hello[0] = FKEX_RELAY_PONG + 1;
+    hello[0] = FKEX_RELAY_GONE + 1;
     CHECK_ERR(fkex_relay_msg_decode(&d, hello, sizeof hello), FKEX_ERR_BAD_ENCODING);
     uint8_t error[2 + 2 + 8 + 2 + 1] = { FKEX_RELAY_ERROR, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 'x' };
     CHECK_OK(fkex_relay_msg_decode(&d, error, sizeof error));

@@ -818,8 +818,10 @@ static void on_deliver(chat_client *c, const fkex_relay_msg *m)
         fkex_ratchet_is_member(c->st)) {
         fkex_rmsg_remove r;
         if (fkex_rmsg_remove_decode(&r, m->data, m->datalen) == FKEX_OK) {
-            uint32_t committer = r.target == 0 ? 1 : 0;   /* the lowest-index other member */
-            if (fkex_ratchet_index(c->st) == committer)
+            /* The lowest-index other member commits it; so does the member
+             * that proposed another's removal (the lowest may be gone too). */
+            uint32_t committer = r.target == 0 ? 1 : 0, me = fkex_ratchet_index(c->st);
+            if (me == committer || (r.proposer == me && r.target != me))
                 c->want_commit = 1;
         }
     }
@@ -861,6 +863,28 @@ static void on_relay_error(chat_client *c, const fkex_relay_msg *m)
     }
 }
 
+/* The relay names a member whose connection has been gone past its grace
+ * period: propose its removal (committed as any removal is). */
+static void on_gone(chat_client *c, const fkex_relay_msg *m)
+{
+    uint8_t v[32];
+    uint32_t n;
+    if (!c->joined || c->closing || c->leaving || sodium_memcmp(m->room_id, c->cfg.room_id, 32) != 0 ||
+        memcmp(m->leaf, c->v, 32) == 0)
+        return;   /* not ours to act on; and we are evidently here */
+    n = fkex_ratchet_members(c->st);
+    for (uint32_t i = 0; i < n; i++) {
+        fkex_gke_out out;
+        if (fkex_ratchet_member_key(v, c->st, i) != 0 || memcmp(v, m->leaf, 32) != 0)
+            continue;
+        fkex_gke_out_init(&out);
+        if (fkex_ratchet_propose_remove(c->st, i, &out) == FKEX_OK)
+            absorb(c, &out);
+        fkex_gke_out_clear(&out);
+        return;
+    }
+}
+
 static void on_frame(fkex_conn *conn, const uint8_t *frame, size_t len)
 {
     chat_client *c = fkex_conn_data(conn);
@@ -886,6 +910,9 @@ static void on_frame(fkex_conn *conn, const uint8_t *frame, size_t len)
         break;
     case FKEX_RELAY_DESCRIPTOR:
         on_descriptor(c, &m);
+        break;
+    case FKEX_RELAY_GONE:
+        on_gone(c, &m);
         break;
     case FKEX_RELAY_ACCEPTED:
         if (c->update_cseq && m.seq >= c->update_cseq) {   /* our Update won */

@@ -29,7 +29,9 @@
  *     this is how members whose attributes no longer satisfy a new policy
  *     leave the roster;
  *   - a member that the relay hands the admin's new descriptor (fkex room
- *     set-policy) commits it, which forces a re-attestation.
+ *     set-policy) commits it, which forces a re-attestation;
+ *   - a member that the relay tells of another gone past its grace period
+ *     (GONE) proposes that member's removal, and commits it.
  * Not yet: rooms that require a period.
  *
  * With mode CHAT_MODE_SEED the session is chat/seed_client.c's (the 2014

@@ -473,27 +473,50 @@ int relay_room_set_descriptor(relay_room *r, const uint8_t *desc, size_t len, re
     return 0;
 }
 
-int relay_room_pending_due(relay_room *r, uint64_t now, uint8_t to[32], const uint8_t **desc,
-                           size_t *len)
+/* For what the relay cannot settle itself and hands to a member (a
+ * descriptor to commit, members to remove): the member whose turn it is,
+ * one online member after another, a sponsor timeout apart. 1 with to
+ * set, or 0 (not due yet, or nobody online). */
+static int turn_due(const relay_room *r, uint64_t now, uint64_t *sent_at, uint32_t *turn,
+                    uint8_t to[32])
 {
     uint32_t online = 0, k;
-    if (r->failed || !r->pending || (r->pending_sent_at && now >= r->pending_sent_at &&
-                        now - r->pending_sent_at < r->sponsor_timeout_ms))
+    if (*sent_at && now >= *sent_at && now - *sent_at < r->sponsor_timeout_ms)
         return 0;
     for (uint32_t i = 0; i < r->nmembers; i++)
         online += r->members[i].online != 0;
     if (online == 0)
         return 0;
-    k = r->pending_turn++ % online;
+    k = (*turn)++ % online;
     for (uint32_t i = 0; i < r->nmembers; i++)
         if (r->members[i].online && k-- == 0) {
             memcpy(to, r->members[i].v, 32);
             break;
         }
-    r->pending_sent_at = now ? now : 1;
+    *sent_at = now ? now : 1;
+    return 1;
+}
+
+int relay_room_pending_due(relay_room *r, uint64_t now, uint8_t to[32], const uint8_t **desc,
+                           size_t *len)
+{
+    if (r->failed || !r->pending || !turn_due(r, now, &r->pending_sent_at, &r->pending_turn, to))
+        return 0;
     *desc = r->pending;
     *len = r->pendinglen;
     return 1;
+}
+
+size_t relay_room_gone_due(relay_room *r, uint64_t now, uint8_t to[32], uint8_t (*gone)[32],
+                           size_t max)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < r->nmembers && n < max; i++)
+        if (!r->members[i].online)
+            memcpy(gone[n++], r->members[i].v, 32);
+    if (r->failed || n == 0 || !turn_due(r, now, &r->gone_sent_at, &r->gone_turn, to))
+        return 0;
+    return n;
 }
 
 static int commit(relay_room *r, const uint8_t from[32], const uint8_t *msg, size_t len,

@@ -97,6 +97,8 @@ typedef struct {
     size_t pendinglen;
     uint64_t pending_sent_at;
     uint32_t pending_turn;
+    uint64_t gone_sent_at;  /* members offline past the grace, named to one member */
+    uint32_t gone_turn;
     size_t max_joins;       /* pending joins (RELAY_MAX_JOINS) */
     int failed;             /* memory may be stale: refuse everything */
     /* Seed mode (FKEX_ROOM_SEED_MODE in the descriptor): the 2014
@@ -169,6 +171,14 @@ int relay_room_set_descriptor(relay_room *r, const uint8_t *desc, size_t len,
  * timeout until a commit carries it. 1 (to, *desc set) or 0. */
 int relay_room_pending_due(relay_room *r, uint64_t now, uint8_t to[32], const uint8_t **desc,
                            size_t *len);
+
+/* Members that are offline (past the relay's grace period: the caller
+ * asks only once every member has had that long to come back) are named
+ * to an online member to remove, by turns as above: the number of them
+ * copied to gone (at most max), with to set; 0 if none or not due. The
+ * relay removes nobody itself (PROTOCOL.md: only a member commits). */
+size_t relay_room_gone_due(relay_room *r, uint64_t now, uint8_t to[32], uint8_t (*gone)[32],
+                           size_t max);
 
 /* A member's connection came or went (sponsors are named among online ones). */
 void relay_room_set_online(relay_room *r, const uint8_t v[32], int online);

@@ -140,6 +140,7 @@ struct serve_state {
     int at_cap;                  /* said so in the log */
     uint64_t refused;            /* connections refused at the cap, since it was reached */
     uint64_t accept_failures;    /* logged so far */
+    uint64_t started;            /* uv_now at start: every member gets a grace from it */
     int stopping;
 };
 
@@ -754,6 +755,30 @@ static void hand_pending(serve_state *s, relay_room *r, uint64_t now)
           short_hex(rh, r->room_id), short_hex(vh, to));
 }
 
+/* Members gone longer than the grace period, named to the member whose
+ * turn it is, to propose and commit their removal. Not before every member
+ * had a grace period since the relay started (all are offline at start). */
+static void hand_gone(serve_state *s, relay_room *r, uint64_t now, uint64_t mono)
+{
+    uint8_t to[32], gone[16][32];
+    char rh[9], vh[9];
+    if (mono - s->started < s->opt.grace_ms)
+        return;
+    size_t n = relay_room_gone_due(r, now, to, gone, 16);
+    conn_state *cs = n ? relay_index_get(&s->sessions, r, to) : NULL;
+    if (!cs || !cs->conn)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        fkex_relay_msg m = { 0 };
+        m.kind = FKEX_RELAY_GONE;
+        memcpy(m.room_id, r->room_id, 32);
+        memcpy(m.leaf, gone[i], 32);
+        (void)send_msg(cs, &m);
+    }
+    logf_(s, "room %s: %zu member%s gone past the grace named to member %s to remove",
+          short_hex(rh, r->room_id), n, n == 1 ? "" : "s", short_hex(vh, to));
+}
+
 /* The admin's next descriptor (fkex room set-policy). No session is needed:
  * the admin's signature inside it is what counts. */
 static void on_set_descriptor(conn_state *cs, const fkex_relay_msg *m)
@@ -963,6 +988,7 @@ static void on_tick(uv_timer_t *t)
         }
         relay_out_clear(&out);
         hand_pending(s, r, now);
+        hand_gone(s, r, now, mono);
     }
     if (s->server)
         fkex_server_flush(s->server);
@@ -1084,6 +1110,7 @@ fkex_err relay_serve(relay_store *st, const char *addr, const relay_options *opt
     fkex_server_set_frame_timeout(s.server, opt->frame_timeout_ms);
     uv_timer_init(&loop, &s.tick);
     s.tick.data = &s;
+    s.started = uv_now(&loop);
     uv_timer_start(&s.tick, on_tick, TICK_MS, TICK_MS);
     uv_check_init(&loop, &s.turn);
     s.turn.data = &s;

@@ -35,6 +35,10 @@ void fkex_relay_msg_encode(fkex_writer *w, const fkex_relay_msg *m)
     case FKEX_RELAY_GET_DESCRIPTOR:
         fkex_writer_put(w, m->room_id, 32);
         break;
+    case FKEX_RELAY_GONE:
+        fkex_writer_put(w, m->room_id, 32);
+        fkex_writer_put(w, m->leaf, 32);
+        break;
     case FKEX_RELAY_DESCRIPTOR:
     case FKEX_RELAY_SET_DESCRIPTOR:
         fkex_writer_put(w, m->room_id, 32);
@@ -82,7 +86,7 @@ fkex_err fkex_relay_msg_decode(fkex_relay_msg *m, const uint8_t *in, size_t len)
     fkex_reader_init(&r, in, len);
     if (fkex_reader_u8(&r, &kind) || fkex_reader_u8(&r, &version))
         return FKEX_ERR_TRUNCATED;
-    if (kind < FKEX_RELAY_HELLO || kind > FKEX_RELAY_SET_DESCRIPTOR)
+    if (kind < FKEX_RELAY_HELLO || kind > FKEX_RELAY_GONE)
         return FKEX_ERR_BAD_ENCODING;
     if (version != FKEX_RELAY_VERSION)
         return FKEX_ERR_UNSUPPORTED;
@@ -114,6 +118,9 @@ fkex_err fkex_relay_msg_decode(fkex_relay_msg *m, const uint8_t *in, size_t len)
         break;
     case FKEX_RELAY_GET_DESCRIPTOR:
         (void)!fkex_reader_get(&r, m->room_id, 32);
+        break;
+    case FKEX_RELAY_GONE:
+        (void)!(fkex_reader_get(&r, m->room_id, 32) || fkex_reader_get(&r, m->leaf, 32));
         break;
     case FKEX_RELAY_DESCRIPTOR:
     case FKEX_RELAY_SET_DESCRIPTOR:

@@ -24,6 +24,12 @@
  * authority. The relay answers ACCEPTED (seq 0) or ERROR, keeps it, and
  * hands it as DESCRIPTOR to a member to commit (the sponsor first); once a
  * commit carrying it wins, it is the room's descriptor.
+ *
+ * GONE names a member whose connection has been gone longer than the
+ * relay's grace period, to a member that should propose and commit its
+ * removal (PROTOCOL.md: a disconnect past the grace period becomes a
+ * Remove). A relay could lie, and get a member removed; it could as well
+ * stop relaying that member's frames, so this gives it no new power.
  */
 #ifndef FKEX_RELAY_MSG_H
 #define FKEX_RELAY_MSG_H
@@ -54,7 +60,8 @@ typedef enum {
     FKEX_RELAY_ERROR = 11,         /* r->c: u16 code, client seq (0: none), bytes16 text */
     FKEX_RELAY_PING = 12,          /* either way: u64 cookie */
     FKEX_RELAY_PONG = 13,          /* the answer: the same cookie */
-    FKEX_RELAY_SET_DESCRIPTOR = 14 /* c->r: room_id, bytes32 descriptor: the admin's next version */
+    FKEX_RELAY_SET_DESCRIPTOR = 14,/* c->r: room_id, bytes32 descriptor: the admin's next version */
+    FKEX_RELAY_GONE = 15           /* r->c: room_id, V: a member offline past the grace period */
 } fkex_relay_kind;
 
 /* ERROR codes. */
@@ -78,7 +85,7 @@ typedef struct {
     uint64_t relay_seq;       /* ACCEPTED; READY: head seq */
     uint64_t epoch;           /* READY */
     int has_leaf;             /* HELLO */
-    uint8_t leaf[32];         /* HELLO (if has_leaf), CREATE_ROOM: founder V */
+    uint8_t leaf[32];         /* HELLO (if has_leaf), CREATE_ROOM: founder V, GONE: the member */
     uint8_t nonce[32];        /* NONCE */
     uint8_t sig[64];          /* AUTH: V's; CREATE_ROOM: the admin's */
     uint16_t code;            /* ERROR */
