@@ -511,6 +511,8 @@ size_t relay_room_gone_due(relay_room *r, uint64_t now, uint8_t to[32], uint8_t 
                            size_t max)
 {
     size_t n = 0;
+    if (r->seed)
+        return 0;   /* the seed relay announces the Leave itself (relay/seed_room.c) */
     for (uint32_t i = 0; i < r->nmembers && n < max; i++)
         if (!r->members[i].online)
             memcpy(gone[n++], r->members[i].v, 32);
