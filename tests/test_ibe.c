@@ -71,6 +71,10 @@ static void test_identity_normalisation(void)
         "", "   ", "\t\n", "a\tb", "a\nb", "a\x7f", "a\x01", "\xc2\x85",   /* C1 NEL */
         "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xff", "\xc3",
         "a\xc3(",
+        /* invisible: no-break space, zero-width space and joiner, a right-to-left
+         * override, an ideographic space, a BOM, a soft hyphen */
+        "alice\xc2\xa0@example.org", "al\xe2\x80\x8bice", "a\xe2\x80\x8d", "\xe2\x80\xaegro.elpmaxe@ecila",
+        "\xe3\x80\x80" "alice", "\xef\xbb\xbf" "alice", "ali\xc2\xad" "ce",
     };
     char out[FKEX_IBE_ID_MAX + 1], longer[FKEX_IBE_ID_INPUT_MAX + 2];
     for (size_t i = 0; i < FKEX_ARRAY_LEN(good); i++) {

@@ -9,6 +9,13 @@
  * without control characters, at most FKEX_IBE_ID_MAX bytes. So
  * "Alice@Example.org" is "alice@example.org", while "ÉVA" and "éva" stay
  * two names.
+ *
+ * Characters that a reader cannot see are refused, so that a name that
+ * looks like another is not silently another identity: white space other
+ * than ASCII's (no-break and typographic spaces), zero-width characters,
+ * bidirectional controls and the other invisible format characters
+ * (soft hyphen, word joiner, BOM, Hangul fillers). Look-alike letters
+ * (Cyrillic "а" for Latin "a", fullwidth forms) remain distinct names.
  */
 #include "inner.h"
 
@@ -17,9 +24,18 @@ static int is_space(uint8_t c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
+/* Invisible or space-like code points outside ASCII (the header says why). */
+static int invisible(uint32_t cp)
+{
+    return cp == 0xa0 || cp == 0xad || cp == 0x61c || cp == 0x115f || cp == 0x1160 ||
+           cp == 0x1680 || cp == 0x180e || (cp >= 0x2000 && cp <= 0x200f) ||
+           (cp >= 0x2028 && cp <= 0x202f) || (cp >= 0x205f && cp <= 0x206f) || cp == 0x3000 ||
+           cp == 0x3164 || cp == 0xfeff || cp == 0xffa0;
+}
+
 /* Length of the valid UTF-8 sequence at p (at most n bytes) whose code
- * point is not a control character, or 0. Overlong forms, surrogates and
- * code points above U+10FFFF are invalid (RFC 3629). */
+ * point is neither a control character nor invisible, or 0. Overlong
+ * forms, surrogates and code points above U+10FFFF are invalid (RFC 3629). */
 static size_t utf8_char(const uint8_t *p, size_t n)
 {
     uint32_t cp;
@@ -42,7 +58,7 @@ static size_t utf8_char(const uint8_t *p, size_t n)
         cp = (cp << 6) | (p[i] & 0x3f);
     }
     if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+        (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f) || invisible(cp))
         return 0;
     return len;
 }
