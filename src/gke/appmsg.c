@@ -114,11 +114,7 @@ static void chain_free(chain *c)
 {
     if (!c)
         return;
-    if (c->skipped_mk) {
-        sodium_memzero(c->skipped_mk, RATCHET_MAX_SKIP * sizeof *c->skipped_mk);
-        free(c->skipped_mk);
-    }
-    sodium_memzero(c, sizeof *c);
+    fkex_chain_wipe(c);
     free(c);
 }
 
@@ -165,8 +161,7 @@ fkex_err fkex_ratchet_send(fkex_ratchet *st, const uint8_t *content, size_t len,
         return FKEX_ERR_NO_MEMORY;
     }
     size_t header_len = w.len - 4;   /* all but the ciphertext's (empty) length */
-    fkex_kdf_expand(mk, st->send_ck, "key", NULL, 0);
-    fkex_kdf_expand(next, st->send_ck, "chain", NULL, 0);
+    fkex_chain_step(mk, next, st->send_ck);
     crypto_aead_chacha20poly1305_ietf_encrypt(ct, NULL, content, len, w.buf, header_len, NULL,
                                               zero_nonce, mk);
     sodium_memzero(mk, sizeof mk);
@@ -205,44 +200,13 @@ static fkex_err chain_get(chain **out, reading_epoch *r, uint32_t sender)
     return FKEX_OK;
 }
 
-/* mk_g for g >= c->next, without changing the chain. */
-static void chain_peek(uint8_t mk[32], const chain *c, uint32_t g)
-{
-    uint8_t ck[32];
-    memcpy(ck, c->ck, 32);
-    for (uint32_t i = c->next; i < g; i++)
-        fkex_kdf_expand(ck, ck, "chain", NULL, 0);
-    fkex_kdf_expand(mk, ck, "key", NULL, 0);
-    sodium_memzero(ck, sizeof ck);
-}
-
-/* Moves the chain past g, keeping the keys of the generations skipped. */
-static void chain_advance(chain *c, uint32_t g)
-{
-    for (; c->next < g; c->next++) {
-        fkex_kdf_expand(c->skipped_mk[c->nskipped], c->ck, "key", NULL, 0);
-        c->skipped_gen[c->nskipped++] = c->next;
-        fkex_kdf_expand(c->ck, c->ck, "chain", NULL, 0);
-    }
-    fkex_kdf_expand(c->ck, c->ck, "chain", NULL, 0);
-    c->next = g + 1;
-}
-
-static void skipped_drop(chain *c, uint32_t i)
-{
-    c->nskipped--;
-    memcpy(c->skipped_mk[i], c->skipped_mk[c->nskipped], 32);
-    c->skipped_gen[i] = c->skipped_gen[c->nskipped];
-    sodium_memzero(c->skipped_mk[c->nskipped], 32);
-}
-
 fkex_err appmsg_on_message(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex_gke_out *out)
 {
     fkex_rmsg_application m;
     reading_epoch *r = NULL;
     chain *c;
     uint8_t mk[32], *plain;
-    uint32_t slot = UINT32_MAX;
+    uint32_t slot;
     fkex_err err = fkex_rmsg_application_decode(&m, msg, len);
     if (err != FKEX_OK)
         return err;
@@ -256,22 +220,8 @@ fkex_err appmsg_on_message(fkex_ratchet *st, const uint8_t *msg, size_t len, fke
         return FKEX_ERR_AUTHENTICATION;
     if ((err = chain_get(&c, r, m.sender)) != FKEX_OK)
         return err;
-    if (m.generation < c->next) {
-        for (uint32_t i = 0; i < c->nskipped && slot == UINT32_MAX; i++)
-            if (c->skipped_gen[i] == m.generation)
-                slot = i;
-        if (slot == UINT32_MAX)
-            return FKEX_ERR_REPLAY;
-        memcpy(mk, c->skipped_mk[slot], 32);
-    } else {
-        uint32_t skip = m.generation - c->next;
-        if (skip > RATCHET_MAX_SKIP - c->nskipped)
-            return FKEX_ERR_UNEXPECTED;   /* too far ahead */
-        if (skip && !c->skipped_mk &&
-            !(c->skipped_mk = calloc(RATCHET_MAX_SKIP, sizeof *c->skipped_mk)))
-            return FKEX_ERR_NO_MEMORY;
-        chain_peek(mk, c, m.generation);
-    }
+    if ((err = fkex_chain_peek(mk, &slot, c, m.generation)) != FKEX_OK)
+        return err;
     size_t plainlen = m.ctlen - crypto_aead_chacha20poly1305_ietf_ABYTES;
     if (!(plain = malloc(plainlen ? plainlen : 1))) {
         sodium_memzero(mk, sizeof mk);
@@ -288,9 +238,6 @@ fkex_err appmsg_on_message(fkex_ratchet *st, const uint8_t *msg, size_t len, fke
     free(plain);
     if (err != FKEX_OK)
         return err;
-    if (slot != UINT32_MAX)
-        skipped_drop(c, slot);
-    else
-        chain_advance(c, m.generation);
+    fkex_chain_commit(c, m.generation, slot);
     return FKEX_OK;
 }

@@ -14,7 +14,7 @@
 
 #include "gke/ratchet.h"
 
-#define RATCHET_MAX_SKIP 1024      /* generations a receiver may skip ahead */
+#define RATCHET_MAX_SKIP FKEX_CHAIN_MAX_SKIP   /* generations a receiver may skip ahead */
 #define RATCHET_MAX_PENDING 64     /* joins a sponsor tracks at once */
 
 /* The secrets of one epoch that outlive its key schedule. */
@@ -30,14 +30,9 @@ typedef struct {
     uint8_t roster_hash[32];
 } epoch_keys;
 
-/* A sender's hash chain in one epoch (PROTOCOL.md, application messages). */
-typedef struct {
-    uint32_t next;                  /* generation of ck */
-    uint8_t ck[32];
-    uint32_t nskipped;
-    uint32_t skipped_gen[RATCHET_MAX_SKIP];
-    uint8_t (*skipped_mk)[32];      /* RATCHET_MAX_SKIP keys, allocated on first skip */
-} chain;
+/* A sender's hash chain in one epoch (PROTOCOL.md, application messages;
+ * crypto/chain.h, which direct conversations share). */
+typedef fkex_chain chain;
 
 /* A subtree of the secret tree: the secret of leaves lo .. hi-1. */
 typedef struct {
