@@ -30,6 +30,7 @@ void suite_relay_seed(void);
 void suite_chat_e2e(void);
 void suite_tui(void);
 void suite_ibe(void);
+void suite_dm(void);
 
 static const struct {
     const char *name;
@@ -58,6 +59,7 @@ static const struct {
     { "chat_e2e", suite_chat_e2e },
     { "tui", suite_tui },
     { "ibe", suite_ibe },
+    { "dm", suite_dm },
 };
 
 int test_case_failed;

@@ -96,5 +96,6 @@ fkex_err fkex_abe_msk_set_ibe(fkex_abe_msk *msk, fkex_ibe_master *m) FKEX_WUR;
 void fkex_abe_key_set_ibe(fkex_abe_key *key, fkex_ibe_ukey *uk);
 
 #include "ibe/ibake.h"
+#include "ibe/dm.h"
 
 #endif
