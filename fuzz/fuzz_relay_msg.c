@@ -16,7 +16,8 @@ static void write_seeds(const char *dir)
 {
     static const char *const names[] = {
         NULL, "hello", "nonce", "auth", "ready", "create-room", "get-descriptor", "descriptor",
-        "submit", "accepted", "deliver", "error", "ping", "pong",
+        "submit", "accepted", "deliver", "error", "ping", "pong", "set-descriptor",
+        "gone", "dm-hello", "dm-ready", "dm-peer", "dm-frame",
     };
     static const uint8_t room_msg[] = { 9, 1, 0, 0 };
     fkex_relay_msg m = { 0 };
@@ -28,7 +29,7 @@ static void write_seeds(const char *dir)
     m.relay_seq = 42;
     m.epoch = 3;
     m.cookie = 5;
-    for (int k = FKEX_RELAY_HELLO; k <= FKEX_RELAY_PONG; k++) {
+    for (int k = FKEX_RELAY_HELLO; k <= FKEX_RELAY_KIND_LAST; k++) {
         fkex_writer w;
         m.kind = (fkex_relay_kind)k;
         m.data = room_msg;
@@ -39,6 +40,7 @@ static void write_seeds(const char *dir)
             m.datalen = 18;
         }
         m.has_leaf = k == FKEX_RELAY_HELLO;
+        m.present = k == FKEX_RELAY_DM_READY || k == FKEX_RELAY_DM_PEER;
         fkex_writer_init(&w);
         fkex_relay_msg_encode(&w, &m);
         if (w.failed)

@@ -17,12 +17,13 @@
 #include "chat/chat.h"
 #include "chat/client.h"
 #include "chat/seed_client.h"
+#include "chat/dm_client.h"
+#include "chat/session.h"
 #include "net/net.h"
 #include "wire/relay_msg.h"
 
 #define QUIT_DRAIN_MS 5000u       /* quit waits this long for ACCEPTED of what was sent */
 #define FORGET_PREVIOUS_MS 10000u /* late messages of the previous epoch are read this long */
-#define MAX_QUEUED_TEXTS 256      /* texts sent before the member has joined */
 #define MAX_UNANSWERED 4096       /* SUBMITs kept until the relay answers them */
 #define RETRY_FIRST_MS 200u       /* reconnecting: the first wait, doubled each time ... */
 #define RETRY_MAX_MS 5000u        /* ... up to this */
@@ -54,6 +55,7 @@ typedef struct {
 
 struct chat_client {
     seed_client *seed;          /* a seed-mode session (CHAT_MODE_SEED): every call goes there */
+    dm_client *dm;              /* a direct conversation (cfg.dm_peer): every call goes there */
     uv_loop_t *loop;
     chat_client_config cfg;
     char addr[300];
@@ -77,9 +79,7 @@ struct chat_client {
     int ready, joined, leaving, quitting;
     int want_commit, commit_inflight;
 
-    char *texts[MAX_QUEUED_TEXTS];
-    size_t textlens[MAX_QUEUED_TEXTS];
-    size_t ntexts;
+    chat_texts texts;           /* sent before the member has joined */
 
     /* Nicknames are kept by V, not by index: a removal moves the last leaf
      * into the freed slot. The previous epoch's view names the senders of
@@ -183,13 +183,10 @@ static void report(chat_client *c, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void report(chat_client *c, const char *code, const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    chat_report(&c->cfg, code, fmt, ap);
     va_end(ap);
-    chat_event ev = { .kind = CHAT_EV_ERROR, .code = code, .message = msg };
-    emit(c, &ev);
 }
 
 #define FAIL(c, exit_code, code, ...) do { report(c, code, __VA_ARGS__); finish(c, exit_code); } while (0)
@@ -198,16 +195,8 @@ static void report(chat_client *c, const char *code, const char *fmt, ...)
 
 static void send_envelope(chat_client *c, const fkex_relay_msg *m)
 {
-    fkex_writer w;
-    if (c->closing || !c->conn)
-        return;
-    fkex_writer_init(&w);
-    fkex_relay_msg_encode(&w, m);
-    if (w.failed)
+    if (!c->closing && c->conn && chat_send_envelope(c->conn, m) != FKEX_OK)
         FAIL(c, 2, "out_of_memory", "out of memory");
-    else
-        (void)fkex_conn_send(c->conn, w.buf, w.len);   /* a failure closes the connection */
-    fkex_writer_free(&w);
 }
 
 static void send_submit(chat_client *c, const unanswered *u)
@@ -394,6 +383,11 @@ static void on_membership(chat_client *c, const fkex_gke_event *e)
     emit(c, &ev);
 }
 
+static void send_queued(void *ctx, const char *text, size_t len)
+{
+    send_text(ctx, text, len);
+}
+
 static void joined(chat_client *c, uint64_t epoch, uint32_t members)
 {
     chat_event ev = { .kind = CHAT_EV_JOINED, .epoch = epoch, .members = members };
@@ -404,13 +398,7 @@ static void joined(chat_client *c, uint64_t epoch, uint32_t members)
     uv_timer_stop(&c->deadline);
     /* What was said before the join goes first, so that a front end that
      * quits on this event loses none of it. */
-    for (size_t i = 0; i < c->ntexts && !c->closing; i++)
-        send_text(c, c->texts[i], c->textlens[i]);
-    for (size_t i = 0; i < c->ntexts; i++) {
-        sodium_memzero(c->texts[i], c->textlens[i]);
-        free(c->texts[i]);
-    }
-    c->ntexts = 0;
+    chat_texts_flush(&c->texts, send_queued, c, &c->closing);
     if (!c->closing)
         emit(c, &ev);
 }
@@ -831,9 +819,7 @@ static void on_deliver(chat_client *c, const fkex_relay_msg *m)
 static void on_relay_error(chat_client *c, const fkex_relay_msg *m)
 {
     char text[FKEX_RELAY_TEXT_MAX + 1];
-    size_t n = m->datalen < FKEX_RELAY_TEXT_MAX ? m->datalen : FKEX_RELAY_TEXT_MAX;
-    memcpy(text, m->data, n);   /* printable ASCII: the decoder checked */
-    text[n] = 0;
+    chat_error_text(text, m);
     if (m->seq != 0 && m->seq <= c->next_cseq) {
         answered(c, m->seq);
         if (m->seq == c->commit_cseq && m->code == FKEX_RELAY_E_STALE)
@@ -1052,10 +1038,11 @@ fkex_err chat_client_start(chat_client **out, uv_loop_t *loop, const chat_client
     fkex_err e;
     chat_client *c;
     *out = NULL;
-    if (cfg->mode == CHAT_MODE_SEED) {
+    if (cfg->mode == CHAT_MODE_SEED || cfg->dm_peer) {
         if (!(c = calloc(1, sizeof *c)))
             return FKEX_ERR_NO_MEMORY;
-        if ((e = seed_client_start(&c->seed, loop, cfg)) != FKEX_OK) {
+        e = cfg->dm_peer ? dm_client_start(&c->dm, loop, cfg) : seed_client_start(&c->seed, loop, cfg);
+        if (e != FKEX_OK) {
             free(c);
             return e;
         }
@@ -1127,27 +1114,28 @@ void chat_client_send(chat_client *c, const char *text, size_t len)
         seed_client_send(c->seed, text, len);
         return;
     }
+    if (c->dm) {
+        dm_client_send(c->dm, text, len);
+        return;
+    }
     if (c->closing || c->leaving || c->quitting)
         return;
     if (c->joined) {
         send_text(c, text, len);
         return;
     }
-    char *copy = c->ntexts < MAX_QUEUED_TEXTS ? malloc(len + 1) : NULL;
-    if (!copy) {
+    if (chat_texts_add(&c->texts, text, len) != 0)
         report(c, "not_sent", "not sent: too many messages wait for the join");
-        return;
-    }
-    memcpy(copy, text, len);
-    copy[len] = 0;
-    c->texts[c->ntexts] = copy;
-    c->textlens[c->ntexts++] = len;
 }
 
 void chat_client_leave(chat_client *c)
 {
     if (c->seed) {
         seed_client_leave(c->seed);
+        return;
+    }
+    if (c->dm) {
+        dm_client_quit(c->dm);
         return;
     }
     if (c->closing || c->leaving)
@@ -1175,6 +1163,10 @@ void chat_client_quit(chat_client *c)
         seed_client_quit(c->seed);
         return;
     }
+    if (c->dm) {
+        dm_client_quit(c->dm);
+        return;
+    }
     if (c->closing)
         return;
     c->quitting = 1;
@@ -1189,6 +1181,8 @@ int chat_client_joined(const chat_client *c)
 {
     if (c->seed)
         return seed_client_joined(c->seed);
+    if (c->dm)
+        return dm_client_joined(c->dm);
     return c->joined;
 }
 
@@ -1199,6 +1193,10 @@ fkex_err chat_client_set_nick(chat_client *c, const char *nick)
     size_t len = strlen(nick);
     if (len == 0 || len > CHAT_NICK_MAX || !chat_utf8_ok(nick, len, ""))
         return FKEX_ERR_ARGUMENT;
+    if (c->dm) {
+        dm_client_set_nick(c->dm, nick);
+        return FKEX_OK;
+    }
     memcpy(c->nick, nick, len + 1);
     return FKEX_OK;
 }
@@ -1208,6 +1206,10 @@ void chat_client_status(chat_status *s, const chat_client *c)
     fkex_rmsg_descriptor d;
     if (c->seed) {
         seed_client_status(s, c->seed);
+        return;
+    }
+    if (c->dm) {
+        dm_client_status(s, c->dm);
         return;
     }
     memset(s, 0, sizeof *s);
@@ -1252,6 +1254,8 @@ int chat_client_member(chat_member *m, const chat_client *c, uint32_t index)
 {
     if (c->seed)
         return seed_client_member(m, c->seed, index);
+    if (c->dm)
+        return dm_client_member(m, c->dm, index);
     if (!c->joined || !c->cur.e || index >= c->cur.n)
         return -1;
     const roster_entry *e = &c->cur.e[index];
@@ -1271,6 +1275,11 @@ void chat_client_free(chat_client *c)
         free(c);
         return;
     }
+    if (c->dm) {
+        dm_client_free(c->dm);
+        free(c);
+        return;
+    }
     fkex_ratchet_free(c->st);
     fkex_gke_out_clear(&c->held);
     roster_view_free(&c->cur);
@@ -1279,10 +1288,7 @@ void chat_client_free(chat_client *c)
         sodium_memzero(c->desc, c->desclen);
         free(c->desc);
     }
-    for (size_t i = 0; i < c->ntexts; i++) {
-        sodium_memzero(c->texts[i], c->textlens[i]);
-        free(c->texts[i]);
-    }
+    chat_texts_wipe(&c->texts);
     answered(c, UINT64_MAX);
     free(c->unacked);
     free(c->new_desc);

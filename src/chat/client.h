@@ -36,6 +36,9 @@
  *
  * With mode CHAT_MODE_SEED the session is chat/seed_client.c's (the 2014
  * prototype's protocol, NOT secure) behind this same API and events.
+ *
+ * With cfg->dm_peer set, the session is a direct conversation with that
+ * identity instead (chat/dm_client.c), behind this same API and events.
  */
 #ifndef FKEX_CHAT_CLIENT_H
 #define FKEX_CHAT_CLIENT_H
@@ -87,6 +90,9 @@ typedef struct {
                             * new epoch; REMOVED: its index in the one before */
     int own;               /* MESSAGE: this member sent it */
     const uint8_t *leaf;   /* MESSAGE, ADDED, REMOVED: the member's V; NULL if unknown */
+    const char *peer;      /* a direct conversation's JOINED, MESSAGE, CONNECTION: the other
+                            * party's identity (NUL-terminated); NULL in a room */
+    int authenticated;     /* JOINED: peer proved its identity with the authority's key */
 } chat_event;
 
 typedef void (*chat_event_cb)(void *ctx, const chat_event *ev);
@@ -120,6 +126,9 @@ typedef struct {
                                      * every 1000 messages sent */
     chat_event_cb on_event;
     void *ctx;
+    /* A direct conversation with this identity (fkex chat --dm) instead of
+     * a room: key must carry an identity; room_id, found_* are unused. */
+    const char *dm_peer;
 } chat_client_config;
 
 /* "fkex://HOST:PORT/ROOMID" (64 hex digits). addr gets HOST:PORT.

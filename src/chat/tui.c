@@ -284,6 +284,11 @@ static void on_event(void *ctx, const chat_event *ev)
         chat_fingerprint(fp, ev->leaf);
     switch (ev->kind) {
     case CHAT_EV_JOINED:
+        if (ev->peer) {
+            add_line(t, VIEW_SYSTEM, "-- %s (%s)", ev->peer,
+                     ev->authenticated ? "authenticated by the authority" : "not authenticated");
+            break;
+        }
         add_line(t, VIEW_SYSTEM, "-- you are in the room: %u member%s, epoch %llu", ev->members,
                  ev->members == 1 ? "" : "s", (unsigned long long)ev->epoch);
         break;

@@ -8,7 +8,9 @@
  * "fkex: error: ...".
  *
  * With --found DIR (a room directory of `fkex room create`), this member
- * founds the room at the relay, with the admin's key of DIR.
+ * founds the room at the relay, with the admin's key of DIR. With
+ * --dm PEER --relay ADDR, a direct conversation with an identity instead
+ * of a room (chat/dm_client.h), behind the same front ends.
  *
  * End of input quits once the member has joined (so a script may pipe a
  * few lines and close). Everything the session knows lives in memory and
@@ -54,7 +56,8 @@ typedef struct {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: fkex chat INVITE --key FILE --batch [--nick NAME] [--found DIR] [--mode M]\n"
-               "       fkex chat INVITE --key FILE [--nick NAME] [--found DIR] [--mode M]\n\n"
+               "       fkex chat INVITE --key FILE [--nick NAME] [--found DIR] [--mode M]\n"
+               "       fkex chat --dm IDENTITY --key FILE --relay HOST:PORT [--batch] [--nick NAME]\n\n"
                "Joins the room of the invitation (fkex://HOST:PORT/ROOMID) with your key. The\n"
                "room's members check your attributes against its policy, and you check\n"
                "theirs; nobody else, the relay included, can read the room.\n\n"
@@ -73,6 +76,13 @@ static void usage(FILE *f)
                "                    a satisfying key, a departed member or the authority,\n"
                "                    reads every epoch from the relay's log, and nothing is\n"
                "                    signed. --update-interval does not apply to it\n"
+               "  -d, --dm IDENTITY a direct conversation with IDENTITY (alice@example.org)\n"
+               "                    instead of a room; your key must carry an identity\n"
+               "                    (fkex keygen --identity) of the same authority. Both\n"
+               "                    parties run --dm naming the other; each proves its\n"
+               "                    identity (IBAKE), and the events name the peer:\n"
+               "                    {\"event\": \"joined\", \"peer\": ID, \"authenticated\": true}\n"
+               "  -r, --relay HOST:PORT  the relay that carries the conversation (with --dm)\n"
                "  -u, --update-interval SECONDS\n"
                "                    commit an Update (a fresh key of yours, which locks out\n"
                "                    whoever stole your state) this often; default 900, and\n"
@@ -88,7 +98,8 @@ static void usage(FILE *f)
                "leave removes you from the room (a commit by another member); quit only\n"
                "disconnects, and the relay keeps your place for its grace period.\n"
                "Exit codes: 0 ok; 1 your attributes do not satisfy the policy, the group did\n"
-               "not prove its attributes, or you were removed; 2 usage, relay or other error.\n");
+               "not prove its attributes, or you were removed; with --dm, your key carries\n"
+               "no identity, or the other party is not IDENTITY; 2 usage, relay or other error.\n");
 }
 
 /* ---- events to stdout ------------------------------------------------------------- */
@@ -121,6 +132,13 @@ static void on_event(void *ctx, const chat_event *ev)
     switch (ev->kind) {
     case CHAT_EV_JOINED:
         sodium_bin2hex(hex, sizeof hex, b->room_id, 32);
+        if (ev->peer) {
+            fputs("{\"event\": \"joined\", \"peer\": ", stdout);
+            put_string(ev->peer, strlen(ev->peer));
+            printf(", \"authenticated\": %s, \"conversation\": \"%s\", \"members\": %u}\n",
+                   ev->authenticated ? "true" : "false", hex, ev->members);
+            break;
+        }
         printf("{\"event\": \"joined\", \"room\": \"%s\", \"epoch\": %llu, \"members\": %u}\n", hex,
                (unsigned long long)ev->epoch, ev->members);
         break;
@@ -135,6 +153,10 @@ static void on_event(void *ctx, const chat_event *ev)
         put_string(ev->nick, ev->nicklen);
         fputs(", \"text\": ", stdout);
         put_string(ev->text, ev->textlen);
+        if (ev->peer) {
+            fputs(", \"peer\": ", stdout);
+            put_string(ev->peer, strlen(ev->peer));
+        }
         printf(", \"epoch\": %llu}\n", (unsigned long long)ev->epoch);
         break;
     case CHAT_EV_ERROR:
@@ -536,6 +558,90 @@ static int run_tui(const chat_client_config *cfg, uint8_t admin_sk[64], const ch
     return code;
 }
 
+/* The front end can run, and the nickname is one (both forms). */
+static int front_end_check(int batch_mode, const char *nick)
+{
+    if (!batch_mode && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+        cli_error("the terminal interface needs a terminal on stdin and stdout");
+        cli_hint("use --batch, which speaks JSON lines on stdin and stdout");
+        return EXIT_USAGE;
+    }
+    if (!*nick || strlen(nick) > CHAT_NICK_MAX || !chat_utf8_ok(nick, strlen(nick), "")) {
+        cli_error("a nickname is 1 to %d bytes of UTF-8 without control characters", CHAT_NICK_MAX);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* After the session: the client freed, what the batch and stdout held wiped. */
+static void session_end(batch *b, char *outbuf, size_t outlen)
+{
+    chat_client_free(b->client);
+    b->client = NULL;
+    if (b->line) {
+        sodium_memzero(b->line, LINE_MAX_BYTES);
+        free(b->line);
+    }
+    sodium_memzero(b, sizeof *b);
+    fflush(stdout);
+    sodium_memzero(outbuf, outlen);
+}
+
+/* ---- direct conversations ------------------------------------------------------------ */
+
+/* fkex chat --dm IDENTITY --relay ADDR: the options checked, then the same
+ * front ends as a room's. */
+static int dm_main(const char *peer, const char *relay, const char *key_path, const char *nick,
+                   int batch_mode, const char *found, int extra)
+{
+    static batch b;
+    static char outbuf[1 << 16];
+    fkex_abe_key *key = NULL;
+    uint8_t no_admin[64] = { 0 };
+    char id[FKEX_IBE_ID_MAX + 1];
+    int rc;
+    if (!peer || !relay || !key_path || found || extra) {
+        cli_error("%s", !peer ? "--relay goes with --dm IDENTITY"
+                        : !relay ? "missing --relay HOST:PORT (the relay of the conversation)"
+                        : !key_path ? "missing --key"
+                        : found ? "--found is for rooms, not --dm"
+                        : "--dm takes no INVITE");
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (fkex_ibe_identity(id, peer, strlen(peer)) != FKEX_OK) {
+        cli_error("'%s' is not an identity (1 to %d bytes of UTF-8 without control characters)",
+                  peer, FKEX_IBE_ID_MAX);
+        return EXIT_USAGE;
+    }
+    if ((rc = front_end_check(batch_mode, nick)) != 0)
+        return rc;
+    if (cli_load_key(&key, key_path) != 0)   /* it said why */
+        return EXIT_USAGE;
+    const char *self = fkex_ibe_key_identity(key);
+    if (!self || strcmp(self, id) == 0) {
+        if (!self) {
+            cli_error("%s carries no identity: a direct conversation needs one", key_path);
+            cli_hint("an authority issues one with fkex keygen --identity or kms token --identity");
+        } else {
+            cli_error("%s is your own identity: name the other party", id);
+        }
+        fkex_abe_key_free(key);
+        return self ? EXIT_USAGE : EXIT_DENIED;
+    }
+    memset(&b, 0, sizeof b);
+    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+    signal(SIGPIPE, SIG_IGN);
+    chat_client_config cfg = { .relay = relay, .key = key, .nick = nick, .dm_peer = id };
+    uint8_t fp[FKEX_FINGERPRINT_BYTES];
+    fkex_abe_mpk_fingerprint(fp, fkex_abe_key_mpk(key));
+    fkex_dm_conversation_id(b.room_id, fp, self, id);   /* the id the events name */
+    rc = batch_mode ? run_batch(&b, &cfg, no_admin, NULL) : run_tui(&cfg, no_admin, NULL);
+    fkex_abe_key_free(key);
+    session_end(&b, outbuf, sizeof outbuf);
+    return rc;
+}
+
 /* ---- main ------------------------------------------------------------------------- */
 
 int chat_main(int argc, char **argv)
@@ -544,9 +650,11 @@ int chat_main(int argc, char **argv)
         { "key", required_argument, 0, 'k' }, { "batch", no_argument, 0, 'b' },
         { "nick", required_argument, 0, 'n' }, { "mode", required_argument, 0, 'm' },
         { "found", required_argument, 0, 'f' }, { "help", no_argument, 0, 'h' },
-        { "update-interval", required_argument, 0, 'u' }, { 0, 0, 0, 0 },
+        { "update-interval", required_argument, 0, 'u' }, { "dm", required_argument, 0, 'd' },
+        { "relay", required_argument, 0, 'r' }, { 0, 0, 0, 0 },
     };
     const char *key_path = NULL, *nick = "anonymous", *mode = "ratchet", *found = NULL;
+    const char *dm_peer = NULL, *relay = NULL;
     int batch_mode = 0, c, rc;
     unsigned update_s = 0;
     char addr[300];
@@ -556,13 +664,15 @@ int chat_main(int argc, char **argv)
     static batch b;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "k:bn:m:f:hu:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "k:bn:m:f:hu:d:r:", opts, NULL)) != -1) {
         switch (c) {
         case 'k': key_path = optarg; break;
         case 'b': batch_mode = 1; break;
         case 'n': nick = optarg; break;
         case 'm': mode = optarg; break;
         case 'f': found = optarg; break;
+        case 'd': dm_peer = optarg; break;
+        case 'r': relay = optarg; break;
         case 'u': {
             char *end;
             unsigned long v;
@@ -580,6 +690,8 @@ int chat_main(int argc, char **argv)
         default: usage(stderr); return EXIT_USAGE;
         }
     }
+    if (dm_peer || relay)
+        return dm_main(dm_peer, relay, key_path, nick, batch_mode, found, argc - optind);
     if (optind >= argc)
         cli_error("missing the INVITE (fkex://HOST:PORT/ROOMID, from fkex room invite)");
     else if (optind + 1 < argc)
@@ -594,15 +706,8 @@ int chat_main(int argc, char **argv)
         cli_error("unknown mode '%s': ratchet or seed", mode);
         return EXIT_USAGE;
     }
-    if (!batch_mode && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
-        cli_error("the terminal interface needs a terminal on stdin and stdout");
-        cli_hint("use --batch, which speaks JSON lines on stdin and stdout");
-        return EXIT_USAGE;
-    }
-    if (!*nick || strlen(nick) > CHAT_NICK_MAX || !chat_utf8_ok(nick, strlen(nick), "")) {
-        cli_error("a nickname is 1 to %d bytes of UTF-8 without control characters", CHAT_NICK_MAX);
-        return EXIT_USAGE;
-    }
+    if ((rc = front_end_check(batch_mode, nick)) != 0)
+        return rc;
     memset(&b, 0, sizeof b);
     /* Our own buffer for stdout, which holds the room's plaintext: wiped at exit. */
     static char outbuf[1 << 16];
@@ -636,19 +741,11 @@ int chat_main(int argc, char **argv)
     }
     rc = batch_mode ? run_batch(&b, &cfg, admin_sk, found) : run_tui(&cfg, admin_sk, found);
     sodium_memzero(admin_sk, sizeof admin_sk);
-    chat_client_free(b.client);
-    b.client = NULL;
+    session_end(&b, outbuf, sizeof outbuf);
     fkex_abe_key_free(key);
     if (desc) {
         sodium_memzero(desc, desclen);
         free(desc);
     }
-    if (b.line) {
-        sodium_memzero(b.line, LINE_MAX_BYTES);
-        free(b.line);
-    }
-    sodium_memzero(&b, sizeof b);
-    fflush(stdout);
-    sodium_memzero(outbuf, sizeof outbuf);
     return rc;
 }

@@ -55,6 +55,7 @@
 #include <time.h>
 #include "inner.h"
 #include "net/net.h"
+#include "relay/dm.h"
 #include "relay/index.h"
 #include "relay/room.h"
 #include "relay/serve.h"
@@ -94,6 +95,7 @@ typedef struct conn_state {
     uint64_t replay_after; /* the last seq the replay sent */
     size_t replayed;
     struct conn_state *rprev, *rnext;
+    relay_dm_seat *dm;   /* a direct conversation's place (relay/dm.h), instead of a room */
 } conn_state;
 
 /* A SUBMIT read this turn, run with the turn's batch. cs is NULL once its
@@ -130,6 +132,7 @@ struct serve_state {
     size_t nrooms;
     conn_state *conns;
     relay_index sessions;        /* READY leaf sessions by (room, V) */
+    relay_dm dm;                 /* direct conversations */
     pending_submit *batch;
     size_t nbatch, batchcap, batch_bytes;
     absent_member *absent;
@@ -390,7 +393,7 @@ static void on_hello(conn_state *cs, const fkex_relay_msg *m)
     serve_state *s = cs->s;
     relay_room *r;
     char rh[9];
-    if (cs->state != SESSION_NEW) {
+    if (cs->state != SESSION_NEW || cs->dm) {
         send_error(cs, FKEX_RELAY_E_BAD_FRAME, 0, "this connection already has a session");
         return;
     }
@@ -827,6 +830,47 @@ static void on_get_descriptor(conn_state *cs, const fkex_relay_msg *m)
     free(desc);
 }
 
+/* A direct conversation's other party came (1) or left (0). */
+static void dm_tell(fkex_conn *peer, int present)
+{
+    fkex_relay_msg m = { .kind = FKEX_RELAY_DM_PEER, .present = present };
+    if (peer)
+        (void)conn_send_msg(peer, &m);
+}
+
+/* DM_HELLO and DM_FRAME: relay/dm.c keeps the places, on a connection
+ * without a room session; the frame goes on as it came. */
+static void on_dm(conn_state *cs, const fkex_relay_msg *m)
+{
+    fkex_relay_msg out = { 0 };
+    fkex_conn *peer = NULL;
+    const char *why = NULL;
+    char rh[9];
+    int code;
+    if (m->kind == FKEX_RELAY_DM_FRAME) {
+        if ((code = relay_dm_frame(cs->dm, &peer, &why)) == 0) {
+            out.kind = FKEX_RELAY_DM_FRAME;
+            out.data = m->data;
+            out.datalen = m->datalen;
+            (void)conn_send_msg(peer, &out);   /* a slow reader is cut off by net */
+        }
+    } else if (cs->state != SESSION_NEW || cs->dm) {
+        code = FKEX_RELAY_E_BAD_FRAME;
+        why = "this connection already has a session";
+    } else if ((code = relay_dm_hello(&cs->s->dm, &cs->dm, &peer, cs->conn, m->room_id, &why)) == 0) {
+        cs->served = 1;   /* a session: no deadline */
+        out.kind = FKEX_RELAY_DM_READY;
+        memcpy(out.room_id, m->room_id, 32);
+        out.present = peer != NULL;
+        (void)send_msg(cs, &out);
+        dm_tell(peer, 1);
+        logf_(cs->s, "%s: a party in direct conversation %s%s", fkex_conn_peer(cs->conn),
+              short_hex(rh, m->room_id), peer ? ", with the other" : "");
+    }
+    if (code)
+        send_error(cs, code, 0, why);
+}
+
 static void on_frame(fkex_conn *c, const uint8_t *frame, size_t len)
 {
     conn_state *cs = fkex_conn_data(c);
@@ -842,6 +886,8 @@ static void on_frame(fkex_conn *c, const uint8_t *frame, size_t len)
     case FKEX_RELAY_CREATE_ROOM: on_create(cs, &m); break;
     case FKEX_RELAY_GET_DESCRIPTOR: on_get_descriptor(cs, &m); break;
     case FKEX_RELAY_SET_DESCRIPTOR: on_set_descriptor(cs, &m); break;
+    case FKEX_RELAY_DM_HELLO:
+    case FKEX_RELAY_DM_FRAME: on_dm(cs, &m); break;
     case FKEX_RELAY_PING: {
         fkex_relay_msg p = { 0 };
         p.kind = FKEX_RELAY_PONG;
@@ -889,6 +935,7 @@ static void on_close(fkex_conn *c, const char *why)
     if (cs->has_leaf && cs->room)
         relay_index_del(&s->sessions, cs->room, cs->v, cs);
     replay_unlink(cs);
+    dm_tell(relay_dm_leave(&s->dm, cs->dm), 0);
     s->nconns--;
     for (size_t i = 0; i < s->nbatch; i++)   /* O(batch): at most one turn's */
         if (s->batch[i].cs == cs)
@@ -1094,6 +1141,7 @@ fkex_err relay_serve(relay_store *st, const char *addr, const relay_options *opt
     s.loop = &loop;
     s.opt = *opt;
     relay_index_init(&s.sessions);
+    relay_dm_init(&s.dm);
     signal(SIGPIPE, SIG_IGN);
     if ((e = load_rooms(&s, err)) != FKEX_OK)
         goto out;
@@ -1156,5 +1204,6 @@ out:
     free(s.absent);
     free(s.batch);
     relay_index_free(&s.sessions);
+    relay_dm_free(&s.dm);
     return e;
 }

@@ -63,6 +63,19 @@ void fkex_relay_msg_encode(fkex_writer *w, const fkex_relay_msg *m)
     case FKEX_RELAY_PONG:
         fkex_writer_u64(w, m->cookie);
         break;
+    case FKEX_RELAY_DM_HELLO:
+        fkex_writer_put(w, m->room_id, 32);
+        break;
+    case FKEX_RELAY_DM_READY:
+        fkex_writer_put(w, m->room_id, 32);
+        fkex_writer_u8(w, m->present ? 1 : 0);
+        break;
+    case FKEX_RELAY_DM_PEER:
+        fkex_writer_u8(w, m->present ? 1 : 0);
+        break;
+    case FKEX_RELAY_DM_FRAME:
+        fkex_writer_bytes32(w, m->data, m->datalen);
+        break;
     default:
         w->failed = 1;
     }
@@ -86,7 +99,7 @@ fkex_err fkex_relay_msg_decode(fkex_relay_msg *m, const uint8_t *in, size_t len)
     fkex_reader_init(&r, in, len);
     if (fkex_reader_u8(&r, &kind) || fkex_reader_u8(&r, &version))
         return FKEX_ERR_TRUNCATED;
-    if (kind < FKEX_RELAY_HELLO || kind > FKEX_RELAY_GONE)
+    if (kind < FKEX_RELAY_HELLO || kind > FKEX_RELAY_KIND_LAST)
         return FKEX_ERR_BAD_ENCODING;
     if (version != FKEX_RELAY_VERSION)
         return FKEX_ERR_UNSUPPORTED;
@@ -145,6 +158,21 @@ fkex_err fkex_relay_msg_decode(fkex_relay_msg *m, const uint8_t *in, size_t len)
     case FKEX_RELAY_PING:
     case FKEX_RELAY_PONG:
         (void)!fkex_reader_u64(&r, &m->cookie);
+        break;
+    case FKEX_RELAY_DM_HELLO:
+        (void)!fkex_reader_get(&r, m->room_id, 32);
+        break;
+    case FKEX_RELAY_DM_READY:
+    case FKEX_RELAY_DM_PEER:
+        if ((m->kind == FKEX_RELAY_DM_READY && fkex_reader_get(&r, m->room_id, 32)) ||
+            fkex_reader_u8(&r, &flag))
+            break;
+        if (flag > 1)
+            return FKEX_ERR_BAD_ENCODING;
+        m->present = flag;
+        break;
+    case FKEX_RELAY_DM_FRAME:
+        (void)!fkex_reader_bytes32(&r, &m->data, &m->datalen, FKEX_RELAY_DM_FRAME_MAX);
         break;
     }
     return fkex_reader_end(&r);

@@ -61,8 +61,18 @@ typedef enum {
     FKEX_RELAY_PING = 12,          /* either way: u64 cookie */
     FKEX_RELAY_PONG = 13,          /* the answer: the same cookie */
     FKEX_RELAY_SET_DESCRIPTOR = 14,/* c->r: room_id, bytes32 descriptor: the admin's next version */
-    FKEX_RELAY_GONE = 15           /* r->c: room_id, V: a member offline past the grace period */
+    FKEX_RELAY_GONE = 15,          /* r->c: room_id, V: a member offline past the grace period */
+    /* Direct conversations (relay/dm.h): a connection takes one of the two
+     * places of a conversation, and frames go to the other place as they are. */
+    FKEX_RELAY_DM_HELLO = 16,      /* c->r: conversation id */
+    FKEX_RELAY_DM_READY = 17,      /* r->c: conversation id, u8 peer present (0/1) */
+    FKEX_RELAY_DM_PEER = 18,       /* r->c: u8 present: the other party came (1) or left (0) */
+    FKEX_RELAY_DM_FRAME = 19       /* both: bytes32 frame (at most FKEX_RELAY_DM_FRAME_MAX) */
 } fkex_relay_kind;
+
+#define FKEX_RELAY_KIND_LAST FKEX_RELAY_DM_FRAME
+/* A direct conversation's frame: its largest message fits (ibe/dm.h). */
+#define FKEX_RELAY_DM_FRAME_MAX (64u << 10)
 
 /* ERROR codes. */
 typedef enum {
@@ -80,18 +90,20 @@ typedef enum {
 
 typedef struct {
     fkex_relay_kind kind;
-    uint8_t room_id[32];      /* HELLO READY GET_DESCRIPTOR DESCRIPTOR SUBMIT DELIVER */
+    uint8_t room_id[32];      /* HELLO READY GET_DESCRIPTOR DESCRIPTOR SUBMIT DELIVER;
+                               * DM_HELLO DM_READY: the conversation id */
     uint64_t seq;             /* HELLO: last seen; SUBMIT ACCEPTED ERROR: client seq; DELIVER: relay seq */
     uint64_t relay_seq;       /* ACCEPTED; READY: head seq */
     uint64_t epoch;           /* READY */
     int has_leaf;             /* HELLO */
+    int present;              /* DM_READY DM_PEER */
     uint8_t leaf[32];         /* HELLO (if has_leaf), CREATE_ROOM: founder V, GONE: the member */
     uint8_t nonce[32];        /* NONCE */
     uint8_t sig[64];          /* AUTH: V's; CREATE_ROOM: the admin's */
     uint16_t code;            /* ERROR */
     uint64_t cookie;          /* PING PONG */
     const uint8_t *data;      /* SUBMIT DELIVER: room message; CREATE_ROOM (SET_)DESCRIPTOR: descriptor;
-                               * ERROR: text */
+                               * ERROR: text; DM_FRAME: the frame */
     size_t datalen;
 } fkex_relay_msg;
 
