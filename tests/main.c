@@ -31,6 +31,7 @@ void suite_chat_e2e(void);
 void suite_tui(void);
 void suite_ibe(void);
 void suite_dm(void);
+void suite_dm_e2e(void);
 
 static const struct {
     const char *name;
@@ -60,6 +61,7 @@ static const struct {
     { "tui", suite_tui },
     { "ibe", suite_ibe },
     { "dm", suite_dm },
+    { "dm_e2e", suite_dm_e2e },
 };
 
 int test_case_failed;

@@ -1,0 +1,417 @@
+/*
+ * tests/test_dm_e2e.c: direct conversations end to end on loopback: a
+ * real `fkex relay` and `fkex chat --dm --batch` processes (free ports,
+ * bounded waits, every process killed at the end).
+ *
+ *   - alice and bob dial each other at once and talk both ways: each
+ *     message arrives exactly once, each side names the other as
+ *     authenticated;
+ *   - a key without an identity is refused (exit 1); an impostor with
+ *     aaron's key who takes the other place of bob's conversation with
+ *     alice is refused by bob (exit 1, "wrong_peer");
+ *   - a relay that flips a bit of a frame (a man in the middle in this
+ *     test process: a forked TCP proxy between bob and the relay, not a
+ *     flag of the relay) is caught: bob reports "tampered", never shows
+ *     that message, and reads the next ones.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include "test.h"
+#include "relay_harness.h"
+
+#define WAIT_S 20.0
+
+extern char **environ;
+
+typedef struct {
+    pid_t pid;
+    int in;             /* its stdin; -1 once closed */
+    char out[700];      /* its stdout and stderr, files */
+    char err[720];
+} party;
+
+static party *parties[8];
+static size_t nparties;
+static pid_t relay, proxy = -1;
+static char relay_addr[64];
+
+/* fkex chat --dm PEER --key KEY --relay ADDR --batch --nick NICK */
+static party *dial(const char *nick, const char *key, const char *peer, const char *addr)
+{
+    const char *argv[] = { rh_bin, "chat", "--dm", peer, "--key", rh_at(key), "--relay", addr,
+                           "--batch", "--nick", nick, NULL };
+    party *p = calloc(1, sizeof *p);
+    int pin[2];
+    posix_spawn_file_actions_t fa;
+    if (!p || pipe(pin) != 0)
+        abort();
+    fcntl(pin[1], F_SETFD, FD_CLOEXEC);
+    snprintf(p->out, sizeof p->out, "%s", rh_at(nick));
+    snprintf(p->err, sizeof p->err, "%s.err", p->out);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, pin[0], 0);
+    posix_spawn_file_actions_addopen(&fa, 1, p->out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, p->err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    fflush(stderr);
+    if (posix_spawnp(&p->pid, rh_bin, &fa, NULL, (char *const *)argv, environ) != 0)
+        p->pid = -1;
+    posix_spawn_file_actions_destroy(&fa);
+    close(pin[0]);
+    p->in = pin[1];
+    parties[nparties++] = p;
+    return p;
+}
+
+static void say(party *p, const char *line)
+{
+    if (write(p->in, line, strlen(line)) < 0 || write(p->in, "\n", 1) < 0)
+        test_fail("writing to a party", __FILE__, __LINE__);
+}
+
+/* Lines of p's output holding needle. */
+static size_t lines(const party *p, const char *needle)
+{
+    char *text = test_read_text(p->out), *s = text;
+    size_t n = 0;
+    for (char *nl; (nl = strchr(s, '\n')) != NULL; s = nl + 1) {
+        *nl = 0;
+        n += strstr(s, needle) != NULL;
+    }
+    free(text);
+    return n;
+}
+
+static int wait_lines(const party *p, const char *needle, size_t want)
+{
+    double deadline = test_now() + WAIT_S;
+    while (lines(p, needle) < want && test_now() < deadline)
+        test_nap_ms(20);
+    if (lines(p, needle) >= want)
+        return 1;
+    char *o = test_read_text(p->out), *e = test_read_text(p->err);
+    fprintf(stderr, "    waited for %zu x %s; stdout:\n%s    stderr: %s\n", want, needle, o, e);
+    free(o);
+    free(e);
+    return 0;
+}
+
+/* 1 if p's stderr holds text. */
+static int said(const party *p, const char *text)
+{
+    char *e = test_read_text(p->err);
+    int yes = strstr(e, text) != NULL;
+    free(e);
+    return yes;
+}
+
+/* Closes p's stdin (which quits it once the conversation was open) and
+ * returns its exit code. */
+static int end(party *p)
+{
+    if (p->in >= 0)
+        close(p->in);
+    p->in = -1;
+    int rc = test_reap(p->pid, WAIT_S);
+    p->pid = -1;
+    return rc;
+}
+
+/* ---- a man in the middle ---------------------------------------------------------
+ * A forked proxy: each connection to it is relayed to the relay. In mode
+ * TAMPER it flips a bit in the first DM_FRAME carrying a message (0x12)
+ * from the relay to the client; in mode IMPOSTOR it rewrites every
+ * DM_HELLO after the first to name the first one's conversation. */
+enum { TAMPER = 1, IMPOSTOR = 2 };
+
+typedef struct {
+    int fd[2];                      /* client, relay */
+    uint8_t buf[2][1 << 17];        /* a frame being read, per direction */
+    size_t have[2];
+    uint8_t own_id[32];             /* IMPOSTOR: the id this client named */
+    int rewritten;
+} pair;
+
+static int connect_relay(void)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    a.sin_port = htons((uint16_t)atoi(strrchr(relay_addr, ':') + 1));
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    return connect(fd, (struct sockaddr *)&a, sizeof a) == 0 ? fd : -1;
+}
+
+/* Whole frames of direction d forwarded (changed as the mode says). */
+static void forward(pair *p, int d, int mode, uint8_t first_id[32], int *have_id, int *tampered)
+{
+    for (;;) {
+        uint8_t *b = p->buf[d];
+        if (p->have[d] < 4)
+            return;
+        size_t len = load32_be(b);
+        if (len > sizeof p->buf[d] - 4)
+            _exit(3);
+        if (p->have[d] < 4 + len)
+            return;
+        uint8_t *env = b + 4;
+        if (mode == TAMPER && d == 1 && !*tampered && len > 6 + 60 && env[0] == FKEX_RELAY_DM_FRAME &&
+            env[6] == FKEX_DM_MESSAGE) {
+            env[6 + 50] ^= 0x01;    /* in the ciphertext */
+            *tampered = 1;
+        }
+        if (mode == IMPOSTOR && d == 0 && len == 34 && env[0] == FKEX_RELAY_DM_HELLO) {
+            if (*have_id) {
+                memcpy(p->own_id, env + 2, 32);
+                memcpy(env + 2, first_id, 32);
+                p->rewritten = 1;
+            } else {
+                memcpy(first_id, env + 2, 32);
+            }
+            *have_id = 1;
+        }
+        /* the impostor's client is told of its own conversation */
+        if (mode == IMPOSTOR && d == 1 && p->rewritten && len == 35 && env[0] == FKEX_RELAY_DM_READY)
+            memcpy(env + 2, p->own_id, 32);
+        for (size_t off = 0; off < 4 + len;) {
+            ssize_t n = write(p->fd[!d], b + off, 4 + len - off);
+            if (n <= 0)
+                _exit(0);
+            off += (size_t)n;
+        }
+        memmove(b, b + 4 + len, p->have[d] - 4 - len);
+        p->have[d] -= 4 + len;
+    }
+}
+
+static void proxy_run(int lfd, int mode)
+{
+    pair *pairs[4] = { 0 };
+    size_t n = 0;
+    uint8_t first_id[32];
+    int have_id = 0, tampered = 0;
+    for (;;) {
+        struct pollfd pf[9];
+        nfds_t k = 0;
+        pf[k++] = (struct pollfd){ lfd, POLLIN, 0 };
+        for (size_t i = 0; i < n; i++)
+            for (int d = 0; d < 2; d++)
+                pf[k++] = (struct pollfd){ pairs[i]->fd[d], POLLIN, 0 };
+        if (poll(pf, k, -1) < 0)
+            continue;
+        if ((pf[0].revents & POLLIN) && n < 4) {
+            pair *p = calloc(1, sizeof *p);
+            p->fd[0] = accept(lfd, NULL, NULL);
+            p->fd[1] = connect_relay();
+            if (p->fd[0] < 0 || p->fd[1] < 0)
+                _exit(2);
+            pairs[n++] = p;
+            continue;
+        }
+        for (size_t i = 0; i < n; i++)
+            for (int d = 0; d < 2; d++) {
+                if (!(pf[1 + 2 * i + (size_t)d].revents & (POLLIN | POLLHUP | POLLERR)))
+                    continue;
+                pair *p = pairs[i];
+                ssize_t r = read(p->fd[d], p->buf[d] + p->have[d], sizeof p->buf[d] - p->have[d]);
+                if (r <= 0) {   /* one side ended: so does the other */
+                    shutdown(p->fd[!d], SHUT_WR);
+                    close(p->fd[d]);
+                    p->fd[d] = -1;
+                    continue;
+                }
+                p->have[d] += (size_t)r;
+                forward(p, d, mode, first_id, &have_id, &tampered);
+            }
+        /* pairs whose two sides ended are dropped */
+        for (size_t i = 0; i < n;) {
+            if (pairs[i]->fd[0] < 0 || pairs[i]->fd[1] < 0) {
+                if (pairs[i]->fd[0] >= 0)
+                    close(pairs[i]->fd[0]);
+                if (pairs[i]->fd[1] >= 0)
+                    close(pairs[i]->fd[1]);
+                free(pairs[i]);
+                pairs[i] = pairs[--n];
+            } else {
+                i++;
+            }
+        }
+    }
+}
+
+/* Starts the proxy on a free port: addr gets it. */
+static int proxy_start(char addr[64], int mode)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    socklen_t alen = sizeof a;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 8) != 0 ||
+        getsockname(lfd, (struct sockaddr *)&a, &alen) != 0)
+        return -1;
+    snprintf(addr, 64, "127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
+    fflush(stderr);
+    if ((proxy = fork()) == 0) {
+        signal(SIGPIPE, SIG_IGN);
+        proxy_run(lfd, mode);
+        _exit(0);
+    }
+    close(lfd);
+    return proxy > 0 ? 0 : -1;
+}
+
+/* ---- the world ------------------------------------------------------------------- */
+
+static int world(const char *name)
+{
+    const char *const keys[][2] = {
+        { "alice.key", "alice@example.org" }, { "bob.key", "Bob@Example.org" },
+        { "aaron.key", "aaron@example.org" },
+    };
+    char dir[64];
+    snprintf(dir, sizeof dir, "dm-%s", name);
+    if (rh_suite_open(dir) != 0 || (relay = rh_relay_start(relay_addr, "relay", NULL, 0)) <= 0)
+        return -1;
+    const char *setup[] = { rh_bin, "setup", "--dir", rh_at("auth"), NULL };
+    pid_t pid;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    int rc = posix_spawnp(&pid, rh_bin, &fa, NULL, (char *const *)setup, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0 || test_reap(pid, WAIT_S) != 0)
+        return -1;
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(keys) + 1; i++) {
+        char msk[700];
+        snprintf(msk, sizeof msk, "%s", rh_at("auth/msk.fkex"));
+        const char *kg[] = { rh_bin, "keygen", "--msk", msk, "--identity",
+                             i < FKEX_ARRAY_LEN(keys) ? keys[i][1] : NULL, "-o",
+                             NULL, NULL };
+        if (i == FKEX_ARRAY_LEN(keys)) {   /* one without an identity */
+            kg[4] = "--attrs";
+            kg[5] = "ONE";
+        }
+        kg[7] = rh_at(i < FKEX_ARRAY_LEN(keys) ? keys[i][0] : "plain.key");
+        if (posix_spawnp(&pid, rh_bin, NULL, NULL, (char *const *)kg, environ) != 0 ||
+            test_reap(pid, WAIT_S) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void teardown(void)
+{
+    for (size_t i = 0; i < nparties; i++) {
+        party *p = parties[i];
+        if (p->pid > 0) {
+            kill(p->pid, SIGKILL);
+            waitpid(p->pid, NULL, 0);
+        }
+        if (p->in >= 0)
+            close(p->in);
+        free(p);
+    }
+    nparties = 0;
+    if (proxy > 0) {
+        kill(proxy, SIGKILL);
+        waitpid(proxy, NULL, 0);
+    }
+    proxy = -1;
+    CHECK(rh_relay_stop(relay) == 0);
+}
+
+/* A world and a proxy in mode; -1 (said, torn down) if they could not start. */
+static int world_via(const char *name, char via[64], int mode)
+{
+    if (world(name) == 0 && proxy_start(via, mode) == 0)
+        return 0;
+    CHECK(!"a relay, keys and a proxy");
+    teardown();
+    return -1;
+}
+
+/* ---- the cases ------------------------------------------------------------------- */
+
+static void dm_e2e_both_ways(void)
+{
+    if (world("both") != 0) {
+        CHECK(!"a relay and keys");
+        teardown();
+        return;
+    }
+    /* Both dial at once: the identity order picks the initiator. */
+    party *bob = dial("bob", "bob.key", "Alice@example.org", relay_addr);
+    party *alice = dial("alice", "alice.key", "bob@example.org", relay_addr);
+    say(alice, "{\"send\": \"a1\"}");   /* typed before the conversation opens: kept */
+    CHECK(wait_lines(alice, "\"peer\": \"bob@example.org\", \"authenticated\": true", 1));
+    CHECK(wait_lines(bob, "\"peer\": \"alice@example.org\", \"authenticated\": true", 1));
+    say(alice, "{\"send\": \"a2\"}");
+    say(bob, "{\"send\": \"b1\"}");
+    say(bob, "{\"send\": \"b2\"}");
+    CHECK(wait_lines(bob, "\"text\": \"a2\"", 1));
+    CHECK(wait_lines(alice, "\"text\": \"b2\"", 1));
+    test_nap_ms(300);
+    CHECK(lines(bob, "\"text\": \"a1\"") == 1 && lines(bob, "\"text\": \"a2\"") == 1);
+    CHECK(lines(alice, "\"text\": \"b1\"") == 1 && lines(alice, "\"text\": \"b2\"") == 1);
+    CHECK(lines(bob, "\"from\": \"alice\"") == 2 && lines(alice, "\"from\": \"bob\"") == 2);
+    CHECK(lines(alice, "\"event\": \"error\"") == 0 && lines(bob, "\"event\": \"error\"") == 0);
+    CHECK(end(alice) == 0);
+    CHECK(wait_lines(bob, "\"state\": \"peer_left\"", 1));
+    CHECK(end(bob) == 0);
+    CHECK(rh_logged("relay.err", "direct conversation"));
+    teardown();
+}
+
+static void dm_e2e_wrong_identity(void)
+{
+    char via[64];
+    if (world_via("wrong", via, IMPOSTOR) != 0)
+        return;
+    /* A key without an identity cannot hold a conversation. */
+    party *plain = dial("plain", "plain.key", "bob@example.org", relay_addr);
+    CHECK(end(plain) == 1 && said(plain, "carries no identity"));
+    /* bob waits for alice; aaron, with his own key, takes alice's place
+     * (the proxy puts him in bob's conversation): bob refuses him. */
+    party *bob = dial("bob", "bob.key", "alice@example.org", via);
+    test_nap_ms(300);   /* bob's DM_HELLO first: the proxy learns its conversation */
+    party *aaron = dial("aaron", "aaron.key", "bob@example.org", via);
+    CHECK(end(bob) == 1 && said(bob, "is not alice@example.org"));
+    CHECK(lines(bob, "\"code\": \"wrong_peer\"") == 1 && lines(bob, "\"event\": \"joined\"") == 0);
+    CHECK(lines(aaron, "\"event\": \"joined\"") == 0);
+    teardown();
+}
+
+static void dm_e2e_tampered(void)
+{
+    char via[64];
+    if (world_via("tamper", via, TAMPER) != 0)
+        return;
+    party *alice = dial("alice", "alice.key", "bob@example.org", relay_addr);
+    party *bob = dial("bob", "bob.key", "alice@example.org", via);
+    CHECK(wait_lines(bob, "\"event\": \"joined\"", 1));
+    CHECK(wait_lines(alice, "\"event\": \"joined\"", 1));
+    say(alice, "{\"send\": \"one\"}");
+    say(alice, "{\"send\": \"two\"}");
+    say(alice, "{\"send\": \"three\"}");
+    CHECK(wait_lines(bob, "\"text\": \"three\"", 1));
+    CHECK(wait_lines(bob, "\"code\": \"tampered\"", 1));
+    CHECK(lines(bob, "\"text\": \"one\"") == 0);
+    CHECK(lines(bob, "\"text\": \"two\"") == 1 && lines(bob, "\"text\": \"three\"") == 1);
+    CHECK(end(bob) == 0);
+    CHECK(end(alice) == 0);
+    teardown();
+}
+
+void suite_dm_e2e(void)
+{
+    RUN(dm_e2e_both_ways);
+    RUN(dm_e2e_wrong_identity);
+    RUN(dm_e2e_tampered);
+}
