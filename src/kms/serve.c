@@ -173,12 +173,7 @@ fkex_err fkex_kms_serve(fkex_kms *k, fkex_kms_store *st, const char *addr,
     uv_signal_start(&s.sigterm, on_signal, SIGTERM);
     uv_signal_start(&s.sigint, on_signal, SIGINT);
 
-    /* The bound address: the host as given, the port as bound (port 0). */
-    {
-        const char *colon = strrchr(addr, ':');
-        int hostlen = colon ? (int)(colon - addr) : (int)strlen(addr);
-        snprintf(bound, sizeof bound, "%.*s:%u", hostlen, addr, (unsigned)fkex_server_port(s.server));
-    }
+    fkex_server_bound(bound, sizeof bound, s.server, addr);
     if (hooks && hooks->on_ready)
         hooks->on_ready(hooks->ctx, bound);
     logf_(&s, "listening on %s", bound);

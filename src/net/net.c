@@ -1006,6 +1006,13 @@ fkex_err fkex_server_start(fkex_server **out, uv_loop_t *loop, const char *addr,
 }
 
 uint16_t fkex_server_port(const fkex_server *s) { return s->port; }
+
+void fkex_server_bound(char *out, size_t cap, const fkex_server *s, const char *addr)
+{
+    const char *colon = strrchr(addr, ':');
+    int hostlen = colon ? (int)(colon - addr) : (int)strlen(addr);
+    snprintf(out, cap, "%.*s:%u", hostlen, addr, (unsigned)s->port);
+}
 void *fkex_server_data(const fkex_server *s) { return s->data; }
 
 void fkex_server_stop(fkex_server *s)

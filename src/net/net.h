@@ -94,6 +94,10 @@ typedef void (*fkex_reject_cb)(fkex_conn *c, const char *why);
 fkex_err fkex_server_start(fkex_server **s, uv_loop_t *loop, const char *addr, const fkex_net_limits *lim,
                            void (*on_accept)(fkex_server *s, fkex_conn *c), void *data, char err[128]) FKEX_WUR;
 uint16_t fkex_server_port(const fkex_server *s);
+/* "HOST:PORT" with the host of addr (the one fkex_server_start was given)
+ * and the port s bound, which differs when addr asked for port 0: what a
+ * daemon prints once it listens. */
+void fkex_server_bound(char *out, size_t cap, const fkex_server *s, const char *addr);
 /* A connection of s that began a frame (sent part of its header or body)
  * must complete it within ms, or it is rejected ("frame timed out"): a
  * peer that trickles bytes (slowloris) holds a connection only this long.

@@ -1169,12 +1169,7 @@ fkex_err relay_serve(relay_store *st, const char *addr, const relay_options *opt
     uv_signal_start(&s.sigterm, on_signal, SIGTERM);
     uv_signal_start(&s.sigint, on_signal, SIGINT);
 
-    /* The bound address: the host as given, the port as bound (port 0). */
-    {
-        const char *colon = strrchr(addr, ':');
-        int hostlen = colon ? (int)(colon - addr) : (int)strlen(addr);
-        snprintf(bound, sizeof bound, "%.*s:%u", hostlen, addr, (unsigned)fkex_server_port(s.server));
-    }
+    fkex_server_bound(bound, sizeof bound, s.server, addr);
     if (hooks && hooks->on_ready)
         hooks->on_ready(hooks->ctx, bound);
     logf_(&s, "listening on %s: %zu room%s, grace %llu s, frame timeout %llu s, session timeout "
