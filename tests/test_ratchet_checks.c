@@ -240,6 +240,14 @@ static void test_descriptor_checks(void)
     v2[v2len - 64 - 5] ^= 1;
     /* And a commit carrying it is refused by every member. */
     free(v2);
+    /* A seed-mode room (the admin's, valid) is never the ratchet's. */
+    CHECK_OK(fkex_room_descriptor_create(&v2, &v2len, "room", "ONE and TWO", 1, FKEX_ROOM_SEED_MODE,
+                                         r->admin_sk));
+    CHECK_OK(fkex_room_descriptor_check(&d, r->room_id, v2, v2len));
+    cfg.descriptor = v2;
+    cfg.descriptor_len = v2len;
+    CHECK_ERR(fkex_ratchet_join(&x, &cfg, &r->rng, &out), FKEX_ERR_UNSUPPORTED);
+    free(v2);
 
     /* Signed by the admin, but the policy not in canonical form, an
      * unknown option, an empty name. */
@@ -250,7 +258,9 @@ static void test_descriptor_checks(void)
     } bad[] = {
         { "room", "(ONE and TWO)", 0, FKEX_ERR_BAD_ENCODING },
         { "room", "ONE  and TWO", 0, FKEX_ERR_BAD_ENCODING },
-        { "room", "ONE and TWO", 2, FKEX_ERR_BAD_ENCODING },
+        { "room", "ONE and TWO", 4, FKEX_ERR_BAD_ENCODING },    /* no such option */
+        { "room", "ONE and TWO", FKEX_ROOM_REQUIRE_PERIOD | FKEX_ROOM_SEED_MODE,
+          FKEX_ERR_BAD_ENCODING },                            /* seed rooms have no period */
         { "", "ONE and TWO", 0, FKEX_ERR_BAD_ENCODING },
     };
     for (size_t i = 0; i < FKEX_ARRAY_LEN(bad); i++) {
