@@ -1,7 +1,8 @@
 /*
- * chat/client.h: one member's session in a room, ratchet mode: the relay
- * connection (net/net.h, wire/relay_msg.h), the member state machine
- * (gke/ratchet.h) and the timers the protocol leaves to the caller.
+ * chat/client.h: one member's session in a room, ratchet mode: the member
+ * state machine (gke/ratchet.h) and the timers the protocol leaves to the
+ * caller, over the relay link every mode shares (chat/link.h: the
+ * connection, reconnection, deadlines and the session's end).
  *
  * The session runs on the caller's libuv loop and reports what happens
  * through one callback, so that any front end can drive it: the --batch
@@ -35,7 +36,8 @@
  * Not yet: rooms that require a period.
  *
  * With mode CHAT_MODE_SEED the session is chat/seed_client.c's (the 2014
- * prototype's protocol, NOT secure) behind this same API and events.
+ * prototype's protocol, NOT secure) behind this same API and events, over
+ * the same link.
  *
  * With cfg->dm_peer set, the session is a direct conversation with that
  * identity instead (chat/dm_client.c), behind this same API and events.

@@ -25,7 +25,8 @@
  *   - leave sends a Leave for its own index; the relay's Leave ends the
  *     session (LEFT, exit 0). A member removed while away (past the
  *     relay's grace) learns it from its replay: LEFT, exit 1;
- *   - a dropped connection is dialled again, as in ratchet mode.
+ *   - a dropped connection is dialled again, as in ratchet mode (the
+ *     relay link, chat/link.h, does both modes' connection).
  * Members are known by index only; the `leaf` front ends see is a
  * pseudonym, SHA-256("fkex v1 seed member" || room id || u32 index).
  */
