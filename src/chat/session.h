@@ -1,8 +1,8 @@
 /*
- * chat/session.h: what the chat client's sessions share (a room's,
- * chat/client.c, and a direct conversation's, chat/dm_client.c): errors
- * told to the front end, envelopes to the relay, and the texts typed
- * before a session can send them.
+ * chat/session.h: what the chat client's sessions share (a room's, over
+ * the relay link of chat/link.c, and a direct conversation's,
+ * chat/dm_client.c): errors told to the front end, envelopes to the
+ * relay, and the texts typed before a session can send them.
  */
 #ifndef FKEX_CHAT_SESSION_H
 #define FKEX_CHAT_SESSION_H
