@@ -868,6 +868,16 @@ static void chat_e2e_usage(void)
     CHECK(FK("chat", inv, "--key", at("none"), "--batch", "--nick", "") == 2);
     CHECK(FK("chat", inv, "--key", at("none"), "--batch", "--update-interval", "0") == 2);
     CHECK(FK("chat", inv, "--key", at("none"), "--batch", "--update-interval", "1x") == 2);
+    /* --dm: its own options, and none of a room's */
+    CHECK(FK("chat", "--dm", "bob@example.org", "--key", at("none"), "--batch") == 2);
+    CHECK(FK("chat", "--relay", "127.0.0.1:1", "--key", at("none"), "--batch") == 2);
+    CHECK(FK("chat", "--dm", "bob@example.org", "--relay", "127.0.0.1:1", "--key", at("none"),
+             "--batch", "--mode", "seed") == 2);
+    err = test_read_text(at("fk.err"));
+    CHECK(strstr(err, "--mode is for rooms, not --dm") != NULL);
+    free(err);
+    CHECK(FK("chat", "--dm", "bob\xe2\x80\x8b@example.org", "--relay", "127.0.0.1:1", "--key",
+             at("none"), "--batch") == 2);
     fk_quiet = 0;
 }
 

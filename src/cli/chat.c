@@ -592,7 +592,7 @@ static void session_end(batch *b, char *outbuf, size_t outlen)
 /* fkex chat --dm IDENTITY --relay ADDR: the options checked, then the same
  * front ends as a room's. */
 static int dm_main(const char *peer, const char *relay, const char *key_path, const char *nick,
-                   int batch_mode, const char *found, int extra)
+                   int batch_mode, const char *room_only, int extra)
 {
     static batch b;
     static char outbuf[1 << 16];
@@ -600,12 +600,14 @@ static int dm_main(const char *peer, const char *relay, const char *key_path, co
     uint8_t no_admin[64] = { 0 };
     char id[FKEX_IBE_ID_MAX + 1];
     int rc;
-    if (!peer || !relay || !key_path || found || extra) {
-        cli_error("%s", !peer ? "--relay goes with --dm IDENTITY"
-                        : !relay ? "missing --relay HOST:PORT (the relay of the conversation)"
-                        : !key_path ? "missing --key"
-                        : found ? "--found is for rooms, not --dm"
-                        : "--dm takes no INVITE");
+    if (!peer || !relay || !key_path || room_only || extra) {
+        if (room_only && peer && relay && key_path)
+            cli_error("%s is for rooms, not --dm", room_only);
+        else
+            cli_error("%s", !peer ? "--relay goes with --dm IDENTITY"
+                            : !relay ? "missing --relay HOST:PORT (the relay of the conversation)"
+                            : !key_path ? "missing --key"
+                            : "--dm takes no INVITE");
         usage(stderr);
         return EXIT_USAGE;
     }
@@ -655,7 +657,7 @@ int chat_main(int argc, char **argv)
     };
     const char *key_path = NULL, *nick = "anonymous", *mode = "ratchet", *found = NULL;
     const char *dm_peer = NULL, *relay = NULL;
-    int batch_mode = 0, c, rc;
+    int batch_mode = 0, mode_given = 0, c, rc;
     unsigned update_s = 0;
     char addr[300];
     uint8_t admin_sk[64], *desc = NULL;
@@ -669,7 +671,7 @@ int chat_main(int argc, char **argv)
         case 'k': key_path = optarg; break;
         case 'b': batch_mode = 1; break;
         case 'n': nick = optarg; break;
-        case 'm': mode = optarg; break;
+        case 'm': mode = optarg; mode_given = 1; break;
         case 'f': found = optarg; break;
         case 'd': dm_peer = optarg; break;
         case 'r': relay = optarg; break;
@@ -690,8 +692,11 @@ int chat_main(int argc, char **argv)
         default: usage(stderr); return EXIT_USAGE;
         }
     }
-    if (dm_peer || relay)
-        return dm_main(dm_peer, relay, key_path, nick, batch_mode, found, argc - optind);
+    if (dm_peer || relay) {
+        const char *room_only = found ? "--found" : mode_given ? "--mode"
+                              : update_s ? "--update-interval" : NULL;
+        return dm_main(dm_peer, relay, key_path, nick, batch_mode, room_only, argc - optind);
+    }
     if (optind >= argc)
         cli_error("missing the INVITE (fkex://HOST:PORT/ROOMID, from fkex room invite)");
     else if (optind + 1 < argc)
