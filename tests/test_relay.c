@@ -11,6 +11,9 @@
 #include "wire/relay_msg.h"
 #include "relay/store.h"
 #include "relay/room.h"
+#include "relay/checkpoint.h"
+#include <sys/stat.h>
+#include <time.h>
 
 /* ---- envelopes -------------------------------------------------------------------- */
 
@@ -998,6 +1001,37 @@ static void test_room_failed(void)
     net_close(n);
 }
 
+/* With the store's own checkpoints off, the checkpoint thread copies the
+ * log into the database file: it grows while the loop only commits. */
+static void test_checkpointer(void)
+{
+    char path[300], err[256];
+    relay_store *s = NULL;
+    relay_checkpointer *cp = NULL;
+    uint8_t room[32] = { 1 }, frame[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/checkpoint.db", test_tmpdir());
+    CHECK_OK(relay_store_open(&s, path, err, sizeof err));
+    CHECK_OK(relay_store_set_sync(s, 0));
+    CHECK_OK(relay_store_autocheckpoint(s, 0));
+    CHECK(stat(path, &st) == 0);
+    off_t before = st.st_size;
+    memset(frame, 7, sizeof frame);
+    CHECK_OK(relay_store_begin(s));
+    for (uint64_t seq = 1; seq <= 512; seq++)
+        CHECK_OK(relay_store_log_append(s, room, seq, NULL, frame, sizeof frame));
+    CHECK_OK(relay_store_commit(s));
+    CHECK(stat(path, &st) == 0 && st.st_size == before);   /* all in the log */
+    CHECK_OK(relay_checkpointer_start(&cp, path, 20));
+    for (int i = 0; i < 250 && stat(path, &st) == 0 && st.st_size < before + 512 * 4096; i++) {
+        struct timespec ts = { 0, 20 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    CHECK(st.st_size >= before + 512 * 4096);
+    relay_checkpointer_stop(cp);
+    relay_store_close(s);
+}
+
 void suite_relay(void)
 {
     RUN(test_envelopes);
@@ -1016,6 +1050,7 @@ void suite_relay(void)
     RUN(test_group_commit);
     RUN(test_refusals);
     RUN(test_set_descriptor);
+    RUN(test_checkpointer);
     RUN(test_join_limits);
     RUN(test_replay_pages);
     RUN(test_room_failed);

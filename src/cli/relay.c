@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include "cli/cli.h"
 #include "kms/kms.h"   /* fkex_addr_check */
+#include "relay/checkpoint.h"
 #include "relay/serve.h"
 
 #define DEFAULT_ADDR "127.0.0.1:7710"
@@ -15,6 +16,7 @@
 #define GRACE_MAX (7u * 86400u)
 #define TIMEOUT_MAX 3600u
 #define CONNS_MAX 10000000u
+#define CHECKPOINT_MS 1000u   /* how often the log is copied back into the database */
 
 static void usage(FILE *f)
 {
@@ -95,6 +97,7 @@ int relay_main(int argc, char **argv)
     relay_options opt;
     relay_hooks hooks = { on_ready, NULL, NULL };
     relay_store *st = NULL;
+    relay_checkpointer *cp = NULL;
     char msg[256];
     fkex_err err;
     int c, sync_full = 1;
@@ -155,7 +158,18 @@ int relay_main(int argc, char **argv)
         relay_store_close(st);
         return EXIT_USAGE;
     }
+    /* --sync normal: checkpoints from another thread, not in the middle of
+     * a commit (with full, each commit syncs anyway, and a second thread
+     * syncing the database meanwhile made the commits' tail longer). */
+    if (!sync_full && (relay_checkpointer_start(&cp, db, CHECKPOINT_MS) != FKEX_OK ||
+                       relay_store_autocheckpoint(st, 0) != FKEX_OK)) {
+        cli_error("%s: cannot open a second connection for checkpoints", db);
+        relay_checkpointer_stop(cp);
+        relay_store_close(st);
+        return EXIT_USAGE;
+    }
     err = relay_serve(st, listen, &opt, &hooks, msg);
+    relay_checkpointer_stop(cp);
     relay_store_close(st);
     if (err != FKEX_OK) {
         cli_error("%s", msg[0] ? msg : fkex_strerror(err));

@@ -130,6 +130,11 @@ fkex_err relay_store_set_sync(relay_store *s, int full)
     return sqlite3_exec(s->db, q, NULL, NULL, NULL) == SQLITE_OK ? FKEX_OK : FKEX_ERR_IO;
 }
 
+fkex_err relay_store_autocheckpoint(relay_store *s, int on)
+{
+    return sqlite3_wal_autocheckpoint(s->db, on ? 1000 : 0) == SQLITE_OK ? FKEX_OK : FKEX_ERR_IO;
+}
+
 void relay_store_close(relay_store *s)
 {
     if (!s)

@@ -62,6 +62,9 @@ void relay_store_close(relay_store *s);
  * last transactions may roll back if the machine loses power, as with a
  * broker that fsyncs on a timer (NATS JetStream's default). */
 fkex_err relay_store_set_sync(relay_store *s, int full) FKEX_WUR;
+/* on = 0: this connection never checkpoints (relay/checkpoint.h does it
+ * from another thread); on = 1: SQLite's default, every 1000 pages. */
+fkex_err relay_store_autocheckpoint(relay_store *s, int on) FKEX_WUR;
 /* SQLite's last error message (for logs). */
 const char *relay_store_error(const relay_store *s);
 /* The database, for relay/seed_room.c's own tables (inside the same
