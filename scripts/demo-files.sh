@@ -22,21 +22,7 @@ cd "$work"
 policy='(ONE or THREE) and (TWO or FOUR)'
 note='Meet at the lab at nine. Bring the prototype.'
 
-say() { printf '\n==> %s\n' "$*"; }
-die() { printf '\ndemo: FAILED: %s\n' "$*" >&2; exit 1; }
-
-# Shows the command as one would type it, then runs it.
-fkex() {
-    printf '$ fkex'
-    for arg in "$@"; do
-        case $arg in
-        '' | *[!A-Za-z0-9_./:=,@-]*) printf " '%s'" "$arg" ;;
-        *) printf ' %s' "$arg" ;;
-        esac
-    done
-    printf '\n'
-    "$bin" "$@"
-}
+. "$top/scripts/demo-lib.sh"
 
 say "An authority: public parameters for everyone, a master key kept secret"
 fkex setup --dir authority

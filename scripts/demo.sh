@@ -38,21 +38,7 @@ cd "$work"
 policy='(ONE or THREE) and (TWO or FOUR)'
 export FKEX_PASSPHRASE="demo passphrase: never use one like it"
 
-say() { printf '\n==> %s\n' "$*"; }
-die() { printf '\ndemo: FAILED: %s\n' "$*" >&2; exit 1; }
-
-# Shows the command as one would type it, then runs it.
-show() {
-    printf '$ fkex'
-    for arg in "$@"; do
-        case $arg in
-        '' | *[!A-Za-z0-9_./:=,@-]*) printf " '%s'" "$arg" ;;
-        *) printf ' %s' "$arg" ;;
-        esac
-    done
-    printf '\n'
-}
-fkex() { show "$@"; "$bin" "$@"; }
+. "$top/scripts/demo-lib.sh"
 
 # wait_for FILE PATTERN [COUNT]: until FILE has COUNT lines matching (20 s at most).
 wait_for() {

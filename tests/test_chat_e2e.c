@@ -346,6 +346,16 @@ static void teardown(void)
     relay_stop();
 }
 
+/* p leaves (and exits 0); a and b, the others, then show epoch_line. */
+static int leave_ok(proc *p, proc *a, proc *b, const char *epoch_line)
+{
+    say(p, "{\"cmd\": \"leave\"}");
+    if (!wait_for(p, "{\"event\": \"left\"}", 1, STEP_SECONDS))
+        return 0;
+    CHECK(finish(p, STEP_SECONDS) == 0);
+    return wait_for(a, epoch_line, 1, STEP_SECONDS) && wait_for(b, epoch_line, 1, STEP_SECONDS);
+}
+
 /* p quits (without leaving) and exits 0. */
 static void quit_ok(proc *p)
 {
@@ -498,11 +508,7 @@ static void chat_e2e_three(void)
           count(carol, "\"event\": \"error\"") == 0);
 
     /* alice (index 0) leaves: bob, now the lowest other index, commits it */
-    say(alice, "{\"cmd\": \"leave\"}");
-    STEP(wait_for(alice, "{\"event\": \"left\"}", 1, STEP_SECONDS));
-    CHECK(finish(alice, STEP_SECONDS) == 0);
-    STEP(wait_for(bob, "{\"event\": \"epoch\", \"epoch\": 3, \"members\": 2}", 1, STEP_SECONDS));
-    STEP(wait_for(carol, "{\"event\": \"epoch\", \"epoch\": 3, \"members\": 2}", 1, STEP_SECONDS));
+    STEP(leave_ok(alice, bob, carol, "{\"event\": \"epoch\", \"epoch\": 3, \"members\": 2}"));
     say(carol, "{\"send\": \"after alice\"}");
     STEP(wait_for(bob, "\"text\": \"after alice\"", 1, STEP_SECONDS));
     say(bob, "{\"cmd\": \"quit\"}");
@@ -638,11 +644,7 @@ static void chat_e2e_relay_killed(void)
           count(carol, "\"event\": \"error\"") == 0);
 
     /* the room goes on: carol leaves, epoch 3 */
-    say(carol, "{\"cmd\": \"leave\"}");
-    STEP(wait_for(carol, "{\"event\": \"left\"}", 1, STEP_SECONDS));
-    CHECK(finish(carol, STEP_SECONDS) == 0);
-    STEP(wait_for(alice, "{\"event\": \"epoch\", \"epoch\": 3, \"members\": 2}", 1, STEP_SECONDS));
-    STEP(wait_for(bob, "{\"event\": \"epoch\", \"epoch\": 3, \"members\": 2}", 1, STEP_SECONDS));
+    STEP(leave_ok(carol, alice, bob, "{\"event\": \"epoch\", \"epoch\": 3, \"members\": 2}"));
     say(alice, "{\"send\": \"after the crash\"}");
     STEP(wait_for(bob, "\"text\": \"after the crash\"", 1, STEP_SECONDS));
     quit_ok(alice);
