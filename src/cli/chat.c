@@ -20,9 +20,8 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <unistd.h>
-#include "cli/cli.h"
+#include "cli/roomdir.h"
 #include "chat/chat.h"
 #include "chat/client.h"
 #include "chat/tui.h"
@@ -363,120 +362,38 @@ static void on_signal(uv_signal_t *h, int signum)
 
 /* ---- founding: the room directory ----------------------------------------------------- */
 
-static char *path_in(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
-/* Reads an armored file of `kind`; *out is malloc'd. */
-static int read_armored(uint8_t **out, size_t *outlen, const char *path, const char *kind)
-{
-    char got[FKEX_ARMOR_KIND_MAX + 1];
-    static uint8_t buf[1 << 17];
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cli_error("cannot open %s: %s", path, strerror(errno));
-        return EXIT_USAGE;
-    }
-    size_t n = fread(buf, 1, sizeof buf, f);
-    fclose(f);
-    fkex_err err = n == sizeof buf ? FKEX_ERR_BAD_ENCODING
-                                   : fkex_armor_decode(out, outlen, got, buf, n);
-    sodium_memzero(buf, n);
-    if (err != FKEX_OK)
-        return cli_fail(err, path);
-    if (strcmp(got, kind) != 0) {
-        cli_error("%s holds a %s, not a %s", path, got, kind);
-        sodium_memzero(*out, *outlen);
-        free(*out);
-        return EXIT_USAGE;
-    }
-    return 0;
-}
-
-/* DIR/admin.key (mode 0600) and the highest DIR/descriptor.N, which must be
- * the invitation's room and signed by that admin. */
+/* DIR/admin.key and the highest DIR/descriptor.N, which must be the
+ * invitation's room and signed by that admin. */
 static int load_room_dir(uint8_t admin_sk[64], uint8_t **desc, size_t *desclen, const char *dir,
                          const uint8_t room_id[32])
 {
-    char *path = path_in(dir, "admin.key"), name[32];
-    uint8_t *data = NULL, pk[32];
-    size_t len = 0;
-    struct stat st;
     fkex_rmsg_descriptor d;
-    uint32_t version = 0;
-    int rc = EXIT_USAGE;
+    uint32_t version;
+    int rc;
     *desc = NULL;
-    if (!path)
-        return EXIT_USAGE;
-    if (stat(path, &st) == 0 && (st.st_mode & 077)) {
-        cli_error("%s is readable by others (mode %03o)", path, (unsigned)(st.st_mode & 0777));
-        cli_hint("run: chmod 600 %s", path);
-        goto out;
-    }
-    if ((rc = read_armored(&data, &len, path, "ROOM ADMIN KEY")) != 0)
-        goto out;
-    rc = EXIT_USAGE;
-    if (len != 65 || data[0] != 1) {
-        cli_error("%s: %s", path, fkex_strerror(FKEX_ERR_BAD_ENCODING));
-        goto out;
-    }
-    crypto_sign_seed_keypair(pk, admin_sk, data + 1);
-    if (sodium_memcmp(pk, data + 33, 32) != 0) {
-        cli_error("%s: the public key does not match the secret key", path);
-        goto out;
-    }
-    for (uint32_t n = 1; n < 100000; n++) {
-        char *p;
-        snprintf(name, sizeof name, "descriptor.%u", n);
-        if ((p = path_in(dir, name)) == NULL)
-            goto out;
-        int exists = access(p, F_OK) == 0;
-        free(p);
-        if (!exists)
-            break;
-        version = n;
-    }
-    if (version == 0) {
+    if ((rc = room_load_admin(admin_sk, dir)) != 0)
+        return rc;
+    if ((version = room_latest_version(dir)) == 0) {
         cli_error("%s holds no room", dir);
         cli_hint("create one with: fkex room create NAME --policy ... --relay ... --dir %s", dir);
-        goto out;
+        rc = EXIT_USAGE;
+    } else if ((rc = room_load_descriptor(desc, desclen, &d, dir, version)) == 0) {
+        fkex_err err = fkex_room_descriptor_check(&d, room_id, *desc, *desclen);
+        rc = EXIT_USAGE;
+        if (err == FKEX_ERR_WRONG_ROOM)
+            cli_error("%s is not the room of the invitation", dir);
+        else if (err != FKEX_OK)
+            rc = cli_fail(err, dir);
+        else if (sodium_memcmp(d.admin_pk, admin_sk + 32, 32) != 0)
+            cli_error("%s/admin.key is not the key that signed the room's descriptor", dir);
+        else
+            rc = 0;
     }
-    free(path);
-    snprintf(name, sizeof name, "descriptor.%u", version);
-    if ((path = path_in(dir, name)) == NULL ||
-        (rc = read_armored(desc, desclen, path, "ROOM DESCRIPTOR")) != 0)
-        goto out;
-    rc = EXIT_USAGE;
-    fkex_err err = fkex_room_descriptor_check(&d, room_id, *desc, *desclen);
-    if (err == FKEX_ERR_WRONG_ROOM) {
-        cli_error("%s is not the room of the invitation", dir);
-        goto out;
-    }
-    if (err != FKEX_OK) {
-        rc = cli_fail(err, path);
-        goto out;
-    }
-    if (sodium_memcmp(d.admin_pk, pk, 32) != 0) {
-        cli_error("%s/admin.key is not the key that signed the room's descriptor", dir);
-        goto out;
-    }
-    rc = 0;
-out:
     if (rc != 0) {
         sodium_memzero(admin_sk, 64);
         free(*desc);
         *desc = NULL;
     }
-    if (data) {
-        sodium_memzero(data, len);
-        free(data);
-    }
-    free(path);
     return rc;
 }
 

@@ -1,13 +1,7 @@
 /*
- * cli/room.c: `fkex room create | invite | set-policy`, a room's admin side.
+ * cli/room.c: `fkex room create | invite | set-policy | publish`, a room's
+ * admin side, in a room directory (cli/roomdir.h).
  *
- * A room directory holds:
- *   DIR/admin.key        the admin's Ed25519 key (mode 0600), armored
- *                        "FKEX ROOM ADMIN KEY": version 1 || seed || public key
- *   DIR/descriptor.N     the admin-signed descriptor of version N, armored
- *                        "FKEX ROOM DESCRIPTOR" (wire/ratchet_msg.h); the
- *                        highest N is the room's current one
- *   DIR/relay            the relay's address, "HOST:PORT"
  * Files are never overwritten: a policy change writes the next version.
  * The invitation, fkex://HOST:PORT/ROOMID (64 hex digits), pins the room
  * id, so a relay cannot hand a joiner another room or another admin's
@@ -19,23 +13,9 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "cli/cli.h"
+#include "cli/roomdir.h"
 #include "net/net.h"
 #include "wire/relay_msg.h"
-
-#define ADMIN_ARMOR "ROOM ADMIN KEY"
-#define DESCRIPTOR_ARMOR "ROOM DESCRIPTOR"
-#define ADMIN_FILE_BYTES (1 + 64)
-#define MAX_VERSIONS 100000
-
-static char *path_in(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
 
 /* Writes data, armored as `kind` (or as it is if kind is NULL), to a new
  * file: never over an existing one. */
@@ -77,117 +57,9 @@ static int write_new(const char *path, const char *kind, const uint8_t *data, si
     return 0;
 }
 
-/* Reads an armored file of the given kind; *out is malloc'd. */
-static int read_armored(uint8_t **out, size_t *outlen, const char *path, const char *kind)
-{
-    char got[FKEX_ARMOR_KIND_MAX + 1];
-    uint8_t buf[1 << 17];
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cli_error("cannot open %s: %s", path, strerror(errno));
-        return EXIT_USAGE;
-    }
-    size_t n = fread(buf, 1, sizeof buf, f);
-    int toolong = n == sizeof buf;
-    fclose(f);
-    if (toolong) {
-        cli_error("%s is too large to be a room file", path);
-        return EXIT_USAGE;
-    }
-    fkex_err err = fkex_armor_decode(out, outlen, got, buf, n);
-    sodium_memzero(buf, sizeof buf);
-    if (err != FKEX_OK)
-        return cli_fail(err, path);
-    if (strcmp(got, kind) != 0) {
-        cli_error("%s holds a %s, not a %s", path, got, kind);
-        sodium_memzero(*out, *outlen);
-        free(*out);
-        return EXIT_USAGE;
-    }
-    return 0;
-}
-
-/* The admin key: version 1 || Ed25519 seed (32) || public key (32); the
- * public key must be the seed's. */
-static int load_admin(uint8_t sk[64], const char *dir)
-{
-    char *path = path_in(dir, "admin.key");
-    uint8_t *data = NULL, pk[32], check[64];
-    size_t len = 0;
-    struct stat st;
-    int rc = EXIT_USAGE;
-    if (!path)
-        return EXIT_USAGE;
-    if (stat(path, &st) == 0 && (st.st_mode & 077)) {
-        cli_error("%s is readable by others (mode %03o)", path, (unsigned)(st.st_mode & 0777));
-        cli_hint("run: chmod 600 %s", path);
-        goto out;
-    }
-    if ((rc = read_armored(&data, &len, path, ADMIN_ARMOR)) != 0)
-        goto out;
-    rc = EXIT_USAGE;
-    if (len != ADMIN_FILE_BYTES || data[0] != 1) {
-        cli_error("%s: %s", path, fkex_strerror(FKEX_ERR_BAD_ENCODING));
-        goto out;
-    }
-    crypto_sign_seed_keypair(pk, check, data + 1);
-    if (sodium_memcmp(pk, data + 33, 32) != 0) {
-        cli_error("%s: the public key does not match the secret key", path);
-        goto out;
-    }
-    memcpy(sk, check, 64);
-    rc = 0;
-out:
-    sodium_memzero(check, sizeof check);
-    if (data) {
-        sodium_memzero(data, len);
-        free(data);
-    }
-    free(path);
-    return rc;
-}
-
-/* The highest N with DIR/descriptor.N, or 0. */
-static uint32_t latest_version(const char *dir)
-{
-    uint32_t v = 0;
-    for (uint32_t n = 1; n < MAX_VERSIONS; n++) {
-        char name[32];
-        snprintf(name, sizeof name, "descriptor.%u", n);
-        char *p = path_in(dir, name);
-        int exists = p && access(p, F_OK) == 0;
-        free(p);
-        if (!exists)
-            break;
-        v = n;
-    }
-    return v;
-}
-
-static int load_descriptor(uint8_t **d, size_t *len, fkex_rmsg_descriptor *m, const char *dir,
-                           uint32_t version)
-{
-    char name[32];
-    snprintf(name, sizeof name, "descriptor.%u", version);
-    char *p = path_in(dir, name);
-    int rc = p ? read_armored(d, len, p, DESCRIPTOR_ARMOR) : EXIT_USAGE;
-    if (rc == 0) {
-        fkex_err err = fkex_rmsg_descriptor_decode(m, *d, *len);
-        if (err == FKEX_OK &&
-            fkex_sign_verify(m->sig, m->admin_pk, "descriptor", *d, m->signed_len) != 0)
-            err = FKEX_ERR_AUTHENTICATION;
-        if (err != FKEX_OK) {
-            rc = cli_fail(err, p);
-            free(*d);
-        }
-    }
-    free(p);
-    return rc;
-}
-
 static int read_relay(char out[300], const char *dir)
 {
-    char *p = path_in(dir, "relay");
+    char *p = room_path(dir, "relay");
     FILE *f = p ? fopen(p, "r") : NULL;
     int rc = EXIT_USAGE;
     if (!f) {
@@ -241,7 +113,7 @@ static int room_create(int argc, char **argv)
     };
     const char *policy = NULL, *relay = NULL, *dir = NULL, *name;
     uint32_t options = 0;
-    uint8_t pk[32], sk[64], admin[ADMIN_FILE_BYTES], room_id[32], *d = NULL;
+    uint8_t pk[32], sk[64], admin[ROOM_ADMIN_FILE_BYTES], room_id[32], *d = NULL;
     size_t dlen = 0;
     fkex_policy *p = NULL;
     fkex_policy_error perr;
@@ -301,7 +173,7 @@ static int room_create(int argc, char **argv)
         cli_error("cannot create %s: %s", dir, strerror(errno));
         return EXIT_USAGE;
     }
-    if (latest_version(dir) != 0 || (path = path_in(dir, "admin.key")) == NULL ||
+    if (room_latest_version(dir) != 0 || (path = room_path(dir, "admin.key")) == NULL ||
         access(path, F_OK) == 0) {
         cli_error("%s already holds a room", dir);
         cli_hint("fkex never overwrites room files; choose another --dir");
@@ -316,14 +188,14 @@ static int room_create(int argc, char **argv)
     }
     admin[0] = 1;
     memcpy(admin + 1, sk, 64);   /* seed || public key */
-    if ((rc = write_new(path, ADMIN_ARMOR, admin, sizeof admin, 0600)) != 0)
+    if ((rc = write_new(path, ROOM_ADMIN_ARMOR, admin, sizeof admin, 0600)) != 0)
         goto out;
     free(path);
-    path = path_in(dir, "descriptor.1");
-    if (!path || (rc = write_new(path, DESCRIPTOR_ARMOR, d, dlen, 0644)) != 0)
+    path = room_path(dir, "descriptor.1");
+    if (!path || (rc = write_new(path, ROOM_DESCRIPTOR_ARMOR, d, dlen, 0644)) != 0)
         goto out;
     free(path);
-    path = path_in(dir, "relay");
+    path = room_path(dir, "relay");
     char line[300];
     snprintf(line, sizeof line, "%s\n", relay);
     if (!path || (rc = write_new(path, NULL, (const uint8_t *)line, strlen(line), 0644)) != 0)
@@ -388,13 +260,13 @@ static int room_invite(int argc, char **argv)
     int rc;
     if ((rc = only_dir(&dir, argc, argv, usage_invite)) >= 0)
         return rc;
-    uint32_t v = latest_version(dir);
+    uint32_t v = room_latest_version(dir);
     if (v == 0) {
         cli_error("%s holds no room", dir);
         cli_hint("create one with: fkex room create NAME --policy ... --relay ... --dir %s", dir);
         return EXIT_USAGE;
     }
-    if ((rc = load_descriptor(&d, &dlen, &m, dir, v)) != 0 || (rc = read_relay(relay, dir)) != 0)
+    if ((rc = room_load_descriptor(&d, &dlen, &m, dir, v)) != 0 || (rc = read_relay(relay, dir)) != 0)
         return rc;
     fkex_room_id(room_id, m.admin_pk, m.name, m.namelen);
     print_invite(relay, room_id);
@@ -478,12 +350,12 @@ static int room_publish(int argc, char **argv)
     int rc;
     if ((rc = only_dir(&dir, argc, argv, usage_publish)) >= 0)
         return rc;
-    uint32_t v = latest_version(dir);
+    uint32_t v = room_latest_version(dir);
     if (v == 0) {
         cli_error("%s holds no room", dir);
         return EXIT_USAGE;
     }
-    if ((rc = load_descriptor(&d, &dlen, &m, dir, v)) != 0)
+    if ((rc = room_load_descriptor(&d, &dlen, &m, dir, v)) != 0)
         return rc;
     rc = publish(dir, d, dlen, &m);
     free(d);
@@ -526,14 +398,14 @@ static int room_set_policy(int argc, char **argv)
         return EXIT_USAGE;
     }
     fkex_policy_free(p);
-    uint32_t v = latest_version(dir);
-    if (v == 0 || v + 1 >= MAX_VERSIONS) {
+    uint32_t v = room_latest_version(dir);
+    if (v == 0 || v + 1 >= ROOM_MAX_VERSIONS) {
         cli_error(v ? "%s has too many descriptor versions" : "%s holds no room", dir);
         return EXIT_USAGE;
     }
-    if ((rc = load_admin(sk, dir)) != 0)
+    if ((rc = room_load_admin(sk, dir)) != 0)
         return rc;
-    if ((rc = load_descriptor(&d, &dlen, &m, dir, v)) != 0)
+    if ((rc = room_load_descriptor(&d, &dlen, &m, dir, v)) != 0)
         goto out;
     rc = EXIT_USAGE;
     if (sodium_memcmp(m.admin_pk, sk + 32, 32) != 0) {
@@ -555,8 +427,8 @@ static int room_set_policy(int argc, char **argv)
         goto out;
     }
     snprintf(file, sizeof file, "descriptor.%u", v + 1);
-    char *path = path_in(dir, file);
-    rc = path ? write_new(path, DESCRIPTOR_ARMOR, nd, ndlen, 0644) : EXIT_USAGE;
+    char *path = room_path(dir, file);
+    rc = path ? write_new(path, ROOM_DESCRIPTOR_ARMOR, nd, ndlen, 0644) : EXIT_USAGE;
     if (rc == 0)
         fprintf(stderr, "%s: version %u of the room's descriptor\n", path, m.version + 1);
     free(path);
