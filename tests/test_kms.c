@@ -756,6 +756,7 @@ static void kms_e2e(void)
         free(text);
     }
     EXPECT(FK("enroll", tok, "-o", at("carol.key")), 0);
+    CHECK(said("holds your key (identity carol@example.org)"));
     issued++;
     EXPECT(FK("ibe", "encrypt", "--mpk", at("authA/mpk.fkex"), "--to", "carol@example.org", "-o",
               at("carol.fkex"), at("msg.txt")), 0);

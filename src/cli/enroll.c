@@ -62,6 +62,22 @@ static int write_all(int fd, const uint8_t *p, size_t len)
     return 0;
 }
 
+/* "attributes ONE TWO, identity alice@example.org", as far as fits. */
+static void describe_key(char *out, size_t cap, const fkex_abe_key *key)
+{
+    const char *const *attrs;
+    const char *id = fkex_ibe_key_identity(key);
+    size_t n, used = 0;
+    fkex_abe_key_attrs(&attrs, &n, key);
+    out[0] = 0;
+    for (size_t i = 0; i < n && used < cap; i++)
+        used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? " " : "attributes ", attrs[i]);
+    if (id && used < cap)
+        snprintf(out + used, cap - used, "%sidentity %s", n ? ", " : "", id);
+    if (!out[0])
+        snprintf(out, cap, "no attributes");
+}
+
 int enroll_main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -71,7 +87,7 @@ int enroll_main(int argc, char **argv)
         { 0, 0, 0, 0 },
     };
     const char *out = NULL;
-    char text[FKEX_TOKEN_TEXT_MAX + 2], msg[128], *armored = NULL;
+    char text[FKEX_TOKEN_TEXT_MAX + 2], msg[128], what[512] = "", *armored = NULL;
     uint8_t hello[FKEX_ENROL_HEADER], req[FKEX_ENROL_REQUEST_BYTES], pk[32], pin[32];
     uint8_t *reply = NULL, *key = NULL;
     size_t replylen = 0, keylen = 0, armoredlen = 0;
@@ -177,10 +193,13 @@ int enroll_main(int argc, char **argv)
         rc = status == FKEX_ENROL_FAILED ? EXIT_USAGE : EXIT_DENIED;
         goto out;
     }
-    /* A key that does not decode is no key. */
+    /* A key that does not decode is no key; one that does is described to
+     * its holder (its attributes and identity are not secret to them). */
     {
         fkex_abe_key *check = NULL;
         err = fkex_abe_key_decode(&check, key, keylen);
+        if (err == FKEX_OK)
+            describe_key(what, sizeof what, check);
         fkex_abe_key_free(check);
         if (err != FKEX_OK) {
             cli_error("the authority sent a key that does not decode: %s", fkex_strerror(err));
@@ -202,7 +221,7 @@ int enroll_main(int argc, char **argv)
     }
     if (fd != STDOUT_FILENO) {
         fd = -1;
-        fprintf(stderr, "fkex: enrolled: %s holds your key\n", out);
+        fprintf(stderr, "fkex: enrolled: %s holds your key (%s)\n", out, what);
     }
     rc = 0;
 out:
