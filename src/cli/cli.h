@@ -36,6 +36,14 @@ int cli_exit_code(fkex_err err);
 /* Prints a policy error with the text and a caret under the column. */
 void cli_policy_error(const char *text, const fkex_policy_error *perr);
 
+/* write(2) until all of p is written (EINTR retried); -1 on an error. */
+int cli_write_all(int fd, const uint8_t *p, size_t len);
+/* The daemons' hooks (kms serve, relay): "listening on ADDR" on stdout,
+ * flushed, for scripts to read; log lines "fkex NAME: ..." on stderr,
+ * NAME being the hooks' ctx (a string). */
+void cli_daemon_ready(void *ctx, const char *addr);
+void cli_daemon_log(void *ctx, const char *line);
+
 /* Reads a whole object file ("-" is stdin), removing armor if present, and
  * checks that it is an fkex object. On failure prints why and returns -1. */
 int cli_read_object(uint8_t **data, size_t *len, fkex_header *h, const char *path);

@@ -48,20 +48,6 @@ static int read_token_text(char *buf, size_t cap, const char *arg)
     return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* "attributes ONE TWO, identity alice@example.org", as far as fits. */
 static void describe_key(char *out, size_t cap, const fkex_abe_key *key)
 {
@@ -214,7 +200,7 @@ int enroll_main(int argc, char **argv)
             goto out;
         }
     }
-    if (write_all(fd, armor ? (const uint8_t *)armored : key, armor ? armoredlen : keylen) != 0 ||
+    if (cli_write_all(fd, armor ? (const uint8_t *)armored : key, armor ? armoredlen : keylen) != 0 ||
         (fd != STDOUT_FILENO && (fsync(fd) != 0 || close(fd) != 0))) {
         cli_error("cannot write %s: %s", out, strerror(errno));
         goto out;

@@ -21,6 +21,18 @@ void cli_error(const char *fmt, ...)
     va_end(ap);
 }
 
+void cli_daemon_ready(void *ctx, const char *addr)
+{
+    (void)ctx;
+    printf("listening on %s\n", addr);
+    fflush(stdout);
+}
+
+void cli_daemon_log(void *ctx, const char *line)
+{
+    fprintf(stderr, "fkex %s: %s\n", (const char *)ctx, line);
+}
+
 void cli_hint(const char *fmt, ...)
 {
     va_list ap;
@@ -381,7 +393,7 @@ int cli_load_msk(fkex_abe_msk **msk, const char *path)
 
 /* ---- writing objects ---------------------------------------------------- */
 
-static int write_fd_all(int fd, const uint8_t *p, size_t len)
+int cli_write_all(int fd, const uint8_t *p, size_t len)
 {
     while (len > 0) {
         ssize_t n = write(fd, p, len);
@@ -414,7 +426,7 @@ int cli_write_object(const char *path, const uint8_t *data, size_t len, fkex_kin
             cli_error("refusing to write binary output to a terminal");
             cli_hint("use -a for text armor, or -o FILE");
             rc = -1;
-        } else if (write_fd_all(STDOUT_FILENO, data, len) != 0) {
+        } else if (cli_write_all(STDOUT_FILENO, data, len) != 0) {
             cli_error("cannot write to standard output: %s", strerror(errno));
             rc = -1;
         }
@@ -426,7 +438,7 @@ int cli_write_object(const char *path, const uint8_t *data, size_t len, fkex_kin
                 cli_hint("fkex never overwrites a file; remove it or choose another name");
             rc = -1;
         } else {
-            if (write_fd_all(fd, data, len) != 0 || fsync(fd) != 0) {
+            if (cli_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
                 cli_error("cannot write %s: %s", path, strerror(errno));
                 rc = -1;
             }

@@ -596,19 +596,6 @@ out:
 
 /* ---- kms serve ---------------------------------------------------------------- */
 
-static void on_ready(void *ctx, const char *addr)
-{
-    (void)ctx;
-    printf("listening on %s\n", addr);
-    fflush(stdout);
-}
-
-static void on_log(void *ctx, const char *line)
-{
-    (void)ctx;
-    fprintf(stderr, "fkex kms: %s\n", line);
-}
-
 static int kms_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -624,7 +611,7 @@ static int kms_serve(int argc, char **argv)
     size_t sealedlen = 0, storedlen;
     fkex_kms *k = NULL;
     fkex_kms_store *st = NULL;
-    fkex_kms_hooks hooks = { on_ready, NULL, NULL };
+    fkex_kms_hooks hooks = { cli_daemon_ready, NULL, "kms" };
     fkex_err err;
     int c, rc = EXIT_USAGE;
 
@@ -632,7 +619,7 @@ static int kms_serve(int argc, char **argv)
         switch (c) {
         case 'd': dir = optarg; break;
         case 'l': listen = optarg; break;
-        case 'v': hooks.log = on_log; break;
+        case 'v': hooks.log = cli_daemon_log; break;
         case 'h': usage_serve(stdout); return 0;
         default: usage_serve(stderr); return EXIT_USAGE;
         }

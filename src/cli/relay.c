@@ -65,19 +65,6 @@ static int parse_number(const char *name, const char *arg, unsigned long min, un
     return 0;
 }
 
-static void on_ready(void *ctx, const char *addr)
-{
-    (void)ctx;
-    printf("listening on %s\n", addr);
-    fflush(stdout);
-}
-
-static void on_log(void *ctx, const char *line)
-{
-    (void)ctx;
-    fprintf(stderr, "fkex relay: %s\n", line);
-}
-
 int relay_main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -95,7 +82,7 @@ int relay_main(int argc, char **argv)
     const char *listen = DEFAULT_ADDR, *db = DEFAULT_DB;
     unsigned long n;
     relay_options opt;
-    relay_hooks hooks = { on_ready, NULL, NULL };
+    relay_hooks hooks = { cli_daemon_ready, NULL, "relay" };
     relay_store *st = NULL;
     relay_checkpointer *cp = NULL;
     char msg[256];
@@ -134,7 +121,7 @@ int relay_main(int argc, char **argv)
             }
             sync_full = strcmp(optarg, "full") == 0;
             break;
-        case 'v': hooks.log = on_log; break;
+        case 'v': hooks.log = cli_daemon_log; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EXIT_USAGE;
         }
