@@ -365,22 +365,30 @@ static void quit_ok(proc *p)
 
 #define FOUND ((const char *[]){ "--found", at("R"), NULL })
 
+/* alice founds the room of the invitation (found: her options), then bob
+ * and carol join (extra: theirs); 0 once alice and bob show `settled`. */
+static int join_three(proc **alice, proc **bob, proc **carol, const char *const *found,
+                      const char *const *extra, const char *settled)
+{
+    *alice = chat_start("alice", at("alice.key"), found);
+    if (!wait_for(*alice, "\"event\": \"joined\"", 1, STEP_SECONDS))
+        return -1;
+    *bob = chat_start("bob", at("bob.key"), extra);
+    if (!wait_for(*bob, "\"event\": \"joined\"", 1, STEP_SECONDS))
+        return -1;
+    *carol = chat_start("carol", at("carol.key"), extra);
+    if (!wait_for(*carol, "\"event\": \"joined\"", 1, STEP_SECONDS))
+        return -1;
+    return wait_for(*alice, settled, 1, STEP_SECONDS) && wait_for(*bob, settled, 1, STEP_SECONDS)
+               ? 0 : -1;
+}
+
 /* A world, and alice (founding), bob and carol in its room at epoch 2. */
 static int three_members(const char *name, proc **alice, proc **bob, proc **carol)
 {
     if (world(name) != 0)
         return -1;
-    *alice = chat_start("alice", at("alice.key"), FOUND);
-    if (!wait_for(*alice, "\"event\": \"joined\"", 1, STEP_SECONDS))
-        return -1;
-    *bob = chat_start("bob", at("bob.key"), NULL);
-    if (!wait_for(*bob, "\"event\": \"joined\"", 1, STEP_SECONDS))
-        return -1;
-    *carol = chat_start("carol", at("carol.key"), NULL);
-    if (!wait_for(*carol, "\"event\": \"joined\"", 1, STEP_SECONDS))
-        return -1;
-    return wait_for(*alice, "\"epoch\": 2, \"members\": 3", 1, STEP_SECONDS) &&
-           wait_for(*bob, "\"epoch\": 2, \"members\": 3", 1, STEP_SECONDS) ? 0 : -1;
+    return join_three(alice, bob, carol, FOUND, NULL, "\"epoch\": 2, \"members\": 3");
 }
 
 /* Each of `texts` (prefix0 .. prefixN-1) arrived exactly once at p. */
@@ -901,18 +909,9 @@ static int seed_room(const char *name, proc **alice, proc **bob, proc **carol)
     free(out);
     if (!ok)
         return -1;
-    *alice = chat_start("alice", at("alice.key"),
-                        (const char *[]){ "--found", at("S"), "--mode", "seed", NULL });
-    if (!wait_for(*alice, "\"event\": \"joined\"", 1, STEP_SECONDS))
-        return -1;
-    *bob = chat_start("bob", at("bob.key"), SEED);
-    if (!wait_for(*bob, "\"event\": \"joined\"", 1, STEP_SECONDS))
-        return -1;
-    *carol = chat_start("carol", at("carol.key"), SEED);
-    if (!wait_for(*carol, "\"event\": \"joined\"", 1, STEP_SECONDS))
-        return -1;
-    return wait_for(*alice, "\"epoch\": 3, \"members\": 3", 1, STEP_SECONDS) &&
-           wait_for(*bob, "\"epoch\": 3, \"members\": 3", 1, STEP_SECONDS) ? 0 : -1;
+    return join_three(alice, bob, carol,
+                      (const char *[]){ "--found", at("S"), "--mode", "seed", NULL }, SEED,
+                      "\"epoch\": 3, \"members\": 3");
 }
 
 /* A whole file; *len its size. NULL if it cannot be read. */
