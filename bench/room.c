@@ -78,13 +78,12 @@ static void broadcast(room *r, const uint8_t *bytes, size_t len)
         push(r, r->roster[i], bytes, len);
 }
 
-/* The relay orders commits: the first for its epoch wins. It learns the
- * new roster from the commit's public content, as a real relay must to
- * route. */
+/* The relay passes on every commit for its epoch (a candidate: PROTOCOL.md,
+ * version 2), each member getting its own view, and keeps it until an
+ * EpochAck settles the epoch. */
 static void relay_commit(room *r, const uint8_t *bytes, size_t len)
 {
     fkex_rmsg_commit c;
-    uint8_t hash[32];
     if (fkex_rmsg_commit_decode(&c, bytes, len) != FKEX_OK || c.epoch != r->epoch)
         return;   /* malformed or stale: dropped */
     for (int i = 0; i < r->nroster; i++) {
@@ -95,34 +94,109 @@ static void relay_commit(room *r, const uint8_t *bytes, size_t len)
         push(r, r->roster[i], view, vlen);
         free(view);
     }
+    room_frame *k = realloc(r->cands, (r->ncands + 1) * sizeof *k);
+    uint8_t *copy = malloc(len);
+    if (!k || !copy)
+        abort();
+    memcpy(copy, bytes, len);
+    r->cands = k;
+    r->cands[r->ncands++] = (room_frame){ -1, copy, len };
+}
+
+static void settle(room *r, const fkex_rmsg_commit *c, const uint8_t hash[32], const uint8_t *ack,
+                   size_t acklen);
+
+/* The commit of the first EpochAck (from a member other than its
+ * committer, unless nobody else stays) settles the epoch: SETTLED to the
+ * old roster, the roster moves as the members' does (gke/roster.c:
+ * removals, highest first, are filled by the last member; joiners go
+ * last; an Update re-binds its committer's V), its Welcomes are released,
+ * and the ack goes to the new roster like every later one for that commit. */
+static void relay_epoch_ack(room *r, int from, const uint8_t *bytes, size_t len)
+{
+    fkex_rmsg_epoch_ack ack;
+    fkex_rmsg_commit c;
+    uint8_t hash[32];
+    size_t k;
+    if (fkex_rmsg_epoch_ack_decode(&ack, bytes, len) != FKEX_OK)
+        return;
+    if (ack.epoch == r->epoch && r->nwon && memcmp(ack.commit_hash, r->won[r->nwon - 1], 32) == 0) {
+        broadcast(r, bytes, len);
+        return;
+    }
+    if (ack.epoch != r->epoch + 1)
+        return;
+    for (k = 0; k < r->ncands; k++) {
+        if (fkex_rmsg_commit_decode(&c, r->cands[k].bytes, r->cands[k].len) != FKEX_OK)
+            abort();
+        crypto_hash_sha256(hash, r->cands[k].bytes, c.content_len);
+        if (memcmp(hash, ack.commit_hash, 32) == 0)
+            break;
+    }
+    if (k == r->ncands)
+        return;
+    if (r->roster[c.committer] == from && r->nroster - c.nremoves > 1) {
+        /* Its committer's own: it settles only if no other ack comes in
+         * time (the real relay's sponsor timeout; here, once the queue
+         * is empty) and nobody else who stays is online. */
+        if (!r->self_ack) {
+            uint8_t *copy = malloc(len);
+            if (!copy)
+                abort();
+            memcpy(copy, bytes, len);
+            r->self_ack = copy;
+            r->self_ack_len = len;
+        }
+        return;
+    }
+    settle(r, &c, hash, bytes, len);
+}
+
+/* Settles the epoch on candidate c (hash), acknowledged by ack. */
+static void settle(room *r, const fkex_rmsg_commit *c, const uint8_t hash[32], const uint8_t *ack,
+                   size_t acklen)
+{
+    fkex_rmsg_settled settled = { 0 };
+    fkex_writer w;
+    memcpy(settled.room_id, r->room_id, 32);
+    settled.epoch = r->epoch;
+    memcpy(settled.commit_hash, hash, 32);
+    fkex_writer_init(&w);
+    fkex_rmsg_settled_encode(&w, &settled);
+    if (w.failed)
+        abort();
+    broadcast(r, w.buf, w.len);
+    fkex_writer_free(&w);
     r->epoch++;
-    /* The roster moves as the members' does (gke/roster.c): removals,
-     * highest first, are filled by the last member; joiners go last. */
-    int *next = malloc(((size_t)r->nroster + c.nadds + 1) * sizeof *next), n = r->nroster;
+    int *next = malloc(((size_t)r->nroster + c->nadds + 1) * sizeof *next), n = r->nroster;
     if (!next)
         abort();
+    if (c->has_update)
+        memcpy(r->parties[r->roster[c->committer]].v, c->update_sig_pk, 32);
     memcpy(next, r->roster, (size_t)n * sizeof *next);
-    for (uint32_t k = c.nremoves; k-- > 0;)
-        next[load32_be(c.removes + 4 * k)] = next[--n];
-    for (uint32_t a = 0; a < c.nadds; a++) {
-        int p = party_by_v(r, c.adds + 64 * a);
+    for (uint32_t x = c->nremoves; x-- > 0;)
+        next[load32_be(c->removes + 4 * x)] = next[--n];
+    for (uint32_t a = 0; a < c->nadds; a++) {
+        int p = party_by_v(r, c->adds + 64 * a);
         if (p >= 0)
             next[n++] = p;
     }
     free(r->roster);
     r->roster = next;
     r->nroster = n;
-    crypto_hash_sha256(hash, bytes, c.content_len);
     uint8_t (*won)[32] = realloc(r->won, (r->nwon + 1) * sizeof *won);
     if (!won)
         abort();
     r->won = won;
     memcpy(r->won[r->nwon++], hash, 32);
+    for (size_t i = 0; i < r->ncands; i++)
+        free(r->cands[i].bytes);
+    r->ncands = 0;
     /* Release the Welcomes of this commit. */
     for (size_t i = 0; i < r->nheld;) {
-        fkex_rmsg_welcome w;
-        if (fkex_rmsg_welcome_decode(&w, r->held[i].bytes, r->held[i].len) == FKEX_OK &&
-            memcmp(w.commit_hash, hash, 32) == 0) {
+        fkex_rmsg_welcome wel;
+        if (fkex_rmsg_welcome_decode(&wel, r->held[i].bytes, r->held[i].len) == FKEX_OK &&
+            memcmp(wel.commit_hash, hash, 32) == 0) {
             push(r, r->held[i].party, r->held[i].bytes, r->held[i].len);
             free(r->held[i].bytes);
             r->held[i] = r->held[--r->nheld];
@@ -130,6 +204,9 @@ static void relay_commit(room *r, const uint8_t *bytes, size_t len)
             i++;
         }
     }
+    free(r->self_ack);
+    r->self_ack = NULL;
+    broadcast(r, ack, acklen);
 }
 
 /* Everything a party sends goes through here. */
@@ -184,6 +261,9 @@ static void relay(room *r, int from, const uint8_t *bytes, size_t len)
     case FKEX_RMSG_COMMIT:
         relay_commit(r, bytes, len);
         break;
+    case FKEX_RMSG_EPOCH_ACK:
+        relay_epoch_ack(r, from, bytes, len);
+        break;
     default:
         broadcast(r, bytes, len);
     }
@@ -200,6 +280,9 @@ static void absorb(room *r, int p, fkex_gke_out *out)
         case FKEX_GKE_EV_EPOCH:    pt->epochs++; break;
         case FKEX_GKE_EV_ABORTED:  pt->aborted = 1; pt->abort_err = e->err; break;
         case FKEX_GKE_EV_LEFT:     pt->left = 1; pt->left_err = e->err; pt->online = 0; break;
+        case FKEX_GKE_EV_LOST:     pt->lost = 1; pt->online = 0; break;
+        case FKEX_GKE_EV_FORK:     pt->forks++; break;
+        case FKEX_GKE_EV_MISBEHAVED: pt->accused++; break;
         case FKEX_GKE_EV_ADMITTED: pt->admitted++; break;
         case FKEX_GKE_EV_MESSAGE:
             pt->messages++;
@@ -240,9 +323,45 @@ fkex_err room_inject(room *r, int p, const uint8_t *bytes, size_t len)
     return deliver(r, p, bytes, len);
 }
 
+/* The relay's timeout for a commit acknowledged by its committer alone. */
+static void settle_self_acked(room *r)
+{
+    fkex_rmsg_epoch_ack ack;
+    fkex_rmsg_commit c;
+    uint8_t hash[32];
+    if (!r->self_ack || fkex_rmsg_epoch_ack_decode(&ack, r->self_ack, r->self_ack_len) != FKEX_OK)
+        return;
+    for (size_t k = 0; k < r->ncands; k++) {
+        if (fkex_rmsg_commit_decode(&c, r->cands[k].bytes, r->cands[k].len) != FKEX_OK)
+            abort();
+        crypto_hash_sha256(hash, r->cands[k].bytes, c.content_len);
+        if (memcmp(hash, ack.commit_hash, 32) == 0 && ack.epoch == r->epoch + 1) {
+            /* Only if nobody else who stays is there to acknowledge it. */
+            for (int i = 0, rm = 0; i < r->nroster; i++) {
+                if ((uint32_t)rm < c.nremoves && load32_be(c.removes + 4 * rm) == (uint32_t)i) {
+                    rm++;
+                    continue;
+                }
+                if ((uint32_t)i != c.committer && r->parties[r->roster[i]].online)
+                    return;
+            }
+            uint8_t *a = r->self_ack;
+            size_t alen = r->self_ack_len;
+            r->self_ack = NULL;
+            settle(r, &c, hash, a, alen);
+            free(a);
+            return;
+        }
+    }
+    free(r->self_ack);
+    r->self_ack = NULL;
+}
+
 size_t room_run(room *r, size_t max_steps)
 {
     size_t steps = 0;
+    if (!r->qlen)
+        settle_self_acked(r);
     while (r->qlen && steps < max_steps) {
         room_frame f = r->queue[r->qhead];
         r->qhead = (r->qhead + 1) % r->qcap;
@@ -252,6 +371,8 @@ size_t room_run(room *r, size_t max_steps)
             steps++;
         }
         free(f.bytes);
+        if (!r->qlen)
+            settle_self_acked(r);
     }
     return steps;
 }
@@ -306,6 +427,10 @@ void room_close(room *r)
     for (size_t i = 0; i < r->ntranscript; i++)
         free(r->transcript[i].bytes);
     free(r->queue);
+    for (size_t i = 0; i < r->ncands; i++)
+        free(r->cands[i].bytes);
+    free(r->cands);
+    free(r->self_ack);
     free(r->held);
     free(r->won);
     free(r->transcript);

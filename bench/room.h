@@ -5,10 +5,11 @@
  *
  * The relay does what PROTOCOL.md and DESIGN.md give it to do, and no more:
  * it names the sponsor (the roster's first online member), routes
- * Challenges, Proofs and Welcomes, orders commits (the first one for the
- * relay's current epoch wins, later ones are dropped), cuts star commits
- * into per-member views, holds each Welcome until its commit has won, and
- * fans out everything else to the roster. It holds no key.
+ * Challenges, Proofs and Welcomes, passes on every commit for its current
+ * epoch (cut into per-member views) and settles the epoch on the commit of
+ * the first EpochAck (version 2: SETTLED, then the roster moves), holds
+ * each Welcome until its commit has won, and fans out everything else to
+ * the roster. It holds no key.
  *
  * The adversary sits in the relay: `tamper` sees every frame before
  * delivery and may drop, change or keep it; room_inject delivers any bytes
@@ -31,7 +32,9 @@ typedef struct {
     uint8_t joiner_id[32];
     int online;
     /* what happened to it */
-    int joined, aborted, left, admitted;
+    int joined, aborted, left, admitted, lost;
+    size_t forks;           /* FKEX_GKE_EV_FORK events */
+    size_t accused;         /* FKEX_GKE_EV_MISBEHAVED events */
     fkex_err abort_err, left_err;
     uint64_t epochs;        /* EPOCH events seen */
     uint64_t messages;      /* MESSAGE events seen */
@@ -64,7 +67,11 @@ struct room {
     int *roster;            /* party ids, in roster order */
     int nroster;
     int sponsor_of[ROOM_MAX_PARTIES];   /* the sponsor each pending joiner was sent to */
-    uint8_t (*won)[32];     /* content hashes of accepted commits */
+    uint8_t (*won)[32];     /* content hashes of settled commits */
+    room_frame *cands;      /* candidate commits for the current epoch */
+    size_t ncands;
+    uint8_t *self_ack;      /* an EpochAck from the committer alone, settled once the queue runs dry */
+    size_t self_ack_len;
     size_t nwon;
     room_frame *held;       /* Welcomes waiting for their commit */
     size_t nheld;

@@ -5,8 +5,9 @@
  * input; the peek must agree with the decoder; a commit's view must decode
  * again with at most one slice.
  *
- * FKEX_FUZZ_SEEDS=DIR runs a two-member room through one join, a message
- * and a removal proposal, and writes every frame of it into DIR.
+ * FKEX_FUZZ_SEEDS=DIR runs a two-member room through one join (its
+ * commit, EpochAck and SETTLED: version 2), a message and a removal
+ * proposal, and writes every frame of it into DIR.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,8 +76,29 @@ static void write_seeds(const char *dir)
     write_seed(dir, "commit-add", o2.msgs[0].bytes, o2.msgs[0].len);
     fkex_ratchet_leaf_key(v, a);
     must(fkex_rmsg_commit_view(&view, &vlen, o2.msgs[0].bytes, o2.msgs[0].len, v));
-    must(fkex_ratchet_receive(a, view, vlen, &rng, &o3));
+    must(fkex_ratchet_receive(a, view, vlen, &rng, &o3));   /* its EpochAck */
     free(view);
+    if (o3.nmsgs != 1)
+        abort();
+    write_seed(dir, "epoch-ack", o3.msgs[0].bytes, o3.msgs[0].len);
+    {
+        /* The relay's SETTLED for it (the relay has no key: built here). */
+        fkex_rmsg_epoch_ack ack;
+        fkex_rmsg_settled s = { 0 };
+        fkex_writer w;
+        must(fkex_rmsg_epoch_ack_decode(&ack, o3.msgs[0].bytes, o3.msgs[0].len));
+        memcpy(s.room_id, cfg.room_id, 32);
+        s.epoch = ack.epoch - 1;
+        memcpy(s.commit_hash, ack.commit_hash, 32);
+        fkex_writer_init(&w);
+        fkex_rmsg_settled_encode(&w, &s);
+        if (w.failed)
+            abort();
+        write_seed(dir, "settled", w.buf, w.len);
+        fkex_gke_out_clear(&o3);
+        must(fkex_ratchet_receive(a, w.buf, w.len, &rng, &o3));
+        fkex_writer_free(&w);
+    }
     write_seed(dir, "welcome", o2.msgs[1].bytes, o2.msgs[1].len);
     must(fkex_ratchet_receive(b, o2.msgs[1].bytes, o2.msgs[1].len, &rng, &o1));   /* join ack */
     write_seed(dir, "join-ack", o1.msgs[o1.nmsgs - 1].bytes, o1.msgs[o1.nmsgs - 1].len);
@@ -87,6 +109,22 @@ static void write_seeds(const char *dir)
     write_seed(dir, "application", o1.msgs[0].bytes, o1.msgs[0].len);
     must(fkex_ratchet_propose_remove(b, fkex_ratchet_index(b), &o2));
     write_seed(dir, "remove", o2.msgs[0].bytes, o2.msgs[0].len);
+    {
+        /* The same proposal quoting evidence (a commit hash): the layout of
+         * a member's accusation. */
+        fkex_rmsg_remove m;
+        fkex_writer w;
+        must(fkex_rmsg_remove_decode(&m, o2.msgs[0].bytes, o2.msgs[0].len));
+        memset(m.evidence, 0xe5, 32);
+        fkex_writer_init(&w);
+        fkex_rmsg_remove_encode(&w, &m);
+        fkex_writer_put(&w, m.membership_tag, 32);
+        fkex_writer_put(&w, m.sig, 64);
+        if (w.failed)
+            abort();
+        write_seed(dir, "remove-evidence", w.buf, w.len);
+        fkex_writer_free(&w);
+    }
     must(fkex_ratchet_receive(a, o2.msgs[0].bytes, o2.msgs[0].len, &rng, &o3));
     fkex_commit_options upd = { .update = 1 };
     fkex_gke_out_clear(&o1);
@@ -137,9 +175,14 @@ static void commit_again(const fkex_rmsg_commit *c, const uint8_t *data, size_t 
     fkex_rmsg_commit_encode(&w, c);
     if (w.len != c->content_len)
         abort();
+    /* Version 2: confirmation tag, membership tag, then the signature. */
     fkex_writer_put(&w, c->confirmation_tag, 32);
-    fkex_writer_put(&w, c->sig, 64);
+    if (w.len != c->tagged_len)
+        abort();
     fkex_writer_put(&w, c->membership_tag, 32);
+    if (w.len != c->signed_len)
+        abort();
+    fkex_writer_put(&w, c->sig, 64);
     fkex_writer_u32(&w, c->nslices);
     fkex_writer_put(&w, c->slices, (size_t)c->nslices * FKEX_SLICE_BYTES);
     same(&w, data, size);
@@ -225,8 +268,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     {
         fkex_rmsg_remove m;
         if (fkex_rmsg_remove_decode(&m, data, size) == FKEX_OK) {
+            if (!peeked || type != FKEX_RMSG_REMOVE)
+                abort();
+            /* Version 2: body (with evidence), membership tag, signature. */
             fkex_rmsg_remove_encode(&w, &m);
+            if (w.len != m.tagged_len)
+                abort();
+            fkex_writer_put(&w, m.membership_tag, 32);
+            if (w.len != m.signed_len)
+                abort();
             signed_again(&w, m.sig, data, size);
+        }
+    }
+    {
+        fkex_rmsg_epoch_ack m;
+        if (fkex_rmsg_epoch_ack_decode(&m, data, size) == FKEX_OK) {
+            if (!peeked || type != FKEX_RMSG_EPOCH_ACK || memcmp(room, m.room_id, 32) != 0)
+                abort();
+            fkex_rmsg_epoch_ack_encode(&w, &m);
+            if (w.len != m.signed_len)
+                abort();
+            signed_again(&w, m.sig, data, size);
+        }
+    }
+    {
+        fkex_rmsg_settled m;
+        if (fkex_rmsg_settled_decode(&m, data, size) == FKEX_OK) {
+            if (!peeked || type != FKEX_RMSG_SETTLED || memcmp(room, m.room_id, 32) != 0)
+                abort();
+            fkex_rmsg_settled_encode(&w, &m);
+            same(&w, data, size);
         }
     }
     {

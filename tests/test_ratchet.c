@@ -433,6 +433,11 @@ typedef struct {
     int done;
     int to;
     room_frame original;
+    /* Commits (version 2): the relay holds every SETTLED back, so that the
+     * recipient of the flipped commit can still be handed the original. */
+    room_frame settled[4];
+    int settled_to[4];
+    size_t nsettled;
 } flip_once;
 
 static int flip(room *r, int to, uint8_t *frame, size_t len, void *ctx)
@@ -441,6 +446,16 @@ static int flip(room *r, int to, uint8_t *frame, size_t len, void *ctx)
     fkex_rmsg_type t;
     uint8_t id[32];
     (void)r;
+    if (f->type == FKEX_RMSG_COMMIT && fkex_rmsg_peek(&t, id, frame, len) == FKEX_OK &&
+        t == FKEX_RMSG_SETTLED) {
+        if (f->nsettled < FKEX_ARRAY_LEN(f->settled)) {
+            f->settled[f->nsettled].bytes = malloc(len);
+            memcpy(f->settled[f->nsettled].bytes, frame, len);
+            f->settled[f->nsettled].len = len;
+            f->settled_to[f->nsettled++] = to;
+        }
+        return 1;
+    }
     if (f->done || fkex_rmsg_peek(&t, id, frame, len) != FKEX_OK || t != f->type)
         return 0;
     f->done = 1;
@@ -456,13 +471,28 @@ static int flip(room *r, int to, uint8_t *frame, size_t len, void *ctx)
  * first frame of one type. The recipient refuses it, or (a Challenge whose
  * tag_S no longer matches) the joiner aborts; nobody moves to a different
  * epoch; for frames that do not end a join, the untouched frame is then
- * accepted, so the refusal changed nothing. */
-static void tamper_case(fkex_rmsg_type type, size_t pos)
+ * accepted, so the refusal changed nothing.
+ *
+ * Version 2, commits: the flipped candidate is refused and never prepared
+ * (no tentative epoch), and a relay's flip is never evidence against the
+ * committer (nobody is accused: everything but the slices is signed, and
+ * a slice is the relay's to swap). Nothing settles while the recipient,
+ * online, has refused it; it then takes the original, acknowledges it,
+ * and the SETTLEDs bring the room together. `update`: the commit is bob's Update (a star, so the flips
+ * reach alice's slice) instead of alice's Add of carol. */
+static void tamper_case_v(fkex_rmsg_type type, size_t pos, int update)
 {
     room *r = room_new("tamper");
     int bob = room_join(r, world.bob);
-    flip_once f = { type, pos, 0, -1, { 0 } };
-    if (type == FKEX_RMSG_APPLICATION || type == FKEX_RMSG_JOIN_ACK || type == FKEX_RMSG_REMOVE) {
+    flip_once f = { type, pos, 0, -1, { 0 }, { { 0 } }, { 0 }, 0 };
+    if (update) {
+        fkex_commit_options upd = { .update = 1 };
+        r->tamper = flip;
+        r->tamper_ctx = &f;
+        CHECK_OK(room_commit(r, bob, &upd));
+        room_run(r, 1000);
+    } else if (type == FKEX_RMSG_APPLICATION || type == FKEX_RMSG_JOIN_ACK ||
+               type == FKEX_RMSG_REMOVE || type == FKEX_RMSG_EPOCH_ACK) {
         r->tamper = flip;
         r->tamper_ctx = &f;
         if (type == FKEX_RMSG_APPLICATION)
@@ -470,6 +500,10 @@ static void tamper_case(fkex_rmsg_type type, size_t pos)
         else if (type == FKEX_RMSG_REMOVE) {
             fkex_err left = room_leave(r, bob);   /* alice refuses the proposal: nothing to commit */
             CHECK(left == FKEX_ERR_UNEXPECTED);
+        }
+        else if (type == FKEX_RMSG_EPOCH_ACK) {
+            fkex_commit_options upd = { .update = 1 };
+            CHECK_OK(room_commit(r, 0, &upd));   /* bob's ack settles it, then goes to all */
         }
         else
             (void)room_join(r, world.carol);
@@ -487,6 +521,18 @@ static void tamper_case(fkex_rmsg_type type, size_t pos)
     room_party *to = &r->parties[f.to];
     int aborted = type == FKEX_RMSG_CHALLENGE && to->aborted;
     CHECK(to->refused >= 1 || aborted);
+    if (type == FKEX_RMSG_COMMIT) {
+        CHECK(!to->st->tentative.active && !to->lost);
+        /* A member who received it untouched settles it by its ack; the
+         * committer's own does not, over a member who is online and
+         * refused it. */
+        int committer = update ? bob : 0;
+        CHECK(f.nsettled == (f.to == committer ? 2u : 0u));
+        for (int i = 0; i < r->nparties; i++)
+            CHECK(r->parties[i].accused == 0 && r->parties[i].forks == 0);
+    }
+    if (type == FKEX_RMSG_EPOCH_ACK)
+        CHECK(to->forks == 0);   /* a relay's flip breaks the signature: no fork */
     /* Nobody moved on a tampered frame. */
     for (int i = 0; i < r->nparties; i++)
         if (r->parties[i].st && fkex_ratchet_is_member(r->parties[i].st))
@@ -497,12 +543,29 @@ static void tamper_case(fkex_rmsg_type type, size_t pos)
         if (err != FKEX_OK)
             fprintf(stderr, "    type %d pos %zu: original refused: %s\n", (int)type, pos,
                     fkex_strerror(err));
+        if (type == FKEX_RMSG_COMMIT) {
+            CHECK(to->st->tentative.active);
+            r->tamper = NULL;
+            for (size_t i = 0; i < f.nsettled; i++)
+                CHECK_OK(room_inject(r, f.settled_to[i], f.settled[i].bytes, f.settled[i].len));
+        }
         room_run(r, 1000);
         if (type == FKEX_RMSG_APPLICATION)
             CHECK(to->messages == 1);
+        if (type == FKEX_RMSG_COMMIT) {
+            CHECK(room_agree(r) && r->epoch == 2);
+            CHECK(update || r->parties[2].joined);
+        }
     }
+    for (size_t i = 0; i < f.nsettled; i++)
+        free(f.settled[i].bytes);
     free(f.original.bytes);
     room_free(r);
+}
+
+static void tamper_case(fkex_rmsg_type type, size_t pos)
+{
+    tamper_case_v(type, pos, 0);
 }
 
 static void test_tampered_frames_refused(void)
@@ -510,6 +573,7 @@ static void test_tampered_frames_refused(void)
     static const fkex_rmsg_type types[] = {
         FKEX_RMSG_JOIN_REQUEST, FKEX_RMSG_CHALLENGE, FKEX_RMSG_PROOF, FKEX_RMSG_WELCOME,
         FKEX_RMSG_COMMIT, FKEX_RMSG_JOIN_ACK, FKEX_RMSG_APPLICATION, FKEX_RMSG_REMOVE,
+        FKEX_RMSG_EPOCH_ACK,
     };
     /* Positions spread over the frames: headers, middles and the last
      * bytes (signatures, tags, slices). */
@@ -519,6 +583,8 @@ static void test_tampered_frames_refused(void)
     for (size_t t = 0; t < FKEX_ARRAY_LEN(types); t++)
         for (size_t p = 0; p < FKEX_ARRAY_LEN(positions); p++)
             tamper_case(types[t], positions[p]);
+    for (size_t p = 0; p < FKEX_ARRAY_LEN(positions); p++)
+        tamper_case_v(FKEX_RMSG_COMMIT, positions[p], 1);
 }
 
 /* ---- replays ------------------------------------------------------------------------ */
@@ -701,78 +767,377 @@ static void test_injected_commit_refused(void)
     fkex_writer_init(&w);
     fkex_rmsg_commit_encode(&w, &c);
     fkex_rng_fill(&r->rng, tag, 32);
-    fkex_writer_put(&w, tag, 32);
+    fkex_writer_put(&w, tag, 32);   /* confirmation tag */
+    fkex_writer_put(&w, tag, 32);   /* membership tag (version 2: before the signature) */
     fkex_sign_keypair(pk, sk, &r->rng);
     CHECK_OK(ratchet_sign_append(&w, sk, "commit"));
-    fkex_writer_put(&w, tag, 32);
     fkex_writer_u32(&w, 0);
     CHECK_ERR(room_inject(r, bob, w.buf, w.len), FKEX_ERR_AUTHENTICATION);
     /* With the right membership key (a member gone rogue, or a leak) but
-     * not alice's signing key, the signature still fails. */
+     * not alice's signing key, the signature still fails: no evidence
+     * against alice either. */
     w.len = 0;
     fkex_rmsg_commit_encode(&w, &c);
     fkex_writer_put(&w, tag, 32);
-    CHECK_OK(ratchet_sign_append(&w, sk, "commit"));
     fkex_mac(tag, r->parties[bob].st->keys.membership_key, w.buf, w.len);
     fkex_writer_put(&w, tag, 32);
+    CHECK_OK(ratchet_sign_append(&w, sk, "commit"));
     fkex_writer_u32(&w, 0);
     CHECK_ERR(room_inject(r, bob, w.buf, w.len), FKEX_ERR_AUTHENTICATION);
+    CHECK(r->parties[bob].accused == 0 && !r->parties[bob].st->tentative.active);
     CHECK(fkex_ratchet_epoch(r->parties[bob].st) == 1 && room_agree(r));
     fkex_writer_free(&w);
     room_free(r);
 }
 
-/* The relay forks the room: bob and carol both commit for epoch 2, and the
- * relay delivers bob's commit to {alice, bob} and carol's to {carol}. The
- * two views hold different epoch authenticators, so members comparing them
- * see the fork; and messages do not cross it. */
+/* The relay forks the room (version 2): bob and carol both commit an
+ * Update for epoch 3's predecessor; the relay hands bob's candidate to
+ * {alice, bob} and carol's to {carol, dave}, and settles each half on its
+ * own (two SETTLEDs). The halves hold different epoch authenticators, and
+ * once the relay forwards the EpochAcks across, both halves report the
+ * fork (FKEX_GKE_EV_FORK): an ack signed by a key both halves know names
+ * another commit. Messages do not cross it. */
+static void forward_acks(room *r, size_t from, const int *to, size_t nto, const uint8_t hash[32])
+{
+    for (size_t i = from; i < r->ntranscript; i++) {
+        fkex_rmsg_epoch_ack a;
+        if (fkex_rmsg_epoch_ack_decode(&a, r->transcript[i].bytes, r->transcript[i].len) != FKEX_OK ||
+            memcmp(a.commit_hash, hash, 32) != 0)
+            continue;
+        for (size_t k = 0; k < nto; k++)
+            (void)room_inject(r, to[k], r->transcript[i].bytes, r->transcript[i].len);
+    }
+}
+
+static void settled_to(room *r, int p, uint64_t epoch, const uint8_t hash[32])
+{
+    fkex_rmsg_settled m = { 0 };
+    fkex_writer w;
+    memcpy(m.room_id, r->room_id, 32);
+    m.epoch = epoch;
+    memcpy(m.commit_hash, hash, 32);
+    fkex_writer_init(&w);
+    fkex_rmsg_settled_encode(&w, &m);
+    CHECK_OK(room_inject(r, p, w.buf, w.len));
+    fkex_writer_free(&w);
+}
+
+static void content_hash(uint8_t hash[32], const uint8_t *bytes, size_t len)
+{
+    fkex_rmsg_commit c;
+    CHECK_OK(fkex_rmsg_commit_decode(&c, bytes, len));
+    crypto_hash_sha256(hash, bytes, c.content_len);
+}
+
+static void deliver_views(room *r, const uint8_t *commit, size_t len, const int *to, size_t nto)
+{
+    for (size_t i = 0; i < nto; i++) {
+        uint8_t *view;
+        size_t vlen;
+        CHECK_OK(fkex_rmsg_commit_view(&view, &vlen, commit, len, r->parties[to[i]].v));
+        CHECK_OK(room_inject(r, to[i], view, vlen));
+        free(view);
+    }
+}
+
 static void test_fork_detected(void)
 {
     room *r = room_new("fork");
     int bob = room_join(r, world.bob);
     int carol = room_join(r, world.carol);
+    int dave = room_join(r, world.alice);
+    CHECK(r->parties[dave].joined && r->epoch == 3 && room_agree(r));
     fkex_commit_options upd = { .update = 1 };
     fkex_gke_out ob, oc;
+    uint8_t hb[32], hc[32];
     fkex_gke_out_init(&ob);
     fkex_gke_out_init(&oc);
     CHECK_OK(fkex_ratchet_commit(r->parties[bob].st, &upd, &r->rng, &ob));
     CHECK_OK(fkex_ratchet_commit(r->parties[carol].st, &upd, &r->rng, &oc));
-    int side_b[] = { 0, bob }, side_c[] = { carol };
-    for (size_t i = 0; i < 2; i++) {
-        uint8_t *view;
-        size_t vlen;
-        CHECK_OK(fkex_rmsg_commit_view(&view, &vlen, ob.msgs[0].bytes, ob.msgs[0].len,
-                                       r->parties[side_b[i]].v));
-        CHECK_OK(room_inject(r, side_b[i], view, vlen));
-        free(view);
+    content_hash(hb, ob.msgs[0].bytes, ob.msgs[0].len);
+    content_hash(hc, oc.msgs[0].bytes, oc.msgs[0].len);
+    int side_b[] = { 0, bob }, side_c[] = { carol, dave };
+    r->record = 1;
+    size_t t0 = r->ntranscript;
+    deliver_views(r, ob.msgs[0].bytes, ob.msgs[0].len, side_b, 2);
+    deliver_views(r, oc.msgs[0].bytes, oc.msgs[0].len, side_c, 2);
+    for (int i = 0; i < 2; i++) {
+        settled_to(r, side_b[i], 3, hb);
+        settled_to(r, side_c[i], 3, hc);
     }
-    uint8_t *view;
-    size_t vlen;
-    CHECK_OK(fkex_rmsg_commit_view(&view, &vlen, oc.msgs[0].bytes, oc.msgs[0].len,
-                                   r->parties[side_c[0]].v));
-    CHECK_OK(room_inject(r, carol, view, vlen));
-    free(view);
-    uint8_t a0[32], ab[32], ac[32];
+    uint8_t a0[32], ab[32], ac[32], ad[32];
     fkex_ratchet_epoch_authenticator(a0, r->parties[0].st);
     fkex_ratchet_epoch_authenticator(ab, r->parties[bob].st);
     fkex_ratchet_epoch_authenticator(ac, r->parties[carol].st);
-    CHECK(fkex_ratchet_epoch(r->parties[0].st) == 3 && fkex_ratchet_epoch(r->parties[carol].st) == 3);
-    CHECK(memcmp(a0, ab, 32) == 0);
-    CHECK(memcmp(a0, ac, 32) != 0);   /* the fork shows */
+    fkex_ratchet_epoch_authenticator(ad, r->parties[dave].st);
+    CHECK(fkex_ratchet_epoch(r->parties[0].st) == 4 && fkex_ratchet_epoch(r->parties[carol].st) == 4);
+    CHECK(memcmp(a0, ab, 32) == 0 && memcmp(ac, ad, 32) == 0);
+    CHECK(memcmp(a0, ac, 32) != 0);   /* the fork shows to whoever compares */
+    for (int p = 0; p < 4; p++)
+        CHECK(r->parties[p].forks == 0);
+    /* The relay forwards each half's EpochAcks to the other. */
+    forward_acks(r, t0, side_c, 2, hb);
+    forward_acks(r, t0, side_b, 2, hc);
+    for (int p = 0; p < 4; p++)
+        CHECK(r->parties[p].forks >= 1);
     /* The losing commit cannot be applied on top of the winner either. */
+    uint8_t *view;
+    size_t vlen;
     CHECK_OK(fkex_rmsg_commit_view(&view, &vlen, oc.msgs[0].bytes, oc.msgs[0].len, r->parties[0].v));
     CHECK_ERR(room_inject(r, 0, view, vlen), FKEX_ERR_REPLAY);
     free(view);
-    /* carol's message does not open on alice's side of the fork. */
+    /* dave's message (dave's V is the same on both sides) does not open on
+     * alice's side of the fork. */
     fkex_gke_out om;
     fkex_gke_out_init(&om);
-    CHECK_OK(fkex_ratchet_send(r->parties[carol].st, (const uint8_t *)"split", 5, &om));
+    CHECK_OK(fkex_ratchet_send(r->parties[dave].st, (const uint8_t *)"split", 5, &om));
     fkex_err err = room_inject(r, 0, om.msgs[0].bytes, om.msgs[0].len);
     CHECK(err == FKEX_ERR_AUTHENTICATION);
     CHECK(r->parties[0].messages == 0);
     fkex_gke_out_clear(&om);
     fkex_gke_out_clear(&ob);
     fkex_gke_out_clear(&oc);
+    room_free(r);
+}
+
+/* ---- version 2: no insider freezes a room ----------------------------------------------- */
+
+/* A member's client gone rogue, modelled where its frames leave it: every
+ * commit frame of `signer` gets one bit of its membership tag flipped (or,
+ * with `slices`, the last byte of its slice for party `victim` only) and,
+ * for the tag, is signed again with the signer's key, so that the
+ * signature holds and the junk is the signer's own doing. */
+typedef struct {
+    const uint8_t *sk;      /* the signer's signing key */
+    uint32_t committer;     /* its index */
+    int slices;             /* garble a slice instead of the tag */
+    int victim;             /* with slices: whose */
+    size_t hits;
+} junk;
+
+static int junk_fn(room *r, int to, uint8_t *frame, size_t len, void *ctx)
+{
+    junk *j = ctx;
+    fkex_rmsg_commit c;
+    (void)r;
+    if (fkex_rmsg_commit_decode(&c, frame, len) != FKEX_OK || c.committer != j->committer)
+        return 0;
+    if (j->slices) {
+        if (to == j->victim && c.nslices == 1) {
+            frame[len - 1] ^= 0x01;
+            j->hits++;
+        }
+        return 0;
+    }
+    fkex_writer w;
+    frame[c.tagged_len] ^= 0x01;
+    fkex_writer_init(&w);
+    fkex_writer_put(&w, frame, c.signed_len);
+    CHECK_OK(ratchet_sign_append(&w, j->sk, "commit"));
+    memcpy(frame + c.signed_len, w.buf + c.signed_len, 64);
+    fkex_writer_free(&w);
+    j->hits++;
+    return 0;
+}
+
+/* bob, about to be removed, sends a junk commit (a wrong membership tag,
+ * signed) to keep the room where it is. Every other member takes it as
+ * evidence (FKEX_GKE_EV_MISBEHAVED) and proposes Remove(bob) quoting it;
+ * the junk never settles, alice's Remove commit that follows does, and
+ * bob reads nothing afterwards. */
+static void test_junk_commit_does_not_freeze(void)
+{
+    room *r = room_new("junk commit");
+    int bob = room_join(r, world.bob);
+    int carol = room_join(r, world.carol);
+    CHECK(r->epoch == 2 && room_agree(r));
+    junk j = { r->parties[bob].st->sig_sk, 1, 0, -1, 0 };
+    fkex_commit_options upd = { .update = 1 };
+    r->tamper = junk_fn;
+    r->tamper_ctx = &j;
+    CHECK_OK(room_commit(r, bob, &upd));
+    room_run(r, 1000);
+    r->tamper = NULL;
+    CHECK(j.hits == 3);
+    /* Nothing settled, nobody prepared it; alice and carol accused bob and
+     * each holds the proposal to remove him. */
+    CHECK(r->epoch == 2 && room_agree(r));
+    CHECK(r->parties[0].accused == 1 && r->parties[carol].accused == 1 && r->parties[bob].accused == 0);
+    CHECK(!r->parties[0].st->tentative.active && !r->parties[carol].st->tentative.active);
+    CHECK(r->parties[0].st->nremovals == 1 && r->parties[carol].st->nremovals == 1);
+    /* alice commits the removal: it settles although the junk came first. */
+    CHECK_OK(room_commit(r, 0, NULL));
+    room_run(r, 1000);
+    CHECK(r->epoch == 3 && r->nroster == 2 && room_agree(r));
+    CHECK(r->parties[bob].left && !fkex_ratchet_is_member(r->parties[bob].st));
+    /* bob cannot open what carol says next. */
+    room_frame app = { 0 };
+    r->tamper = keep_app;
+    r->tamper_ctx = &app;
+    CHECK_OK(room_send(r, carol, "bob is out"));
+    room_run(r, 100);
+    r->tamper = NULL;
+    CHECK(app.bytes != NULL && r->parties[0].messages == 1);
+    uint64_t before = r->parties[bob].messages;
+    if (app.bytes)
+        CHECK(room_inject(r, bob, app.bytes, app.len) != FKEX_OK);
+    CHECK(r->parties[bob].messages == before);
+    free(app.bytes);
+    room_free(r);
+}
+
+/* bob's Update carries a garbage slice for carol only. The relay cannot
+ * tell, alice acknowledges, the epoch settles: carol, who cannot apply the
+ * settled commit, gets FKEX_GKE_EV_LOST and is out (to come back through
+ * admission); alice and bob go on. A garbage slice is not evidence (the
+ * relay could have swapped it): nobody is accused. */
+static void test_garbage_slice_lost(void)
+{
+    room *r = room_new("garbage slice");
+    int bob = room_join(r, world.bob);
+    int carol = room_join(r, world.carol);
+    junk j = { NULL, 1, 1, carol, 0 };
+    fkex_commit_options upd = { .update = 1 };
+    r->tamper = junk_fn;
+    r->tamper_ctx = &j;
+    CHECK_OK(room_commit(r, bob, &upd));
+    room_run(r, 1000);
+    r->tamper = NULL;
+    CHECK(j.hits == 1);
+    CHECK(r->parties[carol].lost && !fkex_ratchet_is_member(r->parties[carol].st));
+    CHECK(!r->parties[0].lost && !r->parties[bob].lost);
+    for (int p = 0; p < 3; p++)
+        CHECK(r->parties[p].accused == 0);
+    uint8_t a0[32], ab[32];
+    fkex_ratchet_epoch_authenticator(a0, r->parties[0].st);
+    fkex_ratchet_epoch_authenticator(ab, r->parties[bob].st);
+    CHECK(fkex_ratchet_epoch(r->parties[0].st) == 3 && fkex_ratchet_epoch(r->parties[bob].st) == 3);
+    CHECK(memcmp(a0, ab, 32) == 0);
+    CHECK_OK(room_send(r, 0, "still here"));
+    room_run(r, 100);
+    CHECK(r->parties[bob].messages == 1 && r->parties[carol].messages == 0);
+    room_free(r);
+}
+
+/* bob and carol commit an Update each for the same epoch; bob's comes
+ * first and settles. carol's pending commit is dropped on SETTLED (her
+ * keys did not change) and she can commit again at once. */
+static void test_lost_race_commits_again(void)
+{
+    room *r = room_new("lost race");
+    int bob = room_join(r, world.bob);
+    int carol = room_join(r, world.carol);
+    fkex_commit_options upd = { .update = 1 };
+    uint8_t carol_x[32];
+    memcpy(carol_x, r->parties[carol].st->self.hpke_pk, 32);
+    CHECK_OK(room_commit(r, bob, &upd));
+    CHECK_OK(room_commit(r, carol, &upd));
+    CHECK(r->parties[carol].st->commit.active);
+    room_run(r, 1000);
+    CHECK(r->epoch == 3 && room_agree(r));
+    CHECK(!r->parties[carol].st->commit.active);
+    CHECK(memcmp(carol_x, r->parties[carol].st->self.hpke_pk, 32) == 0);
+    CHECK(memcmp(carol_x, r->parties[0].st->leaves[2].hpke_pk, 32) == 0);
+    CHECK_OK(room_commit(r, carol, &upd));
+    room_run(r, 1000);
+    CHECK(r->epoch == 4 && room_agree(r));
+    CHECK(memcmp(carol_x, r->parties[0].st->leaves[2].hpke_pk, 32) != 0);
+    room_free(r);
+}
+
+/* A thief holds bob's signing key (and, worst case, every epoch's
+ * membership key). bob heals with an Update, which rotates V too: after
+ * it settles, a Remove proposal or a commit signed with the old key is
+ * refused by every member, while the same signed with bob's new key
+ * passes the signature (control). */
+static void thief_remove(fkex_writer *w, const room *r, const fkex_ratchet *mk_of, uint32_t proposer,
+                         uint32_t target, const uint8_t sk[64])
+{
+    fkex_rmsg_remove m = { 0 };
+    uint8_t tag[32];
+    memcpy(m.room_id, r->room_id, 32);
+    m.epoch = mk_of->keys.epoch;
+    m.proposer = proposer;
+    m.target = target;
+    fkex_writer_init(w);
+    fkex_rmsg_remove_encode(w, &m);
+    fkex_mac(tag, mk_of->keys.membership_key, w->buf, w->len);
+    fkex_writer_put(w, tag, 32);
+    CHECK_OK(ratchet_sign_append(w, sk, "remove"));
+}
+
+/* A GROUP commit by committer with a correct membership tag and a random
+ * confirmation tag and sealed secret, signed with sk. */
+static void thief_commit(fkex_writer *w, room *r, const fkex_ratchet *mk_of, uint32_t committer,
+                         const uint8_t sk[64])
+{
+    fkex_rmsg_commit c = { 0 };
+    uint8_t tag[32];
+    memcpy(c.room_id, r->room_id, 32);
+    c.epoch = mk_of->keys.epoch;
+    c.committer = committer;
+    c.dist = FKEX_DIST_GROUP;
+    fkex_rng_fill(&r->rng, c.nonce, 32);
+    fkex_rng_fill(&r->rng, c.group_sealed, sizeof c.group_sealed);
+    fkex_writer_init(w);
+    fkex_rmsg_commit_encode(w, &c);
+    fkex_rng_fill(&r->rng, tag, 32);
+    fkex_writer_put(w, tag, 32);
+    fkex_mac(tag, mk_of->keys.membership_key, w->buf, w->len);
+    fkex_writer_put(w, tag, 32);
+    CHECK_OK(ratchet_sign_append(w, sk, "commit"));
+    fkex_writer_u32(w, 0);
+}
+
+static void test_thief_after_update(void)
+{
+    room *r = room_new("thief");
+    int bob = room_join(r, world.bob);
+    int carol = room_join(r, world.carol);
+    uint8_t stolen[64];
+    fkex_writer w;
+    memcpy(stolen, r->parties[bob].st->sig_sk, 64);
+    /* Before the Update the stolen key works: a proposal signed with it is taken. */
+    thief_remove(&w, r, r->parties[0].st, 1, 2, stolen);
+    CHECK_OK(room_inject(r, 0, w.buf, w.len));
+    CHECK(r->parties[0].st->nremovals == 1);
+    fkex_writer_free(&w);
+    r->parties[0].st->nremovals = 0;   /* forget it: the test is about what follows */
+    /* bob's Update settles; a commit the thief signed with the stolen key
+     * for the same epoch comes too late. */
+    fkex_commit_options upd = { .update = 1 };
+    CHECK_OK(room_commit(r, bob, &upd));
+    thief_commit(&w, r, r->parties[0].st, 1, stolen);
+    uint8_t *copy = malloc(w.len);
+    size_t clen = w.len;
+    memcpy(copy, w.buf, w.len);
+    fkex_writer_free(&w);
+    room_run(r, 1000);
+    CHECK(r->epoch == 3 && room_agree(r));
+    CHECK(memcmp(r->parties[0].st->leaves[1].sig_pk, stolen + 32, 32) != 0);
+    CHECK(memcmp(r->parties[bob].v, stolen + 32, 32) != 0);   /* the relay re-bound bob */
+    CHECK_ERR(room_inject(r, 0, copy, clen), FKEX_ERR_REPLAY);   /* the race is over */
+    free(copy);
+    for (int p = 0; p < 3; p += 2) {
+        const fkex_ratchet *st = r->parties[p].st;
+        /* A Remove of carol (or of alice) with the current membership key, old V. */
+        thief_remove(&w, r, st, 1, p ? 0 : 2, stolen);
+        CHECK_ERR(room_inject(r, p, w.buf, w.len), FKEX_ERR_AUTHENTICATION);
+        CHECK(st->nremovals == 0);
+        fkex_writer_free(&w);
+        /* A commit for epoch 3 with the old V: refused, nobody accused. */
+        thief_commit(&w, r, st, 1, stolen);
+        CHECK_ERR(room_inject(r, p, w.buf, w.len), FKEX_ERR_AUTHENTICATION);
+        CHECK(!st->tentative.active && r->parties[p].accused == 0);
+        fkex_writer_free(&w);
+        /* Control: the same with bob's new key passes the signature (the
+         * commit's random confirmation tag then makes it evidence). */
+        thief_commit(&w, r, st, 1, r->parties[bob].st->sig_sk);
+        CHECK_OK(room_inject(r, p, w.buf, w.len));
+        CHECK(r->parties[p].accused == 1);
+        fkex_writer_free(&w);
+    }
+    (void)carol;
     room_free(r);
 }
 
@@ -1155,5 +1520,9 @@ void suite_ratchet(void)
     RUN(test_late_join_ack);
     RUN(test_join_flood);
     RUN(test_state_compromise_in_epoch);
+    RUN(test_junk_commit_does_not_freeze);
+    RUN(test_garbage_slice_lost);
+    RUN(test_lost_race_commits_again);
+    RUN(test_thief_after_update);
     gke_world_close(&world);
 }

@@ -108,8 +108,10 @@ static uint32_t plain_roster(fkex_leaf *out, const fkex_ratchet *st, const fkex_
 {
     uint32_t m = st->nleaves;
     memcpy(out, st->leaves, (size_t)m * sizeof *out);
-    if (c->has_update && c->committer < m)
+    if (c->has_update && c->committer < m) {
+        memcpy(out[c->committer].sig_pk, c->update_sig_pk, 32);
         memcpy(out[c->committer].hpke_pk, c->update_pk, 32);
+    }
     for (uint32_t k = c->nremoves; k-- > 0;) {
         uint32_t i = load32_be(c->removes + 4 * k);
         m--;
@@ -139,6 +141,7 @@ typedef struct {
     const uint8_t *psk;     /* with c.psk_ct */
     const uint8_t *sig_sk;  /* the signer */
     int wrong_tag;          /* confirmation tag over another commit secret */
+    int wrong_membership;   /* membership tag with one bit flipped (then signed) */
 } forge;
 
 /* A commit of the group `st` is in (its membership key, init secret and
@@ -170,17 +173,22 @@ static void forge_commit(fkex_writer *w, const fkex_ratchet *st, forge *f, fkex_
                   transcript, rh);
     schedule_confirmation_tag(tag, &k);
     fkex_writer_put(w, tag, 32);
-    sign(w, f->sig_sk, "commit");
+    /* Version 2: the membership tag, then the signature over both. */
     fkex_mac(key, st->keys.membership_key, w->buf, w->len);
+    key[0] ^= (uint8_t)(f->wrong_membership ? 1 : 0);
     fkex_writer_put(w, key, 32);
+    sign(w, f->sig_sk, "commit");
     if (f->c.dist == FKEX_DIST_GROUP) {
         fkex_writer_u32(w, 0);
     } else {
         fkex_leaf to[32];
         uint32_t nto = 0;
+        /* The committer's V in the new roster: its new one after an Update. */
+        const uint8_t *cv = f->c.committer >= st->nleaves ? NULL
+                            : f->c.has_update ? f->c.update_sig_pk
+                                              : st->leaves[f->c.committer].sig_pk;
         for (uint32_t i = 0; i < n - f->c.nadds && i < 32; i++)
-            if (i >= st->nleaves || f->c.committer >= st->nleaves ||
-                memcmp(roster[i].sig_pk, st->leaves[f->c.committer].sig_pk, 32) != 0)
+            if (!cv || memcmp(roster[i].sig_pk, cv, 32) != 0)
                 to[nto++] = roster[i];
         schedule_context(ctx, st->room_id, f->c.epoch + 1, transcript, rh);
         CHECK_OK(dist_seal(w, to, nto, UINT32_MAX, f->cs, ctx, sizeof ctx, rng));
@@ -201,17 +209,79 @@ static void forge_init(forge *f, room *r, int committer)
     f->sig_sk = r->parties[committer].st->sig_sk;
 }
 
-/* Injects a forged commit into party p; its epoch must stay unchanged on refusal. */
+/* H(content) of the last commit inject_forged made. */
+static uint8_t forged_hash[32];
+
+static void commit_hash_of(uint8_t hash[32], const uint8_t *bytes, size_t len)
+{
+    fkex_rmsg_commit c;
+    CHECK_OK(fkex_rmsg_commit_decode(&c, bytes, len));
+    crypto_hash_sha256(hash, bytes, c.content_len);
+}
+
+/* Injects a forged commit into party p. Version 2: a candidate is never
+ * installed on arrival, so the epoch stays unchanged whatever happens; a
+ * refusal leaves no tentative epoch and accuses nobody (evidence returns
+ * FKEX_OK: expect_evidence); an acceptance prepares the tentative epoch. */
 static fkex_err inject_forged(room *r, int p, forge *f, int from)
 {
     fkex_writer w;
-    uint64_t before = fkex_ratchet_epoch(r->parties[p].st);
+    const fkex_ratchet *st = r->parties[p].st;
+    uint64_t before = fkex_ratchet_epoch(st);
+    size_t accused = r->parties[p].accused;
+    int had = st->tentative.active;
     forge_commit(&w, r->parties[from].st, f, &r->rng);
+    commit_hash_of(forged_hash, w.buf, w.len);
     fkex_err err = room_inject(r, p, w.buf, w.len);
+    CHECK(fkex_ratchet_epoch(st) == before);
     if (err != FKEX_OK)
-        CHECK(fkex_ratchet_epoch(r->parties[p].st) == before);
+        CHECK(st->tentative.active == had && r->parties[p].accused == accused);
+    else if (!had && r->parties[p].accused == accused)
+        CHECK(st->tentative.active && memcmp(st->tentative.commit_hash, forged_hash, 32) == 0);
     fkex_writer_free(&w);
     return err;
+}
+
+/* SETTLED(epoch, hash) as the relay sends it, to party p. */
+static fkex_err inject_settled(room *r, int p, uint64_t epoch, const uint8_t hash[32])
+{
+    fkex_rmsg_settled s = { 0 };
+    fkex_writer w;
+    memcpy(s.room_id, r->room_id, 32);
+    s.epoch = epoch;
+    memcpy(s.commit_hash, hash, 32);
+    fkex_writer_init(&w);
+    fkex_rmsg_settled_encode(&w, &s);
+    fkex_err err = room_inject(r, p, w.buf, w.len);
+    fkex_writer_free(&w);
+    return err;
+}
+
+/* A forged commit that its signer alone can have got wrong (version 2):
+ * party p takes it as evidence (FKEX_OK, one FKEX_GKE_EV_MISBEHAVED), does
+ * not prepare it, and proposes Remove(signer) quoting the commit's hash
+ * under the current membership key. */
+static void expect_evidence(room *r, int p, forge *f, int from)
+{
+    const fkex_ratchet *st = r->parties[p].st;
+    size_t accused = r->parties[p].accused, nt = r->ntranscript;
+    int record = r->record;
+    r->record = 1;
+    CHECK_OK(inject_forged(r, p, f, from));
+    r->record = record;
+    CHECK(r->parties[p].accused == accused + 1);
+    CHECK(!st->tentative.active);
+    CHECK(r->ntranscript == nt + 1);
+    if (r->ntranscript != nt + 1)
+        return;
+    const room_frame *fr = &r->transcript[r->ntranscript - 1];
+    fkex_rmsg_remove m;
+    uint8_t tag[32];
+    CHECK_OK(fkex_rmsg_remove_decode(&m, fr->bytes, fr->len));
+    CHECK(m.target == f->c.committer && m.proposer == st->index && m.epoch == st->keys.epoch);
+    CHECK(memcmp(m.evidence, forged_hash, 32) == 0);
+    fkex_mac(tag, st->keys.membership_key, fr->bytes, m.tagged_len);
+    CHECK(memcmp(tag, m.membership_tag, 32) == 0);
 }
 
 /* ---- descriptors (ratchet.c: fkex_room_descriptor_check; ratchet_msg.c) ---------- */
@@ -315,16 +385,21 @@ static void test_descriptor_checks(void)
 
 /* ---- Remove proposals (ratchet.c on_remove) --------------------------------------- */
 
+/* Remove(target) by proposer at epoch, tagged under membership key mk
+ * (version 2), signed with sk. */
 static void remove_msg(fkex_writer *w, const room *r, uint64_t epoch, uint32_t proposer,
-                       uint32_t target, const uint8_t sk[64])
+                       uint32_t target, const uint8_t mk[32], const uint8_t sk[64])
 {
     fkex_rmsg_remove m = { 0 };
+    uint8_t tag[32];
     memcpy(m.room_id, r->room_id, 32);
     m.epoch = epoch;
     m.proposer = proposer;
     m.target = target;
     fkex_writer_init(w);
     fkex_rmsg_remove_encode(w, &m);
+    fkex_mac(tag, mk, w->buf, w->len);
+    fkex_writer_put(w, tag, 32);
     sign(w, sk, "remove");
 }
 
@@ -336,9 +411,10 @@ static void test_remove_checks(void)
     room *r = room3("remove checks");
     fkex_ratchet *alice = r->parties[0].st;
     const uint8_t *bob_sk = r->parties[1].st->sig_sk;
+    const uint8_t *bob_mk = r->parties[1].st->keys.membership_key;
     fkex_writer old, w;
     /* bob proposes to remove carol at epoch 2; the relay keeps it. */
-    remove_msg(&old, r, 2, 1, 2, bob_sk);
+    remove_msg(&old, r, 2, 1, 2, bob_mk, bob_sk);
     fkex_commit_options upd = { .update = 1 };
     CHECK_OK(room_commit(r, 0, &upd));
     room_run(r, 1000);
@@ -346,15 +422,15 @@ static void test_remove_checks(void)
     CHECK_ERR(room_inject(r, 0, old.buf, old.len), FKEX_ERR_WRONG_EPOCH);
     CHECK(alice->nremovals == 0);
     /* Indices out of range. */
-    remove_msg(&w, r, 3, 1, 7, bob_sk);
+    remove_msg(&w, r, 3, 1, 7, bob_mk, bob_sk);
     CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
     fkex_writer_free(&w);
-    remove_msg(&w, r, 3, 7, 2, bob_sk);
+    remove_msg(&w, r, 3, 7, 2, bob_mk, bob_sk);
     CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
     fkex_writer_free(&w);
     CHECK(alice->nremovals == 0);
     /* The proposal with a byte more, then as it is, then again. */
-    remove_msg(&w, r, 3, 1, 2, bob_sk);
+    remove_msg(&w, r, 3, 1, 2, bob_mk, bob_sk);
     CHECK_ERR(inject_longer(r, 0, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
     CHECK(alice->nremovals == 0);
     CHECK_OK(room_inject(r, 0, w.buf, w.len));
@@ -366,11 +442,43 @@ static void test_remove_checks(void)
     room_free(r);
 }
 
+/* Kills the Remove proposal's membership tag (version 2): only a holder
+ * of the current epoch proposes. bob's own signature on each; the tag
+ * under the previous epoch's membership key, then under no key of the
+ * room, is refused; under the current one it is taken. */
+static void test_remove_membership_tag(void)
+{
+    room *r = room3("remove membership tag");
+    fkex_ratchet *alice = r->parties[0].st;
+    const uint8_t *bob_sk = r->parties[1].st->sig_sk;
+    uint8_t old_mk[32], junk_mk[32];
+    fkex_writer w;
+    memcpy(old_mk, r->parties[1].st->keys.membership_key, 32);
+    fkex_rng_fill(&r->rng, junk_mk, 32);
+    fkex_commit_options upd = { .update = 1 };
+    CHECK_OK(room_commit(r, 0, &upd));
+    room_run(r, 1000);
+    CHECK(r->epoch == 3 && room_agree(r));
+    remove_msg(&w, r, 3, 1, 2, old_mk, bob_sk);
+    CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_AUTHENTICATION);
+    fkex_writer_free(&w);
+    remove_msg(&w, r, 3, 1, 2, junk_mk, bob_sk);
+    CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_AUTHENTICATION);
+    fkex_writer_free(&w);
+    CHECK(alice->nremovals == 0);
+    remove_msg(&w, r, 3, 1, 2, r->parties[1].st->keys.membership_key, bob_sk);
+    CHECK_OK(room_inject(r, 0, w.buf, w.len));
+    CHECK(alice->nremovals == 1);
+    fkex_writer_free(&w);
+    room_free(r);
+}
+
 /* ---- JoinAck (ratchet.c on_join_ack) ------------------------------------------------ */
 
-/* Kills: the JoinAck's confirmation MAC, its sender bound, and the
- * decoder's no-trailing-bytes rule. The relay holds bob's real JoinAck
- * back, so alice has not seen bob confirm the key. */
+/* Kills: the JoinAck's confirmation MAC (version 2: a signed JoinAck
+ * whose MAC fails shows a fork, FKEX_GKE_EV_FORK), its sender bound, and
+ * the decoder's no-trailing-bytes rule. The relay holds bob's real
+ * JoinAck back, so alice has not seen bob confirm the key. */
 static void test_join_ack_checks(void)
 {
     room *r = room_new("join ack checks");
@@ -395,8 +503,12 @@ static void test_join_ack_checks(void)
     fkex_writer_init(&w);
     fkex_rmsg_join_ack_encode(&w, &m);
     sign(&w, r->parties[bob].st->sig_sk, "join ack");
+    CHECK_OK(room_inject(r, 0, w.buf, w.len));
+    CHECK(r->parties[0].forks == 1 && !fkex_ratchet_acked(r->parties[0].st, 1));
+    /* The same not signed by bob: refused, and no fork. */
+    w.buf[w.len - 1] ^= 1;
     CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_AUTHENTICATION);
-    CHECK(!fkex_ratchet_acked(r->parties[0].st, 1));
+    CHECK(r->parties[0].forks == 1);
     /* A sender past the roster. */
     m.tag[0] ^= 1;
     m.sender = 9;
@@ -408,7 +520,7 @@ static void test_join_ack_checks(void)
     CHECK_ERR(inject_longer(r, 0, ack->bytes, ack->len), FKEX_ERR_BAD_ENCODING);
     CHECK(!fkex_ratchet_acked(r->parties[0].st, 1));
     CHECK_OK(room_inject(r, 0, ack->bytes, ack->len));
-    CHECK(fkex_ratchet_acked(r->parties[0].st, 1));
+    CHECK(fkex_ratchet_acked(r->parties[0].st, 1) && r->parties[0].forks == 1);
     fkex_writer_free(&w);
     tap_free(&t);
     room_free(r);
@@ -787,8 +899,12 @@ static void test_welcome_checks(void)
 /* Kills, at a member: the committer's signature (bob, holding the
  * membership key, signs a commit naming alice), the future-epoch check,
  * the committer bound, "signed with this member's key yet not its
- * commit", and the confirmation tag. A well-formed commit by bob is then
- * accepted, so the forging itself is sound. */
+ * commit", the membership tag and the confirmation tag. Version 2: a
+ * wrong membership tag, or a wrong confirmation tag on a commit whose
+ * every input is signed (GROUP), is evidence against the signer; a wrong
+ * confirmation tag on a star commit is a plain refusal (the relay could
+ * have swapped a slice). A well-formed commit by bob is then prepared and
+ * installed on SETTLED, so the forging itself is sound. */
 static void test_commit_auth_checks(void)
 {
     room *r = room3("commit auth checks");
@@ -810,15 +926,32 @@ static void test_commit_auth_checks(void)
     forge_init(&f, r, 0);
     memset(f.cs, 0, 32);
     CHECK_ERR(inject_forged(r, 0, &f, 0), FKEX_ERR_AUTHENTICATION);
-    /* A confirmation tag over another commit secret. */
+    CHECK(r->parties[2].accused == 0);
+    /* A membership tag that is not MAC(membership_key, ...), signed. */
+    forge_init(&f, r, 1);
+    f.wrong_membership = 1;
+    expect_evidence(r, 2, &f, 1);
+    /* A confirmation tag over another commit secret, sealed under the add
+     * key: everything the tag covers is signed, so the signer lied. */
     forge_init(&f, r, 1);
     f.wrong_tag = 1;
+    expect_evidence(r, 2, &f, 1);
+    /* The same by star (an update, so that the star is due): not evidence. */
+    forge_init(&f, r, 1);
+    f.wrong_tag = 1;
+    f.c.dist = FKEX_DIST_STAR;
+    f.c.has_update = 1;
+    crypto_scalarmult_base(f.c.update_pk, f.cs);
+    fkex_rng_fill(&r->rng, f.c.update_sig_pk, 32);
     CHECK_ERR(inject_forged(r, 2, &f, 1), FKEX_ERR_AUTHENTICATION);
+    CHECK(r->parties[2].accused == 2);
     CHECK(room_agree(r));
-    /* Control: the same commit, right. */
+    /* Control: the same commit, right: prepared, then installed on SETTLED. */
     forge_init(&f, r, 1);
     CHECK_OK(inject_forged(r, 2, &f, 1));
-    CHECK(fkex_ratchet_epoch(r->parties[2].st) == 3);
+    CHECK(r->parties[2].st->tentative.active && fkex_ratchet_epoch(r->parties[2].st) == 2);
+    CHECK_OK(inject_settled(r, 2, 2, forged_hash));
+    CHECK(fkex_ratchet_epoch(r->parties[2].st) == 3 && !r->parties[2].lost);
     room_free(r);
 }
 
@@ -826,7 +959,8 @@ static void test_commit_auth_checks(void)
  * a removal or an update distributed under the old epoch's add key (the
  * removed member, or whoever holds the old HPKE key, would read the next
  * epoch), a descriptor change without a re-attestation, and the policy of
- * a re-attestation's ABE ciphertext. */
+ * a re-attestation's ABE ciphertext. Version 2: each is its signer's
+ * doing, so evidence (expect_evidence). */
 static void test_commit_content_checks(void)
 {
     room *r = room3("commit content checks");
@@ -839,18 +973,19 @@ static void test_commit_content_checks(void)
     f.c.nremoves = 1;
     f.c.removes = rm;
     f.c.dist = FKEX_DIST_STAR;
-    CHECK_ERR(inject_forged(r, 0, &f, 1), FKEX_ERR_BAD_ENCODING);
+    expect_evidence(r, 0, &f, 1);
     /* bob removes carol, under the add key. */
     forge_init(&f, r, 1);
     store32_be(rm, 2);
     f.c.nremoves = 1;
     f.c.removes = rm;
-    CHECK_ERR(inject_forged(r, 0, &f, 1), FKEX_ERR_BAD_ENCODING);
-    /* bob updates his key, under the add key. */
+    expect_evidence(r, 0, &f, 1);
+    /* bob updates his keys, under the add key. */
     forge_init(&f, r, 1);
     f.c.has_update = 1;
     crypto_scalarmult_base(f.c.update_pk, f.cs);
-    CHECK_ERR(inject_forged(r, 0, &f, 1), FKEX_ERR_BAD_ENCODING);
+    fkex_rng_fill(&r->rng, f.c.update_sig_pk, 32);
+    expect_evidence(r, 0, &f, 1);
     /* A new descriptor without a psk. */
     uint8_t *d2;
     size_t d2len;
@@ -858,7 +993,7 @@ static void test_commit_content_checks(void)
     forge_init(&f, r, 1);
     f.c.descriptor = d2;
     f.c.descriptorlen = d2len;
-    CHECK_ERR(inject_forged(r, 0, &f, 1), FKEX_ERR_BAD_ENCODING);
+    expect_evidence(r, 0, &f, 1);
     CHECK(strcmp(alice->room.policy_text, PROTOTYPE) == 0);
     free(d2);
     /* A re-attestation under "ONE or THREE", which everyone satisfies. */
@@ -868,15 +1003,16 @@ static void test_commit_content_checks(void)
     forge_init(&f, r, 1);
     fkex_abe_ct_bytes(&f.c.psk_ct, &f.c.psk_ctlen, ct);
     f.psk = psk;
-    CHECK_ERR(inject_forged(r, 0, &f, 1), FKEX_ERR_WRONG_ROOM);
+    expect_evidence(r, 0, &f, 1);
     fkex_abe_ct_free(ct);
-    CHECK(room_agree(r));
+    CHECK(room_agree(r) && r->parties[0].accused == 5);
     /* Control: under the room's policy it is accepted. */
     encap(psk, &ct, alice->room.policy_text, &r->rng);
     forge_init(&f, r, 1);
     fkex_abe_ct_bytes(&f.c.psk_ct, &f.c.psk_ctlen, ct);
     f.psk = psk;
     CHECK_OK(inject_forged(r, 0, &f, 1));
+    CHECK_OK(inject_settled(r, 0, 2, forged_hash));
     CHECK(fkex_ratchet_epoch(alice) == 3);
     fkex_abe_ct_free(ct);
     room_free(r);
@@ -898,14 +1034,22 @@ static void test_commit_roster_checks(void)
         memcpy(add + 32 * i, i ? carol->self.hpke_pk : carol->self.sig_pk, 32);
         f.c.nadds = 1;
         f.c.adds = add;
-        CHECK_ERR(inject_forged(r, 0, &f, 1), FKEX_ERR_BAD_ENCODING);
+        expect_evidence(r, 0, &f, 1);   /* a roster its signer made impossible */
     }
     /* bob updates to carol's X. */
     forge_init(&f, r, 1);
     f.c.has_update = 1;
     memcpy(f.c.update_pk, carol->self.hpke_pk, 32);
+    fkex_rng_fill(&r->rng, f.c.update_sig_pk, 32);
     f.c.dist = FKEX_DIST_STAR;
-    CHECK_ERR(inject_forged(r, 0, &f, 1), FKEX_ERR_BAD_ENCODING);
+    expect_evidence(r, 0, &f, 1);
+    /* bob updates his V to carol's (version 2: V rotates too). */
+    forge_init(&f, r, 1);
+    f.c.has_update = 1;
+    crypto_scalarmult_base(f.c.update_pk, f.cs);
+    memcpy(f.c.update_sig_pk, carol->self.sig_pk, 32);
+    f.c.dist = FKEX_DIST_STAR;
+    expect_evidence(r, 0, &f, 1);
     CHECK(room_agree(r));
     /* Control: a new leaf of fresh keys is added. */
     forge_init(&f, r, 1);
@@ -913,6 +1057,7 @@ static void test_commit_roster_checks(void)
     f.c.nadds = 1;
     f.c.adds = add;
     CHECK_OK(inject_forged(r, 0, &f, 1));
+    CHECK_OK(inject_settled(r, 0, 2, forged_hash));
     CHECK(fkex_ratchet_members(r->parties[0].st) == 4);
     room_free(r);
 }
@@ -933,6 +1078,10 @@ static void test_full_star_commit(void)
     /* bob's slice is the second. */
     CHECK(memcmp(c.slices + FKEX_SLICE_BYTES, r->parties[1].v, 32) == 0);
     CHECK_OK(room_inject(r, 1, o.msgs[0].bytes, o.msgs[0].len));
+    CHECK(r->parties[1].st->tentative.active);
+    uint8_t hash[32];
+    commit_hash_of(hash, o.msgs[0].bytes, o.msgs[0].len);
+    CHECK_OK(inject_settled(r, 1, 2, hash));
     CHECK(fkex_ratchet_epoch(r->parties[1].st) == 3);
     fkex_gke_out_clear(&o);
     room_free(r);
@@ -1054,15 +1203,48 @@ static void test_header_rules(void)
     CHECK_ERR(fkex_rmsg_commit_decode(&c, w.buf, w.len), FKEX_ERR_UNSUPPORTED);
     CHECK_ERR(fkex_rmsg_peek(&type, id, w.buf, w.len), FKEX_ERR_UNSUPPORTED);
     w.buf[1] = FKEX_RATCHET_VERSION;
-    w.buf[0] = FKEX_RMSG_APPLICATION + 1;
+    w.buf[0] = FKEX_RMSG_SETTLED + 1;
     CHECK_ERR(fkex_rmsg_peek(&type, id, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
     w.buf[0] = 0;
     CHECK_ERR(fkex_rmsg_peek(&type, id, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
     w.buf[0] = FKEX_RMSG_COMMIT;
+    /* Version 2 for room messages: a version-1 commit is refused. */
+    w.buf[1] = 1;
+    CHECK_ERR(fkex_rmsg_commit_decode(&c, w.buf, w.len), FKEX_ERR_UNSUPPORTED);
+    CHECK_ERR(fkex_rmsg_peek(&type, id, w.buf, w.len), FKEX_ERR_UNSUPPORTED);
+    w.buf[1] = FKEX_RATCHET_VERSION;
     uint8_t *shortb = malloc(20);
     memcpy(shortb, w.buf, 20);
     CHECK_ERR(fkex_rmsg_peek(&type, id, shortb, 20), FKEX_ERR_TRUNCATED);
     free(shortb);
+    fkex_writer_free(&w);
+    /* The descriptor stays at version 1 (room ids do not change): the
+     * peek and the decoder take 1 and refuse the room messages' 2. */
+    fkex_rmsg_descriptor d;
+    uint8_t *desc;
+    size_t desclen;
+    uint8_t sk[64], pk[32];
+    fkex_rng rng;
+    uint8_t seed[32] = { 7 };
+    fkex_rng_init_seed(&rng, seed);
+    fkex_sign_keypair(pk, sk, &rng);
+    CHECK_OK(fkex_room_descriptor_create(&desc, &desclen, "room", "ONE", 1, 0, sk));
+    CHECK(desc[0] == FKEX_RMSG_DESCRIPTOR && desc[1] == FKEX_DESCRIPTOR_VERSION);
+    CHECK_OK(fkex_rmsg_peek(&type, id, desc, desclen));
+    CHECK_OK(fkex_rmsg_descriptor_decode(&d, desc, desclen));
+    desc[1] = FKEX_RATCHET_VERSION;
+    CHECK_ERR(fkex_rmsg_peek(&type, id, desc, desclen), FKEX_ERR_UNSUPPORTED);
+    CHECK_ERR(fkex_rmsg_descriptor_decode(&d, desc, desclen), FKEX_ERR_UNSUPPORTED);
+    free(desc);
+    /* The two new messages: each decoder takes its own type only. */
+    fkex_rmsg_settled se = { 0 };
+    fkex_rmsg_epoch_ack ea;
+    fkex_writer_init(&w);
+    fkex_rmsg_settled_encode(&w, &se);
+    CHECK_OK(fkex_rmsg_settled_decode(&se, w.buf, w.len));
+    CHECK_ERR(fkex_rmsg_epoch_ack_decode(&ea, w.buf, w.len), FKEX_ERR_WRONG_KIND);
+    w.buf[1] = 1;
+    CHECK_ERR(fkex_rmsg_settled_decode(&se, w.buf, w.len), FKEX_ERR_UNSUPPORTED);
     fkex_writer_free(&w);
 }
 
@@ -1167,7 +1349,7 @@ static void test_commit_removal_out_of_range(void)
     f.c.nremoves = 1;
     f.c.removes = rm;
     f.c.dist = FKEX_DIST_STAR;
-    CHECK_ERR(inject_forged(r, 0, &f, 1), FKEX_ERR_BAD_ENCODING);
+    expect_evidence(r, 0, &f, 1);
     /* bob removes 0, 5 and 6: three removals in a roster of three (to
      * carol, who stays). */
     forge_init(&f, r, 1);
@@ -1176,7 +1358,8 @@ static void test_commit_removal_out_of_range(void)
     store32_be(rm + 8, 6);
     f.c.nremoves = 3;
     f.c.removes = rm;
-    CHECK_ERR(inject_forged(r, 2, &f, 1), FKEX_ERR_BAD_ENCODING);
+    f.c.dist = FKEX_DIST_STAR;
+    expect_evidence(r, 2, &f, 1);
     room_free(r);
 }
 
@@ -1192,10 +1375,12 @@ static void test_update_key_low_order(void)
     forge_init(&f, r, 1);
     f.c.has_update = 1;
     memset(f.c.update_pk, 0, 32);
+    fkex_rng_fill(&r->rng, f.c.update_sig_pk, 32);
     f.c.dist = FKEX_DIST_STAR;
-    fkex_err err = inject_forged(r, 0, &f, 1);
-    CHECK(err == FKEX_ERR_NOT_IN_GROUP);
-    if (err == FKEX_OK) {
+    size_t accused = r->parties[0].accused;
+    expect_evidence(r, 0, &f, 1);   /* refused, and held against bob */
+    if (r->parties[0].accused == accused) {
+        CHECK_OK(inject_settled(r, 0, 2, forged_hash));
         /* alice now cannot remove carol. */
         fkex_gke_out o;
         fkex_gke_out_init(&o);
@@ -1213,6 +1398,7 @@ void suite_ratchet_checks(void)
     gke_world_open(&cw, "ratchet checks world");
     RUN(test_descriptor_checks);
     RUN(test_remove_checks);
+    RUN(test_remove_membership_tag);
     RUN(test_join_ack_checks);
     RUN(test_join_request_checks);
     RUN(test_challenge_checks);

@@ -240,8 +240,38 @@ static void forget_previous(chat_link *l)
         fkex_ratchet_forget_previous(c->st);
 }
 
+/* This member lost its place (FKEX_GKE_EV_LOST): its state is gone; the
+ * session enters again through admission, under a new pseudonym. */
+static void rejoin(chat_client *c)
+{
+    fkex_ratchet_free(c->st);
+    c->st = NULL;
+    c->want_commit = c->commit_inflight = 0;
+    c->update_cseq = c->acks_owed_since = 0;
+    c->reported_epoch = 0;
+    free(c->new_desc);
+    c->new_desc = NULL;
+    fkex_gke_out_clear(&c->held);
+    roster_view_free(&c->cur);
+    roster_view_free(&c->prev);
+    chat_link_rejoin(&c->link);
+}
+
+/* After an epoch: if this member's leaf key changed, its Update won. */
+static void leaf_rotated(chat_client *c)
+{
+    uint8_t v[32];
+    fkex_ratchet_leaf_key(v, c->st);
+    if (memcmp(v, c->link.v, 32) == 0)
+        return;
+    memcpy(c->link.v, v, 32);   /* the relay re-bound the session to it */
+    c->updated_at = uv_now(c->link.loop);
+    c->sent_since_update = 0;
+}
+
 static void absorb(chat_client *c, fkex_gke_out *out)
 {
+    int lost = 0;
     for (size_t i = 0; i < out->nmsgs && !c->link.closing; i++) {
         if (c->link.ready) {
             submit(c, out->msgs[i].bytes, out->msgs[i].len);
@@ -264,6 +294,7 @@ static void absorb(chat_client *c, fkex_gke_out *out)
         case FKEX_GKE_EV_EPOCH:
             c->commit_inflight = 0;
             c->acks_owed_since = 0;
+            leaf_rotated(c);
             if (c->link.joined)
                 descriptor_changed(c, e->epoch);
             chat_link_forget_later(&c->link);
@@ -317,11 +348,32 @@ static void absorb(chat_client *c, fkex_gke_out *out)
             chat_link_finish(&c->link, asked && e->err == FKEX_OK ? 0 : 1);
             break;
         }
+        case FKEX_GKE_EV_LOST:
+            chat_link_report(&c->link, "lost_epoch",
+                             "could not apply the commit the room settled on for epoch %llu; "
+                             "entering the room again under a new pseudonym",
+                             (unsigned long long)e->epoch);
+            lost = 1;
+            break;
+        case FKEX_GKE_EV_FORK:
+            chat_link_report(&c->link, "fork_suspected",
+                             "member %u's acknowledgement of epoch %llu does not match this "
+                             "member's: the relay may be showing members different rooms; "
+                             "compare the epoch fingerprints", e->member,
+                             (unsigned long long)e->epoch);
+            break;
+        case FKEX_GKE_EV_MISBEHAVED:
+            chat_link_report(&c->link, "misbehaved",
+                             "member %u signed a commit that fails its checks (%s); its removal "
+                             "is proposed", e->member, fkex_strerror(e->err));
+            break;
         default:
             break;
         }
     }
     fkex_gke_out_clear(out);
+    if (lost && !c->link.closing)
+        rejoin(c);
 }
 
 static void maybe_commit(chat_client *c)
@@ -611,23 +663,27 @@ static void on_deliver(chat_link *l, const uint8_t *msg, size_t len)
     absorb(c, &out);
 }
 
+/* Our Update's SUBMIT is answered: a candidate now, or refused. Whether it
+ * won shows when an epoch rotates our leaf key (leaf_rotated). */
 static void on_answered(chat_link *l, uint64_t seq, int accepted)
 {
     chat_client *c = client_of(l);
-    if (!c->update_cseq || seq < c->update_cseq)
-        return;
-    if (accepted) {   /* our Update won */
-        c->updated_at = uv_now(l->loop);
-        c->sent_since_update = 0;
-    }
-    c->update_cseq = 0;   /* accepted (it won) or refused: settled either way */
+    (void)accepted;
+    if (c->update_cseq && seq >= c->update_cseq)
+        c->update_cseq = 0;
 }
 
 static void on_refused(chat_link *l, uint64_t seq, uint16_t code, const char *text)
 {
     chat_client *c = client_of(l);
-    if (seq == c->commit_cseq && code == FKEX_RELAY_E_STALE)
-        return;   /* another member's commit won; its epoch will come */
+    if (seq == c->commit_cseq && c->commit_inflight) {
+        /* Not a candidate: drop it, so that this member can commit again
+         * (PROTOCOL.md, version 2: no refusal leaves a member stuck). */
+        fkex_ratchet_drop_commit(c->st);
+        c->commit_inflight = 0;
+        if (code == FKEX_RELAY_E_STALE)
+            return;   /* another member's commit won; its epoch will come */
+    }
     if (!l->joined && !l->founder)   /* the JoinRequest: nothing else is sent yet */
         chat_link_fail(l, 2, "join_refused", "the relay refused our request to join: %s", text);
     else

@@ -285,6 +285,12 @@ static void on_close(fkex_conn *conn, const char *why)
         handle_closed(l);
         return;
     }
+    if (l->rejoining) {
+        l->rejoining = 0;
+        if (dial(l) != FKEX_OK)
+            chat_link_fail(l, 2, "relay_lost", "cannot connect to the relay at %s again", l->addr);
+        return;
+    }
     if (!l->ready) {
         chat_link_fail(l, 2, "relay_unreachable", "cannot reach the relay at %s: %s", l->addr, why);
         return;
@@ -352,6 +358,26 @@ static fkex_err dial(chat_link *l)
     if (e == FKEX_OK)
         fkex_conn_set(l->conn, on_frame, on_close, l);
     return e;
+}
+
+void chat_link_rejoin(chat_link *l)
+{
+    for (size_t i = 0; i < l->nunacked; i++)
+        free(l->unacked[i].bytes);
+    l->nunacked = 0;
+    free(l->desc);   /* the relay's current one is fetched and checked again */
+    l->desc = NULL;
+    l->desclen = 0;
+    l->founder = l->ready = l->joined = l->reconnecting = 0;
+    l->retry_ms = 0;
+    uv_timer_stop(&l->retry);
+    chat_link_await(l, l->cfg.connect_timeout_ms);
+    if (l->conn) {
+        l->rejoining = 1;
+        fkex_conn_close(l->conn, "re-entering the room");
+    } else if (dial(l) != FKEX_OK) {
+        chat_link_fail(l, 2, "relay_lost", "cannot connect to the relay at %s again", l->addr);
+    }
 }
 
 /* ---- timers ------------------------------------------------------------------------- */

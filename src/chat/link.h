@@ -128,6 +128,7 @@ struct chat_link {
     uv_timer_t deadline;         /* connect, join, leave, quit: one at a time */
     uv_timer_t retry, forget, tick;
     int reconnecting;
+    int rejoining;               /* the connection closes to come back as a joiner */
     unsigned retry_ms;
     uint64_t lost_at;
     int closing, open_handles, exit_code, done;
@@ -168,6 +169,11 @@ void chat_link_await(chat_link *l, unsigned ms);
 /* The member is in: sends the texts that waited (ops->send), then
  * emits JOINED unless that ended the session. */
 void chat_link_joined(chat_link *l, uint64_t epoch, uint32_t members);
+/* The member lost its place (it could not apply the room's settled
+ * commit; the mode has dropped its state): the session starts again as a
+ * joiner on a new connection, from GET_DESCRIPTOR (ops->join builds the
+ * new join), and what was not answered is dropped. */
+void chat_link_rejoin(chat_link *l);
 /* The leave is under way: the leave deadline runs. */
 void chat_link_leaving(chat_link *l);
 /* Calls ops->forget CHAT_LINK_FORGET_MS from now (again if pending). */

@@ -459,6 +459,8 @@ fkex_err admission_on_welcome(fkex_ratchet *st, const uint8_t *msg, size_t len,
     }
 
     err = ratchet_prepare_epoch(&next, st, &keys, &r, NULL, NULL, 0);
+    if (err == FKEX_OK)   /* members' EpochAcks for this epoch name it: a joiner checks them too */
+        memcpy(next.reading.commit_hash, m.commit_hash, 32);
     if (err == FKEX_OK)
         err = ratchet_ack(out, st, &keys, next.roster.leaves, next.roster.n);
     if (err == FKEX_OK)

@@ -9,12 +9,21 @@
  *   transcript_{e+1} = H(transcript_e, content)
  *   epoch_secret_{e+1} = KDF-Extract(init_secret_e, commit_secret || psk)
  *   confirmation_tag = MAC(confirmation_key_{e+1}, transcript_{e+1})
- *   signature of the committer over content || confirmation_tag
- *   membership_tag = MAC(membership_key_e, content || confirmation_tag || signature)
+ *   membership_tag = MAC(membership_key_e, content || confirmation_tag)
+ *   signature of the committer over content || confirmation_tag || membership_tag
  * commit_secret goes to the members who stay either sealed under the old
  * epoch's "add" key (nobody leaves and no key changes: symmetric work for
  * everyone) or by the star of star.c (a removal or an update: those who
  * leave, or whose old key leaked, must not learn it).
+ *
+ * Version 2 (PROTOCOL.md): the relay delivers every candidate commit for
+ * an epoch. A member checks them in relay order, prepares the first that
+ * passes every check (the tentative epoch) and acknowledges it
+ * (EpochAck); the relay settles the epoch on the commit of the first
+ * EpochAck and says so (SETTLED), and only then does a member install
+ * it: the tentative one, or a later candidate checked then, or, if it
+ * cannot apply the settled commit, it leaves (FKEX_GKE_EV_LOST) to come
+ * back through admission. No refused commit can hold a room.
  *
  * Costs, n members: the committer O(n) HPKE seals for a star, otherwise
  * O(1); every other member one signature check, one HPKE open or AEAD,
@@ -109,8 +118,12 @@ fkex_err fkex_ratchet_commit(fkex_ratchet *st, const fkex_commit_options *opt, f
     c.removes = rm;
     fkex_rng_fill(rng, pc.commit_secret, 32);
     if (opt->update) {
+        /* Both leaf keys rotate: the new V is signed by the old one with
+         * the commit, so a thief of the old state can neither sign as
+         * this member nor authenticate to the relay as it. */
         c.has_update = pc.has_update = 1;
         fkex_hpke_keypair_generate(pc.new_hpke_sk, pc.new_hpke_pk, rng);
+        fkex_sign_keypair(c.update_sig_pk, pc.new_sig_sk, rng);
         memcpy(c.update_pk, pc.new_hpke_pk, 32);
     }
     if (opt->reattest || opt->descriptor) {
@@ -161,19 +174,21 @@ fkex_err fkex_ratchet_commit(fkex_ratchet *st, const fkex_commit_options *opt, f
                   pc.has_psk ? pc.psk : NULL, st->room_id, c.epoch + 1, transcript, next.hash);
     schedule_confirmation_tag(tag, &keys);
     fkex_writer_put(&w, tag, 32);
+    if (!w.failed) {
+        fkex_mac(key, st->keys.membership_key, w.buf, w.len);
+        fkex_writer_put(&w, key, 32);
+    }
     if ((err = ratchet_sign_append(&w, st->sig_sk, "commit")) != FKEX_OK) {
         fkex_writer_free(&w);
         goto done;
     }
-    fkex_mac(key, st->keys.membership_key, w.buf, w.len);
-    fkex_writer_put(&w, key, 32);
     if (c.dist == FKEX_DIST_STAR) {
         /* Everyone who stays, but not this member and not the joiners (the
          * roster's tail), who get Welcomes. */
         schedule_context(ctx, st->room_id, c.epoch + 1, transcript, next.hash);
         uint32_t self = UINT32_MAX;
         for (uint32_t i = 0; i < next.n - nadds; i++)
-            if (memcmp(next.leaves[i].sig_pk, st->self.sig_pk, 32) == 0)
+            if (next.from[i] == st->index)   /* by place: an Update changed its V */
                 self = i;
         err = dist_seal(&w, next.leaves, next.n - nadds, self, pc.commit_secret, ctx, sizeof ctx,
                         rng);
@@ -207,19 +222,7 @@ done:
     return err;
 }
 
-/* ---- applying ------------------------------------------------------------------ */
-
-/* This member cannot follow the room into the next epoch: it was removed,
- * or its attributes no longer satisfy the policy. */
-static fkex_err leave_room(fkex_ratchet *st, fkex_err why, fkex_gke_out *out)
-{
-    fkex_err err = fkex_gke_out_event(out, FKEX_GKE_EV_LEFT, why, st->keys.epoch + 1, 0,
-                                      st->index, NULL, 0);
-    if (err != FKEX_OK)
-        return err;
-    ratchet_gone(st);
-    return FKEX_OK;
-}
+/* ---- checking a candidate ------------------------------------------------------ */
 
 /* The psk of a re-attestation: the ciphertext must be under the room's
  * effective policy after the commit. */
@@ -241,16 +244,206 @@ static fkex_err open_psk(uint8_t psk[32], const fkex_ratchet *st, const fkex_rms
     return err;
 }
 
+static void tentative_free(tentative_epoch *t)
+{
+    ratchet_next_epoch_free(&t->next);
+    free(t->commit);
+    sodium_memzero(t, sizeof *t);
+}
+
+/* Everything this member can check of candidate c (decoded from msg, for
+ * the current epoch), into t: prepared, not installed. *evidence is set
+ * when the signature holds but a check its signer alone answers for
+ * fails: the membership tag, the layout rules, or the confirmation tag of
+ * a commit whose every input is signed (the add key's; a star slice is
+ * not signed, so the relay could have swapped it). */
+static fkex_err candidate_check(tentative_epoch *t, int *evidence, const fkex_ratchet *st,
+                                const fkex_rmsg_commit *c, const uint8_t *msg)
+{
+    roster r = { 0 };
+    room_descriptor changed = { 0 };
+    epoch_keys keys = { 0 };
+    uint8_t commit_secret[32], psk[32], epoch_secret[32], key[32], tag[32];
+    uint8_t transcript[32], ctx[SCHEDULE_CONTEXT_BYTES];
+    fkex_err err;
+    memset(t, 0, sizeof *t);
+    *evidence = 0;
+    if (c->committer >= st->nleaves)
+        return FKEX_ERR_BAD_ENCODING;
+    /* The signature before anything else: the relay cannot inject a
+     * commit, and what fails after it is the signer's doing. */
+    if (fkex_sign_verify(c->sig, st->leaves[c->committer].sig_pk, "commit", msg, c->signed_len) != 0)
+        return FKEX_ERR_AUTHENTICATION;
+    *evidence = 1;
+    if (fkex_mac_verify(c->membership_tag, st->keys.membership_key, msg, c->tagged_len) != 0)
+        return FKEX_ERR_AUTHENTICATION;
+    /* Removals and updates go by star; a new descriptor comes with a
+     * re-attestation; a re-attestation adds nobody (joiners were admitted
+     * under the policy it replaces); nobody removes itself. */
+    if (removes(c, c->committer) || ((c->nremoves || c->has_update) && c->dist != FKEX_DIST_STAR) ||
+        (c->descriptor && !c->psk_ct) || (c->psk_ct && c->nadds))
+        return FKEX_ERR_BAD_ENCODING;
+    *evidence = 0;
+    crypto_hash_sha256(t->commit_hash, msg, c->content_len);
+    t->own = c->committer == st->index;
+    if (t->own && !(st->commit.active &&
+                    sodium_memcmp(t->commit_hash, st->commit.content_hash, 32) == 0))
+        return FKEX_ERR_AUTHENTICATION;   /* signed with this member's key, yet not its commit */
+    if (removes(c, st->index)) {
+        t->gone = FKEX_OK;
+        return FKEX_OK;
+    }
+    if (c->descriptor &&
+        (err = ratchet_descriptor_prepare(&changed, st, c->descriptor, c->descriptorlen)) != FKEX_OK)
+        return err;
+    if ((err = roster_next(&r, st, c)) != FKEX_OK) {
+        *evidence = err != FKEX_ERR_NO_MEMORY;   /* a key twice, a low-order key: signed */
+        goto done;
+    }
+    memcpy(transcript, st->keys.transcript_hash, 32);
+    fkex_transcript_extend(transcript, msg, c->content_len);
+
+    /* commit_secret: remembered (own), the add key, or this member's slice. */
+    if (t->own) {
+        memcpy(commit_secret, st->commit.commit_secret, 32);
+    } else if (c->dist == FKEX_DIST_GROUP) {
+        add_key(key, &st->keys, c->nonce);
+        if (crypto_aead_chacha20poly1305_ietf_decrypt(commit_secret, NULL, NULL, c->group_sealed,
+                                                      FKEX_SEALED_SECRET, NULL, 0, zero_nonce,
+                                                      key) != 0) {
+            *evidence = 1;
+            err = FKEX_ERR_AUTHENTICATION;
+            goto done;
+        }
+    } else {
+        schedule_context(ctx, st->room_id, c->epoch + 1, transcript, r.hash);
+        if ((err = dist_open(commit_secret, c, &st->self, st->hpke_sk, ctx, sizeof ctx)) != FKEX_OK)
+            goto done;
+    }
+    if (c->psk_ct) {
+        if (t->own) {
+            memcpy(psk, st->commit.psk, 32);
+        } else if ((err = open_psk(psk, st, c, changed.policy ? changed.policy : st->room.policy)) != FKEX_OK) {
+            if (err == FKEX_ERR_POLICY_UNSATISFIED) {
+                t->gone = err;   /* expired, or outside a new policy */
+                err = FKEX_OK;
+            } else {
+                *evidence = err == FKEX_ERR_WRONG_ROOM;   /* under another policy */
+            }
+            goto done;
+        }
+    }
+    schedule_next(&keys, epoch_secret, st->keys.init_secret, commit_secret,
+                  c->psk_ct ? psk : NULL, st->room_id, c->epoch + 1, transcript, r.hash);
+    schedule_confirmation_tag(tag, &keys);
+    if (sodium_memcmp(tag, c->confirmation_tag, 32) != 0) {
+        *evidence = c->dist == FKEX_DIST_GROUP;
+        err = FKEX_ERR_AUTHENTICATION;   /* a forged slice or a wrong psk */
+        goto done;
+    }
+    if ((err = ratchet_prepare_epoch(&t->next, st, &keys, &r, c, c->descriptor,
+                                     c->descriptorlen)) != FKEX_OK)
+        goto done;
+    memcpy(t->next.reading.commit_hash, t->commit_hash, 32);
+    t->keys = keys;
+    t->gone = FKEX_ERR_UNEXPECTED;
+done:
+    ratchet_descriptor_free(&changed);
+    roster_free(&r);
+    sodium_memzero(&keys, sizeof keys);
+    sodium_memzero(commit_secret, sizeof commit_secret);
+    sodium_memzero(psk, sizeof psk);
+    sodium_memzero(epoch_secret, sizeof epoch_secret);
+    sodium_memzero(key, sizeof key);
+    if (err != FKEX_OK)
+        tentative_free(t);
+    return err;
+}
+
+/* Decodes, checks and, if it passes, keeps a copy of msg in t. */
+static fkex_err candidate_take(tentative_epoch *t, int *evidence, const fkex_ratchet *st,
+                               const uint8_t *msg, size_t len)
+{
+    fkex_rmsg_commit c;
+    fkex_err err = fkex_rmsg_commit_decode(&c, msg, len);
+    *evidence = 0;
+    if (err != FKEX_OK)
+        return err;
+    if ((err = candidate_check(t, evidence, st, &c, msg)) != FKEX_OK)
+        return err;
+    if (!(t->commit = malloc(len))) {
+        tentative_free(t);
+        return FKEX_ERR_NO_MEMORY;
+    }
+    memcpy(t->commit, msg, len);
+    t->commit_len = len;
+    t->active = 1;
+    return FKEX_OK;
+}
+
+void commit_epoch_ack_tag(uint8_t tag[32], const uint8_t confirmation_key[32],
+                          const uint8_t commit_hash[32], const uint8_t leaf_id[32])
+{
+    uint8_t in[5 + 32 + 32] = { 'e', 'p', 'o', 'c', 'h' };
+    memcpy(in + 5, commit_hash, 32);
+    memcpy(in + 37, leaf_id, 32);
+    fkex_mac(tag, confirmation_key, in, sizeof in);
+}
+
+/* This member's EpochAck for the epoch t prepares, signed with its leaf
+ * key of that epoch (the new one if t is its own Update). A member that
+ * falls out of t (a re-attestation its attributes fail) says so instead
+ * (departing, no tag): it cannot follow, yet the commit is valid, and the
+ * relay may settle on it. It stays in the roster; its JoinAck never comes,
+ * and the others remove it. */
+static fkex_err epoch_ack(fkex_gke_out *out, const fkex_ratchet *st, const tentative_epoch *t,
+                          uint64_t epoch)
+{
+    const uint8_t *sk = t->own && st->commit.has_update ? st->commit.new_sig_sk : st->sig_sk;
+    fkex_rmsg_epoch_ack ack = { 0 };
+    fkex_writer w;
+    uint8_t id[32];
+    fkex_err err;
+    memcpy(ack.room_id, st->room_id, 32);
+    ack.epoch = epoch;
+    memcpy(ack.commit_hash, t->commit_hash, 32);
+    if (t->gone == FKEX_ERR_POLICY_UNSATISFIED) {
+        ack.departing = 1;
+        ack.sender = st->index;   /* a re-attestation moves nobody */
+    } else {
+        ack.sender = t->next.roster.n;
+        for (uint32_t i = 0; i < t->next.roster.n; i++)
+            if (memcmp(t->next.roster.leaves[i].sig_pk, sk + 32, 32) == 0)
+                ack.sender = i;
+        if (ack.sender == t->next.roster.n)
+            return FKEX_ERR_ARGUMENT;
+        ratchet_leaf_id(id, &t->next.roster.leaves[ack.sender]);
+        commit_epoch_ack_tag(ack.tag, t->keys.confirmation_key, t->commit_hash, id);
+    }
+    fkex_writer_init(&w);
+    fkex_rmsg_epoch_ack_encode(&w, &ack);
+    if ((err = ratchet_sign_append(&w, sk, "epoch ack")) != FKEX_OK) {
+        fkex_writer_free(&w);
+        return err;
+    }
+    return ratchet_emit(out, &w);
+}
+
+void commit_forget_candidates(fkex_ratchet *st)
+{
+    tentative_free(&st->tentative);
+    for (size_t i = 0; i < st->ncandidates; i++)
+        free(st->candidates[i].bytes);
+    memset(st->candidates, 0, sizeof st->candidates);
+    st->ncandidates = 0;
+}
+
 fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex_gke_out *out)
 {
     fkex_rmsg_commit c;
-    roster r = { 0 };
-    room_descriptor changed = { 0 };
-    next_epoch next = { 0 };
-    epoch_keys keys = { 0 };
-    uint8_t commit_secret[32], psk[32], epoch_secret[32], key[32], tag[32], content_hash[32];
-    uint8_t transcript[32], ctx[SCHEDULE_CONTEXT_BYTES];
-    int own;
+    tentative_epoch t;
+    uint8_t hash[32];
+    int evidence;
     fkex_err err = fkex_rmsg_commit_decode(&c, msg, len);
     if (err != FKEX_OK)
         return err;
@@ -258,68 +451,60 @@ fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex
         return FKEX_ERR_REPLAY;
     if (c.epoch > st->keys.epoch)
         return FKEX_ERR_WRONG_EPOCH;
-    if (c.committer >= st->nleaves)
-        return FKEX_ERR_BAD_ENCODING;
-    /* Tags before anything else: the relay cannot inject a commit. */
-    if (fkex_mac_verify(c.membership_tag, st->keys.membership_key, msg, c.tagged_len) != 0 ||
-        fkex_sign_verify(c.sig, st->leaves[c.committer].sig_pk, "commit", msg, c.signed_len) != 0)
-        return FKEX_ERR_AUTHENTICATION;
-    /* Removals and updates go by star; a new descriptor comes with a
-     * re-attestation; a re-attestation adds nobody (joiners were admitted
-     * under the policy it replaces); nobody removes itself. */
-    if (removes(&c, c.committer) || ((c.nremoves || c.has_update) && c.dist != FKEX_DIST_STAR) ||
-        (c.descriptor && !c.psk_ct) || (c.psk_ct && c.nadds))
-        return FKEX_ERR_BAD_ENCODING;
-    crypto_hash_sha256(content_hash, msg, c.content_len);
-    own = c.committer == st->index;
-    if (own && !(st->commit.active && sodium_memcmp(content_hash, st->commit.content_hash, 32) == 0))
-        return FKEX_ERR_AUTHENTICATION;   /* signed with this member's key, yet not its commit */
-    if (removes(&c, st->index))
-        return leave_room(st, FKEX_OK, out);
-    if (c.descriptor &&
-        (err = ratchet_descriptor_prepare(&changed, st, c.descriptor, c.descriptorlen)) != FKEX_OK)
+    crypto_hash_sha256(hash, msg, c.content_len);
+    if (st->tentative.active) {
+        /* A later candidate: kept unchecked, in case the relay settles it. */
+        if (sodium_memcmp(hash, st->tentative.commit_hash, 32) == 0)
+            return FKEX_ERR_REPLAY;
+        for (size_t i = 0; i < st->ncandidates; i++)
+            if (memcmp(hash, st->candidates[i].hash, 32) == 0)
+                return FKEX_ERR_REPLAY;
+        if (st->ncandidates == RATCHET_MAX_CANDIDATES)
+            return FKEX_ERR_UNEXPECTED;
+        kept_candidate *k = &st->candidates[st->ncandidates];
+        if (!(k->bytes = malloc(len)))
+            return FKEX_ERR_NO_MEMORY;
+        memcpy(k->bytes, msg, len);
+        k->len = len;
+        memcpy(k->hash, hash, 32);
+        st->ncandidates++;
+        return FKEX_OK;
+    }
+    if ((err = candidate_take(&t, &evidence, st, msg, len)) != FKEX_OK) {
+        if (!evidence || c.committer == st->index)
+            return err;
+        /* Evidence against its signer (PROTOCOL.md, version 2). */
+        if ((err = fkex_gke_out_event(out, FKEX_GKE_EV_MISBEHAVED, err, st->keys.epoch,
+                                      st->nleaves, c.committer, hash, 32)) != FKEX_OK)
+            return err;
+        return ratchet_propose(st, c.committer, hash, out);
+    }
+    if (t.gone != FKEX_OK && (err = epoch_ack(out, st, &t, c.epoch + 1)) != FKEX_OK) {
+        tentative_free(&t);
         return err;
-    if ((err = roster_next(&r, st, &c)) != FKEX_OK)
-        goto done;
-    memcpy(transcript, st->keys.transcript_hash, 32);
-    fkex_transcript_extend(transcript, msg, c.content_len);
+    }
+    st->tentative = t;
+    return FKEX_OK;
+}
 
-    /* commit_secret: remembered (own), the add key, or this member's slice. */
-    if (own) {
-        memcpy(commit_secret, st->commit.commit_secret, 32);
-    } else if (c.dist == FKEX_DIST_GROUP) {
-        add_key(key, &st->keys, c.nonce);
-        if (crypto_aead_chacha20poly1305_ietf_decrypt(commit_secret, NULL, NULL, c.group_sealed,
-                                                      FKEX_SEALED_SECRET, NULL, 0, zero_nonce,
-                                                      key) != 0) {
-            err = FKEX_ERR_AUTHENTICATION;
-            goto done;
-        }
-    } else {
-        schedule_context(ctx, st->room_id, c.epoch + 1, transcript, r.hash);
-        if ((err = dist_open(commit_secret, &c, &st->self, st->hpke_sk, ctx, sizeof ctx)) != FKEX_OK)
-            goto done;
-    }
-    if (c.psk_ct) {
-        if (own) {
-            memcpy(psk, st->commit.psk, 32);
-        } else if ((err = open_psk(psk, st, &c, changed.policy ? changed.policy : st->room.policy)) != FKEX_OK) {
-            if (err == FKEX_ERR_POLICY_UNSATISFIED)
-                err = leave_room(st, err, out);   /* expired, or outside a new policy */
-            goto done;
-        }
-    }
-    schedule_next(&keys, epoch_secret, st->keys.init_secret, commit_secret,
-                  c.psk_ct ? psk : NULL, st->room_id, c.epoch + 1, transcript, r.hash);
-    schedule_confirmation_tag(tag, &keys);
-    if (sodium_memcmp(tag, c.confirmation_tag, 32) != 0) {
-        err = FKEX_ERR_AUTHENTICATION;   /* a forged slice or a wrong psk */
-        goto done;
-    }
+/* ---- settling ------------------------------------------------------------------- */
 
-    /* Accepted. Everything that can fail comes first; then the install. */
-    uint32_t nleaves = r.n;
-    err = ratchet_prepare_epoch(&next, st, &keys, &r, &c, c.descriptor, c.descriptorlen);
+/* The events of the settled commit t, then its install. */
+static fkex_err install(fkex_ratchet *st, tentative_epoch *t, fkex_gke_out *out)
+{
+    fkex_rmsg_commit c;
+    fkex_err err = fkex_rmsg_commit_decode(&c, t->commit, t->commit_len);
+    if (err != FKEX_OK)
+        return err;
+    if (t->gone != FKEX_ERR_UNEXPECTED) {
+        /* Removed, or its attributes no longer satisfy the policy. */
+        if ((err = fkex_gke_out_event(out, FKEX_GKE_EV_LEFT, t->gone, st->keys.epoch + 1, 0,
+                                      st->index, NULL, 0)) != FKEX_OK)
+            return err;
+        ratchet_gone(st);
+        return FKEX_OK;
+    }
+    uint32_t nleaves = t->next.roster.n;
     for (uint32_t r = 0; r < c.nremoves && err == FKEX_OK; r++)
         err = fkex_gke_out_event(out, FKEX_GKE_EV_REMOVED, FKEX_OK, c.epoch + 1, nleaves,
                                  load32_be(c.removes + 4 * r), NULL, 0);
@@ -329,25 +514,65 @@ fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex
     if (err == FKEX_OK)
         err = fkex_gke_out_event(out, FKEX_GKE_EV_EPOCH, FKEX_OK, c.epoch + 1, nleaves, 0, NULL, 0);
     /* After a re-attestation, each member shows that it followed. */
-    if (err == FKEX_OK && c.psk_ct && !own)
-        err = ratchet_ack(out, st, &keys, next.roster.leaves, nleaves);
+    if (err == FKEX_OK && c.psk_ct && !t->own)
+        err = ratchet_ack(out, st, &t->keys, t->next.roster.leaves, nleaves);
     if (err != FKEX_OK)
-        goto done;
-    if (own && st->commit.has_update) {
+        return err;
+    if (t->own && st->commit.has_update) {
         memcpy(st->hpke_sk, st->commit.new_hpke_sk, 32);
         memcpy(st->self.hpke_pk, st->commit.new_hpke_pk, 32);
+        memcpy(st->sig_sk, st->commit.new_sig_sk, 64);
+        memcpy(st->self.sig_pk, st->commit.new_sig_sk + 32, 32);
         ratchet_leaf_id(st->leaf_id, &st->self);
     }
     sodium_memzero(&st->commit, sizeof st->commit);   /* a losing own commit is void too */
-    ratchet_install_epoch(st, &next, &keys);
-done:
-    ratchet_next_epoch_free(&next);
-    ratchet_descriptor_free(&changed);
-    roster_free(&r);
-    sodium_memzero(&keys, sizeof keys);
-    sodium_memzero(commit_secret, sizeof commit_secret);
-    sodium_memzero(psk, sizeof psk);
-    sodium_memzero(epoch_secret, sizeof epoch_secret);
-    sodium_memzero(key, sizeof key);
-    return err;
+    ratchet_install_epoch(st, &t->next, &t->keys);
+    return FKEX_OK;
+}
+
+fkex_err commit_on_settled(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex_gke_out *out)
+{
+    fkex_rmsg_settled s;
+    tentative_epoch t = { 0 };
+    int evidence, from_tentative = 0;
+    fkex_err err = fkex_rmsg_settled_decode(&s, msg, len);
+    if (err != FKEX_OK)
+        return err;
+    if (s.epoch < st->keys.epoch)
+        return FKEX_ERR_REPLAY;
+    if (s.epoch > st->keys.epoch)
+        return FKEX_ERR_WRONG_EPOCH;
+    if (st->tentative.active && sodium_memcmp(s.commit_hash, st->tentative.commit_hash, 32) == 0) {
+        t = st->tentative;
+        memset(&st->tentative, 0, sizeof st->tentative);
+        from_tentative = 1;
+    } else {
+        /* Another candidate won: checked now, and acknowledged if it holds. */
+        for (size_t i = 0; i < st->ncandidates && !t.active; i++)
+            if (memcmp(s.commit_hash, st->candidates[i].hash, 32) == 0 &&
+                candidate_take(&t, &evidence, st, st->candidates[i].bytes,
+                               st->candidates[i].len) == FKEX_OK &&
+                t.gone != FKEX_OK && (err = epoch_ack(out, st, &t, s.epoch + 1)) != FKEX_OK) {
+                tentative_free(&t);
+                return err;
+            }
+        if (!t.active) {
+            /* The room moved on with a commit this member cannot apply. */
+            if ((err = fkex_gke_out_event(out, FKEX_GKE_EV_LOST, FKEX_ERR_AUTHENTICATION,
+                                          st->keys.epoch + 1, 0, st->index, NULL, 0)) != FKEX_OK)
+                return err;
+            ratchet_gone(st);
+            return FKEX_OK;
+        }
+    }
+    if ((err = install(st, &t, out)) != FKEX_OK) {
+        if (from_tentative)
+            st->tentative = t;
+        else
+            tentative_free(&t);
+        return err;
+    }
+    tentative_free(&t);
+    commit_forget_candidates(st);
+    return FKEX_OK;
 }

@@ -40,7 +40,15 @@ typedef enum {
     FKEX_GKE_EV_LEFT,       /* this party is no longer a member */
     FKEX_GKE_EV_ADMITTED,   /* sponsor: a joiner proved its attributes; commit to add it */
     FKEX_GKE_EV_ABORTED,    /* joiner: the join failed for the reason in err */
-    FKEX_GKE_EV_MESSAGE     /* data = plaintext from member, in epoch */
+    FKEX_GKE_EV_MESSAGE,    /* data = plaintext from member, in epoch */
+    /* Version 2 (ratchet): */
+    FKEX_GKE_EV_LOST,       /* this party cannot apply the commit the relay settled (its
+                               slice did not open, say): its state is wiped; re-enter
+                               through admission with a fresh pseudonym */
+    FKEX_GKE_EV_FORK,       /* member's EpochAck or JoinAck for epoch names another commit
+                               or fails its MAC: the room may be forked; err says which */
+    FKEX_GKE_EV_MISBEHAVED  /* member signed a commit that fails a tag it answers for
+                               (data = the commit's hash): its removal was proposed */
 } fkex_gke_event_kind;
 
 typedef struct {

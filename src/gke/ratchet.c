@@ -358,6 +358,7 @@ void ratchet_drop_joins(fkex_ratchet *st)
 
 void ratchet_gone(fkex_ratchet *st)
 {
+    commit_forget_candidates(st);
     ratchet_wipe_join(st);
     ratchet_drop_joins(st);
     appmsg_reading_wipe(&st->current);
@@ -383,21 +384,25 @@ void ratchet_wipe_join(fkex_ratchet *st)
 
 /* ---- proposals and acknowledgements ---------------------------------------------- */
 
-fkex_err fkex_ratchet_propose_remove(fkex_ratchet *st, uint32_t index, fkex_gke_out *out)
+fkex_err ratchet_propose(fkex_ratchet *st, uint32_t target, const uint8_t evidence[32],
+                         fkex_gke_out *out)
 {
     fkex_rmsg_remove m = { 0 };
     fkex_writer w;
+    uint8_t tag[32];
     fkex_err err;
-    if (st->phase != RATCHET_MEMBER)
-        return FKEX_ERR_UNEXPECTED;
-    if (index >= st->nleaves)
-        return FKEX_ERR_ARGUMENT;
     memcpy(m.room_id, st->room_id, 32);
     m.epoch = st->keys.epoch;
     m.proposer = st->index;
-    m.target = index;
+    m.target = target;
+    if (evidence)
+        memcpy(m.evidence, evidence, 32);
     fkex_writer_init(&w);
     fkex_rmsg_remove_encode(&w, &m);
+    if (!w.failed) {
+        fkex_mac(tag, st->keys.membership_key, w.buf, w.len);
+        fkex_writer_put(&w, tag, 32);
+    }
     if ((err = ratchet_sign_append(&w, st->sig_sk, "remove")) != FKEX_OK) {
         fkex_writer_free(&w);
         return err;
@@ -405,6 +410,17 @@ fkex_err fkex_ratchet_propose_remove(fkex_ratchet *st, uint32_t index, fkex_gke_
     return ratchet_emit(out, &w);
 }
 
+fkex_err fkex_ratchet_propose_remove(fkex_ratchet *st, uint32_t index, fkex_gke_out *out)
+{
+    if (st->phase != RATCHET_MEMBER)
+        return FKEX_ERR_UNEXPECTED;
+    if (index >= st->nleaves)
+        return FKEX_ERR_ARGUMENT;
+    return ratchet_propose(st, index, NULL, out);
+}
+
+/* A proposal needs the current epoch's membership key (version 2): a
+ * thief of an old state, or of a signing key alone, cannot propose. */
 static fkex_err on_remove(fkex_ratchet *st, const uint8_t *msg, size_t len)
 {
     fkex_rmsg_remove m;
@@ -415,7 +431,8 @@ static fkex_err on_remove(fkex_ratchet *st, const uint8_t *msg, size_t len)
         return FKEX_ERR_WRONG_EPOCH;
     if (m.proposer >= st->nleaves || m.target >= st->nleaves)
         return FKEX_ERR_BAD_ENCODING;
-    if (fkex_sign_verify(m.sig, st->leaves[m.proposer].sig_pk, "remove", msg, m.signed_len) != 0)
+    if (fkex_sign_verify(m.sig, st->leaves[m.proposer].sig_pk, "remove", msg, m.signed_len) != 0 ||
+        fkex_mac_verify(m.membership_tag, st->keys.membership_key, msg, m.tagged_len) != 0)
         return FKEX_ERR_AUTHENTICATION;
     for (size_t i = 0; i < st->nremovals; i++)
         if (memcmp(st->removals[i], st->leaves[m.target].sig_pk, 32) == 0)
@@ -475,7 +492,7 @@ reading_epoch *ratchet_reading(fkex_ratchet *st, uint64_t epoch)
 /* A JoinAck for the current epoch, or for the previous one (a commit may
  * overtake an ack in flight): checked with that epoch's roster and keys,
  * then credited to the sender's place in the current roster. */
-static fkex_err on_join_ack(fkex_ratchet *st, const uint8_t *msg, size_t len)
+static fkex_err on_join_ack(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex_gke_out *out)
 {
     fkex_rmsg_join_ack m;
     const reading_epoch *r;
@@ -492,8 +509,9 @@ static fkex_err on_join_ack(fkex_ratchet *st, const uint8_t *msg, size_t len)
         return FKEX_ERR_AUTHENTICATION;
     ratchet_leaf_id(id, &r->leaves[m.sender]);
     ratchet_ack_tag(want, r->confirmation_key, r->transcript_hash, id);
-    if (sodium_memcmp(want, m.tag, 32) != 0)
-        return FKEX_ERR_AUTHENTICATION;
+    if (sodium_memcmp(want, m.tag, 32) != 0)   /* signed, yet not of this epoch's keys */
+        return fkex_gke_out_event(out, FKEX_GKE_EV_FORK, FKEX_ERR_AUTHENTICATION, m.epoch,
+                                  r->nleaves, m.sender, NULL, 0);
     for (uint32_t i = 0; i < st->nleaves; i++)
         if (memcmp(st->leaves[i].sig_pk, r->leaves[m.sender].sig_pk, 32) == 0)
             now = i;
@@ -502,6 +520,43 @@ static fkex_err on_join_ack(fkex_ratchet *st, const uint8_t *msg, size_t len)
     if (st->acked[now])
         return FKEX_ERR_REPLAY;
     st->acked[now] = 1;
+    return FKEX_OK;
+}
+
+/* An EpochAck for the current or the previous epoch: signed by the
+ * sender's leaf key of that epoch, it must name the commit that began the
+ * epoch here and (unless its sender departs) carry a MAC under its
+ * confirmation key. If not, the sender is in another epoch under the same
+ * number: a fork, reported (FKEX_ERR_WRONG_ROOM: another commit;
+ * FKEX_ERR_AUTHENTICATION: the MAC). */
+static fkex_err on_epoch_ack(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex_gke_out *out)
+{
+    fkex_rmsg_epoch_ack m;
+    const reading_epoch *r, *signers;
+    uint8_t id[32], want[32];
+    fkex_err err = fkex_rmsg_epoch_ack_decode(&m, msg, len);
+    if (err != FKEX_OK)
+        return err;
+    /* A departing sender signs with its key of the epoch it leaves, and
+     * names its place there. */
+    if (!(r = ratchet_reading(st, m.epoch)) ||
+        !(signers = m.departing ? ratchet_reading(st, m.epoch - 1) : r))
+        return FKEX_ERR_WRONG_EPOCH;
+    if (m.sender >= signers->nleaves)
+        return FKEX_ERR_BAD_ENCODING;
+    if (fkex_sign_verify(m.sig, signers->leaves[m.sender].sig_pk, "epoch ack", msg,
+                         m.signed_len) != 0)
+        return FKEX_ERR_AUTHENTICATION;
+    if (sodium_memcmp(m.commit_hash, r->commit_hash, 32) != 0)
+        return fkex_gke_out_event(out, FKEX_GKE_EV_FORK, FKEX_ERR_WRONG_ROOM, m.epoch,
+                                  r->nleaves, m.sender, m.commit_hash, 32);
+    if (m.departing)
+        return FKEX_OK;   /* it fell out: its JoinAck will not come, and it is removed */
+    ratchet_leaf_id(id, &r->leaves[m.sender]);
+    commit_epoch_ack_tag(want, r->confirmation_key, r->commit_hash, id);
+    if (sodium_memcmp(want, m.tag, 32) != 0)
+        return fkex_gke_out_event(out, FKEX_GKE_EV_FORK, FKEX_ERR_AUTHENTICATION, m.epoch,
+                                  r->nleaves, m.sender, m.commit_hash, 32);
     return FKEX_OK;
 }
 
@@ -526,7 +581,9 @@ static fkex_err dispatch(fkex_ratchet *st, fkex_rmsg_type type, const uint8_t *m
     case FKEX_RMSG_JOIN_REQUEST: return admission_on_request(st, msg, len, rng, out);
     case FKEX_RMSG_PROOF:        return admission_on_proof(st, msg, len, out);
     case FKEX_RMSG_COMMIT:       return commit_on_commit(st, msg, len, out);
-    case FKEX_RMSG_JOIN_ACK:     return on_join_ack(st, msg, len);
+    case FKEX_RMSG_JOIN_ACK:     return on_join_ack(st, msg, len, out);
+    case FKEX_RMSG_EPOCH_ACK:    return on_epoch_ack(st, msg, len, out);
+    case FKEX_RMSG_SETTLED:      return commit_on_settled(st, msg, len, out);
     case FKEX_RMSG_REMOVE:       return on_remove(st, msg, len);
     case FKEX_RMSG_APPLICATION:  return appmsg_on_message(st, msg, len, out);
     default:                     return FKEX_ERR_UNEXPECTED;
@@ -574,6 +631,11 @@ fkex_err fkex_ratchet_relay_auth(uint8_t sig[64], const fkex_ratchet *st, const 
     if (st->phase == RATCHET_GONE)
         return FKEX_ERR_UNEXPECTED;   /* its keys are wiped */
     return fkex_relay_auth_sign(sig, st->sig_sk, st->room_id, nonce, st->self.sig_pk);
+}
+
+void fkex_ratchet_drop_commit(fkex_ratchet *st)
+{
+    sodium_memzero(&st->commit, sizeof st->commit);
 }
 
 void fkex_ratchet_forget_previous(fkex_ratchet *st)

@@ -9,15 +9,29 @@
  * A removal costs the committer one HPKE seal per remaining member and
  * every other member one HPKE open.
  *
+ * Version 2: no refused commit can hold a room. The relay delivers every
+ * candidate commit of an epoch; each member prepares the first that
+ * passes all its checks and acknowledges it (EpochAck); the relay settles
+ * the epoch on the commit of the first EpochAck from a member other than
+ * its committer and announces it (SETTLED), and members install it then.
+ * A member that cannot apply the settled commit gets FKEX_GKE_EV_LOST and
+ * comes back through admission; members check each other's EpochAcks and
+ * JoinAcks and report a fork (FKEX_GKE_EV_FORK); a commit that fails a
+ * tag its signer answers for makes a member propose its removal
+ * (FKEX_GKE_EV_MISBEHAVED). An Update rotates both leaf keys.
+ *
  * The state machine does no I/O and reads no clock. Messages it emits go
  * to the relay (FKEX_GKE_TO_ROOM), which routes them by type:
  *   JoinRequest  to the sponsor it names (the online member with the lowest index)
  *   Challenge, Welcome  to the joiner they name (joiner_id = H(V_J || X_J))
  *   Proof        to the sponsor that sent the Challenge
- *   Commit       ordered, first valid one per epoch wins, then to every
- *                member (each with only its own slice, fkex_rmsg_commit_view)
- *                including the committer, whose commit takes effect only
- *                when it comes back: the relay's order decides
+ *   Commit       checked (signature, roster arithmetic, slices) and
+ *                ordered, to every member of the epoch (each with only its
+ *                own slice, fkex_rmsg_commit_view), the committer included
+ *   EpochAck     the first from a member other than the committer (or the
+ *                committer's, if nobody else stays) settles the epoch:
+ *                SETTLED to every member then; later ones for the settled
+ *                commit to every member
  *   JoinAck, Remove, Application  to every member
  * Timeouts (a silent sponsor, a missing JoinAck) are the caller's: it
  * reacts with fkex_ratchet_propose_remove.
@@ -88,7 +102,7 @@ fkex_err fkex_ratchet_receive(fkex_ratchet *st, const uint8_t *msg, size_t len, 
 
 /* What a commit carries beyond the admitted joiners and proposed removals. */
 typedef struct {
-    int update;                  /* replace this member's HPKE key */
+    int update;                  /* replace this member's leaf keys (V and X) */
     int reattest;                /* inject an ABE-encapsulated psk */
     const uint8_t *descriptor;   /* a new admin-signed descriptor (forces reattest) */
     size_t descriptor_len;
@@ -97,9 +111,12 @@ typedef struct {
 /* Commits everything pending: admitted joiners (one Welcome each), proposed
  * removals, and the options (NULL for none). FKEX_ERR_UNEXPECTED when
  * there is nothing to commit or a commit of this member is still waiting
- * for the relay. The commit takes effect when the relay returns it. */
+ * for the relay. The commit takes effect when the relay settles it. */
 fkex_err fkex_ratchet_commit(fkex_ratchet *st, const fkex_commit_options *opt, fkex_rng *rng,
                              fkex_gke_out *out) FKEX_WUR;
+/* Drops this member's pending commit (the relay refused it), so that it
+ * may commit again. A commit that loses is dropped when SETTLED comes. */
+void fkex_ratchet_drop_commit(fkex_ratchet *st);
 /* Proposes Remove(index); index = this member's own to leave. */
 fkex_err fkex_ratchet_propose_remove(fkex_ratchet *st, uint32_t index, fkex_gke_out *out) FKEX_WUR;
 /* An application message in the current epoch. */

@@ -54,6 +54,7 @@ typedef struct {
     size_t nfrontier;
     uint8_t confirmation_key[32];
     uint8_t transcript_hash[32];
+    uint8_t commit_hash[32];        /* H(content) of the commit that began it; zero at founding */
 } reading_epoch;
 
 /* A sponsor's view of one joiner (PROTOCOL.md, join steps 2 to 4). */
@@ -75,6 +76,7 @@ typedef struct {
     int has_update;
     uint8_t new_hpke_sk[32];
     uint8_t new_hpke_pk[32];
+    uint8_t new_sig_sk[64];         /* an Update rotates V too */
 } pending_commit;
 
 /* A checked descriptor and the policy it makes effective. */
@@ -107,6 +109,30 @@ typedef struct {
     int has_room;
     room_descriptor room;
 } next_epoch;
+
+/* Version 2: the first candidate commit of the epoch that passed every
+ * check here, prepared but not installed until the relay settles it
+ * (SETTLED names the commit of the room's first EpochAck). */
+typedef struct {
+    int active;
+    uint8_t commit_hash[32];
+    uint8_t *commit;                /* its bytes (this member's view), for the events */
+    size_t commit_len;
+    int own;                        /* this member's own commit */
+    fkex_err gone;                  /* FKEX_ERR_UNEXPECTED: it stays; FKEX_OK: it removes this
+                                       member; FKEX_ERR_POLICY_UNSATISFIED: this member fell out */
+    next_epoch next;
+    epoch_keys keys;
+} tentative_epoch;
+
+/* Candidates that came after the tentative one, kept in case the relay
+ * settles one of them instead (checked then). */
+#define RATCHET_MAX_CANDIDATES 16
+typedef struct {
+    uint8_t hash[32];
+    uint8_t *bytes;
+    size_t len;
+} kept_candidate;
 
 typedef enum {
     RATCHET_JOIN_SENT = 1,   /* joiner: JoinRequest out, waiting for a Challenge */
@@ -148,6 +174,11 @@ struct fkex_ratchet {
     uint8_t (*removals)[32];        /* V of each member proposed for removal */
     size_t nremovals;
     pending_commit commit;
+
+    /* Commits for the current epoch, until the relay settles one. */
+    tentative_epoch tentative;
+    kept_candidate candidates[RATCHET_MAX_CANDIDATES];
+    size_t ncandidates;
 
     /* Joiner. */
     uint64_t join_epoch;            /* the epoch the Challenge named */
@@ -196,6 +227,10 @@ void ratchet_wipe_join(fkex_ratchet *st);
 void ratchet_gone(fkex_ratchet *st);
 /* Forgets the admissions in progress (their keys are wiped). */
 void ratchet_drop_joins(fkex_ratchet *st);
+/* Remove(target) proposal with its membership tag; evidence is the hash of
+ * a commit that shows why, or NULL. */
+fkex_err ratchet_propose(fkex_ratchet *st, uint32_t target, const uint8_t evidence[32],
+                         fkex_gke_out *out) FKEX_WUR;
 /* JoinAck's tag: MAC(confirmation_key, "ack" || leaf_id || transcript_hash). */
 void ratchet_ack_tag(uint8_t tag[32], const uint8_t confirmation_key[32],
                      const uint8_t transcript_hash[32], const uint8_t leaf_id[32]);
@@ -253,8 +288,21 @@ fkex_err admission_welcome(const fkex_ratchet *st, const pending_join *j,
                            const uint8_t confirmation_tag[32], fkex_gke_out *out) FKEX_WUR;
 
 /* ---- commit.c ------------------------------------------------------------------ */
+/* A candidate commit for the current epoch: the first that passes every
+ * check becomes the tentative epoch and is acknowledged (EpochAck); a
+ * signed one that fails the membership tag, or a confirmation tag its
+ * signer alone answers for, makes this member propose removing the signer. */
 fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len,
                           fkex_gke_out *out) FKEX_WUR;
+/* SETTLED: installs the settled commit, or, if it cannot be applied
+ * here, leaves the room with FKEX_GKE_EV_LOST. */
+fkex_err commit_on_settled(fkex_ratchet *st, const uint8_t *msg, size_t len,
+                           fkex_gke_out *out) FKEX_WUR;
+/* Forgets the tentative epoch and the kept candidates. */
+void commit_forget_candidates(fkex_ratchet *st);
+/* EpochAck's tag: MAC(confirmation_key, "epoch" || commit_hash || leaf_id). */
+void commit_epoch_ack_tag(uint8_t tag[32], const uint8_t confirmation_key[32],
+                          const uint8_t commit_hash[32], const uint8_t leaf_id[32]);
 
 /* ---- appmsg.c ------------------------------------------------------------------- */
 fkex_err appmsg_on_message(fkex_ratchet *st, const uint8_t *msg, size_t len,

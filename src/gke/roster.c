@@ -115,6 +115,7 @@ fkex_err roster_next(roster *out, const fkex_ratchet *st, const fkex_rmsg_commit
     memcpy(r.chunks, st->chunks, (size_t)(nchunks(old) < nchunks(count) ? nchunks(old) : nchunks(count)) * 32);
 
     if (c->has_update) {
+        memcpy(r.leaves[c->committer].sig_pk, c->update_sig_pk, 32);
         memcpy(r.leaves[c->committer].hpke_pk, c->update_pk, 32);
         if (c->committer / CHUNK < nchunks(count))
             dirty[c->committer / CHUNK] = 1;
@@ -154,8 +155,7 @@ fkex_err roster_next(roster *out, const fkex_ratchet *st, const fkex_rmsg_commit
     /* No signing key and no HPKE key twice: O(n) per new key. */
     for (uint32_t i = 0; i < count; i++) {
         int added = r.from[i] == UINT32_MAX;
-        int updated = c->has_update && !added &&
-                      memcmp(r.leaves[i].sig_pk, st->leaves[c->committer].sig_pk, 32) == 0;
+        int updated = c->has_update && r.from[i] == c->committer;
         if (!added && !updated)
             continue;
         for (uint32_t j = 0; j < count; j++)

@@ -78,6 +78,7 @@ void relay_room_free(relay_room *r)
     if (!r)
         return;
     relay_seed_free(r->seed);
+    free(r->self_ack);
     free(r->members);
     free_joins(r->joins, r->njoins);
     free(r->pending);
@@ -168,6 +169,12 @@ static fkex_err reload(relay_room *r)
     r->njoins = nj;
     r->epoch = epoch;
     r->next_seq = next;
+    free(r->self_ack);   /* an ack by a committer alone is not kept across a restart */
+    r->self_ack = NULL;
+    r->has_settled = 0;
+    if (epoch && (err = relay_store_settled_get(r->store, r->room_id, epoch - 1, r->settled,
+                                                &r->has_settled)) != FKEX_OK)
+        return err;
     return r->seed ? relay_seed_reload(r) : FKEX_OK;
 }
 
@@ -521,11 +528,17 @@ size_t relay_room_gone_due(relay_room *r, uint64_t now, uint8_t to[32], uint8_t 
     return n;
 }
 
+/* A candidate commit (PROTOCOL.md, version 2): checked as far as the
+ * relay can (layout, this epoch, the named committer's signature over the
+ * whole commit, the roster's arithmetic, one slice per member who stays),
+ * stored whole and passed on, each member of the epoch getting its view.
+ * The epoch is settled later, by the first EpochAck (epoch_ack). */
 static int commit(relay_room *r, const uint8_t from[32], const uint8_t *msg, size_t len,
                   relay_out *out, fkex_err *err, int *durable)
 {
     fkex_rmsg_commit c;
-    uint8_t hash[32];
+    uint8_t hash[32], *known;
+    size_t knownlen;
     int status;
     if (fkex_rmsg_commit_decode(&c, msg, len) != FKEX_OK)
         REFUSE(FKEX_RELAY_E_BAD_FRAME, "a malformed commit");
@@ -537,8 +550,14 @@ static int commit(relay_room *r, const uint8_t from[32], const uint8_t *msg, siz
     if ((*err = relay_store_commit_status(r->store, r->room_id, hash, &status)) != FKEX_OK)
         return 0;
     if (status == 1)
-        REFUSE(FKEX_RELAY_E_STALE, "this commit was accepted already");
-    if (c.epoch != r->epoch) {
+        REFUSE(FKEX_RELAY_E_STALE, "this commit was settled already");
+    if ((*err = relay_store_candidate_get(r->store, r->room_id, hash, &known, &knownlen)) != FKEX_OK)
+        return 0;
+    if (known) {
+        free(known);
+        return 0;   /* sent again after a reconnection: taken once (out->seq 0) */
+    }
+    if (status == 2 || c.epoch != r->epoch) {
         /* It lost (or never could win), and its Welcomes with it: stored,
          * so that they stay refused. */
         if ((*err = relay_store_commit_put(r->store, r->room_id, hash, c.epoch, 0, 0)) == FKEX_OK)
@@ -549,6 +568,8 @@ static int commit(relay_room *r, const uint8_t from[32], const uint8_t *msg, siz
     uint32_t n = r->nmembers;
     if (c.committer >= n || memcmp(r->members[c.committer].v, from, 32) != 0)
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a commit from another member than its committer");
+    if (fkex_sign_verify(c.sig, from, "commit", msg, c.signed_len) != 0)
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a commit its committer did not sign");
     if (c.nremoves >= n || (uint64_t)n - c.nremoves + c.nadds > FKEX_ROOM_MAX_MEMBERS ||
         (c.nremoves && load32_be(c.removes + 4 * (c.nremoves - 1)) >= n))
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a commit whose roster does not add up");
@@ -560,29 +581,37 @@ static int commit(relay_room *r, const uint8_t from[32], const uint8_t *msg, siz
             if (memcmp(c.adds + 64 * b, v, 32) == 0)
                 REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a commit that adds a member twice");
     }
+    if (c.has_update && relay_room_member(r, c.update_sig_pk) >= 0)
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "an update to a key the roster holds");
+    if (c.dist == FKEX_DIST_STAR) {
+        /* One slice for each member who stays, but the committer. */
+        if (c.nslices != n - c.nremoves - 1)
+            REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a commit without one slice for each member");
+        for (uint32_t i = 0, rm = 0; i < n; i++) {
+            if (rm < c.nremoves && load32_be(c.removes + 4 * rm) == i) {
+                rm++;
+                continue;
+            }
+            if (i == c.committer)
+                continue;
+            int found = 0;
+            for (uint32_t j = 0; j < c.nslices && !found; j++)
+                found = memcmp(c.slices + (size_t)j * FKEX_SLICE_BYTES, r->members[i].v, 32) == 0;
+            if (!found)
+                REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a commit without one slice for each member");
+        }
+    }
     uint32_t version = 0;
     if (c.descriptorlen && !descriptor_newer(r, c.descriptor, c.descriptorlen, &version, err)) {
         if (*err != FKEX_OK)
             return 0;
         REFUSE(FKEX_RELAY_E_BAD_DESCRIPTOR, "a commit whose descriptor is not the admin's, newer");
     }
-    if (c.descriptorlen) {
-        fkex_rmsg_descriptor p;
-        if ((*err = relay_store_descriptor_set(r->store, r->room_id, c.descriptor,
-                                               c.descriptorlen)) != FKEX_OK)
-            return 0;
-        if (r->pending && (fkex_rmsg_descriptor_decode(&p, r->pending, r->pendinglen) != FKEX_OK ||
-                           p.version <= version)) {
-            if ((*err = relay_store_pending_delete(r->store, r->room_id)) != FKEX_OK)
-                return 0;
-            free(r->pending);   /* (a failed step rereads it from the store) */
-            r->pending = NULL;
-            r->pendinglen = 0;
-        }
-    }
 
-    /* It wins. Each member of the old roster gets its view; a commit
+    /* A candidate: each member of the epoch gets its view; a commit
      * without slices and removals is the same for all, stored once. */
+    if ((*err = relay_store_candidate_put(r->store, r->room_id, hash, c.epoch, msg, len)) != FKEX_OK)
+        return 0;
     uint64_t seq = r->next_seq++;
     out->seq = seq;
     if (c.nslices == 0 && c.nremoves == 0) {
@@ -604,53 +633,177 @@ static int commit(relay_room *r, const uint8_t from[32], const uint8_t *msg, siz
                 return 0;
         }
     }
-    if ((*err = relay_store_commit_put(r->store, r->room_id, hash, c.epoch, 1, seq)) != FKEX_OK)
-        return 0;
+    return 0;
+}
 
-    /* The roster moves as the members' does (gke/roster.c). */
-    relay_member *next = malloc(((size_t)n + c.nadds + 1) * sizeof *next);
-    relay_store_member *rows = malloc(((size_t)n + c.nadds + 1) * sizeof *rows);
-    uint32_t m = n;
+/* Settles the epoch on candidate c (its bytes msg, hash), acknowledged by
+ * ack: SETTLED to every member of the epoch (the removed ones learn it
+ * so), the descriptor it carries, the roster as the members' moves
+ * (gke/roster.c: removals, highest first, filled from the end; joiners
+ * appended; an Update re-binds its committer's V, out->rebind), every
+ * other candidate lost, its Welcomes released, then the ack to the new
+ * roster. */
+static fkex_err settle(relay_room *r, const fkex_rmsg_commit *c, const uint8_t hash[32],
+                       const uint8_t *ack, size_t acklen, relay_out *out)
+{
+    fkex_rmsg_settled m = { 0 };
+    fkex_writer w;
+    fkex_err err;
+    uint32_t n = r->nmembers, version;
+    memcpy(m.room_id, r->room_id, 32);
+    m.epoch = r->epoch;
+    memcpy(m.commit_hash, hash, 32);
+    fkex_writer_init(&w);
+    fkex_rmsg_settled_encode(&w, &m);
+    if (w.failed)
+        return FKEX_ERR_NO_MEMORY;
+    err = relay_room_broadcast(r, w.buf, w.len, out);
+    fkex_writer_free(&w);
+    if (err != FKEX_OK)
+        return err;
+    uint64_t seq = out->seq;
+    if (c->descriptorlen) {
+        fkex_rmsg_descriptor p;
+        if (!descriptor_newer(r, c->descriptor, c->descriptorlen, &version, &err))
+            return err != FKEX_OK ? err : FKEX_ERR_REPLAY;   /* another descriptor came first */
+        if ((err = relay_store_descriptor_set(r->store, r->room_id, c->descriptor,
+                                              c->descriptorlen)) != FKEX_OK)
+            return err;
+        if (r->pending && (fkex_rmsg_descriptor_decode(&p, r->pending, r->pendinglen) != FKEX_OK ||
+                           p.version <= version)) {
+            if ((err = relay_store_pending_delete(r->store, r->room_id)) != FKEX_OK)
+                return err;
+            free(r->pending);   /* (a failed step rereads it from the store) */
+            r->pending = NULL;
+            r->pendinglen = 0;
+        }
+    }
+    if ((err = relay_store_commit_put(r->store, r->room_id, hash, c->epoch, 1, seq)) != FKEX_OK ||
+        (err = relay_store_candidates_end(r->store, r->room_id, hash, c->epoch)) != FKEX_OK)
+        return err;
+
+    relay_member *next = malloc(((size_t)n + c->nadds + 1) * sizeof *next);
+    relay_store_member *rows = malloc(((size_t)n + c->nadds + 1) * sizeof *rows);
+    uint32_t k = n;
     if (!next || !rows) {
         free(next);
         free(rows);
-        *err = FKEX_ERR_NO_MEMORY;
-        return 0;
+        return FKEX_ERR_NO_MEMORY;
     }
     memcpy(next, r->members, (size_t)n * sizeof *next);
-    for (uint32_t k = c.nremoves; k-- > 0;)
-        next[load32_be(c.removes + 4 * k)] = next[--m];
-    for (uint32_t a = 0; a < c.nadds; a++, m++) {
-        memset(&next[m], 0, sizeof next[m]);
-        memcpy(next[m].v, c.adds + 64 * a, 32);
-        next[m].since = seq;
+    if (c->has_update) {
+        /* The committer is known by its new V from now on, SETTLED too. */
+        out->rebind = 1;
+        memcpy(out->rebind_from, next[c->committer].v, 32);
+        memcpy(out->rebind_to, c->update_sig_pk, 32);
+        memcpy(next[c->committer].v, c->update_sig_pk, 32);
+        for (size_t d = 0; d < out->n; d++)
+            if (memcmp(out->d[d].to, out->rebind_from, 32) == 0)
+                memcpy(out->d[d].to, out->rebind_to, 32);
     }
-    for (uint32_t i = 0; i < m; i++) {
+    for (uint32_t x = c->nremoves; x-- > 0;)
+        next[load32_be(c->removes + 4 * x)] = next[--k];
+    for (uint32_t a = 0; a < c->nadds; a++, k++) {
+        memset(&next[k], 0, sizeof next[k]);
+        memcpy(next[k].v, c->adds + 64 * a, 32);
+        next[k].since = seq;
+    }
+    for (uint32_t i = 0; i < k; i++) {
         memcpy(rows[i].v, next[i].v, 32);
         rows[i].since = next[i].since;
     }
-    *err = relay_store_members_put(r->store, r->room_id, rows, m);
+    err = relay_store_members_put(r->store, r->room_id, rows, k);
     free(rows);
     free(r->members);
     r->members = next;
-    r->nmembers = m;
+    r->nmembers = k;
     r->epoch++;
-    if (*err != FKEX_OK)
-        return 0;
+    memcpy(r->settled, hash, 32);
+    r->has_settled = 1;
+    free(r->self_ack);
+    r->self_ack = NULL;
+    if (err != FKEX_OK)
+        return err;
     /* Its joiners are added: their Welcomes are due. */
-    for (uint32_t a = 0; a < c.nadds; a++) {
+    for (uint32_t a = 0; a < c->nadds; a++) {
         uint8_t id[32];
         relay_store_join *j;
-        leaf_id(id, c.adds + 64 * a);
+        leaf_id(id, c->adds + 64 * a);
         if ((j = join_by_id(r, id)) != NULL) {
             j->state = RELAY_JOIN_ADDED;
-            if ((*err = relay_store_join_put(r->store, r->room_id, j)) != FKEX_OK)
-                return 0;
+            if ((err = relay_store_join_put(r->store, r->room_id, j)) != FKEX_OK)
+                return err;
         }
     }
     release_ctx rc = { r, out };
-    *err = relay_store_held_take(r->store, r->room_id, hash, release, &rc);
-    return 0;
+    if ((err = relay_store_held_take(r->store, r->room_id, hash, release, &rc)) != FKEX_OK)
+        return err;
+    return relay_room_broadcast(r, ack, acklen, out);
+}
+
+/* An EpochAck. For the commit that settled the current epoch: passed on
+ * to the roster. For a candidate of the current epoch: the first from a
+ * member of the epoch other than its committer, and not removed by it,
+ * settles the epoch on it (one that departs, falling out of a
+ * re-attestation, too); the committer's own settles it only after a
+ * sponsor timeout in which nobody else who stays was online
+ * (relay_room_tick), so that a member cannot settle its own junk. The relay checks the signature
+ * (by the sender's V of the new epoch); the MAC is the members'. */
+static int epoch_ack(relay_room *r, const uint8_t from[32], const uint8_t *msg, size_t len,
+                     uint64_t now, relay_out *out, fkex_err *err)
+{
+    fkex_rmsg_epoch_ack m;
+    fkex_rmsg_commit c;
+    uint8_t *commit;
+    size_t commitlen;
+    long i;
+    if (fkex_rmsg_epoch_ack_decode(&m, msg, len) != FKEX_OK)
+        REFUSE(FKEX_RELAY_E_BAD_FRAME, "a malformed EpochAck");
+    if (m.epoch == r->epoch && r->has_settled && memcmp(m.commit_hash, r->settled, 32) == 0) {
+        if (relay_room_member(r, from) < 0)
+            REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "only members send to the room");
+        *err = relay_room_broadcast(r, msg, len, out);
+        return 0;
+    }
+    if (m.epoch != r->epoch + 1)
+        REFUSE(FKEX_RELAY_E_STALE, "an EpochAck for another epoch");
+    if ((i = relay_room_member(r, from)) < 0)
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "only members acknowledge");
+    if ((*err = relay_store_candidate_get(r->store, r->room_id, m.commit_hash, &commit,
+                                          &commitlen)) != FKEX_OK)
+        return 0;
+    if (!commit)
+        REFUSE(FKEX_RELAY_E_STALE, "an EpochAck for a commit that is not a candidate");
+    int code = 0;
+    if (fkex_rmsg_commit_decode(&c, commit, commitlen) != FKEX_OK) {
+        *err = FKEX_ERR_IO;   /* the store gave back what it did not take */
+        goto done;
+    }
+    for (uint32_t x = 0; x < c.nremoves; x++)
+        if (load32_be(c.removes + 4 * x) == (uint32_t)i) {
+            out->why = "an EpochAck from a member its commit removes";
+            code = FKEX_RELAY_E_NOT_ROUTABLE;
+            goto done;
+        }
+    int own = (uint32_t)i == c.committer;
+    if (fkex_sign_verify(m.sig, own && c.has_update ? c.update_sig_pk : from, "epoch ack", msg,
+                         m.signed_len) != 0) {
+        out->why = "an EpochAck its sender did not sign";
+        code = FKEX_RELAY_E_NOT_ROUTABLE;
+        goto done;
+    }
+    if (own && r->nmembers - c.nremoves > 1) {
+        if (!r->self_ack && (r->self_ack = malloc(len)) != NULL) {
+            memcpy(r->self_ack, msg, len);
+            r->self_ack_len = len;
+            r->self_ack_at = now ? now : 1;
+        }
+        goto done;   /* taken (out->seq 0); it settles only if nobody else acks in time */
+    }
+    *err = settle(r, &c, m.commit_hash, msg, len, out);
+done:
+    free(commit);
+    return code;
 }
 
 static int broadcast(relay_room *r, const uint8_t from[32], const uint8_t *msg, size_t len,
@@ -738,6 +891,11 @@ int relay_room_submit(relay_room *r, const uint8_t from[32], const uint8_t *msg,
     case FKEX_RMSG_PROOF:        code = proof(r, from, msg, len, out, &err); break;
     case FKEX_RMSG_WELCOME:      code = welcome(r, from, msg, len, out, &err); break;
     case FKEX_RMSG_COMMIT:       code = commit(r, from, msg, len, out, &err, &durable); break;
+    case FKEX_RMSG_EPOCH_ACK:    code = epoch_ack(r, from, msg, len, now, out, &err); break;
+    case FKEX_RMSG_SETTLED:
+        code = FKEX_RELAY_E_NOT_ROUTABLE;
+        out->why = "SETTLED is the relay's to say";
+        break;
     default:                     code = broadcast(r, from, msg, len, out, &err); break;
     }
     why = out->why;
@@ -745,6 +903,23 @@ int relay_room_submit(relay_room *r, const uint8_t from[32], const uint8_t *msg,
     if (code && !out->why)
         out->why = why;
     return code;
+}
+
+/* 1 if a member that c keeps, other than its committer, is online: one
+ * that could acknowledge c, and has not. A commit acknowledged by its
+ * committer alone settles only once nobody else could (they are all
+ * away), never against members that are there and refused it. */
+static int others_online(const relay_room *r, const fkex_rmsg_commit *c)
+{
+    for (uint32_t i = 0, rm = 0; i < r->nmembers; i++) {
+        if (rm < c->nremoves && load32_be(c->removes + 4 * rm) == i) {
+            rm++;
+            continue;
+        }
+        if (i != c->committer && r->members[i].online)
+            return 1;
+    }
+    return 0;
 }
 
 int relay_room_tick(relay_room *r, uint64_t now, relay_out *out)
@@ -777,6 +952,26 @@ int relay_room_tick(relay_room *r, uint64_t now, relay_out *out)
         if ((err = addressed(r, j->sponsor, r->next_seq++, j->request, j->request_len, out)) ==
             FKEX_OK)
             err = relay_store_join_put(r->store, r->room_id, j);
+    }
+    /* A candidate acknowledged by its committer alone, for a sponsor
+     * timeout: nobody else can (the others fell out of a re-attestation,
+     * or are away), so it settles. */
+    if (err == FKEX_OK && r->self_ack && now >= r->self_ack_at &&
+        now - r->self_ack_at >= r->sponsor_timeout_ms) {
+        fkex_rmsg_epoch_ack m;
+        fkex_rmsg_commit c;
+        uint8_t *commit = NULL, *ack = r->self_ack;
+        size_t commitlen, acklen = r->self_ack_len;
+        if (fkex_rmsg_epoch_ack_decode(&m, ack, acklen) == FKEX_OK && m.epoch == r->epoch + 1 &&
+            (err = relay_store_candidate_get(r->store, r->room_id, m.commit_hash, &commit,
+                                             &commitlen)) == FKEX_OK &&
+            commit && fkex_rmsg_commit_decode(&c, commit, commitlen) == FKEX_OK &&
+            !others_online(r, &c)) {
+            r->self_ack = NULL;
+            err = settle(r, &c, m.commit_hash, ack, acklen, out);
+            free(ack);
+        }
+        free(commit);
     }
     return finish(r, 0, err, out, 0);
 }

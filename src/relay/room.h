@@ -10,12 +10,20 @@
  *   Challenge    from the named sponsor only, to the joiner (joiner_id =
  *                H(V_J || X_J), learnt from its JoinRequest)
  *   Proof        from the joiner, to the sponsor that challenged it
- *   Commit       the first one whose epoch is the room's wins; later ones
- *                are refused (FKEX_RELAY_E_STALE). The winner goes to every
- *                member of the old roster, each with only its own slice
- *                (fkex_rmsg_commit_view), and the roster moves as
- *                gke/roster.c moves it: removals, highest first, filled
- *                from the end; joiners appended
+ *   Commit       a candidate (PROTOCOL.md, version 2): checked (this
+ *                epoch, signed by the committer it names, the roster's
+ *                arithmetic, one slice per member who stays), stored and
+ *                passed on to every member of the epoch, each with only
+ *                its own slice (fkex_rmsg_commit_view). Not settled yet.
+ *   EpochAck     for a candidate: the first from a member other than its
+ *                committer settles the epoch on it (the committer's own
+ *                only after a sponsor timeout without another): SETTLED to
+ *                every member of the epoch, the roster moves as
+ *                gke/roster.c moves it (removals, highest first, filled
+ *                from the end; joiners appended; an Update re-binds the
+ *                committer's V), the other candidates lose, then the ack
+ *                goes to the new roster; later acks for the settled
+ *                commit too; others are stale
  *   Welcome      held until its commit (by content hash) wins, then to its
  *                joiner; dropped if that commit lost
  *   JoinAck, Remove, Application  from a member, to every member
@@ -97,6 +105,11 @@ typedef struct {
     size_t pendinglen;
     uint64_t pending_sent_at;
     uint32_t pending_turn;
+    uint8_t settled[32];    /* the commit that began the current epoch, if has_settled */
+    int has_settled;
+    uint8_t *self_ack;      /* a candidate's EpochAck by its committer alone, and since when */
+    size_t self_ack_len;
+    uint64_t self_ack_at;
     uint64_t gone_sent_at;  /* members offline past the grace, named to one member */
     uint32_t gone_turn;
     size_t max_joins;       /* pending joins (RELAY_MAX_JOINS) */
@@ -125,6 +138,9 @@ typedef struct {
     uint64_t seq;           /* the accepted message's seq; 0 for a held Welcome, or a
                                JoinRequest waiting for a sponsor (or sent again) */
     const char *why;        /* for a refusal: a short sentence */
+    int rebind;             /* a settled Update moved a member from one V to another: */
+    uint8_t rebind_from[32];   /* the daemon re-binds its session */
+    uint8_t rebind_to[32];
     int more;               /* relay_room_replay: the page is full; ask again after its last seq */
 } relay_out;
 

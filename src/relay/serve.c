@@ -274,6 +274,27 @@ static fkex_frame_buf *encode_shared(const fkex_relay_msg *m)
     return b;
 }
 
+/* A settled Update moved a member to a new V (relay/room.h): its session
+ * and its absence, if it is away, follow it. */
+static void rebind(serve_state *s, relay_room *r, const relay_out *out)
+{
+    conn_state *cs;
+    if (!out->rebind)
+        return;
+    if ((cs = relay_index_get(&s->sessions, r, out->rebind_from)) != NULL) {
+        relay_index_del(&s->sessions, r, out->rebind_from, cs);
+        memcpy(cs->v, out->rebind_to, 32);
+        if (relay_index_put(&s->sessions, r, cs->v, cs) != 0)
+            fkex_conn_close(cs->conn, "out of memory");   /* it reconnects under its new V */
+    }
+    for (size_t i = 0; i < s->nabsent; i++)
+        if (s->absent[i].r == r && memcmp(s->absent[i].v, out->rebind_from, 32) == 0)
+            memcpy(s->absent[i].v, out->rebind_to, 32);
+    for (size_t i = 0; i < s->nbatch; i++)   /* what it sent in this turn is its too */
+        if (s->batch[i].r == r && memcmp(s->batch[i].v, out->rebind_from, 32) == 0)
+            memcpy(s->batch[i].v, out->rebind_to, 32);
+}
+
 /* Each delivery to the session of its V in room r, queued (the caller
  * flushes); the others get theirs from the log when they come back.
  * Deliveries of the same bytes and seq (a broadcast) share one encoded
@@ -595,6 +616,8 @@ static void run_batch(serve_state *s)
         p->code = relay_room_submit(r, p->v, p->msg, p->len, now_ms(), &p->out);
         if (p->code)
             p->why = p->out.why ? p->out.why : "refused";
+        else
+            rebind(s, r, &p->out);
         if (r->failed && !was_failed)
             out_of_service(s, r);
         if (r->epoch != epoch || r->nmembers != nmembers) {
@@ -1021,13 +1044,21 @@ static void on_tick(uv_timer_t *t)
         relay_room *r = s->rooms[i];
         if (r->failed)
             continue;
+        uint64_t epoch = r->epoch;
         int code = relay_room_tick(r, now, &out);
         if (r->failed)
             out_of_service(s, r);
         else if (code != 0)
             logf_(s, "room %s: tick failed: %s", short_hex(rh, r->room_id),
                   out.why ? out.why : "error");
-        else if (out.n > 0) {
+        else if (r->epoch != epoch) {
+            logf_(s, "room %s: epoch %llu settled by its committer alone, %u member%s",
+                  short_hex(rh, r->room_id), (unsigned long long)r->epoch, r->nmembers,
+                  r->nmembers == 1 ? "" : "s");
+            rebind(s, r, &out);
+            refresh_members(s, r);
+            route(s, r, &out);
+        } else if (out.n > 0) {
             logf_(s, r->seed ? "room %s: members offline past the grace leave (seed mode)"
                              : "room %s: a JoinRequest goes to the next sponsor",
                   short_hex(rh, r->room_id));

@@ -19,6 +19,9 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS commits(room_id BLOB NOT NULL, hash BLOB NOT NULL,"
     " epoch INTEGER NOT NULL, won INTEGER NOT NULL, seq INTEGER NOT NULL,"
     " PRIMARY KEY(room_id, hash)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS candidates(room_id BLOB NOT NULL, hash BLOB NOT NULL,"
+    " epoch INTEGER NOT NULL, position INTEGER NOT NULL, commit_bytes BLOB NOT NULL,"
+    " PRIMARY KEY(room_id, hash)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS held(id INTEGER PRIMARY KEY, room_id BLOB NOT NULL,"
     " commit_hash BLOB NOT NULL, recipient BLOB NOT NULL, frame BLOB NOT NULL);"
     "CREATE INDEX IF NOT EXISTS held_by_commit ON held(room_id, commit_hash);"
@@ -33,7 +36,8 @@ enum {
     S_ROOM_INSERT, S_ROOM_GET, S_ROOM_SET, S_ROOMS,
     S_MEMBERS_DELETE, S_MEMBER_INSERT, S_MEMBERS_LOAD,
     S_LOG_APPEND, S_LOG_REPLAY, S_LOG_COUNT, S_LOG_FIRST, S_LOG_PRUNE,
-    S_COMMIT_PUT, S_COMMIT_STATUS,
+    S_COMMIT_PUT, S_COMMIT_STATUS, S_SETTLED_GET,
+    S_CANDIDATE_PUT, S_CANDIDATE_GET, S_CANDIDATES_HASHES, S_CANDIDATES_DELETE,
     S_HELD_PUT, S_HELD_SELECT, S_HELD_DELETE, S_HELD_COUNT,
     S_JOIN_PUT, S_JOIN_DELETE, S_JOINS_LOAD,
     S_DESCRIPTOR_SET, S_PENDING_PUT, S_PENDING_GET, S_PENDING_DELETE,
@@ -64,6 +68,12 @@ static const char *const sql[S_COUNT] = {
     [S_COMMIT_PUT] = "INSERT OR IGNORE INTO commits(room_id, hash, epoch, won, seq)"
                      " VALUES(?1, ?2, ?3, ?4, ?5)",
     [S_COMMIT_STATUS] = "SELECT won FROM commits WHERE room_id = ?1 AND hash = ?2",
+    [S_SETTLED_GET] = "SELECT hash FROM commits WHERE room_id = ?1 AND epoch = ?2 AND won = 1",
+    [S_CANDIDATE_PUT] = "INSERT INTO candidates(room_id, hash, epoch, position, commit_bytes)"
+                        " VALUES(?1, ?2, ?3, (SELECT count(*) FROM candidates WHERE room_id = ?1), ?4)",
+    [S_CANDIDATE_GET] = "SELECT commit_bytes FROM candidates WHERE room_id = ?1 AND hash = ?2",
+    [S_CANDIDATES_HASHES] = "SELECT hash FROM candidates WHERE room_id = ?1 ORDER BY position",
+    [S_CANDIDATES_DELETE] = "DELETE FROM candidates WHERE room_id = ?1",
     [S_HELD_PUT] = "INSERT INTO held(room_id, commit_hash, recipient, frame) VALUES(?1, ?2, ?3, ?4)",
     [S_HELD_SELECT] = "SELECT recipient, frame FROM held WHERE room_id = ?1 AND commit_hash = ?2"
                       " ORDER BY id",
@@ -475,6 +485,89 @@ fkex_err relay_store_commit_status(relay_store *s, const uint8_t room_id[32],
     *status = rc == SQLITE_ROW ? (sqlite3_column_int(q, 0) ? 1 : 2) : 0;
     sqlite3_reset(q);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? FKEX_OK : FKEX_ERR_IO;
+}
+
+fkex_err relay_store_settled_get(relay_store *s, const uint8_t room_id[32], uint64_t epoch,
+                                 uint8_t hash[32], int *found)
+{
+    sqlite3_stmt *q = stmt(s, S_SETTLED_GET);
+    bind_id(q, 1, room_id);
+    bind_u64(q, 2, epoch);
+    int rc = sqlite3_step(q);
+    *found = rc == SQLITE_ROW && blob32(q, 0, hash) == 0;
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? FKEX_OK : FKEX_ERR_IO;
+}
+
+/* ---- candidate commits ---------------------------------------------------------- */
+
+fkex_err relay_store_candidate_put(relay_store *s, const uint8_t room_id[32],
+                                   const uint8_t hash[32], uint64_t epoch, const uint8_t *commit,
+                                   size_t len)
+{
+    sqlite3_stmt *q = stmt(s, S_CANDIDATE_PUT);
+    bind_id(q, 1, room_id);
+    bind_id(q, 2, hash);
+    bind_u64(q, 3, epoch);
+    sqlite3_bind_blob(q, 4, commit, (int)len, SQLITE_STATIC);
+    return run(q);
+}
+
+fkex_err relay_store_candidate_get(relay_store *s, const uint8_t room_id[32],
+                                   const uint8_t hash[32], uint8_t **commit, size_t *len)
+{
+    sqlite3_stmt *q = stmt(s, S_CANDIDATE_GET);
+    fkex_err err = FKEX_OK;
+    bind_id(q, 1, room_id);
+    bind_id(q, 2, hash);
+    int rc = sqlite3_step(q);
+    *commit = NULL;
+    *len = 0;
+    if (rc == SQLITE_ROW)
+        err = blob_copy(q, 0, commit, len);
+    else if (rc != SQLITE_DONE)
+        err = FKEX_ERR_IO;
+    sqlite3_reset(q);
+    return err;
+}
+
+fkex_err relay_store_candidates_end(relay_store *s, const uint8_t room_id[32],
+                                    const uint8_t won[32], uint64_t epoch)
+{
+    sqlite3_stmt *q = stmt(s, S_CANDIDATES_HASHES);
+    uint8_t (*lost)[32] = NULL;
+    size_t n = 0;
+    fkex_err err = FKEX_OK;
+    int rc;
+    bind_id(q, 1, room_id);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        uint8_t h[32];
+        void *grown;
+        if (blob32(q, 0, h) != 0) {
+            rc = SQLITE_CORRUPT;
+            break;
+        }
+        if (memcmp(h, won, 32) == 0)
+            continue;
+        if (!(grown = realloc(lost, (n + 1) * sizeof *lost))) {
+            err = FKEX_ERR_NO_MEMORY;
+            break;
+        }
+        lost = grown;
+        memcpy(lost[n++], h, 32);
+    }
+    sqlite3_reset(q);
+    if (err == FKEX_OK && rc != SQLITE_DONE)
+        err = FKEX_ERR_IO;
+    for (size_t i = 0; i < n && err == FKEX_OK; i++)
+        if ((err = relay_store_commit_put(s, room_id, lost[i], epoch, 0, 0)) == FKEX_OK)
+            err = relay_store_held_take(s, room_id, lost[i], NULL, NULL);
+    free(lost);
+    if (err != FKEX_OK)
+        return err;
+    q = stmt(s, S_CANDIDATES_DELETE);
+    bind_id(q, 1, room_id);
+    return run(q);
 }
 
 fkex_err relay_store_held_put(relay_store *s, const uint8_t room_id[32],

@@ -5,7 +5,10 @@
  *   rooms(room_id, descriptor, epoch, next_seq)
  *   members(room_id, v, position, state, since)   the roster, by leaf key V
  *   log(room_id, seq, recipient V or NULL, frame) every accepted delivery
- *   commits(room_id, hash, epoch, won, seq)        commits seen: won or lost
+ *   commits(room_id, hash, epoch, won, seq)        commits seen: won (settled) or lost
+ *   candidates(room_id, hash, epoch, position, commit_bytes)
+ *                                  the current epoch's candidate commits, in
+ *                                  the relay's order, until one is settled
  *   held(room_id, commit_hash, recipient, frame)  Welcomes waiting for their commit
  *   joins(room_id, joiner_id, v, sponsor, state, sent_at, request)
  *   pending(room_id, descriptor)   the admin's next descriptor, until a commit carries it
@@ -137,6 +140,23 @@ fkex_err relay_store_commit_put(relay_store *s, const uint8_t room_id[32], const
 /* *status: 0 unknown, 1 won, 2 lost. */
 fkex_err relay_store_commit_status(relay_store *s, const uint8_t room_id[32],
                                    const uint8_t hash[32], int *status) FKEX_WUR;
+
+/* The commit that settled epoch `epoch` (left it), if any. */
+fkex_err relay_store_settled_get(relay_store *s, const uint8_t room_id[32], uint64_t epoch,
+                                 uint8_t hash[32], int *found) FKEX_WUR;
+
+/* A candidate commit for the room's current epoch, whole (all slices). */
+fkex_err relay_store_candidate_put(relay_store *s, const uint8_t room_id[32],
+                                   const uint8_t hash[32], uint64_t epoch, const uint8_t *commit,
+                                   size_t len) FKEX_WUR;
+/* Its bytes (*commit malloc'd), or *commit = NULL if it is not a candidate. */
+fkex_err relay_store_candidate_get(relay_store *s, const uint8_t room_id[32],
+                                   const uint8_t hash[32], uint8_t **commit,
+                                   size_t *len) FKEX_WUR;
+/* The epoch is settled on `won`: every other candidate lost (recorded,
+ * its held Welcomes dropped) and the candidates are forgotten. */
+fkex_err relay_store_candidates_end(relay_store *s, const uint8_t room_id[32],
+                                    const uint8_t won[32], uint64_t epoch) FKEX_WUR;
 
 fkex_err relay_store_held_put(relay_store *s, const uint8_t room_id[32],
                               const uint8_t commit_hash[32], const uint8_t recipient[32],

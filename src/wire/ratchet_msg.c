@@ -9,7 +9,7 @@
 static void put_head(fkex_writer *w, fkex_rmsg_type type, const uint8_t room_id[32])
 {
     fkex_writer_u8(w, (uint8_t)type);
-    fkex_writer_u8(w, FKEX_RATCHET_VERSION);
+    fkex_writer_u8(w, type == FKEX_RMSG_DESCRIPTOR ? FKEX_DESCRIPTOR_VERSION : FKEX_RATCHET_VERSION);
     if (room_id)
         fkex_writer_put(w, room_id, 32);
 }
@@ -22,7 +22,7 @@ static fkex_err get_head(fkex_reader *r, fkex_rmsg_type type, uint8_t room_id[32
         return FKEX_ERR_TRUNCATED;
     if (t != type)
         return FKEX_ERR_WRONG_KIND;
-    if (v != FKEX_RATCHET_VERSION)
+    if (v != (type == FKEX_RMSG_DESCRIPTOR ? FKEX_DESCRIPTOR_VERSION : FKEX_RATCHET_VERSION))
         return FKEX_ERR_UNSUPPORTED;
     if (room_id && fkex_reader_get(r, room_id, 32) != 0)
         return FKEX_ERR_TRUNCATED;
@@ -39,9 +39,9 @@ fkex_err fkex_rmsg_peek(fkex_rmsg_type *type, uint8_t room_id[32], const uint8_t
 {
     if (len < 2)
         return FKEX_ERR_TRUNCATED;
-    if (in[0] < FKEX_RMSG_DESCRIPTOR || in[0] > FKEX_RMSG_APPLICATION)
+    if (in[0] < FKEX_RMSG_DESCRIPTOR || in[0] > FKEX_RMSG_SETTLED)
         return FKEX_ERR_BAD_ENCODING;
-    if (in[1] != FKEX_RATCHET_VERSION)
+    if (in[1] != (in[0] == FKEX_RMSG_DESCRIPTOR ? FKEX_DESCRIPTOR_VERSION : FKEX_RATCHET_VERSION))
         return FKEX_ERR_UNSUPPORTED;
     *type = (fkex_rmsg_type)in[0];
     memset(room_id, 0, 32);
@@ -205,8 +205,10 @@ void fkex_rmsg_commit_encode(fkex_writer *w, const fkex_rmsg_commit *m)
     fkex_writer_u32(w, m->nremoves);
     fkex_writer_put(w, m->removes, (size_t)m->nremoves * 4);
     fkex_writer_u8(w, m->has_update ? 1 : 0);
-    if (m->has_update)
+    if (m->has_update) {
         fkex_writer_put(w, m->update_pk, 32);
+        fkex_writer_put(w, m->update_sig_pk, 32);
+    }
     fkex_writer_bytes32(w, m->psk_ct, m->psk_ctlen);
     fkex_writer_bytes32(w, m->descriptor, m->descriptorlen);
     fkex_writer_u8(w, m->dist);
@@ -239,7 +241,8 @@ fkex_err fkex_rmsg_commit_decode(fkex_rmsg_commit *m, const uint8_t *in, size_t 
     if (upd > 1)
         return FKEX_ERR_BAD_ENCODING;
     m->has_update = upd;
-    if (upd && fkex_reader_get(&r, m->update_pk, 32) != 0)
+    if (upd && (fkex_reader_get(&r, m->update_pk, 32) != 0 ||
+                fkex_reader_get(&r, m->update_sig_pk, 32) != 0))
         return FKEX_ERR_TRUNCATED;
     if (fkex_reader_bytes32(&r, &m->psk_ct, &m->psk_ctlen, FKEX_ABE_CT_MAX) != 0 ||
         fkex_reader_bytes32(&r, &m->descriptor, &m->descriptorlen, FKEX_DESCRIPTOR_MAX) != 0 ||
@@ -254,11 +257,11 @@ fkex_err fkex_rmsg_commit_decode(fkex_rmsg_commit *m, const uint8_t *in, size_t 
     m->content_len = r.off;
     if (fkex_reader_get(&r, m->confirmation_tag, 32) != 0)
         return FKEX_ERR_TRUNCATED;
-    m->signed_len = r.off;
-    if (fkex_reader_get(&r, m->sig, 64) != 0)
-        return FKEX_ERR_TRUNCATED;
     m->tagged_len = r.off;
-    if (fkex_reader_get(&r, m->membership_tag, 32) != 0 || fkex_reader_u32(&r, &m->nslices) != 0)
+    if (fkex_reader_get(&r, m->membership_tag, 32) != 0)
+        return FKEX_ERR_TRUNCATED;
+    m->signed_len = r.off;
+    if (fkex_reader_get(&r, m->sig, 64) != 0 || fkex_reader_u32(&r, &m->nslices) != 0)
         return FKEX_ERR_TRUNCATED;
     if (m->nslices > FKEX_ROOM_MAX_MEMBERS || (m->dist == FKEX_DIST_GROUP && m->nslices))
         return FKEX_ERR_BAD_ENCODING;
@@ -288,7 +291,7 @@ fkex_err fkex_rmsg_commit_view(uint8_t **out, size_t *outlen, const uint8_t *com
     for (uint32_t i = 0; i < m.nslices && !mine; i++)
         if (memcmp(m.slices + (size_t)i * FKEX_SLICE_BYTES, to, 32) == 0)
             mine = m.slices + (size_t)i * FKEX_SLICE_BYTES;
-    size_t head = m.tagged_len + 32;
+    size_t head = m.signed_len + 64;
     *outlen = head + 4 + (mine ? FKEX_SLICE_BYTES : 0);
     if (!(*out = malloc(*outlen)))
         return FKEX_ERR_NO_MEMORY;
@@ -381,12 +384,63 @@ fkex_err fkex_rmsg_join_ack_decode(fkex_rmsg_join_ack *m, const uint8_t *in, siz
     return finish(&r);
 }
 
+void fkex_rmsg_epoch_ack_encode(fkex_writer *w, const fkex_rmsg_epoch_ack *m)
+{
+    put_head(w, FKEX_RMSG_EPOCH_ACK, m->room_id);
+    fkex_writer_u64(w, m->epoch);
+    fkex_writer_put(w, m->commit_hash, 32);
+    fkex_writer_u8(w, m->departing);
+    fkex_writer_u32(w, m->sender);
+    fkex_writer_put(w, m->tag, 32);
+}
+
+fkex_err fkex_rmsg_epoch_ack_decode(fkex_rmsg_epoch_ack *m, const uint8_t *in, size_t len)
+{
+    fkex_reader r;
+    fkex_err err;
+    memset(m, 0, sizeof *m);
+    fkex_reader_init(&r, in, len);
+    if ((err = get_head(&r, FKEX_RMSG_EPOCH_ACK, m->room_id)) != FKEX_OK)
+        return err;
+    if (fkex_reader_u64(&r, &m->epoch) != 0 || fkex_reader_get(&r, m->commit_hash, 32) != 0 ||
+        fkex_reader_u8(&r, &m->departing) != 0 || fkex_reader_u32(&r, &m->sender) != 0 ||
+        fkex_reader_get(&r, m->tag, 32) != 0)
+        return FKEX_ERR_TRUNCATED;
+    if (m->departing > 1 || (m->departing && !sodium_is_zero(m->tag, 32)))
+        return FKEX_ERR_BAD_ENCODING;
+    m->signed_len = r.off;
+    if (fkex_reader_get(&r, m->sig, 64) != 0)
+        return FKEX_ERR_TRUNCATED;
+    return finish(&r);
+}
+
+void fkex_rmsg_settled_encode(fkex_writer *w, const fkex_rmsg_settled *m)
+{
+    put_head(w, FKEX_RMSG_SETTLED, m->room_id);
+    fkex_writer_u64(w, m->epoch);
+    fkex_writer_put(w, m->commit_hash, 32);
+}
+
+fkex_err fkex_rmsg_settled_decode(fkex_rmsg_settled *m, const uint8_t *in, size_t len)
+{
+    fkex_reader r;
+    fkex_err err;
+    memset(m, 0, sizeof *m);
+    fkex_reader_init(&r, in, len);
+    if ((err = get_head(&r, FKEX_RMSG_SETTLED, m->room_id)) != FKEX_OK)
+        return err;
+    if (fkex_reader_u64(&r, &m->epoch) != 0 || fkex_reader_get(&r, m->commit_hash, 32) != 0)
+        return FKEX_ERR_TRUNCATED;
+    return finish(&r);
+}
+
 void fkex_rmsg_remove_encode(fkex_writer *w, const fkex_rmsg_remove *m)
 {
     put_head(w, FKEX_RMSG_REMOVE, m->room_id);
     fkex_writer_u64(w, m->epoch);
     fkex_writer_u32(w, m->proposer);
     fkex_writer_u32(w, m->target);
+    fkex_writer_put(w, m->evidence, 32);
 }
 
 fkex_err fkex_rmsg_remove_decode(fkex_rmsg_remove *m, const uint8_t *in, size_t len)
@@ -398,7 +452,10 @@ fkex_err fkex_rmsg_remove_decode(fkex_rmsg_remove *m, const uint8_t *in, size_t 
     if ((err = get_head(&r, FKEX_RMSG_REMOVE, m->room_id)) != FKEX_OK)
         return err;
     if (fkex_reader_u64(&r, &m->epoch) != 0 || fkex_reader_u32(&r, &m->proposer) != 0 ||
-        fkex_reader_u32(&r, &m->target) != 0)
+        fkex_reader_u32(&r, &m->target) != 0 || fkex_reader_get(&r, m->evidence, 32) != 0)
+        return FKEX_ERR_TRUNCATED;
+    m->tagged_len = r.off;
+    if (fkex_reader_get(&r, m->membership_tag, 32) != 0)
         return FKEX_ERR_TRUNCATED;
     m->signed_len = r.off;
     if (fkex_reader_get(&r, m->sig, 64) != 0)

@@ -2,8 +2,11 @@
  * wire/ratchet_msg.h: the canonical encodings of the ratchet protocol's
  * messages (PROTOCOL.md, ratchet mode version 1).
  *
- * Every message starts with its type and the version (1), and every message
- * but the descriptor then names its room id. Integers are big-endian;
+ * Every message starts with its type and the version, and every message
+ * but the descriptor then names its room id. Room messages are at version
+ * 2 (PROTOCOL.md, "Version 2": commits settled by EpochAcks, leaf keys
+ * that rotate whole, proposals with a membership tag); the descriptor's
+ * layout did not change and stays at 1, so existing rooms keep their ids. Integers are big-endian;
  * variable-length fields carry a u32 length. A decoder borrows: the structs
  * point into the input, which must outlive them. Decoding checks layout
  * only (lengths, counts, ordering, no trailing bytes); signatures, MACs,
@@ -24,7 +27,8 @@
 #include "fkex/error.h"
 #include "wire/wire.h"
 
-#define FKEX_RATCHET_VERSION 1
+#define FKEX_RATCHET_VERSION 2
+#define FKEX_DESCRIPTOR_VERSION 1
 #define FKEX_ROOM_MAX_MEMBERS 65536u
 #define FKEX_ROOM_NAME_MAX 255
 #define FKEX_MESSAGE_MAX (1u << 20)      /* application ciphertext */
@@ -42,7 +46,9 @@ typedef enum {
     FKEX_RMSG_WELCOME = 6,
     FKEX_RMSG_JOIN_ACK = 7,
     FKEX_RMSG_REMOVE = 8,
-    FKEX_RMSG_APPLICATION = 9
+    FKEX_RMSG_APPLICATION = 9,
+    FKEX_RMSG_EPOCH_ACK = 10,
+    FKEX_RMSG_SETTLED = 11
 } fkex_rmsg_type;
 
 /* A member's leaf: its signing key V and HPKE key X. Rosters go on the
@@ -120,8 +126,10 @@ typedef struct {
 } fkex_rmsg_proof;
 
 /* Commit: content (everything up to and including the distribution), then
- * confirmation_tag, signature (over content || confirmation_tag),
- * membership_tag (over all of that), then the HPKE slices of a star. */
+ * confirmation_tag, membership_tag (over content || confirmation_tag),
+ * the committer's signature (over all of that, so that a wrong membership
+ * tag is its signer's doing, never the relay's), then the HPKE slices of
+ * a star. */
 #define FKEX_DIST_GROUP 1   /* commit_secret sealed under the old epoch's "add" key */
 #define FKEX_DIST_STAR 2    /* commit_secret sealed to each member's X by HPKE */
 #define FKEX_SEALED_SECRET 48   /* 32-byte secret + 16-byte tag */
@@ -141,7 +149,8 @@ typedef struct {
     uint32_t nremoves;
     const uint8_t *removes;   /* nremoves * 4 bytes, strictly increasing */
     int has_update;
-    uint8_t update_pk[32];
+    uint8_t update_pk[32];      /* the committer's new X */
+    uint8_t update_sig_pk[32];  /* and its new V, signed by the old one with the commit */
     const uint8_t *psk_ct;    /* ABE ciphertext of a re-attestation, or NULL */
     size_t psk_ctlen;
     const uint8_t *descriptor;   /* a new descriptor, or NULL */
@@ -150,10 +159,10 @@ typedef struct {
     uint8_t group_sealed[FKEX_SEALED_SECRET];
     size_t content_len;
     uint8_t confirmation_tag[32];
-    uint8_t sig[64];
-    size_t signed_len;        /* content || confirmation_tag */
     uint8_t membership_tag[32];
-    size_t tagged_len;        /* ... || sig */
+    size_t tagged_len;        /* content || confirmation_tag */
+    size_t signed_len;        /* ... || membership_tag */
+    uint8_t sig[64];
     uint32_t nslices;
     const uint8_t *slices;    /* nslices * sizeof(fkex_slice) wire bytes */
 } fkex_rmsg_commit;
@@ -191,12 +200,44 @@ typedef struct {
     size_t signed_len;
 } fkex_rmsg_join_ack;
 
-/* Remove(target) proposal, signed by a member (its own leave or a kick). */
+/* EpochAck {e+1, H(commit), MAC(confirmation_key_{e+1}, "epoch" ||
+ * H(commit) || leaf_id)}, signed by the sender's leaf key of epoch e+1
+ * (PROTOCOL.md, version 2). sender is its index in epoch e+1's roster.
+ * departing (0 or 1): the sender falls out of this commit (a
+ * re-attestation its attributes fail), so the tag is all zero. */
+typedef struct {
+    uint8_t room_id[32];
+    uint64_t epoch;
+    uint8_t commit_hash[32];
+    uint8_t departing;
+    uint32_t sender;
+    uint8_t tag[32];
+    uint8_t sig[64];
+    size_t signed_len;
+} fkex_rmsg_epoch_ack;
+
+/* SETTLED(e, H(commit)): the relay's word that the commit named by the
+ * first EpochAck moved the room from epoch e. Not signed: the relay has
+ * no key in the room, and a false SETTLED can only make a member re-enter
+ * or show a fork, which a relay that drops frames can do anyway. */
+typedef struct {
+    uint8_t room_id[32];
+    uint64_t epoch;
+    uint8_t commit_hash[32];
+} fkex_rmsg_settled;
+
+/* Remove(target) proposal by a member (its own leave, a GONE or an
+ * overdue ack, a kick, or misbehaviour: then evidence is the H(commit) it
+ * refused, else zero), with MAC(membership_key_e, body) so that only a
+ * holder of the current epoch proposes, then signed. */
 typedef struct {
     uint8_t room_id[32];
     uint64_t epoch;
     uint32_t proposer;
     uint32_t target;
+    uint8_t evidence[32];
+    uint8_t membership_tag[32];
+    size_t tagged_len;        /* the body the membership tag covers */
     uint8_t sig[64];
     size_t signed_len;
 } fkex_rmsg_remove;
@@ -224,12 +265,15 @@ void fkex_rmsg_join_request_encode(fkex_writer *w, const fkex_rmsg_join_request 
 void fkex_rmsg_challenge_encode(fkex_writer *w, const fkex_rmsg_challenge *m);
 void fkex_rmsg_proof_encode(fkex_writer *w, const fkex_rmsg_proof *m);
 /* The commit content only; the committer then appends confirmation_tag,
- * its signature over all so far, membership_tag over all so far, and the
+ * membership_tag over all so far, its signature over all so far, and the
  * slice count (u32) and slices. */
 void fkex_rmsg_commit_encode(fkex_writer *w, const fkex_rmsg_commit *m);
 void fkex_rmsg_welcome_encode(fkex_writer *w, const fkex_rmsg_welcome *m);
 void fkex_welcome_state_encode(fkex_writer *w, const fkex_welcome_state *m);
 void fkex_rmsg_join_ack_encode(fkex_writer *w, const fkex_rmsg_join_ack *m);
+void fkex_rmsg_epoch_ack_encode(fkex_writer *w, const fkex_rmsg_epoch_ack *m);
+void fkex_rmsg_settled_encode(fkex_writer *w, const fkex_rmsg_settled *m);
+/* The body only; the proposer appends the membership tag, then signs. */
 void fkex_rmsg_remove_encode(fkex_writer *w, const fkex_rmsg_remove *m);
 void fkex_rmsg_application_encode(fkex_writer *w, const fkex_rmsg_application *m);
 
@@ -241,6 +285,8 @@ fkex_err fkex_rmsg_commit_decode(fkex_rmsg_commit *m, const uint8_t *in, size_t 
 fkex_err fkex_rmsg_welcome_decode(fkex_rmsg_welcome *m, const uint8_t *in, size_t len) FKEX_WUR;
 fkex_err fkex_welcome_state_decode(fkex_welcome_state *m, const uint8_t *in, size_t len) FKEX_WUR;
 fkex_err fkex_rmsg_join_ack_decode(fkex_rmsg_join_ack *m, const uint8_t *in, size_t len) FKEX_WUR;
+fkex_err fkex_rmsg_epoch_ack_decode(fkex_rmsg_epoch_ack *m, const uint8_t *in, size_t len) FKEX_WUR;
+fkex_err fkex_rmsg_settled_decode(fkex_rmsg_settled *m, const uint8_t *in, size_t len) FKEX_WUR;
 fkex_err fkex_rmsg_remove_decode(fkex_rmsg_remove *m, const uint8_t *in, size_t len) FKEX_WUR;
 fkex_err fkex_rmsg_application_decode(fkex_rmsg_application *m, const uint8_t *in, size_t len) FKEX_WUR;
 
