@@ -99,7 +99,7 @@ static void op_decrypt(void *arg)
     fkex_gt z;
     fkex_abe_key_names(&names, &n, x->key);
     if (fkex_lsss_satisfy(&sol, fkex_abe_ct_lsss(x->ct), names, n) == FKEX_OK) {
-        s->decap(&z, fkex_abe_key_impl(x->key), fkex_abe_ct_impl(x->ct), &sol);
+        s->decap(&z, fkex_abe_key_impl(x->key), n, fkex_abe_ct_impl(x->ct), &sol);
         fkex_lsss_solution_free(&sol);
     }
 }

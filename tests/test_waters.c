@@ -324,7 +324,7 @@ static void test_scheme_algebra(void)
         CHECK_OK(s->encap(&z1, impl, fkex_abe_mpk_impl(mpk), l, &coins));
         fkex_abe_key_names(&kn, &nk, key);
         CHECK_OK(fkex_lsss_satisfy(&sol, l, kn, nk));
-        s->decap(&z2, fkex_abe_key_impl(key), impl, &sol);
+        s->decap(&z2, fkex_abe_key_impl(key), nk, impl, &sol);
         CHECK(fkex_gt_equal(&z1, &z2));
         CHECK(!blst_fp12_is_one(&z1));
         fkex_lsss_solution_free(&sol);
