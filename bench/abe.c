@@ -1,6 +1,8 @@
 /*
  * bench/abe.c: `fkex bench abe`, the CP-ABE operations at several policy
- * sizes (AND of N attributes, and the 2014 prototype's policy).
+ * sizes (AND of N attributes, and the 2014 prototype's policy), and one
+ * policy with two branches, E or (A and .. and G), decrypted once by a key
+ * for each branch: admission must not show which (PROTOCOL.md, version 2).
  *
  *   keygen       a key for exactly the policy's attributes
  *   encrypt      the scheme's encapsulation up to the ciphertext structure
@@ -15,6 +17,8 @@
 #include "bench.h"
 
 #define PROTOTYPE_POLICY "(ONE or THREE) and (TWO or FOUR)"
+#define BRANCH_POLICY "E or (A and B and C and D and F and G)"
+#define BRANCH_ROWS 7
 
 typedef struct {
     const char *label;      /* "1", "10", ... or "prototype" */
@@ -95,7 +99,7 @@ static void op_decrypt(void *arg)
     fkex_gt z;
     fkex_abe_key_names(&names, &n, x->key);
     if (fkex_lsss_satisfy(&sol, fkex_abe_ct_lsss(x->ct), names, n) == FKEX_OK) {
-        s->decap(&z, fkex_abe_key_impl(x->key), fkex_abe_ct_impl(x->ct), &sol);
+        s->decap(&z, fkex_abe_key_impl(x->key), n, fkex_abe_ct_impl(x->ct), &sol);
         fkex_lsss_solution_free(&sol);
     }
 }
@@ -115,7 +119,11 @@ static void op_decrypt_cca(void *arg)
 int bench_abe(int json)
 {
     static const size_t sizes[] = { 1, 10, 50, 100 };
-    bench_case cases[FKEX_ARRAY_LEN(sizes) + 1];
+    static const struct { const char *label, *attrs[6]; size_t nattrs; } branches[] = {
+        { "branch-E", { "E" }, 1 },
+        { "branch-AG", { "A", "B", "C", "D", "F", "G" }, 6 },
+    };
+    bench_case cases[FKEX_ARRAY_LEN(sizes) + 1 + FKEX_ARRAY_LEN(branches)];
     result results[5 * FKEX_ARRAY_LEN(cases)];
     size_t nres = 0;
     size_t ct_size[FKEX_ARRAY_LEN(cases)], key_size[FKEX_ARRAY_LEN(cases)];
@@ -143,6 +151,16 @@ int bench_abe(int json)
         p->attrs[0] = strdup("ONE");
         p->attrs[1] = strdup("TWO");
         p->nattrs = 2;
+    }
+    for (size_t b = 0; b < FKEX_ARRAY_LEN(branches); b++) {
+        bench_case *p = &cases[FKEX_ARRAY_LEN(sizes) + 1 + b];
+        p->n = BRANCH_ROWS;
+        p->label = branches[b].label;
+        p->policy = strdup(BRANCH_POLICY);
+        p->nattrs = branches[b].nattrs;
+        p->attrs = calloc(p->nattrs, sizeof *p->attrs);
+        for (size_t j = 0; j < p->nattrs; j++)
+            p->attrs[j] = strdup(branches[b].attrs[j]);
     }
 
     for (size_t i = 0; i < FKEX_ARRAY_LEN(cases); i++) {
@@ -231,7 +249,9 @@ int bench_abe(int json)
         }
         printf("\nciphertext: the IND-CCA encapsulation object (header, policy, C', rows,\n"
                "masked key); key: a key with exactly the policy's attributes, including\n"
-               "its embedded public parameters.\n");
+               "its embedded public parameters. branch-E and branch-AG: the policy\n"
+               "%s decrypted by a key {E} and by a key\n"
+               "{A, B, C, D, F, G}; decrypt should cost the same for both.\n", BRANCH_POLICY);
     }
     for (size_t i = 0; i < FKEX_ARRAY_LEN(cases); i++) {
         free(cases[i].policy);

@@ -24,15 +24,15 @@ static void check_solution(const fkex_lsss *l, const fkex_lsss_solution *sol,
                            const char *const *keys, size_t nkey)
 {
     fkex_fr *acc = calloc(l->cols, sizeof *acc), t;
-    if (!acc)
+    if (!acc || sol->rows != l->rows)
         abort();
-    for (size_t i = 0; i < sol->count; i++) {
-        size_t r = sol->row[i];
-        if (r >= l->rows || sol->key_attr[i] >= nkey
-            || strcmp(keys[sol->key_attr[i]], l->attr[r]) != 0)
+    for (size_t r = 0; r < sol->rows; r++) {
+        if (fkex_fr_is_zero(&sol->omega[r]))
+            continue;
+        if (sol->key_attr[r] >= nkey || strcmp(keys[sol->key_attr[r]], l->attr[r]) != 0)
             abort();
         for (size_t e = l->row_start[r]; e < l->row_start[r + 1]; e++) {
-            fkex_fr_mul(&t, &sol->omega[i], &l->entry[e].value);
+            fkex_fr_mul(&t, &sol->omega[r], &l->entry[e].value);
             fkex_fr_add(&acc[l->entry[e].col], &acc[l->entry[e].col], &t);
         }
     }
@@ -50,7 +50,7 @@ static void try_key(const fkex_lsss *l, const char *const *keys, size_t nkey)
     fkex_err e = fkex_lsss_satisfy(&sol, l, keys, nkey);
     if (e == FKEX_OK)
         check_solution(l, &sol, keys, nkey);
-    else if (e != FKEX_ERR_POLICY_UNSATISFIED || sol.count || sol.row)
+    else if (e != FKEX_ERR_POLICY_UNSATISFIED || sol.rows || sol.omega)
         abort();
     fkex_lsss_solution_free(&sol);
 }

@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include "test.h"
+#include "policy/ast.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -74,9 +75,19 @@ static fkex_lsss *compile_str(const char *s)
     return l;
 }
 
-/* sum_i omega_i M_i == (1, 0, .., 0), from the sparse rows; the key
- * attributes match rho; rows increase; all_one says the truth; and the
- * secret comes back from the shares of a random vector. */
+/* Rows the solution uses: those with a nonzero omega. */
+static size_t used_rows(const fkex_lsss_solution *sol)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < sol->rows; i++)
+        n += !fkex_fr_is_zero(&sol->omega[i]);
+    return n;
+}
+
+/* sum_i omega_i M_i == (1, 0, .., 0) over every row; the used rows' key
+ * attributes match rho; all_one is the policy's (no threshold gate) and
+ * then every omega is 0 or 1; and the secret comes back from the shares
+ * of a random vector. */
 static void check_solution(const fkex_lsss *l, const fkex_lsss_solution *sol,
                            char *const *keys, size_t nkey, fkex_rng *rng)
 {
@@ -84,40 +95,44 @@ static void check_solution(const fkex_lsss *l, const fkex_lsss_solution *sol,
     fkex_fr *v = malloc(l->cols * sizeof *v);
     fkex_fr *lambda = malloc(l->rows * sizeof *lambda);
     fkex_fr t, secret;
-    int ones = 1;
+    int ones = 1, threshold = 0;
 
     CHECK(acc && v && lambda);
     if (!acc || !v || !lambda)
         goto done;
-    CHECK(sol->count > 0);
+    CHECK(sol->rows == l->rows);
+    CHECK(used_rows(sol) > 0);
     for (size_t j = 0; j < l->cols; j++)
         fkex_fr_zero(&acc[j]);
-    for (size_t i = 0; i < sol->count; i++) {
-        size_t r = sol->row[i];
-        CHECK(r < l->rows);
-        CHECK(i == 0 || r > sol->row[i - 1]);
-        CHECK(sol->key_attr[i] < nkey);
-        if (r >= l->rows || sol->key_attr[i] >= nkey)
+    for (size_t r = 0; r < sol->rows; r++) {
+        if (fkex_fr_is_zero(&sol->omega[r]))
+            continue;
+        CHECK(sol->key_attr[r] < nkey);
+        if (sol->key_attr[r] >= nkey)
             goto done;
-        CHECK(strcmp(keys[sol->key_attr[i]], l->attr[r]) == 0);
-        ones &= fkex_fr_is_one(&sol->omega[i]);
+        CHECK(strcmp(keys[sol->key_attr[r]], l->attr[r]) == 0);
+        ones &= fkex_fr_is_one(&sol->omega[r]);
         for (size_t e = l->row_start[r]; e < l->row_start[r + 1]; e++) {
             CHECK(l->entry[e].col < l->cols);
-            fkex_fr_mul(&t, &sol->omega[i], &l->entry[e].value);
+            fkex_fr_mul(&t, &sol->omega[r], &l->entry[e].value);
             fkex_fr_add(&acc[l->entry[e].col], &acc[l->entry[e].col], &t);
         }
     }
     CHECK(fkex_fr_is_one(&acc[0]));
     for (size_t j = 1; j < l->cols; j++)
         CHECK(fkex_fr_is_zero(&acc[j]));
-    CHECK(sol->all_one == ones);
+    for (size_t g = 0; g < l->tree->count; g++)
+        threshold |= l->tree->gate[g].kind == FKEX_GATE_THRESHOLD;
+    CHECK(sol->all_one == !threshold);
+    if (sol->all_one)
+        CHECK(ones);
 
     for (size_t j = 0; j < l->cols; j++)
         fkex_fr_random(&v[j], rng);
     fkex_lsss_share(lambda, l, v);
     fkex_fr_zero(&secret);
-    for (size_t i = 0; i < sol->count; i++) {
-        fkex_fr_mul(&t, &sol->omega[i], &lambda[sol->row[i]]);
+    for (size_t r = 0; r < sol->rows; r++) {
+        fkex_fr_mul(&t, &sol->omega[r], &lambda[r]);
         fkex_fr_add(&secret, &secret, &t);
     }
     CHECK(fkex_fr_equal(&secret, &v[0]));
@@ -129,7 +144,7 @@ done:
 
 static int solution_is_zero(const fkex_lsss_solution *sol)
 {
-    return sol->count == 0 && !sol->row && !sol->key_attr && !sol->omega && !sol->all_one;
+    return sol->rows == 0 && !sol->key_attr && !sol->omega && !sol->all_one;
 }
 
 /* ---- parse / print --------------------------------------------------------- */
@@ -895,7 +910,7 @@ static void lsss_random(void)
                 if (!has_vandermonde(t))
                     CHECK(sol.all_one);
                 if (!has_kind(t, T_CMP))
-                    CHECK(sol.count == min_cost(t, &k));
+                    CHECK(used_rows(&sol) == min_cost(t, &k));
             } else {
                 unsatisfied++;
                 CHECK(solution_is_zero(&sol));
@@ -1017,32 +1032,34 @@ static void minimality(void)
     test_rng(&rng, "minimality");
     l = compile_str("A or (B and C)");
     CHECK(l && fkex_lsss_satisfy(&sol, l, (const char *const *)keys, 3) == FKEX_OK);
-    CHECK(sol.count == 1 && sol.row[0] == 0 && sol.key_attr[0] == 0 && sol.all_one);
+    CHECK(used_rows(&sol) == 1 && fkex_fr_is_one(&sol.omega[0]) && sol.key_attr[0] == 0
+          && sol.all_one);
     fkex_lsss_solution_free(&sol);
     fkex_lsss_free(l);
 
     l = compile_str("(B and C) or A");
     CHECK(l && fkex_lsss_satisfy(&sol, l, (const char *const *)keys, 3) == FKEX_OK);
-    CHECK(sol.count == 1 && sol.row[0] == 2 && sol.key_attr[0] == 0);
+    CHECK(used_rows(&sol) == 1 && fkex_fr_is_one(&sol.omega[2]) && sol.key_attr[2] == 0);
     fkex_lsss_solution_free(&sol);
     fkex_lsss_free(l);
 
     l = compile_str("2 of (A and B, C, D)");
     CHECK(l && fkex_lsss_satisfy(&sol, l, (const char *const *)keys, 4) == FKEX_OK);
-    CHECK(sol.count == 2 && sol.row[0] == 2 && sol.row[1] == 3 && !sol.all_one);
+    CHECK(used_rows(&sol) == 2 && fkex_fr_is_zero(&sol.omega[0])
+          && fkex_fr_is_zero(&sol.omega[1]) && !sol.all_one);
     fkex_fr_from_u64(&three, 3);
     fkex_fr_from_u64(&minus_two, 2);
     fkex_fr_neg(&minus_two, &minus_two);
-    if (sol.count == 2) {
-        CHECK(fkex_fr_equal(&sol.omega[0], &three));
-        CHECK(fkex_fr_equal(&sol.omega[1], &minus_two));
+    if (used_rows(&sol) == 2) {
+        CHECK(fkex_fr_equal(&sol.omega[2], &three));
+        CHECK(fkex_fr_equal(&sol.omega[3], &minus_two));
         check_solution(l, &sol, keys, 4, &rng);
     }
     fkex_lsss_solution_free(&sol);
     /* without D it must take A and B */
     CHECK(l && fkex_lsss_satisfy(&sol, l, (const char *const *)keys, 3) == FKEX_OK);
-    CHECK(sol.count == 3 && sol.row[0] == 0 && sol.row[1] == 1 && sol.row[2] == 2);
-    if (sol.count == 3)
+    CHECK(used_rows(&sol) == 3 && fkex_fr_is_zero(&sol.omega[3]));
+    if (used_rows(&sol) == 3)
         check_solution(l, &sol, keys, 3, &rng);
     fkex_lsss_solution_free(&sol);
     fkex_lsss_free(l);
@@ -1202,7 +1219,7 @@ static void deep_policy(void)
         free(check_round_trip(p));
         CHECK_OK(fkex_lsss_compile(&l, p));
         CHECK(l && fkex_lsss_satisfy(&sol, l, (const char *const *)keys, n) == FKEX_OK);
-        if (l && sol.count)
+        if (l && sol.rows)
             check_solution(l, &sol, keys, n, &rng);
         fkex_lsss_solution_free(&sol);
         fkex_lsss_free(l);

@@ -1,9 +1,11 @@
 /*
  * Waters 2011 CP-ABE through the generic KEM: known answers, algebra,
- * satisfaction against an independent evaluator, collusion, tampering.
+ * satisfaction against an independent evaluator, collusion, tampering, and
+ * a decapsulation whose structure does not depend on the branch a key uses.
  */
 #include <stdlib.h>
 #include "test.h"
+#include "opcount.h"
 
 #define PROTOTYPE "(ONE or THREE) and (TWO or FOUR)"
 
@@ -324,7 +326,7 @@ static void test_scheme_algebra(void)
         CHECK_OK(s->encap(&z1, impl, fkex_abe_mpk_impl(mpk), l, &coins));
         fkex_abe_key_names(&kn, &nk, key);
         CHECK_OK(fkex_lsss_satisfy(&sol, l, kn, nk));
-        s->decap(&z2, fkex_abe_key_impl(key), impl, &sol);
+        s->decap(&z2, fkex_abe_key_impl(key), nk, impl, &sol);
         CHECK(fkex_gt_equal(&z1, &z2));
         CHECK(!blst_fp12_is_one(&z1));
         fkex_lsss_solution_free(&sol);
@@ -620,6 +622,115 @@ static void test_kem_binding(void)
     fkex_policy_free(p);
 }
 
+/* ---- admission leaks no branch (PROTOCOL.md, version 2) -----------------
+ * One key, several policies, each satisfied through a different branch:
+ * every CCA decapsulation gives the encapsulated key. */
+static void test_branches_decap(void)
+{
+    static const char *const policies[] = {
+        "E or (A and B and C)",          /* E */
+        "(A and B) or F",                /* the AND */
+        "F or (E and A)",                /* an AND including E */
+        "2 of (A, Z, E)",                /* a threshold, coefficients not 1 */
+        "Z or 2 of (Y, B, X, A)",        /* a threshold under an OR */
+        "(A or Z) and (Y or B) and E",   /* one side of each OR */
+    };
+    fkex_rng rng;
+    fkex_abe_mpk *mpk;
+    fkex_abe_msk *msk;
+    test_rng(&rng, "branches");
+    CHECK_OK(fkex_abe_setup(&mpk, &msk, "waters11", &rng));
+    fkex_abe_key *key = test_keygen(msk, "A B E", &rng);
+    CHECK(key != NULL);
+    for (size_t i = 0; key && i < FKEX_ARRAY_LEN(policies); i++) {
+        fkex_policy *p = parse(policies[i]);
+        fkex_abe_ct *ct;
+        uint8_t kem[32], again[32];
+        CHECK(p != NULL);
+        if (!p)
+            continue;
+        CHECK_OK(fkex_abe_encap(kem, &ct, mpk, p, FKEX_ABE_CCA, &rng));
+        CHECK_OK(fkex_abe_decap(again, key, ct, FKEX_ABE_CCA));
+        CHECK(memcmp(kem, again, 32) == 0);
+        fkex_abe_ct_free(ct);
+        fkex_policy_free(p);
+    }
+    fkex_abe_key_free(key);
+    fkex_abe_mpk_free(mpk);
+    fkex_abe_msk_free(msk);
+}
+
+/* Decapsulates ct (CPA) with a key for attrs, counting the group
+ * operations; checks the KEM key. */
+static void decap_counted(opcount *ops, const fkex_abe_msk *msk, const fkex_abe_ct *ct,
+                          const uint8_t kem[32], const char *attrs, fkex_rng *rng)
+{
+    fkex_abe_key *key = test_keygen(msk, attrs, rng);
+    uint8_t again[32];
+    memset(ops, 0, sizeof *ops);
+    CHECK(key != NULL);
+    if (!key)
+        return;
+    opcount_reset();
+    CHECK_OK(fkex_abe_decap(again, key, ct, FKEX_ABE_CPA));
+    opcount_read(ops);
+    CHECK(memcmp(kem, again, 32) == 0);
+    fkex_abe_key_free(key);
+}
+
+/* Under one policy, keys that satisfy it through different branches (and
+ * with different numbers of attributes) ask for exactly the same group
+ * operations: l + 3 Miller-loop pairs, one final exponentiation, and G1
+ * multiplications only if the policy has a threshold gate (2 per row).
+ * Counted, not timed (tests/opcount.h). */
+static void test_branch_structure(void)
+{
+    static const struct {
+        const char *policy;
+        size_t rows;
+        int threshold;
+        const char *keys[4];
+    } cases[] = {
+        { "E or (A and B and C and D and F and G)", 7, 0,
+          { "E", "A B C D F G", "A B C D E F G", "E X Y Z" } },
+        { "(ONE or THREE) and (TWO or FOUR)", 4, 0,
+          { "ONE TWO", "THREE FOUR", "ONE FOUR", "ONE TWO THREE FOUR" } },
+        { "A or 2 of (B, C, D)", 4, 1, { "A", "B C", "C D", "A B C D" } },
+        { "year >= 5 or dept:x", 0, 0, { "dept:x", "year=9", "year=5 dept:x", "year=200" } },
+    };
+    fkex_rng rng;
+    fkex_abe_mpk *mpk;
+    fkex_abe_msk *msk;
+    test_rng(&rng, "structure");
+    CHECK_OK(fkex_abe_setup(&mpk, &msk, "waters11", &rng));
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(cases); i++) {
+        fkex_policy *p = parse(cases[i].policy);
+        fkex_abe_ct *ct;
+        uint8_t kem[32];
+        opcount first, ops;
+        CHECK(p != NULL);
+        if (!p)
+            continue;
+        CHECK_OK(fkex_abe_encap(kem, &ct, mpk, p, FKEX_ABE_CPA, &rng));
+        size_t rows = fkex_abe_ct_rows(ct);
+        if (cases[i].rows)
+            CHECK(rows == cases[i].rows);
+        decap_counted(&first, msk, ct, kem, cases[i].keys[0], &rng);
+        CHECK(first.miller_pairs == rows + 3);
+        CHECK(first.final_exps == 1);
+        CHECK(first.g1_mults == (cases[i].threshold ? 2 * rows : 0));
+        CHECK(first.g2_mults == 0);
+        for (size_t k = 1; k < FKEX_ARRAY_LEN(cases[i].keys); k++) {
+            decap_counted(&ops, msk, ct, kem, cases[i].keys[k], &rng);
+            CHECK(opcount_equal(&ops, &first));
+        }
+        fkex_abe_ct_free(ct);
+        fkex_policy_free(p);
+    }
+    fkex_abe_mpk_free(mpk);
+    fkex_abe_msk_free(msk);
+}
+
 void suite_waters(void)
 {
     RUN(test_known_answers);
@@ -631,4 +742,6 @@ void suite_waters(void)
     RUN(test_subgroup_points_rejected);
     RUN(test_wrong_authority);
     RUN(test_kem_binding);
+    RUN(test_branches_decap);
+    RUN(test_branch_structure);
 }

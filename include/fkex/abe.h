@@ -81,7 +81,10 @@ fkex_err fkex_abe_encap(uint8_t key[32], fkex_abe_ct **ct, const fkex_abe_mpk *m
  * FKEX_ERR_AUTHENTICATION (file tools accept only FKEX_ABE_CCA, so nobody
  * gets a CPA decapsulation oracle from them). Otherwise
  * FKEX_ERR_WRONG_AUTHORITY, FKEX_ERR_POLICY_UNSATISFIED or (CCA)
- * FKEX_ERR_AUTHENTICATION; key is written only on success. */
+ * FKEX_ERR_AUTHENTICATION; key is written only on success. Its group
+ * operations depend on the policy alone, not on the branch of it the key
+ * satisfies, so its time does not say which attributes the key used
+ * (docs/ARCHITECTURE.md). */
 fkex_err fkex_abe_decap(uint8_t key[32], const fkex_abe_key *sk, const fkex_abe_ct *ct,
                         fkex_abe_mode mode) FKEX_WUR;
 

@@ -781,7 +781,7 @@ fkex_err fkex_abe_decap(uint8_t key[32], const fkex_abe_key *sk, const fkex_abe_
         return FKEX_ERR_WRONG_AUTHORITY;
     if ((err = fkex_lsss_satisfy(&sol, ct->lsss, (const char *const *)sk->names, sk->nnames)) != FKEX_OK)
         return err;
-    ct->scheme->decap(&z, sk->impl, ct->impl, &sol);
+    ct->scheme->decap(&z, sk->impl, sk->nnames, ct->impl, &sol);
     fkex_lsss_solution_free(&sol);
 
     if (ct->mode == FKEX_ABE_CPA) {

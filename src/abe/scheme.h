@@ -28,7 +28,10 @@ typedef struct {
                    const char *const *names, fkex_rng *rng);
     fkex_err (*encap)(fkex_gt *z, void *ct, const void *mpk, const fkex_lsss *lsss,
                       fkex_rng *rng);
-    void (*decap)(fkex_gt *z, const void *key, const void *ct,
+    /* nnames: the key's expanded attributes. Its work must depend on the
+     * policy and nnames alone, not on which rows sol uses (PROTOCOL.md,
+     * version 2: admission leaks no branch). */
+    void (*decap)(fkex_gt *z, const void *key, size_t nnames, const void *ct,
                   const fkex_lsss_solution *sol);
     /* 1 iff two ciphertexts for the same LSSS are identical. */
     int (*ct_equal)(const void *a, const void *b, size_t rows);

@@ -13,6 +13,7 @@
  *             C' = g1^s,  C_i = (g1^a)^lambda_i H(rho(i))^-r_i,  D_i = g2^r_i
  *             Z = Y^s  (the KEM secret; the paper's C = M Y^s)
  *   Decrypt   Z = e(C', K) / prod_{i in I} (e(C_i, L) e(K_rho(i), D_i))^omega_i
+ *             taken over all rows, omega_i = 0 outside I (see decap)
  *
  * The master secret is kept as the scalars (alpha, a) rather than the
  * paper's group element g^alpha: K = g2^(alpha + a t) is the same element
@@ -202,45 +203,110 @@ static fkex_err encap(fkex_gt *z, void *ct_, const void *mpk_, const fkex_lsss *
 
 static void neg_p1(blst_p1_affine *p) { blst_fp_cneg(&p->y, &p->y, 1); }
 
-/* Decrypt, aggregated (SCHEMES.md):
- *   Z = FE( ML(C', K) * ML(-sum_{i in I} omega_i C_i, L)
- *           * prod_{i in I} ML(-omega_i K_rho(i), D_i) )
- * |I| + 2 Miller loops sharing their squarings, one final exponentiation.
- * With every omega_i = 1 (pure AND/OR) there is no scalar multiplication. */
-static void decap(fkex_gt *z, const void *key_, const void *ct_, const fkex_lsss_solution *sol)
+/* out = pick[1] if bit else pick[0], by masks: bit is secret. */
+static void select_p1(fkex_g1 *out, const fkex_g1 pick[2], limb_t bit)
+{
+    fkex_ct_select((limb_t *)out, (const limb_t *)pick, FKEX_LIMBS(*out), 2, (size_t)bit);
+}
+
+/* One row, for a policy without threshold gates (omega_i is 0 or 1):
+ * sum += omega_i C_i and out = T - omega_i K_rho(i), by masked selection. */
+static void row_unit(fkex_g1 *sum, fkex_g1 *out, const blst_p1_affine *c,
+                     const blst_p1_affine *kx, const fkex_fr *omega,
+                     const fkex_g1 *offset)
+{
+    fkex_g1 pick[2];
+    blst_p1_affine neg = *kx;
+    limb_t used = (limb_t)(1 ^ fkex_fr_is_zero(omega));
+    pick[0] = *sum;
+    blst_p1_add_or_double_affine(&pick[1], sum, c);
+    select_p1(sum, pick, used);
+    neg_p1(&neg);
+    pick[0] = *offset;
+    blst_p1_add_or_double_affine(&pick[1], offset, &neg);
+    select_p1(out, pick, used);
+    sodium_memzero(pick, sizeof pick);
+    sodium_memzero(&neg, sizeof neg);
+}
+
+/* One row, any policy: two constant-time multiplications by omega_i,
+ * which is 0 for a row not used. */
+static void row_scaled(fkex_g1 *sum, fkex_g1 *out, const blst_p1_affine *c,
+                       const blst_p1_affine *kx, const fkex_fr *omega,
+                       const blst_p1_affine *offset)
+{
+    fkex_g1 t;
+    blst_p1_from_affine(&t, c);
+    fkex_g1_mul(&t, &t, omega);
+    fkex_g1_add(sum, sum, &t);
+    blst_p1_from_affine(&t, kx);
+    fkex_g1_mul(&t, &t, omega);
+    blst_p1_cneg(&t, 1);
+    blst_p1_add_or_double_affine(out, &t, offset);
+    sodium_memzero(&t, sizeof t);
+}
+
+/* Decrypt over every row of the policy, aggregated (SCHEMES.md), with
+ * omega_i = 0 for the rows the key does not use:
+ *   Z = FE( ML(C', K) * ML(-sum_i omega_i C_i, L) * ML(-T, sum_i D_i)
+ *           * prod_i ML(T - omega_i K_rho(i), D_i) )
+ * T = g1 is a public offset: it keeps every row's point off the identity,
+ * which the multi-pairing would skip, and ML(-T, sum_i D_i) cancels its
+ * prod_i e(T, D_i). So the work is l + 3 Miller loops sharing their
+ * squarings and one final exponentiation, plus 2 l G1 multiplications if
+ * the policy has a threshold gate, whichever rows the key uses: a relay
+ * timing admission learns no branch (PROTOCOL.md, version 2). K_rho(i) is
+ * read by a masked scan over all nnames key components: O(l nnames) limb
+ * operations, microseconds. */
+static void decap(fkex_gt *z, const void *key_, size_t nnames, const void *ct_,
+                  const fkex_lsss_solution *sol)
 {
     const waters_key *key = key_;
     const waters_ct *ct = ct_;
+    const blst_p1_affine *t_aff = blst_p1_affine_generator();
     fkex_multi_pairing m;
-    fkex_g1 sum, t;
-    blst_p1_affine a;
+    fkex_g1 sum, offset, pt[16];
+    fkex_g2 dsum;
+    const blst_p1 *pp[16];
+    blst_p1_affine a[16], kx;
+    blst_p2_affine d;
 
     fkex_multi_pairing_init(&m);
     fkex_multi_pairing_add(&m, &ct->c0, &key->k);
-
+    blst_p1_from_affine(&offset, t_aff);
     memset(&sum, 0, sizeof sum);   /* the identity */
-    for (size_t j = 0; j < sol->count; j++) {
-        const waters_row *row = &ct->row[sol->row[j]];
-        if (sol->all_one) {
-            blst_p1_add_or_double_affine(&sum, &sum, &row->c);
-            a = key->kx[sol->key_attr[j]];
-        } else {
-            blst_p1_from_affine(&t, &row->c);
-            fkex_g1_mul(&t, &t, &sol->omega[j]);
-            fkex_g1_add(&sum, &sum, &t);
-            blst_p1_from_affine(&t, &key->kx[sol->key_attr[j]]);
-            fkex_g1_mul(&t, &t, &sol->omega[j]);
-            blst_p1_to_affine(&a, &t);
+    memset(&dsum, 0, sizeof dsum);
+    for (size_t done = 0; done < sol->rows;) {
+        size_t batch = sol->rows - done < 16 ? sol->rows - done : 16;
+        for (size_t j = 0; j < batch; j++) {
+            size_t i = done + j;
+            fkex_ct_select((limb_t *)&kx, (const limb_t *)key->kx, FKEX_LIMBS(kx), nnames,
+                           sol->key_attr[i]);
+            if (sol->all_one)      /* public: the policy's shape */
+                row_unit(&sum, &pt[j], &ct->row[i].c, &kx, &sol->omega[i], &offset);
+            else
+                row_scaled(&sum, &pt[j], &ct->row[i].c, &kx, &sol->omega[i], t_aff);
+            pp[j] = &pt[j];
+            blst_p2_add_or_double_affine(&dsum, &dsum, &ct->row[i].d);
         }
-        neg_p1(&a);
-        fkex_multi_pairing_add(&m, &a, &row->d);
+        /* One inversion per batch (Montgomery's trick) instead of per point. */
+        blst_p1s_to_affine(a, pp, batch);
+        for (size_t j = 0; j < batch; j++)
+            fkex_multi_pairing_add(&m, &a[j], &ct->row[done + j].d);
+        done += batch;
     }
-    blst_p1_to_affine(&a, &sum);
-    neg_p1(&a);
-    fkex_multi_pairing_add(&m, &a, &key->l);
+    blst_p1_to_affine(&a[0], &sum);
+    neg_p1(&a[0]);
+    fkex_multi_pairing_add(&m, &a[0], &key->l);
+    a[0] = *t_aff;
+    neg_p1(&a[0]);
+    blst_p2_to_affine(&d, &dsum);
+    fkex_multi_pairing_add(&m, &a[0], &d);
     fkex_multi_pairing_finish(z, &m);
-    sodium_memzero(&a, sizeof a);
-    sodium_memzero(&t, sizeof t);
+    sodium_memzero(&sum, sizeof sum);
+    sodium_memzero(pt, sizeof pt);
+    sodium_memzero(a, sizeof a);
+    sodium_memzero(&kx, sizeof kx);
 }
 
 static int ct_equal(const void *a_, const void *b_, size_t rows)

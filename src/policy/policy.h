@@ -59,27 +59,32 @@ void fkex_lsss_free(fkex_lsss *l);
  * O(entries). */
 void fkex_lsss_share(fkex_fr *lambda, const fkex_lsss *l, const fkex_fr *v);
 
-/* A minimal satisfying set: rows I, for each the index of the matching key
- * attribute, and coefficients omega with sum_{i in I} omega_i M_i = (1,0..0).
- * all_one is set when every omega_i is 1 (pure AND/OR), so a decryptor can
- * skip the scalar multiplications. "Minimal" = fewest rows. */
+/* A minimal satisfying set, written over every row so that a decryptor
+ * can do the same work whichever rows it is (PROTOCOL.md, version 2):
+ *   omega[i]     row i's coefficient, 0 for a row not used, with
+ *                sum_i omega_i M_i = (1,0..0) and the fewest nonzero omega_i;
+ *   key_attr[i]  the index of the key attribute rho(i) for a used row (for
+ *                others, that index if the key has rho(i), else 0).
+ * Both are secret: they say which attributes the key holds. all_one is
+ * public, a property of the policy: it has no threshold gate, so every
+ * omega_i is 0 or 1 and a decryptor can skip scalar multiplications. */
 typedef struct {
-    size_t count;
-    size_t *row;
-    size_t *key_attr;
+    size_t rows;
     fkex_fr *omega;
+    size_t *key_attr;
     int all_one;
 } fkex_lsss_solution;
 
 /* key_attrs: the key's expanded names, strictly increasing by strcmp (as
  * fkex_attrs_expand gives; FKEX_ERR_ARGUMENT otherwise). Returns
  * FKEX_ERR_POLICY_UNSATISFIED when no subset satisfies the policy; on any
- * error *sol is all zero and owns nothing. Rows come out in increasing
- * order; omega_i is the product of the Lagrange coefficients at 0 of the
- * threshold gates above row i. Iterative: O(rows log nkey + sum of k^2 over
- * the threshold gates). */
+ * error *sol is all zero and owns nothing. omega_i is the product of the
+ * Lagrange coefficients at 0 of the threshold gates above row i. Iterative:
+ * O(rows log nkey + sum of k^2 over the threshold gates). Not constant time
+ * in the key's attributes (see satisfy.c). */
 fkex_err fkex_lsss_satisfy(fkex_lsss_solution *sol, const fkex_lsss *l,
                            const char *const *key_attrs, size_t nkey) FKEX_WUR;
+/* Wipes and frees. */
 void fkex_lsss_solution_free(fkex_lsss_solution *sol);
 
 #endif

@@ -1,17 +1,24 @@
 /*
  * policy/satisfy.c: the fewest rows of an LSSS that a key can use, and
- * their reconstruction coefficients.
+ * their reconstruction coefficients, written out over every row.
  *
  * Two iterative passes over the expanded tree (no recursion, whatever the
  * depth). Children come after their parent in the gate array, so:
  *   1. backwards, every gate's cost = the fewest rows that satisfy it
  *      (leaf: 1 if the key has its attribute; AND: the sum; OR: the
  *      minimum; k-of-n: the sum of the k cheapest children);
- *   2. forwards, from the root, the cheapest children of every chosen gate
- *      are chosen, and omega is multiplied by the Lagrange coefficient at 0
- *      of each chosen threshold child (1 under AND and OR).
+ *   2. forwards, from the root, every gate passes omega to its cheapest
+ *      children, times the Lagrange coefficient at 0 of each threshold
+ *      child (1 under AND and OR). Gates off the chosen path carry
+ *      omega = 0, so every gate is visited and the field work (Lagrange
+ *      coefficients, inversions) depends on the policy alone.
  * Because each row is one leaf, the tree's optimum is the global optimum:
  * the solution has the fewest rows. Cost O(rows log nkey + sum_k k^2).
+ *
+ * Not constant time: the attribute lookup (binary search with strcmp), the
+ * costs and their sort branch on which attributes the key holds. That is
+ * microseconds against a decapsulation's milliseconds, which instead does
+ * the same pairing work whatever the key (abe/waters11.c, ARCHITECTURE.md).
  */
 #include <stdlib.h>
 #include "inner.h"
@@ -24,8 +31,7 @@ typedef struct {
     size_t *cost;      /* per gate */
     size_t *match;     /* per row: key attribute index, or UNSAT */
     uint64_t *keys;    /* scratch: (cost << 32) | child index */
-    uint8_t *chosen;   /* per gate */
-    fkex_fr *omega;    /* per gate, valid where chosen */
+    fkex_fr *omega;    /* per gate: 0 off the chosen path */
 } solver;
 
 static size_t find_key(const char *const *keys, size_t nkey, const char *name)
@@ -105,7 +111,6 @@ static void lagrange(fkex_fr *out, const uint64_t *xs, size_t k, size_t a)
 
 static void choose(solver *s, uint32_t child, const fkex_fr *omega)
 {
-    s->chosen[child] = 1;
     s->omega[child] = *omega;
 }
 
@@ -134,36 +139,30 @@ static void descend(solver *s, const fkex_gate *x, const fkex_fr *omega)
     }
 }
 
+/* Every row gets its gate's omega (0 if unused) and the index of the key
+ * attribute it names (0 if the key has none). all_one comes from the
+ * policy, not from the rows chosen: a decryptor branches on it. */
 static fkex_err emit(fkex_lsss_solution *sol, solver *s)
 {
     const fkex_lsss_node *tree = s->l->tree;
-    size_t n = 0;
+    size_t rows = s->l->rows;
 
-    for (size_t g = 0; g < tree->count; g++)
-        n += s->chosen[g] && tree->gate[g].kind == FKEX_GATE_LEAF;
-    sol->row = malloc(n * sizeof *sol->row);
-    sol->key_attr = malloc(n * sizeof *sol->key_attr);
-    sol->omega = malloc(n * sizeof *sol->omega);
-    uint64_t *order = malloc(n * sizeof *order);
-    if (!sol->row || !sol->key_attr || !sol->omega || !order) {
-        free(order);
+    sol->omega = calloc(rows ? rows : 1, sizeof *sol->omega);
+    sol->key_attr = calloc(rows ? rows : 1, sizeof *sol->key_attr);
+    if (!sol->omega || !sol->key_attr)
         return FKEX_ERR_NO_MEMORY;
-    }
-    n = 0;   /* rows in increasing order, as the caller reads them */
-    for (size_t g = 0; g < tree->count; g++)
-        if (s->chosen[g] && tree->gate[g].kind == FKEX_GATE_LEAF)
-            order[n++] = ((uint64_t)tree->gate[g].row << 32) | g;
-    qsort(order, n, sizeof *order, cmp_u64);
     sol->all_one = 1;
-    for (size_t i = 0; i < n; i++) {
-        size_t row = (size_t)(order[i] >> 32), g = (size_t)(order[i] & UINT32_MAX);
-        sol->row[i] = row;
-        sol->key_attr[i] = s->match[row];
-        sol->omega[i] = s->omega[g];
-        sol->all_one &= fkex_fr_is_one(&sol->omega[i]);
+    for (size_t g = 0; g < tree->count; g++) {
+        const fkex_gate *x = &tree->gate[g];
+        if (x->kind == FKEX_GATE_THRESHOLD)
+            sol->all_one = 0;
+        if (x->kind == FKEX_GATE_LEAF) {
+            size_t m = s->match[x->row];
+            sol->omega[x->row] = s->omega[g];
+            sol->key_attr[x->row] = m == UNSAT ? 0 : m;
+        }
     }
-    sol->count = n;
-    free(order);
+    sol->rows = rows;
     return FKEX_OK;
 }
 
@@ -185,10 +184,11 @@ static fkex_err solve(fkex_lsss_solution *sol, solver *s,
     if (s->cost[0] == UNSAT)
         return FKEX_ERR_POLICY_UNSATISFIED;
 
+    for (size_t g = 1; g < tree->count; g++)
+        fkex_fr_zero(&s->omega[g]);
     fkex_fr_one(&s->omega[0]);
-    s->chosen[0] = 1;
     for (size_t g = 0; g < tree->count; g++)
-        if (s->chosen[g] && gate[g].kind != FKEX_GATE_LEAF)
+        if (gate[g].kind != FKEX_GATE_LEAF)
             descend(s, &gate[g], &s->omega[g]);
     return emit(sol, s);
 }
@@ -203,7 +203,7 @@ fkex_err fkex_lsss_satisfy(fkex_lsss_solution *sol, const fkex_lsss *l,
     if (!sol)
         return FKEX_ERR_ARGUMENT;
     memset(sol, 0, sizeof *sol);
-    if (!l || !l->tree || (!key_attrs && nkey))
+    if (!l || !l->tree || !l->tree->count || (!key_attrs && nkey))
         return FKEX_ERR_ARGUMENT;
     /* Binary search needs strictly sorted names: refuse anything else
      * rather than silently miss a match. */
@@ -220,16 +220,16 @@ fkex_err fkex_lsss_satisfy(fkex_lsss_solution *sol, const fkex_lsss *l,
     s.cost = malloc(gates * sizeof *s.cost);
     s.match = malloc((l->rows ? l->rows : 1) * sizeof *s.match);
     s.keys = malloc(widest * sizeof *s.keys);
-    s.chosen = calloc(gates, 1);
     s.omega = malloc(gates * sizeof *s.omega);
-    if (!s.cost || !s.match || !s.keys || !s.chosen || !s.omega)
+    if (!s.cost || !s.match || !s.keys || !s.omega)
         e = FKEX_ERR_NO_MEMORY;
     else
         e = solve(sol, &s, key_attrs, nkey);
     free(s.cost);
     free(s.match);
     free(s.keys);
-    free(s.chosen);
+    if (s.omega)
+        sodium_memzero(s.omega, gates * sizeof *s.omega);
     free(s.omega);
     if (e != FKEX_OK)
         fkex_lsss_solution_free(sol);
@@ -240,7 +240,11 @@ void fkex_lsss_solution_free(fkex_lsss_solution *sol)
 {
     if (!sol)
         return;
-    free(sol->row);
+    /* Which rows are used says which attributes the key holds. */
+    if (sol->omega)
+        sodium_memzero(sol->omega, sol->rows * sizeof *sol->omega);
+    if (sol->key_attr)
+        sodium_memzero(sol->key_attr, sol->rows * sizeof *sol->key_attr);
     free(sol->key_attr);
     free(sol->omega);
     memset(sol, 0, sizeof *sol);
