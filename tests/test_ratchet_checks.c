@@ -473,6 +473,50 @@ static void test_remove_membership_tag(void)
     room_free(r);
 }
 
+/* Kills the admin's kick (ratchet.c on_kick, fkex_room_kick_check): a kick
+ * signed by another key, for another room, naming nobody, or with a
+ * control character in its reason is refused and changes nothing; the
+ * admin's kick of bob makes alice and carol hold his removal (no member
+ * needs to propose it) and report KICKED, makes bob gone, and the next
+ * commit removes him. */
+static void test_kick(void)
+{
+    room *r = room3("kick");
+    fkex_ratchet *alice = r->parties[0].st;
+    uint8_t *k, other_sk[64], other_pk[32], nobody[FKEX_PSEUDONYM_BYTES] = { 0 }, other_room[32];
+    size_t klen;
+    fkex_sign_keypair(other_pk, other_sk, &r->rng);
+    CHECK_OK(fkex_room_kick_create(&k, &klen, r->room_id, r->parties[1].v, "spam", other_sk));
+    CHECK_ERR(room_inject(r, 0, k, klen), FKEX_ERR_AUTHENTICATION);
+    free(k);
+    memcpy(other_room, r->room_id, 32);
+    other_room[0] ^= 1;
+    CHECK_OK(fkex_room_kick_create(&k, &klen, other_room, r->parties[1].v, "spam", r->admin_sk));
+    CHECK_ERR(room_inject(r, 0, k, klen), FKEX_ERR_WRONG_ROOM);
+    free(k);
+    CHECK_OK(fkex_room_kick_create(&k, &klen, r->room_id, nobody, "spam", r->admin_sk));
+    CHECK_ERR(room_inject(r, 0, k, klen), FKEX_ERR_UNEXPECTED);
+    free(k);
+    CHECK_ERR(fkex_room_kick_create(&k, &klen, r->room_id, r->parties[1].v, "a\nb", r->admin_sk),
+              FKEX_ERR_ARGUMENT);
+    CHECK_OK(fkex_room_kick_create(&k, &klen, r->room_id, r->parties[1].v, "ab", r->admin_sk));
+    k[klen - 64 - 1] = '\n';   /* the reason's last byte, signature aside */
+    CHECK_ERR(room_inject(r, 0, k, klen), FKEX_ERR_BAD_ENCODING);
+    free(k);
+    CHECK(alice->nremovals == 0 && r->parties[0].refused == 4);
+
+    CHECK_OK(fkex_room_kick_create(&k, &klen, r->room_id, r->parties[1].v, "spam", r->admin_sk));
+    for (int p = 0; p < 3; p++)
+        CHECK_OK(room_inject(r, p, k, klen));
+    CHECK(alice->nremovals == 1 && r->parties[2].st->nremovals == 1);
+    CHECK(!fkex_ratchet_is_member(r->parties[1].st));
+    free(k);
+    CHECK_OK(room_commit(r, 0, NULL));   /* the kick is all there is to commit */
+    room_run(r, 1000);
+    CHECK(r->epoch == 3 && fkex_ratchet_members(alice) == 2 && room_agree(r));
+    room_free(r);
+}
+
 /* ---- JoinAck (ratchet.c on_join_ack) ------------------------------------------------ */
 
 /* Kills: the JoinAck's confirmation MAC (version 2: a signed JoinAck
@@ -1203,7 +1247,7 @@ static void test_header_rules(void)
     CHECK_ERR(fkex_rmsg_commit_decode(&c, w.buf, w.len), FKEX_ERR_UNSUPPORTED);
     CHECK_ERR(fkex_rmsg_peek(&type, id, w.buf, w.len), FKEX_ERR_UNSUPPORTED);
     w.buf[1] = FKEX_RATCHET_VERSION;
-    w.buf[0] = FKEX_RMSG_SETTLED + 1;
+    w.buf[0] = FKEX_RMSG_KICK + 1;
     CHECK_ERR(fkex_rmsg_peek(&type, id, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
     w.buf[0] = 0;
     CHECK_ERR(fkex_rmsg_peek(&type, id, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
@@ -1399,6 +1443,7 @@ void suite_ratchet_checks(void)
     RUN(test_descriptor_checks);
     RUN(test_remove_checks);
     RUN(test_remove_membership_tag);
+    RUN(test_kick);
     RUN(test_join_ack_checks);
     RUN(test_join_request_checks);
     RUN(test_challenge_checks);

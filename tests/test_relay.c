@@ -12,6 +12,7 @@
 #include "relay/store.h"
 #include "relay/room.h"
 #include "relay/checkpoint.h"
+#include "gke/ratchet_state.h"   /* the attackers below hold a member's secrets */
 #include <sys/stat.h>
 #include <time.h>
 
@@ -122,6 +123,7 @@ typedef struct {
     int mute;            /* connected, but never answers (a silent sponsor) */
     uint64_t last_seq;
     int joined, left, aborted, admitted;
+    int lost, forks, misbehaved;   /* FKEX_GKE_EV_LOST, _FORK, _MISBEHAVED events */
     uint64_t messages;
     size_t refused;
     uint32_t last_slices;   /* slices in the last commit it received */
@@ -183,10 +185,14 @@ static void enqueue(net *n, int to, uint64_t seq, const uint8_t *b, size_t len)
     f->len = len;
 }
 
-/* The daemon's part: deliveries go to connected parties, the rest wait
- * in the store. */
+/* The daemon's part: a settled Update re-binds its committer's session
+ * to its new V (relay/serve.c), then deliveries go to connected parties,
+ * the rest wait in the store. */
 static void route(net *n, const relay_out *out)
 {
+    int moved = out->rebind ? by_v(n, out->rebind_from) : -1;
+    if (moved >= 0)
+        memcpy(n->p[moved].v, out->rebind_to, 32);
     for (size_t i = 0; i < out->n; i++) {
         int to = by_v(n, out->d[i].to);
         if (to < 0)
@@ -228,8 +234,13 @@ static void absorb(net *n, int p, fkex_gke_out *out)
         case FKEX_GKE_EV_ABORTED: pt->aborted = 1; break;
         case FKEX_GKE_EV_ADMITTED: pt->admitted++; break;
         case FKEX_GKE_EV_MESSAGE: pt->messages++; break;
+        case FKEX_GKE_EV_LOST: pt->lost++; break;
+        case FKEX_GKE_EV_FORK: pt->forks++; break;
+        case FKEX_GKE_EV_MISBEHAVED: pt->misbehaved++; break;
         default: break;
         }
+    /* Everything a member emits goes to the relay, EpochAcks and Remove
+     * proposals included (the relay delivers SETTLED itself). */
     for (size_t i = 0; i < out->nmsgs; i++)
         (void)submit(n, p, out->msgs[i].bytes, out->msgs[i].len);
     fkex_gke_out_clear(out);
@@ -276,13 +287,26 @@ static void run(net *n)
     n->qhead = n->qtail = 0;
 }
 
+/* The daemon's timer: relay_room_tick at now, its deliveries routed. */
+static int tick(net *n, uint64_t now)
+{
+    relay_out out;
+    relay_out_init(&out);
+    int code = relay_room_tick(n->r, now, &out);
+    route(n, &out);
+    relay_out_clear(&out);
+    return code;
+}
+
 static void set_online(net *n, int p, int on)
 {
     n->p[p].connected = on;
     relay_room_set_online(n->r, n->p[p].v, on);
 }
 
-static net *net_open(const char *seed)
+/* A room of alice alone, its store at relay-<path>.db; seed makes the
+ * run reproducible (every party draws from the net's rng). */
+static net *net_open_at(const char *seed, const char *path)
 {
     net *n = calloc(1, sizeof *n);
     uint8_t admin_pk[32], sig[64];
@@ -291,7 +315,7 @@ static net *net_open(const char *seed)
     if (!n)
         abort();
     test_rng(&n->rng, seed);
-    snprintf(n->path, sizeof n->path, "%s/relay-%s.db", test_tmpdir(), seed);
+    snprintf(n->path, sizeof n->path, "%s/relay-%s.db", test_tmpdir(), path);
     for (char *c = n->path + strlen(test_tmpdir()) + 1; *c; c++)
         if (*c == ' ')
             *c = '-';
@@ -314,6 +338,11 @@ static net *net_open(const char *seed)
         abort();
     set_online(n, 0, 1);
     return n;
+}
+
+static net *net_open(const char *seed)
+{
+    return net_open_at(seed, seed);
 }
 
 static void net_close(net *n)
@@ -479,7 +508,7 @@ static void test_leave_star_slices(void)
     for (int i = 0; i < n->np; i++)
         CHECK(!n->p[i].foreign_slice);
     /* the one who left can no longer send to the room */
-    uint8_t fake[64] = { FKEX_RMSG_APPLICATION, 1 };
+    uint8_t fake[64] = { FKEX_RMSG_APPLICATION, FKEX_RATCHET_VERSION };
     memcpy(fake + 2, n->room_id, 32);
     CHECK(submit(n, b, fake, sizeof fake) == FKEX_RELAY_E_NOT_ROUTABLE);
     say(n, d, "after");
@@ -488,24 +517,76 @@ static void test_leave_star_slices(void)
     net_close(n);
 }
 
+/* H(content) of a commit: what EpochAcks, SETTLED and Welcomes name. */
+static void commit_hash_of(uint8_t hash[32], const uint8_t *bytes, size_t len)
+{
+    fkex_rmsg_commit c;
+    memset(hash, 0, 32);
+    CHECK_OK(fkex_rmsg_commit_decode(&c, bytes, len));
+    crypto_hash_sha256(hash, bytes, c.content_len);
+}
+
+static uint64_t held_count(net *n)
+{
+    uint64_t held = UINT64_MAX;
+    CHECK_OK(relay_store_held_count(n->s, n->room_id, &held));
+    return held;
+}
+
+/* Version 2: two candidates for one epoch are both taken and delivered
+ * to every member, and the epoch does not move; the first EpochAck from
+ * a member other than its committer settles one (bob's Update, first in
+ * relay order, so the one every member prepares); the other is then
+ * refused as stale and its Welcome dropped; every member agrees, bob's
+ * session follows his new V, and alice, whose commit lost, commits again. */
 static void test_first_commit_wins(void)
 {
     net *n = net_open("race");
     int b = join(n, world.bob, 0), c = join(n, world.carol, 0);
+    int d = join_start(n, world.bob);   /* dave, whom alice admits */
+    run(n);
+    CHECK(n->p[0].admitted == 1);
     fkex_commit_options upd = { .update = 1 };
-    fkex_gke_out ob, oc;
-    do_commit(n, b, &upd, &ob);
-    do_commit(n, c, &upd, &oc);
+    fkex_gke_out ob, oa;
+    uint8_t old_b[32], hb[32], ha[32], key[32];
     uint64_t epoch = n->r->epoch;
-    CHECK(submit(n, b, ob.msgs[0].bytes, ob.msgs[0].len) == 0);
-    CHECK(submit(n, c, oc.msgs[0].bytes, oc.msgs[0].len) == FKEX_RELAY_E_STALE);
-    /* and it stays refused: it lost for good */
-    CHECK(submit(n, c, oc.msgs[0].bytes, oc.msgs[0].len) == FKEX_RELAY_E_STALE);
+    memcpy(old_b, n->p[b].v, 32);
+    do_commit(n, b, &upd, &ob);
+    do_commit(n, 0, NULL, &oa);
+    CHECK(ob.nmsgs == 1 && oa.nmsgs == 2);
+    commit_hash_of(hb, ob.msgs[0].bytes, ob.msgs[0].len);
+    commit_hash_of(ha, oa.msgs[0].bytes, oa.msgs[0].len);
+    size_t q = n->qtail;
+    CHECK(submit(n, b, ob.msgs[0].bytes, ob.msgs[0].len) == 0 && n->last_seq > 0);
+    CHECK(n->qtail == q + 3);
+    CHECK(submit(n, 0, oa.msgs[0].bytes, oa.msgs[0].len) == 0 && n->last_seq > 0);
+    CHECK(n->qtail == q + 6);
+    CHECK(submit(n, 0, oa.msgs[1].bytes, oa.msgs[1].len) == 0 && n->last_seq == 0);
+    CHECK(held_count(n) == 1);
+    /* sent again (after a reconnection): taken once, nothing delivered */
+    CHECK(submit(n, b, ob.msgs[0].bytes, ob.msgs[0].len) == 0 && n->last_seq == 0);
+    CHECK(n->qtail == q + 6 && n->r->epoch == epoch);
+    run(n);
+    CHECK(n->r->epoch == epoch + 1 && n->r->has_settled && memcmp(n->r->settled, hb, 32) == 0);
+    /* alice's lost: its Welcome is dropped, and it stays refused */
+    CHECK(held_count(n) == 0 && !n->p[d].joined);
+    CHECK(submit(n, 0, oa.msgs[0].bytes, oa.msgs[0].len) == FKEX_RELAY_E_STALE);
+    CHECK(submit(n, 0, oa.msgs[1].bytes, oa.msgs[1].len) == FKEX_RELAY_E_STALE);
     CHECK(submit(n, b, ob.msgs[0].bytes, ob.msgs[0].len) == FKEX_RELAY_E_STALE);
     fkex_gke_out_clear(&ob);
-    fkex_gke_out_clear(&oc);
+    fkex_gke_out_clear(&oa);
     run(n);
-    CHECK(n->r->epoch == epoch + 1 && agree(n));
+    CHECK(agree(n) && n->r->nmembers == 3);
+    /* bob's V rotated, and the relay knows him by the new one only */
+    fkex_ratchet_leaf_key(key, n->p[b].st);
+    CHECK(memcmp(key, old_b, 32) != 0 && memcmp(key, n->p[b].v, 32) == 0);
+    CHECK(relay_room_member(n->r, old_b) < 0 && relay_room_member(n->r, key) == 1);
+    for (int i = 0; i < n->np; i++)
+        CHECK(n->p[i].refused == 0 && n->p[i].forks == 0 && n->p[i].lost == 0);
+    /* the committer that lost commits again, and that settles */
+    do_commit(n, 0, &upd, NULL);
+    run(n);
+    CHECK(n->r->epoch == epoch + 2 && agree(n));
     say(n, c, "still here");
     run(n);
     CHECK(n->p[0].messages == 1 && n->p[b].messages == 1);
@@ -516,22 +597,22 @@ static void test_welcome_held(void)
 {
     net *n = net_open("held");
     int b = join(n, world.bob, 0);
-    /* carol's Welcome reaches the relay before its commit: held */
+    /* carol's Welcome reaches the relay before its commit: held, and still
+     * held while the commit is only a candidate */
     int c = join_start(n, world.carol);
     run(n);
     CHECK(n->p[0].admitted == 1);
     fkex_gke_out o;
-    uint64_t held = 0;
     do_commit(n, 0, NULL, &o);
     CHECK(o.nmsgs == 2);
     CHECK(submit(n, 0, o.msgs[1].bytes, o.msgs[1].len) == 0 && n->last_seq == 0);
-    CHECK_OK(relay_store_held_count(n->s, n->room_id, &held));
-    CHECK(held == 1 && n->qtail == 0);
+    CHECK(held_count(n) == 1 && n->qtail == 0);
     CHECK(submit(n, 0, o.msgs[0].bytes, o.msgs[0].len) == 0);
-    CHECK_OK(relay_store_held_count(n->s, n->room_id, &held));
-    CHECK(held == 0);
+    CHECK(held_count(n) == 1);
     fkex_gke_out_clear(&o);
+    /* bob's EpochAck settles it: the Welcome goes out */
     run(n);
+    CHECK(held_count(n) == 0);
     CHECK(n->p[c].joined);
     set_online(n, c, 1);
     CHECK(agree(n));
@@ -545,9 +626,11 @@ static void test_welcome_held(void)
     do_commit(n, 0, NULL, &o);
     CHECK(submit(n, 0, o.msgs[1].bytes, o.msgs[1].len) == 0 && n->last_seq == 0);
     CHECK(submit(n, b, ob.msgs[0].bytes, ob.msgs[0].len) == 0);
+    CHECK(submit(n, 0, o.msgs[0].bytes, o.msgs[0].len) == 0);   /* a candidate too */
+    CHECK(held_count(n) == 1);
+    run(n);   /* bob's, first in relay order, settles */
+    CHECK(held_count(n) == 0);
     CHECK(submit(n, 0, o.msgs[0].bytes, o.msgs[0].len) == FKEX_RELAY_E_STALE);
-    CHECK_OK(relay_store_held_count(n->s, n->room_id, &held));
-    CHECK(held == 0);
     /* a Welcome for the commit that lost is refused outright */
     CHECK(submit(n, 0, o.msgs[1].bytes, o.msgs[1].len) == FKEX_RELAY_E_STALE);
     fkex_gke_out_clear(&o);
@@ -580,12 +663,27 @@ static void test_sponsor_timeout(void)
     CHECK(n->p[b].admitted == 1);
     do_commit(n, b, NULL, NULL);
     run(n);
-    CHECK(n->p[c].joined);
+    /* alice sits on the candidate too: bob's own EpochAck settles nothing
+     * while another member who stays is online, however long */
+    CHECK(!n->p[c].joined && n->r->epoch == 1);
+    CHECK(tick(n, n->now + 10 * RELAY_SPONSOR_TIMEOUT_MS) == 0);
+    run(n);
+    CHECK(!n->p[c].joined && n->r->epoch == 1);
+    /* once she is away, it settles a sponsor timeout after bob's ack */
+    set_online(n, 0, 0);
+    CHECK(tick(n, n->now + RELAY_SPONSOR_TIMEOUT_MS - 1) == 0);
+    run(n);
+    CHECK(!n->p[c].joined && n->r->epoch == 1);
+    CHECK(tick(n, n->now + RELAY_SPONSOR_TIMEOUT_MS) == 0);
+    run(n);
+    CHECK(n->p[c].joined && n->r->epoch == 2);
     set_online(n, c, 1);
-    /* alice catches up from the log: the JoinRequest she sat on, the commit */
+    /* alice comes back and catches up from the log: the JoinRequest she
+     * sat on, the candidate, SETTLED */
     n->p[0].mute = 0;
+    set_online(n, 0, 1);
     CHECK(relay_room_replay(n->r, n->p[0].v, n->p[0].last_seq, 0, &out) == 0);
-    CHECK(out.n >= 2);
+    CHECK(out.n >= 3);
     route(n, &out);
     relay_out_clear(&out);
     run(n);
@@ -714,7 +812,9 @@ static void app_msg(net *n, int p, const char *text, fkex_gke_out *out)
     fkex_gke_out_init(out);
     CHECK_OK(fkex_ratchet_send(n->p[p].st, (const uint8_t *)text, strlen(text), out));
     CHECK(out->nmsgs == 1);
-    crypto_hash_sha256(n->p[p].sent[n->p[p].nsent++ % 16], out->msgs[0].bytes, out->msgs[0].len);
+    if (out->nmsgs == 1)   /* (a failed check must not crash the suite) */
+        crypto_hash_sha256(n->p[p].sent[n->p[p].nsent++ % 16], out->msgs[0].bytes,
+                           out->msgs[0].len);
 }
 
 /* Group commit (the daemon's turn): several submits in one store batch
@@ -783,7 +883,7 @@ static void test_refusals(void)
     uint8_t junk[40] = { 99, 1 };
     CHECK(relay_room_submit(n->r, n->p[b].v, junk, sizeof junk, 0, &out) == FKEX_RELAY_E_BAD_FRAME);
     /* a message for another room */
-    uint8_t other[64] = { FKEX_RMSG_APPLICATION, 1 };
+    uint8_t other[64] = { FKEX_RMSG_APPLICATION, FKEX_RATCHET_VERSION };
     CHECK(relay_room_submit(n->r, n->p[b].v, other, sizeof other, 0, &out) ==
           FKEX_RELAY_E_NOT_ROUTABLE);
     /* a JoinRequest from another key than its own */
@@ -848,8 +948,9 @@ static void test_set_descriptor(void)
     fkex_gke_out_clear(&o);
     do_commit(n, 0, &opt, NULL);
     run(n);
+    /* bob cannot follow: his departing EpochAck settles it */
     CHECK(n->last_code == 0 && n->r->epoch == 2 && fkex_ratchet_epoch(n->p[0].st) == 2);
-    CHECK(!fkex_ratchet_is_member(n->p[b].st));
+    CHECK(!fkex_ratchet_is_member(n->p[b].st) && n->p[b].left);
     uint8_t *stored = NULL;
     size_t slen = 0;
     CHECK_OK(relay_store_room_get(n->s, n->room_id, NULL, NULL, &stored, &slen));
@@ -1001,6 +1102,470 @@ static void test_room_failed(void)
     net_close(n);
 }
 
+/* ---- version 2: candidates, attackers, forks ------------------------------------------ */
+
+/* The Remove proposal `sk` signs: proposer, target and epoch as given,
+ * with a membership tag under mk (PROTOCOL.md, version 2). */
+static void remove_msg(fkex_writer *w, const net *n, uint64_t epoch, uint32_t proposer,
+                       uint32_t target, const uint8_t mk[32], const uint8_t sk[64])
+{
+    fkex_rmsg_remove m = { 0 };
+    uint8_t tag[32];
+    memcpy(m.room_id, n->room_id, 32);
+    m.epoch = epoch;
+    m.proposer = proposer;
+    m.target = target;
+    fkex_writer_init(w);
+    fkex_rmsg_remove_encode(w, &m);
+    fkex_mac(tag, mk, w->buf, w->len);
+    fkex_writer_put(w, tag, 32);
+    CHECK_OK(ratchet_sign_append(w, sk, "remove"));
+}
+
+/* A GROUP commit for `epoch` by `committer` with a right membership tag
+ * under mk but a random sealed secret and confirmation tag: junk its
+ * signer answers for, signed with sk. */
+static void junk_commit(fkex_writer *w, net *n, uint64_t epoch, uint32_t committer,
+                        const uint8_t mk[32], const uint8_t sk[64])
+{
+    fkex_rmsg_commit c = { 0 };
+    uint8_t tag[32];
+    memcpy(c.room_id, n->room_id, 32);
+    c.epoch = epoch;
+    c.committer = committer;
+    c.dist = FKEX_DIST_GROUP;
+    fkex_rng_fill(&n->rng, c.nonce, 32);
+    fkex_rng_fill(&n->rng, c.group_sealed, sizeof c.group_sealed);
+    fkex_writer_init(w);
+    fkex_rmsg_commit_encode(w, &c);
+    fkex_rng_fill(&n->rng, tag, 32);
+    fkex_writer_put(w, tag, 32);
+    fkex_mac(tag, mk, w->buf, w->len);
+    fkex_writer_put(w, tag, 32);
+    CHECK_OK(ratchet_sign_append(w, sk, "commit"));
+    fkex_writer_u32(w, 0);
+}
+
+static void settled_msg(fkex_writer *w, const net *n, uint64_t epoch, const uint8_t hash[32])
+{
+    fkex_rmsg_settled s = { 0 };
+    memcpy(s.room_id, n->room_id, 32);
+    s.epoch = epoch;
+    memcpy(s.commit_hash, hash, 32);
+    fkex_writer_init(w);
+    fkex_rmsg_settled_encode(w, &s);
+    CHECK(!w->failed);
+}
+
+static void restart(net *n)
+{
+    char err[256];
+    relay_room_free(n->r);
+    relay_store_close(n->s);
+    n->r = NULL;
+    CHECK_OK(relay_store_open(&n->s, n->path, err, sizeof err));
+    CHECK_OK(relay_room_load(&n->r, n->s, n->room_id));
+    if (!n->r)
+        abort();
+    for (int i = 0; i < n->np; i++)
+        if (n->p[i].connected)
+            relay_room_set_online(n->r, n->p[i].v, 1);
+}
+
+/* A candidate the relay refuses (its signature does not verify; a member
+ * who stays has no slice) changes nothing: no seq, no delivery, nothing
+ * stored, the epoch where it was. Its committer cannot commit again until
+ * it drops it (fkex_ratchet_drop_commit); then it can, and that settles. */
+static void test_refused_candidate(void)
+{
+    net *n = net_open("refused candidate");
+    int b = join(n, world.bob, 0), c = join(n, world.carol, 0);
+    fkex_commit_options upd = { .update = 1 };
+    fkex_gke_out o, again;
+    fkex_rmsg_commit cm;
+    uint8_t h[32], *stored = NULL;
+    size_t slen = 0;
+    run(n);
+    uint64_t seq = n->r->next_seq, epoch = n->r->epoch;
+    do_commit(n, b, &upd, &o);
+    uint8_t *m = o.msgs[0].bytes;
+    size_t len = o.msgs[0].len;
+    CHECK_OK(fkex_rmsg_commit_decode(&cm, m, len));
+    CHECK(cm.nslices == 2);
+    commit_hash_of(h, m, len);
+    m[cm.signed_len + 7] ^= 1;   /* the signature */
+    CHECK(submit(n, b, m, len) == FKEX_RELAY_E_NOT_ROUTABLE);
+    m[cm.signed_len + 7] ^= 1;
+    store32_be(m + cm.signed_len + 64, cm.nslices - 1);   /* the last slice left out */
+    CHECK(submit(n, b, m, len - FKEX_SLICE_BYTES) == FKEX_RELAY_E_NOT_ROUTABLE);
+    store32_be(m + cm.signed_len + 64, cm.nslices);
+    CHECK(n->r->next_seq == seq && n->qtail == 0 && n->r->epoch == epoch);
+    CHECK_OK(relay_store_candidate_get(n->s, n->room_id, h, &stored, &slen));
+    CHECK(stored == NULL);
+    free(stored);
+    fkex_gke_out_clear(&o);
+    run(n);
+    CHECK(agree(n));
+    /* bob's refused commit still waits in his state until he drops it */
+    fkex_gke_out_init(&again);
+    CHECK_ERR(fkex_ratchet_commit(n->p[b].st, &upd, &n->rng, &again), FKEX_ERR_UNEXPECTED);
+    fkex_gke_out_clear(&again);
+    fkex_ratchet_drop_commit(n->p[b].st);
+    do_commit(n, b, &upd, NULL);
+    CHECK(n->last_code == 0);
+    run(n);
+    CHECK(n->r->epoch == epoch + 1 && agree(n));
+    say(n, c, "after");
+    run(n);
+    CHECK(n->p[0].messages == 1 && n->p[b].messages == 1);
+    net_close(n);
+}
+
+/* The relay restarts between a candidate and its EpochAcks: the candidate
+ * is in the store, so the first ack after the restart settles it. */
+static void test_restart_candidate(void)
+{
+    net *n = net_open("restart candidate");
+    int b = join(n, world.bob, 0), c = join(n, world.carol, 0);
+    fkex_commit_options upd = { .update = 1 };
+    fkex_gke_out o;
+    uint8_t h[32], old_a[32];
+    run(n);
+    uint64_t epoch = n->r->epoch;
+    memcpy(old_a, n->p[0].v, 32);
+    do_commit(n, 0, &upd, &o);
+    commit_hash_of(h, o.msgs[0].bytes, o.msgs[0].len);
+    CHECK(submit(n, 0, o.msgs[0].bytes, o.msgs[0].len) == 0 && n->qtail == 3);
+    fkex_gke_out_clear(&o);
+    restart(n);
+    CHECK(n->r->epoch == epoch);
+    run(n);   /* the views delivered before the restart; the acks reach the new relay */
+    CHECK(n->r->epoch == epoch + 1 && memcmp(n->r->settled, h, 32) == 0 && agree(n));
+    CHECK(relay_room_member(n->r, old_a) < 0 && relay_room_member(n->r, n->p[0].v) == 0);
+    say(n, b, "after the restart");
+    run(n);
+    CHECK(n->p[0].messages == 1 && n->p[c].messages == 1);
+    for (int i = 0; i < n->np; i++)
+        CHECK(n->p[i].refused == 0 && n->p[i].forks == 0);
+    net_close(n);
+}
+
+/* Review (a): carol signs an Update whose membership tag is wrong (one
+ * bit, then signed again with her key). The relay cannot check that tag
+ * and takes it as a candidate; alice and bob find it is carol's doing,
+ * say so and propose her removal; carol acknowledges her own junk, which
+ * settles nothing while anyone else can ack. alice's Remove of carol
+ * settles, the others move on, and carol reads nothing after. */
+static void test_junk_update_removed(void)
+{
+    net *n = net_open("junk update");
+    int b = join(n, world.bob, 0), c = join(n, world.carol, 0);
+    fkex_commit_options upd = { .update = 1 };
+    fkex_gke_out o, m;
+    fkex_rmsg_commit cm;
+    fkex_writer w;
+    uint8_t hj[32], cv[32];
+    run(n);
+    uint64_t epoch = n->r->epoch;
+    memcpy(cv, n->p[c].v, 32);
+    n->now = 1000;
+    do_commit(n, c, &upd, &o);
+    uint8_t *junk = o.msgs[0].bytes;
+    size_t len = o.msgs[0].len;
+    CHECK_OK(fkex_rmsg_commit_decode(&cm, junk, len));
+    junk[cm.tagged_len] ^= 1;   /* the membership tag's first byte */
+    CHECK_OK(fkex_sign(junk + cm.signed_len, n->p[c].st->sig_sk, "commit", junk, cm.signed_len));
+    commit_hash_of(hj, junk, len);
+    CHECK(submit(n, c, junk, len) == 0 && n->last_seq > 0);
+    /* carol's EpochAck for it, under her new V: taken, not settled */
+    fkex_rmsg_epoch_ack a = { 0 };
+    memcpy(a.room_id, n->room_id, 32);
+    a.epoch = epoch + 1;
+    memcpy(a.commit_hash, hj, 32);
+    a.sender = 2;
+    fkex_rng_fill(&n->rng, a.tag, 32);
+    fkex_writer_init(&w);
+    fkex_rmsg_epoch_ack_encode(&w, &a);
+    CHECK_OK(ratchet_sign_append(&w, n->p[c].st->commit.new_sig_sk, "epoch ack"));
+    CHECK(submit(n, c, w.buf, w.len) == 0 && n->last_seq == 0);
+    fkex_writer_free(&w);
+    fkex_gke_out_clear(&o);
+    run(n);
+    CHECK(n->r->epoch == epoch);
+    CHECK(n->p[0].misbehaved == 1 && n->p[b].misbehaved == 1 && n->p[c].misbehaved == 0);
+    /* alice commits the removal she and bob proposed; bob's ack settles it */
+    n->now += 1;
+    do_commit(n, 0, NULL, NULL);
+    CHECK(n->last_code == 0);
+    run(n);
+    CHECK(n->r->epoch == epoch + 1 && n->r->nmembers == 2 && relay_room_member(n->r, cv) < 0);
+    CHECK(n->p[c].left && !fkex_ratchet_is_member(n->p[c].st));
+    CHECK(agree(n));
+    /* carol's held ack settles nothing later either */
+    CHECK(tick(n, n->now + 10 * RELAY_SPONSOR_TIMEOUT_MS) == 0);
+    run(n);
+    CHECK(n->r->epoch == epoch + 1 && agree(n));
+    /* carol reads nothing after her removal, and sends nothing */
+    fkex_gke_out_init(&o);
+    app_msg(n, 0, "without carol", &m);
+    if (m.nmsgs == 1) {
+        CHECK(fkex_ratchet_receive(n->p[c].st, m.msgs[0].bytes, m.msgs[0].len, &n->rng, &o) !=
+              FKEX_OK);
+        CHECK(o.nevents == 0);
+        CHECK(submit(n, 0, m.msgs[0].bytes, m.msgs[0].len) == 0);
+        CHECK(submit(n, c, m.msgs[0].bytes, m.msgs[0].len) == FKEX_RELAY_E_NOT_ROUTABLE);
+    }
+    fkex_gke_out_clear(&m);
+    run(n);
+    CHECK(n->p[b].messages == 1 && n->p[c].messages == 0);
+    net_close(n);
+}
+
+/* Review (b): a thief holds a copy of bob's whole state (the same room
+ * built again from the same seed gives it: every party's randomness comes
+ * from the net's rng). Its junk commit comes before bob's healing Update
+ * in relay order; the Update settles. Afterwards the thief cannot follow
+ * the room or open its messages, its old V maps to no member at the relay,
+ * and neither a commit nor a Remove signed with the pre-Update key gets
+ * through. */
+static net *three(const char *seed, const char *path, int *b, int *c)
+{
+    net *n = net_open_at(seed, path);
+    *b = join(n, world.bob, 0);
+    *c = join(n, world.carol, 0);
+    run(n);
+    return n;
+}
+
+static void test_thief_heal(void)
+{
+    int b, c, b2, c2;
+    net *n = three("thief heal", "thief heal", &b, &c);
+    net *twin = three("thief heal", "thief heal twin", &b2, &c2);
+    fkex_ratchet *thief = twin->p[b2].st;
+    twin->p[b2].st = NULL;
+    net_close(twin);
+    uint8_t tv[32], old_b[32], hb[32], sig[64], nonce[32] = { 7 };
+    fkex_ratchet_leaf_key(tv, thief);
+    memcpy(old_b, n->p[b].v, 32);
+    CHECK(memcmp(tv, old_b, 32) == 0);   /* the copy is bob's */
+    CHECK(memcmp(thief->sig_sk, n->p[b].st->sig_sk, 64) == 0);
+    CHECK(memcmp(thief->keys.membership_key, n->p[0].st->keys.membership_key, 32) == 0);
+    uint64_t epoch = n->r->epoch;
+    uint32_t bi = fkex_ratchet_index(n->p[b].st);
+
+    /* The thief's junk, sent as bob (it can authenticate as him so far). */
+    fkex_writer w;
+    junk_commit(&w, n, epoch, bi, thief->keys.membership_key, thief->sig_sk);
+    CHECK(submit(n, b, w.buf, w.len) == 0 && n->last_seq > 0);
+    fkex_writer_free(&w);
+    fkex_commit_options upd = { .update = 1 };
+    fkex_gke_out ob, o;
+    do_commit(n, b, &upd, &ob);
+    commit_hash_of(hb, ob.msgs[0].bytes, ob.msgs[0].len);
+    CHECK(submit(n, b, ob.msgs[0].bytes, ob.msgs[0].len) == 0 && n->last_seq > 0);
+    uint64_t useq = n->last_seq;
+    run(n);
+    CHECK(n->r->epoch == epoch + 1 && memcmp(n->r->settled, hb, 32) == 0 && agree(n));
+    CHECK(n->p[0].misbehaved == 1 && n->p[c].misbehaved == 1);
+    /* the removals the junk drew named bob's old leaf: the healed bob stays */
+    CHECK(n->p[0].st->nremovals == 0 && n->p[c].st->nremovals == 0);
+
+    /* The relay: the old V is nobody. The thief's AUTH verifies for that
+     * key, yet maps to no member, replays it nothing, and takes nothing. */
+    CHECK_OK(fkex_ratchet_relay_auth(sig, thief, nonce));
+    CHECK(fkex_relay_auth_verify(sig, n->room_id, nonce, old_b) == 0);
+    CHECK(relay_room_member(n->r, old_b) < 0 && relay_room_member(n->r, n->p[b].v) == (long)bi);
+    relay_out out;
+    relay_out_init(&out);
+    CHECK(relay_room_replay(n->r, old_b, useq, 0, &out) == 0 && out.n == 0);
+    relay_out_clear(&out);
+
+    /* A commit and a Remove for the new epoch signed with the old key:
+     * refused from the old V (no member), and the commit from bob's new V
+     * too (the relay checks the committer's V); members refuse the Remove. */
+    junk_commit(&w, n, epoch + 1, bi, thief->keys.membership_key, thief->sig_sk);
+    relay_out_init(&out);
+    CHECK(relay_room_submit(n->r, old_b, w.buf, w.len, n->now, &out) == FKEX_RELAY_E_NOT_ROUTABLE);
+    CHECK(relay_room_submit(n->r, n->p[b].v, w.buf, w.len, n->now, &out) ==
+          FKEX_RELAY_E_NOT_ROUTABLE);
+    CHECK(out.why && strstr(out.why, "did not sign"));
+    relay_out_clear(&out);
+    fkex_writer_free(&w);
+    remove_msg(&w, n, epoch + 1, bi, 0, n->p[c].st->keys.membership_key, thief->sig_sk);
+    relay_out_init(&out);
+    CHECK(relay_room_submit(n->r, old_b, w.buf, w.len, n->now, &out) == FKEX_RELAY_E_NOT_ROUTABLE);
+    relay_out_clear(&out);
+    fkex_gke_out_init(&o);
+    CHECK_ERR(fkex_ratchet_receive(n->p[c].st, w.buf, w.len, &n->rng, &o), FKEX_ERR_AUTHENTICATION);
+    CHECK(n->p[c].st->nremovals == 0);
+    fkex_writer_free(&w);
+
+    /* The thief reads nothing: given bob's old view of the Update and
+     * SETTLED, it cannot apply it (it is LOST); a message of the new
+     * epoch does not open for it. */
+    uint8_t *view;
+    size_t vlen;
+    CHECK_OK(fkex_rmsg_commit_view(&view, &vlen, ob.msgs[0].bytes, ob.msgs[0].len, old_b));
+    CHECK(fkex_ratchet_receive(thief, view, vlen, &n->rng, &o) != FKEX_OK);
+    free(view);
+    settled_msg(&w, n, epoch, hb);
+    CHECK_OK(fkex_ratchet_receive(thief, w.buf, w.len, &n->rng, &o));
+    fkex_writer_free(&w);
+    int lost = 0;
+    for (size_t i = 0; i < o.nevents; i++)
+        lost += o.events[i].kind == FKEX_GKE_EV_LOST;
+    CHECK(lost == 1 && !fkex_ratchet_is_member(thief));
+    fkex_gke_out_clear(&o);
+    fkex_gke_out m;
+    app_msg(n, 0, "healed", &m);
+    if (m.nmsgs == 1) {
+        CHECK(fkex_ratchet_receive(thief, m.msgs[0].bytes, m.msgs[0].len, &n->rng, &o) != FKEX_OK);
+        CHECK(o.nevents == 0);
+        CHECK(submit(n, 0, m.msgs[0].bytes, m.msgs[0].len) == 0);
+    }
+    fkex_gke_out_clear(&m);
+    run(n);
+    CHECK(n->p[b].messages == 1 && n->p[c].messages == 1);
+    fkex_gke_out_clear(&ob);
+    fkex_ratchet_free(thief);
+    net_close(n);
+}
+
+/* One frame to party p, as a relay the test plays: the events counted,
+ * what p sends kept in sent (not submitted). */
+static fkex_err play(net *n, int p, const uint8_t *b, size_t len, fkex_gke_out *sent)
+{
+    fkex_gke_out out;
+    fkex_gke_out_init(&out);
+    fkex_err err = fkex_ratchet_receive(n->p[p].st, b, len, &n->rng, &out);
+    for (size_t i = 0; i < out.nevents; i++)
+        switch (out.events[i].kind) {
+        case FKEX_GKE_EV_FORK: n->p[p].forks++; break;
+        case FKEX_GKE_EV_LOST: n->p[p].lost++; break;
+        default: break;
+        }
+    for (size_t i = 0; i < out.nmsgs; i++) {
+        uint8_t *copy = malloc(out.msgs[i].len);
+        if (!copy)
+            abort();
+        memcpy(copy, out.msgs[i].bytes, out.msgs[i].len);
+        CHECK_OK(fkex_gke_out_msg(sent, FKEX_GKE_TO_ROOM, copy, out.msgs[i].len));
+    }
+    fkex_gke_out_clear(&out);
+    return err;
+}
+
+/* Review (c): a relay that forks the room for one epoch. The test plays
+ * the relay: alice's Update A and SETTLED(A) to alice and carol, bob's
+ * Update B and SETTLED(B) to bob and dave. Each half moves on, with
+ * different epoch authenticators; then every EpochAck goes to everyone,
+ * and both halves report the fork. */
+static void test_relay_fork(void)
+{
+    net *n = net_open("relay fork");
+    int b = join(n, world.bob, 0), c = join(n, world.carol, 0), d = join(n, world.bob, 0);
+    fkex_commit_options upd = { .update = 1 };
+    fkex_gke_out oa, ob, acks;
+    fkex_writer sa, sb;
+    uint8_t ha[32], hb[32], x[32], y[32];
+    run(n);
+    CHECK(agree(n) && n->r->nmembers == 4);
+    uint64_t epoch = n->r->epoch;
+    do_commit(n, 0, &upd, &oa);
+    do_commit(n, b, &upd, &ob);
+    commit_hash_of(ha, oa.msgs[0].bytes, oa.msgs[0].len);
+    commit_hash_of(hb, ob.msgs[0].bytes, ob.msgs[0].len);
+    settled_msg(&sa, n, epoch, ha);
+    settled_msg(&sb, n, epoch, hb);
+    fkex_gke_out_init(&acks);
+    const int half[4] = { 0, c, b, d };
+    for (int k = 0; k < 4; k++) {
+        int p = half[k];
+        const fkex_gke_msg *cm = k < 2 ? &oa.msgs[0] : &ob.msgs[0];
+        const fkex_writer *s = k < 2 ? &sa : &sb;
+        uint8_t *view;
+        size_t vlen;
+        CHECK_OK(fkex_rmsg_commit_view(&view, &vlen, cm->bytes, cm->len, n->p[p].v));
+        CHECK_OK(play(n, p, view, vlen, &acks));
+        free(view);
+        CHECK_OK(play(n, p, s->buf, s->len, &acks));
+        CHECK(fkex_ratchet_epoch(n->p[p].st) == epoch + 1);
+    }
+    CHECK(acks.nmsgs == 4);   /* one EpochAck each */
+    fkex_ratchet_epoch_authenticator(x, n->p[0].st);
+    fkex_ratchet_epoch_authenticator(y, n->p[c].st);
+    CHECK(memcmp(x, y, 32) == 0);
+    fkex_ratchet_epoch_authenticator(y, n->p[b].st);
+    CHECK(memcmp(x, y, 32) != 0);
+    fkex_gke_out ignored;
+    fkex_gke_out_init(&ignored);
+    for (size_t i = 0; i < acks.nmsgs; i++)
+        for (int k = 0; k < 4; k++)
+            (void)play(n, half[k], acks.msgs[i].bytes, acks.msgs[i].len, &ignored);
+    CHECK(ignored.nmsgs == 0);
+    for (int k = 0; k < 4; k++)
+        CHECK(n->p[half[k]].forks >= 1 && n->p[half[k]].lost == 0);
+    fkex_gke_out_clear(&ignored);
+    fkex_gke_out_clear(&acks);
+    fkex_gke_out_clear(&oa);
+    fkex_gke_out_clear(&ob);
+    fkex_writer_free(&sa);
+    fkex_writer_free(&sb);
+    n->qhead = n->qtail = 0;
+    net_close(n);
+}
+
+/* Review (d): after bob's Update, a Remove proposal signed with his
+ * pre-Update key (with the current membership key: the worst case), and
+ * one signed with his current key under last epoch's membership key, go
+ * through the relay (it routes a Remove by its sender alone) and every
+ * member refuses them: nothing to commit after. The same proposal, right,
+ * is taken (control), and its commit removes carol. */
+static void test_stale_remove(void)
+{
+    net *n = net_open("stale remove");
+    int b = join(n, world.bob, 0), c = join(n, world.carol, 0);
+    fkex_commit_options upd = { .update = 1 };
+    fkex_writer w;
+    fkex_gke_out o;
+    uint8_t old_sk[64], old_mk[32], cv[32];
+    run(n);
+    memcpy(old_sk, n->p[b].st->sig_sk, 64);
+    memcpy(old_mk, n->p[0].st->keys.membership_key, 32);
+    memcpy(cv, n->p[c].v, 32);
+    uint64_t epoch = n->r->epoch;
+    do_commit(n, b, &upd, NULL);
+    run(n);
+    CHECK(n->r->epoch == epoch + 1 && agree(n));
+    uint32_t bi = fkex_ratchet_index(n->p[b].st), ci = fkex_ratchet_index(n->p[c].st);
+    size_t ra = n->p[0].refused, rc = n->p[c].refused;
+    remove_msg(&w, n, epoch + 1, bi, ci, n->p[0].st->keys.membership_key, old_sk);
+    CHECK(submit(n, b, w.buf, w.len) == 0);
+    fkex_writer_free(&w);
+    remove_msg(&w, n, epoch + 1, bi, ci, old_mk, n->p[b].st->sig_sk);
+    CHECK(submit(n, b, w.buf, w.len) == 0);
+    fkex_writer_free(&w);
+    run(n);
+    CHECK(n->p[0].refused == ra + 2 && n->p[c].refused == rc + 2);
+    CHECK(n->p[0].st->nremovals == 0 && n->p[c].st->nremovals == 0);
+    fkex_gke_out_init(&o);
+    CHECK_ERR(fkex_ratchet_commit(n->p[0].st, NULL, &n->rng, &o), FKEX_ERR_UNEXPECTED);
+    fkex_gke_out_clear(&o);
+    /* control: bob's current key and membership key */
+    remove_msg(&w, n, epoch + 1, bi, ci, n->p[b].st->keys.membership_key, n->p[b].st->sig_sk);
+    CHECK(submit(n, b, w.buf, w.len) == 0);
+    fkex_writer_free(&w);
+    run(n);
+    CHECK(n->p[0].refused == ra + 2 && n->p[0].st->nremovals == 1);
+    do_commit(n, 0, NULL, NULL);
+    run(n);
+    CHECK(n->r->epoch == epoch + 2 && n->r->nmembers == 2 && relay_room_member(n->r, cv) < 0);
+    CHECK(n->p[c].left && agree(n));
+    sodium_memzero(old_sk, sizeof old_sk);
+    net_close(n);
+}
+
 /* With the store's own checkpoints off, the checkpoint thread copies the
  * log into the database file: it grows while the loop only commits. */
 static void test_checkpointer(void)
@@ -1032,6 +1597,49 @@ static void test_checkpointer(void)
     relay_store_close(s);
 }
 
+/* The admin's kick through the relay (relay_room_kick): a kick not signed
+ * by the room's admin, or naming nobody, is refused and changes nothing;
+ * the admin's kick of carol goes to every member, a second one is stale,
+ * the relay takes nothing from carol from then on (after a restart too),
+ * and alice's commit removes her. */
+static void test_kick_relay(void)
+{
+    net *n = net_open("kick");
+    int c = (join(n, world.bob, 0), join(n, world.carol, 0));
+    uint8_t *k, other_sk[64], other_pk[32], nobody[FKEX_PSEUDONYM_BYTES] = { 0 };
+    uint8_t fake[64] = { FKEX_RMSG_APPLICATION, FKEX_RATCHET_VERSION };
+    size_t klen;
+    uint64_t next = n->r->next_seq;
+    relay_out out;
+    relay_out_init(&out);
+    run(n);
+    fkex_sign_keypair(other_pk, other_sk, &n->rng);
+    CHECK_OK(fkex_room_kick_create(&k, &klen, n->room_id, n->p[c].v, "spam", other_sk));
+    CHECK(relay_room_kick(n->r, k, klen, &out) == FKEX_RELAY_E_BAD_DESCRIPTOR && out.n == 0);
+    free(k);
+    CHECK_OK(fkex_room_kick_create(&k, &klen, n->room_id, nobody, "spam", n->admin_sk));
+    CHECK(relay_room_kick(n->r, k, klen, &out) == FKEX_RELAY_E_NOT_ROUTABLE && out.n == 0);
+    free(k);
+    CHECK(n->r->next_seq == next);
+    CHECK_OK(fkex_room_kick_create(&k, &klen, n->room_id, n->p[c].v, "spam", n->admin_sk));
+    CHECK(relay_room_kick(n->r, k, klen, &out) == 0 && out.n == 3 && out.seq == next);
+    route(n, &out);
+    relay_out_clear(&out);
+    CHECK(relay_room_kick(n->r, k, klen, &out) == FKEX_RELAY_E_STALE);
+    relay_out_clear(&out);
+    free(k);
+    run(n);
+    CHECK(!fkex_ratchet_is_member(n->p[c].st));
+    CHECK(fkex_ratchet_is_member(n->p[0].st) && n->p[0].st->nremovals == 1);
+    restart(n);
+    memcpy(fake + 2, n->room_id, 32);
+    CHECK(submit(n, c, fake, sizeof fake) == FKEX_RELAY_E_NOT_ROUTABLE);
+    do_commit(n, 0, NULL, NULL);
+    run(n);
+    CHECK(n->r->nmembers == 2 && relay_room_member(n->r, n->p[c].v) < 0 && agree(n));
+    net_close(n);
+}
+
 void suite_relay(void)
 {
     RUN(test_envelopes);
@@ -1054,5 +1662,12 @@ void suite_relay(void)
     RUN(test_join_limits);
     RUN(test_replay_pages);
     RUN(test_room_failed);
+    RUN(test_refused_candidate);
+    RUN(test_restart_candidate);
+    RUN(test_junk_update_removed);
+    RUN(test_thief_heal);
+    RUN(test_relay_fork);
+    RUN(test_stale_remove);
+    RUN(test_kick_relay);
     gke_world_close(&world);
 }

@@ -240,6 +240,29 @@ static void forget_previous(chat_link *l)
         fkex_ratchet_forget_previous(c->st);
 }
 
+/* The admin kicked a member. This one: the state machine is gone, the
+ * session ends (exit 1). Another: its removal is pending at every member;
+ * the lowest-index other member commits it, as for a Remove proposal. */
+static void on_kicked(chat_client *c, const fkex_gke_event *e)
+{
+    uint8_t v[32];
+    chat_event ev = { .kind = CHAT_EV_KICKED, .epoch = e->epoch, .member = e->member,
+                      .text = (const char *)e->data, .textlen = e->len };
+    if (!fkex_ratchet_is_member(c->st)) {
+        ev.own = 1;
+        ev.leaf = c->link.v;
+        c->link.joined = 0;
+        chat_link_emit(&c->link, &ev);
+        chat_link_finish(&c->link, 1);
+        return;
+    }
+    if (fkex_ratchet_member_key(v, c->st, e->member) == 0)
+        ev.leaf = v;
+    chat_link_emit(&c->link, &ev);
+    if (fkex_ratchet_index(c->st) == (e->member == 0 ? 1u : 0u))
+        c->want_commit = 1;
+}
+
 /* This member lost its place (FKEX_GKE_EV_LOST): its state is gone; the
  * session enters again through admission, under a new pseudonym. */
 static void rejoin(chat_client *c)
@@ -361,6 +384,9 @@ static void absorb(chat_client *c, fkex_gke_out *out)
                              "member's: the relay may be showing members different rooms; "
                              "compare the epoch fingerprints", e->member,
                              (unsigned long long)e->epoch);
+            break;
+        case FKEX_GKE_EV_KICKED:
+            on_kicked(c, e);
             break;
         case FKEX_GKE_EV_MISBEHAVED:
             chat_link_report(&c->link, "misbehaved",

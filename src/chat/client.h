@@ -65,7 +65,9 @@ typedef enum {
                            * members after it. An EPOCH event follows ADDED and REMOVED. */
     CHAT_EV_CONNECTION,   /* a member's connection: code "reconnecting" (it dropped; the
                            * client dials again) or "online" (back, nothing missed) */
-    CHAT_EV_POLICY        /* the room's policy changed (a re-attestation): text, epoch */
+    CHAT_EV_POLICY,       /* the room's policy changed (a re-attestation): text, epoch */
+    CHAT_EV_KICKED        /* the room's admin kicked a member: leaf, text (the reason);
+                           * own: this member, whose session then ends with exit code 1 */
 } chat_event_kind;
 
 /* Strings are valid during the callback only; nick and text are checked
@@ -90,8 +92,8 @@ typedef struct {
     int exit_code;         /* DONE: 0 ok; 1 policy not satisfied, group unproven, removed; 2 other */
     uint32_t member;       /* MESSAGE: the sender's index in epoch; ADDED: its index in the
                             * new epoch; REMOVED: its index in the one before */
-    int own;               /* MESSAGE: this member sent it */
-    const uint8_t *leaf;   /* MESSAGE, ADDED, REMOVED: the member's V; NULL if unknown */
+    int own;               /* MESSAGE: this member sent it; KICKED: this member was kicked */
+    const uint8_t *leaf;   /* MESSAGE, ADDED, REMOVED, KICKED: the member's V; NULL if unknown */
     const char *peer;      /* a direct conversation's JOINED, MESSAGE, CONNECTION: the other
                             * party's identity (NUL-terminated); NULL in a room */
     int authenticated;     /* JOINED: peer proved its identity with the authority's key */

@@ -317,6 +317,14 @@ static void on_event(void *ctx, const chat_event *ev)
     case CHAT_EV_LEFT:
         add_line(t, VIEW_SYSTEM, "-- you left the room");
         break;
+    case CHAT_EV_KICKED:
+        if (ev->own)
+            add_line(t, VIEW_ERROR, "!! the room's admin removed you: %.*s", (int)ev->textlen,
+                     ev->text);
+        else
+            add_line(t, VIEW_SYSTEM, "-- the room's admin kicked %s: %.*s", fp, (int)ev->textlen,
+                     ev->text);
+        break;
     case CHAT_EV_POLICY:
         add_line(t, VIEW_SYSTEM, "-- the room's policy is now: %.*s (epoch %llu)",
                  (int)ev->textlen, ev->text, (unsigned long long)ev->epoch);

@@ -176,6 +176,18 @@ static void on_event(void *ctx, const chat_event *ev)
     case CHAT_EV_ADDED:
     case CHAT_EV_REMOVED:
         return;   /* the epoch event that follows says how many members there are */
+    case CHAT_EV_KICKED: {
+        char who[CHAT_FINGERPRINT_LEN + 1] = "";
+        if (ev->leaf)
+            chat_fingerprint(who, ev->leaf);
+        fputs(ev->own ? "{\"event\": \"removed\", \"reason\": "
+                      : "{\"event\": \"kicked\", \"reason\": ", stdout);
+        put_string(ev->text, ev->textlen);
+        if (!ev->own)
+            printf(", \"pseudonym\": \"%s\"", who);
+        fputs("}\n", stdout);
+        break;
+    }
     case CHAT_EV_POLICY:
         fputs("{\"event\": \"policy\", \"policy\": ", stdout);
         put_string(ev->text, ev->textlen);

@@ -274,48 +274,67 @@ static int room_invite(int argc, char **argv)
     return 0;
 }
 
+/* Sends req to the relay of DIR and reads its one answer into ans (which
+ * borrows *reply, the caller's to free). 0, or EXIT_USAGE (said) if the
+ * relay could not be reached or did not answer as one; then `hint`, if
+ * not NULL, is the hint. */
+static int ask_relay(fkex_relay_msg *ans, uint8_t **reply, const char *dir,
+                     const fkex_relay_msg *req, const char *hint)
+{
+    static const fkex_net_limits lim = { FKEX_RELAY_TEXT_MAX + 64, FKEX_DESCRIPTOR_MAX + 128 };
+    char relay[300], msg[128];
+    fkex_writer w;
+    size_t replylen = 0;
+    int rc;
+    *reply = NULL;
+    if ((rc = read_relay(relay, dir)) != 0)
+        return rc;
+    fkex_writer_init(&w);
+    fkex_relay_msg_encode(&w, req);
+    if (w.failed) {
+        fkex_writer_free(&w);
+        return cli_fail(FKEX_ERR_NO_MEMORY, "the request");
+    }
+    fkex_err err = fkex_net_request(reply, &replylen, relay, w.buf, w.len, &lim, 15000, msg);
+    fkex_writer_free(&w);
+    if (err != FKEX_OK) {
+        cli_error("cannot reach the relay at %s: %s", relay, msg);
+        if (hint)
+            cli_hint("%s", hint);
+        return EXIT_USAGE;
+    }
+    if (fkex_relay_msg_decode(ans, *reply, replylen) != FKEX_OK ||
+        (ans->kind != FKEX_RELAY_ACCEPTED && ans->kind != FKEX_RELAY_ERROR)) {
+        cli_error("%s did not answer as an fkex relay", relay);
+        free(*reply);
+        *reply = NULL;
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
 /* Hands the relay of DIR the descriptor d (SET_DESCRIPTOR): it keeps it
  * until an online member commits it. 0, EXIT_DENIED if the relay refused
  * it, EXIT_USAGE if the relay could not be reached. */
 static int publish(const char *dir, const uint8_t *d, size_t dlen, const fkex_rmsg_descriptor *m)
 {
-    static const fkex_net_limits lim = { FKEX_RELAY_TEXT_MAX + 64, FKEX_DESCRIPTOR_MAX + 128 };
-    char relay[300], msg[128];
     fkex_relay_msg req = { .kind = FKEX_RELAY_SET_DESCRIPTOR, .data = d, .datalen = dlen }, ans;
-    fkex_writer w;
-    uint8_t *reply = NULL;
-    size_t replylen = 0;
+    uint8_t *reply;
+    char hint[400];
     int rc;
-    if ((rc = read_relay(relay, dir)) != 0)
-        return rc;
     fkex_room_id(req.room_id, m->admin_pk, m->name, m->namelen);
-    fkex_writer_init(&w);
-    fkex_relay_msg_encode(&w, &req);
-    if (w.failed) {
-        fkex_writer_free(&w);
-        return cli_fail(FKEX_ERR_NO_MEMORY, "the request");
-    }
-    fkex_err err = fkex_net_request(&reply, &replylen, relay, w.buf, w.len, &lim, 15000, msg);
-    fkex_writer_free(&w);
-    if (err != FKEX_OK) {
-        cli_error("cannot reach the relay at %s: %s", relay, msg);
-        cli_hint("the new descriptor is written; send it again with: fkex room publish --dir %s", dir);
-        return EXIT_USAGE;
-    }
-    rc = EXIT_USAGE;
-    if (fkex_relay_msg_decode(&ans, reply, replylen) != FKEX_OK) {
-        cli_error("%s did not answer as an fkex relay", relay);
-    } else if (ans.kind == FKEX_RELAY_ACCEPTED) {
-        fprintf(stderr, "the relay at %s has version %u; the next member online commits it, and "
+    snprintf(hint, sizeof hint, "the new descriptor is written; send it again with: "
+                                "fkex room publish --dir %s", dir);
+    if ((rc = ask_relay(&ans, &reply, dir, &req, hint)) != 0)
+        return rc;
+    if (ans.kind == FKEX_RELAY_ACCEPTED) {
+        fprintf(stderr, "the relay has version %u; the next member online commits it, and "
                         "members whose attributes do not satisfy \"%.*s\" fall out\n",
-                relay, m->version, (int)m->policylen, (const char *)m->policy);
-        rc = 0;
-    } else if (ans.kind == FKEX_RELAY_ERROR) {
-        cli_error("the relay at %s refused version %u: %.*s", relay, m->version, (int)ans.datalen,
+                m->version, (int)m->policylen, (const char *)m->policy);
+    } else {
+        cli_error("the relay refused version %u: %.*s", m->version, (int)ans.datalen,
                   (const char *)ans.data);
         rc = ans.code == FKEX_RELAY_E_BAD_DESCRIPTOR ? EXIT_DENIED : EXIT_USAGE;
-    } else {
-        cli_error("%s answered with an unexpected message", relay);
     }
     free(reply);
     return rc;
@@ -442,6 +461,117 @@ out:
     return rc;
 }
 
+static void usage_kick(FILE *f)
+{
+    fprintf(f, "usage: fkex room kick --dir DIR PSEUDONYM [--reason TEXT]\n\n"
+               "Signs a kick with the room's admin key and hands it to the room's relay,\n"
+               "which refuses everything the member sends from then on and passes the\n"
+               "kick to the members; one of them commits the member's removal, and the\n"
+               "kicked client says why and exits 1. PSEUDONYM is the member's as chat\n"
+               "shows it (`who`, /who): 16 hex digits, spaces allowed. TEXT is printable\n"
+               "ASCII, at most %u bytes.\n\n"
+               "A kick is soft: a user whose key still satisfies the room's policy can\n"
+               "come back under a new pseudonym. To keep someone out, change the policy\n"
+               "(fkex room set-policy) or let their key expire.\n\n"
+               "Exit codes: 0 the relay took it; 1 the relay refused it (no such member,\n"
+               "not this room's admin); 2 usage, files, or the relay could not be reached.\n",
+            (unsigned)FKEX_KICK_REASON_MAX);
+}
+
+/* "1a2b 3c4d 5e6f 7a8b" or "1a2b3c4d5e6f7a8b": the first 8 bytes of V. */
+static int parse_pseudonym(uint8_t out[FKEX_PSEUDONYM_BYTES], const char *text)
+{
+    char hex[2 * FKEX_PSEUDONYM_BYTES + 1];
+    size_t n = 0, bin;
+    for (const char *p = text; *p; p++) {
+        if (*p == ' ')
+            continue;
+        if (n == sizeof hex - 1)
+            return -1;
+        hex[n++] = *p;
+    }
+    hex[n] = 0;
+    return n == sizeof hex - 1 &&
+                   sodium_hex2bin(out, FKEX_PSEUDONYM_BYTES, hex, n, NULL, &bin, NULL) == 0 &&
+                   bin == FKEX_PSEUDONYM_BYTES
+               ? 0 : -1;
+}
+
+static int room_kick(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "dir", required_argument, 0, 'd' }, { "reason", required_argument, 0, 'r' },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    const char *dir = NULL, *reason = "";
+    uint8_t sk[64], who[FKEX_PSEUDONYM_BYTES], *d = NULL, *kick = NULL, *reply = NULL;
+    size_t dlen, kicklen;
+    fkex_rmsg_descriptor m;
+    fkex_relay_msg req = { .kind = FKEX_RELAY_KICK }, ans;
+    int c, rc;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:r:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': dir = optarg; break;
+        case 'r': reason = optarg; break;
+        case 'h': usage_kick(stdout); return 0;
+        default: usage_kick(stderr); return EXIT_USAGE;
+        }
+    }
+    if (!dir || optind != argc - 1) {
+        cli_error(dir ? "name one member's pseudonym" : "missing --dir");
+        usage_kick(stderr);
+        return EXIT_USAGE;
+    }
+    if (parse_pseudonym(who, argv[optind]) != 0) {
+        cli_error("'%s' is not a pseudonym: 16 hex digits, as `who` shows them", argv[optind]);
+        return EXIT_USAGE;
+    }
+    uint32_t v = room_latest_version(dir);
+    if (v == 0) {
+        cli_error("%s holds no room", dir);
+        return EXIT_USAGE;
+    }
+    if ((rc = room_load_admin(sk, dir)) != 0)
+        return rc;
+    if ((rc = room_load_descriptor(&d, &dlen, &m, dir, v)) != 0)
+        goto out;
+    rc = EXIT_USAGE;
+    if (sodium_memcmp(m.admin_pk, sk + 32, 32) != 0) {
+        cli_error("%s/admin.key is not the key that signed the room's descriptor", dir);
+        goto out;
+    }
+    fkex_room_id(req.room_id, m.admin_pk, m.name, m.namelen);
+    fkex_err err = fkex_room_kick_create(&kick, &kicklen, req.room_id, who, reason, sk);
+    if (err == FKEX_ERR_ARGUMENT) {
+        cli_error("the reason must be printable ASCII, at most %u bytes", (unsigned)FKEX_KICK_REASON_MAX);
+        goto out;
+    }
+    if (err != FKEX_OK) {
+        rc = cli_fail(err, "the kick");
+        goto out;
+    }
+    req.data = kick;
+    req.datalen = kicklen;
+    if ((rc = ask_relay(&ans, &reply, dir, &req, NULL)) != 0)
+        goto out;
+    if (ans.kind == FKEX_RELAY_ACCEPTED) {
+        fprintf(stderr, "the relay took the kick: it refuses what that member sends, and a "
+                        "member online commits its removal\n");
+    } else {
+        cli_error("the relay refused the kick: %.*s", (int)ans.datalen, (const char *)ans.data);
+        rc = ans.code == FKEX_RELAY_E_NOT_ROUTABLE || ans.code == FKEX_RELAY_E_BAD_DESCRIPTOR ||
+                     ans.code == FKEX_RELAY_E_STALE
+                 ? EXIT_DENIED : EXIT_USAGE;
+    }
+out:
+    sodium_memzero(sk, sizeof sk);
+    free(d);
+    free(kick);
+    free(reply);
+    return rc;
+}
+
 /* ---- dispatch ------------------------------------------------------------------ */
 
 static void usage(FILE *f)
@@ -449,7 +579,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: fkex room create NAME --policy POLICY --relay HOST:PORT --dir DIR\n"
                "       fkex room invite --dir DIR\n"
                "       fkex room set-policy --dir DIR --policy POLICY\n"
-               "       fkex room publish --dir DIR\n\n"
+               "       fkex room publish --dir DIR\n"
+               "       fkex room kick --dir DIR PSEUDONYM [--reason TEXT]\n\n"
                "A room's admin side: its signing key, its signed descriptor (name and\n"
                "policy) and its invitation. `fkex room <command> --help` says more.\n");
 }
@@ -468,6 +599,8 @@ int room_main(int argc, char **argv)
         return room_set_policy(argc - 1, argv + 1);
     if (strcmp(argv[1], "publish") == 0)
         return room_publish(argc - 1, argv + 1);
+    if (strcmp(argv[1], "kick") == 0)
+        return room_kick(argc - 1, argv + 1);
     cli_error("unknown room command '%s'", argv[1]);
     usage(stderr);
     return EXIT_USAGE;

@@ -47,8 +47,11 @@ typedef enum {
                                through admission with a fresh pseudonym */
     FKEX_GKE_EV_FORK,       /* member's EpochAck or JoinAck for epoch names another commit
                                or fails its MAC: the room may be forked; err says which */
-    FKEX_GKE_EV_MISBEHAVED  /* member signed a commit that fails a tag it answers for
+    FKEX_GKE_EV_MISBEHAVED, /* member signed a commit that fails a tag it answers for
                                (data = the commit's hash): its removal was proposed */
+    FKEX_GKE_EV_KICKED      /* the room's admin kicked member (data = the reason): its
+                               removal is pending here; if member is this party's own
+                               index, this party is gone */
 } fkex_gke_event_kind;
 
 typedef struct {

@@ -87,6 +87,47 @@ fkex_err fkex_room_descriptor_check(fkex_rmsg_descriptor *d, const uint8_t room_
     return err;
 }
 
+fkex_err fkex_room_kick_create(uint8_t **out, size_t *outlen, const uint8_t room_id[32],
+                               const uint8_t pseudonym[FKEX_PSEUDONYM_BYTES], const char *reason,
+                               const uint8_t admin_sk[64])
+{
+    fkex_rmsg_kick k = { 0 };
+    fkex_writer w;
+    fkex_err err;
+    size_t len = strlen(reason);
+    if (len > FKEX_KICK_REASON_MAX)
+        return FKEX_ERR_ARGUMENT;
+    for (size_t i = 0; i < len; i++)
+        if (reason[i] < 0x20 || reason[i] > 0x7e)
+            return FKEX_ERR_ARGUMENT;
+    memcpy(k.room_id, room_id, 32);
+    memcpy(k.pseudonym, pseudonym, FKEX_PSEUDONYM_BYTES);
+    k.reason = (const uint8_t *)reason;
+    k.reasonlen = len;
+    fkex_writer_init(&w);
+    fkex_rmsg_kick_encode(&w, &k);
+    if ((err = ratchet_sign_append(&w, admin_sk, "kick")) != FKEX_OK) {
+        fkex_writer_free(&w);
+        return err;
+    }
+    *out = w.buf;
+    *outlen = w.len;
+    return FKEX_OK;
+}
+
+fkex_err fkex_room_kick_check(fkex_rmsg_kick *k, const uint8_t room_id[32],
+                              const uint8_t admin_pk[32], const uint8_t *in, size_t len)
+{
+    fkex_err err = fkex_rmsg_kick_decode(k, in, len);
+    if (err != FKEX_OK)
+        return err;
+    if (sodium_memcmp(k->room_id, room_id, 32) != 0)
+        return FKEX_ERR_WRONG_ROOM;
+    if (fkex_sign_verify(k->sig, admin_pk, "kick", in, k->signed_len) != 0)
+        return FKEX_ERR_AUTHENTICATION;
+    return FKEX_OK;
+}
+
 /* ---- helpers shared by the protocol files ------------------------------------ */
 
 fkex_err ratchet_sign_append(fkex_writer *w, const uint8_t sk[64], const char *label)
@@ -419,6 +460,21 @@ fkex_err fkex_ratchet_propose_remove(fkex_ratchet *st, uint32_t index, fkex_gke_
     return ratchet_propose(st, index, NULL, out);
 }
 
+/* Member `target` is to be removed by the next commit: kept by its V
+ * until a commit removes it. FKEX_ERR_REPLAY if it is already. */
+static fkex_err pending_removal(fkex_ratchet *st, uint32_t target)
+{
+    for (size_t i = 0; i < st->nremovals; i++)
+        if (memcmp(st->removals[i], st->leaves[target].sig_pk, 32) == 0)
+            return FKEX_ERR_REPLAY;
+    void *grown = realloc(st->removals, (st->nremovals + 1) * sizeof *st->removals);
+    if (!grown)
+        return FKEX_ERR_NO_MEMORY;
+    st->removals = grown;
+    memcpy(st->removals[st->nremovals++], st->leaves[target].sig_pk, 32);
+    return FKEX_OK;
+}
+
 /* A proposal needs the current epoch's membership key (version 2): a
  * thief of an old state, or of a signing key alone, cannot propose. */
 static fkex_err on_remove(fkex_ratchet *st, const uint8_t *msg, size_t len)
@@ -434,15 +490,35 @@ static fkex_err on_remove(fkex_ratchet *st, const uint8_t *msg, size_t len)
     if (fkex_sign_verify(m.sig, st->leaves[m.proposer].sig_pk, "remove", msg, m.signed_len) != 0 ||
         fkex_mac_verify(m.membership_tag, st->keys.membership_key, msg, m.tagged_len) != 0)
         return FKEX_ERR_AUTHENTICATION;
-    for (size_t i = 0; i < st->nremovals; i++)
-        if (memcmp(st->removals[i], st->leaves[m.target].sig_pk, 32) == 0)
-            return FKEX_ERR_REPLAY;
-    void *grown = realloc(st->removals, (st->nremovals + 1) * sizeof *st->removals);
-    if (!grown)
-        return FKEX_ERR_NO_MEMORY;
-    st->removals = grown;
-    memcpy(st->removals[st->nremovals++], st->leaves[m.target].sig_pk, 32);
-    return FKEX_OK;
+    return pending_removal(st, m.target);
+}
+
+/* A kick by the room's admin: the member it names is to be removed. The
+ * admin's signature is the proposal; no member needs to propose it. */
+static fkex_err on_kick(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex_gke_out *out)
+{
+    fkex_rmsg_kick k;
+    uint32_t target = UINT32_MAX, found = 0;
+    fkex_err err = fkex_room_kick_check(&k, st->room_id, st->room.admin_pk, msg, len);
+    if (err != FKEX_OK)
+        return err;
+    for (uint32_t i = 0; i < st->nleaves; i++)
+        if (memcmp(st->leaves[i].sig_pk, k.pseudonym, FKEX_PSEUDONYM_BYTES) == 0) {
+            target = i;
+            found++;
+        }
+    if (found != 1)
+        return FKEX_ERR_UNEXPECTED;   /* gone already (or, 2^-64, ambiguous) */
+    if (target == st->index) {
+        if ((err = fkex_gke_out_event(out, FKEX_GKE_EV_KICKED, FKEX_OK, st->keys.epoch, st->nleaves,
+                                      target, k.reason, k.reasonlen)) == FKEX_OK)
+            ratchet_gone(st);
+        return err;
+    }
+    if ((err = pending_removal(st, target)) != FKEX_OK && err != FKEX_ERR_REPLAY)
+        return err;
+    return fkex_gke_out_event(out, FKEX_GKE_EV_KICKED, FKEX_OK, st->keys.epoch, st->nleaves, target,
+                              k.reason, k.reasonlen);
 }
 
 void ratchet_ack_tag(uint8_t tag[32], const uint8_t confirmation_key[32],
@@ -584,6 +660,7 @@ static fkex_err dispatch(fkex_ratchet *st, fkex_rmsg_type type, const uint8_t *m
     case FKEX_RMSG_JOIN_ACK:     return on_join_ack(st, msg, len, out);
     case FKEX_RMSG_EPOCH_ACK:    return on_epoch_ack(st, msg, len, out);
     case FKEX_RMSG_SETTLED:      return commit_on_settled(st, msg, len, out);
+    case FKEX_RMSG_KICK:         return on_kick(st, msg, len, out);
     case FKEX_RMSG_REMOVE:       return on_remove(st, msg, len);
     case FKEX_RMSG_APPLICATION:  return appmsg_on_message(st, msg, len, out);
     default:                     return FKEX_ERR_UNEXPECTED;

@@ -70,6 +70,19 @@ fkex_err fkex_room_descriptor_create(uint8_t **out, size_t *outlen, const char *
 fkex_err fkex_room_descriptor_check(fkex_rmsg_descriptor *d, const uint8_t room_id[32],
                                     const uint8_t *in, size_t len) FKEX_WUR;
 
+/* A kick (PROTOCOL.md, version 2), signed by the room's admin: the member
+ * whose V begins with pseudonym is to be removed. reason: printable ASCII,
+ * at most FKEX_KICK_REASON_MAX bytes. *out is malloc'd. FKEX_ERR_ARGUMENT
+ * for a reason that is not. */
+fkex_err fkex_room_kick_create(uint8_t **out, size_t *outlen, const uint8_t room_id[32],
+                               const uint8_t pseudonym[FKEX_PSEUDONYM_BYTES], const char *reason,
+                               const uint8_t admin_sk[64]) FKEX_WUR;
+/* Decodes a kick and checks it is admin_pk's, for room_id. k borrows
+ * from in. Errors: decoding errors, FKEX_ERR_WRONG_ROOM,
+ * FKEX_ERR_AUTHENTICATION. */
+fkex_err fkex_room_kick_check(fkex_rmsg_kick *k, const uint8_t room_id[32],
+                              const uint8_t admin_pk[32], const uint8_t *in, size_t len) FKEX_WUR;
+
 /* ---- members ------------------------------------------------------------ */
 
 /* What a member starts from. */

@@ -157,6 +157,7 @@ static fkex_err reload(relay_room *r)
     for (uint32_t i = 0; i < n; i++) {
         memcpy(mm[i].v, m[i].v, 32);
         mm[i].since = m[i].since;
+        mm[i].kicked = m[i].kicked;
         long old = relay_room_member(r, m[i].v);
         mm[i].online = old >= 0 && r->members[old].online;
     }
@@ -212,7 +213,7 @@ fkex_err relay_room_create(relay_room **out, relay_store *s, const uint8_t *desc
 {
     fkex_rmsg_descriptor d;
     uint8_t room_id[32];
-    relay_store_member m = { { 0 }, 0 };
+    relay_store_member m = { { 0 }, 0, 0 };
     fkex_err err;
     *out = NULL;
     if ((err = fkex_rmsg_descriptor_decode(&d, desc, len)) != FKEX_OK)
@@ -711,6 +712,7 @@ static fkex_err settle(relay_room *r, const fkex_rmsg_commit *c, const uint8_t h
     for (uint32_t i = 0; i < k; i++) {
         memcpy(rows[i].v, next[i].v, 32);
         rows[i].since = next[i].since;
+        rows[i].kicked = next[i].kicked;
     }
     err = relay_store_members_put(r->store, r->room_id, rows, k);
     free(rows);
@@ -828,6 +830,54 @@ fkex_err relay_room_broadcast(relay_room *r, const uint8_t *msg, size_t len, rel
     return FKEX_OK;
 }
 
+int relay_room_kick(relay_room *r, const uint8_t *kick, size_t len, relay_out *out)
+{
+    fkex_rmsg_kick k;
+    fkex_rmsg_descriptor d;
+    relay_store_member *rows;
+    uint8_t *desc = NULL;
+    size_t desclen;
+    long target = -1;
+    fkex_err err;
+    relay_out_clear(out);
+    if (r->failed)
+        REFUSE(FKEX_RELAY_E_INTERNAL, OUT_OF_SERVICE);
+    if (r->seed)
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a seed-mode room has no kick");
+    if (relay_store_room_get(r->store, r->room_id, NULL, NULL, &desc, &desclen) != FKEX_OK)
+        REFUSE(FKEX_RELAY_E_INTERNAL, "the relay could not read the room");
+    err = fkex_rmsg_descriptor_decode(&d, desc, desclen);
+    if (err == FKEX_OK)
+        err = fkex_room_kick_check(&k, r->room_id, d.admin_pk, kick, len);
+    free(desc);
+    if (err != FKEX_OK)
+        REFUSE(FKEX_RELAY_E_BAD_DESCRIPTOR, "a kick that is not the room's admin's");
+    for (uint32_t i = 0; i < r->nmembers; i++)
+        if (memcmp(r->members[i].v, k.pseudonym, FKEX_PSEUDONYM_BYTES) == 0) {
+            if (target >= 0)
+                REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "two members have that pseudonym");
+            target = (long)i;
+        }
+    if (target < 0)
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "no member of the room has that pseudonym");
+    if (r->members[target].kicked)
+        REFUSE(FKEX_RELAY_E_STALE, "that member was kicked already");
+    if (!(rows = malloc(r->nmembers * sizeof *rows)))
+        REFUSE(FKEX_RELAY_E_INTERNAL, "out of memory");
+    for (uint32_t i = 0; i < r->nmembers; i++) {
+        memcpy(rows[i].v, r->members[i].v, 32);
+        rows[i].since = r->members[i].since;
+        rows[i].kicked = r->members[i].kicked || (long)i == target;
+    }
+    if ((err = relay_store_begin(r->store)) == FKEX_OK &&
+        (err = relay_store_members_put(r->store, r->room_id, rows, r->nmembers)) == FKEX_OK)
+        err = relay_room_broadcast(r, kick, len, out);
+    free(rows);
+    if (err == FKEX_OK)
+        r->members[target].kicked = 1;   /* (a failed step rereads it from the store) */
+    return relay_room_step_end(r, 0, err, out);
+}
+
 /* Ends a step: prunes, stores the room's counters, commits; or, if the
  * step failed, rolls back and rereads the room. A durable refusal (a
  * commit that lost) is committed too, with nothing delivered. */
@@ -883,6 +933,9 @@ int relay_room_submit(relay_room *r, const uint8_t from[32], const uint8_t *msg,
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a descriptor is not sent to a room");
     if (memcmp(room_id, r->room_id, 32) != 0)
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a message for another room");
+    long self = relay_room_member(r, from);
+    if (self >= 0 && r->members[self].kicked)
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "the room's admin removed this member");
     if ((err = relay_store_begin(r->store)) != FKEX_OK)
         REFUSE(FKEX_RELAY_E_INTERNAL, "the relay could not store the message");
     switch (type) {

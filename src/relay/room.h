@@ -84,6 +84,7 @@ typedef struct {
     uint8_t v[32];
     uint64_t since;         /* broadcasts after this seq are its */
     int online;
+    int kicked;             /* by the admin: nothing it sends is taken */
 } relay_member;
 
 struct relay_seed;   /* relay/seed_room.h: what a seed-mode room keeps besides */
@@ -187,6 +188,13 @@ int relay_room_set_descriptor(relay_room *r, const uint8_t *desc, size_t len,
  * timeout until a commit carries it. 1 (to, *desc set) or 0. */
 int relay_room_pending_due(relay_room *r, uint64_t now, uint8_t to[32], const uint8_t **desc,
                            size_t *len);
+
+/* The admin's kick (fkex room kick, wire/ratchet_msg.h): checked against
+ * the room's admin key, it names exactly one member by pseudonym; the
+ * relay marks it (nothing it sends is taken from now on) and passes the
+ * kick to every member, one of whom commits the removal. Returns 0 or the
+ * code of the refusal (out->why). */
+int relay_room_kick(relay_room *r, const uint8_t *kick, size_t len, relay_out *out) FKEX_WUR;
 
 /* Members that are offline (past the relay's grace period: the caller
  * asks only once every member has had that long to come back) are named

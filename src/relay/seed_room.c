@@ -85,6 +85,7 @@ static fkex_err store_roster(relay_room *r)
     for (uint32_t i = 0; i < r->nmembers; i++) {
         memcpy(m[i].v, r->members[i].v, 32);
         m[i].since = r->members[i].since;
+        m[i].kicked = 0;   /* seed rooms have no kick */
     }
     err = relay_store_members_put(r->store, r->room_id, m, r->nmembers);
     free(m);

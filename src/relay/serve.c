@@ -836,6 +836,40 @@ static void on_set_descriptor(conn_state *cs, const fkex_relay_msg *m)
     hand_pending(s, r, now_ms());
 }
 
+/* The admin's kick (fkex room kick). No session is needed: the admin's
+ * signature inside it is what counts. */
+static void on_kick(conn_state *cs, const fkex_relay_msg *m)
+{
+    serve_state *s = cs->s;
+    relay_room *r = room_find(s, m->room_id);
+    relay_out out;
+    fkex_relay_msg a = { 0 };
+    char rh[9];
+    if (!r) {
+        send_error(cs, FKEX_RELAY_E_NO_ROOM, 0, "no such room at this relay");
+        return;
+    }
+    relay_out_init(&out);
+    int code = relay_room_kick(r, m->data, m->datalen, &out);
+    if (r->failed)
+        out_of_service(s, r);
+    if (code != 0) {
+        send_error(cs, code, 0, out.why ? out.why : "refused");
+        logf_(s, "%s: kick in room %s refused: %s", fkex_conn_peer(cs->conn),
+              short_hex(rh, r->room_id), out.why ? out.why : "refused");
+    } else {
+        a.kind = FKEX_RELAY_ACCEPTED;
+        a.relay_seq = out.seq;
+        cs->served = 1;   /* answered: no session deadline */
+        (void)send_msg(cs, &a);
+        logf_(s, "%s: room %s: the admin kicked a member", fkex_conn_peer(cs->conn),
+              short_hex(rh, r->room_id));
+        route(s, r, &out);
+        fkex_server_flush(s->server);
+    }
+    relay_out_clear(&out);
+}
+
 static void on_get_descriptor(conn_state *cs, const fkex_relay_msg *m)
 {
     uint8_t *desc = NULL;
@@ -909,6 +943,7 @@ static void on_frame(fkex_conn *c, const uint8_t *frame, size_t len)
     case FKEX_RELAY_CREATE_ROOM: on_create(cs, &m); break;
     case FKEX_RELAY_GET_DESCRIPTOR: on_get_descriptor(cs, &m); break;
     case FKEX_RELAY_SET_DESCRIPTOR: on_set_descriptor(cs, &m); break;
+    case FKEX_RELAY_KICK:           on_kick(cs, &m); break;
     case FKEX_RELAY_DM_HELLO:
     case FKEX_RELAY_DM_FRAME: on_dm(cs, &m); break;
     case FKEX_RELAY_PING: {

@@ -57,8 +57,8 @@ static const char *const sql[S_COUNT] = {
     [S_ROOMS] = "SELECT room_id FROM rooms ORDER BY room_id",
     [S_MEMBERS_DELETE] = "DELETE FROM members WHERE room_id = ?1",
     [S_MEMBER_INSERT] = "INSERT INTO members(room_id, v, position, state, since)"
-                        " VALUES(?1, ?2, ?3, 1, ?4)",
-    [S_MEMBERS_LOAD] = "SELECT v, since FROM members WHERE room_id = ?1 ORDER BY position",
+                        " VALUES(?1, ?2, ?3, ?5, ?4)",
+    [S_MEMBERS_LOAD] = "SELECT v, since, state FROM members WHERE room_id = ?1 ORDER BY position",
     [S_LOG_APPEND] = "INSERT INTO log(room_id, seq, recipient, frame) VALUES(?1, ?2, ?3, ?4)",
     [S_LOG_REPLAY] = "SELECT seq, frame FROM log WHERE room_id = ?1 AND seq > ?2 AND"
                      " (recipient = ?3 OR (recipient IS NULL AND seq > ?4)) ORDER BY seq, id",
@@ -360,6 +360,7 @@ fkex_err relay_store_members_put(relay_store *s, const uint8_t room_id[32],
         sqlite3_bind_blob(q, 2, m[i].v, 32, SQLITE_STATIC);
         sqlite3_bind_int64(q, 3, i);
         bind_u64(q, 4, m[i].since);
+        sqlite3_bind_int(q, 5, m[i].kicked ? 2 : 1);
         if ((err = run(q)) != FKEX_OK)
             return err;
     }
@@ -390,7 +391,8 @@ fkex_err relay_store_members_load(relay_store *s, const uint8_t room_id[32],
             rc = SQLITE_CORRUPT;
             break;
         }
-        m[(*n)++].since = (uint64_t)sqlite3_column_int64(q, 1);
+        m[*n].since = (uint64_t)sqlite3_column_int64(q, 1);
+        m[(*n)++].kicked = sqlite3_column_int(q, 2) == 2;
     }
     sqlite3_reset(q);
     if (rc != SQLITE_DONE) {

@@ -4,6 +4,7 @@
  *
  *   rooms(room_id, descriptor, epoch, next_seq)
  *   members(room_id, v, position, state, since)   the roster, by leaf key V
+ *                                  (state 1, or 2: kicked by the admin)
  *   log(room_id, seq, recipient V or NULL, frame) every accepted delivery
  *   commits(room_id, hash, epoch, won, seq)        commits seen: won (settled) or lost
  *   candidates(room_id, hash, epoch, position, commit_bytes)
@@ -40,6 +41,7 @@ typedef struct relay_store relay_store;
 typedef struct {
     uint8_t v[32];
     uint64_t since;       /* broadcasts with a higher seq are its */
+    int kicked;           /* the admin kicked it: nothing it sends is taken */
 } relay_store_member;
 
 #define RELAY_JOIN_WAITING 0      /* sent to a sponsor, no Challenge yet */

@@ -39,7 +39,7 @@ fkex_err fkex_rmsg_peek(fkex_rmsg_type *type, uint8_t room_id[32], const uint8_t
 {
     if (len < 2)
         return FKEX_ERR_TRUNCATED;
-    if (in[0] < FKEX_RMSG_DESCRIPTOR || in[0] > FKEX_RMSG_SETTLED)
+    if (in[0] < FKEX_RMSG_DESCRIPTOR || in[0] > FKEX_RMSG_KICK)
         return FKEX_ERR_BAD_ENCODING;
     if (in[1] != (in[0] == FKEX_RMSG_DESCRIPTOR ? FKEX_DESCRIPTOR_VERSION : FKEX_RATCHET_VERSION))
         return FKEX_ERR_UNSUPPORTED;
@@ -378,6 +378,35 @@ fkex_err fkex_rmsg_join_ack_decode(fkex_rmsg_join_ack *m, const uint8_t *in, siz
     if (fkex_reader_u64(&r, &m->epoch) != 0 || fkex_reader_u32(&r, &m->sender) != 0 ||
         fkex_reader_get(&r, m->tag, 32) != 0)
         return FKEX_ERR_TRUNCATED;
+    m->signed_len = r.off;
+    if (fkex_reader_get(&r, m->sig, 64) != 0)
+        return FKEX_ERR_TRUNCATED;
+    return finish(&r);
+}
+
+void fkex_rmsg_kick_encode(fkex_writer *w, const fkex_rmsg_kick *m)
+{
+    put_head(w, FKEX_RMSG_KICK, m->room_id);
+    fkex_writer_put(w, m->pseudonym, FKEX_PSEUDONYM_BYTES);
+    fkex_writer_bytes16(w, m->reason, m->reasonlen);
+}
+
+fkex_err fkex_rmsg_kick_decode(fkex_rmsg_kick *m, const uint8_t *in, size_t len)
+{
+    fkex_reader r;
+    fkex_err err;
+    memset(m, 0, sizeof *m);
+    fkex_reader_init(&r, in, len);
+    if ((err = get_head(&r, FKEX_RMSG_KICK, m->room_id)) != FKEX_OK)
+        return err;
+    if (fkex_reader_get(&r, m->pseudonym, FKEX_PSEUDONYM_BYTES) != 0 ||
+        fkex_reader_bytes16(&r, &m->reason, &m->reasonlen) != 0)
+        return FKEX_ERR_TRUNCATED;
+    if (m->reasonlen > FKEX_KICK_REASON_MAX)
+        return FKEX_ERR_BAD_ENCODING;
+    for (size_t i = 0; i < m->reasonlen; i++)
+        if (m->reason[i] < 0x20 || m->reason[i] > 0x7e)
+            return FKEX_ERR_BAD_ENCODING;   /* nothing a terminal would act on */
     m->signed_len = r.off;
     if (fkex_reader_get(&r, m->sig, 64) != 0)
         return FKEX_ERR_TRUNCATED;

@@ -48,7 +48,8 @@ typedef enum {
     FKEX_RMSG_REMOVE = 8,
     FKEX_RMSG_APPLICATION = 9,
     FKEX_RMSG_EPOCH_ACK = 10,
-    FKEX_RMSG_SETTLED = 11
+    FKEX_RMSG_SETTLED = 11,
+    FKEX_RMSG_KICK = 12
 } fkex_rmsg_type;
 
 /* A member's leaf: its signing key V and HPKE key X. Rosters go on the
@@ -226,6 +227,22 @@ typedef struct {
     uint8_t commit_hash[32];
 } fkex_rmsg_settled;
 
+/* Kick {pseudonym, reason}, signed by the room's admin key (fkex room
+ * kick): the member whose V begins with the pseudonym's 8 bytes is to be
+ * removed; the relay refuses its submissions from then on. reason is
+ * printable ASCII. */
+#define FKEX_PSEUDONYM_BYTES 8
+#define FKEX_KICK_REASON_MAX 256
+#define FKEX_KICK_MAX (2 + 32 + FKEX_PSEUDONYM_BYTES + 2 + FKEX_KICK_REASON_MAX + 64)
+typedef struct {
+    uint8_t room_id[32];
+    uint8_t pseudonym[FKEX_PSEUDONYM_BYTES];
+    const uint8_t *reason;
+    size_t reasonlen;
+    uint8_t sig[64];
+    size_t signed_len;
+} fkex_rmsg_kick;
+
 /* Remove(target) proposal by a member (its own leave, a GONE or an
  * overdue ack, a kick, or misbehaviour: then evidence is the H(commit) it
  * refused, else zero), with MAC(membership_key_e, body) so that only a
@@ -271,6 +288,7 @@ void fkex_rmsg_commit_encode(fkex_writer *w, const fkex_rmsg_commit *m);
 void fkex_rmsg_welcome_encode(fkex_writer *w, const fkex_rmsg_welcome *m);
 void fkex_welcome_state_encode(fkex_writer *w, const fkex_welcome_state *m);
 void fkex_rmsg_join_ack_encode(fkex_writer *w, const fkex_rmsg_join_ack *m);
+void fkex_rmsg_kick_encode(fkex_writer *w, const fkex_rmsg_kick *m);
 void fkex_rmsg_epoch_ack_encode(fkex_writer *w, const fkex_rmsg_epoch_ack *m);
 void fkex_rmsg_settled_encode(fkex_writer *w, const fkex_rmsg_settled *m);
 /* The body only; the proposer appends the membership tag, then signs. */
@@ -285,6 +303,7 @@ fkex_err fkex_rmsg_commit_decode(fkex_rmsg_commit *m, const uint8_t *in, size_t 
 fkex_err fkex_rmsg_welcome_decode(fkex_rmsg_welcome *m, const uint8_t *in, size_t len) FKEX_WUR;
 fkex_err fkex_welcome_state_decode(fkex_welcome_state *m, const uint8_t *in, size_t len) FKEX_WUR;
 fkex_err fkex_rmsg_join_ack_decode(fkex_rmsg_join_ack *m, const uint8_t *in, size_t len) FKEX_WUR;
+fkex_err fkex_rmsg_kick_decode(fkex_rmsg_kick *m, const uint8_t *in, size_t len) FKEX_WUR;
 fkex_err fkex_rmsg_epoch_ack_decode(fkex_rmsg_epoch_ack *m, const uint8_t *in, size_t len) FKEX_WUR;
 fkex_err fkex_rmsg_settled_decode(fkex_rmsg_settled *m, const uint8_t *in, size_t len) FKEX_WUR;
 fkex_err fkex_rmsg_remove_decode(fkex_rmsg_remove *m, const uint8_t *in, size_t len) FKEX_WUR;

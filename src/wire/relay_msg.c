@@ -41,6 +41,7 @@ void fkex_relay_msg_encode(fkex_writer *w, const fkex_relay_msg *m)
         break;
     case FKEX_RELAY_DESCRIPTOR:
     case FKEX_RELAY_SET_DESCRIPTOR:
+    case FKEX_RELAY_KICK:
         fkex_writer_put(w, m->room_id, 32);
         fkex_writer_bytes32(w, m->data, m->datalen);
         break;
@@ -139,6 +140,10 @@ fkex_err fkex_relay_msg_decode(fkex_relay_msg *m, const uint8_t *in, size_t len)
     case FKEX_RELAY_SET_DESCRIPTOR:
         (void)!(fkex_reader_get(&r, m->room_id, 32) ||
                 fkex_reader_bytes32(&r, &m->data, &m->datalen, FKEX_DESCRIPTOR_MAX));
+        break;
+    case FKEX_RELAY_KICK:
+        (void)!(fkex_reader_get(&r, m->room_id, 32) ||
+                fkex_reader_bytes32(&r, &m->data, &m->datalen, FKEX_KICK_MAX));
         break;
     case FKEX_RELAY_SUBMIT:
     case FKEX_RELAY_DELIVER:

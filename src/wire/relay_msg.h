@@ -67,10 +67,11 @@ typedef enum {
     FKEX_RELAY_DM_HELLO = 16,      /* c->r: conversation id */
     FKEX_RELAY_DM_READY = 17,      /* r->c: conversation id, u8 peer present (0/1) */
     FKEX_RELAY_DM_PEER = 18,       /* r->c: u8 present: the other party came (1) or left (0) */
-    FKEX_RELAY_DM_FRAME = 19       /* both: bytes32 frame (at most FKEX_RELAY_DM_FRAME_MAX) */
+    FKEX_RELAY_DM_FRAME = 19,      /* both: bytes32 frame (at most FKEX_RELAY_DM_FRAME_MAX) */
+    FKEX_RELAY_KICK = 20           /* c->r: room_id, bytes32 kick (the admin's, wire/ratchet_msg.h) */
 } fkex_relay_kind;
 
-#define FKEX_RELAY_KIND_LAST FKEX_RELAY_DM_FRAME
+#define FKEX_RELAY_KIND_LAST FKEX_RELAY_KICK
 /* A direct conversation's frame: its largest message fits (ibe/dm.h). */
 #define FKEX_RELAY_DM_FRAME_MAX (64u << 10)
 
