@@ -99,6 +99,13 @@ static void write_seeds(const char *dir)
         must(fkex_ratchet_receive(a, w.buf, w.len, &rng, &o3));
         fkex_writer_free(&w);
     }
+    {
+        uint8_t *k;
+        size_t klen;
+        must(fkex_room_kick_create(&k, &klen, cfg.room_id, v, "spam", admin_sk));
+        write_seed(dir, "kick", k, klen);
+        free(k);
+    }
     write_seed(dir, "welcome", o2.msgs[1].bytes, o2.msgs[1].len);
     must(fkex_ratchet_receive(b, o2.msgs[1].bytes, o2.msgs[1].len, &rng, &o1));   /* join ack */
     write_seed(dir, "join-ack", o1.msgs[o1.nmsgs - 1].bytes, o1.msgs[o1.nmsgs - 1].len);
@@ -286,6 +293,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (!peeked || type != FKEX_RMSG_EPOCH_ACK || memcmp(room, m.room_id, 32) != 0)
                 abort();
             fkex_rmsg_epoch_ack_encode(&w, &m);
+            if (w.len != m.signed_len)
+                abort();
+            signed_again(&w, m.sig, data, size);
+        }
+    }
+    {
+        fkex_rmsg_kick m;
+        if (fkex_rmsg_kick_decode(&m, data, size) == FKEX_OK) {
+            if (!peeked || type != FKEX_RMSG_KICK || memcmp(room, m.room_id, 32) != 0)
+                abort();
+            fkex_rmsg_kick_encode(&w, &m);
             if (w.len != m.signed_len)
                 abort();
             signed_again(&w, m.sig, data, size);

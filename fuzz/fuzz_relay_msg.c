@@ -17,7 +17,7 @@ static void write_seeds(const char *dir)
     static const char *const names[] = {
         NULL, "hello", "nonce", "auth", "ready", "create-room", "get-descriptor", "descriptor",
         "submit", "accepted", "deliver", "error", "ping", "pong", "set-descriptor",
-        "gone", "dm-hello", "dm-ready", "dm-peer", "dm-frame",
+        "gone", "dm-hello", "dm-ready", "dm-peer", "dm-frame", "kick",
     };
     static const uint8_t room_msg[] = { 9, 1, 0, 0 };
     fkex_relay_msg m = { 0 };
