@@ -111,7 +111,7 @@ static void settle(room *r, const fkex_rmsg_commit *c, const uint8_t hash[32], c
  * old roster, the roster moves as the members' does (gke/roster.c:
  * removals, highest first, are filled by the last member; joiners go
  * last; an Update re-binds its committer's V), its Welcomes are released,
- * and the ack goes to the new roster like every later one for that commit. */
+ * and the ack goes to the new roster (later ones for that commit do not). */
 static void relay_epoch_ack(room *r, int from, const uint8_t *bytes, size_t len)
 {
     fkex_rmsg_epoch_ack ack;
@@ -120,10 +120,8 @@ static void relay_epoch_ack(room *r, int from, const uint8_t *bytes, size_t len)
     size_t k;
     if (fkex_rmsg_epoch_ack_decode(&ack, bytes, len) != FKEX_OK)
         return;
-    if (ack.epoch == r->epoch && r->nwon && memcmp(ack.commit_hash, r->won[r->nwon - 1], 32) == 0) {
-        broadcast(r, bytes, len);
-        return;
-    }
+    if (ack.epoch == r->epoch && r->nwon && memcmp(ack.commit_hash, r->won[r->nwon - 1], 32) == 0)
+        return;   /* the settling ack was passed on; the others are not */
     if (ack.epoch != r->epoch + 1)
         return;
     for (k = 0; k < r->ncands; k++) {

@@ -599,12 +599,12 @@ static fkex_err on_join_ack(fkex_ratchet *st, const uint8_t *msg, size_t len, fk
     return FKEX_OK;
 }
 
-/* An EpochAck for the current or the previous epoch: signed by the
- * sender's leaf key of that epoch, it must name the commit that began the
- * epoch here and (unless its sender departs) carry a MAC under its
- * confirmation key. If not, the sender is in another epoch under the same
- * number: a fork, reported (FKEX_ERR_WRONG_ROOM: another commit;
- * FKEX_ERR_AUTHENTICATION: the MAC). */
+/* An EpochAck for the current or the previous epoch must name the commit
+ * that began the epoch here and (unless its sender departs) carry a MAC
+ * under its confirmation key. If not, and the sender's leaf key of that
+ * epoch signed it, the sender is in another epoch under the same number:
+ * a fork, reported (FKEX_ERR_WRONG_ROOM: another commit;
+ * FKEX_ERR_AUTHENTICATION: the MAC). One HMAC when all is well. */
 static fkex_err on_epoch_ack(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex_gke_out *out)
 {
     fkex_rmsg_epoch_ack m;
@@ -620,20 +620,24 @@ static fkex_err on_epoch_ack(fkex_ratchet *st, const uint8_t *msg, size_t len, f
         return FKEX_ERR_WRONG_EPOCH;
     if (m.sender >= signers->nleaves)
         return FKEX_ERR_BAD_ENCODING;
+    int same = sodium_memcmp(m.commit_hash, r->commit_hash, 32) == 0;
+    if (same && !m.departing) {
+        ratchet_leaf_id(id, &r->leaves[m.sender]);
+        commit_epoch_ack_tag(want, r->confirmation_key, r->commit_hash, id);
+        same = sodium_memcmp(want, m.tag, 32) == 0;
+    }
+    /* Agreement needs no signature (only a holder of this epoch's
+     * confirmation key makes the tag); a disagreement is a fork only if
+     * the sender signed it, else it is somebody's junk. */
+    if (same)
+        return FKEX_OK;
     if (fkex_sign_verify(m.sig, signers->leaves[m.sender].sig_pk, "epoch ack", msg,
                          m.signed_len) != 0)
         return FKEX_ERR_AUTHENTICATION;
-    if (sodium_memcmp(m.commit_hash, r->commit_hash, 32) != 0)
-        return fkex_gke_out_event(out, FKEX_GKE_EV_FORK, FKEX_ERR_WRONG_ROOM, m.epoch,
-                                  r->nleaves, m.sender, m.commit_hash, 32);
-    if (m.departing)
-        return FKEX_OK;   /* it fell out: its JoinAck will not come, and it is removed */
-    ratchet_leaf_id(id, &r->leaves[m.sender]);
-    commit_epoch_ack_tag(want, r->confirmation_key, r->commit_hash, id);
-    if (sodium_memcmp(want, m.tag, 32) != 0)
-        return fkex_gke_out_event(out, FKEX_GKE_EV_FORK, FKEX_ERR_AUTHENTICATION, m.epoch,
-                                  r->nleaves, m.sender, m.commit_hash, 32);
-    return FKEX_OK;
+    return fkex_gke_out_event(out, FKEX_GKE_EV_FORK,
+                              sodium_memcmp(m.commit_hash, r->commit_hash, 32) != 0
+                                  ? FKEX_ERR_WRONG_ROOM : FKEX_ERR_AUTHENTICATION,
+                              m.epoch, r->nleaves, m.sender, m.commit_hash, 32);
 }
 
 /* ---- dispatch ------------------------------------------------------------------- */

@@ -30,8 +30,8 @@
  *                own slice, fkex_rmsg_commit_view), the committer included
  *   EpochAck     the first from a member other than the committer (or the
  *                committer's, if nobody else stays) settles the epoch:
- *                SETTLED to every member then; later ones for the settled
- *                commit to every member
+ *                SETTLED to every member then, and that ack; later ones
+ *                are not passed on (n^2 deliveries an epoch)
  *   JoinAck, Remove, Application  to every member
  * Timeouts (a silent sponsor, a missing JoinAck) are the caller's: it
  * reacts with fkex_ratchet_propose_remove.

@@ -743,8 +743,10 @@ static fkex_err settle(relay_room *r, const fkex_rmsg_commit *c, const uint8_t h
     return relay_room_broadcast(r, ack, acklen, out);
 }
 
-/* An EpochAck. For the commit that settled the current epoch: passed on
- * to the roster. For a candidate of the current epoch: the first from a
+/* An EpochAck. For the commit that settled the current epoch: taken, and
+ * not passed on (the one that settled it was: every member checks one
+ * other member's ack per epoch, not n of them, which would be n^2
+ * deliveries an epoch). For a candidate of the current epoch: the first from a
  * member of the epoch other than its committer, and not removed by it,
  * settles the epoch on it (one that departs, falling out of a
  * re-attestation, too); the committer's own settles it only after a
@@ -764,8 +766,7 @@ static int epoch_ack(relay_room *r, const uint8_t from[32], const uint8_t *msg, 
     if (m.epoch == r->epoch && r->has_settled && memcmp(m.commit_hash, r->settled, 32) == 0) {
         if (relay_room_member(r, from) < 0)
             REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "only members send to the room");
-        *err = relay_room_broadcast(r, msg, len, out);
-        return 0;
+        return 0;   /* taken, not passed on (out->seq 0): the settling one was */
     }
     if (m.epoch != r->epoch + 1)
         REFUSE(FKEX_RELAY_E_STALE, "an EpochAck for another epoch");

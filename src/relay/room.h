@@ -23,7 +23,7 @@
  *                from the end; joiners appended; an Update re-binds the
  *                committer's V), the other candidates lose, then the ack
  *                goes to the new roster; later acks for the settled
- *                commit too; others are stale
+ *                commit are taken and not passed on; others are stale
  *   Welcome      held until its commit (by content hash) wins, then to its
  *                joiner; dropped if that commit lost
  *   JoinAck, Remove, Application  from a member, to every member
