@@ -20,6 +20,7 @@
 
 #define UPDATE_AFTER_SENT 1000u   /* an Update after this many messages sent, too */
 #define ACK_TIMEOUT_MS 15000u     /* a JoinAck owed longer than this: the member is removed */
+#define REFUSED_COMMIT_MS 5000u   /* a commit refused here and nothing settled since: commit */
 
 /* A member as front ends see it: its V and the last nickname on its messages. */
 typedef struct {
@@ -56,6 +57,12 @@ struct chat_client {
     uint64_t updated_at;        /* uv_now of the last Update accepted (or of the join) */
     uint64_t sent_since_update;
     uint64_t update_cseq;       /* the SUBMIT carrying our Update, 0 if none in flight */
+    /* Version 2: this member refused a candidate of the epoch (a slice that
+     * did not open, say) at this uv_now, 0 if not. If nothing settles
+     * within REFUSED_COMMIT_MS, it commits an Update (with whatever is
+     * pending) itself, which the others can settle: a committer whose
+     * commit only some members can apply does not hold the room. */
+    uint64_t refused_at;
     /* Acks (PROTOCOL.md: a missing JoinAck within the timeout leads any
      * member to commit Remove): since when this epoch has owed some. */
     uint64_t acks_owed_since;
@@ -317,6 +324,7 @@ static void absorb(chat_client *c, fkex_gke_out *out)
         case FKEX_GKE_EV_EPOCH:
             c->commit_inflight = 0;
             c->acks_owed_since = 0;
+            c->refused_at = 0;
             leaf_rotated(c);
             if (c->link.joined)
                 descriptor_changed(c, e->epoch);
@@ -425,12 +433,15 @@ static void maybe_update(chat_client *c)
     fkex_gke_out out;
     fkex_commit_options opt = { .update = 1 };
     uint64_t now = uv_now(c->link.loop);
+    int stuck = c->refused_at && now - c->refused_at >= REFUSED_COMMIT_MS;
     if (!c->link.joined || c->link.closing || c->link.leaving || c->link.reconnecting ||
         c->commit_inflight || c->update_cseq ||
         fkex_ratchet_members(c->st) < 2 ||   /* alone: nobody to lock out */
-        (now - c->updated_at < c->link.cfg.update_interval_ms &&
+        (!stuck && now - c->updated_at < c->link.cfg.update_interval_ms &&
          c->sent_since_update < UPDATE_AFTER_SENT))
         return;
+    if (stuck)
+        c->refused_at = now;   /* again after another wait, if this one is lost too */
     fkex_gke_out_init(&out);
     fkex_err err = fkex_ratchet_commit(c->st, &opt, &c->rng, &out);
     if (err == FKEX_OK) {
@@ -671,8 +682,13 @@ static void on_deliver(chat_link *l, const uint8_t *msg, size_t len)
         return;   /* (none comes before HELLO, which needs the state) */
     fkex_gke_out_init(&out);
     /* Our own broadcasts come back too; the state machine refuses them. */
-    if (fkex_ratchet_receive(c->st, msg, len, &c->rng, &out) != FKEX_OK) {
+    fkex_err err = fkex_ratchet_receive(c->st, msg, len, &c->rng, &out);
+    if (err != FKEX_OK) {
         fkex_gke_out_clear(&out);
+        if (err != FKEX_ERR_REPLAY && err != FKEX_ERR_WRONG_EPOCH && !c->refused_at &&
+            fkex_ratchet_is_member(c->st) && fkex_rmsg_peek(&type, room, msg, len) == FKEX_OK &&
+            type == FKEX_RMSG_COMMIT)
+            c->refused_at = uv_now(l->loop);
         return;
     }
     if (fkex_rmsg_peek(&type, room, msg, len) == FKEX_OK && type == FKEX_RMSG_REMOVE &&
