@@ -16,9 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 #include "test.h"
+#include "proxy.h"
 #include "chat/client.h"
 #include "chat/chat.h"
 #include "relay/store.h"
+#include "wire/relay_msg.h"
 
 #define STEP_SECONDS 20.0
 #define MAX_PROCS 160
@@ -28,7 +30,7 @@ extern char **environ;
 static const char *bin;
 static char root[512];
 static char invite[256];
-static pid_t relay_pid = -1;
+static pid_t relay_pid = -1, proxy_pid = -1;
 static char relay_addr[64];
 static int fk_quiet;           /* refusals are expected: do not print their stderr */
 
@@ -343,6 +345,8 @@ static int world(const char *name)
 static void teardown(void)
 {
     procs_free();
+    proxy_stop(proxy_pid);
+    proxy_pid = -1;
     relay_stop();
 }
 
@@ -676,6 +680,170 @@ static long last_epoch(const proc *p, long *members)
             *members = m;
     }
     return epoch;
+}
+
+/* ---- a relay that spoils one member's slice (a man in the middle, tests/proxy.h) --- */
+
+typedef struct {
+    char log[700];   /* the proxy's notes, a line each: "hello V", "spoiled MS" */
+    int spoiled;
+} spoiler;
+
+static void spoiler_note(const spoiler *s, const char *line)
+{
+    FILE *f = fopen(s->log, "a");
+    if (f) {
+        fputs(line, f);
+        fclose(f);
+    }
+}
+
+/* Notes the leaf key of each HELLO; flips a bit of the HPKE ciphertext in
+ * the first star commit DELIVERed to the client (its only slice: the
+ * relay's cut, fkex_rmsg_commit_view), and notes when (ms, monotonic). */
+static void spoil_slice(void *shared, void *conn, int dir, uint8_t *env, size_t len)
+{
+    spoiler *s = shared;
+    fkex_relay_msg m;
+    fkex_rmsg_commit c;
+    char line[128];
+    (void)conn;
+    if (fkex_relay_msg_decode(&m, env, len) != FKEX_OK)
+        return;
+    if (dir == PROXY_TO_RELAY && m.kind == FKEX_RELAY_HELLO && m.has_leaf) {
+        char hex[65];
+        sodium_bin2hex(hex, sizeof hex, m.leaf, 32);
+        snprintf(line, sizeof line, "hello %s\n", hex);
+        spoiler_note(s, line);
+    }
+    if (dir != PROXY_TO_CLIENT || s->spoiled || m.kind != FKEX_RELAY_DELIVER ||
+        fkex_rmsg_commit_decode(&c, m.data, m.datalen) != FKEX_OK || c.dist != FKEX_DIST_STAR ||
+        c.nslices != 1)
+        return;
+    /* slice = to || enc || ct: a byte of ct (c borrows from env) */
+    env[(size_t)(c.slices - env) + 64 + 7] ^= 0x01;
+    s->spoiled = 1;
+    snprintf(line, sizeof line, "spoiled %.0f\n", now_s() * 1000.0);
+    spoiler_note(s, line);
+}
+
+/* The leaf keys the proxy saw in HELLOs (up to 8, hex), and when it
+ * spoiled a slice (ms; 0 if it did not). How many keys. */
+static size_t spoiler_read(const spoiler *s, char keys[8][65], double *spoiled_ms)
+{
+    char *text = test_read_text(s->log), *line = text;
+    size_t n = 0;
+    *spoiled_ms = 0;
+    for (char *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+        *nl = 0;
+        if (strncmp(line, "hello ", 6) == 0 && n < 8)
+            snprintf(keys[n++], 65, "%s", line + 6);
+        else
+            sscanf(line, "spoiled %lf", spoiled_ms);
+    }
+    free(text);
+    return n;
+}
+
+/* Issue 10: a member fed a garbage slice recovers by itself. carol talks
+ * to the relay through a proxy that plays a relay spoiling her slice of
+ * the first star commit (alice's removal of bob, who left). The room
+ * settles that commit: on the ack of dave, another member who stays (with
+ * witness), or else on alice's own ack after the relay's sponsor timeout.
+ * carol cannot apply it: she reports lost_epoch and enters again through
+ * admission under a new leaf key (a new HELLO at the proxy), without
+ * exiting. The relay names her old leaf gone (grace 1 s) and it is
+ * removed: alice and carol end at the same epoch and member count, and
+ * hear each other. Prints how long the recovery took. */
+static void recover(const char *name, int witness)
+{
+    static spoiler sp;   /* the proxy's copy is the one that changes */
+    char via[64], keys[8][65], direct[256];
+    double spoiled_ms, lost_at, back_at;
+    long ma = -1, mc = -1, ea = -1, ec = -2, n = witness ? 3 : 2;
+    proc *dave = NULL;
+
+    relay_grace = "1";
+    int ok = world(name) == 0;
+    relay_grace = "60";
+    STEP(ok);
+    STEP(FK("keygen", "--msk", at("auth/msk.fkex"), "--attrs", "THREE TWO", "-o", at("dave.key")) == 0);
+    memset(&sp, 0, sizeof sp);
+    snprintf(sp.log, sizeof sp.log, "%s", at("proxy.log"));
+    proxy_pid = proxy_start(via, relay_addr, &(proxy_ops){ spoil_slice, &sp, 0 });
+    STEP(proxy_pid > 0);   /* before the members: it holds none of their pipes */
+
+    proc *alice = chat_start("alice", at("alice.key"), FOUND);
+    STEP(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    proc *bob = chat_start("bob", at("bob.key"), NULL);
+    STEP(wait_for(bob, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    if (witness) {
+        dave = chat_start("dave", at("dave.key"), NULL);
+        STEP(wait_for(dave, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    }
+    snprintf(direct, sizeof direct, "%s", invite);   /* carol's invitation names the proxy */
+    snprintf(invite, sizeof invite, "fkex://%s%s", via, strrchr(direct, '/'));
+    proc *carol = chat_start("carol", at("carol.key"), NULL);
+    snprintf(invite, sizeof invite, "%s", direct);
+    STEP(wait_for(carol, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    STEP(wait_for(alice, witness ? "\"epoch\": 3, \"members\": 4" : "\"epoch\": 2, \"members\": 3",
+                  1, STEP_SECONDS));
+    say(alice, "{\"send\": \"before\"}");
+    STEP(wait_for(carol, "\"text\": \"before\"", 1, STEP_SECONDS));
+    CHECK(spoiler_read(&sp, keys, &spoiled_ms) >= 1 && spoiled_ms == 0);
+
+    /* bob leaves: alice's commit removes him, with a star slice for carol */
+    say(bob, "{\"cmd\": \"leave\"}");
+    STEP(wait_for(bob, "{\"event\": \"left\"}", 1, STEP_SECONDS));
+    CHECK(finish(bob, STEP_SECONDS) == 0);
+    STEP(wait_for(carol, "\"code\": \"lost_epoch\"", 1, STEP_SECONDS));
+    lost_at = now_s();
+    STEP(wait_for(carol, "\"event\": \"joined\"", 2, 2 * STEP_SECONDS));
+    back_at = now_s();
+    size_t nkeys = spoiler_read(&sp, keys, &spoiled_ms);
+    CHECK(spoiled_ms > 0);
+    fprintf(stderr, "    recovery took %.0f ms from the spoiled slice to carol's second joined "
+            "(lost_epoch after %.0f ms)\n", back_at * 1000.0 - spoiled_ms,
+            lost_at * 1000.0 - spoiled_ms);
+    /* a new pseudonym: the HELLO of her second session names another leaf key */
+    CHECK(nkeys >= 2 && strcmp(keys[0], keys[nkeys - 1]) != 0);
+
+    /* alice and carol agree, once her old leaf is removed */
+    double deadline = now_s() + 2 * STEP_SECONDS;
+    while (now_s() < deadline) {
+        pump_all(50);
+        ea = last_epoch(alice, &ma);
+        ec = last_epoch(carol, &mc);
+        if (ea == ec && ma == n && mc == n)
+            break;
+    }
+    if (ea != ec || ma != n || mc != n)
+        fprintf(stderr, "    alice at epoch %ld (%ld members), carol at %ld (%ld)\n", ea, ma, ec, mc);
+    CHECK(ea == ec && ma == n && mc == n);
+    say(alice, "{\"send\": \"after recovery\"}");
+    say(carol, "{\"send\": \"carol is back\"}");
+    STEP(wait_for(carol, "\"text\": \"after recovery\"", 1, STEP_SECONDS));
+    STEP(wait_for(alice, "\"text\": \"carol is back\"", 1, STEP_SECONDS));
+    if (witness)
+        STEP(wait_for(dave, "\"text\": \"carol is back\"", 1, STEP_SECONDS));
+
+    /* carol never left or exited; she lost one epoch, and said so once */
+    CHECK(carol->out >= 0 && waitpid(carol->pid, NULL, WNOHANG) == 0);
+    CHECK(count(carol, "{\"event\": \"left\"}") == 0);
+    CHECK(count(carol, "\"event\": \"error\"") == 1 && count(carol, "\"code\": \"lost_epoch\"") == 1);
+    CHECK(count(alice, "\"event\": \"error\"") == 0);
+    quit_ok(alice);
+    quit_ok(carol);
+    if (witness) {
+        CHECK(count(dave, "\"event\": \"error\"") == 0);
+        quit_ok(dave);
+    }
+    teardown();
+}
+
+static void chat_e2e_recover(void)
+{
+    recover("recover", 1);
 }
 
 #define CHURN_CLIENTS 20
@@ -1115,6 +1283,7 @@ void suite_chat_e2e(void)
     RUN(chat_e2e_three);
     RUN(chat_e2e_updates);
     RUN(chat_e2e_gone);
+    RUN(chat_e2e_recover);
     RUN(chat_e2e_set_policy);
     RUN(chat_e2e_relay_killed);
     RUN(chat_e2e_churn);

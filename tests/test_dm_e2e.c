@@ -10,22 +10,19 @@
  *     aaron's key who takes the other place of bob's conversation with
  *     alice is refused by bob (exit 1, "wrong_peer");
  *   - a relay that flips a bit of a frame (a man in the middle in this
- *     test process: a forked TCP proxy between bob and the relay, not a
- *     flag of the relay) is caught: bob reports "tampered", never shows
- *     that message, and reads the next ones.
+ *     test process: a forked TCP proxy between bob and the relay,
+ *     tests/proxy.h, not a flag of the relay) is caught: bob reports
+ *     "tampered", never shows that message, and reads the next ones.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 #include "test.h"
+#include "proxy.h"
 #include "relay_harness.h"
 
 #define WAIT_S 20.0
@@ -126,144 +123,58 @@ static int end(party *p)
 }
 
 /* ---- a man in the middle ---------------------------------------------------------
- * A forked proxy: each connection to it is relayed to the relay. In mode
- * TAMPER it flips a bit in the first DM_FRAME carrying a message (0x12)
- * from the relay to the client; in mode IMPOSTOR it rewrites every
- * DM_HELLO after the first to name the first one's conversation. */
+ * A forked proxy (tests/proxy.h) between bob and the relay. TAMPER flips a
+ * bit in the first DM_FRAME carrying a message (0x12) from the relay to the
+ * client; IMPOSTOR rewrites every DM_HELLO after the first to name the
+ * first one's conversation. */
 enum { TAMPER = 1, IMPOSTOR = 2 };
 
 typedef struct {
-    int fd[2];                      /* client, relay */
-    uint8_t buf[2][1 << 17];        /* a frame being read, per direction */
-    size_t have[2];
+    uint8_t first_id[32];           /* IMPOSTOR: the first DM_HELLO's conversation */
+    int have_id, tampered;
+} mitm;
+
+typedef struct {
     uint8_t own_id[32];             /* IMPOSTOR: the id this client named */
     int rewritten;
-} pair;
+} mitm_conn;
 
-static int connect_relay(void)
+static void tamper(void *shared, void *conn, int dir, uint8_t *env, size_t len)
 {
-    struct sockaddr_in a = { .sin_family = AF_INET };
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    a.sin_port = htons((uint16_t)atoi(strrchr(relay_addr, ':') + 1));
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    return connect(fd, (struct sockaddr *)&a, sizeof a) == 0 ? fd : -1;
-}
-
-/* Whole frames of direction d forwarded (changed as the mode says). */
-static void forward(pair *p, int d, int mode, uint8_t first_id[32], int *have_id, int *tampered)
-{
-    for (;;) {
-        uint8_t *b = p->buf[d];
-        if (p->have[d] < 4)
-            return;
-        size_t len = load32_be(b);
-        if (len > sizeof p->buf[d] - 4)
-            _exit(3);
-        if (p->have[d] < 4 + len)
-            return;
-        uint8_t *env = b + 4;
-        if (mode == TAMPER && d == 1 && !*tampered && len > 6 + 60 && env[0] == FKEX_RELAY_DM_FRAME &&
-            env[6] == FKEX_DM_MESSAGE) {
-            env[6 + 50] ^= 0x01;    /* in the ciphertext */
-            *tampered = 1;
-        }
-        if (mode == IMPOSTOR && d == 0 && len == 34 && env[0] == FKEX_RELAY_DM_HELLO) {
-            if (*have_id) {
-                memcpy(p->own_id, env + 2, 32);
-                memcpy(env + 2, first_id, 32);
-                p->rewritten = 1;
-            } else {
-                memcpy(first_id, env + 2, 32);
-            }
-            *have_id = 1;
-        }
-        /* the impostor's client is told of its own conversation */
-        if (mode == IMPOSTOR && d == 1 && p->rewritten && len == 35 && env[0] == FKEX_RELAY_DM_READY)
-            memcpy(env + 2, p->own_id, 32);
-        for (size_t off = 0; off < 4 + len;) {
-            ssize_t n = write(p->fd[!d], b + off, 4 + len - off);
-            if (n <= 0)
-                _exit(0);
-            off += (size_t)n;
-        }
-        memmove(b, b + 4 + len, p->have[d] - 4 - len);
-        p->have[d] -= 4 + len;
+    mitm *m = shared;
+    (void)conn;
+    if (dir == PROXY_TO_CLIENT && !m->tampered && len > 6 + 60 && env[0] == FKEX_RELAY_DM_FRAME &&
+        env[6] == FKEX_DM_MESSAGE) {
+        env[6 + 50] ^= 0x01;    /* in the ciphertext */
+        m->tampered = 1;
     }
 }
 
-static void proxy_run(int lfd, int mode)
+static void impostor(void *shared, void *conn, int dir, uint8_t *env, size_t len)
 {
-    pair *pairs[4] = { 0 };
-    size_t n = 0;
-    uint8_t first_id[32];
-    int have_id = 0, tampered = 0;
-    for (;;) {
-        struct pollfd pf[9];
-        nfds_t k = 0;
-        pf[k++] = (struct pollfd){ lfd, POLLIN, 0 };
-        for (size_t i = 0; i < n; i++)
-            for (int d = 0; d < 2; d++)
-                pf[k++] = (struct pollfd){ pairs[i]->fd[d], POLLIN, 0 };
-        if (poll(pf, k, -1) < 0)
-            continue;
-        if ((pf[0].revents & POLLIN) && n < 4) {
-            pair *p = calloc(1, sizeof *p);
-            p->fd[0] = accept(lfd, NULL, NULL);
-            p->fd[1] = connect_relay();
-            if (p->fd[0] < 0 || p->fd[1] < 0)
-                _exit(2);
-            pairs[n++] = p;
-            continue;
+    mitm *m = shared;
+    mitm_conn *c = conn;
+    if (dir == PROXY_TO_RELAY && len == 34 && env[0] == FKEX_RELAY_DM_HELLO) {
+        if (m->have_id) {
+            memcpy(c->own_id, env + 2, 32);
+            memcpy(env + 2, m->first_id, 32);
+            c->rewritten = 1;
+        } else {
+            memcpy(m->first_id, env + 2, 32);
         }
-        for (size_t i = 0; i < n; i++)
-            for (int d = 0; d < 2; d++) {
-                if (!(pf[1 + 2 * i + (size_t)d].revents & (POLLIN | POLLHUP | POLLERR)))
-                    continue;
-                pair *p = pairs[i];
-                ssize_t r = read(p->fd[d], p->buf[d] + p->have[d], sizeof p->buf[d] - p->have[d]);
-                if (r <= 0) {   /* one side ended: so does the other */
-                    shutdown(p->fd[!d], SHUT_WR);
-                    close(p->fd[d]);
-                    p->fd[d] = -1;
-                    continue;
-                }
-                p->have[d] += (size_t)r;
-                forward(p, d, mode, first_id, &have_id, &tampered);
-            }
-        /* pairs whose two sides ended are dropped */
-        for (size_t i = 0; i < n;) {
-            if (pairs[i]->fd[0] < 0 || pairs[i]->fd[1] < 0) {
-                if (pairs[i]->fd[0] >= 0)
-                    close(pairs[i]->fd[0]);
-                if (pairs[i]->fd[1] >= 0)
-                    close(pairs[i]->fd[1]);
-                free(pairs[i]);
-                pairs[i] = pairs[--n];
-            } else {
-                i++;
-            }
-        }
+        m->have_id = 1;
     }
+    /* the impostor's client is told of its own conversation */
+    if (dir == PROXY_TO_CLIENT && c->rewritten && len == 35 && env[0] == FKEX_RELAY_DM_READY)
+        memcpy(env + 2, c->own_id, 32);
 }
 
-/* Starts the proxy on a free port: addr gets it. */
-static int proxy_start(char addr[64], int mode)
+static int mitm_start(char addr[64], int mode)
 {
-    struct sockaddr_in a = { .sin_family = AF_INET };
-    socklen_t alen = sizeof a;
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 8) != 0 ||
-        getsockname(lfd, (struct sockaddr *)&a, &alen) != 0)
-        return -1;
-    snprintf(addr, 64, "127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
-    fflush(stderr);
-    if ((proxy = fork()) == 0) {
-        signal(SIGPIPE, SIG_IGN);
-        proxy_run(lfd, mode);
-        _exit(0);
-    }
-    close(lfd);
+    static mitm shared;   /* the proxy's copy is the one that changes */
+    proxy_ops ops = { mode == TAMPER ? tamper : impostor, &shared, sizeof(mitm_conn) };
+    memset(&shared, 0, sizeof shared);
+    proxy = proxy_start(addr, relay_addr, &ops);
     return proxy > 0 ? 0 : -1;
 }
 
@@ -319,10 +230,7 @@ static void teardown(void)
         free(p);
     }
     nparties = 0;
-    if (proxy > 0) {
-        kill(proxy, SIGKILL);
-        waitpid(proxy, NULL, 0);
-    }
+    proxy_stop(proxy);
     proxy = -1;
     CHECK(rh_relay_stop(relay) == 0);
 }
@@ -330,7 +238,7 @@ static void teardown(void)
 /* A world and a proxy in mode; -1 (said, torn down) if they could not start. */
 static int world_via(const char *name, char via[64], int mode)
 {
-    if (world(name) == 0 && proxy_start(via, mode) == 0)
+    if (world(name) == 0 && mitm_start(via, mode) == 0)
         return 0;
     CHECK(!"a relay, keys and a proxy");
     teardown();
