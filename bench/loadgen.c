@@ -217,7 +217,7 @@ static void make_msg(uint8_t msg[LG_MSG], const uint8_t room_id[32], uint64_t id
 {
     memset(msg, 0, LG_MSG);
     msg[0] = FKEX_RMSG_APPLICATION;
-    msg[1] = 1;
+    msg[1] = FKEX_RATCHET_VERSION;
     memcpy(msg + 2, room_id, 32);
     store64_be(msg + 42, id);
     store64_be(msg + 34, now_ns());

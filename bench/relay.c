@@ -22,9 +22,20 @@
  *                receive time minus the send time in the message
  *   idle         anonymous sessions (HELLO, READY) up to 10,000; the
  *                relay's VmRSS before and after
- *   join         a new member joins the room of 100 live members (spread
- *                over four processes), timed from its first step until it
- *                can decrypt; it then leaves, so every join is into 100
+ *   join         a new member joins the room of 100 live members (98
+ *                spread over four processes, 2 in this one), timed from
+ *                its first step until it can decrypt; it then leaves, so
+ *                every join is into 100
+ *   recovery     one of the 100 cannot open its slice of a star commit
+ *                (one byte flipped, as a relay swapping it would), is
+ *                LOST on SETTLED and re-enters through admission with a
+ *                fresh pseudonym on a new connection, as the chat client
+ *                does; timed from LOST to JOINED, and from the commit's
+ *                submission to JOINED
+ * Before each join and each recovery the room is let go quiet (the relay
+ * and the member processes stop using CPU): every epoch change makes each
+ * of the 99 others send an EpochAck that every member verifies, and the
+ * previous event's acks would otherwise still be in flight.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +66,9 @@
 #define IDLE_TARGET 10000
 #define WORKERS 4
 #define JOINS 10
+#define RECOVERIES 5
+#define LOCAL 2      /* members kept live by this process: the recovery's victim and committer */
+#define QUIET_MS 10000
 #define POLICY "(ONE or THREE) and (TWO or FOUR)"
 #define WAIT_MS 120000u
 
@@ -70,6 +84,11 @@ typedef struct {
     int ok;
     char why[160];
 } server_figures;
+
+typedef struct {
+    int n;
+    double lost_med, lost_max, commit_med, commit_max;
+} recovery_figures;
 
 typedef struct {
     int verbose;
@@ -342,6 +361,63 @@ static void measure(bench_relay_ctx *b, server_figures *f, lg_proto proto, uint1
     f->ok = 1;
 }
 
+/* utime + stime of a process, in clock ticks; -1 if gone. */
+static long long cpu_ticks(pid_t pid)
+{
+    char path[64], buf[1024];
+    const char *p;
+    unsigned long long ut, st;
+    size_t n;
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (pid <= 0 || !(f = fopen(path, "r")))
+        return -1;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    /* after "pid (comm) ": state, then fields 4..13, then utime, stime */
+    if (!(p = strrchr(buf, ')')) ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (long long)(ut + st);
+}
+
+static long long room_ticks(const bench_relay_ctx *b)
+{
+    long long t = cpu_ticks(b->relay);
+    for (int k = 0; k < WORKERS; k++)
+        t += cpu_ticks(b->workers[k]);
+    return t;
+}
+
+/* Until the relay and the member processes have used at most one clock
+ * tick over 100 ms (this process's members are served meanwhile), or
+ * QUIET_MS. */
+static void quiet(bench_relay_ctx *b)
+{
+    double end = bench_now_ms() + QUIET_MS;
+    long long before = room_ticks(b);
+    while (bench_now_ms() < end) {
+        rm_run_for(&b->room, 100);
+        long long now = room_ticks(b);
+        if (now - before <= 1)
+            return;
+        before = now;
+    }
+    progress("the room did not go quiet within %d s", QUIET_MS / 1000);
+}
+
+static void loadavg(double *one)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    *one = -1;
+    if (f) {
+        if (fscanf(f, "%lf", one) != 1)
+            *one = -1;
+        fclose(f);
+    }
+}
+
 /* A child keeping members [from, to) live until it is killed. */
 static void worker(bench_relay_ctx *b, int from, int to, uint64_t after, int ready_fd)
 {
@@ -366,7 +442,7 @@ static int join_latency(bench_relay_ctx *b, double *samples, int *n, char why[16
         return -1;
     }
     for (int k = 0; k < WORKERS; k++) {
-        int from = MEMBERS * k / WORKERS, to = MEMBERS * (k + 1) / WORKERS;
+        int from = (MEMBERS - LOCAL) * k / WORKERS, to = (MEMBERS - LOCAL) * (k + 1) / WORKERS;
         fflush(NULL);
         pid_t pid = fork();
         if (pid == 0) {
@@ -386,8 +462,13 @@ static int join_latency(bench_relay_ctx *b, double *samples, int *n, char why[16
         }
     }
     close(fds[0]);
-    progress("join: %d members live in %d processes", MEMBERS, WORKERS);
+    if (rm_dial(&b->room, MEMBERS - LOCAL, MEMBERS, head, WAIT_MS, err) != FKEX_OK) {
+        snprintf(why, 160, "this process's members: %s", err);
+        return -1;
+    }
+    progress("join: %d members live in %d processes and this one", MEMBERS, WORKERS);
     for (int j = 0; j < JOINS; j++) {
+        quiet(b);
         if (rm_join_timed(&b->room, &samples[*n], WAIT_MS, err) != FKEX_OK) {
             snprintf(why, 160, "join %d: %s", j + 1, err);
             return -1;
@@ -395,6 +476,34 @@ static int join_latency(bench_relay_ctx *b, double *samples, int *n, char why[16
         progress("join %d: %.1f ms", j + 1, samples[*n]);
         (*n)++;
     }
+    return 0;
+}
+
+/* The members kept live by this process are the last LOCAL: the victim
+ * (MEMBERS - 2) and the committer of the star commit (MEMBERS - 1). */
+static int recovery(bench_relay_ctx *b, recovery_figures *f, char why[160])
+{
+    double lost[RECOVERIES], commit[RECOVERIES];
+    char err[128];
+    f->n = 0;
+    for (int j = 0; j < RECOVERIES; j++) {
+        quiet(b);
+        if (rm_recover_timed(&b->room, MEMBERS - 2, MEMBERS - 1, &lost[j], &commit[j], WAIT_MS,
+                             err) != FKEX_OK) {
+            snprintf(why, 160, "recovery %d: %s", j + 1, err);
+            return -1;
+        }
+        const rm_member *m = b->room.m[MEMBERS - 2];
+        progress("recovery %d: %.1f ms from LOST to JOINED, %.1f ms from the commit (LOST %.1f, "
+                 "READY +%.1f, Challenge +%.1f, JOINED +%.1f)", j + 1, lost[j], commit[j],
+                 commit[j] - lost[j], m->ready_at - m->lost_at, m->admit_at - m->ready_at,
+                 m->joined_at - m->admit_at);
+        f->n++;
+    }
+    f->lost_med = bench_median(lost, (size_t)f->n);   /* sorts */
+    f->lost_max = lost[f->n - 1];
+    f->commit_med = bench_median(commit, (size_t)f->n);
+    f->commit_max = commit[f->n - 1];
     return 0;
 }
 
@@ -470,6 +579,8 @@ int bench_relay(int json, int verbose)
 {
     static bench_relay_ctx b;
     server_figures fx, fn, rx;
+    recovery_figures rec = { 0 };
+    double load_start, load_end;
     fkex_rng rng;
     char err[128], why[160] = "";
     const char *redis = find_redis();
@@ -498,6 +609,7 @@ int bench_relay(int json, int verbose)
         b.dir[0] = 0;
         return 2;
     }
+    loadavg(&load_start);
     bench_time(&op_ms, &pairing_ms, 16, noop, NULL);
 
     if (fkex_abe_setup(&b.mpk, &b.msk, "waters11", &rng) != FKEX_OK ||
@@ -543,10 +655,15 @@ int bench_relay(int json, int verbose)
         snprintf(why, sizeof why, "%s", fx.why);
         goto out;
     }
-    if (join_latency(&b, joins, &njoins, why) != 0)
+    if (join_latency(&b, joins, &njoins, why) != 0 || recovery(&b, &rec, why) != 0)
         goto out;
+    rm_hang_up(&b.room);
     for (int k = 0; k < WORKERS; k++)
         stop(&b.workers[k], SIGKILL);
+    /* The recovery rotated the keys of this process's two members (a
+     * fresh pseudonym, an Update): the generator signs with the new ones. */
+    for (int i = MEMBERS - LOCAL; i < MEMBERS; i++)
+        memcpy(v[i], b.room.m[i]->v, 32);
     join_med = bench_median(joins, (size_t)njoins);   /* sorts */
     join_p99 = quantile(joins, (size_t)njoins, 0.99);
 
@@ -577,6 +694,7 @@ int bench_relay(int json, int verbose)
         snprintf(rx.why, sizeof rx.why, "redis-server is not installed (apt-get install redis-server)");
     }
     rc = 0;
+    loadavg(&load_end);
 
 out:
     free(v);
@@ -597,8 +715,17 @@ out:
         printf(", \"ratio_deliveries\": %.3f, \"ratio_p99\": %.3f, ",
                rx.ok && rx.rate > 0 ? fx.rate / rx.rate : 0, rx.ok && rx.p99 > 0 ? fx.p99 / rx.p99 : 0);
         printf("\"join\": {\"n\": %d, \"median_ms\": %.2f, \"p99_ms\": %.2f, \"median_pe\": %.1f, "
-               "\"p99_pe\": %.1f}}\n",
+               "\"p99_pe\": %.1f}, ",
                njoins, join_med, join_p99, join_med / pairing_ms, join_p99 / pairing_ms);
+        printf("\"recovery\": {\"n\": %d, \"lost_to_joined_median_ms\": %.2f, "
+               "\"lost_to_joined_max_ms\": %.2f, \"lost_to_joined_median_pe\": %.1f, "
+               "\"lost_to_joined_max_pe\": %.1f, \"commit_to_joined_median_ms\": %.2f, "
+               "\"commit_to_joined_max_ms\": %.2f, \"commit_to_joined_median_pe\": %.1f, "
+               "\"commit_to_joined_max_pe\": %.1f}, ",
+               rec.n, rec.lost_med, rec.lost_max, rec.lost_med / pairing_ms, rec.lost_max / pairing_ms,
+               rec.commit_med, rec.commit_max, rec.commit_med / pairing_ms,
+               rec.commit_max / pairing_ms);
+        printf("\"load_average\": [%.2f, %.2f]}\n", load_start, load_end);
         return 0;
     }
     printf("fkex bench relay: %d members, %d-byte messages, %d publishers (window %d), loopback;\n"
@@ -618,7 +745,13 @@ out:
         printf("  redis idle connections limited by: %s\n", rx.idle_why);
     printf("\n  join into %d live members (%d joins): median %.1f ms (%.1f pe), p99 %.1f ms (%.1f pe)\n",
            MEMBERS, njoins, join_med, join_med / pairing_ms, join_p99, join_p99 / pairing_ms);
-    printf("  one pairing: %.3f ms; latency at %.0f msg/s over %zu deliveries\n", pairing_ms, PACE,
-           fx.samples);
+    printf("  recovery of a LOST member in %d live members (%d runs), LOST to JOINED: median %.1f ms\n"
+           "    (%.1f pe), max %.1f ms (%.1f pe); commit submitted to JOINED: median %.1f ms (%.1f pe),\n"
+           "    max %.1f ms (%.1f pe)\n",
+           MEMBERS, rec.n, rec.lost_med, rec.lost_med / pairing_ms, rec.lost_max,
+           rec.lost_max / pairing_ms, rec.commit_med, rec.commit_med / pairing_ms, rec.commit_max,
+           rec.commit_max / pairing_ms);
+    printf("  one pairing: %.3f ms; latency at %.0f msg/s over %zu deliveries; load average %.2f\n"
+           "  at the start, %.2f at the end\n", pairing_ms, PACE, fx.samples, load_start, load_end);
     return 0;
 }

@@ -30,6 +30,8 @@ static void send_env(rm_member *p, const fkex_relay_msg *m)
     fkex_writer_free(&w);
 }
 
+static void rejoin(rm_member *p);
+
 static void submit(rm_member *p, const uint8_t *b, size_t len)
 {
     fkex_relay_msg m = { 0 };
@@ -39,14 +41,32 @@ static void submit(rm_member *p, const uint8_t *b, size_t len)
     m.data = b;
     m.datalen = len;
     send_env(p, &m);
+    if (len > 0 && b[0] == FKEX_RMSG_COMMIT)
+        p->commit_cseq = m.seq;   /* dropped if the relay refuses it */
 }
 
-/* Events into flags; messages to the relay. */
+/* Events into flags; messages to the relay (EpochAcks included). A LOST
+ * member re-enters the room, as the chat client does. */
 static void absorb(rm_member *p, fkex_gke_out *out)
 {
+    int lost = 0;
     for (size_t i = 0; i < out->nevents; i++)
         switch (out->events[i].kind) {
-        case FKEX_GKE_EV_JOINED: p->joined = 1; break;
+        case FKEX_GKE_EV_JOINED:
+            p->joined = 1;
+            p->joined_at = bench_now_ms();
+            break;
+        case FKEX_GKE_EV_EPOCH:
+            /* An Update of ours that settled rotated V; the relay re-bound
+             * the session to it, and a reconnection must name it. */
+            fkex_ratchet_leaf_key(p->v, p->st);
+            break;
+        case FKEX_GKE_EV_LOST:
+            lost = p->lost = 1;
+            p->lost_at = bench_now_ms();
+            p->admit_at = 0;
+            p->joined = 0;
+            break;
         case FKEX_GKE_EV_LEFT: p->left = 1; break;
         case FKEX_GKE_EV_ABORTED: p->aborted = 1; break;
         case FKEX_GKE_EV_ADMITTED:
@@ -59,9 +79,11 @@ static void absorb(rm_member *p, fkex_gke_out *out)
             break;
         default: break;
         }
-    for (size_t i = 0; i < out->nmsgs; i++)
+    for (size_t i = 0; i < out->nmsgs && !lost; i++)
         submit(p, out->msgs[i].bytes, out->msgs[i].len);
     fkex_gke_out_clear(out);
+    if (lost)
+        rejoin(p);
 }
 
 /* The sponsor commits what it has: admissions and proposed removals.
@@ -69,12 +91,56 @@ static void absorb(rm_member *p, fkex_gke_out *out)
 static void maybe_commit(rm_member *p)
 {
     fkex_gke_out out;
-    if (!p->sponsor || !p->want_commit)
+    if (!p->sponsor || !p->want_commit || !p->st)
         return;
     fkex_gke_out_init(&out);
     if (fkex_ratchet_commit(p->st, NULL, &p->room->rng, &out) == FKEX_OK)
         p->want_commit = 0;
     absorb(p, &out);
+}
+
+/* What a relay swapping this member's slice would do: one byte of the
+ * slice's HPKE ciphertext flipped. 0 if the commit had a slice for us. */
+static int corrupt_slice(uint8_t *commit, size_t len, const uint8_t v[32])
+{
+    fkex_rmsg_commit c;
+    if (fkex_rmsg_commit_decode(&c, commit, len) != FKEX_OK || c.dist != FKEX_DIST_STAR)
+        return -1;
+    for (uint32_t i = 0; i < c.nslices; i++) {
+        size_t at = (size_t)(c.slices - commit) + (size_t)i * FKEX_SLICE_BYTES;
+        if (memcmp(commit + at, v, 32) == 0) {
+            commit[at + 64] ^= 0x01;   /* V || enc || ct: the first byte of ct */
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static fkex_ratchet_config config(const rm_room *r, int i);
+
+/* A rejoiner's descriptor (GET_DESCRIPTOR): checked, then a fresh
+ * pseudonym, its JoinRequest held until READY, and HELLO with the new V. */
+static void on_descriptor(rm_member *p, const fkex_relay_msg *m)
+{
+    rm_room *r = p->room;
+    fkex_rmsg_descriptor d;
+    fkex_ratchet_config cfg = config(r, p->slot);
+    fkex_relay_msg h = { 0 };
+    p->want_desc = 0;
+    if (fkex_room_descriptor_check(&d, r->room_id, m->data, m->datalen) != FKEX_OK ||
+        m->datalen != r->desclen || memcmp(m->data, r->desc, r->desclen) != 0 ||
+        fkex_ratchet_join(&p->st, &cfg, &r->rng, &p->pending) != FKEX_OK) {
+        p->errors++;
+        p->aborted = 1;
+        return;
+    }
+    fkex_ratchet_leaf_key(p->v, p->st);
+    h.kind = FKEX_RELAY_HELLO;
+    memcpy(h.room_id, r->room_id, 32);
+    h.seq = p->last_seq;
+    h.has_leaf = 1;
+    memcpy(h.leaf, p->v, 32);
+    send_env(p, &h);
 }
 
 static void on_frame(fkex_conn *c, const uint8_t *frame, size_t len)
@@ -89,23 +155,41 @@ static void on_frame(fkex_conn *c, const uint8_t *frame, size_t len)
     case FKEX_RELAY_NONCE: {
         fkex_relay_msg a = { 0 };
         a.kind = FKEX_RELAY_AUTH;
-        if (fkex_ratchet_relay_auth(a.sig, p->st, m.nonce) == FKEX_OK)
+        if (p->st && fkex_ratchet_relay_auth(a.sig, p->st, m.nonce) == FKEX_OK)
             send_env(p, &a);
         break;
     }
     case FKEX_RELAY_READY:
         p->ready = 1;
+        p->ready_at = bench_now_ms();
         absorb(p, &p->pending);
+        break;
+    case FKEX_RELAY_DESCRIPTOR:
+        if (p->want_desc && !p->st)
+            on_descriptor(p, &m);
         break;
     case FKEX_RELAY_DELIVER: {
         fkex_gke_out out;
-        if (m.seq <= p->last_seq)
-            break;
+        uint8_t *copy = NULL;
+        const uint8_t *data = m.data;
+        if (m.seq <= p->last_seq || !p->st)
+            break;   /* seen, or a LOST member's old session still draining */
         p->last_seq = m.seq;
+        if (!p->joined && !p->admit_at)
+            p->admit_at = bench_now_ms();
+        if (p->corrupt && m.datalen > 0 && m.data[0] == FKEX_RMSG_COMMIT &&
+            (copy = malloc(m.datalen)) != NULL) {
+            memcpy(copy, m.data, m.datalen);
+            if (corrupt_slice(copy, m.datalen, p->v) == 0) {
+                p->corrupt = 0;
+                data = copy;
+            }
+        }
         fkex_gke_out_init(&out);
         /* Our own broadcasts come back too and are refused: harmless. */
-        if (fkex_ratchet_receive(p->st, m.data, m.datalen, &p->room->rng, &out) != FKEX_OK)
+        if (fkex_ratchet_receive(p->st, data, m.datalen, &p->room->rng, &out) != FKEX_OK)
             p->refused++;
+        free(copy);
         absorb(p, &out);
         /* A proposal to commit. */
         if (m.datalen > 0 && m.data[0] == FKEX_RMSG_REMOVE)
@@ -113,10 +197,24 @@ static void on_frame(fkex_conn *c, const uint8_t *frame, size_t len)
         maybe_commit(p);
         break;
     }
-    case FKEX_RELAY_ERROR: p->errors++; break;
+    case FKEX_RELAY_ERROR:
+        /* A refused commit is dropped, so that this member may commit
+         * again (version 2: no refusal leaves a member unable to). */
+        if (p->st && m.seq != 0 && m.seq == p->commit_cseq) {
+            fkex_ratchet_drop_commit(p->st);
+            p->commit_cseq = 0;
+            p->commits_refused++;
+            if (p->sponsor)
+                p->want_commit = 1;
+        } else {
+            p->errors++;
+        }
+        break;
     default: break;
     }
 }
+
+static void redial(rm_member *p);
 
 static void on_close(fkex_conn *c, const char *why)
 {
@@ -125,12 +223,53 @@ static void on_close(fkex_conn *c, const char *why)
     p->c = NULL;
     p->ready = 0;
     p->closed = 1;
+    if (p->rejoining) {
+        p->rejoining = 0;
+        redial(p);
+    }
 }
 
 static void on_connected(fkex_conn *c, int status)
 {
     (void)c;
     (void)status;
+}
+
+/* A new connection for a rejoiner: GET_DESCRIPTOR first (on_descriptor). */
+static void redial(rm_member *p)
+{
+    fkex_net_limits lim = { FKEX_RELAY_ENVELOPE_MAX, 64u << 20 };
+    fkex_relay_msg g = { 0 };
+    char err[128];
+    if (fkex_conn_connect(&p->c, &p->room->loop, p->room->addr, &lim, on_connected, err) != FKEX_OK) {
+        p->aborted = 1;
+        return;
+    }
+    fkex_conn_set(p->c, on_frame, on_close, p);
+    p->closed = 0;
+    p->want_desc = 1;
+    g.kind = FKEX_RELAY_GET_DESCRIPTOR;
+    memcpy(g.room_id, p->room->room_id, 32);
+    send_env(p, &g);
+}
+
+/* FKEX_GKE_EV_LOST: the state is gone; re-enter through admission under a
+ * fresh pseudonym on a new connection, once the old one has closed
+ * (src/chat/client.c rejoin, src/chat/link.c chat_link_rejoin). */
+static void rejoin(rm_member *p)
+{
+    fkex_ratchet_free(p->st);
+    p->st = NULL;
+    fkex_gke_out_clear(&p->pending);
+    p->want_commit = 0;
+    p->commit_cseq = 0;
+    p->corrupt = 0;
+    if (p->c) {
+        p->rejoining = 1;
+        fkex_conn_close(p->c, "re-entering the room");
+    } else {
+        redial(p);
+    }
 }
 
 static fkex_err dial(rm_member *p, uint64_t after, char err[128])
@@ -158,6 +297,7 @@ static rm_member *member_new(rm_room *r)
         return NULL;
     p->room = r;
     fkex_gke_out_init(&p->pending);
+    p->slot = r->n;
     r->m[r->n++] = p;
     return p;
 }
@@ -165,7 +305,8 @@ static rm_member *member_new(rm_room *r)
 static void member_free(rm_member *p)
 {
     fkex_gke_out_clear(&p->pending);
-    fkex_ratchet_free(p->st);
+    if (p->st)
+        fkex_ratchet_free(p->st);
     free(p);
 }
 
@@ -361,6 +502,101 @@ out:
     return e;
 }
 
+static int recovered(rm_room *r, void *arg)
+{
+    rm_member *p = arg;
+    (void)r;
+    return (p->lost && p->joined) || p->aborted;
+}
+
+typedef struct {
+    rm_member *a, *b;
+    uint64_t epoch;
+    uint32_t n;
+} pair_at;
+
+/* Both members are past `epoch` with n members (when n is nonzero). */
+static int pair_settled(rm_room *r, void *arg)
+{
+    pair_at *w = arg;
+    rm_member *q[2] = { w->a, w->b };
+    (void)r;
+    for (int i = 0; i < 2; i++)
+        if (!q[i]->st || !q[i]->joined || fkex_ratchet_epoch(q[i]->st) <= w->epoch ||
+            (w->n && fkex_ratchet_members(q[i]->st) != w->n))
+            return 0;
+    return 1;
+}
+
+fkex_err rm_recover_timed(rm_room *r, int victim, int committer, double *lost_ms, double *commit_ms,
+                          unsigned timeout_ms, char err[128])
+{
+    rm_member *v = r->m[victim], *t = r->m[committer];
+    fkex_commit_options upd = { 0 };
+    fkex_gke_out out;
+    uint8_t old_v[32], k[32];
+    uint32_t n, old = UINT32_MAX;
+    pair_at w;
+    fkex_err e;
+    double t0;
+    if (!v->st || !t->st || !v->c || !t->c || v->sponsor || t->sponsor || victim == committer) {
+        snprintf(err, 128, "the victim and the committer must be two connected members, not the sponsor");
+        return FKEX_ERR_ARGUMENT;
+    }
+    memcpy(old_v, v->v, 32);
+    n = fkex_ratchet_members(v->st);
+    v->corrupt = 1;
+    v->lost = v->aborted = 0;
+    upd.update = 1;
+    fkex_gke_out_init(&out);
+    t0 = bench_now_ms();
+    if ((e = fkex_ratchet_commit(t->st, &upd, &r->rng, &out)) != FKEX_OK) {
+        fkex_gke_out_clear(&out);
+        v->corrupt = 0;
+        snprintf(err, 128, "cannot commit an Update: %s", fkex_strerror(e));
+        return e;
+    }
+    w.a = v;
+    w.b = t;
+    w.epoch = fkex_ratchet_epoch(t->st);
+    absorb(t, &out);   /* the commit, submitted */
+    if (wait_until(r, recovered, v, timeout_ms) != 0 || !v->joined) {
+        snprintf(err, 128, "the victim did not %s in time (corrupt %d, refused %u, errors %u)",
+                 v->lost ? "join again" : "lose its place", v->corrupt, v->refused, v->errors);
+        return FKEX_ERR_IO;
+    }
+    *lost_ms = v->joined_at - v->lost_at;
+    *commit_ms = v->joined_at - t0;
+    /* The old leaf stays in the roster until the relay's GONE; here the
+     * victim proposes its removal at once and the sponsor commits it. */
+    w.n = 0;
+    if (wait_until(r, pair_settled, &w, timeout_ms) != 0) {
+        snprintf(err, 128, "the committer's Update did not settle");
+        return FKEX_ERR_IO;
+    }
+    for (uint32_t j = 0; j < fkex_ratchet_members(v->st); j++)
+        if (fkex_ratchet_member_key(k, v->st, j) == 0 && memcmp(k, old_v, 32) == 0)
+            old = j;
+    if (old == UINT32_MAX) {
+        snprintf(err, 128, "the victim's old leaf is not in the roster");
+        return FKEX_ERR_IO;
+    }
+    fkex_gke_out_init(&out);
+    if ((e = fkex_ratchet_propose_remove(v->st, old, &out)) != FKEX_OK) {
+        fkex_gke_out_clear(&out);
+        snprintf(err, 128, "cannot propose the old leaf's removal: %s", fkex_strerror(e));
+        return e;
+    }
+    w.epoch = fkex_ratchet_epoch(v->st);
+    w.n = n;
+    absorb(v, &out);
+    if (wait_until(r, pair_settled, &w, timeout_ms) != 0) {
+        snprintf(err, 128, "the old leaf's removal was not committed in time");
+        return FKEX_ERR_IO;
+    }
+    return FKEX_OK;
+}
+
 static int all_at(rm_room *r, void *arg)
 {
     uint64_t head = *(uint64_t *)arg;
@@ -419,6 +655,13 @@ fkex_err rm_dial(rm_room *r, int from, int to, uint64_t after, unsigned timeout_
 void rm_run(rm_room *r, volatile int *stop)
 {
     while (!stop || !*stop)
+        turn(r);
+}
+
+void rm_run_for(rm_room *r, unsigned ms)
+{
+    double end = bench_now_ms() + ms;
+    while (bench_now_ms() < end)
         turn(r);
 }
 

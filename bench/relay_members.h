@@ -13,6 +13,13 @@
  * A room of many members can be split across processes (fork after it is
  * built): each process dials its share of the members again from the
  * relay seq the room had reached, and keeps them live.
+ *
+ * Version 2: members acknowledge commits (EpochAck) and install them on
+ * SETTLED; a member whose commit the relay refuses drops it (the sponsor
+ * then commits again); a member that gets FKEX_GKE_EV_LOST re-enters as
+ * the chat client does (chat_link_rejoin): its state freed, a new
+ * connection, GET_DESCRIPTOR, a new fkex_ratchet_join, HELLO and AUTH
+ * with the new V, the JoinRequest, and a sponsor's admission.
  */
 #ifndef FKEX_BENCH_RELAY_MEMBERS_H
 #define FKEX_BENCH_RELAY_MEMBERS_H
@@ -35,8 +42,14 @@ typedef struct {
     int admitted, commit_at;  /* sponsor: admissions so far, and how many make a commit */
     uint64_t last_seq;        /* the last relay seq delivered */
     uint64_t client_seq;
-    unsigned errors, refused;
+    uint64_t commit_cseq;     /* the SUBMIT that carried this member's pending commit */
+    unsigned errors, refused, commits_refused;
     fkex_gke_out pending;     /* sent once READY (a joiner's JoinRequest) */
+    int slot;                 /* its place in room->m (which key it holds) */
+    int corrupt;              /* flip a byte of its own slice in the next star commit */
+    int lost, rejoining, want_desc;
+    double lost_at, joined_at;   /* bench_now_ms() of the last LOST and JOINED */
+    double ready_at, admit_at;   /* a joiner's READY and its first DELIVER (the Challenge) */
 } rm_member;
 
 struct rm_room {
@@ -65,6 +78,18 @@ fkex_err rm_grow(rm_room *r, int count, int wave, unsigned timeout_ms, char err[
  * then it proposes its own removal and waits for the commit, so the room
  * is back to its size. *ms is the join's wall time. */
 fkex_err rm_join_timed(rm_room *r, double *ms, unsigned timeout_ms, char err[128]) FKEX_WUR;
+/* One recovery, timed. Members `victim` and `committer` are connected
+ * from this process; neither is the sponsor. The victim flips one byte of
+ * its slice in the next star commit before its state machine reads it (as
+ * a relay swapping the slice would); the committer then commits an Update
+ * (a star commit). The victim gets FKEX_GKE_EV_LOST on SETTLED and
+ * re-enters through admission with a fresh pseudonym (the sponsor admits
+ * and commits it). *lost_ms: from LOST to JOINED; *commit_ms: from the
+ * commit's submission to JOINED. Then the victim proposes the removal of
+ * its old leaf and the sponsor commits it, so the room is back to its
+ * size. */
+fkex_err rm_recover_timed(rm_room *r, int victim, int committer, double *lost_ms, double *commit_ms,
+                          unsigned timeout_ms, char err[128]) FKEX_WUR;
 /* Runs the loop until every connected member has seen relay seq `head`
  * (commits and acks still in flight are processed). */
 fkex_err rm_settle(rm_room *r, uint64_t head, unsigned timeout_ms, char err[128]) FKEX_WUR;
@@ -76,6 +101,8 @@ fkex_err rm_dial(rm_room *r, int from, int to, uint64_t after, unsigned timeout_
                  char err[128]) FKEX_WUR;
 /* Runs the loop until *stop is nonzero (or forever if stop is NULL). */
 void rm_run(rm_room *r, volatile int *stop);
+/* Runs the loop for about ms milliseconds. */
+void rm_run_for(rm_room *r, unsigned ms);
 /* A fresh loop after fork(): the inherited one is abandoned, never closed. */
 fkex_err rm_after_fork(rm_room *r) FKEX_WUR;
 void rm_close(rm_room *r);

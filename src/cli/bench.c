@@ -56,8 +56,12 @@ static void usage(FILE *f)
                "  p50/p99/p99.9 delivery latency at 1,000 messages/s\n"
                "  idle          anonymous sessions held (up to 10,000; RLIMIT_NOFILE raised to\n"
                "                its hard limit) and the relay's RSS per connection\n"
-               "  join          a new member joins the 100 (kept live by 4 processes), from its\n"
+               "  join          a new member joins the 100 (98 kept live by 4 processes, 2 by\n"
+               "                this one; the room let go quiet before each join), from its\n"
                "                first step until it can decrypt, in ms and pairing-equivalents\n"
+               "  recovery      one member's star slice is swapped: LOST, then re-entry through\n"
+               "                admission (fresh pseudonym, new connection); LOST to JOINED and\n"
+               "                commit to JOINED, 5 runs\n"
                "redis-server, if installed, runs with --save \"\" --appendonly no on a free\n"
                "port under the same generator (SUBSCRIBE/PUBLISH), and fkex/Redis ratios are\n"
                "given. --json: one object; -v: progress on stderr.\n",
