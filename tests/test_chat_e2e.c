@@ -15,10 +15,14 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include "test.h"
 #include "chat/client.h"
 #include "chat/chat.h"
 #include "relay/store.h"
+#include "wire/relay_msg.h"
 
 #define STEP_SECONDS 20.0
 #define MAX_PROCS 160
@@ -1099,6 +1103,268 @@ static void chat_e2e_seed_restart(void)
     teardown();
 }
 
+/* ---- forks made visible: verify, who, unreadable ---------------------------------- */
+
+/* Asks p for {"cmd": "verify"} and reads the answer's epoch and
+ * fingerprint (its n-th verify event, from 1). 0 if none came. */
+static int verify_of(proc *p, size_t n, long *epoch, char fp[CHAT_EPOCH_FINGERPRINT_LEN + 1])
+{
+    say(p, "{\"cmd\": \"verify\"}");
+    if (!wait_for(p, "{\"event\": \"verify\", ", n, STEP_SECONDS))
+        return 0;
+    const char *s = p->buf;
+    for (size_t i = 0; i < n; i++)
+        s = strstr(s, "{\"event\": \"verify\", ") + 1;
+    return sscanf(s - 1, "{\"event\": \"verify\", \"epoch\": %ld, \"fingerprint\": \"%29[0-9 ]\"}",
+                  epoch, fp) == 2 && strlen(fp) == CHAT_EPOCH_FINGERPRINT_LEN;
+}
+
+/* p's answer to {"cmd": "who"}, its last line, malloc'd ("" if none came). */
+static char *who_of(proc *p, size_t n)
+{
+    say(p, "{\"cmd\": \"who\"}");
+    if (!wait_for(p, "{\"event\": \"who\", ", n, STEP_SECONDS))
+        return strdup("");
+    const char *s = p->buf, *hit = NULL;
+    while ((s = strstr(s, "{\"event\": \"who\", ")) != NULL)
+        hit = s++;
+    return strndup(hit, (size_t)(strchr(hit, '\n') - hit));
+}
+
+static int starts(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static size_t occurrences(const char *s, const char *needle)
+{
+    size_t n = 0;
+    for (; (s = strstr(s, needle)) != NULL; s++)
+        n++;
+    return n;
+}
+
+/* Three members: each answers verify with the same epoch and fingerprint;
+ * after carol leaves the fingerprint changes and the two others agree
+ * again. who lists the members, exactly one of them self. */
+static void chat_e2e_verify(void)
+{
+    proc *alice, *bob, *carol;
+    long ea, eb, ec;
+    char fa[32], fb[32], fc[32], fa3[32], fb3[32];
+    /* before joining there is nothing to verify: said, not silent */
+    STEP(world("verify") == 0);
+    alice = chat_start("alice", at("alice.key"), FOUND);
+    say(alice, "{\"cmd\": \"verify\"}");
+    STEP(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    STEP(wait_for(alice, "\"code\": \"not_joined\"", 1, STEP_SECONDS) ||
+         count(alice, "{\"event\": \"verify\", \"epoch\": 0") == 1);
+    bob = chat_start("bob", at("bob.key"), NULL);
+    STEP(wait_for(bob, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    carol = chat_start("carol", at("carol.key"), NULL);
+    STEP(wait_for(carol, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    STEP(wait_for(alice, "\"epoch\": 2, \"members\": 3", 1, STEP_SECONDS) &&
+         wait_for(bob, "\"epoch\": 2, \"members\": 3", 1, STEP_SECONDS));
+    size_t na = count(alice, "{\"event\": \"verify\", ");
+    STEP(verify_of(alice, na + 1, &ea, fa) && verify_of(bob, 1, &eb, fb) &&
+         verify_of(carol, 1, &ec, fc));
+    CHECK(ea == 2 && eb == 2 && ec == 2);
+    CHECK(strcmp(fa, fb) == 0 && strcmp(fb, fc) == 0);
+
+    /* who: three members, each once; nicks as last seen; one self */
+    say(alice, "{\"send\": \"hi from alice\"}");
+    STEP(wait_for(bob, "\"text\": \"hi from alice\"", 1, STEP_SECONDS));
+    char *w = who_of(bob, 1);
+    CHECK(starts(w, "{\"event\": \"who\", \"epoch\": 2, \"members\": [{\"pseudonym\": \""));
+    CHECK(occurrences(w, "\"pseudonym\": ") == 3);
+    CHECK(occurrences(w, "\"self\": true") == 1 && occurrences(w, "\"self\": false") == 2);
+    CHECK(strstr(w, "\"nick\": \"alice\", \"self\": false}") != NULL);   /* seen on her message */
+    CHECK(strstr(w, "\"nick\": \"bob\", \"self\": true}") != NULL);
+    CHECK(strstr(w, "\"nick\": \"\", \"self\": false}") != NULL);   /* carol: said nothing yet */
+    CHECK(strcmp(w + strlen(w) - 2, "]}") == 0);
+    char *wc = who_of(carol, 1);
+    CHECK(occurrences(wc, "\"self\": true") == 1 && strstr(wc, "\"nick\": \"carol\", \"self\": true}"));
+    /* the same members at both: the pseudonyms, in the same order */
+    CHECK(strlen(w) > 80 && strlen(wc) > 80 && strncmp(w, wc, 80) == 0);
+    free(w);
+    free(wc);
+
+    /* carol leaves: a new epoch, a new fingerprint, the same at both */
+    STEP(leave_ok(carol, alice, bob, "{\"event\": \"epoch\", \"epoch\": 3, \"members\": 2}"));
+    STEP(verify_of(alice, na + 2, &ea, fa3) && verify_of(bob, 2, &eb, fb3));
+    CHECK(ea == 3 && eb == 3);
+    CHECK(strcmp(fa3, fb3) == 0 && strcmp(fa3, fa) != 0);
+    w = who_of(alice, 1);
+    CHECK(occurrences(w, "\"pseudonym\": ") == 2 && occurrences(w, "\"self\": true") == 1);
+    free(w);
+    CHECK(count(alice, "\"event\": \"error\"") == count(alice, "\"code\": \"not_joined\"") &&
+          count(bob, "\"event\": \"error\"") == 0);
+    quit_ok(alice);
+    quit_ok(bob);
+    teardown();
+}
+
+/* A man in the middle between carol and the relay (a forked proxy in
+ * this test process) flips a bit in the first application message
+ * delivered to her. */
+typedef struct {
+    int fd[2];                    /* client, relay */
+    uint8_t buf[2][1 << 17];      /* a frame being read, per direction */
+    size_t have[2];
+} mitm_pair;
+
+static int connect_to(const char *addr)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    a.sin_port = htons((uint16_t)atoi(strrchr(addr, ':') + 1));
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
+        return fd;
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+/* Whole frames of direction d (1: relay to client) forwarded, the first
+ * DELIVER of an Application changed in its ciphertext. DELIVER:
+ * type, version, room id, u64 seq, u32 length, then the room message
+ * (type, version, room id, epoch, sender, generation, u32 length, ct). */
+static void mitm_forward(mitm_pair *p, int d, int *tampered)
+{
+    for (;;) {
+        uint8_t *b = p->buf[d];
+        if (p->have[d] < 4)
+            return;
+        size_t len = load32_be(b);
+        if (len > sizeof p->buf[d] - 4)
+            _exit(3);
+        if (p->have[d] < 4 + len)
+            return;
+        uint8_t *env = b + 4, *msg = env + 46;
+        if (d == 1 && !*tampered && len > 46 + 60 && env[0] == FKEX_RELAY_DELIVER &&
+            msg[0] == FKEX_RMSG_APPLICATION) {
+            msg[54 + 4] ^= 0x01;   /* in the ciphertext */
+            *tampered = 1;
+        }
+        for (size_t off = 0; off < 4 + len;) {
+            ssize_t n = write(p->fd[!d], b + off, 4 + len - off);
+            if (n <= 0)
+                _exit(0);
+            off += (size_t)n;
+        }
+        memmove(b, b + 4 + len, p->have[d] - 4 - len);
+        p->have[d] -= 4 + len;
+    }
+}
+
+static void mitm_run(int lfd)
+{
+    static mitm_pair pairs[2];
+    size_t n = 0;
+    int tampered = 0;
+    for (;;) {
+        struct pollfd pf[5];
+        nfds_t k = 0;
+        pf[k++] = (struct pollfd){ lfd, n < 2 ? POLLIN : 0, 0 };
+        for (size_t i = 0; i < n; i++)
+            for (int d = 0; d < 2; d++)
+                pf[k++] = (struct pollfd){ pairs[i].fd[d], POLLIN, 0 };
+        if (poll(pf, k, -1) < 0)
+            continue;
+        if (pf[0].revents & POLLIN) {
+            mitm_pair *p = &pairs[n++];
+            memset(p, 0, sizeof *p);
+            if ((p->fd[0] = accept(lfd, NULL, NULL)) < 0 || (p->fd[1] = connect_to(relay_addr)) < 0)
+                _exit(2);
+            continue;
+        }
+        for (size_t i = 0; i < n; i++)
+            for (int d = 0; d < 2; d++) {
+                mitm_pair *p = &pairs[i];
+                if (p->fd[d] < 0 || !(pf[1 + 2 * i + (size_t)d].revents & (POLLIN | POLLHUP | POLLERR)))
+                    continue;
+                ssize_t r = read(p->fd[d], p->buf[d] + p->have[d], sizeof p->buf[d] - p->have[d]);
+                if (r <= 0)
+                    _exit(0);   /* carol's one connection is the whole test */
+                p->have[d] += (size_t)r;
+                mitm_forward(p, d, &tampered);
+            }
+    }
+}
+
+static pid_t mitm_start(char addr[64])
+{
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    socklen_t alen = sizeof a;
+    pid_t pid;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 4) != 0 ||
+        getsockname(lfd, (struct sockaddr *)&a, &alen) != 0)
+        return -1;
+    snprintf(addr, 64, "127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
+    fflush(stderr);
+    if ((pid = fork()) == 0) {
+        signal(SIGPIPE, SIG_IGN);
+        mitm_run(lfd);
+        _exit(0);
+    }
+    close(lfd);
+    return pid;
+}
+
+/* The tampered message is reported at carol, naming alice's pseudonym
+ * and the epoch, instead of vanishing; the next ones still open, and the
+ * others see nothing wrong. */
+static void chat_e2e_unreadable(void)
+{
+    proc *alice, *bob, *carol;
+    char via[64], room_invite[256];
+    STEP(world("unreadable") == 0);
+    pid_t mitm = mitm_start(via);
+    STEP(mitm > 0);
+    snprintf(room_invite, sizeof room_invite, "%s", invite);
+    alice = chat_start("alice", at("alice.key"), FOUND);
+    STEP(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    bob = chat_start("bob", at("bob.key"), NULL);
+    STEP(wait_for(bob, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    snprintf(invite, sizeof invite, "fkex://%s/%s", via, strrchr(room_invite, '/') + 1);
+    carol = chat_start("carol", at("carol.key"), NULL);   /* through the proxy */
+    snprintf(invite, sizeof invite, "%s", room_invite);
+    STEP(wait_for(carol, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    STEP(wait_for(alice, "\"epoch\": 2, \"members\": 3", 1, STEP_SECONDS));
+
+    char *w = who_of(alice, 1), pseudonym[32] = "", want[96];
+    const char *self = strstr(w, "\"nick\": \"alice\", \"self\": true");
+    const char *start = self ? w + (self - w) : NULL;
+    while (start && start > w && !starts(start, "\"pseudonym\": \""))
+        start--;
+    CHECK(start && sscanf(start, "\"pseudonym\": \"%19[0-9a-f ]\"", pseudonym) == 1);
+    free(w);
+
+    say(alice, "{\"send\": \"one\"}");
+    say(alice, "{\"send\": \"two\"}");
+    STEP(wait_for(bob, "\"text\": \"two\"", 1, STEP_SECONDS));
+    STEP(wait_for(carol, "\"text\": \"two\"", 1, STEP_SECONDS));
+    STEP(wait_for(carol, "\"code\": \"unreadable\"", 1, STEP_SECONDS));
+    CHECK(count(carol, "\"text\": \"one\"") == 0 && count(bob, "\"text\": \"one\"") == 1);
+    snprintf(want, sizeof want, "\"epoch\": 2, \"from\": \"%s\", \"count\": 1}", pseudonym);
+    CHECK(count(carol, want) == 1);
+    CHECK(count(carol, "a message from ") == 1 && count(carol, "could not be opened") == 1);
+    char *e = test_read_text(carol->err);
+    CHECK(strstr(e, "fkex: error: a message from ") != NULL);
+    free(e);
+    CHECK(count(carol, "\"event\": \"error\"") == 1);
+    CHECK(count(alice, "\"event\": \"error\"") + count(bob, "\"event\": \"error\"") == 0);
+    quit_ok(carol);
+    quit_ok(alice);
+    quit_ok(bob);
+    kill(mitm, SIGKILL);
+    waitpid(mitm, NULL, 0);
+    teardown();
+}
+
 void suite_chat_e2e(void)
 {
     RUN(chat_invite);
@@ -1113,6 +1379,8 @@ void suite_chat_e2e(void)
     RUN(chat_e2e_two);
     RUN(chat_e2e_unreachable);
     RUN(chat_e2e_three);
+    RUN(chat_e2e_verify);
+    RUN(chat_e2e_unreadable);
     RUN(chat_e2e_updates);
     RUN(chat_e2e_gone);
     RUN(chat_e2e_set_policy);

@@ -17,6 +17,7 @@
 #include "chat/link.h"
 #include "chat/seed_client.h"
 #include "chat/dm_client.h"
+#include "chat/verify.h"
 
 #define UPDATE_AFTER_SENT 1000u   /* an Update after this many messages sent, too */
 #define ACK_TIMEOUT_MS 15000u     /* a JoinAck owed longer than this: the member is removed */
@@ -63,6 +64,7 @@ struct chat_client {
      * to commit (a policy change forces a re-attestation). */
     uint8_t *new_desc;
     size_t new_desclen;
+    chat_refusals refusals;     /* frames the state machine refused, reported (chat/verify.h) */
 };
 
 static chat_client *client_of(chat_link *l)
@@ -470,6 +472,7 @@ static void on_tick(chat_link *l)
     maybe_adopt(c);
     check_acks(c);
     maybe_update(c);
+    chat_refusals_flush(&c->refusals, l, uv_now(l->loop));
 }
 
 /* After an epoch: if its commit brought a new descriptor, it is the room's
@@ -583,18 +586,35 @@ static void on_ready(chat_link *l)
         chat_link_await(l, l->cfg.join_timeout_ms);
 }
 
+/* A frame the state machine refused: reported and counted, unless
+ * refusing it is normal (our own broadcasts come back, for one: the list
+ * is in chat/verify.h). */
+static void refused_frame(chat_client *c, const uint8_t *msg, size_t len, fkex_err err,
+                          int member, uint64_t epoch)
+{
+    chat_frame_info f;
+    chat_frame_info_read(&f, msg, len);
+    chat_refusal_kind k = chat_refusal_classify(&f, err, member, epoch);
+    roster_entry *from = k && f.has_sender ? roster_at(c, f.epoch, f.sender) : NULL;
+    chat_refusals_note(&c->refusals, &c->link, k, &f, from ? from->v : NULL, err,
+                       uv_now(c->link.loop));
+}
+
 static void on_deliver(chat_link *l, const uint8_t *msg, size_t len)
 {
     chat_client *c = client_of(l);
     fkex_gke_out out;
     fkex_rmsg_type type;
     uint8_t room[32];
+    fkex_err err;
     if (!c->st)
         return;   /* (none comes before HELLO, which needs the state) */
+    int member = l->joined && fkex_ratchet_is_member(c->st);
+    uint64_t epoch = fkex_ratchet_epoch(c->st);
     fkex_gke_out_init(&out);
-    /* Our own broadcasts come back too; the state machine refuses them. */
-    if (fkex_ratchet_receive(c->st, msg, len, &c->rng, &out) != FKEX_OK) {
+    if ((err = fkex_ratchet_receive(c->st, msg, len, &c->rng, &out)) != FKEX_OK) {
         fkex_gke_out_clear(&out);
+        refused_frame(c, msg, len, err, member, epoch);
         return;
     }
     if (fkex_rmsg_peek(&type, room, msg, len) == FKEX_OK && type == FKEX_RMSG_REMOVE &&
@@ -826,6 +846,20 @@ void chat_fingerprint(char out[CHAT_FINGERPRINT_LEN + 1], const uint8_t id[32])
         out[o++] = hex[id[i] & 15];
     }
     out[o] = 0;
+}
+
+fkex_err chat_client_verify(chat_verify *v, const chat_client *c)
+{
+    uint8_t auth[32];
+    if (c->seed || c->dm)
+        return FKEX_ERR_UNSUPPORTED;
+    if (!c->link.joined || !c->st || !fkex_ratchet_is_member(c->st))
+        return FKEX_ERR_UNEXPECTED;
+    v->epoch = fkex_ratchet_epoch(c->st);
+    fkex_ratchet_epoch_authenticator(auth, c->st);
+    chat_epoch_fingerprint(v->fingerprint, auth);
+    sodium_memzero(auth, sizeof auth);
+    return FKEX_OK;
 }
 
 int chat_client_member(chat_member *m, const chat_client *c, uint32_t index)
