@@ -1,10 +1,14 @@
 /*
  * The chat client's parsers: message content (from other members) and the
  * --batch JSON lines (from scripts): round trips, limits and refusals.
+ * And what makes a fork visible (chat/verify.h): the epoch fingerprint,
+ * which refusals are reported, their counting, and the fork warning as
+ * the batch and terminal front ends show it.
  */
 #include <stdlib.h>
 #include "test.h"
 #include "chat/chat.h"
+#include "chat/verify.h"
 #include "chat/view.h"
 
 static void test_content_round_trip(void)
@@ -107,6 +111,8 @@ static void test_json_commands(void)
     CHECK(parses("  { \"send\" :\"\" }  ", CHAT_CMD_SEND, ""));
     CHECK(parses("{\"cmd\": \"leave\"}", CHAT_CMD_LEAVE, NULL));
     CHECK(parses("{\"cmd\":\"quit\"}", CHAT_CMD_QUIT, NULL));
+    CHECK(parses("{\"cmd\": \"verify\"}", CHAT_CMD_VERIFY, NULL));
+    CHECK(parses("{\"cmd\": \"who\"}", CHAT_CMD_WHO, NULL));
     CHECK(parses("{\"send\": \"a\\\"b\\\\c\\/d\\n\\te\"}", CHAT_CMD_SEND, "a\"b\\c/d\n\te"));
     CHECK(parses("{\"send\": \"\\u00e9\\u20ac\\ud83d\\ude42\"}", CHAT_CMD_SEND,
                  "\xc3\xa9\xe2\x82\xac\xf0\x9f\x99\x82"));
@@ -270,6 +276,193 @@ static void test_view_input(void)
     CHECK(in.cursor == 0 && in.len == 0);
 }
 
+/* ---- forks made visible (chat/verify.h) ---------------------------------------- */
+
+/* 5 groups of 5 digits, a function of the authenticator alone, and any
+ * bit of it changes the fingerprint. The known answer pins the derivation
+ * (KDF-Expand(auth, "verify", "")), which members of different builds
+ * must share. */
+static void test_epoch_fingerprint(void)
+{
+    uint8_t auth[32], h[32];
+    char fp[CHAT_EPOCH_FINGERPRINT_LEN + 1], again[sizeof fp], want[sizeof fp];
+    for (int i = 0; i < 32; i++)
+        auth[i] = (uint8_t)i;
+    chat_epoch_fingerprint(fp, auth);
+    CHECK(strlen(fp) == CHAT_EPOCH_FINGERPRINT_LEN);
+    for (int i = 0; i < CHAT_EPOCH_FINGERPRINT_LEN; i++)
+        CHECK(i % 6 == 5 ? fp[i] == ' ' : fp[i] >= '0' && fp[i] <= '9');
+    /* the same reading, done here by hand */
+    fkex_kdf_expand(h, auth, "verify", NULL, 0);
+    for (int g = 0; g < 5; g++) {
+        uint64_t v = 0;
+        for (int i = 0; i < 5; i++)
+            v = v << 8 | h[5 * g + i];
+        snprintf(want + 6 * g, 7, g < 4 ? "%05u " : "%05u", (unsigned)(v % 100000));
+    }
+    CHECK(strcmp(fp, want) == 0);
+    /* HMAC-SHA256(auth, "fkex v1 verify" 00 01), read in Python's hmac */
+    CHECK(strcmp(fp, "16124 13880 28423 98413 99622") == 0);
+    chat_epoch_fingerprint(again, auth);
+    CHECK(strcmp(fp, again) == 0);
+    for (int bit = 0; bit < 256; bit += 37) {
+        auth[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        chat_epoch_fingerprint(again, auth);
+        CHECK(strcmp(fp, again) != 0);
+        auth[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    }
+}
+
+/* Which refusals are normal (not reported) and which are not. */
+static void test_refusal_classify(void)
+{
+    chat_frame_info app = { 1, 1, 1, FKEX_RMSG_APPLICATION, 7, 2 };
+    chat_frame_info old = app, ack = app, commit = app, rm = app, req = app, chal = app;
+    chat_frame_info junk = { 0 };
+    old.epoch = 6;
+    ack.type = FKEX_RMSG_JOIN_ACK;
+    commit.type = FKEX_RMSG_COMMIT;
+    rm.type = FKEX_RMSG_REMOVE;
+    req.type = FKEX_RMSG_JOIN_REQUEST;
+    chal.type = FKEX_RMSG_CHALLENGE;
+    /* replays (our own echo, a SUBMIT sent again) and late traffic: normal */
+    CHECK(chat_refusal_classify(&app, FKEX_ERR_REPLAY, 1, 7) == CHAT_REFUSAL_NONE);
+    CHECK(chat_refusal_classify(&old, FKEX_ERR_WRONG_EPOCH, 1, 7) == CHAT_REFUSAL_NONE);
+    CHECK(chat_refusal_classify(&ack, FKEX_ERR_UNEXPECTED, 1, 7) == CHAT_REFUSAL_NONE);
+    CHECK(chat_refusal_classify(&req, FKEX_ERR_AUTHENTICATION, 1, 7) == CHAT_REFUSAL_NONE);
+    CHECK(chat_refusal_classify(&app, FKEX_ERR_AUTHENTICATION, 0, 7) == CHAT_REFUSAL_NONE);
+    CHECK(chat_refusal_classify(&chal, FKEX_ERR_UNEXPECTED, 0, 7) == CHAT_REFUSAL_NONE);
+    /* what does not check, or belongs to an epoch not reached: reported */
+    CHECK(chat_refusal_classify(&app, FKEX_ERR_AUTHENTICATION, 1, 7) == CHAT_REFUSAL_UNREADABLE);
+    CHECK(chat_refusal_classify(&app, FKEX_ERR_UNEXPECTED, 1, 7) == CHAT_REFUSAL_UNREADABLE);
+    CHECK(chat_refusal_classify(&app, FKEX_ERR_WRONG_EPOCH, 1, 6) == CHAT_REFUSAL_UNREADABLE);
+    CHECK(chat_refusal_classify(&commit, FKEX_ERR_AUTHENTICATION, 1, 7) == CHAT_REFUSAL_COMMIT);
+    CHECK(chat_refusal_classify(&commit, FKEX_ERR_WRONG_EPOCH, 1, 6) == CHAT_REFUSAL_COMMIT);
+    CHECK(chat_refusal_classify(&ack, FKEX_ERR_AUTHENTICATION, 1, 7) == CHAT_REFUSAL_ACK);
+    CHECK(chat_refusal_classify(&rm, FKEX_ERR_BAD_ENCODING, 1, 7) == CHAT_REFUSAL_PROPOSAL);
+    CHECK(chat_refusal_classify(&chal, FKEX_ERR_AUTHENTICATION, 0, 7) == CHAT_REFUSAL_ADMISSION);
+    CHECK(chat_refusal_classify(&junk, FKEX_ERR_BAD_ENCODING, 1, 7) == CHAT_REFUSAL_MALFORMED);
+
+    /* what a frame says of itself: an application message's epoch and sender */
+    fkex_rmsg_application m = { .epoch = 9, .sender = 4, .generation = 1 };
+    uint8_t ct[20] = { 0 }, sig[64] = { 0 };
+    fkex_writer w;
+    chat_frame_info f;
+    m.ct = ct;
+    m.ctlen = sizeof ct;
+    fkex_writer_init(&w);
+    fkex_rmsg_application_encode(&w, &m);
+    fkex_writer_put(&w, sig, sizeof sig);
+    CHECK(!w.failed);
+    chat_frame_info_read(&f, w.buf, w.len);
+    CHECK(f.has_type && f.type == FKEX_RMSG_APPLICATION && f.has_epoch && f.epoch == 9 &&
+          f.has_sender && f.sender == 4);
+    chat_frame_info_read(&f, w.buf, 10);
+    CHECK(f.has_type == 0 && f.has_epoch == 0);
+    fkex_writer_free(&w);
+}
+
+/* Events a chat_link emits, kept as the batch front end prints them and
+ * as the terminal's scrollback shows them. */
+typedef struct {
+    int n;
+    char json[4][1024];
+    view_scrollback sb;
+} seen_events;
+
+static void keep_event(void *ctx, const chat_event *ev)
+{
+    seen_events *s = ctx;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (ev->kind != CHAT_EV_ERROR || !f || s->n >= 4) {
+        if (f)
+            fclose(f);
+        free(buf);
+        s->n = 99;
+        return;
+    }
+    chat_json_error(f, ev);
+    fclose(f);
+    snprintf(s->json[s->n++], sizeof s->json[0], "%s", buf);
+    free(buf);
+    CHECK(view_add_error(&s->sb, ev) == 0);
+}
+
+/* A burst of refusals: the first reported at once, the rest counted and
+ * reported together once the quiet time is over, never one event each. */
+static void test_refusal_reports(void)
+{
+    seen_events seen = { 0 };
+    chat_link l;
+    chat_refusals r;
+    uint8_t alice[32] = { 0x1a, 0x2b, 0x3c, 0x4d, 0x5e, 0x6f, 0x7a, 0x8b };
+    chat_frame_info f = { 1, 1, 1, FKEX_RMSG_APPLICATION, 3, 0 };
+    memset(&l, 0, sizeof l);
+    memset(&r, 0, sizeof r);
+    view_scrollback_init(&seen.sb);
+    l.cfg.on_event = keep_event;
+    l.cfg.ctx = &seen;
+    chat_refusals_note(&r, &l, CHAT_REFUSAL_UNREADABLE, &f, alice, FKEX_ERR_AUTHENTICATION, 5000);
+    CHECK(seen.n == 1);
+    CHECK(strcmp(seen.json[0], "{\"event\": \"error\", \"code\": \"unreadable\", \"message\": "
+                 "\"a message from 1a2b 3c4d 5e6f 7a8b in epoch 3 could not be opened: it failed "
+                 "its signature or authentication tag (changed on the way, or made in another "
+                 "version of the epoch: compare the epoch's fingerprint)\", \"epoch\": 3, "
+                 "\"from\": \"1a2b 3c4d 5e6f 7a8b\", \"count\": 1}\n") == 0);
+    for (int i = 0; i < 50; i++)
+        chat_refusals_note(&r, &l, CHAT_REFUSAL_UNREADABLE, &f, alice, FKEX_ERR_AUTHENTICATION,
+                           5100 + (uint64_t)i);
+    chat_refusals_flush(&r, &l, 5900);
+    CHECK(seen.n == 1);   /* quiet */
+    chat_refusals_flush(&r, &l, 6000);
+    CHECK(seen.n == 2);
+    CHECK(strstr(seen.json[1], "\"message\": \"50 messages could not be opened, the last from "
+                               "1a2b 3c4d 5e6f 7a8b in epoch 3: ") != NULL);
+    CHECK(strstr(seen.json[1], "(51 in this session)\", \"epoch\": 3, ") != NULL);
+    CHECK(strstr(seen.json[1], "\"count\": 50}\n") != NULL);
+    chat_refusals_flush(&r, &l, 9000);
+    CHECK(seen.n == 2);   /* nothing held */
+    /* another kind is reported on its own, at once */
+    f.type = FKEX_RMSG_COMMIT;
+    chat_refusals_note(&r, &l, CHAT_REFUSAL_COMMIT, &f, NULL, FKEX_ERR_AUTHENTICATION, 9001);
+    CHECK(seen.n == 3 && strstr(seen.json[2], "\"code\": \"commit_refused\"") != NULL);
+    CHECK(strstr(seen.json[2], "\"from\"") == NULL);
+    CHECK(seen.sb.count == 3 && view_line_at(&seen.sb, 0)->kind == VIEW_ERROR &&
+          strncmp(view_line_at(&seen.sb, 0)->text, "!! a message from 1a2b", 22) == 0);
+    view_scrollback_free(&seen.sb);
+}
+
+/* The protocol's fork check calls chat_fork_suspected: batch mode gets
+ * code fork_suspected with the epoch and the member, the terminal a
+ * warning line that asks people to compare fingerprints. */
+static void test_fork_warning(void)
+{
+    seen_events seen = { 0 };
+    chat_link l;
+    uint8_t bob[32] = { 0xb0, 0xb0, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05 };
+    memset(&l, 0, sizeof l);
+    view_scrollback_init(&seen.sb);
+    l.cfg.on_event = keep_event;
+    l.cfg.ctx = &seen;
+    chat_fork_suspected(&l, 12, bob, "bob's acknowledgement of epoch %d does not match ours", 12);
+    CHECK(seen.n == 1);
+    CHECK(strcmp(seen.json[0], "{\"event\": \"error\", \"code\": \"fork_suspected\", "
+                 "\"message\": \"bob's acknowledgement of epoch 12 does not match ours\", "
+                 "\"epoch\": 12, \"from\": \"b0b0 0001 0203 0405\"}\n") == 0);
+    const view_line *line = view_line_at(&seen.sb, 0);
+    CHECK(line && line->kind == VIEW_ERROR);
+    CHECK(line && strcmp(line->text, "!! WARNING: the room may have forked in epoch 12: bob's "
+                         "acknowledgement of epoch 12 does not match ours. Compare /verify with "
+                         "the other members over another channel; if the fingerprints differ, "
+                         "stop trusting this room.") == 0);
+    chat_fork_suspected(&l, 0, NULL, "no member named");
+    CHECK(seen.n == 2 && strstr(seen.json[1], "\"epoch\": 0}") != NULL &&
+          strstr(seen.json[1], "\"from\"") == NULL);
+    view_scrollback_free(&seen.sb);
+}
+
 void suite_chat(void)
 {
     RUN(test_content_round_trip);
@@ -279,4 +472,8 @@ void suite_chat(void)
     RUN(test_view_wrap);
     RUN(test_view_scrollback);
     RUN(test_view_input);
+    RUN(test_epoch_fingerprint);
+    RUN(test_refusal_classify);
+    RUN(test_refusal_reports);
+    RUN(test_fork_warning);
 }

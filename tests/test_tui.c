@@ -364,6 +364,18 @@ static void tui_chat(void)
     char *s = screen("bob");
     CHECK(strstr(s, "  alice\n") != NULL && strstr(s, "  robert (you)\n") != NULL);
     free(s);
+    /* /verify: the epoch's fingerprint, the same as alice's */
+    batch_say(alice, "{\"cmd\": \"verify\"}");
+    CHECK(file_wait(alice->out, "{\"event\": \"verify\", \"epoch\": 1, \"fingerprint\": \"",
+                    WAIT_SECONDS));
+    char *out = test_read_text(alice->out), fp_alice[CHAT_EPOCH_FINGERPRINT_LEN + 1] = "";
+    const char *v = strstr(out, "\"fingerprint\": \"");
+    CHECK(v && sscanf(v, "\"fingerprint\": \"%29[0-9 ]\"", fp_alice) == 1);
+    free(out);
+    type_line("bob", "/verify");
+    snprintf(want, sizeof want, "-- epoch 1 fingerprint: %s", fp_alice);
+    CHECK(strlen(fp_alice) == CHAT_EPOCH_FINGERPRINT_LEN && screen_wait("bob", want));
+    CHECK(screen_wait("bob", "--   every member of the epoch sees the same"));
     type_line("bob", "/frobnicate");
     CHECK(screen_wait("bob", "!! unknown command /frobnicate: /help lists them"));
 

@@ -16,7 +16,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "fkex/error.h"
+#include "chat/client.h"
 
 /* ---- content.c ------------------------------------------------------------ */
 
@@ -52,7 +54,9 @@ size_t chat_utf8_encode(char out[4], uint32_t cp);
 typedef enum {
     CHAT_CMD_SEND = 1,   /* {"send": "text"} */
     CHAT_CMD_LEAVE,      /* {"cmd": "leave"} */
-    CHAT_CMD_QUIT        /* {"cmd": "quit"} */
+    CHAT_CMD_QUIT,       /* {"cmd": "quit"} */
+    CHAT_CMD_VERIFY,     /* {"cmd": "verify"}: the epoch and its fingerprint */
+    CHAT_CMD_WHO         /* {"cmd": "who"}: the members */
 } chat_cmd_kind;
 
 typedef struct {
@@ -72,5 +76,11 @@ fkex_err chat_cmd_parse(chat_cmd *cmd, const char *line, size_t len, char err[96
  * Returns the bytes written, or the bytes needed if out is too small
  * (nothing is written past cap then). */
 size_t chat_json_escape(char *out, size_t cap, const char *s, size_t len);
+/* s as a JSON string, quotes included, escaped as chat_json_escape does. */
+void chat_json_string(FILE *f, const char *s, size_t len);
+/* An ERROR event as one line: {"event": "error", "code": ..., "message": ...}
+ * and, when the event has them, "epoch", "from" (the pseudonym of ev->leaf,
+ * chat_fingerprint) and "count". */
+void chat_json_error(FILE *f, const chat_event *ev);
 
 #endif

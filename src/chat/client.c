@@ -17,6 +17,7 @@
 #include "chat/link.h"
 #include "chat/seed_client.h"
 #include "chat/dm_client.h"
+#include "chat/verify.h"
 
 #define UPDATE_AFTER_SENT 1000u   /* an Update after this many messages sent, too */
 #define ACK_TIMEOUT_MS 15000u     /* a JoinAck owed longer than this: the member is removed */
@@ -70,6 +71,7 @@ struct chat_client {
      * to commit (a policy change forces a re-attestation). */
     uint8_t *new_desc;
     size_t new_desclen;
+    chat_refusals refusals;     /* frames the state machine refused, reported (chat/verify.h) */
 };
 
 static chat_client *client_of(chat_link *l)
@@ -386,13 +388,16 @@ static void absorb(chat_client *c, fkex_gke_out *out)
                              (unsigned long long)e->epoch);
             lost = 1;
             break;
-        case FKEX_GKE_EV_FORK:
-            chat_link_report(&c->link, "fork_suspected",
-                             "member %u's acknowledgement of epoch %llu does not match this "
-                             "member's: the relay may be showing members different rooms; "
-                             "compare the epoch fingerprints", e->member,
-                             (unsigned long long)e->epoch);
+        case FKEX_GKE_EV_FORK: {
+            roster_entry *who = roster_at(c, e->epoch, e->member);
+            chat_fork_suspected(&c->link, e->epoch, who ? who->v : NULL,
+                                "a member's acknowledgement of epoch %llu does not match this "
+                                "member's (%s): the relay may be showing members different "
+                                "rooms; compare the epoch fingerprints (verify)",
+                                (unsigned long long)e->epoch,
+                                e->err == FKEX_ERR_WRONG_ROOM ? "another commit" : "another key");
             break;
+        }
         case FKEX_GKE_EV_KICKED:
             on_kicked(c, e);
             break;
@@ -559,6 +564,7 @@ static void on_tick(chat_link *l)
     maybe_adopt(c);
     check_acks(c);
     maybe_update(c);
+    chat_refusals_flush(&c->refusals, l, uv_now(l->loop));
 }
 
 /* After an epoch: if its commit brought a new descriptor, it is the room's
@@ -672,23 +678,37 @@ static void on_ready(chat_link *l)
         chat_link_await(l, l->cfg.join_timeout_ms);
 }
 
+/* A frame the state machine refused: reported and counted, unless
+ * refusing it is normal (our own broadcasts come back, for one: the list
+ * is in chat/verify.h). */
+static void refused_frame(chat_client *c, const uint8_t *msg, size_t len, fkex_err err,
+                          int member, uint64_t epoch)
+{
+    chat_frame_info f;
+    chat_frame_info_read(&f, msg, len);
+    chat_refusal_kind k = chat_refusal_classify(&f, err, member, epoch);
+    roster_entry *from = k && f.has_sender ? roster_at(c, f.epoch, f.sender) : NULL;
+    if (k == CHAT_REFUSAL_COMMIT && !c->refused_at)
+        c->refused_at = uv_now(c->link.loop);   /* a candidate of this epoch: maybe_update */
+    chat_refusals_note(&c->refusals, &c->link, k, &f, from ? from->v : NULL, err,
+                       uv_now(c->link.loop));
+}
+
 static void on_deliver(chat_link *l, const uint8_t *msg, size_t len)
 {
     chat_client *c = client_of(l);
     fkex_gke_out out;
     fkex_rmsg_type type;
     uint8_t room[32];
+    fkex_err err;
     if (!c->st)
         return;   /* (none comes before HELLO, which needs the state) */
+    int member = l->joined && fkex_ratchet_is_member(c->st);
+    uint64_t epoch = fkex_ratchet_epoch(c->st);
     fkex_gke_out_init(&out);
-    /* Our own broadcasts come back too; the state machine refuses them. */
-    fkex_err err = fkex_ratchet_receive(c->st, msg, len, &c->rng, &out);
-    if (err != FKEX_OK) {
+    if ((err = fkex_ratchet_receive(c->st, msg, len, &c->rng, &out)) != FKEX_OK) {
         fkex_gke_out_clear(&out);
-        if (err != FKEX_ERR_REPLAY && err != FKEX_ERR_WRONG_EPOCH && !c->refused_at &&
-            fkex_ratchet_is_member(c->st) && fkex_rmsg_peek(&type, room, msg, len) == FKEX_OK &&
-            type == FKEX_RMSG_COMMIT)
-            c->refused_at = uv_now(l->loop);
+        refused_frame(c, msg, len, err, member, epoch);
         return;
     }
     if (fkex_rmsg_peek(&type, room, msg, len) == FKEX_OK && type == FKEX_RMSG_REMOVE &&
@@ -924,6 +944,20 @@ void chat_fingerprint(char out[CHAT_FINGERPRINT_LEN + 1], const uint8_t id[32])
         out[o++] = hex[id[i] & 15];
     }
     out[o] = 0;
+}
+
+fkex_err chat_client_verify(chat_verify *v, const chat_client *c)
+{
+    uint8_t auth[32];
+    if (c->seed || c->dm)
+        return FKEX_ERR_UNSUPPORTED;
+    if (!c->link.joined || !c->st || !fkex_ratchet_is_member(c->st))
+        return FKEX_ERR_UNEXPECTED;
+    v->epoch = fkex_ratchet_epoch(c->st);
+    fkex_ratchet_epoch_authenticator(auth, c->st);
+    chat_epoch_fingerprint(v->fingerprint, auth);
+    sodium_memzero(auth, sizeof auth);
+    return FKEX_OK;
 }
 
 int chat_client_member(chat_member *m, const chat_client *c, uint32_t index)

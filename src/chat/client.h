@@ -89,17 +89,29 @@ typedef struct {
     uint64_t sent_ms;
     const char *code;      /* ERROR: "policy_unsatisfied", "relay_unreachable", ... */
     const char *message;   /* ERROR: one sentence for a person */
+    int has_epoch;         /* ERROR: epoch names the epoch concerned (a refused frame's,
+                            * a suspected fork's) */
+    uint64_t count;        /* ERROR: how many refused frames this report covers (0: it is not
+                            * such a report; chat/verify.h) */
     int exit_code;         /* DONE: 0 ok; 1 policy not satisfied, group unproven, removed; 2 other */
     uint32_t member;       /* MESSAGE: the sender's index in epoch; ADDED: its index in the
                             * new epoch; REMOVED: its index in the one before */
     int own;               /* MESSAGE: this member sent it; KICKED: this member was kicked */
-    const uint8_t *leaf;   /* MESSAGE, ADDED, REMOVED, KICKED: the member's V; NULL if unknown */
+    const uint8_t *leaf;   /* MESSAGE, ADDED, REMOVED, KICKED: the member's V; ERROR: the
+                            * member a refused frame names as its sender, or whose view of
+                            * the epoch differs (not proven: the frame did not check); NULL
+                            * if unknown */
     const char *peer;      /* a direct conversation's JOINED, MESSAGE, CONNECTION: the other
                             * party's identity (NUL-terminated); NULL in a room */
     int authenticated;     /* JOINED: peer proved its identity with the authority's key */
 } chat_event;
 
 typedef void (*chat_event_cb)(void *ctx, const chat_event *ev);
+
+/* The ERROR code of a suspected fork (chat/verify.h, chat_fork_suspected):
+ * front ends make it stand out and ask people to compare the epoch's
+ * fingerprint (chat_client_verify). */
+#define CHAT_CODE_FORK_SUSPECTED "fork_suspected"
 
 /* The room's protocol. It is in the room's signed descriptor too, and
  * must match: a client refuses a room of the other mode with a sentence
@@ -196,6 +208,21 @@ typedef struct {
     const char *nick;          /* the last nickname seen on its messages; "" if none yet */
     int own;                   /* this member */
 } chat_member;
+
+/* The epoch's fingerprint (chat/verify.c, chat_epoch_fingerprint): 5 groups of 5
+ * digits from the epoch authenticator, the same at every member of the epoch
+ * and different in every other, for people to compare (aloud, or side by
+ * side) when they suspect a fork. */
+#define CHAT_EPOCH_FINGERPRINT_LEN 29    /* "01234 56789 01234 56789 01234" */
+typedef struct {
+    uint64_t epoch;
+    char fingerprint[CHAT_EPOCH_FINGERPRINT_LEN + 1];
+} chat_verify;
+
+/* The current epoch and its fingerprint. FKEX_ERR_UNEXPECTED if not in the
+ * room; FKEX_ERR_UNSUPPORTED in seed mode and direct conversations, which
+ * have no epoch authenticator. O(1). */
+fkex_err chat_client_verify(chat_verify *v, const chat_client *c) FKEX_WUR;
 
 /* Member `index` of the current epoch (0 .. members - 1 of the status);
  * nick is valid until the next event. -1 if out of range or not a member.

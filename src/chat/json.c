@@ -6,6 +6,7 @@
  * string, whatever bytes it holds.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include "inner.h"
 #include "chat/chat.h"
 
@@ -135,8 +136,12 @@ fkex_err chat_cmd_parse(chat_cmd *cmd, const char *line, size_t len, char err[96
             cmd->kind = CHAT_CMD_LEAVE;
         else if (strcmp(value, "quit") == 0)
             cmd->kind = CHAT_CMD_QUIT;
+        else if (strcmp(value, "verify") == 0)
+            cmd->kind = CHAT_CMD_VERIFY;
+        else if (strcmp(value, "who") == 0)
+            cmd->kind = CHAT_CMD_WHO;
         else
-            return fail(&ps, "unknown command (leave, quit)");
+            return fail(&ps, "unknown command (leave, quit, verify, who)");
     } else {
         return fail(&ps, "unknown member (send, cmd)");
     }
@@ -187,4 +192,42 @@ size_t chat_json_escape(char *out, size_t cap, const char *s, size_t len)
         i += adv;
     }
     return n;
+}
+
+void chat_json_string(FILE *f, const char *s, size_t len)
+{
+    char small[512];
+    size_t need = chat_json_escape(small, sizeof small, s, len);
+    fputc('"', f);
+    if (need <= sizeof small) {
+        fwrite(small, 1, need, f);
+    } else {
+        char *big = malloc(need);
+        if (big) {
+            chat_json_escape(big, need, s, len);
+            fwrite(big, 1, need, f);
+            sodium_memzero(big, need);
+            free(big);
+        }
+    }
+    fputc('"', f);
+    sodium_memzero(small, sizeof small);
+}
+
+void chat_json_error(FILE *f, const chat_event *ev)
+{
+    char fp[CHAT_FINGERPRINT_LEN + 1];
+    fputs("{\"event\": \"error\", \"code\": ", f);
+    chat_json_string(f, ev->code, strlen(ev->code));
+    fputs(", \"message\": ", f);
+    chat_json_string(f, ev->message, strlen(ev->message));
+    if (ev->has_epoch)
+        fprintf(f, ", \"epoch\": %llu", (unsigned long long)ev->epoch);
+    if (ev->leaf) {
+        chat_fingerprint(fp, ev->leaf);
+        fprintf(f, ", \"from\": \"%s\"", fp);
+    }
+    if (ev->count)
+        fprintf(f, ", \"count\": %llu", (unsigned long long)ev->count);
+    fputs("}\n", f);
 }

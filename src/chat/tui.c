@@ -312,7 +312,8 @@ static void on_event(void *ctx, const chat_event *ev)
         break;
     case CHAT_EV_ERROR:
         snprintf(t->error, sizeof t->error, "%s", ev->message);
-        add_line(t, VIEW_ERROR, "!! %s", ev->message);
+        if (view_add_error(&t->sb, ev) != 0)
+            add_line(t, VIEW_ERROR, "!! out of memory: an error is not shown");
         break;
     case CHAT_EV_LEFT:
         add_line(t, VIEW_SYSTEM, "-- you left the room");
@@ -348,6 +349,7 @@ static void help(tui *t)
 {
     static const char *const lines[] = {
         "-- /who          the members: pseudonym (from its key) and the last nickname seen",
+        "-- /verify       the epoch's fingerprint: the same at every member (compare it)",
         "-- /nick NAME    the nickname on your next messages",
         "-- /leave        leave the room (another member commits your removal), then quit",
         "-- /quit         disconnect; the relay keeps your place for a while (also ^C)",
@@ -359,21 +361,45 @@ static void help(tui *t)
         (void)view_add(&t->sb, VIEW_SYSTEM, lines[i], strlen(lines[i]));
 }
 
+/* /who and /verify: 0 if in the room (st filled), else said. */
+static int online(tui *t, chat_status *st)
+{
+    chat_client_status(st, t->client);
+    if (st->state == CHAT_ONLINE)
+        return 0;
+    add_line(t, VIEW_SYSTEM, "-- not in the room (%s)", state_name(st->state));
+    return -1;
+}
+
 static void who(tui *t)
 {
     chat_status st;
     chat_member m;
-    chat_client_status(&st, t->client);
-    if (st.state != CHAT_ONLINE) {
-        add_line(t, VIEW_SYSTEM, "-- not in the room (%s)", state_name(st.state));
+    if (online(t, &st) != 0)
         return;
-    }
     add_line(t, VIEW_SYSTEM, "-- %u member%s in epoch %llu:", st.members, st.members == 1 ? "" : "s",
              (unsigned long long)st.epoch);
     for (uint32_t i = 0; i < st.members; i++)
         if (chat_client_member(&m, t->client, i) == 0)
             add_line(t, VIEW_SYSTEM, "--   %s  %s%s", m.pseudonym,
                      m.nick[0] ? m.nick : "(no message yet)", m.own ? " (you)" : "");
+}
+
+/* The epoch's fingerprint, for people to compare (chat_client_verify). */
+static void verify(tui *t)
+{
+    chat_status st;
+    chat_verify v;
+    if (online(t, &st) != 0)
+        return;
+    if (chat_client_verify(&v, t->client) != FKEX_OK) {
+        add_line(t, VIEW_SYSTEM, "-- this room's mode has no epoch fingerprint");
+        return;
+    }
+    add_line(t, VIEW_SYSTEM, "-- epoch %llu fingerprint: %s", (unsigned long long)v.epoch,
+             v.fingerprint);
+    add_line(t, VIEW_SYSTEM, "--   every member of the epoch sees the same; a different one "
+             "means the room forked");
 }
 
 static void command(tui *t, const char *line)
@@ -387,6 +413,8 @@ static void command(tui *t, const char *line)
         help(t);
     } else if (IS("/who")) {
         who(t);
+    } else if (IS("/verify")) {
+        verify(t);
     } else if (IS("/nick")) {
         if (!arg || !*arg)
             add_line(t, VIEW_SYSTEM, "-- you are %s; /nick NAME changes it", t->nick);

@@ -10,7 +10,7 @@
  * Screen: the scrollback, a status line (room name, epoch, members, room
  * fingerprint, connection state, nickname) and the input line. Keys: the
  * editing keys of view.h, Enter sends, PgUp/PgDn page, ^C quits.
- * Commands: /help /who /nick NAME /leave /quit; "//" sends a line that
+ * Commands: /help /who /verify /nick NAME /leave /quit; "//" sends a line that
  * starts with "/".
  *
  * What was typed and shown is wiped when freed; ncurses' own buffers are

@@ -2,6 +2,7 @@
  * chat/view.c: the scrollback and the input line of chat/view.h.
  * Adding a line is O(1); wrapping and paging are O(length of what is shown).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include "inner.h"
 #include "chat/view.h"
@@ -102,6 +103,23 @@ int view_add(view_scrollback *s, view_kind kind, const char *text, size_t len)
     if (s->scroll)
         s->scroll += 1;
     return 0;
+}
+
+int view_add_error(view_scrollback *s, const chat_event *ev)
+{
+    char line[768];
+    int n;
+    if (strcmp(ev->code, CHAT_CODE_FORK_SUSPECTED) == 0)
+        n = snprintf(line, sizeof line, "!! WARNING: the room may have forked in epoch %llu: %s. "
+                     "Compare /verify with the other members over another channel; if the "
+                     "fingerprints differ, stop trusting this room.",
+                     (unsigned long long)ev->epoch, ev->message);
+    else
+        n = snprintf(line, sizeof line, "!! %s", ev->message);
+    int rc = n < 0 ? -1 : view_add(s, VIEW_ERROR, line, (size_t)n < sizeof line ? (size_t)n
+                                                                             : sizeof line - 1);
+    sodium_memzero(line, sizeof line);
+    return rc;
 }
 
 void view_page_up(view_scrollback *s, size_t rows, size_t cols)

@@ -40,6 +40,10 @@ void view_scrollback_free(view_scrollback *s);
  * several rows). -1 if out of memory. Keeps the view where it is if the
  * reader has scrolled back. */
 int view_add(view_scrollback *s, view_kind kind, const char *text, size_t len);
+/* An ERROR event (chat/client.h) as a VIEW_ERROR line: "!! message"; a
+ * suspected fork as a warning that names the epoch and asks people to
+ * compare its fingerprint (/verify). -1 if out of memory. */
+int view_add_error(view_scrollback *s, const chat_event *ev);
 /* The i-th line, 0 the oldest kept. */
 const view_line *view_line_at(const view_scrollback *s, size_t i);
 /* Rows the line takes at width cols (at least 1). */

@@ -63,8 +63,9 @@ static void usage(FILE *f)
                "  -k, --key FILE    your user key (fkex keygen, fkex enroll)\n"
                "  -b, --batch       speak JSON lines instead of the terminal interface:\n"
                "                      stdin:  {\"send\": \"text\"}  {\"cmd\": \"leave\"}  {\"cmd\": \"quit\"}\n"
+               "                              {\"cmd\": \"verify\"}  {\"cmd\": \"who\"}\n"
                "                      stdout: {\"event\": \"joined\"|\"epoch\"|\"message\"|\"error\"|\"left\"|\n"
-               "                                \"connection\", ...}\n"
+               "                                \"connection\"|\"verify\"|\"who\", ...}\n"
                "                    end of input quits once joined\n"
                "  -n, --nick NAME   the name the room sees on your messages (default: anonymous)\n"
                "  -f, --found DIR   found the room: DIR is its directory (fkex room create),\n"
@@ -92,7 +93,8 @@ static void usage(FILE *f)
                "  keys      Enter sends; Left Right Home End ^A ^E ^B ^F move; Backspace Delete\n"
                "            ^D ^U ^K ^W delete; PgUp PgDn scroll; ^L redraws; ^C quits\n"
                "  commands  /help; /who lists the members (pseudonym: the start of its key;\n"
-               "            the last nickname seen); /nick NAME; /leave; /quit;\n"
+               "            the last nickname seen); /verify shows the epoch's fingerprint,\n"
+               "            the same at every member of the epoch; /nick NAME; /leave; /quit;\n"
                "            //text sends a line that starts with /\n\n"
                "leave removes you from the room (a commit by another member); quit only\n"
                "disconnects, and the relay keeps your place for its grace period.\n"
@@ -105,21 +107,7 @@ static void usage(FILE *f)
 
 static void put_string(const char *s, size_t len)
 {
-    char small[512];
-    size_t need = chat_json_escape(small, sizeof small, s, len);
-    putchar('"');
-    if (need <= sizeof small) {
-        fwrite(small, 1, need, stdout);
-    } else {
-        char *big = malloc(need);
-        if (big) {
-            chat_json_escape(big, need, s, len);
-            fwrite(big, 1, need, stdout);
-            sodium_memzero(big, need);
-            free(big);
-        }
-    }
-    putchar('"');
+    chat_json_string(stdout, s, len);
 }
 
 static void close_input(batch *b);
@@ -159,11 +147,7 @@ static void on_event(void *ctx, const chat_event *ev)
         printf(", \"epoch\": %llu}\n", (unsigned long long)ev->epoch);
         break;
     case CHAT_EV_ERROR:
-        fputs("{\"event\": \"error\", \"code\": ", stdout);
-        put_string(ev->code, strlen(ev->code));
-        fputs(", \"message\": ", stdout);
-        put_string(ev->message, strlen(ev->message));
-        fputs("}\n", stdout);
+        chat_json_error(stdout, ev);
         cli_error("%s", ev->message);
         break;
     case CHAT_EV_LEFT:
@@ -208,6 +192,54 @@ static void on_event(void *ctx, const chat_event *ev)
 
 /* ---- commands from stdin ------------------------------------------------------------ */
 
+/* {"cmd": "verify"} and {"cmd": "who"} when not in the room (or in a mode
+ * without epochs): an error event, the session goes on. */
+static void not_now(fkex_err err)
+{
+    chat_event ev = { .kind = CHAT_EV_ERROR, .code = "not_joined",
+                      .message = "not in the room yet (or any more)" };
+    if (err == FKEX_ERR_UNSUPPORTED) {
+        ev.code = "unsupported";
+        ev.message = "seed rooms and direct conversations have no epoch fingerprint";
+    }
+    chat_json_error(stdout, &ev);
+}
+
+/* {"event": "verify", "epoch": N, "fingerprint": "..."} */
+static void answer_verify(batch *b)
+{
+    chat_verify v;
+    fkex_err err = chat_client_verify(&v, b->client);
+    if (err != FKEX_OK) {
+        not_now(err);
+        return;
+    }
+    printf("{\"event\": \"verify\", \"epoch\": %llu, \"fingerprint\": \"%s\"}\n",
+           (unsigned long long)v.epoch, v.fingerprint);
+}
+
+/* {"event": "who", "epoch": N, "members": [{"pseudonym": ..., "nick": ..., "self": ...}]}:
+ * the nick is the last one seen on the member's messages ("" if none yet). */
+static void answer_who(batch *b)
+{
+    chat_status st;
+    chat_member m;
+    chat_client_status(&st, b->client);
+    if (st.state != CHAT_ONLINE) {
+        not_now(FKEX_ERR_UNEXPECTED);
+        return;
+    }
+    printf("{\"event\": \"who\", \"epoch\": %llu, \"members\": [", (unsigned long long)st.epoch);
+    for (uint32_t i = 0, n = 0; i < st.members; i++) {
+        if (chat_client_member(&m, b->client, i) != 0)
+            continue;
+        printf("%s{\"pseudonym\": \"%s\", \"nick\": ", n++ ? ", " : "", m.pseudonym);
+        put_string(m.nick, strlen(m.nick));
+        printf(", \"self\": %s}", m.own ? "true" : "false");
+    }
+    fputs("]}\n", stdout);
+}
+
 static void command(batch *b, const char *line, size_t len)
 {
     chat_cmd cmd;
@@ -236,6 +268,14 @@ static void command(batch *b, const char *line, size_t len)
     case CHAT_CMD_QUIT:
         b->done_input = 1;
         chat_client_quit(b->client);
+        break;
+    case CHAT_CMD_VERIFY:
+        answer_verify(b);
+        fflush(stdout);
+        break;
+    case CHAT_CMD_WHO:
+        answer_who(b);
+        fflush(stdout);
         break;
     }
     sodium_memzero(&cmd, sizeof cmd);
