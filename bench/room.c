@@ -105,6 +105,7 @@ static void relay_commit(room *r, const uint8_t *bytes, size_t len)
 
 static void settle(room *r, const fkex_rmsg_commit *c, const uint8_t hash[32], const uint8_t *ack,
                    size_t acklen);
+static void settle_self_acked(room *r);
 
 /* The commit of the first EpochAck (from a member other than its
  * committer, unless nobody else stays) settles the epoch: SETTLED to the
@@ -134,17 +135,16 @@ static void relay_epoch_ack(room *r, int from, const uint8_t *bytes, size_t len)
     if (k == r->ncands)
         return;
     if (r->roster[c.committer] == from && r->nroster - c.nremoves > 1) {
-        /* Its committer's own: it settles only if no other ack comes in
-         * time (the real relay's sponsor timeout; here, once the queue
-         * is empty) and nobody else who stays is online. */
-        if (!r->self_ack) {
-            uint8_t *copy = malloc(len);
-            if (!copy)
-                abort();
-            memcpy(copy, bytes, len);
-            r->self_ack = copy;
-            r->self_ack_len = len;
-        }
+        /* Its committer's own: it settles only when nobody else who stays
+         * is online (now, or once they go: room_run checks again). */
+        uint8_t *copy = malloc(len);
+        if (!copy)
+            abort();
+        memcpy(copy, bytes, len);
+        free(r->self_ack);
+        r->self_ack = copy;
+        r->self_ack_len = len;
+        settle_self_acked(r);
         return;
     }
     settle(r, &c, hash, bytes, len);
@@ -321,7 +321,8 @@ fkex_err room_inject(room *r, int p, const uint8_t *bytes, size_t len)
     return deliver(r, p, bytes, len);
 }
 
-/* The relay's timeout for a commit acknowledged by its committer alone. */
+/* A commit acknowledged by its committer alone settles once nobody else
+ * who stays is online. */
 static void settle_self_acked(room *r)
 {
     fkex_rmsg_epoch_ack ack;

@@ -70,7 +70,8 @@ struct room {
     uint8_t (*won)[32];     /* content hashes of settled commits */
     room_frame *cands;      /* candidate commits for the current epoch */
     size_t ncands;
-    uint8_t *self_ack;      /* an EpochAck from the committer alone, settled once the queue runs dry */
+    uint8_t *self_ack;      /* an EpochAck from the committer alone, settled once nobody else
+                               who stays is online */
     size_t self_ack_len;
     size_t nwon;
     room_frame *held;       /* Welcomes waiting for their commit */

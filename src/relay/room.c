@@ -97,9 +97,16 @@ void relay_room_set_online(relay_room *r, const uint8_t v[32], int online)
 {
     long i = relay_room_member(r, v);
     if (i >= 0)
-        r->members[i].online = online;
+        r->members[i].online = r->members[i].connected = online;
     if (i >= 0 && r->seed)
         relay_seed_set_online(r, v, online);
+}
+
+void relay_room_set_away(relay_room *r, const uint8_t v[32])
+{
+    long i = relay_room_member(r, v);
+    if (i >= 0)
+        r->members[i].connected = 0;
 }
 
 static relay_store_join *join_by_id(relay_room *r, const uint8_t id[32])
@@ -160,6 +167,7 @@ static fkex_err reload(relay_room *r)
         mm[i].kicked = m[i].kicked;
         long old = relay_room_member(r, m[i].v);
         mm[i].online = old >= 0 && r->members[old].online;
+        mm[i].connected = old >= 0 && r->members[old].connected;
     }
     free(m);
     free(r->members);
@@ -743,15 +751,31 @@ static fkex_err settle(relay_room *r, const fkex_rmsg_commit *c, const uint8_t h
     return relay_room_broadcast(r, ack, acklen, out);
 }
 
+/* 1 if a member that c keeps, other than its committer, is connected:
+ * one that could acknowledge c, and has not yet. */
+static int others_connected(const relay_room *r, const fkex_rmsg_commit *c)
+{
+    for (uint32_t i = 0, rm = 0; i < r->nmembers; i++) {
+        if (rm < c->nremoves && load32_be(c->removes + 4 * rm) == i) {
+            rm++;
+            continue;
+        }
+        if (i != c->committer && r->members[i].connected)
+            return 1;
+    }
+    return 0;
+}
+
 /* An EpochAck. For the commit that settled the current epoch: taken, and
  * not passed on (the one that settled it was: every member checks one
  * other member's ack per epoch, not n of them, which would be n^2
  * deliveries an epoch). For a candidate of the current epoch: the first from a
  * member of the epoch other than its committer, and not removed by it,
  * settles the epoch on it (one that departs, falling out of a
- * re-attestation, too); the committer's own settles it only after a
- * sponsor timeout in which nobody else who stays was online
- * (relay_room_tick), so that a member cannot settle its own junk. The relay checks the signature
+ * re-attestation, too); the committer's own settles it at once only when
+ * nobody else who stays is connected, else after the sponsor timeout
+ * (relay_room_tick), so that a member cannot settle its own junk over
+ * members who refused it and committed their own meanwhile. The relay checks the signature
  * (by the sender's V of the new epoch); the MAC is the members'. */
 static int epoch_ack(relay_room *r, const uint8_t from[32], const uint8_t *msg, size_t len,
                      uint64_t now, relay_out *out, fkex_err *err)
@@ -795,13 +819,20 @@ static int epoch_ack(relay_room *r, const uint8_t from[32], const uint8_t *msg, 
         code = FKEX_RELAY_E_NOT_ROUTABLE;
         goto done;
     }
-    if (own && r->nmembers - c.nremoves > 1) {
-        if (!r->self_ack && (r->self_ack = malloc(len)) != NULL) {
-            memcpy(r->self_ack, msg, len);
-            r->self_ack_len = len;
-            r->self_ack_at = now ? now : 1;
+    if (own && others_connected(r, &c)) {
+        /* Kept (out->seq 0): it settles if none of them acks within the
+         * sponsor timeout, or they all go (relay_room_tick). */
+        uint8_t *copy = malloc(len);
+        if (!copy) {
+            *err = FKEX_ERR_NO_MEMORY;
+            goto done;
         }
-        goto done;   /* taken (out->seq 0); it settles only if nobody else acks in time */
+        memcpy(copy, msg, len);
+        free(r->self_ack);
+        r->self_ack = copy;
+        r->self_ack_len = len;
+        r->self_ack_at = now ? now : 1;
+        goto done;
     }
     *err = settle(r, &c, m.commit_hash, msg, len, out);
 done:
@@ -959,23 +990,6 @@ int relay_room_submit(relay_room *r, const uint8_t from[32], const uint8_t *msg,
     return code;
 }
 
-/* 1 if a member that c keeps, other than its committer, is online: one
- * that could acknowledge c, and has not. A commit acknowledged by its
- * committer alone settles only once nobody else could (they are all
- * away), never against members that are there and refused it. */
-static int others_online(const relay_room *r, const fkex_rmsg_commit *c)
-{
-    for (uint32_t i = 0, rm = 0; i < r->nmembers; i++) {
-        if (rm < c->nremoves && load32_be(c->removes + 4 * rm) == i) {
-            rm++;
-            continue;
-        }
-        if (i != c->committer && r->members[i].online)
-            return 1;
-    }
-    return 0;
-}
-
 int relay_room_tick(relay_room *r, uint64_t now, relay_out *out)
 {
     fkex_err err = FKEX_OK;
@@ -1007,20 +1021,24 @@ int relay_room_tick(relay_room *r, uint64_t now, relay_out *out)
             FKEX_OK)
             err = relay_store_join_put(r->store, r->room_id, j);
     }
-    /* A candidate acknowledged by its committer alone, for a sponsor
-     * timeout: nobody else can (the others fell out of a re-attestation,
-     * or are away), so it settles. */
-    if (err == FKEX_OK && r->self_ack && now >= r->self_ack_at &&
-        now - r->self_ack_at >= r->sponsor_timeout_ms) {
+    /* A candidate acknowledged by its committer alone settles once nobody
+     * else who stays is connected to acknowledge it, or after the sponsor
+     * timeout: a member that refused it (a slice that did not open) has
+     * committed an Update of its own by then (chat/client.c), which the
+     * others settle first; one that is frozen does not hold the room. */
+    if (err == FKEX_OK && r->self_ack) {
         fkex_rmsg_epoch_ack m;
         fkex_rmsg_commit c;
         uint8_t *commit = NULL, *ack = r->self_ack;
         size_t commitlen, acklen = r->self_ack_len;
-        if (fkex_rmsg_epoch_ack_decode(&m, ack, acklen) == FKEX_OK && m.epoch == r->epoch + 1 &&
-            (err = relay_store_candidate_get(r->store, r->room_id, m.commit_hash, &commit,
-                                             &commitlen)) == FKEX_OK &&
-            commit && fkex_rmsg_commit_decode(&c, commit, commitlen) == FKEX_OK &&
-            !others_online(r, &c)) {
+        if (fkex_rmsg_epoch_ack_decode(&m, ack, acklen) == FKEX_OK && m.epoch == r->epoch + 1)
+            err = relay_store_candidate_get(r->store, r->room_id, m.commit_hash, &commit,
+                                            &commitlen);
+        if (err == FKEX_OK && (!commit || fkex_rmsg_commit_decode(&c, commit, commitlen) != FKEX_OK)) {
+            r->self_ack = NULL;   /* of an epoch settled otherwise */
+            free(ack);
+        } else if (err == FKEX_OK && (!others_connected(r, &c) || now < r->self_ack_at ||
+                                      now - r->self_ack_at >= r->sponsor_timeout_ms)) {
             r->self_ack = NULL;
             err = settle(r, &c, m.commit_hash, ack, acklen, out);
             free(ack);

@@ -17,7 +17,8 @@
  *                its own slice (fkex_rmsg_commit_view). Not settled yet.
  *   EpochAck     for a candidate: the first from a member other than its
  *                committer settles the epoch on it (the committer's own
- *                only after a sponsor timeout without another): SETTLED to
+ *                only when nobody else who stays is connected, or after
+ *                the sponsor timeout): SETTLED to
  *                every member of the epoch, the roster moves as
  *                gke/roster.c moves it (removals, highest first, filled
  *                from the end; joiners appended; an Update re-binds the
@@ -83,7 +84,8 @@
 typedef struct {
     uint8_t v[32];
     uint64_t since;         /* broadcasts after this seq are its */
-    int online;
+    int online;             /* a session, or within the grace period after one */
+    int connected;          /* a session now */
     int kicked;             /* by the admin: nothing it sends is taken */
 } relay_member;
 
@@ -206,6 +208,9 @@ size_t relay_room_gone_due(relay_room *r, uint64_t now, uint8_t to[32], uint8_t 
 
 /* A member's connection came or went (sponsors are named among online ones). */
 void relay_room_set_online(relay_room *r, const uint8_t v[32], int online);
+/* Its connection went, its grace period begins: still online for the
+ * sponsors, no longer connected (relay_member). */
+void relay_room_set_away(relay_room *r, const uint8_t v[32]);
 /* Its roster index, or -1. */
 long relay_room_member(const relay_room *r, const uint8_t v[32]);
 

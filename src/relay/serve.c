@@ -344,6 +344,7 @@ static void absent_add(serve_state *s, relay_room *r, const uint8_t v[32], uint6
 {
     char vh[9];
     absent_remove(s, r, v);
+    relay_room_set_away(r, v);
     if (s->opt.grace_ms == 0 || s->nabsent == s->absentcap) {
         absent_member *t = NULL;
         if (s->opt.grace_ms > 0) {
