@@ -517,6 +517,32 @@ static void test_kick(void)
     room_free(r);
 }
 
+/* Review finding: an Update must not shed the committer's pending
+ * removal (its V changes; the removal follows it). alice holds bob's
+ * proposed removal; bob's Update settles; alice still holds it, now for
+ * bob's new V, and her commit removes him. */
+static void test_update_keeps_removal(void)
+{
+    room *r = room3("update keeps removal");
+    fkex_gke_out o;
+    fkex_gke_out_init(&o);
+    CHECK_OK(fkex_ratchet_propose_remove(r->parties[0].st, 1, &o));
+    for (int p = 0; p < 3; p++)
+        CHECK_OK(room_inject(r, p, o.msgs[0].bytes, o.msgs[0].len));
+    fkex_gke_out_clear(&o);
+    CHECK(fkex_ratchet_removal_pending(r->parties[0].st, 1));
+    fkex_commit_options upd = { .update = 1 };
+    CHECK_OK(room_commit(r, 1, &upd));
+    room_run(r, 1000);
+    CHECK(r->epoch == 3 && room_agree(r));
+    CHECK(fkex_ratchet_removal_pending(r->parties[0].st, 1) &&
+          fkex_ratchet_removal_pending(r->parties[2].st, 1));
+    CHECK_OK(room_commit(r, 0, NULL));
+    room_run(r, 1000);
+    CHECK(r->epoch == 4 && fkex_ratchet_members(r->parties[0].st) == 2 && r->parties[1].left);
+    room_free(r);
+}
+
 /* ---- JoinAck (ratchet.c on_join_ack) ------------------------------------------------ */
 
 /* Kills: the JoinAck's confirmation MAC (version 2: a signed JoinAck
@@ -1444,6 +1470,7 @@ void suite_ratchet_checks(void)
     RUN(test_remove_checks);
     RUN(test_remove_membership_tag);
     RUN(test_kick);
+    RUN(test_update_keeps_removal);
     RUN(test_join_ack_checks);
     RUN(test_join_request_checks);
     RUN(test_challenge_checks);

@@ -1350,21 +1350,23 @@ static void test_thief_heal(void)
     uint64_t epoch = n->r->epoch;
     uint32_t bi = fkex_ratchet_index(n->p[b].st);
 
-    /* The thief's junk, sent as bob (it can authenticate as him so far). */
+    /* bob's Update, then the thief's junk sent as bob (it can
+     * authenticate as him so far): one commit per member and epoch, so
+     * the relay refuses the second and nobody sees it. (The thief first:
+     * see test_thief_first.) */
     fkex_writer w;
-    junk_commit(&w, n, epoch, bi, thief->keys.membership_key, thief->sig_sk);
-    CHECK(submit(n, b, w.buf, w.len) == 0 && n->last_seq > 0);
-    fkex_writer_free(&w);
     fkex_commit_options upd = { .update = 1 };
     fkex_gke_out ob, o;
     do_commit(n, b, &upd, &ob);
     commit_hash_of(hb, ob.msgs[0].bytes, ob.msgs[0].len);
     CHECK(submit(n, b, ob.msgs[0].bytes, ob.msgs[0].len) == 0 && n->last_seq > 0);
     uint64_t useq = n->last_seq;
+    junk_commit(&w, n, epoch, bi, thief->keys.membership_key, thief->sig_sk);
+    CHECK(submit(n, b, w.buf, w.len) == FKEX_RELAY_E_STALE);
+    fkex_writer_free(&w);
     run(n);
     CHECK(n->r->epoch == epoch + 1 && memcmp(n->r->settled, hb, 32) == 0 && agree(n));
-    CHECK(n->p[0].misbehaved == 1 && n->p[c].misbehaved == 1);
-    /* the removals the junk drew named bob's old leaf: the healed bob stays */
+    CHECK(n->p[0].misbehaved == 0 && n->p[c].misbehaved == 0);
     CHECK(n->p[0].st->nremovals == 0 && n->p[c].st->nremovals == 0);
 
     /* The relay: the old V is nobody. The thief's AUTH verifies for that
@@ -1424,6 +1426,50 @@ static void test_thief_heal(void)
     run(n);
     CHECK(n->p[b].messages == 1 && n->p[c].messages == 1);
     fkex_gke_out_clear(&ob);
+    fkex_ratchet_free(thief);
+    net_close(n);
+}
+
+/* Review (b), the thief first: its junk, sent as bob, is a candidate, so
+ * the relay refuses bob's healing Update in that epoch (one commit per
+ * member and epoch: a member cannot bury the others' commits under its
+ * own). The junk is evidence against bob's leaf: alice and carol propose
+ * its removal, alice commits it, carol's ack settles it, and neither
+ * bob's leaf nor its thief reads anything after (bob comes back through
+ * admission, with a new leaf). */
+static void test_thief_first(void)
+{
+    int b, c, b2, c2;
+    net *n = three("thief first", "thief first", &b, &c);
+    net *twin = three("thief first", "thief first twin", &b2, &c2);
+    fkex_ratchet *thief = twin->p[b2].st;
+    twin->p[b2].st = NULL;
+    net_close(twin);
+    uint64_t epoch = n->r->epoch;
+    uint32_t bi = fkex_ratchet_index(n->p[b].st);
+    fkex_commit_options upd = { .update = 1 };
+    fkex_gke_out ob, o, m;
+    fkex_writer w;
+    junk_commit(&w, n, epoch, bi, thief->keys.membership_key, thief->sig_sk);
+    CHECK(submit(n, b, w.buf, w.len) == 0 && n->last_seq > 0);
+    fkex_writer_free(&w);
+    do_commit(n, b, &upd, &ob);
+    CHECK(submit(n, b, ob.msgs[0].bytes, ob.msgs[0].len) == FKEX_RELAY_E_STALE);
+    fkex_gke_out_clear(&ob);
+    run(n);
+    CHECK(n->p[0].misbehaved == 1 && n->p[c].misbehaved == 1);
+    CHECK(fkex_ratchet_removal_pending(n->p[0].st, bi) && fkex_ratchet_removal_pending(n->p[c].st, bi));
+    do_commit(n, 0, NULL, NULL);
+    run(n);
+    CHECK(n->r->epoch == epoch + 1 && n->r->nmembers == 2 && n->p[b].left);
+    CHECK(fkex_ratchet_members(n->p[0].st) == 2 && agree(n));
+    fkex_gke_out_init(&o);
+    app_msg(n, 0, "without bob", &m);
+    if (m.nmsgs == 1)
+        CHECK(fkex_ratchet_receive(thief, m.msgs[0].bytes, m.msgs[0].len, &n->rng, &o) != FKEX_OK &&
+              o.nevents == 0);
+    fkex_gke_out_clear(&m);
+    fkex_gke_out_clear(&o);
     fkex_ratchet_free(thief);
     net_close(n);
 }
@@ -1681,6 +1727,7 @@ void suite_relay(void)
     RUN(test_restart_candidate);
     RUN(test_junk_update_removed);
     RUN(test_thief_heal);
+    RUN(test_thief_first);
     RUN(test_relay_fork);
     RUN(test_stale_remove);
     RUN(test_kick_relay);

@@ -272,6 +272,26 @@ static void on_kicked(chat_client *c, const fkex_gke_event *e)
         c->want_commit = 1;
 }
 
+/* Removals still pending after an epoch (a commit that lost, or an
+ * Update of the member to be removed, which it cannot shed its removal
+ * by): the lowest-index member not to be removed commits them. */
+static void commit_removals_left(chat_client *c)
+{
+    uint32_t n, me, first = UINT32_MAX, pending = 0;
+    if (!c->link.joined || !fkex_ratchet_is_member(c->st))
+        return;
+    n = fkex_ratchet_members(c->st);
+    me = fkex_ratchet_index(c->st);
+    for (uint32_t i = 0; i < n; i++) {
+        if (fkex_ratchet_removal_pending(c->st, i))
+            pending++;
+        else if (first == UINT32_MAX)
+            first = i;
+    }
+    if (pending && first == me)
+        c->want_commit = 1;
+}
+
 /* This member lost its place (FKEX_GKE_EV_LOST): its state is gone; the
  * session enters again through admission, under a new pseudonym. */
 static void rejoin(chat_client *c)
@@ -340,6 +360,7 @@ static void absorb(chat_client *c, fkex_gke_out *out)
             }
             if (c->link.leaving && fkex_ratchet_is_member(c->st))
                 propose_leave(c);   /* a proposal names its epoch: make it again */
+            commit_removals_left(c);
             break;
         case FKEX_GKE_EV_ADMITTED:
             c->want_commit = 1;

@@ -285,6 +285,7 @@ static fkex_err candidate_check(tentative_epoch *t, int *evidence, const fkex_ra
         return FKEX_ERR_BAD_ENCODING;
     *evidence = 0;
     crypto_hash_sha256(t->commit_hash, msg, c->content_len);
+    t->committer = c->committer;
     t->own = c->committer == st->index;
     if (t->own && !(st->commit.active &&
                     sodium_memcmp(t->commit_hash, st->commit.content_hash, 32) == 0))
@@ -434,8 +435,68 @@ void commit_forget_candidates(fkex_ratchet *st)
     tentative_free(&st->tentative);
     for (size_t i = 0; i < st->ncandidates; i++)
         free(st->candidates[i].bytes);
-    memset(st->candidates, 0, sizeof st->candidates);
-    st->ncandidates = 0;
+    free(st->candidates);
+    st->candidates = NULL;
+    st->ncandidates = st->candcap = 0;
+}
+
+/* Evidence against a candidate's signer (PROTOCOL.md, version 2): said,
+ * and its removal proposed, quoting the commit's hash. */
+static fkex_err accuse(fkex_ratchet *st, uint32_t signer, const uint8_t hash[32], fkex_err why,
+                       fkex_gke_out *out)
+{
+    fkex_err err = fkex_gke_out_event(out, FKEX_GKE_EV_MISBEHAVED, why, st->keys.epoch,
+                                      st->nleaves, signer, hash, 32);
+    return err != FKEX_OK ? err : ratchet_propose(st, signer, hash, out);
+}
+
+/* A candidate after the tentative one, kept for SETTLED. A member whose
+ * tentative epoch is its own commit cannot settle that by its ack, so it
+ * checks and acknowledges later candidates too: a member that refused its
+ * commit and committed one of its own (chat/client.c) is not left waiting
+ * for nobody. */
+static fkex_err keep_candidate(fkex_ratchet *st, const fkex_rmsg_commit *c, const uint8_t hash[32],
+                               const uint8_t *msg, size_t len, fkex_gke_out *out)
+{
+    tentative_epoch t;
+    int evidence;
+    fkex_err err;
+    if (sodium_memcmp(hash, st->tentative.commit_hash, 32) == 0)
+        return FKEX_ERR_REPLAY;
+    for (size_t i = 0; i < st->ncandidates; i++)
+        if (memcmp(hash, st->candidates[i].hash, 32) == 0)
+            return FKEX_ERR_REPLAY;
+    if (c->committer == st->tentative.committer)
+        return FKEX_ERR_UNEXPECTED;   /* one candidate per committer and epoch */
+    for (size_t i = 0; i < st->ncandidates; i++)
+        if (st->candidates[i].committer == c->committer)
+            return FKEX_ERR_UNEXPECTED;
+    if (st->ncandidates == st->candcap) {
+        size_t cap = st->candcap ? 2 * st->candcap : 4;
+        kept_candidate *grown = realloc(st->candidates, cap * sizeof *grown);
+        if (!grown)
+            return FKEX_ERR_NO_MEMORY;
+        st->candidates = grown;
+        st->candcap = cap;
+    }
+    if (st->tentative.own) {
+        if ((err = candidate_take(&t, &evidence, st, msg, len)) != FKEX_OK)
+            return evidence && c->committer != st->index ? accuse(st, c->committer, hash, err, out)
+                                                         : err;
+        err = t.gone != FKEX_OK ? epoch_ack(out, st, &t, c->epoch + 1) : FKEX_OK;
+        tentative_free(&t);   /* checked again if SETTLED names it */
+        if (err != FKEX_OK)
+            return err;
+    }
+    kept_candidate *k = &st->candidates[st->ncandidates];
+    if (!(k->bytes = malloc(len)))
+        return FKEX_ERR_NO_MEMORY;
+    memcpy(k->bytes, msg, len);
+    k->len = len;
+    k->committer = c->committer;
+    memcpy(k->hash, hash, 32);
+    st->ncandidates++;
+    return FKEX_OK;
 }
 
 fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex_gke_out *out)
@@ -452,33 +513,10 @@ fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex
     if (c.epoch > st->keys.epoch)
         return FKEX_ERR_WRONG_EPOCH;
     crypto_hash_sha256(hash, msg, c.content_len);
-    if (st->tentative.active) {
-        /* A later candidate: kept unchecked, in case the relay settles it. */
-        if (sodium_memcmp(hash, st->tentative.commit_hash, 32) == 0)
-            return FKEX_ERR_REPLAY;
-        for (size_t i = 0; i < st->ncandidates; i++)
-            if (memcmp(hash, st->candidates[i].hash, 32) == 0)
-                return FKEX_ERR_REPLAY;
-        if (st->ncandidates == RATCHET_MAX_CANDIDATES)
-            return FKEX_ERR_UNEXPECTED;
-        kept_candidate *k = &st->candidates[st->ncandidates];
-        if (!(k->bytes = malloc(len)))
-            return FKEX_ERR_NO_MEMORY;
-        memcpy(k->bytes, msg, len);
-        k->len = len;
-        memcpy(k->hash, hash, 32);
-        st->ncandidates++;
-        return FKEX_OK;
-    }
-    if ((err = candidate_take(&t, &evidence, st, msg, len)) != FKEX_OK) {
-        if (!evidence || c.committer == st->index)
-            return err;
-        /* Evidence against its signer (PROTOCOL.md, version 2). */
-        if ((err = fkex_gke_out_event(out, FKEX_GKE_EV_MISBEHAVED, err, st->keys.epoch,
-                                      st->nleaves, c.committer, hash, 32)) != FKEX_OK)
-            return err;
-        return ratchet_propose(st, c.committer, hash, out);
-    }
+    if (st->tentative.active)
+        return keep_candidate(st, &c, hash, msg, len, out);
+    if ((err = candidate_take(&t, &evidence, st, msg, len)) != FKEX_OK)
+        return evidence && c.committer != st->index ? accuse(st, c.committer, hash, err, out) : err;
     if (t.gone != FKEX_OK && (err = epoch_ack(out, st, &t, c.epoch + 1)) != FKEX_OK) {
         tentative_free(&t);
         return err;

@@ -353,6 +353,21 @@ void ratchet_next_epoch_free(next_epoch *n)
 
 void ratchet_install_epoch(fkex_ratchet *st, next_epoch *n, const epoch_keys *keys)
 {
+    /* Proposals follow their member to its new place and key (an Update
+     * rotates V: a member must not shed its pending removal by one);
+     * those of members who are gone are done. O(removals x n). */
+    size_t kept = 0;
+    for (size_t k = 0; k < st->nremovals; k++)
+        for (uint32_t i = 0; i < n->roster.n; i++) {
+            const uint8_t *was = n->roster.from ? n->roster.from[i] == UINT32_MAX
+                                                      ? NULL : st->leaves[n->roster.from[i]].sig_pk
+                                                : n->roster.leaves[i].sig_pk;
+            if (was && memcmp(st->removals[k], was, 32) == 0) {
+                memcpy(st->removals[kept++], n->roster.leaves[i].sig_pk, 32);
+                break;
+            }
+        }
+    st->nremovals = kept;
     for (uint32_t i = 0; i < n->roster.n; i++)
         if (memcmp(n->roster.leaves[i].sig_pk, st->self.sig_pk, 32) == 0)
             st->index = i;
@@ -378,17 +393,8 @@ void ratchet_install_epoch(fkex_ratchet *st, next_epoch *n, const epoch_keys *ke
     sodium_memzero(st->keys.encryption_secret, 32);   /* it lives on only in the tree */
     st->phase = RATCHET_MEMBER;
 
-    /* Admissions were bound to the old group context; proposals to old
-     * members who are gone are done. */
+    /* Admissions were bound to the old group context. */
     ratchet_drop_joins(st);
-    size_t kept = 0;
-    for (size_t i = 0; i < st->nremovals; i++)
-        for (uint32_t j = 0; j < st->nleaves; j++)
-            if (memcmp(st->removals[i], st->leaves[j].sig_pk, 32) == 0) {
-                memmove(st->removals[kept++], st->removals[i], 32);
-                break;
-            }
-    st->nremovals = kept;
 }
 
 void ratchet_drop_joins(fkex_ratchet *st)
@@ -739,6 +745,14 @@ void fkex_ratchet_epoch_authenticator(uint8_t out[32], const fkex_ratchet *st)
 int fkex_ratchet_acked(const fkex_ratchet *st, uint32_t index)
 {
     return index < st->nleaves && st->acked[index];
+}
+
+int fkex_ratchet_removal_pending(const fkex_ratchet *st, uint32_t index)
+{
+    for (size_t i = 0; index < st->nleaves && i < st->nremovals; i++)
+        if (memcmp(st->removals[i], st->leaves[index].sig_pk, 32) == 0)
+            return 1;
+    return 0;
 }
 
 const uint8_t *fkex_ratchet_descriptor(const fkex_ratchet *st, size_t *len)

@@ -161,6 +161,9 @@ void fkex_ratchet_epoch_authenticator(uint8_t out[32], const fkex_ratchet *st);
  * Welcome, every member after a re-attestation. A caller removes members
  * whose ack does not come in time. */
 int fkex_ratchet_acked(const fkex_ratchet *st, uint32_t index);
+/* 1 if member `index` is to be removed by the next commit (proposed,
+ * kicked, or accused), as far as this member knows. */
+int fkex_ratchet_removal_pending(const fkex_ratchet *st, uint32_t index);
 /* The room's current admin-signed descriptor (the one its last commit
  * installed); valid until the next step. */
 const uint8_t *fkex_ratchet_descriptor(const fkex_ratchet *st, size_t *len);

@@ -118,6 +118,7 @@ typedef struct {
     uint8_t commit_hash[32];
     uint8_t *commit;                /* its bytes (this member's view), for the events */
     size_t commit_len;
+    uint32_t committer;             /* its committer's index in the epoch */
     int own;                        /* this member's own commit */
     fkex_err gone;                  /* FKEX_ERR_UNEXPECTED: it stays; FKEX_OK: it removes this
                                        member; FKEX_ERR_POLICY_UNSATISFIED: this member fell out */
@@ -126,10 +127,11 @@ typedef struct {
 } tentative_epoch;
 
 /* Candidates that came after the tentative one, kept in case the relay
- * settles one of them instead (checked then). */
-#define RATCHET_MAX_CANDIDATES 16
+ * settles one of them instead (checked then): at most one per committer,
+ * as the relay takes at most one per committer and epoch. */
 typedef struct {
     uint8_t hash[32];
+    uint32_t committer;
     uint8_t *bytes;
     size_t len;
 } kept_candidate;
@@ -177,8 +179,8 @@ struct fkex_ratchet {
 
     /* Commits for the current epoch, until the relay settles one. */
     tentative_epoch tentative;
-    kept_candidate candidates[RATCHET_MAX_CANDIDATES];
-    size_t ncandidates;
+    kept_candidate *candidates;
+    size_t ncandidates, candcap;
 
     /* Joiner. */
     uint64_t join_epoch;            /* the epoch the Challenge named */

@@ -152,14 +152,15 @@ fkex_err roster_next(roster *out, const fkex_ratchet *st, const fkex_rmsg_commit
         err = FKEX_ERR_NOT_IN_GROUP;
         goto fail;
     }
-    /* No signing key and no HPKE key twice: O(n) per new key. */
+    /* No signing key and no HPKE key twice, nor two signing keys that
+     * begin alike (a pseudonym, which a kick names): O(n) per new key. */
     for (uint32_t i = 0; i < count; i++) {
         int added = r.from[i] == UINT32_MAX;
         int updated = c->has_update && r.from[i] == c->committer;
         if (!added && !updated)
             continue;
         for (uint32_t j = 0; j < count; j++)
-            if (j != i && (memcmp(r.leaves[i].sig_pk, r.leaves[j].sig_pk, 32) == 0 ||
+            if (j != i && (memcmp(r.leaves[i].sig_pk, r.leaves[j].sig_pk, FKEX_PSEUDONYM_BYTES) == 0 ||
                            memcmp(r.leaves[i].hpke_pk, r.leaves[j].hpke_pk, 32) == 0))
                 goto fail;
     }

@@ -285,6 +285,16 @@ static long next_sponsor(const relay_room *r, const relay_store_join *j)
     return -1;
 }
 
+/* 1 if a member other than `except` (an index) has a V that begins as v
+ * does: its pseudonym. */
+static int pseudonym_taken(const relay_room *r, const uint8_t v[32], uint32_t except)
+{
+    for (uint32_t i = 0; i < r->nmembers; i++)
+        if (i != except && memcmp(r->members[i].v, v, FKEX_PSEUDONYM_BYTES) == 0)
+            return 1;
+    return 0;
+}
+
 /* leaf id = H(V || X), as a Challenge and a Welcome name their joiner. */
 static void leaf_id(uint8_t id[32], const uint8_t leaf[64])
 {
@@ -304,6 +314,8 @@ static int join_request(relay_room *r, const uint8_t from[32], const uint8_t *ms
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a JoinRequest for another leaf key than the sender's");
     if (relay_room_member(r, from) >= 0)
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a member cannot join again");
+    if (pseudonym_taken(r, from, UINT32_MAX))
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a member has a leaf key that begins as this one does");
     leaf_id(j.joiner_id, (const uint8_t *)&q.leaf);
     if ((old = join_by_v(r, from)) != NULL) {
         /* Sent again (a client resends what was not answered before its
@@ -575,22 +587,28 @@ static int commit(relay_room *r, const uint8_t from[32], const uint8_t *msg, siz
         REFUSE(FKEX_RELAY_E_STALE, "a commit for another epoch: another commit won");
     }
     uint32_t n = r->nmembers;
+    uint64_t mine = 0;
     if (c.committer >= n || memcmp(r->members[c.committer].v, from, 32) != 0)
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a commit from another member than its committer");
+    if ((*err = relay_store_candidate_by(r->store, r->room_id, c.committer, &mine)) != FKEX_OK)
+        return 0;
+    if (mine)   /* so that one member cannot bury the others' commits under its own */
+        REFUSE(FKEX_RELAY_E_STALE, "one commit per member and epoch: yours is a candidate");
     if (fkex_sign_verify(c.sig, from, "commit", msg, c.signed_len) != 0)
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a commit its committer did not sign");
     if (c.nremoves >= n || (uint64_t)n - c.nremoves + c.nadds > FKEX_ROOM_MAX_MEMBERS ||
         (c.nremoves && load32_be(c.removes + 4 * (c.nremoves - 1)) >= n))
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a commit whose roster does not add up");
+    /* Pseudonyms (V's first bytes, what a kick names) are unique too. */
     for (uint32_t a = 0; a < c.nadds; a++) {
         const uint8_t *v = c.adds + 64 * a;
-        if (relay_room_member(r, v) >= 0)
+        if (pseudonym_taken(r, v, UINT32_MAX))
             REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a commit that adds a member twice");
         for (uint32_t b = 0; b < a; b++)
-            if (memcmp(c.adds + 64 * b, v, 32) == 0)
+            if (memcmp(c.adds + 64 * b, v, FKEX_PSEUDONYM_BYTES) == 0)
                 REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a commit that adds a member twice");
     }
-    if (c.has_update && relay_room_member(r, c.update_sig_pk) >= 0)
+    if (c.has_update && pseudonym_taken(r, c.update_sig_pk, c.committer))
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "an update to a key the roster holds");
     if (c.dist == FKEX_DIST_STAR) {
         /* One slice for each member who stays, but the committer. */
@@ -619,7 +637,8 @@ static int commit(relay_room *r, const uint8_t from[32], const uint8_t *msg, siz
 
     /* A candidate: each member of the epoch gets its view; a commit
      * without slices and removals is the same for all, stored once. */
-    if ((*err = relay_store_candidate_put(r->store, r->room_id, hash, c.epoch, msg, len)) != FKEX_OK)
+    if ((*err = relay_store_candidate_put(r->store, r->room_id, hash, c.epoch, c.committer, msg,
+                                          len)) != FKEX_OK)
         return 0;
     uint64_t seq = r->next_seq++;
     out->seq = seq;
@@ -822,14 +841,13 @@ static int epoch_ack(relay_room *r, const uint8_t from[32], const uint8_t *msg, 
     if (own && others_connected(r, &c)) {
         /* Kept (out->seq 0): it settles if none of them acks within the
          * sponsor timeout, or they all go (relay_room_tick). */
-        uint8_t *copy = malloc(len);
-        if (!copy) {
+        if (r->self_ack)
+            goto done;   /* the first one's clock runs: a later one resets nothing */
+        if (!(r->self_ack = malloc(len))) {
             *err = FKEX_ERR_NO_MEMORY;
             goto done;
         }
-        memcpy(copy, msg, len);
-        free(r->self_ack);
-        r->self_ack = copy;
+        memcpy(r->self_ack, msg, len);
         r->self_ack_len = len;
         r->self_ack_at = now ? now : 1;
         goto done;

@@ -20,8 +20,8 @@ static const char schema[] =
     " epoch INTEGER NOT NULL, won INTEGER NOT NULL, seq INTEGER NOT NULL,"
     " PRIMARY KEY(room_id, hash)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS candidates(room_id BLOB NOT NULL, hash BLOB NOT NULL,"
-    " epoch INTEGER NOT NULL, position INTEGER NOT NULL, commit_bytes BLOB NOT NULL,"
-    " PRIMARY KEY(room_id, hash)) WITHOUT ROWID;"
+    " epoch INTEGER NOT NULL, position INTEGER NOT NULL, committer INTEGER NOT NULL,"
+    " commit_bytes BLOB NOT NULL, PRIMARY KEY(room_id, hash)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS held(id INTEGER PRIMARY KEY, room_id BLOB NOT NULL,"
     " commit_hash BLOB NOT NULL, recipient BLOB NOT NULL, frame BLOB NOT NULL);"
     "CREATE INDEX IF NOT EXISTS held_by_commit ON held(room_id, commit_hash);"
@@ -37,7 +37,7 @@ enum {
     S_MEMBERS_DELETE, S_MEMBER_INSERT, S_MEMBERS_LOAD,
     S_LOG_APPEND, S_LOG_REPLAY, S_LOG_COUNT, S_LOG_FIRST, S_LOG_PRUNE,
     S_COMMIT_PUT, S_COMMIT_STATUS, S_SETTLED_GET,
-    S_CANDIDATE_PUT, S_CANDIDATE_GET, S_CANDIDATES_HASHES, S_CANDIDATES_DELETE,
+    S_CANDIDATE_PUT, S_CANDIDATE_GET, S_CANDIDATE_BY, S_CANDIDATES_HASHES, S_CANDIDATES_DELETE,
     S_HELD_PUT, S_HELD_SELECT, S_HELD_DELETE, S_HELD_COUNT,
     S_JOIN_PUT, S_JOIN_DELETE, S_JOINS_LOAD,
     S_DESCRIPTOR_SET, S_PENDING_PUT, S_PENDING_GET, S_PENDING_DELETE,
@@ -69,8 +69,10 @@ static const char *const sql[S_COUNT] = {
                      " VALUES(?1, ?2, ?3, ?4, ?5)",
     [S_COMMIT_STATUS] = "SELECT won FROM commits WHERE room_id = ?1 AND hash = ?2",
     [S_SETTLED_GET] = "SELECT hash FROM commits WHERE room_id = ?1 AND epoch = ?2 AND won = 1",
-    [S_CANDIDATE_PUT] = "INSERT INTO candidates(room_id, hash, epoch, position, commit_bytes)"
-                        " VALUES(?1, ?2, ?3, (SELECT count(*) FROM candidates WHERE room_id = ?1), ?4)",
+    [S_CANDIDATE_PUT] = "INSERT INTO candidates(room_id, hash, epoch, position, committer,"
+                        " commit_bytes) VALUES(?1, ?2, ?3,"
+                        " (SELECT count(*) FROM candidates WHERE room_id = ?1), ?5, ?4)",
+    [S_CANDIDATE_BY] = "SELECT count(*) FROM candidates WHERE room_id = ?1 AND committer = ?2",
     [S_CANDIDATE_GET] = "SELECT commit_bytes FROM candidates WHERE room_id = ?1 AND hash = ?2",
     [S_CANDIDATES_HASHES] = "SELECT hash FROM candidates WHERE room_id = ?1 ORDER BY position",
     [S_CANDIDATES_DELETE] = "DELETE FROM candidates WHERE room_id = ?1",
@@ -504,15 +506,25 @@ fkex_err relay_store_settled_get(relay_store *s, const uint8_t room_id[32], uint
 /* ---- candidate commits ---------------------------------------------------------- */
 
 fkex_err relay_store_candidate_put(relay_store *s, const uint8_t room_id[32],
-                                   const uint8_t hash[32], uint64_t epoch, const uint8_t *commit,
-                                   size_t len)
+                                   const uint8_t hash[32], uint64_t epoch, uint32_t committer,
+                                   const uint8_t *commit, size_t len)
 {
     sqlite3_stmt *q = stmt(s, S_CANDIDATE_PUT);
     bind_id(q, 1, room_id);
     bind_id(q, 2, hash);
     bind_u64(q, 3, epoch);
     sqlite3_bind_blob(q, 4, commit, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 5, committer);
     return run(q);
+}
+
+fkex_err relay_store_candidate_by(relay_store *s, const uint8_t room_id[32], uint32_t committer,
+                                  uint64_t *n)
+{
+    sqlite3_stmt *q = stmt(s, S_CANDIDATE_BY);
+    bind_id(q, 1, room_id);
+    sqlite3_bind_int64(q, 2, committer);
+    return scalar(q, n);
 }
 
 fkex_err relay_store_candidate_get(relay_store *s, const uint8_t room_id[32],

@@ -7,7 +7,7 @@
  *                                  (state 1, or 2: kicked by the admin)
  *   log(room_id, seq, recipient V or NULL, frame) every accepted delivery
  *   commits(room_id, hash, epoch, won, seq)        commits seen: won (settled) or lost
- *   candidates(room_id, hash, epoch, position, commit_bytes)
+ *   candidates(room_id, hash, epoch, position, committer, commit_bytes)
  *                                  the current epoch's candidate commits, in
  *                                  the relay's order, until one is settled
  *   held(room_id, commit_hash, recipient, frame)  Welcomes waiting for their commit
@@ -149,8 +149,11 @@ fkex_err relay_store_settled_get(relay_store *s, const uint8_t room_id[32], uint
 
 /* A candidate commit for the room's current epoch, whole (all slices). */
 fkex_err relay_store_candidate_put(relay_store *s, const uint8_t room_id[32],
-                                   const uint8_t hash[32], uint64_t epoch, const uint8_t *commit,
-                                   size_t len) FKEX_WUR;
+                                   const uint8_t hash[32], uint64_t epoch, uint32_t committer,
+                                   const uint8_t *commit, size_t len) FKEX_WUR;
+/* How many candidates of the current epoch committer (its index) made. */
+fkex_err relay_store_candidate_by(relay_store *s, const uint8_t room_id[32], uint32_t committer,
+                                  uint64_t *n) FKEX_WUR;
 /* Its bytes (*commit malloc'd), or *commit = NULL if it is not a candidate. */
 fkex_err relay_store_candidate_get(relay_store *s, const uint8_t room_id[32],
                                    const uint8_t hash[32], uint8_t **commit,
