@@ -1,6 +1,7 @@
 /* tests/gke_world.c: the authority, users and rooms of tests/gke_world.h. */
 #include <stdlib.h>
 #include "gke_world.h"
+#include "gke/ratchet_state.h"
 
 void gke_world_open(gke_world *w, const char *label)
 {
@@ -38,4 +39,20 @@ void gke_room_free(room *r)
 {
     room_close(r);
     free(r);
+}
+
+void gke_remove_msg(fkex_writer *w, const uint8_t room_id[32], uint64_t epoch, uint32_t proposer,
+                    uint32_t target, const uint8_t mk[32], const uint8_t sk[64])
+{
+    fkex_rmsg_remove m = { 0 };
+    uint8_t tag[32];
+    memcpy(m.room_id, room_id, 32);
+    m.epoch = epoch;
+    m.proposer = proposer;
+    m.target = target;
+    fkex_writer_init(w);
+    fkex_rmsg_remove_encode(w, &m);
+    fkex_mac(tag, mk, w->buf, w->len);
+    fkex_writer_put(w, tag, 32);
+    CHECK_OK(ratchet_sign_append(w, sk, "remove"));
 }

@@ -24,5 +24,10 @@ void gke_world_close(gke_world *w);
 /* A room of alice alone, at epoch 0; seed makes its run reproducible. */
 room *gke_room_new(const gke_world *w, const char *seed);
 void gke_room_free(room *r);
+/* A Remove proposal (version 2) of target by proposer at epoch in room
+ * room_id, its membership tag under mk, signed with sk: as a member, or a
+ * thief of some of its keys, would make it. */
+void gke_remove_msg(fkex_writer *w, const uint8_t room_id[32], uint64_t epoch, uint32_t proposer,
+                    uint32_t target, const uint8_t mk[32], const uint8_t sk[64]);
 
 #endif

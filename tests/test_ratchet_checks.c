@@ -385,23 +385,6 @@ static void test_descriptor_checks(void)
 
 /* ---- Remove proposals (ratchet.c on_remove) --------------------------------------- */
 
-/* Remove(target) by proposer at epoch, tagged under membership key mk
- * (version 2), signed with sk. */
-static void remove_msg(fkex_writer *w, const room *r, uint64_t epoch, uint32_t proposer,
-                       uint32_t target, const uint8_t mk[32], const uint8_t sk[64])
-{
-    fkex_rmsg_remove m = { 0 };
-    uint8_t tag[32];
-    memcpy(m.room_id, r->room_id, 32);
-    m.epoch = epoch;
-    m.proposer = proposer;
-    m.target = target;
-    fkex_writer_init(w);
-    fkex_rmsg_remove_encode(w, &m);
-    fkex_mac(tag, mk, w->buf, w->len);
-    fkex_writer_put(w, tag, 32);
-    sign(w, sk, "remove");
-}
 
 /* Kills: Remove's epoch check (an old proposal names an index of an old
  * roster), its index bounds, the duplicate-proposal check, and the
@@ -414,7 +397,7 @@ static void test_remove_checks(void)
     const uint8_t *bob_mk = r->parties[1].st->keys.membership_key;
     fkex_writer old, w;
     /* bob proposes to remove carol at epoch 2; the relay keeps it. */
-    remove_msg(&old, r, 2, 1, 2, bob_mk, bob_sk);
+    gke_remove_msg(&old, r->room_id, 2, 1, 2, bob_mk, bob_sk);
     fkex_commit_options upd = { .update = 1 };
     CHECK_OK(room_commit(r, 0, &upd));
     room_run(r, 1000);
@@ -422,15 +405,15 @@ static void test_remove_checks(void)
     CHECK_ERR(room_inject(r, 0, old.buf, old.len), FKEX_ERR_WRONG_EPOCH);
     CHECK(alice->nremovals == 0);
     /* Indices out of range. */
-    remove_msg(&w, r, 3, 1, 7, bob_mk, bob_sk);
+    gke_remove_msg(&w, r->room_id, 3, 1, 7, bob_mk, bob_sk);
     CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
     fkex_writer_free(&w);
-    remove_msg(&w, r, 3, 7, 2, bob_mk, bob_sk);
+    gke_remove_msg(&w, r->room_id, 3, 7, 2, bob_mk, bob_sk);
     CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
     fkex_writer_free(&w);
     CHECK(alice->nremovals == 0);
     /* The proposal with a byte more, then as it is, then again. */
-    remove_msg(&w, r, 3, 1, 2, bob_mk, bob_sk);
+    gke_remove_msg(&w, r->room_id, 3, 1, 2, bob_mk, bob_sk);
     CHECK_ERR(inject_longer(r, 0, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
     CHECK(alice->nremovals == 0);
     CHECK_OK(room_inject(r, 0, w.buf, w.len));
@@ -459,14 +442,14 @@ static void test_remove_membership_tag(void)
     CHECK_OK(room_commit(r, 0, &upd));
     room_run(r, 1000);
     CHECK(r->epoch == 3 && room_agree(r));
-    remove_msg(&w, r, 3, 1, 2, old_mk, bob_sk);
+    gke_remove_msg(&w, r->room_id, 3, 1, 2, old_mk, bob_sk);
     CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_AUTHENTICATION);
     fkex_writer_free(&w);
-    remove_msg(&w, r, 3, 1, 2, junk_mk, bob_sk);
+    gke_remove_msg(&w, r->room_id, 3, 1, 2, junk_mk, bob_sk);
     CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_AUTHENTICATION);
     fkex_writer_free(&w);
     CHECK(alice->nremovals == 0);
-    remove_msg(&w, r, 3, 1, 2, r->parties[1].st->keys.membership_key, bob_sk);
+    gke_remove_msg(&w, r->room_id, 3, 1, 2, r->parties[1].st->keys.membership_key, bob_sk);
     CHECK_OK(room_inject(r, 0, w.buf, w.len));
     CHECK(alice->nremovals == 1);
     fkex_writer_free(&w);

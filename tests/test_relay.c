@@ -1100,23 +1100,6 @@ static void test_room_failed(void)
 
 /* ---- version 2: candidates, attackers, forks ------------------------------------------ */
 
-/* The Remove proposal `sk` signs: proposer, target and epoch as given,
- * with a membership tag under mk (PROTOCOL.md, version 2). */
-static void remove_msg(fkex_writer *w, const net *n, uint64_t epoch, uint32_t proposer,
-                       uint32_t target, const uint8_t mk[32], const uint8_t sk[64])
-{
-    fkex_rmsg_remove m = { 0 };
-    uint8_t tag[32];
-    memcpy(m.room_id, n->room_id, 32);
-    m.epoch = epoch;
-    m.proposer = proposer;
-    m.target = target;
-    fkex_writer_init(w);
-    fkex_rmsg_remove_encode(w, &m);
-    fkex_mac(tag, mk, w->buf, w->len);
-    fkex_writer_put(w, tag, 32);
-    CHECK_OK(ratchet_sign_append(w, sk, "remove"));
-}
 
 /* A GROUP commit for `epoch` by `committer` with a right membership tag
  * under mk but a random sealed secret and confirmation tag: junk its
@@ -1390,7 +1373,8 @@ static void test_thief_heal(void)
     CHECK(out.why && strstr(out.why, "did not sign"));
     relay_out_clear(&out);
     fkex_writer_free(&w);
-    remove_msg(&w, n, epoch + 1, bi, 0, n->p[c].st->keys.membership_key, thief->sig_sk);
+    gke_remove_msg(&w, n->room_id, epoch + 1, bi, 0, n->p[c].st->keys.membership_key,
+                   thief->sig_sk);
     relay_out_init(&out);
     CHECK(relay_room_submit(n->r, old_b, w.buf, w.len, n->now, &out) == FKEX_RELAY_E_NOT_ROUTABLE);
     relay_out_clear(&out);
@@ -1582,10 +1566,11 @@ static void test_stale_remove(void)
     CHECK(n->r->epoch == epoch + 1 && agree(n));
     uint32_t bi = fkex_ratchet_index(n->p[b].st), ci = fkex_ratchet_index(n->p[c].st);
     size_t ra = n->p[0].refused, rc = n->p[c].refused;
-    remove_msg(&w, n, epoch + 1, bi, ci, n->p[0].st->keys.membership_key, old_sk);
+    gke_remove_msg(&w, n->room_id, epoch + 1, bi, ci, n->p[0].st->keys.membership_key,
+                   old_sk);
     CHECK(submit(n, b, w.buf, w.len) == 0);
     fkex_writer_free(&w);
-    remove_msg(&w, n, epoch + 1, bi, ci, old_mk, n->p[b].st->sig_sk);
+    gke_remove_msg(&w, n->room_id, epoch + 1, bi, ci, old_mk, n->p[b].st->sig_sk);
     CHECK(submit(n, b, w.buf, w.len) == 0);
     fkex_writer_free(&w);
     run(n);
@@ -1595,7 +1580,8 @@ static void test_stale_remove(void)
     CHECK_ERR(fkex_ratchet_commit(n->p[0].st, NULL, &n->rng, &o), FKEX_ERR_UNEXPECTED);
     fkex_gke_out_clear(&o);
     /* control: bob's current key and membership key */
-    remove_msg(&w, n, epoch + 1, bi, ci, n->p[b].st->keys.membership_key, n->p[b].st->sig_sk);
+    gke_remove_msg(&w, n->room_id, epoch + 1, bi, ci, n->p[b].st->keys.membership_key,
+                   n->p[b].st->sig_sk);
     CHECK(submit(n, b, w.buf, w.len) == 0);
     fkex_writer_free(&w);
     run(n);

@@ -381,6 +381,27 @@ static int room_publish(int argc, char **argv)
     return rc;
 }
 
+/* The admin's key and the room's latest descriptor in DIR (its version in
+ * *v), checked to belong together. 0, or an exit code (said); *d is the
+ * caller's to free, sk to wipe, either way. */
+static int load_admin_room(uint8_t sk[64], uint8_t **d, size_t *dlen, fkex_rmsg_descriptor *m,
+                           uint32_t *v, const char *dir)
+{
+    int rc;
+    *d = NULL;
+    if ((*v = room_latest_version(dir)) == 0) {
+        cli_error("%s holds no room", dir);
+        return EXIT_USAGE;
+    }
+    if ((rc = room_load_admin(sk, dir)) != 0 || (rc = room_load_descriptor(d, dlen, m, dir, *v)) != 0)
+        return rc;
+    if (sodium_memcmp(m->admin_pk, sk + 32, 32) != 0) {
+        cli_error("%s/admin.key is not the key that signed the room's descriptor", dir);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
 static int room_set_policy(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -417,18 +438,12 @@ static int room_set_policy(int argc, char **argv)
         return EXIT_USAGE;
     }
     fkex_policy_free(p);
-    uint32_t v = room_latest_version(dir);
-    if (v == 0 || v + 1 >= ROOM_MAX_VERSIONS) {
-        cli_error(v ? "%s has too many descriptor versions" : "%s holds no room", dir);
-        return EXIT_USAGE;
-    }
-    if ((rc = room_load_admin(sk, dir)) != 0)
-        return rc;
-    if ((rc = room_load_descriptor(&d, &dlen, &m, dir, v)) != 0)
+    uint32_t v;
+    if ((rc = load_admin_room(sk, &d, &dlen, &m, &v, dir)) != 0)
         goto out;
     rc = EXIT_USAGE;
-    if (sodium_memcmp(m.admin_pk, sk + 32, 32) != 0) {
-        cli_error("%s/admin.key is not the key that signed the room's descriptor", dir);
+    if (v + 1 >= ROOM_MAX_VERSIONS) {
+        cli_error("%s has too many descriptor versions", dir);
         goto out;
     }
     if (m.options & FKEX_ROOM_SEED_MODE) {
@@ -527,20 +542,10 @@ static int room_kick(int argc, char **argv)
         cli_error("'%s' is not a pseudonym: 16 hex digits, as `who` shows them", argv[optind]);
         return EXIT_USAGE;
     }
-    uint32_t v = room_latest_version(dir);
-    if (v == 0) {
-        cli_error("%s holds no room", dir);
-        return EXIT_USAGE;
-    }
-    if ((rc = room_load_admin(sk, dir)) != 0)
-        return rc;
-    if ((rc = room_load_descriptor(&d, &dlen, &m, dir, v)) != 0)
+    uint32_t v;
+    if ((rc = load_admin_room(sk, &d, &dlen, &m, &v, dir)) != 0)
         goto out;
     rc = EXIT_USAGE;
-    if (sodium_memcmp(m.admin_pk, sk + 32, 32) != 0) {
-        cli_error("%s/admin.key is not the key that signed the room's descriptor", dir);
-        goto out;
-    }
     fkex_room_id(req.room_id, m.admin_pk, m.name, m.namelen);
     fkex_err err = fkex_room_kick_create(&kick, &kicklen, req.room_id, who, reason, sk);
     if (err == FKEX_ERR_ARGUMENT) {

@@ -806,12 +806,14 @@ static void hand_gone(serve_state *s, relay_room *r, uint64_t now, uint64_t mono
           short_hex(rh, r->room_id), n, n == 1 ? "" : "s", short_hex(vh, to));
 }
 
-/* The admin's next descriptor (fkex room set-policy). No session is needed:
- * the admin's signature inside it is what counts. */
-static void on_set_descriptor(conn_state *cs, const fkex_relay_msg *m)
+/* The admin's requests: its next descriptor (fkex room set-policy), a
+ * kick (fkex room kick). No session is needed: the admin's signature
+ * inside each is what counts. */
+static void on_admin(conn_state *cs, const fkex_relay_msg *m)
 {
     serve_state *s = cs->s;
     relay_room *r = room_find(s, m->room_id);
+    int kick = m->kind == FKEX_RELAY_KICK;
     relay_out out;
     fkex_relay_msg a = { 0 };
     char rh[9];
@@ -820,55 +822,31 @@ static void on_set_descriptor(conn_state *cs, const fkex_relay_msg *m)
         return;
     }
     relay_out_init(&out);
-    int code = relay_room_set_descriptor(r, m->data, m->datalen, &out);
-    if (code != 0) {
-        send_error(cs, code, 0, out.why ? out.why : "refused");
-        logf_(s, "%s: new descriptor for room %s refused: %s", fkex_conn_peer(cs->conn),
-              short_hex(rh, r->room_id), out.why ? out.why : "refused");
-        relay_out_clear(&out);
-        return;
-    }
-    relay_out_clear(&out);
-    a.kind = FKEX_RELAY_ACCEPTED;
-    cs->served = 1;   /* answered: no session deadline */
-    (void)send_msg(cs, &a);
-    logf_(s, "%s: room %s: a new descriptor is pending until a member commits it",
-          fkex_conn_peer(cs->conn), short_hex(rh, r->room_id));
-    hand_pending(s, r, now_ms());
-}
-
-/* The admin's kick (fkex room kick). No session is needed: the admin's
- * signature inside it is what counts. */
-static void on_kick(conn_state *cs, const fkex_relay_msg *m)
-{
-    serve_state *s = cs->s;
-    relay_room *r = room_find(s, m->room_id);
-    relay_out out;
-    fkex_relay_msg a = { 0 };
-    char rh[9];
-    if (!r) {
-        send_error(cs, FKEX_RELAY_E_NO_ROOM, 0, "no such room at this relay");
-        return;
-    }
-    relay_out_init(&out);
-    int code = relay_room_kick(r, m->data, m->datalen, &out);
+    int code = kick ? relay_room_kick(r, m->data, m->datalen, &out)
+                    : relay_room_set_descriptor(r, m->data, m->datalen, &out);
     if (r->failed)
         out_of_service(s, r);
     if (code != 0) {
         send_error(cs, code, 0, out.why ? out.why : "refused");
-        logf_(s, "%s: kick in room %s refused: %s", fkex_conn_peer(cs->conn),
-              short_hex(rh, r->room_id), out.why ? out.why : "refused");
-    } else {
-        a.kind = FKEX_RELAY_ACCEPTED;
-        a.relay_seq = out.seq;
-        cs->served = 1;   /* answered: no session deadline */
-        (void)send_msg(cs, &a);
-        logf_(s, "%s: room %s: the admin kicked a member", fkex_conn_peer(cs->conn),
-              short_hex(rh, r->room_id));
-        route(s, r, &out);
-        fkex_server_flush(s->server);
+        logf_(s, "%s: %s for room %s refused: %s", fkex_conn_peer(cs->conn),
+              kick ? "a kick" : "a new descriptor", short_hex(rh, r->room_id),
+              out.why ? out.why : "refused");
+        relay_out_clear(&out);
+        return;
     }
+    a.kind = FKEX_RELAY_ACCEPTED;
+    a.relay_seq = out.seq;
+    cs->served = 1;   /* answered: no session deadline */
+    (void)send_msg(cs, &a);
+    logf_(s, kick ? "%s: room %s: the admin kicked a member"
+                  : "%s: room %s: a new descriptor is pending until a member commits it",
+          fkex_conn_peer(cs->conn), short_hex(rh, r->room_id));
+    route(s, r, &out);
     relay_out_clear(&out);
+    if (kick)
+        fkex_server_flush(s->server);
+    else
+        hand_pending(s, r, now_ms());
 }
 
 static void on_get_descriptor(conn_state *cs, const fkex_relay_msg *m)
@@ -943,8 +921,8 @@ static void on_frame(fkex_conn *c, const uint8_t *frame, size_t len)
     case FKEX_RELAY_SUBMIT: on_submit(cs, &m); break;
     case FKEX_RELAY_CREATE_ROOM: on_create(cs, &m); break;
     case FKEX_RELAY_GET_DESCRIPTOR: on_get_descriptor(cs, &m); break;
-    case FKEX_RELAY_SET_DESCRIPTOR: on_set_descriptor(cs, &m); break;
-    case FKEX_RELAY_KICK:           on_kick(cs, &m); break;
+    case FKEX_RELAY_SET_DESCRIPTOR:
+    case FKEX_RELAY_KICK:           on_admin(cs, &m); break;
     case FKEX_RELAY_DM_HELLO:
     case FKEX_RELAY_DM_FRAME: on_dm(cs, &m); break;
     case FKEX_RELAY_PING: {
