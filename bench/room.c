@@ -281,6 +281,7 @@ static void absorb(room *r, int p, fkex_gke_out *out)
         case FKEX_GKE_EV_LOST:     pt->lost = 1; pt->online = 0; break;
         case FKEX_GKE_EV_FORK:     pt->forks++; break;
         case FKEX_GKE_EV_MISBEHAVED: pt->accused++; break;
+        case FKEX_GKE_EV_IMPERSONATED: pt->impersonated++; break;
         case FKEX_GKE_EV_ADMITTED: pt->admitted++; break;
         case FKEX_GKE_EV_MESSAGE:
             pt->messages++;

@@ -35,6 +35,7 @@ typedef struct {
     int joined, aborted, left, admitted, lost;
     size_t forks;           /* FKEX_GKE_EV_FORK events */
     size_t accused;         /* FKEX_GKE_EV_MISBEHAVED events */
+    size_t impersonated;    /* FKEX_GKE_EV_IMPERSONATED events */
     fkex_err abort_err, left_err;
     uint64_t epochs;        /* EPOCH events seen */
     uint64_t messages;      /* MESSAGE events seen */

@@ -1389,7 +1389,9 @@ static void test_thief_heal(void)
     uint8_t *view;
     size_t vlen;
     CHECK_OK(fkex_rmsg_commit_view(&view, &vlen, ob.msgs[0].bytes, ob.msgs[0].len, old_b));
-    CHECK(fkex_ratchet_receive(thief, view, vlen, &n->rng, &o) != FKEX_OK);
+    CHECK_OK(fkex_ratchet_receive(thief, view, vlen, &n->rng, &o));   /* not its commit: */
+    CHECK(o.nevents == 1 && o.events[0].kind == FKEX_GKE_EV_IMPERSONATED);   /* it says so */
+    CHECK(!thief->tentative.active);
     free(view);
     settled_msg(&w, n, epoch, hb);
     CHECK_OK(fkex_ratchet_receive(thief, w.buf, w.len, &n->rng, &o));

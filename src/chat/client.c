@@ -422,6 +422,12 @@ static void absorb(chat_client *c, fkex_gke_out *out)
         case FKEX_GKE_EV_KICKED:
             on_kicked(c, e);
             break;
+        case FKEX_GKE_EV_IMPERSONATED:
+            chat_link_report(&c->link, "impersonated",
+                             "a commit signed with this member's own key, which it did not make, "
+                             "reached the room: someone holds a copy of this member's state; "
+                             "leave and join again with a fresh pseudonym");
+            break;
         case FKEX_GKE_EV_MISBEHAVED:
             chat_link_report(&c->link, "misbehaved",
                              "member %u signed a commit that fails its checks (%s); its removal "

@@ -252,7 +252,8 @@ static void tentative_free(tentative_epoch *t)
 }
 
 /* Everything this member can check of candidate c (decoded from msg, for
- * the current epoch), into t: prepared, not installed. *evidence is set
+ * the current epoch), into t: prepared, not installed. *evidence is 2 for
+ * a commit signed with this member's own key that it did not make, 1
  * when the signature holds but a check its signer alone answers for
  * fails: the membership tag, the layout rules, or the confirmation tag of
  * a commit whose every input is signed (the add key's; a star slice is
@@ -288,8 +289,10 @@ static fkex_err candidate_check(tentative_epoch *t, int *evidence, const fkex_ra
     t->committer = c->committer;
     t->own = c->committer == st->index;
     if (t->own && !(st->commit.active &&
-                    sodium_memcmp(t->commit_hash, st->commit.content_hash, 32) == 0))
-        return FKEX_ERR_AUTHENTICATION;   /* signed with this member's key, yet not its commit */
+                    sodium_memcmp(t->commit_hash, st->commit.content_hash, 32) == 0)) {
+        *evidence = 2;   /* signed with this member's key, yet not its commit: a copy of it */
+        return FKEX_ERR_AUTHENTICATION;
+    }
     if (removes(c, st->index)) {
         t->gone = FKEX_OK;
         return FKEX_OK;
@@ -440,13 +443,21 @@ void commit_forget_candidates(fkex_ratchet *st)
     st->ncandidates = st->candcap = 0;
 }
 
-/* Evidence against a candidate's signer (PROTOCOL.md, version 2): said,
- * and its removal proposed, quoting the commit's hash. */
-static fkex_err accuse(fkex_ratchet *st, uint32_t signer, const uint8_t hash[32], fkex_err why,
-                       fkex_gke_out *out)
+/* A candidate refused with evidence (candidate_check): against its
+ * signer, said and its removal proposed, quoting the commit's hash; or, a
+ * commit signed with this member's own key that it did not make, said
+ * (someone holds a copy of its state). Otherwise the refusal stands. */
+static fkex_err accuse(fkex_ratchet *st, int evidence, uint32_t signer, const uint8_t hash[32],
+                       fkex_err why, fkex_gke_out *out)
 {
-    fkex_err err = fkex_gke_out_event(out, FKEX_GKE_EV_MISBEHAVED, why, st->keys.epoch,
-                                      st->nleaves, signer, hash, 32);
+    fkex_err err;
+    if (evidence == 2)
+        return fkex_gke_out_event(out, FKEX_GKE_EV_IMPERSONATED, why, st->keys.epoch, st->nleaves,
+                                  signer, hash, 32);
+    if (!evidence || signer == st->index)
+        return why;
+    err = fkex_gke_out_event(out, FKEX_GKE_EV_MISBEHAVED, why, st->keys.epoch, st->nleaves, signer,
+                             hash, 32);
     return err != FKEX_OK ? err : ratchet_propose(st, signer, hash, out);
 }
 
@@ -481,8 +492,7 @@ static fkex_err keep_candidate(fkex_ratchet *st, const fkex_rmsg_commit *c, cons
     }
     if (st->tentative.own) {
         if ((err = candidate_take(&t, &evidence, st, msg, len)) != FKEX_OK)
-            return evidence && c->committer != st->index ? accuse(st, c->committer, hash, err, out)
-                                                         : err;
+            return accuse(st, evidence, c->committer, hash, err, out);
         err = t.gone != FKEX_OK ? epoch_ack(out, st, &t, c->epoch + 1) : FKEX_OK;
         tentative_free(&t);   /* checked again if SETTLED names it */
         if (err != FKEX_OK)
@@ -516,7 +526,7 @@ fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex
     if (st->tentative.active)
         return keep_candidate(st, &c, hash, msg, len, out);
     if ((err = candidate_take(&t, &evidence, st, msg, len)) != FKEX_OK)
-        return evidence && c.committer != st->index ? accuse(st, c.committer, hash, err, out) : err;
+        return accuse(st, evidence, c.committer, hash, err, out);
     if (t.gone != FKEX_OK && (err = epoch_ack(out, st, &t, c.epoch + 1)) != FKEX_OK) {
         tentative_free(&t);
         return err;

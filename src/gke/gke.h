@@ -49,9 +49,11 @@ typedef enum {
                                or fails its MAC: the room may be forked; err says which */
     FKEX_GKE_EV_MISBEHAVED, /* member signed a commit that fails a tag it answers for
                                (data = the commit's hash): its removal was proposed */
-    FKEX_GKE_EV_KICKED      /* the room's admin kicked member (data = the reason): its
+    FKEX_GKE_EV_KICKED,     /* the room's admin kicked member (data = the reason): its
                                removal is pending here; if member is this party's own
                                index, this party is gone */
+    FKEX_GKE_EV_IMPERSONATED /* a commit signed with this party's own leaf key that it did
+                               not make (data = its hash): a copy of its state is in use */
 } fkex_gke_event_kind;
 
 typedef struct {
