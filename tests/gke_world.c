@@ -56,3 +56,36 @@ void gke_remove_msg(fkex_writer *w, const uint8_t room_id[32], uint64_t epoch, u
     fkex_writer_put(w, tag, 32);
     CHECK_OK(ratchet_sign_append(w, sk, "remove"));
 }
+
+void gke_junk_commit(fkex_writer *w, const uint8_t room_id[32], uint64_t epoch, uint32_t committer,
+                     const uint8_t mk[32], const uint8_t sk[64], fkex_rng *rng)
+{
+    fkex_rmsg_commit c = { 0 };
+    uint8_t tag[32];
+    memcpy(c.room_id, room_id, 32);
+    c.epoch = epoch;
+    c.committer = committer;
+    c.dist = FKEX_DIST_GROUP;
+    fkex_rng_fill(rng, c.nonce, 32);
+    fkex_rng_fill(rng, c.group_sealed, sizeof c.group_sealed);
+    fkex_writer_init(w);
+    fkex_rmsg_commit_encode(w, &c);
+    fkex_rng_fill(rng, tag, 32);
+    fkex_writer_put(w, tag, 32);
+    fkex_mac(tag, mk, w->buf, w->len);
+    fkex_writer_put(w, tag, 32);
+    CHECK_OK(ratchet_sign_append(w, sk, "commit"));
+    fkex_writer_u32(w, 0);
+}
+
+void gke_settled_msg(fkex_writer *w, const uint8_t room_id[32], uint64_t epoch,
+                     const uint8_t hash[32])
+{
+    fkex_rmsg_settled s = { 0 };
+    memcpy(s.room_id, room_id, 32);
+    s.epoch = epoch;
+    memcpy(s.commit_hash, hash, 32);
+    fkex_writer_init(w);
+    fkex_rmsg_settled_encode(w, &s);
+    CHECK(!w->failed);
+}

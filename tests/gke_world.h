@@ -29,5 +29,13 @@ void gke_room_free(room *r);
  * thief of some of its keys, would make it. */
 void gke_remove_msg(fkex_writer *w, const uint8_t room_id[32], uint64_t epoch, uint32_t proposer,
                     uint32_t target, const uint8_t mk[32], const uint8_t sk[64]);
+/* A GROUP commit for epoch by committer with a right membership tag under
+ * mk but a random sealed secret and confirmation tag (junk its signer
+ * answers for), signed with sk. */
+void gke_junk_commit(fkex_writer *w, const uint8_t room_id[32], uint64_t epoch, uint32_t committer,
+                     const uint8_t mk[32], const uint8_t sk[64], fkex_rng *rng);
+/* SETTLED(epoch, hash) as the relay says it. */
+void gke_settled_msg(fkex_writer *w, const uint8_t room_id[32], uint64_t epoch,
+                     const uint8_t hash[32]);
 
 #endif

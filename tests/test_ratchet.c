@@ -793,6 +793,16 @@ static void test_injected_commit_refused(void)
     room_free(r);
 }
 
+/* SETTLED of the epoch party p is at, naming hash, from the relay the
+ * test plays. */
+static void settled_to(room *r, int p, const uint8_t hash[32])
+{
+    fkex_writer w;
+    gke_settled_msg(&w, r->room_id, fkex_ratchet_epoch(r->parties[p].st), hash);
+    CHECK_OK(room_inject(r, p, w.buf, w.len));
+    fkex_writer_free(&w);
+}
+
 /* The relay forks the room (version 2): bob and carol both commit an
  * Update for epoch 3's predecessor; the relay hands bob's candidate to
  * {alice, bob} and carol's to {carol, dave}, and settles each half on its
@@ -812,18 +822,6 @@ static void forward_acks(room *r, size_t from, const int *to, size_t nto, const 
     }
 }
 
-static void settled_to(room *r, int p, uint64_t epoch, const uint8_t hash[32])
-{
-    fkex_rmsg_settled m = { 0 };
-    fkex_writer w;
-    memcpy(m.room_id, r->room_id, 32);
-    m.epoch = epoch;
-    memcpy(m.commit_hash, hash, 32);
-    fkex_writer_init(&w);
-    fkex_rmsg_settled_encode(&w, &m);
-    CHECK_OK(room_inject(r, p, w.buf, w.len));
-    fkex_writer_free(&w);
-}
 
 static void content_hash(uint8_t hash[32], const uint8_t *bytes, size_t len)
 {
@@ -865,8 +863,8 @@ static void test_fork_detected(void)
     deliver_views(r, ob.msgs[0].bytes, ob.msgs[0].len, side_b, 2);
     deliver_views(r, oc.msgs[0].bytes, oc.msgs[0].len, side_c, 2);
     for (int i = 0; i < 2; i++) {
-        settled_to(r, side_b[i], 3, hb);
-        settled_to(r, side_c[i], 3, hc);
+        settled_to(r, side_b[i], hb);
+        settled_to(r, side_c[i], hc);
     }
     uint8_t a0[32], ab[32], ac[32], ad[32];
     fkex_ratchet_epoch_authenticator(a0, r->parties[0].st);
@@ -1069,28 +1067,6 @@ static void thief_remove(fkex_writer *w, const room *r, const fkex_ratchet *mk_o
     CHECK_OK(ratchet_sign_append(w, sk, "remove"));
 }
 
-/* A GROUP commit by committer with a correct membership tag and a random
- * confirmation tag and sealed secret, signed with sk. */
-static void thief_commit(fkex_writer *w, room *r, const fkex_ratchet *mk_of, uint32_t committer,
-                         const uint8_t sk[64])
-{
-    fkex_rmsg_commit c = { 0 };
-    uint8_t tag[32];
-    memcpy(c.room_id, r->room_id, 32);
-    c.epoch = mk_of->keys.epoch;
-    c.committer = committer;
-    c.dist = FKEX_DIST_GROUP;
-    fkex_rng_fill(&r->rng, c.nonce, 32);
-    fkex_rng_fill(&r->rng, c.group_sealed, sizeof c.group_sealed);
-    fkex_writer_init(w);
-    fkex_rmsg_commit_encode(w, &c);
-    fkex_rng_fill(&r->rng, tag, 32);
-    fkex_writer_put(w, tag, 32);
-    fkex_mac(tag, mk_of->keys.membership_key, w->buf, w->len);
-    fkex_writer_put(w, tag, 32);
-    CHECK_OK(ratchet_sign_append(w, sk, "commit"));
-    fkex_writer_u32(w, 0);
-}
 
 static void test_thief_after_update(void)
 {
@@ -1110,7 +1086,9 @@ static void test_thief_after_update(void)
      * for the same epoch comes too late. */
     fkex_commit_options upd = { .update = 1 };
     CHECK_OK(room_commit(r, bob, &upd));
-    thief_commit(&w, r, r->parties[0].st, 1, stolen);
+    const fkex_ratchet *alice = r->parties[0].st;
+    gke_junk_commit(&w, r->room_id, alice->keys.epoch, 1, alice->keys.membership_key, stolen,
+                    &r->rng);
     uint8_t *copy = malloc(w.len);
     size_t clen = w.len;
     memcpy(copy, w.buf, w.len);
@@ -1129,13 +1107,15 @@ static void test_thief_after_update(void)
         CHECK(st->nremovals == 0);
         fkex_writer_free(&w);
         /* A commit for epoch 3 with the old V: refused, nobody accused. */
-        thief_commit(&w, r, st, 1, stolen);
+        gke_junk_commit(&w, r->room_id, st->keys.epoch, 1, st->keys.membership_key, stolen,
+                        &r->rng);
         CHECK_ERR(room_inject(r, p, w.buf, w.len), FKEX_ERR_AUTHENTICATION);
         CHECK(!st->tentative.active && r->parties[p].accused == 0);
         fkex_writer_free(&w);
         /* Control: the same with bob's new key passes the signature (the
          * commit's random confirmation tag then makes it evidence). */
-        thief_commit(&w, r, st, 1, r->parties[bob].st->sig_sk);
+        gke_junk_commit(&w, r->room_id, st->keys.epoch, 1, st->keys.membership_key,
+                        r->parties[bob].st->sig_sk, &r->rng);
         CHECK_OK(room_inject(r, p, w.buf, w.len));
         CHECK(r->parties[p].accused == 1);
         fkex_writer_free(&w);

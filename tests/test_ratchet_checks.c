@@ -245,13 +245,8 @@ static fkex_err inject_forged(room *r, int p, forge *f, int from)
 /* SETTLED(epoch, hash) as the relay sends it, to party p. */
 static fkex_err inject_settled(room *r, int p, uint64_t epoch, const uint8_t hash[32])
 {
-    fkex_rmsg_settled s = { 0 };
     fkex_writer w;
-    memcpy(s.room_id, r->room_id, 32);
-    s.epoch = epoch;
-    memcpy(s.commit_hash, hash, 32);
-    fkex_writer_init(&w);
-    fkex_rmsg_settled_encode(&w, &s);
+    gke_settled_msg(&w, r->room_id, epoch, hash);
     fkex_err err = room_inject(r, p, w.buf, w.len);
     fkex_writer_free(&w);
     return err;

@@ -1098,43 +1098,6 @@ static void test_room_failed(void)
     net_close(n);
 }
 
-/* ---- version 2: candidates, attackers, forks ------------------------------------------ */
-
-
-/* A GROUP commit for `epoch` by `committer` with a right membership tag
- * under mk but a random sealed secret and confirmation tag: junk its
- * signer answers for, signed with sk. */
-static void junk_commit(fkex_writer *w, net *n, uint64_t epoch, uint32_t committer,
-                        const uint8_t mk[32], const uint8_t sk[64])
-{
-    fkex_rmsg_commit c = { 0 };
-    uint8_t tag[32];
-    memcpy(c.room_id, n->room_id, 32);
-    c.epoch = epoch;
-    c.committer = committer;
-    c.dist = FKEX_DIST_GROUP;
-    fkex_rng_fill(&n->rng, c.nonce, 32);
-    fkex_rng_fill(&n->rng, c.group_sealed, sizeof c.group_sealed);
-    fkex_writer_init(w);
-    fkex_rmsg_commit_encode(w, &c);
-    fkex_rng_fill(&n->rng, tag, 32);
-    fkex_writer_put(w, tag, 32);
-    fkex_mac(tag, mk, w->buf, w->len);
-    fkex_writer_put(w, tag, 32);
-    CHECK_OK(ratchet_sign_append(w, sk, "commit"));
-    fkex_writer_u32(w, 0);
-}
-
-static void settled_msg(fkex_writer *w, const net *n, uint64_t epoch, const uint8_t hash[32])
-{
-    fkex_rmsg_settled s = { 0 };
-    memcpy(s.room_id, n->room_id, 32);
-    s.epoch = epoch;
-    memcpy(s.commit_hash, hash, 32);
-    fkex_writer_init(w);
-    fkex_rmsg_settled_encode(w, &s);
-    CHECK(!w->failed);
-}
 
 static void restart(net *n)
 {
@@ -1344,7 +1307,7 @@ static void test_thief_heal(void)
     commit_hash_of(hb, ob.msgs[0].bytes, ob.msgs[0].len);
     CHECK(submit(n, b, ob.msgs[0].bytes, ob.msgs[0].len) == 0 && n->last_seq > 0);
     uint64_t useq = n->last_seq;
-    junk_commit(&w, n, epoch, bi, thief->keys.membership_key, thief->sig_sk);
+    gke_junk_commit(&w, n->room_id, epoch, bi, thief->keys.membership_key, thief->sig_sk, &n->rng);
     CHECK(submit(n, b, w.buf, w.len) == FKEX_RELAY_E_STALE);
     fkex_writer_free(&w);
     run(n);
@@ -1365,7 +1328,7 @@ static void test_thief_heal(void)
     /* A commit and a Remove for the new epoch signed with the old key:
      * refused from the old V (no member), and the commit from bob's new V
      * too (the relay checks the committer's V); members refuse the Remove. */
-    junk_commit(&w, n, epoch + 1, bi, thief->keys.membership_key, thief->sig_sk);
+    gke_junk_commit(&w, n->room_id, epoch + 1, bi, thief->keys.membership_key, thief->sig_sk, &n->rng);
     relay_out_init(&out);
     CHECK(relay_room_submit(n->r, old_b, w.buf, w.len, n->now, &out) == FKEX_RELAY_E_NOT_ROUTABLE);
     CHECK(relay_room_submit(n->r, n->p[b].v, w.buf, w.len, n->now, &out) ==
@@ -1393,7 +1356,7 @@ static void test_thief_heal(void)
     CHECK(o.nevents == 1 && o.events[0].kind == FKEX_GKE_EV_IMPERSONATED);   /* it says so */
     CHECK(!thief->tentative.active);
     free(view);
-    settled_msg(&w, n, epoch, hb);
+    gke_settled_msg(&w, n->room_id, epoch, hb);
     CHECK_OK(fkex_ratchet_receive(thief, w.buf, w.len, &n->rng, &o));
     fkex_writer_free(&w);
     int lost = 0;
@@ -1436,7 +1399,7 @@ static void test_thief_first(void)
     fkex_commit_options upd = { .update = 1 };
     fkex_gke_out ob, o, m;
     fkex_writer w;
-    junk_commit(&w, n, epoch, bi, thief->keys.membership_key, thief->sig_sk);
+    gke_junk_commit(&w, n->room_id, epoch, bi, thief->keys.membership_key, thief->sig_sk, &n->rng);
     CHECK(submit(n, b, w.buf, w.len) == 0 && n->last_seq > 0);
     fkex_writer_free(&w);
     do_commit(n, b, &upd, &ob);
@@ -1504,8 +1467,8 @@ static void test_relay_fork(void)
     do_commit(n, b, &upd, &ob);
     commit_hash_of(ha, oa.msgs[0].bytes, oa.msgs[0].len);
     commit_hash_of(hb, ob.msgs[0].bytes, ob.msgs[0].len);
-    settled_msg(&sa, n, epoch, ha);
-    settled_msg(&sb, n, epoch, hb);
+    gke_settled_msg(&sa, n->room_id, epoch, ha);
+    gke_settled_msg(&sb, n->room_id, epoch, hb);
     fkex_gke_out_init(&acks);
     const int half[4] = { 0, c, b, d };
     for (int k = 0; k < 4; k++) {
