@@ -1620,6 +1620,8 @@ static void test_kick_relay(void)
     relay_out_clear(&out);
     CHECK(relay_room_kick(n->r, k, klen, &out) == FKEX_RELAY_E_STALE);
     relay_out_clear(&out);
+    next = n->r->next_seq;   /* a member cannot pass a kick on (or replay one) as its own */
+    CHECK(submit(n, 0, k, klen) == FKEX_RELAY_E_NOT_ROUTABLE && n->r->next_seq == next);
     free(k);
     run(n);
     CHECK(!fkex_ratchet_is_member(n->p[c].st));

@@ -999,6 +999,10 @@ int relay_room_submit(relay_room *r, const uint8_t from[32], const uint8_t *msg,
         code = FKEX_RELAY_E_NOT_ROUTABLE;
         out->why = "SETTLED is the relay's to say";
         break;
+    case FKEX_RMSG_KICK:   /* the admin's, through KICK: a member must not replay one */
+        code = FKEX_RELAY_E_NOT_ROUTABLE;
+        out->why = "a kick comes from the room's admin (fkex room kick), not from a member";
+        break;
     default:                     code = broadcast(r, from, msg, len, out, &err); break;
     }
     why = out->why;
