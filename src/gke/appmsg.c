@@ -32,21 +32,20 @@
 
 static const uint8_t zero_nonce[12];
 
-fkex_err appmsg_reading_init(reading_epoch *r, const epoch_keys *keys, const fkex_leaf *leaves,
+fkex_err appmsg_reading_init(reading_epoch *r, const epoch_keys *keys, fkex_leaf *leaves,
                              uint32_t nleaves)
 {
     memset(r, 0, sizeof *r);
-    r->leaves = malloc((size_t)nleaves * sizeof *leaves);
+    r->leaves = leaves;
     r->chains = calloc(nleaves, sizeof *r->chains);
     r->frontier = malloc((size_t)nleaves * sizeof *r->frontier);
-    if (!r->leaves || !r->chains || !r->frontier) {
+    if (!r->chains || !r->frontier) {
         free(r->leaves);
         free(r->chains);
         free(r->frontier);
         memset(r, 0, sizeof *r);
         return FKEX_ERR_NO_MEMORY;
     }
-    memcpy(r->leaves, leaves, (size_t)nleaves * sizeof *leaves);
     r->frontier[0].lo = 0;
     r->frontier[0].hi = nleaves;
     memcpy(r->frontier[0].secret, keys->encryption_secret, 32);

@@ -316,11 +316,10 @@ fkex_err ratchet_prepare_epoch(next_epoch *n, const fkex_ratchet *st, const epoc
     memset(n, 0, sizeof *n);
     n->roster = *r;
     memset(r, 0, sizeof *r);
-    if (!(n->acked = calloc(n->roster.n, 1))) {
-        ratchet_next_epoch_free(n);
-        return FKEX_ERR_NO_MEMORY;
-    }
+    /* The reading epoch takes the roster's array; n->roster.leaves stays
+     * a view of it. */
     if ((err = appmsg_reading_init(&n->reading, keys, n->roster.leaves, n->roster.n)) != FKEX_OK ||
+        (err = (n->acked = calloc(n->roster.n, 1)) ? FKEX_OK : FKEX_ERR_NO_MEMORY) != FKEX_OK ||
         (descriptor && (err = ratchet_descriptor_prepare(&n->room, st, descriptor,
                                                          descriptor_len)) != FKEX_OK)) {
         ratchet_next_epoch_free(n);
@@ -344,6 +343,7 @@ fkex_err ratchet_prepare_epoch(next_epoch *n, const fkex_ratchet *st, const epoc
 
 void ratchet_next_epoch_free(next_epoch *n)
 {
+    n->roster.leaves = NULL;   /* the reading epoch's (taken even if it failed) */
     roster_free(&n->roster);
     free(n->acked);
     appmsg_reading_wipe(&n->reading);
@@ -378,10 +378,9 @@ void ratchet_install_epoch(fkex_ratchet *st, next_epoch *n, const epoch_keys *ke
     appmsg_reading_wipe(&st->previous);
     st->previous = st->current;
     st->current = n->reading;
-    free(st->leaves);
     free(st->chunks);
     free(st->acked);
-    st->leaves = n->roster.leaves;
+    st->leaves = st->current.leaves;
     st->chunks = n->roster.chunks;
     st->nleaves = n->roster.n;
     st->acked = n->acked;
@@ -410,6 +409,8 @@ void ratchet_gone(fkex_ratchet *st)
     ratchet_drop_joins(st);
     appmsg_reading_wipe(&st->current);
     appmsg_reading_wipe(&st->previous);
+    st->leaves = NULL;   /* current's */
+    st->nleaves = 0;
     sodium_memzero(&st->keys, sizeof st->keys);
     sodium_memzero(st->send_ck, sizeof st->send_ck);
     sodium_memzero(&st->commit, sizeof st->commit);
@@ -786,7 +787,6 @@ void fkex_ratchet_free(fkex_ratchet *st)
     ratchet_gone(st);
     ratchet_descriptor_free(&st->room);
     free(st->period);
-    free(st->leaves);
     free(st->chunks);
     free(st->acked);
     free(st->removals);

@@ -101,7 +101,8 @@ typedef struct {
 } roster;
 
 /* Everything a new epoch needs that can fail, made before any state
- * changes, so that installing it cannot fail. */
+ * changes, so that installing it cannot fail. roster.leaves is a view of
+ * reading.leaves, which owns the array. */
 typedef struct {
     roster roster;
     uint8_t *acked;
@@ -159,9 +160,10 @@ struct fkex_ratchet {
     uint8_t leaf_id[32];
     uint32_t index;
 
-    /* The group at the current epoch. */
+    /* The group at the current epoch. leaves is current.leaves, which
+     * owns the array (NULL once gone). */
     uint32_t nleaves;
-    fkex_leaf *leaves;
+    const fkex_leaf *leaves;
     uint8_t (*chunks)[32];          /* the roster's chunk hashes (roster.c) */
     uint8_t *acked;
     epoch_keys keys;
@@ -309,7 +311,9 @@ void commit_epoch_ack_tag(uint8_t tag[32], const uint8_t confirmation_key[32],
 /* ---- appmsg.c ------------------------------------------------------------------- */
 fkex_err appmsg_on_message(fkex_ratchet *st, const uint8_t *msg, size_t len,
                            fkex_gke_out *out) FKEX_WUR;
-fkex_err appmsg_reading_init(reading_epoch *r, const epoch_keys *keys, const fkex_leaf *leaves,
+/* The reading epoch of keys over the roster leaves, which it takes on
+ * every path (freed by appmsg_reading_wipe, or here on failure). */
+fkex_err appmsg_reading_init(reading_epoch *r, const epoch_keys *keys, fkex_leaf *leaves,
                              uint32_t nleaves) FKEX_WUR;
 /* This member's own chain for the current epoch, from the tree. */
 void appmsg_send_init(fkex_ratchet *st);
