@@ -455,12 +455,13 @@ static void test_remove_membership_tag(void)
  * signed by another key, for another room, naming nobody, or with a
  * control character in its reason is refused and changes nothing; the
  * admin's kick of bob makes alice and carol hold his removal (no member
- * needs to propose it) and report KICKED, makes bob gone, and the next
- * commit removes him. */
+ * needs to propose it) and report KICKED (once: the kick again is a
+ * replay), makes bob gone, and the next commit removes him. */
 static void test_kick(void)
 {
     room *r = room3("kick");
     fkex_ratchet *alice = r->parties[0].st;
+    fkex_gke_out o;
     uint8_t *k, other_sk[64], other_pk[32], nobody[FKEX_PSEUDONYM_BYTES] = { 0 }, other_room[32];
     size_t klen;
     fkex_sign_keypair(other_pk, other_sk, &r->rng);
@@ -488,6 +489,10 @@ static void test_kick(void)
         CHECK_OK(room_inject(r, p, k, klen));
     CHECK(alice->nremovals == 1 && r->parties[2].st->nremovals == 1);
     CHECK(!fkex_ratchet_is_member(r->parties[1].st));
+    fkex_gke_out_init(&o);   /* the same kick again: nothing new, nothing reported */
+    CHECK_ERR(fkex_ratchet_receive(alice, k, klen, &r->rng, &o), FKEX_ERR_REPLAY);
+    CHECK(o.nevents == 0 && alice->nremovals == 1);
+    fkex_gke_out_clear(&o);
     free(k);
     CHECK_OK(room_commit(r, 0, NULL));   /* the kick is all there is to commit */
     room_run(r, 1000);

@@ -522,8 +522,8 @@ static fkex_err on_kick(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex_g
             ratchet_gone(st);
         return err;
     }
-    if ((err = pending_removal(st, target)) != FKEX_OK && err != FKEX_ERR_REPLAY)
-        return err;
+    if ((err = pending_removal(st, target)) != FKEX_OK)
+        return err;   /* FKEX_ERR_REPLAY: pending already (the kick again): reported once */
     return fkex_gke_out_event(out, FKEX_GKE_EV_KICKED, FKEX_OK, st->keys.epoch, st->nleaves, target,
                               k.reason, k.reasonlen);
 }
