@@ -1418,6 +1418,34 @@ static void chat_e2e_kick(void)
     teardown();
 }
 
+/* Issue 10, a kick that no one member can hold up: alice, who would
+ * commit carol's removal (the lowest index), is stopped (SIGSTOP: still
+ * connected, silent). bob commits it after the client's REMOVAL_WAIT_MS;
+ * the relay settles it on bob's own ack after its sponsor timeout (alice
+ * is connected, so it waits for her first); alice, continued, catches up
+ * to the same epoch and the two talk on. Without the wait in
+ * check_removals nothing commits the kick while alice is away. */
+static void chat_e2e_kick_first_away(void)
+{
+    proc *alice, *bob, *carol;
+    char who[32];
+    STEP(three_members("kick-away", &alice, &bob, &carol) == 0);
+    STEP(pseudonym_of(who, carol, "\"self\": true") == 0);
+    STEP(kill(alice->pid, SIGSTOP) == 0);
+    CHECK(FK("room", "kick", "--dir", at("R"), who, "--reason", "away") == 0);
+    STEP(wait_for(carol, "{\"event\": \"removed\", \"reason\": \"away\"}", 1, STEP_SECONDS));
+    CHECK(finish(carol, STEP_SECONDS) == 1);
+    STEP(wait_for(bob, "\"epoch\": 3, \"members\": 2", 1, STEP_SECONDS));
+    STEP(kill(alice->pid, SIGCONT) == 0);
+    STEP(wait_for(alice, "\"epoch\": 3, \"members\": 2", 1, STEP_SECONDS));
+    say(alice, "{\"send\": \"back\"}");
+    STEP(wait_for(bob, "\"text\": \"back\"", 1, STEP_SECONDS));
+    CHECK(count(alice, "\"event\": \"error\"") + count(bob, "\"event\": \"error\"") == 0);
+    quit_ok(alice);
+    quit_ok(bob);
+    teardown();
+}
+
 /* Issue 10, never stuck: with no other member to acknowledge alice's
  * removal of bob but carol, whose slice a relay spoils, nothing settles
  * it (alice's own ack does not, over carol, online); carol, who refused
@@ -1542,6 +1570,7 @@ void suite_chat_e2e(void)
     RUN(chat_e2e_recover);
     RUN(chat_e2e_refused_commit);
     RUN(chat_e2e_kick);
+    RUN(chat_e2e_kick_first_away);
     RUN(chat_e2e_set_policy);
     RUN(chat_e2e_relay_killed);
     RUN(chat_e2e_churn);

@@ -22,6 +22,7 @@
 #define UPDATE_AFTER_SENT 1000u   /* an Update after this many messages sent, too */
 #define ACK_TIMEOUT_MS 15000u     /* a JoinAck owed longer than this: the member is removed */
 #define REFUSED_COMMIT_MS 5000u   /* a commit refused here and nothing settled since: commit */
+#define REMOVAL_WAIT_MS 5000u     /* a removal pending: each member after the first waits this */
 
 /* A member as front ends see it: its V and the last nickname on its messages. */
 typedef struct {
@@ -67,6 +68,8 @@ struct chat_client {
     /* Acks (PROTOCOL.md: a missing JoinAck within the timeout leads any
      * member to commit Remove): since when this epoch has owed some. */
     uint64_t acks_owed_since;
+    /* Since when this epoch has had a removal pending (check_removals). */
+    uint64_t removals_since;
     /* A new descriptor from the admin, through the relay, for this member
      * to commit (a policy change forces a re-attestation). */
     uint8_t *new_desc;
@@ -272,23 +275,32 @@ static void on_kicked(chat_client *c, const fkex_gke_event *e)
         c->want_commit = 1;
 }
 
+/* The removals pending at this member, and how many members not being
+ * removed come before it in index order (UINT32_MAX if it is being
+ * removed itself): the one of rank 0 commits them. */
+static uint32_t removal_rank(const chat_client *c, uint32_t *pending)
+{
+    uint32_t n = fkex_ratchet_members(c->st), me = fkex_ratchet_index(c->st), rank = 0;
+    *pending = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (fkex_ratchet_removal_pending(c->st, i))
+            (*pending)++;
+        else if (i < me)
+            rank++;
+    }
+    return fkex_ratchet_removal_pending(c->st, me) ? UINT32_MAX : rank;
+}
+
 /* Removals still pending after an epoch (a commit that lost, or an
  * Update of the member to be removed, which it cannot shed its removal
  * by): the lowest-index member not to be removed commits them. */
 static void commit_removals_left(chat_client *c)
 {
-    uint32_t n, me, first = UINT32_MAX, pending = 0;
+    uint32_t pending;
+    c->removals_since = 0;   /* a new epoch: check_removals waits afresh */
     if (!c->link.joined || !fkex_ratchet_is_member(c->st))
         return;
-    n = fkex_ratchet_members(c->st);
-    me = fkex_ratchet_index(c->st);
-    for (uint32_t i = 0; i < n; i++) {
-        if (fkex_ratchet_removal_pending(c->st, i))
-            pending++;
-        else if (first == UINT32_MAX)
-            first = i;
-    }
-    if (pending && first == me)
+    if (removal_rank(c, &pending) == 0 && pending)
         c->want_commit = 1;
 }
 
@@ -531,6 +543,31 @@ static void check_acks(chat_client *c)
     maybe_commit(c);
 }
 
+/* A removal (a kick, a Remove proposal) is committed by the lowest-index
+ * member not being removed, as soon as it learns of it. That member may
+ * be away (in the relay's grace, or its process stopped): then the next
+ * one in index order commits after REMOVAL_WAIT_MS, the one after it
+ * after twice that, and so on, so no single member can hold a kick up. */
+static void check_removals(chat_client *c)
+{
+    uint32_t rank, pending;
+    uint64_t now = uv_now(c->link.loop);
+    if (!c->link.joined || c->link.closing || c->link.reconnecting || !fkex_ratchet_is_member(c->st))
+        return;
+    rank = removal_rank(c, &pending);
+    if (!pending || rank == 0 || rank == UINT32_MAX) {
+        c->removals_since = 0;
+        return;
+    }
+    if (!c->removals_since)
+        c->removals_since = now;
+    if (now - c->removals_since < (uint64_t)REMOVAL_WAIT_MS * rank)
+        return;
+    c->removals_since = now;   /* again after as long, if this commit loses too */
+    c->want_commit = 1;
+    maybe_commit(c);
+}
+
 /* Commits the admin's new descriptor, unless a commit of ours is under way
  * (then at the next tick) or the room has it already. */
 static void maybe_adopt(chat_client *c)
@@ -590,6 +627,7 @@ static void on_tick(chat_link *l)
     chat_client *c = client_of(l);
     maybe_adopt(c);
     check_acks(c);
+    check_removals(c);
     maybe_update(c);
     chat_refusals_flush(&c->refusals, l, uv_now(l->loop));
 }
