@@ -1446,6 +1446,44 @@ static void test_join_flood(void)
     room_free(r);
 }
 
+/* The secret tree's frontier starts with room for FRONTIER_FIRST (32)
+ * nodes and grows as senders are heard: in a room of 70 the members at
+ * even places send first, which leaves the 35 odd leaves as nodes apart,
+ * so every frontier grows; then the odd ones. Every member reads every
+ * message; the frontier covers disjoint ranges, never more than the
+ * roster. */
+static void test_frontier_grows(void)
+{
+    room *r = room_new("frontier");
+    const fkex_abe_key *keys[] = { world.alice, world.bob, world.carol };
+    while (r->nroster < 70) {
+        int p = room_join(r, keys[r->nparties % 3]);
+        if (p < 0 || !r->parties[p].joined) {
+            CHECK(0);
+            room_free(r);
+            return;
+        }
+    }
+    for (int k = 0; k < r->nroster; k++) {   /* even places first: 35 odd leaves stay apart */
+        int i = k < 35 ? 2 * k : 2 * (k - 35) + 1;
+        char text[32];
+        snprintf(text, sizeof text, "from %d", i);
+        CHECK_OK(room_send(r, r->roster[i], text));
+        room_run(r, 100000);
+    }
+    for (int i = 0; i < r->nroster; i++) {
+        const reading_epoch *cur = &r->parties[r->roster[i]].st->current;
+        CHECK(r->parties[r->roster[i]].messages == 69);
+        CHECK(cur->frontier_cap > 32 && cur->frontier_cap <= 70 && cur->nfrontier <= cur->frontier_cap);
+        for (size_t a = 0; a < cur->nfrontier; a++)
+            for (size_t b = a + 1; b < cur->nfrontier; b++)
+                CHECK(cur->frontier[a].hi <= cur->frontier[b].lo ||
+                      cur->frontier[b].hi <= cur->frontier[a].lo);
+    }
+    CHECK(room_agree(r));
+    room_free(r);
+}
+
 /* Forward secrecy inside an epoch: once bob has read alice's message, his
  * whole state (taken right then) no longer opens it. encryption_secret is
  * gone, alice's leaf has left the secret tree, and her chain has moved on. */
@@ -1500,6 +1538,7 @@ void suite_ratchet(void)
     RUN(test_forward_secrecy);
     RUN(test_message_window);
     RUN(test_churn);
+    RUN(test_frontier_grows);
     RUN(test_late_join_ack);
     RUN(test_join_flood);
     RUN(test_state_compromise_in_epoch);

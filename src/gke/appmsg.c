@@ -32,13 +32,24 @@
 
 static const uint8_t zero_nonce[12];
 
+/* The frontier starts with room for this many nodes: a member's own
+ * first take, at most 16 deep (FKEX_ROOM_MAX_MEMBERS = 2^16), fits, so
+ * installing an epoch cannot fail on it. It grows as senders are heard. */
+#define FRONTIER_FIRST 32u
+
+static size_t min_size(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
 fkex_err appmsg_reading_init(reading_epoch *r, const epoch_keys *keys, fkex_leaf *leaves,
                              uint32_t nleaves)
 {
     memset(r, 0, sizeof *r);
     r->leaves = leaves;
     r->chains = calloc(nleaves, sizeof *r->chains);
-    r->frontier = malloc((size_t)nleaves * sizeof *r->frontier);
+    r->frontier_cap = min_size(nleaves, FRONTIER_FIRST);
+    r->frontier = malloc(r->frontier_cap * sizeof *r->frontier);
     if (!r->chains || !r->frontier) {
         free(r->leaves);
         free(r->chains);
@@ -58,15 +69,42 @@ fkex_err appmsg_reading_init(reading_epoch *r, const epoch_keys *keys, fkex_leaf
     return FKEX_OK;
 }
 
-/* The secret of leaf i, taken out of the tree: O(log n) expansions the
- * first time; -1 if it was taken before. */
-static int tree_take(uint8_t out[32], reading_epoch *r, uint32_t i)
+/* Room in the frontier for `more` nodes: it doubles (the frontier covers
+ * disjoint ranges, so it never needs more than nleaves), and the old
+ * copy of its secrets is wiped. */
+static fkex_err frontier_reserve(reading_epoch *r, size_t more)
 {
-    size_t k = 0;
+    size_t need = r->nfrontier + more, cap = r->frontier_cap;
+    tree_node *grown;
+    if (need <= cap)
+        return FKEX_OK;
+    while (cap < need)
+        cap *= 2;
+    cap = min_size(cap, r->nleaves);
+    if (!(grown = malloc(cap * sizeof *grown)))
+        return FKEX_ERR_NO_MEMORY;
+    memcpy(grown, r->frontier, r->nfrontier * sizeof *grown);
+    sodium_memzero(r->frontier, r->frontier_cap * sizeof *r->frontier);
+    free(r->frontier);
+    r->frontier = grown;
+    r->frontier_cap = cap;
+    return FKEX_OK;
+}
+
+/* The secret of leaf i, taken out of the tree: O(log n) expansions the
+ * first time; FKEX_ERR_REPLAY if it was taken before. */
+static fkex_err tree_take(uint8_t out[32], reading_epoch *r, uint32_t i)
+{
+    size_t k = 0, depth = 0;
+    fkex_err err;
     while (k < r->nfrontier && !(r->frontier[k].lo <= i && i < r->frontier[k].hi))
         k++;
     if (k == r->nfrontier)
-        return -1;
+        return FKEX_ERR_REPLAY;
+    while ((1u << depth) < r->frontier[k].hi - r->frontier[k].lo)
+        depth++;
+    if ((err = frontier_reserve(r, depth)) != FKEX_OK)   /* one node goes, depth come */
+        return err;
     tree_node node = r->frontier[k];
     r->frontier[k] = r->frontier[--r->nfrontier];
     sodium_memzero(&r->frontier[r->nfrontier], sizeof r->frontier[0]);
@@ -79,7 +117,6 @@ static int tree_take(uint8_t out[32], reading_epoch *r, uint32_t i)
         store32_be(ctx + 8, node.hi);
         fkex_kdf_expand(left.secret, node.secret, "left", ctx, sizeof ctx);
         fkex_kdf_expand(right.secret, node.secret, "right", ctx, sizeof ctx);
-        /* The frontier covers disjoint ranges, so it never outgrows n. */
         r->frontier[r->nfrontier++] = i < mid ? right : left;
         node = i < mid ? left : right;
         sodium_memzero(&left, sizeof left);
@@ -87,25 +124,26 @@ static int tree_take(uint8_t out[32], reading_epoch *r, uint32_t i)
     }
     memcpy(out, node.secret, 32);
     sodium_memzero(&node, sizeof node);
-    return 0;
+    return FKEX_OK;
 }
 
 /* ck_0 of sender i: KDF-Expand(leaf_secret_i, "sender", leaf_id_i). */
-static int chain_root(uint8_t ck[32], reading_epoch *r, uint32_t i)
+static fkex_err chain_root(uint8_t ck[32], reading_epoch *r, uint32_t i)
 {
     uint8_t leaf[32], id[32];
-    if (tree_take(leaf, r, i) != 0)
-        return -1;
+    fkex_err err = tree_take(leaf, r, i);
+    if (err != FKEX_OK)
+        return err;
     ratchet_leaf_id(id, &r->leaves[i]);
     fkex_kdf_expand(ck, leaf, "sender", id, 32);
     sodium_memzero(leaf, sizeof leaf);
-    return 0;
+    return FKEX_OK;
 }
 
 void appmsg_send_init(fkex_ratchet *st)
 {
     st->send_generation = 0;
-    if (chain_root(st->send_ck, &st->current, st->index) != 0)
+    if (chain_root(st->send_ck, &st->current, st->index) != FKEX_OK)   /* (never: FRONTIER_FIRST) */
         sodium_memzero(st->send_ck, sizeof st->send_ck);
 }
 
@@ -123,7 +161,7 @@ void appmsg_reading_wipe(reading_epoch *r)
         for (uint32_t i = 0; i < r->nleaves; i++)
             chain_free(r->chains[i]);
     if (r->frontier)
-        sodium_memzero(r->frontier, r->nleaves * sizeof *r->frontier);
+        sodium_memzero(r->frontier, r->frontier_cap * sizeof *r->frontier);
     free(r->frontier);
     free(r->chains);
     free(r->leaves);
@@ -187,11 +225,12 @@ static fkex_err chain_get(chain **out, reading_epoch *r, uint32_t sender)
 {
     if (!r->chains[sender]) {
         chain *c = calloc(1, sizeof *c);
+        fkex_err err;
         if (!c)
             return FKEX_ERR_NO_MEMORY;
-        if (chain_root(c->ck, r, sender) != 0) {
+        if ((err = chain_root(c->ck, r, sender)) != FKEX_OK) {
             free(c);
-            return FKEX_ERR_REPLAY;   /* this member's own leaf */
+            return err;   /* FKEX_ERR_REPLAY: this member's own leaf */
         }
         r->chains[sender] = c;
     }

@@ -50,8 +50,8 @@ typedef struct {
     uint32_t nleaves;
     fkex_leaf *leaves;
     chain **chains;                 /* per sender, made on first use */
-    tree_node *frontier;            /* at most nleaves nodes */
-    size_t nfrontier;
+    tree_node *frontier;            /* room for frontier_cap nodes, never more than nleaves */
+    size_t nfrontier, frontier_cap;
     uint8_t confirmation_key[32];
     uint8_t transcript_hash[32];
     uint8_t commit_hash[32];        /* H(content) of the commit that began it; zero at founding */

@@ -177,35 +177,37 @@ fail:
 /* ---- uniqueness of a roster given whole ------------------------------------- */
 
 /* Open addressing on the keys' first 8 bytes (keys are public and
- * uniform enough; equal prefixes fall back to a full comparison): O(n). */
-static fkex_err keys_unique(const fkex_leaf *leaves, uint32_t n, size_t offset)
+ * uniform enough; equal prefixes fall back to a full comparison): O(n).
+ * slot has size entries, a power of two at least 2n. */
+static fkex_err keys_unique(const fkex_leaf *leaves, uint32_t n, size_t offset, uint32_t *slot,
+                            size_t size)
 {
-    size_t size = 16;
-    while (size < 2 * (size_t)n)
-        size *= 2;
-    uint32_t *slot = malloc(size * sizeof *slot);
-    fkex_err err = FKEX_OK;
-    if (!slot)
-        return FKEX_ERR_NO_MEMORY;
     memset(slot, 0xff, size * sizeof *slot);
-    for (uint32_t i = 0; i < n && err == FKEX_OK; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         const uint8_t *k = (const uint8_t *)&leaves[i] + offset;
         size_t at = (size_t)load64_be(k) & (size - 1);
         while (slot[at] != UINT32_MAX) {
-            if (memcmp((const uint8_t *)&leaves[slot[at]] + offset, k, 32) == 0) {
-                err = FKEX_ERR_BAD_ENCODING;
-                break;
-            }
+            if (memcmp((const uint8_t *)&leaves[slot[at]] + offset, k, 32) == 0)
+                return FKEX_ERR_BAD_ENCODING;
             at = (at + 1) & (size - 1);
         }
         slot[at] = i;
     }
-    free(slot);
-    return err;
+    return FKEX_OK;
 }
 
 fkex_err ratchet_roster_unique(const fkex_leaf *leaves, uint32_t n)
 {
-    fkex_err err = keys_unique(leaves, n, offsetof(fkex_leaf, sig_pk));
-    return err != FKEX_OK ? err : keys_unique(leaves, n, offsetof(fkex_leaf, hpke_pk));
+    size_t size = 16;
+    while (size < 2 * (size_t)n)
+        size *= 2;
+    uint32_t *slot = malloc(size * sizeof *slot);   /* one table, for each key in turn */
+    fkex_err err;
+    if (!slot)
+        return FKEX_ERR_NO_MEMORY;
+    err = keys_unique(leaves, n, offsetof(fkex_leaf, sig_pk), slot, size);
+    if (err == FKEX_OK)
+        err = keys_unique(leaves, n, offsetof(fkex_leaf, hpke_pk), slot, size);
+    free(slot);
+    return err;
 }
