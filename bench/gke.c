@@ -28,7 +28,9 @@
  * pairing timed on the same clock (thread CPU time), interleaved with the
  * events of this run (bench.h). Each protocol at each size runs in a child
  * process of its own (run_apart), so that no figure depends on what ran
- * before it.
+ * before it, and its figures are divided by the pairings timed in that
+ * process: a machine that slows down for a while (a shared VM does)
+ * slows both alike.
  *
  * Big rooms:
  *   ratchet  built by batched joins (BATCH joiners admitted per commit), then
@@ -91,6 +93,8 @@ typedef struct {
     double ms[NROLE], bytes[NROLE], relay;
     int relay_extrapolated;
     double run_s;
+    double pairing_ms;      /* one pairing, median of those its process timed; 0 if
+                               extrapolated (then the whole run's) */
 } figures;
 
 typedef struct {
@@ -986,6 +990,13 @@ static void seed_marks(figures *f)
 
 /* ---- output ---------------------------------------------------------------------- */
 
+/* Role r's figure in pairing-equivalents: divided by its own process's
+ * pairing when it ran, by the whole run's when extrapolated. */
+static double pe_of(const figures *f, int r, double pairing_ms)
+{
+    return f->ms[r] / (f->pairing_ms > 0 ? f->pairing_ms : pairing_ms);
+}
+
 static void print_json(figures fig[NPROTO][NEVENT][64], size_t nsizes, double pairing_ms)
 {
     int first = 1;
@@ -1003,7 +1014,7 @@ static void print_json(figures fig[NPROTO][NEVENT][64], size_t nsizes, double pa
                            "\"role\": \"%s\", \"median_ms\": %.4f, \"pe\": %.4f, "
                            "\"bytes\": %.0f, \"extrapolated\": %s",
                            first ? "" : ",", proto_name[p], event_name[e], f->n, role_name[r],
-                           f->ms[r], f->ms[r] / pairing_ms, f->bytes[r],
+                           f->ms[r], pe_of(f, r, pairing_ms), f->bytes[r],
                            f->extrapolated[r] ? "true" : "false");
                     if (r == R_ROOM)
                         printf(", \"relay_bytes\": %.0f", f->relay);
@@ -1018,7 +1029,9 @@ static void print_table(figures fig[NPROTO][NEVENT][64], size_t nsizes, double p
                         size_t npairing)
 {
     printf("one pairing: %.3f ms (thread CPU time, median of %zu timed through this run)\n"
-           "room policy: %s; pe = ms / one pairing; * = extrapolated\n"
+           "room policy: %s\n"
+           "pe = ms / one pairing timed alongside, in the process that ran that\n"
+           "protocol at that size (the whole run's if extrapolated); * = extrapolated\n"
            "(seed rooms above %d members: one member timed, the room is n times it)\n\n",
            pairing_ms, npairing, POLICY, SEED_FULL);
     printf("%-8s %-6s %6s %-8s %13s %11s %11s %12s\n", "protocol", "event", "n", "role",
@@ -1038,7 +1051,7 @@ static void print_table(figures fig[NPROTO][NEVENT][64], size_t nsizes, double p
                                  f->relay_extrapolated ? "*" : "");
                     printf("%-8s %-6s %6zu %-8s %12.3f%s %10.2f%s %10.0f%s %12s\n", proto_name[p],
                            event_name[e], f->n, role_name[r], f->ms[r],
-                           f->extrapolated[r] ? "*" : " ", f->ms[r] / pairing_ms,
+                           f->extrapolated[r] ? "*" : " ", pe_of(f, r, pairing_ms),
                            f->extrapolated[r] ? "*" : " ", f->bytes[r],
                            f->extrapolated[r] && !f->ran ? "*" : " ", relay);
                 }
@@ -1075,7 +1088,7 @@ static int plot_svg(const char *path, figures fig[NPROTO][NEVENT][64], size_t ns
                 for (size_t i = 0; i < nsizes; i++) {
                     const figures *f = &fig[p][e][i];
                     if (f->measured && f->has[r] && f->ms[r] > 0)
-                        fprintf(g, "%zu %.6g %d\n", f->n, f->ms[r] / pairing_ms,
+                        fprintf(g, "%zu %.6g %d\n", f->n, pe_of(f, r, pairing_ms),
                                 f->extrapolated[r]);
                 }
                 fprintf(g, "EOD\n");
@@ -1137,7 +1150,8 @@ static int run_here(int p, sample js[], sample ls[], int reps, size_t n, bench_c
  * the ratchet's joiner at 1000 measured 14.4 pe after the rooms of 2, 10
  * and 100, and 9.7 pe alone. In a fresh process each size starts from the
  * same heap, whatever ran before. */
-static int run_apart(int p, sample js[], sample ls[], int reps, size_t n, bench_ctx *b)
+static int run_apart(int p, sample js[], sample ls[], int reps, size_t n, bench_ctx *b,
+                     double *pairing_ms)
 {
     int fd[2], status;
     size_t before = b->npairing, k = 0;
@@ -1172,6 +1186,7 @@ static int run_apart(int p, sample js[], sample ls[], int reps, size_t n, bench_
         pairing_add(b, ms);
     }
     close(fd[0]);
+    *pairing_ms = ok && k ? median_of(b->pairing + before, k) : 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     return ok && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
@@ -1235,11 +1250,13 @@ int bench_gke(const size_t *sizes, size_t nsizes, int json, const char *plot, in
             say(&b, "%s at %zu: %d repetition%s", proto_name[p], n, reps, reps > 1 ? "s" : "");
             memset(js, 0, MAXREPS * sizeof *js);
             memset(ls, 0, MAXREPS * sizeof *ls);
-            int err = run_apart(p, js, ls, reps, n, &b);
+            double pairing_ms;
+            int err = run_apart(p, js, ls, reps, n, &b, &pairing_ms);
             if (err != 0)
                 goto done;
             summarize(&fig[p][EV_JOIN][i], js, reps);
             summarize(&fig[p][EV_LEAVE][i], ls, reps);
+            fig[p][EV_JOIN][i].pairing_ms = fig[p][EV_LEAVE][i].pairing_ms = pairing_ms;
             if (p == P_SEED) {
                 seed_marks(&fig[p][EV_JOIN][i]);
                 seed_marks(&fig[p][EV_LEAVE][i]);
