@@ -1171,7 +1171,8 @@ static int run_apart(int p, sample js[], sample ls[], int reps, size_t n, bench_
         ok = ok && cli_write_all(fd[1], (const uint8_t *)js, (size_t)reps * sizeof *js) == 0 &&
              cli_write_all(fd[1], (const uint8_t *)ls, (size_t)reps * sizeof *ls) == 0 &&
              cli_write_all(fd[1], (const uint8_t *)&k, sizeof k) == 0 &&
-             cli_write_all(fd[1], (const uint8_t *)(b->pairing + before), k * sizeof *b->pairing) == 0;
+             cli_write_all(fd[1], (const uint8_t *)(b->pairing + before),
+                           k * sizeof *b->pairing) == 0;
         fflush(NULL);
         _exit(ok ? 0 : 1);
     }

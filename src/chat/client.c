@@ -552,7 +552,8 @@ static void check_removals(chat_client *c)
 {
     uint32_t rank, pending;
     uint64_t now = uv_now(c->link.loop);
-    if (!c->link.joined || c->link.closing || c->link.reconnecting || !fkex_ratchet_is_member(c->st))
+    if (!c->link.joined || c->link.closing || c->link.reconnecting ||
+        !fkex_ratchet_is_member(c->st))
         return;
     rank = removal_rank(c, &pending);
     if (!pending || rank == 0 || rank == UINT32_MAX) {
