@@ -1279,14 +1279,26 @@ static net *three(const char *seed, const char *path, int *b, int *c)
     return n;
 }
 
-static void test_thief_heal(void)
+/* The room `name` of alice, bob (b) and carol (c), and in *thief a copy of
+ * bob's whole state, taken from its twin built from the same seed. */
+static net *three_and_thief(const char *name, int *b, int *c, fkex_ratchet **thief)
 {
-    int b, c, b2, c2;
-    net *n = three("thief heal", "thief heal", &b, &c);
-    net *twin = three("thief heal", "thief heal twin", &b2, &c2);
-    fkex_ratchet *thief = twin->p[b2].st;
+    char twin_path[96];
+    int b2, c2;
+    snprintf(twin_path, sizeof twin_path, "%s twin", name);
+    net *n = three(name, name, b, c);
+    net *twin = three(name, twin_path, &b2, &c2);
+    *thief = twin->p[b2].st;
     twin->p[b2].st = NULL;
     net_close(twin);
+    return n;
+}
+
+static void test_thief_heal(void)
+{
+    int b, c;
+    fkex_ratchet *thief;
+    net *n = three_and_thief("thief heal", &b, &c, &thief);
     uint8_t tv[32], old_b[32], hb[32], sig[64], nonce[32] = { 7 };
     fkex_ratchet_leaf_key(tv, thief);
     memcpy(old_b, n->p[b].v, 32);
@@ -1388,12 +1400,9 @@ static void test_thief_heal(void)
  * admission, with a new leaf). */
 static void test_thief_first(void)
 {
-    int b, c, b2, c2;
-    net *n = three("thief first", "thief first", &b, &c);
-    net *twin = three("thief first", "thief first twin", &b2, &c2);
-    fkex_ratchet *thief = twin->p[b2].st;
-    twin->p[b2].st = NULL;
-    net_close(twin);
+    int b, c;
+    fkex_ratchet *thief;
+    net *n = three_and_thief("thief first", &b, &c, &thief);
     uint64_t epoch = n->r->epoch;
     uint32_t bi = fkex_ratchet_index(n->p[b].st);
     fkex_commit_options upd = { .update = 1 };
