@@ -56,7 +56,6 @@
 #include <time.h>
 #include <unistd.h>
 #include "bench.h"
-#include "cli/cli.h"
 #include "room.h"
 
 #define POLICY "(ONE or THREE) and (TWO or FOUR)"
@@ -1121,21 +1120,6 @@ static int plot_svg(const char *path, figures fig[NPROTO][NEVENT][64], size_t ns
 
 /* ---- one size, in a process of its own ------------------------------------------------ */
 
-static int pipe_get(int fd, void *buf, size_t n)
-{
-    uint8_t *p = buf;
-    while (n > 0) {
-        ssize_t r = read(fd, p, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        p += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 static int run_here(int p, sample js[], sample ls[], int reps, size_t n, bench_ctx *b)
 {
     return p == P_RATCHET ? run_ratchet(js, ls, reps, n, b)
@@ -1155,6 +1139,7 @@ static int run_apart(int p, sample js[], sample ls[], int reps, size_t n, bench_
 {
     int fd[2], status;
     size_t before = b->npairing, k = 0;
+    FILE *f;
     if (pipe(fd) != 0)
         return -1;
     fflush(NULL);
@@ -1166,27 +1151,30 @@ static int run_apart(int p, sample js[], sample ls[], int reps, size_t n, bench_
     }
     if (pid == 0) {
         close(fd[0]);
-        int ok = run_here(p, js, ls, reps, n, b) == 0;
+        int ok = run_here(p, js, ls, reps, n, b) == 0 && (f = fdopen(fd[1], "wb")) != NULL;
         k = b->npairing - before;
-        ok = ok && cli_write_all(fd[1], (const uint8_t *)js, (size_t)reps * sizeof *js) == 0 &&
-             cli_write_all(fd[1], (const uint8_t *)ls, (size_t)reps * sizeof *ls) == 0 &&
-             cli_write_all(fd[1], (const uint8_t *)&k, sizeof k) == 0 &&
-             cli_write_all(fd[1], (const uint8_t *)(b->pairing + before),
-                           k * sizeof *b->pairing) == 0;
+        ok = ok && fwrite(js, sizeof *js, (size_t)reps, f) == (size_t)reps &&
+             fwrite(ls, sizeof *ls, (size_t)reps, f) == (size_t)reps &&
+             fwrite(&k, sizeof k, 1, f) == 1 &&
+             fwrite(b->pairing + before, sizeof *b->pairing, k, f) == k && fclose(f) == 0;
         fflush(NULL);
         _exit(ok ? 0 : 1);
     }
     close(fd[1]);
-    int ok = pipe_get(fd[0], js, (size_t)reps * sizeof *js) == 0 &&
-             pipe_get(fd[0], ls, (size_t)reps * sizeof *ls) == 0 &&
-             pipe_get(fd[0], &k, sizeof k) == 0 && k <= 1000000;
+    if (!(f = fdopen(fd[0], "rb"))) {
+        close(fd[0]);
+        waitpid(pid, &status, 0);
+        return -1;
+    }
+    int ok = fread(js, sizeof *js, (size_t)reps, f) == (size_t)reps &&
+             fread(ls, sizeof *ls, (size_t)reps, f) == (size_t)reps &&
+             fread(&k, sizeof k, 1, f) == 1 && k <= 1000000;
     for (size_t i = 0; ok && i < k; i++) {
         double ms;
-        if (!(ok = pipe_get(fd[0], &ms, sizeof ms) == 0))
-            break;
-        pairing_add(b, ms);
+        if ((ok = fread(&ms, sizeof ms, 1, f) == 1))
+            pairing_add(b, ms);
     }
-    close(fd[0]);
+    fclose(f);
     *pairing_ms = ok && k ? median_of(b->pairing + before, k) : 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
