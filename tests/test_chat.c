@@ -278,22 +278,23 @@ static void test_view_input(void)
 
 /* ---- forks made visible (chat/verify.h) ---------------------------------------- */
 
-/* 5 groups of 5 digits, a function of the authenticator alone, and any
- * bit of it changes the fingerprint. The known answer pins the derivation
- * (KDF-Expand(auth, "verify", "")), which members of different builds
- * must share. */
+/* 5 groups of 5 digits, a function of the fingerprint bytes alone, and
+ * any bit of the authenticator they come from changes them. The known
+ * answer pins the derivation (KDF-Expand(auth, "verify", ""), which
+ * test_fork_detected ties to the ratchet), which members of
+ * different builds must share. */
 static void test_epoch_fingerprint(void)
 {
     uint8_t auth[32], h[32];
     char fp[CHAT_EPOCH_FINGERPRINT_LEN + 1], again[sizeof fp], want[sizeof fp];
     for (int i = 0; i < 32; i++)
         auth[i] = (uint8_t)i;
-    chat_epoch_fingerprint(fp, auth);
+    fkex_kdf_expand(h, auth, "verify", NULL, 0);
+    chat_epoch_fingerprint(fp, h);
     CHECK(strlen(fp) == CHAT_EPOCH_FINGERPRINT_LEN);
     for (int i = 0; i < CHAT_EPOCH_FINGERPRINT_LEN; i++)
         CHECK(i % 6 == 5 ? fp[i] == ' ' : fp[i] >= '0' && fp[i] <= '9');
     /* the same reading, done here by hand */
-    fkex_kdf_expand(h, auth, "verify", NULL, 0);
     for (int g = 0; g < 5; g++) {
         uint64_t v = 0;
         for (int i = 0; i < 5; i++)
@@ -303,11 +304,12 @@ static void test_epoch_fingerprint(void)
     CHECK(strcmp(fp, want) == 0);
     /* HMAC-SHA256(auth, "fkex v1 verify" 00 01), read in Python's hmac */
     CHECK(strcmp(fp, "16124 13880 28423 98413 99622") == 0);
-    chat_epoch_fingerprint(again, auth);
+    chat_epoch_fingerprint(again, h);
     CHECK(strcmp(fp, again) == 0);
     for (int bit = 0; bit < 256; bit += 37) {
         auth[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-        chat_epoch_fingerprint(again, auth);
+        fkex_kdf_expand(h, auth, "verify", NULL, 0);
+        chat_epoch_fingerprint(again, h);
         CHECK(strcmp(fp, again) != 0);
         auth[bit / 8] ^= (uint8_t)(1u << (bit % 8));
     }

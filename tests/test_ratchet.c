@@ -874,6 +874,12 @@ static void test_fork_detected(void)
     CHECK(fkex_ratchet_epoch(r->parties[0].st) == 4 && fkex_ratchet_epoch(r->parties[carol].st) == 4);
     CHECK(memcmp(a0, ab, 32) == 0 && memcmp(ac, ad, 32) == 0);
     CHECK(memcmp(a0, ac, 32) != 0);   /* the fork shows to whoever compares */
+    uint8_t f0[32], fb[32], fc[32], want[32];   /* and so do the fingerprints people read */
+    fkex_ratchet_epoch_fingerprint(f0, r->parties[0].st);
+    fkex_ratchet_epoch_fingerprint(fb, r->parties[bob].st);
+    fkex_ratchet_epoch_fingerprint(fc, r->parties[carol].st);
+    fkex_kdf_expand(want, a0, "verify", NULL, 0);
+    CHECK(memcmp(f0, want, 32) == 0 && memcmp(f0, fb, 32) == 0 && memcmp(f0, fc, 32) != 0);
     for (int p = 0; p < 4; p++)
         CHECK(r->parties[p].forks == 0);
     /* The relay forwards each half's EpochAcks to the other. */

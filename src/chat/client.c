@@ -1014,15 +1014,14 @@ void chat_fingerprint(char out[CHAT_FINGERPRINT_LEN + 1], const uint8_t id[32])
 
 fkex_err chat_client_verify(chat_verify *v, const chat_client *c)
 {
-    uint8_t auth[32];
+    uint8_t fp[32];
     if (c->seed || c->dm)
         return FKEX_ERR_UNSUPPORTED;
     if (!c->link.joined || !c->st || !fkex_ratchet_is_member(c->st))
         return FKEX_ERR_UNEXPECTED;
     v->epoch = fkex_ratchet_epoch(c->st);
-    fkex_ratchet_epoch_authenticator(auth, c->st);
-    chat_epoch_fingerprint(v->fingerprint, auth);
-    sodium_memzero(auth, sizeof auth);
+    fkex_ratchet_epoch_fingerprint(fp, c->st);
+    chat_epoch_fingerprint(v->fingerprint, fp);
     return FKEX_OK;
 }
 

@@ -36,12 +36,12 @@
 #include "chat/client.h"
 #include "chat/link.h"
 
-/* fp = KDF-Expand(authenticator, "verify", "") read as 5 groups of 5
- * decimal digits, each the big-endian value of 5 bytes mod 100000 (a bias
- * under 2^-23): about 83 bits, which a member grinding commits cannot
- * match to another epoch's. */
+/* The epoch's fingerprint (fkex_ratchet_epoch_fingerprint) read as 5
+ * groups of 5 decimal digits, each the big-endian value of 5 bytes mod
+ * 100000 (a bias under 2^-23): about 83 bits, which a member grinding
+ * commits cannot match to another epoch's. */
 void chat_epoch_fingerprint(char out[CHAT_EPOCH_FINGERPRINT_LEN + 1],
-                            const uint8_t authenticator[32]);
+                            const uint8_t fingerprint[32]);
 
 /* ---- refused frames ---------------------------------------------------------- */
 

@@ -743,6 +743,11 @@ void fkex_ratchet_epoch_authenticator(uint8_t out[32], const fkex_ratchet *st)
     memcpy(out, st->keys.epoch_authenticator, 32);
 }
 
+void fkex_ratchet_epoch_fingerprint(uint8_t out[32], const fkex_ratchet *st)
+{
+    fkex_kdf_expand(out, st->keys.epoch_authenticator, "verify", NULL, 0);
+}
+
 int fkex_ratchet_acked(const fkex_ratchet *st, uint32_t index)
 {
     return index < st->nleaves && st->acked[index];

@@ -157,6 +157,10 @@ uint32_t fkex_ratchet_members(const fkex_ratchet *st);
 uint32_t fkex_ratchet_index(const fkex_ratchet *st);
 /* Members compare this to detect a fork (PROTOCOL.md, key schedule). */
 void fkex_ratchet_epoch_authenticator(uint8_t out[32], const fkex_ratchet *st);
+/* What people compare out of band, the same at every member of the epoch:
+ * KDF-Expand(epoch_authenticator, "verify", ""). A front end renders it
+ * (chat: 25 digits). */
+void fkex_ratchet_epoch_fingerprint(uint8_t out[32], const fkex_ratchet *st);
 /* 1 once member `index` has sent the JoinAck it owes: a joiner after its
  * Welcome, every member after a re-attestation. A caller removes members
  * whose ack does not come in time. */
