@@ -237,6 +237,13 @@ static void relay(room *r, int from, const uint8_t *bytes, size_t len)
         if (r->sponsor_of[from] >= 0)
             push(r, r->sponsor_of[from], bytes, len);
         break;
+    case FKEX_RMSG_JOIN_REFUSED: {
+        fkex_rmsg_join_refused m;
+        if (fkex_rmsg_join_refused_decode(&m, bytes, len) == FKEX_OK &&
+            (to = party_by_joiner(r, m.joiner_id)) >= 0)
+            push(r, to, bytes, len);
+        break;
+    }
     case FKEX_RMSG_WELCOME: {
         fkex_rmsg_welcome w;
         if (fkex_rmsg_welcome_decode(&w, bytes, len) != FKEX_OK ||

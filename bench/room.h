@@ -5,7 +5,7 @@
  *
  * The relay does what PROTOCOL.md and DESIGN.md give it to do, and no more:
  * it names the sponsor (the roster's first online member), routes
- * Challenges, Proofs and Welcomes, passes on every commit for its current
+ * Challenges, Proofs, JoinRefused and Welcomes, passes on every commit for its current
  * epoch (cut into per-member views) and settles the epoch on the commit of
  * the first EpochAck (version 2: SETTLED, then the roster moves), holds
  * each Welcome until its commit has won, and fans out everything else to

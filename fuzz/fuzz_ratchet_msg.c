@@ -7,7 +7,7 @@
  *
  * FKEX_FUZZ_SEEDS=DIR runs a two-member room through one join (its
  * commit, EpochAck and SETTLED: version 2), a message and a removal
- * proposal, and writes every frame of it into DIR.
+ * proposal, and writes every frame of it into DIR, with a JoinRefused.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +97,21 @@ static void write_seeds(const char *dir)
         write_seed(dir, "settled", w.buf, w.len);
         fkex_gke_out_clear(&o3);
         must(fkex_ratchet_receive(a, w.buf, w.len, &rng, &o3));
+        fkex_writer_free(&w);
+    }
+    {
+        /* A sponsor's refusal of a join (built here: it takes a refused
+         * request to make one). */
+        fkex_rmsg_join_refused m = { .reason = FKEX_JOIN_REFUSED_AUTHORITY };
+        fkex_writer w;
+        memcpy(m.room_id, cfg.room_id, 32);
+        memset(m.joiner_id, 7, 32);
+        fkex_abe_mpk_fingerprint(m.authority, mpk);
+        fkex_writer_init(&w);
+        fkex_rmsg_join_refused_encode(&w, &m);
+        if (w.failed)
+            abort();
+        write_seed(dir, "join-refused", w.buf, w.len);
         fkex_writer_free(&w);
     }
     {
@@ -315,6 +330,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (!peeked || type != FKEX_RMSG_SETTLED || memcmp(room, m.room_id, 32) != 0)
                 abort();
             fkex_rmsg_settled_encode(&w, &m);
+            same(&w, data, size);
+        }
+    }
+    {
+        fkex_rmsg_join_refused m;
+        if (fkex_rmsg_join_refused_decode(&m, data, size) == FKEX_OK) {
+            if (!peeked || type != FKEX_RMSG_JOIN_REFUSED || memcmp(room, m.room_id, 32) != 0)
+                abort();
+            fkex_rmsg_join_refused_encode(&w, &m);
             same(&w, data, size);
         }
     }

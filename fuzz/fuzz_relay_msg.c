@@ -17,7 +17,8 @@ static void write_seeds(const char *dir)
     static const char *const names[] = {
         NULL, "hello", "nonce", "auth", "ready", "create-room", "get-descriptor", "descriptor",
         "submit", "accepted", "deliver", "error", "ping", "pong", "set-descriptor",
-        "gone", "dm-hello", "dm-ready", "dm-peer", "dm-frame", "kick",
+        "gone", "dm-hello", "dm-ready", "dm-peer", "dm-frame", "kick", "decline",
+        "policy-outcome",
     };
     static const uint8_t room_msg[] = { 9, 1, 0, 0 };
     fkex_relay_msg m = { 0 };
@@ -29,6 +30,8 @@ static void write_seeds(const char *dir)
     m.relay_seq = 42;
     m.epoch = 3;
     m.cookie = 5;
+    m.version = 2;
+    m.outcome = FKEX_POLICY_COMMITTED;
     for (int k = FKEX_RELAY_HELLO; k <= FKEX_RELAY_KIND_LAST; k++) {
         fkex_writer w;
         m.kind = (fkex_relay_kind)k;

@@ -74,8 +74,23 @@ void test_fail(const char *what, const char *file, int line)
     test_case_failed++;
 }
 
+/* FKEX_TEST_CASE=a,b runs only the cases of those names (for development). */
+static int wanted_case(const char *name)
+{
+    const char *only = getenv("FKEX_TEST_CASE");
+    size_t n = strlen(name);
+    if (!only || !*only)
+        return 1;
+    for (const char *p = only; (p = strstr(p, name)) != NULL; p += n)
+        if ((p == only || p[-1] == ',') && (p[n] == 0 || p[n] == ','))
+            return 1;
+    return 0;
+}
+
 void test_run(const char *name, void (*fn)(void))
 {
+    if (!wanted_case(name))
+        return;
     test_case_failed = 0;
     fn();
     if (test_case_failed) {

@@ -540,7 +540,9 @@ static void chat_e2e_set_policy(void)
     proc *alice, *bob, *carol;
     STEP(three_members("policy", &alice, &bob, &carol) == 0);
 
+    double t0 = now_s();
     STEP(FK("room", "set-policy", "--dir", at("R"), "--policy", new_policy) == 0);
+    fprintf(stderr, "    set-policy took effect (committed) in %.0f ms\n", (now_s() - t0) * 1000);
     STEP(wait_for(alice, "{\"event\": \"policy\", \"policy\": \"ONE and (TWO or FOUR)\", \"epoch\": 3}",
                   1, STEP_SECONDS));
     STEP(wait_for(carol, "\"event\": \"policy\"", 1, STEP_SECONDS));
@@ -563,6 +565,36 @@ static void chat_e2e_set_policy(void)
     CHECK(count(bob2, "do not satisfy this room's policy: ONE and (TWO or FOUR)") == 1);
     CHECK(count(alice, "\"event\": \"error\"") + count(carol, "\"event\": \"error\"") == 0);
     quit_ok(alice);
+    quit_ok(carol);
+    teardown();
+}
+
+/* A policy no online member satisfies (issue 11): each member says it
+ * cannot commit it, the relay drops it, and the admin's set-policy exits
+ * 1 saying so, in well under the wait; the room keeps its policy, and a
+ * joiner under it still gets in. */
+static void chat_e2e_policy_nobody(void)
+{
+    proc *alice, *bob, *carol;
+    STEP(three_members("policy-nobody", &alice, &bob, &carol) == 0);
+    fk_quiet = 1;
+    double t0 = now_s();
+    CHECK(FK("room", "set-policy", "--dir", at("R"), "--policy", "FIVE", "--wait", "20") == 1);
+    double took = now_s() - t0;
+    fk_quiet = 0;
+    char *e = test_read_text(at("fk.err"));
+    CHECK(strstr(e, "fkex: error: no member online holds attributes that satisfy \"FIVE\"") != NULL);
+    free(e);
+    CHECK(took < 5.0);
+    fprintf(stderr, "    a policy nobody online satisfies was refused in %.0f ms\n", took * 1000);
+    proc *dave = chat_start("dave", at("carol.key"), NULL);
+    CHECK(wait_for(dave, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    CHECK(count(alice, "\"event\": \"policy\"") == 0);
+    CHECK(count(alice, "\"event\": \"error\"") + count(bob, "\"event\": \"error\"") +
+          count(carol, "\"event\": \"error\"") == 0);
+    quit_ok(dave);
+    quit_ok(alice);
+    quit_ok(bob);
     quit_ok(carol);
     teardown();
 }
@@ -990,6 +1022,94 @@ static void chat_e2e_churn(void)
         }
     teardown();
 #undef NEXT
+}
+
+/* Joins that arrive together (issue 11): twenty joiners started at the
+ * same instant all get in, within their normal join timeout, and every
+ * member ends at one epoch with all 21. Each epoch that settles makes the
+ * Challenges of the joins it did not add stale; the relay sends those
+ * joins back to a sponsor, which challenges them again. */
+#define TOGETHER 20
+static void chat_e2e_together(void)
+{
+    const char *keys[3] = { "alice.key", "bob.key", "carol.key" };
+    char name[16];
+    proc *j[TOGETHER];
+    STEP(world("together") == 0);
+    proc *alice = chat_start("alice", at("alice.key"), FOUND);
+    STEP(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    for (int i = 0; i < TOGETHER; i++) {
+        snprintf(name, sizeof name, "j%02d", i);
+        j[i] = chat_start(name, at(keys[i % 3]), NULL);
+    }
+    for (int i = 0; i < TOGETHER; i++)
+        STEP(wait_for(j[i], "\"event\": \"joined\"", 1, 3 * STEP_SECONDS));
+    char want[64];
+    snprintf(want, sizeof want, "\"members\": %d}", TOGETHER + 1);
+    STEP(wait_for(alice, want, 1, STEP_SECONDS));
+    long members, epoch = last_epoch(alice, &members);
+    for (int i = 0; i < TOGETHER; i++) {
+        long m = -1;
+        double deadline = now_s() + STEP_SECONDS;
+        while (last_epoch(j[i], &m) != epoch && now_s() < deadline)
+            pump(j[i], 50);
+        CHECK(last_epoch(j[i], &m) == epoch && m == TOGETHER + 1);
+        CHECK(count(j[i], "\"event\": \"error\"") == 0);
+    }
+    say(alice, "{\"send\": \"all here\"}");
+    for (int i = 0; i < TOGETHER; i++) {
+        CHECK(wait_for(j[i], "\"text\": \"all here\"", 1, STEP_SECONDS));
+        quit_ok(j[i]);
+    }
+    quit_ok(alice);
+    teardown();
+}
+
+/* A key from another authority (issue 11): the sponsor says so at once,
+ * and the joiner exits 1 with one sentence naming both authorities, not
+ * after its join timeout; its slot at the relay is free again. */
+static void chat_e2e_other_authority(void)
+{
+    STEP(world("other-authority") == 0);
+    STEP(FK("setup", "--dir", at("auth2")) == 0);
+    STEP(FK("keygen", "--msk", at("auth2/msk.fkex"), "--attrs", "ONE TWO", "-o",
+            at("mallory.key")) == 0);
+    proc *alice = chat_start("alice", at("alice.key"), FOUND);
+    STEP(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    double t0 = now_s();
+    proc *mallory = chat_start("mallory", at("mallory.key"), NULL);
+    CHECK(finish(mallory, STEP_SECONDS) == 1);
+    double took = now_s() - t0;
+    CHECK(took < 5.0);
+    CHECK(count(mallory, "\"code\": \"wrong_authority\"") == 1);
+    char *e = test_read_text(mallory->err);
+    CHECK(strstr(e, "fkex: error: this room's members hold keys from authority ") == e);
+    CHECK(strchr(e, '\n') == e + strlen(e) - 1);   /* one line */
+    free(e);
+    /* the room is as it was: bob joins */
+    proc *bob = chat_start("bob", at("bob.key"), NULL);
+    CHECK(wait_for(bob, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    CHECK(count(alice, "\"event\": \"error\"") == 0);
+    quit_ok(bob);
+    quit_ok(alice);
+    teardown();
+}
+
+/* A founding key that does not satisfy the room's policy (issue 11) is
+ * refused before the relay is contacted (exit 1), so the room id is not
+ * burned: a founder whose key satisfies it founds the room after. */
+static void chat_e2e_found_unsatisfied(void)
+{
+    STEP(world("found-unsatisfied") == 0);
+    proc *eve = chat_start("eve", at("eve.key"), FOUND);
+    CHECK(finish(eve, STEP_SECONDS) == 1);
+    char *e = test_read_text(eve->err);
+    CHECK(strstr(e, "fkex: error: your key's attributes do not satisfy the policy of the room") == e);
+    free(e);
+    proc *alice = chat_start("alice", at("alice.key"), FOUND);
+    CHECK(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    quit_ok(alice);
+    teardown();
 }
 
 /* Invitations: fkex://HOST:PORT/ROOMID, nothing else. */
@@ -1572,8 +1692,12 @@ void suite_chat_e2e(void)
     RUN(chat_e2e_kick);
     RUN(chat_e2e_kick_first_away);
     RUN(chat_e2e_set_policy);
+    RUN(chat_e2e_policy_nobody);
     RUN(chat_e2e_relay_killed);
     RUN(chat_e2e_churn);
+    RUN(chat_e2e_together);
+    RUN(chat_e2e_other_authority);
+    RUN(chat_e2e_found_unsatisfied);
     RUN(chat_e2e_seed);
     RUN(chat_e2e_seed_restart);
     signal(SIGPIPE, SIG_DFL);

@@ -195,7 +195,8 @@ static void test_relay_cannot_play_the_group(void)
     }
 }
 
-/* A key from another authority cannot even be checked by the sponsor. */
+/* A key from another authority cannot even be checked by the sponsor,
+ * which says so: the joiner learns the room's authority. */
 static void test_other_authority_refused(void)
 {
     fkex_abe_mpk *mpk;
@@ -210,6 +211,8 @@ static void test_other_authority_refused(void)
     int m = room_join(r, mallory);
     CHECK(!r->parties[m].joined);
     CHECK(r->parties[0].last_refusal == FKEX_ERR_WRONG_AUTHORITY);
+    CHECK(r->parties[m].aborted && r->parties[m].abort_err == FKEX_ERR_WRONG_AUTHORITY);
+    CHECK(r->parties[m].st->phase == RATCHET_GONE);
     CHECK(r->epoch == 0);
     room_free(r);
     fkex_abe_key_free(mallory);

@@ -614,12 +614,25 @@ static fkex_ratchet *new_joiner(room *r, const fkex_abe_key *key)
     return x;
 }
 
+/* The reason of the JoinRefused the sponsor sent last (the room records
+ * its transcript), or -1 if its last frame is not one. */
+static int refused_reason(const room *r, size_t before)
+{
+    fkex_rmsg_join_refused m;
+    if (r->ntranscript == before ||
+        fkex_rmsg_join_refused_decode(&m, r->transcript[r->ntranscript - 1].bytes,
+                                      r->transcript[r->ntranscript - 1].len) != FKEX_OK)
+        return -1;
+    return m.reason;
+}
+
 /* Kills, at the sponsor: the low-order check on X_J (X25519 of e_S with
  * X_J), the policy of C_J (a ciphertext under a policy the sponsor
  * satisfies but that is not the room's), a JoinRequest whose V or whose X
  * is a member's, a JoinRequest replayed while its join is pending, and
- * the decoder's no-trailing-bytes rule. Each refusal
- * leaves no pending join and sends nothing. */
+ * the decoder's no-trailing-bytes rule. Each refusal leaves no pending
+ * join, and is answered with a JoinRefused (INVALID) when the request
+ * names a joiner, so that the relay frees the slot at once. */
 static void test_join_request_checks(void)
 {
     room *r = room_new("join request checks");
@@ -627,11 +640,14 @@ static void test_join_request_checks(void)
     fkex_ratchet *alice = r->parties[0].st;
     fkex_ratchet *x = new_joiner(r, cw.carol);
     fkex_writer w;
-    size_t before = r->parties[0].bytes_sent;
+    size_t seen;
+    r->record = 1;
     static const uint8_t low_order[2][32] = { { 0 }, { 1 } };   /* u = 0 and u = 1 */
     for (int i = 0; i < 2; i++) {
         forge_request(&w, x, NULL, low_order[i], NULL, 0, x->sig_sk);
+        seen = r->ntranscript;
         CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_NOT_IN_GROUP);
+        CHECK(refused_reason(r, seen) == FKEX_JOIN_REFUSED_INVALID);
         fkex_writer_free(&w);
     }
     /* C_J under "ONE", which alice satisfies. */
@@ -642,26 +658,37 @@ static void test_join_request_checks(void)
     encap(k, &ct, "ONE", &r->rng);
     fkex_abe_ct_bytes(&ctb, &ctlen, ct);
     forge_request(&w, x, NULL, NULL, ctb, ctlen, x->sig_sk);
+    seen = r->ntranscript;
     CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_WRONG_ROOM);
+    CHECK(refused_reason(r, seen) == FKEX_JOIN_REFUSED_INVALID);
     fkex_writer_free(&w);
     fkex_abe_ct_free(ct);
     /* bob's V (signed by bob) with a new X; a new V with bob's X. */
     forge_request(&w, x, r->parties[bob].st->self.sig_pk, NULL, NULL, 0,
                   r->parties[bob].st->sig_sk);
+    seen = r->ntranscript;
     CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_REPLAY);
+    CHECK(refused_reason(r, seen) == FKEX_JOIN_REFUSED_INVALID);
     fkex_writer_free(&w);
     forge_request(&w, x, NULL, r->parties[bob].st->self.hpke_pk, NULL, 0, x->sig_sk);
+    seen = r->ntranscript;
     CHECK_ERR(room_inject(r, 0, w.buf, w.len), FKEX_ERR_REPLAY);
+    CHECK(refused_reason(r, seen) == FKEX_JOIN_REFUSED_INVALID);
     fkex_writer_free(&w);
-    /* A byte after the signature. */
+    /* A byte after the signature: it names nobody, so nothing answers it. */
+    seen = r->ntranscript;
     CHECK_ERR(inject_longer(r, 0, x->join_request, x->join_request_len), FKEX_ERR_BAD_ENCODING);
-    CHECK(alice->njoins == 0 && r->parties[0].bytes_sent == before);
+    CHECK(r->ntranscript == seen);
+    CHECK(alice->njoins == 0);
+    size_t before = r->parties[0].bytes_sent;
     /* The request itself is fine: a Challenge, once. */
     CHECK_OK(room_inject(r, 0, x->join_request, x->join_request_len));
     size_t once = r->parties[0].bytes_sent;
     CHECK(alice->njoins == 1 && once > before);
-    CHECK_ERR(room_inject(r, 0, x->join_request, x->join_request_len), FKEX_ERR_REPLAY);
-    CHECK(alice->njoins == 1 && r->parties[0].bytes_sent == once);
+    /* Sent again (the relay starts a join over when its sponsor was
+     * silent): the join starts over, with a new Challenge, not a second. */
+    CHECK_OK(room_inject(r, 0, x->join_request, x->join_request_len));
+    CHECK(alice->njoins == 1 && r->parties[0].bytes_sent > once);
     fkex_ratchet_free(x);
     room_free(r);
 }
@@ -1257,7 +1284,7 @@ static void test_header_rules(void)
     CHECK_ERR(fkex_rmsg_commit_decode(&c, w.buf, w.len), FKEX_ERR_UNSUPPORTED);
     CHECK_ERR(fkex_rmsg_peek(&type, id, w.buf, w.len), FKEX_ERR_UNSUPPORTED);
     w.buf[1] = FKEX_RATCHET_VERSION;
-    w.buf[0] = FKEX_RMSG_KICK + 1;
+    w.buf[0] = FKEX_RMSG_JOIN_REFUSED + 1;
     CHECK_ERR(fkex_rmsg_peek(&type, id, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
     w.buf[0] = 0;
     CHECK_ERR(fkex_rmsg_peek(&type, id, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
@@ -1299,6 +1326,22 @@ static void test_header_rules(void)
     CHECK_ERR(fkex_rmsg_epoch_ack_decode(&ea, w.buf, w.len), FKEX_ERR_WRONG_KIND);
     w.buf[1] = 1;
     CHECK_ERR(fkex_rmsg_settled_decode(&se, w.buf, w.len), FKEX_ERR_UNSUPPORTED);
+    fkex_writer_free(&w);
+    /* A JoinRefused: a known reason, nothing after it. */
+    fkex_rmsg_join_refused jr = { .reason = FKEX_JOIN_REFUSED_BUSY };
+    fkex_writer_init(&w);
+    fkex_rmsg_join_refused_encode(&w, &jr);
+    CHECK_OK(fkex_rmsg_join_refused_decode(&jr, w.buf, w.len));
+    CHECK_OK(fkex_rmsg_peek(&type, id, w.buf, w.len));
+    CHECK(type == FKEX_RMSG_JOIN_REFUSED);
+    CHECK_ERR(fkex_rmsg_join_refused_decode(&jr, w.buf, w.len - 1), FKEX_ERR_TRUNCATED);
+    w.buf[2 + 32 + 32] = FKEX_JOIN_REFUSED_BUSY + 1;
+    CHECK_ERR(fkex_rmsg_join_refused_decode(&jr, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
+    w.buf[2 + 32 + 32] = 0;
+    CHECK_ERR(fkex_rmsg_join_refused_decode(&jr, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
+    w.buf[2 + 32 + 32] = FKEX_JOIN_REFUSED_AUTHORITY;
+    fkex_writer_u8(&w, 0);
+    CHECK_ERR(fkex_rmsg_join_refused_decode(&jr, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
     fkex_writer_free(&w);
 }
 

@@ -209,7 +209,7 @@ static int submit(net *n, int from, const uint8_t *b, size_t len)
     relay_out out;
     relay_out_init(&out);
     crypto_hash_sha256(n->p[from].sent[n->p[from].nsent++ % 16], b, len);
-    n->last_code = relay_room_submit(n->r, n->p[from].v, b, len, n->now, &out);
+    n->last_code = relay_room_submit(n->r, n->p[from].v, NULL, b, len, n->now, &out);
     n->last_seq = out.seq;
     if (getenv("RELAY_DEBUG"))
         fprintf(stderr, "  from %d type %d: code %d seq %llu %s\n", from, b[0], n->last_code,
@@ -583,10 +583,17 @@ static void test_first_commit_wins(void)
     CHECK(relay_room_member(n->r, old_b) < 0 && relay_room_member(n->r, key) == 1);
     for (int i = 0; i < n->np; i++)
         CHECK(n->p[i].refused == 0 && n->p[i].forks == 0 && n->p[i].lost == 0);
-    /* the committer that lost commits again, and that settles */
+    /* the committer that lost commits again, and that settles; dave's
+     * join started over with alice at each epoch (his Challenge named
+     * the old one), and an Update adds nobody: the next commit adds him */
+    CHECK(n->p[0].admitted == 1 && n->r->njoins == 1);
     do_commit(n, 0, &upd, NULL);
     run(n);
-    CHECK(n->r->epoch == epoch + 2 && agree(n));
+    CHECK(n->r->epoch == epoch + 2 && agree(n) && !n->p[d].joined);
+    CHECK(n->p[0].admitted == 1 && n->r->njoins == 1);
+    do_commit(n, 0, NULL, NULL);
+    run(n);
+    CHECK(n->r->epoch == epoch + 3 && agree(n) && n->p[d].joined && n->r->nmembers == 4);
     say(n, c, "still here");
     run(n);
     CHECK(n->p[0].messages == 1 && n->p[b].messages == 1);
@@ -684,6 +691,88 @@ static void test_sponsor_timeout(void)
     relay_out_clear(&out);
     run(n);
     CHECK(agree(n) && n->r->nmembers == 3);
+    net_close(n);
+}
+
+/* A sponsor that challenged a joiner and then went silent (frozen, its
+ * connection open) does not hold the join: after twice the sponsor
+ * timeout the relay starts it over with the next member, the joiner
+ * answers the new Challenge (of the same epoch), and the old sponsor's
+ * late commit adding it is refused as stale, its joins dropped with it. */
+static void test_challenged_sponsor_silent(void)
+{
+    net *n = net_open("silent");
+    int b = join(n, world.bob, 0);
+    n->now = 1000;
+    int c = join_start(n, world.carol);
+    run(n);
+    CHECK(n->p[0].admitted == 1 && n->r->njoins == 1);
+    CHECK(n->r->joins[0].state == RELAY_JOIN_PROVED);
+    n->p[0].mute = 1;   /* alice sits on the admitted join */
+    CHECK(tick(n, n->now + 2 * RELAY_SPONSOR_TIMEOUT_MS - 1) == 0);
+    run(n);
+    CHECK(n->r->joins[0].state == RELAY_JOIN_PROVED && n->p[b].admitted == 0);
+    n->now += 2 * RELAY_SPONSOR_TIMEOUT_MS;
+    CHECK(tick(n, n->now) == 0);
+    run(n);
+    CHECK(n->p[b].admitted == 1 && memcmp(n->r->joins[0].sponsor, n->p[b].v, 32) == 0);
+    /* alice wakes: her commit adding carol is refused, and dropped */
+    fkex_gke_out oa;
+    do_commit(n, 0, NULL, &oa);
+    CHECK(oa.nmsgs == 2);
+    CHECK(submit(n, 0, oa.msgs[0].bytes, oa.msgs[0].len) == FKEX_RELAY_E_STALE);
+    CHECK(submit(n, 0, oa.msgs[1].bytes, oa.msgs[1].len) == FKEX_RELAY_E_NOT_ROUTABLE);
+    fkex_gke_out_clear(&oa);
+    fkex_ratchet_drop_commit(n->p[0].st);
+    n->p[0].mute = 0;
+    do_commit(n, b, NULL, NULL);
+    run(n);
+    CHECK(n->p[c].joined && n->r->epoch == 2 && n->r->njoins == 0);
+    set_online(n, c, 1);
+    CHECK(agree(n) && n->r->nmembers == 3);
+    /* alice holds no stale join: her next commit is an ordinary one */
+    fkex_commit_options upd = { .update = 1 };
+    do_commit(n, 0, &upd, NULL);
+    run(n);
+    CHECK(n->r->epoch == 3 && agree(n));
+    net_close(n);
+}
+
+/* A Challenge naming an epoch that has ended is stale: the join started
+ * over when the epoch settled, and its sponsor challenges it again. */
+static void test_challenge_stale(void)
+{
+    net *n = net_open("stale-challenge");
+    int b = join(n, world.bob, 0);
+    fkex_gke_out held;
+    int c = join_make(n, world.carol, &held);
+    /* alice holds carol's request while bob's Update settles */
+    fkex_commit_options upd = { .update = 1 };
+    do_commit(n, b, &upd, NULL);
+    absorb(n, c, &held);   /* carol's JoinRequest reaches the relay, to alice */
+    fkex_gke_out oa;
+    fkex_gke_out_init(&oa);
+    /* alice answers it at the old epoch, before she hears SETTLED */
+    qframe *f = NULL;
+    for (size_t i = n->qhead; i < n->qtail; i++)
+        if (n->q[i].to == 0 && n->q[i].bytes[0] == FKEX_RMSG_JOIN_REQUEST)
+            f = &n->q[i];
+    CHECK(f != NULL);
+    if (f) {
+        CHECK_OK(fkex_ratchet_receive(n->p[0].st, f->bytes, f->len, &n->rng, &oa));
+        CHECK(oa.nmsgs == 1);
+    }
+    run(n);   /* settles bob's Update: carol's join goes back to alice */
+    CHECK(n->r->epoch == 2);
+    if (oa.nmsgs == 1)
+        CHECK(submit(n, 0, oa.msgs[0].bytes, oa.msgs[0].len) == FKEX_RELAY_E_STALE);
+    fkex_gke_out_clear(&oa);
+    CHECK(n->p[0].admitted == 1);
+    do_commit(n, 0, NULL, NULL);
+    run(n);
+    CHECK(n->p[c].joined && n->r->epoch == 3);
+    set_online(n, c, 1);
+    CHECK(agree(n));
     net_close(n);
 }
 
@@ -835,12 +924,12 @@ static void test_group_commit(void)
         relay_out_init(&out[i]);
     CHECK_OK(relay_store_batch_begin(n->s));
     CHECK_ERR(relay_store_batch_begin(n->s), FKEX_ERR_UNEXPECTED);
-    CHECK(relay_room_submit(n->r, n->p[0].v, m[0].msgs[0].bytes, m[0].msgs[0].len, n->now, &out[0]) == 0);
+    CHECK(relay_room_submit(n->r, n->p[0].v, NULL, m[0].msgs[0].bytes, m[0].msgs[0].len, n->now, &out[0]) == 0);
     /* refused inside its step (a non-member's broadcast): its savepoint is undone */
-    CHECK(relay_room_submit(n->r, stranger, m[1].msgs[0].bytes, m[1].msgs[0].len, n->now, &out[1]) ==
+    CHECK(relay_room_submit(n->r, stranger, NULL, m[1].msgs[0].bytes, m[1].msgs[0].len, n->now, &out[1]) ==
           FKEX_RELAY_E_NOT_ROUTABLE);
-    CHECK(relay_room_submit(n->r, n->p[b].v, m[1].msgs[0].bytes, m[1].msgs[0].len, n->now, &out[2]) == 0);
-    CHECK(relay_room_submit(n->r, n->p[0].v, m[2].msgs[0].bytes, m[2].msgs[0].len, n->now, &out[3]) == 0);
+    CHECK(relay_room_submit(n->r, n->p[b].v, NULL, m[1].msgs[0].bytes, m[1].msgs[0].len, n->now, &out[2]) == 0);
+    CHECK(relay_room_submit(n->r, n->p[0].v, NULL, m[2].msgs[0].bytes, m[2].msgs[0].len, n->now, &out[3]) == 0);
     CHECK(out[0].seq == first && out[2].seq == first + 1 && out[3].seq == first + 2);
     CHECK(out[1].n == 0);
     CHECK(rows_seen(n, first) == 0);
@@ -877,10 +966,10 @@ static void test_refusals(void)
     relay_out out;
     relay_out_init(&out);
     uint8_t junk[40] = { 99, 1 };
-    CHECK(relay_room_submit(n->r, n->p[b].v, junk, sizeof junk, 0, &out) == FKEX_RELAY_E_BAD_FRAME);
+    CHECK(relay_room_submit(n->r, n->p[b].v, NULL, junk, sizeof junk, 0, &out) == FKEX_RELAY_E_BAD_FRAME);
     /* a message for another room */
     uint8_t other[64] = { FKEX_RMSG_APPLICATION, FKEX_RATCHET_VERSION };
-    CHECK(relay_room_submit(n->r, n->p[b].v, other, sizeof other, 0, &out) ==
+    CHECK(relay_room_submit(n->r, n->p[b].v, NULL, other, sizeof other, 0, &out) ==
           FKEX_RELAY_E_NOT_ROUTABLE);
     /* a JoinRequest from another key than its own */
     int c = join_start(n, world.carol);
@@ -995,13 +1084,13 @@ static void test_join_limits(void)
     if (x)
         x[0] ^= 1;
     relay_out_clear(&out);
-    CHECK(relay_room_submit(n->r, n->p[c].v, other, reqlen, n->now, &out) == FKEX_RELAY_E_BUSY);
+    CHECK(relay_room_submit(n->r, n->p[c].v, NULL, other, reqlen, n->now, &out) == FKEX_RELAY_E_BUSY);
     CHECK(out.why && strstr(out.why, "too many joins"));
     CHECK(n->r->next_seq == next && n->r->njoins == 1);
     /* larger than the cap: refused before anything is decoded */
     uint8_t *big = calloc(1, RELAY_JOIN_REQUEST_MAX + 1);
     memcpy(big, req, reqlen);
-    CHECK(relay_room_submit(n->r, n->p[c].v, big, RELAY_JOIN_REQUEST_MAX + 1, n->now, &out) ==
+    CHECK(relay_room_submit(n->r, n->p[c].v, NULL, big, RELAY_JOIN_REQUEST_MAX + 1, n->now, &out) ==
           FKEX_RELAY_E_BAD_FRAME);
     CHECK(out.why && strstr(out.why, "256 KiB"));
     free(big);
@@ -1030,6 +1119,260 @@ static void test_join_limits(void)
     run(n);
     CHECK(n->p[c].joined);
     fkex_gke_out_clear(&jr);
+    net_close(n);
+}
+
+/* A JoinRequest of a fresh leaf under key and descriptor desc (the
+ * room's if NULL), not sent: its bytes (malloc'd) and V. */
+static uint8_t *fresh_request(net *n, const fkex_abe_key *key, const uint8_t *desc,
+                              size_t desclen, uint8_t v[32], size_t *len)
+{
+    fkex_ratchet_config cfg = { .key = key, .descriptor = desc ? desc : n->desc,
+                                .descriptor_len = desc ? desclen : n->desclen };
+    fkex_ratchet *st = NULL;
+    fkex_gke_out out;
+    uint8_t *req = NULL;
+    memcpy(cfg.room_id, n->room_id, 32);
+    fkex_gke_out_init(&out);
+    CHECK_OK(fkex_ratchet_join(&st, &cfg, &n->rng, &out));
+    if (st && out.nmsgs == 1 && (req = malloc(out.msgs[0].len))) {
+        memcpy(req, out.msgs[0].bytes, out.msgs[0].len);
+        *len = out.msgs[0].len;
+        fkex_ratchet_leaf_key(v, st);
+    }
+    fkex_gke_out_clear(&out);
+    fkex_ratchet_free(st);
+    return req;
+}
+
+/* A key from another authority than the room's. */
+static fkex_abe_key *foreign_key(fkex_abe_mpk **mpk, fkex_abe_msk **msk)
+{
+    fkex_rng rng;
+    test_rng(&rng, "a self-made authority");
+    CHECK_OK(fkex_abe_setup(mpk, msk, "waters11", &rng));
+    return test_keygen(*msk, "ONE TWO THREE FOUR", &rng);
+}
+
+/* A refused join is answered: the sponsor's JoinRefused goes to the
+ * joiner, which stops, and the join's slot is free at once. Only the
+ * named sponsor refuses (another member's refusal, late, changes
+ * nothing); a busy one hands the join to the next member. */
+static void test_join_refused(void)
+{
+    net *n = net_open("join refused");
+    int b = join(n, world.bob, 0);
+    fkex_abe_mpk *mpk;
+    fkex_abe_msk *msk;
+    fkex_abe_key *mallory = foreign_key(&mpk, &msk);
+    int m = join_start(n, mallory);
+    CHECK(n->r->njoins == 1);
+    run(n);   /* alice refuses (another authority), the relay passes it on */
+    CHECK(n->r->njoins == 0 && n->p[m].aborted == 1 && !n->p[m].joined);
+    CHECK(!fkex_ratchet_is_member(n->p[m].st));
+    /* carol's join; bob (not her sponsor) cannot refuse it, alice hands
+     * it on as busy: it goes to bob, who admits her */
+    fkex_gke_out jr;
+    int c = join_make(n, world.carol, &jr);
+    fkex_rmsg_join_refused busy = { .reason = FKEX_JOIN_REFUSED_BUSY };
+    fkex_writer w;
+    memcpy(busy.room_id, n->room_id, 32);
+    crypto_hash_sha256(busy.joiner_id, (const uint8_t *)&n->p[c].st->self, 64);
+    n->p[0].mute = 1;
+    absorb(n, c, &jr);
+    run(n);
+    CHECK(n->r->njoins == 1 && n->r->joins[0].state == RELAY_JOIN_WAITING);
+    fkex_writer_init(&w);
+    fkex_rmsg_join_refused_encode(&w, &busy);
+    CHECK(submit(n, b, w.buf, w.len) == 0 && n->last_seq == 0);   /* not his: nothing done */
+    CHECK(n->r->joins[0].state == RELAY_JOIN_WAITING && n->r->njoins == 1);
+    CHECK(memcmp(n->r->joins[0].sponsor, n->p[0].v, 32) == 0);
+    CHECK(submit(n, 0, w.buf, w.len) == 0 && n->last_seq > 0);
+    fkex_writer_free(&w);
+    n->p[0].mute = 0;
+    run(n);
+    CHECK(memcmp(n->r->joins[0].sponsor, n->p[b].v, 32) == 0 && n->p[b].admitted == 1);
+    do_commit(n, b, NULL, NULL);
+    run(n);
+    CHECK(n->p[c].joined && n->r->njoins == 0 && n->r->nmembers == 3);
+    fkex_abe_key_free(mallory);
+    fkex_abe_mpk_free(mpk);
+    fkex_abe_msk_free(msk);
+    net_close(n);
+}
+
+/* Pending joins are bounded per source address and per authority, not
+ * only per room: a flood from one address, or under self-made
+ * authorities, leaves room for everyone else. The members' authority
+ * (learnt from bob's join) has no bound of its own. */
+static void test_join_bounds(void)
+{
+    net *n = net_open("join bounds");
+    (void)join(n, world.bob, 0);
+    fkex_abe_mpk *mpk;
+    fkex_abe_msk *msk;
+    fkex_abe_key *mallory = foreign_key(&mpk, &msk);
+    uint8_t src[16] = { 0 }, v[32];
+    relay_out out;
+    size_t len;
+    uint8_t *req;
+    relay_out_init(&out);
+    src[10] = src[11] = 0xff;
+    src[12] = 192;
+    for (int i = 0; i <= RELAY_MAX_JOINS_PER_SOURCE; i++) {
+        req = fresh_request(n, world.carol, NULL, 0, v, &len);
+        int code = relay_room_submit(n->r, v, src, req, len, n->now, &out);
+        CHECK(code == (i < RELAY_MAX_JOINS_PER_SOURCE ? 0 : FKEX_RELAY_E_BUSY));
+        if (code)
+            CHECK(out.why && strstr(out.why, "from this address"));
+        relay_out_clear(&out);
+        free(req);
+    }
+    src[13] = 1;   /* another address: taken */
+    req = fresh_request(n, world.carol, NULL, 0, v, &len);
+    CHECK(relay_room_submit(n->r, v, src, req, len, n->now, &out) == 0);
+    relay_out_clear(&out);
+    free(req);
+    /* a self-made authority, from many addresses */
+    for (int i = 0; i <= RELAY_MAX_JOINS_PER_AUTHORITY; i++) {
+        src[13] = (uint8_t)(2 + i);
+        req = fresh_request(n, mallory, NULL, 0, v, &len);
+        int code = relay_room_submit(n->r, v, src, req, len, n->now, &out);
+        CHECK(code == (i < RELAY_MAX_JOINS_PER_AUTHORITY ? 0 : FKEX_RELAY_E_BUSY));
+        if (code)
+            CHECK(out.why && strstr(out.why, "under other authorities"));
+        relay_out_clear(&out);
+        free(req);
+    }
+    for (int i = 0; i < 8; i++) {   /* the room's authority, past 64: taken */
+        src[13] = (uint8_t)(200 + i);
+        req = fresh_request(n, world.bob, NULL, 0, v, &len);
+        CHECK(relay_room_submit(n->r, v, src, req, len, n->now, &out) == 0);
+        relay_out_clear(&out);
+        free(req);
+    }
+    CHECK(n->r->njoins == RELAY_MAX_JOINS_PER_SOURCE + 1 + RELAY_MAX_JOINS_PER_AUTHORITY + 8);
+    fkex_abe_key_free(mallory);
+    fkex_abe_mpk_free(mpk);
+    fkex_abe_msk_free(msk);
+    net_close(n);
+}
+
+/* Joiners are held to the newest descriptor the relay has accepted: the
+ * joins under way under the old one end when the admin's change comes
+ * (each joiner told to fetch the new one), a JoinRequest naming the old
+ * one is refused, one naming the new one waits until a commit installs
+ * it, and no commit adds joiners meanwhile. */
+static void test_descriptor_holds_joins(void)
+{
+    net *n = net_open("descriptor holds joins");
+    uint8_t *v2 = NULL, v[32];
+    size_t l2, len;
+    relay_out out;
+    relay_out_init(&out);
+    int c = join_start(n, world.carol);
+    run(n);
+    CHECK(n->p[0].admitted == 1 && n->r->njoins == 1);
+    CHECK_OK(fkex_room_descriptor_create(&v2, &l2, "room", "ONE and (TWO or FOUR)", 2, 0,
+                                         n->admin_sk));
+    CHECK(relay_room_set_descriptor(n->r, v2, l2, &out) == 0);
+    route(n, &out);
+    relay_out_clear(&out);
+    run(n);
+    CHECK(n->r->njoins == 0 && n->p[c].aborted == 1);
+    /* alice's commit adding carol comes late: refused, and dropped */
+    fkex_gke_out oa;
+    do_commit(n, 0, NULL, &oa);
+    CHECK(submit(n, 0, oa.msgs[0].bytes, oa.msgs[0].len) == FKEX_RELAY_E_STALE);
+    fkex_gke_out_clear(&oa);
+    fkex_ratchet_drop_commit(n->p[0].st);
+    /* the old descriptor: refused; the new one: taken, and waits */
+    uint8_t *old = fresh_request(n, world.carol, NULL, 0, v, &len);
+    CHECK(relay_room_submit(n->r, v, NULL, old, len, n->now, &out) == FKEX_RELAY_E_BAD_DESCRIPTOR);
+    relay_out_clear(&out);
+    free(old);
+    fkex_gke_out jr;
+    fkex_ratchet_config cfg = { .key = world.carol, .descriptor = v2, .descriptor_len = l2 };
+    int d = n->np++;
+    memcpy(cfg.room_id, n->room_id, 32);
+    fkex_gke_out_init(&jr);
+    CHECK_OK(fkex_ratchet_join(&n->p[d].st, &cfg, &n->rng, &jr));
+    fkex_ratchet_leaf_key(n->p[d].v, n->p[d].st);
+    n->p[d].connected = 1;
+    absorb(n, d, &jr);
+    CHECK(n->last_code == 0 && n->last_seq == 0 && n->r->njoins == 1);
+    CHECK(tick(n, n->now + 3 * RELAY_SPONSOR_TIMEOUT_MS) == 0);
+    run(n);
+    CHECK(!n->r->joins[0].has_sponsor && n->p[0].admitted == 0);
+    /* alice commits the change: the join goes to her, under it */
+    fkex_commit_options opt = { .descriptor = v2, .descriptor_len = l2 };
+    do_commit(n, 0, &opt, NULL);
+    run(n);
+    CHECK(n->r->epoch == 1 && n->r->pending == NULL && n->p[0].admitted == 1);
+    do_commit(n, 0, NULL, NULL);
+    run(n);
+    CHECK(n->p[d].joined && n->r->nmembers == 2);
+    set_online(n, d, 1);
+    CHECK(agree(n));
+    free(v2);
+    net_close(n);
+}
+
+/* A change nobody online can commit: each member whose turn it is
+ * declines (the next one's turn comes at once, not after a timeout), and
+ * once all have, the relay drops it, the joins that waited for it are told
+ * to fetch the room's descriptor again, and the room keeps its policy. A
+ * change with no member connected is refused outright. */
+static void test_descriptor_declined(void)
+{
+    net *n = net_open("descriptor declined");
+    int b = join(n, world.bob, 0);
+    uint8_t *v2 = NULL, to[32], v[32];
+    size_t l2, len;
+    const uint8_t *d;
+    uint32_t version = 0;
+    relay_out out;
+    relay_out_init(&out);
+    CHECK_OK(fkex_room_descriptor_create(&v2, &l2, "room", "FIVE", 2, 0, n->admin_sk));
+    set_online(n, 0, 0);
+    set_online(n, b, 0);
+    CHECK(relay_room_set_descriptor(n->r, v2, l2, &out) == FKEX_RELAY_E_NOT_ROUTABLE);
+    CHECK(out.why && strstr(out.why, "no member of the room is connected"));
+    set_online(n, 0, 1);
+    set_online(n, b, 1);
+    CHECK(relay_room_set_descriptor(n->r, v2, l2, &out) == 0);
+    relay_out_clear(&out);
+    /* a joiner under it waits */
+    uint8_t *req = fresh_request(n, world.eve, v2, l2, v, &len);
+    CHECK(relay_room_submit(n->r, v, NULL, req, len, n->now, &out) == 0 && out.seq == 0);
+    relay_out_clear(&out);
+    free(req);
+    CHECK(relay_room_pending_due(n->r, 1000, to, &d, &len) == 1);
+    CHECK(memcmp(to, n->p[0].v, 32) == 0);
+    CHECK(relay_room_decline(n->r, n->p[b].v, 2) == 0);   /* not bob's turn */
+    CHECK(relay_room_decline(n->r, n->p[0].v, 1) == 0);   /* another version */
+    CHECK(relay_room_decline(n->r, n->p[0].v, 2) == 1);
+    CHECK(relay_room_pending_due(n->r, 1001, to, &d, &len) == 1);   /* at once */
+    CHECK(memcmp(to, n->p[b].v, 32) == 0);
+    CHECK(relay_room_pending_due(n->r, 1002, to, &d, &len) == 0);
+    CHECK(relay_room_decline(n->r, n->p[b].v, 2) == 1);
+    CHECK(relay_room_pending_due(n->r, 1003, to, &d, &len) == -1);
+    CHECK(relay_room_drop_pending(n->r, &version, &out) == 0);
+    CHECK(version == 2 && n->r->pending == NULL && n->r->njoins == 0);
+    CHECK(out.n == 1 && memcmp(out.d[0].to, v, 32) == 0);   /* the waiting joiner is told */
+    fkex_rmsg_join_refused m;
+    CHECK(out.n == 1 && fkex_rmsg_join_refused_decode(&m, out.d[0].bytes, out.d[0].len) == FKEX_OK &&
+          m.reason == FKEX_JOIN_REFUSED_DESCRIPTOR);
+    relay_out_clear(&out);
+    /* kept dropped across a restart; the old policy takes joiners again */
+    relay_room_free(n->r);
+    CHECK_OK(relay_room_load(&n->r, n->s, n->room_id));
+    set_online(n, 0, 1);
+    set_online(n, b, 1);
+    CHECK(n->r->pending == NULL);
+    int c = join(n, world.carol, 0);
+    CHECK(n->p[c].joined);
+    free(v2);
     net_close(n);
 }
 
@@ -1088,7 +1431,7 @@ static void test_room_failed(void)
     CHECK(n->last_code == FKEX_RELAY_E_INTERNAL && n->r->failed);
     run(n);
     CHECK(n->p[b].messages == 1);
-    CHECK(relay_room_submit(n->r, n->p[0].v, (const uint8_t *)"x", 1, 0, &out) == FKEX_RELAY_E_INTERNAL);
+    CHECK(relay_room_submit(n->r, n->p[0].v, NULL, (const uint8_t *)"x", 1, 0, &out) == FKEX_RELAY_E_INTERNAL);
     CHECK(out.why && strstr(out.why, "out of service"));
     CHECK(relay_room_tick(n->r, 0, &out) == FKEX_RELAY_E_INTERNAL);
     CHECK(relay_room_replay(n->r, n->p[b].v, 0, 0, &out) == FKEX_RELAY_E_INTERNAL);
@@ -1342,8 +1685,8 @@ static void test_thief_heal(void)
      * too (the relay checks the committer's V); members refuse the Remove. */
     gke_junk_commit(&w, n->room_id, epoch + 1, bi, thief->keys.membership_key, thief->sig_sk, &n->rng);
     relay_out_init(&out);
-    CHECK(relay_room_submit(n->r, old_b, w.buf, w.len, n->now, &out) == FKEX_RELAY_E_NOT_ROUTABLE);
-    CHECK(relay_room_submit(n->r, n->p[b].v, w.buf, w.len, n->now, &out) ==
+    CHECK(relay_room_submit(n->r, old_b, NULL, w.buf, w.len, n->now, &out) == FKEX_RELAY_E_NOT_ROUTABLE);
+    CHECK(relay_room_submit(n->r, n->p[b].v, NULL, w.buf, w.len, n->now, &out) ==
           FKEX_RELAY_E_NOT_ROUTABLE);
     CHECK(out.why && strstr(out.why, "did not sign"));
     relay_out_clear(&out);
@@ -1351,7 +1694,7 @@ static void test_thief_heal(void)
     gke_remove_msg(&w, n->room_id, epoch + 1, bi, 0, n->p[c].st->keys.membership_key,
                    thief->sig_sk);
     relay_out_init(&out);
-    CHECK(relay_room_submit(n->r, old_b, w.buf, w.len, n->now, &out) == FKEX_RELAY_E_NOT_ROUTABLE);
+    CHECK(relay_room_submit(n->r, old_b, NULL, w.buf, w.len, n->now, &out) == FKEX_RELAY_E_NOT_ROUTABLE);
     relay_out_clear(&out);
     fkex_gke_out_init(&o);
     CHECK_ERR(fkex_ratchet_receive(n->p[c].st, w.buf, w.len, &n->rng, &o), FKEX_ERR_AUTHENTICATION);
@@ -1675,6 +2018,8 @@ void suite_relay(void)
     RUN(test_first_commit_wins);
     RUN(test_welcome_held);
     RUN(test_sponsor_timeout);
+    RUN(test_challenged_sponsor_silent);
+    RUN(test_challenge_stale);
     RUN(test_reconnect_replay);
     RUN(test_history_gone);
     RUN(test_restart);
@@ -1682,7 +2027,11 @@ void suite_relay(void)
     RUN(test_refusals);
     RUN(test_set_descriptor);
     RUN(test_checkpointer);
+    RUN(test_descriptor_declined);
     RUN(test_join_limits);
+    RUN(test_join_refused);
+    RUN(test_join_bounds);
+    RUN(test_descriptor_holds_joins);
     RUN(test_replay_pages);
     RUN(test_room_failed);
     RUN(test_refused_candidate);

@@ -18,8 +18,10 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include "relay_harness.h"
+#include "relay/room.h"
 
 /* ---- raw clients ------------------------------------------------------------- */
 
@@ -237,6 +239,172 @@ static void abuse_frames(void)
     nothing_lost();
 }
 
+/* ---- a join flood ---------------------------------------------------------------- */
+
+/* Reads one frame (blocking, 5 s at most) into buf: its envelope, or -1. */
+static int read_frame(int fd, uint8_t *buf, size_t cap, fkex_relay_msg *m)
+{
+    uint8_t head[4];
+    size_t got = 0, len;
+    while (got < 4) {
+        ssize_t n = recv(fd, head + got, 4 - got, 0);
+        if (n <= 0)
+            return -1;
+        got += (size_t)n;
+    }
+    if ((len = load32_be(head)) > cap)
+        return -1;
+    for (got = 0; got < len;) {
+        ssize_t n = recv(fd, buf + got, len - got, 0);
+        if (n <= 0)
+            return -1;
+        got += (size_t)n;
+    }
+    return fkex_relay_msg_decode(m, buf, len) == FKEX_OK ? 0 : -1;
+}
+
+/* The frame in one send (two would meet Nagle and the delayed ACK). */
+static int send_env(int fd, const fkex_relay_msg *m)
+{
+    fkex_writer w;
+    int ok;
+    fkex_writer_init(&w);
+    fkex_writer_u32(&w, 0);
+    fkex_relay_msg_encode(&w, m);
+    if (!w.failed)
+        store32_be(w.buf, (uint32_t)(w.len - 4));
+    ok = !w.failed && send(fd, w.buf, w.len, MSG_NOSIGNAL) == (ssize_t)w.len;
+    fkex_writer_free(&w);
+    return ok ? 0 : -1;
+}
+
+/* One flooder's connection from 127.0.0.host: a fresh leaf under key
+ * authenticates and submits its JoinRequest. The answer's error code (0:
+ * accepted) in *code; the open socket, or -1. */
+static int flood_one(int host, const fkex_abe_key *key, int *code)
+{
+    static uint8_t buf[300 << 10];
+    struct sockaddr_in sa = { 0 }, src = { 0 };
+    struct timeval tv = { 5, 0 };
+    unsigned port = 0;
+    fkex_ratchet_config cfg = { .key = key, .descriptor = desc, .descriptor_len = desclen };
+    fkex_ratchet *st = NULL;
+    fkex_gke_out out;
+    fkex_relay_msg m = { 0 }, in;
+    int fd = -1;
+    memcpy(cfg.room_id, rh_room_id, 32);
+    fkex_gke_out_init(&out);
+    if (fkex_ratchet_join(&st, &cfg, &rh_rng, &out) != FKEX_OK ||
+        sscanf(addr, "127.0.0.1:%u", &port) != 1 || (fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+        goto fail;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    src.sin_family = sa.sin_family = AF_INET;
+    src.sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)host);
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&src, sizeof src) != 0 ||
+        connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+        goto fail;
+    m.kind = FKEX_RELAY_HELLO;
+    memcpy(m.room_id, rh_room_id, 32);
+    m.has_leaf = 1;
+    fkex_ratchet_leaf_key(m.leaf, st);
+    if (send_env(fd, &m) != 0 || read_frame(fd, buf, sizeof buf, &in) != 0 ||
+        in.kind != FKEX_RELAY_NONCE)
+        goto fail;
+    memset(&m, 0, sizeof m);
+    m.kind = FKEX_RELAY_AUTH;
+    if (fkex_ratchet_relay_auth(m.sig, st, in.nonce) != FKEX_OK || send_env(fd, &m) != 0 ||
+        read_frame(fd, buf, sizeof buf, &in) != 0 || in.kind != FKEX_RELAY_READY)
+        goto fail;
+    memset(&m, 0, sizeof m);
+    m.kind = FKEX_RELAY_SUBMIT;
+    memcpy(m.room_id, rh_room_id, 32);
+    m.seq = 1;
+    m.data = out.msgs[0].bytes;
+    m.datalen = out.msgs[0].len;
+    if (send_env(fd, &m) != 0 || read_frame(fd, buf, sizeof buf, &in) != 0 ||
+        (in.kind != FKEX_RELAY_ACCEPTED && in.kind != FKEX_RELAY_ERROR))
+        goto fail;
+    *code = in.kind == FKEX_RELAY_ERROR ? in.code : 0;
+    fkex_gke_out_clear(&out);
+    fkex_ratchet_free(st);
+    return fd;
+fail:
+    if (fd >= 0)
+        close(fd);
+    fkex_gke_out_clear(&out);
+    fkex_ratchet_free(st);
+    return -1;
+}
+
+#define FLOOD_HOSTS 30
+#define FLOOD_EACH 10
+
+/* 300 JoinRequests under a self-made authority, from 30 addresses, each on
+ * a connection of its own: the relay takes at most its bounds of them
+ * (per address, per authority), the sponsor refuses those it gets (another
+ * authority) and each refusal frees its slot at once; then a real joiner
+ * gets in as fast as ever, and the members never noticed. */
+static void abuse_join_flood(void)
+{
+    fkex_rng rng;
+    fkex_abe_mpk *mpk;
+    fkex_abe_msk *msk;
+    test_rng(&rng, "a flooder's own authority");
+    CHECK_OK(fkex_abe_setup(&mpk, &msk, "waters11", &rng));
+    fkex_abe_key *mallory = test_keygen(msk, "ONE TWO THREE FOUR", &rng);
+    int fds[FLOOD_HOSTS * FLOOD_EACH], taken = 0, busy = 0, refused_before = alice.refused;
+    for (int h = 0; h < FLOOD_HOSTS; h++)
+        for (int k = 0; k < FLOOD_EACH; k++) {
+            int code = -1, i = h * FLOOD_EACH + k;
+            fds[i] = flood_one(2 + h, mallory, &code);
+            CHECK(fds[i] >= 0);
+            taken += code == 0;
+            busy += code == FKEX_RELAY_E_BUSY;
+        }
+    /* alice was not reading: the relay took only its bound under one authority */
+    CHECK(taken == RELAY_MAX_JOINS_PER_AUTHORITY && busy == FLOOD_HOSTS * FLOOD_EACH - taken);
+    /* she refuses each (another authority): every slot is free again */
+    RH_WAIT(alice.refused - refused_before >= taken);
+    int code = -1, more = flood_one(FLOOD_HOSTS + 2, mallory, &code);
+    CHECK(more >= 0 && code == 0);
+    /* a real joiner, as fast as ever */
+    rh_party carol;
+    fkex_ratchet_config cfg = { .key = rh_world.carol, .descriptor = desc,
+                                .descriptor_len = desclen };
+    fkex_gke_out out;
+    rh_party_init(&carol, "carol");
+    memcpy(cfg.room_id, rh_room_id, 32);
+    CHECK_OK(fkex_ratchet_join(&carol.st, &cfg, &rh_rng, &carol.pending));
+    fkex_ratchet_leaf_key(carol.v, carol.st);
+    uint64_t start = rh_mono_ms();
+    CHECK(rh_dial(&carol, addr) == 0);
+    RH_WAIT(alice.admitted == 2);
+    fkex_gke_out_init(&out);
+    CHECK_OK(fkex_ratchet_commit(alice.st, NULL, &rh_rng, &out));
+    rh_absorb(&alice, &out);
+    RH_WAIT(carol.joined);
+    uint64_t took = rh_mono_ms() - start;
+    fprintf(stderr, "    %d of %d flood JoinRequests taken, %d refused as busy; then a real "
+            "join in %llu ms\n", taken, FLOOD_HOSTS * FLOOD_EACH, busy, (unsigned long long)took);
+    CHECK(took < 2000);
+    talk();
+    talk();
+    nothing_lost();
+    RH_WAIT(fkex_ratchet_members(bob.st) == 3);
+    rh_hang_up(&carol);
+    rh_party_free(&carol);
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(fds); i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    if (more >= 0)
+        close(more);
+    fkex_abe_key_free(mallory);
+    fkex_abe_mpk_free(mpk);
+    fkex_abe_msk_free(msk);
+}
+
 /* A member further behind than the relay's 64 MiB queue cap is replayed
  * page by page, not cut off as a slow reader. */
 #define BIG_TEXT (900u * 1024)
@@ -399,6 +567,7 @@ void suite_relay_abuse(void)
     if (room_ok) {
         RUN(abuse_frames);
         RUN(abuse_long_replay);
+        RUN(abuse_join_flood);
         RUN(abuse_room_out_of_service);
     }
     RUN(abuse_room_down);

@@ -19,6 +19,9 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <arpa/inet.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "relay_harness.h"
 
@@ -239,6 +242,51 @@ static void relay_usage(void)
     CHECK(WEXITSTATUS(system(cmd)) == 2);
 }
 
+/* A relay on db exits 2 at once, saying phrase (`timeout` bounds one
+ * that would wrongly serve). */
+static int relay_refused(const char *db, const char *phrase)
+{
+    char cmd[1600], err[700];
+    snprintf(err, sizeof err, "%s.err", db);
+    snprintf(cmd, sizeof cmd, "timeout 10 %s relay --listen 127.0.0.1:0 --db %s 2>%s", rh_bin, db,
+             err);
+    int rc = WEXITSTATUS(system(cmd));
+    char *e = test_read_text(err);
+    int ok = rc == 2 && strstr(e, phrase) != NULL;
+    if (!ok)
+        fprintf(stderr, "    relay on %s: exit %d, %s\n", db, rc, e);
+    free(e);
+    return ok;
+}
+
+/* One relay per database (issue 11): a second on the same --db is refused
+ * at once (exit 2, saying so) while the first serves on; the database is
+ * mode 0600; a SQLite file that is not a relay's is refused, as is a file
+ * that is not SQLite. */
+static void relay_one_db(void)
+{
+    char addr[64];
+    struct stat st;
+    sqlite3 *db;
+    pid_t first = rh_relay_start(addr, "first", NULL, 0);
+    CHECK(first > 0);
+    CHECK(relay_refused(rh_at("relay.db"), "is in use by another relay"));
+    CHECK(stat(rh_at("relay.db"), &st) == 0 && (st.st_mode & 0777) == 0600);
+    CHECK(waitpid(first, NULL, WNOHANG) == 0);   /* the first serves on */
+    CHECK(rh_relay_stop(first) == 0);
+    /* another program's SQLite database, and a file that is not one */
+    CHECK(sqlite3_open(rh_at("other.db"), &db) == SQLITE_OK &&
+          sqlite3_exec(db, "CREATE TABLE accounts(id INTEGER);", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    CHECK(relay_refused(rh_at("other.db"), "is not an fkex relay database"));
+    FILE *f = fopen(rh_at("notes.txt"), "w");
+    if (f) {
+        fputs("shopping list\n", f);
+        fclose(f);
+    }
+    CHECK(relay_refused(rh_at("notes.txt"), "is not an fkex relay database"));
+}
+
 void suite_relay_daemon(void)
 {
     if (rh_suite_open("relayd") != 0)
@@ -246,6 +294,7 @@ void suite_relay_daemon(void)
     RUN(relay_usage);
     gke_world_open(&rh_world, "relay daemon world");
     RUN(relay_e2e);
+    RUN(relay_one_db);
     rh_relay_kill();
     gke_world_close(&rh_world);
 }

@@ -83,7 +83,7 @@ static void deliver(sroom *t, relay_out *out)
                 for (size_t k = 0; k < back.nmsgs; k++) {
                     relay_out again;
                     relay_out_init(&again);
-                    CHECK(relay_room_submit(t->r, t->v[i], back.msgs[k].bytes, back.msgs[k].len,
+                    CHECK(relay_room_submit(t->r, t->v[i], NULL, back.msgs[k].bytes, back.msgs[k].len,
                                             0, &again) == 0);
                     deliver(t, &again);
                     relay_out_clear(&again);
@@ -96,7 +96,7 @@ static int submit(sroom *t, int from, const uint8_t *msg, size_t len)
 {
     relay_out out;
     relay_out_init(&out);
-    int code = relay_room_submit(t->r, t->v[from], msg, len, 0, &out);
+    int code = relay_room_submit(t->r, t->v[from], NULL, msg, len, 0, &out);
     if (code == 0)
         deliver(t, &out);
     relay_out_clear(&out);
@@ -148,7 +148,7 @@ static void test_join_and_talk(void)
     CHECK_OK(fkex_seed_app_seal(&msg, &len, k, t.room_id, 3, 1, (const uint8_t *)"hi", 2, &t.rng));
     relay_out out;
     relay_out_init(&out);
-    CHECK(relay_room_submit(t.r, t.v[1], msg, len, 0, &out) == 0);
+    CHECK(relay_room_submit(t.r, t.v[1], NULL, msg, len, 0, &out) == 0);
     CHECK(out.n == 3 && out.seq == 4);
     relay_out_clear(&out);
     free(msg);

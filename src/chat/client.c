@@ -392,10 +392,26 @@ static void absorb(chat_client *c, fkex_gke_out *out)
                 chat_link_fail(&c->link, 1, "policy_unsatisfied",
                                "your key's attributes do not satisfy this room's policy: %.*s",
                                ok ? (int)d.policylen : 1, ok ? (const char *)d.policy : "?");
-            } else if (e->err == FKEX_ERR_AUTHENTICATION) {
+            } else if (e->err == FKEX_ERR_AUTHENTICATION && !e->len) {
                 chat_link_fail(&c->link, 1, "group_unproven",
                                "the room's members did not prove that their attributes satisfy "
                                "its policy (is someone impersonating the room?)");
+            } else if (e->err == FKEX_ERR_WRONG_AUTHORITY && e->len == 32) {
+                char ours[20], room[20];
+                uint8_t fp[32];
+                fkex_abe_mpk_fingerprint(fp, fkex_abe_key_mpk(c->link.cfg.key));
+                fkex_fingerprint_text(ours, fp);
+                fkex_fingerprint_text(room, e->data);
+                chat_link_fail(&c->link, 1, "wrong_authority",
+                               "this room's members hold keys from authority %s, and yours is "
+                               "from %s: enrol with the room's authority", room, ours);
+            } else if (e->err == FKEX_ERR_WRONG_ROOM) {
+                /* The room's descriptor changed since we fetched it: join
+                 * again under the relay's newest. */
+                chat_link_report(&c->link, "descriptor_changed",
+                                 "the room's policy changed while we were joining; joining "
+                                 "again under the new one");
+                lost = 1;
             } else {
                 chat_link_fail(&c->link, 1, "join_failed", "the join failed: %s",
                                fkex_strerror(e->err));
@@ -596,12 +612,16 @@ static void maybe_adopt(chat_client *c)
         absorb(c, &out);
     } else if (err != FKEX_ERR_UNEXPECTED) {
         /* Our attributes do not satisfy the new policy (a committer
-         * decapsulates its own re-attestation): the relay hands it to
-         * another member, whose commit makes us fall out. Anything else is
-         * a descriptor that should not have come. */
+         * decapsulates its own re-attestation): we say so, and the relay
+         * hands it to the next member at once, whose commit makes us fall
+         * out (or, if nobody can, drops it and tells the admin). Anything
+         * else is a descriptor that should not have come. */
+        fkex_relay_msg m = { .kind = FKEX_RELAY_DECLINE, .version = next.version };
         if (err != FKEX_ERR_POLICY_UNSATISFIED)
             chat_link_report(&c->link, "bad_descriptor", "the relay passed on a descriptor that "
                              "cannot be committed: %s", fkex_strerror(err));
+        memcpy(m.room_id, c->link.cfg.room_id, 32);
+        chat_link_send(&c->link, &m);
         free(c->new_desc);
         c->new_desc = NULL;
     }
@@ -773,8 +793,8 @@ static void on_deliver(chat_link *l, const uint8_t *msg, size_t len)
     uint64_t epoch = fkex_ratchet_epoch(c->st);
     fkex_gke_out_init(&out);
     if ((err = fkex_ratchet_receive(c->st, msg, len, &c->rng, &out)) != FKEX_OK) {
-        fkex_gke_out_clear(&out);
         refused_frame(c, msg, len, err, member, epoch);
+        absorb(c, &out);   /* a refused join's JoinRefused, if any */
         return;
     }
     if (fkex_rmsg_peek(&type, room, msg, len) == FKEX_OK && type == FKEX_RMSG_REMOVE &&
@@ -809,13 +829,22 @@ static void on_refused(chat_link *l, uint64_t seq, uint16_t code, const char *te
          * (PROTOCOL.md, version 2: no refusal leaves a member stuck). */
         fkex_ratchet_drop_commit(c->st);
         c->commit_inflight = 0;
-        if (code == FKEX_RELAY_E_STALE)
-            return;   /* another member's commit won; its epoch will come */
     }
-    if (!l->joined && !l->founder)   /* the JoinRequest: nothing else is sent yet */
+    /* Late, not wrong: the room moved on (another commit won, an epoch
+     * settled before our Challenge or Proof arrived, and the join starts
+     * over). */
+    if (code == FKEX_RELAY_E_STALE)
+        return;
+    if (!l->joined && !l->founder && code == FKEX_RELAY_E_BAD_DESCRIPTOR) {
+        /* Joiners are held to the room's newest descriptor: fetch it. */
+        chat_link_report(l, "descriptor_changed", "the room's policy changed while we were "
+                                                  "joining; joining again under the new one");
+        rejoin(c);
+    } else if (!l->joined && !l->founder) {   /* the JoinRequest: nothing else is sent yet */
         chat_link_fail(l, 2, "join_refused", "the relay refused our request to join: %s", text);
-    else
+    } else {
         chat_link_report(l, "refused", "the relay refused a message: %s", text);
+    }
 }
 
 /* The relay names a member whose connection has been gone past its grace

@@ -474,10 +474,15 @@ static int check_mode(const uint8_t *desc, size_t len, chat_mode mode, const cha
 /* chat_client_start refused: why, and the exit code. */
 static int start_failed(fkex_err err, const char *addr, const char *found)
 {
-    if (err == FKEX_ERR_ARGUMENT)
+    if (err == FKEX_ERR_ARGUMENT) {
         cli_error("'%s' is not a relay address", addr);
-    else
+    } else if (err == FKEX_ERR_POLICY_UNSATISFIED && found) {
+        cli_error("your key's attributes do not satisfy the policy of the room in %s, so it "
+                  "cannot found it; the relay was not contacted", found);
+        cli_hint("found the room with a key that satisfies its policy");
+    } else {
         cli_fail(err, found ? "founding the room" : NULL);
+    }
     return err == FKEX_ERR_ARGUMENT ? EXIT_USAGE : cli_exit_code(err);
 }
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include "cli/cli.h"
 #include "kms/kms.h"   /* fkex_addr_check */
 #include "relay/checkpoint.h"
@@ -136,13 +137,23 @@ int relay_main(int argc, char **argv)
         cli_hint("for example --listen 127.0.0.1:7710, or HOST:0 for a free port");
         return EXIT_USAGE;
     }
+    /* One relay per database: a second would corrupt the first's rooms. */
+    int claim = relay_store_claim(db, msg, sizeof msg);
+    if (claim < 0) {
+        cli_error("%s", msg);
+        if (strstr(msg, "in use"))
+            cli_hint("stop the other relay, or give this one its own --db");
+        return EXIT_USAGE;
+    }
     if (relay_store_open(&st, db, msg, sizeof msg) != FKEX_OK) {
-        cli_error("%s: %s", db, msg[0] ? msg : "cannot open the database");
+        cli_error("%s", msg[0] ? msg : "cannot open the database");
+        close(claim);
         return EXIT_USAGE;
     }
     if (relay_store_set_sync(st, sync_full) != FKEX_OK) {
         cli_error("%s: cannot set --sync", db);
         relay_store_close(st);
+        close(claim);
         return EXIT_USAGE;
     }
     /* --sync normal: checkpoints from another thread, not in the middle of
@@ -153,11 +164,13 @@ int relay_main(int argc, char **argv)
         cli_error("%s: cannot open a second connection for checkpoints", db);
         relay_checkpointer_stop(cp);
         relay_store_close(st);
+        close(claim);
         return EXIT_USAGE;
     }
     err = relay_serve(st, listen, &opt, &hooks, msg);
     relay_checkpointer_stop(cp);
     relay_store_close(st);
+    close(claim);
     if (err != FKEX_OK) {
         cli_error("%s", msg[0] ? msg : fkex_strerror(err));
         if (err == FKEX_ERR_IO && strstr(msg, "address"))

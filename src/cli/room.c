@@ -214,7 +214,7 @@ out:
 
 /* ---- invite, set-policy ------------------------------------------------------ */
 
-/* The options of invite and publish: --dir DIR, and --help. -1 with *dir
+/* The options of invite: --dir DIR, and --help. -1 with *dir
  * set, or the exit code (help printed, or a usage error said). */
 static int only_dir(const char **dir, int argc, char **argv, void (*usage)(FILE *))
 {
@@ -274,29 +274,57 @@ static int room_invite(int argc, char **argv)
     return 0;
 }
 
-/* Sends req to the relay of DIR and reads its one answer into ans (which
- * borrows *reply, the caller's to free). 0, or EXIT_USAGE (said) if the
- * relay could not be reached or did not answer as one; then `hint`, if
- * not NULL, is the hint. */
+/* What the relay says of a descriptor, step by step: ACCEPTED (it is
+ * pending), then POLICY_OUTCOME. */
+typedef struct {
+    int accepted;
+    uint32_t version;
+} policy_wait;
+
+static int after_accepted(void *ctx, const uint8_t *frame, size_t len)
+{
+    policy_wait *w = ctx;
+    fkex_relay_msg m;
+    if (!w || fkex_relay_msg_decode(&m, frame, len) != FKEX_OK || m.kind != FKEX_RELAY_ACCEPTED)
+        return 0;
+    w->accepted = 1;
+    fprintf(stderr, "the relay has version %u; waiting for an online member to commit it\n",
+            w->version);
+    return 1;   /* the outcome follows */
+}
+
+/* Sends req to the relay of DIR and reads its answer into ans (which
+ * borrows *reply, the caller's to free): the first ACCEPTED or ERROR, or
+ * with w the POLICY_OUTCOME after an ACCEPTED (waiting wait_ms at most).
+ * 0, or EXIT_USAGE (said) if the relay could not be reached or did not
+ * answer as one; then `hint`, if not NULL, is the hint. */
 static int ask_relay(fkex_relay_msg *ans, uint8_t **reply, const char *dir,
-                     const fkex_relay_msg *req, const char *hint)
+                     const fkex_relay_msg *req, const char *hint, policy_wait *w,
+                     unsigned wait_ms)
 {
     static const fkex_net_limits lim = { FKEX_RELAY_TEXT_MAX + 64, FKEX_DESCRIPTOR_MAX + 128 };
     char relay[300], msg[128];
-    fkex_writer w;
+    fkex_writer wr;
     size_t replylen = 0;
     int rc;
     *reply = NULL;
     if ((rc = read_relay(relay, dir)) != 0)
         return rc;
-    fkex_writer_init(&w);
-    fkex_relay_msg_encode(&w, req);
-    if (w.failed) {
-        fkex_writer_free(&w);
+    fkex_writer_init(&wr);
+    fkex_relay_msg_encode(&wr, req);
+    if (wr.failed) {
+        fkex_writer_free(&wr);
         return cli_fail(FKEX_ERR_NO_MEMORY, "the request");
     }
-    fkex_err err = fkex_net_request(reply, &replylen, relay, w.buf, w.len, &lim, 15000, msg);
-    fkex_writer_free(&w);
+    fkex_err err = fkex_net_exchange(reply, &replylen, relay, wr.buf, wr.len, &lim,
+                                     w ? wait_ms : 15000, after_accepted, w, msg);
+    fkex_writer_free(&wr);
+    if (err != FKEX_OK && w && w->accepted) {
+        cli_error("no member committed version %u within %u s", w->version, wait_ms / 1000);
+        cli_hint("the relay keeps it until an online member commits it, or every one has "
+                 "declined it; joiners wait for it meanwhile");
+        return EXIT_USAGE;
+    }
     if (err != FKEX_OK) {
         cli_error("cannot reach the relay at %s: %s", relay, msg);
         if (hint)
@@ -304,7 +332,8 @@ static int ask_relay(fkex_relay_msg *ans, uint8_t **reply, const char *dir,
         return EXIT_USAGE;
     }
     if (fkex_relay_msg_decode(ans, *reply, replylen) != FKEX_OK ||
-        (ans->kind != FKEX_RELAY_ACCEPTED && ans->kind != FKEX_RELAY_ERROR)) {
+        (ans->kind != FKEX_RELAY_ACCEPTED && ans->kind != FKEX_RELAY_ERROR &&
+         (!w || ans->kind != FKEX_RELAY_POLICY_OUTCOME))) {
         cli_error("%s did not answer as an fkex relay", relay);
         free(*reply);
         *reply = NULL;
@@ -313,62 +342,125 @@ static int ask_relay(fkex_relay_msg *ans, uint8_t **reply, const char *dir,
     return 0;
 }
 
-/* Hands the relay of DIR the descriptor d (SET_DESCRIPTOR): it keeps it
- * until an online member commits it. 0, EXIT_DENIED if the relay refused
- * it, EXIT_USAGE if the relay could not be reached. */
-static int publish(const char *dir, const uint8_t *d, size_t dlen, const fkex_rmsg_descriptor *m)
+/* Hands the relay of DIR the descriptor d (SET_DESCRIPTOR) and waits (at
+ * most wait_ms) until an online member commits it, or every one declined
+ * it. 0 (committed), EXIT_DENIED if the relay refused it or nobody could
+ * commit it, EXIT_USAGE if the relay could not be reached or gave no
+ * outcome in time. */
+static int publish(const char *dir, const uint8_t *d, size_t dlen, const fkex_rmsg_descriptor *m,
+                   unsigned wait_ms)
 {
     fkex_relay_msg req = { .kind = FKEX_RELAY_SET_DESCRIPTOR, .data = d, .datalen = dlen }, ans;
+    policy_wait w = { 0, m->version };
     uint8_t *reply;
     char hint[400];
     int rc;
     fkex_room_id(req.room_id, m->admin_pk, m->name, m->namelen);
     snprintf(hint, sizeof hint, "the new descriptor is written; send it again with: "
                                 "fkex room publish --dir %s", dir);
-    if ((rc = ask_relay(&ans, &reply, dir, &req, hint)) != 0)
+    if ((rc = ask_relay(&ans, &reply, dir, &req, hint, &w, wait_ms)) != 0)
         return rc;
-    if (ans.kind == FKEX_RELAY_ACCEPTED) {
-        fprintf(stderr, "the relay has version %u; the next member online commits it, and "
-                        "members whose attributes do not satisfy \"%.*s\" fall out\n",
-                m->version, (int)m->policylen, (const char *)m->policy);
-    } else {
+    if (ans.kind == FKEX_RELAY_POLICY_OUTCOME && ans.outcome == FKEX_POLICY_COMMITTED) {
+        fprintf(stderr, "the room's policy is \"%.*s\" from epoch %llu on; members whose "
+                        "attributes do not satisfy it fall out\n",
+                (int)m->policylen, (const char *)m->policy, (unsigned long long)ans.epoch);
+    } else if (ans.kind == FKEX_RELAY_POLICY_OUTCOME) {
+        cli_error("no member online holds attributes that satisfy \"%.*s\", so none could "
+                  "commit version %u: the room keeps its policy", (int)m->policylen,
+                  (const char *)m->policy, m->version);
+        cli_hint("a member who satisfies it must be online to commit it; or create a new room");
+        rc = EXIT_DENIED;
+    } else if (ans.kind == FKEX_RELAY_ERROR) {
         cli_error("the relay refused version %u: %.*s", m->version, (int)ans.datalen,
                   (const char *)ans.data);
-        rc = ans.code == FKEX_RELAY_E_BAD_DESCRIPTOR ? EXIT_DENIED : EXIT_USAGE;
+        rc = ans.code == FKEX_RELAY_E_BAD_DESCRIPTOR || ans.code == FKEX_RELAY_E_NOT_ROUTABLE
+                 ? EXIT_DENIED : EXIT_USAGE;
+    } else {
+        cli_error("the relay accepted version %u but said nothing of it after", m->version);
+        rc = EXIT_USAGE;
     }
     free(reply);
     return rc;
 }
 
+#define WAIT_DEFAULT_S 60u
+
 static void usage_set_policy(FILE *f)
 {
-    fprintf(f, "usage: fkex room set-policy --dir DIR --policy POLICY\n\n"
+    fprintf(f, "usage: fkex room set-policy --dir DIR --policy POLICY [--wait SECONDS]\n\n"
                "Signs the next version of the room's descriptor with the new policy\n"
-               "(DIR/descriptor.N+1) and hands it to the room's relay, which passes it to\n"
-               "an online member to commit. Members move to it through a re-attestation:\n"
-               "each must decapsulate under the new policy to stay, so members whose\n"
-               "attributes no longer satisfy it fall out.\n\n"
-               "Exit codes: 0 the relay has it; 1 the relay refused it; 2 usage, files, or\n"
-               "the relay could not be reached (then: fkex room publish --dir DIR).\n");
+               "(DIR/descriptor.N+1), hands it to the room's relay and waits until it\n"
+               "takes effect. From the moment the relay has it, nobody joins under the\n"
+               "old policy. The relay passes it to one online member after another until\n"
+               "one commits it: members move to it through a re-attestation, each must\n"
+               "decapsulate under the new policy to stay, so members whose attributes no\n"
+               "longer satisfy it fall out. A member that cannot commit it (its own\n"
+               "attributes fail it) says so; if every online member does, the relay drops\n"
+               "it and the room keeps its policy.\n\n"
+               "  -w, --wait SECONDS  how long to wait for the outcome (default %u)\n\n"
+               "Exit codes: 0 the room's policy is the new one; 1 the relay refused it\n"
+               "(no member connected, or an older version), or no online member could\n"
+               "commit it; 2 usage, files, the relay could not be reached (then: fkex\n"
+               "room publish --dir DIR), or no outcome within the wait.\n", WAIT_DEFAULT_S);
 }
 
 static void usage_publish(FILE *f)
 {
-    fprintf(f, "usage: fkex room publish --dir DIR\n\n"
+    fprintf(f, "usage: fkex room publish --dir DIR [--wait SECONDS]\n\n"
                "Hands the room's relay the latest descriptor in DIR again, after a\n"
-               "set-policy that could not reach it. A relay that has it, or a newer one,\n"
-               "refuses it (exit 1).\n");
+               "set-policy that could not reach it, and waits for the outcome as\n"
+               "set-policy does. A relay that has it, or a newer one, refuses it (exit 1).\n\n"
+               "  -w, --wait SECONDS  how long to wait for the outcome (default %u)\n",
+               WAIT_DEFAULT_S);
+}
+
+/* --wait SECONDS: 1..3600, into *ms. 0, or -1 (said). */
+static int parse_wait(unsigned *ms, const char *arg)
+{
+    char *end;
+    unsigned long v = strtoul(arg, &end, 10);
+    if (!*arg || *end || v < 1 || v > 3600) {
+        cli_error("--wait takes whole seconds, 1 to 3600: '%s'", arg);
+        return -1;
+    }
+    *ms = (unsigned)v * 1000u;
+    return 0;
 }
 
 static int room_publish(int argc, char **argv)
 {
-    const char *dir;
+    static const struct option opts[] = {
+        { "dir", required_argument, 0, 'd' }, { "wait", required_argument, 0, 'w' },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    const char *dir = NULL;
     uint8_t *d = NULL;
     size_t dlen;
     fkex_rmsg_descriptor m;
-    int rc;
-    if ((rc = only_dir(&dir, argc, argv, usage_publish)) >= 0)
-        return rc;
+    unsigned wait_ms = WAIT_DEFAULT_S * 1000u;
+    int c, rc;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:w:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': dir = optarg; break;
+        case 'w':
+            if (parse_wait(&wait_ms, optarg) != 0) {
+                usage_publish(stderr);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'h': usage_publish(stdout); return 0;
+        default: usage_publish(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind != argc)
+        cli_error("unexpected argument '%s'", argv[optind]);
+    else if (!dir)
+        cli_error("missing --dir");
+    if (!dir || optind != argc) {
+        usage_publish(stderr);
+        return EXIT_USAGE;
+    }
     uint32_t v = room_latest_version(dir);
     if (v == 0) {
         cli_error("%s holds no room", dir);
@@ -376,7 +468,7 @@ static int room_publish(int argc, char **argv)
     }
     if ((rc = room_load_descriptor(&d, &dlen, &m, dir, v)) != 0)
         return rc;
-    rc = publish(dir, d, dlen, &m);
+    rc = publish(dir, d, dlen, &m, wait_ms);
     free(d);
     return rc;
 }
@@ -406,9 +498,10 @@ static int room_set_policy(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "dir", required_argument, 0, 'd' }, { "policy", required_argument, 0, 'p' },
-        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        { "wait", required_argument, 0, 'w' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     const char *dir = NULL, *policy = NULL;
+    unsigned wait_ms = WAIT_DEFAULT_S * 1000u;
     uint8_t sk[64], *d = NULL, *nd = NULL;
     size_t dlen, ndlen;
     fkex_rmsg_descriptor m;
@@ -417,10 +510,16 @@ static int room_set_policy(int argc, char **argv)
     char name[FKEX_ROOM_NAME_MAX + 1], file[32];
     int c, rc;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:p:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:p:w:h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': dir = optarg; break;
         case 'p': policy = optarg; break;
+        case 'w':
+            if (parse_wait(&wait_ms, optarg) != 0) {
+                usage_set_policy(stderr);
+                return EXIT_USAGE;
+            }
+            break;
         case 'h': usage_set_policy(stdout); return 0;
         default: usage_set_policy(stderr); return EXIT_USAGE;
         }
@@ -468,7 +567,7 @@ static int room_set_policy(int argc, char **argv)
     free(path);
     fkex_rmsg_descriptor next;
     if (rc == 0 && fkex_rmsg_descriptor_decode(&next, nd, ndlen) == FKEX_OK)
-        rc = publish(dir, nd, ndlen, &next);
+        rc = publish(dir, nd, ndlen, &next, wait_ms);
 out:
     sodium_memzero(sk, sizeof sk);
     free(d);
@@ -558,7 +657,7 @@ static int room_kick(int argc, char **argv)
     }
     req.data = kick;
     req.datalen = kicklen;
-    if ((rc = ask_relay(&ans, &reply, dir, &req, NULL)) != 0)
+    if ((rc = ask_relay(&ans, &reply, dir, &req, NULL, NULL, 0)) != 0)
         goto out;
     if (ans.kind == FKEX_RELAY_ACCEPTED) {
         fprintf(stderr, "the relay took the kick: it refuses what that member sends, and a "

@@ -83,7 +83,7 @@ static void welcome_aad(uint8_t aad[64], const uint8_t th[32], const uint8_t com
 }
 
 /* Forgets pending join i, keeping the others in arrival order. */
-static void drop_join(fkex_ratchet *st, size_t i)
+void admission_drop(fkex_ratchet *st, size_t i)
 {
     memmove(&st->joins[i], &st->joins[i + 1], (st->njoins - i - 1) * sizeof st->joins[0]);
     st->njoins--;
@@ -156,7 +156,7 @@ static fkex_err evict_one(fkex_ratchet *st)
 {
     for (size_t i = 0; i < st->njoins; i++)
         if (!st->joins[i].admitted) {
-            drop_join(st, i);
+            admission_drop(st, i);
             return FKEX_OK;
         }
     return FKEX_ERR_ARGUMENT;
@@ -185,12 +185,20 @@ fkex_err admission_on_request(fkex_ratchet *st, const uint8_t *msg, size_t len, 
             return FKEX_ERR_REPLAY;
     for (size_t i = 0; i < st->njoins; i++)
         if (memcmp(st->joins[i].leaf.sig_pk, req.leaf.sig_pk, 32) == 0 ||
-            memcmp(st->joins[i].leaf.hpke_pk, req.leaf.hpke_pk, 32) == 0)
-            return FKEX_ERR_REPLAY;
-    if (st->nleaves + st->njoins >= FKEX_ROOM_MAX_MEMBERS)
-        return FKEX_ERR_ARGUMENT;
-    if (st->njoins == RATCHET_MAX_PENDING && (err = evict_one(st)) != FKEX_OK)
-        return err;
+            memcmp(st->joins[i].leaf.hpke_pk, req.leaf.hpke_pk, 32) == 0) {
+            /* The relay sends a join again when it starts over (its sponsor
+             * was silent): the old Challenge is void, and so is a commit
+             * adding it (the relay takes none). The same leaf only. */
+            if (memcmp(&st->joins[i].leaf, &req.leaf, sizeof req.leaf) != 0)
+                return FKEX_ERR_REPLAY;
+            admission_drop(st, i);
+            break;
+        }
+    if (st->nleaves >= FKEX_ROOM_MAX_MEMBERS)
+        return FKEX_ERR_ARGUMENT;   /* full: refused */
+    if (st->nleaves + st->njoins >= FKEX_ROOM_MAX_MEMBERS ||
+        (st->njoins == RATCHET_MAX_PENDING && evict_one(st) != FKEX_OK))
+        return FKEX_ERR_UNEXPECTED;   /* busy: handed back */
 
     /* k_J' = ABE.Decap(sk_S, C_J): the group proves its attributes. */
     if ((err = open_room_ct(k_j, st, req.abe_ct, req.abe_ctlen)) != FKEX_OK)
@@ -233,6 +241,83 @@ done:
     return err;
 }
 
+/* ---- 2b. refusals (sponsor), and the joiner's reading of them ------------------------ */
+
+/* The reason a refused JoinRequest (or Proof) is answered with, or 0 if
+ * it is not answered (it names no joiner, or the failure is this
+ * member's own: out of memory). */
+static uint8_t refusal_reason(const fkex_ratchet *st, const fkex_rmsg_join_request *req,
+                              fkex_err err)
+{
+    switch (err) {
+    case FKEX_ERR_WRONG_AUTHORITY:
+        return FKEX_JOIN_REFUSED_AUTHORITY;
+    case FKEX_ERR_WRONG_ROOM:   /* another descriptor, or a ciphertext under another policy */
+        return req && sodium_memcmp(req->descriptor_hash, st->room.hash, 32) != 0
+                   ? FKEX_JOIN_REFUSED_DESCRIPTOR : FKEX_JOIN_REFUSED_INVALID;
+    case FKEX_ERR_ARGUMENT:
+        return FKEX_JOIN_REFUSED_FULL;
+    case FKEX_ERR_UNEXPECTED:        /* every slot holds an admitted joiner */
+    case FKEX_ERR_POLICY_UNSATISFIED:   /* this member's key lapsed (a new period) */
+        return FKEX_JOIN_REFUSED_BUSY;
+    case FKEX_ERR_NO_MEMORY:
+        return 0;
+    default:   /* a signature, a key in the room, an encoding, a ciphertext that does not open */
+        return FKEX_JOIN_REFUSED_INVALID;
+    }
+}
+
+fkex_err admission_refuse(const fkex_ratchet *st, fkex_rmsg_type type, const uint8_t *msg,
+                          size_t len, fkex_err why, fkex_gke_out *out)
+{
+    fkex_rmsg_join_refused m = { 0 };
+    fkex_rmsg_join_request req;
+    fkex_rmsg_proof pr;
+    fkex_writer w;
+    if (type == FKEX_RMSG_JOIN_REQUEST && fkex_rmsg_join_request_decode(&req, msg, len) == FKEX_OK) {
+        ratchet_leaf_id(m.joiner_id, &req.leaf);
+        m.reason = refusal_reason(st, &req, why);
+    } else if (type == FKEX_RMSG_PROOF && why == FKEX_ERR_AUTHENTICATION &&
+               fkex_rmsg_proof_decode(&pr, msg, len) == FKEX_OK) {
+        memcpy(m.joiner_id, pr.joiner_id, 32);   /* its signed tag was wrong: dropped */
+        m.reason = FKEX_JOIN_REFUSED_PROOF;
+    }
+    if (!m.reason)
+        return FKEX_OK;
+    memcpy(m.room_id, st->room_id, 32);
+    fkex_abe_mpk_fingerprint(m.authority, fkex_abe_key_mpk(st->abe_key));
+    fkex_writer_init(&w);
+    fkex_rmsg_join_refused_encode(&w, &m);
+    return ratchet_emit(out, &w);
+}
+
+/* A sponsor refused this joiner: the join is over, unless the refusal
+ * names another descriptor (the room's changed: the caller joins again
+ * with the relay's newest) or a busy sponsor, which the relay answers by
+ * passing the join on. data = the room's authority fingerprint. */
+fkex_err admission_on_refused(fkex_ratchet *st, const uint8_t *msg, size_t len,
+                              fkex_gke_out *out)
+{
+    static const fkex_err why[] = {
+        [FKEX_JOIN_REFUSED_AUTHORITY] = FKEX_ERR_WRONG_AUTHORITY,
+        [FKEX_JOIN_REFUSED_DESCRIPTOR] = FKEX_ERR_WRONG_ROOM,
+        [FKEX_JOIN_REFUSED_INVALID] = FKEX_ERR_BAD_ENCODING,
+        [FKEX_JOIN_REFUSED_FULL] = FKEX_ERR_ARGUMENT,
+        [FKEX_JOIN_REFUSED_PROOF] = FKEX_ERR_AUTHENTICATION,
+    };
+    fkex_rmsg_join_refused m;
+    fkex_err err = fkex_rmsg_join_refused_decode(&m, msg, len);
+    if (err != FKEX_OK)
+        return err;
+    if (sodium_memcmp(m.joiner_id, st->leaf_id, 32) != 0 || m.reason == FKEX_JOIN_REFUSED_BUSY)
+        return FKEX_ERR_UNEXPECTED;
+    if ((err = fkex_gke_out_event(out, FKEX_GKE_EV_ABORTED, why[m.reason], 0, 0, 0, m.authority,
+                                  32)) != FKEX_OK)
+        return err;
+    ratchet_gone(st);
+    return FKEX_OK;
+}
+
 /* ---- 3. Proof (joiner) ------------------------------------------------------------- */
 
 static fkex_err abort_join(fkex_ratchet *st, fkex_err why, fkex_gke_out *out)
@@ -256,6 +341,12 @@ fkex_err admission_on_challenge(fkex_ratchet *st, const uint8_t *msg, size_t len
         return err;
     if (sodium_memcmp(ch.joiner_id, st->leaf_id, 32) != 0)
         return FKEX_ERR_UNEXPECTED;
+    /* A later Challenge replaces the one answered: the join started over
+     * (an epoch settled without it, or the relay passed it to another
+     * sponsor), and the relay takes a commit adding this joiner only from
+     * the sponsor it named last, so the old Welcome key will not be used. */
+    if (st->phase == RATCHET_PROOF_SENT && ch.context.epoch < st->join_epoch)
+        return FKEX_ERR_WRONG_EPOCH;
     if (sodium_memcmp(ch.context.descriptor_hash, st->room.hash, 32) != 0)
         return FKEX_ERR_WRONG_ROOM;
     if (fkex_sign_verify(ch.sig, ch.sponsor_pk, "challenge", msg, ch.signed_len) != 0)
@@ -292,7 +383,8 @@ fkex_err admission_on_challenge(fkex_ratchet *st, const uint8_t *msg, size_t len
         sodium_memzero(k_w, sizeof k_w);
         return err;
     }
-    ratchet_wipe_join(st);
+    /* k_J and the request stay until the Welcome: a later Challenge
+     * needs them. */
     memcpy(st->k_w, k_w, 32);
     memcpy(st->th, th, 32);
     memcpy(st->sponsor_pk, ch.sponsor_pk, 32);
@@ -328,7 +420,7 @@ fkex_err admission_on_proof(fkex_ratchet *st, const uint8_t *msg, size_t len, fk
         /* J itself signed a wrong proof: it could not decapsulate C_S. It
          * is dropped (PROTOCOL.md, join step 3); this is the one refusal
          * that changes the sponsor's state. */
-        drop_join(st, at);
+        admission_drop(st, at);
         return FKEX_ERR_AUTHENTICATION;
     }
     if ((err = fkex_gke_out_event(out, FKEX_GKE_EV_ADMITTED, FKEX_OK, st->keys.epoch,

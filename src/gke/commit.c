@@ -88,7 +88,11 @@ fkex_err fkex_ratchet_commit(fkex_ratchet *st, const fkex_commit_options *opt, f
                 idx[nidx++] = j;
     if (nidx)
         qsort(idx, nidx, sizeof *idx, cmp_u32);
-    for (size_t i = 0; i < st->njoins; i++)
+    /* An Update adds nobody: a joiner finds its sponsor in the new roster
+     * by the V that signed its Challenge, which an Update replaces. Its
+     * joiners wait for the next commit (the relay sends their joins back
+     * when this one settles). */
+    for (size_t i = 0; i < st->njoins && !opt->update; i++)
         nadds += st->joins[i].admitted ? 1 : 0;
     if ((!nadds && !nidx && !opt->update && !opt->reattest && !opt->descriptor) ||
         (nadds && (opt->reattest || opt->descriptor))) {
@@ -104,9 +108,11 @@ fkex_err fkex_ratchet_commit(fkex_ratchet *st, const fkex_commit_options *opt, f
     }
     for (uint32_t i = 0; i < nidx; i++)
         store32_be(rm + 4 * i, idx[i]);
-    for (size_t i = 0, k = 0; i < st->njoins; i++)
-        if (st->joins[i].admitted)
+    for (size_t i = 0, k = 0; i < st->njoins && nadds; i++)
+        if (st->joins[i].admitted) {
             memcpy(adds + 64 * k++, &st->joins[i].leaf, 64);
+            st->joins[i].committed = 1;
+        }
 
     memcpy(c.room_id, st->room_id, 32);
     c.epoch = st->keys.epoch;
@@ -200,7 +206,7 @@ fkex_err fkex_ratchet_commit(fkex_ratchet *st, const fkex_commit_options *opt, f
         fkex_writer_free(&w);
         goto done;
     }
-    for (size_t i = 0; i < st->njoins; i++)
+    for (size_t i = 0; i < st->njoins && c.nadds; i++)
         if (st->joins[i].admitted &&
             (err = admission_welcome(st, &st->joins[i], pc.content_hash, c.epoch + 1,
                                      epoch_secret, &keys, next.leaves, next.n, tag, out)) != FKEX_OK)

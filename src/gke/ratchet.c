@@ -250,6 +250,28 @@ static fkex_err start(fkex_ratchet **out, const fkex_ratchet_config *cfg, fkex_r
     return FKEX_OK;
 }
 
+/* A founder proves to itself what every joiner proves to its sponsor:
+ * that its key decapsulates under the room's effective policy. A room
+ * founded by a key its own policy excludes would admit nobody honestly
+ * (its founder sponsors every first join). One encapsulation and one
+ * decapsulation, once per room. */
+static fkex_err founder_satisfies(const fkex_ratchet *st, fkex_rng *rng)
+{
+    uint8_t k[32], back[32];
+    fkex_abe_ct *ct;
+    fkex_err err = fkex_abe_encap(k, &ct, fkex_abe_key_mpk(st->abe_key), st->room.policy,
+                                  FKEX_ABE_CCA, rng);
+    if (err != FKEX_OK)
+        return err;
+    err = fkex_abe_decap(back, st->abe_key, ct, FKEX_ABE_CCA);
+    if (err == FKEX_OK && sodium_memcmp(k, back, 32) != 0)
+        err = FKEX_ERR_AUTHENTICATION;
+    fkex_abe_ct_free(ct);
+    sodium_memzero(k, sizeof k);
+    sodium_memzero(back, sizeof back);
+    return err;
+}
+
 fkex_err fkex_ratchet_create(fkex_ratchet **out, const fkex_ratchet_config *cfg, fkex_rng *rng)
 {
     static const uint8_t no_commit[32];
@@ -262,6 +284,10 @@ fkex_err fkex_ratchet_create(fkex_ratchet **out, const fkex_ratchet_config *cfg,
     fkex_err err = start(&st, cfg, rng);
     if (err != FKEX_OK)
         return err;
+    if ((err = founder_satisfies(st, rng)) != FKEX_OK) {
+        fkex_ratchet_free(st);
+        return err;
+    }
     if (!(leaves = malloc(sizeof *leaves))) {
         fkex_ratchet_free(st);
         return FKEX_ERR_NO_MEMORY;
@@ -654,11 +680,12 @@ static fkex_err dispatch(fkex_ratchet *st, fkex_rmsg_type type, const uint8_t *m
 {
     switch (st->phase) {
     case RATCHET_JOIN_SENT:
-        return type == FKEX_RMSG_CHALLENGE ? admission_on_challenge(st, msg, len, out)
-                                           : FKEX_ERR_UNEXPECTED;
     case RATCHET_PROOF_SENT:
-        return type == FKEX_RMSG_WELCOME ? admission_on_welcome(st, msg, len, out)
-                                         : FKEX_ERR_UNEXPECTED;
+        return type == FKEX_RMSG_CHALLENGE       ? admission_on_challenge(st, msg, len, out)
+               : type == FKEX_RMSG_JOIN_REFUSED  ? admission_on_refused(st, msg, len, out)
+               : type == FKEX_RMSG_WELCOME && st->phase == RATCHET_PROOF_SENT
+                   ? admission_on_welcome(st, msg, len, out)
+                   : FKEX_ERR_UNEXPECTED;
     case RATCHET_MEMBER:
         break;
     case RATCHET_GONE:
@@ -689,9 +716,16 @@ fkex_err fkex_ratchet_receive(fkex_ratchet *st, const uint8_t *msg, size_t len, 
         return err;
     if (type == FKEX_RMSG_DESCRIPTOR || sodium_memcmp(room, st->room_id, 32) != 0)
         return FKEX_ERR_WRONG_ROOM;
+    int member = st->phase == RATCHET_MEMBER;
     err = dispatch(st, type, msg, len, rng, out);
-    if (err != FKEX_OK)
+    if (err != FKEX_OK) {
         fkex_gke_out_truncate(out, nmsgs, nevents);
+        /* A refused join is answered, so that the joiner can act and the
+         * relay frees its slot: the one output of a refusal. */
+        if (member && (type == FKEX_RMSG_JOIN_REQUEST || type == FKEX_RMSG_PROOF) &&
+            admission_refuse(st, type, msg, len, err, out) != FKEX_OK)
+            fkex_gke_out_truncate(out, nmsgs, nevents);
+    }
     return err;
 }
 
@@ -724,6 +758,11 @@ fkex_err fkex_ratchet_relay_auth(uint8_t sig[64], const fkex_ratchet *st, const 
 void fkex_ratchet_drop_commit(fkex_ratchet *st)
 {
     sodium_memzero(&st->commit, sizeof st->commit);
+    /* Its joiners go too: the relay refuses a commit adding a joiner it
+     * has passed to another sponsor, and sends back those it has not. */
+    for (size_t i = st->njoins; i-- > 0;)
+        if (st->joins[i].committed)
+            admission_drop(st, i);
 }
 
 void fkex_ratchet_forget_previous(fkex_ratchet *st)

@@ -97,7 +97,10 @@ typedef struct {
 /* The founder: epoch 0, a roster of one, a random init_secret.
  * Errors: the descriptor's (fkex_room_descriptor_check), FKEX_ERR_UNSUPPORTED
  * (a seed-mode room, FKEX_ROOM_SEED_MODE: gke/seed.h's), FKEX_ERR_ARGUMENT
- * (a room that requires a period and none given). */
+ * (a room that requires a period and none given), and what decapsulating
+ * under the room's policy says (FKEX_ERR_POLICY_UNSATISFIED,
+ * FKEX_ERR_WRONG_AUTHORITY): the founder's key must satisfy it, as every
+ * joiner's must. */
 fkex_err fkex_ratchet_create(fkex_ratchet **st, const fkex_ratchet_config *cfg,
                              fkex_rng *rng) FKEX_WUR;
 /* A joiner: the same checks, then a JoinRequest into out. */
@@ -105,11 +108,17 @@ fkex_err fkex_ratchet_join(fkex_ratchet **st, const fkex_ratchet_config *cfg, fk
                            fkex_gke_out *out) FKEX_WUR;
 /* Any message from the relay. FKEX_OK if accepted (out has what follows);
  * otherwise it was refused and nothing changed (one exception: a sponsor
- * drops a joiner whose signed Proof is wrong). A joiner whose join fails
- * for good (the group did not prove its attributes, or its own attributes
- * do not satisfy the policy) gets FKEX_GKE_EV_ABORTED and FKEX_OK; a
- * member that cannot follow a commit (removed, or its attributes fell
- * out at a re-attestation) gets FKEX_GKE_EV_LEFT and FKEX_OK. */
+ * drops a joiner whose signed Proof is wrong), and out has nothing new
+ * but, for a JoinRequest or Proof a member refuses, the JoinRefused that
+ * answers it (send it: the joiner learns why, the relay frees the join's
+ * slot). A joiner whose join fails for good (the group did not prove its
+ * attributes, its own attributes do not satisfy the policy, a sponsor
+ * refused it: err FKEX_ERR_WRONG_AUTHORITY with data = the room's
+ * authority fingerprint, FKEX_ERR_WRONG_ROOM for another descriptor, and
+ * so on) gets FKEX_GKE_EV_ABORTED and FKEX_OK; a member that cannot
+ * follow a commit (removed, or its attributes fell out at a
+ * re-attestation) gets FKEX_GKE_EV_LEFT and FKEX_OK. A joiner answers a
+ * later Challenge too: the relay started its join over. */
 fkex_err fkex_ratchet_receive(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex_rng *rng,
                               fkex_gke_out *out) FKEX_WUR;
 

@@ -64,6 +64,7 @@ typedef struct {
     uint8_t th[32];
     uint8_t k_w[32];
     int admitted;
+    int committed;      /* a commit of this member's, not yet answered, adds it */
 } pending_join;
 
 /* A commit this member sent, waiting for the relay's order. */
@@ -285,6 +286,14 @@ fkex_err admission_on_proof(fkex_ratchet *st, const uint8_t *msg, size_t len,
 fkex_err admission_on_welcome(fkex_ratchet *st, const uint8_t *msg, size_t len,
                               fkex_gke_out *out) FKEX_WUR;
 /* The Welcome for an admitted joiner of a commit being built. */
+/* Answers a JoinRequest (or Proof) this member refused with why: a
+ * JoinRefused into out, unless nothing names the joiner. */
+fkex_err admission_refuse(const fkex_ratchet *st, fkex_rmsg_type type, const uint8_t *msg,
+                          size_t len, fkex_err why, fkex_gke_out *out) FKEX_WUR;
+fkex_err admission_on_refused(fkex_ratchet *st, const uint8_t *msg, size_t len,
+                              fkex_gke_out *out) FKEX_WUR;
+/* Forgets pending join i, keeping the others in arrival order. */
+void admission_drop(fkex_ratchet *st, size_t i);
 fkex_err admission_welcome(const fkex_ratchet *st, const pending_join *j,
                            const uint8_t content_hash[32], uint64_t epoch,
                            const uint8_t epoch_secret[32], const epoch_keys *keys,

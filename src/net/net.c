@@ -102,6 +102,7 @@ struct fkex_conn {
     fkex_server *rbuf_from;      /* the server whose buffer the read in progress uses */
     int open_handles;
     char peer[64];
+    uint8_t source[16];   /* fkex_conn_source */
     char why[96];
 };
 
@@ -213,12 +214,27 @@ static void format_addr(char *out, size_t cap, const struct sockaddr_storage *ss
     }
 }
 
+/* The source: an IPv4 address as ::ffff:a.b.c.d, an IPv6 one as its /64
+ * (one host usually holds a whole /64). */
+static void source_of(uint8_t out[16], const struct sockaddr_storage *ss)
+{
+    memset(out, 0, 16);
+    if (ss->ss_family == AF_INET) {
+        out[10] = out[11] = 0xff;
+        memcpy(out + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+    } else if (ss->ss_family == AF_INET6) {
+        memcpy(out, &((const struct sockaddr_in6 *)ss)->sin6_addr, 8);
+    }
+}
+
 static void set_peer(fkex_conn *c)
 {
     struct sockaddr_storage ss;
     int n = sizeof ss;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &n) == 0)
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &n) == 0) {
         format_addr(c->peer, sizeof c->peer, &ss);
+        source_of(c->source, &ss);
+    }
 }
 
 /* ---- connections -------------------------------------------------------- */
@@ -388,6 +404,7 @@ void fkex_conn_set_reject(fkex_conn *c, fkex_reject_cb on_reject)
 
 void *fkex_conn_data(const fkex_conn *c) { return c->data; }
 const char *fkex_conn_peer(const fkex_conn *c) { return c->peer; }
+const uint8_t *fkex_conn_source(const fkex_conn *c) { return c->source; }
 fkex_server *fkex_conn_server(const fkex_conn *c) { return c->server; }
 size_t fkex_conn_queued(const fkex_conn *c) { return c->queued; }
 
@@ -1032,6 +1049,8 @@ void fkex_server_stop(fkex_server *s)
 typedef struct {
     const uint8_t *req;
     size_t reqlen;
+    int (*more)(void *ctx, const uint8_t *frame, size_t len);   /* NULL: the first frame */
+    void *ctx;
     uint8_t *reply;
     size_t replylen;
     int done;
@@ -1050,7 +1069,7 @@ static void req_connected(fkex_conn *c, int status)
 static void req_frame(fkex_conn *c, const uint8_t *frame, size_t len)
 {
     request *q = fkex_conn_data(c);
-    if (q->done)
+    if (q->done || (q->more && q->more(q->ctx, frame, len)))
         return;
     q->reply = malloc(len ? len : 1);
     if (!q->reply) {
@@ -1105,15 +1124,12 @@ static void pipe_restore(const sigset_t *old)
     pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
-static fkex_err request_run(uint8_t **reply, size_t *replylen, const char *addr, const uint8_t *req,
-                            size_t reqlen, const fkex_net_limits *lim, unsigned timeout_ms, char err[128])
+static fkex_err request_run(request *qp, uint8_t **reply, size_t *replylen, const char *addr,
+                            const fkex_net_limits *lim, unsigned timeout_ms, char err[128])
 {
     uv_loop_t loop;
-    request q;
+    request q = *qp;
     fkex_err e = FKEX_OK;
-    memset(&q, 0, sizeof q);
-    q.req = req;
-    q.reqlen = reqlen;
     if (uv_loop_init(&loop) != 0) {
         set_err(err, "cannot create an event loop");
         return FKEX_ERR_IO;
@@ -1144,15 +1160,24 @@ static fkex_err request_run(uint8_t **reply, size_t *replylen, const char *addr,
     return FKEX_OK;
 }
 
-fkex_err fkex_net_request(uint8_t **reply, size_t *replylen, const char *addr, const uint8_t *req, size_t reqlen,
-                          const fkex_net_limits *lim, unsigned timeout_ms, char err[128])
+fkex_err fkex_net_exchange(uint8_t **reply, size_t *replylen, const char *addr, const uint8_t *req,
+                           size_t reqlen, const fkex_net_limits *lim, unsigned timeout_ms,
+                           int (*more)(void *ctx, const uint8_t *frame, size_t len), void *ctx,
+                           char err[128])
 {
     sigset_t old;
+    request q = { .req = req, .reqlen = reqlen, .more = more, .ctx = ctx };
     *reply = NULL;
     *replylen = 0;
     if (pipe_block(&old) != 0)
-        return request_run(reply, replylen, addr, req, reqlen, lim, timeout_ms, err);
-    fkex_err e = request_run(reply, replylen, addr, req, reqlen, lim, timeout_ms, err);
+        return request_run(&q, reply, replylen, addr, lim, timeout_ms, err);
+    fkex_err e = request_run(&q, reply, replylen, addr, lim, timeout_ms, err);
     pipe_restore(&old);
     return e;
+}
+
+fkex_err fkex_net_request(uint8_t **reply, size_t *replylen, const char *addr, const uint8_t *req, size_t reqlen,
+                          const fkex_net_limits *lim, unsigned timeout_ms, char err[128])
+{
+    return fkex_net_exchange(reply, replylen, addr, req, reqlen, lim, timeout_ms, NULL, NULL, err);
 }

@@ -123,6 +123,10 @@ void fkex_conn_set(fkex_conn *c, fkex_frame_cb on_frame, fkex_close_cb on_close,
 void fkex_conn_set_reject(fkex_conn *c, fkex_reject_cb on_reject);
 void *fkex_conn_data(const fkex_conn *c);
 const char *fkex_conn_peer(const fkex_conn *c);      /* "127.0.0.1:53122", for logs */
+/* Where the peer connects from, as 16 bytes: an IPv4 address as
+ * ::ffff:a.b.c.d, an IPv6 address as its /64 and zeros (all zero if
+ * unknown). For bounds per source. */
+const uint8_t *fkex_conn_source(const fkex_conn *c);
 /* The server that accepted c, or NULL (an outgoing connection, or c is closing). */
 fkex_server *fkex_conn_server(const fkex_conn *c);
 /* Queues a copy of one frame. 0, or -1 if the connection is closing or the queue would pass max_queued
@@ -208,5 +212,12 @@ int fkex_net_address_ok(const char *addr);
  * address is FKEX_ERR_ARGUMENT. lim == NULL takes the defaults. */
 fkex_err fkex_net_request(uint8_t **reply, size_t *replylen, const char *addr, const uint8_t *req, size_t reqlen,
                           const fkex_net_limits *lim, unsigned timeout_ms, char err[128]) FKEX_WUR;
+/* The same, for a request answered in steps: every frame back goes to
+ * more(ctx, frame, len), and the reply is the first for which it returns
+ * 0. timeout_ms bounds the whole exchange. */
+fkex_err fkex_net_exchange(uint8_t **reply, size_t *replylen, const char *addr, const uint8_t *req,
+                           size_t reqlen, const fkex_net_limits *lim, unsigned timeout_ms,
+                           int (*more)(void *ctx, const uint8_t *frame, size_t len), void *ctx,
+                           char err[128]) FKEX_WUR;
 
 #endif

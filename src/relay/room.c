@@ -131,6 +131,18 @@ static void join_forget(relay_room *r, relay_store_join *j)
     *j = r->joins[--r->njoins];
 }
 
+/* The authority fingerprint of a JoinRequest's ciphertext; 0, or -1 if
+ * it has no fkex ciphertext header. */
+static int request_authority(uint8_t fp[32], const fkex_rmsg_join_request *q)
+{
+    fkex_header h;
+    if (q->abe_ctlen < FKEX_HEADER_BYTES || fkex_header_decode(&h, q->abe_ct) != FKEX_OK ||
+        h.kind != FKEX_KIND_CIPHERTEXT)
+        return -1;
+    memcpy(fp, h.fingerprint, 32);
+    return 0;
+}
+
 /* (Re)reads everything but the online flags, which it keeps by V. */
 static fkex_err reload(relay_room *r)
 {
@@ -142,13 +154,19 @@ static fkex_err reload(relay_room *r)
     fkex_err err;
     uint8_t *pending;
     size_t pendinglen;
-    if ((err = relay_store_room_get(r->store, r->room_id, &epoch, &next, NULL, NULL)) != FKEX_OK)
+    uint8_t *desc;
+    size_t desclen;
+    if ((err = relay_store_room_get(r->store, r->room_id, &epoch, &next, &desc, &desclen)) != FKEX_OK)
         return err;
+    crypto_hash_sha256(r->desc_hash, desc, desclen);
+    free(desc);
     if ((err = relay_store_pending_get(r->store, r->room_id, &pending, &pendinglen)) != FKEX_OK)
         return err;
     free(r->pending);
     r->pending = pending;
     r->pendinglen = pendinglen;
+    if (pending)
+        crypto_hash_sha256(r->pending_hash, pending, pendinglen);
     if ((err = relay_store_members_load(r->store, r->room_id, &m, &n)) != FKEX_OK)
         return err;
     if ((err = relay_store_joins_load(r->store, r->room_id, &j, &nj)) != FKEX_OK) {
@@ -174,6 +192,11 @@ static fkex_err reload(relay_room *r)
     free_joins(r->joins, r->njoins);
     r->members = mm;
     r->nmembers = n;
+    for (size_t x = 0; x < nj; x++) {   /* (sources are not kept across a restart) */
+        fkex_rmsg_join_request q;
+        if (fkex_rmsg_join_request_decode(&q, j[x].request, j[x].request_len) == FKEX_OK)
+            (void)request_authority(j[x].authority, &q);
+    }
     r->joins = j;
     r->njoins = nj;
     r->epoch = epoch;
@@ -250,6 +273,8 @@ fkex_err relay_room_create(relay_room **out, relay_store *s, const uint8_t *desc
 /* A refusal: code and why. */
 #define REFUSE(code, text) do { out->why = (text); return (code); } while (0)
 #define OUT_OF_SERVICE "this room is out of service at this relay: its store could not be reread"
+#define DESCRIPTOR_CHANGED "the room's descriptor changed (its admin changed its policy): fetch it " \
+                           "again and join under it"
 
 
 /* Stores and delivers one addressed frame under seq. */
@@ -285,6 +310,37 @@ static long next_sponsor(const relay_room *r, const relay_store_join *j)
     return -1;
 }
 
+/* Sends join j's request to member s (an index), its sponsor from now
+ * on, and waits for that member's Challenge. */
+static fkex_err route_join(relay_room *r, relay_store_join *j, uint32_t s, uint64_t now,
+                           relay_out *out)
+{
+    fkex_err err;
+    j->has_sponsor = 1;
+    memcpy(j->sponsor, r->members[s].v, 32);
+    j->state = RELAY_JOIN_WAITING;
+    j->sent_at = now;
+    if ((err = addressed(r, j->sponsor, r->next_seq++, j->request, j->request_len, out)) != FKEX_OK)
+        return err;
+    return relay_store_join_put(r->store, r->room_id, j);
+}
+
+/* Join j starts over (its Challenge named an epoch that ended, or its
+ * sponsor is gone or silent): its request goes to member `to` if that one
+ * is online, else to the next online one, or waits for one to come. */
+static fkex_err reroute_join(relay_room *r, relay_store_join *j, long to, uint64_t now,
+                             relay_out *out)
+{
+    if (to < 0 || !r->members[to].online)
+        to = next_sponsor(r, j);
+    if (to >= 0 && !r->pending)
+        return route_join(r, j, (uint32_t)to, now, out);
+    j->has_sponsor = 0;
+    j->state = RELAY_JOIN_WAITING;
+    j->sent_at = now;
+    return relay_store_join_put(r->store, r->room_id, j);
+}
+
 /* 1 if a member other than `except` (an index) has a V that begins as v
  * does: its pseudonym. */
 static int pseudonym_taken(const relay_room *r, const uint8_t v[32], uint32_t except)
@@ -301,14 +357,44 @@ static void leaf_id(uint8_t id[32], const uint8_t leaf[64])
     crypto_hash_sha256(id, leaf, 64);
 }
 
-static int join_request(relay_room *r, const uint8_t from[32], const uint8_t *msg, size_t len,
-                        uint64_t now, relay_out *out, fkex_err *err)
+/* Pending joins from this source, and of the kind of fp: under other
+ * authorities than the members' (fp is one), or under fp alone (the
+ * members' authority is not known yet). */
+static void joins_alike(const relay_room *r, const uint8_t source[16], const uint8_t fp[32],
+                        size_t *same_source, size_t *same_authority)
+{
+    static const uint8_t unknown[16];
+    *same_source = *same_authority = 0;
+    for (size_t i = 0; i < r->njoins; i++) {
+        const uint8_t *a = r->joins[i].authority;
+        *same_source += source && memcmp(source, unknown, 16) != 0 &&
+                        memcmp(r->joins[i].source, source, 16) == 0;
+        *same_authority += r->has_authority ? memcmp(a, r->authority, 32) != 0
+                                            : memcmp(a, fp, 32) == 0;
+    }
+}
+
+/* The members' authority, from a ciphertext one of them made. */
+static void learn_authority(relay_room *r, const uint8_t *ct, size_t len)
+{
+    fkex_header h;
+    if (len >= FKEX_HEADER_BYTES && fkex_header_decode(&h, ct) == FKEX_OK) {
+        memcpy(r->authority, h.fingerprint, 32);
+        r->has_authority = 1;
+    }
+}
+
+static int join_request(relay_room *r, const uint8_t from[32], const uint8_t source[16],
+                        const uint8_t *msg, size_t len, uint64_t now, relay_out *out,
+                        fkex_err *err)
 {
     fkex_rmsg_join_request q;
     relay_store_join j = { 0 }, *old;
+    size_t same_source, same_authority;
     if (len > RELAY_JOIN_REQUEST_MAX)
         REFUSE(FKEX_RELAY_E_BAD_FRAME, "a JoinRequest larger than 256 KiB");
-    if (fkex_rmsg_join_request_decode(&q, msg, len) != FKEX_OK)
+    if (fkex_rmsg_join_request_decode(&q, msg, len) != FKEX_OK ||
+        request_authority(j.authority, &q) != 0)
         REFUSE(FKEX_RELAY_E_BAD_FRAME, "a malformed JoinRequest");
     if (memcmp(q.leaf.sig_pk, from, 32) != 0)
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a JoinRequest for another leaf key than the sender's");
@@ -316,6 +402,11 @@ static int join_request(relay_room *r, const uint8_t from[32], const uint8_t *ms
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a member cannot join again");
     if (pseudonym_taken(r, from, UINT32_MAX))
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a member has a leaf key that begins as this one does");
+    /* Joiners are held to the newest descriptor the relay has accepted:
+     * from the moment the admin's change is in, nobody joins under the
+     * policy it replaces. */
+    if (memcmp(q.descriptor_hash, r->pending ? r->pending_hash : r->desc_hash, 32) != 0)
+        REFUSE(FKEX_RELAY_E_BAD_DESCRIPTOR, DESCRIPTOR_CHANGED);
     leaf_id(j.joiner_id, (const uint8_t *)&q.leaf);
     if ((old = join_by_v(r, from)) != NULL) {
         /* Sent again (a client resends what was not answered before its
@@ -327,25 +418,34 @@ static int join_request(relay_room *r, const uint8_t from[32], const uint8_t *ms
         }
         REFUSE(FKEX_RELAY_E_BUSY, "too many joins: this leaf key has a JoinRequest pending");
     }
+    /* Anyone can make a JoinRequest (encapsulating needs no key), so one
+     * source or one authority must not take every slot: a flood from
+     * one address, or under a self-made authority, leaves room for the
+     * rest. */
+    joins_alike(r, source, j.authority, &same_source, &same_authority);
+    if (same_source >= RELAY_MAX_JOINS_PER_SOURCE)
+        REFUSE(FKEX_RELAY_E_BUSY, "too many joins are pending from this address");
+    if (same_authority >= RELAY_MAX_JOINS_PER_AUTHORITY &&
+        (!r->has_authority || memcmp(j.authority, r->authority, 32) != 0))
+        REFUSE(FKEX_RELAY_E_BUSY, "too many joins are pending under other authorities than "
+                                  "the room's");
     if (r->njoins >= r->max_joins)
         REFUSE(FKEX_RELAY_E_BUSY, "too many joins are pending in this room");
+    if (source)
+        memcpy(j.source, source, 16);
     memcpy(j.v, from, 32);
     j.state = RELAY_JOIN_WAITING;
     j.sent_at = now;
     j.request = (uint8_t *)msg;
     j.request_len = len;
     /* A seq (and a log row) only with a sponsor: relay_room_tick names one
-     * when a member comes online. */
-    long s = first_online(r);
-    out->seq = 0;
-    if (s >= 0) {
-        j.has_sponsor = 1;
-        memcpy(j.sponsor, r->members[s].v, 32);
-        out->seq = r->next_seq++;
-        if ((*err = addressed(r, j.sponsor, out->seq, msg, len, out)) != FKEX_OK)
-            return 0;
-    }
-    if ((*err = relay_store_join_put(r->store, r->room_id, &j)) != FKEX_OK)
+     * when a member comes online (and a commit installs a pending
+     * descriptor, which no member could sponsor it under before). */
+    long s = r->pending ? -1 : first_online(r);
+    out->seq = s >= 0 ? r->next_seq : 0;
+    *err = s >= 0 ? route_join(r, &j, (uint32_t)s, now, out)
+                  : relay_store_join_put(r->store, r->room_id, &j);
+    if (*err != FKEX_OK)
         return 0;
     /* In memory: a copy of the request, kept to send it again. */
     relay_store_join *t = realloc(r->joins, (r->njoins + 1) * sizeof *t);
@@ -368,10 +468,17 @@ static int challenge(relay_room *r, const uint8_t from[32], const uint8_t *msg, 
     relay_store_join *j;
     if (fkex_rmsg_challenge_decode(&c, msg, len) != FKEX_OK)
         REFUSE(FKEX_RELAY_E_BAD_FRAME, "a malformed Challenge");
-    if (!(j = join_by_id(r, c.joiner_id)) || j->state != RELAY_JOIN_WAITING)
-        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a Challenge for no waiting joiner");
-    if (!j->has_sponsor || memcmp(j->sponsor, from, 32) != 0 || memcmp(c.sponsor_pk, from, 32) != 0)
-        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a Challenge from a member that is not the named sponsor");
+    if (relay_room_member(r, from) < 0 || memcmp(c.sponsor_pk, from, 32) != 0)
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a Challenge from a non-member");
+    if (!(j = join_by_id(r, c.joiner_id)))
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a Challenge for no pending joiner");
+    /* Late ones are normal: the join moved on (an epoch settled, or the
+     * sponsor timeout passed it to another member). */
+    if (j->state != RELAY_JOIN_WAITING || !j->has_sponsor || memcmp(j->sponsor, from, 32) != 0)
+        REFUSE(FKEX_RELAY_E_STALE, "a Challenge for a joiner another sponsor serves now");
+    if (c.context.epoch != r->epoch)
+        REFUSE(FKEX_RELAY_E_STALE, "a Challenge naming an epoch that has ended");
+    learn_authority(r, c.abe_ct, c.abe_ctlen);
     out->seq = r->next_seq++;
     j->state = RELAY_JOIN_CHALLENGED;
     j->sent_at = now;
@@ -381,17 +488,53 @@ static int challenge(relay_room *r, const uint8_t from[32], const uint8_t *msg, 
 }
 
 static int proof(relay_room *r, const uint8_t from[32], const uint8_t *msg, size_t len,
-                 relay_out *out, fkex_err *err)
+                 uint64_t now, relay_out *out, fkex_err *err)
 {
     fkex_rmsg_proof p;
     relay_store_join *j;
     if (fkex_rmsg_proof_decode(&p, msg, len) != FKEX_OK)
         REFUSE(FKEX_RELAY_E_BAD_FRAME, "a malformed Proof");
-    if (!(j = join_by_id(r, p.joiner_id)) || memcmp(j->v, from, 32) != 0 ||
-        j->state != RELAY_JOIN_CHALLENGED)
-        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a Proof from no challenged joiner");
+    if (!(j = join_by_id(r, p.joiner_id)) || memcmp(j->v, from, 32) != 0)
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a Proof from no pending joiner");
+    if (j->state != RELAY_JOIN_CHALLENGED)   /* the join started over meanwhile */
+        REFUSE(FKEX_RELAY_E_STALE, "a Proof for a Challenge whose epoch has ended");
     out->seq = r->next_seq++;
-    *err = addressed(r, j->sponsor, out->seq, msg, len, out);
+    j->state = RELAY_JOIN_PROVED;
+    j->sent_at = now;
+    if ((*err = relay_store_join_put(r->store, r->room_id, j)) == FKEX_OK)
+        *err = addressed(r, j->sponsor, out->seq, msg, len, out);
+    return 0;
+}
+
+/* A sponsor's JoinRefused. Busy: the join goes to the next member.
+ * Otherwise the joiner is told, and the join's slot is freed at once. */
+static int join_refused(relay_room *r, const uint8_t from[32], const uint8_t *msg, size_t len,
+                        uint64_t now, relay_out *out, fkex_err *err)
+{
+    fkex_rmsg_join_refused m;
+    relay_store_join *j;
+    if (fkex_rmsg_join_refused_decode(&m, msg, len) != FKEX_OK)
+        REFUSE(FKEX_RELAY_E_BAD_FRAME, "a malformed JoinRefused");
+    if (relay_room_member(r, from) < 0)
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a JoinRefused from a non-member");
+    memcpy(r->authority, m.authority, 32);   /* the refusing member's key's */
+    r->has_authority = 1;
+    if (!(j = join_by_id(r, m.joiner_id)) || !j->has_sponsor || memcmp(j->sponsor, from, 32) != 0 ||
+        j->state == RELAY_JOIN_PROPOSED || j->state == RELAY_JOIN_ADDED) {
+        out->seq = 0;   /* late (the join moved on, or ended): taken, and nothing done */
+        return 0;
+    }
+    if (m.reason == FKEX_JOIN_REFUSED_BUSY) {
+        long to = next_sponsor(r, j);
+        out->seq = to >= 0 ? r->next_seq : 0;
+        if (to >= 0)
+            *err = route_join(r, j, (uint32_t)to, now, out);
+        return 0;   /* else it waits where it is, for the sponsor timeout */
+    }
+    out->seq = r->next_seq++;
+    if ((*err = addressed(r, j->v, out->seq, msg, len, out)) == FKEX_OK &&
+        (*err = relay_store_join_delete(r->store, r->room_id, j->joiner_id)) == FKEX_OK)
+        join_forget(r, j);
     return 0;
 }
 
@@ -426,8 +569,8 @@ static int welcome(relay_room *r, const uint8_t from[32], const uint8_t *msg, si
         REFUSE(FKEX_RELAY_E_BAD_FRAME, "a malformed Welcome");
     if (relay_room_member(r, from) < 0)
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a Welcome from a non-member");
-    if (!(j = join_by_id(r, w.joiner_id)))
-        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a Welcome for no pending joiner");
+    if (!(j = join_by_id(r, w.joiner_id)) || memcmp(j->sponsor, from, 32) != 0)
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a Welcome for no joiner this member sponsors");
     if ((*err = relay_store_commit_status(r->store, r->room_id, w.commit_hash, &status)) != FKEX_OK)
         return 0;
     if (status == 2)
@@ -462,6 +605,26 @@ static int descriptor_newer(relay_room *r, const uint8_t *desc, size_t len, uint
     return newer;
 }
 
+/* Join j ends under a descriptor the room no longer takes: the joiner is
+ * told, in the relay's own words, to fetch the room's newest and join
+ * again (a JoinRefused, reason descriptor), and the join is forgotten. */
+static fkex_err end_join(relay_room *r, relay_store_join *j, relay_out *out)
+{
+    fkex_rmsg_join_refused m = { .reason = FKEX_JOIN_REFUSED_DESCRIPTOR };
+    fkex_writer w;
+    fkex_err err;
+    memcpy(m.room_id, r->room_id, 32);
+    memcpy(m.joiner_id, j->joiner_id, 32);
+    fkex_writer_init(&w);
+    fkex_rmsg_join_refused_encode(&w, &m);
+    err = w.failed ? FKEX_ERR_NO_MEMORY : addressed(r, j->v, r->next_seq++, w.buf, w.len, out);
+    fkex_writer_free(&w);
+    if (err == FKEX_OK && (err = relay_store_join_delete(r->store, r->room_id, j->joiner_id)) ==
+                              FKEX_OK)
+        join_forget(r, j);
+    return err;
+}
+
 int relay_room_set_descriptor(relay_room *r, const uint8_t *desc, size_t len, relay_out *out)
 {
     fkex_rmsg_descriptor p;
@@ -483,22 +646,38 @@ int relay_room_set_descriptor(relay_room *r, const uint8_t *desc, size_t len, re
     if (r->pending && fkex_rmsg_descriptor_decode(&p, r->pending, r->pendinglen) == FKEX_OK &&
         version <= p.version)
         REFUSE(FKEX_RELAY_E_BAD_DESCRIPTOR, "a descriptor of this version or newer is pending");
+    /* Only a member commits it: with nobody connected it would close the
+     * room to joiners and wait for nobody. */
+    if (relay_room_connected(r) == 0)
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "no member of the room is connected to commit it; "
+                                          "try again when one is");
     if (!(copy = malloc(len)))
         REFUSE(FKEX_RELAY_E_INTERNAL, "the relay is out of memory");
     memcpy(copy, desc, len);
-    if ((err = relay_store_begin(r->store)) != FKEX_OK ||
-        (err = relay_store_pending_put(r->store, r->room_id, desc, len)) != FKEX_OK ||
-        (err = relay_store_commit(r->store)) != FKEX_OK) {
-        relay_store_rollback(r->store);
+    if ((err = relay_store_begin(r->store)) != FKEX_OK) {
         free(copy);
         REFUSE(FKEX_RELAY_E_INTERNAL, "the relay could not store the descriptor");
     }
-    free(r->pending);
+    err = relay_store_pending_put(r->store, r->room_id, desc, len);
+    free(r->pending);   /* (a failed step rereads it from the store) */
     r->pending = copy;
     r->pendinglen = len;
     r->pending_sent_at = 0;
     r->pending_turn = 0;
-    return 0;
+    crypto_hash_sha256(r->pending_hash, desc, len);
+    /* Joins under way under the policy it replaces end here: each joiner
+     * is told, in the relay's words, to fetch the new descriptor. Those a
+     * candidate commit adds go on; the re-attestation the change forces
+     * checks them with everyone. */
+    r->pending_asked = 0;
+    for (size_t i = 0; i < r->njoins && err == FKEX_OK;) {
+        if (r->joins[i].state == RELAY_JOIN_PROPOSED || r->joins[i].state == RELAY_JOIN_ADDED) {
+            i++;
+            continue;
+        }
+        err = end_join(r, &r->joins[i], out);
+    }
+    return relay_room_step_end(r, 0, err, out);
 }
 
 /* For what the relay cannot settle itself and hands to a member (a
@@ -525,14 +704,76 @@ static int turn_due(const relay_room *r, uint64_t now, uint64_t *sent_at, uint32
     return 1;
 }
 
+static uint32_t pending_version(const relay_room *r)
+{
+    fkex_rmsg_descriptor d;
+    return r->pending && fkex_rmsg_descriptor_decode(&d, r->pending, r->pendinglen) == FKEX_OK
+               ? d.version : 0;
+}
+
 int relay_room_pending_due(relay_room *r, uint64_t now, uint8_t to[32], const uint8_t **desc,
                            size_t *len)
 {
-    if (r->failed || !r->pending || !turn_due(r, now, &r->pending_sent_at, &r->pending_turn, to))
+    uint32_t online = 0;
+    if (r->failed || !r->pending)
         return 0;
+    for (uint32_t i = 0; i < r->nmembers; i++)
+        online += r->members[i].online != 0;
+    if (online && r->pending_asked >= online &&
+        (!r->pending_sent_at || now < r->pending_sent_at ||
+         now - r->pending_sent_at >= r->sponsor_timeout_ms))
+        return -1;   /* each had its turn: declined, or silent */
+    if (!turn_due(r, now, &r->pending_sent_at, &r->pending_turn, to))
+        return 0;
+    r->pending_asked++;
+    memcpy(r->pending_to, to, 32);
     *desc = r->pending;
     *len = r->pendinglen;
     return 1;
+}
+
+int relay_room_decline(relay_room *r, const uint8_t from[32], uint32_t version)
+{
+    if (!r->pending || !r->pending_sent_at || version != pending_version(r) ||
+        memcmp(from, r->pending_to, 32) != 0)
+        return 0;
+    r->pending_sent_at = 0;   /* the next member's turn, at once */
+    return 1;
+}
+
+uint32_t relay_room_connected(const relay_room *r)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < r->nmembers; i++)
+        n += r->members[i].connected != 0;
+    return n;
+}
+
+int relay_room_drop_pending(relay_room *r, uint32_t *version, relay_out *out)
+{
+    fkex_err err;
+    relay_out_clear(out);
+    *version = pending_version(r);
+    if (r->failed)
+        REFUSE(FKEX_RELAY_E_INTERNAL, OUT_OF_SERVICE);
+    if (!r->pending)
+        return 0;
+    if ((err = relay_store_begin(r->store)) != FKEX_OK)
+        REFUSE(FKEX_RELAY_E_INTERNAL, "the relay could not store the room");
+    err = relay_store_pending_delete(r->store, r->room_id);
+    free(r->pending);   /* (a failed step rereads it from the store) */
+    r->pending = NULL;
+    r->pendinglen = 0;
+    /* The joins that waited for it named it: each is told to fetch the
+     * room's descriptor again. */
+    for (size_t i = 0; i < r->njoins && err == FKEX_OK;) {
+        if (r->joins[i].has_sponsor) {
+            i++;
+            continue;
+        }
+        err = end_join(r, &r->joins[i], out);
+    }
+    return relay_room_step_end(r, 0, err, out);
 }
 
 size_t relay_room_gone_due(relay_room *r, uint64_t now, uint8_t to[32], uint8_t (*gone)[32],
@@ -599,6 +840,8 @@ static int commit(relay_room *r, const uint8_t from[32], const uint8_t *msg, siz
     if (c.nremoves >= n || (uint64_t)n - c.nremoves + c.nadds > FKEX_ROOM_MAX_MEMBERS ||
         (c.nremoves && load32_be(c.removes + 4 * (c.nremoves - 1)) >= n))
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a commit whose roster does not add up");
+    if (c.nadds && r->pending)   /* nobody joins under the policy the admin is replacing */
+        REFUSE(FKEX_RELAY_E_STALE, "a commit adding joiners while the room's policy changes");
     /* Pseudonyms (V's first bytes, what a kick names) are unique too. */
     for (uint32_t a = 0; a < c.nadds; a++) {
         const uint8_t *v = c.adds + 64 * a;
@@ -607,6 +850,15 @@ static int commit(relay_room *r, const uint8_t from[32], const uint8_t *msg, siz
         for (uint32_t b = 0; b < a; b++)
             if (memcmp(c.adds + 64 * b, v, FKEX_PSEUDONYM_BYTES) == 0)
                 REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a commit that adds a member twice");
+        /* Only a joiner's sponsor adds it, after its Challenge of this
+         * epoch: a join the relay has passed to another sponsor (or that
+         * started over) is not added by the one it left. */
+        uint8_t id[32];
+        relay_store_join *j;
+        leaf_id(id, v);
+        if (!(j = join_by_id(r, id)) || j->state != RELAY_JOIN_PROVED ||
+            memcmp(j->sponsor, from, 32) != 0)
+            REFUSE(FKEX_RELAY_E_STALE, "a commit that adds a joiner this member does not sponsor now");
     }
     if (c.has_update && pseudonym_taken(r, c.update_sig_pk, c.committer))
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "an update to a key the roster holds");
@@ -640,6 +892,15 @@ static int commit(relay_room *r, const uint8_t from[32], const uint8_t *msg, siz
     if ((*err = relay_store_candidate_put(r->store, r->room_id, hash, c.epoch, c.committer, msg,
                                           len)) != FKEX_OK)
         return 0;
+    for (uint32_t a = 0; a < c.nadds; a++) {   /* its joiners wait for it to settle */
+        uint8_t id[32];
+        relay_store_join *j;
+        leaf_id(id, c.adds + 64 * a);
+        j = join_by_id(r, id);
+        j->state = RELAY_JOIN_PROPOSED;
+        if ((*err = relay_store_join_put(r->store, r->room_id, j)) != FKEX_OK)
+            return 0;
+    }
     uint64_t seq = r->next_seq++;
     out->seq = seq;
     if (c.nslices == 0 && c.nremoves == 0) {
@@ -672,7 +933,7 @@ static int commit(relay_room *r, const uint8_t from[32], const uint8_t *msg, siz
  * other candidate lost, its Welcomes released, then the ack to the new
  * roster. */
 static fkex_err settle(relay_room *r, const fkex_rmsg_commit *c, const uint8_t hash[32],
-                       const uint8_t *ack, size_t acklen, relay_out *out)
+                       const uint8_t *ack, size_t acklen, uint64_t now, relay_out *out)
 {
     fkex_rmsg_settled m = { 0 };
     fkex_writer w;
@@ -697,6 +958,8 @@ static fkex_err settle(relay_room *r, const fkex_rmsg_commit *c, const uint8_t h
         if ((err = relay_store_descriptor_set(r->store, r->room_id, c->descriptor,
                                               c->descriptorlen)) != FKEX_OK)
             return err;
+        crypto_hash_sha256(r->desc_hash, c->descriptor, c->descriptorlen);
+        out->installed = version;
         if (r->pending && (fkex_rmsg_descriptor_decode(&p, r->pending, r->pendinglen) != FKEX_OK ||
                            p.version <= version)) {
             if ((err = relay_store_pending_delete(r->store, r->room_id)) != FKEX_OK)
@@ -765,9 +1028,21 @@ static fkex_err settle(relay_room *r, const fkex_rmsg_commit *c, const uint8_t h
         }
     }
     release_ctx rc = { r, out };
-    if ((err = relay_store_held_take(r->store, r->room_id, hash, release, &rc)) != FKEX_OK)
+    if ((err = relay_store_held_take(r->store, r->room_id, hash, release, &rc)) != FKEX_OK ||
+        (err = relay_room_broadcast(r, ack, acklen, out)) != FKEX_OK)
         return err;
-    return relay_room_broadcast(r, ack, acklen, out);
+    /* Every other join's Challenge named the epoch that ended (and a
+     * losing commit took its Welcome with it): each starts over with its
+     * sponsor, if that one stays online, or the next one. A sponsor drops
+     * its admissions when it installs the epoch, which it does on the
+     * SETTLED before these. */
+    for (size_t x = 0; x < r->njoins && err == FKEX_OK; x++) {
+        relay_store_join *j = &r->joins[x];
+        if (j->state != RELAY_JOIN_ADDED && (j->has_sponsor || !r->pending))
+            err = reroute_join(r, j, j->has_sponsor ? relay_room_member(r, j->sponsor) : -1, now,
+                               out);
+    }
+    return err;
 }
 
 /* 1 if a member that c keeps, other than its committer, is connected:
@@ -852,7 +1127,7 @@ static int epoch_ack(relay_room *r, const uint8_t from[32], const uint8_t *msg, 
         r->self_ack_at = now ? now : 1;
         goto done;
     }
-    *err = settle(r, &c, m.commit_hash, msg, len, out);
+    *err = settle(r, &c, m.commit_hash, msg, len, now, out);
 done:
     free(commit);
     return code;
@@ -964,8 +1239,8 @@ static int finish(relay_room *r, int code, fkex_err err, relay_out *out, int dur
     return code;
 }
 
-int relay_room_submit(relay_room *r, const uint8_t from[32], const uint8_t *msg, size_t len,
-                      uint64_t now, relay_out *out)
+int relay_room_submit(relay_room *r, const uint8_t from[32], const uint8_t source[16],
+                      const uint8_t *msg, size_t len, uint64_t now, relay_out *out)
 {
     fkex_rmsg_type type;
     uint8_t room_id[32];
@@ -989,10 +1264,11 @@ int relay_room_submit(relay_room *r, const uint8_t from[32], const uint8_t *msg,
     if ((err = relay_store_begin(r->store)) != FKEX_OK)
         REFUSE(FKEX_RELAY_E_INTERNAL, "the relay could not store the message");
     switch (type) {
-    case FKEX_RMSG_JOIN_REQUEST: code = join_request(r, from, msg, len, now, out, &err); break;
+    case FKEX_RMSG_JOIN_REQUEST: code = join_request(r, from, source, msg, len, now, out, &err); break;
     case FKEX_RMSG_CHALLENGE:    code = challenge(r, from, msg, len, now, out, &err); break;
-    case FKEX_RMSG_PROOF:        code = proof(r, from, msg, len, out, &err); break;
+    case FKEX_RMSG_PROOF:        code = proof(r, from, msg, len, now, out, &err); break;
     case FKEX_RMSG_WELCOME:      code = welcome(r, from, msg, len, out, &err); break;
+    case FKEX_RMSG_JOIN_REFUSED: code = join_refused(r, from, msg, len, now, out, &err); break;
     case FKEX_RMSG_COMMIT:       code = commit(r, from, msg, len, out, &err, &durable); break;
     case FKEX_RMSG_EPOCH_ACK:    code = epoch_ack(r, from, msg, len, now, out, &err); break;
     case FKEX_RMSG_SETTLED:
@@ -1030,18 +1306,31 @@ int relay_room_tick(relay_room *r, uint64_t now, relay_out *out)
             continue;
         }
         i++;
-        if (j->state != RELAY_JOIN_WAITING ||
-            (j->has_sponsor && (now < j->sent_at || now - j->sent_at < r->sponsor_timeout_ms)))
-            continue;
-        long s = next_sponsor(r, j);
-        if (s < 0)
-            continue;   /* nobody else online: it keeps waiting where it is */
-        j->has_sponsor = 1;
-        memcpy(j->sponsor, r->members[s].v, 32);
-        j->sent_at = now;
-        if ((err = addressed(r, j->sponsor, r->next_seq++, j->request, j->request_len, out)) ==
-            FKEX_OK)
-            err = relay_store_join_put(r->store, r->room_id, j);
+        uint64_t idle = now >= j->sent_at ? now - j->sent_at : 0;
+        long s = j->has_sponsor ? relay_room_member(r, j->sponsor) : -1;
+        if (j->state == RELAY_JOIN_WAITING) {
+            /* No Challenge within the sponsor timeout: the next member
+             * (unless it waits for a policy change to be committed). */
+            if (r->pending || (j->has_sponsor && idle < r->sponsor_timeout_ms))
+                continue;
+            if ((s = next_sponsor(r, j)) >= 0)
+                err = route_join(r, j, (uint32_t)s, now, out);
+            /* else nobody else online: it keeps waiting where it is */
+        } else if (j->state == RELAY_JOIN_CHALLENGED && s >= 0 && r->members[s].online &&
+                   idle >= r->sponsor_timeout_ms) {
+            /* The joiner never answered its Challenge (one decapsulation):
+             * gone, or it could not. Its slot is freed. */
+            if ((err = relay_store_join_delete(r->store, r->room_id, j->joiner_id)) == FKEX_OK)
+                join_forget(r, j);
+            i--;
+        } else if ((j->state == RELAY_JOIN_CHALLENGED || j->state == RELAY_JOIN_PROVED) &&
+                   (s < 0 || !r->members[s].online || idle >= 2 * r->sponsor_timeout_ms)) {
+            /* Its sponsor went, or did not commit it (a sponsor drops
+             * joins it cannot keep): it starts over, with another member
+             * if one is online. */
+            long to = next_sponsor(r, j);
+            err = reroute_join(r, j, to >= 0 ? to : s, now, out);
+        }
     }
     /* A candidate acknowledged by its committer alone settles once nobody
      * else who stays is connected to acknowledge it, or after the sponsor
@@ -1062,7 +1351,7 @@ int relay_room_tick(relay_room *r, uint64_t now, relay_out *out)
         } else if (err == FKEX_OK && (!others_connected(r, &c) || now < r->self_ack_at ||
                                       now - r->self_ack_at >= r->sponsor_timeout_ms)) {
             r->self_ack = NULL;
-            err = settle(r, &c, m.commit_hash, ack, acklen, out);
+            err = settle(r, &c, m.commit_hash, ack, acklen, now, out);
             free(ack);
         }
         free(commit);

@@ -4,12 +4,18 @@
  * parameters, in ms), no key that can read the room.
  *
  * It routes as gke/ratchet.h says and bench/room.c does in-process:
- *   JoinRequest  to the sponsor: the first online roster member; if no
+ *   JoinRequest  naming the room's descriptor (or the pending one, and
+ *                then it waits until a commit installs it), to the
+ *                sponsor: the first online roster member; if no
  *                Challenge comes within the sponsor timeout,
  *                relay_room_tick sends it to the next online member
- *   Challenge    from the named sponsor only, to the joiner (joiner_id =
- *                H(V_J || X_J), learnt from its JoinRequest)
- *   Proof        from the joiner, to the sponsor that challenged it
+ *   Challenge    from the named sponsor only, for the current epoch, to
+ *                the joiner (joiner_id = H(V_J || X_J), learnt from its
+ *                JoinRequest); late ones are stale
+ *   Proof        from the joiner, to the sponsor that challenged it: the
+ *                join is proved, and only that sponsor may add it
+ *   JoinRefused  from the named sponsor: to the joiner, and the join is
+ *                forgotten (busy: to the next member instead)
  *   Commit       a candidate (PROTOCOL.md, version 2): checked (this
  *                epoch, signed by the committer it names, the roster's
  *                arithmetic, one slice per member who stays), stored and
@@ -23,7 +29,9 @@
  *                gke/roster.c moves it (removals, highest first, filled
  *                from the end; joiners appended; an Update re-binds the
  *                committer's V), the other candidates lose, then the ack
- *                goes to the new roster; later acks for the settled
+ *                goes to the new roster, then every join the commit did
+ *                not add starts over with its sponsor (its Challenge named
+ *                the old epoch); later acks for the settled
  *                commit are taken and not passed on; others are stale
  *   Welcome      held until its commit (by content hash) wins, then to its
  *                joiner; dropped if that commit lost
@@ -31,6 +39,9 @@
  * A commit may carry the room's next descriptor: it must be the admin's,
  * for this room, of a higher version; when it wins, it is the descriptor
  * the relay gives joiners, and the pending one (if no newer) is done.
+ * A join whose sponsor goes, or that is proved but not committed within
+ * twice the sponsor timeout, starts over with the next member; one whose
+ * joiner does not answer its Challenge within the timeout is forgotten.
  * Parties are addressed by their leaf signing key V, which the daemon has
  * authenticated (HELLO/NONCE/AUTH): a member by its roster V, a joiner by
  * its JoinRequest's V. Beyond that the relay checks only what routing
@@ -51,7 +62,11 @@
  * session speaks for one V: one per connection); a second JoinRequest
  * from that V is refused as "too many joins" (FKEX_RELAY_E_BUSY), the
  * same one sent again is taken without storing it twice; a room holds at
- * most max_joins of them; each is at most RELAY_JOIN_REQUEST_MAX bytes;
+ * most max_joins of them, one source address RELAY_MAX_JOINS_PER_SOURCE,
+ * and other authorities (a ciphertext's) than the members' together
+ * RELAY_MAX_JOINS_PER_AUTHORITY (each one alone, until the relay has seen
+ * the members' authority);
+ * each is at most RELAY_JOIN_REQUEST_MAX bytes;
  * and a JoinRequest takes a seq and a log row only when a sponsor is
  * named for it, so that joins nobody can serve evict no history.
  *
@@ -74,6 +89,8 @@
 #define RELAY_SPONSOR_TIMEOUT_MS 10000u
 #define RELAY_JOIN_EXPIRY_MS (10u * 60u * 1000u)   /* a join stuck in any state is forgotten */
 #define RELAY_MAX_JOINS 256                         /* pending joins per room */
+#define RELAY_MAX_JOINS_PER_SOURCE 64               /* ... per address they come from */
+#define RELAY_MAX_JOINS_PER_AUTHORITY 64            /* ... under other authorities than the room's */
 /* A JoinRequest is V, X, an ABE ciphertext under the room's policy and a
  * signature: at most 1024 rows of 144 B plus the policy's text (under
  * 64 KiB) and headers, about 215 KiB. The relay keeps each pending one in
@@ -104,10 +121,16 @@ typedef struct {
     uint64_t keep;          /* seqs of log kept */
     /* The admin's next descriptor, until a commit carries it; handed to
      * one online member after another, a sponsor timeout apart. */
+    uint8_t desc_hash[32];  /* H(the room's descriptor): what a JoinRequest must name */
+    uint8_t authority[32];  /* the members' keys' authority, if has_authority: learnt from a */
+    int has_authority;      /* member's Challenge or JoinRefused (not kept across a restart) */
     uint8_t *pending;
     size_t pendinglen;
+    uint8_t pending_hash[32];   /* H(pending), while there is one: joiners name it, and wait */
     uint64_t pending_sent_at;
     uint32_t pending_turn;
+    uint32_t pending_asked;     /* members it went to (each declined, or was silent) */
+    uint8_t pending_to[32];     /* the last of them */
     uint8_t settled[32];    /* the commit that began the current epoch, if has_settled */
     int has_settled;
     uint8_t *self_ack;      /* a candidate's EpochAck by its committer alone, and since when */
@@ -145,6 +168,8 @@ typedef struct {
     uint8_t rebind_from[32];   /* the daemon re-binds its session */
     uint8_t rebind_to[32];
     int more;               /* relay_room_replay: the page is full; ask again after its last seq */
+    uint32_t installed;     /* a settled commit installed the admin's descriptor of this
+                               version (0: none): the admin waiting for it is told */
 } relay_out;
 
 void relay_out_init(relay_out *out);
@@ -165,9 +190,11 @@ void relay_room_free(relay_room *r);
 fkex_err relay_room_reload(relay_room *r) FKEX_WUR;
 
 /* Returns 0 when accepted (out->seq, out->d), or the FKEX_RELAY_E_* code of
- * the refusal (out->why; nothing stored, nothing delivered). */
-int relay_room_submit(relay_room *r, const uint8_t from[32], const uint8_t *msg, size_t len,
-                      uint64_t now, relay_out *out) FKEX_WUR;
+ * the refusal (out->why; nothing stored, nothing delivered). source is
+ * where the sender connects from (relay_source), or NULL if unknown: it
+ * bounds a source's pending joins. */
+int relay_room_submit(relay_room *r, const uint8_t from[32], const uint8_t source[16],
+                      const uint8_t *msg, size_t len, uint64_t now, relay_out *out) FKEX_WUR;
 /* Sponsor timeouts: a JoinRequest that waited timeout ms without a
  * Challenge (or had nobody online) goes to the next online member; joins
  * stuck for RELAY_JOIN_EXPIRY_MS are forgotten. Returns 0 or a code. */
@@ -186,10 +213,23 @@ int relay_room_replay(relay_room *r, const uint8_t v[32], uint64_t after, size_t
 int relay_room_set_descriptor(relay_room *r, const uint8_t *desc, size_t len,
                               relay_out *out) FKEX_WUR;
 /* The pending descriptor, if it is due to be handed to a member now: the
- * first online one at once, then the next online one each sponsor
- * timeout until a commit carries it. 1 (to, *desc set) or 0. */
+ * first online one at once, then the next online one when the last
+ * declines (relay_room_decline) or after a sponsor timeout, until a
+ * commit carries it. 1 (to, *desc set), 0, or -1 when every online member
+ * has had its turn and none committed it: then relay_room_drop_pending. */
 int relay_room_pending_due(relay_room *r, uint64_t now, uint8_t to[32], const uint8_t **desc,
                            size_t *len);
+/* Member `from` cannot commit the pending descriptor of that version (its
+ * attributes fail the new policy): its turn ends now. 1 if it was its
+ * turn, 0 otherwise (late: ignored). */
+int relay_room_decline(relay_room *r, const uint8_t from[32], uint32_t version);
+/* Nobody online could commit the pending descriptor: it is dropped (the
+ * room keeps its policy), and the joins that waited for it are told to
+ * fetch the room's descriptor again (JoinRefused, reason descriptor).
+ * *version gets the dropped version. Returns 0 or a code. */
+int relay_room_drop_pending(relay_room *r, uint32_t *version, relay_out *out) FKEX_WUR;
+/* Members connected now (not in their grace period). */
+uint32_t relay_room_connected(const relay_room *r);
 
 /* The admin's kick (fkex room kick, wire/ratchet_msg.h): checked against
  * the room's admin key, it names exactly one member by pseudonym; the

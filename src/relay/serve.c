@@ -96,6 +96,8 @@ typedef struct conn_state {
     size_t replayed;
     struct conn_state *rprev, *rnext;
     relay_dm_seat *dm;   /* a direct conversation's place (relay/dm.h), instead of a room */
+    relay_room *awaiting;      /* an admin waiting for what becomes of its descriptor */
+    uint32_t awaiting_version;
 } conn_state;
 
 /* A SUBMIT read this turn, run with the turn's batch. cs is NULL once its
@@ -299,9 +301,30 @@ static void rebind(serve_state *s, relay_room *r, const relay_out *out)
  * flushes); the others get theirs from the log when they come back.
  * Deliveries of the same bytes and seq (a broadcast) share one encoded
  * frame. O(deliveries). */
+/* The admins waiting for r's descriptor of that version (or, committed,
+ * an older one) learn the outcome. O(connections): policy changes are rare. */
+static void tell_admins(serve_state *s, relay_room *r, uint32_t version, uint8_t outcome)
+{
+    fkex_relay_msg m = { 0 };
+    m.kind = FKEX_RELAY_POLICY_OUTCOME;
+    memcpy(m.room_id, r->room_id, 32);
+    m.version = version;
+    m.outcome = outcome;
+    m.epoch = r->epoch;
+    for (conn_state *cs = s->conns; cs; cs = cs->next)
+        if (cs->conn && cs->awaiting == r &&
+            (cs->awaiting_version == version ||
+             (outcome == FKEX_POLICY_COMMITTED && cs->awaiting_version < version))) {
+            cs->awaiting = NULL;
+            (void)send_msg(cs, &m);
+        }
+}
+
 static void route(serve_state *s, relay_room *r, const relay_out *out)
 {
     fkex_frame_buf *b = NULL;
+    if (out->installed)
+        tell_admins(s, r, out->installed, FKEX_POLICY_COMMITTED);
     for (size_t i = 0; i < out->n; i++) {
         const relay_delivery *d = &out->d[i];
         conn_state *cs = relay_index_get(&s->sessions, r, d->to);
@@ -614,7 +637,8 @@ static void run_batch(serve_state *s)
             p->why = "the relay could not store the message";
             continue;
         }
-        p->code = relay_room_submit(r, p->v, p->msg, p->len, now_ms(), &p->out);
+        const uint8_t *source = p->cs && p->cs->conn ? fkex_conn_source(p->cs->conn) : NULL;
+        p->code = relay_room_submit(r, p->v, source, p->msg, p->len, now_ms(), &p->out);
         if (p->code)
             p->why = p->out.why ? p->out.why : "refused";
         else
@@ -772,7 +796,25 @@ static void hand_pending(serve_state *s, relay_room *r, uint64_t now)
     const uint8_t *desc;
     size_t len;
     char rh[9], vh[9];
-    if (!relay_room_pending_due(r, now, to, &desc, &len))
+    int due = relay_room_pending_due(r, now, to, &desc, &len);
+    if (due < 0) {
+        /* Every online member declined it (or was silent): the room keeps
+         * its policy, and the admin is told. */
+        relay_out out;
+        uint32_t version;
+        relay_out_init(&out);
+        if (relay_room_drop_pending(r, &version, &out) == 0) {
+            logf_(s, "room %s: no online member could commit the admin's descriptor version "
+                  "%u: dropped", short_hex(rh, r->room_id), version);
+            route(s, r, &out);
+            tell_admins(s, r, version, FKEX_POLICY_DROPPED);
+        } else if (r->failed) {
+            out_of_service(s, r);
+        }
+        relay_out_clear(&out);
+        return;
+    }
+    if (!due)
         return;
     conn_state *cs = relay_index_get(&s->sessions, r, to);
     if (!cs || !cs->conn)
@@ -838,6 +880,11 @@ static void on_admin(conn_state *cs, const fkex_relay_msg *m)
     a.relay_seq = out.seq;
     cs->served = 1;   /* answered: no session deadline */
     (void)send_msg(cs, &a);
+    fkex_rmsg_descriptor d;
+    if (!kick && fkex_rmsg_descriptor_decode(&d, m->data, m->datalen) == FKEX_OK) {
+        cs->awaiting = r;   /* POLICY_OUTCOME follows */
+        cs->awaiting_version = d.version;
+    }
     logf_(s, kick ? "%s: room %s: the admin kicked a member"
                   : "%s: room %s: a new descriptor is pending until a member commits it",
           fkex_conn_peer(cs->conn), short_hex(rh, r->room_id));
@@ -847,6 +894,22 @@ static void on_admin(conn_state *cs, const fkex_relay_msg *m)
         fkex_server_flush(s->server);
     else
         hand_pending(s, r, now_ms());
+}
+
+/* A member cannot commit the admin's descriptor (its attributes fail the
+ * new policy): the next member's turn comes at once. */
+static void on_decline(conn_state *cs, const fkex_relay_msg *m)
+{
+    char rh[9], vh[9];
+    if (cs->state != SESSION_READY || !cs->room || memcmp(m->room_id, cs->room->room_id, 32) != 0) {
+        send_error(cs, FKEX_RELAY_E_AUTH, 0, "a DECLINE needs a member's session in its room");
+        return;
+    }
+    if (!relay_room_decline(cs->room, cs->v, m->version))
+        return;   /* late, or not its turn: nothing to do */
+    logf_(cs->s, "room %s: member %s cannot commit the admin's descriptor version %u",
+          short_hex(rh, cs->room->room_id), short_hex(vh, cs->v), m->version);
+    hand_pending(cs->s, cs->room, now_ms());
 }
 
 static void on_get_descriptor(conn_state *cs, const fkex_relay_msg *m)
@@ -923,6 +986,7 @@ static void on_frame(fkex_conn *c, const uint8_t *frame, size_t len)
     case FKEX_RELAY_GET_DESCRIPTOR: on_get_descriptor(cs, &m); break;
     case FKEX_RELAY_SET_DESCRIPTOR:
     case FKEX_RELAY_KICK:           on_admin(cs, &m); break;
+    case FKEX_RELAY_DECLINE: on_decline(cs, &m); break;
     case FKEX_RELAY_DM_HELLO:
     case FKEX_RELAY_DM_FRAME: on_dm(cs, &m); break;
     case FKEX_RELAY_PING: {

@@ -1,11 +1,18 @@
 /*
  * relay/store.c: the relay's SQLite store (relay/store.h).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include "inner.h"
 #include "relay/store.h"
+
+/* PRAGMA application_id of a relay database: "fkrl". */
+#define RELAY_APPLICATION_ID 0x666b726c
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS rooms(room_id BLOB PRIMARY KEY, descriptor BLOB NOT NULL,"
@@ -109,6 +116,50 @@ sqlite3 *relay_store_db(relay_store *s)
     return s->db;
 }
 
+/* The first column of the first row of q, or -1 if there is none. */
+static long long one_number(sqlite3 *db, const char *q)
+{
+    sqlite3_stmt *st;
+    long long v = -1;
+    if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* 0 if db is a relay database, or empty (it becomes one), or one made
+ * before the application id was set (it has our rooms table). */
+static int ours(sqlite3 *db)
+{
+    long long id = one_number(db, "PRAGMA application_id");
+    if (id == RELAY_APPLICATION_ID)
+        return 0;
+    if (id != 0)
+        return -1;
+    return one_number(db, "SELECT count(*) FROM sqlite_master") == 0 ||
+                   one_number(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                                  "name = 'rooms'") == 1
+               ? 0 : -1;
+}
+
+int relay_store_claim(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf(err, errlen, errno == EWOULDBLOCK ? "%s is in use by another relay"
+                                                   : "%s: cannot lock it", path);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 fkex_err relay_store_open(relay_store **out, const char *path, char *err, size_t errlen)
 {
     relay_store *s = calloc(1, sizeof *s);
@@ -119,9 +170,20 @@ fkex_err relay_store_open(relay_store **out, const char *path, char *err, size_t
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
         goto fail;
     sqlite3_busy_timeout(s->db, 5000);
+    if (ours(s->db) != 0) {
+        snprintf(err, errlen, "%s is not an fkex relay database%s", path,
+                 sqlite3_errcode(s->db) == SQLITE_NOTADB ? " (not SQLite at all)" : "");
+        relay_store_close(s);
+        return FKEX_ERR_IO;
+    }
     if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                             " PRAGMA foreign_keys=ON;", NULL, NULL, &msg) != SQLITE_OK ||
         sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK)
+        goto fail;
+    char *mark = sqlite3_mprintf("PRAGMA application_id = %d;", RELAY_APPLICATION_ID);
+    int marked = mark && sqlite3_exec(s->db, mark, NULL, NULL, &msg) == SQLITE_OK;
+    sqlite3_free(mark);
+    if (!marked)
         goto fail;
     for (int i = 0; i < S_COUNT; i++)
         if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=

@@ -45,8 +45,10 @@ typedef struct {
 } relay_store_member;
 
 #define RELAY_JOIN_WAITING 0      /* sent to a sponsor, no Challenge yet */
-#define RELAY_JOIN_CHALLENGED 1   /* the sponsor answered */
+#define RELAY_JOIN_CHALLENGED 1   /* the sponsor answered: the joiner's Proof is due */
 #define RELAY_JOIN_ADDED 2        /* its commit won; its Welcome is due */
+#define RELAY_JOIN_PROPOSED 3     /* a candidate commit of its sponsor adds it */
+#define RELAY_JOIN_PROVED 4       /* the joiner answered the Challenge: the sponsor commits */
 typedef struct {
     uint8_t joiner_id[32];
     uint8_t v[32];
@@ -56,10 +58,21 @@ typedef struct {
     uint64_t sent_at;     /* ms, the caller's clock */
     uint8_t *request;     /* the JoinRequest, to send again (owned) */
     size_t request_len;
+    /* In memory only (relay/room.c), for the bounds on pending joins: */
+    uint8_t source[16];   /* where it came from (zero: unknown, after a restart) */
+    uint8_t authority[32];   /* its ciphertext's authority fingerprint */
 } relay_store_join;
 
-/* Opens (creating) the database at path. On failure, a sentence in err. */
+/* Opens (creating) the database at path: an fkex relay database, or an
+ * empty one (any other SQLite database is refused). On failure, a
+ * sentence in err. */
 fkex_err relay_store_open(relay_store **s, const char *path, char *err, size_t errlen) FKEX_WUR;
+/* The daemon's claim on the database at path, before it opens it: the
+ * file (created mode 0600 if it is not there) locked for this process
+ * alone (flock), so that a second relay on it is refused instead of
+ * corrupting the first's rooms. The descriptor to keep open while serving
+ * (close it after relay_store_close), or -1 with a sentence in err. */
+int relay_store_claim(const char *path, char *err, size_t errlen) FKEX_WUR;
 void relay_store_close(relay_store *s);
 /* How far a committed transaction is durable. full (the default,
  * synchronous=FULL): on disk, through a power loss. Otherwise

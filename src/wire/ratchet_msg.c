@@ -39,7 +39,7 @@ fkex_err fkex_rmsg_peek(fkex_rmsg_type *type, uint8_t room_id[32], const uint8_t
 {
     if (len < 2)
         return FKEX_ERR_TRUNCATED;
-    if (in[0] < FKEX_RMSG_DESCRIPTOR || in[0] > FKEX_RMSG_KICK)
+    if (in[0] < FKEX_RMSG_DESCRIPTOR || in[0] > FKEX_RMSG_JOIN_REFUSED)
         return FKEX_ERR_BAD_ENCODING;
     if (in[1] != (in[0] == FKEX_RMSG_DESCRIPTOR ? FKEX_DESCRIPTOR_VERSION : FKEX_RATCHET_VERSION))
         return FKEX_ERR_UNSUPPORTED;
@@ -460,6 +460,30 @@ fkex_err fkex_rmsg_settled_decode(fkex_rmsg_settled *m, const uint8_t *in, size_
         return err;
     if (fkex_reader_u64(&r, &m->epoch) != 0 || fkex_reader_get(&r, m->commit_hash, 32) != 0)
         return FKEX_ERR_TRUNCATED;
+    return finish(&r);
+}
+
+void fkex_rmsg_join_refused_encode(fkex_writer *w, const fkex_rmsg_join_refused *m)
+{
+    put_head(w, FKEX_RMSG_JOIN_REFUSED, m->room_id);
+    fkex_writer_put(w, m->joiner_id, 32);
+    fkex_writer_u8(w, m->reason);
+    fkex_writer_put(w, m->authority, 32);
+}
+
+fkex_err fkex_rmsg_join_refused_decode(fkex_rmsg_join_refused *m, const uint8_t *in, size_t len)
+{
+    fkex_reader r;
+    fkex_err err;
+    memset(m, 0, sizeof *m);
+    fkex_reader_init(&r, in, len);
+    if ((err = get_head(&r, FKEX_RMSG_JOIN_REFUSED, m->room_id)) != FKEX_OK)
+        return err;
+    if (fkex_reader_get(&r, m->joiner_id, 32) != 0 || fkex_reader_u8(&r, &m->reason) != 0 ||
+        fkex_reader_get(&r, m->authority, 32) != 0)
+        return FKEX_ERR_TRUNCATED;
+    if (m->reason < FKEX_JOIN_REFUSED_AUTHORITY || m->reason > FKEX_JOIN_REFUSED_BUSY)
+        return FKEX_ERR_BAD_ENCODING;
     return finish(&r);
 }
 

@@ -49,7 +49,8 @@ typedef enum {
     FKEX_RMSG_APPLICATION = 9,
     FKEX_RMSG_EPOCH_ACK = 10,
     FKEX_RMSG_SETTLED = 11,
-    FKEX_RMSG_KICK = 12
+    FKEX_RMSG_KICK = 12,
+    FKEX_RMSG_JOIN_REFUSED = 13
 } fkex_rmsg_type;
 
 /* A member's leaf: its signing key V and HPKE key X. Rosters go on the
@@ -227,6 +228,26 @@ typedef struct {
     uint8_t commit_hash[32];
 } fkex_rmsg_settled;
 
+/* JoinRefused {joiner_id, reason, authority}: a sponsor will not serve a
+ * JoinRequest (or a Proof), and says why, so that the joiner can act and
+ * the relay frees the join's slot at once. authority is the fingerprint
+ * of the sponsor's key's authority (the room's). Not signed: the joiner
+ * knows no member's key yet; the relay passes it on only from the
+ * member it named the join's sponsor, and a relay could as well drop the
+ * join. */
+#define FKEX_JOIN_REFUSED_AUTHORITY 1    /* its ciphertext is from another authority */
+#define FKEX_JOIN_REFUSED_DESCRIPTOR 2   /* it names another descriptor: fetch it again */
+#define FKEX_JOIN_REFUSED_INVALID 3      /* it fails its checks (a signature, a key in the room) */
+#define FKEX_JOIN_REFUSED_FULL 4         /* the room has FKEX_ROOM_MAX_MEMBERS */
+#define FKEX_JOIN_REFUSED_PROOF 5        /* its Proof was wrong */
+#define FKEX_JOIN_REFUSED_BUSY 6         /* this member cannot serve it now: another may */
+typedef struct {
+    uint8_t room_id[32];
+    uint8_t joiner_id[32];
+    uint8_t reason;
+    uint8_t authority[32];
+} fkex_rmsg_join_refused;
+
 /* Kick {pseudonym, reason}, signed by the room's admin key (fkex room
  * kick): the member whose V begins with the pseudonym's 8 bytes is to be
  * removed; the relay refuses its submissions from then on. reason is
@@ -291,6 +312,7 @@ void fkex_rmsg_join_ack_encode(fkex_writer *w, const fkex_rmsg_join_ack *m);
 void fkex_rmsg_kick_encode(fkex_writer *w, const fkex_rmsg_kick *m);
 void fkex_rmsg_epoch_ack_encode(fkex_writer *w, const fkex_rmsg_epoch_ack *m);
 void fkex_rmsg_settled_encode(fkex_writer *w, const fkex_rmsg_settled *m);
+void fkex_rmsg_join_refused_encode(fkex_writer *w, const fkex_rmsg_join_refused *m);
 /* The body only; the proposer appends the membership tag, then signs. */
 void fkex_rmsg_remove_encode(fkex_writer *w, const fkex_rmsg_remove *m);
 void fkex_rmsg_application_encode(fkex_writer *w, const fkex_rmsg_application *m);
@@ -306,6 +328,8 @@ fkex_err fkex_rmsg_join_ack_decode(fkex_rmsg_join_ack *m, const uint8_t *in, siz
 fkex_err fkex_rmsg_kick_decode(fkex_rmsg_kick *m, const uint8_t *in, size_t len) FKEX_WUR;
 fkex_err fkex_rmsg_epoch_ack_decode(fkex_rmsg_epoch_ack *m, const uint8_t *in, size_t len) FKEX_WUR;
 fkex_err fkex_rmsg_settled_decode(fkex_rmsg_settled *m, const uint8_t *in, size_t len) FKEX_WUR;
+fkex_err fkex_rmsg_join_refused_decode(fkex_rmsg_join_refused *m, const uint8_t *in,
+                                       size_t len) FKEX_WUR;
 fkex_err fkex_rmsg_remove_decode(fkex_rmsg_remove *m, const uint8_t *in, size_t len) FKEX_WUR;
 fkex_err fkex_rmsg_application_decode(fkex_rmsg_application *m, const uint8_t *in, size_t len) FKEX_WUR;
 

@@ -77,6 +77,16 @@ void fkex_relay_msg_encode(fkex_writer *w, const fkex_relay_msg *m)
     case FKEX_RELAY_DM_FRAME:
         fkex_writer_bytes32(w, m->data, m->datalen);
         break;
+    case FKEX_RELAY_DECLINE:
+        fkex_writer_put(w, m->room_id, 32);
+        fkex_writer_u32(w, m->version);
+        break;
+    case FKEX_RELAY_POLICY_OUTCOME:
+        fkex_writer_put(w, m->room_id, 32);
+        fkex_writer_u32(w, m->version);
+        fkex_writer_u8(w, m->outcome);
+        fkex_writer_u64(w, m->epoch);
+        break;
     default:
         w->failed = 1;
     }
@@ -178,6 +188,16 @@ fkex_err fkex_relay_msg_decode(fkex_relay_msg *m, const uint8_t *in, size_t len)
         break;
     case FKEX_RELAY_DM_FRAME:
         (void)!fkex_reader_bytes32(&r, &m->data, &m->datalen, FKEX_RELAY_DM_FRAME_MAX);
+        break;
+    case FKEX_RELAY_DECLINE:
+        (void)!(fkex_reader_get(&r, m->room_id, 32) || fkex_reader_u32(&r, &m->version));
+        break;
+    case FKEX_RELAY_POLICY_OUTCOME:
+        if (fkex_reader_get(&r, m->room_id, 32) || fkex_reader_u32(&r, &m->version) ||
+            fkex_reader_u8(&r, &m->outcome) || fkex_reader_u64(&r, &m->epoch))
+            break;
+        if (m->outcome != FKEX_POLICY_COMMITTED && m->outcome != FKEX_POLICY_DROPPED)
+            return FKEX_ERR_BAD_ENCODING;
         break;
     }
     return fkex_reader_end(&r);

@@ -68,10 +68,18 @@ typedef enum {
     FKEX_RELAY_DM_READY = 17,      /* r->c: conversation id, u8 peer present (0/1) */
     FKEX_RELAY_DM_PEER = 18,       /* r->c: u8 present: the other party came (1) or left (0) */
     FKEX_RELAY_DM_FRAME = 19,      /* both: bytes32 frame (at most FKEX_RELAY_DM_FRAME_MAX) */
-    FKEX_RELAY_KICK = 20           /* c->r: room_id, bytes32 kick (the admin's, wire/ratchet_msg.h) */
+    FKEX_RELAY_KICK = 20,          /* c->r: room_id, bytes32 kick (the admin's, wire/ratchet_msg.h) */
+    FKEX_RELAY_DECLINE = 21,       /* c->r: room_id, u32 version: a member cannot commit the
+                                    * admin's descriptor of that version (its attributes fail
+                                    * the new policy): the relay hands it to the next member */
+    FKEX_RELAY_POLICY_OUTCOME = 22 /* r->c: room_id, u32 version, u8 outcome, u64 epoch: to the
+                                    * admin who sent SET_DESCRIPTOR, what became of it */
 } fkex_relay_kind;
 
-#define FKEX_RELAY_KIND_LAST FKEX_RELAY_KICK
+#define FKEX_RELAY_KIND_LAST FKEX_RELAY_POLICY_OUTCOME
+/* POLICY_OUTCOME */
+#define FKEX_POLICY_COMMITTED 1   /* a commit carrying it settled: the room's policy at epoch */
+#define FKEX_POLICY_DROPPED 2     /* every online member declined it (or was silent) */
 /* A direct conversation's frame: its largest message fits (ibe/dm.h). */
 #define FKEX_RELAY_DM_FRAME_MAX (64u << 10)
 
@@ -95,13 +103,15 @@ typedef struct {
                                * DM_HELLO DM_READY: the conversation id */
     uint64_t seq;             /* HELLO: last seen; SUBMIT ACCEPTED ERROR: client seq; DELIVER: relay seq */
     uint64_t relay_seq;       /* ACCEPTED; READY: head seq */
-    uint64_t epoch;           /* READY */
+    uint64_t epoch;           /* READY, POLICY_OUTCOME */
     int has_leaf;             /* HELLO */
     int present;              /* DM_READY DM_PEER */
     uint8_t leaf[32];         /* HELLO (if has_leaf), CREATE_ROOM: founder V, GONE: the member */
     uint8_t nonce[32];        /* NONCE */
     uint8_t sig[64];          /* AUTH: V's; CREATE_ROOM: the admin's */
     uint16_t code;            /* ERROR */
+    uint32_t version;         /* DECLINE POLICY_OUTCOME: the descriptor's */
+    uint8_t outcome;          /* POLICY_OUTCOME: FKEX_POLICY_* */
     uint64_t cookie;          /* PING PONG */
     const uint8_t *data;      /* SUBMIT DELIVER: room message; CREATE_ROOM (SET_)DESCRIPTOR: descriptor;
                                * ERROR: text; DM_FRAME: the frame */
