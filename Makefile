@@ -41,7 +41,7 @@ FUZZ_SRC = $(sort $(wildcard fuzz/*.c))
 
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o) $(BENCH_SRC:%.c=$(BUILD)/%.o)
-TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o) $(BUILD)/bench/room.o
+TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o) $(BUILD)/bench/room.o $(BUILD)/bench/child.o
 HEADERS  = $(wildcard include/fkex/*.h src/*.h src/*/*.h bench/*.h tests/*.h)
 
 all: $(BUILD)/libfkex.a $(BUILD)/fkex $(BUILD)/fkex-tests

@@ -32,5 +32,8 @@ int bench_gke(const size_t *sizes, size_t nsizes, int json, const char *plot, in
  * under the same load generator when redis-server is installed; verbose
  * reports progress on stderr. Returns an exit code. */
 int bench_relay(int json, int verbose);
+/* `fkex bench rooms` (bench/rooms.c): 20 joiners at once into a room of
+ * 50, and a policy change, every party a process on loopback. */
+int bench_rooms(int json, int verbose);
 
 #endif

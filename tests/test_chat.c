@@ -149,6 +149,23 @@ static void test_json_commands(void)
     free(line);
 }
 
+/* Nicks: no control, bidirectional or invisible character. What is drawn
+ * has each of those (and every bad byte) as U+FFFD, newlines kept only
+ * where allowed. */
+static void test_nick_and_display(void)
+{
+    char out[64];
+    CHECK(chat_nick_ok("alice", 5) && chat_nick_ok("\xc3\xa9mile", 6));
+    CHECK(!chat_nick_ok("", 0) && !chat_nick_ok("a\nb", 3) && !chat_nick_ok("a\tb", 3));
+    CHECK(!chat_nick_ok("eve\xe2\x80\xae", 6) && !chat_nick_ok("\xe2\x81\xa6x", 4));
+    CHECK(!chat_nick_ok("al\xe2\x80\x8bice", 8) && !chat_nick_ok("\xef\xbb\xbfx", 4));
+    CHECK(!chat_nick_ok("\xd8\x9cx", 3));   /* U+061C, the Arabic letter mark */
+    size_t n = chat_displayable(out, "a\xe2\x80\xae" "b\nc\x01\xff", 9, "\n");
+    CHECK(n == 13 && memcmp(out, "a\xef\xbf\xbd" "b\nc\xef\xbf\xbd\xef\xbf\xbd", n) == 0);
+    n = chat_displayable(out, "x\ny", 3, "");
+    CHECK(n == 5 && memcmp(out, "x\xef\xbf\xbdy", n) == 0);
+}
+
 /* Whatever bytes a member's text holds, the escaped form is a JSON string
  * that parses back to it (invalid UTF-8 becoming U+FFFD). */
 static void test_json_escape(void)
@@ -160,6 +177,9 @@ static void test_json_escape(void)
     n = chat_json_escape(out, sizeof out, "\xc3\xa9\xc3\x28\xf0\x9f\x99\x82", 8);
     CHECK(n == 2 + 3 + 1 + 4 && memcmp(out, "\xc3\xa9\xef\xbf\xbd(\xf0\x9f\x99\x82", n) == 0);
     CHECK(chat_json_escape(NULL, 0, "abc", 3) == 3);   /* measuring */
+    /* a bidirectional override and a zero-width space come escaped */
+    n = chat_json_escape(out, sizeof out, "a\xe2\x80\xae" "b\xe2\x80\x8b", 8);
+    CHECK(n == 14 && memcmp(out, "a\\u202eb\\u200b", n) == 0);
     fkex_rng rng;
     test_rng(&rng, "json escape");
     for (int round = 0; round < 2000; round++) {
@@ -182,31 +202,47 @@ static void test_json_escape(void)
 
 typedef struct {
     char rows[8][64];
+    size_t indent[8];
     size_t n;
 } rows_seen;
 
-static void keep_row(const char *text, size_t len, void *ctx)
+static void keep_row(const char *text, size_t len, size_t indent, void *ctx)
 {
     rows_seen *r = ctx;
-    if (r->n < 8)
+    if (r->n < 8) {
+        r->indent[r->n] = indent;
         snprintf(r->rows[r->n++], 64, "%.*s", (int)len, text);
+    }
 }
 
 static void test_view_wrap(void)
 {
     view_line l = { VIEW_MESSAGE, "alice: h\xc3\xa9llo world\nbye", 0 };
     l.len = strlen(l.text);
-    rows_seen r = { { { 0 } }, 0 };
+    rows_seen r = { { { 0 } }, { 0 }, 0 };
     view_wrap(&l, 8, keep_row, &r);
-    /* 8 code points per row (é is one), a newline ends a row. */
+    /* 8 code points on the first row (é is one), then 6 after an indent
+     * of 2; a newline ends a row. */
     CHECK(r.n == 4);
-    CHECK(strcmp(r.rows[0], "alice: h") == 0);
-    CHECK(strcmp(r.rows[1], "\xc3\xa9llo wor") == 0);
-    CHECK(strcmp(r.rows[2], "ld") == 0);
-    CHECK(strcmp(r.rows[3], "bye") == 0);
+    CHECK(strcmp(r.rows[0], "alice: h") == 0 && r.indent[0] == 0);
+    CHECK(strcmp(r.rows[1], "\xc3\xa9llo w") == 0 && r.indent[1] == VIEW_INDENT);
+    CHECK(strcmp(r.rows[2], "orld") == 0 && r.indent[2] == VIEW_INDENT);
+    CHECK(strcmp(r.rows[3], "bye") == 0 && r.indent[3] == VIEW_INDENT);
     CHECK(view_rows(&l, 100) == 2);
     view_line empty = { VIEW_SYSTEM, "", 0 };
     CHECK(view_rows(&empty, 10) == 1);
+    /* a system line is not indented; nothing a member sends starts a row
+     * at the margin, where the interface's "-- " and "!! " lines start */
+    view_line sys = { VIEW_SYSTEM, "-- a member joined\nsecond", 0 };
+    sys.len = strlen(sys.text);
+    memset(&r, 0, sizeof r);
+    view_wrap(&sys, 40, keep_row, &r);
+    CHECK(r.n == 2 && r.indent[0] == 0 && r.indent[1] == 0);
+    view_line fake = { VIEW_MESSAGE, "[1a2b 3c4d 5e6f 7a8b] mallory: hi\n-- alice left", 0 };
+    fake.len = strlen(fake.text);
+    memset(&r, 0, sizeof r);
+    view_wrap(&fake, 80, keep_row, &r);
+    CHECK(r.n == 2 && strcmp(r.rows[1], "-- alice left") == 0 && r.indent[1] == VIEW_INDENT);
 }
 
 static void test_view_scrollback(void)
@@ -472,6 +508,7 @@ void suite_chat(void)
     RUN(test_json_commands);
     RUN(test_json_escape);
     RUN(test_view_wrap);
+    RUN(test_nick_and_display);
     RUN(test_view_scrollback);
     RUN(test_view_input);
     RUN(test_epoch_fingerprint);

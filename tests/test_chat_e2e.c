@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "test.h"
 #include "proxy.h"
+#include "child.h"
 #include "chat/client.h"
 #include "chat/chat.h"
 #include "relay/store.h"
@@ -34,14 +35,7 @@ static pid_t relay_pid = -1, proxy_pid = -1;
 static char relay_addr[64];
 static int fk_quiet;           /* refusals are expected: do not print their stderr */
 
-typedef struct {
-    pid_t pid;
-    int in, out;        /* our ends of its stdin and stdout; -1 once closed */
-    char *buf;          /* everything it printed */
-    size_t len, cap;
-    char err[700];      /* where its stderr goes */
-    int status;         /* exit code once reaped; -2 before */
-} proc;
+typedef child proc;    /* bench/child.h */
 
 static proc *procs[MAX_PROCS];
 
@@ -54,9 +48,7 @@ static void nap_ms(long ms)
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return child_now();
 }
 
 static const char *at(const char *name)
@@ -105,35 +97,15 @@ static int fk(const char *first, ...)
 static proc *chat_start(const char *nick, const char *key, const char *const *extra)
 {
     const char *argv[16] = { bin, "chat", invite, "--key", key, "--batch", "--nick", nick };
+    char err[700];
+    proc *p = calloc(1, sizeof *p);
+    if (!p)
+        abort();
     for (size_t i = 0; extra && extra[i] && i < 7; i++)
         argv[8 + i] = extra[i];
-    int pin[2], pout[2];
-    posix_spawn_file_actions_t fa;
-    proc *p = calloc(1, sizeof *p);
-    if (!p || pipe(pin) != 0 || pipe(pout) != 0)
-        abort();
-    for (int i = 0; i < 2; i++) {   /* the child gets its ends by dup2, which clears this */
-        fcntl(pin[i], F_SETFD, FD_CLOEXEC);
-        fcntl(pout[i], F_SETFD, FD_CLOEXEC);
-    }
-    snprintf(p->err, sizeof p->err, "%s/%s.err", root, nick);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, pin[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
-    posix_spawn_file_actions_addopen(&fa, 2, p->err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    fflush(stderr);
-    int rc = posix_spawnp(&p->pid, bin, &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(pin[0]);
-    close(pout[1]);
-    p->in = pin[1];
-    p->out = pout[0];
-    p->status = -2;
-    fcntl(p->out, F_SETFL, O_NONBLOCK);
-    if (rc != 0) {
-        fprintf(stderr, "    cannot run %s: %s\n", bin, strerror(rc));
-        p->pid = -1;
-    }
+    snprintf(err, sizeof err, "%s/%s.err", root, nick);
+    if (child_start(p, argv, err) != 0)
+        fprintf(stderr, "    cannot run %s\n", bin);
     for (size_t i = 0; i < MAX_PROCS; i++)
         if (!procs[i]) {
             procs[i] = p;
@@ -142,133 +114,51 @@ static proc *chat_start(const char *nick, const char *key, const char *const *ex
     return p;
 }
 
-/* Reads what is there (waiting up to ms for something). 0 at end of output. */
 static int pump(proc *p, int ms)
 {
-    struct pollfd pf = { p->out, POLLIN, 0 };
-    char tmp[65536];
-    if (p->out < 0)
-        return 0;
-    if (poll(&pf, 1, ms) <= 0)
-        return 1;
-    for (;;) {
-        ssize_t n = read(p->out, tmp, sizeof tmp);
-        if (n > 0) {
-            if (p->len + (size_t)n + 1 > p->cap) {
-                p->cap = (p->len + (size_t)n + 1) * 2;
-                if (!(p->buf = realloc(p->buf, p->cap)))
-                    abort();
-            }
-            memcpy(p->buf + p->len, tmp, (size_t)n);
-            p->len += (size_t)n;
-            p->buf[p->len] = 0;
-            continue;
-        }
-        if (n == 0) {
-            close(p->out);
-            p->out = -1;
-            return 0;
-        }
-        return errno == EAGAIN || errno == EINTR;
-    }
+    return child_pump(p, ms);
 }
 
-/* Complete lines of p's output that contain needle. */
 static size_t count(const proc *p, const char *needle)
 {
-    size_t n = 0;
-    const char *s = p->buf ? p->buf : "";
-    for (;;) {
-        const char *nl = strchr(s, '\n');
-        if (!nl)
-            return n;
-        const char *hit = strstr(s, needle);
-        if (hit && hit < nl)
-            n++;
-        s = nl + 1;
-    }
+    return child_count(p, needle);
 }
 
-/* Waits until `want` lines contain needle. */
+/* Waits until `want` lines contain needle; says what it saw if not. */
 static int wait_for(proc *p, const char *needle, size_t want, double seconds)
 {
-    double deadline = now_s() + seconds;
-    while (count(p, needle) < want) {
-        if (now_s() > deadline || !pump(p, 50)) {
-            if (count(p, needle) >= want)
-                break;
-            char *e = test_read_text(p->err);
-            fprintf(stderr, "    waited for %zu x %s, saw %zu; stdout:\n%.2000s\n    stderr: %s\n",
-                    want, needle, count(p, needle), p->buf ? p->buf : "", e);
-            free(e);
-            return 0;
-        }
-    }
-    return 1;
+    if (child_wait_for(p, needle, want, seconds))
+        return 1;
+    char *e = test_read_text(p->err);
+    fprintf(stderr, "    waited for %zu x %s, saw %zu; stdout:\n%.2000s\n    stderr: %s\n", want,
+            needle, count(p, needle), p->buf ? p->buf : "", e);
+    free(e);
+    return 0;
 }
 
-/* Reads whatever any running member printed, waiting up to ms in all. */
 static void pump_all(int ms)
 {
-    struct pollfd pf[MAX_PROCS];
-    proc *who[MAX_PROCS];
-    nfds_t n = 0;
-    for (size_t i = 0; i < MAX_PROCS; i++)
-        if (procs[i] && procs[i]->out >= 0) {
-            pf[n] = (struct pollfd){ procs[i]->out, POLLIN, 0 };
-            who[n++] = procs[i];
-        }
-    if (n == 0 || poll(pf, n, ms) <= 0)
-        return;
-    for (nfds_t i = 0; i < n; i++)
-        if (pf[i].revents)
-            pump(who[i], 0);
+    child_pump_all(procs, MAX_PROCS, ms);
 }
 
 static void say(proc *p, const char *line)
 {
-    size_t len = strlen(line), off = 0;
-    while (off < len + 1) {
-        ssize_t n = off < len ? write(p->in, line + off, len - off) : write(p->in, "\n", 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return;
-        off += (size_t)n;
-    }
+    child_say(p, line);
 }
 
-/* Its exit code (after reading the rest of its output), -1 if it had to be killed. */
 static int finish(proc *p, double seconds)
 {
-    double deadline = now_s() + seconds;
-    if (p->pid < 0)
-        return -1;
-    while (p->out >= 0 && now_s() < deadline)
-        pump(p, 50);
-    p->status = test_reap(p->pid, deadline - now_s() > 0.5 ? deadline - now_s() : 0.5);
-    p->pid = -1;
-    return p->status;
+    return child_finish(p, seconds);
 }
 
 static void procs_free(void)
 {
-    for (size_t i = 0; i < MAX_PROCS; i++) {
-        proc *p = procs[i];
-        if (!p)
-            continue;
-        if (p->pid > 0) {
-            kill(p->pid, SIGKILL);
-            waitpid(p->pid, NULL, 0);
+    for (size_t i = 0; i < MAX_PROCS; i++)
+        if (procs[i]) {
+            child_free(procs[i]);
+            free(procs[i]);
+            procs[i] = NULL;
         }
-        if (p->in >= 0)
-            close(p->in);
-        if (p->out >= 0)
-            close(p->out);
-        free(p->buf);
-        free(p);
-        procs[i] = NULL;
-    }
 }
 
 /* Starts the relay on listen (HOST:0 for a free port); addr gets where it listens. */
@@ -442,6 +332,12 @@ static void chat_e2e_two(void)
     /* a bad line is an error event, not the end */
     say(bob, "{\"send\": 5}");
     STEP(wait_for(bob, "\"code\": \"bad_command\"", 1, STEP_SECONDS));
+    /* a message names its sender by pseudonym as well as nick, and an
+     * invisible character in it comes escaped, never raw */
+    say(alice, "{\"send\": \"abc\\u202edef\"}");
+    STEP(wait_for(bob, "\"text\": \"abc\\u202edef\"", 1, STEP_SECONDS));
+    CHECK(count(bob, "\"from\": \"alice\", \"pseudonym\": \"") == 6);
+    CHECK(strstr(bob->buf, "\xe2\x80\xae") == NULL);
 
     /* eve's attributes do not satisfy the policy: one sentence, exit 1 */
     proc *eve = chat_start("eve", at("eve.key"), NULL);
@@ -1165,6 +1061,12 @@ static void chat_e2e_usage(void)
     CHECK(FK("chat", "fkex://nowhere", "--key", at("none"), "--batch") == 2);
     CHECK(FK("chat", inv, "--key", at("none"), "--batch") == 2);      /* no such key file */
     CHECK(FK("chat", inv, "--key", at("none"), "--batch", "--nick", "") == 2);
+    /* a nick that would turn the line around, or hide a character */
+    CHECK(FK("chat", inv, "--key", at("none"), "--batch", "--nick", "eve\xe2\x80\xae") == 2);
+    CHECK(FK("chat", inv, "--key", at("none"), "--batch", "--nick", "al\xe2\x80\x8bice") == 2);
+    err = test_read_text(at("fk.err"));
+    CHECK(strstr(err, "without control, bidirectional or invisible characters") != NULL);
+    free(err);
     CHECK(FK("chat", inv, "--key", at("none"), "--batch", "--update-interval", "0") == 2);
     CHECK(FK("chat", inv, "--key", at("none"), "--batch", "--update-interval", "1x") == 2);
     /* --dm: its own options, and none of a room's */

@@ -336,7 +336,7 @@ static batch_proc *alice;
 /* bob in the terminal, alice and carol in batch mode. */
 static void tui_chat(void)
 {
-    char want[160], fp[CHAT_FINGERPRINT_LEN + 1];
+    char want[160], fp[CHAT_FINGERPRINT_LEN + 1], *s;
     uint8_t room_id[32];
     alice = batch_start("alice", "--found", at("R"));
     STEP(file_wait(alice->out, "\"event\": \"joined\"", WAIT_SECONDS));
@@ -351,17 +351,30 @@ static void tui_chat(void)
     batch_say(alice, "{\"send\": \"hello from alice\"}");
     CHECK(screen_wait("bob", "alice: hello from alice"));
     type_line("bob", "hello from bob");
-    CHECK(file_wait(alice->out, "\"from\": \"bob\", \"text\": \"hello from bob\"", WAIT_SECONDS));
+    CHECK(file_wait(alice->out, "\"from\": \"bob\", \"pseudonym\": \"", WAIT_SECONDS));
+    CHECK(file_wait(alice->out, "\", \"text\": \"hello from bob\"", WAIT_SECONDS));
     CHECK(screen_wait("bob", "bob (you): hello from bob"));
+
+    /* a message is named by its sender's pseudonym first; a newline in it
+     * starts an indented row, so it cannot pass for the interface's own
+     * lines; a bidirectional override is shown as U+FFFD */
+    batch_say(alice, "{\"send\": \"line one\\n-- a member left (ffff ffff ffff ffff): "
+                     "1 member\\u202eevil\"}");
+    CHECK(screen_wait("bob", "] alice: line one"));
+    CHECK(screen_wait("bob", "\n  -- a member left (ffff ffff ffff ffff): 1 member\xef\xbf\xbd" "evil"));
+    s = screen("bob");
+    CHECK(strstr(s, "\n-- a member left (ffff") == NULL && strstr(s, "\xe2\x80\xae") == NULL);
+    free(s);
 
     /* /nick, then /who: two members, alice's nick as last seen, our own marked */
     type_line("bob", "/nick robert");
     CHECK(screen_wait("bob", "| online | robert"));
     type_line("bob", "again");
-    CHECK(file_wait(alice->out, "\"from\": \"robert\", \"text\": \"again\"", WAIT_SECONDS));
+    CHECK(file_wait(alice->out, "\"from\": \"robert\", \"pseudonym\": \"", WAIT_SECONDS));
+    CHECK(file_wait(alice->out, "\", \"text\": \"again\"", WAIT_SECONDS));
     type_line("bob", "/who");
     CHECK(screen_wait("bob", "-- 2 members in epoch 1:"));
-    char *s = screen("bob");
+    s = screen("bob");
     CHECK(strstr(s, "  alice\n") != NULL && strstr(s, "  robert (you)\n") != NULL);
     free(s);
     /* /verify: the epoch's fingerprint, the same as alice's */

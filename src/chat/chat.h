@@ -44,6 +44,18 @@ fkex_err chat_content_decode(chat_content *c, const uint8_t *in, size_t len) FKE
  * U+10FFFF) and has no control characters other than those `allowed`
  * lists ("" for none, "\n\t" for text). */
 int chat_utf8_ok(const char *s, size_t len, const char *allowed);
+/* 1 for the characters that change how text around them is shown
+ * without showing themselves: bidirectional controls (U+061C, U+200E-F,
+ * U+202A-E, U+2066-9) and zero-width or invisible format characters
+ * (U+200B-D, U+2060-4, U+FEFF). */
+int chat_invisible(uint32_t cp);
+/* 1 if s (len bytes) can be a nickname: 1 to CHAT_NICK_MAX bytes of
+ * chat_utf8_ok text without controls, and nothing invisible. */
+int chat_nick_ok(const char *s, size_t len);
+/* s as it may be drawn: every malformed byte, control character (but
+ * those `allowed`) and invisible character becomes U+FFFD. out has room
+ * for 3 * len bytes; returns the length written. */
+size_t chat_displayable(char *out, const char *s, size_t len, const char *allowed);
 /* One code point of s (len > 0 bytes): its length, or 0 if malformed. */
 size_t chat_utf8_decode(uint32_t *cp, const char *s, size_t len);
 /* cp (at most U+10FFFF) as UTF-8: its length, 1 to 4. */
@@ -72,7 +84,8 @@ typedef struct {
 fkex_err chat_cmd_parse(chat_cmd *cmd, const char *line, size_t len, char err[96]) FKEX_WUR;
 
 /* Appends s to a JSON string being built (without the quotes), escaping
- * '"', '\\' and control characters, and replacing invalid UTF-8 by U+FFFD.
+ * '"', '\\', control and invisible characters (chat_invisible), and
+ * replacing invalid UTF-8 by U+FFFD.
  * Returns the bytes written, or the bytes needed if out is too small
  * (nothing is written past cap then). */
 size_t chat_json_escape(char *out, size_t cap, const char *s, size_t len);

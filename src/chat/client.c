@@ -23,6 +23,7 @@
 #define ACK_TIMEOUT_MS 15000u     /* a JoinAck owed longer than this: the member is removed */
 #define REFUSED_COMMIT_MS 5000u   /* a commit refused here and nothing settled since: commit */
 #define REMOVAL_WAIT_MS 5000u     /* a removal pending: each member after the first waits this */
+#define ADMIT_BATCH_MS 100u       /* a sponsor waits this long for other Proofs it is owed */
 
 /* A member as front ends see it: its V and the last nickname on its messages. */
 typedef struct {
@@ -48,6 +49,12 @@ struct chat_client {
     uint64_t commit_cseq;
     uint64_t reported_epoch;
     int want_commit, commit_inflight;
+    /* A sponsor: since when (uv_now) a joiner admitted waits for our
+     * commit, 0 if none. Joiners that arrive together are challenged
+     * together; one commit adds all that answer within ADMIT_BATCH_MS,
+     * not one per epoch (each epoch would send the others' joins back
+     * to be challenged again). */
+    uint64_t admitted_at;
 
     /* Nicknames are kept by V, not by index: a removal moves the last leaf
      * into the freed slot. The previous epoch's view names the senders of
@@ -311,7 +318,7 @@ static void rejoin(chat_client *c)
     fkex_ratchet_free(c->st);
     c->st = NULL;
     c->want_commit = c->commit_inflight = 0;
-    c->update_cseq = c->acks_owed_since = 0;
+    c->update_cseq = c->acks_owed_since = c->admitted_at = 0;
     c->reported_epoch = 0;
     free(c->new_desc);
     c->new_desc = NULL;
@@ -358,6 +365,7 @@ static void absorb(chat_client *c, fkex_gke_out *out)
         case FKEX_GKE_EV_EPOCH:
             c->commit_inflight = 0;
             c->acks_owed_since = 0;
+            c->admitted_at = 0;   /* admissions are bound to the old epoch: dropped */
             c->refused_at = 0;
             leaf_rotated(c);
             if (c->link.joined)
@@ -376,6 +384,8 @@ static void absorb(chat_client *c, fkex_gke_out *out)
             break;
         case FKEX_GKE_EV_ADMITTED:
             c->want_commit = 1;
+            if (!c->admitted_at)
+                c->admitted_at = uv_now(c->link.loop);
             break;
         case FKEX_GKE_EV_MESSAGE:
             on_message(c, e);
@@ -475,7 +485,11 @@ static void maybe_commit(chat_client *c)
     fkex_gke_out out;
     if (!c->want_commit || c->commit_inflight || !c->link.joined || c->link.closing)
         return;
+    if (c->admitted_at && fkex_ratchet_joins_unproved(c->st) > 0 &&
+        uv_now(c->link.loop) - c->admitted_at < ADMIT_BATCH_MS)
+        return;   /* other Proofs are due: this frame's or the tick's call commits them all */
     c->want_commit = 0;
+    c->admitted_at = 0;
     fkex_gke_out_init(&out);
     fkex_err err = fkex_ratchet_commit(c->st, NULL, &c->rng, &out);
     if (err == FKEX_OK)
@@ -646,6 +660,7 @@ static void adopt_descriptor(chat_client *c, const uint8_t *bytes, size_t len)
 static void on_tick(chat_link *l)
 {
     chat_client *c = client_of(l);
+    maybe_commit(c);   /* admissions that waited for Proofs that never came */
     maybe_adopt(c);
     check_acks(c);
     check_removals(c);
@@ -1003,7 +1018,7 @@ fkex_err chat_client_set_nick(chat_client *c, const char *nick)
         return seed_client_set_nick(c->seed, nick);
     if (!c->dm)
         return chat_link_set_nick(&c->link, nick);
-    if (len == 0 || len > CHAT_NICK_MAX || !chat_utf8_ok(nick, len, ""))
+    if (!chat_nick_ok(nick, len))
         return FKEX_ERR_ARGUMENT;
     dm_client_set_nick(c->dm, nick);
     return FKEX_OK;

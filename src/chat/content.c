@@ -80,6 +80,46 @@ int chat_utf8_ok(const char *s, size_t len, const char *allowed)
     return 1;
 }
 
+int chat_invisible(uint32_t cp)
+{
+    return cp == 0x061c || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x202a && cp <= 0x202e) ||
+           (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff;
+}
+
+int chat_nick_ok(const char *s, size_t len)
+{
+    if (len == 0 || len > CHAT_NICK_MAX || !chat_utf8_ok(s, len, ""))
+        return 0;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        i += chat_utf8_decode(&cp, s + i, len - i);
+        if (chat_invisible(cp))
+            return 0;
+    }
+    return 1;
+}
+
+size_t chat_displayable(char *out, const char *s, size_t len, const char *allowed)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t k = chat_utf8_decode(&cp, s + i, len - i);
+        int control = cp < 0x20 || (cp >= 0x7f && cp < 0xa0);
+        if (k == 0 || chat_invisible(cp) ||
+            (control && !(cp < 0x80 && cp && strchr(allowed, (int)cp)))) {
+            memcpy(out + n, "\xef\xbf\xbd", 3);   /* U+FFFD */
+            n += 3;
+            i += k ? k : 1;
+            continue;
+        }
+        memcpy(out + n, s + i, k);
+        n += k;
+        i += k;
+    }
+    return n;
+}
+
 static int acceptable(const chat_content *c)
 {
     return c->nicklen >= 1 && c->nicklen <= CHAT_NICK_MAX && c->textlen <= CHAT_TEXT_MAX &&

@@ -312,8 +312,7 @@ fkex_err dm_client_start(dm_client **out, uv_loop_t *loop, const chat_client_con
     dm_client *c;
     fkex_err e;
     *out = NULL;
-    if (!cfg->relay || !cfg->key || !cfg->dm_peer || !cfg->nick || !cfg->nick[0] ||
-        strlen(cfg->nick) > CHAT_NICK_MAX || !chat_utf8_ok(cfg->nick, strlen(cfg->nick), "") ||
+    if (!cfg->relay || !cfg->key || !cfg->dm_peer || !cfg->nick || !chat_nick_ok(cfg->nick, strlen(cfg->nick)) ||
         strlen(cfg->relay) >= sizeof c->addr)
         return FKEX_ERR_ARGUMENT;
     if (!(c = calloc(1, sizeof *c)))

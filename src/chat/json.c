@@ -176,9 +176,16 @@ size_t chat_json_escape(char *out, size_t cap, const char *s, size_t len)
             buf[0] = (char)c;
             k = 1;
         } else {
-            /* A whole well-formed character passes; a bad byte is U+FFFD. */
+            /* A whole well-formed character passes, escaped if it is an
+             * invisible one (a bidirectional override must not turn the
+             * line around where it is shown); a bad byte is U+FFFD. */
             size_t m = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-            if (m <= len - i && chat_utf8_ok(s + i, m, "")) {
+            uint32_t cp;
+            if (m <= len - i && chat_utf8_ok(s + i, m, "") &&
+                chat_utf8_decode(&cp, s + i, m) == m && chat_invisible(cp)) {
+                k = (size_t)snprintf(buf, sizeof buf, "\\u%04x", (unsigned)cp);
+                adv = m;
+            } else if (m <= len - i && chat_utf8_ok(s + i, m, "")) {
                 memcpy(buf, s + i, m);
                 k = adv = m;
             } else {

@@ -468,8 +468,7 @@ void chat_link_leaving(chat_link *l)
 fkex_err chat_link_init(chat_link *l, uv_loop_t *loop, const chat_client_config *cfg,
                         const chat_link_ops *ops)
 {
-    if (!cfg->relay || !cfg->key || !cfg->nick || strlen(cfg->nick) > CHAT_NICK_MAX ||
-        !cfg->nick[0] || !chat_utf8_ok(cfg->nick, strlen(cfg->nick), "") ||
+    if (!cfg->relay || !cfg->key || !cfg->nick || !chat_nick_ok(cfg->nick, strlen(cfg->nick)) ||
         strlen(cfg->relay) >= sizeof l->addr || (cfg->found_descriptor && !cfg->admin_sk))
         return FKEX_ERR_ARGUMENT;
     l->ops = ops;
@@ -572,7 +571,7 @@ void chat_link_quit(chat_link *l)
 fkex_err chat_link_set_nick(chat_link *l, const char *nick)
 {
     size_t len = strlen(nick);
-    if (len == 0 || len > CHAT_NICK_MAX || !chat_utf8_ok(nick, len, ""))
+    if (!chat_nick_ok(nick, len))
         return FKEX_ERR_ARGUMENT;
     memcpy(l->nick, nick, len + 1);
     return FKEX_OK;

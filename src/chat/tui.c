@@ -115,13 +115,13 @@ typedef struct {
     short pair;
 } row_ctx;
 
-static void draw_row(const char *text, size_t len, void *ctx)
+static void draw_row(const char *text, size_t len, size_t indent, void *ctx)
 {
     row_ctx *r = ctx;
     if (r->y >= 0 && r->y < r->rows) {
-        move(r->y, 0);
+        move(r->y, (int)indent);
         attr_set(r->attr, r->pair, NULL);
-        put_text(text, len, r->cols);
+        put_text(text, len, r->cols - (int)indent);
         attr_set(A_NORMAL, 0, NULL);
     }
     r->y++;
@@ -254,23 +254,34 @@ static void add_line(tui *t, view_kind kind, const char *fmt, ...)
     sodium_memzero(line, sizeof line);
 }
 
-/* "nick: text", "nick (you): text" for our own. */
+/* "[1a2b 3c4d 5e6f 7a8b] alice: text" (the pseudonym first: the nick is
+ * self-chosen, and two members may choose one), or "alice (you): text";
+ * nick and text as chat_displayable makes them (no control, bidirectional
+ * or invisible character; a newline in the text starts an indented row). */
 static void add_message(tui *t, const chat_event *ev)
 {
-    static const char you[] = " (you): ", other[] = ": ";
-    const char *sep = ev->own ? you : other;
-    size_t seplen = strlen(sep), len = ev->nicklen + seplen + ev->textlen;
-    char *line = malloc(len ? len : 1);
+    char who[CHAT_FINGERPRINT_LEN + 4] = "";
+    size_t wholen = 0;
+    if (!ev->own && ev->leaf) {
+        char fp[CHAT_FINGERPRINT_LEN + 1];
+        chat_fingerprint(fp, ev->leaf);
+        wholen = (size_t)snprintf(who, sizeof who, "[%s] ", fp);
+    }
+    const char *sep = ev->own ? " (you): " : ": ";
+    size_t seplen = strlen(sep), cap = wholen + 3 * ev->nicklen + seplen + 3 * ev->textlen, n;
+    char *line = malloc(cap ? cap : 1);
     if (!line) {
         add_line(t, VIEW_ERROR, "!! out of memory: a message is not shown");
         return;
     }
-    memcpy(line, ev->nick, ev->nicklen);
-    memcpy(line + ev->nicklen, sep, seplen);
-    memcpy(line + ev->nicklen + seplen, ev->text, ev->textlen);
-    if (view_add(&t->sb, ev->own ? VIEW_OWN : VIEW_MESSAGE, line, len) != 0)
+    memcpy(line, who, wholen);
+    n = wholen + chat_displayable(line + wholen, ev->nick, ev->nicklen, "");
+    memcpy(line + n, sep, seplen);
+    n += seplen;
+    n += chat_displayable(line + n, ev->text, ev->textlen, "\n\t");
+    if (view_add(&t->sb, ev->own ? VIEW_OWN : VIEW_MESSAGE, line, n) != 0)
         add_line(t, VIEW_ERROR, "!! out of memory: a message is not shown");
-    sodium_memzero(line, len);
+    sodium_memzero(line, cap);
     free(line);
 }
 
@@ -302,10 +313,13 @@ static void on_event(void *ctx, const chat_event *ev)
                  ev->members, (unsigned long long)ev->epoch);
         break;
     case CHAT_EV_REMOVED:
-        if (ev->nicklen)
-            add_line(t, VIEW_SYSTEM, "-- %.*s (%s) left: %u member%s, epoch %llu",
-                     (int)ev->nicklen, ev->nick, fp, ev->members, ev->members == 1 ? "" : "s",
-                     (unsigned long long)ev->epoch);
+        if (ev->nicklen) {
+            char nick[3 * CHAT_NICK_MAX];
+            size_t n = chat_displayable(nick, ev->nick,
+                                        ev->nicklen < CHAT_NICK_MAX ? ev->nicklen : CHAT_NICK_MAX, "");
+            add_line(t, VIEW_SYSTEM, "-- %.*s (%s) left: %u member%s, epoch %llu", (int)n, nick, fp,
+                     ev->members, ev->members == 1 ? "" : "s", (unsigned long long)ev->epoch);
+        }
         else
             add_line(t, VIEW_SYSTEM, "-- a member left (%s): %u member%s, epoch %llu", fp,
                      ev->members, ev->members == 1 ? "" : "s", (unsigned long long)ev->epoch);
@@ -380,9 +394,13 @@ static void who(tui *t)
     add_line(t, VIEW_SYSTEM, "-- %u member%s in epoch %llu:", st.members, st.members == 1 ? "" : "s",
              (unsigned long long)st.epoch);
     for (uint32_t i = 0; i < st.members; i++)
-        if (chat_client_member(&m, t->client, i) == 0)
-            add_line(t, VIEW_SYSTEM, "--   %s  %s%s", m.pseudonym,
-                     m.nick[0] ? m.nick : "(no message yet)", m.own ? " (you)" : "");
+        if (chat_client_member(&m, t->client, i) == 0) {
+            char nick[3 * CHAT_NICK_MAX];
+            size_t len = strlen(m.nick);
+            len = chat_displayable(nick, m.nick, len < CHAT_NICK_MAX ? len : CHAT_NICK_MAX, "");
+            add_line(t, VIEW_SYSTEM, "--   %s  %.*s%s", m.pseudonym, (int)(len ? len : 16),
+                     len ? nick : "(no message yet)", m.own ? " (you)" : "");
+        }
 }
 
 /* The epoch's fingerprint, for people to compare (chat_client_verify). */
@@ -419,8 +437,8 @@ static void command(tui *t, const char *line)
         if (!arg || !*arg)
             add_line(t, VIEW_SYSTEM, "-- you are %s; /nick NAME changes it", t->nick);
         else if (chat_client_set_nick(t->client, arg) != FKEX_OK)
-            add_line(t, VIEW_ERROR, "!! a nickname is 1 to %d bytes without control characters",
-                     CHAT_NICK_MAX);
+            add_line(t, VIEW_ERROR, "!! a nickname is 1 to %d bytes without control, "
+                     "bidirectional or invisible characters", CHAT_NICK_MAX);
         else {
             snprintf(t->nick, sizeof t->nick, "%s", arg);
             add_line(t, VIEW_SYSTEM, "-- your next messages carry the nickname %s", t->nick);

@@ -37,35 +37,37 @@ static int cont(char c)
 }
 
 void view_wrap(const view_line *l, size_t cols,
-               void (*row)(const char *text, size_t len, void *ctx), void *ctx)
+               void (*row)(const char *text, size_t len, size_t indent, void *ctx), void *ctx)
 {
-    size_t start = 0, width = 0, i = 0;
-    if (cols == 0)
-        cols = 1;
+    /* A message's rows after its first are indented, so that no text a
+     * member sends (a newline, or a long line cut at just the right
+     * place) can start a row as the interface's own lines start. */
+    size_t start = 0, width = 0, i = 0, indent = 0;
+    size_t more = l->kind == VIEW_MESSAGE || l->kind == VIEW_OWN ? VIEW_INDENT : 0;
+    if (cols <= more)
+        cols = more + 1;
     while (i < l->len) {
-        if (l->text[i] == '\n') {
-            row(l->text + start, i - start, ctx);
-            start = ++i;
-            width = 0;
-            continue;
-        }
-        if (width == cols) {
-            row(l->text + start, i - start, ctx);
+        if (l->text[i] == '\n' || width == cols - indent) {
+            row(l->text + start, i - start, indent, ctx);
+            i += l->text[i] == '\n';
             start = i;
             width = 0;
+            indent = more;
+            continue;
         }
         i++;
         while (i < l->len && cont(l->text[i]))
             i++;
         width++;
     }
-    row(l->text + start, i - start, ctx);
+    row(l->text + start, i - start, indent, ctx);
 }
 
-static void count_row(const char *text, size_t len, void *ctx)
+static void count_row(const char *text, size_t len, size_t indent, void *ctx)
 {
     (void)text;
     (void)len;
+    (void)indent;
     (*(size_t *)ctx)++;
 }
 

@@ -51,10 +51,13 @@ size_t view_rows(const view_line *l, size_t cols);
 /* PgUp / PgDn: by a page of `rows`, bounded by what there is to show. */
 void view_page_up(view_scrollback *s, size_t rows, size_t cols);
 void view_page_down(view_scrollback *s, size_t rows);
-/* Cuts line l into rows of at most cols code points: calls row(text, len,
- * ctx) for each, top to bottom; a newline ends a row. */
+/* Cuts line l into rows of at most cols cells: calls row(text, len,
+ * indent, ctx) for each, top to bottom; a newline ends a row. A message's
+ * rows after its first are drawn indent (VIEW_INDENT) cells in, and hold
+ * as many fewer code points. */
+#define VIEW_INDENT 2
 void view_wrap(const view_line *l, size_t cols,
-               void (*row)(const char *text, size_t len, void *ctx), void *ctx);
+               void (*row)(const char *text, size_t len, size_t indent, void *ctx), void *ctx);
 
 /* The input line, edited in place; the cursor is a byte offset that always
  * sits on a code point boundary. */

@@ -1,7 +1,7 @@
 /*
  * cli/bench.c: `fkex bench abe [--json]`, `fkex bench ibe [--json]`,
  * `fkex bench gke [--json] [--members LIST] [--plot FILE.svg] [-v]` and
- * `fkex bench relay [--json] [-v]`.
+ * `fkex bench relay [--json] [-v]` and `fkex bench rooms [--json] [-v]`.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,7 +15,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: fkex bench abe [--json]\n"
                "       fkex bench ibe [--json]\n"
                "       fkex bench gke [--json] [--members 2,10,100,1000] [--plot FILE.svg] [-v]\n"
-               "       fkex bench relay [--json] [-v]\n\n"
+               "       fkex bench relay [--json] [-v]\n"
+               "       fkex bench rooms [--json] [-v]\n\n"
                "abe: keygen, encrypt, decode, decrypt and decrypt_cca for AND-policies of\n"
                "1, 10, 50 and 100 attributes and the prototype's policy, as medians in ms\n"
                "and in pairing-equivalents (one pairing timed in the same run), with\n"
@@ -65,7 +66,18 @@ static void usage(FILE *f)
                "                commit to JOINED, 5 runs\n"
                "redis-server, if installed, runs with --save \"\" --appendonly no on a free\n"
                "port under the same generator (SUBSCRIBE/PUBLISH), and fkex/Redis ratios are\n"
-               "given. --json: one object; -v: progress on stderr.\n",
+               "given. --json: one object; -v: progress on stderr.\n\n"
+               "rooms: what users of a room wait for, every party a process on 127.0.0.1:\n"
+               "fkex relay and one fkex chat --batch per member, members holding {ONE,TWO}\n"
+               "or {THREE,FOUR} under the policy (ONE or THREE) and (TWO or FOUR):\n"
+               "  together      20 joiners started at the same instant into a room of 50,\n"
+               "                each timed from its process's start until it has joined:\n"
+               "                median and max, in ms and pairing-equivalents\n"
+               "  policy        fkex room set-policy \"ONE and TWO\" in the room of 70: until\n"
+               "                it exits (committed: only members who satisfy it hold the\n"
+               "                key from then on), and until every member who stays shows\n"
+               "                the roster without the 35 who fell out\n"
+               "--json: one object; -v: progress on stderr.\n",
             BENCH_GKE_MAX);
 }
 
@@ -135,17 +147,18 @@ int bench_main(int argc, char **argv)
         }
     }
     if (!what || (strcmp(what, "abe") != 0 && strcmp(what, "ibe") != 0 &&
-                  strcmp(what, "gke") != 0 && strcmp(what, "relay") != 0)) {
+                  strcmp(what, "gke") != 0 && strcmp(what, "relay") != 0 &&
+                  strcmp(what, "rooms") != 0)) {
         cli_error(what ? "unknown benchmark '%s'" : "which benchmark?%s", what ? what : "");
-        cli_hint("the benchmarks are: abe, ibe, gke, relay");
+        cli_hint("the benchmarks are: abe, ibe, gke, relay, rooms");
         return EXIT_USAGE;
     }
-    if (strcmp(what, "relay") == 0) {
+    if (strcmp(what, "relay") == 0 || strcmp(what, "rooms") == 0) {
         if (members || plot) {
             cli_error("%s is for fkex bench gke", members ? "--members" : "--plot");
             return EXIT_USAGE;
         }
-        return bench_relay(json, verbose);
+        return what[1] == 'e' ? bench_relay(json, verbose) : bench_rooms(json, verbose);
     }
     if (strcmp(what, "abe") == 0 || strcmp(what, "ibe") == 0) {
         if (members || plot || verbose) {

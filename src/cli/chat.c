@@ -138,6 +138,11 @@ static void on_event(void *ctx, const chat_event *ev)
             return;   /* a script knows what it sent */
         fputs("{\"event\": \"message\", \"from\": ", stdout);
         put_string(ev->nick, ev->nicklen);
+        if (ev->leaf) {   /* the nick is self-chosen; the pseudonym is the member's own */
+            char who[CHAT_FINGERPRINT_LEN + 1];
+            chat_fingerprint(who, ev->leaf);
+            printf(", \"pseudonym\": \"%s\"", who);
+        }
         fputs(", \"text\": ", stdout);
         put_string(ev->text, ev->textlen);
         if (ev->peer) {
@@ -540,8 +545,9 @@ static int front_end_check(int batch_mode, const char *nick)
         cli_hint("use --batch, which speaks JSON lines on stdin and stdout");
         return EXIT_USAGE;
     }
-    if (!*nick || strlen(nick) > CHAT_NICK_MAX || !chat_utf8_ok(nick, strlen(nick), "")) {
-        cli_error("a nickname is 1 to %d bytes of UTF-8 without control characters", CHAT_NICK_MAX);
+    if (!chat_nick_ok(nick, strlen(nick))) {
+        cli_error("a nickname is 1 to %d bytes of UTF-8 without control, bidirectional or "
+                  "invisible characters", CHAT_NICK_MAX);
         return EXIT_USAGE;
     }
     return 0;

@@ -800,6 +800,14 @@ int fkex_ratchet_removal_pending(const fkex_ratchet *st, uint32_t index)
     return 0;
 }
 
+size_t fkex_ratchet_joins_unproved(const fkex_ratchet *st)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < st->njoins; i++)
+        n += !st->joins[i].admitted;
+    return n;
+}
+
 const uint8_t *fkex_ratchet_descriptor(const fkex_ratchet *st, size_t *len)
 {
     *len = st->room.len;

@@ -177,6 +177,9 @@ int fkex_ratchet_acked(const fkex_ratchet *st, uint32_t index);
 /* 1 if member `index` is to be removed by the next commit (proposed,
  * kicked, or accused), as far as this member knows. */
 int fkex_ratchet_removal_pending(const fkex_ratchet *st, uint32_t index);
+/* A sponsor's joins challenged whose Proof has not come yet: a caller
+ * that waits for them a moment adds several joiners with one commit. */
+size_t fkex_ratchet_joins_unproved(const fkex_ratchet *st);
 /* The room's current admin-signed descriptor (the one its last commit
  * installed); valid until the next step. */
 const uint8_t *fkex_ratchet_descriptor(const fkex_ratchet *st, size_t *len);
