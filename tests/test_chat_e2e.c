@@ -1008,6 +1008,89 @@ static void chat_e2e_found_unsatisfied(void)
     teardown();
 }
 
+/* How many times each "PREFIXk" (k < n) occurs after key (a JSON member
+ * name and its quote) in p's output, into seen[k]; other values counted in
+ * *stray. One pass over the output. */
+static void tally(const proc *p, const char *key, const char *prefix, int n, unsigned *seen,
+                  int *stray)
+{
+    size_t klen = strlen(key), plen = strlen(prefix);
+    memset(seen, 0, (size_t)n * sizeof *seen);
+    *stray = 0;
+    for (const char *s = p->buf ? p->buf : ""; (s = strstr(s, key)) != NULL;) {
+        s += klen;
+        char *end;
+        long k = -1;
+        if (strncmp(s, prefix, plen) == 0)
+            k = strtol(s + plen, &end, 10);
+        if (k >= 0 && k < n)
+            seen[k]++;
+        else
+            (*stray)++;
+    }
+}
+
+/* A script sends 10,000 messages as fast as stdin takes them (issue 11):
+ * the client stops reading while 256 wait for the relay and reads on as
+ * they are stored, so none is dropped; each gets a "sent" event, and each
+ * reaches the other member exactly once. */
+#define FLOOD_MESSAGES 10000
+static void chat_e2e_send_flood(void)
+{
+    static unsigned seen[FLOOD_MESSAGES + 1];
+    proc *alice, *bob;
+    int stray;
+    STEP(world("send-flood") == 0);
+    alice = chat_start("alice", at("alice.key"), FOUND);
+    STEP(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    bob = chat_start("bob", at("bob.key"), NULL);
+    STEP(wait_for(bob, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    STEP(wait_for(alice, "\"members\": 2}", 1, STEP_SECONDS));
+    /* alice's stdin without blocking us: what does not fit waits while
+     * both outputs are read */
+    fcntl(alice->in, F_SETFL, fcntl(alice->in, F_GETFL) | O_NONBLOCK);
+    char line[64];
+    int sent = 0;
+    size_t off = 0, len = 0;
+    double t0 = now_s(), deadline = t0 + 6 * STEP_SECONDS;
+    while (sent < FLOOD_MESSAGES && now_s() < deadline) {
+        if (off == len) {
+            len = (size_t)snprintf(line, sizeof line, "{\"send\": \"m%d\"}\n", sent);
+            off = 0;
+        }
+        ssize_t w = write(alice->in, line + off, len - off);
+        if (w > 0 && (off += (size_t)w) == len)
+            sent++;
+        else if (w < 0 && errno != EAGAIN && errno != EINTR)
+            break;
+        else if (w <= 0)
+            pump_all(10);
+    }
+    CHECK(sent == FLOOD_MESSAGES);
+    /* every one stored (alice: "sent" 1..10000) and delivered once (bob) */
+    while (now_s() < deadline && (child_count(alice, "\"event\": \"sent\"") < FLOOD_MESSAGES ||
+                                  child_count(bob, "\"text\": \"m") < FLOOD_MESSAGES))
+        pump_all(50);
+    double took = now_s() - t0;
+    tally(alice, "\"event\": \"sent\", \"n\": ", "", FLOOD_MESSAGES + 1, seen, &stray);
+    int once = stray == 0 && seen[0] == 0;
+    for (int k = 1; k <= FLOOD_MESSAGES; k++)
+        once &= seen[k] == 1;
+    CHECK(once);
+    tally(bob, "\"text\": \"", "m", FLOOD_MESSAGES, seen, &stray);
+    once = stray == 0;
+    for (int k = 0; k < FLOOD_MESSAGES; k++)
+        once &= seen[k] == 1;
+    CHECK(once);
+    CHECK(count(alice, "\"event\": \"error\"") == 0 && count(bob, "\"event\": \"error\"") == 0);
+    fprintf(stderr, "    %d scripted messages stored and delivered once each in %.1f s\n",
+            FLOOD_MESSAGES, took);
+    fcntl(alice->in, F_SETFL, fcntl(alice->in, F_GETFL) & ~O_NONBLOCK);
+    quit_ok(alice);
+    quit_ok(bob);
+    teardown();
+}
+
 /* Invitations: fkex://HOST:PORT/ROOMID, nothing else. */
 static void chat_invite(void)
 {
@@ -1600,6 +1683,7 @@ void suite_chat_e2e(void)
     RUN(chat_e2e_together);
     RUN(chat_e2e_other_authority);
     RUN(chat_e2e_found_unsatisfied);
+    RUN(chat_e2e_send_flood);
     RUN(chat_e2e_seed);
     RUN(chat_e2e_seed_restart);
     signal(SIGPIPE, SIG_DFL);

@@ -968,6 +968,15 @@ void chat_client_send(chat_client *c, const char *text, size_t len)
         chat_link_text(&c->link, text, len);
 }
 
+size_t chat_client_backlog(const chat_client *c)
+{
+    if (c->seed)
+        return seed_client_backlog(c->seed);
+    if (c->dm)
+        return 0;   /* a direct conversation's frames are not acknowledged: sent as written */
+    return chat_link_backlog(&c->link);
+}
+
 void chat_client_leave(chat_client *c)
 {
     if (c->seed) {

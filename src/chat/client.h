@@ -66,8 +66,12 @@ typedef enum {
     CHAT_EV_CONNECTION,   /* a member's connection: code "reconnecting" (it dropped; the
                            * client dials again) or "online" (back, nothing missed) */
     CHAT_EV_POLICY,       /* the room's policy changed (a re-attestation): text, epoch */
-    CHAT_EV_KICKED        /* the room's admin kicked a member: leaf, text (the reason);
+    CHAT_EV_KICKED,       /* the room's admin kicked a member: leaf, text (the reason);
                            * own: this member, whose session then ends with exit code 1 */
+    CHAT_EV_SENT          /* count: the ordinal of a text given to chat_client_send (1 the
+                           * first), which the relay has stored: it is on its way to
+                           * every member. A front end paces itself by these and
+                           * chat_client_backlog */
 } chat_event_kind;
 
 /* Strings are valid during the callback only; nick and text are checked
@@ -92,7 +96,7 @@ typedef struct {
     int has_epoch;         /* ERROR: epoch names the epoch concerned (a refused frame's,
                             * a suspected fork's) */
     uint64_t count;        /* ERROR: how many refused frames this report covers (0: it is not
-                            * such a report; chat/verify.h) */
+                            * such a report; chat/verify.h); SENT: the text's ordinal */
     int exit_code;         /* DONE: 0 ok; 1 policy not satisfied, group unproven, removed; 2 other */
     uint32_t member;       /* MESSAGE: the sender's index in epoch; ADDED: its index in the
                             * new epoch; REMOVED: its index in the one before */
@@ -155,9 +159,16 @@ fkex_err chat_invite_parse(char addr[300], uint8_t room_id[32], const char *invi
  * Errors: FKEX_ERR_ARGUMENT (bad relay address), FKEX_ERR_NO_MEMORY;
  * then nothing is called back and *c is NULL. */
 fkex_err chat_client_start(chat_client **c, uv_loop_t *loop, const chat_client_config *cfg) FKEX_WUR;
-/* Sends text to the room; queued until the member has joined. An ERROR event
- * (not fatal) says when it cannot be sent. */
+/* Sends text to the room; queued until the member has joined. A SENT
+ * event says when the relay has stored it; an ERROR event (not fatal)
+ * when it cannot be sent. */
 void chat_client_send(chat_client *c, const char *text, size_t len);
+/* Texts given to chat_client_send that the relay has not stored yet
+ * (queued for the join, or on their way). A front end that feeds a
+ * script's lines stops reading at CHAT_BACKLOG_MAX and reads on as SENT
+ * events bring it down: nothing is dropped for want of room. */
+#define CHAT_BACKLOG_MAX 256
+size_t chat_client_backlog(const chat_client *c);
 /* Proposes this member's removal and waits (bounded) for the commit that
  * removes it: LEFT, then DONE with 0. */
 void chat_client_leave(chat_client *c);

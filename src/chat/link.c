@@ -114,6 +114,8 @@ uint64_t chat_link_submit(chat_link *l, const uint8_t *msg, size_t len)
     memcpy(u->bytes, msg, len);
     u->len = len;
     u->seq = ++l->next_cseq;
+    u->text = l->sending;
+    l->texts_unanswered += u->text != 0;
     l->nunacked++;
     if (!l->reconnecting)
         send_submit(l, u);
@@ -126,8 +128,20 @@ static void answered(chat_link *l, uint64_t seq, int accepted)
     size_t k = 0;
     if (l->ops->answered)
         l->ops->answered(l, seq, accepted);
-    while (k < l->nunacked && l->unacked[k].seq <= seq)
-        free(l->unacked[k++].bytes);
+    for (; k < l->nunacked && l->unacked[k].seq <= seq && !l->closing; k++) {
+        chat_unanswered *u = &l->unacked[k];
+        free(u->bytes);
+        if (!u->text)
+            continue;
+        l->texts_unanswered--;
+        if (accepted) {
+            chat_event ev = { .kind = CHAT_EV_SENT, .count = u->text };
+            chat_link_emit(l, &ev);
+        } else {
+            chat_link_report(l, "not_sent", "message %llu was not sent: the relay refused it",
+                             (unsigned long long)u->text);
+        }
+    }
     if (k == 0)
         return;   /* (and unacked may be NULL, which memmove may not be given) */
     memmove(l->unacked, l->unacked + k, (l->nunacked - k) * sizeof *l->unacked);
@@ -362,9 +376,17 @@ static fkex_err dial(chat_link *l)
 
 void chat_link_rejoin(chat_link *l)
 {
-    for (size_t i = 0; i < l->nunacked; i++)
+    /* What the relay has not stored was sealed under the state that is
+     * gone: it cannot be sent again, and the front end is told. */
+    for (size_t i = 0; i < l->nunacked; i++) {
+        if (l->unacked[i].text)
+            chat_link_report(l, "not_sent", "message %llu was not sent: this member lost its "
+                             "place in the room before the relay stored it",
+                             (unsigned long long)l->unacked[i].text);
         free(l->unacked[i].bytes);
+    }
     l->nunacked = 0;
+    l->texts_unanswered = 0;
     free(l->desc);   /* the relay's current one is fetched and checked again */
     l->desc = NULL;
     l->desclen = 0;
@@ -425,9 +447,9 @@ static void on_tick(uv_timer_t *t)
 /* ---- the session's course ------------------------------------------------------------ */
 
 /* A chat line with this member's nickname, sent now. */
-static void send_text(void *ctx, const char *text, size_t len)
+/* Text number n (its ordinal) encoded and handed to the mode. */
+static void send_one(chat_link *l, uint64_t n, const char *text, size_t len)
 {
-    chat_link *l = ctx;
     struct timespec ts;
     uint8_t *content = NULL;
     size_t clen = 0;
@@ -435,14 +457,23 @@ static void send_text(void *ctx, const char *text, size_t len)
     chat_content cc = { .nick = l->nick, .nicklen = strlen(l->nick), .text = text, .textlen = len,
                         .sent_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u };
     if (chat_content_encode(&content, &clen, &cc) != FKEX_OK) {
-        chat_link_report(l, "bad_text", "not sent: the text must be UTF-8 of at most %d bytes, "
-                                        "without control characters other than newlines and tabs",
-                         CHAT_TEXT_MAX);
+        chat_link_report(l, "bad_text", "message %llu not sent: the text must be UTF-8 of at "
+                         "most %d bytes, without control characters other than newlines and tabs",
+                         (unsigned long long)n, CHAT_TEXT_MAX);
         return;
     }
+    l->sending = n;
     l->ops->send(l, &cc, content, clen);
+    l->sending = 0;
     sodium_memzero(content, clen);
     free(content);
+}
+
+/* The queued texts go in order: their ordinals are consecutive. */
+static void send_queued(void *ctx, const char *text, size_t len)
+{
+    chat_link *l = ctx;
+    send_one(l, l->queued_first++, text, len);
 }
 
 void chat_link_joined(chat_link *l, uint64_t epoch, uint32_t members)
@@ -452,7 +483,7 @@ void chat_link_joined(chat_link *l, uint64_t epoch, uint32_t members)
     uv_timer_stop(&l->deadline);
     /* What was said before the join goes first, so that a front end that
      * quits on this event loses none of it. */
-    chat_texts_flush(&l->texts, send_text, l, &l->closing);
+    chat_texts_flush(&l->texts, send_queued, l, &l->closing);
     if (!l->closing)
         chat_link_emit(l, &ev);
 }
@@ -530,19 +561,29 @@ void chat_link_clear(chat_link *l)
         free(l->unacked[i].bytes);
     free(l->unacked);
     l->unacked = NULL;
-    l->nunacked = l->unackedcap = 0;
+    l->nunacked = l->unackedcap = l->texts_unanswered = 0;
 }
 
 void chat_link_text(chat_link *l, const char *text, size_t len)
 {
+    uint64_t n;
     if (l->closing || l->leaving || l->quitting)
         return;
+    n = ++l->texts_in;
     if (l->joined) {
-        send_text(l, text, len);
+        send_one(l, n, text, len);
         return;
     }
+    if (l->texts.n == 0)
+        l->queued_first = n;
     if (chat_texts_add(&l->texts, text, len) != 0)
-        chat_link_report(l, "not_sent", "not sent: too many messages wait for the join");
+        chat_link_report(l, "not_sent", "message %llu not sent: too many messages wait for "
+                         "the join", (unsigned long long)n);
+}
+
+size_t chat_link_backlog(const chat_link *l)
+{
+    return l->texts.n + l->texts_unanswered;
 }
 
 int chat_link_may_leave(chat_link *l)

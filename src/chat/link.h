@@ -103,6 +103,7 @@ typedef struct {
     uint64_t seq;
     uint8_t *bytes;
     size_t len;
+    uint64_t text;      /* the ordinal of the text it carries (CHAT_EV_SENT), 0 if none */
 } chat_unanswered;
 
 struct chat_link {
@@ -124,6 +125,10 @@ struct chat_link {
     int ready, joined, leaving, quitting;
 
     chat_texts texts;            /* sent before the member has joined */
+    uint64_t texts_in;           /* texts given to chat_link_text so far: the last one's ordinal */
+    uint64_t queued_first;       /* the ordinal of texts' first (they are consecutive) */
+    uint64_t sending;            /* the ordinal of the text ops->send is submitting, or 0 */
+    size_t texts_unanswered;     /* unacked entries that carry a text */
 
     uv_timer_t deadline;         /* connect, join, leave, quit: one at a time */
     uv_timer_t retry, forget, tick;
@@ -181,6 +186,7 @@ void chat_link_forget_later(chat_link *l);
 
 /* ---- the front end's calls, as chat/client.h says ---- */
 void chat_link_text(chat_link *l, const char *text, size_t len);
+size_t chat_link_backlog(const chat_link *l);
 /* 1 if the mode should go on leaving; otherwise nothing was there to
  * leave (the session is finished) or a leave is under way. */
 int chat_link_may_leave(chat_link *l) FKEX_WUR;

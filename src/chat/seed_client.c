@@ -412,6 +412,11 @@ fkex_err seed_client_set_nick(seed_client *c, const char *nick)
     return chat_link_set_nick(&c->link, nick);
 }
 
+size_t seed_client_backlog(const seed_client *c)
+{
+    return chat_link_backlog(&c->link);
+}
+
 void seed_client_status(chat_status *s, const seed_client *c)
 {
     chat_link_status(s, &c->link, c->st != NULL);

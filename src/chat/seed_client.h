@@ -45,6 +45,7 @@ void seed_client_leave(seed_client *c);
 void seed_client_quit(seed_client *c);
 int seed_client_joined(const seed_client *c);
 fkex_err seed_client_set_nick(seed_client *c, const char *nick) FKEX_WUR;
+size_t seed_client_backlog(const seed_client *c);
 void seed_client_status(chat_status *s, const seed_client *c);
 int seed_client_member(chat_member *m, const seed_client *c, uint32_t index) FKEX_WUR;
 void seed_client_free(seed_client *c);

@@ -294,6 +294,8 @@ static void on_event(void *ctx, const chat_event *ev)
     if (ev->leaf)
         chat_fingerprint(fp, ev->leaf);
     switch (ev->kind) {
+    case CHAT_EV_SENT:
+        break;   /* a person types more slowly than the relay stores */
     case CHAT_EV_JOINED:
         if (ev->peer) {
             add_line(t, VIEW_SYSTEM, "-- %s (%s)", ev->peer,

@@ -48,6 +48,12 @@ typedef struct {
     size_t linelen;
     int overlong;               /* discarding the rest of a line that was too long */
     int eof, done_input;        /* end of input seen; no more commands wanted */
+    /* Back-pressure: reading stops while CHAT_BACKLOG_MAX texts wait for
+     * the relay, and goes on once half of them are stored (SENT); what was
+     * read but not yet fed waits in rest. */
+    int paused;
+    char rest[4096];
+    size_t restlen;
     uv_signal_t sigint, sigterm;
     int exit_code;
 } batch;
@@ -64,9 +70,14 @@ static void usage(FILE *f)
                "  -b, --batch       speak JSON lines instead of the terminal interface:\n"
                "                      stdin:  {\"send\": \"text\"}  {\"cmd\": \"leave\"}  {\"cmd\": \"quit\"}\n"
                "                              {\"cmd\": \"verify\"}  {\"cmd\": \"who\"}\n"
-               "                      stdout: {\"event\": \"joined\"|\"epoch\"|\"message\"|\"error\"|\"left\"|\n"
-               "                                \"connection\"|\"verify\"|\"who\", ...}\n"
-               "                    end of input quits once joined\n"
+               "                      stdout: {\"event\": \"joined\"|\"epoch\"|\"message\"|\"sent\"|\"error\"|\n"
+               "                                \"left\"|\"connection\"|\"verify\"|\"who\", ...}\n"
+               "                    a message names its sender by \"pseudonym\" (its key's) and\n"
+               "                    \"from\" (its nick); {\"event\": \"sent\", \"n\": N}: the Nth\n"
+               "                    text you sent is stored at the relay. Input is read no\n"
+               "                    further while 256 texts wait for the relay, so nothing\n"
+               "                    is dropped however fast a script writes; end of input\n"
+               "                    quits once joined\n"
                "  -n, --nick NAME   the name the room sees on your messages (default: anonymous)\n"
                "  -f, --found DIR   found the room: DIR is its directory (fkex room create),\n"
                "                    whose admin key names you as the first member\n"
@@ -111,6 +122,7 @@ static void put_string(const char *s, size_t len)
 }
 
 static void close_input(batch *b);
+static void resume_input(batch *b);
 
 static void on_event(void *ctx, const chat_event *ev)
 {
@@ -132,6 +144,9 @@ static void on_event(void *ctx, const chat_event *ev)
     case CHAT_EV_EPOCH:
         printf("{\"event\": \"epoch\", \"epoch\": %llu, \"members\": %u}\n",
                (unsigned long long)ev->epoch, ev->members);
+        break;
+    case CHAT_EV_SENT:
+        printf("{\"event\": \"sent\", \"n\": %llu}\n", (unsigned long long)ev->count);
         break;
     case CHAT_EV_MESSAGE:
         if (ev->own)
@@ -193,6 +208,9 @@ static void on_event(void *ctx, const chat_event *ev)
     fflush(stdout);
     if (ev->kind == CHAT_EV_JOINED && b->eof)
         chat_client_quit(b->client);
+    if (b->paused && (ev->kind == CHAT_EV_SENT || ev->kind == CHAT_EV_ERROR) &&
+        chat_client_backlog(b->client) <= CHAT_BACKLOG_MAX / 2)
+        resume_input(b);
 }
 
 /* ---- commands from stdin ------------------------------------------------------------ */
@@ -265,6 +283,8 @@ static void command(batch *b, const char *line, size_t len)
     switch (cmd.kind) {
     case CHAT_CMD_SEND:
         chat_client_send(b->client, cmd.text, cmd.textlen);
+        if (chat_client_backlog(b->client) >= CHAT_BACKLOG_MAX)
+            b->paused = 1;   /* feed stops after this line; SENT events resume it */
         break;
     case CHAT_CMD_LEAVE:
         b->done_input = 1;
@@ -289,6 +309,15 @@ static void command(batch *b, const char *line, size_t len)
 static void feed(batch *b, const char *p, size_t n)
 {
     while (n) {
+        if (b->paused) {   /* kept, to be fed when the backlog is down */
+            memmove(b->rest, p, n);
+            b->restlen = n;
+            if (b->in_stream && b->reading) {
+                uv_read_stop(&b->in.stream);
+                b->reading = 0;
+            }
+            return;
+        }
         const char *nl = memchr(p, '\n', n);
         size_t take = nl ? (size_t)(nl - p) : n;
         if (!b->overlong) {
@@ -339,6 +368,10 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     batch *b = s->data;
     if (n > 0) {
         feed(b, buf->base, (size_t)n);
+        if (b->paused && b->reading) {   /* paused on the chunk's last line */
+            uv_read_stop(s);
+            b->reading = 0;
+        }
     } else if (n < 0) {
         uv_read_stop(s);
         b->reading = 0;
@@ -357,7 +390,7 @@ static void on_fs_read(uv_fs_t *req)
     if (n > 0) {
         b->fsoff += n;
         feed(b, b->fsbuf, (size_t)n);
-        if (b->in_open)
+        if (b->in_open && !b->paused)
             fs_read_next(b);
     } else if (b->in_open) {
         b->in_open = 0;
@@ -398,6 +431,24 @@ static void open_input(batch *b)
     /* A file, /dev/null, or what libuv cannot poll: plain reads (which do not block long). */
     b->in_open = 1;
     fs_read_next(b);
+}
+
+/* The backlog is down: what was held is fed, then reading goes on. */
+static void resume_input(batch *b)
+{
+    char held[sizeof b->rest];
+    size_t n = b->restlen;
+    b->paused = 0;
+    memcpy(held, b->rest, n);
+    b->restlen = 0;
+    feed(b, held, n);
+    sodium_memzero(held, n);
+    if (b->paused || !b->in_open || b->reading || b->done_input)
+        return;
+    if (!b->in_stream)
+        fs_read_next(b);
+    else if (uv_read_start(&b->in.stream, on_alloc, on_read) == 0)
+        b->reading = 1;
 }
 
 static void close_input(batch *b)
