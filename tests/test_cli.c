@@ -495,6 +495,15 @@ static void cli_help(void)
     CHECK(says("unknown command 'frobnicate'"));
     CHECK(strstr(err_text, "fkex: hint: ") != NULL);
     CHECK(out_len == 0);
+    /* what an error quotes cannot drive the terminal, nor fill it */
+    EXPECT(FX(NULL, NULL, "frob\x1b[2J\xe2\x80\xae" "nicate"), 2);
+    CHECK(says("unknown command 'frob\\x1b[2J\\xe2\\x80\\xaenicate'"));
+    CHECK(strchr(err_text, 0x1b) == NULL && strstr(err_text, "\xe2\x80\xae") == NULL);
+    static char big[70001];
+    memset(big, 'a', sizeof big - 1);
+    EXPECT(FX(NULL, NULL, big), 2);
+    CHECK(says("... (70018 bytes in all)"));
+    CHECK(strlen(err_text) < 1000);
     EXPECT(FX(NULL, NULL, "setup", "--frobnicate", "--dir", at(d, "x")), 2);
     CHECK(!exists(at(d, "x")));
     EXPECT(FX(NULL, NULL, "encrypt", "--mpk", "m", "--policy", "ONE", "--bogus"), 2);
@@ -663,13 +672,21 @@ static void cli_keygen(void)
         }
     }
 
-    /* A master key others can read still works, with a warning. */
+    /* A master key others can read is refused (whoever read it makes every
+     * key); a user key others can read works, with a warning. */
     CHECK(copy_file(at(d, "open-msk.fkex"), msk_a) == 0);
     CHECK(chmod(at(d, "open-msk.fkex"), 0644) == 0);
     EXPECT(FX(NULL, NULL, "keygen", "--msk", at(d, "open-msk.fkex"), "--attrs", "ONE", "-o",
+              at(d, "w.key")), 2);
+    CHECK(says("readable by other users (mode 644): refusing to use the master key"));
+    CHECK(!exists(at(d, "w.key")));
+    CHECK(chmod(at(d, "open-msk.fkex"), 0600) == 0);
+    EXPECT(FX(NULL, NULL, "keygen", "--msk", at(d, "open-msk.fkex"), "--attrs", "ONE", "-o",
               at(d, "w.key")), 0);
-    CHECK(strstr(err_text, "fkex: warning: ") != NULL && strstr(err_text, "readable by other users"));
     CHECK(mode_of(at(d, "w.key")) == 0600);
+    CHECK(chmod(at(d, "w.key"), 0644) == 0);
+    EXPECT(FX(NULL, NULL, "ibe", "decrypt", "--key", at(d, "w.key"), at(d, "none")), 2);
+    CHECK(strstr(err_text, "fkex: warning: ") != NULL && strstr(err_text, "readable by other users"));
     free(k0);
 }
 
@@ -800,6 +817,77 @@ static void cli_roundtrip(void)
             snprintf(label, sizeof label, "cli roundtrip %zu", sizes[i]);
             roundtrip(d, sizes[i], armor, label);
         }
+}
+
+/* Ctrl-C in the middle of a decryption leaves no partial plaintext: the
+ * temporary file goes with the process (issue 11). A whole decryption's
+ * plaintext is mode 0600. */
+static void cli_interrupted(void)
+{
+    char d[512];
+    const size_t size = 4u << 20;
+    size_t ctlen = 0;
+    if (fixture() != 0)
+        return;
+    mkcase(d, "interrupted");
+    uint8_t *plain = random_bytes(size, "interrupted"), *ct;
+    CHECK(spit(at(d, "plain"), plain, size) == 0);
+    free(plain);
+    EXPECT(FX(at(d, "plain"), NULL, "encrypt", "--mpk", mpk_a, "--policy", PROTO, "-o",
+              at(d, "ct.fkex")), 0);
+    EXPECT(FX(NULL, NULL, "decrypt", "--key", alice, "-o", at(d, "whole"), at(d, "ct.fkex")), 0);
+    CHECK(mode_of(at(d, "whole")) == 0600);
+    if (!(ct = slurp(at(d, "ct.fkex"), &ctlen)))
+        return;
+    /* half the ciphertext on a pipe that stays open, then SIGINT */
+    int in[2];
+    pid_t pid;
+    posix_spawn_file_actions_t fa;
+    const char *argv[] = { bin, "decrypt", "--key", alice, "-o", at(d, "out"), "-", NULL };
+    CHECK(pipe(in) == 0);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_addclose(&fa, in[1]);
+    posix_spawn_file_actions_addopen(&fa, 2, at(d, "err"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CHECK(posix_spawn(&pid, bin, &fa, NULL, (char *const *)argv, environ) == 0);
+    posix_spawn_file_actions_destroy(&fa);
+    close(in[0]);
+    size_t half = ctlen / 2, off = 0;
+    while (off < half) {
+        ssize_t w = write(in[1], ct + off, half - off);
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    /* the partial plaintext is on disk, under its temporary name */
+    int partial = 0;
+    for (int tries = 0; tries < 500 && !partial; tries++) {
+        char *names = listing(d);
+        char *tmp = strstr(names, "out.fkex-");
+        if (tmp) {
+            char name[64];
+            sscanf(tmp, "%63s", name);
+            partial = mode_of(at(d, name)) == 0600;
+            struct stat st;
+            partial &= stat(at(d, name), &st) == 0 && st.st_size > 0;
+        }
+        free(names);
+        if (!partial)
+            test_nap_ms(10);
+    }
+    CHECK(partial);
+    kill(pid, SIGINT);
+    int status = 0, reaped = 0;
+    for (int tries = 0; tries < 500 && !(reaped = waitpid(pid, &status, WNOHANG) == pid); tries++)
+        test_nap_ms(10);
+    if (!reaped) {   /* bounded: it would have been killed by now */
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    CHECK(reaped && WIFSIGNALED(status) && WTERMSIG(status) == SIGINT);
+    close(in[1]);
+    CHECK(no_temp_files(d) && !exists(at(d, "out")));
+    free(ct);
 }
 
 static void cli_denied(void)
@@ -1803,6 +1891,7 @@ void suite_cli(void)
     RUN(cli_keygen);
     RUN(cli_terminal);
     RUN(cli_roundtrip);
+    RUN(cli_interrupted);
     RUN(cli_denied);
     RUN(cli_policy_syntax);
     RUN(cli_wrong_authority);

@@ -814,8 +814,23 @@ static void kms_e2e_refusals(void)
     EXPECT(FK("kms", "serve", "--help"), 0);
     EXPECT(FK("enroll", "--help"), 0);
     EXPECT(FK("kms", "bogus"), 2);
+    /* a new authority's passphrase is not short; a failed init leaves no
+     * directory behind */
+    setenv("FKEX_PASSPHRASE", "tiny", 1);
+    EXPECT(FK("kms", "init", "--dir", at("authShort")), 2);
+    CHECK(said("it takes at least 12"));
+    CHECK(access(at("authShort"), F_OK) != 0);
+    setenv("FKEX_PASSPHRASE", PASS, 1);
     EXPECT(FK("kms", "init", "--dir", c), 0);
     EXPECT(FK("kms", "token", "--dir", c, "--attrs", "ONE ONE"), 2);
+    /* attributes keygen would refuse make no token: 65 numbers are 4160 names */
+    {
+        char many[2048] = "";
+        for (int i = 0; i < 65; i++)
+            snprintf(many + strlen(many), sizeof many - strlen(many), "n%d=1 ", i);
+        EXPECT(FK("kms", "token", "--dir", c, "--attrs", many), 2);
+        CHECK(said("a key holds at most"));
+    }
     EXPECT(FK("kms", "token", "--dir", c, "--attrs", "ONE", "--expires", "7w"), 2);
     EXPECT(FK("kms", "token", "--dir", c, "--attrs", "ONE", "--key-expires", "2026-13"), 2);
     /* a wrong passphrase */

@@ -72,6 +72,12 @@ void fkex_fingerprint_text(char out[20], const uint8_t fp[FKEX_FINGERPRINT_BYTES
 /* scheme: "waters11". */
 fkex_err fkex_abe_setup(fkex_abe_mpk **mpk, fkex_abe_msk **msk, const char *scheme,
                         fkex_rng *rng) FKEX_WUR;
+/* What keygen requires of attrs, without the master key (a token minted
+ * for attributes keygen refuses could never be redeemed): at most
+ * FKEX_POLICY_MAX_LEAVES valid attributes, no repeats, at most
+ * FKEX_KEY_MAX_NAMES names once numbers are expanded (64 each).
+ * FKEX_ERR_ATTRIBUTE, FKEX_ERR_ARGUMENT (a repeat) or FKEX_ERR_POLICY_LIMIT. */
+fkex_err fkex_abe_attrs_check(const char *const *attrs, size_t n) FKEX_WUR;
 /* attrs: user attributes ("ONE", "dept:x", "year=5"); duplicates are an error. */
 fkex_err fkex_abe_keygen(fkex_abe_key **key, const fkex_abe_msk *msk,
                          const char *const *attrs, size_t nattrs, fkex_rng *rng) FKEX_WUR;

@@ -445,19 +445,39 @@ static int strcmp_ptr(const void *a, const void *b)
 }
 
 /* Sorted copies of the user attributes, and their expansion. */
-static fkex_err key_attrs(fkex_abe_key *key, const char *const *attrs, size_t n)
+/* The rules for a key's attributes: at most FKEX_POLICY_MAX_LEAVES, each
+ * valid, no repeats, and at most FKEX_KEY_MAX_NAMES names expanded (48 B
+ * per name: the bound keeps every key well under FKEX_BODY_MAX). */
+static fkex_err attrs_expand_checked(char ***names, size_t *nnames, const char *const *attrs,
+                                     size_t n)
 {
     fkex_err err;
+    *names = NULL;
+    *nnames = 0;
     if (n > FKEX_POLICY_MAX_LEAVES)
         return FKEX_ERR_POLICY_LIMIT;
     for (size_t i = 0; i < n; i++)
         if ((err = fkex_attr_check(attrs[i])) != FKEX_OK)
             return err;
-    if ((err = fkex_attrs_expand(&key->names, &key->nnames, attrs, n)) != FKEX_OK)
+    if ((err = fkex_attrs_expand(names, nnames, attrs, n)) != FKEX_OK)
         return err;
-    /* 48 B per name: the bound keeps every key well under FKEX_BODY_MAX. */
-    if (key->nnames > FKEX_KEY_MAX_NAMES)
-        return FKEX_ERR_POLICY_LIMIT;
+    return *nnames > FKEX_KEY_MAX_NAMES ? FKEX_ERR_POLICY_LIMIT : FKEX_OK;
+}
+
+fkex_err fkex_abe_attrs_check(const char *const *attrs, size_t n)
+{
+    char **names;
+    size_t nnames;
+    fkex_err err = attrs_expand_checked(&names, &nnames, attrs, n);
+    fkex_attrs_free(names, nnames);
+    return err;
+}
+
+static fkex_err key_attrs(fkex_abe_key *key, const char *const *attrs, size_t n)
+{
+    fkex_err err;
+    if ((err = attrs_expand_checked(&key->names, &key->nnames, attrs, n)) != FKEX_OK)
+        return err;
     if (!(key->attrs = calloc(n ? n : 1, sizeof *key->attrs)))
         return FKEX_ERR_NO_MEMORY;
     for (size_t i = 0; i < n; i++) {

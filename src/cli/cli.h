@@ -9,6 +9,7 @@
 #define FKEX_CLI_H
 
 #include <stdio.h>
+#include <sys/types.h>
 #include "inner.h"
 
 #define EXIT_DENIED 1   /* policy not satisfied, authentication failed */
@@ -57,6 +58,13 @@ int cli_load_mpk(fkex_abe_mpk **mpk, const char *path);
 int cli_load_key(fkex_abe_key **key, const char *path);
 int cli_load_msk(fkex_abe_msk **msk, const char *path);
 
+/* The directory a command fills (setup, kms init, room create): made with
+ * mode if it is not there. 1 if made, 0 if it was there, -1 (said) if it
+ * cannot be. */
+int cli_dir_begin(const char *dir, mode_t mode);
+/* After the command: if it failed (rc != 0) and made dir, dir goes again,
+ * if it is empty (the command removes what it wrote first). */
+void cli_dir_end(const char *dir, int made, int rc);
 /* Writes an object to path ("-" is stdout), armored if asked. Secret
  * objects are created O_EXCL with mode 0600; every file is created
  * exclusively, so nothing is ever overwritten. Refuses binary output to a
@@ -91,15 +99,20 @@ int cli_stream_fail(fkex_err err, const char *what, const cli_file_source *in,
                     const char *in_name, const cli_file_sink *out, const char *out_name);
 
 /* An output file that appears only when complete: written to a temporary
- * file in the same directory, linked into place by commit (never over an
- * existing file), removed by abort. path "-" is stdout, where nothing can
+ * file in the same directory (mode 0600), linked into place by commit
+ * (never over an existing file) with mode 0600 if secret (a decryption's
+ * plaintext), else 0666 less the umask, removed by abort, and by a
+ * SIGINT, SIGTERM or SIGHUP meanwhile (which then ends the process as it
+ * would have), so that an interrupted decryption leaves no partial
+ * plaintext behind. One at a time. path "-" is stdout, where nothing can
  * be taken back. */
 typedef struct {
     FILE *f;
     char *path, *tmp;
+    int secret;
 } cli_output;
 
-int cli_output_open(cli_output *o, const char *path);
+int cli_output_open(cli_output *o, const char *path, int secret);
 int cli_output_commit(cli_output *o);
 void cli_output_abort(cli_output *o);
 

@@ -5,19 +5,47 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cli/cli.h"
+#include "chat/chat.h"   /* UTF-8 and the characters that must not reach a terminal */
+
+/* One line on stderr: prefix, then the message with whatever it quotes
+ * of the user's input made harmless (a control, bidirectional or
+ * invisible character, or a byte that is not UTF-8, as \xNN) and cut
+ * after CLI_SAY_MAX bytes, so that an argument can neither move the
+ * terminal's cursor nor fill the screen. */
+#define CLI_SAY_MAX 400
+static void say(const char *prefix, const char *fmt, va_list ap)
+{
+    char msg[CLI_SAY_MAX + 1];
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1;
+    fputs(prefix, stderr);
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t k = chat_utf8_decode(&cp, msg + i, len - i);
+        if (k == 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || chat_invisible(cp)) {
+            for (size_t j = 0; j < (k ? k : 1); j++)
+                fprintf(stderr, "\\x%02x", (unsigned char)msg[i + j]);
+        } else {
+            fwrite(msg + i, 1, k, stderr);
+        }
+        i += k ? k : 1;
+    }
+    if (n > 0 && (size_t)n >= sizeof msg)
+        fprintf(stderr, "... (%d bytes in all)", n);
+    fputc('\n', stderr);
+}
 
 void cli_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("fkex: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say("fkex: error: ", fmt, ap);
     va_end(ap);
 }
 
@@ -33,13 +61,27 @@ void cli_daemon_log(void *ctx, const char *line)
     fprintf(stderr, "fkex %s: %s\n", (const char *)ctx, line);
 }
 
+int cli_dir_begin(const char *dir, mode_t mode)
+{
+    if (mkdir(dir, mode) == 0)
+        return 1;
+    if (errno == EEXIST)
+        return 0;
+    cli_error("cannot create %s: %s", dir, strerror(errno));
+    return -1;
+}
+
+void cli_dir_end(const char *dir, int made, int rc)
+{
+    if (rc != 0 && made == 1)
+        (void)rmdir(dir);   /* only if empty: nothing of anyone else's goes */
+}
+
 void cli_hint(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("fkex: hint: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say("fkex: hint: ", fmt, ap);
     va_end(ap);
 }
 
@@ -347,13 +389,24 @@ static void warn_if_exposed(const char *path)
                 path, (unsigned)(st.st_mode & 0777));
 }
 
-/* Reads a secret object of the given kind, warning if others can read it. */
+/* Reads a secret object of the given kind: a user key others can read is
+ * warned about, a master key refused (as kms serve refuses its sealed
+ * keys): whoever can read it can make every key. */
 static int read_secret(uint8_t **data, size_t *len, const char *path, fkex_kind kind)
 {
     fkex_header h;
+    struct stat st;
     if (cli_read_object(data, len, &h, path) != 0)
         return -1;
     if (expect_kind(&h, kind, path) != 0) {
+        fkex_abe_bytes_free(*data, *len);
+        return -1;
+    }
+    if (kind == FKEX_KIND_MASTER_KEY && strcmp(path, "-") != 0 && stat(path, &st) == 0 &&
+        (st.st_mode & 077)) {
+        cli_error("%s is readable by other users (mode %03o): refusing to use the master key",
+                  path, (unsigned)(st.st_mode & 0777));
+        cli_hint("chmod 600 %s (and ask who may have copied it)", path);
         fkex_abe_bytes_free(*data, *len);
         return -1;
     }
@@ -463,9 +516,45 @@ int cli_same_file(const char *a, const char *b)
 
 /* ---- outputs that appear whole ------------------------------------------ */
 
-int cli_output_open(cli_output *o, const char *path)
+/* The temporary file of the output being written, for the signal handler:
+ * unlink and raise are async-signal-safe. */
+static char *volatile pending_tmp;
+static const int ending[] = { SIGINT, SIGTERM, SIGHUP };
+static struct sigaction ending_before[FKEX_ARRAY_LEN(ending)];
+
+static void interrupted(int sig)
+{
+    char *tmp = pending_tmp;
+    if (tmp)
+        unlink(tmp);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void watch_tmp(char *tmp)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = interrupted;
+    sigemptyset(&sa.sa_mask);
+    pending_tmp = tmp;
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(ending); i++)
+        sigaction(ending[i], &sa, &ending_before[i]);
+}
+
+static void unwatch_tmp(void)
+{
+    if (!pending_tmp)
+        return;
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(ending); i++)
+        sigaction(ending[i], &ending_before[i], NULL);
+    pending_tmp = NULL;
+}
+
+int cli_output_open(cli_output *o, const char *path, int secret)
 {
     memset(o, 0, sizeof *o);
+    o->secret = secret;
     if (strcmp(path, "-") == 0) {
         o->f = stdout;
         return 0;
@@ -493,6 +582,7 @@ int cli_output_open(cli_output *o, const char *path)
         cli_output_abort(o);
         return -1;
     }
+    watch_tmp(o->tmp);
     o->f = fdopen(fd, "wb");
     if (!o->f) {
         cli_error("cannot write next to %s: %s", path, strerror(errno));
@@ -515,7 +605,8 @@ int cli_output_commit(cli_output *o)
     }
     mode_t mask = umask(0);
     umask(mask);
-    if (fflush(o->f) != 0 || fchmod(fileno(o->f), 0666 & ~mask) != 0 || fsync(fileno(o->f)) != 0) {
+    if (fflush(o->f) != 0 || fchmod(fileno(o->f), o->secret ? 0600 : 0666 & ~mask) != 0 ||
+        fsync(fileno(o->f)) != 0) {
         cli_error("cannot write %s: %s", o->path, strerror(errno));
         rc = -1;
     }
@@ -530,6 +621,7 @@ int cli_output_commit(cli_output *o)
         rc = -1;
     }
     unlink(o->tmp);
+    unwatch_tmp();
     free(o->tmp);
     free(o->path);
     o->tmp = o->path = NULL;
@@ -542,6 +634,7 @@ void cli_output_abort(cli_output *o)
         fclose(o->f);
     if (o->tmp)
         unlink(o->tmp);
+    unwatch_tmp();
     free(o->tmp);
     free(o->path);
     memset(o, 0, sizeof *o);

@@ -20,6 +20,7 @@
 
 #define DEFAULT_ADDR "127.0.0.1:7700"
 #define PASS_MAX 1024
+#define PASS_MIN 12   /* bytes of a new authority's passphrase, at least */
 
 static void usage(FILE *f)
 {
@@ -167,6 +168,14 @@ static int passphrase(char *buf, size_t cap, int confirm)
         cli_hint("the master key is sealed with it: choose a long one");
         return -1;
     }
+    /* A new authority's: Argon2id slows a guesser down, it cannot make a
+     * short passphrase long. */
+    if (confirm && strlen(buf) < PASS_MIN) {
+        cli_error("the passphrase has %zu characters: the master key is sealed with it, so it "
+                  "takes at least %d", strlen(buf), PASS_MIN);
+        cli_hint("a few unrelated words make a long one that is easy to remember");
+        return -1;
+    }
     return 0;
 }
 
@@ -308,10 +317,9 @@ static int kms_init(int argc, char **argv)
         cli_hint("e.g. 127.0.0.1:7700 or [::1]:7700 (names are not resolved)");
         return EXIT_USAGE;
     }
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        cli_error("cannot create %s: %s", dir, strerror(errno));
+    int made_dir = cli_dir_begin(dir, 0700);
+    if (made_dir < 0)
         return EXIT_USAGE;
-    }
     if (!(sealed_path = path_in(dir, "kms.sealed")) || !(mpk_path = path_in(dir, "mpk.fkex")) ||
         !(db_path = path_in(dir, "kms.db")))
         goto out;
@@ -378,6 +386,7 @@ out:
         if (made >= 1)
             unlink(sealed_path);
     }
+    cli_dir_end(dir, made_dir, rc);
     if (pass)
         sodium_free(pass);
     free(sealed);
@@ -421,8 +430,8 @@ static int parse_duration(uint64_t *secs, const char *text)
  * by spaces ("" for none). */
 static char *token_attrs(const char *text, const char *key_expires)
 {
-    char **attrs = NULL, **expanded = NULL, *joined = NULL;
-    size_t n = 0, nexp = 0, total = 1;
+    char **attrs = NULL, *joined = NULL;
+    size_t n = 0, total = 1;
     if (text && cli_split_attrs(&attrs, &n, text) != 0)
         return NULL;
     if (key_expires) {
@@ -454,12 +463,19 @@ static char *token_attrs(const char *text, const char *key_expires)
         }
         total += strlen(attrs[i]) + 1;
     }
-    /* keygen's own rule for repeats, checked now rather than at enrolment. */
-    if (fkex_attrs_expand(&expanded, &nexp, (const char *const *)attrs, n) != FKEX_OK) {
+    /* keygen's own rules (repeats, how many), checked now rather than at
+     * enrolment: a token keygen would refuse could never be redeemed. */
+    fkex_err err = fkex_abe_attrs_check((const char *const *)attrs, n);
+    if (err == FKEX_ERR_POLICY_LIMIT) {
+        cli_error("--attrs: a key holds at most %d attributes and %d names once numbers are "
+                  "expanded (each number counts %d)", FKEX_POLICY_MAX_LEAVES, FKEX_KEY_MAX_NAMES,
+                  FKEX_NUMERIC_BITS);
+        goto out;
+    }
+    if (err != FKEX_OK) {
         cli_error("--attrs: an attribute appears twice, or a number twice for one name");
         goto out;
     }
-    fkex_attrs_free(expanded, nexp);
     if (!(joined = malloc(total))) {
         cli_error("out of memory");
         goto out;

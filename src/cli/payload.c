@@ -40,7 +40,7 @@ int cli_seal_file(const char *in, const char *out, int armor, const uint8_t key[
         cli_error("cannot open %s: %s", in, strerror(errno));
         return EXIT_USAGE;
     }
-    if (cli_output_open(&o, out) != 0)
+    if (cli_output_open(&o, out, 0) != 0)
         goto out;
     cli_file_sink_init(&file, o.f);
     cli_file_source_init(&src, inf);
@@ -151,7 +151,7 @@ int cli_open_payload(cli_ctfile *file, const char *in, const char *out, const ui
     fkex_err err;
     if (strcmp(out, "-") == 0 && isatty(STDOUT_FILENO))
         return decrypt_to_terminal(file, in, key, ctb, ctlen);
-    if (cli_output_open(&o, out) != 0)
+    if (cli_output_open(&o, out, 1) != 0)
         return EXIT_USAGE;
     cli_file_sink_init(&sink, o.f);
     err = fkex_stream_decrypt(&sink.sink, file->src, key, ctb, ctlen);

@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include "cli/roomdir.h"
 #include "net/net.h"
@@ -118,7 +117,7 @@ static int room_create(int argc, char **argv)
     fkex_policy *p = NULL;
     fkex_policy_error perr;
     fkex_rng rng;
-    int c, rc = EXIT_USAGE;
+    int c, rc = EXIT_USAGE, written = 0;   /* files of the room made so far */
     char *path = NULL;
 
     optind = 1;
@@ -169,10 +168,9 @@ static int room_create(int argc, char **argv)
         return EXIT_USAGE;
     }
     fkex_policy_free(p);
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        cli_error("cannot create %s: %s", dir, strerror(errno));
+    int made_dir = cli_dir_begin(dir, 0700);
+    if (made_dir < 0)
         return EXIT_USAGE;
-    }
     if (room_latest_version(dir) != 0 || (path = room_path(dir, "admin.key")) == NULL ||
         access(path, F_OK) == 0) {
         cli_error("%s already holds a room", dir);
@@ -190,14 +188,18 @@ static int room_create(int argc, char **argv)
     memcpy(admin + 1, sk, 64);   /* seed || public key */
     if ((rc = write_new(path, ROOM_ADMIN_ARMOR, admin, sizeof admin, 0600)) != 0)
         goto out;
+    written = 1;
     free(path);
     path = room_path(dir, "descriptor.1");
+    rc = EXIT_USAGE;
     if (!path || (rc = write_new(path, ROOM_DESCRIPTOR_ARMOR, d, dlen, 0644)) != 0)
         goto out;
+    written = 2;
     free(path);
     path = room_path(dir, "relay");
     char line[300];
     snprintf(line, sizeof line, "%s\n", relay);
+    rc = EXIT_USAGE;
     if (!path || (rc = write_new(path, NULL, (const uint8_t *)line, strlen(line), 0644)) != 0)
         goto out;
     fkex_room_id(room_id, pk, (const uint8_t *)name, strlen(name));
@@ -205,6 +207,16 @@ static int room_create(int argc, char **argv)
     print_invite(relay, room_id);
     rc = 0;
 out:
+    if (rc != 0 && written) {   /* leave nothing half-made */
+        static const char *const files[] = { "admin.key", "descriptor.1", "relay" };
+        for (int i = 0; i < written; i++) {
+            char *f = room_path(dir, files[i]);
+            if (f)
+                unlink(f);
+            free(f);
+        }
+    }
+    cli_dir_end(dir, made_dir, rc);
     sodium_memzero(sk, sizeof sk);
     sodium_memzero(admin, sizeof admin);
     free(d);

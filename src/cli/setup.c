@@ -1,10 +1,8 @@
 /*
  * cli/setup.c: `fkex setup --dir DIR` creates an authority.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include "cli/cli.h"
 
@@ -64,10 +62,9 @@ int setup_main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-        cli_error("cannot create %s: %s", dir, strerror(errno));
+    int made_dir = cli_dir_begin(dir, 0755);
+    if (made_dir < 0)
         return EXIT_USAGE;
-    }
     mpk_path = join(dir, "mpk.fkex");
     msk_path = join(dir, "msk.fkex");
     if (!mpk_path || !msk_path) {
@@ -114,6 +111,7 @@ int setup_main(int argc, char **argv)
     }
     rc = 0;
 out:
+    cli_dir_end(dir, made_dir, rc);
     fkex_abe_bytes_free(msk_bytes, msk_len);
     fkex_abe_bytes_free(mpk_bytes, mpk_len);
     fkex_abe_mpk_free(mpk);

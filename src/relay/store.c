@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <sqlite3.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "inner.h"
 #include "relay/store.h"
@@ -157,6 +158,7 @@ int relay_store_claim(const char *path, char *err, size_t errlen)
         close(fd);
         return -1;
     }
+    (void)fchmod(fd, 0600);   /* one made before it was created so: who talks to whom is in it */
     return fd;
 }
 
