@@ -1091,6 +1091,90 @@ static void chat_e2e_send_flood(void)
     teardown();
 }
 
+/* Quitting before the join (issue 11): what was typed waits for the join,
+ * goes, and then the client exits 0; nothing is thrown away. */
+static void chat_e2e_quit_early(void)
+{
+    STEP(world("quit-early") == 0);
+    proc *alice = chat_start("alice", at("alice.key"), FOUND);
+    STEP(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    proc *bob = chat_start("bob", at("bob.key"), NULL);
+    say(bob, "{\"send\": \"said before the join\"}");
+    say(bob, "{\"cmd\": \"quit\"}");
+    CHECK(finish(bob, STEP_SECONDS) == 0);
+    CHECK(count(bob, "\"event\": \"joined\"") == 1 && count(bob, "\"event\": \"sent\", \"n\": 1}") == 1);
+    CHECK(wait_for(alice, "\"text\": \"said before the join\"", 1, STEP_SECONDS));
+    quit_ok(alice);
+    teardown();
+}
+
+/* A leave nobody is online to commit (issue 11): after the leave timeout
+ * the member says so and exits 0, its keys gone with it. */
+static void chat_e2e_leave_alone(void)
+{
+    proc *alice, *bob;
+    STEP(world("leave-alone") == 0);
+    alice = chat_start("alice", at("alice.key"), FOUND);
+    STEP(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    bob = chat_start("bob", at("bob.key"), NULL);
+    STEP(wait_for(bob, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    STEP(wait_for(alice, "\"members\": 2}", 1, STEP_SECONDS));
+    quit_ok(alice);
+    say(bob, "{\"cmd\": \"leave\"}");
+    CHECK(finish(bob, 2 * STEP_SECONDS) == 0);
+    CHECK(count(bob, "{\"event\": \"left\", \"pending\": true") == 1);
+    char *e = test_read_text(bob->err);
+    CHECK(strstr(e, "fkex: note: no member committed our leave") != NULL);
+    free(e);
+    teardown();
+}
+
+/* The relay restarts in the middle of a join (issue 11): the joiner
+ * reconnects, as members do, and its admission goes on where it was (the
+ * relay kept its JoinRequest on disk); it joins within its timeout. */
+static void chat_e2e_join_relay_restart(void)
+{
+    char addr[64];
+    STEP(world("join-restart") == 0);
+    proc *alice = chat_start("alice", at("alice.key"), FOUND);
+    STEP(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    STEP(kill(alice->pid, SIGSTOP) == 0);   /* the sponsor sits on bob's request */
+    proc *bob = chat_start("bob", at("bob.key"), NULL);
+    nap_ms(1000);
+    kill(relay_pid, SIGKILL);
+    CHECK(test_reap(relay_pid, 5.0) == -1);
+    relay_pid = -1;
+    STEP(relay_start(addr, relay_addr) == 0 && strcmp(addr, relay_addr) == 0);
+    STEP(kill(alice->pid, SIGCONT) == 0);
+    CHECK(wait_for(bob, "\"event\": \"joined\"", 1, 2 * STEP_SECONDS));
+    CHECK(count(bob, "\"state\": \"reconnecting\"") >= 1 && count(bob, "\"state\": \"online\"") >= 1);
+    CHECK(count(bob, "\"event\": \"error\"") == 0);
+    say(bob, "{\"send\": \"made it\"}");
+    CHECK(wait_for(alice, "\"text\": \"made it\"", 1, STEP_SECONDS));
+    quit_ok(bob);
+    quit_ok(alice);
+    teardown();
+}
+
+/* A batch client whose events nobody reads any more (its stdout's reader
+ * went) does not stay in the room unseen: it quits and exits 2 (issue 11). */
+static void chat_e2e_stdout_closed(void)
+{
+    STEP(world("stdout-closed") == 0);
+    proc *alice = chat_start("alice", at("alice.key"), FOUND);
+    STEP(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    proc *bob = chat_start("bob", at("bob.key"), NULL);
+    STEP(wait_for(bob, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    close(bob->out);
+    bob->out = -1;
+    CHECK(finish(bob, STEP_SECONDS) == 2);
+    char *e = test_read_text(bob->err);
+    CHECK(strstr(e, "fkex: error: standard output is closed") != NULL);
+    free(e);
+    quit_ok(alice);
+    teardown();
+}
+
 /* Invitations: fkex://HOST:PORT/ROOMID, nothing else. */
 static void chat_invite(void)
 {
@@ -1684,6 +1768,10 @@ void suite_chat_e2e(void)
     RUN(chat_e2e_other_authority);
     RUN(chat_e2e_found_unsatisfied);
     RUN(chat_e2e_send_flood);
+    RUN(chat_e2e_quit_early);
+    RUN(chat_e2e_leave_alone);
+    RUN(chat_e2e_join_relay_restart);
+    RUN(chat_e2e_stdout_closed);
     RUN(chat_e2e_seed);
     RUN(chat_e2e_seed_restart);
     signal(SIGPIPE, SIG_DFL);

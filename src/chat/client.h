@@ -58,7 +58,9 @@ typedef enum {
     CHAT_EV_EPOCH,        /* a new epoch: epoch, members */
     CHAT_EV_MESSAGE,      /* nick, text, sent_ms, epoch */
     CHAT_EV_ERROR,        /* code, message; fatal if the session ends (a DONE follows) */
-    CHAT_EV_LEFT,         /* this member is no longer in the room */
+    CHAT_EV_LEFT,         /* this member is no longer in the room; code "pending" (and a
+                           * message): nobody committed its leave in time, its keys are
+                           * wiped and its place goes when a member removes it */
     CHAT_EV_DONE,         /* the session is over, every handle closed: exit_code */
     CHAT_EV_ADDED,        /* a member joined: member, leaf; epoch and members after it */
     CHAT_EV_REMOVED,      /* a member was removed (or left): member, leaf, nick; epoch,

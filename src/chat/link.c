@@ -275,7 +275,7 @@ static void on_frame(fkex_conn *conn, const uint8_t *frame, size_t len)
     }
     if (l->ops->after_frame)
         l->ops->after_frame(l);
-    if (l->quitting && l->nunacked == 0)
+    if (l->quitting && l->nunacked == 0 && (l->joined || l->texts.n == 0))
         chat_link_finish(l, 0);
 }
 
@@ -309,13 +309,15 @@ static void on_close(fkex_conn *conn, const char *why)
         chat_link_fail(l, 2, "relay_unreachable", "cannot reach the relay at %s: %s", l->addr, why);
         return;
     }
-    if (!l->joined || l->quitting) {
-        /* A joiner's admission is not resumed (it may start again); what a
-         * quitting member sent and the relay did not answer may be lost. */
-        chat_link_fail(l, 2, "relay_lost", "lost the connection to the relay at %s: %s", l->addr,
-                       why);
+    if (l->quitting) {
+        /* What a quitting member sent and the relay did not answer may be lost. */
+        chat_link_fail(l, 2, "relay_lost", "lost the connection to the relay at %s%s: %s",
+                       l->addr, l->nunacked ? " before it stored everything sent" : "", why);
         return;
     }
+    /* A member, and a joiner too: the relay keeps its JoinRequest (on disk,
+     * across a restart) and replays what was addressed to it since
+     * last_seq, so its admission goes on where it was. */
     if (!l->reconnecting) {
         char msg[400];
         snprintf(msg, sizeof msg, "lost the connection to the relay at %s (%s); reconnecting",
@@ -404,19 +406,38 @@ void chat_link_rejoin(chat_link *l)
 
 /* ---- timers ------------------------------------------------------------------------- */
 
+/* Nobody committed this member's leave in time: no other member is
+ * online, most likely. Its keys go with its process, so it reads nothing
+ * more; its place goes when a member removes it (the relay names it once
+ * its grace period ends). That is a leave, said plainly, not a failure. */
+static void left_alone(chat_link *l)
+{
+    char msg[300];
+    snprintf(msg, sizeof msg, "%s within %u s (no other member online?): this member's keys are "
+             "wiped, so it reads nothing more, and its place goes when a member removes it",
+             l->ops->leave_late, l->cfg.leave_timeout_ms / 1000);
+    chat_event ev = { .kind = CHAT_EV_LEFT, .code = "pending", .message = msg };
+    l->joined = 0;
+    chat_link_emit(l, &ev);
+    chat_link_finish(l, 0);
+}
+
 static void on_deadline(uv_timer_t *t)
 {
     chat_link *l = t->data;
     if (l->closing)
         return;
-    if (l->quitting)
-        chat_link_finish(l, 0);   /* what was not accepted by now is lost */
+    if (l->quitting && l->joined && l->texts_unanswered)
+        chat_link_fail(l, 2, "not_sent", "%zu of the messages sent were not stored by the relay "
+                       "within %u s of quitting: they may not have reached the room",
+                       l->texts_unanswered, QUIT_DRAIN_MS / 1000);
+    else if (l->quitting && l->joined)
+        chat_link_finish(l, 0);   /* what is left unanswered carries no text (acks) */
+    else if (l->leaving)
+        left_alone(l);
     else if (!l->ready)
         chat_link_fail(l, 2, "relay_unreachable", "the relay at %s did not answer within %u s",
                        l->addr, l->cfg.connect_timeout_ms / 1000);
-    else if (l->leaving)
-        chat_link_fail(l, 2, "leave_timeout", "%s within %u s", l->ops->leave_late,
-                       l->cfg.leave_timeout_ms / 1000);
     else if (!l->joined)
         chat_link_fail(l, 2, "join_timeout", "%s within %u s%s", l->ops->join_late,
                        l->cfg.join_timeout_ms / 1000, l->ops->join_late_hint);
@@ -486,6 +507,8 @@ void chat_link_joined(chat_link *l, uint64_t epoch, uint32_t members)
     chat_texts_flush(&l->texts, send_queued, l, &l->closing);
     if (!l->closing)
         chat_link_emit(l, &ev);
+    if (!l->closing && l->quitting)   /* asked to quit before the join: now drain */
+        chat_link_await(l, QUIT_DRAIN_MS);
 }
 
 void chat_link_leaving(chat_link *l)
@@ -602,6 +625,11 @@ void chat_link_quit(chat_link *l)
     if (l->closing)
         return;
     l->quitting = 1;
+    if (!l->joined && l->texts.n) {
+        /* Texts wait for the join: it comes (within its own deadline),
+         * they go, and the quit drains them (chat_link_joined). */
+        return;
+    }
     if (l->nunacked == 0 || !l->conn) {
         chat_link_finish(l, 0);
         return;

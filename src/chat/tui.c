@@ -332,7 +332,10 @@ static void on_event(void *ctx, const chat_event *ev)
             add_line(t, VIEW_ERROR, "!! out of memory: an error is not shown");
         break;
     case CHAT_EV_LEFT:
-        add_line(t, VIEW_SYSTEM, "-- you left the room");
+        if (ev->code)
+            add_line(t, VIEW_SYSTEM, "-- you left the room: %s", ev->message);
+        else
+            add_line(t, VIEW_SYSTEM, "-- you left the room");
         break;
     case CHAT_EV_KICKED:
         if (ev->own)

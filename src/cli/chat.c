@@ -17,6 +17,7 @@
  * is wiped at exit.
  */
 #include <errno.h>
+#include <poll.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -55,6 +56,8 @@ typedef struct {
     char rest[4096];
     size_t restlen;
     uv_signal_t sigint, sigterm;
+    uv_timer_t watch;           /* once a second: is anybody reading stdout still? */
+    int stdout_gone;
     int exit_code;
 } batch;
 
@@ -123,6 +126,7 @@ static void put_string(const char *s, size_t len)
 
 static void close_input(batch *b);
 static void resume_input(batch *b);
+static void stdout_lost(batch *b);
 
 static void on_event(void *ctx, const chat_event *ev)
 {
@@ -171,7 +175,14 @@ static void on_event(void *ctx, const chat_event *ev)
         cli_error("%s", ev->message);
         break;
     case CHAT_EV_LEFT:
-        fputs("{\"event\": \"left\"}\n", stdout);
+        if (ev->code) {   /* pending: nobody committed it */
+            fputs("{\"event\": \"left\", \"pending\": true, \"message\": ", stdout);
+            put_string(ev->message, strlen(ev->message));
+            fputs("}\n", stdout);
+            fprintf(stderr, "fkex: note: %s\n", ev->message);
+        } else {
+            fputs("{\"event\": \"left\"}\n", stdout);
+        }
         break;
     case CHAT_EV_DONE:
         b->exit_code = ev->exit_code;
@@ -205,7 +216,8 @@ static void on_event(void *ctx, const chat_event *ev)
         fputs("}\n", stdout);
         break;
     }
-    fflush(stdout);
+    if (fflush(stdout) != 0 || ferror(stdout))
+        stdout_lost(b);
     if (ev->kind == CHAT_EV_JOINED && b->eof)
         chat_client_quit(b->client);
     if (b->paused && (ev->kind == CHAT_EV_SENT || ev->kind == CHAT_EV_ERROR) &&
@@ -458,6 +470,31 @@ static void close_input(batch *b)
     b->in_open = 0;   /* a file read in flight finishes and stops */
     uv_close((uv_handle_t *)&b->sigint, NULL);
     uv_close((uv_handle_t *)&b->sigterm, NULL);
+    uv_close((uv_handle_t *)&b->watch, NULL);
+}
+
+/* Nobody reads our events any more (the reader closed the pipe, the
+ * terminal went): a batch client must not stay in the room unseen. It
+ * quits, and exits 2. */
+static void stdout_lost(batch *b)
+{
+    if (b->stdout_gone)
+        return;
+    b->stdout_gone = 1;
+    cli_error("standard output is closed: nobody reads this client's events; leaving the "
+              "session");
+    b->done_input = 1;
+    if (b->client)
+        chat_client_quit(b->client);
+}
+
+static void on_watch(uv_timer_t *t)
+{
+    batch *b = t->data;
+    struct pollfd pf = { STDOUT_FILENO, POLLOUT, 0 };
+    /* a pipe whose reader closed says POLLERR, a socket or a tty POLLHUP */
+    if (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLERR | POLLHUP | POLLNVAL)))
+        stdout_lost(b);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -564,11 +601,14 @@ static int run_batch(batch *b, chat_client_config *cfg, uint8_t admin_sk[64], co
     b->sigint.data = b->sigterm.data = b;
     uv_signal_start(&b->sigint, on_signal, SIGINT);
     uv_signal_start(&b->sigterm, on_signal, SIGTERM);
+    uv_timer_init(&b->loop, &b->watch);
+    b->watch.data = b;
+    uv_timer_start(&b->watch, on_watch, 1000, 1000);
     open_input(b);
     uv_run(&b->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&b->loop) != 0)
         cli_error("the event loop did not close cleanly");
-    return b->exit_code;
+    return b->stdout_gone ? EXIT_USAGE : b->exit_code;
 }
 
 /* The terminal interface (chat/tui.c) prints nothing outside the screen:
