@@ -239,7 +239,10 @@ static void sample(lg *g, const uint8_t *msg, size_t len, uint64_t t)
     g->lat[g->nlat++] = (double)(t - load64_be(msg + 34)) / 1e6;
 }
 
-/* Parses what c has read: deliveries, acknowledgements. */
+static int queue_out(lg_conn *c, const uint8_t *buf, size_t n);
+static int flush_out(lg *g, lg_conn *c);
+
+/* Parses what c has read: deliveries, acknowledgements; a PING is answered. */
 static int consume(lg *g, lg_conn *c)
 {
     size_t off = 0;
@@ -255,8 +258,18 @@ static int consume(lg *g, lg_conn *c)
             else if (len >= 1 && f[0] == FKEX_RELAY_ACCEPTED) {
                 c->acked++;
                 g->acks++;
-            } else if (len >= 1 && f[0] == FKEX_RELAY_ERROR)
+            } else if (len >= 1 && f[0] == FKEX_RELAY_ERROR) {
                 g->errors++;
+            } else if (len == 2 + 8 && f[0] == FKEX_RELAY_PING) {
+                /* the relay's keepalive: a client that stays silent is closed */
+                uint8_t pong[4 + 2 + 8];
+                store32_be(pong, 2 + 8);
+                pong[4] = FKEX_RELAY_PONG;
+                pong[5] = FKEX_RELAY_VERSION;
+                memcpy(pong + 6, f + 2, 8);
+                if (queue_out(c, pong, sizeof pong) != 0 || flush_out(g, c) != 0)
+                    return -1;
+            }
             off += 4 + len;
         }
     } else {
@@ -332,6 +345,24 @@ static int flush_out(lg *g, lg_conn *c)
     return 0;
 }
 
+/* Appends n bytes to c's output (flush_out sends them). */
+static int queue_out(lg_conn *c, const uint8_t *buf, size_t n)
+{
+    if (c->nout + n > c->outcap) {
+        size_t cap = c->outcap ? 2 * c->outcap : 64 * 1024;
+        while (cap < c->nout + n)
+            cap *= 2;
+        uint8_t *o = realloc(c->out, cap);
+        if (!o)
+            return -1;
+        c->out = o;
+        c->outcap = cap;
+    }
+    memcpy(c->out + c->nout, buf, n);
+    c->nout += n;
+    return 0;
+}
+
 /* Appends one published message to c's output. */
 static int publish(lg *g, lg_conn *c, uint64_t id)
 {
@@ -352,18 +383,8 @@ static int publish(lg *g, lg_conn *c, uint64_t id)
         size_t lens[3] = { 7, 4, LG_MSG };
         n = resp_cmd(buf, sizeof buf, 3, argv, lens);
     }
-    if (c->nout + n > c->outcap) {
-        size_t cap = c->outcap ? 2 * c->outcap : 64 * 1024;
-        while (cap < c->nout + n)
-            cap *= 2;
-        uint8_t *o = realloc(c->out, cap);
-        if (!o)
-            return -1;
-        c->out = o;
-        c->outcap = cap;
-    }
-    memcpy(c->out + c->nout, buf, n);
-    c->nout += n;
+    if (queue_out(c, buf, n) != 0)
+        return -1;
     c->sent++;
     return 0;
 }

@@ -159,6 +159,11 @@ static void on_frame(fkex_conn *c, const uint8_t *frame, size_t len)
             send_env(p, &a);
         break;
     }
+    case FKEX_RELAY_PING: {   /* the relay's keepalive */
+        fkex_relay_msg pong = { .kind = FKEX_RELAY_PONG, .cookie = m.cookie };
+        send_env(p, &pong);
+        break;
+    }
     case FKEX_RELAY_READY:
         p->ready = 1;
         p->ready_at = bench_now_ms();

@@ -102,6 +102,22 @@ void test_run(const char *name, void (*fn)(void))
     }
 }
 
+void test_public_dm_id(uint8_t id[32], const uint8_t fp[32], const char *lo, const char *hi)
+{
+    crypto_hash_sha256_state h;
+    uint8_t n[2];
+    crypto_hash_sha256_init(&h);
+    crypto_hash_sha256_update(&h, (const uint8_t *)"fkex v1 dm", 10);
+    crypto_hash_sha256_update(&h, fp, 32);
+    store16_be(n, (uint16_t)strlen(lo));
+    crypto_hash_sha256_update(&h, n, 2);
+    crypto_hash_sha256_update(&h, (const uint8_t *)lo, strlen(lo));
+    store16_be(n, (uint16_t)strlen(hi));
+    crypto_hash_sha256_update(&h, n, 2);
+    crypto_hash_sha256_update(&h, (const uint8_t *)hi, strlen(hi));
+    crypto_hash_sha256_final(&h, id);
+}
+
 void test_rng(fkex_rng *rng, const char *label)
 {
     uint8_t seed[32];

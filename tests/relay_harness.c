@@ -55,7 +55,7 @@ const char *rh_at(const char *name)
     return p;
 }
 
-pid_t rh_relay_start(char addr[64], const char *name, const char *const *extra, int nofile)
+pid_t rh_relay_start(char addr[64], const char *name, const char *const *extra, const char *limits)
 {
     char out[700], err[700], db[700], limit[64];
     const char *argv[32];
@@ -66,8 +66,8 @@ pid_t rh_relay_start(char addr[64], const char *name, const char *const *extra, 
     snprintf(db, sizeof db, "%s/relay.db", root);
     snprintf(out, sizeof out, "%s/%s.out", root, name);
     snprintf(err, sizeof err, "%s/%s.err", root, name);
-    if (nofile > 0) {   /* the shell sets the limit, then becomes the relay */
-        snprintf(limit, sizeof limit, "ulimit -n %d && exec \"$0\" \"$@\"", nofile);
+    if (limits) {   /* the shell sets the limit, then becomes the relay */
+        snprintf(limit, sizeof limit, "ulimit %s && exec \"$0\" \"$@\"", limits);
         argv[n++] = "/bin/sh";
         argv[n++] = "-c";
         argv[n++] = limit;
@@ -252,6 +252,11 @@ static void on_frame(fkex_conn *c, const uint8_t *frame, size_t len)
         a.kind = FKEX_RELAY_AUTH;
         CHECK_OK(fkex_ratchet_relay_auth(a.sig, p->st, m.nonce));
         rh_send_env(p, &a);
+        break;
+    }
+    case FKEX_RELAY_PING: {   /* the relay's keepalive */
+        fkex_relay_msg pong = { .kind = FKEX_RELAY_PONG, .cookie = m.cookie };
+        rh_send_env(p, &pong);
         break;
     }
     case FKEX_RELAY_READY:

@@ -32,9 +32,10 @@ const char *rh_at(const char *name);
 
 /* Starts `fkex relay --listen 127.0.0.1:0 --db DIR/relay.db --grace 1 -v`
  * and the NULL-terminated extra arguments (may be NULL), output in
- * DIR/name.out and .err; with nofile > 0 under that open-file limit.
+ * DIR/name.out and .err; with limits (NULL for none) given to the shell's
+ * ulimit first: "-n 48", "-f 4096".
  * Its address into addr; the pid, or -1. */
-pid_t rh_relay_start(char addr[64], const char *name, const char *const *extra, int nofile);
+pid_t rh_relay_start(char addr[64], const char *name, const char *const *extra, const char *limits);
 /* SIGTERM: the exit code, or -1 if it did not exit within 5 s (then killed). */
 int rh_relay_stop(pid_t pid);
 void rh_relay_kill(void);

@@ -24,6 +24,10 @@ void test_rng(fkex_rng *rng, const char *label);
 /* A user key for space-separated attributes ("ONE TWO year=5"); NULL if
  * keygen refuses them. */
 fkex_abe_key *test_keygen(const fkex_abe_msk *msk, const char *list, fkex_rng *rng);
+/* The id a direct conversation of lo and hi used to have, computable by
+ * anyone: SHA-256("fkex v1 dm" || fp || u16 || lo || u16 || hi). Tests
+ * show it is no longer the id (squatters hold its places). */
+void test_public_dm_id(uint8_t id[32], const uint8_t fp[32], const char *lo, const char *hi);
 /* A whole file as a NUL-terminated string ("" if it cannot be read);
  * malloc'd. */
 char *test_read_text(const char *path);

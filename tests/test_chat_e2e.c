@@ -163,11 +163,12 @@ static void procs_free(void)
 
 /* Starts the relay on listen (HOST:0 for a free port); addr gets where it listens. */
 static const char *relay_grace = "60";   /* seconds, the relay's default */
+static const char *relay_keepalive = "15";
 
 static int relay_start(char addr[64], const char *listen)
 {
     const char *argv[] = { bin, "relay", "--listen", listen, "--db", at("relay.db"), "--grace",
-                           relay_grace, "-v", NULL };
+                           relay_grace, "--keepalive", relay_keepalive, "-v", NULL };
     posix_spawn_file_actions_t fa;
     double deadline = now_s() + STEP_SECONDS;
     posix_spawn_file_actions_init(&fa);
@@ -1175,6 +1176,32 @@ static void chat_e2e_stdout_closed(void)
     teardown();
 }
 
+/* A frozen member (SIGSTOP: its process stopped, its connection open) is
+ * found out by the relay's keepalive, named gone after the grace, and
+ * removed by the others (issue 11); the room goes on. */
+static void chat_e2e_frozen(void)
+{
+    proc *alice, *bob, *carol;
+    relay_grace = "1";
+    relay_keepalive = "1";
+    int ok = three_members("frozen", &alice, &bob, &carol) == 0;
+    relay_grace = "60";
+    relay_keepalive = "15";
+    STEP(ok);
+    STEP(kill(bob->pid, SIGSTOP) == 0);
+    CHECK(wait_for(alice, "{\"event\": \"epoch\", \"epoch\": 3, \"members\": 2}", 1, STEP_SECONDS));
+    CHECK(wait_for(carol, "{\"event\": \"epoch\", \"epoch\": 3, \"members\": 2}", 1, STEP_SECONDS));
+    char *log = test_read_text(at("relay.err"));
+    CHECK(strstr(log, "did not answer a ping within 1 s: closed") != NULL);
+    free(log);
+    say(carol, "{\"send\": \"without bob\"}");
+    CHECK(wait_for(alice, "\"text\": \"without bob\"", 1, STEP_SECONDS));
+    kill(bob->pid, SIGCONT);
+    quit_ok(alice);
+    quit_ok(carol);
+    teardown();
+}
+
 /* Invitations: fkex://HOST:PORT/ROOMID, nothing else. */
 static void chat_invite(void)
 {
@@ -1772,6 +1799,7 @@ void suite_chat_e2e(void)
     RUN(chat_e2e_leave_alone);
     RUN(chat_e2e_join_relay_restart);
     RUN(chat_e2e_stdout_closed);
+    RUN(chat_e2e_frozen);
     RUN(chat_e2e_seed);
     RUN(chat_e2e_seed_restart);
     signal(SIGPIPE, SIG_DFL);

@@ -781,7 +781,7 @@ static void roundtrip(const char *d, size_t size, int armor, const char *label)
     EXPECT(FX(NULL, NULL, "decrypt", "--key", bob, "-o", out2, ct), 0);
     CHECK(out_len == 0);
     CHECK(same_bytes(out2, plain, size));
-    CHECK(mode_of(out2) == 0644);
+    CHECK(mode_of(out2) == 0600);   /* plaintext: as a key is */
 
     /* Stdin to stdout, then Alice by path to stdout. */
     if (armor)
@@ -1495,6 +1495,24 @@ static void cli_inspect(void)
     CHECK(printed("attributes: ONE TWO\n"));
     CHECK(printed("expires:    never"));
     CHECK(longest_encoded_run(out_text) < 32);
+    /* a label edited in the file (TWO into TWP): not reported as TWP */
+    {
+        size_t klen = 0;
+        uint8_t *k = slurp(alice, &klen);
+        for (size_t i = 0; k && i + 3 <= klen; i++)
+            if (memcmp(k + i, "TWO", 3) == 0) {
+                k[i + 2] = 'P';
+                break;
+            }
+        CHECK(k && spit(at(d, "edited.key"), k, klen) == 0);
+        chmod(at(d, "edited.key"), 0600);
+        free(k);
+        EXPECT(FX(NULL, NULL, "inspect", at(d, "edited.key")), 1);
+        CHECK(says("its attribute labels do not match its key parts"));
+        CHECK(strstr(out_text, "TWP") == NULL);
+        EXPECT(FX(NULL, NULL, "decrypt", "--key", at(d, "edited.key"), ct), 2);
+        CHECK(says("its attribute labels do not match its key parts"));
+    }
 
     akey = at(d, "alice.asc");
     EXPECT(FX(NULL, NULL, "keygen", "--msk", msk_a, "--attrs", "ONE TWO", "-a", "-o", akey), 0);

@@ -92,6 +92,82 @@ static void expect_text(fkex_dm *to, const frame *f, const char *text, fkex_rng 
     CHECK(out.plainlen == strlen(text) && memcmp(plain, text, out.plainlen) == 0);
 }
 
+/* The conversation id (issue 11): K = e(H1(lo), H2(hi))^s as the
+ * definition has it (computed here with the master key), which each side
+ * reaches with its own key only; a third party's ids with either of them
+ * differ; a key from before d2 still works as the lower identity and is
+ * refused as the higher; a d2 glued from another key is refused as the
+ * key is read; and a known answer pins the construction. */
+/* The conversation id of alice@example.org and bob@example.org in the world
+ * seeded "dm conversation id": pinned, so that the construction cannot
+ * change unnoticed (the test also recomputes it from its definition). */
+#define DM_ID_KAT "8fe70fd03cac42bf0f422d13046f8cf2e2d7cc09285f2b2b7c4f292ffe95dbea"
+static void test_dm_conversation_id(void)
+{
+    world w;
+    uint8_t ida[32], idb[32], idc[32], want[32], k[576], prk[32], fp[32], ctx[64];
+    fkex_g1 h1;
+    fkex_g2 h2;
+    fkex_gt z, zs;
+    world_new(&w, "dm conversation id");
+    CHECK_OK(fkex_dm_conversation_id(ida, w.alice, "bob@example.org"));
+    CHECK_OK(fkex_dm_conversation_id(idb, w.bob, "alice@example.org"));
+    CHECK(memcmp(ida, idb, 32) == 0);
+    /* the definition, with s */
+    fkex_ibe_hash_id(&h1, "alice@example.org", 17);
+    fkex_ibe_hash_id2(&h2, "bob@example.org", 15);
+    fkex_pairing(&z, &h1, &h2);
+    fkex_gt_pow(&zs, &z, &fkex_abe_msk_ibe(w.msk)->s);
+    fkex_gt_to_bytes(k, &zs);
+    fkex_abe_mpk_fingerprint(fp, w.mpk);
+    fkex_hkdf_extract(prk, fp, 32, k, sizeof k);
+    store16_be(ctx, 17);
+    memcpy(ctx + 2, "alice@example.org", 17);
+    store16_be(ctx + 19, 15);
+    memcpy(ctx + 21, "bob@example.org", 15);
+    fkex_kdf_expand(want, prk, "dm conversation", ctx, 36);
+    CHECK(memcmp(want, ida, 32) == 0);
+    /* carol, who knows both identities, reaches only her own ids */
+    CHECK_OK(fkex_dm_conversation_id(idc, w.carol, "bob@example.org"));
+    CHECK(memcmp(idc, ida, 32) != 0);
+    CHECK_OK(fkex_dm_conversation_id(idc, w.carol, "alice@example.org"));
+    CHECK(memcmp(idc, ida, 32) != 0);
+    /* a key without d2 (as keys before it were): fine as lo, refused as hi */
+    uint8_t *enc;
+    size_t len;
+    fkex_abe_key *old_bob = NULL, *old_alice = NULL, *glued = NULL;
+    CHECK_OK(fkex_abe_key_encode(&enc, &len, w.bob));
+    store32_be(enc + 40, load32_be(enc + 40) - 96);   /* the header's body length */
+    CHECK_OK(fkex_abe_key_decode(&old_bob, enc, len - 96));
+    store32_be(enc + 40, load32_be(enc + 40) + 96);
+    if (old_bob)
+        CHECK_ERR(fkex_dm_conversation_id(idc, old_bob, "alice@example.org"),
+                  FKEX_ERR_UNSUPPORTED);
+    /* ... a d2 from another key (carol's) in bob's: refused as read */
+    uint8_t *cenc;
+    size_t clen;
+    CHECK_OK(fkex_abe_key_encode(&cenc, &clen, w.carol));
+    memcpy(enc + len - 96, cenc + clen - 96, 96);
+    CHECK_ERR(fkex_abe_key_decode(&glued, enc, len), FKEX_ERR_AUTHENTICATION);
+    fkex_abe_bytes_free(enc, len);
+    fkex_abe_bytes_free(cenc, clen);
+    CHECK_OK(fkex_abe_key_encode(&enc, &len, w.alice));
+    store32_be(enc + 40, load32_be(enc + 40) - 96);
+    CHECK_OK(fkex_abe_key_decode(&old_alice, enc, len - 96));
+    if (old_alice) {
+        CHECK_OK(fkex_dm_conversation_id(idc, old_alice, "bob@example.org"));
+        CHECK(memcmp(idc, ida, 32) == 0);
+    }
+    fkex_abe_bytes_free(enc, len);
+    /* the known answer of this deterministic world */
+    char hex[65];
+    sodium_bin2hex(hex, sizeof hex, ida, 32);
+    CHECK(strcmp(hex, DM_ID_KAT) == 0);
+    fkex_abe_key_free(old_bob);
+    fkex_abe_key_free(old_alice);
+    world_free(&w);
+}
+
 static void test_dm_roles_and_messages(void)
 {
     world w;
@@ -104,11 +180,17 @@ static void test_dm_roles_and_messages(void)
     CHECK_OK(fkex_dm_init(&a, w.alice, " BOB@example.org ", &w.rng));
     CHECK(fkex_dm_initiator(&a) && !fkex_dm_initiator(&b));
     CHECK(strcmp(fkex_dm_peer(&a), "bob@example.org") == 0);
-    /* One conversation id, whichever side computes it, from the authority too. */
-    fkex_abe_mpk_fingerprint(fp, w.mpk);
-    fkex_dm_conversation_id(ida, fp, "alice@example.org", "bob@example.org");
-    fkex_dm_conversation_id(idb, fp, "bob@example.org", "alice@example.org");
+    /* One conversation id, whichever side computes it (alice with d, bob
+     * with d2); not the hash of public data it used to be. */
+    CHECK_OK(fkex_dm_conversation_id(ida, w.alice, "bob@example.org"));
+    CHECK_OK(fkex_dm_conversation_id(idb, w.bob, "alice@example.org"));
     CHECK(memcmp(ida, idb, 32) == 0 && memcmp(ida, a.conv, 32) == 0 && memcmp(a.conv, b.conv, 32) == 0);
+    {
+        uint8_t old[32];
+        fkex_abe_mpk_fingerprint(fp, w.mpk);
+        test_public_dm_id(old, fp, "alice@example.org", "bob@example.org");
+        CHECK(memcmp(old, ida, 32) != 0);
+    }
     /* Nothing goes before the handshake; a responder has nothing to start. */
     fkex_dm_out out;
     CHECK_ERR(fkex_dm_send(&b, f.b, &f.len, (const uint8_t *)"x", 1), FKEX_ERR_UNEXPECTED);
@@ -306,6 +388,7 @@ static void test_dm_decode(void)
 
 void suite_dm(void)
 {
+    RUN(test_dm_conversation_id);
     RUN(test_dm_roles_and_messages);
     RUN(test_dm_replay_and_reorder);
     RUN(test_dm_tampering);

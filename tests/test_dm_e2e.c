@@ -24,6 +24,10 @@
 #include "test.h"
 #include "proxy.h"
 #include "relay_harness.h"
+#include "ibe/dm.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #define WAIT_S 20.0
 
@@ -188,7 +192,7 @@ static int world(const char *name)
     };
     char dir[64];
     snprintf(dir, sizeof dir, "dm-%s", name);
-    if (rh_suite_open(dir) != 0 || (relay = rh_relay_start(relay_addr, "relay", NULL, 0)) <= 0)
+    if (rh_suite_open(dir) != 0 || (relay = rh_relay_start(relay_addr, "relay", NULL, NULL)) <= 0)
         return -1;
     const char *setup[] = { rh_bin, "setup", "--dir", rh_at("auth"), NULL };
     pid_t pid;
@@ -296,6 +300,90 @@ static void dm_e2e_wrong_identity(void)
     teardown();
 }
 
+/* A connection that takes a conversation's place by its id: a raw
+ * DM_HELLO, held open. The socket, or -1. */
+static int squat(const uint8_t id[32])
+{
+    struct sockaddr_in sa = { 0 };
+    unsigned port = 0;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    fkex_relay_msg m = { .kind = FKEX_RELAY_DM_HELLO };
+    fkex_writer w;
+    if (fd < 0 || sscanf(relay_addr, "127.0.0.1:%u", &port) != 1)
+        return -1;
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    memcpy(m.room_id, id, 32);
+    fkex_writer_init(&w);
+    fkex_writer_u32(&w, 0);
+    fkex_relay_msg_encode(&w, &m);
+    store32_be(w.buf, (uint32_t)(w.len - 4));
+    int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+             send(fd, w.buf, w.len, MSG_NOSIGNAL) == (ssize_t)w.len;
+    fkex_writer_free(&w);
+    if (!ok) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Squatters who know both identities (issue 11) hold both places of every
+ * id they can compute: the hash of the public data ids used to be, and
+ * aaron's own conversations with each (he holds a key). alice and bob
+ * meet regardless: their id needs one of their keys (dm.h). */
+static void dm_e2e_squatters(void)
+{
+    int fds[6], n = 0;
+    uint8_t id[32], fp[FKEX_FINGERPRINT_BYTES];
+    fkex_abe_key *aaron = NULL;
+    if (world("squat") != 0) {
+        CHECK(!"a relay and keys");
+        teardown();
+        return;
+    }
+    {   /* aaron's key, as a client reads it */
+        uint8_t buf[4096];
+        FILE *f = fopen(rh_at("aaron.key"), "rb");
+        size_t got = f ? fread(buf, 1, sizeof buf, f) : 0;
+        if (f)
+            fclose(f);
+        CHECK_OK(fkex_abe_key_decode(&aaron, buf, got));
+    }
+    if (!aaron) {
+        teardown();
+        return;
+    }
+    /* the old, public id */
+    fkex_abe_mpk_fingerprint(fp, fkex_abe_key_mpk(aaron));
+    test_public_dm_id(id, fp, "alice@example.org", "bob@example.org");
+    fds[n++] = squat(id);
+    fds[n++] = squat(id);
+    /* aaron's own conversations with each of them */
+    CHECK_OK(fkex_dm_conversation_id(id, aaron, "alice@example.org"));
+    fds[n++] = squat(id);
+    fds[n++] = squat(id);
+    CHECK_OK(fkex_dm_conversation_id(id, aaron, "bob@example.org"));
+    fds[n++] = squat(id);
+    fds[n++] = squat(id);
+    for (int i = 0; i < n; i++)
+        CHECK(fds[i] >= 0);
+    test_nap_ms(200);
+    party *alice = dial("alice", "alice.key", "bob@example.org", relay_addr);
+    party *bob = dial("bob", "bob.key", "alice@example.org", relay_addr);
+    CHECK(wait_lines(alice, "\"authenticated\": true", 1));
+    CHECK(wait_lines(bob, "\"authenticated\": true", 1));
+    say(alice, "{\"send\": \"past the squatters\"}");
+    CHECK(wait_lines(bob, "\"text\": \"past the squatters\"", 1));
+    CHECK(lines(alice, "conversation_busy") == 0 && lines(bob, "conversation_busy") == 0);
+    for (int i = 0; i < n; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    fkex_abe_key_free(aaron);
+    teardown();
+}
+
 static void dm_e2e_tampered(void)
 {
     char via[64];
@@ -322,4 +410,5 @@ void suite_dm_e2e(void)
     RUN(dm_e2e_both_ways);
     RUN(dm_e2e_wrong_identity);
     RUN(dm_e2e_tampered);
+    RUN(dm_e2e_squatters);
 }

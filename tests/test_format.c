@@ -171,6 +171,14 @@ static void test_key_attributes_canonical(void)
     memcpy(copy, w.key_b, w.key_n);
     copy[off + 1] = 4;                          /* count disagrees */
     CHECK(fkex_abe_key_decode(&key, copy, w.key_n) != FKEX_OK);
+    /* A label edited into another valid, sorted one: the parts are ONE's,
+     * and the key says so (issue 11: inspect must not report "ONF"). */
+    memcpy(copy, w.key_b, w.key_n);
+    memcpy(copy + off + 2, "ONF", 3);
+    CHECK_ERR(fkex_abe_key_decode(&key, copy, w.key_n), FKEX_ERR_AUTHENTICATION);
+    /* The untouched key decodes. */
+    CHECK_OK(fkex_abe_key_decode(&key, w.key_b, w.key_n));
+    fkex_abe_key_free(key);
     /* Duplicate attributes at keygen are refused. */
     {
         const char *dup[] = { "ONE", "ONE" };

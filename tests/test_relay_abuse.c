@@ -160,7 +160,7 @@ static int room_up(void)
     rh_party_init(&bob, "bob");
     rh_room_make(&alice, &desc, &desclen, admin_sk, sig);
     sodium_memzero(admin_sk, sizeof admin_sk);
-    if ((pid = rh_relay_start(addr, "abuse", fast, 0)) < 0 || rh_dial(&admin, addr) != 0)
+    if ((pid = rh_relay_start(addr, "abuse", fast, NULL)) < 0 || rh_dial(&admin, addr) != 0)
         return -1;
     rh_room_create(&admin, desc, desclen, alice.v, sig);
     RH_WAIT(admin.descriptors == 1);
@@ -481,6 +481,57 @@ static void abuse_room_down(void)
     free(desc);
 }
 
+/* A full disk (a file-size limit here: writes fail as they would): every
+ * message is refused (ERROR 9) and nothing is lost in silence, and the
+ * relay's log says so once, not once per message (issue 11). */
+static void abuse_full_disk(void)
+{
+    rh_party admin2, carol;
+    uint8_t *desc2 = NULL, admin_sk[64], sig[64];
+    size_t desc2len = 0;
+    char a[64], text[8192], name[64];
+    static const char *const db_files[] = { "relay.db", "relay.db-wal", "relay.db-shm" };
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(db_files); i++)
+        unlink(rh_at(db_files[i]));
+    pid_t p = rh_relay_start(a, "full", NULL, "-f 4096");
+    CHECK(p > 0);
+    if (p <= 0)
+        return;
+    rh_loop_open();
+    rh_party_init(&admin2, "admin2");
+    rh_party_init(&carol, "carol");
+    rh_room_make(&carol, &desc2, &desc2len, admin_sk, sig);
+    sodium_memzero(admin_sk, sizeof admin_sk);
+    CHECK(rh_dial(&admin2, a) == 0);
+    rh_room_create(&admin2, desc2, desc2len, carol.v, sig);
+    RH_WAIT(admin2.descriptors == 1);
+    CHECK(rh_dial(&carol, a) == 0);
+    RH_WAIT(carol.ready);
+    memset(text, 'x', sizeof text - 1);
+    text[sizeof text - 1] = 0;
+    int sent = 0;
+    for (; sent < 600; sent++) {
+        rh_say(&carol, text);
+        rh_turn();
+    }
+    RH_WAIT(carol.accepted + carol.nerrors >= sent);
+    fprintf(stderr, "    a full disk: %d of %d messages stored, %d refused\n", carol.accepted,
+            sent, carol.nerrors);
+    CHECK(carol.nerrors >= 100 && carol.last_error == FKEX_RELAY_E_INTERNAL);
+    snprintf(name, sizeof name, "%s", rh_at("full.err"));
+    char *log = test_read_text(name);
+    size_t lines = 0;
+    for (const char *q = log; (q = strstr(q, "failed")) != NULL; q++)
+        lines++;
+    CHECK(lines >= 1 && lines <= 3);
+    free(log);
+    rh_party *all[] = { &admin2, &carol };
+    CHECK(rh_relay_stop(p) == 0);
+    rh_loop_close(all, FKEX_ARRAY_LEN(all));
+    rh_party_free(&carol);
+    free(desc2);
+}
+
 /* ---- connections ------------------------------------------------------------------ */
 
 /* Past --max-connections a client is told the relay is full, then cut
@@ -490,7 +541,7 @@ static void abuse_max_connections(void)
     static const char *const cap[] = { "--max-connections", "3", NULL };
     char a[64];
     raw held[3], refused, later;
-    pid_t p = rh_relay_start(a, "cap", cap, 0);
+    pid_t p = rh_relay_start(a, "cap", cap, NULL);
     if (p < 0) {
         CHECK(!"the relay starts");
         return;
@@ -533,10 +584,10 @@ static void abuse_out_of_files(void)
     static raw flood[FLOOD];
     raw later;
     int opened = 0, cut = 0;
-    pid_t p = rh_relay_start(a, "nofile-default", NULL, 100);
+    pid_t p = rh_relay_start(a, "nofile-default", NULL, "-n 100");
     CHECK(p > 0 && rh_logged("nofile-default.err", "at most 50 connections"));
     CHECK(rh_relay_stop(p) == 0);
-    if ((p = rh_relay_start(a, "nofile", many, 48)) < 0) {
+    if ((p = rh_relay_start(a, "nofile", many, "-n 48")) < 0) {
         CHECK(!"the relay starts");
         return;
     }
@@ -571,6 +622,7 @@ void suite_relay_abuse(void)
         RUN(abuse_room_out_of_service);
     }
     RUN(abuse_room_down);
+    RUN(abuse_full_disk);
     RUN(abuse_max_connections);
     RUN(abuse_out_of_files);
     rh_relay_kill();

@@ -103,7 +103,7 @@ static void relay_e2e(void)
 
     /* the room: the admin's descriptor, alice its founder */
     rh_room_make(&alice, &desc, &desclen, admin_sk, sig);
-    if ((pid = rh_relay_start(addr, "relay1", NULL, 0)) < 0) {
+    if ((pid = rh_relay_start(addr, "relay1", NULL, NULL)) < 0) {
         CHECK(!"the relay starts");
         goto out;
     }
@@ -167,7 +167,7 @@ static void relay_e2e(void)
     RH_WAIT(alice.closed && bob.closed && admin.closed);
     /* again, with --sync normal: the same database, and nothing else changes */
     static const char *const normal[] = { "--sync", "normal", NULL };
-    if ((pid = rh_relay_start(addr, "relay2", normal, 0)) < 0) {
+    if ((pid = rh_relay_start(addr, "relay2", normal, NULL)) < 0) {
         CHECK(!"the relay starts again");
         goto out;
     }
@@ -268,7 +268,7 @@ static void relay_one_db(void)
     char addr[64];
     struct stat st;
     sqlite3 *db;
-    pid_t first = rh_relay_start(addr, "first", NULL, 0);
+    pid_t first = rh_relay_start(addr, "first", NULL, NULL);
     CHECK(first > 0);
     CHECK(relay_refused(rh_at("relay.db"), "is in use by another relay"));
     CHECK(stat(rh_at("relay.db"), &st) == 0 && (st.st_mode & 0777) == 0600);

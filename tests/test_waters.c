@@ -409,10 +409,22 @@ static void test_collusion(void)
         CHECK_OK(fkex_abe_key_encode(&a, &la, alice));
         CHECK_OK(fkex_abe_key_encode(&b, &lb, bob));
         CHECK_OK(fkex_abe_key_encode(&c, &lc, carol));
-        /* Each encoding ends with K (96) | L (96) | K_x (48 each, sorted). */
-        memcpy(c + lc - 288, a + la - 240, 240);   /* K, L, K_A from alice */
-        memcpy(c + lc - 48, b + lb - 48, 48);      /* K_B from bob */
+        /* Glued together in memory (the scheme's key is K | L | K_x, sorted,
+         * as its encoding): K, L, K_A from alice, K_B from bob. */
         CHECK_OK(fkex_abe_key_decode(&franken, c, lc));
+        if (franken) {
+            uint8_t *fk = (uint8_t *)fkex_abe_key_impl(franken);
+            const uint8_t *ak = fkex_abe_key_impl(alice), *bk = fkex_abe_key_impl(bob);
+            size_t kl = 2 * sizeof(blst_p2_affine), x = sizeof(blst_p1_affine);
+            memcpy(fk, ak, kl + x);
+            memcpy(fk + kl + x, bk + kl, x);
+        }
+        /* Glued in the file, it is refused as it is read: its parts do not
+         * belong together. */
+        memcpy(c + lc - 288, a + la - 240, 240);
+        memcpy(c + lc - 48, b + lb - 48, 48);
+        fkex_abe_key *refused = NULL;
+        CHECK_ERR(fkex_abe_key_decode(&refused, c, lc), FKEX_ERR_AUTHENTICATION);
         if (franken) {
             fkex_err err = fkex_abe_decap(got, franken, ct, (fkex_abe_mode)mode);
             if (mode == FKEX_ABE_CCA)

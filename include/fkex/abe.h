@@ -105,6 +105,10 @@ void fkex_abe_bytes_free(uint8_t *bytes, size_t len);
 
 fkex_err fkex_abe_mpk_decode(fkex_abe_mpk **mpk, const uint8_t *in, size_t len) FKEX_WUR;
 fkex_err fkex_abe_msk_decode(fkex_abe_msk **msk, const uint8_t *in, size_t len) FKEX_WUR;
+/* A user key is checked against its authority's public parameters and its
+ * attribute labels (two pairings' worth of work and a hash per name):
+ * FKEX_ERR_AUTHENTICATION if its parts do not belong to it (a label
+ * edited, a part from another key or another authority). */
 fkex_err fkex_abe_key_decode(fkex_abe_key **key, const uint8_t *in, size_t len) FKEX_WUR;
 fkex_err fkex_abe_ct_decode(fkex_abe_ct **ct, const uint8_t *in, size_t len) FKEX_WUR;
 

@@ -579,7 +579,9 @@ static fkex_err key_decode_body(fkex_abe_key *key, const fkex_header *h, fkex_re
     strings_free(attrs, n);
     if (err != FKEX_OK)
         return err;
-    if ((err = key->mpk->scheme->key_decode(key->impl, r, key->nnames)) != FKEX_OK)
+    if ((err = key->mpk->scheme->key_decode(key->impl, r, key->mpk->impl,
+                                            (const char *const *)key->names, key->nnames)) !=
+        FKEX_OK)
         return err;
     int has = ibe_section(r);
     /* An identity key needs its authority's IBE parameters. */
@@ -590,6 +592,8 @@ static fkex_err key_decode_body(fkex_abe_key *key, const fkex_header *h, fkex_re
             return FKEX_ERR_NO_MEMORY;
         if ((err = fkex_ibe_ukey_decode(key->ibe, r)) != FKEX_OK)
             return err;
+        if (!fkex_ibe_ukey_matches(key->ibe, key->mpk->ibe))
+            return FKEX_ERR_AUTHENTICATION;   /* an identity edited in the file */
     }
     return fkex_reader_end(r);
 }

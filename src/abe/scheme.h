@@ -42,7 +42,11 @@ typedef struct {
     void (*msk_encode)(fkex_writer *w, const void *msk);
     fkex_err (*msk_decode)(void *msk, fkex_reader *r);
     void (*key_encode)(fkex_writer *w, const void *key, size_t nnames);
-    fkex_err (*key_decode)(void *key, fkex_reader *r, size_t nnames);
+    /* A key's body, checked against its authority's mpk and its expanded
+     * attribute names (a label edited in the file must not pass for the
+     * attribute the key was made for). */
+    fkex_err (*key_decode)(void *key, fkex_reader *r, const void *mpk, const char *const *names,
+                           size_t nnames);
     void (*ct_encode)(fkex_writer *w, const void *ct, size_t rows);
     fkex_err (*ct_decode)(void *ct, fkex_reader *r, size_t rows);
 } fkex_abe_scheme;

@@ -703,12 +703,18 @@ static int dm_main(const char *peer, const char *relay, const char *key_path, co
         return self ? EXIT_USAGE : EXIT_DENIED;
     }
     memset(&b, 0, sizeof b);
+    /* the id the events name (and the relay sees) */
+    if (fkex_dm_conversation_id(b.room_id, key, id) != FKEX_OK) {
+        cli_error("%s was made before conversations had private ids: it cannot name its "
+                  "conversation with %s", key_path, id);
+        cli_hint("ask the authority for a new identity key (kms token --identity, or keygen "
+                 "--identity)");
+        fkex_abe_key_free(key);
+        return EXIT_USAGE;
+    }
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     signal(SIGPIPE, SIG_IGN);
     chat_client_config cfg = { .relay = relay, .key = key, .nick = nick, .dm_peer = id };
-    uint8_t fp[FKEX_FINGERPRINT_BYTES];
-    fkex_abe_mpk_fingerprint(fp, fkex_abe_key_mpk(key));
-    fkex_dm_conversation_id(b.room_id, fp, self, id);   /* the id the events name */
     rc = batch_mode ? run_batch(&b, &cfg, no_admin, NULL) : run_tui(&cfg, no_admin, NULL);
     fkex_abe_key_free(key);
     session_end(&b, outbuf, sizeof outbuf);

@@ -174,7 +174,13 @@ int inspect_main(int argc, char **argv)
     } else {
         fkex_err err = inspect_object(data, len, &h);
         fkex_abe_bytes_free(data, len);
-        rc = err == FKEX_OK ? 0 : cli_fail(err, path);
+        if (err == FKEX_ERR_AUTHENTICATION && h.kind == FKEX_KIND_USER_KEY) {
+            cli_error("%s: its attribute labels do not match its key parts (was the file "
+                      "edited?): it is not a key the authority made", path);
+            rc = EXIT_DENIED;
+        } else {
+            rc = err == FKEX_OK ? 0 : cli_fail(err, path);
+        }
     }
     cli_ctfile_close(&file);
     return rc;

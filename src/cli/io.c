@@ -431,7 +431,14 @@ int cli_load_key(fkex_abe_key **key, const char *path)
     *key = NULL;
     if (read_secret(&data, &len, path, FKEX_KIND_USER_KEY) != 0)
         return -1;
-    return decoded(fkex_abe_key_decode(key, data, len), data, len, path);
+    fkex_err err = fkex_abe_key_decode(key, data, len);
+    if (err == FKEX_ERR_AUTHENTICATION) {
+        fkex_abe_bytes_free(data, len);
+        cli_error("%s: its attribute labels do not match its key parts (was the file edited?): "
+                  "it is not a key the authority made", path);
+        return -1;
+    }
+    return decoded(err, data, len, path);
 }
 
 int cli_load_msk(fkex_abe_msk **msk, const char *path)

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "cli/cli.h"
@@ -23,7 +24,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: fkex relay [--listen 127.0.0.1:7710] [--db FILE] [--grace SECONDS]\n"
                "                  [--frame-timeout SECONDS] [--session-timeout SECONDS]\n"
-               "                  [--max-connections N] [--sync full|normal] [-v]\n\n"
+               "                  [--keepalive SECONDS] [--max-connections N]\n"
+               "                  [--sync full|normal] [-v]\n\n"
                "Relays rooms until SIGTERM or SIGINT: orders each room's handshake messages,\n"
                "names sponsors for joins, stores every accepted message before acknowledging\n"
                "it, and replays what a member missed when it comes back. Prints \"listening on\n"
@@ -40,6 +42,10 @@ static void usage(FILE *f)
                "      --session-timeout SECONDS\n"
                "                          a connection must say HELLO (and AUTH), or have asked\n"
                "                          for a descriptor, within this (default 30)\n"
+               "      --keepalive SECONDS a member's (or joiner's, or direct conversation's)\n"
+               "                          connection silent this long is pinged (default 15); one\n"
+               "                          that stays silent as long again is closed, so that a\n"
+               "                          frozen client goes away and, after the grace, is removed\n"
                "      --max-connections N connections held at once (default 20000, or less if\n"
                "                          the open-file limit is lower); past it a client is told\n"
                "                          the relay is full and cut off\n"
@@ -74,6 +80,7 @@ int relay_main(int argc, char **argv)
         { "grace", required_argument, 0, 'g' },
         { "frame-timeout", required_argument, 0, 'F' },
         { "session-timeout", required_argument, 0, 'S' },
+        { "keepalive", required_argument, 0, 'K' },
         { "max-connections", required_argument, 0, 'C' },
         { "sync", required_argument, 0, 'Y' },
         { "verbose", no_argument, 0, 'v' },
@@ -110,6 +117,11 @@ int relay_main(int argc, char **argv)
                 return EXIT_USAGE;
             opt.session_timeout_ms = (uint64_t)n * 1000u;
             break;
+        case 'K':
+            if (parse_number("keepalive", optarg, 1, TIMEOUT_MAX, "seconds", &n) != 0)
+                return EXIT_USAGE;
+            opt.keepalive_ms = (uint64_t)n * 1000u;
+            break;
         case 'C':
             if (parse_number("max-connections", optarg, 1, CONNS_MAX, "connections", &n) != 0)
                 return EXIT_USAGE;
@@ -137,6 +149,9 @@ int relay_main(int argc, char **argv)
         cli_hint("for example --listen 127.0.0.1:7710, or HOST:0 for a free port");
         return EXIT_USAGE;
     }
+    /* A file-size limit (ulimit -f) is a write that fails, refused and
+     * logged as a full disk is, not the end of the relay. */
+    signal(SIGXFSZ, SIG_IGN);
     /* One relay per database: a second would corrupt the first's rooms. */
     int claim = relay_store_claim(db, msg, sizeof msg);
     if (claim < 0) {

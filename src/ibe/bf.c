@@ -34,6 +34,11 @@ void fkex_ibe_hash_id(fkex_g1 *q, const char *id, size_t len)
     fkex_g1_hash(q, FKEX_IBE_ID_HASH, (const uint8_t *)id, len);   /* Q_ID = H1(ID) */
 }
 
+void fkex_ibe_hash_id2(fkex_g2 *q, const char *id, size_t len)
+{
+    fkex_g2_hash(q, FKEX_IBE_ID2_HASH, (const uint8_t *)id, len);
+}
+
 void fkex_ibe_pub_from_ppub(fkex_ibe_pub *pub, const fkex_g2 *ppub)
 {
     fkex_g2 g2;
@@ -53,13 +58,19 @@ void fkex_ibe_pub_from_master(fkex_ibe_pub *pub, const fkex_ibe_master *m)
 void fkex_ibe_extract(fkex_ibe_ukey *uk, const fkex_ibe_master *m, const char *id, size_t len)
 {
     fkex_g1 q, d;
+    fkex_g2 q2, d2;
     fkex_ibe_hash_id(&q, id, len);                      /* Q_ID = H1(ID) */
     fkex_g1_mul(&d, &q, &m->s);                         /* d_ID = s Q_ID */
     blst_p1_to_affine(&uk->d, &d);
+    fkex_ibe_hash_id2(&q2, id, len);                    /* H2(ID) */
+    fkex_g2_mul(&d2, &q2, &m->s);                       /* d2_ID = s H2(ID) */
+    blst_p2_to_affine(&uk->d2, &d2);
+    uk->has_d2 = 1;
     memcpy(uk->id, id, len);
     uk->id[len] = '\0';
     uk->idlen = len;
     sodium_memzero(&d, sizeof d);
+    sodium_memzero(&d2, sizeof d2);
 }
 
 /* r = H3(sigma, fp, ID) in Fr: 64 bytes reduced mod r (bias < 2^-128). */

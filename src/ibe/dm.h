@@ -26,8 +26,16 @@
  * everything before it); sig = Ed25519 by V, labels "dm hello" and
  * "dm message", over everything before it.
  *
- * The conversation id is what the relay sees: SHA-256("fkex v1 dm" ||
- * fingerprint || u16 || lower identity || u16 || higher identity).
+ * The conversation id is what the relay sees, and only the two parties
+ * (and their authority) can compute it: with lo and hi the two normalised
+ * identities in bytewise order,
+ *   K  = e(H1(lo), H2(hi))^s,  which lo computes as e(d_lo, H2(hi)) and hi
+ *        as e(H1(lo), d2_hi)  (Sakai-Ohgishi-Kasahara key agreement, in
+ *        Dupont and Enge's asymmetric form: ibe/ibe.h)
+ *   id = KDF-Expand(KDF-Extract(salt = fingerprint, ikm = K), "dm
+ *        conversation", u16 || lo || u16 || hi)
+ * so a third party who knows both identities can neither take the
+ * conversation's places at the relay nor confirm that the two talk.
  *
  * Cost: IBAKE's (ibake.h), then per message one Ed25519 signature to send,
  * one verification and two HMACs per generation to receive.
@@ -61,10 +69,13 @@ typedef struct {
  * trailing bytes. (IBAKE's frames have their own decoder.) */
 fkex_err fkex_dm_msg_decode(fkex_dm_msg *m, const uint8_t *in, size_t len) FKEX_WUR;
 
-/* SHA-256("fkex v1 dm" || fingerprint || u16 || lo || u16 || hi) over the
- * two normalised identities in bytewise order. */
-void fkex_dm_conversation_id(uint8_t id[32], const uint8_t fp[FKEX_FINGERPRINT_BYTES],
-                             const char *a, const char *b);
+/* The id of key's holder's conversation with peer (normalised), as
+ * above. FKEX_ERR_UNSUPPORTED if key's identity sorts after peer's and
+ * the key has no d2 (made before conversation ids were private: its
+ * holder must enrol again); FKEX_ERR_WRONG_IDENTITY if it has no identity.
+ * One pairing. */
+fkex_err fkex_dm_conversation_id(uint8_t id[32], const fkex_abe_key *key,
+                                 const char *peer) FKEX_WUR;
 
 typedef struct {
     int state;                          /* dm_session.c */

@@ -50,27 +50,44 @@ fkex_err fkex_dm_msg_decode(fkex_dm_msg *m, const uint8_t *in, size_t len)
     return fkex_reader_end(&r);
 }
 
-void fkex_dm_conversation_id(uint8_t id[32], const uint8_t fp[FKEX_FINGERPRINT_BYTES],
-                             const char *a, const char *b)
+fkex_err fkex_dm_conversation_id(uint8_t id[32], const fkex_abe_key *key, const char *peer)
 {
-    static const char label[] = "fkex v1 dm";
-    crypto_hash_sha256_state h;
-    uint8_t n[2];
-    if (strcmp(a, b) > 0) {
-        const char *t = a;
-        a = b;
-        b = t;
+    const fkex_ibe_ukey *uk = fkex_abe_key_ibe(key);
+    uint8_t fp[FKEX_FINGERPRINT_BYTES], k[576], prk[32], ctx[4 + 2 * FKEX_IBE_ID_MAX];
+    fkex_g1 p;
+    fkex_g2 q;
+    fkex_gt z;
+    size_t n = 0;
+    if (!uk)
+        return FKEX_ERR_WRONG_IDENTITY;
+    int low = strcmp(uk->id, peer) < 0;
+    const char *lo = low ? uk->id : peer, *hi = low ? peer : uk->id;
+    if (low) {   /* e(d_lo, H2(hi)) */
+        blst_p1_from_affine(&p, &uk->d);
+        fkex_ibe_hash_id2(&q, hi, strlen(hi));
+    } else {     /* e(H1(lo), d2_hi) */
+        if (!uk->has_d2)
+            return FKEX_ERR_UNSUPPORTED;
+        fkex_ibe_hash_id(&p, lo, strlen(lo));
+        blst_p2_from_affine(&q, &uk->d2);
     }
-    crypto_hash_sha256_init(&h);
-    crypto_hash_sha256_update(&h, (const uint8_t *)label, sizeof label - 1);
-    crypto_hash_sha256_update(&h, fp, FKEX_FINGERPRINT_BYTES);
-    store16_be(n, (uint16_t)strlen(a));
-    crypto_hash_sha256_update(&h, n, 2);
-    crypto_hash_sha256_update(&h, (const uint8_t *)a, strlen(a));
-    store16_be(n, (uint16_t)strlen(b));
-    crypto_hash_sha256_update(&h, n, 2);
-    crypto_hash_sha256_update(&h, (const uint8_t *)b, strlen(b));
-    crypto_hash_sha256_final(&h, id);
+    fkex_pairing(&z, &p, &q);
+    fkex_gt_to_bytes(k, &z);
+    fkex_abe_mpk_fingerprint(fp, fkex_abe_key_mpk(key));
+    fkex_hkdf_extract(prk, fp, sizeof fp, k, sizeof k);
+    store16_be(ctx + n, (uint16_t)strlen(lo));
+    memcpy(ctx + n + 2, lo, strlen(lo));
+    n += 2 + strlen(lo);
+    store16_be(ctx + n, (uint16_t)strlen(hi));
+    memcpy(ctx + n + 2, hi, strlen(hi));
+    n += 2 + strlen(hi);
+    fkex_kdf_expand(id, prk, "dm conversation", ctx, n);
+    sodium_memzero(&p, sizeof p);
+    sodium_memzero(&q, sizeof q);
+    sodium_memzero(&z, sizeof z);
+    sodium_memzero(k, sizeof k);
+    sodium_memzero(prk, sizeof prk);
+    return FKEX_OK;
 }
 
 /* ---- keys ------------------------------------------------------------------ */
@@ -97,7 +114,6 @@ static void chain_root(uint8_t ck[32], const fkex_dm *dm, const uint8_t v[32])
 fkex_err fkex_dm_init(fkex_dm *dm, const fkex_abe_key *key, const char *peer, fkex_rng *rng)
 {
     const char *self = fkex_ibe_key_identity(key);
-    uint8_t fp[FKEX_FINGERPRINT_BYTES];
     fkex_err err;
     memset(dm, 0, sizeof *dm);
     if (!self)
@@ -117,8 +133,10 @@ fkex_err fkex_dm_init(fkex_dm *dm, const fkex_abe_key *key, const char *peer, fk
         fkex_dm_wipe(dm);
         return err;
     }
-    fkex_abe_mpk_fingerprint(fp, fkex_abe_key_mpk(key));
-    fkex_dm_conversation_id(dm->conv, fp, self, dm->peer);
+    if ((err = fkex_dm_conversation_id(dm->conv, key, dm->peer)) != FKEX_OK) {
+        fkex_dm_wipe(dm);
+        return err;
+    }
     fkex_sign_keypair(dm->sig_pk, dm->sig_sk, rng);
     dm->state = HANDSHAKE;
     return FKEX_OK;

@@ -22,6 +22,7 @@
 #define FKEX_SCHEME_BF01 2           /* the scheme byte of IBE ciphertexts */
 #define FKEX_IBE_SECTION 1           /* tags the IBE section of an object body */
 #define FKEX_IBE_ID_HASH "IBE-ID"    /* H1's purpose in its RFC 9380 tag */
+#define FKEX_IBE_ID2_HASH "IBE-ID2"  /* H2 into G2, for conversation ids (dm.h) */
 
 /* The public part: P_pub, its lines, and a comb for g2^r. Built from
  * P_pub (or s) whenever public parameters are decoded. */
@@ -35,11 +36,18 @@ typedef struct {
     fkex_fr s;
 } fkex_ibe_master;
 
-/* A user's identity key. */
+/* A user's identity key: Boneh-Franklin's d_ID, and d2_ID in G2 for
+ * identity-based non-interactive key agreement (Sakai, Ohgishi, Kasahara,
+ * SCIS 2000, in the asymmetric form of Dupont and Enge, Discrete Applied
+ * Mathematics 154(2), 2006: keys in both groups), from which two parties
+ * compute their conversation's id without a message (dm.h). Keys made
+ * before it have no d2 (has_d2 0). */
 typedef struct {
     char id[FKEX_IBE_ID_MAX + 1];    /* normalised, NUL-terminated */
     size_t idlen;
     blst_p1_affine d;                /* d_ID = H1(ID)^s */
+    blst_p2_affine d2;               /* d2_ID = H2(ID)^s, if has_d2 */
+    int has_d2;
 } fkex_ibe_ukey;
 
 struct fkex_ibe_ct {
@@ -58,9 +66,10 @@ int fkex_ibe_identity_canonical(const uint8_t *id, size_t len);
 
 /* ---- bf.c ------------------------------------------------------------------ */
 void fkex_ibe_hash_id(fkex_g1 *q, const char *id, size_t len);
+void fkex_ibe_hash_id2(fkex_g2 *q, const char *id, size_t len);   /* H2(ID) in G2 */
 void fkex_ibe_pub_from_ppub(fkex_ibe_pub *pub, const fkex_g2 *ppub);
 void fkex_ibe_pub_from_master(fkex_ibe_pub *pub, const fkex_ibe_master *m);
-/* Extract: d_ID = H1(ID)^s for a normalised identity. */
+/* Extract: d_ID = H1(ID)^s and d2_ID = H2(ID)^s for a normalised identity. */
 void fkex_ibe_extract(fkex_ibe_ukey *uk, const fkex_ibe_master *m, const char *id, size_t len);
 /* Fills ct (for the authority fp) and key; id is normalised. */
 void fkex_ibe_encap_to(uint8_t key[32], fkex_ibe_ct *ct, const fkex_ibe_pub *pub,
@@ -79,6 +88,10 @@ void fkex_ibe_master_encode(fkex_writer *w, const fkex_ibe_master *m);
 fkex_err fkex_ibe_master_decode(fkex_ibe_master *m, fkex_reader *r) FKEX_WUR;
 void fkex_ibe_ukey_encode(fkex_writer *w, const fkex_ibe_ukey *uk);
 fkex_err fkex_ibe_ukey_decode(fkex_ibe_ukey *uk, fkex_reader *r) FKEX_WUR;
+/* 1 if uk is pub's authority's key for its identity: e(d_ID, g2) =
+ * e(H1(ID), P_pub), and e(d_ID, H2(ID)) = e(H1(ID), d2_ID) if it has d2.
+ * An identity edited in the file fails. Two or four Miller loops. */
+int fkex_ibe_ukey_matches(const fkex_ibe_ukey *uk, const fkex_ibe_pub *pub);
 
 /* ---- ct.c ------------------------------------------------------------------ */
 /* Decodes into a caller-owned structure (no allocation). */

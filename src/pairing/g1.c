@@ -49,30 +49,32 @@ fkex_err fkex_g1_from_bytes(fkex_g1 *out, const uint8_t in[48])
  * the same point as an internal constant, whatever its bytes. A tag longer
  * than 255 bytes is replaced as RFC 9380 §5.3.3 says:
  * "H2C-OVERSIZE-DST-" || SHA-256(tag). */
-void fkex_g1_hash(fkex_g1 *out, const char *purpose, const uint8_t *msg, size_t len)
+size_t fkex_h2c_dst(uint8_t dst[255], const char *purpose, const char *suite)
 {
     static const char prefix[] = "FKEX-V1-";
-    static const char suffix[] = "-BLS12381G1_XMD:SHA-256_SSWU_RO_";
     static const char oversize[] = "H2C-OVERSIZE-DST-";
-    uint8_t dst[255];
-    size_t plen = strlen(purpose), n;
-    if (sizeof prefix - 1 + plen + sizeof suffix - 1 <= sizeof dst) {
-        n = 0;
+    size_t plen = strlen(purpose), slen = strlen(suite), n = 0;
+    if (sizeof prefix - 1 + plen + slen <= 255) {
         memcpy(dst, prefix, sizeof prefix - 1);
         n += sizeof prefix - 1;
         memcpy(dst + n, purpose, plen);
         n += plen;
-        memcpy(dst + n, suffix, sizeof suffix - 1);
-        n += sizeof suffix - 1;
-    } else {
-        crypto_hash_sha256_state st;
-        crypto_hash_sha256_init(&st);
-        crypto_hash_sha256_update(&st, (const uint8_t *)prefix, sizeof prefix - 1);
-        crypto_hash_sha256_update(&st, (const uint8_t *)purpose, plen);
-        crypto_hash_sha256_update(&st, (const uint8_t *)suffix, sizeof suffix - 1);
-        memcpy(dst, oversize, sizeof oversize - 1);
-        crypto_hash_sha256_final(&st, dst + sizeof oversize - 1);
-        n = sizeof oversize - 1 + crypto_hash_sha256_BYTES;
+        memcpy(dst + n, suite, slen);
+        return n + slen;
     }
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, (const uint8_t *)prefix, sizeof prefix - 1);
+    crypto_hash_sha256_update(&st, (const uint8_t *)purpose, plen);
+    crypto_hash_sha256_update(&st, (const uint8_t *)suite, slen);
+    memcpy(dst, oversize, sizeof oversize - 1);
+    crypto_hash_sha256_final(&st, dst + sizeof oversize - 1);
+    return sizeof oversize - 1 + crypto_hash_sha256_BYTES;
+}
+
+void fkex_g1_hash(fkex_g1 *out, const char *purpose, const uint8_t *msg, size_t len)
+{
+    uint8_t dst[255];
+    size_t n = fkex_h2c_dst(dst, purpose, "-BLS12381G1_XMD:SHA-256_SSWU_RO_");
     blst_hash_to_g1(out, msg, len, dst, n, NULL, 0);
 }

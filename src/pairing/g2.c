@@ -41,3 +41,10 @@ fkex_err fkex_g2_from_bytes(fkex_g2 *out, const uint8_t in[96])
     sodium_memzero(again, sizeof again);
     return err;
 }
+
+void fkex_g2_hash(fkex_g2 *out, const char *purpose, const uint8_t *msg, size_t len)
+{
+    uint8_t dst[255];
+    size_t n = fkex_h2c_dst(dst, purpose, "-BLS12381G2_XMD:SHA-256_SSWU_RO_");
+    blst_hash_to_g2(out, msg, len, dst, n, NULL, 0);
+}

@@ -89,6 +89,8 @@ typedef struct conn_state {
     uint8_t nonce[32];
     uint64_t last_seq;   /* the HELLO's */
     uint64_t accepted_at;  /* uv_now */
+    uint64_t heard_at;     /* uv_now of its last frame */
+    uint64_t pinged_at;    /* uv_now of the PING it owes an answer to, 0 if none */
     int served;          /* a descriptor request answered: as good as a session */
     int member;          /* counted online as a roster member */
     int replaying;       /* on s->replays: the log is being sent, nothing live */
@@ -145,6 +147,9 @@ struct serve_state {
     int at_cap;                  /* said so in the log */
     uint64_t refused;            /* connections refused at the cap, since it was reached */
     uint64_t accept_failures;    /* logged so far */
+    uint64_t store_logged_at;    /* uv_now of the last storage failure logged, 0 if none */
+    uint64_t store_unlogged;     /* storage failures since, not logged (a full disk fails
+                                    every batch: one line per STORE_LOG_MS, not per message) */
     uint64_t started;            /* uv_now at start: every member gets a grace from it */
     int stopping;
 };
@@ -614,6 +619,25 @@ static void queue_msg(conn_state *cs, const fkex_relay_msg *m)
     fkex_frame_buf_unref(b);
 }
 
+#define STORE_LOG_MS 10000u
+
+/* A batch of n messages could not be stored (a full disk, say): logged
+ * with SQLite's reason, then at most once every STORE_LOG_MS with how
+ * many failed meanwhile, so that a relay refusing everything does not
+ * fill the disk it could not write to with its log. */
+static void store_failed(serve_state *s, size_t n)
+{
+    uint64_t mono = uv_now(s->loop);
+    s->store_unlogged += n;
+    if (s->store_logged_at && mono - s->store_logged_at < STORE_LOG_MS)
+        return;
+    logf_(s, "storing %llu message%s failed: %s (every message is refused until the relay can "
+          "store again)", (unsigned long long)s->store_unlogged, s->store_unlogged == 1 ? "" : "s",
+          relay_store_error(s->store));
+    s->store_logged_at = mono ? mono : 1;
+    s->store_unlogged = 0;
+}
+
 /* Runs the turn's SUBMITs as one store batch, then answers them all:
  * nothing is acknowledged or delivered before the batch is on disk. */
 static void run_batch(serve_state *s)
@@ -654,8 +678,7 @@ static void run_batch(serve_state *s)
     if (err == FKEX_OK && (err = relay_store_batch_end(s->store)) != FKEX_OK) {
         /* Nothing of the batch is stored: refuse it all, and reread what
          * memory ran ahead with. */
-        logf_(s, "storing %zu message%s failed: %s", n, n == 1 ? "" : "s",
-              relay_store_error(s->store));
+        store_failed(s, n);
         for (size_t i = 0; i < n; i++) {
             pending_submit *p = &s->batch[i];
             if (p->code == 0) {
@@ -685,8 +708,11 @@ static void run_batch(serve_state *s)
                 a.code = (uint16_t)p->code;
                 a.data = (const uint8_t *)p->why;
                 a.datalen = tl > FKEX_RELAY_TEXT_MAX ? FKEX_RELAY_TEXT_MAX : tl;
-                logf_(s, "%s: refused from %s: %s", fkex_conn_peer(p->cs->conn),
-                      short_hex(vh, p->v), p->why);
+                /* Stale is a race every busy room has, and storage failures
+                 * are logged once per batch above, at most every 10 s. */
+                if (p->code != FKEX_RELAY_E_STALE && p->code != FKEX_RELAY_E_INTERNAL)
+                    logf_(s, "%s: refused from %s: %s", fkex_conn_peer(p->cs->conn),
+                          short_hex(vh, p->v), p->why);
             } else {
                 a.kind = FKEX_RELAY_ACCEPTED;
                 a.relay_seq = p->out.seq;
@@ -848,6 +874,26 @@ static void hand_gone(serve_state *s, relay_room *r, uint64_t now, uint64_t mono
           short_hex(rh, r->room_id), n, n == 1 ? "" : "s", short_hex(vh, to));
 }
 
+/* A party's connection silent for the keepalive gets a PING; one silent
+ * for as long again is closed (a frozen client): a member then has its
+ * grace period, after which the others remove it. */
+static void keepalive(conn_state *cs, uint64_t mono)
+{
+    serve_state *s = cs->s;
+    char vh[9];
+    if (!cs->pinged_at && mono - cs->heard_at >= s->opt.keepalive_ms) {
+        fkex_relay_msg p = { .kind = FKEX_RELAY_PING, .cookie = mono };
+        cs->pinged_at = mono;
+        (void)send_msg(cs, &p);
+    } else if (cs->pinged_at && mono - cs->pinged_at >= s->opt.keepalive_ms) {
+        logf_(s, "%s: %s %s did not answer a ping within %llu s: closed", fkex_conn_peer(cs->conn),
+              cs->dm ? "direct conversation" : cs->member ? "member" : "joiner",
+              cs->dm ? "place" : short_hex(vh, cs->v),
+              (unsigned long long)(s->opt.keepalive_ms / 1000));
+        fkex_conn_close(cs->conn, "no answer to a ping");
+    }
+}
+
 /* The admin's requests: its next descriptor (fkex room set-policy), a
  * kick (fkex room kick). No session is needed: the admin's signature
  * inside each is what counts. */
@@ -974,6 +1020,8 @@ static void on_frame(fkex_conn *c, const uint8_t *frame, size_t len)
 {
     conn_state *cs = fkex_conn_data(c);
     fkex_relay_msg m;
+    cs->heard_at = uv_now(cs->s->loop);   /* any frame answers a keepalive */
+    cs->pinged_at = 0;
     if (fkex_relay_msg_decode(&m, frame, len) != FKEX_OK) {
         send_error_and_finish(cs, FKEX_RELAY_E_BAD_FRAME, "not a relay envelope of version 1");
         return;
@@ -1079,7 +1127,7 @@ static void on_accept(fkex_server *srv, fkex_conn *c)
     s->nconns++;
     cs->s = s;
     cs->conn = c;
-    cs->accepted_at = uv_now(s->loop);
+    cs->accepted_at = cs->heard_at = uv_now(s->loop);
     cs->next = s->conns;
     if (s->conns)
         s->conns->prev = cs;
@@ -1149,14 +1197,17 @@ static void on_tick(uv_timer_t *t)
     if (s->server)
         fkex_server_flush(s->server);
     /* O(connections) a second. */
-    for (conn_state *cs = s->conns; cs; cs = cs->next)
+    for (conn_state *cs = s->conns; cs; cs = cs->next) {
         if (cs->conn && cs->state != SESSION_READY && !cs->served &&
             mono - cs->accepted_at >= s->opt.session_timeout_ms) {
             char why[96];
             snprintf(why, sizeof why, "no session within %llu s: say HELLO (and AUTH) first",
                      (unsigned long long)(s->opt.session_timeout_ms / 1000));
             send_error_and_finish(cs, FKEX_RELAY_E_AUTH, why);
+        } else if (cs->conn && ((cs->state == SESSION_READY && cs->has_leaf) || cs->dm)) {
+            keepalive(cs, mono);
         }
+    }
     log_accepting(s);
     for (size_t i = 0; i < s->nabsent;) {
         absent_member *a = &s->absent[i];
@@ -1226,6 +1277,7 @@ void relay_options_default(relay_options *o)
     o->grace_ms = RELAY_DEFAULT_GRACE_MS;
     o->frame_timeout_ms = RELAY_DEFAULT_FRAME_TIMEOUT_MS;
     o->session_timeout_ms = RELAY_DEFAULT_SESSION_TIMEOUT_MS;
+    o->keepalive_ms = RELAY_DEFAULT_KEEPALIVE_MS;
     o->max_conns = RELAY_DEFAULT_MAX_CONNS;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
         rl.rlim_cur < RELAY_DEFAULT_MAX_CONNS + RESERVED_FDS)

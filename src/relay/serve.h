@@ -35,6 +35,11 @@
 /* Connections held at once; fewer if the open-file limit is lower
  * (relay_default_max_conns). */
 #define RELAY_DEFAULT_MAX_CONNS 20000u
+/* A member's (or a joiner's, or a direct conversation's) connection silent
+ * this long gets a PING; without a frame back within as long again it is
+ * closed, so that a frozen client (stopped, its TCP connection open) is
+ * counted away and, past the grace period, gone. */
+#define RELAY_DEFAULT_KEEPALIVE_MS 15000u
 /* Bytes waiting to be written to one connection before it is cut off as a
  * slow reader: a few of the largest envelopes. */
 #define RELAY_MAX_QUEUED (64u << 20)
@@ -43,6 +48,7 @@ typedef struct {
     uint64_t grace_ms;
     uint64_t frame_timeout_ms;
     uint64_t session_timeout_ms;
+    uint64_t keepalive_ms;
     size_t max_conns;        /* past it, a new connection gets ERROR 8 and is closed */
 } relay_options;
 
