@@ -28,6 +28,9 @@
 
 /* ---- unit tests -------------------------------------------------------------- */
 
+/* For store tests that never reach the authority's grant check. */
+static const uint8_t no_grant[32];
+
 static void sample_token(fkex_token *t, const char *label)
 {
     fkex_rng rng;
@@ -179,7 +182,7 @@ static void kms_store_single_use(void)
         struct stat sb;
         CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
     }
-    CHECK_OK(fkex_store_token_add(a, &t, "ONE TWO", NULL, NULL, 1000));
+    CHECK_OK(fkex_store_token_add(a, &t, "ONE TWO", NULL, NULL, 1000, no_grant));
     /* unknown id, wrong secret: the same answer */
     CHECK_OK(fkex_store_token_check(a, &st, &attrs, &identity, other.id, t.secret, 1001));
     CHECK(st == FKEX_ENROL_UNKNOWN && attrs == NULL);
@@ -202,7 +205,7 @@ static void kms_store_single_use(void)
     CHECK_OK(fkex_store_token_check(a, &st, &attrs, &identity, t.id, t.secret, 1003));
     CHECK(st == FKEX_ENROL_USED && attrs == NULL);
     /* an expired token cannot be used up either */
-    CHECK_OK(fkex_store_token_add(a, &other, "X", NULL, "2026-12", 1000));
+    CHECK_OK(fkex_store_token_add(a, &other, "X", NULL, "2026-12", 1000, no_grant));
     CHECK_OK(fkex_store_token_use(a, &won, other.id, "X", NULL, other.expires_at));
     CHECK(won == 0);
     /* a token for an identity (and no attributes): the identity comes back,
@@ -212,7 +215,7 @@ static void kms_store_single_use(void)
         sqlite3 *db;
         sqlite3_stmt *q;
         sample_token(&u, "store identity");
-        CHECK_OK(fkex_store_token_add(a, &u, "", "carol@example.org", NULL, 1000));
+        CHECK_OK(fkex_store_token_add(a, &u, "", "carol@example.org", NULL, 1000, no_grant));
         CHECK_OK(fkex_store_token_check(a, &st, &attrs, &identity, u.id, u.secret, 1001));
         CHECK(st == FKEX_ENROL_ISSUED && attrs && attrs[0] == '\0');
         CHECK(identity && strcmp(identity, "carol@example.org") == 0);
@@ -233,8 +236,9 @@ static void kms_store_single_use(void)
     fkex_store_close(b);
 }
 
-/* A database from before identity-based keys gains the identity columns
- * when opened, and its tokens still issue. */
+/* A database from before identity-based keys and grants gains their
+ * columns when opened; its new tokens keep their grants, and its old rows
+ * have none (so the authority refuses them). */
 static void kms_store_migrates(void)
 {
     const char *path = scratch("old.db");
@@ -242,6 +246,8 @@ static void kms_store_migrates(void)
     fkex_token t;
     fkex_enrol_status st;
     char *attrs, *identity, err[128];
+    uint8_t grant[32], got[32];
+    uint64_t expires_at;
     sqlite3 *db;
     CHECK(sqlite3_open(path, &db) == SQLITE_OK);
     CHECK(sqlite3_exec(db,
@@ -249,12 +255,19 @@ static void kms_store_migrates(void)
                        " attrs TEXT NOT NULL, key_expires TEXT, expires_at INTEGER NOT NULL,"
                        " created_at INTEGER NOT NULL, used_at INTEGER);"
                        "CREATE TABLE audit (token_id TEXT NOT NULL, attrs TEXT NOT NULL,"
-                       " issued_at INTEGER NOT NULL);",
+                       " issued_at INTEGER NOT NULL);"
+                       "INSERT INTO tokens VALUES ('00000000000000000000000000000000', x'00', 'OLD', NULL, 1900000000, 1, NULL);",
                        NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);
     CHECK_OK(fkex_store_open(&s, path, 0, err));
     sample_token(&t, "migrated");
-    CHECK_OK(fkex_store_token_add(s, &t, "ONE", "dave@example.org", NULL, 1000));
+    memset(grant, 7, sizeof grant);
+    CHECK_OK(fkex_store_token_add(s, &t, "ONE", "dave@example.org", NULL, 1000, grant));
+    CHECK_OK(fkex_store_token_grant(s, t.id, got, &expires_at));
+    CHECK(memcmp(got, grant, 32) == 0 && expires_at == t.expires_at);
+    memset(t.id, 0, sizeof t.id);   /* the old row's id: it has no grant */
+    CHECK_ERR(fkex_store_token_grant(s, t.id, got, &expires_at), FKEX_ERR_ARGUMENT);
+    sample_token(&t, "migrated");
     CHECK_OK(fkex_store_token_check(s, &st, &attrs, &identity, t.id, t.secret, 1001));
     CHECK(st == FKEX_ENROL_ISSUED && identity && strcmp(identity, "dave@example.org") == 0);
     free(attrs);
@@ -303,7 +316,7 @@ static void kms_store_race(void)
         racer r[2];
         snprintf(label, sizeof label, "race %d", round);
         sample_token(&t, label);
-        CHECK_OK(fkex_store_token_add(s, &t, "RACE", NULL, NULL, 1000));
+        CHECK_OK(fkex_store_token_add(s, &t, "RACE", NULL, NULL, 1000, no_grant));
         pthread_barrier_init(&go, NULL, 2);
         for (int i = 0; i < 2; i++) {
             r[i] = (racer){ path, &t, &go, 0, FKEX_OK };
@@ -327,6 +340,78 @@ static void kms_store_race(void)
         sqlite3_close(db);
     }
     fkex_store_close(s);
+}
+
+/* A token row as kms token writes it: granted by k. */
+static void add_granted(fkex_kms_store *st, const fkex_kms *k, const fkex_token *t,
+                        const char *attrs, const char *identity)
+{
+    uint8_t hash[32], grant[32];
+    crypto_hash_sha256(hash, t->secret, sizeof t->secret);
+    fkex_kms_grant_mac(grant, k, t->id, hash, t->expires_at, attrs, identity);
+    CHECK_OK(fkex_store_token_add(st, t, attrs, identity, NULL, 1000, grant));
+}
+
+/* A token written into kms.db by someone without the passphrase (no grant,
+ * another authority's, or a grant for less than the row now says) is
+ * refused as unknown, and the authority's report says why. */
+static void kms_ungranted(void)
+{
+    fkex_rng rng;
+    uint8_t *sealed, *mpk, pk[32], pk2[32], req[FKEX_ENROL_REQUEST_BYTES], *reply;
+    uint8_t hash[32], grant[32];
+    size_t sealedlen, mpklen, replylen;
+    fkex_kms *k, *k2;
+    fkex_kms_store *st;
+    fkex_kms_report rep;
+    fkex_enrol_client c;
+    fkex_token t;
+    char msg[128];
+
+    test_rng(&rng, "ungranted");
+    CHECK_OK(fkex_kms_create(&sealed, &sealedlen, &mpk, &mpklen, pk, PASS, strlen(PASS), &rng));
+    CHECK_OK(fkex_kms_open(&k, sealed, sealedlen, PASS, strlen(PASS)));
+    free(sealed);
+    fkex_abe_bytes_free(mpk, mpklen);
+    CHECK_OK(fkex_kms_create(&sealed, &sealedlen, &mpk, &mpklen, pk2, PASS, strlen(PASS), &rng));
+    CHECK_OK(fkex_kms_open(&k2, sealed, sealedlen, PASS, strlen(PASS)));
+    free(sealed);
+    fkex_abe_bytes_free(mpk, mpklen);
+    CHECK_OK(fkex_store_open(&st, scratch("ungranted.db"), 1, msg));
+
+    for (int how = 0; how < 4; how++) {
+        char label[32];
+        snprintf(label, sizeof label, "ungranted %d", how);
+        sample_token(&t, label);
+        fkex_enrol_pin(t.pin, pk);
+        crypto_hash_sha256(hash, t.secret, sizeof t.secret);
+        if (how == 0)   /* none */
+            memset(grant, 0, sizeof grant);
+        else if (how == 1)   /* another authority's */
+            fkex_kms_grant_mac(grant, k2, t.id, hash, t.expires_at, "ONE", NULL);
+        else   /* granted ONE; the row says ONE ADMIN (2), or adds an identity (3) */
+            fkex_kms_grant_mac(grant, k, t.id, hash, t.expires_at, "ONE", NULL);
+        CHECK_OK(fkex_store_token_add(st, &t, how == 2 ? "ONE ADMIN" : "ONE",
+                                      how == 3 ? "root@example.org" : NULL, NULL, 1000, grant));
+        CHECK_OK(fkex_enrol_request_seal(req, &c, pk, &t, &rng));
+        CHECK_OK(fkex_kms_answer(&reply, &replylen, &rep, k, st, req, sizeof req, 1001, &rng));
+        CHECK(rep.type == FKEX_ENROL_REQUEST && rep.status == FKEX_ENROL_UNKNOWN && rep.ungranted);
+        free(reply);
+        fkex_enrol_client_wipe(&c);
+    }
+    /* and the same token granted is honoured */
+    sample_token(&t, "granted");
+    fkex_enrol_pin(t.pin, pk);
+    add_granted(st, k, &t, "ONE", NULL);
+    CHECK_OK(fkex_enrol_request_seal(req, &c, pk, &t, &rng));
+    CHECK_OK(fkex_kms_answer(&reply, &replylen, &rep, k, st, req, sizeof req, 1001, &rng));
+    CHECK(rep.status == FKEX_ENROL_ISSUED && !rep.ungranted);
+    free(reply);
+    fkex_enrol_client_wipe(&c);
+
+    fkex_store_close(st);
+    fkex_kms_free(k);
+    fkex_kms_free(k2);
 }
 
 /* The whole enrolment, over bytes: client, authority, store. */
@@ -358,7 +443,7 @@ static void kms_enrol_protocol(void)
 
     sample_token(&t, "enrol token");
     fkex_enrol_pin(t.pin, pk);
-    CHECK_OK(fkex_store_token_add(st, &t, "ONE TWO year=5", "alice@example.org", NULL, 1000));
+    add_granted(st, k, &t, "ONE TWO year=5", "alice@example.org");
 
     /* HELLO gives the enrolment key */
     fkex_enrol_hello(hello);
@@ -628,19 +713,69 @@ static int mode_of(const char *path)
     return stat(path, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
 }
 
-static long audit_rows(const char *db_path)
+/* count(*) of a table: "audit" or "tokens". */
+static long rows(const char *db_path, const char *table)
 {
     sqlite3 *db;
     sqlite3_stmt *q;
+    char query[64];
     long n = -1;
+    snprintf(query, sizeof query, "SELECT count(*) FROM %s", table);
     if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, "SELECT count(*) FROM audit", -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_prepare_v2(db, query, -1, &q, NULL) == SQLITE_OK) {
         if (sqlite3_step(q) == SQLITE_ROW)
             n = sqlite3_column_int64(q, 0);
         sqlite3_finalize(q);
     }
     sqlite3_close(db);
     return n;
+}
+
+static int sql(const char *db_path, const char *statement)
+{
+    sqlite3 *db;
+    int rc = -1;
+    if (sqlite3_open(db_path, &db) == SQLITE_OK &&
+        sqlite3_exec(db, statement, NULL, NULL, NULL) == SQLITE_OK)
+        rc = 0;
+    sqlite3_close(db);
+    return rc;
+}
+
+/* What someone who can write kms.db, but has no passphrase, can make: a
+ * token of their own (the real token's address and pin, a new id and
+ * secret), its row in the database for ADMIN, with no grant or (copy) with
+ * the real token's grant. */
+static void forge_row(char out[FKEX_TOKEN_TEXT_MAX], const char *db_path, const char *real, int copy)
+{
+    fkex_token t;
+    fkex_rng rng;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    char id[2 * FKEX_TOKEN_ID_BYTES + 1], real_id[2 * FKEX_TOKEN_ID_BYTES + 1];
+    uint8_t hash[32];
+
+    CHECK_OK(fkex_token_decode(&t, real, strlen(real)));
+    fkex_token_id_hex(real_id, t.id);
+    test_rng(&rng, copy ? "forged copy" : "forged");
+    fkex_rng_fill(&rng, t.id, sizeof t.id);
+    fkex_rng_fill(&rng, t.secret, sizeof t.secret);
+    fkex_token_id_hex(id, t.id);
+    crypto_hash_sha256(hash, t.secret, sizeof t.secret);
+    CHECK_OK(fkex_token_encode(out, FKEX_TOKEN_TEXT_MAX, &t));
+    CHECK(sqlite3_open(db_path, &db) == SQLITE_OK);
+    CHECK(sqlite3_prepare_v2(db, "INSERT INTO tokens (id, secret_hash, attrs, expires_at, created_at,"
+                                 " grant_mac) SELECT ?, ?, 'ADMIN', expires_at, created_at, "
+                                 "CASE WHEN ? THEN grant_mac END FROM tokens WHERE id = ?",
+                             -1, &q, NULL) == SQLITE_OK);
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 2, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int(q, 3, copy);
+    sqlite3_bind_text(q, 4, real_id, -1, SQLITE_STATIC);
+    CHECK(sqlite3_step(q) == SQLITE_DONE && sqlite3_changes(db) == 1);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    fkex_token_wipe(&t);
 }
 
 static void kms_e2e(void)
@@ -766,8 +901,8 @@ static void kms_e2e(void)
 
     /* the audit lists exactly the issued keys and the identity-based
      * identity each carries, never who enrolled */
-    CHECK(audit_rows(at("authA/kms.db")) == issued);
-    CHECK(audit_rows(at("authB/kms.db")) == 0);
+    CHECK(rows(at("authA/kms.db"), "audit") == issued);
+    CHECK(rows(at("authB/kms.db"), "audit") == 0);
     {
         sqlite3 *db;
         sqlite3_stmt *q;
@@ -848,6 +983,34 @@ static void kms_e2e_refusals(void)
         CHECK(!"the daemon starts");
         goto out;
     }
+    /* minting needs the passphrase: a wrong one mints nothing */
+    setenv("FKEX_PASSPHRASE", "not it", 1);
+    EXPECT(FK("kms", "token", "--dir", c, "--attrs", "ONE"), 1);
+    CHECK(said("wrong passphrase") && rows(at("authC/kms.db"), "tokens") == 0);
+    setenv("FKEX_PASSPHRASE", PASS, 1);
+    if (token(tok, c, addr, "1h") != 0)
+        goto out;
+    /* whoever can write kms.db but lacks the passphrase: a row of their
+     * own (with no grant, then with the real token's grant), and the real
+     * token's row widened to ADMIN. None issues a key. */
+    {
+        char forged[FKEX_TOKEN_TEXT_MAX];
+        forge_row(forged, at("authC/kms.db"), tok, 0);
+        EXPECT(FK("enroll", forged, "-o", at("forged0.key")), 1);
+        CHECK(said("token not recognised") && access(at("forged0.key"), F_OK) != 0);
+        forge_row(forged, at("authC/kms.db"), tok, 1);
+        EXPECT(FK("enroll", forged, "-o", at("forged1.key")), 1);
+        CHECK(said("token not recognised") && access(at("forged1.key"), F_OK) != 0);
+        CHECK(sql(at("authC/kms.db"), "UPDATE tokens SET attrs = attrs || ' ADMIN' WHERE "
+                                      "grant_mac IS NOT NULL AND attrs NOT LIKE '%ADMIN%'") == 0);
+        EXPECT(FK("enroll", tok, "-o", at("widened.key")), 1);
+        CHECK(said("token not recognised") && access(at("widened.key"), F_OK) != 0);
+        CHECK(rows(at("authC/kms.db"), "audit") == 0);
+        char *log = test_read_text(at("serveC.err"));
+        CHECK(strstr(log, "was not minted with the authority's key") != NULL);
+        free(log);
+        sodium_memzero(forged, sizeof forged);
+    }
     if (token(tok, c, addr, "1h") != 0)
         goto out;
     CHECK(stop(s) == 0);
@@ -868,6 +1031,7 @@ void suite_kms(void)
     RUN(kms_store_migrates);
     RUN(kms_store_race);
     RUN(kms_enrol_protocol);
+    RUN(kms_ungranted);
 
     bin = getenv("FKEX_BIN") ? getenv("FKEX_BIN") : "./fkex";
     snprintf(root, sizeof root, "%s/kms", test_tmpdir());

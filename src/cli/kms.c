@@ -57,8 +57,10 @@ static void usage_token(FILE *f)
                "Prints a one-time enrolment token: whoever runs `fkex enroll TOKEN` gets a\n"
                "key for these attributes and/or this identity, once. The token names the\n"
                "authority's address and pins its enrolment key; it is a secret until used.\n"
-               "The authority's database keeps what it grants, and its audit table what\n"
-               "each token issued.\n\n"
+               "The authority's database keeps what it grants, MACed with a key sealed\n"
+               "under the passphrase (asked as kms serve asks it; FKEX_PASSPHRASE is\n"
+               "read too), so a row written into kms.db any other way is no token. Its\n"
+               "audit table keeps what each token issued.\n\n"
                "  -d, --dir DIR            the authority\n"
                "  -t, --attrs LIST         attributes, separated by spaces or commas\n"
                "  -i, --identity ID        the identity-based key for ID (fkex ibe decrypt),\n"
@@ -397,6 +399,56 @@ out:
     return rc;
 }
 
+/* ---- the sealed secrets ------------------------------------------------------ */
+
+/* Opens the authority's sealed secrets in DIR with the passphrase and
+ * checks they belong to the database st. 0, or the exit code. */
+static int open_authority(fkex_kms **k, const char *dir, fkex_kms_store *st)
+{
+    char *sealed_path = NULL, *pass = NULL;
+    uint8_t *sealed = NULL, pk[32], stored[32];
+    size_t sealedlen = 0, storedlen;
+    fkex_err err;
+    int rc = EXIT_USAGE;
+
+    *k = NULL;
+    if (!(sealed_path = path_in(dir, "kms.sealed")))
+        goto out;
+    if (read_secret_file(&sealed, &sealedlen, sealed_path) != 0)
+        goto out;
+    if (!(pass = sodium_malloc(PASS_MAX))) {
+        cli_error("out of memory");
+        goto out;
+    }
+    if (passphrase(pass, PASS_MAX, 0) != 0)
+        goto out;
+    err = fkex_kms_open(k, sealed, sealedlen, pass, strlen(pass));
+    if (err != FKEX_OK) {
+        if (err == FKEX_ERR_AUTHENTICATION) {
+            cli_error("%s: wrong passphrase, or the file was changed", sealed_path);
+            rc = EXIT_DENIED;
+        } else {
+            rc = cli_fail(err, sealed_path);
+        }
+        goto out;
+    }
+    fkex_kms_enrol_pk(pk, *k);
+    if (fkex_store_setting_get(st, "enrol_pk", stored, sizeof stored, &storedlen) != FKEX_OK ||
+        storedlen != 32 || sodium_memcmp(stored, pk, 32) != 0) {
+        cli_error("%s/kms.db and %s belong to different authorities", dir, sealed_path);
+        fkex_kms_free(*k);
+        *k = NULL;
+        goto out;
+    }
+    rc = 0;
+out:
+    if (pass)
+        sodium_free(pass);
+    free(sealed);
+    free(sealed_path);
+    return rc;
+}
+
 /* ---- kms token --------------------------------------------------------------- */
 
 /* "30s", "15m", "12h", "7d" in seconds; -1 if malformed. */
@@ -524,9 +576,10 @@ static int kms_token(int argc, char **argv)
     const char *dir = NULL, *attrs_text = NULL, *expires = "7d", *key_expires = NULL, *addr = NULL;
     const char *identity = NULL;
     char *attrs = NULL, text[FKEX_TOKEN_TEXT_MAX], id[FKEX_IBE_ID_MAX + 1];
-    uint8_t pk[32];
-    size_t pklen, addrlen;
+    uint8_t pk[32], hash[32], grant[32];
+    size_t addrlen;
     uint64_t lifetime, now = (uint64_t)time(NULL);
+    fkex_kms *k = NULL;
     fkex_kms_store *st = NULL;
     fkex_token t;
     fkex_rng rng;
@@ -571,10 +624,9 @@ static int kms_token(int argc, char **argv)
         goto out;
     if (identity && has_identities(dir) != 0)
         goto out;
-    if (fkex_store_setting_get(st, "enrol_pk", pk, sizeof pk, &pklen) != FKEX_OK || pklen != 32) {
-        cli_error("%s/kms.db has no enrolment key", dir);
+    if ((rc = open_authority(&k, dir, st)) != 0)
         goto out;
-    }
+    rc = EXIT_USAGE;
     if (addr) {
         snprintf(t.addr, sizeof t.addr, "%s", addr);
     } else if (fkex_store_setting_get(st, "address", (uint8_t *)t.addr, FKEX_ADDR_MAX, &addrlen) !=
@@ -583,6 +635,7 @@ static int kms_token(int argc, char **argv)
         cli_hint("give one with --address HOST:PORT");
         goto out;
     }
+    fkex_kms_enrol_pk(pk, k);
     fkex_enrol_pin(t.pin, pk);
     fkex_rng_init_system(&rng);
     fkex_rng_fill(&rng, t.id, sizeof t.id);
@@ -592,7 +645,10 @@ static int kms_token(int argc, char **argv)
         cli_error("cannot make a token for the address '%s'", t.addr);
         goto out;
     }
-    if (fkex_store_token_add(st, &t, attrs, identity ? id : NULL, key_expires, now) != FKEX_OK) {
+    crypto_hash_sha256(hash, t.secret, sizeof t.secret);
+    fkex_kms_grant_mac(grant, k, t.id, hash, t.expires_at, attrs, identity ? id : NULL);
+    if (fkex_store_token_add(st, &t, attrs, identity ? id : NULL, key_expires, now, grant) !=
+        FKEX_OK) {
         cli_error("cannot record the token in %s/kms.db", dir);
         goto out;
     }
@@ -605,6 +661,8 @@ static int kms_token(int argc, char **argv)
 out:
     fkex_token_wipe(&t);
     sodium_memzero(text, sizeof text);
+    sodium_memzero(hash, sizeof hash);
+    fkex_kms_free(k);
     fkex_store_close(st);
     free(attrs);
     return rc;
@@ -622,9 +680,7 @@ static int kms_serve(int argc, char **argv)
         { 0, 0, 0, 0 },
     };
     const char *dir = NULL, *listen = DEFAULT_ADDR;
-    char *sealed_path = NULL, *pass = NULL, msg[128];
-    uint8_t *sealed = NULL, pk[32], stored[32];
-    size_t sealedlen = 0, storedlen;
+    char msg[128];
     fkex_kms *k = NULL;
     fkex_kms_store *st = NULL;
     fkex_kms_hooks hooks = { cli_daemon_ready, NULL, "kms" };
@@ -649,36 +705,11 @@ static int kms_serve(int argc, char **argv)
         cli_error("--listen: '%s' is not HOST:PORT", listen);
         return EXIT_USAGE;
     }
-    if (!(sealed_path = path_in(dir, "kms.sealed")))
-        goto out;
-    if (read_secret_file(&sealed, &sealedlen, sealed_path) != 0)
-        goto out;
     if (open_store(&st, dir, 0) != 0)
         goto out;
-    if (!(pass = sodium_malloc(PASS_MAX))) {
-        cli_error("out of memory");
+    if ((rc = open_authority(&k, dir, st)) != 0)
         goto out;
-    }
-    if (passphrase(pass, PASS_MAX, 0) != 0)
-        goto out;
-    err = fkex_kms_open(&k, sealed, sealedlen, pass, strlen(pass));
-    sodium_free(pass);
-    pass = NULL;
-    if (err != FKEX_OK) {
-        if (err == FKEX_ERR_AUTHENTICATION) {
-            cli_error("%s: wrong passphrase, or the file was changed", sealed_path);
-            rc = EXIT_DENIED;
-        } else {
-            rc = cli_fail(err, sealed_path);
-        }
-        goto out;
-    }
-    fkex_kms_enrol_pk(pk, k);
-    if (fkex_store_setting_get(st, "enrol_pk", stored, sizeof stored, &storedlen) != FKEX_OK ||
-        storedlen != 32 || sodium_memcmp(stored, pk, 32) != 0) {
-        cli_error("%s/kms.db and %s belong to different authorities", dir, sealed_path);
-        goto out;
-    }
+    rc = EXIT_USAGE;
     if ((err = fkex_kms_serve(k, st, listen, &hooks, msg)) != FKEX_OK) {
         cli_error("%s", msg[0] ? msg : fkex_strerror(err));
         goto out;
@@ -687,10 +718,6 @@ static int kms_serve(int argc, char **argv)
 out:
     fkex_kms_free(k);
     fkex_store_close(st);
-    if (pass)
-        sodium_free(pass);
-    free(sealed);
-    free(sealed_path);
     return rc;
 }
 

@@ -160,6 +160,44 @@ static fkex_err issue(uint8_t **key, size_t *keylen, fkex_kms *k, const char *at
     return err;
 }
 
+void fkex_kms_grant_mac(uint8_t mac[32], const fkex_kms *k, const uint8_t id[FKEX_TOKEN_ID_BYTES],
+                        const uint8_t secret_hash[32], uint64_t expires_at, const char *attrs,
+                        const char *identity)
+{
+    uint8_t key[32];
+    fkex_writer w;
+    sodium_mprotect_readonly(k->region);
+    fkex_kdf_expand(key, k->region + 1, "token grant", NULL, 0);
+    sodium_mprotect_noaccess(k->region);
+    fkex_writer_init(&w);
+    fkex_writer_put(&w, id, FKEX_TOKEN_ID_BYTES);
+    fkex_writer_put(&w, secret_hash, 32);
+    fkex_writer_u64(&w, expires_at);
+    fkex_writer_bytes16(&w, attrs, strlen(attrs));
+    fkex_writer_bytes16(&w, identity ? identity : "", identity ? strlen(identity) : 0);
+    if (w.failed)
+        memset(mac, 0, 32);   /* no grant matches it */
+    else
+        fkex_mac(mac, key, w.buf, w.len);
+    fkex_writer_free(&w);
+    sodium_memzero(key, sizeof key);
+}
+
+/* 1 if the token's row carries the authority's grant for what it says. */
+static int granted(const fkex_kms *k, fkex_kms_store *st, const fkex_enrol_req *r,
+                   const char *attrs, const char *identity)
+{
+    uint8_t grant[32], want[32], hash[32];
+    uint64_t expires_at;
+    if (fkex_store_token_grant(st, r->id, grant, &expires_at) != FKEX_OK)
+        return 0;
+    crypto_hash_sha256(hash, r->secret, FKEX_TOKEN_SECRET_BYTES);
+    fkex_kms_grant_mac(want, k, r->id, hash, expires_at, attrs, identity);
+    int ok = sodium_memcmp(want, grant, 32) == 0;
+    sodium_memzero(want, sizeof want);
+    return ok;
+}
+
 static fkex_err refusal(uint8_t **reply, size_t *replylen, fkex_enrol_status st)
 {
     if (!(*reply = malloc(FKEX_ENROL_HEADER + 1)))
@@ -205,6 +243,12 @@ fkex_err fkex_kms_answer(uint8_t **reply, size_t *replylen, fkex_kms_report *rep
      * transaction that uses the token, so it lists exactly the keys sent. */
     if (fkex_store_token_check(st, &status, &attrs, &identity, r.id, r.secret, now) != FKEX_OK)
         status = FKEX_ENROL_FAILED;
+    /* A row the authority did not mint (written into kms.db by someone
+     * without the passphrase) is no token. */
+    if (status == FKEX_ENROL_ISSUED && !granted(k, st, &r, attrs, identity)) {
+        status = FKEX_ENROL_UNKNOWN;
+        rep->ungranted = 1;
+    }
     if (status == FKEX_ENROL_ISSUED && issue(&key, &keylen, k, attrs, identity, rng) != FKEX_OK)
         status = FKEX_ENROL_FAILED;
     if (status == FKEX_ENROL_ISSUED) {

@@ -94,7 +94,9 @@ const char *fkex_enrol_status_text(fkex_enrol_status st);   /* "token already us
  * One SQLite file in WAL mode, busy timeout 10 s:
  *   tokens(id TEXT PRIMARY KEY, secret_hash BLOB, attrs TEXT, key_expires
  *          TEXT, expires_at INTEGER, created_at INTEGER, used_at INTEGER,
- *          identity TEXT)
+ *          identity TEXT, grant_mac BLOB)
+ *          -- grant_mac: fkex_kms_grant_mac (NULL for rows made before it,
+ *          which are not honoured)
  *   audit(token_id TEXT, attrs TEXT, issued_at INTEGER, identity TEXT)
  *          -- identity: the IBE identity issued (or NULL); never an IP
  * Databases from before the identity columns get them when opened.
@@ -114,10 +116,14 @@ fkex_err fkex_store_setting_get(fkex_kms_store *s, const char *name, uint8_t *v,
 /* Records a token: its id and SHA-256(secret), never the secret. attrs is
  * the space-separated list the key will carry (may be ""), identity the
  * normalised identity it will carry (or NULL); key_expires ("2026-12") is
- * for people and may be NULL. */
+ * for people and may be NULL; grant is fkex_kms_grant_mac of it. */
 fkex_err fkex_store_token_add(fkex_kms_store *s, const fkex_token *t, const char *attrs,
-                              const char *identity, const char *key_expires,
-                              uint64_t created_at) FKEX_WUR;
+                              const char *identity, const char *key_expires, uint64_t created_at,
+                              const uint8_t grant[32]) FKEX_WUR;
+/* A token's grant MAC and expiry. FKEX_ERR_ARGUMENT if it has none (a row
+ * from before grants, or none at all). */
+fkex_err fkex_store_token_grant(fkex_kms_store *s, const uint8_t id[FKEX_TOKEN_ID_BYTES],
+                                uint8_t grant[32], uint64_t *expires_at) FKEX_WUR;
 /* Looks a token up: the secret's hash is compared in constant time, and
  * only a holder of the secret learns whether it was used or expired.
  * *attrs and *identity (malloc'd; *identity NULL if the token names none)
@@ -219,6 +225,14 @@ fkex_err fkex_kms_create(uint8_t **sealed, size_t *sealedlen, uint8_t **mpk, siz
 fkex_err fkex_kms_open(fkex_kms **k, const uint8_t *sealed, size_t len, const char *pass,
                        size_t passlen) FKEX_WUR;
 void fkex_kms_enrol_pk(uint8_t pk[32], const fkex_kms *k);
+/* What a token grants, MACed with KDF-Expand(enrolment private key, "token
+ * grant"): MAC(id || SHA-256(secret) || u64 expires_at || bytes16 attrs ||
+ * bytes16 identity ("" for none)). Minting a token so needs the sealed
+ * secrets (the passphrase), and the authority honours no row that anyone
+ * able to write kms.db put there. */
+void fkex_kms_grant_mac(uint8_t mac[32], const fkex_kms *k, const uint8_t id[FKEX_TOKEN_ID_BYTES],
+                        const uint8_t secret_hash[32], uint64_t expires_at, const char *attrs,
+                        const char *identity);
 /* Wipes and frees. */
 void fkex_kms_free(fkex_kms *k);
 
@@ -227,6 +241,7 @@ typedef struct {
     fkex_enrol_type type;                       /* HELLO or REQUEST; 0 if unreadable */
     fkex_enrol_status status;
     char token_id[2 * FKEX_TOKEN_ID_BYTES + 1]; /* "" unless the request opened */
+    int ungranted;      /* the token's row has no valid grant: not the authority's */
 } fkex_kms_report;
 
 /* Answers one frame: a KEY for a HELLO; for a REQUEST, checks the token,

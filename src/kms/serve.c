@@ -75,7 +75,10 @@ static void on_frame(fkex_conn *c, const uint8_t *frame, size_t len)
     }
     /* No address in the log for enrolments: the audit table has no
      * identity, and neither has the log. */
-    if (rep.type == FKEX_ENROL_REQUEST)
+    if (rep.type == FKEX_ENROL_REQUEST && rep.ungranted)
+        logf_(s, "enrol token %s: refused: its row in kms.db was not minted with the "
+              "authority's key (written there by someone else?)", rep.token_id);
+    else if (rep.type == FKEX_ENROL_REQUEST)
         logf_(s, "enrol token %s: %s", rep.token_id, fkex_enrol_status_text(rep.status));
     else if (rep.type == FKEX_ENROL_HELLO)
         logf_(s, "hello: sent the enrolment key");

@@ -30,7 +30,8 @@ static const char schema[] =
     "  identity TEXT,"
     "  expires_at INTEGER NOT NULL,"
     "  created_at INTEGER NOT NULL,"
-    "  used_at INTEGER);"
+    "  used_at INTEGER,"
+    "  grant_mac BLOB);"
     "CREATE TABLE IF NOT EXISTS audit ("
     "  token_id TEXT NOT NULL,"
     "  attrs TEXT NOT NULL,"
@@ -40,22 +41,27 @@ static const char schema[] =
     "  name TEXT PRIMARY KEY,"
     "  value BLOB NOT NULL);";
 
-/* Databases made before identity-based keys lack the identity columns:
- * added on open (NULL for the rows there). */
+/* Databases made before identity-based keys lack the identity columns,
+ * and those made before grants the grant column: added on open (NULL for
+ * the rows there). */
 static int migrate(sqlite3 *db)
 {
-    static const char *const tables[] = { "tokens", "audit" };
-    for (size_t i = 0; i < 2; i++) {
-        char sql[96];
+    static const char *const columns[][3] = {
+        { "tokens", "identity", "TEXT" }, { "audit", "identity", "TEXT" },
+        { "tokens", "grant_mac", "BLOB" },
+    };
+    for (size_t i = 0; i < sizeof columns / sizeof columns[0]; i++) {
+        char sql[128];
         sqlite3_stmt *st;
         int has = 0;
-        snprintf(sql, sizeof sql, "SELECT 1 FROM pragma_table_info('%s') WHERE name = 'identity'",
-                 tables[i]);
+        snprintf(sql, sizeof sql, "SELECT 1 FROM pragma_table_info('%s') WHERE name = '%s'",
+                 columns[i][0], columns[i][1]);
         if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
             return -1;
         has = sqlite3_step(st) == SQLITE_ROW;
         sqlite3_finalize(st);
-        snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN identity TEXT", tables[i]);
+        snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", columns[i][0], columns[i][1],
+                 columns[i][2]);
         if (!has && sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
             return -1;
     }
@@ -156,7 +162,8 @@ fkex_err fkex_store_setting_get(fkex_kms_store *s, const char *name, uint8_t *v,
 }
 
 fkex_err fkex_store_token_add(fkex_kms_store *s, const fkex_token *t, const char *attrs,
-                              const char *identity, const char *key_expires, uint64_t created_at)
+                              const char *identity, const char *key_expires, uint64_t created_at,
+                              const uint8_t grant[32])
 {
     char id[2 * FKEX_TOKEN_ID_BYTES + 1];
     uint8_t hash[32];
@@ -165,7 +172,7 @@ fkex_err fkex_store_token_add(fkex_kms_store *s, const fkex_token *t, const char
     if (t->expires_at > INT64_MAX || created_at > INT64_MAX)
         return FKEX_ERR_ARGUMENT;
     st = prepare(s, "INSERT INTO tokens (id, secret_hash, attrs, key_expires, expires_at, created_at,"
-                    " identity) VALUES (?, ?, ?, ?, ?, ?, ?)");
+                    " identity, grant_mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st)
         return FKEX_ERR_IO;
     fkex_token_id_hex(id, t->id);
@@ -183,6 +190,7 @@ fkex_err fkex_store_token_add(fkex_kms_store *s, const fkex_token *t, const char
         sqlite3_bind_text(st, 7, identity, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, 7);
+    sqlite3_bind_blob(st, 8, grant, 32, SQLITE_STATIC);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? FKEX_OK : FKEX_ERR_IO;
@@ -238,6 +246,29 @@ fkex_err fkex_store_token_check(fkex_kms_store *s, fkex_enrol_status *status, ch
     }
     sqlite3_finalize(st);
     sodium_memzero(hash, sizeof hash);
+    return err;
+}
+
+fkex_err fkex_store_token_grant(fkex_kms_store *s, const uint8_t id[FKEX_TOKEN_ID_BYTES],
+                                uint8_t grant[32], uint64_t *expires_at)
+{
+    char hex[2 * FKEX_TOKEN_ID_BYTES + 1];
+    sqlite3_stmt *st = prepare(s, "SELECT grant_mac, expires_at FROM tokens WHERE id = ?");
+    fkex_err err = FKEX_ERR_ARGUMENT;
+    if (!st)
+        return FKEX_ERR_IO;
+    fkex_token_id_hex(hex, id);
+    sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32 &&
+        sqlite3_column_int64(st, 1) >= 0) {
+        memcpy(grant, sqlite3_column_blob(st, 0), 32);
+        *expires_at = (uint64_t)sqlite3_column_int64(st, 1);
+        err = FKEX_OK;
+    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        err = FKEX_ERR_IO;
+    }
+    sqlite3_finalize(st);
     return err;
 }
 
