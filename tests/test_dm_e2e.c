@@ -281,6 +281,40 @@ static void dm_e2e_both_ways(void)
     teardown();
 }
 
+/* A script that writes 600 texts before its peer is there: input waits
+ * (256 are kept for the conversation to open), none is dropped, and the
+ * peer reads each once. */
+#define EARLY_TEXTS 600
+static void dm_e2e_paced(void)
+{
+    if (world("paced") != 0) {
+        CHECK(!"a relay and keys");
+        teardown();
+        return;
+    }
+    party *alice = dial("alice", "alice.key", "bob@example.org", relay_addr);
+    for (int i = 0; i < EARLY_TEXTS; i++) {
+        char line[48];
+        snprintf(line, sizeof line, "{\"send\": \"early %d.\"}", i);
+        say(alice, line);
+    }
+    test_nap_ms(300);
+    party *bob = dial("bob", "bob.key", "alice@example.org", relay_addr);
+    CHECK(wait_lines(bob, "\"text\": \"early 599.\"", 1));
+    test_nap_ms(300);
+    CHECK(lines(bob, "\"text\": \"early ") == EARLY_TEXTS);
+    for (int i = 0; i < EARLY_TEXTS; i += 97) {
+        char needle[48];
+        snprintf(needle, sizeof needle, "\"text\": \"early %d.\"", i);
+        CHECK(lines(bob, needle) == 1);
+    }
+    CHECK(lines(alice, "\"event\": \"error\"") == 0);
+    CHECK(end(alice) == 0);
+    CHECK(wait_lines(bob, "\"state\": \"peer_left\"", 1));
+    CHECK(end(bob) == 0);
+    teardown();
+}
+
 static void dm_e2e_wrong_identity(void)
 {
     char via[64];
@@ -408,6 +442,7 @@ static void dm_e2e_tampered(void)
 void suite_dm_e2e(void)
 {
     RUN(dm_e2e_both_ways);
+    RUN(dm_e2e_paced);
     RUN(dm_e2e_wrong_identity);
     RUN(dm_e2e_tampered);
     RUN(dm_e2e_squatters);

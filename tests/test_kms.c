@@ -170,6 +170,7 @@ static void kms_store_single_use(void)
     fkex_kms_store *a, *b;
     fkex_token t, other;
     fkex_enrol_status st;
+    fkex_token_grant g;
     char *attrs, *identity, err[128];
     int won;
     const char *path = scratch("store.db");
@@ -184,25 +185,25 @@ static void kms_store_single_use(void)
     }
     CHECK_OK(fkex_store_token_add(a, &t, "ONE TWO", NULL, NULL, 1000, no_grant));
     /* unknown id, wrong secret: the same answer */
-    CHECK_OK(fkex_store_token_check(a, &st, &attrs, &identity, other.id, t.secret, 1001));
+    CHECK_OK(fkex_store_token_check(a, &st, &attrs, &identity, &g, other.id, t.secret, 1001));
     CHECK(st == FKEX_ENROL_UNKNOWN && attrs == NULL);
-    CHECK_OK(fkex_store_token_check(a, &st, &attrs, &identity, t.id, other.secret, 1001));
+    CHECK_OK(fkex_store_token_check(a, &st, &attrs, &identity, &g, t.id, other.secret, 1001));
     CHECK(st == FKEX_ENROL_UNKNOWN && attrs == NULL);
-    CHECK_OK(fkex_store_token_check(a, &st, &attrs, &identity, t.id, t.secret, t.expires_at));
+    CHECK_OK(fkex_store_token_check(a, &st, &attrs, &identity, &g, t.id, t.secret, t.expires_at));
     CHECK(st == FKEX_ENROL_EXPIRED && attrs == NULL);
     /* both connections may issue; exactly one uses the token up */
-    CHECK_OK(fkex_store_token_check(a, &st, &attrs, &identity, t.id, t.secret, 1001));
+    CHECK_OK(fkex_store_token_check(a, &st, &attrs, &identity, &g, t.id, t.secret, 1001));
     CHECK(st == FKEX_ENROL_ISSUED && attrs && strcmp(attrs, "ONE TWO") == 0);
     CHECK(identity == NULL);
     free(attrs);
-    CHECK_OK(fkex_store_token_check(b, &st, &attrs, &identity, t.id, t.secret, 1001));
+    CHECK_OK(fkex_store_token_check(b, &st, &attrs, &identity, &g, t.id, t.secret, 1001));
     CHECK(st == FKEX_ENROL_ISSUED);
     free(attrs);
     CHECK_OK(fkex_store_token_use(b, &won, t.id, "ONE TWO", NULL, 1002));
     CHECK(won == 1);
     CHECK_OK(fkex_store_token_use(a, &won, t.id, "ONE TWO", NULL, 1002));
     CHECK(won == 0);
-    CHECK_OK(fkex_store_token_check(a, &st, &attrs, &identity, t.id, t.secret, 1003));
+    CHECK_OK(fkex_store_token_check(a, &st, &attrs, &identity, &g, t.id, t.secret, 1003));
     CHECK(st == FKEX_ENROL_USED && attrs == NULL);
     /* an expired token cannot be used up either */
     CHECK_OK(fkex_store_token_add(a, &other, "X", NULL, "2026-12", 1000, no_grant));
@@ -216,7 +217,7 @@ static void kms_store_single_use(void)
         sqlite3_stmt *q;
         sample_token(&u, "store identity");
         CHECK_OK(fkex_store_token_add(a, &u, "", "carol@example.org", NULL, 1000, no_grant));
-        CHECK_OK(fkex_store_token_check(a, &st, &attrs, &identity, u.id, u.secret, 1001));
+        CHECK_OK(fkex_store_token_check(a, &st, &attrs, &identity, &g, u.id, u.secret, 1001));
         CHECK(st == FKEX_ENROL_ISSUED && attrs && attrs[0] == '\0');
         CHECK(identity && strcmp(identity, "carol@example.org") == 0);
         CHECK_OK(fkex_store_token_use(a, &won, u.id, attrs, identity, 1002));
@@ -246,8 +247,8 @@ static void kms_store_migrates(void)
     fkex_token t;
     fkex_enrol_status st;
     char *attrs, *identity, err[128];
-    uint8_t grant[32], got[32];
-    uint64_t expires_at;
+    uint8_t grant[32];
+    fkex_token_grant g;
     sqlite3 *db;
     CHECK(sqlite3_open(path, &db) == SQLITE_OK);
     CHECK(sqlite3_exec(db,
@@ -256,22 +257,28 @@ static void kms_store_migrates(void)
                        " created_at INTEGER NOT NULL, used_at INTEGER);"
                        "CREATE TABLE audit (token_id TEXT NOT NULL, attrs TEXT NOT NULL,"
                        " issued_at INTEGER NOT NULL);"
-                       "INSERT INTO tokens VALUES ('00000000000000000000000000000000', x'00', 'OLD', NULL, 1900000000, 1, NULL);",
+                       "INSERT INTO tokens VALUES ('00000000000000000000000000000000', x'00',"
+                       " 'OLD', NULL, 1900000000, 1, NULL);",
                        NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);
     CHECK_OK(fkex_store_open(&s, path, 0, err));
     sample_token(&t, "migrated");
     memset(grant, 7, sizeof grant);
     CHECK_OK(fkex_store_token_add(s, &t, "ONE", "dave@example.org", NULL, 1000, grant));
-    CHECK_OK(fkex_store_token_grant(s, t.id, got, &expires_at));
-    CHECK(memcmp(got, grant, 32) == 0 && expires_at == t.expires_at);
-    memset(t.id, 0, sizeof t.id);   /* the old row's id: it has no grant */
-    CHECK_ERR(fkex_store_token_grant(s, t.id, got, &expires_at), FKEX_ERR_ARGUMENT);
-    sample_token(&t, "migrated");
-    CHECK_OK(fkex_store_token_check(s, &st, &attrs, &identity, t.id, t.secret, 1001));
+    CHECK_OK(fkex_store_token_check(s, &st, &attrs, &identity, &g, t.id, t.secret, 1001));
     CHECK(st == FKEX_ENROL_ISSUED && identity && strcmp(identity, "dave@example.org") == 0);
+    CHECK(g.present && memcmp(g.mac, grant, 32) == 0 && g.expires_at == t.expires_at);
     free(attrs);
     free(identity);
+    {   /* the old row has no grant, so kms serve refuses it */
+        sqlite3_stmt *q;
+        CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+        CHECK(sqlite3_prepare_v2(db, "SELECT grant_mac FROM tokens WHERE attrs = 'OLD'", -1, &q,
+                                 NULL) == SQLITE_OK);
+        CHECK(sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) == SQLITE_NULL);
+        sqlite3_finalize(q);
+        sqlite3_close(db);
+    }
     fkex_store_close(s);
     /* Opening again finds the columns there. */
     CHECK_OK(fkex_store_open(&s, path, 0, err));
@@ -348,13 +355,14 @@ static void add_granted(fkex_kms_store *st, const fkex_kms *k, const fkex_token 
 {
     uint8_t hash[32], grant[32];
     crypto_hash_sha256(hash, t->secret, sizeof t->secret);
-    fkex_kms_grant_mac(grant, k, t->id, hash, t->expires_at, attrs, identity);
+    CHECK_OK(fkex_kms_grant_mac(grant, k, t->id, hash, t->expires_at, attrs, identity));
     CHECK_OK(fkex_store_token_add(st, t, attrs, identity, NULL, 1000, grant));
 }
 
 /* A token written into kms.db by someone without the passphrase (no grant,
- * another authority's, or a grant for less than the row now says) is
- * refused as unknown, and the authority's report says why. */
+ * another authority's, a grant for less than the row now says, or fields
+ * too long to MAC beside a MAC of zeros) is refused as unknown, and the
+ * authority's report says why. */
 static void kms_ungranted(void)
 {
     fkex_rng rng;
@@ -379,20 +387,31 @@ static void kms_ungranted(void)
     fkex_abe_bytes_free(mpk, mpklen);
     CHECK_OK(fkex_store_open(&st, scratch("ungranted.db"), 1, msg));
 
-    for (int how = 0; how < 4; how++) {
+    /* ONE ADMIN and 70,000 spaces: too long to MAC, and keygen would read
+     * it as ONE ADMIN */
+    char *padded = malloc(70010);
+    CHECK(padded != NULL);
+    if (!padded)
+        return;
+    memset(padded, ' ', 70009);
+    memcpy(padded, "ONE ADMIN", 9);
+    padded[70009] = '\0';
+    for (int how = 0; how < 6; how++) {
+        static const char *const row_attrs[] = { "ONE", "ONE", "ONE ADMIN", "ONE", NULL, "ONE" };
+        static const char *const row_identity[] = { NULL, NULL, NULL, "root@example.org", NULL, "" };
         char label[32];
         snprintf(label, sizeof label, "ungranted %d", how);
         sample_token(&t, label);
         fkex_enrol_pin(t.pin, pk);
         crypto_hash_sha256(hash, t.secret, sizeof t.secret);
-        if (how == 0)   /* none */
+        if (how == 0 || how == 4)   /* none (a MAC of zeros) */
             memset(grant, 0, sizeof grant);
         else if (how == 1)   /* another authority's */
-            fkex_kms_grant_mac(grant, k2, t.id, hash, t.expires_at, "ONE", NULL);
-        else   /* granted ONE; the row says ONE ADMIN (2), or adds an identity (3) */
-            fkex_kms_grant_mac(grant, k, t.id, hash, t.expires_at, "ONE", NULL);
-        CHECK_OK(fkex_store_token_add(st, &t, how == 2 ? "ONE ADMIN" : "ONE",
-                                      how == 3 ? "root@example.org" : NULL, NULL, 1000, grant));
+            CHECK_OK(fkex_kms_grant_mac(grant, k2, t.id, hash, t.expires_at, "ONE", NULL));
+        else   /* granted ONE alone; the row says ONE ADMIN (2), adds an identity (3, 5) */
+            CHECK_OK(fkex_kms_grant_mac(grant, k, t.id, hash, t.expires_at, "ONE", NULL));
+        CHECK_OK(fkex_store_token_add(st, &t, how == 4 ? padded : row_attrs[how], row_identity[how],
+                                      NULL, 1000, grant));
         CHECK_OK(fkex_enrol_request_seal(req, &c, pk, &t, &rng));
         CHECK_OK(fkex_kms_answer(&reply, &replylen, &rep, k, st, req, sizeof req, 1001, &rng));
         CHECK(rep.type == FKEX_ENROL_REQUEST && rep.status == FKEX_ENROL_UNKNOWN && rep.ungranted);
@@ -409,6 +428,7 @@ static void kms_ungranted(void)
     free(reply);
     fkex_enrol_client_wipe(&c);
 
+    free(padded);
     fkex_store_close(st);
     fkex_kms_free(k);
     fkex_kms_free(k2);
@@ -1005,6 +1025,11 @@ static void kms_e2e_refusals(void)
                                       "grant_mac IS NOT NULL AND attrs NOT LIKE '%ADMIN%'") == 0);
         EXPECT(FK("enroll", tok, "-o", at("widened.key")), 1);
         CHECK(said("token not recognised") && access(at("widened.key"), F_OK) != 0);
+        /* widened past what a MAC can cover, beside a MAC of zeros */
+        CHECK(sql(at("authC/kms.db"), "UPDATE tokens SET attrs = 'ONE ADMIN' || printf('%70000s', ''),"
+                                      " grant_mac = zeroblob(32) WHERE attrs LIKE '%ADMIN%'") == 0);
+        EXPECT(FK("enroll", tok, "-o", at("padded.key")), 1);
+        CHECK(said("token not recognised") && access(at("padded.key"), F_OK) != 0);
         CHECK(rows(at("authC/kms.db"), "audit") == 0);
         char *log = test_read_text(at("serveC.err"));
         CHECK(strstr(log, "was not minted with the authority's key") != NULL);

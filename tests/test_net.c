@@ -182,6 +182,7 @@ typedef struct {
     int server_closes, client_closes;
     char client_why[96];
     char peer[64];
+    uint8_t source[16];
 } echo_state;
 
 static void echo_frame(fkex_conn *c, const uint8_t *frame, size_t len)
@@ -202,6 +203,7 @@ static void echo_accept(fkex_server *s, fkex_conn *c)
     echo_state *st = fkex_server_data(s);
     CHECK(fkex_conn_server(c) == s);
     snprintf(st->peer, sizeof st->peer, "%s", fkex_conn_peer(c));
+    memcpy(st->source, fkex_conn_source(c), 16);
     fkex_conn_set(c, echo_frame, echo_server_closed, st);
 }
 
@@ -256,15 +258,19 @@ static void echo_connected(fkex_conn *c, int status)
     }
 }
 
-static void echo(void)
+/* Echoes through a server listening on listen, from 127.0.0.1; the
+ * server sees the client's source as ::ffff:127.0.0.1, also when it
+ * listens dual-stack on [::] (where IPv4 peers arrive mapped). */
+static void echo_on(const char *listen)
 {
+    static const uint8_t loopback4[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1 };
     tloop l;
     echo_state st;
     char err[128], addr[64];
     fkex_net_limits lim = { 2u << 20, 16u << 20 };
     memset(&st, 0, sizeof st);
     tloop_init(&l);
-    CHECK_OK(fkex_server_start(&st.server, &l.loop, "127.0.0.1:0", &lim, echo_accept, &st, err));
+    CHECK_OK(fkex_server_start(&st.server, &l.loop, listen, &lim, echo_accept, &st, err));
     CHECK(fkex_server_port(st.server) != 0);
     server_addr(addr, st.server);
     CHECK_OK(fkex_conn_connect(&st.client, &l.loop, addr, &lim, echo_connected, err));
@@ -274,7 +280,15 @@ static void echo(void)
     CHECK(st.bad == 0);
     CHECK(st.server_closes == 1 && st.client_closes == 1);
     CHECK(strcmp(st.client_why, "done") == 0);
-    CHECK(strncmp(st.peer, "127.0.0.1:", 10) == 0);
+    CHECK(strncmp(st.peer, listen[0] == '[' ? "[::ffff:127.0.0.1]:" : "127.0.0.1:",
+                  listen[0] == '[' ? 19 : 10) == 0);
+    CHECK(memcmp(st.source, loopback4, 16) == 0);
+}
+
+static void echo(void)
+{
+    echo_on("127.0.0.1:0");
+    echo_on("[::]:0");
 }
 
 /* ---- a raw client: exact bytes, then waits for the server to hang up ----- */

@@ -1204,7 +1204,8 @@ static void test_join_refused(void)
 /* Pending joins are bounded per source address and per authority, not
  * only per room: a flood from one address, or under self-made
  * authorities, leaves room for everyone else. The members' authority
- * (learnt from bob's join) has no bound of its own. */
+ * (learnt from bob's join, and not unlearnt by a member who names another)
+ * has no bound of its own. */
 static void test_join_bounds(void)
 {
     net *n = net_open("join bounds");
@@ -1233,6 +1234,36 @@ static void test_join_bounds(void)
     CHECK(relay_room_submit(n->r, v, src, req, len, n->now, &out) == 0);
     relay_out_clear(&out);
     free(req);
+    /* a member (the sponsor of a pending join) refuses it naming mallory's
+     * authority, to let a flood under it pass as the room's: the relay
+     * keeps the authority it learnt first */
+    {
+        uint8_t real[32];
+        fkex_rmsg_join_request q;
+        fkex_header h;
+        fkex_rmsg_join_refused m = { .reason = FKEX_JOIN_REFUSED_INVALID };
+        fkex_writer w;
+        int sponsor = -1;
+        CHECK(n->r->has_authority);
+        memcpy(real, n->r->authority, 32);
+        req = fresh_request(n, mallory, NULL, 0, v, &len);
+        CHECK_OK(fkex_rmsg_join_request_decode(&q, req, len));
+        CHECK_OK(fkex_header_decode(&h, q.abe_ct));
+        CHECK(memcmp(h.fingerprint, real, 32) != 0);
+        memcpy(m.authority, h.fingerprint, 32);
+        free(req);
+        memcpy(m.room_id, n->room_id, 32);
+        memcpy(m.joiner_id, n->r->joins[0].joiner_id, 32);
+        for (int k = 0; k < 2; k++)
+            if (memcmp(n->p[k].v, n->r->joins[0].sponsor, 32) == 0)
+                sponsor = k;
+        CHECK(sponsor >= 0);
+        fkex_writer_init(&w);
+        fkex_rmsg_join_refused_encode(&w, &m);
+        CHECK(sponsor >= 0 && submit(n, sponsor, w.buf, w.len) == 0 && n->last_seq > 0);
+        fkex_writer_free(&w);
+        CHECK(memcmp(n->r->authority, real, 32) == 0);
+    }
     /* a self-made authority, from many addresses */
     for (int i = 0; i <= RELAY_MAX_JOINS_PER_AUTHORITY; i++) {
         src[13] = (uint8_t)(2 + i);
@@ -1251,7 +1282,7 @@ static void test_join_bounds(void)
         relay_out_clear(&out);
         free(req);
     }
-    CHECK(n->r->njoins == RELAY_MAX_JOINS_PER_SOURCE + 1 + RELAY_MAX_JOINS_PER_AUTHORITY + 8);
+    CHECK(n->r->njoins == RELAY_MAX_JOINS_PER_SOURCE + RELAY_MAX_JOINS_PER_AUTHORITY + 8);
     fkex_abe_key_free(mallory);
     fkex_abe_mpk_free(mpk);
     fkex_abe_msk_free(msk);

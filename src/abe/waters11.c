@@ -435,46 +435,30 @@ static void key_encode(fkex_writer *w, const void *key_, size_t n)
  *   e(g1, K) = Y e(g1^a, L)                 (K and L belong together, and to Y)
  *   e(K_x, g2) = e(H(x), L) for every x     (each K_x is its name's)
  * checked at once, as e(g1, K) e(A, g2) e(-B, L) = Y with A = sum rho_x K_x
- * and B = g1^a + sum rho_x H(x), for 64-bit rho_x drawn from a hash of the
- * whole key (small-exponent batch verification, Bellare, Garay, Rabin,
- * EUROCRYPT 1998: a wrong K_x passes with probability 2^-64). Three Miller
- * loops, a final exponentiation, n hashes to G1 and 2n 64-bit
- * multiplications: a key is decoded once per use of a file, and its labels
- * are what inspect reports and what decryption selects components by. */
+ * and B = g1^a + sum rho_x H(x), for 64-bit rho_x drawn from the system's
+ * CSPRNG after the key is fixed, top bit set so that none is 0
+ * (small-exponent batch verification, Bellare, Garay, Rabin, EUROCRYPT
+ * 1998: a wrong K_x passes with probability at most 2^-63, and whoever made
+ * the key cannot search for weights that hide it). Three Miller loops, a
+ * final exponentiation, n hashes to G1 and 2n 64-bit multiplications: a
+ * key is decoded once per use of a file, and its labels are what inspect
+ * reports and what decryption selects components by. */
 static int key_consistent(const waters_key *key, const waters_mpk *mpk, const char *const *names,
                           size_t n)
 {
-    crypto_hash_sha256_state h;
-    uint8_t seed[32], b[96], rho[32] = { 0 }, len[2];
+    uint8_t rho[8];
     fkex_g1 a, bsum, t, hx;
     blst_p1_affine aa, ba;
     fkex_multi_pairing m;
     fkex_gt z;
-    crypto_hash_sha256_init(&h);
-    crypto_hash_sha256_update(&h, (const uint8_t *)"fkex v1 key check", 17);
-    blst_p2_affine_compress(b, &key->k);
-    crypto_hash_sha256_update(&h, b, 96);
-    blst_p2_affine_compress(b, &key->l);
-    crypto_hash_sha256_update(&h, b, 96);
-    for (size_t i = 0; i < n; i++) {
-        store16_be(len, (uint16_t)strlen(names[i]));
-        crypto_hash_sha256_update(&h, len, 2);
-        crypto_hash_sha256_update(&h, (const uint8_t *)names[i], strlen(names[i]));
-        blst_p1_affine_compress(b, &key->kx[i]);
-        crypto_hash_sha256_update(&h, b, 48);
-    }
-    crypto_hash_sha256_final(&h, seed);
+    fkex_rng rng;
+    int ok;
+    fkex_rng_init_system(&rng);
     memset(&a, 0, sizeof a);   /* the point at infinity */
     bsum = mpk->g1a;
     for (size_t i = 0; i < n; i++) {
-        uint8_t idx[8], full[32];
-        crypto_hash_sha256_state hi;
-        store64_be(idx, (uint64_t)i);
-        crypto_hash_sha256_init(&hi);
-        crypto_hash_sha256_update(&hi, seed, 32);
-        crypto_hash_sha256_update(&hi, idx, 8);
-        crypto_hash_sha256_final(&hi, full);
-        memcpy(rho, full, 8);   /* little-endian, 64 bits */
+        fkex_rng_fill(&rng, rho, sizeof rho);
+        rho[7] |= 0x80;   /* little-endian: the top bit */
         blst_p1_from_affine(&t, &key->kx[i]);
         blst_p1_mult(&t, &t, rho, 64);
         blst_p1_add_or_double(&a, &a, &t);
@@ -490,7 +474,15 @@ static int key_consistent(const waters_key *key, const waters_mpk *mpk, const ch
     fkex_multi_pairing_add(&m, &aa, blst_p2_affine_generator());
     fkex_multi_pairing_add(&m, &ba, &key->l);
     fkex_multi_pairing_finish(&z, &m);
-    return fkex_gt_equal(&z, &mpk->y);
+    ok = fkex_gt_equal(&z, &mpk->y);
+    /* sums of the key's secret components, and the pairing of K */
+    sodium_memzero(&a, sizeof a);
+    sodium_memzero(&t, sizeof t);
+    sodium_memzero(&aa, sizeof aa);
+    sodium_memzero(&m, sizeof m);
+    sodium_memzero(&z, sizeof z);
+    sodium_memzero(rho, sizeof rho);
+    return ok;
 }
 
 static fkex_err key_decode(void *key_, fkex_reader *r, const void *mpk, const char *const *names,

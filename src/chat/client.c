@@ -973,7 +973,7 @@ size_t chat_client_backlog(const chat_client *c)
     if (c->seed)
         return seed_client_backlog(c->seed);
     if (c->dm)
-        return 0;   /* a direct conversation's frames are not acknowledged: sent as written */
+        return dm_client_backlog(c->dm);
     return chat_link_backlog(&c->link);
 }
 

@@ -166,9 +166,10 @@ fkex_err chat_client_start(chat_client **c, uv_loop_t *loop, const chat_client_c
  * when it cannot be sent. */
 void chat_client_send(chat_client *c, const char *text, size_t len);
 /* Texts given to chat_client_send that the relay has not stored yet
- * (queued for the join, or on their way). A front end that feeds a
- * script's lines stops reading at CHAT_BACKLOG_MAX and reads on as SENT
- * events bring it down: nothing is dropped for want of room. */
+ * (queued for the join, or on their way; in a direct conversation, those
+ * waiting for it to open). A front end that feeds a script's lines stops
+ * reading at CHAT_BACKLOG_MAX and reads on as events bring it down:
+ * nothing is dropped for want of room. */
 #define CHAT_BACKLOG_MAX 256
 size_t chat_client_backlog(const chat_client *c);
 /* Proposes this member's removal and waits (bounded) for the commit that

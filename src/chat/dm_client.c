@@ -356,6 +356,13 @@ void dm_client_send(dm_client *c, const char *text, size_t len)
         send_text(c, text, len);
 }
 
+/* Texts typed before the conversation opened; once open, a text goes
+ * out as written (a direct conversation's frames are not acknowledged). */
+size_t dm_client_backlog(const dm_client *c)
+{
+    return c->texts.n;
+}
+
 void dm_client_quit(dm_client *c)
 {
     if (c->closing || c->quitting)

@@ -31,6 +31,8 @@ typedef struct dm_client dm_client;
  * FKEX_ERR_NO_MEMORY; then nothing is called back and *c is NULL. */
 fkex_err dm_client_start(dm_client **c, uv_loop_t *loop, const chat_client_config *cfg) FKEX_WUR;
 void dm_client_send(dm_client *c, const char *text, size_t len);
+/* Texts waiting for the conversation to open (chat_client_backlog). */
+size_t dm_client_backlog(const dm_client *c);
 /* Leave and quit are one: the relay keeps nothing of a conversation. */
 void dm_client_quit(dm_client *c);
 /* 1 once the conversation has opened (even if the peer left since). */

@@ -381,10 +381,12 @@ void chat_link_rejoin(chat_link *l)
     /* What the relay has not stored was sealed under the state that is
      * gone: it cannot be sent again, and the front end is told. */
     for (size_t i = 0; i < l->nunacked; i++) {
-        if (l->unacked[i].text)
+        if (l->unacked[i].text) {
+            l->texts_unanswered--;   /* answered by the report: the backlog it sees is down */
             chat_link_report(l, "not_sent", "message %llu was not sent: this member lost its "
                              "place in the room before the relay stored it",
                              (unsigned long long)l->unacked[i].text);
+        }
         free(l->unacked[i].bytes);
     }
     l->nunacked = 0;

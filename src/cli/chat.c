@@ -78,9 +78,10 @@ static void usage(FILE *f)
                "                    a message names its sender by \"pseudonym\" (its key's) and\n"
                "                    \"from\" (its nick); {\"event\": \"sent\", \"n\": N}: the Nth\n"
                "                    text you sent is stored at the relay. Input is read no\n"
-               "                    further while 256 texts wait for the relay, so nothing\n"
-               "                    is dropped however fast a script writes; end of input\n"
-               "                    quits once joined\n"
+               "                    further while 256 texts wait for the relay (or for a\n"
+               "                    direct conversation to open), so nothing is dropped\n"
+               "                    however fast a script writes; end of input quits once\n"
+               "                    joined\n"
                "  -n, --nick NAME   the name the room sees on your messages (default: anonymous)\n"
                "  -f, --found DIR   found the room: DIR is its directory (fkex room create),\n"
                "                    whose admin key names you as the first member\n"
@@ -220,8 +221,9 @@ static void on_event(void *ctx, const chat_event *ev)
         stdout_lost(b);
     if (ev->kind == CHAT_EV_JOINED && b->eof)
         chat_client_quit(b->client);
-    if (b->paused && (ev->kind == CHAT_EV_SENT || ev->kind == CHAT_EV_ERROR) &&
-        chat_client_backlog(b->client) <= CHAT_BACKLOG_MAX / 2)
+    /* Any event may be the one after which the backlog is down: a SENT,
+     * the not_sent errors of a rejoin, a direct conversation's JOINED. */
+    if (b->paused && chat_client_backlog(b->client) <= CHAT_BACKLOG_MAX / 2)
         resume_input(b);
 }
 
@@ -296,7 +298,7 @@ static void command(batch *b, const char *line, size_t len)
     case CHAT_CMD_SEND:
         chat_client_send(b->client, cmd.text, cmd.textlen);
         if (chat_client_backlog(b->client) >= CHAT_BACKLOG_MAX)
-            b->paused = 1;   /* feed stops after this line; SENT events resume it */
+            b->paused = 1;   /* feed stops after this line; an event resumes it */
         break;
     case CHAT_CMD_LEAVE:
         b->done_input = 1;
@@ -452,6 +454,7 @@ static void resume_input(batch *b)
     size_t n = b->restlen;
     b->paused = 0;
     memcpy(held, b->rest, n);
+    sodium_memzero(b->rest, n);
     b->restlen = 0;
     feed(b, held, n);
     sodium_memzero(held, n);

@@ -646,7 +646,11 @@ static int kms_token(int argc, char **argv)
         goto out;
     }
     crypto_hash_sha256(hash, t.secret, sizeof t.secret);
-    fkex_kms_grant_mac(grant, k, t.id, hash, t.expires_at, attrs, identity ? id : NULL);
+    if (fkex_kms_grant_mac(grant, k, t.id, hash, t.expires_at, attrs, identity ? id : NULL) !=
+        FKEX_OK) {
+        cli_error("the attributes are too long to grant");
+        goto out;
+    }
     if (fkex_store_token_add(st, &t, attrs, identity ? id : NULL, key_expires, now, grant) !=
         FKEX_OK) {
         cli_error("cannot record the token in %s/kms.db", dir);

@@ -109,10 +109,8 @@ fkex_err fkex_ratchet_commit(fkex_ratchet *st, const fkex_commit_options *opt, f
     for (uint32_t i = 0; i < nidx; i++)
         store32_be(rm + 4 * i, idx[i]);
     for (size_t i = 0, k = 0; i < st->njoins && nadds; i++)
-        if (st->joins[i].admitted) {
+        if (st->joins[i].admitted)
             memcpy(adds + 64 * k++, &st->joins[i].leaf, 64);
-            st->joins[i].committed = 1;
-        }
 
     memcpy(c.room_id, st->room_id, 32);
     c.epoch = st->keys.epoch;
@@ -213,6 +211,9 @@ fkex_err fkex_ratchet_commit(fkex_ratchet *st, const fkex_commit_options *opt, f
             goto done;
     pc.active = 1;
     st->commit = pc;
+    /* Only now: a commit that failed above carries nobody. */
+    for (size_t i = 0; i < st->njoins && c.nadds; i++)
+        st->joins[i].committed = st->joins[i].admitted;
 done:
     if (err != FKEX_OK)
         fkex_gke_out_truncate(out, nmsgs, nevents);

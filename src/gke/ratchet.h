@@ -107,11 +107,13 @@ fkex_err fkex_ratchet_create(fkex_ratchet **st, const fkex_ratchet_config *cfg,
 fkex_err fkex_ratchet_join(fkex_ratchet **st, const fkex_ratchet_config *cfg, fkex_rng *rng,
                            fkex_gke_out *out) FKEX_WUR;
 /* Any message from the relay. FKEX_OK if accepted (out has what follows);
- * otherwise it was refused and nothing changed (one exception: a sponsor
- * drops a joiner whose signed Proof is wrong), and out has nothing new
- * but, for a JoinRequest or Proof a member refuses, the JoinRefused that
- * answers it (send it: the joiner learns why, the relay frees the join's
- * slot). A joiner whose join fails for good (the group did not prove its
+ * otherwise it was refused and nothing changed (two exceptions: a sponsor
+ * drops a joiner whose signed Proof is wrong, and the join under way of a
+ * leaf whose JoinRequest comes again, which the relay has started over so
+ * that its Challenge is void whatever the new one meets), and out has
+ * nothing new but, for a JoinRequest or Proof a member refuses, the
+ * JoinRefused that answers it (send it: the joiner learns why, the relay
+ * frees the join's slot). A joiner whose join fails for good (the group did not prove its
  * attributes, its own attributes do not satisfy the policy, a sponsor
  * refused it: err FKEX_ERR_WRONG_AUTHORITY with data = the room's
  * authority fingerprint, FKEX_ERR_WRONG_ROOM for another descriptor, and

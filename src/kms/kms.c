@@ -160,41 +160,45 @@ static fkex_err issue(uint8_t **key, size_t *keylen, fkex_kms *k, const char *at
     return err;
 }
 
-void fkex_kms_grant_mac(uint8_t mac[32], const fkex_kms *k, const uint8_t id[FKEX_TOKEN_ID_BYTES],
-                        const uint8_t secret_hash[32], uint64_t expires_at, const char *attrs,
-                        const char *identity)
+fkex_err fkex_kms_grant_mac(uint8_t mac[32], const fkex_kms *k,
+                            const uint8_t id[FKEX_TOKEN_ID_BYTES], const uint8_t secret_hash[32],
+                            uint64_t expires_at, const char *attrs, const char *identity)
 {
     uint8_t key[32];
     fkex_writer w;
-    sodium_mprotect_readonly(k->region);
-    fkex_kdf_expand(key, k->region + 1, "token grant", NULL, 0);
-    sodium_mprotect_noaccess(k->region);
+    fkex_err err = FKEX_ERR_ARGUMENT;
     fkex_writer_init(&w);
     fkex_writer_put(&w, id, FKEX_TOKEN_ID_BYTES);
     fkex_writer_put(&w, secret_hash, 32);
     fkex_writer_u64(&w, expires_at);
     fkex_writer_bytes16(&w, attrs, strlen(attrs));
+    fkex_writer_u8(&w, identity != NULL);
     fkex_writer_bytes16(&w, identity ? identity : "", identity ? strlen(identity) : 0);
-    if (w.failed)
-        memset(mac, 0, 32);   /* no grant matches it */
-    else
+    if (!w.failed) {
+        sodium_mprotect_readonly(k->region);
+        fkex_kdf_expand(key, k->region + 1, "token grant", NULL, 0);
+        sodium_mprotect_noaccess(k->region);
         fkex_mac(mac, key, w.buf, w.len);
+        sodium_memzero(key, sizeof key);
+        err = FKEX_OK;
+    }
     fkex_writer_free(&w);
-    sodium_memzero(key, sizeof key);
+    return err;
 }
 
-/* 1 if the token's row carries the authority's grant for what it says. */
-static int granted(const fkex_kms *k, fkex_kms_store *st, const fkex_enrol_req *r,
+/* 1 if the token's row carries the authority's grant for what it says:
+ * a row whose fields cannot be MACed is not granted. */
+static int granted(const fkex_kms *k, const fkex_enrol_req *r, const fkex_token_grant *grant,
                    const char *attrs, const char *identity)
 {
-    uint8_t grant[32], want[32], hash[32];
-    uint64_t expires_at;
-    if (fkex_store_token_grant(st, r->id, grant, &expires_at) != FKEX_OK)
-        return 0;
+    uint8_t want[32], hash[32];
+    int ok;
     crypto_hash_sha256(hash, r->secret, FKEX_TOKEN_SECRET_BYTES);
-    fkex_kms_grant_mac(want, k, r->id, hash, expires_at, attrs, identity);
-    int ok = sodium_memcmp(want, grant, 32) == 0;
+    ok = grant->present &&
+         fkex_kms_grant_mac(want, k, r->id, hash, grant->expires_at, attrs, identity) == FKEX_OK &&
+         sodium_memcmp(want, grant->mac, 32) == 0;
     sodium_memzero(want, sizeof want);
+    sodium_memzero(hash, sizeof hash);
     return ok;
 }
 
@@ -214,6 +218,7 @@ fkex_err fkex_kms_answer(uint8_t **reply, size_t *replylen, fkex_kms_report *rep
     fkex_enrol_req r;
     fkex_enrol_status status;
     char *attrs = NULL, *identity = NULL;
+    fkex_token_grant grant;
     uint8_t *key = NULL;
     size_t keylen = 0;
     int won = 0;
@@ -241,11 +246,12 @@ fkex_err fkex_kms_answer(uint8_t **reply, size_t *replylen, fkex_kms_report *rep
     fkex_token_id_hex(rep->token_id, r.id);
     /* Check, issue, then use up: the audit row is written in the same
      * transaction that uses the token, so it lists exactly the keys sent. */
-    if (fkex_store_token_check(st, &status, &attrs, &identity, r.id, r.secret, now) != FKEX_OK)
+    if (fkex_store_token_check(st, &status, &attrs, &identity, &grant, r.id, r.secret, now) !=
+        FKEX_OK)
         status = FKEX_ENROL_FAILED;
     /* A row the authority did not mint (written into kms.db by someone
      * without the passphrase) is no token. */
-    if (status == FKEX_ENROL_ISSUED && !granted(k, st, &r, attrs, identity)) {
+    if (status == FKEX_ENROL_ISSUED && !granted(k, &r, &grant, attrs, identity)) {
         status = FKEX_ENROL_UNKNOWN;
         rep->ungranted = 1;
     }

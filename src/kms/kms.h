@@ -120,16 +120,21 @@ fkex_err fkex_store_setting_get(fkex_kms_store *s, const char *name, uint8_t *v,
 fkex_err fkex_store_token_add(fkex_kms_store *s, const fkex_token *t, const char *attrs,
                               const char *identity, const char *key_expires, uint64_t created_at,
                               const uint8_t grant[32]) FKEX_WUR;
-/* A token's grant MAC and expiry. FKEX_ERR_ARGUMENT if it has none (a row
- * from before grants, or none at all). */
-fkex_err fkex_store_token_grant(fkex_kms_store *s, const uint8_t id[FKEX_TOKEN_ID_BYTES],
-                                uint8_t grant[32], uint64_t *expires_at) FKEX_WUR;
+/* What a token's row says it was granted with: its grant MAC (present 0
+ * for a row from before grants) and expiry, read with its attributes. */
+typedef struct {
+    uint8_t mac[32];
+    int present;
+    uint64_t expires_at;
+} fkex_token_grant;
 /* Looks a token up: the secret's hash is compared in constant time, and
  * only a holder of the secret learns whether it was used or expired.
  * *attrs and *identity (malloc'd; *identity NULL if the token names none)
- * are set only for FKEX_ENROL_ISSUED ("may be issued"). */
+ * and *grant, all from the one row read, are set only for
+ * FKEX_ENROL_ISSUED ("may be issued", if the grant is the authority's). */
 fkex_err fkex_store_token_check(fkex_kms_store *s, fkex_enrol_status *st, char **attrs,
-                                char **identity, const uint8_t id[FKEX_TOKEN_ID_BYTES],
+                                char **identity, fkex_token_grant *grant,
+                                const uint8_t id[FKEX_TOKEN_ID_BYTES],
                                 const uint8_t secret[FKEX_TOKEN_SECRET_BYTES],
                                 uint64_t now) FKEX_WUR;
 /* Uses the token up and writes the audit row, in one transaction:
@@ -227,12 +232,14 @@ fkex_err fkex_kms_open(fkex_kms **k, const uint8_t *sealed, size_t len, const ch
 void fkex_kms_enrol_pk(uint8_t pk[32], const fkex_kms *k);
 /* What a token grants, MACed with KDF-Expand(enrolment private key, "token
  * grant"): MAC(id || SHA-256(secret) || u64 expires_at || bytes16 attrs ||
- * bytes16 identity ("" for none)). Minting a token so needs the sealed
- * secrets (the passphrase), and the authority honours no row that anyone
- * able to write kms.db put there. */
-void fkex_kms_grant_mac(uint8_t mac[32], const fkex_kms *k, const uint8_t id[FKEX_TOKEN_ID_BYTES],
-                        const uint8_t secret_hash[32], uint64_t expires_at, const char *attrs,
-                        const char *identity);
+ * u8 has_identity || bytes16 identity ("" for none)). Minting a token so
+ * needs the sealed secrets (the passphrase), and the authority honours no
+ * row that anyone able to write kms.db put there. FKEX_ERR_ARGUMENT (and
+ * no MAC) if attrs or identity is longer than 65535 bytes. */
+fkex_err fkex_kms_grant_mac(uint8_t mac[32], const fkex_kms *k,
+                            const uint8_t id[FKEX_TOKEN_ID_BYTES], const uint8_t secret_hash[32],
+                            uint64_t expires_at, const char *attrs,
+                            const char *identity) FKEX_WUR;
 /* Wipes and frees. */
 void fkex_kms_free(fkex_kms *k);
 

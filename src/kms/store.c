@@ -197,7 +197,8 @@ fkex_err fkex_store_token_add(fkex_kms_store *s, const fkex_token *t, const char
 }
 
 fkex_err fkex_store_token_check(fkex_kms_store *s, fkex_enrol_status *status, char **attrs,
-                                char **identity, const uint8_t id[FKEX_TOKEN_ID_BYTES],
+                                char **identity, fkex_token_grant *grant,
+                                const uint8_t id[FKEX_TOKEN_ID_BYTES],
                                 const uint8_t secret[FKEX_TOKEN_SECRET_BYTES], uint64_t now)
 {
     char hex[2 * FKEX_TOKEN_ID_BYTES + 1];
@@ -208,7 +209,9 @@ fkex_err fkex_store_token_check(fkex_kms_store *s, fkex_enrol_status *status, ch
     *status = FKEX_ENROL_UNKNOWN;
     *attrs = NULL;
     *identity = NULL;
-    st = prepare(s, "SELECT secret_hash, attrs, expires_at, used_at, identity FROM tokens WHERE id = ?");
+    memset(grant, 0, sizeof *grant);
+    st = prepare(s, "SELECT secret_hash, attrs, expires_at, used_at, identity, grant_mac FROM tokens"
+                    " WHERE id = ?");
     if (!st)
         return FKEX_ERR_IO;
     fkex_token_id_hex(hex, id);
@@ -239,6 +242,10 @@ fkex_err fkex_store_token_check(fkex_kms_store *s, fkex_enrol_status *status, ch
                 *attrs = NULL;
             } else {
                 *status = FKEX_ENROL_ISSUED;
+                grant->expires_at = (uint64_t)sqlite3_column_int64(st, 2);
+                grant->present = sqlite3_column_bytes(st, 5) == 32;
+                if (grant->present)
+                    memcpy(grant->mac, sqlite3_column_blob(st, 5), 32);
             }
         }
     } else if (rc != SQLITE_DONE) {
@@ -246,29 +253,6 @@ fkex_err fkex_store_token_check(fkex_kms_store *s, fkex_enrol_status *status, ch
     }
     sqlite3_finalize(st);
     sodium_memzero(hash, sizeof hash);
-    return err;
-}
-
-fkex_err fkex_store_token_grant(fkex_kms_store *s, const uint8_t id[FKEX_TOKEN_ID_BYTES],
-                                uint8_t grant[32], uint64_t *expires_at)
-{
-    char hex[2 * FKEX_TOKEN_ID_BYTES + 1];
-    sqlite3_stmt *st = prepare(s, "SELECT grant_mac, expires_at FROM tokens WHERE id = ?");
-    fkex_err err = FKEX_ERR_ARGUMENT;
-    if (!st)
-        return FKEX_ERR_IO;
-    fkex_token_id_hex(hex, id);
-    sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32 &&
-        sqlite3_column_int64(st, 1) >= 0) {
-        memcpy(grant, sqlite3_column_blob(st, 0), 32);
-        *expires_at = (uint64_t)sqlite3_column_int64(st, 1);
-        err = FKEX_OK;
-    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        err = FKEX_ERR_IO;
-    }
-    sqlite3_finalize(st);
     return err;
 }
 

@@ -214,8 +214,9 @@ static void format_addr(char *out, size_t cap, const struct sockaddr_storage *ss
     }
 }
 
-/* The source: an IPv4 address as ::ffff:a.b.c.d, an IPv6 one as its /64
- * (one host usually holds a whole /64). */
+/* The source: an IPv4 address as ::ffff:a.b.c.d (also when it reaches a
+ * dual-stack listener as that mapped address), an IPv6 one as its /64 (one
+ * host usually holds a whole /64). */
 static void source_of(uint8_t out[16], const struct sockaddr_storage *ss)
 {
     memset(out, 0, 16);
@@ -223,7 +224,8 @@ static void source_of(uint8_t out[16], const struct sockaddr_storage *ss)
         out[10] = out[11] = 0xff;
         memcpy(out + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
     } else if (ss->ss_family == AF_INET6) {
-        memcpy(out, &((const struct sockaddr_in6 *)ss)->sin6_addr, 8);
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        memcpy(out, a, IN6_IS_ADDR_V4MAPPED(a) ? 16 : 8);
     }
 }
 

@@ -374,12 +374,15 @@ static void joins_alike(const relay_room *r, const uint8_t source[16], const uin
     }
 }
 
-/* The members' authority, from a ciphertext one of them made. */
-static void learn_authority(relay_room *r, const uint8_t *ct, size_t len)
+/* The members' authority, from what the sponsor of a pending join said
+ * (the ciphertext of its Challenge, or its JoinRefused). The first one
+ * learnt stays: every honest member names the same, and a member who
+ * named another later could otherwise let a flood under it pass as the
+ * room's. */
+static void learn_authority(relay_room *r, const uint8_t fp[32])
 {
-    fkex_header h;
-    if (len >= FKEX_HEADER_BYTES && fkex_header_decode(&h, ct) == FKEX_OK) {
-        memcpy(r->authority, h.fingerprint, 32);
+    if (!r->has_authority) {
+        memcpy(r->authority, fp, 32);
         r->has_authority = 1;
     }
 }
@@ -478,7 +481,12 @@ static int challenge(relay_room *r, const uint8_t from[32], const uint8_t *msg, 
         REFUSE(FKEX_RELAY_E_STALE, "a Challenge for a joiner another sponsor serves now");
     if (c.context.epoch != r->epoch)
         REFUSE(FKEX_RELAY_E_STALE, "a Challenge naming an epoch that has ended");
-    learn_authority(r, c.abe_ct, c.abe_ctlen);
+    {
+        fkex_header h;
+        if (c.abe_ctlen >= FKEX_HEADER_BYTES && fkex_header_decode(&h, c.abe_ct) == FKEX_OK &&
+            h.kind == FKEX_KIND_CIPHERTEXT)
+            learn_authority(r, h.fingerprint);
+    }
     out->seq = r->next_seq++;
     j->state = RELAY_JOIN_CHALLENGED;
     j->sent_at = now;
@@ -517,13 +525,12 @@ static int join_refused(relay_room *r, const uint8_t from[32], const uint8_t *ms
         REFUSE(FKEX_RELAY_E_BAD_FRAME, "a malformed JoinRefused");
     if (relay_room_member(r, from) < 0)
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a JoinRefused from a non-member");
-    memcpy(r->authority, m.authority, 32);   /* the refusing member's key's */
-    r->has_authority = 1;
     if (!(j = join_by_id(r, m.joiner_id)) || !j->has_sponsor || memcmp(j->sponsor, from, 32) != 0 ||
         j->state == RELAY_JOIN_PROPOSED || j->state == RELAY_JOIN_ADDED) {
         out->seq = 0;   /* late (the join moved on, or ended): taken, and nothing done */
         return 0;
     }
+    learn_authority(r, m.authority);   /* the refusing sponsor's key's */
     if (m.reason == FKEX_JOIN_REFUSED_BUSY) {
         long to = next_sponsor(r, j);
         out->seq = to >= 0 ? r->next_seq : 0;

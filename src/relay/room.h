@@ -122,8 +122,9 @@ typedef struct {
     /* The admin's next descriptor, until a commit carries it; handed to
      * one online member after another, a sponsor timeout apart. */
     uint8_t desc_hash[32];  /* H(the room's descriptor): what a JoinRequest must name */
-    uint8_t authority[32];  /* the members' keys' authority, if has_authority: learnt from a */
-    int has_authority;      /* member's Challenge or JoinRefused (not kept across a restart) */
+    uint8_t authority[32];  /* the members' keys' authority, if has_authority: the first a */
+    int has_authority;      /* join's sponsor named (Challenge or JoinRefused; not kept across
+                             * a restart) */
     uint8_t *pending;
     size_t pendinglen;
     uint8_t pending_hash[32];   /* H(pending), while there is one: joiners name it, and wait */

@@ -621,7 +621,7 @@ static void queue_msg(conn_state *cs, const fkex_relay_msg *m)
 
 #define STORE_LOG_MS 10000u
 
-/* A batch of n messages could not be stored (a full disk, say): logged
+/* n messages could not be stored (a full disk, say): logged
  * with SQLite's reason, then at most once every STORE_LOG_MS with how
  * many failed meanwhile, so that a relay refusing everything does not
  * fill the disk it could not write to with its log. */
@@ -647,7 +647,8 @@ static void run_batch(serve_state *s)
     char vh[9], rh[9];
     if (n == 0)
         return;
-    err = relay_store_batch_begin(s->store);
+    if ((err = relay_store_batch_begin(s->store)) != FKEX_OK)
+        store_failed(s, n);
     for (size_t i = 0; i < n; i++) {
         pending_submit *p = &s->batch[i];
         relay_room *r = p->r;
@@ -667,6 +668,8 @@ static void run_batch(serve_state *s)
             p->why = p->out.why ? p->out.why : "refused";
         else
             rebind(s, r, &p->out);
+        if (p->code == FKEX_RELAY_E_INTERNAL)   /* its step rolled back; the batch goes on */
+            store_failed(s, 1);
         if (r->failed && !was_failed)
             out_of_service(s, r);
         if (r->epoch != epoch || r->nmembers != nmembers) {
@@ -678,15 +681,17 @@ static void run_batch(serve_state *s)
     if (err == FKEX_OK && (err = relay_store_batch_end(s->store)) != FKEX_OK) {
         /* Nothing of the batch is stored: refuse it all, and reread what
          * memory ran ahead with. */
-        store_failed(s, n);
+        size_t lost = 0;
         for (size_t i = 0; i < n; i++) {
             pending_submit *p = &s->batch[i];
             if (p->code == 0) {
                 p->code = FKEX_RELAY_E_INTERNAL;
                 p->why = "the relay could not store the message";
                 relay_out_clear(&p->out);
+                lost++;
             }
         }
+        store_failed(s, lost);
         for (size_t i = 0; i < s->nrooms; i++) {
             relay_room *r = s->rooms[i];
             if (r->failed)
@@ -709,7 +714,7 @@ static void run_batch(serve_state *s)
                 a.data = (const uint8_t *)p->why;
                 a.datalen = tl > FKEX_RELAY_TEXT_MAX ? FKEX_RELAY_TEXT_MAX : tl;
                 /* Stale is a race every busy room has, and storage failures
-                 * are logged once per batch above, at most every 10 s. */
+                 * are logged above (store_failed), at most every 10 s. */
                 if (p->code != FKEX_RELAY_E_STALE && p->code != FKEX_RELAY_E_INTERNAL)
                     logf_(s, "%s: refused from %s: %s", fkex_conn_peer(p->cs->conn),
                           short_hex(vh, p->v), p->why);
