@@ -125,9 +125,14 @@ static size_t count(const proc *p, const char *needle)
 }
 
 /* Waits until `want` lines contain needle; says what it saw if not. */
+/* Every member's output is read while waiting for one's: a member whose
+ * stdout pipe filled would stop (and stop sending) until it is read. */
 static int wait_for(proc *p, const char *needle, size_t want, double seconds)
 {
-    if (child_wait_for(p, needle, want, seconds))
+    double deadline = child_now() + seconds;
+    while (count(p, needle) < want && p->out >= 0 && child_now() < deadline)
+        child_pump_all(procs, MAX_PROCS, 50);
+    if (count(p, needle) >= want)
         return 1;
     char *e = test_read_text(p->err);
     fprintf(stderr, "    waited for %zu x %s, saw %zu; stdout:\n%.2000s\n    stderr: %s\n", want,
