@@ -32,6 +32,7 @@ void suite_tui(void);
 void suite_ibe(void);
 void suite_dm(void);
 void suite_dm_e2e(void);
+void suite_tree(void);
 
 static const struct {
     const char *name;
@@ -62,6 +63,7 @@ static const struct {
     { "ibe", suite_ibe },
     { "dm", suite_dm },
     { "dm_e2e", suite_dm_e2e },
+    { "tree", suite_tree },
 };
 
 int test_case_failed;

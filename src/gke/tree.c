@@ -1,0 +1,513 @@
+/*
+ * gke/tree.c: the ratchet tree and TreeKEM (gke/tree.h; RFC 9420 §4, §7
+ * and Appendix C). Each function names the section it follows.
+ */
+#include "inner.h"
+#include "gke/tree.h"
+
+#define PATH_SEAL_BYTES (32 + FKEX_SEALED_SECRET)   /* enc || sealed path secret */
+
+/* ---- the array representation (Appendix C, for 2^k leaves) ---------------- */
+
+uint32_t tree_level(uint32_t x)
+{
+    uint32_t k = 0;
+    while ((x >> k) & 1u)
+        k++;
+    return k;
+}
+
+uint32_t tree_root(uint32_t nleaves) { return nleaves - 1; }
+
+uint32_t tree_left(uint32_t x) { return x ^ (1u << (tree_level(x) - 1)); }
+
+uint32_t tree_right(uint32_t x) { return x ^ (3u << (tree_level(x) - 1)); }
+
+uint32_t tree_parent(uint32_t x)
+{
+    uint32_t k = tree_level(x), b = (x >> (k + 1)) & 1u;
+    return (x | (1u << k)) ^ (b << (k + 1));
+}
+
+uint32_t tree_sibling(uint32_t x)
+{
+    uint32_t p = tree_parent(x);
+    return x < p ? tree_right(p) : tree_left(p);
+}
+
+/* 1 if node y is x or below it. */
+static int below(uint32_t y, uint32_t x)
+{
+    uint32_t half = (1u << tree_level(x)) - 1;
+    return y + half >= x && y <= x + half;
+}
+
+static uint32_t width(const ratchet_tree *t) { return t->nleaves ? 2 * t->nleaves - 1 : 0; }
+
+/* ---- nodes ---------------------------------------------------------------------- */
+
+static void blank(tree_node *n)
+{
+    free(n->unmerged);
+    memset(n, 0, sizeof *n);
+}
+
+void tree_free(ratchet_tree *t)
+{
+    for (uint32_t i = 0; i < width(t); i++)
+        blank(&t->nodes[i]);
+    free(t->nodes);
+    memset(t, 0, sizeof *t);
+}
+
+fkex_err tree_copy(ratchet_tree *dst, const ratchet_tree *src)
+{
+    uint32_t w = width(src);
+    memset(dst, 0, sizeof *dst);
+    if (w == 0)
+        return FKEX_OK;
+    if (!(dst->nodes = calloc(w, sizeof *dst->nodes)))
+        return FKEX_ERR_NO_MEMORY;
+    dst->nleaves = src->nleaves;
+    for (uint32_t i = 0; i < w; i++) {
+        dst->nodes[i] = src->nodes[i];
+        dst->nodes[i].unmerged = NULL;
+        if (src->nodes[i].nunmerged) {
+            size_t bytes = src->nodes[i].nunmerged * sizeof(uint32_t);
+            if (!(dst->nodes[i].unmerged = malloc(bytes))) {
+                dst->nodes[i].nunmerged = 0;
+                tree_free(dst);
+                return FKEX_ERR_NO_MEMORY;
+            }
+            memcpy(dst->nodes[i].unmerged, src->nodes[i].unmerged, bytes);
+        }
+    }
+    return FKEX_OK;
+}
+
+/* Doubles a full tree (§7.8): the old tree is the left half. */
+static fkex_err extend(ratchet_tree *t)
+{
+    uint32_t n = t->nleaves ? 2 * t->nleaves : 1, w = 2 * n - 1;
+    tree_node *nodes;
+    if (n > TREE_MAX_LEAVES)
+        return FKEX_ERR_ARGUMENT;
+    if (!(nodes = realloc(t->nodes, w * sizeof *nodes)))
+        return FKEX_ERR_NO_MEMORY;
+    memset(nodes + width(t), 0, (w - width(t)) * sizeof *nodes);
+    t->nodes = nodes;
+    t->nleaves = n;
+    return FKEX_OK;
+}
+
+fkex_err tree_add(ratchet_tree *t, const fkex_leaf *leaf, uint32_t *index)
+{
+    uint32_t i = 0;
+    fkex_err err;
+    while (i < t->nleaves && t->nodes[2 * i].present)
+        i++;
+    if (i == t->nleaves && (err = extend(t)) != FKEX_OK)
+        return err;
+    tree_node *l = &t->nodes[2 * i];
+    l->present = 1;
+    memcpy(l->sig_pk, leaf->sig_pk, 32);
+    memcpy(l->pk, leaf->hpke_pk, 32);
+    for (uint32_t x = 2 * i; x != tree_root(t->nleaves);) {
+        x = tree_parent(x);
+        tree_node *p = &t->nodes[x];
+        if (!p->present)
+            continue;
+        uint32_t *u = realloc(p->unmerged, (p->nunmerged + 1) * sizeof *u);
+        if (!u)
+            return FKEX_ERR_NO_MEMORY;
+        u[p->nunmerged++] = i;
+        p->unmerged = u;
+    }
+    *index = i;
+    return FKEX_OK;
+}
+
+static void blank_direct_path(ratchet_tree *t, uint32_t leaf)
+{
+    for (uint32_t x = 2 * leaf; x != tree_root(t->nleaves);) {
+        x = tree_parent(x);
+        blank(&t->nodes[x]);
+    }
+}
+
+static int right_half_blank(const ratchet_tree *t)
+{
+    for (uint32_t i = t->nleaves; i < width(t); i++)
+        if (t->nodes[i].present)
+            return 0;
+    return 1;
+}
+
+void tree_remove(ratchet_tree *t, uint32_t index)
+{
+    if (index >= t->nleaves)
+        return;
+    blank(&t->nodes[2 * index]);
+    blank_direct_path(t, index);
+    /* Truncation (§7.8): while the right half is blank, it goes, and the
+     * root with it; the left half is the tree. */
+    while (t->nleaves > 1 && right_half_blank(t)) {
+        for (uint32_t i = t->nleaves - 1; i < width(t); i++)
+            blank(&t->nodes[i]);
+        t->nleaves /= 2;
+    }
+    if (t->nleaves == 1 && !t->nodes[0].present)
+        tree_free(t);
+}
+
+/* ---- resolution (§4.1.1) and the filtered direct path (§4.1.2) ---------------- */
+
+typedef struct {
+    uint32_t *v;
+    uint32_t n, cap;
+    int failed;
+} idx_list;
+
+static void push(idx_list *l, uint32_t x)
+{
+    if (l->n == l->cap) {
+        uint32_t cap = l->cap ? 2 * l->cap : 8;
+        uint32_t *v = realloc(l->v, cap * sizeof *v);
+        if (!v) {
+            l->failed = 1;
+            return;
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = x;
+}
+
+static void resolve(const ratchet_tree *t, uint32_t x, idx_list *out)
+{
+    const tree_node *n = &t->nodes[x];
+    if (n->present) {
+        push(out, x);
+        for (uint32_t i = 0; i < n->nunmerged; i++)
+            push(out, 2 * n->unmerged[i]);
+    } else if (tree_level(x) > 0) {
+        resolve(t, tree_left(x), out);
+        resolve(t, tree_right(x), out);
+    }
+}
+
+fkex_err tree_resolution(const ratchet_tree *t, uint32_t node, uint32_t **out, uint32_t *n)
+{
+    idx_list l = { 0 };
+    resolve(t, node, &l);
+    if (l.failed) {
+        free(l.v);
+        return FKEX_ERR_NO_MEMORY;
+    }
+    *out = l.v;
+    *n = l.n;
+    return FKEX_OK;
+}
+
+/* The copath child's resolution minus the excluded leaves: who a path
+ * secret is sealed to. */
+static void targets(const ratchet_tree *t, uint32_t copath, const uint32_t *exclude,
+                    uint32_t nexclude, idx_list *out)
+{
+    idx_list all = { 0 };
+    resolve(t, copath, &all);
+    out->failed |= all.failed;
+    for (uint32_t i = 0; i < all.n; i++) {
+        int skip = 0;
+        for (uint32_t e = 0; e < nexclude; e++)
+            skip |= all.v[i] == 2 * exclude[e];
+        if (!skip)
+            push(out, all.v[i]);
+    }
+    free(all.v);
+}
+
+/* The filtered direct path of leaf (its direct path without the nodes
+ * whose copath child has an empty resolution) and those copath children. */
+static uint32_t filtered_direct_path(const ratchet_tree *t, uint32_t leaf,
+                                     uint32_t path[TREE_MAX_DEPTH],
+                                     uint32_t copath[TREE_MAX_DEPTH])
+{
+    uint32_t m = 0;
+    for (uint32_t x = 2 * leaf; x != tree_root(t->nleaves); x = tree_parent(x)) {
+        idx_list r = { 0 };
+        resolve(t, tree_sibling(x), &r);
+        if (r.n > 0 || r.failed) {   /* out of memory: kept, and found out later */
+            path[m] = tree_parent(x);
+            copath[m++] = tree_sibling(x);
+        }
+        free(r.v);
+    }
+    return m;
+}
+
+/* ---- the tree hash (§7.8) -------------------------------------------------------- */
+
+static void node_hash(uint8_t out[32], const ratchet_tree *t, uint32_t x)
+{
+    const tree_node *n = &t->nodes[x];
+    crypto_hash_sha256_state h;
+    uint8_t b[4];
+    crypto_hash_sha256_init(&h);
+    if (tree_level(x) == 0) {
+        crypto_hash_sha256_update(&h, (const uint8_t *)"fkex v1 tree leaf", 18);
+        store32_be(b, x / 2);
+        crypto_hash_sha256_update(&h, b, 4);
+        crypto_hash_sha256_update(&h, &n->present, 1);
+        if (n->present) {
+            crypto_hash_sha256_update(&h, n->sig_pk, 32);
+            crypto_hash_sha256_update(&h, n->pk, 32);
+        }
+    } else {
+        uint8_t left[32], right[32];
+        node_hash(left, t, tree_left(x));
+        node_hash(right, t, tree_right(x));
+        crypto_hash_sha256_update(&h, (const uint8_t *)"fkex v1 tree parent", 20);
+        crypto_hash_sha256_update(&h, &n->present, 1);
+        if (n->present) {
+            crypto_hash_sha256_update(&h, n->pk, 32);
+            store32_be(b, n->nunmerged);
+            crypto_hash_sha256_update(&h, b, 4);
+            for (uint32_t i = 0; i < n->nunmerged; i++) {
+                store32_be(b, n->unmerged[i]);
+                crypto_hash_sha256_update(&h, b, 4);
+            }
+        }
+        crypto_hash_sha256_update(&h, left, 32);
+        crypto_hash_sha256_update(&h, right, 32);
+    }
+    crypto_hash_sha256_final(&h, out);
+}
+
+void tree_hash(uint8_t out[32], const ratchet_tree *t)
+{
+    if (t->nleaves == 0)
+        crypto_hash_sha256(out, (const uint8_t *)"fkex v1 tree empty", 18);
+    else
+        node_hash(out, t, tree_root(t->nleaves));
+}
+
+/* ---- private keys ------------------------------------------------------------------ */
+
+static uint8_t *private_key(tree_private *p, uint32_t node)
+{
+    for (uint32_t i = 0; i < p->nkeys; i++)
+        if (p->keys[i].node == node)
+            return p->keys[i].sk;
+    return NULL;
+}
+
+static void private_set(tree_private *p, uint32_t node, const uint8_t sk[32])
+{
+    uint8_t *k = private_key(p, node);
+    if (!k && p->nkeys < TREE_MAX_DEPTH) {
+        p->keys[p->nkeys].node = node;
+        k = p->keys[p->nkeys++].sk;
+    }
+    if (k)
+        memcpy(k, sk, 32);
+}
+
+void tree_private_prune(tree_private *p, const ratchet_tree *t)
+{
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < p->nkeys; i++) {
+        uint32_t x = p->keys[i].node;
+        int keep = x < width(t) && t->nodes[x].present && below(2 * p->leaf, x);
+        if (keep)
+            p->keys[kept++] = p->keys[i];
+    }
+    sodium_memzero(p->keys + kept, (TREE_MAX_DEPTH - kept) * sizeof p->keys[0]);
+    p->nkeys = kept;
+}
+
+void tree_private_wipe(tree_private *p) { sodium_memzero(p, sizeof *p); }
+
+/* ---- TreeKEM (§7.4, §7.5) --------------------------------------------------------- */
+
+/* DeriveSecret(secret, label), and the node key pair of a path secret. */
+static void derive(uint8_t out[32], const uint8_t secret[32], const char *label)
+{
+    fkex_kdf_expand(out, secret, label, NULL, 0);
+}
+
+static fkex_err node_keys(uint8_t sk[32], uint8_t pk[32], const uint8_t path_secret[32])
+{
+    uint8_t node_secret[32];
+    derive(node_secret, path_secret, "node");
+    fkex_err err = fkex_hpke_keypair_derive(sk, pk, node_secret, 32);
+    sodium_memzero(node_secret, sizeof node_secret);
+    return err;
+}
+
+static void seal_info(uint8_t info_hash[32], const uint8_t *info, size_t infolen)
+{
+    crypto_hash_sha256_state h;
+    uint8_t inner[32];
+    /* "update path" || H(info): a path secret is never sealed under a star
+     * slice's info (fkex_hpke_info_hash is SHA-256 of its input). */
+    crypto_hash_sha256(inner, info, infolen);
+    crypto_hash_sha256_init(&h);
+    crypto_hash_sha256_update(&h, (const uint8_t *)"fkex v1 update path", 19);
+    crypto_hash_sha256_update(&h, inner, 32);
+    crypto_hash_sha256_final(&h, info_hash);
+}
+
+/* The committer's leaf and path take their new keys (§7.5, merge). */
+static void merge(ratchet_tree *t, uint32_t leaf, const uint8_t leaf_pk[32], const uint32_t *path,
+                  const uint8_t (*pks)[32], uint32_t m)
+{
+    blank_direct_path(t, leaf);
+    memcpy(t->nodes[2 * leaf].pk, leaf_pk, 32);
+    for (uint32_t i = 0; i < m; i++) {
+        t->nodes[path[i]].present = 1;
+        memcpy(t->nodes[path[i]].pk, pks[i], 32);
+    }
+}
+
+fkex_err tree_path_seal(fkex_writer *w, ratchet_tree *t, tree_private *priv,
+                        const uint32_t *exclude, uint32_t nexclude, const uint8_t *info,
+                        size_t infolen, uint8_t commit_secret[32], fkex_rng *rng)
+{
+    uint32_t path[TREE_MAX_DEPTH], copath[TREE_MAX_DEPTH], m;
+    uint8_t ps[32], next[32], leaf_sk[32], leaf_pk[32], info_hash[32];
+    uint8_t sks[TREE_MAX_DEPTH][32], pks[TREE_MAX_DEPTH][32];
+    fkex_err err;
+
+    if (priv->leaf >= t->nleaves || !t->nodes[2 * priv->leaf].present)
+        return FKEX_ERR_ARGUMENT;
+    m = filtered_direct_path(t, priv->leaf, path, copath);
+    seal_info(info_hash, info, infolen);
+    fkex_rng_fill(rng, ps, 32);
+    if ((err = node_keys(leaf_sk, leaf_pk, ps)) != FKEX_OK)
+        goto done;
+    fkex_writer_put(w, leaf_pk, 32);
+    fkex_writer_u32(w, m);
+    for (uint32_t i = 0; i < m && err == FKEX_OK; i++) {
+        idx_list to = { 0 };
+        derive(next, ps, "path");
+        memcpy(ps, next, 32);
+        if ((err = node_keys(sks[i], pks[i], ps)) != FKEX_OK)
+            break;
+        targets(t, copath[i], exclude, nexclude, &to);
+        if (to.failed)
+            err = FKEX_ERR_NO_MEMORY;
+        fkex_writer_put(w, pks[i], 32);
+        fkex_writer_u32(w, to.n);
+        for (uint32_t j = 0; j < to.n && err == FKEX_OK; j++) {
+            fkex_hpke_context ctx;
+            uint8_t enc[32], ct[FKEX_SEALED_SECRET];
+            err = fkex_hpke_setup_base_s_hashed(enc, &ctx, t->nodes[to.v[j]].pk, info_hash, rng);
+            if (err == FKEX_OK)
+                err = fkex_hpke_seal(ct, &ctx, NULL, 0, ps, 32);
+            fkex_hpke_context_wipe(&ctx);
+            fkex_writer_put(w, enc, 32);
+            fkex_writer_put(w, ct, sizeof ct);
+        }
+        free(to.v);
+    }
+    if (err == FKEX_OK && w->failed)
+        err = FKEX_ERR_NO_MEMORY;
+    if (err != FKEX_OK)
+        goto done;
+    derive(commit_secret, ps, "path");
+    merge(t, priv->leaf, leaf_pk, path, (const uint8_t (*)[32])pks, m);
+    private_set(priv, 2 * priv->leaf, leaf_sk);
+    for (uint32_t i = 0; i < m; i++)
+        private_set(priv, path[i], sks[i]);
+    tree_private_prune(priv, t);
+done:
+    sodium_memzero(ps, sizeof ps);
+    sodium_memzero(next, sizeof next);
+    sodium_memzero(leaf_sk, sizeof leaf_sk);
+    sodium_memzero(sks, sizeof sks);
+    return err;
+}
+
+fkex_err tree_path_open(ratchet_tree *t, tree_private *priv, uint32_t committer, fkex_reader *r,
+                        const uint32_t *exclude, uint32_t nexclude, const uint8_t *info,
+                        size_t infolen, uint8_t commit_secret[32])
+{
+    uint32_t path[TREE_MAX_DEPTH], copath[TREE_MAX_DEPTH], m, count, at = UINT32_MAX, holder = 0;
+    uint8_t leaf_pk[32], pks[TREE_MAX_DEPTH][32], ps[32], next[32], sks[TREE_MAX_DEPTH][32];
+    uint8_t pk[32], info_hash[32];
+    const uint8_t *sealed = NULL;
+    fkex_err err = FKEX_ERR_AUTHENTICATION;
+
+    if (committer >= t->nleaves || committer == priv->leaf || !t->nodes[2 * committer].present)
+        return FKEX_ERR_ARGUMENT;
+    m = filtered_direct_path(t, committer, path, copath);
+    if (fkex_reader_get(r, leaf_pk, 32) != 0 || fkex_reader_u32(r, &count) != 0 || count != m)
+        return FKEX_ERR_BAD_ENCODING;
+    /* Every node's ciphertexts are read (the shape is checked whole); the
+     * one for this member is the first node whose copath child is above
+     * its leaf, the first of that node's targets it holds a key for. */
+    for (uint32_t i = 0; i < m; i++) {
+        idx_list to = { 0 };
+        const uint8_t *cts;
+        targets(t, copath[i], exclude, nexclude, &to);
+        if (to.failed) {
+            free(to.v);
+            return FKEX_ERR_NO_MEMORY;
+        }
+        if (fkex_reader_get(r, pks[i], 32) != 0 || fkex_reader_u32(r, &count) != 0 ||
+            count != to.n || fkex_reader_view(r, &cts, (size_t)count * PATH_SEAL_BYTES) != 0) {
+            free(to.v);
+            return FKEX_ERR_BAD_ENCODING;
+        }
+        if (at == UINT32_MAX && below(2 * priv->leaf, copath[i])) {
+            at = i;
+            for (uint32_t j = 0; j < to.n && !sealed; j++)
+                if (private_key(priv, to.v[j])) {
+                    sealed = cts + (size_t)j * PATH_SEAL_BYTES;
+                    holder = to.v[j];
+                }
+        }
+        free(to.v);
+    }
+    if (at == UINT32_MAX || !sealed)
+        return FKEX_ERR_AUTHENTICATION;
+
+    /* Open path_secret[at], derive up, and check each key against the path's. */
+    {
+        fkex_hpke_context ctx;
+        const uint8_t *sk = private_key(priv, holder);
+        seal_info(info_hash, info, infolen);
+        err = fkex_hpke_setup_base_r_hashed(&ctx, sealed, sk, t->nodes[holder].pk, info_hash);
+        if (err == FKEX_OK)
+            err = fkex_hpke_open(ps, &ctx, NULL, 0, sealed + 32, FKEX_SEALED_SECRET);
+        fkex_hpke_context_wipe(&ctx);
+        if (err != FKEX_OK) {
+            err = FKEX_ERR_AUTHENTICATION;
+            goto done;
+        }
+    }
+    for (uint32_t i = at; i < m; i++) {
+        if (i > at) {
+            derive(next, ps, "path");
+            memcpy(ps, next, 32);
+        }
+        if ((err = node_keys(sks[i], pk, ps)) != FKEX_OK)
+            goto done;
+        if (sodium_memcmp(pk, pks[i], 32) != 0) {
+            err = FKEX_ERR_AUTHENTICATION;
+            goto done;
+        }
+    }
+    derive(commit_secret, ps, "path");
+    merge(t, committer, leaf_pk, path, (const uint8_t (*)[32])pks, m);
+    for (uint32_t i = at; i < m; i++)
+        private_set(priv, path[i], sks[i]);
+    tree_private_prune(priv, t);
+    err = FKEX_OK;
+done:
+    sodium_memzero(ps, sizeof ps);
+    sodium_memzero(next, sizeof next);
+    sodium_memzero(sks, sizeof sks);
+    return err;
+}
