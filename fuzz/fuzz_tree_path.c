@@ -58,7 +58,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         fkex_writer_init(&w);
         fkex_writer_u8(&w, (uint8_t)c);   /* the committer, as the input's first byte */
         if (tree_copy(&t, &trees[c]) != FKEX_OK ||
-            tree_path_seal(&w, &t, &p, NULL, 0, info, sizeof info, secret, &rng) != FKEX_OK)
+            tree_path_seal(&w, &t, &p, NULL, 0, NULL, info, sizeof info, secret, &rng) != FKEX_OK)
             abort();
         snprintf(name, sizeof name, "path%u", (unsigned)c);
         write_seed(dir, name, w.buf, w.len);
@@ -73,14 +73,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t before[32], after[32], secret[32];
     ratchet_tree t;
     tree_private p = privs[READER];
-    fkex_reader r;
     if (size < 1 || tree_copy(&t, &trees[READER]) != FKEX_OK)
         return 0;
     /* the first byte names the committer */
     uint32_t committer = data[0] % MEMBERS;
     tree_hash(before, &t);
-    fkex_reader_init(&r, data + 1, size - 1);
-    fkex_err err = tree_path_open(&t, &p, committer, &r, NULL, 0, info, sizeof info, secret);
+    fkex_err err = tree_path_open(&t, &p, committer, data + 1, size - 1, NULL, 0, info,
+                                  sizeof info, secret);
     tree_hash(after, &t);
     if (err != FKEX_OK && memcmp(before, after, 32) != 0)
         abort();
@@ -90,5 +89,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (t.nodes[2 * i].present != trees[READER].nodes[2 * i].present)
             abort();
     tree_free(&t);
+    tree_private_wipe(&p);
     return 0;
 }

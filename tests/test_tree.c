@@ -85,11 +85,16 @@ static int agree(void)
         first = 0;
         ok &= memcmp(want, got, 32) == 0;
         ok &= m[i].priv.leaf < m[i].tree.nleaves && m[i].tree.nodes[2 * m[i].priv.leaf].present;
+        /* truncated: a leaf in the right half, unless there is one leaf */
+        int right = m[i].tree.nleaves == 1;
+        for (uint32_t l = m[i].tree.nleaves / 2; l < m[i].tree.nleaves; l++)
+            right |= m[i].tree.nodes[2 * l].present;
+        ok &= right;
     }
     return ok;
 }
 
-static void join(void)
+static int join(void)
 {
     int slot = -1, ref = random_active(-1);
     uint8_t sk[32];
@@ -121,6 +126,7 @@ static void join(void)
     memcpy(j->priv.keys[0].sk, sk, 32);
     j->active = 1;
     sodium_memzero(sk, sizeof sk);
+    return slot;
 }
 
 /* The path's info binding as tree.c computes it (gke/tree.h):
@@ -165,24 +171,35 @@ static int opens_any(const member *gone, const uint8_t *path, size_t len, const 
     return opened || fkex_reader_end(&r) != FKEX_OK;
 }
 
-/* committer seals a path; every other member opens it. */
-static void commit_path(int committer, const member *gone)
+/* committer seals a path (excluding joiner, if not -1, who installs its
+ * path secret); every other member opens it. */
+static void commit_path(int committer, const member *gone, int joiner)
 {
     uint8_t info[40], want[32], got[32], info_hash[32];
+    uint32_t exclude = joiner >= 0 ? m[joiner].priv.leaf : 0, nexclude = joiner >= 0;
+    tree_joiner_secret js;
     fkex_writer w;
     fkex_rng_fill(&rng, info, sizeof info);
     fkex_writer_init(&w);
-    CHECK_OK(tree_path_seal(&w, &m[committer].tree, &m[committer].priv, NULL, 0, info,
-                            sizeof info, want, &rng));
+    CHECK_OK(tree_path_seal(&w, &m[committer].tree, &m[committer].priv, &exclude, nexclude, &js,
+                            info, sizeof info, want, &rng));
     for (int i = 0; i < MAX_MEMBERS; i++) {
-        if (!m[i].active || i == committer)
+        if (!m[i].active || i == committer || i == joiner)
             continue;
-        fkex_reader r;
-        fkex_reader_init(&r, w.buf, w.len);
-        CHECK_OK(tree_path_open(&m[i].tree, &m[i].priv, m[committer].priv.leaf, &r, NULL, 0, info,
-                                sizeof info, got));
-        CHECK_OK(fkex_reader_end(&r));
+        CHECK_OK(tree_path_open(&m[i].tree, &m[i].priv, m[committer].priv.leaf, w.buf, w.len,
+                                &exclude, nexclude, info, sizeof info, got));
         CHECK(memcmp(got, want, 32) == 0);
+    }
+    if (joiner >= 0) {   /* its Welcome: the tree after the commit, and js */
+        tree_free(&m[joiner].tree);
+        CHECK_OK(tree_copy(&m[joiner].tree, &m[committer].tree));
+        CHECK_OK(tree_path_install(&m[joiner].priv, &m[joiner].tree, &js));
+        sodium_memzero(&js, sizeof js);
+    }
+    /* the path's nodes have no unmerged leaves left (§7.5) */
+    for (uint32_t x = 2 * m[committer].priv.leaf; x != tree_root(m[committer].tree.nleaves);) {
+        x = tree_parent(x);
+        CHECK(m[committer].tree.nodes[x].nunmerged == 0);
     }
     if (gone) {
         path_info(info_hash, info, sizeof info);
@@ -191,40 +208,45 @@ static void commit_path(int committer, const member *gone)
     fkex_writer_free(&w);
 }
 
-static void leave(void)
+/* A remove (and, if with_join, an Add of a new member in the same
+ * commit, as a path-carrying commit's joiner). */
+static void leave(int with_join)
 {
-    int victim = random_active(-1), committer = random_active(victim);
+    int victim = random_active(-1), committer = random_active(victim), joiner = -1;
     member gone = m[victim];   /* its state as it was: what a thief of it has */
     for (int i = 0; i < MAX_MEMBERS; i++)
         if (m[i].active)
-            tree_remove(&m[i].tree, m[victim].priv.leaf);
-    for (int i = 0; i < MAX_MEMBERS; i++)
-        if (m[i].active && i != victim)
-            tree_private_prune(&m[i].priv, &m[i].tree);
+            tree_remove(&m[i].tree, &m[i].priv, m[victim].priv.leaf);
     m[victim].active = 0;
-    commit_path(committer, &gone);
     tree_free(&m[victim].tree);
     tree_private_wipe(&m[victim].priv);
+    if (with_join)
+        joiner = join();
+    commit_path(committer, &gone, joiner);
 }
 
-/* Random joins, leaves and updates, checking agreement after each. */
+/* Random joins, leaves (some with a joiner in the same commit) and
+ * updates, checking agreement after each; joins are likelier until the
+ * room has 150 members. */
 static void test_tree_property(void)
 {
-    int joins = 0, leaves = 0, updates = 0, peak = 0;
+    int joins = 0, leaves = 0, swaps = 0, updates = 0, peak = 0;
     test_rng(&rng, "tree property");
     memset(m, 0, sizeof m);
     join();
     join();
     for (int step = 0; step < STEPS; step++) {
         uint32_t r = pick(10), n = (uint32_t)members();
-        if ((r < 5 || n <= 2) && n < MAX_MEMBERS) {
+        uint32_t joining = peak < 150 ? 7 : 4;
+        if ((r < joining || n <= 2) && n < MAX_MEMBERS) {
             join();
             joins++;
-        } else if (r < 8) {
-            leave();
+        } else if (r < joining + 2) {
+            leave(r & 1);
             leaves++;
+            swaps += (int)(r & 1);
         } else {
-            commit_path(random_active(-1), NULL);
+            commit_path(random_active(-1), NULL, -1);
             updates++;
         }
         if (!agree()) {
@@ -234,38 +256,151 @@ static void test_tree_property(void)
         if (members() > peak)
             peak = members();
     }
-    CHECK(joins > 100 && leaves > 50 && updates > 50 && peak >= 100);
+    CHECK(joins > 100 && leaves > 50 && swaps > 20 && updates > 50 && peak >= 150);
     for (int i = 0; i < MAX_MEMBERS; i++) {
         tree_free(&m[i].tree);
         tree_private_wipe(&m[i].priv);
     }
 }
 
+static void room_free(void)
+{
+    for (int i = 0; i < MAX_MEMBERS; i++) {
+        tree_free(&m[i].tree);
+        tree_private_wipe(&m[i].priv);
+    }
+}
+
+/* Resolutions and filtered direct paths in small fixed trees (§4.1). */
+static void test_tree_resolution(void)
+{
+    uint32_t *res, n;
+    uint8_t info[4] = { 0 }, secret[32];
+    fkex_writer w;
+    test_rng(&rng, "tree resolution");
+    memset(m, 0, sizeof m);
+    for (int i = 0; i < 3; i++)
+        join();
+    /* leaves 0..2 of 4, every parent blank: node 5 resolves to leaf 2's
+     * node, the root to the three leaves */
+    CHECK(m[0].tree.nleaves == 4);
+    CHECK_OK(tree_resolution(&m[0].tree, 5, &res, &n));
+    CHECK(n == 1 && res[0] == 4);
+    free(res);
+    CHECK_OK(tree_resolution(&m[0].tree, 3, &res, &n));
+    CHECK(n == 3 && res[0] == 0 && res[1] == 2 && res[2] == 4);
+    free(res);
+    /* leaf 2's filtered direct path skips node 5 (its copath child, leaf
+     * 3, is blank): one node, the root, with two seals (leaves 0 and 1) */
+    fkex_writer_init(&w);
+    CHECK_OK(tree_path_seal(&w, &m[2].tree, &m[2].priv, NULL, 0, NULL, info, sizeof info, secret,
+                            &rng));
+    CHECK(w.len == 32 + 4 + 32 + 4 + 2 * (32 + FKEX_SEALED_SECRET) && load32_be(w.buf + 32) == 1 &&
+          load32_be(w.buf + 68) == 2);
+    for (int i = 0; i < 2; i++)
+        CHECK_OK(tree_path_open(&m[i].tree, &m[i].priv, 2, w.buf, w.len, NULL, 0, info,
+                                sizeof info, secret));
+    fkex_writer_free(&w);
+    CHECK(m[0].tree.nodes[3].present && !m[0].tree.nodes[5].present && !m[0].tree.nodes[1].present);
+    /* a fourth member is unmerged at the root: the root resolves to
+     * itself and leaf 3 */
+    join();
+    CHECK_OK(tree_resolution(&m[0].tree, 3, &res, &n));
+    CHECK(n == 2 && res[0] == 3 && res[1] == 6);
+    free(res);
+    room_free();
+}
+
+/* A thief of a member's state learns nothing of the commits after that
+ * member's own next commit (post-compromise security): its leaf key and
+ * every key on its path change, and the old ones open no later seal. */
+static void test_tree_stolen_state(void)
+{
+    uint8_t info[8] = { 2 }, secret[32], info_hash[32], old_leaf[32];
+    fkex_writer w;
+    test_rng(&rng, "tree stolen state");
+    memset(m, 0, sizeof m);
+    for (int i = 0; i < 12; i++)
+        join();
+    for (int i = 0; i < 12; i += 3)
+        commit_path(i, NULL, -1);   /* parents hold keys */
+    member thief = m[4];
+    memcpy(old_leaf, m[4].tree.nodes[2 * m[4].priv.leaf].pk, 32);
+    commit_path(4, NULL, -1);
+    CHECK(memcmp(old_leaf, m[0].tree.nodes[2 * m[4].priv.leaf].pk, 32) != 0);
+    for (int c = 0; c < 12; c++) {
+        if (c == 4)
+            continue;
+        fkex_writer_init(&w);
+        info[1] = (uint8_t)c;
+        CHECK_OK(tree_path_seal(&w, &m[c].tree, &m[c].priv, NULL, 0, NULL, info, sizeof info,
+                                secret, &rng));
+        for (int i = 0; i < 12; i++)
+            if (i != c)
+                CHECK_OK(tree_path_open(&m[i].tree, &m[i].priv, m[c].priv.leaf, w.buf, w.len, NULL,
+                                        0, info, sizeof info, secret));
+        path_info(info_hash, info, sizeof info);
+        CHECK(!opens_any(&thief, w.buf, w.len, info_hash));
+        fkex_writer_free(&w);
+    }
+    tree_private_wipe(&thief.priv);
+    room_free();
+}
+
+/* The node of committer's filtered direct path where reader's seal is:
+ * the first whose copath child is above reader's leaf. */
+static uint32_t reader_at(const ratchet_tree *t, uint32_t committer, uint32_t reader)
+{
+    uint32_t i = 0;
+    for (uint32_t x = 2 * committer; x != tree_root(t->nleaves); x = tree_parent(x)) {
+        uint32_t s = tree_sibling(x), *res, n, half = (1u << tree_level(s)) - 1;
+        CHECK_OK(tree_resolution(t, s, &res, &n));
+        free(res);
+        if (n == 0)
+            continue;
+        if (2 * reader + half >= s && 2 * reader <= s + half)
+            return i;
+        i++;
+    }
+    return UINT32_MAX;
+}
+
 /* A path changed in any byte a member checks is refused, and its tree
  * stays as it was; a change it does not check (a seal to another member,
- * the committer's leaf key) leaves it the true commit secret. */
+ * the committer's leaf key) leaves it the true commit secret. Each public
+ * key from its seal's node up is checked. */
 static void test_tree_path_tampered(void)
 {
     uint8_t info[8] = { 1 }, want[32], got[32], before[32], after[32];
-    size_t refused = 0;
+    size_t refused = 0, off;
     fkex_writer w;
     test_rng(&rng, "tree tamper");
     memset(m, 0, sizeof m);
     for (int i = 0; i < 9; i++)
         join();
+    commit_path(8, NULL, -1);
+    uint32_t at = reader_at(&m[0].tree, 0, 5);
     fkex_writer_init(&w);
-    CHECK_OK(tree_path_seal(&w, &m[0].tree, &m[0].priv, NULL, 0, info, sizeof info, want, &rng));
+    CHECK_OK(tree_path_seal(&w, &m[0].tree, &m[0].priv, NULL, 0, NULL, info, sizeof info, want,
+                            &rng));
     tree_hash(before, &m[5].tree);
+    uint32_t nodes = load32_be(w.buf + 32), node = 0;
+    size_t next_node = 36;
     for (size_t i = 0; i < w.len; i++) {
         ratchet_tree t;
         tree_private p = m[5].priv;
-        fkex_reader r;
+        int is_pk = 0;
+        if (i == next_node && node < nodes) {   /* the start of a node's entry */
+            is_pk = node >= at;
+            off = next_node;
+            next_node = off + 36 + (size_t)load32_be(w.buf + off + 32) * (32 + FKEX_SEALED_SECRET);
+            node++;
+        }
         CHECK_OK(tree_copy(&t, &m[5].tree));
         w.buf[i] ^= 0x20;
-        fkex_reader_init(&r, w.buf, w.len);
-        if (tree_path_open(&t, &p, m[0].priv.leaf, &r, NULL, 0, info, sizeof info, got) ==
-            FKEX_OK) {
-            CHECK(memcmp(got, want, 32) == 0);
+        if (tree_path_open(&t, &p, m[0].priv.leaf, w.buf, w.len, NULL, 0, info, sizeof info,
+                           got) == FKEX_OK) {
+            CHECK(!is_pk && memcmp(got, want, 32) == 0);
         } else {
             refused++;
             tree_hash(after, &t);
@@ -275,20 +410,36 @@ static void test_tree_path_tampered(void)
         tree_free(&t);
         tree_private_wipe(&p);
     }
-    /* what member 5 checks: the counts, the public keys from its node up,
-     * and its own seal (the committer's leaf key is the commit signature's
-     * to vouch for, and a changed one changes the tree hash) */
+    CHECK(at != UINT32_MAX && node == nodes);
     CHECK(refused >= 4 + 32 + 32 + FKEX_SEALED_SECRET);
-    fkex_writer_free(&w);
-    for (int i = 0; i < MAX_MEMBERS; i++) {
-        tree_free(&m[i].tree);
-        tree_private_wipe(&m[i].priv);
+    /* and one byte more, or one less, is no path */
+    {
+        uint8_t *longer = malloc(w.len + 1);
+        ratchet_tree t;
+        tree_private p = m[5].priv;
+        CHECK(longer != NULL);
+        if (longer) {
+            memcpy(longer, w.buf, w.len);
+            longer[w.len] = 0;
+            CHECK_OK(tree_copy(&t, &m[5].tree));
+            CHECK_ERR(tree_path_open(&t, &p, 0, longer, w.len + 1, NULL, 0, info, sizeof info, got),
+                      FKEX_ERR_BAD_ENCODING);
+            CHECK_ERR(tree_path_open(&t, &p, 0, longer, w.len - 1, NULL, 0, info, sizeof info, got),
+                      FKEX_ERR_BAD_ENCODING);
+            tree_free(&t);
+            free(longer);
+        }
+        tree_private_wipe(&p);
     }
+    fkex_writer_free(&w);
+    room_free();
 }
 
 void suite_tree(void)
 {
     RUN(test_tree_math);
+    RUN(test_tree_resolution);
     RUN(test_tree_property);
+    RUN(test_tree_stolen_state);
     RUN(test_tree_path_tampered);
 }

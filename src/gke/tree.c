@@ -106,23 +106,32 @@ fkex_err tree_add(ratchet_tree *t, const fkex_leaf *leaf, uint32_t *index)
     fkex_err err;
     while (i < t->nleaves && t->nodes[2 * i].present)
         i++;
-    if (i == t->nleaves && (err = extend(t)) != FKEX_OK)
-        return err;
+    if (i == t->nleaves) {
+        /* A new right half: every parent above the leaf is blank. */
+        if ((err = extend(t)) != FKEX_OK)
+            return err;
+    } else {
+        /* Room for the unmerged entries first: a failure changes nothing. */
+        for (uint32_t x = 2 * i; x != tree_root(t->nleaves);) {
+            x = tree_parent(x);
+            tree_node *p = &t->nodes[x];
+            uint32_t *u;
+            if (!p->present)
+                continue;
+            if (!(u = realloc(p->unmerged, (p->nunmerged + 1) * sizeof *u)))
+                return FKEX_ERR_NO_MEMORY;
+            p->unmerged = u;
+        }
+        for (uint32_t x = 2 * i; x != tree_root(t->nleaves);) {
+            x = tree_parent(x);
+            if (t->nodes[x].present)
+                t->nodes[x].unmerged[t->nodes[x].nunmerged++] = i;
+        }
+    }
     tree_node *l = &t->nodes[2 * i];
     l->present = 1;
     memcpy(l->sig_pk, leaf->sig_pk, 32);
     memcpy(l->pk, leaf->hpke_pk, 32);
-    for (uint32_t x = 2 * i; x != tree_root(t->nleaves);) {
-        x = tree_parent(x);
-        tree_node *p = &t->nodes[x];
-        if (!p->present)
-            continue;
-        uint32_t *u = realloc(p->unmerged, (p->nunmerged + 1) * sizeof *u);
-        if (!u)
-            return FKEX_ERR_NO_MEMORY;
-        u[p->nunmerged++] = i;
-        p->unmerged = u;
-    }
     *index = i;
     return FKEX_OK;
 }
@@ -143,7 +152,7 @@ static int right_half_blank(const ratchet_tree *t)
     return 1;
 }
 
-void tree_remove(ratchet_tree *t, uint32_t index)
+void tree_remove(ratchet_tree *t, tree_private *priv, uint32_t index)
 {
     if (index >= t->nleaves)
         return;
@@ -158,6 +167,7 @@ void tree_remove(ratchet_tree *t, uint32_t index)
     }
     if (t->nleaves == 1 && !t->nodes[0].present)
         tree_free(t);
+    tree_private_prune(priv, t);
 }
 
 /* ---- resolution (§4.1.1) and the filtered direct path (§4.1.2) ---------------- */
@@ -370,17 +380,33 @@ static void merge(ratchet_tree *t, uint32_t leaf, const uint8_t leaf_pk[32], con
     }
 }
 
+/* Seals path_secret to the node's key; enc || ct into out. */
+static fkex_err seal_to(uint8_t out[PATH_SEAL_BYTES], const uint8_t pk[32],
+                        const uint8_t path_secret[32], const uint8_t info_hash[32], fkex_rng *rng)
+{
+    fkex_hpke_context ctx;
+    fkex_err err = fkex_hpke_setup_base_s_hashed(out, &ctx, pk, info_hash, rng);
+    if (err == FKEX_OK)
+        err = fkex_hpke_seal(out + 32, &ctx, NULL, 0, path_secret, 32);
+    fkex_hpke_context_wipe(&ctx);
+    return err;
+}
+
 fkex_err tree_path_seal(fkex_writer *w, ratchet_tree *t, tree_private *priv,
-                        const uint32_t *exclude, uint32_t nexclude, const uint8_t *info,
-                        size_t infolen, uint8_t commit_secret[32], fkex_rng *rng)
+                        const uint32_t *exclude, uint32_t nexclude, tree_joiner_secret *joiners,
+                        const uint8_t *info, size_t infolen, uint8_t commit_secret[32],
+                        fkex_rng *rng)
 {
     uint32_t path[TREE_MAX_DEPTH], copath[TREE_MAX_DEPTH], m;
-    uint8_t ps[32], next[32], leaf_sk[32], leaf_pk[32], info_hash[32];
+    uint8_t ps[32], next[32], leaf_sk[32], leaf_pk[32], info_hash[32], sealed[PATH_SEAL_BYTES];
     uint8_t sks[TREE_MAX_DEPTH][32], pks[TREE_MAX_DEPTH][32];
+    size_t start = w->len;
     fkex_err err;
 
     if (priv->leaf >= t->nleaves || !t->nodes[2 * priv->leaf].present)
         return FKEX_ERR_ARGUMENT;
+    for (uint32_t k = 0; k < nexclude; k++)
+        joiners[k].node = UINT32_MAX;
     m = filtered_direct_path(t, priv->leaf, path, copath);
     seal_info(info_hash, info, infolen);
     fkex_rng_fill(rng, ps, 32);
@@ -394,23 +420,25 @@ fkex_err tree_path_seal(fkex_writer *w, ratchet_tree *t, tree_private *priv,
         memcpy(ps, next, 32);
         if ((err = node_keys(sks[i], pks[i], ps)) != FKEX_OK)
             break;
+        /* A joiner below this node's copath child gets this node's secret. */
+        for (uint32_t k = 0; k < nexclude; k++)
+            if (joiners[k].node == UINT32_MAX && below(2 * exclude[k], copath[i])) {
+                joiners[k].node = path[i];
+                memcpy(joiners[k].path_secret, ps, 32);
+            }
         targets(t, copath[i], exclude, nexclude, &to);
         if (to.failed)
             err = FKEX_ERR_NO_MEMORY;
         fkex_writer_put(w, pks[i], 32);
         fkex_writer_u32(w, to.n);
-        for (uint32_t j = 0; j < to.n && err == FKEX_OK; j++) {
-            fkex_hpke_context ctx;
-            uint8_t enc[32], ct[FKEX_SEALED_SECRET];
-            err = fkex_hpke_setup_base_s_hashed(enc, &ctx, t->nodes[to.v[j]].pk, info_hash, rng);
-            if (err == FKEX_OK)
-                err = fkex_hpke_seal(ct, &ctx, NULL, 0, ps, 32);
-            fkex_hpke_context_wipe(&ctx);
-            fkex_writer_put(w, enc, 32);
-            fkex_writer_put(w, ct, sizeof ct);
-        }
+        for (uint32_t j = 0; j < to.n && err == FKEX_OK; j++)
+            if ((err = seal_to(sealed, t->nodes[to.v[j]].pk, ps, info_hash, rng)) == FKEX_OK)
+                fkex_writer_put(w, sealed, sizeof sealed);
         free(to.v);
     }
+    for (uint32_t k = 0; k < nexclude && err == FKEX_OK; k++)
+        if (joiners[k].node == UINT32_MAX)
+            err = FKEX_ERR_ARGUMENT;   /* not a leaf of the tree, or the committer */
     if (err == FKEX_OK && w->failed)
         err = FKEX_ERR_NO_MEMORY;
     if (err != FKEX_OK)
@@ -422,6 +450,12 @@ fkex_err tree_path_seal(fkex_writer *w, ratchet_tree *t, tree_private *priv,
         private_set(priv, path[i], sks[i]);
     tree_private_prune(priv, t);
 done:
+    if (err != FKEX_OK) {
+        if (!w->failed)
+            w->len = start;
+        if (nexclude)
+            sodium_memzero(joiners, nexclude * sizeof *joiners);
+    }
     sodium_memzero(ps, sizeof ps);
     sodium_memzero(next, sizeof next);
     sodium_memzero(leaf_sk, sizeof leaf_sk);
@@ -429,24 +463,27 @@ done:
     return err;
 }
 
-fkex_err tree_path_open(ratchet_tree *t, tree_private *priv, uint32_t committer, fkex_reader *r,
-                        const uint32_t *exclude, uint32_t nexclude, const uint8_t *info,
-                        size_t infolen, uint8_t commit_secret[32])
+fkex_err tree_path_open(ratchet_tree *t, tree_private *priv, uint32_t committer,
+                        const uint8_t *bytes, size_t len, const uint32_t *exclude,
+                        uint32_t nexclude, const uint8_t *info, size_t infolen,
+                        uint8_t commit_secret[32])
 {
     uint32_t path[TREE_MAX_DEPTH], copath[TREE_MAX_DEPTH], m, count, at = UINT32_MAX, holder = 0;
     uint8_t leaf_pk[32], pks[TREE_MAX_DEPTH][32], ps[32], next[32], sks[TREE_MAX_DEPTH][32];
     uint8_t pk[32], info_hash[32];
     const uint8_t *sealed = NULL;
+    fkex_reader r;
     fkex_err err = FKEX_ERR_AUTHENTICATION;
 
     if (committer >= t->nleaves || committer == priv->leaf || !t->nodes[2 * committer].present)
         return FKEX_ERR_ARGUMENT;
     m = filtered_direct_path(t, committer, path, copath);
-    if (fkex_reader_get(r, leaf_pk, 32) != 0 || fkex_reader_u32(r, &count) != 0 || count != m)
+    fkex_reader_init(&r, bytes, len);
+    if (fkex_reader_get(&r, leaf_pk, 32) != 0 || fkex_reader_u32(&r, &count) != 0 || count != m)
         return FKEX_ERR_BAD_ENCODING;
-    /* Every node's ciphertexts are read (the shape is checked whole); the
-     * one for this member is the first node whose copath child is above
-     * its leaf, the first of that node's targets it holds a key for. */
+    /* Every node's seals are read (the shape is checked whole); the one
+     * for this member is at the first node whose copath child is above its
+     * leaf, the first of that child's resolution it holds a key for. */
     for (uint32_t i = 0; i < m; i++) {
         idx_list to = { 0 };
         const uint8_t *cts;
@@ -455,8 +492,8 @@ fkex_err tree_path_open(ratchet_tree *t, tree_private *priv, uint32_t committer,
             free(to.v);
             return FKEX_ERR_NO_MEMORY;
         }
-        if (fkex_reader_get(r, pks[i], 32) != 0 || fkex_reader_u32(r, &count) != 0 ||
-            count != to.n || fkex_reader_view(r, &cts, (size_t)count * PATH_SEAL_BYTES) != 0) {
+        if (fkex_reader_get(&r, pks[i], 32) != 0 || fkex_reader_u32(&r, &count) != 0 ||
+            count != to.n || fkex_reader_view(&r, &cts, (size_t)count * PATH_SEAL_BYTES) != 0) {
             free(to.v);
             return FKEX_ERR_BAD_ENCODING;
         }
@@ -470,6 +507,8 @@ fkex_err tree_path_open(ratchet_tree *t, tree_private *priv, uint32_t committer,
         }
         free(to.v);
     }
+    if (fkex_reader_end(&r) != FKEX_OK)
+        return FKEX_ERR_BAD_ENCODING;
     if (at == UINT32_MAX || !sealed)
         return FKEX_ERR_AUTHENTICATION;
 
@@ -509,5 +548,43 @@ done:
     sodium_memzero(ps, sizeof ps);
     sodium_memzero(next, sizeof next);
     sodium_memzero(sks, sizeof sks);
+    return err;
+}
+
+fkex_err tree_path_install(tree_private *priv, const ratchet_tree *t,
+                           const tree_joiner_secret *js)
+{
+    uint8_t ps[32], next[32], sk[32], pk[32];
+    tree_private was = *priv;
+    uint32_t x = js->node;
+    fkex_err err = FKEX_OK;
+    if (x >= 2 * t->nleaves - 1 || tree_level(x) == 0 || !t->nodes[x].present ||
+        !below(2 * priv->leaf, x))
+        return FKEX_ERR_ARGUMENT;
+    /* The committer's path above js->node is the present nodes up to the
+     * root: its filtered direct path, the rest of which the merge blanked. */
+    memcpy(ps, js->path_secret, 32);
+    for (;;) {
+        if (t->nodes[x].present) {
+            if ((err = node_keys(sk, pk, ps)) != FKEX_OK)
+                break;
+            if (sodium_memcmp(pk, t->nodes[x].pk, 32) != 0) {
+                err = FKEX_ERR_AUTHENTICATION;
+                break;
+            }
+            private_set(priv, x, sk);
+            derive(next, ps, "path");
+            memcpy(ps, next, 32);
+        }
+        if (x == tree_root(t->nleaves))
+            break;
+        x = tree_parent(x);
+    }
+    if (err != FKEX_OK)
+        *priv = was;
+    sodium_memzero(&was, sizeof was);
+    sodium_memzero(ps, sizeof ps);
+    sodium_memzero(next, sizeof next);
+    sodium_memzero(sk, sizeof sk);
     return err;
 }

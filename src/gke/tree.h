@@ -66,11 +66,13 @@ void tree_free(ratchet_tree *t);
 fkex_err tree_copy(ratchet_tree *dst, const ratchet_tree *src) FKEX_WUR;
 /* Puts leaf into the leftmost blank leaf, doubling the tree if there is
  * none, and adds it to the unmerged leaves of the parents above it that
- * are not blank (§7.7). FKEX_ERR_ARGUMENT at TREE_MAX_LEAVES members. */
+ * are not blank (§7.7). FKEX_ERR_ARGUMENT at TREE_MAX_LEAVES members;
+ * on an error the tree is as it was. */
 fkex_err tree_add(ratchet_tree *t, const fkex_leaf *leaf, uint32_t *index) FKEX_WUR;
 /* Blanks the leaf and its direct path, then halves the tree while its
- * right half is blank (§7.7, §7.8). */
-void tree_remove(ratchet_tree *t, uint32_t index);
+ * right half is blank (§7.7, §7.8); priv (the holder of this copy)
+ * forgets the keys of the nodes that went. */
+void tree_remove(ratchet_tree *t, tree_private *priv, uint32_t index);
 /* The nodes whose keys reach every leaf below node (§4.1.1): node itself
  * and its unmerged leaves if it is not blank, else the resolutions of its
  * children. *out malloc'd (NULL if empty). */
@@ -85,23 +87,44 @@ void tree_private_prune(tree_private *p, const ratchet_tree *t);
 void tree_private_wipe(tree_private *p);
 
 /* ---- TreeKEM ---- */
-/* The committer (priv->leaf): new leaf key and path secrets (§7.4),
- * appended to w as leaf pk || u32 nodes || per node of the filtered
- * direct path: pk || u32 count || count x (enc 32 || sealed path secret
- * 48), sealed in resolution order to the copath child's resolution minus
- * the leaves in exclude (joiners of the same commit). info binds the
- * seals to the new epoch. The tree and priv take the new keys. */
+/* What a joiner of the commit needs to hold the tree's keys above it (a
+ * Welcome's path secret, RFC 9420 §12.4.3.1): the node where the
+ * committer's path meets its leaf, and that node's path secret. */
+typedef struct {
+    uint32_t node;
+    uint8_t path_secret[32];
+} tree_joiner_secret;
+
+/* The committer (priv->leaf): path_secret[0] random, the new leaf key
+ * pair from KDF-Expand(path_secret[0], "node"), and for each node of the
+ * filtered direct path the next path secret, KDF-Expand(previous,
+ * "path"), and its key pair from KDF-Expand(that, "node") (§7.4).
+ * Appends to w: leaf pk || u32 m || per node, bottom up: pk || u32 count
+ * || count x (enc 32 || sealed path secret 48), sealed in resolution
+ * order to the copath child's resolution minus the leaves in exclude
+ * (the commit's joiners, each of which gets its tree_joiner_secret in
+ * joiners[]), under SHA-256("fkex v1 update path" || SHA-256(info)).
+ * The tree and priv take the new keys. On an error w, the tree and priv
+ * are as they were. */
 fkex_err tree_path_seal(fkex_writer *w, ratchet_tree *t, tree_private *priv,
-                        const uint32_t *exclude, uint32_t nexclude, const uint8_t *info,
-                        size_t infolen, uint8_t commit_secret[32], fkex_rng *rng) FKEX_WUR;
-/* A member's side (§7.5): reads the UpdatePath of committer from r,
- * opens the one path secret sealed to a node it holds, derives the rest,
- * checks every public key it derives against the path's, and merges.
- * FKEX_ERR_BAD_ENCODING for a path of the wrong shape,
+                        const uint32_t *exclude, uint32_t nexclude, tree_joiner_secret *joiners,
+                        const uint8_t *info, size_t infolen, uint8_t commit_secret[32],
+                        fkex_rng *rng) FKEX_WUR;
+/* A member's side (§7.5): reads the UpdatePath of committer (exactly
+ * len bytes), opens the one path secret sealed to a node it holds,
+ * derives the rest, checks every public key it derives against the
+ * path's, and merges. FKEX_ERR_BAD_ENCODING for a path of the wrong shape,
  * FKEX_ERR_AUTHENTICATION if nothing opens or a key does not match; the
  * tree and priv change only on FKEX_OK. */
-fkex_err tree_path_open(ratchet_tree *t, tree_private *priv, uint32_t committer, fkex_reader *r,
-                        const uint32_t *exclude, uint32_t nexclude, const uint8_t *info,
-                        size_t infolen, uint8_t commit_secret[32]) FKEX_WUR;
+fkex_err tree_path_open(ratchet_tree *t, tree_private *priv, uint32_t committer,
+                        const uint8_t *path, size_t len, const uint32_t *exclude,
+                        uint32_t nexclude, const uint8_t *info, size_t infolen,
+                        uint8_t commit_secret[32]) FKEX_WUR;
+/* A joiner's side, on the tree after the commit: derives the keys from
+ * js->node up the present nodes to the root, checks each against the
+ * tree, and keeps them. FKEX_ERR_AUTHENTICATION if one differs (priv is
+ * then as it was), FKEX_ERR_ARGUMENT if js->node is not above its leaf. */
+fkex_err tree_path_install(tree_private *priv, const ratchet_tree *t,
+                           const tree_joiner_secret *js) FKEX_WUR;
 
 #endif
