@@ -558,7 +558,7 @@ fkex_err tree_path_install(tree_private *priv, const ratchet_tree *t,
     tree_private was = *priv;
     uint32_t x = js->node;
     fkex_err err = FKEX_OK;
-    if (x >= 2 * t->nleaves - 1 || tree_level(x) == 0 || !t->nodes[x].present ||
+    if (x >= width(t) || tree_level(x) == 0 || !t->nodes[x].present ||
         !below(2 * priv->leaf, x))
         return FKEX_ERR_ARGUMENT;
     /* The committer's path above js->node is the present nodes up to the
