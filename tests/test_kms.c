@@ -349,6 +349,19 @@ static void kms_store_race(void)
     fkex_store_close(s);
 }
 
+/* A new authority, opened with its passphrase (and not with another);
+ * its enrolment key into pk. */
+static void authority(fkex_kms **k, uint8_t pk[32], fkex_rng *rng)
+{
+    uint8_t *sealed, *mpk;
+    size_t sealedlen, mpklen;
+    CHECK_OK(fkex_kms_create(&sealed, &sealedlen, &mpk, &mpklen, pk, PASS, strlen(PASS), rng));
+    CHECK_ERR(fkex_kms_open(k, sealed, sealedlen, "nope", 4), FKEX_ERR_AUTHENTICATION);
+    CHECK_OK(fkex_kms_open(k, sealed, sealedlen, PASS, strlen(PASS)));
+    free(sealed);
+    fkex_abe_bytes_free(mpk, mpklen);
+}
+
 /* A token row as kms token writes it: granted by k. */
 static void add_granted(fkex_kms_store *st, const fkex_kms *k, const fkex_token *t,
                         const char *attrs, const char *identity)
@@ -366,9 +379,9 @@ static void add_granted(fkex_kms_store *st, const fkex_kms *k, const fkex_token 
 static void kms_ungranted(void)
 {
     fkex_rng rng;
-    uint8_t *sealed, *mpk, pk[32], pk2[32], req[FKEX_ENROL_REQUEST_BYTES], *reply;
+    uint8_t pk[32], pk2[32], req[FKEX_ENROL_REQUEST_BYTES], *reply;
     uint8_t hash[32], grant[32];
-    size_t sealedlen, mpklen, replylen;
+    size_t replylen;
     fkex_kms *k, *k2;
     fkex_kms_store *st;
     fkex_kms_report rep;
@@ -377,14 +390,8 @@ static void kms_ungranted(void)
     char msg[128];
 
     test_rng(&rng, "ungranted");
-    CHECK_OK(fkex_kms_create(&sealed, &sealedlen, &mpk, &mpklen, pk, PASS, strlen(PASS), &rng));
-    CHECK_OK(fkex_kms_open(&k, sealed, sealedlen, PASS, strlen(PASS)));
-    free(sealed);
-    fkex_abe_bytes_free(mpk, mpklen);
-    CHECK_OK(fkex_kms_create(&sealed, &sealedlen, &mpk, &mpklen, pk2, PASS, strlen(PASS), &rng));
-    CHECK_OK(fkex_kms_open(&k2, sealed, sealedlen, PASS, strlen(PASS)));
-    free(sealed);
-    fkex_abe_bytes_free(mpk, mpklen);
+    authority(&k, pk, &rng);
+    authority(&k2, pk2, &rng);
     CHECK_OK(fkex_store_open(&st, scratch("ungranted.db"), 1, msg));
 
     /* ONE ADMIN and 70,000 spaces: too long to MAC, and keygen would read
@@ -438,9 +445,9 @@ static void kms_ungranted(void)
 static void kms_enrol_protocol(void)
 {
     fkex_rng rng;
-    uint8_t *sealed, *mpk, pk[32], pk2[32], hello[FKEX_ENROL_HEADER], req[FKEX_ENROL_REQUEST_BYTES];
+    uint8_t pk[32], pk2[32], hello[FKEX_ENROL_HEADER], req[FKEX_ENROL_REQUEST_BYTES];
     uint8_t *reply, *key;
-    size_t sealedlen, mpklen, replylen, keylen;
+    size_t replylen, keylen;
     fkex_kms *k, *k2;
     fkex_kms_store *st;
     fkex_kms_report rep;
@@ -450,15 +457,8 @@ static void kms_enrol_protocol(void)
     char msg[128];
 
     test_rng(&rng, "enrol");
-    CHECK_OK(fkex_kms_create(&sealed, &sealedlen, &mpk, &mpklen, pk, PASS, strlen(PASS), &rng));
-    CHECK_ERR(fkex_kms_open(&k, sealed, sealedlen, "nope", 4), FKEX_ERR_AUTHENTICATION);
-    CHECK_OK(fkex_kms_open(&k, sealed, sealedlen, PASS, strlen(PASS)));
-    free(sealed);
-    fkex_abe_bytes_free(mpk, mpklen);
-    CHECK_OK(fkex_kms_create(&sealed, &sealedlen, &mpk, &mpklen, pk2, PASS, strlen(PASS), &rng));
-    CHECK_OK(fkex_kms_open(&k2, sealed, sealedlen, PASS, strlen(PASS)));
-    free(sealed);
-    fkex_abe_bytes_free(mpk, mpklen);
+    authority(&k, pk, &rng);
+    authority(&k2, pk2, &rng);
     CHECK_OK(fkex_store_open(&st, scratch("enrol.db"), 1, msg));
 
     sample_token(&t, "enrol token");

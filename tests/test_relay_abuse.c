@@ -342,7 +342,8 @@ fail:
 #define FLOOD_EACH 10
 
 /* 300 JoinRequests under a self-made authority, from 30 addresses, each on
- * a connection of its own: the relay takes at most its bounds of them
+ * a connection of its own, after a member named that authority to the
+ * relay as the room's: the relay takes at most its bounds of them
  * (per address, per authority), the sponsor refuses those it gets (another
  * authority) and each refusal frees its slot at once; then a real joiner
  * gets in as fast as ever, and the members never noticed. */
@@ -355,6 +356,25 @@ static void abuse_join_flood(void)
     CHECK_OK(fkex_abe_setup(&mpk, &msk, "waters11", &rng));
     fkex_abe_key *mallory = test_keygen(msk, "ONE TWO THREE FOUR", &rng);
     int fds[FLOOD_HOSTS * FLOOD_EACH], taken = 0, busy = 0, refused_before = alice.refused;
+    /* first bob, a member in league with her, sends a JoinRefused naming
+     * her authority, so that her flood would pass as the room's own: the
+     * relay keeps the authority it learnt from a sponsor */
+    {
+        fkex_rmsg_join_refused forged = { .reason = FKEX_JOIN_REFUSED_INVALID };
+        fkex_writer w;
+        fkex_gke_out out;
+        int answered = bob.accepted + bob.nerrors;
+        memcpy(forged.room_id, rh_room_id, 32);
+        fkex_rng_fill(&rng, forged.joiner_id, 32);
+        fkex_abe_mpk_fingerprint(forged.authority, mpk);
+        fkex_writer_init(&w);
+        fkex_rmsg_join_refused_encode(&w, &forged);
+        fkex_gke_out_init(&out);
+        CHECK(!w.failed);
+        CHECK_OK(fkex_gke_out_msg(&out, 0, w.buf, w.len));
+        rh_absorb(&bob, &out);
+        RH_WAIT(bob.accepted + bob.nerrors > answered);
+    }
     for (int h = 0; h < FLOOD_HOSTS; h++)
         for (int k = 0; k < FLOOD_EACH; k++) {
             int code = -1, i = h * FLOOD_EACH + k;

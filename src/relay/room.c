@@ -464,6 +464,20 @@ static int join_request(relay_room *r, const uint8_t from[32], const uint8_t sou
     return 0;
 }
 
+/* A step of the join handshake: the join moves to state, is stored, and
+ * msg goes on to `to` with the next seq. */
+static fkex_err join_step(relay_room *r, relay_store_join *j, int state, const uint8_t to[32],
+                          const uint8_t *msg, size_t len, uint64_t now, relay_out *out)
+{
+    fkex_err err;
+    out->seq = r->next_seq++;
+    j->state = state;
+    j->sent_at = now;
+    if ((err = relay_store_join_put(r->store, r->room_id, j)) == FKEX_OK)
+        err = addressed(r, to, out->seq, msg, len, out);
+    return err;
+}
+
 static int challenge(relay_room *r, const uint8_t from[32], const uint8_t *msg, size_t len,
                      uint64_t now, relay_out *out, fkex_err *err)
 {
@@ -487,11 +501,7 @@ static int challenge(relay_room *r, const uint8_t from[32], const uint8_t *msg, 
             h.kind == FKEX_KIND_CIPHERTEXT)
             learn_authority(r, h.fingerprint);
     }
-    out->seq = r->next_seq++;
-    j->state = RELAY_JOIN_CHALLENGED;
-    j->sent_at = now;
-    if ((*err = relay_store_join_put(r->store, r->room_id, j)) == FKEX_OK)
-        *err = addressed(r, j->v, out->seq, msg, len, out);
+    *err = join_step(r, j, RELAY_JOIN_CHALLENGED, j->v, msg, len, now, out);
     return 0;
 }
 
@@ -506,11 +516,7 @@ static int proof(relay_room *r, const uint8_t from[32], const uint8_t *msg, size
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a Proof from no pending joiner");
     if (j->state != RELAY_JOIN_CHALLENGED)   /* the join started over meanwhile */
         REFUSE(FKEX_RELAY_E_STALE, "a Proof for a Challenge whose epoch has ended");
-    out->seq = r->next_seq++;
-    j->state = RELAY_JOIN_PROVED;
-    j->sent_at = now;
-    if ((*err = relay_store_join_put(r->store, r->room_id, j)) == FKEX_OK)
-        *err = addressed(r, j->sponsor, out->seq, msg, len, out);
+    *err = join_step(r, j, RELAY_JOIN_PROVED, j->sponsor, msg, len, now, out);
     return 0;
 }
 
