@@ -100,20 +100,16 @@ static void maybe_commit(rm_member *p)
 }
 
 /* What a relay swapping this member's slice would do: one byte of the
- * slice's HPKE ciphertext flipped. 0 if the commit had a slice for us. */
-static int corrupt_slice(uint8_t *commit, size_t len, const uint8_t v[32])
+ * slice's HPKE ciphertext flipped. 0 if the commit (this member's view of
+ * it) had a slice. */
+static int corrupt_slice(uint8_t *commit, size_t len)
 {
     fkex_rmsg_commit c;
-    if (fkex_rmsg_commit_decode(&c, commit, len) != FKEX_OK || c.dist != FKEX_DIST_STAR)
+    if (fkex_rmsg_commit_decode(&c, commit, len) != FKEX_OK || c.dist != FKEX_DIST_PATH ||
+        c.nslices != 1)
         return -1;
-    for (uint32_t i = 0; i < c.nslices; i++) {
-        size_t at = (size_t)(c.slices - commit) + (size_t)i * FKEX_SLICE_BYTES;
-        if (memcmp(commit + at, v, 32) == 0) {
-            commit[at + 64] ^= 0x01;   /* V || enc || ct: the first byte of ct */
-            return 0;
-        }
-    }
-    return -1;
+    commit[(size_t)(c.slices - commit) + 4 + 32] ^= 0x01;   /* node || enc || ct: ct's first byte */
+    return 0;
 }
 
 static fkex_ratchet_config config(const rm_room *r, int i);
@@ -185,7 +181,7 @@ static void on_frame(fkex_conn *c, const uint8_t *frame, size_t len)
         if (p->corrupt && m.datalen > 0 && m.data[0] == FKEX_RMSG_COMMIT &&
             (copy = malloc(m.datalen)) != NULL) {
             memcpy(copy, m.data, m.datalen);
-            if (corrupt_slice(copy, m.datalen, p->v) == 0) {
+            if (corrupt_slice(copy, m.datalen) == 0) {
                 p->corrupt = 0;
                 data = copy;
             }

@@ -86,14 +86,18 @@ static void relay_commit(room *r, const uint8_t *bytes, size_t len)
     fkex_rmsg_commit c;
     if (fkex_rmsg_commit_decode(&c, bytes, len) != FKEX_OK || c.epoch != r->epoch)
         return;   /* malformed or stale: dropped */
+    uint32_t *place = malloc(((size_t)r->nroster + 1) * sizeof *place);
+    if (!place || fkex_rmsg_commit_places(&c, (uint32_t)r->nroster, place) != FKEX_OK)
+        abort();
     for (int i = 0; i < r->nroster; i++) {
         uint8_t *view;
         size_t vlen;
-        if (fkex_rmsg_commit_view(&view, &vlen, bytes, len, r->parties[r->roster[i]].v) != FKEX_OK)
+        if (fkex_rmsg_commit_view(&view, &vlen, bytes, len, place[i]) != FKEX_OK)
             abort();
         push(r, r->roster[i], view, vlen);
         free(view);
     }
+    free(place);
     room_frame *k = realloc(r->cands, (r->ncands + 1) * sizeof *k);
     uint8_t *copy = malloc(len);
     if (!k || !copy)

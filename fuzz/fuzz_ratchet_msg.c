@@ -36,7 +36,7 @@ static void write_seeds(const char *dir)
 {
     static const char *const alice_attrs[] = { "ONE", "TWO" };
     static const char *const bob_attrs[] = { "THREE", "FOUR" };
-    uint8_t seed[32] = { 5 }, admin_pk[32], admin_sk[64], *d, v[32], *view;
+    uint8_t seed[32] = { 5 }, admin_pk[32], admin_sk[64], *d, *view;
     size_t dlen, vlen;
     fkex_rng rng;
     fkex_abe_mpk *mpk;
@@ -74,8 +74,8 @@ static void write_seeds(const char *dir)
     if (o2.nmsgs != 2)
         abort();
     write_seed(dir, "commit-add", o2.msgs[0].bytes, o2.msgs[0].len);
-    fkex_ratchet_leaf_key(v, a);
-    must(fkex_rmsg_commit_view(&view, &vlen, o2.msgs[0].bytes, o2.msgs[0].len, v));
+    must(fkex_rmsg_commit_view(&view, &vlen, o2.msgs[0].bytes, o2.msgs[0].len,
+                               fkex_ratchet_index(a)));
     must(fkex_ratchet_receive(a, view, vlen, &rng, &o3));   /* its EpochAck */
     free(view);
     if (o3.nmsgs != 1)
@@ -115,8 +115,9 @@ static void write_seeds(const char *dir)
         fkex_writer_free(&w);
     }
     {
-        uint8_t *k;
+        uint8_t *k, v[32];
         size_t klen;
+        fkex_ratchet_leaf_key(v, a);
         must(fkex_room_kick_create(&k, &klen, cfg.room_id, v, "spam", admin_sk));
         write_seed(dir, "kick", k, klen);
         free(k);
@@ -150,8 +151,8 @@ static void write_seeds(const char *dir)
     must(fkex_ratchet_receive(a, o2.msgs[0].bytes, o2.msgs[0].len, &rng, &o3));
     fkex_commit_options upd = { .update = 1 };
     fkex_gke_out_clear(&o1);
-    must(fkex_ratchet_commit(a, &upd, &rng, &o1));       /* a star commit */
-    write_seed(dir, "commit-star", o1.msgs[0].bytes, o1.msgs[0].len);
+    must(fkex_ratchet_commit(a, &upd, &rng, &o1));       /* a path commit: removal, update */
+    write_seed(dir, "commit-path", o1.msgs[0].bytes, o1.msgs[0].len);
     fkex_gke_out_clear(&o1);
     fkex_gke_out_clear(&o2);
     fkex_gke_out_clear(&o3);
@@ -253,17 +254,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     {
         fkex_rmsg_commit m;
         if (fkex_rmsg_commit_decode(&m, data, size) == FKEX_OK) {
-            uint8_t *view, to[32] = { 0 };
+            uint8_t *view;
             size_t vlen;
             fkex_rmsg_commit v;
+            uint32_t leaf = m.nslices ? load32_be(m.slices) / 2 : 0, place[8];
             commit_again(&m, data, size);
-            if (m.nslices)
-                memcpy(to, m.slices, 32);
-            if (fkex_rmsg_commit_view(&view, &vlen, data, size, to) != FKEX_OK ||
+            if (fkex_rmsg_commit_view(&view, &vlen, data, size, leaf) != FKEX_OK ||
                 fkex_rmsg_commit_decode(&v, view, vlen) != FKEX_OK || v.nslices > 1 ||
-                v.content_len != m.content_len)
+                v.content_len != m.content_len ||
+                (v.nslices && !fkex_tree_below(2 * leaf, load32_be(v.slices))))
                 abort();
             free(view);
+            /* Seats after it in a room of 8: each kept member on a seat of
+             * its own below 8 - removals. */
+            if (fkex_rmsg_commit_places(&m, 8, place) == FKEX_OK) {
+                uint32_t seen = 0, kept = 0;
+                for (uint32_t i = 0; i < 8; i++)
+                    if (place[i] != UINT32_MAX) {
+                        if (place[i] >= 8 - m.nremoves || (seen >> place[i]) & 1u)
+                            abort();
+                        seen |= 1u << place[i];
+                        kept++;
+                    }
+                if (kept != 8 - m.nremoves)
+                    abort();
+            }
         }
     }
     {

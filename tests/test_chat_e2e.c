@@ -633,7 +633,7 @@ static void spoiler_note(const spoiler *s, const char *line)
 }
 
 /* Notes the leaf key of each HELLO; flips a bit of the HPKE ciphertext in
- * the first star commit DELIVERed to the client (its only slice: the
+ * the first path commit DELIVERed to the client (its only slice: the
  * relay's cut, fkex_rmsg_commit_view), and notes when (ms, monotonic). */
 static void spoil_slice(void *shared, void *conn, int dir, uint8_t *env, size_t len)
 {
@@ -651,11 +651,11 @@ static void spoil_slice(void *shared, void *conn, int dir, uint8_t *env, size_t 
         spoiler_note(s, line);
     }
     if (dir != PROXY_TO_CLIENT || s->spoiled || m.kind != FKEX_RELAY_DELIVER ||
-        fkex_rmsg_commit_decode(&c, m.data, m.datalen) != FKEX_OK || c.dist != FKEX_DIST_STAR ||
+        fkex_rmsg_commit_decode(&c, m.data, m.datalen) != FKEX_OK || c.dist != FKEX_DIST_PATH ||
         c.nslices != 1)
         return;
-    /* slice = to || enc || ct: a byte of ct (c borrows from env) */
-    env[(size_t)(c.slices - env) + 64 + 7] ^= 0x01;
+    /* slice = node || enc || ct: a byte of ct (c borrows from env) */
+    env[(size_t)(c.slices - env) + 4 + 32 + 7] ^= 0x01;
     s->spoiled = 1;
     snprintf(line, sizeof line, "spoiled %.0f\n", now_s() * 1000.0);
     spoiler_note(s, line);

@@ -303,14 +303,15 @@ static void test_removed_member_locked_out(void)
     CHECK_OK(room_leave(r, bob));
     CHECK(r->parties[bob].left && !fkex_ratchet_is_member(r->parties[bob].st));
     CHECK(r->epoch == 3 && r->nroster == 2 && room_agree(r));
-    /* The removal commit has no slice for bob. */
+    /* The removal commit's one slice is for carol, in bob's seat now
+     * (node 2), sealed to her leaf key. */
     for (size_t i = 0; i < r->ntranscript; i++) {
         fkex_rmsg_commit c;
         if (fkex_rmsg_commit_decode(&c, r->transcript[i].bytes, r->transcript[i].len) != FKEX_OK)
             continue;
-        CHECK(c.dist == FKEX_DIST_STAR && c.nslices == 1);
-        for (uint32_t s = 0; s < c.nslices; s++)
-            CHECK(memcmp(c.slices + s * FKEX_SLICE_BYTES, r->parties[bob].v, 32) != 0);
+        CHECK(c.dist == FKEX_DIST_PATH && c.nslices == 1 && load32_be(c.slices) == 2);
+        CHECK(memcmp(r->parties[carol].st->tree.nodes[2].pk, r->parties[carol].st->self.hpke_pk,
+                     32) == 0);
     }
     r->tamper = keep_app;
     r->tamper_ctx = &app;
@@ -709,6 +710,7 @@ static void test_post_compromise(void)
     tap t = { 0, { { 0 } }, { 0 }, 0 };
     const fkex_ratchet *b = r->parties[bob].st;
     uint8_t stolen_sk[32], stolen_init[32], stolen_add[32];
+    tree_private stolen_tree = b->tpriv;
     memcpy(stolen_sk, b->hpke_sk, 32);
     memcpy(stolen_init, b->keys.init_secret, 32);
     memcpy(stolen_add, b->keys.add_secret, 32);
@@ -720,6 +722,7 @@ static void test_post_compromise(void)
     room_run(r, 100);
     r->tamper = NULL;
     CHECK(r->epoch == 3 && room_agree(r));
+    CHECK(stolen_tree.nkeys >= 1);
     const room_frame *f = tapped(&t, FKEX_RMSG_COMMIT, 0);
     CHECK(f != NULL);
     if (f) {
@@ -727,14 +730,21 @@ static void test_post_compromise(void)
         uint8_t secret[32], ctx[SCHEDULE_CONTEXT_BYTES];
         const fkex_ratchet *a = r->parties[0].st;
         CHECK_OK(fkex_rmsg_commit_decode(&c, f->bytes, f->len));
-        CHECK(c.dist == FKEX_DIST_STAR);
-        schedule_context(ctx, r->room_id, 3, a->keys.transcript_hash, a->keys.roster_hash);
-        /* alice's view has alice's slice: the stolen key opens it not as bob... */
-        CHECK_ERR(dist_open(secret, &c, &stolen_leaf, stolen_sk, ctx, sizeof ctx),
-                  FKEX_ERR_AUTHENTICATION);
-        /* ...nor as alice, whose slice it is. */
-        CHECK_ERR(dist_open(secret, &c, &a->self, stolen_sk, ctx, sizeof ctx),
-                  FKEX_ERR_AUTHENTICATION);
+        CHECK(c.dist == FKEX_DIST_PATH && c.nslices >= 1);
+        schedule_context(ctx, r->room_id, 3, a->keys.transcript_hash, a->keys.roster_hash,
+                         a->keys.tree_hash);
+        /* Every slice against every key the thief holds, as if it were the
+         * key of the slice's node: none opens. */
+        for (uint32_t s = 0; s < c.nslices; s++)
+            for (uint32_t k = 0; k < stolen_tree.nkeys; k++) {
+                const uint8_t *slice = c.slices + (size_t)s * FKEX_SLICE_BYTES;
+                tree_private as = { .leaf = 3, .nkeys = 1 };
+                as.keys[0].node = load32_be(slice);
+                memcpy(as.keys[0].sk, stolen_tree.keys[k].sk, 32);
+                CHECK_ERR(tree_path_open(&as, &a->tree, c.committer, slice, ctx, sizeof ctx,
+                                         secret),
+                          FKEX_ERR_AUTHENTICATION);
+            }
         /* Guesses from what was stolen: epoch 3 from the old init secret
          * with a zero, the add key, or the old HPKE key as commit secret. */
         const uint8_t *guesses[] = { stolen_add, stolen_sk, stolen_init };
@@ -742,10 +752,11 @@ static void test_post_compromise(void)
             epoch_keys k;
             uint8_t es[32];
             schedule_next(&k, es, stolen_init, guesses[g], NULL, r->room_id, 3,
-                          a->keys.transcript_hash, a->keys.roster_hash);
+                          a->keys.transcript_hash, a->keys.roster_hash, a->keys.tree_hash);
             CHECK(memcmp(k.epoch_authenticator, a->keys.epoch_authenticator, 32) != 0);
         }
     }
+    tree_private_wipe(&stolen_tree);
     /* And bob's key did change. */
     CHECK(memcmp(stolen_leaf.hpke_pk, r->parties[bob].st->self.hpke_pk, 32) != 0);
     tap_free(&t);
@@ -838,7 +849,8 @@ static void deliver_views(room *r, const uint8_t *commit, size_t len, const int 
     for (size_t i = 0; i < nto; i++) {
         uint8_t *view;
         size_t vlen;
-        CHECK_OK(fkex_rmsg_commit_view(&view, &vlen, commit, len, r->parties[to[i]].v));
+        CHECK_OK(fkex_rmsg_commit_view(&view, &vlen, commit, len,
+                                       fkex_ratchet_index(r->parties[to[i]].st)));
         CHECK_OK(room_inject(r, to[i], view, vlen));
         free(view);
     }
@@ -893,7 +905,7 @@ static void test_fork_detected(void)
     /* The losing commit cannot be applied on top of the winner either. */
     uint8_t *view;
     size_t vlen;
-    CHECK_OK(fkex_rmsg_commit_view(&view, &vlen, oc.msgs[0].bytes, oc.msgs[0].len, r->parties[0].v));
+    CHECK_OK(fkex_rmsg_commit_view(&view, &vlen, oc.msgs[0].bytes, oc.msgs[0].len, 0));
     CHECK_ERR(room_inject(r, 0, view, vlen), FKEX_ERR_REPLAY);
     free(view);
     /* dave's message (dave's V is the same on both sides) does not open on
@@ -1144,7 +1156,7 @@ static void test_thief_after_update(void)
  * helped are gone from every party's state. */
 typedef struct {
     uint64_t epoch;
-    uint8_t transcript[32], roster_hash[32], auth[32];
+    uint8_t transcript[32], roster_hash[32], tree_hash[32], auth[32];
 } public_epoch;
 
 static void observe(public_epoch *e, const fkex_ratchet *st)
@@ -1152,18 +1164,19 @@ static void observe(public_epoch *e, const fkex_ratchet *st)
     e->epoch = st->keys.epoch;
     memcpy(e->transcript, st->keys.transcript_hash, 32);
     memcpy(e->roster_hash, st->keys.roster_hash, 32);
+    memcpy(e->tree_hash, st->keys.tree_hash, 32);
     memcpy(e->auth, st->keys.epoch_authenticator, 32);
 }
 
 /* Is secret the epoch secret of one of the epochs? Each epoch's context
- * (room id, epoch, transcript hash, roster hash) is public. */
+ * (room id, epoch, transcript hash, roster hash, tree hash) is public. */
 static void try_epoch_secret(const uint8_t secret[32], const uint8_t room_id[32],
                              const public_epoch *epochs, size_t n, int *hits)
 {
     for (size_t i = 0; i < n; i++) {
         epoch_keys k;
         schedule_from_secret(&k, secret, room_id, epochs[i].epoch, epochs[i].transcript,
-                             epochs[i].roster_hash);
+                             epochs[i].roster_hash, epochs[i].tree_hash);
         if (memcmp(k.epoch_authenticator, epochs[i].auth, 32) == 0)
             (*hits)++;
     }
@@ -1249,7 +1262,8 @@ static void test_forward_secrecy(void)
     epoch_keys k;
     public_epoch fake = auths[2];
     fkex_rng_fill(&rng, known, 32);
-    schedule_from_secret(&k, known, r->room_id, fake.epoch, fake.transcript, fake.roster_hash);
+    schedule_from_secret(&k, known, r->room_id, fake.epoch, fake.transcript, fake.roster_hash,
+                         fake.tree_hash);
     memcpy(fake.auth, k.epoch_authenticator, 32);
     try_epoch_secret(known, r->room_id, &fake, 1, &hits);
     CHECK(hits == 1);

@@ -108,10 +108,10 @@ static uint32_t plain_roster(fkex_leaf *out, const fkex_ratchet *st, const fkex_
 {
     uint32_t m = st->nleaves;
     memcpy(out, st->leaves, (size_t)m * sizeof *out);
-    if (c->has_update && c->committer < m) {
+    if (c->has_update && c->committer < m)
         memcpy(out[c->committer].sig_pk, c->update_sig_pk, 32);
-        memcpy(out[c->committer].hpke_pk, c->update_pk, 32);
-    }
+    if (c->dist == FKEX_DIST_PATH && c->committer < m)
+        memcpy(out[c->committer].hpke_pk, c->path_leaf_pk, 32);
     for (uint32_t k = c->nremoves; k-- > 0;) {
         uint32_t i = load32_be(c->removes + 4 * k);
         m--;
@@ -140,27 +140,48 @@ typedef struct {
     uint8_t cs[32];         /* commit secret */
     const uint8_t *psk;     /* with c.psk_ct */
     const uint8_t *sig_sk;  /* the signer */
+    const uint8_t *leaf_pk; /* a path's leaf key instead of the one it derives */
     int wrong_tag;          /* confirmation tag over another commit secret */
     int wrong_membership;   /* membership tag with one bit flipped (then signed) */
 } forge;
 
 /* A commit of the group `st` is in (its membership key, init secret and
  * transcript), signed with f->sig_sk, with a confirmation tag for the
- * roster a receiver would compute, and star slices for every old member
- * who stays but the committer. */
+ * roster and tree a receiver would compute, and, by path, a real
+ * UpdatePath from the committer's leaf (its commit secret replaces f->cs)
+ * sealed to every old member who stays but the committer. A commit whose
+ * roster cannot be built gets an empty path and no slices. */
 static void forge_commit(fkex_writer *w, const fkex_ratchet *st, forge *f, fkex_rng *rng)
 {
-    uint8_t key[32], transcript[32], rh[32], es[32], tag[32], other[32];
+    uint8_t key[32], transcript[32], rh[32], th[32] = { 0 }, es[32], tag[32], other[32];
     uint8_t ctx[SCHEDULE_CONTEXT_BYTES];
     static const uint8_t zero_nonce[12];
     fkex_leaf roster[40];
+    ratchet_tree tree = { 0 };
+    tree_private tp;
+    tree_update u = { 0 };
+    tree_joiner_secret js[RATCHET_MAX_PENDING];
+    uint32_t at;
+    int has_tree, has_path = 0;
     epoch_keys k;
     memcpy(f->c.room_id, st->room_id, 32);
+    has_tree = f->c.committer < st->nleaves && dist_tree_next(&tree, &tp, &at, st, &f->c) == FKEX_OK;
     if (f->c.dist == FKEX_DIST_GROUP) {
         fkex_kdf_expand(key, st->keys.add_secret, "add", f->c.nonce, 32);
         crypto_aead_chacha20poly1305_ietf_encrypt(f->c.group_sealed, NULL, f->cs, 32, NULL, 0,
                                                   NULL, zero_nonce, key);
+    } else if (has_tree && tree_path_create(&u, &tree, at, rng) == FKEX_OK) {
+        has_path = 1;
+        memcpy(f->cs, u.commit_secret, 32);
+        memcpy(f->c.path_leaf_pk, f->leaf_pk ? f->leaf_pk : u.leaf_pk, 32);
+        f->c.path_len = u.m;
+        f->c.path_pks = (const uint8_t *)u.pks;
+        CHECK_OK(tree_path_merge(&tree, at, f->c.path_leaf_pk, f->c.path_pks, u.m));
+    } else {
+        fkex_rng_fill(rng, f->c.path_leaf_pk, 32);
     }
+    if (has_tree)
+        tree_hash(th, &tree);
     uint32_t n = plain_roster(roster, st, &f->c);
     fkex_writer_init(w);
     fkex_rmsg_commit_encode(w, &f->c);
@@ -170,7 +191,7 @@ static void forge_commit(fkex_writer *w, const fkex_ratchet *st, forge *f, fkex_
     memcpy(other, f->cs, 32);
     other[0] ^= (uint8_t)(f->wrong_tag ? 1 : 0);
     schedule_next(&k, es, st->keys.init_secret, other, f->psk, st->room_id, f->c.epoch + 1,
-                  transcript, rh);
+                  transcript, rh, th);
     schedule_confirmation_tag(tag, &k);
     fkex_writer_put(w, tag, 32);
     /* Version 2: the membership tag, then the signature over both. */
@@ -178,21 +199,16 @@ static void forge_commit(fkex_writer *w, const fkex_ratchet *st, forge *f, fkex_
     key[0] ^= (uint8_t)(f->wrong_membership ? 1 : 0);
     fkex_writer_put(w, key, 32);
     sign(w, f->sig_sk, "commit");
-    if (f->c.dist == FKEX_DIST_GROUP) {
-        fkex_writer_u32(w, 0);
+    if (has_path) {
+        schedule_context(ctx, st->room_id, f->c.epoch + 1, transcript, rh, th);
+        CHECK_OK(dist_seal(w, &tree, &u, n, f->c.nadds, js, ctx, sizeof ctx, rng));
     } else {
-        fkex_leaf to[32];
-        uint32_t nto = 0;
-        /* The committer's V in the new roster: its new one after an Update. */
-        const uint8_t *cv = f->c.committer >= st->nleaves ? NULL
-                            : f->c.has_update ? f->c.update_sig_pk
-                                              : st->leaves[f->c.committer].sig_pk;
-        for (uint32_t i = 0; i < n - f->c.nadds && i < 32; i++)
-            if (!cv || memcmp(roster[i].sig_pk, cv, 32) != 0)
-                to[nto++] = roster[i];
-        schedule_context(ctx, st->room_id, f->c.epoch + 1, transcript, rh);
-        CHECK_OK(dist_seal(w, to, nto, UINT32_MAX, f->cs, ctx, sizeof ctx, rng));
+        fkex_writer_u32(w, 0);
     }
+    f->c.path_pks = NULL;
+    f->c.path_len = 0;
+    tree_free(&tree);
+    tree_update_wipe(&u);
     CHECK(!w->failed);
 }
 
@@ -885,13 +901,18 @@ static void reseal_welcome(fkex_writer *w, const fkex_ratchet *j, const fkex_rms
     fkex_writer_free(&plain);
 }
 
-/* The confirmation tag of a Welcome state, recomputed for its roster. */
+/* The confirmation tag of a Welcome state, recomputed for its roster and tree. */
 static void welcome_tag(fkex_welcome_state *ws, const uint8_t room_id[32])
 {
     epoch_keys k;
-    uint8_t rh[32];
+    ratchet_tree t;
+    uint8_t rh[32], th[32] = { 0 };
     roster_hash_of(rh, (const fkex_leaf *)ws->leaves, ws->nleaves);
-    schedule_from_secret(&k, ws->epoch_secret, room_id, ws->epoch, ws->transcript_hash, rh);
+    if (tree_decode(&t, (const fkex_leaf *)ws->leaves, ws->nleaves, ws->tree, ws->treelen) ==
+        FKEX_OK)
+        tree_hash(th, &t);
+    tree_free(&t);
+    schedule_from_secret(&k, ws->epoch_secret, room_id, ws->epoch, ws->transcript_hash, rh, th);
     schedule_confirmation_tag(ws->confirmation_tag, &k);
 }
 
@@ -1017,12 +1038,12 @@ static void test_commit_auth_checks(void)
     forge_init(&f, r, 1);
     f.wrong_tag = 1;
     expect_evidence(r, 2, &f, 1);
-    /* The same by star (an update, so that the star is due): not evidence. */
+    /* The same by path (an update, so that a path is due): not evidence
+     * (the slices are not signed). */
     forge_init(&f, r, 1);
     f.wrong_tag = 1;
-    f.c.dist = FKEX_DIST_STAR;
+    f.c.dist = FKEX_DIST_PATH;
     f.c.has_update = 1;
-    crypto_scalarmult_base(f.c.update_pk, f.cs);
     fkex_rng_fill(&r->rng, f.c.update_sig_pk, 32);
     CHECK_ERR(inject_forged(r, 2, &f, 1), FKEX_ERR_AUTHENTICATION);
     CHECK(r->parties[2].accused == 2);
@@ -1048,12 +1069,12 @@ static void test_commit_content_checks(void)
     fkex_ratchet *alice = r->parties[0].st;
     forge f;
     uint8_t rm[4];
-    /* bob removes himself, by star. */
+    /* bob removes himself, by path. */
     forge_init(&f, r, 1);
     store32_be(rm, 1);
     f.c.nremoves = 1;
     f.c.removes = rm;
-    f.c.dist = FKEX_DIST_STAR;
+    f.c.dist = FKEX_DIST_PATH;
     expect_evidence(r, 0, &f, 1);
     /* bob removes carol, under the add key. */
     forge_init(&f, r, 1);
@@ -1064,7 +1085,6 @@ static void test_commit_content_checks(void)
     /* bob updates his keys, under the add key. */
     forge_init(&f, r, 1);
     f.c.has_update = 1;
-    crypto_scalarmult_base(f.c.update_pk, f.cs);
     fkex_rng_fill(&r->rng, f.c.update_sig_pk, 32);
     expect_evidence(r, 0, &f, 1);
     /* A new descriptor without a psk. */
@@ -1117,19 +1137,18 @@ static void test_commit_roster_checks(void)
         f.c.adds = add;
         expect_evidence(r, 0, &f, 1);   /* a roster its signer made impossible */
     }
-    /* bob updates to carol's X. */
+    /* bob's path gives him carol's X. */
     forge_init(&f, r, 1);
     f.c.has_update = 1;
-    memcpy(f.c.update_pk, carol->self.hpke_pk, 32);
+    f.leaf_pk = carol->self.hpke_pk;
     fkex_rng_fill(&r->rng, f.c.update_sig_pk, 32);
-    f.c.dist = FKEX_DIST_STAR;
+    f.c.dist = FKEX_DIST_PATH;
     expect_evidence(r, 0, &f, 1);
     /* bob updates his V to carol's (version 2: V rotates too). */
     forge_init(&f, r, 1);
     f.c.has_update = 1;
-    crypto_scalarmult_base(f.c.update_pk, f.cs);
     memcpy(f.c.update_sig_pk, carol->self.sig_pk, 32);
-    f.c.dist = FKEX_DIST_STAR;
+    f.c.dist = FKEX_DIST_PATH;
     expect_evidence(r, 0, &f, 1);
     CHECK(room_agree(r));
     /* Control: a new leaf of fresh keys is added. */
@@ -1143,21 +1162,24 @@ static void test_commit_roster_checks(void)
     room_free(r);
 }
 
-/* A member finds its own slice among all of a star commit's slices (a
- * relay that does not cut the commit into views). Kills dist_open's test
- * of the slice's recipient. */
-static void test_full_star_commit(void)
+/* A member finds its own slice among all of a path commit's slices (a
+ * relay that does not cut the commit into views): the lowest node that
+ * covers its leaf. Kills dist_open's choice of the slice. */
+static void test_full_path_commit(void)
 {
-    room *r = room3("full star commit");
+    room *r = room3("full path commit");
     fkex_commit_options upd = { .update = 1 };
     fkex_gke_out o;
     fkex_gke_out_init(&o);
     CHECK_OK(fkex_ratchet_commit(r->parties[2].st, &upd, &r->rng, &o));
     fkex_rmsg_commit c;
     CHECK_OK(fkex_rmsg_commit_decode(&c, o.msgs[0].bytes, o.msgs[0].len));
-    CHECK(c.dist == FKEX_DIST_STAR && c.nslices == 2);
-    /* bob's slice is the second. */
-    CHECK(memcmp(c.slices + FKEX_SLICE_BYTES, r->parties[1].v, 32) == 0);
+    /* carol's path in a tree of 4 leaves: node 5 (its copath, leaf 3, is
+     * blank: filtered out), then the root, whose copath child (node 1,
+     * blank after two joins) resolves to alice's and bob's leaves. */
+    CHECK(c.dist == FKEX_DIST_PATH && c.path_len == 1 && c.nslices == 2);
+    CHECK(load32_be(c.slices) == 0 && load32_be(c.slices + FKEX_SLICE_BYTES) == 2);
+    CHECK(fkex_rmsg_commit_slice(&c, 1) == c.slices + FKEX_SLICE_BYTES);
     CHECK_OK(room_inject(r, 1, o.msgs[0].bytes, o.msgs[0].len));
     CHECK(r->parties[1].st->tentative.active);
     uint8_t hash[32];
@@ -1176,16 +1198,19 @@ typedef struct {
     int trailing;
 } commit_bytes;
 
-/* Content, then 32 + 64 + 32 bytes of tags, then nslices slices. */
+/* Content, then 32 + 64 + 32 bytes of tags, then nslices slices for
+ * nodes 0, 1, 2, ... */
 static void build_commit(fkex_writer *w, const commit_bytes *b)
 {
-    static const uint8_t tags[128], slice[FKEX_SLICE_BYTES];
+    static const uint8_t tags[128], sealed[FKEX_SLICE_BYTES - 4];
     fkex_writer_init(w);
     fkex_rmsg_commit_encode(w, &b->c);
     fkex_writer_put(w, tags, sizeof tags);
     fkex_writer_u32(w, b->nslices);
-    for (uint32_t i = 0; i < b->nslices; i++)
-        fkex_writer_put(w, slice, sizeof slice);
+    for (uint32_t i = 0; i < b->nslices; i++) {
+        fkex_writer_u32(w, i);
+        fkex_writer_put(w, sealed, sizeof sealed);
+    }
     if (b->trailing)
         fkex_writer_u8(w, 0);
 }
@@ -1204,7 +1229,8 @@ static fkex_err decode_built(const commit_bytes *b, size_t patch, uint8_t value)
 
 /* Kills the commit decoder's rules: at most FKEX_ROOM_MAX_MEMBERS adds,
  * removals and slices; an update flag of 0 or 1; a distribution of GROUP
- * or STAR; no slices with GROUP; no trailing bytes; removals strictly
+ * or PATH; a path of at most FKEX_PATH_MAX nodes; slices by increasing
+ * node; no slices with GROUP; no trailing bytes; removals strictly
  * increasing (no repeat, no disorder). Each message is complete, so only
  * the rule under test can refuse it. */
 static void test_commit_decoder_rules(void)
@@ -1215,10 +1241,18 @@ static void test_commit_decoder_rules(void)
     b.c.dist = FKEX_DIST_GROUP;
     CHECK_OK(decode_built(&b, 0, 0));
     /* Offsets with no adds and no removals: the update flag at 86, then
-     * (no update) 4 + 4 bytes of empty psk and descriptor, dist at 95. */
-    b.c.dist = FKEX_DIST_STAR;
+     * (no update) 4 + 4 bytes of empty psk and descriptor, dist at 95; a
+     * path's leaf key at 96 and its length at 128. */
+    b.c.dist = FKEX_DIST_PATH;
     CHECK_OK(decode_built(&b, 0, 0));
     CHECK_ERR(decode_built(&b, 95, 3), FKEX_ERR_BAD_ENCODING);
+    CHECK_ERR(decode_built(&b, 128, FKEX_PATH_MAX + 1), FKEX_ERR_BAD_ENCODING);
+    /* Slices: nodes strictly increasing (the low byte of slice 1's node, after
+     * 129 bytes of content, 128 of tags and the count, set to 0). */
+    b.nslices = 2;
+    CHECK_OK(decode_built(&b, 0, 0));
+    CHECK_ERR(decode_built(&b, 129 + 128 + 4 + FKEX_SLICE_BYTES + 3, 0), FKEX_ERR_BAD_ENCODING);
+    b.nslices = 0;
     b.c.dist = FKEX_DIST_GROUP;
     b.c.has_update = 1;
     CHECK_OK(decode_built(&b, 0, 0));
@@ -1233,7 +1267,7 @@ static void test_commit_decoder_rules(void)
     /* Removals: 1, 1 and 2, 1. */
     b.c.nremoves = 2;
     b.c.removes = rm;
-    b.c.dist = FKEX_DIST_STAR;
+    b.c.dist = FKEX_DIST_PATH;
     store32_be(rm, 1);
     store32_be(rm + 4, 2);
     CHECK_OK(decode_built(&b, 0, 0));
@@ -1445,7 +1479,7 @@ static void test_commit_removal_out_of_range(void)
     store32_be(rm, 5);
     f.c.nremoves = 1;
     f.c.removes = rm;
-    f.c.dist = FKEX_DIST_STAR;
+    f.c.dist = FKEX_DIST_PATH;
     expect_evidence(r, 0, &f, 1);
     /* bob removes 0, 5 and 6: three removals in a roster of three (to
      * carol, who stays). */
@@ -1455,25 +1489,26 @@ static void test_commit_removal_out_of_range(void)
     store32_be(rm + 8, 6);
     f.c.nremoves = 3;
     f.c.removes = rm;
-    f.c.dist = FKEX_DIST_STAR;
+    f.c.dist = FKEX_DIST_PATH;
     expect_evidence(r, 2, &f, 1);
     room_free(r);
 }
 
 /* Found as a BUG at de63141 (fixed since in roster.c): an Update's new HPKE key
  * is never checked to be a valid X25519 key. A member can commit a
- * low-order update_pk; everyone accepts it, and afterwards every star
- * commit (any removal or update) fails to build, because sealing to that
- * key fails: nobody can remove anyone any more. */
+ * low-order leaf key; everyone accepts it, and afterwards every path
+ * sealed to it (any removal or update) fails to build: nobody can remove
+ * anyone any more. */
 static void test_update_key_low_order(void)
 {
     room *r = room3("update low order");
     forge f;
     forge_init(&f, r, 1);
+    static const uint8_t low_order[32];
     f.c.has_update = 1;
-    memset(f.c.update_pk, 0, 32);
+    f.leaf_pk = low_order;
     fkex_rng_fill(&r->rng, f.c.update_sig_pk, 32);
-    f.c.dist = FKEX_DIST_STAR;
+    f.c.dist = FKEX_DIST_PATH;
     size_t accused = r->parties[0].accused;
     expect_evidence(r, 0, &f, 1);   /* refused, and held against bob */
     if (r->parties[0].accused == accused) {
@@ -1506,7 +1541,7 @@ void suite_ratchet_checks(void)
     RUN(test_commit_auth_checks);
     RUN(test_commit_content_checks);
     RUN(test_commit_roster_checks);
-    RUN(test_full_star_commit);
+    RUN(test_full_path_commit);
     RUN(test_commit_decoder_rules);
     RUN(test_header_rules);
     RUN(test_message_checks);

@@ -256,8 +256,18 @@ static void deliver(net *n, int p, uint64_t seq, const uint8_t *b, size_t len)
         fkex_rmsg_commit c;
         CHECK_OK(fkex_rmsg_commit_decode(&c, b, len));
         pt->last_slices = c.nslices;
-        if (c.nslices > 1 || (c.nslices == 1 && memcmp(c.slices, pt->v, 32) != 0))
+        /* its slice is the one for its leaf after the commit (a party
+         * that is no member any more has none) */
+        uint32_t nl = fkex_ratchet_members(pt->st), *place = malloc((nl + 1) * sizeof *place);
+        uint32_t me = UINT32_MAX;
+        CHECK(place != NULL);
+        if (place && fkex_ratchet_is_member(pt->st) &&
+            fkex_rmsg_commit_places(&c, nl, place) == FKEX_OK)
+            me = place[fkex_ratchet_index(pt->st)];
+        if (c.nslices > 1 ||
+            (c.nslices == 1 && (me == UINT32_MAX || fkex_rmsg_commit_slice(&c, me) != c.slices)))
             pt->foreign_slice = 1;
+        free(place);
     }
     CHECK(seq > pt->last_seq);   /* in order, never twice */
     pt->last_seq = seq;
@@ -489,7 +499,7 @@ static void test_batched_join(void)
     net_close(n);
 }
 
-static void test_leave_star_slices(void)
+static void test_leave_path_slices(void)
 {
     net *n = net_open("leave");
     int b = join(n, world.bob, 0), c = join(n, world.carol, 0), d = join(n, world.bob, 0);
@@ -498,7 +508,7 @@ static void test_leave_star_slices(void)
     CHECK_OK(fkex_ratchet_propose_remove(n->p[b].st, fkex_ratchet_index(n->p[b].st), &out));
     absorb(n, b, &out);
     run(n);
-    do_commit(n, c, NULL, NULL);    /* a star commit */
+    do_commit(n, c, NULL, NULL);    /* a path commit */
     run(n);
     CHECK(n->p[b].left);
     CHECK(n->r->nmembers == 3 && relay_room_member(n->r, n->p[b].v) < 0);
@@ -1737,7 +1747,7 @@ static void test_thief_heal(void)
      * epoch does not open for it. */
     uint8_t *view;
     size_t vlen;
-    CHECK_OK(fkex_rmsg_commit_view(&view, &vlen, ob.msgs[0].bytes, ob.msgs[0].len, old_b));
+    CHECK_OK(fkex_rmsg_commit_view(&view, &vlen, ob.msgs[0].bytes, ob.msgs[0].len, bi));
     CHECK_OK(fkex_ratchet_receive(thief, view, vlen, &n->rng, &o));   /* not its commit: */
     CHECK(o.nevents == 1 && o.events[0].kind == FKEX_GKE_EV_IMPERSONATED);   /* it says so */
     CHECK(!thief->tentative.active);
@@ -1860,7 +1870,8 @@ static void test_relay_fork(void)
         const fkex_writer *s = k < 2 ? &sa : &sb;
         uint8_t *view;
         size_t vlen;
-        CHECK_OK(fkex_rmsg_commit_view(&view, &vlen, cm->bytes, cm->len, n->p[p].v));
+        CHECK_OK(fkex_rmsg_commit_view(&view, &vlen, cm->bytes, cm->len,
+                                       fkex_ratchet_index(n->p[p].st)));
         CHECK_OK(play(n, p, view, vlen, &acks));
         free(view);
         CHECK_OK(play(n, p, s->buf, s->len, &acks));
@@ -2045,7 +2056,7 @@ void suite_relay(void)
     RUN(test_create_room);
     RUN(test_join_and_talk);
     RUN(test_batched_join);
-    RUN(test_leave_star_slices);
+    RUN(test_leave_path_slices);
     RUN(test_first_commit_wins);
     RUN(test_welcome_held);
     RUN(test_sponsor_timeout);

@@ -107,17 +107,17 @@ static int join(void)
     fkex_hpke_keypair_generate(sk, j->leaf.hpke_pk, &rng);
     /* an Add: every member puts the leaf at the same place */
     if (ref >= 0)
-        CHECK_OK(tree_add(&m[ref].tree, &j->leaf, &index));
+        CHECK_OK(tree_add(&m[ref].tree, j->leaf.hpke_pk, &index));
     for (int i = 0; i < MAX_MEMBERS; i++)
         if (m[i].active && i != ref) {
-            CHECK_OK(tree_add(&m[i].tree, &j->leaf, &got));
+            CHECK_OK(tree_add(&m[i].tree, j->leaf.hpke_pk, &got));
             CHECK(got == index);
         }
     /* the joiner gets the public tree (a Welcome's) and its own leaf's key */
     if (ref >= 0) {
         CHECK_OK(tree_copy(&j->tree, &m[ref].tree));
     } else {
-        CHECK_OK(tree_add(&j->tree, &j->leaf, &index));
+        CHECK_OK(tree_add(&j->tree, j->leaf.hpke_pk, &index));
     }
     memset(&j->priv, 0, sizeof j->priv);
     j->priv.leaf = index;
@@ -139,56 +139,104 @@ static void path_info(uint8_t out[32], const uint8_t *info, size_t len)
     crypto_hash_sha256(out, buf, sizeof buf);
 }
 
-/* What a removed member can do with the commit that removes it: try each
- * sealed path secret with each private key it held. 1 if any opens. */
-static int opens_any(const member *gone, const uint8_t *path, size_t len, const uint8_t info[32])
+/* A commit's path: its public half (in a commit's content) and the
+ * slices (u32 count || slices, as after a commit's signature). */
+typedef struct {
+    tree_update u;
+    fkex_writer w;
+} path_msg;
+
+/* The slices as a decoded commit holds them. */
+static fkex_rmsg_commit slices_of(const path_msg *p)
 {
-    fkex_reader r;
-    uint32_t nodes, count;
-    uint8_t pk[32];
-    const uint8_t *cts;
-    int opened = 0;
-    fkex_reader_init(&r, path, len);
-    if (fkex_reader_get(&r, pk, 32) != 0 || fkex_reader_u32(&r, &nodes) != 0)
-        return 1;   /* unreadable: the test fails */
-    for (uint32_t i = 0; i < nodes; i++) {
-        if (fkex_reader_get(&r, pk, 32) != 0 || fkex_reader_u32(&r, &count) != 0 ||
-            fkex_reader_view(&r, &cts, (size_t)count * (32 + FKEX_SEALED_SECRET)) != 0)
-            return 1;
-        for (uint32_t c = 0; c < count; c++)
-            for (uint32_t k = 0; k < gone->priv.nkeys; k++) {
-                const uint8_t *s = cts + (size_t)c * (32 + FKEX_SEALED_SECRET);
-                uint8_t own_pk[32], secret[32];
-                fkex_hpke_context ctx;
-                crypto_scalarmult_base(own_pk, gone->priv.keys[k].sk);
-                if (fkex_hpke_setup_base_r_hashed(&ctx, s, gone->priv.keys[k].sk, own_pk, info) ==
-                        FKEX_OK &&
-                    fkex_hpke_open(secret, &ctx, NULL, 0, s + 32, FKEX_SEALED_SECRET) == FKEX_OK)
-                    opened = 1;
-                fkex_hpke_context_wipe(&ctx);
-            }
+    fkex_rmsg_commit c = { 0 };
+    c.nslices = load32_be(p->w.buf);
+    c.slices = p->w.buf + 4;
+    return c;
+}
+
+/* committer makes a path (the commit's joiners excluded, each getting its
+ * path secret in js) and merges it into its own tree. */
+static void make_path(path_msg *p, int committer, const uint32_t *exclude, uint32_t nexclude,
+                      tree_joiner_secret *js, const uint8_t *info, size_t infolen)
+{
+    member *c = &m[committer];
+    CHECK_OK(tree_path_create(&p->u, &c->tree, c->priv.leaf, &rng));
+    CHECK_OK(tree_path_merge(&c->tree, c->priv.leaf, p->u.leaf_pk, (const uint8_t *)p->u.pks,
+                             p->u.m));
+    tree_path_keep(&c->priv, &c->tree, &p->u);
+    fkex_writer_init(&p->w);
+    CHECK_OK(tree_path_seal(&p->w, &c->tree, &p->u, exclude, nexclude, js, info, infolen, &rng));
+}
+
+static void path_free(path_msg *p)
+{
+    tree_update_wipe(&p->u);
+    fkex_writer_free(&p->w);
+}
+
+/* Member i takes the path: a copy of its tree merged, its slice opened.
+ * Its tree and keys change only if that succeeds. */
+static fkex_err take_path(int i, uint32_t committer, const path_msg *p, const uint8_t *info,
+                          size_t infolen, uint8_t secret[32])
+{
+    ratchet_tree t;
+    tree_private priv = m[i].priv;
+    fkex_rmsg_commit c = slices_of(p);
+    const uint8_t *slice = fkex_rmsg_commit_slice(&c, m[i].priv.leaf);
+    fkex_err err = tree_copy(&t, &m[i].tree);
+    if (err == FKEX_OK)
+        err = tree_path_merge(&t, committer, p->u.leaf_pk, (const uint8_t *)p->u.pks, p->u.m);
+    if (err == FKEX_OK)
+        err = slice ? tree_path_open(&priv, &t, committer, slice, info, infolen, secret)
+                    : FKEX_ERR_AUTHENTICATION;
+    if (err == FKEX_OK) {
+        tree_free(&m[i].tree);
+        m[i].tree = t;
+        m[i].priv = priv;
+    } else {
+        tree_free(&t);
     }
-    return opened || fkex_reader_end(&r) != FKEX_OK;
+    tree_private_wipe(&priv);
+    return err;
+}
+
+/* What a removed member (or a thief) can do with a commit's slices: try
+ * each with each private key it held. 1 if any opens. */
+static int opens_any(const member *gone, const path_msg *p, const uint8_t info[32])
+{
+    fkex_rmsg_commit c = slices_of(p);
+    int opened = 0;
+    for (uint32_t s = 0; s < c.nslices; s++)
+        for (uint32_t k = 0; k < gone->priv.nkeys; k++) {
+            const uint8_t *sl = c.slices + (size_t)s * FKEX_SLICE_BYTES;
+            uint8_t own_pk[32], secret[32];
+            fkex_hpke_context ctx;
+            crypto_scalarmult_base(own_pk, gone->priv.keys[k].sk);
+            if (fkex_hpke_setup_base_r_hashed(&ctx, sl + 4, gone->priv.keys[k].sk, own_pk, info) ==
+                    FKEX_OK &&
+                fkex_hpke_open(secret, &ctx, NULL, 0, sl + 36, FKEX_SEALED_SECRET) == FKEX_OK)
+                opened = 1;
+            fkex_hpke_context_wipe(&ctx);
+        }
+    return opened;
 }
 
 /* committer seals a path (excluding joiner, if not -1, who installs its
  * path secret); every other member opens it. */
 static void commit_path(int committer, const member *gone, int joiner)
 {
-    uint8_t info[40], want[32], got[32], info_hash[32];
+    uint8_t info[40], got[32], info_hash[32];
     uint32_t exclude = joiner >= 0 ? m[joiner].priv.leaf : 0, nexclude = joiner >= 0;
     tree_joiner_secret js;
-    fkex_writer w;
+    path_msg p;
     fkex_rng_fill(&rng, info, sizeof info);
-    fkex_writer_init(&w);
-    CHECK_OK(tree_path_seal(&w, &m[committer].tree, &m[committer].priv, &exclude, nexclude, &js,
-                            info, sizeof info, want, &rng));
+    make_path(&p, committer, &exclude, nexclude, &js, info, sizeof info);
     for (int i = 0; i < MAX_MEMBERS; i++) {
         if (!m[i].active || i == committer || i == joiner)
             continue;
-        CHECK_OK(tree_path_open(&m[i].tree, &m[i].priv, m[committer].priv.leaf, w.buf, w.len,
-                                &exclude, nexclude, info, sizeof info, got));
-        CHECK(memcmp(got, want, 32) == 0);
+        CHECK_OK(take_path(i, m[committer].priv.leaf, &p, info, sizeof info, got));
+        CHECK(memcmp(got, p.u.commit_secret, 32) == 0);
     }
     if (joiner >= 0) {   /* its Welcome: the tree after the commit, and js */
         tree_free(&m[joiner].tree);
@@ -203,9 +251,9 @@ static void commit_path(int committer, const member *gone, int joiner)
     }
     if (gone) {
         path_info(info_hash, info, sizeof info);
-        CHECK(!opens_any(gone, w.buf, w.len, info_hash));
+        CHECK(!opens_any(gone, &p, info_hash));
     }
-    fkex_writer_free(&w);
+    path_free(&p);
 }
 
 /* A remove (and, if with_join, an Add of a new member in the same
@@ -276,7 +324,6 @@ static void test_tree_resolution(void)
 {
     uint32_t *res, n;
     uint8_t info[4] = { 0 }, secret[32];
-    fkex_writer w;
     test_rng(&rng, "tree resolution");
     memset(m, 0, sizeof m);
     for (int i = 0; i < 3; i++)
@@ -291,16 +338,15 @@ static void test_tree_resolution(void)
     CHECK(n == 3 && res[0] == 0 && res[1] == 2 && res[2] == 4);
     free(res);
     /* leaf 2's filtered direct path skips node 5 (its copath child, leaf
-     * 3, is blank): one node, the root, with two seals (leaves 0 and 1) */
-    fkex_writer_init(&w);
-    CHECK_OK(tree_path_seal(&w, &m[2].tree, &m[2].priv, NULL, 0, NULL, info, sizeof info, secret,
-                            &rng));
-    CHECK(w.len == 32 + 4 + 32 + 4 + 2 * (32 + FKEX_SEALED_SECRET) && load32_be(w.buf + 32) == 1 &&
-          load32_be(w.buf + 68) == 2);
+     * 3, is blank): one node, the root, with two slices (leaves 0 and 1) */
+    path_msg p;
+    make_path(&p, 2, NULL, 0, NULL, info, sizeof info);
+    CHECK(p.u.m == 1 && p.u.nodes[0] == 3 && p.w.len == 4 + 2 * FKEX_SLICE_BYTES &&
+          load32_be(p.w.buf) == 2 && load32_be(p.w.buf + 4) == 0 &&
+          load32_be(p.w.buf + 4 + FKEX_SLICE_BYTES) == 2);
     for (int i = 0; i < 2; i++)
-        CHECK_OK(tree_path_open(&m[i].tree, &m[i].priv, 2, w.buf, w.len, NULL, 0, info,
-                                sizeof info, secret));
-    fkex_writer_free(&w);
+        CHECK_OK(take_path(i, 2, &p, info, sizeof info, secret));
+    path_free(&p);
     CHECK(m[0].tree.nodes[3].present && !m[0].tree.nodes[5].present && !m[0].tree.nodes[1].present);
     /* a fourth member is unmerged at the root: the root resolves to
      * itself and leaf 3 */
@@ -317,7 +363,6 @@ static void test_tree_resolution(void)
 static void test_tree_stolen_state(void)
 {
     uint8_t info[8] = { 2 }, secret[32], info_hash[32], old_leaf[32];
-    fkex_writer w;
     test_rng(&rng, "tree stolen state");
     memset(m, 0, sizeof m);
     for (int i = 0; i < 12; i++)
@@ -329,19 +374,17 @@ static void test_tree_stolen_state(void)
     commit_path(4, NULL, -1);
     CHECK(memcmp(old_leaf, m[0].tree.nodes[2 * m[4].priv.leaf].pk, 32) != 0);
     for (int c = 0; c < 12; c++) {
+        path_msg p;
         if (c == 4)
             continue;
-        fkex_writer_init(&w);
         info[1] = (uint8_t)c;
-        CHECK_OK(tree_path_seal(&w, &m[c].tree, &m[c].priv, NULL, 0, NULL, info, sizeof info,
-                                secret, &rng));
+        make_path(&p, c, NULL, 0, NULL, info, sizeof info);
         for (int i = 0; i < 12; i++)
             if (i != c)
-                CHECK_OK(tree_path_open(&m[i].tree, &m[i].priv, m[c].priv.leaf, w.buf, w.len, NULL,
-                                        0, info, sizeof info, secret));
+                CHECK_OK(take_path(i, m[c].priv.leaf, &p, info, sizeof info, secret));
         path_info(info_hash, info, sizeof info);
-        CHECK(!opens_any(&thief, w.buf, w.len, info_hash));
-        fkex_writer_free(&w);
+        CHECK(!opens_any(&thief, &p, info_hash));
+        path_free(&p);
     }
     tree_private_wipe(&thief.priv);
     room_free();
@@ -353,84 +396,130 @@ static uint32_t reader_at(const ratchet_tree *t, uint32_t committer, uint32_t re
 {
     uint32_t i = 0;
     for (uint32_t x = 2 * committer; x != tree_root(t->nleaves); x = tree_parent(x)) {
-        uint32_t s = tree_sibling(x), *res, n, half = (1u << tree_level(s)) - 1;
+        uint32_t s = tree_sibling(x), *res, n;
         CHECK_OK(tree_resolution(t, s, &res, &n));
         free(res);
         if (n == 0)
             continue;
-        if (2 * reader + half >= s && 2 * reader <= s + half)
+        if (fkex_tree_below(2 * reader, s))
             return i;
         i++;
     }
     return UINT32_MAX;
 }
 
-/* A path changed in any byte a member checks is refused, and its tree
- * stays as it was; a change it does not check (a seal to another member,
- * the committer's leaf key) leaves it the true commit secret. Each public
- * key from its seal's node up is checked. */
+/* A path changed in any byte a member checks is refused, and its tree and
+ * keys stay as they were: every byte of its slice, and every public key
+ * from its slice's node up. A change it does not check (a key below its
+ * node, the committer's leaf key) leaves it the true commit secret; a
+ * path of another length is not the committer's filtered path. */
 static void test_tree_path_tampered(void)
 {
-    uint8_t info[8] = { 1 }, want[32], got[32], before[32], after[32];
-    size_t refused = 0, off;
-    fkex_writer w;
+    uint8_t info[8] = { 1 }, got[32], before[32], after[32];
+    size_t refused = 0, taken = 0;
+    path_msg p;
     test_rng(&rng, "tree tamper");
     memset(m, 0, sizeof m);
     for (int i = 0; i < 9; i++)
         join();
     commit_path(8, NULL, -1);
     uint32_t at = reader_at(&m[0].tree, 0, 5);
-    fkex_writer_init(&w);
-    CHECK_OK(tree_path_seal(&w, &m[0].tree, &m[0].priv, NULL, 0, NULL, info, sizeof info, want,
-                            &rng));
+    make_path(&p, 0, NULL, 0, NULL, info, sizeof info);
     tree_hash(before, &m[5].tree);
-    uint32_t nodes = load32_be(w.buf + 32), node = 0;
-    size_t next_node = 36;
-    for (size_t i = 0; i < w.len; i++) {
-        ratchet_tree t;
-        tree_private p = m[5].priv;
-        int is_pk = 0;
-        if (i == next_node && node < nodes) {   /* the start of a node's entry */
-            is_pk = node >= at;
-            off = next_node;
-            next_node = off + 36 + (size_t)load32_be(w.buf + off + 32) * (32 + FKEX_SEALED_SECRET);
-            node++;
-        }
-        CHECK_OK(tree_copy(&t, &m[5].tree));
-        w.buf[i] ^= 0x20;
-        if (tree_path_open(&t, &p, m[0].priv.leaf, w.buf, w.len, NULL, 0, info, sizeof info,
-                           got) == FKEX_OK) {
-            CHECK(!is_pk && memcmp(got, want, 32) == 0);
-        } else {
+    fkex_rmsg_commit c = slices_of(&p);
+    uint8_t *slice = (uint8_t *)fkex_rmsg_commit_slice(&c, 5);
+    CHECK(slice != NULL && at != UINT32_MAX);
+    for (size_t i = 0; slice && i < FKEX_SLICE_BYTES; i++) {
+        tree_private was = m[5].priv;
+        slice[i] ^= 0x20;
+        if (take_path(5, 0, &p, info, sizeof info, got) != FKEX_OK)
             refused++;
-            tree_hash(after, &t);
-            CHECK(memcmp(before, after, 32) == 0);
-        }
-        w.buf[i] ^= 0x20;
-        tree_free(&t);
-        tree_private_wipe(&p);
+        slice[i] ^= 0x20;
+        tree_hash(after, &m[5].tree);
+        CHECK(memcmp(before, after, 32) == 0 && memcmp(&was, &m[5].priv, sizeof was) == 0);
+        tree_private_wipe(&was);
     }
-    CHECK(at != UINT32_MAX && node == nodes);
-    CHECK(refused >= 4 + 32 + 32 + FKEX_SEALED_SECRET);
-    /* and one byte more, or one less, is no path */
-    {
-        uint8_t *longer = malloc(w.len + 1);
+    CHECK(refused == FKEX_SLICE_BYTES);
+    for (uint32_t k = 0; k <= p.u.m; k++) {   /* path keys, then (k == m) the leaf key */
+        uint8_t *pk = k < p.u.m ? p.u.pks[k] : p.u.leaf_pk;
+        uint32_t bit = 8 * (k % 32);
+        pk[bit / 8] ^= 0x01;
         ratchet_tree t;
-        tree_private p = m[5].priv;
-        CHECK(longer != NULL);
-        if (longer) {
-            memcpy(longer, w.buf, w.len);
-            longer[w.len] = 0;
-            CHECK_OK(tree_copy(&t, &m[5].tree));
-            CHECK_ERR(tree_path_open(&t, &p, 0, longer, w.len + 1, NULL, 0, info, sizeof info, got),
-                      FKEX_ERR_BAD_ENCODING);
-            CHECK_ERR(tree_path_open(&t, &p, 0, longer, w.len - 1, NULL, 0, info, sizeof info, got),
-                      FKEX_ERR_BAD_ENCODING);
-            tree_free(&t);
-            free(longer);
+        tree_private priv = m[5].priv;
+        fkex_err err;
+        CHECK_OK(tree_copy(&t, &m[5].tree));
+        CHECK_OK(tree_path_merge(&t, 0, p.u.leaf_pk, (const uint8_t *)p.u.pks, p.u.m));
+        err = tree_path_open(&priv, &t, 0, slice, info, sizeof info, got);
+        if (k < p.u.m && k >= at) {
+            CHECK_ERR(err, FKEX_ERR_AUTHENTICATION);
+        } else {
+            CHECK(err == FKEX_OK && memcmp(got, p.u.commit_secret, 32) == 0);
+            taken++;
         }
-        tree_private_wipe(&p);
+        pk[bit / 8] ^= 0x01;
+        tree_free(&t);
+        tree_private_wipe(&priv);
     }
+    CHECK(taken == at + 1);
+    /* one node more, or one less, is not the committer's path */
+    ratchet_tree t;
+    CHECK_OK(tree_copy(&t, &m[5].tree));
+    CHECK_ERR(tree_path_merge(&t, 0, p.u.leaf_pk, (const uint8_t *)p.u.pks, p.u.m + 1),
+              FKEX_ERR_BAD_ENCODING);
+    CHECK_ERR(tree_path_merge(&t, 0, p.u.leaf_pk, (const uint8_t *)p.u.pks, p.u.m - 1),
+              FKEX_ERR_BAD_ENCODING);
+    tree_hash(after, &t);
+    CHECK(memcmp(before, after, 32) == 0);
+    tree_free(&t);
+    CHECK_OK(take_path(5, 0, &p, info, sizeof info, got));
+    CHECK(memcmp(got, p.u.commit_secret, 32) == 0);
+    path_free(&p);
+    room_free();
+}
+
+/* The public tree as a Welcome carries it: what tree_encode_parents
+ * writes, tree_decode reads back to the same hash; every byte changed is
+ * refused or gives another hash; trailing and missing bytes are refused. */
+static void test_tree_welcome_encoding(void)
+{
+    uint8_t want[32], got[32];
+    fkex_leaf leaves[13];
+    fkex_writer w;
+    ratchet_tree t;
+    test_rng(&rng, "tree welcome");
+    memset(m, 0, sizeof m);
+    for (int i = 0; i < 11; i++)
+        join();
+    commit_path(3, NULL, -1);
+    join();
+    join();   /* two unmerged leaves under the root */
+    CHECK(m[0].tree.nodes[tree_root(m[0].tree.nleaves)].nunmerged == 2);
+    for (int i = 0; i < 13; i++) {
+        memset(leaves[m[i].priv.leaf].sig_pk, 0, 32);
+        memcpy(leaves[m[i].priv.leaf].hpke_pk, m[0].tree.nodes[2 * m[i].priv.leaf].pk, 32);
+    }
+    tree_hash(want, &m[0].tree);
+    fkex_writer_init(&w);
+    tree_encode_parents(&w, &m[0].tree);
+    CHECK_OK(tree_decode(&t, leaves, 13, w.buf, w.len));
+    tree_hash(got, &t);
+    CHECK(memcmp(want, got, 32) == 0);
+    tree_free(&t);
+    size_t same = 0;
+    for (size_t i = 0; i < w.len; i++) {
+        w.buf[i] ^= 0x01;
+        if (tree_decode(&t, leaves, 13, w.buf, w.len) == FKEX_OK) {
+            tree_hash(got, &t);
+            same += memcmp(want, got, 32) == 0;
+            tree_free(&t);
+        }
+        w.buf[i] ^= 0x01;
+    }
+    CHECK(same == 0);
+    CHECK_ERR(tree_decode(&t, leaves, 13, w.buf, w.len - 1), FKEX_ERR_BAD_ENCODING);
+    fkex_writer_u8(&w, 0);
+    CHECK_ERR(tree_decode(&t, leaves, 13, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
+    CHECK_ERR(tree_decode(&t, leaves, 12, w.buf, w.len - 1), FKEX_ERR_BAD_ENCODING);
     fkex_writer_free(&w);
     room_free();
 }
@@ -442,4 +531,5 @@ void suite_tree(void)
     RUN(test_tree_property);
     RUN(test_tree_stolen_state);
     RUN(test_tree_path_tampered);
+    RUN(test_tree_welcome_encoding);
 }

@@ -435,12 +435,13 @@ fkex_err admission_on_proof(fkex_ratchet *st, const uint8_t *msg, size_t len, fk
 fkex_err admission_welcome(const fkex_ratchet *st, const pending_join *j,
                            const uint8_t content_hash[32], uint64_t epoch,
                            const uint8_t epoch_secret[32], const epoch_keys *keys,
-                           const fkex_leaf *leaves, uint32_t nleaves,
-                           const uint8_t confirmation_tag[32], fkex_gke_out *out)
+                           const fkex_leaf *leaves, uint32_t nleaves, const ratchet_tree *tree,
+                           const tree_joiner_secret *js, const uint8_t confirmation_tag[32],
+                           fkex_gke_out *out)
 {
     fkex_welcome_state ws = { 0 };
     fkex_rmsg_welcome m = { 0 };
-    fkex_writer plain, w;
+    fkex_writer plain, w, parents;
     uint8_t key[32], aad[64], *sealed;
     static const uint8_t nonce[12];   /* K_w, so the key, is used once */
     fkex_err err;
@@ -451,15 +452,25 @@ fkex_err admission_welcome(const fkex_ratchet *st, const pending_join *j,
     memcpy(ws.confirmation_tag, confirmation_tag, 32);
     ws.nleaves = nleaves;
     ws.leaves = (const uint8_t *)leaves;   /* fkex_leaf is V || X, 64 bytes */
+    fkex_writer_init(&parents);
+    tree_encode_parents(&parents, tree);
+    ws.tree = parents.buf;
+    ws.treelen = parents.len;
+    ws.path_node = js ? js->node : UINT32_MAX;
+    if (js)
+        memcpy(ws.path_secret, js->path_secret, 32);
     ws.descriptor = st->room.bytes;
     ws.descriptorlen = st->room.len;
     fkex_writer_init(&plain);
-    fkex_welcome_state_encode(&plain, &ws);
+    if (!parents.failed)
+        fkex_welcome_state_encode(&plain, &ws);
     sodium_memzero(&ws, sizeof ws);
-    if (plain.failed || !(sealed = malloc(plain.len + 16))) {
+    if (parents.failed || plain.failed || !(sealed = malloc(plain.len + 16))) {
+        fkex_writer_free(&parents);
         fkex_writer_free(&plain);
         return FKEX_ERR_NO_MEMORY;
     }
+    fkex_writer_free(&parents);
     welcome_aad(aad, j->th, content_hash);
     fkex_kdf_expand(key, j->k_w, "welcome", NULL, 0);
     crypto_aead_chacha20poly1305_ietf_encrypt(sealed, NULL, plain.buf, plain.len, aad,
@@ -490,8 +501,10 @@ fkex_err admission_on_welcome(fkex_ratchet *st, const uint8_t *msg, size_t len,
     next_epoch next = { 0 };
     epoch_keys keys;
     roster r = { 0 };
+    ratchet_tree tree = { 0 };
+    tree_private tpriv = { 0 };
     fkex_leaf *leaves = NULL;
-    uint8_t key[32], aad[64], tag[32], desc_hash[32], *plain;
+    uint8_t key[32], aad[64], tag[32], desc_hash[32], tree_h[32], *plain;
     unsigned long long plainlen;
     size_t rosterlen;
     static const uint8_t nonce[12];
@@ -522,10 +535,20 @@ fkex_err admission_on_welcome(fkex_ratchet *st, const uint8_t *msg, size_t len,
         err = FKEX_ERR_WRONG_ROOM;
         goto done;
     }
+    /* The public tree: checked against the confirmed group context (its
+     * hash is in the key schedule), not leaf by leaf; a sponsor that lies
+     * about it can still make a matching tag, so the other members'
+     * EpochAcks and JoinAcks for this epoch are checked as well (a false
+     * tree shows up there as a fork). fkex_leaf is bytes only: ws.leaves
+     * is one. */
+    if ((err = tree_decode(&tree, (const fkex_leaf *)ws.leaves, ws.nleaves, ws.tree,
+                           ws.treelen)) != FKEX_OK)
+        goto done;
+    tree_hash(tree_h, &tree);
     /* The plaintext's buffer becomes the roster's: the leaves move to its
      * front, over the secrets before them, and what follows is wiped
-     * (ws keeps copies of the secrets; ws.leaves and ws.descriptor are
-     * done with). One 64 KiB copy fewer at n = 1000. */
+     * (ws keeps copies of the secrets; ws.leaves, ws.tree and
+     * ws.descriptor are done with). One 64 KiB copy fewer at n = 1000. */
     rosterlen = (size_t)ws.nleaves * sizeof *leaves;
     memmove(plain, ws.leaves, rosterlen);
     sodium_memzero(plain + rosterlen, (size_t)plainlen - rosterlen);
@@ -543,19 +566,33 @@ fkex_err admission_on_welcome(fkex_ratchet *st, const uint8_t *msg, size_t len,
         err = FKEX_ERR_AUTHENTICATION;
         goto done;
     }
+    tpriv.leaf = self;
+    tpriv.nkeys = 1;
+    tpriv.keys[0].node = 2 * self;
+    memcpy(tpriv.keys[0].sk, st->hpke_sk, 32);
+    if (ws.path_node != UINT32_MAX) {
+        tree_joiner_secret js = { .node = ws.path_node };
+        memcpy(js.path_secret, ws.path_secret, 32);
+        err = tree_path_install(&tpriv, &tree, &js);
+        sodium_memzero(&js, sizeof js);
+        if (err != FKEX_OK) {
+            err = FKEX_ERR_AUTHENTICATION;
+            goto done;
+        }
+    }
     err = roster_whole(&r, leaves, ws.nleaves);
     leaves = NULL;   /* taken */
     if (err != FKEX_OK)
         goto done;
     schedule_from_secret(&keys, ws.epoch_secret, st->room_id, ws.epoch, ws.transcript_hash,
-                         r.hash);
+                         r.hash, tree_h);
     schedule_confirmation_tag(tag, &keys);
     if (sodium_memcmp(tag, ws.confirmation_tag, 32) != 0) {
         err = FKEX_ERR_AUTHENTICATION;
         goto done;
     }
 
-    err = ratchet_prepare_epoch(&next, st, &keys, &r, NULL, NULL, 0);
+    err = ratchet_prepare_epoch(&next, st, &keys, &r, &tree, &tpriv, NULL, NULL, 0);
     if (err == FKEX_OK)   /* members' EpochAcks for this epoch name it: a joiner checks them too */
         memcpy(next.reading.commit_hash, m.commit_hash, 32);
     if (err == FKEX_OK)
@@ -570,6 +607,8 @@ fkex_err admission_on_welcome(fkex_ratchet *st, const uint8_t *msg, size_t len,
 done:
     ratchet_next_epoch_free(&next);
     roster_free(&r);
+    tree_free(&tree);
+    tree_private_wipe(&tpriv);
     sodium_memzero(key, sizeof key);
     sodium_memzero(&keys, sizeof keys);
     sodium_memzero(&ws, sizeof ws);

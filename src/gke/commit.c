@@ -13,8 +13,9 @@
  *   signature of the committer over content || confirmation_tag || membership_tag
  * commit_secret goes to the members who stay either sealed under the old
  * epoch's "add" key (nobody leaves and no key changes: symmetric work for
- * everyone) or by the star of star.c (a removal or an update: those who
- * leave, or whose old key leaked, must not learn it).
+ * everyone) or at the top of the committer's UpdatePath through the
+ * ratchet tree (path.c; a removal or an update: those who leave, or whose
+ * old key leaked, must not learn it).
  *
  * Version 2 (PROTOCOL.md): the relay delivers every candidate commit for
  * an epoch. A member checks them in relay order, prepares the first that
@@ -25,10 +26,12 @@
  * cannot apply the settled commit, it leaves (FKEX_GKE_EV_LOST) to come
  * back through admission. No refused commit can hold a room.
  *
- * Costs, n members: the committer O(n) HPKE seals for a star, otherwise
- * O(1); every other member one signature check, one HPKE open or AEAD,
- * a dozen HMACs, and O(n) to copy the roster; a re-attestation adds one
- * ABE encapsulation (committer) or decapsulation (everyone else).
+ * Costs, n members: the committer O(log n) HPKE seals for a path in a
+ * full tree (more while it has blanks), otherwise O(1); every other
+ * member one signature check, one HPKE open and O(log n) key derivations
+ * or one AEAD, a dozen HMACs, O(log n) hashes of the tree, and O(n) to
+ * copy the roster and the tree; a re-attestation adds one ABE
+ * encapsulation (committer) or decapsulation (everyone else).
  */
 #include <stdlib.h>
 #include "inner.h"
@@ -65,12 +68,16 @@ fkex_err fkex_ratchet_commit(fkex_ratchet *st, const fkex_commit_options *opt, f
     fkex_rmsg_commit c = { 0 };
     fkex_writer w;
     roster next = { 0 };
+    ratchet_tree tree = { 0 };
+    tree_private tpriv = { 0 };
+    tree_update u = { 0 };
+    tree_joiner_secret js[RATCHET_MAX_PENDING];
     fkex_abe_ct *psk_ct = NULL;
     pending_commit pc = { 0 };
     epoch_keys keys = { 0 };
-    uint8_t *adds = NULL, *rm = NULL, key[32], epoch_secret[32], transcript[32];
+    uint8_t *adds = NULL, *rm = NULL, key[32], epoch_secret[32], transcript[32], tree_h[32];
     uint8_t ctx[SCHEDULE_CONTEXT_BYTES], tag[32];
-    uint32_t *idx = NULL, nidx = 0, nadds = 0;
+    uint32_t *idx = NULL, nidx = 0, nadds = 0, at;
     size_t nmsgs = out->nmsgs, nevents = out->nevents;
     fkex_err err;
 
@@ -120,15 +127,13 @@ fkex_err fkex_ratchet_commit(fkex_ratchet *st, const fkex_commit_options *opt, f
     c.adds = adds;
     c.nremoves = nidx;
     c.removes = rm;
-    fkex_rng_fill(rng, pc.commit_secret, 32);
     if (opt->update) {
         /* Both leaf keys rotate: the new V is signed by the old one with
-         * the commit, so a thief of the old state can neither sign as
-         * this member nor authenticate to the relay as it. */
+         * the commit (and the path gives a new X), so a thief of the old
+         * state can neither sign as this member nor authenticate to the
+         * relay as it. */
         c.has_update = pc.has_update = 1;
-        fkex_hpke_keypair_generate(pc.new_hpke_sk, pc.new_hpke_pk, rng);
         fkex_sign_keypair(c.update_sig_pk, pc.new_sig_sk, rng);
-        memcpy(c.update_pk, pc.new_hpke_pk, 32);
     }
     if (opt->reattest || opt->descriptor) {
         /* psk = k for (k, C) = ABE.Encap(P_effective), under the new
@@ -154,14 +159,33 @@ fkex_err fkex_ratchet_commit(fkex_ratchet *st, const fkex_commit_options *opt, f
         c.descriptor = opt->descriptor;
         c.descriptorlen = opt->descriptor ? opt->descriptor_len : 0;
     }
-    c.dist = (nidx || opt->update) ? FKEX_DIST_STAR : FKEX_DIST_GROUP;
+    c.dist = (nidx || opt->update) ? FKEX_DIST_PATH : FKEX_DIST_GROUP;
+    if ((err = dist_tree_next(&tree, &tpriv, &at, st, &c)) != FKEX_OK)
+        goto done;
     if (c.dist == FKEX_DIST_GROUP) {
+        fkex_rng_fill(rng, pc.commit_secret, 32);
         add_key(key, &st->keys, c.nonce);
         crypto_aead_chacha20poly1305_ietf_encrypt(c.group_sealed, NULL, pc.commit_secret, 32,
                                                   NULL, 0, NULL, zero_nonce, key);
+    } else {
+        /* The path from this member's leaf in the new tree; its keys
+         * become this member's when the commit settles. */
+        if ((err = tree_path_create(&u, &tree, at, rng)) != FKEX_OK ||
+            (err = tree_path_merge(&tree, at, u.leaf_pk, (const uint8_t *)u.pks, u.m)) != FKEX_OK)
+            goto done;
+        tree_path_keep(&tpriv, &tree, &u);
+        memcpy(c.path_leaf_pk, u.leaf_pk, 32);
+        c.path_len = u.m;
+        c.path_pks = (const uint8_t *)u.pks;
+        memcpy(pc.commit_secret, u.commit_secret, 32);
+        pc.has_path = 1;
+        memcpy(pc.new_hpke_sk, u.leaf_sk, 32);
+        memcpy(pc.new_hpke_pk, u.leaf_pk, 32);
+        pc.tpriv = tpriv;
     }
     if ((err = roster_next(&next, st, &c)) != FKEX_OK)
         goto done;
+    tree_hash(tree_h, &tree);
 
     /* Content, then the schedule of epoch e+1, then tags and slices. */
     fkex_writer_init(&w);
@@ -175,7 +199,8 @@ fkex_err fkex_ratchet_commit(fkex_ratchet *st, const fkex_commit_options *opt, f
     memcpy(transcript, st->keys.transcript_hash, 32);
     fkex_transcript_extend(transcript, w.buf, w.len);
     schedule_next(&keys, epoch_secret, st->keys.init_secret, pc.commit_secret,
-                  pc.has_psk ? pc.psk : NULL, st->room_id, c.epoch + 1, transcript, next.hash);
+                  pc.has_psk ? pc.psk : NULL, st->room_id, c.epoch + 1, transcript, next.hash,
+                  tree_h);
     schedule_confirmation_tag(tag, &keys);
     fkex_writer_put(&w, tag, 32);
     if (!w.failed) {
@@ -186,16 +211,11 @@ fkex_err fkex_ratchet_commit(fkex_ratchet *st, const fkex_commit_options *opt, f
         fkex_writer_free(&w);
         goto done;
     }
-    if (c.dist == FKEX_DIST_STAR) {
+    if (c.dist == FKEX_DIST_PATH) {
         /* Everyone who stays, but not this member and not the joiners (the
-         * roster's tail), who get Welcomes. */
-        schedule_context(ctx, st->room_id, c.epoch + 1, transcript, next.hash);
-        uint32_t self = UINT32_MAX;
-        for (uint32_t i = 0; i < next.n - nadds; i++)
-            if (next.from[i] == st->index)   /* by place: an Update changed its V */
-                self = i;
-        err = dist_seal(&w, next.leaves, next.n - nadds, self, pc.commit_secret, ctx, sizeof ctx,
-                        rng);
+         * roster's tail), who get their path secrets in their Welcomes. */
+        schedule_context(ctx, st->room_id, c.epoch + 1, transcript, next.hash, tree_h);
+        err = dist_seal(&w, &tree, &u, next.n, nadds, js, ctx, sizeof ctx, rng);
     } else {
         fkex_writer_u32(&w, 0);
         err = w.failed ? FKEX_ERR_NO_MEMORY : FKEX_OK;
@@ -204,10 +224,12 @@ fkex_err fkex_ratchet_commit(fkex_ratchet *st, const fkex_commit_options *opt, f
         fkex_writer_free(&w);
         goto done;
     }
-    for (size_t i = 0; i < st->njoins && c.nadds; i++)
+    for (size_t i = 0, k = 0; i < st->njoins && c.nadds; i++)
         if (st->joins[i].admitted &&
             (err = admission_welcome(st, &st->joins[i], pc.content_hash, c.epoch + 1,
-                                     epoch_secret, &keys, next.leaves, next.n, tag, out)) != FKEX_OK)
+                                     epoch_secret, &keys, next.leaves, next.n, &tree,
+                                     c.dist == FKEX_DIST_PATH ? &js[k++] : NULL, tag,
+                                     out)) != FKEX_OK)
             goto done;
     pc.active = 1;
     st->commit = pc;
@@ -222,6 +244,10 @@ done:
     free(rm);
     free(adds);
     roster_free(&next);
+    tree_free(&tree);
+    tree_private_wipe(&tpriv);
+    tree_update_wipe(&u);
+    sodium_memzero(js, sizeof js);
     sodium_memzero(&pc, sizeof pc);
     sodium_memzero(&keys, sizeof keys);
     sodium_memzero(epoch_secret, sizeof epoch_secret);
@@ -269,10 +295,13 @@ static fkex_err candidate_check(tentative_epoch *t, int *evidence, const fkex_ra
                                 const fkex_rmsg_commit *c, const uint8_t *msg)
 {
     roster r = { 0 };
+    ratchet_tree tree = { 0 };
+    tree_private tpriv = { 0 };
     room_descriptor changed = { 0 };
     epoch_keys keys = { 0 };
-    uint8_t commit_secret[32], psk[32], epoch_secret[32], key[32], tag[32];
+    uint8_t commit_secret[32], psk[32], epoch_secret[32], key[32], tag[32], tree_h[32];
     uint8_t transcript[32], ctx[SCHEDULE_CONTEXT_BYTES];
+    uint32_t at;
     fkex_err err;
     memset(t, 0, sizeof *t);
     *evidence = 0;
@@ -285,10 +314,10 @@ static fkex_err candidate_check(tentative_epoch *t, int *evidence, const fkex_ra
     *evidence = 1;
     if (fkex_mac_verify(c->membership_tag, st->keys.membership_key, msg, c->tagged_len) != 0)
         return FKEX_ERR_AUTHENTICATION;
-    /* Removals and updates go by star; a new descriptor comes with a
+    /* Removals and updates go by a path; a new descriptor comes with a
      * re-attestation; a re-attestation adds nobody (joiners were admitted
      * under the policy it replaces); nobody removes itself. */
-    if (removes(c, c->committer) || ((c->nremoves || c->has_update) && c->dist != FKEX_DIST_STAR) ||
+    if (removes(c, c->committer) || ((c->nremoves || c->has_update) && c->dist != FKEX_DIST_PATH) ||
         (c->descriptor && !c->psk_ct) || (c->psk_ct && c->nadds))
         return FKEX_ERR_BAD_ENCODING;
     *evidence = 0;
@@ -307,16 +336,23 @@ static fkex_err candidate_check(tentative_epoch *t, int *evidence, const fkex_ra
     if (c->descriptor &&
         (err = ratchet_descriptor_prepare(&changed, st, c->descriptor, c->descriptorlen)) != FKEX_OK)
         return err;
-    if ((err = roster_next(&r, st, c)) != FKEX_OK) {
-        *evidence = err != FKEX_ERR_NO_MEMORY;   /* a key twice, a low-order key: signed */
+    if ((err = roster_next(&r, st, c)) != FKEX_OK ||
+        (err = dist_tree_next(&tree, &tpriv, &at, st, c)) != FKEX_OK ||
+        (c->dist == FKEX_DIST_PATH &&
+         (err = tree_path_merge(&tree, at, c->path_leaf_pk, c->path_pks, c->path_len)) != FKEX_OK)) {
+        /* a key twice, a low-order key, a path of the wrong length: signed */
+        *evidence = err != FKEX_ERR_NO_MEMORY;
         goto done;
     }
+    tree_hash(tree_h, &tree);
     memcpy(transcript, st->keys.transcript_hash, 32);
     fkex_transcript_extend(transcript, msg, c->content_len);
 
     /* commit_secret: remembered (own), the add key, or this member's slice. */
     if (t->own) {
         memcpy(commit_secret, st->commit.commit_secret, 32);
+        if (st->commit.has_path)
+            tpriv = st->commit.tpriv;
     } else if (c->dist == FKEX_DIST_GROUP) {
         add_key(key, &st->keys, c->nonce);
         if (crypto_aead_chacha20poly1305_ietf_decrypt(commit_secret, NULL, NULL, c->group_sealed,
@@ -327,8 +363,8 @@ static fkex_err candidate_check(tentative_epoch *t, int *evidence, const fkex_ra
             goto done;
         }
     } else {
-        schedule_context(ctx, st->room_id, c->epoch + 1, transcript, r.hash);
-        if ((err = dist_open(commit_secret, c, &st->self, st->hpke_sk, ctx, sizeof ctx)) != FKEX_OK)
+        schedule_context(ctx, st->room_id, c->epoch + 1, transcript, r.hash, tree_h);
+        if ((err = dist_open(commit_secret, &tpriv, &tree, at, c, ctx, sizeof ctx)) != FKEX_OK)
             goto done;
     }
     if (c->psk_ct) {
@@ -345,14 +381,14 @@ static fkex_err candidate_check(tentative_epoch *t, int *evidence, const fkex_ra
         }
     }
     schedule_next(&keys, epoch_secret, st->keys.init_secret, commit_secret,
-                  c->psk_ct ? psk : NULL, st->room_id, c->epoch + 1, transcript, r.hash);
+                  c->psk_ct ? psk : NULL, st->room_id, c->epoch + 1, transcript, r.hash, tree_h);
     schedule_confirmation_tag(tag, &keys);
     if (sodium_memcmp(tag, c->confirmation_tag, 32) != 0) {
         *evidence = c->dist == FKEX_DIST_GROUP;
         err = FKEX_ERR_AUTHENTICATION;   /* a forged slice or a wrong psk */
         goto done;
     }
-    if ((err = ratchet_prepare_epoch(&t->next, st, &keys, &r, c, c->descriptor,
+    if ((err = ratchet_prepare_epoch(&t->next, st, &keys, &r, &tree, &tpriv, c, c->descriptor,
                                      c->descriptorlen)) != FKEX_OK)
         goto done;
     memcpy(t->next.reading.commit_hash, t->commit_hash, 32);
@@ -361,6 +397,8 @@ static fkex_err candidate_check(tentative_epoch *t, int *evidence, const fkex_ra
 done:
     ratchet_descriptor_free(&changed);
     roster_free(&r);
+    tree_free(&tree);
+    tree_private_wipe(&tpriv);
     sodium_memzero(&keys, sizeof keys);
     sodium_memzero(commit_secret, sizeof commit_secret);
     sodium_memzero(psk, sizeof psk);
@@ -573,13 +611,16 @@ static fkex_err install(fkex_ratchet *st, tentative_epoch *t, fkex_gke_out *out)
         err = ratchet_ack(out, st, &t->keys, t->next.roster.leaves, nleaves);
     if (err != FKEX_OK)
         return err;
-    if (t->own && st->commit.has_update) {
+    if (t->own && st->commit.has_path) {
         memcpy(st->hpke_sk, st->commit.new_hpke_sk, 32);
         memcpy(st->self.hpke_pk, st->commit.new_hpke_pk, 32);
+    }
+    if (t->own && st->commit.has_update) {
         memcpy(st->sig_sk, st->commit.new_sig_sk, 64);
         memcpy(st->self.sig_pk, st->commit.new_sig_sk + 32, 32);
-        ratchet_leaf_id(st->leaf_id, &st->self);
     }
+    if (t->own && (st->commit.has_path || st->commit.has_update))
+        ratchet_leaf_id(st->leaf_id, &st->self);
     sodium_memzero(&st->commit, sizeof st->commit);   /* a losing own commit is void too */
     ratchet_install_epoch(st, &t->next, &t->keys);
     return FKEX_OK;

@@ -281,6 +281,10 @@ fkex_err fkex_ratchet_create(fkex_ratchet **out, const fkex_ratchet_config *cfg,
     uint8_t init_secret[32], epoch_secret[32], transcript[32] = { 0 };
     fkex_leaf *leaves;
     roster r;
+    ratchet_tree tree = { 0 };
+    tree_private tpriv = { 0 };
+    uint32_t index;
+    uint8_t tree_h[32];
     fkex_err err = start(&st, cfg, rng);
     if (err != FKEX_OK)
         return err;
@@ -297,17 +301,26 @@ fkex_err fkex_ratchet_create(fkex_ratchet **out, const fkex_ratchet_config *cfg,
         fkex_ratchet_free(st);
         return err;
     }
+    if ((err = tree_add(&tree, st->self.hpke_pk, &index)) != FKEX_OK) {
+        roster_free(&r);
+        fkex_ratchet_free(st);
+        return err;
+    }
+    tpriv.nkeys = 1;
+    memcpy(tpriv.keys[0].sk, st->hpke_sk, 32);   /* leaf 0, node 0 */
+    tree_hash(tree_h, &tree);
     /* The founder starts epoch 0 with a random init_secret (and, as
      * nothing is committed, an all-zero commit secret). */
     fkex_rng_fill(rng, init_secret, sizeof init_secret);
     schedule_next(&keys, epoch_secret, init_secret, no_commit, NULL, st->room_id, 0, transcript,
-                  r.hash);
+                  r.hash, tree_h);
     sodium_memzero(init_secret, sizeof init_secret);
     sodium_memzero(epoch_secret, sizeof epoch_secret);
-    err = ratchet_prepare_epoch(&next, st, &keys, &r, NULL, NULL, 0);
+    err = ratchet_prepare_epoch(&next, st, &keys, &r, &tree, &tpriv, NULL, NULL, 0);
     if (err == FKEX_OK)
         ratchet_install_epoch(st, &next, &keys);
     sodium_memzero(&keys, sizeof keys);
+    tree_private_wipe(&tpriv);
     if (err != FKEX_OK) {
         fkex_ratchet_free(st);
         return err;
@@ -335,13 +348,17 @@ fkex_err fkex_ratchet_join(fkex_ratchet **out, const fkex_ratchet_config *cfg, f
 /* ---- epochs ------------------------------------------------------------------ */
 
 fkex_err ratchet_prepare_epoch(next_epoch *n, const fkex_ratchet *st, const epoch_keys *keys,
-                               roster *r, const fkex_rmsg_commit *c,
-                               const uint8_t *descriptor, size_t descriptor_len)
+                               roster *r, ratchet_tree *tree, const tree_private *tpriv,
+                               const fkex_rmsg_commit *c, const uint8_t *descriptor,
+                               size_t descriptor_len)
 {
     fkex_err err;
     memset(n, 0, sizeof *n);
     n->roster = *r;
     memset(r, 0, sizeof *r);
+    n->tree = *tree;
+    memset(tree, 0, sizeof *tree);
+    n->tpriv = *tpriv;
     /* The reading epoch takes the roster's array; n->roster.leaves stays
      * a view of it. */
     if ((err = appmsg_reading_init(&n->reading, keys, n->roster.leaves, n->roster.n)) != FKEX_OK ||
@@ -372,6 +389,8 @@ void ratchet_next_epoch_free(next_epoch *n)
     n->roster.leaves = NULL;   /* the reading epoch's (taken even if it failed) */
     roster_free(&n->roster);
     free(n->acked);
+    tree_free(&n->tree);
+    tree_private_wipe(&n->tpriv);
     appmsg_reading_wipe(&n->reading);
     ratchet_descriptor_free(&n->room);
     memset(n, 0, sizeof *n);
@@ -410,8 +429,11 @@ void ratchet_install_epoch(fkex_ratchet *st, next_epoch *n, const epoch_keys *ke
     st->chunks = n->roster.chunks;
     st->nleaves = n->roster.n;
     st->acked = n->acked;
+    tree_free(&st->tree);
+    st->tree = n->tree;
+    st->tpriv = n->tpriv;
     free(n->roster.from);
-    memset(n, 0, sizeof *n);
+    sodium_memzero(n, sizeof *n);
     sodium_memzero(&st->keys, sizeof st->keys);
     st->keys = *keys;
     appmsg_send_init(st);
@@ -437,6 +459,8 @@ void ratchet_gone(fkex_ratchet *st)
     appmsg_reading_wipe(&st->previous);
     st->leaves = NULL;   /* current's */
     st->nleaves = 0;
+    tree_free(&st->tree);
+    tree_private_wipe(&st->tpriv);
     sodium_memzero(&st->keys, sizeof st->keys);
     sodium_memzero(st->send_ck, sizeof st->send_ck);
     sodium_memzero(&st->commit, sizeof st->commit);

@@ -4,7 +4,7 @@
  *   ratchet.c    creation, dispatch, proposals, acks, accessors
  *   roster.c     the roster's order after a commit, its hash, its checks
  *   schedule.c   the key schedule (PROTOCOL.md, "Key schedule")
- *   star.c       distribution of the commit secret (the star; TreeKEM later)
+ *   path.c       distribution of the commit secret by the ratchet tree (tree.c)
  *   admission.c  JoinRequest, Challenge, Proof, Welcome
  *   commit.c     building and applying commits
  *   appmsg.c     application messages and sender chains
@@ -13,6 +13,7 @@
 #define FKEX_RATCHET_STATE_H
 
 #include "gke/ratchet.h"
+#include "gke/tree.h"
 
 #define RATCHET_MAX_SKIP FKEX_CHAIN_MAX_SKIP   /* generations a receiver may skip ahead */
 #define RATCHET_MAX_PENDING 64     /* joins a sponsor tracks at once */
@@ -28,6 +29,7 @@ typedef struct {
     uint8_t epoch_authenticator[32];
     uint8_t transcript_hash[32];
     uint8_t roster_hash[32];
+    uint8_t tree_hash[32];
 } epoch_keys;
 
 /* A sender's hash chain in one epoch (PROTOCOL.md, application messages;
@@ -74,9 +76,11 @@ typedef struct {
     uint8_t commit_secret[32];
     uint8_t psk[32];
     int has_psk;
-    int has_update;
+    int has_path;                   /* a path rotates the leaf's X */
     uint8_t new_hpke_sk[32];
     uint8_t new_hpke_pk[32];
+    tree_private tpriv;             /* this member's tree keys after its path */
+    int has_update;
     uint8_t new_sig_sk[64];         /* an Update rotates V too */
 } pending_commit;
 
@@ -106,6 +110,8 @@ typedef struct {
  * reading.leaves, which owns the array. */
 typedef struct {
     roster roster;
+    ratchet_tree tree;
+    tree_private tpriv;
     uint8_t *acked;
     reading_epoch reading;
     int has_room;
@@ -166,6 +172,8 @@ struct fkex_ratchet {
     uint32_t nleaves;
     const fkex_leaf *leaves;
     uint8_t (*chunks)[32];          /* the roster's chunk hashes (roster.c) */
+    ratchet_tree tree;              /* its leaves are the roster's X, in order */
+    tree_private tpriv;
     uint8_t *acked;
     epoch_keys keys;
     uint32_t send_generation;
@@ -214,12 +222,13 @@ void roster_free(roster *r);
 fkex_err ratchet_descriptor_prepare(room_descriptor *d, const fkex_ratchet *st,
                                     const uint8_t *bytes, size_t len) FKEX_WUR;
 void ratchet_descriptor_free(room_descriptor *d);
-/* Prepares epoch keys->epoch: takes r (freed on failure too). c is the
- * commit that makes it, or NULL (founding, a Welcome); descriptor, if not
- * NULL, the room's new descriptor. */
+/* Prepares epoch keys->epoch: takes r and tree (freed on failure too)
+ * and a copy of tpriv. c is the commit that makes it, or NULL (founding,
+ * a Welcome); descriptor, if not NULL, the room's new descriptor. */
 fkex_err ratchet_prepare_epoch(next_epoch *n, const fkex_ratchet *st, const epoch_keys *keys,
-                               roster *r, const fkex_rmsg_commit *c,
-                               const uint8_t *descriptor, size_t descriptor_len) FKEX_WUR;
+                               roster *r, ratchet_tree *tree, const tree_private *tpriv,
+                               const fkex_rmsg_commit *c, const uint8_t *descriptor,
+                               size_t descriptor_len) FKEX_WUR;
 /* Installs it; n is emptied. Cannot fail. */
 void ratchet_install_epoch(fkex_ratchet *st, next_epoch *n, const epoch_keys *keys);
 void ratchet_next_epoch_free(next_epoch *n);
@@ -248,32 +257,43 @@ fkex_err ratchet_emit(fkex_gke_out *out, fkex_writer *w) FKEX_WUR;
 
 /* ---- schedule.c ------------------------------------------------------------- */
 /* epoch_secret = Extract(init_secret, commit_secret || psk), then the
- * epoch's keys under context = room_id || epoch || transcript || H(roster). */
+ * epoch's keys under context = room_id || epoch || transcript || H(roster)
+ * || H(tree). */
 void schedule_next(epoch_keys *next, uint8_t epoch_secret[32], const uint8_t init_secret[32],
                    const uint8_t commit_secret[32], const uint8_t *psk,
                    const uint8_t room_id[32], uint64_t epoch, const uint8_t transcript[32],
-                   const uint8_t roster_hash[32]);
+                   const uint8_t roster_hash[32], const uint8_t tree_hash[32]);
 /* The epoch's keys from its epoch_secret (what a Welcome gives). */
 void schedule_from_secret(epoch_keys *keys, const uint8_t epoch_secret[32],
                           const uint8_t room_id[32], uint64_t epoch,
-                          const uint8_t transcript[32], const uint8_t roster_hash[32]);
-/* The context bytes: room_id || u64 epoch || transcript || roster hash. */
-#define SCHEDULE_CONTEXT_BYTES (32 + 8 + 32 + 32)
+                          const uint8_t transcript[32], const uint8_t roster_hash[32],
+                          const uint8_t tree_hash[32]);
+/* The context bytes: room_id || u64 epoch || transcript || roster hash || tree hash. */
+#define SCHEDULE_CONTEXT_BYTES (32 + 8 + 32 + 32 + 32)
 void schedule_context(uint8_t out[SCHEDULE_CONTEXT_BYTES], const uint8_t room_id[32],
-                      uint64_t epoch, const uint8_t transcript[32], const uint8_t roster_hash[32]);
+                      uint64_t epoch, const uint8_t transcript[32], const uint8_t roster_hash[32],
+                      const uint8_t tree_hash[32]);
 void schedule_confirmation_tag(uint8_t tag[32], const epoch_keys *keys);
 
-/* ---- star.c: distributing commit_secret to the members who stay ------------- */
-/* Seals commit_secret to each leaf of `to` except skip (this member);
- * appends the u32 count and the slices to w. O(n) HPKE seals. */
-fkex_err dist_seal(fkex_writer *w, const fkex_leaf *to, uint32_t n, uint32_t skip,
-                   const uint8_t commit_secret[32], const uint8_t *info, size_t infolen,
-                   fkex_rng *rng) FKEX_WUR;
-/* Opens the slice addressed to `self` among the commit's slices. O(slices)
- * to find it, one HPKE open. FKEX_ERR_AUTHENTICATION if there is none or
- * it does not open. */
-fkex_err dist_open(uint8_t commit_secret[32], const fkex_rmsg_commit *c, const fkex_leaf *self,
-                   const uint8_t hpke_sk[32], const uint8_t *info, size_t infolen) FKEX_WUR;
+/* ---- path.c: distributing commit_secret to the members who stay ------------- */
+/* The ratchet tree after commit c's removals and adds, not yet its path:
+ * a copy of st's, with priv (a copy of st's) following this member's
+ * leaf and *committer the committer's leaf in it. O(n) to copy. */
+fkex_err dist_tree_next(ratchet_tree *out, tree_private *priv, uint32_t *committer,
+                        const fkex_ratchet *st, const fkex_rmsg_commit *c) FKEX_WUR;
+/* The committer, on the merged tree t of nleaves leaves whose last
+ * njoiners are the commit's joiners: appends the u32 count and the path's
+ * slices to w; each joiner gets its path secret in joiners[]. O(log n)
+ * HPKE seals in a full tree. */
+fkex_err dist_seal(fkex_writer *w, const ratchet_tree *t, const tree_update *u, uint32_t nleaves,
+                   uint32_t njoiners, tree_joiner_secret *joiners, const uint8_t *info,
+                   size_t infolen, fkex_rng *rng) FKEX_WUR;
+/* A member, on the merged tree t: opens the commit's slice for its leaf,
+ * one HPKE open and O(log n) key derivations; priv takes the path's keys.
+ * FKEX_ERR_AUTHENTICATION if there is none or it does not hold. */
+fkex_err dist_open(uint8_t commit_secret[32], tree_private *priv, const ratchet_tree *t,
+                   uint32_t committer, const fkex_rmsg_commit *c, const uint8_t *info,
+                   size_t infolen) FKEX_WUR;
 
 /* ---- admission.c ------------------------------------------------------------- */
 fkex_err admission_request(fkex_ratchet *st, fkex_rng *rng, fkex_gke_out *out) FKEX_WUR;
@@ -294,11 +314,13 @@ fkex_err admission_on_refused(fkex_ratchet *st, const uint8_t *msg, size_t len,
                               fkex_gke_out *out) FKEX_WUR;
 /* Forgets pending join i, keeping the others in arrival order. */
 void admission_drop(fkex_ratchet *st, size_t i);
+/* js: the joiner's path secret, or NULL for a commit without a path. */
 fkex_err admission_welcome(const fkex_ratchet *st, const pending_join *j,
                            const uint8_t content_hash[32], uint64_t epoch,
                            const uint8_t epoch_secret[32], const epoch_keys *keys,
-                           const fkex_leaf *leaves, uint32_t nleaves,
-                           const uint8_t confirmation_tag[32], fkex_gke_out *out) FKEX_WUR;
+                           const fkex_leaf *leaves, uint32_t nleaves, const ratchet_tree *tree,
+                           const tree_joiner_secret *js, const uint8_t confirmation_tag[32],
+                           fkex_gke_out *out) FKEX_WUR;
 
 /* ---- commit.c ------------------------------------------------------------------ */
 /* A candidate commit for the current epoch: the first that passes every

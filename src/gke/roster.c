@@ -2,7 +2,8 @@
  * gke/roster.c: the roster of a room: its order, its hash, and its checks.
  *
  * A commit changes the roster in one fixed way, which the relay follows
- * too: the committer's Update replaces its X in place; removals, from the
+ * too (and so does the ratchet tree, gke/tree.h): the committer's path
+ * replaces its X in place, and an Update its V; removals, from the
  * highest index down, each move the last leaf into the removed slot; the
  * joiners are appended. So a commit touches O(changes) positions, not the
  * whole list, and neither does its hash:
@@ -114,12 +115,12 @@ fkex_err roster_next(roster *out, const fkex_ratchet *st, const fkex_rmsg_commit
         r.from[i] = i;
     memcpy(r.chunks, st->chunks, (size_t)(nchunks(old) < nchunks(count) ? nchunks(old) : nchunks(count)) * 32);
 
-    if (c->has_update) {
+    if (c->has_update)
         memcpy(r.leaves[c->committer].sig_pk, c->update_sig_pk, 32);
-        memcpy(r.leaves[c->committer].hpke_pk, c->update_pk, 32);
-        if (c->committer / CHUNK < nchunks(count))
-            dirty[c->committer / CHUNK] = 1;
-    }
+    if (c->dist == FKEX_DIST_PATH)
+        memcpy(r.leaves[c->committer].hpke_pk, c->path_leaf_pk, 32);
+    if ((c->has_update || c->dist == FKEX_DIST_PATH) && c->committer / CHUNK < nchunks(count))
+        dirty[c->committer / CHUNK] = 1;
     /* Removals, highest first: the last leaf fills the slot. */
     for (uint32_t k = c->nremoves; k-- > 0;) {
         uint32_t i = load32_be(c->removes + 4 * k);
@@ -142,13 +143,13 @@ fkex_err roster_next(roster *out, const fkex_ratchet *st, const fkex_rmsg_commit
             dirty[j] = 1;
 
     /* Every new HPKE key must be usable: a low-order one would make every
-     * later star commit fail (one X25519 per new key). */
+     * later path sealed to it fail (one X25519 per new key). */
     for (uint32_t i = m; i < count; i++)
         if (!x25519_usable(r.leaves[i].hpke_pk)) {
             err = FKEX_ERR_NOT_IN_GROUP;
             goto fail;
         }
-    if (c->has_update && !x25519_usable(c->update_pk)) {
+    if (c->dist == FKEX_DIST_PATH && !x25519_usable(c->path_leaf_pk)) {
         err = FKEX_ERR_NOT_IN_GROUP;
         goto fail;
     }
@@ -156,7 +157,7 @@ fkex_err roster_next(roster *out, const fkex_ratchet *st, const fkex_rmsg_commit
      * begin alike (a pseudonym, which a kick names): O(n) per new key. */
     for (uint32_t i = 0; i < count; i++) {
         int added = r.from[i] == UINT32_MAX;
-        int updated = c->has_update && r.from[i] == c->committer;
+        int updated = (c->has_update || c->dist == FKEX_DIST_PATH) && r.from[i] == c->committer;
         if (!added && !updated)
             continue;
         for (uint32_t j = 0; j < count; j++)

@@ -35,27 +35,32 @@ uint32_t tree_sibling(uint32_t x)
     return x < p ? tree_right(p) : tree_left(p);
 }
 
-/* 1 if node y is x or below it. */
-static int below(uint32_t y, uint32_t x)
-{
-    uint32_t half = (1u << tree_level(x)) - 1;
-    return y + half >= x && y <= x + half;
-}
-
 static uint32_t width(const ratchet_tree *t) { return t->nleaves ? 2 * t->nleaves - 1 : 0; }
 
 /* ---- nodes ---------------------------------------------------------------------- */
 
-static void blank(tree_node *n)
+/* Marks node x and its ancestors for rehashing. */
+static void touch(ratchet_tree *t, uint32_t x)
 {
-    free(n->unmerged);
-    memset(n, 0, sizeof *n);
+    for (;;) {
+        t->nodes[x].stale = 1;
+        if (x == tree_root(t->nleaves))
+            return;
+        x = tree_parent(x);
+    }
+}
+
+static void blank(ratchet_tree *t, uint32_t x)
+{
+    free(t->nodes[x].unmerged);
+    memset(&t->nodes[x], 0, sizeof t->nodes[x]);
+    touch(t, x);
 }
 
 void tree_free(ratchet_tree *t)
 {
     for (uint32_t i = 0; i < width(t); i++)
-        blank(&t->nodes[i]);
+        free(t->nodes[i].unmerged);
     free(t->nodes);
     memset(t, 0, sizeof *t);
 }
@@ -66,16 +71,17 @@ fkex_err tree_copy(ratchet_tree *dst, const ratchet_tree *src)
     memset(dst, 0, sizeof *dst);
     if (w == 0)
         return FKEX_OK;
-    if (!(dst->nodes = calloc(w, sizeof *dst->nodes)))
+    if (!(dst->nodes = malloc(w * sizeof *dst->nodes)))
         return FKEX_ERR_NO_MEMORY;
+    memcpy(dst->nodes, src->nodes, w * sizeof *dst->nodes);
     dst->nleaves = src->nleaves;
     for (uint32_t i = 0; i < w; i++) {
-        dst->nodes[i] = src->nodes[i];
         dst->nodes[i].unmerged = NULL;
         if (src->nodes[i].nunmerged) {
             size_t bytes = src->nodes[i].nunmerged * sizeof(uint32_t);
             if (!(dst->nodes[i].unmerged = malloc(bytes))) {
-                dst->nodes[i].nunmerged = 0;
+                for (uint32_t j = i; j < w; j++)
+                    dst->nodes[j].unmerged = NULL;
                 tree_free(dst);
                 return FKEX_ERR_NO_MEMORY;
             }
@@ -89,18 +95,20 @@ fkex_err tree_copy(ratchet_tree *dst, const ratchet_tree *src)
 static fkex_err extend(ratchet_tree *t)
 {
     uint32_t n = t->nleaves ? 2 * t->nleaves : 1, w = 2 * n - 1;
-    tree_node *nodes;
+    ratchet_node *nodes;
     if (n > TREE_MAX_LEAVES)
         return FKEX_ERR_ARGUMENT;
     if (!(nodes = realloc(t->nodes, w * sizeof *nodes)))
         return FKEX_ERR_NO_MEMORY;
     memset(nodes + width(t), 0, (w - width(t)) * sizeof *nodes);
+    for (uint32_t i = width(t); i < w; i++)
+        nodes[i].stale = 1;
     t->nodes = nodes;
     t->nleaves = n;
     return FKEX_OK;
 }
 
-fkex_err tree_add(ratchet_tree *t, const fkex_leaf *leaf, uint32_t *index)
+fkex_err tree_add(ratchet_tree *t, const uint8_t pk[32], uint32_t *index)
 {
     uint32_t i = 0;
     fkex_err err;
@@ -114,7 +122,7 @@ fkex_err tree_add(ratchet_tree *t, const fkex_leaf *leaf, uint32_t *index)
         /* Room for the unmerged entries first: a failure changes nothing. */
         for (uint32_t x = 2 * i; x != tree_root(t->nleaves);) {
             x = tree_parent(x);
-            tree_node *p = &t->nodes[x];
+            ratchet_node *p = &t->nodes[x];
             uint32_t *u;
             if (!p->present)
                 continue;
@@ -128,10 +136,9 @@ fkex_err tree_add(ratchet_tree *t, const fkex_leaf *leaf, uint32_t *index)
                 t->nodes[x].unmerged[t->nodes[x].nunmerged++] = i;
         }
     }
-    tree_node *l = &t->nodes[2 * i];
-    l->present = 1;
-    memcpy(l->sig_pk, leaf->sig_pk, 32);
-    memcpy(l->pk, leaf->hpke_pk, 32);
+    t->nodes[2 * i].present = 1;
+    memcpy(t->nodes[2 * i].pk, pk, 32);
+    touch(t, 2 * i);
     *index = i;
     return FKEX_OK;
 }
@@ -140,7 +147,7 @@ static void blank_direct_path(ratchet_tree *t, uint32_t leaf)
 {
     for (uint32_t x = 2 * leaf; x != tree_root(t->nleaves);) {
         x = tree_parent(x);
-        blank(&t->nodes[x]);
+        blank(t, x);
     }
 }
 
@@ -154,15 +161,32 @@ static int right_half_blank(const ratchet_tree *t)
 
 void tree_remove(ratchet_tree *t, tree_private *priv, uint32_t index)
 {
-    if (index >= t->nleaves)
+    uint32_t last = t->nleaves;
+    while (last > 0 && !t->nodes[2 * (last - 1)].present)
+        last--;
+    if (index >= last--)
         return;
-    blank(&t->nodes[2 * index]);
     blank_direct_path(t, index);
+    if (last != index) {
+        /* The last leaf moves in; it no longer sits below its old path. */
+        blank_direct_path(t, last);
+        memcpy(t->nodes[2 * index].pk, t->nodes[2 * last].pk, 32);
+        touch(t, 2 * index);
+        if (priv->leaf == last) {
+            for (uint32_t k = 0; k < priv->nkeys; k++)
+                if (priv->keys[k].node == 2 * last)
+                    priv->keys[k].node = 2 * index;
+            priv->leaf = index;
+        }
+    }
+    blank(t, 2 * last);
     /* Truncation (§7.8): while the right half is blank, it goes, and the
      * root with it; the left half is the tree. */
     while (t->nleaves > 1 && right_half_blank(t)) {
-        for (uint32_t i = t->nleaves - 1; i < width(t); i++)
-            blank(&t->nodes[i]);
+        for (uint32_t i = t->nleaves - 1; i < width(t); i++) {
+            free(t->nodes[i].unmerged);
+            memset(&t->nodes[i], 0, sizeof t->nodes[i]);
+        }
         t->nleaves /= 2;
     }
     if (t->nleaves == 1 && !t->nodes[0].present)
@@ -195,7 +219,7 @@ static void push(idx_list *l, uint32_t x)
 
 static void resolve(const ratchet_tree *t, uint32_t x, idx_list *out)
 {
-    const tree_node *n = &t->nodes[x];
+    const ratchet_node *n = &t->nodes[x];
     if (n->present) {
         push(out, x);
         for (uint32_t i = 0; i < n->nunmerged; i++)
@@ -258,25 +282,24 @@ static uint32_t filtered_direct_path(const ratchet_tree *t, uint32_t leaf,
 
 /* ---- the tree hash (§7.8) -------------------------------------------------------- */
 
-static void node_hash(uint8_t out[32], const ratchet_tree *t, uint32_t x)
+static void refresh(ratchet_tree *t, uint32_t x)
 {
-    const tree_node *n = &t->nodes[x];
+    ratchet_node *n = &t->nodes[x];
     crypto_hash_sha256_state h;
     uint8_t b[4];
+    if (!n->stale)
+        return;
     crypto_hash_sha256_init(&h);
     if (tree_level(x) == 0) {
         crypto_hash_sha256_update(&h, (const uint8_t *)"fkex v1 tree leaf", 18);
         store32_be(b, x / 2);
         crypto_hash_sha256_update(&h, b, 4);
         crypto_hash_sha256_update(&h, &n->present, 1);
-        if (n->present) {
-            crypto_hash_sha256_update(&h, n->sig_pk, 32);
+        if (n->present)
             crypto_hash_sha256_update(&h, n->pk, 32);
-        }
     } else {
-        uint8_t left[32], right[32];
-        node_hash(left, t, tree_left(x));
-        node_hash(right, t, tree_right(x));
+        refresh(t, tree_left(x));
+        refresh(t, tree_right(x));
         crypto_hash_sha256_update(&h, (const uint8_t *)"fkex v1 tree parent", 20);
         crypto_hash_sha256_update(&h, &n->present, 1);
         if (n->present) {
@@ -288,18 +311,91 @@ static void node_hash(uint8_t out[32], const ratchet_tree *t, uint32_t x)
                 crypto_hash_sha256_update(&h, b, 4);
             }
         }
-        crypto_hash_sha256_update(&h, left, 32);
-        crypto_hash_sha256_update(&h, right, 32);
+        crypto_hash_sha256_update(&h, t->nodes[tree_left(x)].hash, 32);
+        crypto_hash_sha256_update(&h, t->nodes[tree_right(x)].hash, 32);
     }
-    crypto_hash_sha256_final(&h, out);
+    crypto_hash_sha256_final(&h, n->hash);
+    n->stale = 0;
 }
 
-void tree_hash(uint8_t out[32], const ratchet_tree *t)
+void tree_hash(uint8_t out[32], ratchet_tree *t)
 {
-    if (t->nleaves == 0)
+    if (t->nleaves == 0) {
         crypto_hash_sha256(out, (const uint8_t *)"fkex v1 tree empty", 18);
-    else
-        node_hash(out, t, tree_root(t->nleaves));
+        return;
+    }
+    refresh(t, tree_root(t->nleaves));
+    memcpy(out, t->nodes[tree_root(t->nleaves)].hash, 32);
+}
+
+/* ---- the public tree in a Welcome ------------------------------------------------ */
+
+void tree_encode_parents(fkex_writer *w, const ratchet_tree *t)
+{
+    for (uint32_t x = 1; x < width(t); x += 2) {
+        const ratchet_node *n = &t->nodes[x];
+        fkex_writer_u8(w, n->present);
+        if (!n->present)
+            continue;
+        fkex_writer_put(w, n->pk, 32);
+        fkex_writer_u32(w, n->nunmerged);
+        for (uint32_t i = 0; i < n->nunmerged; i++)
+            fkex_writer_u32(w, n->unmerged[i]);
+    }
+}
+
+/* The leftmost leaf below node x. */
+static uint32_t first_leaf(uint32_t x) { return (x - ((1u << tree_level(x)) - 1)) / 2; }
+
+fkex_err tree_decode(ratchet_tree *t, const fkex_leaf *leaves, uint32_t n, const uint8_t *bytes,
+                     size_t len)
+{
+    fkex_reader r;
+    uint32_t size = 1;
+    memset(t, 0, sizeof *t);
+    if (n == 0 || n > TREE_MAX_LEAVES)
+        return FKEX_ERR_BAD_ENCODING;
+    while (size < n)
+        size *= 2;
+    if (!(t->nodes = calloc(2 * (size_t)size - 1, sizeof *t->nodes)))
+        return FKEX_ERR_NO_MEMORY;
+    t->nleaves = size;
+    for (uint32_t x = 0; x < width(t); x++)
+        t->nodes[x].stale = 1;
+    for (uint32_t i = 0; i < n; i++) {
+        t->nodes[2 * i].present = 1;
+        memcpy(t->nodes[2 * i].pk, leaves[i].hpke_pk, 32);
+    }
+    fkex_reader_init(&r, bytes, len);
+    for (uint32_t x = 1; x < width(t); x += 2) {
+        ratchet_node *p = &t->nodes[x];
+        uint32_t count;
+        if (fkex_reader_u8(&r, &p->present) != 0)
+            goto bad;
+        if (!p->present)
+            continue;
+        /* A key only above some leaf, and unmerged leaves that are below it. */
+        if (p->present != 1 || first_leaf(x) >= n || fkex_reader_get(&r, p->pk, 32) != 0 ||
+            fkex_reader_u32(&r, &count) != 0 || count > (1u << tree_level(x)) ||
+            count > (len - r.off) / 4)
+            goto bad;
+        if (count && !(p->unmerged = malloc(count * sizeof *p->unmerged))) {
+            tree_free(t);
+            return FKEX_ERR_NO_MEMORY;
+        }
+        for (uint32_t i = 0; i < count; i++) {
+            uint32_t leaf;
+            if (fkex_reader_u32(&r, &leaf) != 0 || leaf >= n || !fkex_tree_below(2 * leaf, x) ||
+                (i && leaf <= p->unmerged[i - 1]))
+                goto bad;
+            p->unmerged[p->nunmerged++] = leaf;
+        }
+    }
+    if (fkex_reader_end(&r) == FKEX_OK)
+        return FKEX_OK;
+bad:
+    tree_free(t);
+    return FKEX_ERR_BAD_ENCODING;
 }
 
 /* ---- private keys ------------------------------------------------------------------ */
@@ -328,7 +424,7 @@ void tree_private_prune(tree_private *p, const ratchet_tree *t)
     uint32_t kept = 0;
     for (uint32_t i = 0; i < p->nkeys; i++) {
         uint32_t x = p->keys[i].node;
-        int keep = x < width(t) && t->nodes[x].present && below(2 * p->leaf, x);
+        int keep = x < width(t) && t->nodes[x].present && fkex_tree_below(2 * p->leaf, x);
         if (keep)
             p->keys[kept++] = p->keys[i];
     }
@@ -368,16 +464,59 @@ static void seal_info(uint8_t info_hash[32], const uint8_t *info, size_t infolen
     crypto_hash_sha256_final(&h, info_hash);
 }
 
-/* The committer's leaf and path take their new keys (§7.5, merge). */
-static void merge(ratchet_tree *t, uint32_t leaf, const uint8_t leaf_pk[32], const uint32_t *path,
-                  const uint8_t (*pks)[32], uint32_t m)
+void tree_update_wipe(tree_update *u) { sodium_memzero(u, sizeof *u); }
+
+fkex_err tree_path_create(tree_update *u, const ratchet_tree *t, uint32_t leaf, fkex_rng *rng)
 {
-    blank_direct_path(t, leaf);
-    memcpy(t->nodes[2 * leaf].pk, leaf_pk, 32);
+    uint32_t copath[TREE_MAX_DEPTH];
+    uint8_t ps[32], next[32];
+    fkex_err err;
+    memset(u, 0, sizeof *u);
+    if (leaf >= t->nleaves || !t->nodes[2 * leaf].present)
+        return FKEX_ERR_ARGUMENT;
+    u->leaf = leaf;
+    u->m = filtered_direct_path(t, leaf, u->nodes, copath);
+    fkex_rng_fill(rng, ps, 32);
+    err = node_keys(u->leaf_sk, u->leaf_pk, ps);
+    for (uint32_t i = 0; i < u->m && err == FKEX_OK; i++) {
+        derive(next, ps, "path");
+        memcpy(ps, next, 32);
+        memcpy(u->secrets[i], ps, 32);
+        err = node_keys(u->sks[i], u->pks[i], ps);
+    }
+    derive(u->commit_secret, ps, "path");
+    sodium_memzero(ps, sizeof ps);
+    sodium_memzero(next, sizeof next);
+    if (err != FKEX_OK)
+        tree_update_wipe(u);
+    return err;
+}
+
+fkex_err tree_path_merge(ratchet_tree *t, uint32_t committer, const uint8_t leaf_pk[32],
+                         const uint8_t *pks, uint32_t m)
+{
+    uint32_t path[TREE_MAX_DEPTH], copath[TREE_MAX_DEPTH];
+    if (committer >= t->nleaves || !t->nodes[2 * committer].present)
+        return FKEX_ERR_ARGUMENT;
+    if (filtered_direct_path(t, committer, path, copath) != m)
+        return FKEX_ERR_BAD_ENCODING;
+    blank_direct_path(t, committer);
+    memcpy(t->nodes[2 * committer].pk, leaf_pk, 32);
+    touch(t, 2 * committer);
     for (uint32_t i = 0; i < m; i++) {
         t->nodes[path[i]].present = 1;
-        memcpy(t->nodes[path[i]].pk, pks[i], 32);
+        memcpy(t->nodes[path[i]].pk, pks + 32 * (size_t)i, 32);
     }
+    return FKEX_OK;
+}
+
+void tree_path_keep(tree_private *priv, const ratchet_tree *t, const tree_update *u)
+{
+    priv->leaf = u->leaf;
+    private_set(priv, 2 * u->leaf, u->leaf_sk);
+    for (uint32_t i = 0; i < u->m; i++)
+        private_set(priv, u->nodes[i], u->sks[i]);
+    tree_private_prune(priv, t);
 }
 
 /* Seals path_secret to the node's key; enc || ct into out. */
@@ -392,140 +531,104 @@ static fkex_err seal_to(uint8_t out[PATH_SEAL_BYTES], const uint8_t pk[32],
     return err;
 }
 
-fkex_err tree_path_seal(fkex_writer *w, ratchet_tree *t, tree_private *priv,
-                        const uint32_t *exclude, uint32_t nexclude, tree_joiner_secret *joiners,
-                        const uint8_t *info, size_t infolen, uint8_t commit_secret[32],
-                        fkex_rng *rng)
-{
-    uint32_t path[TREE_MAX_DEPTH], copath[TREE_MAX_DEPTH], m;
-    uint8_t ps[32], next[32], leaf_sk[32], leaf_pk[32], info_hash[32], sealed[PATH_SEAL_BYTES];
-    uint8_t sks[TREE_MAX_DEPTH][32], pks[TREE_MAX_DEPTH][32];
-    size_t start = w->len;
-    fkex_err err;
+typedef struct {
+    uint32_t node;
+    uint8_t sealed[PATH_SEAL_BYTES];
+} slice;
 
-    if (priv->leaf >= t->nleaves || !t->nodes[2 * priv->leaf].present)
+static int cmp_slice(const void *a, const void *b)
+{
+    uint32_t x = ((const slice *)a)->node, y = ((const slice *)b)->node;
+    return x < y ? -1 : x > y;
+}
+
+fkex_err tree_path_seal(fkex_writer *w, const ratchet_tree *t, const tree_update *u,
+                        const uint32_t *exclude, uint32_t nexclude, tree_joiner_secret *joiners,
+                        const uint8_t *info, size_t infolen, fkex_rng *rng)
+{
+    uint32_t path[TREE_MAX_DEPTH], copath[TREE_MAX_DEPTH], m, n = 0, cap = 0;
+    /* w grows only at the end, so that an error leaves it as it was. */
+    uint8_t info_hash[32];
+    slice *all = NULL;
+    fkex_err err = FKEX_OK;
+
+    m = filtered_direct_path(t, u->leaf, path, copath);
+    if (m != u->m)
         return FKEX_ERR_ARGUMENT;
     for (uint32_t k = 0; k < nexclude; k++)
         joiners[k].node = UINT32_MAX;
-    m = filtered_direct_path(t, priv->leaf, path, copath);
     seal_info(info_hash, info, infolen);
-    fkex_rng_fill(rng, ps, 32);
-    if ((err = node_keys(leaf_sk, leaf_pk, ps)) != FKEX_OK)
-        goto done;
-    fkex_writer_put(w, leaf_pk, 32);
-    fkex_writer_u32(w, m);
     for (uint32_t i = 0; i < m && err == FKEX_OK; i++) {
         idx_list to = { 0 };
-        derive(next, ps, "path");
-        memcpy(ps, next, 32);
-        if ((err = node_keys(sks[i], pks[i], ps)) != FKEX_OK)
-            break;
         /* A joiner below this node's copath child gets this node's secret. */
         for (uint32_t k = 0; k < nexclude; k++)
-            if (joiners[k].node == UINT32_MAX && below(2 * exclude[k], copath[i])) {
+            if (joiners[k].node == UINT32_MAX && fkex_tree_below(2 * exclude[k], copath[i])) {
                 joiners[k].node = path[i];
-                memcpy(joiners[k].path_secret, ps, 32);
+                memcpy(joiners[k].path_secret, u->secrets[i], 32);
             }
         targets(t, copath[i], exclude, nexclude, &to);
-        if (to.failed)
+        if (!to.failed && n + to.n > cap) {
+            slice *grown = realloc(all, (n + to.n + 16) * sizeof *grown);
+            if (grown) {
+                all = grown;
+                cap = n + to.n + 16;
+            }
+        }
+        if (to.failed || n + to.n > cap)
             err = FKEX_ERR_NO_MEMORY;
-        fkex_writer_put(w, pks[i], 32);
-        fkex_writer_u32(w, to.n);
-        for (uint32_t j = 0; j < to.n && err == FKEX_OK; j++)
-            if ((err = seal_to(sealed, t->nodes[to.v[j]].pk, ps, info_hash, rng)) == FKEX_OK)
-                fkex_writer_put(w, sealed, sizeof sealed);
+        for (uint32_t j = 0; j < to.n && err == FKEX_OK; j++) {
+            all[n].node = to.v[j];
+            err = seal_to(all[n++].sealed, t->nodes[to.v[j]].pk, u->secrets[i], info_hash, rng);
+        }
         free(to.v);
     }
     for (uint32_t k = 0; k < nexclude && err == FKEX_OK; k++)
         if (joiners[k].node == UINT32_MAX)
             err = FKEX_ERR_ARGUMENT;   /* not a leaf of the tree, or the committer */
-    if (err == FKEX_OK && w->failed)
-        err = FKEX_ERR_NO_MEMORY;
-    if (err != FKEX_OK)
-        goto done;
-    derive(commit_secret, ps, "path");
-    merge(t, priv->leaf, leaf_pk, path, (const uint8_t (*)[32])pks, m);
-    private_set(priv, 2 * priv->leaf, leaf_sk);
-    for (uint32_t i = 0; i < m; i++)
-        private_set(priv, path[i], sks[i]);
-    tree_private_prune(priv, t);
-done:
-    if (err != FKEX_OK) {
-        if (!w->failed)
-            w->len = start;
-        if (nexclude)
-            sodium_memzero(joiners, nexclude * sizeof *joiners);
+    if (err == FKEX_OK) {
+        if (n)
+            qsort(all, n, sizeof *all, cmp_slice);
+        fkex_writer_u32(w, n);
+        for (uint32_t j = 0; j < n; j++) {
+            fkex_writer_u32(w, all[j].node);
+            fkex_writer_put(w, all[j].sealed, PATH_SEAL_BYTES);
+        }
+        if (w->failed)
+            err = FKEX_ERR_NO_MEMORY;
     }
-    sodium_memzero(ps, sizeof ps);
-    sodium_memzero(next, sizeof next);
-    sodium_memzero(leaf_sk, sizeof leaf_sk);
-    sodium_memzero(sks, sizeof sks);
+    if (err != FKEX_OK && nexclude)
+        sodium_memzero(joiners, nexclude * sizeof *joiners);
+    free(all);
     return err;
 }
 
-fkex_err tree_path_open(ratchet_tree *t, tree_private *priv, uint32_t committer,
-                        const uint8_t *bytes, size_t len, const uint32_t *exclude,
-                        uint32_t nexclude, const uint8_t *info, size_t infolen,
-                        uint8_t commit_secret[32])
+fkex_err tree_path_open(tree_private *priv, const ratchet_tree *t, uint32_t committer,
+                        const uint8_t slice_bytes[FKEX_SLICE_BYTES], const uint8_t *info,
+                        size_t infolen, uint8_t commit_secret[32])
 {
-    uint32_t path[TREE_MAX_DEPTH], copath[TREE_MAX_DEPTH], m, count, at = UINT32_MAX, holder = 0;
-    uint8_t leaf_pk[32], pks[TREE_MAX_DEPTH][32], ps[32], next[32], sks[TREE_MAX_DEPTH][32];
-    uint8_t pk[32], info_hash[32];
-    const uint8_t *sealed = NULL;
-    fkex_reader r;
-    fkex_err err = FKEX_ERR_AUTHENTICATION;
+    uint32_t path[TREE_MAX_DEPTH], copath[TREE_MAX_DEPTH], m, at, holder = load32_be(slice_bytes);
+    uint8_t ps[32], next[32], sks[TREE_MAX_DEPTH][32], pk[32], info_hash[32];
+    const uint8_t *sk = private_key(priv, holder);
+    fkex_hpke_context ctx;
+    fkex_err err;
 
-    if (committer >= t->nleaves || committer == priv->leaf || !t->nodes[2 * committer].present)
-        return FKEX_ERR_ARGUMENT;
-    m = filtered_direct_path(t, committer, path, copath);
-    fkex_reader_init(&r, bytes, len);
-    if (fkex_reader_get(&r, leaf_pk, 32) != 0 || fkex_reader_u32(&r, &count) != 0 || count != m)
-        return FKEX_ERR_BAD_ENCODING;
-    /* Every node's seals are read (the shape is checked whole); the one
-     * for this member is at the first node whose copath child is above its
-     * leaf, the first of that child's resolution it holds a key for. */
-    for (uint32_t i = 0; i < m; i++) {
-        idx_list to = { 0 };
-        const uint8_t *cts;
-        targets(t, copath[i], exclude, nexclude, &to);
-        if (to.failed) {
-            free(to.v);
-            return FKEX_ERR_NO_MEMORY;
-        }
-        if (fkex_reader_get(&r, pks[i], 32) != 0 || fkex_reader_u32(&r, &count) != 0 ||
-            count != to.n || fkex_reader_view(&r, &cts, (size_t)count * PATH_SEAL_BYTES) != 0) {
-            free(to.v);
-            return FKEX_ERR_BAD_ENCODING;
-        }
-        if (at == UINT32_MAX && below(2 * priv->leaf, copath[i])) {
-            at = i;
-            for (uint32_t j = 0; j < to.n && !sealed; j++)
-                if (private_key(priv, to.v[j])) {
-                    sealed = cts + (size_t)j * PATH_SEAL_BYTES;
-                    holder = to.v[j];
-                }
-        }
-        free(to.v);
-    }
-    if (fkex_reader_end(&r) != FKEX_OK)
-        return FKEX_ERR_BAD_ENCODING;
-    if (at == UINT32_MAX || !sealed)
+    if (committer >= t->nleaves || committer == priv->leaf || !sk || holder >= width(t))
         return FKEX_ERR_AUTHENTICATION;
-
-    /* Open path_secret[at], derive up, and check each key against the path's. */
-    {
-        fkex_hpke_context ctx;
-        const uint8_t *sk = private_key(priv, holder);
-        seal_info(info_hash, info, infolen);
-        err = fkex_hpke_setup_base_r_hashed(&ctx, sealed, sk, t->nodes[holder].pk, info_hash);
-        if (err == FKEX_OK)
-            err = fkex_hpke_open(ps, &ctx, NULL, 0, sealed + 32, FKEX_SEALED_SECRET);
-        fkex_hpke_context_wipe(&ctx);
-        if (err != FKEX_OK) {
-            err = FKEX_ERR_AUTHENTICATION;
-            goto done;
-        }
+    m = filtered_direct_path(t, committer, path, copath);
+    for (at = 0; at < m && !fkex_tree_below(holder, copath[at]); at++)
+        ;
+    if (at == m)
+        return FKEX_ERR_AUTHENTICATION;
+    seal_info(info_hash, info, infolen);
+    err = fkex_hpke_setup_base_r_hashed(&ctx, slice_bytes + 4, sk, t->nodes[holder].pk, info_hash);
+    if (err == FKEX_OK)
+        err = fkex_hpke_open(ps, &ctx, NULL, 0, slice_bytes + 4 + 32, FKEX_SEALED_SECRET);
+    fkex_hpke_context_wipe(&ctx);
+    if (err != FKEX_OK) {
+        err = FKEX_ERR_AUTHENTICATION;
+        goto done;
     }
+    /* Derive up from path_secret[at], checking each key against the path's. */
     for (uint32_t i = at; i < m; i++) {
         if (i > at) {
             derive(next, ps, "path");
@@ -533,17 +636,15 @@ fkex_err tree_path_open(ratchet_tree *t, tree_private *priv, uint32_t committer,
         }
         if ((err = node_keys(sks[i], pk, ps)) != FKEX_OK)
             goto done;
-        if (sodium_memcmp(pk, pks[i], 32) != 0) {
+        if (sodium_memcmp(pk, t->nodes[path[i]].pk, 32) != 0) {
             err = FKEX_ERR_AUTHENTICATION;
             goto done;
         }
     }
     derive(commit_secret, ps, "path");
-    merge(t, committer, leaf_pk, path, (const uint8_t (*)[32])pks, m);
     for (uint32_t i = at; i < m; i++)
         private_set(priv, path[i], sks[i]);
     tree_private_prune(priv, t);
-    err = FKEX_OK;
 done:
     sodium_memzero(ps, sizeof ps);
     sodium_memzero(next, sizeof next);
@@ -559,7 +660,7 @@ fkex_err tree_path_install(tree_private *priv, const ratchet_tree *t,
     uint32_t x = js->node;
     fkex_err err = FKEX_OK;
     if (x >= width(t) || tree_level(x) == 0 || !t->nodes[x].present ||
-        !below(2 * priv->leaf, x))
+        !fkex_tree_below(2 * priv->leaf, x))
         return FKEX_ERR_ARGUMENT;
     /* The committer's path above js->node is the present nodes up to the
      * root: its filtered direct path, the rest of which the merge blanked. */

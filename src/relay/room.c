@@ -875,24 +875,23 @@ static int commit(relay_room *r, const uint8_t from[32], const uint8_t *msg, siz
     }
     if (c.has_update && pseudonym_taken(r, c.update_sig_pk, c.committer))
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "an update to a key the roster holds");
-    if (c.dist == FKEX_DIST_STAR) {
-        /* One slice for each member who stays, but the committer. */
-        if (c.nslices != n - c.nremoves - 1)
-            REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a commit without one slice for each member");
-        for (uint32_t i = 0, rm = 0; i < n; i++) {
-            if (rm < c.nremoves && load32_be(c.removes + 4 * rm) == i) {
-                rm++;
-                continue;
-            }
-            if (i == c.committer)
-                continue;
-            int found = 0;
-            for (uint32_t j = 0; j < c.nslices && !found; j++)
-                found = memcmp(c.slices + (size_t)j * FKEX_SLICE_BYTES, r->members[i].v, 32) == 0;
-            if (!found)
-                REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a commit without one slice for each member");
-        }
+    uint32_t *place = malloc(((size_t)n + 1) * sizeof *place);
+    if (!place || (*err = fkex_rmsg_commit_places(&c, n, place)) != FKEX_OK) {
+        if (!place)
+            *err = FKEX_ERR_NO_MEMORY;
+        free(place);
+        return 0;
     }
+    /* A path commit: a slice for each member who stays, but the
+     * committer, at its leaf in the new tree (its new index). */
+    int routable = 1;
+    for (uint32_t i = 0; i < n && c.dist == FKEX_DIST_PATH; i++)
+        if (i != c.committer && place[i] != UINT32_MAX && !fkex_rmsg_commit_slice(&c, place[i]))
+            routable = 0;
+    free(place);
+    place = NULL;
+    if (!routable)
+        REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a commit without a slice for each member");
     uint32_t version = 0;
     if (c.descriptorlen && !descriptor_newer(r, c.descriptor, c.descriptorlen, &version, err)) {
         if (*err != FKEX_OK)
@@ -923,18 +922,20 @@ static int commit(relay_room *r, const uint8_t from[32], const uint8_t *msg, siz
         for (uint32_t i = 0; i < n; i++)
             if ((*err = out_add(out, r->members[i].v, seq, f, len)) != FKEX_OK)
                 return 0;
-    } else {
-        for (uint32_t i = 0; i < n; i++) {
+    } else if ((place = malloc(((size_t)n + 1) * sizeof *place)) == NULL) {
+        *err = FKEX_ERR_NO_MEMORY;
+    } else if ((*err = fkex_rmsg_commit_places(&c, n, place)) == FKEX_OK) {
+        /* Each member its own slice, found by its leaf after the commit. */
+        for (uint32_t i = 0; i < n && *err == FKEX_OK; i++) {
             uint8_t *view;
             size_t vlen;
-            if ((*err = fkex_rmsg_commit_view(&view, &vlen, msg, len, r->members[i].v)) != FKEX_OK)
-                return 0;
+            if ((*err = fkex_rmsg_commit_view(&view, &vlen, msg, len, place[i])) != FKEX_OK)
+                break;
             *err = addressed(r, r->members[i].v, seq, view, vlen, out);
             free(view);
-            if (*err != FKEX_OK)
-                return 0;
         }
     }
+    free(place);
     return 0;
 }
 

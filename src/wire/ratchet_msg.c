@@ -205,15 +205,18 @@ void fkex_rmsg_commit_encode(fkex_writer *w, const fkex_rmsg_commit *m)
     fkex_writer_u32(w, m->nremoves);
     fkex_writer_put(w, m->removes, (size_t)m->nremoves * 4);
     fkex_writer_u8(w, m->has_update ? 1 : 0);
-    if (m->has_update) {
-        fkex_writer_put(w, m->update_pk, 32);
+    if (m->has_update)
         fkex_writer_put(w, m->update_sig_pk, 32);
-    }
     fkex_writer_bytes32(w, m->psk_ct, m->psk_ctlen);
     fkex_writer_bytes32(w, m->descriptor, m->descriptorlen);
     fkex_writer_u8(w, m->dist);
-    if (m->dist == FKEX_DIST_GROUP)
+    if (m->dist == FKEX_DIST_GROUP) {
         fkex_writer_put(w, m->group_sealed, FKEX_SEALED_SECRET);
+    } else {
+        fkex_writer_put(w, m->path_leaf_pk, 32);
+        fkex_writer_u8(w, (uint8_t)m->path_len);
+        fkex_writer_put(w, m->path_pks, (size_t)m->path_len * 32);
+    }
 }
 
 fkex_err fkex_rmsg_commit_decode(fkex_rmsg_commit *m, const uint8_t *in, size_t len)
@@ -241,8 +244,7 @@ fkex_err fkex_rmsg_commit_decode(fkex_rmsg_commit *m, const uint8_t *in, size_t 
     if (upd > 1)
         return FKEX_ERR_BAD_ENCODING;
     m->has_update = upd;
-    if (upd && (fkex_reader_get(&r, m->update_pk, 32) != 0 ||
-                fkex_reader_get(&r, m->update_sig_pk, 32) != 0))
+    if (upd && fkex_reader_get(&r, m->update_sig_pk, 32) != 0)
         return FKEX_ERR_TRUNCATED;
     if (fkex_reader_bytes32(&r, &m->psk_ct, &m->psk_ctlen, FKEX_ABE_CT_MAX) != 0 ||
         fkex_reader_bytes32(&r, &m->descriptor, &m->descriptorlen, FKEX_DESCRIPTOR_MAX) != 0 ||
@@ -251,7 +253,16 @@ fkex_err fkex_rmsg_commit_decode(fkex_rmsg_commit *m, const uint8_t *in, size_t 
     if (m->dist == FKEX_DIST_GROUP) {
         if (fkex_reader_get(&r, m->group_sealed, FKEX_SEALED_SECRET) != 0)
             return FKEX_ERR_TRUNCATED;
-    } else if (m->dist != FKEX_DIST_STAR) {
+    } else if (m->dist == FKEX_DIST_PATH) {
+        uint8_t plen;
+        if (fkex_reader_get(&r, m->path_leaf_pk, 32) != 0 || fkex_reader_u8(&r, &plen) != 0)
+            return FKEX_ERR_TRUNCATED;
+        if (plen > FKEX_PATH_MAX)
+            return FKEX_ERR_BAD_ENCODING;
+        m->path_len = plen;
+        if (fkex_reader_view(&r, &m->path_pks, (size_t)plen * 32) != 0)
+            return FKEX_ERR_TRUNCATED;
+    } else {
         return FKEX_ERR_BAD_ENCODING;
     }
     m->content_len = r.off;
@@ -269,7 +280,11 @@ fkex_err fkex_rmsg_commit_decode(fkex_rmsg_commit *m, const uint8_t *in, size_t 
         return FKEX_ERR_TRUNCATED;
     if ((err = finish(&r)) != FKEX_OK)
         return err;
-    /* Removals are listed once each, in increasing order. */
+    /* Removals are listed once each, in increasing order; so are slices. */
+    for (uint32_t i = 1; i < m->nslices; i++)
+        if (load32_be(m->slices + (size_t)i * FKEX_SLICE_BYTES) <=
+            load32_be(m->slices + (size_t)(i - 1) * FKEX_SLICE_BYTES))
+            return FKEX_ERR_BAD_ENCODING;
     for (uint32_t i = 1; i < m->nremoves; i++)
         if (load32_be(m->removes + 4 * i) <= load32_be(m->removes + 4 * (i - 1)))
             return FKEX_ERR_BAD_ENCODING;
@@ -280,17 +295,72 @@ fkex_err fkex_rmsg_commit_decode(fkex_rmsg_commit *m, const uint8_t *in, size_t 
     return FKEX_OK;
 }
 
+static uint32_t node_level(uint32_t x)
+{
+    uint32_t level = 0;
+    while (level < 31 && ((x >> level) & 1u))
+        level++;
+    return level;
+}
+
+int fkex_tree_below(uint32_t y, uint32_t x)
+{
+    uint32_t half = (1u << node_level(x)) - 1;
+    return y + half >= x && y <= x + half;
+}
+
+const uint8_t *fkex_rmsg_commit_slice(const fkex_rmsg_commit *c, uint32_t leaf)
+{
+    /* Of the nodes that cover a leaf, the lowest has the smallest level;
+     * among a copath child's resolution at most a parent and the leaf
+     * itself cover it, and the leaf's label differs from the parent's. */
+    const uint8_t *best = NULL;
+    uint32_t best_level = 32;
+    for (uint32_t i = 0; i < c->nslices; i++) {
+        const uint8_t *s = c->slices + (size_t)i * FKEX_SLICE_BYTES;
+        uint32_t x = load32_be(s), level = node_level(x);
+        if (!fkex_tree_below(2 * leaf, x))
+            continue;
+        if (level < best_level) {
+            best = s;
+            best_level = level;
+        }
+    }
+    return best;
+}
+
+fkex_err fkex_rmsg_commit_places(const fkex_rmsg_commit *c, uint32_t n, uint32_t *place)
+{
+    uint32_t m = n, *who = malloc(((size_t)n + 1) * sizeof *who);   /* who[seat] = old index */
+    if (!who)
+        return FKEX_ERR_NO_MEMORY;
+    for (uint32_t i = 0; i < n; i++)
+        who[i] = place[i] = i;
+    for (uint32_t k = c->nremoves; k-- > 0;) {
+        uint32_t i = load32_be(c->removes + 4 * k);
+        if (i >= m) {
+            free(who);
+            return FKEX_ERR_BAD_ENCODING;
+        }
+        place[who[i]] = UINT32_MAX;
+        if (i != --m) {
+            who[i] = who[m];
+            place[who[i]] = i;
+        }
+    }
+    free(who);
+    return FKEX_OK;
+}
+
 fkex_err fkex_rmsg_commit_view(uint8_t **out, size_t *outlen, const uint8_t *commit, size_t len,
-                               const uint8_t to[32])
+                               uint32_t leaf)
 {
     fkex_rmsg_commit m;
     fkex_err err = fkex_rmsg_commit_decode(&m, commit, len);
-    const uint8_t *mine = NULL;
+    const uint8_t *mine;
     if (err != FKEX_OK)
         return err;
-    for (uint32_t i = 0; i < m.nslices && !mine; i++)
-        if (memcmp(m.slices + (size_t)i * FKEX_SLICE_BYTES, to, 32) == 0)
-            mine = m.slices + (size_t)i * FKEX_SLICE_BYTES;
+    mine = leaf == UINT32_MAX ? NULL : fkex_rmsg_commit_slice(&m, leaf);
     size_t head = m.signed_len + 64;
     *outlen = head + 4 + (mine ? FKEX_SLICE_BYTES : 0);
     if (!(*out = malloc(*outlen)))
@@ -336,6 +406,9 @@ void fkex_welcome_state_encode(fkex_writer *w, const fkex_welcome_state *m)
     fkex_writer_put(w, m->confirmation_tag, 32);
     fkex_writer_u32(w, m->nleaves);
     fkex_writer_put(w, m->leaves, (size_t)m->nleaves * 64);
+    fkex_writer_bytes32(w, m->tree, m->treelen);
+    fkex_writer_u32(w, m->path_node);
+    fkex_writer_put(w, m->path_secret, 32);
     fkex_writer_bytes32(w, m->descriptor, m->descriptorlen);
 }
 
@@ -352,6 +425,9 @@ fkex_err fkex_welcome_state_decode(fkex_welcome_state *m, const uint8_t *in, siz
     if (m->nleaves == 0 || m->nleaves > FKEX_ROOM_MAX_MEMBERS)
         return FKEX_ERR_BAD_ENCODING;
     if (fkex_reader_view(&r, &m->leaves, (size_t)m->nleaves * 64) != 0 ||
+        fkex_reader_bytes32(&r, &m->tree, &m->treelen,
+                            (size_t)m->nleaves * (2 * 37 + 4 * FKEX_PATH_MAX)) != 0 ||
+        fkex_reader_u32(&r, &m->path_node) != 0 || fkex_reader_get(&r, m->path_secret, 32) != 0 ||
         fkex_reader_bytes32(&r, &m->descriptor, &m->descriptorlen, FKEX_DESCRIPTOR_MAX) != 0)
         return FKEX_ERR_TRUNCATED;
     return finish(&r);

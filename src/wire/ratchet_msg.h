@@ -130,16 +130,20 @@ typedef struct {
 /* Commit: content (everything up to and including the distribution), then
  * confirmation_tag, membership_tag (over content || confirmation_tag),
  * the committer's signature (over all of that, so that a wrong membership
- * tag is its signer's doing, never the relay's), then the HPKE slices of
- * a star. */
+ * tag is its signer's doing, never the relay's), then the path's slices.
+ *
+ * A path commit (PROTOCOL.md, "The ratchet tree"; RFC 9420 §7.6) carries
+ * the public half of its UpdatePath in the content (the committer's new
+ * leaf key and the keys of its filtered direct path, bottom up) and the
+ * sealed path secrets after the signature, one slice per node of the
+ * copath's resolutions, labelled by that node and in increasing order: a
+ * forged slice gives its reader keys that differ from the signed ones. */
 #define FKEX_DIST_GROUP 1   /* commit_secret sealed under the old epoch's "add" key */
-#define FKEX_DIST_STAR 2    /* commit_secret sealed to each member's X by HPKE */
+#define FKEX_DIST_PATH 2    /* commit_secret at the top of a TreeKEM UpdatePath */
 #define FKEX_SEALED_SECRET 48   /* 32-byte secret + 16-byte tag */
-typedef struct {
-    uint8_t to[32];         /* the recipient's signing key V_j */
-    uint8_t enc[32];
-    uint8_t ct[FKEX_SEALED_SECRET];
-} fkex_slice;
+#define FKEX_PATH_MAX 16        /* path nodes: a tree of 65536 leaves has 16 levels */
+/* A slice: u32 node || enc (32) || sealed path secret (48). */
+#define FKEX_SLICE_BYTES (4 + 32 + FKEX_SEALED_SECRET)
 
 typedef struct {
     uint8_t room_id[32];
@@ -151,14 +155,16 @@ typedef struct {
     uint32_t nremoves;
     const uint8_t *removes;   /* nremoves * 4 bytes, strictly increasing */
     int has_update;
-    uint8_t update_pk[32];      /* the committer's new X */
-    uint8_t update_sig_pk[32];  /* and its new V, signed by the old one with the commit */
+    uint8_t update_sig_pk[32];  /* the committer's new V, signed by the old one with the commit */
     const uint8_t *psk_ct;    /* ABE ciphertext of a re-attestation, or NULL */
     size_t psk_ctlen;
     const uint8_t *descriptor;   /* a new descriptor, or NULL */
     size_t descriptorlen;
     uint8_t dist;
-    uint8_t group_sealed[FKEX_SEALED_SECRET];
+    uint8_t group_sealed[FKEX_SEALED_SECRET];   /* FKEX_DIST_GROUP */
+    uint8_t path_leaf_pk[32];                    /* FKEX_DIST_PATH: the committer's new X */
+    uint32_t path_len;
+    const uint8_t *path_pks;                     /* path_len * 32 bytes, bottom up */
     size_t content_len;
     uint8_t confirmation_tag[32];
     uint8_t membership_tag[32];
@@ -166,9 +172,8 @@ typedef struct {
     size_t signed_len;        /* ... || membership_tag */
     uint8_t sig[64];
     uint32_t nslices;
-    const uint8_t *slices;    /* nslices * sizeof(fkex_slice) wire bytes */
+    const uint8_t *slices;    /* nslices * FKEX_SLICE_BYTES, nodes strictly increasing */
 } fkex_rmsg_commit;
-#define FKEX_SLICE_BYTES (32 + 32 + FKEX_SEALED_SECRET)
 
 /* Welcome: AEAD_{KDF(K_w, "welcome")}(state, aad = th). */
 typedef struct {
@@ -188,6 +193,10 @@ typedef struct {
     uint8_t confirmation_tag[32];
     uint32_t nleaves;
     const uint8_t *leaves;    /* nleaves * 64 bytes */
+    const uint8_t *tree;      /* the ratchet tree's parents (gke/tree.h, tree_decode) */
+    size_t treelen;
+    uint32_t path_node;       /* where the commit's path meets the joiner's leaf, */
+    uint8_t path_secret[32];  /* and its path secret; UINT32_MAX and zero without a path */
     const uint8_t *descriptor;
     size_t descriptorlen;
 } fkex_welcome_state;
@@ -333,10 +342,23 @@ fkex_err fkex_rmsg_join_refused_decode(fkex_rmsg_join_refused *m, const uint8_t 
 fkex_err fkex_rmsg_remove_decode(fkex_rmsg_remove *m, const uint8_t *in, size_t len) FKEX_WUR;
 fkex_err fkex_rmsg_application_decode(fkex_rmsg_application *m, const uint8_t *in, size_t len) FKEX_WUR;
 
-/* The relay's cut of a star commit: the commit with only the slice
- * addressed to `to` (or none, if there is none for it). *out is malloc'd.
- * O(slices). */
+/* 1 if tree node y is node x or below it (RFC 9420 Appendix C numbering:
+ * leaf i is node 2i). */
+int fkex_tree_below(uint32_t y, uint32_t x);
+/* The slice a path commit holds for the member at leaf (its index in the
+ * new epoch): the lowest-labelled node that covers it, which is the one
+ * of the copath's resolutions whose key it holds (an unmerged leaf is
+ * below the parent that lists it). NULL if none. O(slices). */
+const uint8_t *fkex_rmsg_commit_slice(const fkex_rmsg_commit *c, uint32_t leaf);
+/* Where each of the n members of the commit's epoch sits after it
+ * (gke/roster.c's rule: removals highest first, each filled by the last
+ * member): place[i] is member i's new index, UINT32_MAX if it is removed.
+ * FKEX_ERR_BAD_ENCODING if a removal is out of range. O(n). */
+fkex_err fkex_rmsg_commit_places(const fkex_rmsg_commit *c, uint32_t n, uint32_t *place) FKEX_WUR;
+/* The relay's cut of a commit for the member at leaf: the commit with
+ * only that member's slice (or none: UINT32_MAX, or none covers it).
+ * *out is malloc'd. O(slices). */
 fkex_err fkex_rmsg_commit_view(uint8_t **out, size_t *outlen, const uint8_t *commit,
-                               size_t len, const uint8_t to[32]) FKEX_WUR;
+                               size_t len, uint32_t leaf) FKEX_WUR;
 
 #endif
