@@ -7,6 +7,8 @@
  * Events, at size n:
  *   join   a room of n members admits one more (n + 1 after)
  *   leave  one member of a room of n leaves (n - 1 after)
+ *   update a member of a room of n commits an Update (ratchet only: new
+ *          leaf keys and a path through the tree)
  * GDH.2 and BD have no incremental events: a change reruns the protocol
  * with the new member set, n + 1 members for a join and n - 1 for a leave
  * (no rows for a leave at n = 2: one member left has nobody to agree with).
@@ -15,7 +17,8 @@
  * the bytes each party sent:
  *   joiner   the new member (GDH.2: the new last member M_n, which does the
  *            most work; BD: the new member, no different from the others)
- *   sponsor  ratchet join: the sponsor; ratchet leave: the committer; seed
+ *   sponsor  ratchet join: the sponsor; ratchet leave and update: the
+ *            committer (RFC 9420's benchmarks call it so); seed
  *            leave: the lowest remaining index, which re-encapsulates;
  *            GDH.2 leave: the last member M_{n-1}, which finishes the upflow
  *            and broadcasts. None for seed join, GDH.2 join and BD.
@@ -33,8 +36,9 @@
  * slows both alike.
  *
  * Big rooms:
- *   ratchet  built by batched joins (BATCH joiners admitted per commit), then
- *            the events are measured on it, every party running.
+ *   ratchet  built by batched joins (BATCH joiners admitted per commit),
+ *            its tree filled by Updates (ratchet_fill), then the events
+ *            are measured on it, every party running.
  *   seed     at most SEED_FULL members run in full. Above that the room is
  *            built from encapsulations whose parties are dropped at once,
  *            and only the parties measured are kept: each catches up by
@@ -65,11 +69,11 @@
 #define BUDGET_S 60.0       /* the most one measured event may take */
 
 enum { P_RATCHET, P_SEED, P_GDH2, P_BD, NPROTO };
-enum { EV_JOIN, EV_LEAVE, NEVENT };
+enum { EV_JOIN, EV_LEAVE, EV_UPDATE, NEVENT };
 enum { R_JOINER, R_SPONSOR, R_MEMBER, R_ROOM, NROLE };
 
 static const char *const proto_name[NPROTO] = { "ratchet", "seed", "gdh2", "bd" };
-static const char *const event_name[NEVENT] = { "join", "leave" };
+static const char *const event_name[NEVENT] = { "join", "leave", "update" };
 static const char *const role_name[NROLE] = { "joiner", "sponsor", "member", "room" };
 
 #define MAXREPS 9
@@ -298,11 +302,28 @@ static int ratchet_join(sample *s, room *r, bench_ctx *b)
     return 0;
 }
 
+/* The roles of a commit's event from snapshot d: the committer (as
+ * sponsor), the median of the other members, the room. */
+static void committer_roles(sample *s, room_snap *d, const room *r, int committer)
+{
+    int *who, nwho = 0;
+    room_delta(d, r);
+    if (!(who = malloc((size_t)r->nroster * sizeof *who)))
+        abort();
+    for (int i = 0; i < r->nroster; i++)
+        if (r->roster[i] != committer)
+            who[nwho++] = r->roster[i];
+    role_one(s, R_SPONSOR, d->cpu[committer], d->sent[committer]);
+    role_median(s, R_MEMBER, d->cpu, d->sent, who, (size_t)nwho);
+    room_total(s, d, r->nparties);
+    free(who);
+}
+
 /* The member p leaves; the first other member in roster order commits. */
 static int ratchet_leave(sample *s, room *r, int p)
 {
     room_snap d;
-    int *who, nwho = 0, committer = -1;
+    int committer = -1;
     for (int i = 0; i < r->nroster && committer < 0; i++)
         if (r->roster[i] != p && r->parties[r->roster[i]].online)
             committer = r->roster[i];
@@ -315,26 +336,54 @@ static int ratchet_leave(sample *s, room *r, int p)
         room_snap_free(&d);
         return -1;
     }
-    if (s) {
-        room_delta(&d, r);
-        if (!(who = malloc((size_t)r->nroster * sizeof *who)))
-            abort();
-        for (int i = 0; i < r->nroster; i++)
-            if (r->roster[i] != committer)
-                who[nwho++] = r->roster[i];
-        role_one(s, R_SPONSOR, d.cpu[committer], d.sent[committer]);
-        role_median(s, R_MEMBER, d.cpu, d.sent, who, (size_t)nwho);
-        room_total(s, &d, r->nparties);
-        free(who);
-    }
+    if (s)
+        committer_roles(s, &d, r, committer);
     room_snap_free(&d);
     return 0;
 }
 
+/* Member p commits an Update (its leaf keys and its path). */
+static int ratchet_update(sample *s, room *r, int p)
+{
+    static const fkex_commit_options upd = { .update = 1 };
+    room_snap d;
+    uint64_t epoch = r->epoch;
+    double t0 = cpu_now();
+    room_snapshot(&d, r);
+    fkex_err err = room_commit(r, p, &upd);
+    if (err == FKEX_OK)
+        room_run(r, (size_t)-1);
+    if (s)
+        s->run_s = (cpu_now() - t0) / 1e3;
+    if (err != FKEX_OK || r->epoch != epoch + 1 || !room_agree(r)) {
+        room_snap_free(&d);
+        return -1;
+    }
+    if (s)
+        committer_roles(s, &d, r, p);
+    room_snap_free(&d);
+    return 0;
+}
+
+/* The ratchet tree as a room whose members update keeps it (the chat
+ * client commits an Update every so often): every other member, in
+ * roster (leaf) order, commits one, which sets every parent's key, as
+ * RFC 9420's benchmarks call a full tree. A room built by joins alone has
+ * blank parents, and its first removals cost the committer about one
+ * seal per member, as the star did. */
+static int ratchet_fill(room *r)
+{
+    for (int i = 0; i < r->nroster; i += 2)
+        if (ratchet_update(NULL, r, r->roster[i]) != 0)
+            return -1;
+    return 0;
+}
+
 /* Each repetition: a measured join (n -> n+1), the joiner leaves again
- * (not measured), a measured leave of the last member (n -> n-1), and an
- * unmeasured join back to n. */
-static int run_ratchet(sample js[], sample ls[], int reps, size_t n, bench_ctx *b)
+ * (not measured), a measured leave of the last member (n -> n-1), an
+ * unmeasured join back to n, and a measured Update by a member spread
+ * over the roster, on a room whose tree was filled first (ratchet_fill). */
+static int run_ratchet(sample s[NEVENT][MAXREPS], int reps, size_t n, bench_ctx *b)
 {
     room *r = calloc(1, sizeof *r);
     int rc = -1;
@@ -343,19 +392,24 @@ static int run_ratchet(sample js[], sample ls[], int reps, size_t n, bench_ctx *
     if ((size_t)ROOM_MAX_PARTIES < n + 2 * (size_t)reps + 1)
         goto done;
     double t0 = bench_now_ms();
-    if (ratchet_build(r, n, b) != 0)
+    if (ratchet_build(r, n, b) != 0 || ratchet_fill(r) != 0)
         goto done;
-    say(b, "ratchet: a room of %zu built in %.1f s", n, (bench_now_ms() - t0) / 1e3);
+    say(b, "ratchet: a room of %zu built, its tree filled, in %.1f s", n,
+        (bench_now_ms() - t0) / 1e3);
     for (int i = 0; i < reps; i++) {
         pairing_tick(b, 3);
-        if (ratchet_join(&js[i], r, b) != 0)
+        if (ratchet_join(&s[EV_JOIN][i], r, b) != 0)
             goto done;
         if (ratchet_leave(NULL, r, r->roster[r->nroster - 1]) != 0)
             goto done;
         pairing_tick(b, 3);
-        if (ratchet_leave(&ls[i], r, r->roster[r->nroster - 1]) != 0)
+        if (ratchet_leave(&s[EV_LEAVE][i], r, r->roster[r->nroster - 1]) != 0)
             goto done;
         if (room_join(r, b->key[r->nparties % 2]) < 0 || !room_agree(r))
+            goto done;
+        pairing_tick(b, 3);
+        if (ratchet_update(&s[EV_UPDATE][i], r, r->roster[(size_t)(2 * i + 1) * (size_t)r->nroster /
+                                                          (2 * (size_t)reps)]) != 0)
             goto done;
     }
     rc = 0;
@@ -823,10 +877,15 @@ static int run_dh(sample js[], sample ls[], int reps, size_t n, int bd, bench_ct
 
 /* ---- complexity, for budgets and extrapolation --------------------------------- */
 
+static double members_after(int event, double n)
+{
+    return event == EV_JOIN ? n + 1 : event == EV_LEAVE ? n - 1 : n;
+}
+
 /* f(n) for a role: its cost is modelled as a + b f(n). */
 static double complexity(int proto, int event, int role, double n)
 {
-    double m = event == EV_JOIN ? n + 1 : n - 1;    /* members after the event */
+    double m = members_after(event, n);
     switch (proto) {
     case P_SEED:
         /* Every party decapsulates the whole KeySet: m entries. */
@@ -844,7 +903,9 @@ static double complexity(int proto, int event, int role, double n)
         return role == R_ROOM ? m * m : m;
     default:
         /* ratchet: joiner, sponsor and members O(1) ABE and public-key
-         * work with O(n) roster handling; the committer of a leave O(n). */
+         * work with O(n) roster and tree handling (copies, the joiner's
+         * hashes); a path's committer O(log n) seals in a full tree, and
+         * O(n) copying, so a line through two sizes overestimates it. */
         return role == R_ROOM ? n : n;
     }
 }
@@ -852,7 +913,7 @@ static double complexity(int proto, int event, int role, double n)
 /* Bytes sent per role, as a function of n (a + b g(n)). */
 static double byte_complexity(int proto, int event, int role, double n)
 {
-    double m = event == EV_JOIN ? n + 1 : n - 1;
+    double m = members_after(event, n);
     switch (proto) {
     case P_SEED:
         return role == R_ROOM ? 1 : 1;          /* one encapsulation */
@@ -869,7 +930,7 @@ static double byte_complexity(int proto, int event, int role, double n)
  * slice of a commit, a proposal, a JoinAck); the others O(m) to each. */
 static double relay_complexity(int proto, int event, double n)
 {
-    double m = event == EV_JOIN ? n + 1 : n - 1;
+    double m = members_after(event, n);
     return proto == P_RATCHET ? n : m * m;
 }
 
@@ -1055,11 +1116,12 @@ static void print_table(figures fig[NPROTO][NEVENT][64], size_t nsizes, double p
                            f->extrapolated[r] && !f->ran ? "*" : " ", relay);
                 }
             }
-    printf("\njoin at n: a room of n admits one; leave at n: one of n leaves. gdh2 and bd\n"
-           "rerun with n+1 or n-1 members. sponsor: the ratchet's sponsor (join) or\n"
-           "committer (leave); seed's re-encapsulating member (leave); gdh2's last\n"
-           "member (leave). member: the median of the others. room: every party's\n"
-           "total; relay B: every copy the relay delivered.\n");
+    printf("\njoin at n: a room of n admits one; leave at n: one of n leaves; update at n:\n"
+           "one of n commits an Update (the ratchet, its tree filled by Updates first).\n"
+           "gdh2 and bd rerun with n+1 or n-1 members. sponsor: the ratchet's sponsor\n"
+           "(join) or committer (leave, update); seed's re-encapsulating member\n"
+           "(leave); gdh2's last member (leave). member: the median of the others.\n"
+           "room: every party's total; relay B: every copy the relay delivered.\n");
 }
 
 /* ---- the plot ---------------------------------------------------------------------- */
@@ -1073,7 +1135,7 @@ static int plot_svg(const char *path, figures fig[NPROTO][NEVENT][64], size_t ns
     FILE *g = popen("gnuplot", "w");
     if (!g)
         return -1;
-    fprintf(g, "set terminal svg size 1200,560 dynamic font 'sans,11' background '#ffffff'\n"
+    fprintf(g, "set terminal svg size 1500,560 dynamic font 'sans,11' background '#ffffff'\n"
                "set output '%s'\n"
                "set logscale xy\nset grid xtics ytics mxtics mytics lc '#dddddd'\n"
                "set xlabel 'members n'\nset ylabel 'CPU, pairing-equivalents'\n"
@@ -1092,7 +1154,7 @@ static int plot_svg(const char *path, figures fig[NPROTO][NEVENT][64], size_t ns
                 }
                 fprintf(g, "EOD\n");
             }
-    fprintf(g, "set multiplot layout 1,2 title 'fkex bench gke: CPU per membership change "
+    fprintf(g, "set multiplot layout 1,3 title 'fkex bench gke: CPU per membership change "
                "(policy %s; open circles: extrapolated)'\n", POLICY);
     for (int e = 0; e < NEVENT; e++) {
         int first = 1;
@@ -1120,11 +1182,11 @@ static int plot_svg(const char *path, figures fig[NPROTO][NEVENT][64], size_t ns
 
 /* ---- one size, in a process of its own ------------------------------------------------ */
 
-static int run_here(int p, sample js[], sample ls[], int reps, size_t n, bench_ctx *b)
+static int run_here(int p, sample s[NEVENT][MAXREPS], int reps, size_t n, bench_ctx *b)
 {
-    return p == P_RATCHET ? run_ratchet(js, ls, reps, n, b)
-         : p == P_SEED    ? run_seed(js, ls, reps, n, b)
-                          : run_dh(js, ls, reps, n, p == P_BD, b);
+    return p == P_RATCHET ? run_ratchet(s, reps, n, b)
+         : p == P_SEED    ? run_seed(s[EV_JOIN], s[EV_LEAVE], reps, n, b)
+                          : run_dh(s[EV_JOIN], s[EV_LEAVE], reps, n, p == P_BD, b);
 }
 
 /* Runs protocol p at size n in a child process, which sends back its
@@ -1134,7 +1196,7 @@ static int run_here(int p, sample js[], sample ls[], int reps, size_t n, bench_c
  * the ratchet's joiner at 1000 measured 14.4 pe after the rooms of 2, 10
  * and 100, and 9.7 pe alone. In a fresh process each size starts from the
  * same heap, whatever ran before. */
-static int run_apart(int p, sample js[], sample ls[], int reps, size_t n, bench_ctx *b,
+static int run_apart(int p, sample s[NEVENT][MAXREPS], int reps, size_t n, bench_ctx *b,
                      double *pairing_ms)
 {
     int fd[2], status;
@@ -1151,11 +1213,11 @@ static int run_apart(int p, sample js[], sample ls[], int reps, size_t n, bench_
     }
     if (pid == 0) {
         close(fd[0]);
-        int ok = run_here(p, js, ls, reps, n, b) == 0 && (f = fdopen(fd[1], "wb")) != NULL;
+        int ok = run_here(p, s, reps, n, b) == 0 && (f = fdopen(fd[1], "wb")) != NULL;
         k = b->npairing - before;
-        ok = ok && fwrite(js, sizeof *js, (size_t)reps, f) == (size_t)reps &&
-             fwrite(ls, sizeof *ls, (size_t)reps, f) == (size_t)reps &&
-             fwrite(&k, sizeof k, 1, f) == 1 &&
+        for (int e = 0; ok && e < NEVENT; e++)
+            ok = fwrite(s[e], sizeof s[e][0], (size_t)reps, f) == (size_t)reps;
+        ok = ok && fwrite(&k, sizeof k, 1, f) == 1 &&
              fwrite(b->pairing + before, sizeof *b->pairing, k, f) == k && fclose(f) == 0;
         fflush(NULL);
         _exit(ok ? 0 : 1);
@@ -1166,9 +1228,10 @@ static int run_apart(int p, sample js[], sample ls[], int reps, size_t n, bench_
         waitpid(pid, &status, 0);
         return -1;
     }
-    int ok = fread(js, sizeof *js, (size_t)reps, f) == (size_t)reps &&
-             fread(ls, sizeof *ls, (size_t)reps, f) == (size_t)reps &&
-             fread(&k, sizeof k, 1, f) == 1 && k <= 1000000;
+    int ok = 1;
+    for (int e = 0; ok && e < NEVENT; e++)
+        ok = fread(s[e], sizeof s[e][0], (size_t)reps, f) == (size_t)reps;
+    ok = ok && fread(&k, sizeof k, 1, f) == 1 && k <= 1000000;
     for (size_t i = 0; ok && i < k; i++) {
         double ms;
         if ((ok = fread(&ms, sizeof ms, 1, f) == 1))
@@ -1189,10 +1252,10 @@ int bench_gke(const size_t *sizes, size_t nsizes, int json, const char *plot, in
     bench_ctx b = { 0 };
     const char *ones[] = { "ONE", "TWO" }, *threes[] = { "THREE", "FOUR" };
     fkex_policy_error perr;
-    sample *js = calloc(MAXREPS, sizeof *js), *ls = calloc(MAXREPS, sizeof *ls);
+    sample (*s)[MAXREPS] = calloc(NEVENT, sizeof *s);
     int rc = 2;
 
-    if (nsizes > 64 || !js || !ls)
+    if (nsizes > 64 || !s)
         return 2;
     memset(fig, 0, sizeof fig);
     b.verbose = verbose;
@@ -1237,18 +1300,16 @@ int bench_gke(const size_t *sizes, size_t nsizes, int json, const char *plot, in
                 continue;
             }
             say(&b, "%s at %zu: %d repetition%s", proto_name[p], n, reps, reps > 1 ? "s" : "");
-            memset(js, 0, MAXREPS * sizeof *js);
-            memset(ls, 0, MAXREPS * sizeof *ls);
+            memset(s, 0, NEVENT * sizeof *s);
             double pairing_ms;
-            int err = run_apart(p, js, ls, reps, n, &b, &pairing_ms);
+            int err = run_apart(p, s, reps, n, &b, &pairing_ms);
             if (err != 0)
                 goto done;
-            summarize(&fig[p][EV_JOIN][i], js, reps);
-            summarize(&fig[p][EV_LEAVE][i], ls, reps);
-            fig[p][EV_JOIN][i].pairing_ms = fig[p][EV_LEAVE][i].pairing_ms = pairing_ms;
-            if (p == P_SEED) {
-                seed_marks(&fig[p][EV_JOIN][i]);
-                seed_marks(&fig[p][EV_LEAVE][i]);
+            for (int e = 0; e < NEVENT; e++) {
+                summarize(&fig[p][e][i], s[e], reps);
+                fig[p][e][i].pairing_ms = pairing_ms;
+                if (p == P_SEED)
+                    seed_marks(&fig[p][e][i]);
             }
             say(&b, "%s at %zu: join %.1f s, leave %.1f s per event", proto_name[p], n,
                 fig[p][EV_JOIN][i].run_s, fig[p][EV_LEAVE][i].run_s);
@@ -1267,8 +1328,7 @@ int bench_gke(const size_t *sizes, size_t nsizes, int json, const char *plot, in
         rc = 2;
     }
 done:
-    free(js);
-    free(ls);
+    free(s);
     free(b.pairing);
     fkex_policy_free(b.policy);
     fkex_abe_key_free(b.key[0]);

@@ -34,6 +34,21 @@ void gke_remove_msg(fkex_writer *w, const uint8_t room_id[32], uint64_t epoch, u
  * answers for), signed with sk. */
 void gke_junk_commit(fkex_writer *w, const uint8_t room_id[32], uint64_t epoch, uint32_t committer,
                      const uint8_t mk[32], const uint8_t sk[64], fkex_rng *rng);
+/* A Welcome state sealed again for the joiner that holds k_w and th, with
+ * the commit hash of the real Welcome m; extra zero bytes appended to the
+ * plaintext. */
+void gke_welcome_reseal(fkex_writer *w, const uint8_t k_w[32], const uint8_t th[32],
+                        const fkex_rmsg_welcome *m, const fkex_welcome_state *ws, size_t extra);
+/* The confirmation tag of a Welcome state, recomputed for its roster and
+ * tree: what its sponsor, who knows the epoch secret, can always make. */
+void gke_welcome_tag(fkex_welcome_state *ws, const uint8_t room_id[32]);
+/* A sponsor's lie about the ratchet tree: the Welcome (bytes) opened with
+ * the joiner's k_w and th, a bit of its first parent's key flipped (if
+ * lie; the tree must begin with a parent that has one), the confirmation
+ * tag made right for it, and sealed again into w. FKEX_OK, or why not. */
+fkex_err gke_welcome_retree(fkex_writer *w, const uint8_t *welcome, size_t len,
+                            const uint8_t k_w[32], const uint8_t th[32],
+                            const uint8_t room_id[32], int lie) FKEX_WUR;
 /* SETTLED(epoch, hash) as the relay says it. */
 void gke_settled_msg(fkex_writer *w, const uint8_t room_id[32], uint64_t epoch,
                      const uint8_t hash[32]);

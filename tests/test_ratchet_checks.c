@@ -874,48 +874,6 @@ static void test_proof_checks(void)
 
 /* ---- Welcome (admission.c admission_on_welcome) ---------------------------------------- */
 
-/* Reseals a Welcome state for joiner j (who holds K_w and th), with the
- * commit hash of the real Welcome m; extra appends bytes to the plaintext. */
-static void reseal_welcome(fkex_writer *w, const fkex_ratchet *j, const fkex_rmsg_welcome *m,
-                           const fkex_welcome_state *ws, size_t extra)
-{
-    fkex_writer plain;
-    uint8_t key[32], aad[64], *sealed;
-    static const uint8_t nonce[12];
-    fkex_rmsg_welcome out = *m;
-    fkex_writer_init(&plain);
-    fkex_welcome_state_encode(&plain, ws);
-    for (size_t i = 0; i < extra; i++)
-        fkex_writer_u8(&plain, 0);
-    sealed = malloc(plain.len + 16);
-    memcpy(aad, j->th, 32);
-    memcpy(aad + 32, m->commit_hash, 32);
-    fkex_kdf_expand(key, j->k_w, "welcome", NULL, 0);
-    crypto_aead_chacha20poly1305_ietf_encrypt(sealed, NULL, plain.buf, plain.len, aad, sizeof aad,
-                                              NULL, nonce, key);
-    out.sealed = sealed;
-    out.sealedlen = plain.len + 16;
-    fkex_writer_init(w);
-    fkex_rmsg_welcome_encode(w, &out);
-    free(sealed);
-    fkex_writer_free(&plain);
-}
-
-/* The confirmation tag of a Welcome state, recomputed for its roster and tree. */
-static void welcome_tag(fkex_welcome_state *ws, const uint8_t room_id[32])
-{
-    epoch_keys k;
-    ratchet_tree t;
-    uint8_t rh[32], th[32] = { 0 };
-    roster_hash_of(rh, (const fkex_leaf *)ws->leaves, ws->nleaves);
-    if (tree_decode(&t, (const fkex_leaf *)ws->leaves, ws->nleaves, ws->tree, ws->treelen) ==
-        FKEX_OK)
-        tree_hash(th, &t);
-    tree_free(&t);
-    schedule_from_secret(&k, ws->epoch_secret, room_id, ws->epoch, ws->transcript_hash, rh, th);
-    schedule_confirmation_tag(ws->confirmation_tag, &k);
-}
-
 /* Kills, at the joiner: the Welcome's confirmation tag, its descriptor
  * (another valid descriptor of the room), a roster without the sponsor, a
  * roster without the joiner, and the strict decoding of the Welcome and
@@ -955,7 +913,7 @@ static void test_welcome_checks(void)
     /* A wrong confirmation tag. */
     v = ws;
     v.confirmation_tag[0] ^= 1;
-    reseal_welcome(&w, b, &m, &v, 0);
+    gke_welcome_reseal(&w, b->k_w, b->th, &m, &v, 0);
     CHECK_ERR(room_inject(r, bob, w.buf, w.len), FKEX_ERR_AUTHENTICATION);
     fkex_writer_free(&w);
     /* Another descriptor of the same room and admin. */
@@ -963,7 +921,7 @@ static void test_welcome_checks(void)
     v = ws;
     v.descriptor = d2;
     v.descriptorlen = d2len;
-    reseal_welcome(&w, b, &m, &v, 0);
+    gke_welcome_reseal(&w, b->k_w, b->th, &m, &v, 0);
     CHECK_ERR(room_inject(r, bob, w.buf, w.len), FKEX_ERR_WRONG_ROOM);
     fkex_writer_free(&w);
     free(d2);
@@ -974,13 +932,13 @@ static void test_welcome_checks(void)
         fkex_rng_fill(&r->rng, leaves + 64 * i, 64);
         v = ws;
         v.leaves = leaves;
-        welcome_tag(&v, r->room_id);
-        reseal_welcome(&w, b, &m, &v, 0);
+        gke_welcome_tag(&v, r->room_id);
+        gke_welcome_reseal(&w, b->k_w, b->th, &m, &v, 0);
         CHECK_ERR(room_inject(r, bob, w.buf, w.len), FKEX_ERR_AUTHENTICATION);
         fkex_writer_free(&w);
     }
     /* A byte after the sealed state, inside the AEAD. */
-    reseal_welcome(&w, b, &m, &ws, 1);
+    gke_welcome_reseal(&w, b->k_w, b->th, &m, &ws, 1);
     CHECK_ERR(room_inject(r, bob, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
     fkex_writer_free(&w);
     /* A byte after the Welcome. */
@@ -993,6 +951,55 @@ static void test_welcome_checks(void)
     free(plain);
     tap_free(&t);
     room_free(r);
+}
+
+/* A sponsor that lies about the ratchet tree (ARCHITECTURE.md, "The
+ * ratchet tree"): alice, who knows the epoch secret she hands dave, gives
+ * him a tree with one parent's key changed and a confirmation tag made
+ * right for it. dave cannot tell from the Welcome, and joins; but his keys
+ * are not the room's, so the settling EpochAck (bob's or carol's, made
+ * with the keys of the tree they built) fails his check, and he reports a
+ * fork. With the true tree (lie == 0), the same ack agrees. */
+static void false_tree_run(int lie)
+{
+    room *r = room3(lie ? "false tree" : "true tree");
+    fkex_commit_options upd = { .update = 1 };
+    CHECK_OK(room_commit(r, 1, &upd));   /* bob's path: parents get keys */
+    room_run(r, 1000);
+    CHECK(r->epoch == 3 && room_agree(r));
+    tap t = { (1u << FKEX_RMSG_WELCOME) | (1u << FKEX_RMSG_EPOCH_ACK), { { 0 } }, { 0 }, 0 };
+    r->tamper = tap_fn;
+    r->tamper_ctx = &t;
+    int dave = room_join(r, cw.carol);
+    r->tamper = NULL;
+    const room_frame *wf = tapped(&t, FKEX_RMSG_WELCOME, dave);
+    const room_frame *af = tapped(&t, FKEX_RMSG_EPOCH_ACK, dave);
+    fkex_ratchet *d = r->parties[dave].st;
+    CHECK(wf != NULL && af != NULL && d->phase == RATCHET_PROOF_SENT && r->epoch == 4);
+    if (!wf || !af) {
+        tap_free(&t);
+        room_free(r);
+        return;
+    }
+    fkex_writer w;
+    CHECK_OK(gke_welcome_retree(&w, wf->bytes, wf->len, d->k_w, d->th, r->room_id, lie));
+    CHECK_OK(room_inject(r, dave, w.buf, w.len));
+    CHECK(r->parties[dave].joined);
+    CHECK_OK(room_inject(r, dave, af->bytes, af->len));
+    CHECK(r->parties[dave].forks == (lie ? 1u : 0u));
+    uint8_t ad[32], aa[32];
+    fkex_ratchet_epoch_authenticator(ad, d);
+    fkex_ratchet_epoch_authenticator(aa, r->parties[0].st);
+    CHECK((memcmp(ad, aa, 32) != 0) == lie);
+    fkex_writer_free(&w);
+    tap_free(&t);
+    room_free(r);
+}
+
+static void test_welcome_false_tree(void)
+{
+    false_tree_run(1);
+    false_tree_run(0);
 }
 
 /* ---- commits (commit.c commit_on_commit, next_roster) ---------------------------------- */
@@ -1538,6 +1545,7 @@ void suite_ratchet_checks(void)
     RUN(test_challenge_checks);
     RUN(test_proof_checks);
     RUN(test_welcome_checks);
+    RUN(test_welcome_false_tree);
     RUN(test_commit_auth_checks);
     RUN(test_commit_content_checks);
     RUN(test_commit_roster_checks);

@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "relay_harness.h"
+#include "gke/ratchet_state.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define RSS_GROWTH_MAX_KIB (1024L * 1024)
@@ -227,6 +228,105 @@ out:
     sodium_memzero(admin_sk, sizeof admin_sk);
 }
 
+/* One more member joins through the relay; sponsor admits it. With lie,
+ * the sponsor's Welcome carries a false ratchet tree whose confirmation
+ * tag it made right (gke_welcome_retree): a member's lie that only the
+ * other members' EpochAcks can show. */
+static void join_through(rh_party *sponsor, rh_party *j, const fkex_abe_key *key,
+                         const uint8_t *desc, size_t desclen, const char *addr, int lie)
+{
+    fkex_ratchet_config cfg = { .key = key, .descriptor = desc, .descriptor_len = desclen };
+    fkex_gke_out out;
+    int admitted = sponsor->admitted;
+    memcpy(cfg.room_id, rh_room_id, 32);
+    fkex_gke_out_init(&out);
+    CHECK_OK(fkex_ratchet_join(&j->st, &cfg, &rh_rng, &j->pending));
+    fkex_ratchet_leaf_key(j->v, j->st);
+    if (rh_dial(j, addr) != 0)
+        return;
+    RH_WAIT(sponsor->admitted == admitted + 1);
+    CHECK_OK(fkex_ratchet_commit(sponsor->st, NULL, &rh_rng, &out));
+    /* the commit, then the Welcome: the sponsor holds the joiner's K_w and th */
+    CHECK(out.nmsgs == 2 && sponsor->st->njoins == 1);
+    if (lie && out.nmsgs == 2) {
+        fkex_writer w;
+        const pending_join *pj = &sponsor->st->joins[0];
+        CHECK_OK(gke_welcome_retree(&w, out.msgs[1].bytes, out.msgs[1].len, pj->k_w, pj->th,
+                                    rh_room_id, 1));
+        CHECK(w.len == out.msgs[1].len);
+        if (w.len == out.msgs[1].len)
+            memcpy(out.msgs[1].bytes, w.buf, w.len);
+        fkex_writer_free(&w);
+    }
+    rh_absorb(sponsor, &out);
+    RH_WAIT(j->joined);
+}
+
+/* A sponsor that lies about the ratchet tree, end to end through the real
+ * relay (ARCHITECTURE.md, "The ratchet tree": the joiner checks the tree
+ * through the confirmed group context and the other members' EpochAcks,
+ * not parent hashes). alice, a member and the relay's sponsor, hands carol
+ * a tree with one parent's key changed; carol joins, then bob's EpochAck
+ * (the one that settled the epoch, which the relay passes on) fails her
+ * check: she reports a fork, and her epoch is not the room's. dave, the
+ * next joiner, given the true tree, sees no fork. */
+static void relay_false_tree(void)
+{
+    char addr[64];
+    uint8_t admin_sk[64], sig[64], *desc = NULL, a[32], c[32];
+    size_t desclen = 0;
+    static rh_party admin, alice, bob, carol, dave;
+    rh_party *all[] = { &admin, &alice, &bob, &carol, &dave };
+    fkex_commit_options upd = { .update = 1 };
+    fkex_gke_out out;
+    pid_t pid;
+
+    test_rng(&rh_rng, "relay false tree");
+    rh_party_init(&admin, "admin");
+    rh_party_init(&alice, "alice");
+    rh_party_init(&bob, "bob");
+    rh_party_init(&carol, "carol");
+    rh_party_init(&dave, "dave");
+    rh_loop_open();
+    rh_room_make(&alice, &desc, &desclen, admin_sk, sig);
+    if ((pid = rh_relay_start(addr, "relay_tree", NULL, NULL)) < 0 || rh_dial(&admin, addr) != 0) {
+        CHECK(!"the relay starts");
+        goto out;
+    }
+    rh_room_create(&admin, desc, desclen, alice.v, sig);
+    RH_WAIT(admin.descriptors == 1);
+    if (rh_two_members(&alice, &bob, desc, desclen, addr) != 0)
+        goto out;
+    /* bob's Update gives the parent above alice and bob a key */
+    fkex_gke_out_init(&out);
+    CHECK_OK(fkex_ratchet_commit(bob.st, &upd, &rh_rng, &out));
+    rh_absorb(&bob, &out);
+    RH_WAIT(fkex_ratchet_epoch(alice.st) == 2 && fkex_ratchet_epoch(bob.st) == 2);
+    CHECK(alice.st->tree.nodes[1].present);
+
+    join_through(&alice, &carol, rh_world.carol, desc, desclen, addr, 1);
+    RH_WAIT(carol.forks >= 1);
+    fkex_ratchet_epoch_authenticator(a, alice.st);
+    fkex_ratchet_epoch_authenticator(c, carol.st);
+    CHECK(fkex_ratchet_epoch(carol.st) == 3 && memcmp(a, c, 32) != 0);
+    CHECK(alice.forks == 0 && bob.forks == 0);
+
+    join_through(&alice, &dave, rh_world.bob, desc, desclen, addr, 0);
+    RH_WAIT(fkex_ratchet_epoch(bob.st) == 4);
+    rh_idle(200);
+    fkex_ratchet_epoch_authenticator(a, alice.st);
+    fkex_ratchet_epoch_authenticator(c, dave.st);
+    CHECK(dave.forks == 0 && memcmp(a, c, 32) == 0);
+    CHECK(rh_relay_stop(pid) == 0);
+out:
+    rh_relay_kill();
+    rh_loop_close(all, FKEX_ARRAY_LEN(all));
+    for (size_t i = 1; i < FKEX_ARRAY_LEN(all); i++)
+        rh_party_free(all[i]);
+    free(desc);
+    sodium_memzero(admin_sk, sizeof admin_sk);
+}
+
 static void relay_usage(void)
 {
     char cmd[1200];
@@ -295,6 +395,7 @@ void suite_relay_daemon(void)
     gke_world_open(&rh_world, "relay daemon world");
     RUN(relay_e2e);
     RUN(relay_one_db);
+    RUN(relay_false_tree);
     rh_relay_kill();
     gke_world_close(&rh_world);
 }

@@ -261,6 +261,16 @@ static void targets(const ratchet_tree *t, uint32_t copath, const uint32_t *excl
     free(all.v);
 }
 
+/* 1 if node x's resolution is empty: no node at or below it is present.
+ * Leftmost first, so that in a tree without blank leaves it is O(1). */
+static int resolution_empty(const ratchet_tree *t, uint32_t x)
+{
+    if (t->nodes[x].present)
+        return 0;
+    return tree_level(x) == 0 ||
+           (resolution_empty(t, tree_left(x)) && resolution_empty(t, tree_right(x)));
+}
+
 /* The filtered direct path of leaf (its direct path without the nodes
  * whose copath child has an empty resolution) and those copath children. */
 static uint32_t filtered_direct_path(const ratchet_tree *t, uint32_t leaf,
@@ -268,15 +278,11 @@ static uint32_t filtered_direct_path(const ratchet_tree *t, uint32_t leaf,
                                      uint32_t copath[TREE_MAX_DEPTH])
 {
     uint32_t m = 0;
-    for (uint32_t x = 2 * leaf; x != tree_root(t->nleaves); x = tree_parent(x)) {
-        idx_list r = { 0 };
-        resolve(t, tree_sibling(x), &r);
-        if (r.n > 0 || r.failed) {   /* out of memory: kept, and found out later */
+    for (uint32_t x = 2 * leaf; x != tree_root(t->nleaves); x = tree_parent(x))
+        if (!resolution_empty(t, tree_sibling(x))) {
             path[m] = tree_parent(x);
             copath[m++] = tree_sibling(x);
         }
-        free(r.v);
-    }
     return m;
 }
 
