@@ -31,7 +31,7 @@ endif
 FKEX_CFLAGS = -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L \
               -Iinclude -Isrc -Ibench -Ideps/include
 # The I/O edges (src/kms, src/relay, src/chat) use libuv, SQLite and ncurses.
-LIBS = deps/lib/libblst.a -lsodium -luv -lsqlite3 -lncursesw -ltinfo -lm
+LIBS = deps/lib/libblst.a -lsodium -lcrypto -luv -lsqlite3 -lncursesw -ltinfo -lm
 
 LIB_SRC  = $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c src/*.c)))
 CLI_SRC  = $(sort $(wildcard src/cli/*.c))

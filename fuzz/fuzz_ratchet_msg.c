@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "inner.h"
+#include "gke/tree.h"
 #include "seeds.h"
 
 /* ---- seeds --------------------------------------------------------------------- */
@@ -291,8 +292,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     {
         fkex_welcome_state m;
         if (fkex_welcome_state_decode(&m, data, size) == FKEX_OK) {
+            ratchet_tree t;
             fkex_welcome_state_encode(&w, &m);
             same(&w, data, size);
+            /* and its tree, as the joiner reads it (fuzz_tree.c goes deeper) */
+            if (tree_decode(&t, (const fkex_leaf *)m.leaves, m.nleaves, m.tree, m.treelen) ==
+                FKEX_OK)
+                tree_free(&t);
         }
     }
     {

@@ -15,7 +15,7 @@ say() { printf 'deps: %s\n' "$*" >&2; }
 die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
 
 # --- Debian packages -------------------------------------------------------
-packages="libsodium-dev libuv1-dev libsqlite3-dev libncurses-dev pkg-config clang libclang-rt-dev llvm
+packages="libsodium-dev libssl-dev libuv1-dev libsqlite3-dev libncurses-dev pkg-config clang libclang-rt-dev llvm
           perl openssl valgrind gnuplot-nox tmux redis-server"
 missing=""
 # npm may come from Node.js rather than Debian; only ask Debian when it is absent.

@@ -38,6 +38,7 @@ static inline uint64_t load64_be(const uint8_t *p) { return ((uint64_t)load32_be
 #include "wire/dh_msg.h"
 #include "crypto/stream.h"
 #include "crypto/hkdf.h"
+#include "crypto/sha256.h"
 #include "crypto/chain.h"
 #include "crypto/hpke.h"
 #include "crypto/sign.h"

@@ -48,21 +48,20 @@ void roster_free(roster *r)
 static void rehash(roster *r, const uint8_t *dirty)
 {
     static const char label[] = "fkex v1 roster";
-    crypto_hash_sha256_state h;
+    fkex_sha256_ctx h;
     uint8_t n[4];
     for (uint32_t j = 0; j < nchunks(r->n); j++) {
         if (dirty && !dirty[j])
             continue;
         uint32_t lo = j * CHUNK, hi = lo + CHUNK < r->n ? lo + CHUNK : r->n;
-        crypto_hash_sha256(r->chunks[j], (const uint8_t *)(r->leaves + lo),
-                           (size_t)(hi - lo) * sizeof *r->leaves);
+        fkex_sha256(r->chunks[j], r->leaves + lo, (size_t)(hi - lo) * sizeof *r->leaves);
     }
     store32_be(n, r->n);
-    crypto_hash_sha256_init(&h);
-    crypto_hash_sha256_update(&h, (const uint8_t *)label, sizeof label - 1);
-    crypto_hash_sha256_update(&h, n, 4);
-    crypto_hash_sha256_update(&h, (const uint8_t *)r->chunks, (size_t)nchunks(r->n) * 32);
-    crypto_hash_sha256_final(&h, r->hash);
+    fkex_sha256_init(&h);
+    fkex_sha256_update(&h, label, sizeof label - 1);
+    fkex_sha256_update(&h, n, 4);
+    fkex_sha256_update(&h, r->chunks, (size_t)nchunks(r->n) * 32);
+    fkex_sha256_final(&h, r->hash);
 }
 
 fkex_err roster_whole(roster *out, fkex_leaf *leaves, uint32_t n)

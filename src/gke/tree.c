@@ -291,43 +291,45 @@ static uint32_t filtered_direct_path(const ratchet_tree *t, uint32_t leaf,
 static void refresh(ratchet_tree *t, uint32_t x)
 {
     ratchet_node *n = &t->nodes[x];
-    crypto_hash_sha256_state h;
+    fkex_sha256_ctx h;
     uint8_t b[4];
     if (!n->stale)
         return;
-    crypto_hash_sha256_init(&h);
-    if (tree_level(x) == 0) {
-        crypto_hash_sha256_update(&h, (const uint8_t *)"fkex v1 tree leaf", 18);
-        store32_be(b, x / 2);
-        crypto_hash_sha256_update(&h, b, 4);
-        crypto_hash_sha256_update(&h, &n->present, 1);
-        if (n->present)
-            crypto_hash_sha256_update(&h, n->pk, 32);
-    } else {
+    if (tree_level(x) > 0) {
         refresh(t, tree_left(x));
         refresh(t, tree_right(x));
-        crypto_hash_sha256_update(&h, (const uint8_t *)"fkex v1 tree parent", 20);
-        crypto_hash_sha256_update(&h, &n->present, 1);
+    }
+    fkex_sha256_init(&h);
+    if (tree_level(x) == 0) {
+        fkex_sha256_update(&h, "fkex v1 tree leaf", 18);
+        store32_be(b, x / 2);
+        fkex_sha256_update(&h, b, 4);
+        fkex_sha256_update(&h, &n->present, 1);
+        if (n->present)
+            fkex_sha256_update(&h, n->pk, 32);
+    } else {
+        fkex_sha256_update(&h, "fkex v1 tree parent", 20);
+        fkex_sha256_update(&h, &n->present, 1);
         if (n->present) {
-            crypto_hash_sha256_update(&h, n->pk, 32);
+            fkex_sha256_update(&h, n->pk, 32);
             store32_be(b, n->nunmerged);
-            crypto_hash_sha256_update(&h, b, 4);
+            fkex_sha256_update(&h, b, 4);
             for (uint32_t i = 0; i < n->nunmerged; i++) {
                 store32_be(b, n->unmerged[i]);
-                crypto_hash_sha256_update(&h, b, 4);
+                fkex_sha256_update(&h, b, 4);
             }
         }
-        crypto_hash_sha256_update(&h, t->nodes[tree_left(x)].hash, 32);
-        crypto_hash_sha256_update(&h, t->nodes[tree_right(x)].hash, 32);
+        fkex_sha256_update(&h, t->nodes[tree_left(x)].hash, 32);
+        fkex_sha256_update(&h, t->nodes[tree_right(x)].hash, 32);
     }
-    crypto_hash_sha256_final(&h, n->hash);
+    fkex_sha256_final(&h, n->hash);
     n->stale = 0;
 }
 
 void tree_hash(uint8_t out[32], ratchet_tree *t)
 {
     if (t->nleaves == 0) {
-        crypto_hash_sha256(out, (const uint8_t *)"fkex v1 tree empty", 18);
+        fkex_sha256(out, "fkex v1 tree empty", 18);
         return;
     }
     refresh(t, tree_root(t->nleaves));
