@@ -92,7 +92,7 @@ static void relay_commit(room *r, const uint8_t *bytes, size_t len)
     for (int i = 0; i < r->nroster; i++) {
         uint8_t *view;
         size_t vlen;
-        if (fkex_rmsg_commit_view(&view, &vlen, bytes, len, place[i]) != FKEX_OK)
+        if (fkex_rmsg_commit_view(&view, &vlen, bytes, &c, place[i]) != FKEX_OK)
             abort();
         push(r, r->roster[i], view, vlen);
         free(view);

@@ -75,8 +75,11 @@ static void write_seeds(const char *dir)
     if (o2.nmsgs != 2)
         abort();
     write_seed(dir, "commit-add", o2.msgs[0].bytes, o2.msgs[0].len);
-    must(fkex_rmsg_commit_view(&view, &vlen, o2.msgs[0].bytes, o2.msgs[0].len,
-                               fkex_ratchet_index(a)));
+    {
+        fkex_rmsg_commit c;
+        must(fkex_rmsg_commit_decode(&c, o2.msgs[0].bytes, o2.msgs[0].len));
+        must(fkex_rmsg_commit_view(&view, &vlen, o2.msgs[0].bytes, &c, fkex_ratchet_index(a)));
+    }
     must(fkex_ratchet_receive(a, view, vlen, &rng, &o3));   /* its EpochAck */
     free(view);
     if (o3.nmsgs != 1)
@@ -260,7 +263,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fkex_rmsg_commit v;
             uint32_t leaf = m.nslices ? load32_be(m.slices) / 2 : 0, place[8];
             commit_again(&m, data, size);
-            if (fkex_rmsg_commit_view(&view, &vlen, data, size, leaf) != FKEX_OK ||
+            if (fkex_rmsg_commit_view(&view, &vlen, data, &m, leaf) != FKEX_OK ||
                 fkex_rmsg_commit_decode(&v, view, vlen) != FKEX_OK || v.nslices > 1 ||
                 v.content_len != m.content_len ||
                 (v.nslices && !fkex_tree_below(2 * leaf, load32_be(v.slices))))

@@ -141,7 +141,7 @@ void gke_welcome_tag(fkex_welcome_state *ws, const uint8_t room_id[32])
 
 fkex_err gke_welcome_retree(fkex_writer *w, const uint8_t *welcome, size_t len,
                             const uint8_t k_w[32], const uint8_t th[32],
-                            const uint8_t room_id[32], int lie)
+                            const uint8_t room_id[32], gke_welcome_lie lie)
 {
     fkex_rmsg_welcome m;
     fkex_welcome_state ws;
@@ -161,18 +161,22 @@ fkex_err gke_welcome_retree(fkex_writer *w, const uint8_t *welcome, size_t len,
         err = FKEX_ERR_AUTHENTICATION;
     else
         err = fkex_welcome_state_decode(&ws, plain, (size_t)plainlen);
-    if (err == FKEX_OK && (ws.treelen < 33 || ws.tree[0] != 1))
+    if (err == FKEX_OK && lie == GKE_WELCOME_FALSE_TREE && (ws.treelen < 33 || ws.tree[0] != 1))
         err = FKEX_ERR_ARGUMENT;   /* no key at node 1 to lie about */
-    if (err == FKEX_OK && !(tree = malloc(ws.treelen)))
+    if (err == FKEX_OK && !(tree = malloc(ws.treelen + 1)))
         err = FKEX_ERR_NO_MEMORY;
     if (err == FKEX_OK) {
         memcpy(tree, ws.tree, ws.treelen);
-        tree[1] ^= (uint8_t)(lie ? 0x01 : 0);
+        if (lie == GKE_WELCOME_FALSE_TREE)
+            tree[1] ^= 0x01;
+        if (lie == GKE_WELCOME_FALSE_SECRET)
+            ws.path_secret[0] ^= 0x01;
         ws.tree = tree;
         gke_welcome_tag(&ws, room_id);
         gke_welcome_reseal(w, k_w, th, &m, &ws, 0);
         free(tree);
     }
+    sodium_memzero(&ws, sizeof ws);
     sodium_memzero(plain, m.sealedlen);
     free(plain);
     return err;

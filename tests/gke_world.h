@@ -42,13 +42,18 @@ void gke_welcome_reseal(fkex_writer *w, const uint8_t k_w[32], const uint8_t th[
 /* The confirmation tag of a Welcome state, recomputed for its roster and
  * tree: what its sponsor, who knows the epoch secret, can always make. */
 void gke_welcome_tag(fkex_welcome_state *ws, const uint8_t room_id[32]);
-/* A sponsor's lie about the ratchet tree: the Welcome (bytes) opened with
- * the joiner's k_w and th, a bit of its first parent's key flipped (if
- * lie; the tree must begin with a parent that has one), the confirmation
- * tag made right for it, and sealed again into w. FKEX_OK, or why not. */
+/* A sponsor's lies in a Welcome, about the ratchet tree: the Welcome
+ * (bytes) opened with the joiner's k_w and th, then changed as lie says,
+ * its confirmation tag made right for the result, and sealed again into
+ * w. FKEX_OK, or why not. */
+typedef enum {
+    GKE_WELCOME_TRUE,          /* nothing changed */
+    GKE_WELCOME_FALSE_TREE,    /* a bit of the first parent's key (node 1 must have one) */
+    GKE_WELCOME_FALSE_SECRET   /* a bit of the joiner's path secret */
+} gke_welcome_lie;
 fkex_err gke_welcome_retree(fkex_writer *w, const uint8_t *welcome, size_t len,
                             const uint8_t k_w[32], const uint8_t th[32],
-                            const uint8_t room_id[32], int lie) FKEX_WUR;
+                            const uint8_t room_id[32], gke_welcome_lie lie) FKEX_WUR;
 /* SETTLED(epoch, hash) as the relay says it. */
 void gke_settled_msg(fkex_writer *w, const uint8_t room_id[32], uint64_t epoch,
                      const uint8_t hash[32]);

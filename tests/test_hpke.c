@@ -571,6 +571,42 @@ static void test_misuse(void)
     free_pair(&p);
 }
 
+/* fkex_x25519_small_order against libsodium's X25519, which refuses an
+ * all-zero result: each point of order dividing 8 (RFC 7748's curve and
+ * its twist; 0, 1, p - 1, two of order 8, and p, p + 1 as non-canonical 0
+ * and 1), with the top bit clear or set (X25519 ignores it), makes every
+ * multiplication fail and is flagged; random keys, and keys one bit off
+ * a listed one, are neither. */
+static void test_x25519_small_order(void)
+{
+    static const char *const small[] = {
+        "0000000000000000000000000000000000000000000000000000000000000000",
+        "0100000000000000000000000000000000000000000000000000000000000000",
+        "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+        "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    };
+    fkex_rng rng;
+    uint8_t pk[32], sk[32], out[32];
+    test_rng(&rng, "x25519 small order");
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(small); i++)
+        for (int top = 0; top < 2; top++) {
+            CHECK(sodium_hex2bin(pk, 32, small[i], 64, NULL, NULL, NULL) == 0);
+            pk[31] |= (uint8_t)(top ? 0x80 : 0);
+            CHECK(fkex_x25519_small_order(pk));
+            fkex_rng_fill(&rng, sk, 32);
+            CHECK(crypto_scalarmult(out, sk, pk) != 0);
+            pk[(size_t)(7 * i + 3) % 31] ^= 0x10;   /* one bit off: a usable key */
+            CHECK(!fkex_x25519_small_order(pk) && crypto_scalarmult(out, sk, pk) == 0);
+        }
+    for (int k = 0; k < 1000; k++) {
+        fkex_rng_fill(&rng, pk, 32);
+        CHECK(!fkex_x25519_small_order(pk));
+    }
+}
+
 void suite_hpke(void)
 {
     RUN(test_hkdf_rfc5869);
@@ -583,5 +619,6 @@ void suite_hpke(void)
     RUN(test_sequence);
     RUN(test_sequence_overflow);
     RUN(test_low_order);
+    RUN(test_x25519_small_order);
     RUN(test_misuse);
 }

@@ -849,7 +849,9 @@ static void deliver_views(room *r, const uint8_t *commit, size_t len, const int 
     for (size_t i = 0; i < nto; i++) {
         uint8_t *view;
         size_t vlen;
-        CHECK_OK(fkex_rmsg_commit_view(&view, &vlen, commit, len,
+        fkex_rmsg_commit c;
+        CHECK_OK(fkex_rmsg_commit_decode(&c, commit, len));
+        CHECK_OK(fkex_rmsg_commit_view(&view, &vlen, commit, &c,
                                        fkex_ratchet_index(r->parties[to[i]].st)));
         CHECK_OK(room_inject(r, to[i], view, vlen));
         free(view);
@@ -905,7 +907,9 @@ static void test_fork_detected(void)
     /* The losing commit cannot be applied on top of the winner either. */
     uint8_t *view;
     size_t vlen;
-    CHECK_OK(fkex_rmsg_commit_view(&view, &vlen, oc.msgs[0].bytes, oc.msgs[0].len, 0));
+    fkex_rmsg_commit lost;
+    CHECK_OK(fkex_rmsg_commit_decode(&lost, oc.msgs[0].bytes, oc.msgs[0].len));
+    CHECK_OK(fkex_rmsg_commit_view(&view, &vlen, oc.msgs[0].bytes, &lost, 0));
     CHECK_ERR(room_inject(r, 0, view, vlen), FKEX_ERR_REPLAY);
     free(view);
     /* dave's message (dave's V is the same on both sides) does not open on

@@ -143,6 +143,7 @@ typedef struct {
     const uint8_t *leaf_pk; /* a path's leaf key instead of the one it derives */
     int wrong_tag;          /* confirmation tag over another commit secret */
     int wrong_membership;   /* membership tag with one bit flipped (then signed) */
+    int zero_parent;        /* the path's first parent key all zero (small order) */
 } forge;
 
 /* A commit of the group `st` is in (its membership key, init secret and
@@ -176,7 +177,10 @@ static void forge_commit(fkex_writer *w, const fkex_ratchet *st, forge *f, fkex_
         memcpy(f->c.path_leaf_pk, f->leaf_pk ? f->leaf_pk : u.leaf_pk, 32);
         f->c.path_len = u.m;
         f->c.path_pks = (const uint8_t *)u.pks;
-        CHECK_OK(tree_path_merge(&tree, at, f->c.path_leaf_pk, f->c.path_pks, u.m));
+        if (f->zero_parent && u.m)
+            memset(u.pks[0], 0, 32);   /* members refuse it at the merge */
+        else
+            CHECK_OK(tree_path_merge(&tree, at, f->c.path_leaf_pk, f->c.path_pks, u.m));
     } else {
         fkex_rng_fill(rng, f->c.path_leaf_pk, 32);
     }
@@ -982,7 +986,8 @@ static void false_tree_run(int lie)
         return;
     }
     fkex_writer w;
-    CHECK_OK(gke_welcome_retree(&w, wf->bytes, wf->len, d->k_w, d->th, r->room_id, lie));
+    CHECK_OK(gke_welcome_retree(&w, wf->bytes, wf->len, d->k_w, d->th, r->room_id,
+                                lie ? GKE_WELCOME_FALSE_TREE : GKE_WELCOME_TRUE));
     CHECK_OK(room_inject(r, dave, w.buf, w.len));
     CHECK(r->parties[dave].joined);
     CHECK_OK(room_inject(r, dave, af->bytes, af->len));
@@ -1000,6 +1005,82 @@ static void test_welcome_false_tree(void)
 {
     false_tree_run(1);
     false_tree_run(0);
+}
+
+/* A joiner whose commit's path meets its leaf below the root, where later
+ * paths seal to it (review of issue 12: with party 0 sponsoring, the
+ * meeting node is always the root, which is never sealed to). Parties 0
+ * to 3 are away, so party 4 sponsors; 5 leaves in the same commit, and
+ * the joiner takes leaf 5, with the path secret of node 9. A Welcome
+ * whose path secret is false is refused; with the true one the joiner
+ * holds node 9's key, and opens party 0's Update, sealed to node 9. */
+static void test_joiner_path_secret(void)
+{
+    room *r = room_new("joiner path secret");
+    fkex_commit_options upd = { .update = 1 };
+    fkex_err err;
+    fkex_writer w;
+    for (int i = 0; i < 5; i++)
+        CHECK(room_join(r, i % 2 ? cw.carol : cw.bob) == i + 1);
+    CHECK(r->nroster == 6 && room_agree(r));
+    for (int i = 0; i < 4; i++)
+        r->parties[i].online = 0;
+    int j = room_join_start(r, cw.carol, &err);
+    room_run(r, 1000);
+    CHECK(j > 0 && r->parties[4].admitted == 1);
+    tap t = { 1u << FKEX_RMSG_WELCOME, { { 0 } }, { 0 }, 0 };
+    r->tamper = tap_fn;
+    r->tamper_ctx = &t;
+    CHECK_OK(room_leave(r, 5));
+    r->tamper = NULL;
+    const room_frame *wf = tapped(&t, FKEX_RMSG_WELCOME, j);
+    fkex_ratchet *s = r->parties[j].st;
+    CHECK(wf != NULL && !r->parties[j].joined);
+    if (!wf) {
+        tap_free(&t);
+        room_free(r);
+        return;
+    }
+    CHECK_OK(gke_welcome_retree(&w, wf->bytes, wf->len, s->k_w, s->th, r->room_id,
+                                GKE_WELCOME_FALSE_SECRET));
+    CHECK_ERR(room_inject(r, j, w.buf, w.len), FKEX_ERR_AUTHENTICATION);
+    fkex_writer_free(&w);
+    CHECK_OK(room_inject(r, j, wf->bytes, wf->len));
+    room_run(r, 1000);
+    CHECK(r->parties[j].joined && room_agree(r) && fkex_ratchet_index(s) == 5);
+    int nine = 0;
+    for (uint32_t k = 0; k < s->tpriv.nkeys; k++)
+        nine |= s->tpriv.keys[k].node == 9;
+    CHECK(nine);
+    for (int i = 0; i < 4; i++)
+        r->parties[i].online = 1;
+    uint64_t epoch = r->epoch;
+    CHECK_OK(room_commit(r, 0, &upd));
+    room_run(r, 1000);
+    CHECK(r->epoch == epoch + 1 && room_agree(r) && !r->parties[j].lost);
+    tap_free(&t);
+    room_free(r);
+}
+
+/* The last member commits a removal, so it moves into the removed seat as
+ * it commits (path.c, dist_tree_next; fkex_rmsg_commit_places): dave, at
+ * leaf 3, removes bob at leaf 1 and takes his seat; everyone agrees, and
+ * dave's next Update, from leaf 1, too. */
+static void test_committer_moves(void)
+{
+    room *r = room3("committer moves");
+    fkex_commit_options upd = { .update = 1 };
+    int d = room_join(r, cw.bob);
+    CHECK(d == 3 && room_agree(r));
+    r->parties[0].online = r->parties[2].online = 0;   /* dave commits */
+    CHECK_OK(room_leave(r, 1));
+    CHECK(r->parties[1].left && room_agree(r) && fkex_ratchet_index(r->parties[d].st) == 1);
+    r->parties[0].online = r->parties[2].online = 1;
+    uint64_t epoch = r->epoch;
+    CHECK_OK(room_commit(r, d, &upd));
+    room_run(r, 1000);
+    CHECK(r->epoch == epoch + 1 && room_agree(r));
+    room_free(r);
 }
 
 /* ---- commits (commit.c commit_on_commit, next_roster) ---------------------------------- */
@@ -1529,6 +1610,15 @@ static void test_update_key_low_order(void)
         CHECK_OK(fkex_ratchet_commit(r->parties[0].st, NULL, &r->rng, &o));
         fkex_gke_out_clear(&o);
     }
+    /* The same for a key of the path above his leaf: whoever sits below
+     * it might be his friend, so everyone refuses it (review of issue 12). */
+    forge_init(&f, r, 1);
+    f.zero_parent = 1;
+    f.c.dist = FKEX_DIST_PATH;
+    f.c.has_update = 1;
+    fkex_rng_fill(&r->rng, f.c.update_sig_pk, 32);
+    expect_evidence(r, 0, &f, 1);
+    expect_evidence(r, 2, &f, 1);
     room_free(r);
 }
 
@@ -1546,6 +1636,8 @@ void suite_ratchet_checks(void)
     RUN(test_proof_checks);
     RUN(test_welcome_checks);
     RUN(test_welcome_false_tree);
+    RUN(test_joiner_path_secret);
+    RUN(test_committer_moves);
     RUN(test_commit_auth_checks);
     RUN(test_commit_content_checks);
     RUN(test_commit_roster_checks);

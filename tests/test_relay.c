@@ -1747,7 +1747,9 @@ static void test_thief_heal(void)
      * epoch does not open for it. */
     uint8_t *view;
     size_t vlen;
-    CHECK_OK(fkex_rmsg_commit_view(&view, &vlen, ob.msgs[0].bytes, ob.msgs[0].len, bi));
+    fkex_rmsg_commit upc;
+    CHECK_OK(fkex_rmsg_commit_decode(&upc, ob.msgs[0].bytes, ob.msgs[0].len));
+    CHECK_OK(fkex_rmsg_commit_view(&view, &vlen, ob.msgs[0].bytes, &upc, bi));
     CHECK_OK(fkex_ratchet_receive(thief, view, vlen, &n->rng, &o));   /* not its commit: */
     CHECK(o.nevents == 1 && o.events[0].kind == FKEX_GKE_EV_IMPERSONATED);   /* it says so */
     CHECK(!thief->tentative.active);
@@ -1870,7 +1872,9 @@ static void test_relay_fork(void)
         const fkex_writer *s = k < 2 ? &sa : &sb;
         uint8_t *view;
         size_t vlen;
-        CHECK_OK(fkex_rmsg_commit_view(&view, &vlen, cm->bytes, cm->len,
+        fkex_rmsg_commit dc;
+        CHECK_OK(fkex_rmsg_commit_decode(&dc, cm->bytes, cm->len));
+        CHECK_OK(fkex_rmsg_commit_view(&view, &vlen, cm->bytes, &dc,
                                        fkex_ratchet_index(n->p[p].st)));
         CHECK_OK(play(n, p, view, vlen, &acks));
         free(view);

@@ -252,7 +252,7 @@ static void join_through(rh_party *sponsor, rh_party *j, const fkex_abe_key *key
         fkex_writer w;
         const pending_join *pj = &sponsor->st->joins[0];
         CHECK_OK(gke_welcome_retree(&w, out.msgs[1].bytes, out.msgs[1].len, pj->k_w, pj->th,
-                                    rh_room_id, 1));
+                                    rh_room_id, GKE_WELCOME_FALSE_TREE));
         CHECK(w.len == out.msgs[1].len);
         if (w.len == out.msgs[1].len)
             memcpy(out.msgs[1].bytes, w.buf, w.len);

@@ -85,6 +85,15 @@ static int agree(void)
         first = 0;
         ok &= memcmp(want, got, 32) == 0;
         ok &= m[i].priv.leaf < m[i].tree.nleaves && m[i].tree.nodes[2 * m[i].priv.leaf].present;
+        /* every private key is of a node with a key, at or above its own
+         * leaf (a member off a node's subtree must not hold its key), and
+         * it holds all it needs to open what is sealed to it */
+        for (uint32_t k = 0; k < m[i].priv.nkeys; k++) {
+            uint32_t x = m[i].priv.keys[k].node;
+            ok &= x < 2 * m[i].tree.nleaves - 1 && m[i].tree.nodes[x].present &&
+                  fkex_tree_below(2 * m[i].priv.leaf, x);
+        }
+        ok &= tree_private_complete(&m[i].priv, &m[i].tree);
         /* truncated: a leaf in the right half, unless there is one leaf */
         int right = m[i].tree.nleaves == 1;
         for (uint32_t l = m[i].tree.nleaves / 2; l < m[i].tree.nleaves; l++)
@@ -473,6 +482,9 @@ static void test_tree_path_tampered(void)
     tree_free(&t);
     CHECK_OK(take_path(5, 0, &p, info, sizeof info, got));
     CHECK(memcmp(got, p.u.commit_secret, 32) == 0);
+    /* nor does a member take its own path as another's */
+    CHECK_ERR(tree_path_open(&m[0].priv, &m[0].tree, 0, slice, info, sizeof info, got),
+              FKEX_ERR_AUTHENTICATION);
     path_free(&p);
     room_free();
 }
@@ -517,6 +529,30 @@ static void test_tree_welcome_encoding(void)
     }
     CHECK(same == 0);
     CHECK_ERR(tree_decode(&t, leaves, 13, w.buf, w.len - 1), FKEX_ERR_BAD_ENCODING);
+    {
+        /* four leaves; the root (node 3) with a key and two unmerged leaves,
+         * in order (taken), out of order, twice, or with a key of small
+         * order (refused) */
+        uint8_t b[1 + 1 + 32 + 4 + 8 + 1];
+        fkex_leaf four[4];
+        memcpy(four, leaves, sizeof four);
+        memset(b, 0, sizeof b);
+        b[1] = 1;
+        fkex_rng_fill(&rng, b + 2, 32);
+        store32_be(b + 34, 2);
+        store32_be(b + 38, 1);
+        store32_be(b + 42, 2);
+        CHECK_OK(tree_decode(&t, four, 4, b, sizeof b));
+        tree_free(&t);
+        store32_be(b + 38, 2);
+        store32_be(b + 42, 1);
+        CHECK_ERR(tree_decode(&t, four, 4, b, sizeof b), FKEX_ERR_BAD_ENCODING);
+        store32_be(b + 42, 2);
+        CHECK_ERR(tree_decode(&t, four, 4, b, sizeof b), FKEX_ERR_BAD_ENCODING);
+        store32_be(b + 38, 1);
+        memset(b + 2, 0, 32);
+        CHECK_ERR(tree_decode(&t, four, 4, b, sizeof b), FKEX_ERR_BAD_ENCODING);
+    }
     fkex_writer_u8(&w, 0);
     CHECK_ERR(tree_decode(&t, leaves, 13, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
     CHECK_ERR(tree_decode(&t, leaves, 12, w.buf, w.len - 1), FKEX_ERR_BAD_ENCODING);

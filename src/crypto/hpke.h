@@ -57,6 +57,12 @@ fkex_err fkex_hpke_keypair_derive(uint8_t sk[32], uint8_t pk[32],
                                   const uint8_t *ikm, size_t ikmlen) FKEX_WUR;
 /* GenerateKeyPair: 32 random bytes from rng as the private key. */
 void fkex_hpke_keypair_generate(uint8_t sk[32], uint8_t pk[32], fkex_rng *rng);
+/* 1 if pk is one of X25519's points of small order (in any of its
+ * encodings, the top bit ignored as X25519 does, RFC 7748 §5): every DH
+ * with it is all zero, which RFC 9180 §7.1.4 refuses, so a key like that
+ * can never be sealed to. A comparison, not a multiplication: it is
+ * cheap enough for every key of every path. */
+int fkex_x25519_small_order(const uint8_t pk[32]);
 
 /* DHKEM Encap with a given ephemeral private key, and Decap (RFC 9180
  * §4.1). The KEM on its own, for known-answer tests; protocols use setup.

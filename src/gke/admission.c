@@ -575,10 +575,12 @@ fkex_err admission_on_welcome(fkex_ratchet *st, const uint8_t *msg, size_t len,
         memcpy(js.path_secret, ws.path_secret, 32);
         err = tree_path_install(&tpriv, &tree, &js);
         sodium_memzero(&js, sizeof js);
-        if (err != FKEX_OK) {
-            err = FKEX_ERR_AUTHENTICATION;
-            goto done;
-        }
+    }
+    /* It can open whatever is sealed to it from now on: every key above
+     * its leaf is one it holds, or it is listed as unmerged there. */
+    if (err != FKEX_OK || !tree_private_complete(&tpriv, &tree)) {
+        err = FKEX_ERR_AUTHENTICATION;
+        goto done;
     }
     err = roster_whole(&r, leaves, ws.nleaves);
     leaves = NULL;   /* taken */

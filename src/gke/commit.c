@@ -577,6 +577,7 @@ fkex_err commit_on_commit(fkex_ratchet *st, const uint8_t *msg, size_t len, fkex
         return err;
     }
     st->tentative = t;
+    sodium_memzero(&t, sizeof t);   /* its keys live on in st only */
     return FKEX_OK;
 }
 

@@ -77,16 +77,6 @@ fkex_err roster_whole(roster *out, fkex_leaf *leaves, uint32_t n)
     return FKEX_OK;
 }
 
-/* 0 for a low-order X25519 key (every scalar gives the all-zero point). */
-static int x25519_usable(const uint8_t pk[32])
-{
-    static const uint8_t scalar[32] = { 9 };
-    uint8_t out[32];
-    int ok = crypto_scalarmult(out, scalar, pk) == 0;
-    sodium_memzero(out, sizeof out);
-    return ok;
-}
-
 fkex_err roster_next(roster *out, const fkex_ratchet *st, const fkex_rmsg_commit *c)
 {
     uint32_t old = st->nleaves, count, m = old;
@@ -142,13 +132,13 @@ fkex_err roster_next(roster *out, const fkex_ratchet *st, const fkex_rmsg_commit
             dirty[j] = 1;
 
     /* Every new HPKE key must be usable: a low-order one would make every
-     * later path sealed to it fail (one X25519 per new key). */
+     * later path sealed to it fail (the path's parent keys: tree.c). */
     for (uint32_t i = m; i < count; i++)
-        if (!x25519_usable(r.leaves[i].hpke_pk)) {
+        if (fkex_x25519_small_order(r.leaves[i].hpke_pk)) {
             err = FKEX_ERR_NOT_IN_GROUP;
             goto fail;
         }
-    if (c->dist == FKEX_DIST_PATH && !x25519_usable(c->path_leaf_pk)) {
+    if (c->dist == FKEX_DIST_PATH && fkex_x25519_small_order(c->path_leaf_pk)) {
         err = FKEX_ERR_NOT_IN_GROUP;
         goto fail;
     }

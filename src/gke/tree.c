@@ -261,14 +261,17 @@ static void targets(const ratchet_tree *t, uint32_t copath, const uint32_t *excl
     free(all.v);
 }
 
+/* The leftmost leaf below node x. */
+static uint32_t first_leaf(uint32_t x) { return (x - ((1u << tree_level(x)) - 1)) / 2; }
+
 /* 1 if node x's resolution is empty: no node at or below it is present.
- * Leftmost first, so that in a tree without blank leaves it is O(1). */
+ * The leaves are 0 .. n-1 without gaps, and a parent holds a key only
+ * while the leaves below it when it got it are all there (a leaf that
+ * goes, or moves, blanks its direct path), so x's subtree is empty
+ * exactly when its leftmost leaf is blank. O(1). */
 static int resolution_empty(const ratchet_tree *t, uint32_t x)
 {
-    if (t->nodes[x].present)
-        return 0;
-    return tree_level(x) == 0 ||
-           (resolution_empty(t, tree_left(x)) && resolution_empty(t, tree_right(x)));
+    return !t->nodes[2 * first_leaf(x)].present;
 }
 
 /* The filtered direct path of leaf (its direct path without the nodes
@@ -301,14 +304,14 @@ static void refresh(ratchet_tree *t, uint32_t x)
     }
     fkex_sha256_init(&h);
     if (tree_level(x) == 0) {
-        fkex_sha256_update(&h, "fkex v1 tree leaf", 18);
+        fkex_sha256_update(&h, "fkex v1 tree leaf", 17);
         store32_be(b, x / 2);
         fkex_sha256_update(&h, b, 4);
         fkex_sha256_update(&h, &n->present, 1);
         if (n->present)
             fkex_sha256_update(&h, n->pk, 32);
     } else {
-        fkex_sha256_update(&h, "fkex v1 tree parent", 20);
+        fkex_sha256_update(&h, "fkex v1 tree parent", 19);
         fkex_sha256_update(&h, &n->present, 1);
         if (n->present) {
             fkex_sha256_update(&h, n->pk, 32);
@@ -352,9 +355,6 @@ void tree_encode_parents(fkex_writer *w, const ratchet_tree *t)
     }
 }
 
-/* The leftmost leaf below node x. */
-static uint32_t first_leaf(uint32_t x) { return (x - ((1u << tree_level(x)) - 1)) / 2; }
-
 fkex_err tree_decode(ratchet_tree *t, const fkex_leaf *leaves, uint32_t n, const uint8_t *bytes,
                      size_t len)
 {
@@ -384,6 +384,7 @@ fkex_err tree_decode(ratchet_tree *t, const fkex_leaf *leaves, uint32_t n, const
             continue;
         /* A key only above some leaf, and unmerged leaves that are below it. */
         if (p->present != 1 || first_leaf(x) >= n || fkex_reader_get(&r, p->pk, 32) != 0 ||
+            fkex_x25519_small_order(p->pk) ||
             fkex_reader_u32(&r, &count) != 0 || count > (1u << tree_level(x)) ||
             count > (len - r.off) / 4)
             goto bad;
@@ -441,6 +442,30 @@ void tree_private_prune(tree_private *p, const ratchet_tree *t)
 }
 
 void tree_private_wipe(tree_private *p) { sodium_memzero(p, sizeof *p); }
+
+static int holds(const tree_private *p, uint32_t node)
+{
+    for (uint32_t i = 0; i < p->nkeys; i++)
+        if (p->keys[i].node == node)
+            return 1;
+    return 0;
+}
+
+int tree_private_complete(const tree_private *p, const ratchet_tree *t)
+{
+    uint32_t x = 2 * p->leaf;
+    if (p->leaf >= t->nleaves || !t->nodes[x].present || !holds(p, x))
+        return 0;
+    while (x != tree_root(t->nleaves)) {
+        const ratchet_node *n = &t->nodes[x = tree_parent(x)];
+        int unmerged = 0;
+        for (uint32_t i = 0; i < n->nunmerged; i++)
+            unmerged |= n->unmerged[i] == p->leaf;
+        if (n->present && !unmerged && !holds(p, x))
+            return 0;
+    }
+    return 1;
+}
 
 /* ---- TreeKEM (§7.4, §7.5) --------------------------------------------------------- */
 
@@ -508,6 +533,12 @@ fkex_err tree_path_merge(ratchet_tree *t, uint32_t committer, const uint8_t leaf
         return FKEX_ERR_ARGUMENT;
     if (filtered_direct_path(t, committer, path, copath) != m)
         return FKEX_ERR_BAD_ENCODING;
+    /* A key of small order could never be sealed to, and the members below
+     * it, who would find out, may be the committer's friends: refused by
+     * everyone. */
+    for (uint32_t i = 0; i < m; i++)
+        if (fkex_x25519_small_order(pks + 32 * (size_t)i))
+            return FKEX_ERR_NOT_IN_GROUP;
     blank_direct_path(t, committer);
     memcpy(t->nodes[2 * committer].pk, leaf_pk, 32);
     touch(t, 2 * committer);

@@ -97,14 +97,19 @@ void tree_hash(uint8_t out[32], ratchet_tree *t);
  * present, then if present its key, u32 count and the unmerged leaves. */
 void tree_encode_parents(fkex_writer *w, const ratchet_tree *t);
 /* The tree of the n leaves (the roster) and the parents' bytes: exactly
- * len bytes, present 0 or 1, unmerged leaves strictly increasing and
- * below their parent. FKEX_ERR_BAD_ENCODING otherwise. */
+ * len bytes, present 0 or 1, a key only above some leaf and not of small
+ * order, unmerged leaves strictly increasing and below their parent.
+ * FKEX_ERR_BAD_ENCODING otherwise. */
 fkex_err tree_decode(ratchet_tree *t, const fkex_leaf *leaves, uint32_t n, const uint8_t *bytes,
                      size_t len) FKEX_WUR;
 /* Forgets the private keys of nodes that are blank or no longer on the
  * member's direct path (after a remove or a truncation). */
 void tree_private_prune(tree_private *p, const ratchet_tree *t);
 void tree_private_wipe(tree_private *p);
+/* 1 if p holds the key of its leaf and of every node with a key above it
+ * that does not list it as unmerged: what a member needs to open any
+ * path sealed to it (a joiner checks its Welcome so). */
+int tree_private_complete(const tree_private *p, const ratchet_tree *t);
 
 /* ---- TreeKEM ---- */
 /* A committer's UpdatePath before it is sealed: the filtered direct path
@@ -138,8 +143,9 @@ fkex_err tree_path_create(tree_update *u, const ratchet_tree *t, uint32_t leaf,
 void tree_update_wipe(tree_update *u);
 /* Merges a path's public half into the tree (§7.5): the committer's
  * direct path is blanked, then its leaf and filtered direct path take the
- * keys. FKEX_ERR_BAD_ENCODING if m is not the filtered path's length (the
- * tree is then as it was). */
+ * keys. FKEX_ERR_BAD_ENCODING if m is not the filtered path's length,
+ * FKEX_ERR_NOT_IN_GROUP for a key of small order (the tree is then as it
+ * was). */
 fkex_err tree_path_merge(ratchet_tree *t, uint32_t committer, const uint8_t leaf_pk[32],
                          const uint8_t *pks, uint32_t m) FKEX_WUR;
 /* The committer keeps its new keys (after the merge). */

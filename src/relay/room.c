@@ -883,9 +883,17 @@ static int commit(relay_room *r, const uint8_t from[32], const uint8_t *msg, siz
         return 0;
     }
     /* A path commit: a slice for each member who stays, but the
-     * committer, at its leaf in the new tree (its new index). */
-    int routable = 1;
-    for (uint32_t i = 0; i < n && c.dist == FKEX_DIST_PATH; i++)
+     * committer, at its leaf in the new tree (its new index); no more
+     * slices than those members (each slice's node covers one at least,
+     * and no two the same), and none past the new tree. So the relay's
+     * work on a commit stays O(n x slices) with slices < n. */
+    uint32_t width = 1, kept = n - c.nremoves + c.nadds;
+    while (width < kept)
+        width *= 2;
+    int routable = c.nslices < n - c.nremoves &&
+                   (!c.nslices ||
+                    load32_be(c.slices + (size_t)(c.nslices - 1) * FKEX_SLICE_BYTES) < 2 * width - 1);
+    for (uint32_t i = 0; i < n && c.dist == FKEX_DIST_PATH && routable; i++)
         if (i != c.committer && place[i] != UINT32_MAX && !fkex_rmsg_commit_slice(&c, place[i]))
             routable = 0;
     free(place);
@@ -929,7 +937,7 @@ static int commit(relay_room *r, const uint8_t from[32], const uint8_t *msg, siz
         for (uint32_t i = 0; i < n && *err == FKEX_OK; i++) {
             uint8_t *view;
             size_t vlen;
-            if ((*err = fkex_rmsg_commit_view(&view, &vlen, msg, len, place[i])) != FKEX_OK)
+            if ((*err = fkex_rmsg_commit_view(&view, &vlen, msg, &c, place[i])) != FKEX_OK)
                 break;
             *err = addressed(r, r->members[i].v, seq, view, vlen, out);
             free(view);

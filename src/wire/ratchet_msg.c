@@ -352,16 +352,11 @@ fkex_err fkex_rmsg_commit_places(const fkex_rmsg_commit *c, uint32_t n, uint32_t
     return FKEX_OK;
 }
 
-fkex_err fkex_rmsg_commit_view(uint8_t **out, size_t *outlen, const uint8_t *commit, size_t len,
-                               uint32_t leaf)
+fkex_err fkex_rmsg_commit_view(uint8_t **out, size_t *outlen, const uint8_t *commit,
+                               const fkex_rmsg_commit *c, uint32_t leaf)
 {
-    fkex_rmsg_commit m;
-    fkex_err err = fkex_rmsg_commit_decode(&m, commit, len);
-    const uint8_t *mine;
-    if (err != FKEX_OK)
-        return err;
-    mine = leaf == UINT32_MAX ? NULL : fkex_rmsg_commit_slice(&m, leaf);
-    size_t head = m.signed_len + 64;
+    const uint8_t *mine = leaf == UINT32_MAX ? NULL : fkex_rmsg_commit_slice(c, leaf);
+    size_t head = c->signed_len + 64;
     *outlen = head + 4 + (mine ? FKEX_SLICE_BYTES : 0);
     if (!(*out = malloc(*outlen)))
         return FKEX_ERR_NO_MEMORY;

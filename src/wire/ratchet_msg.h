@@ -346,19 +346,21 @@ fkex_err fkex_rmsg_application_decode(fkex_rmsg_application *m, const uint8_t *i
  * leaf i is node 2i). */
 int fkex_tree_below(uint32_t y, uint32_t x);
 /* The slice a path commit holds for the member at leaf (its index in the
- * new epoch): the lowest-labelled node that covers it, which is the one
- * of the copath's resolutions whose key it holds (an unmerged leaf is
- * below the parent that lists it). NULL if none. O(slices). */
+ * new epoch): of the nodes that cover the leaf, the one of lowest level,
+ * which is the one of the copath's resolutions whose key it holds (an
+ * unmerged leaf is listed below the parent that lists it). Not the lowest
+ * numbered: leaf 3 (node 6) unmerged at node 5 takes node 6. NULL if
+ * none. O(slices). */
 const uint8_t *fkex_rmsg_commit_slice(const fkex_rmsg_commit *c, uint32_t leaf);
 /* Where each of the n members of the commit's epoch sits after it
  * (gke/roster.c's rule: removals highest first, each filled by the last
  * member): place[i] is member i's new index, UINT32_MAX if it is removed.
  * FKEX_ERR_BAD_ENCODING if a removal is out of range. O(n). */
 fkex_err fkex_rmsg_commit_places(const fkex_rmsg_commit *c, uint32_t n, uint32_t *place) FKEX_WUR;
-/* The relay's cut of a commit for the member at leaf: the commit with
- * only that member's slice (or none: UINT32_MAX, or none covers it).
- * *out is malloc'd. O(slices). */
+/* The relay's cut of commit (its bytes, decoded into c) for the member at
+ * leaf: the commit with only that member's slice (or none: UINT32_MAX, or
+ * none covers it). *out is malloc'd. O(slices), no decoding. */
 fkex_err fkex_rmsg_commit_view(uint8_t **out, size_t *outlen, const uint8_t *commit,
-                               size_t len, uint32_t leaf) FKEX_WUR;
+                               const fkex_rmsg_commit *c, uint32_t leaf) FKEX_WUR;
 
 #endif
