@@ -1604,16 +1604,17 @@ static void cli_input_kept(void)
 static void cli_bench_gke(void)
 {
     static const char *const protos[] = { "ratchet", "seed", "gdh2", "bd" };
-    static const char *const events[] = { "join", "leave" };
+    static const char *const events[] = { "join", "leave", "update" };
     static const char *const roles[] = { "joiner", "sponsor", "member", "room" };
-    /* Which roles each (protocol, event) must report at n = 3. */
-    static const char *const want[4][2] = {
-        { "joiner sponsor member room", "sponsor member room" },
-        { "joiner member room", "sponsor member room" },
-        { "joiner member room", "sponsor member room" },
-        { "joiner member room", "member room" },
+    /* Which roles each (protocol, event) must report at n = 3 (an Update
+     * is the ratchet's only). */
+    static const char *const want[4][3] = {
+        { "joiner sponsor member room", "sponsor member room", "sponsor member room" },
+        { "joiner member room", "sponsor member room", "" },
+        { "joiner member room", "sponsor member room", "" },
+        { "joiner member room", "member room", "" },
     };
-    int seen[4][2][4] = { { { 0 } } }, rows = 0, bad = 0;
+    int seen[4][3][4] = { { { 0 } } }, rows = 0, bad = 0;
     const char *p;
 
     EXPECT(FX(NULL, NULL, "bench", "gke", "--json", "--members", "3,2"), 0);
@@ -1636,7 +1637,7 @@ static void cli_bench_gke(void)
             pi = strcmp(proto, protos[i]) == 0 ? i : pi;
             ri = strcmp(role, roles[i]) == 0 ? i : ri;
         }
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < 3; i++)
             ei = strcmp(event, events[i]) == 0 ? i : ei;
         if (pi < 0 || ei < 0 || ri < 0 || (n != 2 && n != 3) || !(ms > 0) || !(pe > 0) ||
             bytes < 0 || strcmp(extra, "false") != 0) {
@@ -1650,7 +1651,7 @@ static void cli_bench_gke(void)
     CHECK(bad == 0);
     CHECK(rows > 0);
     for (int i = 0; i < 4; i++)
-        for (int e = 0; e < 2; e++)
+        for (int e = 0; e < 3; e++)
             for (int r = 0; r < 4; r++) {
                 int wanted = strstr(want[i][e], roles[r]) != NULL;
                 if ((seen[i][e][r] == 1) != wanted) {

@@ -1413,6 +1413,121 @@ static void test_churn(void)
     room_free(r);
 }
 
+/* Keeps a copy of each commit delivered (tree_churn's removal commits). */
+typedef struct {
+    uint8_t *bytes;
+    size_t len;
+} last_commit;
+
+static int keep_commit(room *r, int to, uint8_t *frame, size_t len, void *ctx)
+{
+    last_commit *k = ctx;
+    fkex_rmsg_type ty;
+    uint8_t id[32];
+    (void)r;
+    (void)to;
+    if (!k->bytes && fkex_rmsg_peek(&ty, id, frame, len) == FKEX_OK && ty == FKEX_RMSG_COMMIT &&
+        (k->bytes = malloc(len)) != NULL) {
+        memcpy(k->bytes, frame, len);
+        k->len = len;
+    }
+    return 0;
+}
+
+/* Through the ratchet itself (issue 12's property test): random joins
+ * (in batches, as a sponsor admits them), leaves (some with a joiner in
+ * the same commit) and Updates among up to 200 members. After every
+ * step every member is at the same epoch with the same epoch
+ * authenticator (so the same epoch secret, whose context holds the tree
+ * hash); one member's cached tree hash equals the hash of its tree
+ * rebuilt from a Welcome's bytes; every member holds the keys it needs;
+ * and a removed member, with every tree key it held, opens none of the
+ * slices of the commit that removed it. */
+static void test_tree_churn(void)
+{
+    room *r = room_new("tree churn");
+    fkex_rng rng;
+    const fkex_abe_key *keys[] = { world.alice, world.bob, world.carol };
+    fkex_commit_options upd = { .update = 1 };
+    int joins = 0, leaves = 0, with_join = 0, updates = 0, peak = 0, ok = 1;
+    test_rng(&rng, "tree churn");
+    for (int step = 0; step < 160 && ok; step++) {
+        uint8_t b[3];
+        fkex_err err;
+        fkex_rng_fill(&rng, b, sizeof b);
+        int op = b[0] % 10;
+        if ((op < 4 && r->nroster < 190) || r->nroster < 4) {
+            int k = 1 + b[1] % (r->nroster < 100 ? 24 : 8), first = r->nparties;
+            for (int i = 0; i < k; i++)
+                CHECK(room_join_start(r, keys[(b[2] + i) % 3], &err) >= 0);
+            room_run(r, 1000000);
+            CHECK_OK(room_commit(r, r->roster[0], NULL));
+            room_run(r, 1000000);
+            for (int p = first; p < r->nparties; p++)
+                CHECK(r->parties[p].joined);
+            joins += k;
+        } else if (op < 7) {
+            int pick = r->roster[1 + b[1] % (r->nroster - 1)];   /* not the sponsor */
+            last_commit kc = { NULL, 0 };
+            tree_private stolen = r->parties[pick].st->tpriv;
+            if (op == 6) {   /* a joiner, admitted first, added by the same commit */
+                CHECK(room_join_start(r, keys[b[2] % 3], &err) >= 0);
+                room_run(r, 1000000);
+                with_join++;
+            }
+            r->tamper = keep_commit;
+            r->tamper_ctx = &kc;
+            CHECK_OK(room_leave(r, pick));
+            r->tamper = NULL;
+            CHECK(r->parties[pick].left && kc.bytes != NULL);
+            fkex_rmsg_commit c;
+            const fkex_ratchet *m = r->parties[r->roster[0]].st;
+            uint8_t ctx[SCHEDULE_CONTEXT_BYTES], secret[32];
+            if (kc.bytes && fkex_rmsg_commit_decode(&c, kc.bytes, kc.len) == FKEX_OK) {
+                schedule_context(ctx, r->room_id, m->keys.epoch, m->keys.transcript_hash,
+                                 m->keys.roster_hash, m->keys.tree_hash);
+                for (uint32_t sl = 0; sl < c.nslices; sl++)
+                    for (uint32_t k = 0; k < stolen.nkeys; k++) {
+                        const uint8_t *slice = c.slices + (size_t)sl * FKEX_SLICE_BYTES;
+                        tree_private as = { .leaf = UINT32_MAX - 1, .nkeys = 1 };
+                        as.keys[0].node = load32_be(slice);
+                        memcpy(as.keys[0].sk, stolen.keys[k].sk, 32);
+                        CHECK(tree_path_open(&as, &m->tree, 0, slice, ctx, sizeof ctx, secret) ==
+                              FKEX_ERR_AUTHENTICATION);
+                        tree_private_wipe(&as);
+                    }
+            }
+            tree_private_wipe(&stolen);
+            free(kc.bytes);
+            leaves++;
+        } else {
+            CHECK_OK(room_commit(r, r->roster[b[1] % r->nroster], &upd));
+            room_run(r, 1000000);
+            updates++;
+        }
+        ok = room_agree(r);
+        CHECK(ok);
+        const fkex_ratchet *st = r->parties[r->roster[b[2] % r->nroster]].st;
+        fkex_writer w;
+        ratchet_tree whole;
+        uint8_t th[32];
+        fkex_writer_init(&w);
+        tree_encode_parents(&w, &st->tree);
+        CHECK_OK(tree_decode(&whole, st->leaves, st->nleaves, w.buf, w.len));
+        tree_hash(th, &whole);
+        CHECK(memcmp(th, st->keys.tree_hash, 32) == 0);
+        tree_free(&whole);
+        fkex_writer_free(&w);
+        for (int i = 0; i < r->nroster; i++)
+            ok &= tree_private_complete(&r->parties[r->roster[i]].st->tpriv,
+                                        &r->parties[r->roster[i]].st->tree);
+        CHECK(ok);
+        peak = r->nroster > peak ? r->nroster : peak;
+    }
+    CHECK(joins > 150 && leaves > 30 && with_join > 5 && updates > 20 && peak >= 150);
+    room_free(r);
+}
+
 /* A commit can overtake a JoinAck in flight: the ack still counts. */
 static int hold_acks(room *r, int to, uint8_t *frame, size_t len, void *ctx)
 {
@@ -1565,6 +1680,7 @@ void suite_ratchet(void)
     RUN(test_forward_secrecy);
     RUN(test_message_window);
     RUN(test_churn);
+    RUN(test_tree_churn);
     RUN(test_frontier_grows);
     RUN(test_late_join_ack);
     RUN(test_join_flood);
