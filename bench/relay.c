@@ -26,7 +26,7 @@
  *                spread over four processes, 2 in this one), timed from
  *                its first step until it can decrypt; it then leaves, so
  *                every join is into 100
- *   recovery     one of the 100 cannot open its slice of a star commit
+ *   recovery     one of the 100 cannot open its slice of a path commit
  *                (one byte flipped, as a relay swapping it would), is
  *                LOST on SETTLED and re-enters through admission with a
  *                fresh pseudonym on a new connection, as the chat client
@@ -480,7 +480,7 @@ static int join_latency(bench_relay_ctx *b, double *samples, int *n, char why[16
 }
 
 /* The members kept live by this process are the last LOCAL: the victim
- * (MEMBERS - 2) and the committer of the star commit (MEMBERS - 1). */
+ * (MEMBERS - 2) and the committer of the path commit (MEMBERS - 1). */
 static int recovery(bench_relay_ctx *b, recovery_figures *f, char why[160])
 {
     double lost[RECOVERIES], commit[RECOVERIES];

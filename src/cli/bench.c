@@ -62,7 +62,7 @@ static void usage(FILE *f)
                "  join          a new member joins the 100 (98 kept live by 4 processes, 2 by\n"
                "                this one; the room let go quiet before each join), from its\n"
                "                first step until it can decrypt, in ms and pairing-equivalents\n"
-               "  recovery      one member's star slice is swapped: LOST, then re-entry through\n"
+               "  recovery      one member's path slice is swapped: LOST, then re-entry through\n"
                "                admission (fresh pseudonym, new connection); LOST to JOINED and\n"
                "                commit to JOINED, 5 runs\n"
                "redis-server, if installed, runs with --save \"\" --appendonly no on a free\n"

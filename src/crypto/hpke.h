@@ -81,7 +81,8 @@ fkex_err fkex_hpke_setup_base_s(uint8_t enc[32], fkex_hpke_context *ctx, const u
 fkex_err fkex_hpke_setup_base_s_derand(uint8_t enc[32], fkex_hpke_context *ctx,
                                        const uint8_t pkR[32], const uint8_t *info,
                                        size_t infolen, const uint8_t skE[32]) FKEX_WUR;
-/* For a sender sealing to many recipients under one info (a star commit):
+/* For a sender sealing to many recipients under one info (a path commit's
+ * slices):
  * info_hash = LabeledExtract("", "info_hash", info) once, then one
  * SetupBaseS per recipient; the result is SetupBaseS(pkR, info). A
  * recipient that keeps its public key passes it to the _r variant, which

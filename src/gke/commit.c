@@ -289,7 +289,7 @@ static void tentative_free(tentative_epoch *t)
  * a commit signed with this member's own key that it did not make, 1
  * when the signature holds but a check its signer alone answers for
  * fails: the membership tag, the layout rules, or the confirmation tag of
- * a commit whose every input is signed (the add key's; a star slice is
+ * a commit whose every input is signed (the add key's; a path slice is
  * not signed, so the relay could have swapped it). */
 static fkex_err candidate_check(tentative_epoch *t, int *evidence, const fkex_ratchet *st,
                                 const fkex_rmsg_commit *c, const uint8_t *msg)

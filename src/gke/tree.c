@@ -488,8 +488,9 @@ static void seal_info(uint8_t info_hash[32], const uint8_t *info, size_t infolen
 {
     crypto_hash_sha256_state h;
     uint8_t inner[32];
-    /* "update path" || H(info): a path secret is never sealed under a star
-     * slice's info (fkex_hpke_info_hash is SHA-256 of its input). */
+    /* "update path" || H(info): a path secret is never sealed under the
+     * info of another use of HPKE here (fkex_hpke_info_hash is SHA-256 of
+     * its input alone). */
     crypto_hash_sha256(inner, info, infolen);
     crypto_hash_sha256_init(&h);
     crypto_hash_sha256_update(&h, (const uint8_t *)"fkex v1 update path", 19);

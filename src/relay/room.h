@@ -53,7 +53,7 @@
  * gets one when it is released). Inside a store batch (group commit,
  * relay/store.h) that transaction is a savepoint, and the message is
  * persisted only when the batch ends: the caller holds every
- * acknowledgement and delivery until then. A broadcast is stored once; a star commit
+ * acknowledgement and delivery until then. A broadcast is stored once; a path commit
  * once per recipient. A failed transaction is rolled back and the room
  * reloaded from the store, so memory never runs ahead of the disk.
  *

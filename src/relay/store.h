@@ -16,7 +16,7 @@
  *
  * A broadcast is one log row with recipient NULL: it is a member's if its
  * seq is above the member's `since` (the seq of the commit that added it).
- * A star commit is one row per recipient (its slice); everything else
+ * A path commit is one row per recipient (its slice); everything else
  * addressed (JoinRequest, Challenge, Proof, Welcome) is one row.
  *
  * The database runs in WAL mode with synchronous=FULL: a committed

@@ -40,7 +40,7 @@
 #include "wire/wire.h"
 
 #define FKEX_RELAY_VERSION 1
-/* The largest room message a SUBMIT or DELIVER carries: a star commit of
+/* The largest room message a SUBMIT or DELIVER carries: a path commit of
  * the largest room with a re-attestation ciphertext fits. */
 #define FKEX_RELAY_MESSAGE_MAX (16u << 20)
 #define FKEX_RELAY_ENVELOPE_MAX (FKEX_RELAY_MESSAGE_MAX + 64)
