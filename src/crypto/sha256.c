@@ -1,9 +1,9 @@
 /*
  * crypto/sha256.c: SHA-256 through libcrypto, libsodium's if libcrypto
  * cannot (crypto/sha256.h). The digest is fetched once per process.
- * Update and Final of a SHA-256 context that initialised cannot fail in
- * libcrypto; were they to, the hash would be wrong, and every check that
- * uses it would refuse, which is safe.
+ * Update and Final of a SHA-256 context that initialised do not fail in
+ * libcrypto; were they to, the output is all zero, never a stale value, so
+ * that every check that uses it refuses.
  */
 #include <pthread.h>
 #include <openssl/evp.h>
@@ -23,6 +23,7 @@ void fkex_sha256_init(fkex_sha256_ctx *c)
         evp = NULL;
     }
     c->evp = evp;
+    c->failed = 0;
     if (!evp)
         crypto_hash_sha256_init(&c->st);
 }
@@ -30,7 +31,7 @@ void fkex_sha256_init(fkex_sha256_ctx *c)
 void fkex_sha256_update(fkex_sha256_ctx *c, const void *in, size_t len)
 {
     if (c->evp)
-        (void)EVP_DigestUpdate(c->evp, in, len);
+        c->failed |= EVP_DigestUpdate(c->evp, in, len) != 1;
     else
         crypto_hash_sha256_update(&c->st, in, len);
 }
@@ -38,7 +39,8 @@ void fkex_sha256_update(fkex_sha256_ctx *c, const void *in, size_t len)
 void fkex_sha256_final(fkex_sha256_ctx *c, uint8_t out[32])
 {
     if (c->evp) {
-        (void)EVP_DigestFinal_ex(c->evp, out, NULL);
+        if (EVP_DigestFinal_ex(c->evp, out, NULL) != 1 || c->failed)
+            memset(out, 0, 32);
         EVP_MD_CTX_free(c->evp);
         c->evp = NULL;
     } else {

@@ -5,8 +5,9 @@
  * libcrypto's (OpenSSL 3), which uses the CPU's SHA extensions where it
  * has them: on this project's machines a tree node's hash takes 0.19 us
  * against libsodium's 1.03 us, and bulk data goes 10 times as fast. If
- * libcrypto cannot set up a digest, libsodium's portable code gives the
- * same result. Keys and MACs stay with libsodium (crypto/hkdf.h).
+ * libcrypto cannot set up a digest at run time, libsodium's portable code
+ * gives the same result (libcrypto itself, OpenSSL 3, is a link-time
+ * dependency). Keys and MACs stay with libsodium (crypto/hkdf.h).
  */
 #ifndef FKEX_CRYPTO_SHA256_H
 #define FKEX_CRYPTO_SHA256_H
@@ -17,6 +18,7 @@
 
 typedef struct {
     void *evp;                          /* an EVP_MD_CTX, or NULL: then st */
+    int failed;                         /* an EVP call failed: the output is zero */
     crypto_hash_sha256_state st;
 } fkex_sha256_ctx;
 
