@@ -1413,23 +1413,28 @@ static void test_churn(void)
     room_free(r);
 }
 
-/* Keeps a copy of each commit delivered (tree_churn's removal commits). */
+/* Collects the slices of every commit view the relay delivers (each
+ * member's view holds its own): what tree_churn's removed member tries. */
 typedef struct {
-    uint8_t *bytes;
-    size_t len;
-} last_commit;
+    uint8_t (*slices)[FKEX_SLICE_BYTES];
+    size_t n, cap;
+} slice_bag;
 
-static int keep_commit(room *r, int to, uint8_t *frame, size_t len, void *ctx)
+static int collect_slices(room *r, int to, uint8_t *frame, size_t len, void *ctx)
 {
-    last_commit *k = ctx;
-    fkex_rmsg_type ty;
-    uint8_t id[32];
+    slice_bag *b = ctx;
+    fkex_rmsg_commit c;
     (void)r;
     (void)to;
-    if (!k->bytes && fkex_rmsg_peek(&ty, id, frame, len) == FKEX_OK && ty == FKEX_RMSG_COMMIT &&
-        (k->bytes = malloc(len)) != NULL) {
-        memcpy(k->bytes, frame, len);
-        k->len = len;
+    if (fkex_rmsg_commit_decode(&c, frame, len) != FKEX_OK)
+        return 0;
+    for (uint32_t i = 0; i < c.nslices; i++) {
+        if (b->n == b->cap) {
+            b->cap = b->cap ? 2 * b->cap : 64;
+            if (!(b->slices = realloc(b->slices, b->cap * sizeof *b->slices)))
+                abort();
+        }
+        memcpy(b->slices[b->n++], c.slices + (size_t)i * FKEX_SLICE_BYTES, FKEX_SLICE_BYTES);
     }
     return 0;
 }
@@ -1450,6 +1455,7 @@ static void test_tree_churn(void)
     const fkex_abe_key *keys[] = { world.alice, world.bob, world.carol };
     fkex_commit_options upd = { .update = 1 };
     int joins = 0, leaves = 0, with_join = 0, updates = 0, peak = 0, ok = 1;
+    size_t tries = 0;
     test_rng(&rng, "tree churn");
     for (int step = 0; step < 160 && ok; step++) {
         uint8_t b[3];
@@ -1468,37 +1474,35 @@ static void test_tree_churn(void)
             joins += k;
         } else if (op < 7) {
             int pick = r->roster[1 + b[1] % (r->nroster - 1)];   /* not the sponsor */
-            last_commit kc = { NULL, 0 };
+            slice_bag bag = { NULL, 0, 0 };
             tree_private stolen = r->parties[pick].st->tpriv;
             if (op == 6) {   /* a joiner, admitted first, added by the same commit */
                 CHECK(room_join_start(r, keys[b[2] % 3], &err) >= 0);
                 room_run(r, 1000000);
                 with_join++;
             }
-            r->tamper = keep_commit;
-            r->tamper_ctx = &kc;
+            r->tamper = collect_slices;
+            r->tamper_ctx = &bag;
             CHECK_OK(room_leave(r, pick));
             r->tamper = NULL;
-            CHECK(r->parties[pick].left && kc.bytes != NULL);
-            fkex_rmsg_commit c;
-            const fkex_ratchet *m = r->parties[r->roster[0]].st;
+            /* every staying member but the committer (and the joiner) had a slice */
+            CHECK(r->parties[pick].left && bag.n + 1 + (op == 6) >= (size_t)r->nroster);
+            const fkex_ratchet *m = r->parties[r->roster[0]].st;   /* the committer, leaf 0 */
             uint8_t ctx[SCHEDULE_CONTEXT_BYTES], secret[32];
-            if (kc.bytes && fkex_rmsg_commit_decode(&c, kc.bytes, kc.len) == FKEX_OK) {
-                schedule_context(ctx, r->room_id, m->keys.epoch, m->keys.transcript_hash,
-                                 m->keys.roster_hash, m->keys.tree_hash);
-                for (uint32_t sl = 0; sl < c.nslices; sl++)
-                    for (uint32_t k = 0; k < stolen.nkeys; k++) {
-                        const uint8_t *slice = c.slices + (size_t)sl * FKEX_SLICE_BYTES;
-                        tree_private as = { .leaf = UINT32_MAX - 1, .nkeys = 1 };
-                        as.keys[0].node = load32_be(slice);
-                        memcpy(as.keys[0].sk, stolen.keys[k].sk, 32);
-                        CHECK(tree_path_open(&as, &m->tree, 0, slice, ctx, sizeof ctx, secret) ==
-                              FKEX_ERR_AUTHENTICATION);
-                        tree_private_wipe(&as);
-                    }
-            }
+            schedule_context(ctx, r->room_id, m->keys.epoch, m->keys.transcript_hash,
+                             m->keys.roster_hash, m->keys.tree_hash);
+            for (size_t sl = 0; sl < bag.n; sl++)
+                for (uint32_t k = 0; k < stolen.nkeys; k++) {
+                    tree_private as = { .leaf = UINT32_MAX - 1, .nkeys = 1 };
+                    as.keys[0].node = load32_be(bag.slices[sl]);
+                    memcpy(as.keys[0].sk, stolen.keys[k].sk, 32);
+                    CHECK(tree_path_open(&as, &m->tree, 0, bag.slices[sl], ctx, sizeof ctx,
+                                         secret) == FKEX_ERR_AUTHENTICATION);
+                    tree_private_wipe(&as);
+                    tries++;
+                }
             tree_private_wipe(&stolen);
-            free(kc.bytes);
+            free(bag.slices);
             leaves++;
         } else {
             CHECK_OK(room_commit(r, r->roster[b[1] % r->nroster], &upd));
@@ -1525,6 +1529,7 @@ static void test_tree_churn(void)
         peak = r->nroster > peak ? r->nroster : peak;
     }
     CHECK(joins > 150 && leaves > 30 && with_join > 5 && updates > 20 && peak >= 150);
+    CHECK(tries > 1000);   /* the removed members' keys met real slices */
     room_free(r);
 }
 
