@@ -227,6 +227,7 @@ void rh_absorb(rh_party *p, fkex_gke_out *out)
         case FKEX_GKE_EV_JOINED: p->joined = 1; break;
         case FKEX_GKE_EV_ADMITTED: p->admitted++; break;
         case FKEX_GKE_EV_FORK: p->forks++; break;
+        case FKEX_GKE_EV_MISBEHAVED: p->accused++; break;
         case FKEX_GKE_EV_MESSAGE:
             p->messages++;
             snprintf(p->last_text, sizeof p->last_text, "%.*s", (int)e->len, (const char *)e->data);

@@ -53,7 +53,7 @@ typedef struct {
     uint64_t client_seq;
     int accepted, nerrors, refused;
     uint16_t last_error;
-    int joined, admitted, messages, descriptors, forks;
+    int joined, admitted, messages, descriptors, forks, accused;
     char last_text[64];
     fkex_gke_out pending;      /* sent once READY (a joiner's JoinRequest) */
 } rh_party;

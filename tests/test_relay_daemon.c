@@ -262,8 +262,8 @@ static void join_through(rh_party *sponsor, rh_party *j, const fkex_abe_key *key
     RH_WAIT(j->joined);
 }
 
-/* A sponsor that lies about the ratchet tree, end to end through the real
- * relay (ARCHITECTURE.md, "The ratchet tree": the joiner checks the tree
+/* A sponsor that lies about the ratchet tree, and a member whose path
+ * holds a key of small order, end to end through the real relay (ARCHITECTURE.md, "The ratchet tree": the joiner checks the tree
  * through the confirmed group context and the other members' EpochAcks,
  * not parent hashes). alice, a member and the relay's sponsor, hands carol
  * a tree with one parent's key changed; carol joins, then bob's EpochAck
@@ -317,6 +317,36 @@ static void relay_false_tree(void)
     fkex_ratchet_epoch_authenticator(a, alice.st);
     fkex_ratchet_epoch_authenticator(c, dave.st);
     CHECK(dave.forks == 0 && memcmp(a, c, 32) == 0);
+
+    /* bob, a member, commits an Update whose first path key he has made
+     * one of small order (signed and tagged again as his own): nothing
+     * could be sealed to it again, and those below it might be his
+     * friends, so alice and dave refuse it as his doing; the relay passes
+     * it on, and dave's own Update then settles: the room goes on. */
+    {
+        fkex_rmsg_commit cm;
+        uint8_t *m;
+        size_t len;
+        uint64_t epoch = fkex_ratchet_epoch(alice.st);
+        fkex_gke_out_init(&out);
+        CHECK_OK(fkex_ratchet_commit(bob.st, &upd, &rh_rng, &out));
+        m = out.msgs[0].bytes;
+        len = out.msgs[0].len;
+        CHECK_OK(fkex_rmsg_commit_decode(&cm, m, len));
+        CHECK(cm.dist == FKEX_DIST_PATH && cm.path_len >= 1);
+        memset(m + (cm.path_pks - m), 0, 32);
+        fkex_mac(m + cm.tagged_len, bob.st->keys.membership_key, m, cm.tagged_len);
+        CHECK_OK(fkex_sign(m + cm.signed_len, bob.st->sig_sk, "commit", m, cm.signed_len));
+        rh_absorb(&bob, &out);
+        RH_WAIT(alice.accused == 1 && dave.accused == 1);
+        CHECK(fkex_ratchet_epoch(alice.st) == epoch);
+        fkex_ratchet_drop_commit(bob.st);
+        fkex_gke_out_init(&out);
+        CHECK_OK(fkex_ratchet_commit(dave.st, &upd, &rh_rng, &out));
+        rh_absorb(&dave, &out);
+        RH_WAIT(fkex_ratchet_epoch(alice.st) == epoch + 1 &&
+                fkex_ratchet_epoch(dave.st) == epoch + 1);
+    }
     CHECK(rh_relay_stop(pid) == 0);
 out:
     rh_relay_kill();
