@@ -44,6 +44,7 @@ static inline uint64_t load64_be(const uint8_t *p) { return ((uint64_t)load32_be
 #include "crypto/sign.h"
 #include "wire/ratchet_msg.h"
 #include "abe/scheme.h"
+#include "abe/fame_hash.h"
 #include "ibe/ibe.h"
 #include "gke/gke.h"
 #include "gke/ratchet.h"

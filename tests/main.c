@@ -11,7 +11,7 @@ void suite_pairing(void);
 void suite_policy(void);
 void suite_wire(void);
 void suite_stream(void);
-void suite_waters(void);
+void suite_abe(void);
 void suite_format(void);
 void suite_cli(void);
 void suite_hpke(void);
@@ -42,7 +42,7 @@ static const struct {
     { "policy", suite_policy },
     { "wire", suite_wire },
     { "stream", suite_stream },
-    { "waters", suite_waters },
+    { "abe", suite_abe },
     { "format", suite_format },
     { "cli", suite_cli },
     { "hpke", suite_hpke },

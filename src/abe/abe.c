@@ -59,7 +59,7 @@ struct fkex_abe_ct {
     size_t len;
 };
 
-static const fkex_abe_scheme *const schemes[] = { &fkex_waters11 };
+static const fkex_abe_scheme *const schemes[] = { &fkex_waters11, &fkex_fame };
 
 static const fkex_abe_scheme *scheme_by_id(uint8_t id)
 {
@@ -128,6 +128,8 @@ void fkex_abe_mpk_free(fkex_abe_mpk *mpk)
 {
     if (!mpk || --mpk->refs > 0)
         return;
+    if (mpk->impl && mpk->scheme->mpk_release)
+        mpk->scheme->mpk_release(mpk->impl);
     free(mpk->impl);
     free(mpk->ibe);
     free(mpk);

@@ -3,13 +3,14 @@
  *
  * A scheme works on its own structures (opaque here) and produces the KEM
  * secret as a GT element Z; abe.c owns headers, fingerprints, key
- * derivation and the Fujisaki-Okamoto transform. Adding FAME means one more
- * table like fkex_waters11 and one line in abe.c's scheme list.
+ * derivation and the Fujisaki-Okamoto transform. A scheme is one table
+ * like fkex_waters11 and one line in abe.c's scheme list.
  */
 #ifndef FKEX_ABE_SCHEME_H
 #define FKEX_ABE_SCHEME_H
 
 #define FKEX_SCHEME_WATERS11 1
+#define FKEX_SCHEME_FAME 3           /* 2 is bf01 (ibe/ibe.h) */
 #define FKEX_CURVE_BLS12_381 1
 #define FKEX_FORMAT_VERSION 1
 
@@ -23,6 +24,9 @@ typedef struct {
 
     void (*setup)(void *msk, fkex_rng *rng);
     void (*mpk_from_msk)(void *mpk, const void *msk);
+    /* Frees what mpk_from_msk or mpk_decode allocated inside mpk (which may
+     * be partly filled); NULL if nothing. */
+    void (*mpk_release)(void *mpk);
     /* names: expanded attribute names, sorted (fkex_attrs_expand). */
     void (*keygen)(void *key, const void *msk, const void *mpk, size_t nnames,
                    const char *const *names, fkex_rng *rng);
@@ -52,6 +56,13 @@ typedef struct {
 } fkex_abe_scheme;
 
 extern const fkex_abe_scheme fkex_waters11;
+extern const fkex_abe_scheme fkex_fame;
+
+/* Compressed affine points in bodies (abe/points.c); reading validates. */
+void fkex_abe_put_g1(fkex_writer *w, const blst_p1_affine *p);
+void fkex_abe_put_g2(fkex_writer *w, const blst_p2_affine *p);
+fkex_err fkex_abe_get_g1(blst_p1_affine *out, fkex_reader *r) FKEX_WUR;
+fkex_err fkex_abe_get_g2(blst_p2_affine *out, fkex_reader *r) FKEX_WUR;
 
 /* The scheme and its structures behind the generic objects, for the
  * benchmarks, which time the scheme's own operations. */

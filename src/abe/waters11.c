@@ -320,50 +320,7 @@ static int ct_equal(const void *a_, const void *b_, size_t rows)
     return same;
 }
 
-/* ---- bodies ----------------------------------------------------------------
- * Key parts pass through these helpers too, so their copies are wiped. */
-
-static void put_p1(fkex_writer *w, const blst_p1_affine *p)
-{
-    uint8_t b[48];
-    blst_p1_affine_compress(b, p);
-    fkex_writer_put(w, b, sizeof b);
-    sodium_memzero(b, sizeof b);
-}
-
-static void put_p2(fkex_writer *w, const blst_p2_affine *p)
-{
-    uint8_t b[96];
-    blst_p2_affine_compress(b, p);
-    fkex_writer_put(w, b, sizeof b);
-    sodium_memzero(b, sizeof b);
-}
-
-static fkex_err get_p1(blst_p1_affine *out, fkex_reader *r)
-{
-    const uint8_t *b;
-    fkex_g1 p;
-    if (fkex_reader_view(r, &b, 48) != 0)
-        return FKEX_ERR_TRUNCATED;
-    fkex_err err = fkex_g1_from_bytes(&p, b);
-    if (err == FKEX_OK)
-        blst_p1_to_affine(out, &p);
-    sodium_memzero(&p, sizeof p);
-    return err;
-}
-
-static fkex_err get_p2(blst_p2_affine *out, fkex_reader *r)
-{
-    const uint8_t *b;
-    fkex_g2 p;
-    if (fkex_reader_view(r, &b, 96) != 0)
-        return FKEX_ERR_TRUNCATED;
-    fkex_err err = fkex_g2_from_bytes(&p, b);
-    if (err == FKEX_OK)
-        blst_p2_to_affine(out, &p);
-    sodium_memzero(&p, sizeof p);
-    return err;
-}
+/* ---- bodies (points: abe/points.c) ------------------------------------------ */
 
 static void mpk_encode(fkex_writer *w, const void *mpk_)
 {
@@ -425,10 +382,10 @@ static fkex_err msk_decode(void *msk_, fkex_reader *r)
 static void key_encode(fkex_writer *w, const void *key_, size_t n)
 {
     const waters_key *key = key_;
-    put_p2(w, &key->k);
-    put_p2(w, &key->l);
+    fkex_abe_put_g2(w, &key->k);
+    fkex_abe_put_g2(w, &key->l);
     for (size_t i = 0; i < n; i++)
-        put_p1(w, &key->kx[i]);
+        fkex_abe_put_g1(w, &key->kx[i]);
 }
 
 /* 1 if key is a key of mpk's authority for exactly these names:
@@ -490,10 +447,10 @@ static fkex_err key_decode(void *key_, fkex_reader *r, const void *mpk, const ch
 {
     waters_key *key = key_;
     fkex_err err;
-    if ((err = get_p2(&key->k, r)) != FKEX_OK || (err = get_p2(&key->l, r)) != FKEX_OK)
+    if ((err = fkex_abe_get_g2(&key->k, r)) != FKEX_OK || (err = fkex_abe_get_g2(&key->l, r)) != FKEX_OK)
         return err;
     for (size_t i = 0; i < n; i++)
-        if ((err = get_p1(&key->kx[i], r)) != FKEX_OK)
+        if ((err = fkex_abe_get_g1(&key->kx[i], r)) != FKEX_OK)
             return err;
     return key_consistent(key, mpk, names, n) ? FKEX_OK : FKEX_ERR_AUTHENTICATION;
 }
@@ -501,10 +458,10 @@ static fkex_err key_decode(void *key_, fkex_reader *r, const void *mpk, const ch
 static void ct_encode(fkex_writer *w, const void *ct_, size_t rows)
 {
     const waters_ct *ct = ct_;
-    put_p1(w, &ct->c0);
+    fkex_abe_put_g1(w, &ct->c0);
     for (size_t i = 0; i < rows; i++) {
-        put_p1(w, &ct->row[i].c);
-        put_p2(w, &ct->row[i].d);
+        fkex_abe_put_g1(w, &ct->row[i].c);
+        fkex_abe_put_g2(w, &ct->row[i].d);
     }
 }
 
@@ -512,11 +469,11 @@ static fkex_err ct_decode(void *ct_, fkex_reader *r, size_t rows)
 {
     waters_ct *ct = ct_;
     fkex_err err;
-    if ((err = get_p1(&ct->c0, r)) != FKEX_OK)
+    if ((err = fkex_abe_get_g1(&ct->c0, r)) != FKEX_OK)
         return err;
     for (size_t i = 0; i < rows; i++) {
-        if ((err = get_p1(&ct->row[i].c, r)) != FKEX_OK ||
-            (err = get_p2(&ct->row[i].d, r)) != FKEX_OK)
+        if ((err = fkex_abe_get_g1(&ct->row[i].c, r)) != FKEX_OK ||
+            (err = fkex_abe_get_g2(&ct->row[i].d, r)) != FKEX_OK)
             return err;
     }
     return FKEX_OK;
