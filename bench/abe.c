@@ -4,9 +4,14 @@
  * policy with two branches, E or (A and .. and G), decrypted once by a key
  * for each branch: admission must not show which (PROTOCOL.md, version 2).
  *
+ * Both schemes, FAME and Waters 2011, in the same run, interleaved case by
+ * case:
  *   keygen       a key for exactly the policy's attributes
  *   encrypt      the scheme's encapsulation up to the ciphertext structure
  *                (LSSS compiled beforehand, no encoding)
+ *   encrypt_new  the same under attribute names the public parameters have
+ *                not met before (FAME hashes their points then; Waters
+ *                hashes at every encryption anyway)
  *   decode       ciphertext bytes to a validated structure
  *   decrypt      satisfying-set search and decapsulation of a decoded ciphertext
  *   decrypt_cca  the full IND-CCA decapsulation from bytes: decode,
@@ -29,11 +34,13 @@ typedef struct {
 } bench_case;
 
 typedef struct {
-    const char *op;
+    const char *scheme, *op;
     size_t n;
     const char *label;
     double ms, pe;
 } result;
+
+#define FRESH_RUNS 32   /* encrypt_new's runs, plus bench_time's warm-up */
 
 static char *and_policy(size_t n, char ***attrs)
 {
@@ -59,6 +66,8 @@ typedef struct {
     size_t ct_len;
     const uint8_t *cca_bytes;
     size_t cca_len;
+    fkex_lsss *fresh[FRESH_RUNS];   /* the case's policy over names never used before */
+    size_t next_fresh;
     fkex_rng rng;
 } ctx;
 
@@ -79,6 +88,40 @@ static void op_encrypt(void *arg)
     fkex_gt z;
     if (impl && s->encap(&z, impl, fkex_abe_mpk_impl(x->mpk), l, &x->rng) == FKEX_OK)
         free(impl);
+}
+
+static void op_encrypt_new(void *arg)
+{
+    ctx *x = arg;
+    const fkex_abe_scheme *s = fkex_abe_ct_scheme(x->ct);
+    const fkex_lsss *l = x->fresh[x->next_fresh++ % FRESH_RUNS];
+    void *impl = calloc(1, s->ct_size(l->rows));
+    fkex_gt z;
+    if (impl && s->encap(&z, impl, fkex_abe_mpk_impl(x->mpk), l, &x->rng) == FKEX_OK)
+        free(impl);
+}
+
+/* The case's policy with every attribute renamed to one no run has used. */
+static fkex_lsss *fresh_lsss(const bench_case *c, unsigned serial)
+{
+    size_t cap = strlen(c->policy) * 2 + 64, len = 0;
+    char *text = malloc(cap);
+    fkex_policy *policy = NULL;
+    fkex_policy_error perr;
+    fkex_lsss *l = NULL;
+    for (const char *p = c->policy; *p && len + 16 < cap; p++) {
+        int start = (*p >= 'A' && *p <= 'Z') && (p == c->policy || p[-1] == ' ' || p[-1] == '(');
+        if (start)
+            len += (size_t)snprintf(text + len, cap - len, "F%u_", serial);
+        text[len++] = *p;
+    }
+    text[len] = 0;
+    if (fkex_policy_parse(&policy, text, len, &perr) == FKEX_OK &&
+        fkex_lsss_compile(&l, policy) != FKEX_OK)
+        l = NULL;
+    fkex_policy_free(policy);
+    free(text);
+    return l;
 }
 
 static void op_decode(void *arg)
@@ -116,6 +159,15 @@ static void op_decrypt_cca(void *arg)
     }
 }
 
+/* "prototype", "branch-E", ... or "AND-n". */
+static void policy_name(char out[24], const char *label, size_t n)
+{
+    if (label)
+        snprintf(out, 24, "%s", label);
+    else
+        snprintf(out, 24, "AND-%zu", n);
+}
+
 int bench_abe(int json)
 {
     static const size_t sizes[] = { 1, 10, 50, 100 };
@@ -123,18 +175,27 @@ int bench_abe(int json)
         { "branch-E", { "E" }, 1 },
         { "branch-AG", { "A", "B", "C", "D", "F", "G" }, 6 },
     };
-    bench_case cases[FKEX_ARRAY_LEN(sizes) + 1 + FKEX_ARRAY_LEN(branches)];
-    result results[5 * FKEX_ARRAY_LEN(cases)];
+    static const char *const scheme_names[] = { "fame", "waters11" };
+    static const struct { const char *op; void (*fn)(void *); } ops[] = {
+        { "keygen", op_keygen }, { "encrypt", op_encrypt }, { "encrypt_new", op_encrypt_new },
+        { "decode", op_decode }, { "decrypt", op_decrypt }, { "decrypt_cca", op_decrypt_cca },
+    };
+#define NSCHEMES FKEX_ARRAY_LEN(scheme_names)
+#define NCASES (FKEX_ARRAY_LEN(sizes) + 1 + FKEX_ARRAY_LEN(branches))
+    bench_case cases[NCASES];
+    result results[FKEX_ARRAY_LEN(ops) * NSCHEMES * NCASES];
     size_t nres = 0;
-    size_t ct_size[FKEX_ARRAY_LEN(cases)], key_size[FKEX_ARRAY_LEN(cases)];
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
+    size_t ct_size[NSCHEMES][NCASES], key_size[NSCHEMES][NCASES];
+    fkex_abe_mpk *mpk[NSCHEMES];
+    fkex_abe_msk *msk[NSCHEMES];
     fkex_rng rng;
     double pairing_ms, pairing_all[FKEX_ARRAY_LEN(results)];
+    unsigned serial = 0;
 
     fkex_rng_init_system(&rng);
-    if (fkex_abe_setup(&mpk, &msk, "waters11", &rng) != FKEX_OK)
-        return 2;
+    for (size_t k = 0; k < NSCHEMES; k++)
+        if (fkex_abe_setup(&mpk[k], &msk[k], scheme_names[k], &rng) != FKEX_OK)
+            return 2;
 
     for (size_t i = 0; i < FKEX_ARRAY_LEN(sizes); i++) {
         cases[i].n = sizes[i];
@@ -163,67 +224,74 @@ int bench_abe(int json)
             p->attrs[j] = strdup(branches[b].attrs[j]);
     }
 
-    for (size_t i = 0; i < FKEX_ARRAY_LEN(cases); i++) {
-        bench_case *c = &cases[i];
-        ctx x = { .msk = msk, .mpk = mpk, .c = c, .rng = rng };
-        fkex_policy *policy;
-        fkex_policy_error perr;
-        fkex_abe_ct *cca;
-        uint8_t k[32];
-        uint8_t *kb;
-        size_t kl;
-        int runs = c->n >= 50 ? 9 : 31;
+    for (size_t i = 0; i < NCASES; i++) {
+        for (size_t k = 0; k < NSCHEMES; k++) {
+            bench_case *c = &cases[i];
+            ctx x = { .msk = msk[k], .mpk = mpk[k], .c = c, .rng = rng };
+            fkex_policy *policy;
+            fkex_policy_error perr;
+            fkex_abe_ct *cca;
+            uint8_t kb_key[32];
+            uint8_t *kb;
+            size_t kl;
+            int runs = c->n >= 50 ? 9 : 31;
 
-        if (fkex_policy_parse(&policy, c->policy, strlen(c->policy), &perr) != FKEX_OK ||
-            fkex_abe_keygen(&x.key, msk, (const char *const *)c->attrs, c->nattrs, &rng) != FKEX_OK ||
-            fkex_abe_encap(k, &x.ct, mpk, policy, FKEX_ABE_CPA, &rng) != FKEX_OK ||
-            fkex_abe_encap(k, &cca, mpk, policy, FKEX_ABE_CCA, &rng) != FKEX_OK ||
-            fkex_abe_key_encode(&kb, &kl, x.key) != FKEX_OK) {
-            fprintf(stderr, "bench: setting up %s failed\n", c->policy);
-            return 2;
-        }
-        fkex_abe_ct_bytes(&x.ct_bytes, &x.ct_len, x.ct);
-        fkex_abe_ct_bytes(&x.cca_bytes, &x.cca_len, cca);
-        ct_size[i] = x.cca_len;
-        key_size[i] = kl;
-        fkex_abe_bytes_free(kb, kl);
+            if (fkex_policy_parse(&policy, c->policy, strlen(c->policy), &perr) != FKEX_OK ||
+                fkex_abe_keygen(&x.key, msk[k], (const char *const *)c->attrs, c->nattrs, &rng) !=
+                    FKEX_OK ||
+                fkex_abe_encap(kb_key, &x.ct, mpk[k], policy, FKEX_ABE_CPA, &rng) != FKEX_OK ||
+                fkex_abe_encap(kb_key, &cca, mpk[k], policy, FKEX_ABE_CCA, &rng) != FKEX_OK ||
+                fkex_abe_key_encode(&kb, &kl, x.key) != FKEX_OK) {
+                fprintf(stderr, "bench: setting up %s failed\n", c->policy);
+                return 2;
+            }
+            for (size_t f = 0; f < FRESH_RUNS; f++)
+                if (!(x.fresh[f] = fresh_lsss(c, serial++))) {
+                    fprintf(stderr, "bench: renaming %s failed\n", c->policy);
+                    return 2;
+                }
+            fkex_abe_ct_bytes(&x.ct_bytes, &x.ct_len, x.ct);
+            fkex_abe_ct_bytes(&x.cca_bytes, &x.cca_len, cca);
+            ct_size[k][i] = x.cca_len;
+            key_size[k][i] = kl;
+            fkex_abe_bytes_free(kb, kl);
 
-        static const struct { const char *op; void (*fn)(void *); } ops[] = {
-            { "keygen", op_keygen }, { "encrypt", op_encrypt }, { "decode", op_decode },
-            { "decrypt", op_decrypt }, { "decrypt_cca", op_decrypt_cca },
-        };
-        for (size_t o = 0; o < FKEX_ARRAY_LEN(ops); o++) {
-            results[nres].op = ops[o].op;
-            results[nres].n = c->n;
-            results[nres].label = c->label;
-            bench_time(&results[nres].ms, &pairing_all[nres], runs, ops[o].fn, &x);
-            results[nres].pe = results[nres].ms / pairing_all[nres];
-            nres++;
+            for (size_t o = 0; o < FKEX_ARRAY_LEN(ops); o++) {
+                results[nres].scheme = scheme_names[k];
+                results[nres].op = ops[o].op;
+                results[nres].n = c->n;
+                results[nres].label = c->label;
+                bench_time(&results[nres].ms, &pairing_all[nres], runs, ops[o].fn, &x);
+                results[nres].pe = results[nres].ms / pairing_all[nres];
+                nres++;
+            }
+            for (size_t f = 0; f < FRESH_RUNS; f++)
+                fkex_lsss_free(x.fresh[f]);
+            fkex_abe_ct_free(cca);
+            fkex_abe_ct_free(x.ct);
+            fkex_abe_key_free(x.key);
+            fkex_policy_free(policy);
         }
-        fkex_abe_ct_free(cca);
-        fkex_abe_ct_free(x.ct);
-        fkex_abe_key_free(x.key);
-        fkex_policy_free(policy);
     }
 
     pairing_ms = bench_median(pairing_all, nres);
     if (json) {
         printf("{\"pairing_ms\": %.4f, \"results\": [", pairing_ms);
         for (size_t r = 0; r < nres; r++)
-            printf("%s{\"scheme\": \"waters11\", \"op\": \"%s\", \"n\": %zu,%s%s%s \"median_ms\": %.4f, \"pe\": %.3f}",
-                   r ? ", " : "", results[r].op, results[r].n,
+            printf("%s{\"scheme\": \"%s\", \"op\": \"%s\", \"n\": %zu,%s%s%s \"median_ms\": %.4f, \"pe\": %.3f}",
+                   r ? ", " : "", results[r].scheme, results[r].op, results[r].n,
                    results[r].label ? " \"policy\": \"" : "", results[r].label ? results[r].label : "",
                    results[r].label ? "\"," : "", results[r].ms, results[r].pe);
         printf("], \"sizes\": [");
-        for (size_t i = 0; i < FKEX_ARRAY_LEN(cases); i++)
-            printf("%s{\"what\": \"ciphertext\", \"n\": %zu,%s%s%s \"bytes\": %zu}, "
-                   "{\"what\": \"key\", \"n\": %zu,%s%s%s \"bytes\": %zu}",
-                   i ? ", " : "", cases[i].n,
-                   cases[i].label ? " \"policy\": \"" : "", cases[i].label ? cases[i].label : "",
-                   cases[i].label ? "\"," : "", ct_size[i],
-                   cases[i].nattrs,
-                   cases[i].label ? " \"policy\": \"" : "", cases[i].label ? cases[i].label : "",
-                   cases[i].label ? "\"," : "", key_size[i]);
+        for (size_t k = 0; k < NSCHEMES; k++)
+            for (size_t i = 0; i < NCASES; i++)
+                printf("%s{\"scheme\": \"%s\", \"what\": \"ciphertext\", \"n\": %zu,%s%s%s \"bytes\": %zu}, "
+                       "{\"scheme\": \"%s\", \"what\": \"key\", \"n\": %zu,%s%s%s \"bytes\": %zu}",
+                       k || i ? ", " : "", scheme_names[k], cases[i].n,
+                       cases[i].label ? " \"policy\": \"" : "", cases[i].label ? cases[i].label : "",
+                       cases[i].label ? "\"," : "", ct_size[k][i], scheme_names[k], cases[i].nattrs,
+                       cases[i].label ? " \"policy\": \"" : "", cases[i].label ? cases[i].label : "",
+                       cases[i].label ? "\"," : "", key_size[k][i]);
         printf("]}\n");
     } else {
         printf("one pairing: %.3f ms (median; pe = time / a pairing timed alongside)\n\n",
@@ -231,35 +299,34 @@ int bench_abe(int json)
         printf("%-10s %-12s %-10s %12s %10s\n", "scheme", "op", "policy", "median ms", "pe");
         for (size_t r = 0; r < nres; r++) {
             char pol[24];
-            if (results[r].label)
-                snprintf(pol, sizeof pol, "%s", results[r].label);
-            else
-                snprintf(pol, sizeof pol, "AND-%zu", results[r].n);
-            printf("%-10s %-12s %-10s %12.3f %10.2f\n", "waters11", results[r].op, pol,
+            policy_name(pol, results[r].label, results[r].n);
+            printf("%-10s %-12s %-10s %12.3f %10.2f\n", results[r].scheme, results[r].op, pol,
                    results[r].ms, results[r].pe);
         }
-        printf("\n%-10s %16s %10s\n", "policy", "ciphertext B", "key B");
-        for (size_t i = 0; i < FKEX_ARRAY_LEN(cases); i++) {
-            char pol[24];
-            if (cases[i].label)
-                snprintf(pol, sizeof pol, "%s", cases[i].label);
-            else
-                snprintf(pol, sizeof pol, "AND-%zu", cases[i].n);
-            printf("%-10s %16zu %10zu\n", pol, ct_size[i], key_size[i]);
-        }
-        printf("\nciphertext: the IND-CCA encapsulation object (header, policy, C', rows,\n"
-               "masked key); key: a key with exactly the policy's attributes, including\n"
-               "its embedded public parameters. branch-E and branch-AG: the policy\n"
-               "%s decrypted by a key {E} and by a key\n"
-               "{A, B, C, D, F, G}; decrypt should cost the same for both.\n", BRANCH_POLICY);
+        printf("\n%-10s %-10s %16s %10s\n", "scheme", "policy", "ciphertext B", "key B");
+        for (size_t k = 0; k < NSCHEMES; k++)
+            for (size_t i = 0; i < NCASES; i++) {
+                char pol[24];
+                policy_name(pol, cases[i].label, cases[i].n);
+                printf("%-10s %-10s %16zu %10zu\n", scheme_names[k], pol, ct_size[k][i],
+                       key_size[k][i]);
+            }
+        printf("\nciphertext: the IND-CCA encapsulation object (header, policy, ct_0 or\n"
+               "C', rows, masked key); key: a key with exactly the policy's attributes,\n"
+               "including its embedded public parameters. branch-E and branch-AG: the\n"
+               "policy %s decrypted by a key {E} and\n"
+               "by a key {A, B, C, D, F, G}; decrypt should cost the same for both.\n",
+               BRANCH_POLICY);
     }
-    for (size_t i = 0; i < FKEX_ARRAY_LEN(cases); i++) {
+    for (size_t i = 0; i < NCASES; i++) {
         free(cases[i].policy);
         for (size_t j = 0; j < cases[i].nattrs; j++)
             free(cases[i].attrs[j]);
         free(cases[i].attrs);
     }
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    for (size_t k = 0; k < NSCHEMES; k++) {
+        fkex_abe_mpk_free(mpk[k]);
+        fkex_abe_msk_free(msk[k]);
+    }
     return 0;
 }

@@ -596,6 +596,28 @@ static void cli_setup(void)
               "-o", at(d, "c")), 0);
     EXPECT(FX(NULL, NULL, "decrypt", "--key", at(d, "k"), at(d, "c")), 0);
     CHECK(strcmp(out_text, "armored authority\n") == 0);
+
+    /* New authorities are FAME; a Waters one (as every authority made
+     * before FAME was) is made on request and keeps working, and each
+     * artefact names its scheme. */
+    EXPECT(FX(NULL, NULL, "inspect", mpk), 0);
+    CHECK(printed("scheme:     fame (FAME, Agrawal-Chase 2017 CP-ABE)"));
+    EXPECT(FX(NULL, NULL, "setup", "--dir", at(d, "old"), "--scheme", "waters11"), 0);
+    CHECK(printed("(waters11 and bf01"));
+    EXPECT(FX(NULL, NULL, "keygen", "--msk", at(d, "old/msk.fkex"), "--attrs", "ONE TWO", "-o",
+              at(d, "old.key")), 0);
+    EXPECT(FX(at(d, "p"), NULL, "encrypt", "--mpk", at(d, "old/mpk.fkex"), "--policy",
+              "ONE and TWO", "-o", at(d, "old.fkex")), 0);
+    EXPECT(FX(NULL, NULL, "decrypt", "--key", at(d, "old.key"), at(d, "old.fkex")), 0);
+    CHECK(strcmp(out_text, "armored authority\n") == 0);
+    static const char *const old_files[] = { "old/mpk.fkex", "old/msk.fkex", "old.key", "old.fkex" };
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(old_files); i++) {
+        EXPECT(FX(NULL, NULL, "inspect", at(d, old_files[i])), 0);
+        CHECK(printed("scheme:     waters11 (Waters 2011 CP-ABE)"));
+    }
+    /* A FAME key does not open a Waters file, nor the reverse. */
+    EXPECT(FX(NULL, NULL, "decrypt", "--key", at(d, "k"), at(d, "old.fkex")), 1);
+    EXPECT(FX(NULL, NULL, "decrypt", "--key", at(d, "old.key"), at(d, "c")), 1);
     free(mpk0);
     free(msk0);
 }

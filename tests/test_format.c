@@ -211,7 +211,11 @@ static void test_fingerprint_text(void)
     CHECK(strcmp(fkex_kind_armor(FKEX_KIND_USER_KEY), "USER KEY") == 0);
     CHECK(strcmp(fkex_scheme_name(1), "waters11") == 0);
     CHECK(strcmp(fkex_scheme_name(2), "bf01") == 0);   /* identity-based ciphertexts */
-    CHECK(fkex_scheme_name(3) == NULL);
+    CHECK(strcmp(fkex_scheme_name(3), "fame") == 0);
+    CHECK(fkex_scheme_name(4) == NULL && fkex_scheme_title(4) == NULL);
+    CHECK(fkex_abe_scheme_id("fame") == 3 && fkex_abe_scheme_id("waters11") == 1);
+    CHECK(fkex_abe_scheme_id("bf01") == 0);   /* not one setup makes */
+    CHECK(strstr(fkex_scheme_title(3), "Agrawal-Chase") != NULL);
 }
 
 void suite_format(void)

@@ -355,7 +355,8 @@ static void authority(fkex_kms **k, uint8_t pk[32], fkex_rng *rng)
 {
     uint8_t *sealed, *mpk;
     size_t sealedlen, mpklen;
-    CHECK_OK(fkex_kms_create(&sealed, &sealedlen, &mpk, &mpklen, pk, PASS, strlen(PASS), rng));
+    CHECK_OK(fkex_kms_create(&sealed, &sealedlen, &mpk, &mpklen, pk, FKEX_ABE_DEFAULT_SCHEME, PASS,
+                                    strlen(PASS), rng));
     CHECK_ERR(fkex_kms_open(k, sealed, sealedlen, "nope", 4), FKEX_ERR_AUTHENTICATION);
     CHECK_OK(fkex_kms_open(k, sealed, sealedlen, PASS, strlen(PASS)));
     free(sealed);
@@ -811,7 +812,19 @@ static void kms_e2e(void)
     CHECK(mode_of(at("authA/kms.sealed")) == 0600);
     CHECK(mode_of(at("authA/kms.db")) == 0600);
     EXPECT(FK("kms", "init", "--dir", a), 2);   /* never over an authority */
-    EXPECT(FK("kms", "init", "--dir", b), 0);
+    /* A is FAME, the default; B a Waters 2011 authority, as older ones are. */
+    EXPECT(FK("kms", "init", "--dir", b, "--scheme", "waters11"), 0);
+    {
+        uint8_t ha[FKEX_HEADER_BYTES] = { 0 }, hb[FKEX_HEADER_BYTES] = { 0 };
+        FILE *fa = fopen(at("authA/mpk.fkex"), "rb"), *fb = fopen(at("authB/mpk.fkex"), "rb");
+        CHECK(fa && fread(ha, 1, sizeof ha, fa) == sizeof ha);
+        CHECK(fb && fread(hb, 1, sizeof hb, fb) == sizeof hb);
+        CHECK(ha[6] == FKEX_SCHEME_FAME && hb[6] == FKEX_SCHEME_WATERS11);
+        if (fa)
+            fclose(fa);
+        if (fb)
+            fclose(fb);
+    }
     if ((sa = serve(a_addr, a, "serveA")) < 0 || (sb = serve(b_addr, b, "serveB")) < 0) {
         CHECK(!"both daemons start");
         goto out;
@@ -976,6 +989,9 @@ static void kms_e2e_refusals(void)
     CHECK(said("it takes at least 12"));
     CHECK(access(at("authShort"), F_OK) != 0);
     setenv("FKEX_PASSPHRASE", PASS, 1);
+    EXPECT(FK("kms", "init", "--dir", at("authNope"), "--scheme", "nope"), 2);
+    CHECK(said("fame, waters11"));
+    CHECK(access(at("authNope"), F_OK) != 0);
     EXPECT(FK("kms", "init", "--dir", c), 0);
     EXPECT(FK("kms", "token", "--dir", c, "--attrs", "ONE ONE"), 2);
     /* attributes keygen would refuse make no token: 65 numbers are 4160 names */

@@ -19,8 +19,11 @@
  *                 which the ciphertext carries masked by KDF(Z); decapsulation
  *                 re-encrypts and compares, so any change is rejected.
  *
- * The scheme is named at setup ("waters11"); everything else dispatches on
- * the scheme recorded in the objects, so adding a scheme changes no caller.
+ * The scheme is named at setup: "fame" (Agrawal-Chase 2017, fully secure,
+ * constant-cost decryption; the default for new authorities) or "waters11"
+ * (Waters 2011). Everything else dispatches on the scheme recorded in the
+ * objects, so adding a scheme changes no caller, and an authority made
+ * with either keeps working.
  */
 #ifndef FKEX_ABE_H
 #define FKEX_ABE_H
@@ -63,13 +66,19 @@ typedef struct {
 fkex_err fkex_header_decode(fkex_header *h, const uint8_t in[FKEX_HEADER_BYTES]) FKEX_WUR;
 const char *fkex_kind_name(fkex_kind kind);      /* "ciphertext", ... */
 const char *fkex_kind_armor(fkex_kind kind);     /* "CIPHERTEXT", ... */
-const char *fkex_scheme_name(uint8_t scheme);    /* "waters11" or NULL */
+const char *fkex_scheme_name(uint8_t scheme);    /* "fame", "waters11", "bf01" or NULL */
+/* What the scheme is, for people: "Waters 2011 CP-ABE", ...; NULL if unknown. */
+const char *fkex_scheme_title(uint8_t scheme);
+/* The scheme byte of a CP-ABE scheme setup takes, or 0 if there is none. */
+uint8_t fkex_abe_scheme_id(const char *name);
 /* A fingerprint for people: the first 10 bytes in base32, 4-4-4-4. */
 void fkex_fingerprint_text(char out[20], const uint8_t fp[FKEX_FINGERPRINT_BYTES]);
 
 
 /* ---- the KEM -------------------------------------------------------------- */
-/* scheme: "waters11". */
+#define FKEX_ABE_DEFAULT_SCHEME "fame"
+#define FKEX_ABE_SCHEMES "fame, waters11"   /* the names setup takes */
+/* FKEX_ERR_UNSUPPORTED for a scheme not in FKEX_ABE_SCHEMES. */
 fkex_err fkex_abe_setup(fkex_abe_mpk **mpk, fkex_abe_msk **msk, const char *scheme,
                         fkex_rng *rng) FKEX_WUR;
 /* What keygen requires of attrs, without the master key (a token minted

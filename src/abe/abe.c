@@ -77,6 +77,22 @@ const char *fkex_scheme_name(uint8_t scheme)
     return s ? s->name : NULL;
 }
 
+const char *fkex_scheme_title(uint8_t scheme)
+{
+    const fkex_abe_scheme *s = scheme_by_id(scheme);
+    if (scheme == FKEX_SCHEME_BF01)
+        return "Boneh-Franklin 2001 identity-based encryption";
+    return s ? s->title : NULL;
+}
+
+uint8_t fkex_abe_scheme_id(const char *name)
+{
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(schemes); i++)
+        if (strcmp(schemes[i]->name, name) == 0)
+            return schemes[i]->id;
+    return 0;
+}
+
 /* ---- key derivation -------------------------------------------------------- */
 
 typedef fkex_kdf_part part;
@@ -362,14 +378,11 @@ static fkex_err msk_alloc(fkex_abe_msk **out, const fkex_abe_scheme *scheme)
 
 fkex_err fkex_abe_setup(fkex_abe_mpk **mpk, fkex_abe_msk **msk, const char *name, fkex_rng *rng)
 {
-    const fkex_abe_scheme *scheme = NULL;
+    const fkex_abe_scheme *scheme = scheme_by_id(fkex_abe_scheme_id(name));
     fkex_abe_msk *m;
     fkex_err err;
     *mpk = NULL;
     *msk = NULL;
-    for (size_t i = 0; i < FKEX_ARRAY_LEN(schemes); i++)
-        if (strcmp(schemes[i]->name, name) == 0)
-            scheme = schemes[i];
     if (!scheme)
         return FKEX_ERR_UNSUPPORTED;
     if ((err = msk_alloc(&m, scheme)) != FKEX_OK)

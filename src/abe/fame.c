@@ -588,6 +588,7 @@ static fkex_err ct_decode(void *ct_, fkex_reader *r, size_t rows)
 const fkex_abe_scheme fkex_fame = {
     .id = FKEX_SCHEME_FAME,
     .name = "fame",
+    .title = "FAME, Agrawal-Chase 2017 CP-ABE",
     .mpk_size = sizeof(fame_mpk),
     .msk_size = sizeof(fame_msk),
     .key_size = key_size,

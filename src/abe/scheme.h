@@ -16,7 +16,7 @@
 
 typedef struct {
     uint8_t id;
-    const char *name;
+    const char *name, *title;
     /* Structure sizes; abe.c allocates them (zeroed) and frees them (wiped). */
     size_t mpk_size, msk_size;
     size_t (*key_size)(size_t nattrs);

@@ -22,9 +22,7 @@ static void common(fkex_kind kind, uint8_t scheme, const uint8_t fp[FKEX_FINGERP
     char text[20];
     fkex_fingerprint_text(text, fp);
     printf("kind:       %s\n", fkex_kind_name(kind));
-    printf("scheme:     %s (%s)\n", fkex_scheme_name(scheme),
-           scheme == FKEX_SCHEME_BF01 ? "Boneh-Franklin 2001 identity-based encryption"
-                                      : "Waters 2011 CP-ABE");
+    printf("scheme:     %s (%s)\n", fkex_scheme_name(scheme), fkex_scheme_title(scheme));
     printf("curve:      BLS12-381 (about 128-bit security)\n");
     printf("authority:  %s\n", text);
 }

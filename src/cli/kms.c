@@ -24,7 +24,7 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: fkex kms init  --dir DIR [--address HOST:PORT]\n"
+    fprintf(f, "usage: fkex kms init  --dir DIR [--address HOST:PORT] [--scheme fame|waters11]\n"
                "       fkex kms token --dir DIR --attrs \"ONE TWO year=5\" [--expires 7d]\n"
                "                      [--key-expires YYYY-MM] [--address HOST:PORT]\n"
                "       fkex kms serve --dir DIR [--listen 127.0.0.1:7700] [-v]\n\n"
@@ -37,7 +37,7 @@ static void usage(FILE *f)
 
 static void usage_init(FILE *f)
 {
-    fprintf(f, "usage: fkex kms init --dir DIR [--address HOST:PORT]\n\n"
+    fprintf(f, "usage: fkex kms init --dir DIR [--address HOST:PORT] [--scheme fame|waters11]\n\n"
                "Creates an authority in DIR (created mode 0700 if missing):\n"
                "  DIR/kms.sealed  master key and enrolment key, sealed with the passphrase (0600)\n"
                "  DIR/mpk.fkex    public parameters (CP-ABE and identity-based): give them\n"
@@ -46,7 +46,9 @@ static void usage_init(FILE *f)
                "Nothing is ever overwritten.\n\n"
                "  -d, --dir DIR            where the authority lives\n"
                "  -A, --address HOST:PORT  where `kms serve` will be reached; tokens name it\n"
-               "                           (default " DEFAULT_ADDR ")\n");
+               "                           (default " DEFAULT_ADDR ")\n"
+               "  -s, --scheme NAME        the CP-ABE scheme: fame (Agrawal-Chase 2017, fully\n"
+               "                           secure; the default) or waters11 (Waters 2011)\n");
 }
 
 static void usage_token(FILE *f)
@@ -289,10 +291,11 @@ static int kms_init(int argc, char **argv)
     static const struct option opts[] = {
         { "dir", required_argument, 0, 'd' },
         { "address", required_argument, 0, 'A' },
+        { "scheme", required_argument, 0, 's' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
-    const char *dir = NULL, *addr = DEFAULT_ADDR;
+    const char *dir = NULL, *addr = DEFAULT_ADDR, *scheme = FKEX_ABE_DEFAULT_SCHEME;
     char *sealed_path = NULL, *mpk_path = NULL, *db_path = NULL, *pass = NULL;
     uint8_t *sealed = NULL, *mpk = NULL, pk[32], pin[32];
     size_t sealedlen = 0, mpklen = 0;
@@ -301,10 +304,11 @@ static int kms_init(int argc, char **argv)
     fkex_err err;
     int c, rc = EXIT_USAGE, made = 0;
 
-    while ((c = getopt_long(argc, argv, "d:A:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:A:s:h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': dir = optarg; break;
         case 'A': addr = optarg; break;
+        case 's': scheme = optarg; break;
         case 'h': usage_init(stdout); return 0;
         default: usage_init(stderr); return EXIT_USAGE;
         }
@@ -317,6 +321,11 @@ static int kms_init(int argc, char **argv)
     if (fkex_addr_check(addr, 0) != 0 || !fkex_net_address_ok(addr)) {
         cli_error("--address: '%s' is not HOST:PORT with a numeric HOST", addr);
         cli_hint("e.g. 127.0.0.1:7700 or [::1]:7700 (names are not resolved)");
+        return EXIT_USAGE;
+    }
+    if (!fkex_abe_scheme_id(scheme)) {
+        cli_error("--scheme: no CP-ABE scheme is called '%s'", scheme);
+        cli_hint("the schemes are: " FKEX_ABE_SCHEMES);
         return EXIT_USAGE;
     }
     int made_dir = cli_dir_begin(dir, 0700);
@@ -337,7 +346,8 @@ static int kms_init(int argc, char **argv)
     if (passphrase(pass, PASS_MAX, 1) != 0)
         goto out;
     fkex_rng_init_system(&rng);
-    if ((err = fkex_kms_create(&sealed, &sealedlen, &mpk, &mpklen, pk, pass, strlen(pass), &rng)) !=
+    if ((err = fkex_kms_create(&sealed, &sealedlen, &mpk, &mpklen, pk, scheme, pass, strlen(pass),
+                               &rng)) !=
         FKEX_OK) {
         rc = cli_fail(err, "kms init");
         goto out;
@@ -365,12 +375,12 @@ static int kms_init(int argc, char **argv)
         fkex_fingerprint_text(fp, h.fingerprint);
         fkex_enrol_pin(pin, pk);
         fkex_fingerprint_text(pintext, pin);
-        printf("authority %s (waters11 and bf01 identity-based, BLS12-381)\n"
+        printf("authority %s (%s and bf01 identity-based, BLS12-381)\n"
                "  enrolment key:     %s\n"
                "  address:           %s\n"
                "  public parameters: %s\n"
                "  sealed keys:       %s (passphrase-protected)\n",
-               fp, pintext, addr, mpk_path, sealed_path);
+               fp, scheme, pintext, addr, mpk_path, sealed_path);
     }
     rc = 0;
 out:

@@ -8,7 +8,7 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: fkex setup --dir DIR [--scheme waters11] [-a]\n\n"
+    fprintf(f, "usage: fkex setup --dir DIR [--scheme fame|waters11] [-a]\n\n"
                "Creates a new authority in DIR:\n"
                "  DIR/mpk.fkex  public parameters: give them to everyone who encrypts\n"
                "  DIR/msk.fkex  the master key (mode 0600): it issues every user key\n"
@@ -16,7 +16,8 @@ static void usage(FILE *f)
                "ones (fkex keygen --identity, fkex ibe), under one authority fingerprint.\n"
                "Neither file is ever overwritten.\n\n"
                "  -d, --dir DIR      where to create the files (created if missing)\n"
-               "  -s, --scheme NAME  the CP-ABE scheme (default: waters11)\n"
+               "  -s, --scheme NAME  the CP-ABE scheme: fame (Agrawal-Chase 2017, fully\n"
+               "                     secure; the default) or waters11 (Waters 2011)\n"
                "  -a, --armor        write text armor instead of binary\n");
 }
 
@@ -38,7 +39,7 @@ int setup_main(int argc, char **argv)
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
-    const char *dir = NULL, *scheme = "waters11";
+    const char *dir = NULL, *scheme = FKEX_ABE_DEFAULT_SCHEME;
     int armor = 0, c, rc = EXIT_USAGE;
     char *mpk_path = NULL, *msk_path = NULL;
     fkex_abe_mpk *mpk = NULL;
@@ -62,6 +63,11 @@ int setup_main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
+    if (!fkex_abe_scheme_id(scheme)) {
+        cli_error("--scheme: no CP-ABE scheme is called '%s'", scheme);
+        cli_hint("the schemes are: " FKEX_ABE_SCHEMES);
+        return EXIT_USAGE;
+    }
     int made_dir = cli_dir_begin(dir, 0755);
     if (made_dir < 0)
         return EXIT_USAGE;
@@ -79,8 +85,6 @@ int setup_main(int argc, char **argv)
     fkex_rng_init_system(&rng);
     if ((err = fkex_abe_setup(&mpk, &msk, scheme, &rng)) != FKEX_OK) {
         rc = cli_fail(err, "setup");
-        if (err == FKEX_ERR_UNSUPPORTED)
-            cli_hint("the schemes are: waters11");
         goto out;
     }
     /* The identity-based parameters join before anything is written. */

@@ -17,7 +17,8 @@ struct fkex_kms {
 };
 
 fkex_err fkex_kms_create(uint8_t **sealed, size_t *sealedlen, uint8_t **mpk, size_t *mpklen,
-                         uint8_t enrol_pk[32], const char *pass, size_t passlen, fkex_rng *rng)
+                         uint8_t enrol_pk[32], const char *scheme, const char *pass,
+                         size_t passlen, fkex_rng *rng)
 {
     fkex_abe_mpk *p = NULL;
     fkex_abe_msk *m = NULL;
@@ -26,7 +27,7 @@ fkex_err fkex_kms_create(uint8_t **sealed, size_t *sealedlen, uint8_t **mpk, siz
     fkex_err err;
     *sealed = *mpk = NULL;
     *sealedlen = *mpklen = 0;
-    if ((err = fkex_abe_setup(&p, &m, "waters11", rng)) != FKEX_OK)
+    if ((err = fkex_abe_setup(&p, &m, scheme, rng)) != FKEX_OK)
         return err;
     /* Identity-based parameters too, before the fingerprint is published. */
     fkex_abe_mpk_free(p);

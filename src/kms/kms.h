@@ -219,12 +219,12 @@ void fkex_enrol_req_wipe(fkex_enrol_req *r);
  *   version (1) | enrolment private key (32) | u32 n | master key (n). */
 typedef struct fkex_kms fkex_kms;
 
-/* A new authority: its sealed secrets (for DIR/kms.sealed), public
- * parameters (DIR/mpk.fkex, with Boneh-Franklin parameters) and enrolment
- * public key. */
+/* A new authority of the CP-ABE scheme named (fkex_abe_setup): its sealed
+ * secrets (for DIR/kms.sealed), public parameters (DIR/mpk.fkex, with
+ * Boneh-Franklin parameters) and enrolment public key. */
 fkex_err fkex_kms_create(uint8_t **sealed, size_t *sealedlen, uint8_t **mpk, size_t *mpklen,
-                         uint8_t enrol_pk[32], const char *pass, size_t passlen,
-                         fkex_rng *rng) FKEX_WUR;
+                         uint8_t enrol_pk[32], const char *scheme, const char *pass,
+                         size_t passlen, fkex_rng *rng) FKEX_WUR;
 /* Opens sealed secrets (FKEX_ERR_AUTHENTICATION: wrong passphrase or
  * changed file). Checks that the master key decodes. */
 fkex_err fkex_kms_open(fkex_kms **k, const uint8_t *sealed, size_t len, const char *pass,
