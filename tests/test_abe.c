@@ -1068,8 +1068,8 @@ static void test_fame_paper_equations(void)
 static void test_fame_hashes(void)
 {
     fame_points x, y;
-    fame_cache *c = fame_cache_new();
-    CHECK(c != NULL);
+    fkex_hash_cache *names = fkex_hash_cache_new(6), *columns = fkex_hash_cache_new(6);
+    CHECK(names != NULL && columns != NULL);
     fame_attr_points(&x, NULL, "01");
     fame_column_points(&y, NULL, 1);
     for (int l = 0; l < 3; l++)
@@ -1079,21 +1079,64 @@ static void test_fame_hashes(void)
     for (int i = 0; i < 6; i++)
         for (int j = i + 1; j < 6; j++)
             CHECK(!blst_p1_affine_is_equal(&x.p[i / 2][i % 2], &x.p[j / 2][j % 2]));
+    /* 100 names: the table grows twice past its first 64 slots. */
     for (int round = 0; round < 2; round++) {
         for (int i = 0; i < 100; i++) {
             char name[16];
             snprintf(name, sizeof name, "N%d", i);
-            fame_attr_points(&x, c, name);
+            fame_attr_points(&x, names, name);
             fame_attr_points(&y, NULL, name);
             CHECK(memcmp(&x, &y, sizeof x) == 0);
         }
         for (uint32_t j = 1; j <= 40; j += 13) {
-            fame_column_points(&x, c, j);
+            fame_column_points(&x, columns, j);
             fame_column_points(&y, NULL, j);
             CHECK(memcmp(&x, &y, sizeof x) == 0);
         }
     }
-    fame_cache_free(c);
+    fkex_hash_cache_free(names);
+    fkex_hash_cache_free(columns);
+}
+
+/* The cache keeps FKEX_HASH_CACHE_ENTRIES keys and then hashes again,
+ * returning the same points either way. A stand-in hash counts its calls
+ * and writes points that name their key. */
+static unsigned long fake_hashes;
+
+static void fake_hash(blst_p1_affine *out, const uint8_t *key, size_t len)
+{
+    fkex_fr k;
+    fkex_g1 p;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++)
+        v = v * 131 + key[i];
+    fkex_fr_from_u64(&k, v + 1);
+    fkex_g1_generator(&p);
+    fkex_g1_mul(&p, &p, &k);
+    blst_p1_to_affine(out, &p);
+    out[1] = out[0];
+    fake_hashes++;
+}
+
+static void test_hash_cache_bound(void)
+{
+    enum { N = FKEX_HASH_CACHE_ENTRIES + 500 };
+    fkex_hash_cache *c = fkex_hash_cache_new(2);
+    blst_p1_affine got[2], want[2];
+    char key[16];
+    CHECK(c != NULL);
+    for (int round = 0; round < 2; round++) {
+        fake_hashes = 0;
+        for (int i = 0; i < N; i++) {
+            int len = snprintf(key, sizeof key, "k%d", i);
+            fkex_hash_cache_get(got, c, fake_hash, (const uint8_t *)key, (size_t)len);
+            fake_hash(want, (const uint8_t *)key, (size_t)len);
+            CHECK(memcmp(got, want, sizeof got) == 0);
+        }
+        /* each key hashed by the check; by the cache only while it had room */
+        CHECK(fake_hashes == (round == 0 ? 2ul * N : (unsigned long)N + 500));
+    }
+    fkex_hash_cache_free(c);
 }
 
 /* Each case under each scheme, named case/scheme. */
@@ -1122,4 +1165,5 @@ void suite_abe(void)
     RUN_SCHEMES(test_branch_structure);
     RUN(test_fame_paper_equations);
     RUN(test_fame_hashes);
+    RUN(test_hash_cache_bound);
 }

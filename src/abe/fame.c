@@ -29,7 +29,8 @@
  *                 / prod_l e(prod_i ct_{i,l}^gamma_i, sk_{0,l})
  *
  * H and G are the paper's H(y l t) and H(0 j l t), hashed to G1 under two
- * purposes (abe/fame_hash.h); the paper's column j is the LSSS's 0-based
+ * purposes (abe/fame.h) and cached by the public parameters
+ * (abe/hash_cache.h); the paper's column j is the LSSS's 0-based
  * column j - 1 (policy/policy.h), so sk' uses column 1. Encrypt computes
  * each bracket, a public point, first (public coefficients, so no secret
  * meets a variable-time step), then raises it to the secret s_t; the
@@ -51,7 +52,8 @@ typedef struct {
     fkex_g2_fixed h_table, h_a_table[2];
     fkex_gt_fixed t_table[2];
     fkex_g1_fixed g_table;
-    fame_cache *cache;             /* the random-oracle points met so far */
+    /* The random-oracle points met so far: attributes, columns. */
+    fkex_hash_cache *attr_cache, *column_cache;
 } fame_mpk;
 
 /* Three G1 points: a key part sk_{y,1..3}, sk', or a row ct_{i,1..3}. */
@@ -69,6 +71,51 @@ typedef struct {
     blst_p2_affine c0[3];          /* ct_0 */
     fame_triple row[];             /* ct_i */
 } fame_ct;
+
+/* ---- the random oracles ------------------------------------------------------ */
+
+/* Six points: purpose, then l || t || tail hashed for each l and t. */
+static void hash_family(blst_p1_affine out[6], const char *purpose, const uint8_t *tail,
+                        size_t len)
+{
+    uint8_t msg[2 + FKEX_ATTR_MAX_LEN];
+    fkex_g1 p[6];
+    const blst_p1 *ptrs[6];
+    memcpy(msg + 2, tail, len);
+    for (int l = 0; l < 3; l++) {
+        for (int t = 0; t < 2; t++) {
+            msg[0] = (uint8_t)(l + 1);
+            msg[1] = (uint8_t)(t + 1);
+            fkex_g1_hash(&p[2 * l + t], purpose, msg, 2 + len);
+            ptrs[2 * l + t] = &p[2 * l + t];
+        }
+    }
+    blst_p1s_to_affine(out, ptrs, 6);
+}
+
+static void hash_attr(blst_p1_affine *out, const uint8_t *name, size_t len)
+{
+    hash_family(out, "FAME-ATTR", name, len);
+}
+
+static void hash_column(blst_p1_affine *out, const uint8_t *be, size_t len)
+{
+    hash_family(out, "FAME-COLUMN", be, len);
+}
+
+void fame_attr_points(fame_points *out, fkex_hash_cache *cache, const char *name)
+{
+    fkex_hash_cache_get(&out->p[0][0], cache, hash_attr, (const uint8_t *)name, strlen(name));
+}
+
+void fame_column_points(fame_points *out, fkex_hash_cache *cache, uint32_t j)
+{
+    uint8_t be[4];
+    store32_be(be, j);
+    fkex_hash_cache_get(&out->p[0][0], cache, hash_column, be, sizeof be);
+}
+
+/* ---- the scheme ------------------------------------------------------------ */
 
 static size_t key_size(size_t n) { return sizeof(fame_key) + n * sizeof(fame_triple); }
 static size_t ct_size(size_t rows) { return sizeof(fame_ct) + rows * sizeof(fame_triple); }
@@ -97,13 +144,15 @@ static void mpk_tables(fame_mpk *mpk)
         fkex_g2_fixed_init(&mpk->h_a_table[t], &h);
         fkex_gt_fixed_init(&mpk->t_table[t], &mpk->t[t]);
     }
-    mpk->cache = fame_cache_new();
+    mpk->attr_cache = fkex_hash_cache_new(6);
+    mpk->column_cache = fkex_hash_cache_new(6);
 }
 
 static void mpk_release(void *mpk_)
 {
     fame_mpk *mpk = mpk_;
-    fame_cache_free(mpk->cache);
+    fkex_hash_cache_free(mpk->attr_cache);
+    fkex_hash_cache_free(mpk->column_cache);
 }
 
 static void mpk_from_msk(void *mpk_, const void *msk_)
@@ -189,11 +238,11 @@ static void keygen(void *key_, const void *msk_, const void *mpk_, size_t n,
             fkex_fr_mul(&e[l][t], &br[l], &inv_a[t]);
 
     for (size_t i = 0; i < n; i++) {
-        fame_attr_points(&pts, mpk->cache, names[i]);
+        fame_attr_points(&pts, mpk->attr_cache, names[i]);
         fkex_fr_random(&sigma, rng);
         key_triple(&key->part[i], &pts, e, inv_a, zero, &sigma, &mpk->g_table);
     }
-    fame_column_points(&pts, mpk->cache, 1);
+    fame_column_points(&pts, mpk->column_cache, 1);
     fkex_fr_random(&sigma, rng);
     key_triple(&key->kp, &pts, e, inv_a, msk->d, &sigma, &mpk->g_table);
 
@@ -209,19 +258,19 @@ static void keygen(void *key_, const void *msk_, const void *mpk_, size_t n,
  *   base[l][t] = H(rho(i), l, t) prod_j G(j, l, t)^M_ij
  * AND and OR give coefficients 1 and -1, additions; a threshold gate's
  * others are multiplications by public scalars. */
-static void row_bases(fkex_g1 base[3][2], fame_cache *cache, const fkex_lsss *lsss, size_t i,
+static void row_bases(fkex_g1 base[3][2], const fame_mpk *mpk, const fkex_lsss *lsss, size_t i,
                       const fkex_fr *minus_one)
 {
     fame_points pts;
     const fkex_lsss_entry *e = &lsss->entry[lsss->row_start[i]];
     size_t ne = lsss->row_start[i + 1] - lsss->row_start[i];
-    fame_attr_points(&pts, cache, lsss->attr[i]);
+    fame_attr_points(&pts, mpk->attr_cache, lsss->attr[i]);
     for (int l = 0; l < 3; l++)
         for (int t = 0; t < 2; t++)
             blst_p1_from_affine(&base[l][t], &pts.p[l][t]);
     for (size_t k = 0; k < ne; k++) {
         int one = fkex_fr_is_one(&e[k].value), minus = fkex_fr_equal(&e[k].value, minus_one);
-        fame_column_points(&pts, cache, e[k].col + 1);
+        fame_column_points(&pts, mpk->column_cache, e[k].col + 1);
         for (int l = 0; l < 3; l++) {
             for (int t = 0; t < 2; t++) {
                 blst_p1_affine *g = &pts.p[l][t];
@@ -271,7 +320,7 @@ static fkex_err encap(fkex_gt *z, void *ct_, const void *mpk_, const fkex_lsss *
     for (size_t done = 0; done < lsss->rows;) {
         size_t batch = lsss->rows - done < 16 ? lsss->rows - done : 16;
         for (size_t j = 0; j < batch; j++) {
-            row_bases(base, mpk->cache, lsss, done + j, &minus_one);
+            row_bases(base, mpk, lsss, done + j, &minus_one);
             for (int l = 0; l < 3; l++) {
                 fkex_g1_mul(&rows[j][l], &base[l][0], &s[0]);
                 fkex_g1_mul(&term, &base[l][1], &s[1]);
@@ -512,7 +561,7 @@ static int key_consistent(const fame_key *key, const fame_mpk *mpk, const char *
     for (size_t i = 0; i < n; i++) {
         fkex_rng_fill(&rng, rho, sizeof rho);
         rho[7] |= 0x80;   /* little-endian: the top bit */
-        fame_attr_points(&pts, mpk->cache, names[i]);
+        fame_attr_points(&pts, mpk->attr_cache, names[i]);
         for (int l = 0; l < 3; l++) {
             blst_p1_from_affine(&t, &key->part[i].p[l]);
             blst_p1_mult(&t, &t, rho, 64);

@@ -32,6 +32,7 @@ typedef struct {
     fkex_g1_fixed g1_table, g1a_table;
     fkex_g2_fixed g2_table;
     fkex_gt_fixed y_table;
+    fkex_hash_cache *cache;        /* H(x) for the names met so far */
 } waters_mpk;
 
 typedef struct {
@@ -54,9 +55,19 @@ typedef struct {
 static size_t key_size(size_t n) { return sizeof(waters_key) + n * sizeof(blst_p1_affine); }
 static size_t ct_size(size_t rows) { return sizeof(waters_ct) + rows * sizeof(waters_row); }
 
-static void hash_attr(fkex_g1 *out, const char *name)
+static void hash_one(blst_p1_affine *out, const uint8_t *name, size_t len)
 {
-    fkex_g1_hash(out, ATTR_HASH, (const uint8_t *)name, strlen(name));
+    fkex_g1 p;
+    fkex_g1_hash(&p, ATTR_HASH, name, len);
+    blst_p1_to_affine(out, &p);
+}
+
+/* H(x), through the public parameters' cache (abe/hash_cache.h). */
+static void hash_attr(fkex_g1 *out, const waters_mpk *mpk, const char *name)
+{
+    blst_p1_affine a;
+    fkex_hash_cache_get(&a, mpk->cache, hash_one, (const uint8_t *)name, strlen(name));
+    blst_p1_from_affine(out, &a);
 }
 
 static void setup(void *msk_, fkex_rng *rng)
@@ -76,6 +87,13 @@ static void mpk_tables(waters_mpk *mpk)
     fkex_g1_fixed_init(&mpk->g1a_table, &mpk->g1a);
     fkex_g2_fixed_init(&mpk->g2_table, &g2);
     fkex_gt_fixed_init(&mpk->y_table, &mpk->y);
+    mpk->cache = fkex_hash_cache_new(1);
+}
+
+static void mpk_release(void *mpk_)
+{
+    waters_mpk *mpk = mpk_;
+    fkex_hash_cache_free(mpk->cache);
 }
 
 static void mpk_from_msk(void *mpk_, const void *msk_)
@@ -118,7 +136,7 @@ static void keygen(void *key_, const void *msk_, const void *mpk_, size_t n,
         size_t batch = n - done < 16 ? n - done : 16;
         for (size_t j = 0; j < batch; j++) {
             fkex_g1 h;
-            hash_attr(&h, names[done + j]);
+            hash_attr(&h, mpk, names[done + j]);
             fkex_g1_mul(&kx[j], &h, &t);
             ptrs[j] = &kx[j];
         }
@@ -172,7 +190,7 @@ static fkex_err encap(fkex_gt *z, void *ct_, const void *mpk_, const fkex_lsss *
             }
             fkex_fr_random(&r, rng);
             fkex_g1_fixed_mul(&c[j], &mpk->g1a_table, &lambda);  /* (g1^a)^lambda_i */
-            hash_attr(&h, lsss->attr[i]);
+            hash_attr(&h, mpk, lsss->attr[i]);
             fkex_fr_neg(&r, &r);
             fkex_g1_mul(&h, &h, &r);                          /* H(rho(i))^-r_i */
             fkex_fr_neg(&r, &r);
@@ -419,7 +437,7 @@ static int key_consistent(const waters_key *key, const waters_mpk *mpk, const ch
         blst_p1_from_affine(&t, &key->kx[i]);
         blst_p1_mult(&t, &t, rho, 64);
         blst_p1_add_or_double(&a, &a, &t);
-        hash_attr(&hx, names[i]);
+        hash_attr(&hx, mpk, names[i]);
         blst_p1_mult(&t, &hx, rho, 64);
         blst_p1_add_or_double(&bsum, &bsum, &t);
     }
@@ -489,6 +507,7 @@ const fkex_abe_scheme fkex_waters11 = {
     .ct_size = ct_size,
     .setup = setup,
     .mpk_from_msk = mpk_from_msk,
+    .mpk_release = mpk_release,
     .keygen = keygen,
     .encap = encap,
     .decap = decap,
