@@ -4,11 +4,12 @@
  * with k = 2 (fully secure under DLIN in the random-oracle model), written
  * for a type-3 pairing e: G1 x G2 -> GT.
  *
- * Placement (SCHEMES.md): the paper's G is G1 and its H is G2, so the
- * random-oracle points, the ciphertext rows ct_{i,l}, the key parts
- * sk_{y,t} and sk'_t are in G1, and ct_0, sk_0 and the public H_1, H_2 in
- * G2. Each row then costs G1 work only, and decryption is six Miller
- * loops whatever the policy: three against sk_0 and three against ct_0.
+ * Placement, in SCHEMES.md's terms: the random-oracle points appear in
+ * both the rows ct_{i,l} and the key parts sk_{y,t} (and in sk'), so those
+ * share G1, the paper's G; ct_0, sk_0 and the public H_1, H_2 live in G2,
+ * its H. Each row then costs G1 work only (the cheaper group, and hashing
+ * to G1 costs a quarter of hashing to G2), and decryption is six Miller
+ * loops whatever the policy: three against sk_0, three against ct_0.
  * g and h are the standard generators g1 and g2.
  *
  *   Setup     a_1, a_2, b_1, b_2, d_1, d_2, d_3 <-$ Fr
