@@ -1,8 +1,9 @@
 /*
  * bench/gke.c: `fkex bench gke`, what a membership change costs in each
- * group key exchange: the ratchet (PROTOCOL.md), seed mode (the 2014
- * prototype's protocol) and the two classic group Diffie-Hellman baselines
- * GDH.2 and Burmester-Desmedt, for rooms of n members.
+ * group key exchange: the ratchet (PROTOCOL.md) under a FAME authority and
+ * (ratchet-w11) under a Waters 2011 one, seed mode (the 2014 prototype's
+ * protocol, FAME) and the two classic group Diffie-Hellman baselines GDH.2
+ * and Burmester-Desmedt, for rooms of n members.
  *
  * Events, at size n:
  *   join   a room of n members admits one more (n + 1 after)
@@ -68,11 +69,13 @@
 #define SEED_FULL 10        /* seed rooms up to this size run every member */
 #define BUDGET_S 60.0       /* the most one measured event may take */
 
-enum { P_RATCHET, P_SEED, P_GDH2, P_BD, NPROTO };
+/* The ratchet under each CP-ABE scheme: its authority's, FAME by default,
+ * and Waters 2011 (rooms of authorities made before FAME). */
+enum { P_RATCHET, P_RATCHET_W, P_SEED, P_GDH2, P_BD, NPROTO };
 enum { EV_JOIN, EV_LEAVE, EV_UPDATE, NEVENT };
 enum { R_JOINER, R_SPONSOR, R_MEMBER, R_ROOM, NROLE };
 
-static const char *const proto_name[NPROTO] = { "ratchet", "seed", "gdh2", "bd" };
+static const char *const proto_name[NPROTO] = { "ratchet", "ratchet-w11", "seed", "gdh2", "bd" };
 static const char *const event_name[NEVENT] = { "join", "leave", "update" };
 static const char *const role_name[NROLE] = { "joiner", "sponsor", "member", "room" };
 
@@ -101,9 +104,10 @@ typedef struct {
 } figures;
 
 typedef struct {
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
-    fkex_abe_key *key[2];   /* {ONE, TWO} and {THREE, FOUR} */
+    fkex_abe_mpk *mpk[2];   /* FAME, Waters 2011 */
+    fkex_abe_msk *msk[2];
+    fkex_abe_key *keys[2][2];  /* per scheme: {ONE, TWO} and {THREE, FOUR} */
+    fkex_abe_key **key;     /* the keys of the scheme being run */
     fkex_policy *policy;
     fkex_rng rng;
     double *pairing;        /* pairing samples, thread CPU ms */
@@ -112,6 +116,8 @@ typedef struct {
 } bench_ctx;
 
 /* ---- clocks and pairings --------------------------------------------------- */
+
+static int is_ratchet(int proto) { return proto == P_RATCHET || proto == P_RATCHET_W; }
 
 static double cpu_now(void)
 {
@@ -931,7 +937,7 @@ static double byte_complexity(int proto, int event, int role, double n)
 static double relay_complexity(int proto, int event, double n)
 {
     double m = members_after(event, n);
-    return proto == P_RATCHET ? n : m * m;
+    return is_ratchet(proto) ? n : m * m;
 }
 
 /* The measured event's CPU time as run, for the budget: it grows like the
@@ -1035,7 +1041,7 @@ static int reps_for(int proto, size_t n)
 {
     if (proto == P_SEED)
         return n <= 3 ? 5 : n <= SEED_FULL ? 3 : 1;
-    if (proto == P_RATCHET)
+    if (is_ratchet(proto))
         return n <= 10 ? 7 : 5;   /* a repetition at 1000 takes about a second */
     return n <= 10 ? 7 : n <= 100 ? 3 : 1;
 }
@@ -1094,7 +1100,7 @@ static void print_table(figures fig[NPROTO][NEVENT][64], size_t nsizes, double p
            "protocol at that size (the whole run's if extrapolated); * = extrapolated\n"
            "(seed rooms above %d members: one member timed, the room is n times it)\n\n",
            pairing_ms, npairing, POLICY, SEED_FULL);
-    printf("%-8s %-6s %6s %-8s %13s %11s %11s %12s\n", "protocol", "event", "n", "role",
+    printf("%-11s %-6s %6s %-8s %13s %11s %11s %12s\n", "protocol", "event", "n", "role",
            "median ms", "pe", "bytes", "relay B");
     for (int p = 0; p < NPROTO; p++)
         for (int e = 0; e < NEVENT; e++)
@@ -1109,14 +1115,15 @@ static void print_table(figures fig[NPROTO][NEVENT][64], size_t nsizes, double p
                     if (r == R_ROOM)
                         snprintf(relay, sizeof relay, "%.0f%s", f->relay,
                                  f->relay_extrapolated ? "*" : "");
-                    printf("%-8s %-6s %6zu %-8s %12.3f%s %10.2f%s %10.0f%s %12s\n", proto_name[p],
+                    printf("%-11s %-6s %6zu %-8s %12.3f%s %10.2f%s %10.0f%s %12s\n", proto_name[p],
                            event_name[e], f->n, role_name[r], f->ms[r],
                            f->extrapolated[r] ? "*" : " ", pe_of(f, r, pairing_ms),
                            f->extrapolated[r] ? "*" : " ", f->bytes[r],
                            f->extrapolated[r] && !f->ran ? "*" : " ", relay);
                 }
             }
-    printf("\njoin at n: a room of n admits one; leave at n: one of n leaves; update at n:\n"
+    printf("\nratchet: under a FAME authority; ratchet-w11: under a Waters 2011 one.\n"
+           "join at n: a room of n admits one; leave at n: one of n leaves; update at n:\n"
            "one of n commits an Update (the ratchet, its tree filled by Updates first).\n"
            "gdh2 and bd rerun with n+1 or n-1 members. sponsor: the ratchet's sponsor\n"
            "(join) or committer (leave, update); seed's re-encapsulating member\n"
@@ -1129,7 +1136,8 @@ static void print_table(figures fig[NPROTO][NEVENT][64], size_t nsizes, double p
 static int plot_svg(const char *path, figures fig[NPROTO][NEVENT][64], size_t nsizes,
                     double pairing_ms)
 {
-    static const char *const color[NPROTO] = { "#1b9e77", "#d95f02", "#7570b3", "#e7298a" };
+    static const char *const color[NPROTO] = { "#1b9e77", "#66a61e", "#d95f02", "#7570b3",
+                                                "#e7298a" };
     static const int dash[NROLE] = { 1, 2, 3, 4 };
     static const int point[NROLE] = { 7, 5, 9, 13 };
     FILE *g = popen("gnuplot", "w");
@@ -1184,7 +1192,8 @@ static int plot_svg(const char *path, figures fig[NPROTO][NEVENT][64], size_t ns
 
 static int run_here(int p, sample s[NEVENT][MAXREPS], int reps, size_t n, bench_ctx *b)
 {
-    return p == P_RATCHET ? run_ratchet(s, reps, n, b)
+    b->key = b->keys[p == P_RATCHET_W];
+    return is_ratchet(p) ? run_ratchet(s, reps, n, b)
          : p == P_SEED    ? run_seed(s[EV_JOIN], s[EV_LEAVE], reps, n, b)
                           : run_dh(s[EV_JOIN], s[EV_LEAVE], reps, n, p == P_BD, b);
 }
@@ -1260,13 +1269,15 @@ int bench_gke(const size_t *sizes, size_t nsizes, int json, const char *plot, in
     memset(fig, 0, sizeof fig);
     b.verbose = verbose;
     fkex_rng_init_system(&b.rng);
-    if (fkex_abe_setup(&b.mpk, &b.msk, "waters11", &b.rng) != FKEX_OK ||
-        fkex_abe_keygen(&b.key[0], b.msk, ones, 2, &b.rng) != FKEX_OK ||
-        fkex_abe_keygen(&b.key[1], b.msk, threes, 2, &b.rng) != FKEX_OK ||
-        fkex_policy_parse(&b.policy, POLICY, strlen(POLICY), &perr) != FKEX_OK) {
-        fprintf(stderr, "bench gke: setting up the authority failed\n");
+    for (int k = 0; k < 2; k++)
+        if (fkex_abe_setup(&b.mpk[k], &b.msk[k], k ? "waters11" : "fame", &b.rng) != FKEX_OK ||
+            fkex_abe_keygen(&b.keys[k][0], b.msk[k], ones, 2, &b.rng) != FKEX_OK ||
+            fkex_abe_keygen(&b.keys[k][1], b.msk[k], threes, 2, &b.rng) != FKEX_OK) {
+            fprintf(stderr, "bench gke: setting up the authorities failed\n");
+            goto done;
+        }
+    if (fkex_policy_parse(&b.policy, POLICY, strlen(POLICY), &perr) != FKEX_OK)
         goto done;
-    }
     pairing_tick(&b, 5);
 
     for (int p = 0; p < NPROTO; p++) {
@@ -1284,9 +1295,9 @@ int bench_gke(const size_t *sizes, size_t nsizes, int json, const char *plot, in
                         worst = est > worst ? est : worst;
                         break;
                     }
-            if (p == P_RATCHET && (size_t)ROOM_MAX_PARTIES < n + 2 * (size_t)reps + 1)
+            if (is_ratchet(p) && (size_t)ROOM_MAX_PARTIES < n + 2 * (size_t)reps + 1)
                 over = 1;   /* the in-process room cannot hold it */
-            if (worst > BUDGET_S && p != P_RATCHET)
+            if (worst > BUDGET_S && !is_ratchet(p))
                 over = 1;
             while (reps > 1 && worst * reps > BUDGET_S)
                 reps--;
@@ -1331,9 +1342,11 @@ done:
     free(s);
     free(b.pairing);
     fkex_policy_free(b.policy);
-    fkex_abe_key_free(b.key[0]);
-    fkex_abe_key_free(b.key[1]);
-    fkex_abe_mpk_free(b.mpk);
-    fkex_abe_msk_free(b.msk);
+    for (int k = 0; k < 2; k++) {
+        fkex_abe_key_free(b.keys[k][0]);
+        fkex_abe_key_free(b.keys[k][1]);
+        fkex_abe_mpk_free(b.mpk[k]);
+        fkex_abe_msk_free(b.msk[k]);
+    }
     return rc;
 }
