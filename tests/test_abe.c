@@ -391,7 +391,7 @@ static void test_large_threshold(void)
     fkex_abe_ct *ct;
     fkex_policy *p;
     int k = scheme->threshold_k, n = scheme->threshold_n, first = (n - k) / 2;
-    char *text = malloc((size_t)n * 8 + 32), names[300][8];
+    char *text = malloc((size_t)n * 8 + 32), names[300][12];
     const char *attrs[300];
     size_t len = (size_t)sprintf(text, "%d of (", k);
     uint8_t kem[32], got[32];

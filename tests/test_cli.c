@@ -1625,18 +1625,19 @@ static void cli_input_kept(void)
  * event reports its roles with positive figures; usage errors exit 2. */
 static void cli_bench_gke(void)
 {
-    static const char *const protos[] = { "ratchet", "seed", "gdh2", "bd" };
+    static const char *const protos[] = { "ratchet", "ratchet-w11", "seed", "gdh2", "bd" };
     static const char *const events[] = { "join", "leave", "update" };
     static const char *const roles[] = { "joiner", "sponsor", "member", "room" };
     /* Which roles each (protocol, event) must report at n = 3 (an Update
      * is the ratchet's only). */
-    static const char *const want[4][3] = {
+    static const char *const want[5][3] = {
+        { "joiner sponsor member room", "sponsor member room", "sponsor member room" },
         { "joiner sponsor member room", "sponsor member room", "sponsor member room" },
         { "joiner member room", "sponsor member room", "" },
         { "joiner member room", "sponsor member room", "" },
         { "joiner member room", "member room", "" },
     };
-    int seen[4][3][4] = { { { 0 } } }, rows = 0, bad = 0;
+    int seen[5][3][4] = { { { 0 } } }, rows = 0, bad = 0;
     const char *p;
 
     EXPECT(FX(NULL, NULL, "bench", "gke", "--json", "--members", "3,2"), 0);
@@ -1655,10 +1656,10 @@ static void cli_bench_gke(void)
             bad++;
             continue;
         }
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < 5; i++)
             pi = strcmp(proto, protos[i]) == 0 ? i : pi;
+        for (int i = 0; i < 4; i++)
             ri = strcmp(role, roles[i]) == 0 ? i : ri;
-        }
         for (int i = 0; i < 3; i++)
             ei = strcmp(event, events[i]) == 0 ? i : ei;
         if (pi < 0 || ei < 0 || ri < 0 || (n != 2 && n != 3) || !(ms > 0) || !(pe > 0) ||
@@ -1672,7 +1673,7 @@ static void cli_bench_gke(void)
     }
     CHECK(bad == 0);
     CHECK(rows > 0);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         for (int e = 0; e < 3; e++)
             for (int r = 0; r < 4; r++) {
                 int wanted = strstr(want[i][e], roles[r]) != NULL;
