@@ -70,7 +70,8 @@ $(BUILD)/fkex: $(CLI_OBJ) $(BUILD)/libfkex.a
 # The library's calls to these blst functions go through tests/opcount.c,
 # which counts them (tests/opcount.h).
 TEST_WRAP = $(foreach f,blst_pairing_raw_aggregate blst_final_exp blst_p1_mult \
-	blst_p2_mult blst_p1_add_or_double_affine blst_p2_add_or_double_affine,-Wl,--wrap=$(f))
+	blst_p2_mult blst_p1_add_or_double_affine blst_p2_add_or_double_affine \
+	blst_hash_to_g1,-Wl,--wrap=$(f))
 
 $(BUILD)/fkex-tests: $(TEST_OBJ) $(BUILD)/libfkex.a
 	$(CC) $(LDFLAGS) $(TEST_WRAP) -o $@ $(TEST_OBJ) $(BUILD)/libfkex.a $(LIBS)

@@ -11,7 +11,7 @@ int opcount_equal(const opcount *a, const opcount *b)
 {
     return a->miller_pairs == b->miller_pairs && a->final_exps == b->final_exps &&
            a->g1_mults == b->g1_mults && a->g2_mults == b->g2_mults &&
-           a->g1_adds == b->g1_adds && a->g2_adds == b->g2_adds;
+           a->g1_adds == b->g1_adds && a->g2_adds == b->g2_adds && a->g1_hashes == b->g1_hashes;
 }
 
 /* The linker's names for the wrapped functions (ld --wrap). */
@@ -25,8 +25,13 @@ void __real_blst_p1_add_or_double_affine(blst_p1 *out, const blst_p1 *a,
 void __real_blst_p2_add_or_double_affine(blst_p2 *out, const blst_p2 *a,
                                          const blst_p2_affine *b);
 
+void __real_blst_hash_to_g1(blst_p1 *out, const byte *msg, size_t msg_len, const byte *dst,
+                            size_t dst_len, const byte *aug, size_t aug_len);
+
 void __wrap_blst_pairing_raw_aggregate(blst_pairing *ctx, const blst_p2_affine *q,
                                        const blst_p1_affine *p);
+void __wrap_blst_hash_to_g1(blst_p1 *out, const byte *msg, size_t msg_len, const byte *dst,
+                            size_t dst_len, const byte *aug, size_t aug_len);
 void __wrap_blst_final_exp(blst_fp12 *ret, const blst_fp12 *f);
 void __wrap_blst_p1_mult(blst_p1 *out, const blst_p1 *p, const byte *scalar, size_t nbits);
 void __wrap_blst_p2_mult(blst_p2 *out, const blst_p2 *p, const byte *scalar, size_t nbits);
@@ -72,4 +77,11 @@ void __wrap_blst_p2_add_or_double_affine(blst_p2 *out, const blst_p2 *a,
 {
     counts.g2_adds++;
     __real_blst_p2_add_or_double_affine(out, a, b);
+}
+
+void __wrap_blst_hash_to_g1(blst_p1 *out, const byte *msg, size_t msg_len, const byte *dst,
+                            size_t dst_len, const byte *aug, size_t aug_len)
+{
+    counts.g1_hashes++;
+    __real_blst_hash_to_g1(out, msg, msg_len, dst, dst_len, aug, aug_len);
 }

@@ -14,6 +14,7 @@ typedef struct {
     unsigned long final_exps;
     unsigned long g1_mults, g2_mults;
     unsigned long g1_adds, g2_adds; /* mixed (affine) additions */
+    unsigned long g1_hashes;        /* RFC 9380 hashes to G1 */
 } opcount;
 
 /* The counts since the last reset. */

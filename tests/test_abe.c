@@ -391,7 +391,7 @@ static void test_large_threshold(void)
     fkex_abe_ct *ct;
     fkex_policy *p;
     int k = scheme->threshold_k, n = scheme->threshold_n, first = (n - k) / 2;
-    char *text = malloc((size_t)n * 8 + 32), names[300][12];
+    char *text = malloc((size_t)n * 8 + 32), names[300][16];
     const char *attrs[300];
     size_t len = (size_t)sprintf(text, "%d of (", k);
     uint8_t kem[32], got[32];
@@ -528,6 +528,16 @@ static void test_tampering(void)
     for (size_t cut = 0; cut < len; cut++) {
         CHECK(fkex_abe_ct_decode(&bad, bytes, cut) != FKEX_OK);
     }
+    /* A row the key does not use, negated: still a valid point, and the
+     * secret Z is the same, so only the re-encryption's comparison
+     * (ct_equal) sees it. Rows: ONE, THREE, TWO, FOUR; each row is 144
+     * bytes starting with a G1 point, and the masked seed (32) ends the
+     * body. Flipping the sign bit of a compressed point negates it. */
+    memcpy(copy, bytes, len);
+    copy[len - 32 - 3 * 144] ^= 0x20;
+    CHECK_OK(fkex_abe_ct_decode(&bad, copy, len));
+    CHECK_ERR(fkex_abe_decap(got, key, bad, FKEX_ABE_CCA), FKEX_ERR_AUTHENTICATION);
+    fkex_abe_ct_free(bad);
     /* Trailing bytes. */
     copy = realloc(copy, len + 1);
     memcpy(copy, bytes, len);
@@ -671,6 +681,113 @@ static void test_kem_binding(void)
     fkex_abe_mpk_free(mpk);
     fkex_abe_msk_free(msk);
     fkex_policy_free(p);
+}
+
+/* A key's parts are bound to their labels: two parts swapped, or the
+ * fixed part of another key, are refused as the key is read. FAME's sk'
+ * too is checked, so a key with no attribute at all is. */
+static void test_key_labels(void)
+{
+    fkex_rng rng;
+    fkex_abe_mpk *mpk;
+    fkex_abe_msk *msk;
+    fkex_abe_key *ab, *other, *none, *back;
+    uint8_t *kb, *ob, *nb, part[256];
+    size_t kl, ol, nl, p = scheme->key_part, h = scheme->key_head;
+    test_rng(&rng, "labels");
+    CHECK_OK(fkex_abe_setup(&mpk, &msk, scheme->name, &rng));
+    ab = test_keygen(msk, "A B", &rng);
+    other = test_keygen(msk, "C", &rng);
+    CHECK_OK(fkex_abe_keygen(&none, msk, NULL, 0, &rng));
+    CHECK(ab && other && none);
+    if (!ab || !other || !none)
+        return;
+    CHECK_OK(fkex_abe_key_encode(&kb, &kl, ab));
+    CHECK_OK(fkex_abe_key_encode(&ob, &ol, other));
+    CHECK_OK(fkex_abe_key_encode(&nb, &nl, none));
+    CHECK_OK(fkex_abe_key_decode(&back, kb, kl));
+    fkex_abe_key_free(back);
+    CHECK_OK(fkex_abe_key_decode(&back, nb, nl));
+    fkex_abe_key_free(back);
+    /* A's and B's parts swapped. */
+    memcpy(part, kb + kl - 2 * p, p);
+    memmove(kb + kl - 2 * p, kb + kl - p, p);
+    memcpy(kb + kl - p, part, p);
+    CHECK_ERR(fkex_abe_key_decode(&back, kb, kl), FKEX_ERR_AUTHENTICATION);
+    memcpy(kb + kl - p, kb + kl - 2 * p, p);   /* B's part twice */
+    CHECK_ERR(fkex_abe_key_decode(&back, kb, kl), FKEX_ERR_AUTHENTICATION);
+    fkex_abe_bytes_free(kb, kl);
+    /* Another key's fixed part (FAME: sk_0 and sk'; Waters: K and L). */
+    CHECK_OK(fkex_abe_key_encode(&kb, &kl, ab));
+    memcpy(kb + kl - 2 * p - h, ob + ol - p - h, h);
+    CHECK_ERR(fkex_abe_key_decode(&back, kb, kl), FKEX_ERR_AUTHENTICATION);
+    fkex_abe_bytes_free(kb, kl);
+    /* The fixed part's last G1 point (FAME: sk'_3; Waters: none, L is G2)
+     * from another key, in a key with no attribute. */
+    if (strcmp(scheme->name, "fame") == 0) {
+        memcpy(nb + nl - 48, ob + ol - p - 48, 48);
+        CHECK_ERR(fkex_abe_key_decode(&back, nb, nl), FKEX_ERR_AUTHENTICATION);
+    }
+    fkex_abe_bytes_free(ob, ol);
+    fkex_abe_bytes_free(nb, nl);
+    fkex_abe_key_free(ab);
+    fkex_abe_key_free(other);
+    fkex_abe_key_free(none);
+    fkex_abe_mpk_free(mpk);
+    fkex_abe_msk_free(msk);
+}
+
+/* The first decapsulation of a policy hashes as many points whichever of
+ * its attributes a key holds: keys do not fill the cache their public
+ * parameters keep for encryption (abe/hash_cache.h), or the
+ * Fujisaki-Okamoto re-encryption would skip the hashes of the rows a key
+ * holds, and its time would tell a relay which (counted, not timed). */
+static void test_decap_hashes(void)
+{
+    static const char *const keys[] = { "A B C D", "A E F G", "B C D", "A" };
+    fkex_rng rng;
+    fkex_abe_mpk *mpk;
+    fkex_abe_msk *msk;
+    fkex_policy *p = parse("A or (B and C and D)");
+    fkex_abe_ct *ct;
+    uint8_t kem[32], got[32];
+    const uint8_t *cb;
+    size_t cl;
+    opcount first = { 0 };
+    test_rng(&rng, "decap hashes");
+    CHECK_OK(fkex_abe_setup(&mpk, &msk, scheme->name, &rng));
+    CHECK_OK(fkex_abe_encap(kem, &ct, mpk, p, FKEX_ABE_CCA, &rng));
+    fkex_abe_ct_bytes(&cb, &cl, ct);
+    for (size_t k = 0; k < FKEX_ARRAY_LEN(keys); k++) {
+        fkex_abe_key *made = test_keygen(msk, keys[k], &rng), *key = NULL;
+        fkex_abe_ct *fresh = NULL;
+        uint8_t *kb;
+        size_t kl;
+        opcount ops;
+        CHECK(made != NULL);
+        if (!made)
+            continue;
+        /* As a client: its key read from a file, a ciphertext off the wire. */
+        CHECK_OK(fkex_abe_key_encode(&kb, &kl, made));
+        CHECK_OK(fkex_abe_key_decode(&key, kb, kl));
+        CHECK_OK(fkex_abe_ct_decode(&fresh, cb, cl));
+        opcount_reset();
+        if (key && fresh)
+            CHECK_OK(fkex_abe_decap(got, key, fresh, FKEX_ABE_CCA));
+        opcount_read(&ops);
+        CHECK(memcmp(got, kem, 32) == 0);
+        if (k == 0)
+            first = ops;
+        CHECK(ops.g1_hashes == first.g1_hashes && ops.g1_hashes > 0);
+        fkex_abe_ct_free(fresh);
+        fkex_abe_key_free(key);
+        fkex_abe_key_free(made);
+        fkex_abe_bytes_free(kb, kl);
+    }
+    fkex_abe_ct_free(ct);
+    fkex_policy_free(p);
+    fkex_abe_mpk_free(mpk);
+    fkex_abe_msk_free(msk);
 }
 
 /* ---- admission leaks no branch (PROTOCOL.md, version 2) -----------------
@@ -1098,6 +1215,74 @@ static void test_fame_hashes(void)
     fkex_hash_cache_free(columns);
 }
 
+/* FAME's decoders refuse degenerate parameters a fingerprint would not
+ * catch by itself: a master key with a_1 = 0 (inverted in keygen) or
+ * b_2 = 0, and public parameters with T_1 = 1 (half of Z public). */
+static void test_fame_degenerate(void)
+{
+    fkex_rng rng;
+    fkex_abe_mpk *mpk;
+    fkex_abe_msk *msk;
+    uint8_t *b, one[576];
+    size_t len;
+    fkex_reader r;
+    fkex_gt gt_one;
+    void *impl;
+    test_rng(&rng, "degenerate");
+    CHECK_OK(fkex_abe_setup(&mpk, &msk, "fame", &rng));
+    /* msk body: a_1 a_2 b_1 b_2 d_1 d_2 d_3 (32 bytes each). */
+    CHECK_OK(fkex_abe_msk_encode(&b, &len, msk));
+    impl = calloc(1, fkex_fame.msk_size);
+    fkex_reader_init(&r, b + FKEX_HEADER_BYTES, len - FKEX_HEADER_BYTES);
+    CHECK_OK(fkex_fame.msk_decode(impl, &r));
+    for (int which = 0; which < 2; which++) {
+        uint8_t saved[32], *field = b + FKEX_HEADER_BYTES + (which ? 3 * 32 : 0);
+        memcpy(saved, field, 32);
+        memset(field, 0, 32);
+        fkex_reader_init(&r, b + FKEX_HEADER_BYTES, len - FKEX_HEADER_BYTES);
+        CHECK_ERR(fkex_fame.msk_decode(impl, &r), FKEX_ERR_BAD_ENCODING);
+        memcpy(field, saved, 32);
+    }
+    sodium_memzero(impl, fkex_fame.msk_size);
+    free(impl);
+    fkex_abe_bytes_free(b, len);
+    /* mpk body: H_1 H_2 (96 each) T_1 T_2 (576 each). */
+    CHECK_OK(fkex_abe_mpk_encode(&b, &len, mpk));
+    fkex_gt_one(&gt_one);
+    fkex_gt_to_bytes(one, &gt_one);
+    memcpy(b + FKEX_HEADER_BYTES + 192, one, 576);
+    impl = calloc(1, fkex_fame.mpk_size);
+    fkex_reader_init(&r, b + FKEX_HEADER_BYTES, len - FKEX_HEADER_BYTES);
+    CHECK_ERR(fkex_fame.mpk_decode(impl, &r), FKEX_ERR_NOT_IN_GROUP);
+    fkex_fame.mpk_release(impl);
+    free(impl);
+    fkex_abe_bytes_free(b, len);
+    fkex_abe_mpk_free(mpk);
+    fkex_abe_msk_free(msk);
+}
+
+/* FAME's hash inputs, from RFC 9380 directly with the literal tags:
+ * H("A", 1, 2) and G(2, 3, 1). */
+static void test_fame_hash_inputs(void)
+{
+    static const char attr_dst[] = "FKEX-V1-FAME-ATTR-BLS12381G1_XMD:SHA-256_SSWU_RO_";
+    static const char col_dst[] = "FKEX-V1-FAME-COLUMN-BLS12381G1_XMD:SHA-256_SSWU_RO_";
+    static const uint8_t attr_msg[] = { 1, 2, 'A' }, col_msg[] = { 3, 1, 0, 0, 0, 2 };
+    fame_points pts;
+    blst_p1 want;
+    blst_p1_affine a;
+    fame_attr_points(&pts, NULL, "A");
+    blst_hash_to_g1(&want, attr_msg, sizeof attr_msg, (const uint8_t *)attr_dst,
+                    sizeof attr_dst - 1, NULL, 0);
+    blst_p1_to_affine(&a, &want);
+    CHECK(blst_p1_affine_is_equal(&a, &pts.p[0][1]));
+    fame_column_points(&pts, NULL, 2);
+    blst_hash_to_g1(&want, col_msg, sizeof col_msg, (const uint8_t *)col_dst, sizeof col_dst - 1,
+                    NULL, 0);
+    blst_p1_to_affine(&a, &want);
+    CHECK(blst_p1_affine_is_equal(&a, &pts.p[2][0]));
+}
+
 /* The cache keeps FKEX_HASH_CACHE_ENTRIES keys and then hashes again,
  * returning the same points either way. A stand-in hash counts its calls
  * and writes points that name their key. */
@@ -1158,6 +1343,8 @@ void suite_abe(void)
     RUN_SCHEMES(test_large_threshold);
     RUN_SCHEMES(test_collusion);
     RUN_SCHEMES(test_tampering);
+    RUN_SCHEMES(test_key_labels);
+    RUN_SCHEMES(test_decap_hashes);
     RUN_SCHEMES(test_subgroup_points_rejected);
     RUN_SCHEMES(test_wrong_authority);
     RUN_SCHEMES(test_kem_binding);
@@ -1165,5 +1352,7 @@ void suite_abe(void)
     RUN_SCHEMES(test_branch_structure);
     RUN(test_fame_paper_equations);
     RUN(test_fame_hashes);
+    RUN(test_fame_hash_inputs);
+    RUN(test_fame_degenerate);
     RUN(test_hash_cache_bound);
 }

@@ -19,6 +19,11 @@
  *                 which the ciphertext carries masked by KDF(Z); decapsulation
  *                 re-encrypts and compares, so any change is rejected.
  *
+ * Threads: an object may be used by one thread at a time. Public
+ * parameters keep a cache of hashed points that encryption fills, and keys
+ * and master keys share theirs, so a key, its authority's public
+ * parameters and the master key are one object for this rule.
+ *
  * The scheme is named at setup: "fame" (Agrawal-Chase 2017, fully secure,
  * constant-cost decryption; the default for new authorities) or "waters11"
  * (Waters 2011). Everything else dispatches on the scheme recorded in the

@@ -17,9 +17,10 @@
 #include <stdlib.h>
 #include "inner.h"
 
-/* Public parameters are immutable once made, and carry precomputed tables
- * (a few hundred KiB), so keys share their authority's copy: refs counts
- * the holders. The library is not thread-safe across shared objects. */
+/* Public parameters carry precomputed tables (a few hundred KiB), so keys
+ * share their authority's copy: refs counts the holders. Encryption adds
+ * the points it hashes to their cache (abe/hash_cache.h), so they are not
+ * immutable: the library is not thread-safe across shared objects. */
 struct fkex_abe_mpk {
     const fkex_abe_scheme *scheme;
     uint8_t fp[FKEX_FINGERPRINT_BYTES];

@@ -238,8 +238,10 @@ static void keygen(void *key_, const void *msk_, const void *mpk_, size_t n,
         for (int t = 0; t < 2; t++)
             fkex_fr_mul(&e[l][t], &br[l], &inv_a[t]);
 
+    /* The key's own names are hashed afresh: the cache holds only what
+     * encryption met (see key_consistent). */
     for (size_t i = 0; i < n; i++) {
-        fame_attr_points(&pts, mpk->attr_cache, names[i]);
+        fame_attr_points(&pts, NULL, names[i]);
         fkex_fr_random(&sigma, rng);
         key_triple(&key->part[i], &pts, e, inv_a, zero, &sigma, &mpk->g_table);
     }
@@ -526,22 +528,26 @@ static void key_encode(fkex_writer *w, const void *key_, size_t n)
         put_triple(w, &key->part[i]);
 }
 
-/* 1 if every part sk_y belongs to its name y and to the key's sk_0. For
- * one name, the paper's equations give
+/* 1 if every part sk_y belongs to its name y and to the key's sk_0, and
+ * sk' to the public parameters. The paper's equations give, decrypting
+ * with s_1 = s_2 = 1 (the sigma terms cancel as they do against ct_0):
  *   e(sk_{y,1}, H_1) e(sk_{y,2}, H_2) e(sk_{y,3}, h)^2
  *     = prod_l e(H(y, l, 1) H(y, l, 2), sk_{0,l})
- * (decryption with s_1 = s_2 = 1: the sigma_y terms cancel as they do
- * against ct_0), checked for all names at once with 64-bit
- * weights rho_y drawn from the system's CSPRNG after the key is fixed, top
- * bit set (small-exponent batch verification, Bellare, Garay, Rabin,
- * EUROCRYPT 1998: a wrong part passes with probability at most 2^-63):
- *   e(A_1, H_1) e(A_2, H_2) e(2 A_3, h) prod_l e(-B_l, sk_{0,l}) = 1,
- *   A_t = sum_y rho_y sk_{y,t},  B_l = sum_y rho_y (H(y, l, 1) + H(y, l, 2)).
- * Six Miller loops and a final exponentiation, the names' points (cached
- * by the public parameters) and 6n 64-bit multiplications. sk' has no such
- * equation in the public parameters (it holds g^d_t, which they do not):
- * a false one only makes decryption fail, which the Fujisaki-Okamoto
- * check reports. */
+ *   e(sk'_1, H_1) e(sk'_2, H_2) e(sk'_3, h)^2
+ *     = T_1 T_2 prod_l e(G(1, l, 1) G(1, l, 2), sk_{0,l})
+ * (T_1 T_2 = e(g, h)^(d_1 a_1 + d_2 a_2 + 2 d_3)). All are checked at once,
+ * sk' with weight 1 and each sk_y with a 64-bit weight rho_y drawn from
+ * the system's CSPRNG after the key is fixed, top bit set
+ * (small-exponent batch verification, Bellare, Garay, Rabin, EUROCRYPT
+ * 1998: a wrong part passes with probability at most 2^-63):
+ *   e(A_1, H_1) e(A_2, H_2) e(2 A_3, h) prod_l e(-B_l, sk_{0,l}) = T_1 T_2,
+ *   A_t = sk'_t + sum_y rho_y sk_{y,t},
+ *   B_l = G(1, l, 1) + G(1, l, 2) + sum_y rho_y (H(y, l, 1) + H(y, l, 2)).
+ * Six Miller loops, a final exponentiation, 6n hashes and 6n 64-bit
+ * multiplications. The names are hashed afresh, not through the cache:
+ * names cached at decoding would make the first re-encryption of a policy
+ * (the Fujisaki-Okamoto check) faster for the rows this key holds, and a
+ * relay timing admission would learn which. */
 static int key_consistent(const fame_key *key, const fame_mpk *mpk, const char *const *names,
                           size_t n)
 {
@@ -551,18 +557,20 @@ static int key_consistent(const fame_key *key, const fame_mpk *mpk, const char *
     blst_p1_affine aff[6];
     fame_points pts;
     fkex_multi_pairing m;
-    fkex_gt z;
+    fkex_gt z, want;
     fkex_rng rng;
     int ok;
-    if (n == 0)
-        return 1;
     fkex_rng_init_system(&rng);
-    memset(a, 0, sizeof a);   /* the identity */
-    memset(b, 0, sizeof b);
+    fame_column_points(&pts, mpk->column_cache, 1);
+    for (int l = 0; l < 3; l++) {
+        blst_p1_from_affine(&a[l], &key->kp.p[l]);
+        blst_p1_from_affine(&b[l], &pts.p[l][0]);
+        blst_p1_add_or_double_affine(&b[l], &b[l], &pts.p[l][1]);
+    }
     for (size_t i = 0; i < n; i++) {
         fkex_rng_fill(&rng, rho, sizeof rho);
         rho[7] |= 0x80;   /* little-endian: the top bit */
-        fame_attr_points(&pts, mpk->attr_cache, names[i]);
+        fame_attr_points(&pts, NULL, names[i]);
         for (int l = 0; l < 3; l++) {
             blst_p1_from_affine(&t, &key->part[i].p[l]);
             blst_p1_mult(&t, &t, rho, 64);
@@ -587,11 +595,13 @@ static int key_consistent(const fame_key *key, const fame_mpk *mpk, const char *
     for (int l = 0; l < 3; l++)
         fkex_multi_pairing_add(&m, &aff[3 + l], &key->k0[l]);
     fkex_multi_pairing_finish(&z, &m);
-    ok = blst_fp12_is_one(&z);
-    /* sums of the key's secret parts */
+    fkex_gt_mul(&want, &mpk->t[0], &mpk->t[1]);
+    ok = fkex_gt_equal(&z, &want);
+    /* sums of the key's secret parts, and a pairing of them */
     sodium_memzero(a, sizeof a);
     sodium_memzero(&t, sizeof t);
     sodium_memzero(aff, sizeof aff);
+    sodium_memzero(&z, sizeof z);
     sodium_memzero(rho, sizeof rho);
     return ok;
 }

@@ -62,11 +62,15 @@ static void hash_one(blst_p1_affine *out, const uint8_t *name, size_t len)
     blst_p1_to_affine(out, &p);
 }
 
-/* H(x), through the public parameters' cache (abe/hash_cache.h). */
-static void hash_attr(fkex_g1 *out, const waters_mpk *mpk, const char *name)
+/* H(x), through cache (abe/hash_cache.h) if not NULL. Only encryption,
+ * whose names are a public policy's, reads through the public parameters'
+ * cache: a key's own names cached would make the first re-encryption of a
+ * policy (the Fujisaki-Okamoto check) faster for the rows the key holds,
+ * which a relay timing admission would see (abe/fame.c, key_consistent). */
+static void hash_attr(fkex_g1 *out, fkex_hash_cache *cache, const char *name)
 {
     blst_p1_affine a;
-    fkex_hash_cache_get(&a, mpk->cache, hash_one, (const uint8_t *)name, strlen(name));
+    fkex_hash_cache_get(&a, cache, hash_one, (const uint8_t *)name, strlen(name));
     blst_p1_from_affine(out, &a);
 }
 
@@ -136,7 +140,7 @@ static void keygen(void *key_, const void *msk_, const void *mpk_, size_t n,
         size_t batch = n - done < 16 ? n - done : 16;
         for (size_t j = 0; j < batch; j++) {
             fkex_g1 h;
-            hash_attr(&h, mpk, names[done + j]);
+            hash_attr(&h, NULL, names[done + j]);
             fkex_g1_mul(&kx[j], &h, &t);
             ptrs[j] = &kx[j];
         }
@@ -190,7 +194,7 @@ static fkex_err encap(fkex_gt *z, void *ct_, const void *mpk_, const fkex_lsss *
             }
             fkex_fr_random(&r, rng);
             fkex_g1_fixed_mul(&c[j], &mpk->g1a_table, &lambda);  /* (g1^a)^lambda_i */
-            hash_attr(&h, mpk, lsss->attr[i]);
+            hash_attr(&h, mpk->cache, lsss->attr[i]);
             fkex_fr_neg(&r, &r);
             fkex_g1_mul(&h, &h, &r);                          /* H(rho(i))^-r_i */
             fkex_fr_neg(&r, &r);
@@ -437,7 +441,7 @@ static int key_consistent(const waters_key *key, const waters_mpk *mpk, const ch
         blst_p1_from_affine(&t, &key->kx[i]);
         blst_p1_mult(&t, &t, rho, 64);
         blst_p1_add_or_double(&a, &a, &t);
-        hash_attr(&hx, mpk, names[i]);
+        hash_attr(&hx, NULL, names[i]);
         blst_p1_mult(&t, &hx, rho, 64);
         blst_p1_add_or_double(&bsum, &bsum, &t);
     }
