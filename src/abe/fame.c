@@ -238,8 +238,10 @@ static void keygen(void *key_, const void *msk_, const void *mpk_, size_t n,
         for (int t = 0; t < 2; t++)
             fkex_fr_mul(&e[l][t], &br[l], &inv_a[t]);
 
-    /* The key's own names are hashed afresh: the cache holds only what
-     * encryption met (see key_consistent). */
+    /* The key's own names are hashed afresh: the cache holds only the
+     * public policies encryption met (see key_consistent), and an
+     * authority's key generation would otherwise take less time for the
+     * attributes it had issued before. */
     for (size_t i = 0; i < n; i++) {
         fame_attr_points(&pts, NULL, names[i]);
         fkex_fr_random(&sigma, rng);

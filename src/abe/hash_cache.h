@@ -27,9 +27,8 @@ typedef struct fkex_hash_cache fkex_hash_cache;
 fkex_hash_cache *fkex_hash_cache_new(size_t points);
 void fkex_hash_cache_free(fkex_hash_cache *c);
 
-/* The points of key (at most FKEX_ATTR_MAX_LEN bytes), from the cache if
- * there, from fn otherwise (and then kept, while there is room). c may be
- * NULL. */
+/* The points of key, from the cache if there, from fn otherwise (and then
+ * kept, while there is room). c may be NULL. */
 void fkex_hash_cache_get(blst_p1_affine *out, fkex_hash_cache *c, fkex_hash_points_fn fn,
                          const uint8_t *key, size_t len);
 

@@ -346,9 +346,8 @@ static int kms_init(int argc, char **argv)
     if (passphrase(pass, PASS_MAX, 1) != 0)
         goto out;
     fkex_rng_init_system(&rng);
-    if ((err = fkex_kms_create(&sealed, &sealedlen, &mpk, &mpklen, pk, scheme, pass, strlen(pass),
-                               &rng)) !=
-        FKEX_OK) {
+    err = fkex_kms_create(&sealed, &sealedlen, &mpk, &mpklen, pk, scheme, pass, strlen(pass), &rng);
+    if (err != FKEX_OK) {
         rc = cli_fail(err, "kms init");
         goto out;
     }
