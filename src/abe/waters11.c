@@ -70,6 +70,10 @@ static void hash_one(blst_p1_affine *out, const uint8_t *name, size_t len)
 static void hash_attr(fkex_g1 *out, fkex_hash_cache *cache, const char *name)
 {
     blst_p1_affine a;
+    if (!cache) {   /* no round trip through affine coordinates */
+        fkex_g1_hash(out, ATTR_HASH, (const uint8_t *)name, strlen(name));
+        return;
+    }
     fkex_hash_cache_get(&a, cache, hash_one, (const uint8_t *)name, strlen(name));
     blst_p1_from_affine(out, &a);
 }
