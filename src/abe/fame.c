@@ -79,15 +79,12 @@ typedef struct {
 static void hash_family(blst_p1_affine out[6], const char *purpose, const uint8_t *tail,
                         size_t len)
 {
-    uint8_t msg[2 + FKEX_ATTR_MAX_LEN];
     fkex_g1 p[6];
     const blst_p1 *ptrs[6];
-    memcpy(msg + 2, tail, len);
     for (int l = 0; l < 3; l++) {
         for (int t = 0; t < 2; t++) {
-            msg[0] = (uint8_t)(l + 1);
-            msg[1] = (uint8_t)(t + 1);
-            fkex_g1_hash(&p[2 * l + t], purpose, msg, 2 + len);
+            const uint8_t head[2] = { (uint8_t)(l + 1), (uint8_t)(t + 1) };
+            fkex_g1_hash_two(&p[2 * l + t], purpose, head, sizeof head, tail, len);
             ptrs[2 * l + t] = &p[2 * l + t];
         }
     }

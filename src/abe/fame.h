@@ -5,8 +5,7 @@
  * l || t || y, and the column constant G(j, l, t) with the purpose
  * "FAME-COLUMN" the bytes l || t || u32be(j), for l = 1..3 and t = 1..2:
  * the purposes keep the two families apart whatever an attribute's name
- * (SCHEMES.md). cache may be NULL; a name has at most FKEX_ATTR_MAX_LEN
- * bytes, as every valid name has.
+ * (SCHEMES.md). cache may be NULL.
  */
 #ifndef FKEX_ABE_FAME_H
 #define FKEX_ABE_FAME_H

@@ -74,7 +74,14 @@ size_t fkex_h2c_dst(uint8_t dst[255], const char *purpose, const char *suite)
 
 void fkex_g1_hash(fkex_g1 *out, const char *purpose, const uint8_t *msg, size_t len)
 {
+    fkex_g1_hash_two(out, purpose, NULL, 0, msg, len);
+}
+
+/* blst hashes aug || msg: the head rides as blst's aug. */
+void fkex_g1_hash_two(fkex_g1 *out, const char *purpose, const uint8_t *head, size_t hlen,
+                      const uint8_t *msg, size_t len)
+{
     uint8_t dst[255];
     size_t n = fkex_h2c_dst(dst, purpose, "-BLS12381G1_XMD:SHA-256_SSWU_RO_");
-    blst_hash_to_g1(out, msg, len, dst, n, NULL, 0);
+    blst_hash_to_g1(out, msg, len, dst, n, head, hlen);
 }

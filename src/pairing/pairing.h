@@ -61,6 +61,9 @@ fkex_err fkex_g1_from_bytes(fkex_g1 *out, const uint8_t in[48]) FKEX_WUR;
  * domain-separation tag naming the purpose (e.g. "ATTR"): distinct purposes
  * can never collide, whatever the message. */
 void fkex_g1_hash(fkex_g1 *out, const char *purpose, const uint8_t *msg, size_t len);
+/* The same of the message head || msg, without copying either. */
+void fkex_g1_hash_two(fkex_g1 *out, const char *purpose, const uint8_t *head, size_t hlen,
+                      const uint8_t *msg, size_t len);
 /* The same into G2 (RFC 9380, BLS12381G2_XMD:SHA-256_SSWU_RO_). */
 void fkex_g2_hash(fkex_g2 *out, const char *purpose, const uint8_t *msg, size_t len);
 /* The domain separation tag of both: "FKEX-V1-" purpose suite, or, if
