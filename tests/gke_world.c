@@ -3,11 +3,11 @@
 #include "gke_world.h"
 #include "gke/ratchet_state.h"
 
-void gke_world_open(gke_world *w, const char *label)
+void gke_world_open(gke_world *w, const char *label, const char *scheme)
 {
     fkex_rng rng;
     test_rng(&rng, label);
-    if (fkex_abe_setup(&w->mpk, &w->msk, "waters11", &rng) != FKEX_OK)
+    if (fkex_abe_setup(&w->mpk, &w->msk, scheme, &rng) != FKEX_OK)
         abort();
     w->alice = test_keygen(w->msk, "ONE TWO", &rng);
     w->bob = test_keygen(w->msk, "THREE FOUR", &rng);

@@ -18,8 +18,9 @@ typedef struct {
     fkex_abe_key *alice, *bob, *carol, *eve;
 } gke_world;
 
-/* Deterministic from label; aborts if the authority cannot be made. */
-void gke_world_open(gke_world *w, const char *label);
+/* Deterministic from label, with an authority of the CP-ABE scheme named;
+ * aborts if it cannot be made. */
+void gke_world_open(gke_world *w, const char *label, const char *scheme);
 void gke_world_close(gke_world *w);
 /* A room of alice alone, at epoch 0; seed makes its run reproducible. */
 room *gke_room_new(const gke_world *w, const char *seed);

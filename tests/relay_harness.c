@@ -366,29 +366,40 @@ void rh_room_create(rh_party *admin, const uint8_t *desc, size_t desclen, const 
     rh_send_env(admin, &m);
 }
 
-int rh_two_members(rh_party *alice, rh_party *bob, const uint8_t *desc, size_t desclen,
-                   const char *addr)
+int rh_join(rh_party *sponsor, rh_party *joiner, const fkex_abe_key *key, const uint8_t *desc,
+            size_t desclen, const char *addr)
 {
     fkex_ratchet_config cfg = { 0 };
     fkex_gke_out out;
-    if (rh_dial(alice, addr) != 0)
-        return -1;
-    RH_WAIT(alice->ready);
-    cfg.key = rh_world.bob;
+    int admitted = sponsor->admitted;
+    uint64_t epoch = fkex_ratchet_epoch(sponsor->st);
+    cfg.key = key;
     memcpy(cfg.room_id, rh_room_id, 32);
     cfg.descriptor = desc;
     cfg.descriptor_len = desclen;
     fkex_gke_out_init(&out);
-    CHECK_OK(fkex_ratchet_join(&bob->st, &cfg, &rh_rng, &bob->pending));
-    fkex_ratchet_leaf_key(bob->v, bob->st);
-    if (rh_dial(bob, addr) != 0)
+    CHECK_OK(fkex_ratchet_join(&joiner->st, &cfg, &rh_rng, &joiner->pending));
+    fkex_ratchet_leaf_key(joiner->v, joiner->st);
+    if (rh_dial(joiner, addr) != 0)
         return -1;
-    /* JoinRequest -> alice, Challenge -> bob, Proof -> alice */
-    RH_WAIT(alice->admitted == 1);
-    CHECK_OK(fkex_ratchet_commit(alice->st, NULL, &rh_rng, &out));
-    rh_absorb(alice, &out);
-    /* commit -> alice, Welcome -> bob, JoinAck -> both */
-    RH_WAIT(bob->joined && fkex_ratchet_epoch(alice->st) == 1);
-    CHECK(fkex_ratchet_members(alice->st) == 2 && fkex_ratchet_members(bob->st) == 2);
-    return bob->joined ? 0 : -1;
+    /* JoinRequest -> sponsor, Challenge -> joiner, Proof -> sponsor */
+    RH_WAIT(sponsor->admitted == admitted + 1);
+    CHECK_OK(fkex_ratchet_commit(sponsor->st, NULL, &rh_rng, &out));
+    rh_absorb(sponsor, &out);
+    /* commit -> sponsor, Welcome -> joiner, JoinAck -> both */
+    RH_WAIT(joiner->joined && fkex_ratchet_epoch(sponsor->st) == epoch + 1);
+    CHECK(fkex_ratchet_members(sponsor->st) == fkex_ratchet_members(joiner->st));
+    return joiner->joined ? 0 : -1;
+}
+
+int rh_two_members(rh_party *alice, rh_party *bob, const uint8_t *desc, size_t desclen,
+                   const char *addr)
+{
+    if (rh_dial(alice, addr) != 0)
+        return -1;
+    RH_WAIT(alice->ready);
+    if (rh_join(alice, bob, rh_world.bob, desc, desclen, addr) != 0)
+        return -1;
+    CHECK(fkex_ratchet_members(alice->st) == 2);
+    return 0;
 }

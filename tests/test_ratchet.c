@@ -1665,7 +1665,7 @@ static void test_state_compromise_in_epoch(void)
 
 void suite_ratchet(void)
 {
-    gke_world_open(&world, "ratchet world");
+    gke_world_open(&world, "ratchet world", "waters11");
     RUN(test_join_and_talk);
     RUN(test_unsatisfied_joiner_never_added);
     RUN(test_lying_joiner_refused);

@@ -1624,7 +1624,7 @@ static void test_update_key_low_order(void)
 
 void suite_ratchet_checks(void)
 {
-    gke_world_open(&cw, "ratchet checks world");
+    gke_world_open(&cw, "ratchet checks world", "waters11");
     RUN(test_descriptor_checks);
     RUN(test_remove_checks);
     RUN(test_remove_membership_tag);

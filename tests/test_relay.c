@@ -2056,7 +2056,7 @@ void suite_relay(void)
 {
     RUN(test_envelopes);
     RUN(test_auth_signatures);
-    gke_world_open(&world, "relay world");
+    gke_world_open(&world, "relay world", "waters11");
     RUN(test_create_room);
     RUN(test_join_and_talk);
     RUN(test_batched_join);

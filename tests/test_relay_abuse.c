@@ -633,7 +633,7 @@ void suite_relay_abuse(void)
 {
     if (rh_suite_open("relay-abuse") != 0)
         return;
-    gke_world_open(&rh_world, "relay abuse world");
+    gke_world_open(&rh_world, "relay abuse world", "waters11");
     RUN(abuse_room_up);
     if (room_ok) {
         RUN(abuse_frames);
