@@ -343,6 +343,31 @@ static fkex_err encap(fkex_gt *z, void *ct_, const void *mpk_, const fkex_lsss *
     return FKEX_OK;
 }
 
+/* z = prod_l e(P_l, Q_l) e(-R_l, sk_{0,l}), the shape of both FAME's
+ * decryption and its key check: one conversion to affine for the six G1
+ * points, one multi-Miller loop, one final exponentiation. R is negated
+ * in place; the affine copies (sums of key parts) are wiped. */
+static void pair_six(fkex_gt *z, const fkex_g1 p[3], const blst_p2_affine *const q[3],
+                     fkex_g1 r[3], const blst_p2_affine sk0[3])
+{
+    const blst_p1 *ptrs[6];
+    blst_p1_affine a[6];
+    fkex_multi_pairing m;
+    for (int l = 0; l < 3; l++) {
+        blst_p1_cneg(&r[l], 1);
+        ptrs[l] = &p[l];
+        ptrs[3 + l] = &r[l];
+    }
+    blst_p1s_to_affine(a, ptrs, 6);
+    fkex_multi_pairing_init(&m);
+    for (int l = 0; l < 3; l++) {
+        fkex_multi_pairing_add(&m, &a[l], q[l]);
+        fkex_multi_pairing_add(&m, &a[3 + l], &sk0[l]);
+    }
+    fkex_multi_pairing_finish(z, &m);
+    sodium_memzero(a, sizeof a);
+}
+
 /* acc += p if keep, acc += O (the affine (0, 0)) if not: the same
  * addition either way, keep is secret. */
 static void add_masked(fkex_g1 *acc, const blst_p1_affine *p, limb_t keep)
@@ -379,11 +404,9 @@ static void decap(fkex_gt *z, const void *key_, size_t nnames, const void *ct_,
 {
     const fame_key *key = key_;
     const fame_ct *ct = ct_;
+    const blst_p2_affine *c0[3] = { &ct->c0[0], &ct->c0[1], &ct->c0[2] };
     fkex_g1 k[3], c[3];
-    const blst_p1 *ptrs[6];
-    blst_p1_affine a[6];
     fame_triple part;
-    fkex_multi_pairing m;
 
     for (int l = 0; l < 3; l++) {
         blst_p1_from_affine(&k[l], &key->kp.p[l]);
@@ -403,21 +426,9 @@ static void decap(fkex_gt *z, const void *key_, size_t nnames, const void *ct_,
             }
         }
     }
-    for (int l = 0; l < 3; l++) {
-        blst_p1_cneg(&c[l], 1);
-        ptrs[l] = &k[l];
-        ptrs[3 + l] = &c[l];
-    }
-    blst_p1s_to_affine(a, ptrs, 6);
-    fkex_multi_pairing_init(&m);
-    for (int l = 0; l < 3; l++) {
-        fkex_multi_pairing_add(&m, &a[l], &ct->c0[l]);
-        fkex_multi_pairing_add(&m, &a[3 + l], &key->k0[l]);
-    }
-    fkex_multi_pairing_finish(z, &m);
+    pair_six(z, k, c0, c, key->k0);
     sodium_memzero(k, sizeof k);
     sodium_memzero(c, sizeof c);
-    sodium_memzero(a, sizeof a);
     sodium_memzero(&part, sizeof part);
 }
 
@@ -535,10 +546,8 @@ static void key_encode(fkex_writer *w, const void *key_, size_t n)
  *   e(sk'_1, H_1) e(sk'_2, H_2) e(sk'_3, h)^2
  *     = T_1 T_2 prod_l e(G(1, l, 1) G(1, l, 2), sk_{0,l})
  * (T_1 T_2 = e(g, h)^(d_1 a_1 + d_2 a_2 + 2 d_3)). All are checked at once,
- * sk' with weight 1 and each sk_y with a 64-bit weight rho_y drawn from
- * the system's CSPRNG after the key is fixed, top bit set
- * (small-exponent batch verification, Bellare, Garay, Rabin, EUROCRYPT
- * 1998: a wrong part passes with probability at most 2^-63):
+ * sk' with weight 1 and each sk_y with a batch weight rho_y (abe/batch.c:
+ * a wrong part passes with probability at most 2^-63):
  *   e(A_1, H_1) e(A_2, H_2) e(2 A_3, h) prod_l e(-B_l, sk_{0,l}) = T_1 T_2,
  *   A_t = sk'_t + sum_y rho_y sk_{y,t},
  *   B_l = G(1, l, 1) + G(1, l, 2) + sum_y rho_y (H(y, l, 1) + H(y, l, 2)).
@@ -550,12 +559,10 @@ static void key_encode(fkex_writer *w, const void *key_, size_t n)
 static int key_consistent(const fame_key *key, const fame_mpk *mpk, const char *const *names,
                           size_t n)
 {
+    const blst_p2_affine *h[3] = { &mpk->h_a[0], &mpk->h_a[1], blst_p2_affine_generator() };
     uint8_t rho[8];
     fkex_g1 a[3], b[3], t;
-    const blst_p1 *ptrs[6];
-    blst_p1_affine aff[6];
     fame_points pts;
-    fkex_multi_pairing m;
     fkex_gt z, want;
     fkex_rng rng;
     int ok;
@@ -567,39 +574,23 @@ static int key_consistent(const fame_key *key, const fame_mpk *mpk, const char *
         blst_p1_add_or_double_affine(&b[l], &b[l], &pts.p[l][1]);
     }
     for (size_t i = 0; i < n; i++) {
-        fkex_rng_fill(&rng, rho, sizeof rho);
-        rho[7] |= 0x80;   /* little-endian: the top bit */
+        fkex_abe_weight(rho, &rng);
         fame_attr_points(&pts, NULL, names[i]);
         for (int l = 0; l < 3; l++) {
             blst_p1_from_affine(&t, &key->part[i].p[l]);
-            blst_p1_mult(&t, &t, rho, 64);
-            blst_p1_add_or_double(&a[l], &a[l], &t);
+            fkex_abe_add_weighted(&a[l], &t, rho);
             blst_p1_from_affine(&t, &pts.p[l][0]);
             blst_p1_add_or_double_affine(&t, &t, &pts.p[l][1]);
-            blst_p1_mult(&t, &t, rho, 64);
-            blst_p1_add_or_double(&b[l], &b[l], &t);
+            fkex_abe_add_weighted(&b[l], &t, rho);
         }
     }
     blst_p1_double(&a[2], &a[2]);
-    for (int l = 0; l < 3; l++) {
-        blst_p1_cneg(&b[l], 1);
-        ptrs[l] = &a[l];
-        ptrs[3 + l] = &b[l];
-    }
-    blst_p1s_to_affine(aff, ptrs, 6);
-    fkex_multi_pairing_init(&m);
-    fkex_multi_pairing_add(&m, &aff[0], &mpk->h_a[0]);
-    fkex_multi_pairing_add(&m, &aff[1], &mpk->h_a[1]);
-    fkex_multi_pairing_add(&m, &aff[2], blst_p2_affine_generator());
-    for (int l = 0; l < 3; l++)
-        fkex_multi_pairing_add(&m, &aff[3 + l], &key->k0[l]);
-    fkex_multi_pairing_finish(&z, &m);
+    pair_six(&z, a, h, b, key->k0);
     fkex_gt_mul(&want, &mpk->t[0], &mpk->t[1]);
     ok = fkex_gt_equal(&z, &want);
     /* sums of the key's secret parts, and a pairing of them */
     sodium_memzero(a, sizeof a);
     sodium_memzero(&t, sizeof t);
-    sodium_memzero(aff, sizeof aff);
     sodium_memzero(&z, sizeof z);
     sodium_memzero(rho, sizeof rho);
     return ok;

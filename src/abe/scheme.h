@@ -58,6 +58,11 @@ typedef struct {
 extern const fkex_abe_scheme fkex_waters11;
 extern const fkex_abe_scheme fkex_fame;
 
+/* Batch verification of a key (abe/batch.c): a random 64-bit weight, top
+ * bit set, and acc += rho p. */
+void fkex_abe_weight(uint8_t rho[8], fkex_rng *rng);
+void fkex_abe_add_weighted(fkex_g1 *acc, const fkex_g1 *p, const uint8_t rho[8]);
+
 /* Compressed affine points in bodies (abe/points.c); reading validates. */
 void fkex_abe_put_g1(fkex_writer *w, const blst_p1_affine *p);
 void fkex_abe_put_g2(fkex_writer *w, const blst_p2_affine *p);

@@ -418,11 +418,8 @@ static void key_encode(fkex_writer *w, const void *key_, size_t n)
  *   e(g1, K) = Y e(g1^a, L)                 (K and L belong together, and to Y)
  *   e(K_x, g2) = e(H(x), L) for every x     (each K_x is its name's)
  * checked at once, as e(g1, K) e(A, g2) e(-B, L) = Y with A = sum rho_x K_x
- * and B = g1^a + sum rho_x H(x), for 64-bit rho_x drawn from the system's
- * CSPRNG after the key is fixed, top bit set so that none is 0
- * (small-exponent batch verification, Bellare, Garay, Rabin, EUROCRYPT
- * 1998: a wrong K_x passes with probability at most 2^-63, and whoever made
- * the key cannot search for weights that hide it). Three Miller loops, a
+ * and B = g1^a + sum rho_x H(x), rho_x batch weights (abe/batch.c: a wrong
+ * K_x passes with probability at most 2^-63). Three Miller loops, a
  * final exponentiation, n hashes to G1 and 2n 64-bit multiplications: a
  * key is decoded once per use of a file, and its labels are what inspect
  * reports and what decryption selects components by. */
@@ -440,14 +437,11 @@ static int key_consistent(const waters_key *key, const waters_mpk *mpk, const ch
     memset(&a, 0, sizeof a);   /* the point at infinity */
     bsum = mpk->g1a;
     for (size_t i = 0; i < n; i++) {
-        fkex_rng_fill(&rng, rho, sizeof rho);
-        rho[7] |= 0x80;   /* little-endian: the top bit */
+        fkex_abe_weight(rho, &rng);
         blst_p1_from_affine(&t, &key->kx[i]);
-        blst_p1_mult(&t, &t, rho, 64);
-        blst_p1_add_or_double(&a, &a, &t);
+        fkex_abe_add_weighted(&a, &t, rho);
         hash_attr(&hx, NULL, names[i]);
-        blst_p1_mult(&t, &hx, rho, 64);
-        blst_p1_add_or_double(&bsum, &bsum, &t);
+        fkex_abe_add_weighted(&bsum, &hx, rho);
     }
     blst_p1_cneg(&bsum, 1);
     blst_p1_to_affine(&aa, &a);

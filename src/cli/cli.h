@@ -34,6 +34,9 @@ void cli_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Reports err (with what it concerns) and returns the exit code for it. */
 int cli_fail(fkex_err err, const char *what);
 int cli_exit_code(fkex_err err);
+/* 0 if setup knows the CP-ABE scheme named by --scheme; otherwise says so,
+ * with the names it knows, and returns -1. */
+int cli_scheme_check(const char *scheme);
 /* Prints a policy error with the text and a caret under the column. */
 void cli_policy_error(const char *text, const fkex_policy_error *perr);
 

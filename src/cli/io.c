@@ -85,6 +85,15 @@ void cli_hint(const char *fmt, ...)
     va_end(ap);
 }
 
+int cli_scheme_check(const char *scheme)
+{
+    if (fkex_abe_scheme_id(scheme))
+        return 0;
+    cli_error("--scheme: no CP-ABE scheme is called '%s'", scheme);
+    cli_hint("the schemes are: " FKEX_ABE_SCHEMES);
+    return -1;
+}
+
 int cli_exit_code(fkex_err err)
 {
     switch (err) {

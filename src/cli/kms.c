@@ -323,11 +323,8 @@ static int kms_init(int argc, char **argv)
         cli_hint("e.g. 127.0.0.1:7700 or [::1]:7700 (names are not resolved)");
         return EXIT_USAGE;
     }
-    if (!fkex_abe_scheme_id(scheme)) {
-        cli_error("--scheme: no CP-ABE scheme is called '%s'", scheme);
-        cli_hint("the schemes are: " FKEX_ABE_SCHEMES);
+    if (cli_scheme_check(scheme) != 0)
         return EXIT_USAGE;
-    }
     int made_dir = cli_dir_begin(dir, 0700);
     if (made_dir < 0)
         return EXIT_USAGE;

@@ -63,11 +63,8 @@ int setup_main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (!fkex_abe_scheme_id(scheme)) {
-        cli_error("--scheme: no CP-ABE scheme is called '%s'", scheme);
-        cli_hint("the schemes are: " FKEX_ABE_SCHEMES);
+    if (cli_scheme_check(scheme) != 0)
         return EXIT_USAGE;
-    }
     int made_dir = cli_dir_begin(dir, 0755);
     if (made_dir < 0)
         return EXIT_USAGE;
