@@ -2,7 +2,10 @@
  * tests/test_relay.c: the relay's envelopes (wire/relay_msg.h) and its core
  * (relay/room.h over relay/store.h), driving real ratchet members through
  * it as bench/room.c does in-process, but with every frame going through
- * the relay's routing and its SQLite store on a scratch file.
+ * the relay's routing and its SQLite store on a scratch file. Every step
+ * is also run by the rules alone (gke/relay_rules.h) on a twin state
+ * without a store, which must give the same answers and end in the same
+ * state.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +152,7 @@ typedef struct {
     char path[256];
     relay_store *s;
     relay_room *r;
+    relay_room *twin;     /* the rules alone, fed what r is fed (below); NULL once ended */
     uint8_t room_id[32];
     uint8_t admin_sk[64];
     uint8_t *desc;
@@ -185,6 +189,237 @@ static void enqueue(net *n, int to, uint64_t seq, const uint8_t *b, size_t len)
     f->len = len;
 }
 
+/* ---- the twin ------------------------------------------------------------------------ */
+
+/* Every input the relay gets also goes to a twin: a state that the rules
+ * alone move (gke/relay_rules.h), with no store. Its answers, deliveries,
+ * log rows and whole state must be the relay's, step by step: the rules
+ * read nothing but their state, which is what lets relays that fold one
+ * log agree (FEDERATION.md). A restart, or a store made to fail, is the
+ * store's business, and ends the twin. */
+static void twin_end(net *n)
+{
+    relay_rules_free(n->twin);
+    n->twin = NULL;
+}
+
+static void add(crypto_hash_sha256_state *h, const void *p, size_t len)
+{
+    crypto_hash_sha256_update(h, p, len);
+}
+
+static void add_u64(crypto_hash_sha256_state *h, uint64_t v)
+{
+    uint8_t b[8];
+    store64_be(b, v);
+    add(h, b, 8);
+}
+
+/* Everything the rules keep, hashed. */
+static void rules_digest(uint8_t out[32], const relay_room *r)
+{
+    crypto_hash_sha256_state h;
+    crypto_hash_sha256_init(&h);
+    add_u64(&h, r->epoch);
+    add_u64(&h, r->next_seq);
+    add(&h, r->desc, r->desclen);
+    add_u64(&h, r->nmembers);
+    for (uint32_t i = 0; i < r->nmembers; i++) {
+        const relay_member *m = &r->members[i];
+        add(&h, m->v, 32);
+        add_u64(&h, m->since);
+        add_u64(&h, (uint64_t)m->online << 2 | (uint64_t)m->connected << 1 | (uint64_t)m->kicked);
+    }
+    add_u64(&h, r->njoins);
+    for (size_t i = 0; i < r->njoins; i++) {
+        const relay_join *j = &r->joins[i];
+        add(&h, j->joiner_id, 32);
+        add(&h, j->v, 32);
+        add_u64(&h, (uint64_t)j->has_sponsor << 8 | (uint64_t)j->state);
+        if (j->has_sponsor)
+            add(&h, j->sponsor, 32);
+        add_u64(&h, j->sent_at);
+        add(&h, j->request, j->request_len);
+        add(&h, j->authority, 32);
+    }
+    add_u64(&h, r->ncandidates);
+    for (size_t i = 0; i < r->ncandidates; i++) {
+        add(&h, r->candidates[i].hash, 32);
+        add_u64(&h, r->candidates[i].epoch);
+        add_u64(&h, r->candidates[i].committer);
+        add(&h, r->candidates[i].bytes, r->candidates[i].len);
+    }
+    add_u64(&h, r->nheld);
+    for (size_t i = 0; i < r->nheld; i++) {
+        add(&h, r->held[i].commit_hash, 32);
+        add(&h, r->held[i].to, 32);
+        add(&h, r->held[i].bytes, r->held[i].len);
+    }
+    add_u64(&h, r->pending ? r->pendinglen : UINT64_MAX);
+    if (r->pending)
+        add(&h, r->pending, r->pendinglen);
+    add_u64(&h, r->pending_sent_at);
+    add_u64(&h, (uint64_t)r->pending_turn << 32 | r->pending_asked);
+    add(&h, r->pending_to, 32);
+    add_u64(&h, (uint64_t)r->has_settled);
+    add(&h, r->settled, 32);
+    add_u64(&h, r->nlost);
+    add(&h, r->lost, 32 * r->nlost);
+    add_u64(&h, (uint64_t)r->has_authority);
+    add(&h, r->authority, 32);
+    add_u64(&h, r->self_ack ? r->self_ack_len : UINT64_MAX);
+    if (r->self_ack)
+        add(&h, r->self_ack, r->self_ack_len);
+    add_u64(&h, r->self_ack_at);
+    add_u64(&h, r->gone_sent_at);
+    add_u64(&h, r->gone_turn);
+    crypto_hash_sha256_final(&h, out);
+}
+
+/* The relay answered code with out, the twin tcode with tout: the same. */
+static void twin_same(net *n, int code, const relay_out *out, int tcode, const relay_out *tout)
+{
+    uint8_t a[32], b[32];
+    if (code == FKEX_RELAY_E_INTERNAL) {   /* the store failed, by design */
+        twin_end(n);
+        return;
+    }
+    CHECK(code == tcode);
+    CHECK(out->seq == tout->seq && out->n == tout->n && out->nrows == tout->nrows);
+    CHECK(out->installed == tout->installed && out->rebind == tout->rebind);
+    for (size_t i = 0; i < out->n && i < tout->n; i++) {
+        const relay_delivery *d = &out->d[i], *e = &tout->d[i];
+        CHECK(memcmp(d->to, e->to, 32) == 0 && d->seq == e->seq && d->len == e->len &&
+              memcmp(d->bytes, e->bytes, d->len) == 0);
+    }
+    for (size_t i = 0; i < out->nrows && i < tout->nrows; i++) {
+        const relay_row *w = &out->rows[i], *x = &tout->rows[i];
+        CHECK(w->seq == x->seq && w->to_all == x->to_all && memcmp(w->to, x->to, 32) == 0 &&
+              w->len == x->len && memcmp(w->bytes, x->bytes, w->len) == 0);
+    }
+    rules_digest(a, n->r);
+    rules_digest(b, n->twin);
+    CHECK(memcmp(a, b, 32) == 0);
+}
+
+static int room_submit(net *n, const uint8_t from[32], const uint8_t *source, const uint8_t *msg,
+                       size_t len, uint64_t now, relay_out *out)
+{
+    int code = relay_room_submit(n->r, from, source, msg, len, now, out);
+    if (n->twin) {
+        relay_out t;
+        fkex_err err = FKEX_OK;
+        relay_out_init(&t);
+        int tcode = relay_rules_submit(n->twin, from, source, msg, len, now, &t, &err);
+        CHECK_OK(err);
+        twin_same(n, code, out, tcode, &t);
+        relay_out_clear(&t);
+    }
+    return code;
+}
+
+static int room_tick(net *n, uint64_t now, relay_out *out)
+{
+    int code = relay_room_tick(n->r, now, out);
+    if (n->twin) {
+        relay_out t;
+        relay_out_init(&t);
+        CHECK_OK(relay_rules_tick(n->twin, now, &t));
+        twin_same(n, code, out, 0, &t);
+        relay_out_clear(&t);
+    }
+    return code;
+}
+
+static int room_set_descriptor(net *n, const uint8_t *desc, size_t len, relay_out *out)
+{
+    int code = relay_room_set_descriptor(n->r, desc, len, out);
+    if (n->twin) {
+        relay_out t;
+        fkex_err err = FKEX_OK;
+        relay_out_init(&t);
+        int tcode = relay_rules_set_descriptor(n->twin, desc, len, &t, &err);
+        CHECK_OK(err);
+        twin_same(n, code, out, tcode, &t);
+        relay_out_clear(&t);
+    }
+    return code;
+}
+
+static int room_kick(net *n, const uint8_t *kick, size_t len, relay_out *out)
+{
+    int code = relay_room_kick(n->r, kick, len, out);
+    if (n->twin) {
+        relay_out t;
+        fkex_err err = FKEX_OK;
+        relay_out_init(&t);
+        int tcode = relay_rules_kick(n->twin, kick, len, &t, &err);
+        CHECK_OK(err);
+        twin_same(n, code, out, tcode, &t);
+        relay_out_clear(&t);
+    }
+    return code;
+}
+
+static int room_drop_pending(net *n, uint32_t *version, relay_out *out)
+{
+    int code = relay_room_drop_pending(n->r, version, out);
+    if (n->twin) {
+        relay_out t;
+        uint32_t tv = 0;
+        relay_out_init(&t);
+        CHECK_OK(relay_rules_drop_pending(n->twin, &tv, &t));
+        CHECK(tv == *version);
+        twin_same(n, code, out, 0, &t);
+        relay_out_clear(&t);
+    }
+    return code;
+}
+
+static int room_pending_due(net *n, uint64_t now, uint8_t to[32], const uint8_t **desc,
+                            size_t *len)
+{
+    int due = relay_room_pending_due(n->r, now, to, desc, len);
+    if (n->twin) {
+        uint8_t tto[32];
+        const uint8_t *td;
+        size_t tl;
+        CHECK(relay_room_pending_due(n->twin, now, tto, &td, &tl) == due);
+        CHECK(due != 1 || (memcmp(to, tto, 32) == 0 && tl == *len && memcmp(td, *desc, tl) == 0));
+    }
+    return due;
+}
+
+static int room_decline(net *n, const uint8_t from[32], uint32_t version)
+{
+    int took = relay_room_decline(n->r, from, version);
+    if (n->twin)
+        CHECK(relay_room_decline(n->twin, from, version) == took);
+    return took;
+}
+
+static void room_set_online(net *n, const uint8_t v[32], int on)
+{
+    relay_room_set_online(n->r, v, on);
+    if (n->twin)
+        relay_rules_set_online(n->twin, v, on);
+}
+
+static void room_set_away(net *n, const uint8_t v[32])
+{
+    relay_room_set_away(n->r, v);
+    if (n->twin)
+        relay_room_set_away(n->twin, v);
+}
+
+/* The relay restarts: the room is reread from its store. */
+static void room_reload(net *n)
+{
+    relay_room_free(n->r);
+    CHECK_OK(relay_room_load(&n->r, n->s, n->room_id));
+    twin_end(n);
+}
+
 /* The daemon's part: a settled Update re-binds its committer's session
  * to its new V (relay/serve.c), then deliveries go to connected parties,
  * the rest wait in the store. */
@@ -209,7 +444,7 @@ static int submit(net *n, int from, const uint8_t *b, size_t len)
     relay_out out;
     relay_out_init(&out);
     crypto_hash_sha256(n->p[from].sent[n->p[from].nsent++ % 16], b, len);
-    n->last_code = relay_room_submit(n->r, n->p[from].v, NULL, b, len, n->now, &out);
+    n->last_code = room_submit(n, n->p[from].v, NULL, b, len, n->now, &out);
     n->last_seq = out.seq;
     if (getenv("RELAY_DEBUG"))
         fprintf(stderr, "  from %d type %d: code %d seq %llu %s\n", from, b[0], n->last_code,
@@ -302,7 +537,7 @@ static int tick(net *n, uint64_t now)
 {
     relay_out out;
     relay_out_init(&out);
-    int code = relay_room_tick(n->r, now, &out);
+    int code = room_tick(n, now, &out);
     route(n, &out);
     relay_out_clear(&out);
     return code;
@@ -311,7 +546,7 @@ static int tick(net *n, uint64_t now)
 static void set_online(net *n, int p, int on)
 {
     n->p[p].connected = on;
-    relay_room_set_online(n->r, n->p[p].v, on);
+    room_set_online(n, n->p[p].v, on);
 }
 
 /* A room of alice alone, its store at relay-<path>.db; seed makes the
@@ -344,7 +579,8 @@ static net *net_open_at(const char *seed, const char *path)
     n->np = 1;
     CHECK_OK(fkex_relay_create_sign(sig, n->admin_sk, n->room_id, n->p[0].v));
     CHECK_OK(relay_room_create(&n->r, n->s, n->desc, n->desclen, n->p[0].v, sig));
-    if (!n->r)
+    CHECK_OK(relay_rules_create(&n->twin, n->desc, n->desclen, n->p[0].v, sig));
+    if (!n->r || !n->twin)
         abort();
     set_online(n, 0, 1);
     return n;
@@ -361,6 +597,7 @@ static void net_close(net *n)
     for (int i = 0; i < n->np; i++)
         fkex_ratchet_free(n->p[i].st);
     relay_room_free(n->r);
+    twin_end(n);
     relay_store_close(n->s);
     free(n->desc);
     sodium_memzero(n->admin_sk, sizeof n->admin_sk);
@@ -536,10 +773,14 @@ static void commit_hash_of(uint8_t hash[32], const uint8_t *bytes, size_t len)
     crypto_hash_sha256(hash, bytes, c.content_len);
 }
 
+/* Welcomes held, in memory and in the store (which must agree). */
 static uint64_t held_count(net *n)
 {
-    uint64_t held = UINT64_MAX;
-    CHECK_OK(relay_store_held_count(n->s, n->room_id, &held));
+    relay_held *h = NULL;
+    size_t held = SIZE_MAX;
+    CHECK_OK(relay_store_held_load(n->s, n->room_id, &h, &held));
+    relay_rules_free_held(h, held);
+    CHECK(held == n->r->nheld);
     return held;
 }
 
@@ -670,9 +911,9 @@ static void test_sponsor_timeout(void)
     run(n);
     CHECK(n->p[b].admitted == 0 && n->r->njoins == 1);
     /* not yet */
-    CHECK(relay_room_tick(n->r, n->now + RELAY_SPONSOR_TIMEOUT_MS - 1, &out) == 0 && out.n == 0);
+    CHECK(room_tick(n, n->now + RELAY_SPONSOR_TIMEOUT_MS - 1, &out) == 0 && out.n == 0);
     n->now += RELAY_SPONSOR_TIMEOUT_MS;
-    CHECK(relay_room_tick(n->r, n->now, &out) == 0);
+    CHECK(room_tick(n, n->now, &out) == 0);
     CHECK(out.n == 1 && memcmp(out.d[0].to, n->p[b].v, 32) == 0);
     route(n, &out);
     relay_out_clear(&out);
@@ -865,6 +1106,7 @@ static void test_restart(void)
     n->r = NULL;
     CHECK_OK(relay_store_open(&n->s, n->path, err, sizeof err));
     CHECK_OK(relay_room_load(&n->r, n->s, n->room_id));
+    twin_end(n);
     uint8_t (*ids)[32];
     size_t nids;
     CHECK_OK(relay_store_rooms(n->s, &ids, &nids));
@@ -934,12 +1176,12 @@ static void test_group_commit(void)
         relay_out_init(&out[i]);
     CHECK_OK(relay_store_batch_begin(n->s));
     CHECK_ERR(relay_store_batch_begin(n->s), FKEX_ERR_UNEXPECTED);
-    CHECK(relay_room_submit(n->r, n->p[0].v, NULL, m[0].msgs[0].bytes, m[0].msgs[0].len, n->now, &out[0]) == 0);
+    CHECK(room_submit(n, n->p[0].v, NULL, m[0].msgs[0].bytes, m[0].msgs[0].len, n->now, &out[0]) == 0);
     /* refused inside its step (a non-member's broadcast): its savepoint is undone */
-    CHECK(relay_room_submit(n->r, stranger, NULL, m[1].msgs[0].bytes, m[1].msgs[0].len, n->now, &out[1]) ==
+    CHECK(room_submit(n, stranger, NULL, m[1].msgs[0].bytes, m[1].msgs[0].len, n->now, &out[1]) ==
           FKEX_RELAY_E_NOT_ROUTABLE);
-    CHECK(relay_room_submit(n->r, n->p[b].v, NULL, m[1].msgs[0].bytes, m[1].msgs[0].len, n->now, &out[2]) == 0);
-    CHECK(relay_room_submit(n->r, n->p[0].v, NULL, m[2].msgs[0].bytes, m[2].msgs[0].len, n->now, &out[3]) == 0);
+    CHECK(room_submit(n, n->p[b].v, NULL, m[1].msgs[0].bytes, m[1].msgs[0].len, n->now, &out[2]) == 0);
+    CHECK(room_submit(n, n->p[0].v, NULL, m[2].msgs[0].bytes, m[2].msgs[0].len, n->now, &out[3]) == 0);
     CHECK(out[0].seq == first && out[2].seq == first + 1 && out[3].seq == first + 2);
     CHECK(out[1].n == 0);
     CHECK(rows_seen(n, first) == 0);
@@ -961,6 +1203,7 @@ static void test_group_commit(void)
     char err[256];
     CHECK_OK(relay_store_open(&n->s, n->path, err, sizeof err));
     CHECK_OK(relay_room_load(&n->r, n->s, n->room_id));
+    twin_end(n);
     CHECK(n->r->next_seq == first + 3);
     set_online(n, 0, 1);
     set_online(n, b, 1);
@@ -976,10 +1219,10 @@ static void test_refusals(void)
     relay_out out;
     relay_out_init(&out);
     uint8_t junk[40] = { 99, 1 };
-    CHECK(relay_room_submit(n->r, n->p[b].v, NULL, junk, sizeof junk, 0, &out) == FKEX_RELAY_E_BAD_FRAME);
+    CHECK(room_submit(n, n->p[b].v, NULL, junk, sizeof junk, 0, &out) == FKEX_RELAY_E_BAD_FRAME);
     /* a message for another room */
     uint8_t other[64] = { FKEX_RMSG_APPLICATION, FKEX_RATCHET_VERSION };
-    CHECK(relay_room_submit(n->r, n->p[b].v, NULL, other, sizeof other, 0, &out) ==
+    CHECK(room_submit(n, n->p[b].v, NULL, other, sizeof other, 0, &out) ==
           FKEX_RELAY_E_NOT_ROUTABLE);
     /* a JoinRequest from another key than its own */
     int c = join_start(n, world.carol);
@@ -1016,22 +1259,21 @@ static void test_set_descriptor(void)
     fkex_sign_keypair(other_pk, other_sk, &n->rng);
     CHECK_OK(fkex_room_descriptor_create(&forged, &lf, "room", "ONE", 3, 0, other_sk));
     /* another admin's (another room), the same version, garbage: refused */
-    CHECK(relay_room_set_descriptor(n->r, forged, lf, &out) == FKEX_RELAY_E_BAD_DESCRIPTOR);
-    CHECK(relay_room_set_descriptor(n->r, v1, l1, &out) == FKEX_RELAY_E_BAD_DESCRIPTOR);
-    CHECK(relay_room_set_descriptor(n->r, v2, l2 - 1, &out) == FKEX_RELAY_E_BAD_DESCRIPTOR);
-    CHECK(relay_room_pending_due(n->r, 1000, to, &d, &len) == 0);
-    CHECK(relay_room_set_descriptor(n->r, v2, l2, &out) == 0);
-    CHECK(relay_room_set_descriptor(n->r, v2, l2, &out) == FKEX_RELAY_E_BAD_DESCRIPTOR);
+    CHECK(room_set_descriptor(n, forged, lf, &out) == FKEX_RELAY_E_BAD_DESCRIPTOR);
+    CHECK(room_set_descriptor(n, v1, l1, &out) == FKEX_RELAY_E_BAD_DESCRIPTOR);
+    CHECK(room_set_descriptor(n, v2, l2 - 1, &out) == FKEX_RELAY_E_BAD_DESCRIPTOR);
+    CHECK(room_pending_due(n, 1000, to, &d, &len) == 0);
+    CHECK(room_set_descriptor(n, v2, l2, &out) == 0);
+    CHECK(room_set_descriptor(n, v2, l2, &out) == FKEX_RELAY_E_BAD_DESCRIPTOR);
     /* kept across a restart */
-    relay_room_free(n->r);
-    CHECK_OK(relay_room_load(&n->r, n->s, n->room_id));
+    room_reload(n);
     set_online(n, 0, 1);
     set_online(n, b, 1);
     /* alice's turn, then (no commit within the sponsor timeout) bob's */
-    CHECK(relay_room_pending_due(n->r, 1000, to, &d, &len) == 1);
+    CHECK(room_pending_due(n, 1000, to, &d, &len) == 1);
     CHECK(memcmp(to, n->p[0].v, 32) == 0 && len == l2 && memcmp(d, v2, l2) == 0);
-    CHECK(relay_room_pending_due(n->r, 1001, to, &d, &len) == 0);
-    CHECK(relay_room_pending_due(n->r, 1000 + RELAY_SPONSOR_TIMEOUT_MS, to, &d, &len) == 1);
+    CHECK(room_pending_due(n, 1001, to, &d, &len) == 0);
+    CHECK(room_pending_due(n, 1000 + RELAY_SPONSOR_TIMEOUT_MS, to, &d, &len) == 1);
     CHECK(memcmp(to, n->p[b].v, 32) == 0);
     /* bob cannot commit it (a committer decapsulates its own re-attestation,
      * and bob's {THREE, FOUR} do not satisfy it); alice does: the room's
@@ -1050,7 +1292,7 @@ static void test_set_descriptor(void)
     size_t slen = 0;
     CHECK_OK(relay_store_room_get(n->s, n->room_id, NULL, NULL, &stored, &slen));
     CHECK(slen == l2 && memcmp(stored, v2, l2) == 0);
-    CHECK(relay_room_pending_due(n->r, 10 * RELAY_SPONSOR_TIMEOUT_MS, to, &d, &len) == 0);
+    CHECK(room_pending_due(n, 10 * RELAY_SPONSOR_TIMEOUT_MS, to, &d, &len) == 0);
     free(stored);
     free(v1);
     free(v2);
@@ -1094,13 +1336,13 @@ static void test_join_limits(void)
     if (x)
         x[0] ^= 1;
     relay_out_clear(&out);
-    CHECK(relay_room_submit(n->r, n->p[c].v, NULL, other, reqlen, n->now, &out) == FKEX_RELAY_E_BUSY);
+    CHECK(room_submit(n, n->p[c].v, NULL, other, reqlen, n->now, &out) == FKEX_RELAY_E_BUSY);
     CHECK(out.why && strstr(out.why, "too many joins"));
     CHECK(n->r->next_seq == next && n->r->njoins == 1);
     /* larger than the cap: refused before anything is decoded */
     uint8_t *big = calloc(1, RELAY_JOIN_REQUEST_MAX + 1);
     memcpy(big, req, reqlen);
-    CHECK(relay_room_submit(n->r, n->p[c].v, NULL, big, RELAY_JOIN_REQUEST_MAX + 1, n->now, &out) ==
+    CHECK(room_submit(n, n->p[c].v, NULL, big, RELAY_JOIN_REQUEST_MAX + 1, n->now, &out) ==
           FKEX_RELAY_E_BAD_FRAME);
     CHECK(out.why && strstr(out.why, "256 KiB"));
     free(big);
@@ -1108,7 +1350,7 @@ static void test_join_limits(void)
 
     /* alice comes back: the tick names her, and only now is a seq taken */
     set_online(n, 0, 1);
-    CHECK(relay_room_tick(n->r, n->now, &out) == 0);
+    CHECK(room_tick(n, n->now, &out) == 0);
     CHECK(out.n == 1 && out.d[0].seq == next && n->r->next_seq == next + 1);
     route(n, &out);
     relay_out_clear(&out);
@@ -1117,6 +1359,8 @@ static void test_join_limits(void)
 
     /* a room holds max_joins: the next is refused, nothing stored */
     n->r->max_joins = 2;
+    if (n->twin)
+        n->twin->max_joins = 2;
     (void)join_start(n, world.bob);
     run(n);
     CHECK(n->r->njoins == 2);
@@ -1232,7 +1476,7 @@ static void test_join_bounds(void)
     src[12] = 192;
     for (int i = 0; i <= RELAY_MAX_JOINS_PER_SOURCE; i++) {
         req = fresh_request(n, world.carol, NULL, 0, v, &len);
-        int code = relay_room_submit(n->r, v, src, req, len, n->now, &out);
+        int code = room_submit(n, v, src, req, len, n->now, &out);
         CHECK(code == (i < RELAY_MAX_JOINS_PER_SOURCE ? 0 : FKEX_RELAY_E_BUSY));
         if (code)
             CHECK(out.why && strstr(out.why, "from this address"));
@@ -1241,7 +1485,7 @@ static void test_join_bounds(void)
     }
     src[13] = 1;   /* another address: taken */
     req = fresh_request(n, world.carol, NULL, 0, v, &len);
-    CHECK(relay_room_submit(n->r, v, src, req, len, n->now, &out) == 0);
+    CHECK(room_submit(n, v, src, req, len, n->now, &out) == 0);
     relay_out_clear(&out);
     free(req);
     /* a member (the sponsor of a pending join) refuses it naming mallory's
@@ -1278,7 +1522,7 @@ static void test_join_bounds(void)
     for (int i = 0; i <= RELAY_MAX_JOINS_PER_AUTHORITY; i++) {
         src[13] = (uint8_t)(2 + i);
         req = fresh_request(n, mallory, NULL, 0, v, &len);
-        int code = relay_room_submit(n->r, v, src, req, len, n->now, &out);
+        int code = room_submit(n, v, src, req, len, n->now, &out);
         CHECK(code == (i < RELAY_MAX_JOINS_PER_AUTHORITY ? 0 : FKEX_RELAY_E_BUSY));
         if (code)
             CHECK(out.why && strstr(out.why, "under other authorities"));
@@ -1288,7 +1532,7 @@ static void test_join_bounds(void)
     for (int i = 0; i < 8; i++) {   /* the room's authority, past 64: taken */
         src[13] = (uint8_t)(200 + i);
         req = fresh_request(n, world.bob, NULL, 0, v, &len);
-        CHECK(relay_room_submit(n->r, v, src, req, len, n->now, &out) == 0);
+        CHECK(room_submit(n, v, src, req, len, n->now, &out) == 0);
         relay_out_clear(&out);
         free(req);
     }
@@ -1316,7 +1560,7 @@ static void test_descriptor_holds_joins(void)
     CHECK(n->p[0].admitted == 1 && n->r->njoins == 1);
     CHECK_OK(fkex_room_descriptor_create(&v2, &l2, "room", "ONE and (TWO or FOUR)", 2, 0,
                                          n->admin_sk));
-    CHECK(relay_room_set_descriptor(n->r, v2, l2, &out) == 0);
+    CHECK(room_set_descriptor(n, v2, l2, &out) == 0);
     route(n, &out);
     relay_out_clear(&out);
     run(n);
@@ -1329,7 +1573,7 @@ static void test_descriptor_holds_joins(void)
     fkex_ratchet_drop_commit(n->p[0].st);
     /* the old descriptor: refused; the new one: taken, and waits */
     uint8_t *old = fresh_request(n, world.carol, NULL, 0, v, &len);
-    CHECK(relay_room_submit(n->r, v, NULL, old, len, n->now, &out) == FKEX_RELAY_E_BAD_DESCRIPTOR);
+    CHECK(room_submit(n, v, NULL, old, len, n->now, &out) == FKEX_RELAY_E_BAD_DESCRIPTOR);
     relay_out_clear(&out);
     free(old);
     fkex_gke_out jr;
@@ -1377,28 +1621,28 @@ static void test_descriptor_declined(void)
     CHECK_OK(fkex_room_descriptor_create(&v2, &l2, "room", "FIVE", 2, 0, n->admin_sk));
     set_online(n, 0, 0);
     set_online(n, b, 0);
-    CHECK(relay_room_set_descriptor(n->r, v2, l2, &out) == FKEX_RELAY_E_NOT_ROUTABLE);
+    CHECK(room_set_descriptor(n, v2, l2, &out) == FKEX_RELAY_E_NOT_ROUTABLE);
     CHECK(out.why && strstr(out.why, "no member of the room is connected"));
     set_online(n, 0, 1);
     set_online(n, b, 1);
-    CHECK(relay_room_set_descriptor(n->r, v2, l2, &out) == 0);
+    CHECK(room_set_descriptor(n, v2, l2, &out) == 0);
     relay_out_clear(&out);
     /* a joiner under it waits */
     uint8_t *req = fresh_request(n, world.eve, v2, l2, v, &len);
-    CHECK(relay_room_submit(n->r, v, NULL, req, len, n->now, &out) == 0 && out.seq == 0);
+    CHECK(room_submit(n, v, NULL, req, len, n->now, &out) == 0 && out.seq == 0);
     relay_out_clear(&out);
     free(req);
-    CHECK(relay_room_pending_due(n->r, 1000, to, &d, &len) == 1);
+    CHECK(room_pending_due(n, 1000, to, &d, &len) == 1);
     CHECK(memcmp(to, n->p[0].v, 32) == 0);
-    CHECK(relay_room_decline(n->r, n->p[b].v, 2) == 0);   /* not bob's turn */
-    CHECK(relay_room_decline(n->r, n->p[0].v, 1) == 0);   /* another version */
-    CHECK(relay_room_decline(n->r, n->p[0].v, 2) == 1);
-    CHECK(relay_room_pending_due(n->r, 1001, to, &d, &len) == 1);   /* at once */
+    CHECK(room_decline(n, n->p[b].v, 2) == 0);   /* not bob's turn */
+    CHECK(room_decline(n, n->p[0].v, 1) == 0);   /* another version */
+    CHECK(room_decline(n, n->p[0].v, 2) == 1);
+    CHECK(room_pending_due(n, 1001, to, &d, &len) == 1);   /* at once */
     CHECK(memcmp(to, n->p[b].v, 32) == 0);
-    CHECK(relay_room_pending_due(n->r, 1002, to, &d, &len) == 0);
-    CHECK(relay_room_decline(n->r, n->p[b].v, 2) == 1);
-    CHECK(relay_room_pending_due(n->r, 1003, to, &d, &len) == -1);
-    CHECK(relay_room_drop_pending(n->r, &version, &out) == 0);
+    CHECK(room_pending_due(n, 1002, to, &d, &len) == 0);
+    CHECK(room_decline(n, n->p[b].v, 2) == 1);
+    CHECK(room_pending_due(n, 1003, to, &d, &len) == -1);
+    CHECK(room_drop_pending(n, &version, &out) == 0);
     CHECK(version == 2 && n->r->pending == NULL && n->r->njoins == 0);
     CHECK(out.n == 1 && memcmp(out.d[0].to, v, 32) == 0);   /* the waiting joiner is told */
     fkex_rmsg_join_refused m;
@@ -1406,8 +1650,7 @@ static void test_descriptor_declined(void)
           m.reason == FKEX_JOIN_REFUSED_DESCRIPTOR);
     relay_out_clear(&out);
     /* kept dropped across a restart; the old policy takes joiners again */
-    relay_room_free(n->r);
-    CHECK_OK(relay_room_load(&n->r, n->s, n->room_id));
+    room_reload(n);
     set_online(n, 0, 1);
     set_online(n, b, 1);
     CHECK(n->r->pending == NULL);
@@ -1472,9 +1715,9 @@ static void test_room_failed(void)
     CHECK(n->last_code == FKEX_RELAY_E_INTERNAL && n->r->failed);
     run(n);
     CHECK(n->p[b].messages == 1);
-    CHECK(relay_room_submit(n->r, n->p[0].v, NULL, (const uint8_t *)"x", 1, 0, &out) == FKEX_RELAY_E_INTERNAL);
+    CHECK(room_submit(n, n->p[0].v, NULL, (const uint8_t *)"x", 1, 0, &out) == FKEX_RELAY_E_INTERNAL);
     CHECK(out.why && strstr(out.why, "out of service"));
-    CHECK(relay_room_tick(n->r, 0, &out) == FKEX_RELAY_E_INTERNAL);
+    CHECK(room_tick(n, 0, &out) == FKEX_RELAY_E_INTERNAL);
     CHECK(relay_room_replay(n->r, n->p[b].v, 0, 0, &out) == FKEX_RELAY_E_INTERNAL);
     CHECK(relay_room_reload(n->r) != FKEX_OK && n->r->failed);
     relay_out_clear(&out);
@@ -1491,11 +1734,12 @@ static void restart(net *n)
     n->r = NULL;
     CHECK_OK(relay_store_open(&n->s, n->path, err, sizeof err));
     CHECK_OK(relay_room_load(&n->r, n->s, n->room_id));
+    twin_end(n);
     if (!n->r)
         abort();
     for (int i = 0; i < n->np; i++)
         if (n->p[i].connected)
-            relay_room_set_online(n->r, n->p[i].v, 1);
+            room_set_online(n, n->p[i].v, 1);
 }
 
 /* A candidate the relay refuses (its signature does not verify; a member
@@ -1509,8 +1753,9 @@ static void test_refused_candidate(void)
     fkex_commit_options upd = { .update = 1 };
     fkex_gke_out o, again;
     fkex_rmsg_commit cm;
-    uint8_t h[32], *stored = NULL;
-    size_t slen = 0;
+    uint8_t h[32];
+    relay_candidate *stored = NULL;
+    size_t nstored = SIZE_MAX;
     run(n);
     uint64_t seq = n->r->next_seq, epoch = n->r->epoch;
     do_commit(n, b, &upd, &o);
@@ -1526,9 +1771,9 @@ static void test_refused_candidate(void)
     CHECK(submit(n, b, m, len - FKEX_SLICE_BYTES) == FKEX_RELAY_E_NOT_ROUTABLE);
     store32_be(m + cm.signed_len + 64, cm.nslices);
     CHECK(n->r->next_seq == seq && n->qtail == 0 && n->r->epoch == epoch);
-    CHECK_OK(relay_store_candidate_get(n->s, n->room_id, h, &stored, &slen));
-    CHECK(stored == NULL);
-    free(stored);
+    CHECK_OK(relay_store_candidates_load(n->s, n->room_id, &stored, &nstored));
+    CHECK(nstored == 0 && n->r->ncandidates == 0);
+    relay_rules_free_candidates(stored, nstored);
     fkex_gke_out_clear(&o);
     run(n);
     CHECK(agree(n));
@@ -1726,8 +1971,8 @@ static void test_thief_heal(void)
      * too (the relay checks the committer's V); members refuse the Remove. */
     gke_junk_commit(&w, n->room_id, epoch + 1, bi, thief->keys.membership_key, thief->sig_sk, &n->rng);
     relay_out_init(&out);
-    CHECK(relay_room_submit(n->r, old_b, NULL, w.buf, w.len, n->now, &out) == FKEX_RELAY_E_NOT_ROUTABLE);
-    CHECK(relay_room_submit(n->r, n->p[b].v, NULL, w.buf, w.len, n->now, &out) ==
+    CHECK(room_submit(n, old_b, NULL, w.buf, w.len, n->now, &out) == FKEX_RELAY_E_NOT_ROUTABLE);
+    CHECK(room_submit(n, n->p[b].v, NULL, w.buf, w.len, n->now, &out) ==
           FKEX_RELAY_E_NOT_ROUTABLE);
     CHECK(out.why && strstr(out.why, "did not sign"));
     relay_out_clear(&out);
@@ -1735,7 +1980,7 @@ static void test_thief_heal(void)
     gke_remove_msg(&w, n->room_id, epoch + 1, bi, 0, n->p[c].st->keys.membership_key,
                    thief->sig_sk);
     relay_out_init(&out);
-    CHECK(relay_room_submit(n->r, old_b, NULL, w.buf, w.len, n->now, &out) == FKEX_RELAY_E_NOT_ROUTABLE);
+    CHECK(room_submit(n, old_b, NULL, w.buf, w.len, n->now, &out) == FKEX_RELAY_E_NOT_ROUTABLE);
     relay_out_clear(&out);
     fkex_gke_out_init(&o);
     CHECK_ERR(fkex_ratchet_receive(n->p[c].st, w.buf, w.len, &n->rng, &o), FKEX_ERR_AUTHENTICATION);
@@ -2006,17 +2251,17 @@ static void test_kick_relay(void)
     run(n);
     fkex_sign_keypair(other_pk, other_sk, &n->rng);
     CHECK_OK(fkex_room_kick_create(&k, &klen, n->room_id, n->p[c].v, "spam", other_sk));
-    CHECK(relay_room_kick(n->r, k, klen, &out) == FKEX_RELAY_E_BAD_DESCRIPTOR && out.n == 0);
+    CHECK(room_kick(n, k, klen, &out) == FKEX_RELAY_E_BAD_DESCRIPTOR && out.n == 0);
     free(k);
     CHECK_OK(fkex_room_kick_create(&k, &klen, n->room_id, nobody, "spam", n->admin_sk));
-    CHECK(relay_room_kick(n->r, k, klen, &out) == FKEX_RELAY_E_NOT_ROUTABLE && out.n == 0);
+    CHECK(room_kick(n, k, klen, &out) == FKEX_RELAY_E_NOT_ROUTABLE && out.n == 0);
     free(k);
     CHECK(n->r->next_seq == next);
     CHECK_OK(fkex_room_kick_create(&k, &klen, n->room_id, n->p[c].v, "spam", n->admin_sk));
-    CHECK(relay_room_kick(n->r, k, klen, &out) == 0 && out.n == 3 && out.seq == next);
+    CHECK(room_kick(n, k, klen, &out) == 0 && out.n == 3 && out.seq == next);
     route(n, &out);
     relay_out_clear(&out);
-    CHECK(relay_room_kick(n->r, k, klen, &out) == FKEX_RELAY_E_STALE);
+    CHECK(room_kick(n, k, klen, &out) == FKEX_RELAY_E_STALE);
     relay_out_clear(&out);
     next = n->r->next_seq;   /* a member cannot pass a kick on (or replay one) as its own */
     CHECK(submit(n, 0, k, klen) == FKEX_RELAY_E_NOT_ROUTABLE && n->r->next_seq == next);
@@ -2042,7 +2287,7 @@ static void test_self_ack_alone(void)
     net *n = net_open("self ack alone");
     int b = join(n, world.bob, 0);
     fkex_commit_options upd = { .update = 1 };
-    relay_room_set_away(n->r, n->p[b].v);
+    room_set_away(n, n->p[b].v);
     n->p[b].mute = 1;
     uint64_t epoch = n->r->epoch;
     do_commit(n, 0, &upd, NULL);

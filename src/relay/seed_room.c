@@ -7,18 +7,11 @@
  * closes the gap), so member i's index is entry i's.
  */
 #include <stdlib.h>
-#include <sqlite3.h>
 #include "inner.h"
 #include "wire/relay_msg.h"
 #include "relay/seed_room.h"
 
 #define REFUSE(code, text) do { out->why = (text); return (code); } while (0)
-
-static const char schema[] =
-    "CREATE TABLE IF NOT EXISTS seed_rooms(room_id BLOB PRIMARY KEY,"
-    " next_index INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS seed_entries(room_id BLOB NOT NULL, idx INTEGER NOT NULL,"
-    " ct BLOB NOT NULL, PRIMARY KEY(room_id, idx)) WITHOUT ROWID;";
 
 struct relay_seed {
     fkex_seed_relay *relay;
@@ -32,104 +25,47 @@ struct relay_seed {
 
 /* ---- the store --------------------------------------------------------------------- */
 
-/* One statement, run to its end; rows go to fn (if any). ?1 is the room
- * id, ?2 a, ?3 blob (or b if blob is NULL). Prepared per call: seed rooms
- * are for comparison, and a step's ABE decoding costs far more. */
-static fkex_err sql(relay_room *r, const char *text, const uint8_t *blob, size_t bloblen,
-                    int64_t a, int64_t b, int (*fn)(void *, sqlite3_stmt *), void *ctx)
-{
-    sqlite3_stmt *q;
-    int rc;
-    if (sqlite3_prepare_v2(relay_store_db(r->store), text, -1, &q, NULL) != SQLITE_OK)
-        return FKEX_ERR_IO;
-    sqlite3_bind_blob(q, 1, r->room_id, 32, SQLITE_STATIC);
-    if (sqlite3_bind_parameter_count(q) >= 2)
-        sqlite3_bind_int64(q, 2, a);
-    if (sqlite3_bind_parameter_count(q) >= 3) {
-        if (blob)
-            sqlite3_bind_blob(q, 3, blob, (int)bloblen, SQLITE_STATIC);
-        else
-            sqlite3_bind_int64(q, 3, b);
-    }
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-        if (!fn || fn(ctx, q) != 0) {
-            rc = SQLITE_ERROR;
-            break;
-        }
-    sqlite3_finalize(q);
-    return rc == SQLITE_DONE ? FKEX_OK : rc == SQLITE_NOMEM ? FKEX_ERR_NO_MEMORY : FKEX_ERR_IO;
-}
-
 /* Member i's current entry, and the next index, as the relay holds them. */
 static fkex_err store_entry(relay_room *r, size_t i)
 {
     const fkex_seed_entry *e = fkex_seed_relay_entry(r->seed->relay, i);
     const uint8_t *b;
     size_t n;
-    fkex_err err;
     fkex_abe_ct_bytes(&b, &n, e->ct);
-    if ((err = sql(r, "INSERT OR REPLACE INTO seed_entries(room_id, idx, ct) VALUES(?1, ?2, ?3)",
-                   b, n, e->index, 0, NULL, NULL)) != FKEX_OK)
-        return err;
-    return sql(r, "INSERT OR REPLACE INTO seed_rooms(room_id, next_index) VALUES(?1, ?2)", NULL, 0,
-               fkex_seed_relay_next(r->seed->relay), 0, NULL, NULL);
-}
-
-/* The roster (V and since, in index order): the members table, whole. */
-static fkex_err store_roster(relay_room *r)
-{
-    relay_store_member *m = malloc((r->nmembers ? r->nmembers : 1) * sizeof *m);
-    fkex_err err;
-    if (!m)
-        return FKEX_ERR_NO_MEMORY;
-    for (uint32_t i = 0; i < r->nmembers; i++) {
-        memcpy(m[i].v, r->members[i].v, 32);
-        m[i].since = r->members[i].since;
-        m[i].kicked = 0;   /* seed rooms have no kick */
-    }
-    err = relay_store_members_put(r->store, r->room_id, m, r->nmembers);
-    free(m);
-    return err;
+    return relay_store_seed_put(r->store, r->room_id, fkex_seed_relay_next(r->seed->relay),
+                                e->index, b, n);
 }
 
 typedef struct {
     uint32_t *idx;
     uint8_t **ct;
     size_t *len, n, cap;
-    uint32_t next;
 } loaded;
 
-static int load_next(void *ctx, sqlite3_stmt *q)
-{
-    ((loaded *)ctx)->next = (uint32_t)sqlite3_column_int64(q, 0);
-    return 0;
-}
-
-static int load_entry(void *ctx, sqlite3_stmt *q)
+static fkex_err load_entry(void *ctx, uint32_t index, const uint8_t *ct, size_t n)
 {
     loaded *l = ctx;
-    size_t n = (size_t)sqlite3_column_bytes(q, 1);
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 16;
         uint32_t *idx = realloc(l->idx, cap * sizeof *idx);
         if (idx)
             l->idx = idx;
-        uint8_t **ct = realloc(l->ct, cap * sizeof *ct);
-        if (ct)
-            l->ct = ct;
+        uint8_t **c = realloc(l->ct, cap * sizeof *c);
+        if (c)
+            l->ct = c;
         size_t *len = realloc(l->len, cap * sizeof *len);
         if (len)
             l->len = len;
-        if (!idx || !ct || !len)
-            return -1;
+        if (!idx || !c || !len)
+            return FKEX_ERR_NO_MEMORY;
         l->cap = cap;
     }
     if (!(l->ct[l->n] = malloc(n ? n : 1)))
-        return -1;
-    memcpy(l->ct[l->n], sqlite3_column_blob(q, 1), n);
+        return FKEX_ERR_NO_MEMORY;
+    memcpy(l->ct[l->n], ct, n);
     l->len[l->n] = n;
-    l->idx[l->n++] = (uint32_t)sqlite3_column_int64(q, 0);
-    return 0;
+    l->idx[l->n++] = index;
+    return FKEX_OK;
 }
 
 /* ---- the room in memory --------------------------------------------------------------- */
@@ -156,17 +92,15 @@ fkex_err relay_seed_reload(relay_room *r)
 {
     loaded l = { 0 };
     fkex_seed_relay *relay = NULL;
+    uint32_t next;
     fkex_err err;
-    if ((err = sql(r, "SELECT next_index FROM seed_rooms WHERE room_id = ?1", NULL, 0, 0,
-                   0, load_next, &l)) == FKEX_OK &&
-        (err = sql(r, "SELECT idx, ct FROM seed_entries WHERE room_id = ?1 ORDER BY idx",
-                   NULL, 0, 0, 0, load_entry, &l)) == FKEX_OK) {
+    if ((err = relay_store_seed_load(r->store, r->room_id, &next, load_entry, &l)) == FKEX_OK) {
         /* The roster and the entries are written together: they agree, or
          * the store is not one this relay wrote. */
         if (l.n != r->nmembers)
             err = FKEX_ERR_BAD_ENCODING;
         else
-            err = fkex_seed_relay_restore(&relay, r->room_id, r->epoch, l.next, l.idx,
+            err = fkex_seed_relay_restore(&relay, r->room_id, r->epoch, next, l.idx,
                                           (const uint8_t *const *)l.ct, l.len, l.n);
     }
     for (size_t i = 0; i < l.n; i++)
@@ -183,35 +117,23 @@ fkex_err relay_seed_reload(relay_room *r)
 
 fkex_err relay_seed_attach(relay_room *r)
 {
-    uint8_t *desc = NULL;
-    size_t len = 0;
     fkex_rmsg_descriptor d;
     relay_seed *s;
     fkex_err err;
-    if ((err = relay_store_room_get(r->store, r->room_id, NULL, NULL, &desc, &len)) != FKEX_OK)
-        return err;
-    if (fkex_rmsg_descriptor_decode(&d, desc, len) != FKEX_OK ||
-        !(d.options & FKEX_ROOM_SEED_MODE)) {
-        free(desc);
-        return FKEX_OK;   /* a ratchet room (room.c checked its descriptor when it was made) */
-    }
+    if (fkex_rmsg_descriptor_decode(&d, r->desc, r->desclen) != FKEX_OK ||
+        !(d.options & FKEX_ROOM_SEED_MODE))
+        return FKEX_OK;   /* a ratchet room (its descriptor was checked when it was made) */
     if (!(s = calloc(1, sizeof *s)) || !(s->policy = malloc(d.policylen + 1)) ||
         (r->nmembers && !(s->unseen = malloc(r->nmembers * sizeof *s->unseen)))) {
         relay_seed_free(s);
-        free(desc);
         return FKEX_ERR_NO_MEMORY;
     }
     memcpy(s->policy, d.policy, d.policylen);
     s->policy[d.policylen] = 0;
-    free(desc);
     for (uint32_t i = 0; i < r->nmembers; i++)
         memcpy(s->unseen[s->nunseen++], r->members[i].v, 32);
     r->seed = s;
-    if (sqlite3_exec(relay_store_db(r->store), schema, NULL, NULL, NULL) != SQLITE_OK)
-        err = FKEX_ERR_IO;
-    else
-        err = relay_seed_reload(r);
-    if (err != FKEX_OK) {
+    if ((err = relay_seed_reload(r)) != FKEX_OK) {
         relay_seed_free(s);
         r->seed = NULL;
     }
@@ -260,18 +182,16 @@ static fkex_err remove_member(relay_room *r, long i, relay_out *out)
     fkex_gke_out_init(&g);
     memcpy(v, r->members[i].v, 32);
     if ((err = fkex_seed_relay_remove(r->seed->relay, idx, &g)) == FKEX_OK &&
-        (err = relay_room_broadcast(r, g.msgs[0].bytes, g.msgs[0].len, out)) == FKEX_OK)
-        err = relay_store_log_append(r->store, r->room_id, out->seq, v, g.msgs[0].bytes,
-                                     g.msgs[0].len);
+        (err = relay_rules_broadcast(r, g.msgs[0].bytes, g.msgs[0].len, out)) == FKEX_OK)
+        err = relay_out_row(out, v, out->seq, relay_out_frame(out, g.msgs[0].bytes, g.msgs[0].len),
+                            g.msgs[0].len);
     fkex_gke_out_clear(&g);
     if (err != FKEX_OK)
         return err;
     memmove(r->members + i, r->members + i + 1, (r->nmembers - (size_t)i - 1) * sizeof *r->members);
     r->nmembers--;
-    if ((err = store_roster(r)) != FKEX_OK)
-        return err;
-    return sql(r, "DELETE FROM seed_entries WHERE room_id = ?1 AND idx = ?2", NULL, 0, idx, 0, NULL,
-               NULL);
+    out->changed |= RELAY_CHANGED_MEMBERS;
+    return relay_store_seed_delete(r->store, r->room_id, idx);
 }
 
 /* A joiner's entry or a member's rekey. The relay's KeySet for the next
@@ -312,16 +232,17 @@ static int encapsulation(relay_room *r, const uint8_t from[32], const uint8_t *m
     }
     if (idx == FKEX_SEED_NEW) {
         i = (long)r->nmembers++;
+        memset(&r->members[i], 0, sizeof r->members[i]);
         memcpy(r->members[i].v, from, 32);
         r->members[i].since = r->next_seq - 1;   /* the KeySet, next, is its first */
         r->members[i].online = 1;
-        *err = store_roster(r);
+        out->changed |= RELAY_CHANGED_MEMBERS;
     }
     r->epoch = fkex_seed_relay_epoch(r->seed->relay);
     if (*err == FKEX_OK)
         *err = store_entry(r, (size_t)i);
     if (*err == FKEX_OK)
-        *err = relay_room_broadcast(r, g.msgs[0].bytes, g.msgs[0].len, out);
+        *err = relay_rules_broadcast(r, g.msgs[0].bytes, g.msgs[0].len, out);
     fkex_gke_out_clear(&g);
     return 0;
 }
@@ -342,7 +263,7 @@ static int from_member(relay_room *r, const uint8_t from[32], const uint8_t *msg
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "only members send to the room");
     if (index_of(r, i) != idx)
         REFUSE(FKEX_RELAY_E_NOT_ROUTABLE, "a message in another member's name");
-    *err = leave ? remove_member(r, i, out) : relay_room_broadcast(r, msg, len, out);
+    *err = leave ? remove_member(r, i, out) : relay_rules_broadcast(r, msg, len, out);
     return 0;
 }
 

@@ -1,10 +1,11 @@
 /*
  * relay/seed_room.h: the relay's routing of a seed-mode room (descriptor
- * option FKEX_ROOM_SEED_MODE): the 2014 prototype's protocol (gke/seed.h),
- * kept for comparison and NOT secure. Pure, like relay/room.h: no sockets,
- * no clock (times come in, in ms), no key that can read the room. It runs
- * over the same relay_room, store, log and replay as a ratchet room;
- * room.c hands it a seed room's steps, so the daemon is the same.
+ * option FKEX_ROOM_SEED_MODE): the 2014 prototype's protocol (gke/seed.h,
+ * whose relay rules are pure), kept for comparison and NOT secure. No
+ * sockets, no clock (times come in, in ms), no key that can read the
+ * room. It runs over the same relay_room, store, log and replay as a
+ * ratchet room; room.c hands it a seed room's steps, so the daemon is the
+ * same.
  *
  *   Encapsulation (a joiner's, index FKEX_SEED_NEW)  from a session key V
  *        that is not a member yet: fkex_seed_relay gives it the next
@@ -34,10 +35,9 @@
  * ghost: fault 4 of gke/seed.h) until it leaves or its grace ends.
  *
  * Store: the members table keeps V and since, as for a ratchet room, in
- * index order; two tables of its own, created IF NOT EXISTS, keep the
- * rest, written in the step's transaction:
- *   seed_rooms(room_id, next_index)
- *   seed_entries(room_id, idx, ct)   every member's current encapsulation
+ * index order; the store's seed tables (relay_store_seed_put) keep the
+ * next index and every member's current encapsulation, written in the
+ * step's transaction.
  * KeySets, Leaves and Applications are log rows like any broadcast, so
  * replay and restart are room.c's. Cost: a join or rekey is O(n): the
  * KeySet copies every ciphertext; a restart decodes every ciphertext again.

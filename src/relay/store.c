@@ -37,18 +37,23 @@ static const char schema[] =
     " v BLOB NOT NULL, sponsor BLOB, state INTEGER NOT NULL, sent_at INTEGER NOT NULL,"
     " request BLOB NOT NULL, PRIMARY KEY(room_id, joiner_id)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS pending(room_id BLOB PRIMARY KEY, descriptor BLOB NOT NULL)"
-    " WITHOUT ROWID;";
+    " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS seed_rooms(room_id BLOB PRIMARY KEY,"
+    " next_index INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS seed_entries(room_id BLOB NOT NULL, idx INTEGER NOT NULL,"
+    " ct BLOB NOT NULL, PRIMARY KEY(room_id, idx)) WITHOUT ROWID;";
 
 enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
     S_ROOM_INSERT, S_ROOM_GET, S_ROOM_SET, S_ROOMS,
     S_MEMBERS_DELETE, S_MEMBER_INSERT, S_MEMBERS_LOAD,
     S_LOG_APPEND, S_LOG_REPLAY, S_LOG_COUNT, S_LOG_FIRST, S_LOG_PRUNE,
-    S_COMMIT_PUT, S_COMMIT_STATUS, S_SETTLED_GET,
-    S_CANDIDATE_PUT, S_CANDIDATE_GET, S_CANDIDATE_BY, S_CANDIDATES_HASHES, S_CANDIDATES_DELETE,
-    S_HELD_PUT, S_HELD_SELECT, S_HELD_DELETE, S_HELD_COUNT,
+    S_SETTLED_PUT, S_SETTLED_GET,
+    S_CANDIDATE_PUT, S_CANDIDATES_LOAD, S_CANDIDATES_DELETE,
+    S_HELD_PUT, S_HELD_LOAD, S_HELD_DELETE,
     S_JOIN_PUT, S_JOIN_DELETE, S_JOINS_LOAD,
     S_DESCRIPTOR_SET, S_PENDING_PUT, S_PENDING_GET, S_PENDING_DELETE,
+    S_SEED_NEXT_PUT, S_SEED_ENTRY_PUT, S_SEED_ENTRY_DELETE, S_SEED_NEXT_GET, S_SEED_ENTRIES,
     S_COUNT
 };
 
@@ -73,22 +78,18 @@ static const char *const sql[S_COUNT] = {
     [S_LOG_COUNT] = "SELECT count(*) FROM log WHERE room_id = ?1 AND seq = ?2",
     [S_LOG_FIRST] = "SELECT coalesce(min(seq), 0) FROM log WHERE room_id = ?1",
     [S_LOG_PRUNE] = "DELETE FROM log WHERE room_id = ?1 AND seq < ?2",
-    [S_COMMIT_PUT] = "INSERT OR IGNORE INTO commits(room_id, hash, epoch, won, seq)"
-                     " VALUES(?1, ?2, ?3, ?4, ?5)",
-    [S_COMMIT_STATUS] = "SELECT won FROM commits WHERE room_id = ?1 AND hash = ?2",
-    [S_SETTLED_GET] = "SELECT hash FROM commits WHERE room_id = ?1 AND epoch = ?2 AND won = 1",
+    [S_SETTLED_PUT] = "INSERT OR REPLACE INTO commits(room_id, hash, epoch, won, seq)"
+                      " VALUES(?1, ?2, ?3, ?4, ?5)",
+    [S_SETTLED_GET] = "SELECT hash, won FROM commits WHERE room_id = ?1 AND epoch = ?2"
+                      " ORDER BY won DESC, hash",
     [S_CANDIDATE_PUT] = "INSERT INTO candidates(room_id, hash, epoch, position, committer,"
-                        " commit_bytes) VALUES(?1, ?2, ?3,"
-                        " (SELECT count(*) FROM candidates WHERE room_id = ?1), ?5, ?4)",
-    [S_CANDIDATE_BY] = "SELECT count(*) FROM candidates WHERE room_id = ?1 AND committer = ?2",
-    [S_CANDIDATE_GET] = "SELECT commit_bytes FROM candidates WHERE room_id = ?1 AND hash = ?2",
-    [S_CANDIDATES_HASHES] = "SELECT hash FROM candidates WHERE room_id = ?1 ORDER BY position",
+                        " commit_bytes) VALUES(?1, ?2, ?3, ?6, ?5, ?4)",
+    [S_CANDIDATES_LOAD] = "SELECT hash, epoch, committer, commit_bytes FROM candidates"
+                          " WHERE room_id = ?1 ORDER BY position",
     [S_CANDIDATES_DELETE] = "DELETE FROM candidates WHERE room_id = ?1",
     [S_HELD_PUT] = "INSERT INTO held(room_id, commit_hash, recipient, frame) VALUES(?1, ?2, ?3, ?4)",
-    [S_HELD_SELECT] = "SELECT recipient, frame FROM held WHERE room_id = ?1 AND commit_hash = ?2"
-                      " ORDER BY id",
-    [S_HELD_DELETE] = "DELETE FROM held WHERE room_id = ?1 AND commit_hash = ?2",
-    [S_HELD_COUNT] = "SELECT count(*) FROM held WHERE room_id = ?1",
+    [S_HELD_LOAD] = "SELECT commit_hash, recipient, frame FROM held WHERE room_id = ?1 ORDER BY id",
+    [S_HELD_DELETE] = "DELETE FROM held WHERE room_id = ?1",
     [S_JOIN_PUT] = "INSERT OR REPLACE INTO joins(room_id, joiner_id, v, sponsor, state, sent_at,"
                    " request) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [S_JOIN_DELETE] = "DELETE FROM joins WHERE room_id = ?1 AND joiner_id = ?2",
@@ -98,6 +99,11 @@ static const char *const sql[S_COUNT] = {
     [S_PENDING_PUT] = "INSERT OR REPLACE INTO pending(room_id, descriptor) VALUES(?1, ?2)",
     [S_PENDING_GET] = "SELECT descriptor FROM pending WHERE room_id = ?1",
     [S_PENDING_DELETE] = "DELETE FROM pending WHERE room_id = ?1",
+    [S_SEED_NEXT_PUT] = "INSERT OR REPLACE INTO seed_rooms(room_id, next_index) VALUES(?1, ?2)",
+    [S_SEED_ENTRY_PUT] = "INSERT OR REPLACE INTO seed_entries(room_id, idx, ct) VALUES(?1, ?2, ?3)",
+    [S_SEED_ENTRY_DELETE] = "DELETE FROM seed_entries WHERE room_id = ?1 AND idx = ?2",
+    [S_SEED_NEXT_GET] = "SELECT next_index FROM seed_rooms WHERE room_id = ?1",
+    [S_SEED_ENTRIES] = "SELECT idx, ct FROM seed_entries WHERE room_id = ?1 ORDER BY idx",
 };
 
 struct relay_store {
@@ -110,11 +116,6 @@ struct relay_store {
 const char *relay_store_error(const relay_store *s)
 {
     return sqlite3_errmsg(s->db);
-}
-
-sqlite3 *relay_store_db(relay_store *s)
-{
-    return s->db;
 }
 
 /* The first column of the first row of q, or -1 if there is none. */
@@ -413,7 +414,7 @@ fkex_err relay_store_rooms(relay_store *s, uint8_t (**ids)[32], size_t *n)
 /* ---- members ---------------------------------------------------------------------- */
 
 fkex_err relay_store_members_put(relay_store *s, const uint8_t room_id[32],
-                                 const relay_store_member *m, uint32_t n)
+                                 const relay_member *m, uint32_t n)
 {
     sqlite3_stmt *q = stmt(s, S_MEMBERS_DELETE);
     fkex_err err;
@@ -434,10 +435,10 @@ fkex_err relay_store_members_put(relay_store *s, const uint8_t room_id[32],
 }
 
 fkex_err relay_store_members_load(relay_store *s, const uint8_t room_id[32],
-                                  relay_store_member **out, uint32_t *n)
+                                  relay_member **out, uint32_t *n)
 {
     sqlite3_stmt *q = stmt(s, S_MEMBERS_LOAD);
-    relay_store_member *m = NULL;
+    relay_member *m = NULL;
     uint32_t cap = 0;
     int rc;
     *n = 0;
@@ -445,7 +446,7 @@ fkex_err relay_store_members_load(relay_store *s, const uint8_t room_id[32],
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         if (*n == cap) {
             cap = cap ? 2 * cap : 16;
-            relay_store_member *t = realloc(m, cap * sizeof *t);
+            relay_member *t = realloc(m, cap * sizeof *t);
             if (!t) {
                 free(m);
                 sqlite3_reset(q);
@@ -458,6 +459,7 @@ fkex_err relay_store_members_load(relay_store *s, const uint8_t room_id[32],
             break;
         }
         m[*n].since = (uint64_t)sqlite3_column_int64(q, 1);
+        m[*n].online = m[*n].connected = 0;
         m[(*n)++].kicked = sqlite3_column_int(q, 2) == 2;
     }
     sqlite3_reset(q);
@@ -529,176 +531,200 @@ fkex_err relay_store_log_prune(relay_store *s, const uint8_t room_id[32], uint64
     return run(q);
 }
 
-/* ---- commits and held Welcomes ---------------------------------------------------- */
+/* ---- settled commits, candidates and held Welcomes ---------------------------------- */
 
-fkex_err relay_store_commit_put(relay_store *s, const uint8_t room_id[32], const uint8_t hash[32],
-                                uint64_t epoch, int won, uint64_t seq)
+static fkex_err commit_put(relay_store *s, const uint8_t room_id[32], uint64_t epoch,
+                           const uint8_t hash[32], int won, uint64_t seq)
 {
-    sqlite3_stmt *q = stmt(s, S_COMMIT_PUT);
+    sqlite3_stmt *q = stmt(s, S_SETTLED_PUT);
     bind_id(q, 1, room_id);
     bind_id(q, 2, hash);
     bind_u64(q, 3, epoch);
-    sqlite3_bind_int(q, 4, won ? 1 : 0);
+    sqlite3_bind_int(q, 4, won);
     bind_u64(q, 5, seq);
     return run(q);
 }
 
-fkex_err relay_store_commit_status(relay_store *s, const uint8_t room_id[32],
-                                   const uint8_t hash[32], int *status)
+fkex_err relay_store_settled_put(relay_store *s, const uint8_t room_id[32], uint64_t epoch,
+                                 const uint8_t hash[32], uint64_t seq, const uint8_t (*lost)[32],
+                                 size_t nlost)
 {
-    sqlite3_stmt *q = stmt(s, S_COMMIT_STATUS);
-    bind_id(q, 1, room_id);
-    bind_id(q, 2, hash);
-    int rc = sqlite3_step(q);
-    *status = rc == SQLITE_ROW ? (sqlite3_column_int(q, 0) ? 1 : 2) : 0;
-    sqlite3_reset(q);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? FKEX_OK : FKEX_ERR_IO;
-}
-
-fkex_err relay_store_settled_get(relay_store *s, const uint8_t room_id[32], uint64_t epoch,
-                                 uint8_t hash[32], int *found)
-{
-    sqlite3_stmt *q = stmt(s, S_SETTLED_GET);
-    bind_id(q, 1, room_id);
-    bind_u64(q, 2, epoch);
-    int rc = sqlite3_step(q);
-    *found = rc == SQLITE_ROW && blob32(q, 0, hash) == 0;
-    sqlite3_reset(q);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? FKEX_OK : FKEX_ERR_IO;
-}
-
-/* ---- candidate commits ---------------------------------------------------------- */
-
-fkex_err relay_store_candidate_put(relay_store *s, const uint8_t room_id[32],
-                                   const uint8_t hash[32], uint64_t epoch, uint32_t committer,
-                                   const uint8_t *commit, size_t len)
-{
-    sqlite3_stmt *q = stmt(s, S_CANDIDATE_PUT);
-    bind_id(q, 1, room_id);
-    bind_id(q, 2, hash);
-    bind_u64(q, 3, epoch);
-    sqlite3_bind_blob(q, 4, commit, (int)len, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 5, committer);
-    return run(q);
-}
-
-fkex_err relay_store_candidate_by(relay_store *s, const uint8_t room_id[32], uint32_t committer,
-                                  uint64_t *n)
-{
-    sqlite3_stmt *q = stmt(s, S_CANDIDATE_BY);
-    bind_id(q, 1, room_id);
-    sqlite3_bind_int64(q, 2, committer);
-    return scalar(q, n);
-}
-
-fkex_err relay_store_candidate_get(relay_store *s, const uint8_t room_id[32],
-                                   const uint8_t hash[32], uint8_t **commit, size_t *len)
-{
-    sqlite3_stmt *q = stmt(s, S_CANDIDATE_GET);
-    fkex_err err = FKEX_OK;
-    bind_id(q, 1, room_id);
-    bind_id(q, 2, hash);
-    int rc = sqlite3_step(q);
-    *commit = NULL;
-    *len = 0;
-    if (rc == SQLITE_ROW)
-        err = blob_copy(q, 0, commit, len);
-    else if (rc != SQLITE_DONE)
-        err = FKEX_ERR_IO;
-    sqlite3_reset(q);
+    fkex_err err = commit_put(s, room_id, epoch, hash, 1, seq);
+    for (size_t i = 0; i < nlost && err == FKEX_OK; i++)
+        err = commit_put(s, room_id, epoch, lost[i], 0, 0);
     return err;
 }
 
-fkex_err relay_store_candidates_end(relay_store *s, const uint8_t room_id[32],
-                                    const uint8_t won[32], uint64_t epoch)
+fkex_err relay_store_settled_get(relay_store *s, const uint8_t room_id[32], uint64_t epoch,
+                                 uint8_t hash[32], int *found, uint8_t (**lost)[32],
+                                 size_t *nlost)
 {
-    sqlite3_stmt *q = stmt(s, S_CANDIDATES_HASHES);
-    uint8_t (*lost)[32] = NULL;
+    sqlite3_stmt *q = stmt(s, S_SETTLED_GET);
+    uint8_t (*l)[32] = NULL;
     size_t n = 0;
     fkex_err err = FKEX_OK;
     int rc;
+    *found = 0;
     bind_id(q, 1, room_id);
+    bind_u64(q, 2, epoch);
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         uint8_t h[32];
-        void *grown;
         if (blob32(q, 0, h) != 0) {
-            rc = SQLITE_CORRUPT;
+            err = FKEX_ERR_IO;
             break;
         }
-        if (memcmp(h, won, 32) == 0)
+        if (sqlite3_column_int(q, 1)) {
+            memcpy(hash, h, 32);
+            *found = 1;
             continue;
-        if (!(grown = realloc(lost, (n + 1) * sizeof *lost))) {
+        }
+        void *t = realloc(l, (n + 1) * sizeof *l);
+        if (!t) {
             err = FKEX_ERR_NO_MEMORY;
             break;
         }
-        lost = grown;
-        memcpy(lost[n++], h, 32);
+        l = t;
+        memcpy(l[n++], h, 32);
     }
     sqlite3_reset(q);
     if (err == FKEX_OK && rc != SQLITE_DONE)
         err = FKEX_ERR_IO;
-    for (size_t i = 0; i < n && err == FKEX_OK; i++)
-        if ((err = relay_store_commit_put(s, room_id, lost[i], epoch, 0, 0)) == FKEX_OK)
-            err = relay_store_held_take(s, room_id, lost[i], NULL, NULL);
-    free(lost);
-    if (err != FKEX_OK)
+    if (err != FKEX_OK) {
+        free(l);
         return err;
-    q = stmt(s, S_CANDIDATES_DELETE);
-    bind_id(q, 1, room_id);
-    return run(q);
+    }
+    *lost = l;
+    *nlost = n;
+    return FKEX_OK;
 }
 
-fkex_err relay_store_held_put(relay_store *s, const uint8_t room_id[32],
-                              const uint8_t commit_hash[32], const uint8_t recipient[32],
-                              const uint8_t *frame, size_t len)
+fkex_err relay_store_candidates_put(relay_store *s, const uint8_t room_id[32],
+                                    const relay_candidate *c, size_t n)
 {
-    sqlite3_stmt *q = stmt(s, S_HELD_PUT);
+    sqlite3_stmt *q = stmt(s, S_CANDIDATES_DELETE);
+    fkex_err err;
     bind_id(q, 1, room_id);
-    bind_id(q, 2, commit_hash);
-    bind_id(q, 3, recipient);
-    sqlite3_bind_blob(q, 4, frame, (int)len, SQLITE_STATIC);
-    return run(q);
+    if ((err = run(q)) != FKEX_OK)
+        return err;
+    for (size_t i = 0; i < n && err == FKEX_OK; i++) {
+        q = stmt(s, S_CANDIDATE_PUT);
+        bind_id(q, 1, room_id);
+        bind_id(q, 2, c[i].hash);
+        bind_u64(q, 3, c[i].epoch);
+        sqlite3_bind_blob(q, 4, c[i].bytes, (int)c[i].len, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 5, c[i].committer);
+        sqlite3_bind_int64(q, 6, (sqlite3_int64)i);
+        err = run(q);
+    }
+    return err;
 }
 
-fkex_err relay_store_held_take(relay_store *s, const uint8_t room_id[32],
-                               const uint8_t commit_hash[32], relay_store_held_fn fn, void *ctx)
+fkex_err relay_store_candidates_load(relay_store *s, const uint8_t room_id[32],
+                                     relay_candidate **out, size_t *n)
 {
-    sqlite3_stmt *q = stmt(s, S_HELD_SELECT);
+    sqlite3_stmt *q = stmt(s, S_CANDIDATES_LOAD);
+    relay_candidate *c = NULL;
+    size_t cap = 0;
     fkex_err err = FKEX_OK;
-    int rc = SQLITE_DONE;
+    int rc;
+    *n = 0;
     bind_id(q, 1, room_id);
-    bind_id(q, 2, commit_hash);
-    while (fn && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-        uint8_t to[32];
-        if (blob32(q, 0, to) != 0) {
-            rc = SQLITE_CORRUPT;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 8;
+            relay_candidate *t = realloc(c, cap * sizeof *t);
+            if (!t) {
+                err = FKEX_ERR_NO_MEMORY;
+                break;
+            }
+            c = t;
+        }
+        relay_candidate *e = &c[*n];
+        if (blob32(q, 0, e->hash) != 0) {
+            err = FKEX_ERR_IO;
             break;
         }
-        if ((err = fn(ctx, to, sqlite3_column_blob(q, 1), (size_t)sqlite3_column_bytes(q, 1))) !=
-            FKEX_OK)
+        e->epoch = (uint64_t)sqlite3_column_int64(q, 1);
+        e->committer = (uint32_t)sqlite3_column_int64(q, 2);
+        if ((err = blob_copy(q, 3, &e->bytes, &e->len)) != FKEX_OK)
             break;
+        (*n)++;
     }
     sqlite3_reset(q);
-    if (err != FKEX_OK)
+    if (err == FKEX_OK && rc != SQLITE_DONE)
+        err = FKEX_ERR_IO;
+    if (err != FKEX_OK) {
+        relay_rules_free_candidates(c, *n);
+        *n = 0;
         return err;
-    if (rc != SQLITE_DONE)
-        return FKEX_ERR_IO;
-    q = stmt(s, S_HELD_DELETE);
-    bind_id(q, 1, room_id);
-    bind_id(q, 2, commit_hash);
-    return run(q);
+    }
+    *out = c;
+    return FKEX_OK;
 }
 
-fkex_err relay_store_held_count(relay_store *s, const uint8_t room_id[32], uint64_t *n)
+fkex_err relay_store_held_put(relay_store *s, const uint8_t room_id[32], const relay_held *h,
+                              size_t n)
 {
-    sqlite3_stmt *q = stmt(s, S_HELD_COUNT);
+    sqlite3_stmt *q = stmt(s, S_HELD_DELETE);
+    fkex_err err;
     bind_id(q, 1, room_id);
-    return scalar(q, n);
+    if ((err = run(q)) != FKEX_OK)
+        return err;
+    for (size_t i = 0; i < n && err == FKEX_OK; i++) {
+        q = stmt(s, S_HELD_PUT);
+        bind_id(q, 1, room_id);
+        bind_id(q, 2, h[i].commit_hash);
+        bind_id(q, 3, h[i].to);
+        sqlite3_bind_blob(q, 4, h[i].bytes, (int)h[i].len, SQLITE_STATIC);
+        err = run(q);
+    }
+    return err;
+}
+
+fkex_err relay_store_held_load(relay_store *s, const uint8_t room_id[32], relay_held **out,
+                               size_t *n)
+{
+    sqlite3_stmt *q = stmt(s, S_HELD_LOAD);
+    relay_held *h = NULL;
+    size_t cap = 0;
+    fkex_err err = FKEX_OK;
+    int rc;
+    *n = 0;
+    bind_id(q, 1, room_id);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 8;
+            relay_held *t = realloc(h, cap * sizeof *t);
+            if (!t) {
+                err = FKEX_ERR_NO_MEMORY;
+                break;
+            }
+            h = t;
+        }
+        relay_held *e = &h[*n];
+        if (blob32(q, 0, e->commit_hash) != 0 || blob32(q, 1, e->to) != 0) {
+            err = FKEX_ERR_IO;
+            break;
+        }
+        if ((err = blob_copy(q, 2, &e->bytes, &e->len)) != FKEX_OK)
+            break;
+        (*n)++;
+    }
+    sqlite3_reset(q);
+    if (err == FKEX_OK && rc != SQLITE_DONE)
+        err = FKEX_ERR_IO;
+    if (err != FKEX_OK) {
+        relay_rules_free_held(h, *n);
+        *n = 0;
+        return err;
+    }
+    *out = h;
+    return FKEX_OK;
 }
 
 /* ---- pending joins ---------------------------------------------------------------- */
 
-fkex_err relay_store_join_put(relay_store *s, const uint8_t room_id[32], const relay_store_join *j)
+fkex_err relay_store_join_put(relay_store *s, const uint8_t room_id[32], const relay_join *j)
 {
     sqlite3_stmt *q = stmt(s, S_JOIN_PUT);
     bind_id(q, 1, room_id);
@@ -721,11 +747,11 @@ fkex_err relay_store_join_delete(relay_store *s, const uint8_t room_id[32],
     return run(q);
 }
 
-fkex_err relay_store_joins_load(relay_store *s, const uint8_t room_id[32], relay_store_join **out,
+fkex_err relay_store_joins_load(relay_store *s, const uint8_t room_id[32], relay_join **out,
                                 size_t *n)
 {
     sqlite3_stmt *q = stmt(s, S_JOINS_LOAD);
-    relay_store_join *j = NULL;
+    relay_join *j = NULL;
     size_t cap = 0;
     fkex_err err = FKEX_OK;
     int rc;
@@ -734,14 +760,14 @@ fkex_err relay_store_joins_load(relay_store *s, const uint8_t room_id[32], relay
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         if (*n == cap) {
             cap = cap ? 2 * cap : 8;
-            relay_store_join *t = realloc(j, cap * sizeof *t);
+            relay_join *t = realloc(j, cap * sizeof *t);
             if (!t) {
                 err = FKEX_ERR_NO_MEMORY;
                 break;
             }
             j = t;
         }
-        relay_store_join *e = &j[*n];
+        relay_join *e = &j[*n];
         memset(e, 0, sizeof *e);
         if (blob32(q, 0, e->joiner_id) || blob32(q, 1, e->v)) {
             err = FKEX_ERR_IO;
@@ -818,4 +844,55 @@ fkex_err relay_store_pending_delete(relay_store *s, const uint8_t room_id[32])
     sqlite3_stmt *q = stmt(s, S_PENDING_DELETE);
     bind_id(q, 1, room_id);
     return run(q);
+}
+
+/* ---- seed-mode rooms ---------------------------------------------------------------- */
+
+fkex_err relay_store_seed_put(relay_store *s, const uint8_t room_id[32], uint32_t next_index,
+                              uint32_t idx, const uint8_t *ct, size_t len)
+{
+    sqlite3_stmt *q = stmt(s, S_SEED_ENTRY_PUT);
+    fkex_err err;
+    bind_id(q, 1, room_id);
+    sqlite3_bind_int64(q, 2, idx);
+    sqlite3_bind_blob(q, 3, ct, (int)len, SQLITE_STATIC);
+    if ((err = run(q)) != FKEX_OK)
+        return err;
+    q = stmt(s, S_SEED_NEXT_PUT);
+    bind_id(q, 1, room_id);
+    sqlite3_bind_int64(q, 2, next_index);
+    return run(q);
+}
+
+fkex_err relay_store_seed_delete(relay_store *s, const uint8_t room_id[32], uint32_t idx)
+{
+    sqlite3_stmt *q = stmt(s, S_SEED_ENTRY_DELETE);
+    bind_id(q, 1, room_id);
+    sqlite3_bind_int64(q, 2, idx);
+    return run(q);
+}
+
+fkex_err relay_store_seed_load(relay_store *s, const uint8_t room_id[32], uint32_t *next_index,
+                               relay_store_seed_fn fn, void *ctx)
+{
+    sqlite3_stmt *q = stmt(s, S_SEED_NEXT_GET);
+    fkex_err err = FKEX_OK;
+    bind_id(q, 1, room_id);
+    int rc = sqlite3_step(q);
+    *next_index = rc == SQLITE_ROW ? (uint32_t)sqlite3_column_int64(q, 0) : 0;
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return FKEX_ERR_IO;
+    q = stmt(s, S_SEED_ENTRIES);
+    bind_id(q, 1, room_id);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const uint8_t *ct = sqlite3_column_blob(q, 1);
+        size_t n = (size_t)sqlite3_column_bytes(q, 1);
+        if ((err = fn(ctx, (uint32_t)sqlite3_column_int64(q, 0), ct, n)) != FKEX_OK)
+            break;
+    }
+    sqlite3_reset(q);
+    if (err == FKEX_OK && rc != SQLITE_DONE)
+        err = FKEX_ERR_IO;
+    return err;
 }

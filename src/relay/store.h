@@ -6,13 +6,16 @@
  *   members(room_id, v, position, state, since)   the roster, by leaf key V
  *                                  (state 1, or 2: kicked by the admin)
  *   log(room_id, seq, recipient V or NULL, frame) every accepted delivery
- *   commits(room_id, hash, epoch, won, seq)        commits seen: won (settled) or lost
+ *   commits(room_id, hash, epoch, won, seq)        the commit that settled each
+ *                                  epoch (won 1) and the candidates that lost (0)
  *   candidates(room_id, hash, epoch, position, committer, commit_bytes)
  *                                  the current epoch's candidate commits, in
  *                                  the relay's order, until one is settled
  *   held(room_id, commit_hash, recipient, frame)  Welcomes waiting for their commit
  *   joins(room_id, joiner_id, v, sponsor, state, sent_at, request)
  *   pending(room_id, descriptor)   the admin's next descriptor, until a commit carries it
+ *   seed_rooms(room_id, next_index)        a seed-mode room's next index
+ *   seed_entries(room_id, idx, ct)         its members' encapsulations
  *
  * A broadcast is one log row with recipient NULL: it is a member's if its
  * seq is above the member's `since` (the seq of the commit that added it).
@@ -22,8 +25,9 @@
  * The database runs in WAL mode with synchronous=FULL: a committed
  * transaction is on disk, which is what lets the relay acknowledge. The
  * caller brackets each step in relay_store_begin/commit (or rollback);
- * every statement is prepared once at open. The store makes no decision:
- * relay/room.c does.
+ * every statement is prepared once at open. The store makes no decision
+ * (gke/relay_rules.c does) and holds no SQL for anyone else: relay/room.c
+ * writes the state a step changed through the functions below.
  *
  * Pruning is by seq: relay_store_log_prune drops a room's rows below a seq
  * (relay/room.c keeps the last RELAY_LOG_KEEP). A client whose last seq
@@ -35,33 +39,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "fkex/error.h"
+#include "gke/relay_rules.h"
 
-typedef struct relay_store relay_store;
-
-typedef struct {
-    uint8_t v[32];
-    uint64_t since;       /* broadcasts with a higher seq are its */
-    int kicked;           /* the admin kicked it: nothing it sends is taken */
-} relay_store_member;
-
-#define RELAY_JOIN_WAITING 0      /* sent to a sponsor, no Challenge yet */
-#define RELAY_JOIN_CHALLENGED 1   /* the sponsor answered: the joiner's Proof is due */
-#define RELAY_JOIN_ADDED 2        /* its commit won; its Welcome is due */
-#define RELAY_JOIN_PROPOSED 3     /* a candidate commit of its sponsor adds it */
-#define RELAY_JOIN_PROVED 4       /* the joiner answered the Challenge: the sponsor commits */
-typedef struct {
-    uint8_t joiner_id[32];
-    uint8_t v[32];
-    uint8_t sponsor[32];
-    int has_sponsor;
-    int state;
-    uint64_t sent_at;     /* ms, the caller's clock */
-    uint8_t *request;     /* the JoinRequest, to send again (owned) */
-    size_t request_len;
-    /* In memory only (relay/room.c), for the bounds on pending joins: */
-    uint8_t source[16];   /* where it came from (zero: unknown, after a restart) */
-    uint8_t authority[32];   /* its ciphertext's authority fingerprint */
-} relay_store_join;
+typedef struct relay_store relay_store;   /* (gke/relay_rules.h names it) */
 
 /* Opens (creating) the database at path: an fkex relay database, or an
  * empty one (any other SQLite database is refused). On failure, a
@@ -85,10 +65,6 @@ fkex_err relay_store_set_sync(relay_store *s, int full) FKEX_WUR;
 fkex_err relay_store_autocheckpoint(relay_store *s, int on) FKEX_WUR;
 /* SQLite's last error message (for logs). */
 const char *relay_store_error(const relay_store *s);
-/* The database, for relay/seed_room.c's own tables (inside the same
- * transactions, so a seed step is as atomic as any other). */
-struct sqlite3 *relay_store_db(relay_store *s);
-
 fkex_err relay_store_begin(relay_store *s) FKEX_WUR;
 fkex_err relay_store_commit(relay_store *s) FKEX_WUR;
 void relay_store_rollback(relay_store *s);
@@ -124,12 +100,12 @@ fkex_err relay_store_pending_delete(relay_store *s, const uint8_t room_id[32]) F
 /* Every room id, for resuming after a restart. *ids is malloc'd, 32 bytes each. */
 fkex_err relay_store_rooms(relay_store *s, uint8_t (**ids)[32], size_t *n) FKEX_WUR;
 
-/* Replaces the room's roster: O(n) rows. */
-fkex_err relay_store_members_put(relay_store *s, const uint8_t room_id[32],
-                                 const relay_store_member *m, uint32_t n) FKEX_WUR;
-/* The roster in position order; *m is malloc'd. */
-fkex_err relay_store_members_load(relay_store *s, const uint8_t room_id[32],
-                                  relay_store_member **m, uint32_t *n) FKEX_WUR;
+/* Replaces the room's roster (V, since, kicked): O(n) rows. */
+fkex_err relay_store_members_put(relay_store *s, const uint8_t room_id[32], const relay_member *m,
+                                 uint32_t n) FKEX_WUR;
+/* The roster in position order, everyone offline; *m is malloc'd. */
+fkex_err relay_store_members_load(relay_store *s, const uint8_t room_id[32], relay_member **m,
+                                  uint32_t *n) FKEX_WUR;
 
 fkex_err relay_store_log_append(relay_store *s, const uint8_t room_id[32], uint64_t seq,
                                 const uint8_t *recipient, const uint8_t *frame,
@@ -149,51 +125,47 @@ fkex_err relay_store_log_count(relay_store *s, const uint8_t room_id[32], uint64
 fkex_err relay_store_log_first(relay_store *s, const uint8_t room_id[32], uint64_t *seq) FKEX_WUR;
 fkex_err relay_store_log_prune(relay_store *s, const uint8_t room_id[32], uint64_t below) FKEX_WUR;
 
-/* won: 1 won, 0 lost. */
-fkex_err relay_store_commit_put(relay_store *s, const uint8_t room_id[32], const uint8_t hash[32],
-                                uint64_t epoch, int won, uint64_t seq) FKEX_WUR;
-/* *status: 0 unknown, 1 won, 2 lost. */
-fkex_err relay_store_commit_status(relay_store *s, const uint8_t room_id[32],
-                                   const uint8_t hash[32], int *status) FKEX_WUR;
-
-/* The commit that settled epoch `epoch` (left it), if any. */
+/* The commit that settled (left) epoch `epoch`, its SETTLED at seq, and
+ * the candidates that lost to it. */
+fkex_err relay_store_settled_put(relay_store *s, const uint8_t room_id[32], uint64_t epoch,
+                                 const uint8_t hash[32], uint64_t seq, const uint8_t (*lost)[32],
+                                 size_t nlost) FKEX_WUR;
+/* The commit that settled epoch `epoch`, if any (*found), and those that
+ * lost to it (*lost malloc'd, or NULL if none). */
 fkex_err relay_store_settled_get(relay_store *s, const uint8_t room_id[32], uint64_t epoch,
-                                 uint8_t hash[32], int *found) FKEX_WUR;
+                                 uint8_t hash[32], int *found, uint8_t (**lost)[32],
+                                 size_t *nlost) FKEX_WUR;
 
-/* A candidate commit for the room's current epoch, whole (all slices). */
-fkex_err relay_store_candidate_put(relay_store *s, const uint8_t room_id[32],
-                                   const uint8_t hash[32], uint64_t epoch, uint32_t committer,
-                                   const uint8_t *commit, size_t len) FKEX_WUR;
-/* How many candidates of the current epoch committer (its index) made. */
-fkex_err relay_store_candidate_by(relay_store *s, const uint8_t room_id[32], uint32_t committer,
-                                  uint64_t *n) FKEX_WUR;
-/* Its bytes (*commit malloc'd), or *commit = NULL if it is not a candidate. */
-fkex_err relay_store_candidate_get(relay_store *s, const uint8_t room_id[32],
-                                   const uint8_t hash[32], uint8_t **commit,
-                                   size_t *len) FKEX_WUR;
-/* The epoch is settled on `won`: every other candidate lost (recorded,
- * its held Welcomes dropped) and the candidates are forgotten. */
-fkex_err relay_store_candidates_end(relay_store *s, const uint8_t room_id[32],
-                                    const uint8_t won[32], uint64_t epoch) FKEX_WUR;
-
-fkex_err relay_store_held_put(relay_store *s, const uint8_t room_id[32],
-                              const uint8_t commit_hash[32], const uint8_t recipient[32],
-                              const uint8_t *frame, size_t len) FKEX_WUR;
-typedef fkex_err (*relay_store_held_fn)(void *ctx, const uint8_t recipient[32],
-                                        const uint8_t *frame, size_t len);
-/* Calls fn (if not NULL) for each Welcome held for commit_hash, then
- * deletes them. */
-fkex_err relay_store_held_take(relay_store *s, const uint8_t room_id[32],
-                               const uint8_t commit_hash[32], relay_store_held_fn fn,
-                               void *ctx) FKEX_WUR;
-fkex_err relay_store_held_count(relay_store *s, const uint8_t room_id[32], uint64_t *n) FKEX_WUR;
+/* Replaces the room's candidate commits with c[0..n) (in that order). */
+fkex_err relay_store_candidates_put(relay_store *s, const uint8_t room_id[32],
+                                    const relay_candidate *c, size_t n) FKEX_WUR;
+/* In the order put; *c is malloc'd, and each one's bytes. */
+fkex_err relay_store_candidates_load(relay_store *s, const uint8_t room_id[32],
+                                     relay_candidate **c, size_t *n) FKEX_WUR;
+/* Replaces the room's held Welcomes with h[0..n). */
+fkex_err relay_store_held_put(relay_store *s, const uint8_t room_id[32], const relay_held *h,
+                              size_t n) FKEX_WUR;
+/* In the order put; *h is malloc'd, and each one's bytes. */
+fkex_err relay_store_held_load(relay_store *s, const uint8_t room_id[32], relay_held **h,
+                               size_t *n) FKEX_WUR;
 
 fkex_err relay_store_join_put(relay_store *s, const uint8_t room_id[32],
-                              const relay_store_join *j) FKEX_WUR;
+                              const relay_join *j) FKEX_WUR;
 fkex_err relay_store_join_delete(relay_store *s, const uint8_t room_id[32],
                                  const uint8_t joiner_id[32]) FKEX_WUR;
 /* *j is malloc'd, and each request in it. */
-fkex_err relay_store_joins_load(relay_store *s, const uint8_t room_id[32], relay_store_join **j,
+fkex_err relay_store_joins_load(relay_store *s, const uint8_t room_id[32], relay_join **j,
                                 size_t *n) FKEX_WUR;
+
+/* A seed-mode room's own state (relay/seed_room.c): its next index, and
+ * each member's current encapsulation by index. */
+fkex_err relay_store_seed_put(relay_store *s, const uint8_t room_id[32], uint32_t next_index,
+                              uint32_t idx, const uint8_t *ct, size_t len) FKEX_WUR;
+fkex_err relay_store_seed_delete(relay_store *s, const uint8_t room_id[32], uint32_t idx) FKEX_WUR;
+typedef fkex_err (*relay_store_seed_fn)(void *ctx, uint32_t idx, const uint8_t *ct, size_t len);
+/* *next_index (0 if the room has none yet), then fn for each entry in
+ * index order; stops at fn's first error and returns it. */
+fkex_err relay_store_seed_load(relay_store *s, const uint8_t room_id[32], uint32_t *next_index,
+                               relay_store_seed_fn fn, void *ctx) FKEX_WUR;
 
 #endif
