@@ -30,8 +30,8 @@ endif
 
 FKEX_CFLAGS = -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L \
               -Iinclude -Isrc -Ibench -Ideps/include
-# The I/O edges (src/kms, src/relay, src/chat) use libuv, SQLite and ncurses.
-LIBS = deps/lib/libblst.a -lsodium -lcrypto -luv -lsqlite3 -lncursesw -ltinfo -lm
+# The I/O edges (src/kms, src/relay, src/chat) use libuv, SQLite, NATS and ncurses.
+LIBS = deps/lib/libblst.a -lsodium -lcrypto -luv -lsqlite3 -lnats -lncursesw -ltinfo -lm
 
 LIB_SRC  = $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c src/*.c)))
 CLI_SRC  = $(sort $(wildcard src/cli/*.c))
@@ -41,7 +41,8 @@ FUZZ_SRC = $(sort $(wildcard fuzz/*.c))
 
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o) $(BENCH_SRC:%.c=$(BUILD)/%.o)
-TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o) $(BUILD)/bench/room.o $(BUILD)/bench/child.o
+TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o) $(BUILD)/bench/room.o $(BUILD)/bench/child.o \
+           $(BUILD)/bench/nats_cluster.o
 HEADERS  = $(wildcard include/fkex/*.h src/*.h src/*/*.h bench/*.h tests/*.h)
 
 all: $(BUILD)/libfkex.a $(BUILD)/fkex $(BUILD)/fkex-tests

@@ -16,7 +16,7 @@ die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
 
 # --- Debian packages -------------------------------------------------------
 packages="libsodium-dev libssl-dev libuv1-dev libsqlite3-dev libncurses-dev pkg-config clang libclang-rt-dev llvm
-          perl openssl valgrind gnuplot-nox tmux redis-server"
+          perl openssl valgrind gnuplot-nox tmux redis-server nats-server libnats-dev"
 missing=""
 # npm may come from Node.js rather than Debian; only ask Debian when it is absent.
 command -v npm >/dev/null 2>&1 || [ -n "${BLST_DIR:-}" ] || missing=" npm"

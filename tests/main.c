@@ -27,6 +27,7 @@ void suite_kms(void);
 void suite_relay_daemon(void);
 void suite_relay_abuse(void);
 void suite_relay_seed(void);
+void suite_relay_cluster(void);
 void suite_chat_e2e(void);
 void suite_tui(void);
 void suite_ibe(void);
@@ -58,6 +59,7 @@ static const struct {
     { "relay_daemon", suite_relay_daemon },
     { "relay_abuse", suite_relay_abuse },
     { "relay_seed", suite_relay_seed },
+    { "relay_cluster", suite_relay_cluster },
     { "chat_e2e", suite_chat_e2e },
     { "tui", suite_tui },
     { "ibe", suite_ibe },

@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 #include "gke_world.h"
 #include "wire/relay_msg.h"
+#include "wire/relay_entry.h"
 #include "relay/store.h"
 #include "relay/room.h"
 #include "relay/checkpoint.h"
@@ -93,6 +94,51 @@ static void test_envelopes(void)
     uint8_t submit[2 + 32 + 8 + 4] = { FKEX_RELAY_SUBMIT, 1 };
     store32_be(submit + 42, FKEX_RELAY_MESSAGE_MAX + 1);
     CHECK(fkex_relay_msg_decode(&d, submit, sizeof submit) != FKEX_OK);
+}
+
+/* The relays' shared log (wire/relay_entry.h): every kind round-trips,
+ * every proper prefix and one byte more are refused, and so are an
+ * unknown kind, another version and oversized data. */
+static void test_entries(void)
+{
+    static const uint8_t msg[] = { 5, 1, 2, 3 };
+    fkex_relay_entry e = { 0 }, d;
+    memset(e.room_id, 1, 32);
+    memset(e.v, 2, 32);
+    memset(e.relay_id, 3, 16);
+    memset(e.source, 4, 16);
+    memset(e.sig, 5, 64);
+    e.time = 0x0102030405060708u;
+    e.version = 9;
+    e.data = msg;
+    e.datalen = sizeof msg;
+    for (int k = FKEX_ENTRY_CREATE; k <= FKEX_ENTRY_KIND_LAST; k++) {
+        fkex_writer w, x;
+        e.kind = (fkex_entry_kind)k;
+        fkex_writer_init(&w);
+        fkex_relay_entry_encode(&w, &e);
+        CHECK(!w.failed);
+        CHECK_OK(fkex_relay_entry_decode(&d, w.buf, w.len));
+        CHECK(d.kind == e.kind && d.time == e.time);
+        fkex_writer_init(&x);
+        fkex_relay_entry_encode(&x, &d);
+        CHECK(x.len == w.len && memcmp(x.buf, w.buf, w.len) == 0);
+        fkex_writer_free(&x);
+        for (size_t n = 0; n < w.len; n++)
+            CHECK(fkex_relay_entry_decode(&d, w.buf, n) != FKEX_OK);
+        fkex_writer_u8(&w, 0);
+        CHECK_ERR(fkex_relay_entry_decode(&d, w.buf, w.len), FKEX_ERR_BAD_ENCODING);
+        w.buf[1] = FKEX_ENTRY_VERSION + 1;
+        CHECK_ERR(fkex_relay_entry_decode(&d, w.buf, w.len - 1), FKEX_ERR_UNSUPPORTED);
+        w.buf[1] = FKEX_ENTRY_VERSION;
+        w.buf[0] = FKEX_ENTRY_KIND_LAST + 1;
+        CHECK_ERR(fkex_relay_entry_decode(&d, w.buf, w.len - 1), FKEX_ERR_BAD_ENCODING);
+        fkex_writer_free(&w);
+    }
+    /* a KICK's data is bounded as the envelope bounds it */
+    uint8_t kick[2 + 8 + 32 + 4] = { FKEX_ENTRY_KICK, FKEX_ENTRY_VERSION };
+    store32_be(kick + 2 + 8 + 32, FKEX_KICK_MAX + 1);
+    CHECK(fkex_relay_entry_decode(&d, kick, sizeof kick) != FKEX_OK);
 }
 
 static void test_auth_signatures(void)
@@ -2300,6 +2346,7 @@ static void test_self_ack_alone(void)
 void suite_relay(void)
 {
     RUN(test_envelopes);
+    RUN(test_entries);
     RUN(test_auth_signatures);
     gke_world_open(&world, "relay world", "waters11");
     RUN(test_create_room);
