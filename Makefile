@@ -4,6 +4,7 @@
 #   make test       the whole suite, normally and under ASan/UBSan, plus fuzz corpora
 #   make demo       the whole system on loopback, narrated (TUI=1: then the chat in tmux)
 #   make demo-files CP-ABE file encryption, narrated
+#   make demo-cluster two relays sharing rooms through a 3-node NATS JetStream cluster
 #   make bench      fkex bench abe, fkex bench ibe, fkex bench gke, fkex bench relay
 #   make fuzz       libFuzzer targets (clang)
 #   make install / uninstall / clean
@@ -90,6 +91,9 @@ demo: all
 demo-files: all
 	sh scripts/demo-files.sh
 
+demo-cluster: all
+	sh scripts/demo-cluster.sh
+
 bench: all
 	./fkex bench abe
 	./fkex bench ibe
@@ -135,4 +139,4 @@ clean:
 	rm -rf build fkex
 
 FORCE:
-.PHONY: all test demo demo-files bench fuzz install uninstall clean deps FORCE
+.PHONY: all test demo demo-files demo-cluster bench fuzz install uninstall clean deps FORCE

@@ -55,29 +55,16 @@ const char *rh_at(const char *name)
     return p;
 }
 
-pid_t rh_relay_start(char addr[64], const char *name, const char *const *extra, const char *limits)
+/* Runs argv (rh_bin relay ...), output in DIR/name.out and .err, and
+ * waits for "listening on": its address into addr; the pid, or -1. */
+static pid_t spawn_relay(char addr[64], const char *name, const char *const *argv)
 {
-    char out[700], err[700], db[700], limit[64];
-    const char *argv[32];
-    size_t n = 0;
+    char out[700], err[700];
     posix_spawn_file_actions_t fa;
     uint64_t deadline = rh_mono_ms() + RH_WAIT_MS;
     pid_t pid;
-    snprintf(db, sizeof db, "%s/relay.db", root);
     snprintf(out, sizeof out, "%s/%s.out", root, name);
     snprintf(err, sizeof err, "%s/%s.err", root, name);
-    if (limits) {   /* the shell sets the limit, then becomes the relay */
-        snprintf(limit, sizeof limit, "ulimit %s && exec \"$0\" \"$@\"", limits);
-        argv[n++] = "/bin/sh";
-        argv[n++] = "-c";
-        argv[n++] = limit;
-    }
-    const char *base[] = { rh_bin, "relay", "--listen", "127.0.0.1:0", "--db", db, "--grace", "1", "-v" };
-    for (size_t i = 0; i < FKEX_ARRAY_LEN(base); i++)
-        argv[n++] = base[i];
-    for (size_t i = 0; extra && extra[i] && n < FKEX_ARRAY_LEN(argv) - 1; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -90,7 +77,6 @@ pid_t rh_relay_start(char addr[64], const char *name, const char *const *extra, 
         fprintf(stderr, "    cannot run %s: %s\n", argv[0], strerror(rc));
         return -1;
     }
-    daemon_pid = pid;
     while (rh_mono_ms() < deadline) {
         char *text = test_read_text(out), *p = strstr(text, "listening on ");
         int status;
@@ -103,13 +89,43 @@ pid_t rh_relay_start(char addr[64], const char *name, const char *const *extra, 
             char *e = test_read_text(err);
             fprintf(stderr, "    fkex relay exited early: %s\n", e);
             free(e);
-            daemon_pid = -1;
             return -1;
         }
         test_nap_ms(20);
     }
     fprintf(stderr, "    fkex relay never said where it listens\n");
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
     return -1;
+}
+
+pid_t rh_relay_start(char addr[64], const char *name, const char *const *extra, const char *limits)
+{
+    char db[700], limit[64];
+    const char *argv[32];
+    size_t n = 0;
+    snprintf(db, sizeof db, "%s/relay.db", root);
+    if (limits) {   /* the shell sets the limit, then becomes the relay */
+        snprintf(limit, sizeof limit, "ulimit %s && exec \"$0\" \"$@\"", limits);
+        argv[n++] = "/bin/sh";
+        argv[n++] = "-c";
+        argv[n++] = limit;
+    }
+    const char *base[] = { rh_bin, "relay", "--listen", "127.0.0.1:0", "--db", db, "--grace", "1", "-v" };
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(base); i++)
+        argv[n++] = base[i];
+    for (size_t i = 0; extra && extra[i] && n < FKEX_ARRAY_LEN(argv) - 1; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    daemon_pid = spawn_relay(addr, name, argv);
+    return daemon_pid;
+}
+
+pid_t rh_cluster_relay_start(char addr[64], const char *name, const char *store)
+{
+    const char *argv[] = { rh_bin, "relay", "--listen", "127.0.0.1:0", "--store", store,
+                           "--grace", "1", "-v", NULL };
+    return spawn_relay(addr, name, argv);
 }
 
 int rh_relay_stop(pid_t pid)
@@ -268,6 +284,7 @@ static void on_frame(fkex_conn *c, const uint8_t *frame, size_t len)
         break;
     case FKEX_RELAY_DELIVER: {
         fkex_gke_out out;
+        if (m.seq <= p->last_seq) fprintf(stderr, "    %s: seq %llu after %llu\n", p->name, (unsigned long long)m.seq, (unsigned long long)p->last_seq);
         CHECK(m.seq > p->last_seq);   /* in order, never twice */
         p->last_seq = m.seq;
         fkex_gke_out_init(&out);

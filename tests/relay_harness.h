@@ -36,6 +36,10 @@ const char *rh_at(const char *name);
  * ulimit first: "-n 48", "-f 4096".
  * Its address into addr; the pid, or -1. */
 pid_t rh_relay_start(char addr[64], const char *name, const char *const *extra, const char *limits);
+/* A relay of a cluster: `fkex relay --listen 127.0.0.1:0 --store STORE
+ * --grace 1 -v`, output in DIR/name.out and .err. Its address into addr;
+ * the pid (the caller's to stop: rh_relay_stop, or kill and reap), or -1. */
+pid_t rh_cluster_relay_start(char addr[64], const char *name, const char *store);
 /* SIGTERM: the exit code, or -1 if it did not exit within 5 s (then killed). */
 int rh_relay_stop(pid_t pid);
 void rh_relay_kill(void);

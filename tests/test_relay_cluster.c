@@ -2,13 +2,19 @@
  * tests/test_relay_cluster.c: relays on several machines (FEDERATION.md),
  * over a real NATS JetStream cluster of three nats-server processes on
  * 127.0.0.1 (bench/nats_cluster.h: free ports, data in the run's scratch
- * folder, every node stopped at the end). Every wait is bounded.
+ * folder, every node stopped at the end), and real `fkex relay --store`
+ * processes with real ratchet members spread over them
+ * (tests/relay_harness.h). Every wait is bounded.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <uv.h>
 #include "test.h"
 #include "nats_cluster.h"
+#include "relay_harness.h"
+#include "gke/ratchet_state.h"
 #include "relay/jetstream.h"
 #include "wire/relay_entry.h"
 
@@ -125,11 +131,376 @@ static void test_log_over_cluster(void)
     nats_cluster_stop(&c);
 }
 
+/* ---- relays sharing rooms (relay/fold.c) ------------------------------------------------- */
+
+#define CL_RELAYS 3
+
+typedef struct {
+    nats_cluster c;
+    pid_t pid[CL_RELAYS];
+    char addr[CL_RELAYS][64];
+    int n;
+} cl_world;
+
+/* A 3-node cluster under the suite's folder name, and n relays on it. */
+static int cl_open(cl_world *w, const char *name, int n)
+{
+    char why[160], dir[700];
+    memset(w, 0, sizeof *w);
+    for (int i = 0; i < CL_RELAYS; i++)
+        w->pid[i] = -1;
+    snprintf(dir, sizeof dir, "%s", rh_at(name));
+    mkdir(dir, 0700);
+    if (nats_cluster_start(&w->c, dir, 3, why) != 0) {
+        test_fail(why, __FILE__, __LINE__);
+        return -1;
+    }
+    w->n = n;
+    for (int i = 0; i < n; i++) {
+        char rn[64];
+        snprintf(rn, sizeof rn, "%s-relay%d", name, i + 1);
+        if ((w->pid[i] = rh_cluster_relay_start(w->addr[i], rn, w->c.store)) < 0) {
+            test_fail("a relay of the cluster starts", __FILE__, __LINE__);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Relay i dies: kill -9, reaped. */
+static void cl_kill_relay(cl_world *w, int i)
+{
+    if (w->pid[i] > 0) {
+        kill(w->pid[i], SIGKILL);
+        waitpid(w->pid[i], NULL, 0);
+    }
+    w->pid[i] = -1;
+}
+
+/* The NATS node relay i is connected to (its log says), or 0. */
+static int cl_node_of(cl_world *w, const char *name, int i)
+{
+    char file[96];
+    unsigned port = 0;
+    snprintf(file, sizeof file, "%s-relay%d.err", name, i + 1);
+    char *text = test_read_text(rh_at(file)), *p = strstr(text, "connected to nats://127.0.0.1:");
+    if (p)
+        sscanf(p, "connected to nats://127.0.0.1:%u", &port);
+    free(text);
+    for (int k = 0; k < w->c.n; k++)
+        if (w->c.port[k] == port)
+            return k;
+    return 0;
+}
+
+/* The live relays stop on SIGTERM (each must exit 0), then the cluster. */
+static void cl_close(cl_world *w)
+{
+    for (int i = 0; i < w->n; i++)
+        if (w->pid[i] > 0)
+            CHECK(rh_relay_stop(w->pid[i]) == 0);
+    nats_cluster_stop(&w->c);
+}
+
+/* Party p's member state: the epoch and the members it counts. */
+static int at_epoch(const rh_party *p, uint64_t epoch, size_t members)
+{
+    return p->st && fkex_ratchet_epoch(p->st) == epoch && fkex_ratchet_members(p->st) == members;
+}
+
+/* The room made and founded: the admin's CREATE_ROOM through relay
+ * `through`, alice's session on relay `on`. 0 or -1. */
+static int cl_room(cl_world *w, rh_party *admin, rh_party *alice, uint8_t **desc, size_t *desclen,
+                   uint8_t admin_sk[64], int through, int on)
+{
+    uint8_t sig[64];
+    rh_room_make(alice, desc, desclen, admin_sk, sig);
+    if (rh_dial(admin, w->addr[through]) != 0)
+        return -1;
+    rh_room_create(admin, *desc, *desclen, alice->v, sig);
+    RH_WAIT(admin->descriptors == 1);
+    if (rh_dial(alice, w->addr[on]) != 0)
+        return -1;
+    RH_WAIT(alice->ready);
+    return alice->ready ? 0 : -1;
+}
+
+/* Members on different relays of one cluster: a room made through one,
+ * joins through the other, talk, a leave and a policy change, each frame
+ * once at each member in seq order (the harness checks seqs never go
+ * back), and both relays agreeing on everything: a joiner under the old
+ * descriptor is refused on either. */
+static void cluster_members_spread(void)
+{
+    cl_world w;
+    static rh_party admin, alice, bob, carol, late;
+    rh_party *all[] = { &admin, &alice, &bob, &carol, &late };
+    uint8_t admin_sk[64], *desc = NULL, *v2 = NULL;
+    size_t desclen = 0, l2 = 0;
+    fkex_gke_out out;
+    test_rng(&rh_rng, "relay cluster spread");
+    rh_party_init(&admin, "admin");
+    rh_party_init(&alice, "alice");
+    rh_party_init(&bob, "bob");
+    rh_party_init(&carol, "carol");
+    rh_party_init(&late, "late");
+    rh_loop_open();
+    if (cl_open(&w, "spread", 2) != 0 ||
+        cl_room(&w, &admin, &alice, &desc, &desclen, admin_sk, 1, 0) != 0)
+        goto out;
+    /* bob and carol join through relay 2; alice, on relay 1, sponsors */
+    if (rh_join(&alice, &bob, rh_world.bob, desc, desclen, w.addr[1]) != 0 ||
+        rh_join(&alice, &carol, rh_world.carol, desc, desclen, w.addr[1]) != 0)
+        goto out;
+    RH_WAIT(at_epoch(&alice, 2, 3) && at_epoch(&bob, 2, 3) && at_epoch(&carol, 2, 3));
+
+    /* talk: each message once at each other member */
+    rh_say(&alice, "from relay 1");
+    rh_say(&bob, "from relay 2");
+    rh_say(&carol, "also from relay 2");
+    RH_WAIT(alice.messages == 2 && bob.messages == 2 && carol.messages == 2);
+    rh_idle(500);
+    CHECK(alice.messages == 2 && bob.messages == 2 && carol.messages == 2);
+
+    /* carol leaves: she proposes her removal, alice (relay 1) commits it */
+    fkex_gke_out_init(&out);
+    CHECK_OK(fkex_ratchet_propose_remove(carol.st, fkex_ratchet_index(carol.st), &out));
+    rh_absorb(&carol, &out);
+    RH_WAIT(alice.st->nremovals == 1);
+    fkex_gke_out_init(&out);
+    CHECK_OK(fkex_ratchet_commit(alice.st, NULL, &rh_rng, &out));
+    rh_absorb(&alice, &out);
+    RH_WAIT(at_epoch(&alice, 3, 2) && at_epoch(&bob, 3, 2));
+
+    /* the admin's next policy, through relay 2: handed to an online
+     * member, who commits it; from then on nobody joins under the old */
+    CHECK_OK(fkex_room_descriptor_create(&v2, &l2, "room", "(ONE or THREE) and (TWO or FOUR or FIVE)",
+                                         2, 0, admin_sk));
+    rh_hang_up(&admin);
+    if (rh_dial(&admin, w.addr[1]) != 0)
+        goto out;
+    {
+        fkex_relay_msg m = { .kind = FKEX_RELAY_SET_DESCRIPTOR, .data = v2, .datalen = l2 };
+        int accepted = admin.accepted;
+        memcpy(m.room_id, rh_room_id, 32);
+        rh_send_env(&admin, &m);
+        RH_WAIT(admin.accepted == accepted + 1);
+    }
+    RH_WAIT(alice.descriptors + bob.descriptors == 1);
+    {
+        rh_party *to = alice.descriptors ? &alice : &bob;
+        fkex_commit_options opt = { .descriptor = v2, .descriptor_len = l2 };
+        fkex_gke_out_init(&out);
+        CHECK_OK(fkex_ratchet_commit(to->st, &opt, &rh_rng, &out));
+        rh_absorb(to, &out);
+    }
+    RH_WAIT(at_epoch(&alice, 4, 2) && at_epoch(&bob, 4, 2));
+    for (int r = 0; r < 2; r++) {   /* a joiner under descriptor 1, on either relay */
+        fkex_ratchet_config cfg = { .key = rh_world.carol, .descriptor = desc,
+                                    .descriptor_len = desclen };
+        int errors = late.nerrors;
+        memcpy(cfg.room_id, rh_room_id, 32);
+        fkex_ratchet_free(late.st);
+        late.st = NULL;
+        late.last_seq = 0;
+        CHECK_OK(fkex_ratchet_join(&late.st, &cfg, &rh_rng, &late.pending));
+        fkex_ratchet_leaf_key(late.v, late.st);
+        if (rh_dial(&late, w.addr[r]) != 0)
+            goto out;
+        RH_WAIT(late.nerrors == errors + 1);
+        CHECK(late.last_error == FKEX_RELAY_E_BAD_DESCRIPTOR);
+        rh_hang_up(&late);
+    }
+    rh_say(&bob, "under the new policy");
+    RH_WAIT(alice.messages == 3);
+    CHECK(strcmp(alice.last_text, "under the new policy") == 0);
+    CHECK(alice.nerrors == 0 && bob.nerrors == 0 && carol.nerrors == 0);
+    cl_close(&w);
+out:
+    for (int i = 0; i < CL_RELAYS; i++)
+        cl_kill_relay(&w, i);
+    nats_cluster_stop(&w.c);
+    rh_loop_close(all, FKEX_ARRAY_LEN(all));
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(all); i++)
+        rh_party_free(all[i]);
+    free(desc);
+    free(v2);
+    sodium_memzero(admin_sk, sizeof admin_sk);
+}
+
+/* A room of alice (relay 1) and bob (relay 2), at epoch 1. */
+static int cl_pair(cl_world *w, const char *name, rh_party *admin, rh_party *alice, rh_party *bob,
+                   uint8_t **desc, size_t *desclen, uint8_t admin_sk[64])
+{
+    if (cl_open(w, name, 2) != 0 ||
+        cl_room(w, admin, alice, desc, desclen, admin_sk, 0, 0) != 0 ||
+        rh_join(alice, bob, rh_world.bob, *desc, *desclen, w->addr[1]) != 0)
+        return -1;
+    return 0;
+}
+
+/* Relay 1 is killed (-9) in the middle of a conversation: alice, its
+ * client, dials relay 2 with the last seq she read and goes on from
+ * there. Nothing acknowledged is lost, nothing reaches anyone twice
+ * (the harness checks every DELIVER's seq is above the last). */
+static void cluster_relay_killed(void)
+{
+    cl_world w;
+    static rh_party admin, alice, bob;
+    rh_party *all[] = { &admin, &alice, &bob };
+    uint8_t admin_sk[64], *desc = NULL;
+    size_t desclen = 0;
+    char text[32];
+    test_rng(&rh_rng, "relay cluster relay killed");
+    rh_party_init(&admin, "admin");
+    rh_party_init(&alice, "alice");
+    rh_party_init(&bob, "bob");
+    rh_loop_open();
+    if (cl_pair(&w, "killed", &admin, &alice, &bob, &desc, &desclen, admin_sk) != 0)
+        goto out;
+    int before = alice.accepted;
+    for (int i = 0; i < 10; i++) {
+        snprintf(text, sizeof text, "a%d", i);
+        rh_say(&alice, text);
+        snprintf(text, sizeof text, "b%d", i);
+        rh_say(&bob, text);
+    }
+    RH_WAIT(alice.accepted >= before + 3);   /* some of alice's are acknowledged ... */
+    int acked = alice.accepted - before;
+    cl_kill_relay(&w, 0);                    /* ... and then her relay dies */
+    RH_WAIT(alice.closed);
+    if (rh_dial(&alice, w.addr[1]) != 0)
+        goto out;
+    RH_WAIT(alice.ready);
+    /* every message of bob's reaches alice once; every one of hers that
+     * was acknowledged reaches bob */
+    RH_WAIT(alice.messages == 10);
+    CHECK(strcmp(alice.last_text, "b9") == 0);
+    RH_WAIT(bob.messages >= acked);
+    rh_say(&alice, "after the failover");
+    RH_WAIT(strcmp(bob.last_text, "after the failover") == 0);
+    rh_idle(500);
+    CHECK(alice.messages == 10 && bob.messages <= 11);
+    CHECK(alice.nerrors == 0 && bob.nerrors == 0);
+    cl_close(&w);
+out:
+    for (int i = 0; i < CL_RELAYS; i++)
+        cl_kill_relay(&w, i);
+    nats_cluster_stop(&w.c);
+    rh_loop_close(all, FKEX_ARRAY_LEN(all));
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(all); i++)
+        rh_party_free(all[i]);
+    free(desc);
+    sodium_memzero(admin_sk, sizeof admin_sk);
+}
+
+/* The NATS node alice's relay is connected to is killed (-9) while alice
+ * and bob talk: the relay connects to another node and reads on, every
+ * message acknowledged reaches the other, and traffic goes on (replicas
+ * 3 keep the log with two nodes of three). */
+static void cluster_node_killed(void)
+{
+    cl_world w;
+    static rh_party admin, alice, bob;
+    rh_party *all[] = { &admin, &alice, &bob };
+    uint8_t admin_sk[64], *desc = NULL;
+    size_t desclen = 0;
+    char text[32];
+    test_rng(&rh_rng, "relay cluster node killed");
+    rh_party_init(&admin, "admin");
+    rh_party_init(&alice, "alice");
+    rh_party_init(&bob, "bob");
+    rh_loop_open();
+    if (cl_pair(&w, "node", &admin, &alice, &bob, &desc, &desclen, admin_sk) != 0)
+        goto out;
+    int accepted = alice.accepted, node = cl_node_of(&w, "node", 0);
+    for (int i = 0; i < 20; i++) {
+        if (i == 10)
+            nats_cluster_kill(&w.c, node);
+        snprintf(text, sizeof text, "m%d", i);
+        rh_say(&alice, text);
+        rh_idle(50);
+    }
+    RH_WAIT(alice.accepted == accepted + 20);
+    RH_WAIT(bob.messages == 20);
+    CHECK(strcmp(bob.last_text, "m19") == 0);
+    rh_say(&bob, "still talking");
+    RH_WAIT(alice.messages == 1);
+    CHECK(alice.nerrors == 0 && bob.nerrors == 0);
+    CHECK(nats_cluster_restart(&w.c, node) == 0);
+    cl_close(&w);
+out:
+    for (int i = 0; i < CL_RELAYS; i++)
+        cl_kill_relay(&w, i);
+    nats_cluster_stop(&w.c);
+    rh_loop_close(all, FKEX_ARRAY_LEN(all));
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(all); i++)
+        rh_party_free(all[i]);
+    free(desc);
+    sodium_memzero(admin_sk, sizeof admin_sk);
+}
+
+/* alice (relay 1) and bob (relay 2) commit for the same epoch at the same
+ * moment, a few times over: the log orders the two candidates, and both
+ * relays settle the same one, so both members reach the same next epoch
+ * and read each other. */
+static void cluster_competing_commits(void)
+{
+    cl_world w;
+    static rh_party admin, alice, bob;
+    rh_party *all[] = { &admin, &alice, &bob };
+    uint8_t admin_sk[64], *desc = NULL;
+    size_t desclen = 0;
+    fkex_commit_options upd = { .update = 1 };
+    test_rng(&rh_rng, "relay cluster competing commits");
+    rh_party_init(&admin, "admin");
+    rh_party_init(&alice, "alice");
+    rh_party_init(&bob, "bob");
+    rh_loop_open();
+    if (cl_pair(&w, "compete", &admin, &alice, &bob, &desc, &desclen, admin_sk) != 0)
+        goto out;
+    for (uint64_t round = 0; round < 3; round++) {
+        fkex_gke_out a, b;
+        uint64_t epoch = fkex_ratchet_epoch(alice.st);
+        fkex_gke_out_init(&a);
+        fkex_gke_out_init(&b);
+        CHECK_OK(fkex_ratchet_commit(alice.st, &upd, &rh_rng, &a));
+        CHECK_OK(fkex_ratchet_commit(bob.st, &upd, &rh_rng, &b));
+        rh_absorb(&alice, &a);   /* both leave in the same loop turn */
+        rh_absorb(&bob, &b);
+        RH_WAIT(fkex_ratchet_epoch(alice.st) == epoch + 1 && fkex_ratchet_epoch(bob.st) == epoch + 1);
+        int am = alice.messages, bm = bob.messages;
+        rh_say(&alice, "agreed?");
+        rh_say(&bob, "agreed!");
+        RH_WAIT(alice.messages == am + 1 && bob.messages == bm + 1);
+        CHECK(alice.forks == 0 && bob.forks == 0);
+    }
+    CHECK(alice.nerrors + bob.nerrors <= 3);   /* a losing candidate may be refused as stale */
+    cl_close(&w);
+out:
+    for (int i = 0; i < CL_RELAYS; i++)
+        cl_kill_relay(&w, i);
+    nats_cluster_stop(&w.c);
+    rh_loop_close(all, FKEX_ARRAY_LEN(all));
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(all); i++)
+        rh_party_free(all[i]);
+    free(desc);
+    sodium_memzero(admin_sk, sizeof admin_sk);
+}
+
 void suite_relay_cluster(void)
 {
     if (!nats_server_path()) {
         test_fail("nats-server is not installed (make deps installs it)", __FILE__, __LINE__);
         return;
     }
+    if (rh_suite_open("relay-cluster") != 0)
+        return;
     RUN(test_log_over_cluster);
+    gke_world_open(&rh_world, "relay cluster world", "fame");
+    RUN(cluster_members_spread);
+    RUN(cluster_relay_killed);
+    RUN(cluster_node_killed);
+    RUN(cluster_competing_commits);
+    gke_world_close(&rh_world);
 }

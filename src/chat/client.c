@@ -105,13 +105,7 @@ fkex_err chat_invite_parse(char addr[300], uint8_t room_id[32], const char *invi
         return FKEX_ERR_ARGUMENT;
     memcpy(addr, host, (size_t)(slash - host));
     addr[slash - host] = 0;
-    const char *colon = strrchr(addr, ':');
-    char *pend;
-    long port = colon ? strtol(colon + 1, &pend, 10) : 0;
-    if (!colon || colon == addr || !colon[1] || *pend || port < 1 || port > 65535 ||
-        strpbrk(addr, " \t@/"))
-        return FKEX_ERR_ARGUMENT;
-    return FKEX_OK;
+    return fkex_net_address_list(addr) ? FKEX_OK : FKEX_ERR_ARGUMENT;
 }
 
 /* ---- to the relay ---------------------------------------------------------------------- */

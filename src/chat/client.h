@@ -153,8 +153,9 @@ typedef struct {
     const char *dm_peer;
 } chat_client_config;
 
-/* "fkex://HOST:PORT/ROOMID" (64 hex digits). addr gets HOST:PORT.
- * FKEX_ERR_ARGUMENT if it is not an invitation. */
+/* "fkex://HOST:PORT[,HOST:PORT...]/ROOMID" (64 hex digits; several
+ * relays: those of one cluster, FEDERATION.md). addr gets the relays,
+ * "HOST:PORT[,...]". FKEX_ERR_ARGUMENT if it is not an invitation. */
 fkex_err chat_invite_parse(char addr[300], uint8_t room_id[32], const char *invite) FKEX_WUR;
 
 /* Starts the session (connects; everything else comes through events).

@@ -184,6 +184,7 @@ static void on_descriptor(chat_link *l, const fkex_relay_msg *m)
 
 static void on_ready(chat_link *l)
 {
+    l->tried = 0;
     if (l->reconnecting) {
         chat_event ev = { .kind = CHAT_EV_CONNECTION, .code = "online",
                           .message = "reconnected to the relay" };
@@ -283,6 +284,13 @@ static void on_frame(fkex_conn *conn, const uint8_t *frame, size_t len)
 
 static fkex_err dial(chat_link *l);
 
+/* The invitation's next relay, in turn. */
+static void next_relay(chat_link *l)
+{
+    l->relay_at = (l->relay_at + 1) % l->nrelays;
+    fkex_net_address_nth(l->addr, sizeof l->addr, l->relays, l->relay_at);
+}
+
 static void on_retry(uv_timer_t *t)
 {
     chat_link *l = t->data;
@@ -305,8 +313,16 @@ static void on_close(fkex_conn *conn, const char *why)
             chat_link_fail(l, 2, "relay_lost", "cannot connect to the relay at %s again", l->addr);
         return;
     }
-    if (!l->ready) {
-        chat_link_fail(l, 2, "relay_unreachable", "cannot reach the relay at %s: %s", l->addr, why);
+    if (!l->ready && !l->reconnecting) {
+        if (++l->tried < l->nrelays) {   /* the invitation's next relay */
+            next_relay(l);
+            if (dial(l) != FKEX_OK)
+                chat_link_fail(l, 2, "relay_unreachable", "cannot connect to the relay at %s",
+                               l->addr);
+            return;
+        }
+        chat_link_fail(l, 2, "relay_unreachable", "cannot reach the relay at %s%s: %s", l->addr,
+                       l->nrelays > 1 ? " (nor the invitation's other relays)" : "", why);
         return;
     }
     if (l->quitting) {
@@ -331,6 +347,7 @@ static void on_close(fkex_conn *conn, const char *why)
                        "reconnect within %u s: %s", l->addr, l->cfg.reconnect_ms / 1000, why);
         return;
     }
+    next_relay(l);   /* (this one again, if it is the only one) */
     l->retry_ms = l->retry_ms ? l->retry_ms * 2 : RETRY_FIRST_MS;
     if (l->retry_ms > RETRY_MAX_MS)
         l->retry_ms = RETRY_MAX_MS;
@@ -525,7 +542,8 @@ fkex_err chat_link_init(chat_link *l, uv_loop_t *loop, const chat_client_config 
                         const chat_link_ops *ops)
 {
     if (!cfg->relay || !cfg->key || !cfg->nick || !chat_nick_ok(cfg->nick, strlen(cfg->nick)) ||
-        strlen(cfg->relay) >= sizeof l->addr || (cfg->found_descriptor && !cfg->admin_sk))
+        !(l->nrelays = fkex_net_address_list(cfg->relay)) ||
+        (cfg->found_descriptor && !cfg->admin_sk))
         return FKEX_ERR_ARGUMENT;
     l->ops = ops;
     l->loop = loop;
@@ -540,9 +558,10 @@ fkex_err chat_link_init(chat_link *l, uv_loop_t *loop, const chat_client_config 
         l->cfg.reconnect_ms = 60000;
     if (!l->cfg.update_interval_ms)
         l->cfg.update_interval_ms = 15 * 60 * 1000;
-    snprintf(l->addr, sizeof l->addr, "%s", cfg->relay);
+    snprintf(l->relays, sizeof l->relays, "%s", cfg->relay);
+    fkex_net_address_nth(l->addr, sizeof l->addr, l->relays, 0);
     snprintf(l->nick, sizeof l->nick, "%s", cfg->nick);
-    l->cfg.relay = l->addr;
+    l->cfg.relay = l->relays;
     l->cfg.nick = l->nick;
     l->cfg.found_descriptor = NULL;
     l->cfg.admin_sk = NULL;

@@ -6,7 +6,9 @@
  * it a table of callbacks for what only the mode knows.
  *
  * What the link does:
- *   - dials the relay. On the first connection a founder sends CREATE_ROOM
+ *   - dials the relay (the first of the invitation's relays that answers,
+ *     when it lists several: relays of one cluster, FEDERATION.md). On
+ *     the first connection a founder sends CREATE_ROOM
  *     (the admin's signature naming l->v; the admin's key is wiped after
  *     this one use) and a joiner GET_DESCRIPTOR; the DESCRIPTOR that
  *     answers a joiner is checked against the invitation's room id and
@@ -19,7 +21,9 @@
  *     and hands the rest to ops->deliver;
  *   - when a joined member's connection drops, emits CONNECTION
  *     "reconnecting", dials again backing off (200 ms, doubling up to 5 s)
- *     until cfg.reconnect_ms have passed since the drop, says HELLO with
+ *     until cfg.reconnect_ms have passed since the drop, each time the
+ *     next of the invitation's relays (every relay of a cluster holds the
+ *     same rooms and seqs), says HELLO with
  *     the last seq it read (the relay replays what was missed), and on
  *     READY sends again every SUBMIT not answered (a copy the relay did
  *     store is refused by the members) and emits "online". A drop before
@@ -110,7 +114,10 @@ struct chat_link {
     const chat_link_ops *ops;
     uv_loop_t *loop;
     chat_client_config cfg;      /* timeouts defaulted; relay and nick point below */
-    char addr[300];
+    char relays[300];            /* the invitation's relays, "H1:P1,H2:P2", tried in turn */
+    size_t nrelays, relay_at;    /* how many; the one dialled */
+    size_t tried;                /* relays that failed in a row before a session */
+    char addr[300];              /* the one dialled */
     char nick[CHAT_NICK_MAX + 1];
     uint8_t admin_sk[64];        /* a founder's, until CREATE_ROOM is signed */
     uint8_t *desc;               /* founder: its descriptor; joiner: the relay's, once checked */

@@ -4,6 +4,8 @@
  * rosters of public keys, and frames that only members can read.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include "cli/cli.h"
 #include "kms/kms.h"   /* fkex_addr_check */
 #include "relay/checkpoint.h"
+#include "relay/jetstream.h"
 #include "relay/serve.h"
 
 #define DEFAULT_ADDR "127.0.0.1:7710"
@@ -22,7 +25,8 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: fkex relay [--listen 127.0.0.1:7710] [--db FILE] [--grace SECONDS]\n"
+    fprintf(f, "usage: fkex relay [--listen 127.0.0.1:7710] [--db FILE | --store nats://HOST:PORT,...]\n"
+               "                  [--grace SECONDS]\n"
                "                  [--frame-timeout SECONDS] [--session-timeout SECONDS]\n"
                "                  [--keepalive SECONDS] [--max-connections N]\n"
                "                  [--sync full|normal] [-v]\n\n"
@@ -33,6 +37,14 @@ static void usage(FILE *f)
                "  -l, --listen HOST:PORT  where to listen (default " DEFAULT_ADDR ")\n"
                "  -d, --db FILE           the rooms and their logs, SQLite (default ./" DEFAULT_DB ",\n"
                "                          created if missing)\n"
+               "  -s, --store nats://HOST:PORT[,HOST:PORT...]\n"
+               "                          instead of --db: the rooms live in a NATS JetStream\n"
+               "                          cluster that several relays share (stream FKEX_ROOMS,\n"
+               "                          replicas 3 where the cluster has three nodes). Each\n"
+               "                          relay folds the whole log into a cache of its own and\n"
+               "                          listens once it has caught up; a client may use any\n"
+               "                          of them. The servers must take 17 MiB messages\n"
+               "                          (max_payload)\n"
                "  -g, --grace SECONDS     how long a member that dropped stays online for its\n"
                "                          room (default 60); after it, sponsorship moves on.\n"
                "                          Nobody is removed by the relay: members do that\n"
@@ -72,11 +84,65 @@ static int parse_number(const char *name, const char *arg, unsigned long min, un
     return 0;
 }
 
+/* --store: the rooms are the fold of a shared log, kept by this relay in
+ * a cache of its own: a new SQLite file in $TMPDIR, removed at exit. */
+static int cluster_relay(const char *store, const char *db, const char *listen,
+                         relay_options *opt, const relay_hooks *hooks)
+{
+    char servers[RELAY_JS_MAX_SERVERS][80], msg[256], path[512], side[540];
+    const char *tmp = getenv("TMPDIR");
+    relay_store *st = NULL;
+    int n, fd;
+    fkex_err err;
+    if (db) {
+        cli_error("--db and --store exclude each other");
+        cli_hint("a relay of a cluster keeps its rooms in the shared log (--store)");
+        return EXIT_USAGE;
+    }
+    if (relay_js_parse(store, servers, &n, msg) != 0) {
+        cli_error("--store: %s", msg);
+        cli_hint("for example --store nats://127.0.0.1:4222,127.0.0.1:4223");
+        return EXIT_USAGE;
+    }
+    snprintf(path, sizeof path, "%s/fkex-relay-cache-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if ((fd = mkstemp(path)) < 0) {
+        cli_error("cannot make the relay's cache in %s: %s", tmp && *tmp ? tmp : "/tmp",
+                  strerror(errno));
+        return EXIT_USAGE;
+    }
+    close(fd);
+    if (relay_store_open(&st, path, msg, sizeof msg) != FKEX_OK ||
+        relay_store_set_sync(st, 0) != FKEX_OK) {
+        cli_error("%s", msg[0] ? msg : "cannot open the relay's cache");
+        relay_store_close(st);
+        unlink(path);
+        return EXIT_USAGE;
+    }
+    opt->cluster = store;
+    err = relay_serve(st, listen, opt, hooks, msg);
+    relay_store_close(st);
+    unlink(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+    if (err != FKEX_OK) {
+        cli_error("%s", msg[0] ? msg : fkex_strerror(err));
+        if (err == FKEX_ERR_IO && strstr(msg, "address"))
+            cli_hint("another process may be listening there: choose another --listen");
+        else if (err == FKEX_ERR_IO)
+            cli_hint("is the NATS cluster up, with JetStream on? (nats-server -js)");
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
 int relay_main(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "listen", required_argument, 0, 'l' },
         { "db", required_argument, 0, 'd' },
+        { "store", required_argument, 0, 's' },
         { "grace", required_argument, 0, 'g' },
         { "frame-timeout", required_argument, 0, 'F' },
         { "session-timeout", required_argument, 0, 'S' },
@@ -87,7 +153,7 @@ int relay_main(int argc, char **argv)
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
-    const char *listen = DEFAULT_ADDR, *db = DEFAULT_DB;
+    const char *listen = DEFAULT_ADDR, *db = NULL, *store = NULL;
     unsigned long n;
     relay_options opt;
     relay_hooks hooks = { cli_daemon_ready, NULL, "relay" };
@@ -98,10 +164,11 @@ int relay_main(int argc, char **argv)
     int c, sync_full = 1;
 
     relay_options_default(&opt);
-    while ((c = getopt_long(argc, argv, "l:d:g:vh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "l:d:s:g:vh", opts, NULL)) != -1) {
         switch (c) {
         case 'l': listen = optarg; break;
         case 'd': db = optarg; break;
+        case 's': store = optarg; break;
         case 'g':
             if (parse_number("grace", optarg, 0, GRACE_MAX, "seconds", &n) != 0)
                 return EXIT_USAGE;
@@ -152,6 +219,10 @@ int relay_main(int argc, char **argv)
     /* A file-size limit (ulimit -f) is a write that fails, refused and
      * logged as a full disk is, not the end of the relay. */
     signal(SIGXFSZ, SIG_IGN);
+    if (store)
+        return cluster_relay(store, db, listen, &opt, &hooks);
+    if (!db)
+        db = DEFAULT_DB;
     /* One relay per database: a second would corrupt the first's rooms. */
     int claim = relay_store_claim(db, msg, sizeof msg);
     if (claim < 0) {

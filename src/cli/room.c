@@ -93,7 +93,9 @@ static void usage_create(FILE *f)
                "relay's address, then prints the invitation. Only users whose attributes\n"
                "satisfy the policy can join.\n\n"
                "  -p, --policy POLICY   who may join, e.g. \"(ONE or THREE) and (TWO or FOUR)\"\n"
-               "  -r, --relay ADDR      the relay that hosts the room, HOST:PORT\n"
+               "  -r, --relay ADDR      the relay that hosts the room, HOST:PORT; or the\n"
+               "                        relays of a cluster (fkex relay --store),\n"
+               "                        HOST:PORT,HOST:PORT...: clients use any of them\n"
                "  -d, --dir DIR         where to keep the room's files (created, mode 0700)\n"
                "      --require-period  members must also hold the current period:<P>\n"
                "                        attribute (keys that expire drop out)\n"
@@ -158,9 +160,10 @@ static int room_create(int argc, char **argv)
         cli_error("a room name has 1 to %d bytes", FKEX_ROOM_NAME_MAX);
         return EXIT_USAGE;
     }
-    if (!fkex_net_address_ok(relay)) {
+    if (!fkex_net_address_list(relay)) {
         cli_error("'%s' is not a relay address", relay);
-        cli_hint("give HOST:PORT with a numeric HOST, e.g. 127.0.0.1:7710 or [::1]:7710");
+        cli_hint("give HOST:PORT with a numeric HOST, e.g. 127.0.0.1:7710 or [::1]:7710, or "
+                 "the relays of a cluster, comma-separated");
         return EXIT_USAGE;
     }
     if (fkex_policy_parse(&p, policy, strlen(policy), &perr) != FKEX_OK) {
@@ -328,8 +331,15 @@ static int ask_relay(fkex_relay_msg *ans, uint8_t **reply, const char *dir,
         fkex_writer_free(&wr);
         return cli_fail(FKEX_ERR_NO_MEMORY, "the request");
     }
-    fkex_err err = fkex_net_exchange(reply, &replylen, relay, wr.buf, wr.len, &lim,
-                                     w ? wait_ms : 15000, after_accepted, w, msg);
+    /* The relays of a cluster in turn, until one answers. */
+    char one[300];
+    fkex_err err = FKEX_ERR_IO;
+    size_t n = fkex_net_address_list(relay);
+    for (size_t i = 0; i < n && err != FKEX_OK && !(w && w->accepted); i++) {
+        fkex_net_address_nth(one, sizeof one, relay, i);
+        err = fkex_net_exchange(reply, &replylen, one, wr.buf, wr.len, &lim,
+                                w ? wait_ms : 15000, after_accepted, w, msg);
+    }
     fkex_writer_free(&wr);
     if (err != FKEX_OK && w && w->accepted) {
         cli_error("no member committed version %u within %u s", w->version, wait_ms / 1000);

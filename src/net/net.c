@@ -197,6 +197,32 @@ int fkex_net_address_ok(const char *addr)
     return parse_addr(&ss, addr, 0, err) == FKEX_OK;
 }
 
+void fkex_net_address_nth(char *out, size_t cap, const char *list, size_t i)
+{
+    const char *p = list;
+    for (; i > 0 && p; i--)
+        if ((p = strchr(p, ',')) != NULL)
+            p++;
+    size_t len = p ? strcspn(p, ",") : 0;
+    snprintf(out, cap, "%.*s", (int)len, p ? p : "");
+}
+
+size_t fkex_net_address_list(const char *list)
+{
+    char one[300];
+    size_t n = 1;
+    for (const char *p = list; *p; p++)
+        n += *p == ',';
+    if (n > FKEX_NET_LIST_MAX || strlen(list) >= 300)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        fkex_net_address_nth(one, sizeof one, list, i);
+        if (!fkex_net_address_ok(one))
+            return 0;
+    }
+    return n;
+}
+
 /* "127.0.0.1:53122" or "[::1]:53122". */
 static void format_addr(char *out, size_t cap, const struct sockaddr_storage *ss)
 {

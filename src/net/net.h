@@ -205,6 +205,13 @@ uint64_t fkex_server_accept_failures(const fkex_server *s, const char **last_why
  * IPv4 address or [IPv6], PORT 1..65535 (names are not resolved: that
  * would block the loop). For commands that write an address down for later. */
 int fkex_net_address_ok(const char *addr);
+/* A list of such addresses, comma-separated ("H1:P1,H2:P2": the relays of
+ * a cluster, tried in order). The number of them (1 to
+ * FKEX_NET_LIST_MAX), or 0 if list is not one. */
+#define FKEX_NET_LIST_MAX 8
+size_t fkex_net_address_list(const char *list);
+/* The i-th address of a checked list into out (cap bytes). */
+void fkex_net_address_nth(char *out, size_t cap, const char *list, size_t i);
 
 /* One request, one reply, on a private loop: for CLIs (fkex enroll) and tests. Waits at most timeout_ms.
  * *reply is malloc'd. Errors: FKEX_ERR_IO with a sentence in err ("connection refused", "timed out", ...).

@@ -47,13 +47,33 @@ static void store_failed(serve_state *s, size_t n)
     s->store_unlogged = 0;
 }
 
+int serve_submit_step(serve_state *s, relay_room *r, const uint8_t v[32], const uint8_t *source,
+                      const uint8_t *msg, size_t len, uint64_t now, relay_out *out)
+{
+    uint64_t epoch = r->epoch;
+    uint32_t nmembers = r->nmembers;   /* a seed-mode Leave changes the roster, not the epoch */
+    int was_failed = r->failed;
+    char rh[9];
+    int code = relay_room_submit(r, v, source, msg, len, now, out);
+    if (code == 0)
+        serve_rebind(s, r, out);
+    if (r->failed && !was_failed)
+        serve_out_of_service(s, r);
+    if (r->epoch != epoch || r->nmembers != nmembers) {
+        serve_log(s, "room %s: epoch %llu, %u member%s", serve_hex(rh, r->room_id),
+                  (unsigned long long)r->epoch, r->nmembers, r->nmembers == 1 ? "" : "s");
+        serve_refresh_members(s, r);
+    }
+    return code;
+}
+
 /* Runs the turn's SUBMITs as one store batch, then answers them all:
  * nothing is acknowledged or delivered before the batch is on disk. */
 void serve_run_batch(serve_state *s)
 {
     size_t n = s->nbatch;
     fkex_err err;
-    char vh[9], rh[9];
+    char vh[9];
     if (n == 0)
         return;
     if ((err = relay_store_batch_begin(s->store)) != FKEX_OK)
@@ -61,9 +81,6 @@ void serve_run_batch(serve_state *s)
     for (size_t i = 0; i < n; i++) {
         pending_submit *p = &s->batch[i];
         relay_room *r = p->r;
-        uint64_t epoch = r->epoch;
-        uint32_t nmembers = r->nmembers;   /* a seed-mode Leave changes the roster, not the epoch */
-        int was_failed = r->failed;
         if (p->code)
             continue;
         if (err != FKEX_OK) {
@@ -72,20 +89,11 @@ void serve_run_batch(serve_state *s)
             continue;
         }
         const uint8_t *source = p->cs && p->cs->conn ? fkex_conn_source(p->cs->conn) : NULL;
-        p->code = relay_room_submit(r, p->v, source, p->msg, p->len, serve_now_ms(), &p->out);
+        p->code = serve_submit_step(s, r, p->v, source, p->msg, p->len, serve_now_ms(), &p->out);
         if (p->code)
             p->why = p->out.why ? p->out.why : "refused";
-        else
-            serve_rebind(s, r, &p->out);
         if (p->code == FKEX_RELAY_E_INTERNAL)   /* its step rolled back; the batch goes on */
             store_failed(s, 1);
-        if (r->failed && !was_failed)
-            serve_out_of_service(s, r);
-        if (r->epoch != epoch || r->nmembers != nmembers) {
-            serve_log(s, "room %s: epoch %llu, %u member%s", serve_hex(rh, r->room_id),
-                  (unsigned long long)r->epoch, r->nmembers, r->nmembers == 1 ? "" : "s");
-            serve_refresh_members(s, r);
-        }
     }
     if (err == FKEX_OK && (err = relay_store_batch_end(s->store)) != FKEX_OK) {
         /* Nothing of the batch is stored: refuse it all, and reread what
@@ -172,6 +180,15 @@ void serve_on_submit(conn_state *cs, const fkex_relay_msg *m)
     } else if (memcmp(m->room_id, cs->room->room_id, 32) != 0) {
         p->code = FKEX_RELAY_E_NOT_ROUTABLE;
         p->why = "this session is for another room";
+    } else if (s->cluster) {   /* cluster mode: into the shared log, answered from the fold */
+        fkex_relay_entry e = { .kind = FKEX_ENTRY_SUBMIT, .data = m->data, .datalen = m->datalen };
+        const uint8_t *src = fkex_conn_source(cs->conn);
+        memcpy(e.room_id, m->room_id, 32);
+        memcpy(e.v, cs->v, 32);
+        if (src)
+            memcpy(e.source, src, 16);
+        (void)serve_publish(s, &e, cs, WAIT_SUBMIT, m->seq, 0);
+        return;
     } else if (!(p->msg = malloc(m->datalen ? m->datalen : 1))) {
         fkex_conn_close(cs->conn, "out of memory");
         return;

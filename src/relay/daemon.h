@@ -18,13 +18,25 @@
 #include "net/net.h"
 #include "relay/dm.h"
 #include "relay/index.h"
+#include "relay/jetstream.h"
 #include "relay/room.h"
 #include "relay/serve.h"
+#include "wire/relay_entry.h"
 #include "wire/relay_msg.h"
 
 typedef struct serve_state serve_state;
 
 enum { SESSION_NEW, SESSION_NONCE, SESSION_READY };
+
+/* A frame read while its connection waits (cluster mode: a founder's,
+ * after CREATE_ROOM, until the fold has made the room). */
+#define HELD_FRAMES_MAX 64
+#define HELD_BYTES_MAX (1u << 20)
+typedef struct held_frame {
+    struct held_frame *next;
+    size_t len;
+    uint8_t bytes[];
+} held_frame;
 
 typedef struct conn_state {
     serve_state *s;
@@ -48,6 +60,9 @@ typedef struct conn_state {
     relay_dm_seat *dm;   /* a direct conversation's place (relay/dm.h), instead of a room */
     relay_room *awaiting;      /* an admin waiting for what becomes of its descriptor */
     uint32_t awaiting_version;
+    int holding;               /* frames wait in held until serve_resume */
+    held_frame *held, **held_tail;
+    size_t nheld, held_bytes;
 } conn_state;
 
 /* A SUBMIT read this turn, run with the turn's batch. cs is NULL once its
@@ -64,6 +79,50 @@ typedef struct {
     const char *why;
     relay_out out;
 } pending_submit;
+
+/* Cluster mode: a session waits for what the fold makes of an entry it
+ * published (relay/fold.c): known by the entry's id until stored, then by
+ * its stream seq. cs is NULL once its connection closed. */
+enum { WAIT_SUBMIT, WAIT_CREATE, WAIT_POLICY, WAIT_KICK };
+typedef struct {
+    conn_state *cs;
+    int kind;
+    uint8_t id[32];
+    uint64_t seq;          /* 0 until stored */
+    uint64_t client_seq;   /* WAIT_SUBMIT */
+    uint32_t version;      /* WAIT_POLICY */
+} cluster_wait;
+
+/* What the fold made of an entry, kept for a while for the sessions whose
+ * acknowledgement comes after (one that resent through another relay). */
+typedef struct {
+    uint64_t seq;
+    int code;
+    uint64_t relay_seq;
+    const char *why;
+    relay_room *room;
+} cluster_outcome;
+
+/* Every relay's last heartbeat, and where each online member's session is. */
+typedef struct {
+    uint8_t id[16];
+    uint64_t last;         /* fold time */
+} cluster_relay;
+typedef struct {
+    relay_room *r;
+    uint8_t v[32];
+    uint8_t relay[16];
+} cluster_member;
+
+/* A settled Update moved a member from one V to another. A session's
+ * entries published before its relay's fold got there name the old V:
+ * the fold reads them as the new one's, as a single relay's session,
+ * re-bound at once, would have sent them. The last RELAY_REBINDS. */
+#define RELAY_REBINDS 256
+typedef struct {
+    relay_room *r;
+    uint8_t from[32], to[32];
+} cluster_rebind;
 
 /* A member whose connections all dropped: online until the grace ends. */
 typedef struct {
@@ -98,8 +157,27 @@ struct serve_state {
     uint64_t store_logged_at;    /* uv_now of the last storage failure logged, 0 if none */
     uint64_t store_unlogged;     /* storage failures since, not logged (a full disk fails
                                     every batch: one line per STORE_LOG_MS, not per message) */
-    uint64_t started;            /* uv_now at start: every member gets a grace from it */
+    uint64_t started;            /* uv_now at start (in cluster mode, the fold's first time):
+                                    every member gets a grace from it */
     int stopping;
+    /* Cluster mode (--store nats://, relay/fold.c): the rooms are a fold
+     * of the shared log; s->store is this relay's cache of it. */
+    int cluster;
+    relay_js *js;                /* NULL once shutting down */
+    const char *listen;          /* where to listen once the fold has caught up */
+    uint8_t relay_id[16];
+    uint64_t fold_time;          /* the largest entry time folded (ms): the rules' clock */
+    uint64_t folded;             /* the last stream seq folded */
+    cluster_wait *waits;
+    size_t nwaits, waitcap;
+    cluster_outcome *outcomes;   /* by seq modulo RELAY_OUTCOMES */
+    cluster_relay *relays;
+    size_t nrelays;
+    cluster_member *at;
+    size_t nat, atcap;
+    cluster_rebind *rebinds;     /* a ring of RELAY_REBINDS */
+    size_t nrebinds;             /* ever recorded */
+    char failure[128];           /* why the relay stopped on its own (serve_fail) */
 };
 
 /* ---- send.c ---- */
@@ -133,6 +211,8 @@ void serve_route(serve_state *s, relay_room *r, const relay_out *out);
 void serve_out_of_service(serve_state *s, relay_room *r);
 
 /* ---- presence.c ---- */
+/* cs's V, a roster member, has a live session here: counted online. */
+void serve_member_online(serve_state *s, conn_state *cs);
 void serve_absent_remove(serve_state *s, relay_room *r, const uint8_t v[32]);
 /* v's last connection dropped: away, and offline once the grace ends. */
 void serve_absent_add(serve_state *s, relay_room *r, const uint8_t v[32], uint64_t now);
@@ -154,9 +234,59 @@ void serve_replay_pump_all(serve_state *s);
 void serve_on_submit(conn_state *cs, const fkex_relay_msg *m);
 /* Runs the turn's SUBMITs as one store batch, then answers them all. */
 void serve_run_batch(serve_state *s);
+/* One room message from v into r (relay_room_submit) and what follows in
+ * the daemon: sessions re-bound, a room out of service said, the roster's
+ * new members counted. 0 or the refusal's code, with out. */
+int serve_submit_step(serve_state *s, relay_room *r, const uint8_t v[32], const uint8_t *source,
+                      const uint8_t *msg, size_t len, uint64_t now, relay_out *out);
+
+/* ---- serve.c ---- */
+/* Every room's timeouts at now (relay_room_tick), the pending descriptor
+ * and the members gone past the grace handed to a member, the grace run
+ * out at mono: once a second, or in cluster mode at each heartbeat the
+ * fold reads (both clocks the fold's). */
+void serve_tick_rooms(serve_state *s, uint64_t now, uint64_t mono);
+/* Starts listening (cluster mode: once the fold has caught up). */
+fkex_err serve_listen(serve_state *s, char err[128]);
+/* The relay cannot go on (why): it shuts down, and relay_serve says why. */
+void serve_fail(serve_state *s, const char *why);
+
+/* ---- fold.c (cluster mode) ---- */
+/* Opens the shared log at store and starts folding it; the server starts
+ * listening once the fold reaches the log's end (s->listen). */
+fkex_err serve_cluster_open(serve_state *s, const char *store, char err[128]);
+void serve_cluster_close(serve_state *s);
+/* Publishes e (its time set here). cs, if not NULL, waits for the outcome
+ * (kind WAIT_*, client_seq or version as the kind needs). 0, or -1 (the
+ * session is told). */
+int serve_publish(serve_state *s, fkex_relay_entry *e, conn_state *cs, int kind,
+                  uint64_t client_seq, uint32_t version);
+/* Publishes ONLINE (on) or AWAY for cs's V in its room. */
+void serve_publish_presence(serve_state *s, conn_state *cs, int on);
+/* A connection closed: its waits are nobody's. */
+void serve_cluster_forget(serve_state *s, conn_state *cs);
+/* A settled Update moved r's member from one V to another (serve_rebind). */
+void serve_cluster_rebound(serve_state *s, relay_room *r, const uint8_t from[32],
+                           const uint8_t to[32]);
 
 /* ---- session.c ---- */
 void serve_on_accept(fkex_server *srv, fkex_conn *c);
+/* What the relay does with a request, whoever (a peer's address, or the
+ * shared log) brought it; the caller answers. A new room: 0 with *r, or
+ * the refusal's code with *why. */
+int serve_create_step(serve_state *s, const char *who, const uint8_t *desc, size_t len,
+                      const uint8_t founder[32], const uint8_t sig[64], relay_room **r,
+                      const char **why);
+/* The admin's kick or next descriptor, routed: 0, or the code with out->why. */
+int serve_admin_step(serve_state *s, const char *who, relay_room *r, int kick,
+                     const uint8_t *data, size_t len, relay_out *out);
+/* ACCEPTED to the admin; for a descriptor, POLICY_OUTCOME follows. */
+void serve_admin_accepted(conn_state *cs, relay_room *r, int kick, uint64_t seq, uint32_t version);
+/* What cs sent while holding, handled now, in order. */
+void serve_resume(conn_state *cs);
+/* Member v cannot commit the pending descriptor: the next member's turn. */
+void serve_decline_step(serve_state *s, relay_room *r, const uint8_t v[32], uint32_t version,
+                        uint64_t now);
 /* The pending descriptor to the member whose turn it is, if due. */
 void serve_hand_pending(serve_state *s, relay_room *r, uint64_t now);
 

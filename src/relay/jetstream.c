@@ -9,6 +9,8 @@
 #include "relay/jetstream.h"
 
 #define RETRY_TICK_MS 500u
+#define OPEN_WAIT_MS 20000
+#define CONSUMER_HEARTBEAT_MS 1000
 /* The stream's largest message: an entry of the largest room message. The
  * servers must allow it (nats-server's max_payload, 1 MiB by default). */
 #define STREAM_MAX_MSG (17 << 20)
@@ -47,6 +49,7 @@ struct relay_js {
     jsCtx *ctx;
     natsSubscription *sub;
     int replicas;
+    uint64_t last_seq;          /* the stream's last entry when we opened it */
     unstored *pend;             /* the loop's alone */
     size_t npend, pendcap;
 };
@@ -241,6 +244,17 @@ int relay_js_replicas(const relay_js *js)
     return js->replicas;
 }
 
+uint64_t relay_js_last_seq(const relay_js *js)
+{
+    return js->last_seq;
+}
+
+void relay_js_server(const relay_js *js, char *out, size_t cap)
+{
+    if (natsConnection_GetConnectedUrl(js->nc, out, cap) != NATS_OK)
+        snprintf(out, cap, "?");
+}
+
 /* ---- opening and closing -------------------------------------------------------------- */
 
 int relay_js_parse(const char *store, char servers[RELAY_JS_MAX_SERVERS][80], int *n,
@@ -290,19 +304,16 @@ static void on_handle_closed(uv_handle_t *h)
 }
 
 /* Makes the stream if it is not there: replicas 3, or 1 where the
- * cluster is smaller (a single server). */
+ * cluster is smaller (a single server). A cluster still electing its
+ * leaders answers nothing for a few seconds: asked again for up to
+ * OPEN_WAIT_MS. */
 static natsStatus make_stream(relay_js *js, char err[128])
 {
     static const char *subjects[] = { "fkex.>" };
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
     jsStreamConfig cfg;
-    natsStatus st = js_GetStreamInfo(&si, js->ctx, RELAY_JS_STREAM, NULL, &jerr);
-    if (st == NATS_OK) {
-        js->replicas = (int)si->Config->Replicas;
-        jsStreamInfo_Destroy(si);
-        return NATS_OK;
-    }
+    natsStatus st = NATS_OK;
     jsStreamConfig_Init(&cfg);
     cfg.Name = RELAY_JS_STREAM;
     cfg.Subjects = subjects;
@@ -310,16 +321,26 @@ static natsStatus make_stream(relay_js *js, char err[128])
     cfg.Storage = js_FileStorage;
     cfg.MaxMsgSize = STREAM_MAX_MSG;
     cfg.Duplicates = (int64_t)RELAY_JS_DEDUP_S * 1000000000;
-    for (int r = 3; r >= 1; r -= 2) {
-        cfg.Replicas = r;
-        jerr = 0;
-        si = NULL;
-        st = js_AddStream(&si, js->ctx, &cfg, NULL, &jerr);
-        if (st == NATS_OK || jerr == JSStreamNameExistErr) {
-            js->replicas = si ? (int)si->Config->Replicas : r;
+    for (int waited = 0; waited < OPEN_WAIT_MS; waited += 250) {
+        if ((st = js_GetStreamInfo(&si, js->ctx, RELAY_JS_STREAM, NULL, &jerr)) == NATS_OK) {
+            js->replicas = (int)si->Config->Replicas;
+            js->last_seq = si->State.LastSeq;
             jsStreamInfo_Destroy(si);
             return NATS_OK;
         }
+        for (int r = 3; r >= 1; r -= 2) {
+            cfg.Replicas = r;
+            jerr = 0;
+            si = NULL;
+            if ((st = js_AddStream(&si, js->ctx, &cfg, NULL, &jerr)) == NATS_OK) {
+                js->replicas = (int)si->Config->Replicas;
+                jsStreamInfo_Destroy(si);
+                return NATS_OK;
+            }
+            if (jerr == JSStreamNameExistErr)
+                break;   /* another relay made it meanwhile: read it */
+        }
+        uv_sleep(250);
     }
     snprintf(err, 128, "JetStream would not make the stream %s: %s (error %d)", RELAY_JS_STREAM,
              natsStatus_GetText(st), (int)jerr);
@@ -390,6 +411,9 @@ fkex_err relay_js_open(relay_js **out, uv_loop_t *loop, const char *store,
     so.Stream = RELAY_JS_STREAM;
     so.Ordered = true;
     so.Config.DeliverPolicy = js_DeliverAll;
+    /* The server's heartbeats on the consumer: two missed and libnats
+     * makes it again from the next entry, on a server that is alive. */
+    so.Config.Heartbeat = (int64_t)CONSUMER_HEARTBEAT_MS * 1000000;
     st = js_Subscribe(&js->sub, js->ctx, "fkex.>", on_msg, js, NULL, &so, &jerr);
     if (st == NATS_OK)   /* a relay folding a long log must not be cut off as slow */
         st = natsSubscription_SetPendingLimits(js->sub, -1, -1);

@@ -68,6 +68,11 @@ fkex_err relay_js_publish(relay_js *js, const char *subject, const uint8_t *entr
 size_t relay_js_unstored(const relay_js *js);
 /* The replicas the stream has. */
 int relay_js_replicas(const relay_js *js);
+/* The stream's last sequence when it was opened: a relay that folds the
+ * log serves once it has read that far. */
+uint64_t relay_js_last_seq(const relay_js *js);
+/* The server connected to now ("nats://HOST:PORT"), for the log. */
+void relay_js_server(const relay_js *js, char *out, size_t cap);
 /* Stops reading, closes the connection, and closes its handles on loop
  * (run the loop to let them close). */
 void relay_js_close(relay_js *js);

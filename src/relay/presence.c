@@ -11,6 +11,17 @@
 #include "inner.h"
 #include "relay/daemon.h"
 
+void serve_member_online(serve_state *s, conn_state *cs)
+{
+    cs->member = 1;
+    if (s->cluster) {   /* cluster mode: online on every relay when the fold reaches it */
+        serve_publish_presence(s, cs, 1);
+        return;
+    }
+    relay_room_set_online(cs->room, cs->v, 1);
+    serve_absent_remove(s, cs->room, cs->v);
+}
+
 void serve_absent_remove(serve_state *s, relay_room *r, const uint8_t v[32])
 {
     for (size_t i = 0; i < s->nabsent;) {
@@ -59,9 +70,7 @@ void serve_refresh_members(serve_state *s, relay_room *r)
             continue;
         int m = relay_room_member(r, cs->v) >= 0;
         if (m && !cs->member) {
-            cs->member = 1;
-            relay_room_set_online(r, cs->v, 1);
-            serve_absent_remove(s, r, cs->v);
+            serve_member_online(s, cs);
             serve_log(s, "%s: joiner %s is now a member", fkex_conn_peer(cs->conn), serve_hex(vh, cs->v));
         } else if (!m && cs->member) {
             cs->member = 0;

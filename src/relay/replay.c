@@ -54,11 +54,8 @@ static void replay_done(conn_state *cs)
     if (!cs->conn)
         return;
     long idx = relay_room_member(r, cs->v);
-    if (idx >= 0) {
-        cs->member = 1;
-        relay_room_set_online(r, cs->v, 1);
-        serve_absent_remove(s, r, cs->v);
-    }
+    if (idx >= 0)
+        serve_member_online(s, cs);
     serve_log(s, "%s: %s %s in room %s (epoch %llu), replayed %zu frame%s after seq %llu",
           fkex_conn_peer(cs->conn), idx >= 0 ? "member" : "leaf", serve_hex(vh, cs->v),
           serve_hex(rh, r->room_id), (unsigned long long)r->epoch, cs->replayed,

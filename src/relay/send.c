@@ -145,6 +145,11 @@ void serve_rebind(serve_state *s, relay_room *r, const relay_out *out)
     for (size_t i = 0; i < s->nbatch; i++)   /* what it sent in this turn is its too */
         if (s->batch[i].r == r && memcmp(s->batch[i].v, out->rebind_from, 32) == 0)
             memcpy(s->batch[i].v, out->rebind_to, 32);
+    for (size_t i = 0; i < s->nat; i++)   /* cluster mode: the relay of its session */
+        if (s->at[i].r == r && memcmp(s->at[i].v, out->rebind_from, 32) == 0)
+            memcpy(s->at[i].v, out->rebind_to, 32);
+    if (s->cluster)
+        serve_cluster_rebound(s, r, out->rebind_from, out->rebind_to);
 }
 
 /* The admins waiting for r's descriptor of that version (or, committed,
@@ -173,6 +178,7 @@ void serve_tell_admins(serve_state *s, relay_room *r, uint32_t version, uint8_t 
 void serve_route(serve_state *s, relay_room *r, const relay_out *out)
 {
     fkex_frame_buf *b = NULL;
+    const relay_delivery *made = NULL;   /* the delivery b encodes */
     if (out->installed)
         serve_tell_admins(s, r, out->installed, FKEX_POLICY_COMMITTED);
     for (size_t i = 0; i < out->n; i++) {
@@ -180,7 +186,7 @@ void serve_route(serve_state *s, relay_room *r, const relay_out *out)
         conn_state *cs = relay_index_get(&s->sessions, r, d->to);
         if (!cs || !cs->conn || cs->replaying)   /* a replay reads it from the log */
             continue;
-        if (b && (d->bytes != out->d[i - 1].bytes || d->seq != out->d[i - 1].seq)) {
+        if (b && (d->bytes != made->bytes || d->seq != made->seq)) {
             fkex_frame_buf_unref(b);
             b = NULL;
         }
@@ -195,6 +201,7 @@ void serve_route(serve_state *s, relay_room *r, const relay_out *out)
                 fkex_conn_close(cs->conn, "out of memory");
                 continue;
             }
+            made = d;
         }
         (void)fkex_conn_queue(cs->conn, b);   /* a slow reader is cut off by net */
     }

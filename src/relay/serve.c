@@ -65,10 +65,8 @@ static void log_accepting(serve_state *s)
     }
 }
 
-static void on_tick(uv_timer_t *t)
+void serve_tick_rooms(serve_state *s, uint64_t now, uint64_t mono)
 {
-    serve_state *s = t->data;
-    uint64_t now = serve_now_ms(), mono = uv_now(s->loop);
     relay_out out;
     char rh[9];
     relay_out_init(&out);
@@ -82,26 +80,40 @@ static void on_tick(uv_timer_t *t)
             serve_out_of_service(s, r);
         else if (code != 0)
             serve_log(s, "room %s: tick failed: %s", serve_hex(rh, r->room_id),
-                  out.why ? out.why : "error");
+                      out.why ? out.why : "error");
         else if (r->epoch != epoch) {
             serve_log(s, "room %s: epoch %llu settled by its committer alone, %u member%s",
-                  serve_hex(rh, r->room_id), (unsigned long long)r->epoch, r->nmembers,
-                  r->nmembers == 1 ? "" : "s");
+                      serve_hex(rh, r->room_id), (unsigned long long)r->epoch, r->nmembers,
+                      r->nmembers == 1 ? "" : "s");
             serve_rebind(s, r, &out);
             serve_refresh_members(s, r);
             serve_route(s, r, &out);
         } else if (out.n > 0) {
             serve_log(s, r->seed ? "room %s: members offline past the grace leave (seed mode)"
-                             : "room %s: a JoinRequest goes to the next sponsor",
-                  serve_hex(rh, r->room_id));
+                                 : "room %s: a JoinRequest goes to the next sponsor",
+                      serve_hex(rh, r->room_id));
             serve_route(s, r, &out);
         }
         relay_out_clear(&out);
         serve_hand_pending(s, r, now);
         serve_hand_gone(s, r, now, mono);
     }
+    serve_absence_tick(s, mono);
     if (s->server)
         fkex_server_flush(s->server);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    serve_state *s = t->data;
+    uint64_t mono = uv_now(s->loop);
+    if (s->cluster) {   /* cluster mode: the rooms tick as the fold reads heartbeats */
+        fkex_relay_entry e = { .kind = FKEX_ENTRY_HEARTBEAT };
+        memcpy(e.relay_id, s->relay_id, 16);
+        (void)serve_publish(s, &e, NULL, 0, 0, 0);
+    } else {
+        serve_tick_rooms(s, serve_now_ms(), mono);
+    }
     /* O(connections) a second. */
     for (conn_state *cs = s->conns; cs; cs = cs->next) {
         if (cs->conn && cs->state != SESSION_READY && !cs->served &&
@@ -115,7 +127,8 @@ static void on_tick(uv_timer_t *t)
         }
     }
     log_accepting(s);
-    serve_absence_tick(s, mono);
+    if (s->server)
+        fkex_server_flush(s->server);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -124,9 +137,13 @@ static void on_signal(uv_signal_t *h, int signum)
     if (s->stopping)
         return;
     s->stopping = 1;
-    serve_log(s, "%s: shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    serve_log(s, "%s: shutting down", signum == SIGTERM ? "SIGTERM" : signum == SIGINT ? "SIGINT"
+                                                                                  : s->failure);
     serve_run_batch(s);   /* what was read is answered before the connections close */
-    fkex_server_stop(s->server);
+    serve_cluster_close(s);   /* (what a session published and the log has not stored
+                                 yet, its client sends again) */
+    if (s->server)
+        fkex_server_stop(s->server);
     s->server = NULL;
     uv_timer_stop(&s->tick);
     uv_close((uv_handle_t *)&s->tick, NULL);
@@ -173,10 +190,43 @@ void relay_options_default(relay_options *o)
     o->session_timeout_ms = RELAY_DEFAULT_SESSION_TIMEOUT_MS;
     o->keepalive_ms = RELAY_DEFAULT_KEEPALIVE_MS;
     o->max_conns = RELAY_DEFAULT_MAX_CONNS;
+    o->cluster = NULL;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
         rl.rlim_cur < RELAY_DEFAULT_MAX_CONNS + RESERVED_FDS)
         o->max_conns = rl.rlim_cur > 2 * RESERVED_FDS ? (size_t)rl.rlim_cur - RESERVED_FDS
                                                       : (size_t)rl.rlim_cur / 2;
+}
+
+fkex_err serve_listen(serve_state *s, char err[128])
+{
+    fkex_net_limits lim = { FKEX_RELAY_ENVELOPE_MAX, RELAY_MAX_QUEUED };
+    char bound[300];
+    fkex_err e = fkex_server_start(&s->server, s->loop, s->listen, &lim, serve_on_accept, s, err);
+    if (e != FKEX_OK)
+        return e;
+    fkex_server_set_frame_timeout(s->server, s->opt.frame_timeout_ms);
+    fkex_server_bound(bound, sizeof bound, s->server, s->listen);
+    if (s->hooks && s->hooks->on_ready)
+        s->hooks->on_ready(s->hooks->ctx, bound);
+    serve_log(s, "listening on %s: %zu room%s, grace %llu s, frame timeout %llu s, session timeout "
+                 "%llu s, at most %zu connections", bound, s->nrooms, s->nrooms == 1 ? "" : "s",
+              (unsigned long long)(s->opt.grace_ms / 1000),
+              (unsigned long long)(s->opt.frame_timeout_ms / 1000),
+              (unsigned long long)(s->opt.session_timeout_ms / 1000), s->opt.max_conns);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        s->opt.max_conns + RESERVED_FDS > rl.rlim_cur)
+        serve_log(s, "warning: %zu connections is more than the open-file limit (%llu) allows: "
+                     "past it the kernel refuses connections (EMFILE) and libuv drops them "
+                     "unanswered; raise the limit (ulimit -n) or lower --max-connections",
+                  s->opt.max_conns, (unsigned long long)rl.rlim_cur);
+    return FKEX_OK;
+}
+
+void serve_fail(serve_state *s, const char *why)
+{
+    snprintf(s->failure, sizeof s->failure, "%s", why);
+    on_signal(&s->sigterm, 0);
 }
 
 fkex_err relay_serve(relay_store *st, const char *addr, const relay_options *opt,
@@ -184,9 +234,7 @@ fkex_err relay_serve(relay_store *st, const char *addr, const relay_options *opt
 {
     uv_loop_t loop;
     serve_state s;
-    fkex_net_limits lim = { FKEX_RELAY_ENVELOPE_MAX, RELAY_MAX_QUEUED };
     fkex_err e;
-    char bound[300];
     int rc;
 
     err[0] = '\0';
@@ -195,6 +243,8 @@ fkex_err relay_serve(relay_store *st, const char *addr, const relay_options *opt
     s.hooks = hooks;
     s.loop = &loop;
     s.opt = *opt;
+    s.listen = addr;
+    s.cluster = opt->cluster != NULL;
     relay_index_init(&s.sessions);
     relay_dm_init(&s.dm);
     signal(SIGPIPE, SIG_IGN);
@@ -205,15 +255,16 @@ fkex_err relay_serve(relay_store *st, const char *addr, const relay_options *opt
         e = FKEX_ERR_IO;
         goto out;
     }
-    if ((e = fkex_server_start(&s.server, &loop, addr, &lim, serve_on_accept, &s, err)) != FKEX_OK) {
+    /* Cluster mode listens once the fold has caught up with the log. */
+    if ((e = opt->cluster ? serve_cluster_open(&s, opt->cluster, err) : serve_listen(&s, err)) !=
+        FKEX_OK) {
         uv_run(&loop, UV_RUN_DEFAULT);   /* frees what the failed start made */
         uv_loop_close(&loop);
         goto out;
     }
-    fkex_server_set_frame_timeout(s.server, opt->frame_timeout_ms);
     uv_timer_init(&loop, &s.tick);
     s.tick.data = &s;
-    s.started = uv_now(&loop);
+    s.started = opt->cluster ? 0 : uv_now(&loop);   /* (cluster mode: the fold's first time) */
     uv_timer_start(&s.tick, on_tick, TICK_MS, TICK_MS);
     uv_check_init(&loop, &s.turn);
     s.turn.data = &s;
@@ -224,27 +275,13 @@ fkex_err relay_serve(relay_store *st, const char *addr, const relay_options *opt
     uv_signal_start(&s.sigterm, on_signal, SIGTERM);
     uv_signal_start(&s.sigint, on_signal, SIGINT);
 
-    fkex_server_bound(bound, sizeof bound, s.server, addr);
-    if (hooks && hooks->on_ready)
-        hooks->on_ready(hooks->ctx, bound);
-    serve_log(&s, "listening on %s: %zu room%s, grace %llu s, frame timeout %llu s, session timeout "
-              "%llu s, at most %zu connections", bound, s.nrooms, s.nrooms == 1 ? "" : "s",
-          (unsigned long long)(opt->grace_ms / 1000), (unsigned long long)(opt->frame_timeout_ms / 1000),
-          (unsigned long long)(opt->session_timeout_ms / 1000), opt->max_conns);
-    {
-        struct rlimit rl;
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-            opt->max_conns + RESERVED_FDS > rl.rlim_cur)
-            serve_log(&s, "warning: %zu connections is more than the open-file limit (%llu) allows: "
-                      "past it the kernel refuses connections (EMFILE) and libuv drops them unanswered; "
-                      "raise the limit (ulimit -n) or lower --max-connections",
-                  opt->max_conns, (unsigned long long)rl.rlim_cur);
-    }
-
     uv_run(&loop, UV_RUN_DEFAULT);
     rc = uv_loop_close(&loop);
     if (rc != 0) {
         snprintf(err, 128, "the event loop did not close: %s", uv_strerror(rc));
+        e = FKEX_ERR_IO;
+    } else if (s.failure[0]) {
+        snprintf(err, 128, "%s", s.failure);
         e = FKEX_ERR_IO;
     }
 out:
@@ -253,6 +290,11 @@ out:
     free(s.rooms);
     free(s.absent);
     free(s.batch);
+    free(s.waits);
+    free(s.outcomes);
+    free(s.relays);
+    free(s.at);
+    free(s.rebinds);
     relay_index_free(&s.sessions);
     relay_dm_free(&s.dm);
     return e;

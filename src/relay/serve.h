@@ -50,6 +50,11 @@ typedef struct {
     uint64_t session_timeout_ms;
     uint64_t keepalive_ms;
     size_t max_conns;        /* past it, a new connection gets ERROR 8 and is closed */
+    /* Cluster mode: nats://HOST:PORT[,...] (relay/fold.c): the rooms are a
+     * fold of a NATS JetStream log that several relays share, and the
+     * store is this relay's cache of it (empty at start). NULL: the store
+     * alone. */
+    const char *cluster;
 } relay_options;
 
 /* The defaults above; max_conns is RELAY_DEFAULT_MAX_CONNS or, if lower,

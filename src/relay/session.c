@@ -99,33 +99,60 @@ static void on_auth(conn_state *cs, const fkex_relay_msg *m)
     serve_replay_start(cs);
 }
 
-static void on_create(conn_state *cs, const fkex_relay_msg *m)
+int serve_create_step(serve_state *s, const char *who, const uint8_t *desc, size_t len,
+                      const uint8_t founder[32], const uint8_t sig[64], relay_room **out,
+                      const char **why)
 {
-    serve_state *s = cs->s;
     relay_room *r = NULL, **t;
     char rh[9], vh[9];
-    fkex_err err = relay_room_create(&r, s->store, m->data, m->datalen, m->leaf, m->sig);
+    fkex_err err = relay_room_create(&r, s->store, desc, len, founder, sig);
+    *out = NULL;
     if (err != FKEX_OK) {
         int code = err == FKEX_ERR_REPLAY ? FKEX_RELAY_E_ROOM_EXISTS
                  : err == FKEX_ERR_IO || err == FKEX_ERR_NO_MEMORY ? FKEX_RELAY_E_INTERNAL
                  : FKEX_RELAY_E_BAD_DESCRIPTOR;
-        serve_error(cs, code, 0, code == FKEX_RELAY_E_ROOM_EXISTS ? "the room exists already"
-                                : code == FKEX_RELAY_E_INTERNAL ? "the relay could not store the room"
-                                : "the descriptor or the admin signature is not valid");
-        serve_log(s, "%s: create room refused: %s", fkex_conn_peer(cs->conn), fkex_strerror(err));
-        return;
+        *why = code == FKEX_RELAY_E_ROOM_EXISTS ? "the room exists already"
+             : code == FKEX_RELAY_E_INTERNAL ? "the relay could not store the room"
+             : "the descriptor or the admin signature is not valid";
+        serve_log(s, "%s: create room refused: %s", who, fkex_strerror(err));
+        return code;
     }
     if (!(t = realloc(s->rooms, (s->nrooms + 1) * sizeof *t))) {
         /* It is stored: the next start loads it. */
         relay_room_free(r);
-        serve_error(cs, FKEX_RELAY_E_INTERNAL, 0, "the relay is out of memory");
-        return;
+        *why = "the relay is out of memory";
+        return FKEX_RELAY_E_INTERNAL;
     }
     s->rooms = t;
     r->grace_ms = s->opt.grace_ms;   /* seed rooms remove members by it */
     s->rooms[s->nrooms++] = r;
-    serve_log(s, "%s: room %s created, founder %s", fkex_conn_peer(cs->conn), serve_hex(rh, r->room_id),
-          serve_hex(vh, m->leaf));
+    serve_log(s, "%s: room %s created, founder %s", who, serve_hex(rh, r->room_id),
+              serve_hex(vh, founder));
+    *out = r;
+    return 0;
+}
+
+static void on_create(conn_state *cs, const fkex_relay_msg *m)
+{
+    serve_state *s = cs->s;
+    relay_room *r;
+    const char *why = NULL;
+    if (s->cluster) {   /* cluster mode: every relay makes it, from the shared log */
+        fkex_relay_entry e = { .kind = FKEX_ENTRY_CREATE, .data = m->data, .datalen = m->datalen };
+        memcpy(e.v, m->leaf, 32);
+        memcpy(e.sig, m->sig, 64);
+        if (serve_publish(s, &e, cs, WAIT_CREATE, 0, 0) == 0) {
+            cs->holding = 1;   /* until the fold has made it (serve_resume) */
+            cs->held_tail = &cs->held;
+        }
+        return;
+    }
+    int code = serve_create_step(s, fkex_conn_peer(cs->conn), m->data, m->datalen, m->leaf,
+                                 m->sig, &r, &why);
+    if (code != 0) {
+        serve_error(cs, code, 0, why);
+        return;
+    }
     cs->served = 1;
     serve_send_descriptor(cs, r->room_id, m->data, m->datalen);
 }
@@ -165,6 +192,41 @@ void serve_hand_pending(serve_state *s, relay_room *r, uint64_t now)
           serve_hex(rh, r->room_id), serve_hex(vh, to));
 }
 
+int serve_admin_step(serve_state *s, const char *who, relay_room *r, int kick,
+                     const uint8_t *data, size_t len, relay_out *out)
+{
+    char rh[9];
+    int code = kick ? relay_room_kick(r, data, len, out)
+                    : relay_room_set_descriptor(r, data, len, out);
+    if (r->failed)
+        serve_out_of_service(s, r);
+    if (code != 0) {
+        if (!out->why)
+            out->why = "refused";
+        serve_log(s, "%s: %s for room %s refused: %s", who, kick ? "a kick" : "a new descriptor",
+                  serve_hex(rh, r->room_id), out->why);
+        return code;
+    }
+    serve_log(s, kick ? "%s: room %s: the admin kicked a member"
+                      : "%s: room %s: a new descriptor is pending until a member commits it",
+              who, serve_hex(rh, r->room_id));
+    serve_route(s, r, out);
+    return 0;
+}
+
+void serve_admin_accepted(conn_state *cs, relay_room *r, int kick, uint64_t seq, uint32_t version)
+{
+    fkex_relay_msg a = { 0 };
+    a.kind = FKEX_RELAY_ACCEPTED;
+    a.relay_seq = seq;
+    cs->served = 1;   /* answered: no session deadline */
+    (void)serve_send(cs, &a);
+    if (!kick) {
+        cs->awaiting = r;   /* POLICY_OUTCOME follows */
+        cs->awaiting_version = version;
+    }
+}
+
 /* The admin's requests: its next descriptor (fkex room set-policy), a
  * kick (fkex room kick). No session is needed: the admin's signature
  * inside each is what counts. */
@@ -173,60 +235,62 @@ static void on_admin(conn_state *cs, const fkex_relay_msg *m)
     serve_state *s = cs->s;
     relay_room *r = serve_room_find(s, m->room_id);
     int kick = m->kind == FKEX_RELAY_KICK;
+    fkex_rmsg_descriptor d;
+    uint32_t version = 0;
     relay_out out;
-    fkex_relay_msg a = { 0 };
-    char rh[9];
     if (!r) {
         serve_error(cs, FKEX_RELAY_E_NO_ROOM, 0, "no such room at this relay");
         return;
     }
-    relay_out_init(&out);
-    int code = kick ? relay_room_kick(r, m->data, m->datalen, &out)
-                    : relay_room_set_descriptor(r, m->data, m->datalen, &out);
-    if (r->failed)
-        serve_out_of_service(s, r);
-    if (code != 0) {
-        serve_error(cs, code, 0, out.why ? out.why : "refused");
-        serve_log(s, "%s: %s for room %s refused: %s", fkex_conn_peer(cs->conn),
-              kick ? "a kick" : "a new descriptor", serve_hex(rh, r->room_id),
-              out.why ? out.why : "refused");
-        relay_out_clear(&out);
+    if (!kick && fkex_rmsg_descriptor_decode(&d, m->data, m->datalen) == FKEX_OK)
+        version = d.version;
+    if (s->cluster) {   /* cluster mode: answered from the fold */
+        fkex_relay_entry e = { .kind = kick ? FKEX_ENTRY_KICK : FKEX_ENTRY_SET_DESCRIPTOR,
+                               .data = m->data, .datalen = m->datalen };
+        memcpy(e.room_id, m->room_id, 32);
+        (void)serve_publish(s, &e, cs, kick ? WAIT_KICK : WAIT_POLICY, 0, version);
         return;
     }
-    a.kind = FKEX_RELAY_ACCEPTED;
-    a.relay_seq = out.seq;
-    cs->served = 1;   /* answered: no session deadline */
-    (void)serve_send(cs, &a);
-    fkex_rmsg_descriptor d;
-    if (!kick && fkex_rmsg_descriptor_decode(&d, m->data, m->datalen) == FKEX_OK) {
-        cs->awaiting = r;   /* POLICY_OUTCOME follows */
-        cs->awaiting_version = d.version;
-    }
-    serve_log(s, kick ? "%s: room %s: the admin kicked a member"
-                  : "%s: room %s: a new descriptor is pending until a member commits it",
-          fkex_conn_peer(cs->conn), serve_hex(rh, r->room_id));
-    serve_route(s, r, &out);
-    relay_out_clear(&out);
-    if (kick)
-        fkex_server_flush(s->server);
+    relay_out_init(&out);
+    int code = serve_admin_step(s, fkex_conn_peer(cs->conn), r, kick, m->data, m->datalen, &out);
+    if (code != 0)
+        serve_error(cs, code, 0, out.why);
     else
+        serve_admin_accepted(cs, r, kick, out.seq, version);
+    relay_out_clear(&out);
+    if (code == 0 && kick)
+        fkex_server_flush(s->server);
+    else if (code == 0)
         serve_hand_pending(s, r, serve_now_ms());
 }
 
 /* A member cannot commit the admin's descriptor (its attributes fail the
  * new policy): the next member's turn comes at once. */
-static void on_decline(conn_state *cs, const fkex_relay_msg *m)
+void serve_decline_step(serve_state *s, relay_room *r, const uint8_t v[32], uint32_t version,
+                        uint64_t now)
 {
     char rh[9], vh[9];
+    if (!relay_room_decline(r, v, version))
+        return;   /* late, or not its turn: nothing to do */
+    serve_log(s, "room %s: member %s cannot commit the admin's descriptor version %u",
+              serve_hex(rh, r->room_id), serve_hex(vh, v), version);
+    serve_hand_pending(s, r, now);
+}
+
+static void on_decline(conn_state *cs, const fkex_relay_msg *m)
+{
     if (cs->state != SESSION_READY || !cs->room || memcmp(m->room_id, cs->room->room_id, 32) != 0) {
         serve_error(cs, FKEX_RELAY_E_AUTH, 0, "a DECLINE needs a member's session in its room");
         return;
     }
-    if (!relay_room_decline(cs->room, cs->v, m->version))
-        return;   /* late, or not its turn: nothing to do */
-    serve_log(cs->s, "room %s: member %s cannot commit the admin's descriptor version %u",
-          serve_hex(rh, cs->room->room_id), serve_hex(vh, cs->v), m->version);
-    serve_hand_pending(cs->s, cs->room, serve_now_ms());
+    if (cs->s->cluster) {
+        fkex_relay_entry e = { .kind = FKEX_ENTRY_DECLINE, .version = m->version };
+        memcpy(e.room_id, m->room_id, 32);
+        memcpy(e.v, cs->v, 32);
+        (void)serve_publish(cs->s, &e, NULL, 0, 0, 0);
+        return;
+    }
+    serve_decline_step(cs->s, cs->room, cs->v, m->version, serve_now_ms());
 }
 
 static void on_get_descriptor(conn_state *cs, const fkex_relay_msg *m)
@@ -285,12 +349,55 @@ static void on_dm(conn_state *cs, const fkex_relay_msg *m)
         serve_error(cs, code, 0, why);
 }
 
+static void on_frame(fkex_conn *c, const uint8_t *frame, size_t len);
+static void hold(conn_state *cs, const uint8_t *frame, size_t len);
+
+void serve_resume(conn_state *cs)
+{
+    held_frame *h = cs->held;
+    cs->holding = 0;
+    cs->held = NULL;
+    cs->nheld = cs->held_bytes = 0;
+    while (h) {
+        held_frame *next = h->next;
+        if (cs->conn && !cs->holding)
+            on_frame(cs->conn, h->bytes, h->len);
+        else if (cs->holding)
+            hold(cs, h->bytes, h->len);
+        free(h);
+        h = next;
+    }
+}
+
+/* Cluster mode: a room exists once the fold has made it, so what a
+ * founder sends after CREATE_ROOM (its HELLO) waits for that, in order. */
+static void hold(conn_state *cs, const uint8_t *frame, size_t len)
+{
+    held_frame *h = NULL;
+    if (cs->nheld < HELD_FRAMES_MAX && cs->held_bytes + len <= HELD_BYTES_MAX &&
+        (h = malloc(sizeof *h + len)) != NULL) {
+        h->next = NULL;
+        h->len = len;
+        memcpy(h->bytes, frame, len);
+        *cs->held_tail = h;
+        cs->held_tail = &h->next;
+        cs->nheld++;
+        cs->held_bytes += len;
+        return;
+    }
+    serve_error_finish(cs, FKEX_RELAY_E_BUSY, "too much sent before the room was made");
+}
+
 static void on_frame(fkex_conn *c, const uint8_t *frame, size_t len)
 {
     conn_state *cs = fkex_conn_data(c);
     fkex_relay_msg m;
     cs->heard_at = uv_now(cs->s->loop);   /* any frame answers a keepalive */
     cs->pinged_at = 0;
+    if (cs->holding) {
+        hold(cs, frame, len);
+        return;
+    }
     if (fkex_relay_msg_decode(&m, frame, len) != FKEX_OK) {
         serve_error_finish(cs, FKEX_RELAY_E_BAD_FRAME, "not a relay envelope of version 1");
         return;
@@ -358,9 +465,13 @@ static void on_close(fkex_conn *c, const char *why)
     for (size_t i = 0; i < s->nbatch; i++)   /* O(batch): at most one turn's */
         if (s->batch[i].cs == cs)
             s->batch[i].cs = NULL;
+    serve_cluster_forget(s, cs);
     if (cs->state == SESSION_READY && cs->has_leaf) {
         if (cs->member && !s->stopping) {
-            serve_absent_add(s, cs->room, cs->v, uv_now(s->loop));
+            if (s->cluster)
+                serve_publish_presence(s, cs, 0);   /* the fold makes it away */
+            else
+                serve_absent_add(s, cs->room, cs->v, uv_now(s->loop));
             serve_log(s, "%s: member %s disconnected (%s): its place is kept; offline after %llu s",
                   fkex_conn_peer(c), serve_hex(vh, cs->v), why,
                   (unsigned long long)(s->opt.grace_ms / 1000));
@@ -369,6 +480,10 @@ static void on_close(fkex_conn *c, const char *why)
         }
     } else {
         serve_log(s, "%s: disconnected (%s)", fkex_conn_peer(c), why);
+    }
+    for (held_frame *h = cs->held, *next; h; h = next) {
+        next = h->next;
+        free(h);
     }
     sodium_memzero(cs, sizeof *cs);
     free(cs);
