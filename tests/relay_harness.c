@@ -284,7 +284,6 @@ static void on_frame(fkex_conn *c, const uint8_t *frame, size_t len)
         break;
     case FKEX_RELAY_DELIVER: {
         fkex_gke_out out;
-        if (m.seq <= p->last_seq) fprintf(stderr, "    %s: seq %llu after %llu\n", p->name, (unsigned long long)m.seq, (unsigned long long)p->last_seq);
         CHECK(m.seq > p->last_seq);   /* in order, never twice */
         p->last_seq = m.seq;
         fkex_gke_out_init(&out);

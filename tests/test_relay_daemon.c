@@ -418,6 +418,56 @@ static void relay_one_db(void)
     CHECK(relay_refused(rh_at("notes.txt"), "is not an fkex relay database"));
 }
 
+/* A join while the roster's first member is offline, through the real
+ * relay: when the commit settles, the relay sends SETTLED, the joiner's
+ * Welcome and the EpochAck, and the offline member has no session to get
+ * them. The frames each session gets are its own: the joiner gets its
+ * Welcome once (the harness checks every seq is above the last), and the
+ * sponsor gets the EpochAck, not the Welcome again (once, the shared
+ * frame of the delivery before a sessionless one was sent in its place). */
+static void relay_offline_first(void)
+{
+    char addr[64];
+    uint8_t admin_sk[64], sig[64], *desc = NULL;
+    size_t desclen = 0;
+    static rh_party admin, alice, bob, carol;
+    rh_party *all[] = { &admin, &alice, &bob, &carol };
+    pid_t pid;
+    test_rng(&rh_rng, "relay offline first");
+    rh_party_init(&admin, "admin");
+    rh_party_init(&alice, "alice");
+    rh_party_init(&bob, "bob");
+    rh_party_init(&carol, "carol");
+    rh_loop_open();
+    rh_room_make(&alice, &desc, &desclen, admin_sk, sig);
+    char db[700];
+    snprintf(db, sizeof db, "%s", rh_at("offline-first.db"));   /* a room of its own */
+    const char *args[] = { "--db", db, NULL };
+    if ((pid = rh_relay_start(addr, "offline-first", args, NULL)) < 0 || rh_dial(&admin, addr) != 0)
+        goto out;
+    rh_room_create(&admin, desc, desclen, alice.v, sig);
+    RH_WAIT(admin.descriptors == 1);
+    if (rh_two_members(&alice, &bob, desc, desclen, addr) != 0)
+        goto out;
+    /* alice goes, past the 1 s grace: bob is the first online member */
+    rh_hang_up(&alice);
+    CHECK(rh_logged("offline-first.err", "offline after the 1 s grace"));
+    if (rh_join(&bob, &carol, rh_world.carol, desc, desclen, addr) != 0)
+        goto out;
+    rh_say(&carol, "hello bob");
+    RH_WAIT(bob.messages == 1);
+    CHECK(strcmp(bob.last_text, "hello bob") == 0);
+    CHECK(bob.nerrors == 0 && carol.nerrors == 0);
+    CHECK(rh_relay_stop(pid) == 0);
+out:
+    rh_relay_kill();
+    rh_loop_close(all, FKEX_ARRAY_LEN(all));
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(all); i++)
+        rh_party_free(all[i]);
+    free(desc);
+    sodium_memzero(admin_sk, sizeof admin_sk);
+}
+
 /* Admission tells the relay nothing of which of the policy's attributes a
  * joiner holds, through the real relay and clients. The relay times each
  * joiner from JoinRequest to Proof; what the joiner's ABE work costs is
@@ -506,6 +556,7 @@ void suite_relay_daemon(void)
     RUN(relay_one_db);
     RUN(relay_false_tree);
     RUN(relay_admission_work);
+    RUN(relay_offline_first);
     rh_relay_kill();
     gke_world_close(&rh_world);
 }
