@@ -391,12 +391,11 @@ static int publish(lg *g, lg_conn *c, uint64_t id)
 
 /* ---- connections ------------------------------------------------------------ */
 
-int lg_open(lg *g, lg_proto proto, uint16_t port, const uint8_t room_id[32], int nsubs, int npubs,
-            const uint8_t (*v)[32], uint64_t after, lg_sign_fn sign, void *ctx)
+int lg_open(lg *g, lg_proto proto, const uint16_t *ports, int nports, const uint8_t room_id[32],
+            int nsubs, int npubs, const uint8_t (*v)[32], uint64_t after, lg_sign_fn sign, void *ctx)
 {
     memset(g, 0, sizeof *g);
     g->proto = proto;
-    g->port = port;
     memcpy(g->room_id, room_id, 32);
     g->nsubs = nsubs;
     g->npubs = npubs;
@@ -409,7 +408,7 @@ int lg_open(lg *g, lg_proto proto, uint16_t port, const uint8_t room_id[32], int
     for (int i = 0; i < g->nconns; i++) {
         lg_conn *c = &g->conns[i];
         int ok;
-        if ((c->fd = dial(port, 0)) < 0)
+        if ((c->fd = dial(ports[i % nports], 0)) < 0)
             return fail(g, "connect");
         if (proto == LG_FKEX) {
             ok = fkex_session(c->fd, room_id, v[i], after, sign, ctx, i) == 0;

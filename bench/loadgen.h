@@ -33,7 +33,6 @@ typedef int (*lg_sign_fn)(void *ctx, int i, const uint8_t nonce[32], uint8_t sig
 typedef struct lg_conn lg_conn;
 typedef struct {
     lg_proto proto;
-    uint16_t port;
     uint8_t room_id[32];
     int nsubs, npubs;
     lg_conn *conns;          /* nsubs subscribers, then (Redis) npubs publishers */
@@ -48,9 +47,11 @@ typedef struct {
 
 /* Connects and subscribes nsubs subscribers (fkex: subscriber i is the
  * member whose leaf key is v[i], from relay seq `after`) and npubs
- * publishers. 0, or -1 with a sentence in g->why. */
-int lg_open(lg *g, lg_proto proto, uint16_t port, const uint8_t room_id[32], int nsubs, int npubs,
-            const uint8_t (*v)[32], uint64_t after, lg_sign_fn sign, void *ctx);
+ * publishers, connection i to ports[i % nports] (the relays of a
+ * cluster). 0, or -1 with a sentence in g->why. */
+int lg_open(lg *g, lg_proto proto, const uint16_t *ports, int nports, const uint8_t room_id[32],
+            int nsubs, int npubs, const uint8_t (*v)[32], uint64_t after, lg_sign_fn sign,
+            void *ctx);
 void lg_close(lg *g);
 
 /* Publishes as fast as acknowledgements allow (each publisher keeps

@@ -37,6 +37,7 @@
  * of the 99 others send an EpochAck that every member verifies, and the
  * previous event's acks would otherwise still be in flight.
  */
+#define _XOPEN_SOURCE 700   /* nftw, to remove the scratch directory with the NATS data */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -52,8 +53,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <ftw.h>
 #include "bench.h"
 #include "loadgen.h"
+#include "nats_cluster.h"
 #include "relay_members.h"
 #include "wire/relay_msg.h"
 
@@ -71,6 +74,7 @@
 #define QUIET_MS 10000
 #define POLICY "(ONE or THREE) and (TWO or FOUR)"
 #define WAIT_MS 120000u
+#define CLUSTER_RELAYS 2
 
 extern char **environ;
 
@@ -176,39 +180,54 @@ static void stop(pid_t *pid, int sig)
     *pid = -1;
 }
 
-/* sync: "full" or "normal" (fkex relay --sync). */
-static int relay_start(bench_relay_ctx *b, const char *sync)
+/* Runs argv (this binary's relay) with its output in out, and waits for
+ * "listening on": 0 with *pid, addr and *port, or -1. */
+static int start_relay(const char *const *argv, const char *out, pid_t *pid, char addr[64],
+                       uint16_t *port)
 {
-    char db[320], out[320], exe[512];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    const char *argv[] = { exe, "relay", "--listen", "127.0.0.1:0", "--db", db, "--grace", "600",
-                           "--sync", sync, NULL };
-    if (n <= 0)
+    if ((*pid = spawn(argv[0], argv, out)) < 0)
         return -1;
-    exe[n] = 0;
-    snprintf(db, sizeof db, "%s/relay.db", b->dir);
-    snprintf(out, sizeof out, "%s/relay.out", b->dir);
-    if ((b->relay = spawn(exe, argv, out)) < 0)
-        return -1;
-    for (int i = 0; i < 1000; i++) {
+    for (int i = 0; i < 3000; i++) {   /* a relay of a cluster first reads the log */
         char line[256] = "";
         FILE *f = fopen(out, "r");
         if (f) {
-            int got = fgets(line, sizeof line, f) && sscanf(line, "listening on %63s", b->addr) == 1;
+            int got = fgets(line, sizeof line, f) && sscanf(line, "listening on %63s", addr) == 1;
             fclose(f);
             if (got) {
-                const char *colon = strrchr(b->addr, ':');
-                b->port = (uint16_t)atoi(colon + 1);
+                const char *colon = strrchr(addr, ':');
+                *port = (uint16_t)atoi(colon + 1);
                 return 0;
             }
         }
-        if (waitpid(b->relay, NULL, WNOHANG) == b->relay) {
-            b->relay = -1;
+        if (waitpid(*pid, NULL, WNOHANG) == *pid) {
+            *pid = -1;
             return -1;
         }
         nap_ms(10);
     }
     return -1;
+}
+
+static int self_exe(char exe[512])
+{
+    ssize_t n = readlink("/proc/self/exe", exe, 511);
+    if (n <= 0)
+        return -1;
+    exe[n] = 0;
+    return 0;
+}
+
+/* sync: "full" or "normal" (fkex relay --sync). */
+static int relay_start(bench_relay_ctx *b, const char *sync)
+{
+    char db[320], out[320], exe[512];
+    const char *argv[] = { exe, "relay", "--listen", "127.0.0.1:0", "--db", db, "--grace", "600",
+                           "--sync", sync, NULL };
+    if (self_exe(exe) != 0)
+        return -1;
+    snprintf(db, sizeof db, "%s/relay.db", b->dir);
+    snprintf(out, sizeof out, "%s/relay.out", b->dir);
+    return start_relay(argv, out, &b->relay, b->addr, &b->port);
 }
 
 static uint16_t free_port(void)
@@ -267,7 +286,7 @@ static const char *find_redis(void)
 /* ---- the room -------------------------------------------------------------------- */
 
 /* The head seq: an anonymous HELLO is answered by READY. */
-static int head_seq(bench_relay_ctx *b, uint64_t *head)
+static int head_seq_at(const char *addr, const rm_room *room, uint64_t *head)
 {
     fkex_relay_msg m = { 0 }, r;
     fkex_writer w;
@@ -276,10 +295,10 @@ static int head_seq(bench_relay_ctx *b, uint64_t *head)
     char err[128];
     fkex_err e;
     m.kind = FKEX_RELAY_HELLO;
-    memcpy(m.room_id, b->room.room_id, 32);
+    memcpy(m.room_id, room->room_id, 32);
     fkex_writer_init(&w);
     fkex_relay_msg_encode(&w, &m);
-    e = w.failed ? FKEX_ERR_NO_MEMORY : fkex_net_request(&rep, &replen, b->addr, w.buf, w.len, NULL, 10000, err);
+    e = w.failed ? FKEX_ERR_NO_MEMORY : fkex_net_request(&rep, &replen, addr, w.buf, w.len, NULL, 10000, err);
     fkex_writer_free(&w);
     if (e != FKEX_OK)
         return -1;
@@ -288,6 +307,11 @@ static int head_seq(bench_relay_ctx *b, uint64_t *head)
         *head = r.relay_seq;
     free(rep);
     return ok ? 0 : -1;
+}
+
+static int head_seq(bench_relay_ctx *b, uint64_t *head)
+{
+    return head_seq_at(b->addr, &b->room, head);
 }
 
 static int sign_member(void *ctx, int i, const uint8_t nonce[32], uint8_t sig[64])
@@ -308,13 +332,16 @@ static double quantile(const double *sorted, size_t n, double q)
     return n ? sorted[k < n ? k : n - 1] : 0;
 }
 
-/* Throughput, latency and idle connections against one server. */
-static void measure(bench_relay_ctx *b, server_figures *f, lg_proto proto, uint16_t port, pid_t pid,
-                    const uint8_t (*v)[32], uint64_t after)
+/* Throughput, latency and idle connections against one server (or the
+ * relays of a cluster: the members spread over ports, the idle
+ * connections on the first, pid's). */
+static void measure(bench_relay_ctx *b, server_figures *f, lg_proto proto, const uint16_t *ports,
+                    int nports, pid_t pid, rm_room *room, const uint8_t (*v)[32], uint64_t after)
 {
+    uint16_t port = ports[0];
     lg g;
     lg_idle h;
-    const char *name = proto == LG_FKEX ? "fkex" : "redis";
+    const char *name = proto == LG_RESP ? "redis" : nports > 1 ? "fkex cluster" : "fkex";
     memset(f, 0, sizeof *f);
     /* Idle first, on a fresh process: memory freed by a busy phase stays
      * resident and would hide what connections cost. */
@@ -322,7 +349,7 @@ static void measure(bench_relay_ctx *b, server_figures *f, lg_proto proto, uint1
     int want = IDLE_TARGET;
     if ((uint64_t)want + 64 > b->rlimit)
         want = (int)(b->rlimit - 64);
-    f->idle = lg_idle_open(&h, proto, port, b->room.room_id, want, f->idle_why);
+    f->idle = lg_idle_open(&h, proto, port, room->room_id, want, f->idle_why);
     nap_ms(200);
     long after_kib = rss_kib(pid);
     if (f->idle > 0 && before > 0 && after_kib > 0)
@@ -333,7 +360,8 @@ static void measure(bench_relay_ctx *b, server_figures *f, lg_proto proto, uint1
              f->kb_per_conn, before, after_kib, f->idle_why[0] ? ": " : "", f->idle_why);
     lg_idle_close(&h);
     progress("%s: %d subscribers, %d publishers", name, MEMBERS, PUBLISHERS);
-    if (lg_open(&g, proto, port, b->room.room_id, MEMBERS, PUBLISHERS, v, after, sign_member, &b->room) != 0) {
+    if (lg_open(&g, proto, ports, nports, room->room_id, MEMBERS, PUBLISHERS, v, after, sign_member,
+                room) != 0) {
         snprintf(f->why, sizeof f->why, "%s: %s", name, g.why);
         lg_close(&g);
         return;
@@ -526,9 +554,17 @@ static void raise_nofile(bench_relay_ctx *b)
              (unsigned long long)rl.rlim_cur);
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
 static void cleanup(bench_relay_ctx *b)
 {
-    char path[320];
     for (int k = 0; k < WORKERS; k++)
         stop(&b->workers[k], SIGKILL);
     stop(&b->redis, SIGTERM);
@@ -540,15 +576,68 @@ static void cleanup(bench_relay_ctx *b)
     fkex_abe_key_free(b->key[1]);
     fkex_abe_mpk_free(b->mpk);
     fkex_abe_msk_free(b->msk);
-    if (b->dir[0]) {
-        static const char *const files[] = { "relay.db", "relay.db-wal", "relay.db-shm", "relay.out",
-                                             "redis.out" };
-        for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-            snprintf(path, sizeof path, "%s/%s", b->dir, files[i]);
-            unlink(path);
-        }
-        rmdir(b->dir);
+    if (b->dir[0])
+        nftw(b->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* NATS JetStream: three nats-server nodes (the stream's replicas 3) and
+ * two relays folding the one log, the room's 100 members spread over
+ * them, each relay delivering to its own. */
+static void measure_cluster(bench_relay_ctx *b, server_figures *f)
+{
+    static rm_room room;
+    nats_cluster c;
+    char dir[320], exe[512], out[400], err[128], why[160] = "";
+    pid_t pid[CLUSTER_RELAYS];
+    char addr[CLUSTER_RELAYS][64];
+    uint16_t port[CLUSTER_RELAYS];
+    uint8_t (*v)[32] = NULL;
+    uint64_t head;
+    int room_open = 0;
+    memset(f, 0, sizeof *f);
+    for (int i = 0; i < CLUSTER_RELAYS; i++)
+        pid[i] = -1;
+    snprintf(dir, sizeof dir, "%s/nats", b->dir);
+    if (self_exe(exe) != 0 || mkdir(dir, 0700) != 0 || nats_cluster_start(&c, dir, 3, why) != 0) {
+        snprintf(f->why, sizeof f->why, "the NATS cluster: %.120s", why[0] ? why : strerror(errno));
+        return;
     }
+    for (int i = 0; i < CLUSTER_RELAYS; i++) {
+        const char *argv[] = { exe, "relay", "--listen", "127.0.0.1:0", "--store", c.store,
+                               "--grace", "600", NULL };
+        snprintf(out, sizeof out, "%s/relay%d.out", dir, i + 1);
+        if (start_relay(argv, out, &pid[i], addr[i], &port[i]) != 0) {
+            snprintf(f->why, sizeof f->why, "a relay of the cluster did not start");
+            goto out;
+        }
+    }
+    progress("cluster: NATS %s, relays %s and %s", c.store, addr[0], addr[1]);
+    double t0 = bench_now_ms();
+    if (rm_open(&room, addr[0], POLICY, b->key[0], b->key[1], err) != FKEX_OK) {
+        snprintf(f->why, sizeof f->why, "the cluster's room: %s", err);
+        goto out;
+    }
+    room_open = 1;
+    if (rm_grow(&room, MEMBERS - 1, 10, WAIT_MS, err) != FKEX_OK ||
+        head_seq_at(addr[0], &room, &head) != 0 || rm_settle(&room, head, WAIT_MS, err) != FKEX_OK) {
+        snprintf(f->why, sizeof f->why, "building the cluster's room: %s", err);
+        goto out;
+    }
+    progress("cluster: room of %d members built in %.1f s (seq %llu)", room.n,
+             (bench_now_ms() - t0) / 1e3, (unsigned long long)head);
+    rm_hang_up(&room);
+    if (!(v = malloc(MEMBERS * sizeof *v)))
+        goto out;
+    for (int i = 0; i < MEMBERS; i++)
+        memcpy(v[i], room.m[i]->v, 32);
+    measure(b, f, LG_FKEX, port, CLUSTER_RELAYS, pid[0], &room, (const uint8_t (*)[32])v, head);
+out:
+    free(v);
+    if (room_open)
+        rm_close(&room);
+    for (int i = 0; i < CLUSTER_RELAYS; i++)
+        stop(&pid[i], SIGTERM);
+    nats_cluster_stop(&c);
 }
 
 static void noop(void *arg)
@@ -578,7 +667,7 @@ static void print_table_row(const char *name, const server_figures *f)
 int bench_relay(int json, int verbose)
 {
     static bench_relay_ctx b;
-    server_figures fx, fn, rx;
+    server_figures fx, fn, rx, fj;
     recovery_figures rec = { 0 };
     double load_start, load_end;
     fkex_rng rng;
@@ -593,6 +682,7 @@ int bench_relay(int json, int verbose)
 
     memset(&b, 0, sizeof b);
     memset(&rx, 0, sizeof rx);
+    memset(&fj, 0, sizeof fj);
     memset(&fn, 0, sizeof fn);
     b.verbose = verbose;
     b.relay = b.redis = -1;
@@ -650,7 +740,7 @@ int bench_relay(int json, int verbose)
     for (int i = 0; i < MEMBERS; i++)
         memcpy(v[i], b.room.m[i]->v, 32);
 
-    measure(&b, &fx, LG_FKEX, b.port, b.relay, (const uint8_t (*)[32])v, head);
+    measure(&b, &fx, LG_FKEX, &b.port, 1, b.relay, &b.room, (const uint8_t (*)[32])v, head);
     if (!fx.ok) {
         snprintf(why, sizeof why, "%s", fx.why);
         goto out;
@@ -680,12 +770,12 @@ int bench_relay(int json, int verbose)
         snprintf(why, sizeof why, "fkex relay --sync normal: no head seq");
         goto out;
     }
-    measure(&b, &fn, LG_FKEX, b.port, b.relay, (const uint8_t (*)[32])v, head);
+    measure(&b, &fn, LG_FKEX, &b.port, 1, b.relay, &b.room, (const uint8_t (*)[32])v, head);
 
     if (redis) {
         uint16_t rport;
         if (redis_start(&b, redis, &rport) == 0) {
-            measure(&b, &rx, LG_RESP, rport, b.redis, NULL, 0);
+            measure(&b, &rx, LG_RESP, &rport, 1, b.redis, &b.room, NULL, 0);
             stop(&b.redis, SIGTERM);
         } else {
             snprintf(rx.why, sizeof rx.why, "redis-server did not start");
@@ -693,6 +783,10 @@ int bench_relay(int json, int verbose)
     } else {
         snprintf(rx.why, sizeof rx.why, "redis-server is not installed (apt-get install redis-server)");
     }
+    if (nats_server_path())
+        measure_cluster(&b, &fj);
+    else
+        snprintf(fj.why, sizeof fj.why, "nats-server is not installed (apt-get install nats-server)");
     rc = 0;
     loadavg(&load_end);
 
@@ -712,6 +806,8 @@ out:
         print_json_figures("fkex_sync_normal", &fn);
         printf(", ");
         print_json_figures("redis", &rx);
+        printf(", ");
+        print_json_figures("fkex_jetstream", &fj);
         printf(", \"ratio_deliveries\": %.3f, \"ratio_p99\": %.3f, ",
                rx.ok && rx.rate > 0 ? fx.rate / rx.rate : 0, rx.ok && rx.p99 > 0 ? fx.p99 / rx.p99 : 0);
         printf("\"join\": {\"n\": %d, \"median_ms\": %.2f, \"p99_ms\": %.2f, \"median_pe\": %.1f, "
@@ -730,13 +826,16 @@ out:
     }
     printf("fkex bench relay: %d members, %d-byte messages, %d publishers (window %d), loopback;\n"
            "fkex durable (SQLite WAL, synchronous=FULL, on disk); fkex-nrm: --sync normal (durable\n"
-           "through a relay crash, not a power loss); Redis pub/sub with --save \"\" --appendonly no\n\n",
+           "through a relay crash, not a power loss); Redis pub/sub with --save \"\" --appendonly no;\n"
+           "fkex-js: two relays --store over three nats-server nodes (JetStream, replicas 3, file\n"
+           "storage), the members split over the two relays\n\n",
            MEMBERS, LG_MSG, PUBLISHERS, WINDOW);
     printf("  %-8s %12s %9s %9s %9s %9s %9s\n", "server", "deliveries/s", "p50 ms", "p99 ms",
            "p99.9 ms", "idle conn", "kB/conn");
     print_table_row("fkex", &fx);
     print_table_row("fkex-nrm", &fn);
     print_table_row("redis", &rx);
+    print_table_row("fkex-js", &fj);
     if (rx.ok)
         printf("\n  fkex/redis: deliveries/s %.2f, p99 %.2f\n", fx.rate / rx.rate, fx.p99 / rx.p99);
     if (fx.idle_why[0])

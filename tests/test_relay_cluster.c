@@ -29,6 +29,7 @@ typedef struct {
     uint64_t stored[512];       /* by publication number: the seq its ack gave */
     size_t nstored;
     int statuses;
+    int drains;
 } log_seen;
 
 static void seen_entry(void *ctx, uint64_t seq, const uint8_t *entry, size_t len)
@@ -54,6 +55,11 @@ static void seen_status(void *ctx, const char *line)
 {
     (void)line;
     ((log_seen *)ctx)->statuses++;
+}
+
+static void seen_drained(void *ctx)
+{
+    ((log_seen *)ctx)->drains++;
 }
 
 /* Runs loop until *n reaches want, or WAIT_MS: 1 if it did. */
@@ -88,7 +94,7 @@ static void test_log_over_cluster(void)
     uv_loop_t loop;
     relay_js *js = NULL;
     log_seen s = { 0 };
-    relay_js_hooks h = { seen_entry, seen_stored, seen_status, &s };
+    relay_js_hooks h = { seen_entry, seen_stored, seen_status, seen_drained, &s };
     snprintf(dir, sizeof dir, "%s/cluster-log", test_tmpdir());
     mkdir(dir, 0700);
     if (nats_cluster_start(&c, dir, 3, why) != 0) {
@@ -107,6 +113,7 @@ static void test_log_over_cluster(void)
     for (uint32_t k = 0; k < 100; k++)
         publish(js, k);
     CHECK(run_until(&loop, &s.n, 100) && run_until(&loop, &s.nstored, 100));
+    CHECK(s.drains > 0 && s.drains <= 200);   /* entries that arrive together come in one wake */
     for (size_t i = 0; i < s.n; i++) {
         CHECK(load32_be(s.ids[i]) == i && (i == 0 || s.seqs[i] == s.seqs[i - 1] + 1));
         CHECK(s.stored[i] == s.seqs[i]);

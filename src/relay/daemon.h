@@ -168,6 +168,7 @@ struct serve_state {
     uint8_t relay_id[16];
     uint64_t fold_time;          /* the largest entry time folded (ms): the rules' clock */
     uint64_t folded;             /* the last stream seq folded */
+    int fold_batch;              /* a cache transaction is open (relay/fold.c) */
     cluster_wait *waits;
     size_t nwaits, waitcap;
     cluster_outcome *outcomes;   /* by seq modulo RELAY_OUTCOMES */

@@ -396,6 +396,15 @@ static void on_entry(void *ctx, uint64_t seq, const uint8_t *bytes, size_t len)
     if (seq <= s->folded || s->stopping)
         return;   /* read again after the consumer was reset */
     s->folded = seq;
+    /* The entries that arrive together go to the cache in one transaction
+     * (on_drained ends it): the cache need not be durable, the log is. */
+    if (!s->fold_batch) {
+        if (relay_store_batch_begin(s->store) != FKEX_OK) {
+            serve_fail(s, "the relay's cache cannot be written");
+            return;
+        }
+        s->fold_batch = 1;
+    }
     if (fkex_relay_entry_decode(&e, bytes, len) != FKEX_OK) {
         serve_log(s, "log entry %llu is not a relay entry: skipped", (unsigned long long)seq);
     } else {
@@ -408,6 +417,20 @@ static void on_entry(void *ctx, uint64_t seq, const uint8_t *bytes, size_t len)
     if (!s->server && !s->stopping && seq >= relay_js_last_seq(s->js) &&
         serve_listen(s, err) != FKEX_OK)
         serve_fail(s, err);
+}
+
+/* The entries that came together are folded: the cache's transaction
+ * ends, and every connection's frames leave in one write. */
+static void on_drained(void *ctx)
+{
+    serve_state *s = ctx;
+    if (s->fold_batch) {
+        s->fold_batch = 0;
+        /* A cache that cannot be written is behind the rooms in memory:
+         * this relay stops, and its clients go on through another. */
+        if (relay_store_batch_end(s->store) != FKEX_OK)
+            serve_fail(s, "the relay's cache cannot be written");
+    }
     if (s->server)
         fkex_server_flush(s->server);
 }
@@ -419,7 +442,7 @@ static void on_status(void *ctx, const char *line)
 
 fkex_err serve_cluster_open(serve_state *s, const char *store, char err[128])
 {
-    relay_js_hooks h = { on_entry, on_stored, on_status, s };
+    relay_js_hooks h = { on_entry, on_stored, on_status, on_drained, s };
     char rh[9], server[128];
     fkex_err e;
     randombytes_buf(s->relay_id, 16);

@@ -171,6 +171,7 @@ static void on_wake(uv_async_t *h)
         free(e);
         e = next;
     }
+    js->hooks.on_drained(js->hooks.ctx);
 }
 
 static natsStatus send_entry(relay_js *js, const unstored *p)

@@ -46,6 +46,8 @@ typedef struct {
     void (*on_stored)(void *ctx, const uint8_t id[32], uint64_t seq);
     /* The connection's events (lost, back on another server), for the log. */
     void (*on_status)(void *ctx, const char *line);
+    /* After the events that had arrived together (one wake of the loop). */
+    void (*on_drained)(void *ctx);
     void *ctx;
 } relay_js_hooks;
 
