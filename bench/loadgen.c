@@ -28,6 +28,7 @@
 
 struct lg_conn {
     int fd;
+    uint8_t room_id[32];     /* fkex: its session's room, where it publishes */
     uint8_t *in;
     size_t nin, incap;
     uint8_t *out;            /* bytes the socket did not take yet */
@@ -368,13 +369,13 @@ static int publish(lg *g, lg_conn *c, uint64_t id)
 {
     uint8_t msg[LG_MSG], buf[512];
     size_t n;
-    make_msg(msg, g->room_id, id);
+    make_msg(msg, c->room_id, id);
     if (g->proto == LG_FKEX) {
         n = 4 + 2 + 32 + 8 + 4 + LG_MSG;
         store32_be(buf, (uint32_t)(n - 4));
         buf[4] = FKEX_RELAY_SUBMIT;
         buf[5] = FKEX_RELAY_VERSION;
-        memcpy(buf + 6, g->room_id, 32);
+        memcpy(buf + 6, c->room_id, 32);
         store64_be(buf + 38, c->sent + 1);
         store32_be(buf + 46, LG_MSG);
         memcpy(buf + 50, msg, LG_MSG);
@@ -391,23 +392,38 @@ static int publish(lg *g, lg_conn *c, uint64_t id)
 
 /* ---- connections ------------------------------------------------------------ */
 
-int lg_open(lg *g, lg_proto proto, const uint16_t *ports, int nports, const uint8_t room_id[32],
-            int nsubs, int npubs, const uint8_t (*v)[32], uint64_t after, lg_sign_fn sign, void *ctx)
+/* Connection i's session: its socket set non-blocking and watched. */
+static int watch(lg *g, lg_conn *c)
 {
-    memset(g, 0, sizeof *g);
+    fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+    struct epoll_event ev = { EPOLLIN, { .ptr = c } };
+    return epoll_ctl(g->ep, EPOLL_CTL_ADD, c->fd, &ev) == 0 ? 0 : fail(g, "epoll");
+}
+
+static int start(lg *g, lg_proto proto, int nconns)
+{
     g->proto = proto;
-    memcpy(g->room_id, room_id, 32);
-    g->nsubs = nsubs;
-    g->npubs = npubs;
-    g->nconns = nsubs + (proto == LG_RESP ? npubs : 0);
+    g->nconns = nconns;
     errno = 0;
     if ((g->ep = epoll_create1(0)) < 0 || !(g->conns = calloc((size_t)g->nconns, sizeof *g->conns)))
         return fail(g, "cannot start");
     for (int i = 0; i < g->nconns; i++)
         g->conns[i].fd = -1;
+    return 0;
+}
+
+int lg_open(lg *g, lg_proto proto, const uint16_t *ports, int nports, const uint8_t room_id[32],
+            int nsubs, int npubs, const uint8_t (*v)[32], uint64_t after, lg_sign_fn sign, void *ctx)
+{
+    memset(g, 0, sizeof *g);
+    g->nsubs = nsubs;
+    g->npubs = npubs;
+    if (start(g, proto, nsubs + (proto == LG_RESP ? npubs : 0)) != 0)
+        return -1;
     for (int i = 0; i < g->nconns; i++) {
         lg_conn *c = &g->conns[i];
         int ok;
+        memcpy(c->room_id, room_id, 32);
         if ((c->fd = dial(ports[i % nports], 0)) < 0)
             return fail(g, "connect");
         if (proto == LG_FKEX) {
@@ -428,10 +444,31 @@ int lg_open(lg *g, lg_proto proto, const uint16_t *ports, int nports, const uint
         }
         if (!ok)
             return fail(g, proto == LG_FKEX ? "the relay session failed" : "SUBSCRIBE failed");
-        fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
-        struct epoll_event ev = { EPOLLIN, { .ptr = c } };
-        if (epoll_ctl(g->ep, EPOLL_CTL_ADD, c->fd, &ev) != 0)
-            return fail(g, "epoll");
+        if (watch(g, c) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int lg_open_rooms(lg *g, uint16_t port, int nrooms, const uint8_t (*room_ids)[32], int per_room,
+                  const uint8_t (*v)[32], const uint64_t *after, lg_sign_fn sign, void *ctx)
+{
+    memset(g, 0, sizeof *g);
+    g->nsubs = nrooms * per_room;
+    g->npubs = nrooms;
+    if (start(g, LG_FKEX, g->nsubs) != 0)
+        return -1;
+    for (int i = 0; i < g->nconns; i++) {
+        lg_conn *c = &g->conns[i];
+        int room = i / per_room;
+        memcpy(c->room_id, room_ids[room], 32);
+        c->publisher = i % per_room == 0;
+        if ((c->fd = dial(port, 0)) < 0)
+            return fail(g, "connect");
+        if (fkex_session(c->fd, room_ids[room], v[i], after[room], sign, ctx, i) != 0)
+            return fail(g, "the relay session failed");
+        if (watch(g, c) != 0)
+            return -1;
     }
     return 0;
 }

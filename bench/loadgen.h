@@ -33,7 +33,6 @@ typedef int (*lg_sign_fn)(void *ctx, int i, const uint8_t nonce[32], uint8_t sig
 typedef struct lg_conn lg_conn;
 typedef struct {
     lg_proto proto;
-    uint8_t room_id[32];
     int nsubs, npubs;
     lg_conn *conns;          /* nsubs subscribers, then (Redis) npubs publishers */
     int nconns;
@@ -52,6 +51,11 @@ typedef struct {
 int lg_open(lg *g, lg_proto proto, const uint16_t *ports, int nports, const uint8_t room_id[32],
             int nsubs, int npubs, const uint8_t (*v)[32], uint64_t after, lg_sign_fn sign,
             void *ctx);
+/* fkex: nrooms rooms of per_room members each on one relay; connection i
+ * is member i % per_room of room i / per_room (v[i], from that room's
+ * relay seq after[room]), and each room's first member publishes in it. */
+int lg_open_rooms(lg *g, uint16_t port, int nrooms, const uint8_t (*room_ids)[32], int per_room,
+                  const uint8_t (*v)[32], const uint64_t *after, lg_sign_fn sign, void *ctx);
 void lg_close(lg *g);
 
 /* Publishes as fast as acknowledgements allow (each publisher keeps

@@ -75,6 +75,9 @@
 #define POLICY "(ONE or THREE) and (TWO or FOUR)"
 #define WAIT_MS 120000u
 #define CLUSTER_RELAYS 2
+#define ROOMS 100          /* the many-rooms test: ROOMS rooms of ROOM_MEMBERS on one relay */
+#define ROOM_MEMBERS 10
+#define ROOMS_WINDOW 16    /* each room's publisher's unacknowledged SUBMITs */
 
 extern char **environ;
 
@@ -93,6 +96,15 @@ typedef struct {
     int n;
     double lost_med, lost_max, commit_med, commit_max;
 } recovery_figures;
+
+/* ROOMS rooms of ROOM_MEMBERS on one relay. */
+typedef struct {
+    double rate;                       /* deliveries/s, all rooms */
+    long rss_start, rss_built, rss_busy;   /* the relay's KiB: before, with the rooms, under load */
+    double build_s;
+    int ok;
+    char why[160];
+} rooms_figures;
 
 typedef struct {
     int verbose;
@@ -580,10 +592,80 @@ static void cleanup(bench_relay_ctx *b)
         nftw(b->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+static int sign_rooms(void *ctx, int i, const uint8_t nonce[32], uint8_t sig[64])
+{
+    rm_room *rooms = ctx;
+    const rm_member *m = rooms[i / ROOM_MEMBERS].m[i % ROOM_MEMBERS];
+    return fkex_ratchet_relay_auth(sig, m->st, nonce) == FKEX_OK ? 0 : -1;
+}
+
+/* ROOMS rooms of ROOM_MEMBERS members on the relay at addr (pid), each
+ * built through it; then every room's first member publishes as fast as
+ * its window allows, and the others receive: deliveries per second over
+ * all the rooms, and the relay's memory. */
+static void measure_rooms(bench_relay_ctx *b, const char *addr, uint16_t port, pid_t pid,
+                          rooms_figures *f)
+{
+    rm_room *rooms = calloc(ROOMS, sizeof *rooms);
+    uint8_t (*ids)[32] = malloc(ROOMS * sizeof *ids);
+    uint8_t (*v)[32] = malloc((size_t)ROOMS * ROOM_MEMBERS * sizeof *v);
+    uint64_t *heads = malloc(ROOMS * sizeof *heads);
+    char err[128];
+    int opened = 0;
+    lg g;
+    memset(f, 0, sizeof *f);
+    memset(&g, 0, sizeof g);
+    g.ep = -1;
+    if (!rooms || !ids || !v || !heads) {
+        snprintf(f->why, sizeof f->why, "out of memory");
+        goto out;
+    }
+    f->rss_start = rss_kib(pid);
+    double t0 = bench_now_ms();
+    for (int r = 0; r < ROOMS; r++) {
+        if (rm_open(&rooms[r], addr, POLICY, b->key[0], b->key[1], err) != FKEX_OK) {
+            snprintf(f->why, sizeof f->why, "room %d: %s", r + 1, err);
+            goto out;
+        }
+        opened++;
+        if (rm_grow(&rooms[r], ROOM_MEMBERS - 1, ROOM_MEMBERS - 1, WAIT_MS, err) != FKEX_OK ||
+            head_seq_at(addr, &rooms[r], &heads[r]) != 0 ||
+            rm_settle(&rooms[r], heads[r], WAIT_MS, err) != FKEX_OK) {
+            snprintf(f->why, sizeof f->why, "building room %d: %s", r + 1, err);
+            goto out;
+        }
+        rm_hang_up(&rooms[r]);
+        memcpy(ids[r], rooms[r].room_id, 32);
+        for (int i = 0; i < ROOM_MEMBERS; i++)
+            memcpy(v[r * ROOM_MEMBERS + i], rooms[r].m[i]->v, 32);
+    }
+    f->build_s = (bench_now_ms() - t0) / 1e3;
+    f->rss_built = rss_kib(pid);
+    progress("%d rooms of %d built at %s in %.1f s; relay RSS %ld -> %ld KiB", ROOMS, ROOM_MEMBERS,
+             addr, f->build_s, f->rss_start, f->rss_built);
+    if (lg_open_rooms(&g, port, ROOMS, (const uint8_t (*)[32])ids, ROOM_MEMBERS,
+                      (const uint8_t (*)[32])v, heads, sign_rooms, rooms) != 0 ||
+        lg_blast(&g, ROOMS_WINDOW, WARMUP_S, RUN_S, &f->rate) != 0) {
+        snprintf(f->why, sizeof f->why, "%d rooms: %s", ROOMS, g.why);
+        goto out;
+    }
+    f->rss_busy = rss_kib(pid);
+    progress("%d rooms: %.0f deliveries/s, relay RSS %ld KiB under load", ROOMS, f->rate, f->rss_busy);
+    f->ok = 1;
+out:
+    lg_close(&g);
+    for (int r = 0; r < opened; r++)
+        rm_close(&rooms[r]);
+    free(rooms);
+    free(ids);
+    free(v);
+    free(heads);
+}
+
 /* NATS JetStream: three nats-server nodes (the stream's replicas 3) and
  * two relays folding the one log, the room's 100 members spread over
  * them, each relay delivering to its own. */
-static void measure_cluster(bench_relay_ctx *b, server_figures *f)
+static void measure_cluster(bench_relay_ctx *b, server_figures *f, rooms_figures *rooms)
 {
     static rm_room room;
     nats_cluster c;
@@ -631,6 +713,9 @@ static void measure_cluster(bench_relay_ctx *b, server_figures *f)
     for (int i = 0; i < MEMBERS; i++)
         memcpy(v[i], room.m[i]->v, 32);
     measure(b, f, LG_FKEX, port, CLUSTER_RELAYS, pid[0], &room, (const uint8_t (*)[32])v, head);
+    rm_close(&room);
+    room_open = 0;
+    measure_rooms(b, addr[0], port[0], pid[0], rooms);
 out:
     free(v);
     if (room_open)
@@ -654,6 +739,23 @@ static void print_json_figures(const char *name, const server_figures *f)
            f->kb_per_conn, f->idle_why, f->why);
 }
 
+static void print_json_rooms(const char *name, const rooms_figures *f)
+{
+    printf("\"%s\": {\"ok\": %s, \"deliveries_per_s\": %.0f, \"build_s\": %.1f, "
+           "\"rss_kib\": [%ld, %ld, %ld]}", name, f->ok ? "true" : "false", f->rate, f->build_s,
+           f->rss_start, f->rss_built, f->rss_busy);
+}
+
+static void print_rooms_row(const char *name, const rooms_figures *f)
+{
+    if (!f->ok) {
+        printf("  %-8s failed: %s\n", name, f->why);
+        return;
+    }
+    printf("  %-8s %12.0f %9.1f %9.1f %9.1f %8.1f\n", name, f->rate, f->rss_start / 1024.0,
+           f->rss_built / 1024.0, f->rss_busy / 1024.0, f->build_s);
+}
+
 static void print_table_row(const char *name, const server_figures *f)
 {
     if (!f->ok) {
@@ -668,6 +770,7 @@ int bench_relay(int json, int verbose)
 {
     static bench_relay_ctx b;
     server_figures fx, fn, rx, fj;
+    rooms_figures rs, rj;
     recovery_figures rec = { 0 };
     double load_start, load_end;
     fkex_rng rng;
@@ -683,6 +786,8 @@ int bench_relay(int json, int verbose)
     memset(&b, 0, sizeof b);
     memset(&rx, 0, sizeof rx);
     memset(&fj, 0, sizeof fj);
+    memset(&rs, 0, sizeof rs);
+    memset(&rj, 0, sizeof rj);
     memset(&fn, 0, sizeof fn);
     b.verbose = verbose;
     b.relay = b.redis = -1;
@@ -754,6 +859,7 @@ int bench_relay(int json, int verbose)
      * fresh pseudonym, an Update): the generator signs with the new ones. */
     for (int i = MEMBERS - LOCAL; i < MEMBERS; i++)
         memcpy(v[i], b.room.m[i]->v, 32);
+    measure_rooms(&b, b.addr, b.port, b.relay, &rs);
     join_med = bench_median(joins, (size_t)njoins);   /* sorts */
     join_p99 = quantile(joins, (size_t)njoins, 0.99);
 
@@ -784,7 +890,7 @@ int bench_relay(int json, int verbose)
         snprintf(rx.why, sizeof rx.why, "redis-server is not installed (apt-get install redis-server)");
     }
     if (nats_server_path())
-        measure_cluster(&b, &fj);
+        measure_cluster(&b, &fj, &rj);
     else
         snprintf(fj.why, sizeof fj.why, "nats-server is not installed (apt-get install nats-server)");
     rc = 0;
@@ -808,6 +914,12 @@ out:
         print_json_figures("redis", &rx);
         printf(", ");
         print_json_figures("fkex_jetstream", &fj);
+        printf(", \"rooms\": {\"n\": %d, \"members\": %d, \"window\": %d, ", ROOMS, ROOM_MEMBERS,
+               ROOMS_WINDOW);
+        print_json_rooms("fkex", &rs);
+        printf(", ");
+        print_json_rooms("fkex_jetstream", &rj);
+        printf("}");
         printf(", \"ratio_deliveries\": %.3f, \"ratio_p99\": %.3f, ",
                rx.ok && rx.rate > 0 ? fx.rate / rx.rate : 0, rx.ok && rx.p99 > 0 ? fx.p99 / rx.p99 : 0);
         printf("\"join\": {\"n\": %d, \"median_ms\": %.2f, \"p99_ms\": %.2f, \"median_pe\": %.1f, "
@@ -836,6 +948,11 @@ out:
     print_table_row("fkex-nrm", &fn);
     print_table_row("redis", &rx);
     print_table_row("fkex-js", &fj);
+    printf("\n  %d rooms of %d members on one relay, each room's first member publishing (window %d):\n"
+           "  %-8s %12s %9s %9s %9s %8s\n", ROOMS, ROOM_MEMBERS, ROOMS_WINDOW, "server",
+           "deliveries/s", "RSS MiB", "+rooms", "busy", "build s");
+    print_rooms_row("fkex", &rs);
+    print_rooms_row("fkex-js", &rj);
     if (rx.ok)
         printf("\n  fkex/redis: deliveries/s %.2f, p99 %.2f\n", fx.rate / rx.rate, fx.p99 / rx.p99);
     if (fx.idle_why[0])
