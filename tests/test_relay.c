@@ -5,7 +5,8 @@
  * the relay's routing and its SQLite store on a scratch file. Every step
  * is also run by the rules alone (gke/relay_rules.h) on a twin state
  * without a store, which must give the same answers and end in the same
- * state.
+ * state; and the room reread from the store after each step must be the
+ * one in memory, as far as a store keeps it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,8 +242,10 @@ static void enqueue(net *n, int to, uint64_t seq, const uint8_t *b, size_t len)
  * alone move (gke/relay_rules.h), with no store. Its answers, deliveries,
  * log rows and whole state must be the relay's, step by step: the rules
  * read nothing but their state, which is what lets relays that fold one
- * log agree (FEDERATION.md). A restart, or a store made to fail, is the
- * store's business, and ends the twin. */
+ * log agree (FEDERATION.md). After each step the room is also reread from
+ * the store (relay/room.c persists what the step changed), and must be
+ * the room in memory in all a store keeps. A restart, or a store made to
+ * fail, is the store's business, and ends the twin. */
 static void twin_end(net *n)
 {
     relay_rules_free(n->twin);
@@ -261,8 +264,10 @@ static void add_u64(crypto_hash_sha256_state *h, uint64_t v)
     add(h, b, 8);
 }
 
-/* Everything the rules keep, hashed. */
-static void rules_digest(uint8_t out[32], const relay_room *r)
+/* Everything the rules keep, hashed; with !all, only what a store keeps
+ * across a restart (not who is online, the members' authority, the turn
+ * counters, a committer's own ack). */
+static void rules_digest(uint8_t out[32], const relay_room *r, int all)
 {
     crypto_hash_sha256_state h;
     crypto_hash_sha256_init(&h);
@@ -274,11 +279,23 @@ static void rules_digest(uint8_t out[32], const relay_room *r)
         const relay_member *m = &r->members[i];
         add(&h, m->v, 32);
         add_u64(&h, m->since);
-        add_u64(&h, (uint64_t)m->online << 2 | (uint64_t)m->connected << 1 | (uint64_t)m->kicked);
+        add_u64(&h, (uint64_t)(all && m->online) << 2 | (uint64_t)(all && m->connected) << 1 |
+                        (uint64_t)m->kicked);
     }
     add_u64(&h, r->njoins);
-    for (size_t i = 0; i < r->njoins; i++) {
-        const relay_join *j = &r->joins[i];
+    /* (a store keeps the joins, not their order in memory: by joiner id) */
+    const relay_join *order[RELAY_MAX_JOINS];
+    size_t nj = r->njoins < RELAY_MAX_JOINS ? r->njoins : RELAY_MAX_JOINS;
+    for (size_t i = 0; i < nj; i++)
+        order[i] = &r->joins[i];
+    for (size_t i = 1; !all && i < nj; i++)
+        for (size_t k = i; k > 0 && memcmp(order[k - 1]->joiner_id, order[k]->joiner_id, 32) > 0; k--) {
+            const relay_join *t = order[k];
+            order[k] = order[k - 1];
+            order[k - 1] = t;
+        }
+    for (size_t i = 0; i < nj; i++) {
+        const relay_join *j = order[i];
         add(&h, j->joiner_id, 32);
         add(&h, j->v, 32);
         add_u64(&h, (uint64_t)j->has_sponsor << 8 | (uint64_t)j->state);
@@ -304,21 +321,23 @@ static void rules_digest(uint8_t out[32], const relay_room *r)
     add_u64(&h, r->pending ? r->pendinglen : UINT64_MAX);
     if (r->pending)
         add(&h, r->pending, r->pendinglen);
-    add_u64(&h, r->pending_sent_at);
-    add_u64(&h, (uint64_t)r->pending_turn << 32 | r->pending_asked);
-    add(&h, r->pending_to, 32);
     add_u64(&h, (uint64_t)r->has_settled);
     add(&h, r->settled, 32);
     add_u64(&h, r->nlost);
     add(&h, r->lost, 32 * r->nlost);
-    add_u64(&h, (uint64_t)r->has_authority);
-    add(&h, r->authority, 32);
-    add_u64(&h, r->self_ack ? r->self_ack_len : UINT64_MAX);
-    if (r->self_ack)
-        add(&h, r->self_ack, r->self_ack_len);
-    add_u64(&h, r->self_ack_at);
-    add_u64(&h, r->gone_sent_at);
-    add_u64(&h, r->gone_turn);
+    if (all) {
+        add_u64(&h, r->pending_sent_at);
+        add_u64(&h, (uint64_t)r->pending_turn << 32 | r->pending_asked);
+        add(&h, r->pending_to, 32);
+        add_u64(&h, (uint64_t)r->has_authority);
+        add(&h, r->authority, 32);
+        add_u64(&h, r->self_ack ? r->self_ack_len : UINT64_MAX);
+        if (r->self_ack)
+            add(&h, r->self_ack, r->self_ack_len);
+        add_u64(&h, r->self_ack_at);
+        add_u64(&h, r->gone_sent_at);
+        add_u64(&h, r->gone_turn);
+    }
     crypto_hash_sha256_final(&h, out);
 }
 
@@ -343,9 +362,18 @@ static void twin_same(net *n, int code, const relay_out *out, int tcode, const r
         CHECK(w->seq == x->seq && w->to_all == x->to_all && memcmp(w->to, x->to, 32) == 0 &&
               w->len == x->len && memcmp(w->bytes, x->bytes, w->len) == 0);
     }
-    rules_digest(a, n->r);
-    rules_digest(b, n->twin);
+    rules_digest(a, n->r, 1);
+    rules_digest(b, n->twin, 1);
     CHECK(memcmp(a, b, 32) == 0);
+    /* and the store has all of it that a restart reads back */
+    relay_room *copy = NULL;
+    CHECK_OK(relay_room_load(&copy, n->s, n->room_id));
+    if (copy) {
+        rules_digest(a, n->r, 0);
+        rules_digest(b, copy, 0);
+        CHECK(memcmp(a, b, 32) == 0);
+        relay_room_free(copy);
+    }
 }
 
 static int room_submit(net *n, const uint8_t from[32], const uint8_t *source, const uint8_t *msg,

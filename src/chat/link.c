@@ -368,12 +368,18 @@ static void on_connected(fkex_conn *conn, int status)
         m.data = l->desc;
         m.datalen = l->desclen;
         memcpy(m.leaf, l->v, 32);
-        fkex_err err = fkex_relay_create_sign(m.sig, l->admin_sk, l->cfg.room_id, l->v);
-        sodium_memzero(l->admin_sk, sizeof l->admin_sk);   /* needed for this one signature */
-        if (err != FKEX_OK) {
-            chat_link_fail(l, 2, "internal", "cannot sign the room's creation");
-            return;
+        /* Signed once: the admin's key is needed for this one signature,
+         * which the invitation's next relay gets too if this one fails. */
+        if (!l->create_signed) {
+            fkex_err err = fkex_relay_create_sign(l->create_sig, l->admin_sk, l->cfg.room_id, l->v);
+            sodium_memzero(l->admin_sk, sizeof l->admin_sk);
+            if (err != FKEX_OK) {
+                chat_link_fail(l, 2, "internal", "cannot sign the room's creation");
+                return;
+            }
+            l->create_signed = 1;
         }
+        memcpy(m.sig, l->create_sig, 64);
         chat_link_send(l, &m);
         l->ops->created(l);
     } else {

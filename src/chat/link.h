@@ -120,6 +120,8 @@ struct chat_link {
     char addr[300];              /* the one dialled */
     char nick[CHAT_NICK_MAX + 1];
     uint8_t admin_sk[64];        /* a founder's, until CREATE_ROOM is signed */
+    uint8_t create_sig[64];      /* ... and that signature, for every relay it dials */
+    int create_signed;
     uint8_t *desc;               /* founder: its descriptor; joiner: the relay's, once checked */
     size_t desclen;
     int founder;

@@ -584,7 +584,11 @@ static int welcome(relay_room *r, const uint8_t from[32], const uint8_t *msg, si
     for (size_t i = 0; i < r->nlost; i++)
         if (memcmp(r->lost[i], w.commit_hash, 32) == 0)
             REFUSE(FKEX_RELAY_E_STALE, "a Welcome for a commit that lost");
-    if (!r->has_settled || memcmp(w.commit_hash, r->settled, 32) != 0) {
+    /* Its commit won already (a Welcome sent after the settle): to the
+     * joiner now. */
+    int won = j->state == RELAY_JOIN_ADDED ||
+              (r->has_settled && memcmp(w.commit_hash, r->settled, 32) == 0);
+    if (!won) {
         /* Held, ordered when its commit wins. A joiner has one Welcome
          * held at most (its sponsor's latest): an honest sponsor has one
          * commit in an epoch, and the rest lose at the next settle. */
@@ -616,7 +620,7 @@ static int welcome(relay_room *r, const uint8_t from[32], const uint8_t *msg, si
         out->seq = 0;
         return 0;
     }
-    out->seq = r->next_seq;   /* its commit began this epoch: to the joiner now */
+    out->seq = r->next_seq;
     *err = release(r, j->v, msg, len, out);
     return 0;
 }

@@ -39,9 +39,9 @@
  *                not passed on; others are stale
  *   Welcome      held until its commit (by content hash) wins, then to
  *                its joiner; dropped when the epoch settles on another
- *                (a Welcome may come before its commit); for the commit
- *                that began the epoch: to its joiner at once; for one of
- *                the candidates that lost then: stale
+ *                (a Welcome may come before its commit); once its
+ *                joiner's commit has won: to the joiner at once; for one
+ *                of the candidates that lost at the last settle: stale
  *   JoinAck, Remove, Application  from a member, to every member
  * A commit may carry the room's next descriptor: it must be the admin's,
  * for this room, of a higher version; when it wins, it is the descriptor

@@ -166,6 +166,9 @@ struct serve_state {
     relay_js *js;                /* NULL once shutting down */
     const char *listen;          /* where to listen once the fold has caught up */
     uint8_t relay_id[16];
+    uint64_t grace_ms;           /* this relay's --grace; in cluster mode opt.grace_ms is the
+                                    one the last heartbeat folded carried, the same on every
+                                    relay, and this one goes in ours */
     uint64_t fold_time;          /* the largest entry time folded (ms): the rules' clock */
     uint64_t folded;             /* the last stream seq folded */
     int fold_batch;              /* a cache transaction is open (relay/fold.c) */

@@ -51,16 +51,20 @@ static void subject_of(char out[96], const serve_state *s, const fkex_relay_entr
     }
 }
 
-/* The entry's id: a hash of what it says, without its time, so that the
- * same request twice is one entry; heartbeats and presence are each new. */
+/* The entry's id: a hash of what it says, without its time and the
+ * sender's address, so that a member's message sent twice (again through
+ * another relay, from another address) is one entry, and so is a room's
+ * creation; heartbeats, presence and the admin's requests are each new
+ * (an admin asking again after a refusal is asking again). */
 static int entry_id(uint8_t id[32], const fkex_relay_entry *e)
 {
     static const char domain[] = "fkex relay entry id v1";
     fkex_relay_entry t = *e;
     fkex_writer w;
     crypto_hash_sha256_state h;
-    if (e->kind != FKEX_ENTRY_HEARTBEAT && e->kind != FKEX_ENTRY_ONLINE &&
-        e->kind != FKEX_ENTRY_AWAY)
+    memset(t.source, 0, sizeof t.source);
+    if (e->kind == FKEX_ENTRY_SUBMIT || e->kind == FKEX_ENTRY_CREATE ||
+        e->kind == FKEX_ENTRY_DECLINE)
         t.time = 0;
     fkex_writer_init(&w);
     fkex_relay_entry_encode(&w, &t);
@@ -107,7 +111,7 @@ int serve_publish(serve_state *s, fkex_relay_entry *e, conn_state *cs, int kind,
     fkex_writer_init(&w);
     fkex_relay_entry_encode(&w, e);
     if (!w.failed && entry_id(id, e) == 0 && (!cs || wait_room(s) == 0))
-        err = relay_js_publish(s->js, subject, w.buf, w.len, id);
+        err = relay_js_publish(s->js, subject, w.buf, w.len, id, e->kind != FKEX_ENTRY_HEARTBEAT);
     fkex_writer_free(&w);
     if (err != FKEX_OK) {
         if (cs)
@@ -225,13 +229,14 @@ static cluster_member *member_at(serve_state *s, relay_room *r, const uint8_t v[
     return NULL;
 }
 
-static void fold_online(serve_state *s, relay_room *r, const fkex_relay_entry *e)
+static void fold_online(serve_state *s, relay_room *r, const uint8_t v[32],
+                        const uint8_t relay[16])
 {
-    cluster_member *m = member_at(s, r, e->v);
-    if (relay_room_member(r, e->v) < 0)
+    cluster_member *m = member_at(s, r, v);
+    if (relay_room_member(r, v) < 0)
         return;   /* it left meanwhile */
-    relay_room_set_online(r, e->v, 1);
-    serve_absent_remove(s, r, e->v);
+    relay_room_set_online(r, v, 1);
+    serve_absent_remove(s, r, v);
     if (!m && s->nat == s->atcap) {
         size_t cap = s->atcap ? 2 * s->atcap : 64;
         cluster_member *t = realloc(s->at, cap * sizeof *t);
@@ -244,9 +249,9 @@ static void fold_online(serve_state *s, relay_room *r, const fkex_relay_entry *e
     if (!m) {
         m = &s->at[s->nat++];
         m->r = r;
-        memcpy(m->v, e->v, 32);
+        memcpy(m->v, v, 32);
     }
-    memcpy(m->relay, e->relay_id, 16);
+    memcpy(m->relay, relay, 16);
 }
 
 /* Member v of r is away from now (fold time): offline after the grace. */
@@ -259,13 +264,22 @@ static void away(serve_state *s, cluster_member *m)
     *m = s->at[--s->nat];
 }
 
-static void fold_away(serve_state *s, relay_room *r, const fkex_relay_entry *e)
+static void fold_away(serve_state *s, relay_room *r, const uint8_t v[32], const uint8_t relay[16])
 {
-    cluster_member *m = member_at(s, r, e->v);
+    cluster_member *m = member_at(s, r, v);
     /* Only from the relay of its live session: an older one's goodbye
      * after the member moved on says nothing. */
-    if (m && memcmp(m->relay, e->relay_id, 16) == 0)
+    if (m && memcmp(m->relay, relay, 16) == 0)
         away(s, m);
+}
+
+/* This relay was declared gone while its sessions are live: each member's
+ * is ONLINE again, from this point of the log. */
+static void reannounce(serve_state *s)
+{
+    for (conn_state *cs = s->conns; cs; cs = cs->next)
+        if (cs->conn && cs->member && cs->state == SESSION_READY && cs->has_leaf)
+            serve_publish_presence(s, cs, 1);
 }
 
 /* A relay's heartbeat: it is alive; one silent for RELAY_GONE_MS is gone,
@@ -274,6 +288,7 @@ static void fold_heartbeat(serve_state *s, const fkex_relay_entry *e)
 {
     char rh[9];
     size_t i;
+    sodium_bin2hex(rh, sizeof rh, e->relay_id, 4);
     for (i = 0; i < s->nrelays && memcmp(s->relays[i].id, e->relay_id, 16) != 0; i++)
         ;
     if (i == s->nrelays) {
@@ -281,12 +296,21 @@ static void fold_heartbeat(serve_state *s, const fkex_relay_entry *e)
         if (t) {
             s->relays = t;
             memcpy(s->relays[s->nrelays++].id, e->relay_id, 16);
-            sodium_bin2hex(rh, sizeof rh, e->relay_id, 4);
             serve_log(s, "relay %s is in the cluster", rh);
         }
     }
     if (i < s->nrelays)
         s->relays[i].last = s->fold_time;
+    /* Presence must be decided alike on every relay: the grace in force is
+     * the one the last heartbeat carried, whatever this relay was told. */
+    if (e->grace != s->opt.grace_ms) {
+        serve_log(s, "the cluster's grace period is now %llu s (relay %s's)%s",
+                  (unsigned long long)(e->grace / 1000), rh,
+                  e->grace != s->grace_ms ? ": the relays were given different --grace" : "");
+        s->opt.grace_ms = e->grace;
+        for (size_t k = 0; k < s->nrooms; k++)
+            s->rooms[k]->grace_ms = e->grace;   /* (seed rooms remove members by it) */
+    }
     for (i = 0; i < s->nrelays;) {
         if (s->fold_time - s->relays[i].last < RELAY_GONE_MS) {
             i++;
@@ -295,6 +319,8 @@ static void fold_heartbeat(serve_state *s, const fkex_relay_entry *e)
         sodium_bin2hex(rh, sizeof rh, s->relays[i].id, 4);
         serve_log(s, "relay %s is gone (no heartbeat for %u s): its members are away", rh,
                   RELAY_GONE_MS / 1000);
+        if (memcmp(s->relays[i].id, s->relay_id, 16) == 0)
+            reannounce(s);   /* it is us, late (a slow failover): our sessions are live */
         for (size_t k = 0; k < s->nat;)
             if (memcmp(s->at[k].relay, s->relays[i].id, 16) == 0)
                 away(s, &s->at[k]);
@@ -346,22 +372,21 @@ static void fold_entry(serve_state *s, uint64_t seq, const fkex_relay_entry *e)
         return;
     }
     relay_out_init(&out);
+    uint8_t v[32];   /* the member's V now (a settled Update may have moved it) */
+    memcpy(v, e->v, 32);
+    if (r && relay_room_member(r, v) < 0)
+        current_v(s, r, v);
     switch (e->kind) {
     case FKEX_ENTRY_CREATE:
         o.code = serve_create_step(s, who, e->data, e->datalen, e->v, e->sig, &o.room, &o.why);
         break;
-    case FKEX_ENTRY_SUBMIT: {
-        uint8_t v[32];
-        memcpy(v, e->v, 32);
-        if (relay_room_member(r, v) < 0)
-            current_v(s, r, v);
+    case FKEX_ENTRY_SUBMIT:
         o.code = serve_submit_step(s, r, v, e->source, e->data, e->datalen, s->fold_time, &out);
         o.why = out.why;
         o.relay_seq = out.seq;
         if (o.code == 0)
             serve_route(s, r, &out);
         break;
-    }
     case FKEX_ENTRY_SET_DESCRIPTOR:
     case FKEX_ENTRY_KICK:
         o.room = r;
@@ -370,25 +395,32 @@ static void fold_entry(serve_state *s, uint64_t seq, const fkex_relay_entry *e)
         o.relay_seq = out.seq;
         break;
     case FKEX_ENTRY_DECLINE:
-        serve_decline_step(s, r, e->v, e->version, s->fold_time);
+        serve_decline_step(s, r, v, e->version, s->fold_time);
         break;
     case FKEX_ENTRY_ONLINE:
-        fold_online(s, r, e);
+        fold_online(s, r, v, e->relay_id);
         break;
     case FKEX_ENTRY_AWAY:
-        fold_away(s, r, e);
+        fold_away(s, r, v, e->relay_id);
         break;
     case FKEX_ENTRY_HEARTBEAT:
         fold_heartbeat(s, e);
         break;
     }
     relay_out_clear(&out);
+    /* The cache could not take a step every other relay took: this relay's
+     * rooms are no longer the cluster's, so it stops, and its clients go
+     * on through another. */
+    if (o.code == FKEX_RELAY_E_INTERNAL || (r && r->failed)) {
+        serve_fail(s, "the relay's cache could not take a step of the log");
+        return;
+    }
     record(s, &o);
     if (e->kind == FKEX_ENTRY_SET_DESCRIPTOR && o.code == 0)   /* after the admin's ACCEPTED */
         serve_hand_pending(s, r, s->fold_time);
 }
 
-static void on_entry(void *ctx, uint64_t seq, const uint8_t *bytes, size_t len)
+static void on_entry(void *ctx, uint64_t seq, uint64_t time, const uint8_t *bytes, size_t len)
 {
     serve_state *s = ctx;
     fkex_relay_entry e;
@@ -408,8 +440,10 @@ static void on_entry(void *ctx, uint64_t seq, const uint8_t *bytes, size_t len)
     if (fkex_relay_entry_decode(&e, bytes, len) != FKEX_OK) {
         serve_log(s, "log entry %llu is not a relay entry: skipped", (unsigned long long)seq);
     } else {
-        if (e.time > s->fold_time)
-            s->fold_time = e.time;
+        /* The stream's clock, not the writer's: a relay whose clock ran
+         * ahead would fire every room's timeouts at once. */
+        if (time > s->fold_time)
+            s->fold_time = time;
         if (!s->started)
             s->started = s->fold_time;   /* every member gets a grace from here */
         fold_entry(s, seq, &e);
@@ -424,6 +458,10 @@ static void on_entry(void *ctx, uint64_t seq, const uint8_t *bytes, size_t len)
 static void on_drained(void *ctx)
 {
     serve_state *s = ctx;
+    if (relay_js_broken(s->js) && !s->stopping) {
+        serve_fail(s, "an entry of the log was lost (out of memory): this relay cannot fold on");
+        return;
+    }
     if (s->fold_batch) {
         s->fold_batch = 0;
         /* A cache that cannot be written is behind the rooms in memory:
@@ -435,6 +473,22 @@ static void on_drained(void *ctx)
         fkex_server_flush(s->server);
 }
 
+/* JetStream refused an entry for good: whoever waits for it is told. */
+static void on_refused(void *ctx, const uint8_t id[32], const char *why)
+{
+    serve_state *s = ctx;
+    serve_log(s, "the shared log refused an entry: %s", why);
+    for (size_t i = 0; i < s->nwaits;) {
+        cluster_wait *w = &s->waits[i];
+        if (w->seq || memcmp(w->id, id, 32) != 0) {
+            i++;
+            continue;
+        }
+        cluster_outcome o = { .code = FKEX_RELAY_E_INTERNAL, .why = "the shared log refused it" };
+        answer(s, i, &o);
+    }
+}
+
 static void on_status(void *ctx, const char *line)
 {
     serve_log(ctx, "%s", line);
@@ -442,7 +496,7 @@ static void on_status(void *ctx, const char *line)
 
 fkex_err serve_cluster_open(serve_state *s, const char *store, char err[128])
 {
-    relay_js_hooks h = { on_entry, on_stored, on_status, on_drained, s };
+    relay_js_hooks h = { on_entry, on_stored, on_refused, on_status, on_drained, s };
     char rh[9], server[128];
     fkex_err e;
     randombytes_buf(s->relay_id, 16);

@@ -22,6 +22,7 @@ typedef struct js_event {
     struct js_event *next;
     int kind;
     uint64_t seq;
+    uint64_t time;              /* EV_ENTRY: the stream's timestamp, ms */
     uint8_t id[32];
     char text[160];
     size_t len;
@@ -44,6 +45,8 @@ struct relay_js {
     int open_handles;
     uv_mutex_t lock;            /* guards head and tail */
     js_event *head, *tail;
+    int lost;                   /* an entry could not be queued (under lock) */
+    int broken;                 /* so the fold stops there (the loop's) */
     relay_js_hooks hooks;
     natsConnection *nc;
     jsCtx *ctx;
@@ -56,14 +59,20 @@ struct relay_js {
 
 /* ---- from libnats' threads ----------------------------------------------------------- */
 
-static void push(relay_js *js, int kind, uint64_t seq, const uint8_t id[32], const void *data,
-                 size_t len, const char *text)
+static void push(relay_js *js, int kind, uint64_t seq, uint64_t time, const uint8_t id[32],
+                 const void *data, size_t len, const char *text)
 {
     js_event *e = calloc(1, sizeof *e + len);
-    if (!e)
-        return;   /* an entry lost here is found again: the ordered consumer has a gap */
+    if (!e) {   /* the loop must not fold on past a missing entry */
+        uv_mutex_lock(&js->lock);
+        js->lost = 1;
+        uv_mutex_unlock(&js->lock);
+        uv_async_send(&js->wake);
+        return;
+    }
     e->kind = kind;
     e->seq = seq;
+    e->time = time;
     if (id)
         memcpy(e->id, id, 32);
     if (len)
@@ -88,8 +97,8 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
     (void)nc;
     (void)sub;
     if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
-        push(js, EV_ENTRY, meta->Sequence.Stream, NULL, natsMsg_GetData(msg),
-             (size_t)natsMsg_GetDataLength(msg), NULL);
+        push(js, EV_ENTRY, meta->Sequence.Stream, (uint64_t)(meta->Timestamp / 1000000), NULL,
+             natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), NULL);
         jsMsgMetaData_Destroy(meta);
     }
     natsMsg_Destroy(msg);
@@ -104,9 +113,9 @@ static void on_ack(jsCtx *ctx, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, voi
     if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &hex) == NATS_OK && hex &&
         sodium_hex2bin(id, 32, hex, strlen(hex), NULL, NULL, NULL) == 0) {
         if (pa)
-            push(js, EV_STORED, pa->Sequence, id, NULL, 0, NULL);
+            push(js, EV_STORED, pa->Sequence, 0, id, NULL, 0, NULL);
         else if (pae && pae->ErrCode)   /* JetStream said no: sending it again would not help */
-            push(js, EV_REFUSED, 0, id, NULL, 0, pae->ErrText ? pae->ErrText : "refused");
+            push(js, EV_REFUSED, 0, 0, id, NULL, 0, pae->ErrText ? pae->ErrText : "refused");
         /* else a timeout or no responder: the retry timer sends it again */
     }
     natsMsg_Destroy(msg);
@@ -115,7 +124,7 @@ static void on_ack(jsCtx *ctx, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, voi
 static void on_disconnected(natsConnection *nc, void *closure)
 {
     (void)nc;
-    push(closure, EV_STATUS, 0, NULL, NULL, 0, "lost the NATS server; reconnecting");
+    push(closure, EV_STATUS, 0, 0, NULL, NULL, 0, "lost the NATS server; reconnecting");
 }
 
 static void on_reconnected(natsConnection *nc, void *closure)
@@ -124,7 +133,7 @@ static void on_reconnected(natsConnection *nc, void *closure)
     if (natsConnection_GetConnectedUrl(nc, url, sizeof url) != NATS_OK)
         snprintf(url, sizeof url, "?");
     snprintf(line, sizeof line, "reconnected to the NATS server %s", url);
-    push(closure, EV_STATUS, 0, NULL, NULL, 0, line);
+    push(closure, EV_STATUS, 0, 0, NULL, NULL, 0, line);
 }
 
 /* ---- on the loop -------------------------------------------------------------------- */
@@ -145,16 +154,19 @@ static void on_wake(uv_async_t *h)
 {
     relay_js *js = h->data;
     js_event *e;
+    int lost;
     uv_mutex_lock(&js->lock);
     e = js->head;
     js->head = js->tail = NULL;
+    lost = js->lost;
     uv_mutex_unlock(&js->lock);
+    js->broken |= lost;
     while (e) {
         js_event *next = e->next;
-        char line[200];
         switch (e->kind) {
         case EV_ENTRY:
-            js->hooks.on_entry(js->hooks.ctx, e->seq, e->data, e->len);
+            if (!js->broken)
+                js->hooks.on_entry(js->hooks.ctx, e->seq, e->time, e->data, e->len);
             break;
         case EV_STORED:
             forget(js, e->id);
@@ -162,8 +174,7 @@ static void on_wake(uv_async_t *h)
             break;
         case EV_REFUSED:
             forget(js, e->id);
-            snprintf(line, sizeof line, "JetStream refused an entry: %s", e->text);
-            js->hooks.on_status(js->hooks.ctx, line);
+            js->hooks.on_refused(js->hooks.ctx, e->id, e->text);
             break;
         default:
             js->hooks.on_status(js->hooks.ctx, e->text);
@@ -202,9 +213,17 @@ static void on_retry(uv_timer_t *t)
 }
 
 fkex_err relay_js_publish(relay_js *js, const char *subject, const uint8_t *entry, size_t len,
-                          const uint8_t id[32])
+                          const uint8_t id[32], int keep)
 {
     unstored *p;
+    if (!keep) {   /* once, not kept for a retry */
+        unstored once = { .entry = (uint8_t *)entry, .len = len };
+        memcpy(once.id, id, 32);
+        if (strlen(subject) >= sizeof once.subject)
+            return FKEX_ERR_ARGUMENT;
+        snprintf(once.subject, sizeof once.subject, "%s", subject);
+        return send_entry(js, &once) == NATS_CONNECTION_CLOSED ? FKEX_ERR_IO : FKEX_OK;
+    }
     if (js->npend == js->pendcap) {
         size_t cap = js->pendcap ? 2 * js->pendcap : 64;
         unstored *t = realloc(js->pend, cap * sizeof *t);
@@ -233,6 +252,11 @@ fkex_err relay_js_publish(relay_js *js, const char *subject, const uint8_t *entr
         return FKEX_ERR_IO;
     }
     return FKEX_OK;
+}
+
+int relay_js_broken(const relay_js *js)
+{
+    return js->broken;
 }
 
 size_t relay_js_unstored(const relay_js *js)

@@ -40,10 +40,13 @@
 typedef struct relay_js relay_js;
 
 typedef struct {
-    /* An entry of the stream, in stream order, exactly once per sequence. */
-    void (*on_entry)(void *ctx, uint64_t seq, const uint8_t *entry, size_t len);
+    /* An entry of the stream, in stream order, exactly once per sequence;
+     * time is the stream's (its leader's clock when it stored it, ms). */
+    void (*on_entry)(void *ctx, uint64_t seq, uint64_t time, const uint8_t *entry, size_t len);
     /* The entry published under id is stored at seq. */
     void (*on_stored)(void *ctx, const uint8_t id[32], uint64_t seq);
+    /* JetStream refused the entry published under id for good (why). */
+    void (*on_refused)(void *ctx, const uint8_t id[32], const char *why);
     /* The connection's events (lost, back on another server), for the log. */
     void (*on_status)(void *ctx, const char *line);
     /* After the events that had arrived together (one wake of the loop). */
@@ -62,10 +65,14 @@ int relay_js_parse(const char *store, char servers[RELAY_JS_MAX_SERVERS][80], in
  * in err. */
 fkex_err relay_js_open(relay_js **js, uv_loop_t *loop, const char *store,
                        const relay_js_hooks *hooks, char err[128]) FKEX_WUR;
-/* Publishes entry on subject under id (copied; retried until stored).
- * FKEX_ERR_NO_MEMORY, or FKEX_ERR_IO if the client refused it at once. */
+/* Publishes entry on subject under id (copied; with keep, retried until
+ * stored: a heartbeat is not, the next one comes anyway). FKEX_ERR_NO_MEMORY,
+ * or FKEX_ERR_IO if the client refused it at once. */
 fkex_err relay_js_publish(relay_js *js, const char *subject, const uint8_t *entry, size_t len,
-                          const uint8_t id[32]) FKEX_WUR;
+                          const uint8_t id[32], int keep) FKEX_WUR;
+/* 1 once an entry of the stream could not be handed over (out of memory):
+ * what follows it cannot be folded. */
+int relay_js_broken(const relay_js *js);
 /* Entries published and not yet stored. */
 size_t relay_js_unstored(const relay_js *js);
 /* The replicas the stream has. */

@@ -108,7 +108,7 @@ static void on_tick(uv_timer_t *t)
     serve_state *s = t->data;
     uint64_t mono = uv_now(s->loop);
     if (s->cluster) {   /* cluster mode: the rooms tick as the fold reads heartbeats */
-        fkex_relay_entry e = { .kind = FKEX_ENTRY_HEARTBEAT };
+        fkex_relay_entry e = { .kind = FKEX_ENTRY_HEARTBEAT, .grace = s->grace_ms };
         memcpy(e.relay_id, s->relay_id, 16);
         (void)serve_publish(s, &e, NULL, 0, 0, 0);
     } else {
@@ -245,6 +245,7 @@ fkex_err relay_serve(relay_store *st, const char *addr, const relay_options *opt
     s.opt = *opt;
     s.listen = addr;
     s.cluster = opt->cluster != NULL;
+    s.grace_ms = opt->grace_ms;
     relay_index_init(&s.sessions);
     relay_dm_init(&s.dm);
     signal(SIGPIPE, SIG_IGN);

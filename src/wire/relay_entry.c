@@ -24,6 +24,7 @@ void fkex_relay_entry_encode(fkex_writer *w, const fkex_relay_entry *e)
         break;
     case FKEX_ENTRY_HEARTBEAT:
         fkex_writer_put(w, e->relay_id, 16);
+        fkex_writer_u64(w, e->grace);
         break;
     case FKEX_ENTRY_ONLINE:
     case FKEX_ENTRY_AWAY:
@@ -73,7 +74,7 @@ fkex_err fkex_relay_entry_decode(fkex_relay_entry *e, const uint8_t *in, size_t 
                 fkex_reader_bytes32(&r, &e->data, &e->datalen, FKEX_RELAY_MESSAGE_MAX));
         break;
     case FKEX_ENTRY_HEARTBEAT:
-        (void)!fkex_reader_get(&r, e->relay_id, 16);
+        (void)!(fkex_reader_get(&r, e->relay_id, 16) || fkex_reader_u64(&r, &e->grace));
         break;
     case FKEX_ENTRY_ONLINE:
     case FKEX_ENTRY_AWAY:

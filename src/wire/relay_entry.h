@@ -13,7 +13,8 @@
  *                   signature naming the founder (64): a new room
  *   SUBMIT          room (32), sender V (32), source (16), room message
  *                   (bytes32): what a session sent
- *   HEARTBEAT       relay id (16): that relay is alive; rooms tick
+ *   HEARTBEAT       relay id (16), grace (u64, ms): that relay is alive, and
+ *                   the grace period it keeps; rooms tick
  *   ONLINE, AWAY    room (32), V (32), relay id (16): a member's session
  *                   at that relay is live (its replay written), or went
  *   SET_DESCRIPTOR  room (32), the admin's next descriptor (bytes32)
@@ -59,6 +60,7 @@ typedef struct {
     uint8_t source[16];     /* SUBMIT */
     uint8_t sig[64];        /* CREATE */
     uint32_t version;       /* DECLINE */
+    uint64_t grace;         /* HEARTBEAT: the writer's grace period, ms */
     const uint8_t *data;    /* CREATE and SET_DESCRIPTOR: a descriptor; SUBMIT: a room
                                message; KICK: a kick */
     size_t datalen;
