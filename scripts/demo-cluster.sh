@@ -30,7 +30,7 @@ cleanup() {
     for fd in 4 5; do eval "exec $fd>&-" 2>/dev/null || true; done
     for pid in $pids; do kill "$pid" 2>/dev/null || true; done
     for pid in $pids; do wait "$pid" 2>/dev/null || true; done
-    [ -n "${KEEP:-}" ] || rm -rf "$work"
+    rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -40,30 +40,6 @@ policy='(ONE or THREE) and (TWO or FOUR)'
 export FKEX_PASSPHRASE="demo passphrase: never use one like it"
 
 . "$top/scripts/demo-lib.sh"
-
-# wait_for FILE PATTERN [COUNT]: until FILE has COUNT lines matching (30 s at most).
-wait_for() {
-    i=0
-    while [ "$(grep -c -- "$2" "$1" 2>/dev/null || true)" -lt "${3:-1}" ]; do
-        i=$((i + 1))
-        [ $i -le 300 ] || die "$1 never showed: $2"
-        sleep 0.1
-    done
-}
-
-# A daemon: starts it with its output in NAME.out/.err, waits for
-# "listening on HOST:PORT" and sets $addr and $pid.
-daemon() {
-    name=$1
-    shift
-    show "$@"
-    "$bin" "$@" > "$name.out" 2> "$name.err" &
-    pid=$!
-    pids="$pids $pid"
-    wait_for "$name.out" 'listening on '
-    addr=$(sed -n 's/^listening on \([^ ]*\).*/\1/p' "$name.out")
-    printf '  (%s listens on %s)\n' "$name" "$addr"
-}
 
 # The cluster: three nodes on ports from $1 up (clients $1, $1+1, $1+2;
 # routes $1+3..$1+5), each routing to the others. 0 if all three answer;
@@ -105,28 +81,6 @@ CONF
     done
     pids="$pids $started"
     store="nats://127.0.0.1:$base,127.0.0.1:$((base + 1)),127.0.0.1:$((base + 2))"
-}
-
-# A batch-mode member NAME on file descriptor FD with invitation INVITE.
-member() {
-    name=$1 fd=$2 inv=$3
-    shift 3
-    mkfifo "$name.in"
-    show chat "$inv" --key "$name.key" --nick "$name" --batch "$@"
-    "$bin" chat "$inv" --key "$name.key" --nick "$name" --batch "$@" \
-        < "$name.in" > "$name.out" 2> "$name.err" &
-    pids="$pids $!"
-    eval "${name}_pid=$!"
-    eval "exec $fd>$name.in"
-}
-
-tell() {
-    printf '  %s -> %s\n' "$1" "$3"
-    printf '%s\n' "$3" >&"$2"
-}
-
-events() {
-    grep -- "$2" "$1.out" | sed "s/^/  $1 <- /"
 }
 
 say "Three NATS servers with JetStream, clustered on loopback"

@@ -40,58 +40,10 @@ export FKEX_PASSPHRASE="demo passphrase: never use one like it"
 
 . "$top/scripts/demo-lib.sh"
 
-# wait_for FILE PATTERN [COUNT]: until FILE has COUNT lines matching (20 s at most).
-wait_for() {
-    i=0
-    while [ "$(grep -c -- "$2" "$1" 2>/dev/null || true)" -lt "${3:-1}" ]; do
-        i=$((i + 1))
-        [ $i -le 200 ] || die "$1 never showed: $2"
-        sleep 0.1
-    done
-}
-
-# A daemon: starts it with its output in NAME.out/.err, waits for
-# "listening on HOST:PORT" and sets $addr.
-daemon() {
-    name=$1
-    shift
-    show "$@"
-    "$bin" "$@" > "$name.out" 2> "$name.err" &
-    pids="$pids $!"
-    daemons="$daemons $!"
-    wait_for "$name.out" 'listening on '
-    addr=$(sed -n 's/^listening on \([^ ]*\).*/\1/p' "$name.out")
-    printf '  (%s listens on %s)\n' "$name" "$addr"
-}
-
-# A batch-mode member NAME on file descriptor FD: commands go into the fifo
-# NAME.in, events come out in NAME.out.
-member() {
-    name=$1 fd=$2
-    shift 2
-    mkfifo "$name.in"
-    show chat "$invite" --key "$name.key" --nick "$name" --batch "$@"
-    "$bin" chat "$invite" --key "$name.key" --nick "$name" --batch "$@" \
-        < "$name.in" > "$name.out" 2> "$name.err" &
-    pids="$pids $!"
-    eval "${name}_pid=$!"
-    eval "exec $fd>$name.in"
-}
-
-# tell NAME FD LINE: a command to NAME's client, shown.
-tell() {
-    printf '  %s -> %s\n' "$1" "$3"
-    printf '%s\n' "$3" >&"$2"
-}
-
-# Prints NAME's events that match PATTERN, as that member saw them.
-events() {
-    grep -- "$2" "$1.out" | sed "s/^/  $1 <- /"
-}
-
 say "A key authority: the CP-ABE master key, sealed with a passphrase"
 fkex kms init --dir kms
 daemon kms kms serve --dir kms --listen 127.0.0.1:0
+daemons="$daemons $pid"
 kms_addr=$addr
 
 say "One-time enrolment tokens; each user redeems theirs for a key"
@@ -114,18 +66,19 @@ sed 's/^/  /' again.err
 
 say "A relay, and a room whose policy is the prototype's"
 daemon relay relay --listen 127.0.0.1:0 --db relay.db -v
+daemons="$daemons $pid"
 show room create lab --policy "$policy" --relay "$addr" --dir lab
 "$bin" room create lab --policy "$policy" --relay "$addr" --dir lab > lab.invite 2>&1
 invite=$(grep '^fkex://' lab.invite)
 printf '  invitation: %s\n' "$invite"
 
 say "alice founds the room: epoch 0, one member"
-member alice 4 --found lab
+member alice 4 "$invite" --found lab
 wait_for alice.out '"event": "joined"'
 events alice '"joined"'
 
 say "bob joins: his attributes satisfy the policy, alice's client proves hers; epoch 1"
-member bob 5
+member bob 5 "$invite"
 wait_for bob.out '"event": "joined"'
 wait_for alice.out '"epoch": 1'
 events bob '"joined"'
