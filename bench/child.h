@@ -9,6 +9,7 @@
 #define FKEX_BENCH_CHILD_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 typedef struct {
@@ -22,6 +23,9 @@ typedef struct {
 
 /* The monotonic clock, in seconds. */
 double child_now(void);
+/* A port of 127.0.0.1 nobody listens on now, for a child to listen on;
+ * 0 if none could be found. */
+uint16_t child_free_port(void);
 /* Starts argv (argv[0] a path) with pipes, stderr into err_path. 0, or -1
  * (then c->pid is -1 and nothing is open). */
 int child_start(child *c, const char *const *argv, const char *err_path);

@@ -2,20 +2,18 @@
  * bench/nats_cluster.c: a NATS JetStream cluster on loopback
  * (bench/nats_cluster.h).
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <nats/nats.h>
+#include "child.h"
 #include "nats_cluster.h"
 
 extern char **environ;
@@ -24,22 +22,6 @@ static void nap_ms(int ms)
 {
     struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
     nanosleep(&ts, NULL);
-}
-
-static uint16_t free_port(void)
-{
-    struct sockaddr_in sa = { 0 };
-    socklen_t len = sizeof sa;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    uint16_t port = 0;
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-        port = ntohs(sa.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
 }
 
 const char *nats_server_path(void)
@@ -143,8 +125,8 @@ int nats_cluster_start(nats_cluster *c, const char *dir, int n, char why[160])
     }
     snprintf(c->dir, sizeof c->dir, "%s", dir);
     for (int i = 0; i < n; i++) {
-        c->port[i] = free_port();
-        c->cport[i] = free_port();
+        c->port[i] = child_free_port();
+        c->cport[i] = child_free_port();
         if (!c->port[i] || !c->cport[i]) {
             snprintf(why, 160, "no free port");
             return -1;

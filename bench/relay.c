@@ -56,6 +56,7 @@
 #include <ftw.h>
 #include "bench.h"
 #include "loadgen.h"
+#include "child.h"
 #include "nats_cluster.h"
 #include "relay_members.h"
 #include "wire/relay_msg.h"
@@ -242,29 +243,13 @@ static int relay_start(bench_relay_ctx *b, const char *sync)
     return start_relay(argv, out, &b->relay, b->addr, &b->port);
 }
 
-static uint16_t free_port(void)
-{
-    struct sockaddr_in sa = { 0 };
-    socklen_t len = sizeof sa;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    uint16_t port = 0;
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-        port = ntohs(sa.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 /* redis-server on a free port, not durable (the anchors' setting). */
 static int redis_start(bench_relay_ctx *b, const char *path, uint16_t *port)
 {
     char portstr[8], out[320], maxc[16];
     lg_idle h;
     char why[128];
-    *port = free_port();
+    *port = child_free_port();
     snprintf(portstr, sizeof portstr, "%u", (unsigned)*port);
     snprintf(maxc, sizeof maxc, "%d", IDLE_TARGET + 200);
     snprintf(out, sizeof out, "%s/redis.out", b->dir);

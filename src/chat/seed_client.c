@@ -312,7 +312,10 @@ static void start_join(seed_client *c)
 /* The founder's room is created; the founder joins it like anyone. */
 static void created(chat_link *l)
 {
-    start_join(seed_of(l));
+    if (seed_of(l)->st)   /* CREATE_ROOM again, through the next relay: the join is made */
+        chat_link_hello(l);
+    else
+        start_join(seed_of(l));
 }
 
 static void join(chat_link *l, const fkex_rmsg_descriptor *d)

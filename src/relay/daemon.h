@@ -107,6 +107,7 @@ typedef struct {
 typedef struct {
     uint8_t id[16];
     uint64_t last;         /* fold time */
+    uint64_t grace;        /* its --grace, ms */
 } cluster_relay;
 typedef struct {
     relay_room *r;
@@ -167,9 +168,9 @@ struct serve_state {
     const char *listen;          /* where to listen once the fold has caught up */
     uint8_t relay_id[16];
     uint64_t grace_ms;           /* this relay's --grace; in cluster mode opt.grace_ms is the
-                                    one the last heartbeat folded carried, the same on every
-                                    relay, and this one goes in ours */
-    uint64_t fold_time;          /* the largest entry time folded (ms): the rules' clock */
+                                    longest the live relays' heartbeats carry, the same on
+                                    every relay, and this one goes in ours */
+    uint64_t fold_time;          /* the largest stream time folded (ms): the rules' clock */
     uint64_t folded;             /* the last stream seq folded */
     int fold_batch;              /* a cache transaction is open (relay/fold.c) */
     cluster_wait *waits;

@@ -10,17 +10,18 @@
  * descriptor or kick, a DECLINE) is not done but published as an entry
  * (wire/relay_entry.h); the relay answers it (ACCEPTED, ERROR, the
  * DESCRIPTOR) only when its own fold reaches that entry, so two relays
- * never answer differently. An entry's id hashes what it says without its
- * time: a message a client sends again through another relay is stored
- * once, and answered from what the fold made of the first (kept for the
- * last RELAY_OUTCOMES entries).
+ * never answer differently. A member's message's id hashes what it says
+ * without its time and the sender's address: one a client sends again
+ * through another relay is stored once, and answered from what the fold
+ * made of the first (kept for the last RELAY_OUTCOMES entries).
  *
  * Time and presence are entries too. Each relay publishes a HEARTBEAT a
- * second; the rules' clock is the largest entry time folded, and at each
- * heartbeat every room ticks (sponsor timeouts, the pending descriptor's
- * turns, GONE). A member's session that comes up (its replay written) is
- * ONLINE with its relay's id; one that goes is AWAY, and offline once the
- * grace has passed in fold time. A relay whose heartbeats stop for
+ * second, with its grace period; the rules' clock is the largest stream
+ * timestamp folded, and at each heartbeat every room ticks (sponsor
+ * timeouts, the pending descriptor's turns, GONE). A member's session
+ * that comes up (its replay written) is ONLINE with its relay's id; one
+ * that goes is AWAY, and offline once the grace (the longest the live
+ * relays keep) has passed in fold time. A relay whose heartbeats stop for
  * RELAY_GONE_MS of fold time is gone: its members are away from then, on
  * every relay at the same entry. Deliveries go to this relay's own
  * sessions; the others' get theirs from their relays.
@@ -299,17 +300,9 @@ static void fold_heartbeat(serve_state *s, const fkex_relay_entry *e)
             serve_log(s, "relay %s is in the cluster", rh);
         }
     }
-    if (i < s->nrelays)
+    if (i < s->nrelays) {
         s->relays[i].last = s->fold_time;
-    /* Presence must be decided alike on every relay: the grace in force is
-     * the one the last heartbeat carried, whatever this relay was told. */
-    if (e->grace != s->opt.grace_ms) {
-        serve_log(s, "the cluster's grace period is now %llu s (relay %s's)%s",
-                  (unsigned long long)(e->grace / 1000), rh,
-                  e->grace != s->grace_ms ? ": the relays were given different --grace" : "");
-        s->opt.grace_ms = e->grace;
-        for (size_t k = 0; k < s->nrooms; k++)
-            s->rooms[k]->grace_ms = e->grace;   /* (seed rooms remove members by it) */
+        s->relays[i].grace = e->grace;
     }
     for (i = 0; i < s->nrelays;) {
         if (s->fold_time - s->relays[i].last < RELAY_GONE_MS) {
@@ -328,7 +321,25 @@ static void fold_heartbeat(serve_state *s, const fkex_relay_entry *e)
                 k++;
         s->relays[i] = s->relays[--s->nrelays];
     }
+    /* Presence must be decided alike on every relay: the grace in force is
+     * the longest the live relays keep, whatever this one was told. */
+    uint64_t grace = 0;
+    for (i = 0; i < s->nrelays; i++)
+        if (s->relays[i].grace > grace)
+            grace = s->relays[i].grace;
+    if (s->nrelays && grace != s->opt.grace_ms) {
+        serve_log(s, "the cluster's grace period is %llu s%s", (unsigned long long)(grace / 1000),
+                  grace != s->grace_ms ? ": its relays were given different --grace" : "");
+        s->opt.grace_ms = grace;
+        for (size_t k = 0; k < s->nrooms; k++)
+            s->rooms[k]->grace_ms = grace;   /* (seed rooms remove members by it) */
+    }
     serve_tick_rooms(s, s->fold_time, s->fold_time);
+    for (size_t k = 0; k < s->nrooms; k++)
+        if (s->rooms[k]->failed) {   /* its cache refused a tick every other relay took */
+            serve_fail(s, "the relay's cache could not take a step of the log");
+            return;
+        }
 }
 
 /* ---- re-bound members ---------------------------------------------------------------------- */
@@ -458,7 +469,9 @@ static void on_entry(void *ctx, uint64_t seq, uint64_t time, const uint8_t *byte
 static void on_drained(void *ctx)
 {
     serve_state *s = ctx;
-    if (relay_js_broken(s->js) && !s->stopping) {
+    if (!s->js)
+        return;   /* stopped while folding (serve_fail): the cache's transaction goes with it */
+    if (relay_js_broken(s->js)) {
         serve_fail(s, "an entry of the log was lost (out of memory): this relay cannot fold on");
         return;
     }

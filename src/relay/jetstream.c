@@ -63,9 +63,11 @@ static void push(relay_js *js, int kind, uint64_t seq, uint64_t time, const uint
                  const void *data, size_t len, const char *text)
 {
     js_event *e = calloc(1, sizeof *e + len);
-    if (!e) {   /* the loop must not fold on past a missing entry */
+    if (!e) {
+        if (kind != EV_ENTRY)
+            return;   /* an acknowledgement: the retry timer sends the entry again */
         uv_mutex_lock(&js->lock);
-        js->lost = 1;
+        js->lost = 1;   /* the loop must not fold on past a missing entry */
         uv_mutex_unlock(&js->lock);
         uv_async_send(&js->wake);
         return;
@@ -353,17 +355,20 @@ static natsStatus make_stream(relay_js *js, char err[128])
             jsStreamInfo_Destroy(si);
             return NATS_OK;
         }
+        /* Replicas 3; 1 only where the server says it is alone (not a
+         * cluster still forming). */
         for (int r = 3; r >= 1; r -= 2) {
             cfg.Replicas = r;
             jerr = 0;
             si = NULL;
             if ((st = js_AddStream(&si, js->ctx, &cfg, NULL, &jerr)) == NATS_OK) {
                 js->replicas = (int)si->Config->Replicas;
+                js->last_seq = si->State.LastSeq;   /* (an existing one, made alike) */
                 jsStreamInfo_Destroy(si);
                 return NATS_OK;
             }
-            if (jerr == JSStreamNameExistErr)
-                break;   /* another relay made it meanwhile: read it */
+            if (jerr != JSStreamReplicasNotSupportedErr)
+                break;   /* (made meanwhile by another relay: read it next time round) */
         }
         uv_sleep(250);
     }
