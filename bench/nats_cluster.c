@@ -100,11 +100,13 @@ static int answers(const nats_cluster *c, int i)
     return ok;
 }
 
-static int wait_answers(const nats_cluster *c, int i, int ms)
+static int wait_answers(nats_cluster *c, int i, int ms)
 {
     for (int waited = 0; waited < ms; waited += 200) {
-        if (c->pid[i] > 0 && waitpid(c->pid[i], NULL, WNOHANG) == c->pid[i])
-            return -1;   /* it died (a port taken meanwhile, say) */
+        if (c->pid[i] > 0 && waitpid(c->pid[i], NULL, WNOHANG) == c->pid[i]) {
+            c->pid[i] = -1;
+            return -2;   /* it died (a port taken meanwhile, say) */
+        }
         if (answers(c, i))
             return 0;
         nap_ms(200);
@@ -112,18 +114,11 @@ static int wait_answers(const nats_cluster *c, int i, int ms)
     return -1;
 }
 
-int nats_cluster_start(nats_cluster *c, const char *dir, int n, char why[160])
+/* One try on fresh ports: 0, -1 (why), or -2 if a node died at once (a
+ * port taken between our look and its bind: try other ports). */
+static int start_once(nats_cluster *c, char why[160])
 {
-    memset(c, 0, sizeof *c);
-    c->n = n;
-    for (int i = 0; i < NATS_CLUSTER_MAX; i++)
-        c->pid[i] = -1;
-    if (n < 1 || n > NATS_CLUSTER_MAX || !nats_server_path()) {
-        snprintf(why, 160, n < 1 || n > NATS_CLUSTER_MAX ? "1 to 3 nodes"
-                                                        : "nats-server is not installed");
-        return -1;
-    }
-    snprintf(c->dir, sizeof c->dir, "%s", dir);
+    int n = c->n;
     for (int i = 0; i < n; i++) {
         c->port[i] = child_free_port();
         c->cport[i] = child_free_port();
@@ -142,18 +137,42 @@ int nats_cluster_start(nats_cluster *c, const char *dir, int n, char why[160])
         if ((mkdir(data, 0700) != 0 && errno != EEXIST) || write_config(c, i) != 0 ||
             (c->pid[i] = spawn_node(c, i)) < 0) {
             snprintf(why, 160, "cannot start node %d under %.100s", i + 1, c->dir);
-            nats_cluster_stop(c);
             return -1;
         }
     }
-    for (int i = 0; i < n; i++)
-        if (wait_answers(c, i, 30000) != 0) {
+    for (int i = 0; i < n; i++) {
+        int rc = wait_answers(c, i, 30000);
+        if (rc == -2)
+            return -2;
+        if (rc != 0) {
             snprintf(why, 160, "node %d: JetStream did not answer within 30 s (see %.80s/n%d.log)",
                      i + 1, c->dir, i + 1);
-            nats_cluster_stop(c);
             return -1;
         }
+    }
     return 0;
+}
+
+int nats_cluster_start(nats_cluster *c, const char *dir, int n, char why[160])
+{
+    int rc = -2;
+    memset(c, 0, sizeof *c);
+    c->n = n;
+    for (int i = 0; i < NATS_CLUSTER_MAX; i++)
+        c->pid[i] = -1;
+    if (n < 1 || n > NATS_CLUSTER_MAX || !nats_server_path()) {
+        snprintf(why, 160, n < 1 || n > NATS_CLUSTER_MAX ? "1 to 3 nodes"
+                                                        : "nats-server is not installed");
+        return -1;
+    }
+    snprintf(c->dir, sizeof c->dir, "%s", dir);
+    for (int tries = 0; tries < 3 && rc == -2; tries++) {
+        if ((rc = start_once(c, why)) != 0)
+            nats_cluster_stop(c);
+    }
+    if (rc == -2)
+        snprintf(why, 160, "a node died as it started, three times (see %.80s/n1.log)", c->dir);
+    return rc == 0 ? 0 : -1;
 }
 
 static void stop_node(nats_cluster *c, int i, int sig)
@@ -182,7 +201,7 @@ int nats_cluster_restart(nats_cluster *c, int i)
 {
     if (c->pid[i] > 0 || (c->pid[i] = spawn_node(c, i)) < 0)
         return -1;
-    return wait_answers(c, i, 30000);
+    return wait_answers(c, i, 30000) == 0 ? 0 : -1;
 }
 
 void nats_cluster_stop(nats_cluster *c)

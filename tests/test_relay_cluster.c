@@ -430,8 +430,8 @@ out:
 
 /* The NATS node alice's relay is connected to is killed (-9) while alice
  * and bob talk: the relay connects to another node and reads on, every
- * message acknowledged reaches the other, and traffic goes on (replicas
- * 3 keep the log with two nodes of three). */
+ * message acknowledged reaches the other once, and traffic goes on
+ * (replicas 3 keep the log with two nodes of three). */
 static void cluster_node_killed(void)
 {
     cl_world w;
@@ -458,9 +458,13 @@ static void cluster_node_killed(void)
         rh_say(&alice, text);
         rh_idle(50);
     }
+    /* All twenty, each once (the ratchet takes no message twice). Not
+     * always in order: one that went to the dead node is published again
+     * and may land after later ones (ARCHITECTURE.md). */
     RH_WAIT(alice.accepted == accepted + 20);
     RH_WAIT(bob.messages == 20);
-    CHECK(strcmp(bob.last_text, "m19") == 0);
+    rh_idle(500);
+    CHECK(bob.messages == 20);
     rh_say(&bob, "still talking");
     RH_WAIT(alice.messages == 1);
     CHECK(alice.nerrors == 0 && bob.nerrors == 0);
