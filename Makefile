@@ -1,20 +1,28 @@
 # fkex: functional key exchange. See README.md.
 #
-#   make            libfkex.a and the fkex binary
-#   make test       the whole suite, normally and under ASan/UBSan, plus fuzz corpora
-#   make demo       the whole system on loopback, narrated (TUI=1: then the chat in tmux)
+#   make            the libraries and the fkex binary (never installs anything)
+#   make deps       what the build needs: Debian packages (as root), blst from npm
+#   make test       deps, then the whole suite, normally and under ASan/UBSan,
+#                   plus the layer check and the fuzz corpora
+#   make demo       deps, then the whole system on loopback, narrated
+#                   (TUI=1: then the chat in tmux)
 #   make demo-files CP-ABE file encryption, narrated
 #   make demo-cluster two relays sharing rooms through a 3-node NATS JetStream cluster
 #   make bench      fkex bench abe, fkex bench ibe, fkex bench gke, fkex bench relay
+#   make layers     each layer links against the layers below it alone
 #   make fuzz       libFuzzer targets (clang)
 #   make install / uninstall / clean
 #
-# BLST_DIR=/path/to/blst builds an existing blst tree instead of fetching one.
+# `make deps BLST_DIR=/path/to/blst` builds an existing blst tree instead of
+# fetching one. WERROR= builds without -Werror.
 
+VERSION := $(shell cat VERSION)
 CC      ?= cc
 AR      ?= ar
+PKG_CONFIG ?= pkg-config
 CFLAGS  ?= -O2 -g
 LDFLAGS ?=
+WERROR  ?= -Werror
 PREFIX  ?= /usr/local
 DESTDIR ?=
 BINDIR  ?= $(PREFIX)/bin
@@ -29,45 +37,109 @@ CFLAGS += -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-FKEX_CFLAGS = -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L \
-              -Iinclude -Isrc -Ibench -Ideps/include
-# The I/O edges (src/kms, src/relay, src/chat) use libuv, SQLite, NATS and ncurses.
-LIBS = deps/lib/libblst.a -lsodium -lcrypto -luv -lsqlite3 -lnats -lncursesw -ltinfo -lm
+# The libraries the code uses, from pkg-config (the curses headers need no
+# flags beyond their path: tui.c sets the feature macros it needs).
+PURE_PKGS = libsodium libcrypto
+IO_PKGS   = libuv sqlite3 libnats
+TUI_PKGS  = ncursesw
+pkg_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
+pkg_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 
-LIB_SRC  = $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c src/*.c)))
+FKEX_CFLAGS = -std=c11 -Wall -Wextra $(WERROR) -D_POSIX_C_SOURCE=200809L \
+              -Iinclude -Isrc -Ibench -Ideps/include -fPIC -fvisibility=hidden -MMD -MP \
+              $(call pkg_cflags,$(PURE_PKGS) $(IO_PKGS)) \
+              $(shell $(PKG_CONFIG) --cflags-only-I $(TUI_PKGS) 2>/dev/null)
+BLST = deps/lib/libblst.a
+PURE_LIBS = $(BLST) $(call pkg_libs,$(PURE_PKGS)) -lm
+LIBS = $(BLST) $(call pkg_libs,$(IO_PKGS) $(TUI_PKGS) $(PURE_PKGS)) -lm
+
+# ---- layers ------------------------------------------------------------------
+# Bottom to top (docs/ARCHITECTURE.md, "Layers"). Each layer is one archive
+# and names every layer it may use; `make layers` links each archive against
+# those alone (a pure layer with blst, libsodium and libcrypto only), so a
+# call upward or sideways fails to link. libfkex is the pure layers; the
+# I/O layers (sockets, SQLite, NATS) make libfkex-io.
+PURE_LAYERS = codec rand pairing policy crypto authority abe ibe wire gke
+IO_LAYERS   = net kms relay chat
+uses_codec     =
+uses_rand      =
+uses_pairing   = rand codec
+uses_policy    = pairing rand codec
+uses_crypto    = rand codec
+uses_authority = crypto policy pairing rand codec
+uses_abe       = authority crypto policy pairing rand codec
+uses_ibe       = authority crypto policy pairing rand codec
+uses_wire      = abe authority crypto policy pairing rand codec
+uses_gke       = wire abe authority crypto policy pairing rand codec
+uses_net       = codec
+uses_kms       = net ibe abe authority crypto policy pairing rand codec
+uses_relay     = net gke wire abe authority crypto policy pairing rand codec
+uses_chat      = net gke wire ibe abe authority crypto policy pairing rand codec
+
+LAYERS     = $(PURE_LAYERS) $(IO_LAYERS)
+layer_src  = $(sort $(wildcard src/$(1)/*.c))
+layer_obj  = $(patsubst %.c,$(BUILD)/%.o,$(call layer_src,$(1)))
+layer_lib  = $(BUILD)/layers/libfkex-$(1).a
+# Top first, for static linking.
+LINK_LAYERS = $(foreach l,$(shell echo $(LAYERS) | tr ' ' '\n' | tac),$(call layer_lib,$(l)))
+
+PURE_OBJ = $(foreach l,$(PURE_LAYERS),$(call layer_obj,$(l)))
+IO_OBJ   = $(foreach l,$(IO_LAYERS),$(call layer_obj,$(l)))
+LIB_SRC  = $(foreach l,$(LAYERS),$(call layer_src,$(l)))
 CLI_SRC  = $(sort $(wildcard src/cli/*.c))
 TEST_SRC = $(sort $(wildcard tests/*.c))
 BENCH_SRC = $(sort $(wildcard bench/*.c))
 FUZZ_SRC = $(sort $(wildcard fuzz/*.c))
 
-LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o) $(BENCH_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o) $(BUILD)/bench/room.o $(BUILD)/bench/child.o \
            $(BUILD)/bench/nats_cluster.o
-HEADERS  = $(wildcard include/fkex/*.h src/*.h src/*/*.h bench/*.h tests/*.h)
 
-all: $(BUILD)/libfkex.a $(BUILD)/fkex $(BUILD)/fkex-tests
+all: $(BUILD)/libfkex.a $(BUILD)/libfkex-io.a $(BUILD)/fkex
 ifeq ($(BUILD),build)
 all: fkex
 fkex: $(BUILD)/fkex
 	cp $< $@
 endif
 
-deps/stamp: scripts/deps.sh
-	sh scripts/deps.sh
-deps: FORCE
+# Plain make checks and never installs; `make deps` installs.
+deps:
 	@sh scripts/deps.sh
+check-deps:
+	@sh scripts/deps.sh --check
 
-$(BUILD)/%.o: %.c $(HEADERS) | deps
+$(BUILD)/%.o: %.c | check-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(FKEX_CFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/libfkex.a: $(LIB_OBJ)
+# An archive also depends on its folder, whose time changes when a file
+# comes or goes, so that a removed file leaves no object behind.
+define layer_rule
+$(call layer_lib,$(1)): $(call layer_obj,$(1)) src/$(1)
+	@mkdir -p $$(dir $$@)
+	@rm -f $$@
+	$(AR) rcs $$@ $(call layer_obj,$(1))
+$(BUILD)/layers/$(1).ok: $(call layer_lib,$(1)) $(foreach u,$(uses_$(1)),$(call layer_lib,$(u)))
+	$(CC) -shared -Wl,--no-undefined -o $(BUILD)/layers/$(1).so \
+		-Wl,--whole-archive $(call layer_lib,$(1)) -Wl,--no-whole-archive \
+		$(foreach u,$(uses_$(1)),$(call layer_lib,$(u))) \
+		$(if $(filter $(1),$(PURE_LAYERS)),$(PURE_LIBS),$(LIBS))
+	@rm -f $(BUILD)/layers/$(1).so
+	@touch $$@
+endef
+$(foreach l,$(LAYERS),$(eval $(call layer_rule,$(l))))
+
+layers: $(foreach l,$(LAYERS),$(BUILD)/layers/$(l).ok)
+
+$(BUILD)/libfkex.a: $(PURE_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+$(BUILD)/libfkex-io.a: $(IO_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/fkex: $(CLI_OBJ) $(BUILD)/libfkex.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libfkex.a $(LIBS)
+$(BUILD)/fkex: $(CLI_OBJ) $(LINK_LAYERS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LINK_LAYERS) $(LIBS)
 
 # The library's calls to these blst functions go through tests/opcount.c,
 # which counts them (tests/opcount.h).
@@ -75,17 +147,23 @@ TEST_WRAP = $(foreach f,blst_pairing_raw_aggregate blst_final_exp blst_p1_mult \
 	blst_p2_mult blst_p1_add_or_double_affine blst_p2_add_or_double_affine \
 	blst_hash_to_g1,-Wl,--wrap=$(f))
 
-$(BUILD)/fkex-tests: $(TEST_OBJ) $(BUILD)/libfkex.a
-	$(CC) $(LDFLAGS) $(TEST_WRAP) -o $@ $(TEST_OBJ) $(BUILD)/libfkex.a $(LIBS)
+$(BUILD)/fkex-tests: $(TEST_OBJ) $(LINK_LAYERS)
+	$(CC) $(LDFLAGS) $(TEST_WRAP) -o $@ $(TEST_OBJ) $(LINK_LAYERS) $(LIBS)
 
 # Constant-time checks under valgrind (tests/ctgrind/ctgrind.c).
-$(BUILD)/fkex-ctgrind: tests/ctgrind/ctgrind.c $(BUILD)/libfkex.a
-	$(CC) $(FKEX_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libfkex.a $(LIBS)
+$(BUILD)/fkex-ctgrind: $(BUILD)/tests/ctgrind/ctgrind.o $(LINK_LAYERS)
+	$(CC) $(LDFLAGS) -o $@ $< $(LINK_LAYERS) $(LIBS)
 
-test: all $(BUILD)/fkex-ctgrind
+tests: all $(BUILD)/fkex-tests $(BUILD)/fkex-ctgrind
+
+test:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory tests layers
 	sh scripts/test.sh
 
-demo: all
+demo:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
 	TUI=$(TUI) sh scripts/demo.sh
 
 demo-files: all
@@ -108,14 +186,14 @@ FUZZ_BINS = $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 # The library is compiled once, instrumented, and every target links it.
 FUZZ_LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
 fuzz: $(FUZZ_BINS)
-$(BUILD)/fuzz/obj/%.o: %.c $(HEADERS) | deps
+$(BUILD)/fuzz/obj/%.o: %.c | check-deps
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FKEX_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
 $(BUILD)/fuzz/libfkex-fuzz.a: $(FUZZ_LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
-$(BUILD)/fuzz/%: fuzz/%.c fuzz/seeds.h $(BUILD)/fuzz/libfkex-fuzz.a | deps
-	$(FUZZ_CC) $(FKEX_CFLAGS) $(FUZZ_FLAGS) -o $@ $< $(BUILD)/fuzz/libfkex-fuzz.a $(LIBS)
+$(BUILD)/fuzz/%: fuzz/%.c fuzz/seeds.h $(BUILD)/fuzz/libfkex-fuzz.a | check-deps
+	$(FUZZ_CC) $(FKEX_CFLAGS) -MF $@.d $(FUZZ_FLAGS) -o $@ $< $(BUILD)/fuzz/libfkex-fuzz.a $(LIBS)
 
 # blst is installed privately, under LIBDIR/fkex, for static linking through
 # pkg-config (libfkex.pc's Libs.private).
@@ -124,10 +202,10 @@ install: all
 		$(DESTDIR)$(INCDIR)/fkex $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(BUILD)/fkex $(DESTDIR)$(BINDIR)/fkex
 	install -m 644 $(BUILD)/libfkex.a $(DESTDIR)$(LIBDIR)/libfkex.a
-	install -m 644 deps/lib/libblst.a $(DESTDIR)$(LIBDIR)/fkex/libblst.a
+	install -m 644 $(BLST) $(DESTDIR)$(LIBDIR)/fkex/libblst.a
 	install -m 644 include/fkex/*.h $(DESTDIR)$(INCDIR)/fkex/
 	install -m 644 docs/fkex.1 $(DESTDIR)$(MANDIR)/man1/fkex.1
-	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|' \
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|' \
 		libfkex.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libfkex.pc
 
 uninstall:
@@ -138,5 +216,7 @@ uninstall:
 clean:
 	rm -rf build fkex
 
-FORCE:
-.PHONY: all test demo demo-files demo-cluster bench fuzz install uninstall clean deps FORCE
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+.PHONY: all deps check-deps layers tests test demo demo-files demo-cluster bench fuzz \
+	install uninstall clean

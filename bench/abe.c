@@ -57,10 +57,10 @@ static char *and_policy(size_t n, char ***attrs)
 }
 
 typedef struct {
-    fkex_abe_msk *msk;
-    const fkex_abe_mpk *mpk;
+    fkex_msk *msk;
+    const fkex_mpk *mpk;
     bench_case *c;
-    fkex_abe_key *key;
+    fkex_key *key;
     fkex_abe_ct *ct;         /* CPA, for encrypt/decrypt */
     const uint8_t *ct_bytes; /* CPA */
     size_t ct_len;
@@ -74,9 +74,9 @@ typedef struct {
 static void op_keygen(void *arg)
 {
     ctx *x = arg;
-    fkex_abe_key *k;
+    fkex_key *k;
     if (fkex_abe_keygen(&k, x->msk, (const char *const *)x->c->attrs, x->c->nattrs, &x->rng) == FKEX_OK)
-        fkex_abe_key_free(k);
+        fkex_key_free(k);
 }
 
 static void op_encrypt(void *arg)
@@ -86,7 +86,7 @@ static void op_encrypt(void *arg)
     const fkex_lsss *l = fkex_abe_ct_lsss(x->ct);
     void *impl = calloc(1, s->ct_size(l->rows));
     fkex_gt z;
-    if (impl && s->encap(&z, impl, fkex_abe_mpk_impl(x->mpk), l, &x->rng) == FKEX_OK)
+    if (impl && s->encap(&z, impl, fkex_mpk_impl(x->mpk), l, &x->rng) == FKEX_OK)
         free(impl);
 }
 
@@ -97,7 +97,7 @@ static void op_encrypt_new(void *arg)
     const fkex_lsss *l = x->fresh[x->next_fresh++ % FRESH_RUNS];
     void *impl = calloc(1, s->ct_size(l->rows));
     fkex_gt z;
-    if (impl && s->encap(&z, impl, fkex_abe_mpk_impl(x->mpk), l, &x->rng) == FKEX_OK)
+    if (impl && s->encap(&z, impl, fkex_mpk_impl(x->mpk), l, &x->rng) == FKEX_OK)
         free(impl);
 }
 
@@ -140,9 +140,9 @@ static void op_decrypt(void *arg)
     size_t n;
     fkex_lsss_solution sol;
     fkex_gt z;
-    fkex_abe_key_names(&names, &n, x->key);
+    fkex_key_names(&names, &n, x->key);
     if (fkex_lsss_satisfy(&sol, fkex_abe_ct_lsss(x->ct), names, n) == FKEX_OK) {
-        s->decap(&z, fkex_abe_key_impl(x->key), n, fkex_abe_ct_impl(x->ct), &sol);
+        s->decap(&z, fkex_key_impl(x->key), n, fkex_abe_ct_impl(x->ct), &sol);
         fkex_lsss_solution_free(&sol);
     }
 }
@@ -186,8 +186,8 @@ int bench_abe(int json)
     result results[FKEX_ARRAY_LEN(ops) * NSCHEMES * NCASES];
     size_t nres = 0;
     size_t ct_size[NSCHEMES][NCASES], key_size[NSCHEMES][NCASES];
-    fkex_abe_mpk *mpk[NSCHEMES];
-    fkex_abe_msk *msk[NSCHEMES];
+    fkex_mpk *mpk[NSCHEMES];
+    fkex_msk *msk[NSCHEMES];
     fkex_rng rng;
     double pairing_ms, pairing_all[FKEX_ARRAY_LEN(results)];
     unsigned serial = 0;
@@ -241,7 +241,7 @@ int bench_abe(int json)
                     FKEX_OK ||
                 fkex_abe_encap(kb_key, &x.ct, mpk[k], policy, FKEX_ABE_CPA, &rng) != FKEX_OK ||
                 fkex_abe_encap(kb_key, &cca, mpk[k], policy, FKEX_ABE_CCA, &rng) != FKEX_OK ||
-                fkex_abe_key_encode(&kb, &kl, x.key) != FKEX_OK) {
+                fkex_key_encode(&kb, &kl, x.key) != FKEX_OK) {
                 fprintf(stderr, "bench: setting up %s failed\n", c->policy);
                 return 2;
             }
@@ -254,7 +254,7 @@ int bench_abe(int json)
             fkex_abe_ct_bytes(&x.cca_bytes, &x.cca_len, cca);
             ct_size[k][i] = x.cca_len;
             key_size[k][i] = kl;
-            fkex_abe_bytes_free(kb, kl);
+            fkex_bytes_free(kb, kl);
 
             for (size_t o = 0; o < FKEX_ARRAY_LEN(ops); o++) {
                 results[nres].scheme = scheme_names[k];
@@ -269,7 +269,7 @@ int bench_abe(int json)
                 fkex_lsss_free(x.fresh[f]);
             fkex_abe_ct_free(cca);
             fkex_abe_ct_free(x.ct);
-            fkex_abe_key_free(x.key);
+            fkex_key_free(x.key);
             fkex_policy_free(policy);
         }
     }
@@ -325,8 +325,8 @@ int bench_abe(int json)
         free(cases[i].attrs);
     }
     for (size_t k = 0; k < NSCHEMES; k++) {
-        fkex_abe_mpk_free(mpk[k]);
-        fkex_abe_msk_free(msk[k]);
+        fkex_mpk_free(mpk[k]);
+        fkex_msk_free(msk[k]);
     }
     return 0;
 }

@@ -10,7 +10,8 @@
 #ifndef FKEX_BENCH_H
 #define FKEX_BENCH_H
 
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 
 double bench_now_ms(void);
 double bench_median(double *samples, size_t n);

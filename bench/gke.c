@@ -104,10 +104,10 @@ typedef struct {
 } figures;
 
 typedef struct {
-    fkex_abe_mpk *mpk[2];   /* FAME, Waters 2011 */
-    fkex_abe_msk *msk[2];
-    fkex_abe_key *keys[2][2];  /* per scheme: {ONE, TWO} and {THREE, FOUR} */
-    fkex_abe_key **key;     /* the keys of the scheme being run */
+    fkex_mpk *mpk[2];   /* FAME, Waters 2011 */
+    fkex_msk *msk[2];
+    fkex_key *keys[2][2];  /* per scheme: {ONE, TWO} and {THREE, FOUR} */
+    fkex_key **key;     /* the keys of the scheme being run */
     fkex_policy *policy;
     fkex_rng rng;
     double *pairing;        /* pairing samples, thread CPU ms */
@@ -1343,10 +1343,10 @@ done:
     free(b.pairing);
     fkex_policy_free(b.policy);
     for (int k = 0; k < 2; k++) {
-        fkex_abe_key_free(b.keys[k][0]);
-        fkex_abe_key_free(b.keys[k][1]);
-        fkex_abe_mpk_free(b.mpk[k]);
-        fkex_abe_msk_free(b.msk[k]);
+        fkex_key_free(b.keys[k][0]);
+        fkex_key_free(b.keys[k][1]);
+        fkex_mpk_free(b.mpk[k]);
+        fkex_msk_free(b.msk[k]);
     }
     return rc;
 }

@@ -22,8 +22,8 @@
 #define RUNS 41
 
 typedef struct {
-    const fkex_abe_mpk *mpk;
-    const fkex_abe_key *alice, *bob;
+    const fkex_mpk *mpk;
+    const fkex_key *alice, *bob;
     uint8_t ct[FKEX_IBE_CT_MAX];
     size_t ctlen;
     fkex_rng rng;
@@ -39,14 +39,14 @@ static void op_encap(void *arg)
     ctx *x = arg;
     fkex_ibe_ct ct;
     uint8_t fp[32], key[32];
-    fkex_abe_mpk_fingerprint(fp, x->mpk);
-    fkex_ibe_encap_to(key, &ct, fkex_abe_mpk_ibe(x->mpk), fp, "alice@example.org", 17, &x->rng);
+    fkex_mpk_fingerprint(fp, x->mpk);
+    fkex_ibe_encap_to(key, &ct, x->mpk->ibe, fp, "alice@example.org", 17, &x->rng);
 }
 
 static void op_encap_gtexp(void *arg)
 {
     ctx *x = arg;
-    const fkex_ibe_pub *pub = fkex_abe_mpk_ibe(x->mpk);
+    const fkex_ibe_pub *pub = x->mpk->ibe;
     fkex_fr r;
     fkex_g1 q;
     fkex_g2 u;
@@ -125,9 +125,9 @@ typedef struct {
 
 int bench_ibe(int json)
 {
-    fkex_abe_mpk *mpk = NULL, *plain = NULL;
-    fkex_abe_msk *msk = NULL;
-    fkex_abe_key *alice = NULL, *bob = NULL;
+    fkex_mpk *mpk = NULL, *plain = NULL;
+    fkex_msk *msk = NULL;
+    fkex_key *alice = NULL, *bob = NULL;
     fkex_ibe_ct *ct = NULL;
     ctx x;
     result res[6];
@@ -202,10 +202,10 @@ int bench_ibe(int json)
                "pairing on that clock.\n", x.ctlen);
     }
     fkex_ibe_ct_free(ct);
-    fkex_abe_key_free(alice);
-    fkex_abe_key_free(bob);
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_mpk_free(plain);
-    fkex_abe_msk_free(msk);
+    fkex_key_free(alice);
+    fkex_key_free(bob);
+    fkex_mpk_free(mpk);
+    fkex_mpk_free(plain);
+    fkex_msk_free(msk);
     return 0;
 }

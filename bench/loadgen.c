@@ -19,7 +19,8 @@
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 #include "loadgen.h"
 #include "wire/relay_msg.h"
 

@@ -114,9 +114,9 @@ typedef struct {
     pid_t workers[WORKERS];
     char addr[64];
     uint16_t port;
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
-    fkex_abe_key *key[2];
+    fkex_mpk *mpk;
+    fkex_msk *msk;
+    fkex_key *key[2];
     rm_room room;
     int room_open;
     uint64_t rlimit;
@@ -569,10 +569,10 @@ static void cleanup(bench_relay_ctx *b)
     if (b->room_open)
         rm_close(&b->room);
     b->room_open = 0;
-    fkex_abe_key_free(b->key[0]);
-    fkex_abe_key_free(b->key[1]);
-    fkex_abe_mpk_free(b->mpk);
-    fkex_abe_msk_free(b->msk);
+    fkex_key_free(b->key[0]);
+    fkex_key_free(b->key[1]);
+    fkex_mpk_free(b->mpk);
+    fkex_msk_free(b->msk);
     if (b->dir[0])
         nftw(b->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -333,8 +333,8 @@ static int wait_until(rm_room *r, int (*cond)(rm_room *, void *), void *arg, uns
     return 0;
 }
 
-fkex_err rm_open(rm_room *r, const char *addr, const char *policy, const fkex_abe_key *k0,
-                 const fkex_abe_key *k1, char err[128])
+fkex_err rm_open(rm_room *r, const char *addr, const char *policy, const fkex_key *k0,
+                 const fkex_key *k1, char err[128])
 {
     uint8_t admin_pk[32], admin_sk[64];
     fkex_relay_msg m = { 0 }, reply;

@@ -25,7 +25,8 @@
 #define FKEX_BENCH_RELAY_MEMBERS_H
 
 #include <uv.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 #include "net/net.h"
 
 #define RM_MAX 256
@@ -59,7 +60,7 @@ struct rm_room {
     uint8_t room_id[32];
     uint8_t *desc;
     size_t desclen;
-    const fkex_abe_key *keys[2];   /* members alternate between them */
+    const fkex_key *keys[2];   /* members alternate between them */
     fkex_rng rng;
     rm_member *m[RM_MAX];
     int n;
@@ -67,8 +68,8 @@ struct rm_room {
 
 /* Creates the room at the relay (the admin's CREATE_ROOM) with its founder
  * as member 0, connected. Errors: FKEX_ERR_IO with a sentence in err. */
-fkex_err rm_open(rm_room *r, const char *addr, const char *policy, const fkex_abe_key *k0,
-                 const fkex_abe_key *k1, char err[128]) FKEX_WUR;
+fkex_err rm_open(rm_room *r, const char *addr, const char *policy, const fkex_key *k0,
+                 const fkex_key *k1, char err[128]) FKEX_WUR;
 /* Joins `count` members through the relay, `wave` at a time (the sponsor
  * commits each wave's admissions together); every member stays connected.
  * Waits at most timeout_ms. */

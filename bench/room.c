@@ -404,7 +404,7 @@ size_t room_run(room *r, size_t max_steps)
 /* ---- setting up ------------------------------------------------------------ */
 
 fkex_err room_open(room *r, const char *policy, uint32_t options, const char *period,
-                   const fkex_abe_key *founder, const char *seed)
+                   const fkex_key *founder, const char *seed)
 {
     uint8_t s[32], pk[32];
     fkex_ratchet_config cfg = { 0 };
@@ -463,7 +463,7 @@ void room_close(room *r)
     sodium_memzero(r->admin_sk, sizeof r->admin_sk);
 }
 
-int room_join_start(room *r, const fkex_abe_key *key, fkex_err *err)
+int room_join_start(room *r, const fkex_key *key, fkex_err *err)
 {
     fkex_ratchet_config cfg = { 0 };
     fkex_gke_out out;
@@ -504,7 +504,7 @@ fkex_err room_commit(room *r, int p, const fkex_commit_options *opt)
     return err;
 }
 
-int room_join(room *r, const fkex_abe_key *key)
+int room_join(room *r, const fkex_key *key)
 {
     fkex_err err;
     int p = room_join_start(r, key, &err);

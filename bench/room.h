@@ -21,13 +21,14 @@
 #ifndef FKEX_BENCH_ROOM_H
 #define FKEX_BENCH_ROOM_H
 
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 
 #define ROOM_MAX_PARTIES 2048
 
 typedef struct {
     fkex_ratchet *st;
-    const fkex_abe_key *key;
+    const fkex_key *key;
     uint8_t v[32];          /* leaf signing key: the relay's address for it */
     uint8_t joiner_id[32];
     int online;
@@ -99,17 +100,17 @@ struct room {
  * founded by party 0 with key; period is every party's current period
  * (NULL unless the options require one). seed makes the run reproducible. */
 fkex_err room_open(room *r, const char *policy, uint32_t options, const char *period,
-                   const fkex_abe_key *founder, const char *seed) FKEX_WUR;
+                   const fkex_key *founder, const char *seed) FKEX_WUR;
 void room_close(room *r);
 
 /* A new party starts joining; returns its id, or -1 (then *err says why). */
-int room_join_start(room *r, const fkex_abe_key *key, fkex_err *err);
+int room_join_start(room *r, const fkex_key *key, fkex_err *err);
 /* Runs the queue until it is empty (at most max_steps deliveries);
  * returns the number of frames delivered. */
 size_t room_run(room *r, size_t max_steps);
 /* A whole join: start, run, let the sponsor commit, run. Returns the
  * party id (joined or not: check parties[id].joined), or -1. */
-int room_join(room *r, const fkex_abe_key *key);
+int room_join(room *r, const fkex_key *key);
 /* Party p proposes its own removal, the first other member commits it. */
 fkex_err room_leave(room *r, int p) FKEX_WUR;
 /* Party p commits what it has pending (and opt). */

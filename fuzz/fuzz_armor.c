@@ -13,7 +13,8 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 
 typedef struct {
     uint64_t s;

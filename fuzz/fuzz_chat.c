@@ -8,7 +8,8 @@
  * FKEX_FUZZ_SEEDS=DIR writes a few contents and command lines into DIR.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 #include "chat/chat.h"
 #include "seeds.h"
 

@@ -9,11 +9,12 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 #include "seeds.h"
 
 static const char *const schemes[] = { "waters11", "fame" };
-static fkex_abe_key *keys[2];
+static fkex_key *keys[2];
 
 static const char *const seeds[] = {
     "(ONE or THREE) and (TWO or FOUR)", "ONE", "2 of (ONE, TWO, THREE)",
@@ -31,8 +32,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     for (size_t s = 0; s < FKEX_ARRAY_LEN(schemes); s++) {
         uint8_t seed[32] = { 2 };
         fkex_rng rng;
-        fkex_abe_mpk *mpk;
-        fkex_abe_msk *msk;
+        fkex_mpk *mpk;
+        fkex_msk *msk;
         fkex_rng_init_seed(&rng, seed);
         if (fkex_abe_setup(&mpk, &msk, schemes[s], &rng) != FKEX_OK ||
             fkex_abe_keygen(&keys[s], msk, attrs, 3, &rng) != FKEX_OK)
@@ -58,8 +59,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                 fkex_policy_free(p);
             }
         }
-        fkex_abe_mpk_free(mpk);
-        fkex_abe_msk_free(msk);
+        fkex_mpk_free(mpk);
+        fkex_msk_free(msk);
     }
     return 0;
 }

@@ -11,7 +11,8 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 #include "seeds.h"
 
 /* A GDH.2 (bd = 0) or BD room of at most 8 members, FIFO delivery. */

@@ -9,7 +9,8 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 #include "seeds.h"
 
 static fkex_dm alice, bob;
@@ -34,9 +35,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     uint8_t seed[32] = { 7 };
-    fkex_abe_mpk *mpk, *old;
-    fkex_abe_msk *msk;
-    fkex_abe_key *ka, *kb;
+    fkex_mpk *mpk, *old;
+    fkex_msk *msk;
+    fkex_key *ka, *kb;
     fkex_dm_out out;
     if (sodium_init() < 0)
         abort();
@@ -55,11 +56,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (!fkex_dm_open(&alice) || !fkex_dm_open(&bob))
         abort();
     /* Open conversations no longer need the keys. */
-    fkex_abe_key_free(ka);
-    fkex_abe_key_free(kb);
-    fkex_abe_mpk_free(old);
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    fkex_key_free(ka);
+    fkex_key_free(kb);
+    fkex_mpk_free(old);
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
     const char *dir = getenv("FKEX_FUZZ_SEEDS");
     if (dir) {
         uint8_t m[64 + FKEX_DM_MESSAGE_OVERHEAD];

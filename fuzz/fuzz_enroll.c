@@ -8,7 +8,8 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 #include "kms/kms.h"
 #include "seeds.h"
 
@@ -96,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fkex_enrol_reply_open(&st, &key, &keylen, &client, data, size) == FKEX_OK) {
         if ((st == FKEX_ENROL_ISSUED) != (key != NULL))
             abort();
-        fkex_abe_bytes_free(key, keylen);
+        fkex_bytes_free(key, keylen);
     }
     return 0;
 }

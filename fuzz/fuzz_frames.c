@@ -14,7 +14,8 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 #include "net/net.h"
 #include "seeds.h"
 

@@ -8,10 +8,11 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 #include "seeds.h"
 
-static fkex_abe_key *key;
+static fkex_key *key;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -20,8 +21,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     static const char *const ids[] = { "alice@example.org", "bob@example.org", "\xc3\xa9va", "x" };
     uint8_t seed[32] = { 5 };
     fkex_rng rng;
-    fkex_abe_mpk *mpk, *plain;
-    fkex_abe_msk *msk;
+    fkex_mpk *mpk, *plain;
+    fkex_msk *msk;
     if (sodium_init() < 0)
         abort();
     fkex_rng_init_seed(&rng, seed);
@@ -44,9 +45,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         write_seed(dir, name, b, len);
         fkex_ibe_ct_free(ct);
     }
-    fkex_abe_mpk_free(plain);
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    fkex_mpk_free(plain);
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
     return 0;
 }
 

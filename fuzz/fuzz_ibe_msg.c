@@ -10,10 +10,11 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 #include "seeds.h"
 
-static fkex_abe_key *alice, *bob;
+static fkex_key *alice, *bob;
 static fkex_ibake waiting_a;        /* alice, after sending message 1 */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -22,8 +23,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     uint8_t seed[32] = { 6 };
     fkex_rng rng;
-    fkex_abe_mpk *mpk, *plain;
-    fkex_abe_msk *msk;
+    fkex_mpk *mpk, *plain;
+    fkex_msk *msk;
     fkex_ibake b;
     uint8_t m[3][FKEX_IBAKE_MSG_MAX], none[FKEX_IBAKE_MSG_MAX];
     size_t n[3], n0;
@@ -67,9 +68,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         snprintf(name, sizeof name, "payload%d", i + 1);
         write_seed(dir, name, pt, len + 1);
     }
-    fkex_abe_mpk_free(plain);
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    fkex_mpk_free(plain);
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
     return 0;
 }
 

@@ -8,7 +8,8 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 #include "seeds.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -27,8 +28,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         for (size_t k = 0; k < FKEX_ARRAY_LEN(schemes); k++) {
             uint8_t seed[32] = { 1 };
             fkex_rng rng;
-            fkex_abe_mpk *mpk;
-            fkex_abe_msk *msk;
+            fkex_mpk *mpk;
+            fkex_msk *msk;
             /* Waters keeps the seed names it always had. */
             const char *prefix = k ? "fame-" : "";
             fkex_rng_init_seed(&rng, seed);
@@ -36,39 +37,39 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                 abort();
             for (size_t i = 0; i < FKEX_ARRAY_LEN(sets); i++) {
                 size_t n = sets[i][2] ? 3 : sets[i][1] ? 2 : 1;
-                fkex_abe_key *key;
+                fkex_key *key;
                 uint8_t *b;
                 size_t len;
                 char name[32];
                 if (fkex_abe_keygen(&key, msk, sets[i], n, &rng) != FKEX_OK ||
-                    fkex_abe_key_encode(&b, &len, key) != FKEX_OK)
+                    fkex_key_encode(&b, &len, key) != FKEX_OK)
                     abort();
                 snprintf(name, sizeof name, "%skey%zu", prefix, i);
                 write_seed(dir, name, b, len);
-                fkex_abe_bytes_free(b, len);
-                fkex_abe_key_free(key);
+                fkex_bytes_free(b, len);
+                fkex_key_free(key);
             }
             /* Keys with an identity-based part (the authority then has IBE
              * parameters): with attributes and without. */
-            fkex_abe_mpk_free(mpk);
+            fkex_mpk_free(mpk);
             if (fkex_ibe_setup(&mpk, msk, &rng) != FKEX_OK)
                 abort();
             for (size_t i = 0; i < 2; i++) {
-                fkex_abe_key *key;
+                fkex_key *key;
                 uint8_t *b;
                 size_t len;
                 char name[32];
                 if (fkex_abe_keygen(&key, msk, sets[1], i ? 2 : 0, &rng) != FKEX_OK ||
                     fkex_ibe_keygen(key, msk, i ? "alice@example.org" : "\xc3\xa9va") != FKEX_OK ||
-                    fkex_abe_key_encode(&b, &len, key) != FKEX_OK)
+                    fkex_key_encode(&b, &len, key) != FKEX_OK)
                     abort();
                 snprintf(name, sizeof name, "%sibe-key%zu", prefix, i);
                 write_seed(dir, name, b, len);
-                fkex_abe_bytes_free(b, len);
-                fkex_abe_key_free(key);
+                fkex_bytes_free(b, len);
+                fkex_key_free(key);
             }
-            fkex_abe_mpk_free(mpk);
-            fkex_abe_msk_free(msk);
+            fkex_mpk_free(mpk);
+            fkex_msk_free(msk);
         }
     }
     return 0;
@@ -76,15 +77,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fkex_abe_key *key;
-    if (fkex_abe_key_decode(&key, data, size) != FKEX_OK)
+    fkex_key *key;
+    if (fkex_key_decode(&key, data, size) != FKEX_OK)
         return 0;
     uint8_t *again;
     size_t len;
-    if (fkex_abe_key_encode(&again, &len, key) != FKEX_OK || len != size ||
+    if (fkex_key_encode(&again, &len, key) != FKEX_OK || len != size ||
         memcmp(again, data, size) != 0)
         abort();
-    fkex_abe_bytes_free(again, len);
-    fkex_abe_key_free(key);
+    fkex_bytes_free(again, len);
+    fkex_key_free(key);
     return 0;
 }

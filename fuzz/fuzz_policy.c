@@ -8,7 +8,8 @@
  * violation, so libFuzzer reports it.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 
 static const char *const fixed_attrs[] = {
     "A", "B", "C", "ONE", "TWO", "THREE", "dept:telematics", "role:professor",

@@ -11,7 +11,8 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 #include "gke/tree.h"
 #include "seeds.h"
 
@@ -40,9 +41,9 @@ static void write_seeds(const char *dir)
     uint8_t seed[32] = { 5 }, admin_pk[32], admin_sk[64], *d, *view;
     size_t dlen, vlen;
     fkex_rng rng;
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
-    fkex_abe_key *ka, *kb;
+    fkex_mpk *mpk;
+    fkex_msk *msk;
+    fkex_key *ka, *kb;
     fkex_ratchet *a, *b;
     fkex_ratchet_config cfg = { 0 };
     fkex_gke_out o1, o2, o3;
@@ -110,7 +111,7 @@ static void write_seeds(const char *dir)
         fkex_writer w;
         memcpy(m.room_id, cfg.room_id, 32);
         memset(m.joiner_id, 7, 32);
-        fkex_abe_mpk_fingerprint(m.authority, mpk);
+        fkex_mpk_fingerprint(m.authority, mpk);
         fkex_writer_init(&w);
         fkex_rmsg_join_refused_encode(&w, &m);
         if (w.failed)
@@ -163,10 +164,10 @@ static void write_seeds(const char *dir)
     fkex_ratchet_free(a);
     fkex_ratchet_free(b);
     free(d);
-    fkex_abe_key_free(ka);
-    fkex_abe_key_free(kb);
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    fkex_key_free(ka);
+    fkex_key_free(kb);
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -8,7 +8,8 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 #include "wire/relay_msg.h"
 #include "seeds.h"
 

@@ -11,7 +11,8 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 #include "seeds.h"
 
 static const char *const policies[] = {
@@ -29,8 +30,8 @@ static void write_seeds(const char *dir)
     uint8_t seed[32] = { 3 }, room[32], k[32], *b;
     size_t len;
     fkex_rng rng;
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
+    fkex_mpk *mpk;
+    fkex_msk *msk;
     fkex_seed_entry e[3];
 
     fkex_rng_init_seed(&rng, seed);
@@ -68,8 +69,8 @@ static void write_seeds(const char *dir)
     put(dir, "app-empty", b, len);
     for (size_t i = 0; i < FKEX_ARRAY_LEN(e); i++)
         fkex_abe_ct_free(e[i].ct);
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -17,7 +17,8 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 
 #define ABYTES crypto_secretstream_xchacha20poly1305_ABYTES
 #define HBYTES crypto_secretstream_xchacha20poly1305_HEADERBYTES

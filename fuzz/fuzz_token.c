@@ -7,7 +7,8 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 #include "kms/kms.h"
 #include "seeds.h"
 

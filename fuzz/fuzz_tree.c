@@ -14,7 +14,8 @@
  * real paths from several committers.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 #include "gke/tree.h"
 #include "seeds.h"
 

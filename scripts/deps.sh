@@ -2,8 +2,11 @@
 # Bootstrap fkex's dependencies: Debian packages, and blst fetched from the
 # npm registry with a pinned integrity hash, built into deps/ (never committed).
 #
-#   sh scripts/deps.sh            install what is missing
+#   sh scripts/deps.sh            install what is missing (`make deps`)
 #   BLST_DIR=/path sh scripts/deps.sh   build an existing blst tree instead
+#   sh scripts/deps.sh --check    change nothing: exit 2, saying what is
+#                                 missing, unless the build has what it needs
+#                                 (plain `make` asks this, never installs)
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,6 +16,23 @@ blst_integrity="sha512-URyOLq5GtxBoxibOnd2pgLydCy0UZzbiIIBcsRAvGxAsRzjZL04TsQfwR
 
 say() { printf 'deps: %s\n' "$*" >&2; }
 die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
+
+# --- what the build itself needs (pkg-config names) --------------------------
+build_modules="libsodium libcrypto libuv sqlite3 libnats ncursesw"
+if [ "${1:-}" = "--check" ]; then
+    lacking=""
+    command -v pkg-config >/dev/null 2>&1 || lacking=" pkg-config"
+    [ -n "$lacking" ] || for m in $build_modules; do
+        pkg-config --exists "$m" || lacking="$lacking $m"
+    done
+    [ -f "$deps/lib/libblst.a" ] || lacking="$lacking blst"
+    if [ -n "$lacking" ]; then
+        printf 'fkex: error: the build needs what is missing here:%s\n' "$lacking" >&2
+        printf 'fkex: hint: run `make deps` (as root it installs the Debian packages; it fetches and builds blst)\n' >&2
+        exit 2
+    fi
+    exit 0
+fi
 
 # --- Debian packages -------------------------------------------------------
 packages="libsodium-dev libssl-dev libuv1-dev libsqlite3-dev libncurses-dev pkg-config clang libclang-rt-dev llvm

@@ -19,12 +19,12 @@ void gke_world_open(gke_world *w, const char *label, const char *scheme)
 
 void gke_world_close(gke_world *w)
 {
-    fkex_abe_key_free(w->alice);
-    fkex_abe_key_free(w->bob);
-    fkex_abe_key_free(w->carol);
-    fkex_abe_key_free(w->eve);
-    fkex_abe_mpk_free(w->mpk);
-    fkex_abe_msk_free(w->msk);
+    fkex_key_free(w->alice);
+    fkex_key_free(w->bob);
+    fkex_key_free(w->carol);
+    fkex_key_free(w->eve);
+    fkex_mpk_free(w->mpk);
+    fkex_msk_free(w->msk);
 }
 
 room *gke_room_new(const gke_world *w, const char *seed)

@@ -12,10 +12,10 @@
 #define PROTOTYPE "(ONE or THREE) and (TWO or FOUR)"
 
 typedef struct {
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
+    fkex_mpk *mpk;
+    fkex_msk *msk;
     /* {ONE TWO} {THREE FOUR} {ONE FOUR} satisfy PROTOTYPE; {FIVE} does not */
-    fkex_abe_key *alice, *bob, *carol, *eve;
+    fkex_key *alice, *bob, *carol, *eve;
 } gke_world;
 
 /* Deterministic from label, with an authority of the CP-ABE scheme named;

@@ -129,12 +129,12 @@ void test_rng(fkex_rng *rng, const char *label)
     fkex_rng_init_seed(rng, seed);
 }
 
-fkex_abe_key *test_keygen(const fkex_abe_msk *msk, const char *list, fkex_rng *rng)
+fkex_key *test_keygen(const fkex_msk *msk, const char *list, fkex_rng *rng)
 {
     const char *attrs[16];
     char buf[256], *save = NULL;
     size_t n = 0;
-    fkex_abe_key *key = NULL;
+    fkex_key *key = NULL;
     snprintf(buf, sizeof buf, "%s", list);
     for (char *t = strtok_r(buf, " ", &save); t && n < 16; t = strtok_r(NULL, " ", &save))
         attrs[n++] = t;

@@ -382,7 +382,7 @@ void rh_room_create(rh_party *admin, const uint8_t *desc, size_t desclen, const 
     rh_send_env(admin, &m);
 }
 
-int rh_join(rh_party *sponsor, rh_party *joiner, const fkex_abe_key *key, const uint8_t *desc,
+int rh_join(rh_party *sponsor, rh_party *joiner, const fkex_key *key, const uint8_t *desc,
             size_t desclen, const char *addr)
 {
     fkex_ratchet_config cfg = { 0 };

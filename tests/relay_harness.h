@@ -98,7 +98,7 @@ void rh_room_create(rh_party *admin, const uint8_t *desc, size_t desclen, const 
                     const uint8_t sig[64]);
 /* joiner joins with key through the relay, sponsor (ready) admitting and
  * committing it: both reach the next epoch. 0, or -1. */
-int rh_join(rh_party *sponsor, rh_party *joiner, const fkex_abe_key *key, const uint8_t *desc,
+int rh_join(rh_party *sponsor, rh_party *joiner, const fkex_key *key, const uint8_t *desc,
             size_t desclen, const char *addr);
 /* alice (the founder) says HELLO; bob (key: world.bob) joins through the
  * relay and both reach epoch 1. 0, or -1. */

@@ -8,7 +8,8 @@
 #define FKEX_TEST_H
 
 #include <stdio.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 
 extern int test_case_failed;
 void test_fail(const char *what, const char *file, int line);
@@ -23,7 +24,7 @@ void test_run(const char *name, void (*fn)(void));
 void test_rng(fkex_rng *rng, const char *label);
 /* A user key for space-separated attributes ("ONE TWO year=5"); NULL if
  * keygen refuses them. */
-fkex_abe_key *test_keygen(const fkex_abe_msk *msk, const char *list, fkex_rng *rng);
+fkex_key *test_keygen(const fkex_msk *msk, const char *list, fkex_rng *rng);
 /* The id a direct conversation of lo and hi used to have, computable by
  * anyone: SHA-256("fkex v1 dm" || fp || u16 || lo || u16 || hi). Tests
  * show it is no longer the id (squatters hold its places). */

@@ -75,9 +75,9 @@ static void sha_hex(char out[65], const uint8_t *p, size_t n)
 static void test_known_answers(void)
 {
     fkex_rng rng;
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
-    fkex_abe_key *key;
+    fkex_mpk *mpk;
+    fkex_msk *msk;
+    fkex_key *key;
     fkex_abe_ct *ct;
     fkex_policy *p = parse(PROTOTYPE);
     uint8_t kem[32], again[32], *b;
@@ -96,14 +96,14 @@ static void test_known_answers(void)
         return;
     CHECK_OK(fkex_abe_encap(kem, &ct, mpk, p, FKEX_ABE_CCA, &rng));
 
-    CHECK_OK(fkex_abe_mpk_encode(&b, &len, mpk));
+    CHECK_OK(fkex_mpk_encode(&b, &len, mpk));
     strcpy(line[0], "mpk ");
     sha_hex(line[0] + 4, b, len);
-    fkex_abe_bytes_free(b, len);
-    CHECK_OK(fkex_abe_key_encode(&b, &len, key));
+    fkex_bytes_free(b, len);
+    CHECK_OK(fkex_key_encode(&b, &len, key));
     strcpy(line[1], "key ");
     sha_hex(line[1] + 4, b, len);
-    fkex_abe_bytes_free(b, len);
+    fkex_bytes_free(b, len);
     fkex_abe_ct_bytes(&ctb, &len, ct);
     strcpy(line[2], "ciphertext ");
     sha_hex(line[2] + 11, ctb, len);
@@ -147,9 +147,9 @@ static void test_known_answers(void)
         }
     }
     fkex_abe_ct_free(ct);
-    fkex_abe_key_free(key);
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    fkex_key_free(key);
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
     fkex_policy_free(p);
 }
 
@@ -264,8 +264,8 @@ static int eval(const node *x, unsigned has, long value)
 static void test_random_policies(void)
 {
     fkex_rng rng;
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
+    fkex_mpk *mpk;
+    fkex_msk *msk;
     int satisfied = 0, denied = 0;
     test_rng(&rng, "random policies");
     CHECK_OK(fkex_abe_setup(&mpk, &msk, scheme->name, &rng));
@@ -296,7 +296,7 @@ static void test_random_policies(void)
                 snprintf(list + strlen(list), sizeof list - strlen(list), "n=%ld", value);
             if (!list[0])
                 snprintf(list, sizeof list, "Z");
-            fkex_abe_key *key = test_keygen(msk, list, &rng);
+            fkex_key *key = test_keygen(msk, list, &rng);
             uint8_t got[32] = { 0 };
             CHECK(key != NULL);
             if (!key)
@@ -313,7 +313,7 @@ static void test_random_policies(void)
             }
             if (test_case_failed == 1)
                 fprintf(stderr, "    policy %s, key {%s}\n", text, list);
-            fkex_abe_key_free(key);
+            fkex_key_free(key);
         }
         fkex_abe_ct_free(ct);
         fkex_policy_free(p);
@@ -321,8 +321,8 @@ static void test_random_policies(void)
     }
     /* Both outcomes must have been exercised. */
     CHECK(satisfied > 10 && denied > 10);
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
 }
 
 /* Z from encapsulation equals Z from decapsulation, at the scheme level,
@@ -341,13 +341,13 @@ static void test_scheme_algebra(void)
         { "(A and B) or (A and C)", "A C" },
     };
     fkex_rng rng;
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
+    fkex_mpk *mpk;
+    fkex_msk *msk;
     test_rng(&rng, "algebra");
     CHECK_OK(fkex_abe_setup(&mpk, &msk, scheme->name, &rng));
     for (size_t i = 0; i < FKEX_ARRAY_LEN(cases); i++) {
         fkex_policy *p = parse(cases[i].policy);
-        fkex_abe_key *key = test_keygen(msk, cases[i].attrs, &rng);
+        fkex_key *key = test_keygen(msk, cases[i].attrs, &rng);
         fkex_abe_ct *ct;
         uint8_t kem[32];
         CHECK(p && key);
@@ -363,20 +363,20 @@ static void test_scheme_algebra(void)
         fkex_gt z1, z2;
         fkex_rng coins;
         test_rng(&coins, cases[i].policy);
-        CHECK_OK(s->encap(&z1, impl, fkex_abe_mpk_impl(mpk), l, &coins));
-        fkex_abe_key_names(&kn, &nk, key);
+        CHECK_OK(s->encap(&z1, impl, fkex_mpk_impl(mpk), l, &coins));
+        fkex_key_names(&kn, &nk, key);
         CHECK_OK(fkex_lsss_satisfy(&sol, l, kn, nk));
-        s->decap(&z2, fkex_abe_key_impl(key), nk, impl, &sol);
+        s->decap(&z2, fkex_key_impl(key), nk, impl, &sol);
         CHECK(fkex_gt_equal(&z1, &z2));
         CHECK(!blst_fp12_is_one(&z1));
         fkex_lsss_solution_free(&sol);
         free(impl);
         fkex_abe_ct_free(ct);
-        fkex_abe_key_free(key);
+        fkex_key_free(key);
         fkex_policy_free(p);
     }
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
 }
 
 /* A large threshold (Waters: 200 of 300; FAME, whose encryption pays a
@@ -385,9 +385,9 @@ static void test_scheme_algebra(void)
 static void test_large_threshold(void)
 {
     fkex_rng rng;
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
-    fkex_abe_key *key, *short_key;
+    fkex_mpk *mpk;
+    fkex_msk *msk;
+    fkex_key *key, *short_key;
     fkex_abe_ct *ct;
     fkex_policy *p;
     int k = scheme->threshold_k, n = scheme->threshold_n, first = (n - k) / 2;
@@ -414,14 +414,14 @@ static void test_large_threshold(void)
         CHECK(memcmp(got, kem, 32) == 0);
         CHECK_OK(fkex_abe_keygen(&short_key, msk, attrs + first, (size_t)k - 1, &rng));
         CHECK_ERR(fkex_abe_decap(got, short_key, ct, FKEX_ABE_CCA), FKEX_ERR_POLICY_UNSATISFIED);
-        fkex_abe_key_free(key);
-        fkex_abe_key_free(short_key);
+        fkex_key_free(key);
+        fkex_key_free(short_key);
         fkex_abe_ct_free(ct);
         fkex_policy_free(p);
     }
     free(text);
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
 }
 
 /* Two keys that each fail ({A} and {B} for "A and B") stay useless when
@@ -430,9 +430,9 @@ static void test_large_threshold(void)
 static void test_collusion(void)
 {
     fkex_rng rng;
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
-    fkex_abe_key *alice, *bob, *carol, *franken;
+    fkex_mpk *mpk;
+    fkex_msk *msk;
+    fkex_key *alice, *bob, *carol, *franken;
     fkex_policy *p = parse("A and B");
     uint8_t *a, *b, *c, kem[32], got[32];
     size_t la, lb, lc;
@@ -449,15 +449,15 @@ static void test_collusion(void)
         CHECK_OK(fkex_abe_encap(kem, &ct, mpk, p, (fkex_abe_mode)mode, &rng));
         CHECK_ERR(fkex_abe_decap(got, alice, ct, (fkex_abe_mode)mode), FKEX_ERR_POLICY_UNSATISFIED);
         CHECK_ERR(fkex_abe_decap(got, bob, ct, (fkex_abe_mode)mode), FKEX_ERR_POLICY_UNSATISFIED);
-        CHECK_OK(fkex_abe_key_encode(&a, &la, alice));
-        CHECK_OK(fkex_abe_key_encode(&b, &lb, bob));
-        CHECK_OK(fkex_abe_key_encode(&c, &lc, carol));
+        CHECK_OK(fkex_key_encode(&a, &la, alice));
+        CHECK_OK(fkex_key_encode(&b, &lb, bob));
+        CHECK_OK(fkex_key_encode(&c, &lc, carol));
         /* Glued together in memory (the scheme's key is its fixed part,
          * then one part per name, sorted, as its encoding). */
-        CHECK_OK(fkex_abe_key_decode(&franken, c, lc));
+        CHECK_OK(fkex_key_decode(&franken, c, lc));
         if (franken) {
-            uint8_t *fk = (uint8_t *)fkex_abe_key_impl(franken);
-            const uint8_t *ak = fkex_abe_key_impl(alice), *bk = fkex_abe_key_impl(bob);
+            uint8_t *fk = (uint8_t *)fkex_key_impl(franken);
+            const uint8_t *ak = fkex_key_impl(alice), *bk = fkex_key_impl(bob);
             size_t kl = scheme->key_head_mem, x = scheme->key_part_mem;
             memcpy(fk, ak, kl + x);
             memcpy(fk + kl + x, bk + kl, x);
@@ -467,29 +467,29 @@ static void test_collusion(void)
         size_t head = scheme->key_head, part = scheme->key_part;
         memcpy(c + lc - head - 2 * part, a + la - head - part, head + part);
         memcpy(c + lc - part, b + lb - part, part);
-        fkex_abe_key *refused = NULL;
-        CHECK_ERR(fkex_abe_key_decode(&refused, c, lc), FKEX_ERR_AUTHENTICATION);
+        fkex_key *refused = NULL;
+        CHECK_ERR(fkex_key_decode(&refused, c, lc), FKEX_ERR_AUTHENTICATION);
         if (franken) {
             fkex_err err = fkex_abe_decap(got, franken, ct, (fkex_abe_mode)mode);
             if (mode == FKEX_ABE_CCA)
                 CHECK_ERR(err, FKEX_ERR_AUTHENTICATION);
             else
                 CHECK(err == FKEX_OK && memcmp(got, kem, 32) != 0);
-            fkex_abe_key_free(franken);
+            fkex_key_free(franken);
         }
         /* The honest key works, so the failure is the collusion's. */
         CHECK_OK(fkex_abe_decap(got, carol, ct, (fkex_abe_mode)mode));
         CHECK(memcmp(got, kem, 32) == 0);
-        fkex_abe_bytes_free(a, la);
-        fkex_abe_bytes_free(b, lb);
-        fkex_abe_bytes_free(c, lc);
+        fkex_bytes_free(a, la);
+        fkex_bytes_free(b, lb);
+        fkex_bytes_free(c, lc);
         fkex_abe_ct_free(ct);
     }
-    fkex_abe_key_free(alice);
-    fkex_abe_key_free(bob);
-    fkex_abe_key_free(carol);
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    fkex_key_free(alice);
+    fkex_key_free(bob);
+    fkex_key_free(carol);
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
     fkex_policy_free(p);
 }
 
@@ -498,9 +498,9 @@ static void test_collusion(void)
 static void test_tampering(void)
 {
     fkex_rng rng;
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
-    fkex_abe_key *key;
+    fkex_mpk *mpk;
+    fkex_msk *msk;
+    fkex_key *key;
     fkex_abe_ct *ct, *bad;
     fkex_policy *p = parse(PROTOTYPE);
     uint8_t kem[32], got[32], *copy;
@@ -550,9 +550,9 @@ static void test_tampering(void)
     fkex_abe_ct_free(bad);
     free(copy);
     fkex_abe_ct_free(ct);
-    fkex_abe_key_free(key);
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    fkex_key_free(key);
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
     fkex_policy_free(p);
 }
 
@@ -582,9 +582,9 @@ static void non_subgroup_g2(uint8_t out[96], fkex_rng *rng)
 static void test_subgroup_points_rejected(void)
 {
     fkex_rng rng;
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
-    fkex_abe_key *key, *bad_key;
+    fkex_mpk *mpk;
+    fkex_msk *msk;
+    fkex_key *key, *bad_key;
     fkex_abe_ct *ct, *bad;
     fkex_policy *p = parse("ONE");
     uint8_t kem[32], *copy, *kb, g1[48], g2[96];
@@ -607,25 +607,25 @@ static void test_subgroup_points_rejected(void)
     /* The same in a key. */
     for (int i = 0; i < 3; i++) {
         size_t back = scheme->key_points[i].back;
-        CHECK_OK(fkex_abe_key_encode(&kb, &kl, key));
+        CHECK_OK(fkex_key_encode(&kb, &kl, key));
         memcpy(kb + kl - back, scheme->key_points[i].g2 ? g2 : g1, scheme->key_points[i].g2 ? 96 : 48);
-        CHECK_ERR(fkex_abe_key_decode(&bad_key, kb, kl), FKEX_ERR_NOT_IN_GROUP);
-        fkex_abe_bytes_free(kb, kl);
+        CHECK_ERR(fkex_key_decode(&bad_key, kb, kl), FKEX_ERR_NOT_IN_GROUP);
+        fkex_bytes_free(kb, kl);
     }
     free(copy);
     fkex_abe_ct_free(ct);
-    fkex_abe_key_free(key);
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    fkex_key_free(key);
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
     fkex_policy_free(p);
 }
 
 static void test_wrong_authority(void)
 {
     fkex_rng rng;
-    fkex_abe_mpk *mpk1, *mpk2;
-    fkex_abe_msk *msk1, *msk2;
-    fkex_abe_key *key2;
+    fkex_mpk *mpk1, *mpk2;
+    fkex_msk *msk1, *msk2;
+    fkex_key *key2;
     fkex_abe_ct *ct;
     fkex_policy *p = parse("ONE");
     uint8_t kem[32], got[32] = { 0 };
@@ -637,17 +637,17 @@ static void test_wrong_authority(void)
     CHECK_ERR(fkex_abe_decap(got, key2, ct, FKEX_ABE_CCA), FKEX_ERR_WRONG_AUTHORITY);
     CHECK(sodium_is_zero(got, 32));
     {
-        fkex_abe_mpk *none_mpk;
-        fkex_abe_msk *none_msk;
+        fkex_mpk *none_mpk;
+        fkex_msk *none_msk;
         CHECK_ERR(fkex_abe_setup(&none_mpk, &none_msk, "nonesuch", &rng), FKEX_ERR_UNSUPPORTED);
         CHECK(none_mpk == NULL && none_msk == NULL);
     }
     fkex_abe_ct_free(ct);
-    fkex_abe_key_free(key2);
-    fkex_abe_mpk_free(mpk1);
-    fkex_abe_msk_free(msk1);
-    fkex_abe_mpk_free(mpk2);
-    fkex_abe_msk_free(msk2);
+    fkex_key_free(key2);
+    fkex_mpk_free(mpk1);
+    fkex_msk_free(msk1);
+    fkex_mpk_free(mpk2);
+    fkex_msk_free(msk2);
     fkex_policy_free(p);
 }
 
@@ -656,9 +656,9 @@ static void test_wrong_authority(void)
 static void test_kem_binding(void)
 {
     fkex_rng rng;
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
-    fkex_abe_key *key;
+    fkex_mpk *mpk;
+    fkex_msk *msk;
+    fkex_key *key;
     fkex_abe_ct *c1, *c2;
     fkex_policy *p = parse(PROTOTYPE);
     uint8_t k1[32], k2[32];
@@ -677,17 +677,17 @@ static void test_kem_binding(void)
     CHECK(fkex_abe_ct_rows(c1) == 4);
     fkex_abe_ct_free(c1);
     fkex_abe_ct_free(c2);
-    fkex_abe_key_free(key);
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    fkex_key_free(key);
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
     fkex_policy_free(p);
 }
 
-/* fkex_abe_key_decode, freeing what an unexpected success made. */
-static fkex_err decode_key(fkex_abe_key **key, const uint8_t *b, size_t len)
+/* fkex_key_decode, freeing what an unexpected success made. */
+static fkex_err decode_key(fkex_key **key, const uint8_t *b, size_t len)
 {
-    fkex_err err = fkex_abe_key_decode(key, b, len);
-    fkex_abe_key_free(*key);
+    fkex_err err = fkex_key_decode(key, b, len);
+    fkex_key_free(*key);
     *key = NULL;
     return err;
 }
@@ -698,9 +698,9 @@ static fkex_err decode_key(fkex_abe_key **key, const uint8_t *b, size_t len)
 static void test_key_labels(void)
 {
     fkex_rng rng;
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
-    fkex_abe_key *ab, *other, *none, *back;
+    fkex_mpk *mpk;
+    fkex_msk *msk;
+    fkex_key *ab, *other, *none, *back;
     uint8_t *kb, *ob, *nb, part[256];
     size_t kl, ol, nl, p = scheme->key_part, h = scheme->key_head;
     test_rng(&rng, "labels");
@@ -711,13 +711,13 @@ static void test_key_labels(void)
     CHECK(ab && other && none);
     if (!ab || !other || !none)
         return;
-    CHECK_OK(fkex_abe_key_encode(&kb, &kl, ab));
-    CHECK_OK(fkex_abe_key_encode(&ob, &ol, other));
-    CHECK_OK(fkex_abe_key_encode(&nb, &nl, none));
-    CHECK_OK(fkex_abe_key_decode(&back, kb, kl));
-    fkex_abe_key_free(back);
-    CHECK_OK(fkex_abe_key_decode(&back, nb, nl));
-    fkex_abe_key_free(back);
+    CHECK_OK(fkex_key_encode(&kb, &kl, ab));
+    CHECK_OK(fkex_key_encode(&ob, &ol, other));
+    CHECK_OK(fkex_key_encode(&nb, &nl, none));
+    CHECK_OK(fkex_key_decode(&back, kb, kl));
+    fkex_key_free(back);
+    CHECK_OK(fkex_key_decode(&back, nb, nl));
+    fkex_key_free(back);
     /* A's and B's parts swapped. */
     memcpy(part, kb + kl - 2 * p, p);
     memmove(kb + kl - 2 * p, kb + kl - p, p);
@@ -725,25 +725,25 @@ static void test_key_labels(void)
     CHECK_ERR(decode_key(&back, kb, kl), FKEX_ERR_AUTHENTICATION);
     memcpy(kb + kl - p, kb + kl - 2 * p, p);   /* B's part twice */
     CHECK_ERR(decode_key(&back, kb, kl), FKEX_ERR_AUTHENTICATION);
-    fkex_abe_bytes_free(kb, kl);
+    fkex_bytes_free(kb, kl);
     /* Another key's fixed part (FAME: sk_0 and sk'; Waters: K and L). */
-    CHECK_OK(fkex_abe_key_encode(&kb, &kl, ab));
+    CHECK_OK(fkex_key_encode(&kb, &kl, ab));
     memcpy(kb + kl - 2 * p - h, ob + ol - p - h, h);
     CHECK_ERR(decode_key(&back, kb, kl), FKEX_ERR_AUTHENTICATION);
-    fkex_abe_bytes_free(kb, kl);
+    fkex_bytes_free(kb, kl);
     /* The fixed part's last G1 point (FAME: sk'_3; Waters: none, L is G2)
      * from another key, in a key with no attribute. */
     if (strcmp(scheme->name, "fame") == 0) {
         memcpy(nb + nl - 48, ob + ol - p - 48, 48);
         CHECK_ERR(decode_key(&back, nb, nl), FKEX_ERR_AUTHENTICATION);
     }
-    fkex_abe_bytes_free(ob, ol);
-    fkex_abe_bytes_free(nb, nl);
-    fkex_abe_key_free(ab);
-    fkex_abe_key_free(other);
-    fkex_abe_key_free(none);
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    fkex_bytes_free(ob, ol);
+    fkex_bytes_free(nb, nl);
+    fkex_key_free(ab);
+    fkex_key_free(other);
+    fkex_key_free(none);
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
 }
 
 /* The first decapsulation of a policy hashes as many points whichever of
@@ -755,8 +755,8 @@ static void test_decap_hashes(void)
 {
     static const char *const keys[] = { "A B C D", "A E F G", "B C D", "A" };
     fkex_rng rng;
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
+    fkex_mpk *mpk;
+    fkex_msk *msk;
     fkex_policy *p = parse("A or (B and C and D)");
     fkex_abe_ct *ct;
     uint8_t kem[32], got[32] = { 0 };
@@ -769,20 +769,20 @@ static void test_decap_hashes(void)
      * time (an authority's time would say what it issued before). A key
      * for other names first, so that FAME's column constants, which are
      * the same for every key, are cached before counting. */
-    fkex_abe_key_free(test_keygen(msk, "C D", &rng));
+    fkex_key_free(test_keygen(msk, "C D", &rng));
     for (int k = 0; k < 2; k++) {
-        fkex_abe_key *again;
+        fkex_key *again;
         opcount_reset();
         again = test_keygen(msk, "A B", &rng);
         opcount_read(&made_ops[k]);
         CHECK(again != NULL);
-        fkex_abe_key_free(again);
+        fkex_key_free(again);
     }
     CHECK(made_ops[0].g1_hashes == made_ops[1].g1_hashes && made_ops[0].g1_hashes > 0);
     CHECK_OK(fkex_abe_encap(kem, &ct, mpk, p, FKEX_ABE_CCA, &rng));
     fkex_abe_ct_bytes(&cb, &cl, ct);
     for (size_t k = 0; k < FKEX_ARRAY_LEN(keys); k++) {
-        fkex_abe_key *made = test_keygen(msk, keys[k], &rng), *key = NULL;
+        fkex_key *made = test_keygen(msk, keys[k], &rng), *key = NULL;
         fkex_abe_ct *fresh = NULL;
         uint8_t *kb;
         size_t kl;
@@ -791,8 +791,8 @@ static void test_decap_hashes(void)
         if (!made)
             continue;
         /* As a client: its key read from a file, a ciphertext off the wire. */
-        CHECK_OK(fkex_abe_key_encode(&kb, &kl, made));
-        CHECK_OK(fkex_abe_key_decode(&key, kb, kl));
+        CHECK_OK(fkex_key_encode(&kb, &kl, made));
+        CHECK_OK(fkex_key_decode(&key, kb, kl));
         CHECK_OK(fkex_abe_ct_decode(&fresh, cb, cl));
         opcount_reset();
         if (key && fresh)
@@ -803,14 +803,14 @@ static void test_decap_hashes(void)
             first = ops;
         CHECK(ops.g1_hashes == first.g1_hashes && ops.g1_hashes > 0);
         fkex_abe_ct_free(fresh);
-        fkex_abe_key_free(key);
-        fkex_abe_key_free(made);
-        fkex_abe_bytes_free(kb, kl);
+        fkex_key_free(key);
+        fkex_key_free(made);
+        fkex_bytes_free(kb, kl);
     }
     fkex_abe_ct_free(ct);
     fkex_policy_free(p);
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
 }
 
 /* ---- admission leaks no branch (PROTOCOL.md, version 2) -----------------
@@ -827,11 +827,11 @@ static void test_branches_decap(void)
         "(A or Z) and (Y or B) and E",   /* one side of each OR */
     };
     fkex_rng rng;
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
+    fkex_mpk *mpk;
+    fkex_msk *msk;
     test_rng(&rng, "branches");
     CHECK_OK(fkex_abe_setup(&mpk, &msk, scheme->name, &rng));
-    fkex_abe_key *key = test_keygen(msk, "A B E", &rng);
+    fkex_key *key = test_keygen(msk, "A B E", &rng);
     CHECK(key != NULL);
     for (size_t i = 0; key && i < FKEX_ARRAY_LEN(policies); i++) {
         fkex_policy *p = parse(policies[i]);
@@ -846,17 +846,17 @@ static void test_branches_decap(void)
         fkex_abe_ct_free(ct);
         fkex_policy_free(p);
     }
-    fkex_abe_key_free(key);
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    fkex_key_free(key);
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
 }
 
 /* Decapsulates ct (CPA) with a key for attrs, counting the group
  * operations; checks the KEM key. */
-static void decap_counted(opcount *ops, const fkex_abe_msk *msk, const fkex_abe_ct *ct,
+static void decap_counted(opcount *ops, const fkex_msk *msk, const fkex_abe_ct *ct,
                           const uint8_t kem[32], const char *attrs, fkex_rng *rng)
 {
-    fkex_abe_key *key = test_keygen(msk, attrs, rng);
+    fkex_key *key = test_keygen(msk, attrs, rng);
     uint8_t again[32];
     memset(ops, 0, sizeof *ops);
     CHECK(key != NULL);
@@ -866,7 +866,7 @@ static void decap_counted(opcount *ops, const fkex_abe_msk *msk, const fkex_abe_
     CHECK_OK(fkex_abe_decap(again, key, ct, FKEX_ABE_CPA));
     opcount_read(ops);
     CHECK(memcmp(kem, again, 32) == 0);
-    fkex_abe_key_free(key);
+    fkex_key_free(key);
 }
 
 /* Under one policy, keys that satisfy it through different branches (and
@@ -891,8 +891,8 @@ static void test_branch_structure(void)
         { "year >= 5 or dept:x", 0, 0, { "dept:x", "year=9", "year=5 dept:x", "year=200" } },
     };
     fkex_rng rng;
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
+    fkex_mpk *mpk;
+    fkex_msk *msk;
     test_rng(&rng, "structure");
     CHECK_OK(fkex_abe_setup(&mpk, &msk, scheme->name, &rng));
     for (size_t i = 0; i < FKEX_ARRAY_LEN(cases); i++) {
@@ -919,8 +919,8 @@ static void test_branch_structure(void)
         fkex_abe_ct_free(ct);
         fkex_policy_free(p);
     }
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
 }
 
 /* ---- FAME as the paper writes it ------------------------------------------
@@ -967,9 +967,9 @@ static void put_g2_bytes(fkex_writer *w, const fkex_g2 *p)
 static void test_fame_paper_equations(void)
 {
     fkex_rng rng, coins;
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
-    fkex_abe_key *key;
+    fkex_mpk *mpk;
+    fkex_msk *msk;
+    fkex_key *key;
     uint8_t *b;
     size_t len;
     fkex_fr a[2], bb[2], d[3], r[2], br[3], e[3][2], sigma, k, s1, s2;
@@ -984,12 +984,12 @@ static void test_fame_paper_equations(void)
     test_rng(&rng, "fame paper");
     CHECK_OK(fkex_abe_setup(&mpk, &msk, "fame", &rng));
     /* The master scalars from the master key's body: a_1 a_2 b_1 b_2 d_1 d_2 d_3. */
-    CHECK_OK(fkex_abe_msk_encode(&b, &len, msk));
+    CHECK_OK(fkex_msk_encode(&b, &len, msk));
     CHECK(len == FKEX_HEADER_BYTES + 7 * 32);
     fkex_fr *all[7] = { &a[0], &a[1], &bb[0], &bb[1], &d[0], &d[1], &d[2] };
     for (int i = 0; i < 7; i++)
         CHECK_OK(fkex_fr_from_bytes(all[i], b + FKEX_HEADER_BYTES + 32 * i));
-    fkex_abe_bytes_free(b, len);
+    fkex_bytes_free(b, len);
     fkex_g1_generator(&g);
     fkex_g2_generator(&h);
     fkex_pairing(&egh, &g, &h);
@@ -1059,9 +1059,9 @@ static void test_fame_paper_equations(void)
     }
     fkex_writer_put(&want, key_parts.buf, key_parts.len);
     fkex_writer_free(&key_parts);
-    CHECK_OK(fkex_abe_key_encode(&b, &len, key));
+    CHECK_OK(fkex_key_encode(&b, &len, key));
     CHECK(!want.failed && len > want.len && memcmp(b + len - want.len, want.buf, want.len) == 0);
-    fkex_abe_bytes_free(b, len);
+    fkex_bytes_free(b, len);
     fkex_writer_free(&want);
 
     /* Encrypt under a policy with -1 coefficients and a repeated attribute. */
@@ -1076,7 +1076,7 @@ static void test_fame_paper_equations(void)
     const fkex_lsss *lsss = fkex_abe_ct_lsss(ct);
     void *impl = calloc(1, sch->ct_size(lsss->rows));
     test_rng(&coins, "fame paper encrypt");
-    CHECK_OK(sch->encap(&z, impl, fkex_abe_mpk_impl(mpk), lsss, &coins));
+    CHECK_OK(sch->encap(&z, impl, fkex_mpk_impl(mpk), lsss, &coins));
     test_rng(&coins, "fame paper encrypt");
     fkex_fr_random(&s1, &coins);
     fkex_fr_random(&s2, &coins);
@@ -1137,7 +1137,7 @@ static void test_fame_paper_equations(void)
 
     /* Decrypt with a key for {A, C, D}: the second branch, as the paper
      * writes it, six pairings and a division. */
-    fkex_abe_key *acd = test_keygen(msk, "A C D", &rng);
+    fkex_key *acd = test_keygen(msk, "A C D", &rng);
     const char *const *kn;
     size_t nk;
     fkex_lsss_solution sol;
@@ -1147,9 +1147,9 @@ static void test_fame_paper_equations(void)
         size_t kl;
         fkex_g1 kk[3], cc[3], part;
         fkex_gt num, den, pr;
-        fkex_abe_key_names(&kn, &nk, acd);
+        fkex_key_names(&kn, &nk, acd);
         CHECK_OK(fkex_lsss_satisfy(&sol, lsss, kn, nk));
-        CHECK_OK(fkex_abe_key_encode(&kb, &kl, acd));
+        CHECK_OK(fkex_key_encode(&kb, &kl, acd));
         /* the scheme key: sk_0 (288) | sk' (144) | sk_A, sk_C, sk_D (144 each) */
         fkex_reader_init(&rd, kb + kl - (288 + 144 + 3 * 144), 288 + 144 + 3 * 144);
         for (int l = 0; l < 3; l++) {
@@ -1190,15 +1190,15 @@ static void test_fame_paper_equations(void)
         fkex_gt_mul(&den, &den, &num);
         CHECK(fkex_gt_equal(&den, &z_paper));
         fkex_lsss_solution_free(&sol);
-        fkex_abe_bytes_free(kb, kl);
-        fkex_abe_key_free(acd);
+        fkex_bytes_free(kb, kl);
+        fkex_key_free(acd);
     }
     free(impl);
     fkex_abe_ct_free(ct);
     fkex_policy_free(pol);
-    fkex_abe_key_free(key);
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    fkex_key_free(key);
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
 }
 
 /* The two hash families never meet: Charm's FAME hashes an attribute y as
@@ -1244,8 +1244,8 @@ static void test_fame_hashes(void)
 static void test_fame_degenerate(void)
 {
     fkex_rng rng;
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
+    fkex_mpk *mpk;
+    fkex_msk *msk;
     uint8_t *b, one[576];
     size_t len;
     fkex_reader r;
@@ -1254,7 +1254,7 @@ static void test_fame_degenerate(void)
     test_rng(&rng, "degenerate");
     CHECK_OK(fkex_abe_setup(&mpk, &msk, "fame", &rng));
     /* msk body: a_1 a_2 b_1 b_2 d_1 d_2 d_3 (32 bytes each). */
-    CHECK_OK(fkex_abe_msk_encode(&b, &len, msk));
+    CHECK_OK(fkex_msk_encode(&b, &len, msk));
     impl = calloc(1, fkex_fame.msk_size);
     fkex_reader_init(&r, b + FKEX_HEADER_BYTES, len - FKEX_HEADER_BYTES);
     CHECK_OK(fkex_fame.msk_decode(impl, &r));
@@ -1269,9 +1269,9 @@ static void test_fame_degenerate(void)
     }
     sodium_memzero(impl, fkex_fame.msk_size);
     free(impl);
-    fkex_abe_bytes_free(b, len);
+    fkex_bytes_free(b, len);
     /* mpk body: H_1 H_2 (96 each) T_1 T_2 (576 each). */
-    CHECK_OK(fkex_abe_mpk_encode(&b, &len, mpk));
+    CHECK_OK(fkex_mpk_encode(&b, &len, mpk));
     fkex_gt_one(&gt_one);
     fkex_gt_to_bytes(one, &gt_one);
     memcpy(b + FKEX_HEADER_BYTES + 192, one, 576);
@@ -1280,9 +1280,9 @@ static void test_fame_degenerate(void)
     CHECK_ERR(fkex_fame.mpk_decode(impl, &r), FKEX_ERR_NOT_IN_GROUP);
     fkex_fame.mpk_release(impl);
     free(impl);
-    fkex_abe_bytes_free(b, len);
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    fkex_bytes_free(b, len);
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
 }
 
 /* FAME's hash inputs, from RFC 9380 directly with the literal tags:

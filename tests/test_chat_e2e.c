@@ -1352,12 +1352,12 @@ static int departed_reads(const char *key_path, const char *text)
     size_t kl, bin, found = 0;
     char err[128];
     relay_store *st;
-    fkex_abe_key *key = NULL;
+    fkex_key *key = NULL;
     seed_log l = { 0 };
     const char *hex = strrchr(invite, '/') + 1;
     if (sodium_hex2bin(room, 32, hex, 64, NULL, &bin, NULL) != 0 || !(kb = read_file(key_path, &kl)))
         return -1;
-    CHECK_OK(fkex_abe_key_decode(&key, kb, kl));
+    CHECK_OK(fkex_key_decode(&key, kb, kl));
     free(kb);
     CHECK_OK(relay_store_open(&st, at("relay.db"), err, sizeof err));
     /* every broadcast: a V that is no member, since 0 */
@@ -1381,7 +1381,7 @@ static int departed_reads(const char *key_path, const char *text)
     for (size_t i = 0; i < l.napps; i++)
         free(l.apps[i]);
     free(l.keyset);
-    fkex_abe_key_free(key);
+    fkex_key_free(key);
     return (int)found;
 }
 

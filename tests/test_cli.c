@@ -1874,21 +1874,21 @@ static void cli_ibe(void)
     /* Parameters from before IBE are read, and refused with a reason. */
     {
         fkex_rng rng;
-        fkex_abe_mpk *mpk;
-        fkex_abe_msk *msk;
+        fkex_mpk *mpk;
+        fkex_msk *msk;
         uint8_t *b;
         size_t blen;
         fkex_rng_init_system(&rng);
         CHECK_OK(fkex_abe_setup(&mpk, &msk, "waters11", &rng));
-        CHECK_OK(fkex_abe_mpk_encode(&b, &blen, mpk));
+        CHECK_OK(fkex_mpk_encode(&b, &blen, mpk));
         CHECK(spit(at(d, "old-mpk.fkex"), b, blen) == 0);
-        fkex_abe_bytes_free(b, blen);
-        CHECK_OK(fkex_abe_msk_encode(&b, &blen, msk));
+        fkex_bytes_free(b, blen);
+        CHECK_OK(fkex_msk_encode(&b, &blen, msk));
         CHECK(spit(at(d, "old-msk.fkex"), b, blen) == 0);
         chmod(at(d, "old-msk.fkex"), 0600);
-        fkex_abe_bytes_free(b, blen);
-        fkex_abe_mpk_free(mpk);
-        fkex_abe_msk_free(msk);
+        fkex_bytes_free(b, blen);
+        fkex_mpk_free(mpk);
+        fkex_msk_free(msk);
         EXPECT(FX(pt, NULL, "ibe", "encrypt", "--mpk", at(d, "old-mpk.fkex"), "--to", "carol@example.org",
                   "-o", at(d, "x")), 2);
         CHECK(says("no identity-based parameters"));

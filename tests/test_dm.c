@@ -9,15 +9,15 @@
 #include "test.h"
 
 typedef struct {
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
-    fkex_abe_key *alice, *bob, *carol;
+    fkex_mpk *mpk;
+    fkex_msk *msk;
+    fkex_key *alice, *bob, *carol;
     fkex_rng rng;
 } world;
 
-static fkex_abe_key *id_key(world *w, const char *id)
+static fkex_key *id_key(world *w, const char *id)
 {
-    fkex_abe_key *key = NULL;
+    fkex_key *key = NULL;
     CHECK_OK(fkex_abe_keygen(&key, w->msk, NULL, 0, &w->rng));
     if (key)
         CHECK_OK(fkex_ibe_keygen(key, w->msk, id));
@@ -26,11 +26,11 @@ static fkex_abe_key *id_key(world *w, const char *id)
 
 static void world_new(world *w, const char *label)
 {
-    fkex_abe_mpk *old;
+    fkex_mpk *old;
     memset(w, 0, sizeof *w);
     test_rng(&w->rng, label);
     CHECK_OK(fkex_abe_setup(&old, &w->msk, "waters11", &w->rng));
-    fkex_abe_mpk_free(old);
+    fkex_mpk_free(old);
     CHECK_OK(fkex_ibe_setup(&w->mpk, w->msk, &w->rng));
     w->alice = id_key(w, "alice@example.org");
     w->bob = id_key(w, "Bob@Example.org");
@@ -39,11 +39,11 @@ static void world_new(world *w, const char *label)
 
 static void world_free(world *w)
 {
-    fkex_abe_key_free(w->alice);
-    fkex_abe_key_free(w->bob);
-    fkex_abe_key_free(w->carol);
-    fkex_abe_mpk_free(w->mpk);
-    fkex_abe_msk_free(w->msk);
+    fkex_key_free(w->alice);
+    fkex_key_free(w->bob);
+    fkex_key_free(w->carol);
+    fkex_mpk_free(w->mpk);
+    fkex_msk_free(w->msk);
 }
 
 static uint8_t plain[FKEX_DM_FRAME_MAX];
@@ -117,9 +117,9 @@ static void test_dm_conversation_id(void)
     fkex_ibe_hash_id(&h1, "alice@example.org", 17);
     fkex_ibe_hash_id2(&h2, "bob@example.org", 15);
     fkex_pairing(&z, &h1, &h2);
-    fkex_gt_pow(&zs, &z, &fkex_abe_msk_ibe(w.msk)->s);
+    fkex_gt_pow(&zs, &z, &w.msk->ibe->s);
     fkex_gt_to_bytes(k, &zs);
-    fkex_abe_mpk_fingerprint(fp, w.mpk);
+    fkex_mpk_fingerprint(fp, w.mpk);
     fkex_hkdf_extract(prk, fp, 32, k, sizeof k);
     store16_be(ctx, 17);
     memcpy(ctx + 2, "alice@example.org", 17);
@@ -135,10 +135,10 @@ static void test_dm_conversation_id(void)
     /* a key without d2 (as keys before it were): fine as lo, refused as hi */
     uint8_t *enc;
     size_t len;
-    fkex_abe_key *old_bob = NULL, *old_alice = NULL, *glued = NULL;
-    CHECK_OK(fkex_abe_key_encode(&enc, &len, w.bob));
+    fkex_key *old_bob = NULL, *old_alice = NULL, *glued = NULL;
+    CHECK_OK(fkex_key_encode(&enc, &len, w.bob));
     store32_be(enc + 40, load32_be(enc + 40) - 96);   /* the header's body length */
-    CHECK_OK(fkex_abe_key_decode(&old_bob, enc, len - 96));
+    CHECK_OK(fkex_key_decode(&old_bob, enc, len - 96));
     store32_be(enc + 40, load32_be(enc + 40) + 96);
     if (old_bob)
         CHECK_ERR(fkex_dm_conversation_id(idc, old_bob, "alice@example.org"),
@@ -146,25 +146,25 @@ static void test_dm_conversation_id(void)
     /* ... a d2 from another key (carol's) in bob's: refused as read */
     uint8_t *cenc;
     size_t clen;
-    CHECK_OK(fkex_abe_key_encode(&cenc, &clen, w.carol));
+    CHECK_OK(fkex_key_encode(&cenc, &clen, w.carol));
     memcpy(enc + len - 96, cenc + clen - 96, 96);
-    CHECK_ERR(fkex_abe_key_decode(&glued, enc, len), FKEX_ERR_AUTHENTICATION);
-    fkex_abe_bytes_free(enc, len);
-    fkex_abe_bytes_free(cenc, clen);
-    CHECK_OK(fkex_abe_key_encode(&enc, &len, w.alice));
+    CHECK_ERR(fkex_key_decode(&glued, enc, len), FKEX_ERR_AUTHENTICATION);
+    fkex_bytes_free(enc, len);
+    fkex_bytes_free(cenc, clen);
+    CHECK_OK(fkex_key_encode(&enc, &len, w.alice));
     store32_be(enc + 40, load32_be(enc + 40) - 96);
-    CHECK_OK(fkex_abe_key_decode(&old_alice, enc, len - 96));
+    CHECK_OK(fkex_key_decode(&old_alice, enc, len - 96));
     if (old_alice) {
         CHECK_OK(fkex_dm_conversation_id(idc, old_alice, "bob@example.org"));
         CHECK(memcmp(idc, ida, 32) == 0);
     }
-    fkex_abe_bytes_free(enc, len);
+    fkex_bytes_free(enc, len);
     /* the known answer of this deterministic world */
     char hex[65];
     sodium_bin2hex(hex, sizeof hex, ida, 32);
     CHECK(strcmp(hex, DM_ID_KAT) == 0);
-    fkex_abe_key_free(old_bob);
-    fkex_abe_key_free(old_alice);
+    fkex_key_free(old_bob);
+    fkex_key_free(old_alice);
     world_free(&w);
 }
 
@@ -187,7 +187,7 @@ static void test_dm_roles_and_messages(void)
     CHECK(memcmp(ida, idb, 32) == 0 && memcmp(ida, a.conv, 32) == 0 && memcmp(a.conv, b.conv, 32) == 0);
     {
         uint8_t old[32];
-        fkex_abe_mpk_fingerprint(fp, w.mpk);
+        fkex_mpk_fingerprint(fp, w.mpk);
         test_public_dm_id(old, fp, "alice@example.org", "bob@example.org");
         CHECK(memcmp(old, ida, 32) != 0);
     }
@@ -212,12 +212,12 @@ static void test_dm_roles_and_messages(void)
     fkex_dm_wipe(&a);
     fkex_dm_wipe(&b);
     /* Keys without an identity, or talking to oneself, are refused. */
-    fkex_abe_key *none = NULL;
+    fkex_key *none = NULL;
     CHECK_OK(fkex_abe_keygen(&none, w.msk, NULL, 0, &w.rng));
     CHECK_ERR(fkex_dm_init(&a, none, "bob@example.org", &w.rng), FKEX_ERR_WRONG_IDENTITY);
     CHECK_ERR(fkex_dm_init(&a, w.alice, "Alice@example.org", &w.rng), FKEX_ERR_ARGUMENT);
     CHECK_ERR(fkex_dm_init(&a, w.alice, "", &w.rng), FKEX_ERR_ATTRIBUTE);
-    fkex_abe_key_free(none);
+    fkex_key_free(none);
     world_free(&w);
 }
 

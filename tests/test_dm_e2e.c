@@ -371,7 +371,7 @@ static void dm_e2e_squatters(void)
 {
     int fds[6], n = 0;
     uint8_t id[32], fp[FKEX_FINGERPRINT_BYTES];
-    fkex_abe_key *aaron = NULL;
+    fkex_key *aaron = NULL;
     if (world("squat") != 0) {
         CHECK(!"a relay and keys");
         teardown();
@@ -383,14 +383,14 @@ static void dm_e2e_squatters(void)
         size_t got = f ? fread(buf, 1, sizeof buf, f) : 0;
         if (f)
             fclose(f);
-        CHECK_OK(fkex_abe_key_decode(&aaron, buf, got));
+        CHECK_OK(fkex_key_decode(&aaron, buf, got));
     }
     if (!aaron) {
         teardown();
         return;
     }
     /* the old, public id */
-    fkex_abe_mpk_fingerprint(fp, fkex_abe_key_mpk(aaron));
+    fkex_mpk_fingerprint(fp, fkex_key_mpk(aaron));
     test_public_dm_id(id, fp, "alice@example.org", "bob@example.org");
     fds[n++] = squat(id);
     fds[n++] = squat(id);
@@ -414,7 +414,7 @@ static void dm_e2e_squatters(void)
     for (int i = 0; i < n; i++)
         if (fds[i] >= 0)
             close(fds[i]);
-    fkex_abe_key_free(aaron);
+    fkex_key_free(aaron);
     teardown();
 }
 

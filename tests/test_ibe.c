@@ -13,32 +13,32 @@
 #define KAT_FILE "tests/vectors/ibe.kat"
 
 typedef struct {
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
+    fkex_mpk *mpk;
+    fkex_msk *msk;
 } authority;
 
 static void authority_new(authority *a, const char *label)
 {
     fkex_rng rng;
-    fkex_abe_mpk *old;
+    fkex_mpk *old;
     test_rng(&rng, label);
     a->mpk = NULL;
     a->msk = NULL;
     CHECK_OK(fkex_abe_setup(&old, &a->msk, "waters11", &rng));
-    fkex_abe_mpk_free(old);
+    fkex_mpk_free(old);
     CHECK_OK(fkex_ibe_setup(&a->mpk, a->msk, &rng));
 }
 
 static void authority_free(authority *a)
 {
-    fkex_abe_mpk_free(a->mpk);
-    fkex_abe_msk_free(a->msk);
+    fkex_mpk_free(a->mpk);
+    fkex_msk_free(a->msk);
 }
 
 /* A key for identity id (and the attributes, if any). */
-static fkex_abe_key *id_key(const authority *a, const char *attrs, const char *id, fkex_rng *rng)
+static fkex_key *id_key(const authority *a, const char *attrs, const char *id, fkex_rng *rng)
 {
-    fkex_abe_key *key = NULL;
+    fkex_key *key = NULL;
     if (attrs)
         key = test_keygen(a->msk, attrs, rng);
     else
@@ -146,7 +146,7 @@ static void test_algebra(void)
 {
     authority a;
     fkex_rng rng;
-    fkex_abe_key *key;
+    fkex_key *key;
     fkex_g1 q, d;
     fkex_g2 g2, ppub;
     fkex_gt left, right, lines;
@@ -155,8 +155,8 @@ static void test_algebra(void)
     key = id_key(&a, NULL, "alice@example.org", &rng);
     if (!key)
         return;
-    const fkex_ibe_ukey *uk = fkex_abe_key_ibe(key);
-    const fkex_ibe_pub *pub = fkex_abe_mpk_ibe(a.mpk);
+    const fkex_ibe_ukey *uk = key->ibe;
+    const fkex_ibe_pub *pub = a.mpk->ibe;
     CHECK(uk != NULL && pub != NULL);
     fkex_ibe_hash_id(&q, "alice@example.org", 17);
     blst_p1_from_affine(&d, &uk->d);
@@ -172,7 +172,7 @@ static void test_algebra(void)
     /* P_pub = g2^s. */
     {
         fkex_g2 again;
-        fkex_g2_mul(&again, &g2, &fkex_abe_msk_ibe(a.msk)->s);
+        fkex_g2_mul(&again, &g2, &a.msk->ibe->s);
         CHECK(fkex_g2_equal(&again, &ppub));
     }
     /* The identity hash has its own tag: not the attribute hash of the same bytes. */
@@ -181,7 +181,7 @@ static void test_algebra(void)
         fkex_g1_hash(&attr, "ATTR", (const uint8_t *)"alice@example.org", 17);
         CHECK(!fkex_g1_equal(&attr, &q));
     }
-    fkex_abe_key_free(key);
+    fkex_key_free(key);
     authority_free(&a);
 }
 
@@ -191,7 +191,7 @@ static void test_roundtrip(void)
 {
     authority a;
     fkex_rng rng;
-    fkex_abe_key *alice, *alice2;
+    fkex_key *alice, *alice2;
     fkex_ibe_ct *c1, *c2, *copy;
     uint8_t k1[32], k2[32], back[32];
     const uint8_t *b;
@@ -203,7 +203,7 @@ static void test_roundtrip(void)
     alice2 = id_key(&a, NULL, "ALICE@example.org", &rng);
     if (!alice || !alice2)
         return;
-    CHECK(strcmp(fkex_ibe_key_identity(alice2), "alice@example.org") == 0);
+    CHECK(strcmp(fkex_key_identity(alice2), "alice@example.org") == 0);
     CHECK_OK(fkex_ibe_encap(k1, &c1, a.mpk, "  Alice@Example.org ", &rng));
     CHECK_OK(fkex_ibe_encap(k2, &c2, a.mpk, "alice@example.org", &rng));
     CHECK(strcmp(fkex_ibe_ct_identity(c1), "alice@example.org") == 0);
@@ -233,8 +233,8 @@ static void test_roundtrip(void)
     fkex_ibe_ct_free(copy);
     fkex_ibe_ct_free(c1);
     fkex_ibe_ct_free(c2);
-    fkex_abe_key_free(alice);
-    fkex_abe_key_free(alice2);
+    fkex_key_free(alice);
+    fkex_key_free(alice2);
     authority_free(&a);
 }
 
@@ -242,7 +242,7 @@ static void test_wrong_key(void)
 {
     authority a, other;
     fkex_rng rng;
-    fkex_abe_key *bob, *alice, *stranger, *attrs_only;
+    fkex_key *bob, *alice, *stranger, *attrs_only;
     fkex_ibe_ct *ct, forged;
     uint8_t k[32], out[32];
     test_rng(&rng, "ibe wrong key");
@@ -262,12 +262,12 @@ static void test_wrong_key(void)
     /* The algebra refuses too, without the name check: bob's d_ID under
      * alice's name fails the Fujisaki-Okamoto check. */
     {
-        fkex_ibe_ukey impostor = *fkex_abe_key_ibe(bob);
+        fkex_ibe_ukey impostor = *bob->ibe;
         uint8_t fp[32];
         memcpy(impostor.id, "alice@example.org", 18);
         impostor.idlen = 17;
-        fkex_abe_mpk_fingerprint(fp, a.mpk);
-        CHECK_ERR(fkex_ibe_decap_with(out, &impostor, fkex_abe_mpk_ibe(a.mpk), fp, ct),
+        fkex_mpk_fingerprint(fp, a.mpk);
+        CHECK_ERR(fkex_ibe_decap_with(out, &impostor, a.mpk->ibe, fp, ct),
                   FKEX_ERR_AUTHENTICATION);
         sodium_memzero(&impostor, sizeof impostor);
     }
@@ -284,10 +284,10 @@ static void test_wrong_key(void)
     CHECK_ERR(fkex_ibe_keygen(attrs_only, other.msk, "x@example.org"), FKEX_ERR_WRONG_AUTHORITY);
     CHECK_ERR(fkex_ibe_keygen(attrs_only, a.msk, " \t"), FKEX_ERR_ATTRIBUTE);
     fkex_ibe_ct_free(ct);
-    fkex_abe_key_free(alice);
-    fkex_abe_key_free(bob);
-    fkex_abe_key_free(stranger);
-    fkex_abe_key_free(attrs_only);
+    fkex_key_free(alice);
+    fkex_key_free(bob);
+    fkex_key_free(stranger);
+    fkex_key_free(attrs_only);
     authority_free(&a);
     authority_free(&other);
 }
@@ -298,7 +298,7 @@ static void test_tamper_every_byte(void)
 {
     authority a;
     fkex_rng rng;
-    fkex_abe_key *alice;
+    fkex_key *alice;
     fkex_ibe_ct *ct;
     uint8_t k[32], out[32], buf[FKEX_IBE_CT_MAX];
     const uint8_t *b;
@@ -340,7 +340,7 @@ static void test_tamper_every_byte(void)
         CHECK_ERR(fkex_ibe_ct_decode(&bad, buf, len + 1), FKEX_ERR_BAD_ENCODING);
     }
     fkex_ibe_ct_free(ct);
-    fkex_abe_key_free(alice);
+    fkex_key_free(alice);
     authority_free(&a);
 }
 
@@ -424,11 +424,11 @@ static void test_ct_codec(void)
     {
         uint8_t *m;
         size_t mlen;
-        CHECK_OK(fkex_abe_mpk_encode(&m, &mlen, a.mpk));
+        CHECK_OK(fkex_mpk_encode(&m, &mlen, a.mpk));
         m[6] = FKEX_SCHEME_BF01;
-        fkex_abe_mpk *p;
-        CHECK_ERR(fkex_abe_mpk_decode(&p, m, mlen), FKEX_ERR_UNSUPPORTED);
-        fkex_abe_bytes_free(m, mlen);
+        fkex_mpk *p;
+        CHECK_ERR(fkex_mpk_decode(&p, m, mlen), FKEX_ERR_UNSUPPORTED);
+        fkex_bytes_free(m, mlen);
     }
     /* Encapsulating to a bad name. */
     CHECK_ERR(fkex_ibe_encap(k, &bad, a.mpk, "a\nb", &rng), FKEX_ERR_ATTRIBUTE);
@@ -442,46 +442,46 @@ static void test_objects(void)
 {
     authority a;
     fkex_rng rng;
-    fkex_abe_mpk *plain_mpk, *again;
-    fkex_abe_msk *plain_msk, *msk2;
-    fkex_abe_key *key, *key2, *plain_key;
+    fkex_mpk *plain_mpk, *again;
+    fkex_msk *plain_msk, *msk2;
+    fkex_key *key, *key2, *plain_key;
     fkex_ibe_ct *ct;
     uint8_t *b, *b2, k[32];
     size_t len, len2;
     test_rng(&rng, "ibe objects");
     authority_new(&a, "ibe objects authority");
-    CHECK(fkex_ibe_available(a.mpk));
+    CHECK(fkex_mpk_has_ibe(a.mpk));
     /* mpk: 1 + 96 more bytes, and a fingerprint that covers them. */
     CHECK_OK(fkex_abe_setup(&plain_mpk, &plain_msk, "waters11", &rng));
-    CHECK(!fkex_ibe_available(plain_mpk));
+    CHECK(!fkex_mpk_has_ibe(plain_mpk));
     CHECK_ERR(fkex_ibe_encap(k, &ct, plain_mpk, "alice@example.org", &rng), FKEX_ERR_UNSUPPORTED);
-    CHECK_OK(fkex_abe_mpk_encode(&b, &len, a.mpk));
-    CHECK_OK(fkex_abe_mpk_encode(&b2, &len2, plain_mpk));
+    CHECK_OK(fkex_mpk_encode(&b, &len, a.mpk));
+    CHECK_OK(fkex_mpk_encode(&b2, &len2, plain_mpk));
     CHECK(len == len2 + 97);
-    CHECK_OK(fkex_abe_mpk_decode(&again, b, len));
-    CHECK(fkex_ibe_available(again));
-    fkex_abe_mpk_free(again);
+    CHECK_OK(fkex_mpk_decode(&again, b, len));
+    CHECK(fkex_mpk_has_ibe(again));
+    fkex_mpk_free(again);
     b[len - 1] ^= 1;   /* P_pub changed: the fingerprint no longer matches, or off curve */
-    CHECK(fkex_abe_mpk_decode(&again, b, len) != FKEX_OK);
+    CHECK(fkex_mpk_decode(&again, b, len) != FKEX_OK);
     b[len - 1] ^= 1;
     b[len - 97] = 2;   /* an unknown section */
-    CHECK_ERR(fkex_abe_mpk_decode(&again, b, len), FKEX_ERR_BAD_ENCODING);
-    fkex_abe_bytes_free(b, len);
-    fkex_abe_bytes_free(b2, len2);
+    CHECK_ERR(fkex_mpk_decode(&again, b, len), FKEX_ERR_BAD_ENCODING);
+    fkex_bytes_free(b, len);
+    fkex_bytes_free(b2, len2);
     /* msk round trip keeps s. */
-    CHECK_OK(fkex_abe_msk_encode(&b, &len, a.msk));
-    CHECK_OK(fkex_abe_msk_decode(&msk2, b, len));
-    CHECK(fkex_fr_equal(&fkex_abe_msk_ibe(msk2)->s, &fkex_abe_msk_ibe(a.msk)->s));
-    fkex_abe_bytes_free(b, len);
+    CHECK_OK(fkex_msk_encode(&b, &len, a.msk));
+    CHECK_OK(fkex_msk_decode(&msk2, b, len));
+    CHECK(fkex_fr_equal(&msk2->ibe->s, &a.msk->ibe->s));
+    fkex_bytes_free(b, len);
     CHECK_ERR(fkex_ibe_setup(&again, msk2, &rng), FKEX_ERR_ARGUMENT);
     /* A key with both, round trip. */
     key = id_key(&a, "ONE year=5", "Carol@Example.org", &rng);
     if (!key)
         return;
-    CHECK_OK(fkex_abe_key_encode(&b, &len, key));
-    CHECK_OK(fkex_abe_key_decode(&key2, b, len));
-    CHECK(strcmp(fkex_ibe_key_identity(key2), "carol@example.org") == 0);
-    CHECK_OK(fkex_abe_key_encode(&b2, &len2, key2));
+    CHECK_OK(fkex_key_encode(&b, &len, key));
+    CHECK_OK(fkex_key_decode(&key2, b, len));
+    CHECK(strcmp(fkex_key_identity(key2), "carol@example.org") == 0);
+    CHECK_OK(fkex_key_encode(&b2, &len2, key2));
     CHECK(len == len2 && memcmp(b, b2, len) == 0);
     CHECK_OK(fkex_ibe_encap(k, &ct, a.mpk, "carol@example.org", &rng));
     {
@@ -490,30 +490,30 @@ static void test_objects(void)
         CHECK(memcmp(back, k, 32) == 0);
     }
     fkex_ibe_ct_free(ct);
-    fkex_abe_bytes_free(b2, len2);
+    fkex_bytes_free(b2, len2);
     /* Trailing bytes after the section, and a section cut short. */
     {
         uint8_t *longer = malloc(len + 1);
         memcpy(longer, b, len);
         longer[len] = 0;
         store32_be(longer + 40, load32_be(longer + 40) + 1);
-        fkex_abe_key *k3;
-        CHECK_ERR(fkex_abe_key_decode(&k3, longer, len + 1), FKEX_ERR_BAD_ENCODING);
+        fkex_key *k3;
+        CHECK_ERR(fkex_key_decode(&k3, longer, len + 1), FKEX_ERR_BAD_ENCODING);
         store32_be(longer + 40, load32_be(longer + 40) - 2);
-        CHECK(fkex_abe_key_decode(&k3, longer, len - 1) != FKEX_OK);
+        CHECK(fkex_key_decode(&k3, longer, len - 1) != FKEX_OK);
         free(longer);
     }
-    fkex_abe_bytes_free(b, len);
+    fkex_bytes_free(b, len);
     /* A key from an authority without IBE has no identity, and keygen says so. */
     plain_key = test_keygen(plain_msk, "ONE", &rng);
-    CHECK(plain_key && fkex_ibe_key_identity(plain_key) == NULL);
+    CHECK(plain_key && fkex_key_identity(plain_key) == NULL);
     CHECK_ERR(fkex_ibe_keygen(plain_key, plain_msk, "alice@example.org"), FKEX_ERR_UNSUPPORTED);
-    fkex_abe_key_free(plain_key);
-    fkex_abe_key_free(key);
-    fkex_abe_key_free(key2);
-    fkex_abe_msk_free(msk2);
-    fkex_abe_mpk_free(plain_mpk);
-    fkex_abe_msk_free(plain_msk);
+    fkex_key_free(plain_key);
+    fkex_key_free(key);
+    fkex_key_free(key2);
+    fkex_msk_free(msk2);
+    fkex_mpk_free(plain_mpk);
+    fkex_msk_free(plain_msk);
     authority_free(&a);
 }
 
@@ -529,7 +529,7 @@ static void test_known_answers(void)
 {
     authority a;
     fkex_rng rng;
-    fkex_abe_key *alice, *bob;
+    fkex_key *alice, *bob;
     fkex_ibe_ct *ct;
     fkex_ibake ia, ib;
     uint8_t kem[32], back[32], *b, ppub[96], d[48], m[FKEX_IBAKE_MSG_MAX], m2[FKEX_IBAKE_MSG_MAX];
@@ -545,16 +545,16 @@ static void test_known_answers(void)
     bob = id_key(&a, NULL, "bob@example.org", &rng);
     if (!alice || !bob)
         return;
-    CHECK_OK(fkex_abe_mpk_encode(&b, &len, a.mpk));
+    CHECK_OK(fkex_mpk_encode(&b, &len, a.mpk));
     {
         uint8_t h[32];
         crypto_hash_sha256(h, b, len);
         kat_line(lines[n++], "mpk_sha256", h, 32);
     }
-    fkex_abe_bytes_free(b, len);
-    blst_p2_affine_compress(ppub, &fkex_abe_mpk_ibe(a.mpk)->ppub.q);
+    fkex_bytes_free(b, len);
+    blst_p2_affine_compress(ppub, &a.mpk->ibe->ppub.q);
     kat_line(lines[n++], "p_pub", ppub, 96);
-    blst_p1_affine_compress(d, &fkex_abe_key_ibe(alice)->d);
+    blst_p1_affine_compress(d, &alice->ibe->d);
     kat_line(lines[n++], "d_alice", d, 48);
     test_rng(&rng, "fkex kat ibe encap");
     CHECK_OK(fkex_ibe_encap(kem, &ct, a.mpk, "alice@example.org", &rng));
@@ -617,8 +617,8 @@ static void test_known_answers(void)
     fkex_ibake_wipe(&ia);
     fkex_ibake_wipe(&ib);
     fkex_ibe_ct_free(ct);
-    fkex_abe_key_free(alice);
-    fkex_abe_key_free(bob);
+    fkex_key_free(alice);
+    fkex_key_free(bob);
     authority_free(&a);
 }
 
@@ -626,7 +626,7 @@ static void test_known_answers(void)
 
 typedef struct {
     authority a;
-    fkex_abe_key *alice, *bob, *mallory;
+    fkex_key *alice, *bob, *mallory;
     fkex_rng rng;
 } ibake_world;
 
@@ -642,9 +642,9 @@ static int world_new(ibake_world *w, const char *label)
 
 static void world_free(ibake_world *w)
 {
-    fkex_abe_key_free(w->alice);
-    fkex_abe_key_free(w->bob);
-    fkex_abe_key_free(w->mallory);
+    fkex_key_free(w->alice);
+    fkex_key_free(w->bob);
+    fkex_key_free(w->mallory);
     authority_free(&w->a);
 }
 
@@ -717,13 +717,13 @@ static void test_ibake_success(void)
         CHECK_ERR(fkex_ibake_start(&fresh_a, out, &n, &w.rng), FKEX_ERR_UNEXPECTED);
         CHECK_ERR(fkex_ibake_init(&fresh_a, FKEX_IBAKE_INITIATOR, w.alice, NULL), FKEX_ERR_ARGUMENT);
         /* An attribute-only key cannot take part. */
-        fkex_abe_key *plain = id_key(&w.a, "ONE", NULL, &w.rng);
+        fkex_key *plain = id_key(&w.a, "ONE", NULL, &w.rng);
         CHECK_ERR(fkex_ibake_init(&fresh_a, FKEX_IBAKE_RESPONDER, plain, NULL), FKEX_ERR_WRONG_IDENTITY);
         /* ... and a state whose init failed takes nothing (no crash on its
          * missing key). */
         CHECK_ERR(fkex_ibake_receive(&fresh_a, out, &n, u.m[0], u.len[0], &w.rng), FKEX_ERR_UNEXPECTED);
         CHECK(n == 0 && !fkex_ibake_done(&fresh_a));
-        fkex_abe_key_free(plain);
+        fkex_key_free(plain);
     }
     /* An empty input is not a replay of a message never sent: a fresh
      * initiator's m1 and m2 slots are empty, and must match nothing. */
@@ -928,13 +928,13 @@ static void test_ibake_mitm(void)
     /* A key for bob from another authority: not this authority's ciphertext. */
     {
         authority other;
-        fkex_abe_key *bob2;
+        fkex_key *bob2;
         fkex_ibake ob;
         authority_new(&other, "ibake mitm other authority");
         bob2 = id_key(&other, NULL, "bob@example.org", &w.rng);
         CHECK_OK(fkex_ibake_init(&ob, FKEX_IBAKE_RESPONDER, bob2, NULL));
         CHECK_ERR(fkex_ibake_receive(&ob, out, &n, m1, n1, &w.rng), FKEX_ERR_WRONG_AUTHORITY);
-        fkex_abe_key_free(bob2);
+        fkex_key_free(bob2);
         authority_free(&other);
     }
     world_free(&w);
@@ -1042,7 +1042,7 @@ static void test_ibake_passive_authority(void)
     transcript t;
     fkex_rng coins;
     uint8_t session[32], x[32], xyp[32];
-    fkex_abe_key *kgc_alice, *kgc_bob;
+    fkex_key *kgc_alice, *kgc_bob;
     fkex_ibake_payload p[3];
     uint8_t kem[3][32];
     if (!world_new(&w, "ibake passive authority"))
@@ -1061,7 +1061,7 @@ static void test_ibake_passive_authority(void)
         uint8_t type;
         fkex_ibake_msg m;
         fkex_ibe_ct ct;
-        const fkex_abe_key *k = i == 1 ? kgc_alice : kgc_bob;
+        const fkex_key *k = i == 1 ? kgc_alice : kgc_bob;
         CHECK_OK(fkex_ibake_open(&p[i], &type, k, t.m[i], t.len[i]));
         CHECK_OK(fkex_ibake_msg_decode(&m, t.m[i], t.len[i]));
         CHECK_OK(fkex_ibe_ct_parse(&ct, m.ct, m.ctlen));
@@ -1096,8 +1096,8 @@ static void test_ibake_passive_authority(void)
         session_from(c, xyp, &t);
         CHECK(memcmp(c, session, 32) == 0);
     }
-    fkex_abe_key_free(kgc_alice);
-    fkex_abe_key_free(kgc_bob);
+    fkex_key_free(kgc_alice);
+    fkex_key_free(kgc_bob);
     world_free(&w);
 }
 

@@ -360,7 +360,7 @@ static void authority(fkex_kms **k, uint8_t pk[32], fkex_rng *rng)
     CHECK_ERR(fkex_kms_open(k, sealed, sealedlen, "nope", 4), FKEX_ERR_AUTHENTICATION);
     CHECK_OK(fkex_kms_open(k, sealed, sealedlen, PASS, strlen(PASS)));
     free(sealed);
-    fkex_abe_bytes_free(mpk, mpklen);
+    fkex_bytes_free(mpk, mpklen);
 }
 
 /* A token row as kms token writes it: granted by k. */
@@ -530,19 +530,19 @@ static void kms_enrol_protocol(void)
     CHECK_OK(fkex_enrol_reply_open(&status, &key, &keylen, &c, reply, replylen));
     CHECK(status == FKEX_ENROL_ISSUED);
     {
-        fkex_abe_key *uk = NULL;
+        fkex_key *uk = NULL;
         const char *const *attrs;
         size_t n;
-        CHECK_OK(fkex_abe_key_decode(&uk, key, keylen));
+        CHECK_OK(fkex_key_decode(&uk, key, keylen));
         if (uk) {
-            fkex_abe_key_attrs(&attrs, &n, uk);
+            fkex_key_attrs(&attrs, &n, uk);
             CHECK(n == 3 && strcmp(attrs[0], "ONE") == 0);
-            CHECK(fkex_ibe_key_identity(uk) &&
-                  strcmp(fkex_ibe_key_identity(uk), "alice@example.org") == 0);
+            CHECK(fkex_key_identity(uk) &&
+                  strcmp(fkex_key_identity(uk), "alice@example.org") == 0);
         }
-        fkex_abe_key_free(uk);
+        fkex_key_free(uk);
     }
-    fkex_abe_bytes_free(key, keylen);
+    fkex_bytes_free(key, keylen);
     free(reply);
 
     /* once only, and the reply says so, authenticated */

@@ -199,13 +199,13 @@ static void test_relay_cannot_play_the_group(void)
  * which says so: the joiner learns the room's authority. */
 static void test_other_authority_refused(void)
 {
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk, *saved = world.msk;
+    fkex_mpk *mpk;
+    fkex_msk *msk, *saved = world.msk;
     fkex_rng rng;
     test_rng(&rng, "other authority");
     CHECK_OK(fkex_abe_setup(&mpk, &msk, "waters11", &rng));
     world.msk = msk;
-    fkex_abe_key *mallory = test_keygen(world.msk, "ONE TWO THREE FOUR", &rng);
+    fkex_key *mallory = test_keygen(world.msk, "ONE TWO THREE FOUR", &rng);
     world.msk = saved;
     room *r = room_new("other authority");
     int m = room_join(r, mallory);
@@ -215,9 +215,9 @@ static void test_other_authority_refused(void)
     CHECK(r->parties[m].st->phase == RATCHET_GONE);
     CHECK(r->epoch == 0);
     room_free(r);
-    fkex_abe_key_free(mallory);
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    fkex_key_free(mallory);
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
 }
 
 /* ---- batching, sponsors, updates ------------------------------------------------------ */
@@ -383,9 +383,9 @@ static void test_require_period(void)
 {
     fkex_rng rng;
     test_rng(&rng, "period keys");
-    fkex_abe_key *a = test_keygen(world.msk, "ONE TWO period:2026-11", &rng);
-    fkex_abe_key *b = test_keygen(world.msk, "THREE FOUR period:2026-11 period:2026-12", &rng);
-    fkex_abe_key *old = test_keygen(world.msk, "THREE FOUR period:2026-10", &rng);
+    fkex_key *a = test_keygen(world.msk, "ONE TWO period:2026-11", &rng);
+    fkex_key *b = test_keygen(world.msk, "THREE FOUR period:2026-11 period:2026-12", &rng);
+    fkex_key *old = test_keygen(world.msk, "THREE FOUR period:2026-10", &rng);
     room *r = malloc(sizeof *r);
     CHECK_ERR(room_open(r, PROTOTYPE, FKEX_ROOM_REQUIRE_PERIOD, NULL, a, "period"),
               FKEX_ERR_ARGUMENT);
@@ -423,9 +423,9 @@ static void test_require_period(void)
     CHECK(c >= 0 && r->parties[0].admitted == 2);
     CHECK_ERR(room_commit(r, 0, &re), FKEX_ERR_UNEXPECTED);
     room_free(r);
-    fkex_abe_key_free(a);
-    fkex_abe_key_free(b);
-    fkex_abe_key_free(old);
+    fkex_key_free(a);
+    fkex_key_free(b);
+    fkex_key_free(old);
 }
 
 /* ---- tampering: every signature, MAC and AEAD tag is checked before any
@@ -1209,8 +1209,8 @@ static void test_forward_secrecy(void)
      * every attribute of the policy. */
     fkex_rng rng;
     test_rng(&rng, "adversary");
-    fkex_abe_key *all = test_keygen(world.msk, "ONE TWO THREE FOUR", &rng);
-    const fkex_abe_key *keys[] = { world.alice, world.bob, world.carol, world.eve, all };
+    fkex_key *all = test_keygen(world.msk, "ONE TWO THREE FOUR", &rng);
+    const fkex_key *keys[] = { world.alice, world.bob, world.carol, world.eve, all };
     uint8_t ks[64][32];
     size_t nk = 0;
     for (size_t i = 0; i < r->ntranscript; i++) {
@@ -1283,7 +1283,7 @@ static void test_forward_secrecy(void)
     CHECK(sodium_is_zero(r->parties[carol].st->keys.init_secret, 32));
     CHECK(sodium_is_zero(r->parties[carol].st->hpke_sk, 32));
     CHECK(!r->parties[carol].st->current.valid && !r->parties[carol].st->previous.valid);
-    fkex_abe_key_free(all);
+    fkex_key_free(all);
     room_free(r);
 }
 
@@ -1359,7 +1359,7 @@ static void test_churn(void)
 {
     room *r = room_new("churn");
     fkex_rng rng;
-    const fkex_abe_key *keys[] = { world.alice, world.bob, world.carol };
+    const fkex_key *keys[] = { world.alice, world.bob, world.carol };
     uint64_t expected[ROOM_MAX_PARTIES] = { 0 };
     int steps = 0, joins = 0, leaves = 0, sends = 0, updates = 0, ok = 1;
     test_rng(&rng, "churn");
@@ -1452,7 +1452,7 @@ static void test_tree_churn(void)
 {
     room *r = room_new("tree churn");
     fkex_rng rng;
-    const fkex_abe_key *keys[] = { world.alice, world.bob, world.carol };
+    const fkex_key *keys[] = { world.alice, world.bob, world.carol };
     fkex_commit_options upd = { .update = 1 };
     int joins = 0, leaves = 0, with_join = 0, updates = 0, peak = 0, ok = 1;
     size_t tries = 0;
@@ -1602,7 +1602,7 @@ static void test_join_flood(void)
 static void test_frontier_grows(void)
 {
     room *r = room_new("frontier");
-    const fkex_abe_key *keys[] = { world.alice, world.bob, world.carol };
+    const fkex_key *keys[] = { world.alice, world.bob, world.carol };
     while (r->nroster < 70) {
         int p = room_join(r, keys[r->nparties % 3]);
         if (p < 0 || !r->parties[p].joined) {

@@ -621,7 +621,7 @@ static void forge_request(fkex_writer *w, const fkex_ratchet *x, const uint8_t *
     sign(w, sk, "join request");
 }
 
-static fkex_ratchet *new_joiner(room *r, const fkex_abe_key *key)
+static fkex_ratchet *new_joiner(room *r, const fkex_key *key)
 {
     fkex_ratchet_config cfg = { .key = key, .descriptor = r->descriptor,
                                 .descriptor_len = r->descriptor_len };

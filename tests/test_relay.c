@@ -679,7 +679,7 @@ static void net_close(net *n)
 }
 
 /* A new party and its JoinRequest in *out (not sent). */
-static int join_make(net *n, const fkex_abe_key *key, fkex_gke_out *out)
+static int join_make(net *n, const fkex_key *key, fkex_gke_out *out)
 {
     fkex_ratchet_config cfg = { 0 };
     int p = n->np++;
@@ -695,7 +695,7 @@ static int join_make(net *n, const fkex_abe_key *key, fkex_gke_out *out)
 }
 
 /* A new party sends its JoinRequest (not run). */
-static int join_start(net *n, const fkex_abe_key *key)
+static int join_start(net *n, const fkex_key *key)
 {
     fkex_gke_out out;
     int p = join_make(n, key, &out);
@@ -717,7 +717,7 @@ static void do_commit(net *n, int p, const fkex_commit_options *opt, fkex_gke_ou
 }
 
 /* Join through sponsor s (the room's first online member). */
-static int join(net *n, const fkex_abe_key *key, int s)
+static int join(net *n, const fkex_key *key, int s)
 {
     int p = join_start(n, key);
     run(n);
@@ -1452,7 +1452,7 @@ static void test_join_limits(void)
 
 /* A JoinRequest of a fresh leaf under key and descriptor desc (the
  * room's if NULL), not sent: its bytes (malloc'd) and V. */
-static uint8_t *fresh_request(net *n, const fkex_abe_key *key, const uint8_t *desc,
+static uint8_t *fresh_request(net *n, const fkex_key *key, const uint8_t *desc,
                               size_t desclen, uint8_t v[32], size_t *len)
 {
     fkex_ratchet_config cfg = { .key = key, .descriptor = desc ? desc : n->desc,
@@ -1474,7 +1474,7 @@ static uint8_t *fresh_request(net *n, const fkex_abe_key *key, const uint8_t *de
 }
 
 /* A key from another authority than the room's. */
-static fkex_abe_key *foreign_key(fkex_abe_mpk **mpk, fkex_abe_msk **msk)
+static fkex_key *foreign_key(fkex_mpk **mpk, fkex_msk **msk)
 {
     fkex_rng rng;
     test_rng(&rng, "a self-made authority");
@@ -1490,9 +1490,9 @@ static void test_join_refused(void)
 {
     net *n = net_open("join refused");
     int b = join(n, world.bob, 0);
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
-    fkex_abe_key *mallory = foreign_key(&mpk, &msk);
+    fkex_mpk *mpk;
+    fkex_msk *msk;
+    fkex_key *mallory = foreign_key(&mpk, &msk);
     int m = join_start(n, mallory);
     CHECK(n->r->njoins == 1);
     run(n);   /* alice refuses (another authority), the relay passes it on */
@@ -1523,9 +1523,9 @@ static void test_join_refused(void)
     do_commit(n, b, NULL, NULL);
     run(n);
     CHECK(n->p[c].joined && n->r->njoins == 0 && n->r->nmembers == 3);
-    fkex_abe_key_free(mallory);
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    fkex_key_free(mallory);
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
     net_close(n);
 }
 
@@ -1538,9 +1538,9 @@ static void test_join_bounds(void)
 {
     net *n = net_open("join bounds");
     (void)join(n, world.bob, 0);
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
-    fkex_abe_key *mallory = foreign_key(&mpk, &msk);
+    fkex_mpk *mpk;
+    fkex_msk *msk;
+    fkex_key *mallory = foreign_key(&mpk, &msk);
     uint8_t src[16] = { 0 }, v[32];
     relay_out out;
     size_t len;
@@ -1611,9 +1611,9 @@ static void test_join_bounds(void)
         free(req);
     }
     CHECK(n->r->njoins == RELAY_MAX_JOINS_PER_SOURCE + RELAY_MAX_JOINS_PER_AUTHORITY + 8);
-    fkex_abe_key_free(mallory);
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    fkex_key_free(mallory);
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
     net_close(n);
 }
 

@@ -281,7 +281,7 @@ static int send_env(int fd, const fkex_relay_msg *m)
 /* One flooder's connection from 127.0.0.host: a fresh leaf under key
  * authenticates and submits its JoinRequest. The answer's error code (0:
  * accepted) in *code; the open socket, or -1. */
-static int flood_one(int host, const fkex_abe_key *key, int *code)
+static int flood_one(int host, const fkex_key *key, int *code)
 {
     static uint8_t buf[300 << 10];
     struct sockaddr_in sa = { 0 }, src = { 0 };
@@ -350,11 +350,11 @@ fail:
 static void abuse_join_flood(void)
 {
     fkex_rng rng;
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
+    fkex_mpk *mpk;
+    fkex_msk *msk;
     test_rng(&rng, "a flooder's own authority");
     CHECK_OK(fkex_abe_setup(&mpk, &msk, "waters11", &rng));
-    fkex_abe_key *mallory = test_keygen(msk, "ONE TWO THREE FOUR", &rng);
+    fkex_key *mallory = test_keygen(msk, "ONE TWO THREE FOUR", &rng);
     int fds[FLOOD_HOSTS * FLOOD_EACH], taken = 0, busy = 0, refused_before = alice.refused;
     /* first bob, a member in league with her, sends a JoinRefused naming
      * her authority, so that her flood would pass as the room's own: the
@@ -366,7 +366,7 @@ static void abuse_join_flood(void)
         int answered = bob.accepted + bob.nerrors;
         memcpy(forged.room_id, rh_room_id, 32);
         fkex_rng_fill(&rng, forged.joiner_id, 32);
-        fkex_abe_mpk_fingerprint(forged.authority, mpk);
+        fkex_mpk_fingerprint(forged.authority, mpk);
         fkex_writer_init(&w);
         fkex_rmsg_join_refused_encode(&w, &forged);
         fkex_gke_out_init(&out);
@@ -420,9 +420,9 @@ static void abuse_join_flood(void)
             close(fds[i]);
     if (more >= 0)
         close(more);
-    fkex_abe_key_free(mallory);
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    fkex_key_free(mallory);
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
 }
 
 /* A member further behind than the relay's 64 MiB queue cap is replayed

@@ -233,7 +233,7 @@ out:
  * the sponsor's Welcome carries a false ratchet tree whose confirmation
  * tag it made right (gke_welcome_retree): a member's lie that only the
  * other members' EpochAcks can show. */
-static void join_through(rh_party *sponsor, rh_party *j, const fkex_abe_key *key,
+static void join_through(rh_party *sponsor, rh_party *j, const fkex_key *key,
                          const uint8_t *desc, size_t desclen, const char *addr, int lie)
 {
     fkex_ratchet_config cfg = { .key = key, .descriptor = desc, .descriptor_len = desclen };
@@ -485,7 +485,7 @@ static void relay_admission_work(void)
     size_t desclen = 0;
     static rh_party admin, alice, bob, joiner[2];
     rh_party *all[] = { &admin, &alice, &bob, &joiner[0], &joiner[1] };
-    fkex_abe_key *key[2] = { NULL, NULL };
+    fkex_key *key[2] = { NULL, NULL };
     opcount ops[2];
     pid_t pid;
 
@@ -497,16 +497,16 @@ static void relay_admission_work(void)
     rh_party_init(&joiner[1], "two");
     rh_loop_open();
     for (int k = 0; k < 2; k++) {
-        fkex_abe_key *made = test_keygen(rh_world.msk, holds[k], &rh_rng);
+        fkex_key *made = test_keygen(rh_world.msk, holds[k], &rh_rng);
         uint8_t *b;
         size_t len;
         CHECK(made != NULL);
         if (!made)
             goto out;
-        CHECK_OK(fkex_abe_key_encode(&b, &len, made));
-        CHECK_OK(fkex_abe_key_decode(&key[k], b, len));
-        fkex_abe_bytes_free(b, len);
-        fkex_abe_key_free(made);
+        CHECK_OK(fkex_key_encode(&b, &len, made));
+        CHECK_OK(fkex_key_decode(&key[k], b, len));
+        fkex_bytes_free(b, len);
+        fkex_key_free(made);
         if (!key[k])
             goto out;
     }
@@ -539,8 +539,8 @@ out:
     rh_loop_close(all, FKEX_ARRAY_LEN(all));
     for (size_t i = 0; i < FKEX_ARRAY_LEN(all); i++)
         rh_party_free(all[i]);
-    fkex_abe_key_free(key[0]);
-    fkex_abe_key_free(key[1]);
+    fkex_key_free(key[0]);
+    fkex_key_free(key[1]);
     free(desc);
     sodium_memzero(admin_sk, sizeof admin_sk);
 }

@@ -16,13 +16,13 @@
 
 typedef struct {
     fkex_rng rng;
-    fkex_abe_mpk *mpk;
-    fkex_abe_msk *msk;
+    fkex_mpk *mpk;
+    fkex_msk *msk;
     fkex_policy *policy;
     relay_store *s;
     relay_room *r;
     uint8_t room_id[32], admin_sk[64];
-    fkex_abe_key *key[N];
+    fkex_key *key[N];
     fkex_seed *m[N];
     uint8_t v[N][32];
     char path[600];
@@ -60,13 +60,13 @@ static void close_room(sroom *t)
 {
     for (int i = 0; i < N; i++) {
         fkex_seed_free(t->m[i]);
-        fkex_abe_key_free(t->key[i]);
+        fkex_key_free(t->key[i]);
     }
     relay_room_free(t->r);
     relay_store_close(t->s);
     fkex_policy_free(t->policy);
-    fkex_abe_mpk_free(t->mpk);
-    fkex_abe_msk_free(t->msk);
+    fkex_mpk_free(t->mpk);
+    fkex_msk_free(t->msk);
 }
 
 /* Delivers out to the member states it names; what they send back (a

@@ -12,8 +12,8 @@
 #define POLICY "(ONE or THREE) and (TWO or FOUR)"
 #define MAXM 8
 
-static fkex_abe_mpk *mpk;
-static fkex_abe_msk *msk;
+static fkex_mpk *mpk;
+static fkex_msk *msk;
 static fkex_policy *policy;
 
 /* Satisfying attribute sets, used in turn. */
@@ -29,7 +29,7 @@ typedef struct {
     fkex_seed_relay *relay;
     fkex_gke_out relay_out;
     fkex_seed *m[MAXM];
-    fkex_abe_key *key[MAXM];
+    fkex_key *key[MAXM];
     int active[MAXM];
     uint8_t *keyset;          /* the last KeySet the relay sent */
     size_t keyset_len;
@@ -50,7 +50,7 @@ static void sim_free(sim *s)
 {
     for (int i = 0; i < MAXM; i++) {
         fkex_seed_free(s->m[i]);
-        fkex_abe_key_free(s->key[i]);
+        fkex_key_free(s->key[i]);
     }
     fkex_seed_relay_free(s->relay);
     fkex_gke_out_clear(&s->relay_out);
@@ -347,8 +347,8 @@ static void test_tampered(void)
 
     /* An entry from another authority. */
     {
-        fkex_abe_mpk *mpk2;
-        fkex_abe_msk *msk2;
+        fkex_mpk *mpk2;
+        fkex_msk *msk2;
         fkex_abe_ct *ct2;
         uint8_t k2[32];
         CHECK_OK(fkex_abe_setup(&mpk2, &msk2, "waters11", &s.rng));
@@ -370,8 +370,8 @@ static void test_tampered(void)
         free(other);
         fkex_abe_ct_free(ct2);
         fkex_seed_msg_clear(&m);
-        fkex_abe_mpk_free(mpk2);
-        fkex_abe_msk_free(msk2);
+        fkex_mpk_free(mpk2);
+        fkex_msk_free(msk2);
     }
 
     /* The genuine KeySet is still accepted by everyone. */
@@ -630,7 +630,7 @@ static void test_weakness_no_forward_secrecy(void)
     sim s;
     uint8_t k_then[32], got[32], *rec;
     size_t reclen;
-    fkex_abe_key *later;
+    fkex_key *later;
     sim_init(&s, "seed forward secrecy");
     sim_join(&s, 0, good[0]);
     sim_join(&s, 1, good[1]);
@@ -654,7 +654,7 @@ static void test_weakness_no_forward_secrecy(void)
     memset(got, 0, 32);
     CHECK_OK(fkex_seed_recover(got, s.key[3], rec, reclen));
     CHECK(memcmp(got, k_then, 32) == 0);
-    fkex_abe_key_free(later);
+    fkex_key_free(later);
     free(rec);
     sim_free(&s);
 }
@@ -778,6 +778,6 @@ void suite_seed(void)
     RUN(test_weakness_no_lockout);
     RUN(test_weakness_ghost_entry);
     fkex_policy_free(policy);
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
 }

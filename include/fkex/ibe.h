@@ -24,51 +24,40 @@
 #include <stdint.h>
 #include "fkex/error.h"
 #include "fkex/rng.h"
-#include "fkex/abe.h"
+#include "fkex/authority.h"
 
-/* A normalised identity has 1..FKEX_IBE_ID_MAX bytes of UTF-8. */
-#define FKEX_IBE_ID_MAX 255
-/* Inputs longer than this are refused before they are normalised. */
-#define FKEX_IBE_ID_INPUT_MAX 1024
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* header | u16 | identity | U | V */
 #define FKEX_IBE_CT_MAX (FKEX_HEADER_BYTES + 2 + FKEX_IBE_ID_MAX + 96 + 32)
 
 typedef struct fkex_ibe_ct fkex_ibe_ct;
 
-/* Normalises an identity: trims ASCII white space at both ends and
- * lower-cases ASCII letters. Refuses (FKEX_ERR_ATTRIBUTE) what is empty
- * after trimming, longer than FKEX_IBE_ID_MAX bytes, not valid UTF-8
- * (overlong forms, surrogates and code points above U+10FFFF included),
- * or holds a control character (C0, DEL, C1). out is NUL-terminated. */
-fkex_err fkex_ibe_identity(char out[FKEX_IBE_ID_MAX + 1], const char *in, size_t len) FKEX_WUR;
-
 /* Gives a new authority (fkex_abe_setup's, before it issues any key) its
  * Boneh-Franklin master secret s. The public parameters, and so the
  * fingerprint, change: *mpk gets a fresh copy of the new ones.
  * FKEX_ERR_ARGUMENT if msk has them already. */
-fkex_err fkex_ibe_setup(fkex_abe_mpk **mpk, fkex_abe_msk *msk, fkex_rng *rng) FKEX_WUR;
-/* 1 if the public parameters carry Boneh-Franklin parameters. */
-int fkex_ibe_available(const fkex_abe_mpk *mpk);
+fkex_err fkex_ibe_setup(fkex_mpk **mpk, fkex_msk *msk, fkex_rng *rng) FKEX_WUR;
 
 /* Adds to key, issued by msk, the key for identity (normalised here):
  * d_ID = H1(ID)^s. FKEX_ERR_UNSUPPORTED if msk has no IBE parameters,
  * FKEX_ERR_WRONG_AUTHORITY if key comes from another authority,
  * FKEX_ERR_ARGUMENT if key holds an identity already. */
-fkex_err fkex_ibe_keygen(fkex_abe_key *key, const fkex_abe_msk *msk, const char *identity) FKEX_WUR;
-/* The key's normalised identity, or NULL. */
-const char *fkex_ibe_key_identity(const fkex_abe_key *key);
+fkex_err fkex_ibe_keygen(fkex_key *key, const fkex_msk *msk, const char *identity) FKEX_WUR;
 
 /* Encapsulates to identity (normalised here). FKEX_ERR_UNSUPPORTED if the
  * parameters have no IBE part. Cost: one hash to G1, one G1 and one
  * fixed-base G2 multiplication, one pairing with precomputed lines. */
-fkex_err fkex_ibe_encap(uint8_t key[32], fkex_ibe_ct **ct, const fkex_abe_mpk *mpk,
+fkex_err fkex_ibe_encap(uint8_t key[32], fkex_ibe_ct **ct, const fkex_mpk *mpk,
                         const char *identity, fkex_rng *rng) FKEX_WUR;
 /* FKEX_ERR_WRONG_AUTHORITY, FKEX_ERR_WRONG_IDENTITY (the key is for
  * another name, or has none), FKEX_ERR_AUTHENTICATION (the
  * Fujisaki-Okamoto check failed: any change to the ciphertext); key is
  * written only on success. Cost: one pairing, one fixed-base G2
  * multiplication. */
-fkex_err fkex_ibe_decap(uint8_t key[32], const fkex_abe_key *sk, const fkex_ibe_ct *ct) FKEX_WUR;
+fkex_err fkex_ibe_decap(uint8_t key[32], const fkex_key *sk, const fkex_ibe_ct *ct) FKEX_WUR;
 
 /* Strict: canonical header, identity and U (in G2, not the identity), no
  * trailing bytes. */
@@ -77,5 +66,9 @@ void fkex_ibe_ct_bytes(const uint8_t **bytes, size_t *len, const fkex_ibe_ct *ct
 const char *fkex_ibe_ct_identity(const fkex_ibe_ct *ct);
 void fkex_ibe_ct_fingerprint(uint8_t fp[FKEX_FINGERPRINT_BYTES], const fkex_ibe_ct *ct);
 void fkex_ibe_ct_free(fkex_ibe_ct *ct);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,7 +6,7 @@
  * weights come from the system's CSPRNG after the key is fixed, so
  * whoever made the key cannot search for ones that hide a wrong part.
  */
-#include "inner.h"
+#include "abe/abe.h"
 
 void fkex_abe_weight(uint8_t rho[8], fkex_rng *rng)
 {

@@ -40,7 +40,7 @@
  * The master secret keeps the scalars d_t rather than the paper's g^d_t:
  * sk'_t is then one fixed-base multiplication of g by d_t + sigma' / a_t.
  */
-#include "inner.h"
+#include "abe/abe.h"
 
 typedef struct {
     fkex_fr a[2], b[2], d[3];
@@ -637,8 +637,6 @@ static fkex_err ct_decode(void *ct_, fkex_reader *r, size_t rows)
 
 const fkex_abe_scheme fkex_fame = {
     .id = FKEX_SCHEME_FAME,
-    .name = "fame",
-    .title = "FAME, Agrawal-Chase 2017 CP-ABE",
     .mpk_size = sizeof(fame_mpk),
     .msk_size = sizeof(fame_msk),
     .key_size = key_size,

@@ -8,7 +8,7 @@
  * key's length, its points, then its bytes.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "abe/abe.h"
 
 #define FIRST_SLOTS 64
 

@@ -5,7 +5,7 @@
  * Reading validates as pairing/ does: canonical, on the curve, in the
  * prime-order subgroup, not the identity.
  */
-#include "inner.h"
+#include "abe/abe.h"
 
 void fkex_abe_put_g1(fkex_writer *w, const blst_p1_affine *p)
 {

@@ -19,7 +19,7 @@
  * paper's group element g^alpha: K = g2^(alpha + a t) is the same element
  * and costs one fixed-base multiplication instead of two.
  */
-#include "inner.h"
+#include "abe/abe.h"
 
 typedef struct {
     fkex_fr alpha, a;
@@ -501,8 +501,6 @@ static fkex_err ct_decode(void *ct_, fkex_reader *r, size_t rows)
 
 const fkex_abe_scheme fkex_waters11 = {
     .id = FKEX_SCHEME_WATERS11,
-    .name = "waters11",
-    .title = "Waters 2011 CP-ABE",
     .mpk_size = sizeof(waters_mpk),
     .msk_size = sizeof(waters_msk),
     .key_size = key_size,

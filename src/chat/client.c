@@ -11,7 +11,8 @@
  * room message goes out as SUBMIT and comes in as DELIVER.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 #include "chat/chat.h"
 #include "chat/client.h"
 #include "chat/link.h"
@@ -403,7 +404,7 @@ static void absorb(chat_client *c, fkex_gke_out *out)
             } else if (e->err == FKEX_ERR_WRONG_AUTHORITY && e->len == 32) {
                 char ours[20], room[20];
                 uint8_t fp[32];
-                fkex_abe_mpk_fingerprint(fp, fkex_abe_key_mpk(c->link.cfg.key));
+                fkex_mpk_fingerprint(fp, fkex_key_mpk(c->link.cfg.key));
                 fkex_fingerprint_text(ours, fp);
                 fkex_fingerprint_text(room, e->data);
                 chat_link_fail(&c->link, 1, "wrong_authority",

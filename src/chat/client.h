@@ -132,7 +132,7 @@ typedef struct {
     chat_mode mode;
     const char *relay;              /* HOST:PORT, from the invitation */
     uint8_t room_id[32];            /* pinned by the invitation */
-    const fkex_abe_key *key;        /* the user's attributes; must outlive the client */
+    const fkex_key *key;        /* the user's attributes; must outlive the client */
     const char *nick;
     /* To found the room: the admin-signed descriptor and the admin's key
      * (copied; wiped by chat_client_free). NULL to join. */

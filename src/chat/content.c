@@ -6,7 +6,8 @@
  * control characters that could repaint a terminal.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 #include "chat/chat.h"
 
 #define CONTENT_VERSION 1

@@ -7,7 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 #include "chat/link.h"
 
 #define QUIT_DRAIN_MS 5000u       /* quit waits this long for ACCEPTED of what was sent */

@@ -6,7 +6,8 @@
  * as chat/client.c.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 #include "chat/chat.h"
 #include "chat/link.h"
 #include "chat/seed_client.h"

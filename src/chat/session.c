@@ -3,7 +3,8 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 #include "chat/session.h"
 
 void chat_report(const chat_client_config *cfg, const char *code, const char *fmt, va_list ap)

@@ -18,7 +18,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 #include <wchar.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 #include "chat/tui.h"
 #include "chat/view.h"
 

@@ -3,7 +3,8 @@
  * counted, and the fork warning (chat/verify.h).
  */
 #include <stdio.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 #include "chat/verify.h"
 
 void chat_epoch_fingerprint(char out[CHAT_EPOCH_FINGERPRINT_LEN + 1],

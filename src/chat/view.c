@@ -4,7 +4,8 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 #include "chat/view.h"
 
 /* ---- scrollback -------------------------------------------------------------- */

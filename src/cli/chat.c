@@ -670,7 +670,7 @@ static int dm_main(const char *peer, const char *relay, const char *key_path, co
 {
     static batch b;
     static char outbuf[1 << 16];
-    fkex_abe_key *key = NULL;
+    fkex_key *key = NULL;
     uint8_t no_admin[64] = { 0 };
     char id[FKEX_IBE_ID_MAX + 1];
     int rc;
@@ -694,7 +694,7 @@ static int dm_main(const char *peer, const char *relay, const char *key_path, co
         return rc;
     if (cli_load_key(&key, key_path) != 0)   /* it said why */
         return EXIT_USAGE;
-    const char *self = fkex_ibe_key_identity(key);
+    const char *self = fkex_key_identity(key);
     if (!self || strcmp(self, id) == 0) {
         if (!self) {
             cli_error("%s carries no identity: a direct conversation needs one", key_path);
@@ -702,7 +702,7 @@ static int dm_main(const char *peer, const char *relay, const char *key_path, co
         } else {
             cli_error("%s is your own identity: name the other party", id);
         }
-        fkex_abe_key_free(key);
+        fkex_key_free(key);
         return self ? EXIT_USAGE : EXIT_DENIED;
     }
     memset(&b, 0, sizeof b);
@@ -712,14 +712,14 @@ static int dm_main(const char *peer, const char *relay, const char *key_path, co
                   "conversation with %s", key_path, id);
         cli_hint("ask the authority for a new identity key (kms token --identity, or keygen "
                  "--identity)");
-        fkex_abe_key_free(key);
+        fkex_key_free(key);
         return EXIT_USAGE;
     }
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     signal(SIGPIPE, SIG_IGN);
     chat_client_config cfg = { .relay = relay, .key = key, .nick = nick, .dm_peer = id };
     rc = batch_mode ? run_batch(&b, &cfg, no_admin, NULL) : run_tui(&cfg, no_admin, NULL);
-    fkex_abe_key_free(key);
+    fkex_key_free(key);
     session_end(&b, outbuf, sizeof outbuf);
     return rc;
 }
@@ -742,7 +742,7 @@ int chat_main(int argc, char **argv)
     char addr[300];
     uint8_t admin_sk[64], *desc = NULL;
     size_t desclen = 0;
-    fkex_abe_key *key = NULL;
+    fkex_key *key = NULL;
     static batch b;
 
     optind = 1;
@@ -827,7 +827,7 @@ int chat_main(int argc, char **argv)
     rc = batch_mode ? run_batch(&b, &cfg, admin_sk, found) : run_tui(&cfg, admin_sk, found);
     sodium_memzero(admin_sk, sizeof admin_sk);
     session_end(&b, outbuf, sizeof outbuf);
-    fkex_abe_key_free(key);
+    fkex_key_free(key);
     if (desc) {
         sodium_memzero(desc, desclen);
         free(desc);

@@ -10,7 +10,9 @@
 
 #include <stdio.h>
 #include <sys/types.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
+#include "kms/kms.h"
 
 #define EXIT_DENIED 1   /* policy not satisfied, authentication failed */
 #define EXIT_USAGE 2    /* usage or fatal error */
@@ -57,9 +59,9 @@ int cli_read_object_from(uint8_t **data, size_t *len, fkex_header *h, fkex_sourc
 const char *cli_kind_phrase(fkex_kind kind);
 /* Loads public parameters from a public-parameters file, a user key or a
  * master key (each carries them). */
-int cli_load_mpk(fkex_abe_mpk **mpk, const char *path);
-int cli_load_key(fkex_abe_key **key, const char *path);
-int cli_load_msk(fkex_abe_msk **msk, const char *path);
+int cli_load_mpk(fkex_mpk **mpk, const char *path);
+int cli_load_key(fkex_key **key, const char *path);
+int cli_load_msk(fkex_msk **msk, const char *path);
 
 /* The directory a command fills (setup, kms init, room create): made with
  * mode if it is not there. 1 if made, 0 if it was there, -1 (said) if it

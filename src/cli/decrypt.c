@@ -25,7 +25,7 @@ int decrypt_main(int argc, char **argv)
 {
     const char *key_path = NULL, *out = "-", *in = "-";
     int rc;
-    fkex_abe_key *sk = NULL;
+    fkex_key *sk = NULL;
     fkex_abe_ct *ct = NULL;
     cli_ctfile file = { 0 };
     uint8_t key[32];
@@ -68,6 +68,6 @@ out:
     sodium_memzero(key, sizeof key);
     cli_ctfile_close(&file);
     fkex_abe_ct_free(ct);
-    fkex_abe_key_free(sk);
+    fkex_key_free(sk);
     return rc;
 }

@@ -39,7 +39,7 @@ int encrypt_main(int argc, char **argv)
     const char *mpk_path = NULL, *policy_text = NULL, *valid_at = NULL, *out = "-", *in = "-";
     int armor = 0, c, rc = EXIT_USAGE;
     char *full_policy = NULL;
-    fkex_abe_mpk *mpk = NULL;
+    fkex_mpk *mpk = NULL;
     fkex_policy *policy = NULL;
     fkex_policy_error perr;
     fkex_abe_ct *ct = NULL;
@@ -108,7 +108,7 @@ out:
     sodium_memzero(key, sizeof key);
     fkex_abe_ct_free(ct);
     fkex_policy_free(policy);
-    fkex_abe_mpk_free(mpk);
+    fkex_mpk_free(mpk);
     free(full_policy);
     return rc;
 }

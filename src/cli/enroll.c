@@ -49,12 +49,12 @@ static int read_token_text(char *buf, size_t cap, const char *arg)
 }
 
 /* "attributes ONE TWO, identity alice@example.org", as far as fits. */
-static void describe_key(char *out, size_t cap, const fkex_abe_key *key)
+static void describe_key(char *out, size_t cap, const fkex_key *key)
 {
     const char *const *attrs;
-    const char *id = fkex_ibe_key_identity(key);
+    const char *id = fkex_key_identity(key);
     size_t n, used = 0;
-    fkex_abe_key_attrs(&attrs, &n, key);
+    fkex_key_attrs(&attrs, &n, key);
     out[0] = 0;
     for (size_t i = 0; i < n && used < cap; i++)
         used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? " " : "attributes ", attrs[i]);
@@ -182,11 +182,11 @@ int enroll_main(int argc, char **argv)
     /* A key that does not decode is no key; one that does is described to
      * its holder (its attributes and identity are not secret to them). */
     {
-        fkex_abe_key *check = NULL;
-        err = fkex_abe_key_decode(&check, key, keylen);
+        fkex_key *check = NULL;
+        err = fkex_key_decode(&check, key, keylen);
         if (err == FKEX_OK)
             describe_key(what, sizeof what, check);
-        fkex_abe_key_free(check);
+        fkex_key_free(check);
         if (err != FKEX_OK) {
             cli_error("the authority sent a key that does not decode: %s", fkex_strerror(err));
             rc = EXIT_DENIED;
@@ -219,8 +219,8 @@ out:
     fkex_enrol_client_wipe(&client);
     sodium_memzero(text, sizeof text);
     free(reply);
-    fkex_abe_bytes_free(key, keylen);
+    fkex_bytes_free(key, keylen);
     if (armored)
-        fkex_abe_bytes_free((uint8_t *)armored, armoredlen);
+        fkex_bytes_free((uint8_t *)armored, armoredlen);
     return rc;
 }

@@ -59,7 +59,7 @@ static int ibe_encrypt(int argc, char **argv)
     const char *mpk_path = NULL, *to = NULL, *out = "-", *in = "-";
     char id[FKEX_IBE_ID_MAX + 1];
     int armor = 0, c, rc = EXIT_USAGE;
-    fkex_abe_mpk *mpk = NULL;
+    fkex_mpk *mpk = NULL;
     fkex_ibe_ct *ct = NULL;
     uint8_t key[32];
     fkex_rng rng;
@@ -92,7 +92,7 @@ static int ibe_encrypt(int argc, char **argv)
         return EXIT_USAGE;
     if (cli_load_mpk(&mpk, mpk_path) != 0)
         goto out;
-    if (!fkex_ibe_available(mpk)) {
+    if (!fkex_mpk_has_ibe(mpk)) {
         cli_error("%s: this authority has no identity-based parameters", mpk_path);
         cli_hint("it was created before fkex had them; a new authority (fkex setup) has both");
         goto out;
@@ -111,7 +111,7 @@ static int ibe_encrypt(int argc, char **argv)
 out:
     sodium_memzero(key, sizeof key);
     fkex_ibe_ct_free(ct);
-    fkex_abe_mpk_free(mpk);
+    fkex_mpk_free(mpk);
     return rc;
 }
 
@@ -119,7 +119,7 @@ static int ibe_decrypt(int argc, char **argv)
 {
     const char *key_path = NULL, *out = "-", *in = "-";
     int rc = EXIT_USAGE;
-    fkex_abe_key *sk = NULL;
+    fkex_key *sk = NULL;
     fkex_ibe_ct *ct = NULL;
     cli_ctfile file = { 0 };
     uint8_t key[32];
@@ -143,7 +143,7 @@ static int ibe_decrypt(int argc, char **argv)
         goto out;
     }
     if (err == FKEX_ERR_WRONG_IDENTITY) {
-        const char *mine = fkex_ibe_key_identity(sk);
+        const char *mine = fkex_key_identity(sk);
         if (mine)
             cli_error("%s was encrypted to %s; this key is for %s", in, fkex_ibe_ct_identity(ct),
                       mine);
@@ -169,7 +169,7 @@ out:
     sodium_memzero(key, sizeof key);
     cli_ctfile_close(&file);
     fkex_ibe_ct_free(ct);
-    fkex_abe_key_free(sk);
+    fkex_key_free(sk);
     return rc;
 }
 

@@ -70,13 +70,13 @@ static int inspect_ciphertext(cli_ctfile *file, const char *path)
     return rc;
 }
 
-static void print_key(const fkex_abe_key *key)
+static void print_key(const fkex_key *key)
 {
     const char *const *attrs;
     size_t n;
     const char *expires = NULL;
-    fkex_abe_key_attrs(&attrs, &n, key);
-    printf("identity:   %s\n", fkex_ibe_key_identity(key) ? fkex_ibe_key_identity(key)
+    fkex_key_attrs(&attrs, &n, key);
+    printf("identity:   %s\n", fkex_key_identity(key) ? fkex_key_identity(key)
                                                            : "none (attributes only)");
     printf("attributes:%s", n ? "" : " none");
     for (size_t i = 0; i < n; i++) {
@@ -95,9 +95,9 @@ static void print_key(const fkex_abe_key *key)
                "            will not open with it)\n");
 }
 
-static void identities(const fkex_abe_mpk *mpk)
+static void identities(const fkex_mpk *mpk)
 {
-    printf("identities: %s\n", fkex_ibe_available(mpk)
+    printf("identities: %s\n", fkex_mpk_has_ibe(mpk)
                                    ? "yes (Boneh-Franklin: fkex keygen --identity, fkex ibe)"
                                    : "no (made before fkex had identity-based keys)");
 }
@@ -107,27 +107,27 @@ static fkex_err inspect_object(const uint8_t *data, size_t len, const fkex_heade
 {
     fkex_err err = FKEX_ERR_WRONG_KIND;
     if (h->kind == FKEX_KIND_PUBLIC_PARAMS) {
-        fkex_abe_mpk *mpk;
-        if ((err = fkex_abe_mpk_decode(&mpk, data, len)) == FKEX_OK) {
+        fkex_mpk *mpk;
+        if ((err = fkex_mpk_decode(&mpk, data, len)) == FKEX_OK) {
             common(h->kind, h->scheme, h->fingerprint);
             identities(mpk);
-            fkex_abe_mpk_free(mpk);
+            fkex_mpk_free(mpk);
         }
     } else if (h->kind == FKEX_KIND_MASTER_KEY) {
-        fkex_abe_msk *msk;
-        if ((err = fkex_abe_msk_decode(&msk, data, len)) == FKEX_OK) {
+        fkex_msk *msk;
+        if ((err = fkex_msk_decode(&msk, data, len)) == FKEX_OK) {
             common(h->kind, h->scheme, h->fingerprint);
-            identities(fkex_abe_msk_mpk(msk));
+            identities(fkex_msk_mpk(msk));
             printf("secret:     yes (not shown); it issues every key of this authority\n");
-            fkex_abe_msk_free(msk);
+            fkex_msk_free(msk);
         }
     } else if (h->kind == FKEX_KIND_USER_KEY) {
-        fkex_abe_key *key;
-        if ((err = fkex_abe_key_decode(&key, data, len)) == FKEX_OK) {
+        fkex_key *key;
+        if ((err = fkex_key_decode(&key, data, len)) == FKEX_OK) {
             common(h->kind, h->scheme, h->fingerprint);
             print_key(key);
             printf("secret:     yes (not shown)\n");
-            fkex_abe_key_free(key);
+            fkex_key_free(key);
         }
     }
     if (err == FKEX_OK)
@@ -171,7 +171,7 @@ int inspect_main(int argc, char **argv)
         rc = EXIT_USAGE;
     } else {
         fkex_err err = inspect_object(data, len, &h);
-        fkex_abe_bytes_free(data, len);
+        fkex_bytes_free(data, len);
         if (err == FKEX_ERR_AUTHENTICATION && h.kind == FKEX_KIND_USER_KEY) {
             cli_error("%s: its attribute labels do not match its key parts (was the file "
                       "edited?): it is not a key the authority made", path);

@@ -278,7 +278,7 @@ int cli_read_object_from(uint8_t **data, size_t *len, fkex_header *h, fkex_sourc
         uint8_t *bin;
         size_t binlen;
         err = fkex_armor_decode(&bin, &binlen, kind, raw, rawlen);
-        fkex_abe_bytes_free(raw, rawlen);
+        fkex_bytes_free(raw, rawlen);
         if (err != FKEX_OK) {
             cli_error("%s: bad armor: %s", name, fkex_strerror(err));
             return -1;
@@ -288,20 +288,20 @@ int cli_read_object_from(uint8_t **data, size_t *len, fkex_header *h, fkex_sourc
     }
     if (rawlen < FKEX_HEADER_BYTES || memcmp(raw, "FKEX", 4) != 0) {
         cli_error("%s is not an fkex file", name);
-        fkex_abe_bytes_free(raw, rawlen);
+        fkex_bytes_free(raw, rawlen);
         return -1;
     }
     if ((err = fkex_header_decode(h, raw)) != FKEX_OK) {
         cli_error("%s: %s", name, fkex_strerror(err));
         if (err == FKEX_ERR_UNSUPPORTED)
             cli_hint("it may come from a newer version of fkex");
-        fkex_abe_bytes_free(raw, rawlen);
+        fkex_bytes_free(raw, rawlen);
         return -1;
     }
     /* The armor's label must name what the bytes are. */
     if (kind[0] && strcmp(kind, fkex_kind_armor(h->kind)) != 0) {
         cli_error("%s: the armor says %s but holds %s", name, kind, cli_kind_phrase(h->kind));
-        fkex_abe_bytes_free(raw, rawlen);
+        fkex_bytes_free(raw, rawlen);
         return -1;
     }
     *data = raw;
@@ -345,7 +345,7 @@ static int expect_kind(const fkex_header *h, fkex_kind want, const char *path)
     return -1;
 }
 
-int cli_load_mpk(fkex_abe_mpk **mpk, const char *path)
+int cli_load_mpk(fkex_mpk **mpk, const char *path)
 {
     uint8_t *data;
     size_t len;
@@ -355,33 +355,33 @@ int cli_load_mpk(fkex_abe_mpk **mpk, const char *path)
     if (cli_read_object(&data, &len, &h, path) != 0)
         return -1;
     if (h.kind == FKEX_KIND_PUBLIC_PARAMS) {
-        err = fkex_abe_mpk_decode(mpk, data, len);
+        err = fkex_mpk_decode(mpk, data, len);
     } else if (h.kind == FKEX_KIND_USER_KEY || h.kind == FKEX_KIND_MASTER_KEY) {
         /* Keys carry their authority's public parameters: re-encode them. */
-        fkex_abe_key *key = NULL;
-        fkex_abe_msk *msk = NULL;
-        const fkex_abe_mpk *inner;
+        fkex_key *key = NULL;
+        fkex_msk *msk = NULL;
+        const fkex_mpk *inner;
         uint8_t *pub;
         size_t publen;
         if (h.kind == FKEX_KIND_USER_KEY)
-            err = fkex_abe_key_decode(&key, data, len);
+            err = fkex_key_decode(&key, data, len);
         else
-            err = fkex_abe_msk_decode(&msk, data, len);
+            err = fkex_msk_decode(&msk, data, len);
         if (err == FKEX_OK) {
-            inner = key ? fkex_abe_key_mpk(key) : fkex_abe_msk_mpk(msk);
-            if ((err = fkex_abe_mpk_encode(&pub, &publen, inner)) == FKEX_OK) {
-                err = fkex_abe_mpk_decode(mpk, pub, publen);
+            inner = key ? fkex_key_mpk(key) : fkex_msk_mpk(msk);
+            if ((err = fkex_mpk_encode(&pub, &publen, inner)) == FKEX_OK) {
+                err = fkex_mpk_decode(mpk, pub, publen);
                 free(pub);
             }
         }
-        fkex_abe_key_free(key);
-        fkex_abe_msk_free(msk);
+        fkex_key_free(key);
+        fkex_msk_free(msk);
     } else {
         cli_error("%s is %s, not public parameters", path, cli_kind_phrase(h.kind));
-        fkex_abe_bytes_free(data, len);
+        fkex_bytes_free(data, len);
         return -1;
     }
-    fkex_abe_bytes_free(data, len);
+    fkex_bytes_free(data, len);
     if (err != FKEX_OK) {
         cli_error("%s: %s", path, fkex_strerror(err));
         return -1;
@@ -408,7 +408,7 @@ static int read_secret(uint8_t **data, size_t *len, const char *path, fkex_kind 
     if (cli_read_object(data, len, &h, path) != 0)
         return -1;
     if (expect_kind(&h, kind, path) != 0) {
-        fkex_abe_bytes_free(*data, *len);
+        fkex_bytes_free(*data, *len);
         return -1;
     }
     if (kind == FKEX_KIND_MASTER_KEY && strcmp(path, "-") != 0 && stat(path, &st) == 0 &&
@@ -416,7 +416,7 @@ static int read_secret(uint8_t **data, size_t *len, const char *path, fkex_kind 
         cli_error("%s is readable by other users (mode %03o): refusing to use the master key",
                   path, (unsigned)(st.st_mode & 0777));
         cli_hint("chmod 600 %s (and ask who may have copied it)", path);
-        fkex_abe_bytes_free(*data, *len);
+        fkex_bytes_free(*data, *len);
         return -1;
     }
     warn_if_exposed(path);
@@ -425,7 +425,7 @@ static int read_secret(uint8_t **data, size_t *len, const char *path, fkex_kind 
 
 static int decoded(fkex_err err, uint8_t *data, size_t len, const char *path)
 {
-    fkex_abe_bytes_free(data, len);
+    fkex_bytes_free(data, len);
     if (err != FKEX_OK) {
         cli_error("%s: %s", path, fkex_strerror(err));
         return -1;
@@ -433,16 +433,16 @@ static int decoded(fkex_err err, uint8_t *data, size_t len, const char *path)
     return 0;
 }
 
-int cli_load_key(fkex_abe_key **key, const char *path)
+int cli_load_key(fkex_key **key, const char *path)
 {
     uint8_t *data;
     size_t len;
     *key = NULL;
     if (read_secret(&data, &len, path, FKEX_KIND_USER_KEY) != 0)
         return -1;
-    fkex_err err = fkex_abe_key_decode(key, data, len);
+    fkex_err err = fkex_key_decode(key, data, len);
     if (err == FKEX_ERR_AUTHENTICATION) {
-        fkex_abe_bytes_free(data, len);
+        fkex_bytes_free(data, len);
         cli_error("%s: its attribute labels do not match its key parts (was the file edited?): "
                   "it is not a key the authority made", path);
         return -1;
@@ -450,14 +450,14 @@ int cli_load_key(fkex_abe_key **key, const char *path)
     return decoded(err, data, len, path);
 }
 
-int cli_load_msk(fkex_abe_msk **msk, const char *path)
+int cli_load_msk(fkex_msk **msk, const char *path)
 {
     uint8_t *data;
     size_t len;
     *msk = NULL;
     if (read_secret(&data, &len, path, FKEX_KIND_MASTER_KEY) != 0)
         return -1;
-    return decoded(fkex_abe_msk_decode(msk, data, len), data, len, path);
+    return decoded(fkex_msk_decode(msk, data, len), data, len, path);
 }
 
 /* ---- writing objects ---------------------------------------------------- */
@@ -520,7 +520,7 @@ int cli_write_object(const char *path, const uint8_t *data, size_t len, fkex_kin
         }
     }
     if (text)
-        fkex_abe_bytes_free((uint8_t *)text, textlen);
+        fkex_bytes_free((uint8_t *)text, textlen);
     return rc;
 }
 

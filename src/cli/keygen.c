@@ -45,8 +45,8 @@ int keygen_main(int argc, char **argv)
     int armor = 0, c, rc = EXIT_USAGE;
     char **attrs = NULL;
     size_t nattrs = 0;
-    fkex_abe_msk *msk = NULL;
-    fkex_abe_key *key = NULL;
+    fkex_msk *msk = NULL;
+    fkex_key *key = NULL;
     uint8_t *bytes = NULL;
     size_t len = 0;
     fkex_rng rng;
@@ -124,7 +124,7 @@ int keygen_main(int argc, char **argv)
                      msk_path);
         goto out;
     }
-    if ((err = fkex_abe_key_encode(&bytes, &len, key)) != FKEX_OK) {
+    if ((err = fkex_key_encode(&bytes, &len, key)) != FKEX_OK) {
         rc = cli_fail(err, "keygen");
         goto out;
     }
@@ -132,9 +132,9 @@ int keygen_main(int argc, char **argv)
         goto out;
     rc = 0;
 out:
-    fkex_abe_bytes_free(bytes, len);
-    fkex_abe_key_free(key);
-    fkex_abe_msk_free(msk);
+    fkex_bytes_free(bytes, len);
+    fkex_key_free(key);
+    fkex_msk_free(msk);
     cli_free_attrs(attrs, nattrs);
     return rc;
 }

@@ -398,7 +398,7 @@ out:
     if (pass)
         sodium_free(pass);
     free(sealed);
-    fkex_abe_bytes_free(mpk, mpklen);
+    fkex_bytes_free(mpk, mpklen);
     free(sealed_path);
     free(mpk_path);
     free(db_path);
@@ -523,7 +523,7 @@ static char *token_attrs(const char *text, const char *key_expires)
     }
     /* keygen's own rules (repeats, how many), checked now rather than at
      * enrolment: a token keygen would refuse could never be redeemed. */
-    fkex_err err = fkex_abe_attrs_check((const char *const *)attrs, n);
+    fkex_err err = fkex_key_attrs_check((const char *const *)attrs, n);
     if (err == FKEX_ERR_POLICY_LIMIT) {
         cli_error("--attrs: a key holds at most %d attributes and %d names once numbers are "
                   "expanded (each number counts %d)", FKEX_POLICY_MAX_LEAVES, FKEX_KEY_MAX_NAMES,
@@ -554,15 +554,15 @@ out:
 static int has_identities(const char *dir)
 {
     char *path = path_in(dir, "mpk.fkex");
-    fkex_abe_mpk *mpk = NULL;
+    fkex_mpk *mpk = NULL;
     int rc = -1;
     if (path && cli_load_mpk(&mpk, path) == 0) {
-        if (fkex_ibe_available(mpk))
+        if (fkex_mpk_has_ibe(mpk))
             rc = 0;
         else
             cli_error("the authority in %s was made before fkex had identity-based keys", dir);
     }
-    fkex_abe_mpk_free(mpk);
+    fkex_mpk_free(mpk);
     free(path);
     return rc;
 }

@@ -162,11 +162,11 @@ int cli_open_payload(cli_ctfile *file, const char *in, const char *out, const ui
     return cli_output_commit(&o) == 0 ? 0 : EXIT_USAGE;
 }
 
-int cli_other_authority(const fkex_abe_key *key, const uint8_t ct_fp[FKEX_FINGERPRINT_BYTES])
+int cli_other_authority(const fkex_key *key, const uint8_t ct_fp[FKEX_FINGERPRINT_BYTES])
 {
     uint8_t a[FKEX_FINGERPRINT_BYTES];
     char ta[20], tb[20];
-    fkex_abe_mpk_fingerprint(a, fkex_abe_key_mpk(key));
+    fkex_mpk_fingerprint(a, fkex_key_mpk(key));
     fkex_fingerprint_text(ta, a);
     fkex_fingerprint_text(tb, ct_fp);
     cli_error("this key comes from authority %s, the ciphertext from authority %s", ta, tb);

@@ -25,7 +25,7 @@ int cli_open_payload(cli_ctfile *file, const char *in, const char *out, const ui
                      const uint8_t *ct, size_t ctlen);
 /* Says that key and the ciphertext come from different authorities, with
  * both fingerprints; returns EXIT_DENIED. */
-int cli_other_authority(const fkex_abe_key *key, const uint8_t ct_fp[FKEX_FINGERPRINT_BYTES]);
+int cli_other_authority(const fkex_key *key, const uint8_t ct_fp[FKEX_FINGERPRINT_BYTES]);
 /* The options of a decrypting command: --key FILE [-o OUT] [IN]. Returns
  * -1 to go on, or the exit code (after --help, or a usage error). */
 int cli_decrypt_args(int argc, char **argv, const char **key, const char **out, const char **in,

@@ -42,8 +42,8 @@ int setup_main(int argc, char **argv)
     const char *dir = NULL, *scheme = FKEX_ABE_DEFAULT_SCHEME;
     int armor = 0, c, rc = EXIT_USAGE;
     char *mpk_path = NULL, *msk_path = NULL;
-    fkex_abe_mpk *mpk = NULL;
-    fkex_abe_msk *msk = NULL;
+    fkex_mpk *mpk = NULL;
+    fkex_msk *msk = NULL;
     uint8_t *mpk_bytes = NULL, *msk_bytes = NULL;
     size_t mpk_len = 0, msk_len = 0;
     fkex_rng rng;
@@ -85,13 +85,13 @@ int setup_main(int argc, char **argv)
         goto out;
     }
     /* The identity-based parameters join before anything is written. */
-    fkex_abe_mpk_free(mpk);
+    fkex_mpk_free(mpk);
     if ((err = fkex_ibe_setup(&mpk, msk, &rng)) != FKEX_OK) {
         rc = cli_fail(err, "setup");
         goto out;
     }
-    if ((err = fkex_abe_msk_encode(&msk_bytes, &msk_len, msk)) != FKEX_OK ||
-        (err = fkex_abe_mpk_encode(&mpk_bytes, &mpk_len, mpk)) != FKEX_OK) {
+    if ((err = fkex_msk_encode(&msk_bytes, &msk_len, msk)) != FKEX_OK ||
+        (err = fkex_mpk_encode(&mpk_bytes, &mpk_len, mpk)) != FKEX_OK) {
         rc = cli_fail(err, "setup");
         goto out;
     }
@@ -105,7 +105,7 @@ int setup_main(int argc, char **argv)
     {
         uint8_t fp[FKEX_FINGERPRINT_BYTES];
         char text[20];
-        fkex_abe_mpk_fingerprint(fp, mpk);
+        fkex_mpk_fingerprint(fp, mpk);
         fkex_fingerprint_text(text, fp);
         printf("authority %s (%s and bf01 identity-based, BLS12-381)\n  public parameters: %s\n  master key:        %s (keep it secret)\n",
                text, scheme, mpk_path, msk_path);
@@ -113,10 +113,10 @@ int setup_main(int argc, char **argv)
     rc = 0;
 out:
     cli_dir_end(dir, made_dir, rc);
-    fkex_abe_bytes_free(msk_bytes, msk_len);
-    fkex_abe_bytes_free(mpk_bytes, mpk_len);
-    fkex_abe_mpk_free(mpk);
-    fkex_abe_msk_free(msk);
+    fkex_bytes_free(msk_bytes, msk_len);
+    fkex_bytes_free(mpk_bytes, mpk_len);
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
     free(mpk_path);
     free(msk_path);
     return rc;

@@ -2,7 +2,7 @@
  * crypto/chain.c: a sender's hash chain (crypto/chain.h).
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "crypto/crypto.h"
 
 #define NO_SLOT UINT32_MAX
 

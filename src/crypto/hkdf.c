@@ -5,7 +5,7 @@
  * as a list of pieces, so the labeled forms need no buffer: the label,
  * suite id and info are never copied together.
  */
-#include "inner.h"
+#include "crypto/crypto.h"
 
 typedef struct {
     const uint8_t *p;

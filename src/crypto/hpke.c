@@ -13,7 +13,7 @@
  * are wiped on every path; the only branches are on public lengths, roles
  * and counters, and on libsodium's verdicts (tag check, zero DH output).
  */
-#include "inner.h"
+#include "crypto/crypto.h"
 
 #define ROLE_SENDER 1
 #define ROLE_RECIPIENT 2

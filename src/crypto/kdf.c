@@ -2,7 +2,7 @@
  * crypto/kdf.c: the KDF of the objects' KEMs (FORMATS.md, "Key
  * derivation"): BLAKE2b over a label and length-prefixed parts.
  */
-#include "inner.h"
+#include "crypto/crypto.h"
 
 void fkex_kdf(uint8_t *out, size_t outlen, const char *label, const fkex_kdf_part *parts,
               size_t n)

@@ -7,7 +7,7 @@
  */
 #include <pthread.h>
 #include <openssl/evp.h>
-#include "inner.h"
+#include "crypto/crypto.h"
 
 static EVP_MD *sha256;
 static pthread_once_t fetched = PTHREAD_ONCE_INIT;

@@ -6,7 +6,7 @@
  * at most a few hundred KiB. The signed bytes are public.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "crypto/crypto.h"
 
 static uint8_t *labeled(size_t *outlen, const char *label, const uint8_t *msg, size_t len)
 {

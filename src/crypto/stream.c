@@ -23,7 +23,7 @@
  * earlier chunks: callers must discard the output on any error (the CLI
  * writes to a temporary file and renames it on success).
  */
-#include "inner.h"
+#include "crypto/crypto.h"
 
 #include <stdlib.h>
 

@@ -18,7 +18,7 @@
  * encapsulates once, whatever the size of the room.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
 #include "gke/ratchet_state.h"
 
 /* ---- helpers ----------------------------------------------------------------- */
@@ -126,7 +126,7 @@ fkex_err admission_request(fkex_ratchet *st, fkex_rng *rng, fkex_gke_out *out)
     fkex_rmsg_join_request m = { 0 };
     fkex_abe_ct *ct;
     fkex_writer w;
-    fkex_err err = fkex_abe_encap(st->k_j, &ct, fkex_abe_key_mpk(st->abe_key), st->room.policy,
+    fkex_err err = fkex_abe_encap(st->k_j, &ct, fkex_key_mpk(st->abe_key), st->room.policy,
                                   FKEX_ABE_CCA, rng);
     if (err != FKEX_OK)
         return err;
@@ -203,7 +203,7 @@ fkex_err admission_on_request(fkex_ratchet *st, const uint8_t *msg, size_t len, 
     /* k_J' = ABE.Decap(sk_S, C_J): the group proves its attributes. */
     if ((err = open_room_ct(k_j, st, req.abe_ct, req.abe_ctlen)) != FKEX_OK)
         return err;
-    err = fkex_abe_encap(k_s, &ct_s, fkex_abe_key_mpk(st->abe_key), st->room.policy, FKEX_ABE_CCA, rng);
+    err = fkex_abe_encap(k_s, &ct_s, fkex_key_mpk(st->abe_key), st->room.policy, FKEX_ABE_CCA, rng);
     if (err != FKEX_OK)
         goto done;
     fkex_rng_fill(rng, e_sk, sizeof e_sk);
@@ -285,7 +285,7 @@ fkex_err admission_refuse(const fkex_ratchet *st, fkex_rmsg_type type, const uin
     if (!m.reason)
         return FKEX_OK;
     memcpy(m.room_id, st->room_id, 32);
-    fkex_abe_mpk_fingerprint(m.authority, fkex_abe_key_mpk(st->abe_key));
+    fkex_mpk_fingerprint(m.authority, fkex_key_mpk(st->abe_key));
     fkex_writer_init(&w);
     fkex_rmsg_join_refused_encode(&w, &m);
     return ratchet_emit(out, &w);

@@ -27,7 +27,7 @@
  * verification and two HMACs per generation advanced.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
 #include "gke/ratchet_state.h"
 
 static const uint8_t zero_nonce[12];

@@ -24,7 +24,7 @@
  * verdicts on public points, and whether the final K is the identity.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
 
 #define HAVE_Z 1
 #define HAVE_X 2

@@ -34,7 +34,7 @@
  * encapsulation (committer) or decapsulation (everyone else).
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
 #include "gke/ratchet_state.h"
 
 /* The key of an add-only commit's commit_secret. */
@@ -147,7 +147,7 @@ fkex_err fkex_ratchet_commit(fkex_ratchet *st, const fkex_commit_options *opt, f
                                               opt->descriptor_len)) != FKEX_OK)
             goto done;
         const fkex_policy *p = changed.policy ? changed.policy : st->room.policy;
-        err = fkex_abe_encap(pc.psk, &psk_ct, fkex_abe_key_mpk(st->abe_key), p, FKEX_ABE_CCA, rng);
+        err = fkex_abe_encap(pc.psk, &psk_ct, fkex_key_mpk(st->abe_key), p, FKEX_ABE_CCA, rng);
         if (err == FKEX_OK)
             err = fkex_abe_decap(check, st->abe_key, psk_ct, FKEX_ABE_CCA);
         sodium_memzero(check, sizeof check);

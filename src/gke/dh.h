@@ -54,7 +54,7 @@
 #include <stdint.h>
 #include "fkex/error.h"
 #include "fkex/rng.h"
-#include "gke/gke.h"
+#include "gke/out.h"
 
 #define FKEX_DH_MAX_MEMBERS 65536u
 

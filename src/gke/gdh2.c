@@ -18,7 +18,7 @@
  * points).
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
 
 enum { WAIT_UP, WAIT_DOWN, DONE };
 

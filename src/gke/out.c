@@ -3,7 +3,7 @@
  * Amortised O(1) appends; clear is O(messages + events).
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
 
 void fkex_gke_out_init(fkex_gke_out *out)
 {

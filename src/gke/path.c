@@ -15,7 +15,7 @@
  * open at all; either way this member cannot follow the commit, which is
  * what the relay can do anyway by not delivering it.
  */
-#include "inner.h"
+#include "gke/gke.h"
 #include "gke/ratchet_state.h"
 
 fkex_err dist_tree_next(ratchet_tree *out, tree_private *priv, uint32_t *committer,

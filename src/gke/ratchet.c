@@ -6,7 +6,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
 #include "gke/ratchet_state.h"
 #include "wire/relay_msg.h"
 
@@ -259,7 +259,7 @@ static fkex_err founder_satisfies(const fkex_ratchet *st, fkex_rng *rng)
 {
     uint8_t k[32], back[32];
     fkex_abe_ct *ct;
-    fkex_err err = fkex_abe_encap(k, &ct, fkex_abe_key_mpk(st->abe_key), st->room.policy,
+    fkex_err err = fkex_abe_encap(k, &ct, fkex_key_mpk(st->abe_key), st->room.policy,
                                   FKEX_ABE_CCA, rng);
     if (err != FKEX_OK)
         return err;

@@ -47,7 +47,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "fkex/abe.h"
-#include "gke/gke.h"
+#include "gke/out.h"
 #include "wire/ratchet_msg.h"
 
 typedef struct fkex_ratchet fkex_ratchet;
@@ -87,7 +87,7 @@ fkex_err fkex_room_kick_check(fkex_rmsg_kick *k, const uint8_t room_id[32],
 
 /* What a member starts from. */
 typedef struct {
-    const fkex_abe_key *key;       /* this member's attributes */
+    const fkex_key *key;       /* this member's attributes */
     uint8_t room_id[32];           /* pinned from the invitation */
     const uint8_t *descriptor;     /* the admin-signed descriptor */
     size_t descriptor_len;

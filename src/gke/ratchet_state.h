@@ -154,7 +154,7 @@ typedef enum {
 struct fkex_ratchet {
     ratchet_phase phase;
     uint8_t room_id[32];
-    const fkex_abe_key *abe_key;
+    const fkex_key *abe_key;
 
     /* The room: the current descriptor and its effective policy. */
     room_descriptor room;

@@ -3,7 +3,7 @@
  * a room's state in memory.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
 #include "wire/relay_msg.h"
 #include "gke/relay_rules.h"
 

@@ -17,7 +17,7 @@
  * joiner hashes everything once.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
 #include "gke/ratchet_state.h"
 
 #define CHUNK 32

@@ -11,7 +11,7 @@
  * that epoch_secret itself can be wiped as soon as the epoch begins.
  * Cost: one Extract and six Expands, a dozen HMACs.
  */
-#include "inner.h"
+#include "gke/gke.h"
 #include "gke/ratchet_state.h"
 
 void schedule_context(uint8_t out[SCHEDULE_CONTEXT_BYTES], const uint8_t room_id[32],

@@ -32,14 +32,14 @@
  * encapsulation.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
 
 enum { JOINING = 1, MEMBER, LEFT };
 
 struct fkex_seed {
     uint8_t room_id[32];
     fkex_policy *policy;          /* own copy, for leave-rekey encapsulations */
-    const fkex_abe_key *key;      /* borrowed */
+    const fkex_key *key;      /* borrowed */
     int status;
     uint64_t epoch;
     uint32_t self;                /* FKEX_SEED_NEW until joined */
@@ -111,7 +111,7 @@ static void derive(uint8_t out[32], const uint8_t room_id[32], uint64_t epoch,
 
 /* Decapsulates every entry of a decoded KeySet and derives its epoch key.
  * out is written only on success. */
-static fkex_err keyset_key(uint8_t out[32], const fkex_abe_key *sk, const fkex_seed_msg *m)
+static fkex_err keyset_key(uint8_t out[32], const fkex_key *sk, const fkex_seed_msg *m)
 {
     size_t npow = 1;
     fkex_err err = FKEX_OK;
@@ -132,7 +132,7 @@ static fkex_err keyset_key(uint8_t out[32], const fkex_abe_key *sk, const fkex_s
     return err;
 }
 
-fkex_err fkex_seed_recover(uint8_t key[32], const fkex_abe_key *any_satisfying_key,
+fkex_err fkex_seed_recover(uint8_t key[32], const fkex_key *any_satisfying_key,
                            const uint8_t *keyset_msg, size_t len)
 {
     fkex_seed_msg m;
@@ -172,7 +172,7 @@ void fkex_seed_free(fkex_seed *st)
 }
 
 fkex_err fkex_seed_join(fkex_seed **out_st, const uint8_t room_id[32], const fkex_policy *policy,
-                        const fkex_abe_key *key, fkex_rng *rng, fkex_gke_out *out)
+                        const fkex_key *key, fkex_rng *rng, fkex_gke_out *out)
 {
     fkex_seed *st;
     fkex_abe_ct *ct = NULL;
@@ -192,7 +192,7 @@ fkex_err fkex_seed_join(fkex_seed **out_st, const uint8_t room_id[32], const fke
         goto fail;
     /* The joiner's contribution; k itself is not kept: like everyone, the
      * joiner decapsulates its own entry when the KeySet arrives. */
-    err = fkex_abe_encap(k, &ct, fkex_abe_key_mpk(key), st->policy, FKEX_ABE_CCA, rng);
+    err = fkex_abe_encap(k, &ct, fkex_key_mpk(key), st->policy, FKEX_ABE_CCA, rng);
     sodium_memzero(k, sizeof k);
     if (err != FKEX_OK)
         goto fail;
@@ -352,7 +352,7 @@ static fkex_err on_leave(fkex_seed *st, const uint8_t *msg, size_t len, fkex_rng
     uint32_t lowest = st->roster[i == 0 ? 1 : 0];
     int rekey = lowest == st->self && st->rekeyed != st->epoch + 1;
     if (rekey) {
-        err = fkex_abe_encap(k, &ct, fkex_abe_key_mpk(st->key), st->policy, FKEX_ABE_CCA, rng);
+        err = fkex_abe_encap(k, &ct, fkex_key_mpk(st->key), st->policy, FKEX_ABE_CCA, rng);
         sodium_memzero(k, sizeof k);
         if (err == FKEX_OK &&
             (err = fkex_seed_encap_encode(&enc, &enclen, st->room_id, st->epoch + 1, st->self,

@@ -58,7 +58,7 @@
 #include "fkex/rng.h"
 #include "fkex/policy.h"
 #include "fkex/abe.h"
-#include "gke/gke.h"
+#include "gke/out.h"
 
 typedef struct fkex_seed fkex_seed;
 typedef struct fkex_seed_relay fkex_seed_relay;
@@ -70,7 +70,7 @@ typedef struct fkex_seed_relay fkex_seed_relay;
  * state is a joiner until a KeySet containing that encapsulation arrives.
  * On failure *st is NULL and out is unchanged. */
 fkex_err fkex_seed_join(fkex_seed **st, const uint8_t room_id[32], const fkex_policy *policy,
-                        const fkex_abe_key *key, fkex_rng *rng, fkex_gke_out *out) FKEX_WUR;
+                        const fkex_key *key, fkex_rng *rng, fkex_gke_out *out) FKEX_WUR;
 
 /* One message from the relay.
  *   KeySet: decapsulates every entry (CCA), derives K for its epoch and
@@ -113,7 +113,7 @@ void fkex_seed_free(fkex_seed *st);
  * policy (a later joiner, a departed member, a key derived from the
  * master key after the fact) recomputes a KeySet's epoch key from the
  * recorded message alone. Errors as fkex_seed_receive's for a KeySet. */
-fkex_err fkex_seed_recover(uint8_t key[32], const fkex_abe_key *any_satisfying_key,
+fkex_err fkex_seed_recover(uint8_t key[32], const fkex_key *any_satisfying_key,
                            const uint8_t *keyset_msg, size_t len) FKEX_WUR;
 
 /* ---- the relay --------------------------------------------------------------

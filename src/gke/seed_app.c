@@ -10,7 +10,7 @@
  * window. Cost: one AEAD pass over the content.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
 
 /* The additional data: every byte of the message before the box. */
 #define AAD_BYTES (FKEX_SEED_HEADER_BYTES + 4 + FKEX_SEED_APP_NONCE + 4)

@@ -2,7 +2,7 @@
  * gke/tree.c: the ratchet tree and TreeKEM (gke/tree.h; RFC 9420 §4, §7
  * and Appendix C). Each function names the section it follows.
  */
-#include "inner.h"
+#include "gke/gke.h"
 #include "gke/tree.h"
 
 #define PATH_SEAL_BYTES (32 + FKEX_SEALED_SECRET)   /* enc || sealed path secret */

@@ -30,7 +30,7 @@
 #ifndef FKEX_GKE_TREE_H
 #define FKEX_GKE_TREE_H
 
-#include "inner.h"
+#include "wire/wire.h"
 
 #define TREE_MAX_LEAVES FKEX_ROOM_MAX_MEMBERS
 #define TREE_MAX_DEPTH (FKEX_PATH_MAX + 1)   /* a leaf and the levels above it */

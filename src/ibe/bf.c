@@ -27,33 +27,7 @@
  * where the paper's order would cost a full pairing and a GT
  * exponentiation (~0.3 ms); bench/ibe.c measures both.
  */
-#include "inner.h"
-
-void fkex_ibe_hash_id(fkex_g1 *q, const char *id, size_t len)
-{
-    fkex_g1_hash(q, FKEX_IBE_ID_HASH, (const uint8_t *)id, len);   /* Q_ID = H1(ID) */
-}
-
-void fkex_ibe_hash_id2(fkex_g2 *q, const char *id, size_t len)
-{
-    fkex_g2_hash(q, FKEX_IBE_ID2_HASH, (const uint8_t *)id, len);
-}
-
-void fkex_ibe_pub_from_ppub(fkex_ibe_pub *pub, const fkex_g2 *ppub)
-{
-    fkex_g2 g2;
-    fkex_g2_lines_init(&pub->ppub, ppub);
-    fkex_g2_generator(&g2);
-    fkex_g2_fixed_init(&pub->g2_table, &g2);
-}
-
-void fkex_ibe_pub_from_master(fkex_ibe_pub *pub, const fkex_ibe_master *m)
-{
-    fkex_g2 g2, ppub;
-    fkex_g2_generator(&g2);
-    fkex_g2_mul(&ppub, &g2, &m->s);                     /* P_pub = sP */
-    fkex_ibe_pub_from_ppub(pub, &ppub);
-}
+#include "ibe/ibe.h"
 
 void fkex_ibe_extract(fkex_ibe_ukey *uk, const fkex_ibe_master *m, const char *id, size_t len)
 {

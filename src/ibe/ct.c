@@ -9,7 +9,7 @@
  * keeps the bytes, since the KEM key is bound to all of them.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "ibe/ibe.h"
 
 void fkex_ibe_ct_serialize(fkex_ibe_ct *ct)
 {
@@ -105,10 +105,10 @@ void fkex_ibe_ct_free(fkex_ibe_ct *ct)
     free(ct);
 }
 
-fkex_err fkex_ibe_encap(uint8_t key[32], fkex_ibe_ct **out, const fkex_abe_mpk *mpk,
+fkex_err fkex_ibe_encap(uint8_t key[32], fkex_ibe_ct **out, const fkex_mpk *mpk,
                         const char *identity, fkex_rng *rng)
 {
-    const fkex_ibe_pub *pub = fkex_abe_mpk_ibe(mpk);
+    const fkex_ibe_pub *pub = mpk->ibe;
     char id[FKEX_IBE_ID_MAX + 1];
     uint8_t fp[FKEX_FINGERPRINT_BYTES];
     fkex_ibe_ct *ct;
@@ -120,22 +120,22 @@ fkex_err fkex_ibe_encap(uint8_t key[32], fkex_ibe_ct **out, const fkex_abe_mpk *
         return err;
     if (!(ct = malloc(sizeof *ct)))
         return FKEX_ERR_NO_MEMORY;
-    fkex_abe_mpk_fingerprint(fp, mpk);
+    fkex_mpk_fingerprint(fp, mpk);
     fkex_ibe_encap_to(key, ct, pub, fp, id, strlen(id), rng);
     *out = ct;
     return FKEX_OK;
 }
 
-fkex_err fkex_ibe_decap(uint8_t key[32], const fkex_abe_key *sk, const fkex_ibe_ct *ct)
+fkex_err fkex_ibe_decap(uint8_t key[32], const fkex_key *sk, const fkex_ibe_ct *ct)
 {
-    const fkex_abe_mpk *mpk = fkex_abe_key_mpk(sk);
-    const fkex_ibe_ukey *uk = fkex_abe_key_ibe(sk);
+    const fkex_mpk *mpk = fkex_key_mpk(sk);
+    const fkex_ibe_ukey *uk = sk->ibe;
     uint8_t fp[FKEX_FINGERPRINT_BYTES];
-    fkex_abe_mpk_fingerprint(fp, mpk);
+    fkex_mpk_fingerprint(fp, mpk);
     if (sodium_memcmp(fp, ct->fp, FKEX_FINGERPRINT_BYTES) != 0)
         return FKEX_ERR_WRONG_AUTHORITY;
     if (!uk)
         return FKEX_ERR_WRONG_IDENTITY;
     /* A key with an identity has IBE parameters: its decoder checks. */
-    return fkex_ibe_decap_with(key, uk, fkex_abe_mpk_ibe(mpk), fp, ct);
+    return fkex_ibe_decap_with(key, uk, mpk->ibe, fp, ct);
 }

@@ -74,7 +74,7 @@ fkex_err fkex_dm_msg_decode(fkex_dm_msg *m, const uint8_t *in, size_t len) FKEX_
  * the key has no d2 (made before conversation ids were private: its
  * holder must enrol again); FKEX_ERR_WRONG_IDENTITY if it has no identity.
  * One pairing. */
-fkex_err fkex_dm_conversation_id(uint8_t id[32], const fkex_abe_key *key,
+fkex_err fkex_dm_conversation_id(uint8_t id[32], const fkex_key *key,
                                  const char *peer) FKEX_WUR;
 
 typedef struct {
@@ -106,7 +106,7 @@ typedef struct {
 /* key must hold an identity (FKEX_ERR_WRONG_IDENTITY) of an authority
  * with IBE parameters (FKEX_ERR_UNSUPPORTED); peer is normalised here and
  * must differ from it (FKEX_ERR_ARGUMENT). key is borrowed. */
-fkex_err fkex_dm_init(fkex_dm *dm, const fkex_abe_key *key, const char *peer,
+fkex_err fkex_dm_init(fkex_dm *dm, const fkex_key *key, const char *peer,
                       fkex_rng *rng) FKEX_WUR;
 /* 1 if this side runs IBAKE's initiator (its identity sorts first). */
 int fkex_dm_initiator(const fkex_dm *dm);

@@ -6,7 +6,7 @@
  * Like ibake.c, each step works on locals and changes the state only once
  * everything has checked out.
  */
-#include "inner.h"
+#include "ibe/ibe.h"
 
 enum {
     HANDSHAKE = 0,      /* IBAKE under way */
@@ -50,9 +50,9 @@ fkex_err fkex_dm_msg_decode(fkex_dm_msg *m, const uint8_t *in, size_t len)
     return fkex_reader_end(&r);
 }
 
-fkex_err fkex_dm_conversation_id(uint8_t id[32], const fkex_abe_key *key, const char *peer)
+fkex_err fkex_dm_conversation_id(uint8_t id[32], const fkex_key *key, const char *peer)
 {
-    const fkex_ibe_ukey *uk = fkex_abe_key_ibe(key);
+    const fkex_ibe_ukey *uk = key->ibe;
     uint8_t fp[FKEX_FINGERPRINT_BYTES], k[576], prk[32], ctx[4 + 2 * FKEX_IBE_ID_MAX];
     fkex_g1 p;
     fkex_g2 q;
@@ -73,7 +73,7 @@ fkex_err fkex_dm_conversation_id(uint8_t id[32], const fkex_abe_key *key, const 
     }
     fkex_pairing(&z, &p, &q);
     fkex_gt_to_bytes(k, &z);
-    fkex_abe_mpk_fingerprint(fp, fkex_abe_key_mpk(key));
+    fkex_mpk_fingerprint(fp, fkex_key_mpk(key));
     fkex_hkdf_extract(prk, fp, sizeof fp, k, sizeof k);
     store16_be(ctx + n, (uint16_t)strlen(lo));
     memcpy(ctx + n + 2, lo, strlen(lo));
@@ -111,14 +111,14 @@ static void chain_root(uint8_t ck[32], const fkex_dm *dm, const uint8_t v[32])
 
 /* ---- the state machine -------------------------------------------------------- */
 
-fkex_err fkex_dm_init(fkex_dm *dm, const fkex_abe_key *key, const char *peer, fkex_rng *rng)
+fkex_err fkex_dm_init(fkex_dm *dm, const fkex_key *key, const char *peer, fkex_rng *rng)
 {
-    const char *self = fkex_ibe_key_identity(key);
+    const char *self = fkex_key_identity(key);
     fkex_err err;
     memset(dm, 0, sizeof *dm);
     if (!self)
         return FKEX_ERR_WRONG_IDENTITY;
-    if (!fkex_ibe_available(fkex_abe_key_mpk(key)))
+    if (!fkex_mpk_has_ibe(fkex_key_mpk(key)))
         return FKEX_ERR_UNSUPPORTED;
     if ((err = fkex_ibe_identity(dm->peer, peer, strlen(peer))) != FKEX_OK)
         return err;

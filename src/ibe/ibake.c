@@ -5,7 +5,7 @@
  * everything has checked out, so a refused message changes nothing and
  * the exchange can go on with the right one.
  */
-#include "inner.h"
+#include "ibe/ibe.h"
 
 enum {
     READY = 0,          /* initiator: before start; responder: awaiting 1 */
@@ -16,17 +16,17 @@ enum {
 
 static const char *self_id(const fkex_ibake *st)
 {
-    return fkex_ibe_key_identity(st->key);
+    return fkex_key_identity(st->key);
 }
 
-fkex_err fkex_ibake_init(fkex_ibake *st, fkex_ibake_role role, const fkex_abe_key *key,
+fkex_err fkex_ibake_init(fkex_ibake *st, fkex_ibake_role role, const fkex_key *key,
                          const char *peer)
 {
     fkex_err err;
     memset(st, 0, sizeof *st);
     if (role != FKEX_IBAKE_INITIATOR && role != FKEX_IBAKE_RESPONDER)
         return FKEX_ERR_ARGUMENT;
-    if (!fkex_ibe_key_identity(key))
+    if (!fkex_key_identity(key))
         return FKEX_ERR_WRONG_IDENTITY;
     if (role == FKEX_IBAKE_INITIATOR && !peer)
         return FKEX_ERR_ARGUMENT;
@@ -67,7 +67,7 @@ fkex_err fkex_ibake_start(fkex_ibake *st, uint8_t out[FKEX_IBAKE_MSG_MAX], size_
     fkex_rng_fill(rng, x, sizeof x);                    /* x, clamped by X25519 */
     crypto_scalarmult_curve25519_base(xp, x);           /* xP */
     payload(&p, self_id(st), st->peer, xp, NULL);       /* 1: ID_A, ID_B, xP */
-    err = fkex_ibake_seal(out, outlen, 1, fkex_abe_key_mpk(st->key), &p, rng);
+    err = fkex_ibake_seal(out, outlen, 1, fkex_key_mpk(st->key), &p, rng);
     if (err == FKEX_OK) {
         memcpy(st->secret, x, 32);
         memcpy(st->xp, xp, 32);
@@ -122,7 +122,7 @@ static fkex_err on_m1(fkex_ibake *st, uint8_t *out, size_t *outlen, const fkex_i
         err = FKEX_ERR_NOT_IN_GROUP;
     if (err == FKEX_OK) {
         payload(&reply, self_id(st), p->sender, p->share[0], yp);   /* 2: ID_B, ID_A, xP, yP */
-        err = fkex_ibake_seal(out, outlen, 2, fkex_abe_key_mpk(st->key), &reply, rng);
+        err = fkex_ibake_seal(out, outlen, 2, fkex_key_mpk(st->key), &reply, rng);
     }
     if (err == FKEX_OK) {
         memcpy(st->peer, p->sender, p->sender_len + 1);
@@ -157,7 +157,7 @@ static fkex_err on_m2(fkex_ibake *st, uint8_t *out, size_t *outlen, const fkex_i
     if (crypto_scalarmult_curve25519(z, st->secret, p->share[1]) != 0)   /* xyP */
         return FKEX_ERR_NOT_IN_GROUP;
     payload(&reply, self_id(st), st->peer, p->share[1], NULL);   /* 3: ID_A, ID_B, yP */
-    err = fkex_ibake_seal(out, outlen, 3, fkex_abe_key_mpk(st->key), &reply, rng);
+    err = fkex_ibake_seal(out, outlen, 3, fkex_key_mpk(st->key), &reply, rng);
     if (err == FKEX_OK) {
         memcpy(st->m2, in, len);
         st->m2len = len;

@@ -66,12 +66,12 @@ size_t fkex_ibake_payload_encode(uint8_t out[FKEX_IBAKE_PAYLOAD_MAX], uint8_t ty
 /* One whole message: IBE(recipient; payload) under the authority of mpk.
  * The state machine builds its messages with it (and tests their forgers). */
 fkex_err fkex_ibake_seal(uint8_t out[FKEX_IBAKE_MSG_MAX], size_t *outlen, uint8_t type,
-                         const fkex_abe_mpk *mpk, const fkex_ibake_payload *p,
+                         const fkex_mpk *mpk, const fkex_ibake_payload *p,
                          fkex_rng *rng) FKEX_WUR;
 /* Decapsulates with key and opens: the payload of a message for key's
  * identity. FKEX_ERR_WRONG_AUTHORITY, FKEX_ERR_WRONG_IDENTITY,
  * FKEX_ERR_AUTHENTICATION, or a decoding error. */
-fkex_err fkex_ibake_open(fkex_ibake_payload *p, uint8_t *type, const fkex_abe_key *key,
+fkex_err fkex_ibake_open(fkex_ibake_payload *p, uint8_t *type, const fkex_key *key,
                          const uint8_t *in, size_t len) FKEX_WUR;
 
 /* ---- the state machine (ibake.c) ----------------------------------------- */
@@ -80,7 +80,7 @@ typedef enum { FKEX_IBAKE_INITIATOR = 1, FKEX_IBAKE_RESPONDER = 2 } fkex_ibake_r
 typedef struct {
     fkex_ibake_role role;
     int state;                                  /* ibake.c */
-    const fkex_abe_key *key;                    /* ours, borrowed: holds our identity */
+    const fkex_key *key;                    /* ours, borrowed: holds our identity */
     char peer[FKEX_IBE_ID_MAX + 1];             /* "" for a responder that takes anyone */
     size_t peerlen;
     uint8_t secret[32];                         /* x or y; wiped when used */
@@ -95,7 +95,7 @@ typedef struct {
 /* key must hold an identity (FKEX_ERR_WRONG_IDENTITY) from an authority
  * with IBE parameters. The initiator names its peer; a responder may
  * (then only that peer is accepted) or pass NULL. */
-fkex_err fkex_ibake_init(fkex_ibake *st, fkex_ibake_role role, const fkex_abe_key *key,
+fkex_err fkex_ibake_init(fkex_ibake *st, fkex_ibake_role role, const fkex_key *key,
                          const char *peer) FKEX_WUR;
 /* The initiator's message 1. */
 fkex_err fkex_ibake_start(fkex_ibake *st, uint8_t out[FKEX_IBAKE_MSG_MAX], size_t *outlen,

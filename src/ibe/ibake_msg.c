@@ -4,7 +4,7 @@
  * Decoders accept one encoding per message: known type and version,
  * normalised identities, canonical X25519 shares, no trailing bytes.
  */
-#include "inner.h"
+#include "ibe/ibe.h"
 
 size_t fkex_ibake_shares(uint8_t type)
 {
@@ -110,9 +110,9 @@ size_t fkex_ibake_payload_encode(uint8_t out[FKEX_IBAKE_PAYLOAD_MAX], uint8_t ty
 static const uint8_t zero_nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
 
 fkex_err fkex_ibake_seal(uint8_t out[FKEX_IBAKE_MSG_MAX], size_t *outlen, uint8_t type,
-                         const fkex_abe_mpk *mpk, const fkex_ibake_payload *p, fkex_rng *rng)
+                         const fkex_mpk *mpk, const fkex_ibake_payload *p, fkex_rng *rng)
 {
-    const fkex_ibe_pub *pub = fkex_abe_mpk_ibe(mpk);
+    const fkex_ibe_pub *pub = mpk->ibe;
     uint8_t fp[FKEX_FINGERPRINT_BYTES], k[32], pt[FKEX_IBAKE_PAYLOAD_MAX];
     fkex_ibe_ct ct;
     unsigned long long sealed;
@@ -122,7 +122,7 @@ fkex_err fkex_ibake_seal(uint8_t out[FKEX_IBAKE_MSG_MAX], size_t *outlen, uint8_
         return FKEX_ERR_UNSUPPORTED;
     if (fkex_ibake_shares(type) == 0)
         return FKEX_ERR_ARGUMENT;
-    fkex_abe_mpk_fingerprint(fp, mpk);
+    fkex_mpk_fingerprint(fp, mpk);
     fkex_ibe_encap_to(k, &ct, pub, fp, p->recipient, p->recipient_len, rng);
     head = fkex_ibake_msg_head(out, type, ct.bytes, ct.len);
     ptlen = fkex_ibake_payload_encode(pt, type, p);
@@ -135,7 +135,7 @@ fkex_err fkex_ibake_seal(uint8_t out[FKEX_IBAKE_MSG_MAX], size_t *outlen, uint8_
     return FKEX_OK;
 }
 
-fkex_err fkex_ibake_open(fkex_ibake_payload *p, uint8_t *type, const fkex_abe_key *key,
+fkex_err fkex_ibake_open(fkex_ibake_payload *p, uint8_t *type, const fkex_key *key,
                          const uint8_t *in, size_t len)
 {
     fkex_ibake_msg m;

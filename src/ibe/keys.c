@@ -1,192 +1,45 @@
 /*
- * ibe/keys.c: Boneh-Franklin's part of the authority's objects.
- *
- * Each object body ends, when it has one, with an IBE section (abe/abe.c
- * writes the objects; FORMATS.md has the layouts):
- *   public parameters  u8 1 | P_pub (G2)
- *   master key         u8 1 | s (scalar)
- *   user key           u8 1 | bytes16 identity | d_ID (G1) | d2_ID (G2; absent in
- *                      keys made before conversation ids were private)
- * Objects made before IBE existed have no section and still decode.
+ * ibe/keys.c: Boneh-Franklin's setup and key extraction, on the
+ * authority's objects (authority/authority.h holds their IBE parts).
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "ibe/ibe.h"
 
-void fkex_ibe_pub_encode(fkex_writer *w, const fkex_ibe_pub *pub)
-{
-    uint8_t b[96];
-    blst_p2_affine_compress(b, &pub->ppub.q);
-    fkex_writer_u8(w, FKEX_IBE_SECTION);
-    fkex_writer_put(w, b, sizeof b);
-}
-
-fkex_err fkex_ibe_pub_decode(fkex_ibe_pub *pub, fkex_reader *r)
-{
-    const uint8_t *b;
-    fkex_g2 ppub;
-    fkex_err err;
-    if (fkex_reader_view(r, &b, 96) != 0)
-        return FKEX_ERR_TRUNCATED;
-    if ((err = fkex_g2_from_bytes(&ppub, b)) != FKEX_OK)   /* not O: s = 0 is refused */
-        return err;
-    fkex_ibe_pub_from_ppub(pub, &ppub);
-    return FKEX_OK;
-}
-
-void fkex_ibe_master_encode(fkex_writer *w, const fkex_ibe_master *m)
-{
-    uint8_t b[32];
-    fkex_fr_to_bytes(b, &m->s);
-    fkex_writer_u8(w, FKEX_IBE_SECTION);
-    fkex_writer_put(w, b, sizeof b);
-    sodium_memzero(b, sizeof b);
-}
-
-fkex_err fkex_ibe_master_decode(fkex_ibe_master *m, fkex_reader *r)
-{
-    const uint8_t *b;
-    if (fkex_reader_view(r, &b, 32) != 0)
-        return FKEX_ERR_TRUNCATED;
-    if (fkex_fr_from_bytes(&m->s, b) != FKEX_OK || fkex_fr_is_zero(&m->s))
-        return FKEX_ERR_BAD_ENCODING;
-    return FKEX_OK;
-}
-
-void fkex_ibe_ukey_encode(fkex_writer *w, const fkex_ibe_ukey *uk)
-{
-    uint8_t b[96];
-    blst_p1_affine_compress(b, &uk->d);
-    fkex_writer_u8(w, FKEX_IBE_SECTION);
-    fkex_writer_bytes16(w, uk->id, uk->idlen);
-    fkex_writer_put(w, b, 48);
-    if (uk->has_d2) {
-        blst_p2_affine_compress(b, &uk->d2);
-        fkex_writer_put(w, b, 96);
-    }
-    sodium_memzero(b, sizeof b);
-}
-
-fkex_err fkex_ibe_ukey_decode(fkex_ibe_ukey *uk, fkex_reader *r)
-{
-    const uint8_t *id, *b;
-    size_t idlen;
-    fkex_g1 d;
-    fkex_err err;
-    if (fkex_reader_bytes16(r, &id, &idlen) != 0)
-        return FKEX_ERR_TRUNCATED;
-    if (!fkex_ibe_identity_canonical(id, idlen))
-        return FKEX_ERR_BAD_ENCODING;
-    if (fkex_reader_view(r, &b, 48) != 0)
-        return FKEX_ERR_TRUNCATED;
-    if ((err = fkex_g1_from_bytes(&d, b)) != FKEX_OK)
-        return err;
-    blst_p1_to_affine(&uk->d, &d);
-    sodium_memzero(&d, sizeof d);
-    /* d2, the section's last field, if the key has it: the key ends here
-     * or after exactly 96 more bytes (the caller refuses anything else). */
-    uk->has_d2 = r->len - r->off == 96;
-    if (uk->has_d2) {
-        fkex_g2 d2;
-        if (fkex_reader_view(r, &b, 96) != 0)
-            return FKEX_ERR_TRUNCATED;
-        if ((err = fkex_g2_from_bytes(&d2, b)) != FKEX_OK)
-            return err;
-        blst_p2_to_affine(&uk->d2, &d2);
-        sodium_memzero(&d2, sizeof d2);
-    }
-    memcpy(uk->id, id, idlen);
-    uk->id[idlen] = '\0';
-    uk->idlen = idlen;
-    return FKEX_OK;
-}
-
-int fkex_ibe_ukey_matches(const fkex_ibe_ukey *uk, const fkex_ibe_pub *pub)
-{
-    fkex_g1 d, q;
-    fkex_g2 g2, q2;
-    fkex_gt lhs, rhs;
-    blst_p1_affine qa;
-    blst_p2_affine q2a;
-    blst_p1_from_affine(&d, &uk->d);
-    fkex_g2_generator(&g2);
-    fkex_pairing(&lhs, &d, &g2);                        /* e(d_ID, g2) */
-    fkex_ibe_hash_id(&q, uk->id, uk->idlen);
-    fkex_pairing_lines(&rhs, &q, &pub->ppub);           /* e(H1(ID), P_pub) */
-    int same = fkex_gt_equal(&lhs, &rhs);
-    if (uk->has_d2) {   /* e(d_ID, H2(ID)) e(-H1(ID), d2_ID) = 1 */
-        fkex_multi_pairing m;
-        fkex_ibe_hash_id2(&q2, uk->id, uk->idlen);
-        blst_p2_to_affine(&q2a, &q2);
-        blst_p1_cneg(&q, 1);
-        blst_p1_to_affine(&qa, &q);
-        fkex_multi_pairing_init(&m);
-        fkex_multi_pairing_add(&m, &uk->d, &q2a);
-        fkex_multi_pairing_add(&m, &qa, &uk->d2);
-        fkex_multi_pairing_finish(&lhs, &m);
-        fkex_gt_one(&rhs);
-        same &= fkex_gt_equal(&lhs, &rhs);
-    }
-    sodium_memzero(&d, sizeof d);
-    sodium_memzero(&lhs, sizeof lhs);
-    sodium_memzero(&rhs, sizeof rhs);
-    return same;
-}
-
-fkex_err fkex_ibe_setup(fkex_abe_mpk **mpk, fkex_abe_msk *msk, fkex_rng *rng)
+fkex_err fkex_ibe_setup(fkex_mpk **mpk, fkex_msk *msk, fkex_rng *rng)
 {
     fkex_ibe_master *m;
-    uint8_t *bytes;
-    size_t len;
     fkex_err err;
     *mpk = NULL;
-    if (fkex_abe_msk_ibe(msk))
+    if (msk->ibe)
         return FKEX_ERR_ARGUMENT;
     if (!(m = sodium_malloc(sizeof *m)))
         return FKEX_ERR_NO_MEMORY;
     do
         fkex_fr_random(&m->s, rng);                     /* s <-$ Fr* */
     while (fkex_fr_is_zero(&m->s));
-    if ((err = fkex_abe_msk_set_ibe(msk, m)) != FKEX_OK)
+    if ((err = fkex_msk_set_ibe(msk, m)) != FKEX_OK)
         return err;
     /* The caller gets its own copy of the new public parameters. */
-    if ((err = fkex_abe_mpk_encode(&bytes, &len, fkex_abe_msk_mpk(msk))) != FKEX_OK)
-        return err;
-    err = fkex_abe_mpk_decode(mpk, bytes, len);
-    free(bytes);
-    return err;
+    return fkex_mpk_copy(mpk, msk->mpk);
 }
 
-int fkex_ibe_available(const fkex_abe_mpk *mpk)
+fkex_err fkex_ibe_keygen(fkex_key *key, const fkex_msk *msk, const char *identity)
 {
-    return fkex_abe_mpk_ibe(mpk) != NULL;
-}
-
-fkex_err fkex_ibe_keygen(fkex_abe_key *key, const fkex_abe_msk *msk, const char *identity)
-{
-    const fkex_ibe_master *m = fkex_abe_msk_ibe(msk);
-    uint8_t a[FKEX_FINGERPRINT_BYTES], b[FKEX_FINGERPRINT_BYTES];
+    const fkex_ibe_master *m = msk->ibe;
     char id[FKEX_IBE_ID_MAX + 1];
     fkex_ibe_ukey *uk;
     fkex_err err;
     if (!m)
         return FKEX_ERR_UNSUPPORTED;
-    fkex_abe_mpk_fingerprint(a, fkex_abe_msk_mpk(msk));
-    fkex_abe_mpk_fingerprint(b, fkex_abe_key_mpk(key));
-    if (memcmp(a, b, sizeof a) != 0)
+    if (memcmp(msk->mpk->fp, key->mpk->fp, FKEX_FINGERPRINT_BYTES) != 0)
         return FKEX_ERR_WRONG_AUTHORITY;
-    if (fkex_abe_key_ibe(key))
+    if (key->ibe)
         return FKEX_ERR_ARGUMENT;
     if ((err = fkex_ibe_identity(id, identity, strlen(identity))) != FKEX_OK)
         return err;
     if (!(uk = calloc(1, sizeof *uk)))
         return FKEX_ERR_NO_MEMORY;
     fkex_ibe_extract(uk, m, id, strlen(id));
-    fkex_abe_key_set_ibe(key, uk);
+    fkex_key_set_ibe(key, uk);
     return FKEX_OK;
-}
-
-const char *fkex_ibe_key_identity(const fkex_abe_key *key)
-{
-    const fkex_ibe_ukey *uk = fkex_abe_key_ibe(key);
-    return uk ? uk->id : NULL;
 }

@@ -6,7 +6,7 @@
  * the pinned enrolment key.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "kms/kms.h"
 #include "kms/kms.h"
 
 #define VERSION 1
@@ -153,7 +153,7 @@ fkex_err fkex_enrol_reply_open(fkex_enrol_status *st, uint8_t **key, size_t *key
                            (pt[0] == FKEX_ENROL_ISSUED) != (n > 1)))
         err = FKEX_ERR_BAD_ENCODING;
     if (err != FKEX_OK) {
-        fkex_abe_bytes_free(pt, n);
+        fkex_bytes_free(pt, n);
         return err;
     }
     *st = (fkex_enrol_status)pt[0];
@@ -163,7 +163,7 @@ fkex_err fkex_enrol_reply_open(fkex_enrol_status *st, uint8_t **key, size_t *key
         *key = pt;
         *keylen = n - 1;
     } else {
-        fkex_abe_bytes_free(pt, n);
+        fkex_bytes_free(pt, n);
     }
     return FKEX_OK;
 }
@@ -254,9 +254,9 @@ fkex_err fkex_enrol_reply_seal(uint8_t **out, size_t *len, const fkex_enrol_req 
         err = fkex_hpke_seal(buf + FKEX_ENROL_HEADER + 32, &ctx, buf, FKEX_ENROL_HEADER, pt,
                              1 + keylen);
     fkex_hpke_context_wipe(&ctx);
-    fkex_abe_bytes_free(pt, 1 + keylen);
+    fkex_bytes_free(pt, 1 + keylen);
     if (err != FKEX_OK) {
-        fkex_abe_bytes_free(buf, total);
+        fkex_bytes_free(buf, total);
         return err;
     }
     *out = buf;

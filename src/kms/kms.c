@@ -5,7 +5,7 @@
  * library keeps its scalars in sodium_malloc'd memory, wiped on free).
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "kms/kms.h"
 #include "kms/kms.h"
 
 #define SECRETS_VERSION 1
@@ -20,8 +20,8 @@ fkex_err fkex_kms_create(uint8_t **sealed, size_t *sealedlen, uint8_t **mpk, siz
                          uint8_t enrol_pk[32], const char *scheme, const char *pass,
                          size_t passlen, fkex_rng *rng)
 {
-    fkex_abe_mpk *p = NULL;
-    fkex_abe_msk *m = NULL;
+    fkex_mpk *p = NULL;
+    fkex_msk *m = NULL;
     uint8_t *mskb = NULL, *pt = NULL, sk[32];
     size_t msklen = 0, ptlen = 0;
     fkex_err err;
@@ -30,13 +30,13 @@ fkex_err fkex_kms_create(uint8_t **sealed, size_t *sealedlen, uint8_t **mpk, siz
     if ((err = fkex_abe_setup(&p, &m, scheme, rng)) != FKEX_OK)
         return err;
     /* Identity-based parameters too, before the fingerprint is published. */
-    fkex_abe_mpk_free(p);
+    fkex_mpk_free(p);
     if ((err = fkex_ibe_setup(&p, m, rng)) != FKEX_OK) {
-        fkex_abe_msk_free(m);
+        fkex_msk_free(m);
         return err;
     }
-    if ((err = fkex_abe_msk_encode(&mskb, &msklen, m)) != FKEX_OK ||
-        (err = fkex_abe_mpk_encode(mpk, mpklen, p)) != FKEX_OK)
+    if ((err = fkex_msk_encode(&mskb, &msklen, m)) != FKEX_OK ||
+        (err = fkex_mpk_encode(mpk, mpklen, p)) != FKEX_OK)
         goto out;
     ptlen = 1 + 32 + 4 + msklen;
     if (!(pt = sodium_malloc(ptlen))) {
@@ -51,16 +51,16 @@ fkex_err fkex_kms_create(uint8_t **sealed, size_t *sealedlen, uint8_t **mpk, siz
     err = fkex_sealed_encode(sealed, sealedlen, pt, ptlen, pass, passlen, rng);
 out:
     if (err != FKEX_OK) {
-        fkex_abe_bytes_free(*mpk, *mpklen);
+        fkex_bytes_free(*mpk, *mpklen);
         *mpk = NULL;
         *mpklen = 0;
     }
     sodium_memzero(sk, sizeof sk);
     if (pt)
         sodium_free(pt);
-    fkex_abe_bytes_free(mskb, msklen);
-    fkex_abe_mpk_free(p);
-    fkex_abe_msk_free(m);
+    fkex_bytes_free(mskb, msklen);
+    fkex_mpk_free(p);
+    fkex_msk_free(m);
     return err;
 }
 
@@ -68,7 +68,7 @@ fkex_err fkex_kms_open(fkex_kms **out, const uint8_t *sealed, size_t len, const 
                        size_t passlen)
 {
     fkex_kms *k;
-    fkex_abe_msk *msk = NULL;
+    fkex_msk *msk = NULL;
     fkex_err err;
     *out = NULL;
     if (!(k = calloc(1, sizeof *k)))
@@ -81,9 +81,9 @@ fkex_err fkex_kms_open(fkex_kms **out, const uint8_t *sealed, size_t len, const 
         load32_be(k->region + 33) != k->regionlen - 37)
         err = k->regionlen >= 1 && k->region[0] != SECRETS_VERSION ? FKEX_ERR_UNSUPPORTED
                                                                     : FKEX_ERR_BAD_ENCODING;
-    else if ((err = fkex_abe_msk_decode(&msk, k->region + 37, k->regionlen - 37)) == FKEX_OK)
+    else if ((err = fkex_msk_decode(&msk, k->region + 37, k->regionlen - 37)) == FKEX_OK)
         crypto_scalarmult_curve25519_base(k->pk, k->region + 1);
-    fkex_abe_msk_free(msk);
+    fkex_msk_free(msk);
     if (err != FKEX_OK) {
         fkex_kms_free(k);
         return err;
@@ -138,8 +138,8 @@ static fkex_err split(char **copy, const char ***list, size_t *n, const char *at
 static fkex_err issue(uint8_t **key, size_t *keylen, fkex_kms *k, const char *attrs,
                       const char *identity, fkex_rng *rng)
 {
-    fkex_abe_msk *msk = NULL;
-    fkex_abe_key *uk = NULL;
+    fkex_msk *msk = NULL;
+    fkex_key *uk = NULL;
     char *copy;
     const char **list;
     size_t n;
@@ -149,13 +149,13 @@ static fkex_err issue(uint8_t **key, size_t *keylen, fkex_kms *k, const char *at
     if ((err = split(&copy, &list, &n, attrs)) != FKEX_OK)
         return err;
     sodium_mprotect_readonly(k->region);
-    err = fkex_abe_msk_decode(&msk, k->region + 37, k->regionlen - 37);
+    err = fkex_msk_decode(&msk, k->region + 37, k->regionlen - 37);
     sodium_mprotect_noaccess(k->region);
     if (err == FKEX_OK && (err = fkex_abe_keygen(&uk, msk, list, n, rng)) == FKEX_OK &&
         (!identity || (err = fkex_ibe_keygen(uk, msk, identity)) == FKEX_OK))
-        err = fkex_abe_key_encode(key, keylen, uk);
-    fkex_abe_key_free(uk);
-    fkex_abe_msk_free(msk);
+        err = fkex_key_encode(key, keylen, uk);
+    fkex_key_free(uk);
+    fkex_msk_free(msk);
     free(list);
     free(copy);
     return err;
@@ -265,13 +265,13 @@ fkex_err fkex_kms_answer(uint8_t **reply, size_t *replylen, fkex_kms_report *rep
             status = FKEX_ENROL_USED;   /* another enrolment got there first */
     }
     if (status != FKEX_ENROL_ISSUED) {
-        fkex_abe_bytes_free(key, keylen);
+        fkex_bytes_free(key, keylen);
         key = NULL;
         keylen = 0;
     }
     rep->status = status;
     err = fkex_enrol_reply_seal(reply, replylen, &r, status, key, keylen, rng);
-    fkex_abe_bytes_free(key, keylen);
+    fkex_bytes_free(key, keylen);
     free(attrs);
     free(identity);
     fkex_enrol_req_wipe(&r);

@@ -12,13 +12,15 @@
  * docs/FORMATS.md ("Enrolment") has the layouts; docs/ARCHITECTURE.md why.
  *
  * Ownership: buffers returned through uint8_t ** are malloc'd (free them
- * with fkex_abe_bytes_free, which wipes), except where a comment says
+ * with fkex_bytes_free, which wipes), except where a comment says
  * sodium_malloc. Opaque objects have their own _free.
  */
 #ifndef FKEX_KMS_H
 #define FKEX_KMS_H
 
-#include "inner.h"
+#include "net/net.h"
+#include "wire/wire.h"
+#include "ibe/ibe.h"
 
 /* ---- tokens (token.c) ------------------------------------------------------
  * Text: "fkex1-" base64url (no padding) of

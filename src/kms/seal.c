@@ -4,7 +4,7 @@
  * Cost: one Argon2id (about 0.1 s and 64 MiB at the INTERACTIVE limits).
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "kms/kms.h"
 #include "kms/kms.h"
 
 #define MAGIC "FKEXSEAL"

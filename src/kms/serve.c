@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include "inner.h"
+#include "kms/kms.h"
 #include "kms/kms.h"
 #include "net/net.h"
 
@@ -88,7 +88,7 @@ static void on_frame(fkex_conn *c, const uint8_t *frame, size_t len)
      * queued, so close only once the client has it: the client closes. */
     if (fkex_conn_send(c, reply, replylen) != 0)
         logf_(s, "reply not sent: connection closing");
-    fkex_abe_bytes_free(reply, replylen);
+    fkex_bytes_free(reply, replylen);
 }
 
 static void free_conn_state(uv_handle_t *h)

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <sqlite3.h>
-#include "inner.h"
+#include "kms/kms.h"
 #include "kms/kms.h"
 
 struct fkex_kms_store {

@@ -1,7 +1,7 @@
 /*
  * kms/token.c: the one-time enrolment token as text, and addresses.
  */
-#include "inner.h"
+#include "kms/kms.h"
 #include "kms/kms.h"
 
 #define TOKEN_VERSION 1

@@ -9,7 +9,7 @@
  * (a relay keeps thousands of idle ones).
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "codec/codec.h"
 #include "net/net.h"
 
 #define FIRST_CAP 4096

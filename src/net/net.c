@@ -34,7 +34,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "inner.h"
+#include "codec/codec.h"
 #include "net/net.h"
 
 #define READ_CHUNK (64 * 1024)

@@ -21,7 +21,7 @@
  * fkex_net_request guards itself (it blocks SIGPIPE on its thread while it
  * runs), so a CLI needs nothing.
  *
- * Only the I/O edges include this header; src/inner.h does not.
+ * Only the I/O edges include this header; the pure layers never do.
  */
 #ifndef FKEX_NET_H
 #define FKEX_NET_H

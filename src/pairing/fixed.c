@@ -27,7 +27,7 @@
  * depend on the scalar, so it is not used for secrets.) tests/ctgrind
  * checks this under valgrind.
  */
-#include "inner.h"
+#include "pairing/pairing.h"
 
 #define LIMB_BITS 16
 #define WINDOW_BITS 6

@@ -2,7 +2,7 @@
  * pairing/fr.c: the scalar field Fr of BLS12-381 (r ~ 2^255), over blst.
  * Values are kept in blst's Montgomery form; bytes are canonical big-endian.
  */
-#include "inner.h"
+#include "pairing/pairing.h"
 
 void fkex_fr_zero(fkex_fr *out) { memset(out, 0, sizeof *out); }
 

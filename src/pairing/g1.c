@@ -2,7 +2,7 @@
  * pairing/g1.c: the group G1 of BLS12-381 (points over Fp, 48-byte
  * compressed form), and RFC 9380 hashing into it.
  */
-#include "inner.h"
+#include "pairing/pairing.h"
 
 void fkex_g1_generator(fkex_g1 *out) { *out = *blst_p1_generator(); }
 void fkex_g1_add(fkex_g1 *out, const fkex_g1 *a, const fkex_g1 *b) { blst_p1_add_or_double(out, a, b); }

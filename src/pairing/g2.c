@@ -2,7 +2,7 @@
  * pairing/g2.c: the group G2 of BLS12-381 (points over Fp2, 96-byte
  * compressed form).
  */
-#include "inner.h"
+#include "pairing/pairing.h"
 
 void fkex_g2_generator(fkex_g2 *out) { *out = *blst_p2_generator(); }
 

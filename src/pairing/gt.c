@@ -2,7 +2,7 @@
  * pairing/gt.c: the target group GT (the order-r subgroup of Fp12*), the
  * pairing, and the multi-pairing.
  */
-#include "inner.h"
+#include "pairing/pairing.h"
 
 void fkex_gt_one(fkex_gt *out) { *out = *blst_fp12_one(); }
 void fkex_gt_mul(fkex_gt *out, const fkex_gt *a, const fkex_gt *b) { blst_fp12_mul(out, a, b); }

@@ -7,7 +7,7 @@
  * squarings and sparse multiplications remain, with field arithmetic that
  * does not branch on P's coordinates, so P may be secret (Q_ID^r).
  */
-#include "inner.h"
+#include "pairing/pairing.h"
 
 void fkex_g2_lines_init(fkex_g2_lines *t, const fkex_g2 *q)
 {

@@ -15,6 +15,12 @@
 #ifndef FKEX_PAIRING_H
 #define FKEX_PAIRING_H
 
+#include <blst.h>
+#include <blst_aux.h>
+#include <sodium.h>
+#include "codec/codec.h"
+#include "fkex/rng.h"
+
 typedef blst_fr   fkex_fr;
 typedef blst_p1   fkex_g1;
 typedef blst_p2   fkex_g2;

@@ -7,7 +7,7 @@
  * bag of bits), the same names fkex_lsss_compile puts on comparison rows.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "policy/policy.h"
 #include "policy/ast.h"
 
 typedef struct {

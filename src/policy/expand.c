@@ -15,7 +15,7 @@
  * most one level of nesting per run of equal bits (no more than 63).
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "policy/policy.h"
 #include "policy/ast.h"
 
 typedef enum { PLAN_NEVER, PLAN_ANY, PLAN_EQ, PLAN_CHAIN } plan_kind;

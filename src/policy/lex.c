@@ -7,7 +7,7 @@
  * known, rather than in the parser.
  */
 #include <stdio.h>
-#include "inner.h"
+#include "policy/policy.h"
 #include "policy/ast.h"
 
 void fkex_lex_fail(fkex_lexer *lx, fkex_err code, size_t pos, const char *fmt, ...)

@@ -16,7 +16,7 @@
  * new columns are always numbered above the ones the parent used.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "policy/policy.h"
 #include "policy/ast.h"
 
 typedef struct {

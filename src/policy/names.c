@@ -5,7 +5,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include "inner.h"
+#include "policy/policy.h"
 #include "policy/ast.h"
 
 /* ASCII only, whatever the locale: <ctype.h> would let the locale decide. */

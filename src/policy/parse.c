@@ -8,7 +8,7 @@
  * leaf limit fails at the token that crosses it.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "policy/policy.h"
 #include "policy/ast.h"
 
 typedef struct {

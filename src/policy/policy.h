@@ -7,6 +7,7 @@
 #define FKEX_POLICY_H
 
 #include "fkex/policy.h"
+#include "pairing/pairing.h"
 
 /* ---- attributes --------------------------------------------------------- */
 /* Expands key attributes into the names that carry key components: plain

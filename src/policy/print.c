@@ -9,7 +9,7 @@
  * parse(print(p)) == p and print is a fixed point.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "policy/policy.h"
 #include "policy/ast.h"
 
 typedef struct {

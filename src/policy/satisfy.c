@@ -21,7 +21,7 @@
  * the same pairing work whatever the key (abe/waters11.c, ARCHITECTURE.md).
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "policy/policy.h"
 #include "policy/ast.h"
 
 #define UNSAT SIZE_MAX

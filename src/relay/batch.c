@@ -8,7 +8,7 @@
  * a SUBMIT waits for no other.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
 #include "relay/daemon.h"
 
 /* A turn's batch runs at once when it reaches this many SUBMITs or bytes,

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <sqlite3.h>
 #include <uv.h>
-#include "inner.h"
+#include "gke/gke.h"
 #include "relay/checkpoint.h"
 
 struct relay_checkpointer {

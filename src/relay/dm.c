@@ -2,7 +2,7 @@
  * relay/dm.c: direct conversations at the relay (relay/dm.h).
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
 #include "relay/dm.h"
 #include "net/net.h"
 #include "wire/relay_msg.h"

@@ -31,7 +31,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
 #include "relay/daemon.h"
 
 #define RELAY_OUTCOMES 65536

@@ -2,7 +2,7 @@
  * relay/index.c: sessions by (room, V) (relay/index.h).
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
 #include "relay/index.h"
 
 struct relay_index_node {

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <nats/nats.h>
-#include "inner.h"
+#include "gke/gke.h"
 #include "relay/jetstream.h"
 
 #define RETRY_TICK_MS 500u

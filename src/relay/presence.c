@@ -8,7 +8,7 @@
  * stays silent as long again (a frozen client).
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
 #include "relay/daemon.h"
 
 void serve_member_online(serve_state *s, conn_state *cs)

@@ -7,7 +7,7 @@
  * to it live: what arrives is in the log, and the last page reaches the
  * head; then it is counted online and routed to like any member.
  */
-#include "inner.h"
+#include "gke/gke.h"
 #include "relay/daemon.h"
 
 /* A replay page, and how far a replaying connection's queue must drain

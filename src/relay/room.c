@@ -3,7 +3,7 @@
  * steps, each persisted in one transaction.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
 #include "wire/relay_msg.h"
 #include "relay/room.h"
 #include "relay/seed_room.h"

@@ -7,7 +7,7 @@
  * closes the gap), so member i's index is entry i's.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
 #include "wire/relay_msg.h"
 #include "relay/seed_room.h"
 

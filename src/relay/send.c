@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include "inner.h"
+#include "gke/gke.h"
 #include "relay/daemon.h"
 
 void serve_log(serve_state *s, const char *fmt, ...)

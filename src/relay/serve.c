@@ -24,7 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
-#include "inner.h"
+#include "gke/gke.h"
 #include "relay/daemon.h"
 
 #define TICK_MS 1000

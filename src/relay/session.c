@@ -11,7 +11,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include "inner.h"
+#include "gke/gke.h"
 #include "relay/daemon.h"
 
 /* ---- frames --------------------------------------------------------------------- */

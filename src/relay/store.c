@@ -9,7 +9,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "inner.h"
+#include "gke/gke.h"
 #include "relay/store.h"
 
 /* PRAGMA application_id of a relay database: "fkrl". */

@@ -8,7 +8,7 @@
  * Nothing here is secret: branches on the bytes are fine.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "wire/wire.h"
 
 static int known_type(uint8_t type)
 {

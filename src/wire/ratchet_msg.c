@@ -4,7 +4,7 @@
  * Each is O(length of the message).
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "wire/wire.h"
 
 static void put_head(fkex_writer *w, fkex_rmsg_type type, const uint8_t room_id[32])
 {

@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "fkex/error.h"
-#include "wire/wire.h"
+#include "codec/codec.h"
 
 #define FKEX_RATCHET_VERSION 2
 #define FKEX_DESCRIPTOR_VERSION 1

@@ -2,7 +2,7 @@
  * wire/relay_entry.c: the entries of the relays' shared log
  * (wire/relay_entry.h).
  */
-#include "inner.h"
+#include "wire/wire.h"
 #include "wire/relay_entry.h"
 
 void fkex_relay_entry_encode(fkex_writer *w, const fkex_relay_entry *e)

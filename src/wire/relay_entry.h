@@ -33,7 +33,7 @@
 #include <stdint.h>
 #include "fkex/error.h"
 #include "wire/relay_msg.h"
-#include "wire/wire.h"
+#include "codec/codec.h"
 
 #define FKEX_ENTRY_VERSION 1
 /* The largest entry: a SUBMIT of the largest room message. */

@@ -14,7 +14,7 @@
  * A session: HELLO names the room, the last relay seq the client has seen
  * and, to act as a leaf (a member, or a joiner by its JoinRequest's V),
  * the leaf key V. The relay answers a HELLO with V by NONCE; the client
- * signs it (AUTH, fkex_relay_auth_sign) and the relay answers READY, then
+ * signs it (AUTH, fkex_relay_auth_sign in gke/relay_auth.h) and the relay answers READY, then
  * DELIVERs everything addressed to V since `last_seq`. SUBMIT carries one
  * room message; ACCEPTED says it is persisted (relay seq 0: a Welcome held
  * until its commit wins), ERROR that it was refused.
@@ -37,7 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "fkex/error.h"
-#include "wire/wire.h"
+#include "codec/codec.h"
 
 #define FKEX_RELAY_VERSION 1
 /* The largest room message a SUBMIT or DELIVER carries: a path commit of
@@ -122,17 +122,5 @@ void fkex_relay_msg_encode(fkex_writer *w, const fkex_relay_msg *m);
 /* Errors: FKEX_ERR_BAD_ENCODING, FKEX_ERR_TRUNCATED, FKEX_ERR_UNSUPPORTED
  * (another version). m borrows from in. */
 fkex_err fkex_relay_msg_decode(fkex_relay_msg *m, const uint8_t *in, size_t len) FKEX_WUR;
-
-/* AUTH: V's signature, label "relay auth", over room_id || nonce || V. */
-fkex_err fkex_relay_auth_sign(uint8_t sig[64], const uint8_t sk[64], const uint8_t room_id[32],
-                              const uint8_t nonce[32], const uint8_t v[32]) FKEX_WUR;
-int fkex_relay_auth_verify(const uint8_t sig[64], const uint8_t room_id[32],
-                           const uint8_t nonce[32], const uint8_t v[32]) FKEX_WUR;
-/* CREATE_ROOM: the admin's signature, label "relay create", over
- * room_id || founder V: only the admin names the founder. */
-fkex_err fkex_relay_create_sign(uint8_t sig[64], const uint8_t admin_sk[64],
-                                const uint8_t room_id[32], const uint8_t founder[32]) FKEX_WUR;
-int fkex_relay_create_verify(const uint8_t sig[64], const uint8_t admin_pk[32],
-                             const uint8_t room_id[32], const uint8_t founder[32]) FKEX_WUR;
 
 #endif

@@ -9,7 +9,7 @@
  * refuse what the decoder would refuse, so encode and decode are inverse.
  */
 #include <stdlib.h>
-#include "inner.h"
+#include "wire/wire.h"
 
 #define CT_MAX ((size_t)FKEX_HEADER_BYTES + FKEX_BODY_MAX)
 /* The least an entry of a KeySet can take: index, length, a header. */

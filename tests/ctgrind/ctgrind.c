@@ -12,7 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <valgrind/memcheck.h>
-#include "inner.h"
+#include "gke/gke.h"
+#include "ibe/ibe.h"
 
 #define SECRET(p, n) VALGRIND_MAKE_MEM_UNDEFINED((p), (n))
 #define PUBLIC(p, n) VALGRIND_MAKE_MEM_DEFINED((p), (n))
@@ -74,9 +75,9 @@ int main(void)
      * key is marked, so every scalar drawn from it is too. Attribute names
      * and the policy are public. Each CP-ABE scheme in turn. */
     for (size_t sc = 0; sc < FKEX_ARRAY_LEN(schemes); sc++) {
-        fkex_abe_mpk *mpk;
-        fkex_abe_msk *msk;
-        fkex_abe_key *key;
+        fkex_mpk *mpk;
+        fkex_msk *msk;
+        fkex_key *key;
         fkex_abe_ct *ct;
         fkex_policy *p;
         fkex_policy_error perr;
@@ -103,30 +104,30 @@ int main(void)
         {
             uint8_t *kb;
             size_t kl;
-            fkex_abe_key *secret_key;
+            fkex_key *secret_key;
             /* Decoding a key file is not the secret-dependent step here:
              * load it as public bytes, then mark what decapsulation uses. */
-            if (fkex_abe_key_encode(&kb, &kl, key) != FKEX_OK)
+            if (fkex_key_encode(&kb, &kl, key) != FKEX_OK)
                 return 2;
             PUBLIC(kb, kl);
-            if (fkex_abe_key_decode(&secret_key, kb, kl) != FKEX_OK)
+            if (fkex_key_decode(&secret_key, kb, kl) != FKEX_OK)
                 return 2;
-            fkex_abe_bytes_free(kb, kl);
+            fkex_bytes_free(kb, kl);
             /* The scheme part of the key: all of it is secret. */
-            const void *impl = fkex_abe_key_impl(secret_key);
+            const void *impl = fkex_key_impl(secret_key);
             SECRET((void *)impl, fkex_abe_ct_scheme(ct)->key_size(3));
             if (fkex_abe_decap(again, secret_key, ct, FKEX_ABE_CPA) != FKEX_OK)
                 return 2;
             PUBLIC(again, sizeof again);
             PUBLIC((void *)impl, fkex_abe_ct_scheme(ct)->key_size(3));
             expect(memcmp(again, kem, 32) == 0, schemes[sc]);
-            fkex_abe_key_free(secret_key);
+            fkex_key_free(secret_key);
         }
         fkex_abe_ct_free(ct);
-        fkex_abe_key_free(key);
+        fkex_key_free(key);
         fkex_policy_free(p);
-        fkex_abe_mpk_free(mpk);
-        fkex_abe_msk_free(msk);
+        fkex_mpk_free(mpk);
+        fkex_msk_free(msk);
     }
     /* Admission leaks no branch (PROTOCOL.md, version 2): the scheme's
      * decapsulation with the key's parts AND the solution secret, that is
@@ -140,8 +141,8 @@ int main(void)
               { { "E" }, { "A", "B", "C", "D", "F", "G" } }, { 1, 6 } },
             { "A or 2 of (B, C, D)", { { "A" }, { "B", "D" } }, { 1, 2 } },
         };
-        fkex_abe_mpk *mpk;
-        fkex_abe_msk *msk;
+        fkex_mpk *mpk;
+        fkex_msk *msk;
         for (size_t sc = 0; sc < FKEX_ARRAY_LEN(schemes); sc++) {
             if (fkex_abe_setup(&mpk, &msk, schemes[sc], &rng) != FKEX_OK)
                 return 2;
@@ -157,44 +158,44 @@ int main(void)
                 const fkex_lsss *l = fkex_abe_ct_lsss(ct);
                 void *again = calloc(1, s->ct_size(l->rows));
                 fkex_gt z;
-                if (!again || s->encap(&z, again, fkex_abe_mpk_impl(mpk), l, &rng) != FKEX_OK)
+                if (!again || s->encap(&z, again, fkex_mpk_impl(mpk), l, &rng) != FKEX_OK)
                     return 2;
                 for (int k = 0; k < 2; k++) {
-                    fkex_abe_key *key;
+                    fkex_key *key;
                     const char *const *names;
                     size_t n;
                     fkex_lsss_solution sol;
                     fkex_gt z2;
                     if (fkex_abe_keygen(&key, msk, cases[c].keys[k], cases[c].n[k], &rng) != FKEX_OK)
                         return 2;
-                    fkex_abe_key_names(&names, &n, key);
+                    fkex_key_names(&names, &n, key);
                     if (fkex_lsss_satisfy(&sol, l, names, n) != FKEX_OK)
                         return 2;
-                    SECRET((void *)fkex_abe_key_impl(key), s->key_size(n));
+                    SECRET((void *)fkex_key_impl(key), s->key_size(n));
                     SECRET(sol.omega, sol.rows * sizeof *sol.omega);
                     SECRET(sol.key_attr, sol.rows * sizeof *sol.key_attr);
-                    s->decap(&z2, fkex_abe_key_impl(key), n, again, &sol);
+                    s->decap(&z2, fkex_key_impl(key), n, again, &sol);
                     PUBLIC(&z2, sizeof z2);
-                    PUBLIC((void *)fkex_abe_key_impl(key), s->key_size(n));
+                    PUBLIC((void *)fkex_key_impl(key), s->key_size(n));
                     expect(fkex_gt_equal(&z, &z2), cases[c].policy);
                     fkex_lsss_solution_free(&sol);
-                    fkex_abe_key_free(key);
+                    fkex_key_free(key);
                 }
                 free(again);
                 fkex_abe_ct_free(ct);
                 fkex_policy_free(p);
             }
-            fkex_abe_mpk_free(mpk);
-            fkex_abe_msk_free(msk);
+            fkex_mpk_free(mpk);
+            fkex_msk_free(msk);
         }
     }
     /* Boneh-Franklin: encapsulation with secret coins (sigma, hence r), and
      * decapsulation with d_ID secret, through the Fujisaki-Okamoto check;
      * accepting or not is public, so the result is marked so. */
     {
-        fkex_abe_mpk *plain, *mpk;
-        fkex_abe_msk *msk;
-        fkex_abe_key *key;
+        fkex_mpk *plain, *mpk;
+        fkex_msk *msk;
+        fkex_key *key;
         fkex_ibe_ct *ct;
         uint8_t kem[32], again[32];
         fkex_err err;
@@ -215,16 +216,16 @@ int main(void)
             PUBLIC(b, n);
             PUBLIC(ct, sizeof *ct);
         }
-        SECRET((void *)&fkex_abe_key_ibe(key)->d, sizeof(blst_p1_affine));
+        SECRET((void *)&key->ibe->d, sizeof(blst_p1_affine));
         err = fkex_ibe_decap(again, key, ct);
         PUBLIC(&err, sizeof err);
         PUBLIC(again, sizeof again);
         expect(err == FKEX_OK && memcmp(again, kem, 32) == 0, "IBE decapsulation");
         fkex_ibe_ct_free(ct);
-        fkex_abe_key_free(key);
-        fkex_abe_mpk_free(plain);
-        fkex_abe_mpk_free(mpk);
-        fkex_abe_msk_free(msk);
+        fkex_key_free(key);
+        fkex_mpk_free(plain);
+        fkex_mpk_free(mpk);
+        fkex_msk_free(msk);
     }
     /* HPKE: the recipient's private key is secret through setup and open. */
     {

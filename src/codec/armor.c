@@ -1,5 +1,5 @@
 /*
- * wire/armor.c: text armor, streaming in both directions.
+ * codec/armor.c: text armor, streaming in both directions.
  *
  *   -----BEGIN FKEX <KIND>-----\n
  *   64 base64 characters (48 bytes) per line, the last line 4..64\n
@@ -19,7 +19,8 @@
  * Armored user keys are secrets: every buffer that held their bytes or
  * their base64 is wiped.
  */
-#include "inner.h"
+#include <sodium.h>
+#include "codec/codec.h"
 
 #include <stdlib.h>
 

@@ -1,12 +1,13 @@
 /*
- * wire/reader.c: the strict cursor every decoder reads through.
+ * codec/reader.c: the strict cursor every decoder reads through.
  *
  * A get that would run past the end fails and poisons the reader: every
  * later get fails too, even one that would fit, so a decoder that forgets
  * to check one result still cannot succeed, because fkex_reader_end()
  * reports the failure.
  */
-#include "inner.h"
+#include <sodium.h>
+#include "codec/codec.h"
 
 void fkex_reader_init(fkex_reader *r, const uint8_t *p, size_t len)
 {

@@ -1,5 +1,5 @@
 /*
- * ibe/identity.c: what counts as an identity, and its one spelling.
+ * authority/identity.c: what counts as an identity, and its one spelling.
  *
  * An identity is hashed to a point, so two spellings of one name would be
  * two identities with two keys. Normalising is deliberately small and
@@ -17,7 +17,7 @@
  * (soft hyphen, word joiner, BOM, Hangul fillers). Look-alike letters
  * (Cyrillic "а" for Latin "a", fullwidth forms) remain distinct names.
  */
-#include "inner.h"
+#include "authority/authority.h"
 
 static int is_space(uint8_t c)
 {

@@ -1,12 +1,14 @@
 /*
- * pairing/rng.c: where randomness comes from.
+ * rand/rng.c: where randomness comes from.
  *
  * System: libsodium's randombytes_buf. Deterministic: the ChaCha20 keystream
  * (original variant: zero nonce, 64-bit block counter, so it never wraps)
  * under a 32-byte seed, consumed in whole 64-byte blocks so that the output
  * depends only on the seed and the sequence of requests.
  */
-#include "inner.h"
+#include <string.h>
+#include <sodium.h>
+#include "fkex/rng.h"
 
 void fkex_rng_init_system(fkex_rng *rng)
 {

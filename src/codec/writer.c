@@ -1,5 +1,5 @@
 /*
- * wire/writer.c: the growing output buffer behind every canonical encoding.
+ * codec/writer.c: the growing output buffer behind every canonical encoding.
  *
  * The buffer may hold secrets (user keys are encoded here), so growing it
  * copies into a fresh allocation and wipes the old one instead of calling
@@ -9,7 +9,8 @@
  * the writer failed and turns every later put into a no-op, so encoders
  * can put a whole structure and check w->failed once at the end.
  */
-#include "inner.h"
+#include <sodium.h>
+#include "codec/codec.h"
 
 #include <stdlib.h>
 

@@ -1,7 +1,8 @@
 /*
- * wire/source.c: helpers over the fkex_source callback.
+ * codec/source.c: helpers over the fkex_source callback.
  */
-#include "inner.h"
+#include <sodium.h>
+#include "codec/codec.h"
 
 /* Loops over short reads, as read(2) callers must. Stops at the first end
  * of input and never reads again after it: a terminal can return end of

@@ -1,12 +1,38 @@
 /*
- * abe/object.c: the 44-byte header every fkex object starts with.
+ * authority/object.c: the 44-byte header every fkex object starts with,
+ * and the names of what it says.
  *
  *   "FKEX" | version u8 | kind u8 | scheme u8 | curve u8
  *   | authority fingerprint (32) | body length u32 (big-endian)
  */
-#include "inner.h"
+#include "authority/authority.h"
 
 static const uint8_t magic[4] = { 'F', 'K', 'E', 'X' };
+
+static const struct {
+    uint8_t id;
+    const char *name, *title;
+} schemes[] = {
+    { FKEX_SCHEME_WATERS11, "waters11", "Waters 2011 CP-ABE" },
+    { FKEX_SCHEME_BF01, "bf01", "Boneh-Franklin 2001 identity-based encryption" },
+    { FKEX_SCHEME_FAME, "fame", "FAME, Agrawal-Chase 2017 CP-ABE" },
+};
+
+const char *fkex_scheme_name(uint8_t scheme)
+{
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(schemes); i++)
+        if (schemes[i].id == scheme)
+            return schemes[i].name;
+    return NULL;
+}
+
+const char *fkex_scheme_title(uint8_t scheme)
+{
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(schemes); i++)
+        if (schemes[i].id == scheme)
+            return schemes[i].title;
+    return NULL;
+}
 
 fkex_err fkex_header_decode(fkex_header *h, const uint8_t in[FKEX_HEADER_BYTES])
 {
@@ -24,7 +50,7 @@ fkex_err fkex_header_decode(fkex_header *h, const uint8_t in[FKEX_HEADER_BYTES])
     if (h->kind < FKEX_KIND_PUBLIC_PARAMS || h->kind > FKEX_KIND_CIPHERTEXT)
         return FKEX_ERR_UNSUPPORTED;
     /* Boneh-Franklin makes ciphertexts only: its parameters and keys ride
-     * in the CP-ABE scheme's objects (ibe/keys.c). */
+     * in the CP-ABE scheme's objects (authority/ibe_keys.c). */
     if (h->scheme == FKEX_SCHEME_BF01 && h->kind != FKEX_KIND_CIPHERTEXT)
         return FKEX_ERR_UNSUPPORTED;
     if (h->body_len > FKEX_BODY_MAX)

@@ -1,10 +1,11 @@
 /*
- * wire/error.c: the one sentence each fkex_err stands for.
+ * codec/error.c: the one sentence each fkex_err stands for.
  *
  * The CLI prints these after "fkex: error: ", so they are lower-case, have
  * no final period, and speak of the user's files, not of the code.
  */
-#include "inner.h"
+#include <sodium.h>
+#include "codec/codec.h"
 
 const char *fkex_strerror(fkex_err err)
 {
