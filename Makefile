@@ -29,6 +29,8 @@ BINDIR  ?= $(PREFIX)/bin
 LIBDIR  ?= $(PREFIX)/lib
 INCDIR  ?= $(PREFIX)/include
 MANDIR  ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 BUILD   ?= build
 
 # SAN=1 builds everything under AddressSanitizer and UBSan.
@@ -51,16 +53,19 @@ FKEX_CFLAGS = -std=c11 -Wall -Wextra $(WERROR) -D_POSIX_C_SOURCE=200809L \
               $(shell $(PKG_CONFIG) --cflags-only-I $(TUI_PKGS) 2>/dev/null)
 BLST = deps/lib/libblst.a
 PURE_LIBS = $(BLST) $(call pkg_libs,$(PURE_PKGS)) -lm
+IO_LIBS   = $(BLST) $(call pkg_libs,$(IO_PKGS) $(PURE_PKGS)) -lm
 LIBS = $(BLST) $(call pkg_libs,$(IO_PKGS) $(TUI_PKGS) $(PURE_PKGS)) -lm
 
 # ---- layers ------------------------------------------------------------------
 # Bottom to top (docs/ARCHITECTURE.md, "Layers"). Each layer is one archive
 # and names every layer it may use; `make layers` links each archive against
-# those alone (a pure layer with blst, libsodium and libcrypto only), so a
-# call upward or sideways fails to link. libfkex is the pure layers; the
-# I/O layers (sockets, SQLite, NATS) make libfkex-io.
-PURE_LAYERS = codec rand pairing policy crypto authority abe ibe wire gke
+# those alone (a pure layer with blst, libsodium and libcrypto only; an I/O
+# layer without curses), so a call upward or sideways fails to link.
+# libfkex is the pure layers; the I/O layers (sockets, SQLite, NATS) make
+# libfkex-io; the terminal interface (tui) is the fkex command's alone.
+PURE_LAYERS = codec rand pairing policy crypto authority abe ibe wire gke file enrol
 IO_LAYERS   = net kms relay chat
+TOP_LAYERS  = tui
 uses_codec     =
 uses_rand      =
 uses_pairing   = rand codec
@@ -71,12 +76,15 @@ uses_abe       = authority crypto policy pairing rand codec
 uses_ibe       = authority crypto policy pairing rand codec
 uses_wire      = abe authority crypto policy pairing rand codec
 uses_gke       = wire abe authority crypto policy pairing rand codec
+uses_file      = ibe abe authority crypto policy pairing rand codec
+uses_enrol     = crypto rand codec
 uses_net       = codec
-uses_kms       = net ibe abe authority crypto policy pairing rand codec
+uses_kms       = net enrol ibe abe authority crypto policy pairing rand codec
 uses_relay     = net gke wire abe authority crypto policy pairing rand codec
 uses_chat      = net gke wire ibe abe authority crypto policy pairing rand codec
+uses_tui       = chat net gke wire ibe abe authority crypto policy pairing rand codec
 
-LAYERS     = $(PURE_LAYERS) $(IO_LAYERS)
+LAYERS     = $(PURE_LAYERS) $(IO_LAYERS) $(TOP_LAYERS)
 layer_src  = $(sort $(wildcard src/$(1)/*.c))
 layer_obj  = $(patsubst %.c,$(BUILD)/%.o,$(call layer_src,$(1)))
 layer_lib  = $(BUILD)/layers/libfkex-$(1).a
@@ -95,7 +103,7 @@ CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o) $(BENCH_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o) $(BUILD)/bench/room.o $(BUILD)/bench/child.o \
            $(BUILD)/bench/nats_cluster.o
 
-all: $(BUILD)/libfkex.a $(BUILD)/libfkex-io.a $(BUILD)/fkex
+all: $(BUILD)/libfkex.a $(BUILD)/libfkex.so $(BUILD)/libfkex-io.a $(BUILD)/fkex
 ifeq ($(BUILD),build)
 all: fkex
 fkex: $(BUILD)/fkex
@@ -107,6 +115,10 @@ deps:
 	@sh scripts/deps.sh
 check-deps:
 	@sh scripts/deps.sh --check
+
+# fkex_version() says what VERSION said when it was built.
+$(BUILD)/src/crypto/init.o $(BUILD)/fuzz/obj/src/crypto/init.o: VERSION
+$(BUILD)/src/crypto/init.o $(BUILD)/fuzz/obj/src/crypto/init.o: FKEX_CFLAGS += -DFKEX_VERSION='"$(VERSION)"'
 
 $(BUILD)/%.o: %.c | check-deps
 	@mkdir -p $(dir $@)
@@ -123,7 +135,7 @@ $(BUILD)/layers/$(1).ok: $(call layer_lib,$(1)) $(foreach u,$(uses_$(1)),$(call 
 	$(CC) -shared -Wl,--no-undefined -o $(BUILD)/layers/$(1).so \
 		-Wl,--whole-archive $(call layer_lib,$(1)) -Wl,--no-whole-archive \
 		$(foreach u,$(uses_$(1)),$(call layer_lib,$(u))) \
-		$(if $(filter $(1),$(PURE_LAYERS)),$(PURE_LIBS),$(LIBS))
+		$(if $(filter $(1),$(PURE_LAYERS)),$(PURE_LIBS),$(if $(filter $(1),$(IO_LAYERS)),$(IO_LIBS),$(LIBS)))
 	@rm -f $(BUILD)/layers/$(1).so
 	@touch $$@
 endef
@@ -131,12 +143,25 @@ $(foreach l,$(LAYERS),$(eval $(call layer_rule,$(l))))
 
 layers: $(foreach l,$(LAYERS),$(BUILD)/layers/$(l).ok)
 
-$(BUILD)/libfkex.a: $(PURE_OBJ)
+$(BUILD)/libfkex.a: $(PURE_OBJ) $(addprefix src/,$(PURE_LAYERS))
 	@rm -f $@
-	$(AR) rcs $@ $^
-$(BUILD)/libfkex-io.a: $(IO_OBJ)
+	$(AR) rcs $@ $(PURE_OBJ)
+# The shared library is the pure layers and exports the public API alone:
+# what include/fkex/ marks FKEX_API (everything else is built hidden), with
+# blst inside it and hidden too. Its soname changes with MAJOR.MINOR while
+# the major version is 0.
+SOVERSION := $(shell echo $(VERSION) | cut -d. -f1-2)
+SONAME    = libfkex.so.$(SOVERSION)
+$(BUILD)/libfkex.so.$(VERSION): $(PURE_OBJ)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined -Wl,--exclude-libs,ALL \
+		-o $@ $(PURE_OBJ) $(PURE_LIBS)
+$(BUILD)/libfkex.so: $(BUILD)/libfkex.so.$(VERSION)
+	ln -sf libfkex.so.$(VERSION) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $@
+
+$(BUILD)/libfkex-io.a: $(IO_OBJ) $(addprefix src/,$(IO_LAYERS))
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(AR) rcs $@ $(IO_OBJ)
 
 $(BUILD)/fkex: $(CLI_OBJ) $(LINK_LAYERS)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LINK_LAYERS) $(LIBS)
@@ -195,21 +220,37 @@ $(BUILD)/fuzz/libfkex-fuzz.a: $(FUZZ_LIB_OBJ)
 $(BUILD)/fuzz/%: fuzz/%.c fuzz/seeds.h $(BUILD)/fuzz/libfkex-fuzz.a | check-deps
 	$(FUZZ_CC) $(FKEX_CFLAGS) -MF $@.d $(FUZZ_FLAGS) -o $@ $< $(BUILD)/fuzz/libfkex-fuzz.a $(LIBS)
 
-# blst is installed privately, under LIBDIR/fkex, for static linking through
-# pkg-config (libfkex.pc's Libs.private).
+# The shared library carries blst inside it; for static linking, blst is
+# installed privately under LIBDIR/fkex (libfkex.pc's Libs.private).
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/fkex $(DESTDIR)$(LIBDIR)/pkgconfig \
-		$(DESTDIR)$(INCDIR)/fkex $(DESTDIR)$(MANDIR)/man1
+		$(DESTDIR)$(INCDIR)/fkex $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 755 $(BUILD)/fkex $(DESTDIR)$(BINDIR)/fkex
 	install -m 644 $(BUILD)/libfkex.a $(DESTDIR)$(LIBDIR)/libfkex.a
+	install -m 755 $(BUILD)/libfkex.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libfkex.so.$(VERSION)
+	ln -sf libfkex.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libfkex.so
 	install -m 644 $(BLST) $(DESTDIR)$(LIBDIR)/fkex/libblst.a
 	install -m 644 include/fkex/*.h $(DESTDIR)$(INCDIR)/fkex/
 	install -m 644 docs/fkex.1 $(DESTDIR)$(MANDIR)/man1/fkex.1
+	install -m 644 docs/fkex.5 $(DESTDIR)$(MANDIR)/man5/fkex.5
+	install -m 644 docs/fkex-kms.8 docs/fkex-relay.8 $(DESTDIR)$(MANDIR)/man8/
+	for u in fkex-kms fkex-relay; do \
+		sed -e 's|@BINDIR@|$(BINDIR)|' packaging/systemd/$$u.service.in \
+			> $(DESTDIR)$(UNITDIR)/$$u.service; \
+	done
+	install -m 644 packaging/systemd/fkex.sysusers $(DESTDIR)$(SYSUSERSDIR)/fkex.conf
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|' \
 		libfkex.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libfkex.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/fkex $(DESTDIR)$(LIBDIR)/libfkex.a $(DESTDIR)$(MANDIR)/man1/fkex.1
+	rm -f $(DESTDIR)$(MANDIR)/man5/fkex.5 $(DESTDIR)$(MANDIR)/man8/fkex-kms.8 \
+		$(DESTDIR)$(MANDIR)/man8/fkex-relay.8 $(DESTDIR)$(SYSUSERSDIR)/fkex.conf \
+		$(DESTDIR)$(UNITDIR)/fkex-kms.service $(DESTDIR)$(UNITDIR)/fkex-relay.service
+	rm -f $(DESTDIR)$(LIBDIR)/libfkex.so $(DESTDIR)$(LIBDIR)/$(SONAME) \
+		$(DESTDIR)$(LIBDIR)/libfkex.so.$(VERSION)
 	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/libfkex.pc
 	rm -rf $(DESTDIR)$(INCDIR)/fkex $(DESTDIR)$(LIBDIR)/fkex
 

@@ -36,7 +36,7 @@ fi
 
 # --- Debian packages -------------------------------------------------------
 packages="libsodium-dev libssl-dev libuv1-dev libsqlite3-dev libncurses-dev pkg-config clang libclang-rt-dev llvm
-          perl openssl valgrind gnuplot-nox tmux redis-server nats-server libnats-dev"
+          perl openssl valgrind gnuplot-nox tmux redis-server nats-server libnats-dev python3 systemd"
 missing=""
 # npm may come from Node.js rather than Debian; only ask Debian when it is absent.
 command -v npm >/dev/null 2>&1 || [ -n "${BLST_DIR:-}" ] || missing=" npm"

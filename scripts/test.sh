@@ -1,7 +1,9 @@
 #!/bin/sh
 # `make test`: the whole suite twice, normally and under AddressSanitizer +
-# UndefinedBehaviorSanitizer, then every libFuzzer target over its checked-in
-# corpus. Ends with one line: "N passed, N failed".
+# UndefinedBehaviorSanitizer, `make demo`, an outside program against the
+# installed library, the Python module, the constant-time check, then every libFuzzer target
+# over its checked-in corpus (the Makefile has checked the layers first).
+# Ends with one line: "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 
@@ -33,6 +35,26 @@ if sh scripts/demo.sh > build/demo.log 2>&1; then
 else
     tail -n 20 build/demo.log
     echo "demo: failed (the whole run is in build/demo.log)"
+    failed=$((failed + 1))
+fi
+
+echo "==> make install, and a program from outside the tree against it (scripts/install-test.sh)"
+if sh scripts/install-test.sh > build/install-test.log 2>&1; then
+    tail -n 1 build/install-test.log
+    passed=$((passed + 1))
+else
+    tail -n 20 build/install-test.log
+    echo "install-test: failed (the whole run is in build/install-test.log)"
+    failed=$((failed + 1))
+fi
+
+echo "==> the Python module over libfkex.so (python/test_fkex.py)"
+if FKEX_LIB=build/libfkex.so FKEX_BIN=./fkex python3 python/test_fkex.py > build/python.log 2>&1; then
+    tail -n 3 build/python.log | head -n 1
+    passed=$((passed + 1))
+else
+    tail -n 20 build/python.log
+    echo "python: failed (the whole run is in build/python.log)"
     failed=$((failed + 1))
 fi
 

@@ -11,6 +11,7 @@ void suite_pairing(void);
 void suite_policy(void);
 void suite_wire(void);
 void suite_stream(void);
+void suite_file(void);
 void suite_abe(void);
 void suite_format(void);
 void suite_cli(void);
@@ -43,6 +44,7 @@ static const struct {
     { "policy", suite_policy },
     { "wire", suite_wire },
     { "stream", suite_stream },
+    { "file", suite_file },
     { "abe", suite_abe },
     { "format", suite_format },
     { "cli", suite_cli },

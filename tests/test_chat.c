@@ -9,7 +9,7 @@
 #include "test.h"
 #include "chat/chat.h"
 #include "chat/verify.h"
-#include "chat/view.h"
+#include "tui/view.h"
 
 static void test_content_round_trip(void)
 {

@@ -1247,6 +1247,62 @@ static void matrix_bound(void)
     free(text);
 }
 
+/* Keys that expire: months, the attribute, and the requirement added to a
+ * policy's tree, which must be what parsing "(P) and expires >= M" gives. */
+static void expiry(void)
+{
+    static const char *const policies[] = {
+        "ONE", "ONE and TWO", "ONE or TWO", "2 of (A, B, C)", "year >= 5 and (X or Y)",
+        "expires >= 202001",
+    };
+    char attr[FKEX_EXPIRY_ATTR_LEN + 1], text[256];
+    uint32_t m;
+    CHECK_OK(fkex_month_parse(&m, "2026-12"));
+    CHECK(m == 202612);
+    CHECK_OK(fkex_month_parse(&m, "1970-01"));
+    CHECK(m == 197001);
+    {
+        static const char *const bad[] = { "2026-13", "2026-00", "1969-12", "2026-1", "2026/12",
+                                           "26-12", "2026-12 ", "", "2026-1x" };
+        for (size_t i = 0; i < FKEX_ARRAY_LEN(bad); i++)
+            CHECK_ERR(fkex_month_parse(&m, bad[i]), FKEX_ERR_ARGUMENT);
+    }
+    CHECK_OK(fkex_expiry_attr(attr, 202612));
+    CHECK(strcmp(attr, "expires=202612") == 0);
+    CHECK_OK(fkex_attr_check(attr));
+    CHECK(fkex_expiry_of(attr) == 202612);
+    CHECK_ERR(fkex_expiry_attr(attr, 202613), FKEX_ERR_ARGUMENT);
+    CHECK(fkex_expiry_of("expires=20261") == 0 && fkex_expiry_of("expires=202613") == 0);
+    CHECK(fkex_expiry_of("expired=202612") == 0 && fkex_expiry_of("ONE") == 0);
+
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(policies); i++) {
+        fkex_policy *p, *got, *want;
+        CHECK_OK(fkex_policy_parse(&p, policies[i], strlen(policies[i]), NULL));
+        CHECK_OK(fkex_policy_valid_at(&got, p, 202612, NULL));
+        snprintf(text, sizeof text, "(%s) and expires >= 202612", policies[i]);
+        CHECK_OK(fkex_policy_parse(&want, text, strlen(text), NULL));
+        CHECK(got && want && fkex_policy_equal(got, want));
+        fkex_policy_free(p);
+        fkex_policy_free(got);
+        fkex_policy_free(want);
+    }
+    /* The limits hold: 1000 leaves leave no room for 64 more. */
+    {
+        size_t cap = 16 * 1000, len = 0;
+        char *big = malloc(cap);
+        fkex_policy *p, *got = NULL;
+        fkex_policy_error err;
+        for (int i = 0; i < 1000; i++)
+            len += (size_t)snprintf(big + len, cap - len, "%sA%d", i ? " and " : "", i);
+        CHECK_OK(fkex_policy_parse(&p, big, len, NULL));
+        CHECK_ERR(fkex_policy_valid_at(&got, p, 202612, &err), FKEX_ERR_POLICY_LIMIT);
+        CHECK(got == NULL && strstr(err.message, "1024") != NULL);
+        CHECK_ERR(fkex_policy_valid_at(&got, p, 1, NULL), FKEX_ERR_ARGUMENT);
+        fkex_policy_free(p);
+        free(big);
+    }
+}
+
 void suite_policy(void)
 {
     RUN(matrix_bound);
@@ -1263,4 +1319,5 @@ void suite_policy(void)
     RUN(numeric_edges);
     RUN(minimality);
     RUN(deep_policy);
+    RUN(expiry);
 }

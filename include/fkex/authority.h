@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include "fkex/error.h"
 #include "fkex/rng.h"
+#include "fkex/io.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -60,60 +61,59 @@ typedef struct {
     uint32_t body_len;
 } fkex_header;
 
-fkex_err fkex_header_decode(fkex_header *h, const uint8_t in[FKEX_HEADER_BYTES]) FKEX_WUR;
-const char *fkex_kind_name(fkex_kind kind);      /* "ciphertext", ... */
-const char *fkex_kind_armor(fkex_kind kind);     /* "CIPHERTEXT", ... */
-const char *fkex_scheme_name(uint8_t scheme);    /* "fame", "waters11", "bf01" or NULL */
+FKEX_API fkex_err fkex_header_decode(fkex_header *h, const uint8_t in[FKEX_HEADER_BYTES]) FKEX_WUR;
+FKEX_API const char *fkex_kind_name(fkex_kind kind);      /* "ciphertext", ... */
+FKEX_API const char *fkex_kind_armor(fkex_kind kind);     /* "CIPHERTEXT", ... */
+FKEX_API const char *fkex_scheme_name(uint8_t scheme);    /* "fame", "waters11", "bf01" or NULL */
 /* What the scheme is, for people: "Waters 2011 CP-ABE", ...; NULL if unknown. */
-const char *fkex_scheme_title(uint8_t scheme);
+FKEX_API const char *fkex_scheme_title(uint8_t scheme);
 /* A fingerprint for people: the first 10 bytes in base32, 4-4-4-4. */
-void fkex_fingerprint_text(char out[20], const uint8_t fp[FKEX_FINGERPRINT_BYTES]);
+FKEX_API void fkex_fingerprint_text(char out[20], const uint8_t fp[FKEX_FINGERPRINT_BYTES]);
 
 /* What a key's attributes must be, checked without the master key (a
  * token minted for attributes keygen refuses could never be redeemed): at
  * most FKEX_POLICY_MAX_LEAVES valid attributes, no repeats, at most
  * FKEX_KEY_MAX_NAMES names once numbers are expanded (64 each).
  * FKEX_ERR_ATTRIBUTE, FKEX_ERR_ARGUMENT (a repeat) or FKEX_ERR_POLICY_LIMIT. */
-fkex_err fkex_key_attrs_check(const char *const *attrs, size_t n) FKEX_WUR;
+FKEX_API fkex_err fkex_key_attrs_check(const char *const *attrs, size_t n) FKEX_WUR;
 
 /* Normalises an identity: trims ASCII white space at both ends and
  * lower-cases ASCII letters. Refuses (FKEX_ERR_ATTRIBUTE) what is empty
  * after trimming, longer than FKEX_IBE_ID_MAX bytes, not valid UTF-8
  * (overlong forms, surrogates and code points above U+10FFFF included),
  * or holds a control character (C0, DEL, C1). out is NUL-terminated. */
-fkex_err fkex_ibe_identity(char out[FKEX_IBE_ID_MAX + 1], const char *in, size_t len) FKEX_WUR;
+FKEX_API fkex_err fkex_ibe_identity(char out[FKEX_IBE_ID_MAX + 1], const char *in, size_t len) FKEX_WUR;
 
-/* ---- encodings (out is malloc'd; secret encodings are wiped by
- * fkex_bytes_free) -------------------------------------------------- */
-fkex_err fkex_mpk_encode(uint8_t **out, size_t *len, const fkex_mpk *mpk) FKEX_WUR;
-fkex_err fkex_msk_encode(uint8_t **out, size_t *len, const fkex_msk *msk) FKEX_WUR;
-fkex_err fkex_key_encode(uint8_t **out, size_t *len, const fkex_key *key) FKEX_WUR;
-void fkex_bytes_free(uint8_t *bytes, size_t len);
+/* ---- encodings (out is malloc'd; free with fkex_bytes_free, fkex/io.h,
+ * which wipes) -------------------------------------------------------- */
+FKEX_API fkex_err fkex_mpk_encode(uint8_t **out, size_t *len, const fkex_mpk *mpk) FKEX_WUR;
+FKEX_API fkex_err fkex_msk_encode(uint8_t **out, size_t *len, const fkex_msk *msk) FKEX_WUR;
+FKEX_API fkex_err fkex_key_encode(uint8_t **out, size_t *len, const fkex_key *key) FKEX_WUR;
 
-fkex_err fkex_mpk_decode(fkex_mpk **mpk, const uint8_t *in, size_t len) FKEX_WUR;
-fkex_err fkex_msk_decode(fkex_msk **msk, const uint8_t *in, size_t len) FKEX_WUR;
+FKEX_API fkex_err fkex_mpk_decode(fkex_mpk **mpk, const uint8_t *in, size_t len) FKEX_WUR;
+FKEX_API fkex_err fkex_msk_decode(fkex_msk **msk, const uint8_t *in, size_t len) FKEX_WUR;
 /* A user key is checked against its authority's public parameters, its
  * attribute labels (two pairings' worth of work and a hash per name) and
  * its identity: FKEX_ERR_AUTHENTICATION if its parts do not belong to it
  * (a label or identity edited, a part from another key or another
  * authority). */
-fkex_err fkex_key_decode(fkex_key **key, const uint8_t *in, size_t len) FKEX_WUR;
+FKEX_API fkex_err fkex_key_decode(fkex_key **key, const uint8_t *in, size_t len) FKEX_WUR;
 
 /* ---- what objects say ------------------------------------------------------ */
-const fkex_mpk *fkex_msk_mpk(const fkex_msk *msk);
-const fkex_mpk *fkex_key_mpk(const fkex_key *key);
-void fkex_mpk_fingerprint(uint8_t fp[FKEX_FINGERPRINT_BYTES], const fkex_mpk *mpk);
-uint8_t fkex_mpk_scheme(const fkex_mpk *mpk);
+FKEX_API const fkex_mpk *fkex_msk_mpk(const fkex_msk *msk);
+FKEX_API const fkex_mpk *fkex_key_mpk(const fkex_key *key);
+FKEX_API void fkex_mpk_fingerprint(uint8_t fp[FKEX_FINGERPRINT_BYTES], const fkex_mpk *mpk);
+FKEX_API uint8_t fkex_mpk_scheme(const fkex_mpk *mpk);
 /* The user attributes, sorted, as given to keygen. */
-void fkex_key_attrs(const char *const **attrs, size_t *n, const fkex_key *key);
+FKEX_API void fkex_key_attrs(const char *const **attrs, size_t *n, const fkex_key *key);
 /* 1 if the public parameters carry Boneh-Franklin parameters. */
-int fkex_mpk_has_ibe(const fkex_mpk *mpk);
+FKEX_API int fkex_mpk_has_ibe(const fkex_mpk *mpk);
 /* The key's normalised identity, or NULL if it has none. */
-const char *fkex_key_identity(const fkex_key *key);
+FKEX_API const char *fkex_key_identity(const fkex_key *key);
 
-void fkex_mpk_free(fkex_mpk *mpk);
-void fkex_msk_free(fkex_msk *msk);
-void fkex_key_free(fkex_key *key);
+FKEX_API void fkex_mpk_free(fkex_mpk *mpk);
+FKEX_API void fkex_msk_free(fkex_msk *msk);
+FKEX_API void fkex_key_free(fkex_key *key);
 
 #ifdef __cplusplus
 }

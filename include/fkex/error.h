@@ -9,8 +9,14 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define FKEX_WUR __attribute__((warn_unused_result))
+#define FKEX_API __attribute__((visibility("default")))   /* exported by libfkex.so */
 #else
 #define FKEX_WUR
+#define FKEX_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
 #endif
 
 typedef enum {
@@ -33,10 +39,15 @@ typedef enum {
     FKEX_ERR_WRONG_EPOCH,         /* a protocol message for another epoch */
     FKEX_ERR_WRONG_ROOM,          /* a protocol message for another room or descriptor */
     FKEX_ERR_UNEXPECTED,          /* a protocol message this party is not waiting for */
-    FKEX_ERR_WRONG_IDENTITY       /* an identity-based key for another name (or none) */
+    FKEX_ERR_WRONG_IDENTITY,      /* an identity-based key for another name (or none) */
+    FKEX_ERR_NOT_FKEX             /* the input is not an fkex object at all */
 } fkex_err;
 
 /* A short, stable, lower-case sentence for the error. Never NULL. */
-const char *fkex_strerror(fkex_err err);
+FKEX_API const char *fkex_strerror(fkex_err err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -39,33 +39,33 @@ typedef struct fkex_ibe_ct fkex_ibe_ct;
  * Boneh-Franklin master secret s. The public parameters, and so the
  * fingerprint, change: *mpk gets a fresh copy of the new ones.
  * FKEX_ERR_ARGUMENT if msk has them already. */
-fkex_err fkex_ibe_setup(fkex_mpk **mpk, fkex_msk *msk, fkex_rng *rng) FKEX_WUR;
+FKEX_API fkex_err fkex_ibe_setup(fkex_mpk **mpk, fkex_msk *msk, fkex_rng *rng) FKEX_WUR;
 
 /* Adds to key, issued by msk, the key for identity (normalised here):
  * d_ID = H1(ID)^s. FKEX_ERR_UNSUPPORTED if msk has no IBE parameters,
  * FKEX_ERR_WRONG_AUTHORITY if key comes from another authority,
  * FKEX_ERR_ARGUMENT if key holds an identity already. */
-fkex_err fkex_ibe_keygen(fkex_key *key, const fkex_msk *msk, const char *identity) FKEX_WUR;
+FKEX_API fkex_err fkex_ibe_keygen(fkex_key *key, const fkex_msk *msk, const char *identity) FKEX_WUR;
 
 /* Encapsulates to identity (normalised here). FKEX_ERR_UNSUPPORTED if the
  * parameters have no IBE part. Cost: one hash to G1, one G1 and one
  * fixed-base G2 multiplication, one pairing with precomputed lines. */
-fkex_err fkex_ibe_encap(uint8_t key[32], fkex_ibe_ct **ct, const fkex_mpk *mpk,
+FKEX_API fkex_err fkex_ibe_encap(uint8_t key[32], fkex_ibe_ct **ct, const fkex_mpk *mpk,
                         const char *identity, fkex_rng *rng) FKEX_WUR;
 /* FKEX_ERR_WRONG_AUTHORITY, FKEX_ERR_WRONG_IDENTITY (the key is for
  * another name, or has none), FKEX_ERR_AUTHENTICATION (the
  * Fujisaki-Okamoto check failed: any change to the ciphertext); key is
  * written only on success. Cost: one pairing, one fixed-base G2
  * multiplication. */
-fkex_err fkex_ibe_decap(uint8_t key[32], const fkex_key *sk, const fkex_ibe_ct *ct) FKEX_WUR;
+FKEX_API fkex_err fkex_ibe_decap(uint8_t key[32], const fkex_key *sk, const fkex_ibe_ct *ct) FKEX_WUR;
 
 /* Strict: canonical header, identity and U (in G2, not the identity), no
  * trailing bytes. */
-fkex_err fkex_ibe_ct_decode(fkex_ibe_ct **ct, const uint8_t *in, size_t len) FKEX_WUR;
-void fkex_ibe_ct_bytes(const uint8_t **bytes, size_t *len, const fkex_ibe_ct *ct);
-const char *fkex_ibe_ct_identity(const fkex_ibe_ct *ct);
-void fkex_ibe_ct_fingerprint(uint8_t fp[FKEX_FINGERPRINT_BYTES], const fkex_ibe_ct *ct);
-void fkex_ibe_ct_free(fkex_ibe_ct *ct);
+FKEX_API fkex_err fkex_ibe_ct_decode(fkex_ibe_ct **ct, const uint8_t *in, size_t len) FKEX_WUR;
+FKEX_API void fkex_ibe_ct_bytes(const uint8_t **bytes, size_t *len, const fkex_ibe_ct *ct);
+FKEX_API const char *fkex_ibe_ct_identity(const fkex_ibe_ct *ct);
+FKEX_API void fkex_ibe_ct_fingerprint(uint8_t fp[FKEX_FINGERPRINT_BYTES], const fkex_ibe_ct *ct);
+FKEX_API void fkex_ibe_ct_free(fkex_ibe_ct *ct);
 
 #ifdef __cplusplus
 }

@@ -40,7 +40,12 @@
 #define FKEX_PUBLIC_POLICY_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "fkex/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define FKEX_POLICY_MAX_LEAVES 1024
 #define FKEX_POLICY_MAX_DEPTH 64
@@ -60,19 +65,41 @@ typedef struct {
  * so parse(print(p)) == p structurally. On failure *out is NULL and err
  * (which may be NULL) says where and what: FKEX_ERR_POLICY_SYNTAX, or
  * FKEX_ERR_POLICY_LIMIT for the limits above. */
-fkex_err fkex_policy_parse(fkex_policy **out, const char *text, size_t len,
+FKEX_API fkex_err fkex_policy_parse(fkex_policy **out, const char *text, size_t len,
                            fkex_policy_error *err) FKEX_WUR;
-void fkex_policy_free(fkex_policy *p);
+FKEX_API void fkex_policy_free(fkex_policy *p);
 /* Canonical text: lower-case keywords, single spaces, parentheses only where
  * needed (an OR inside an AND), ", " between threshold children. Returns a
  * malloc'd NUL-terminated string of at most FKEX_POLICY_MAX_TEXT bytes;
  * print(parse(print(p))) == print(p). */
-fkex_err fkex_policy_print(char **out, const fkex_policy *p) FKEX_WUR;
-int fkex_policy_equal(const fkex_policy *a, const fkex_policy *b);
+FKEX_API fkex_err fkex_policy_print(char **out, const fkex_policy *p) FKEX_WUR;
+FKEX_API int fkex_policy_equal(const fkex_policy *a, const fkex_policy *b);
 
 /* Checks one user attribute as it may appear in a key: "ONE",
  * "dept:telematics" (the ATTRIBUTE rule), or a numeric "year=5" (NAME '='
  * NUMBER, canonical decimal). FKEX_ERR_ATTRIBUTE if malformed. */
-fkex_err fkex_attr_check(const char *attr) FKEX_WUR;
+FKEX_API fkex_err fkex_attr_check(const char *attr) FKEX_WUR;
+
+/* ---- keys that expire --------------------------------------------------------
+ * A key issued until the end of a month carries the numeric attribute
+ * "expires=YYYYMM"; a file or a room for keys still valid in a month
+ * requires "expires >= YYYYMM" besides its policy. */
+#define FKEX_EXPIRES_ATTR "expires"
+#define FKEX_EXPIRY_ATTR_LEN 14          /* "expires=YYYYMM" */
+/* "YYYY-MM" (from 1970-01) as YYYYMM; FKEX_ERR_ARGUMENT if malformed. */
+FKEX_API fkex_err fkex_month_parse(uint32_t *yyyymm, const char *text) FKEX_WUR;
+/* The attribute of a key that expires at the end of month yyyymm. */
+FKEX_API fkex_err fkex_expiry_attr(char out[FKEX_EXPIRY_ATTR_LEN + 1], uint32_t yyyymm) FKEX_WUR;
+/* The month of an expiry attribute, or 0 if attr is not one. */
+FKEX_API uint32_t fkex_expiry_of(const char *attr);
+/* *out = policy and expires >= yyyymm, built on policy's tree (never its
+ * text) and checked against the limits as fkex_policy_parse checks them
+ * (err says why, as the parser's would). */
+FKEX_API fkex_err fkex_policy_valid_at(fkex_policy **out, const fkex_policy *policy, uint32_t yyyymm,
+                              fkex_policy_error *err) FKEX_WUR;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

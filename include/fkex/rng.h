@@ -11,6 +11,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "fkex/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct {
     int deterministic;
@@ -18,8 +23,12 @@ typedef struct {
     uint64_t block;   /* next ChaCha20 block counter */
 } fkex_rng;
 
-void fkex_rng_init_system(fkex_rng *rng);
-void fkex_rng_init_seed(fkex_rng *rng, const uint8_t seed[32]);
-void fkex_rng_fill(fkex_rng *rng, uint8_t *out, size_t len);
+FKEX_API void fkex_rng_init_system(fkex_rng *rng);
+FKEX_API void fkex_rng_init_seed(fkex_rng *rng, const uint8_t seed[32]);
+FKEX_API void fkex_rng_fill(fkex_rng *rng, uint8_t *out, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

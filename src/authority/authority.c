@@ -72,13 +72,6 @@ void fkex_key_free(fkex_key *key)
     free(key);
 }
 
-void fkex_bytes_free(uint8_t *bytes, size_t len)
-{
-    if (!bytes)
-        return;
-    sodium_memzero(bytes, len);
-    free(bytes);
-}
 
 /* ---- encodings ------------------------------------------------------------- */
 

@@ -1,5 +1,6 @@
 /*
- * chat/client.h: one member's session in a room, ratchet mode: the member
+ * chat/client.h: one member's session in a room. Ratchet mode
+ * (chat/ratchet_client.c): the member
  * state machine (gke/ratchet.h) and the timers the protocol leaves to the
  * caller, over the relay link every mode shares (chat/link.h: the
  * connection, reconnection, deadlines and the session's end).
@@ -37,10 +38,10 @@
  *
  * With mode CHAT_MODE_SEED the session is chat/seed_client.c's (the 2014
  * prototype's protocol, NOT secure) behind this same API and events, over
- * the same link.
- *
- * With cfg->dm_peer set, the session is a direct conversation with that
- * identity instead (chat/dm_client.c), behind this same API and events.
+ * the same link. With cfg->dm_peer set, the session is a direct
+ * conversation with that identity instead (chat/dm_client.c). Each is a
+ * class (chat_client_class, below), and chat/client.c hands every call to
+ * the session's: no call asks which mode it is in.
  */
 #ifndef FKEX_CHAT_CLIENT_H
 #define FKEX_CHAT_CLIENT_H
@@ -246,5 +247,26 @@ int chat_client_member(chat_member *m, const chat_client *c, uint32_t index) FKE
 
 /* After DONE (or before start returned an error): wipes and frees. */
 void chat_client_free(chat_client *c);
+
+/* ---- a kind of session -------------------------------------------------------------
+ * chat_client_start picks a class by the configuration, and each call
+ * above is its class's function over the session it started. */
+typedef struct {
+    fkex_err (*start)(void **impl, uv_loop_t *loop, const chat_client_config *cfg);
+    void (*send)(void *impl, const char *text, size_t len);
+    size_t (*backlog)(const void *impl);
+    void (*leave)(void *impl);
+    void (*quit)(void *impl);
+    int (*joined)(const void *impl);
+    fkex_err (*set_nick)(void *impl, const char *nick);
+    void (*status)(chat_status *s, const void *impl);
+    fkex_err (*verify)(chat_verify *v, const void *impl);   /* NULL: FKEX_ERR_UNSUPPORTED */
+    int (*member)(chat_member *m, const void *impl, uint32_t index);
+    void (*free)(void *impl);
+} chat_client_class;
+
+extern const chat_client_class chat_ratchet_class;   /* chat/ratchet_client.c */
+extern const chat_client_class chat_seed_class;      /* chat/seed_client.c */
+extern const chat_client_class chat_dm_class;        /* chat/dm_client.c */
 
 #endif

@@ -1,5 +1,28 @@
 /*
- * chat/dm_client.c: a direct conversation's session (chat/dm_client.h).
+ * chat/dm_client.c: a direct conversation (fkex chat --dm PEER), the class
+ * chat_dm_class behind the session API of chat/client.h: chat_client_start
+ * with cfg->dm_peer set runs this instead of a room, and the same events
+ * reach the front ends (--batch JSON lines, the terminal interface).
+ * Starting fails with FKEX_ERR_ARGUMENT (bad address or nick, the peer is
+ * oneself) or fkex_dm_init's errors (FKEX_ERR_WRONG_IDENTITY: the key has
+ * no identity; FKEX_ERR_UNSUPPORTED; FKEX_ERR_ATTRIBUTE: not an identity).
+ * Leave and quit are one: the relay keeps nothing of a conversation. Its
+ * status names the peer's identity, its room id is the conversation id,
+ * and it has 2 members once open (0: the peer, 1: this party).
+ *
+ * One relay connection: DM_HELLO names the conversation (ibe/dm.h's id),
+ * the relay says whether the other party is there (DM_READY) and when it
+ * comes or goes (DM_PEER), and carries frames both ways (DM_FRAME). The
+ * state machine (ibe/dm.h) decides: IBAKE, the hellos, then messages.
+ * When the other party comes again (a new process), the handshake starts
+ * over; what is typed before the conversation is open waits (bounded).
+ *
+ * Events: JOINED once the peer is authenticated (peer, authenticated = 1),
+ * MESSAGE (peer set), ERROR ("tampered" for a frame that fails its checks:
+ * not shown, the conversation goes on; "wrong_peer", fatal with exit 1,
+ * for a handshake from or for another identity), CONNECTION ("peer_left",
+ * "peer_back"), DONE. A dropped relay connection ends the session (exit 2):
+ * nothing is held at the relay to come back to.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,10 +31,12 @@
 #include "gke/gke.h"
 #include "ibe/ibe.h"
 #include "chat/chat.h"
-#include "chat/dm_client.h"
+#include "chat/client.h"
 #include "chat/session.h"
 #include "net/net.h"
 #include "wire/relay_msg.h"
+
+typedef struct dm_client dm_client;
 
 struct dm_client {
     uv_loop_t *loop;
@@ -306,7 +331,9 @@ static void on_connected(fkex_conn *conn, int status)
     send_env(c, &m);
 }
 
-fkex_err dm_client_start(dm_client **out, uv_loop_t *loop, const chat_client_config *cfg)
+static void dm_free(void *impl);
+
+static fkex_err dm_start(void **out, uv_loop_t *loop, const chat_client_config *cfg)
 {
     static const fkex_net_limits lim = { FKEX_RELAY_DM_FRAME_MAX + 64, 4 * FKEX_RELAY_DM_FRAME_MAX };
     char err[128];
@@ -320,7 +347,7 @@ fkex_err dm_client_start(dm_client **out, uv_loop_t *loop, const chat_client_con
         return FKEX_ERR_NO_MEMORY;
     fkex_rng_init_system(&c->rng);
     if ((e = fkex_dm_init(&c->dm, cfg->key, cfg->dm_peer, &c->rng)) != FKEX_OK) {
-        dm_client_free(c);
+        dm_free(c);
         return e;
     }
     c->loop = loop;
@@ -336,7 +363,7 @@ fkex_err dm_client_start(dm_client **out, uv_loop_t *loop, const chat_client_con
     c->cfg.join_timeout_ms = cfg->join_timeout_ms ? cfg->join_timeout_ms : 60000;
     memcpy(c->cfg.room_id, c->dm.conv, 32);
     if ((e = fkex_conn_connect(&c->conn, loop, c->addr, &lim, on_connected, err)) != FKEX_OK) {
-        dm_client_free(c);
+        dm_free(c);
         return e;
     }
     fkex_conn_set(c->conn, on_frame, on_close, c);
@@ -347,8 +374,9 @@ fkex_err dm_client_start(dm_client **out, uv_loop_t *loop, const chat_client_con
     return FKEX_OK;
 }
 
-void dm_client_send(dm_client *c, const char *text, size_t len)
+static void dm_send(void *impl, const char *text, size_t len)
 {
+    dm_client *c = impl;
     if (c->closing || c->quitting)
         return;
     if (!c->open && chat_texts_add(&c->texts, text, len) != 0)
@@ -359,13 +387,15 @@ void dm_client_send(dm_client *c, const char *text, size_t len)
 
 /* Texts typed before the conversation opened; once open, a text goes
  * out as written (a direct conversation's frames are not acknowledged). */
-size_t dm_client_backlog(const dm_client *c)
+static size_t dm_backlog(const void *impl)
 {
+    const dm_client *c = impl;
     return c->texts.n;
 }
 
-void dm_client_quit(dm_client *c)
+static void dm_quit(void *impl)
 {
+    dm_client *c = impl;
     if (c->closing || c->quitting)
         return;
     c->quitting = 1;
@@ -376,18 +406,24 @@ void dm_client_quit(dm_client *c)
     fkex_conn_finish(c->conn, "quit");   /* what was sent is flushed first; then on_close */
 }
 
-int dm_client_joined(const dm_client *c)
+static int dm_joined(const void *impl)
 {
+    const dm_client *c = impl;
     return c->was_open;   /* end of input quits once the conversation was open */
 }
 
-void dm_client_set_nick(dm_client *c, const char *nick)
+static fkex_err dm_set_nick(void *impl, const char *nick)
 {
+    dm_client *c = impl;
+    if (!chat_nick_ok(nick, strlen(nick)))
+        return FKEX_ERR_ARGUMENT;
     snprintf(c->nick, sizeof c->nick, "%s", nick);
+    return FKEX_OK;
 }
 
-void dm_client_status(chat_status *s, const dm_client *c)
+static void dm_status(chat_status *s, const void *impl)
 {
+    const dm_client *c = impl;
     memset(s, 0, sizeof *s);
     memcpy(s->room_id, c->dm.conv, 32);
     s->state = c->closing ? CHAT_CLOSED : c->open ? CHAT_ONLINE : c->ready ? CHAT_JOINING
@@ -402,8 +438,9 @@ void dm_client_status(chat_status *s, const dm_client *c)
     }
 }
 
-int dm_client_member(chat_member *m, const dm_client *c, uint32_t index)
+static int dm_member(chat_member *m, const void *impl, uint32_t index)
 {
+    const dm_client *c = impl;
     if (!c->open || index > 1)
         return -1;
     memset(m, 0, sizeof *m);
@@ -414,8 +451,9 @@ int dm_client_member(chat_member *m, const dm_client *c, uint32_t index)
     return 0;
 }
 
-void dm_client_free(dm_client *c)
+static void dm_free(void *impl)
 {
+    dm_client *c = impl;
     if (!c)
         return;
     fkex_dm_wipe(&c->dm);
@@ -423,3 +461,9 @@ void dm_client_free(dm_client *c)
     sodium_memzero(c, sizeof *c);
     free(c);
 }
+
+const chat_client_class chat_dm_class = {
+    .start = dm_start, .send = dm_send, .backlog = dm_backlog, .leave = dm_quit,
+    .quit = dm_quit, .joined = dm_joined, .set_nick = dm_set_nick, .status = dm_status,
+    .member = dm_member, .free = dm_free,
+};

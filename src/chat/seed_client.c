@@ -1,16 +1,44 @@
 /*
- * chat/seed_client.c: a member's session in a seed-mode room
- * (chat/seed_client.h). The relay link (chat/link.c) carries everything;
- * gke/seed.h decides, and this file feeds it the room's messages, seals
- * and opens the chat lines, and reports events through the same callback
- * as chat/client.c.
+ * chat/seed_client.c: one member's session in a seed-mode room (gke/seed.h:
+ * the 2014 prototype's protocol, kept for comparison, NOT secure), the
+ * class chat_seed_class behind chat/client.h's API: chat_client_start
+ * picks it for CHAT_MODE_SEED (FKEX_ERR_UNSUPPORTED for a founder's
+ * descriptor that is not a seed-mode room's), so the --batch front end and
+ * the terminal interface work unchanged. The relay link (chat/link.c)
+ * carries everything; gke/seed.h decides, and this file feeds it the
+ * room's messages, seals and opens the chat lines, and reports events.
+ *
+ * What it does, as the prototype's members did:
+ *   - a founder creates the room at the relay (CREATE_ROOM), then joins it
+ *     like anyone; a joiner fetches the descriptor and checks it against
+ *     the invitation's room id and its mode;
+ *   - joining is one ABE encapsulation under the room's policy, sent under
+ *     a fresh per-session Ed25519 key V that authenticates the relay
+ *     session (HELLO, NONCE, AUTH) and nothing else: the protocol has no
+ *     signatures. Before sending it, the client decapsulates its own
+ *     encapsulation: a key that cannot (the attributes do not satisfy the
+ *     policy) is refused at once with policy_unsatisfied, exit 1, instead
+ *     of leaving a ghost entry in the room;
+ *   - every KeySet costs n decapsulations and gives the epoch key K; the
+ *     lowest index rekeys after a Leave;
+ *   - messages are XChaCha20-Poly1305 under K, unsigned (gke/seed.h); the
+ *     previous epoch's K is kept 10 s for late messages, then wiped; a
+ *     nonce seen already (a SUBMIT sent again after a reconnection) is
+ *     dropped;
+ *   - leave sends a Leave for its own index; the relay's Leave ends the
+ *     session (LEFT, exit 0). A member removed while away (past the
+ *     relay's grace) learns it from its replay: LEFT, exit 1;
+ *   - a dropped connection is dialled again, as in ratchet mode (the
+ *     relay link, chat/link.h, does both modes' connection).
+ * Members are known by index only; the `leaf` front ends see is a
+ * pseudonym, SHA-256("fkex v1 seed member" || room id || u32 index).
  */
 #include <stdlib.h>
 #include "gke/gke.h"
 #include "ibe/ibe.h"
 #include "chat/chat.h"
 #include "chat/link.h"
-#include "chat/seed_client.h"
+#include "chat/client.h"
 
 #define SEEN_NONCES 1024           /* message nonces remembered, against resent copies */
 
@@ -18,6 +46,8 @@ typedef struct {
     uint32_t index;
     char nick[CHAT_NICK_MAX + 1];
 } member_name;
+
+typedef struct seed_client seed_client;
 
 struct seed_client {
     chat_link link;              /* first: the link's callbacks are handed it; its v is this
@@ -354,7 +384,9 @@ static const chat_link_ops seed_ops = {
 
 /* ---- the front end's calls ------------------------------------------------------------------ */
 
-fkex_err seed_client_start(seed_client **out, uv_loop_t *loop, const chat_client_config *cfg)
+static void seed_free(void *impl);
+
+static fkex_err seed_start(void **out, uv_loop_t *loop, const chat_client_config *cfg)
 {
     seed_client *c;
     fkex_rmsg_descriptor d;
@@ -373,20 +405,22 @@ fkex_err seed_client_start(seed_client **out, uv_loop_t *loop, const chat_client
         e = chat_link_start(&c->link);
     }
     if (e != FKEX_OK) {
-        seed_client_free(c);
+        seed_free(c);
         return e;
     }
     *out = c;
     return FKEX_OK;
 }
 
-void seed_client_send(seed_client *c, const char *text, size_t len)
+static void seed_send(void *impl, const char *text, size_t len)
 {
+    seed_client *c = impl;
     chat_link_text(&c->link, text, len);
 }
 
-void seed_client_leave(seed_client *c)
+static void seed_leave(void *impl)
 {
+    seed_client *c = impl;
     uint8_t *msg;
     size_t len;
     if (!chat_link_may_leave(&c->link))
@@ -401,28 +435,33 @@ void seed_client_leave(seed_client *c)
     free(msg);
 }
 
-void seed_client_quit(seed_client *c)
+static void seed_quit(void *impl)
 {
+    seed_client *c = impl;
     chat_link_quit(&c->link);
 }
 
-int seed_client_joined(const seed_client *c)
+static int seed_joined(const void *impl)
 {
+    const seed_client *c = impl;
     return c->link.joined;
 }
 
-fkex_err seed_client_set_nick(seed_client *c, const char *nick)
+static fkex_err seed_set_nick(void *impl, const char *nick)
 {
+    seed_client *c = impl;
     return chat_link_set_nick(&c->link, nick);
 }
 
-size_t seed_client_backlog(const seed_client *c)
+static size_t seed_backlog(const void *impl)
 {
+    const seed_client *c = impl;
     return chat_link_backlog(&c->link);
 }
 
-void seed_client_status(chat_status *s, const seed_client *c)
+static void seed_status(chat_status *s, const void *impl)
 {
+    const seed_client *c = impl;
     chat_link_status(s, &c->link, c->st != NULL);
     if (s->state == CHAT_ONLINE) {
         s->epoch = c->epoch;
@@ -433,8 +472,9 @@ void seed_client_status(chat_status *s, const seed_client *c)
     }
 }
 
-int seed_client_member(chat_member *m, const seed_client *c, uint32_t index)
+static int seed_member(chat_member *m, const void *impl, uint32_t index)
 {
+    const seed_client *c = impl;
     if (!c->link.joined || index >= c->nnames)
         return -1;
     pseudonym(m->leaf, c, c->names[index].index);
@@ -444,8 +484,9 @@ int seed_client_member(chat_member *m, const seed_client *c, uint32_t index)
     return 0;
 }
 
-void seed_client_free(seed_client *c)
+static void seed_free(void *impl)
 {
+    seed_client *c = impl;
     if (!c)
         return;
     fkex_seed_free(c->st);
@@ -456,3 +497,9 @@ void seed_client_free(seed_client *c)
     sodium_memzero(c, sizeof *c);
     free(c);
 }
+
+const chat_client_class chat_seed_class = {
+    .start = seed_start, .send = seed_send, .backlog = seed_backlog, .leave = seed_leave,
+    .quit = seed_quit, .joined = seed_joined, .set_nick = seed_set_nick, .status = seed_status,
+    .member = seed_member, .free = seed_free,
+};

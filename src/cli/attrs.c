@@ -1,5 +1,5 @@
 /*
- * cli/attrs.c: attribute lists and expiry months as people type them.
+ * cli/attrs.c: attribute lists as people type them.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -43,25 +43,4 @@ void cli_free_attrs(char **list, size_t n)
     for (size_t i = 0; i < n; i++)
         free(list[i]);
     free(list);
-}
-
-int cli_parse_month(unsigned *yyyymm, const char *text)
-{
-    unsigned y = 0, m = 0;
-    if (strlen(text) != 7 || text[4] != '-')
-        return -1;
-    for (int i = 0; i < 7; i++) {
-        if (i == 4)
-            continue;
-        if (!isdigit((unsigned char)text[i]))
-            return -1;
-        if (i < 4)
-            y = y * 10 + (unsigned)(text[i] - '0');
-        else
-            m = m * 10 + (unsigned)(text[i] - '0');
-    }
-    if (y < 1970 || m < 1 || m > 12)
-        return -1;
-    *yyyymm = y * 100 + m;
-    return 0;
 }

@@ -1,7 +1,7 @@
 /*
  * cli/chat.c: `fkex chat INVITE --key FILE [--batch]`: the options, and
  * the two front ends of the session in chat/client.c. Without --batch it
- * runs the terminal interface (chat/tui.c) and says on stderr, once the
+ * runs the terminal interface (tui/tui.c) and says on stderr, once the
  * terminal is restored, the error that ended the session. With --batch,
  * commands come as JSON lines on stdin, events go as JSON lines to stdout
  * (chat/chat.h parses and escapes them); errors are also said on stderr as
@@ -25,7 +25,7 @@
 #include "cli/roomdir.h"
 #include "chat/chat.h"
 #include "chat/client.h"
-#include "chat/tui.h"
+#include "tui/tui.h"
 
 #define UPDATE_MAX_S (7u * 24 * 3600)   /* --update-interval: a week at most */
 #define LINE_MAX_BYTES (6 * CHAT_TEXT_MAX + 256)   /* a text of \uXXXX escapes, and the rest */
@@ -614,7 +614,7 @@ static int run_batch(batch *b, chat_client_config *cfg, uint8_t admin_sk[64], co
     return b->stdout_gone ? EXIT_USAGE : b->exit_code;
 }
 
-/* The terminal interface (chat/tui.c) prints nothing outside the screen:
+/* The terminal interface (tui/tui.c) prints nothing outside the screen:
  * the error that ended the session is said here, once the terminal is back. */
 static int run_tui(const chat_client_config *cfg, uint8_t admin_sk[64], const char *found)
 {

@@ -12,6 +12,8 @@
 #include <sys/types.h>
 #include "gke/gke.h"
 #include "ibe/ibe.h"
+#include "file/file.h"
+#include "fkex/fkex.h"
 #include "kms/kms.h"
 
 #define EXIT_DENIED 1   /* policy not satisfied, authentication failed */

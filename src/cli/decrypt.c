@@ -26,10 +26,7 @@ int decrypt_main(int argc, char **argv)
     const char *key_path = NULL, *out = "-", *in = "-";
     int rc;
     fkex_key *sk = NULL;
-    fkex_abe_ct *ct = NULL;
     cli_ctfile file = { 0 };
-    uint8_t key[32];
-    fkex_err err;
 
     if ((rc = cli_decrypt_args(argc, argv, &key_path, &out, &in, usage)) >= 0)
         return rc;
@@ -38,36 +35,18 @@ int decrypt_main(int argc, char **argv)
     rc = EXIT_USAGE;
     if (cli_load_key(&sk, key_path) != 0)
         goto out;
-    if ((rc = cli_ctfile_open(&file, in, &ct)) != 0)
+    if ((rc = cli_ctfile_begin(&file, in)) != 0 || (rc = cli_ctfile_read(&file, in)) != 0)
         goto out;
-    rc = EXIT_USAGE;
-
-    err = fkex_abe_decap(key, sk, ct, FKEX_ABE_CCA);
-    if (err == FKEX_ERR_WRONG_AUTHORITY) {
-        uint8_t b[FKEX_FINGERPRINT_BYTES];
-        fkex_abe_ct_fingerprint(b, ct);
-        rc = cli_other_authority(sk, b);
+    if (fkex_file_identity(file.sealed)) {
+        cli_error("%s was encrypted to an identity (%s), not under a policy", in,
+                  fkex_file_identity(file.sealed));
+        cli_hint("decrypt it with fkex ibe decrypt --key FILE");
+        rc = EXIT_USAGE;
         goto out;
     }
-    if (err == FKEX_ERR_POLICY_UNSATISFIED) {
-        cli_error("your key's attributes do not satisfy the policy: %s", fkex_abe_ct_policy(ct));
-        rc = EXIT_DENIED;
-        goto out;
-    }
-    if (err != FKEX_OK) {
-        rc = cli_fail(err, in);
-        goto out;
-    }
-    {
-        const uint8_t *ctb;
-        size_t ctlen;
-        fkex_abe_ct_bytes(&ctb, &ctlen, ct);
-        rc = cli_open_payload(&file, in, out, key, ctb, ctlen);
-    }
+    rc = cli_ctfile_decrypt(&file, in, out, sk);
 out:
-    sodium_memzero(key, sizeof key);
     cli_ctfile_close(&file);
-    fkex_abe_ct_free(ct);
     fkex_key_free(sk);
     return rc;
 }

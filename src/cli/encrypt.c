@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include "cli/cli.h"
-#include "cli/attrs.h"
 #include "cli/payload.h"
 
 static void usage(FILE *f)
@@ -38,12 +37,9 @@ int encrypt_main(int argc, char **argv)
     };
     const char *mpk_path = NULL, *policy_text = NULL, *valid_at = NULL, *out = "-", *in = "-";
     int armor = 0, c, rc = EXIT_USAGE;
-    char *full_policy = NULL;
     fkex_mpk *mpk = NULL;
     fkex_policy *policy = NULL;
     fkex_policy_error perr;
-    fkex_abe_ct *ct = NULL;
-    uint8_t key[32];
     fkex_err err;
 
     while ((c = getopt_long(argc, argv, "m:p:v:o:ah", opts, NULL)) != -1) {
@@ -70,45 +66,29 @@ int encrypt_main(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (valid_at) {
-        unsigned month;
-        if (cli_parse_month(&month, valid_at) != 0) {
+        uint32_t month;
+        fkex_policy *bounded;
+        if (fkex_month_parse(&month, valid_at) != FKEX_OK) {
             cli_error("--valid-at: '%s' is not a month like 2026-12", valid_at);
             goto out;
         }
-        size_t n = strlen(policy_text) + 64;
-        if (!(full_policy = malloc(n))) {
-            cli_error("out of memory");
+        if ((err = fkex_policy_valid_at(&bounded, policy, month, &perr)) != FKEX_OK) {
+            if (err == FKEX_ERR_NO_MEMORY)
+                cli_fail(err, NULL);
+            else
+                cli_error("policy: with --valid-at, %s", perr.message);
             goto out;
         }
-        snprintf(full_policy, n, "(%s) and " CLI_EXPIRES_ATTR " >= %u", policy_text, month);
         fkex_policy_free(policy);
-        policy = NULL;
-        if (fkex_policy_parse(&policy, full_policy, strlen(full_policy), &perr) != FKEX_OK) {
-            cli_policy_error(full_policy, &perr);
-            goto out;
-        }
+        policy = bounded;
     }
     if (cli_seal_check(in, out, armor) != 0)
         goto out;
     if (cli_load_mpk(&mpk, mpk_path) != 0)
         goto out;
-    fkex_rng rng;
-    fkex_rng_init_system(&rng);
-    if ((err = fkex_abe_encap(key, &ct, mpk, policy, FKEX_ABE_CCA, &rng)) != FKEX_OK) {
-        rc = cli_fail(err, "encrypt");
-        goto out;
-    }
-    {
-        const uint8_t *ctb;
-        size_t ctlen;
-        fkex_abe_ct_bytes(&ctb, &ctlen, ct);
-        rc = cli_seal_file(in, out, armor, key, ctb, ctlen);
-    }
+    rc = cli_seal_file(in, out, armor, mpk, policy, NULL, "encrypt");
 out:
-    sodium_memzero(key, sizeof key);
-    fkex_abe_ct_free(ct);
     fkex_policy_free(policy);
     fkex_mpk_free(mpk);
-    free(full_policy);
     return rc;
 }

@@ -60,10 +60,6 @@ static int ibe_encrypt(int argc, char **argv)
     char id[FKEX_IBE_ID_MAX + 1];
     int armor = 0, c, rc = EXIT_USAGE;
     fkex_mpk *mpk = NULL;
-    fkex_ibe_ct *ct = NULL;
-    uint8_t key[32];
-    fkex_rng rng;
-    fkex_err err;
 
     while ((c = getopt_long(argc, argv, "m:t:o:ah", opts, NULL)) != -1) {
         switch (c) {
@@ -97,20 +93,8 @@ static int ibe_encrypt(int argc, char **argv)
         cli_hint("it was created before fkex had them; a new authority (fkex setup) has both");
         goto out;
     }
-    fkex_rng_init_system(&rng);
-    if ((err = fkex_ibe_encap(key, &ct, mpk, id, &rng)) != FKEX_OK) {
-        rc = cli_fail(err, "ibe encrypt");
-        goto out;
-    }
-    {
-        const uint8_t *ctb;
-        size_t ctlen;
-        fkex_ibe_ct_bytes(&ctb, &ctlen, ct);
-        rc = cli_seal_file(in, out, armor, key, ctb, ctlen);
-    }
+    rc = cli_seal_file(in, out, armor, mpk, NULL, id, "ibe encrypt");
 out:
-    sodium_memzero(key, sizeof key);
-    fkex_ibe_ct_free(ct);
     fkex_mpk_free(mpk);
     return rc;
 }
@@ -120,10 +104,7 @@ static int ibe_decrypt(int argc, char **argv)
     const char *key_path = NULL, *out = "-", *in = "-";
     int rc = EXIT_USAGE;
     fkex_key *sk = NULL;
-    fkex_ibe_ct *ct = NULL;
     cli_ctfile file = { 0 };
-    uint8_t key[32];
-    fkex_err err;
 
     if ((rc = cli_decrypt_args(argc, argv, &key_path, &out, &in, usage_decrypt)) >= 0)
         return rc;
@@ -132,43 +113,18 @@ static int ibe_decrypt(int argc, char **argv)
         return EXIT_USAGE;
     if (cli_load_key(&sk, key_path) != 0)
         goto out;
-    if ((rc = cli_ctfile_begin(&file, in)) != 0 || (rc = cli_ctfile_read_ibe(&file, in, &ct)) != 0)
+    if ((rc = cli_ctfile_begin(&file, in)) != 0 || (rc = cli_ctfile_read(&file, in)) != 0)
         goto out;
-    rc = EXIT_USAGE;
-    err = fkex_ibe_decap(key, sk, ct);
-    if (err == FKEX_ERR_WRONG_AUTHORITY) {
-        uint8_t b[FKEX_FINGERPRINT_BYTES];
-        fkex_ibe_ct_fingerprint(b, ct);
-        rc = cli_other_authority(sk, b);
-        goto out;
-    }
-    if (err == FKEX_ERR_WRONG_IDENTITY) {
-        const char *mine = fkex_key_identity(sk);
-        if (mine)
-            cli_error("%s was encrypted to %s; this key is for %s", in, fkex_ibe_ct_identity(ct),
-                      mine);
-        else
-            cli_error("%s was encrypted to %s; this key has no identity", in,
-                      fkex_ibe_ct_identity(ct));
-        cli_hint("ask the authority for a key for %s (fkex keygen --identity)",
-                 fkex_ibe_ct_identity(ct));
-        rc = EXIT_DENIED;
+    if (fkex_file_policy(file.sealed)) {
+        cli_error("%s was encrypted under a policy (%s), not to an identity", in,
+                  fkex_file_policy(file.sealed));
+        cli_hint("decrypt it with fkex decrypt --key FILE");
+        rc = EXIT_USAGE;
         goto out;
     }
-    if (err != FKEX_OK) {
-        rc = cli_fail(err, in);
-        goto out;
-    }
-    {
-        const uint8_t *ctb;
-        size_t ctlen;
-        fkex_ibe_ct_bytes(&ctb, &ctlen, ct);
-        rc = cli_open_payload(&file, in, out, key, ctb, ctlen);
-    }
+    rc = cli_ctfile_decrypt(&file, in, out, sk);
 out:
-    sodium_memzero(key, sizeof key);
     cli_ctfile_close(&file);
-    fkex_ibe_ct_free(ct);
     fkex_key_free(sk);
     return rc;
 }

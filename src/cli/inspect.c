@@ -5,8 +5,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include "cli/cli.h"
-#include "cli/attrs.h"
-#include "cli/ctfile.h"
+#include "cli/payload.h"
 
 static void usage(FILE *f)
 {
@@ -30,66 +29,65 @@ static void common(fkex_kind kind, uint8_t scheme, const uint8_t fp[FKEX_FINGERP
 /* The ciphertext object is decoded (validated); the payload is only counted. */
 static int inspect_ciphertext(cli_ctfile *file, const char *path)
 {
-    fkex_abe_ct *ct = NULL;
-    fkex_ibe_ct *ibe = NULL;
+    const fkex_abe_ct *ct;
+    const fkex_ibe_ct *ibe;
+    fkex_source *payload;
     uint8_t fp[FKEX_FINGERPRINT_BYTES], buf[65536];
     const uint8_t *bytes;
-    size_t len, got, payload = 0;
-    int rc = cli_ctfile_read_any(file, path, &ct, &ibe);
+    size_t len, got, total = 0;
+    int rc = cli_ctfile_read(file, path);
     if (rc != 0)
         return rc;
+    ct = fkex_file_abe_ct(file->sealed);
+    ibe = fkex_file_ibe_ct(file->sealed);
+    payload = fkex_file_payload(file->sealed);
     do {
-        if (file->src->read(file->src, buf, sizeof buf, &got) != FKEX_OK) {
+        if (payload->read(payload, buf, sizeof buf, &got) != FKEX_OK) {
             cli_error("%s: cannot read the payload", path);
-            rc = EXIT_USAGE;
-            break;
+            return EXIT_USAGE;
         }
-        payload += got;
+        total += got;
     } while (got > 0);
-    if (rc == 0 && ibe) {
-        fkex_ibe_ct_fingerprint(fp, ibe);
+    fkex_file_fingerprint(fp, file->sealed);
+    if (ibe) {
         fkex_ibe_ct_bytes(&bytes, &len, ibe);
         common(FKEX_KIND_CIPHERTEXT, bytes[6], fp);
         printf("mode:       IND-CCA (Fujisaki-Okamoto: FullIdent)\n");
         printf("identity:   %s\n", fkex_ibe_ct_identity(ibe));
-        printf("size:       %zu bytes (encapsulation %zu, encrypted payload %zu)\n",
-               len + payload, len, payload);
-    } else if (rc == 0) {
-        fkex_abe_ct_fingerprint(fp, ct);
+    } else {
         fkex_abe_ct_bytes(&bytes, &len, ct);
         common(FKEX_KIND_CIPHERTEXT, bytes[6], fp);
         printf("mode:       %s\n", fkex_abe_ct_mode(ct) == FKEX_ABE_CCA
                                        ? "IND-CCA (Fujisaki-Okamoto)" : "IND-CPA KEM");
         printf("policy:     %s\n", fkex_abe_ct_policy(ct));
         printf("rows:       %zu\n", fkex_abe_ct_rows(ct));
-        printf("size:       %zu bytes (encapsulation %zu, encrypted payload %zu)\n",
-               len + payload, len, payload);
     }
-    fkex_abe_ct_free(ct);
-    fkex_ibe_ct_free(ibe);
-    return rc;
+    printf("size:       %zu bytes (encapsulation %zu, encrypted payload %zu)\n", len + total,
+           len, total);
+    return 0;
 }
 
 static void print_key(const fkex_key *key)
 {
     const char *const *attrs;
     size_t n;
-    const char *expires = NULL;
+    uint32_t expires = 0;
     fkex_key_attrs(&attrs, &n, key);
     printf("identity:   %s\n", fkex_key_identity(key) ? fkex_key_identity(key)
                                                            : "none (attributes only)");
     printf("attributes:%s", n ? "" : " none");
     for (size_t i = 0; i < n; i++) {
-        if (strncmp(attrs[i], CLI_EXPIRES_ATTR "=", sizeof CLI_EXPIRES_ATTR) == 0)
-            expires = attrs[i] + sizeof CLI_EXPIRES_ATTR;
+        if (fkex_expiry_of(attrs[i]))
+            expires = fkex_expiry_of(attrs[i]);
         else
             printf(" %s", attrs[i]);
     }
     printf("\n");
     if (n == 0)
         return;
-    if (expires && strlen(expires) == 6)
-        printf("expires:    end of %.4s-%.2s\n", expires, expires + 4);
+    if (expires)
+        printf("expires:    end of %04u-%02u\n", (unsigned)(expires / 100),
+               (unsigned)(expires % 100));
     else
         printf("expires:    never (no expiry attribute: files encrypted with --valid-at\n"
                "            will not open with it)\n");

@@ -81,13 +81,13 @@ int keygen_main(int argc, char **argv)
     if (attrs_text && cli_split_attrs(&attrs, &nattrs, attrs_text) != 0)
         return EXIT_USAGE;
     if (expires) {
-        unsigned month;
-        char buf[32];
-        if (cli_parse_month(&month, expires) != 0) {
+        uint32_t month;
+        char buf[FKEX_EXPIRY_ATTR_LEN + 1];
+        if (fkex_month_parse(&month, expires) != FKEX_OK ||
+            fkex_expiry_attr(buf, month) != FKEX_OK) {
             cli_error("--expires: '%s' is not a month like 2026-12", expires);
             goto out;
         }
-        snprintf(buf, sizeof buf, CLI_EXPIRES_ATTR "=%u", month);
         char **bigger = realloc(attrs, (nattrs + 1) * sizeof *attrs);
         if (!bigger || !(bigger[nattrs] = strdup(buf))) {
             attrs = bigger ? bigger : attrs;

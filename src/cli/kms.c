@@ -32,7 +32,8 @@ static void usage(FILE *f)
                "enrolment token for a set of attributes; `serve` answers enrolments\n"
                "(`fkex enroll TOKEN`). `fkex kms COMMAND --help` explains each.\n\n"
                "The master key is sealed with a passphrase (Argon2id): it is read from\n"
-               "the environment variable FKEX_PASSPHRASE, or asked for on the terminal.\n");
+               "the environment variable FKEX_PASSPHRASE, from the systemd credential\n"
+               "fkex-passphrase ($CREDENTIALS_DIRECTORY), or asked for on the terminal.\n");
 }
 
 static void usage_init(FILE *f)
@@ -132,10 +133,39 @@ static int ask(char *buf, size_t cap, const char *prompt)
     return rc;
 }
 
+/* The systemd credential "fkex-passphrase" (LoadCredential=, which puts it
+ * in $CREDENTIALS_DIRECTORY: packaging/systemd/fkex-kms.service), one line.
+ * 1 if there is one and buf has it, 0 if there is none, -1 on an error. */
+static int credential(char *buf, size_t cap)
+{
+    const char *dir = getenv("CREDENTIALS_DIRECTORY");
+    char path[4096];
+    FILE *f;
+    size_t n;
+    if (!dir || (size_t)snprintf(path, sizeof path, "%s/fkex-passphrase", dir) >= sizeof path ||
+        !(f = fopen(path, "r")))
+        return 0;
+    n = fread(buf, 1, cap - 1, f);
+    buf[n] = '\0';
+    if (n > 0 && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    if (!feof(f) || ferror(f)) {
+        fclose(f);
+        sodium_memzero(buf, cap);
+        cli_error("the credential %s cannot be read, or is longer than %zu bytes", path, cap - 2);
+        return -1;
+    }
+    fclose(f);
+    return 1;
+}
+
 /* buf is sodium_malloc'd by the caller. confirm: ask twice (init). */
 static int passphrase(char *buf, size_t cap, int confirm)
 {
     const char *env = getenv("FKEX_PASSPHRASE");
+    int cred = env ? 0 : credential(buf, cap);
+    if (cred < 0)
+        return -1;
     if (env) {
         if (strlen(env) >= cap) {
             cli_error("FKEX_PASSPHRASE is longer than %zu bytes", cap - 1);
@@ -145,7 +175,7 @@ static int passphrase(char *buf, size_t cap, int confirm)
         /* Not left for /proc/PID/environ for the daemon's whole life. */
         sodium_memzero((char *)env, strlen(env));
         unsetenv("FKEX_PASSPHRASE");
-    } else {
+    } else if (!cred) {
         if (ask(buf, cap, "passphrase for the authority's master key: ") != 0)
             return -1;
         if (confirm) {
@@ -493,14 +523,14 @@ static char *token_attrs(const char *text, const char *key_expires)
     if (text && cli_split_attrs(&attrs, &n, text) != 0)
         return NULL;
     if (key_expires) {
-        unsigned month;
-        char buf[32];
+        uint32_t month;
+        char buf[FKEX_EXPIRY_ATTR_LEN + 1];
         char **bigger;
-        if (cli_parse_month(&month, key_expires) != 0) {
+        if (fkex_month_parse(&month, key_expires) != FKEX_OK ||
+            fkex_expiry_attr(buf, month) != FKEX_OK) {
             cli_error("--key-expires: '%s' is not a month like 2026-12", key_expires);
             goto out;
         }
-        snprintf(buf, sizeof buf, CLI_EXPIRES_ATTR "=%u", month);
         if (!(bigger = realloc(attrs, (n + 1) * sizeof *attrs)) || !(bigger[n] = strdup(buf))) {
             attrs = bigger ? bigger : attrs;
             cli_error("out of memory");

@@ -3,8 +3,6 @@
  */
 #include "cli/cli.h"
 
-#define FKEX_VERSION "0.1.0"
-
 static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
@@ -37,7 +35,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    if (sodium_init() < 0) {
+    if (fkex_init() != FKEX_OK) {
         cli_error("libsodium failed to initialise");
         return EXIT_USAGE;
     }
@@ -50,7 +48,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("fkex %s (BLS12-381, blst 0.3.10)\n", FKEX_VERSION);
+        printf("fkex %s (BLS12-381, blst 0.3.10)\n", fkex_version());
         return 0;
     }
     for (size_t i = 0; i < FKEX_ARRAY_LEN(commands); i++)

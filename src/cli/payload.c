@@ -1,6 +1,6 @@
 /*
- * cli/payload.c: sealing and opening the payload of an encrypted file,
- * whatever KEM made its key (cli/payload.h).
+ * cli/payload.c: encrypted files on the command line, over fkex/file.h
+ * (cli/payload.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,16 +24,15 @@ int cli_seal_check(const char *in, const char *out, int armor)
     return 0;
 }
 
-int cli_seal_file(const char *in, const char *out, int armor, const uint8_t key[32],
-                  const uint8_t *ctb, size_t ctlen)
+int cli_seal_file(const char *in, const char *out, int armor, const fkex_mpk *mpk,
+                  const fkex_policy *policy, const char *identity, const char *what)
 {
     FILE *inf = strcmp(in, "-") == 0 ? stdin : fopen(in, "rb");
     cli_output o = { 0 };
     cli_file_sink file;
     cli_file_source src;
-    fkex_armor_writer aw;
-    fkex_sink *sink = &file.sink;
-    fkex_err err = FKEX_OK;
+    fkex_rng rng;
+    fkex_err err;
     int rc = EXIT_USAGE;
 
     if (!inf) {
@@ -44,19 +43,12 @@ int cli_seal_file(const char *in, const char *out, int armor, const uint8_t key[
         goto out;
     cli_file_sink_init(&file, o.f);
     cli_file_source_init(&src, inf);
-    if (armor) {
-        err = fkex_armor_writer_begin(&aw, &file.sink, fkex_kind_armor(FKEX_KIND_CIPHERTEXT));
-        sink = &aw.sink;
-    }
-    if (err == FKEX_OK)
-        err = sink->write(sink, ctb, ctlen);
-    if (err == FKEX_OK)
-        err = fkex_stream_encrypt(sink, &src.source, key, ctb, ctlen);
-    if (err == FKEX_OK && armor)
-        err = fkex_armor_writer_end(&aw);
+    fkex_rng_init_system(&rng);
+    err = policy ? fkex_file_seal_policy(&file.sink, &src.source, mpk, policy, armor, &rng)
+                 : fkex_file_seal_identity(&file.sink, &src.source, mpk, identity, armor, &rng);
     if (err != FKEX_OK) {
         cli_output_abort(&o);
-        rc = cli_stream_fail(err, "encrypt", &src, in, &file, out);
+        rc = cli_stream_fail(err, what, &src, in, &file, out);
         goto out;
     }
     if (cli_output_commit(&o) != 0)
@@ -113,8 +105,7 @@ static int stream_failed(fkex_err err, const cli_ctfile *file, const char *in,
     return err == FKEX_ERR_IO || err == FKEX_ERR_NO_MEMORY ? rc : EXIT_DENIED;
 }
 
-static int decrypt_to_terminal(cli_ctfile *file, const char *in, const uint8_t key[32],
-                               const uint8_t *ctb, size_t ctlen)
+static int decrypt_to_terminal(cli_ctfile *file, const char *in)
 {
     held h = { { held_write, NULL }, malloc(TERMINAL_MAX), 0, 0 };
     int rc = 0;
@@ -123,7 +114,7 @@ static int decrypt_to_terminal(cli_ctfile *file, const char *in, const uint8_t k
         cli_error("out of memory");
         return EXIT_USAGE;
     }
-    err = fkex_stream_decrypt(&h.sink, file->src, key, ctb, ctlen);
+    err = fkex_file_decrypt(file->sealed, &h.sink);
     if (h.too_big) {
         cli_error("the plaintext is too large to show on a terminal");
         cli_hint("use -o FILE, or redirect standard output");
@@ -143,35 +134,132 @@ static int decrypt_to_terminal(cli_ctfile *file, const char *in, const uint8_t k
     return rc;
 }
 
-int cli_open_payload(cli_ctfile *file, const char *in, const char *out, const uint8_t key[32],
-                     const uint8_t *ctb, size_t ctlen)
+/* Says that key and the file come from different authorities, with both
+ * fingerprints. */
+static int other_authority(const fkex_key *key, const fkex_file *file)
+{
+    uint8_t a[FKEX_FINGERPRINT_BYTES], b[FKEX_FINGERPRINT_BYTES];
+    char ta[20], tb[20];
+    fkex_mpk_fingerprint(a, fkex_key_mpk(key));
+    fkex_file_fingerprint(b, file);
+    fkex_fingerprint_text(ta, a);
+    fkex_fingerprint_text(tb, b);
+    cli_error("this key comes from authority %s, the ciphertext from authority %s", ta, tb);
+    cli_hint("ask authority %s for a key", tb);
+    return EXIT_DENIED;
+}
+
+/* Why key does not open the file. */
+static int refused(fkex_err err, const cli_ctfile *c, const char *in, const fkex_key *key)
+{
+    const char *to = fkex_file_identity(c->sealed), *mine = fkex_key_identity(key);
+    if (err == FKEX_ERR_WRONG_AUTHORITY)
+        return other_authority(key, c->sealed);
+    if (err == FKEX_ERR_POLICY_UNSATISFIED) {
+        cli_error("your key's attributes do not satisfy the policy: %s",
+                  fkex_file_policy(c->sealed));
+        return EXIT_DENIED;
+    }
+    if (err == FKEX_ERR_WRONG_IDENTITY) {
+        if (mine)
+            cli_error("%s was encrypted to %s; this key is for %s", in, to, mine);
+        else
+            cli_error("%s was encrypted to %s; this key has no identity", in, to);
+        cli_hint("ask the authority for a key for %s (fkex keygen --identity)", to);
+        return EXIT_DENIED;
+    }
+    return cli_fail(err, in);
+}
+
+int cli_ctfile_decrypt(cli_ctfile *c, const char *in, const char *out, const fkex_key *key)
 {
     cli_output o = { 0 };
     cli_file_sink sink;
-    fkex_err err;
+    fkex_err err = fkex_file_unlock(c->sealed, key);
+    if (err != FKEX_OK)
+        return refused(err, c, in, key);
     if (strcmp(out, "-") == 0 && isatty(STDOUT_FILENO))
-        return decrypt_to_terminal(file, in, key, ctb, ctlen);
+        return decrypt_to_terminal(c, in);
     if (cli_output_open(&o, out, 1) != 0)
         return EXIT_USAGE;
     cli_file_sink_init(&sink, o.f);
-    err = fkex_stream_decrypt(&sink.sink, file->src, key, ctb, ctlen);
+    err = fkex_file_decrypt(c->sealed, &sink.sink);
     if (err != FKEX_OK) {
         cli_output_abort(&o);
-        return stream_failed(err, file, in, &sink, out);
+        return stream_failed(err, c, in, &sink, out);
     }
     return cli_output_commit(&o) == 0 ? 0 : EXIT_USAGE;
 }
 
-int cli_other_authority(const fkex_key *key, const uint8_t ct_fp[FKEX_FINGERPRINT_BYTES])
+int cli_ctfile_begin(cli_ctfile *c, const char *path)
 {
-    uint8_t a[FKEX_FINGERPRINT_BYTES];
-    char ta[20], tb[20];
-    fkex_mpk_fingerprint(a, fkex_key_mpk(key));
-    fkex_fingerprint_text(ta, a);
-    fkex_fingerprint_text(tb, ct_fp);
-    cli_error("this key comes from authority %s, the ciphertext from authority %s", ta, tb);
-    cli_hint("ask authority %s for a key", tb);
+    memset(c, 0, sizeof *c);
+    c->f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!c->f) {
+        cli_error("cannot open %s: %s", path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    cli_file_source_init(&c->file, c->f);
+    cli_file_source_peek(&c->file);
+    return 0;
+}
+
+int cli_ctfile_is_ciphertext(const cli_ctfile *c)
+{
+    static const char armor[] = "-----BEGIN FKEX CIPHERTEXT-----";
+    const uint8_t *p = c->file.peek;
+    size_t n = c->file.npeek;
+    if (n >= 6 && memcmp(p, "FKEX", 4) == 0)
+        return p[5] == FKEX_KIND_CIPHERTEXT;
+    return n >= sizeof armor - 1 && memcmp(p, armor, sizeof armor - 1) == 0;
+}
+
+int cli_ctfile_read(cli_ctfile *c, const char *path)
+{
+    fkex_file_info info;
+    fkex_err err = fkex_file_open(&c->sealed, &c->file.source, &info);
+    if (err == FKEX_OK)
+        return 0;
+    if (info.armored && !info.armor_kind[0] && err != FKEX_ERR_IO) {
+        cli_error("%s: bad armor: %s", path, fkex_strerror(err));
+        return EXIT_USAGE;
+    }
+    switch (err) {
+    case FKEX_ERR_NOT_FKEX:
+        cli_error("%s is not an fkex file", path);
+        return EXIT_USAGE;
+    case FKEX_ERR_WRONG_KIND:
+        if (info.has_header)
+            cli_error("%s is %s, not a ciphertext", path, cli_kind_phrase(info.header.kind));
+        else
+            cli_error("%s holds a %s, not a ciphertext", path, info.armor_kind);
+        return EXIT_USAGE;
+    case FKEX_ERR_UNSUPPORTED:
+        if (info.has_header)
+            break;   /* the header is fine and the body is not */
+        cli_error("%s: %s", path, fkex_strerror(err));
+        cli_hint("it may come from a newer version of fkex");
+        return EXIT_USAGE;
+    case FKEX_ERR_IO:
+        return cli_stream_fail(err, path, &c->file, path, NULL, "-");
+    case FKEX_ERR_NO_MEMORY:
+        return cli_fail(err, path);
+    default:
+        break;
+    }
+    /* The file says it is a ciphertext and is not a valid one. */
+    cli_error("%s: the ciphertext is corrupt or has been tampered with (%s)", path,
+              fkex_strerror(err));
     return EXIT_DENIED;
+}
+
+void cli_ctfile_close(cli_ctfile *c)
+{
+    fkex_file_free(c->sealed);
+    c->sealed = NULL;
+    if (c->f && c->f != stdin)
+        fclose(c->f);
+    c->f = NULL;
 }
 
 int cli_decrypt_args(int argc, char **argv, const char **key, const char **out, const char **in,

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "fkex/error.h"
+#include "fkex/io.h"
 
 #define FKEX_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -71,18 +72,7 @@ int fkex_reader_view(fkex_reader *r, const uint8_t **data, size_t len) FKEX_WUR;
  * for trailing bytes. */
 fkex_err fkex_reader_end(const fkex_reader *r) FKEX_WUR;
 
-/* ---- byte streams ----------------------------------------------------- */
-typedef struct fkex_source {
-    /* Reads up to cap bytes; *got == 0 means end of input. */
-    fkex_err (*read)(struct fkex_source *s, uint8_t *buf, size_t cap, size_t *got);
-    void *ctx;
-} fkex_source;
-
-typedef struct fkex_sink {
-    fkex_err (*write)(struct fkex_sink *s, const uint8_t *buf, size_t len);
-    void *ctx;
-} fkex_sink;
-
+/* ---- byte streams (fkex/io.h) ------------------------------------------ */
 /* Reads exactly len bytes unless the input ends first: *got tells how many. */
 fkex_err fkex_source_read_full(fkex_source *s, uint8_t *buf, size_t len, size_t *got) FKEX_WUR;
 
@@ -94,7 +84,6 @@ fkex_err fkex_source_read_full(fkex_source *s, uint8_t *buf, size_t len, size_t 
  * Decoding is strict: one BEGIN line, canonical base64, 64-column lines
  * (the last may be shorter), a matching END line, and nothing after it but
  * one optional newline. "\r\n" line ends are accepted. */
-#define FKEX_ARMOR_KIND_MAX 32
 
 /* 1 if the bytes start like armor ("-----BEGIN FKEX "), else 0. */
 int fkex_armor_detect(const uint8_t *data, size_t len);

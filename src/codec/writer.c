@@ -113,3 +113,11 @@ void fkex_writer_free(fkex_writer *w)
     }
     fkex_writer_init(w);
 }
+
+void fkex_bytes_free(uint8_t *bytes, size_t len)
+{
+    if (!bytes)
+        return;
+    sodium_memzero(bytes, len);
+    free(bytes);
+}

@@ -1,12 +1,11 @@
 /*
- * kms/kms.h: the key authority (`fkex kms`) and enrolment (`fkex enroll`).
+ * kms/kms.h: the key authority (`fkex kms`). Tokens and the enrolment
+ * protocol's messages are the enrol layer's (enrol/enrol.h, fkex/enrol.h).
  *
  * Everything here but serve.c is a function over bytes, so it is tested
  * without sockets (tests/test_kms.c):
- *   token.c  the one-time enrolment token: codec, address check, the pin
  *   seal.c   a secret sealed with a passphrase (Argon2id, XChaCha20-Poly1305)
  *   store.c  the SQLite database: tokens (hashed), the audit table, settings
- *   enrol.c  the enrolment protocol's messages, client and server side
  *   kms.c    the authority: its sealed secrets, and the answer to a request
  *   serve.c  the daemon: a libuv loop around fkex_kms_answer
  * docs/FORMATS.md ("Enrolment") has the layouts; docs/ARCHITECTURE.md why.
@@ -21,46 +20,7 @@
 #include "net/net.h"
 #include "wire/wire.h"
 #include "ibe/ibe.h"
-
-/* ---- tokens (token.c) ------------------------------------------------------
- * Text: "fkex1-" base64url (no padding) of
- *   version (1) | u8 n | address (n bytes, "host:port") | pin (32) |
- *   id (16) | secret (32) | expires_at (u64, unix seconds) | check (8)
- * where check = SHA-256("fkex v1 token\0" || everything before it)[0..8].
- * The check catches typos and truncation; the secret is what authenticates
- * (the authority keeps only its hash), and the pin what authenticates the
- * authority. */
-#define FKEX_TOKEN_PREFIX "fkex1-"
-#define FKEX_TOKEN_ID_BYTES 16
-#define FKEX_TOKEN_SECRET_BYTES 32
-#define FKEX_ADDR_MAX 255
-#define FKEX_TOKEN_TEXT_MAX 512     /* more than any valid token */
-
-typedef struct {
-    char addr[FKEX_ADDR_MAX + 1];                /* where the authority listens */
-    uint8_t pin[32];                             /* fkex_enrol_pin of its key */
-    uint8_t id[FKEX_TOKEN_ID_BYTES];
-    uint8_t secret[FKEX_TOKEN_SECRET_BYTES];
-    uint64_t expires_at;                         /* unix seconds */
-} fkex_token;
-
-/* out gets NUL-terminated text; FKEX_ERR_ARGUMENT if the address is not
- * valid (fkex_addr_check) or cap is too small. */
-fkex_err fkex_token_encode(char *out, size_t cap, const fkex_token *t) FKEX_WUR;
-/* Strict: prefix, canonical base64url, version, address, check, no
- * trailing bytes. Leading and trailing white space is ignored. Errors:
- * FKEX_ERR_BAD_ENCODING, FKEX_ERR_TRUNCATED, FKEX_ERR_UNSUPPORTED
- * (another version); *t is zero then. */
-fkex_err fkex_token_decode(fkex_token *t, const char *text, size_t len) FKEX_WUR;
-void fkex_token_wipe(fkex_token *t);
-/* 0 if addr is "host:port": host a name, IPv4 address or [IPv6], port
- * 1..65535 without leading zeros; else -1. allow_port0 accepts port 0 (a
- * listening address: "pick a free port"). */
-int fkex_addr_check(const char *addr, int allow_port0) FKEX_WUR;
-/* The pin of an enrolment key: SHA-256("fkex v1 enrolment key\0" || pk). */
-void fkex_enrol_pin(uint8_t pin[32], const uint8_t pk[32]);
-/* The token id as 32 lower-case hex digits (and a NUL). */
-void fkex_token_id_hex(char out[2 * FKEX_TOKEN_ID_BYTES + 1], const uint8_t id[FKEX_TOKEN_ID_BYTES]);
+#include "enrol/enrol.h"
 
 /* ---- a secret sealed with a passphrase (seal.c) ----------------------------
  *   "FKEXSEAL" | version (1) | kdf (1 = Argon2id v1.3) | opslimit (u32) |
@@ -79,18 +39,6 @@ fkex_err fkex_sealed_encode(uint8_t **out, size_t *len, const uint8_t *pt, size_
  * FKEX_ERR_NO_MEMORY. */
 fkex_err fkex_sealed_decode(uint8_t **pt, size_t *ptlen, const uint8_t *in, size_t len,
                             const char *pass, size_t passlen) FKEX_WUR;
-
-/* ---- what an enrolment can come to ------------------------------------------ */
-typedef enum {
-    FKEX_ENROL_ISSUED = 0,     /* the key is in the reply */
-    FKEX_ENROL_UNKNOWN = 1,    /* no such token, or the wrong secret */
-    FKEX_ENROL_USED = 2,       /* the token was used already */
-    FKEX_ENROL_EXPIRED = 3,    /* the token expired */
-    FKEX_ENROL_MALFORMED = 4,  /* the request did not open (wrong key, bad bytes) */
-    FKEX_ENROL_FAILED = 5      /* the authority failed (database, keygen) */
-} fkex_enrol_status;
-
-const char *fkex_enrol_status_text(fkex_enrol_status st);   /* "token already used" ... */
 
 /* ---- the database (store.c) ------------------------------------------------
  * One SQLite file in WAL mode, busy timeout 10 s:
@@ -145,74 +93,6 @@ fkex_err fkex_store_token_check(fkex_kms_store *s, fkex_enrol_status *st, char *
  * is written). Of two racing uses, exactly one wins. */
 fkex_err fkex_store_token_use(fkex_kms_store *s, int *won, const uint8_t id[FKEX_TOKEN_ID_BYTES],
                               const char *attrs, const char *identity, uint64_t now) FKEX_WUR;
-
-/* ---- the enrolment protocol (enrol.c) ----------------------------------------
- * Every frame starts "FKEN" | version (1) | type:
- *   1 HELLO    client -> authority: nothing more
- *   2 KEY      authority -> client: the enrolment public key (32)
- *   3 REQUEST  client -> authority: enc (32) | HPKE ciphertext of
- *              id (16) | secret (32) | reply public key (32)
- *   4 REPLY    authority -> client: enc (32) | HPKE ciphertext of
- *              status (1) | the user key (the rest; empty unless issued)
- *   5 REFUSED  authority -> client: status (1), unauthenticated, for
- *              requests the authority could not open
- * REQUEST: HPKE base mode to the pinned enrolment key, info "fkex v1 enrol
- * request", aad the 6-byte frame header. REPLY: to the client's fresh reply
- * key, info "fkex v1 enrol reply" || b, where b = Export(request context,
- * "fkex v1 enrol binding", 32): only the holder of the enrolment key can
- * compute b, so the reply is bound to this request and to the authority. */
-#define FKEX_ENROL_HEADER 6
-#define FKEX_ENROL_REQUEST_BYTES (FKEX_ENROL_HEADER + 32 + 80 + FKEX_HPKE_NT)
-#define FKEX_ENROL_REPLY_MAX (FKEX_ENROL_HEADER + 32 + 1 + FKEX_HEADER_BYTES + FKEX_BODY_MAX + FKEX_HPKE_NT)
-
-typedef enum {
-    FKEX_ENROL_HELLO = 1, FKEX_ENROL_KEY = 2, FKEX_ENROL_REQUEST = 3,
-    FKEX_ENROL_REPLY = 4, FKEX_ENROL_REFUSED = 5
-} fkex_enrol_type;
-
-/* Client side. */
-typedef struct {
-    uint8_t reply_sk[32];
-    uint8_t binding[32];
-    int ready;
-} fkex_enrol_client;
-
-void fkex_enrol_hello(uint8_t out[FKEX_ENROL_HEADER]);
-/* Reads a KEY frame. */
-fkex_err fkex_enrol_key_decode(uint8_t pk[32], const uint8_t *in, size_t len) FKEX_WUR;
-/* A REQUEST for token t, sealed to pk, which must match t's pin (else
- * FKEX_ERR_WRONG_AUTHORITY, nothing is sealed). c keeps what the reply
- * needs. out holds FKEX_ENROL_REQUEST_BYTES. */
-fkex_err fkex_enrol_request_seal(uint8_t out[FKEX_ENROL_REQUEST_BYTES], fkex_enrol_client *c,
-                                 const uint8_t pk[32], const fkex_token *t,
-                                 fkex_rng *rng) FKEX_WUR;
-/* Reads a REPLY (or REFUSED) frame. *key (malloc'd) is set only when *st
- * is FKEX_ENROL_ISSUED. A REFUSED frame gives FKEX_OK with *st from it;
- * a REPLY that does not open is FKEX_ERR_AUTHENTICATION. */
-fkex_err fkex_enrol_reply_open(fkex_enrol_status *st, uint8_t **key, size_t *keylen,
-                               fkex_enrol_client *c, const uint8_t *in, size_t len) FKEX_WUR;
-void fkex_enrol_client_wipe(fkex_enrol_client *c);
-
-/* Authority side. */
-typedef struct {
-    fkex_enrol_type type;                       /* HELLO or REQUEST */
-    uint8_t id[FKEX_TOKEN_ID_BYTES];
-    uint8_t secret[FKEX_TOKEN_SECRET_BYTES];
-    uint8_t reply_pk[32];
-    uint8_t binding[32];
-} fkex_enrol_req;
-
-/* Reads a HELLO or opens a REQUEST with the enrolment key pair. Errors:
- * FKEX_ERR_BAD_ENCODING, FKEX_ERR_TRUNCATED, FKEX_ERR_UNSUPPORTED,
- * FKEX_ERR_AUTHENTICATION (sealed to another key, or changed). */
-fkex_err fkex_enrol_request_open(fkex_enrol_req *r, const uint8_t *in, size_t len,
-                                 const uint8_t sk[32], const uint8_t pk[32]) FKEX_WUR;
-void fkex_enrol_key_encode(uint8_t out[FKEX_ENROL_HEADER + 32], const uint8_t pk[32]);
-fkex_err fkex_enrol_reply_seal(uint8_t **out, size_t *len, const fkex_enrol_req *r,
-                               fkex_enrol_status st, const uint8_t *key, size_t keylen,
-                               fkex_rng *rng) FKEX_WUR;
-void fkex_enrol_refusal(uint8_t out[FKEX_ENROL_HEADER + 1], fkex_enrol_status st);
-void fkex_enrol_req_wipe(fkex_enrol_req *r);
 
 /* ---- the authority (kms.c) --------------------------------------------------
  * Its secrets, the enrolment HPKE private key and the master key's

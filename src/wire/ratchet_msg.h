@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "fkex/error.h"
+#include "fkex/room.h"
 #include "codec/codec.h"
 
 #define FKEX_RATCHET_VERSION 2
@@ -61,12 +62,9 @@ typedef struct {
 } fkex_leaf;
 _Static_assert(sizeof(fkex_leaf) == 64, "a leaf is V || X, with no padding");
 
-/* Descriptor D = {name, policy, admin_pk, version, options}, admin-signed. */
-#define FKEX_ROOM_REQUIRE_PERIOD 1u
-/* The room runs seed mode (gke/seed.h: the 2014 prototype's protocol, NOT
- * secure, for comparison), not the ratchet. A room's mode never changes;
- * seed rooms have no periods, so the two bits never go together. */
-#define FKEX_ROOM_SEED_MODE 2u
+/* Descriptor D = {name, policy, admin_pk, version, options}, admin-signed;
+ * its options are fkex/room.h's. A room's mode never changes; seed rooms
+ * have no periods, so the two bits never go together. */
 #define FKEX_ROOM_OPTIONS_OK(o) \
     (((o) & ~(FKEX_ROOM_REQUIRE_PERIOD | FKEX_ROOM_SEED_MODE)) == 0 && \
      ((o) & (FKEX_ROOM_REQUIRE_PERIOD | FKEX_ROOM_SEED_MODE)) != \
@@ -261,8 +259,6 @@ typedef struct {
  * kick): the member whose V begins with the pseudonym's 8 bytes is to be
  * removed; the relay refuses its submissions from then on. reason is
  * printable ASCII. */
-#define FKEX_PSEUDONYM_BYTES 8
-#define FKEX_KICK_REASON_MAX 256
 #define FKEX_KICK_MAX (2 + 32 + FKEX_PSEUDONYM_BYTES + 2 + FKEX_KICK_REASON_MAX + 64)
 typedef struct {
     uint8_t room_id[32];

@@ -1,0 +1,430 @@
+"""fkex: functional key exchange, from Python.
+
+A thin layer over libfkex's public C API (include/fkex/fkex.h) through
+ctypes, from the standard library alone. For users of Charm's CP-ABE who
+move to fkex:
+
+    import fkex
+    authority = fkex.Authority.setup()                # FAME; identities too
+    key = authority.keygen(["dept:telematics", "year=5"], identity="alice@example.org")
+    sealed = fkex.encrypt(authority.public, b"...", policy="dept:telematics and year >= 5")
+    fkex.decrypt(key, sealed)                         # b"..."
+    to_alice = fkex.encrypt(authority.public, b"...", identity="Alice@Example.org")
+    fkex.inspect(sealed)                              # {"policy": ..., "authority": ...}
+
+Files are the ones `fkex encrypt` and `fkex ibe encrypt` write; keys and
+parameters are the same bytes as the CLI's files (fkex setup, keygen,
+enroll). encrypt_stream and decrypt_stream work on file objects in constant
+memory.
+
+The library is found at $FKEX_LIB, else where the system's linker finds
+libfkex.so (after `make install`), else in the source tree's build/.
+"""
+
+import ctypes
+import ctypes.util
+import io
+import os
+
+__all__ = [
+    "Error", "Denied", "Authority", "PublicParams", "MasterKey", "UserKey",
+    "encrypt", "decrypt", "encrypt_stream", "decrypt_stream", "inspect", "version",
+]
+
+
+def _load():
+    here = os.path.dirname(os.path.abspath(__file__))
+    tried = [os.environ.get("FKEX_LIB"), ctypes.util.find_library("fkex"),
+             os.path.join(here, "..", "build", "libfkex.so")]
+    for path in tried:
+        if path and (os.path.sep not in path or os.path.exists(path)):
+            try:
+                return ctypes.CDLL(path)
+            except OSError:
+                continue
+    raise ImportError("libfkex.so not found: set FKEX_LIB, run `make install`, or build the tree")
+
+
+_lib = _load()
+_u8p = ctypes.POINTER(ctypes.c_uint8)
+_err = ctypes.c_int
+
+# Error codes (include/fkex/error.h).
+_DENIED = {10, 12, 13, 19}   # policy unsatisfied, authentication, wrong authority, wrong identity
+
+
+class Error(Exception):
+    """A libfkex error: code is the fkex_err, the message its sentence."""
+
+    def __init__(self, code, what=None):
+        self.code = code
+        text = _lib.fkex_strerror(code).decode()
+        super().__init__(f"{what}: {text}" if what else text)
+
+
+class Denied(Error):
+    """The key may not open it: another authority, a policy it does not
+    satisfy, another identity, or bytes that were tampered with."""
+
+
+def _check(code, what=None):
+    if code != 0:
+        raise (Denied if code in _DENIED else Error)(code, what)
+
+
+class _Rng(ctypes.Structure):
+    _fields_ = [("deterministic", ctypes.c_int), ("key", ctypes.c_uint8 * 32),
+                ("block", ctypes.c_uint64)]
+
+
+_READ = ctypes.CFUNCTYPE(_err, ctypes.c_void_p, _u8p, ctypes.c_size_t,
+                         ctypes.POINTER(ctypes.c_size_t))
+_WRITE = ctypes.CFUNCTYPE(_err, ctypes.c_void_p, _u8p, ctypes.c_size_t)
+
+
+class _Source(ctypes.Structure):
+    _fields_ = [("read", _READ), ("ctx", ctypes.c_void_p)]
+
+
+class _Sink(ctypes.Structure):
+    _fields_ = [("write", _WRITE), ("ctx", ctypes.c_void_p)]
+
+
+class _PolicyError(ctypes.Structure):
+    _fields_ = [("column", ctypes.c_size_t), ("message", ctypes.c_char * 128)]
+
+
+class _FileInfo(ctypes.Structure):
+    _fields_ = [("armored", ctypes.c_int), ("armor_kind", ctypes.c_char * 33),
+                ("has_header", ctypes.c_int), ("kind", ctypes.c_int),
+                ("version", ctypes.c_uint8), ("scheme", ctypes.c_uint8),
+                ("curve", ctypes.c_uint8), ("fingerprint", ctypes.c_uint8 * 32),
+                ("body_len", ctypes.c_uint32)]
+
+
+def _declare(name, restype, *argtypes):
+    f = getattr(_lib, name)
+    f.restype = restype
+    f.argtypes = list(argtypes)
+
+
+_vp, _pvp, _sz, _psz = ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p), ctypes.c_size_t, \
+    ctypes.POINTER(ctypes.c_size_t)
+_pu8p = ctypes.POINTER(_u8p)
+_declare("fkex_init", _err)
+_declare("fkex_version", ctypes.c_char_p)
+_declare("fkex_strerror", ctypes.c_char_p, _err)
+_declare("fkex_rng_init_system", None, ctypes.POINTER(_Rng))
+_declare("fkex_bytes_free", None, _u8p, _sz)
+_declare("fkex_abe_setup", _err, _pvp, _pvp, ctypes.c_char_p, ctypes.POINTER(_Rng))
+_declare("fkex_ibe_setup", _err, _pvp, _vp, ctypes.POINTER(_Rng))
+_declare("fkex_abe_keygen", _err, _pvp, _vp, ctypes.POINTER(ctypes.c_char_p), _sz,
+         ctypes.POINTER(_Rng))
+_declare("fkex_ibe_keygen", _err, _vp, _vp, ctypes.c_char_p)
+for _kind in ("mpk", "msk", "key"):
+    _declare(f"fkex_{_kind}_encode", _err, _pu8p, _psz, _vp)
+    _declare(f"fkex_{_kind}_decode", _err, _pvp, ctypes.c_char_p, _sz)
+    _declare(f"fkex_{_kind}_free", None, _vp)
+_declare("fkex_msk_mpk", _vp, _vp)
+_declare("fkex_key_mpk", _vp, _vp)
+_declare("fkex_mpk_fingerprint", None, ctypes.c_uint8 * 32, _vp)
+_declare("fkex_mpk_scheme", ctypes.c_uint8, _vp)
+_declare("fkex_mpk_has_ibe", ctypes.c_int, _vp)
+_declare("fkex_scheme_name", ctypes.c_char_p, ctypes.c_uint8)
+_declare("fkex_fingerprint_text", None, ctypes.c_char * 20, ctypes.c_uint8 * 32)
+_declare("fkex_key_attrs", None, ctypes.POINTER(ctypes.POINTER(ctypes.c_char_p)), _psz, _vp)
+_declare("fkex_key_identity", ctypes.c_char_p, _vp)
+_declare("fkex_policy_parse", _err, _pvp, ctypes.c_char_p, _sz, ctypes.POINTER(_PolicyError))
+_declare("fkex_policy_free", None, _vp)
+_declare("fkex_policy_valid_at", _err, _pvp, _vp, ctypes.c_uint32, ctypes.POINTER(_PolicyError))
+_declare("fkex_month_parse", _err, ctypes.POINTER(ctypes.c_uint32), ctypes.c_char_p)
+_declare("fkex_expiry_attr", _err, ctypes.c_char * 15, ctypes.c_uint32)
+_declare("fkex_file_seal_policy", _err, ctypes.POINTER(_Sink), ctypes.POINTER(_Source), _vp, _vp,
+         ctypes.c_int, ctypes.POINTER(_Rng))
+_declare("fkex_file_seal_identity", _err, ctypes.POINTER(_Sink), ctypes.POINTER(_Source), _vp,
+         ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(_Rng))
+_declare("fkex_file_open", _err, _pvp, ctypes.POINTER(_Source), ctypes.POINTER(_FileInfo))
+_declare("fkex_file_policy", ctypes.c_char_p, _vp)
+_declare("fkex_file_identity", ctypes.c_char_p, _vp)
+_declare("fkex_file_fingerprint", None, ctypes.c_uint8 * 32, _vp)
+_declare("fkex_file_unlock", _err, _vp, _vp)
+_declare("fkex_file_decrypt", _err, _vp, ctypes.POINTER(_Sink))
+_declare("fkex_file_free", None, _vp)
+
+_check(_lib.fkex_init(), "fkex_init")
+
+
+def version():
+    """The library's version, "MAJOR.MINOR.PATCH"."""
+    return _lib.fkex_version().decode()
+
+
+def _rng():
+    rng = _Rng()
+    _lib.fkex_rng_init_system(ctypes.byref(rng))
+    return rng
+
+
+def _encoded(encode, handle):
+    out, n = _u8p(), ctypes.c_size_t()
+    _check(encode(ctypes.byref(out), ctypes.byref(n), handle))
+    try:
+        return ctypes.string_at(out, n.value)
+    finally:
+        _lib.fkex_bytes_free(out, n)
+
+
+def _fingerprint_text(fp):
+    text = (ctypes.c_char * 20)()
+    _lib.fkex_fingerprint_text(text, fp)
+    return text.value.decode()
+
+
+class _Object:
+    """An owned libfkex object, freed with the Python object."""
+    _free = None
+
+    def __init__(self, handle, owner=None):
+        self._handle = ctypes.c_void_p(handle)
+        self._owner = owner   # a borrowed handle keeps its owner alive
+
+    def __del__(self):
+        if self._owner is None and self._handle and self._free:
+            type(self)._free(self._handle)
+            self._handle = None
+
+
+class PublicParams(_Object):
+    """An authority's public parameters (`fkex setup`'s mpk.fkex)."""
+    _free = _lib.fkex_mpk_free
+
+    @classmethod
+    def decode(cls, data):
+        h = ctypes.c_void_p()
+        _check(_lib.fkex_mpk_decode(ctypes.byref(h), data, len(data)), "public parameters")
+        return cls(h.value)
+
+    def encode(self):
+        return _encoded(_lib.fkex_mpk_encode, self._handle)
+
+    @property
+    def fingerprint(self):
+        """The authority's name for people: "abcd-efgh-ijkl-mnop"."""
+        fp = (ctypes.c_uint8 * 32)()
+        _lib.fkex_mpk_fingerprint(fp, self._handle)
+        return _fingerprint_text(fp)
+
+    @property
+    def scheme(self):
+        return _lib.fkex_scheme_name(_lib.fkex_mpk_scheme(self._handle)).decode()
+
+    @property
+    def identities(self):
+        """True if the authority issues identity keys (Boneh-Franklin)."""
+        return bool(_lib.fkex_mpk_has_ibe(self._handle))
+
+
+class MasterKey(_Object):
+    """An authority's master key (`fkex setup`'s msk.fkex): keep it secret."""
+    _free = _lib.fkex_msk_free
+
+    @classmethod
+    def decode(cls, data):
+        h = ctypes.c_void_p()
+        _check(_lib.fkex_msk_decode(ctypes.byref(h), data, len(data)), "master key")
+        return cls(h.value)
+
+    def encode(self):
+        return _encoded(_lib.fkex_msk_encode, self._handle)
+
+
+class UserKey(_Object):
+    """A user's key: attributes, and an identity if the authority gave one."""
+    _free = _lib.fkex_key_free
+
+    @classmethod
+    def decode(cls, data):
+        h = ctypes.c_void_p()
+        _check(_lib.fkex_key_decode(ctypes.byref(h), data, len(data)), "user key")
+        return cls(h.value)
+
+    def encode(self):
+        return _encoded(_lib.fkex_key_encode, self._handle)
+
+    @property
+    def attributes(self):
+        attrs, n = ctypes.POINTER(ctypes.c_char_p)(), ctypes.c_size_t()
+        _lib.fkex_key_attrs(ctypes.byref(attrs), ctypes.byref(n), self._handle)
+        return [attrs[i].decode() for i in range(n.value)]
+
+    @property
+    def identity(self):
+        ident = _lib.fkex_key_identity(self._handle)
+        return ident.decode() if ident else None
+
+    @property
+    def public(self):
+        """The public parameters of the authority that issued the key."""
+        return PublicParams(_lib.fkex_key_mpk(self._handle), owner=self)
+
+
+class Authority:
+    """A key authority: public parameters and master key."""
+
+    def __init__(self, master):
+        self.master = master
+        self.public = PublicParams(_lib.fkex_msk_mpk(master._handle), owner=master)
+
+    @classmethod
+    def setup(cls, scheme="fame", identities=True):
+        """A new authority: "fame" (the default) or "waters11"; identities
+        adds Boneh-Franklin parameters (changing the fingerprint)."""
+        mpk, msk, rng = ctypes.c_void_p(), ctypes.c_void_p(), _rng()
+        _check(_lib.fkex_abe_setup(ctypes.byref(mpk), ctypes.byref(msk), scheme.encode(),
+                                   ctypes.byref(rng)), "setup")
+        _lib.fkex_mpk_free(mpk)
+        if identities:
+            _check(_lib.fkex_ibe_setup(ctypes.byref(mpk), msk, ctypes.byref(rng)), "setup")
+            _lib.fkex_mpk_free(mpk)
+        return cls(MasterKey(msk.value))
+
+    def keygen(self, attributes=(), identity=None, expires=None):
+        """A user key for attributes ("ONE", "dept:x", "year=5"), an
+        identity, or both; expires="YYYY-MM" adds the expiry attribute."""
+        attributes = list(attributes)
+        if expires is not None:
+            month, attr = ctypes.c_uint32(), (ctypes.c_char * 15)()
+            _check(_lib.fkex_month_parse(ctypes.byref(month), expires.encode()), "expires")
+            _check(_lib.fkex_expiry_attr(attr, month.value), "expires")
+            attributes.append(attr.value.decode())
+        arr = (ctypes.c_char_p * max(1, len(attributes)))(*[a.encode() for a in attributes])
+        key, rng = ctypes.c_void_p(), _rng()
+        _check(_lib.fkex_abe_keygen(ctypes.byref(key), self.master._handle, arr, len(attributes),
+                                    ctypes.byref(rng)), "keygen")
+        user = UserKey(key.value)
+        if identity is not None:
+            _check(_lib.fkex_ibe_keygen(user._handle, self.master._handle, identity.encode()),
+                   "keygen")
+        return user
+
+
+def _policy(text, valid_at):
+    h, perr = ctypes.c_void_p(), _PolicyError()
+    raw = text.encode()
+    code = _lib.fkex_policy_parse(ctypes.byref(h), raw, len(raw), ctypes.byref(perr))
+    if code != 0:
+        raise Error(code, f"policy: {perr.message.decode()} at column {perr.column}")
+    if valid_at is not None:
+        month, bounded = ctypes.c_uint32(), ctypes.c_void_p()
+        try:
+            _check(_lib.fkex_month_parse(ctypes.byref(month), valid_at.encode()), "valid_at")
+            code = _lib.fkex_policy_valid_at(ctypes.byref(bounded), h, month.value,
+                                             ctypes.byref(perr))
+            if code != 0:
+                raise Error(code, f"policy: {perr.message.decode()}")
+        finally:
+            _lib.fkex_policy_free(h)
+        h = bounded
+    return h
+
+
+class _Streams:
+    """A source over a readable file object and a sink over a writable one;
+    an exception inside a callback is kept and raised again afterwards."""
+
+    def __init__(self, src, dst):
+        self.error = None
+
+        def read(_, buf, cap, got):
+            try:
+                data = src.read(cap) if src is not None else b""
+                ctypes.memmove(buf, data, len(data))
+                got[0] = len(data)
+                return 0
+            except Exception as e:   # noqa: BLE001 - handed back to the caller
+                self.error = e
+                return 3             # FKEX_ERR_IO
+
+        def write(_, buf, n):
+            try:
+                dst.write(ctypes.string_at(buf, n))
+                return 0
+            except Exception as e:   # noqa: BLE001
+                self.error = e
+                return 3
+
+        self._read, self._write = _READ(read), _WRITE(write)
+        self.source = _Source(self._read, None)
+        self.sink = _Sink(self._write, None)
+
+    def check(self, code, what):
+        if self.error is not None:
+            raise self.error
+        _check(code, what)
+
+
+def encrypt_stream(params, src, dst, policy=None, identity=None, valid_at=None, armor=False):
+    """Reads src (a binary file object) to its end and writes the file that
+    only keys satisfying policy (or identity's key) open, to dst."""
+    if (policy is None) == (identity is None):
+        raise ValueError("encrypt under a policy or to an identity: exactly one")
+    if isinstance(params, Authority):
+        params = params.public
+    s, rng = _Streams(src, dst), _rng()
+    if policy is not None:
+        p = _policy(policy, valid_at)
+        try:
+            code = _lib.fkex_file_seal_policy(ctypes.byref(s.sink), ctypes.byref(s.source),
+                                              params._handle, p, int(armor), ctypes.byref(rng))
+        finally:
+            _lib.fkex_policy_free(p)
+    else:
+        code = _lib.fkex_file_seal_identity(ctypes.byref(s.sink), ctypes.byref(s.source),
+                                            params._handle, identity.encode(), int(armor),
+                                            ctypes.byref(rng))
+    s.check(code, "encrypt")
+
+
+def decrypt_stream(key, src, dst):
+    """Opens the encrypted file read from src with key and writes the
+    plaintext to dst, each 64 KiB once it has authenticated: on an error,
+    discard what dst received. Raises Denied for a key that may not open
+    it or a file that was tampered with."""
+    s, f, info = _Streams(src, dst), ctypes.c_void_p(), _FileInfo()
+    s.check(_lib.fkex_file_open(ctypes.byref(f), ctypes.byref(s.source), ctypes.byref(info)),
+            "decrypt")
+    try:
+        s.check(_lib.fkex_file_unlock(f, key._handle), "decrypt")
+        s.check(_lib.fkex_file_decrypt(f, ctypes.byref(s.sink)), "decrypt")
+    finally:
+        _lib.fkex_file_free(f)
+
+
+def encrypt(params, data, policy=None, identity=None, valid_at=None, armor=False):
+    """encrypt_stream over bytes: the encrypted file, as bytes."""
+    out = io.BytesIO()
+    encrypt_stream(params, io.BytesIO(data), out, policy, identity, valid_at, armor)
+    return out.getvalue()
+
+
+def decrypt(key, data):
+    """decrypt_stream over bytes: the plaintext, once all of it authenticated."""
+    out = io.BytesIO()
+    decrypt_stream(key, io.BytesIO(data), out)
+    return out.getvalue()
+
+
+def inspect(data):
+    """What an encrypted file says of itself, without a key: its policy or
+    identity and its authority's fingerprint."""
+    s, f = _Streams(io.BytesIO(data), None), ctypes.c_void_p()
+    s.check(_lib.fkex_file_open(ctypes.byref(f), ctypes.byref(s.source), None), "inspect")
+    try:
+        fp = (ctypes.c_uint8 * 32)()
+        _lib.fkex_file_fingerprint(fp, f)
+        policy, identity = _lib.fkex_file_policy(f), _lib.fkex_file_identity(f)
+        return {"policy": policy.decode() if policy else None,
+                "identity": identity.decode() if identity else None,
+                "authority": _fingerprint_text(fp)}
+    finally:
+        _lib.fkex_file_free(f)

@@ -1,0 +1,131 @@
+"""Tests of the Python module over libfkex (python/fkex.py), run by `make
+test`: the same files as the fkex command, both ways, and every refusal a
+key can meet."""
+
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fkex  # noqa: E402
+
+FKEX_BIN = os.environ.get("FKEX_BIN", os.path.join(os.path.dirname(__file__), "..", "fkex"))
+
+
+class Files(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.auth = fkex.Authority.setup()
+        cls.alice = cls.auth.keygen(["ONE", "TWO", "year=5"], identity="alice@example.org",
+                                    expires="2026-12")
+        cls.bob = cls.auth.keygen(["THREE"])
+        cls.stranger = fkex.Authority.setup(scheme="waters11").keygen(["ONE", "TWO"])
+
+    def test_version(self):
+        with open(os.path.join(os.path.dirname(__file__), "..", "VERSION")) as f:
+            self.assertEqual(fkex.version(), f.read().strip())
+
+    def test_policy_round_trip(self):
+        for armor in (False, True):
+            for size in (0, 1, 65536, 200001):
+                data = os.urandom(size)
+                sealed = fkex.encrypt(self.auth, data, policy="(ONE or THREE) and TWO",
+                                      armor=armor)
+                self.assertEqual(fkex.decrypt(self.alice, sealed), data)
+                self.assertEqual(sealed.startswith(b"-----BEGIN FKEX CIPHERTEXT-----"), armor)
+
+    def test_identity_round_trip(self):
+        sealed = fkex.encrypt(self.auth.public, b"for alice", identity=" Alice@Example.org ")
+        self.assertEqual(fkex.decrypt(self.alice, sealed), b"for alice")
+        info = fkex.inspect(sealed)
+        self.assertEqual(info["identity"], "alice@example.org")
+        self.assertIsNone(info["policy"])
+        self.assertEqual(info["authority"], self.auth.public.fingerprint)
+
+    def test_refusals(self):
+        sealed = fkex.encrypt(self.auth, b"secret", policy="ONE and TWO")
+        with self.assertRaises(fkex.Denied) as e:
+            fkex.decrypt(self.bob, sealed)
+        self.assertIn("do not satisfy the policy", str(e.exception))
+        with self.assertRaises(fkex.Denied) as e:
+            fkex.decrypt(self.stranger, sealed)
+        self.assertIn("different authorities", str(e.exception))
+        with self.assertRaises(fkex.Denied):
+            fkex.decrypt(self.bob, fkex.encrypt(self.auth, b"x", identity="alice@example.org"))
+        tampered = bytearray(sealed)
+        tampered[-5] ^= 1
+        with self.assertRaises(fkex.Denied):
+            fkex.decrypt(self.alice, bytes(tampered))
+        with self.assertRaises(fkex.Error) as e:
+            fkex.decrypt(self.alice, b"hello, world")
+        self.assertEqual(e.exception.code, 20)   # FKEX_ERR_NOT_FKEX
+        with self.assertRaises(fkex.Error) as e:
+            fkex.encrypt(self.auth, b"x", policy="ONE and (")
+        self.assertIn("column", str(e.exception))
+
+    def test_valid_at(self):
+        sealed = fkex.encrypt(self.auth, b"x", policy="ONE", valid_at="2026-12")
+        self.assertEqual(fkex.decrypt(self.alice, sealed), b"x")
+        self.assertIn("expires >= 202612", fkex.inspect(sealed)["policy"])
+        later = fkex.encrypt(self.auth, b"x", policy="ONE", valid_at="2027-01")
+        with self.assertRaises(fkex.Denied):
+            fkex.decrypt(self.alice, later)
+
+    def test_keys_and_params(self):
+        self.assertEqual(self.alice.attributes, ["ONE", "TWO", "expires=202612", "year=5"])
+        self.assertEqual(self.alice.identity, "alice@example.org")
+        self.assertIsNone(self.bob.identity)
+        again = fkex.UserKey.decode(self.alice.encode())
+        self.assertEqual(again.attributes, self.alice.attributes)
+        self.assertEqual(again.public.fingerprint, self.auth.public.fingerprint)
+        params = fkex.PublicParams.decode(self.auth.public.encode())
+        self.assertEqual(params.scheme, "fame")
+        self.assertTrue(params.identities)
+        master = fkex.MasterKey.decode(self.auth.master.encode())
+        self.assertEqual(fkex.Authority(master).public.fingerprint, params.fingerprint)
+        edited = bytearray(self.alice.encode())
+        edited[edited.index(b"year=5") + 5] = ord("9")
+        with self.assertRaises(fkex.Error):
+            fkex.UserKey.decode(bytes(edited))
+
+    def test_streams(self):
+        """A file object in, one out; an error in the caller's stream comes back as it was."""
+        src, dst = io.BytesIO(os.urandom(300000)), io.BytesIO()
+        fkex.encrypt_stream(self.auth, src, dst, policy="TWO")
+        out = io.BytesIO()
+        fkex.decrypt_stream(self.alice, io.BytesIO(dst.getvalue()), out)
+        self.assertEqual(out.getvalue(), src.getvalue())
+
+        class Broken(io.RawIOBase):
+            def read(self, n=-1):
+                raise OSError("disk on fire")
+        with self.assertRaises(OSError):
+            fkex.encrypt_stream(self.auth, Broken(), io.BytesIO(), policy="TWO")
+
+    @unittest.skipUnless(os.access(FKEX_BIN, os.X_OK), "no fkex binary")
+    def test_same_files_as_the_command(self):
+        """Python's files open with `fkex decrypt`, and the command's with Python."""
+        with tempfile.TemporaryDirectory() as d:
+            def path(name):
+                return os.path.join(d, name)
+            with open(path("mpk.fkex"), "wb") as f:
+                f.write(self.auth.public.encode())
+            fd = os.open(path("alice.key"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(self.alice.encode())
+            with open(path("py.fkex"), "wb") as f:
+                f.write(fkex.encrypt(self.auth, b"from python\n", policy="ONE"))
+            out = subprocess.run([FKEX_BIN, "decrypt", "--key", path("alice.key"),
+                                  path("py.fkex")], capture_output=True, check=True)
+            self.assertEqual(out.stdout, b"from python\n")
+            subprocess.run([FKEX_BIN, "encrypt", "--mpk", path("mpk.fkex"), "--policy", "TWO",
+                            "-o", path("cli.fkex")], input=b"from the command\n", check=True)
+            with open(path("cli.fkex"), "rb") as f:
+                self.assertEqual(fkex.decrypt(self.alice, f.read()), b"from the command\n")
+
+
+if __name__ == "__main__":
+    unittest.main()
