@@ -103,7 +103,8 @@ CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o) $(BENCH_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o) $(BUILD)/bench/room.o $(BUILD)/bench/child.o \
            $(BUILD)/bench/nats_cluster.o
 
-all: $(BUILD)/libfkex.a $(BUILD)/libfkex.so $(BUILD)/libfkex-io.a $(BUILD)/fkex
+all: $(BUILD)/libfkex.a $(BUILD)/libfkex.so $(BUILD)/libfkex-io.a $(BUILD)/libfkex-io.so \
+	$(BUILD)/fkex
 ifeq ($(BUILD),build)
 all: fkex
 fkex: $(BUILD)/fkex
@@ -151,17 +152,24 @@ $(BUILD)/libfkex.a: $(PURE_OBJ) $(addprefix src/,$(PURE_LAYERS))
 # blst inside it and hidden too. Its soname changes with MAJOR.MINOR while
 # the major version is 0.
 SOVERSION := $(shell echo $(VERSION) | cut -d. -f1-2)
-SONAME    = libfkex.so.$(SOVERSION)
 $(BUILD)/libfkex.so.$(VERSION): $(PURE_OBJ)
-	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined -Wl,--exclude-libs,ALL \
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libfkex.so.$(SOVERSION) -Wl,--no-undefined -Wl,--exclude-libs,ALL \
 		-o $@ $(PURE_OBJ) $(PURE_LIBS)
 $(BUILD)/libfkex.so: $(BUILD)/libfkex.so.$(VERSION)
-	ln -sf libfkex.so.$(VERSION) $(BUILD)/$(SONAME)
-	ln -sf $(SONAME) $@
+	ln -sf libfkex.so.$(VERSION) $(BUILD)/libfkex.so.$(SOVERSION)
+	ln -sf libfkex.so.$(SOVERSION) $@
 
 $(BUILD)/libfkex-io.a: $(IO_OBJ) $(addprefix src/,$(IO_LAYERS))
 	@rm -f $@
 	$(AR) rcs $@ $(IO_OBJ)
+# The I/O library's shared one holds the pure layers too (their objects
+# are hidden in libfkex.so), and exports both public APIs.
+$(BUILD)/libfkex-io.so.$(VERSION): $(PURE_OBJ) $(IO_OBJ)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libfkex-io.so.$(SOVERSION) -Wl,--no-undefined \
+		-Wl,--exclude-libs,ALL -o $@ $(PURE_OBJ) $(IO_OBJ) $(IO_LIBS)
+$(BUILD)/libfkex-io.so: $(BUILD)/libfkex-io.so.$(VERSION)
+	ln -sf libfkex-io.so.$(VERSION) $(BUILD)/libfkex-io.so.$(SOVERSION)
+	ln -sf libfkex-io.so.$(SOVERSION) $@
 
 $(BUILD)/fkex: $(CLI_OBJ) $(LINK_LAYERS)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LINK_LAYERS) $(LIBS)
@@ -228,9 +236,14 @@ install: all
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 755 $(BUILD)/fkex $(DESTDIR)$(BINDIR)/fkex
 	install -m 644 $(BUILD)/libfkex.a $(DESTDIR)$(LIBDIR)/libfkex.a
-	install -m 755 $(BUILD)/libfkex.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libfkex.so.$(VERSION)
-	ln -sf libfkex.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
-	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libfkex.so
+	install -m 644 $(BUILD)/libfkex-io.a $(DESTDIR)$(LIBDIR)/libfkex-io.a
+	for l in libfkex libfkex-io; do \
+		install -m 755 $(BUILD)/$$l.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$$l.so.$(VERSION); \
+		ln -sf $$l.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$$l.so.$(SOVERSION); \
+		ln -sf $$l.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/$$l.so; \
+		sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|' \
+			$$l.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/$$l.pc; \
+	done
 	install -m 644 $(BLST) $(DESTDIR)$(LIBDIR)/fkex/libblst.a
 	install -m 644 include/fkex/*.h $(DESTDIR)$(INCDIR)/fkex/
 	install -m 644 docs/fkex.1 $(DESTDIR)$(MANDIR)/man1/fkex.1
@@ -241,17 +254,17 @@ install: all
 			> $(DESTDIR)$(UNITDIR)/$$u.service; \
 	done
 	install -m 644 packaging/systemd/fkex.sysusers $(DESTDIR)$(SYSUSERSDIR)/fkex.conf
-	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|' \
-		libfkex.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libfkex.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/fkex $(DESTDIR)$(LIBDIR)/libfkex.a $(DESTDIR)$(MANDIR)/man1/fkex.1
 	rm -f $(DESTDIR)$(MANDIR)/man5/fkex.5 $(DESTDIR)$(MANDIR)/man8/fkex-kms.8 \
 		$(DESTDIR)$(MANDIR)/man8/fkex-relay.8 $(DESTDIR)$(SYSUSERSDIR)/fkex.conf \
 		$(DESTDIR)$(UNITDIR)/fkex-kms.service $(DESTDIR)$(UNITDIR)/fkex-relay.service
-	rm -f $(DESTDIR)$(LIBDIR)/libfkex.so $(DESTDIR)$(LIBDIR)/$(SONAME) \
-		$(DESTDIR)$(LIBDIR)/libfkex.so.$(VERSION)
-	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/libfkex.pc
+	for l in libfkex libfkex-io; do \
+		rm -f $(DESTDIR)$(LIBDIR)/$$l.so $(DESTDIR)$(LIBDIR)/$$l.so.$(SOVERSION) \
+			$(DESTDIR)$(LIBDIR)/$$l.so.$(VERSION) $(DESTDIR)$(LIBDIR)/pkgconfig/$$l.pc; \
+	done
+	rm -f $(DESTDIR)$(LIBDIR)/libfkex-io.a
 	rm -rf $(DESTDIR)$(INCDIR)/fkex $(DESTDIR)$(LIBDIR)/fkex
 
 clean:

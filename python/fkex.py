@@ -17,8 +17,16 @@ parameters are the same bytes as the CLI's files (fkex setup, keygen,
 enroll). encrypt_stream and decrypt_stream work on file objects in constant
 memory.
 
+Room is a member of a room over a relay (fkex/client.h, in libfkex-io):
+
+    with fkex.Room(invite, key, nick="bob") as room:
+        for event in room.events(timeout=30):
+            if event["event"] == "message":
+                print(event["nick"], event["text"])
+
 The library is found at $FKEX_LIB, else where the system's linker finds
-libfkex.so (after `make install`), else in the source tree's build/.
+libfkex-io.so or libfkex.so (after `make install`), else in the source
+tree's build/. Room needs libfkex-io.so, which holds libfkex too.
 """
 
 import ctypes
@@ -27,15 +35,17 @@ import io
 import os
 
 __all__ = [
-    "Error", "Denied", "Authority", "PublicParams", "MasterKey", "UserKey",
+    "Error", "Denied", "Authority", "PublicParams", "MasterKey", "UserKey", "Room",
     "encrypt", "decrypt", "encrypt_stream", "decrypt_stream", "inspect", "version",
 ]
 
 
 def _load():
     here = os.path.dirname(os.path.abspath(__file__))
-    tried = [os.environ.get("FKEX_LIB"), ctypes.util.find_library("fkex"),
-             os.path.join(here, "..", "build", "libfkex.so")]
+    build = os.path.join(here, "..", "build")
+    tried = [os.environ.get("FKEX_LIB"), ctypes.util.find_library("fkex-io"),
+             ctypes.util.find_library("fkex"), os.path.join(build, "libfkex-io.so"),
+             os.path.join(build, "libfkex.so")]
     for path in tried:
         if path and (os.path.sep not in path or os.path.exists(path)):
             try:
@@ -428,3 +438,107 @@ def inspect(data):
                 "authority": _fingerprint_text(fp)}
     finally:
         _lib.fkex_file_free(f)
+
+
+# ---- a room member (fkex/client.h, libfkex-io) ------------------------------------
+
+class _ClientEvent(ctypes.Structure):
+    _fields_ = [("kind", ctypes.c_int), ("epoch", ctypes.c_uint64), ("members", ctypes.c_uint32),
+                ("nick", ctypes.c_char_p), ("text", ctypes.c_void_p), ("textlen", ctypes.c_size_t),
+                ("code", ctypes.c_char_p), ("message", ctypes.c_char_p),
+                ("sent_ms", ctypes.c_uint64), ("count", ctypes.c_uint64), ("own", ctypes.c_int),
+                ("exit_code", ctypes.c_int), ("has_leaf", ctypes.c_int),
+                ("leaf", ctypes.c_uint8 * 32)]
+
+
+_EVENTS = {1: "joined", 2: "epoch", 3: "message", 4: "error", 5: "left", 6: "done",
+           7: "added", 8: "removed", 9: "connection", 10: "policy", 11: "kicked", 12: "sent"}
+_TIMEOUT = 21   # FKEX_ERR_TIMEOUT
+
+if hasattr(_lib, "fkex_client_open"):
+    _declare("fkex_client_open", _err, _pvp, ctypes.c_char_p, _vp, ctypes.c_char_p)
+    _declare("fkex_client_next", _err, _vp, ctypes.POINTER(_ClientEvent), ctypes.c_uint)
+    _declare("fkex_client_send", _err, _vp, ctypes.c_char_p, _sz)
+    _declare("fkex_client_leave", None, _vp)
+    _declare("fkex_client_verify", _err, _vp, ctypes.POINTER(ctypes.c_uint64), ctypes.c_char * 30)
+    _declare("fkex_client_close", None, _vp)
+
+
+class Room:
+    """A member of a room over a relay: it joins by proving its attributes,
+    follows every epoch, and gives its events one at a time as dicts
+    ({"event": "message", "nick": ..., "text": ..., "epoch": ...}); "done"
+    ends them, with "exit_code" (0, 1 refused, 2 other)."""
+
+    def __init__(self, invite, key, nick="anonymous"):
+        if not hasattr(_lib, "fkex_client_open"):
+            raise Error(6, "rooms need libfkex-io.so")   # FKEX_ERR_UNSUPPORTED
+        self._key = key   # the key must outlive the session
+        self._handle = ctypes.c_void_p()
+        _check(_lib.fkex_client_open(ctypes.byref(self._handle), invite.encode(), key._handle,
+                                     nick.encode()), "room")
+
+    def next(self, timeout=30.0):
+        """The next event, or None if none came within timeout seconds."""
+        ev = _ClientEvent()
+        code = _lib.fkex_client_next(self._handle, ctypes.byref(ev), int(timeout * 1000))
+        if code == _TIMEOUT:
+            return None
+        _check(code, "room")
+        out = {"event": _EVENTS.get(ev.kind, str(ev.kind)), "epoch": ev.epoch,
+               "members": ev.members}
+        if ev.kind in (3, 10, 11):
+            out["text"] = ctypes.string_at(ev.text, ev.textlen).decode()
+        if ev.kind in (3, 8):
+            out["nick"] = ev.nick.decode()
+        if ev.kind in (3, 11):
+            out["own"] = bool(ev.own)
+        if ev.kind in (4, 5, 9):
+            out["code"] = ev.code.decode()
+        if ev.kind == 4:
+            out["message"] = ev.message.decode()
+        if ev.kind == 6:
+            out["exit_code"] = ev.exit_code
+        if ev.kind == 12:
+            out["count"] = ev.count
+        if ev.has_leaf:
+            out["leaf"] = bytes(ev.leaf)
+        return out
+
+    def events(self, timeout=30.0):
+        """Events until "done" (included); TimeoutError if none comes
+        within timeout seconds of the last."""
+        while True:
+            ev = self.next(timeout)
+            if ev is None:
+                raise TimeoutError(f"no event from the room within {timeout} s")
+            yield ev
+            if ev["event"] == "done":
+                return
+
+    def send(self, text):
+        _check(_lib.fkex_client_send(self._handle, text.encode(), len(text.encode())), "send")
+
+    def leave(self):
+        """Leaves the room: "left", then "done", come as events."""
+        _lib.fkex_client_leave(self._handle)
+
+    def verify(self):
+        """(epoch, fingerprint): members compare the fingerprint out of band."""
+        epoch, fp = ctypes.c_uint64(), (ctypes.c_char * 30)()
+        _check(_lib.fkex_client_verify(self._handle, ctypes.byref(epoch), fp), "verify")
+        return epoch.value, fp.value.decode()
+
+    def close(self):
+        if self._handle:
+            _lib.fkex_client_close(self._handle)
+            self._handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()

@@ -3,10 +3,13 @@ test`: the same files as the fkex command, both ways, and every refusal a
 key can meet."""
 
 import io
+import json
 import os
+import select
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -125,6 +128,111 @@ class Files(unittest.TestCase):
                             "-o", path("cli.fkex")], input=b"from the command\n", check=True)
             with open(path("cli.fkex"), "rb") as f:
                 self.assertEqual(fkex.decrypt(self.alice, f.read()), b"from the command\n")
+
+
+@unittest.skipUnless(os.access(FKEX_BIN, os.X_OK) and hasattr(fkex._lib, "fkex_client_open"),
+                     "no fkex binary, or no libfkex-io")
+class Rooms(unittest.TestCase):
+    """A Python member of a room over a real relay on loopback, with a
+    member that is the fkex command: it joins, reads a message, is read,
+    agrees on the epoch's fingerprint, and leaves; a key that does not
+    satisfy the policy is refused."""
+
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.procs = []
+        self.pending = b""
+        d = self.dir.name
+        self.relay = self.spawn([FKEX_BIN, "relay", "--listen", "127.0.0.1:0", "--db",
+                                 os.path.join(d, "relay.db")], stdout=subprocess.PIPE)
+        ready, _, _ = select.select([self.relay.stdout], [], [], 20)
+        line = self.relay.stdout.readline().decode() if ready else ""
+        self.assertTrue(line.startswith("listening on "), line)
+        addr = line.split()[-1]
+        auth = fkex.Authority.setup()
+        self.bob = auth.keygen(["THREE", "FOUR"])
+        self.eve = auth.keygen(["FIVE"])
+        for name, blob in (("alice.key", auth.keygen(["ONE", "TWO"]).encode()),):
+            fd = os.open(os.path.join(d, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(blob)
+        out = subprocess.run([FKEX_BIN, "room", "create", "lab", "--policy",
+                              "(ONE or THREE) and (TWO or FOUR)", "--relay", addr, "--dir",
+                              os.path.join(d, "R")], capture_output=True, check=True, timeout=30)
+        self.invite = out.stdout.decode().split()[0]
+        self.alice = self.spawn([FKEX_BIN, "chat", self.invite, "--key", os.path.join(d, "alice.key"),
+                                 "--batch", "--nick", "alice", "--found", os.path.join(d, "R")],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.wait_alice('"event": "joined"')
+
+    def spawn(self, argv, **kw):
+        p = subprocess.Popen(argv, stderr=subprocess.DEVNULL, **kw)
+        self.procs.append(p)
+        return p
+
+    def wait_alice(self, needle, seconds=20):
+        """alice's next line that holds needle, read within seconds."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            while b"\n" in self.pending:
+                line, self.pending = self.pending.split(b"\n", 1)
+                if needle in line.decode():
+                    return line.decode()
+            ready, _, _ = select.select([self.alice.stdout], [], [], end - time.monotonic())
+            chunk = os.read(self.alice.stdout.fileno(), 65536) if ready else b""
+            self.assertTrue(chunk or not ready, f"alice ended before {needle}")
+            self.pending += chunk
+        self.fail(f"alice did not say {needle} within {seconds} s")
+
+    def tell_alice(self, obj):
+        self.alice.stdin.write((json.dumps(obj) + "\n").encode())
+        self.alice.stdin.flush()
+
+    def until(self, room, kind):
+        for ev in room.events(timeout=20):
+            if ev["event"] == kind:
+                return ev
+        self.fail(f"the session ended before {kind}")
+
+    def tearDown(self):
+        for p in self.procs:   # only the processes this test started, by their handles
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+            for stream in (p.stdin, p.stdout):
+                if stream:
+                    stream.close()
+        self.dir.cleanup()
+
+    def test_member_reads_the_room(self):
+        with fkex.Room(self.invite, self.bob, nick="bob") as room:
+            joined = self.until(room, "joined")
+            self.assertEqual((joined["epoch"], joined["members"]), (1, 2))
+            self.wait_alice('"epoch": 1, "members": 2')   # her messages are epoch 1's from then
+            self.tell_alice({"send": "hello bob"})
+            msg = self.until(room, "message")
+            self.assertEqual((msg["nick"], msg["text"], msg["own"]), ("alice", "hello bob", False))
+            room.send("hello alice")
+            self.assertEqual(self.until(room, "sent")["count"], 1)
+            self.assertIn('"text": "hello alice"', self.wait_alice('"event": "message"'))
+            epoch, fingerprint = room.verify()
+            self.tell_alice({"cmd": "verify"})
+            theirs = json.loads(self.wait_alice('"event": "verify"'))
+            self.assertEqual((epoch, fingerprint), (theirs["epoch"], theirs["fingerprint"]))
+            room.leave()
+            self.assertEqual(self.until(room, "done")["exit_code"], 0)
+        self.wait_alice('"epoch": 2, "members": 1')
+
+    def test_unsatisfying_key_is_refused(self):
+        with fkex.Room(self.invite, self.eve, nick="eve") as room:
+            events = list(room.events(timeout=20))
+        self.assertEqual(events[-1]["event"], "done")
+        self.assertEqual(events[-1]["exit_code"], 1)
+        self.assertFalse(any(e["event"] == "joined" for e in events))
 
 
 if __name__ == "__main__":

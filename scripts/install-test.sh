@@ -34,8 +34,25 @@ cc -std=c11 -Wall -Wextra -Werror -o "$dest/seal_open_static" tests/outside/seal
     $(pkg-config --cflags libfkex) "$dest$prefix/lib/libfkex.a" $static_libs
 "$dest/seal_open_static" >/dev/null
 
+# The I/O library: a room member; with no relay to reach, opening says so.
+cat >"$dest/client.c" <<'PROGRAM'
+#include <fkex/fkex.h>
+#include <fkex/client.h>
+int main(void)
+{
+    fkex_client *c;
+    if (fkex_init() != FKEX_OK)
+        return 1;
+    return fkex_client_open(&c, "fkex://nowhere", (const fkex_key *)0, "me") == FKEX_ERR_ARGUMENT ? 0 : 1;
+}
+PROGRAM
+cc -std=c11 -Wall -Wextra -Werror -o "$dest/client" "$dest/client.c" $(pkg-config --cflags --libs libfkex-io)
+LD_LIBRARY_PATH="$dest$prefix/lib" "$dest/client"
+extra=$(nm -D --defined-only "$dest$prefix/lib/libfkex-io.so" | awk '$3 !~ /^fkex_/ { print $3 }')
+[ -z "$extra" ] || { echo "install-test: libfkex-io.so exports more than fkex_*: $extra"; exit 1; }
+
 # C++ sees the same API (extern "C").
-printf '#include <fkex/fkex.h>\nint main() { return fkex_init() == FKEX_OK ? 0 : 1; }\n' >"$dest/api.cc"
+printf '#include <fkex/fkex.h>\n#include <fkex/client.h>\nint main() { return fkex_init() == FKEX_OK ? 0 : 1; }\n' >"$dest/api.cc"
 clang++ -std=c++17 -Wall -Werror -o "$dest/api" "$dest/api.cc" $(pkg-config --cflags --libs libfkex)
 LD_LIBRARY_PATH="$dest$prefix/lib" "$dest/api"
 # The units: systemd-analyze finds nothing to say of them against this

@@ -48,15 +48,19 @@ else
     failed=$((failed + 1))
 fi
 
-echo "==> the Python module over libfkex.so (python/test_fkex.py)"
-if FKEX_LIB=build/libfkex.so FKEX_BIN=./fkex python3 python/test_fkex.py > build/python.log 2>&1; then
-    tail -n 3 build/python.log | head -n 1
-    passed=$((passed + 1))
-else
-    tail -n 20 build/python.log
-    echo "python: failed (the whole run is in build/python.log)"
-    failed=$((failed + 1))
-fi
+# The Python module over each shared library: libfkex.so (files and keys;
+# no rooms) and libfkex-io.so (rooms too).
+for lib in libfkex libfkex-io; do
+    echo "==> the Python module over $lib.so (python/test_fkex.py)"
+    if FKEX_LIB=build/$lib.so FKEX_BIN=./fkex python3 python/test_fkex.py > build/python-$lib.log 2>&1; then
+        tail -n 3 build/python-$lib.log | head -n 1
+        passed=$((passed + 1))
+    else
+        tail -n 20 build/python-$lib.log
+        echo "python: failed (the whole run is in build/python-$lib.log)"
+        failed=$((failed + 1))
+    fi
+done
 
 echo "==> constant time: secrets marked undefined under valgrind (tests/ctgrind)"
 if valgrind -q --error-exitcode=1 --suppressions=tests/ctgrind/ctgrind.supp build/fkex-ctgrind; then

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "test.h"
+#include "fkex/client.h"
 #include "proxy.h"
 #include "child.h"
 #include "chat/client.h"
@@ -1770,6 +1771,100 @@ static void chat_e2e_unreadable(void)
     teardown();
 }
 
+/* ---- the library's member (fkex/client.h) ---------------------------------- */
+
+/* A user key file, decoded; NULL if it does not read. */
+static fkex_key *key_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t buf[1 << 16];
+    size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
+    fkex_key *key = NULL;
+    if (f)
+        fclose(f);
+    if (n == 0 || fkex_key_decode(&key, buf, n) != FKEX_OK)
+        key = NULL;
+    sodium_memzero(buf, sizeof buf);
+    return key;
+}
+
+/* The client's events until one of kind comes (0 if it does not within
+ * STEP_SECONDS); *ev is it. alice's output is read meanwhile. */
+static int next_of(fkex_client *c, fkex_client_event *ev, fkex_client_event_kind kind, proc *alice)
+{
+    double end = now_s() + STEP_SECONDS;
+    while (now_s() < end) {
+        fkex_err err = fkex_client_next(c, ev, 200);
+        if (alice)
+            pump_all(0);
+        if (err == FKEX_OK && ev->kind == kind)
+            return 1;
+        if (err != FKEX_OK && err != FKEX_ERR_TIMEOUT)
+            return 0;
+    }
+    return 0;
+}
+
+/* bob is a member through the library, in this process, with alice (the
+ * command) in the room: he joins, reads her message, is read, compares
+ * the epoch's fingerprint with hers and leaves. eve, whose attributes do
+ * not satisfy the policy, is refused. */
+static void chat_e2e_library(void)
+{
+    proc *alice;
+    fkex_client *bob, *eve;
+    fkex_client_event ev;
+    fkex_key *bob_key, *eve_key;
+    char fp[FKEX_CLIENT_FINGERPRINT_LEN + 1], afp[CHAT_EPOCH_FINGERPRINT_LEN + 1];
+    uint64_t epoch;
+    long aepoch;
+    STEP(world("library") == 0);
+    STEP((bob_key = key_file(at("bob.key"))) != NULL);
+    alice = chat_start("alice", at("alice.key"), FOUND);
+    STEP(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    CHECK_ERR(fkex_client_open(&bob, "fkex://nowhere", bob_key, "bob"), FKEX_ERR_ARGUMENT);
+    CHECK_ERR(fkex_client_open(&bob, invite, bob_key, ""), FKEX_ERR_ARGUMENT);
+    STEP(fkex_client_open(&bob, invite, bob_key, "bob") == FKEX_OK);
+    CHECK(fkex_client_verify(bob, &epoch, fp) == FKEX_ERR_UNEXPECTED);
+    STEP(next_of(bob, &ev, FKEX_CLIENT_JOINED, alice));
+    CHECK(ev.epoch == 1 && ev.members == 2);
+    STEP(wait_for(alice, "\"epoch\": 1, \"members\": 2", 1, STEP_SECONDS));
+
+    say(alice, "{\"send\": \"hello bob\"}");
+    STEP(next_of(bob, &ev, FKEX_CLIENT_MESSAGE, alice));
+    CHECK(strcmp(ev.nick, "alice") == 0 && ev.textlen == 9 && strcmp(ev.text, "hello bob") == 0);
+    CHECK(!ev.own && ev.has_leaf && ev.epoch == 1);
+    CHECK_ERR(fkex_client_send(bob, "\x01", 1), FKEX_ERR_ARGUMENT);
+    CHECK_OK(fkex_client_send(bob, "hello alice", 11));
+    STEP(next_of(bob, &ev, FKEX_CLIENT_SENT, alice));
+    CHECK(ev.count == 1);
+    STEP(wait_for(alice, "\"text\": \"hello alice\"", 1, STEP_SECONDS));
+
+    CHECK_OK(fkex_client_verify(bob, &epoch, fp));
+    STEP(verify_of(alice, 1, &aepoch, afp));
+    CHECK(epoch == 1 && aepoch == 1 && strcmp(fp, afp) == 0);
+
+    fkex_client_leave(bob);
+    STEP(next_of(bob, &ev, FKEX_CLIENT_LEFT, alice));
+    STEP(next_of(bob, &ev, FKEX_CLIENT_DONE, alice));
+    CHECK(ev.exit_code == 0);
+    CHECK_ERR(fkex_client_next(bob, &ev, 10), FKEX_ERR_UNEXPECTED);
+    fkex_client_close(bob);
+    STEP(wait_for(alice, "{\"event\": \"epoch\", \"epoch\": 2, \"members\": 1}", 1, STEP_SECONDS));
+
+    /* eve's attributes do not satisfy the policy: refused, exit 1 */
+    STEP((eve_key = key_file(at("eve.key"))) != NULL);
+    STEP(fkex_client_open(&eve, invite, eve_key, "eve") == FKEX_OK);
+    STEP(next_of(eve, &ev, FKEX_CLIENT_DONE, alice));
+    CHECK(ev.exit_code == 1);
+    fkex_client_close(eve);
+    CHECK(count(alice, "\"event\": \"message\"") == 1);   /* bob's; nothing of eve */
+    quit_ok(alice);
+    fkex_key_free(bob_key);
+    fkex_key_free(eve_key);
+    teardown();
+}
+
 void suite_chat_e2e(void)
 {
     RUN(chat_invite);
@@ -1807,5 +1902,6 @@ void suite_chat_e2e(void)
     RUN(chat_e2e_frozen);
     RUN(chat_e2e_seed);
     RUN(chat_e2e_seed_restart);
+    RUN(chat_e2e_library);
     signal(SIGPIPE, SIG_DFL);
 }

@@ -224,8 +224,8 @@ static void read_full(void)
 
 static void strerror_all(void)
 {
-    const char *seen[FKEX_ERR_NOT_FKEX + 1];
-    for (int e = FKEX_OK; e <= FKEX_ERR_NOT_FKEX; e++) {
+    const char *seen[FKEX_ERR_TIMEOUT + 1];
+    for (int e = FKEX_OK; e <= FKEX_ERR_TIMEOUT; e++) {
         const char *s = fkex_strerror((fkex_err)e);
         seen[e] = s;
         CHECK(s != NULL && s[0] >= 'a' && s[0] <= 'z');
@@ -241,7 +241,7 @@ static void strerror_all(void)
     CHECK(strcmp(fkex_strerror(FKEX_ERR_AUTHENTICATION),
                  "the ciphertext has been tampered with or is corrupt") == 0);
     CHECK(strcmp(fkex_strerror(FKEX_ERR_TRUNCATED), "the input is truncated") == 0);
-    CHECK(strcmp(fkex_strerror((fkex_err)(FKEX_ERR_NOT_FKEX + 1)), "unknown error") == 0);
+    CHECK(strcmp(fkex_strerror((fkex_err)(FKEX_ERR_TIMEOUT + 1)), "unknown error") == 0);
     CHECK(strcmp(fkex_strerror((fkex_err)-1), "unknown error") == 0);
 }
 

@@ -40,7 +40,8 @@ typedef enum {
     FKEX_ERR_WRONG_ROOM,          /* a protocol message for another room or descriptor */
     FKEX_ERR_UNEXPECTED,          /* a protocol message this party is not waiting for */
     FKEX_ERR_WRONG_IDENTITY,      /* an identity-based key for another name (or none) */
-    FKEX_ERR_NOT_FKEX             /* the input is not an fkex object at all */
+    FKEX_ERR_NOT_FKEX,            /* the input is not an fkex object at all */
+    FKEX_ERR_TIMEOUT              /* nothing happened within the time given */
 } fkex_err;
 
 /* A short, stable, lower-case sentence for the error. Never NULL. */

@@ -11,6 +11,7 @@
  *   fkex/file.h       encrypted files, in constant memory
  *   fkex/room.h       a room's state machine (ratchet mode)
  *   fkex/enrol.h      enrolment with an authority: the user's messages
+ *   (fkex/client.h    a room member over a relay: libfkex-io, not included here)
  *
  * Call fkex_init() once before anything else (any thread, any number of
  * times). Each header says what its objects allow across threads; in

@@ -31,6 +31,7 @@ const char *fkex_strerror(fkex_err err)
     case FKEX_ERR_UNEXPECTED:         return "the message was not expected at this point of the protocol";
     case FKEX_ERR_WRONG_IDENTITY:     return "the key is not for the identity the ciphertext was made for";
     case FKEX_ERR_NOT_FKEX:           return "the input is not an fkex file";
+    case FKEX_ERR_TIMEOUT:            return "nothing happened within the time given";
     }
     return "unknown error";
 }
