@@ -444,7 +444,16 @@ fkex_err relay_js_open(relay_js **out, uv_loop_t *loop, const char *store,
     /* The server's heartbeats on the consumer: two missed and libnats
      * makes it again from the next entry, on a server that is alive. */
     so.Config.Heartbeat = (int64_t)CONSUMER_HEARTBEAT_MS * 1000000;
-    st = js_Subscribe(&js->sub, js->ctx, "fkex.>", on_msg, js, NULL, &so, &jerr);
+    /* A stream just made has its leader elected meanwhile: the consumer's
+     * creation times out until then, and is asked again, as the stream is. */
+    uint64_t until = uv_hrtime() + (uint64_t)OPEN_WAIT_MS * 1000000;
+    for (;;) {
+        jerr = 0;
+        st = js_Subscribe(&js->sub, js->ctx, "fkex.>", on_msg, js, NULL, &so, &jerr);
+        if (st != NATS_TIMEOUT || uv_hrtime() >= until)
+            break;
+        uv_sleep(250);
+    }
     if (st == NATS_OK)   /* a relay folding a long log must not be cut off as slow */
         st = natsSubscription_SetPendingLimits(js->sub, -1, -1);
     if (st != NATS_OK) {
