@@ -108,7 +108,7 @@ all: $(BUILD)/libfkex.a $(BUILD)/libfkex.so $(BUILD)/libfkex-io.a $(BUILD)/libfk
 ifeq ($(BUILD),build)
 all: fkex
 fkex: $(BUILD)/fkex
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 endif
 
 # Plain make checks and never installs; `make deps` installs.
@@ -132,7 +132,7 @@ $(call layer_lib,$(1)): $(call layer_obj,$(1)) src/$(1)
 	@mkdir -p $$(dir $$@)
 	@rm -f $$@
 	$(AR) rcs $$@ $(call layer_obj,$(1))
-$(BUILD)/layers/$(1).ok: $(call layer_lib,$(1)) $(foreach u,$(uses_$(1)),$(call layer_lib,$(u)))
+$(BUILD)/layers/$(1).ok: $(call layer_lib,$(1)) $(foreach u,$(uses_$(1)),$(call layer_lib,$(u))) Makefile
 	$(CC) -shared -Wl,--no-undefined -o $(BUILD)/layers/$(1).so \
 		-Wl,--whole-archive $(call layer_lib,$(1)) -Wl,--no-whole-archive \
 		$(foreach u,$(uses_$(1)),$(call layer_lib,$(u))) \
@@ -152,9 +152,9 @@ $(BUILD)/libfkex.a: $(PURE_OBJ) $(addprefix src/,$(PURE_LAYERS))
 # blst inside it and hidden too. Its soname changes with MAJOR.MINOR while
 # the major version is 0.
 SOVERSION := $(shell echo $(VERSION) | cut -d. -f1-2)
-$(BUILD)/libfkex.so.$(VERSION): $(PURE_OBJ)
+$(BUILD)/libfkex.so.$(VERSION): $(PURE_OBJ) $(addprefix src/,$(PURE_LAYERS))
 	$(CC) $(LDFLAGS) -shared -Wl,-soname,libfkex.so.$(SOVERSION) -Wl,--no-undefined -Wl,--exclude-libs,ALL \
-		-o $@ $(PURE_OBJ) $(PURE_LIBS)
+		-Wl,-Bsymbolic-functions -o $@ $(PURE_OBJ) $(PURE_LIBS)
 $(BUILD)/libfkex.so: $(BUILD)/libfkex.so.$(VERSION)
 	ln -sf libfkex.so.$(VERSION) $(BUILD)/libfkex.so.$(SOVERSION)
 	ln -sf libfkex.so.$(SOVERSION) $@
@@ -164,9 +164,9 @@ $(BUILD)/libfkex-io.a: $(IO_OBJ) $(addprefix src/,$(IO_LAYERS))
 	$(AR) rcs $@ $(IO_OBJ)
 # The I/O library's shared one holds the pure layers too (their objects
 # are hidden in libfkex.so), and exports both public APIs.
-$(BUILD)/libfkex-io.so.$(VERSION): $(PURE_OBJ) $(IO_OBJ)
+$(BUILD)/libfkex-io.so.$(VERSION): $(PURE_OBJ) $(IO_OBJ) $(addprefix src/,$(PURE_LAYERS) $(IO_LAYERS))
 	$(CC) $(LDFLAGS) -shared -Wl,-soname,libfkex-io.so.$(SOVERSION) -Wl,--no-undefined \
-		-Wl,--exclude-libs,ALL -o $@ $(PURE_OBJ) $(IO_OBJ) $(IO_LIBS)
+		-Wl,--exclude-libs,ALL -Wl,-Bsymbolic-functions -o $@ $(PURE_OBJ) $(IO_OBJ) $(IO_LIBS)
 $(BUILD)/libfkex-io.so: $(BUILD)/libfkex-io.so.$(VERSION)
 	ln -sf libfkex-io.so.$(VERSION) $(BUILD)/libfkex-io.so.$(SOVERSION)
 	ln -sf libfkex-io.so.$(SOVERSION) $@
@@ -222,38 +222,44 @@ fuzz: $(FUZZ_BINS)
 $(BUILD)/fuzz/obj/%.o: %.c | check-deps
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FKEX_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
-$(BUILD)/fuzz/libfkex-fuzz.a: $(FUZZ_LIB_OBJ)
+$(BUILD)/fuzz/libfkex-fuzz.a: $(FUZZ_LIB_OBJ) $(addprefix src/,$(LAYERS))
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(AR) rcs $@ $(FUZZ_LIB_OBJ)
 $(BUILD)/fuzz/%: fuzz/%.c fuzz/seeds.h $(BUILD)/fuzz/libfkex-fuzz.a | check-deps
 	$(FUZZ_CC) $(FKEX_CFLAGS) -MF $@.d $(FUZZ_FLAGS) -o $@ $< $(BUILD)/fuzz/libfkex-fuzz.a $(LIBS)
 
 # The shared library carries blst inside it; for static linking, blst is
 # installed privately under LIBDIR/fkex (libfkex.pc's Libs.private).
+# Templates get their paths and the version (files made with mode 644
+# whatever the umask).
+FILL = sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|' \
+	-e 's|@BINDIR@|$(BINDIR)|; s|@VERSION@|$(VERSION)|'
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/fkex $(DESTDIR)$(LIBDIR)/pkgconfig \
 		$(DESTDIR)$(INCDIR)/fkex $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(BUILD)/install
 	install -m 755 $(BUILD)/fkex $(DESTDIR)$(BINDIR)/fkex
-	install -m 644 $(BUILD)/libfkex.a $(DESTDIR)$(LIBDIR)/libfkex.a
-	install -m 644 $(BUILD)/libfkex-io.a $(DESTDIR)$(LIBDIR)/libfkex-io.a
-	for l in libfkex libfkex-io; do \
-		install -m 755 $(BUILD)/$$l.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$$l.so.$(VERSION); \
-		ln -sf $$l.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$$l.so.$(SOVERSION); \
-		ln -sf $$l.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/$$l.so; \
-		sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|' \
-			$$l.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/$$l.pc; \
-	done
+	install -m 644 $(BUILD)/libfkex.a $(BUILD)/libfkex-io.a $(DESTDIR)$(LIBDIR)/
 	install -m 644 $(BLST) $(DESTDIR)$(LIBDIR)/fkex/libblst.a
 	install -m 644 include/fkex/*.h $(DESTDIR)$(INCDIR)/fkex/
-	install -m 644 docs/fkex.1 $(DESTDIR)$(MANDIR)/man1/fkex.1
-	install -m 644 docs/fkex.5 $(DESTDIR)$(MANDIR)/man5/fkex.5
-	install -m 644 docs/fkex-kms.8 docs/fkex-relay.8 $(DESTDIR)$(MANDIR)/man8/
+	for l in libfkex libfkex-io; do \
+		install -m 755 $(BUILD)/$$l.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$$l.so.$(VERSION) && \
+		ln -sf $$l.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$$l.so.$(SOVERSION) && \
+		ln -sf $$l.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/$$l.so && \
+		$(FILL) $$l.pc.in > $(BUILD)/install/$$l.pc && \
+		install -m 644 $(BUILD)/install/$$l.pc $(DESTDIR)$(LIBDIR)/pkgconfig/$$l.pc || exit 1; \
+	done
+	for p in man1/fkex.1 man5/fkex.5 man8/fkex-kms.8 man8/fkex-relay.8; do \
+		$(FILL) docs/$${p#*/} > $(BUILD)/install/$${p#*/} && \
+		install -m 644 $(BUILD)/install/$${p#*/} $(DESTDIR)$(MANDIR)/$$p || exit 1; \
+	done
 	for u in fkex-kms fkex-relay; do \
-		sed -e 's|@BINDIR@|$(BINDIR)|' packaging/systemd/$$u.service.in \
-			> $(DESTDIR)$(UNITDIR)/$$u.service; \
+		$(FILL) packaging/systemd/$$u.service.in > $(BUILD)/install/$$u.service && \
+		install -m 644 $(BUILD)/install/$$u.service $(DESTDIR)$(UNITDIR)/$$u.service || exit 1; \
 	done
 	install -m 644 packaging/systemd/fkex.sysusers $(DESTDIR)$(SYSUSERSDIR)/fkex.conf
+	@test -n "$(DESTDIR)" || echo "make install: run ldconfig so that programs find libfkex.so.$(SOVERSION)"
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/fkex $(DESTDIR)$(LIBDIR)/libfkex.a $(DESTDIR)$(MANDIR)/man1/fkex.1
@@ -268,7 +274,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(INCDIR)/fkex $(DESTDIR)$(LIBDIR)/fkex
 
 clean:
-	rm -rf build fkex
+	rm -rf $(BUILD) fkex
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

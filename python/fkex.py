@@ -61,6 +61,7 @@ _err = ctypes.c_int
 
 # Error codes (include/fkex/error.h).
 _DENIED = {10, 12, 13, 19}   # policy unsatisfied, authentication, wrong authority, wrong identity
+_DAMAGED = {4, 5, 7}         # a file's bad encoding, truncation, invalid point: tampering too
 
 
 class Error(Exception):
@@ -77,9 +78,10 @@ class Denied(Error):
     satisfy, another identity, or bytes that were tampered with."""
 
 
-def _check(code, what=None):
+def _check(code, what=None, damaged_is_denied=False):
     if code != 0:
-        raise (Denied if code in _DENIED else Error)(code, what)
+        denied = code in _DENIED or (damaged_is_denied and code in _DAMAGED)
+        raise (Denied if denied else Error)(code, what)
 
 
 class _Rng(ctypes.Structure):
@@ -293,10 +295,12 @@ class Authority:
         _check(_lib.fkex_abe_setup(ctypes.byref(mpk), ctypes.byref(msk), scheme.encode(),
                                    ctypes.byref(rng)), "setup")
         _lib.fkex_mpk_free(mpk)
+        master = MasterKey(msk.value)   # freed (wiped) whatever happens next
         if identities:
-            _check(_lib.fkex_ibe_setup(ctypes.byref(mpk), msk, ctypes.byref(rng)), "setup")
+            _check(_lib.fkex_ibe_setup(ctypes.byref(mpk), master._handle, ctypes.byref(rng)),
+                   "setup")
             _lib.fkex_mpk_free(mpk)
-        return cls(MasterKey(msk.value))
+        return cls(master)
 
     def keygen(self, attributes=(), identity=None, expires=None):
         """A user key for attributes ("ONE", "dept:x", "year=5"), an
@@ -328,10 +332,11 @@ def _policy(text, valid_at):
         month, bounded = ctypes.c_uint32(), ctypes.c_void_p()
         try:
             _check(_lib.fkex_month_parse(ctypes.byref(month), valid_at.encode()), "valid_at")
+            perr = _PolicyError()
             code = _lib.fkex_policy_valid_at(ctypes.byref(bounded), h, month.value,
                                              ctypes.byref(perr))
             if code != 0:
-                raise Error(code, f"policy: {perr.message.decode()}")
+                raise Error(code, f"policy: {perr.message.decode() or 'with valid_at'}")
         finally:
             _lib.fkex_policy_free(h)
         h = bounded
@@ -345,21 +350,31 @@ class _Streams:
     def __init__(self, src, dst):
         self.error = None
 
+        # Everything a callback raises, an interrupt included, is kept and
+        # becomes FKEX_ERR_IO for the library, never a silent end of input.
         def read(_, buf, cap, got):
             try:
                 data = src.read(cap) if src is not None else b""
+                if not isinstance(data, (bytes, bytearray, memoryview)):
+                    raise TypeError("the source must be a binary file (its read gave "
+                                    f"{type(data).__name__})")
+                data = bytes(data)
+                if len(data) > cap:
+                    raise ValueError(f"the source's read({cap}) gave {len(data)} bytes")
                 ctypes.memmove(buf, data, len(data))
                 got[0] = len(data)
                 return 0
-            except Exception as e:   # noqa: BLE001 - handed back to the caller
+            except BaseException as e:   # noqa: BLE001 - raised again by check()
                 self.error = e
-                return 3             # FKEX_ERR_IO
+                return 3                 # FKEX_ERR_IO
 
         def write(_, buf, n):
             try:
-                dst.write(ctypes.string_at(buf, n))
+                written = dst.write(ctypes.string_at(buf, n))
+                if written is not None and written != n:
+                    raise OSError(f"the sink took {written} of {n} bytes")
                 return 0
-            except Exception as e:   # noqa: BLE001
+            except BaseException as e:   # noqa: BLE001
                 self.error = e
                 return 3
 
@@ -367,10 +382,10 @@ class _Streams:
         self.source = _Source(self._read, None)
         self.sink = _Sink(self._write, None)
 
-    def check(self, code, what):
+    def check(self, code, what, damaged_is_denied=False):
         if self.error is not None:
             raise self.error
-        _check(code, what)
+        _check(code, what, damaged_is_denied)
 
 
 def encrypt_stream(params, src, dst, policy=None, identity=None, valid_at=None, armor=False):
@@ -378,8 +393,9 @@ def encrypt_stream(params, src, dst, policy=None, identity=None, valid_at=None, 
     only keys satisfying policy (or identity's key) open, to dst."""
     if (policy is None) == (identity is None):
         raise ValueError("encrypt under a policy or to an identity: exactly one")
-    if isinstance(params, Authority):
-        params = params.public
+    if valid_at is not None and identity is not None:
+        raise ValueError("valid_at is for policies: an identity's key has no expiry to check")
+    params = _params_of(params)
     s, rng = _Streams(src, dst), _rng()
     if policy is not None:
         p = _policy(policy, valid_at)
@@ -400,14 +416,31 @@ def decrypt_stream(key, src, dst):
     plaintext to dst, each 64 KiB once it has authenticated: on an error,
     discard what dst received. Raises Denied for a key that may not open
     it or a file that was tampered with."""
+    if not isinstance(key, UserKey):
+        raise TypeError(f"decrypting takes a UserKey, not {type(key).__name__}")
     s, f, info = _Streams(src, dst), ctypes.c_void_p(), _FileInfo()
-    s.check(_lib.fkex_file_open(ctypes.byref(f), ctypes.byref(s.source), ctypes.byref(info)),
-            "decrypt")
+    code = _lib.fkex_file_open(ctypes.byref(f), ctypes.byref(s.source), ctypes.byref(info))
+    # A damaged file (one that says it is a ciphertext and is not a valid
+    # one) is refused as the command refuses it (exit 1).
+    if s.error is None and (code in _DAMAGED or (code == 6 and info.has_header)):
+        raise Denied(code, "decrypt")
+    s.check(code, "decrypt")
     try:
-        s.check(_lib.fkex_file_unlock(f, key._handle), "decrypt")
-        s.check(_lib.fkex_file_decrypt(f, ctypes.byref(s.sink)), "decrypt")
+        s.check(_lib.fkex_file_unlock(f, key._handle), "decrypt", damaged_is_denied=True)
+        s.check(_lib.fkex_file_decrypt(f, ctypes.byref(s.sink)), "decrypt",
+                damaged_is_denied=True)
     finally:
         _lib.fkex_file_free(f)
+
+
+def _params_of(params):
+    """The public parameters an Authority, a UserKey or PublicParams stand for."""
+    if isinstance(params, (Authority, UserKey)):
+        return params.public
+    if isinstance(params, PublicParams):
+        return params
+    raise TypeError(f"encrypting takes PublicParams, an Authority or a UserKey, "
+                    f"not {type(params).__name__}")
 
 
 def encrypt(params, data, policy=None, identity=None, valid_at=None, armor=False):
@@ -471,6 +504,9 @@ class Room:
     ends them, with "exit_code" (0, 1 refused, 2 other)."""
 
     def __init__(self, invite, key, nick="anonymous"):
+        self._handle = None
+        if not isinstance(key, UserKey):
+            raise TypeError(f"a room takes a UserKey, not {type(key).__name__}")
         if not hasattr(_lib, "fkex_client_open"):
             raise Error(6, "rooms need libfkex-io.so")   # FKEX_ERR_UNSUPPORTED
         self._key = key   # the key must outlive the session
@@ -478,8 +514,16 @@ class Room:
         _check(_lib.fkex_client_open(ctypes.byref(self._handle), invite.encode(), key._handle,
                                      nick.encode()), "room")
 
+    def _open(self):
+        if not self._handle:
+            raise Error(18, "the room was closed")   # FKEX_ERR_UNEXPECTED
+        return self._handle
+
     def next(self, timeout=30.0):
         """The next event, or None if none came within timeout seconds."""
+        if timeout < 0:
+            raise ValueError("a timeout is not negative")
+        self._open()
         ev = _ClientEvent()
         code = _lib.fkex_client_next(self._handle, ctypes.byref(ev), int(timeout * 1000))
         if code == _TIMEOUT:
@@ -517,16 +561,17 @@ class Room:
                 return
 
     def send(self, text):
+        self._open()
         _check(_lib.fkex_client_send(self._handle, text.encode(), len(text.encode())), "send")
 
     def leave(self):
         """Leaves the room: "left", then "done", come as events."""
-        _lib.fkex_client_leave(self._handle)
+        _lib.fkex_client_leave(self._open())
 
     def verify(self):
         """(epoch, fingerprint): members compare the fingerprint out of band."""
         epoch, fp = ctypes.c_uint64(), (ctypes.c_char * 30)()
-        _check(_lib.fkex_client_verify(self._handle, ctypes.byref(epoch), fp), "verify")
+        _check(_lib.fkex_client_verify(self._open(), ctypes.byref(epoch), fp), "verify")
         return epoch.value, fp.value.decode()
 
     def close(self):

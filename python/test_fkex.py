@@ -108,6 +108,42 @@ class Files(unittest.TestCase):
         with self.assertRaises(OSError):
             fkex.encrypt_stream(self.auth, Broken(), io.BytesIO(), policy="TWO")
 
+    def test_misuse(self):
+        """Wrong objects and broken streams are Python errors, never memory
+        errors or a silently short file."""
+        sealed = fkex.encrypt(self.alice, b"x", policy="ONE")   # a user key stands for its authority
+        self.assertEqual(fkex.decrypt(self.alice, sealed), b"x")
+        with self.assertRaises(TypeError):
+            fkex.encrypt(b"not params", b"x", policy="ONE")
+        with self.assertRaises(TypeError):
+            fkex.decrypt(self.auth.public, sealed)
+        with self.assertRaises(ValueError):
+            fkex.encrypt(self.auth, b"x", identity="alice@example.org", valid_at="2026-12")
+        for cut in (10, 50, len(sealed) - 1):
+            with self.assertRaises(fkex.Denied):
+                fkex.decrypt(self.alice, sealed[:cut])
+
+        class Greedy(io.RawIOBase):
+            def read(self, n=-1):
+                return b"x" * (n + 1)
+
+        class Interrupted(io.RawIOBase):
+            def __init__(self):
+                self.calls = 0
+
+            def read(self, n=-1):
+                self.calls += 1
+                if self.calls > 2:
+                    raise KeyboardInterrupt
+                return b"y" * n
+
+        with self.assertRaises(ValueError):
+            fkex.encrypt_stream(self.auth, Greedy(), io.BytesIO(), policy="TWO")
+        with self.assertRaises(TypeError):
+            fkex.encrypt_stream(self.auth, io.StringIO("text"), io.BytesIO(), policy="TWO")
+        with self.assertRaises(KeyboardInterrupt):
+            fkex.encrypt_stream(self.auth, Interrupted(), io.BytesIO(), policy="TWO")
+
     @unittest.skipUnless(os.access(FKEX_BIN, os.X_OK), "no fkex binary")
     def test_same_files_as_the_command(self):
         """Python's files open with `fkex decrypt`, and the command's with Python."""
@@ -150,6 +186,7 @@ class Rooms(unittest.TestCase):
         self.assertTrue(line.startswith("listening on "), line)
         addr = line.split()[-1]
         auth = fkex.Authority.setup()
+        self.auth_public = auth.public
         self.bob = auth.keygen(["THREE", "FOUR"])
         self.eve = auth.keygen(["FIVE"])
         for name, blob in (("alice.key", auth.keygen(["ONE", "TWO"]).encode()),):
@@ -226,6 +263,14 @@ class Rooms(unittest.TestCase):
             room.leave()
             self.assertEqual(self.until(room, "done")["exit_code"], 0)
         self.wait_alice('"epoch": 2, "members": 1')
+
+    def test_closed_room(self):
+        room = fkex.Room(self.invite, self.bob, nick="bob")
+        room.close()
+        with self.assertRaises(fkex.Error):
+            room.send("after close")
+        with self.assertRaises(TypeError):
+            fkex.Room(self.invite, self.auth_public, nick="x")
 
     def test_unsatisfying_key_is_refused(self):
         with fkex.Room(self.invite, self.eve, nick="eve") as room:

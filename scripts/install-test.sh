@@ -1,38 +1,45 @@
 #!/bin/sh
-# scripts/install-test.sh: `make install` into a scratch DESTDIR, then a
-# program from outside the tree (tests/outside/seal_open.c) built with
-# pkg-config alone, against the shared library and against the static one,
-# the public headers compiled as C++, the systemd units verified and the
-# man pages present. Exit 0 if all of that works.
+# scripts/install-test.sh: what `make install` gives an operator and a
+# programmer. Into a scratch prefix: a program from outside the tree
+# (tests/outside/seal_open.c) built with pkg-config alone, against the
+# shared library and the static one; one against libfkex-io; the public
+# headers as C++; the systemd units verified; the man pages. Then a
+# DESTDIR install under umask 077 (files readable all the same) and its
+# uninstall (nothing left). Exit 0 if all of that holds.
 set -eu
 cd "$(dirname "$0")/.."
 
 dest=$(mktemp -d)
 trap 'rm -rf "$dest"' EXIT
-prefix=/usr/local
+prefix="$dest/usr/local"
+lib="$prefix/lib"
+fail() { echo "install-test: $*"; exit 1; }
 
-make -s install DESTDIR="$dest" PREFIX="$prefix" >/dev/null
-export PKG_CONFIG_SYSROOT_DIR="$dest"
-export PKG_CONFIG_LIBDIR="$dest$prefix/lib/pkgconfig:/usr/lib/x86_64-linux-gnu/pkgconfig:/usr/lib/pkgconfig:/usr/share/pkgconfig"
+make -s install PREFIX="$prefix" >/dev/null
+export PKG_CONFIG_PATH="$lib/pkgconfig"
 
 version=$(pkg-config --modversion libfkex)
-[ "$version" = "$(cat VERSION)" ] || { echo "install-test: libfkex.pc says $version"; exit 1; }
+[ "$version" = "$(cat VERSION)" ] || fail "libfkex.pc says $version"
+[ "$(pkg-config --modversion libfkex-io)" = "$version" ] || fail "libfkex-io.pc says another version"
 
-# Only the public API leaves the shared library.
-extra=$(nm -D --defined-only "$dest$prefix/lib/libfkex.so" | awk '$3 !~ /^fkex_/ { print $3 }')
-[ -z "$extra" ] || { echo "install-test: libfkex.so exports more than fkex_*: $extra"; exit 1; }
+# The libraries: their sonames, and only the public API leaves them.
+for l in libfkex libfkex-io; do
+    soname=$(readelf -d "$lib/$l.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+    [ "$soname" = "$l.so.$(echo "$version" | cut -d. -f1-2)" ] || fail "$l.so's soname is $soname"
+    extra=$(nm -D --defined-only "$lib/$l.so" | awk '$3 !~ /^fkex_/ { print $3 }')
+    [ -z "$extra" ] || fail "$l.so exports more than fkex_*: $extra"
+done
 
 # Shared: what `pkg-config --libs` gives.
 cc -std=c11 -Wall -Wextra -Werror -o "$dest/seal_open" tests/outside/seal_open.c \
     $(pkg-config --cflags --libs libfkex)
-LD_LIBRARY_PATH="$dest$prefix/lib" "$dest/seal_open"
+LD_LIBRARY_PATH="$lib" "$dest/seal_open"
 
-# Static: libfkex.a and what `pkg-config --static --libs` adds (the
-# sysroot prefixes -L and -I only, so blst's path is moved by hand).
-static_libs=$(pkg-config --static --libs libfkex | sed "s| -lfkex | |; s| $prefix/| $dest$prefix/|g")
+# Static: libfkex.a and what `pkg-config --static --libs` adds.
 cc -std=c11 -Wall -Wextra -Werror -o "$dest/seal_open_static" tests/outside/seal_open.c \
-    $(pkg-config --cflags libfkex) "$dest$prefix/lib/libfkex.a" $static_libs
+    $(pkg-config --cflags libfkex) "$lib/libfkex.a" $(pkg-config --static --libs libfkex)
 "$dest/seal_open_static" >/dev/null
+nm "$dest/seal_open_static" | grep -q " T fkex_file_seal_policy" || fail "the static program is not static"
 
 # The I/O library: a room member; with no relay to reach, opening says so.
 cat >"$dest/client.c" <<'PROGRAM'
@@ -47,30 +54,37 @@ int main(void)
 }
 PROGRAM
 cc -std=c11 -Wall -Wextra -Werror -o "$dest/client" "$dest/client.c" $(pkg-config --cflags --libs libfkex-io)
-LD_LIBRARY_PATH="$dest$prefix/lib" "$dest/client"
-extra=$(nm -D --defined-only "$dest$prefix/lib/libfkex-io.so" | awk '$3 !~ /^fkex_/ { print $3 }')
-[ -z "$extra" ] || { echo "install-test: libfkex-io.so exports more than fkex_*: $extra"; exit 1; }
+LD_LIBRARY_PATH="$lib" "$dest/client"
+cc -std=c11 -Wall -Wextra -Werror -o "$dest/client_static" "$dest/client.c" \
+    $(pkg-config --cflags libfkex-io) "$lib/libfkex-io.a" "$lib/libfkex.a" $(pkg-config --static --libs libfkex-io)
+"$dest/client_static"
 
 # C++ sees the same API (extern "C").
 printf '#include <fkex/fkex.h>\n#include <fkex/client.h>\nint main() { return fkex_init() == FKEX_OK ? 0 : 1; }\n' >"$dest/api.cc"
 clang++ -std=c++17 -Wall -Werror -o "$dest/api" "$dest/api.cc" $(pkg-config --cflags --libs libfkex)
-LD_LIBRARY_PATH="$dest$prefix/lib" "$dest/api"
-# The units: systemd-analyze finds nothing to say of them against this
-# system's targets (a copy runs the binary installed in DESTDIR; their man
-# pages are not in this system's MANPATH), and the sysusers file parses.
-units="$dest/units"
-mkdir "$units"
-for u in fkex-kms fkex-relay; do
-    sed "s|$prefix/bin/fkex|$dest$prefix/bin/fkex|" "$dest$prefix/lib/systemd/system/$u.service" \
-        >"$units/$u.service"
-done
+LD_LIBRARY_PATH="$lib" "$dest/api"
+
+# The units: systemd-analyze finds nothing to say of them (their binary
+# is the one installed; their man pages are not in this system's MANPATH),
+# and the sysusers file parses.
+units="$lib/systemd/system"
 out=$(systemd-analyze verify --man=no "$units/fkex-kms.service" "$units/fkex-relay.service" 2>&1) ||
-    { echo "install-test: systemd-analyze verify failed: $out"; exit 1; }
-[ -z "$out" ] || { echo "install-test: systemd-analyze verify says: $out"; exit 1; }
-systemd-sysusers --dry-run --root="$dest" "$dest$prefix/lib/sysusers.d/fkex.conf" >/dev/null 2>&1 ||
-    { echo "install-test: the sysusers file does not parse"; exit 1; }
+    fail "systemd-analyze verify failed: $out"
+[ -z "$out" ] || fail "systemd-analyze verify says: $out"
+systemd-sysusers --dry-run --root="$dest" "$lib/sysusers.d/fkex.conf" >/dev/null 2>&1 ||
+    fail "the sysusers file does not parse"
 for page in man1/fkex.1 man5/fkex.5 man8/fkex-kms.8 man8/fkex-relay.8; do
-    [ -s "$dest$prefix/share/man/$page" ] || { echo "install-test: $page is missing"; exit 1; }
+    head -n 1 "$prefix/share/man/$page" | grep -q "\"fkex $version\"" || fail "$page does not say $version"
 done
 
-echo "install-test: ok (libfkex $version, $(nm -D --defined-only "$dest$prefix/lib/libfkex.so" | wc -l) exported functions)"
+# A staged install under a strict umask, and its uninstall.
+staged="$dest/staged"
+(umask 077 && make -s install DESTDIR="$staged" PREFIX=/usr/local >/dev/null)
+for f in lib/pkgconfig/libfkex.pc lib/systemd/system/fkex-kms.service share/man/man8/fkex-kms.8; do
+    [ "$(stat -c %a "$staged/usr/local/$f")" = 644 ] || fail "$f is not mode 644 under umask 077"
+done
+make -s uninstall DESTDIR="$staged" PREFIX=/usr/local >/dev/null
+left=$(find "$staged" -type f -o -type l)
+[ -z "$left" ] || fail "uninstall left: $left"
+
+echo "install-test: ok (libfkex $version, $(nm -D --defined-only "$lib/libfkex.so" | wc -l) functions exported, $(nm -D --defined-only "$lib/libfkex-io.so" | wc -l) by libfkex-io)"

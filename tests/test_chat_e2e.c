@@ -4,6 +4,7 @@
  * and members that speak JSON lines through pipes. Every wait is bounded
  * (STEP_SECONDS per step), and every process is killed on every path.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -11,6 +12,8 @@
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1865,6 +1868,33 @@ static void chat_e2e_library(void)
     teardown();
 }
 
+/* A relay that takes the connection and never answers: a member that
+ * sent texts (waiting for a join that cannot come) is closed all the
+ * same, within fkex_client_close's wait, and nothing of it is left. */
+static void chat_e2e_library_close_unjoined(void)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t salen = sizeof sa;
+    char dead[128];
+    fkex_client *c;
+    fkex_key *key;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    STEP(world("library-close") == 0);
+    STEP((key = key_file(at("bob.key"))) != NULL);
+    STEP(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(fd, 4) == 0 &&
+         getsockname(fd, (struct sockaddr *)&sa, &salen) == 0);
+    snprintf(dead, sizeof dead, "fkex://127.0.0.1:%u/%.64s", ntohs(sa.sin_port),
+             invite + strlen(invite) - 64);
+    STEP(fkex_client_open(&c, dead, key, "bob") == FKEX_OK);
+    CHECK_OK(fkex_client_send(c, "into the void", 13));
+    double start = now_s();
+    fkex_client_close(c);
+    CHECK(now_s() - start < STEP_SECONDS);
+    close(fd);
+    fkex_key_free(key);
+    teardown();
+}
+
 void suite_chat_e2e(void)
 {
     RUN(chat_invite);
@@ -1903,5 +1933,6 @@ void suite_chat_e2e(void)
     RUN(chat_e2e_seed);
     RUN(chat_e2e_seed_restart);
     RUN(chat_e2e_library);
+    RUN(chat_e2e_library_close_unjoined);
     signal(SIGPIPE, SIG_DFL);
 }

@@ -56,11 +56,13 @@ typedef struct {
     const char *code;        /* ERROR: "policy_unsatisfied", "relay_unreachable", ... */
     const char *message;     /* ERROR: one sentence for a person */
     uint64_t sent_ms;        /* MESSAGE: when its sender sent it (unix ms) */
-    uint64_t count;          /* SENT: the text's ordinal (1 the first) */
+    uint64_t count;          /* SENT: the text's ordinal (1 the first); ERROR: refused
+                              * frames this report covers */
     int own;                 /* MESSAGE, KICKED: this member */
     int exit_code;           /* DONE */
     int has_leaf;
-    uint8_t leaf[32];        /* MESSAGE, ADDED, REMOVED, KICKED: the member's key V */
+    uint8_t leaf[32];        /* MESSAGE, ADDED, REMOVED, KICKED: the member's key V;
+                              * ERROR: the member a refused frame names, if known */
 } fkex_client_event;
 
 #define FKEX_CLIENT_FINGERPRINT_LEN 29   /* "01234 56789 01234 56789 01234" */
@@ -68,7 +70,9 @@ typedef struct {
 /* Starts a session in the room of invite ("fkex://HOST:PORT[,...]/ROOMID",
  * `fkex room invite`), as nick (1 to 64 bytes of UTF-8), with key.
  * Errors: FKEX_ERR_ARGUMENT (a malformed invitation or nickname),
- * FKEX_ERR_NO_MEMORY; everything else comes as events. */
+ * FKEX_ERR_IO (the relay's address cannot be dialled at all),
+ * FKEX_ERR_NO_MEMORY; everything else, a relay that does not answer
+ * included, comes as events. */
 FKEX_API fkex_err fkex_client_open(fkex_client **client, const char *invite,
                                    const fkex_key *key, const char *nick) FKEX_WUR;
 /* The next event, waiting at most timeout_ms for it. FKEX_ERR_TIMEOUT if
@@ -76,7 +80,8 @@ FKEX_API fkex_err fkex_client_open(fkex_client **client, const char *invite,
 FKEX_API fkex_err fkex_client_next(fkex_client *client, fkex_client_event *ev,
                                    unsigned timeout_ms) FKEX_WUR;
 /* Sends text to the room (queued until joined); SENT says when the relay
- * has it. FKEX_ERR_ARGUMENT for more than 4096 bytes or bad UTF-8. */
+ * has it. FKEX_ERR_ARGUMENT for more than 4096 bytes or bad UTF-8,
+ * FKEX_ERR_UNEXPECTED once the session is over. */
 FKEX_API fkex_err fkex_client_send(fkex_client *client, const char *text, size_t len) FKEX_WUR;
 /* Leaves the room: LEFT, then DONE, come through fkex_client_next. */
 FKEX_API void fkex_client_leave(fkex_client *client);
@@ -86,7 +91,8 @@ FKEX_API void fkex_client_leave(fkex_client *client);
 FKEX_API fkex_err fkex_client_verify(fkex_client *client, uint64_t *epoch,
                                      char fingerprint[FKEX_CLIENT_FINGERPRINT_LEN + 1]) FKEX_WUR;
 /* Ends the session if it runs (without leaving: the relay keeps the place
- * for its grace period), waits for it to close, and frees everything. */
+ * for its grace period), waits for what is on its way for up to 5 s, then
+ * closes it, and frees everything. */
 FKEX_API void fkex_client_close(fkex_client *client);
 
 #ifdef __cplusplus

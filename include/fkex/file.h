@@ -49,7 +49,8 @@ typedef struct {
 } fkex_file_info;
 
 /* Reads the head of an encrypted file from in (armor is detected) and
- * validates its ciphertext object; the payload is left in in. Errors:
+ * validates its ciphertext object; the payload is left in in, which the
+ * file reads on (it must outlive the file). Errors: FKEX_ERR_NO_MEMORY,
  * FKEX_ERR_NOT_FKEX (not an fkex file), FKEX_ERR_WRONG_KIND (an fkex
  * object, or armor, of another kind: see info), FKEX_ERR_UNSUPPORTED (a
  * newer version, kind or scheme), FKEX_ERR_TRUNCATED, FKEX_ERR_BAD_ENCODING
@@ -65,6 +66,7 @@ FKEX_API void fkex_file_fingerprint(uint8_t fp[FKEX_FINGERPRINT_BYTES], const fk
  * without decrypting (fkex inspect counts it). */
 FKEX_API fkex_source *fkex_file_payload(fkex_file *file);
 /* Opens the ciphertext object with key. Errors: FKEX_ERR_WRONG_AUTHORITY,
+ * FKEX_ERR_NO_MEMORY,
  * FKEX_ERR_POLICY_UNSATISFIED, FKEX_ERR_WRONG_IDENTITY,
  * FKEX_ERR_AUTHENTICATION (a damaged object). The file keeps the payload's
  * key until it is freed (wiped then). */

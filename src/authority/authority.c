@@ -421,8 +421,10 @@ static fkex_err key_decode_body(fkex_key *key, const fkex_abe_scheme *scheme, co
 
     if (fkex_reader_u32(r, &mpk_len) != 0 || fkex_reader_view(r, &p, mpk_len) != 0)
         return FKEX_ERR_TRUNCATED;
+    /* Public parameters of another scheme than the key's header names: a
+     * malformed key, as it always was. */
     if ((err = fkex_mpk_decode_scheme(&key->mpk, scheme, p, mpk_len)) != FKEX_OK)
-        return err;
+        return err == FKEX_ERR_WRONG_KIND ? FKEX_ERR_BAD_ENCODING : err;
     if (sodium_memcmp(key->mpk->fp, h->fingerprint, 32) != 0 || key->mpk->scheme->id != h->scheme)
         return FKEX_ERR_BAD_ENCODING;
     if (fkex_reader_u16(r, &n) != 0)
@@ -527,11 +529,21 @@ const char *fkex_key_identity(const fkex_key *key)
 
 fkex_err fkex_msk_set_ibe(fkex_msk *msk, fkex_ibe_master *m)
 {
-    /* Keys issued before keep the old public parameters (reference counted). */
+    /* Keys issued before keep the old public parameters (reference counted);
+     * if the new ones cannot be made, msk stays as it was. */
+    fkex_mpk *before = msk->mpk;
+    fkex_err err;
     msk->ibe = m;
-    fkex_mpk_free(msk->mpk);
     msk->mpk = NULL;
-    return fkex_msk_finish(msk);
+    if ((err = fkex_msk_finish(msk)) != FKEX_OK) {
+        fkex_mpk_free(msk->mpk);
+        msk->mpk = before;
+        msk->ibe = NULL;
+        sodium_free(m);
+        return err;
+    }
+    fkex_mpk_free(before);
+    return FKEX_OK;
 }
 
 void fkex_key_set_ibe(fkex_key *key, fkex_ibe_ukey *uk)

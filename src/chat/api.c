@@ -10,7 +10,7 @@
 #include "chat/client.h"
 #include "fkex/client.h"
 
-#define CLOSE_MS 10000u   /* fkex_client_close waits this long for the session to end */
+#define CLOSE_MS 5000u    /* fkex_client_close waits this long for what is on its way */
 
 /* An event kept until it is handed out: its strings are its own. */
 typedef struct queued {
@@ -57,8 +57,10 @@ static void queued_free(queued *q)
 static void on_event(void *ctx, const chat_event *e)
 {
     fkex_client *c = ctx;
-    queued *q = calloc(1, sizeof *q);
-    if (!q)
+    queued *q;
+    if (e->kind == CHAT_EV_DONE)
+        c->done = 1;   /* even if the copy below fails: the session is over */
+    if (!(q = calloc(1, sizeof *q)))
         return;   /* out of memory: this event is lost, the session goes on */
     q->ev.kind = (fkex_client_event_kind)e->kind;
     q->ev.epoch = e->epoch;
@@ -89,8 +91,6 @@ static void on_event(void *ctx, const chat_event *e)
     else
         c->head = q;
     c->tail = q;
-    if (e->kind == CHAT_EV_DONE)
-        c->done = 1;
 }
 
 static void on_deadline(uv_timer_t *t)
@@ -162,6 +162,8 @@ fkex_err fkex_client_next(fkex_client *c, fkex_client_event *ev, unsigned timeou
 
 fkex_err fkex_client_send(fkex_client *c, const char *text, size_t len)
 {
+    if (c->done)
+        return FKEX_ERR_UNEXPECTED;
     if (len > CHAT_TEXT_MAX || !chat_utf8_ok(text, len, "\n\t"))
         return FKEX_ERR_ARGUMENT;
     chat_client_send(c->chat, text, len);
@@ -190,10 +192,18 @@ void fkex_client_close(fkex_client *c)
     if (!c)
         return;
     if (c->chat && !c->done) {
+        /* A quit waits for what is on its way; past CLOSE_MS (texts that
+         * wait for a join, say), the session is ended at once. Either way
+         * it is freed only once DONE says its handles are closed. */
         chat_client_quit(c->chat);
         c->timed_out = 0;
         uv_timer_start(&c->deadline, on_deadline, CLOSE_MS, 0);
         while (!c->done && !c->timed_out)
+            uv_run(&c->loop, UV_RUN_ONCE);
+        uv_timer_stop(&c->deadline);
+        if (!c->done)
+            chat_client_end(c->chat);
+        while (!c->done)
             uv_run(&c->loop, UV_RUN_ONCE);
     }
     chat_client_free(c->chat);

@@ -62,6 +62,7 @@ void chat_client_send(chat_client *c, const char *text, size_t len) { c->cls->se
 size_t chat_client_backlog(const chat_client *c) { return c->cls->backlog(c->impl); }
 void chat_client_leave(chat_client *c) { c->cls->leave(c->impl); }
 void chat_client_quit(chat_client *c) { c->cls->quit(c->impl); }
+void chat_client_end(chat_client *c) { c->cls->end(c->impl); }
 int chat_client_joined(const chat_client *c) { return c->cls->joined(c->impl); }
 fkex_err chat_client_set_nick(chat_client *c, const char *nick) { return c->cls->set_nick(c->impl, nick); }
 void chat_client_status(chat_status *s, const chat_client *c) { c->cls->status(s, c->impl); }

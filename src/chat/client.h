@@ -180,6 +180,9 @@ void chat_client_leave(chat_client *c);
 /* Ends the session without leaving (the relay keeps the place for its grace
  * period), once what was sent has been accepted (bounded): DONE with 0. */
 void chat_client_quit(chat_client *c);
+/* Ends the session at once, whatever waits (texts for a join, say): DONE,
+ * exit code 2, comes once its handles have closed. */
+void chat_client_end(chat_client *c);
 /* 1 once the member has joined and not left. */
 int chat_client_joined(const chat_client *c);
 /* Changes the nickname on the messages sent from now on.
@@ -257,6 +260,7 @@ typedef struct {
     size_t (*backlog)(const void *impl);
     void (*leave)(void *impl);
     void (*quit)(void *impl);
+    void (*end)(void *impl);          /* ends at once (exit 2): DONE once its handles close */
     int (*joined)(const void *impl);
     fkex_err (*set_nick)(void *impl, const char *nick);
     void (*status)(chat_status *s, const void *impl);

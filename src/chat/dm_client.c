@@ -406,6 +406,11 @@ static void dm_quit(void *impl)
     fkex_conn_finish(c->conn, "quit");   /* what was sent is flushed first; then on_close */
 }
 
+static void dm_end(void *impl)
+{
+    finish(impl, 2);
+}
+
 static int dm_joined(const void *impl)
 {
     const dm_client *c = impl;
@@ -464,6 +469,6 @@ static void dm_free(void *impl)
 
 const chat_client_class chat_dm_class = {
     .start = dm_start, .send = dm_send, .backlog = dm_backlog, .leave = dm_quit,
-    .quit = dm_quit, .joined = dm_joined, .set_nick = dm_set_nick, .status = dm_status,
+    .quit = dm_quit, .end = dm_end, .joined = dm_joined, .set_nick = dm_set_nick, .status = dm_status,
     .member = dm_member, .free = dm_free,
 };

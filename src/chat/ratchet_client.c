@@ -969,6 +969,12 @@ static void ratchet_quit(void *impl)
     chat_link_quit(&c->link);
 }
 
+static void ratchet_end(void *impl)
+{
+    ratchet_client *c = impl;
+    chat_link_finish(&c->link, 2);
+}
+
 static int ratchet_joined(const void *impl)
 {
     const ratchet_client *c = impl;
@@ -1020,7 +1026,7 @@ static int ratchet_member(chat_member *m, const void *impl, uint32_t index)
 
 const chat_client_class chat_ratchet_class = {
     .start = ratchet_start, .send = ratchet_send, .backlog = ratchet_backlog,
-    .leave = ratchet_leave, .quit = ratchet_quit, .joined = ratchet_joined,
+    .leave = ratchet_leave, .quit = ratchet_quit, .end = ratchet_end, .joined = ratchet_joined,
     .set_nick = ratchet_set_nick, .status = ratchet_status, .verify = ratchet_verify,
     .member = ratchet_member, .free = ratchet_free,
 };

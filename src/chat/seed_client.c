@@ -441,6 +441,12 @@ static void seed_quit(void *impl)
     chat_link_quit(&c->link);
 }
 
+static void seed_end(void *impl)
+{
+    seed_client *c = impl;
+    chat_link_finish(&c->link, 2);
+}
+
 static int seed_joined(const void *impl)
 {
     const seed_client *c = impl;
@@ -500,6 +506,6 @@ static void seed_free(void *impl)
 
 const chat_client_class chat_seed_class = {
     .start = seed_start, .send = seed_send, .backlog = seed_backlog, .leave = seed_leave,
-    .quit = seed_quit, .joined = seed_joined, .set_nick = seed_set_nick, .status = seed_status,
+    .quit = seed_quit, .end = seed_end, .joined = seed_joined, .set_nick = seed_set_nick, .status = seed_status,
     .member = seed_member, .free = seed_free,
 };

@@ -92,7 +92,7 @@ fkex_err fkex_stream_encrypt(fkex_sink *out, fkex_source *in, const uint8_t key[
 /* Sets *end to 1 if the source has nothing left. */
 static fkex_err at_end(fkex_source *in, uint8_t *scratch, int *end)
 {
-    size_t got;
+    size_t got = 0;
     fkex_err err = in->read(in, scratch, 1, &got);
     *end = got == 0;
     return err;
