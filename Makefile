@@ -44,17 +44,20 @@ endif
 PURE_PKGS = libsodium libcrypto
 IO_PKGS   = libuv sqlite3 libnats
 TUI_PKGS  = ncursesw
-pkg_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
-pkg_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
+# Asked once per make (what is missing is check-deps' to say).
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PURE_PKGS) $(IO_PKGS) 2>/dev/null) \
+              $(shell $(PKG_CONFIG) --cflags-only-I $(TUI_PKGS) 2>/dev/null)
+PURE_PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PURE_PKGS) 2>/dev/null)
+IO_PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(IO_PKGS) 2>/dev/null)
+TUI_PKG_LIBS  := $(shell $(PKG_CONFIG) --libs $(TUI_PKGS) 2>/dev/null)
 
 FKEX_CFLAGS = -std=c11 -Wall -Wextra $(WERROR) -D_POSIX_C_SOURCE=200809L \
               -Iinclude -Isrc -Ibench -Ideps/include -fPIC -fvisibility=hidden -MMD -MP \
-              $(call pkg_cflags,$(PURE_PKGS) $(IO_PKGS)) \
-              $(shell $(PKG_CONFIG) --cflags-only-I $(TUI_PKGS) 2>/dev/null)
+              $(PKG_CFLAGS)
 BLST = deps/lib/libblst.a
-PURE_LIBS = $(BLST) $(call pkg_libs,$(PURE_PKGS)) -lm
-IO_LIBS   = $(BLST) $(call pkg_libs,$(IO_PKGS) $(PURE_PKGS)) -lm
-LIBS = $(BLST) $(call pkg_libs,$(IO_PKGS) $(TUI_PKGS) $(PURE_PKGS)) -lm
+PURE_LIBS = $(BLST) $(PURE_PKG_LIBS) -lm
+IO_LIBS   = $(BLST) $(IO_PKG_LIBS) $(PURE_PKG_LIBS) -lm
+LIBS = $(BLST) $(IO_PKG_LIBS) $(TUI_PKG_LIBS) $(PURE_PKG_LIBS) -lm
 
 # ---- layers ------------------------------------------------------------------
 # Bottom to top (docs/ARCHITECTURE.md, "Layers"). Each layer is one archive
