@@ -38,8 +38,9 @@
 extern "C" {
 #endif
 
-/* Initialises what the library stands on: libsodium (sodium_init) and
- * libcrypto's SHA-256. Idempotent and thread-safe. FKEX_ERR_UNSUPPORTED if
+/* Initialises what the library stands on: libsodium (sodium_init; blst
+ * needs nothing, and libcrypto's SHA-256 is set up on its first use, once,
+ * from any thread). Idempotent and thread-safe. FKEX_ERR_UNSUPPORTED if
  * libsodium cannot start (no source of randomness); then nothing else may
  * be called. */
 FKEX_API fkex_err fkex_init(void) FKEX_WUR;

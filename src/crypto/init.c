@@ -10,10 +10,9 @@
 
 fkex_err fkex_init(void)
 {
-    if (sodium_init() < 0)
-        return FKEX_ERR_UNSUPPORTED;
-    fkex_sha256_prepare();
-    return FKEX_OK;
+    /* libcrypto's digest is fetched on its first use, once (sha256.c):
+     * a process that never hashes bulk data (the relay) never loads it. */
+    return sodium_init() < 0 ? FKEX_ERR_UNSUPPORTED : FKEX_OK;
 }
 
 const char *fkex_version(void)

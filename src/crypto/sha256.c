@@ -14,15 +14,11 @@ static pthread_once_t fetched = PTHREAD_ONCE_INIT;
 
 static void fetch(void) { sha256 = EVP_MD_fetch(NULL, "SHA256", NULL); }
 
-void fkex_sha256_prepare(void)
-{
-    pthread_once(&fetched, fetch);
-}
 
 void fkex_sha256_init(fkex_sha256_ctx *c)
 {
     EVP_MD_CTX *evp = NULL;
-    fkex_sha256_prepare();
+    pthread_once(&fetched, fetch);
     if (sha256 && (evp = EVP_MD_CTX_new()) != NULL && EVP_DigestInit_ex2(evp, sha256, NULL) != 1) {
         EVP_MD_CTX_free(evp);
         evp = NULL;

@@ -22,9 +22,7 @@ typedef struct {
     crypto_hash_sha256_state st;
 } fkex_sha256_ctx;
 
-/* Fetches libcrypto's digest, once per process (thread-safe); the first
- * fkex_sha256_init does it too. */
-void fkex_sha256_prepare(void);
+/* The first call fetches libcrypto's digest, once per process (thread-safe). */
 void fkex_sha256_init(fkex_sha256_ctx *c);
 void fkex_sha256_update(fkex_sha256_ctx *c, const void *in, size_t len);
 void fkex_sha256_final(fkex_sha256_ctx *c, uint8_t out[32]);
