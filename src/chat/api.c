@@ -140,7 +140,7 @@ fkex_err fkex_client_next(fkex_client *c, fkex_client_event *ev, unsigned timeou
 {
     queued_free(c->given);
     c->given = NULL;
-    if (c->done_given)
+    if (c->done_given || (c->done && !c->head))   /* (a DONE whose copy failed) */
         return FKEX_ERR_UNEXPECTED;
     if (!c->head) {
         c->timed_out = 0;
