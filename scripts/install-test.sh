@@ -41,6 +41,25 @@ cc -std=c11 -Wall -Wextra -Werror -o "$dest/seal_open_static" tests/outside/seal
 "$dest/seal_open_static" >/dev/null
 nm "$dest/seal_open_static" | grep -q " T fkex_file_seal_policy" || fail "the static program is not static"
 
+# A program that forgets fkex_init is not aborted by libsodium.
+cat >"$dest/noinit.c" <<'PROGRAM'
+#include <fkex/fkex.h>
+int main(void)
+{
+    fkex_mpk *mpk;
+    fkex_msk *msk;
+    fkex_rng rng;
+    fkex_rng_init_system(&rng);
+    if (fkex_abe_setup(&mpk, &msk, "fame", &rng) != FKEX_OK)
+        return 1;
+    fkex_mpk_free(mpk);
+    fkex_msk_free(msk);
+    return 0;
+}
+PROGRAM
+cc -std=c11 -Wall -Wextra -Werror -o "$dest/noinit" "$dest/noinit.c" $(pkg-config --cflags --libs libfkex)
+LD_LIBRARY_PATH="$lib" "$dest/noinit" || fail "a program without fkex_init fails"
+
 # The I/O library: a room member; with no relay to reach, opening says so.
 cat >"$dest/client.c" <<'PROGRAM'
 #include <fkex/fkex.h>

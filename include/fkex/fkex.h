@@ -14,9 +14,10 @@
  *   (fkex/client.h    a room member over a relay: libfkex-io, not included here)
  *
  * Call fkex_init() once before anything else (any thread, any number of
- * times). Each header says what its objects allow across threads; in
- * short, an object is used by one thread at a time, and a user key shares
- * its authority's public parameters.
+ * times); a call that needs libsodium before it initialises libsodium
+ * itself, so that nothing aborts. Each header says what its objects allow
+ * across threads; in short, an object is used by one thread at a time,
+ * and a user key shares its authority's public parameters.
  *
  * Link: pkg-config --cflags --libs libfkex (add --static for libfkex.a).
  */

@@ -15,9 +15,11 @@
 
 /* ---- allocation --------------------------------------------------------- */
 
-static void *secret_alloc(size_t size)
+void *fkex_secret_alloc(size_t size)
 {
-    void *p = sodium_malloc(size);
+    /* sodium_malloc aborts unless libsodium was initialised: a caller that
+     * skipped fkex_init gets it done here (idempotent, thread-safe). */
+    void *p = sodium_init() < 0 ? NULL : sodium_malloc(size);
     if (p)
         memset(p, 0, size);
     return p;
@@ -256,7 +258,7 @@ fkex_err fkex_msk_alloc(fkex_msk **out, const fkex_abe_scheme *scheme)
     if (!msk)
         return FKEX_ERR_NO_MEMORY;
     msk->scheme = scheme;
-    if (!(msk->impl = secret_alloc(scheme->msk_size))) {
+    if (!(msk->impl = fkex_secret_alloc(scheme->msk_size))) {
         free(msk);
         return FKEX_ERR_NO_MEMORY;
     }
@@ -279,7 +281,7 @@ static fkex_err msk_decode_ibe(fkex_msk *msk, fkex_reader *r)
     int has = ibe_section(r);
     if (has <= 0)
         return has == 0 ? FKEX_OK : FKEX_ERR_BAD_ENCODING;
-    if (!(msk->ibe = secret_alloc(sizeof *msk->ibe)))
+    if (!(msk->ibe = fkex_secret_alloc(sizeof *msk->ibe)))
         return FKEX_ERR_NO_MEMORY;
     return fkex_ibe_master_decode(msk->ibe, r);
 }

@@ -165,6 +165,11 @@ struct fkex_key {
     fkex_ibe_ukey *ibe;          /* the identity key, or NULL; wiped on free */
 };
 
+/* Zeroed memory for a secret from sodium_malloc (guarded, locked; free
+ * with sodium_free, which wipes), libsodium initialised first if it was
+ * not; NULL if there is none. */
+void *fkex_secret_alloc(size_t size);
+
 /* The header of every object (object.c). */
 void fkex_header_encode(fkex_writer *w, fkex_kind kind, uint8_t scheme,
                         const uint8_t fp[FKEX_FINGERPRINT_BYTES], size_t body_len);

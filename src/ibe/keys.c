@@ -12,7 +12,7 @@ fkex_err fkex_ibe_setup(fkex_mpk **mpk, fkex_msk *msk, fkex_rng *rng)
     *mpk = NULL;
     if (msk->ibe)
         return FKEX_ERR_ARGUMENT;
-    if (!(m = sodium_malloc(sizeof *m)))
+    if (!(m = fkex_secret_alloc(sizeof *m)))
         return FKEX_ERR_NO_MEMORY;
     do
         fkex_fr_random(&m->s, rng);                     /* s <-$ Fr* */
