@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include "gke/gke.h"
 #include "ibe/ibe.h"
+#include "seeds.h"
 
 typedef struct {
     uint64_t s;
@@ -65,36 +66,12 @@ static fkex_err src_read(fkex_source *s, uint8_t *buf, size_t cap, size_t *got)
     return FKEX_OK;
 }
 
-typedef struct {
-    uint8_t *p;
-    size_t len, cap;
-} buf;
-
-static fkex_err buf_write(fkex_sink *s, const uint8_t *data, size_t len)
-{
-    buf *b = s->ctx;
-    if (len > b->cap - b->len) {
-        size_t cap = b->cap ? 2 * b->cap : 256;
-        while (cap - b->len < len)
-            cap *= 2;
-        uint8_t *p = realloc(b->p, cap);
-        if (p == NULL)
-            return FKEX_ERR_NO_MEMORY;
-        b->p = p;
-        b->cap = cap;
-    }
-    if (len)
-        memcpy(b->p + b->len, data, len);
-    b->len += len;
-    return FKEX_OK;
-}
-
-static fkex_err stream_decode(buf *out, char kind[FKEX_ARMOR_KIND_MAX + 1], const uint8_t *data,
+static fkex_err stream_decode(fuzz_buf *out, char kind[FKEX_ARMOR_KIND_MAX + 1], const uint8_t *data,
                               size_t size, uint64_t seed)
 {
     src m = { data, size, 0, { seed }, 0 };
     fkex_source in = { src_read, &m };
-    fkex_sink sink = { buf_write, out };
+    fkex_sink sink = { fuzz_buf_write, out };
     fkex_armor_reader r;
     uint8_t tmp[4096];
     size_t got;
@@ -127,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *whole;
     size_t wlen;
     char wkind[FKEX_ARMOR_KIND_MAX + 1], skind[FKEX_ARMOR_KIND_MAX + 1];
-    buf streamed = { 0 };
+    fuzz_buf streamed = { 0 };
     uint64_t seed = 1469598103934665603u;
     for (size_t i = 0; i < size; i++)
         seed = (seed ^ data[i]) * 1099511628211u;
@@ -153,8 +130,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t clen;
     if (fkex_armor_encode(&canon, &clen, wkind, whole, wlen) != FKEX_OK)
         abort();
-    buf written = { 0 };
-    fkex_sink sink = { buf_write, &written };
+    fuzz_buf written = { 0 };
+    fkex_sink sink = { fuzz_buf_write, &written };
     fkex_armor_writer w;
     prng g = { seed ^ 1 };
     if (fkex_armor_writer_begin(&w, &sink, wkind) != FKEX_OK)

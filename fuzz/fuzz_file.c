@@ -33,35 +33,14 @@ static fkex_err in_read(fkex_source *s, uint8_t *buf, size_t cap, size_t *got)
     return FKEX_OK;
 }
 
-typedef struct {
-    uint8_t *p;
-    size_t len, cap;
-} bytes_out;
-
-static fkex_err out_write(fkex_sink *s, const uint8_t *buf, size_t len)
-{
-    bytes_out *b = s->ctx;
-    if (len > b->cap - b->len) {
-        size_t cap = (b->len + len) * 2;
-        uint8_t *p = realloc(b->p, cap);
-        if (!p)
-            return FKEX_ERR_NO_MEMORY;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, buf, len);
-    b->len += len;
-    return FKEX_OK;
-}
-
 static void write_file(const char *dir, const char *name, const fkex_policy *p, int armor,
                        fkex_rng *rng)
 {
     static const uint8_t plain[] = "a file for the fuzzer\n";
     bytes_in in = { plain, sizeof plain - 1, 0 };
-    bytes_out out = { 0 };
+    fuzz_buf out = { 0 };
     fkex_source src = { in_read, &in };
-    fkex_sink sink = { out_write, &out };
+    fkex_sink sink = { fuzz_buf_write, &out };
     fkex_err err = p ? fkex_file_seal_policy(&sink, &src, mpk, p, armor, rng)
                      : fkex_file_seal_identity(&sink, &src, mpk, "alice@example.org", armor, rng);
     if (err != FKEX_OK)
@@ -106,9 +85,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     bytes_in in = { data, size, 0 };
-    bytes_out out = { 0 };
+    fuzz_buf out = { 0 };
     fkex_source src = { in_read, &in };
-    fkex_sink sink = { out_write, &out };
+    fkex_sink sink = { fuzz_buf_write, &out };
     fkex_file_info info;
     fkex_file *f;
     fkex_err err = fkex_file_open(&f, &src, &info);

@@ -193,31 +193,34 @@ def _fingerprint_text(fp):
 
 
 class _Object:
-    """An owned libfkex object, freed with the Python object."""
-    _free = None
+    """An owned libfkex object, freed with the Python object. A subclass
+    names its kind ("mpk", "msk", "key": fkex_<kind>_encode and the like)
+    and what it is called in errors."""
+    _kind = _what = None
 
     def __init__(self, handle, owner=None):
         self._handle = ctypes.c_void_p(handle)
         self._owner = owner   # a borrowed handle keeps its owner alive
 
     def __del__(self):
-        if self._owner is None and self._handle and self._free:
-            type(self)._free(self._handle)
+        if self._owner is None and self._handle:
+            getattr(_lib, f"fkex_{self._kind}_free")(self._handle)
             self._handle = None
-
-
-class PublicParams(_Object):
-    """An authority's public parameters (`fkex setup`'s mpk.fkex)."""
-    _free = _lib.fkex_mpk_free
 
     @classmethod
     def decode(cls, data):
         h = ctypes.c_void_p()
-        _check(_lib.fkex_mpk_decode(ctypes.byref(h), data, len(data)), "public parameters")
+        _check(getattr(_lib, f"fkex_{cls._kind}_decode")(ctypes.byref(h), data, len(data)),
+               cls._what)
         return cls(h.value)
 
     def encode(self):
-        return _encoded(_lib.fkex_mpk_encode, self._handle)
+        return _encoded(getattr(_lib, f"fkex_{self._kind}_encode"), self._handle)
+
+
+class PublicParams(_Object):
+    """An authority's public parameters (`fkex setup`'s mpk.fkex)."""
+    _kind, _what = "mpk", "public parameters"
 
     @property
     def fingerprint(self):
@@ -238,30 +241,12 @@ class PublicParams(_Object):
 
 class MasterKey(_Object):
     """An authority's master key (`fkex setup`'s msk.fkex): keep it secret."""
-    _free = _lib.fkex_msk_free
-
-    @classmethod
-    def decode(cls, data):
-        h = ctypes.c_void_p()
-        _check(_lib.fkex_msk_decode(ctypes.byref(h), data, len(data)), "master key")
-        return cls(h.value)
-
-    def encode(self):
-        return _encoded(_lib.fkex_msk_encode, self._handle)
+    _kind, _what = "msk", "master key"
 
 
 class UserKey(_Object):
     """A user's key: attributes, and an identity if the authority gave one."""
-    _free = _lib.fkex_key_free
-
-    @classmethod
-    def decode(cls, data):
-        h = ctypes.c_void_p()
-        _check(_lib.fkex_key_decode(ctypes.byref(h), data, len(data)), "user key")
-        return cls(h.value)
-
-    def encode(self):
-        return _encoded(_lib.fkex_key_encode, self._handle)
+    _kind, _what = "key", "user key"
 
     @property
     def attributes(self):
@@ -422,7 +407,7 @@ def decrypt_stream(key, src, dst):
     code = _lib.fkex_file_open(ctypes.byref(f), ctypes.byref(s.source), ctypes.byref(info))
     # A damaged file (one that says it is a ciphertext and is not a valid
     # one) is refused as the command refuses it (exit 1).
-    if s.error is None and (code in _DAMAGED or (code == 6 and info.has_header)):
+    if s.error is None and code in _DAMAGED:
         raise Denied(code, "decrypt")
     s.check(code, "decrypt")
     try:

@@ -1008,6 +1008,33 @@ static void kms_e2e_refusals(void)
     setenv("FKEX_PASSPHRASE", "not it", 1);
     EXPECT(FK("kms", "serve", "--dir", c, "--listen", "127.0.0.1:0"), 1);
     CHECK(said("wrong passphrase"));
+    /* the systemd credential fkex-passphrase ($CREDENTIALS_DIRECTORY, the
+     * units' LoadCredential=), read when the environment has none: a wrong
+     * one is refused as the environment's is, the right one serves */
+    {
+        char creds[700], cred[720];
+        FILE *f;
+        snprintf(creds, sizeof creds, "%s", at("creds"));
+        snprintf(cred, sizeof cred, "%s/fkex-passphrase", creds);
+        CHECK(mkdir(creds, 0700) == 0);
+        unsetenv("FKEX_PASSPHRASE");
+        setenv("CREDENTIALS_DIRECTORY", creds, 1);
+        if ((f = fopen(cred, "w")) != NULL) {
+            fputs("not it\n", f);
+            fclose(f);
+        }
+        EXPECT(FK("kms", "serve", "--dir", c, "--listen", "127.0.0.1:0"), 1);
+        CHECK(said("wrong passphrase"));
+        if ((f = fopen(cred, "w")) != NULL) {
+            fputs(PASS "\n", f);
+            fclose(f);
+        }
+        if ((s = serve(addr, c, "serveCred")) < 0)
+            CHECK(!"the daemon starts with the credential");
+        else
+            CHECK(stop(s) == 0);
+        unsetenv("CREDENTIALS_DIRECTORY");
+    }
     setenv("FKEX_PASSPHRASE", PASS, 1);
     /* sealed keys others can read are refused */
     chmod(at("authC/kms.sealed"), 0644);

@@ -53,7 +53,7 @@ typedef struct {
  * file reads on (it must outlive the file). Errors: FKEX_ERR_NO_MEMORY,
  * FKEX_ERR_NOT_FKEX (not an fkex file), FKEX_ERR_WRONG_KIND (an fkex
  * object, or armor, of another kind: see info), FKEX_ERR_UNSUPPORTED (a
- * newer version, kind or scheme), FKEX_ERR_TRUNCATED, FKEX_ERR_BAD_ENCODING
+ * newer version, kind or scheme in the header), FKEX_ERR_TRUNCATED, FKEX_ERR_BAD_ENCODING
  * or FKEX_ERR_NOT_IN_GROUP (a damaged file), FKEX_ERR_IO. info may be NULL. */
 FKEX_API fkex_err fkex_file_open(fkex_file **file, fkex_source *in, fkex_file_info *info) FKEX_WUR;
 /* What the file is sealed to: exactly one is not NULL. */

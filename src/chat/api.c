@@ -99,6 +99,19 @@ static void on_deadline(uv_timer_t *t)
     c->timed_out = 1;
 }
 
+static int has_event(const fkex_client *c) { return c->head != NULL; }
+static int is_done(const fkex_client *c) { return c->done; }
+
+/* Runs the session's loop until ready(c), for ms at most. */
+static void run_until(fkex_client *c, int (*ready)(const fkex_client *), unsigned ms)
+{
+    c->timed_out = 0;
+    uv_timer_start(&c->deadline, on_deadline, ms, 0);
+    while (!ready(c) && !c->timed_out)
+        uv_run(&c->loop, UV_RUN_ONCE);
+    uv_timer_stop(&c->deadline);
+}
+
 fkex_err fkex_client_open(fkex_client **out, const char *invite, const fkex_key *key,
                           const char *nick)
 {
@@ -143,11 +156,7 @@ fkex_err fkex_client_next(fkex_client *c, fkex_client_event *ev, unsigned timeou
     if (c->done_given || (c->done && !c->head))   /* (a DONE whose copy failed) */
         return FKEX_ERR_UNEXPECTED;
     if (!c->head) {
-        c->timed_out = 0;
-        uv_timer_start(&c->deadline, on_deadline, timeout_ms, 0);
-        while (!c->head && !c->timed_out)
-            uv_run(&c->loop, UV_RUN_ONCE);
-        uv_timer_stop(&c->deadline);
+        run_until(c, has_event, timeout_ms);
         if (!c->head)
             return FKEX_ERR_TIMEOUT;
     }
@@ -196,11 +205,7 @@ void fkex_client_close(fkex_client *c)
          * wait for a join, say), the session is ended at once. Either way
          * it is freed only once DONE says its handles are closed. */
         chat_client_quit(c->chat);
-        c->timed_out = 0;
-        uv_timer_start(&c->deadline, on_deadline, CLOSE_MS, 0);
-        while (!c->done && !c->timed_out)
-            uv_run(&c->loop, UV_RUN_ONCE);
-        uv_timer_stop(&c->deadline);
+        run_until(c, is_done, CLOSE_MS);
         if (!c->done)
             chat_client_end(c->chat);
         while (!c->done)

@@ -235,8 +235,6 @@ int cli_ctfile_read(cli_ctfile *c, const char *path)
             cli_error("%s holds a %s, not a ciphertext", path, info.armor_kind);
         return EXIT_USAGE;
     case FKEX_ERR_UNSUPPORTED:
-        if (info.has_header)
-            break;   /* the header is fine and the body is not */
         cli_error("%s: %s", path, fkex_strerror(err));
         cli_hint("it may come from a newer version of fkex");
         return EXIT_USAGE;

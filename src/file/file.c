@@ -127,7 +127,9 @@ static fkex_err read_object(fkex_file *f, fkex_file_info *info)
     else if (err == FKEX_OK)
         err = fkex_abe_ct_decode(&f->abe, obj, sizeof head + h.body_len);
     free(obj);
-    return err;
+    /* The header is one this version reads: a body it cannot (an unknown
+     * KEM mode, say) is a damaged file, not a newer one. */
+    return err == FKEX_ERR_UNSUPPORTED ? FKEX_ERR_BAD_ENCODING : err;
 }
 
 static fkex_err open_file(fkex_file *f, fkex_file_info *info)
