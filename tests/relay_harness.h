@@ -70,9 +70,10 @@ void rh_turn(void);
 /* Turns for ms. */
 void rh_idle(uint64_t ms);
 
-#define RH_WAIT(cond)                                                               \
+#define RH_WAIT(cond) RH_WAIT_FOR(cond, RH_WAIT_MS)
+#define RH_WAIT_FOR(cond, ms)                                                       \
     do {                                                                            \
-        uint64_t dl_ = rh_mono_ms() + RH_WAIT_MS;                                   \
+        uint64_t dl_ = rh_mono_ms() + (ms);                                         \
         while (!(cond) && rh_mono_ms() < dl_)                                       \
             rh_turn();                                                              \
         if (!(cond))                                                                \
