@@ -42,7 +42,7 @@ endif
 # The libraries the code uses, from pkg-config (the curses headers need no
 # flags beyond their path: tui.c sets the feature macros it needs).
 PURE_PKGS = libsodium libcrypto
-IO_PKGS   = libuv sqlite3 libnats
+IO_PKGS   = libuv sqlite3 libnats libssl
 TUI_PKGS  = ncursesw
 # Asked once per make (what is missing is check-deps' to say).
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PURE_PKGS) $(IO_PKGS) 2>/dev/null) \

@@ -112,8 +112,9 @@ typedef struct {
     char dir[256];
     pid_t relay, redis;
     pid_t workers[WORKERS];
-    char addr[64];
+    char addr[128];
     uint16_t port;
+    fkex_tls *tls;             /* the client's side of the relay's TLS */
     fkex_mpk *mpk;
     fkex_msk *msk;
     fkex_key *key[2];
@@ -195,7 +196,7 @@ static void stop(pid_t *pid, int sig)
 
 /* Runs argv (this binary's relay) with its output in out, and waits for
  * "listening on": 0 with *pid, addr and *port, or -1. */
-static int start_relay(const char *const *argv, const char *out, pid_t *pid, char addr[64],
+static int start_relay(const char *const *argv, const char *out, pid_t *pid, char addr[128],
                        uint16_t *port)
 {
     if ((*pid = spawn(argv[0], argv, out)) < 0)
@@ -204,7 +205,7 @@ static int start_relay(const char *const *argv, const char *out, pid_t *pid, cha
         char line[256] = "";
         FILE *f = fopen(out, "r");
         if (f) {
-            int got = fgets(line, sizeof line, f) && sscanf(line, "listening on %63s", addr) == 1;
+            int got = fgets(line, sizeof line, f) && sscanf(line, "listening on %127s", addr) == 1;
             fclose(f);
             if (got) {
                 const char *colon = strrchr(addr, ':');
@@ -295,7 +296,8 @@ static int head_seq_at(const char *addr, const rm_room *room, uint64_t *head)
     memcpy(m.room_id, room->room_id, 32);
     fkex_writer_init(&w);
     fkex_relay_msg_encode(&w, &m);
-    e = w.failed ? FKEX_ERR_NO_MEMORY : fkex_net_request(&rep, &replen, addr, w.buf, w.len, NULL, 10000, err);
+    e = w.failed ? FKEX_ERR_NO_MEMORY
+                 : fkex_net_request(&rep, &replen, addr, w.buf, w.len, NULL, room->tls, 10000, err);
     fkex_writer_free(&w);
     if (e != FKEX_OK)
         return -1;
@@ -608,7 +610,7 @@ static void measure_rooms(bench_relay_ctx *b, const char *addr, uint16_t port, p
     f->rss_start = rss_kib(pid);
     double t0 = bench_now_ms();
     for (int r = 0; r < ROOMS; r++) {
-        if (rm_open(&rooms[r], addr, POLICY, b->key[0], b->key[1], err) != FKEX_OK) {
+        if (rm_open(&rooms[r], addr, b->tls, POLICY, b->key[0], b->key[1], err) != FKEX_OK) {
             snprintf(f->why, sizeof f->why, "room %d: %s", r + 1, err);
             goto out;
         }
@@ -656,7 +658,7 @@ static void measure_cluster(bench_relay_ctx *b, server_figures *f, rooms_figures
     nats_cluster c;
     char dir[320], exe[512], out[400], err[128], why[160] = "";
     pid_t pid[CLUSTER_RELAYS];
-    char addr[CLUSTER_RELAYS][64];
+    char addr[CLUSTER_RELAYS][128];
     uint16_t port[CLUSTER_RELAYS];
     uint8_t (*v)[32] = NULL;
     uint64_t head;
@@ -680,7 +682,7 @@ static void measure_cluster(bench_relay_ctx *b, server_figures *f, rooms_figures
     }
     progress("cluster: NATS %s, relays %s and %s", c.store, addr[0], addr[1]);
     double t0 = bench_now_ms();
-    if (rm_open(&room, addr[0], POLICY, b->key[0], b->key[1], err) != FKEX_OK) {
+    if (rm_open(&room, addr[0], b->tls, POLICY, b->key[0], b->key[1], err) != FKEX_OK) {
         snprintf(f->why, sizeof f->why, "the cluster's room: %s", err);
         goto out;
     }
@@ -804,7 +806,7 @@ int bench_relay(int json, int verbose)
     }
     progress("relay %s (pid %d), database in %s", b.addr, (int)b.relay, b.dir);
     double t0 = bench_now_ms();
-    if (rm_open(&b.room, b.addr, POLICY, b.key[0], b.key[1], err) != FKEX_OK) {
+    if (rm_open(&b.room, b.addr, b.tls, POLICY, b.key[0], b.key[1], err) != FKEX_OK) {
         snprintf(why, sizeof why, "the room: %s", err);
         goto out;
     }

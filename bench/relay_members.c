@@ -242,7 +242,8 @@ static void redial(rm_member *p)
     fkex_net_limits lim = { FKEX_RELAY_ENVELOPE_MAX, 64u << 20 };
     fkex_relay_msg g = { 0 };
     char err[128];
-    if (fkex_conn_connect(&p->c, &p->room->loop, p->room->addr, &lim, on_connected, err) != FKEX_OK) {
+    if (fkex_conn_connect(&p->c, &p->room->loop, p->room->addr, &lim, p->room->tls, on_connected,
+                          err) != FKEX_OK) {
         p->aborted = 1;
         return;
     }
@@ -278,7 +279,8 @@ static fkex_err dial(rm_member *p, uint64_t after, char err[128])
     fkex_net_limits lim = { FKEX_RELAY_ENVELOPE_MAX, 64u << 20 };
     fkex_relay_msg h = { 0 };
     p->closed = p->ready = 0;
-    if (fkex_conn_connect(&p->c, &p->room->loop, p->room->addr, &lim, on_connected, err) != FKEX_OK)
+    if (fkex_conn_connect(&p->c, &p->room->loop, p->room->addr, &lim, p->room->tls, on_connected,
+                          err) != FKEX_OK)
         return FKEX_ERR_IO;
     fkex_conn_set(p->c, on_frame, on_close, p);
     p->last_seq = after;
@@ -333,8 +335,8 @@ static int wait_until(rm_room *r, int (*cond)(rm_room *, void *), void *arg, uns
     return 0;
 }
 
-fkex_err rm_open(rm_room *r, const char *addr, const char *policy, const fkex_key *k0,
-                 const fkex_key *k1, char err[128])
+fkex_err rm_open(rm_room *r, const char *addr, const fkex_tls *tls, const char *policy,
+                 const fkex_key *k0, const fkex_key *k1, char err[128])
 {
     uint8_t admin_pk[32], admin_sk[64];
     fkex_relay_msg m = { 0 }, reply;
@@ -346,6 +348,7 @@ fkex_err rm_open(rm_room *r, const char *addr, const char *policy, const fkex_ke
 
     memset(r, 0, sizeof *r);
     snprintf(r->addr, sizeof r->addr, "%s", addr);
+    r->tls = tls;
     r->keys[0] = k0;
     r->keys[1] = k1;
     fkex_rng_init_system(&r->rng);
@@ -377,7 +380,7 @@ fkex_err rm_open(rm_room *r, const char *addr, const char *policy, const fkex_ke
     fkex_writer_init(&w);
     fkex_relay_msg_encode(&w, &m);
     e = w.failed ? FKEX_ERR_NO_MEMORY
-                 : fkex_net_request(&rep, &replen, addr, w.buf, w.len, NULL, 10000, err);
+                 : fkex_net_request(&rep, &replen, addr, w.buf, w.len, NULL, tls, 10000, err);
     fkex_writer_free(&w);
     if (e != FKEX_OK)
         return e;

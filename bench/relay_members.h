@@ -56,7 +56,8 @@ typedef struct {
 struct rm_room {
     uv_loop_t loop;
     uv_timer_t waker;
-    char addr[64];
+    char addr[128];
+    const fkex_tls *tls;       /* the relay's links: TLS, or NULL for plain TCP */
     uint8_t room_id[32];
     uint8_t *desc;
     size_t desclen;
@@ -68,8 +69,8 @@ struct rm_room {
 
 /* Creates the room at the relay (the admin's CREATE_ROOM) with its founder
  * as member 0, connected. Errors: FKEX_ERR_IO with a sentence in err. */
-fkex_err rm_open(rm_room *r, const char *addr, const char *policy, const fkex_key *k0,
-                 const fkex_key *k1, char err[128]) FKEX_WUR;
+fkex_err rm_open(rm_room *r, const char *addr, const fkex_tls *tls, const char *policy,
+                 const fkex_key *k0, const fkex_key *k1, char err[128]) FKEX_WUR;
 /* Joins `count` members through the relay, `wave` at a time (the sponsor
  * commits each wave's admissions together); every member stays connected.
  * Waits at most timeout_ms. */

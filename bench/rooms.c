@@ -39,7 +39,7 @@
 #define STEP_S 60.0
 
 typedef struct {
-    char dir[64], exe[512], addr[64], invite[256];
+    char dir[64], exe[512], addr[128], invite[256];
     child relay;
     child *m[MEMBERS + TOGETHER];
     int n;
@@ -127,7 +127,7 @@ static int setup(rooms *b)
     if (child_start(&b->relay, argv, path(b, "relay.err")) != 0 ||
         !child_wait_for(&b->relay, "listening on ", 1, STEP_S) ||
         !(at = strstr(b->relay.buf, "listening on ")) ||
-        sscanf(at, "listening on %63s", b->addr) != 1)
+        sscanf(at, "listening on %127s", b->addr) != 1)
         return -1;
     if (RUN(b, NULL, "setup", "--dir", path(b, "auth")) != 0 ||
         RUN(b, NULL, "keygen", "--msk", path(b, "auth/msk.fkex"), "--attrs", "ONE TWO", "-o",

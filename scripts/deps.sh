@@ -18,7 +18,7 @@ say() { printf 'deps: %s\n' "$*" >&2; }
 die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
 
 # --- what the build itself needs (pkg-config names) --------------------------
-build_modules="libsodium libcrypto libuv sqlite3 libnats ncursesw"
+build_modules="libsodium libcrypto libssl libuv sqlite3 libnats ncursesw"
 if [ "${1:-}" = "--check" ]; then
     lacking=""
     command -v pkg-config >/dev/null 2>&1 || lacking=" pkg-config"

@@ -167,7 +167,7 @@ static void run(int lfd, const char *relay_addr, const proxy_ops *ops)
     }
 }
 
-pid_t proxy_start(char addr[64], const char *relay_addr, const proxy_ops *ops)
+pid_t proxy_start(char addr[128], const char *relay_addr, const proxy_ops *ops)
 {
     struct sockaddr_in a = { .sin_family = AF_INET };
     socklen_t alen = sizeof a;

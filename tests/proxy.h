@@ -35,7 +35,7 @@ typedef struct {
 
 /* Starts the proxy on a free port of 127.0.0.1, in front of relay_addr
  * ("127.0.0.1:PORT"); addr gets where it listens. Its pid, or -1. */
-pid_t proxy_start(char addr[64], const char *relay_addr, const proxy_ops *ops);
+pid_t proxy_start(char addr[128], const char *relay_addr, const proxy_ops *ops);
 /* Kills it (pid > 0) and reaps it. */
 void proxy_stop(pid_t pid);
 

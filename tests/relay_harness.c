@@ -15,6 +15,7 @@
 
 gke_world rh_world;
 uv_loop_t rh_loop;
+fkex_tls *rh_tls;
 fkex_rng rh_rng;
 uint8_t rh_room_id[32];
 
@@ -57,7 +58,7 @@ const char *rh_at(const char *name)
 
 /* Runs argv (rh_bin relay ...), output in DIR/name.out and .err, and
  * waits for "listening on": its address into addr; the pid, or -1. */
-static pid_t spawn_relay(char addr[64], const char *name, const char *const *argv)
+static pid_t spawn_relay(char addr[128], const char *name, const char *const *argv)
 {
     char out[700], err[700];
     posix_spawn_file_actions_t fa;
@@ -80,7 +81,7 @@ static pid_t spawn_relay(char addr[64], const char *name, const char *const *arg
     while (rh_mono_ms() < deadline) {
         char *text = test_read_text(out), *p = strstr(text, "listening on ");
         int status;
-        if (p && strchr(p, '\n') && sscanf(p, "listening on %63s", addr) == 1) {
+        if (p && strchr(p, '\n') && sscanf(p, "listening on %127s", addr) == 1) {
             free(text);
             return pid;
         }
@@ -99,7 +100,7 @@ static pid_t spawn_relay(char addr[64], const char *name, const char *const *arg
     return -1;
 }
 
-pid_t rh_relay_start(char addr[64], const char *name, const char *const *extra, const char *limits)
+pid_t rh_relay_start(char addr[128], const char *name, const char *const *extra, const char *limits)
 {
     char db[700], limit[64];
     const char *argv[32];
@@ -121,7 +122,7 @@ pid_t rh_relay_start(char addr[64], const char *name, const char *const *extra, 
     return daemon_pid;
 }
 
-pid_t rh_cluster_relay_start(char addr[64], const char *name, const char *store)
+pid_t rh_cluster_relay_start(char addr[128], const char *name, const char *store)
 {
     const char *argv[] = { rh_bin, "relay", "--listen", "127.0.0.1:0", "--store", store,
                            "--grace", "1", "-v", NULL };
@@ -172,8 +173,10 @@ static void noop_timer(uv_timer_t *t)
 
 void rh_loop_open(void)
 {
+    char err[160];
     CHECK(uv_loop_init(&rh_loop) == 0);
     uv_timer_init(&rh_loop, &waker);
+    CHECK_OK(fkex_tls_client_new(&rh_tls, err));
 }
 
 void rh_loop_close(rh_party *const *parties, size_t n)
@@ -184,6 +187,8 @@ void rh_loop_close(rh_party *const *parties, size_t n)
     uv_close((uv_handle_t *)&waker, NULL);
     uv_run(&rh_loop, UV_RUN_DEFAULT);
     CHECK(uv_loop_close(&rh_loop) == 0);
+    fkex_tls_free(rh_tls);
+    rh_tls = NULL;
 }
 
 void rh_turn(void)
@@ -319,7 +324,7 @@ int rh_dial(rh_party *p, const char *addr)
     fkex_net_limits lim = { FKEX_RELAY_ENVELOPE_MAX, 64u << 20 };
     char err[128];
     p->closed = p->ready = 0;
-    if (fkex_conn_connect(&p->c, &rh_loop, addr, &lim, NULL, err) != FKEX_OK) {
+    if (fkex_conn_connect(&p->c, &rh_loop, addr, &lim, rh_tls, NULL, err) != FKEX_OK) {
         fprintf(stderr, "    %s cannot connect: %s\n", p->name, err);
         return -1;
     }

@@ -20,6 +20,7 @@
 extern gke_world rh_world;
 extern const char *rh_bin;     /* $FKEX_BIN, or ./fkex */
 extern uv_loop_t rh_loop;
+extern fkex_tls *rh_tls;       /* the parties' client context (rh_loop_open) */
 extern fkex_rng rh_rng;
 extern uint8_t rh_room_id[32];
 
@@ -35,11 +36,11 @@ const char *rh_at(const char *name);
  * DIR/name.out and .err; with limits (NULL for none) given to the shell's
  * ulimit first: "-n 48", "-f 4096".
  * Its address into addr; the pid, or -1. */
-pid_t rh_relay_start(char addr[64], const char *name, const char *const *extra, const char *limits);
+pid_t rh_relay_start(char addr[128], const char *name, const char *const *extra, const char *limits);
 /* A relay of a cluster: `fkex relay --listen 127.0.0.1:0 --store STORE
  * --grace 1 -v`, output in DIR/name.out and .err. Its address into addr;
  * the pid (the caller's to stop: rh_relay_stop, or kill and reap), or -1. */
-pid_t rh_cluster_relay_start(char addr[64], const char *name, const char *store);
+pid_t rh_cluster_relay_start(char addr[128], const char *name, const char *store);
 /* SIGTERM: the exit code, or -1 if it did not exit within 5 s (then killed). */
 int rh_relay_stop(pid_t pid);
 void rh_relay_kill(void);

@@ -36,7 +36,7 @@ static const char *bin;
 static char root[512];
 static char invite[256];
 static pid_t relay_pid = -1, proxy_pid = -1;
-static char relay_addr[64];
+static char relay_addr[128];
 static int fk_quiet;           /* refusals are expected: do not print their stderr */
 
 typedef child proc;    /* bench/child.h */
@@ -174,7 +174,7 @@ static void procs_free(void)
 static const char *relay_grace = "60";   /* seconds, the relay's default */
 static const char *relay_keepalive = "15";
 
-static int relay_start(char addr[64], const char *listen)
+static int relay_start(char addr[128], const char *listen)
 {
     const char *argv[] = { bin, "relay", "--listen", listen, "--db", at("relay.db"), "--grace",
                            relay_grace, "--keepalive", relay_keepalive, "-v", NULL };
@@ -193,7 +193,7 @@ static int relay_start(char addr[64], const char *listen)
     }
     while (now_s() < deadline) {
         char *text = test_read_text(at("relay.out")), *p = strstr(text, "listening on ");
-        if (p && strchr(p, '\n') && sscanf(p, "listening on %63s", addr) == 1) {
+        if (p && strchr(p, '\n') && sscanf(p, "listening on %127s", addr) == 1) {
             free(text);
             return 0;
         }
@@ -220,7 +220,7 @@ static void relay_stop(void)
 /* A relay, an authority with keys for alice, bob, carol and eve, and a room. */
 static int world(const char *name)
 {
-    char addr[64];
+    char addr[128];
     snprintf(root, sizeof root, "%s/chat-%s", test_tmpdir(), name);
     if (mkdir(root, 0700) != 0)
         return -1;
@@ -559,7 +559,7 @@ static void chat_e2e_updates(void)
  * other member; the room goes on at the right epoch. */
 static void chat_e2e_relay_killed(void)
 {
-    char addr[64];
+    char addr[128];
     proc *alice, *bob, *carol;
     STEP(three_members("killed", &alice, &bob, &carol) == 0);
 
@@ -696,7 +696,7 @@ static size_t spoiler_read(const spoiler *s, char keys[8][65], double *spoiled_m
 static void recover(const char *name, int witness)
 {
     static spoiler sp;   /* the proxy's copy is the one that changes */
-    char via[64], keys[8][65], direct[256];
+    char via[128], keys[8][65], direct[256];
     double spoiled_ms, lost_at, back_at;
     long ma = -1, mc = -1, ea = -1, ec = -2, n = witness ? 3 : 2;
     proc *dave = NULL;
@@ -1144,7 +1144,7 @@ static void chat_e2e_leave_alone(void)
  * relay kept its JoinRequest on disk); it joins within its timeout. */
 static void chat_e2e_join_relay_restart(void)
 {
-    char addr[64];
+    char addr[128];
     STEP(world("join-restart") == 0);
     proc *alice = chat_start("alice", at("alice.key"), FOUND);
     STEP(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
@@ -1214,9 +1214,10 @@ static void chat_e2e_frozen(void)
 /* Invitations: fkex://HOST:PORT/ROOMID, nothing else. */
 static void chat_invite(void)
 {
-    char addr[300];
-    uint8_t id[32], want[32];
-    char ok[200], hex[65];
+    char addr[FKEX_NET_LIST_TEXT_MAX];
+    uint8_t id[32], want[32], pin[32];
+    char ok[400], hex[65], pintext[FKEX_PIN_TEXT_LEN + 1];
+    fkex_endpoint e;
     for (int i = 0; i < 32; i++)
         want[i] = (uint8_t)(i * 7 + 1);
     sodium_bin2hex(hex, sizeof hex, want, 32);
@@ -1226,6 +1227,32 @@ static void chat_invite(void)
     snprintf(ok, sizeof ok, "fkex://[::1]:7710/%s", hex);
     CHECK_OK(chat_invite_parse(addr, id, ok));
     CHECK(strcmp(addr, "[::1]:7710") == 0);
+    /* pinned relays, and a named one */
+    for (int i = 0; i < 32; i++)
+        pin[i] = (uint8_t)(255 - i);
+    fkex_pin_text(pintext, pin);
+    snprintf(ok, sizeof ok, "fkex://%s@127.0.0.1:7710,%s@127.0.0.1:7711/%s", pintext, pintext, hex);
+    CHECK_OK(chat_invite_parse(addr, id, ok));
+    CHECK(fkex_net_address_list(addr) == 2);
+    CHECK(fkex_endpoint_parse(&e, addr) == 0 && e.auth == FKEX_ENDPOINT_PIN &&
+          memcmp(e.pin, pin, 32) == 0 && strncmp(e.hostport, "127.0.0.1:7710,", 15) == 0);
+    snprintf(ok, sizeof ok, "fkex://relay.example.org@192.0.2.7:7710/%s", hex);
+    CHECK_OK(chat_invite_parse(addr, id, ok));
+    CHECK(fkex_endpoint_parse(&e, addr) == 0 && e.auth == FKEX_ENDPOINT_NAME &&
+          strcmp(e.name, "relay.example.org") == 0);
+    {
+        char cut[FKEX_PIN_TEXT_LEN + 1], odd[FKEX_PIN_TEXT_LEN + 1];
+        snprintf(cut, sizeof cut, "%.42s", pintext);
+        snprintf(odd, sizeof odd, "%s", pintext);
+        odd[FKEX_PIN_TEXT_LEN - 1] = odd[FKEX_PIN_TEXT_LEN - 1] == 'B' ? 'C' : 'B';   /* spare bits set */
+        const char *bad_pins[] = { cut, odd, "localhost", "-a.example", "a..b", "a.b-" };
+        for (size_t i = 0; i < FKEX_ARRAY_LEN(bad_pins); i++) {
+            snprintf(ok, sizeof ok, "fkex://%s@127.0.0.1:7710/%s", bad_pins[i], hex);
+            CHECK(chat_invite_parse(addr, id, ok) == FKEX_ERR_ARGUMENT);
+        }
+        snprintf(ok, sizeof ok, "fkex://%s@%s@127.0.0.1:7710/%s", pintext, pintext, hex);
+        CHECK(chat_invite_parse(addr, id, ok) == FKEX_ERR_ARGUMENT);
+    }
     static const char *bad[] = {
         "", "fkex://", "http://127.0.0.1:7710/00", "fkex://127.0.0.1:7710/",
         "fkex://127.0.0.1/0000000000000000000000000000000000000000000000000000000000000000",
@@ -1460,7 +1487,7 @@ static void chat_e2e_seed(void)
  * (every message once), and a leave after the restart still re-keys. */
 static void chat_e2e_seed_restart(void)
 {
-    char addr[64];
+    char addr[128];
     proc *alice, *bob, *carol;
     STEP(seed_room("seed-restart", &alice, &bob, &carol) == 0);
     send_many(alice, "before ", 3);
@@ -1679,7 +1706,7 @@ static void chat_e2e_kick_first_away(void)
 static void chat_e2e_refused_commit(void)
 {
     static spoiler sp;
-    char via[64], direct[256];
+    char via[128], direct[256];
     STEP(world("refused") == 0);
     memset(&sp, 0, sizeof sp);
     snprintf(sp.log, sizeof sp.log, "%s", at("proxy.log"));
@@ -1735,7 +1762,7 @@ static void spoil_message(void *shared, void *conn, int dir, uint8_t *env, size_
 static void chat_e2e_unreadable(void)
 {
     proc *alice, *bob, *carol;
-    char via[64], room_invite[256];
+    char via[128], room_invite[256];
     static int spoiled;
     STEP(world("unreadable") == 0);
     proxy_pid = proxy_start(via, relay_addr, &(proxy_ops){ spoil_message, &spoiled, 0 });

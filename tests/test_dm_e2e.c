@@ -43,7 +43,7 @@ typedef struct {
 static party *parties[8];
 static size_t nparties;
 static pid_t relay, proxy = -1;
-static char relay_addr[64];
+static char relay_addr[128];
 
 /* fkex chat --dm PEER --key KEY --relay ADDR --batch --nick NICK */
 static party *dial(const char *nick, const char *key, const char *peer, const char *addr)
@@ -173,7 +173,7 @@ static void impostor(void *shared, void *conn, int dir, uint8_t *env, size_t len
         memcpy(env + 2, c->own_id, 32);
 }
 
-static int mitm_start(char addr[64], int mode)
+static int mitm_start(char addr[128], int mode)
 {
     static mitm shared;   /* the proxy's copy is the one that changes */
     proxy_ops ops = { mode == TAMPER ? tamper : impostor, &shared, sizeof(mitm_conn) };
@@ -240,7 +240,7 @@ static void teardown(void)
 }
 
 /* A world and a proxy in mode; -1 (said, torn down) if they could not start. */
-static int world_via(const char *name, char via[64], int mode)
+static int world_via(const char *name, char via[128], int mode)
 {
     if (world(name) == 0 && mitm_start(via, mode) == 0)
         return 0;
@@ -317,7 +317,7 @@ static void dm_e2e_paced(void)
 
 static void dm_e2e_wrong_identity(void)
 {
-    char via[64];
+    char via[128];
     if (world_via("wrong", via, IMPOSTOR) != 0)
         return;
     /* A key without an identity cannot hold a conversation. */
@@ -420,7 +420,7 @@ static void dm_e2e_squatters(void)
 
 static void dm_e2e_tampered(void)
 {
-    char via[64];
+    char via[128];
     if (world_via("tamper", via, TAMPER) != 0)
         return;
     party *alice = dial("alice", "alice.key", "bob@example.org", relay_addr);

@@ -657,7 +657,7 @@ static const char *at(const char *name)
 }
 
 /* Starts `kms serve` on a free port; its address into addr. */
-static pid_t serve(char addr[64], const char *dir, const char *name)
+static pid_t serve(char addr[128], const char *dir, const char *name)
 {
     char out[700], err[700];
     const char *argv[] = { NULL, "kms", "serve", "--dir", dir, "--listen", "127.0.0.1:0", "-v", NULL };
@@ -672,7 +672,7 @@ static pid_t serve(char addr[64], const char *dir, const char *name)
     while (now_s() < deadline) {
         char *text = test_read_text(out), *p = strstr(text, "listening on ");
         int status;
-        if (p && strchr(p, '\n') && sscanf(p, "listening on %63s", addr) == 1) {
+        if (p && strchr(p, '\n') && sscanf(p, "listening on %127s", addr) == 1) {
             free(text);
             return pid;
         }
@@ -801,7 +801,7 @@ static void forge_row(char out[FKEX_TOKEN_TEXT_MAX], const char *db_path, const 
 
 static void kms_e2e(void)
 {
-    char a_addr[64], b_addr[64], tok[FKEX_TOKEN_TEXT_MAX], tok2[FKEX_TOKEN_TEXT_MAX];
+    char a_addr[128], b_addr[128], tok[FKEX_TOKEN_TEXT_MAX], tok2[FKEX_TOKEN_TEXT_MAX];
     char a[700], b[700];
     pid_t sa, sb;
     long issued = 0;
@@ -973,7 +973,7 @@ out:
 
 static void kms_e2e_refusals(void)
 {
-    char c[700], addr[64], tok[FKEX_TOKEN_TEXT_MAX];
+    char c[700], addr[128], tok[FKEX_TOKEN_TEXT_MAX];
     pid_t s;
     snprintf(c, sizeof c, "%s", at("authC"));
     EXPECT(FK("kms", "--help"), 0);

@@ -7,6 +7,8 @@
  * loop in the code is bounded in count.
  */
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include "test.h"
 #include "net/net.h"
@@ -164,9 +166,13 @@ static void tloop_run(tloop *l)
     CHECK(uv_loop_close(&l->loop) == 0);
 }
 
-static void server_addr(char out[64], const fkex_server *s)
+/* The socket cases run twice: over plain TCP (both NULL), then over TLS. */
+static fkex_tls *srv_tls, *cli_tls;
+
+/* "127.0.0.1:PORT", with TLS "PIN@127.0.0.1:PORT". */
+static void server_addr(char out[128], const fkex_server *s)
 {
-    snprintf(out, 64, "127.0.0.1:%u", (unsigned)fkex_server_port(s));
+    fkex_server_bound(out, 128, s, "127.0.0.1:0");
 }
 
 /* ---- echo ---------------------------------------------------------------- */
@@ -266,14 +272,14 @@ static void echo_on(const char *listen)
     static const uint8_t loopback4[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1 };
     tloop l;
     echo_state st;
-    char err[128], addr[64];
+    char err[128], addr[128];
     fkex_net_limits lim = { 2u << 20, 16u << 20 };
     memset(&st, 0, sizeof st);
     tloop_init(&l);
-    CHECK_OK(fkex_server_start(&st.server, &l.loop, listen, &lim, echo_accept, &st, err));
+    CHECK_OK(fkex_server_start(&st.server, &l.loop, listen, &lim, srv_tls, echo_accept, &st, err));
     CHECK(fkex_server_port(st.server) != 0);
     server_addr(addr, st.server);
-    CHECK_OK(fkex_conn_connect(&st.client, &l.loop, addr, &lim, echo_connected, err));
+    CHECK_OK(fkex_conn_connect(&st.client, &l.loop, addr, &lim, cli_tls, echo_connected, err));
     fkex_conn_set(st.client, echo_client_frame, echo_client_closed, &st);
     tloop_run(&l);
     CHECK(st.received == FKEX_ARRAY_LEN(echo_sizes) + BURST);
@@ -414,7 +420,7 @@ static void frame_too_large(void)
     store32_be(big, 1025);
     memset(&st, 0, sizeof st);
     tloop_init(&l);
-    CHECK_OK(fkex_server_start(&st.server, &l.loop, "127.0.0.1:0", &lim, limit_accept, &st, err));
+    CHECK_OK(fkex_server_start(&st.server, &l.loop, "127.0.0.1:0", &lim, srv_tls, limit_accept, &st, err));
     uint16_t port = fkex_server_port(st.server);
     /* A whole frame one byte too long. */
     raw_start(&whole, &l.loop, port, big, 4 + 1025, 0);
@@ -505,7 +511,7 @@ static void reject_reasons(void)
 
     memset(&st, 0, sizeof st);
     tloop_init(&l);
-    CHECK_OK(fkex_server_start(&st.server, &l.loop, "127.0.0.1:0", &lim, reject_accept, &st, err));
+    CHECK_OK(fkex_server_start(&st.server, &l.loop, "127.0.0.1:0", &lim, srv_tls, reject_accept, &st, err));
     fkex_server_set_frame_timeout(st.server, REJECT_TIMEOUT_MS);
     uint16_t port = fkex_server_port(st.server);
     uint64_t t0 = uv_now(&l.loop);
@@ -601,16 +607,16 @@ static void finish_client_closed(fkex_conn *c, const char *why)
 static void finish_run(finish_state *st, int paused)
 {
     tloop l;
-    char err[128], addr[64];
+    char err[128], addr[128];
     fkex_net_limits lim = { 2u << 20, 16u << 20 };
     static const uint8_t go[2] = "go";
     memset(st, 0, sizeof *st);
     st->paused = paused;
     tloop_init(&l);
     st->loop = &l.loop;
-    CHECK_OK(fkex_server_start(&st->server, &l.loop, "127.0.0.1:0", &lim, finish_accept, st, err));
+    CHECK_OK(fkex_server_start(&st->server, &l.loop, "127.0.0.1:0", &lim, srv_tls, finish_accept, st, err));
     server_addr(addr, st->server);
-    CHECK_OK(fkex_conn_connect(&st->client, &l.loop, addr, &lim, NULL, err));
+    CHECK_OK(fkex_conn_connect(&st->client, &l.loop, addr, &lim, cli_tls, NULL, err));
     fkex_conn_set(st->client, finish_client_frame, finish_client_closed, st);
     CHECK(fkex_conn_send(st->client, go, sizeof go) == 0);
     if (paused)
@@ -698,14 +704,14 @@ static void slow_reader(void)
 {
     tloop l;
     slow_state st;
-    char err[128], addr[64];
+    char err[128], addr[128];
     fkex_net_limits lim = { 1u << 20, SLOW_MAX_QUEUED };
     static const uint8_t go[2] = "go";
     memset(&st, 0, sizeof st);
     tloop_init(&l);
-    CHECK_OK(fkex_server_start(&st.server, &l.loop, "127.0.0.1:0", &lim, slow_accept, &st, err));
+    CHECK_OK(fkex_server_start(&st.server, &l.loop, "127.0.0.1:0", &lim, srv_tls, slow_accept, &st, err));
     server_addr(addr, st.server);
-    CHECK_OK(fkex_conn_connect(&st.client, &l.loop, addr, &lim, NULL, err));
+    CHECK_OK(fkex_conn_connect(&st.client, &l.loop, addr, &lim, cli_tls, NULL, err));
     fkex_conn_set(st.client, slow_client_frame, slow_client_closed, &st);
     fkex_conn_pause(st.client);                        /* before it ever reads */
     CHECK(fkex_conn_send(st.client, go, sizeof go) == 0);  /* queued until connected */
@@ -833,18 +839,18 @@ static void shared_frames(void)
 {
     tloop l;
     shared_state st;
-    char err[128], addr[64];
+    char err[128], addr[128];
     fkex_net_limits lim = { 2u << 20, SHARED_MAX_QUEUED };
     static const uint8_t s = 's', f = 'f';
     memset(&st, 0, sizeof st);
     tloop_init(&l);
-    CHECK_OK(fkex_server_start(&st.server, &l.loop, "127.0.0.1:0", &lim, shared_accept, &st, err));
+    CHECK_OK(fkex_server_start(&st.server, &l.loop, "127.0.0.1:0", &lim, srv_tls, shared_accept, &st, err));
     server_addr(addr, st.server);
-    CHECK_OK(fkex_conn_connect(&st.slow, &l.loop, addr, &lim, NULL, err));
+    CHECK_OK(fkex_conn_connect(&st.slow, &l.loop, addr, &lim, cli_tls, NULL, err));
     fkex_conn_set(st.slow, shared_slow_frame, shared_slow_closed, &st);
     fkex_conn_pause(st.slow);
     CHECK(fkex_conn_send(st.slow, &s, 1) == 0);
-    CHECK_OK(fkex_conn_connect(&st.fast, &l.loop, addr, &lim, NULL, err));
+    CHECK_OK(fkex_conn_connect(&st.fast, &l.loop, addr, &lim, cli_tls, NULL, err));
     fkex_conn_set(st.fast, shared_fast_frame, shared_fast_closed, &st);
     CHECK(fkex_conn_send(st.fast, &f, 1) == 0);
     tloop_run(&l);
@@ -902,13 +908,13 @@ static void queue_order(void)
 {
     tloop l;
     order_state st;
-    char err[128], addr[64];
+    char err[128], addr[128];
     static const uint8_t go = 'g';
     memset(&st, 0, sizeof st);
     tloop_init(&l);
-    CHECK_OK(fkex_server_start(&st.server, &l.loop, "127.0.0.1:0", NULL, order_accept, &st, err));
+    CHECK_OK(fkex_server_start(&st.server, &l.loop, "127.0.0.1:0", NULL, srv_tls, order_accept, &st, err));
     server_addr(addr, st.server);
-    CHECK_OK(fkex_conn_connect(&st.client, &l.loop, addr, NULL, NULL, err));
+    CHECK_OK(fkex_conn_connect(&st.client, &l.loop, addr, NULL, cli_tls, NULL, err));
     fkex_conn_set(st.client, order_client_frame, NULL, &st);
     CHECK(fkex_conn_send(st.client, &go, 1) == 0);
     tloop_run(&l);
@@ -967,14 +973,14 @@ static void pause_in_frame(void)
 {
     tloop l;
     hold_state st;
-    char err[128], addr[64];
+    char err[128], addr[128];
     memset(&st, 0, sizeof st);
     tloop_init(&l);
     CHECK(uv_timer_init(&l.loop, &st.timer) == 0);
     st.timer.data = &st;
-    CHECK_OK(fkex_server_start(&st.server, &l.loop, "127.0.0.1:0", NULL, hold_accept, &st, err));
+    CHECK_OK(fkex_server_start(&st.server, &l.loop, "127.0.0.1:0", NULL, srv_tls, hold_accept, &st, err));
     server_addr(addr, st.server);
-    CHECK_OK(fkex_conn_connect(&st.client, &l.loop, addr, NULL, NULL, err));
+    CHECK_OK(fkex_conn_connect(&st.client, &l.loop, addr, NULL, cli_tls, NULL, err));
     fkex_conn_set(st.client, hold_frame, NULL, &st);
     tloop_run(&l);
     CHECK(st.next == 200 && st.bad == 0);
@@ -1010,7 +1016,7 @@ static uint16_t closed_port(void)
     char err[128];
     uint16_t port = 0;
     tloop_init(&l);
-    CHECK_OK(fkex_server_start(&s, &l.loop, "127.0.0.1:0", NULL, NULL, NULL, err));
+    CHECK_OK(fkex_server_start(&s, &l.loop, "127.0.0.1:0", NULL, srv_tls, NULL, NULL, err));
     port = fkex_server_port(s);
     fkex_server_stop(s);
     tloop_run(&l);
@@ -1022,19 +1028,19 @@ static void refused(void)
     tloop l;
     refused_state st;
     fkex_conn *c;
-    char err[128], addr[64];
+    char err[128], addr[128];
     uint8_t *reply = NULL;
     size_t replylen = 0;
     snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)closed_port());
 
     err[0] = 0;
-    CHECK_ERR(fkex_net_request(&reply, &replylen, addr, (const uint8_t *)"hi", 2, NULL, 2000, err), FKEX_ERR_IO);
+    CHECK_ERR(fkex_net_request(&reply, &replylen, addr, (const uint8_t *)"hi", 2, NULL, cli_tls, 2000, err), FKEX_ERR_IO);
     CHECK(strcmp(err, "connection refused") == 0);
     CHECK(reply == NULL);
 
     memset(&st, 0, sizeof st);
     tloop_init(&l);
-    CHECK_OK(fkex_conn_connect(&c, &l.loop, addr, NULL, refused_connected, err));
+    CHECK_OK(fkex_conn_connect(&c, &l.loop, addr, NULL, cli_tls, refused_connected, err));
     fkex_conn_set(c, NULL, refused_closed, &st);
     tloop_run(&l);
     CHECK(st.connected_calls == 1 && st.status == UV_ECONNREFUSED);
@@ -1045,7 +1051,8 @@ static void bad_addresses(void)
 {
     static const char *bad[] = { "", "127.0.0.1", "127.0.0.1:", ":80", "localhost:80", "127.0.0.1:65536",
                                  "127.0.0.1:-1", "127.0.0.1:8x", "::1:80", "[::1]80", "[::1", "1.2.3:80",
-                                 "127.0.0.1:123456" };
+                                 "127.0.0.1:123456", "x@127.0.0.1:80", "@127.0.0.1:80",
+                                 "a.b@c.d@127.0.0.1:80", "localhost@127.0.0.1:80" };
     tloop l;
     char err[128];
     tloop_init(&l);
@@ -1053,24 +1060,24 @@ static void bad_addresses(void)
         fkex_server *s = (fkex_server *)1;
         fkex_conn *c = (fkex_conn *)1;
         err[0] = 0;
-        CHECK_ERR(fkex_server_start(&s, &l.loop, bad[i], NULL, NULL, NULL, err), FKEX_ERR_ARGUMENT);
+        CHECK_ERR(fkex_server_start(&s, &l.loop, bad[i], NULL, srv_tls, NULL, NULL, err), FKEX_ERR_ARGUMENT);
         CHECK(s == NULL && strstr(err, "bad address") != NULL);
-        CHECK_ERR(fkex_conn_connect(&c, &l.loop, bad[i], NULL, NULL, err), FKEX_ERR_ARGUMENT);
+        CHECK_ERR(fkex_conn_connect(&c, &l.loop, bad[i], NULL, cli_tls, NULL, err), FKEX_ERR_ARGUMENT);
         CHECK(c == NULL);
     }
     /* Port 0 is for listening only. */
     fkex_conn *c;
-    CHECK_ERR(fkex_conn_connect(&c, &l.loop, "127.0.0.1:0", NULL, NULL, err), FKEX_ERR_ARGUMENT);
+    CHECK_ERR(fkex_conn_connect(&c, &l.loop, "127.0.0.1:0", NULL, cli_tls, NULL, err), FKEX_ERR_ARGUMENT);
     /* IPv6, and a port already taken. */
     fkex_server *s6 = NULL, *s, *s2;
-    if (fkex_server_start(&s6, &l.loop, "[::1]:0", NULL, NULL, NULL, err) == FKEX_OK) {
+    if (fkex_server_start(&s6, &l.loop, "[::1]:0", NULL, srv_tls, NULL, NULL, err) == FKEX_OK) {
         CHECK(fkex_server_port(s6) != 0);
         fkex_server_stop(s6);
     }
-    CHECK_OK(fkex_server_start(&s, &l.loop, "127.0.0.1:0", NULL, NULL, NULL, err));
-    char addr[64];
-    server_addr(addr, s);
-    CHECK_ERR(fkex_server_start(&s2, &l.loop, addr, NULL, NULL, NULL, err), FKEX_ERR_IO);
+    CHECK_OK(fkex_server_start(&s, &l.loop, "127.0.0.1:0", NULL, srv_tls, NULL, NULL, err));
+    char addr[128];
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)fkex_server_port(s));
+    CHECK_ERR(fkex_server_start(&s2, &l.loop, addr, NULL, srv_tls, NULL, NULL, err), FKEX_ERR_IO);
     CHECK(strstr(err, "address already in use") != NULL);
     fkex_server_stop(s);
     tloop_run(&l);
@@ -1081,14 +1088,14 @@ static void request_timeout(void)
 {
     tloop l;
     fkex_server *s;
-    char err[128], addr[64];
+    char err[128], addr[128];
     uint8_t *reply = NULL;
     size_t replylen = 0;
     tloop_init(&l);
-    CHECK_OK(fkex_server_start(&s, &l.loop, "127.0.0.1:0", NULL, NULL, NULL, err));
+    CHECK_OK(fkex_server_start(&s, &l.loop, "127.0.0.1:0", NULL, srv_tls, NULL, NULL, err));
     server_addr(addr, s);
     uint64_t t0 = uv_hrtime();
-    CHECK_ERR(fkex_net_request(&reply, &replylen, addr, (const uint8_t *)"hi", 2, NULL, 200, err), FKEX_ERR_IO);
+    CHECK_ERR(fkex_net_request(&reply, &replylen, addr, (const uint8_t *)"hi", 2, NULL, cli_tls, 200, err), FKEX_ERR_IO);
     uint64_t ms = (uv_hrtime() - t0) / 1000000;
     CHECK(strcmp(err, "timed out") == 0);
     CHECK(ms >= 150 && ms < 5000);
@@ -1127,13 +1134,13 @@ static void echo_thread_main(void *arg)
     tloop_run(&t->l);
 }
 
-static void echo_thread_start(echo_thread *t, uv_thread_t *tid, char addr[64], int hang_up)
+static void echo_thread_start(echo_thread *t, uv_thread_t *tid, char addr[128], int hang_up)
 {
     char err[128];
     memset(t, 0, sizeof *t);
     t->hang_up = hang_up;
     tloop_init(&t->l);
-    CHECK_OK(fkex_server_start(&t->server, &t->l.loop, "127.0.0.1:0", NULL, echo_thread_accept, t, err));
+    CHECK_OK(fkex_server_start(&t->server, &t->l.loop, "127.0.0.1:0", NULL, srv_tls, echo_thread_accept, t, err));
     CHECK(uv_async_init(&t->l.loop, &t->stop, echo_thread_stop) == 0);
     t->stop.data = t;
     server_addr(addr, t->server);
@@ -1147,14 +1154,14 @@ static void request_sigpipe(void)
 {
     echo_thread t;
     uv_thread_t tid;
-    char err[128], addr[64];
+    char err[128], addr[128];
     size_t n = 6u << 20, replylen;
     uint8_t *req = calloc(1, n), *reply = NULL;
     echo_thread_start(&t, &tid, addr, 1);
     signal(SIGPIPE, SIG_DFL);
     for (int i = 0; i < 3; i++) {
         err[0] = 0;
-        CHECK_ERR(fkex_net_request(&reply, &replylen, addr, req, n, NULL, 5000, err), FKEX_ERR_IO);
+        CHECK_ERR(fkex_net_request(&reply, &replylen, addr, req, n, NULL, cli_tls, 5000, err), FKEX_ERR_IO);
         CHECK(err[0] != 0 && reply == NULL);
     }
     signal(SIGPIPE, SIG_IGN);
@@ -1167,23 +1174,23 @@ static void request_reply(void)
 {
     echo_thread t;
     uv_thread_t tid;
-    char err[128], addr[64];
+    char err[128], addr[128];
     uint8_t *reply = NULL, req[3000];
     size_t replylen = 0;
     fkex_net_limits small = { 1000, 1u << 20 };
     fill(req, sizeof req, 7);
     echo_thread_start(&t, &tid, addr, 0);
 
-    CHECK_OK(fkex_net_request(&reply, &replylen, addr, req, 1000, NULL, 5000, err));
+    CHECK_OK(fkex_net_request(&reply, &replylen, addr, req, 1000, NULL, cli_tls, 5000, err));
     CHECK(replylen == 1000 && reply && memcmp(reply, req, 1000) == 0);
     free(reply);
     reply = NULL;
-    CHECK_OK(fkex_net_request(&reply, &replylen, addr, req, 0, NULL, 5000, err));
+    CHECK_OK(fkex_net_request(&reply, &replylen, addr, req, 0, NULL, cli_tls, 5000, err));
     CHECK(replylen == 0 && reply != NULL);
     free(reply);
     reply = NULL;
     /* A reply larger than the caller's max_frame. */
-    CHECK_ERR(fkex_net_request(&reply, &replylen, addr, req, sizeof req, &small, 5000, err), FKEX_ERR_IO);
+    CHECK_ERR(fkex_net_request(&reply, &replylen, addr, req, sizeof req, &small, cli_tls, 5000, err), FKEX_ERR_IO);
     CHECK(strcmp(err, "frame too large") == 0 && reply == NULL);
 
     uv_async_send(&t.stop);
@@ -1231,14 +1238,14 @@ static void stop_with_live_conns(void)
 {
     tloop l;
     stop_state st;
-    char err[128], addr[64];
+    char err[128], addr[128];
     fkex_conn *c[NCLIENTS];
     memset(&st, 0, sizeof st);
     tloop_init(&l);
-    CHECK_OK(fkex_server_start(&st.server, &l.loop, "127.0.0.1:0", NULL, stop_accept, &st, err));
+    CHECK_OK(fkex_server_start(&st.server, &l.loop, "127.0.0.1:0", NULL, srv_tls, stop_accept, &st, err));
     server_addr(addr, st.server);
     for (int i = 0; i < NCLIENTS; i++) {
-        CHECK_OK(fkex_conn_connect(&c[i], &l.loop, addr, NULL, NULL, err));
+        CHECK_OK(fkex_conn_connect(&c[i], &l.loop, addr, NULL, cli_tls, NULL, err));
         fkex_conn_set(c[i], NULL, stop_client_closed, &st);
         CHECK(fkex_conn_send(c[i], (const uint8_t *)"x", 1) == 0);
     }
@@ -1248,24 +1255,277 @@ static void stop_with_live_conns(void)
     CHECK(st.client_closes == NCLIENTS);
 }
 
+/* ---- TLS ------------------------------------------------------------------- */
+
+typedef struct {
+    fkex_server *server;
+    int accepted, frames, server_closes, client_closes, connected;
+    char server_why[160], client_why[160];
+} tls_state;
+
+static void tls_server_frame(fkex_conn *c, const uint8_t *frame, size_t len)
+{
+    tls_state *st = fkex_conn_data(c);
+    CHECK(len == 6 && memcmp(frame, "secret", 6) == 0);
+    st->frames++;
+    fkex_conn_finish(c, "received");   /* the test is over once a frame came */
+}
+
+static void tls_server_closed(fkex_conn *c, const char *why)
+{
+    tls_state *st = fkex_conn_data(c);
+    st->server_closes++;
+    snprintf(st->server_why, sizeof st->server_why, "%s", why);
+    fkex_server_stop(st->server);
+}
+
+static void tls_accept(fkex_server *s, fkex_conn *c)
+{
+    tls_state *st = fkex_server_data(s);
+    st->accepted++;
+    fkex_conn_set(c, tls_server_frame, tls_server_closed, st);
+}
+
+static void tls_client_closed(fkex_conn *c, const char *why)
+{
+    tls_state *st = fkex_conn_data(c);
+    st->client_closes++;
+    snprintf(st->client_why, sizeof st->client_why, "%s", why);
+}
+
+static void tls_connected(fkex_conn *c, int status)
+{
+    tls_state *st = fkex_conn_data(c);
+    (void)status;
+    st->connected++;
+}
+
+/* A client dials addr with client (NULL: plain TCP) and sends a frame at
+ * once, before any handshake; the server listens with server. */
+static void tls_dial(tls_state *st, const fkex_tls *server, const fkex_tls *client,
+                     const char *addr_fmt)
+{
+    tloop l;
+    fkex_conn *c;
+    char err[128], bound[128], addr[200];
+    memset(st, 0, sizeof *st);
+    tloop_init(&l);
+    CHECK_OK(fkex_server_start(&st->server, &l.loop, "127.0.0.1:0", NULL, server, tls_accept, st, err));
+    fkex_server_bound(bound, sizeof bound, st->server, "127.0.0.1:0");
+    snprintf(addr, sizeof addr, addr_fmt, strchr(bound, '@') ? strchr(bound, '@') + 1 : bound);
+    CHECK_OK(fkex_conn_connect(&c, &l.loop, addr, NULL, client, tls_connected, err));
+    fkex_conn_set(c, NULL, tls_client_closed, st);
+    CHECK(fkex_conn_send(c, (const uint8_t *)"secret", 6) == 0);
+    tloop_run(&l);
+}
+
+/* A server with another key than the one pinned: the client refuses it
+ * in the handshake, says why, and the frame it queued never leaves. The
+ * same for a man in the middle, who can only present his own key. */
+static void tls_wrong_pin(void)
+{
+    tls_state st;
+    char fmt[128], pin[FKEX_PIN_TEXT_LEN + 1];
+    uint8_t other[FKEX_PIN_BYTES];
+    fkex_tls_pin(srv_tls, other);
+    other[0] ^= 1;
+    fkex_pin_text(pin, other);
+    snprintf(fmt, sizeof fmt, "%s@%%s", pin);
+    tls_dial(&st, srv_tls, cli_tls, fmt);
+    CHECK(st.connected == 0 && st.frames == 0);
+    CHECK(st.client_closes == 1 && strstr(st.client_why, "is not the one pinned") != NULL);
+    CHECK(st.server_closes == 1 && strstr(st.server_why, "TLS handshake failed") != NULL);
+}
+
+/* Downgrades: a TLS client meets a plaintext server (or one that strips
+ * TLS), a plaintext client meets a TLS server: neither goes on, and no
+ * frame is delivered to either side's application. */
+static void tls_downgrade(void)
+{
+    tls_state st;
+    tls_dial(&st, NULL, cli_tls, "%s");
+    CHECK(st.connected == 0 && st.client_closes == 1);
+    CHECK(strstr(st.client_why, "TLS") != NULL || strstr(st.client_why, "closed") != NULL);
+    tls_dial(&st, srv_tls, NULL, "%s");
+    CHECK(st.frames == 0 && st.server_closes == 1 && strstr(st.server_why, "TLS handshake failed"));
+    CHECK(st.client_closes == 1);
+}
+
+/* An unpinned endpoint (made before servers had keys) is encrypted and
+ * not authenticated: it connects, and a frame arrives. */
+static void tls_unpinned(void)
+{
+    tls_state st;
+    tls_dial(&st, srv_tls, cli_tls, "%s");
+    CHECK(st.connected == 1 && st.frames == 1);
+}
+
+/* A connection that never finishes its handshake (silent, or half a
+ * ClientHello) is cut off on the frame timeout, and a client beside it is
+ * served all the while. */
+typedef struct {
+    fkex_server *server;
+    int closes, timed_out;
+} hs_state;
+
+static void hs_closed(fkex_conn *c, const char *why)
+{
+    hs_state *st = fkex_conn_data(c);
+    st->closes++;
+    st->timed_out += strcmp(why, "handshake timed out") == 0;
+    if (st->closes == 2)
+        fkex_server_stop(st->server);
+}
+
+static void hs_accept(fkex_server *s, fkex_conn *c)
+{
+    fkex_conn_set(c, NULL, hs_closed, fkex_server_data(s));
+}
+
+static void tls_handshake_timeout(void)
+{
+    static const uint8_t half_hello[] = { 0x16, 0x03, 0x01, 0x01, 0x00, 0x01, 0x00, 0x00, 0xfc };
+    tloop l;
+    hs_state st = { 0 };
+    raw_client silent, half;
+    char err[128];
+    tloop_init(&l);
+    CHECK_OK(fkex_server_start(&st.server, &l.loop, "127.0.0.1:0", NULL, srv_tls, hs_accept, &st, err));
+    fkex_server_set_frame_timeout(st.server, 200);
+    uint64_t t0 = uv_hrtime();
+    raw_start(&silent, &l.loop, fkex_server_port(st.server), NULL, 0, 0);
+    raw_start(&half, &l.loop, fkex_server_port(st.server), half_hello, sizeof half_hello, 0);
+    tloop_run(&l);
+    uint64_t ms = (uv_hrtime() - t0) / 1000000;
+    CHECK(st.closes == 2 && st.timed_out == 2);
+    CHECK(silent.hung_up && half.hung_up);
+    CHECK(ms >= 150 && ms < 5000);
+}
+
+/* The server's key file: made once (mode 0600), the same pin after, and
+ * refused when others may read it or it holds no key. */
+static void tls_key_file(void)
+{
+    char path[600], err[160];
+    uint8_t a[FKEX_PIN_BYTES], b[FKEX_PIN_BYTES], c[FKEX_PIN_BYTES];
+    fkex_tls *t1 = NULL, *t2 = NULL, *t3 = NULL;
+    struct stat sb;
+    int created = -1;
+    snprintf(path, sizeof path, "%s/tls-key-file.key", test_tmpdir());
+    unlink(path);
+    CHECK_OK(fkex_tls_server_new(&t1, path, &created, err));
+    CHECK(created == 1 && stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+    CHECK_OK(fkex_tls_server_new(&t2, path, &created, err));
+    CHECK(created == 0);
+    fkex_tls_pin(t1, a);
+    fkex_tls_pin(t2, b);
+    CHECK_OK(fkex_tls_key_pin(c, path, err));
+    CHECK(memcmp(a, b, 32) == 0 && memcmp(a, c, 32) == 0);
+    CHECK(chmod(path, 0644) == 0);
+    CHECK_ERR(fkex_tls_server_new(&t3, path, &created, err), FKEX_ERR_IO);
+    CHECK(t3 == NULL && strstr(err, "can be read by others") != NULL);
+    CHECK(unlink(path) == 0);
+    FILE *f = fopen(path, "w");
+    CHECK(f && fputs("not a key\n", f) >= 0 && fclose(f) == 0 && chmod(path, 0600) == 0);
+    CHECK_ERR(fkex_tls_server_new(&t3, path, &created, err), FKEX_ERR_BAD_ENCODING);
+    fkex_tls_free(t1);
+    fkex_tls_free(t2);
+}
+
+/* An operator's certificate from a certificate authority: a client that
+ * names the server checks the chain and the name, and refuses another
+ * name, a chain it does not trust, and a key that is not the
+ * certificate's. (The CA and the certificate are made by openssl(1).) */
+static void tls_named(void)
+{
+    char dir[600], cmd[4096], ca[700], cert[700], key[700], other[700], err[160];
+    fkex_tls *server = NULL, *client = NULL, *wrong = NULL;
+    tls_state st;
+    const char *old = getenv("SSL_CERT_FILE");
+    snprintf(dir, sizeof dir, "%s/tls-named", test_tmpdir());
+    snprintf(ca, sizeof ca, "%s/ca.pem", dir);
+    snprintf(cert, sizeof cert, "%s/server.pem", dir);
+    snprintf(key, sizeof key, "%s/server.key", dir);
+    snprintf(other, sizeof other, "%s/other.key", dir);
+    snprintf(cmd, sizeof cmd,
+             "set -e; rm -rf '%s'; mkdir -p '%s'; cd '%s'; umask 077;"
+             "openssl req -x509 -newkey ed25519 -nodes -keyout ca.key -out ca.pem -days 2 "
+             "-subj /CN=fkex-test-ca 2>/dev/null;"
+             "openssl req -newkey ed25519 -nodes -keyout server.key -out server.csr "
+             "-subj /CN=relay.fkex.test 2>/dev/null;"
+             "printf 'subjectAltName=DNS:relay.fkex.test\\n' > ext;"
+             "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+             "-out server.pem -days 2 -extfile ext 2>/dev/null;"
+             "openssl genpkey -algorithm ed25519 -out other.key 2>/dev/null",
+             dir, dir, dir);
+    if (system(cmd) != 0) {
+        CHECK(!"openssl(1) made the test's certificates");
+        return;
+    }
+    CHECK_OK(fkex_tls_server_cert_new(&server, cert, key, err));
+    CHECK_ERR(fkex_tls_server_cert_new(&wrong, cert, other, err), FKEX_ERR_ARGUMENT);
+    CHECK(wrong == NULL && strstr(err, "is not the one of the certificate") != NULL);
+    setenv("SSL_CERT_FILE", ca, 1);
+    CHECK_OK(fkex_tls_client_new(&client, err));
+    if (old)
+        setenv("SSL_CERT_FILE", old, 1);
+    else
+        unsetenv("SSL_CERT_FILE");
+    tls_dial(&st, server, client, "relay.fkex.test@%s");
+    CHECK(st.connected == 1 && st.frames == 1);
+    tls_dial(&st, server, client, "other.fkex.test@%s");
+    CHECK(st.connected == 0 && st.frames == 0 && strstr(st.client_why, "does not verify") != NULL);
+    tls_dial(&st, server, cli_tls, "relay.fkex.test@%s");   /* the system's CAs do not know it */
+    CHECK(st.connected == 0 && st.frames == 0 && strstr(st.client_why, "does not verify") != NULL);
+    fkex_tls_free(server);
+    fkex_tls_free(client);
+}
+
+/* The socket cases, run over plain TCP and then over TLS. */
+static const struct {
+    const char *name;
+    void (*fn)(void);
+} socket_cases[] = {
+    { "echo", echo }, { "finish_flushes", finish_flushes }, { "slow_reader", slow_reader },
+    { "shared_frames", shared_frames }, { "queue_order", queue_order },
+    { "pause_in_frame", pause_in_frame }, { "refused", refused },
+    { "bad_addresses", bad_addresses }, { "request_timeout", request_timeout },
+    { "request_reply", request_reply }, { "request_sigpipe", request_sigpipe },
+    { "stop_with_live_conns", stop_with_live_conns },
+};
+
 void suite_net(void)
 {
     /* Writes to a peer that has gone raise SIGPIPE; the daemons ignore it too. */
     signal(SIGPIPE, SIG_IGN);
     RUN(parser_splits);
     RUN(parser_limits);
-    RUN(echo);
+    /* bytes on the wire, exactly: plain TCP only */
     RUN(frame_too_large);
     RUN(reject_reasons);
-    RUN(finish_flushes);
-    RUN(slow_reader);
-    RUN(shared_frames);
-    RUN(queue_order);
-    RUN(pause_in_frame);
-    RUN(refused);
-    RUN(bad_addresses);
-    RUN(request_timeout);
-    RUN(request_reply);
-    RUN(request_sigpipe);
-    RUN(stop_with_live_conns);
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(socket_cases); i++)
+        test_run(socket_cases[i].name, socket_cases[i].fn);
+
+    char key[600], err[160], name[64];
+    int created;
+    snprintf(key, sizeof key, "%s/net.key", test_tmpdir());
+    if (fkex_tls_server_new(&srv_tls, key, &created, err) != FKEX_OK ||
+        fkex_tls_client_new(&cli_tls, err) != FKEX_OK) {
+        fprintf(stderr, "    cannot set up TLS: %s\n", err);
+        CHECK(0);
+        return;
+    }
+    for (size_t i = 0; i < FKEX_ARRAY_LEN(socket_cases); i++) {
+        snprintf(name, sizeof name, "tls_%s", socket_cases[i].name);
+        test_run(name, socket_cases[i].fn);
+    }
+    RUN(tls_wrong_pin);
+    RUN(tls_downgrade);
+    RUN(tls_unpinned);
+    RUN(tls_handshake_timeout);
+    RUN(tls_key_file);
+    RUN(tls_named);
+    fkex_tls_free(srv_tls);
+    fkex_tls_free(cli_tls);
+    srv_tls = cli_tls = NULL;
 }

@@ -144,7 +144,7 @@ static int raw_pinged(raw *r)
 
 /* ---- the room ------------------------------------------------------------------ */
 
-static char addr[64];
+static char addr[128];
 static pid_t pid = -1;
 static rh_party admin, alice, bob;
 static uint8_t *desc;
@@ -509,7 +509,7 @@ static void abuse_full_disk(void)
     rh_party admin2, carol;
     uint8_t *desc2 = NULL, admin_sk[64], sig[64];
     size_t desc2len = 0;
-    char a[64], text[8192], name[64];
+    char a[128], text[8192], name[64];
     static const char *const db_files[] = { "relay.db", "relay.db-wal", "relay.db-shm" };
     for (size_t i = 0; i < FKEX_ARRAY_LEN(db_files); i++)
         unlink(rh_at(db_files[i]));
@@ -559,7 +559,7 @@ static void abuse_full_disk(void)
 static void abuse_max_connections(void)
 {
     static const char *const cap[] = { "--max-connections", "3", NULL };
-    char a[64];
+    char a[128];
     raw held[3], refused, later;
     pid_t p = rh_relay_start(a, "cap", cap, NULL);
     if (p < 0) {
@@ -600,7 +600,7 @@ static void abuse_max_connections(void)
 static void abuse_out_of_files(void)
 {
     static const char *const many[] = { "--max-connections", "1000", NULL };
-    char a[64];
+    char a[128];
     static raw flood[FLOOD];
     raw later;
     int opened = 0, cut = 0;

@@ -163,7 +163,7 @@ static void test_log_over_cluster(void)
 typedef struct {
     nats_cluster c;
     pid_t pid[CL_RELAYS];
-    char addr[CL_RELAYS][64];
+    char addr[CL_RELAYS][128];
     int n;
 } cl_world;
 

@@ -90,7 +90,7 @@ static size_t slow_reader(const char *addr)
 
 static void relay_e2e(void)
 {
-    char addr[64];
+    char addr[128];
     uint8_t admin_sk[64], sig[64], *desc = NULL;
     size_t desclen = 0;
     static rh_party admin, alice, bob;
@@ -273,7 +273,7 @@ static void join_through(rh_party *sponsor, rh_party *j, const fkex_key *key,
  * next joiner, given the true tree, sees no fork. */
 static void relay_false_tree(void)
 {
-    char addr[64];
+    char addr[128];
     uint8_t admin_sk[64], sig[64], *desc = NULL, a[32], c[32];
     size_t desclen = 0;
     static rh_party admin, alice, bob, carol, dave;
@@ -396,7 +396,7 @@ static int relay_refused(const char *db, const char *phrase)
  * that is not SQLite. */
 static void relay_one_db(void)
 {
-    char addr[64];
+    char addr[128];
     struct stat st;
     sqlite3 *db;
     pid_t first = rh_relay_start(addr, "first", NULL, NULL);
@@ -427,7 +427,7 @@ static void relay_one_db(void)
  * frame of the delivery before a sessionless one was sent in its place). */
 static void relay_offline_first(void)
 {
-    char addr[64];
+    char addr[128];
     uint8_t admin_sk[64], sig[64], *desc = NULL;
     size_t desclen = 0;
     static rh_party admin, alice, bob, carol;
@@ -480,7 +480,7 @@ out:
 static void relay_admission_work(void)
 {
     static const char *const holds[2] = { "ONE TWO THREE FOUR", "ONE TWO" };
-    char addr[64];
+    char addr[128];
     uint8_t admin_sk[64], sig[64], *desc = NULL;
     size_t desclen = 0;
     static rh_party admin, alice, bob, joiner[2];

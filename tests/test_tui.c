@@ -116,21 +116,21 @@ static int file_wait(const char *path, const char *needle, double seconds)
 
 /* ---- the world: a relay, an authority, a room ------------------------------------ */
 
-static int relay_start(char addr[64])
+static int relay_start(char addr[128])
 {
     const char *argv[] = { bin, "relay", "--listen", "127.0.0.1:0", "--db", at("relay.db"), NULL };
     if ((relay_pid = spawn(argv, -1, at("relay.out"), at("relay.err"))) < 0 ||
         !file_wait(at("relay.out"), "listening on ", WAIT_SECONDS))
         return -1;
     char *text = test_read_text(at("relay.out"));
-    int ok = sscanf(strstr(text, "listening on "), "listening on %63s", addr) == 1;
+    int ok = sscanf(strstr(text, "listening on "), "listening on %127s", addr) == 1;
     free(text);
     return ok ? 0 : -1;
 }
 
 static int world(void)
 {
-    char addr[64];
+    char addr[128];
     snprintf(root, sizeof root, "%s/tui", test_tmpdir());
     snprintf(sock, sizeof sock, "fkex-test-tui-%d", (int)getpid());
     if (mkdir(root, 0700) != 0 || relay_start(addr) != 0 || FK("setup", "--dir", at("auth")) != 0)

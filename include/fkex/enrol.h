@@ -27,12 +27,17 @@ extern "C" {
 
 /* ---- tokens ------------------------------------------------------
  * Text: "fkex1-" base64url (no padding) of
- *   version (1) | u8 n | address (n bytes, "host:port") | pin (32) |
+ *   version (2) | u8 n | address (n bytes) | pin (32) |
  *   id (16) | secret (32) | expires_at (u64, unix seconds) | check (8)
  * where check = SHA-256("fkex v1 token\0" || everything before it)[0..8].
+ * The address is "[AUTH@]host:port": AUTH pins the authority's TLS key
+ * (43 characters of base64url, the SHA-256 of its public key) or names
+ * it for a certificate authority to vouch for. Version 1 tokens (the
+ * address "host:port" alone, made before) are still read: their link is
+ * encrypted but does not authenticate the server.
  * The check catches typos and truncation; the secret is what authenticates
  * (the authority keeps only its hash), and the pin what authenticates the
- * authority. */
+ * authority's enrolment key, end to end over any transport. */
 #define FKEX_TOKEN_PREFIX "fkex1-"
 #define FKEX_TOKEN_ID_BYTES 16
 #define FKEX_TOKEN_SECRET_BYTES 32
@@ -40,7 +45,7 @@ extern "C" {
 #define FKEX_TOKEN_TEXT_MAX 512     /* more than any valid token */
 
 typedef struct {
-    char addr[FKEX_ADDR_MAX + 1];                /* where the authority listens */
+    char addr[FKEX_ADDR_MAX + 1];                /* where the authority listens: [AUTH@]host:port */
     uint8_t pin[32];                             /* fkex_enrol_pin of its key */
     uint8_t id[FKEX_TOKEN_ID_BYTES];
     uint8_t secret[FKEX_TOKEN_SECRET_BYTES];
@@ -48,7 +53,7 @@ typedef struct {
 } fkex_token;
 
 /* out gets NUL-terminated text; FKEX_ERR_ARGUMENT if the address is not
- * valid (host:port) or cap is too small. */
+ * valid ([AUTH@]host:port) or cap is too small. */
 FKEX_API fkex_err fkex_token_encode(char *out, size_t cap, const fkex_token *t) FKEX_WUR;
 /* Strict: prefix, canonical base64url, version, address, check, no
  * trailing bytes. Leading and trailing white space is ignored. Errors:

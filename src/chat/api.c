@@ -24,7 +24,8 @@ struct fkex_client {
     uv_timer_t deadline;
     int timed_out;
     chat_client *chat;
-    char addr[300];
+    fkex_tls *tls;            /* always TLS: a library client has no plaintext switch */
+    char addr[FKEX_NET_LIST_TEXT_MAX];
     char nick[CHAT_NICK_MAX + 1];
     queued *head, *tail;
     queued *given;            /* the event handed out last, freed on the next call */
@@ -117,6 +118,7 @@ fkex_err fkex_client_open(fkex_client **out, const char *invite, const fkex_key 
 {
     chat_client_config cfg = { 0 };
     fkex_client *c;
+    char why[160];
     fkex_err err;
     *out = NULL;
     if (!invite || !key || !nick || !chat_nick_ok(nick, strlen(nick)))
@@ -128,7 +130,8 @@ fkex_err fkex_client_open(fkex_client **out, const char *invite, const fkex_key 
         return err;
     }
     snprintf(c->nick, sizeof c->nick, "%s", nick);
-    if (uv_loop_init(&c->loop) != 0) {
+    if (fkex_tls_client_new(&c->tls, why) != FKEX_OK || uv_loop_init(&c->loop) != 0) {
+        fkex_tls_free(c->tls);
         free(c);
         return FKEX_ERR_NO_MEMORY;
     }
@@ -136,6 +139,7 @@ fkex_err fkex_client_open(fkex_client **out, const char *invite, const fkex_key 
     c->deadline.data = c;
     cfg.mode = CHAT_MODE_RATCHET;
     cfg.relay = c->addr;
+    cfg.tls = c->tls;
     cfg.key = key;
     cfg.nick = c->nick;
     cfg.on_event = on_event;
@@ -215,6 +219,7 @@ void fkex_client_close(fkex_client *c)
     uv_close((uv_handle_t *)&c->deadline, NULL);
     uv_run(&c->loop, UV_RUN_DEFAULT);   /* every handle's close callback */
     uv_loop_close(&c->loop);
+    fkex_tls_free(c->tls);
     queued_free(c->given);
     while (c->head) {
         queued *q = c->head;

@@ -17,7 +17,7 @@ struct chat_client {
 
 /* ---- invitations ---------------------------------------------------------------- */
 
-fkex_err chat_invite_parse(char addr[300], uint8_t room_id[32], const char *invite)
+fkex_err chat_invite_parse(char addr[FKEX_NET_LIST_TEXT_MAX], uint8_t room_id[32], const char *invite)
 {
     static const char scheme[] = "fkex://";
     size_t bin;
@@ -25,7 +25,7 @@ fkex_err chat_invite_parse(char addr[300], uint8_t room_id[32], const char *invi
     if (!invite || strncmp(invite, scheme, sizeof scheme - 1) != 0)
         return FKEX_ERR_ARGUMENT;
     const char *host = invite + sizeof scheme - 1, *slash = strrchr(host, '/');
-    if (!slash || slash == host || (size_t)(slash - host) >= 300 || strlen(slash + 1) != 64)
+    if (!slash || slash == host || (size_t)(slash - host) >= FKEX_NET_LIST_TEXT_MAX || strlen(slash + 1) != 64)
         return FKEX_ERR_ARGUMENT;
     if (sodium_hex2bin(room_id, 32, slash + 1, 64, NULL, &bin, &end) != 0 || bin != 32 || *end)
         return FKEX_ERR_ARGUMENT;

@@ -50,6 +50,7 @@
 #include <stdint.h>
 #include <uv.h>
 #include "fkex/error.h"
+#include "net/net.h"
 #include "fkex/abe.h"
 
 typedef struct chat_client chat_client;
@@ -131,7 +132,9 @@ typedef enum {
 
 typedef struct {
     chat_mode mode;
-    const char *relay;              /* HOST:PORT, from the invitation */
+    const char *relay;              /* [PIN@]HOST:PORT[,...], from the invitation */
+    const fkex_tls *tls;            /* a client's TLS context (must outlive the
+                                     * client), or NULL: plain TCP (--insecure-plaintext) */
     uint8_t room_id[32];            /* pinned by the invitation */
     const fkex_key *key;        /* the user's attributes; must outlive the client */
     const char *nick;
@@ -157,7 +160,7 @@ typedef struct {
 /* "fkex://HOST:PORT[,HOST:PORT...]/ROOMID" (64 hex digits; several
  * relays: those of one cluster, FEDERATION.md). addr gets the relays,
  * "HOST:PORT[,...]". FKEX_ERR_ARGUMENT if it is not an invitation. */
-fkex_err chat_invite_parse(char addr[300], uint8_t room_id[32], const char *invite) FKEX_WUR;
+fkex_err chat_invite_parse(char addr[FKEX_NET_LIST_TEXT_MAX], uint8_t room_id[32], const char *invite) FKEX_WUR;
 
 /* Starts the session (connects; everything else comes through events).
  * Errors: FKEX_ERR_ARGUMENT (bad relay address), FKEX_ERR_NO_MEMORY;

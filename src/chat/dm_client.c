@@ -41,7 +41,7 @@ typedef struct dm_client dm_client;
 struct dm_client {
     uv_loop_t *loop;
     chat_client_config cfg;
-    char addr[300];
+    char addr[FKEX_NET_LIST_TEXT_MAX];
     char nick[CHAT_NICK_MAX + 1];
     char peer[FKEX_IBE_ID_MAX + 1];
     fkex_conn *conn;
@@ -119,7 +119,7 @@ static void on_deadline(uv_timer_t *t)
     if (c->closing)
         return;
     if (!c->ready)
-        FAIL(c, 2, "relay_unreachable", "the relay at %s did not answer within %u s", c->addr,
+        FAIL(c, 2, "relay_unreachable", "the relay at %s did not answer within %u s", chat_where(c->addr),
              c->cfg.connect_timeout_ms / 1000);
     else if (!c->open)
         FAIL(c, 2, "handshake_timeout", "%s is connected but did not complete the handshake "
@@ -252,9 +252,9 @@ static void on_relay_error(dm_client *c, const fkex_relay_msg *m)
     char text[FKEX_RELAY_TEXT_MAX + 1];
     chat_error_text(text, m);
     if (!c->ready && m->code == FKEX_RELAY_E_BUSY)
-        FAIL(c, 2, "conversation_busy", "the relay at %s says: %s", c->addr, text);
+        FAIL(c, 2, "conversation_busy", "the relay at %s says: %s", chat_where(c->addr), text);
     else if (!c->ready)
-        FAIL(c, 2, "relay_refused", "the relay at %s refused us: %s", c->addr, text);
+        FAIL(c, 2, "relay_refused", "the relay at %s refused us: %s", chat_where(c->addr), text);
     else if (m->code == FKEX_RELAY_E_NOT_ROUTABLE)
         report(c, "not_delivered", "not delivered: %s is not connected", c->peer);
     else
@@ -318,7 +318,7 @@ static void on_close(fkex_conn *conn, const char *why)
     else
         FAIL(c, 2, c->ready ? "relay_lost" : "relay_unreachable",
              "%s the relay at %s: %s", c->ready ? "lost the connection to" : "cannot reach",
-             c->addr, why);
+             chat_where(c->addr), why);
 }
 
 static void on_connected(fkex_conn *conn, int status)
@@ -362,7 +362,7 @@ static fkex_err dm_start(void **out, uv_loop_t *loop, const chat_client_config *
     c->cfg.connect_timeout_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : 15000;
     c->cfg.join_timeout_ms = cfg->join_timeout_ms ? cfg->join_timeout_ms : 60000;
     memcpy(c->cfg.room_id, c->dm.conv, 32);
-    if ((e = fkex_conn_connect(&c->conn, loop, c->addr, &lim, on_connected, err)) != FKEX_OK) {
+    if ((e = fkex_conn_connect(&c->conn, loop, c->addr, &lim, cfg->tls, on_connected, err)) != FKEX_OK) {
         dm_free(c);
         return e;
     }

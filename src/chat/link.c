@@ -221,13 +221,13 @@ static void on_relay_error(chat_link *l, const fkex_relay_msg *m)
     } else if (l->ready) {
         chat_link_report(l, "relay_error", "the relay says: %s", text);
     } else if (m->code == FKEX_RELAY_E_NO_ROOM) {
-        chat_link_fail(l, 2, "no_room", "the relay at %s does not host this room (%s)", l->addr,
+        chat_link_fail(l, 2, "no_room", "the relay at %s does not host this room (%s)", chat_where(l->addr),
                        text);
     } else if (m->code == FKEX_RELAY_E_ROOM_EXISTS) {
         chat_link_fail(l, 2, "room_exists", "the relay at %s already hosts this room: join it "
-                                            "without --found", l->addr);
+                                            "without --found", chat_where(l->addr));
     } else {
-        chat_link_fail(l, 2, "relay_refused", "the relay at %s refused us: %s", l->addr, text);
+        chat_link_fail(l, 2, "relay_refused", "the relay at %s refused us: %s", chat_where(l->addr), text);
     }
 }
 
@@ -296,7 +296,7 @@ static void on_retry(uv_timer_t *t)
 {
     chat_link *l = t->data;
     if (!l->closing && dial(l) != FKEX_OK)
-        chat_link_fail(l, 2, "relay_lost", "cannot connect to the relay at %s again", l->addr);
+        chat_link_fail(l, 2, "relay_lost", "cannot connect to the relay at %s again", chat_where(l->addr));
 }
 
 static void on_close(fkex_conn *conn, const char *why)
@@ -311,7 +311,7 @@ static void on_close(fkex_conn *conn, const char *why)
     if (l->rejoining) {
         l->rejoining = 0;
         if (dial(l) != FKEX_OK)
-            chat_link_fail(l, 2, "relay_lost", "cannot connect to the relay at %s again", l->addr);
+            chat_link_fail(l, 2, "relay_lost", "cannot connect to the relay at %s again", chat_where(l->addr));
         return;
     }
     if (!l->ready && !l->reconnecting) {
@@ -319,17 +319,17 @@ static void on_close(fkex_conn *conn, const char *why)
             next_relay(l);
             if (dial(l) != FKEX_OK)
                 chat_link_fail(l, 2, "relay_unreachable", "cannot connect to the relay at %s",
-                               l->addr);
+                               chat_where(l->addr));
             return;
         }
-        chat_link_fail(l, 2, "relay_unreachable", "cannot reach the relay at %s%s: %s", l->addr,
+        chat_link_fail(l, 2, "relay_unreachable", "cannot reach the relay at %s%s: %s", chat_where(l->addr),
                        l->nrelays > 1 ? " (nor the invitation's other relays)" : "", why);
         return;
     }
     if (l->quitting) {
         /* What a quitting member sent and the relay did not answer may be lost. */
         chat_link_fail(l, 2, "relay_lost", "lost the connection to the relay at %s%s: %s",
-                       l->addr, l->nunacked ? " before it stored everything sent" : "", why);
+                       chat_where(l->addr), l->nunacked ? " before it stored everything sent" : "", why);
         return;
     }
     /* A member, and a joiner too: the relay keeps its JoinRequest (on disk,
@@ -338,14 +338,14 @@ static void on_close(fkex_conn *conn, const char *why)
     if (!l->reconnecting) {
         char msg[400];
         snprintf(msg, sizeof msg, "lost the connection to the relay at %s (%s); reconnecting",
-                 l->addr, why);
+                 chat_where(l->addr), why);
         chat_event ev = { .kind = CHAT_EV_CONNECTION, .code = "reconnecting", .message = msg };
         l->reconnecting = 1;
         l->lost_at = now;
         chat_link_emit(l, &ev);
     } else if (now - l->lost_at >= l->cfg.reconnect_ms) {
         chat_link_fail(l, 2, "relay_lost", "lost the connection to the relay at %s and could not "
-                       "reconnect within %u s: %s", l->addr, l->cfg.reconnect_ms / 1000, why);
+                       "reconnect within %u s: %s", chat_where(l->addr), l->cfg.reconnect_ms / 1000, why);
         return;
     }
     next_relay(l);   /* (this one again, if it is the only one) */
@@ -394,7 +394,7 @@ static fkex_err dial(chat_link *l)
     static const fkex_net_limits lim = { FKEX_RELAY_ENVELOPE_MAX + 16,
                                          4 * FKEX_RELAY_ENVELOPE_MAX };
     char err[128];
-    fkex_err e = fkex_conn_connect(&l->conn, l->loop, l->addr, &lim, on_connected, err);
+    fkex_err e = fkex_conn_connect(&l->conn, l->loop, l->addr, &lim, l->cfg.tls, on_connected, err);
     if (e == FKEX_OK)
         fkex_conn_set(l->conn, on_frame, on_close, l);
     return e;
@@ -426,7 +426,7 @@ void chat_link_rejoin(chat_link *l)
         l->rejoining = 1;
         fkex_conn_close(l->conn, "re-entering the room");
     } else if (dial(l) != FKEX_OK) {
-        chat_link_fail(l, 2, "relay_lost", "cannot connect to the relay at %s again", l->addr);
+        chat_link_fail(l, 2, "relay_lost", "cannot connect to the relay at %s again", chat_where(l->addr));
     }
 }
 
@@ -463,7 +463,7 @@ static void on_deadline(uv_timer_t *t)
         left_alone(l);
     else if (!l->ready)
         chat_link_fail(l, 2, "relay_unreachable", "the relay at %s did not answer within %u s",
-                       l->addr, l->cfg.connect_timeout_ms / 1000);
+                       chat_where(l->addr), l->cfg.connect_timeout_ms / 1000);
     else if (!l->joined)
         chat_link_fail(l, 2, "join_timeout", "%s within %u s%s", l->ops->join_late,
                        l->cfg.join_timeout_ms / 1000, l->ops->join_late_hint);

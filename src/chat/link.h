@@ -114,10 +114,10 @@ struct chat_link {
     const chat_link_ops *ops;
     uv_loop_t *loop;
     chat_client_config cfg;      /* timeouts defaulted; relay and nick point below */
-    char relays[300];            /* the invitation's relays, "H1:P1,H2:P2", tried in turn */
+    char relays[FKEX_NET_LIST_TEXT_MAX];            /* the invitation's relays, "H1:P1,H2:P2", tried in turn */
     size_t nrelays, relay_at;    /* how many; the one dialled */
     size_t tried;                /* relays that failed in a row before a session */
-    char addr[300];              /* the one dialled */
+    char addr[FKEX_NET_LIST_TEXT_MAX];             /* the one dialled */
     char nick[CHAT_NICK_MAX + 1];
     uint8_t admin_sk[64];        /* a founder's, until CREATE_ROOM is signed */
     uint8_t create_sig[64];      /* ... and that signature, for every relay it dials */

@@ -38,6 +38,12 @@ fkex_err chat_send_envelope(fkex_conn *conn, const fkex_relay_msg *m)
     return FKEX_OK;
 }
 
+const char *chat_where(const char *endpoint)
+{
+    const char *at = strchr(endpoint, '@');
+    return at ? at + 1 : endpoint;
+}
+
 void chat_error_text(char text[FKEX_RELAY_TEXT_MAX + 1], const fkex_relay_msg *m)
 {
     size_t n = m->datalen < FKEX_RELAY_TEXT_MAX ? m->datalen : FKEX_RELAY_TEXT_MAX;

@@ -21,6 +21,8 @@ void chat_reportf(const chat_client_config *cfg, const char *code, const char *f
 /* Encodes m and sends it on conn (a failed send closes the connection).
  * FKEX_ERR_NO_MEMORY if it could not be encoded. */
 fkex_err chat_send_envelope(fkex_conn *conn, const fkex_relay_msg *m) FKEX_WUR;
+/* A relay's endpoint ("PIN@HOST:PORT") as sentences name it: HOST:PORT. */
+const char *chat_where(const char *endpoint);
 /* An ERROR envelope's text, NUL-terminated (the decoder checked it is printable). */
 void chat_error_text(char text[FKEX_RELAY_TEXT_MAX + 1], const fkex_relay_msg *m);
 

@@ -66,7 +66,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: fkex chat INVITE --key FILE --batch [--nick NAME] [--found DIR] [--mode M]\n"
                "       fkex chat INVITE --key FILE [--nick NAME] [--found DIR] [--mode M]\n"
                "       fkex chat --dm IDENTITY --key FILE --relay HOST:PORT [--batch] [--nick NAME]\n\n"
-               "Joins the room of the invitation (fkex://HOST:PORT/ROOMID) with your key. The\n"
+               "Joins the room of the invitation (fkex://PIN@HOST:PORT/ROOMID) with your key,\n"
+               "over TLS 1.3 to the relay whose key the invitation pins. The\n"
                "room's members check your attributes against its policy, and you check\n"
                "theirs; nobody else, the relay included, can read the room.\n\n"
                "  -k, --key FILE    your user key (fkex keygen, fkex enroll)\n"
@@ -97,7 +98,13 @@ static void usage(FILE *f)
                "                    parties run --dm naming the other; each proves its\n"
                "                    identity (IBAKE), and the events name the peer:\n"
                "                    {\"event\": \"joined\", \"peer\": ID, \"authenticated\": true}\n"
-               "  -r, --relay HOST:PORT  the relay that carries the conversation (with --dm)\n"
+               "  -r, --relay PIN@HOST:PORT  the relay that carries the conversation (with\n"
+               "                    --dm), as fkex relay printed it\n"
+               "      --insecure-plaintext\n"
+               "                    plain TCP to a relay run with --insecure-plaintext\n"
+               "                    (benchmarks, debugging): anyone on the path sees the\n"
+               "                    room id, who sends when and how much, and can cut or\n"
+               "                    inject frames (contents stay end-to-end encrypted)\n"
                "  -u, --update-interval SECONDS\n"
                "                    commit an Update (a fresh key of yours, which locks out\n"
                "                    whoever stole your state) this often; default 900, and\n"
@@ -666,11 +673,12 @@ static void session_end(batch *b, char *outbuf, size_t outlen)
 /* fkex chat --dm IDENTITY --relay ADDR: the options checked, then the same
  * front ends as a room's. */
 static int dm_main(const char *peer, const char *relay, const char *key_path, const char *nick,
-                   int batch_mode, const char *room_only, int extra)
+                   int batch_mode, int plaintext, const char *room_only, int extra)
 {
     static batch b;
     static char outbuf[1 << 16];
     fkex_key *key = NULL;
+    fkex_tls *tls = NULL;
     uint8_t no_admin[64] = { 0 };
     char id[FKEX_IBE_ID_MAX + 1];
     int rc;
@@ -683,6 +691,11 @@ static int dm_main(const char *peer, const char *relay, const char *key_path, co
                             : !key_path ? "missing --key"
                             : "--dm takes no INVITE");
         usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!fkex_net_address_ok(relay)) {
+        cli_error("--relay: '%s' is not [PIN@]HOST:PORT", relay);
+        cli_hint("give the relay's address as fkex relay printed it");
         return EXIT_USAGE;
     }
     if (fkex_ibe_identity(id, peer, strlen(peer)) != FKEX_OK) {
@@ -715,10 +728,18 @@ static int dm_main(const char *peer, const char *relay, const char *key_path, co
         fkex_key_free(key);
         return EXIT_USAGE;
     }
+    if (!plaintext)
+        cli_warn_unpinned(relay, "--relay");
+    if (cli_client_tls(&tls, plaintext) != 0) {
+        fkex_key_free(key);
+        return EXIT_USAGE;
+    }
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     signal(SIGPIPE, SIG_IGN);
-    chat_client_config cfg = { .relay = relay, .key = key, .nick = nick, .dm_peer = id };
+    chat_client_config cfg = { .relay = relay, .tls = tls, .key = key, .nick = nick,
+                               .dm_peer = id };
     rc = batch_mode ? run_batch(&b, &cfg, no_admin, NULL) : run_tui(&cfg, no_admin, NULL);
+    fkex_tls_free(tls);
     fkex_key_free(key);
     session_end(&b, outbuf, sizeof outbuf);
     return rc;
@@ -733,13 +754,15 @@ int chat_main(int argc, char **argv)
         { "nick", required_argument, 0, 'n' }, { "mode", required_argument, 0, 'm' },
         { "found", required_argument, 0, 'f' }, { "help", no_argument, 0, 'h' },
         { "update-interval", required_argument, 0, 'u' }, { "dm", required_argument, 0, 'd' },
-        { "relay", required_argument, 0, 'r' }, { 0, 0, 0, 0 },
+        { "relay", required_argument, 0, 'r' }, { "insecure-plaintext", no_argument, 0, 'P' },
+        { 0, 0, 0, 0 },
     };
     const char *key_path = NULL, *nick = "anonymous", *mode = "ratchet", *found = NULL;
     const char *dm_peer = NULL, *relay = NULL;
-    int batch_mode = 0, mode_given = 0, c, rc;
+    int batch_mode = 0, mode_given = 0, plaintext = 0, c, rc;
+    fkex_tls *tls = NULL;
     unsigned update_s = 0;
-    char addr[300];
+    char addr[FKEX_NET_LIST_TEXT_MAX];
     uint8_t admin_sk[64], *desc = NULL;
     size_t desclen = 0;
     fkex_key *key = NULL;
@@ -755,6 +778,7 @@ int chat_main(int argc, char **argv)
         case 'f': found = optarg; break;
         case 'd': dm_peer = optarg; break;
         case 'r': relay = optarg; break;
+        case 'P': plaintext = 1; break;
         case 'u': {
             char *end;
             unsigned long v;
@@ -775,7 +799,8 @@ int chat_main(int argc, char **argv)
     if (dm_peer || relay) {
         const char *room_only = found ? "--found" : mode_given ? "--mode"
                               : update_s ? "--update-interval" : NULL;
-        return dm_main(dm_peer, relay, key_path, nick, batch_mode, room_only, argc - optind);
+        return dm_main(dm_peer, relay, key_path, nick, batch_mode, plaintext, room_only,
+                       argc - optind);
     }
     if (optind >= argc)
         cli_error("missing the INVITE (fkex://HOST:PORT/ROOMID, from fkex room invite)");
@@ -810,13 +835,16 @@ int chat_main(int argc, char **argv)
         free(desc);
         return rc;
     }
-    if (cli_load_key(&key, key_path) != 0) {   /* it said why */
+    if (!plaintext)
+        cli_warn_unpinned(addr, "this invitation");
+    if (cli_load_key(&key, key_path) != 0 || cli_client_tls(&tls, plaintext) != 0) {   /* said why */
+        fkex_key_free(key);
         sodium_memzero(admin_sk, sizeof admin_sk);
         free(desc);
         return EXIT_USAGE;
     }
     signal(SIGPIPE, SIG_IGN);
-    chat_client_config cfg = { .mode = cmode, .relay = addr, .key = key, .nick = nick,
+    chat_client_config cfg = { .mode = cmode, .relay = addr, .tls = tls, .key = key, .nick = nick,
                                .update_interval_ms = update_s * 1000u };
     memcpy(cfg.room_id, b.room_id, 32);
     if (found) {
@@ -827,6 +855,7 @@ int chat_main(int argc, char **argv)
     rc = batch_mode ? run_batch(&b, &cfg, admin_sk, found) : run_tui(&cfg, admin_sk, found);
     sodium_memzero(admin_sk, sizeof admin_sk);
     session_end(&b, outbuf, sizeof outbuf);
+    fkex_tls_free(tls);
     fkex_key_free(key);
     if (desc) {
         sodium_memzero(desc, desclen);

@@ -15,6 +15,7 @@
 #include "file/file.h"
 #include "fkex/fkex.h"
 #include "kms/kms.h"
+#include "net/tls.h"
 
 #define EXIT_DENIED 1   /* policy not satisfied, authentication failed */
 #define EXIT_USAGE 2    /* usage or fatal error */
@@ -51,6 +52,25 @@ int cli_write_all(int fd, const uint8_t *p, size_t len);
  * NAME being the hooks' ctx (a string). */
 void cli_daemon_ready(void *ctx, const char *addr);
 void cli_daemon_log(void *ctx, const char *line);
+
+/* ---- transport security (cli/transport.c) ----
+ * A daemon's TLS: the operator's certificate and key (--tls-cert,
+ * --tls-key), or the daemon's own key in key_path (made on first start),
+ * or none with --insecure-plaintext (said on stderr). 0, or EXIT_USAGE
+ * (said). */
+int cli_server_tls(fkex_tls **t, const char *key_path, const char *cert_path, int plaintext);
+/* A client's: a context, or NULL with --insecure-plaintext. 0, or
+ * EXIT_USAGE (said). */
+int cli_client_tls(fkex_tls **t, int plaintext);
+/* Warns once for a list of endpoints ("E1,E2") with one that pins no key
+ * and names no server (written before servers had keys). */
+void cli_warn_unpinned(const char *list, const char *what);
+#define CLI_PLAINTEXT_HELP                                                            \
+    "      --insecure-plaintext\n"                                                    \
+    "                        plain TCP instead of TLS, for benchmarks and debugging:\n" \
+    "                        anyone on the path sees the room ids, who sends when\n"   \
+    "                        and how much, and can cut or inject frames (contents\n"   \
+    "                        stay end-to-end encrypted); the other side must say it\n"
 
 /* Reads a whole object file ("-" is stdin), removing armor if present, and
  * checks that it is an fkex object. On failure prints why and returns -1. */

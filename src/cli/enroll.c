@@ -1,6 +1,7 @@
 /*
  * cli/enroll.c: `fkex enroll TOKEN -o FILE` asks the authority a token
- * names for a user key. Two round trips: HELLO fetches the enrolment key,
+ * names for a user key, over TLS 1.3 to the key the token pins (the
+ * address is PIN@HOST:PORT). Two round trips: HELLO fetches the enrolment key,
  * checked against the token's pin before anything secret is sent; REQUEST
  * carries the token, sealed to that key (kms/kms.h).
  */
@@ -17,13 +18,18 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: fkex enroll TOKEN [-a] -o FILE\n\n"
+    fprintf(f, "usage: fkex enroll TOKEN [-a] [--insecure-plaintext] -o FILE\n\n"
                "Redeems a one-time token from `fkex kms token`: contacts the authority it\n"
-               "names, checks that it holds the enrolment key the token pins, and writes\n"
+               "names over TLS, checks that it holds the TLS key and the enrolment key\n"
+               "the token pins, and writes\n"
                "your user key (mode 0600, never over an existing file). TOKEN - reads\n"
                "the token from standard input. A token works once.\n\n"
                "  -o, --output FILE  where to write the key (- for stdout)\n"
-               "  -a, --armor        write text armor instead of binary\n\n"
+               "  -a, --armor        write text armor instead of binary\n"
+               "      --insecure-plaintext\n"
+               "                     plain TCP, to an authority run with --insecure-plaintext\n"
+               "                     (benchmarks, debugging): anyone on the path sees who\n"
+               "                     enrols when; the exchange stays sealed end to end\n\n"
                "Exit codes: 0 enrolled; 1 the token or the authority was refused\n"
                "(damaged, used, expired, or another authority); 2 usage, network or file errors.\n");
 }
@@ -69,6 +75,7 @@ int enroll_main(int argc, char **argv)
     static const struct option opts[] = {
         { "output", required_argument, 0, 'o' },
         { "armor", no_argument, 0, 'a' },
+        { "insecure-plaintext", no_argument, 0, 'P' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -83,7 +90,8 @@ int enroll_main(int argc, char **argv)
     fkex_token t;
     fkex_rng rng;
     fkex_err err;
-    int armor = 0, c, rc = EXIT_USAGE, fd = -1;
+    fkex_tls *tls = NULL;
+    int armor = 0, c, rc = EXIT_USAGE, fd = -1, plaintext = 0;
 
     memset(&t, 0, sizeof t);
     memset(&client, 0, sizeof client);
@@ -91,6 +99,7 @@ int enroll_main(int argc, char **argv)
         switch (c) {
         case 'o': out = optarg; break;
         case 'a': armor = 1; break;
+        case 'P': plaintext = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EXIT_USAGE;
         }
@@ -118,6 +127,10 @@ int enroll_main(int argc, char **argv)
         }
         goto out;
     }
+    if (!plaintext)
+        cli_warn_unpinned(t.addr, "this token");
+    if (cli_client_tls(&tls, plaintext) != 0)
+        goto out;
     /* The output must be ours before the token is spent. */
     if (strcmp(out, "-") == 0) {
         if (!armor && isatty(STDOUT_FILENO)) {
@@ -134,8 +147,8 @@ int enroll_main(int argc, char **argv)
     }
 
     fkex_enrol_hello(hello);
-    if (fkex_net_request(&reply, &replylen, t.addr, hello, sizeof hello, &small, TIMEOUT_MS, msg) !=
-        FKEX_OK) {
+    if (fkex_net_request(&reply, &replylen, t.addr, hello, sizeof hello, &small, tls, TIMEOUT_MS,
+                         msg) != FKEX_OK) {
         cli_error("cannot reach the authority at %s: %s", t.addr, msg);
         goto out;
     }
@@ -162,7 +175,8 @@ int enroll_main(int argc, char **argv)
         }
         goto out;
     }
-    if (fkex_net_request(&reply, &replylen, t.addr, req, sizeof req, &big, TIMEOUT_MS, msg) != FKEX_OK) {
+    if (fkex_net_request(&reply, &replylen, t.addr, req, sizeof req, &big, tls, TIMEOUT_MS, msg) !=
+        FKEX_OK) {
         cli_error("the authority at %s did not answer: %s", t.addr, msg);
         cli_hint("the token may or may not be spent; if a retry says it was used, ask for a new one");
         goto out;
@@ -211,6 +225,7 @@ int enroll_main(int argc, char **argv)
     }
     rc = 0;
 out:
+    fkex_tls_free(tls);
     if (fd >= 0 && fd != STDOUT_FILENO) {
         close(fd);
         unlink(out);

@@ -27,7 +27,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: fkex kms init  --dir DIR [--address HOST:PORT] [--scheme fame|waters11]\n"
                "       fkex kms token --dir DIR --attrs \"ONE TWO year=5\" [--expires 7d]\n"
                "                      [--key-expires YYYY-MM] [--address HOST:PORT]\n"
-               "       fkex kms serve --dir DIR [--listen 127.0.0.1:7700] [-v]\n\n"
+               "       fkex kms serve --dir DIR [--listen 127.0.0.1:7700] [--tls-key FILE\n"
+               "                      [--tls-cert FILE]] [--insecure-plaintext] [-v]\n\n"
                "The key authority. `init` creates it in DIR; `token` prints a one-time\n"
                "enrolment token for a set of attributes; `serve` answers enrolments\n"
                "(`fkex enroll TOKEN`). `fkex kms COMMAND --help` explains each.\n\n"
@@ -44,10 +45,14 @@ static void usage_init(FILE *f)
                "  DIR/mpk.fkex    public parameters (CP-ABE and identity-based): give them\n"
                "                  to everyone who encrypts\n"
                "  DIR/kms.db      tokens (hashed) and the audit of issued keys (0600)\n"
+               "  DIR/tls.key     the TLS key of `kms serve` (0600), which tokens pin\n"
                "Nothing is ever overwritten.\n\n"
                "  -d, --dir DIR            where the authority lives\n"
                "  -A, --address HOST:PORT  where `kms serve` will be reached; tokens name it\n"
-               "                           (default " DEFAULT_ADDR ")\n"
+               "                           (default " DEFAULT_ADDR ") with the pin of\n"
+               "                           DIR/tls.key; NAME@HOST:PORT instead names the\n"
+               "                           server for a certificate authority (serve\n"
+               "                           --tls-cert)\n"
                "  -s, --scheme NAME        the CP-ABE scheme: fame (Agrawal-Chase 2017, fully\n"
                "                           secure; the default) or waters11 (Waters 2011)\n");
 }
@@ -59,7 +64,8 @@ static void usage_token(FILE *f)
                "       fkex kms token --dir DIR --identity ID [--expires 7d] ...\n\n"
                "Prints a one-time enrolment token: whoever runs `fkex enroll TOKEN` gets a\n"
                "key for these attributes and/or this identity, once. The token names the\n"
-               "authority's address and pins its enrolment key; it is a secret until used.\n"
+               "authority's address, pins its TLS key (DIR/tls.key, made if missing) and its\n"
+               "enrolment key; it is a secret until used.\n"
                "The authority's database keeps what it grants, MACed with a key sealed\n"
                "under the passphrase (asked as kms serve asks it; FKEX_PASSPHRASE is\n"
                "read too), so a row written into kms.db any other way is no token. Its\n"
@@ -76,12 +82,22 @@ static void usage_token(FILE *f)
 
 static void usage_serve(FILE *f)
 {
-    fprintf(f, "usage: fkex kms serve --dir DIR [--listen 127.0.0.1:7700] [-v]\n\n"
-               "Answers enrolments until SIGTERM or SIGINT. Prints \"listening on HOST:PORT\"\n"
-               "once ready (--listen HOST:0 picks a free port). Does not fork; -v logs one\n"
-               "line per request to stderr (token id and result, never a secret).\n\n"
+    fprintf(f, "usage: fkex kms serve --dir DIR [--listen 127.0.0.1:7700] [--tls-key FILE\n"
+               "                      [--tls-cert FILE]] [--insecure-plaintext] [-v]\n\n"
+               "Answers enrolments over TLS 1.3 until SIGTERM or SIGINT. Prints \"listening on\n"
+               "PIN@HOST:PORT\" once ready (--listen HOST:0 picks a free port), PIN the\n"
+               "SHA-256 of its TLS key, which tokens pin. Does not fork; -v logs one line\n"
+               "per request to stderr (token id and result, never a secret).\n\n"
                "  -d, --dir DIR          the authority\n"
                "  -l, --listen HOST:PORT where to listen (default " DEFAULT_ADDR ")\n"
+               "      --tls-key FILE     the TLS key (default DIR/tls.key, made if missing)\n"
+               "      --tls-cert FILE    a certificate chain for --tls-key from a certificate\n"
+               "                         authority (PEM), for tokens that name the server\n"
+               "      --insecure-plaintext\n"
+               "                         plain TCP instead of TLS, for benchmarks and\n"
+               "                         debugging: anyone on the path sees who enrols when,\n"
+               "                         and can cut the exchange (which stays sealed end to\n"
+               "                         end); `fkex enroll` must say --insecure-plaintext too\n"
                "  -v, --verbose          log to stderr\n");
 }
 
@@ -314,6 +330,54 @@ static int open_store(fkex_kms_store **st, const char *dir, int create)
     return 0;
 }
 
+/* ---- the authority's address and TLS key ---------------------------------------- */
+
+/* 0 if addr is an address for tokens ([NAME@]HOST:PORT); else says why. */
+static int address_check(const char *addr)
+{
+    if (fkex_endpoint_check(addr) == 0 && fkex_net_address_ok(addr))
+        return 0;
+    cli_error("--address: '%s' is not HOST:PORT with a numeric HOST", addr);
+    cli_hint("e.g. 127.0.0.1:7700 or [::1]:7700 (names are not resolved), or "
+             "kms.example.org@192.0.2.7:7700 with a certificate (kms serve --tls-cert)");
+    return -1;
+}
+
+/* The pin of the TLS key in path (made if missing) as text. 0, or -1 (said). */
+static int tls_pin_text(char out[FKEX_PIN_TEXT_LEN + 1], const char *path)
+{
+    fkex_tls *t;
+    uint8_t pin[FKEX_PIN_BYTES];
+    if (cli_server_tls(&t, path, NULL, 0) != 0)
+        return -1;
+    fkex_tls_pin(t, pin);
+    fkex_tls_free(t);
+    fkex_pin_text(out, pin);
+    return 0;
+}
+
+/* A token's address: addr as it is if it pins or names the server, else
+ * with the pin of DIR/tls.key. 0, or -1 (said). */
+static int pin_address(char *addr, size_t cap, const char *dir)
+{
+    fkex_endpoint e;
+    char pin[FKEX_PIN_TEXT_LEN + 1], *path, *plain;
+    int rc = -1;
+    if (fkex_endpoint_parse(&e, addr) == 0 && e.auth != FKEX_ENDPOINT_UNPINNED)
+        return 0;
+    if (!(path = path_in(dir, "tls.key")) || tls_pin_text(pin, path) != 0 || !(plain = strdup(addr))) {
+        free(path);
+        return -1;
+    }
+    if (snprintf(addr, cap, "%s@%s", pin, plain) < (int)cap && strlen(addr) <= FKEX_ADDR_MAX)
+        rc = 0;
+    else
+        cli_error("the address '%s' is too long to go in a token with its pin", plain);
+    free(plain);
+    free(path);
+    return rc;
+}
+
 /* ---- kms init ------------------------------------------------------------------ */
 
 static int kms_init(int argc, char **argv)
@@ -326,7 +390,8 @@ static int kms_init(int argc, char **argv)
         { 0, 0, 0, 0 },
     };
     const char *dir = NULL, *addr = DEFAULT_ADDR, *scheme = FKEX_ABE_DEFAULT_SCHEME;
-    char *sealed_path = NULL, *mpk_path = NULL, *db_path = NULL, *pass = NULL;
+    char *sealed_path = NULL, *mpk_path = NULL, *db_path = NULL, *pass = NULL, *tls_path = NULL;
+    char tlspin[FKEX_PIN_TEXT_LEN + 1];
     uint8_t *sealed = NULL, *mpk = NULL, pk[32], pin[32];
     size_t sealedlen = 0, mpklen = 0;
     fkex_kms_store *st = NULL;
@@ -348,11 +413,8 @@ static int kms_init(int argc, char **argv)
         usage_init(stderr);
         return EXIT_USAGE;
     }
-    if (fkex_addr_check(addr, 0) != 0 || !fkex_net_address_ok(addr)) {
-        cli_error("--address: '%s' is not HOST:PORT with a numeric HOST", addr);
-        cli_hint("e.g. 127.0.0.1:7700 or [::1]:7700 (names are not resolved)");
+    if (address_check(addr) != 0)
         return EXIT_USAGE;
-    }
     if (cli_scheme_check(scheme) != 0)
         return EXIT_USAGE;
     int made_dir = cli_dir_begin(dir, 0700);
@@ -393,6 +455,8 @@ static int kms_init(int argc, char **argv)
         cli_error("cannot write %s", db_path);
         goto out;
     }
+    if (!(tls_path = path_in(dir, "tls.key")) || tls_pin_text(tlspin, tls_path) != 0)
+        goto out;
     {
         fkex_header h;
         char fp[20], pintext[20];
@@ -404,9 +468,10 @@ static int kms_init(int argc, char **argv)
         printf("authority %s (%s and bf01 identity-based, BLS12-381)\n"
                "  enrolment key:     %s\n"
                "  address:           %s\n"
+               "  TLS key:           %s (pin %s)\n"
                "  public parameters: %s\n"
                "  sealed keys:       %s (passphrase-protected)\n",
-               fp, scheme, pintext, addr, mpk_path, sealed_path);
+               fp, scheme, pintext, addr, tls_path, tlspin, mpk_path, sealed_path);
     }
     rc = 0;
 out:
@@ -432,6 +497,7 @@ out:
     free(sealed_path);
     free(mpk_path);
     free(db_path);
+    free(tls_path);
     return rc;
 }
 
@@ -649,11 +715,8 @@ static int kms_token(int argc, char **argv)
         cli_error("--expires: '%s' is not a duration like 30s, 15m, 12h or 7d (at most a year)", expires);
         return EXIT_USAGE;
     }
-    if (addr && (fkex_addr_check(addr, 0) != 0 || !fkex_net_address_ok(addr))) {
-        cli_error("--address: '%s' is not HOST:PORT with a numeric HOST", addr);
-        cli_hint("e.g. 127.0.0.1:7700 or [::1]:7700 (names are not resolved)");
+    if (addr && address_check(addr) != 0)
         return EXIT_USAGE;
-    }
     if (!(attrs = token_attrs(attrs_text, key_expires)))
         return EXIT_USAGE;
     if (open_store(&st, dir, 0) != 0)
@@ -671,6 +734,8 @@ static int kms_token(int argc, char **argv)
         cli_hint("give one with --address HOST:PORT");
         goto out;
     }
+    if (pin_address(t.addr, sizeof t.addr, dir) != 0)
+        goto out;
     fkex_kms_enrol_pk(pk, k);
     fkex_enrol_pin(t.pin, pk);
     fkex_rng_init_system(&rng);
@@ -715,12 +780,17 @@ static int kms_serve(int argc, char **argv)
     static const struct option opts[] = {
         { "dir", required_argument, 0, 'd' },
         { "listen", required_argument, 0, 'l' },
+        { "tls-key", required_argument, 0, 'k' },
+        { "tls-cert", required_argument, 0, 'c' },
+        { "insecure-plaintext", no_argument, 0, 'P' },
         { "verbose", no_argument, 0, 'v' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
-    const char *dir = NULL, *listen = DEFAULT_ADDR;
-    char msg[128];
+    const char *dir = NULL, *listen = DEFAULT_ADDR, *tls_key = NULL, *tls_cert = NULL;
+    char msg[128], *key_path = NULL;
+    fkex_tls *tls = NULL;
+    int plaintext = 0;
     fkex_kms *k = NULL;
     fkex_kms_store *st = NULL;
     fkex_kms_hooks hooks = { cli_daemon_ready, NULL, "kms" };
@@ -731,6 +801,9 @@ static int kms_serve(int argc, char **argv)
         switch (c) {
         case 'd': dir = optarg; break;
         case 'l': listen = optarg; break;
+        case 'k': tls_key = optarg; break;
+        case 'c': tls_cert = optarg; break;
+        case 'P': plaintext = 1; break;
         case 'v': hooks.log = cli_daemon_log; break;
         case 'h': usage_serve(stdout); return 0;
         default: usage_serve(stderr); return EXIT_USAGE;
@@ -745,17 +818,32 @@ static int kms_serve(int argc, char **argv)
         cli_error("--listen: '%s' is not HOST:PORT", listen);
         return EXIT_USAGE;
     }
+    if (tls_cert && !tls_key) {
+        cli_error("--tls-cert needs --tls-key");
+        return EXIT_USAGE;
+    }
+    if (plaintext && tls_key) {
+        cli_error("--insecure-plaintext and --tls-key exclude each other");
+        return EXIT_USAGE;
+    }
     if (open_store(&st, dir, 0) != 0)
         goto out;
     if ((rc = open_authority(&k, dir, st)) != 0)
         goto out;
     rc = EXIT_USAGE;
-    if ((err = fkex_kms_serve(k, st, listen, &hooks, msg)) != FKEX_OK) {
+    if (!tls_key && !(tls_key = key_path = path_in(dir, "tls.key")))
+        goto out;
+    if ((rc = cli_server_tls(&tls, tls_key, tls_cert, plaintext)) != 0)
+        goto out;
+    rc = EXIT_USAGE;
+    if ((err = fkex_kms_serve(k, st, listen, tls, &hooks, msg)) != FKEX_OK) {
         cli_error("%s", msg[0] ? msg : fkex_strerror(err));
         goto out;
     }
     rc = 0;
 out:
+    fkex_tls_free(tls);
+    free(key_path);
     fkex_kms_free(k);
     fkex_store_close(st);
     return rc;

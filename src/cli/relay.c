@@ -29,11 +29,14 @@ static void usage(FILE *f)
                "                  [--grace SECONDS]\n"
                "                  [--frame-timeout SECONDS] [--session-timeout SECONDS]\n"
                "                  [--keepalive SECONDS] [--max-connections N]\n"
-               "                  [--sync full|normal] [-v]\n\n"
+               "                  [--sync full|normal] [--tls-key FILE [--tls-cert FILE]]\n"
+               "                  [--insecure-plaintext] [-v]\n\n"
                "Relays rooms until SIGTERM or SIGINT: orders each room's handshake messages,\n"
                "names sponsors for joins, stores every accepted message before acknowledging\n"
                "it, and replays what a member missed when it comes back. Prints \"listening on\n"
-               "HOST:PORT\" once ready (--listen HOST:0 picks a free port). Does not fork.\n\n"
+               "PIN@HOST:PORT\" once ready (--listen HOST:0 picks a free port): PIN is the\n"
+               "SHA-256 of the relay's TLS key, and PIN@HOST:PORT what `fkex room create\n"
+               "--relay` takes, so that invitations pin the key. Does not fork.\n\n"
                "  -l, --listen HOST:PORT  where to listen (default " DEFAULT_ADDR ")\n"
                "  -d, --db FILE           the rooms and their logs, SQLite (default ./" DEFAULT_DB ",\n"
                "                          created if missing)\n"
@@ -66,6 +69,18 @@ static void usage(FILE *f)
                "                          loop turn); normal: through a crash of the relay,\n"
                "                          but a power loss may lose the last ones (as a broker\n"
                "                          that fsyncs on a timer); a shorter wait per message\n"
+               "      --tls-key FILE      the relay's TLS key (default: relay.key beside the\n"
+               "                          database; with --store, ./relay.key), made (Ed25519,\n"
+               "                          mode 0600) if missing; keep it: invitations pin it\n"
+               "      --tls-cert FILE     a certificate chain for --tls-key from a certificate\n"
+               "                          authority (PEM); clients that dial NAME@HOST:PORT then\n"
+               "                          check it and the name instead of a pin\n"
+               "      --insecure-plaintext\n"
+               "                          plain TCP instead of TLS 1.3, for benchmarks and\n"
+               "                          debugging: anyone on the path sees room ids, who sends\n"
+               "                          when and how much, and can cut or inject frames (the\n"
+               "                          contents stay end-to-end encrypted); clients must say\n"
+               "                          --insecure-plaintext too\n"
                "  -v, --verbose           log sessions and refusals to stderr (public keys\n"
                "                          abbreviated; the relay holds no secret)\n");
 }
@@ -137,6 +152,57 @@ static int cluster_relay(const char *store, const char *db, const char *listen,
     return 0;
 }
 
+/* --db: the rooms are in the database, which this relay alone opens. */
+static int db_relay(const char *db, int sync_full, const char *listen, const relay_options *opt,
+                    const relay_hooks *hooks)
+{
+    relay_store *st = NULL;
+    relay_checkpointer *cp = NULL;
+    char msg[256];
+    fkex_err err;
+    /* One relay per database: a second would corrupt the first's rooms. */
+    int claim = relay_store_claim(db, msg, sizeof msg);
+    if (claim < 0) {
+        cli_error("%s", msg);
+        if (strstr(msg, "in use"))
+            cli_hint("stop the other relay, or give this one its own --db");
+        return EXIT_USAGE;
+    }
+    if (relay_store_open(&st, db, msg, sizeof msg) != FKEX_OK) {
+        cli_error("%s", msg[0] ? msg : "cannot open the database");
+        close(claim);
+        return EXIT_USAGE;
+    }
+    if (relay_store_set_sync(st, sync_full) != FKEX_OK) {
+        cli_error("%s: cannot set --sync", db);
+        relay_store_close(st);
+        close(claim);
+        return EXIT_USAGE;
+    }
+    /* --sync normal: checkpoints from another thread, not in the middle of
+     * a commit (with full, each commit syncs anyway, and a second thread
+     * syncing the database meanwhile made the commits' tail longer). */
+    if (!sync_full && (relay_checkpointer_start(&cp, db, CHECKPOINT_MS) != FKEX_OK ||
+                       relay_store_autocheckpoint(st, 0) != FKEX_OK)) {
+        cli_error("%s: cannot open a second connection for checkpoints", db);
+        relay_checkpointer_stop(cp);
+        relay_store_close(st);
+        close(claim);
+        return EXIT_USAGE;
+    }
+    err = relay_serve(st, listen, opt, hooks, msg);
+    relay_checkpointer_stop(cp);
+    relay_store_close(st);
+    close(claim);
+    if (err != FKEX_OK) {
+        cli_error("%s", msg[0] ? msg : fkex_strerror(err));
+        if (err == FKEX_ERR_IO && strstr(msg, "address"))
+            cli_hint("another process may be listening there: choose another --listen");
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
 int relay_main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -149,19 +215,20 @@ int relay_main(int argc, char **argv)
         { "keepalive", required_argument, 0, 'K' },
         { "max-connections", required_argument, 0, 'C' },
         { "sync", required_argument, 0, 'Y' },
+        { "tls-key", required_argument, 0, 'k' },
+        { "tls-cert", required_argument, 0, 'c' },
+        { "insecure-plaintext", no_argument, 0, 'P' },
         { "verbose", no_argument, 0, 'v' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
-    const char *listen = DEFAULT_ADDR, *db = NULL, *store = NULL;
+    const char *listen = DEFAULT_ADDR, *db = NULL, *store = NULL, *tls_key = NULL, *tls_cert = NULL;
+    char key_path[4096];
+    fkex_tls *tls = NULL;
     unsigned long n;
     relay_options opt;
     relay_hooks hooks = { cli_daemon_ready, NULL, "relay" };
-    relay_store *st = NULL;
-    relay_checkpointer *cp = NULL;
-    char msg[256];
-    fkex_err err;
-    int c, sync_full = 1;
+    int c, sync_full = 1, plaintext = 0, rc;
 
     relay_options_default(&opt);
     while ((c = getopt_long(argc, argv, "l:d:s:g:vh", opts, NULL)) != -1) {
@@ -201,6 +268,9 @@ int relay_main(int argc, char **argv)
             }
             sync_full = strcmp(optarg, "full") == 0;
             break;
+        case 'k': tls_key = optarg; break;
+        case 'c': tls_cert = optarg; break;
+        case 'P': plaintext = 1; break;
         case 'v': hooks.log = cli_daemon_log; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EXIT_USAGE;
@@ -219,49 +289,27 @@ int relay_main(int argc, char **argv)
     /* A file-size limit (ulimit -f) is a write that fails, refused and
      * logged as a full disk is, not the end of the relay. */
     signal(SIGXFSZ, SIG_IGN);
-    if (store)
-        return cluster_relay(store, db, listen, &opt, &hooks);
-    if (!db)
+    if (!store && !db)
         db = DEFAULT_DB;
-    /* One relay per database: a second would corrupt the first's rooms. */
-    int claim = relay_store_claim(db, msg, sizeof msg);
-    if (claim < 0) {
-        cli_error("%s", msg);
-        if (strstr(msg, "in use"))
-            cli_hint("stop the other relay, or give this one its own --db");
+    if (tls_cert && !tls_key) {
+        cli_error("--tls-cert needs --tls-key");
         return EXIT_USAGE;
     }
-    if (relay_store_open(&st, db, msg, sizeof msg) != FKEX_OK) {
-        cli_error("%s", msg[0] ? msg : "cannot open the database");
-        close(claim);
+    if (plaintext && tls_key) {
+        cli_error("--insecure-plaintext and --tls-key exclude each other");
         return EXIT_USAGE;
     }
-    if (relay_store_set_sync(st, sync_full) != FKEX_OK) {
-        cli_error("%s: cannot set --sync", db);
-        relay_store_close(st);
-        close(claim);
-        return EXIT_USAGE;
+    if (!tls_key) {   /* beside the database */
+        const char *slash = db ? strrchr(db, '/') : NULL;
+        snprintf(key_path, sizeof key_path, "%.*srelay.key", slash ? (int)(slash - db + 1) : 0,
+                 db ? db : "");
+        tls_key = key_path;
     }
-    /* --sync normal: checkpoints from another thread, not in the middle of
-     * a commit (with full, each commit syncs anyway, and a second thread
-     * syncing the database meanwhile made the commits' tail longer). */
-    if (!sync_full && (relay_checkpointer_start(&cp, db, CHECKPOINT_MS) != FKEX_OK ||
-                       relay_store_autocheckpoint(st, 0) != FKEX_OK)) {
-        cli_error("%s: cannot open a second connection for checkpoints", db);
-        relay_checkpointer_stop(cp);
-        relay_store_close(st);
-        close(claim);
-        return EXIT_USAGE;
-    }
-    err = relay_serve(st, listen, &opt, &hooks, msg);
-    relay_checkpointer_stop(cp);
-    relay_store_close(st);
-    close(claim);
-    if (err != FKEX_OK) {
-        cli_error("%s", msg[0] ? msg : fkex_strerror(err));
-        if (err == FKEX_ERR_IO && strstr(msg, "address"))
-            cli_hint("another process may be listening there: choose another --listen");
-        return EXIT_USAGE;
-    }
-    return 0;
+    if ((rc = cli_server_tls(&tls, tls_key, tls_cert, plaintext)) != 0)
+        return rc;
+    opt.tls = tls;
+    rc = store ? cluster_relay(store, db, listen, &opt, &hooks)
+               : db_relay(db, sync_full, listen, &opt, &hooks);
+    fkex_tls_free(tls);
+    return rc;
 }

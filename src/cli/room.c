@@ -3,8 +3,9 @@
  * admin side, in a room directory (cli/roomdir.h).
  *
  * Files are never overwritten: a policy change writes the next version.
- * The invitation, fkex://HOST:PORT/ROOMID (64 hex digits), pins the room
- * id, so a relay cannot hand a joiner another room or another admin's
+ * The invitation, fkex://PIN@HOST:PORT/ROOMID (64 hex digits), pins the
+ * relay's TLS key and the room id, so nobody on the path can pose as the
+ * relay, and a relay cannot hand a joiner another room or another admin's
  * descriptor.
  */
 #include <errno.h>
@@ -56,14 +57,14 @@ static int write_new(const char *path, const char *kind, const uint8_t *data, si
     return 0;
 }
 
-static int read_relay(char out[300], const char *dir)
+static int read_relay(char out[FKEX_NET_LIST_TEXT_MAX], const char *dir)
 {
     char *p = room_path(dir, "relay");
     FILE *f = p ? fopen(p, "r") : NULL;
     int rc = EXIT_USAGE;
     if (!f) {
         cli_error("cannot open %s: %s", p ? p : dir, strerror(errno));
-    } else if (!fgets(out, 300, f)) {
+    } else if (!fgets(out, FKEX_NET_LIST_TEXT_MAX, f)) {
         cli_error("%s is empty", p);
     } else {
         out[strcspn(out, "\r\n")] = 0;
@@ -73,6 +74,23 @@ static int read_relay(char out[300], const char *dir)
         fclose(f);
     free(p);
     return rc;
+}
+
+/* An invitation that pins no relay key is still made (a relay run with
+ * --insecure-plaintext has none), with a warning. */
+static void unpinned_hint(const char *relay)
+{
+    char one[FKEX_NET_LIST_TEXT_MAX];
+    fkex_endpoint e;
+    for (size_t i = 0, n = fkex_net_address_list(relay); i < n; i++) {
+        fkex_net_address_nth(one, sizeof one, relay, i);
+        if (fkex_endpoint_parse(&e, one) == 0 && e.auth == FKEX_ENDPOINT_UNPINNED) {
+            fprintf(stderr, "fkex: warning: --relay %s pins no key: the invitation will not "
+                            "authenticate the relay\n", one);
+            cli_hint("give the address as fkex relay printed it, PIN@HOST:PORT");
+            return;
+        }
+    }
 }
 
 static void print_invite(const char *relay, const uint8_t room_id[32])
@@ -162,10 +180,11 @@ static int room_create(int argc, char **argv)
     }
     if (!fkex_net_address_list(relay)) {
         cli_error("'%s' is not a relay address", relay);
-        cli_hint("give HOST:PORT with a numeric HOST, e.g. 127.0.0.1:7710 or [::1]:7710, or "
-                 "the relays of a cluster, comma-separated");
+        cli_hint("give PIN@HOST:PORT as fkex relay printed it (\"listening on ...\"), or the "
+                 "relays of a cluster, comma-separated");
         return EXIT_USAGE;
     }
+    unpinned_hint(relay);
     if (fkex_policy_parse(&p, policy, strlen(policy), &perr) != FKEX_OK) {
         cli_policy_error(policy, &perr);
         return EXIT_USAGE;
@@ -200,7 +219,7 @@ static int room_create(int argc, char **argv)
     written = 2;
     free(path);
     path = room_path(dir, "relay");
-    char line[300];
+    char line[FKEX_NET_LIST_TEXT_MAX];
     snprintf(line, sizeof line, "%s\n", relay);
     rc = EXIT_USAGE;
     if (!path || (rc = write_new(path, NULL, (const uint8_t *)line, strlen(line), 0644)) != 0)
@@ -268,7 +287,7 @@ static void usage_invite(FILE *f)
 static int room_invite(int argc, char **argv)
 {
     const char *dir;
-    char relay[300];
+    char relay[FKEX_NET_LIST_TEXT_MAX];
     uint8_t *d, room_id[32];
     size_t dlen;
     fkex_rmsg_descriptor m;
@@ -315,32 +334,37 @@ static int after_accepted(void *ctx, const uint8_t *frame, size_t len)
  * answer as one; then `hint`, if not NULL, is the hint. */
 static int ask_relay(fkex_relay_msg *ans, uint8_t **reply, const char *dir,
                      const fkex_relay_msg *req, const char *hint, policy_wait *w,
-                     unsigned wait_ms)
+                     unsigned wait_ms, int plaintext)
 {
+    fkex_tls *tls = NULL;
     static const fkex_net_limits lim = { FKEX_RELAY_TEXT_MAX + 64, FKEX_DESCRIPTOR_MAX + 128 };
-    char relay[300], msg[128];
+    char relay[FKEX_NET_LIST_TEXT_MAX], msg[128];
     fkex_writer wr;
     size_t replylen = 0;
     int rc;
     *reply = NULL;
-    if ((rc = read_relay(relay, dir)) != 0)
+    if ((rc = read_relay(relay, dir)) != 0 || (rc = cli_client_tls(&tls, plaintext)) != 0)
         return rc;
     fkex_writer_init(&wr);
     fkex_relay_msg_encode(&wr, req);
     if (wr.failed) {
         fkex_writer_free(&wr);
+        fkex_tls_free(tls);
         return cli_fail(FKEX_ERR_NO_MEMORY, "the request");
     }
+    if (!plaintext)
+        cli_warn_unpinned(relay, "the room's relay address (DIR/relay)");
     /* The relays of a cluster in turn, until one answers. */
-    char one[300];
+    char one[FKEX_NET_LIST_TEXT_MAX];
     fkex_err err = FKEX_ERR_IO;
     size_t n = fkex_net_address_list(relay);
     for (size_t i = 0; i < n && err != FKEX_OK && !(w && w->accepted); i++) {
         fkex_net_address_nth(one, sizeof one, relay, i);
-        err = fkex_net_exchange(reply, &replylen, one, wr.buf, wr.len, &lim,
+        err = fkex_net_exchange(reply, &replylen, one, wr.buf, wr.len, &lim, tls,
                                 w ? wait_ms : 15000, after_accepted, w, msg);
     }
     fkex_writer_free(&wr);
+    fkex_tls_free(tls);
     if (err != FKEX_OK && w && w->accepted) {
         cli_error("no member committed version %u within %u s", w->version, wait_ms / 1000);
         cli_hint("the relay keeps it until an online member commits it, or every one has "
@@ -370,7 +394,7 @@ static int ask_relay(fkex_relay_msg *ans, uint8_t **reply, const char *dir,
  * commit it, EXIT_USAGE if the relay could not be reached or gave no
  * outcome in time. */
 static int publish(const char *dir, const uint8_t *d, size_t dlen, const fkex_rmsg_descriptor *m,
-                   unsigned wait_ms)
+                   unsigned wait_ms, int plaintext)
 {
     fkex_relay_msg req = { .kind = FKEX_RELAY_SET_DESCRIPTOR, .data = d, .datalen = dlen }, ans;
     policy_wait w = { 0, m->version };
@@ -380,7 +404,7 @@ static int publish(const char *dir, const uint8_t *d, size_t dlen, const fkex_rm
     fkex_room_id(req.room_id, m->admin_pk, m->name, m->namelen);
     snprintf(hint, sizeof hint, "the new descriptor is written; send it again with: "
                                 "fkex room publish --dir %s", dir);
-    if ((rc = ask_relay(&ans, &reply, dir, &req, hint, &w, wait_ms)) != 0)
+    if ((rc = ask_relay(&ans, &reply, dir, &req, hint, &w, wait_ms, plaintext)) != 0)
         return rc;
     if (ans.kind == FKEX_RELAY_POLICY_OUTCOME && ans.outcome == FKEX_POLICY_COMMITTED) {
         fprintf(stderr, "the room's policy is \"%.*s\" from epoch %llu on; members whose "
@@ -409,7 +433,8 @@ static int publish(const char *dir, const uint8_t *d, size_t dlen, const fkex_rm
 
 static void usage_set_policy(FILE *f)
 {
-    fprintf(f, "usage: fkex room set-policy --dir DIR --policy POLICY [--wait SECONDS]\n\n"
+    fprintf(f, "usage: fkex room set-policy --dir DIR --policy POLICY [--wait SECONDS]\n"
+               "                          [--insecure-plaintext]\n\n"
                "Signs the next version of the room's descriptor with the new policy\n"
                "(DIR/descriptor.N+1), hands it to the room's relay and waits until it\n"
                "takes effect. From the moment the relay has it, nobody joins under the\n"
@@ -419,21 +444,23 @@ static void usage_set_policy(FILE *f)
                "longer satisfy it fall out. A member that cannot commit it (its own\n"
                "attributes fail it) says so; if every online member does, the relay drops\n"
                "it and the room keeps its policy.\n\n"
-               "  -w, --wait SECONDS  how long to wait for the outcome (default %u)\n\n"
+               "  -w, --wait SECONDS  how long to wait for the outcome (default %u)\n"
+               "%s\n"
                "Exit codes: 0 the room's policy is the new one; 1 the relay refused it\n"
                "(no member connected, or an older version), or no online member could\n"
                "commit it; 2 usage, files, the relay could not be reached (then: fkex\n"
-               "room publish --dir DIR), or no outcome within the wait.\n", WAIT_DEFAULT_S);
+               "room publish --dir DIR), or no outcome within the wait.\n", WAIT_DEFAULT_S,
+               CLI_PLAINTEXT_HELP);
 }
 
 static void usage_publish(FILE *f)
 {
-    fprintf(f, "usage: fkex room publish --dir DIR [--wait SECONDS]\n\n"
+    fprintf(f, "usage: fkex room publish --dir DIR [--wait SECONDS] [--insecure-plaintext]\n\n"
                "Hands the room's relay the latest descriptor in DIR again, after a\n"
                "set-policy that could not reach it, and waits for the outcome as\n"
                "set-policy does. A relay that has it, or a newer one, refuses it (exit 1).\n\n"
-               "  -w, --wait SECONDS  how long to wait for the outcome (default %u)\n",
-               WAIT_DEFAULT_S);
+               "  -w, --wait SECONDS  how long to wait for the outcome (default %u)\n"
+               "%s", WAIT_DEFAULT_S, CLI_PLAINTEXT_HELP);
 }
 
 /* --wait SECONDS: 1..3600, into *ms. 0, or -1 (said). */
@@ -453,14 +480,15 @@ static int room_publish(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "dir", required_argument, 0, 'd' }, { "wait", required_argument, 0, 'w' },
-        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        { "insecure-plaintext", no_argument, 0, 'P' }, { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
     };
     const char *dir = NULL;
     uint8_t *d = NULL;
     size_t dlen;
     fkex_rmsg_descriptor m;
     unsigned wait_ms = WAIT_DEFAULT_S * 1000u;
-    int c, rc;
+    int c, rc, plaintext = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:w:h", opts, NULL)) != -1) {
         switch (c) {
@@ -471,6 +499,7 @@ static int room_publish(int argc, char **argv)
                 return EXIT_USAGE;
             }
             break;
+        case 'P': plaintext = 1; break;
         case 'h': usage_publish(stdout); return 0;
         default: usage_publish(stderr); return EXIT_USAGE;
         }
@@ -490,7 +519,7 @@ static int room_publish(int argc, char **argv)
     }
     if ((rc = room_load_descriptor(&d, &dlen, &m, dir, v)) != 0)
         return rc;
-    rc = publish(dir, d, dlen, &m, wait_ms);
+    rc = publish(dir, d, dlen, &m, wait_ms, plaintext);
     free(d);
     return rc;
 }
@@ -520,9 +549,11 @@ static int room_set_policy(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "dir", required_argument, 0, 'd' }, { "policy", required_argument, 0, 'p' },
-        { "wait", required_argument, 0, 'w' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        { "wait", required_argument, 0, 'w' }, { "insecure-plaintext", no_argument, 0, 'P' },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     const char *dir = NULL, *policy = NULL;
+    int plaintext = 0;
     unsigned wait_ms = WAIT_DEFAULT_S * 1000u;
     uint8_t sk[64], *d = NULL, *nd = NULL;
     size_t dlen, ndlen;
@@ -542,6 +573,7 @@ static int room_set_policy(int argc, char **argv)
                 return EXIT_USAGE;
             }
             break;
+        case 'P': plaintext = 1; break;
         case 'h': usage_set_policy(stdout); return 0;
         default: usage_set_policy(stderr); return EXIT_USAGE;
         }
@@ -589,7 +621,7 @@ static int room_set_policy(int argc, char **argv)
     free(path);
     fkex_rmsg_descriptor next;
     if (rc == 0 && fkex_rmsg_descriptor_decode(&next, nd, ndlen) == FKEX_OK)
-        rc = publish(dir, nd, ndlen, &next, wait_ms);
+        rc = publish(dir, nd, ndlen, &next, wait_ms, plaintext);
 out:
     sodium_memzero(sk, sizeof sk);
     free(d);
@@ -599,7 +631,7 @@ out:
 
 static void usage_kick(FILE *f)
 {
-    fprintf(f, "usage: fkex room kick --dir DIR PSEUDONYM [--reason TEXT]\n\n"
+    fprintf(f, "usage: fkex room kick --dir DIR PSEUDONYM [--reason TEXT] [--insecure-plaintext]\n\n"
                "Signs a kick with the room's admin key and hands it to the room's relay,\n"
                "which refuses everything the member sends from then on and passes the\n"
                "kick to the members; one of them commits the member's removal, and the\n"
@@ -610,8 +642,8 @@ static void usage_kick(FILE *f)
                "come back under a new pseudonym. To keep someone out, change the policy\n"
                "(fkex room set-policy) or let their key expire.\n\n"
                "Exit codes: 0 the relay took it; 1 the relay refused it (no such member,\n"
-               "not this room's admin); 2 usage, files, or the relay could not be reached.\n",
-            (unsigned)FKEX_KICK_REASON_MAX);
+               "not this room's admin); 2 usage, files, or the relay could not be reached.\n\n"
+               "%s", (unsigned)FKEX_KICK_REASON_MAX, CLI_PLAINTEXT_HELP);
 }
 
 /* "1a2b 3c4d 5e6f 7a8b" or "1a2b3c4d5e6f7a8b": the first 8 bytes of V. */
@@ -637,9 +669,11 @@ static int room_kick(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "dir", required_argument, 0, 'd' }, { "reason", required_argument, 0, 'r' },
-        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        { "insecure-plaintext", no_argument, 0, 'P' }, { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
     };
     const char *dir = NULL, *reason = "";
+    int plaintext = 0;
     uint8_t sk[64], who[FKEX_PSEUDONYM_BYTES], *d = NULL, *kick = NULL, *reply = NULL;
     size_t dlen, kicklen;
     fkex_rmsg_descriptor m;
@@ -650,6 +684,7 @@ static int room_kick(int argc, char **argv)
         switch (c) {
         case 'd': dir = optarg; break;
         case 'r': reason = optarg; break;
+        case 'P': plaintext = 1; break;
         case 'h': usage_kick(stdout); return 0;
         default: usage_kick(stderr); return EXIT_USAGE;
         }
@@ -679,7 +714,7 @@ static int room_kick(int argc, char **argv)
     }
     req.data = kick;
     req.datalen = kicklen;
-    if ((rc = ask_relay(&ans, &reply, dir, &req, NULL, NULL, 0)) != 0)
+    if ((rc = ask_relay(&ans, &reply, dir, &req, NULL, NULL, 0, plaintext)) != 0)
         goto out;
     if (ans.kind == FKEX_RELAY_ACCEPTED) {
         fprintf(stderr, "the relay took the kick: it refuses what that member sends, and a "

@@ -125,4 +125,35 @@ fkex_err fkex_armor_encode(char **out, size_t *outlen, const char *kind,
 fkex_err fkex_armor_decode(uint8_t **out, size_t *outlen, char kind[FKEX_ARMOR_KIND_MAX + 1],
                            const uint8_t *text, size_t len) FKEX_WUR;
 
+/* ---- endpoints: how a client authenticates the server it dials ----------
+ * "[AUTH@]HOST:PORT", as invitations, tokens and room directories write a
+ * server down. AUTH is
+ *   - a key pin: 43 characters of base64url (no padding), the SHA-256 of
+ *     the server's public key (its DER SubjectPublicKeyInfo, as RFC 7469's
+ *     pin-sha256): the server must present that key, whatever its
+ *     certificate says;
+ *   - or a server name with a dot in it ("relay.example.org"): the
+ *     server's certificate must be valid for that name and lead to a
+ *     certificate authority the client trusts;
+ *   - or absent: an endpoint written down before servers had keys
+ *     ("unpinned"): the link is encrypted but the server is not
+ *     authenticated. Whoever parses one warns.
+ * HOST:PORT is not checked here: its reader checks it (names allowed or
+ * not). */
+#define FKEX_PIN_BYTES 32
+#define FKEX_PIN_TEXT_LEN 43
+#define FKEX_ENDPOINT_NAME_MAX 253
+typedef enum { FKEX_ENDPOINT_UNPINNED = 0, FKEX_ENDPOINT_PIN, FKEX_ENDPOINT_NAME } fkex_endpoint_auth;
+typedef struct {
+    fkex_endpoint_auth auth;
+    uint8_t pin[FKEX_PIN_BYTES];                 /* FKEX_ENDPOINT_PIN */
+    char name[FKEX_ENDPOINT_NAME_MAX + 1];       /* FKEX_ENDPOINT_NAME */
+    const char *hostport;                        /* into the text parsed */
+} fkex_endpoint;
+/* 0, or -1 if AUTH is neither a pin nor a name (a pin's text must be
+ * canonical). */
+int fkex_endpoint_parse(fkex_endpoint *e, const char *text) FKEX_WUR;
+/* A pin as text: 43 characters and a NUL. */
+void fkex_pin_text(char out[FKEX_PIN_TEXT_LEN + 1], const uint8_t pin[FKEX_PIN_BYTES]);
+
 #endif

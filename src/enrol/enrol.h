@@ -13,6 +13,9 @@
  * 1..65535 without leading zeros; else -1. allow_port0 accepts port 0 (a
  * listening address: "pick a free port"). */
 int fkex_addr_check(const char *addr, int allow_port0) FKEX_WUR;
+/* 0 if text is an endpoint "[AUTH@]HOST:PORT" (codec.h) whose HOST:PORT
+ * fkex_addr_check takes (port 0 refused); else -1. */
+int fkex_endpoint_check(const char *text) FKEX_WUR;
 
 /* The authority's side of the messages. */
 typedef struct {

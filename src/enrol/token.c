@@ -3,7 +3,10 @@
  */
 #include "enrol/enrol.h"
 
-#define TOKEN_VERSION 1
+/* Version 2: the address is an endpoint, "[AUTH@]HOST:PORT", that pins
+ * the authority's TLS key. Version 1 (an address alone) is still read. */
+#define TOKEN_VERSION 2
+#define TOKEN_VERSION_UNPINNED 1
 #define CHECK_BYTES 8
 /* version, address length, pin, id, secret, expiry, check; plus the address */
 #define FIXED_BYTES (1 + 1 + 32 + FKEX_TOKEN_ID_BYTES + FKEX_TOKEN_SECRET_BYTES + 8 + CHECK_BYTES)
@@ -67,6 +70,12 @@ int fkex_addr_check(const char *addr, int allow_port0)
     return 0;
 }
 
+int fkex_endpoint_check(const char *text)
+{
+    fkex_endpoint e;
+    return fkex_endpoint_parse(&e, text) == 0 && fkex_addr_check(e.hostport, 0) == 0 ? 0 : -1;
+}
+
 void fkex_enrol_pin(uint8_t pin[32], const uint8_t pk[32])
 {
     static const char label[] = "fkex v1 enrolment key";   /* with its NUL */
@@ -88,7 +97,7 @@ fkex_err fkex_token_encode(char *out, size_t cap, const fkex_token *t)
     size_t n, len = 0, prefix = strlen(FKEX_TOKEN_PREFIX);
     if (cap > 0)
         out[0] = '\0';
-    if (fkex_addr_check(t->addr, 0) != 0)
+    if (fkex_endpoint_check(t->addr) != 0)
         return FKEX_ERR_ARGUMENT;
     n = strlen(t->addr);
     body[len++] = TOKEN_VERSION;
@@ -162,7 +171,7 @@ fkex_err fkex_token_decode(fkex_token *t, const char *text, size_t len)
         return FKEX_ERR_BAD_ENCODING;
     if (blen < 2)
         return FKEX_ERR_TRUNCATED;
-    if (body[0] != TOKEN_VERSION) {
+    if (body[0] != TOKEN_VERSION && body[0] != TOKEN_VERSION_UNPINNED) {
         err = FKEX_ERR_UNSUPPORTED;
         goto out;
     }
@@ -190,7 +199,8 @@ fkex_err fkex_token_decode(fkex_token *t, const char *text, size_t len)
     memcpy(t->addr, addr, addrlen);
     t->addr[addrlen] = '\0';
     n = strlen(t->addr);
-    if (n != addrlen || fkex_addr_check(t->addr, 0) != 0)
+    if (n != addrlen || (body[0] == TOKEN_VERSION ? fkex_endpoint_check(t->addr)
+                                                  : fkex_addr_check(t->addr, 0)) != 0)
         err = FKEX_ERR_BAD_ENCODING;
 out:
     sodium_memzero(body, sizeof body);

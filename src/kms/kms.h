@@ -143,17 +143,18 @@ fkex_err fkex_kms_answer(uint8_t **reply, size_t *replylen, fkex_kms_report *rep
                          fkex_rng *rng) FKEX_WUR;
 
 /* ---- the daemon (serve.c) ----------------------------------------------------
- * Runs until SIGTERM or SIGINT: listens on addr, answers each frame with
- * fkex_kms_answer, then stops the server, and returns FKEX_OK. Does not
- * fork. on_ready gets the bound address ("127.0.0.1:PORT") once
- * listening; log (may be NULL) gets one line per answered request. */
+ * Runs until SIGTERM or SIGINT: listens on addr (with TLS if tls is not
+ * NULL: a server's context), answers each frame with fkex_kms_answer,
+ * then stops the server, and returns FKEX_OK. Does not fork. on_ready
+ * gets the bound address ("127.0.0.1:PORT", with TLS "PIN@127.0.0.1:PORT")
+ * once listening; log (may be NULL) gets one line per answered request. */
 typedef struct {
     void (*on_ready)(void *ctx, const char *addr);
     void (*log)(void *ctx, const char *line);
     void *ctx;
 } fkex_kms_hooks;
 
-fkex_err fkex_kms_serve(fkex_kms *k, fkex_kms_store *st, const char *addr,
+fkex_err fkex_kms_serve(fkex_kms *k, fkex_kms_store *st, const char *addr, const fkex_tls *tls,
                         const fkex_kms_hooks *hooks, char err[128]) FKEX_WUR;
 
 #endif

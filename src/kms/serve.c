@@ -143,14 +143,14 @@ static void on_signal(uv_signal_t *h, int signum)
     uv_close((uv_handle_t *)&s->sigint, NULL);
 }
 
-fkex_err fkex_kms_serve(fkex_kms *k, fkex_kms_store *st, const char *addr,
+fkex_err fkex_kms_serve(fkex_kms *k, fkex_kms_store *st, const char *addr, const fkex_tls *tls,
                         const fkex_kms_hooks *hooks, char err[128])
 {
     uv_loop_t loop;
     serve_state s;
     fkex_net_limits lim = { REQUEST_MAX, FKEX_ENROL_REPLY_MAX + 64 };
     fkex_err e;
-    char bound[FKEX_ADDR_MAX + 8];
+    char bound[FKEX_ADDR_MAX + FKEX_PIN_TEXT_LEN + 8];
     int rc;
 
     err[0] = '\0';
@@ -165,7 +165,7 @@ fkex_err fkex_kms_serve(fkex_kms *k, fkex_kms_store *st, const char *addr,
         snprintf(err, 128, "cannot start the event loop: %s", uv_strerror(rc));
         return FKEX_ERR_IO;
     }
-    if ((e = fkex_server_start(&s.server, &loop, addr, &lim, on_accept, &s, err)) != FKEX_OK) {
+    if ((e = fkex_server_start(&s.server, &loop, addr, &lim, tls, on_accept, &s, err)) != FKEX_OK) {
         uv_run(&loop, UV_RUN_DEFAULT);   /* frees what the failed start made */
         uv_loop_close(&loop);
         return e;
@@ -179,7 +179,7 @@ fkex_err fkex_kms_serve(fkex_kms *k, fkex_kms_store *st, const char *addr,
     fkex_server_bound(bound, sizeof bound, s.server, addr);
     if (hooks && hooks->on_ready)
         hooks->on_ready(hooks->ctx, bound);
-    logf_(&s, "listening on %s", bound);
+    logf_(&s, "listening on %s%s", bound, tls ? " (TLS 1.3)" : " (plain TCP)");
 
     uv_run(&loop, UV_RUN_DEFAULT);
     rc = uv_loop_close(&loop);

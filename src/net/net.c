@@ -36,8 +36,10 @@
 #include <stdlib.h>
 #include "codec/codec.h"
 #include "net/net.h"
+#include "net/tls.h"
 
 #define READ_CHUNK (64 * 1024)
+#define RECORD_MAX 16384      /* a TLS record's plaintext at most (RFC 8446, 5.1) */
 #define ACCEPT_RETRY_MS 100
 
 struct fkex_server {
@@ -48,7 +50,9 @@ struct fkex_server {
     void *data;
     fkex_conn *conns;            /* live (not closing) connections */
     fkex_conn *dirty;            /* connections with frames queued but not flushed */
-    fkex_conn *partial;          /* connections in the middle of a frame (frame_timeout_ms) */
+    fkex_conn *partial;          /* connections in the middle of a frame or of the TLS
+                                  * handshake (frame_timeout_ms) */
+    const fkex_tls *tls;         /* NULL: plaintext */
     uint8_t *rbuf;               /* the read buffer its connections share (READ_CHUNK) */
     int rbuf_busy;
     uint16_t port;
@@ -73,6 +77,11 @@ typedef struct {
     size_t off;
 } out_ent;
 
+typedef struct {
+    out_ent *e;
+    size_t n, cap;
+} out_list;
+
 struct fkex_conn {
     uv_tcp_t tcp;
     uv_idle_t idle;              /* delivers held bytes after resume */
@@ -91,14 +100,19 @@ struct fkex_conn {
     void (*on_connected)(fkex_conn *c, int status);
     uint8_t *held;               /* read but not delivered: paused mid-read */
     size_t nheld;
-    out_ent *pend;               /* queued, not yet flushed, in order */
-    size_t npend, pendcap;
-    size_t queued;               /* bytes not yet written: pend and write requests */
+    out_list pend;               /* to be written, in order: frames, or TLS records */
+    out_list clear;              /* TLS: frames not yet sealed into records */
+    size_t queued;               /* bytes not yet written: both lists and write requests */
     size_t inflight;             /* write requests not yet completed */
     int connected, reading, paused, closing, idle_init, dirty;
     int in_partial, frame_done;  /* frame_done: a frame completed during this read */
     int finishing, eof, shut;    /* fkex_conn_finish; the peer ended its side; ours is shut */
     struct linger_state *linger; /* while finishing */
+    tls_conn *tls;               /* NULL: plaintext */
+    tls_io tio;
+    int tls_ready;               /* the handshake is done */
+    fkex_frame_buf *seal;        /* TLS records made since the last write, from bytes[4] */
+    size_t seal_cap;
     fkex_server *rbuf_from;      /* the server whose buffer the read in progress uses */
     int open_handles;
     char peer[64];
@@ -190,11 +204,24 @@ bad:
     return FKEX_ERR_ARGUMENT;
 }
 
+/* "[AUTH@]HOST:PORT" (codec.h) with HOST:PORT as parse_addr reads it. */
+static fkex_err parse_endpoint(struct sockaddr_storage *ss, fkex_endpoint *e, const char *text,
+                               char err[128])
+{
+    if (text && fkex_endpoint_parse(e, text) != 0) {
+        set_err(err, "bad address \"%.60s\": what comes before @ is neither a key pin nor a "
+                "server name", text);
+        return FKEX_ERR_ARGUMENT;
+    }
+    return parse_addr(ss, text ? e->hostport : NULL, 0, err);
+}
+
 int fkex_net_address_ok(const char *addr)
 {
     struct sockaddr_storage ss;
+    fkex_endpoint e;
     char err[128];
-    return parse_addr(&ss, addr, 0, err) == FKEX_OK;
+    return parse_endpoint(&ss, &e, addr, err) == FKEX_OK;
 }
 
 void fkex_net_address_nth(char *out, size_t cap, const char *list, size_t i)
@@ -209,11 +236,11 @@ void fkex_net_address_nth(char *out, size_t cap, const char *list, size_t i)
 
 size_t fkex_net_address_list(const char *list)
 {
-    char one[300];
+    char one[FKEX_NET_LIST_TEXT_MAX];
     size_t n = 1;
     for (const char *p = list; *p; p++)
         n += *p == ',';
-    if (n > FKEX_NET_LIST_MAX || strlen(list) >= 300)
+    if (n > FKEX_NET_LIST_MAX || strlen(list) >= sizeof one)
         return 0;
     for (size_t i = 0; i < n; i++) {
         fkex_net_address_nth(one, sizeof one, list, i);
@@ -305,13 +332,19 @@ void fkex_frame_buf_unref(fkex_frame_buf *b)
         free(b);
 }
 
+static void drop_list(fkex_conn *c, out_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        c->queued -= l->e[i].b->len - l->e[i].off;
+        fkex_frame_buf_unref(l->e[i].b);
+    }
+    l->n = 0;
+}
+
 static void drop_pending(fkex_conn *c)
 {
-    for (size_t i = 0; i < c->npend; i++) {
-        c->queued -= c->pend[i].b->len - c->pend[i].off;
-        fkex_frame_buf_unref(c->pend[i].b);
-    }
-    c->npend = 0;
+    drop_list(c, &c->pend);
+    drop_list(c, &c->clear);
 }
 
 static void undirty(fkex_conn *c)
@@ -342,19 +375,10 @@ static void unpartial(fkex_conn *c)
     c->in_partial = 0;
 }
 
-/* After a read: on the partial list while the parser holds part of a
- * frame, since the moment that frame began. O(1). */
-static void track_partial(fkex_conn *c)
+/* On the partial list since now (it may be there already). */
+static void partial_from_now(fkex_conn *c)
 {
     fkex_server *s = c->server;
-    int partial = fkex_frame_parser_partial(&c->parser), done = c->frame_done;
-    c->frame_done = 0;
-    if (!s || !s->frame_timeout_ms || c->closing || c->finishing || !partial) {
-        unpartial(c);
-        return;
-    }
-    if (c->in_partial && !done)
-        return;               /* the same frame, still coming */
     c->partial_since = uv_now(s->loop);
     if (c->in_partial)
         return;
@@ -366,6 +390,25 @@ static void track_partial(fkex_conn *c)
     s->partial = c;
 }
 
+/* After a read: on the partial list while the parser holds part of a
+ * frame, since the moment that frame began (and, with TLS, from the
+ * accept until the handshake is done: accept_one). O(1). */
+static void track_partial(fkex_conn *c)
+{
+    fkex_server *s = c->server;
+    int partial = fkex_frame_parser_partial(&c->parser), done = c->frame_done;
+    c->frame_done = 0;
+    if (c->tls && !c->tls_ready && !c->closing)
+        return;               /* the handshake, still coming */
+    if (!s || !s->frame_timeout_ms || c->closing || c->finishing || !partial) {
+        unpartial(c);
+        return;
+    }
+    if (c->in_partial && !done)
+        return;               /* the same frame, still coming */
+    partial_from_now(c);
+}
+
 static void handle_closed(uv_handle_t *h)
 {
     fkex_conn *c = h->data;
@@ -375,7 +418,10 @@ static void handle_closed(uv_handle_t *h)
         c->on_close(c, c->why);
     fkex_frame_parser_free(&c->parser);
     drop_pending(c);
-    free(c->pend);
+    free(c->pend.e);
+    free(c->clear.e);
+    tls_conn_free(c->tls);
+    free(c->seal);
     free(c->held);
     free(c->linger);
     free(c);
@@ -449,25 +495,25 @@ static void write_done(uv_write_t *req, int status)
         fkex_conn_close(c, uv_strerror(status));
 }
 
-/* Room for one more entry in c's queue; 0 or -1 (then c is closed). */
-static int pend_reserve(fkex_conn *c)
+/* Room for one more entry in l; 0 or -1 (then c is closed). */
+static int list_reserve(fkex_conn *c, out_list *l)
 {
-    if (c->npend < c->pendcap)
+    if (l->n < l->cap)
         return 0;
-    size_t cap = c->pendcap ? 2 * c->pendcap : 8;
-    out_ent *p = realloc(c->pend, cap * sizeof *p);
+    size_t cap = l->cap ? 2 * l->cap : 8;
+    out_ent *p = realloc(l->e, cap * sizeof *p);
     if (!p) {
         fkex_conn_close(c, "out of memory");
         return -1;
     }
-    c->pend = p;
-    c->pendcap = cap;
+    l->e = p;
+    l->cap = cap;
     return 0;
 }
 
-/* Takes ownership of the reference b, from byte off; counts it against
- * max_queued. 0, or -1 (c is closed, b released). */
-static int pend_push(fkex_conn *c, fkex_frame_buf *b, size_t off)
+/* Takes ownership of the reference b, from byte off, into l; counts it
+ * against max_queued. 0, or -1 (c is closed, b released). */
+static int list_push(fkex_conn *c, out_list *l, fkex_frame_buf *b, size_t off)
 {
     size_t rest = b->len - off;
     if (rest > c->lim.max_queued || c->queued > c->lim.max_queued - rest) {
@@ -475,15 +521,21 @@ static int pend_push(fkex_conn *c, fkex_frame_buf *b, size_t off)
         fkex_conn_close(c, "slow reader");
         return -1;
     }
-    if (pend_reserve(c) != 0) {
+    if (list_reserve(c, l) != 0) {
         fkex_frame_buf_unref(b);
         return -1;
     }
-    c->pend[c->npend].b = b;
-    c->pend[c->npend].off = off;
-    c->npend++;
+    l->e[l->n].b = b;
+    l->e[l->n].off = off;
+    l->n++;
     c->queued += rest;
     return 0;
+}
+
+/* A frame to send: with TLS it waits to be sealed. */
+static int pend_push(fkex_conn *c, fkex_frame_buf *b, size_t off)
+{
+    return list_push(c, c->tls ? &c->clear : &c->pend, b, off);
 }
 
 int fkex_conn_queue(fkex_conn *c, fkex_frame_buf *b)
@@ -506,35 +558,38 @@ int fkex_conn_queue(fkex_conn *c, fkex_frame_buf *b)
 
 #define FLUSH_IOV 256
 
-/* Drops n written bytes from the head of the queue. */
-static void pend_consume(fkex_conn *c, size_t *head, size_t n)
+/* Drops n written bytes from the head of l: the entries written whole
+ * leave it. */
+static void list_consume(fkex_conn *c, out_list *l, size_t n)
 {
+    size_t head = 0;
     c->queued -= n;
     while (n > 0) {
-        out_ent *e = &c->pend[*head];
+        out_ent *e = &l->e[head];
         size_t rest = e->b->len - e->off;
         if (n < rest) {
             e->off += n;
-            return;
+            break;
         }
         n -= rest;
         fkex_frame_buf_unref(e->b);
-        (*head)++;
+        head++;
     }
+    memmove(l->e, l->e + head, (l->n - head) * sizeof *l->e);
+    l->n -= head;
 }
 
-void fkex_conn_flush(fkex_conn *c)
+/* Writes c->pend: one writev as far as the socket takes it; the rest goes
+ * to libuv by reference (no copy), in one request. */
+static void write_pending(fkex_conn *c)
 {
     uv_buf_t small[FLUSH_IOV], *bufs = small;
-    size_t head = 0;
-    undirty(c);
-    if (c->closing || c->npend == 0)
-        return;
+    out_list *l = &c->pend;
     /* Straight to the socket while it takes everything offered. */
-    while (c->connected && c->inflight == 0 && head < c->npend) {
-        size_t k = c->npend - head < FLUSH_IOV ? c->npend - head : FLUSH_IOV, total = 0;
+    while (c->connected && c->inflight == 0 && l->n > 0) {
+        size_t k = l->n < FLUSH_IOV ? l->n : FLUSH_IOV, total = 0;
         for (size_t i = 0; i < k; i++) {
-            out_ent *e = &c->pend[head + i];
+            out_ent *e = &l->e[i];
             small[i] = uv_buf_init((char *)e->b->bytes + e->off, (unsigned)(e->b->len - e->off));
             total += e->b->len - e->off;
         }
@@ -545,16 +600,13 @@ void fkex_conn_flush(fkex_conn *c)
             fkex_conn_close(c, uv_strerror(r));
             return;
         }
-        pend_consume(c, &head, (size_t)r);
+        list_consume(c, l, (size_t)r);
         if ((size_t)r < total)
             break;
     }
-    size_t n = c->npend - head;
-    if (n == 0) {
-        c->npend = 0;
+    size_t n = l->n;
+    if (n == 0)
         return;
-    }
-    /* The rest by reference, in one request. */
     write_req *w = malloc(sizeof *w + n * sizeof w->ents[0]);
     if (n > FLUSH_IOV)
         bufs = malloc(n * sizeof *bufs);
@@ -569,12 +621,12 @@ void fkex_conn_flush(fkex_conn *c)
     w->n = n;
     w->len = 0;
     for (size_t i = 0; i < n; i++) {
-        out_ent *e = &c->pend[head + i];
+        out_ent *e = &l->e[i];
         w->ents[i] = *e;
         bufs[i] = uv_buf_init((char *)e->b->bytes + e->off, (unsigned)(e->b->len - e->off));
         w->len += e->b->len - e->off;
     }
-    c->npend = 0;   /* the references are the request's now */
+    l->n = 0;   /* the references are the request's now */
     int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, (unsigned)n, write_done);
     if (bufs != small)
         free(bufs);
@@ -587,6 +639,96 @@ void fkex_conn_flush(fkex_conn *c)
         return;
     }
     c->inflight++;
+}
+
+/* ---- TLS records ------------------------------------------------------------ */
+
+/* tls_io.out: a record (or part of one) to write, appended to c->seal. */
+static int tls_out(void *ctx, const uint8_t *p, size_t n)
+{
+    fkex_conn *c = ctx;
+    size_t used = c->seal ? c->seal->len - 4 : 0;
+    if (n > SIZE_MAX / 4 - used)
+        return -1;
+    if (used + n > c->seal_cap) {
+        size_t cap = c->seal_cap ? c->seal_cap : 1024;
+        while (cap < used + n)
+            cap *= 2;
+        fkex_frame_buf *b = realloc(c->seal, sizeof *b + 4 + cap);
+        if (!b)
+            return -1;
+        if (!c->seal) {
+            b->refs = 1;
+            b->len = 4;   /* a block of records uses no frame header: it is written from bytes[4] */
+        }
+        c->seal = b;
+        c->seal_cap = cap;
+    }
+    memcpy(c->seal->bytes + c->seal->len, p, n);
+    c->seal->len += n;
+    return 0;
+}
+
+/* The records made since the last call go behind what is to be written, and out. */
+static void tls_emit(fkex_conn *c)
+{
+    fkex_frame_buf *b = c->seal;
+    c->seal = NULL;
+    c->seal_cap = 0;
+    if (!b)
+        return;
+    if (c->closing) {
+        free(b);
+        return;
+    }
+    if (list_push(c, &c->pend, b, 4) == 0)
+        write_pending(c);
+}
+
+/* The frames waiting in c->clear, sealed into records once the handshake
+ * is done: small ones share a record. */
+static void tls_seal(fkex_conn *c)
+{
+    uint8_t joined[RECORD_MAX];
+    out_list *l = &c->clear;
+    size_t i = 0;
+    int r = 0;
+    if (!c->tls_ready)
+        return;
+    while (i < l->n && r == 0) {
+        size_t rest = l->e[i].b->len - l->e[i].off, k = 0;
+        if (rest >= sizeof joined) {
+            r = tls_conn_write(c->tls, l->e[i].b->bytes + l->e[i].off, rest);
+            c->queued -= rest;
+            fkex_frame_buf_unref(l->e[i++].b);
+            continue;
+        }
+        while (i < l->n && (rest = l->e[i].b->len - l->e[i].off) <= sizeof joined - k) {
+            memcpy(joined + k, l->e[i].b->bytes + l->e[i].off, rest);
+            k += rest;
+            c->queued -= rest;
+            fkex_frame_buf_unref(l->e[i++].b);
+        }
+        r = tls_conn_write(c->tls, joined, k);
+    }
+    memmove(l->e, l->e + i, (l->n - i) * sizeof *l->e);
+    l->n -= i;
+    if (r != 0) {
+        fkex_conn_close(c, "out of memory");
+        return;
+    }
+    tls_emit(c);
+}
+
+void fkex_conn_flush(fkex_conn *c)
+{
+    undirty(c);
+    if (c->closing)
+        return;
+    if (c->tls)
+        tls_seal(c);
+    if (!c->closing && c->pend.n)
+        write_pending(c);
 }
 
 void fkex_server_flush(fkex_server *s)
@@ -607,7 +749,7 @@ int fkex_conn_send(fkex_conn *c, const uint8_t *frame, size_t len)
     }
     store32_be(hdr, (uint32_t)len);
     /* Nothing ahead of it: from the caller's bytes, copying only the rest. */
-    if (c->connected && c->npend == 0 && c->inflight == 0) {
+    if (!c->tls && c->connected && c->pend.n == 0 && c->inflight == 0) {
         uv_buf_t bufs[2] = { uv_buf_init((char *)hdr, 4), uv_buf_init((char *)(uintptr_t)frame, (unsigned)len) };
         int r = len > UINT_MAX - 4 ? UV_EAGAIN : uv_try_write((uv_stream_t *)&c->tcp, bufs, 2);
         if (r >= 0)
@@ -682,6 +824,10 @@ void fkex_conn_finish(fkex_conn *c, const char *why)
     c->held = NULL;
     c->nheld = 0;
     fkex_conn_flush(c);
+    if (c->tls_ready && !c->closing) {   /* close_notify, behind the last frames */
+        tls_conn_shutdown(c->tls);
+        tls_emit(c);
+    }
     if (c->closing)
         return;
     if (!c->connected) {            /* nothing was said yet: nothing to flush */
@@ -710,11 +856,12 @@ void fkex_conn_finish(fkex_conn *c, const char *why)
     }
 }
 
-/* The peer broke the framing (why): let the user say so, then finish. */
+/* The peer broke the framing (why): let the user say so, then finish.
+ * Before the TLS handshake is done nothing can be said: closed at once. */
 static void reject(fkex_conn *c, const char *why)
 {
     unpartial(c);
-    if (!c->on_reject) {
+    if (!c->on_reject || (c->tls && !c->tls_ready)) {
         fkex_conn_close(c, why);
         return;
     }
@@ -722,11 +869,15 @@ static void reject(fkex_conn *c, const char *why)
     fkex_conn_finish(c, why);   /* if the callback did not already */
 }
 
-/* Feeds bytes to the parser; what a pause left unparsed is held for resume. */
+/* Feeds bytes to the parser; what a pause left unparsed is held for resume
+ * (with TLS, a read may decrypt to several pieces: those after a pause are
+ * held whole). */
 static void deliver(fkex_conn *c, const uint8_t *p, size_t n)
 {
     size_t used = 0;
-    fkex_err e = fkex_frame_parser_feed(&c->parser, p, n, &used, deliver_frame, c);
+    fkex_err e = FKEX_OK;
+    if (!c->paused && !c->nheld)
+        e = fkex_frame_parser_feed(&c->parser, p, n, &used, deliver_frame, c);
     if (e == FKEX_ERR_BAD_ENCODING && !c->closing && !c->finishing) {
         reject(c, "frame too large");
         return;
@@ -767,6 +918,53 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     *buf = uv_buf_init(p, p ? READ_CHUNK : 0);
 }
 
+/* The TLS handshake goes on with what has come; once it is done a client
+ * is connected (on_connected) and the frames sent meanwhile leave. */
+static void tls_handshake(fkex_conn *c)
+{
+    int r = tls_conn_handshake(c->tls);
+    tls_emit(c);
+    if (c->closing || r == 0)
+        return;
+    if (r < 0) {
+        fkex_conn_close(c, tls_conn_why(c->tls));
+        return;
+    }
+    c->tls_ready = 1;
+    unpartial(c);
+    if (c->paused && c->reading) {   /* paused during the handshake: from now on */
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+    if (!c->server && c->on_connected)
+        c->on_connected(c, 0);
+    fkex_conn_flush(c);
+}
+
+/* Ciphertext read: the handshake, then every whole record's frames. The
+ * bytes are all taken now (they may be the server's shared buffer): what
+ * a pause leaves undelivered is held decrypted. */
+static void tls_input(fkex_conn *c, const uint8_t *p, size_t n)
+{
+    uint8_t clear[RECORD_MAX];
+    long k = 0;
+    c->tio.in = p;
+    c->tio.inlen = n;
+    if (!c->tls_ready)
+        tls_handshake(c);
+    while (c->tls_ready && !c->closing && !c->finishing &&
+           (k = tls_conn_read(c->tls, clear, sizeof clear)) > 0)
+        deliver(c, clear, (size_t)k);
+    c->tio.inlen = 0;
+    tls_emit(c);
+    if (k >= 0 || c->closing || c->finishing)
+        return;
+    if (fkex_frame_parser_partial(&c->parser))   /* close_notify inside a frame, or a broken record */
+        reject(c, "truncated frame");
+    else
+        fkex_conn_close(c, tls_conn_why(c->tls));
+}
+
 /* What one read means for c. */
 static void on_read(fkex_conn *c, ssize_t nread, const uv_buf_t *buf)
 {
@@ -774,6 +972,8 @@ static void on_read(fkex_conn *c, ssize_t nread, const uv_buf_t *buf)
         return;
     if (c->finishing)
         finishing_read(c, nread);
+    else if (nread > 0 && c->tls)
+        tls_input(c, (const uint8_t *)buf->base, (size_t)nread);
     else if (nread > 0)
         deliver(c, (const uint8_t *)buf->base, (size_t)nread);
     else if (nread == UV_EOF && fkex_frame_parser_partial(&c->parser)) {
@@ -798,9 +998,15 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     c->rbuf_from = NULL;
 }
 
+/* A pause holds frames back, not the TLS handshake: that is read on. */
+static int handshaking(const fkex_conn *c)
+{
+    return c->tls && !c->tls_ready;
+}
+
 static void start_reading(fkex_conn *c)
 {
-    if (c->closing || c->paused || c->reading || !c->connected || c->nheld)
+    if (c->closing || (c->paused && !handshaking(c)) || c->reading || !c->connected || c->nheld)
         return;
     int r = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
     if (r != 0)
@@ -814,7 +1020,7 @@ void fkex_conn_pause(fkex_conn *c)
     if (c->closing || c->paused)
         return;
     c->paused = 1;
-    if (c->reading) {
+    if (c->reading && !handshaking(c)) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = 0;
     }
@@ -867,6 +1073,11 @@ static void connected_cb(uv_connect_t *req, int status)
         uv_tcp_nodelay(&c->tcp, 1);
         set_peer(c);
     }
+    if (status == 0 && c->tls) {   /* connected once the handshake is done */
+        tls_handshake(c);          /* ClientHello */
+        start_reading(c);
+        return;
+    }
     if (c->on_connected)
         c->on_connected(c, status);
     if (status < 0)
@@ -875,17 +1086,30 @@ static void connected_cb(uv_connect_t *req, int status)
         start_reading(c);
 }
 
+/* c speaks TLS with t, as a server (e NULL) or a client checking e. */
+static int conn_tls(fkex_conn *c, const fkex_tls *t, const fkex_endpoint *e)
+{
+    c->tio.out = tls_out;
+    c->tio.ctx = c;
+    c->tls = tls_conn_new(t, &c->tio, e);
+    return c->tls ? 0 : -1;
+}
+
 fkex_err fkex_conn_connect(fkex_conn **out, uv_loop_t *loop, const char *addr, const fkex_net_limits *lim,
-                           void (*on_connected)(fkex_conn *c, int status), char err[128])
+                           const fkex_tls *tls, void (*on_connected)(fkex_conn *c, int status),
+                           char err[128])
 {
     struct sockaddr_storage ss;
     fkex_net_limits l = limits_or_default(lim);
+    fkex_endpoint ep;
     fkex_err e;
     *out = NULL;
-    if ((e = parse_addr(&ss, addr, 0, err)) != FKEX_OK)
+    if ((e = parse_endpoint(&ss, &ep, addr, err)) != FKEX_OK)
         return e;
     fkex_conn *c = conn_new(loop, &l);
-    if (!c) {
+    if (!c || (tls && conn_tls(c, tls, &ep) != 0)) {
+        if (c)
+            fkex_conn_close(c, "out of memory");
         set_err(err, "out of memory");
         return FKEX_ERR_NO_MEMORY;
     }
@@ -933,6 +1157,13 @@ static int accept_one(fkex_server *s)
     if (s->conns)
         s->conns->prev = c;
     s->conns = c;
+    if (s->tls && conn_tls(c, s->tls, NULL) != 0) {
+        accept_failed(s, "out of memory");
+        fkex_conn_close(c, "out of memory");
+        return 0;
+    }
+    if (s->tls && s->frame_timeout_ms)   /* the handshake must end within the frame timeout */
+        partial_from_now(c);
     if (s->on_accept)
         s->on_accept(s, c);
     start_reading(c);
@@ -968,8 +1199,8 @@ static void sweep_partial(uv_timer_t *t)
     uint64_t now = uv_now(s->loop);
     for (fkex_conn *c = s->partial, *next; c; c = next) {
         next = c->pnext;
-        if (now - c->partial_since >= s->frame_timeout_ms)
-            reject(c, "frame timed out");   /* unlinks c only */
+        if (now - c->partial_since >= s->frame_timeout_ms)   /* unlinks c only */
+            reject(c, c->tls && !c->tls_ready ? "handshake timed out" : "frame timed out");
     }
 }
 
@@ -1004,7 +1235,8 @@ static void server_closed(uv_handle_t *h)
 }
 
 fkex_err fkex_server_start(fkex_server **out, uv_loop_t *loop, const char *addr, const fkex_net_limits *lim,
-                           void (*on_accept)(fkex_server *s, fkex_conn *c), void *data, char err[128])
+                           const fkex_tls *tls, void (*on_accept)(fkex_server *s, fkex_conn *c),
+                           void *data, char err[128])
 {
     struct sockaddr_storage ss;
     fkex_err e;
@@ -1019,6 +1251,7 @@ fkex_err fkex_server_start(fkex_server **out, uv_loop_t *loop, const char *addr,
     s->loop = loop;
     s->lim = limits_or_default(lim);
     s->on_accept = on_accept;
+    s->tls = tls;
     s->data = data;
     if (uv_tcp_init(loop, &s->tcp) != 0) {
         free(s);
@@ -1056,7 +1289,15 @@ void fkex_server_bound(char *out, size_t cap, const fkex_server *s, const char *
 {
     const char *colon = strrchr(addr, ':');
     int hostlen = colon ? (int)(colon - addr) : (int)strlen(addr);
-    snprintf(out, cap, "%.*s:%u", hostlen, addr, (unsigned)s->port);
+    char pin[FKEX_PIN_TEXT_LEN + 2] = "";
+    if (s->tls) {
+        uint8_t p[FKEX_PIN_BYTES];
+        fkex_tls_pin(s->tls, p);
+        fkex_pin_text(pin, p);
+        pin[FKEX_PIN_TEXT_LEN] = '@';
+        pin[FKEX_PIN_TEXT_LEN + 1] = '\0';
+    }
+    snprintf(out, cap, "%s%.*s:%u", pin, hostlen, addr, (unsigned)s->port);
 }
 void *fkex_server_data(const fkex_server *s) { return s->data; }
 
@@ -1153,7 +1394,8 @@ static void pipe_restore(const sigset_t *old)
 }
 
 static fkex_err request_run(request *qp, uint8_t **reply, size_t *replylen, const char *addr,
-                            const fkex_net_limits *lim, unsigned timeout_ms, char err[128])
+                            const fkex_net_limits *lim, const fkex_tls *tls, unsigned timeout_ms,
+                            char err[128])
 {
     uv_loop_t loop;
     request q = *qp;
@@ -1168,7 +1410,7 @@ static fkex_err request_run(request *qp, uint8_t **reply, size_t *replylen, cons
         return FKEX_ERR_IO;
     }
     q.timer.data = &q;
-    e = fkex_conn_connect(&q.c, &loop, addr, lim, req_connected, err);
+    e = fkex_conn_connect(&q.c, &loop, addr, lim, tls, req_connected, err);
     if (e == FKEX_OK) {
         fkex_conn_set(q.c, req_frame, req_closed, &q);
         uv_timer_start(&q.timer, req_timeout, timeout_ms, 0);
@@ -1189,7 +1431,8 @@ static fkex_err request_run(request *qp, uint8_t **reply, size_t *replylen, cons
 }
 
 fkex_err fkex_net_exchange(uint8_t **reply, size_t *replylen, const char *addr, const uint8_t *req,
-                           size_t reqlen, const fkex_net_limits *lim, unsigned timeout_ms,
+                           size_t reqlen, const fkex_net_limits *lim, const fkex_tls *tls,
+                           unsigned timeout_ms,
                            int (*more)(void *ctx, const uint8_t *frame, size_t len), void *ctx,
                            char err[128])
 {
@@ -1198,14 +1441,16 @@ fkex_err fkex_net_exchange(uint8_t **reply, size_t *replylen, const char *addr, 
     *reply = NULL;
     *replylen = 0;
     if (pipe_block(&old) != 0)
-        return request_run(&q, reply, replylen, addr, lim, timeout_ms, err);
-    fkex_err e = request_run(&q, reply, replylen, addr, lim, timeout_ms, err);
+        return request_run(&q, reply, replylen, addr, lim, tls, timeout_ms, err);
+    fkex_err e = request_run(&q, reply, replylen, addr, lim, tls, timeout_ms, err);
     pipe_restore(&old);
     return e;
 }
 
 fkex_err fkex_net_request(uint8_t **reply, size_t *replylen, const char *addr, const uint8_t *req, size_t reqlen,
-                          const fkex_net_limits *lim, unsigned timeout_ms, char err[128])
+                          const fkex_net_limits *lim, const fkex_tls *tls, unsigned timeout_ms,
+                          char err[128])
 {
-    return fkex_net_exchange(reply, replylen, addr, req, reqlen, lim, timeout_ms, NULL, NULL, err);
+    return fkex_net_exchange(reply, replylen, addr, req, reqlen, lim, tls, timeout_ms, NULL, NULL,
+                             err);
 }

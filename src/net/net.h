@@ -21,6 +21,14 @@
  * fkex_net_request guards itself (it blocks SIGPIPE on its thread while it
  * runs), so a CLI needs nothing.
  *
+ * TLS 1.3 (net/tls.h): a server started with a context, and a client
+ * connected with one, speak TLS under the frames, and everything above
+ * is the same. A client is connected (on_connected) once the handshake is
+ * done and the server's key or name checked as its endpoint says; frames
+ * sent before then wait. A server's connection is on the frame-timeout
+ * clock from its accept until its handshake is done ("handshake timed
+ * out"). Without a context (NULL), plain TCP.
+ *
  * Only the I/O edges include this header; the pure layers never do.
  */
 #ifndef FKEX_NET_H
@@ -31,6 +39,7 @@
 #include <uv.h>
 
 #include "fkex/error.h"
+#include "net/tls.h"
 
 /* ---- the incremental frame parser (no sockets: tests and fuzz/fuzz_frames.c) */
 
@@ -85,18 +94,22 @@ typedef void (*fkex_reject_cb)(fkex_conn *c, const char *why);
 #define FKEX_NET_DEFAULT_MAX_FRAME  (1u << 20)
 #define FKEX_NET_DEFAULT_MAX_QUEUED (8u << 20)
 
-/* Listens on "HOST:PORT" (IPv4 dotted or [IPv6]; PORT 0 = a free port, read back with fkex_server_port).
+/* Listens on "HOST:PORT" (IPv4 dotted or [IPv6]; PORT 0 = a free port, read back with fkex_server_port),
+ * with TLS if tls is not NULL (a server's context, which must live until
+ * the server is freed).
  * Each accepted connection is handed to on_accept, which sets its callbacks
  * with fkex_conn_set (and may pause or close it); reading starts when
  * on_accept returns. Errors: FKEX_ERR_ARGUMENT (bad address), FKEX_ERR_IO
  * (bind or listen failed), with a sentence in err. On an error after the
  * handle was created, the loop frees it on its next run. */
 fkex_err fkex_server_start(fkex_server **s, uv_loop_t *loop, const char *addr, const fkex_net_limits *lim,
-                           void (*on_accept)(fkex_server *s, fkex_conn *c), void *data, char err[128]) FKEX_WUR;
+                           const fkex_tls *tls, void (*on_accept)(fkex_server *s, fkex_conn *c),
+                           void *data, char err[128]) FKEX_WUR;
 uint16_t fkex_server_port(const fkex_server *s);
 /* "HOST:PORT" with the host of addr (the one fkex_server_start was given)
- * and the port s bound, which differs when addr asked for port 0: what a
- * daemon prints once it listens. */
+ * and the port s bound, which differs when addr asked for port 0; with
+ * TLS "PIN@HOST:PORT", the server's key pinned: the endpoint that
+ * clients dial, what a daemon prints once it listens. */
 void fkex_server_bound(char *out, size_t cap, const fkex_server *s, const char *addr);
 /* A connection of s that began a frame (sent part of its header or body)
  * must complete it within ms, or it is rejected ("frame timed out"): a
@@ -110,14 +123,21 @@ void *fkex_server_data(const fkex_server *s);
  * and what the close callbacks use must live until the loop has run them. */
 void fkex_server_stop(fkex_server *s);
 
-/* Connects to "HOST:PORT". *c is set at once, so fkex_conn_set may be called
+/* Connects to the endpoint addr, "[AUTH@]HOST:PORT" (codec.h), with TLS
+ * if tls is not NULL (a client's context, which must outlive c; the
+ * server is checked as AUTH says), else plain TCP (AUTH is then ignored).
+ * *c is set at once, so fkex_conn_set may be called
  * before the connection completes; frames sent before then are queued.
- * on_connected gets status 0, or a libuv error (uv_strerror(status)): then
- * the connection closes with that sentence as its reason; it is not called
- * if c is closed first. Errors (nothing is called back, *c = NULL):
- * FKEX_ERR_ARGUMENT (bad address), FKEX_ERR_IO. Port 0 is refused. */
+ * on_connected gets status 0 (with TLS: once the handshake is done), or a
+ * libuv error (uv_strerror(status)): then the connection closes with that
+ * sentence as its reason; it is not called if c is closed first (a TLS
+ * handshake that fails closes c with its sentence: "the server's key ...
+ * is not the one pinned ...", "TLS handshake failed: ..."). Errors
+ * (nothing is called back, *c = NULL): FKEX_ERR_ARGUMENT (bad address),
+ * FKEX_ERR_IO, FKEX_ERR_NO_MEMORY. Port 0 is refused. */
 fkex_err fkex_conn_connect(fkex_conn **c, uv_loop_t *loop, const char *addr, const fkex_net_limits *lim,
-                           void (*on_connected)(fkex_conn *c, int status), char err[128]) FKEX_WUR;
+                           const fkex_tls *tls, void (*on_connected)(fkex_conn *c, int status),
+                           char err[128]) FKEX_WUR;
 void fkex_conn_set(fkex_conn *c, fkex_frame_cb on_frame, fkex_close_cb on_close, void *data);
 /* Sets the reject callback (NULL: a framing error closes at once). */
 void fkex_conn_set_reject(fkex_conn *c, fkex_reject_cb on_reject);
@@ -179,7 +199,8 @@ void fkex_conn_finish(fkex_conn *c, const char *why);
 #define FKEX_NET_LINGER_MS 2000u
 /* Stops and restarts reading (a client that applies backpressure itself; tests of slow readers).
  * A pause inside on_frame takes effect at once: frames already read but not
- * yet delivered are held and delivered, in order, after resume. */
+ * yet delivered are held and delivered, in order, after resume. A TLS
+ * handshake in progress goes on reading; the pause starts when it is done. */
 void fkex_conn_pause(fkex_conn *c);
 void fkex_conn_resume(fkex_conn *c);
 
@@ -187,7 +208,8 @@ void fkex_conn_resume(fkex_conn *c);
  * "connection refused" or "connection reset by peer", and "server stopped"):
  * "frame too large", "frame timed out", "slow reader", "connection closed
  * by peer", "truncated frame" (the peer closed in the middle of a frame),
- * "out of memory"; and the why of fkex_conn_finish. */
+ * "out of memory"; with TLS "handshake timed out" and the handshake's
+ * failures (fkex_conn_connect); and the why of fkex_conn_finish. */
 
 /* Connections the server could not take: libuv reported an accept error,
  * uv_accept failed, or there was no memory for one (then it stays in the
@@ -201,29 +223,34 @@ void fkex_conn_resume(fkex_conn *c);
  * open-file limit instead. */
 uint64_t fkex_server_accept_failures(const fkex_server *s, const char **last_why);
 
-/* 1 if addr is an address this layer connects to: "HOST:PORT", HOST an
- * IPv4 address or [IPv6], PORT 1..65535 (names are not resolved: that
- * would block the loop). For commands that write an address down for later. */
+/* 1 if addr is an endpoint this layer connects to: "[AUTH@]HOST:PORT",
+ * HOST an IPv4 address or [IPv6], PORT 1..65535 (names are not resolved:
+ * that would block the loop; a server name goes in AUTH). For commands
+ * that write an address down for later. */
 int fkex_net_address_ok(const char *addr);
 /* A list of such addresses, comma-separated ("H1:P1,H2:P2": the relays of
  * a cluster, tried in order). The number of them (1 to
  * FKEX_NET_LIST_MAX), or 0 if list is not one. */
 #define FKEX_NET_LIST_MAX 8
+#define FKEX_NET_LIST_TEXT_MAX 1024   /* a list's text, its NUL included, is shorter */
 size_t fkex_net_address_list(const char *list);
 /* The i-th address of a checked list into out (cap bytes). */
 void fkex_net_address_nth(char *out, size_t cap, const char *list, size_t i);
 
 /* One request, one reply, on a private loop: for CLIs (fkex enroll) and tests. Waits at most timeout_ms.
+ * tls as fkex_conn_connect's.
  * *reply is malloc'd. Errors: FKEX_ERR_IO with a sentence in err ("connection refused", "timed out", ...).
  * The reply is the first frame back; the connection is then closed. A bad
  * address is FKEX_ERR_ARGUMENT. lim == NULL takes the defaults. */
 fkex_err fkex_net_request(uint8_t **reply, size_t *replylen, const char *addr, const uint8_t *req, size_t reqlen,
-                          const fkex_net_limits *lim, unsigned timeout_ms, char err[128]) FKEX_WUR;
+                          const fkex_net_limits *lim, const fkex_tls *tls, unsigned timeout_ms,
+                          char err[128]) FKEX_WUR;
 /* The same, for a request answered in steps: every frame back goes to
  * more(ctx, frame, len), and the reply is the first for which it returns
  * 0. timeout_ms bounds the whole exchange. */
 fkex_err fkex_net_exchange(uint8_t **reply, size_t *replylen, const char *addr, const uint8_t *req,
-                           size_t reqlen, const fkex_net_limits *lim, unsigned timeout_ms,
+                           size_t reqlen, const fkex_net_limits *lim, const fkex_tls *tls,
+                           unsigned timeout_ms,
                            int (*more)(void *ctx, const uint8_t *frame, size_t len), void *ctx,
                            char err[128]) FKEX_WUR;
 

@@ -16,14 +16,15 @@
  * is touched. Past max_conns a new connection gets ERROR 8 and is closed.
  *
  * Runs until SIGTERM or SIGINT, then closes every connection and returns
- * FKEX_OK. Does not fork. on_ready gets the bound address ("HOST:PORT")
- * once listening; log (may be NULL) gets one line per session event.
+ * FKEX_OK. Does not fork. on_ready gets the bound address ("HOST:PORT",
+ * or with TLS "PIN@HOST:PORT") once listening; log (may be NULL) gets one line per session event.
  */
 #ifndef FKEX_RELAY_SERVE_H
 #define FKEX_RELAY_SERVE_H
 
 #include <stdint.h>
 #include "fkex/error.h"
+#include "net/tls.h"
 #include "relay/store.h"
 
 #define RELAY_DEFAULT_GRACE_MS 60000u
@@ -55,6 +56,8 @@ typedef struct {
      * store is this relay's cache of it (empty at start). NULL: the store
      * alone. */
     const char *cluster;
+    /* TLS (net/tls.h, a server's context), or NULL: plain TCP. */
+    const fkex_tls *tls;
 } relay_options;
 
 /* The defaults above; max_conns is RELAY_DEFAULT_MAX_CONNS or, if lower,
