@@ -4,7 +4,10 @@
  * Plain sockets and epoll rather than src/net: a generator must cost as
  * little as possible of the two cores it shares with the server, and must
  * cost the same whichever server it drives. Reads are 256 KiB; frames are
- * parsed in place.
+ * parsed in place. With TLS (LG_FKEX_TLS) each connection is an OpenSSL
+ * client on its socket (TLS 1.3, the relay's key not checked: this is a
+ * measurement, the suites check keys), blocking for the handshakes and
+ * non-blocking under epoll after.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +22,8 @@
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include "gke/gke.h"
 #include "ibe/ibe.h"
 #include "loadgen.h"
@@ -29,6 +34,7 @@
 
 struct lg_conn {
     int fd;
+    SSL *ssl;                /* LG_FKEX_TLS */
     uint8_t room_id[32];     /* fkex: its session's room, where it publishes */
     uint8_t *in;
     size_t nin, incap;
@@ -70,10 +76,53 @@ static int dial(uint16_t port, int nonblock)
     return fd;
 }
 
+/* A TLS client on fd (blocking), or NULL. */
+static SSL *tls_start(int fd)
+{
+    static SSL_CTX *ctx;
+    SSL *ssl;
+    if (!ctx && (ctx = SSL_CTX_new(TLS_client_method())) != NULL) {
+        SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+        SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                                  SSL_MODE_RELEASE_BUFFERS);
+    }
+    if (!ctx || !(ssl = SSL_new(ctx)))
+        return NULL;
+    if (SSL_set_fd(ssl, fd) != 1 || SSL_connect(ssl) != 1) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    return ssl;
+}
+
+/* A connection for proto: TCP, then TLS for LG_FKEX_TLS. The socket, or
+ * -1; *ssl the TLS client (NULL without). */
+static int dial_proto(lg_proto proto, uint16_t port, SSL **ssl)
+{
+    int fd = dial(port, 0);
+    *ssl = NULL;
+    if (fd < 0 || proto != LG_FKEX_TLS)
+        return fd;
+    if (!(*ssl = tls_start(fd))) {
+        close(fd);
+        errno = EPROTO;
+        return -1;
+    }
+    return fd;
+}
+
 /* ---- blocking steps of a handshake ---------------------------------------- */
 
-static int write_all(int fd, const uint8_t *b, size_t n)
+static int write_all(int fd, SSL *ssl, const uint8_t *b, size_t n)
 {
+    while (ssl && n > 0) {
+        size_t w = 0;
+        if (SSL_write_ex(ssl, b, n, &w) != 1)
+            return -1;
+        b += w;
+        n -= w;
+    }
     while (n > 0) {
         ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
@@ -86,11 +135,18 @@ static int write_all(int fd, const uint8_t *b, size_t n)
     return 0;
 }
 
-static int read_some(int fd, uint8_t *b, size_t cap, size_t *n)
+static int read_some(int fd, SSL *ssl, uint8_t *b, size_t cap, size_t *n)
 {
     struct pollfd p = { fd, POLLIN, 0 };
-    if (poll(&p, 1, HANDSHAKE_MS) != 1)
+    if (!(ssl && SSL_pending(ssl)) && poll(&p, 1, HANDSHAKE_MS) != 1)
         return -1;
+    if (ssl) {
+        size_t got = 0;
+        if (SSL_read_ex(ssl, b + *n, cap - *n, &got) != 1)
+            return -1;
+        *n += got;
+        return 0;
+    }
     ssize_t r = recv(fd, b + *n, cap - *n, 0);
     if (r <= 0)
         return -1;
@@ -100,11 +156,11 @@ static int read_some(int fd, uint8_t *b, size_t cap, size_t *n)
 
 /* One relay envelope (blocking), read exactly: what follows it stays in
  * the socket. The envelope into buf, its length into *len. */
-static int read_frame(int fd, uint8_t *buf, size_t cap, size_t *len)
+static int read_frame(int fd, SSL *ssl, uint8_t *buf, size_t cap, size_t *len)
 {
     size_t n = 0, want = 4;
     while (n < want) {
-        if (read_some(fd, buf, want, &n) != 0)
+        if (read_some(fd, ssl, buf, want, &n) != 0)
             return -1;
         if (want == 4 && n == 4 && (want = 4 + (size_t)load32_be(buf)) > cap)
             return -1;
@@ -114,24 +170,24 @@ static int read_frame(int fd, uint8_t *buf, size_t cap, size_t *len)
     return 0;
 }
 
-static int send_env(int fd, const fkex_relay_msg *m)
+static int send_env(int fd, SSL *ssl, const fkex_relay_msg *m)
 {
     fkex_writer w;
-    uint8_t hdr[4];
     int rc = -1;
     fkex_writer_init(&w);
+    fkex_writer_u32(&w, 0);
     fkex_relay_msg_encode(&w, m);
     if (!w.failed) {
-        store32_be(hdr, (uint32_t)w.len);
-        rc = write_all(fd, hdr, 4) || write_all(fd, w.buf, w.len) ? -1 : 0;
+        store32_be(w.buf, (uint32_t)(w.len - 4));
+        rc = write_all(fd, ssl, w.buf, w.len);
     }
     fkex_writer_free(&w);
     return rc;
 }
 
 /* HELLO (with a leaf: NONCE, AUTH), then READY. */
-static int fkex_session(int fd, const uint8_t room_id[32], const uint8_t *v, uint64_t after,
-                        lg_sign_fn sign, void *ctx, int i)
+static int fkex_session(int fd, SSL *ssl, const uint8_t room_id[32], const uint8_t *v,
+                        uint64_t after, lg_sign_fn sign, void *ctx, int i)
 {
     uint8_t buf[2048];
     size_t len;
@@ -142,7 +198,7 @@ static int fkex_session(int fd, const uint8_t room_id[32], const uint8_t *v, uin
     m.has_leaf = v != NULL;
     if (v)
         memcpy(m.leaf, v, 32);
-    if (send_env(fd, &m) != 0 || read_frame(fd, buf, sizeof buf, &len) != 0 ||
+    if (send_env(fd, ssl, &m) != 0 || read_frame(fd, ssl, buf, sizeof buf, &len) != 0 ||
         fkex_relay_msg_decode(&r, buf, len) != FKEX_OK)
         return -1;
     if (v) {
@@ -150,8 +206,9 @@ static int fkex_session(int fd, const uint8_t room_id[32], const uint8_t *v, uin
         if (r.kind != FKEX_RELAY_NONCE)
             return -1;
         a.kind = FKEX_RELAY_AUTH;
-        if (sign(ctx, i, r.nonce, a.sig) != 0 || send_env(fd, &a) != 0 ||
-            read_frame(fd, buf, sizeof buf, &len) != 0 || fkex_relay_msg_decode(&r, buf, len) != FKEX_OK)
+        if (sign(ctx, i, r.nonce, a.sig) != 0 || send_env(fd, ssl, &a) != 0 ||
+            read_frame(fd, ssl, buf, sizeof buf, &len) != 0 ||
+            fkex_relay_msg_decode(&r, buf, len) != FKEX_OK)
             return -1;
     }
     return r.kind == FKEX_RELAY_READY ? 0 : -1;
@@ -249,7 +306,7 @@ static int consume(lg *g, lg_conn *c)
 {
     size_t off = 0;
     uint64_t t = g->record ? now_ns() : 0;
-    if (g->proto == LG_FKEX) {
+    if (g->proto != LG_RESP) {
         while (c->nin - off >= 4) {
             size_t len = load32_be(c->in + off);
             const uint8_t *f = c->in + off + 4;
@@ -310,6 +367,19 @@ static int on_readable(lg *g, lg_conn *c)
             c->in = b;
             c->incap = cap;
         }
+        if (c->ssl) {   /* a record at a time, until none is whole */
+            size_t got = 0;
+            if (SSL_read_ex(c->ssl, c->in + c->nin, c->incap - c->nin, &got) != 1) {
+                if (SSL_get_error(c->ssl, 0) == SSL_ERROR_WANT_READ)
+                    return 0;
+                errno = ECONNRESET;
+                return -1;
+            }
+            c->nin += got;
+            if (consume(g, c) != 0)
+                return -1;
+            continue;
+        }
         ssize_t r = recv(c->fd, c->in + c->nin, c->incap - c->nin, 0);
         if (r < 0 && errno == EINTR)
             continue;
@@ -330,7 +400,16 @@ static int on_readable(lg *g, lg_conn *c)
 static int flush_out(lg *g, lg_conn *c)
 {
     size_t off = 0;
-    while (off < c->nout) {
+    while (c->ssl && off < c->nout) {
+        size_t w = 0;
+        if (SSL_write_ex(c->ssl, c->out + off, c->nout - off, &w) != 1) {
+            if (SSL_get_error(c->ssl, 0) == SSL_ERROR_WANT_WRITE)
+                break;
+            return -1;
+        }
+        off += w;
+    }
+    while (!c->ssl && off < c->nout) {
         ssize_t w = send(c->fd, c->out + off, c->nout - off, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
             continue;
@@ -371,7 +450,7 @@ static int publish(lg *g, lg_conn *c, uint64_t id)
     uint8_t msg[LG_MSG], buf[512];
     size_t n;
     make_msg(msg, c->room_id, id);
-    if (g->proto == LG_FKEX) {
+    if (g->proto != LG_RESP) {
         n = 4 + 2 + 32 + 8 + 4 + LG_MSG;
         store32_be(buf, (uint32_t)(n - 4));
         buf[4] = FKEX_RELAY_SUBMIT;
@@ -425,10 +504,10 @@ int lg_open(lg *g, lg_proto proto, const uint16_t *ports, int nports, const uint
         lg_conn *c = &g->conns[i];
         int ok;
         memcpy(c->room_id, room_id, 32);
-        if ((c->fd = dial(ports[i % nports], 0)) < 0)
+        if ((c->fd = dial_proto(proto, ports[i % nports], &c->ssl)) < 0)
             return fail(g, "connect");
-        if (proto == LG_FKEX) {
-            ok = fkex_session(c->fd, room_id, v[i], after, sign, ctx, i) == 0;
+        if (proto != LG_RESP) {
+            ok = fkex_session(c->fd, c->ssl, room_id, v[i], after, sign, ctx, i) == 0;
             c->publisher = i < npubs;
         } else if (i < nsubs) {
             uint8_t cmd[64], buf[256];
@@ -436,37 +515,38 @@ int lg_open(lg *g, lg_proto proto, const uint16_t *ports, int nports, const uint
             size_t lens[2] = { 9, 4 }, n = resp_cmd(cmd, sizeof cmd, 2, argv, lens), got = 0;
             const uint8_t *bulk;
             size_t bl;
-            ok = write_all(c->fd, cmd, n) == 0;
+            ok = write_all(c->fd, NULL, cmd, n) == 0;
             while (ok && resp_elem(buf, got, &bulk, &bl, 0) == 0)
-                ok = read_some(c->fd, buf, sizeof buf, &got) == 0;
+                ok = read_some(c->fd, NULL, buf, sizeof buf, &got) == 0;
         } else {
             ok = 1;
             c->publisher = 1;
         }
         if (!ok)
-            return fail(g, proto == LG_FKEX ? "the relay session failed" : "SUBSCRIBE failed");
+            return fail(g, proto != LG_RESP ? "the relay session failed" : "SUBSCRIBE failed");
         if (watch(g, c) != 0)
             return -1;
     }
     return 0;
 }
 
-int lg_open_rooms(lg *g, uint16_t port, int nrooms, const uint8_t (*room_ids)[32], int per_room,
-                  const uint8_t (*v)[32], const uint64_t *after, lg_sign_fn sign, void *ctx)
+int lg_open_rooms(lg *g, lg_proto proto, uint16_t port, int nrooms, const uint8_t (*room_ids)[32],
+                  int per_room, const uint8_t (*v)[32], const uint64_t *after, lg_sign_fn sign,
+                  void *ctx)
 {
     memset(g, 0, sizeof *g);
     g->nsubs = nrooms * per_room;
     g->npubs = nrooms;
-    if (start(g, LG_FKEX, g->nsubs) != 0)
+    if (start(g, proto, g->nsubs) != 0)
         return -1;
     for (int i = 0; i < g->nconns; i++) {
         lg_conn *c = &g->conns[i];
         int room = i / per_room;
         memcpy(c->room_id, room_ids[room], 32);
         c->publisher = i % per_room == 0;
-        if ((c->fd = dial(port, 0)) < 0)
+        if ((c->fd = dial_proto(proto, port, &c->ssl)) < 0)
             return fail(g, "connect");
-        if (fkex_session(c->fd, room_ids[room], v[i], after[room], sign, ctx, i) != 0)
+        if (fkex_session(c->fd, c->ssl, room_ids[room], v[i], after[room], sign, ctx, i) != 0)
             return fail(g, "the relay session failed");
         if (watch(g, c) != 0)
             return -1;
@@ -477,6 +557,7 @@ int lg_open_rooms(lg *g, uint16_t port, int nrooms, const uint8_t (*room_ids)[32
 void lg_close(lg *g)
 {
     for (int i = 0; g->conns && i < g->nconns; i++) {
+        SSL_free(g->conns[i].ssl);
         if (g->conns[i].fd >= 0)
             close(g->conns[i].fd);
         free(g->conns[i].in);
@@ -621,49 +702,74 @@ int lg_paced(lg *g, double per_s, double warmup_s, double run_s)
 
 /* ---- idle connections --------------------------------------------------------- */
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
 int lg_idle_open(lg_idle *h, lg_proto proto, uint16_t port, const uint8_t room_id[32], int n,
                  char why[128])
 {
+    double *took = calloc((size_t)n + 1, sizeof *took);
     why[0] = 0;
     h->n = 0;
-    if (!(h->fds = calloc((size_t)n, sizeof *h->fds))) {
+    h->setup_p50_ms = h->setup_p99_ms = 0;
+    if (!took || !(h->fds = calloc((size_t)n, sizeof *h->fds)) ||
+        !(h->tls = calloc((size_t)n, sizeof *h->tls))) {
         snprintf(why, 128, "out of memory");
+        free(took);
         return 0;
     }
     for (int i = 0; i < n; i++) {
-        int fd = dial(port, 0), ok;
+        SSL *ssl;
+        uint64_t t0 = now_ns();
+        int fd = dial_proto(proto, port, &ssl), ok;
         if (fd < 0) {
             snprintf(why, 128, "connection %d: %s", i + 1, strerror(errno));
             break;
         }
-        if (proto == LG_FKEX) {
-            ok = fkex_session(fd, room_id, NULL, 0, NULL, NULL, i) == 0;
+        if (proto != LG_RESP) {
+            ok = fkex_session(fd, ssl, room_id, NULL, 0, NULL, NULL, i) == 0;
         } else {
             static const uint8_t ping[] = "*1\r\n$4\r\nPING\r\n";
             uint8_t buf[64];
             size_t got = 0;
             const uint8_t *bulk;
             size_t bl;
-            ok = write_all(fd, ping, sizeof ping - 1) == 0;
+            ok = write_all(fd, NULL, ping, sizeof ping - 1) == 0;
             while (ok && resp_elem(buf, got, &bulk, &bl, 0) == 0)
-                ok = read_some(fd, buf, sizeof buf, &got) == 0;
+                ok = read_some(fd, NULL, buf, sizeof buf, &got) == 0;
             ok = ok && buf[0] == '+';
         }
         if (!ok) {
             snprintf(why, 128, "connection %d: the server did not answer (closed or refused)", i + 1);
+            SSL_free(ssl);
             close(fd);
             break;
         }
+        took[h->n] = (double)(now_ns() - t0) / 1e6;
+        h->tls[h->n] = ssl;
         h->fds[h->n++] = fd;
     }
+    if (h->n > 0) {
+        qsort(took, (size_t)h->n, sizeof *took, cmp_double);
+        h->setup_p50_ms = took[(size_t)h->n / 2];
+        h->setup_p99_ms = took[(size_t)((double)(h->n - 1) * 0.99)];
+    }
+    free(took);
     return h->n;
 }
 
 void lg_idle_close(lg_idle *h)
 {
-    for (int i = 0; i < h->n; i++)
+    for (int i = 0; i < h->n; i++) {
+        SSL_free(h->tls[i]);
         close(h->fds[i]);
+    }
     free(h->fds);
+    free(h->tls);
     h->fds = NULL;
+    h->tls = NULL;
     h->n = 0;
 }

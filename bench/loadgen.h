@@ -25,7 +25,9 @@
 
 #define LG_MSG 256
 
-typedef enum { LG_FKEX, LG_RESP } lg_proto;
+/* The relay's protocol over plain TCP (a relay run with
+ * --insecure-plaintext) or over TLS 1.3, or Redis's. */
+typedef enum { LG_FKEX, LG_FKEX_TLS, LG_RESP } lg_proto;
 
 /* fkex: signs the relay's nonce as subscriber i (its leaf key); 0 or -1. */
 typedef int (*lg_sign_fn)(void *ctx, int i, const uint8_t nonce[32], uint8_t sig[64]);
@@ -54,8 +56,9 @@ int lg_open(lg *g, lg_proto proto, const uint16_t *ports, int nports, const uint
 /* fkex: nrooms rooms of per_room members each on one relay; connection i
  * is member i % per_room of room i / per_room (v[i], from that room's
  * relay seq after[room]), and each room's first member publishes in it. */
-int lg_open_rooms(lg *g, uint16_t port, int nrooms, const uint8_t (*room_ids)[32], int per_room,
-                  const uint8_t (*v)[32], const uint64_t *after, lg_sign_fn sign, void *ctx);
+int lg_open_rooms(lg *g, lg_proto proto, uint16_t port, int nrooms, const uint8_t (*room_ids)[32],
+                  int per_room, const uint8_t (*v)[32], const uint64_t *after, lg_sign_fn sign,
+                  void *ctx);
 void lg_close(lg *g);
 
 /* Publishes as fast as acknowledgements allow (each publisher keeps
@@ -68,11 +71,15 @@ int lg_blast(lg *g, int window, double warmup_s, double run_s, double *rate);
 int lg_paced(lg *g, double per_s, double warmup_s, double run_s);
 
 /* Opens up to n idle connections (fkex: an anonymous session, HELLO and
- * READY; Redis: PING and PONG), stopping at the first that fails.
- * Returns how many are held; why says what stopped it, if anything. */
+ * READY, with TLS first for LG_FKEX_TLS; Redis: PING and PONG), one
+ * after the other, stopping at the first that fails. Returns how many are
+ * held; why says what stopped it, if anything. The set-up time of each
+ * (connect, handshake, session, until the answer): median and p99. */
 typedef struct {
     int *fds;
+    void **tls;              /* each one's SSL, or NULL */
     int n;
+    double setup_p50_ms, setup_p99_ms;
 } lg_idle;
 int lg_idle_open(lg_idle *h, lg_proto proto, uint16_t port, const uint8_t room_id[32], int n,
                  char why[128]);

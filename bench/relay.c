@@ -21,7 +21,8 @@
  *   latency      1,000 messages a second from one member; per delivery,
  *                receive time minus the send time in the message
  *   idle         anonymous sessions (HELLO, READY) up to 10,000; the
- *                relay's VmRSS before and after
+ *                relay's VmRSS before and after, and each one's set-up
+ *                time (connect, TLS handshake, HELLO to READY)
  *   join         a new member joins the room of 100 live members (98
  *                spread over four processes, 2 in this one), timed from
  *                its first step until it can decrypt; it then leaves, so
@@ -32,6 +33,9 @@
  *                fresh pseudonym on a new connection, as the chat client
  *                does; timed from LOST to JOINED, and from the commit's
  *                submission to JOINED
+ * Every link is TLS 1.3, as deployed (fkex, fkex-nrm, fkex-js, the rooms,
+ * the members); fkex-plain is the same relay and database with
+ * --insecure-plaintext, the transport's cost beside it.
  * Before each join and each recovery the room is let go quiet (the relay
  * and the member processes stop using CPU): every epoch change makes each
  * of the 99 others send an EpochAck that every member verifies, and the
@@ -88,6 +92,7 @@ typedef struct {
     size_t samples;
     int idle;                          /* connections held */
     double kb_per_conn;
+    double setup_p50, setup_p99;       /* ms per idle connection's set-up */
     char idle_why[128];
     int ok;
     char why[160];
@@ -231,16 +236,18 @@ static int self_exe(char exe[512])
     return 0;
 }
 
-/* sync: "full" or "normal" (fkex relay --sync). */
-static int relay_start(bench_relay_ctx *b, const char *sync)
+/* sync: "full" or "normal" (fkex relay --sync); plaintext: with
+ * --insecure-plaintext. The room's links follow (b->room.tls). */
+static int relay_start(bench_relay_ctx *b, const char *sync, int plaintext)
 {
     char db[320], out[320], exe[512];
     const char *argv[] = { exe, "relay", "--listen", "127.0.0.1:0", "--db", db, "--grace", "600",
-                           "--sync", sync, NULL };
+                           "--sync", sync, plaintext ? "--insecure-plaintext" : NULL, NULL };
     if (self_exe(exe) != 0)
         return -1;
     snprintf(db, sizeof db, "%s/relay.db", b->dir);
     snprintf(out, sizeof out, "%s/relay.out", b->dir);
+    b->room.tls = plaintext ? NULL : b->tls;
     return start_relay(argv, out, &b->relay, b->addr, &b->port);
 }
 
@@ -334,13 +341,13 @@ static double quantile(const double *sorted, size_t n, double q)
 /* Throughput, latency and idle connections against one server (or the
  * relays of a cluster: the members spread over ports, the idle
  * connections on the first, pid's). */
-static void measure(bench_relay_ctx *b, server_figures *f, lg_proto proto, const uint16_t *ports,
-                    int nports, pid_t pid, rm_room *room, const uint8_t (*v)[32], uint64_t after)
+static void measure(bench_relay_ctx *b, server_figures *f, const char *name, lg_proto proto,
+                    const uint16_t *ports, int nports, pid_t pid, rm_room *room,
+                    const uint8_t (*v)[32], uint64_t after)
 {
     uint16_t port = ports[0];
     lg g;
     lg_idle h;
-    const char *name = proto == LG_RESP ? "redis" : nports > 1 ? "fkex cluster" : "fkex";
     memset(f, 0, sizeof *f);
     /* Idle first, on a fresh process: memory freed by a busy phase stays
      * resident and would hide what connections cost. */
@@ -355,8 +362,11 @@ static void measure(bench_relay_ctx *b, server_figures *f, lg_proto proto, const
         f->kb_per_conn = (double)(after_kib - before) * 1.024 / f->idle;   /* KiB to kB */
     if (!f->idle_why[0] && f->idle < IDLE_TARGET)
         snprintf(f->idle_why, sizeof f->idle_why, "%s", b->rlimit_note);
-    progress("%s: %d idle connections, %.2f kB each (RSS %ld -> %ld KiB)%s%s", name, f->idle,
-             f->kb_per_conn, before, after_kib, f->idle_why[0] ? ": " : "", f->idle_why);
+    f->setup_p50 = h.setup_p50_ms;
+    f->setup_p99 = h.setup_p99_ms;
+    progress("%s: %d idle connections, %.2f kB each (RSS %ld -> %ld KiB), set up in %.3f ms "
+             "(p99 %.3f)%s%s", name, f->idle, f->kb_per_conn, before, after_kib, f->setup_p50,
+             f->setup_p99, f->idle_why[0] ? ": " : "", f->idle_why);
     lg_idle_close(&h);
     progress("%s: %d subscribers, %d publishers", name, MEMBERS, PUBLISHERS);
     if (lg_open(&g, proto, ports, nports, room->room_id, MEMBERS, PUBLISHERS, v, after, sign_member,
@@ -571,6 +581,8 @@ static void cleanup(bench_relay_ctx *b)
     if (b->room_open)
         rm_close(&b->room);
     b->room_open = 0;
+    fkex_tls_free(b->tls);
+    b->tls = NULL;
     fkex_key_free(b->key[0]);
     fkex_key_free(b->key[1]);
     fkex_mpk_free(b->mpk);
@@ -630,7 +642,7 @@ static void measure_rooms(bench_relay_ctx *b, const char *addr, uint16_t port, p
     f->rss_built = rss_kib(pid);
     progress("%d rooms of %d built at %s in %.1f s; relay RSS %ld -> %ld KiB", ROOMS, ROOM_MEMBERS,
              addr, f->build_s, f->rss_start, f->rss_built);
-    if (lg_open_rooms(&g, port, ROOMS, (const uint8_t (*)[32])ids, ROOM_MEMBERS,
+    if (lg_open_rooms(&g, LG_FKEX_TLS, port, ROOMS, (const uint8_t (*)[32])ids, ROOM_MEMBERS,
                       (const uint8_t (*)[32])v, heads, sign_rooms, rooms) != 0 ||
         lg_blast(&g, ROOMS_WINDOW, WARMUP_S, RUN_S, &f->rate) != 0) {
         snprintf(f->why, sizeof f->why, "%d rooms: %s", ROOMS, g.why);
@@ -699,7 +711,8 @@ static void measure_cluster(bench_relay_ctx *b, server_figures *f, rooms_figures
         goto out;
     for (int i = 0; i < MEMBERS; i++)
         memcpy(v[i], room.m[i]->v, 32);
-    measure(b, f, LG_FKEX, port, CLUSTER_RELAYS, pid[0], &room, (const uint8_t (*)[32])v, head);
+    measure(b, f, "fkex cluster", LG_FKEX_TLS, port, CLUSTER_RELAYS, pid[0], &room,
+            (const uint8_t (*)[32])v, head);
     rm_close(&room);
     room_open = 0;
     measure_rooms(b, addr[0], port[0], pid[0], rooms);
@@ -721,9 +734,10 @@ static void print_json_figures(const char *name, const server_figures *f)
 {
     printf("\"%s\": {\"ok\": %s, \"deliveries_per_s\": %.0f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, "
            "\"p999_ms\": %.3f, \"latency_samples\": %zu, \"idle_connections\": %d, "
-           "\"kb_per_idle_connection\": %.2f, \"idle_limited_by\": \"%s\", \"error\": \"%s\"}",
+           "\"kb_per_idle_connection\": %.2f, \"setup_p50_ms\": %.3f, \"setup_p99_ms\": %.3f, "
+           "\"idle_limited_by\": \"%s\", \"error\": \"%s\"}",
            name, f->ok ? "true" : "false", f->rate, f->p50, f->p99, f->p999, f->samples, f->idle,
-           f->kb_per_conn, f->idle_why, f->why);
+           f->kb_per_conn, f->setup_p50, f->setup_p99, f->idle_why, f->why);
 }
 
 static void print_json_rooms(const char *name, const rooms_figures *f)
@@ -746,17 +760,17 @@ static void print_rooms_row(const char *name, const rooms_figures *f)
 static void print_table_row(const char *name, const server_figures *f)
 {
     if (!f->ok) {
-        printf("  %-8s failed: %s\n", name, f->why);
+        printf("  %-10s failed: %s\n", name, f->why);
         return;
     }
-    printf("  %-8s %12.0f %9.3f %9.3f %9.3f %9d %9.2f\n", name, f->rate, f->p50, f->p99, f->p999,
-           f->idle, f->kb_per_conn);
+    printf("  %-10s %12.0f %9.3f %9.3f %9.3f %9d %9.2f %9.3f %9.3f\n", name, f->rate, f->p50, f->p99,
+           f->p999, f->idle, f->kb_per_conn, f->setup_p50, f->setup_p99);
 }
 
 int bench_relay(int json, int verbose)
 {
     static bench_relay_ctx b;
-    server_figures fx, fn, rx, fj;
+    server_figures fx, fp, fn, rx, fj;
     rooms_figures rs, rj;
     recovery_figures rec = { 0 };
     double load_start, load_end;
@@ -776,6 +790,7 @@ int bench_relay(int json, int verbose)
     memset(&rs, 0, sizeof rs);
     memset(&rj, 0, sizeof rj);
     memset(&fn, 0, sizeof fn);
+    memset(&fp, 0, sizeof fp);
     b.verbose = verbose;
     b.relay = b.redis = -1;
     for (int k = 0; k < WORKERS; k++)
@@ -800,7 +815,14 @@ int bench_relay(int json, int verbose)
         snprintf(why, sizeof why, "cannot make the authority's keys");
         goto out;
     }
-    if (relay_start(&b, "full") != 0) {
+    {
+        char terr[160];
+        if (fkex_tls_client_new(&b.tls, terr) != FKEX_OK) {
+            snprintf(why, sizeof why, "TLS: %.150s", terr);
+            goto out;
+        }
+    }
+    if (relay_start(&b, "full", 0) != 0) {
         snprintf(why, sizeof why, "fkex relay did not start (see its output)");
         goto out;
     }
@@ -822,7 +844,7 @@ int bench_relay(int json, int verbose)
     /* A fresh relay for the measurements: it resumes the room from its
      * database, as after any restart. */
     stop(&b.relay, SIGTERM);
-    if (relay_start(&b, "full") != 0) {
+    if (relay_start(&b, "full", 0) != 0) {
         snprintf(why, sizeof why, "fkex relay did not restart on its database");
         goto out;
     }
@@ -832,7 +854,8 @@ int bench_relay(int json, int verbose)
     for (int i = 0; i < MEMBERS; i++)
         memcpy(v[i], b.room.m[i]->v, 32);
 
-    measure(&b, &fx, LG_FKEX, &b.port, 1, b.relay, &b.room, (const uint8_t (*)[32])v, head);
+    measure(&b, &fx, "fkex", LG_FKEX_TLS, &b.port, 1, b.relay, &b.room, (const uint8_t (*)[32])v,
+            head);
     if (!fx.ok) {
         snprintf(why, sizeof why, "%s", fx.why);
         goto out;
@@ -854,7 +877,7 @@ int bench_relay(int json, int verbose)
      * relay, not through a power loss, as a broker that fsyncs on a timer
      * (JetStream's default). */
     stop(&b.relay, SIGTERM);
-    if (relay_start(&b, "normal") != 0) {
+    if (relay_start(&b, "normal", 0) != 0) {
         snprintf(why, sizeof why, "fkex relay --sync normal did not start on the database");
         goto out;
     }
@@ -863,12 +886,27 @@ int bench_relay(int json, int verbose)
         snprintf(why, sizeof why, "fkex relay --sync normal: no head seq");
         goto out;
     }
-    measure(&b, &fn, LG_FKEX, &b.port, 1, b.relay, &b.room, (const uint8_t (*)[32])v, head);
+    measure(&b, &fn, "fkex --sync normal", LG_FKEX_TLS, &b.port, 1, b.relay, &b.room,
+            (const uint8_t (*)[32])v, head);
+
+    /* The same relay and database over plain TCP: what TLS costs. */
+    stop(&b.relay, SIGTERM);
+    if (relay_start(&b, "full", 1) != 0) {
+        snprintf(why, sizeof why, "fkex relay --insecure-plaintext did not start on the database");
+        goto out;
+    }
+    snprintf(b.room.addr, sizeof b.room.addr, "%s", b.addr);
+    if (head_seq(&b, &head) != 0) {
+        snprintf(why, sizeof why, "fkex relay --insecure-plaintext: no head seq");
+        goto out;
+    }
+    measure(&b, &fp, "fkex plaintext", LG_FKEX, &b.port, 1, b.relay, &b.room,
+            (const uint8_t (*)[32])v, head);
 
     if (redis) {
         uint16_t rport;
         if (redis_start(&b, redis, &rport) == 0) {
-            measure(&b, &rx, LG_RESP, &rport, 1, b.redis, &b.room, NULL, 0);
+            measure(&b, &rx, "redis", LG_RESP, &rport, 1, b.redis, &b.room, NULL, 0);
             stop(&b.redis, SIGTERM);
         } else {
             snprintf(rx.why, sizeof rx.why, "redis-server did not start");
@@ -896,6 +934,8 @@ out:
                pairing_ms, MEMBERS, LG_MSG, PUBLISHERS, WINDOW, PACE, (unsigned long long)b.rlimit);
         print_json_figures("fkex", &fx);
         printf(", ");
+        print_json_figures("fkex_plaintext", &fp);
+        printf(", ");
         print_json_figures("fkex_sync_normal", &fn);
         printf(", ");
         print_json_figures("redis", &rx);
@@ -909,6 +949,11 @@ out:
         printf("}");
         printf(", \"ratio_deliveries\": %.3f, \"ratio_p99\": %.3f, ",
                rx.ok && rx.rate > 0 ? fx.rate / rx.rate : 0, rx.ok && rx.p99 > 0 ? fx.p99 / rx.p99 : 0);
+        printf("\"tls_over_plaintext\": {\"deliveries\": %.3f, \"p99\": %.3f, \"kb_per_conn\": %.3f, "
+               "\"setup_p50\": %.3f}, ",
+               fp.ok && fp.rate > 0 ? fx.rate / fp.rate : 0, fp.ok && fp.p99 > 0 ? fx.p99 / fp.p99 : 0,
+               fp.ok && fp.kb_per_conn > 0 ? fx.kb_per_conn / fp.kb_per_conn : 0,
+               fp.ok && fp.setup_p50 > 0 ? fx.setup_p50 / fp.setup_p50 : 0);
         printf("\"join\": {\"n\": %d, \"median_ms\": %.2f, \"p99_ms\": %.2f, \"median_pe\": %.1f, "
                "\"p99_pe\": %.1f}, ",
                njoins, join_med, join_p99, join_med / pairing_ms, join_p99 / pairing_ms);
@@ -924,14 +969,16 @@ out:
         return 0;
     }
     printf("fkex bench relay: %d members, %d-byte messages, %d publishers (window %d), loopback;\n"
-           "fkex durable (SQLite WAL, synchronous=FULL, on disk); fkex-nrm: --sync normal (durable\n"
-           "through a relay crash, not a power loss); Redis pub/sub with --save \"\" --appendonly no;\n"
+           "fkex durable (SQLite WAL, synchronous=FULL, on disk) over TLS 1.3; fkex-plain: the same\n"
+           "over plain TCP (--insecure-plaintext); fkex-nrm: --sync normal (durable through a relay\n"
+           "crash, not a power loss); Redis pub/sub with --save \"\" --appendonly no (plain TCP);\n"
            "fkex-js: two relays --store over three nats-server nodes (JetStream, replicas 3, file\n"
-           "storage), the members split over the two relays\n\n",
+           "storage), the members split over the two relays; set-up: connect, handshake, session\n\n",
            MEMBERS, LG_MSG, PUBLISHERS, WINDOW);
-    printf("  %-8s %12s %9s %9s %9s %9s %9s\n", "server", "deliveries/s", "p50 ms", "p99 ms",
-           "p99.9 ms", "idle conn", "kB/conn");
+    printf("  %-10s %12s %9s %9s %9s %9s %9s %9s %9s\n", "server", "deliveries/s", "p50 ms",
+           "p99 ms", "p99.9 ms", "idle conn", "kB/conn", "setup ms", "p99");
     print_table_row("fkex", &fx);
+    print_table_row("fkex-plain", &fp);
     print_table_row("fkex-nrm", &fn);
     print_table_row("redis", &rx);
     print_table_row("fkex-js", &fj);
@@ -942,6 +989,10 @@ out:
     print_rooms_row("fkex-js", &rj);
     if (rx.ok)
         printf("\n  fkex/redis: deliveries/s %.2f, p99 %.2f\n", fx.rate / rx.rate, fx.p99 / rx.p99);
+    if (fp.ok)
+        printf("  TLS/plain: deliveries/s %.2f, p99 %.2f, kB per idle connection %.2f, set-up %.2f\n",
+               fx.rate / fp.rate, fx.p99 / fp.p99, fx.kb_per_conn / fp.kb_per_conn,
+               fx.setup_p50 / fp.setup_p50);
     if (fx.idle_why[0])
         printf("  fkex idle connections limited by: %s\n", fx.idle_why);
     if (rx.ok && rx.idle_why[0])

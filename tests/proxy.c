@@ -1,185 +1,113 @@
 /*
  * tests/proxy.c: the forked man in the middle of the end-to-end suites
- * (tests/proxy.h).
+ * (tests/proxy.h), over src/net: it listens with TLS under a key of its
+ * own and dials the relay with TLS, checking the relay's pin, so each
+ * whole frame is in its hands between the two. Its own key is what the
+ * invitations the tests make for it pin: it plays a relay that lies.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "gke/gke.h"
-#include "ibe/ibe.h"
+#include "net/net.h"
 #include "wire/relay_msg.h"
 #include "proxy.h"
-
-#define MAX_CONNS 16
+#include "test.h"
 
 typedef struct {
-    int fd[2];              /* client, relay */
-    uint8_t *buf[2];        /* what came from fd[d] and is not sent on yet */
-    size_t have[2], cap[2];
+    fkex_conn *side[2];     /* client, relay */
     void *state;            /* the callback's, per connection */
+    const proxy_ops *ops;
 } pair;
 
-static int connect_relay(const char *relay_addr)
-{
-    char host[64];
-    const char *colon = strrchr(relay_addr, ':');
-    struct sockaddr_in a = { .sin_family = AF_INET };
-    if (!colon || (size_t)(colon - relay_addr) >= sizeof host)
-        return -1;
-    memcpy(host, relay_addr, (size_t)(colon - relay_addr));
-    host[colon - relay_addr] = 0;
-    a.sin_port = htons((uint16_t)atoi(colon + 1));
-    if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
-        return -1;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
-        return fd;
-    if (fd >= 0)
-        close(fd);
-    return -1;
-}
+typedef struct {
+    uv_loop_t loop;
+    const char *relay;
+    const proxy_ops *ops;
+    fkex_tls *server_tls, *client_tls;
+} proxy;
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-    for (size_t off = 0; off < len;) {
-        ssize_t n = write(fd, p + off, len - off);
-        if (n <= 0)
-            return -1;
-        off += (size_t)n;
-    }
-    return 0;
-}
+static const fkex_net_limits limits = { FKEX_RELAY_ENVELOPE_MAX, 256u << 20 };
 
-/* Both sides of p end (it is dropped after this turn). */
-static void hang_up(pair *p)
+/* Each whole frame through the callback, then to the other side. */
+static void on_frame(fkex_conn *c, const uint8_t *frame, size_t len)
 {
-    for (int d = 0; d < 2; d++)
-        if (p->fd[d] >= 0) {
-            close(p->fd[d]);
-            p->fd[d] = -1;
-        }
-}
-
-/* Sends the whole frames of direction d on, each through the callback;
- * a side that can no longer be written to ends the connection. */
-static void forward(pair *p, int d, const proxy_ops *ops)
-{
-    uint8_t *b = p->buf[d];
-    size_t off = 0;
-    while (p->have[d] - off >= 4) {
-        size_t len = load32_be(b + off);
-        if (len > FKEX_RELAY_ENVELOPE_MAX)
-            _exit(3);
-        if (p->have[d] - off < 4 + len)
-            break;
-        if (ops->tamper)
-            ops->tamper(ops->shared, p->state, d, b + off + 4, len);
-        if (write_all(p->fd[!d], b + off, 4 + len) != 0) {
-            hang_up(p);
-            return;
-        }
-        off += 4 + len;
-    }
-    memmove(b, b + off, p->have[d] - off);
-    p->have[d] -= off;
-}
-
-/* Room for the next read of direction d: a whole frame fits, once its
- * length is known. */
-static void make_room(pair *p, int d)
-{
-    size_t want = p->have[d] + (64u << 10);
-    if (p->have[d] >= 4 && 4 + (size_t)load32_be(p->buf[d]) > want)
-        want = 4 + (size_t)load32_be(p->buf[d]);
-    if (want <= p->cap[d])
-        return;
-    if (!(p->buf[d] = realloc(p->buf[d], want)))
+    pair *p = fkex_conn_data(c);
+    int d = c == p->side[0] ? PROXY_TO_RELAY : PROXY_TO_CLIENT;
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
         _exit(2);
-    p->cap[d] = want;
+    memcpy(copy, frame, len);
+    if (p->ops->tamper)
+        p->ops->tamper(p->ops->shared, p->state, d, copy, len);
+    if (p->side[!d])
+        (void)fkex_conn_send(p->side[!d], copy, len);
+    free(copy);
 }
 
-static void pair_free(pair *p)
+/* One side ended: so does the other, once what it was sent is out. */
+static void on_close(fkex_conn *c, const char *why)
 {
-    for (int d = 0; d < 2; d++) {
-        if (p->fd[d] >= 0)
-            close(p->fd[d]);
-        free(p->buf[d]);
+    pair *p = fkex_conn_data(c);
+    int d = c == p->side[0] ? 0 : 1;
+    (void)why;
+    p->side[d] = NULL;
+    if (p->side[!d]) {
+        fkex_conn_finish(p->side[!d], "the other side ended");
+        return;
     }
     free(p->state);
     free(p);
 }
 
-static void run(int lfd, const char *relay_addr, const proxy_ops *ops)
+static void on_accept(fkex_server *s, fkex_conn *c)
 {
-    pair *pairs[MAX_CONNS] = { 0 };
-    size_t n = 0;
-    for (;;) {
-        struct pollfd pf[1 + 2 * MAX_CONNS];
-        nfds_t k = 0;
-        pf[k++] = (struct pollfd){ lfd, POLLIN, 0 };
-        for (size_t i = 0; i < n; i++)
-            for (int d = 0; d < 2; d++)
-                pf[k++] = (struct pollfd){ pairs[i]->fd[d], POLLIN, 0 };
-        if (poll(pf, k, -1) < 0)
-            continue;
-        size_t polled = n;
-        if ((pf[0].revents & POLLIN) && n < MAX_CONNS) {
-            pair *p = calloc(1, sizeof *p);
-            if (!p || !(p->state = calloc(1, ops->conn_size ? ops->conn_size : 1)))
-                _exit(2);
-            p->fd[0] = accept(lfd, NULL, NULL);
-            p->fd[1] = p->fd[0] >= 0 ? connect_relay(relay_addr) : -1;
-            pairs[n++] = p;   /* without a relay it is dropped: its client sees the end */
-        }
-        for (size_t i = 0; i < polled; i++)
-            for (int d = 0; d < 2; d++) {
-                pair *p = pairs[i];
-                short ev = pf[1 + 2 * i + (size_t)d].revents;
-                if (p->fd[0] < 0 || p->fd[1] < 0 || !(ev & (POLLIN | POLLHUP | POLLERR)))
-                    continue;
-                make_room(p, d);
-                ssize_t r = read(p->fd[d], p->buf[d] + p->have[d], p->cap[d] - p->have[d]);
-                if (r <= 0) {   /* one side ended: so does the other */
-                    shutdown(p->fd[!d], SHUT_WR);
-                    close(p->fd[d]);
-                    p->fd[d] = -1;
-                    continue;
-                }
-                p->have[d] += (size_t)r;
-                forward(p, d, ops);
-            }
-        /* pairs with a side ended are dropped */
-        for (size_t i = 0; i < n;) {
-            if (pairs[i]->fd[0] < 0 || pairs[i]->fd[1] < 0) {
-                pair_free(pairs[i]);
-                pairs[i] = pairs[--n];
-            } else {
-                i++;
-            }
-        }
+    proxy *x = fkex_server_data(s);
+    char err[128];
+    pair *p = calloc(1, sizeof *p);
+    if (!p || !(p->state = calloc(1, x->ops->conn_size ? x->ops->conn_size : 1)))
+        _exit(2);
+    p->ops = x->ops;
+    p->side[0] = c;
+    fkex_conn_set(c, on_frame, on_close, p);
+    if (fkex_conn_connect(&p->side[1], &x->loop, x->relay, &limits, x->client_tls, NULL, err) !=
+        FKEX_OK) {
+        fkex_conn_close(c, "no relay");
+        return;
     }
+    fkex_conn_set(p->side[1], on_frame, on_close, p);
+}
+
+/* The child: listens, says where on fd, relays until killed. */
+static void run(int fd, const char *relay_addr, const proxy_ops *ops)
+{
+    proxy x = { .relay = relay_addr, .ops = ops };
+    fkex_server *s;
+    char key[700], err[160], bound[128];
+    int created;
+    snprintf(key, sizeof key, "%s/proxy-%d.key", test_tmpdir(), (int)getpid());
+    if (uv_loop_init(&x.loop) != 0 || fkex_tls_server_new(&x.server_tls, key, &created, err) != FKEX_OK ||
+        fkex_tls_client_new(&x.client_tls, err) != FKEX_OK ||
+        fkex_server_start(&s, &x.loop, "127.0.0.1:0", &limits, x.server_tls, on_accept, &x, err) !=
+            FKEX_OK)
+        _exit(2);
+    unlink(key);
+    fkex_server_bound(bound, sizeof bound, s, "127.0.0.1:0");
+    if (write(fd, bound, strlen(bound) + 1) != (ssize_t)strlen(bound) + 1)
+        _exit(2);
+    close(fd);
+    uv_run(&x.loop, UV_RUN_DEFAULT);
 }
 
 pid_t proxy_start(char addr[128], const char *relay_addr, const proxy_ops *ops)
 {
-    struct sockaddr_in a = { .sin_family = AF_INET };
-    socklen_t alen = sizeof a;
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 8) != 0 ||
-        getsockname(lfd, (struct sockaddr *)&a, &alen) != 0) {
-        if (lfd >= 0)
-            close(lfd);
+    int fds[2];
+    size_t got = 0;
+    if (pipe(fds) != 0)
         return -1;
-    }
-    snprintf(addr, 64, "127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -188,13 +116,28 @@ pid_t proxy_start(char addr[128], const char *relay_addr, const proxy_ops *ops)
          * never see its end */
         long max = sysconf(_SC_OPEN_MAX);
         for (int fd = 3; fd < (max > 0 && max < 4096 ? max : 4096); fd++)
-            if (fd != lfd)
+            if (fd != fds[1])
                 close(fd);
         signal(SIGPIPE, SIG_IGN);
-        run(lfd, relay_addr, ops);
+        run(fds[1], relay_addr, ops);
         _exit(0);
     }
-    close(lfd);
+    close(fds[1]);
+    /* its address, NUL-terminated, within 10 s */
+    while (pid > 0 && got < 128) {
+        struct pollfd pf = { fds[0], POLLIN, 0 };
+        ssize_t n;
+        if (poll(&pf, 1, 10000) != 1 || (n = read(fds[0], addr + got, 128 - got)) <= 0)
+            break;
+        got += (size_t)n;
+        if (memchr(addr, 0, got))
+            break;
+    }
+    close(fds[0]);
+    if (pid > 0 && !memchr(addr, 0, got)) {
+        proxy_stop(pid);
+        return -1;
+    }
     return pid > 0 ? pid : -1;
 }
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include "test.h"
 #include "proxy.h"
+#include "tls_raw.h"
 #include "relay_harness.h"
 #include "ibe/dm.h"
 #include <arpa/inet.h>
@@ -335,32 +336,25 @@ static void dm_e2e_wrong_identity(void)
 }
 
 /* A connection that takes a conversation's place by its id: a raw
- * DM_HELLO, held open. The socket, or -1. */
-static int squat(const uint8_t id[32])
+ * DM_HELLO, held open in *t. 0, or -1. */
+static int squat(tls_raw *t, const uint8_t id[32])
 {
-    struct sockaddr_in sa = { 0 };
-    unsigned port = 0;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
     fkex_relay_msg m = { .kind = FKEX_RELAY_DM_HELLO };
     fkex_writer w;
-    if (fd < 0 || sscanf(relay_addr, "127.0.0.1:%u", &port) != 1)
+    if (tls_raw_open(t, relay_addr, 0, 5000) != 0)
         return -1;
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     memcpy(m.room_id, id, 32);
     fkex_writer_init(&w);
     fkex_writer_u32(&w, 0);
     fkex_relay_msg_encode(&w, &m);
     store32_be(w.buf, (uint32_t)(w.len - 4));
-    int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-             send(fd, w.buf, w.len, MSG_NOSIGNAL) == (ssize_t)w.len;
+    int ok = !w.failed && tls_raw_send(t, w.buf, w.len) == (ssize_t)w.len;
     fkex_writer_free(&w);
     if (!ok) {
-        close(fd);
+        tls_raw_close(t);
         return -1;
     }
-    return fd;
+    return 0;
 }
 
 /* Squatters who know both identities (issue 11) hold both places of every
@@ -369,7 +363,8 @@ static int squat(const uint8_t id[32])
  * meet regardless: their id needs one of their keys (dm.h). */
 static void dm_e2e_squatters(void)
 {
-    int fds[6], n = 0;
+    tls_raw fds[6];
+    int n = 0, ok = 0;
     uint8_t id[32], fp[FKEX_FINGERPRINT_BYTES];
     fkex_key *aaron = NULL;
     if (world("squat") != 0) {
@@ -392,17 +387,16 @@ static void dm_e2e_squatters(void)
     /* the old, public id */
     fkex_mpk_fingerprint(fp, fkex_key_mpk(aaron));
     test_public_dm_id(id, fp, "alice@example.org", "bob@example.org");
-    fds[n++] = squat(id);
-    fds[n++] = squat(id);
+    ok += squat(&fds[n++], id) == 0;
+    ok += squat(&fds[n++], id) == 0;
     /* aaron's own conversations with each of them */
     CHECK_OK(fkex_dm_conversation_id(id, aaron, "alice@example.org"));
-    fds[n++] = squat(id);
-    fds[n++] = squat(id);
+    ok += squat(&fds[n++], id) == 0;
+    ok += squat(&fds[n++], id) == 0;
     CHECK_OK(fkex_dm_conversation_id(id, aaron, "bob@example.org"));
-    fds[n++] = squat(id);
-    fds[n++] = squat(id);
-    for (int i = 0; i < n; i++)
-        CHECK(fds[i] >= 0);
+    ok += squat(&fds[n++], id) == 0;
+    ok += squat(&fds[n++], id) == 0;
+    CHECK(ok == n);
     test_nap_ms(200);
     party *alice = dial("alice", "alice.key", "bob@example.org", relay_addr);
     party *bob = dial("bob", "bob.key", "alice@example.org", relay_addr);
@@ -412,8 +406,7 @@ static void dm_e2e_squatters(void)
     CHECK(wait_lines(bob, "\"text\": \"past the squatters\"", 1));
     CHECK(lines(alice, "conversation_busy") == 0 && lines(bob, "conversation_busy") == 0);
     for (int i = 0; i < n; i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
+        tls_raw_close(&fds[i]);
     fkex_key_free(aaron);
     teardown();
 }

@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "relay_harness.h"
+#include "tls_raw.h"
 #include "opcount.h"
 #include "gke/ratchet_state.h"
 
@@ -52,23 +53,13 @@ static long rss_kib(pid_t pid)
  * off. Returns the bytes it managed to send, or 0 if never cut off. */
 static size_t slow_reader(const char *addr)
 {
-    struct sockaddr_in sa = { 0 };
-    struct timeval tv = { 3, 0 };
-    unsigned port = 0;
-    uint8_t req[4 + 2 + 32], batch[1000 * sizeof req];
+    static uint8_t req[4 + 2 + 32], batch[1000 * sizeof req];
     size_t total = 0;
-    int fd, cut = 0;
+    int cut = 0;
+    tls_raw t;
     uint64_t deadline = rh_mono_ms() + 60000;
-    if (sscanf(addr, "127.0.0.1:%u", &port) != 1 || (fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+    if (tls_raw_open(&t, addr, 0, 3000) != 0)
         return 0;
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        return 0;
-    }
     store32_be(req, 2 + 32);
     req[4] = FKEX_RELAY_GET_DESCRIPTOR;
     req[5] = FKEX_RELAY_VERSION;
@@ -76,15 +67,13 @@ static size_t slow_reader(const char *addr)
     for (size_t i = 0; i < 1000; i++)
         memcpy(batch + i * sizeof req, req, sizeof req);
     while (!cut && rh_mono_ms() < deadline && total < (512u << 20)) {
-        ssize_t n = send(fd, batch, sizeof batch, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
+        ssize_t n = tls_raw_send(&t, batch, sizeof batch);
         if (n <= 0)
             cut = 1;   /* reset by the relay (or it stopped reading: timed out) */
         else
             total += (size_t)n;
     }
-    close(fd);
+    tls_raw_close(&t);
     return cut ? total : 0;
 }
 

@@ -40,6 +40,7 @@
 
 #define READ_CHUNK (64 * 1024)
 #define RECORD_MAX 16384      /* a TLS record's plaintext at most (RFC 8446, 5.1) */
+#define RECORD_OVERHEAD 22    /* a TLS 1.3 record's header, content type and AEAD tag */
 #define ACCEPT_RETRY_MS 100
 
 struct fkex_server {
@@ -136,6 +137,13 @@ typedef struct {
 
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+/* In the middle of the TLS handshake: a pause holds frames back, not the
+ * handshake, which is read on; a finish waits for its end. */
+static int handshaking(const fkex_conn *c)
+{
+    return c->tls && !c->tls_ready;
+}
 
 static void set_err(char err[128], const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_err(char err[128], const char *fmt, ...)
@@ -643,27 +651,36 @@ static void write_pending(fkex_conn *c)
 
 /* ---- TLS records ------------------------------------------------------------ */
 
+/* Room for `more` bytes of records in c->seal: at least that, doubling
+ * past what was reserved (the handshake's flights). 0, or -1. */
+static int seal_reserve(fkex_conn *c, size_t more)
+{
+    size_t used = c->seal ? c->seal->len - 4 : 0;
+    if (more > SIZE_MAX / 4 - used)
+        return -1;
+    if (used + more <= c->seal_cap)
+        return 0;
+    size_t cap = c->seal_cap ? 2 * c->seal_cap : more;
+    if (cap < used + more)
+        cap = used + more;
+    fkex_frame_buf *b = realloc(c->seal, sizeof *b + 4 + cap);
+    if (!b)
+        return -1;
+    if (!c->seal) {
+        b->refs = 1;
+        b->len = 4;   /* a block of records uses no frame header: it is written from bytes[4] */
+    }
+    c->seal = b;
+    c->seal_cap = cap;
+    return 0;
+}
+
 /* tls_io.out: a record (or part of one) to write, appended to c->seal. */
 static int tls_out(void *ctx, const uint8_t *p, size_t n)
 {
     fkex_conn *c = ctx;
-    size_t used = c->seal ? c->seal->len - 4 : 0;
-    if (n > SIZE_MAX / 4 - used)
+    if (seal_reserve(c, n) != 0)
         return -1;
-    if (used + n > c->seal_cap) {
-        size_t cap = c->seal_cap ? c->seal_cap : 1024;
-        while (cap < used + n)
-            cap *= 2;
-        fkex_frame_buf *b = realloc(c->seal, sizeof *b + 4 + cap);
-        if (!b)
-            return -1;
-        if (!c->seal) {
-            b->refs = 1;
-            b->len = 4;   /* a block of records uses no frame header: it is written from bytes[4] */
-        }
-        c->seal = b;
-        c->seal_cap = cap;
-    }
     memcpy(c->seal->bytes + c->seal->len, p, n);
     c->seal->len += n;
     return 0;
@@ -691,10 +708,18 @@ static void tls_seal(fkex_conn *c)
 {
     uint8_t joined[RECORD_MAX];
     out_list *l = &c->clear;
-    size_t i = 0;
+    size_t i = 0, plain = 0;
     int r = 0;
-    if (!c->tls_ready)
+    if (!c->tls_ready || l->n == 0)
         return;
+    /* the block the records go to, sized for them: a queue of small
+     * frames costs what max_queued counts, not a doubled buffer each */
+    for (size_t k = 0; k < l->n; k++)
+        plain += l->e[k].b->len - l->e[k].off;
+    if (seal_reserve(c, plain + RECORD_OVERHEAD * (l->n + plain / RECORD_MAX + 1)) != 0) {
+        fkex_conn_close(c, "out of memory");
+        return;
+    }
     while (i < l->n && r == 0) {
         size_t rest = l->e[i].b->len - l->e[i].off, k = 0;
         if (rest >= sizeof joined) {
@@ -811,6 +836,29 @@ static void finishing_read(fkex_conn *c, ssize_t nread)
         fkex_conn_close(c, NULL);
 }
 
+/* The last frames out (with TLS, sealed, then close_notify), then the
+ * write side shut down; reading goes on to see the peer hang up. */
+static void finish_writing(fkex_conn *c)
+{
+    fkex_conn_flush(c);
+    if (c->tls_ready && !c->closing) {   /* close_notify, behind the last frames */
+        tls_conn_shutdown(c->tls);
+        tls_emit(c);
+    }
+    if (c->closing)
+        return;
+    /* libuv shuts the write side down once the writes queued before it are done. */
+    if (uv_shutdown(&c->linger->req, (uv_stream_t *)&c->tcp, shutdown_done) != 0) {
+        fkex_conn_close(c, NULL);
+        return;
+    }
+    c->paused = 0;
+    if (!c->reading && !c->eof) {   /* to see the peer hang up */
+        if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0)
+            c->reading = 1;
+    }
+}
+
 void fkex_conn_finish(fkex_conn *c, const char *why)
 {
     if (!c || c->closing || c->finishing)
@@ -823,13 +871,6 @@ void fkex_conn_finish(fkex_conn *c, const char *why)
     free(c->held);                  /* read, never to be delivered */
     c->held = NULL;
     c->nheld = 0;
-    fkex_conn_flush(c);
-    if (c->tls_ready && !c->closing) {   /* close_notify, behind the last frames */
-        tls_conn_shutdown(c->tls);
-        tls_emit(c);
-    }
-    if (c->closing)
-        return;
     if (!c->connected) {            /* nothing was said yet: nothing to flush */
         fkex_conn_close(c, NULL);
         return;
@@ -844,16 +885,10 @@ void fkex_conn_finish(fkex_conn *c, const char *why)
     l->timer.data = c;
     l->req.data = c;
     uv_timer_start(&l->timer, linger_expired, FKEX_NET_LINGER_MS, 0);
-    /* libuv shuts the write side down once the writes queued before it are done. */
-    if (uv_shutdown(&l->req, (uv_stream_t *)&c->tcp, shutdown_done) != 0) {
-        fkex_conn_close(c, NULL);
-        return;
-    }
-    c->paused = 0;
-    if (!c->reading && !c->eof) {   /* to see the peer hang up */
-        if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0)
-            c->reading = 1;
-    }
+    /* In the middle of a TLS handshake the last frames wait for its end
+     * (tls_handshake), within the same linger. */
+    if (!handshaking(c))
+        finish_writing(c);
 }
 
 /* The peer broke the framing (why): let the user say so, then finish.
@@ -932,6 +967,10 @@ static void tls_handshake(fkex_conn *c)
     }
     c->tls_ready = 1;
     unpartial(c);
+    if (c->finishing) {              /* finished during the handshake: its last frames now */
+        finish_writing(c);
+        return;
+    }
     if (c->paused && c->reading) {   /* paused during the handshake: from now on */
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = 0;
@@ -970,7 +1009,7 @@ static void on_read(fkex_conn *c, ssize_t nread, const uv_buf_t *buf)
 {
     if (c->closing)
         return;
-    if (c->finishing)
+    if (c->finishing && !handshaking(c))
         finishing_read(c, nread);
     else if (nread > 0 && c->tls)
         tls_input(c, (const uint8_t *)buf->base, (size_t)nread);
@@ -996,12 +1035,6 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     else
         free(buf->base);
     c->rbuf_from = NULL;
-}
-
-/* A pause holds frames back, not the TLS handshake: that is read on. */
-static int handshaking(const fkex_conn *c)
-{
-    return c->tls && !c->tls_ready;
 }
 
 static void start_reading(fkex_conn *c)
