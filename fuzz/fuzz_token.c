@@ -20,7 +20,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     const char *dir = getenv("FKEX_FUZZ_SEEDS");
     if (dir) {
-        static const char *const addrs[] = { "127.0.0.1:7700", "[::1]:1", "kms.example.org:65535" };
+        static const char *const addrs[] = {
+            "127.0.0.1:7700", "[::1]:1", "kms.example.org:65535",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8@127.0.0.1:7700",
+            "kms.example.org@[::1]:7700",
+        };
         uint8_t seed[32] = { 2 };
         fkex_rng rng;
         fkex_rng_init_seed(&rng, seed);

@@ -27,14 +27,14 @@ extern "C" {
 
 /* ---- tokens ------------------------------------------------------
  * Text: "fkex1-" base64url (no padding) of
- *   version (2) | u8 n | address (n bytes) | pin (32) |
+ *   version (1 or 2) | u8 n | address (n bytes) | pin (32) |
  *   id (16) | secret (32) | expires_at (u64, unix seconds) | check (8)
  * where check = SHA-256("fkex v1 token\0" || everything before it)[0..8].
- * The address is "[AUTH@]host:port": AUTH pins the authority's TLS key
- * (43 characters of base64url, the SHA-256 of its public key) or names
- * it for a certificate authority to vouch for. Version 1 tokens (the
- * address "host:port" alone, made before) are still read: their link is
- * encrypted but does not authenticate the server.
+ * The address is "AUTH@host:port" in version 2: AUTH pins the
+ * authority's TLS key (43 characters of base64url, the SHA-256 of its
+ * public key) or names it for a certificate authority to vouch for; and
+ * "host:port" alone in version 1 (tokens made before servers had keys):
+ * their link is encrypted but does not authenticate the server.
  * The check catches typos and truncation; the secret is what authenticates
  * (the authority keeps only its hash), and the pin what authenticates the
  * authority's enrolment key, end to end over any transport. */

@@ -3,10 +3,18 @@
  */
 #include "enrol/enrol.h"
 
-/* Version 2: the address is an endpoint, "[AUTH@]HOST:PORT", that pins
- * the authority's TLS key. Version 1 (an address alone) is still read. */
+/* Version 2: the address is an endpoint, "AUTH@HOST:PORT", that pins the
+ * authority's TLS key or names it; version 1: "HOST:PORT" alone (made
+ * before servers had keys, or for an address given without). One
+ * encoding each: a version says which the address is. */
 #define TOKEN_VERSION 2
 #define TOKEN_VERSION_UNPINNED 1
+
+static int has_auth(const char *addr)
+{
+    fkex_endpoint e;
+    return fkex_endpoint_parse(&e, addr) == 0 && e.auth != FKEX_ENDPOINT_UNPINNED;
+}
 #define CHECK_BYTES 8
 /* version, address length, pin, id, secret, expiry, check; plus the address */
 #define FIXED_BYTES (1 + 1 + 32 + FKEX_TOKEN_ID_BYTES + FKEX_TOKEN_SECRET_BYTES + 8 + CHECK_BYTES)
@@ -100,7 +108,7 @@ fkex_err fkex_token_encode(char *out, size_t cap, const fkex_token *t)
     if (fkex_endpoint_check(t->addr) != 0)
         return FKEX_ERR_ARGUMENT;
     n = strlen(t->addr);
-    body[len++] = TOKEN_VERSION;
+    body[len++] = has_auth(t->addr) ? TOKEN_VERSION : TOKEN_VERSION_UNPINNED;
     body[len++] = (uint8_t)n;
     memcpy(body + len, t->addr, n);
     len += n;
@@ -199,8 +207,8 @@ fkex_err fkex_token_decode(fkex_token *t, const char *text, size_t len)
     memcpy(t->addr, addr, addrlen);
     t->addr[addrlen] = '\0';
     n = strlen(t->addr);
-    if (n != addrlen || (body[0] == TOKEN_VERSION ? fkex_endpoint_check(t->addr)
-                                                  : fkex_addr_check(t->addr, 0)) != 0)
+    if (n != addrlen || fkex_endpoint_check(t->addr) != 0 ||
+        has_auth(t->addr) != (body[0] == TOKEN_VERSION))
         err = FKEX_ERR_BAD_ENCODING;
 out:
     sodium_memzero(body, sizeof body);
