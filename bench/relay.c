@@ -209,8 +209,10 @@ static int start_relay(const char *const *argv, const char *out, pid_t *pid, cha
     for (int i = 0; i < 3000; i++) {   /* a relay of a cluster first reads the log */
         char line[256] = "";
         FILE *f = fopen(out, "r");
-        if (f) {
-            int got = fgets(line, sizeof line, f) && sscanf(line, "listening on %127s", addr) == 1;
+        if (f) {   /* its stderr is there too: "made a TLS key ..." first */
+            int got = 0;
+            while (!got && fgets(line, sizeof line, f))
+                got = sscanf(line, "listening on %127s", addr) == 1;
             fclose(f);
             if (got) {
                 const char *colon = strrchr(addr, ':');

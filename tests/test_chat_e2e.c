@@ -175,12 +175,14 @@ static const char *relay_grace = "60";   /* seconds, the relay's default */
 static const char *relay_keepalive = "15";
 
 /* listen: where ("127.0.0.1:0"), or the endpoint a relay had (its key
- * stays beside the database: the same pin again). */
-static int relay_start(char addr[128], const char *listen)
+ * stays beside the database: the same pin again); extra: one more
+ * argument (--insecure-plaintext), or NULL. */
+static int relay_start(char addr[128], const char *listen, const char *extra)
 {
     const char *at_sign = strchr(listen, '@');
-    const char *argv[] = { bin, "relay", "--listen", at_sign ? at_sign + 1 : listen, "--db", at("relay.db"), "--grace",
-                           relay_grace, "--keepalive", relay_keepalive, "-v", NULL };
+    const char *argv[] = { bin, "relay", "--listen", at_sign ? at_sign + 1 : listen, "--db",
+                           at("relay.db"), "--grace", relay_grace, "--keepalive", relay_keepalive,
+                           "-v", extra, NULL };
     posix_spawn_file_actions_t fa;
     double deadline = now_s() + STEP_SECONDS;
     posix_spawn_file_actions_init(&fa);
@@ -227,7 +229,7 @@ static int world(const char *name)
     snprintf(root, sizeof root, "%s/chat-%s", test_tmpdir(), name);
     if (mkdir(root, 0700) != 0)
         return -1;
-    if (relay_start(addr, "127.0.0.1:0") != 0)
+    if (relay_start(addr, "127.0.0.1:0", NULL) != 0)
         return -1;
     if (FK("setup", "--dir", at("auth")) != 0 ||
         FK("keygen", "--msk", at("auth/msk.fkex"), "--attrs", "ONE TWO", "-o", at("alice.key")) != 0 ||
@@ -577,7 +579,7 @@ static void chat_e2e_relay_killed(void)
             kill(relay_pid, SIGKILL);
             CHECK(test_reap(relay_pid, 5.0) == -1);   /* killed, not exited */
             relay_pid = -1;
-            STEP(relay_start(addr, relay_addr) == 0 && strcmp(addr, relay_addr) == 0);
+            STEP(relay_start(addr, relay_addr, NULL) == 0 && strcmp(addr, relay_addr) == 0);
         }
     }
     for (int round = 0; round < 8; round++) {
@@ -1157,7 +1159,7 @@ static void chat_e2e_join_relay_restart(void)
     kill(relay_pid, SIGKILL);
     CHECK(test_reap(relay_pid, 5.0) == -1);
     relay_pid = -1;
-    STEP(relay_start(addr, relay_addr) == 0 && strcmp(addr, relay_addr) == 0);
+    STEP(relay_start(addr, relay_addr, NULL) == 0 && strcmp(addr, relay_addr) == 0);
     STEP(kill(alice->pid, SIGCONT) == 0);
     CHECK(wait_for(bob, "\"event\": \"joined\"", 1, 2 * STEP_SECONDS));
     CHECK(count(bob, "\"state\": \"reconnecting\"") >= 1 && count(bob, "\"state\": \"online\"") >= 1);
@@ -1502,7 +1504,7 @@ static void chat_e2e_seed_restart(void)
     kill(relay_pid, SIGKILL);
     CHECK(test_reap(relay_pid, 5.0) == -1);
     relay_pid = -1;
-    STEP(relay_start(addr, relay_addr) == 0 && strcmp(addr, relay_addr) == 0);
+    STEP(relay_start(addr, relay_addr, NULL) == 0 && strcmp(addr, relay_addr) == 0);
     send_many(bob, "after restart ", 5);
     send_many(carol, "carol restart ", 5);
     STEP(wait_for(alice, "after restart 4", 1, STEP_SECONDS));
@@ -1902,6 +1904,112 @@ static void chat_e2e_library(void)
     teardown();
 }
 
+/* Transport security, through the real clients (the command and the
+ * library) and the real relay: an invitation that pins another key is
+ * refused before anything is sent (exit 2, one sentence); so is a man in
+ * the middle with a key of his own, in front of the relay, for an
+ * invitation that pins the relay's; a relay that speaks plain TCP (a
+ * downgrade) is refused; a plain client is refused by a TLS relay; an
+ * invitation made before keys (unpinned) works, with a warning; and
+ * --insecure-plaintext works when both sides say it. */
+static void chat_e2e_transport(void)
+{
+    char good[256], pin[FKEX_PIN_TEXT_LEN + 1], mitm[128], addr[128], room[65], hostport[64];
+    fkex_endpoint e;
+    fkex_client *lib;
+    fkex_client_event ev;
+    fkex_key *bob_key;
+    proc *alice, *bob, *carol;
+    STEP(world("transport") == 0);
+    snprintf(good, sizeof good, "%s", invite);
+    snprintf(room, sizeof room, "%s", strrchr(good, '/') + 1);
+    STEP(fkex_endpoint_parse(&e, relay_addr) == 0 && e.auth == FKEX_ENDPOINT_PIN);
+    snprintf(hostport, sizeof hostport, "%s", e.hostport);
+
+    /* another key's pin: the founder is refused, and the room is not made */
+    e.pin[0] ^= 1;
+    fkex_pin_text(pin, e.pin);
+    e.pin[0] ^= 1;
+    snprintf(invite, sizeof invite, "fkex://%s@%s/%s", pin, hostport, room);
+    alice = chat_start("alice", at("alice.key"), FOUND);
+    CHECK(finish(alice, STEP_SECONDS) == 2);
+    CHECK(count(alice, "\"event\": \"error\"") == 1 && count(alice, "is not the one pinned") == 1);
+    /* the library says the same */
+    STEP((bob_key = key_file(at("bob.key"))) != NULL);
+    STEP(fkex_client_open(&lib, invite, bob_key, "bob") == FKEX_OK);
+    while (fkex_client_next(lib, &ev, (unsigned)(STEP_SECONDS * 1000)) == FKEX_OK &&
+           ev.kind != FKEX_CLIENT_DONE)
+        CHECK(ev.kind == FKEX_CLIENT_ERROR && strstr(ev.message, "is not the one pinned"));
+    CHECK(ev.kind == FKEX_CLIENT_DONE && ev.exit_code == 2);
+    fkex_client_close(lib);
+    fkex_key_free(bob_key);
+
+    /* a man in the middle with his own key, where the relay should be */
+    fkex_pin_text(pin, e.pin);
+    proxy_ops pass = { NULL, NULL, 0 };
+    STEP((proxy_pid = proxy_start(mitm, relay_addr, &pass)) > 0);
+    snprintf(invite, sizeof invite, "fkex://%s@%s/%s", pin, strchr(mitm, '@') + 1, room);
+    alice = chat_start("alice", at("alice.key"), FOUND);
+    CHECK(finish(alice, STEP_SECONDS) == 2);
+    CHECK(count(alice, "is not the one pinned") == 1);
+    {
+        char *log = test_read_text(at("relay.err"));
+        CHECK(strstr(log, " in room ") == NULL);   /* nobody reached the relay's rooms */
+        free(log);
+    }
+
+    /* the right invitation: in; one made before keys: in, with a warning */
+    snprintf(invite, sizeof invite, "%s", good);
+    alice = chat_start("alice", at("alice.key"), FOUND);
+    STEP(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    {
+        char *log = test_read_text(at("relay.err"));
+        CHECK(strstr(log, " in room ") != NULL);   /* (what the check above looks for) */
+        free(log);
+    }
+    snprintf(invite, sizeof invite, "fkex://%s/%s", hostport, room);
+    bob = chat_start("bob", at("bob.key"), NULL);
+    STEP(wait_for(bob, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    {
+        char *err = test_read_text(at("bob.err"));
+        CHECK(strstr(err, "fkex: warning: this invitation does not pin the server's key") != NULL);
+        free(err);
+    }
+    /* a plain client at a TLS relay */
+    snprintf(invite, sizeof invite, "%s", good);
+    carol = chat_start("carol", at("carol.key"), ((const char *[]){ "--insecure-plaintext", NULL }));
+    CHECK(finish(carol, STEP_SECONDS) == 2);
+    CHECK(count(carol, "\"code\": \"relay_unreachable\"") == 1);
+    quit_ok(bob);
+    quit_ok(alice);
+
+    /* a downgrade: the relay, on the same address, speaks plain TCP now */
+    relay_stop();
+    STEP(relay_start(addr, hostport, "--insecure-plaintext") == 0 && strcmp(addr, hostport) == 0);
+    carol = chat_start("carol", at("carol.key"), NULL);
+    CHECK(finish(carol, STEP_SECONDS) == 2);
+    CHECK(count(carol, "TLS handshake failed") == 1);
+    /* plain on both sides, asked for by name: a room works */
+    STEP(FK("room", "create", "plain", "--policy", "ONE or THREE", "--relay", hostport, "--dir",
+            at("P")) == 0);
+    {
+        char *out = test_read_text(at("fk.out")), *err = test_read_text(at("fk.err"));
+        CHECK(sscanf(out, "%255s", invite) == 1 && strstr(err, "pins no key") != NULL);
+        free(out);
+        free(err);
+    }
+    alice = chat_start("alice", at("alice.key"),
+                       ((const char *[]){ "--found", at("P"), "--insecure-plaintext", NULL }));
+    STEP(wait_for(alice, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    bob = chat_start("bob", at("bob.key"), ((const char *[]){ "--insecure-plaintext", NULL }));
+    STEP(wait_for(bob, "\"event\": \"joined\"", 1, STEP_SECONDS));
+    say(alice, "{\"send\": \"in the clear, by choice\"}");
+    STEP(wait_for(bob, "\"text\": \"in the clear, by choice\"", 1, STEP_SECONDS));
+    quit_ok(bob);
+    quit_ok(alice);
+    teardown();
+}
+
 /* A relay that takes the connection and never answers: a member that
  * sent texts (waiting for a join that cannot come) is closed all the
  * same, within fkex_client_close's wait, and nothing of it is left. */
@@ -1967,6 +2075,7 @@ void suite_chat_e2e(void)
     RUN(chat_e2e_seed);
     RUN(chat_e2e_seed_restart);
     RUN(chat_e2e_library);
+    RUN(chat_e2e_transport);
     RUN(chat_e2e_library_close_unjoined);
     signal(SIGPIPE, SIG_DFL);
 }

@@ -656,11 +656,13 @@ static const char *at(const char *name)
     return p;
 }
 
-/* Starts `kms serve` on a free port; its address into addr. */
-static pid_t serve(char addr[128], const char *dir, const char *name)
+/* Starts `kms serve` on listen with extra (one more argument, or NULL);
+ * its address into addr. */
+static pid_t serve_at(char addr[128], const char *dir, const char *name, const char *listen,
+                      const char *extra)
 {
     char out[700], err[700];
-    const char *argv[] = { NULL, "kms", "serve", "--dir", dir, "--listen", "127.0.0.1:0", "-v", NULL };
+    const char *argv[] = { NULL, "kms", "serve", "--dir", dir, "--listen", listen, "-v", extra, NULL };
     double deadline = now_s() + CHILD_SECONDS;
     pid_t pid;
     snprintf(out, sizeof out, "%s/%s.out", root, name);
@@ -688,6 +690,12 @@ static pid_t serve(char addr[128], const char *dir, const char *name)
     }
     fprintf(stderr, "    kms serve never said where it listens\n");
     return -1;
+}
+
+/* Starts `kms serve` on a free port; its address into addr. */
+static pid_t serve(char addr[128], const char *dir, const char *name)
+{
+    return serve_at(addr, dir, name, "127.0.0.1:0", NULL);
 }
 
 /* SIGTERM; the daemon must exit 0 within 5 s. */
@@ -1089,6 +1097,93 @@ out:
     kill_daemons();
 }
 
+/* A token for the same grant as tok with its address replaced. */
+static void readdress(char out[FKEX_TOKEN_TEXT_MAX], const char *tok, const char *addr)
+{
+    fkex_token t;
+    CHECK_OK(fkex_token_decode(&t, tok, strlen(tok)));
+    snprintf(t.addr, sizeof t.addr, "%s", addr);
+    CHECK_OK(fkex_token_encode(out, FKEX_TOKEN_TEXT_MAX, &t));
+    fkex_token_wipe(&t);
+}
+
+/* Transport security through `fkex enroll` and `kms serve`: kms init
+ * makes DIR/tls.key, whose pin the daemon prints and tokens carry; a token
+ * that pins another key is refused before anything is sent (exit 2, one
+ * sentence) and is not spent; a version-1 token (made before keys) enrols
+ * with a warning; a plain client is refused by the TLS authority; a
+ * plaintext authority (a downgrade) is refused by a pinned token; and
+ * --insecure-plaintext serves when both sides say it. */
+static void kms_e2e_transport(void)
+{
+    char d[700], addr[128], again[128], hostport[64], pin[FKEX_PIN_TEXT_LEN + 1], other[128];
+    char tok[FKEX_TOKEN_TEXT_MAX], bad[FKEX_TOKEN_TEXT_MAX], err[160];
+    uint8_t want[FKEX_PIN_BYTES];
+    fkex_endpoint e;
+    pid_t s;
+    snprintf(d, sizeof d, "%s", at("authT"));
+    EXPECT(FK("kms", "init", "--dir", d), 0);
+    CHECK(mode_of(at("authT/tls.key")) == 0600);
+    if ((s = serve(addr, d, "serveT")) < 0) {
+        CHECK(!"the daemon starts");
+        goto out;
+    }
+    CHECK_OK(fkex_tls_key_pin(want, at("authT/tls.key"), err));
+    CHECK(fkex_endpoint_parse(&e, addr) == 0 && e.auth == FKEX_ENDPOINT_PIN &&
+          memcmp(e.pin, want, sizeof want) == 0);
+    snprintf(hostport, sizeof hostport, "%s", e.hostport);
+    /* the token's address pins the key even when given without (--address HOST:PORT) */
+    EXPECT(FK("kms", "token", "--dir", d, "--attrs", "ONE", "--address", hostport), 0);
+    {
+        char *text = test_read_text(last_out);
+        fkex_token t;
+        CHECK(sscanf(text, "%511s", tok) == 1 && fkex_token_decode(&t, tok, strlen(tok)) == FKEX_OK &&
+              strcmp(t.addr, addr) == 0);
+        fkex_token_wipe(&t);
+        free(text);
+    }
+    /* another key's pin: refused, nothing spent */
+    e.pin[0] ^= 1;
+    fkex_pin_text(pin, e.pin);
+    snprintf(other, sizeof other, "%s@%s", pin, hostport);
+    readdress(bad, tok, other);
+    EXPECT(FK("enroll", bad, "-o", at("bad.key")), 2);
+    CHECK(said("is not the one pinned") && access(at("bad.key"), F_OK) != 0);
+    CHECK(rows(at("authT/kms.db"), "audit") == 0);
+    EXPECT(FK("enroll", tok, "-o", at("good.key")), 0);
+    /* a token made before keys: enrols, with a warning */
+    if (token(tok, d, addr, "1h") != 0)
+        goto out;
+    readdress(bad, tok, hostport);
+    CHECK(strncmp(bad, FKEX_TOKEN_PREFIX "AQ", strlen(FKEX_TOKEN_PREFIX) + 2) == 0);   /* version 1 */
+    EXPECT(FK("enroll", bad, "-o", at("old.key")), 0);
+    CHECK(said("fkex: warning: this token does not pin the server's key"));
+    /* a plain client at the TLS authority */
+    if (token(tok, d, addr, "1h") != 0)
+        goto out;
+    EXPECT(FK("enroll", tok, "--insecure-plaintext", "-o", at("plain.key")), 2);
+    CHECK(said("cannot reach the authority") && access(at("plain.key"), F_OK) != 0);
+    CHECK(stop(s) == 0);
+    /* the authority on the same address in plain TCP: a downgrade, refused */
+    if ((s = serve_at(again, d, "serveP", hostport, "--insecure-plaintext")) < 0) {
+        CHECK(!"the plaintext daemon starts");
+        goto out;
+    }
+    CHECK(strcmp(again, hostport) == 0);
+    EXPECT(FK("enroll", tok, "-o", at("down.key")), 2);
+    CHECK(said("TLS handshake failed") && access(at("down.key"), F_OK) != 0);
+    /* plain on both sides, asked for by name */
+    EXPECT(FK("enroll", tok, "--insecure-plaintext", "-o", at("plain.key")), 0);
+    CHECK(stop(s) == 0);
+    /* options that exclude each other */
+    EXPECT(FK("kms", "serve", "--dir", d, "--insecure-plaintext", "--tls-key", at("x.key")), 2);
+    EXPECT(FK("kms", "serve", "--dir", d, "--tls-cert", at("x.pem")), 2);
+out:
+    sodium_memzero(tok, sizeof tok);
+    sodium_memzero(bad, sizeof bad);
+    kill_daemons();
+}
+
 void suite_kms(void)
 {
     RUN(kms_token_roundtrip);
@@ -1110,5 +1205,6 @@ void suite_kms(void)
     setenv("FKEX_PASSPHRASE", PASS, 1);
     RUN(kms_e2e);
     RUN(kms_e2e_refusals);
+    RUN(kms_e2e_transport);
     unsetenv("FKEX_PASSPHRASE");
 }

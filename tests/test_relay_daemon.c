@@ -347,6 +347,8 @@ out:
     sodium_memzero(admin_sk, sizeof admin_sk);
 }
 
+static int relay_refused(const char *db, const char *phrase);
+
 static void relay_usage(void)
 {
     char cmd[1200];
@@ -360,6 +362,37 @@ static void relay_usage(void)
     CHECK(WEXITSTATUS(system(cmd)) == 0);
     snprintf(cmd, sizeof cmd, "%s relay --db %s >/dev/null 2>&1", rh_bin, rh_at("no/such/dir/r.db"));
     CHECK(WEXITSTATUS(system(cmd)) == 2);
+    /* TLS options: plain TCP excludes a key; a certificate needs its key */
+    snprintf(cmd, sizeof cmd, "%s relay --insecure-plaintext --tls-key %s >/dev/null 2>&1", rh_bin,
+             rh_at("x.key"));
+    CHECK(WEXITSTATUS(system(cmd)) == 2);
+    snprintf(cmd, sizeof cmd, "%s relay --tls-cert %s >/dev/null 2>&1", rh_bin, rh_at("x.pem"));
+    CHECK(WEXITSTATUS(system(cmd)) == 2);
+}
+
+/* The relay's TLS key: made on first start beside the database (mode
+ * 0600), the same after a restart (the pin it prints does not change),
+ * and refused if others may read it. */
+static void relay_tls_key(void)
+{
+    char a[128], b[128];
+    struct stat st;
+    pid_t pid;
+    if ((pid = rh_relay_start(a, "key1", NULL, NULL)) < 0) {
+        CHECK(!"the relay starts");
+        return;
+    }
+    CHECK(rh_relay_stop(pid) == 0);
+    CHECK(stat(rh_at("relay.key"), &st) == 0 && (st.st_mode & 0777) == 0600);
+    if ((pid = rh_relay_start(b, "key2", NULL, NULL)) < 0) {
+        CHECK(!"the relay starts again");
+        return;
+    }
+    CHECK(rh_relay_stop(pid) == 0);
+    CHECK(strchr(a, '@') && strchr(b, '@') && strncmp(a, b, FKEX_PIN_TEXT_LEN + 1) == 0);
+    CHECK(chmod(rh_at("relay.key"), 0644) == 0);
+    CHECK(relay_refused(rh_at("relay.db"), "can be read by others"));
+    CHECK(chmod(rh_at("relay.key"), 0600) == 0);
 }
 
 /* A relay on db exits 2 at once, saying phrase (`timeout` bounds one
@@ -539,6 +572,7 @@ void suite_relay_daemon(void)
     if (rh_suite_open("relayd") != 0)
         return;
     RUN(relay_usage);
+    RUN(relay_tls_key);
     /* FAME, as new authorities are; the other room suites keep Waters. */
     gke_world_open(&rh_world, "relay daemon world", "fame");
     RUN(relay_e2e);

@@ -1015,6 +1015,8 @@ static void on_read(fkex_conn *c, ssize_t nread, const uv_buf_t *buf)
         tls_input(c, (const uint8_t *)buf->base, (size_t)nread);
     else if (nread > 0)
         deliver(c, (const uint8_t *)buf->base, (size_t)nread);
+    else if (nread == UV_EOF && handshaking(c))
+        fkex_conn_close(c, "TLS handshake failed: the peer hung up (does it speak TLS?)");
     else if (nread == UV_EOF && fkex_frame_parser_partial(&c->parser)) {
         c->eof = 1;
         reject(c, "truncated frame");
