@@ -686,8 +686,10 @@ static void measure_cluster(bench_relay_ctx *b, server_figures *f, rooms_figures
         return;
     }
     for (int i = 0; i < CLUSTER_RELAYS; i++) {
+        char key[340];
         const char *argv[] = { exe, "relay", "--listen", "127.0.0.1:0", "--store", c.store,
-                               "--grace", "600", NULL };
+                               "--grace", "600", "--tls-key", key, NULL };
+        snprintf(key, sizeof key, "%s/relay.key", dir);
         snprintf(out, sizeof out, "%s/relay%d.out", dir, i + 1);
         if (start_relay(argv, out, &pid[i], addr[i], &port[i]) != 0) {
             snprintf(f->why, sizeof f->why, "a relay of the cluster did not start");

@@ -93,9 +93,9 @@ done
 printf '  (the cluster: %s)\n' "$store"
 
 say "Two relays share the rooms through it: each folds the one log"
-daemon relay1 relay --listen 127.0.0.1:0 --store "$store" -v
+daemon relay1 relay --listen 127.0.0.1:0 --store "$store" --tls-key relay1.key -v
 relay1=$addr relay1_pid=$pid
-daemon relay2 relay --listen 127.0.0.1:0 --store "$store" -v
+daemon relay2 relay --listen 127.0.0.1:0 --store "$store" --tls-key relay2.key -v
 relay2=$addr relay2_pid=$pid
 grep -h 'shared log' relay1.err relay2.err | sed 's/^/  /' || true
 

@@ -46,7 +46,7 @@ daemon kms kms serve --dir kms --listen 127.0.0.1:0
 daemons="$daemons $pid"
 kms_addr=$addr
 
-say "One-time enrolment tokens; each user redeems theirs for a key"
+say "One-time enrolment tokens; each user redeems theirs for a key (over TLS 1.3: the token pins the authority's key)"
 for who in alice:"ONE TWO" bob:"THREE FOUR" eve:FIVE; do
     name=${who%%:*}
     attrs=${who#*:}
@@ -64,13 +64,21 @@ rc=0
 sed 's/^/  /' again.err
 [ "$rc" -eq 1 ] || die "a used token should exit 1, it exited $rc"
 
-say "A relay, and a room whose policy is the prototype's"
+say "A relay, and a room whose policy is the prototype's (the invitation pins the relay's TLS key)"
 daemon relay relay --listen 127.0.0.1:0 --db relay.db -v
 daemons="$daemons $pid"
 show room create lab --policy "$policy" --relay "$addr" --dir lab
 "$bin" room create lab --policy "$policy" --relay "$addr" --dir lab > lab.invite 2>&1
 invite=$(grep '^fkex://' lab.invite)
 printf '  invitation: %s\n' "$invite"
+
+say "A relay with another key at that address is refused before anything is sent"
+other=$(printf '%s' "$invite" | sed 's#^fkex://A#fkex://B#; t; s#^fkex://.#fkex://A#')
+rc=0
+show chat "$other" --key eve.key --batch
+"$bin" chat "$other" --key eve.key --batch < /dev/null > other.out 2> other.err || rc=$?
+sed 's/^/  /' other.err
+[ "$rc" -eq 2 ] || die "another key should exit 2, it exited $rc"
 
 say "alice founds the room: epoch 0, one member"
 member alice 4 "$invite" --found lab

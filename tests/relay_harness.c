@@ -125,7 +125,7 @@ pid_t rh_relay_start(char addr[128], const char *name, const char *const *extra,
 pid_t rh_cluster_relay_start(char addr[128], const char *name, const char *store)
 {
     const char *argv[] = { rh_bin, "relay", "--listen", "127.0.0.1:0", "--store", store,
-                           "--grace", "1", "-v", NULL };
+                           "--grace", "1", "--tls-key", rh_at("cluster.key"), "-v", NULL };
     return spawn_relay(addr, name, argv);
 }
 

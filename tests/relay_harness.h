@@ -38,7 +38,8 @@ const char *rh_at(const char *name);
  * Its address into addr; the pid, or -1. */
 pid_t rh_relay_start(char addr[128], const char *name, const char *const *extra, const char *limits);
 /* A relay of a cluster: `fkex relay --listen 127.0.0.1:0 --store STORE
- * --grace 1 -v`, output in DIR/name.out and .err. Its address into addr;
+ * --grace 1 --tls-key DIR/cluster.key -v` (the cluster's relays share
+ * the key), output in DIR/name.out and .err. Its address into addr;
  * the pid (the caller's to stop: rh_relay_stop, or kill and reap), or -1. */
 pid_t rh_cluster_relay_start(char addr[128], const char *name, const char *store);
 /* SIGTERM: the exit code, or -1 if it did not exit within 5 s (then killed). */

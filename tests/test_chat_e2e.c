@@ -1975,6 +1975,13 @@ static void chat_e2e_transport(void)
         CHECK(strstr(err, "fkex: warning: this invitation does not pin the server's key") != NULL);
         free(err);
     }
+    /* the library says so in its first event */
+    STEP((bob_key = key_file(at("carol.key"))) != NULL);
+    STEP(fkex_client_open(&lib, invite, bob_key, "carol") == FKEX_OK);
+    CHECK(fkex_client_next(lib, &ev, 1000) == FKEX_OK && ev.kind == FKEX_CLIENT_ERROR &&
+          strcmp(ev.code, FKEX_CLIENT_CODE_UNPINNED) == 0);
+    fkex_client_close(lib);
+    fkex_key_free(bob_key);
     /* a plain client at a TLS relay */
     snprintf(invite, sizeof invite, "%s", good);
     carol = chat_start("carol", at("carol.key"), ((const char *[]){ "--insecure-plaintext", NULL }));

@@ -1481,6 +1481,78 @@ static void tls_named(void)
     fkex_tls_free(client);
 }
 
+/* The server sends three frames and finishes (with TLS: close_notify
+ * behind them, often in the same read); the client pauses on the first:
+ * the others are held, delivered after resume, and only then does the
+ * connection end, for the reason the peer gave. */
+typedef struct {
+    fkex_server *server;
+    int frames, closes;
+    char why[160];
+    uv_timer_t timer;
+    fkex_conn *client;
+} pc_state;
+
+static void pc_server_frame(fkex_conn *c, const uint8_t *frame, size_t len)
+{
+    (void)frame;
+    (void)len;
+    CHECK(fkex_conn_send(c, (const uint8_t *)"one", 3) == 0);
+    CHECK(fkex_conn_send(c, (const uint8_t *)"two", 3) == 0);
+    CHECK(fkex_conn_send(c, (const uint8_t *)"three", 5) == 0);
+    fkex_conn_finish(c, "bye");
+}
+
+static void pc_accept(fkex_server *s, fkex_conn *c)
+{
+    fkex_conn_set(c, pc_server_frame, NULL, fkex_server_data(s));
+}
+
+static void pc_resume(uv_timer_t *t)
+{
+    pc_state *st = t->data;
+    fkex_conn_resume(st->client);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+static void pc_client_frame(fkex_conn *c, const uint8_t *frame, size_t len)
+{
+    pc_state *st = fkex_conn_data(c);
+    static const char *const want[] = { "one", "two", "three" };
+    CHECK(st->frames < 3 && len == strlen(want[st->frames]) && memcmp(frame, want[st->frames], len) == 0);
+    if (++st->frames == 1) {
+        fkex_conn_pause(c);
+        uv_timer_start(&st->timer, pc_resume, 100, 0);
+    }
+}
+
+static void pc_client_closed(fkex_conn *c, const char *why)
+{
+    pc_state *st = fkex_conn_data(c);
+    st->closes++;
+    snprintf(st->why, sizeof st->why, "%s", why);
+    fkex_server_stop(st->server);
+}
+
+static void pause_then_end(void)
+{
+    tloop l;
+    pc_state st;
+    char err[128], addr[128];
+    memset(&st, 0, sizeof st);
+    tloop_init(&l);
+    CHECK(uv_timer_init(&l.loop, &st.timer) == 0);
+    st.timer.data = &st;
+    CHECK_OK(fkex_server_start(&st.server, &l.loop, "127.0.0.1:0", NULL, srv_tls, pc_accept, &st, err));
+    server_addr(addr, st.server);
+    CHECK_OK(fkex_conn_connect(&st.client, &l.loop, addr, NULL, cli_tls, NULL, err));
+    fkex_conn_set(st.client, pc_client_frame, pc_client_closed, &st);
+    CHECK(fkex_conn_send(st.client, (const uint8_t *)"go", 2) == 0);
+    tloop_run(&l);
+    CHECK(st.frames == 3 && st.closes == 1);
+    CHECK(strcmp(st.why, "connection closed by peer") == 0);
+}
+
 /* The socket cases, run over plain TCP and then over TLS. */
 static const struct {
     const char *name;
@@ -1491,7 +1563,7 @@ static const struct {
     { "pause_in_frame", pause_in_frame }, { "refused", refused },
     { "bad_addresses", bad_addresses }, { "request_timeout", request_timeout },
     { "request_reply", request_reply }, { "request_sigpipe", request_sigpipe },
-    { "stop_with_live_conns", stop_with_live_conns },
+    { "stop_with_live_conns", stop_with_live_conns }, { "pause_then_end", pause_then_end },
 };
 
 void suite_net(void)

@@ -90,7 +90,12 @@ static int raw_told(const raw *r, int code, const char *phrase)
     int ok = r->eof && !r->reset && r->ngot >= 4 && r->ngot == 4 + (size_t)len &&
              fkex_relay_msg_decode(&m, r->got + 4, len) == FKEX_OK && m.kind == FKEX_RELAY_ERROR &&
              m.code == code && has(m.data, m.datalen, phrase);
-    if (!ok)
+    if (!ok && r->ngot > 4 && fkex_relay_msg_decode(&m, r->got + 4, r->ngot - 4) == FKEX_OK &&
+        m.kind == FKEX_RELAY_ERROR)
+        fprintf(stderr, "    %s: ERROR %u \"%.*s\"%s, wanted ERROR %d \"%s\"\n", r->name,
+                (unsigned)m.code, (int)m.datalen, (const char *)m.data, r->eof ? ", then EOF" : "",
+                code, phrase);
+    else if (!ok)
         fprintf(stderr, "    %s: %zu bytes back%s%s, wanted ERROR %d \"%s\"\n", r->name, r->ngot,
                 r->eof ? ", then EOF" : "", r->reset ? ", then a reset" : "", code, phrase);
     return ok;
@@ -171,7 +176,8 @@ static void nothing_lost(void)
 
 static void abuse_frames(void)
 {
-    raw garbage, big, half, slow, silent, tcp_silent, tcp_half;
+    raw garbage, big, half, slow, silent, tcp_silent, tcp_half, half_record;
+    static const uint8_t record_head[5] = { 0x17, 0x03, 0x03, 0x40, 0x11 };   /* 16 KiB to come */
     static const uint8_t half_hello[] = { 0x16, 0x03, 0x01, 0x01, 0x00, 0x01, 0x00, 0x00, 0xfc };
     const char *hostport = strchr(addr, '@') + 1;
     uint8_t hello[64], junk[4 + 10] = { 0, 0, 0, 10, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6 };
@@ -185,7 +191,8 @@ static void abuse_frames(void)
     if (raw_open(&garbage, "garbage", addr) || raw_open(&big, "oversized", addr) ||
         raw_open(&half, "half a frame", addr) || raw_open(&slow, "slowloris", addr) ||
         raw_open(&silent, "silent", addr) || raw_open(&tcp_silent, "no handshake", hostport) ||
-        raw_open(&tcp_half, "half a handshake", hostport)) {
+        raw_open(&tcp_half, "half a handshake", hostport) ||
+        raw_open(&half_record, "half a record", addr)) {
         CHECK(!"raw connections");
         return;
     }
@@ -194,6 +201,8 @@ static void abuse_frames(void)
     raw_send(&half, cut, sizeof cut);
     tls_raw_shutdown(&half.t);
     raw_send(&tcp_half, half_hello, sizeof half_hello);
+    /* a TLS record announced and never sent: OpenSSL holds a buffer for it */
+    CHECK(send(half_record.t.fd, record_head, sizeof record_head, MSG_NOSIGNAL) == 5);
     /* 4 s: the members talk every 100 ms, the slowloris sends a byte
      * every 200 ms (a HELLO would take 9 s), the deadlines pass */
     uint64_t start = rh_mono_ms(), next_talk = start, next_byte = start;
@@ -216,6 +225,7 @@ static void abuse_frames(void)
         raw_poll(&silent);
         raw_poll(&tcp_silent);
         raw_poll(&tcp_half);
+        raw_poll(&half_record);
     }
     CHECK(raw_told(&garbage, FKEX_RELAY_E_BAD_FRAME, "not a relay envelope"));
     CHECK(raw_told(&big, FKEX_RELAY_E_BAD_FRAME, "frame too large"));
@@ -228,6 +238,9 @@ static void abuse_frames(void)
     CHECK((tcp_silent.eof || tcp_silent.reset) && tcp_silent.ngot == 0);
     CHECK((tcp_half.eof || tcp_half.reset) && tcp_half.ngot == 0);
     CHECK(rh_logged("abuse.err", "handshake timed out"));
+    /* a record begun is a frame begun */
+    CHECK(raw_told(&half_record, FKEX_RELAY_E_BAD_FRAME, "frame timed out"));
+    raw_close(&half_record);
     raw_close(&tcp_silent);
     raw_close(&tcp_half);
     raw_close(&garbage);

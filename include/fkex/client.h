@@ -66,9 +66,15 @@ typedef struct {
 } fkex_client_event;
 
 #define FKEX_CLIENT_FINGERPRINT_LEN 29   /* "01234 56789 01234 56789 01234" */
+#define FKEX_CLIENT_CODE_UNPINNED "relay_unpinned"
 
-/* Starts a session in the room of invite ("fkex://HOST:PORT[,...]/ROOMID",
- * `fkex room invite`), as nick (1 to 64 bytes of UTF-8), with key.
+/* Starts a session in the room of invite ("fkex://PIN@HOST:PORT[,...]/ROOMID",
+ * `fkex room invite`), as nick (1 to 64 bytes of UTF-8), with key, over
+ * TLS 1.3 to the relay whose key the invitation pins (a relay with
+ * another key is refused: ERROR relay_unreachable, then DONE with exit
+ * code 2). An invitation without a pin (made before relays had keys) is
+ * dialled over TLS without knowing the relay, and the first event is an
+ * ERROR with code FKEX_CLIENT_CODE_UNPINNED (the session goes on).
  * Errors: FKEX_ERR_ARGUMENT (a malformed invitation or nickname),
  * FKEX_ERR_IO (the relay's address cannot be dialled at all),
  * FKEX_ERR_NO_MEMORY; everything else, a relay that does not answer

@@ -113,6 +113,25 @@ static void run_until(fkex_client *c, int (*ready)(const fkex_client *), unsigne
     uv_timer_stop(&c->deadline);
 }
 
+/* An invitation made before relays had keys is dialled over TLS without
+ * knowing the relay: the first event says so (the library never prints). */
+static void tell_unpinned(fkex_client *c)
+{
+    char one[FKEX_NET_LIST_TEXT_MAX];
+    fkex_endpoint e;
+    for (size_t i = 0, n = fkex_net_address_list(c->addr); i < n; i++) {
+        fkex_net_address_nth(one, sizeof one, c->addr, i);
+        if (fkex_endpoint_parse(&e, one) == 0 && e.auth == FKEX_ENDPOINT_UNPINNED) {
+            chat_event ev = { .kind = CHAT_EV_ERROR, .code = FKEX_CLIENT_CODE_UNPINNED,
+                              .message = "the invitation does not pin the relay's key (it was "
+                                         "made before relays had keys): the link is encrypted, "
+                                         "but a relay in the middle would not be noticed" };
+            on_event(c, &ev);
+            return;
+        }
+    }
+}
+
 fkex_err fkex_client_open(fkex_client **out, const char *invite, const fkex_key *key,
                           const char *nick)
 {
@@ -137,6 +156,7 @@ fkex_err fkex_client_open(fkex_client **out, const char *invite, const fkex_key 
     }
     uv_timer_init(&c->loop, &c->deadline);
     c->deadline.data = c;
+    tell_unpinned(c);
     cfg.mode = CHAT_MODE_RATCHET;
     cfg.relay = c->addr;
     cfg.tls = c->tls;

@@ -41,6 +41,7 @@
 #define READ_CHUNK (64 * 1024)
 #define RECORD_MAX 16384      /* a TLS record's plaintext at most (RFC 8446, 5.1) */
 #define RECORD_OVERHEAD 22    /* a TLS 1.3 record's header, content type and AEAD tag */
+#define SEAL_WINDOW (64 * 1024)   /* frames sealed at a time, once the socket has taken the last */
 #define ACCEPT_RETRY_MS 100
 
 struct fkex_server {
@@ -112,6 +113,10 @@ struct fkex_conn {
     tls_conn *tls;               /* NULL: plaintext */
     tls_io tio;
     int tls_ready;               /* the handshake is done */
+    long tls_ended;              /* the peer's TLS_CLOSED or TLS_BROKEN, kept while frames are held */
+    uint8_t rec_hdr[5], rec_nhdr; /* the peer's record in progress: its header so far (0..5) */
+    uint16_t rec_left;           /* ... and, once all 5, body bytes still to come */
+    int shut_pending;            /* finishing: the write side ends once clear is sealed */
     fkex_frame_buf *seal;        /* TLS records made since the last write, from bytes[4] */
     size_t seal_cap;
     fkex_server *rbuf_from;      /* the server whose buffer the read in progress uses */
@@ -408,6 +413,8 @@ static void track_partial(fkex_conn *c)
     c->frame_done = 0;
     if (c->tls && !c->tls_ready && !c->closing)
         return;               /* the handshake, still coming */
+    if (c->tls && !c->closing && c->rec_nhdr)
+        partial = 1;          /* a record begun: OpenSSL holds its buffer until it is whole */
     if (!s || !s->frame_timeout_ms || c->closing || c->finishing || !partial) {
         unpartial(c);
         return;
@@ -451,10 +458,14 @@ static void unlink_conn(fkex_conn *c)
     c->prev = c->next = NULL;
 }
 
+static void tls_say_goodbye(fkex_conn *c);
+
 void fkex_conn_close(fkex_conn *c, const char *why)
 {
     if (!c || c->closing)
         return;
+    if (c->tls_ready && !c->shut && c->connected)
+        tls_say_goodbye(c);
     c->closing = 1;
     if (!c->finishing)   /* a finishing connection keeps the reason it was finished for */
         snprintf(c->why, sizeof c->why, "%s", why ? why : "closed");
@@ -490,6 +501,8 @@ const uint8_t *fkex_conn_source(const fkex_conn *c) { return c->source; }
 fkex_server *fkex_conn_server(const fkex_conn *c) { return c->server; }
 size_t fkex_conn_queued(const fkex_conn *c) { return c->queued; }
 
+static void tls_more(fkex_conn *c);
+
 static void write_done(uv_write_t *req, int status)
 {
     write_req *w = (write_req *)req;
@@ -501,6 +514,8 @@ static void write_done(uv_write_t *req, int status)
     free(w);
     if (status < 0 && status != UV_ECANCELED)
         fkex_conn_close(c, uv_strerror(status));
+    else if (c->tls && !c->closing)
+        tls_more(c);   /* the socket took the last records: the next frames */
 }
 
 /* Room for one more entry in l; 0 or -1 (then c is closed). */
@@ -520,11 +535,11 @@ static int list_reserve(fkex_conn *c, out_list *l)
 }
 
 /* Takes ownership of the reference b, from byte off, into l; counts it
- * against max_queued. 0, or -1 (c is closed, b released). */
-static int list_push(fkex_conn *c, out_list *l, fkex_frame_buf *b, size_t off)
+ * (against max_queued if bounded). 0, or -1 (c is closed, b released). */
+static int list_push(fkex_conn *c, out_list *l, fkex_frame_buf *b, size_t off, int bounded)
 {
     size_t rest = b->len - off;
-    if (rest > c->lim.max_queued || c->queued > c->lim.max_queued - rest) {
+    if (bounded && (rest > c->lim.max_queued || c->queued > c->lim.max_queued - rest)) {
         fkex_frame_buf_unref(b);
         fkex_conn_close(c, "slow reader");
         return -1;
@@ -543,7 +558,7 @@ static int list_push(fkex_conn *c, out_list *l, fkex_frame_buf *b, size_t off)
 /* A frame to send: with TLS it waits to be sealed. */
 static int pend_push(fkex_conn *c, fkex_frame_buf *b, size_t off)
 {
-    return list_push(c, c->tls ? &c->clear : &c->pend, b, off);
+    return list_push(c, c->tls ? &c->clear : &c->pend, b, off, 1);
 }
 
 int fkex_conn_queue(fkex_conn *c, fkex_frame_buf *b)
@@ -686,7 +701,9 @@ static int tls_out(void *ctx, const uint8_t *p, size_t n)
     return 0;
 }
 
-/* The records made since the last call go behind what is to be written, and out. */
+/* The records made since the last call go behind what is to be written,
+ * and out. Not bounded again: their frames were counted against
+ * max_queued when queued, and a record adds RECORD_OVERHEAD bytes. */
 static void tls_emit(fkex_conn *c)
 {
     fkex_frame_buf *b = c->seal;
@@ -698,29 +715,28 @@ static void tls_emit(fkex_conn *c)
         free(b);
         return;
     }
-    if (list_push(c, &c->pend, b, 4) == 0)
+    if (list_push(c, &c->pend, b, 4, 0) == 0)
         write_pending(c);
 }
 
-/* The frames waiting in c->clear, sealed into records once the handshake
- * is done: small ones share a record. */
-static void tls_seal(fkex_conn *c)
+/* Seals the first SEAL_WINDOW bytes of frames waiting in c->clear (one
+ * frame at least) into one block sized for their records: small frames
+ * share a record. */
+static void tls_seal_window(fkex_conn *c)
 {
     uint8_t joined[RECORD_MAX];
     out_list *l = &c->clear;
-    size_t i = 0, plain = 0;
+    size_t i = 0, n = 0, plain = 0;
     int r = 0;
-    if (!c->tls_ready || l->n == 0)
-        return;
-    /* the block the records go to, sized for them: a queue of small
-     * frames costs what max_queued counts, not a doubled buffer each */
-    for (size_t k = 0; k < l->n; k++)
-        plain += l->e[k].b->len - l->e[k].off;
-    if (seal_reserve(c, plain + RECORD_OVERHEAD * (l->n + plain / RECORD_MAX + 1)) != 0) {
+    while (n < l->n && (n == 0 || plain < SEAL_WINDOW)) {
+        plain += l->e[n].b->len - l->e[n].off;
+        n++;
+    }
+    if (seal_reserve(c, plain + RECORD_OVERHEAD * (n + plain / RECORD_MAX + 1)) != 0) {
         fkex_conn_close(c, "out of memory");
         return;
     }
-    while (i < l->n && r == 0) {
+    while (i < n && r == 0) {
         size_t rest = l->e[i].b->len - l->e[i].off, k = 0;
         if (rest >= sizeof joined) {
             r = tls_conn_write(c->tls, l->e[i].b->bytes + l->e[i].off, rest);
@@ -728,7 +744,7 @@ static void tls_seal(fkex_conn *c)
             fkex_frame_buf_unref(l->e[i++].b);
             continue;
         }
-        while (i < l->n && (rest = l->e[i].b->len - l->e[i].off) <= sizeof joined - k) {
+        while (i < n && (rest = l->e[i].b->len - l->e[i].off) <= sizeof joined - k) {
             memcpy(joined + k, l->e[i].b->bytes + l->e[i].off, rest);
             k += rest;
             c->queued -= rest;
@@ -739,10 +755,38 @@ static void tls_seal(fkex_conn *c)
     memmove(l->e, l->e + i, (l->n - i) * sizeof *l->e);
     l->n -= i;
     if (r != 0) {
-        fkex_conn_close(c, "out of memory");
+        fkex_conn_close(c, tls_conn_why(c->tls));
         return;
     }
     tls_emit(c);
+}
+
+/* Closing at once with nothing unwritten: close_notify, if the socket
+ * takes it now, so that the peer knows nothing was cut off. */
+static void tls_say_goodbye(fkex_conn *c)
+{
+    fkex_frame_buf *b;
+    if (c->pend.n || c->clear.n || c->inflight)
+        return;   /* frames are lost: the peer sees the stream cut */
+    tls_conn_shutdown(c->tls);
+    if ((b = c->seal) != NULL) {
+        uv_buf_t buf = uv_buf_init((char *)b->bytes + 4, (unsigned)(b->len - 4));
+        (void)uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+        free(b);
+        c->seal = NULL;
+        c->seal_cap = 0;
+    }
+}
+
+/* Frames are sealed when the socket has taken every record before them
+ * (nothing queued, no write in flight), a window at a time: a frame
+ * shared by many connections stays one block (fkex_frame_buf) for each
+ * connection that is behind, and only what the socket is about to take
+ * becomes that connection's own ciphertext. */
+static void tls_seal(fkex_conn *c)
+{
+    while (c->tls_ready && !c->closing && c->clear.n && c->pend.n == 0 && c->inflight == 0)
+        tls_seal_window(c);
 }
 
 void fkex_conn_flush(fkex_conn *c)
@@ -754,6 +798,18 @@ void fkex_conn_flush(fkex_conn *c)
         tls_seal(c);
     if (!c->closing && c->pend.n)
         write_pending(c);
+}
+
+static void finish_write_side(fkex_conn *c);
+
+/* A write completed: more frames, and a finish's end once they are out. */
+static void tls_more(fkex_conn *c)
+{
+    tls_seal(c);
+    if (!c->closing && c->shut_pending && c->clear.n == 0) {
+        c->shut_pending = 0;
+        finish_write_side(c);
+    }
 }
 
 void fkex_server_flush(fkex_server *s)
@@ -836,17 +892,30 @@ static void finishing_read(fkex_conn *c, ssize_t nread)
         fkex_conn_close(c, NULL);
 }
 
-/* The last frames out (with TLS, sealed, then close_notify), then the
- * write side shut down; reading goes on to see the peer hang up. */
+/* The last frames out (with TLS, sealed as the socket takes them:
+ * tls_more), then finish_write_side. */
 static void finish_writing(fkex_conn *c)
 {
     fkex_conn_flush(c);
-    if (c->tls_ready && !c->closing) {   /* close_notify, behind the last frames */
-        tls_conn_shutdown(c->tls);
-        tls_emit(c);
-    }
     if (c->closing)
         return;
+    if (c->tls && c->clear.n) {
+        c->shut_pending = 1;
+        return;
+    }
+    finish_write_side(c);
+}
+
+/* close_notify behind the last records, then the write side shut down;
+ * reading goes on to see the peer hang up. */
+static void finish_write_side(fkex_conn *c)
+{
+    if (c->tls_ready) {
+        tls_conn_shutdown(c->tls);
+        tls_emit(c);
+        if (c->closing)
+            return;
+    }
     /* libuv shuts the write side down once the writes queued before it are done. */
     if (uv_shutdown(&c->linger->req, (uv_stream_t *)&c->tcp, shutdown_done) != 0) {
         fkex_conn_close(c, NULL);
@@ -983,10 +1052,46 @@ static void tls_handshake(fkex_conn *c)
 /* Ciphertext read: the handshake, then every whole record's frames. The
  * bytes are all taken now (they may be the server's shared buffer): what
  * a pause leaves undelivered is held decrypted. */
+/* The peer ended the TLS session (TLS_CLOSED: close_notify) or broke it
+ * (TLS_BROKEN), and every frame before that has been delivered: a frame
+ * left half-way by a close_notify is truncated (and told so); a broken
+ * session is beyond saying anything. */
+static void tls_peer_end(fkex_conn *c, long how)
+{
+    if (how == TLS_CLOSED && fkex_frame_parser_partial(&c->parser)) {
+        c->eof = 1;
+        reject(c, "truncated frame");
+    } else {
+        fkex_conn_close(c, tls_conn_why(c->tls));
+    }
+}
+
+/* Follows the peer's records (RFC 8446, 5.1: a 5-byte header whose last
+ * two bytes are the length of what follows) to know when one is begun
+ * and not yet whole. */
+static void count_records(fkex_conn *c, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        if (c->rec_nhdr < 5) {
+            c->rec_hdr[c->rec_nhdr++] = *p++;
+            n--;
+            if (c->rec_nhdr == 5 && (c->rec_left = load16_be(c->rec_hdr + 3)) == 0)
+                c->rec_nhdr = 0;
+            continue;
+        }
+        size_t take = n < c->rec_left ? n : c->rec_left;
+        p += take;
+        n -= take;
+        if ((c->rec_left -= (uint16_t)take) == 0)
+            c->rec_nhdr = 0;
+    }
+}
+
 static void tls_input(fkex_conn *c, const uint8_t *p, size_t n)
 {
     uint8_t clear[RECORD_MAX];
     long k = 0;
+    count_records(c, p, n);
     c->tio.in = p;
     c->tio.inlen = n;
     if (!c->tls_ready)
@@ -996,12 +1101,22 @@ static void tls_input(fkex_conn *c, const uint8_t *p, size_t n)
         deliver(c, clear, (size_t)k);
     c->tio.inlen = 0;
     tls_emit(c);
-    if (k >= 0 || c->closing || c->finishing)
+    if (c->closing || c->finishing)
         return;
-    if (fkex_frame_parser_partial(&c->parser))   /* close_notify inside a frame, or a broken record */
-        reject(c, "truncated frame");
-    else
-        fkex_conn_close(c, tls_conn_why(c->tls));
+    if (k >= 0) {
+        if (c->tls_ready)
+            track_partial(c);   /* a record begun counts as a frame begun */
+        return;
+    }
+    if (c->paused || c->nheld) {   /* frames held: they go first (idle_cb) */
+        c->tls_ended = k;
+        if (c->reading) {
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            c->reading = 0;
+        }
+        return;
+    }
+    tls_peer_end(c, k);
 }
 
 /* What one read means for c. */
@@ -1020,7 +1135,9 @@ static void on_read(fkex_conn *c, ssize_t nread, const uv_buf_t *buf)
     else if (nread == UV_EOF && fkex_frame_parser_partial(&c->parser)) {
         c->eof = 1;
         reject(c, "truncated frame");
-    } else if (nread == UV_EOF)
+    } else if (nread == UV_EOF && c->tls)   /* a stream cut here could have lost frames */
+        fkex_conn_close(c, "connection closed by peer without TLS close_notify");
+    else if (nread == UV_EOF)
         fkex_conn_close(c, "connection closed by peer");
     else if (nread == UV_ENOBUFS)
         fkex_conn_close(c, "out of memory");
@@ -1041,7 +1158,8 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static void start_reading(fkex_conn *c)
 {
-    if (c->closing || (c->paused && !handshaking(c)) || c->reading || !c->connected || c->nheld)
+    if (c->closing || (c->paused && !handshaking(c)) || c->reading || !c->connected || c->nheld ||
+        c->tls_ended)
         return;
     int r = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
     if (r != 0)
@@ -1075,7 +1193,10 @@ static void idle_cb(uv_idle_t *i)
     if (n)
         deliver(c, p, n);
     free(p);
-    start_reading(c);
+    if (c->tls_ended && !c->closing && !c->finishing && !c->paused && !c->nheld)
+        tls_peer_end(c, c->tls_ended);
+    else
+        start_reading(c);
 }
 
 void fkex_conn_resume(fkex_conn *c)
@@ -1083,6 +1204,10 @@ void fkex_conn_resume(fkex_conn *c)
     if (c->closing || !c->paused)
         return;
     c->paused = 0;
+    if (!c->nheld && c->tls_ended) {
+        tls_peer_end(c, c->tls_ended);
+        return;
+    }
     if (!c->nheld) {
         start_reading(c);
         return;

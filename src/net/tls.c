@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <libgen.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -163,10 +164,12 @@ static int verify_server(X509_STORE_CTX *x, void *arg)
     }
     if (!leaf || key_pin(got, X509_get0_pubkey(leaf)) != 0) {
         snprintf(tc->why, sizeof tc->why, "the server presented no key that can be pinned");
+        X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_REJECTED);
         return 0;
     }
     if (memcmp(got, tc->pin, FKEX_PIN_BYTES) == 0)
         return 1;
+    X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_REJECTED);
     fkex_pin_text(got_text, got);
     fkex_pin_text(want_text, tc->pin);
     snprintf(tc->why, sizeof tc->why, "the server's key (pin %.10s...) is not the one pinned "
@@ -225,11 +228,14 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
     return -1;
 }
 
-/* The private key in path, which only its owner may read. */
+/* The private key in path, which only this user owns and may read. The
+ * file's bytes are read into memory that is cleared when freed. */
 static fkex_err key_read(EVP_PKEY **pk, const char *path, char err[160])
 {
     struct stat st;
-    FILE *f;
+    char *pem = NULL;
+    size_t got = 0;
+    BIO *b = NULL;
     *pk = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
@@ -241,20 +247,34 @@ static fkex_err key_read(EVP_PKEY **pk, const char *path, char err[160])
         set_err(err, "%.100s is not a key file", path);
         return FKEX_ERR_BAD_ENCODING;
     }
-    if (st.st_mode & 077) {
+    if (st.st_uid != geteuid() || (st.st_mode & 077)) {
         close(fd);
-        set_err(err, "%.100s can be read by others (mode %03o): chmod 600 it", path,
-                (unsigned)(st.st_mode & 0777));
+        if (st.st_uid != geteuid())
+            set_err(err, "%.100s belongs to another user", path);
+        else
+            set_err(err, "%.100s can be read by others (mode %03o): chmod 600 it", path,
+                    (unsigned)(st.st_mode & 0777));
         return FKEX_ERR_IO;
     }
-    if (!(f = fdopen(fd, "r"))) {
+    if (!(pem = OPENSSL_malloc((size_t)st.st_size + 1))) {
         close(fd);
-        set_err(err, "cannot read %.100s: %s", path, strerror(errno));
-        return FKEX_ERR_IO;
+        set_err(err, "out of memory");
+        return FKEX_ERR_NO_MEMORY;
     }
+    while (got < (size_t)st.st_size) {
+        ssize_t r = read(fd, pem + got, (size_t)st.st_size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
     ERR_clear_error();
-    *pk = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
-    fclose(f);
+    if (got == (size_t)st.st_size && (b = BIO_new_mem_buf(pem, (int)got)) != NULL)
+        *pk = PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL);
+    BIO_free(b);
+    OPENSSL_clear_free(pem, (size_t)st.st_size + 1);
     if (!*pk) {
         set_err(err, "%.100s holds no private key that can be read without a passphrase", path);
         return FKEX_ERR_BAD_ENCODING;
@@ -262,8 +282,22 @@ static fkex_err key_read(EVP_PKEY **pk, const char *path, char err[160])
     return FKEX_OK;
 }
 
+/* Makes a link durable: its directory synced. */
+static void sync_dir_of(const char *path)
+{
+    char copy[4096];
+    snprintf(copy, sizeof copy, "%s", path);
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
 /* A new Ed25519 key in path, unless one is there already: written to a
- * temporary file of mode 0600 and linked into place, never over a file. */
+ * temporary file of mode 0600 and linked into place, never over a file,
+ * then its directory synced (a key lost in a crash would be replaced by
+ * another, and every pin given out would refuse the server). */
 static fkex_err key_create(const char *path, int *created, char err[160])
 {
     char tmp[4096];
@@ -292,13 +326,14 @@ static fkex_err key_create(const char *path, int *created, char err[160])
         set_err(err, "cannot write %.100s: %s", tmp, strerror(errno));
     } else if (link(tmp, path) == 0) {
         *created = 1;
+        sync_dir_of(path);
     } else if (errno != EEXIST) {   /* another server made it first: that one is the key */
         set_err(err, "cannot create %.100s: %s", path, strerror(errno));
         ok = 0;
     }
     unlink(tmp);
 out:
-    BIO_free(m);    /* a secure-heap BIO: cleared */
+    BIO_free(m);    /* a BIO_s_secmem: its memory is cleared when freed */
     EVP_PKEY_free(pk);
     return ok ? FKEX_OK : FKEX_ERR_IO;
 }
@@ -476,10 +511,10 @@ long tls_conn_read(tls_conn *tc, uint8_t *buf, size_t cap)
         return 0;
     case SSL_ERROR_ZERO_RETURN:
         snprintf(tc->why, sizeof tc->why, "connection closed by peer");
-        return -1;
+        return TLS_CLOSED;
     default:
         failed(tc, "TLS failed");
-        return -1;
+        return TLS_BROKEN;
     }
 }
 
@@ -489,7 +524,10 @@ int tls_conn_write(tls_conn *tc, const uint8_t *p, size_t n)
     if (n == 0)
         return 0;
     ERR_clear_error();
-    return SSL_write_ex(tc->ssl, p, n, &done) == 1 && done == n ? 0 : -1;
+    if (SSL_write_ex(tc->ssl, p, n, &done) == 1 && done == n)
+        return 0;
+    failed(tc, "TLS failed");
+    return -1;
 }
 
 void tls_conn_shutdown(tls_conn *tc)

@@ -16,8 +16,10 @@
  *
  * Only TLS 1.3; no session tickets, no session cache, buffers released
  * while idle (SSL_MODE_RELEASE_BUFFERS): what an idle connection holds is
- * its keys and state. No blocking call: the connection's bytes go through
- * a BIO of net.c's (tls_io below), never a socket.
+ * its keys and state (and a record it has begun to receive, until it is
+ * whole: net.c times that out as a frame). No blocking call: the
+ * connection's bytes go through a BIO of net.c's (tls_io below), never a
+ * socket.
  *
  * A context is used on one thread at a time and freed after every
  * connection made with it.
@@ -74,9 +76,12 @@ void tls_conn_free(tls_conn *tc);
  * (tls_conn_why says why). */
 int tls_conn_handshake(tls_conn *tc);
 /* Decrypts into buf: the bytes (> 0), 0 if a whole record has not come
- * yet, -1 if the peer ended the session (close_notify) or broke it. */
+ * yet, TLS_CLOSED if the peer ended the session (close_notify),
+ * TLS_BROKEN if it broke it (tls_conn_why says how). */
+#define TLS_CLOSED (-1)
+#define TLS_BROKEN (-2)
 long tls_conn_read(tls_conn *tc, uint8_t *buf, size_t cap);
-/* Encrypts n bytes into io.out: 0, or -1. */
+/* Encrypts n bytes into io.out: 0, or -1 (tls_conn_why says why). */
 int tls_conn_write(tls_conn *tc, const uint8_t *p, size_t n);
 /* Says close_notify into io.out. */
 void tls_conn_shutdown(tls_conn *tc);
