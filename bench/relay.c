@@ -322,6 +322,27 @@ static int head_seq(bench_relay_ctx *b, uint64_t *head)
     return head_seq_at(b->addr, &b->room, head);
 }
 
+/* The relay stopped and started again on its database (sync,
+ * plaintext), the room's address and head seq read again: 0, or -1 with
+ * why said. */
+static int relay_again(bench_relay_ctx *b, const char *sync, int plaintext, uint64_t *head,
+                       char why[160])
+{
+    stop(&b->relay, SIGTERM);
+    if (relay_start(b, sync, plaintext) != 0) {
+        snprintf(why, 160, "fkex relay --sync %s%s did not start on the database", sync,
+                 plaintext ? " --insecure-plaintext" : "");
+        return -1;
+    }
+    snprintf(b->room.addr, sizeof b->room.addr, "%s", b->addr);
+    if (head_seq(b, head) != 0) {
+        snprintf(why, 160, "fkex relay --sync %s%s: no head seq", sync,
+                 plaintext ? " --insecure-plaintext" : "");
+        return -1;
+    }
+    return 0;
+}
+
 static int sign_member(void *ctx, int i, const uint8_t nonce[32], uint8_t sig[64])
 {
     rm_room *r = ctx;
@@ -880,30 +901,13 @@ int bench_relay(int json, int verbose)
     /* The same relay with --sync normal: durable through a crash of the
      * relay, not through a power loss, as a broker that fsyncs on a timer
      * (JetStream's default). */
-    stop(&b.relay, SIGTERM);
-    if (relay_start(&b, "normal", 0) != 0) {
-        snprintf(why, sizeof why, "fkex relay --sync normal did not start on the database");
+    if (relay_again(&b, "normal", 0, &head, why) != 0)
         goto out;
-    }
-    snprintf(b.room.addr, sizeof b.room.addr, "%s", b.addr);
-    if (head_seq(&b, &head) != 0) {
-        snprintf(why, sizeof why, "fkex relay --sync normal: no head seq");
-        goto out;
-    }
     measure(&b, &fn, "fkex --sync normal", LG_FKEX_TLS, &b.port, 1, b.relay, &b.room,
             (const uint8_t (*)[32])v, head);
-
     /* The same relay and database over plain TCP: what TLS costs. */
-    stop(&b.relay, SIGTERM);
-    if (relay_start(&b, "full", 1) != 0) {
-        snprintf(why, sizeof why, "fkex relay --insecure-plaintext did not start on the database");
+    if (relay_again(&b, "full", 1, &head, why) != 0)
         goto out;
-    }
-    snprintf(b.room.addr, sizeof b.room.addr, "%s", b.addr);
-    if (head_seq(&b, &head) != 0) {
-        snprintf(why, sizeof why, "fkex relay --insecure-plaintext: no head seq");
-        goto out;
-    }
     measure(&b, &fp, "fkex plaintext", LG_FKEX, &b.port, 1, b.relay, &b.room,
             (const uint8_t (*)[32])v, head);
 

@@ -72,7 +72,7 @@ show room create lab --policy "$policy" --relay "$addr" --dir lab
 invite=$(grep '^fkex://' lab.invite)
 printf '  invitation: %s\n' "$invite"
 
-say "A relay with another key at that address is refused before anything is sent"
+say "An invitation that pins another key: the client refuses the relay before it sends anything, as it would refuse an impostor"
 other=$(printf '%s' "$invite" | sed 's#^fkex://A#fkex://B#; t; s#^fkex://.#fkex://A#')
 rc=0
 show chat "$other" --key eve.key --batch

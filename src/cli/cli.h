@@ -55,10 +55,11 @@ void cli_daemon_log(void *ctx, const char *line);
 
 /* ---- transport security (cli/transport.c) ----
  * A daemon's TLS: the operator's certificate and key (--tls-cert,
- * --tls-key), or the daemon's own key in key_path (made on first start),
- * or none with --insecure-plaintext (said on stderr). 0, or EXIT_USAGE
- * (said). */
-int cli_server_tls(fkex_tls **t, const char *key_path, const char *cert_path, int plaintext);
+ * --tls-key), or the daemon's own key in --tls-key or else key_default
+ * (made on first start), or none with --insecure-plaintext (said on
+ * stderr), which excludes both options. 0, or EXIT_USAGE (said). */
+int cli_server_tls(fkex_tls **t, const char *key_opt, const char *key_default,
+                   const char *cert_path, int plaintext);
 /* A client's: a context, or NULL with --insecure-plaintext. 0, or
  * EXIT_USAGE (said). */
 int cli_client_tls(fkex_tls **t, int plaintext);

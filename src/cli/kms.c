@@ -348,7 +348,7 @@ static int tls_pin_text(char out[FKEX_PIN_TEXT_LEN + 1], const char *path)
 {
     fkex_tls *t;
     uint8_t pin[FKEX_PIN_BYTES];
-    if (cli_server_tls(&t, path, NULL, 0) != 0)
+    if (cli_server_tls(&t, NULL, path, NULL, 0) != 0)
         return -1;
     fkex_tls_pin(t, pin);
     fkex_tls_free(t);
@@ -818,22 +818,14 @@ static int kms_serve(int argc, char **argv)
         cli_error("--listen: '%s' is not HOST:PORT", listen);
         return EXIT_USAGE;
     }
-    if (tls_cert && !tls_key) {
-        cli_error("--tls-cert needs --tls-key");
-        return EXIT_USAGE;
-    }
-    if (plaintext && tls_key) {
-        cli_error("--insecure-plaintext and --tls-key exclude each other");
-        return EXIT_USAGE;
-    }
     if (open_store(&st, dir, 0) != 0)
         goto out;
     if ((rc = open_authority(&k, dir, st)) != 0)
         goto out;
     rc = EXIT_USAGE;
-    if (!tls_key && !(tls_key = key_path = path_in(dir, "tls.key")))
+    if (!(key_path = path_in(dir, "tls.key")))
         goto out;
-    if ((rc = cli_server_tls(&tls, tls_key, tls_cert, plaintext)) != 0)
+    if ((rc = cli_server_tls(&tls, tls_key, key_path, tls_cert, plaintext)) != 0)
         goto out;
     rc = EXIT_USAGE;
     if ((err = fkex_kms_serve(k, st, listen, tls, &hooks, msg)) != FKEX_OK) {

@@ -291,21 +291,12 @@ int relay_main(int argc, char **argv)
     signal(SIGXFSZ, SIG_IGN);
     if (!store && !db)
         db = DEFAULT_DB;
-    if (tls_cert && !tls_key) {
-        cli_error("--tls-cert needs --tls-key");
-        return EXIT_USAGE;
-    }
-    if (plaintext && tls_key) {
-        cli_error("--insecure-plaintext and --tls-key exclude each other");
-        return EXIT_USAGE;
-    }
-    if (!tls_key) {   /* beside the database */
+    {   /* the default key: beside the database */
         const char *slash = db ? strrchr(db, '/') : NULL;
         snprintf(key_path, sizeof key_path, "%.*srelay.key", slash ? (int)(slash - db + 1) : 0,
                  db ? db : "");
-        tls_key = key_path;
     }
-    if ((rc = cli_server_tls(&tls, tls_key, tls_cert, plaintext)) != 0)
+    if ((rc = cli_server_tls(&tls, tls_key, key_path, tls_cert, plaintext)) != 0)
         return rc;
     opt.tls = tls;
     rc = store ? cluster_relay(store, db, listen, &opt, &hooks)

@@ -6,17 +6,24 @@
 #include "cli/cli.h"
 #include "net/net.h"
 
-int cli_server_tls(fkex_tls **t, const char *key_path, const char *cert_path, int plaintext)
+int cli_server_tls(fkex_tls **t, const char *key_opt, const char *key_default,
+                   const char *cert_path, int plaintext)
 {
+    const char *key_path = key_opt ? key_opt : key_default;
     char err[160];
     int created = 0;
     fkex_err e;
     *t = NULL;
+    if (cert_path && !key_opt) {
+        cli_error("--tls-cert needs --tls-key");
+        return EXIT_USAGE;
+    }
+    if (plaintext && key_opt) {
+        cli_error("--insecure-plaintext and --tls-key%s exclude each other",
+                  cert_path ? "/--tls-cert" : "");
+        return EXIT_USAGE;
+    }
     if (plaintext) {
-        if (cert_path) {
-            cli_error("--insecure-plaintext and --tls-cert exclude each other");
-            return EXIT_USAGE;
-        }
         fprintf(stderr, "fkex: warning: --insecure-plaintext: clients connect over plain TCP; "
                         "anyone on the path sees and can change what they send\n");
         return 0;
