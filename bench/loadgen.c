@@ -86,6 +86,8 @@ static SSL *tls_start(int fd)
         SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
         SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                                   SSL_MODE_RELEASE_BUFFERS);
+        /* whole reads, as src/net's clients do, not two recv() a record */
+        SSL_CTX_set_read_ahead(ctx, 1);
     }
     if (!ctx || !(ssl = SSL_new(ctx)))
         return NULL;
@@ -138,7 +140,7 @@ static int write_all(int fd, SSL *ssl, const uint8_t *b, size_t n)
 static int read_some(int fd, SSL *ssl, uint8_t *b, size_t cap, size_t *n)
 {
     struct pollfd p = { fd, POLLIN, 0 };
-    if (!(ssl && SSL_pending(ssl)) && poll(&p, 1, HANDSHAKE_MS) != 1)
+    if (!(ssl && SSL_has_pending(ssl)) && poll(&p, 1, HANDSHAKE_MS) != 1)
         return -1;
     if (ssl) {
         size_t got = 0;

@@ -41,7 +41,7 @@
 #define READ_CHUNK (64 * 1024)
 #define RECORD_MAX 16384      /* a TLS record's plaintext at most (RFC 8446, 5.1) */
 #define RECORD_OVERHEAD 22    /* a TLS 1.3 record's header, content type and AEAD tag */
-#define SEAL_WINDOW (64 * 1024)   /* frames sealed at a time, once the socket has taken the last */
+#define SEAL_WINDOW (64 * 1024)   /* records made ahead of what the socket has taken */
 #define ACCEPT_RETRY_MS 100
 
 struct fkex_server {
@@ -104,6 +104,7 @@ struct fkex_conn {
     size_t nheld;
     out_list pend;               /* to be written, in order: frames, or TLS records */
     out_list clear;              /* TLS: frames not yet sealed into records */
+    size_t clear_bytes;          /* ... their bytes (the rest of queued is records) */
     size_t queued;               /* bytes not yet written: both lists and write requests */
     size_t inflight;             /* write requests not yet completed */
     int connected, reading, paused, closing, idle_init, dirty;
@@ -358,6 +359,7 @@ static void drop_pending(fkex_conn *c)
 {
     drop_list(c, &c->pend);
     drop_list(c, &c->clear);
+    c->clear_bytes = 0;
 }
 
 static void undirty(fkex_conn *c)
@@ -552,6 +554,8 @@ static int list_push(fkex_conn *c, out_list *l, fkex_frame_buf *b, size_t off, i
     l->e[l->n].off = off;
     l->n++;
     c->queued += rest;
+    if (l == &c->clear)
+        c->clear_bytes += rest;
     return 0;
 }
 
@@ -741,6 +745,7 @@ static void tls_seal_window(fkex_conn *c)
         if (rest >= sizeof joined) {
             r = tls_conn_write(c->tls, l->e[i].b->bytes + l->e[i].off, rest);
             c->queued -= rest;
+            c->clear_bytes -= rest;
             fkex_frame_buf_unref(l->e[i++].b);
             continue;
         }
@@ -748,6 +753,7 @@ static void tls_seal_window(fkex_conn *c)
             memcpy(joined + k, l->e[i].b->bytes + l->e[i].off, rest);
             k += rest;
             c->queued -= rest;
+            c->clear_bytes -= rest;
             fkex_frame_buf_unref(l->e[i++].b);
         }
         r = tls_conn_write(c->tls, joined, k);
@@ -778,14 +784,14 @@ static void tls_say_goodbye(fkex_conn *c)
     }
 }
 
-/* Frames are sealed when the socket has taken every record before them
- * (nothing queued, no write in flight), a window at a time: a frame
- * shared by many connections stays one block (fkex_frame_buf) for each
- * connection that is behind, and only what the socket is about to take
- * becomes that connection's own ciphertext. */
+/* Frames are sealed while less than SEAL_WINDOW of records waits for
+ * the socket (queued less the frames not sealed): at once for a
+ * connection that keeps up, and a frame shared by many connections stays
+ * one block (fkex_frame_buf) for each connection that is behind, only
+ * what its socket is about to take becoming its own ciphertext. */
 static void tls_seal(fkex_conn *c)
 {
-    while (c->tls_ready && !c->closing && c->clear.n && c->pend.n == 0 && c->inflight == 0)
+    while (c->tls_ready && !c->closing && c->clear.n && c->queued - c->clear_bytes < SEAL_WINDOW)
         tls_seal_window(c);
 }
 
