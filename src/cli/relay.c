@@ -101,19 +101,14 @@ static int parse_number(const char *name, const char *arg, unsigned long min, un
 
 /* --store: the rooms are the fold of a shared log, kept by this relay in
  * a cache of its own: a new SQLite file in $TMPDIR, removed at exit. */
-static int cluster_relay(const char *store, const char *db, const char *listen,
-                         relay_options *opt, const relay_hooks *hooks)
+static int cluster_relay(const char *store, const char *listen, relay_options *opt,
+                         const relay_hooks *hooks)
 {
     char servers[RELAY_JS_MAX_SERVERS][80], msg[256], path[512], side[540];
     const char *tmp = getenv("TMPDIR");
     relay_store *st = NULL;
     int n, fd;
     fkex_err err;
-    if (db) {
-        cli_error("--db and --store exclude each other");
-        cli_hint("a relay of a cluster keeps its rooms in the shared log (--store)");
-        return EXIT_USAGE;
-    }
     if (relay_js_parse(store, servers, &n, msg) != 0) {
         cli_error("--store: %s", msg);
         cli_hint("for example --store nats://127.0.0.1:4222,127.0.0.1:4223");
@@ -289,6 +284,11 @@ int relay_main(int argc, char **argv)
     /* A file-size limit (ulimit -f) is a write that fails, refused and
      * logged as a full disk is, not the end of the relay. */
     signal(SIGXFSZ, SIG_IGN);
+    if (store && db) {   /* before the key is made */
+        cli_error("--db and --store exclude each other");
+        cli_hint("a relay of a cluster keeps its rooms in the shared log (--store)");
+        return EXIT_USAGE;
+    }
     if (!store && !db)
         db = DEFAULT_DB;
     {   /* the default key: beside the database */
@@ -299,7 +299,7 @@ int relay_main(int argc, char **argv)
     if ((rc = cli_server_tls(&tls, tls_key, key_path, tls_cert, plaintext)) != 0)
         return rc;
     opt.tls = tls;
-    rc = store ? cluster_relay(store, db, listen, &opt, &hooks)
+    rc = store ? cluster_relay(store, listen, &opt, &hooks)
                : db_relay(db, sync_full, listen, &opt, &hooks);
     fkex_tls_free(tls);
     return rc;

@@ -20,6 +20,12 @@
  * idle connection holds no read buffer; the parser copies only the part of
  * a frame that spans reads.
  *
+ * TLS (net/tls.c): frames wait in `clear` until the handshake is done and
+ * are sealed into records while less than SEAL_WINDOW of records waits for
+ * the socket (tls_seal); records then go out as frames do, through `pend`.
+ * Every byte read goes through OpenSSL at once (tls_input): what a pause
+ * leaves undelivered is held decrypted.
+ *
  * Abuse: a connection left in the middle of a frame is on its server's
  * `partial` list (one check after each read: a frame that arrives whole
  * never touches it), which a timer walks for frames past their deadline.
