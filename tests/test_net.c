@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include "test.h"
 #include "net/net.h"
+#include "tls_raw.h"
 
 #define FAILSAFE_MS 10000
 
@@ -1438,7 +1439,7 @@ static void tls_key_file(void)
  * certificate's. (The CA and the certificate are made by openssl(1).) */
 static void tls_named(void)
 {
-    char dir[600], cmd[4096], ca[700], cert[700], key[700], other[700], err[160];
+    char dir[600], ca[700], cert[700], key[700], other[700], err[160];
     fkex_tls *server = NULL, *client = NULL, *wrong = NULL;
     tls_state st;
     const char *old = getenv("SSL_CERT_FILE");
@@ -1447,18 +1448,7 @@ static void tls_named(void)
     snprintf(cert, sizeof cert, "%s/server.pem", dir);
     snprintf(key, sizeof key, "%s/server.key", dir);
     snprintf(other, sizeof other, "%s/other.key", dir);
-    snprintf(cmd, sizeof cmd,
-             "set -e; rm -rf '%s'; mkdir -p '%s'; cd '%s'; umask 077;"
-             "openssl req -x509 -newkey ed25519 -nodes -keyout ca.key -out ca.pem -days 2 "
-             "-subj /CN=fkex-test-ca 2>/dev/null;"
-             "openssl req -newkey ed25519 -nodes -keyout server.key -out server.csr "
-             "-subj /CN=relay.fkex.test 2>/dev/null;"
-             "printf 'subjectAltName=DNS:relay.fkex.test\\n' > ext;"
-             "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
-             "-out server.pem -days 2 -extfile ext 2>/dev/null;"
-             "openssl genpkey -algorithm ed25519 -out other.key 2>/dev/null",
-             dir, dir, dir);
-    if (system(cmd) != 0) {
+    if (tls_test_ca(dir) != 0) {
         CHECK(!"openssl(1) made the test's certificates");
         return;
     }

@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include "relay_harness.h"
 #include "tls_raw.h"
+#include "wire/relay_msg.h"
 #include "opcount.h"
 #include "gke/ratchet_state.h"
 
@@ -370,6 +371,59 @@ static void relay_usage(void)
     CHECK(WEXITSTATUS(system(cmd)) == 2);
 }
 
+/* A relay with an operator's certificate (--tls-cert, --tls-key): a
+ * client that names it (NAME@HOST:PORT) and trusts the certificate
+ * authority is served; one that names another server, or does not trust
+ * that authority, is refused in the handshake. */
+static void relay_tls_cert(void)
+{
+    char a[128], dir[600], cert[700], key[700], ca[700], ep[300], err[160];
+    const char *old = getenv("SSL_CERT_FILE");
+    fkex_tls *trusting = NULL, *untrusting = NULL;
+    uint8_t req[2 + 32] = { FKEX_RELAY_GET_DESCRIPTOR, FKEX_RELAY_VERSION }, *reply = NULL;
+    size_t replylen = 0;
+    pid_t pid;
+    snprintf(dir, sizeof dir, "%s", rh_at("ca"));
+    snprintf(cert, sizeof cert, "%s/server.pem", dir);
+    snprintf(key, sizeof key, "%s/server.key", dir);
+    snprintf(ca, sizeof ca, "%s/ca.pem", dir);
+    if (tls_test_ca(dir) != 0) {
+        CHECK(!"openssl(1) made the test's certificates");
+        return;
+    }
+    const char *const extra[] = { "--tls-cert", cert, "--tls-key", key, NULL };
+    if ((pid = rh_relay_start(a, "certified", extra, NULL)) < 0) {
+        CHECK(!"the relay starts with a certificate");
+        return;
+    }
+    setenv("SSL_CERT_FILE", ca, 1);
+    CHECK_OK(fkex_tls_client_new(&trusting, err));
+    unsetenv("SSL_CERT_FILE");
+    CHECK_OK(fkex_tls_client_new(&untrusting, err));   /* the system's authorities alone */
+    if (old)
+        setenv("SSL_CERT_FILE", old, 1);
+    else
+        unsetenv("SSL_CERT_FILE");
+    snprintf(ep, sizeof ep, "relay.fkex.test@%s", strchr(a, '@') + 1);
+    CHECK_OK(fkex_net_request(&reply, &replylen, ep, req, sizeof req, NULL, trusting, 10000, err));
+    free(reply);
+    reply = NULL;
+    snprintf(ep, sizeof ep, "other.fkex.test@%s", strchr(a, '@') + 1);
+    CHECK_ERR(fkex_net_request(&reply, &replylen, ep, req, sizeof req, NULL, trusting, 10000, err),
+              FKEX_ERR_IO);
+    CHECK(strstr(err, "does not verify") != NULL);
+    snprintf(ep, sizeof ep, "relay.fkex.test@%s", strchr(a, '@') + 1);
+    CHECK_ERR(fkex_net_request(&reply, &replylen, ep, req, sizeof req, NULL, untrusting, 10000, err),
+              FKEX_ERR_IO);
+    CHECK(strstr(err, "does not verify") != NULL);
+    /* the pin the relay printed is its certificate's key */
+    CHECK_OK(fkex_net_request(&reply, &replylen, a, req, sizeof req, NULL, untrusting, 10000, err));
+    free(reply);
+    fkex_tls_free(trusting);
+    fkex_tls_free(untrusting);
+    CHECK(rh_relay_stop(pid) == 0);
+}
+
 /* The relay's TLS key: made on first start beside the database (mode
  * 0600), the same after a restart (the pin it prints does not change),
  * and refused if others may read it. */
@@ -573,6 +627,7 @@ void suite_relay_daemon(void)
         return;
     RUN(relay_usage);
     RUN(relay_tls_key);
+    RUN(relay_tls_cert);
     /* FAME, as new authorities are; the other room suites keep Waters. */
     gke_world_open(&rh_world, "relay daemon world", "fame");
     RUN(relay_e2e);

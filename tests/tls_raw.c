@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -123,6 +124,23 @@ ssize_t tls_raw_recv(tls_raw *t, void *p, size_t cap, int dontwait)
     default:
         return -1;
     }
+}
+
+int tls_test_ca(const char *dir)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "set -e; rm -rf '%s'; mkdir -p '%s'; cd '%s'; umask 077;"
+             "openssl req -x509 -newkey ed25519 -nodes -keyout ca.key -out ca.pem -days 2 "
+             "-subj /CN=fkex-test-ca 2>/dev/null;"
+             "openssl req -newkey ed25519 -nodes -keyout server.key -out server.csr "
+             "-subj /CN=relay.fkex.test 2>/dev/null;"
+             "printf 'subjectAltName=DNS:relay.fkex.test\\n' > ext;"
+             "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+             "-out server.pem -days 2 -extfile ext 2>/dev/null;"
+             "openssl genpkey -algorithm ed25519 -out other.key 2>/dev/null",
+             dir, dir, dir);
+    return system(cmd) == 0 ? 0 : -1;
 }
 
 void tls_raw_shutdown(tls_raw *t)

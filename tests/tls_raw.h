@@ -28,6 +28,11 @@ ssize_t tls_raw_send(tls_raw *t, const void *p, size_t n);
  * connection's end); -1 on a reset or an error; -2 if nothing came (at
  * once with dontwait, else within the timeout). */
 ssize_t tls_raw_recv(tls_raw *t, void *p, size_t cap, int dontwait);
+/* Makes, with openssl(1), a certificate authority and a server certificate
+ * for the name relay.fkex.test in dir (created): ca.pem, server.pem,
+ * server.key, and other.key (a key no certificate is for), all Ed25519.
+ * 0, or -1. */
+int tls_test_ca(const char *dir);
 /* Ends the sending side (close_notify with TLS, then FIN); reading goes on. */
 void tls_raw_shutdown(tls_raw *t);
 void tls_raw_close(tls_raw *t);
