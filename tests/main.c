@@ -228,7 +228,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "== %s\n", suites[i].name);
         suites[i].fn();
     }
-    if (test_tmpdir()[0]) {
+    if (failed && getenv("FKEX_TEST_KEEP")) {   /* the daemons' logs, to read */
+        fprintf(stderr, "kept %s\n", test_tmpdir());
+    } else if (test_tmpdir()[0]) {
         char cmd[96];
         snprintf(cmd, sizeof cmd, "rm -rf %s", test_tmpdir());
         if (system(cmd) != 0)
