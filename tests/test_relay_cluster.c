@@ -146,8 +146,19 @@ static void test_log_over_cluster(void)
     for (uint32_t k = 100; k < 150; k++)
         publish(js, k);
     CHECK(run_until(&loop, &s.n, 150) && run_until(&loop, &s.nstored, 150));
-    for (size_t i = 0; i < s.n; i++)
-        CHECK(load32_be(s.ids[i]) == i);
+    /* each once; those acknowledged before the kill in order, the rest
+     * maybe not: an entry that went to the dead node is published again
+     * and may land after later ones (ARCHITECTURE.md) */
+    {
+        uint8_t once[150] = { 0 };
+        for (size_t i = 0; i < s.n; i++) {
+            uint32_t k = load32_be(s.ids[i]);
+            CHECK(k < 150 && !once[k] && (i >= 100 || k == i));
+            if (k < 150)
+                once[k] = 1;
+        }
+        CHECK(s.n == 150);
+    }
     CHECK(relay_js_unstored(js) == 0);
     CHECK(nats_cluster_restart(&c, node < 0 ? 0 : node) == 0);
     relay_js_close(js);
