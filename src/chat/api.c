@@ -117,19 +117,12 @@ static void run_until(fkex_client *c, int (*ready)(const fkex_client *), unsigne
  * knowing the relay: the first event says so (the library never prints). */
 static void tell_unpinned(fkex_client *c)
 {
-    char one[FKEX_NET_LIST_TEXT_MAX];
-    fkex_endpoint e;
-    for (size_t i = 0, n = fkex_net_address_list(c->addr); i < n; i++) {
-        fkex_net_address_nth(one, sizeof one, c->addr, i);
-        if (fkex_endpoint_parse(&e, one) == 0 && e.auth == FKEX_ENDPOINT_UNPINNED) {
-            chat_event ev = { .kind = CHAT_EV_ERROR, .code = FKEX_CLIENT_CODE_UNPINNED,
-                              .message = "the invitation does not pin the relay's key (it was "
-                                         "made before relays had keys): the link is encrypted, "
-                                         "but a relay in the middle would not be noticed" };
-            on_event(c, &ev);
-            return;
-        }
-    }
+    chat_event ev = { .kind = CHAT_EV_ERROR, .code = FKEX_CLIENT_CODE_UNPINNED,
+                      .message = "the invitation does not pin the relay's key (it was made "
+                                 "before relays had keys): the link is encrypted, but a relay "
+                                 "in the middle would not be noticed" };
+    if (fkex_net_address_list_unpinned(c->addr))
+        on_event(c, &ev);
 }
 
 fkex_err fkex_client_open(fkex_client **out, const char *invite, const fkex_key *key,

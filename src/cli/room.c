@@ -80,17 +80,11 @@ static int read_relay(char out[FKEX_NET_LIST_TEXT_MAX], const char *dir)
  * --insecure-plaintext has none), with a warning. */
 static void unpinned_hint(const char *relay)
 {
-    char one[FKEX_NET_LIST_TEXT_MAX];
-    fkex_endpoint e;
-    for (size_t i = 0, n = fkex_net_address_list(relay); i < n; i++) {
-        fkex_net_address_nth(one, sizeof one, relay, i);
-        if (fkex_endpoint_parse(&e, one) == 0 && e.auth == FKEX_ENDPOINT_UNPINNED) {
-            fprintf(stderr, "fkex: warning: --relay %s pins no key: the invitation will not "
-                            "authenticate the relay\n", one);
-            cli_hint("give the address as fkex relay printed it, PIN@HOST:PORT");
-            return;
-        }
-    }
+    if (!fkex_net_address_list_unpinned(relay))
+        return;
+    fprintf(stderr, "fkex: warning: --relay %s pins no key: the invitation will not "
+                    "authenticate the relay\n", relay);
+    cli_hint("give the address as fkex relay printed it, PIN@HOST:PORT");
 }
 
 static void print_invite(const char *relay, const uint8_t room_id[32])

@@ -56,16 +56,8 @@ int cli_client_tls(fkex_tls **t, int plaintext)
 
 void cli_warn_unpinned(const char *list, const char *what)
 {
-    char one[FKEX_NET_LIST_TEXT_MAX];
-    fkex_endpoint e;
-    size_t n = fkex_net_address_list(list);
-    for (size_t i = 0; i < n; i++) {
-        fkex_net_address_nth(one, sizeof one, list, i);
-        if (fkex_endpoint_parse(&e, one) == 0 && e.auth == FKEX_ENDPOINT_UNPINNED) {
-            fprintf(stderr, "fkex: warning: %s does not pin the server's key (it was made "
-                            "before servers had keys): the link is encrypted, but a server in "
-                            "the middle would not be noticed; ask for a new one\n", what);
-            return;
-        }
-    }
+    if (fkex_net_address_list_unpinned(list))
+        fprintf(stderr, "fkex: warning: %s does not pin the server's key (it was made "
+                        "before servers had keys): the link is encrypted, but a server in "
+                        "the middle would not be noticed; ask for a new one\n", what);
 }

@@ -270,6 +270,18 @@ size_t fkex_net_address_list(const char *list)
     return n;
 }
 
+int fkex_net_address_list_unpinned(const char *list)
+{
+    char one[FKEX_NET_LIST_TEXT_MAX];
+    fkex_endpoint e;
+    for (size_t i = 0, n = fkex_net_address_list(list); i < n; i++) {
+        fkex_net_address_nth(one, sizeof one, list, i);
+        if (fkex_endpoint_parse(&e, one) == 0 && e.auth == FKEX_ENDPOINT_UNPINNED)
+            return 1;
+    }
+    return 0;
+}
+
 /* "127.0.0.1:53122" or "[::1]:53122". */
 static void format_addr(char *out, size_t cap, const struct sockaddr_storage *ss)
 {

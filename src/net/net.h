@@ -236,6 +236,9 @@ int fkex_net_address_ok(const char *addr);
 size_t fkex_net_address_list(const char *list);
 /* The i-th address of a checked list into out (cap bytes). */
 void fkex_net_address_nth(char *out, size_t cap, const char *list, size_t i);
+/* 1 if an address of a checked list pins no key and names no server
+ * (written before servers had keys: its reader warns). */
+int fkex_net_address_list_unpinned(const char *list);
 
 /* One request, one reply, on a private loop: for CLIs (fkex enroll) and tests. Waits at most timeout_ms.
  * tls as fkex_conn_connect's.
