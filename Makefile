@@ -214,6 +214,28 @@ bench: all
 	./fkex bench gke
 	./fkex bench relay
 
+# ---- WebAssembly (docs/ARCHITECTURE.md, "The browser client") ------------
+# The pure layers and src/web/ compiled by Debian's emcc against blst and
+# libsodium built for wasm (scripts/deps-web.sh, into deps/wasm/).
+WASM      = $(BUILD)/wasm
+EMCC      = NODE_PATH=/usr/share/nodejs emcc
+WASM_CFLAGS = -std=c11 -Wall -Wextra $(WERROR) -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc -Ibench \
+              -Ideps/wasm/include -O2 -MMD -MP
+WASM_DEPS = deps/wasm/lib/libblst.a deps/wasm/lib/libsodium.a
+WASM_PURE_OBJ = $(patsubst %.c,$(WASM)/%.o,$(foreach l,$(PURE_LAYERS),$(call layer_src,$(l))))
+# Node.js runs the benchmark from one file (the wasm inside it).
+WASM_BENCH_OBJ = $(WASM)/src/web/bench_main.o $(WASM)/bench/abe.o $(WASM)/bench/bench.o
+wasm: deps-web $(WASM)/fkex-bench.js
+deps-web:
+	@sh scripts/deps-web.sh
+$(WASM)/src/crypto/init.o: FKEX_VERSION_FLAG = -DFKEX_VERSION='"$(VERSION)"'
+$(WASM)/%.o: %.c $(WASM_DEPS)
+	@mkdir -p $(dir $@)
+	$(EMCC) $(WASM_CFLAGS) $(FKEX_VERSION_FLAG) -c $< -o $@
+$(WASM)/fkex-bench.js: $(WASM_BENCH_OBJ) $(WASM_PURE_OBJ) $(WASM_DEPS)
+	$(EMCC) -O2 -sSINGLE_FILE=1 -sENVIRONMENT=node -sALLOW_MEMORY_GROWTH=1 -sEXIT_RUNTIME=1 \
+		-o $@ $(WASM_BENCH_OBJ) $(WASM_PURE_OBJ) $(WASM_DEPS)
+
 # libFuzzer targets: clang, linked against the library built with the same flags.
 FUZZ_CC = clang
 FUZZ_SAN = -g -O1 -fno-sanitize-recover=all
@@ -281,5 +303,5 @@ clean:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
-.PHONY: all deps check-deps layers tests test demo demo-files demo-cluster bench fuzz \
+.PHONY: all deps check-deps layers tests test demo demo-files demo-cluster bench fuzz wasm deps-web \
 	install uninstall clean

@@ -168,9 +168,9 @@ static void policy_name(char out[24], const char *label, size_t n)
         snprintf(out, 24, "AND-%zu", n);
 }
 
-int bench_abe(int json)
+int bench_abe(int json, size_t only_n, const char *build)
 {
-    static const size_t sizes[] = { 1, 10, 50, 100 };
+    static const size_t sizes[] = BENCH_ABE_SIZES;
     static const struct { const char *label, *attrs[6]; size_t nattrs; } branches[] = {
         { "branch-E", { "E" }, 1 },
         { "branch-AG", { "A", "B", "C", "D", "F", "G" }, 6 },
@@ -184,7 +184,7 @@ int bench_abe(int json)
 #define NCASES (FKEX_ARRAY_LEN(sizes) + 1 + FKEX_ARRAY_LEN(branches))
     bench_case cases[NCASES];
     result results[FKEX_ARRAY_LEN(ops) * NSCHEMES * NCASES];
-    size_t nres = 0;
+    size_t nres = 0, ncases = 0;
     size_t ct_size[NSCHEMES][NCASES], key_size[NSCHEMES][NCASES];
     fkex_mpk *mpk[NSCHEMES];
     fkex_msk *msk[NSCHEMES];
@@ -198,13 +198,16 @@ int bench_abe(int json)
             return 2;
 
     for (size_t i = 0; i < FKEX_ARRAY_LEN(sizes); i++) {
-        cases[i].n = sizes[i];
-        cases[i].label = NULL;
-        cases[i].policy = and_policy(sizes[i], &cases[i].attrs);
-        cases[i].nattrs = sizes[i];
+        if (only_n && sizes[i] != only_n)
+            continue;
+        cases[ncases].n = sizes[i];
+        cases[ncases].label = NULL;
+        cases[ncases].policy = and_policy(sizes[i], &cases[ncases].attrs);
+        cases[ncases].nattrs = sizes[i];
+        ncases++;
     }
-    {
-        bench_case *p = &cases[FKEX_ARRAY_LEN(sizes)];
+    if (!only_n) {
+        bench_case *p = &cases[ncases++];
         p->n = 4;
         p->label = "prototype";
         p->policy = strdup(PROTOTYPE_POLICY);
@@ -212,19 +215,19 @@ int bench_abe(int json)
         p->attrs[0] = strdup("ONE");
         p->attrs[1] = strdup("TWO");
         p->nattrs = 2;
-    }
-    for (size_t b = 0; b < FKEX_ARRAY_LEN(branches); b++) {
-        bench_case *p = &cases[FKEX_ARRAY_LEN(sizes) + 1 + b];
-        p->n = BRANCH_ROWS;
-        p->label = branches[b].label;
-        p->policy = strdup(BRANCH_POLICY);
-        p->nattrs = branches[b].nattrs;
-        p->attrs = calloc(p->nattrs, sizeof *p->attrs);
-        for (size_t j = 0; j < p->nattrs; j++)
-            p->attrs[j] = strdup(branches[b].attrs[j]);
+        for (size_t b = 0; b < FKEX_ARRAY_LEN(branches); b++) {
+            p = &cases[ncases++];
+            p->n = BRANCH_ROWS;
+            p->label = branches[b].label;
+            p->policy = strdup(BRANCH_POLICY);
+            p->nattrs = branches[b].nattrs;
+            p->attrs = calloc(p->nattrs, sizeof *p->attrs);
+            for (size_t j = 0; j < p->nattrs; j++)
+                p->attrs[j] = strdup(branches[b].attrs[j]);
+        }
     }
 
-    for (size_t i = 0; i < NCASES; i++) {
+    for (size_t i = 0; i < ncases; i++) {
         for (size_t k = 0; k < NSCHEMES; k++) {
             bench_case *c = &cases[i];
             ctx x = { .msk = msk[k], .mpk = mpk[k], .c = c, .rng = rng };
@@ -276,7 +279,7 @@ int bench_abe(int json)
 
     pairing_ms = bench_median(pairing_all, nres);
     if (json) {
-        printf("{\"pairing_ms\": %.4f, \"results\": [", pairing_ms);
+        printf("{\"build\": \"%s\", \"pairing_ms\": %.4f, \"results\": [", build, pairing_ms);
         for (size_t r = 0; r < nres; r++)
             printf("%s{\"scheme\": \"%s\", \"op\": \"%s\", \"n\": %zu,%s%s%s \"median_ms\": %.4f, \"pe\": %.3f}",
                    r ? ", " : "", results[r].scheme, results[r].op, results[r].n,
@@ -284,7 +287,7 @@ int bench_abe(int json)
                    results[r].label ? "\"," : "", results[r].ms, results[r].pe);
         printf("], \"sizes\": [");
         for (size_t k = 0; k < NSCHEMES; k++)
-            for (size_t i = 0; i < NCASES; i++)
+            for (size_t i = 0; i < ncases; i++)
                 printf("%s{\"scheme\": \"%s\", \"what\": \"ciphertext\", \"n\": %zu,%s%s%s \"bytes\": %zu}, "
                        "{\"scheme\": \"%s\", \"what\": \"key\", \"n\": %zu,%s%s%s \"bytes\": %zu}",
                        k || i ? ", " : "", scheme_names[k], cases[i].n,
@@ -294,8 +297,8 @@ int bench_abe(int json)
                        cases[i].label ? "\"," : "", key_size[k][i]);
         printf("]}\n");
     } else {
-        printf("one pairing: %.3f ms (median; pe = time / a pairing timed alongside)\n\n",
-               pairing_ms);
+        printf("%s build; one pairing: %.3f ms (median; pe = time / a pairing timed alongside)\n\n",
+               build, pairing_ms);
         printf("%-10s %-12s %-10s %12s %10s\n", "scheme", "op", "policy", "median ms", "pe");
         for (size_t r = 0; r < nres; r++) {
             char pol[24];
@@ -305,7 +308,7 @@ int bench_abe(int json)
         }
         printf("\n%-10s %-10s %16s %10s\n", "scheme", "policy", "ciphertext B", "key B");
         for (size_t k = 0; k < NSCHEMES; k++)
-            for (size_t i = 0; i < NCASES; i++) {
+            for (size_t i = 0; i < ncases; i++) {
                 char pol[24];
                 policy_name(pol, cases[i].label, cases[i].n);
                 printf("%-10s %-10s %16zu %10zu\n", scheme_names[k], pol, ct_size[k][i],
@@ -318,7 +321,7 @@ int bench_abe(int json)
                "by a key {A, B, C, D, F, G}; decrypt should cost the same for both.\n",
                BRANCH_POLICY);
     }
-    for (size_t i = 0; i < NCASES; i++) {
+    for (size_t i = 0; i < ncases; i++) {
         free(cases[i].policy);
         for (size_t j = 0; j < cases[i].nattrs; j++)
             free(cases[i].attrs[j]);

@@ -19,7 +19,11 @@ double bench_median(double *samples, size_t n);
  * both see the same machine: *op_ms and *pairing_ms are the two medians. */
 void bench_time(double *op_ms, double *pairing_ms, int runs, void (*fn)(void *), void *arg);
 
-int bench_abe(int json);
+/* `fkex bench abe` (bench/abe.c). only_n: the AND-policy of that many
+ * attributes alone (1, 10, 50 or 100), 0 for every case; build names the
+ * build in the output ("native", "wasm"). */
+#define BENCH_ABE_SIZES { 1, 10, 50, 100 }
+int bench_abe(int json, size_t only_n, const char *build);
 /* `fkex bench ibe` (bench/ibe.c): Boneh-Franklin and IBAKE. */
 int bench_ibe(int json);
 /* `fkex bench gke` (bench/gke.c): join and leave costs of the ratchet, seed

@@ -4,7 +4,10 @@
  * `fkex bench relay [--json] [-v]` and `fkex bench rooms [--json] [-v]`.
  */
 #include <errno.h>
+#include <spawn.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "cli/cli.h"
 #include "bench.h"
 
@@ -12,7 +15,7 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: fkex bench abe [--json]\n"
+    fprintf(f, "usage: fkex bench abe [--json] [--size N] [--wasm FILE.js]\n"
                "       fkex bench ibe [--json]\n"
                "       fkex bench gke [--json] [--members 2,10,100,1000] [--plot FILE.svg] [-v]\n"
                "       fkex bench relay [--json] [-v]\n"
@@ -22,7 +25,12 @@ static void usage(FILE *f)
                "decode, decrypt and decrypt_cca for AND-policies of 1, 10, 50 and 100\n"
                "attributes and the prototype's policy, as medians in ms and in\n"
                "pairing-equivalents (one pairing timed in the same run), with ciphertext\n"
-               "and key sizes.\n\n"
+               "and key sizes.\n"
+               "  --size N        the AND-policy of N attributes alone (1, 10, 50 or 100)\n"
+               "  --wasm FILE.js  then the same in the WebAssembly build, under node\n"
+               "                  (`make wasm` builds build/wasm/fkex-bench.js): its figures\n"
+               "                  are in pairing-equivalents of a pairing in WebAssembly\n"
+               "                  (--json: one object per build, a line each)\n\n"
                "ibe: Boneh-Franklin encapsulation, decapsulation with the Fujisaki-Okamoto\n"
                "check (from bytes), and each side of a whole IBAKE exchange (RFC 6539),\n"
                "in ms and pairing-equivalents; encap_gtexp times the paper's order of the\n"
@@ -119,10 +127,57 @@ static size_t parse_sizes(size_t *sizes, const char *text)
     return k;
 }
 
+/* `fkex bench abe` with --size or --wasm: the native build, then the
+ * WebAssembly one under node, in this same run. */
+extern char **environ;
+
+static int abe_builds(int json, const char *size, const char *wasm)
+{
+    static const size_t known[] = BENCH_ABE_SIZES;
+    size_t n = 0;
+    int rc;
+    if (size) {
+        for (size_t i = 0; i < FKEX_ARRAY_LEN(known); i++)
+            if (strspn(size, "0123456789") == strlen(size) && strtoul(size, NULL, 10) == known[i])
+                n = known[i];
+        if (!n) {
+            cli_error("bad --size '%s'", size);
+            cli_hint("the sizes are 1, 10, 50 and 100 attributes");
+            return EXIT_USAGE;
+        }
+    }
+    if (wasm && access(wasm, R_OK) != 0) {
+        cli_error("cannot read %s: %s", wasm, strerror(errno));
+        cli_hint("`make wasm` builds build/wasm/fkex-bench.js");
+        return EXIT_USAGE;
+    }
+    if ((rc = bench_abe(json, n, "native")) != 0 || !wasm)
+        return rc;
+    fflush(stdout);
+    {
+        char *const args[] = { "node", (char *)wasm, json ? "--json" : "--text",
+                               (char *)(size ? size : "0"), NULL };
+        pid_t pid;
+        int status, e = posix_spawnp(&pid, "node", NULL, NULL, args, environ);
+        if (e != 0 || waitpid(pid, &status, 0) != pid) {
+            cli_error("could not run node: %s", strerror(e ? e : errno));
+            cli_hint("the WebAssembly build runs under Node.js (scripts/deps-web.sh installs it)");
+            return EXIT_USAGE;
+        }
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            cli_error("the WebAssembly benchmark failed (%s %d)",
+                      WIFEXITED(status) ? "exit status" : "signal",
+                      WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
 int bench_main(int argc, char **argv)
 {
     int json = 0, verbose = 0;
-    const char *what = NULL, *members = NULL, *plot = NULL;
+    const char *what = NULL, *members = NULL, *plot = NULL, *size = NULL, *wasm = NULL;
     size_t sizes[MAX_SIZES], nsizes;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
@@ -132,6 +187,16 @@ int bench_main(int argc, char **argv)
             json = 1;
         } else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
             verbose = 1;
+        } else if (strcmp(argv[i], "--size") == 0 || strcmp(argv[i], "--wasm") == 0) {
+            if (i + 1 == argc) {
+                cli_error("%s needs a value", argv[i]);
+                usage(stderr);
+                return EXIT_USAGE;
+            }
+            if (argv[i][2] == 's')
+                size = argv[++i];
+            else
+                wasm = argv[++i];
         } else if (strcmp(argv[i], "--members") == 0 || strcmp(argv[i], "--plot") == 0) {
             if (i + 1 == argc) {
                 cli_error("%s needs a value", argv[i]);
@@ -157,6 +222,12 @@ int bench_main(int argc, char **argv)
         cli_hint("the benchmarks are: abe, ibe, gke, relay, rooms");
         return EXIT_USAGE;
     }
+    if ((size || wasm) && strcmp(what, "abe") != 0) {
+        cli_error("%s is for fkex bench abe", size ? "--size" : "--wasm");
+        return EXIT_USAGE;
+    }
+    if (strcmp(what, "abe") == 0 && (size || wasm) && !(members || plot || verbose))
+        return abe_builds(json, size, wasm);
     if (strcmp(what, "relay") == 0 || strcmp(what, "rooms") == 0) {
         if (members || plot) {
             cli_error("%s is for fkex bench gke", members ? "--members" : "--plot");
@@ -169,7 +240,7 @@ int bench_main(int argc, char **argv)
             cli_error("%s is for fkex bench gke", members ? "--members" : plot ? "--plot" : "-v");
             return EXIT_USAGE;
         }
-        return what[0] == 'a' ? bench_abe(json) : bench_ibe(json);
+        return what[0] == 'a' ? bench_abe(json, 0, "native") : bench_ibe(json);
     }
     if (!members)
         members = "2,10,100,1000";

@@ -4,10 +4,35 @@
  * Update and Final of a SHA-256 context that initialised do not fail in
  * libcrypto; were they to, the output is all zero, never a stale value, so
  * that every check that uses it refuses.
+ *
+ * The WebAssembly build (docs/ARCHITECTURE.md, "The browser client") has
+ * no libcrypto: there libsodium's code is the only one.
  */
+#include "crypto/crypto.h"
+
+#ifdef __EMSCRIPTEN__
+
+void fkex_sha256_init(fkex_sha256_ctx *c)
+{
+    c->evp = NULL;
+    c->failed = 0;
+    crypto_hash_sha256_init(&c->st);
+}
+
+void fkex_sha256_update(fkex_sha256_ctx *c, const void *in, size_t len)
+{
+    crypto_hash_sha256_update(&c->st, in, len);
+}
+
+void fkex_sha256_final(fkex_sha256_ctx *c, uint8_t out[32])
+{
+    crypto_hash_sha256_final(&c->st, out);
+}
+
+#else
+
 #include <pthread.h>
 #include <openssl/evp.h>
-#include "crypto/crypto.h"
 
 static EVP_MD *sha256;
 static pthread_once_t fetched = PTHREAD_ONCE_INIT;
@@ -48,6 +73,8 @@ void fkex_sha256_final(fkex_sha256_ctx *c, uint8_t out[32])
         crypto_hash_sha256_final(&c->st, out);
     }
 }
+
+#endif
 
 void fkex_sha256(uint8_t out[32], const void *in, size_t len)
 {
