@@ -35,6 +35,7 @@ void suite_ibe(void);
 void suite_dm(void);
 void suite_dm_e2e(void);
 void suite_tree(void);
+void suite_web(void);
 
 static const struct {
     const char *name;
@@ -68,6 +69,7 @@ static const struct {
     { "dm", suite_dm },
     { "dm_e2e", suite_dm_e2e },
     { "tree", suite_tree },
+    { "web", suite_web },
 };
 
 int test_case_failed;
@@ -160,6 +162,15 @@ char *test_read_text(const char *path)
         buf[0] = '\0';
     fclose(f);
     return buf;
+}
+
+int test_has(const uint8_t *p, size_t n, const char *phrase)
+{
+    size_t k = strlen(phrase);
+    for (size_t i = 0; i + k <= n; i++)
+        if (memcmp(p + i, phrase, k) == 0)
+            return 1;
+    return 0;
 }
 
 double test_now(void)

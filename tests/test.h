@@ -35,6 +35,8 @@ char *test_read_text(const char *path);
 /* Waits for a child: its exit code, or -1 if it died of a signal or did
  * not exit within `seconds` (then it is killed). Polls. */
 int test_reap(int pid, double seconds);
+/* 1 if phrase (its bytes, without the NUL) is in p[0..n). */
+int test_has(const uint8_t *p, size_t n, const char *phrase);
 /* Seconds on the monotonic clock, for deadlines. */
 double test_now(void);
 /* Sleeps ms milliseconds, signals or not. */

@@ -266,15 +266,6 @@ static int same_bytes(const char *path, const void *data, size_t len)
     return same;
 }
 
-static int has_bytes(const uint8_t *hay, size_t n, const char *needle)
-{
-    size_t k = strlen(needle);
-    for (size_t i = 0; i + k <= n; i++)
-        if (memcmp(hay + i, needle, k) == 0)
-            return 1;
-    return 0;
-}
-
 static int exists(const char *path)
 {
     struct stat st;
@@ -791,7 +782,7 @@ static void roundtrip(const char *d, size_t size, int armor, const char *label)
         CHECK(ctlen > 4 && memcmp(c, "FKEX", 4) == 0);
     }
     if (c && size == 15)
-        CHECK(!has_bytes(c, ctlen, "attack"));
+        CHECK(!test_has(c, ctlen, "attack"));
     free(c);
 
     /* Alice: stdin to stdout. Bob: path to -o. */

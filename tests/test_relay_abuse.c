@@ -72,15 +72,6 @@ static void raw_close(raw *r)
     tls_raw_close(&r->t);
 }
 
-static int has(const uint8_t *p, size_t n, const char *phrase)
-{
-    size_t k = strlen(phrase);
-    for (size_t i = 0; i + k <= n; i++)
-        if (memcmp(p + i, phrase, k) == 0)
-            return 1;
-    return 0;
-}
-
 /* Whether r got exactly one ERROR with code and text containing phrase,
  * then the end of the stream (no reset). */
 static int raw_told(const raw *r, int code, const char *phrase)
@@ -89,7 +80,7 @@ static int raw_told(const raw *r, int code, const char *phrase)
     uint32_t len = r->ngot >= 4 ? load32_be(r->got) : 0;
     int ok = r->eof && !r->reset && r->ngot >= 4 && r->ngot == 4 + (size_t)len &&
              fkex_relay_msg_decode(&m, r->got + 4, len) == FKEX_OK && m.kind == FKEX_RELAY_ERROR &&
-             m.code == code && has(m.data, m.datalen, phrase);
+             m.code == code && test_has(m.data, m.datalen, phrase);
     if (!ok && r->ngot > 4 && fkex_relay_msg_decode(&m, r->got + 4, r->ngot - 4) == FKEX_OK &&
         m.kind == FKEX_RELAY_ERROR)
         fprintf(stderr, "    %s: ERROR %u \"%.*s\"%s, wanted ERROR %d \"%s\"\n", r->name,

@@ -30,7 +30,7 @@ static void usage(FILE *f)
                "                  [--frame-timeout SECONDS] [--session-timeout SECONDS]\n"
                "                  [--keepalive SECONDS] [--max-connections N]\n"
                "                  [--sync full|normal] [--tls-key FILE [--tls-cert FILE]]\n"
-               "                  [--insecure-plaintext] [-v]\n\n"
+               "                  [--insecure-plaintext] [--web DIR] [-v]\n\n"
                "Relays rooms until SIGTERM or SIGINT: orders each room's handshake messages,\n"
                "names sponsors for joins, stores every accepted message before acknowledging\n"
                "it, and replays what a member missed when it comes back. Prints \"listening on\n"
@@ -81,6 +81,13 @@ static void usage(FILE *f)
                "                          when and how much, and can cut or inject frames (the\n"
                "                          contents stay end-to-end encrypted); clients must say\n"
                "                          --insecure-plaintext too\n"
+               "      --web DIR           serve browsers on the same port too: the web client\n"
+               "                          (the files in DIR, read at start; `make wasm` builds\n"
+               "                          them into build/wasm/web) at https://HOST:PORT/, and\n"
+               "                          WebSockets at /fkex that carry the relay's frames.\n"
+               "                          A browser checks the relay's certificate by its own\n"
+               "                          rules, not by the invitation's pin (README, \"The web\n"
+               "                          client\")\n"
                "  -v, --verbose           log sessions and refusals to stderr (public keys\n"
                "                          abbreviated; the relay holds no secret)\n");
 }
@@ -213,11 +220,14 @@ int relay_main(int argc, char **argv)
         { "tls-key", required_argument, 0, 'k' },
         { "tls-cert", required_argument, 0, 'c' },
         { "insecure-plaintext", no_argument, 0, 'P' },
+        { "web", required_argument, 0, 'W' },
         { "verbose", no_argument, 0, 'v' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
-    const char *listen = DEFAULT_ADDR, *db = NULL, *store = NULL, *tls_key = NULL, *tls_cert = NULL;
+    const char *listen = DEFAULT_ADDR, *db = NULL, *store = NULL, *tls_key = NULL, *tls_cert = NULL,
+               *web = NULL;
+    fkex_web_site site = { NULL, 0 };
     char key_path[4096];
     fkex_tls *tls = NULL;
     unsigned long n;
@@ -266,6 +276,7 @@ int relay_main(int argc, char **argv)
         case 'k': tls_key = optarg; break;
         case 'c': tls_cert = optarg; break;
         case 'P': plaintext = 1; break;
+        case 'W': web = optarg; break;
         case 'v': hooks.log = cli_daemon_log; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EXIT_USAGE;
@@ -296,11 +307,24 @@ int relay_main(int argc, char **argv)
         snprintf(key_path, sizeof key_path, "%.*srelay.key", slash ? (int)(slash - db + 1) : 0,
                  db ? db : "");
     }
-    if ((rc = cli_server_tls(&tls, tls_key, key_path, tls_cert, plaintext)) != 0)
+    if (web) {
+        char why[128];
+        fkex_err e = fkex_web_site_load(&site, web, why);
+        if (e != FKEX_OK) {
+            cli_error("--web: %s", e == FKEX_ERR_NO_MEMORY ? "out of memory" : why);
+            cli_hint("`make wasm` builds the web client into build/wasm/web");
+            return EXIT_USAGE;
+        }
+        opt.web = &site;
+    }
+    if ((rc = cli_server_tls(&tls, tls_key, key_path, tls_cert, plaintext)) != 0) {
+        fkex_web_site_free(&site);
         return rc;
+    }
     opt.tls = tls;
     rc = store ? cluster_relay(store, listen, &opt, &hooks)
                : db_relay(db, sync_full, listen, &opt, &hooks);
     fkex_tls_free(tls);
+    fkex_web_site_free(&site);
     return rc;
 }

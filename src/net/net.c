@@ -26,6 +26,15 @@
  * Every byte read goes through OpenSSL at once (tls_input): what a pause
  * leaves undelivered is held decrypted.
  *
+ * Browsers (a server given a web site, fkex_server_set_web): a
+ * connection's first byte says what it speaks. Frames begin with the high
+ * byte of a length below max_frame, never a capital letter, while an HTTP
+ * request begins with its method's. An HTTP request is answered with a
+ * file of the site and the connection finished, or it upgrades to a
+ * WebSocket (net/http.h, net/ws.h): then each binary message is a frame,
+ * each frame sent goes out behind a WebSocket header of its own (a shared
+ * frame's body is still shared), and a finish ends with a close frame.
+ *
  * Abuse: a connection left in the middle of a frame is on its server's
  * `partial` list (one check after each read: a frame that arrives whole
  * never touches it), which a timer walks for frames past their deadline.
@@ -41,8 +50,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "codec/codec.h"
+#include "net/http.h"
 #include "net/net.h"
 #include "net/tls.h"
+#include "net/ws.h"
 
 #define READ_CHUNK (64 * 1024)
 #define RECORD_MAX 16384      /* a TLS record's plaintext at most (RFC 8446, 5.1) */
@@ -61,6 +72,7 @@ struct fkex_server {
     fkex_conn *partial;          /* connections in the middle of a frame or of the TLS
                                   * handshake (frame_timeout_ms) */
     const fkex_tls *tls;         /* NULL: plaintext */
+    const fkex_web_site *web;    /* NULL: frames only */
     uint8_t *rbuf;               /* the read buffer its connections share (READ_CHUNK) */
     int rbuf_busy;
     uint16_t port;
@@ -78,6 +90,10 @@ struct fkex_frame_buf {
     size_t len;                  /* 4 + body */
     uint8_t bytes[];             /* u32 length, then the body */
 };
+
+/* What a connection speaks: frames, or (a server with a web site) not
+ * known before its first byte, an HTTP request, or a WebSocket. */
+enum { SPEAKS_FRAMES, SPEAKS_UNKNOWN, SPEAKS_HTTP, SPEAKS_WS };
 
 /* A frame not yet handed to the kernel, from byte off. */
 typedef struct {
@@ -127,6 +143,11 @@ struct fkex_conn {
     fkex_frame_buf *seal;        /* TLS records made since the last write, from bytes[4] */
     size_t seal_cap;
     fkex_server *rbuf_from;      /* the server whose buffer the read in progress uses */
+    int speaks;                  /* SPEAKS_* */
+    uint8_t *http;               /* SPEAKS_HTTP: the request head so far */
+    size_t nhttp;
+    fkex_ws_parser *ws;          /* SPEAKS_WS */
+    uint16_t ws_status;          /* ... the status of the close frame a finish sends */
     int open_handles;
     char peer[64];
     uint8_t source[16];   /* fkex_conn_source */
@@ -423,13 +444,29 @@ static void partial_from_now(fkex_conn *c)
     s->partial = c;
 }
 
+/* 1 while the peer is in the middle of something: a frame, a WebSocket
+ * frame or message, an HTTP request. */
+static int conn_partial(const fkex_conn *c)
+{
+    switch (c->speaks) {
+    case SPEAKS_HTTP:
+        return 1;
+    case SPEAKS_WS:
+        return fkex_ws_parser_partial(c->ws);
+    case SPEAKS_UNKNOWN:
+        return 0;
+    default:
+        return fkex_frame_parser_partial(&c->parser);
+    }
+}
+
 /* After a read: on the partial list while the parser holds part of a
  * frame, since the moment that frame began (and, with TLS, from the
  * accept until the handshake is done: accept_one). O(1). */
 static void track_partial(fkex_conn *c)
 {
     fkex_server *s = c->server;
-    int partial = fkex_frame_parser_partial(&c->parser), done = c->frame_done;
+    int partial = conn_partial(c), done = c->frame_done;
     c->frame_done = 0;
     if (c->tls && !c->tls_ready && !c->closing)
         return;               /* the handshake, still coming */
@@ -452,6 +489,10 @@ static void handle_closed(uv_handle_t *h)
     if (c->on_close)
         c->on_close(c, c->why);
     fkex_frame_parser_free(&c->parser);
+    if (c->ws)
+        fkex_ws_parser_free(c->ws);
+    free(c->ws);
+    free(c->http);
     drop_pending(c);
     free(c->pend.e);
     free(c->clear.e);
@@ -577,10 +618,49 @@ static int list_push(fkex_conn *c, out_list *l, fkex_frame_buf *b, size_t off, i
     return 0;
 }
 
-/* A frame to send: with TLS it waits to be sealed. */
-static int pend_push(fkex_conn *c, fkex_frame_buf *b, size_t off)
+/* A block of n bytes to send as they are (no length in front). */
+static fkex_frame_buf *raw_buf(const void *p, size_t n)
+{
+    fkex_frame_buf *b = malloc(sizeof *b + n);
+    if (!b)
+        return NULL;
+    b->refs = 1;
+    b->len = n;
+    memcpy(b->bytes, p, n);
+    return b;
+}
+
+/* Bytes to send: with TLS they wait to be sealed. */
+static int out_push(fkex_conn *c, fkex_frame_buf *b, size_t off)
 {
     return list_push(c, c->tls ? &c->clear : &c->pend, b, off, 1);
+}
+
+/* A WebSocket frame of the server's: its header, then payload (b's body,
+ * which keeps being shared, or n bytes copied from p). */
+static int ws_push(fkex_conn *c, int opcode, fkex_frame_buf *b, const void *p, size_t n)
+{
+    uint8_t hdr[FKEX_WS_HEADER_MAX];
+    fkex_frame_buf *h = raw_buf(hdr, fkex_ws_header(hdr, opcode, b ? b->len - 4 : n, NULL));
+    if (!h || out_push(c, h, 0) != 0) {
+        if (!h)
+            fkex_conn_close(c, "out of memory");
+        fkex_frame_buf_unref(b);
+        return -1;
+    }
+    if (!b && !(b = raw_buf(p, n))) {
+        fkex_conn_close(c, "out of memory");
+        return -1;
+    }
+    return out_push(c, b, p ? 0 : 4);
+}
+
+/* A frame to send, from byte off of b (its length header included). */
+static int pend_push(fkex_conn *c, fkex_frame_buf *b, size_t off)
+{
+    if (c->speaks == SPEAKS_WS)
+        return ws_push(c, FKEX_WS_BINARY, b, NULL, 0);
+    return out_push(c, b, off);
 }
 
 int fkex_conn_queue(fkex_conn *c, fkex_frame_buf *b)
@@ -854,7 +934,7 @@ int fkex_conn_send(fkex_conn *c, const uint8_t *frame, size_t len)
     }
     store32_be(hdr, (uint32_t)len);
     /* Nothing ahead of it: from the caller's bytes, copying only the rest. */
-    if (!c->tls && c->connected && c->pend.n == 0 && c->inflight == 0) {
+    if (!c->tls && c->speaks != SPEAKS_WS && c->connected && c->pend.n == 0 && c->inflight == 0) {
         uv_buf_t bufs[2] = { uv_buf_init((char *)hdr, 4), uv_buf_init((char *)(uintptr_t)frame, (unsigned)len) };
         int r = len > UINT_MAX - 4 ? UV_EAGAIN : uv_try_write((uv_stream_t *)&c->tcp, bufs, 2);
         if (r >= 0)
@@ -968,6 +1048,11 @@ void fkex_conn_finish(fkex_conn *c, const char *why)
         fkex_conn_close(c, NULL);
         return;
     }
+    if (c->speaks == SPEAKS_WS) {   /* the last frame: close, with its status */
+        uint8_t status[2] = { (uint8_t)(c->ws_status >> 8), (uint8_t)c->ws_status };
+        if (ws_push(c, FKEX_WS_CLOSE, NULL, status, 2) != 0)
+            return;
+    }
     struct linger_state *l = malloc(sizeof *l);
     if (!l || uv_timer_init(c->tcp.loop, &l->timer) != 0) {
         free(l);
@@ -997,6 +1082,111 @@ static void reject(fkex_conn *c, const char *why)
     fkex_conn_finish(c, why);   /* if the callback did not already */
 }
 
+/* ---- browsers: HTTP requests and WebSockets ------------------------------- */
+
+/* A response to an HTTP request, then the end of the connection. */
+static void http_answer(fkex_conn *c, int status, const char *reason, const fkex_web_file *f,
+                        int head_only, const char *why)
+{
+    char head[1024];
+    size_t n = fkex_http_response_head(head, sizeof head, status, reason,
+                                       f ? f->type : NULL, f ? f->len : 0);
+    fkex_frame_buf *b = raw_buf(head, n);
+    if (!b || out_push(c, b, 0) != 0 ||
+        (f && !head_only && f->len && (!(b = raw_buf(f->bytes, f->len)) || out_push(c, b, 0) != 0))) {
+        fkex_conn_close(c, c->closing ? NULL : "out of memory");
+        return;
+    }
+    fkex_conn_finish(c, why);
+}
+
+/* The request head is whole: a file, an upgrade, or a refusal. */
+static void http_request(fkex_conn *c, const uint8_t *head, size_t len)
+{
+    fkex_http_request r;
+    const fkex_web_site *site = c->server ? c->server->web : NULL;
+    const fkex_web_file *f;
+    char reply[256];
+    fkex_frame_buf *b;
+    size_t n;
+    if (fkex_http_parse(&r, head, len) != FKEX_OK) {
+        http_answer(c, 400, "Bad Request", NULL, 0, "bad HTTP request");
+        return;
+    }
+    if (strcmp(r.path, FKEX_WEB_SOCKET_PATH) == 0) {
+        if (strcmp(r.method, "GET") != 0 || !r.upgrade || !r.version13 || !r.key[0]) {
+            http_answer(c, 400, "Bad Request", NULL, 0, "bad WebSocket upgrade");
+            return;
+        }
+        if (!(c->ws = malloc(sizeof *c->ws)) || !(n = fkex_http_upgrade_head(reply, sizeof reply, r.key)) ||
+            !(b = raw_buf(reply, n))) {
+            fkex_conn_close(c, "out of memory");
+            return;
+        }
+        fkex_ws_parser_init(c->ws, c->lim.max_frame);
+        c->ws_status = FKEX_WS_NORMAL;
+        if (out_push(c, b, 0) != 0)
+            return;
+        c->speaks = SPEAKS_WS;
+        fkex_conn_flush(c);
+        return;
+    }
+    if (strcmp(r.method, "GET") != 0 && strcmp(r.method, "HEAD") != 0) {
+        http_answer(c, 405, "Method Not Allowed", NULL, 0, "HTTP method not allowed");
+        return;
+    }
+    if (!site || !(f = fkex_web_site_find(site, r.path))) {
+        http_answer(c, 404, "Not Found", NULL, 0, "web page not found");
+        return;
+    }
+    http_answer(c, 200, "OK", f, r.method[0] == 'H', "web page served");
+}
+
+/* Gathers the request head (what follows an upgrade is the WebSocket's:
+ * *used stops there). */
+static fkex_err http_feed(fkex_conn *c, const uint8_t *p, size_t n, size_t *used)
+{
+    size_t take = n < FKEX_HTTP_HEAD_MAX - c->nhttp ? n : FKEX_HTTP_HEAD_MAX - c->nhttp;
+    long end;
+    uint8_t *h;
+    if (!c->http && !(c->http = malloc(FKEX_HTTP_HEAD_MAX)))
+        return FKEX_ERR_NO_MEMORY;
+    memcpy(c->http + c->nhttp, p, take);
+    end = fkex_http_head_length(c->http, c->nhttp + take);
+    if (end == 0) {
+        c->nhttp += take;
+        *used = n;
+        return FKEX_OK;
+    }
+    *used = end < 0 ? n : (size_t)end - c->nhttp;
+    h = c->http;
+    c->http = NULL;
+    c->nhttp = 0;
+    if (end < 0)
+        http_answer(c, 431, "Request Header Fields Too Large", NULL, 0, "HTTP request too long");
+    else
+        http_request(c, h, (size_t)end);
+    free(h);
+    return FKEX_OK;
+}
+
+/* The WebSocket parser's sink: a binary message is a frame; a ping is
+ * answered; a close is echoed and ends the connection. */
+static int ws_sink(void *ctx, int opcode, const uint8_t *payload, size_t len)
+{
+    fkex_conn *c = ctx;
+    if (opcode == FKEX_WS_BINARY)
+        return deliver_frame(c, payload, len);
+    if (opcode == FKEX_WS_PING) {
+        if (ws_push(c, FKEX_WS_PONG, NULL, payload, len) == 0)
+            fkex_conn_flush(c);
+    } else if (opcode == FKEX_WS_CLOSE) {
+        c->ws_status = len >= 2 ? (uint16_t)(payload[0] << 8 | payload[1]) : FKEX_WS_NORMAL;
+        fkex_conn_finish(c, "WebSocket closed by peer");
+    }
+    return c->closing || c->finishing;
+}
+
 /* Feeds bytes to the parser; what a pause left unparsed is held for resume
  * (with TLS, a read may decrypt to several pieces: those after a pause are
  * held whole). */
@@ -1004,8 +1194,24 @@ static void deliver(fkex_conn *c, const uint8_t *p, size_t n)
 {
     size_t used = 0;
     fkex_err e = FKEX_OK;
-    if (!c->paused && !c->nheld)
-        e = fkex_frame_parser_feed(&c->parser, p, n, &used, deliver_frame, c);
+    if (c->speaks == SPEAKS_UNKNOWN && n > 0)
+        c->speaks = p[0] >= 'A' && p[0] <= 'Z' ? SPEAKS_HTTP : SPEAKS_FRAMES;
+    if (!c->paused && !c->nheld) {
+        if (c->speaks == SPEAKS_HTTP)
+            e = http_feed(c, p, n, &used);
+        if (c->speaks == SPEAKS_WS && used < n) {
+            size_t more = 0;
+            e = fkex_ws_parser_feed(c->ws, p + used, n - used, &more, ws_sink, c);
+            used += more;
+        } else if (c->speaks == SPEAKS_FRAMES) {
+            e = fkex_frame_parser_feed(&c->parser, p, n, &used, deliver_frame, c);
+        }
+    }
+    if (e == FKEX_ERR_BAD_ENCODING && c->speaks == SPEAKS_WS && !c->closing && !c->finishing) {
+        c->ws_status = c->ws->status;
+        reject(c, c->ws->why);
+        return;
+    }
     if (e == FKEX_ERR_BAD_ENCODING && !c->closing && !c->finishing) {
         reject(c, "frame too large");
         return;
@@ -1082,7 +1288,7 @@ static void tls_handshake(fkex_conn *c)
  * session is beyond saying anything. */
 static void tls_peer_end(fkex_conn *c, long how)
 {
-    if (how == TLS_CLOSED && fkex_frame_parser_partial(&c->parser)) {
+    if (how == TLS_CLOSED && conn_partial(c)) {
         c->eof = 1;
         reject(c, "truncated frame");
     } else {
@@ -1156,7 +1362,7 @@ static void on_read(fkex_conn *c, ssize_t nread, const uv_buf_t *buf)
         deliver(c, (const uint8_t *)buf->base, (size_t)nread);
     else if (nread == UV_EOF && handshaking(c))
         fkex_conn_close(c, "TLS handshake failed: the peer hung up (does it speak TLS?)");
-    else if (nread == UV_EOF && fkex_frame_parser_partial(&c->parser)) {
+    else if (nread == UV_EOF && conn_partial(c)) {
         c->eof = 1;
         reject(c, "truncated frame");
     } else if (nread == UV_EOF && c->tls)   /* a stream cut here could have lost frames */
@@ -1337,6 +1543,7 @@ static int accept_one(fkex_server *s)
     uv_tcp_nodelay(&c->tcp, 1);
     set_peer(c);
     c->server = s;
+    c->speaks = s->web ? SPEAKS_UNKNOWN : SPEAKS_FRAMES;
     c->next = s->conns;
     if (s->conns)
         s->conns->prev = c;
@@ -1484,6 +1691,7 @@ void fkex_server_bound(char *out, size_t cap, const fkex_server *s, const char *
     snprintf(out, cap, "%s%.*s:%u", pin, hostlen, addr, (unsigned)s->port);
 }
 void *fkex_server_data(const fkex_server *s) { return s->data; }
+void fkex_server_set_web(fkex_server *s, const fkex_web_site *site) { s->web = site; }
 
 void fkex_server_stop(fkex_server *s)
 {

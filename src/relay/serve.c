@@ -192,6 +192,7 @@ void relay_options_default(relay_options *o)
     o->max_conns = RELAY_DEFAULT_MAX_CONNS;
     o->cluster = NULL;
     o->tls = NULL;
+    o->web = NULL;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
         rl.rlim_cur < RELAY_DEFAULT_MAX_CONNS + RESERVED_FDS)
         o->max_conns = rl.rlim_cur > 2 * RESERVED_FDS ? (size_t)rl.rlim_cur - RESERVED_FDS
@@ -207,12 +208,15 @@ fkex_err serve_listen(serve_state *s, char err[128])
     if (e != FKEX_OK)
         return e;
     fkex_server_set_frame_timeout(s->server, s->opt.frame_timeout_ms);
+    if (s->opt.web)
+        fkex_server_set_web(s->server, s->opt.web);
     fkex_server_bound(bound, sizeof bound, s->server, s->listen);
     if (s->hooks && s->hooks->on_ready)
         s->hooks->on_ready(s->hooks->ctx, bound);
-    serve_log(s, "listening on %s%s: %zu room%s, grace %llu s, frame timeout %llu s, session "
+    serve_log(s, "listening on %s%s%s: %zu room%s, grace %llu s, frame timeout %llu s, session "
                  "timeout %llu s, at most %zu connections", bound,
-              s->opt.tls ? " (TLS 1.3)" : " (plain TCP)", s->nrooms, s->nrooms == 1 ? "" : "s",
+              s->opt.tls ? " (TLS 1.3)" : " (plain TCP)",
+              s->opt.web ? ", and browsers (the web client, WebSockets)" : "", s->nrooms, s->nrooms == 1 ? "" : "s",
               (unsigned long long)(s->opt.grace_ms / 1000),
               (unsigned long long)(s->opt.frame_timeout_ms / 1000),
               (unsigned long long)(s->opt.session_timeout_ms / 1000), s->opt.max_conns);

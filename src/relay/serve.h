@@ -58,6 +58,9 @@ typedef struct {
     const char *cluster;
     /* TLS (net/tls.h, a server's context), or NULL: plain TCP. */
     const fkex_tls *tls;
+    /* Browsers on the same port (fkex_server_set_web): the web client's
+     * files, and WebSockets that carry the relay's frames. NULL: none. */
+    const fkex_web_site *web;
 } relay_options;
 
 /* The defaults above; max_conns is RELAY_DEFAULT_MAX_CONNS or, if lower,
