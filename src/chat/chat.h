@@ -95,5 +95,17 @@ void chat_json_string(FILE *f, const char *s, size_t len);
  * and, when the event has them, "epoch", "from" (the pseudonym of ev->leaf,
  * chat_fingerprint) and "count". */
 void chat_json_error(FILE *f, const chat_event *ev);
+/* The line `fkex chat --batch` prints for ev (README, "Scripting"), or
+ * nothing for the events a script does not see: its own messages, ADDED
+ * and REMOVED (the EPOCH that follows says it), DONE (the exit code).
+ * room_id: the session's. */
+void chat_json_event(FILE *f, const uint8_t room_id[32], const chat_event *ev);
+/* {"event": "verify", "epoch": N, "fingerprint": "..."}, or an error line
+ * if c is not in a room with epochs. */
+void chat_json_verify(FILE *f, const chat_client *c);
+/* {"event": "who", "epoch": N, "members": [{"pseudonym", "nick", "self"}]}:
+ * the nick is the last one seen on the member's messages ("" if none
+ * yet); or an error line if c is not in the room. */
+void chat_json_who(FILE *f, const chat_client *c);
 
 #endif

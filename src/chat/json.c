@@ -239,3 +239,131 @@ void chat_json_error(FILE *f, const chat_event *ev)
         fprintf(f, ", \"count\": %llu", (unsigned long long)ev->count);
     fputs("}\n", f);
 }
+
+/* ---- the events a script reads ------------------------------------------------ */
+
+void chat_json_event(FILE *f, const uint8_t room_id[32], const chat_event *ev)
+{
+    char hex[65], who[CHAT_FINGERPRINT_LEN + 1] = "";
+    switch (ev->kind) {
+    case CHAT_EV_JOINED:
+        sodium_bin2hex(hex, sizeof hex, room_id, 32);
+        if (ev->peer) {
+            fputs("{\"event\": \"joined\", \"peer\": ", f);
+            chat_json_string(f, ev->peer, strlen(ev->peer));
+            fprintf(f, ", \"authenticated\": %s, \"conversation\": \"%s\", \"members\": %u}\n",
+                    ev->authenticated ? "true" : "false", hex, ev->members);
+            break;
+        }
+        fprintf(f, "{\"event\": \"joined\", \"room\": \"%s\", \"epoch\": %llu, \"members\": %u}\n",
+                hex, (unsigned long long)ev->epoch, ev->members);
+        break;
+    case CHAT_EV_EPOCH:
+        fprintf(f, "{\"event\": \"epoch\", \"epoch\": %llu, \"members\": %u}\n",
+                (unsigned long long)ev->epoch, ev->members);
+        break;
+    case CHAT_EV_SENT:
+        fprintf(f, "{\"event\": \"sent\", \"n\": %llu}\n", (unsigned long long)ev->count);
+        break;
+    case CHAT_EV_MESSAGE:
+        if (ev->own)
+            return;   /* a script knows what it sent */
+        fputs("{\"event\": \"message\", \"from\": ", f);
+        chat_json_string(f, ev->nick, ev->nicklen);
+        if (ev->leaf) {   /* the nick is self-chosen; the pseudonym is the member's own */
+            chat_fingerprint(who, ev->leaf);
+            fprintf(f, ", \"pseudonym\": \"%s\"", who);
+        }
+        fputs(", \"text\": ", f);
+        chat_json_string(f, ev->text, ev->textlen);
+        if (ev->peer) {
+            fputs(", \"peer\": ", f);
+            chat_json_string(f, ev->peer, strlen(ev->peer));
+        }
+        fprintf(f, ", \"epoch\": %llu}\n", (unsigned long long)ev->epoch);
+        break;
+    case CHAT_EV_ERROR:
+        chat_json_error(f, ev);
+        break;
+    case CHAT_EV_LEFT:
+        if (ev->code) {   /* pending: nobody committed it */
+            fputs("{\"event\": \"left\", \"pending\": true, \"message\": ", f);
+            chat_json_string(f, ev->message, strlen(ev->message));
+            fputs("}\n", f);
+        } else {
+            fputs("{\"event\": \"left\"}\n", f);
+        }
+        break;
+    case CHAT_EV_DONE:
+    case CHAT_EV_ADDED:
+    case CHAT_EV_REMOVED:
+        return;   /* the epoch event that follows says how many members there are */
+    case CHAT_EV_KICKED:
+        if (ev->leaf)
+            chat_fingerprint(who, ev->leaf);
+        fputs(ev->own ? "{\"event\": \"removed\", \"reason\": "
+                      : "{\"event\": \"kicked\", \"reason\": ", f);
+        chat_json_string(f, ev->text, ev->textlen);
+        if (!ev->own)
+            fprintf(f, ", \"pseudonym\": \"%s\"", who);
+        fputs("}\n", f);
+        break;
+    case CHAT_EV_POLICY:
+        fputs("{\"event\": \"policy\", \"policy\": ", f);
+        chat_json_string(f, ev->text, ev->textlen);
+        fprintf(f, ", \"epoch\": %llu}\n", (unsigned long long)ev->epoch);
+        break;
+    case CHAT_EV_CONNECTION:
+        fputs("{\"event\": \"connection\", \"state\": ", f);
+        chat_json_string(f, ev->code, strlen(ev->code));
+        fputs(", \"message\": ", f);
+        chat_json_string(f, ev->message, strlen(ev->message));
+        fputs("}\n", f);
+        break;
+    }
+}
+
+/* {"cmd": "verify"} and {"cmd": "who"} when not in the room (or in a mode
+ * without epochs): an error event, the session goes on. */
+static void not_now(FILE *f, fkex_err err)
+{
+    chat_event ev = { .kind = CHAT_EV_ERROR, .code = "not_joined",
+                      .message = "not in the room yet (or any more)" };
+    if (err == FKEX_ERR_UNSUPPORTED) {
+        ev.code = "unsupported";
+        ev.message = "seed rooms and direct conversations have no epoch fingerprint";
+    }
+    chat_json_error(f, &ev);
+}
+
+void chat_json_verify(FILE *f, const chat_client *c)
+{
+    chat_verify v;
+    fkex_err err = chat_client_verify(&v, c);
+    if (err != FKEX_OK) {
+        not_now(f, err);
+        return;
+    }
+    fprintf(f, "{\"event\": \"verify\", \"epoch\": %llu, \"fingerprint\": \"%s\"}\n",
+            (unsigned long long)v.epoch, v.fingerprint);
+}
+
+void chat_json_who(FILE *f, const chat_client *c)
+{
+    chat_status st;
+    chat_member m;
+    chat_client_status(&st, c);
+    if (st.state != CHAT_ONLINE) {
+        not_now(f, FKEX_ERR_UNEXPECTED);
+        return;
+    }
+    fprintf(f, "{\"event\": \"who\", \"epoch\": %llu, \"members\": [", (unsigned long long)st.epoch);
+    for (uint32_t i = 0, n = 0; i < st.members; i++) {
+        if (chat_client_member(&m, c, i) != 0)
+            continue;
+        fprintf(f, "%s{\"pseudonym\": \"%s\", \"nick\": ", n++ ? ", " : "", m.pseudonym);
+        chat_json_string(f, m.nick, strlen(m.nick));
+        fprintf(f, ", \"self\": %s}", m.own ? "true" : "false");
+    }
+    fputs("]}\n", f);
+}

@@ -139,90 +139,14 @@ static void stdout_lost(batch *b);
 static void on_event(void *ctx, const chat_event *ev)
 {
     batch *b = ctx;
-    char hex[65];
-    switch (ev->kind) {
-    case CHAT_EV_JOINED:
-        sodium_bin2hex(hex, sizeof hex, b->room_id, 32);
-        if (ev->peer) {
-            fputs("{\"event\": \"joined\", \"peer\": ", stdout);
-            put_string(ev->peer, strlen(ev->peer));
-            printf(", \"authenticated\": %s, \"conversation\": \"%s\", \"members\": %u}\n",
-                   ev->authenticated ? "true" : "false", hex, ev->members);
-            break;
-        }
-        printf("{\"event\": \"joined\", \"room\": \"%s\", \"epoch\": %llu, \"members\": %u}\n", hex,
-               (unsigned long long)ev->epoch, ev->members);
-        break;
-    case CHAT_EV_EPOCH:
-        printf("{\"event\": \"epoch\", \"epoch\": %llu, \"members\": %u}\n",
-               (unsigned long long)ev->epoch, ev->members);
-        break;
-    case CHAT_EV_SENT:
-        printf("{\"event\": \"sent\", \"n\": %llu}\n", (unsigned long long)ev->count);
-        break;
-    case CHAT_EV_MESSAGE:
-        if (ev->own)
-            return;   /* a script knows what it sent */
-        fputs("{\"event\": \"message\", \"from\": ", stdout);
-        put_string(ev->nick, ev->nicklen);
-        if (ev->leaf) {   /* the nick is self-chosen; the pseudonym is the member's own */
-            char who[CHAT_FINGERPRINT_LEN + 1];
-            chat_fingerprint(who, ev->leaf);
-            printf(", \"pseudonym\": \"%s\"", who);
-        }
-        fputs(", \"text\": ", stdout);
-        put_string(ev->text, ev->textlen);
-        if (ev->peer) {
-            fputs(", \"peer\": ", stdout);
-            put_string(ev->peer, strlen(ev->peer));
-        }
-        printf(", \"epoch\": %llu}\n", (unsigned long long)ev->epoch);
-        break;
-    case CHAT_EV_ERROR:
-        chat_json_error(stdout, ev);
+    chat_json_event(stdout, b->room_id, ev);
+    if (ev->kind == CHAT_EV_ERROR)
         cli_error("%s", ev->message);
-        break;
-    case CHAT_EV_LEFT:
-        if (ev->code) {   /* pending: nobody committed it */
-            fputs("{\"event\": \"left\", \"pending\": true, \"message\": ", stdout);
-            put_string(ev->message, strlen(ev->message));
-            fputs("}\n", stdout);
-            fprintf(stderr, "fkex: note: %s\n", ev->message);
-        } else {
-            fputs("{\"event\": \"left\"}\n", stdout);
-        }
-        break;
-    case CHAT_EV_DONE:
+    else if (ev->kind == CHAT_EV_LEFT && ev->code)   /* pending: nobody committed it */
+        fprintf(stderr, "fkex: note: %s\n", ev->message);
+    else if (ev->kind == CHAT_EV_DONE) {
         b->exit_code = ev->exit_code;
         close_input(b);
-        break;
-    case CHAT_EV_ADDED:
-    case CHAT_EV_REMOVED:
-        return;   /* the epoch event that follows says how many members there are */
-    case CHAT_EV_KICKED: {
-        char who[CHAT_FINGERPRINT_LEN + 1] = "";
-        if (ev->leaf)
-            chat_fingerprint(who, ev->leaf);
-        fputs(ev->own ? "{\"event\": \"removed\", \"reason\": "
-                      : "{\"event\": \"kicked\", \"reason\": ", stdout);
-        put_string(ev->text, ev->textlen);
-        if (!ev->own)
-            printf(", \"pseudonym\": \"%s\"", who);
-        fputs("}\n", stdout);
-        break;
-    }
-    case CHAT_EV_POLICY:
-        fputs("{\"event\": \"policy\", \"policy\": ", stdout);
-        put_string(ev->text, ev->textlen);
-        printf(", \"epoch\": %llu}\n", (unsigned long long)ev->epoch);
-        break;
-    case CHAT_EV_CONNECTION:
-        fputs("{\"event\": \"connection\", \"state\": ", stdout);
-        put_string(ev->code, strlen(ev->code));
-        fputs(", \"message\": ", stdout);
-        put_string(ev->message, strlen(ev->message));
-        fputs("}\n", stdout);
-        break;
     }
     if (fflush(stdout) != 0 || ferror(stdout))
         stdout_lost(b);
@@ -235,54 +159,6 @@ static void on_event(void *ctx, const chat_event *ev)
 }
 
 /* ---- commands from stdin ------------------------------------------------------------ */
-
-/* {"cmd": "verify"} and {"cmd": "who"} when not in the room (or in a mode
- * without epochs): an error event, the session goes on. */
-static void not_now(fkex_err err)
-{
-    chat_event ev = { .kind = CHAT_EV_ERROR, .code = "not_joined",
-                      .message = "not in the room yet (or any more)" };
-    if (err == FKEX_ERR_UNSUPPORTED) {
-        ev.code = "unsupported";
-        ev.message = "seed rooms and direct conversations have no epoch fingerprint";
-    }
-    chat_json_error(stdout, &ev);
-}
-
-/* {"event": "verify", "epoch": N, "fingerprint": "..."} */
-static void answer_verify(batch *b)
-{
-    chat_verify v;
-    fkex_err err = chat_client_verify(&v, b->client);
-    if (err != FKEX_OK) {
-        not_now(err);
-        return;
-    }
-    printf("{\"event\": \"verify\", \"epoch\": %llu, \"fingerprint\": \"%s\"}\n",
-           (unsigned long long)v.epoch, v.fingerprint);
-}
-
-/* {"event": "who", "epoch": N, "members": [{"pseudonym": ..., "nick": ..., "self": ...}]}:
- * the nick is the last one seen on the member's messages ("" if none yet). */
-static void answer_who(batch *b)
-{
-    chat_status st;
-    chat_member m;
-    chat_client_status(&st, b->client);
-    if (st.state != CHAT_ONLINE) {
-        not_now(FKEX_ERR_UNEXPECTED);
-        return;
-    }
-    printf("{\"event\": \"who\", \"epoch\": %llu, \"members\": [", (unsigned long long)st.epoch);
-    for (uint32_t i = 0, n = 0; i < st.members; i++) {
-        if (chat_client_member(&m, b->client, i) != 0)
-            continue;
-        printf("%s{\"pseudonym\": \"%s\", \"nick\": ", n++ ? ", " : "", m.pseudonym);
-        put_string(m.nick, strlen(m.nick));
-        printf(", \"self\": %s}", m.own ? "true" : "false");
-    }
-    fputs("]}\n", stdout);
-}
 
 static void command(batch *b, const char *line, size_t len)
 {
@@ -316,11 +192,11 @@ static void command(batch *b, const char *line, size_t len)
         chat_client_quit(b->client);
         break;
     case CHAT_CMD_VERIFY:
-        answer_verify(b);
+        chat_json_verify(stdout, b->client);
         fflush(stdout);
         break;
     case CHAT_CMD_WHO:
-        answer_who(b);
+        chat_json_who(stdout, b->client);
         fflush(stdout);
         break;
     }
