@@ -16,6 +16,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include "codec/codec.h"
+#include "net/tls.h"
 #include "tls_raw.h"
 
 static SSL_CTX *client_ctx(void)
@@ -25,6 +26,7 @@ static SSL_CTX *client_ctx(void)
         SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
         SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);   /* the pin is checked after the handshake */
         SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+        SSL_CTX_set1_sigalgs_list(ctx, FKEX_TLS_CLIENT_SIGALGS);   /* the key fkex clients get */
     }
     return ctx;
 }

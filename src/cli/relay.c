@@ -92,6 +92,34 @@ static void usage(FILE *f)
                "                          abbreviated; the relay holds no secret)\n");
 }
 
+/* With --web: where browsers go too, once listening ("browsers:
+ * https://HOST:PORT/ (key pin PIN)"; the pin is of the key they get). */
+static const fkex_tls *web_tls;
+static void web_ready(void *ctx, const char *addr)
+{
+    const char *at = strchr(addr, '@');
+    uint8_t pin[FKEX_PIN_BYTES];
+    char text[FKEX_PIN_TEXT_LEN + 1] = "";
+    cli_daemon_ready(ctx, addr);
+    if (web_tls) {
+        fkex_tls_web_pin(web_tls, pin);
+        fkex_pin_text(text, pin);
+    }
+    printf("browsers: %s://%s/%s%s%s\n", web_tls ? "https" : "http", at ? at + 1 : addr,
+           text[0] ? " (key pin " : "", text, text[0] ? ")" : "");
+    fflush(stdout);
+}
+
+/* The browsers' key beside the relay's: "relay.key" -> "relay-web.key". */
+static void web_key_path(char *out, size_t cap, const char *key_path)
+{
+    size_t n = strlen(key_path);
+    if (n > 4 && strcmp(key_path + n - 4, ".key") == 0)
+        snprintf(out, cap, "%.*s-web.key", (int)(n - 4), key_path);
+    else
+        snprintf(out, cap, "%s-web", key_path);
+}
+
 /* A whole number from min to max for option name; -1 after saying why. */
 static int parse_number(const char *name, const char *arg, unsigned long min, unsigned long max,
                         const char *what, unsigned long *out)
@@ -321,6 +349,22 @@ int relay_main(int argc, char **argv)
         fkex_web_site_free(&site);
         return rc;
     }
+    if (web && tls && !tls_cert) {   /* with --tls-cert, browsers check the operator's chain */
+        char web_key[4200], why[160];
+        int created;
+        web_key_path(web_key, sizeof web_key, tls_key ? tls_key : key_path);
+        if (fkex_tls_server_add_web_key(tls, web_key, &created, why) != FKEX_OK) {
+            cli_error("%s", why);
+            fkex_tls_free(tls);
+            fkex_web_site_free(&site);
+            return EXIT_USAGE;
+        }
+        if (created)
+            fprintf(stderr, "fkex: made a TLS key for browsers in %s\n", web_key);
+        web_tls = tls;
+    }
+    if (web)
+        hooks.on_ready = web_ready;
     opt.tls = tls;
     rc = store ? cluster_relay(store, listen, &opt, &hooks)
                : db_relay(db, sync_full, listen, &opt, &hooks);

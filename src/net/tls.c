@@ -37,6 +37,7 @@ struct fkex_tls {
     SSL_CTX *ctx;
     BIO_METHOD *bio;
     uint8_t pin[FKEX_PIN_BYTES];   /* a server's */
+    uint8_t web_pin[FKEX_PIN_BYTES];   /* ... and its browsers' key's (fkex_tls_server_add_web_key) */
 };
 
 struct tls_conn {
@@ -207,6 +208,13 @@ static fkex_err ctx_new(fkex_tls **out, int server, char err[160])
         SSL_CTX_set_num_tickets(t->ctx, 0);
     } else {
         SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
+        /* Ed25519 first: a server that also holds a key for browsers
+         * (fkex_tls_server_add_web_key) presents the one its pin names. */
+        if (!SSL_CTX_set1_sigalgs_list(t->ctx, FKEX_TLS_CLIENT_SIGALGS)) {
+            fkex_tls_free(t);
+            set_err(err, "cannot set up TLS: %s", ssl_reason());
+            return FKEX_ERR_NO_MEMORY;
+        }
         SSL_CTX_set_cert_verify_callback(t->ctx, verify_server, NULL);
         (void)SSL_CTX_set_default_verify_paths(t->ctx);   /* none installed: named endpoints fail */
     }
@@ -294,17 +302,18 @@ static void sync_dir_of(const char *path)
     }
 }
 
-/* A new Ed25519 key in path, unless one is there already: written to a
+/* A new key in path (Ed25519, or ECDSA P-256 if ecdsa), unless one is there already: written to a
  * temporary file of mode 0600 and linked into place, never over a file,
  * then its directory synced (a key lost in a crash would be replaced by
  * another, and every pin given out would refuse the server). */
-static fkex_err key_create(const char *path, int *created, char err[160])
+static fkex_err key_create(const char *path, int ecdsa, int *created, char err[160])
 {
     char tmp[4096];
     char *pem = NULL;
     long len;
     int fd = -1, ok = 0;
-    EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    EVP_PKEY *pk = ecdsa ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")
+                         : EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
     BIO *m = BIO_new(BIO_s_secmem());
     *created = 0;
     if (snprintf(tmp, sizeof tmp, "%s.new-XXXXXX", path) >= (int)sizeof tmp) {
@@ -366,7 +375,7 @@ fkex_err fkex_tls_server_new(fkex_tls **out, const char *key_path, int *created,
     fkex_err e;
     *out = NULL;
     *created = 0;
-    if (access(key_path, F_OK) != 0 && (e = key_create(key_path, created, err)) != FKEX_OK)
+    if (access(key_path, F_OK) != 0 && (e = key_create(key_path, 0, created, err)) != FKEX_OK)
         return e;
     if ((e = key_read(&pk, key_path, err)) != FKEX_OK)
         return e;
@@ -421,6 +430,35 @@ fkex_err fkex_tls_server_cert_new(fkex_tls **out, const char *cert_path, const c
     }
     *out = t;
     return FKEX_OK;
+}
+
+fkex_err fkex_tls_server_add_web_key(fkex_tls *t, const char *key_path, int *created,
+                                     char err[160])
+{
+    EVP_PKEY *pk = NULL;
+    X509 *cert = NULL;
+    fkex_err e;
+    *created = 0;
+    if (access(key_path, F_OK) != 0 && (e = key_create(key_path, 1, created, err)) != FKEX_OK)
+        return e;
+    if ((e = key_read(&pk, key_path, err)) != FKEX_OK)
+        return e;
+    if (!EVP_PKEY_is_a(pk, "EC")) {
+        set_err(err, "%.100s is not an ECDSA key (browsers take no Ed25519 certificate)", key_path);
+        e = FKEX_ERR_BAD_ENCODING;
+    } else if (!(cert = self_signed(pk)) || SSL_CTX_use_certificate(t->ctx, cert) != 1 ||
+               SSL_CTX_use_PrivateKey(t->ctx, pk) != 1 || key_pin(t->web_pin, pk) != 0) {
+        set_err(err, "cannot use the key in %.100s: %s", key_path, ssl_reason());
+        e = FKEX_ERR_BAD_ENCODING;
+    }
+    X509_free(cert);
+    EVP_PKEY_free(pk);
+    return e;
+}
+
+void fkex_tls_web_pin(const fkex_tls *t, uint8_t pin[FKEX_PIN_BYTES])
+{
+    memcpy(pin, t->web_pin, FKEX_PIN_BYTES);
 }
 
 void fkex_tls_pin(const fkex_tls *t, uint8_t pin[FKEX_PIN_BYTES])

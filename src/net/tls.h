@@ -47,6 +47,22 @@ fkex_err fkex_tls_server_new(fkex_tls **t, const char *key_path, int *created,
  * the key is not the certificate's. */
 fkex_err fkex_tls_server_cert_new(fkex_tls **t, const char *cert_path, const char *key_path,
                                   char err[160]) FKEX_WUR;
+/* Browsers take no Ed25519 certificate: a server that serves them too
+ * (relay --web) holds a second key, ECDSA P-256, made in key_path on
+ * first use as the first one is, and a self-signed certificate for it.
+ * OpenSSL presents the certificate the client's signature algorithms
+ * prefer: fkex's clients put Ed25519 first (FKEX_TLS_CLIENT_SIGALGS), so
+ * they get the key their pin names; a browser gets this one, whose pin
+ * (fkex_tls_web_pin) is the relay's to print. Errors as
+ * fkex_tls_server_new's (a file holding another kind of key:
+ * FKEX_ERR_BAD_ENCODING). */
+fkex_err fkex_tls_server_add_web_key(fkex_tls *t, const char *key_path, int *created,
+                                     char err[160]) FKEX_WUR;
+void fkex_tls_web_pin(const fkex_tls *t, uint8_t pin[FKEX_PIN_BYTES]);
+#define FKEX_TLS_CLIENT_SIGALGS \
+    "ed25519:ed448:ecdsa_secp256r1_sha256:ecdsa_secp384r1_sha384:ecdsa_secp521r1_sha512:" \
+    "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:rsa_pss_rsae_sha512:rsa_pss_pss_sha256:" \
+    "rsa_pss_pss_sha384:rsa_pss_pss_sha512"
 /* A client's context. Certificate authorities (for named endpoints) are
  * the system's, or those of $SSL_CERT_FILE / $SSL_CERT_DIR. */
 fkex_err fkex_tls_client_new(fkex_tls **t, char err[160]) FKEX_WUR;
