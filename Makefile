@@ -3,7 +3,10 @@
 #   make            the libraries and the fkex binary (never installs anything)
 #   make deps       what the build needs: Debian packages (as root), blst from npm
 #   make test       deps, then the whole suite, normally and under ASan/UBSan,
-#                   plus the layer check and the fuzz corpora
+#                   plus the layer check, the web client in headless chromium
+#                   and the fuzz corpora
+#   make wasm       the web client (WebAssembly) into build/wasm/web, and the
+#                   benchmark's wasm build (scripts/deps-web.sh first)
 #   make demo       deps, then the whole system on loopback, narrated
 #                   (TUI=1: then the chat in tmux)
 #   make demo-files CP-ABE file encryption, narrated
@@ -194,7 +197,7 @@ tests: all $(BUILD)/fkex-tests $(BUILD)/fkex-ctgrind
 
 test:
 	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory tests layers
+	@$(MAKE) --no-print-directory tests layers wasm
 	sh scripts/test.sh
 
 demo:
@@ -219,13 +222,27 @@ bench: all
 # libsodium built for wasm (scripts/deps-web.sh, into deps/wasm/).
 WASM      = $(BUILD)/wasm
 EMCC      = NODE_PATH=/usr/share/nodejs emcc
-WASM_CFLAGS = -std=c11 -Wall -Wextra $(WERROR) -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc -Ibench \
-              -Ideps/wasm/include -O2 -MMD -MP
+# src/web/include (libuv's timers on the browser's loop) comes first.
+WASM_CFLAGS = -std=c11 -Wall -Wextra $(WERROR) -D_POSIX_C_SOURCE=200809L -Isrc/web/include -Iinclude \
+              -Isrc -Ibench -Ideps/wasm/include -O2 -MMD -MP
 WASM_DEPS = deps/wasm/lib/libblst.a deps/wasm/lib/libsodium.a
 WASM_PURE_OBJ = $(patsubst %.c,$(WASM)/%.o,$(foreach l,$(PURE_LAYERS),$(call layer_src,$(l))))
 # Node.js runs the benchmark from one file (the wasm inside it).
 WASM_BENCH_OBJ = $(WASM)/src/web/bench_main.o $(WASM)/bench/abe.o $(WASM)/bench/bench.o
-wasm: deps-web $(WASM)/fkex-bench.js
+# The web client: the chat layer over a WebSocket, and the page (web/).
+WASM_CLIENT_SRC = $(filter-out src/chat/api.c,$(call layer_src,chat)) src/net/address.c \
+                  $(filter-out src/web/bench_main.c,$(sort $(wildcard src/web/*.c)))
+WASM_CLIENT_OBJ = $(WASM_CLIENT_SRC:%.c=$(WASM)/%.o)
+WEB_FILES = $(sort $(wildcard web/*))
+WASM_LINK = -O2 -sALLOW_MEMORY_GROWTH=1 -sDYNAMIC_EXECUTION=0 -sFILESYSTEM=0
+wasm: deps-web $(WASM)/fkex-bench.js $(WASM)/web/index.html
+$(WASM)/web/fkex.js: $(WASM_CLIENT_OBJ) $(WASM_PURE_OBJ) $(WASM_DEPS)
+	@mkdir -p $(dir $@)
+	$(EMCC) $(WASM_LINK) -sMODULARIZE=1 -sEXPORT_NAME=FkexModule -sENVIRONMENT=web \
+		-sEXPORTED_FUNCTIONS=_malloc,_free -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8 \
+		-o $@ $(WASM_CLIENT_OBJ) $(WASM_PURE_OBJ) $(WASM_DEPS)
+$(WASM)/web/index.html: $(WEB_FILES) $(WASM)/web/fkex.js
+	cp $(WEB_FILES) $(WASM)/web/
 deps-web:
 	@sh scripts/deps-web.sh
 $(WASM)/src/crypto/init.o: FKEX_VERSION_FLAG = -DFKEX_VERSION='"$(VERSION)"'
@@ -233,7 +250,7 @@ $(WASM)/%.o: %.c $(WASM_DEPS)
 	@mkdir -p $(dir $@)
 	$(EMCC) $(WASM_CFLAGS) $(FKEX_VERSION_FLAG) -c $< -o $@
 $(WASM)/fkex-bench.js: $(WASM_BENCH_OBJ) $(WASM_PURE_OBJ) $(WASM_DEPS)
-	$(EMCC) -O2 -sSINGLE_FILE=1 -sENVIRONMENT=node -sALLOW_MEMORY_GROWTH=1 -sEXIT_RUNTIME=1 \
+	$(EMCC) $(WASM_LINK) -sSINGLE_FILE=1 -sENVIRONMENT=node -sEXIT_RUNTIME=1 \
 		-o $@ $(WASM_BENCH_OBJ) $(WASM_PURE_OBJ) $(WASM_DEPS)
 
 # libFuzzer targets: clang, linked against the library built with the same flags.

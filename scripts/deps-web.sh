@@ -1,7 +1,8 @@
 #!/bin/sh
 # What the WebAssembly build (`make wasm`, docs/ARCHITECTURE.md "The browser
 # client") needs, built into deps/wasm/ (never committed):
-#   - Debian's emscripten, and autotools for libsodium's build;
+#   - Debian's emscripten, and autotools for libsodium's build; Debian's
+#     chromium and chromedriver, for the browser tests (tests/web);
 #   - libsodium from Debian's own source package (`apt-get source`, with a
 #     deb-src entry for the archive this machine already uses: apt checks it
 #     against the archive's signed index), built with emcc, no assembly;
@@ -27,7 +28,7 @@ if [ "${1:-}" = "--env" ]; then
     exit 0
 fi
 
-packages="emscripten autoconf automake libtool dpkg-dev"
+packages="emscripten autoconf automake libtool dpkg-dev chromium chromium-driver"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

@@ -1,8 +1,9 @@
 #!/bin/sh
 # `make test`: the whole suite twice, normally and under AddressSanitizer +
 # UndefinedBehaviorSanitizer, `make demo`, an outside program against the
-# installed library, the Python module, the constant-time check, then every libFuzzer target
-# over its checked-in corpus (the Makefile has checked the layers first).
+# installed library, the Python module, the web client in a browser, the
+# constant-time check, then every libFuzzer target over its checked-in
+# corpus (the Makefile has checked the layers first).
 # Ends with one line: "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -61,6 +62,18 @@ for lib in libfkex libfkex-io; do
         failed=$((failed + 1))
     fi
 done
+
+# The web client in headless chromium against the real relay and a terminal
+# member; its screenshot and figures stay in build/web/.
+echo "==> the web client in a real browser (tests/web/e2e.js)"
+if node tests/web/e2e.js ./fkex build/wasm/web > build/web-e2e.log 2>&1; then
+    tail -n 1 build/web-e2e.log
+    passed=$((passed + 1))
+else
+    tail -n 30 build/web-e2e.log
+    echo "web: failed (the whole run is in build/web-e2e.log)"
+    failed=$((failed + 1))
+fi
 
 echo "==> constant time: secrets marked undefined under valgrind (tests/ctgrind)"
 if valgrind -q --error-exitcode=1 --suppressions=tests/ctgrind/ctgrind.supp build/fkex-ctgrind; then

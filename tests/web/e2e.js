@@ -1,0 +1,232 @@
+// tests/web/e2e.js: the web client in a real browser (Debian's headless
+// chromium, driven over WebDriver by chromedriver) against the real relay
+// (fkex relay --web, TLS 1.3 on a free port of 127.0.0.1) and a terminal
+// member (fkex chat --batch):
+//   - the browser member joins the terminal member's room, with the keyboard
+//     alone once its key file is picked; they talk both ways and compare the
+//     epoch's fingerprint;
+//   - a leave in the browser moves the terminal member to the next epoch;
+//   - a browser member whose key does not satisfy the policy is refused
+//     with the sentence the terminal client prints;
+//   - a key kept in the browser (IndexedDB, sealed under a passphrase)
+//     joins again after a reload, and a wrong passphrase is refused.
+// A screenshot of the room is kept (build/web/room.png), and the figures
+// (page load, join time, the join's CPU time in the page against the
+// native client's) go to build/web/figures.json.
+//
+//   node tests/web/e2e.js [FKEX_BIN] [WEB_DIR]
+// Exit 0 if every check passed; it prints "N passed, N failed".
+'use strict';
+
+const { spawn, execFileSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { Driver, sleep } = require('./webdriver.js');
+
+const top = path.resolve(__dirname, '../..');
+const bin = path.resolve(process.argv[2] || process.env.FKEX_BIN || path.join(top, 'fkex'));
+const webDir = path.resolve(process.argv[3] || path.join(top, 'build/wasm/web'));
+const out = path.join(top, 'build/web');
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'fkex-web-'));
+const POLICY = '(ONE or THREE) and (TWO or FOUR)';
+const children = [];
+let passed = 0, failed = 0;
+
+function check(what, ok, detail) {
+  if (ok) { passed++; console.log('ok   ' + what); return; }
+  failed++;
+  console.log('FAIL ' + what + (detail ? ': ' + detail : ''));
+}
+
+function fkex(args) { return execFileSync(bin, args, { cwd: work, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }); }
+
+// A process of ours, its stdout gathered line by line.
+function start(name, args) {
+  const err = fs.openSync(path.join(work, name + '.err'), 'w');
+  const p = spawn(bin, args, { cwd: work, stdio: ['pipe', 'pipe', err] });
+  p.lines = [];
+  let rest = '';
+  p.stdout.on('data', (b) => {
+    const parts = (rest + b.toString()).split('\n');
+    rest = parts.pop();
+    p.lines.push(...parts);
+  });
+  children.push(p);
+  return p;
+}
+
+async function waitLine(p, pred, what, ms = 30000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const l = p.lines.find(pred);
+    if (l !== undefined) return l;
+    if (Date.now() > end || p.exitCode !== null) throw new Error('timed out waiting for ' + what);
+    await sleep(50);
+  }
+}
+
+const events = (p, kind) => p.lines.filter((l) => l.includes('"event": "' + kind + '"')).map((l) => JSON.parse(l));
+
+// CPU time a process of ours has used, in ms: the scheduler's count, in
+// nanoseconds, over its threads (/proc/PID/task/TID/schedstat).
+function cpuMs(pid) {
+  let ns = 0;
+  for (const tid of fs.readdirSync('/proc/' + pid + '/task'))
+    ns += Number(fs.readFileSync('/proc/' + pid + '/task/' + tid + '/schedstat', 'utf8').split(' ')[0]);
+  return ns / 1e6;
+}
+
+async function stopAll() {
+  for (const p of children) {
+    if (p.exitCode === null && p.signalCode === null) {
+      p.kill('SIGTERM');
+      await Promise.race([new Promise((r) => p.once('exit', r)), sleep(5000)]);
+      if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    }
+  }
+}
+
+// A fresh load of the page each time (a query the relay ignores: the same
+// URL with only its fragment changed would not reload it).
+let loads = 0;
+function fresh(pageUrl, invite) { return pageUrl + '?load=' + ++loads + '#' + invite; }
+
+async function browserJoin(d, url, nick, keyFile, pass) {
+  await d.go(url);
+  await d.until('the client to load', 'return document.getElementById("status").textContent === "Ready." && 1');
+  // Keyboard only: the fields are filled by typing, the form sent with Enter.
+  await d.exec('document.getElementById("nick").focus()');
+  await d.keys(nick);
+  if (keyFile) await d.type('#keyfile', keyFile);
+  if (pass) {
+    await d.exec('document.getElementById("stored-pass").focus()');
+    await d.keys(pass);
+  }
+  await d.exec('document.getElementById("nick").focus()');
+  await d.keys('\uE007');
+}
+
+// Waits for the page to join or to show an error: "joined" or the error's text.
+function joinOutcome(d) {
+  return d.until('the join to end', 'const e = document.getElementById("error");' +
+    'return document.body.dataset.joinMs ? "joined" : (!e.hidden && e.textContent) || 0;');
+}
+
+async function main() {
+  fs.mkdirSync(out, { recursive: true });
+  fkex(['setup', '--dir', 'auth']);
+  for (const [who, attrs] of [['alice', 'ONE TWO'], ['bob', 'THREE FOUR'], ['carol', 'ONE FOUR'], ['eve', 'FIVE']])
+    fkex(['keygen', '--msk', 'auth/msk.fkex', '--attrs', attrs, '-o', who + '.key']);
+
+  const relay = start('relay', ['relay', '--listen', '127.0.0.1:0', '--db', 'relay.db', '--web', webDir, '--grace', '2', '-v']);
+  const addr = (await waitLine(relay, (l) => l.startsWith('listening on '), 'the relay')).slice(13);
+  const browsers = await waitLine(relay, (l) => l.startsWith('browsers: '), 'the relay\'s web address');
+  const m = browsers.match(/^browsers: (https:\/\/[^ ]+) \(key pin ([A-Za-z0-9_-]{43})\)$/);
+  check('the relay says where browsers go, with its browser key\'s pin', !!m, browsers);
+  const pageUrl = m[1], spki = m[2].replace(/-/g, '+').replace(/_/g, '/') + '=';
+  fkex(['room', 'create', 'lab', '--policy', POLICY, '--relay', addr, '--dir', 'lab']);
+  const invite = fkex(['room', 'invite', '--dir', 'lab']).trim();
+
+  const alice = start('alice', ['chat', invite, '--key', 'alice.key', '--nick', 'alice', '--found', 'lab', '--batch']);
+  await waitLine(alice, (l) => l.includes('"event": "joined"'), 'alice to found the room');
+
+  const d = await Driver.start(spki, path.join(work, 'chromedriver.log'));
+  try {
+    // ---- bob joins from the browser
+    await browserJoin(d, fresh(pageUrl, invite), 'bob-web', path.join(work, 'bob.key'));
+    const outcome = await joinOutcome(d);
+    check('the browser member joins the room', outcome === 'joined', outcome);
+    await waitLine(alice, (l) => l.includes('"epoch": 1'), 'alice to see epoch 1');
+    check('the terminal member sees the browser member join (epoch 1, 2 members)',
+          events(alice, 'epoch').some((e) => e.epoch === 1 && e.members === 2));
+    const figures = JSON.parse(await d.exec('return JSON.stringify(document.body.dataset)'));
+
+    // ---- both ways
+    alice.stdin.write('{"send": "hello from the terminal"}\n');
+    await d.until('the terminal\'s message in the page',
+                  'return document.getElementById("messages").textContent.includes("alice: hello from the terminal") && 1');
+    check('the browser reads the terminal member\'s message', true);
+    await d.exec('document.getElementById("text").focus()');
+    await d.keys('hello from the browser\uE007');
+    const got = JSON.parse(await waitLine(alice, (l) => l.includes('"event": "message"'), 'the browser\'s message'));
+    check('the terminal member reads the browser member\'s message',
+          got.from === 'bob-web' && got.text === 'hello from the browser', JSON.stringify(got));
+
+    // ---- the same epoch fingerprint on both sides
+    alice.stdin.write('{"cmd": "verify"}\n');
+    const v = JSON.parse(await waitLine(alice, (l) => l.includes('"event": "verify"'), 'alice\'s fingerprint'));
+    await d.exec('document.getElementById("text").focus()');
+    await d.keys('/verify\uE007');
+    const fp = await d.until('the page\'s fingerprint', 'return document.getElementById("fingerprint").textContent');
+    check('browser and terminal show the same epoch fingerprint', fp.includes(v.fingerprint), fp + ' / ' + v.fingerprint);
+    const members = await d.text('#members');
+    check('the page lists both members by pseudonym, with nicks', members.includes('alice') && members.includes('bob-web (you)'), members);
+    await d.screenshot(path.join(out, 'room.png'));
+
+    // ---- the browser leaves: the terminal member's epoch moves on
+    await d.click('#leave');
+    await waitLine(alice, (l) => l.includes('"epoch": 2'), 'alice to see epoch 2', 60000);
+    check('a leave in the browser moves the terminal member to epoch 2 with 1 member',
+          events(alice, 'epoch').some((e) => e.epoch === 2 && e.members === 1));
+    await d.until('the page to end its session', 'return document.getElementById("join-form").hidden === false && 1');
+
+    // ---- eve's attributes do not satisfy the policy
+    await browserJoin(d, fresh(pageUrl, invite), 'eve-web', path.join(work, 'eve.key'));
+    const refused = await joinOutcome(d);
+    check('a browser member whose key does not satisfy the policy is refused, saying so',
+          refused.includes('do not satisfy this room\'s policy') && refused.includes(POLICY), refused);
+    check('... and is not in the room', !(await d.exec('return document.body.dataset.joinMs || ""')) &&
+          !events(alice, 'epoch').some((e) => e.members === 2 && e.epoch > 2));
+
+    // ---- a key kept in the browser, sealed under a passphrase
+    await d.go(fresh(pageUrl, invite));
+    await d.until('the client to load', 'return document.getElementById("status").textContent === "Ready." && 1');
+    await d.type('#keyfile', path.join(work, 'carol.key'));
+    await d.click('#remember');
+    await d.exec('document.getElementById("remember-pass").focus()');
+    await d.keys('correct horse battery');
+    await d.exec('document.getElementById("nick").focus()');
+    await d.keys('carol-web\uE007');
+    check('a key kept in the browser joins', (await joinOutcome(d)) === 'joined');
+    await waitLine(alice, (l) => l.includes('"epoch": 3'), 'alice to see carol', 60000);
+    const kept = await d.exec('return new Promise((ok) => { const r = indexedDB.open("fkex", 1);' +
+      'r.onsuccess = () => { const g = r.result.transaction("keys").objectStore("keys").get("key");' +
+      'g.onsuccess = () => ok(Array.from(g.result.sealed)); }; })');
+    const carolKey = fs.readFileSync(path.join(work, 'carol.key'));
+    check('the kept key is sealed (no stretch of the key file appears in it)',
+          kept.length > carolKey.length && !Buffer.from(kept).includes(carolKey.subarray(64, 96)));
+    await d.click('#leave');
+    await waitLine(alice, (l) => l.includes('"epoch": 4'), 'alice to see carol leave', 60000);
+    await d.until('the page to end its session', 'return document.getElementById("join-form").hidden === false && 1');
+    await browserJoin(d, fresh(pageUrl, invite), 'carol-web', null, 'wrong passphrase');
+    check('a wrong passphrase does not open the kept key', (await joinOutcome(d)).includes('passphrase'));
+    await browserJoin(d, fresh(pageUrl, invite), 'carol-web', null, 'correct horse battery');
+    check('after a reload, the kept key and its passphrase join again', (await joinOutcome(d)) === 'joined');
+
+    // ---- the same join by the native client, for its CPU time
+    const t0 = Date.now();
+    const carol = start('carol', ['chat', invite, '--key', 'carol.key', '--nick', 'carol', '--batch']);
+    await waitLine(carol, (l) => l.includes('"event": "joined"'), 'carol (native) to join', 60000);
+    figures.nativeJoinMs = Date.now() - t0;
+    figures.nativeJoinCpuMs = cpuMs(carol.pid);
+    figures.wasmOverNativeCpu = Number(figures.joinBusyMs) / figures.nativeJoinCpuMs;
+    // The issue's budget is 3x; `make test` fails past twice that.
+    check('the join\'s CPU time in the page is within twice its budget (3x the native client\'s): ' +
+          figures.wasmOverNativeCpu.toFixed(2) + 'x', figures.wasmOverNativeCpu <= 6);
+    figures.wasmBytes = fs.statSync(path.join(webDir, 'fkex.wasm')).size;
+    figures.wasmGzipBytes = require('zlib').gzipSync(fs.readFileSync(path.join(webDir, 'fkex.wasm')), { level: 9 }).length;
+    fs.writeFileSync(path.join(out, 'figures.json'), JSON.stringify(figures, null, 1) + '\n');
+    console.log('figures: ' + JSON.stringify(figures));
+  } finally {
+    await d.stop();
+  }
+}
+
+main().catch((e) => check('the run', false, e.stack || String(e))).finally(async () => {
+  await stopAll();
+  if (failed) console.log('scratch directory kept: ' + work);
+  else fs.rmSync(work, { recursive: true, force: true });
+  console.log(passed + ' passed, ' + failed + ' failed');
+  process.exit(failed ? 1 : 0);
+});

@@ -1,0 +1,301 @@
+// web/client.js: the page of the web client. The room's protocol runs in
+// WebAssembly (fkex.js, src/web/client.c: the chat layer of `fkex chat`);
+// this file only shows its events (the JSON lines of `fkex chat --batch`,
+// README "Scripting") and hands it what the user does. Plain JavaScript,
+// no build step, nothing fetched but this page's own files.
+'use strict';
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  let fkex = null;         // the module, once loaded
+  let running = false;     // a session runs
+  let busyMs = 0;          // time spent inside the module since Join
+  let joinStarted = 0;
+
+  // ---- what the page shows ---------------------------------------------------
+
+  function setStatus(text) { $('status').textContent = text; }
+
+  function showError(text) {
+    const e = $('error');
+    e.textContent = text;
+    e.hidden = !text;
+  }
+
+  function note(text) {
+    const li = document.createElement('li');
+    li.className = 'note';
+    li.textContent = text;
+    $('messages').appendChild(li);
+    li.scrollIntoView({ block: 'nearest' });
+  }
+
+  function message(who, pseudonym, text) {
+    const li = document.createElement('li');
+    const name = document.createElement('span');
+    name.className = 'who';
+    name.textContent = who;
+    if (pseudonym) name.title = 'pseudonym ' + pseudonym;
+    li.appendChild(name);
+    li.appendChild(document.createTextNode(': ' + text));
+    $('messages').appendChild(li);
+    li.scrollIntoView({ block: 'nearest' });
+  }
+
+  function showMembers(list) {
+    const ul = $('members');
+    ul.replaceChildren();
+    for (const m of list) {
+      const li = document.createElement('li');
+      const pseudo = document.createElement('span');
+      pseudo.className = 'mono';
+      pseudo.textContent = m.pseudonym;
+      li.appendChild(pseudo);
+      li.appendChild(document.createTextNode(' ' + (m.nick || '(no messages yet)') + (m.self ? ' (you)' : '')));
+      ul.appendChild(li);
+    }
+  }
+
+  function inRoom(yes) {
+    $('room').hidden = !yes;
+    $('join-form').hidden = yes;
+    if (yes) $('text').focus();
+  }
+
+  // ---- calls into the module --------------------------------------------------
+
+  function withString(s, fn) {
+    const n = fkex.lengthBytesUTF8(s) + 1;
+    const p = fkex._malloc(n);
+    fkex.stringToUTF8(s, p, n);
+    try { return fn(p, n - 1); } finally { fkex._free(p); }
+  }
+
+  function withBytes(bytes, fn) {
+    const p = fkex._malloc(bytes.length || 1);
+    fkex.HEAPU8.set(bytes, p);
+    try { return fn(p, bytes.length); } finally {
+      fkex.HEAPU8.fill(0, p, p + bytes.length);
+      fkex._free(p);
+    }
+  }
+
+  // Bytes the module made (p, *lenp): copied out, then wiped and freed there.
+  function takeBytes(p, lenp) {
+    const n = fkex.HEAPU32[lenp >> 2];
+    const out = fkex.HEAPU8.slice(p, p + n);
+    fkex._fkexw_free(p, n);
+    return out;
+  }
+
+  // Every entry into the module is timed: the page's share of a join's work.
+  function timeEntries() {
+    for (const name of ['_fkexw_ws_opened', '_fkexw_ws_message', '_fkexw_ws_closed', '_fkexw_ws_gone',
+                        '_fkexw_timer_fired', '_fkexw_handle_closed', '_fkexw_start']) {
+      const f = fkex[name];
+      fkex[name] = function () {
+        const t0 = performance.now();
+        try { return f.apply(null, arguments); } finally { busyMs += performance.now() - t0; }
+      };
+    }
+  }
+
+  // ---- the session's events ---------------------------------------------------
+
+  const say = {
+    joined(ev) {
+      inRoom(true);
+      $('room-id').textContent = ev.room.slice(0, 16);
+      $('epoch').textContent = ev.epoch;
+      $('count').textContent = ev.members;
+      const ms = performance.now() - joinStarted;
+      document.body.dataset.joinMs = ms.toFixed(1);
+      document.body.dataset.joinBusyMs = busyMs.toFixed(1);
+      document.body.dataset.loadToJoinedMs = performance.now().toFixed(1);
+      setStatus('In the room: epoch ' + ev.epoch + ', ' + ev.members + ' members.');
+      note('You joined at epoch ' + ev.epoch + '.');
+      fkex._fkexw_who();
+    },
+    epoch(ev) {
+      $('epoch').textContent = ev.epoch;
+      $('count').textContent = ev.members;
+      setStatus('In the room: epoch ' + ev.epoch + ', ' + ev.members + ' members.');
+      note('New epoch ' + ev.epoch + ': ' + ev.members + ' members.');
+      fkex._fkexw_who();
+    },
+    message(ev) {
+      message(ev.from, ev.pseudonym, ev.text);
+      fkex._fkexw_who();   // the member list shows the nick last seen on each member's messages
+    },
+    sent() {},
+    who(ev) { showMembers(ev.members); },
+    verify(ev) {
+      $('fingerprint').textContent = 'Epoch ' + ev.epoch + ' fingerprint: ' + ev.fingerprint;
+      note('Epoch ' + ev.epoch + ' fingerprint: ' + ev.fingerprint +
+           ' (compare it with the others: the same in every member of this epoch).');
+    },
+    error(ev) {
+      showError(ev.message);
+      if (ev.code === 'fork_suspected') note('Warning: ' + ev.message + ' Compare fingerprints (Verify).');
+    },
+    left(ev) { note(ev.pending ? ev.message : 'You left the room.'); },
+    policy(ev) { note('The room\'s policy is now: ' + ev.policy); },
+    kicked(ev) { note('The admin removed ' + ev.pseudonym + ': ' + ev.reason); },
+    removed(ev) { note('The admin removed you: ' + ev.reason); },
+    connection(ev) {
+      setStatus(ev.state === 'online' ? 'Back online.' : 'Reconnecting…');
+      note(ev.message);
+    },
+    done(ev) {
+      running = false;
+      inRoom(false);
+      $('join').disabled = false;
+      setStatus(ev.exit_code === 0 ? 'The session is over.' : 'The session ended: see the message below.');
+    },
+  };
+
+  function onEvent(line) {
+    let ev;
+    try { ev = JSON.parse(line); } catch (e) { return; }
+    const f = say[ev.event];
+    if (f) f(ev);
+  }
+
+  // ---- keys kept in this browser (IndexedDB), sealed in the module ------------
+
+  function db() {
+    return new Promise((resolve, reject) => {
+      const r = indexedDB.open('fkex', 1);
+      r.onupgradeneeded = () => r.result.createObjectStore('keys');
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+  }
+
+  async function store(op, value) {
+    const d = await db();
+    return new Promise((resolve, reject) => {
+      const t = d.transaction('keys', op === 'get' ? 'readonly' : 'readwrite').objectStore('keys');
+      const r = op === 'get' ? t.get('key') : op === 'put' ? t.put(value, 'key') : t.delete('key');
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+  }
+
+  function seal(pass, bytes) {
+    const lenp = fkex._malloc(4);
+    try {
+      const p = withString(pass, (sp) => withBytes(bytes, (kp, n) => fkex._fkexw_seal_key(sp, kp, n, lenp)));
+      if (!p) throw new Error('the key could not be sealed');
+      return takeBytes(p, lenp);
+    } finally { fkex._free(lenp); }
+  }
+
+  function unseal(pass, sealed) {
+    const lenp = fkex._malloc(4);
+    try {
+      const p = withString(pass, (sp) => withBytes(sealed, (kp, n) => fkex._fkexw_open_key(sp, kp, n, lenp)));
+      return p ? takeBytes(p, lenp) : null;
+    } finally { fkex._free(lenp); }
+  }
+
+  async function showStored() {
+    let kept = null;
+    try { kept = await store('get'); } catch (e) { /* no IndexedDB: nothing kept */ }
+    $('stored').hidden = !kept;
+    if (kept) $('stored-name').textContent = kept.name + ', kept ' + new Date(kept.when).toLocaleString();
+  }
+
+  // ---- what the user does -----------------------------------------------------
+
+  async function keyBytes() {
+    const file = $('keyfile').files[0];
+    if (file) {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      if ($('remember').checked) {
+        const pass = $('remember-pass').value;
+        if (!pass) throw new Error('Give a passphrase to keep the key in this browser.');
+        await store('put', { name: file.name, when: Date.now(), sealed: seal(pass, bytes) });
+        showStored();
+      }
+      return bytes;
+    }
+    const kept = await store('get').catch(() => null);
+    if (!kept) throw new Error('Pick your key file.');
+    const bytes = unseal($('stored-pass').value, kept.sealed);
+    if (!bytes) throw new Error('That passphrase does not open the kept key.');
+    return bytes;
+  }
+
+  async function join(event) {
+    event.preventDefault();
+    if (running || !fkex) return;
+    showError('');
+    let bytes;
+    try { bytes = await keyBytes(); } catch (e) { showError(e.message); return; }
+    $('messages').replaceChildren();
+    $('members').replaceChildren();
+    $('fingerprint').textContent = '';
+    $('join').disabled = true;
+    setStatus('Joining: proving your attributes to the room…');
+    busyMs = 0;
+    joinStarted = performance.now();
+    const invite = $('invite').value.trim();
+    const rc = withString(invite, (ip) => withString($('nick').value, (np) =>
+      withBytes(bytes, (kp, n) => fkex._fkexw_start(ip, kp, n, np))));
+    document.body.dataset.startBusyMs = busyMs.toFixed(1);   // reading the key
+    bytes.fill(0);
+    if (rc === 0) {
+      running = true;
+      history.replaceState(null, '', '#' + invite);
+    } else {
+      $('join').disabled = false;
+      setStatus('Not joined.');
+    }
+  }
+
+  function send(event) {
+    event.preventDefault();
+    const text = $('text').value;
+    if (!running || !text) return;
+    $('text').value = '';
+    if (text === '/verify') { fkex._fkexw_verify(); return; }
+    if (text === '/who') { fkex._fkexw_who(); return; }
+    if (text === '/leave') { leave(); return; }
+    const line = text.startsWith('//') ? text.slice(1) : text;
+    withString(line, (p, n) => fkex._fkexw_send(p, n));
+    message($('nick').value + ' (you)', '', line);
+  }
+
+  function leave() {
+    if (!running) return;
+    setStatus('Leaving: waiting for a member to commit your removal…');
+    fkex._fkexw_leave();
+  }
+
+  function start() {
+    $('join-form').addEventListener('submit', join);
+    $('send-form').addEventListener('submit', send);
+    $('leave').addEventListener('click', leave);
+    $('verify').addEventListener('click', () => running && fkex._fkexw_verify());
+    $('forget').addEventListener('click', async () => { await store('delete').catch(() => {}); showStored(); });
+    $('remember').addEventListener('change', () => {
+      $('remember-pass').hidden = $('remember-pass-label').hidden = !$('remember').checked;
+    });
+    const hash = decodeURIComponent(location.hash.slice(1));
+    if (hash.startsWith('fkex://')) $('invite').value = hash;
+    window.addEventListener('pagehide', () => { if (running) fkex._fkexw_quit(); });
+
+    FkexModule({ onFkexEvent: onEvent }).then((m) => {
+      fkex = m;
+      if (fkex._fkexw_init() !== 0) { showError('The client could not start in this browser.'); return; }
+      timeEntries();
+      document.body.dataset.loadedMs = performance.now().toFixed(1);
+      $('join').disabled = false;
+      setStatus('Ready.');
+      showStored();
+    }, (e) => showError('The client could not load: ' + e));
+  }
+
+  start();
+})();
