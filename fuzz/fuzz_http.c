@@ -3,7 +3,8 @@
  * to a relay run with --web before anything else is said.
  *
  * Where fkex_http_head_length says a head ends, it ends with its first
- * blank line, within FKEX_HTTP_HEAD_MAX bytes. A head fkex_http_parse
+ * blank line, within FKEX_HTTP_HEAD_MAX bytes, however the bytes came in
+ * (two reads, the second look from where the first ended). A head fkex_http_parse
  * accepts has a method of capitals, a path that begins with '/' and holds
  * no space or control character, and a WebSocket key only as the RFC
  * writes one (24 characters of base64 ending "==").
@@ -41,7 +42,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fkex_http_request r;
-    long end = fkex_http_head_length(data, size);
+    long end = fkex_http_head_length(data, size, 3);
+    /* Read in two pieces, the second look starting where the first ended. */
+    size_t cut = size / 2;
+    long first = fkex_http_head_length(data, cut, 3);
+    if ((first > 0 && first != end) || (first == 0 && fkex_http_head_length(data, size, cut) != end))
+        abort();
     if (end > 0) {
         if (end < 4 || end > FKEX_HTTP_HEAD_MAX || (size_t)end > size ||
             memcmp(data + end - 4, "\r\n\r\n", 4) != 0)
@@ -59,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
         if (k && (k != 24 || strcmp(r.key + 22, "==") != 0))
             abort();
-        if (fkex_http_head_length(data, size) != (long)size)
+        if (fkex_http_head_length(data, size, 3) != (long)size)
             abort();
     }
     return 0;

@@ -168,11 +168,10 @@ static void ws_rules(void)
         got g;
         fkex_err e = feed_both(bad[i].bytes, bad[i].n, 1024, &g, &status);
         if (bad[i].status == 0) {   /* a fragment of 512 zero bytes, then 513 more: too large */
-            uint8_t s[2000];
-            size_t n = client_frame(s, 0, FKEX_WS_BINARY, s + 1000, 512);
-            memset(s + 1000, 0, 600);
-            n = client_frame(s, 0, FKEX_WS_BINARY, s + 1000, 512);
-            n += client_frame(s + n, 1, FKEX_WS_CONTINUATION, s + 1000, 513);
+            static const uint8_t zeros[513];
+            uint8_t s[1100];
+            size_t n = client_frame(s, 0, FKEX_WS_BINARY, zeros, 512);
+            n += client_frame(s + n, 1, FKEX_WS_CONTINUATION, zeros, 513);
             e = feed_both(s, n, 1024, &g, &status);
             CHECK(e == FKEX_ERR_BAD_ENCODING && status == FKEX_WS_TOO_BIG && g.n == 0);
             continue;
@@ -198,7 +197,9 @@ static fkex_err parse(fkex_http_request *r, const char *head)
 static void http_requests(void)
 {
     static const char *const bad[] = {
-        "get / HTTP/1.1\r\n\r\n",
+        "get / HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET / HTTP/1.1\r\n\r\n",                              /* no Host */
+        "GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",      /* two */
         "GET  / HTTP/1.1\r\n\r\n",
         "GET x HTTP/1.1\r\n\r\n",
         "GET / HTTP/1.0\r\n\r\n",
@@ -221,23 +222,25 @@ static void http_requests(void)
     CHECK_OK(parse(&r, "HEAD /client.js?v=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"));
     CHECK(strcmp(r.method, "HEAD") == 0 && strcmp(r.path, "/client.js") == 0 && !r.upgrade &&
           !r.key[0]);
-    CHECK_OK(parse(&r, "GET /fkex HTTP/1.1\r\nUpgrade: websocket\r\n\r\n"));
+    CHECK_OK(parse(&r, "GET /fkex HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n"));
     CHECK(!r.upgrade);   /* Connection does not name upgrade */
     for (size_t i = 0; i < FKEX_ARRAY_LEN(bad); i++) {
         if (parse(&r, bad[i]) != FKEX_ERR_BAD_ENCODING)
             fprintf(stderr, "    accepted: %s\n", bad[i]);
         CHECK_ERR(parse(&r, bad[i]), FKEX_ERR_BAD_ENCODING);
     }
-    snprintf(longpath, sizeof longpath, "GET /%0300d HTTP/1.1\r\n\r\n", 0);
+    snprintf(longpath, sizeof longpath, "GET /%0300d HTTP/1.1\r\nHost: x\r\n\r\n", 0);
     CHECK_ERR(parse(&r, longpath), FKEX_ERR_BAD_ENCODING);
     /* Where a head ends. */
-    CHECK(fkex_http_head_length((const uint8_t *)"GET / HTTP/1.1\r\n\r\nxyz", 21) == 18);
-    CHECK(fkex_http_head_length((const uint8_t *)"GET / HTTP/1.1\r\n\r", 17) == 0);
+    CHECK(fkex_http_head_length((const uint8_t *)"GET / HTTP/1.1\r\n\r\nxyz", 21, 3) == 18);
+    CHECK(fkex_http_head_length((const uint8_t *)"GET / HTTP/1.1\r\n\r", 17, 3) == 0);
+    /* Looked for again from where the last look ended: a terminator split across reads. */
+    CHECK(fkex_http_head_length((const uint8_t *)"GET / HTTP/1.1\r\n\r\nxyz", 21, 17) == 18);
     {
         static uint8_t endless[FKEX_HTTP_HEAD_MAX];
         memset(endless, 'a', sizeof endless);
-        CHECK(fkex_http_head_length(endless, sizeof endless) == -1);
-        CHECK(fkex_http_head_length(endless, sizeof endless - 1) == 0);
+        CHECK(fkex_http_head_length(endless, sizeof endless, 3) == -1);
+        CHECK(fkex_http_head_length(endless, sizeof endless - 1, 3) == 0);
     }
 }
 
@@ -340,6 +343,22 @@ static int peer_ended(peer *p)
     return p->eof;
 }
 
+/* The relay's resident memory, in KiB (0 if unknown). */
+static long rss_kb(void)
+{
+    char path[64], line[128];
+    long kb = 0;
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    if (!(f = fopen(path, "r")))
+        return 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
 static void upgrade(peer *p)
 {
     static const char head[] = UPGRADE_HEAD("Origin: https://127.0.0.1\r\n");
@@ -378,16 +397,23 @@ static void relay_files(void)
     tls_raw_close(&p.t);
     {
         static const struct { const char *req, *status; } refused[] = {
-            { "GET /link.js HTTP/1.1\r\n\r\n", "HTTP/1.1 404 " },
-            { "GET /../../etc/passwd HTTP/1.1\r\n\r\n", "HTTP/1.1 404 " },
-            { "POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", "HTTP/1.1 405 " },
+            { "GET /link.js HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 404 " },
+            { "GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 404 " },
+            { "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+              "HTTP/1.1 405 Method Not Allowed\r\n" },
             { "GET / HTTP/1.1\r\nHost: x\r\n y\r\n\r\n", "HTTP/1.1 400 " },
-            { "GET /fkex HTTP/1.1\r\nUpgrade: websocket\r\n\r\n", "HTTP/1.1 400 " },
+            { "GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 400 " },
+            { "GET /fkex HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n", "HTTP/1.1 400 " },
+            { "GET /fkex HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
+              "HTTP/1.1 426 " },
         };
         for (size_t i = 0; i < FKEX_ARRAY_LEN(refused); i++) {
             CHECK(peer_open(&p) == 0);
             peer_say(&p, refused[i].req, strlen(refused[i].req));
-            CHECK(peer_wait(&p, refused[i].status, 13));
+            CHECK(peer_wait(&p, refused[i].status, strlen(refused[i].status)));
+            CHECK(i != 2 || peer_wait(&p, "Allow: GET, HEAD\r\n", 18));
+            CHECK(i != 6 || peer_wait(&p, "Sec-WebSocket-Version: 13\r\n", 27));
             CHECK(peer_ended(&p));
             tls_raw_close(&p.t);
         }
@@ -431,6 +457,11 @@ static void relay_websocket(void)
     n = client_frame(msg, 1, FKEX_WS_PING, "are you there", 13);
     peer_say(&p, msg, n);
     CHECK(peer_wait(&p, "\x8a\x0d" "are you there", 15));
+    /* An empty ping gets an empty pong, and the relay goes on serving. */
+    p.n = 0;
+    n = client_frame(msg, 1, FKEX_WS_PING, "", 0);
+    peer_say(&p, msg, n);
+    CHECK(peer_wait(&p, "\x8a\x00", 2));
     /* A close is echoed, and the connection ends. */
     p.n = 0;
     n = client_frame(msg, 1, FKEX_WS_CLOSE, "\x03\xe8" "bye", 5);
@@ -464,6 +495,27 @@ static void relay_websocket(void)
         CHECK(peer_wait(&p, close, 4));
         CHECK(i != 2 || test_has(p.got, p.n, "frame too large"));
         CHECK(peer_ended(&p));
+        tls_raw_close(&p.t);
+    }
+    /* Pings from a client that does not read: answered only while little
+     * waits for it, so they cannot pile up in the relay. */
+    {
+        static uint8_t pings[7 * 20000];
+        peer q;
+        long before = rss_kb(), after;
+        upgrade(&p);
+        for (size_t i = 0; i < 20000; i++)
+            client_frame(pings + 7 * i, 1, FKEX_WS_PING, "x", 1);
+        for (int k = 0; k < 50; k++)   /* a million */
+            peer_say(&p, pings, sizeof pings);
+        CHECK(peer_open(&q) == 0);   /* the relay still answers others */
+        peer_say(&q, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27);
+        CHECK(peer_wait(&q, "HTTP/1.1 200 OK\r\n", 17));
+        tls_raw_close(&q.t);
+        after = rss_kb();
+        if (after - before > 8192)
+            fprintf(stderr, "    the relay grew by %ld KiB under a million pings\n", after - before);
+        CHECK(after - before <= 8192);
         tls_raw_close(&p.t);
     }
     /* A message begun and not finished is cut off by the frame timeout. */

@@ -64,11 +64,15 @@
 
   // ---- calls into the module --------------------------------------------------
 
+  // The module's copy is wiped before it is freed (a passphrase, say).
   function withString(s, fn) {
     const n = fkex.lengthBytesUTF8(s) + 1;
     const p = fkex._malloc(n);
     fkex.stringToUTF8(s, p, n);
-    try { return fn(p, n - 1); } finally { fkex._free(p); }
+    try { return fn(p, n - 1); } finally {
+      fkex.HEAPU8.fill(0, p, p + n);
+      fkex._free(p);
+    }
   }
 
   function withBytes(bytes, fn) {
@@ -215,6 +219,7 @@
       if ($('remember').checked) {
         const pass = $('remember-pass').value;
         if (!pass) throw new Error('Give a passphrase to keep the key in this browser.');
+        $('remember-pass').value = '';
         await store('put', { name: file.name, when: Date.now(), sealed: seal(pass, bytes) });
         showStored();
       }
@@ -223,6 +228,7 @@
     const kept = await store('get').catch(() => null);
     if (!kept) throw new Error('Pick your key file.');
     const bytes = unseal($('stored-pass').value, kept.sealed);
+    $('stored-pass').value = '';
     if (!bytes) throw new Error('That passphrase does not open the kept key.');
     return bytes;
   }
@@ -282,7 +288,8 @@
     $('remember').addEventListener('change', () => {
       $('remember-pass').hidden = $('remember-pass-label').hidden = !$('remember').checked;
     });
-    const hash = decodeURIComponent(location.hash.slice(1));
+    let hash = '';
+    try { hash = decodeURIComponent(location.hash.slice(1)); } catch (e) { /* not an invitation */ }
     if (hash.startsWith('fkex://')) $('invite').value = hash;
     window.addEventListener('pagehide', () => { if (running) fkex._fkexw_quit(); });
 

@@ -13,10 +13,10 @@
 #include "net/http.h"
 #include "net/ws.h"
 
-long fkex_http_head_length(const uint8_t *p, size_t n)
+long fkex_http_head_length(const uint8_t *p, size_t n, size_t from)
 {
     size_t lim = n < FKEX_HTTP_HEAD_MAX ? n : FKEX_HTTP_HEAD_MAX;
-    for (size_t i = 3; i < lim; i++)
+    for (size_t i = from > 3 ? from : 3; i < lim; i++)
         if (p[i - 3] == '\r' && p[i - 2] == '\n' && p[i - 1] == '\r' && p[i] == '\n')
             return (long)(i + 1);
     return n >= FKEX_HTTP_HEAD_MAX ? -1 : 0;
@@ -77,7 +77,7 @@ static int key_ok(const uint8_t *p, size_t n)
 fkex_err fkex_http_parse(fkex_http_request *r, const uint8_t *head, size_t len)
 {
     size_t i = 0, m = 0, t, nheaders = 0;
-    int has_upgrade = 0, conn_upgrade = 0;
+    int has_upgrade = 0, conn_upgrade = 0, hosts = 0;
     memset(r, 0, sizeof *r);
     if (len < 4 || len > FKEX_HTTP_HEAD_MAX || memcmp(head + len - 4, "\r\n\r\n", 4) != 0)
         return FKEX_ERR_BAD_ENCODING;
@@ -120,7 +120,9 @@ fkex_err fkex_http_parse(fkex_http_request *r, const uint8_t *head, size_t len)
         while (v1 > v0 && (head[v1 - 1] == ' ' || head[v1 - 1] == '\t'))
             v1--;
         i += 2;
-        if (name_is(name, nlen, "upgrade")) {
+        if (name_is(name, nlen, "host")) {
+            hosts++;
+        } else if (name_is(name, nlen, "upgrade")) {
             has_upgrade |= list_has(head + v0, v1 - v0, "websocket");
         } else if (name_is(name, nlen, "connection")) {
             conn_upgrade |= list_has(head + v0, v1 - v0, "upgrade");
@@ -137,7 +139,7 @@ fkex_err fkex_http_parse(fkex_http_request *r, const uint8_t *head, size_t len)
             return FKEX_ERR_BAD_ENCODING;
         }
     }
-    if (i + 2 != len)
+    if (i + 2 != len || hosts != 1)   /* RFC 9112 3.2: exactly one Host */
         return FKEX_ERR_BAD_ENCODING;
     r->upgrade = has_upgrade && conn_upgrade;
     return FKEX_OK;
@@ -176,7 +178,7 @@ static int name_ok(const char *name)
 static fkex_err io_err(fkex_web_site *site, char err[128], const char *fmt, const char *a,
                        const char *b)
 {
-    snprintf(err, 128, fmt, a, b);
+    snprintf(err, 128, fmt, a, b);   /* fmt's %s have precisions */
     fkex_web_site_free(site);
     return FKEX_ERR_IO;
 }
@@ -188,7 +190,7 @@ static fkex_err read_file(fkex_web_file *f, int dirfd, const char *name, size_t 
     int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     size_t got = 0;
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
-        snprintf(err, 128, "%s: %s", name,
+        snprintf(err, 128, "%.60s: %.60s", name,
                  fd < 0 ? strerror(errno) : "not a regular file, or too large");
         if (fd >= 0)
             close(fd);
@@ -202,14 +204,14 @@ static fkex_err read_file(fkex_web_file *f, int dirfd, const char *name, size_t 
     while (got < f->len) {
         ssize_t r = read(fd, f->bytes + got, f->len - got);
         if (r <= 0) {
-            snprintf(err, 128, "%s: %s", name, r < 0 ? strerror(errno) : "changed while read");
+            snprintf(err, 128, "%.60s: %.60s", name, r < 0 ? strerror(errno) : "changed while read");
             close(fd);
             return FKEX_ERR_IO;
         }
         got += (size_t)r;
     }
     close(fd);
-    snprintf(f->name, sizeof f->name, "%s", name);
+    snprintf(f->name, sizeof f->name, "%.63s", name);   /* name_ok: shorter than that */
     f->type = type_of(name);
     return FKEX_OK;
 }
@@ -222,7 +224,7 @@ fkex_err fkex_web_site_load(fkex_web_site *site, const char *dir, char err[128])
     fkex_err e = FKEX_OK;
     memset(site, 0, sizeof *site);
     if (!(d = opendir(dir)))
-        return io_err(site, err, "cannot read %s: %s", dir, strerror(errno));
+        return io_err(site, err, "cannot read %.50s: %.50s", dir, strerror(errno));
     if (!(site->files = calloc(FKEX_WEB_FILES_MAX, sizeof *site->files))) {
         closedir(d);
         return FKEX_ERR_NO_MEMORY;
@@ -234,7 +236,7 @@ fkex_err fkex_web_site_load(fkex_web_site *site, const char *dir, char err[128])
             continue;
         if (site->n == FKEX_WEB_FILES_MAX) {
             closedir(d);
-            return io_err(site, err, "%s holds more than %s files", dir, "64");
+            return io_err(site, err, "%.80s holds more than %s files", dir, "64");
         }
         e = read_file(&site->files[site->n], dirfd(d), de->d_name, FKEX_WEB_BYTES_MAX - total, err);
         if (e == FKEX_OK)
@@ -248,7 +250,7 @@ fkex_err fkex_web_site_load(fkex_web_site *site, const char *dir, char err[128])
         return e;
     }
     if (!fkex_web_site_find(site, "/"))
-        return io_err(site, err, "%s has no index.html%s", dir,
+        return io_err(site, err, "%.40s has no index.html%s", dir,
                       " (make wasm builds the web client into build/wasm/web)");
     return FKEX_OK;
 }
@@ -274,7 +276,7 @@ const fkex_web_file *fkex_web_site_find(const fkex_web_site *site, const char *p
 }
 
 size_t fkex_http_response_head(char *out, size_t cap, int status, const char *reason,
-                               const char *type, size_t length)
+                               const char *extra, const char *type, size_t length)
 {
     char content[160] = "";
     int n;
@@ -289,8 +291,8 @@ size_t fkex_http_response_head(char *out, size_t cap, int status, const char *re
                  "Content-Security-Policy: default-src 'none'; script-src 'self' "
                  "'wasm-unsafe-eval'; style-src 'self'; img-src 'self'; connect-src 'self'; "
                  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'\r\n"
-                 "%sConnection: close\r\n\r\n",
-                 status, reason, content);
+                 "%s%sConnection: close\r\n\r\n",
+                 status, reason, extra ? extra : "", content);
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 

@@ -9,7 +9,8 @@
  * is at most FKEX_HTTP_HEAD_MAX bytes and FKEX_HTTP_HEADERS_MAX header
  * lines; the request line is "METHOD SP /path SP HTTP/1.1", header names
  * are tokens, values visible ASCII, spaces and tabs; no folded lines, no
- * body (a Content-Length other than 0 or a Transfer-Encoding is refused).
+ * body (a Content-Length other than 0 or a Transfer-Encoding is refused),
+ * exactly one Host.
  */
 #ifndef FKEX_NET_HTTP_H
 #define FKEX_NET_HTTP_H
@@ -32,8 +33,11 @@ typedef struct {
 } fkex_http_request;
 
 /* The length of the head in p (through its blank line), 0 if it has not
- * ended yet within FKEX_HTTP_HEAD_MAX bytes, or -1 if it cannot: too long. */
-long fkex_http_head_length(const uint8_t *p, size_t n);
+ * ended yet within FKEX_HTTP_HEAD_MAX bytes, or -1 if it cannot: too long.
+ * The blank line is looked for from its last byte at index from on (3 for
+ * a whole head; a reader that had n0 bytes without one gives n0: each
+ * byte is looked at about once however the head arrives). */
+long fkex_http_head_length(const uint8_t *p, size_t n, size_t from);
 /* Parses a whole head (fkex_http_head_length bytes). FKEX_ERR_BAD_ENCODING
  * for anything but the form above. */
 fkex_err fkex_http_parse(fkex_http_request *r, const uint8_t *head, size_t len) FKEX_WUR;
@@ -67,10 +71,11 @@ const fkex_web_file *fkex_web_site_find(const fkex_web_site *site, const char *p
 /* A response's head: status and reason, then the headers every response
  * carries (no caching, no sniffing, a content security policy that lets
  * the page load only its own scripts and WebAssembly, and connect only to
- * this server), then Content-Type and Content-Length if type is not NULL,
- * and "Connection: close". Its length, or 0 if it did not fit. */
+ * this server), extra (header lines, each ending CRLF) if not NULL, then
+ * Content-Type and Content-Length if type is not NULL, and "Connection:
+ * close". Its length, or 0 if it did not fit. */
 size_t fkex_http_response_head(char *out, size_t cap, int status, const char *reason,
-                               const char *type, size_t length);
+                               const char *extra, const char *type, size_t length);
 /* The 101 response of a WebSocket upgrade for the client's key. */
 size_t fkex_http_upgrade_head(char *out, size_t cap, const char *key);
 

@@ -61,6 +61,8 @@
 #define RECORD_OVERHEAD 22    /* a TLS 1.3 record's header, content type and AEAD tag */
 #define SEAL_WINDOW (64 * 1024)   /* records made ahead of what the socket has taken */
 #define ACCEPT_RETRY_MS 100
+#define PONG_QUEUED_MAX 4096      /* pings are answered while at most this waits to be written */
+#define HTTP_LINGER_MS 30000u     /* a file response's time to be read before the connection ends */
 
 struct fkex_server {
     uv_tcp_t tcp;
@@ -74,6 +76,7 @@ struct fkex_server {
                                   * handshake (frame_timeout_ms) */
     const fkex_tls *tls;         /* NULL: plaintext */
     const fkex_web_site *web;    /* NULL: frames only */
+    fkex_frame_buf **web_bufs;   /* its files' bytes, one shared block each */
     uint8_t *rbuf;               /* the read buffer its connections share (READ_CHUNK) */
     int rbuf_busy;
     uint16_t port;
@@ -493,6 +496,10 @@ static int list_reserve(fkex_conn *c, out_list *l)
 static int list_push(fkex_conn *c, out_list *l, fkex_frame_buf *b, size_t off, int bounded)
 {
     size_t rest = b->len - off;
+    if (rest == 0) {   /* nothing to write: an empty entry would never leave the list */
+        fkex_frame_buf_unref(b);
+        return 0;
+    }
     if (bounded && (rest > c->lim.max_queued || c->queued > c->lim.max_queued - rest)) {
         fkex_frame_buf_unref(b);
         fkex_conn_close(c, "slow reader");
@@ -512,14 +519,22 @@ static int list_push(fkex_conn *c, out_list *l, fkex_frame_buf *b, size_t off, i
 }
 
 /* A block of n bytes to send as they are (no length in front). */
-static fkex_frame_buf *raw_buf(const void *p, size_t n)
+static fkex_frame_buf *raw_alloc(size_t n)
 {
-    fkex_frame_buf *b = malloc(sizeof *b + n);
+    fkex_frame_buf *b = n <= SIZE_MAX - sizeof *b ? malloc(sizeof *b + n) : NULL;
     if (!b)
         return NULL;
     b->refs = 1;
     b->len = n;
-    memcpy(b->bytes, p, n);
+    return b;
+}
+
+/* ... holding a copy of p. */
+static fkex_frame_buf *raw_buf(const void *p, size_t n)
+{
+    fkex_frame_buf *b = raw_alloc(n);
+    if (b)
+        memcpy(b->bytes, p, n);
     return b;
 }
 
@@ -529,23 +544,30 @@ static int out_push(fkex_conn *c, fkex_frame_buf *b, size_t off)
     return list_push(c, c->tls ? &c->clear : &c->pend, b, off, 1);
 }
 
-/* A WebSocket frame of the server's: its header, then payload (b's body,
- * which keeps being shared, or n bytes copied from p). */
+/* A WebSocket frame of the server's: its header, then b's body, which
+ * keeps being shared (b: a frame, its length in front); or, b NULL, the
+ * header and n bytes from p in one block (control frames). */
 static int ws_push(fkex_conn *c, int opcode, fkex_frame_buf *b, const void *p, size_t n)
 {
     uint8_t hdr[FKEX_WS_HEADER_MAX];
-    fkex_frame_buf *h = raw_buf(hdr, fkex_ws_header(hdr, opcode, b ? b->len - 4 : n, NULL));
-    if (!h || out_push(c, h, 0) != 0) {
-        if (!h)
-            fkex_conn_close(c, "out of memory");
+    size_t hl = fkex_ws_header(hdr, opcode, b ? b->len - 4 : n, NULL);
+    fkex_frame_buf *h = raw_alloc(hl + (b ? 0 : n));
+    if (!h) {
+        fkex_conn_close(c, "out of memory");
         fkex_frame_buf_unref(b);
         return -1;
     }
-    if (!b && !(b = raw_buf(p, n))) {
-        fkex_conn_close(c, "out of memory");
+    memcpy(h->bytes, hdr, hl);
+    if (!b) {
+        if (n)
+            memcpy(h->bytes + hl, p, n);
+        return out_push(c, h, 0);
+    }
+    if (out_push(c, h, 0) != 0) {
+        fkex_frame_buf_unref(b);
         return -1;
     }
-    return out_push(c, b, p ? 0 : 4);
+    return out_push(c, b, 4);
 }
 
 /* A frame to send, from byte off of b (its length header included). */
@@ -553,6 +575,10 @@ static int pend_push(fkex_conn *c, fkex_frame_buf *b, size_t off)
 {
     if (c->speaks == SPEAKS_WS)
         return ws_push(c, FKEX_WS_BINARY, b, NULL, 0);
+    if (c->speaks == SPEAKS_HTTP) {   /* a browser's request: a relay frame means nothing to it */
+        fkex_frame_buf_unref(b);
+        return 0;
+    }
     return out_push(c, b, off);
 }
 
@@ -955,7 +981,8 @@ void fkex_conn_finish(fkex_conn *c, const char *why)
     c->linger = l;
     l->timer.data = c;
     l->req.data = c;
-    uv_timer_start(&l->timer, linger_expired, FKEX_NET_LINGER_MS, 0);
+    uv_timer_start(&l->timer, linger_expired,
+                   c->speaks == SPEAKS_HTTP ? HTTP_LINGER_MS : FKEX_NET_LINGER_MS, 0);
     /* In the middle of a TLS handshake the last frames wait for its end
      * (tls_handshake), within the same linger. */
     if (!handshaking(c))
@@ -978,17 +1005,24 @@ static void reject(fkex_conn *c, const char *why)
 /* ---- browsers: HTTP requests and WebSockets ------------------------------- */
 
 /* A response to an HTTP request, then the end of the connection. */
-static void http_answer(fkex_conn *c, int status, const char *reason, const fkex_web_file *f,
-                        int head_only, const char *why)
+static void http_answer(fkex_conn *c, int status, const char *reason, const char *extra,
+                        const fkex_web_file *f, int head_only, const char *why)
 {
     char head[1024];
-    size_t n = fkex_http_response_head(head, sizeof head, status, reason,
+    size_t n = fkex_http_response_head(head, sizeof head, status, reason, extra,
                                        f ? f->type : NULL, f ? f->len : 0);
     fkex_frame_buf *b = raw_buf(head, n);
-    if (!b || out_push(c, b, 0) != 0 ||
-        (f && !head_only && f->len && (!(b = raw_buf(f->bytes, f->len)) || out_push(c, b, 0) != 0))) {
-        fkex_conn_close(c, c->closing ? NULL : "out of memory");
+    if (!b) {
+        fkex_conn_close(c, "out of memory");
         return;
+    }
+    if (out_push(c, b, 0) != 0)
+        return;
+    if (f && !head_only) {   /* the server's block of the file, shared */
+        b = c->server->web_bufs[f - c->server->web->files];
+        b->refs++;
+        if (out_push(c, b, 0) != 0)
+            return;
     }
     fkex_conn_finish(c, why);
 }
@@ -1003,20 +1037,28 @@ static void http_request(fkex_conn *c, const uint8_t *head, size_t len)
     fkex_frame_buf *b;
     size_t n;
     if (fkex_http_parse(&r, head, len) != FKEX_OK) {
-        http_answer(c, 400, "Bad Request", NULL, 0, "bad HTTP request");
+        http_answer(c, 400, "Bad Request", NULL, NULL, 0, "bad HTTP request");
         return;
     }
     if (strcmp(r.path, FKEX_WEB_SOCKET_PATH) == 0) {
-        if (strcmp(r.method, "GET") != 0 || !r.upgrade || !r.version13 || !r.key[0]) {
-            http_answer(c, 400, "Bad Request", NULL, 0, "bad WebSocket upgrade");
+        if (strcmp(r.method, "GET") == 0 && r.upgrade && r.key[0] && !r.version13) {
+            http_answer(c, 426, "Upgrade Required", "Sec-WebSocket-Version: 13\r\n", NULL, 0,
+                        "WebSocket version not 13");
             return;
         }
-        if (!(c->ws = malloc(sizeof *c->ws)) || !(n = fkex_http_upgrade_head(reply, sizeof reply, r.key)) ||
-            !(b = raw_buf(reply, n))) {
+        if (strcmp(r.method, "GET") != 0 || !r.upgrade || !r.key[0]) {
+            http_answer(c, 400, "Bad Request", NULL, NULL, 0, "bad WebSocket upgrade");
+            return;
+        }
+        if (!(c->ws = malloc(sizeof *c->ws))) {
             fkex_conn_close(c, "out of memory");
             return;
         }
         fkex_ws_parser_init(c->ws, c->lim.max_frame);
+        if (!(n = fkex_http_upgrade_head(reply, sizeof reply, r.key)) || !(b = raw_buf(reply, n))) {
+            fkex_conn_close(c, "out of memory");
+            return;
+        }
         c->ws_status = FKEX_WS_NORMAL;
         if (out_push(c, b, 0) != 0)
             return;
@@ -1025,14 +1067,15 @@ static void http_request(fkex_conn *c, const uint8_t *head, size_t len)
         return;
     }
     if (strcmp(r.method, "GET") != 0 && strcmp(r.method, "HEAD") != 0) {
-        http_answer(c, 405, "Method Not Allowed", NULL, 0, "HTTP method not allowed");
+        http_answer(c, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n", NULL, 0,
+                    "HTTP method not allowed");
         return;
     }
     if (!site || !(f = fkex_web_site_find(site, r.path))) {
-        http_answer(c, 404, "Not Found", NULL, 0, "web page not found");
+        http_answer(c, 404, "Not Found", NULL, NULL, 0, "web page not found");
         return;
     }
-    http_answer(c, 200, "OK", f, r.method[0] == 'H', "web page served");
+    http_answer(c, 200, "OK", NULL, f, r.method[0] == 'H', "web page served");
 }
 
 /* Gathers the request head (what follows an upgrade is the WebSocket's:
@@ -1045,7 +1088,7 @@ static fkex_err http_feed(fkex_conn *c, const uint8_t *p, size_t n, size_t *used
     if (!c->http && !(c->http = malloc(FKEX_HTTP_HEAD_MAX)))
         return FKEX_ERR_NO_MEMORY;
     memcpy(c->http + c->nhttp, p, take);
-    end = fkex_http_head_length(c->http, c->nhttp + take);
+    end = fkex_http_head_length(c->http, c->nhttp + take, c->nhttp);
     if (end == 0) {
         c->nhttp += take;
         *used = n;
@@ -1056,7 +1099,7 @@ static fkex_err http_feed(fkex_conn *c, const uint8_t *p, size_t n, size_t *used
     c->http = NULL;
     c->nhttp = 0;
     if (end < 0)
-        http_answer(c, 431, "Request Header Fields Too Large", NULL, 0, "HTTP request too long");
+        http_answer(c, 431, "Request Header Fields Too Large", NULL, NULL, 0, "HTTP request too long");
     else
         http_request(c, h, (size_t)end);
     free(h);
@@ -1071,7 +1114,10 @@ static int ws_sink(void *ctx, int opcode, const uint8_t *payload, size_t len)
     if (opcode == FKEX_WS_BINARY)
         return deliver_frame(c, payload, len);
     if (opcode == FKEX_WS_PING) {
-        if (ws_push(c, FKEX_WS_PONG, NULL, payload, len) == 0)
+        /* Answered while little waits to be written: a client that pings
+         * and does not read gets no pong (RFC 6455 5.5.2: "as soon as
+         * practical"), so its pings cannot pile up small blocks. */
+        if (c->queued <= PONG_QUEUED_MAX && ws_push(c, FKEX_WS_PONG, NULL, payload, len) == 0)
             fkex_conn_flush(c);
     } else if (opcode == FKEX_WS_CLOSE) {
         c->ws_status = len >= 2 ? (uint16_t)(payload[0] << 8 | payload[1]) : FKEX_WS_NORMAL;
@@ -1092,7 +1138,7 @@ static void deliver(fkex_conn *c, const uint8_t *p, size_t n)
     if (!c->paused && !c->nheld) {
         if (c->speaks == SPEAKS_HTTP)
             e = http_feed(c, p, n, &used);
-        if (c->speaks == SPEAKS_WS && used < n) {
+        if (c->speaks == SPEAKS_WS && used < n && !c->closing && !c->finishing) {
             size_t more = 0;
             e = fkex_ws_parser_feed(c->ws, p + used, n - used, &more, ws_sink, c);
             used += more;
@@ -1514,6 +1560,9 @@ static void server_closed(uv_handle_t *h)
     fkex_server *s = h->data;
     if (--s->open_handles > 0)
         return;
+    for (size_t i = 0; s->web && i < s->web->n; i++)
+        fkex_frame_buf_unref(s->web_bufs[i]);
+    free(s->web_bufs);
     free(s->rbuf);
     free(s);
 }
@@ -1584,7 +1633,21 @@ void fkex_server_bound(char *out, size_t cap, const fkex_server *s, const char *
     snprintf(out, cap, "%s%.*s:%u", pin, hostlen, addr, (unsigned)s->port);
 }
 void *fkex_server_data(const fkex_server *s) { return s->data; }
-void fkex_server_set_web(fkex_server *s, const fkex_web_site *site) { s->web = site; }
+fkex_err fkex_server_set_web(fkex_server *s, const fkex_web_site *site)
+{
+    if (!(s->web_bufs = calloc(site->n ? site->n : 1, sizeof *s->web_bufs)))
+        return FKEX_ERR_NO_MEMORY;
+    for (size_t i = 0; i < site->n; i++)
+        if (!(s->web_bufs[i] = raw_buf(site->files[i].bytes, site->files[i].len))) {
+            for (size_t j = 0; j < i; j++)
+                fkex_frame_buf_unref(s->web_bufs[j]);
+            free(s->web_bufs);
+            s->web_bufs = NULL;
+            return FKEX_ERR_NO_MEMORY;
+        }
+    s->web = site;
+    return FKEX_OK;
+}
 
 void fkex_server_stop(fkex_server *s)
 {

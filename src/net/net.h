@@ -120,10 +120,12 @@ void fkex_server_bound(char *out, size_t cap, const fkex_server *s, const char *
 void fkex_server_set_frame_timeout(fkex_server *s, uint64_t ms);
 void *fkex_server_data(const fkex_server *s);
 /* Serves browsers too, on the same port (net/http.h): site's files over
- * HTTP, and relay frames over a WebSocket at FKEX_WEB_SOCKET_PATH, each
- * binary message one frame (net/ws.h), under the same limits. site must
- * live until the server is freed. Call before the first accept. */
-void fkex_server_set_web(fkex_server *s, const fkex_web_site *site);
+ * HTTP (each file one block that every response shares; a response has
+ * 30 s to be read before its connection ends), and relay frames over a
+ * WebSocket at FKEX_WEB_SOCKET_PATH, each binary message one frame
+ * (net/ws.h), under the same limits. site must live until the server is
+ * freed. Call before the first accept. FKEX_ERR_NO_MEMORY. */
+fkex_err fkex_server_set_web(fkex_server *s, const fkex_web_site *site) FKEX_WUR;
 /* Stops listening and closes every connection (their close callbacks run); frees s once the loop has closed the handles.
  * The close reason is "server stopped". s must not be used after this call,
  * and what the close callbacks use must live until the loop has run them. */

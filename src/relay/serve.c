@@ -208,8 +208,12 @@ fkex_err serve_listen(serve_state *s, char err[128])
     if (e != FKEX_OK)
         return e;
     fkex_server_set_frame_timeout(s->server, s->opt.frame_timeout_ms);
-    if (s->opt.web)
-        fkex_server_set_web(s->server, s->opt.web);
+    if (s->opt.web && fkex_server_set_web(s->server, s->opt.web) != FKEX_OK) {
+        snprintf(err, 128, "out of memory for the web client's files");
+        fkex_server_stop(s->server);
+        s->server = NULL;
+        return FKEX_ERR_NO_MEMORY;
+    }
     fkex_server_bound(bound, sizeof bound, s->server, s->listen);
     if (s->hooks && s->hooks->on_ready)
         s->hooks->on_ready(s->hooks->ctx, bound);

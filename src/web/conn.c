@@ -7,7 +7,8 @@
  * The browser checks the relay's certificate by its own rules, not by
  * the endpoint's pin, which a page cannot see: the pin is dropped here,
  * and the room's security does not rest on it (README, "The web
- * client"). Frames sent before the socket opens wait in the page, as
+ * client"). A message longer than the limits' max_frame closes the
+ * connection before it is copied in. Frames sent before the socket opens wait in the page, as
  * net.c queues them. A close or finish calls the close callback once, on
  * a later turn of the loop; nothing is delivered after either.
  */
@@ -29,7 +30,7 @@ struct fkex_conn {
     char why[96];
 };
 
-EM_JS(void, js_ws_open, (fkex_conn *c, const char *hostport), {
+EM_JS(void, js_ws_open, (fkex_conn *c, const char *hostport, double max), {
     if (!Module.fkexPeerClosed)
         Module.fkexPeerClosed = function(c, why) {
             var n = lengthBytesUTF8(why) + 1, p = Module._malloc(n);
@@ -55,7 +56,15 @@ EM_JS(void, js_ws_open, (fkex_conn *c, const char *hostport), {
         Module._fkexw_ws_opened(c);
     };
     ws.onmessage = function(e) {
-        var b = new Uint8Array(e.data), p = Module._malloc(b.length || 1);
+        var b = new Uint8Array(e.data), p = b.length <= max ? Module._malloc(b.length || 1) : 0;
+        if (!p) {
+            ws.onclose = null;
+            ws.close(1009);
+            Module.fkexSockets.delete(c);
+            Module.fkexPeerClosed(c, b.length > max ? "the relay sent a frame longer than " + max + " bytes"
+                                                    : "out of memory");
+            return;
+        }
         HEAPU8.set(b, p);
         Module._fkexw_ws_message(c, p, b.length);
         Module._free(p);
@@ -98,7 +107,6 @@ fkex_err fkex_conn_connect(fkex_conn **out, uv_loop_t *loop, const char *addr,
     fkex_endpoint e;
     fkex_conn *c;
     (void)loop;
-    (void)lim;   /* the relay bounds what it sends; the page holds one message at a time */
     (void)tls;   /* the page's scheme decides (above) */
     *out = NULL;
     if (!fkex_net_address_ok(addr) || fkex_endpoint_parse(&e, addr) != 0) {
@@ -109,7 +117,7 @@ fkex_err fkex_conn_connect(fkex_conn **out, uv_loop_t *loop, const char *addr,
         return FKEX_ERR_NO_MEMORY;
     snprintf(c->peer, sizeof c->peer, "%s", e.hostport);
     c->on_connected = on_connected;
-    js_ws_open(c, c->peer);
+    js_ws_open(c, c->peer, (double)(lim ? lim->max_frame : FKEX_NET_DEFAULT_MAX_FRAME));
     *out = c;
     return FKEX_OK;
 }

@@ -164,8 +164,9 @@ async function main() {
     check('the page lists both members by pseudonym, with nicks', members.includes('alice') && members.includes('bob-web (you)'), members);
     await d.screenshot(path.join(out, 'room.png'));
 
-    // ---- the browser leaves: the terminal member's epoch moves on
-    await d.click('#leave');
+    // ---- the browser leaves (typed, as a keyboard user would): the terminal member's epoch moves on
+    await d.exec('document.getElementById("text").focus()');
+    await d.keys('/leave\uE007');
     await waitLine(alice, (l) => l.includes('"epoch": 2'), 'alice to see epoch 2', 60000);
     check('a leave in the browser moves the terminal member to epoch 2 with 1 member',
           events(alice, 'epoch').some((e) => e.epoch === 2 && e.members === 1));
