@@ -11,7 +11,10 @@
 #                   (TUI=1: then the chat in tmux)
 #   make demo-files CP-ABE file encryption, narrated
 #   make demo-cluster two relays sharing rooms through a 3-node NATS JetStream cluster
-#   make bench      fkex bench abe, fkex bench ibe, fkex bench gke, fkex bench relay
+#   make demo-web   a relay serving the web client, a room, and the command
+#                   that opens it in Chromium
+#   make bench      fkex bench abe (and its wasm build beside the native one at
+#                   N = 10), fkex bench ibe, fkex bench gke, fkex bench relay
 #   make layers     each layer links against the layers below it alone
 #   make fuzz       libFuzzer targets (clang)
 #   make install / uninstall / clean
@@ -34,6 +37,7 @@ INCDIR  ?= $(PREFIX)/include
 MANDIR  ?= $(PREFIX)/share/man
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+WEBDIR  ?= $(PREFIX)/share/fkex/web
 BUILD   ?= build
 
 # SAN=1 builds everything under AddressSanitizer and UBSan.
@@ -211,8 +215,12 @@ demo-files: all
 demo-cluster: all
 	sh scripts/demo-cluster.sh
 
-bench: all
+demo-web: all wasm
+	sh scripts/demo-web.sh
+
+bench: all wasm
 	./fkex bench abe
+	./fkex bench abe --size 10 --wasm $(WASM)/fkex-bench.js
 	./fkex bench ibe
 	./fkex bench gke
 	./fkex bench relay
@@ -301,6 +309,10 @@ install: all
 		install -m 644 $(BUILD)/install/$$u.service $(DESTDIR)$(UNITDIR)/$$u.service || exit 1; \
 	done
 	install -m 644 packaging/systemd/fkex.sysusers $(DESTDIR)$(SYSUSERSDIR)/fkex.conf
+	@if [ -f $(WASM)/web/fkex.wasm ]; then \
+		install -d $(DESTDIR)$(WEBDIR) && install -m 644 $(WASM)/web/* $(DESTDIR)$(WEBDIR)/ && \
+		echo "make install: the web client is in $(WEBDIR) (fkex relay --web $(WEBDIR))"; \
+	else echo "make install: no web client (make wasm builds it)"; fi
 	@test -n "$(DESTDIR)" || echo "make install: run ldconfig so that programs find libfkex.so.$(SOVERSION)"
 
 uninstall:
@@ -313,12 +325,14 @@ uninstall:
 			$(DESTDIR)$(LIBDIR)/$$l.so.$(VERSION) $(DESTDIR)$(LIBDIR)/pkgconfig/$$l.pc; \
 	done
 	rm -f $(DESTDIR)$(LIBDIR)/libfkex-io.a
-	rm -rf $(DESTDIR)$(INCDIR)/fkex $(DESTDIR)$(LIBDIR)/fkex
+	rm -rf $(DESTDIR)$(INCDIR)/fkex $(DESTDIR)$(LIBDIR)/fkex $(DESTDIR)$(WEBDIR)
+	rmdir $(DESTDIR)$(patsubst %/,%,$(dir $(WEBDIR))) 2>/dev/null || true
 
 clean:
 	rm -rf $(BUILD) fkex
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
-.PHONY: all deps check-deps layers tests test demo demo-files demo-cluster bench fuzz wasm deps-web \
+.PHONY: all deps check-deps layers tests test demo demo-files demo-cluster demo-web bench fuzz wasm \
+	deps-web \
 	install uninstall clean

@@ -102,6 +102,10 @@ staged="$dest/staged"
 for f in lib/pkgconfig/libfkex.pc lib/systemd/system/fkex-kms.service share/man/man8/fkex-kms.8; do
     [ "$(stat -c %a "$staged/usr/local/$f")" = 644 ] || fail "$f is not mode 644 under umask 077"
 done
+if [ -f build/wasm/web/fkex.wasm ]; then   # the web client, once make wasm has built it
+    [ "$(stat -c %a "$staged/usr/local/share/fkex/web/fkex.wasm" 2>/dev/null)" = 644 ] ||
+        fail "the web client is not installed (mode 644) in share/fkex/web"
+fi
 make -s uninstall DESTDIR="$staged" PREFIX=/usr/local >/dev/null
 left=$(find "$staged" -type f -o -type l)
 [ -z "$left" ] || fail "uninstall left: $left"
