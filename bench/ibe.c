@@ -52,7 +52,7 @@ static void op_encap_gtexp(void *arg)
     fkex_g2 u;
     fkex_gt z;
     fkex_fr_random(&r, &x->rng);
-    fkex_g2_fixed_mul(&u, &pub->g2_table, &r);
+    fkex_g2_base_mul(&u, pub->g2, &r);
     fkex_ibe_hash_id(&q, "alice@example.org", 17);
     fkex_pairing_lines(&z, &q, &pub->ppub);     /* g_ID = e(Q_ID, P_pub) */
     fkex_gt_pow(&z, &z, &r);                    /* g_ID^r */

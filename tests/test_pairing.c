@@ -351,6 +351,53 @@ static void test_hash_domain_separation(void)
     }
 }
 
+/* A fixed base gives plain multiplications until its comb pays, then the
+ * comb's, always the same results (pairing/base.c). */
+static void test_lazy_base(void)
+{
+    fkex_rng rng;
+    fkex_fr k;
+    fkex_g1 p1, a1, b1;
+    fkex_g2 p2, a2, b2;
+    fkex_gt e, ag, bg;
+    fkex_g1_base g1;
+    fkex_g2_base g2;
+    fkex_gt_base gt;
+    int built1 = -1, built2 = -1, builtt = -1;
+    test_rng(&rng, "lazy");
+    fkex_fr_random(&k, &rng);
+    fkex_g1_generator(&p1);
+    fkex_g1_mul(&p1, &p1, &k);
+    fkex_g2_generator(&p2);
+    fkex_g2_mul(&p2, &p2, &k);
+    fkex_pairing(&e, &p1, &p2);
+    fkex_g1_base_init(&g1, &p1);
+    fkex_g2_base_init(&g2, &p2);
+    fkex_gt_base_init(&gt, &e);
+    for (int i = 0; i < 20; i++) {
+        fkex_fr_random(&k, &rng);
+        fkex_g1_base_mul(&a1, &g1, &k);
+        fkex_g1_mul(&b1, &p1, &k);
+        fkex_g2_base_mul(&a2, &g2, &k);
+        fkex_g2_mul(&b2, &p2, &k);
+        fkex_gt_base_pow(&ag, &gt, &k);
+        fkex_gt_pow(&bg, &e, &k);
+        CHECK(fkex_g1_equal(&a1, &b1) && fkex_g2_equal(&a2, &b2) && fkex_gt_equal(&ag, &bg));
+        if (g1.comb && built1 < 0)
+            built1 = i;
+        if (g2.comb && built2 < 0)
+            built2 = i;
+        if (gt.comb && builtt < 0)
+            builtt = i;
+    }
+    /* The combs come when they pay, each at its own count (base.c). */
+    CHECK(built1 == 12 && built2 == 14 && builtt == 2);
+    fkex_g1_base_clear(&g1);
+    fkex_g2_base_clear(&g2);
+    fkex_gt_base_clear(&gt);
+    CHECK(!g1.comb && !g2.comb && !gt.comb);
+}
+
 void suite_pairing(void)
 {
     RUN(test_fr_field);
@@ -360,6 +407,7 @@ void suite_pairing(void)
     RUN(test_gt_pow_matches_g1_mul);
     RUN(test_multi_pairing);
     RUN(test_fixed_base);
+    RUN(test_lazy_base);
     RUN(test_point_encodings);
     RUN(test_subgroup_rejected);
     RUN(test_gt_encoding);

@@ -46,13 +46,19 @@ typedef struct {
     fkex_fr a[2], b[2], d[3];
 } fame_msk;
 
+/* The fixed bases of encryption and key generation, whose combs are
+ * built once they pay (pairing/base.c): mutable behind a const mpk, as the
+ * caches are. */
+typedef struct {
+    fkex_g2_base h, h_a[2];
+    fkex_gt_base t[2];
+    fkex_g1_base g;
+} fame_bases;
+
 typedef struct {
     blst_p2_affine h_a[2];         /* H_t = h^a_t */
     fkex_gt t[2];                  /* T_t */
-    /* Precomputed for encryption and key generation (not encoded). */
-    fkex_g2_fixed h_table, h_a_table[2];
-    fkex_gt_fixed t_table[2];
-    fkex_g1_fixed g_table;
+    fame_bases *bases;             /* not encoded */
     /* The random-oracle points met so far: attributes, columns. */
     fkex_hash_cache *attr_cache, *column_cache;
 } fame_mpk;
@@ -129,31 +135,46 @@ static void setup(void *msk_, fkex_rng *rng)
         fkex_fr_random(&msk->d[t], rng);
 }
 
-static void mpk_tables(fame_mpk *mpk)
+static fkex_err mpk_tables(fame_mpk *mpk)
 {
     fkex_g1 g;
     fkex_g2 h;
+    fame_bases *b = malloc(sizeof *b);
+    if (!b)
+        return FKEX_ERR_NO_MEMORY;
     fkex_g1_generator(&g);
     fkex_g2_generator(&h);
-    fkex_g1_fixed_init(&mpk->g_table, &g);
-    fkex_g2_fixed_init(&mpk->h_table, &h);
+    fkex_g1_base_init(&b->g, &g);
+    fkex_g2_base_init(&b->h, &h);
     for (int t = 0; t < 2; t++) {
         blst_p2_from_affine(&h, &mpk->h_a[t]);
-        fkex_g2_fixed_init(&mpk->h_a_table[t], &h);
-        fkex_gt_fixed_init(&mpk->t_table[t], &mpk->t[t]);
+        fkex_g2_base_init(&b->h_a[t], &h);
+        fkex_gt_base_init(&b->t[t], &mpk->t[t]);
     }
+    mpk->bases = b;
     mpk->attr_cache = fkex_hash_cache_new(6);
     mpk->column_cache = fkex_hash_cache_new(6);
+    return FKEX_OK;
 }
 
 static void mpk_release(void *mpk_)
 {
     fame_mpk *mpk = mpk_;
+    fame_bases *b = mpk->bases;
+    if (b) {
+        fkex_g1_base_clear(&b->g);
+        fkex_g2_base_clear(&b->h);
+        for (int t = 0; t < 2; t++) {
+            fkex_g2_base_clear(&b->h_a[t]);
+            fkex_gt_base_clear(&b->t[t]);
+        }
+        free(b);
+    }
     fkex_hash_cache_free(mpk->attr_cache);
     fkex_hash_cache_free(mpk->column_cache);
 }
 
-static void mpk_from_msk(void *mpk_, const void *msk_)
+static fkex_err mpk_from_msk(void *mpk_, const void *msk_)
 {
     fame_mpk *mpk = mpk_;
     const fame_msk *msk = msk_;
@@ -172,7 +193,7 @@ static void mpk_from_msk(void *mpk_, const void *msk_)
         fkex_gt_pow(&mpk->t[t], &e, &k);
     }
     sodium_memzero(&k, sizeof k);
-    mpk_tables(mpk);
+    return mpk_tables(mpk);
 }
 
 /* One key triple, sk_y (d = 0, the attribute's points) or sk' (d = the
@@ -182,7 +203,7 @@ static void mpk_from_msk(void *mpk_, const void *msk_)
  * e[l][t] = br_l / a_t. */
 static void key_triple(fame_triple *out, const fame_points *pts, const fkex_fr e[3][2],
                        const fkex_fr inv_a[2], const fkex_fr d[3], const fkex_fr *sigma,
-                       const fkex_g1_fixed *g_table)
+                       fkex_g1_base *g)
 {
     fkex_g1 sum[3], term, base;
     const blst_p1 *ptrs[3];
@@ -190,7 +211,7 @@ static void key_triple(fame_triple *out, const fame_points *pts, const fkex_fr e
     for (int t = 0; t < 2; t++) {
         fkex_fr_mul(&k, sigma, &inv_a[t]);
         fkex_fr_add(&k, &k, &d[t]);
-        fkex_g1_fixed_mul(&sum[t], g_table, &k);
+        fkex_g1_base_mul(&sum[t], g, &k);
         for (int l = 0; l < 3; l++) {
             blst_p1_from_affine(&base, &pts->p[l][t]);
             fkex_g1_mul(&term, &base, &e[l][t]);
@@ -199,7 +220,7 @@ static void key_triple(fame_triple *out, const fame_points *pts, const fkex_fr e
         ptrs[t] = &sum[t];
     }
     fkex_fr_sub(&k, &d[2], sigma);
-    fkex_g1_fixed_mul(&sum[2], g_table, &k);
+    fkex_g1_base_mul(&sum[2], g, &k);
     ptrs[2] = &sum[2];
     blst_p1s_to_affine(out->p, ptrs, 3);
     sodium_memzero(sum, sizeof sum);
@@ -225,7 +246,7 @@ static void keygen(void *key_, const void *msk_, const void *mpk_, size_t n,
     fkex_fr_mul(&br[1], &msk->b[1], &r[1]);
     fkex_fr_add(&br[2], &r[0], &r[1]);
     for (int l = 0; l < 3; l++) {
-        fkex_g2_fixed_mul(&k0[l], &mpk->h_table, &br[l]);
+        fkex_g2_base_mul(&k0[l], &mpk->bases->h, &br[l]);
         ptrs[l] = &k0[l];
     }
     blst_p2s_to_affine(key->k0, ptrs, 3);
@@ -242,11 +263,11 @@ static void keygen(void *key_, const void *msk_, const void *mpk_, size_t n,
     for (size_t i = 0; i < n; i++) {
         fame_attr_points(&pts, NULL, names[i]);
         fkex_fr_random(&sigma, rng);
-        key_triple(&key->part[i], &pts, e, inv_a, zero, &sigma, &mpk->g_table);
+        key_triple(&key->part[i], &pts, e, inv_a, zero, &sigma, &mpk->bases->g);
     }
     fame_column_points(&pts, mpk->column_cache, 1);
     fkex_fr_random(&sigma, rng);
-    key_triple(&key->kp, &pts, e, inv_a, msk->d, &sigma, &mpk->g_table);
+    key_triple(&key->kp, &pts, e, inv_a, msk->d, &sigma, &mpk->bases->g);
 
     sodium_memzero(r, sizeof r);
     sodium_memzero(br, sizeof br);
@@ -307,14 +328,14 @@ static fkex_err encap(fkex_gt *z, void *ct_, const void *mpk_, const fkex_lsss *
     fkex_fr_random(&s[0], rng);
     fkex_fr_random(&s[1], rng);
     fkex_fr_add(&sum, &s[0], &s[1]);
-    fkex_g2_fixed_mul(&c0[0], &mpk->h_a_table[0], &s[0]);
-    fkex_g2_fixed_mul(&c0[1], &mpk->h_a_table[1], &s[1]);
-    fkex_g2_fixed_mul(&c0[2], &mpk->h_table, &sum);
+    fkex_g2_base_mul(&c0[0], &mpk->bases->h_a[0], &s[0]);
+    fkex_g2_base_mul(&c0[1], &mpk->bases->h_a[1], &s[1]);
+    fkex_g2_base_mul(&c0[2], &mpk->bases->h, &sum);
     for (int l = 0; l < 3; l++)
         c0p[l] = &c0[l];
     blst_p2s_to_affine(ct->c0, c0p, 3);
-    fkex_gt_fixed_pow(z, &mpk->t_table[0], &s[0]);
-    fkex_gt_fixed_pow(&z2, &mpk->t_table[1], &s[1]);
+    fkex_gt_base_pow(z, &mpk->bases->t[0], &s[0]);
+    fkex_gt_base_pow(&z2, &mpk->bases->t[1], &s[1]);
     fkex_gt_mul(z, z, &z2);
 
     fkex_fr_one(&minus_one);
@@ -490,8 +511,7 @@ static fkex_err mpk_decode(void *mpk_, fkex_reader *r)
         if (blst_fp12_is_one(&mpk->t[t]))
             return FKEX_ERR_NOT_IN_GROUP;
     }
-    mpk_tables(mpk);
-    return FKEX_OK;
+    return mpk_tables(mpk);
 }
 
 /* body: a_1 | a_2 | b_1 | b_2 | d_1 | d_2 | d_3, 32 bytes each */

@@ -25,13 +25,19 @@ typedef struct {
     fkex_fr alpha, a;
 } waters_msk;
 
+/* The fixed bases of encryption and key generation, whose combs are
+ * built once they pay (pairing/base.c): mutable behind a const mpk, as the
+ * cache is. */
+typedef struct {
+    fkex_g1_base g1, g1a;
+    fkex_g2_base g2;
+    fkex_gt_base y;
+} waters_bases;
+
 typedef struct {
     fkex_g1 g1a;                   /* g1^a */
     fkex_gt y;                     /* e(g1, g2)^alpha */
-    /* Precomputed for encryption and key generation (not encoded). */
-    fkex_g1_fixed g1_table, g1a_table;
-    fkex_g2_fixed g2_table;
-    fkex_gt_fixed y_table;
+    waters_bases *bases;           /* not encoded */
     fkex_hash_cache *cache;        /* H(x) for the names met so far */
 } waters_mpk;
 
@@ -85,26 +91,39 @@ static void setup(void *msk_, fkex_rng *rng)
     fkex_fr_random(&msk->a, rng);
 }
 
-static void mpk_tables(waters_mpk *mpk)
+static fkex_err mpk_tables(waters_mpk *mpk)
 {
     fkex_g1 g1;
     fkex_g2 g2;
+    waters_bases *b = malloc(sizeof *b);
+    if (!b)
+        return FKEX_ERR_NO_MEMORY;
     fkex_g1_generator(&g1);
     fkex_g2_generator(&g2);
-    fkex_g1_fixed_init(&mpk->g1_table, &g1);
-    fkex_g1_fixed_init(&mpk->g1a_table, &mpk->g1a);
-    fkex_g2_fixed_init(&mpk->g2_table, &g2);
-    fkex_gt_fixed_init(&mpk->y_table, &mpk->y);
+    fkex_g1_base_init(&b->g1, &g1);
+    fkex_g1_base_init(&b->g1a, &mpk->g1a);
+    fkex_g2_base_init(&b->g2, &g2);
+    fkex_gt_base_init(&b->y, &mpk->y);
+    mpk->bases = b;
     mpk->cache = fkex_hash_cache_new(1);
+    return FKEX_OK;
 }
 
 static void mpk_release(void *mpk_)
 {
     waters_mpk *mpk = mpk_;
+    waters_bases *b = mpk->bases;
+    if (b) {
+        fkex_g1_base_clear(&b->g1);
+        fkex_g1_base_clear(&b->g1a);
+        fkex_g2_base_clear(&b->g2);
+        fkex_gt_base_clear(&b->y);
+        free(b);
+    }
     fkex_hash_cache_free(mpk->cache);
 }
 
-static void mpk_from_msk(void *mpk_, const void *msk_)
+static fkex_err mpk_from_msk(void *mpk_, const void *msk_)
 {
     waters_mpk *mpk = mpk_;
     const waters_msk *msk = msk_;
@@ -116,7 +135,7 @@ static void mpk_from_msk(void *mpk_, const void *msk_)
     fkex_g1_mul(&mpk->g1a, &g1, &msk->a);
     fkex_pairing(&e, &g1, &g2);
     fkex_gt_pow(&mpk->y, &e, &msk->alpha);
-    mpk_tables(mpk);
+    return mpk_tables(mpk);
 }
 
 /* KeyGen(MSK, S): t <-$ Fr, K = g2^(alpha + a t), L = g2^t, K_x = H(x)^t. */
@@ -134,8 +153,8 @@ static void keygen(void *key_, const void *msk_, const void *mpk_, size_t n,
     fkex_fr_random(&t, rng);
     fkex_fr_mul(&e, &msk->a, &t);
     fkex_fr_add(&e, &e, &msk->alpha);
-    fkex_g2_fixed_mul(&k, &mpk->g2_table, &e);
-    fkex_g2_fixed_mul(&l, &mpk->g2_table, &t);
+    fkex_g2_base_mul(&k, &mpk->bases->g2, &e);
+    fkex_g2_base_mul(&l, &mpk->bases->g2, &t);
     blst_p2_to_affine(&key->k, &k);
     blst_p2_to_affine(&key->l, &l);
 
@@ -181,9 +200,9 @@ static fkex_err encap(fkex_gt *z, void *ct_, const void *mpk_, const fkex_lsss *
     for (size_t j = 0; j < cols; j++)
         fkex_fr_random(&v[j], rng);
 
-    fkex_g1_fixed_mul(&c0, &mpk->g1_table, &v[0]);          /* C' = g1^s */
+    fkex_g1_base_mul(&c0, &mpk->bases->g1, &v[0]);          /* C' = g1^s */
     blst_p1_to_affine(&ct->c0, &c0);
-    fkex_gt_fixed_pow(z, &mpk->y_table, &v[0]);              /* Z = Y^s */
+    fkex_gt_base_pow(z, &mpk->bases->y, &v[0]);              /* Z = Y^s */
 
     for (size_t done = 0; done < lsss->rows;) {
         size_t batch = lsss->rows - done < 16 ? lsss->rows - done : 16;
@@ -197,13 +216,13 @@ static fkex_err encap(fkex_gt *z, void *ct_, const void *mpk_, const fkex_lsss *
                 fkex_fr_add(&lambda, &lambda, &term);
             }
             fkex_fr_random(&r, rng);
-            fkex_g1_fixed_mul(&c[j], &mpk->g1a_table, &lambda);  /* (g1^a)^lambda_i */
+            fkex_g1_base_mul(&c[j], &mpk->bases->g1a, &lambda);  /* (g1^a)^lambda_i */
             hash_attr(&h, mpk->cache, lsss->attr[i]);
             fkex_fr_neg(&r, &r);
             fkex_g1_mul(&h, &h, &r);                          /* H(rho(i))^-r_i */
             fkex_fr_neg(&r, &r);
             fkex_g1_add(&c[j], &c[j], &h);
-            fkex_g2_fixed_mul(&d[j], &mpk->g2_table, &r);     /* D_i = g2^r_i */
+            fkex_g2_base_mul(&d[j], &mpk->bases->g2, &r);     /* D_i = g2^r_i */
             cp[j] = &c[j];
             dp[j] = &d[j];
         }
@@ -373,8 +392,7 @@ static fkex_err mpk_decode(void *mpk_, fkex_reader *r)
         return err;
     if (blst_fp12_is_one(&mpk->y))
         return FKEX_ERR_NOT_IN_GROUP;   /* alpha = 0 would make Z public */
-    mpk_tables(mpk);
-    return FKEX_OK;
+    return mpk_tables(mpk);
 }
 
 static void msk_encode(fkex_writer *w, const void *msk_)

@@ -41,6 +41,8 @@ void fkex_mpk_free(fkex_mpk *mpk)
     if (mpk->impl && mpk->scheme->mpk_release)
         mpk->scheme->mpk_release(mpk->impl);
     free(mpk->impl);
+    if (mpk->ibe)
+        fkex_ibe_pub_clear(mpk->ibe);
     free(mpk->ibe);
     free(mpk);
 }
@@ -243,11 +245,13 @@ fkex_err fkex_msk_finish(fkex_msk *msk)
     fkex_err err = mpk_alloc(&msk->mpk, msk->scheme);
     if (err != FKEX_OK)
         return err;
-    msk->scheme->mpk_from_msk(msk->mpk->impl, msk->impl);
+    if ((err = msk->scheme->mpk_from_msk(msk->mpk->impl, msk->impl)) != FKEX_OK)
+        return err;
     if (msk->ibe) {
         if (!(msk->mpk->ibe = calloc(1, sizeof *msk->mpk->ibe)))
             return FKEX_ERR_NO_MEMORY;
-        fkex_ibe_pub_from_master(msk->mpk->ibe, msk->ibe);
+        if ((err = fkex_ibe_pub_from_master(msk->mpk->ibe, msk->ibe)) != FKEX_OK)
+            return err;
     }
     return mpk_fingerprint(msk->mpk);
 }

@@ -46,7 +46,7 @@ typedef struct {
     size_t (*ct_size)(size_t rows);
 
     void (*setup)(void *msk, fkex_rng *rng);
-    void (*mpk_from_msk)(void *mpk, const void *msk);
+    fkex_err (*mpk_from_msk)(void *mpk, const void *msk);   /* FKEX_ERR_NO_MEMORY */
     /* Frees what mpk_from_msk or mpk_decode allocated inside mpk (which may
      * be partly filled); NULL if nothing. */
     void (*mpk_release)(void *mpk);
@@ -87,11 +87,12 @@ typedef struct {
 #define FKEX_IBE_ID_HASH "IBE-ID"    /* H1's purpose in its RFC 9380 tag */
 #define FKEX_IBE_ID2_HASH "IBE-ID2"  /* H2 into G2, for conversation ids (ibe/dm.h) */
 
-/* The public part: P_pub, its lines, and a comb for g2^r. Built from
- * P_pub (or s) whenever public parameters are decoded. */
+/* The public part: P_pub, its lines, and g2 as a fixed base for g2^r
+ * (its comb built once it pays: pairing/base.c). Built from P_pub (or s)
+ * whenever public parameters are decoded; fkex_ibe_pub_clear frees it. */
 typedef struct {
     fkex_g2_lines ppub;              /* P_pub = g2^s and its lines */
-    fkex_g2_fixed g2_table;          /* g2 multiples, for U = g2^r */
+    fkex_g2_base *g2;                /* for U = g2^r; mutable behind a const pub */
 } fkex_ibe_pub;
 
 /* The master secret (in sodium_malloc'd memory, wiped on free). */
@@ -115,8 +116,10 @@ typedef struct {
 
 void fkex_ibe_hash_id(fkex_g1 *q, const char *id, size_t len);    /* H1(ID) in G1 */
 void fkex_ibe_hash_id2(fkex_g2 *q, const char *id, size_t len);   /* H2(ID) in G2 */
-void fkex_ibe_pub_from_ppub(fkex_ibe_pub *pub, const fkex_g2 *ppub);
-void fkex_ibe_pub_from_master(fkex_ibe_pub *pub, const fkex_ibe_master *m);
+/* FKEX_ERR_NO_MEMORY (nothing is kept then). */
+fkex_err fkex_ibe_pub_from_ppub(fkex_ibe_pub *pub, const fkex_g2 *ppub) FKEX_WUR;
+fkex_err fkex_ibe_pub_from_master(fkex_ibe_pub *pub, const fkex_ibe_master *m) FKEX_WUR;
+void fkex_ibe_pub_clear(fkex_ibe_pub *pub);
 /* 1 if id[0..len) is already normalised (what decoders demand). */
 int fkex_ibe_identity_canonical(const uint8_t *id, size_t len);
 

@@ -22,20 +22,32 @@ void fkex_ibe_hash_id2(fkex_g2 *q, const char *id, size_t len)
     fkex_g2_hash(q, FKEX_IBE_ID2_HASH, (const uint8_t *)id, len);
 }
 
-void fkex_ibe_pub_from_ppub(fkex_ibe_pub *pub, const fkex_g2 *ppub)
+fkex_err fkex_ibe_pub_from_ppub(fkex_ibe_pub *pub, const fkex_g2 *ppub)
 {
     fkex_g2 g2;
+    if (!(pub->g2 = malloc(sizeof *pub->g2)))
+        return FKEX_ERR_NO_MEMORY;
     fkex_g2_lines_init(&pub->ppub, ppub);
     fkex_g2_generator(&g2);
-    fkex_g2_fixed_init(&pub->g2_table, &g2);
+    fkex_g2_base_init(pub->g2, &g2);
+    return FKEX_OK;
 }
 
-void fkex_ibe_pub_from_master(fkex_ibe_pub *pub, const fkex_ibe_master *m)
+fkex_err fkex_ibe_pub_from_master(fkex_ibe_pub *pub, const fkex_ibe_master *m)
 {
     fkex_g2 g2, ppub;
     fkex_g2_generator(&g2);
     fkex_g2_mul(&ppub, &g2, &m->s);                     /* P_pub = sP */
-    fkex_ibe_pub_from_ppub(pub, &ppub);
+    return fkex_ibe_pub_from_ppub(pub, &ppub);
+}
+
+void fkex_ibe_pub_clear(fkex_ibe_pub *pub)
+{
+    if (pub->g2) {
+        fkex_g2_base_clear(pub->g2);
+        free(pub->g2);
+        pub->g2 = NULL;
+    }
 }
 
 void fkex_ibe_pub_encode(fkex_writer *w, const fkex_ibe_pub *pub)
@@ -55,8 +67,7 @@ fkex_err fkex_ibe_pub_decode(fkex_ibe_pub *pub, fkex_reader *r)
         return FKEX_ERR_TRUNCATED;
     if ((err = fkex_g2_from_bytes(&ppub, b)) != FKEX_OK)   /* not O: s = 0 is refused */
         return err;
-    fkex_ibe_pub_from_ppub(pub, &ppub);
-    return FKEX_OK;
+    return fkex_ibe_pub_from_ppub(pub, &ppub);
 }
 
 void fkex_ibe_master_encode(fkex_writer *w, const fkex_ibe_master *m)

@@ -94,7 +94,7 @@ void fkex_ibe_encap_to(uint8_t key[32], fkex_ibe_ct *ct, const fkex_ibe_pub *pub
     ct->idlen = idlen;
     fkex_rng_fill(rng, sigma, sizeof sigma);            /* sigma <-$ {0,1}^n */
     h3(&r, sigma, fp, id, idlen);                       /* r = H3(sigma, .) */
-    fkex_g2_fixed_mul(&u, &pub->g2_table, &r);          /* U = rP */
+    fkex_g2_base_mul(&u, pub->g2, &r);          /* U = rP */
     blst_p2_to_affine(&ct->u, &u);
     fkex_ibe_hash_id(&q, id, idlen);                    /* Q_ID = H1(ID) */
     fkex_g1_mul(&q, &q, &r);                            /* r Q_ID */
@@ -134,7 +134,7 @@ fkex_err fkex_ibe_decap_with(uint8_t key[32], const fkex_ibe_ukey *uk, const fke
     for (int i = 0; i < 32; i++)
         sigma[i] = ct->v[i] ^ mask[i];                  /* sigma = V xor H2(e(d_ID, U)) */
     h3(&r, sigma, ct->fp, ct->id, ct->idlen);           /* r = H3(sigma, .) */
-    fkex_g2_fixed_mul(&u, &pub->g2_table, &r);
+    fkex_g2_base_mul(&u, pub->g2, &r);
     /* FO: reject unless U = rP. Accepting or not is public, but it is
      * decided without a branch (blst's projective comparison is constant
      * time), so that tests/ctgrind sees none on a secret. */

@@ -133,6 +133,26 @@ void fkex_gt_pow(fkex_gt *out, const fkex_gt *a, const fkex_fr *k);
 typedef struct { fkex_gt power[8][16]; } fkex_gt_fixed;
 void fkex_gt_fixed_init(fkex_gt_fixed *t, const fkex_gt *a);
 void fkex_gt_fixed_pow(fkex_gt *out, const fkex_gt_fixed *t, const fkex_fr *k);
+
+/* ---- fixed bases whose comb is built once it pays (pairing/base.c) ------
+ * The first multiplications by the base are plain (constant time); at the
+ * one from which the comb would have paid for itself, the comb is built
+ * (on the heap) and used from then on. The path depends on how many
+ * multiplications came before, never on a scalar. One thread at a time;
+ * _clear frees the comb (the struct may be initialised again). */
+typedef struct { fkex_g1 base; fkex_g1_fixed *comb; unsigned uses; } fkex_g1_base;
+typedef struct { fkex_g2 base; fkex_g2_fixed *comb; unsigned uses; } fkex_g2_base;
+typedef struct { fkex_gt base; fkex_gt_fixed *comb; unsigned uses; } fkex_gt_base;
+void fkex_g1_base_init(fkex_g1_base *b, const fkex_g1 *p);
+void fkex_g1_base_mul(fkex_g1 *out, fkex_g1_base *b, const fkex_fr *k);
+void fkex_g1_base_clear(fkex_g1_base *b);
+void fkex_g2_base_init(fkex_g2_base *b, const fkex_g2 *p);
+void fkex_g2_base_mul(fkex_g2 *out, fkex_g2_base *b, const fkex_fr *k);
+void fkex_g2_base_clear(fkex_g2_base *b);
+/* a must be in GT (fkex_gt_pow's rule). */
+void fkex_gt_base_init(fkex_gt_base *b, const fkex_gt *a);
+void fkex_gt_base_pow(fkex_gt *out, fkex_gt_base *b, const fkex_fr *k);
+void fkex_gt_base_clear(fkex_gt_base *b);
 void fkex_gt_to_bytes(uint8_t out[576], const fkex_gt *a);
 /* Canonical (every coordinate < p) and in the order-r subgroup. */
 fkex_err fkex_gt_from_bytes(fkex_gt *out, const uint8_t in[576]) FKEX_WUR;
