@@ -35,20 +35,6 @@
 #define RSS_GROWTH_MAX_KIB (200L * 1024)
 #endif
 
-static long rss_kib(pid_t pid)
-{
-    char path[64], line[256];
-    long kib = -1;
-    FILE *f;
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    if (!(f = fopen(path, "r")))
-        return -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-            break;
-    fclose(f);
-    return kib;
-}
 
 /* A client that never reads: requests descriptors until the relay cuts it
  * off. Returns the bytes it managed to send, or 0 if never cut off. */
@@ -191,9 +177,9 @@ static void relay_e2e(void)
 
     /* a slow reader is cut off; the relay's memory stays bounded */
     {
-        long before = rss_kib(pid), after;
+        long before = rh_rss_kib(pid), after;
         size_t sent = slow_reader(addr);
-        after = rss_kib(pid);
+        after = rh_rss_kib(pid);
         CHECK(sent > 0);
         /* the queue is capped at 64 MiB of bytes; malloc and libuv add
          * their overhead per queued frame (ASan much more) */
