@@ -511,9 +511,12 @@ static void relay_websocket(void)
         CHECK(before > 0 && after - before <= PINGS_GROWTH_MAX_KIB);
         tls_raw_close(&p.t);
     }
-    /* A message begun and not finished is cut off by the frame timeout. */
+    /* A message begun and not finished is cut off by the frame timeout,
+     * with a close that says so (1008). */
     upgrade(&p);
     peer_say(&p, "\x82\x85\x01\x02\x03\x04h", 7);
+    CHECK(peer_wait(&p, "frame timed out", 15));
+    CHECK(peer_wait(&p, "\x88\x02\x03\xf0", 4));
     CHECK(peer_ended(&p));
     tls_raw_close(&p.t);
 }

@@ -994,6 +994,8 @@ void fkex_conn_finish(fkex_conn *c, const char *why)
 static void reject(fkex_conn *c, const char *why)
 {
     unpartial(c);
+    if (c->speaks == SPEAKS_WS && c->ws_status == FKEX_WS_NORMAL)
+        c->ws_status = FKEX_WS_POLICY;   /* a timeout, say: the WebSocket's end says it was not normal */
     if (!c->on_reject || (c->tls && !c->tls_ready)) {
         fkex_conn_close(c, why);
         return;

@@ -37,6 +37,7 @@ enum {
 #define FKEX_WS_NORMAL 1000
 #define FKEX_WS_PROTOCOL_ERROR 1002
 #define FKEX_WS_UNSUPPORTED_DATA 1003
+#define FKEX_WS_POLICY 1008
 #define FKEX_WS_TOO_BIG 1009
 
 /* Called for each complete binary message (opcode FKEX_WS_BINARY) and
