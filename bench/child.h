@@ -21,6 +21,8 @@ typedef struct {
     int status;         /* its exit code once reaped; -2 before, -1 if it had to be killed */
 } child;
 
+/* A process's resident memory in KiB (/proc/PID/status), or -1. */
+long child_rss_kib(pid_t pid);
 /* The monotonic clock, in seconds. */
 double child_now(void);
 /* A port of 127.0.0.1 nobody listens on now, for a child to listen on;

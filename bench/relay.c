@@ -151,21 +151,6 @@ static void nap_ms(long ms)
     }
 }
 
-static long rss_kib(pid_t pid)
-{
-    char path[64], line[256];
-    long kib = -1;
-    FILE *f;
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    if (!(f = fopen(path, "r")))
-        return -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-            break;
-    fclose(f);
-    return kib;
-}
-
 /* ---- processes ------------------------------------------------------------- */
 
 static pid_t spawn(const char *path, const char *const *argv, const char *out)
@@ -374,13 +359,13 @@ static void measure(bench_relay_ctx *b, server_figures *f, const char *name, lg_
     memset(f, 0, sizeof *f);
     /* Idle first, on a fresh process: memory freed by a busy phase stays
      * resident and would hide what connections cost. */
-    long before = rss_kib(pid);
+    long before = child_rss_kib(pid);
     int want = IDLE_TARGET;
     if ((uint64_t)want + 64 > b->rlimit)
         want = (int)(b->rlimit - 64);
     f->idle = lg_idle_open(&h, proto, port, room->room_id, want, f->idle_why);
     nap_ms(200);
-    long after_kib = rss_kib(pid);
+    long after_kib = child_rss_kib(pid);
     if (f->idle > 0 && before > 0 && after_kib > 0)
         f->kb_per_conn = (double)(after_kib - before) * 1.024 / f->idle;   /* KiB to kB */
     if (!f->idle_why[0] && f->idle < IDLE_TARGET)
@@ -642,7 +627,7 @@ static void measure_rooms(bench_relay_ctx *b, const char *addr, uint16_t port, p
         snprintf(f->why, sizeof f->why, "out of memory");
         goto out;
     }
-    f->rss_start = rss_kib(pid);
+    f->rss_start = child_rss_kib(pid);
     double t0 = bench_now_ms();
     for (int r = 0; r < ROOMS; r++) {
         if (rm_open(&rooms[r], addr, b->tls, POLICY, b->key[0], b->key[1], err) != FKEX_OK) {
@@ -662,7 +647,7 @@ static void measure_rooms(bench_relay_ctx *b, const char *addr, uint16_t port, p
             memcpy(v[r * ROOM_MEMBERS + i], rooms[r].m[i]->v, 32);
     }
     f->build_s = (bench_now_ms() - t0) / 1e3;
-    f->rss_built = rss_kib(pid);
+    f->rss_built = child_rss_kib(pid);
     progress("%d rooms of %d built at %s in %.1f s; relay RSS %ld -> %ld KiB", ROOMS, ROOM_MEMBERS,
              addr, f->build_s, f->rss_start, f->rss_built);
     if (lg_open_rooms(&g, LG_FKEX_TLS, port, ROOMS, (const uint8_t (*)[32])ids, ROOM_MEMBERS,
@@ -671,7 +656,7 @@ static void measure_rooms(bench_relay_ctx *b, const char *addr, uint16_t port, p
         snprintf(f->why, sizeof f->why, "%d rooms: %s", ROOMS, g.why);
         goto out;
     }
-    f->rss_busy = rss_kib(pid);
+    f->rss_busy = child_rss_kib(pid);
     progress("%d rooms: %.0f deliveries/s, relay RSS %ld KiB under load", ROOMS, f->rate, f->rss_busy);
     f->ok = 1;
 out:

@@ -148,21 +148,6 @@ void rh_relay_kill(void)
     daemon_pid = -1;
 }
 
-long rh_rss_kib(pid_t pid)
-{
-    char path[64], line[256];
-    long kib = -1;
-    FILE *f;
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    if (!(f = fopen(path, "r")))
-        return -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-            break;
-    fclose(f);
-    return kib;
-}
-
 int rh_logged(const char *name, const char *phrase)
 {
     uint64_t deadline = rh_mono_ms() + 10000;

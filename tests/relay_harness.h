@@ -45,8 +45,6 @@ pid_t rh_cluster_relay_start(char addr[128], const char *name, const char *store
 /* SIGTERM: the exit code, or -1 if it did not exit within 5 s (then killed). */
 int rh_relay_stop(pid_t pid);
 void rh_relay_kill(void);
-/* A process's resident memory in KiB (/proc), or -1. */
-long rh_rss_kib(pid_t pid);
 /* Whether the daemon's log DIR/name has phrase, waiting for it up to 10 s. */
 int rh_logged(const char *name, const char *phrase);
 

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "child.h"
 #include "relay_harness.h"
 #include "tls_raw.h"
 #include "wire/relay_msg.h"
@@ -177,9 +178,9 @@ static void relay_e2e(void)
 
     /* a slow reader is cut off; the relay's memory stays bounded */
     {
-        long before = rh_rss_kib(pid), after;
+        long before = child_rss_kib(pid), after;
         size_t sent = slow_reader(addr);
-        after = rh_rss_kib(pid);
+        after = child_rss_kib(pid);
         CHECK(sent > 0);
         /* the queue is capped at 64 MiB of bytes; malloc and libuv add
          * their overhead per queued frame (ASan much more) */

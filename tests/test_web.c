@@ -13,6 +13,7 @@
 #include "test.h"
 #include "net/http.h"
 #include "net/ws.h"
+#include "child.h"
 #include "relay_harness.h"
 #include "tls_raw.h"
 #include "codec/codec.h"
@@ -495,7 +496,7 @@ static void relay_websocket(void)
     {
         static uint8_t pings[7 * 20000];
         peer q;
-        long before = rh_rss_kib(pid), after;
+        long before = child_rss_kib(pid), after;
         upgrade(&p);
         for (size_t i = 0; i < 20000; i++)
             client_frame(pings + 7 * i, 1, FKEX_WS_PING, "x", 1);
@@ -505,7 +506,7 @@ static void relay_websocket(void)
         peer_say(&q, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27);
         CHECK(peer_wait(&q, "HTTP/1.1 200 OK\r\n", 17));
         tls_raw_close(&q.t);
-        after = rh_rss_kib(pid);
+        after = child_rss_kib(pid);
         if (after - before > PINGS_GROWTH_MAX_KIB)
             fprintf(stderr, "    the relay grew by %ld KiB under a million pings\n", after - before);
         CHECK(before > 0 && after - before <= PINGS_GROWTH_MAX_KIB);

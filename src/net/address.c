@@ -10,8 +10,7 @@
 #include <string.h>
 #include "net/address.h"
 
-static void say(char err[128], const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(char err[128], const char *fmt, ...)
+void fkex_net_say(char err[128], const char *fmt, ...)
 {
     va_list ap;
     if (!err)
@@ -74,7 +73,7 @@ fkex_err fkex_net_parse_addr(struct sockaddr_storage *ss, const char *addr, int 
     }
     return FKEX_OK;
 bad:
-    say(err, "bad address \"%.40s\": want HOST:PORT, HOST an IPv4 address or [IPv6]", addr);
+    fkex_net_say(err, "bad address \"%.40s\": want HOST:PORT, HOST an IPv4 address or [IPv6]", addr);
     return FKEX_ERR_ARGUMENT;
 }
 
@@ -83,7 +82,7 @@ fkex_err fkex_net_parse_endpoint(struct sockaddr_storage *ss, fkex_endpoint *e, 
                                char err[128])
 {
     if (text && fkex_endpoint_parse(e, text) != 0) {
-        say(err, "bad address \"%.60s\": what comes before @ is neither a key pin nor a "
+        fkex_net_say(err, "bad address \"%.60s\": what comes before @ is neither a key pin nor a "
                 "server name", text);
         return FKEX_ERR_ARGUMENT;
     }

@@ -10,6 +10,8 @@
 #include "codec/codec.h"
 #include "net/net.h"
 
+/* vsnprintf into err (128 bytes), if err is not NULL: the layer's sentences. */
+void fkex_net_say(char err[128], const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "HOST:PORT" with HOST an IPv4 address or [IPv6]; port 0 only if
  * port0_ok. FKEX_ERR_ARGUMENT with a sentence in err (if not NULL). */
 fkex_err fkex_net_parse_addr(struct sockaddr_storage *ss, const char *addr, int port0_ok,

@@ -182,17 +182,6 @@ static int handshaking(const fkex_conn *c)
     return c->tls && !c->tls_ready;
 }
 
-static void set_err(char err[128], const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(char err[128], const char *fmt, ...)
-{
-    va_list ap;
-    if (!err)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, 128, fmt, ap);
-    va_end(ap);
-}
-
 static fkex_net_limits limits_or_default(const fkex_net_limits *lim)
 {
     fkex_net_limits d = { FKEX_NET_DEFAULT_MAX_FRAME, FKEX_NET_DEFAULT_MAX_QUEUED };
@@ -1441,7 +1430,7 @@ fkex_err fkex_conn_connect(fkex_conn **out, uv_loop_t *loop, const char *addr, c
     if (!c || (tls && conn_tls(c, tls, &ep) != 0)) {
         if (c)
             fkex_conn_close(c, "out of memory");
-        set_err(err, "out of memory");
+        fkex_net_say(err, "out of memory");
         return FKEX_ERR_NO_MEMORY;
     }
     format_addr(c->peer, sizeof c->peer, &ss);
@@ -1450,7 +1439,7 @@ fkex_err fkex_conn_connect(fkex_conn **out, uv_loop_t *loop, const char *addr, c
     uv_tcp_nodelay(&c->tcp, 1);
     int r = uv_tcp_connect(&c->connect_req, &c->tcp, (const struct sockaddr *)&ss, connected_cb);
     if (r != 0) {
-        set_err(err, "%s: %s", c->peer, uv_strerror(r));
+        fkex_net_say(err, "%s: %s", c->peer, uv_strerror(r));
         fkex_conn_close(c, uv_strerror(r));
         return FKEX_ERR_IO;
     }
@@ -1580,7 +1569,7 @@ fkex_err fkex_server_start(fkex_server **out, uv_loop_t *loop, const char *addr,
         return e;
     fkex_server *s = calloc(1, sizeof *s);
     if (!s) {
-        set_err(err, "out of memory");
+        fkex_net_say(err, "out of memory");
         return FKEX_ERR_NO_MEMORY;
     }
     s->loop = loop;
@@ -1590,7 +1579,7 @@ fkex_err fkex_server_start(fkex_server **out, uv_loop_t *loop, const char *addr,
     s->data = data;
     if (uv_tcp_init(loop, &s->tcp) != 0) {
         free(s);
-        set_err(err, "out of memory");
+        fkex_net_say(err, "out of memory");
         return FKEX_ERR_NO_MEMORY;
     }
     s->tcp.data = s;
@@ -1603,7 +1592,7 @@ fkex_err fkex_server_start(fkex_server **out, uv_loop_t *loop, const char *addr,
     if (r == 0)
         r = uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&bound, &n);
     if (r != 0) {
-        set_err(err, "%.60s: %s", addr, uv_strerror(r));
+        fkex_net_say(err, "%.60s: %s", addr, uv_strerror(r));
         s->stopping = 1;
         uv_close((uv_handle_t *)&s->tcp, server_closed);
         return FKEX_ERR_IO;
@@ -1751,12 +1740,12 @@ static fkex_err request_run(request *qp, uint8_t **reply, size_t *replylen, cons
     request q = *qp;
     fkex_err e = FKEX_OK;
     if (uv_loop_init(&loop) != 0) {
-        set_err(err, "cannot create an event loop");
+        fkex_net_say(err, "cannot create an event loop");
         return FKEX_ERR_IO;
     }
     if (uv_timer_init(&loop, &q.timer) != 0) {
         uv_loop_close(&loop);
-        set_err(err, "cannot create a timer");
+        fkex_net_say(err, "cannot create a timer");
         return FKEX_ERR_IO;
     }
     q.timer.data = &q;
@@ -1772,7 +1761,7 @@ static fkex_err request_run(request *qp, uint8_t **reply, size_t *replylen, cons
     if (e != FKEX_OK)
         return e;
     if (!q.done) {
-        set_err(err, "%s", q.err[0] ? q.err : "no reply");
+        fkex_net_say(err, "%s", q.err[0] ? q.err : "no reply");
         return FKEX_ERR_IO;
     }
     *reply = q.reply;
