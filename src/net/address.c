@@ -21,7 +21,8 @@ void fkex_net_say(char err[128], const char *fmt, ...)
 }
 
 /* "HOST:PORT" with HOST an IPv4 address or [IPv6]; port 0 only if allowed. */
-fkex_err fkex_net_parse_addr(struct sockaddr_storage *ss, const char *addr, int port0_ok, char err[128])
+fkex_err fkex_net_parse_addr(struct sockaddr_storage *ss, const char *addr, int port0_ok,
+                             char err[128])
 {
     char host[64];
     const char *colon, *h;
@@ -73,7 +74,8 @@ fkex_err fkex_net_parse_addr(struct sockaddr_storage *ss, const char *addr, int 
     }
     return FKEX_OK;
 bad:
-    fkex_net_say(err, "bad address \"%.40s\": want HOST:PORT, HOST an IPv4 address or [IPv6]", addr);
+    fkex_net_say(err, "bad address \"%.40s\": want HOST:PORT, HOST an IPv4 address or [IPv6]",
+                 addr);
     return FKEX_ERR_ARGUMENT;
 }
 

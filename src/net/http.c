@@ -204,7 +204,8 @@ static fkex_err read_file(fkex_web_file *f, int dirfd, const char *name, size_t 
     while (got < f->len) {
         ssize_t r = read(fd, f->bytes + got, f->len - got);
         if (r <= 0) {
-            snprintf(err, 128, "%.60s: %.60s", name, r < 0 ? strerror(errno) : "changed while read");
+            snprintf(err, 128, "%.60s: %.60s", name,
+                     r < 0 ? strerror(errno) : "changed while read");
             close(fd);
             return FKEX_ERR_IO;
         }

@@ -46,7 +46,6 @@
 #include <sys/uio.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "codec/codec.h"
@@ -984,7 +983,7 @@ static void reject(fkex_conn *c, const char *why)
 {
     unpartial(c);
     if (c->speaks == SPEAKS_WS && c->ws_status == FKEX_WS_NORMAL)
-        c->ws_status = FKEX_WS_POLICY;   /* a timeout, say: the WebSocket's end says it was not normal */
+        c->ws_status = FKEX_WS_POLICY;   /* a timeout, say: the close says it was not normal */
     if (!c->on_reject || (c->tls && !c->tls_ready)) {
         fkex_conn_close(c, why);
         return;
@@ -1090,7 +1089,8 @@ static fkex_err http_feed(fkex_conn *c, const uint8_t *p, size_t n, size_t *used
     c->http = NULL;
     c->nhttp = 0;
     if (end < 0)
-        http_answer(c, 431, "Request Header Fields Too Large", NULL, NULL, 0, "HTTP request too long");
+        http_answer(c, 431, "Request Header Fields Too Large", NULL, NULL, 0,
+                    "HTTP request too long");
     else
         http_request(c, h, (size_t)end);
     free(h);
