@@ -5,6 +5,7 @@
 //   - the browser member joins the terminal member's room, with the keyboard
 //     alone once its key file is picked; they talk both ways and compare the
 //     epoch's fingerprint;
+//   - the relay restarts: the page reconnects by itself and both sides talk on;
 //   - a leave in the browser moves the terminal member to the next epoch;
 //   - a browser member whose key does not satisfy the policy is refused
 //     with the sentence the terminal client prints;
@@ -119,7 +120,8 @@ async function main() {
   for (const [who, attrs] of [['alice', 'ONE TWO'], ['bob', 'THREE FOUR'], ['carol', 'ONE FOUR'], ['eve', 'FIVE']])
     fkex(['keygen', '--msk', 'auth/msk.fkex', '--attrs', attrs, '-o', who + '.key']);
 
-  const relay = start('relay', ['relay', '--listen', '127.0.0.1:0', '--db', 'relay.db', '--web', webDir, '--grace', '2', '-v']);
+  const relayArgs = (listen) => ['relay', '--listen', listen, '--db', 'relay.db', '--web', webDir, '--grace', '30', '-v'];
+  let relay = start('relay', relayArgs('127.0.0.1:0'));
   const addr = (await waitLine(relay, (l) => l.startsWith('listening on '), 'the relay')).slice(13);
   const browsers = await waitLine(relay, (l) => l.startsWith('browsers: '), 'the relay\'s web address');
   const m = browsers.match(/^browsers: (https:\/\/[^ ]+) \(key pin ([A-Za-z0-9_-]{43})\)$/);
@@ -152,6 +154,26 @@ async function main() {
     const got = JSON.parse(await waitLine(alice, (l) => l.includes('"event": "message"'), 'the browser\'s message'));
     check('the terminal member reads the browser member\'s message',
           got.from === 'bob-web' && got.text === 'hello from the browser', JSON.stringify(got));
+
+    // ---- the relay restarts (same port, key and database): the page comes back, nothing is lost
+    relay.kill('SIGTERM');
+    await Promise.race([new Promise((r) => relay.once('exit', r)), sleep(10000)]);
+    await d.until('the page to see the connection drop',
+                  'return document.getElementById("status").textContent.startsWith("Reconnecting") && 1', [], 30000);
+    relay = start('relay2', relayArgs(pageUrl.replace(/^https:\/\//, '').replace(/\/$/, '')));
+    await waitLine(relay, (l) => l.startsWith('listening on '), 'the relay to come back');
+    await d.until('the page to be back online',
+                  'return document.getElementById("status").textContent === "Back online." && 1', [], 60000);
+    await waitLine(alice, (l) => l.includes('"state": "online"'), 'alice to be back online', 60000);
+    check('after a relay restart the page reconnects by itself', true);
+    await d.exec('document.getElementById("text").focus()');
+    await d.keys('after the restart\uE007');
+    const again = JSON.parse(await waitLine(alice, (l) => l.includes('"text": "after the restart"'),
+                                            'the message after the restart', 30000));
+    alice.stdin.write('{"send": "welcome back"}\n');
+    await d.until('the terminal\'s message after the restart',
+                  'return document.getElementById("messages").textContent.includes("alice: welcome back") && 1');
+    check('... and both sides talk again', again.from === 'bob-web');
 
     // ---- the same epoch fingerprint on both sides
     alice.stdin.write('{"cmd": "verify"}\n');
