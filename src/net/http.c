@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sodium.h>
 #include "net/http.h"
 #include "net/ws.h"
 
@@ -64,14 +65,13 @@ static int list_has(const uint8_t *p, size_t n, const char *token)
 /* A Sec-WebSocket-Key: 16 bytes in base64, 24 characters ending "==". */
 static int key_ok(const uint8_t *p, size_t n)
 {
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    if (n != 24 || p[22] != '=' || p[23] != '=')
-        return 0;
-    for (size_t i = 0; i < 22; i++)
-        if (!p[i] || !strchr(b64, p[i]))
-            return 0;
-    /* The last character carries 2 bits: the other 4 must be zero. */
-    return (strchr(b64, p[21]) - b64) % 16 == 0;
+    uint8_t bin[16];
+    size_t binlen = 0;
+    /* libsodium refuses non-zero bits past the 16 bytes: one text per key. */
+    return n == 24 &&
+           sodium_base642bin(bin, sizeof bin, (const char *)p, n, NULL, &binlen, NULL,
+                             sodium_base64_VARIANT_ORIGINAL) == 0 &&
+           binlen == 16;
 }
 
 fkex_err fkex_http_parse(fkex_http_request *r, const uint8_t *head, size_t len)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
+#include <sodium.h>
 #include "net/ws.h"
 
 #define CONTROL_MAX 125
@@ -246,5 +247,5 @@ void fkex_ws_accept(char out[FKEX_WS_ACCEPT_LEN + 1], const char *key, size_t ke
         memset(out, 0, FKEX_WS_ACCEPT_LEN + 1);
         return;
     }
-    EVP_EncodeBlock((unsigned char *)out, digest, 20);
+    sodium_bin2base64(out, FKEX_WS_ACCEPT_LEN + 1, digest, 20, sodium_base64_VARIANT_ORIGINAL);
 }
