@@ -26,12 +26,8 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/fkex-demo-cluster.XXXXXX")
 pids=""
-cleanup() {
-    for fd in 4 5; do eval "exec $fd>&-" 2>/dev/null || true; done
-    for pid in $pids; do kill "$pid" 2>/dev/null || true; done
-    for pid in $pids; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
+cleanup() { stop_all 4 5; }
+. "$top/scripts/demo-lib.sh"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 cd "$work"
@@ -39,7 +35,6 @@ cd "$work"
 policy='(ONE or THREE) and (TWO or FOUR)'
 export FKEX_PASSPHRASE="demo passphrase: never use one like it"
 
-. "$top/scripts/demo-lib.sh"
 
 # The cluster: three nodes on ports from $1 up (clients $1, $1+1, $1+2;
 # routes $1+3..$1+5), each routing to the others. 0 if all three answer;

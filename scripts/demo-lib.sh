@@ -19,8 +19,18 @@ show() {
 # Shows it, then runs it.
 fkex() { show "$@"; "$bin" "$@"; }
 
-# The rooms' demos (demo.sh, demo-cluster.sh) also use these; they run in
-# $work with $pids the processes to stop at the end.
+# The rooms' demos (demo.sh, demo-cluster.sh, demo-web.sh) also use these;
+# they run in $work with $pids the processes to stop at the end.
+
+# stop_all FD...: at the end (trap EXIT): closes the members' command pipes
+# on those descriptors, stops the processes in $pids (by their pids alone)
+# and waits for them, and removes $work.
+stop_all() {
+    for fd in "$@"; do eval "exec $fd>&-" 2>/dev/null || true; done
+    for pid in $pids; do kill "$pid" 2>/dev/null || true; done
+    for pid in $pids; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$work"
+}
 
 # wait_for FILE PATTERN [COUNT]: until FILE has COUNT lines matching (30 s at most).
 wait_for() {

@@ -19,16 +19,11 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/fkex-demo-web.XXXXXX")
 pids=""
-cleanup() {
-    exec 4>&- 2>/dev/null || true
-    for pid in $pids; do kill "$pid" 2>/dev/null || true; done
-    for pid in $pids; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
+cleanup() { stop_all 4; }
+. "$top/scripts/demo-lib.sh"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 cd "$work"
-. "$top/scripts/demo-lib.sh"
 
 policy='(ONE or THREE) and (TWO or FOUR)'
 say "An authority, and keys for alice {ONE, TWO} and bob {THREE, FOUR}"

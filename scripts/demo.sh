@@ -25,12 +25,10 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/fkex-demo.XXXXXX")
 pids="" daemons=""
 tmux_socket="fkex-demo-$$"
 cleanup() {
-    for fd in 4 5 6 7; do eval "exec $fd>&-" 2>/dev/null || true; done
-    for pid in $pids; do kill "$pid" 2>/dev/null || true; done
-    for pid in $pids; do wait "$pid" 2>/dev/null || true; done
+    stop_all 4 5 6 7
     tmux -L "$tmux_socket" kill-server 2>/dev/null || true
-    rm -rf "$work"
 }
+. "$top/scripts/demo-lib.sh"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 cd "$work"
@@ -38,7 +36,6 @@ cd "$work"
 policy='(ONE or THREE) and (TWO or FOUR)'
 export FKEX_PASSPHRASE="demo passphrase: never use one like it"
 
-. "$top/scripts/demo-lib.sh"
 
 say "A key authority: the CP-ABE master key, sealed with a passphrase"
 fkex kms init --dir kms

@@ -29,51 +29,41 @@ run_suite() {
 
 run_suite normal build/fkex-tests ./fkex
 
+# run_step NAME LOG SUMMARY CMD...: one more check, its output in LOG; on
+# success the line SUMMARY lines from the log's end says how it went (0:
+# nothing), on failure the log's end and where the rest is.
+run_step() {
+    name=$1 log=$2 summary=$3
+    shift 3
+    if "$@" > "$log" 2>&1; then
+        [ "$summary" -eq 0 ] || tail -n "$summary" "$log" | head -n 1
+        passed=$((passed + 1))
+    else
+        tail -n 30 "$log"
+        echo "$name: failed (the whole run is in $log)"
+        failed=$((failed + 1))
+    fi
+}
+
 # The README promises `make demo` works: the whole system on loopback.
 echo "==> make demo (scripts/demo.sh)"
-if sh scripts/demo.sh > build/demo.log 2>&1; then
-    passed=$((passed + 1))
-else
-    tail -n 20 build/demo.log
-    echo "demo: failed (the whole run is in build/demo.log)"
-    failed=$((failed + 1))
-fi
+run_step demo build/demo.log 0 sh scripts/demo.sh
 
 echo "==> make install, and a program from outside the tree against it (scripts/install-test.sh)"
-if sh scripts/install-test.sh > build/install-test.log 2>&1; then
-    tail -n 1 build/install-test.log
-    passed=$((passed + 1))
-else
-    tail -n 20 build/install-test.log
-    echo "install-test: failed (the whole run is in build/install-test.log)"
-    failed=$((failed + 1))
-fi
+run_step install-test build/install-test.log 1 sh scripts/install-test.sh
 
 # The Python module over each shared library: libfkex.so (files and keys;
 # no rooms) and libfkex-io.so (rooms too).
 for lib in libfkex libfkex-io; do
     echo "==> the Python module over $lib.so (python/test_fkex.py)"
-    if FKEX_LIB=build/$lib.so FKEX_BIN=./fkex python3 python/test_fkex.py > build/python-$lib.log 2>&1; then
-        tail -n 3 build/python-$lib.log | head -n 1
-        passed=$((passed + 1))
-    else
-        tail -n 20 build/python-$lib.log
-        echo "python: failed (the whole run is in build/python-$lib.log)"
-        failed=$((failed + 1))
-    fi
+    run_step python build/python-$lib.log 3 \
+        env FKEX_LIB=build/$lib.so FKEX_BIN=./fkex python3 python/test_fkex.py
 done
 
 # The web client in headless chromium against the real relay and a terminal
 # member; its screenshot and figures stay in build/web/.
 echo "==> the web client in a real browser (tests/web/e2e.js)"
-if node tests/web/e2e.js ./fkex build/wasm/web > build/web-e2e.log 2>&1; then
-    tail -n 1 build/web-e2e.log
-    passed=$((passed + 1))
-else
-    tail -n 30 build/web-e2e.log
-    echo "web: failed (the whole run is in build/web-e2e.log)"
-    failed=$((failed + 1))
-fi
+run_step web build/web-e2e.log 1 node tests/web/e2e.js ./fkex build/wasm/web
 
 echo "==> constant time: secrets marked undefined under valgrind (tests/ctgrind)"
 if valgrind -q --error-exitcode=1 --suppressions=tests/ctgrind/ctgrind.supp build/fkex-ctgrind; then
