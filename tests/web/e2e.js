@@ -9,6 +9,7 @@
 //   - a leave in the browser moves the terminal member to the next epoch;
 //   - a browser member whose key does not satisfy the policy is refused
 //     with the sentence the terminal client prints;
+//   - nothing of the browser member's key reaches the relay's database;
 //   - a key kept in the browser (IndexedDB, sealed under a passphrase)
 //     joins again after a reload, and a wrong passphrase is refused.
 // A screenshot of the room is kept (build/web/room.png), and the figures
@@ -193,6 +194,15 @@ async function main() {
     check('a leave in the browser moves the terminal member to epoch 2 with 1 member',
           events(alice, 'epoch').some((e) => e.epoch === 2 && e.members === 1));
     await d.until('the page to end its session', 'return document.getElementById("join-form").hidden === false && 1');
+
+    // ---- the relay never saw bob's key: no stretch of its secret part (the
+    // file ends with the key's points) is in what the relay stored
+    const stored = Buffer.concat(['relay.db', 'relay.db-wal'].filter((f) => fs.existsSync(path.join(work, f)))
+      .map((f) => fs.readFileSync(path.join(work, f))));
+    const bobKey = fs.readFileSync(path.join(work, 'bob.key'));
+    check('the key that joined from the browser never reached the relay',
+          stored.length > 0 && !stored.includes(bobKey.subarray(bobKey.length - 48)) &&
+          !stored.includes(bobKey.subarray(bobKey.length - 144, bobKey.length - 96)));
 
     // ---- eve's attributes do not satisfy the policy
     await browserJoin(d, fresh(pageUrl, invite), 'eve-web', path.join(work, 'eve.key'));
