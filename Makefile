@@ -236,7 +236,8 @@ WASM_CFLAGS = -std=c11 -Wall -Wextra $(WERROR) -D_POSIX_C_SOURCE=200809L -Isrc/w
 WASM_DEPS = deps/wasm/lib/libblst.a deps/wasm/lib/libsodium.a
 WASM_PURE_OBJ = $(patsubst %.c,$(WASM)/%.o,$(foreach l,$(PURE_LAYERS),$(call layer_src,$(l))))
 # Node.js runs the benchmark from one file (the wasm inside it).
-WASM_BENCH_OBJ = $(WASM)/src/web/bench_main.o $(WASM)/bench/abe.o $(WASM)/bench/bench.o
+WASM_BENCH_OBJ = $(WASM)/src/web/bench_main.o $(WASM)/bench/abe.o $(WASM)/bench/bench.o \
+                 $(WASM)/bench/groups.o
 # The web client: the chat layer over a WebSocket, and the page (web/).
 WASM_CLIENT_SRC = $(filter-out src/chat/api.c,$(call layer_src,chat)) src/net/address.c \
                   $(filter-out src/web/bench_main.c,$(sort $(wildcard src/web/*.c)))

@@ -190,6 +190,7 @@ int bench_abe(int json, size_t only_n, const char *build)
     fkex_msk *msk[NSCHEMES];
     fkex_rng rng;
     double pairing_ms, pairing_all[FKEX_ARRAY_LEN(results)];
+    bench_group_op groups[BENCH_GROUP_OPS];
     unsigned serial = 0;
 
     fkex_rng_init_system(&rng);
@@ -278,6 +279,10 @@ int bench_abe(int json, size_t only_n, const char *build)
     }
 
     pairing_ms = bench_median(pairing_all, nres);
+    if (bench_groups(groups) != 0) {
+        fprintf(stderr, "bench: out of memory for the group operations\n");
+        return 2;
+    }
     if (json) {
         printf("{\"build\": \"%s\", \"pairing_ms\": %.4f, \"results\": [", build, pairing_ms);
         for (size_t r = 0; r < nres; r++)
@@ -295,6 +300,10 @@ int bench_abe(int json, size_t only_n, const char *build)
                        cases[i].label ? "\"," : "", ct_size[k][i], scheme_names[k], cases[i].nattrs,
                        cases[i].label ? " \"policy\": \"" : "", cases[i].label ? cases[i].label : "",
                        cases[i].label ? "\"," : "", key_size[k][i]);
+        printf("], \"group_ops\": [");
+        for (size_t g = 0; g < BENCH_GROUP_OPS; g++)
+            printf("%s{\"op\": \"%s\", \"us\": %.3f, \"pe\": %.4f}", g ? ", " : "", groups[g].op,
+                   groups[g].us, groups[g].pe);
         printf("]}\n");
     } else {
         printf("%s build; one pairing: %.3f ms (median; pe = time / a pairing timed alongside)\n\n",
@@ -320,6 +329,11 @@ int bench_abe(int json, size_t only_n, const char *build)
                "policy %s decrypted by a key {E} and\n"
                "by a key {A, B, C, D, F, G}; decrypt should cost the same for both.\n",
                BRANCH_POLICY);
+        printf("\nthe group operations under both, each alone:\n%-10s %10s %10s   %s\n", "op", "us",
+               "pe", "what");
+        for (size_t g = 0; g < BENCH_GROUP_OPS; g++)
+            printf("%-10s %10.2f %10.4f   %s\n", groups[g].op, groups[g].us, groups[g].pe,
+                   groups[g].what);
     }
     for (size_t i = 0; i < ncases; i++) {
         free(cases[i].policy);

@@ -24,6 +24,15 @@ void bench_time(double *op_ms, double *pairing_ms, int runs, void (*fn)(void *),
  * build in the output ("native", "wasm"). */
 #define BENCH_ABE_SIZES { 1, 10, 50, 100 }
 int bench_abe(int json, size_t only_n, const char *build);
+/* The group operations under the schemes (bench/groups.c), each per
+ * operation, in microseconds and pairing-equivalents of the same run;
+ * bench_abe prints them after the schemes. Returns 0, or 2 out of memory. */
+#define BENCH_GROUP_OPS 6
+typedef struct {
+    const char *op, *what;
+    double us, pe;
+} bench_group_op;
+int bench_groups(bench_group_op out[BENCH_GROUP_OPS]);
 /* `fkex bench ibe` (bench/ibe.c): Boneh-Franklin and IBAKE. */
 int bench_ibe(int json);
 /* `fkex bench gke` (bench/gke.c): join and leave costs of the ratchet, seed

@@ -1690,6 +1690,67 @@ static void cli_bench_gke(void)
     CHECK(out_len == 0);
 }
 
+/* `fkex bench abe`: a test of function, not of speed. Both schemes report
+ * every operation, the sizes and the six group operations, with positive
+ * figures; a size it does not run exits 2. */
+static void cli_bench_abe(void)
+{
+    static const char *const schemes[] = { "fame", "waters11" };
+    static const char *const ops[] = { "keygen", "encrypt", "encrypt_new",
+                                       "decode", "decrypt", "decrypt_cca" };
+    static const char *const groups[] = { "hash_g1", "g1_mul", "g1_fixed",
+                                          "g1_add", "g2_fixed", "gt_fixed" };
+    int seen[2][6] = { { 0 } }, seen_group[6] = { 0 }, bad = 0;
+    const char *p;
+
+    EXPECT(FX(NULL, NULL, "bench", "abe", "--json", "--size", "1"), 0);
+    CHECK(out_text && strncmp(out_text, "{\"build\": \"native\", \"pairing_ms\": ", 34) == 0);
+    CHECK(out_text && atof(out_text + 34) > 0);
+    for (p = out_text ? strstr(out_text, "{\"scheme\"") : NULL; p; p = strstr(p + 1, "{\"scheme\"")) {
+        char scheme[16], op[16];
+        size_t n;
+        double ms, pe;
+        int si = -1, oi = -1;
+        if (sscanf(p, "{\"scheme\": \"%15[^\"]\", \"op\": \"%15[^\"]\", \"n\": %zu, "
+                      "\"median_ms\": %lf, \"pe\": %lf}", scheme, op, &n, &ms, &pe) != 5)
+            continue;   /* a size */
+        for (int i = 0; i < 2; i++)
+            si = strcmp(scheme, schemes[i]) == 0 ? i : si;
+        for (int i = 0; i < 6; i++)
+            oi = strcmp(op, ops[i]) == 0 ? i : oi;
+        if (si < 0 || oi < 0 || n != 1 || !(ms > 0) || !(pe > 0))
+            bad++;
+        else
+            seen[si][oi]++;
+    }
+    for (p = out_text ? strstr(out_text, "{\"op\"") : NULL; p; p = strstr(p + 1, "{\"op\"")) {
+        char op[16];
+        double us, pe;
+        int gi = -1;
+        if (sscanf(p, "{\"op\": \"%15[^\"]\", \"us\": %lf, \"pe\": %lf}", op, &us, &pe) != 3) {
+            bad++;
+            continue;
+        }
+        for (int i = 0; i < 6; i++)
+            gi = strcmp(op, groups[i]) == 0 ? i : gi;
+        if (gi < 0 || !(us > 0) || !(pe > 0))
+            bad++;
+        else
+            seen_group[gi]++;
+    }
+    CHECK(bad == 0);
+    for (int i = 0; i < 6; i++) {
+        CHECK(seen[0][i] == 1 && seen[1][i] == 1);
+        CHECK(seen_group[i] == 1);
+    }
+    CHECK(out_text && strstr(out_text, "{\"scheme\": \"fame\", \"what\": \"ciphertext\", \"n\": 1, "
+                                       "\"bytes\": ") != NULL);
+
+    EXPECT(FX(NULL, NULL, "bench", "abe", "--size", "7"), 2);
+    CHECK(strstr(err_text, "fkex: hint: ") != NULL);
+    CHECK(out_len == 0);
+}
+
 /* fkex room: create, invite, set-policy. The invitation pins the room id
  * H("fkex v1 room" || admin key || name); files are never overwritten; the
  * admin key is 0600 and refused when others can read it. */
@@ -1935,6 +1996,7 @@ void suite_cli(void)
     RUN(cli_inspect);
     RUN(cli_input_kept);
     RUN(cli_bench_gke);
+    RUN(cli_bench_abe);
     RUN(cli_room);
     fprintf(stderr, "    %lu runs of %s in %.1f s\n", runs, bin, now() - start);
     free(out_text);
