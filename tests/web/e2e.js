@@ -11,7 +11,11 @@
 //     with the sentence the terminal client prints;
 //   - nothing of the browser member's key reaches the relay's database;
 //   - a key kept in the browser (IndexedDB, sealed under a passphrase)
-//     joins again after a reload, and a wrong passphrase is refused.
+//     joins again after a reload, and a wrong passphrase is refused;
+//   - a relay that lies (tests/web/mitm.js, a man in the middle the page
+//     trusts as its origin) alters a message on its way to the page: the
+//     page reports it, naming its sender, shows none of it, and reads the
+//     next one.
 // A screenshot of the room is kept (build/web/room.png), and the figures
 // (page load, join time, the join's CPU time in the page against the
 // native client's) go to build/web/figures.json.
@@ -25,6 +29,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { Driver, sleep } = require('./webdriver.js');
+const { Mitm } = require('./mitm.js');
 
 const top = path.resolve(__dirname, '../..');
 const bin = path.resolve(process.argv[2] || process.env.FKEX_BIN || path.join(top, 'fkex'));
@@ -134,7 +139,8 @@ async function main() {
   const alice = start('alice', ['chat', invite, '--key', 'alice.key', '--nick', 'alice', '--found', 'lab', '--batch']);
   await waitLine(alice, (l) => l.includes('"event": "joined"'), 'alice to found the room');
 
-  const d = await Driver.start(spki, path.join(work, 'chromedriver.log'));
+  const mitm = new Mitm(work);
+  const d = await Driver.start(spki + ',' + mitm.spki, path.join(work, 'chromedriver.log'));
   try {
     // ---- bob joins from the browser
     await browserJoin(d, fresh(pageUrl, invite), 'bob-web', path.join(work, 'bob.key'));
@@ -236,6 +242,45 @@ async function main() {
     check('a wrong passphrase does not open the kept key', (await joinOutcome(d)).includes('passphrase'));
     await browserJoin(d, fresh(pageUrl, invite), 'carol-web', null, 'correct horse battery');
     check('after a reload, the kept key and its passphrase join again', (await joinOutcome(d)) === 'joined');
+    await waitLine(alice, (l) => l.includes('"epoch": 5'), 'alice to see carol again', 60000);
+    await d.click('#leave');
+    await waitLine(alice, (l) => l.includes('"epoch": 6'), 'alice to see carol leave again', 60000);
+    await d.until('the page to end its session', 'return document.getElementById("join-form").hidden === false && 1');
+
+    // ---- a relay that lies: once armed, it flips a bit in the ciphertext
+    // of the first application message it delivers to the page (a DELIVER,
+    // kind 10, of an Application, type 9: its AEAD starts at byte 100)
+    let armed = false, spoiled = 0;
+    mitm.tamper = (env) => {
+      if (!armed || env.length <= 100 || env[0] !== 10 || env[46] !== 9) return;
+      env[100] ^= 0x01;
+      armed = false;
+      spoiled++;
+    };
+    // The invitation names the liar as the room's relay (its address and
+    // pin): the page it serves connects back to it, its own origin.
+    const liarPort = await mitm.listen(Number(new URL(pageUrl).port));
+    const liarPin = mitm.spki.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    const liarInvite = invite.replace(/^fkex:\/\/[^@]+@[^/]+\//, 'fkex://' + liarPin + '@127.0.0.1:' + liarPort + '/');
+    await browserJoin(d, fresh('https://127.0.0.1:' + liarPort + '/', liarInvite), 'bob-lied-to',
+                      path.join(work, 'bob.key'));
+    const liedTo = await joinOutcome(d);
+    check('a browser member joins through a relay that lies', liedTo === 'joined', liedTo);
+    await waitLine(alice, (l) => l.includes('"epoch": 7'), 'alice to see bob join through the liar', 60000);
+    armed = true;
+    alice.stdin.write('{"send": "altered on the way"}\n');
+    alice.stdin.write('{"send": "intact"}\n');
+    await d.until('the message after the altered one',
+                  'return document.getElementById("messages").textContent.includes("alice: intact") && 1');
+    const alicePseudonym = await d.exec('return Array.from(document.querySelectorAll("#members li"))' +
+      '.filter((li) => li.textContent.endsWith(" alice")).map((li) => li.firstChild.textContent)[0] || ""');
+    const shown = await d.text('#messages'), said = await d.text('#error');
+    check('a message the relay altered is reported in the page, naming its sender, and not shown',
+          spoiled === 1 && alicePseudonym !== '' && !shown.includes('altered on the way') &&
+          said.includes('a message from ' + alicePseudonym + ' in epoch 7 could not be opened'),
+          spoiled + ' / ' + alicePseudonym + ' / ' + said);
+    check('... and the terminal member, whose relay told the truth, saw nothing wrong',
+          events(alice, 'error').length === 0);
 
     // ---- the same join by the native client, for its CPU time
     const t0 = Date.now();
@@ -253,6 +298,7 @@ async function main() {
     console.log('figures: ' + JSON.stringify(figures));
   } finally {
     await d.stop();
+    await mitm.close();
   }
 }
 

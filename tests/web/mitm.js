@@ -1,0 +1,98 @@
+// tests/web/mitm.js: a relay that lies, for the browser tests. A TLS man
+// in the middle on a free port of 127.0.0.1, with an ECDSA key of its own
+// (made by openssl), in front of the relay's --web port. Page requests and
+// everything the browser sends pass as they are; once the relay has
+// answered an upgrade with 101, each binary message it sends (one relay
+// envelope, docs/FORMATS.md "Browsers") is handed to tamper(envelope),
+// which may change its bytes in place, before the browser gets it.
+// The relay's own key is not checked: this is the attacker, on loopback.
+'use strict';
+
+const crypto = require('crypto');
+const fs = require('fs');
+const path = require('path');
+const tls = require('tls');
+const { execFileSync } = require('child_process');
+
+// The relay's bytes to the browser on one connection: the response head,
+// then, after a 101, unmasked WebSocket frames (RFC 6455, 5.2) one by one.
+function fromRelay(tamper, send) {
+  let buf = Buffer.alloc(0), head = true, frames = false;
+  return (chunk) => {
+    buf = Buffer.concat([buf, chunk]);
+    if (head) {
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      frames = buf.subarray(0, 13).toString() === 'HTTP/1.1 101 ';
+      send(buf.subarray(0, end + 4));
+      buf = buf.subarray(end + 4);
+      head = false;
+    }
+    if (!frames) {   /* a file: its body as it is */
+      if (buf.length) send(buf);
+      buf = Buffer.alloc(0);
+      return;
+    }
+    for (;;) {
+      if (buf.length < 2) return;
+      let len = buf[1] & 0x7f, off = 2;
+      if (len === 126) {
+        if (buf.length < 4) return;
+        len = buf.readUInt16BE(2);
+        off = 4;
+      } else if (len === 127) {
+        if (buf.length < 10) return;
+        len = Number(buf.readBigUInt64BE(2));
+        off = 10;
+      }
+      if (buf.length < off + len) return;
+      const frame = Buffer.from(buf.subarray(0, off + len));
+      if ((frame[0] & 0x0f) === 2) tamper(frame.subarray(off));
+      send(frame);
+      buf = buf.subarray(off + len);
+    }
+  };
+}
+
+class Mitm {
+  // Makes the key in dir; spki is its pin (base64 of SHA-256 of the
+  // SubjectPublicKeyInfo), for chromium's --ignore-certificate-errors-spki-list.
+  constructor(dir) {
+    const key = path.join(dir, 'mitm.key'), cert = path.join(dir, 'mitm.crt');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
+                             '-nodes', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+                             '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    this.key = fs.readFileSync(key);
+    this.cert = fs.readFileSync(cert);
+    const spki = new crypto.X509Certificate(this.cert).publicKey.export({ type: 'spki', format: 'der' });
+    this.spki = crypto.createHash('sha256').update(spki).digest('base64');
+    this.tamper = () => {};
+    this.sockets = new Set();
+  }
+
+  // Listens in front of the relay at relayPort; resolves to its own port.
+  listen(relayPort) {
+    this.server = tls.createServer({ key: this.key, cert: this.cert }, (browser) => {
+      const relay = tls.connect({ host: '127.0.0.1', port: relayPort, rejectUnauthorized: false });
+      for (const s of [browser, relay]) {
+        this.sockets.add(s);
+        s.on('error', () => {});
+        s.on('close', () => { this.sockets.delete(s); browser.destroy(); relay.destroy(); });
+      }
+      browser.on('data', (b) => relay.write(b));
+      relay.on('data', fromRelay((env) => this.tamper(env), (b) => browser.write(b)));
+    });
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(0, '127.0.0.1', () => resolve(this.server.address().port));
+    });
+  }
+
+  close() {
+    if (!this.server) return Promise.resolve();
+    for (const s of this.sockets) s.destroy();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+module.exports = { Mitm };
