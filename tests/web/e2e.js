@@ -272,8 +272,8 @@ async function main() {
     alice.stdin.write('{"send": "intact"}\n');
     await d.until('the message after the altered one',
                   'return document.getElementById("messages").textContent.includes("alice: intact") && 1');
-    const alicePseudonym = await d.exec('return Array.from(document.querySelectorAll("#members li"))' +
-      '.filter((li) => li.textContent.endsWith(" alice")).map((li) => li.firstChild.textContent)[0] || ""');
+    const alicePseudonym = await d.until('alice in the member list', 'return Array.from(document.querySelectorAll(' +
+      '"#members li")).filter((li) => li.textContent.endsWith(" alice")).map((li) => li.firstChild.textContent)[0] || 0');
     const shown = await d.text('#messages'), said = await d.text('#error');
     check('a message the relay altered is reported in the page, naming its sender, and not shown',
           spoiled === 1 && alicePseudonym !== '' && !shown.includes('altered on the way') &&
