@@ -8,8 +8,8 @@
  * the endpoint's pin, which a page cannot see: the pin is dropped here,
  * and the room's security does not rest on it (README, "The web
  * client"). A message longer than the limits' max_frame closes the
- * connection before it is copied in. Frames sent before the socket opens wait in the page, as
- * net.c queues them. A close or finish calls the close callback once, on
+ * connection (code 4009) before it is copied in. Frames sent before the
+ * socket opens wait in the page, as net.c queues them. A close or finish calls the close callback once, on
  * a later turn of the loop; nothing is delivered after either.
  */
 #include <emscripten.h>
@@ -59,7 +59,7 @@ EM_JS(void, js_ws_open, (fkex_conn *c, const char *hostport, double max), {
         var b = new Uint8Array(e.data), p = b.length <= max ? Module._malloc(b.length || 1) : 0;
         if (!p) {
             ws.onclose = null;
-            ws.close(1009);
+            ws.close(4009);   /* 1009's meaning; a page may close with 1000 or 3000-4999 only */
             Module.fkexSockets.delete(c);
             Module.fkexPeerClosed(c, b.length > max ? "the relay sent a frame longer than " + max + " bytes"
                                                     : "out of memory");

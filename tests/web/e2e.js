@@ -15,7 +15,8 @@
 //   - a relay that lies (tests/web/mitm.js, a man in the middle the page
 //     trusts as its origin) alters a message on its way to the page: the
 //     page reports it, naming its sender, shows none of it, and reads the
-//     next one.
+//     next one; a message longer than any relay frame is refused unread,
+//     and the page reconnects and reads on.
 // A screenshot of the room is kept (build/web/room.png), and the figures
 // (page load, join time, the join's CPU time in the page against the
 // native client's) go to build/web/figures.json.
@@ -281,6 +282,19 @@ async function main() {
           spoiled + ' / ' + alicePseudonym + ' / ' + said);
     check('... and the terminal member, whose relay told the truth, saw nothing wrong',
           events(alice, 'error').length === 0);
+
+    // ---- the liar sends the page a message longer than any relay frame
+    // (16 MiB and 96 bytes, src/chat/link.c): the page closes the
+    // connection before copying it in, reconnects by itself, and reads on
+    check('the liar sends the page a message of 17 MiB', mitm.inject(Buffer.alloc(17 << 20)) === 1);
+    await d.until('the page to refuse it', 'return document.getElementById("messages").textContent' +
+                  '.includes("the relay sent a frame longer than 16777296 bytes") && 1', [], 30000);
+    await d.until('the page to be back online',
+                  'return document.getElementById("status").textContent === "Back online." && 1', [], 60000);
+    alice.stdin.write('{"send": "after the long one"}\n');
+    await d.until('the message after the long one', 'return document.getElementById("messages").textContent' +
+                  '.includes("alice: after the long one") && 1', [], 30000);
+    check('... which the page refuses unread, then reconnects and reads on', true);
 
     // ---- the same join by the native client, for its CPU time
     const t0 = Date.now();

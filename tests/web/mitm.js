@@ -4,7 +4,8 @@
 // everything the browser sends pass as they are; once the relay has
 // answered an upgrade with 101, each binary message it sends (one relay
 // envelope, docs/FORMATS.md "Browsers") is handed to tamper(envelope),
-// which may change its bytes in place, before the browser gets it.
+// which may change its bytes in place, before the browser gets it, and
+// inject(message) puts a message of its own between the relay's.
 // The relay's own key is not checked: this is the attacker, on loopback.
 'use strict';
 
@@ -16,7 +17,7 @@ const { execFileSync } = require('child_process');
 
 // The relay's bytes to the browser on one connection: the response head,
 // then, after a 101, unmasked WebSocket frames (RFC 6455, 5.2) one by one.
-function fromRelay(tamper, send) {
+function fromRelay(tamper, send, upgraded) {
   let buf = Buffer.alloc(0), head = true, frames = false;
   return (chunk) => {
     buf = Buffer.concat([buf, chunk]);
@@ -25,6 +26,7 @@ function fromRelay(tamper, send) {
       if (end < 0) return;
       frames = buf.subarray(0, 13).toString() === 'HTTP/1.1 101 ';
       send(buf.subarray(0, end + 4));
+      if (frames) upgraded();
       buf = buf.subarray(end + 4);
       head = false;
     }
@@ -68,6 +70,19 @@ class Mitm {
     this.spki = crypto.createHash('sha256').update(spki).digest('base64');
     this.tamper = () => {};
     this.sockets = new Set();
+    this.pages = new Set();   /* the browsers' upgraded connections */
+  }
+
+  // Sends every upgraded connection one binary message of its own (an
+  // unmasked, unfragmented frame with a 64-bit length, so for messages of
+  // 64 KiB or more); returns how many connections it went to.
+  inject(message) {
+    const head = Buffer.alloc(10);
+    head[0] = 0x82;
+    head[1] = 127;
+    head.writeBigUInt64BE(BigInt(message.length), 2);
+    for (const page of this.pages) page.write(Buffer.concat([head, message]));
+    return this.pages.size;
   }
 
   // Listens in front of the relay at relayPort; resolves to its own port.
@@ -77,10 +92,16 @@ class Mitm {
       for (const s of [browser, relay]) {
         this.sockets.add(s);
         s.on('error', () => {});
-        s.on('close', () => { this.sockets.delete(s); browser.destroy(); relay.destroy(); });
+        s.on('close', () => {
+          this.sockets.delete(s);
+          this.pages.delete(browser);
+          browser.destroy();
+          relay.destroy();
+        });
       }
       browser.on('data', (b) => relay.write(b));
-      relay.on('data', fromRelay((env) => this.tamper(env), (b) => browser.write(b)));
+      relay.on('data', fromRelay((env) => this.tamper(env), (b) => browser.write(b),
+                                 () => this.pages.add(browser)));
     });
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
