@@ -3,8 +3,9 @@
  * timed the way their operations are (bench_time: each sample beside a
  * pairing), so that `fkex bench abe` shows, in the same run, what one
  * hash, one multiplication or one addition costs. A scheme's operation
- * counts (ARCHITECTURE.md, "What FAME costs") times these are a floor no
- * arrangement of the same arithmetic goes under.
+ * counts (ARCHITECTURE.md, "What FAME costs") times these are its floor
+ * as independent operations (a joint multiplication of two points goes
+ * under it, by 17% a pair).
  *
  * Each sample repeats the operation (reps) and is divided by it: a single
  * addition is too short for the clock.

@@ -59,7 +59,7 @@ EM_JS(void, js_ws_open, (fkex_conn *c, const char *hostport, double max), {
         var b = new Uint8Array(e.data), p = b.length <= max ? Module._malloc(b.length || 1) : 0;
         if (!p) {
             ws.onclose = null;
-            ws.close(4009);   /* 1009's meaning; a page may close with 1000 or 3000-4999 only */
+            try { ws.close(4009); } catch (e) {}   /* 1009's meaning: a page may send 1000 or 3000-4999 only */
             Module.fkexSockets.delete(c);
             Module.fkexPeerClosed(c, b.length > max ? "the relay sent a frame longer than " + max + " bytes"
                                                     : "out of memory");

@@ -284,7 +284,7 @@ async function main() {
           events(alice, 'error').length === 0);
 
     // ---- the liar sends the page a message longer than any relay frame
-    // (16 MiB and 96 bytes, src/chat/link.c): the page closes the
+    // (16 MiB and 80 bytes, src/chat/link.c): the page closes the
     // connection before copying it in, reconnects by itself, and reads on
     check('the liar sends the page a message of 17 MiB', mitm.inject(Buffer.alloc(17 << 20)) === 1);
     await d.until('the page to refuse it', 'return document.getElementById("messages").textContent' +

@@ -16,7 +16,9 @@ const tls = require('tls');
 const { execFileSync } = require('child_process');
 
 // The relay's bytes to the browser on one connection: the response head,
-// then, after a 101, unmasked WebSocket frames (RFC 6455, 5.2) one by one.
+// then, after a 101, WebSocket frames (RFC 6455, 5.2) one by one, which
+// the relay sends unmasked and unfragmented: binary ones (opcode 2) are
+// its envelopes, the others (close, ping, pong) pass as they are.
 function fromRelay(tamper, send, upgraded) {
   let buf = Buffer.alloc(0), head = true, frames = false;
   return (chunk) => {
@@ -74,13 +76,21 @@ class Mitm {
   }
 
   // Sends every upgraded connection one binary message of its own (an
-  // unmasked, unfragmented frame with a 64-bit length, so for messages of
-  // 64 KiB or more); returns how many connections it went to.
+  // unmasked, unfragmented frame, its length in the shortest form, which
+  // a browser requires); returns how many connections it went to.
   inject(message) {
-    const head = Buffer.alloc(10);
+    const n = message.length;
+    const head = Buffer.alloc(n < 126 ? 2 : n < 65536 ? 4 : 10);
     head[0] = 0x82;
-    head[1] = 127;
-    head.writeBigUInt64BE(BigInt(message.length), 2);
+    if (n < 126) {
+      head[1] = n;
+    } else if (n < 65536) {
+      head[1] = 126;
+      head.writeUInt16BE(n, 2);
+    } else {
+      head[1] = 127;
+      head.writeBigUInt64BE(BigInt(n), 2);
+    }
     for (const page of this.pages) page.write(Buffer.concat([head, message]));
     return this.pages.size;
   }
