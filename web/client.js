@@ -30,12 +30,21 @@
     li.scrollIntoView({ block: 'nearest' });
   }
 
-  function message(who, pseudonym, text) {
+  // A member's line: [pseudonym] nick: text, the pseudonym first, since a
+  // nick is whatever its member chose (another "you" among them). This
+  // member's own lines carry no pseudonym and are marked by their class.
+  function message(nick, pseudonym, text, own) {
     const li = document.createElement('li');
+    if (own) li.className = 'own';
+    if (pseudonym) {
+      const p = document.createElement('span');
+      p.className = 'mono';
+      p.textContent = '[' + pseudonym + '] ';
+      li.appendChild(p);
+    }
     const name = document.createElement('span');
     name.className = 'who';
-    name.textContent = who;
-    if (pseudonym) name.title = 'pseudonym ' + pseudonym;
+    name.textContent = own ? nick + ' (you)' : nick;
     li.appendChild(name);
     li.appendChild(document.createTextNode(': ' + text));
     $('messages').appendChild(li);
@@ -47,6 +56,7 @@
     ul.replaceChildren();
     for (const m of list) {
       const li = document.createElement('li');
+      if (m.self) li.className = 'self';
       const pseudo = document.createElement('span');
       pseudo.className = 'mono';
       pseudo.textContent = m.pseudonym;
@@ -93,10 +103,13 @@
   }
 
   // Every entry into the module is timed: the page's share of a join's work.
+  // Each wraps the WebAssembly export itself: emscripten's stub in
+  // fkex[name] puts the export in its own place at its first call, which
+  // would drop a wrapper of the stub after one call.
   function timeEntries() {
     for (const name of ['_fkexw_ws_opened', '_fkexw_ws_message', '_fkexw_ws_closed', '_fkexw_ws_gone',
                         '_fkexw_timer_fired', '_fkexw_handle_closed', '_fkexw_start']) {
-      const f = fkex[name];
+      const f = fkex.asm[name.slice(1)];
       fkex[name] = function () {
         const t0 = performance.now();
         try { return f.apply(null, arguments); } finally { busyMs += performance.now() - t0; }
@@ -128,9 +141,10 @@
       fkex._fkexw_who();
     },
     message(ev) {
-      message(ev.from, ev.pseudonym, ev.text);
+      message(ev.from, ev.pseudonym, ev.text, false);
       fkex._fkexw_who();   // the member list shows the nick last seen on each member's messages
     },
+    own(ev) { message(ev.from, '', ev.text, true); },   // sent: encrypted and on its way
     sent() {},
     who(ev) { showMembers(ev.members); },
     verify(ev) {
@@ -235,14 +249,14 @@
 
   async function join(event) {
     event.preventDefault();
-    if (running || !fkex) return;
+    if (running || !fkex || $('join').disabled) return;
+    $('join').disabled = true;   // before reading the key: a second Enter meanwhile does nothing
     showError('');
     let bytes;
-    try { bytes = await keyBytes(); } catch (e) { showError(e.message); return; }
+    try { bytes = await keyBytes(); } catch (e) { showError(e.message); $('join').disabled = false; return; }
     $('messages').replaceChildren();
     $('members').replaceChildren();
     $('fingerprint').textContent = '';
-    $('join').disabled = true;
     setStatus('Joining: proving your attributes to the room…');
     busyMs = 0;
     joinStarted = performance.now();
@@ -269,8 +283,7 @@
     if (text === '/who') { fkex._fkexw_who(); return; }
     if (text === '/leave') { leave(); return; }
     const line = text.startsWith('//') ? text.slice(1) : text;
-    withString(line, (p, n) => fkex._fkexw_send(p, n));
-    message($('nick').value + ' (you)', '', line);
+    withString(line, (p, n) => fkex._fkexw_send(p, n));   // shown when the module sends it (own)
   }
 
   function leave() {

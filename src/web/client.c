@@ -55,6 +55,7 @@ static void hand_over(char *buf, size_t len)
             write;                                \
             fclose(f);                            \
             hand_over(buf_, len_);                \
+            sodium_memzero(buf_, len_);           \
         }                                         \
         free(buf_);                               \
     } while (0)
@@ -65,10 +66,25 @@ static void page_error(const char *code, const char *message)
     TO_PAGE(f, chat_json_error(f, &ev));
 }
 
+/* This member's own message, sent: --batch leaves it out (a script knows
+ * what it sent); the page shows it then, and so shows nothing the session
+ * did not send (after a leave, say). */
+static void own_message(FILE *f, const chat_event *ev)
+{
+    fputs("{\"event\": \"own\", \"from\": ", f);
+    chat_json_string(f, ev->nick, ev->nicklen);
+    fputs(", \"text\": ", f);
+    chat_json_string(f, ev->text, ev->textlen);
+    fputs("}\n", f);
+}
+
 static void on_event(void *ctx, const chat_event *ev)
 {
     (void)ctx;
-    TO_PAGE(f, chat_json_event(f, s.room_id, ev));
+    if (ev->kind == CHAT_EV_MESSAGE && ev->own)
+        TO_PAGE(f, own_message(f, ev));
+    else
+        TO_PAGE(f, chat_json_event(f, s.room_id, ev));
     if (ev->kind == CHAT_EV_DONE) {
         char line[64];
         snprintf(line, sizeof line, "{\"event\": \"done\", \"exit_code\": %d}", ev->exit_code);

@@ -58,7 +58,7 @@ EM_JS(void, js_ws_open, (fkex_conn *c, const char *hostport, double max), {
     ws.onmessage = function(e) {
         var b = new Uint8Array(e.data), p = b.length <= max ? Module._malloc(b.length || 1) : 0;
         if (!p) {
-            ws.onclose = null;
+            ws.onclose = ws.onerror = null;
             try { ws.close(4009); } catch (e) {}   /* 1009's meaning: a page may send 1000 or 3000-4999 only */
             Module.fkexSockets.delete(c);
             Module.fkexPeerClosed(c, b.length > max ? "the relay sent a frame longer than " + max + " bytes"
@@ -70,9 +70,16 @@ EM_JS(void, js_ws_open, (fkex_conn *c, const char *hostport, double max), {
         Module._free(p);
     };
     ws.onclose = function(e) {
+        ws.onclose = ws.onerror = null;
         Module.fkexSockets.delete(c);
         Module.fkexPeerClosed(c, e.code === 1006 ? "the connection to " + url + " failed or was cut"
                                 : "the relay closed the WebSocket (" + e.code + (e.reason ? ": " + e.reason : "") + ")");
+    };
+    /* A socket the page's policy blocks (another relay of a cluster than
+     * the page's own) fires error and never close: closed all the same. */
+    ws.onerror = function() {
+        if (ws.readyState === 3 && ws.onclose)
+            ws.onclose({ code: 1006, reason: "" });
     };
 });
 
@@ -93,7 +100,7 @@ EM_JS(void, js_ws_close, (fkex_conn *c, int graceful), {
     var ws = Module.fkexSockets && Module.fkexSockets.get(c);
     if (ws) {
         Module.fkexSockets.delete(c);
-        ws.onopen = ws.onmessage = ws.onclose = null;
+        ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
         ws.fkexWaiting = [];
         try { ws.close(graceful ? 1000 : 4000); } catch (e) {}
     }
