@@ -93,8 +93,10 @@ static void usage(FILE *f)
 }
 
 /* With --web: where browsers go too, once listening ("browsers:
- * https://HOST:PORT/ (key pin PIN)"; the pin is of the key they get). */
+ * https://HOST:PORT/ (key pin PIN)"; the pin is of the key they get; with
+ * --tls-cert, by the name the certificate bears; without TLS, http). */
 static const fkex_tls *web_tls;
+static int web_certified, web_plaintext;
 static void web_ready(void *ctx, const char *addr)
 {
     const char *at = strchr(addr, '@');
@@ -105,8 +107,9 @@ static void web_ready(void *ctx, const char *addr)
         fkex_tls_web_pin(web_tls, pin);
         fkex_pin_text(text, pin);
     }
-    printf("browsers: %s://%s/%s%s%s\n", web_tls ? "https" : "http", at ? at + 1 : addr,
-           text[0] ? " (key pin " : "", text, text[0] ? ")" : "");
+    printf("browsers: %s://%s/%s%s%s\n", web_plaintext ? "http" : "https", at ? at + 1 : addr,
+           text[0] ? " (key pin " : web_certified ? " (by the name its certificate bears)" : "", text,
+           text[0] ? ")" : "");
     fflush(stdout);
 }
 
@@ -363,8 +366,11 @@ int relay_main(int argc, char **argv)
             fprintf(stderr, "fkex: made a TLS key for browsers in %s\n", web_key);
         web_tls = tls;
     }
-    if (web)
+    if (web) {
         hooks.on_ready = web_ready;
+        web_certified = tls_cert != NULL;
+        web_plaintext = tls == NULL;
+    }
     opt.tls = tls;
     rc = store ? cluster_relay(store, listen, &opt, &hooks)
                : db_relay(db, sync_full, listen, &opt, &hooks);

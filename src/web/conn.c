@@ -7,7 +7,9 @@
  * The browser checks the relay's certificate by its own rules, not by
  * the endpoint's pin, which a page cannot see: the pin is dropped here,
  * and the room's security does not rest on it (README, "The web
- * client"). A message longer than the limits' max_frame closes the
+ * client"). An endpoint that names its server (NAME@HOST:PORT) is dialled
+ * by that name, which the relay's certificate bears and the page's origin
+ * is (its policy lets it connect nowhere else). A message longer than the limits' max_frame closes the
  * connection (code 4009) before it is copied in. Frames sent before the
  * socket opens wait in the page, as net.c queues them. A close or finish calls the close callback once, on
  * a later turn of the loop; nothing is delivered after either.
@@ -122,7 +124,10 @@ fkex_err fkex_conn_connect(fkex_conn **out, uv_loop_t *loop, const char *addr,
     }
     if (!(c = calloc(1, sizeof *c)))
         return FKEX_ERR_NO_MEMORY;
-    snprintf(c->peer, sizeof c->peer, "%s", e.hostport);
+    if (e.auth == FKEX_ENDPOINT_NAME)   /* what its certificate names, and the page's origin */
+        snprintf(c->peer, sizeof c->peer, "%s%s", e.name, strrchr(e.hostport, ':'));
+    else
+        snprintf(c->peer, sizeof c->peer, "%s", e.hostport);
     c->on_connected = on_connected;
     js_ws_open(c, c->peer, (double)(lim ? lim->max_frame : FKEX_NET_DEFAULT_MAX_FRAME));
     *out = c;

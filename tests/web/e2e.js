@@ -19,7 +19,9 @@
 //     trusts as its origin) alters a message on its way to the page: the
 //     page reports it, naming its sender, shows none of it, and reads the
 //     next one; a message longer than any relay frame is refused unread,
-//     and the page reconnects and reads on.
+//     and the page reconnects and reads on;
+//   - a relay with an operator's certificate for a name is reached by
+//     that name, the page's origin.
 // A screenshot of the room is kept (build/web/room.png), and the figures
 // (page load, join time, the join's CPU time in the page against the
 // native client's) go to build/web/figures.json.
@@ -33,7 +35,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { Driver, sleep } = require('./webdriver.js');
-const { Mitm } = require('./mitm.js');
+const { Mitm, selfSigned } = require('./mitm.js');
 
 const top = path.resolve(__dirname, '../..');
 const bin = path.resolve(process.argv[2] || process.env.FKEX_BIN || path.join(top, 'fkex'));
@@ -52,10 +54,10 @@ function check(what, ok, detail) {
 
 function fkex(args) { return execFileSync(bin, args, { cwd: work, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }); }
 
-// A process of ours, its stdout gathered line by line.
-function start(name, args) {
+// A process of ours, its stdout gathered line by line (env: more of it).
+function start(name, args, env = {}) {
   const err = fs.openSync(path.join(work, name + '.err'), 'w');
-  const p = spawn(bin, args, { cwd: work, stdio: ['pipe', 'pipe', err] });
+  const p = spawn(bin, args, { cwd: work, stdio: ['pipe', 'pipe', err], env: { ...process.env, ...env } });
   p.lines = [];
   let rest = '';
   p.stdout.on('data', (b) => {
@@ -144,7 +146,9 @@ async function main() {
   await waitLine(alice, (l) => l.includes('"event": "joined"'), 'alice to found the room');
 
   const mitm = new Mitm(work);
-  const d = await Driver.start(spki + ',' + mitm.spki, path.join(work, 'chromedriver.log'));
+  const certified = selfSigned(work, 'relay-test', 'relay.test');   // an operator's certificate, for a name
+  const d = await Driver.start([spki, mitm.spki, certified.spki].join(','), path.join(work, 'chromedriver.log'),
+                               ['--host-resolver-rules=MAP relay.test 127.0.0.1']);
   try {
     // ---- bob joins from the browser
     await browserJoin(d, fresh(pageUrl, invite), 'bob-web', path.join(work, 'bob.key'));
@@ -342,6 +346,32 @@ async function main() {
     // The issue's budget is 3x; `make test` fails past twice that.
     check('the join\'s CPU time in the page is within twice its budget (3x the native client\'s): ' +
           figures.wasmOverNativeCpu.toFixed(2) + 'x', figures.wasmOverNativeCpu <= 6);
+    await d.click('#leave');
+    await d.until('the page to end its session', 'return document.getElementById("join-form").hidden === false && 1');
+
+    // ---- a relay with an operator's certificate for a name: the
+    // invitation names it (relay.test@127.0.0.1:PORT), and the page,
+    // opened by that name, dials the relay by it too (its policy lets it
+    // connect nowhere else)
+    const named = start('relay3', ['relay', '--listen', '127.0.0.1:0', '--db', 'relay3.db', '--web', webDir,
+                                   '--tls-cert', certified.certPath, '--tls-key', certified.keyPath]);
+    const namedPort = (await waitLine(named, (l) => l.startsWith('listening on '), 'the named relay')).split(':').pop();
+    const namedSays = await waitLine(named, (l) => l.startsWith('browsers: '), 'the named relay\'s web address');
+    check('a relay with a certificate sends browsers to https, by the name the certificate bears',
+          namedSays === 'browsers: https://127.0.0.1:' + namedPort + '/ (by the name its certificate bears)', namedSays);
+    fkex(['room', 'create', 'named', '--policy', POLICY, '--relay', 'relay.test@127.0.0.1:' + namedPort, '--dir', 'named']);
+    const namedInvite = fkex(['room', 'invite', '--dir', 'named']).trim();
+    const dave = start('dave', ['chat', namedInvite, '--key', 'alice.key', '--nick', 'dave', '--found', 'named', '--batch'],
+                       { SSL_CERT_FILE: certified.certPath });
+    await waitLine(dave, (l) => l.includes('"event": "joined"'), 'dave to found the named room');
+    await browserJoin(d, fresh('https://relay.test:' + namedPort + '/', namedInvite), 'bob-by-name', path.join(work, 'bob.key'));
+    const byName = await joinOutcome(d);
+    check('... and a browser member joins through it by that name', byName === 'joined', byName);
+    await waitLine(dave, (l) => l.includes('"epoch": 1'), 'dave to see the browser member', 60000);
+    dave.stdin.write('{"send": "by name"}\n');
+    await d.until('the message through the named relay', 'return document.getElementById("messages").textContent' +
+                  '.includes("dave: by name") && 1');
+
     figures.wasmBytes = fs.statSync(path.join(webDir, 'fkex.wasm')).size;
     figures.wasmGzipBytes = require('zlib').gzipSync(fs.readFileSync(path.join(webDir, 'fkex.wasm')), { level: 9 }).length;
     fs.writeFileSync(path.join(out, 'figures.json'), JSON.stringify(figures, null, 1) + '\n');

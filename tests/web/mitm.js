@@ -15,6 +15,23 @@ const path = require('path');
 const tls = require('tls');
 const { execFileSync } = require('child_process');
 
+// An ECDSA P-256 key and a self-signed certificate for name (an IPv4
+// address or a DNS name), made by openssl in dir as base.key (mode 0600)
+// and base.crt; spki is the key's pin (base64 of SHA-256 of its
+// SubjectPublicKeyInfo), for chromium's --ignore-certificate-errors-spki-list.
+function selfSigned(dir, base, name) {
+  const keyPath = path.join(dir, base + '.key'), certPath = path.join(dir, base + '.crt');
+  const san = /^[0-9.]+$/.test(name) ? 'IP:' + name : 'DNS:' + name;
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
+                           '-nodes', '-subj', '/CN=' + name, '-addext', 'subjectAltName=' + san,
+                           '-days', '1', '-keyout', keyPath, '-out', certPath], { stdio: 'ignore' });
+  fs.chmodSync(keyPath, 0o600);
+  const cert = fs.readFileSync(certPath);
+  const spki = new crypto.X509Certificate(cert).publicKey.export({ type: 'spki', format: 'der' });
+  return { keyPath, certPath, key: fs.readFileSync(keyPath), cert,
+           spki: crypto.createHash('sha256').update(spki).digest('base64') };
+}
+
 // The relay's bytes to the browser on one connection: the response head,
 // then, after a 101, WebSocket frames (RFC 6455, 5.2) one by one, which
 // the relay sends unmasked and unfragmented: binary ones (opcode 2) are
@@ -59,17 +76,12 @@ function fromRelay(tamper, send, upgraded) {
 }
 
 class Mitm {
-  // Makes the key in dir; spki is its pin (base64 of SHA-256 of the
-  // SubjectPublicKeyInfo), for chromium's --ignore-certificate-errors-spki-list.
+  // Makes its key in dir (selfSigned, for 127.0.0.1); this.spki is its pin.
   constructor(dir) {
-    const key = path.join(dir, 'mitm.key'), cert = path.join(dir, 'mitm.crt');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
-                             '-nodes', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-                             '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
-    this.key = fs.readFileSync(key);
-    this.cert = fs.readFileSync(cert);
-    const spki = new crypto.X509Certificate(this.cert).publicKey.export({ type: 'spki', format: 'der' });
-    this.spki = crypto.createHash('sha256').update(spki).digest('base64');
+    const own = selfSigned(dir, 'mitm', '127.0.0.1');
+    this.key = own.key;
+    this.cert = own.cert;
+    this.spki = own.spki;
     this.tamper = () => {};
     this.sockets = new Set();
     this.pages = new Set();   /* the browsers' upgraded connections */
@@ -126,4 +138,4 @@ class Mitm {
   }
 }
 
-module.exports = { Mitm };
+module.exports = { Mitm, selfSigned };

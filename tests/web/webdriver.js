@@ -24,8 +24,9 @@ function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 
 class Driver {
   // Starts chromedriver on a free port of 127.0.0.1 and a session in
-  // headless chromium trusting the relay's TLS key (spki: its pin, base64).
-  static async start(spki, logFile) {
+  // headless chromium trusting the relay's TLS key (spki: its pin, base64,
+  // or several, comma-separated), with more of chromium's flags if given.
+  static async start(spki, logFile, more = []) {
     const d = new Driver();
     d.port = await freePort();
     const fs = require('fs');
@@ -46,6 +47,7 @@ class Driver {
                   '--disable-dev-shm-usage', '--window-size=1100,900',
                   '--user-data-dir=' + fs.mkdtempSync(require('os').tmpdir() + '/fkex-chromium-')];
     if (spki) args.push('--ignore-certificate-errors-spki-list=' + spki);
+    args.push(...more);
     const s = await d.call('POST', '/session', {
       capabilities: { alwaysMatch: { browserName: 'chrome', 'goog:chromeOptions': { binary: '/usr/bin/chromium', args } } },
     });
