@@ -190,14 +190,19 @@
     });
   }
 
+  // One request, done when its transaction is (a write is kept only
+  // then: a quota can still abort it after the request succeeded).
   async function store(op, value) {
     const d = await db();
-    return new Promise((resolve, reject) => {
-      const t = d.transaction('keys', op === 'get' ? 'readonly' : 'readwrite').objectStore('keys');
-      const r = op === 'get' ? t.get('key') : op === 'put' ? t.put(value, 'key') : t.delete('key');
-      r.onsuccess = () => resolve(r.result);
-      r.onerror = () => reject(r.error);
-    });
+    try {
+      return await new Promise((resolve, reject) => {
+        const tx = d.transaction('keys', op === 'get' ? 'readonly' : 'readwrite');
+        const t = tx.objectStore('keys');
+        const r = op === 'get' ? t.get('key') : op === 'put' ? t.put(value, 'key') : t.delete('key');
+        tx.oncomplete = () => resolve(r.result);
+        tx.onabort = tx.onerror = () => reject(tx.error || r.error);
+      });
+    } finally { d.close(); }
   }
 
   function seal(pass, bytes) {
@@ -232,9 +237,15 @@
       const bytes = new Uint8Array(await file.arrayBuffer());
       if ($('remember').checked) {
         const pass = $('remember-pass').value;
-        if (!pass) throw new Error('Give a passphrase to keep the key in this browser.');
+        if (fkex.lengthBytesUTF8(pass) < PASS_MIN)
+          throw new Error('Give a passphrase of at least ' + PASS_MIN + ' characters to keep the key in ' +
+                          'this browser: whoever copies the browser\'s storage can try passphrases at leisure.');
         $('remember-pass').value = '';
-        await store('put', { name: file.name, when: Date.now(), sealed: seal(pass, bytes) });
+        try {
+          await store('put', { name: file.name, when: Date.now(), sealed: seal(pass, bytes) });
+        } catch (e) {
+          keepFailed = 'The key could not be kept in this browser (' + e.message + '); joining without keeping it.';
+        }
         showStored();
       }
       return bytes;
@@ -247,6 +258,9 @@
     return bytes;
   }
 
+  const PASS_MIN = 12;     // bytes of a kept key's passphrase (web/keystore.c refuses fewer)
+  let keepFailed = '';     // why a key asked to be kept was not
+
   async function join(event) {
     event.preventDefault();
     if (running || !fkex || $('join').disabled) return;
@@ -255,6 +269,8 @@
     let bytes;
     try { bytes = await keyBytes(); } catch (e) { showError(e.message); $('join').disabled = false; return; }
     $('messages').replaceChildren();
+    if (keepFailed) note(keepFailed);
+    keepFailed = '';
     $('members').replaceChildren();
     $('fingerprint').textContent = '';
     setStatus('Joining: proving your attributes to the room…');

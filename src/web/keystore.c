@@ -8,6 +8,11 @@
  *
  * libsodium's crypto_pwhash and crypto_secretbox_easy; k is wiped on
  * every path. A wrong passphrase and a damaged record are one error.
+ * Whoever copies the record can try passphrases offline, so a key is
+ * sealed only under one of at least PASS_MIN bytes. The interactive
+ * limits (64 MiB, 2 passes) are above OWASP's least for Argon2id (19 MiB,
+ * 2 passes); more memory would stay with the page for its life, since a
+ * WebAssembly heap does not shrink.
  */
 #include <emscripten.h>
 #include <stdlib.h>
@@ -18,6 +23,7 @@
 #define MAGIC "fkex web key 1\n"
 #define MAGIC_LEN 15
 #define HEAD (MAGIC_LEN + crypto_pwhash_SALTBYTES + crypto_secretbox_NONCEBYTES)
+#define PASS_MIN 12   /* web/client.js says so before it asks */
 
 static int derive(uint8_t k[crypto_secretbox_KEYBYTES], const char *pass, const uint8_t *salt)
 {
@@ -31,7 +37,7 @@ EMSCRIPTEN_KEEPALIVE uint8_t *fkexw_seal_key(const char *pass, const uint8_t *ke
                                              size_t *outlen)
 {
     uint8_t k[crypto_secretbox_KEYBYTES], *out;
-    if (!pass[0] || len > SIZE_MAX - HEAD - crypto_secretbox_MACBYTES ||
+    if (strlen(pass) < PASS_MIN || len > SIZE_MAX - HEAD - crypto_secretbox_MACBYTES ||
         !(out = malloc(HEAD + crypto_secretbox_MACBYTES + len)))
         return NULL;
     memcpy(out, MAGIC, MAGIC_LEN);

@@ -12,8 +12,8 @@
 //   - nothing of the browser member's key reaches the relay's database;
 //   - the page shows its member's own messages once sent, not one typed
 //     while leaving; a member who takes its nick is told apart by pseudonym;
-//   - a key kept in the browser (IndexedDB, sealed under a passphrase)
-//     joins again after a reload, through an invitation whose first relay
+//   - a key kept in the browser (IndexedDB, sealed under a passphrase of
+//     at least 12 characters) joins again after a reload, through an invitation whose first relay
 //     the page may not reach, and a wrong passphrase is refused;
 //   - a relay that lies (tests/web/mitm.js, a man in the middle the page
 //     trusts as its origin) alters a message on its way to the page: the
@@ -239,9 +239,18 @@ async function main() {
     await d.type('#keyfile', path.join(work, 'carol.key'));
     await d.click('#remember');
     await d.exec('document.getElementById("remember-pass").focus()');
-    await d.keys('correct horse battery');
+    await d.keys('horse');
     await d.exec('document.getElementById("nick").focus()');
     await d.keys('carol-web\uE007');
+    const short = await joinOutcome(d);
+    check('a passphrase shorter than 12 characters does not keep a key (nor join)', short.includes('at least 12') &&
+          !(await d.exec('return new Promise((ok) => { const r = indexedDB.open("fkex");' +   // the page made it
+            'r.onsuccess = () => { const db = r.result, g = db.transaction("keys").objectStore("keys").get("key");' +
+            'g.onsuccess = () => { db.close(); ok(!!g.result); }; }; })')), short);
+    await d.exec('const p = document.getElementById("remember-pass"); p.value = ""; p.focus()');
+    await d.keys('correct horse battery');
+    await d.exec('document.getElementById("nick").focus()');
+    await d.keys('\uE007');
     check('a key kept in the browser joins', (await joinOutcome(d)) === 'joined');
     await waitLine(alice, (l) => l.includes('"epoch": 3'), 'alice to see carol', 60000);
     const kept = await d.exec('return new Promise((ok) => { const r = indexedDB.open("fkex", 1);' +
