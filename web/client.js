@@ -237,7 +237,7 @@
       const bytes = new Uint8Array(await file.arrayBuffer());
       if ($('remember').checked) {
         const pass = $('remember-pass').value;
-        if (fkex.lengthBytesUTF8(pass) < PASS_MIN)
+        if ([...pass].length < PASS_MIN)
           throw new Error('Give a passphrase of at least ' + PASS_MIN + ' characters to keep the key in ' +
                           'this browser: whoever copies the browser\'s storage can try passphrases at leisure.');
         $('remember-pass').value = '';
@@ -258,7 +258,7 @@
     return bytes;
   }
 
-  const PASS_MIN = 12;     // bytes of a kept key's passphrase (web/keystore.c refuses fewer)
+  const PASS_MIN = 12;     // characters of a kept key's passphrase (web/keystore.c: bytes)
   let keepFailed = '';     // why a key asked to be kept was not
 
   async function join(event) {

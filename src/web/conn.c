@@ -7,12 +7,13 @@
  * The browser checks the relay's certificate by its own rules, not by
  * the endpoint's pin, which a page cannot see: the pin is dropped here,
  * and the room's security does not rest on it (README, "The web
- * client"). An endpoint that names its server (NAME@HOST:PORT) is dialled
- * by that name, which the relay's certificate bears and the page's origin
- * is (its policy lets it connect nowhere else). A message longer than the limits' max_frame closes the
- * connection (code 4009) before it is copied in. Frames sent before the
- * socket opens wait in the page, as net.c queues them. A close or finish calls the close callback once, on
- * a later turn of the loop; nothing is delivered after either.
+ * client"). An endpoint that names its server (NAME@HOST:PORT) is
+ * dialled by that name, which the relay's certificate bears and the
+ * page's origin is (its policy lets it connect nowhere else). A message
+ * longer than the limits' max_frame closes the connection (code 4009)
+ * before it is copied in. Frames sent before the socket opens wait in the
+ * page, as net.c queues them. A close or finish calls the close callback
+ * once, on a later turn of the loop; nothing is delivered after either.
  */
 #include <emscripten.h>
 #include <stdio.h>
