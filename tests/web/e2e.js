@@ -18,7 +18,8 @@
 //   - a relay that lies (tests/web/mitm.js, a man in the middle the page
 //     trusts as its origin) alters a message on its way to the page: the
 //     page reports it, naming its sender, shows none of it, and reads the
-//     next one; a message longer than any relay frame is refused unread,
+//     next one; a message it replays is shown once and the replay
+//     reported; a message longer than any relay frame is refused unread,
 //     and the page reconnects and reads on;
 //   - a relay with an operator's certificate for a name is reached by
 //     that name, the page's origin.
@@ -283,12 +284,18 @@ async function main() {
     // ---- a relay that lies: once armed, it flips a bit in the ciphertext
     // of the first application message it delivers to the page (a DELIVER,
     // kind 10, of an Application, type 9: its AEAD starts at byte 100)
-    let armed = false, spoiled = 0;
+    let armed = false, spoiled = 0, lastApplication = null, seqShift = 0n;
     mitm.tamper = (env) => {
-      if (!armed || env.length <= 100 || env[0] !== 10 || env[46] !== 9) return;
-      env[100] ^= 0x01;
-      armed = false;
-      spoiled++;
+      if (env[0] === 10 && env.length >= 42 && seqShift)   // a DELIVER's relay sequence number: bytes 34-41
+        env.writeBigUInt64BE(env.readBigUInt64BE(34) + seqShift, 34);
+      if (env.length <= 100 || env[0] !== 10 || env[46] !== 9) return;
+      if (armed) {
+        env[100] ^= 0x01;
+        armed = false;
+        spoiled++;
+      } else {
+        lastApplication = Buffer.from(env);   // kept for a replay below
+      }
     };
     // The invitation names the liar as the room's relay (its address and
     // pin): the page it serves connects back to it, its own origin.
@@ -327,6 +334,24 @@ async function main() {
     await d.until('the message after the long one', 'return document.getElementById("messages").textContent' +
                   '.includes("alice: after the long one") && 1', [], 30000);
     check('... which the page refuses unread, then reconnects and reads on', true);
+
+    // ---- the liar replays the message it delivered last: as it was (its
+    // sequence number already seen), then under a new one, numbering all
+    // it delivers after from there (a consistent liar): the page shows it
+    // once, and reads on
+    const replayed = lastApplication.subarray(0);
+    mitm.inject(replayed);
+    const renumbered = Buffer.from(replayed);
+    seqShift = 1000n;
+    renumbered.writeBigUInt64BE(renumbered.readBigUInt64BE(34) + seqShift, 34);
+    mitm.inject(renumbered);
+    alice.stdin.write('{"send": "after the replays"}\n');
+    await d.until('the message after the replays', 'return document.getElementById("messages").textContent' +
+                  '.includes("alice: after the replays") && 1');
+    const once = await d.exec('return Array.from(document.querySelectorAll("#messages li"))' +
+                              '.filter((li) => li.textContent.endsWith("alice: after the long one")).length');
+    check('a message the relay replays, under its own sequence number or a new one, is shown once', once === 1,
+          String(once));
 
     // ---- the same join by the native client, for its CPU time
     const t0 = Date.now();
