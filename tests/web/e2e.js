@@ -339,9 +339,8 @@ async function main() {
     // sequence number already seen), then under a new one, numbering all
     // it delivers after from there (a consistent liar): the page shows it
     // once, and reads on
-    const replayed = lastApplication.subarray(0);
-    mitm.inject(replayed);
-    const renumbered = Buffer.from(replayed);
+    mitm.inject(lastApplication);
+    const renumbered = Buffer.from(lastApplication);
     seqShift = 1000n;
     renumbered.writeBigUInt64BE(renumbered.readBigUInt64BE(34) + seqShift, 34);
     mitm.inject(renumbered);
