@@ -24,6 +24,17 @@
 #define G2_PLAIN_USES 14
 #define GT_PLAIN_USES 2
 
+/* Counts a multiplication by a base used *uses times before: 1 at the
+ * one that is to build its comb (the allocation may still fail: then the
+ * plain path goes on, and is never asked again). */
+static int comb_due(unsigned *uses, unsigned plain_uses)
+{
+    int due = *uses == plain_uses;
+    if (*uses <= plain_uses)
+        (*uses)++;
+    return due;
+}
+
 void fkex_g1_base_init(fkex_g1_base *b, const fkex_g1 *p)
 {
     b->base = *p;
@@ -33,10 +44,8 @@ void fkex_g1_base_init(fkex_g1_base *b, const fkex_g1 *p)
 
 void fkex_g1_base_mul(fkex_g1 *out, fkex_g1_base *b, const fkex_fr *k)
 {
-    if (!b->comb && b->uses == G1_PLAIN_USES && (b->comb = malloc(sizeof *b->comb)) != NULL)
+    if (comb_due(&b->uses, G1_PLAIN_USES) && (b->comb = malloc(sizeof *b->comb)) != NULL)
         fkex_g1_fixed_init(b->comb, &b->base);
-    if (b->uses <= G1_PLAIN_USES)
-        b->uses++;
     if (b->comb)
         fkex_g1_fixed_mul(out, b->comb, k);
     else
@@ -58,10 +67,8 @@ void fkex_g2_base_init(fkex_g2_base *b, const fkex_g2 *p)
 
 void fkex_g2_base_mul(fkex_g2 *out, fkex_g2_base *b, const fkex_fr *k)
 {
-    if (!b->comb && b->uses == G2_PLAIN_USES && (b->comb = malloc(sizeof *b->comb)) != NULL)
+    if (comb_due(&b->uses, G2_PLAIN_USES) && (b->comb = malloc(sizeof *b->comb)) != NULL)
         fkex_g2_fixed_init(b->comb, &b->base);
-    if (b->uses <= G2_PLAIN_USES)
-        b->uses++;
     if (b->comb)
         fkex_g2_fixed_mul(out, b->comb, k);
     else
@@ -83,10 +90,8 @@ void fkex_gt_base_init(fkex_gt_base *b, const fkex_gt *a)
 
 void fkex_gt_base_pow(fkex_gt *out, fkex_gt_base *b, const fkex_fr *k)
 {
-    if (!b->comb && b->uses == GT_PLAIN_USES && (b->comb = malloc(sizeof *b->comb)) != NULL)
+    if (comb_due(&b->uses, GT_PLAIN_USES) && (b->comb = malloc(sizeof *b->comb)) != NULL)
         fkex_gt_fixed_init(b->comb, &b->base);
-    if (b->uses <= GT_PLAIN_USES)
-        b->uses++;
     if (b->comb)
         fkex_gt_fixed_pow(out, b->comb, k);
     else
