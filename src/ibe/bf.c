@@ -94,7 +94,7 @@ void fkex_ibe_encap_to(uint8_t key[32], fkex_ibe_ct *ct, const fkex_ibe_pub *pub
     ct->idlen = idlen;
     fkex_rng_fill(rng, sigma, sizeof sigma);            /* sigma <-$ {0,1}^n */
     h3(&r, sigma, fp, id, idlen);                       /* r = H3(sigma, .) */
-    fkex_g2_base_mul(&u, pub->g2, &r);          /* U = rP */
+    fkex_g2_base_mul(&u, pub->g2, &r);                  /* U = rP */
     blst_p2_to_affine(&ct->u, &u);
     fkex_ibe_hash_id(&q, id, idlen);                    /* Q_ID = H1(ID) */
     fkex_g1_mul(&q, &q, &r);                            /* r Q_ID */

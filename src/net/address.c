@@ -84,8 +84,8 @@ fkex_err fkex_net_parse_endpoint(struct sockaddr_storage *ss, fkex_endpoint *e, 
                                char err[128])
 {
     if (text && fkex_endpoint_parse(e, text) != 0) {
-        fkex_net_say(err, "bad address \"%.60s\": what comes before @ is neither a key pin nor a "
-                "server name", text);
+        fkex_net_say(err, "bad address \"%.60s\": what comes before @ is neither a key pin "
+                     "nor a server name", text);
         return FKEX_ERR_ARGUMENT;
     }
     return fkex_net_parse_addr(ss, text ? e->hostport : NULL, 0, err);

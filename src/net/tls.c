@@ -304,9 +304,9 @@ static void sync_dir_of(const char *path)
 
 /* A new key in path (Ed25519, or ECDSA P-256 if ecdsa), unless one is
  * there already: written to a temporary file of mode 0600 and linked into
- * place, never over a file,
- * then its directory synced (a key lost in a crash would be replaced by
- * another, and every pin given out would refuse the server). */
+ * place, never over a file, then its directory synced (a key lost in a
+ * crash would be replaced by another, and every pin given out would
+ * refuse the server). */
 static fkex_err key_create(const char *path, int ecdsa, int *created, char err[160])
 {
     char tmp[4096];
